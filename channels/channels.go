@@ -1,0 +1,249 @@
+// Package channels provides what every delivery channel implements: a pure
+// formatter (Post to the exact payload the channel shows) and a sender (payload
+// to a remote message), plus the error classes the delivery engine acts on.
+//
+// A channel lives in its own sub-package (mastodon, discord, email); the outbox
+// sub-package is the sender used when a channel has no credentials.
+package channels
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/crierhq/crier/bot/post"
+)
+
+// Payload is what a formatter produced for one post on one channel.
+type Payload struct {
+	// Channel is the channel name ("mastodon", "discord", "email").
+	Channel string `json:"channel"`
+	// PostID is the post the payload was made from.
+	PostID string `json:"post_id"`
+	// Body is the exact request the sender will make, JSON-serialisable: for
+	// Mastodon the list of POST /api/v1/statuses parameter sets in thread
+	// order, for Discord the JSON body of POST /channels/{id}/messages, for
+	// email the subject, text and HTML.
+	Body any `json:"body"`
+	// Files are extra renderings written beside the JSON in the outbox, e.g.
+	// "message.eml" and "message.html" for email.
+	Files []File `json:"-"`
+	// Warnings are non-fatal problems worth showing in preview and validate
+	// (e.g. an image without alt text).
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// File is a named rendering of a payload.
+type File struct {
+	Name string
+	Data []byte
+}
+
+// Receipt is what the remote side answered for a sent payload.
+type Receipt struct {
+	RemoteID  string `json:"remote_id,omitempty"`
+	RemoteURL string `json:"remote_url,omitempty"`
+}
+
+// Part is one remote object of a delivery (a toot in a thread, a message),
+// recorded as soon as it is known so that a retry never sends it twice.
+type Part struct {
+	Index     int
+	RemoteID  string
+	RemoteURL string
+}
+
+// Ledger is the delivery's durable memory across attempts and restarts.
+type Ledger interface {
+	// Parts returns the parts earlier attempts recorded, by index.
+	Parts(ctx context.Context) ([]Part, error)
+	// SavePart records one part the moment the remote side confirmed it.
+	SavePart(ctx context.Context, part Part) error
+}
+
+// Delivery identifies one (post, channel) delivery attempt.
+type Delivery struct {
+	PostID  string
+	Channel string
+	// Attempt counts from 1.
+	Attempt int
+	// PreviousUnknown is true when an earlier attempt ended ambiguously
+	// (timeout, connection reset after the request was written): the sender
+	// must check the remote side before sending again.
+	PreviousUnknown bool
+	Ledger          Ledger
+}
+
+// IdempotencyKey is a stable key for one part of a delivery.
+func (d Delivery) IdempotencyKey(part int) string {
+	return fmt.Sprintf("crier-%s-%s-%d", d.PostID, d.Channel, part)
+}
+
+// Formatter turns a post into a channel's payload. It is pure: no network, no
+// clock, the same output for the same input.
+type Formatter interface {
+	Format(p post.Post) (Payload, error)
+}
+
+// Sender delivers a payload. It honours ctx's deadline and classifies its
+// errors with Temporary, Permanent, Ambiguous or RateLimited.
+type Sender interface {
+	Send(ctx context.Context, d Delivery, p Payload) (Receipt, error)
+}
+
+// Channel is a configured channel: its name, formatter and sender.
+type Channel struct {
+	Name      string
+	Formatter Formatter
+	Sender    Sender
+	// Outbox is true when Sender writes to the local outbox instead of the
+	// real service (no credentials).
+	Outbox bool
+}
+
+// Digester is implemented by senders that also send a periodic digest of
+// several posts (the email newsletter). DigestID is stable per digest run so
+// a retried run never sends twice.
+type Digester interface {
+	Digest(ctx context.Context, digestID string, posts []post.Post) (Receipt, error)
+}
+
+// Kind classifies a send error for the delivery engine.
+type Kind int
+
+const (
+	// KindTemporary errors are retried with backoff (5xx, network errors).
+	KindTemporary Kind = iota
+	// KindPermanent errors park the delivery as failed (401, 403, 422).
+	KindPermanent
+	// KindAmbiguous errors may or may not have delivered; the retry checks
+	// the remote side first.
+	KindAmbiguous
+	// KindRateLimited errors are retried after RetryAfter without counting
+	// as a failure.
+	KindRateLimited
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindPermanent:
+		return "permanent"
+	case KindAmbiguous:
+		return "ambiguous"
+	case KindRateLimited:
+		return "rate-limited"
+	default:
+		return "temporary"
+	}
+}
+
+// Error is a classified send error.
+type Error struct {
+	Kind       Kind
+	RetryAfter time.Duration
+	Err        error
+}
+
+func (e *Error) Error() string { return e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Temporary marks err as worth retrying with backoff.
+func Temporary(err error) error { return &Error{Kind: KindTemporary, Err: err} }
+
+// Permanent marks err as not worth retrying.
+func Permanent(err error) error { return &Error{Kind: KindPermanent, Err: err} }
+
+// Ambiguous marks err as a send whose outcome is unknown.
+func Ambiguous(err error) error { return &Error{Kind: KindAmbiguous, Err: err} }
+
+// RateLimited marks err as a refusal to be retried after the given wait.
+func RateLimited(err error, after time.Duration) error {
+	return &Error{Kind: KindRateLimited, RetryAfter: after, Err: err}
+}
+
+// Classify returns err's kind and wait. Unclassified errors are temporary.
+func Classify(err error) (Kind, time.Duration) {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind, e.RetryAfter
+	}
+	return KindTemporary, 0
+}
+
+// ConfigProblem is a problem in one channel's config section, with Field the
+// YAML key path within the section (e.g. "token" or "hashtags[2]").
+type ConfigProblem struct {
+	Field   string
+	Message string
+}
+
+// MarshalIndent renders a payload body the way preview --json and the outbox
+// show it.
+func MarshalIndent(v any) ([]byte, error) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encoding payload as JSON: %w", err)
+	}
+	return append(b, '\n'), nil
+}
+
+// Mode says whether a channel sends for real.
+type Mode string
+
+const (
+	// ModeAuto sends when the channel has credentials, else writes the outbox.
+	ModeAuto Mode = "auto"
+	// ModeOutbox always writes the outbox.
+	ModeOutbox Mode = "outbox"
+	// ModeSend always sends; missing credentials are a config error.
+	ModeSend Mode = "send"
+)
+
+// Valid reports whether m is a known mode ("" counts as auto).
+func (m Mode) Valid() bool {
+	switch m {
+	case "", ModeAuto, ModeOutbox, ModeSend:
+		return true
+	}
+	return false
+}
+
+// UsesOutbox decides between the real sender and the outbox.
+func (m Mode) UsesOutbox(hasCredentials bool) bool {
+	switch m {
+	case ModeOutbox:
+		return true
+	case ModeSend:
+		return false
+	default:
+		return !hasCredentials
+	}
+}
+
+// Campaign is what channels need to know about the organisation.
+type Campaign struct {
+	Name     string
+	Website  string
+	Language string
+	// PublicURL is where Crier's own pages are reachable (newsletter links).
+	PublicURL string
+}
+
+// Env is what a real sender may use from the daemon.
+type Env struct {
+	Campaign Campaign
+	// DB is the store's database, for channels that keep their own tables
+	// (the newsletter's per-recipient send ledger).
+	DB *sql.DB
+	// HTTPClient is used for every outgoing HTTP request (tests point it at
+	// local fakes).
+	HTTPClient *http.Client
+	Logger     *slog.Logger
+	// DataDir is the daemon's data folder.
+	DataDir string
+}

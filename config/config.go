@@ -1,0 +1,467 @@
+// Package config provides Crier's configuration: config.yaml with ${ENV}
+// expansion for secrets, and validation that reports every problem at once
+// with its file and line.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/channels/discord"
+	"github.com/crierhq/crier/channels/email"
+	"github.com/crierhq/crier/channels/mastodon"
+	"github.com/crierhq/crier/config/secret"
+	"github.com/crierhq/crier/schedules"
+)
+
+// Config is the whole of config.yaml.
+type Config struct {
+	Campaign  Campaign  `yaml:"campaign"`
+	DataDir   string    `yaml:"data_dir"`
+	Log       Log       `yaml:"log"`
+	HTTP      HTTP      `yaml:"http"`
+	Store     Store     `yaml:"store"`
+	Sources   Sources   `yaml:"sources"`
+	Schedules Schedules `yaml:"schedules"`
+	Delivery  Delivery  `yaml:"delivery"`
+	Channels  Channels  `yaml:"channels"`
+
+	// path is the file the config was read from; relative paths in it are
+	// resolved against its folder.
+	path string
+}
+
+// Campaign describes the organisation.
+type Campaign struct {
+	Name     string `yaml:"name"`
+	Website  string `yaml:"website"`
+	Language string `yaml:"language"`
+}
+
+// Log sets the structured log output.
+type Log struct {
+	Format string `yaml:"format"` // text or json
+	Level  string `yaml:"level"`  // debug, info, warn, error
+}
+
+// HTTP is the daemon's web server (health, metrics, newsletter pages, admin).
+type HTTP struct {
+	Listen string `yaml:"listen"`
+	// PublicURL is how supporters reach the pages (used in links in mail).
+	PublicURL  string        `yaml:"public_url"`
+	AdminToken secret.Secret `yaml:"admin_token"`
+}
+
+// Store chooses the database.
+type Store struct {
+	// Driver is sqlite (embedded default).
+	Driver string `yaml:"driver"`
+	// DSN is the SQLite file; empty means DATA_DIR/crier.db.
+	DSN secret.Secret `yaml:"dsn"`
+}
+
+// Sources lists where posts come from.
+type Sources struct {
+	Markdown Markdown `yaml:"markdown"`
+	Feeds    []Feed   `yaml:"feeds"`
+}
+
+// Markdown is a folder of posts with YAML front matter.
+type Markdown struct {
+	Dir string `yaml:"dir"`
+}
+
+// Feed is an RSS, Atom or JSON Feed polled on a schedule.
+type Feed struct {
+	Name string `yaml:"name"`
+	// URL is http(s), or a local file path (relative to the config file).
+	URL      string `yaml:"url"`
+	Schedule string `yaml:"schedule"`
+	// PublishNewest is how many items the first poll publishes; the rest of
+	// the back catalogue is only recorded as seen.
+	PublishNewest int `yaml:"publish_newest"`
+	// OnEdit is ignore (default) or update (publish an update note).
+	OnEdit string `yaml:"on_edit"`
+}
+
+// Schedules are the organisers' cron specs.
+type Schedules struct {
+	// PublishDue scans the Markdown folder and publishes posts that are due.
+	PublishDue string `yaml:"publish_due"`
+	// Digest sends the newsletter digest; empty means no digest.
+	Digest string `yaml:"digest"`
+	// MaxLateness bounds catch-up: a run missed while Crier was down is made
+	// up once on start if it is not older than this.
+	MaxLateness time.Duration `yaml:"max_lateness"`
+}
+
+// Delivery tunes the delivery jobs.
+type Delivery struct {
+	// Timeout bounds one send attempt.
+	Timeout time.Duration `yaml:"timeout"`
+	// MaxAttempts before a delivery is parked as failed.
+	MaxAttempts int `yaml:"max_attempts"`
+	// Workers is how many deliveries run at once.
+	Workers int `yaml:"workers"`
+}
+
+// Channels holds one section per channel.
+type Channels struct {
+	Mastodon mastodon.Config `yaml:"mastodon"`
+	Discord  discord.Config  `yaml:"discord"`
+	Email    email.Config    `yaml:"email"`
+}
+
+// Problem is one thing wrong with the config, at a place in a file.
+type Problem struct {
+	File    string
+	Line    int
+	Field   string
+	Message string
+}
+
+func (p Problem) String() string {
+	loc := p.File
+	if p.Line > 0 {
+		loc = fmt.Sprintf("%s:%d", p.File, p.Line)
+	}
+	if p.Field != "" {
+		return fmt.Sprintf("%s: %s: %s", loc, p.Field, p.Message)
+	}
+	return fmt.Sprintf("%s: %s", loc, p.Message)
+}
+
+// Problems is every problem found; it is the error Load returns.
+type Problems []Problem
+
+func (ps Problems) Error() string {
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		lines[i] = p.String()
+	}
+	return fmt.Sprintf("%d problem(s) in config:\n  %s", len(ps), strings.Join(lines, "\n  "))
+}
+
+// Load reads, expands, decodes and validates the config at path. A returned
+// error of type Problems lists every problem found.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	return Parse(path, data, os.LookupEnv)
+}
+
+// Parse is Load on bytes, with lookup standing in for the environment.
+func Parse(path string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, Problems{{File: path, Line: yamlErrorLine(err), Message: strings.TrimPrefix(err.Error(), "yaml: ")}}
+	}
+	v := &validator{file: path, lines: map[string]int{}}
+	if len(root.Content) == 0 {
+		return nil, Problems{{File: path, Line: 1, Message: "the file is empty; see the shipped config.yaml for an example"}}
+	}
+	doc := root.Content[0]
+	v.expand(doc, lookup)
+	v.walk(doc, reflect.TypeOf(Config{}), "")
+
+	cfg := defaults()
+	if err := doc.Decode(cfg); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			for _, msg := range te.Errors {
+				v.problems = append(v.problems, Problem{File: path, Line: yamlErrorLine(errors.New(msg)), Message: strings.TrimPrefix(trimLine(msg), "yaml: ")})
+			}
+		} else {
+			v.problems = append(v.problems, Problem{File: path, Message: err.Error()})
+		}
+	}
+	cfg.path = path
+	v.check(cfg)
+	if len(v.problems) > 0 {
+		sort.SliceStable(v.problems, func(i, j int) bool { return v.problems[i].Line < v.problems[j].Line })
+		return nil, v.problems
+	}
+	return cfg, nil
+}
+
+func defaults() *Config {
+	return &Config{
+		DataDir:   "data",
+		Log:       Log{Format: "text", Level: "info"},
+		HTTP:      HTTP{Listen: "127.0.0.1:8080"},
+		Store:     Store{Driver: "sqlite"},
+		Sources:   Sources{Markdown: Markdown{Dir: "posts"}},
+		Schedules: Schedules{PublishDue: "@every 1m", MaxLateness: 6 * time.Hour},
+		Delivery:  Delivery{Timeout: 2 * time.Minute, MaxAttempts: 10, Workers: 4},
+		Channels: Channels{
+			Mastodon: mastodon.Config{Enabled: true, Visibility: "public"},
+			Discord:  discord.Config{Enabled: true},
+			Email:    email.Config{Enabled: true},
+		},
+	}
+}
+
+// Path returns the file the config was read from.
+func (c *Config) Path() string { return c.path }
+
+// Resolve makes a path from the config relative to the config file's folder.
+func (c *Config) Resolve(p string) string {
+	if p == "" || filepath.IsAbs(p) || c.path == "" {
+		return p
+	}
+	return filepath.Join(filepath.Dir(c.path), p)
+}
+
+// DataPath returns a path inside the data folder.
+func (c *Config) DataPath(elem ...string) string {
+	return filepath.Join(append([]string{c.Resolve(c.DataDir)}, elem...)...)
+}
+
+// SQLitePath returns the SQLite database file.
+func (c *Config) SQLitePath() string {
+	if c.Store.DSN.IsSet() {
+		return c.Resolve(c.Store.DSN.Reveal())
+	}
+	return c.DataPath("crier.db")
+}
+
+type validator struct {
+	file     string
+	lines    map[string]int // field path -> line
+	problems Problems
+}
+
+func (v *validator) add(line int, field, format string, args ...any) {
+	v.problems = append(v.problems, Problem{File: v.file, Line: line, Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+// line finds the line of a field path, or of its nearest parent.
+func (v *validator) line(field string) int {
+	for f := field; f != ""; {
+		if l, ok := v.lines[f]; ok {
+			return l
+		}
+		i := strings.LastIndexAny(f, ".[")
+		if i < 0 {
+			break
+		}
+		f = f[:i]
+	}
+	return 0
+}
+
+var envPattern = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
+
+// expand replaces ${VAR} and ${VAR:-default} in scalar values. An unset
+// ${VAR} without a default is a problem; its value is never echoed.
+func (v *validator) expand(n *yaml.Node, lookup func(string) (string, bool)) {
+	if n.Kind == yaml.ScalarNode {
+		n.Value = envPattern.ReplaceAllStringFunc(n.Value, func(m string) string {
+			sub := envPattern.FindStringSubmatch(m)
+			if val, ok := lookup(sub[1]); ok && val != "" {
+				return val
+			}
+			if sub[2] != "" {
+				return sub[3]
+			}
+			v.add(n.Line, "", "environment variable %s is not set (write ${%s:-} to make it optional)", sub[1], sub[1])
+			return ""
+		})
+		return
+	}
+	for i, c := range n.Content {
+		if n.Kind == yaml.MappingNode && i%2 == 0 {
+			continue // keys are not expanded
+		}
+		v.expand(c, lookup)
+	}
+}
+
+var durationType = reflect.TypeOf(time.Duration(0))
+
+// walk reports unknown keys and records where every field is.
+func (v *validator) walk(n *yaml.Node, t reflect.Type, path string) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if path != "" {
+		if _, ok := v.lines[path]; !ok {
+			v.lines[path] = n.Line
+		}
+	}
+	switch {
+	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
+		fields := yamlFields(t)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key, val := n.Content[i], n.Content[i+1]
+			ft, ok := fields[key.Value]
+			child := joinPath(path, key.Value)
+			if !ok {
+				v.add(key.Line, child, "unknown key (expected one of: %s)", strings.Join(sortedKeys(fields), ", "))
+				continue
+			}
+			v.lines[child] = key.Line
+			v.walk(val, ft, child)
+		}
+	case t.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode:
+		for i, c := range n.Content {
+			v.walk(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i))
+		}
+	case t.Kind() == reflect.Struct && n.Kind == yaml.ScalarNode && n.Tag == "!!null":
+	case t.Kind() == reflect.Struct && t != durationType:
+		v.add(n.Line, path, "expected a mapping of keys, found %s", kindName(n))
+	}
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.MappingNode:
+		return "a mapping"
+	default:
+		return "a single value"
+	}
+}
+
+func yamlFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		out[name] = f.Type
+	}
+	return out
+}
+
+func sortedKeys(m map[string]reflect.Type) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func joinPath(parent, key string) string {
+	if parent == "" {
+		return key
+	}
+	return parent + "." + key
+}
+
+var lineInMessage = regexp.MustCompile(`line (\d+)`)
+
+func yamlErrorLine(err error) int {
+	m := lineInMessage.FindStringSubmatch(err.Error())
+	if m == nil {
+		return 0
+	}
+	var n int
+	fmt.Sscanf(m[1], "%d", &n)
+	return n
+}
+
+func trimLine(msg string) string {
+	return lineInMessage.ReplaceAllString(strings.TrimPrefix(msg, "line "), "")
+}
+
+// check validates meaning once the shape is right.
+func (v *validator) check(c *Config) {
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		v.add(v.line("log.format"), "log.format", "must be text or json")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		v.add(v.line("log.level"), "log.level", "must be debug, info, warn or error")
+	}
+	if c.Store.Driver != "sqlite" {
+		v.add(v.line("store.driver"), "store.driver", "only sqlite is supported in this version")
+	}
+	if c.HTTP.PublicURL != "" && !strings.HasPrefix(c.HTTP.PublicURL, "http://") && !strings.HasPrefix(c.HTTP.PublicURL, "https://") {
+		v.add(v.line("http.public_url"), "http.public_url", "must start with http:// or https://")
+	}
+	v.schedule("schedules.publish_due", c.Schedules.PublishDue, true)
+	v.schedule("schedules.digest", c.Schedules.Digest, false)
+	if c.Schedules.MaxLateness < 0 {
+		v.add(v.line("schedules.max_lateness"), "schedules.max_lateness", "must not be negative")
+	}
+	if c.Delivery.Timeout <= 0 {
+		v.add(v.line("delivery.timeout"), "delivery.timeout", "must be a positive duration such as 2m")
+	}
+	if c.Delivery.MaxAttempts < 1 {
+		v.add(v.line("delivery.max_attempts"), "delivery.max_attempts", "must be at least 1")
+	}
+	if c.Delivery.Workers < 1 {
+		v.add(v.line("delivery.workers"), "delivery.workers", "must be at least 1")
+	}
+	names := map[string]bool{}
+	for i, f := range c.Sources.Feeds {
+		p := fmt.Sprintf("sources.feeds[%d]", i)
+		switch {
+		case f.Name == "":
+			v.add(v.line(p), p+".name", "every feed needs a name (it identifies the feed's items in the store)")
+		case names[f.Name]:
+			v.add(v.line(p+".name"), p+".name", "duplicate feed name %q", f.Name)
+		}
+		names[f.Name] = true
+		if f.URL == "" {
+			v.add(v.line(p), p+".url", "every feed needs a url (http(s) or a local file)")
+		}
+		v.schedule(p+".schedule", f.Schedule, true)
+		if f.PublishNewest < 0 {
+			v.add(v.line(p+".publish_newest"), p+".publish_newest", "must be 0 or more")
+		}
+		switch f.OnEdit {
+		case "", "ignore", "update":
+		default:
+			v.add(v.line(p+".on_edit"), p+".on_edit", "must be ignore or update")
+		}
+	}
+	v.channel("channels.mastodon", c.Channels.Mastodon.Mode, c.Channels.Mastodon.Validate())
+	v.channel("channels.discord", c.Channels.Discord.Mode, c.Channels.Discord.Validate())
+	v.channel("channels.email", c.Channels.Email.Mode, c.Channels.Email.Validate())
+}
+
+func (v *validator) schedule(field, spec string, required bool) {
+	if spec == "" && !required {
+		return
+	}
+	if _, err := schedules.Parse(spec); err != nil {
+		v.add(v.line(field), field, "%v", err)
+	}
+}
+
+func (v *validator) channel(section string, mode channels.Mode, probs []channels.ConfigProblem) {
+	if !mode.Valid() {
+		v.add(v.line(section+".mode"), section+".mode", "must be auto, outbox or send")
+	}
+	for _, p := range probs {
+		f := section + "." + p.Field
+		v.add(v.line(f), f, "%s", p.Message)
+	}
+}

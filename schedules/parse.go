@@ -1,0 +1,41 @@
+// Package schedules provides the organisers' cron specs, parsed with
+// robfig/cron, as River periodic jobs that fire once across replicas, catch up
+// once after downtime and never crash the daemon.
+package schedules
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/robfig/cron/v3"
+)
+
+var parser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// Parse reads a 5-field spec ("0 9 * * MON"), a descriptor ("@daily",
+// "@every 5m"), either optionally prefixed by "CRON_TZ=Area/City ".
+func Parse(spec string) (s cron.Schedule, err error) {
+	spec = strings.TrimSpace(spec)
+	if spec == "" {
+		return nil, fmt.Errorf("empty schedule: expected a cron spec such as \"*/15 * * * *\" or \"@every 15m\"")
+	}
+	if rest, ok := strings.CutPrefix(spec, "CRON_TZ="); ok || strings.HasPrefix(spec, "TZ=") {
+		if !ok {
+			rest = strings.TrimPrefix(spec, "TZ=")
+		}
+		// robfig/cron panics on a time-zone prefix with nothing after it.
+		if _, after, found := strings.Cut(rest, " "); !found || strings.TrimSpace(after) == "" {
+			return nil, fmt.Errorf("schedule %q: time zone with no spec after it", spec)
+		}
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			s, err = nil, fmt.Errorf("schedule %q: %v", spec, r)
+		}
+	}()
+	s, err = parser.Parse(spec)
+	if err != nil {
+		return nil, fmt.Errorf("schedule %q: %w (expected 5 fields: minute hour day-of-month month day-of-week, or @every 15m, @hourly, @daily, @weekly)", spec, err)
+	}
+	return s, nil
+}
