@@ -1,0 +1,149 @@
+// Package store provides Crier's database: the posts it has seen, the feeds'
+// polling state and the per-(post, channel) delivery ledger, on SQLite by
+// default. River's job tables live in the same database.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// Store is the database and the queries Crier runs on it.
+type Store struct {
+	db *sql.DB
+}
+
+// Open opens (creating if needed) the SQLite database at path and brings its
+// schema up to date.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("creating the data folder for %s: %w", path, err)
+	}
+	// WAL lets readers (crier status) work while the daemon writes;
+	// busy_timeout makes a second process wait instead of failing at once.
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("opening database %s: %w", path, err)
+	}
+	// SQLite allows one writer; River's SQLite driver asks for a single
+	// connection so its internal work never trips over SQLITE_BUSY.
+	db.SetMaxOpenConns(1)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("opening database %s: %w", path, err)
+	}
+	s := &Store{db: db}
+	if err := Migrate(ctx, db, "store", schema); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// DB returns the underlying database, for River and for packages that keep
+// their own tables (subscribers, the newsletter's send ledger).
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Ping checks the database answers, for /healthz.
+func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+// Migrate brings one component's tables up to date: steps[i] is the SQL that
+// takes the component from version i to i+1. Each package that owns tables
+// calls it with its own component name. Steps must never be edited once
+// shipped; add a new one instead.
+func Migrate(ctx context.Context, db *sql.DB, component string, steps []string) error {
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("creating schema_versions: %w", err)
+	}
+	var version int
+	err := db.QueryRowContext(ctx, `SELECT version FROM schema_versions WHERE component = $1`, component).Scan(&version)
+	if err != nil && err != sql.ErrNoRows {
+		return fmt.Errorf("reading schema version of %s: %w", component, err)
+	}
+	for i := version; i < len(steps); i++ {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("migrating %s to version %d: %w", component, i+1, err)
+		}
+		if _, err := tx.ExecContext(ctx, steps[i]); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migrating %s to version %d: %w", component, i+1, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_versions (component, version) VALUES ($1, $2)
+			ON CONFLICT (component) DO UPDATE SET version = excluded.version`, component, i+1); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("recording %s schema version %d: %w", component, i+1, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migrating %s to version %d: %w", component, i+1, err)
+		}
+	}
+	return nil
+}
+
+var schema = []string{`
+CREATE TABLE posts (
+	id          TEXT PRIMARY KEY,
+	source_kind TEXT NOT NULL,
+	source_name TEXT NOT NULL,
+	source_key  TEXT NOT NULL,
+	hash        TEXT NOT NULL,
+	title       TEXT NOT NULL,
+	publish_at  TIMESTAMP NOT NULL,
+	data        TEXT NOT NULL,
+	state       TEXT NOT NULL,
+	created_at  TIMESTAMP NOT NULL,
+	updated_at  TIMESTAMP NOT NULL
+);
+CREATE INDEX posts_source_hash ON posts (source_kind, source_name, hash);
+CREATE INDEX posts_state_publish ON posts (state, publish_at);
+
+CREATE TABLE feeds (
+	name          TEXT PRIMARY KEY,
+	url           TEXT NOT NULL,
+	etag          TEXT NOT NULL DEFAULT '',
+	last_modified TEXT NOT NULL DEFAULT '',
+	seeded        INTEGER NOT NULL DEFAULT 0,
+	last_polled   TIMESTAMP,
+	last_error    TEXT NOT NULL DEFAULT ''
+);
+
+CREATE TABLE deliveries (
+	post_id     TEXT NOT NULL REFERENCES posts (id),
+	channel     TEXT NOT NULL,
+	state       TEXT NOT NULL,
+	attempts    INTEGER NOT NULL DEFAULT 0,
+	last_error  TEXT NOT NULL DEFAULT '',
+	remote_id   TEXT NOT NULL DEFAULT '',
+	remote_url  TEXT NOT NULL DEFAULT '',
+	outbox      INTEGER NOT NULL DEFAULT 0,
+	created_at  TIMESTAMP NOT NULL,
+	updated_at  TIMESTAMP NOT NULL,
+	PRIMARY KEY (post_id, channel)
+);
+CREATE INDEX deliveries_updated ON deliveries (updated_at);
+
+CREATE TABLE delivery_parts (
+	post_id    TEXT NOT NULL,
+	channel    TEXT NOT NULL,
+	idx        INTEGER NOT NULL,
+	remote_id  TEXT NOT NULL,
+	remote_url TEXT NOT NULL DEFAULT '',
+	created_at TIMESTAMP NOT NULL,
+	PRIMARY KEY (post_id, channel, idx)
+);
+
+CREATE TABLE schedule_runs (
+	name     TEXT PRIMARY KEY,
+	last_run TIMESTAMP NOT NULL
+);
+`}
