@@ -1,0 +1,202 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/crierhq/crier/channels"
+)
+
+// DeliveryState is where one (post, channel) delivery stands.
+type DeliveryState string
+
+const (
+	DeliveryPending DeliveryState = "pending"
+	DeliverySending DeliveryState = "sending"
+	DeliverySent    DeliveryState = "sent"
+	DeliveryFailed  DeliveryState = "failed"
+	// DeliveryUnknown is an attempt whose outcome is ambiguous; the next
+	// attempt checks the remote side before sending again.
+	DeliveryUnknown DeliveryState = "unknown"
+)
+
+// Delivery is one row of the delivery ledger.
+type Delivery struct {
+	PostID    string
+	Channel   string
+	State     DeliveryState
+	Attempts  int
+	LastError string
+	RemoteID  string
+	RemoteURL string
+	Outbox    bool
+	UpdatedAt time.Time
+}
+
+// AddDelivery records a pending delivery; an existing one is left as it is
+// (a post is never delivered twice to a channel). It reports whether the row
+// was new or is still undelivered, i.e. whether a job should be queued.
+func AddDelivery(ctx context.Context, tx *sql.Tx, postID, channel string, outbox bool, now time.Time) (bool, error) {
+	res, err := tx.ExecContext(ctx, `INSERT INTO deliveries (post_id, channel, state, outbox, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (post_id, channel) DO NOTHING`,
+		postID, channel, string(DeliveryPending), outbox, now.UTC())
+	if err != nil {
+		return false, fmt.Errorf("recording delivery of %s to %s: %w", postID, channel, err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return true, nil
+	}
+	var state string
+	if err := tx.QueryRowContext(ctx, `SELECT state FROM deliveries WHERE post_id = $1 AND channel = $2`, postID, channel).Scan(&state); err != nil {
+		return false, fmt.Errorf("reading delivery of %s to %s: %w", postID, channel, err)
+	}
+	return DeliveryState(state) != DeliverySent, nil
+}
+
+// SavePostTx is SavePost inside a transaction.
+func SavePostTx(ctx context.Context, tx *sql.Tx, sp StoredPost, now time.Time) error {
+	return saveThePost(ctx, tx, sp.Post, sp.State, now)
+}
+
+// Delivery reads one ledger row, or ErrNotFound.
+func (s *Store) Delivery(ctx context.Context, postID, channel string) (Delivery, error) {
+	row := s.db.QueryRowContext(ctx, `SELECT post_id, channel, state, attempts, last_error, remote_id, remote_url, outbox, updated_at
+		FROM deliveries WHERE post_id = $1 AND channel = $2`, postID, channel)
+	d, err := scanDelivery(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return d, fmt.Errorf("delivery of %s to %s: %w", postID, channel, ErrNotFound)
+	}
+	if err != nil {
+		return d, fmt.Errorf("reading delivery of %s to %s: %w", postID, channel, err)
+	}
+	return d, nil
+}
+
+func scanDelivery(row scanner) (Delivery, error) {
+	var d Delivery
+	var state string
+	err := row.Scan(&d.PostID, &d.Channel, &state, &d.Attempts, &d.LastError, &d.RemoteID, &d.RemoteURL, &d.Outbox, &d.UpdatedAt)
+	d.State = DeliveryState(state)
+	return d, err
+}
+
+// Deliveries returns a post's ledger rows.
+func (s *Store) Deliveries(ctx context.Context, postID string) ([]Delivery, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT post_id, channel, state, attempts, last_error, remote_id, remote_url, outbox, updated_at
+		FROM deliveries WHERE post_id = $1 ORDER BY channel`, postID)
+	if err != nil {
+		return nil, fmt.Errorf("listing deliveries of %s: %w", postID, err)
+	}
+	defer rows.Close()
+	var out []Delivery
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, fmt.Errorf("listing deliveries of %s: %w", postID, err)
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// StartAttempt marks a delivery as sending and returns it as it was before,
+// so the caller knows whether the last attempt ended ambiguously.
+func (s *Store) StartAttempt(ctx context.Context, postID, channel string, now time.Time) (Delivery, error) {
+	before, err := s.Delivery(ctx, postID, channel)
+	if err != nil {
+		return before, err
+	}
+	if before.State == DeliverySent {
+		return before, nil
+	}
+	_, err = s.db.ExecContext(ctx, `UPDATE deliveries SET state = $1, attempts = attempts + 1, updated_at = $2 WHERE post_id = $3 AND channel = $4`,
+		string(DeliverySending), now.UTC(), postID, channel)
+	if err != nil {
+		return before, fmt.Errorf("starting delivery of %s to %s: %w", postID, channel, err)
+	}
+	return before, nil
+}
+
+// FinishAttempt records an attempt's outcome.
+func (s *Store) FinishAttempt(ctx context.Context, postID, channel string, state DeliveryState, r channels.Receipt, lastErr string, now time.Time) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE deliveries SET state = $1, last_error = $2,
+		remote_id = CASE WHEN $3 != '' THEN $3 ELSE remote_id END,
+		remote_url = CASE WHEN $4 != '' THEN $4 ELSE remote_url END,
+		updated_at = $5 WHERE post_id = $6 AND channel = $7`,
+		string(state), lastErr, r.RemoteID, r.RemoteURL, now.UTC(), postID, channel)
+	if err != nil {
+		return fmt.Errorf("recording delivery of %s to %s as %s: %w", postID, channel, state, err)
+	}
+	return nil
+}
+
+// CountDeliveries counts ledger rows by state, for metrics and tests.
+func (s *Store) CountDeliveries(ctx context.Context) (map[DeliveryState]int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT state, COUNT(*) FROM deliveries GROUP BY state`)
+	if err != nil {
+		return nil, fmt.Errorf("counting deliveries: %w", err)
+	}
+	defer rows.Close()
+	out := map[DeliveryState]int{}
+	for rows.Next() {
+		var st string
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, fmt.Errorf("counting deliveries: %w", err)
+		}
+		out[DeliveryState(st)] = n
+	}
+	return out, rows.Err()
+}
+
+// Ledger is the channels.Ledger of one delivery.
+func (s *Store) Ledger(postID, channel string, now func() time.Time) channels.Ledger {
+	return &ledger{db: s.db, postID: postID, channel: channel, now: now}
+}
+
+type ledger struct {
+	db              *sql.DB
+	postID, channel string
+	now             func() time.Time
+}
+
+func (l *ledger) Parts(ctx context.Context) ([]channels.Part, error) {
+	rows, err := l.db.QueryContext(ctx, `SELECT idx, remote_id, remote_url FROM delivery_parts WHERE post_id = $1 AND channel = $2 ORDER BY idx`, l.postID, l.channel)
+	if err != nil {
+		return nil, fmt.Errorf("reading sent parts of %s to %s: %w", l.postID, l.channel, err)
+	}
+	defer rows.Close()
+	var out []channels.Part
+	for rows.Next() {
+		var p channels.Part
+		if err := rows.Scan(&p.Index, &p.RemoteID, &p.RemoteURL); err != nil {
+			return nil, fmt.Errorf("reading sent parts of %s to %s: %w", l.postID, l.channel, err)
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+func (l *ledger) SavePart(ctx context.Context, p channels.Part) error {
+	// The part is saved even if the job's context is ending: the remote side
+	// already has it, and forgetting it would mean sending it again.
+	ctx = context.WithoutCancel(ctx)
+	_, err := l.db.ExecContext(ctx, `INSERT INTO delivery_parts (post_id, channel, idx, remote_id, remote_url, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (post_id, channel, idx) DO UPDATE SET remote_id = excluded.remote_id, remote_url = excluded.remote_url`,
+		l.postID, l.channel, p.Index, p.RemoteID, p.RemoteURL, l.now().UTC())
+	if err != nil {
+		return fmt.Errorf("recording part %d of %s to %s: %w", p.Index, l.postID, l.channel, err)
+	}
+	if p.Index == 0 {
+		_, err = l.db.ExecContext(ctx, `UPDATE deliveries SET remote_id = $1, remote_url = $2 WHERE post_id = $3 AND channel = $4`,
+			p.RemoteID, p.RemoteURL, l.postID, l.channel)
+		if err != nil {
+			return fmt.Errorf("recording remote id of %s to %s: %w", l.postID, l.channel, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,212 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/crierhq/crier/bot/post"
+)
+
+// PostState is where a post stands in Crier.
+type PostState string
+
+const (
+	// PostSeen is a feed item recorded without publishing (the back
+	// catalogue on a feed's first poll, or an ignored edit).
+	PostSeen PostState = "seen"
+	// PostDraft is a Markdown post marked draft.
+	PostDraft PostState = "draft"
+	// PostScheduled waits for its publish_at.
+	PostScheduled PostState = "scheduled"
+	// PostPublished has had its deliveries queued.
+	PostPublished PostState = "published"
+)
+
+// ErrNotFound is returned when a row does not exist.
+var ErrNotFound = errors.New("not found")
+
+// StoredPost is a post with Crier's bookkeeping.
+type StoredPost struct {
+	Post      post.Post
+	State     PostState
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// SavePost inserts or updates a post and its state.
+func (s *Store) SavePost(ctx context.Context, p post.Post, state PostState, now time.Time) error {
+	return saveThePost(ctx, s.db, p, state, now)
+}
+
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+func saveThePost(ctx context.Context, db execer, p post.Post, state PostState, now time.Time) error {
+	data, err := json.Marshal(p)
+	if err != nil {
+		return fmt.Errorf("encoding post %s: %w", p.ID, err)
+	}
+	hash := p.Source.Hash
+	if hash == "" {
+		hash = p.ContentHash()
+	}
+	_, err = db.ExecContext(ctx, `INSERT INTO posts (id, source_kind, source_name, source_key, hash, title, publish_at, data, state, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
+		ON CONFLICT (id) DO UPDATE SET hash = excluded.hash, title = excluded.title, publish_at = excluded.publish_at,
+			data = excluded.data, state = excluded.state, updated_at = excluded.updated_at`,
+		p.ID, p.Source.Kind, p.Source.Name, p.Source.Key, hash, p.Title, p.PublishAt.UTC(), string(data), string(state), now.UTC())
+	if err != nil {
+		return fmt.Errorf("saving post %s: %w", p.ID, err)
+	}
+	return nil
+}
+
+// Post returns a stored post, or ErrNotFound.
+func (s *Store) Post(ctx context.Context, id string) (StoredPost, error) {
+	row := s.db.QueryRowContext(ctx, `SELECT data, state, created_at, updated_at FROM posts WHERE id = $1`, id)
+	sp, err := scanPost(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return StoredPost{}, fmt.Errorf("post %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return StoredPost{}, fmt.Errorf("reading post %s: %w", id, err)
+	}
+	return sp, nil
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanPost(row scanner) (StoredPost, error) {
+	var (
+		data, state string
+		sp          StoredPost
+	)
+	if err := row.Scan(&data, &state, &sp.CreatedAt, &sp.UpdatedAt); err != nil {
+		return sp, err
+	}
+	if err := json.Unmarshal([]byte(data), &sp.Post); err != nil {
+		return sp, fmt.Errorf("decoding stored post: %w", err)
+	}
+	sp.State = PostState(state)
+	return sp, nil
+}
+
+// HasSourceHash reports whether a post from the same source with the same
+// content hash exists: a feed item that only changed its GUID or date.
+func (s *Store) HasSourceHash(ctx context.Context, kind, name, hash string) (bool, error) {
+	var one int
+	err := s.db.QueryRowContext(ctx, `SELECT 1 FROM posts WHERE source_kind = $1 AND source_name = $2 AND hash = $3 LIMIT 1`, kind, name, hash).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("looking up %s %s by content hash: %w", kind, name, err)
+	}
+	return true, nil
+}
+
+// DuePosts returns scheduled posts whose publish time has come.
+func (s *Store) DuePosts(ctx context.Context, now time.Time) ([]StoredPost, error) {
+	return s.queryPosts(ctx, `SELECT data, state, created_at, updated_at FROM posts WHERE state = $1 AND publish_at <= $2 ORDER BY publish_at`, string(PostScheduled), now.UTC())
+}
+
+// RecentPosts returns the newest posts, for crier status.
+func (s *Store) RecentPosts(ctx context.Context, limit int) ([]StoredPost, error) {
+	return s.queryPosts(ctx, `SELECT data, state, created_at, updated_at FROM posts WHERE state != $1 ORDER BY updated_at DESC, id LIMIT $2`, string(PostSeen), limit)
+}
+
+// PublishedSince returns posts published after t, oldest first (the digest).
+func (s *Store) PublishedSince(ctx context.Context, t time.Time) ([]StoredPost, error) {
+	return s.queryPosts(ctx, `SELECT data, state, created_at, updated_at FROM posts WHERE state = $1 AND updated_at > $2 ORDER BY publish_at, id`, string(PostPublished), t.UTC())
+}
+
+func (s *Store) queryPosts(ctx context.Context, query string, args ...any) ([]StoredPost, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("listing posts: %w", err)
+	}
+	defer rows.Close()
+	var out []StoredPost
+	for rows.Next() {
+		sp, err := scanPost(rows)
+		if err != nil {
+			return nil, fmt.Errorf("listing posts: %w", err)
+		}
+		out = append(out, sp)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing posts: %w", err)
+	}
+	return out, nil
+}
+
+// Feed is a feed's polling state.
+type Feed struct {
+	Name         string
+	URL          string
+	ETag         string
+	LastModified string
+	Seeded       bool
+	LastPolled   sql.NullTime
+	LastError    string
+}
+
+// Feed returns a feed's state; an unknown feed has the zero state.
+func (s *Store) Feed(ctx context.Context, name string) (Feed, error) {
+	f := Feed{Name: name}
+	var seeded int
+	err := s.db.QueryRowContext(ctx, `SELECT url, etag, last_modified, seeded, last_polled, last_error FROM feeds WHERE name = $1`, name).
+		Scan(&f.URL, &f.ETag, &f.LastModified, &seeded, &f.LastPolled, &f.LastError)
+	if errors.Is(err, sql.ErrNoRows) {
+		return f, nil
+	}
+	if err != nil {
+		return f, fmt.Errorf("reading feed %s: %w", name, err)
+	}
+	f.Seeded = seeded != 0
+	return f, nil
+}
+
+// SaveFeed stores a feed's state after a poll.
+func (s *Store) SaveFeed(ctx context.Context, f Feed) error {
+	seeded := 0
+	if f.Seeded {
+		seeded = 1
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO feeds (name, url, etag, last_modified, seeded, last_polled, last_error)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (name) DO UPDATE SET url = excluded.url, etag = excluded.etag, last_modified = excluded.last_modified,
+			seeded = excluded.seeded, last_polled = excluded.last_polled, last_error = excluded.last_error`,
+		f.Name, f.URL, f.ETag, f.LastModified, seeded, f.LastPolled, f.LastError)
+	if err != nil {
+		return fmt.Errorf("saving feed %s: %w", f.Name, err)
+	}
+	return nil
+}
+
+// LastRun returns when a schedule last ran; ok is false if it never did.
+func (s *Store) LastRun(ctx context.Context, name string) (t time.Time, ok bool, err error) {
+	err = s.db.QueryRowContext(ctx, `SELECT last_run FROM schedule_runs WHERE name = $1`, name).Scan(&t)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("reading last run of %s: %w", name, err)
+	}
+	return t, true, nil
+}
+
+// SetLastRun records a schedule's run.
+func (s *Store) SetLastRun(ctx context.Context, name string, t time.Time) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO schedule_runs (name, last_run) VALUES ($1, $2)
+		ON CONFLICT (name) DO UPDATE SET last_run = excluded.last_run`, name, t.UTC())
+	if err != nil {
+		return fmt.Errorf("recording run of %s: %w", name, err)
+	}
+	return nil
+}
