@@ -1,0 +1,291 @@
+// Package bot provides Crier's fan-out: it notices new campaign posts (from the
+// Markdown folder and the feeds), records one delivery per (post, channel) in
+// the store and runs each as a durable River job, so a slow or failing channel
+// never holds up the others and nothing is lost across restarts.
+package bot
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/crierhq/crier/bot/feed"
+	"github.com/crierhq/crier/bot/post"
+	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/config"
+	"github.com/crierhq/crier/schedules"
+)
+
+// Options configure a Bot.
+type Options struct {
+	Store    *store.Store
+	Channels []channels.Channel
+	// MarkdownDir is the organisers' folder of posts; empty means none.
+	MarkdownDir string
+	Feeds       []config.Feed
+	Fetcher     *feed.Fetcher
+	Delivery    config.Delivery
+	// Schedules are the cron specs; see schedules.Jobs.
+	Schedules config.Schedules
+	Metrics   *Metrics
+	Logger    *slog.Logger
+	// Now is the clock; tests inject their own.
+	Now func() time.Time
+	// RetryPolicy overrides River's exponential backoff with jitter (tests
+	// use a fast one).
+	RetryPolicy river.ClientRetryPolicy
+	// PollInterval is how often idle workers look for new jobs (SQLite has
+	// no LISTEN/NOTIFY); zero means one second.
+	PollInterval time.Duration
+}
+
+// Bot is the fan-out and its delivery jobs.
+type Bot struct {
+	opts     Options
+	store    *store.Store
+	channels map[string]channels.Channel
+	river    *river.Client[*sql.Tx]
+	log      *slog.Logger
+	now      func() time.Time
+	started  time.Time
+}
+
+// New migrates River's tables and builds the job client. The Bot can insert
+// jobs straight away (crier publish); Start runs the workers (crier run).
+func New(ctx context.Context, opts Options) (*Bot, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = NewMetrics(nil)
+	}
+	if opts.Fetcher == nil {
+		opts.Fetcher = &feed.Fetcher{Client: http.DefaultClient, UserAgent: "Crier"}
+	}
+	if opts.Delivery.Workers < 1 {
+		opts.Delivery.Workers = 4
+	}
+	if opts.Delivery.MaxAttempts < 1 {
+		opts.Delivery.MaxAttempts = 10
+	}
+	if opts.Delivery.Timeout <= 0 {
+		opts.Delivery.Timeout = 2 * time.Minute
+	}
+	b := &Bot{opts: opts, store: opts.Store, channels: map[string]channels.Channel{}, log: opts.Logger, now: opts.Now}
+	for _, ch := range opts.Channels {
+		b.channels[ch.Name] = ch
+	}
+	driver := riversqlite.New(opts.Store.DB())
+	migrator, err := rivermigrate.New(driver, nil)
+	if err != nil {
+		return nil, fmt.Errorf("preparing job table migrations: %w", err)
+	}
+	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return nil, fmt.Errorf("migrating job tables: %w", err)
+	}
+
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &deliverWorker{b: b})
+	river.AddWorker(workers, &pollFeedWorker{b: b})
+	river.AddWorker(workers, &publishDueWorker{b: b})
+	river.AddWorker(workers, &digestWorker{b: b})
+
+	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 2}}
+	for name := range b.channels {
+		// One queue per channel: a slow or rate-limited channel only ever
+		// occupies its own workers.
+		queues[name] = river.QueueConfig{MaxWorkers: opts.Delivery.Workers}
+	}
+	periodic, err := b.periodicJobs()
+	if err != nil {
+		return nil, err
+	}
+	poll := opts.PollInterval
+	if poll <= 0 {
+		poll = time.Second
+	}
+	client, err := river.NewClient(driver, &river.Config{
+		Queues:            queues,
+		Workers:           workers,
+		PeriodicJobs:      periodic,
+		Logger:            opts.Logger.With("component", "river"),
+		MaxAttempts:       opts.Delivery.MaxAttempts,
+		JobTimeout:        opts.Delivery.Timeout,
+		RetryPolicy:       opts.RetryPolicy,
+		PollOnly:          true,
+		FetchPollInterval: poll,
+		FetchCooldown:     min(poll, 100*time.Millisecond),
+		// A job left running by a killed process is picked up again once
+		// its attempt could no longer be running anywhere.
+		RescueStuckJobsAfter: opts.Delivery.Timeout + time.Minute,
+		ErrorHandler:         &errorHandler{log: opts.Logger},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating job client: %w", err)
+	}
+	b.river = client
+	return b, nil
+}
+
+// Start catches up missed schedule runs, then runs the workers and the
+// periodic jobs until Stop.
+func (b *Bot) Start(ctx context.Context) error {
+	b.started = b.now()
+	if err := b.catchUp(ctx); err != nil {
+		return err
+	}
+	if err := b.river.Start(ctx); err != nil {
+		return fmt.Errorf("starting job workers: %w", err)
+	}
+	return nil
+}
+
+// Stop lets in-flight deliveries finish (up to ctx's deadline), then cancels
+// what is left; cancelled jobs are retried on the next start.
+func (b *Bot) Stop(ctx context.Context) error {
+	err := b.river.Stop(ctx)
+	if err == nil {
+		return nil
+	}
+	b.log.Warn("in-flight jobs did not finish in time; cancelling them (they resume on the next start)", "err", err)
+	cancelCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := b.river.StopAndCancel(cancelCtx); err != nil {
+		return fmt.Errorf("stopping job workers: %w", err)
+	}
+	return nil
+}
+
+// Channel returns a configured channel by name.
+func (b *Bot) Channel(name string) (channels.Channel, bool) {
+	ch, ok := b.channels[name]
+	return ch, ok
+}
+
+// ChannelNames lists the configured channels in a stable order.
+func (b *Bot) ChannelNames() []string {
+	names := make([]string, 0, len(b.channels))
+	for n := range b.channels {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Publish records the post as published and queues one delivery job per
+// channel (all channels, or only those named), in one transaction. Channels
+// the post skips, and deliveries already sent, are left out. It returns the
+// channels queued.
+func (b *Bot) Publish(ctx context.Context, p post.Post, only ...string) ([]string, error) {
+	now := b.now()
+	tx, err := b.store.DB().BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("publishing %s: %w", p.ID, err)
+	}
+	defer tx.Rollback()
+	if err := store.SavePostTx(ctx, tx, store.StoredPost{Post: p, State: store.PostPublished}, now); err != nil {
+		return nil, err
+	}
+	var queued []string
+	for _, name := range b.ChannelNames() {
+		if len(only) > 0 && !slices.Contains(only, name) {
+			continue
+		}
+		if p.Skips(name) {
+			continue
+		}
+		ch := b.channels[name]
+		need, err := store.AddDelivery(ctx, tx, p.ID, name, ch.Outbox, now)
+		if err != nil {
+			return nil, err
+		}
+		if !need {
+			continue
+		}
+		if _, err := b.river.InsertTx(ctx, tx, DeliverArgs{PostID: p.ID, Channel: name}, &river.InsertOpts{
+			Queue:       name,
+			MaxAttempts: b.opts.Delivery.MaxAttempts,
+			UniqueOpts:  river.UniqueOpts{ByArgs: true, ByState: uniqueWhileLive},
+		}); err != nil {
+			return nil, fmt.Errorf("queueing delivery of %s to %s: %w", p.ID, name, err)
+		}
+		queued = append(queued, name)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("publishing %s: %w", p.ID, err)
+	}
+	b.log.Info("post published", "post", p.ID, "title", p.Title, "channels", queued)
+	b.opts.Metrics.postsPublished.WithLabelValues(p.Source.Kind).Inc()
+	return queued, nil
+}
+
+// uniqueWhileLive lets a delivery be queued again once its last job has
+// finished (failed deliveries can be retried by `crier publish`), but never
+// twice at once. The ledger stops a sent delivery from being sent again.
+var uniqueWhileLive = []rivertype.JobState{
+	rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
+	rivertype.JobStateRunning, rivertype.JobStateScheduled,
+}
+
+// Schedule records a post that is not due yet (or a draft) without queueing it.
+func (b *Bot) Schedule(ctx context.Context, p post.Post) error {
+	state := store.PostScheduled
+	if p.Draft {
+		state = store.PostDraft
+	}
+	return b.store.SavePost(ctx, p, state, b.now())
+}
+
+// Health reports why the daemon is unhealthy: the store does not answer, or
+// the scheduler has not ticked within its expected interval.
+func (b *Bot) Health(ctx context.Context) error {
+	if err := b.store.Ping(ctx); err != nil {
+		return fmt.Errorf("store unreachable: %w", err)
+	}
+	sched, err := schedules.Parse(b.opts.Schedules.PublishDue)
+	if err != nil {
+		return err
+	}
+	now := b.now()
+	last, ok, err := b.store.LastRun(ctx, publishDueName)
+	if err != nil {
+		return fmt.Errorf("store unreachable: %w", err)
+	}
+	if !ok || last.Before(b.started) {
+		last = b.started
+	}
+	// Two intervals plus a minute of slack: one late tick is not an outage.
+	deadline := sched.Next(sched.Next(last)).Add(time.Minute)
+	if now.After(deadline) {
+		return fmt.Errorf("scheduler has not ticked since %s (expected by %s)", last.Format(time.RFC3339), deadline.Format(time.RFC3339))
+	}
+	return nil
+}
+
+type errorHandler struct{ log *slog.Logger }
+
+func (h *errorHandler) HandleError(ctx context.Context, job *rivertype.JobRow, err error) *river.ErrorHandlerResult {
+	h.log.Warn("job failed", "kind", job.Kind, "job", job.ID, "attempt", job.Attempt, "err", err)
+	return nil
+}
+
+func (h *errorHandler) HandlePanic(ctx context.Context, job *rivertype.JobRow, panicVal any, trace string) *river.ErrorHandlerResult {
+	h.log.Error("job panicked; recovered, it will be retried", "kind", job.Kind, "job", job.ID, "panic", fmt.Sprint(panicVal), "trace", trace)
+	return nil
+}
+
+var errNoChannel = errors.New("channel is not configured")

@@ -1,0 +1,225 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/crierhq/crier/bot/feed"
+	"github.com/crierhq/crier/bot/markdown"
+	"github.com/crierhq/crier/bot/post"
+	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/config"
+)
+
+// PollFeed fetches one feed (conditionally) and publishes what is new. The
+// first poll of a feed only records its back catalogue, publishing the
+// newest PublishNewest items.
+func (b *Bot) PollFeed(ctx context.Context, f config.Feed) error {
+	log := b.log.With("feed", f.Name)
+	state, err := b.store.Feed(ctx, f.Name)
+	if err != nil {
+		return err
+	}
+	if state.URL != "" && state.URL != f.URL {
+		// A new address is a new document: don't trust the old validators.
+		state.ETag, state.LastModified = "", ""
+	}
+	state.URL = f.URL
+	now := b.now()
+	res, err := b.opts.Fetcher.Fetch(ctx, f.Name, f.URL, feed.Conditional{ETag: state.ETag, LastModified: state.LastModified})
+	state.LastPolled.Time, state.LastPolled.Valid = now, true
+	if err != nil {
+		b.opts.Metrics.feedPolls.WithLabelValues(f.Name, "error").Inc()
+		state.LastError = err.Error()
+		if serr := b.store.SaveFeed(ctx, state); serr != nil {
+			return errors.Join(err, serr)
+		}
+		log.Warn("feed poll failed; will try again on schedule", "err", err)
+		// The next scheduled poll is the retry; an error here would make
+		// River retry on top of the schedule.
+		return nil
+	}
+	state.LastError = ""
+	if res.NotModified {
+		b.opts.Metrics.feedPolls.WithLabelValues(f.Name, "not_modified").Inc()
+		return b.store.SaveFeed(ctx, state)
+	}
+	state.ETag, state.LastModified = res.Conditional.ETag, res.Conditional.LastModified
+
+	published := 0
+	for i, item := range res.Items {
+		p := item.Post
+		p.Source.Name = f.Name
+		if p.Source.Hash == "" {
+			p.Source.Hash = p.ContentHash()
+		}
+		if !state.Seeded && i >= f.PublishNewest {
+			if err := b.recordSeen(ctx, p); err != nil {
+				return err
+			}
+			continue
+		}
+		didPublish, err := b.considerFeedItem(ctx, f, p)
+		if err != nil {
+			return err
+		}
+		if didPublish {
+			published++
+		}
+	}
+	if !state.Seeded {
+		log.Info("first poll: recorded the back catalogue without publishing it",
+			"items", len(res.Items), "published_newest", min(f.PublishNewest, len(res.Items)))
+	}
+	state.Seeded = true
+	result := "unchanged"
+	if published > 0 {
+		result = "new"
+	}
+	b.opts.Metrics.feedPolls.WithLabelValues(f.Name, result).Inc()
+	return b.store.SaveFeed(ctx, state)
+}
+
+func (b *Bot) recordSeen(ctx context.Context, p post.Post) error {
+	if _, err := b.store.Post(ctx, p.ID); err == nil {
+		return nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return b.store.SavePost(ctx, p, store.PostSeen, b.now())
+}
+
+// considerFeedItem publishes a new item, and handles an edited one by the
+// feed's policy. It reports whether it published.
+func (b *Bot) considerFeedItem(ctx context.Context, f config.Feed, p post.Post) (bool, error) {
+	existing, err := b.store.Post(ctx, p.ID)
+	switch {
+	case err == nil:
+		if existing.Post.Source.Hash == p.Source.Hash || existing.State != store.PostPublished {
+			return false, nil
+		}
+		if f.OnEdit != "update" {
+			b.log.Info("feed item edited after publishing; ignored (sources.feeds[].on_edit: ignore)", "feed", f.Name, "post", p.ID)
+			existing.Post.Source.Hash = p.Source.Hash
+			return false, b.store.SavePost(ctx, existing.Post, existing.State, b.now())
+		}
+		note := p
+		note.ID = fmt.Sprintf("%s:update:%s", p.ID, p.Source.Hash[:min(8, len(p.Source.Hash))])
+		note.Update = true
+		note.Title = "Update: " + p.Title
+		existing.Post.Source.Hash = p.Source.Hash
+		if err := b.store.SavePost(ctx, existing.Post, existing.State, b.now()); err != nil {
+			return false, err
+		}
+		if _, err := b.store.Post(ctx, note.ID); err == nil {
+			return false, nil
+		}
+		_, err := b.Publish(ctx, note)
+		return err == nil, err
+	case !errors.Is(err, store.ErrNotFound):
+		return false, err
+	}
+	// A new GUID (or a new date) on content we already have is not news.
+	dup, err := b.store.HasSourceHash(ctx, "feed", f.Name, p.Source.Hash)
+	if err != nil {
+		return false, err
+	}
+	if dup {
+		b.log.Info("feed item has a new id but content already seen; not publishing it again", "feed", f.Name, "post", p.ID)
+		return false, b.store.SavePost(ctx, p, store.PostSeen, b.now())
+	}
+	_, err = b.Publish(ctx, p)
+	return err == nil, err
+}
+
+// PublishDue scans the Markdown folder, records drafts and scheduled posts,
+// and publishes every post whose time has come. A broken file is logged with
+// its file and line and never stops the others.
+func (b *Bot) PublishDue(ctx context.Context) error {
+	now := b.now()
+	if b.opts.MarkdownDir != "" {
+		posts, errs := markdown.LoadDir(b.opts.MarkdownDir)
+		for _, err := range errs {
+			b.log.Error("skipping a post file that cannot be read", "err", err)
+		}
+		for _, p := range posts {
+			if err := b.considerMarkdownPost(ctx, p, now); err != nil {
+				return err
+			}
+		}
+	}
+	due, err := b.store.DuePosts(ctx, now)
+	if err != nil {
+		return err
+	}
+	for _, sp := range due {
+		if _, err := b.Publish(ctx, sp.Post); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *Bot) considerMarkdownPost(ctx context.Context, p post.Post, now time.Time) error {
+	existing, err := b.store.Post(ctx, p.ID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if err == nil && existing.State == store.PostPublished {
+		if existing.Post.Source.Hash != p.Source.Hash {
+			b.log.Info("post file edited after publishing; not sent again (give it a new id to send it as a new post)", "post", p.ID, "file", p.Source.Ref)
+		}
+		return nil
+	}
+	if p.PublishAt.IsZero() {
+		// Zero means "as soon as seen": pin the time so it stays stable.
+		if err == nil && !existing.Post.PublishAt.IsZero() {
+			p.PublishAt = existing.Post.PublishAt
+		} else {
+			p.PublishAt = now.UTC().Truncate(time.Second)
+		}
+	}
+	if p.Draft || !p.Due(now) {
+		return b.Schedule(ctx, p)
+	}
+	_, err = b.Publish(ctx, p)
+	return err
+}
+
+// Digest sends the posts published since the last digest through every
+// channel that sends digests (the newsletter).
+func (b *Bot) Digest(ctx context.Context) error {
+	last, ok, err := b.store.LastRun(ctx, digestName)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		last = b.now().Add(-7 * 24 * time.Hour)
+	}
+	stored, err := b.store.PublishedSince(ctx, last)
+	if err != nil {
+		return err
+	}
+	if len(stored) == 0 {
+		b.log.Info("no posts since the last digest; nothing to send", "since", last)
+		return nil
+	}
+	posts := make([]post.Post, len(stored))
+	for i, sp := range stored {
+		posts[i] = sp.Post
+	}
+	id := "digest-" + last.UTC().Format("20060102T150405Z")
+	for _, name := range b.ChannelNames() {
+		if dg, ok := b.channels[name].Sender.(channels.Digester); ok {
+			r, err := dg.Digest(ctx, id, posts)
+			if err != nil {
+				return fmt.Errorf("sending digest %s to %s: %w", id, name, err)
+			}
+			b.log.Info("digest sent", "channel", name, "digest", id, "posts", len(posts), "remote_id", r.RemoteID)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,47 @@
+package outbox
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/crierhq/crier/channels"
+)
+
+func TestSendWritesJSONAndRenderings(t *testing.T) {
+	dir := t.TempDir()
+	s := New(dir)
+	d := channels.Delivery{PostID: "md:call to/action", Channel: "email"}
+	p := channels.Payload{Channel: "email", PostID: d.PostID, Body: map[string]string{"subject": "Call to Action"},
+		Files: []channels.File{{Name: "message.eml", Data: []byte("Subject: Call to Action\r\n\r\nhi")}}}
+	for range 2 { // a retry overwrites, never duplicates
+		if _, err := s.Send(context.Background(), d, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	entries, _ := os.ReadDir(filepath.Join(dir, "email"))
+	if len(entries) != 2 {
+		t.Fatalf("want one .json and one .eml, got %v", entries)
+	}
+	base := FileBase(d.PostID)
+	if strings.ContainsAny(base, "/ :") {
+		t.Errorf("unsafe file name %q", base)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "email", base+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got channels.Payload
+	if err := json.Unmarshal(raw, &got); err != nil || got.PostID != d.PostID {
+		t.Fatalf("payload did not round-trip: %v %+v", err, got)
+	}
+}
+
+func TestFileBaseDistinguishesIDs(t *testing.T) {
+	if FileBase("md:a/b") == FileBase("md:a-b") {
+		t.Fatal("ids that differ only in unsafe characters collide")
+	}
+}

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/channels/discord"
+	"github.com/crierhq/crier/channels/email"
+	"github.com/crierhq/crier/channels/mastodon"
+	"github.com/crierhq/crier/channels/outbox"
+	"github.com/crierhq/crier/subscribers"
+)
+
+func (a *App) campaign() channels.Campaign {
+	c := a.Config.Campaign
+	return channels.Campaign{Name: c.Name, Website: c.Website, Language: c.Language, PublicURL: a.Config.HTTP.PublicURL}
+}
+
+// offlineChannels builds every enabled channel's pure formatter, for preview
+// and validate: no credentials, no network.
+func (a *App) offlineChannels() ([]channels.Channel, error) {
+	cfg, camp := a.Config.Channels, a.campaign()
+	var out []channels.Channel
+	if cfg.Mastodon.Enabled {
+		out = append(out, channels.Channel{Name: "mastodon", Formatter: mastodon.NewFormatter(cfg.Mastodon, camp)})
+	}
+	if cfg.Discord.Enabled {
+		out = append(out, channels.Channel{Name: "discord", Formatter: discord.NewFormatter(cfg.Discord, camp)})
+	}
+	if cfg.Email.Enabled {
+		f, err := email.NewFormatter(cfg.Email, camp)
+		if err != nil {
+			return nil, fmt.Errorf("email channel: %w", err)
+		}
+		out = append(out, channels.Channel{Name: "email", Formatter: f})
+	}
+	return out, nil
+}
+
+// newsletter is what the daemon needs for the newsletter pages.
+type newsletter struct {
+	subs   *subscribers.Store
+	signer *subscribers.Signer
+	mailer subscribers.Mailer
+}
+
+// liveChannels builds every enabled channel with its real sender, or the
+// outbox sender when it has no credentials (or mode: outbox).
+func (a *App) liveChannels(ctx context.Context, st *store.Store) ([]channels.Channel, *newsletter, error) {
+	cfg, camp := a.Config.Channels, a.campaign()
+	env := channels.Env{Campaign: camp, DB: st.DB(), HTTPClient: a.HTTPClient, Logger: a.Logger, DataDir: a.Config.DataPath()}
+	box := outbox.New(a.Config.DataPath("outbox"))
+	var out []channels.Channel
+	add := func(name string, useOutbox bool, offline channels.Formatter, live func() (channels.Formatter, channels.Sender, error)) error {
+		if useOutbox {
+			a.Logger.Info("channel has no credentials: rendering deliveries to the local outbox", "channel", name, "outbox", box.Dir+"/"+name)
+			out = append(out, channels.Channel{Name: name, Formatter: offline, Sender: box, Outbox: true})
+			return nil
+		}
+		f, s, err := live()
+		if err != nil {
+			return fmt.Errorf("connecting the %s channel: %w", name, err)
+		}
+		a.Logger.Info("channel sends for real", "channel", name)
+		out = append(out, channels.Channel{Name: name, Formatter: f, Sender: s})
+		return nil
+	}
+	if cfg.Mastodon.Enabled {
+		if err := add("mastodon", cfg.Mastodon.Mode.UsesOutbox(cfg.Mastodon.HasCredentials()), mastodon.NewFormatter(cfg.Mastodon, camp),
+			func() (channels.Formatter, channels.Sender, error) { return mastodon.New(ctx, cfg.Mastodon, env) }); err != nil {
+			return nil, nil, err
+		}
+	}
+	if cfg.Discord.Enabled {
+		if err := add("discord", cfg.Discord.Mode.UsesOutbox(cfg.Discord.HasCredentials()), discord.NewFormatter(cfg.Discord, camp),
+			func() (channels.Formatter, channels.Sender, error) { return discord.New(ctx, cfg.Discord, env) }); err != nil {
+			return nil, nil, err
+		}
+	}
+	var nl *newsletter
+	if cfg.Email.Enabled {
+		subs, err := subscribers.Open(ctx, st.DB())
+		if err != nil {
+			return nil, nil, fmt.Errorf("opening subscribers: %w", err)
+		}
+		key := []byte(cfg.Email.LinkSecret.Reveal())
+		if len(key) == 0 {
+			if key, err = subscribers.LoadOrCreateKey(a.Config.DataPath()); err != nil {
+				return nil, nil, fmt.Errorf("link signing key: %w", err)
+			}
+		}
+		nl = &newsletter{subs: subs, signer: subscribers.NewSigner(key)}
+		offline, err := email.NewFormatter(cfg.Email, camp)
+		if err != nil {
+			return nil, nil, fmt.Errorf("email channel: %w", err)
+		}
+		useOutbox := cfg.Email.Mode.UsesOutbox(cfg.Email.HasCredentials())
+		if err := add("email", useOutbox, offline, func() (channels.Formatter, channels.Sender, error) {
+			return email.New(ctx, cfg.Email, env, subs, nl.signer)
+		}); err != nil {
+			return nil, nil, err
+		}
+		if m, ok := out[len(out)-1].Sender.(subscribers.Mailer); ok && !useOutbox {
+			nl.mailer = m
+		} else {
+			nl.mailer = email.NewOutboxMailer(cfg.Email, camp, box.Dir)
+		}
+	}
+	return out, nl, nil
+}

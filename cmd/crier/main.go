@@ -1,0 +1,213 @@
+// Command crier publishes a campaign's news to Mastodon, Discord and an email
+// newsletter. Run `crier --help` for the commands.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/config"
+)
+
+// App is what every command gets: the config, the store, the log and the
+// terminal.
+type App struct {
+	ConfigPath string
+	Config     *config.Config
+	Logger     *slog.Logger
+	Stdout     io.Writer
+	Stderr     io.Writer
+	// HTTPClient carries every outgoing request (feeds, Mastodon, Discord).
+	HTTPClient *http.Client
+	logFormat  string
+	logLevel   string
+	store      *store.Store
+}
+
+// OpenStore opens the configured store once and reuses it.
+func (a *App) OpenStore(ctx context.Context) (*store.Store, error) {
+	if a.store != nil {
+		return a.store, nil
+	}
+	st, err := store.Open(ctx, a.Config.SQLitePath())
+	if err != nil {
+		return nil, err
+	}
+	a.store = st
+	return st, nil
+}
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, app *App, args []string) error
+	// noConfig commands run without a valid config (validate reports on it).
+	noConfig bool
+}
+
+func commands() []command {
+	return []command{
+		{name: "run", summary: "run the daemon: poll sources, deliver, serve pages, health and metrics", run: cmdRun},
+		{name: "preview", summary: "show what every channel would receive for a post or a feed, without sending", run: cmdPreview},
+		{name: "publish", summary: "queue a post file for delivery now", run: cmdPublish},
+		{name: "status", summary: "recent posts and their per-channel delivery state", run: cmdStatus},
+		{name: "validate", summary: "check the config and the posts folder, reporting every problem", run: cmdValidate, noConfig: true},
+		{name: "subscribers", summary: "import, export, list, remove and count newsletter subscribers", run: cmdSubscribers},
+		{name: "newsletter", summary: "newsletter tools (send a test copy)", run: cmdNewsletter},
+	}
+}
+
+// usageError is a mistake in the command line: exit code 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func main() {
+	os.Exit(realMain(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func realMain(args []string, stdout, stderr io.Writer) int {
+	app := &App{Stdout: stdout, Stderr: stderr, HTTPClient: &http.Client{Timeout: time.Minute}}
+	fs := flag.NewFlagSet("crier", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	defaultConfig := "config.yaml"
+	if env := os.Getenv("CRIER_CONFIG"); env != "" {
+		defaultConfig = env
+	}
+	fs.StringVar(&app.ConfigPath, "config", defaultConfig, "config `file` (env CRIER_CONFIG)")
+	fs.StringVar(&app.logFormat, "log-format", "", "log format: text or json (default: the config's log.format)")
+	fs.StringVar(&app.logLevel, "log-level", "", "log level: debug, info, warn or error (default: the config's log.level)")
+	fs.Usage = func() { printUsage(stderr, fs) }
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() == 0 {
+		printUsage(stderr, fs)
+		return 2
+	}
+	name, rest := fs.Arg(0), fs.Args()[1:]
+	if name == "help" {
+		printUsage(stdout, fs)
+		return 0
+	}
+	var cmd *command
+	for _, c := range commands() {
+		if c.name == name {
+			cmd = &c
+		}
+	}
+	if cmd == nil {
+		fmt.Fprintf(stderr, "crier: unknown command %q\n\n", name)
+		printUsage(stderr, fs)
+		return 2
+	}
+	if !cmd.noConfig && !wantsHelp(rest) {
+		cfg, err := config.Load(app.ConfigPath)
+		if err != nil {
+			fmt.Fprintf(stderr, "crier: %v\n", err)
+			return 2
+		}
+		app.Config = cfg
+	}
+	app.Logger = newLogger(app, stderr)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := cmd.run(ctx, app, rest)
+	if app.store != nil {
+		app.store.Close()
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, new(usageError)):
+		fmt.Fprintf(stderr, "crier %s: %v\n", name, err)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "crier %s: %v\n", name, err)
+		return 1
+	}
+}
+
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		if a == "-h" || a == "-help" || a == "--help" {
+			return true
+		}
+	}
+	return false
+}
+
+func newLogger(app *App, w io.Writer) *slog.Logger {
+	format, level := app.logFormat, app.logLevel
+	if app.Config != nil {
+		if format == "" {
+			format = app.Config.Log.Format
+		}
+		if level == "" {
+			level = app.Config.Log.Level
+		}
+	}
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		lv = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func printUsage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprintln(w, "Usage: crier [--config FILE] [--log-format text|json] [--log-level LEVEL] COMMAND [ARGS]")
+	fmt.Fprintln(w, "\nCommands:")
+	cmds := commands()
+	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
+	for _, c := range cmds {
+		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nGlobal flags:")
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fmt.Fprintln(w, "\nRun `crier COMMAND --help` for a command's own flags.")
+}
+
+// newFlagSet makes a command's flag set with a usage line.
+func newFlagSet(app *App, name, args, about string) *flag.FlagSet {
+	fs := flag.NewFlagSet("crier "+name, flag.ContinueOnError)
+	fs.SetOutput(app.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(app.Stderr, "Usage: crier %s %s\n\n%s\n", name, args, strings.TrimSpace(about))
+		var hasFlags bool
+		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
+		if hasFlags {
+			fmt.Fprintln(app.Stderr, "\nFlags:")
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }

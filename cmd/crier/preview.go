@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/crierhq/crier/bot/feed"
+	"github.com/crierhq/crier/bot/markdown"
+	"github.com/crierhq/crier/bot/post"
+	"github.com/crierhq/crier/channels"
+)
+
+// previewPost is one post's rendering on every channel.
+type previewPost struct {
+	PostID   string                     `json:"post_id"`
+	Title    string                     `json:"title"`
+	Channels map[string]json.RawMessage `json:"channels"`
+	Warnings map[string][]string        `json:"warnings,omitempty"`
+	Errors   map[string]string          `json:"errors,omitempty"`
+}
+
+func cmdPreview(ctx context.Context, app *App, args []string) error {
+	fs := newFlagSet(app, "preview", "[--json] [--html FILE] (POST.md | --feed URL|FILE)", `
+Renders what every enabled channel would receive, without sending anything.
+With --json it prints the exact payloads: for Mastodon the POST /api/v1/statuses
+parameter sets in thread order, for Discord the JSON body of
+POST /channels/{id}/messages, for email the subject, text and HTML.`)
+	asJSON := fs.Bool("json", false, "print the exact payloads as JSON")
+	htmlOut := fs.String("html", "", "write the newsletter's HTML to `FILE` (open it in a browser)")
+	feedURL := fs.String("feed", "", "preview every item of this feed `URL or file` instead of a post file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var posts []post.Post
+	switch {
+	case *feedURL != "" && fs.NArg() == 0:
+		fetcher := &feed.Fetcher{Client: app.HTTPClient, UserAgent: "Crier preview"}
+		res, err := fetcher.Fetch(ctx, "preview", *feedURL, feed.Conditional{})
+		if err != nil {
+			return err
+		}
+		for _, it := range res.Items {
+			posts = append(posts, it.Post)
+		}
+	case *feedURL == "" && fs.NArg() == 1:
+		p, err := markdown.ParseFile(fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		posts = append(posts, p)
+	default:
+		fs.Usage()
+		return usageError{"give one post file, or --feed URL|FILE"}
+	}
+	chans, err := app.offlineChannels()
+	if err != nil {
+		return err
+	}
+	var out []previewPost
+	for _, p := range posts {
+		pp := previewPost{PostID: p.ID, Title: p.Title, Channels: map[string]json.RawMessage{}, Warnings: map[string][]string{}, Errors: map[string]string{}}
+		for _, ch := range chans {
+			if p.Skips(ch.Name) {
+				continue
+			}
+			payload, err := ch.Formatter.Format(p)
+			if err != nil {
+				pp.Errors[ch.Name] = err.Error()
+				continue
+			}
+			body, err := json.Marshal(payload.Body)
+			if err != nil {
+				return fmt.Errorf("encoding %s payload of %s: %w", ch.Name, p.ID, err)
+			}
+			pp.Channels[ch.Name] = body
+			if len(payload.Warnings) > 0 {
+				pp.Warnings[ch.Name] = payload.Warnings
+			}
+			if *htmlOut != "" {
+				if err := writeHTMLFile(*htmlOut, payload, len(posts) > 1, p.ID); err != nil {
+					return err
+				}
+			}
+		}
+		out = append(out, pp)
+	}
+	if *asJSON {
+		var v any = out
+		if len(out) == 1 && *feedURL == "" {
+			v = out[0]
+		}
+		b, err := channels.MarshalIndent(v)
+		if err != nil {
+			return err
+		}
+		_, err = app.Stdout.Write(b)
+		return err
+	}
+	for _, pp := range out {
+		fmt.Fprintf(app.Stdout, "# %s (%s)\n", pp.Title, pp.PostID)
+		for name, body := range pp.Channels {
+			var pretty any
+			_ = json.Unmarshal(body, &pretty)
+			b, _ := json.MarshalIndent(pretty, "   ", "  ")
+			fmt.Fprintf(app.Stdout, "\n== %s ==\n   %s\n", name, b)
+			for _, w := range pp.Warnings[name] {
+				fmt.Fprintf(app.Stdout, "   warning: %s\n", w)
+			}
+		}
+		for name, e := range pp.Errors {
+			fmt.Fprintf(app.Stdout, "\n== %s ==\n   error: %s\n", name, e)
+		}
+		fmt.Fprintln(app.Stdout)
+	}
+	return nil
+}
+
+func writeHTMLFile(path string, p channels.Payload, many bool, postID string) error {
+	for _, f := range p.Files {
+		if filepath.Ext(f.Name) != ".html" {
+			continue
+		}
+		target := path
+		if many {
+			target = strings.TrimSuffix(path, filepath.Ext(path)) + "-" + sanitize(postID) + ".html"
+		}
+		if err := os.WriteFile(target, f.Data, 0o644); err != nil {
+			return fmt.Errorf("writing newsletter HTML: %w", err)
+		}
+	}
+	return nil
+}
+
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			return r
+		}
+		return '-'
+	}, s)
+}

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/crierhq/crier/bot"
+	"github.com/crierhq/crier/bot/markdown"
+)
+
+func cmdPublish(ctx context.Context, app *App, args []string) error {
+	fs := newFlagSet(app, "publish", "POST.md [--channel NAME]...", `
+Queues a post file for delivery now, whatever its publish_at or draft flag
+says. The running daemon (or the next one started) delivers it. A channel the
+post was already delivered to is not sent again.`)
+	var only stringList
+	fs.Var(&only, "channel", "deliver only to this `channel` (repeatable)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return usageError{"give exactly one post file"}
+	}
+	p, err := markdown.ParseFile(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	st, err := app.OpenStore(ctx)
+	if err != nil {
+		return err
+	}
+	chans, _, err := app.liveChannels(ctx, st)
+	if err != nil {
+		return err
+	}
+	b, err := bot.New(ctx, bot.Options{Store: st, Channels: chans, Delivery: app.Config.Delivery, Schedules: app.Config.Schedules, Logger: app.Logger})
+	if err != nil {
+		return err
+	}
+	names := b.ChannelNames()
+	for _, name := range only {
+		if !slices.Contains(names, name) {
+			return usageError{fmt.Sprintf("channel %q is not enabled (enabled: %s)", name, strings.Join(names, ", "))}
+		}
+	}
+	p.Draft = false
+	p.PublishAt = time.Now().UTC().Truncate(time.Second)
+	queued, err := b.Publish(ctx, p, only...)
+	if err != nil {
+		return err
+	}
+	if len(queued) == 0 {
+		fmt.Fprintf(app.Stdout, "%s: nothing to queue (already delivered, or skipped by the post)\n", p.ID)
+		return nil
+	}
+	fmt.Fprintf(app.Stdout, "%s: queued for %s; `crier status` shows progress\n", p.ID, strings.Join(queued, ", "))
+	return nil
+}

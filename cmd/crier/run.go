@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/crierhq/crier/bot"
+	"github.com/crierhq/crier/bot/feed"
+	"github.com/crierhq/crier/web"
+)
+
+func cmdRun(ctx context.Context, app *App, args []string) error {
+	fs := newFlagSet(app, "run", "", `
+Runs the daemon: scans the Markdown folder and polls the feeds on their
+schedules, fans every new post out to the enabled channels as durable delivery
+jobs, and serves /healthz, /metrics and the newsletter pages. Channels without
+credentials write to the outbox (data/outbox/<channel>/) instead of sending.
+SIGINT or SIGTERM lets in-flight deliveries finish, then exits.`)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	b, srv, err := app.daemon(ctx)
+	if err != nil {
+		return err
+	}
+	if err := b.Start(ctx); err != nil {
+		return err
+	}
+	app.Logger.Info("crier running", "config", app.ConfigPath, "data", app.Config.DataPath(), "channels", b.ChannelNames())
+	httpErr := make(chan error, 1)
+	go func() { httpErr <- srv.ListenAndServe(ctx) }()
+
+	select {
+	case <-ctx.Done():
+		app.Logger.Info("stopping: letting in-flight deliveries finish")
+	case err = <-httpErr:
+		app.Logger.Error("http server stopped", "err", err)
+	}
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), app.Config.Delivery.Timeout+5*time.Second)
+	defer cancel()
+	stopErr := b.Stop(stopCtx)
+	if ctx.Err() != nil {
+		if herr := <-httpErr; herr != nil {
+			stopErr = errors.Join(stopErr, herr)
+		}
+	}
+	app.Logger.Info("crier stopped")
+	return errors.Join(err, stopErr)
+}
+
+// daemon assembles the bot and the web server from the config.
+func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
+	st, err := app.OpenStore(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	chans, nl, err := app.liveChannels(ctx, st)
+	if err != nil {
+		return nil, nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	cfg := app.Config
+	for i := range cfg.Sources.Feeds {
+		cfg.Sources.Feeds[i].URL = resolveFeedURL(cfg, cfg.Sources.Feeds[i].URL)
+	}
+	b, err := bot.New(ctx, bot.Options{
+		Store:       st,
+		Channels:    chans,
+		MarkdownDir: cfg.Resolve(cfg.Sources.Markdown.Dir),
+		Feeds:       cfg.Sources.Feeds,
+		Fetcher:     &feed.Fetcher{Client: app.HTTPClient, UserAgent: "Crier (+" + cfg.Campaign.Website + ")"},
+		Delivery:    cfg.Delivery,
+		Schedules:   cfg.Schedules,
+		Metrics:     bot.NewMetrics(reg),
+		Logger:      app.Logger,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	srv := web.New(web.Options{Listen: cfg.HTTP.Listen, Health: b.Health, Registry: reg, AdminToken: cfg.HTTP.AdminToken, Logger: app.Logger})
+	if nl != nil {
+		if err := web.MountNewsletter(srv, web.NewsletterOptions{
+			Store: nl.subs, Signer: nl.signer, Mailer: nl.mailer, PublicURL: cfg.HTTP.PublicURL,
+			Campaign: app.campaign(), Logger: app.Logger, Now: time.Now,
+		}); err != nil {
+			return nil, nil, fmt.Errorf("mounting newsletter pages: %w", err)
+		}
+	}
+	return b, srv, nil
+}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/channels/email"
+)
+
+type statusPost struct {
+	ID         string           `json:"id"`
+	Title      string           `json:"title"`
+	State      string           `json:"state"`
+	PublishAt  time.Time        `json:"publish_at"`
+	Deliveries []store.Delivery `json:"deliveries"`
+}
+
+func cmdStatus(ctx context.Context, app *App, args []string) error {
+	fs := newFlagSet(app, "status", "[--json] [--limit N]", `
+Shows recent posts with each channel's delivery state (pending, sending,
+sent, failed, unknown), attempts, the last error and where it went, then the
+progress of newsletter sends.`)
+	asJSON := fs.Bool("json", false, "print as JSON")
+	limit := fs.Int("limit", 20, "how many recent posts")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	st, err := app.OpenStore(ctx)
+	if err != nil {
+		return err
+	}
+	recent, err := st.RecentPosts(ctx, *limit)
+	if err != nil {
+		return err
+	}
+	var out []statusPost
+	for _, sp := range recent {
+		ds, err := st.Deliveries(ctx, sp.Post.ID)
+		if err != nil {
+			return err
+		}
+		out = append(out, statusPost{ID: sp.Post.ID, Title: sp.Post.Title, State: string(sp.State), PublishAt: sp.Post.PublishAt, Deliveries: ds})
+	}
+	progress, err := email.SendProgress(ctx, st.DB())
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		b, err := json.MarshalIndent(map[string]any{"posts": out, "newsletter_sends": progress}, "", "  ")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(app.Stdout, string(b))
+		return nil
+	}
+	if len(out) == 0 {
+		fmt.Fprintln(app.Stdout, "No posts yet. Put Markdown posts in the posts folder or configure a feed, then `crier run`.")
+	}
+	tw := tabwriter.NewWriter(app.Stdout, 0, 2, 2, ' ', 0)
+	for _, p := range out {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.ID, p.State, p.PublishAt.Local().Format("2006-01-02 15:04"), p.Title)
+		for _, d := range p.Deliveries {
+			where := d.RemoteURL
+			if d.Outbox && where != "" {
+				where = "outbox " + where
+			}
+			line := fmt.Sprintf("  └ %s\t%s\tattempts %d\t%s", d.Channel, d.State, d.Attempts, where)
+			if d.LastError != "" && d.State != store.DeliverySent {
+				line += "\terror: " + d.LastError
+			}
+			fmt.Fprintln(tw, line)
+		}
+	}
+	tw.Flush()
+	if len(progress) > 0 {
+		fmt.Fprintln(app.Stdout, "\nNewsletter sends:")
+		for _, p := range progress {
+			b, _ := json.Marshal(p)
+			fmt.Fprintf(app.Stdout, "  %s\n", b)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/crierhq/crier/bot/markdown"
+	"github.com/crierhq/crier/config"
+)
+
+func cmdValidate(ctx context.Context, app *App, args []string) error {
+	fs := newFlagSet(app, "validate", "", `
+Checks the config (unknown keys, bad cron specs, missing secrets for channels
+that must send, ...) and every post in the Markdown folder, and reports every
+problem at once with its file and line. Warnings (such as an image without alt
+text) are shown but do not fail.`)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(app.ConfigPath)
+	if err != nil {
+		var probs config.Problems
+		if errors.As(err, &probs) {
+			for _, p := range probs {
+				fmt.Fprintln(app.Stdout, p.String())
+			}
+			return fmt.Errorf("%d problem(s) in %s", len(probs), app.ConfigPath)
+		}
+		return err
+	}
+	app.Config = cfg
+	problems := 0
+	dir := cfg.Resolve(cfg.Sources.Markdown.Dir)
+	posts, errs := markdown.LoadDir(dir)
+	for _, e := range errs {
+		fmt.Fprintln(app.Stdout, e)
+		problems++
+	}
+	chans, err := app.offlineChannels()
+	if err != nil {
+		return err
+	}
+	warnings := 0
+	for _, p := range posts {
+		for _, ch := range chans {
+			if p.Skips(ch.Name) {
+				continue
+			}
+			payload, err := ch.Formatter.Format(p)
+			if err != nil {
+				fmt.Fprintf(app.Stdout, "%s: %s: %v\n", p.Source.Ref, ch.Name, err)
+				problems++
+				continue
+			}
+			for _, w := range payload.Warnings {
+				fmt.Fprintf(app.Stdout, "%s: warning: %s: %s\n", p.Source.Ref, ch.Name, w)
+				warnings++
+			}
+		}
+	}
+	if problems > 0 {
+		return fmt.Errorf("%d problem(s) found", problems)
+	}
+	fmt.Fprintf(app.Stdout, "%s is valid; %d post(s) in %s read, %d warning(s)\n", app.ConfigPath, len(posts), dir, warnings)
+	return nil
+}
