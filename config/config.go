@@ -181,7 +181,8 @@ func Parse(path string, data []byte, lookup func(string) (string, bool)) (*Confi
 		var te *yaml.TypeError
 		if errors.As(err, &te) {
 			for _, msg := range te.Errors {
-				v.problems = append(v.problems, Problem{File: path, Line: yamlErrorLine(errors.New(msg)), Message: strings.TrimPrefix(trimLine(msg), "yaml: ")})
+				line := yamlErrorLine(errors.New(msg))
+				v.problems = append(v.problems, Problem{File: path, Line: line, Field: v.fieldAt(line), Message: friendlyTypeError(trimLine(msg))})
 			}
 		} else {
 			v.problems = append(v.problems, Problem{File: path, Message: err.Error()})
@@ -383,8 +384,32 @@ func yamlErrorLine(err error) int {
 	return n
 }
 
-func trimLine(msg string) string {
-	return lineInMessage.ReplaceAllString(strings.TrimPrefix(msg, "line "), "")
+var linePrefix = regexp.MustCompile(`^(yaml: )?line \d+: `)
+
+func trimLine(msg string) string { return linePrefix.ReplaceAllString(msg, "") }
+
+// friendlyTypeError says what was expected in words an organiser knows.
+func friendlyTypeError(msg string) string {
+	switch {
+	case strings.Contains(msg, "time.Duration"):
+		return "expected a duration such as 90s, 5m or 6h (" + msg + ")"
+	case strings.Contains(msg, "into bool"):
+		return "expected true or false (" + msg + ")"
+	case strings.Contains(msg, "into int"), strings.Contains(msg, "into float"):
+		return "expected a number (" + msg + ")"
+	}
+	return msg
+}
+
+// fieldAt names the deepest field that starts on a line.
+func (v *validator) fieldAt(line int) string {
+	best := ""
+	for f, l := range v.lines {
+		if l == line && len(f) > len(best) {
+			best = f
+		}
+	}
+	return best
 }
 
 // check validates meaning once the shape is right.

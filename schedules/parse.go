@@ -6,6 +6,7 @@ package schedules
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/robfig/cron/v3"
 )
@@ -26,6 +27,12 @@ func Parse(spec string) (s cron.Schedule, err error) {
 		// robfig/cron panics on a time-zone prefix with nothing after it.
 		if _, after, found := strings.Cut(rest, " "); !found || strings.TrimSpace(after) == "" {
 			return nil, fmt.Errorf("schedule %q: time zone with no spec after it", spec)
+		}
+	}
+	if _, every, ok := strings.Cut(spec, "@every "); ok {
+		// robfig/cron turns a zero or negative interval into "every second".
+		if d, err := time.ParseDuration(strings.TrimSpace(every)); err == nil && d < time.Second {
+			return nil, fmt.Errorf("schedule %q: the interval must be at least 1s", spec)
 		}
 	}
 	defer func() {

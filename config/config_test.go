@@ -1,0 +1,132 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func noEnv(string) (string, bool) { return "", false }
+
+func TestShippedConfigIsValid(t *testing.T) {
+	data, err := os.ReadFile("../config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Parse("../config.yaml", data, noEnv)
+	if err != nil {
+		t.Fatalf("shipped config.yaml must load with no environment: %v", err)
+	}
+	if cfg.Channels.Mastodon.HasCredentials() || cfg.Channels.Discord.HasCredentials() || cfg.Channels.Email.HasCredentials() {
+		t.Error("with no environment no channel should have credentials (they must render to the outbox)")
+	}
+	if cfg.Schedules.MaxLateness != 6*time.Hour || cfg.Sources.Feeds[0].PublishNewest != 1 {
+		t.Errorf("values not decoded: %+v", cfg.Schedules)
+	}
+}
+
+func TestEnvExpansion(t *testing.T) {
+	env := map[string]string{"TOKEN": "s3cret", "HOST": "https://social.example"}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	cfg, err := Parse("c.yaml", []byte("channels:\n  mastodon:\n    instance: ${HOST}\n    token: ${TOKEN}\n    language: ${LANG_UNSET:-en}\n"), lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := cfg.Channels.Mastodon
+	if m.Instance != "https://social.example" || m.Token.Reveal() != "s3cret" || m.Language != "en" {
+		t.Fatalf("expansion wrong: %+v", m)
+	}
+	if !m.HasCredentials() {
+		t.Error("credentials from the environment not seen")
+	}
+}
+
+func TestProblemsAreAllReportedWithLines(t *testing.T) {
+	src := `campaign:
+  name: CAMACA
+  colour: red
+log:
+  format: xml
+sources:
+  feeds:
+    - name: site
+      url: https://camaca.example/feed
+      schedule: "every five minutes"
+    - name: site
+      url: ""
+      schedule: "CRON_TZ=Europe/London"
+      on_edit: shout
+schedules:
+  digest: "61 * * * *"
+delivery:
+  timeout: soon
+channels:
+  mastodon:
+    mode: send
+    token: ${MASTODON_TOKEN}
+    visibility: everyone
+  discord:
+    colour: blue
+`
+	_, err := Parse("config.yaml", []byte(src), noEnv)
+	var probs Problems
+	if !errors.As(err, &probs) {
+		t.Fatalf("want Problems, got %v", err)
+	}
+	want := []struct {
+		line int
+		text string
+	}{
+		{3, "campaign.colour: unknown key"},
+		{5, "log.format: must be text or json"},
+		{10, `sources.feeds[0].schedule: schedule "every five minutes"`},
+		{11, `sources.feeds[1].name: duplicate feed name "site"`},
+		{13, "time zone with no spec"},
+		{14, "on_edit: must be ignore or update"},
+		{16, "schedules.digest"},
+		{18, "delivery.timeout: expected a duration"},
+		{22, "MASTODON_TOKEN is not set"},
+		{23, "visibility: must be public"},
+		{25, "colour: must be #rrggbb"},
+	}
+	text := err.Error()
+	for _, w := range want {
+		found := false
+		for _, p := range probs {
+			if p.Line == w.line && strings.Contains(p.String(), w.text) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("missing problem at line %d containing %q in:\n%s", w.line, w.text, text)
+		}
+	}
+	if !strings.Contains(text, "config.yaml:") {
+		t.Errorf("problems must name the file: %s", text)
+	}
+}
+
+func TestSecretsNeverInProblems(t *testing.T) {
+	env := func(k string) (string, bool) { return "hunter2-secret", true }
+	_, err := Parse("c.yaml", []byte("channels:\n  discord:\n    token: ${DISCORD_TOKEN}\n    channel_id: notanid\n    mode: sideways\n"), env)
+	if err == nil {
+		t.Fatal("want problems")
+	}
+	if strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("secret leaked into error: %v", err)
+	}
+}
+
+func TestBrokenYAML(t *testing.T) {
+	_, err := Parse("c.yaml", []byte("campaign:\n  name: [unclosed\n"), noEnv)
+	var probs Problems
+	if !errors.As(err, &probs) || probs[0].Line == 0 {
+		t.Fatalf("want a problem with a line, got %v", err)
+	}
+	_, err = Parse("c.yaml", nil, noEnv)
+	if err == nil || !strings.Contains(err.Error(), "empty") {
+		t.Fatalf("want an empty-file problem, got %v", err)
+	}
+}
