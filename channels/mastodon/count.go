@@ -62,9 +62,17 @@ type entity struct {
 	start, end int // byte offsets
 }
 
-// urlStart finds the scheme of an http(s) URL. Like Mastodon (twitter-text
-// with extract_url_without_protocol off), only URLs with a scheme count.
-var urlStart = regexp.MustCompile(`(?i)https?://`)
+// schemeLen returns the length of the http(s) scheme s starts with, or 0.
+// Like Mastodon (twitter-text with extract_url_without_protocol off), only
+// URLs with a scheme count as URLs.
+func schemeLen(s string) int {
+	for _, scheme := range []string{"http://", "https://"} {
+		if len(s) >= len(scheme) && strings.EqualFold(s[:len(scheme)], scheme) {
+			return len(scheme)
+		}
+	}
+	return 0
+}
 
 // mentionRE is Mastodon's Account::MENTION_RE without its look-behind, which
 // entities checks by hand.
@@ -88,8 +96,8 @@ func entities(text string) []entity {
 		}
 		switch text[i] {
 		case 'h', 'H':
-			if loc := urlStart.FindStringIndex(text[i:]); loc != nil && loc[0] == 0 && !isWordRune(prev) {
-				if end := urlEnd(text, i+loc[1]); end > i+loc[1] {
+			if n := schemeLen(text[i:]); n > 0 && !isWordRune(prev) {
+				if end := urlEnd(text, i+n); end > i+n {
 					out = append(out, entity{entityURL, i, end})
 					i = end
 					continue

@@ -29,14 +29,12 @@ func cuts(text string) (word, fine []cut) {
 		i := sort.Search(len(ents), func(i int) bool { return ents[i].end > pos })
 		return i < len(ents) && ents[i].start < pos
 	}
+	ends := map[int]bool{}
+	for _, e := range ents {
+		ends[e.end] = true
+	}
 	endsEntity := func(pos int) bool {
-		trimmed := len(strings.TrimRightFunc(text[:pos], unicode.IsSpace))
-		for _, e := range ents {
-			if e.end == trimmed {
-				return true
-			}
-		}
-		return false
+		return ends[len(strings.TrimRightFunc(text[:pos], unicode.IsSpace))]
 	}
 	state := -1
 	rest := text
