@@ -1,0 +1,449 @@
+package mastodon
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime/multipart"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	gomastodon "github.com/mattn/go-mastodon"
+
+	"github.com/crierhq/crier/channels"
+)
+
+// maxImageBytes is Mastodon's limit for image uploads.
+const maxImageBytes = 16 << 20
+
+// Sender posts statuses to one account on one instance.
+type Sender struct {
+	instance string
+	client   *gomastodon.Client
+	http     *http.Client // the same transport, for calls go-mastodon lacks
+	fetch    *http.Client // env.HTTPClient, for downloading images
+	limits   *cachedLimits
+	log      *slog.Logger
+
+	now          func() time.Time
+	pollInterval time.Duration
+
+	accountID gomastodon.ID // cached once verify_credentials answered
+}
+
+// New connects for real: reads the instance limits (GET /api/v2/instance
+// configuration.statuses max_characters and characters_reserved_per_url,
+// falling back to v1 then 500; cached, refreshed daily) and returns a
+// formatter using them plus the sender. env.HTTPClient is used for every
+// request (tests point it at local servers).
+func New(ctx context.Context, cfg Config, env channels.Env) (channels.Formatter, channels.Sender, error) {
+	s, err := newSender(cfg, env)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := s.refreshLimits(ctx); err != nil {
+		if s.limits.load(s.instance) {
+			s.log.Warn("mastodon: instance limits unavailable, using the cached ones", "instance", s.instance, "err", err)
+		} else {
+			s.log.Warn("mastodon: instance limits unavailable, using the configured budget", "instance", s.instance, "max_characters", s.limits.get().MaxCharacters, "err", err)
+		}
+	}
+	return newFormatter(cfg, env.Campaign, s.limits.get), s, nil
+}
+
+func newSender(cfg Config, env channels.Env) (*Sender, error) {
+	if probs := cfg.Validate(); len(probs) > 0 {
+		return nil, fmt.Errorf("mastodon config: %s: %s", probs[0].Field, probs[0].Message)
+	}
+	if !cfg.HasCredentials() {
+		return nil, errors.New("mastodon: instance and token are needed to send (set the token's environment variable, or use mode: outbox)")
+	}
+	hc := env.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: time.Minute}
+	}
+	base := hc.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	wrapped := http.Client{Transport: &transport{base: base}, Timeout: hc.Timeout, Jar: hc.Jar}
+	instance := strings.TrimRight(cfg.Instance, "/")
+	client := gomastodon.NewClient(&gomastodon.Config{Server: instance, AccessToken: cfg.Token.Reveal()})
+	client.Client = wrapped
+	client.UserAgent = "Crier (+https://github.com/crierhq/crier)"
+	log := env.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	l := DefaultLimits
+	if cfg.MaxCharacters > 0 {
+		l.MaxCharacters = cfg.MaxCharacters
+	}
+	cache := &cachedLimits{limits: l}
+	if env.DataDir != "" {
+		cache.file = filepath.Join(env.DataDir, "mastodon-instance.json")
+	}
+	return &Sender{
+		instance: instance, client: client, http: &wrapped, fetch: hc, limits: cache, log: log,
+		now: time.Now, pollInterval: time.Second,
+	}, nil
+}
+
+func (s *Sender) refreshLimits(ctx context.Context) error {
+	l, err := fetchLimits(ctx, s.http, s.instance)
+	if err != nil {
+		return err
+	}
+	return s.limits.set(s.instance, l, s.now())
+}
+
+// Send posts the payload's statuses in order, skipping those the ledger (or,
+// after an ambiguous attempt, the account's timeline) shows already went out.
+func (s *Sender) Send(ctx context.Context, d channels.Delivery, p channels.Payload) (channels.Receipt, error) {
+	statuses, err := statusesOf(p.Body)
+	if err != nil {
+		return channels.Receipt{}, channels.Permanent(err)
+	}
+	if s.limits.stale(s.now()) {
+		if err := s.refreshLimits(ctx); err != nil {
+			s.log.Warn("mastodon: refreshing instance limits", "err", err)
+		}
+	}
+	ledger := d.Ledger
+	if ledger == nil {
+		ledger = &memoryLedger{}
+	}
+	done, err := ledger.Parts(ctx)
+	if err != nil {
+		return channels.Receipt{}, channels.Temporary(fmt.Errorf("reading the delivery ledger: %w", err))
+	}
+	ids := map[int]channels.Part{}
+	for _, part := range done {
+		ids[part.Index] = part
+	}
+	var receipt channels.Receipt
+	if first, ok := ids[0]; ok {
+		receipt = channels.Receipt{RemoteID: first.RemoteID, RemoteURL: first.RemoteURL}
+	}
+	checkRemote := d.PreviousUnknown
+	var recent []*gomastodon.Status
+	recentLoaded := false
+	for i, st := range statuses {
+		if _, ok := ids[i]; ok {
+			continue
+		}
+		inReplyTo := st.InReplyToID
+		if st.InReplyToPart > 0 {
+			parent, ok := ids[st.InReplyToPart-1]
+			if !ok {
+				return receipt, channels.Permanent(fmt.Errorf("status %d of %d replies to part %d, which was not posted", i+1, len(statuses), st.InReplyToPart))
+			}
+			inReplyTo = parent.RemoteID
+		}
+		if checkRemote {
+			if !recentLoaded {
+				if recent, err = s.recentStatuses(ctx); err != nil {
+					return receipt, err
+				}
+				recentLoaded = true
+			}
+			if m := findPosted(recent, st, inReplyTo); m != nil {
+				s.log.Info("mastodon: status already posted by an earlier attempt", "post", d.PostID, "part", i+1, "id", m.ID)
+				part := channels.Part{Index: i, RemoteID: string(m.ID), RemoteURL: m.URL}
+				if err := ledger.SavePart(ctx, part); err != nil {
+					return receipt, channels.Ambiguous(fmt.Errorf("recording status %d of %d (id %s): %w", i+1, len(statuses), m.ID, err))
+				}
+				ids[i] = part
+				if i == 0 {
+					receipt = channels.Receipt{RemoteID: part.RemoteID, RemoteURL: part.RemoteURL}
+				}
+				continue
+			}
+		}
+		toot := &gomastodon.Toot{
+			Status: st.Status, InReplyToID: gomastodon.ID(inReplyTo), SpoilerText: st.SpoilerText,
+			Visibility: st.Visibility, Language: st.Language, Sensitive: st.Sensitive,
+		}
+		for _, id := range st.MediaIDs {
+			toot.MediaIDs = append(toot.MediaIDs, gomastodon.ID(id))
+		}
+		if st.Media != nil {
+			id, err := s.uploadMedia(ctx, st.Media)
+			if err != nil {
+				return receipt, fmt.Errorf("status %d of %d: %w", i+1, len(statuses), err)
+			}
+			toot.MediaIDs = append(toot.MediaIDs, gomastodon.ID(id))
+		}
+		callCtx, c := withCall(ctx, d.IdempotencyKey(i))
+		posted, err := s.client.PostStatus(callCtx, toot)
+		if err != nil {
+			return receipt, s.classify(fmt.Sprintf("posting status %d of %d", i+1, len(statuses)), err, c, true)
+		}
+		part := channels.Part{Index: i, RemoteID: string(posted.ID), RemoteURL: posted.URL}
+		if err := ledger.SavePart(ctx, part); err != nil {
+			// Posted but not recorded: the next attempt must look first.
+			return receipt, channels.Ambiguous(fmt.Errorf("recording status %d of %d (id %s): %w", i+1, len(statuses), posted.ID, err))
+		}
+		ids[i] = part
+		if i == 0 {
+			receipt = channels.Receipt{RemoteID: part.RemoteID, RemoteURL: part.RemoteURL}
+		}
+		if remaining, reset := c.rateLimit(); remaining == 0 && i < len(statuses)-1 {
+			e := &rateLimitError{reset: reset}
+			return receipt, channels.RateLimited(fmt.Errorf("posted %d of %d statuses: %w", i+1, len(statuses), e), e.wait(s.now()))
+		}
+	}
+	return receipt, nil
+}
+
+// classify wraps err with what was being done and its class for the
+// delivery engine.
+func (s *Sender) classify(what string, err error, c *call, nonIdempotent bool) error {
+	err = fmt.Errorf("%s: %w", what, err)
+	var rl *rateLimitError
+	if errors.As(err, &rl) {
+		return channels.RateLimited(err, rl.wait(s.now()))
+	}
+	status := 0
+	var api *gomastodon.APIError
+	var hs *httpStatusError
+	switch {
+	case errors.As(err, &api):
+		status = api.StatusCode
+	case errors.As(err, &hs):
+		status = hs.StatusCode
+	}
+	switch {
+	case status == http.StatusRequestTimeout || status == http.StatusConflict || status == http.StatusTooEarly:
+		return channels.Temporary(err)
+	case status >= 400 && status < 500:
+		return channels.Permanent(err)
+	case status >= 500:
+		return channels.Temporary(err)
+	case status > 0:
+		// 2xx other than 200/202 (go-mastodon treats those as errors).
+		return channels.Temporary(err)
+	}
+	if nonIdempotent && c != nil && c.maybeSent(err) {
+		return channels.Ambiguous(err)
+	}
+	return channels.Temporary(err)
+}
+
+// recentStatuses returns the account's latest statuses, replies included.
+func (s *Sender) recentStatuses(ctx context.Context) ([]*gomastodon.Status, error) {
+	if s.accountID == "" {
+		callCtx, c := withCall(ctx, "")
+		acct, err := s.client.GetAccountCurrentUser(callCtx)
+		if err != nil {
+			return nil, s.classify("checking for statuses an earlier attempt posted: verify_credentials", err, c, false)
+		}
+		s.accountID = acct.ID
+	}
+	callCtx, c := withCall(ctx, "")
+	list, err := s.client.GetAccountStatuses(callCtx, s.accountID, &gomastodon.Pagination{Limit: 40})
+	if err != nil {
+		return nil, s.classify("checking for statuses an earlier attempt posted", err, c, false)
+	}
+	return list, nil
+}
+
+// findPosted returns the status in recent that is st, or nil: same content
+// warning, same reply target, same words and same links.
+func findPosted(recent []*gomastodon.Status, st Status, inReplyTo string) *gomastodon.Status {
+	want := fingerprintText(st.Status)
+	for _, r := range recent {
+		if r.Reblog != nil || strings.TrimSpace(r.SpoilerText) != strings.TrimSpace(st.SpoilerText) {
+			continue
+		}
+		if got := fmt.Sprint(r.InReplyToID); inReplyTo != "" && got != inReplyTo || inReplyTo == "" && r.InReplyToID != nil && got != "" {
+			continue
+		}
+		words, links := fingerprintHTML(r.Content)
+		if words != want.words || !containsAll(links, want.links) {
+			continue
+		}
+		return r
+	}
+	return nil
+}
+
+// statusesOf accepts the formatter's []Status or the same decoded from JSON
+// (a payload read back from the job queue or the outbox).
+func statusesOf(body any) ([]Status, error) {
+	switch b := body.(type) {
+	case []Status:
+		return b, nil
+	case *[]Status:
+		return *b, nil
+	}
+	js, err := json.Marshal(body)
+	if err != nil {
+		return nil, fmt.Errorf("mastodon payload: %w", err)
+	}
+	var out []Status
+	if err := json.Unmarshal(js, &out); err != nil {
+		return nil, fmt.Errorf("mastodon payload is not a list of statuses: %w", err)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("mastodon payload has no statuses")
+	}
+	return out, nil
+}
+
+// uploadMedia uploads an image with its alt text and waits until the
+// instance has processed it (202, then 206 until 200).
+func (s *Sender) uploadMedia(ctx context.Context, m *Media) (string, error) {
+	data, name, err := s.readImage(ctx, m)
+	if err != nil {
+		return "", err
+	}
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="file"; filename=%q`, name))
+	h.Set("Content-Type", http.DetectContentType(data))
+	fw, err := mw.CreatePart(h)
+	if err != nil {
+		return "", fmt.Errorf("uploading image: %w", err)
+	}
+	fw.Write(data)
+	if m.Description != "" {
+		mw.WriteField("description", m.Description)
+	}
+	mw.Close()
+
+	var att attachment
+	code, err := s.api(ctx, http.MethodPost, "/api/v2/media", mw.FormDataContentType(), &body, &att)
+	if err != nil {
+		return "", s.classifyAPI("uploading image", err)
+	}
+	for code != http.StatusOK || att.URL == "" {
+		t := time.NewTimer(s.pollInterval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return "", channels.Temporary(fmt.Errorf("waiting for the instance to process image %s: %w", att.ID, ctx.Err()))
+		case <-t.C:
+		}
+		code, err = s.api(ctx, http.MethodGet, "/api/v1/media/"+url.PathEscape(att.ID), "", nil, &att)
+		if err != nil {
+			return "", s.classifyAPI("waiting for the instance to process the image", err)
+		}
+		if code == http.StatusOK && att.URL == "" {
+			code = http.StatusPartialContent
+		}
+	}
+	return att.ID, nil
+}
+
+func (s *Sender) classifyAPI(what string, err error) error {
+	return s.classify(what, err, nil, false)
+}
+
+type attachment struct {
+	ID          string `json:"id"`
+	URL         string `json:"url"`
+	Description string `json:"description"`
+}
+
+// api makes a request go-mastodon cannot (it treats 206 as an error) and
+// decodes a 200, 202 or 206 answer into out.
+func (s *Sender) api(ctx context.Context, method, path, contentType string, body io.Reader, out any) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, method, s.instance+path, body)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+s.client.Config.AccessToken)
+	req.Header.Set("Accept", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := s.http.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK, http.StatusAccepted, http.StatusPartialContent:
+	default:
+		var e struct {
+			Error string `json:"error"`
+		}
+		_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&e)
+		return resp.StatusCode, &httpStatusError{StatusCode: resp.StatusCode, Message: e.Error}
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 4<<20)).Decode(out); err != nil {
+		return resp.StatusCode, fmt.Errorf("decoding %s %s answer: %w", method, path, err)
+	}
+	return resp.StatusCode, nil
+}
+
+// readImage reads the image from its file or downloads it, at most
+// maxImageBytes.
+func (s *Sender) readImage(ctx context.Context, m *Media) ([]byte, string, error) {
+	if m.File != "" {
+		f, err := os.Open(m.File)
+		if err != nil {
+			return nil, "", channels.Permanent(fmt.Errorf("reading image: %w", err))
+		}
+		defer f.Close()
+		data, err := io.ReadAll(io.LimitReader(f, maxImageBytes+1))
+		if err != nil {
+			return nil, "", channels.Permanent(fmt.Errorf("reading image %s: %w", m.File, err))
+		}
+		if len(data) > maxImageBytes {
+			return nil, "", channels.Permanent(fmt.Errorf("image %s is larger than %d MB", m.File, maxImageBytes>>20))
+		}
+		return data, filepath.Base(m.File), nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.URL, nil)
+	if err != nil {
+		return nil, "", channels.Permanent(fmt.Errorf("image URL %q: %w", m.URL, err))
+	}
+	resp, err := s.fetch.Do(req)
+	if err != nil {
+		return nil, "", channels.Temporary(fmt.Errorf("downloading image: %w", err))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		err := fmt.Errorf("downloading image %s: %s", m.URL, resp.Status)
+		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout {
+			return nil, "", channels.Temporary(err)
+		}
+		return nil, "", channels.Permanent(err)
+	}
+	if resp.ContentLength > maxImageBytes {
+		return nil, "", channels.Permanent(fmt.Errorf("image %s is larger than %d MB", m.URL, maxImageBytes>>20))
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxImageBytes+1))
+	if err != nil {
+		return nil, "", channels.Temporary(fmt.Errorf("downloading image %s: %w", m.URL, err))
+	}
+	if len(data) > maxImageBytes {
+		return nil, "", channels.Permanent(fmt.Errorf("image %s is larger than %d MB", m.URL, maxImageBytes>>20))
+	}
+	name := "image"
+	if u, err := url.Parse(m.URL); err == nil && filepath.Ext(u.Path) != "" {
+		name = filepath.Base(u.Path)
+	}
+	return data, name, nil
+}
+
+// memoryLedger stands in when a delivery has no ledger (one-off sends).
+type memoryLedger struct{ parts []channels.Part }
+
+func (m *memoryLedger) Parts(context.Context) ([]channels.Part, error) { return m.parts, nil }
+func (m *memoryLedger) SavePart(_ context.Context, p channels.Part) error {
+	m.parts = append(m.parts, p)
+	return nil
+}
