@@ -29,8 +29,16 @@ var (
 
 // Store keeps the subscribers in the daemon's database.
 type Store struct {
-	db  *sql.DB
-	now func() time.Time
+	db   *sql.DB
+	now  func() time.Time
+	salt []byte // for suppression hashes; made once per installation
+}
+
+// querier is a *sql.DB or *sql.Tx. The store's database has a single
+// connection, so everything done inside a transaction must go through it.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
 // The subscribers table uses AUTOINCREMENT so that an id is never reused
@@ -79,7 +87,11 @@ func Open(ctx context.Context, db *sql.DB) (*Store, error) {
 		ON CONFLICT (key) DO NOTHING`, hex.EncodeToString(salt)); err != nil {
 		return nil, fmt.Errorf("storing the suppression salt: %w", err)
 	}
-	return &Store{db: db, now: time.Now}, nil
+	var stored string
+	if err := db.QueryRowContext(ctx, `SELECT value FROM subscriber_settings WHERE key = 'suppression_salt'`).Scan(&stored); err != nil {
+		return nil, fmt.Errorf("reading the suppression salt: %w", err)
+	}
+	return &Store{db: db, now: time.Now, salt: []byte(stored)}, nil
 }
 
 // WithClock makes the store stamp times with now instead of time.Now (tests).
@@ -127,6 +139,11 @@ func (st Status) Valid() bool {
 // Unconfirmed. An address already on the list gives ErrExists, an erased one
 // ErrSuppressed.
 func (s *Store) Add(ctx context.Context, sub Subscriber) (Subscriber, error) {
+	return s.add(ctx, s.db, sub, false)
+}
+
+// add is Add on q; with dryRun it checks everything but writes nothing.
+func (s *Store) add(ctx context.Context, q querier, sub Subscriber, dryRun bool) (Subscriber, error) {
 	var err error
 	if sub.Email, err = NormalizeEmail(sub.Email); err != nil {
 		return sub, fmt.Errorf("adding subscriber: %w", err)
@@ -143,7 +160,7 @@ func (s *Store) Add(ctx context.Context, sub Subscriber) (Subscriber, error) {
 	if !sub.Status.Valid() {
 		return sub, fmt.Errorf("adding subscriber %s: %w: unknown status %q", sub.Email, ErrInvalid, sub.Status)
 	}
-	suppressed, err := s.IsSuppressed(ctx, sub.Email)
+	suppressed, err := s.isSuppressed(ctx, q, sub.Email)
 	if err != nil {
 		return sub, err
 	}
@@ -158,7 +175,18 @@ func (s *Store) Add(ctx context.Context, sub Subscriber) (Subscriber, error) {
 		sub.ConsentAt = sub.ConsentAt.UTC()
 		consentAt = sub.ConsentAt
 	}
-	err = s.db.QueryRowContext(ctx, `INSERT INTO subscribers (email, name, status, lists, consent_at, consent_source, consent_ip, created_at, updated_at)
+	if dryRun {
+		var id int64
+		err := q.QueryRowContext(ctx, `SELECT id FROM subscribers WHERE email = $1`, sub.Email).Scan(&id)
+		switch {
+		case err == nil:
+			return sub, fmt.Errorf("adding subscriber %s: %w", sub.Email, ErrExists)
+		case !errors.Is(err, sql.ErrNoRows):
+			return sub, fmt.Errorf("checking subscriber %s: %w", sub.Email, err)
+		}
+		return sub, nil
+	}
+	err = q.QueryRowContext(ctx, `INSERT INTO subscribers (email, name, status, lists, consent_at, consent_source, consent_ip, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) ON CONFLICT (email) DO NOTHING RETURNING id`,
 		sub.Email, sub.Name, string(sub.Status), string(lists), consentAt, sub.ConsentSource, sub.ConsentIP, now).Scan(&sub.ID)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -346,10 +374,7 @@ func (s *Store) Delete(ctx context.Context, email string) error {
 	if err != nil {
 		return fmt.Errorf("erasing subscriber: %w", err)
 	}
-	hash, err := s.hash(ctx, norm)
-	if err != nil {
-		return err
-	}
+	hash := s.hash(norm)
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("erasing subscriber %s: %w", norm, err)
@@ -375,16 +400,16 @@ func (s *Store) Delete(ctx context.Context, email string) error {
 
 // IsSuppressed reports whether an address was erased at its owner's request.
 func (s *Store) IsSuppressed(ctx context.Context, email string) (bool, error) {
+	return s.isSuppressed(ctx, s.db, email)
+}
+
+func (s *Store) isSuppressed(ctx context.Context, q querier, email string) (bool, error) {
 	norm, err := NormalizeEmail(email)
 	if err != nil {
 		return false, fmt.Errorf("checking suppression: %w", err)
 	}
-	hash, err := s.hash(ctx, norm)
-	if err != nil {
-		return false, err
-	}
 	var one int
-	err = s.db.QueryRowContext(ctx, `SELECT 1 FROM subscriber_suppressions WHERE email_hash = $1`, hash).Scan(&one)
+	err = q.QueryRowContext(ctx, `SELECT 1 FROM subscriber_suppressions WHERE email_hash = $1`, s.hash(norm)).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -401,22 +426,14 @@ func (s *Store) Unsuppress(ctx context.Context, email string) error {
 	if err != nil {
 		return fmt.Errorf("lifting suppression: %w", err)
 	}
-	hash, err := s.hash(ctx, norm)
-	if err != nil {
-		return err
-	}
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM subscriber_suppressions WHERE email_hash = $1`, hash); err != nil {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM subscriber_suppressions WHERE email_hash = $1`, s.hash(norm)); err != nil {
 		return fmt.Errorf("lifting suppression of %s: %w", norm, err)
 	}
 	return nil
 }
 
-func (s *Store) hash(ctx context.Context, norm string) (string, error) {
-	var salt string
-	if err := s.db.QueryRowContext(ctx, `SELECT value FROM subscriber_settings WHERE key = 'suppression_salt'`).Scan(&salt); err != nil {
-		return "", fmt.Errorf("reading the suppression salt: %w", err)
-	}
-	m := hmac.New(sha256.New, []byte(salt))
+func (s *Store) hash(norm string) string {
+	m := hmac.New(sha256.New, s.salt)
 	m.Write([]byte(strings.ToLower(norm)))
-	return hex.EncodeToString(m.Sum(nil)), nil
+	return hex.EncodeToString(m.Sum(nil))
 }

@@ -1,0 +1,318 @@
+package subscribers
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+)
+
+// ImportOptions control Import.
+type ImportOptions struct {
+	// Source is recorded as each row's consent source, e.g.
+	// "import:members.csv".
+	Source string
+	// DryRun checks every row (including against the list) and writes
+	// nothing.
+	DryRun bool
+	// Consented says the organiser has every row's consent on record (for
+	// example from a tool that did double opt-in): rows without a status or
+	// consent_at column value are imported as confirmed, with the import time
+	// as their consent time. Without it such rows are imported unconfirmed,
+	// and an unconfirmed supporter is never sent a newsletter.
+	Consented bool
+	// Progress, if set, is called now and then with the number of rows read.
+	Progress func(rows int)
+}
+
+// Rejected is one row Import did not take, with why.
+type Rejected struct {
+	Line   int // line in the file where the row starts
+	Email  string
+	Reason string
+}
+
+// ImportReport says what an import did (or, in a dry run, would do).
+type ImportReport struct {
+	Rows      int
+	Added     int
+	Confirmed int // of Added
+	// Existing counts addresses already on the list; they are left as they
+	// are (an import never overrides a supporter's own unsubscribe).
+	Existing int
+	Rejected []Rejected
+	// Ignored are columns the importer does not know.
+	Ignored []string
+}
+
+// Columns Import understands. Only email is required.
+var importColumns = []string{"email", "name", "lists", "consent_at", "status", "consent_source", "consent_ip"}
+
+// consentLayouts are the consent_at formats accepted, most precise first.
+var consentLayouts = []string{time.RFC3339Nano, "2006-01-02 15:04:05Z07:00", "2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006-01-02 15:04", "2006-01-02"}
+
+// Import reads a CSV with a header row naming its columns (email and
+// optionally name, lists, consent_at, status; any order; lists separated by
+// ";", "|" or ","). A row becomes:
+//   - the status in its status column, if any (so an export from another tool
+//     keeps its unsubscribed supporters off the list);
+//   - else confirmed if it has a consent_at, or if opts.Consented;
+//   - else unconfirmed.
+//
+// The consent source is the row's own consent_source if given, else
+// opts.Source. Bad rows are reported, not fatal; an error is returned only
+// when the file cannot be read as CSV at all or the database fails. Rows are
+// written in batches, each in one transaction.
+func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (ImportReport, error) {
+	var rep ImportReport
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+	header, err := cr.Read()
+	if errors.Is(err, io.EOF) {
+		return rep, fmt.Errorf("reading CSV: the file is empty; the first line must name the columns, e.g. email,name")
+	}
+	if err != nil {
+		return rep, fmt.Errorf("reading CSV header: %w", err)
+	}
+	col := map[string]int{}
+	for i, h := range header {
+		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
+		if !slices.Contains(importColumns, h) {
+			rep.Ignored = append(rep.Ignored, h)
+			continue
+		}
+		if _, dup := col[h]; dup {
+			return rep, fmt.Errorf("reading CSV header: column %q appears twice", h)
+		}
+		col[h] = i
+	}
+	if _, ok := col["email"]; !ok {
+		return rep, fmt.Errorf("reading CSV header: no email column; the first line must name the columns, e.g. email,name (found %q)", strings.Join(header, ","))
+	}
+	field := func(rec []string, name string) string {
+		i, ok := col[name]
+		if !ok || i >= len(rec) {
+			return ""
+		}
+		return unescapeCell(strings.TrimSpace(rec[i]))
+	}
+
+	now := s.now().UTC()
+	seen := map[string]int{}
+	const batch = 500
+	var pending []pendingRow
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		err := s.importBatch(ctx, pending, opts.DryRun, &rep)
+		pending = pending[:0]
+		return err
+	}
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) && errors.Is(pe.Err, csv.ErrBareQuote) {
+				rep.Rows++
+				rep.Rejected = append(rep.Rejected, Rejected{Line: pe.StartLine, Reason: "a \" inside a field that is not in quotes; quote the field and double the \""})
+				continue
+			}
+			// A broken quoted field swallows the rest of the file: stop.
+			return rep, fmt.Errorf("reading CSV: %w", err)
+		}
+		line, _ := cr.FieldPos(0)
+		rep.Rows++
+		if opts.Progress != nil && rep.Rows%100 == 0 {
+			opts.Progress(rep.Rows)
+		}
+		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
+			rep.Rows--
+			continue // blank line
+		}
+		raw := field(rec, "email")
+		reject := func(reason string) {
+			rep.Rejected = append(rep.Rejected, Rejected{Line: line, Email: raw, Reason: reason})
+		}
+		email, err := NormalizeEmail(raw)
+		if err != nil {
+			reject(reasonOf(err))
+			continue
+		}
+		if first, dup := seen[email]; dup {
+			reject(fmt.Sprintf("same address as line %d", first))
+			continue
+		}
+		seen[email] = line
+		sub := Subscriber{Email: email, ConsentSource: opts.Source}
+		if sub.Name, err = NormalizeName(field(rec, "name")); err != nil {
+			reject(reasonOf(err))
+			continue
+		}
+		if l := field(rec, "lists"); l != "" {
+			sub.Lists = strings.FieldsFunc(l, func(r rune) bool { return r == ';' || r == '|' || r == ',' })
+			if _, err := normalizeLists(sub.Lists); err != nil {
+				reject(reasonOf(err))
+				continue
+			}
+		}
+		if c := field(rec, "consent_at"); c != "" {
+			if sub.ConsentAt, err = parseConsentTime(c); err != nil {
+				reject(err.Error())
+				continue
+			}
+			if sub.ConsentAt.After(now) {
+				reject(fmt.Sprintf("consent_at %q is in the future", c))
+				continue
+			}
+		}
+		if src := field(rec, "consent_source"); src != "" {
+			sub.ConsentSource = src
+		}
+		sub.ConsentIP = field(rec, "consent_ip")
+		switch st := Status(strings.ToLower(field(rec, "status"))); {
+		case st != "":
+			if !st.Valid() {
+				reject(fmt.Sprintf("status %q is not one of unconfirmed, confirmed, unsubscribed, bounced", st))
+				continue
+			}
+			sub.Status = st
+		case !sub.ConsentAt.IsZero():
+			sub.Status = Confirmed
+		case opts.Consented:
+			sub.Status = Confirmed
+			sub.ConsentAt = now
+		default:
+			sub.Status = Unconfirmed
+		}
+		pending = append(pending, pendingRow{line: line, raw: raw, sub: sub})
+		if len(pending) == batch {
+			if err := flush(); err != nil {
+				return rep, err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return rep, err
+	}
+	if opts.Progress != nil {
+		opts.Progress(rep.Rows)
+	}
+	return rep, nil
+}
+
+type pendingRow struct {
+	line int
+	raw  string
+	sub  Subscriber
+}
+
+func (s *Store) importBatch(ctx context.Context, rows []pendingRow, dryRun bool, rep *ImportReport) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("importing subscribers: %w", err)
+	}
+	defer tx.Rollback()
+	for _, r := range rows {
+		sub, err := s.add(ctx, tx, r.sub, dryRun)
+		switch {
+		case errors.Is(err, ErrExists):
+			rep.Existing++
+		case errors.Is(err, ErrSuppressed):
+			rep.Rejected = append(rep.Rejected, Rejected{Line: r.line, Email: r.raw, Reason: "the address was erased at its owner's request; they can subscribe again through the form"})
+		case errors.Is(err, ErrInvalid):
+			rep.Rejected = append(rep.Rejected, Rejected{Line: r.line, Email: r.raw, Reason: reasonOf(err)})
+		case err != nil:
+			return fmt.Errorf("importing line %d: %w", r.line, err)
+		default:
+			rep.Added++
+			if sub.Status == Confirmed {
+				rep.Confirmed++
+			}
+		}
+	}
+	if dryRun {
+		return nil
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("importing subscribers: %w", err)
+	}
+	return nil
+}
+
+// reasonOf strips the wrapping from a validation error for a report line.
+func reasonOf(err error) string {
+	msg := err.Error()
+	if i := strings.Index(msg, ErrInvalid.Error()+": "); i >= 0 {
+		return msg[i+len(ErrInvalid.Error())+2:]
+	}
+	return msg
+}
+
+func parseConsentTime(s string) (time.Time, error) {
+	for _, layout := range consentLayouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("consent_at %q is not a date such as 2024-05-01 or 2024-05-01T09:30:00Z", s)
+}
+
+// exportColumns are written by Export; Import reads them back.
+var exportColumns = []string{"email", "name", "status", "lists", "consent_at", "consent_source", "consent_ip", "created_at", "updated_at"}
+
+// Export writes the subscribers (of status, or all when it is empty) as CSV
+// with their consent records, in id order, and returns how many it wrote.
+func (s *Store) Export(ctx context.Context, w io.Writer, status Status) (int, error) {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(exportColumns); err != nil {
+		return 0, fmt.Errorf("writing CSV: %w", err)
+	}
+	n := 0
+	err := s.Each(ctx, status, func(sub Subscriber) error {
+		var consent string
+		if !sub.ConsentAt.IsZero() {
+			consent = sub.ConsentAt.UTC().Format(time.RFC3339)
+		}
+		n++
+		return cw.Write([]string{
+			escapeCell(sub.Email), escapeCell(sub.Name), string(sub.Status), strings.Join(sub.Lists, ";"),
+			consent, escapeCell(sub.ConsentSource), escapeCell(sub.ConsentIP),
+			sub.CreatedAt.UTC().Format(time.RFC3339), sub.UpdatedAt.UTC().Format(time.RFC3339),
+		})
+	})
+	if err != nil {
+		return n, fmt.Errorf("exporting subscribers: %w", err)
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return n, fmt.Errorf("writing CSV: %w", err)
+	}
+	return n, nil
+}
+
+// escapeCell keeps a spreadsheet from running a cell as a formula: names come
+// from a public form, and "=HYPERLINK(...)" is a valid name (and "=x@y.org" a
+// valid address). The leading apostrophe is what spreadsheets themselves use
+// for "this is text"; Import strips it again.
+func escapeCell(v string) string {
+	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+		return "'" + v
+	}
+	return v
+}
+
+func unescapeCell(v string) string {
+	if len(v) >= 2 && v[0] == '\'' && strings.ContainsRune("=+-@\t\r", rune(v[1])) {
+		return v[1:]
+	}
+	return v
+}
