@@ -22,7 +22,11 @@ func TestSigner(t *testing.T) {
 		t.Fatal("confirm URL not under the public URL")
 	}
 
-	alter := func(tok string, i int, by string) string { p := strings.Split(tok, "."); p[i] = by; return strings.Join(p, ".") }
+	alter := func(tok string, i int, by string) string {
+		p := strings.Split(tok, ".")
+		p[i] = by
+		return strings.Join(p, ".")
+	}
 	tests := []struct {
 		name    string
 		token   string
