@@ -75,10 +75,14 @@ type usageError struct{ msg string }
 func (e usageError) Error() string { return e.msg }
 
 func main() {
-	os.Exit(realMain(os.Args[1:], os.Stdout, os.Stderr))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := realMain(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
-func realMain(args []string, stdout, stderr io.Writer) int {
+// realMain runs one command line; ctx ending is SIGINT/SIGTERM.
+func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	app := &App{Stdout: stdout, Stderr: stderr, HTTPClient: &http.Client{Timeout: time.Minute}}
 	fs := flag.NewFlagSet("crier", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -126,8 +130,6 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	}
 	app.Logger = newLogger(app, stderr)
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	err := cmd.run(ctx, app, rest)
 	if app.store != nil {
 		app.store.Close()

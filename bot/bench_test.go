@@ -1,0 +1,94 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/channels/outbox"
+	"github.com/crierhq/crier/config"
+)
+
+// BenchmarkFanOut measures the fan-out path: a post is detected, recorded,
+// queued as three durable delivery jobs, formatted and written to the outbox
+// by River's workers, and every delivery is recorded as sent.
+//
+// "engine" is Crier's path. "baseline" does only the irreducible work of the
+// same outcome (format and write the three outbox files per post), with no
+// store, no queue and no ledger: the ceiling the engine is compared with.
+func BenchmarkFanOut(b *testing.B) {
+	names := []string{"mastodon", "discord", "email"}
+	b.Run("engine", func(b *testing.B) {
+		dir := b.TempDir()
+		st, err := store.Open(context.Background(), filepath.Join(dir, "crier.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer st.Close()
+		box := outbox.New(filepath.Join(dir, "outbox"))
+		var chans []channels.Channel
+		for _, n := range names {
+			chans = append(chans, channels.Channel{Name: n, Formatter: newFakeChannel(n), Sender: box, Outbox: true})
+		}
+		bot, err := New(context.Background(), Options{
+			Store: st, Channels: chans, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Delivery:     config.Delivery{Timeout: time.Minute, MaxAttempts: 3, Workers: 4},
+			Schedules:    config.Schedules{PublishDue: "@every 1h"},
+			PollInterval: 5 * time.Millisecond,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx := context.Background()
+		if err := bot.Start(ctx); err != nil {
+			b.Fatal(err)
+		}
+		defer bot.Stop(ctx)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := range b.N {
+			if _, err := bot.Publish(ctx, samplePost(fmt.Sprintf("bench:%d", i))); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for {
+			c, err := st.CountDeliveries(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if c[store.DeliverySent] == b.N*len(names) {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		b.StopTimer()
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "posts/s")
+	})
+	b.Run("baseline", func(b *testing.B) {
+		box := outbox.New(filepath.Join(b.TempDir(), "outbox"))
+		fakes := make([]*fakeChannel, len(names))
+		for i, n := range names {
+			fakes[i] = newFakeChannel(n)
+		}
+		ctx := context.Background()
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := range b.N {
+			p := samplePost(fmt.Sprintf("bench:%d", i))
+			for _, f := range fakes {
+				payload, _ := f.Format(p)
+				if _, err := box.Send(ctx, channels.Delivery{PostID: p.ID, Channel: f.name}, payload); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		b.StopTimer()
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "posts/s")
+	})
+}

@@ -1,0 +1,402 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/crierhq/crier/bot/post"
+	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/config"
+)
+
+// fakeChannel formats a post as its title and records what it "sent". Its
+// failures are scripted per post. It honours the ledger like a real sender:
+// a part already recorded is never sent again.
+type fakeChannel struct {
+	name string
+	mu   sync.Mutex
+	sent map[string]int // post id -> messages that reached the "remote"
+	// fail returns the error for an attempt, or nil to succeed.
+	fail func(d channels.Delivery) error
+	// checks counts attempts that had to check the remote side first.
+	checks int
+}
+
+func newFakeChannel(name string) *fakeChannel {
+	return &fakeChannel{name: name, sent: map[string]int{}}
+}
+
+func (f *fakeChannel) Format(p post.Post) (channels.Payload, error) {
+	return channels.Payload{Channel: f.name, PostID: p.ID, Body: map[string]string{"text": p.Title}}, nil
+}
+
+func (f *fakeChannel) Send(ctx context.Context, d channels.Delivery, p channels.Payload) (channels.Receipt, error) {
+	parts, err := d.Ledger.Parts(ctx)
+	if err != nil {
+		return channels.Receipt{}, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if d.PreviousUnknown {
+		f.checks++
+	}
+	if len(parts) > 0 {
+		return channels.Receipt{RemoteID: parts[0].RemoteID, RemoteURL: parts[0].RemoteURL}, nil
+	}
+	if f.fail != nil {
+		if err := f.fail(d); err != nil {
+			if k, _ := channels.Classify(err); k == channels.KindAmbiguous {
+				// The request reached the remote side; only the answer was lost.
+				f.sent[d.PostID]++
+			}
+			return channels.Receipt{}, err
+		}
+	}
+	f.sent[d.PostID]++
+	id := fmt.Sprintf("%s-%d", f.name, len(f.sent))
+	if err := d.Ledger.SavePart(ctx, channels.Part{Index: 0, RemoteID: id}); err != nil {
+		return channels.Receipt{}, err
+	}
+	return channels.Receipt{RemoteID: id, RemoteURL: "https://remote.example/" + id}, nil
+}
+
+func (f *fakeChannel) count(postID string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.sent[postID]
+}
+
+func (f *fakeChannel) channel() channels.Channel {
+	return channels.Channel{Name: f.name, Formatter: f, Sender: f}
+}
+
+// fastRetry retries at once, so River-driven tests don't wait for backoff.
+type fastRetry struct{}
+
+func (fastRetry) NextRetry(job *rivertype.JobRow) time.Time {
+	return time.Now().Add(10 * time.Millisecond)
+}
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.t = t }
+
+type harness struct {
+	t     *testing.T
+	dir   string
+	store *store.Store
+	clock *clock
+	chans []*fakeChannel
+}
+
+func newHarness(t *testing.T, names ...string) *harness {
+	t.Helper()
+	h := &harness{t: t, dir: t.TempDir(), clock: &clock{t: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}}
+	for _, n := range names {
+		h.chans = append(h.chans, newFakeChannel(n))
+	}
+	h.reopen()
+	return h
+}
+
+// reopen opens the store again, as a restarted daemon would.
+func (h *harness) reopen() {
+	h.t.Helper()
+	if h.store != nil {
+		h.store.Close()
+	}
+	st, err := store.Open(context.Background(), filepath.Join(h.dir, "crier.db"))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.store = st
+	h.t.Cleanup(func() { st.Close() })
+}
+
+func (h *harness) bot(opts Options) *Bot {
+	h.t.Helper()
+	opts.Store = h.store
+	opts.Now = h.clock.Now
+	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	opts.RetryPolicy = fastRetry{}
+	opts.PollInterval = 20 * time.Millisecond
+	if opts.Schedules.PublishDue == "" {
+		opts.Schedules.PublishDue = "@every 1m"
+	}
+	if opts.Schedules.MaxLateness == 0 {
+		opts.Schedules.MaxLateness = 6 * time.Hour
+	}
+	opts.Delivery = config.Delivery{Timeout: 10 * time.Second, MaxAttempts: 3, Workers: 2}
+	for _, c := range h.chans {
+		opts.Channels = append(opts.Channels, c.channel())
+	}
+	b, err := New(context.Background(), opts)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return b
+}
+
+// waitFor polls the ledger until cond holds. The deadline only bounds a
+// broken test; nothing asserts on how long delivery took.
+func (h *harness) waitFor(what string, cond func(map[store.DeliveryState]int) bool) {
+	h.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		counts, err := h.store.CountDeliveries(context.Background())
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		if cond(counts) {
+			return
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("timed out waiting for %s; ledger: %v", what, counts)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func samplePost(id string) post.Post {
+	p := post.Post{ID: id, Title: "ICAT issues a Call to Action", Body: "The UN needs to support CAMACA.",
+		Link: "https://camaca.example/news/" + id, Source: post.Source{Kind: "markdown", Key: id}}
+	p.Source.Hash = p.ContentHash()
+	return p
+}
+
+func TestFanOutDeliversToEveryChannelOnce(t *testing.T) {
+	h := newHarness(t, "mastodon", "discord", "email")
+	b := h.bot(Options{})
+	ctx := context.Background()
+	if err := b.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer b.Stop(ctx)
+	p := samplePost("md:call-to-action")
+	queued, err := b.Publish(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(queued) != 3 {
+		t.Fatalf("queued %v, want all three channels", queued)
+	}
+	h.waitFor("three sent deliveries", func(c map[store.DeliveryState]int) bool { return c[store.DeliverySent] == 3 })
+	// Publishing again (a second scan, a restart) sends nothing new.
+	if queued, err := b.Publish(ctx, p); err != nil || len(queued) != 0 {
+		t.Fatalf("republish queued %v, %v; want nothing", queued, err)
+	}
+	for _, c := range h.chans {
+		if n := c.count(p.ID); n != 1 {
+			t.Errorf("%s received %d copies, want 1", c.name, n)
+		}
+	}
+	ds, _ := h.store.Deliveries(ctx, p.ID)
+	for _, d := range ds {
+		if d.RemoteID == "" || d.RemoteURL == "" {
+			t.Errorf("%s: remote id/url not recorded: %+v", d.Channel, d)
+		}
+	}
+}
+
+func TestOneChannelFailingNeverDelaysTheOthers(t *testing.T) {
+	h := newHarness(t, "mastodon", "discord", "email")
+	h.chans[1].fail = func(channels.Delivery) error { return channels.Temporary(errors.New("discord is down (502)")) }
+	h.chans[2].fail = func(channels.Delivery) error { return channels.Permanent(errors.New("535 authentication failed")) }
+	b := h.bot(Options{})
+	ctx := context.Background()
+	if err := b.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer b.Stop(ctx)
+	p := samplePost("md:one")
+	if _, err := b.Publish(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("mastodon sent, discord and email failed", func(c map[store.DeliveryState]int) bool {
+		return c[store.DeliverySent] == 1 && c[store.DeliveryFailed] == 2
+	})
+	ds, _ := h.store.Deliveries(ctx, p.ID)
+	byName := map[string]store.Delivery{}
+	for _, d := range ds {
+		byName[d.Channel] = d
+	}
+	if d := byName["discord"]; d.Attempts != 3 || d.LastError == "" {
+		t.Errorf("temporary failure should be retried up to max_attempts (3): %+v", d)
+	}
+	if d := byName["email"]; d.Attempts != 1 {
+		t.Errorf("permanent failure must not be retried: %+v", d)
+	}
+}
+
+func TestAttemptOutcomes(t *testing.T) {
+	tests := []struct {
+		name      string
+		err       error
+		attempt   int
+		wantState store.DeliveryState
+		check     func(t *testing.T, err error)
+	}{
+		{"temporary retries", channels.Temporary(errors.New("503")), 1, store.DeliveryPending, func(t *testing.T, err error) {
+			if err == nil || isCancel(err) || isSnooze(err) {
+				t.Errorf("want a plain error for River to retry, got %v", err)
+			}
+		}},
+		{"temporary on the last attempt fails", channels.Temporary(errors.New("503")), 3, store.DeliveryFailed, nil},
+		{"permanent cancels", channels.Permanent(errors.New("401")), 1, store.DeliveryFailed, func(t *testing.T, err error) {
+			if !isCancel(err) {
+				t.Errorf("want JobCancel, got %v", err)
+			}
+		}},
+		{"ambiguous is unknown", channels.Ambiguous(errors.New("reset after write")), 1, store.DeliveryUnknown, nil},
+		{"deadline is ambiguous", fmt.Errorf("posting: %w", context.DeadlineExceeded), 1, store.DeliveryUnknown, nil},
+		{"rate limit snoozes", channels.RateLimited(errors.New("429"), 42*time.Second), 3, store.DeliveryPending, func(t *testing.T, err error) {
+			var s *rivertype.JobSnoozeError
+			if !errors.As(err, &s) || s.Duration != 42*time.Second {
+				t.Errorf("want JobSnooze(42s), got %v", err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, "mastodon")
+			h.chans[0].fail = func(channels.Delivery) error { return tt.err }
+			b := h.bot(Options{})
+			ctx := context.Background()
+			p := samplePost("md:x")
+			if _, err := b.Publish(ctx, p); err != nil {
+				t.Fatal(err)
+			}
+			err := b.deliver(ctx, DeliverArgs{PostID: p.ID, Channel: "mastodon"}, tt.attempt, 3)
+			d, _ := h.store.Delivery(ctx, p.ID, "mastodon")
+			if d.State != tt.wantState {
+				t.Errorf("state %s, want %s (last error %q)", d.State, tt.wantState, d.LastError)
+			}
+			if tt.check != nil {
+				tt.check(t, err)
+			}
+		})
+	}
+}
+
+func isCancel(err error) bool {
+	var c *rivertype.JobCancelError
+	return errors.As(err, &c)
+}
+
+func isSnooze(err error) bool {
+	var s *rivertype.JobSnoozeError
+	return errors.As(err, &s)
+}
+
+func TestRetryAfterAmbiguousFailureDoesNotDuplicate(t *testing.T) {
+	h := newHarness(t, "mastodon")
+	lost := true
+	h.chans[0].fail = func(d channels.Delivery) error {
+		if lost {
+			lost = false
+			return channels.Ambiguous(errors.New("connection reset after the request was written"))
+		}
+		return nil
+	}
+	b := h.bot(Options{})
+	ctx := context.Background()
+	p := samplePost("md:x")
+	if _, err := b.Publish(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	_ = b.deliver(ctx, DeliverArgs{PostID: p.ID, Channel: "mastodon"}, 1, 3)
+	if err := b.deliver(ctx, DeliverArgs{PostID: p.ID, Channel: "mastodon"}, 2, 3); err != nil {
+		t.Fatal(err)
+	}
+	if h.chans[0].checks != 1 {
+		t.Errorf("the retry must be told the previous outcome is unknown (checks=%d)", h.chans[0].checks)
+	}
+}
+
+func TestRestartMidDeliveryLosesNothingAndSendsOnce(t *testing.T) {
+	h := newHarness(t, "mastodon", "discord")
+	ctx := context.Background()
+	b := h.bot(Options{})
+	p := samplePost("md:restart")
+	if _, err := b.Publish(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	// The first daemon dies right after Mastodon accepted the toot and the
+	// sender recorded its id, before the attempt was marked sent; Discord
+	// never started.
+	if _, err := h.store.StartAttempt(ctx, p.ID, "mastodon", h.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.store.Ledger(p.ID, "mastodon", h.clock.Now).SavePart(ctx, channels.Part{RemoteID: "109"}); err != nil {
+		t.Fatal(err)
+	}
+	h.chans[0].sent[p.ID] = 1
+
+	h.reopen()
+	b2 := h.bot(Options{})
+	// The killed attempt's job is still "running" in River's table; River
+	// rescues it once delivery.timeout has passed. Simulate the rescue by
+	// running the job's attempt directly, as River would.
+	for _, ch := range []string{"mastodon", "discord"} {
+		if err := b2.deliver(ctx, DeliverArgs{PostID: p.ID, Channel: ch}, 2, 3); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range h.chans {
+		if n := c.count(p.ID); n != 1 {
+			t.Errorf("%s has %d copies after the restart, want exactly 1", c.name, n)
+		}
+	}
+	d, _ := h.store.Delivery(ctx, p.ID, "mastodon")
+	if d.State != store.DeliverySent || d.RemoteID != "109" {
+		t.Errorf("mastodon delivery after restart: %+v", d)
+	}
+}
+
+func TestStopLetsInFlightDeliveriesFinish(t *testing.T) {
+	h := newHarness(t, "mastodon")
+	started := make(chan struct{})
+	release := make(chan struct{})
+	h.chans[0].fail = func(channels.Delivery) error {
+		close(started)
+		<-release
+		return nil
+	}
+	b := h.bot(Options{})
+	ctx := context.Background()
+	if err := b.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p := samplePost("md:inflight")
+	if _, err := b.Publish(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	stopped := make(chan error)
+	go func() { stopped <- b.Stop(ctx) }()
+	close(release)
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	d, _ := h.store.Delivery(ctx, p.ID, "mastodon")
+	if d.State != store.DeliverySent {
+		t.Fatalf("in-flight delivery not finished by a graceful stop: %+v", d)
+	}
+}
+
+var _ river.ClientRetryPolicy = fastRetry{}

@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// shippedTree copies config.yaml, posts/ and feeds/ into a temporary folder,
+// so the test runs the README's first command on exactly what ships.
+func shippedTree(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, p := range []string{"config.yaml", "posts", "feeds"} {
+		copyTree(t, filepath.Join("..", "..", p), filepath.Join(dir, p))
+	}
+	return dir
+}
+
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.Walk(src, func(path string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		target := filepath.Join(dst, rel)
+		if info.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe to read while the daemon writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// cleanEnv keeps credentials on this machine from turning the outbox test
+// into a real send.
+func cleanEnv(t *testing.T) {
+	for _, k := range []string{"MASTODON_INSTANCE", "MASTODON_TOKEN", "DISCORD_BOT_TOKEN", "DISCORD_CHANNEL_ID",
+		"DISCORD_WEBHOOK_URL", "SMTP_HOST", "SMTP_USERNAME", "SMTP_PASSWORD", "CRIER_DATA_DIR", "CRIER_PUBLIC_URL", "CRIER_CONFIG"} {
+		t.Setenv(k, "")
+	}
+}
+
+func TestRunOnShippedConfigFillsTheOutbox(t *testing.T) {
+	cleanEnv(t)
+	dir := shippedTree(t)
+	t.Setenv("CRIER_LISTEN", freeAddr(t))
+	cfg := filepath.Join(dir, "config.yaml")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var logs syncBuffer
+	done := make(chan int)
+	go func() { done <- realMain(ctx, []string{"--config", cfg, "run"}, io.Discard, &logs) }()
+
+	// The shipped posts that are due (not drafts, not scheduled for 2031)
+	// and the newest feed item must reach all three channels' outboxes.
+	outbox := filepath.Join(dir, "data", "outbox")
+	var missing []string
+	deadline := time.Now().Add(60 * time.Second) // bounds a broken run only
+	for {
+		missing = missingOutboxFiles(t, outbox)
+		if len(missing) == 0 || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("daemon exited early with %d:\n%s", code, logs.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("daemon exit code %d after SIGINT-equivalent:\n%s", code, logs.String())
+	}
+	if len(missing) > 0 {
+		t.Fatalf("outbox is missing deliveries: %v\nlogs:\n%s", missing, logs.String())
+	}
+	if !strings.Contains(logs.String(), "rendering deliveries to the local outbox") {
+		t.Errorf("the daemon should log that channels render to the outbox:\n%s", logs.String())
+	}
+
+	// crier status shows every delivery as sent, to the outbox.
+	var out bytes.Buffer
+	if code := realMain(context.Background(), []string{"--config", cfg, "status", "--json"}, &out, io.Discard); code != 0 {
+		t.Fatalf("status exit %d", code)
+	}
+	var st struct {
+		Posts []struct {
+			ID         string
+			State      string
+			Deliveries []struct{ Channel, State string }
+		}
+	}
+	if err := json.Unmarshal(out.Bytes(), &st); err != nil {
+		t.Fatalf("status --json: %v\n%s", err, out.String())
+	}
+	sent := 0
+	for _, p := range st.Posts {
+		for _, d := range p.Deliveries {
+			if d.State == "sent" {
+				sent++
+			}
+		}
+	}
+	if sent < 3 {
+		t.Errorf("status shows %d sent deliveries:\n%s", sent, out.String())
+	}
+}
+
+// missingOutboxFiles lists channels without at least two payloads (the due
+// Markdown posts and the newest feed item).
+func missingOutboxFiles(t *testing.T, outbox string) []string {
+	var missing []string
+	for _, ch := range []string{"mastodon", "discord", "email"} {
+		jsons, _ := filepath.Glob(filepath.Join(outbox, ch, "*.json"))
+		if len(jsons) < 2 {
+			missing = append(missing, ch)
+		}
+	}
+	emls, _ := filepath.Glob(filepath.Join(outbox, "email", "*.eml"))
+	if len(emls) == 0 {
+		missing = append(missing, "email .eml")
+	}
+	return missing
+}
+
+func TestValidateShippedConfig(t *testing.T) {
+	cleanEnv(t)
+	var out bytes.Buffer
+	code := realMain(context.Background(), []string{"--config", "../../config.yaml", "validate"}, &out, &out)
+	if code != 0 {
+		t.Fatalf("validate on the shipped config exit %d:\n%s", code, out.String())
+	}
+}
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	cleanEnv(t)
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	os.WriteFile(cfg, []byte("schedules:\n  publish_due: \"every minute\"\nchannels:\n  email:\n    smtp:\n      tls: yes-please\n  fax:\n    enabled: true\n"), 0o644)
+	var out bytes.Buffer
+	code := realMain(context.Background(), []string{"--config", cfg, "validate"}, &out, &out)
+	if code == 0 {
+		t.Fatal("validate accepted a broken config")
+	}
+	for _, want := range []string{"config.yaml:2: schedules.publish_due", "config.yaml:6: channels.email.smtp.tls", "config.yaml:7: channels.fax: unknown key"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("missing %q in:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestHelpOnEveryCommand(t *testing.T) {
+	for _, c := range commands() {
+		var out bytes.Buffer
+		code := realMain(context.Background(), []string{"--config", "../../config.yaml", c.name, "--help"}, &out, &out)
+		if code != 0 || !strings.Contains(out.String(), "Usage: crier "+c.name) {
+			t.Errorf("%s --help: exit %d\n%s", c.name, code, out.String())
+		}
+	}
+	var out bytes.Buffer
+	if code := realMain(context.Background(), []string{"--help"}, &out, &out); code != 0 || !strings.Contains(out.String(), "Commands:") {
+		t.Errorf("crier --help: exit %d\n%s", code, out.String())
+	}
+}
