@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -82,7 +83,8 @@ func cleanEnv(t *testing.T) {
 func TestRunOnShippedConfigFillsTheOutbox(t *testing.T) {
 	cleanEnv(t)
 	dir := shippedTree(t)
-	t.Setenv("CRIER_LISTEN", freeAddr(t))
+	addr := freeAddr(t)
+	t.Setenv("CRIER_LISTEN", addr)
 	cfg := filepath.Join(dir, "config.yaml")
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -105,6 +107,10 @@ func TestRunOnShippedConfigFillsTheOutbox(t *testing.T) {
 			t.Fatalf("daemon exited early with %d:\n%s", code, logs.String())
 		case <-time.After(100 * time.Millisecond):
 		}
+	}
+	if len(missing) == 0 {
+		checkEndpoint(t, "http://"+addr+"/healthz", 200, "ok")
+		checkEndpoint(t, "http://"+addr+"/metrics", 200, `crier_deliveries_total{channel="email",outcome="sent"}`)
 	}
 	cancel()
 	if code := <-done; code != 0 {
@@ -142,6 +148,20 @@ func TestRunOnShippedConfigFillsTheOutbox(t *testing.T) {
 	}
 	if sent < 3 {
 		t.Errorf("status shows %d sent deliveries:\n%s", sent, out.String())
+	}
+}
+
+func checkEndpoint(t *testing.T, url string, status int, contains string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Errorf("GET %s: %v", url, err)
+		return
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != status || !strings.Contains(string(body), contains) {
+		t.Errorf("GET %s: %d, want %d containing %q:\n%.2000s", url, resp.StatusCode, status, contains, body)
 	}
 }
 
