@@ -92,7 +92,13 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	})
 	r := req.Clone(ctx)
 	if c.idempotencyKey != "" {
-		r.Header.Set("Idempotency-Key", c.idempotencyKey)
+		// Not the canonical key on purpose: net/http silently resends a
+		// request carrying "Idempotency-Key" when a reused connection breaks
+		// before the answer, which duplicates the status on servers that
+		// ignore the key (GoToSocial). Under this spelling the header still
+		// goes out (names are case-insensitive) but the transport leaves the
+		// retry to Send, which checks the account first.
+		r.Header["idempotency-key"] = []string{c.idempotencyKey}
 	}
 	return t.roundTrip(r, c)
 }

@@ -26,7 +26,7 @@ func (s *Server) handle(w http.ResponseWriter, req *http.Request, pattern string
 		writeJSON(w, http.StatusOK, s.instanceV1(req))
 	case "GET /api/v1/accounts/verify_credentials":
 		a := s.account(req)
-		a["source"] = map[string]any{"note": "", "fields": []any{}, "privacy": "public", "sensitive": false, "language": "en", "follow_requests_count": 0}
+		a["source"] = map[string]any{"note": "", "fields": []any{}, "privacy": "public", "sensitive": false, "language": "en", "follow_requests_count": 0, "indexable": true}
 		a["role"] = map[string]any{"id": "-99", "name": "", "color": "", "permissions": "0", "highlighted": false}
 		writeJSON(w, http.StatusOK, a)
 	case "GET /api/v1/accounts/{id}/statuses":

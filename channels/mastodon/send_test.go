@@ -1,0 +1,417 @@
+package mastodon
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"image"
+	"image/color"
+	"image/png"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/crierhq/crier/bot/post"
+	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/config/secret"
+	"github.com/crierhq/crier/internal/testpeers/mastodonfake"
+)
+
+// ledger is an in-memory channels.Ledger that can be told to fail.
+type ledger struct {
+	mu    sync.Mutex
+	parts []channels.Part
+	fail  error
+}
+
+func (l *ledger) Parts(context.Context) ([]channels.Part, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]channels.Part(nil), l.parts...), nil
+}
+
+func (l *ledger) SavePart(_ context.Context, p channels.Part) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.fail != nil {
+		return l.fail
+	}
+	l.parts = append(l.parts, p)
+	return nil
+}
+
+var fixedNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func newTestSender(t *testing.T, srv *mastodonfake.Server, cfg Config, hc *http.Client) (*Formatter, *Sender) {
+	t.Helper()
+	cfg.Instance = srv.URL
+	if !cfg.Token.IsSet() {
+		cfg.Token = secret.Secret(srv.Token())
+	}
+	if hc == nil {
+		hc = srv.Client()
+	}
+	f, s, err := New(context.Background(), cfg, channels.Env{HTTPClient: hc, DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	snd := s.(*Sender)
+	snd.now = func() time.Time { return fixedNow }
+	snd.pollInterval = time.Millisecond
+	return f.(*Formatter), snd
+}
+
+func masto(opts mastodonfake.Options) mastodonfake.Options {
+	opts.Count = Counter{URLLength: 23}.Count
+	return opts
+}
+
+func longPost() post.Post {
+	return post.Post{
+		ID: "md:long", Title: "Call to Action", Link: link, ContentWarning: "child trafficking",
+		Body: strings.Repeat("The number of child trafficking victims identified worldwide had more than quadrupled. ", 12),
+		Tags: []string{"child trafficking"},
+	}
+}
+
+func TestNewReadsInstanceLimits(t *testing.T) {
+	srv := mastodonfake.New(t, masto(mastodonfake.Options{MaxCharacters: 1000, CharactersReservedPerURL: 30}))
+	f, _ := newTestSender(t, srv, Config{}, nil)
+	if got := f.limits(); got.MaxCharacters != 1000 || got.CharactersReservedPerURL != 30 || got.CountRunes || got.DescriptionLimit != 1500 {
+		t.Errorf("limits = %+v", got)
+	}
+	if srv.Requests("GET /api/v2/instance") != 1 {
+		t.Errorf("v2 not asked")
+	}
+
+	old := mastodonfake.New(t, masto(mastodonfake.Options{MaxCharacters: 700, NoV2Instance: true}))
+	f, _ = newTestSender(t, old, Config{}, nil)
+	if got := f.limits(); got.MaxCharacters != 700 {
+		t.Errorf("v1 fallback: limits = %+v", got)
+	}
+}
+
+func TestNewFallsBackWithoutInstance(t *testing.T) {
+	srv := mastodonfake.New(t, masto(mastodonfake.Options{MaxCharacters: 900}))
+	dir := t.TempDir()
+	cfg := Config{Instance: srv.URL, Token: secret.Secret(srv.Token()), MaxCharacters: 450}
+	// First start caches the limits on disk.
+	if _, _, err := New(context.Background(), cfg, channels.Env{HTTPClient: srv.Client(), DataDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	srv.Close()
+	f, _, err := New(context.Background(), cfg, channels.Env{HTTPClient: srv.Client(), DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.(*Formatter).limits().MaxCharacters; got != 900 {
+		t.Errorf("with the instance down and a cache: %d, want the cached 900", got)
+	}
+	f, _, err = New(context.Background(), cfg, channels.Env{HTTPClient: srv.Client(), DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.(*Formatter).limits().MaxCharacters; got != 450 {
+		t.Errorf("with the instance down and no cache: %d, want the configured 450", got)
+	}
+	if _, _, err := New(context.Background(), Config{Instance: srv.URL}, channels.Env{}); err == nil {
+		t.Error("New without a token succeeded")
+	}
+}
+
+func TestSendThread(t *testing.T) {
+	srv := mastodonfake.New(t, masto(mastodonfake.Options{MaxCharacters: 200}))
+	f, s := newTestSender(t, srv, Config{Thread: true, Visibility: "unlisted", Language: "en"}, nil)
+	pl, err := f.Format(longPost())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(pl.Body.([]Status)); n < 3 {
+		t.Fatalf("only %d parts", n)
+	}
+	l := &ledger{}
+	d := channels.Delivery{PostID: "md:long", Channel: Name, Attempt: 1, Ledger: l}
+	rc, err := s.Send(context.Background(), d, pl)
+	if err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	got := srv.Statuses()
+	want := pl.Body.([]Status)
+	if len(got) != len(want) {
+		t.Fatalf("posted %d statuses, want %d", len(got), len(want))
+	}
+	for i, st := range got {
+		if st.Text != want[i].Status || st.SpoilerText != "child trafficking" || st.Visibility != "unlisted" || st.Language != "en" {
+			t.Errorf("status %d: %+v", i+1, st)
+		}
+		if st.IdempotencyKey != d.IdempotencyKey(i) {
+			t.Errorf("status %d: Idempotency-Key %q, want %q", i+1, st.IdempotencyKey, d.IdempotencyKey(i))
+		}
+		if i > 0 && st.InReplyToID != got[i-1].ID {
+			t.Errorf("status %d replies to %q, want %q", i+1, st.InReplyToID, got[i-1].ID)
+		}
+		if l.parts[i].Index != i || l.parts[i].RemoteID != st.ID {
+			t.Errorf("ledger part %d = %+v", i, l.parts[i])
+		}
+	}
+	if rc.RemoteID != got[0].ID || !strings.HasSuffix(rc.RemoteURL, got[0].ID) {
+		t.Errorf("receipt %+v", rc)
+	}
+	// Sending again with the full ledger posts nothing.
+	if _, err := s.Send(context.Background(), d, pl); err != nil || len(srv.Statuses()) != len(want) {
+		t.Errorf("second send: %v, %d statuses", err, len(srv.Statuses()))
+	}
+}
+
+func TestSendResumesThreadFromLedger(t *testing.T) {
+	srv := mastodonfake.New(t, masto(mastodonfake.Options{MaxCharacters: 200}))
+	f, s := newTestSender(t, srv, Config{Thread: true}, nil)
+	pl, _ := f.Format(longPost())
+	n := len(pl.Body.([]Status))
+	srv.FailNext("POST", "/api/v1/statuses", mastodonfake.Response{}) // placeholder, replaced below
+	// Part 2 fails with a server error: parts 1 is recorded, the retry
+	// posts from part 2 on, replying to part 1.
+	srv2 := mastodonfake.New(t, masto(mastodonfake.Options{MaxCharacters: 200}))
+	f, s = newTestSender(t, srv2, Config{Thread: true}, nil)
+	pl, _ = f.Format(longPost())
+	l := &ledger{}
+	d := channels.Delivery{PostID: "md:long", Channel: Name, Attempt: 1, Ledger: l}
+	s.Send(context.Background(), d, channels.Payload{Body: pl.Body.([]Status)[:1]}) // part 1 only
+	srv2.FailNext("POST", "/api/v1/statuses", mastodonfake.Response{Status: 503, Body: `{"error":"Service Unavailable"}`})
+	_, err := s.Send(context.Background(), d, pl)
+	if k, _ := channels.Classify(err); k != channels.KindTemporary {
+		t.Fatalf("503: %v (%v), want temporary", err, k)
+	}
+	d.Attempt = 2
+	if _, err := s.Send(context.Background(), d, pl); err != nil {
+		t.Fatal(err)
+	}
+	got := srv2.Statuses()
+	if len(got) != n {
+		t.Fatalf("%d statuses, want %d", len(got), n)
+	}
+	if got[1].InReplyToID != got[0].ID {
+		t.Errorf("resumed part replies to %q, want %q", got[1].InReplyToID, got[0].ID)
+	}
+	_ = srv
+}
+
+func TestSendLostResponseDoesNotDuplicate(t *testing.T) {
+	for _, honoursKey := range []bool{true, false} {
+		srv := mastodonfake.New(t, masto(mastodonfake.Options{MaxCharacters: 200, IgnoreIdempotencyKey: !honoursKey}))
+		f, s := newTestSender(t, srv, Config{Thread: true}, nil)
+		pl, _ := f.Format(longPost())
+		n := len(pl.Body.([]Status))
+		l := &ledger{}
+		d := channels.Delivery{PostID: "md:long", Channel: Name, Attempt: 1, Ledger: l}
+		// The second part is created but its answer is lost.
+		s.Send(context.Background(), d, channels.Payload{Body: pl.Body.([]Status)[:1]})
+		srv.LoseNextResponse("POST", "/api/v1/statuses")
+		_, err := s.Send(context.Background(), d, pl)
+		if k, _ := channels.Classify(err); k != channels.KindAmbiguous {
+			t.Fatalf("lost response: %v (%v), want ambiguous", err, k)
+		}
+		if len(srv.Statuses()) != 2 || len(l.parts) != 1 {
+			t.Fatalf("after the lost response: %d statuses, %d recorded", len(srv.Statuses()), len(l.parts))
+		}
+		d.Attempt, d.PreviousUnknown = 2, true
+		if _, err := s.Send(context.Background(), d, pl); err != nil {
+			t.Fatal(err)
+		}
+		got := srv.Statuses()
+		if len(got) != n {
+			t.Errorf("honours key %v: %d statuses, want %d (a duplicate?)", honoursKey, len(got), n)
+		}
+		if l.parts[1].RemoteID != got[1].ID {
+			t.Errorf("the found status was not recorded: %+v", l.parts)
+		}
+		if srv.Requests("GET /api/v1/accounts/{id}/statuses") != 1 {
+			t.Errorf("recent statuses read %d times", srv.Requests("GET /api/v1/accounts/{id}/statuses"))
+		}
+	}
+}
+
+func TestSendLedgerFailureIsAmbiguous(t *testing.T) {
+	srv := mastodonfake.New(t, masto(mastodonfake.Options{}))
+	f, s := newTestSender(t, srv, Config{}, nil)
+	pl, _ := f.Format(post.Post{ID: "x", Title: "Hello", Link: link})
+	_, err := s.Send(context.Background(), channels.Delivery{PostID: "x", Channel: Name, Ledger: &ledger{fail: errors.New("disk full")}}, pl)
+	if k, _ := channels.Classify(err); k != channels.KindAmbiguous || !strings.Contains(err.Error(), "disk full") {
+		t.Errorf("err = %v (%v)", err, k)
+	}
+}
+
+func TestSendErrorClasses(t *testing.T) {
+	reset := fixedNow.Add(90 * time.Second)
+	tests := []struct {
+		name  string
+		setup func(*mastodonfake.Server)
+		token string
+		want  channels.Kind
+		wait  time.Duration
+	}{
+		{"401", nil, "wrong-token", channels.KindPermanent, 0},
+		{"410", func(s *mastodonfake.Server) {
+			s.FailNext("POST", "/api/v1/statuses", mastodonfake.Response{Status: 410, Body: `{"error":"Your login is currently disabled"}`})
+		}, "", channels.KindPermanent, 0},
+		{"422", func(s *mastodonfake.Server) {
+			s.FailNext("POST", "/api/v1/statuses", mastodonfake.Response{Status: 422, Body: `{"error":"Validation failed: Text character limit of 500 exceeded"}`})
+		}, "", channels.KindPermanent, 0},
+		{"503", func(s *mastodonfake.Server) {
+			s.FailNext("POST", "/api/v1/statuses", mastodonfake.Response{Status: 503, Body: `{"error":"unavailable"}`})
+		}, "", channels.KindTemporary, 0},
+		{"429", func(s *mastodonfake.Server) { s.RateLimited("POST", "/api/v1/statuses", reset) }, "", channels.KindRateLimited, 90 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := mastodonfake.New(t, masto(mastodonfake.Options{}))
+			cfg := Config{}
+			if tt.token != "" {
+				cfg.Token = secret.Secret(tt.token)
+			}
+			f, s := newTestSender(t, srv, cfg, nil)
+			if tt.setup != nil {
+				tt.setup(srv)
+			}
+			pl, _ := f.Format(post.Post{ID: "x", Title: "Hello", Link: link})
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_, err := s.Send(ctx, channels.Delivery{PostID: "x", Channel: Name, Ledger: &ledger{}}, pl)
+			k, wait := channels.Classify(err)
+			if k != tt.want || wait != tt.wait {
+				t.Errorf("err = %v: %v after %v, want %v after %v", err, k, wait, tt.want, tt.wait)
+			}
+			if err != nil && strings.Contains(err.Error(), srv.Token()) {
+				t.Errorf("the error shows the token: %v", err)
+			}
+			if n := srv.Requests("POST /api/v1/statuses"); n != 1 {
+				t.Errorf("%d POSTs: go-mastodon retried by itself", n)
+			}
+		})
+	}
+	t.Run("network", func(t *testing.T) {
+		srv := mastodonfake.New(t, masto(mastodonfake.Options{}))
+		f, s := newTestSender(t, srv, Config{}, nil)
+		pl, _ := f.Format(post.Post{ID: "x", Title: "Hello", Link: link})
+		srv.Close()
+		_, err := s.Send(context.Background(), channels.Delivery{PostID: "x", Channel: Name, Ledger: &ledger{}}, pl)
+		if k, _ := channels.Classify(err); k != channels.KindTemporary {
+			t.Errorf("connection refused: %v (%v), want temporary", err, k)
+		}
+	})
+}
+
+func TestSendStopsWhenRateLimitRunsOut(t *testing.T) {
+	srv := mastodonfake.New(t, masto(mastodonfake.Options{MaxCharacters: 200}))
+	f, s := newTestSender(t, srv, Config{Thread: true}, nil)
+	pl, _ := f.Format(longPost())
+	srv.SetRateLimit(0, fixedNow.Add(5*time.Minute)) // the first POST uses the last request
+	l := &ledger{}
+	_, err := s.Send(context.Background(), channels.Delivery{PostID: "md:long", Channel: Name, Ledger: l}, pl)
+	k, wait := channels.Classify(err)
+	if k != channels.KindRateLimited || wait != 5*time.Minute || len(l.parts) != 1 {
+		t.Errorf("err = %v (%v after %v), %d parts recorded", err, k, wait, len(l.parts))
+	}
+}
+
+func pngBytes(t *testing.T) []byte {
+	img := image.NewRGBA(image.Rect(0, 0, 4, 4))
+	img.Set(1, 1, color.RGBA{200, 0, 0, 255})
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func TestSendImage(t *testing.T) {
+	data := pngBytes(t)
+	images := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/a.png":
+			w.Write(data)
+		case "/huge.png":
+			w.Write(make([]byte, maxImageBytes+10))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer images.Close()
+	file := filepath.Join(t.TempDir(), "b.png")
+	os.WriteFile(file, data, 0o644)
+
+	for _, img := range []*post.Image{{URL: images.URL + "/a.png", Alt: "A poster"}, {File: file, Alt: "A poster"}} {
+		srv := mastodonfake.New(t, masto(mastodonfake.Options{MediaPolls: 2}))
+		f, s := newTestSender(t, srv, Config{}, nil)
+		pl, err := f.Format(post.Post{ID: "x", Title: "Hello", Link: link, Image: img, ContentWarning: "cw"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Send(context.Background(), channels.Delivery{PostID: "x", Channel: Name, Ledger: &ledger{}}, pl); err != nil {
+			t.Fatal(err)
+		}
+		st := srv.Statuses()
+		if len(st) != 1 || len(st[0].MediaIDs) != 1 || !st[0].Sensitive {
+			t.Fatalf("statuses: %+v", st)
+		}
+		m, _ := srv.MediaByID(st[0].MediaIDs[0])
+		if m.Description != "A poster" || m.ContentType != "image/png" || m.Size != len(data) || !m.Attached {
+			t.Errorf("media: %+v", m)
+		}
+		if n := srv.Requests("GET /api/v1/media/{id}"); n != 3 {
+			t.Errorf("polled %d times, want 3 (206, 206, 200)", n)
+		}
+	}
+
+	srv := mastodonfake.New(t, masto(mastodonfake.Options{}))
+	f, s := newTestSender(t, srv, Config{}, nil)
+	for path, want := range map[string]channels.Kind{"/huge.png": channels.KindPermanent, "/missing.png": channels.KindPermanent} {
+		pl, _ := f.Format(post.Post{ID: "x", Title: "Hello", Link: link, Image: &post.Image{URL: images.URL + path, Alt: "x"}})
+		_, err := s.Send(context.Background(), channels.Delivery{PostID: "x", Channel: Name, Ledger: &ledger{}}, pl)
+		if k, _ := channels.Classify(err); k != want {
+			t.Errorf("%s: %v (%v), want %v", path, err, k, want)
+		}
+	}
+	if len(srv.Statuses()) != 0 {
+		t.Error("a status went out without its image")
+	}
+}
+
+func TestSendAcceptsPayloadFromJSON(t *testing.T) {
+	srv := mastodonfake.New(t, masto(mastodonfake.Options{MaxCharacters: 200}))
+	f, s := newTestSender(t, srv, Config{Thread: true}, nil)
+	pl, _ := f.Format(longPost())
+	js, _ := json.Marshal(pl)
+	var back struct{ Body any }
+	json.Unmarshal(js, &back)
+	if _, err := s.Send(context.Background(), channels.Delivery{PostID: "md:long", Channel: Name, Ledger: &ledger{}}, channels.Payload{Body: back.Body}); err != nil {
+		t.Fatal(err)
+	}
+	if len(srv.Statuses()) != len(pl.Body.([]Status)) {
+		t.Errorf("%d statuses", len(srv.Statuses()))
+	}
+	_, err := s.Send(context.Background(), channels.Delivery{Ledger: &ledger{}}, channels.Payload{Body: "nonsense"})
+	if k, _ := channels.Classify(err); k != channels.KindPermanent {
+		t.Errorf("bad payload: %v (%v)", err, k)
+	}
+}
+
+func TestClassify(t *testing.T) {
+	s := &Sender{now: func() time.Time { return fixedNow }}
+	for code, want := range map[int]channels.Kind{401: channels.KindPermanent, 403: channels.KindPermanent, 422: channels.KindPermanent, 404: channels.KindPermanent, 408: channels.KindTemporary, 500: channels.KindTemporary, 502: channels.KindTemporary} {
+		if k, _ := channels.Classify(s.classify("x", &httpStatusError{StatusCode: code}, nil, true)); k != want {
+			t.Errorf("%d: %v, want %v", code, k, want)
+		}
+	}
+	for reset, want := range map[string]time.Duration{"2026-03-01T12:01:00.000Z": time.Minute, "2026-03-01T11:00:00Z": time.Second, "garbage": time.Minute} {
+		if _, wait := channels.Classify(s.classify("x", &rateLimitError{reset: reset}, nil, true)); wait != want {
+			t.Errorf("reset %s: wait %v, want %v", reset, wait, want)
+		}
+	}
+}
