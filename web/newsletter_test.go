@@ -1,0 +1,501 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/subscribers"
+)
+
+// recordingMailer is the Mailer of these tests: it records each confirmation
+// mail instead of sending it.
+type recordingMailer struct {
+	mu   sync.Mutex
+	sent []sentMail
+	fail error
+}
+
+type sentMail struct {
+	Sub subscribers.Subscriber
+	URL string
+}
+
+func (m *recordingMailer) SendConfirmation(ctx context.Context, sub subscribers.Subscriber, confirmURL string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fail != nil {
+		return m.fail
+	}
+	m.sent = append(m.sent, sentMail{sub, confirmURL})
+	return nil
+}
+
+func (m *recordingMailer) all() []sentMail {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]sentMail(nil), m.sent...)
+}
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+type fixture struct {
+	h      http.Handler
+	store  *subscribers.Store
+	signer *subscribers.Signer
+	mailer *recordingMailer
+	clock  *clock
+}
+
+const adminToken = "admin-token-for-tests"
+
+func newFixture(t *testing.T, publicURL string) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "crier.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	clk := &clock{t: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)}
+	subs, err := subscribers.Open(ctx, st.DB())
+	if err != nil {
+		t.Fatal(err)
+	}
+	subs.WithClock(clk.Now)
+	f := &fixture{store: subs, signer: subscribers.NewSigner([]byte("test key, 32 bytes long, really")), mailer: &recordingMailer{}, clock: clk}
+	srv := New(Options{AdminToken: adminToken, Logger: slog.New(slog.DiscardHandler)})
+	err = MountNewsletter(srv, NewsletterOptions{Store: subs, Signer: f.signer, Mailer: f.mailer, PublicURL: publicURL,
+		Campaign: channels.Campaign{Name: "CAMACA", Website: "https://camaca.example.org", Language: "en"},
+		Logger:   slog.New(slog.DiscardHandler), Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.h = srv.Handler()
+	return f
+}
+
+// do serves one request from ip and returns the response.
+func (f *fixture) do(req *http.Request, ip string) *http.Response {
+	req.RemoteAddr = net.JoinHostPort(ip, "40000")
+	rec := httptest.NewRecorder()
+	f.h.ServeHTTP(rec, req)
+	return rec.Result()
+}
+
+var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// session fetches the form and returns its CSRF cookie and field.
+func (f *fixture) session(t *testing.T) (*http.Cookie, string) {
+	t.Helper()
+	res := f.do(httptest.NewRequest("GET", "/subscribe", nil), "192.0.2.1")
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 {
+		t.Fatalf("GET /subscribe: %d", res.StatusCode)
+	}
+	m := csrfRE.FindSubmatch(body)
+	if m == nil || len(res.Cookies()) != 1 {
+		t.Fatalf("no CSRF token or cookie in the form:\n%s", body)
+	}
+	return res.Cookies()[0], string(m[1])
+}
+
+func postForm(path string, v url.Values, c *http.Cookie) *http.Request {
+	req := httptest.NewRequest("POST", path, strings.NewReader(v.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if c != nil {
+		req.AddCookie(c)
+	}
+	return req
+}
+
+func (f *fixture) subscribe(t *testing.T, email, name, ip string) (*http.Response, string) {
+	t.Helper()
+	c, csrf := f.session(t)
+	res := f.do(postForm("/subscribe", url.Values{"email": {email}, "name": {name}, "consent": {"yes"}, "csrf": {csrf}}, c), ip)
+	body, _ := io.ReadAll(res.Body)
+	return res, string(body)
+}
+
+func tokenOf(t *testing.T, link string) string {
+	u, err := url.Parse(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Query().Get("t")
+}
+
+func (f *fixture) status(t *testing.T, email string) subscribers.Status {
+	t.Helper()
+	sub, err := f.store.GetByEmail(context.Background(), email)
+	if err != nil {
+		return ""
+	}
+	return sub.Status
+}
+
+func TestSubscribeConfirmUnsubscribe(t *testing.T) {
+	f := newFixture(t, "https://news.camaca.example.org/")
+	res, body := f.subscribe(t, " Ann@Example.org ", "Ann Lee", "192.0.2.7")
+	if res.StatusCode != 200 || !strings.Contains(body, "Check your inbox") {
+		t.Fatalf("subscribe: %d\n%s", res.StatusCode, body)
+	}
+	sub, err := f.store.GetByEmail(context.Background(), "ann@example.org")
+	if err != nil || sub.Status != subscribers.Unconfirmed || sub.ConsentSource != "form:/subscribe" || sub.ConsentIP != "192.0.2.7" || !sub.ConsentAt.Equal(f.clock.Now()) || sub.Name != "Ann Lee" {
+		t.Fatalf("stored %+v, %v", sub, err)
+	}
+	mails := f.mailer.all()
+	if len(mails) != 1 || !strings.HasPrefix(mails[0].URL, "https://news.camaca.example.org/confirm?t=") || mails[0].Sub.ID != sub.ID {
+		t.Fatalf("confirmation mails %+v", mails)
+	}
+	confirmPath := strings.TrimPrefix(mails[0].URL, "https://news.camaca.example.org")
+
+	// A GET (a mail scanner prefetching the link) changes nothing.
+	res = f.do(httptest.NewRequest("GET", confirmPath, nil), "198.51.100.1")
+	page, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 || !strings.Contains(string(page), "Confirm my subscription") || !strings.Contains(string(page), "an***@example.org") {
+		t.Fatalf("confirm page %d\n%s", res.StatusCode, page)
+	}
+	if st := f.status(t, "ann@example.org"); st != subscribers.Unconfirmed {
+		t.Fatalf("GET /confirm changed the status to %s", st)
+	}
+	for h, want := range map[string]string{"Referrer-Policy": "no-referrer", "Cache-Control": "no-store", "X-Frame-Options": "DENY"} {
+		if got := res.Header.Get(h); got != want {
+			t.Errorf("%s = %q, want %q", h, got, want)
+		}
+	}
+
+	res = f.do(postForm("/confirm", url.Values{"t": {tokenOf(t, mails[0].URL)}}, nil), "192.0.2.7")
+	page, _ = io.ReadAll(res.Body)
+	if res.StatusCode != 200 || !strings.Contains(string(page), "You are subscribed") {
+		t.Fatalf("POST /confirm: %d\n%s", res.StatusCode, page)
+	}
+	if st := f.status(t, "ann@example.org"); st != subscribers.Confirmed {
+		t.Fatalf("after confirm: %s", st)
+	}
+
+	// Subscribing again when confirmed: the same page, no new mail.
+	_, again := f.subscribe(t, "ann@example.org", "Ann", "192.0.2.7")
+	if again != body || len(f.mailer.all()) != 1 {
+		t.Fatalf("repeat for a confirmed address differed or sent mail (%d mails)", len(f.mailer.all()))
+	}
+
+	// RFC 8058 one-click: a POST with List-Unsubscribe=One-Click to the
+	// List-Unsubscribe URL, no cookie, no CSRF.
+	unsub := f.signer.UnsubscribeURL("https://news.camaca.example.org", sub)
+	req := httptest.NewRequest("POST", strings.TrimPrefix(unsub, "https://news.camaca.example.org"), strings.NewReader("List-Unsubscribe=One-Click"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	res = f.do(req, "203.0.113.9")
+	if res.StatusCode != 200 {
+		t.Fatalf("one-click: %d", res.StatusCode)
+	}
+	if st := f.status(t, "ann@example.org"); st != subscribers.Unsubscribed {
+		t.Fatalf("after one-click: %s", st)
+	}
+
+	// The old confirmation link does not undo the unsubscribe.
+	res = f.do(postForm("/confirm", url.Values{"t": {tokenOf(t, mails[0].URL)}}, nil), "192.0.2.7")
+	if res.StatusCode != 400 || f.status(t, "ann@example.org") != subscribers.Unsubscribed {
+		t.Fatalf("old confirm link after unsubscribe: %d, %s", res.StatusCode, f.status(t, "ann@example.org"))
+	}
+
+	// Subscribing again through the form asks for a fresh confirmation.
+	f.clock.Advance(time.Hour)
+	f.subscribe(t, "ann@example.org", "", "192.0.2.8")
+	if st := f.status(t, "ann@example.org"); st != subscribers.Unconfirmed || len(f.mailer.all()) != 2 {
+		t.Fatalf("re-subscribe: %s with %d mails", st, len(f.mailer.all()))
+	}
+}
+
+func TestOneClickMultipartAndPageForm(t *testing.T) {
+	f := newFixture(t, "http://127.0.0.1:8080")
+	ctx := context.Background()
+	a, _ := f.store.Add(ctx, subscribers.Subscriber{Email: "a@example.org", Status: subscribers.Confirmed})
+	b, _ := f.store.Add(ctx, subscribers.Subscriber{Email: "b@example.org", Status: subscribers.Confirmed})
+
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	mw.WriteField("List-Unsubscribe", "One-Click")
+	mw.Close()
+	req := httptest.NewRequest("POST", "/unsubscribe?t="+url.QueryEscape(f.signer.Token(subscribers.PurposeUnsubscribe, a, time.Time{})), &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	if res := f.do(req, "192.0.2.1"); res.StatusCode != 200 || f.status(t, "a@example.org") != subscribers.Unsubscribed {
+		t.Fatalf("multipart one-click: %d, %s", res.StatusCode, f.status(t, "a@example.org"))
+	}
+
+	// The unsubscribe page shows a button; its form posts the token.
+	tok := f.signer.Token(subscribers.PurposeUnsubscribe, b, time.Time{})
+	res := f.do(httptest.NewRequest("GET", "/unsubscribe?t="+url.QueryEscape(tok), nil), "192.0.2.1")
+	page, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 || !strings.Contains(string(page), `action="/unsubscribe"`) || f.status(t, "b@example.org") != subscribers.Confirmed {
+		t.Fatalf("unsubscribe page %d, status %s", res.StatusCode, f.status(t, "b@example.org"))
+	}
+	if res := f.do(postForm("/unsubscribe", url.Values{"t": {tok}}, nil), "192.0.2.1"); res.StatusCode != 200 || f.status(t, "b@example.org") != subscribers.Unsubscribed {
+		t.Fatalf("page form unsubscribe: %d", res.StatusCode)
+	}
+}
+
+func TestBadTokensRevealNothing(t *testing.T) {
+	f := newFixture(t, "http://127.0.0.1:8080")
+	ctx := context.Background()
+	ann, _ := f.store.Add(ctx, subscribers.Subscriber{Email: "ann@example.org", Status: subscribers.Confirmed})
+	bob, _ := f.store.Add(ctx, subscribers.Subscriber{Email: "bob@example.org"})
+	good := f.signer.Token(subscribers.PurposeUnsubscribe, ann, time.Time{})
+	forger := subscribers.NewSigner([]byte("a guess at the key, also 32 byte"))
+	expired := f.signer.Token(subscribers.PurposeConfirm, bob, f.clock.Now().Add(-time.Second))
+	gone := subscribers.Subscriber{ID: 999, Email: "ghost@example.org"}
+
+	var first []byte
+	for name, tc := range map[string]struct{ path, token string }{
+		"forged":                 {"/unsubscribe", forger.Token(subscribers.PurposeUnsubscribe, ann, time.Time{})},
+		"altered id":             {"/unsubscribe", strings.Replace(good, "u.1.", "u.2.", 1)},
+		"confirm token to unsub": {"/unsubscribe", f.signer.Token(subscribers.PurposeConfirm, ann, f.clock.Now().Add(time.Hour))},
+		"expired confirm":        {"/confirm", expired},
+		"unknown subscriber":     {"/unsubscribe", f.signer.Token(subscribers.PurposeUnsubscribe, gone, time.Time{})},
+		"empty":                  {"/confirm", ""},
+		"garbage":                {"/confirm", "<script>alert(1)</script>"},
+	} {
+		for _, method := range []string{"GET", "POST"} {
+			var req *http.Request
+			if method == "GET" {
+				req = httptest.NewRequest("GET", tc.path+"?t="+url.QueryEscape(tc.token), nil)
+			} else {
+				req = postForm(tc.path, url.Values{"t": {tc.token}, "List-Unsubscribe": {"One-Click"}}, nil)
+			}
+			res := f.do(req, "192.0.2.1")
+			page, _ := io.ReadAll(res.Body)
+			if res.StatusCode != 400 {
+				t.Errorf("%s %s: %d, want 400", method, name, res.StatusCode)
+			}
+			if first == nil {
+				first = page
+			} else if !bytes.Equal(page, first) {
+				t.Errorf("%s %s: the refusal differs from the others, so it reveals something:\n%s", method, name, page)
+			}
+		}
+	}
+	if f.status(t, "ann@example.org") != subscribers.Confirmed || f.status(t, "bob@example.org") != subscribers.Unconfirmed {
+		t.Fatal("a bad token changed a status")
+	}
+}
+
+func TestSubscribeRefusals(t *testing.T) {
+	f := newFixture(t, "http://127.0.0.1:8080")
+	c, csrf := f.session(t)
+	other, _ := f.session(t)
+	valid := func() url.Values {
+		return url.Values{"email": {"ann@example.org"}, "name": {"Ann"}, "consent": {"yes"}, "csrf": {csrf}}
+	}
+	with := func(k, v string) url.Values { u := valid(); u.Set(k, v); return u }
+	tests := []struct {
+		name   string
+		form   url.Values
+		cookie *http.Cookie
+		status int
+		want   string
+	}{
+		{"no CSRF field", with("csrf", ""), c, 403, "session expired"},
+		{"wrong CSRF field", with("csrf", csrf[:len(csrf)-2]+"AA"), c, 403, "session expired"},
+		{"no cookie", valid(), nil, 403, "session expired"},
+		{"another browser's cookie", valid(), other, 403, "session expired"},
+		{"honeypot filled", with("website", "http://spam.example"), c, 200, "Check your inbox"},
+		{"no consent", with("consent", ""), c, 400, "tick the box"},
+		{"malformed address", with("email", "ann@"), c, 400, "valid email address"},
+		{"header injection in address", with("email", "ann@example.org\r\nBcc: victim@example.org"), c, 400, "valid email address"},
+		{"header injection in name", with("name", "Ann\r\nBcc: victim@example.org"), c, 400, "on one line"},
+		{"over-long name", with("name", strings.Repeat("n", 101)), c, 400, "on one line"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := f.do(postForm("/subscribe", tt.form, tt.cookie), "192.0.2.1")
+			page, _ := io.ReadAll(res.Body)
+			if res.StatusCode != tt.status || !strings.Contains(string(page), tt.want) {
+				t.Fatalf("%d, want %d with %q:\n%s", res.StatusCode, tt.status, tt.want, page)
+			}
+		})
+		f.clock.Advance(time.Minute) // stay under the rate limit
+	}
+	if len(f.mailer.all()) != 0 || f.status(t, "ann@example.org") != "" {
+		t.Fatalf("a refused form stored or mailed something: %d mails, %s", len(f.mailer.all()), f.status(t, "ann@example.org"))
+	}
+	// The refused form keeps what was typed (escaped).
+	res := f.do(postForm("/subscribe", with("email", `"><script>x</script>`), c), "192.0.2.1")
+	page, _ := io.ReadAll(res.Body)
+	if strings.Contains(string(page), "<script>x") || !strings.Contains(string(page), "&lt;script&gt;") {
+		t.Fatalf("form echo not escaped:\n%s", page)
+	}
+}
+
+func TestOversizedForm(t *testing.T) {
+	f := newFixture(t, "http://127.0.0.1:8080")
+	c, csrf := f.session(t)
+	v := url.Values{"email": {"ann@example.org"}, "consent": {"yes"}, "csrf": {csrf}, "name": {strings.Repeat("x", 1<<20)}}
+	res := f.do(postForm("/subscribe", v, c), "192.0.2.1")
+	if res.StatusCode != http.StatusRequestEntityTooLarge || len(f.mailer.all()) != 0 {
+		t.Fatalf("1 MiB form: %d, %d mails", res.StatusCode, len(f.mailer.all()))
+	}
+	for _, path := range []string{"/unsubscribe", "/confirm"} {
+		req := httptest.NewRequest("POST", path, strings.NewReader("t="+strings.Repeat("x", 1<<20)))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if res := f.do(req, "192.0.2.1"); res.StatusCode != 400 {
+			t.Errorf("1 MiB POST %s: %d", path, res.StatusCode)
+		}
+	}
+}
+
+func TestSubscribeRateLimit(t *testing.T) {
+	f := newFixture(t, "http://127.0.0.1:8080")
+	c, csrf := f.session(t)
+	post := func(ip string, i int) *http.Response {
+		return f.do(postForm("/subscribe", url.Values{"email": {"s" + string(rune('a'+i)) + "@example.org"}, "consent": {"yes"}, "csrf": {csrf}}, c), ip)
+	}
+	for i := range DefaultRateLimit.Burst {
+		if res := post("192.0.2.1", i); res.StatusCode != 200 {
+			t.Fatalf("attempt %d: %d", i+1, res.StatusCode)
+		}
+	}
+	res := post("192.0.2.1", 10)
+	if res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("over the burst: %d, Retry-After %q", res.StatusCode, res.Header.Get("Retry-After"))
+	}
+	if f.status(t, "sk@example.org") != "" {
+		t.Fatal("a rate-limited request was stored")
+	}
+	if res := post("198.51.100.1", 11); res.StatusCode != 200 {
+		t.Fatalf("another address was limited too: %d", res.StatusCode)
+	}
+	// IPv6 clients are limited per /64.
+	for i := range DefaultRateLimit.Burst {
+		post("2001:db8:1:2::"+string(rune('1'+i)), 12+i)
+	}
+	if res := post("2001:db8:1:2::ffff", 20); res.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("same /64: %d", res.StatusCode)
+	}
+	f.clock.Advance(DefaultRateLimit.Every)
+	if res := post("192.0.2.1", 21); res.StatusCode != 200 {
+		t.Fatalf("after refill: %d", res.StatusCode)
+	}
+}
+
+func TestResendThrottle(t *testing.T) {
+	f := newFixture(t, "http://127.0.0.1:8080")
+	f.subscribe(t, "ann@example.org", "", "192.0.2.1")
+	f.clock.Advance(time.Minute)
+	f.subscribe(t, "ann@example.org", "", "192.0.2.2")
+	if n := len(f.mailer.all()); n != 1 {
+		t.Fatalf("a repeat within 10 minutes sent %d mails, want 1", n)
+	}
+	f.clock.Advance(10 * time.Minute)
+	f.subscribe(t, "ann@example.org", "", "192.0.2.3")
+	mails := f.mailer.all()
+	if len(mails) != 2 {
+		t.Fatalf("a repeat after 10 minutes sent %d mails in all, want 2", len(mails))
+	}
+	if sub, _ := f.store.GetByEmail(context.Background(), "ann@example.org"); sub.ConsentIP != "192.0.2.3" {
+		t.Fatalf("consent record not renewed: %+v", sub)
+	}
+	// Both links work until they expire.
+	for _, m := range mails {
+		if err := f.signer.Check(tokenOf(t, m.URL), subscribers.PurposeConfirm, m.Sub, f.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestAdminAPI(t *testing.T) {
+	f := newFixture(t, "http://127.0.0.1:8080")
+	ctx := context.Background()
+	for _, e := range []string{"a@example.org", "b@example.org", "c@example.org"} {
+		f.store.Add(ctx, subscribers.Subscriber{Email: e, Status: subscribers.Confirmed, ConsentSource: "import:x.csv"})
+	}
+	f.store.SetStatus(ctx, 2, subscribers.Unsubscribed, "one-click")
+	admin := func(method, path string, auth bool) *http.Response {
+		req := httptest.NewRequest(method, path, nil)
+		if auth {
+			req.Header.Set("Authorization", "Bearer "+adminToken)
+		}
+		return f.do(req, "127.0.0.1")
+	}
+	for _, p := range []string{"/admin/subscribers", "/admin/subscribers/export"} {
+		if res := admin("GET", p, false); res.StatusCode != 401 {
+			t.Errorf("%s without token: %d", p, res.StatusCode)
+		}
+	}
+	if res := admin("DELETE", "/admin/subscribers/a@example.org", false); res.StatusCode != 401 || f.status(t, "a@example.org") == "" {
+		t.Fatal("DELETE without token")
+	}
+
+	res := admin("GET", "/admin/subscribers?status=confirmed&limit=1", true)
+	var page adminList
+	if err := json.NewDecoder(res.Body).Decode(&page); err != nil || res.StatusCode != 200 {
+		t.Fatalf("list: %d %v", res.StatusCode, err)
+	}
+	if len(page.Subscribers) != 1 || page.Subscribers[0].Email != "a@example.org" || page.NextAfter != 1 {
+		t.Fatalf("page 1 %+v", page)
+	}
+	res = admin("GET", "/admin/subscribers?status=confirmed&limit=1&after=1", true)
+	json.NewDecoder(res.Body).Decode(&page)
+	if len(page.Subscribers) != 1 || page.Subscribers[0].Email != "c@example.org" {
+		t.Fatalf("page 2 %+v", page)
+	}
+	if res := admin("GET", "/admin/subscribers?status=nope", true); res.StatusCode != 400 {
+		t.Errorf("bad status: %d", res.StatusCode)
+	}
+
+	res = admin("GET", "/admin/subscribers/export", true)
+	csvBody, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/csv") || strings.Count(string(csvBody), "\n") != 4 || !strings.Contains(string(csvBody), "import:x.csv") {
+		t.Fatalf("export %d:\n%s", res.StatusCode, csvBody)
+	}
+
+	if res := admin("DELETE", "/admin/subscribers/A@Example.org", true); res.StatusCode != 204 {
+		t.Fatalf("DELETE: %d", res.StatusCode)
+	}
+	if f.status(t, "a@example.org") != "" {
+		t.Fatal("DELETE left the subscriber")
+	}
+	if res := admin("DELETE", "/admin/subscribers/a@example.org", true); res.StatusCode != 404 {
+		t.Fatalf("DELETE again: %d", res.StatusCode)
+	}
+	if res := admin("DELETE", "/admin/subscribers/not-an-address", true); res.StatusCode != 400 {
+		t.Fatalf("DELETE malformed: %d", res.StatusCode)
+	}
+}
+
+func TestMountNewsletterChecksOptions(t *testing.T) {
+	f := newFixture(t, "http://127.0.0.1:8080")
+	for _, u := range []string{"", "news.example.org", "ftp://x", "http://"} {
+		err := MountNewsletter(New(Options{}), NewsletterOptions{Store: f.store, Signer: f.signer, Mailer: f.mailer, PublicURL: u})
+		if err == nil {
+			t.Errorf("public URL %q accepted", u)
+		}
+	}
+	if err := MountNewsletter(New(Options{}), NewsletterOptions{PublicURL: "http://x.org"}); err == nil {
+		t.Error("missing store accepted")
+	}
+}
