@@ -20,17 +20,17 @@ const (
 
 // Subscriber is one supporter on the list.
 type Subscriber struct {
-	ID     int64
-	Email  string // normalised, unique
-	Name   string
-	Status Status
-	Lists  []string
+	ID     int64    `json:"id"`
+	Email  string   `json:"email"` // normalised, unique
+	Name   string   `json:"name"`
+	Status Status   `json:"status"`
+	Lists  []string `json:"lists"`
 	// Consent records when, how and from where the supporter agreed.
-	ConsentAt     time.Time
-	ConsentSource string // e.g. "form:/subscribe", "import:members.csv"
-	ConsentIP     string
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	ConsentAt     time.Time `json:"consent_at,omitzero"`
+	ConsentSource string    `json:"consent_source"` // e.g. "form:/subscribe", "import:members.csv"
+	ConsentIP     string    `json:"consent_ip"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
 }
 
 // Mailer sends the double opt-in confirmation mail. The email channel
