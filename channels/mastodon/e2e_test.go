@@ -1,0 +1,219 @@
+package mastodon
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	gomastodon "github.com/mattn/go-mastodon"
+
+	"github.com/crierhq/crier/bot/post"
+	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/config/secret"
+	"github.com/crierhq/crier/internal/testpeers/gotosocial"
+)
+
+// loseFirstStatus lets the first POST /api/v1/statuses reach the server and
+// then throws its answer away, as when a connection drops after the server
+// acted.
+type loseFirstStatus struct {
+	base http.RoundTripper
+	mu   sync.Mutex
+	lost bool
+}
+
+func (l *loseFirstStatus) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := l.base.RoundTrip(req)
+	if err != nil || req.Method != http.MethodPost || req.URL.Path != "/api/v1/statuses" {
+		return resp, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.lost {
+		return resp, nil
+	}
+	l.lost = true
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return nil, errors.New("read tcp: connection reset by peer")
+}
+
+// TestGoToSocial publishes to a real GoToSocial (v0.19.2, 500 characters)
+// and reads the statuses back.
+func TestGoToSocial(t *testing.T) {
+	gts := gotosocial.StartT(t, gotosocial.Options{MaxChars: 500})
+	user := gts.NewUser(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	reader := gomastodon.NewClient(&gomastodon.Config{Server: gts.URL, AccessToken: user.Token})
+	cfg := Config{Instance: gts.URL, Token: secret.Secret(user.Token), Visibility: "public", Language: "en"}
+	env := channels.Env{HTTPClient: &http.Client{Timeout: 30 * time.Second}, DataDir: t.TempDir()}
+
+	p := longPost()
+	p.ID = "md:e2e"
+	p.Body = sampleBody(t)
+
+	readBack := func(t *testing.T, id string) *gomastodon.Status {
+		t.Helper()
+		st, err := reader.GetStatus(ctx, gomastodon.ID(id))
+		if err != nil {
+			t.Fatalf("reading status %s back: %v", id, err)
+		}
+		return st
+	}
+	hasLink := func(st *gomastodon.Status) bool {
+		_, links := fingerprintHTML(st.Content)
+		return containsAll(links, []string{p.Link})
+	}
+
+	t.Run("limits", func(t *testing.T) {
+		f, _, err := New(ctx, cfg, env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l := f.(*Formatter).limits(); l.MaxCharacters != 500 || !l.CountRunes {
+			t.Errorf("limits = %+v, want 500 counted as code points", l)
+		}
+	})
+
+	t.Run("shortened", func(t *testing.T) {
+		f, s, err := New(ctx, cfg, env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pl, err := f.Format(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc, err := s.Send(ctx, channels.Delivery{PostID: p.ID, Channel: Name, Attempt: 1, Ledger: &ledger{}}, pl)
+		if err != nil {
+			t.Fatalf("Send: %v", err)
+		}
+		st := readBack(t, rc.RemoteID)
+		if !hasLink(st) || st.SpoilerText != p.ContentWarning || !strings.Contains(st.Content, "…") {
+			t.Errorf("read back: spoiler %q, content %s", st.SpoilerText, st.Content)
+		}
+		if rc.RemoteURL == "" {
+			t.Error("no remote URL in the receipt")
+		}
+	})
+
+	t.Run("thread", func(t *testing.T) {
+		tcfg := cfg
+		tcfg.Thread = true
+		f, s, err := New(ctx, tcfg, env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pl, err := f.Format(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := pl.Body.([]Status)
+		if len(want) < 3 {
+			t.Fatalf("only %d parts", len(want))
+		}
+		l := &ledger{}
+		if _, err := s.Send(ctx, channels.Delivery{PostID: p.ID + "-thread", Channel: Name, Attempt: 1, Ledger: l}, pl); err != nil {
+			t.Fatalf("Send: %v", err)
+		}
+		if len(l.parts) != len(want) {
+			t.Fatalf("%d parts recorded, want %d", len(l.parts), len(want))
+		}
+		for i, part := range l.parts {
+			st := readBack(t, part.RemoteID)
+			if st.SpoilerText != p.ContentWarning {
+				t.Errorf("part %d: spoiler %q", i+1, st.SpoilerText)
+			}
+			if i == 0 && !hasLink(st) {
+				t.Errorf("part 1 lost the link: %s", st.Content)
+			}
+			if i > 0 && st.InReplyToID != l.parts[i-1].RemoteID {
+				t.Errorf("part %d replies to %v, want %s", i+1, st.InReplyToID, l.parts[i-1].RemoteID)
+			}
+			words, _ := fingerprintHTML(st.Content)
+			if words != fingerprintText(want[i].Status).words {
+				t.Errorf("part %d text differs:\n got %s\nwant %s", i+1, st.Content, want[i].Status)
+			}
+		}
+	})
+
+	t.Run("image", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "poster.png")
+		if err := os.WriteFile(file, pngBytes(t), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f, s, err := New(ctx, cfg, env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ip := post.Post{ID: "md:image", Title: "Our new poster", Link: p.Link, ContentWarning: "trafficking",
+			Image: &post.Image{File: file, Alt: "A poster: children's hands holding a red thread"}}
+		pl, err := f.Format(ip)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc, err := s.Send(ctx, channels.Delivery{PostID: ip.ID, Channel: Name, Attempt: 1, Ledger: &ledger{}}, pl)
+		if err != nil {
+			t.Fatalf("Send: %v", err)
+		}
+		st := readBack(t, rc.RemoteID)
+		if len(st.MediaAttachments) != 1 || st.MediaAttachments[0].Description != ip.Image.Alt {
+			t.Fatalf("media read back: %+v", st.MediaAttachments)
+		}
+		if !st.Sensitive {
+			t.Error("image behind a content warning is not marked sensitive")
+		}
+	})
+
+	t.Run("lost response is not posted twice", func(t *testing.T) {
+		other := gts.NewUser(t)
+		lcfg := cfg
+		lcfg.Token = secret.Secret(other.Token)
+		lcfg.Thread = true
+		lossy := &loseFirstStatus{base: http.DefaultTransport}
+		lenv := env
+		lenv.HTTPClient = &http.Client{Transport: lossy, Timeout: 30 * time.Second}
+		f, s, err := New(ctx, lcfg, lenv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pl, err := f.Format(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := len(pl.Body.([]Status))
+		l := &ledger{}
+		d := channels.Delivery{PostID: p.ID + "-lost", Channel: Name, Attempt: 1, Ledger: l}
+		_, err = s.Send(ctx, d, pl)
+		if k, _ := channels.Classify(err); k != channels.KindAmbiguous {
+			t.Fatalf("first attempt: %v (%v), want ambiguous", err, k)
+		}
+		d.Attempt, d.PreviousUnknown = 2, true
+		if _, err := s.Send(ctx, d, pl); err != nil {
+			t.Fatalf("retry: %v", err)
+		}
+		rd := gomastodon.NewClient(&gomastodon.Config{Server: gts.URL, AccessToken: other.Token})
+		acct, err := rd.GetAccountCurrentUser(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		posted, err := rd.GetAccountStatuses(ctx, acct.ID, &gomastodon.Pagination{Limit: 40})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(posted) != n {
+			t.Errorf("%d statuses on the account, want %d (the lost one was posted twice?)", len(posted), n)
+		}
+		if len(l.parts) != n {
+			t.Errorf("%d parts recorded, want %d", len(l.parts), n)
+		}
+	})
+}
