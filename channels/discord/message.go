@@ -1,0 +1,129 @@
+// Package discord provides the Discord channel: a pure formatter that turns a
+// post into one rich embed within all of Discord's limits, and a sender that
+// posts it through a bot (with a nonce, crossposting announcement channels)
+// or a webhook, without ever posting it twice.
+package discord
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// Name is the channel's name in config, overrides and payloads.
+const Name = "discord"
+
+// Discord's documented limits, counted in characters.
+const (
+	maxContent     = 2000
+	maxTitle       = 256
+	maxDescription = 4096
+	maxFieldName   = 256
+	maxFieldValue  = 1024
+	maxFields      = 25
+	maxFooter      = 2048
+	maxAuthor      = 256
+	maxEmbedTotal  = 6000
+	maxURL         = 2048
+	maxNonce       = 25
+)
+
+// Message is the JSON body of POST /channels/{id}/messages. The formatter
+// fills every field; Nonce and EnforceNonce are what the bot sender sends
+// (the webhook route has no nonce, so the webhook sender drops them).
+type Message struct {
+	Content         string          `json:"content,omitempty"`
+	Embeds          []Embed         `json:"embeds"`
+	AllowedMentions AllowedMentions `json:"allowed_mentions"`
+	Nonce           string          `json:"nonce,omitempty"`
+	EnforceNonce    bool            `json:"enforce_nonce,omitempty"`
+}
+
+// Embed is one rich embed.
+type Embed struct {
+	Title       string       `json:"title,omitempty"`
+	URL         string       `json:"url,omitempty"`
+	Description string       `json:"description,omitempty"`
+	Color       *int         `json:"color,omitempty"`
+	Timestamp   string       `json:"timestamp,omitempty"`
+	Author      *EmbedAuthor `json:"author,omitempty"`
+	Footer      *EmbedFooter `json:"footer,omitempty"`
+	Image       *EmbedImage  `json:"image,omitempty"`
+	Fields      []EmbedField `json:"fields,omitempty"`
+}
+
+// EmbedAuthor is the line above the title.
+type EmbedAuthor struct {
+	Name string `json:"name"`
+	URL  string `json:"url,omitempty"`
+}
+
+// EmbedFooter is the small line under the embed.
+type EmbedFooter struct {
+	Text string `json:"text"`
+}
+
+// EmbedImage is the large picture; Description is its alt text.
+type EmbedImage struct {
+	URL         string `json:"url"`
+	Description string `json:"description,omitempty"`
+}
+
+// EmbedField is a name/value pair under the description.
+type EmbedField struct {
+	Name   string `json:"name"`
+	Value  string `json:"value"`
+	Inline bool   `json:"inline,omitempty"`
+}
+
+// AllowedMentions says who may be pinged. Parse is always sent, empty unless
+// the configured mention is @everyone/@here, so text can never ping anyone.
+type AllowedMentions struct {
+	Parse []string `json:"parse"`
+	Roles []string `json:"roles,omitempty"`
+}
+
+// MarshalJSON writes parse as [] rather than null: null would let Discord
+// fall back to its default of pinging everything the text mentions.
+func (a AllowedMentions) MarshalJSON() ([]byte, error) {
+	type plain AllowedMentions
+	p := plain(a)
+	if p.Parse == nil {
+		p.Parse = []string{}
+	}
+	return json.Marshal(p)
+}
+
+// Nonce derives the message nonce from a delivery's idempotency key: the
+// same key always gives the same nonce, within Discord's 25 characters.
+func Nonce(idempotencyKey string) string {
+	sum := sha256.Sum256([]byte(idempotencyKey))
+	return "c" + hex.EncodeToString(sum[:])[:maxNonce-1]
+}
+
+// messageOf accepts the formatter's Message or the same decoded from JSON (a
+// payload read back from the outbox or a job).
+func messageOf(body any) (Message, error) {
+	switch b := body.(type) {
+	case Message:
+		return b, nil
+	case *Message:
+		if b != nil {
+			return *b, nil
+		}
+	}
+	js, err := json.Marshal(body)
+	if err != nil {
+		return Message{}, fmt.Errorf("discord payload: %w", err)
+	}
+	var m Message
+	if err := json.Unmarshal(js, &m); err != nil {
+		return Message{}, fmt.Errorf("discord payload is not a message: %w", err)
+	}
+	if len(m.Embeds) == 0 && m.Content == "" {
+		return Message{}, errors.New("discord payload has neither content nor embeds")
+	}
+	return m, nil
+}
