@@ -1,0 +1,99 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runCrier runs one command line against a minimal config in dir.
+func runCrier(t *testing.T, dir string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = realMain(context.Background(), append([]string{"--config", filepath.Join(dir, "config.yaml")}, args...), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestSubscribersCommands(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "config.yaml"), []byte("campaign:\n  name: CAMACA\ndata_dir: data\n"), 0o644)
+	members := filepath.Join(dir, "members.csv")
+	os.WriteFile(members, []byte("email,name,lists,consent_at\n"+
+		"ann@example.org,Ann,news;events,2024-05-01\n"+
+		"bob@example.org,Bob,,\n"+
+		"not-an-address,X,,\n"+
+		"\"carl@example.org\",\"Carl\nBcc: victim@example.org\",,\n"+
+		"ANN@example.org,dup,,\n"), 0o644)
+
+	code, out, errOut := runCrier(t, dir, "subscribers", "import", "--dry-run", members)
+	if code != 0 || !strings.Contains(out, "Dry run") || !strings.Contains(out, "would add 2 (1 confirmed, 1 unconfirmed)") {
+		t.Fatalf("dry run: %d\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{"4     not-an-address", "5     carl@example.org  name contains a line break", "7     ANN@example.org   same address as line 2"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("dry-run report lacks %q:\n%s", want, out)
+		}
+	}
+	if _, out, _ := runCrier(t, dir, "subscribers", "count", "--json"); !strings.Contains(out, `"total":0`) {
+		t.Fatalf("dry run wrote rows: %s", out)
+	}
+
+	if code, out, errOut = runCrier(t, dir, "subscribers", "import", members); code != 0 || !strings.Contains(out, "added 2") {
+		t.Fatalf("import: %d\n%s%s", code, out, errOut)
+	}
+	code, out, _ = runCrier(t, dir, "subscribers", "list", "--status", "confirmed")
+	if code != 0 || !strings.Contains(out, "ann@example.org") || strings.Contains(out, "bob@") || !strings.Contains(out, "import:members.csv") {
+		t.Fatalf("list: %d\n%s", code, out)
+	}
+	_, out, _ = runCrier(t, dir, "subscribers", "count", "--json")
+	var counts map[string]int
+	if json.Unmarshal([]byte(out), &counts); counts["confirmed"] != 1 || counts["unconfirmed"] != 1 || counts["total"] != 2 {
+		t.Fatalf("count: %s", out)
+	}
+
+	export := filepath.Join(dir, "export.csv")
+	if code, _, errOut = runCrier(t, dir, "subscribers", "export", export); code != 0 {
+		t.Fatalf("export: %s", errOut)
+	}
+	if fi, err := os.Stat(export); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("export file mode: %v %v (it holds personal data)", fi.Mode(), err)
+	}
+	data, _ := os.ReadFile(export)
+	recs, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
+	if err != nil || len(recs) != 3 || recs[0][5] != "consent_source" || recs[1][5] != "import:members.csv" {
+		t.Fatalf("export:\n%s", data)
+	}
+
+	if code, out, _ = runCrier(t, dir, "subscribers", "remove", "Bob@Example.org"); code != 0 || !strings.Contains(out, "Erased") {
+		t.Fatalf("remove: %d %s", code, out)
+	}
+	if _, out, _ = runCrier(t, dir, "subscribers", "list"); strings.Contains(out, "bob@") {
+		t.Fatalf("bob still listed:\n%s", out)
+	}
+	// The erased address cannot come back through an import.
+	if _, out, _ = runCrier(t, dir, "subscribers", "import", members); !strings.Contains(out, "erased at its owner's request") {
+		t.Fatalf("re-import of an erased address:\n%s", out)
+	}
+
+	for _, args := range [][]string{
+		{"subscribers"}, {"subscribers", "bogus"}, {"subscribers", "list", "--status", "nope"},
+		{"subscribers", "import"}, {"subscribers", "remove"},
+	} {
+		if code, _, _ := runCrier(t, dir, args...); code != 2 {
+			t.Errorf("%v: exit %d, want 2", args, code)
+		}
+	}
+	if code, _, _ := runCrier(t, dir, "subscribers", "import", filepath.Join(dir, "missing.csv")); code != 1 {
+		t.Errorf("missing file: exit %d, want 1", code)
+	}
+	for _, sub := range []string{"import", "export", "list", "remove", "count"} {
+		if code, _, errOut := runCrier(t, dir, "subscribers", sub, "-h"); code != 0 || !strings.Contains(errOut, "Usage: crier subscribers "+sub) {
+			t.Errorf("%s -h: %d\n%s", sub, code, errOut)
+		}
+	}
+}
