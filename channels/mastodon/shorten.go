@@ -33,24 +33,22 @@ func cuts(text string) (word, fine []cut) {
 	for _, e := range ents {
 		ends[e.end] = true
 	}
-	endsEntity := func(pos int) bool {
-		return ends[len(strings.TrimRightFunc(text[:pos], unicode.IsSpace))]
-	}
 	state := -1
 	rest := text
 	pos := 0
+	lastVisible := 0 // end of the last cluster that is not white space
 	for len(rest) > 0 {
 		var cluster string
 		var boundaries int
 		cluster, rest, boundaries, state = uniseg.StepString(rest, state)
 		pos += len(cluster)
-		if inside(pos) || pos == 0 {
+		if strings.TrimSpace(cluster) != "" {
+			lastVisible = pos
+		}
+		if inside(pos) {
 			continue
 		}
-		c := cut{pos: pos, sentence: boundaries&uniseg.MaskSentence != 0 && len(rest) > 0, afterEntity: endsEntity(pos)}
-		if len(rest) == 0 {
-			c.sentence = true
-		}
+		c := cut{pos: pos, sentence: boundaries&uniseg.MaskSentence != 0 || len(rest) == 0, afterEntity: ends[lastVisible]}
 		fine = append(fine, c)
 		if lb := boundaries & uniseg.MaskLine; lb == uniseg.LineCanBreak || lb == uniseg.LineMustBreak || len(rest) == 0 {
 			word = append(word, c)
