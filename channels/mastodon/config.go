@@ -1,7 +1,9 @@
 package mastodon
 
 import (
+	"fmt"
 	"net/url"
+	"regexp"
 
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/config/secret"
@@ -24,9 +26,12 @@ type Config struct {
 	// Hashtags are added to every toot.
 	Hashtags []string `yaml:"hashtags"`
 	// MaxCharacters is the budget used when the instance cannot be asked
-	// (outbox mode); 0 means 500.
+	// (outbox mode, or the instance is down at start without a cached
+	// answer); 0 means 500.
 	MaxCharacters int `yaml:"max_characters"`
 }
+
+var languageCode = regexp.MustCompile(`^[a-z]{2,3}$`)
 
 // HasCredentials reports whether the channel can send for real.
 func (c Config) HasCredentials() bool { return c.Instance != "" && c.Token.IsSet() }
@@ -43,6 +48,17 @@ func (c Config) Validate() []channels.ConfigProblem {
 	case "", "public", "unlisted", "private", "direct":
 	default:
 		probs = append(probs, channels.ConfigProblem{Field: "visibility", Message: "must be public, unlisted, private or direct"})
+	}
+	if c.Language != "" && !languageCode.MatchString(c.Language) {
+		probs = append(probs, channels.ConfigProblem{Field: "language", Message: "must be an ISO 639 language code such as en or fr"})
+	}
+	for i, h := range c.Hashtags {
+		if Hashtag(h) == "" {
+			probs = append(probs, channels.ConfigProblem{Field: fmt.Sprintf("hashtags[%d]", i), Message: fmt.Sprintf("%q has no letter, so Mastodon would not make it a hashtag", h)})
+		}
+	}
+	if c.MaxCharacters < 0 {
+		probs = append(probs, channels.ConfigProblem{Field: "max_characters", Message: "must be 0 (ask the instance, else 500) or a positive number"})
 	}
 	if c.Mode == channels.ModeSend && !c.HasCredentials() {
 		probs = append(probs, channels.ConfigProblem{Field: "token", Message: "mode is send but instance or token is missing (set the environment variable the token names)"})
