@@ -16,7 +16,7 @@ type testClock struct{ t time.Time }
 func (c *testClock) Now() time.Time          { return c.t }
 func (c *testClock) Advance(d time.Duration) { c.t = c.t.Add(d) }
 
-func openTest(t *testing.T) (*Store, *testClock) {
+func openTest(t testing.TB) (*Store, *testClock) {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "crier.db"))

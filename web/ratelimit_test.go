@@ -1,0 +1,74 @@
+package web
+
+import (
+	"net/http/httptest"
+	"net/netip"
+	"testing"
+	"time"
+)
+
+func TestClientIP(t *testing.T) {
+	proxies := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	tests := []struct {
+		name    string
+		remote  string
+		xff     []string
+		trusted []netip.Prefix
+		want    string
+	}{
+		{"direct", "192.0.2.1:5000", nil, nil, "192.0.2.1"},
+		{"forwarded header ignored without trusted proxies", "192.0.2.1:5000", []string{"203.0.113.9"}, nil, "192.0.2.1"},
+		{"forwarded header ignored from an untrusted peer", "192.0.2.1:5000", []string{"203.0.113.9"}, proxies, "192.0.2.1"},
+		{"trusted proxy", "10.1.2.3:5000", []string{"203.0.113.9"}, proxies, "203.0.113.9"},
+		{"client-supplied entries left of the real one are ignored", "10.1.2.3:5000", []string{"1.2.3.4, 203.0.113.9"}, proxies, "203.0.113.9"},
+		{"chain of trusted proxies", "10.1.2.3:5000", []string{"203.0.113.9, 10.9.9.9"}, proxies, "203.0.113.9"},
+		{"several header lines", "10.1.2.3:5000", []string{"198.51.100.1", "203.0.113.9"}, proxies, "203.0.113.9"},
+		{"garbage in the header falls back to the peer", "10.1.2.3:5000", []string{"not-an-ip"}, proxies, "10.1.2.3"},
+		{"IPv6 proxy", "[::1]:5000", []string{"2001:db8::7"}, proxies, "2001:db8::7"},
+		{"IPv4-mapped", "[::ffff:192.0.2.1]:5000", nil, nil, "192.0.2.1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/", nil)
+			r.RemoteAddr = tt.remote
+			for _, v := range tt.xff {
+				r.Header.Add("X-Forwarded-For", v)
+			}
+			if got := clientIP(r, tt.trusted).String(); got != tt.want {
+				t.Fatalf("clientIP = %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLimiter(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := newLimiter(RateLimit{Burst: 2, Every: 10 * time.Second}, func() time.Time { return now })
+	for i, want := range []bool{true, true, false} {
+		if ok, _ := l.allow("a"); ok != want {
+			t.Fatalf("request %d: %v, want %v", i+1, ok, want)
+		}
+	}
+	if _, wait := l.allow("a"); wait != 10*time.Second {
+		t.Fatalf("wait %v, want 10s", wait)
+	}
+	now = now.Add(5 * time.Second)
+	if ok, wait := l.allow("a"); ok || wait != 5*time.Second {
+		t.Fatalf("half refilled: %v, wait %v", ok, wait)
+	}
+	now = now.Add(5 * time.Second)
+	if ok, _ := l.allow("a"); !ok {
+		t.Fatal("not refilled after 10s")
+	}
+
+	// The table stays bounded under a flood of distinct addresses.
+	for i := range maxBuckets * 2 {
+		l.allow(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}).String())
+	}
+	if n := len(l.buckets); n > maxBuckets {
+		t.Fatalf("%d buckets kept, at most %d allowed", n, maxBuckets)
+	}
+	if ok, _ := newLimiter(RateLimit{}, time.Now).allow("x"); !ok {
+		t.Fatal("a zero rate limit must allow everything")
+	}
+}
