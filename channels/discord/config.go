@@ -1,6 +1,7 @@
 package discord
 
 import (
+	"net/url"
 	"regexp"
 
 	"github.com/crierhq/crier/channels"
@@ -47,6 +48,13 @@ func (c Config) Validate() []channels.ConfigProblem {
 	case c.Mention == "", c.Mention == "everyone", c.Mention == "here", snowflakePattern.MatchString(c.Mention):
 	default:
 		probs = append(probs, channels.ConfigProblem{Field: "mention", Message: `must be a role id, "everyone" or "here"`})
+	}
+	if c.WebhookURL.IsSet() {
+		// The URL holds the webhook's token: never echo it.
+		u, err := url.Parse(c.WebhookURL.Reveal())
+		if err != nil || u.Scheme != "https" || !webhookPath.MatchString(u.Path) {
+			probs = append(probs, channels.ConfigProblem{Field: "webhook_url", Message: "must look like https://discord.com/api/webhooks/<id>/<token>"})
+		}
 	}
 	if c.Mode == channels.ModeSend && !c.HasCredentials() {
 		probs = append(probs, channels.ConfigProblem{Field: "token", Message: "mode is send but neither token and channel_id nor webhook_url is set"})

@@ -1,0 +1,484 @@
+package discord
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bwmarrin/discordgo"
+
+	"github.com/crierhq/crier/channels"
+)
+
+// Discord error codes the sender acts on.
+const (
+	codeAlreadyCrossposted = 40033
+)
+
+// Ledger part indexes of a delivery.
+const (
+	partMessage   = 0 // the message is posted; RemoteID is its id
+	partCrosspost = 1 // the message is published to following servers
+)
+
+// maxInlineWait is the longest rate-limit wait the sender sleeps through
+// itself; longer waits go back to the delivery engine as RateLimited, so a
+// worker is never held.
+const maxInlineWait = time.Second
+
+// Sender posts messages through a bot (bot mode) or a webhook.
+type Sender struct {
+	cfg     Config
+	session *discordgo.Session
+	api     string // https://discord.com/api/v10/
+	log     *slog.Logger
+
+	// Webhook mode: where to post (with ?wait=true), never logged.
+	webhookURL string
+	webhookID  string
+
+	mu      sync.Mutex
+	channel *discordgo.Channel // read once (type, guild)
+	me      string             // the bot's user id, read once
+}
+
+// New returns the formatter and the real sender: bot mode when Token and
+// ChannelID are set, else webhook mode when WebhookURL is. env.HTTPClient
+// carries every request. Nothing is sent until the first Send.
+func New(ctx context.Context, cfg Config, env channels.Env) (channels.Formatter, channels.Sender, error) {
+	s, err := newSender(cfg, env)
+	if err != nil {
+		return nil, nil, err
+	}
+	return NewFormatter(cfg, env.Campaign), s, nil
+}
+
+var webhookPath = regexp.MustCompile(`^/api(?:/v\d+)?/webhooks/(\d{17,20})/([A-Za-z0-9_.-]+)/?$`)
+
+func newSender(cfg Config, env channels.Env) (*Sender, error) {
+	if probs := cfg.Validate(); len(probs) > 0 {
+		return nil, fmt.Errorf("discord config: %s: %s", probs[0].Field, probs[0].Message)
+	}
+	if !cfg.HasCredentials() {
+		return nil, errors.New("discord: token and channel_id (bot) or webhook_url are needed to send (set the environment variable, or use mode: outbox)")
+	}
+	hc := env.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: time.Minute}
+	}
+	base := hc.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	log := env.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Sender{cfg: cfg, api: discordgo.EndpointDiscord + "api/v10/", log: log}
+	token := ""
+	if cfg.Token.IsSet() && cfg.ChannelID != "" {
+		token = "Bot " + cfg.Token.Reveal()
+	} else {
+		u, err := url.Parse(cfg.WebhookURL.Reveal())
+		if err != nil {
+			return nil, errors.New("discord: webhook_url is not a URL")
+		}
+		m := webhookPath.FindStringSubmatch(u.Path)
+		if m == nil {
+			return nil, errors.New("discord: webhook_url must look like https://discord.com/api/webhooks/<id>/<token>")
+		}
+		s.webhookID = m[1]
+		s.webhookURL = u.Scheme + "://" + u.Host + "/api/v10/webhooks/" + m[1] + "/" + m[2] + "?wait=true"
+	}
+	// discordgo.New only fills in the session; it contacts nobody.
+	session, err := discordgo.New(token)
+	if err != nil {
+		return nil, fmt.Errorf("discord: %w", err)
+	}
+	session.Client = &http.Client{Transport: &transport{base: base}, Timeout: hc.Timeout, Jar: hc.Jar}
+	session.UserAgent = "DiscordBot (https://github.com/crierhq/crier, 1)"
+	session.ShouldRetryOnRateLimit = false
+	session.MaxRestRetries = 0
+	session.StateEnabled = false
+	s.session = session
+	return s, nil
+}
+
+// Send posts the message once, records it in the ledger as soon as Discord
+// answers, and crossposts it when the channel is an announcement channel.
+// A retry after an unknown outcome looks for the message before sending.
+func (s *Sender) Send(ctx context.Context, d channels.Delivery, p channels.Payload) (channels.Receipt, error) {
+	msg, err := messageOf(p.Body)
+	if err != nil {
+		return channels.Receipt{}, channels.Permanent(err)
+	}
+	ledger := d.Ledger
+	if ledger == nil {
+		ledger = &memoryLedger{}
+	}
+	done, err := ledger.Parts(ctx)
+	if err != nil {
+		return channels.Receipt{}, channels.Temporary(fmt.Errorf("reading the delivery ledger: %w", err))
+	}
+	parts := map[int]channels.Part{}
+	for _, part := range done {
+		parts[part.Index] = part
+	}
+	if s.webhookURL != "" {
+		return s.sendWebhook(ctx, d, msg, ledger, parts)
+	}
+	return s.sendBot(ctx, d, msg, ledger, parts)
+}
+
+func (s *Sender) sendBot(ctx context.Context, d channels.Delivery, msg Message, ledger channels.Ledger, parts map[int]channels.Part) (channels.Receipt, error) {
+	ch, err := s.channelInfo(ctx)
+	if err != nil {
+		return channels.Receipt{}, err
+	}
+	var receipt channels.Receipt
+	if part, ok := parts[partMessage]; ok {
+		receipt = channels.Receipt{RemoteID: part.RemoteID, RemoteURL: part.RemoteURL}
+	} else {
+		var found *discordgo.Message
+		if d.PreviousUnknown {
+			if found, err = s.findSent(ctx, msg); err != nil {
+				return receipt, err
+			}
+			if found != nil {
+				s.log.Info("discord: message already posted by an earlier attempt", "post", d.PostID, "id", found.ID)
+			}
+		}
+		if found == nil {
+			msg.Nonce = Nonce(d.IdempotencyKey(partMessage))
+			msg.EnforceNonce = true
+			body, err := s.request(ctx, http.MethodPost, s.api+"channels/"+s.cfg.ChannelID+"/messages", "channels/"+s.cfg.ChannelID+"/messages", msg, true, "posting the message")
+			if err != nil {
+				return receipt, err
+			}
+			found = &discordgo.Message{}
+			if err := json.Unmarshal(body, found); err != nil || found.ID == "" {
+				return receipt, channels.Ambiguous(fmt.Errorf("posting the message: Discord's answer has no message id: %v", err))
+			}
+		}
+		part := channels.Part{Index: partMessage, RemoteID: found.ID, RemoteURL: jumpURL(ch.GuildID, s.cfg.ChannelID, found.ID)}
+		if err := ledger.SavePart(ctx, part); err != nil {
+			// Posted but not recorded: the next attempt must look first.
+			return receipt, channels.Ambiguous(fmt.Errorf("recording message %s: %w", found.ID, err))
+		}
+		receipt = channels.Receipt{RemoteID: part.RemoteID, RemoteURL: part.RemoteURL}
+	}
+
+	if !s.cfg.Crosspost || ch.Type != discordgo.ChannelTypeGuildNews {
+		return receipt, nil
+	}
+	if _, ok := parts[partCrosspost]; ok {
+		return receipt, nil
+	}
+	_, err = s.request(ctx, http.MethodPost, s.api+"channels/"+s.cfg.ChannelID+"/messages/"+receipt.RemoteID+"/crosspost", "channels/"+s.cfg.ChannelID+"/crosspost", nil, false, "crossposting the message to following servers")
+	if err != nil && discordCode(err) != codeAlreadyCrossposted {
+		return receipt, err
+	}
+	if err := ledger.SavePart(ctx, channels.Part{Index: partCrosspost, RemoteID: receipt.RemoteID, RemoteURL: receipt.RemoteURL}); err != nil {
+		// Crossposting again only meets 40033, which counts as done.
+		return receipt, channels.Temporary(fmt.Errorf("recording the crosspost of message %s: %w", receipt.RemoteID, err))
+	}
+	return receipt, nil
+}
+
+func (s *Sender) sendWebhook(ctx context.Context, d channels.Delivery, msg Message, ledger channels.Ledger, parts map[int]channels.Part) (channels.Receipt, error) {
+	if part, ok := parts[partMessage]; ok {
+		return channels.Receipt{RemoteID: part.RemoteID, RemoteURL: part.RemoteURL}, nil
+	}
+	if d.PreviousUnknown {
+		return channels.Receipt{}, channels.Permanent(errors.New("an earlier attempt may have posted this message, and a webhook cannot read the channel to check: look in the channel and send the post again only if it is missing (bot mode checks by itself)"))
+	}
+	msg.Nonce, msg.EnforceNonce = "", false // the webhook route has no nonce
+	body, err := s.request(ctx, http.MethodPost, s.webhookURL, "webhooks/"+s.webhookID, msg, true, "executing the webhook")
+	if err != nil {
+		return channels.Receipt{}, err
+	}
+	var m discordgo.Message
+	if err := json.Unmarshal(body, &m); err != nil || m.ID == "" {
+		return channels.Receipt{}, channels.Ambiguous(fmt.Errorf("executing the webhook: Discord's answer has no message id: %v", err))
+	}
+	part := channels.Part{Index: partMessage, RemoteID: m.ID}
+	if m.GuildID != "" {
+		part.RemoteURL = jumpURL(m.GuildID, m.ChannelID, m.ID)
+	}
+	if err := ledger.SavePart(ctx, part); err != nil {
+		return channels.Receipt{}, channels.Ambiguous(fmt.Errorf("recording message %s: %w", m.ID, err))
+	}
+	return channels.Receipt{RemoteID: part.RemoteID, RemoteURL: part.RemoteURL}, nil
+}
+
+// channelInfo reads the channel once: its type says whether to crosspost,
+// its guild makes the message's link, and a 403/404 here fails early.
+func (s *Sender) channelInfo(ctx context.Context) (*discordgo.Channel, error) {
+	s.mu.Lock()
+	ch := s.channel
+	s.mu.Unlock()
+	if ch != nil {
+		return ch, nil
+	}
+	body, err := s.request(ctx, http.MethodGet, s.api+"channels/"+s.cfg.ChannelID, "channels/"+s.cfg.ChannelID, nil, false, "reading the channel")
+	if err != nil {
+		return nil, err
+	}
+	ch = &discordgo.Channel{}
+	if err := json.Unmarshal(body, ch); err != nil {
+		return nil, channels.Temporary(fmt.Errorf("reading the channel: %w", err))
+	}
+	if s.cfg.Crosspost && ch.Type != discordgo.ChannelTypeGuildNews {
+		s.log.Info("discord: crosspost is set but the channel is not an announcement channel; messages are not crossposted", "channel", s.cfg.ChannelID)
+	}
+	s.mu.Lock()
+	s.channel = ch
+	s.mu.Unlock()
+	return ch, nil
+}
+
+// findSent looks through the channel's latest messages for one the bot
+// posted with the same embed.
+func (s *Sender) findSent(ctx context.Context, msg Message) (*discordgo.Message, error) {
+	s.mu.Lock()
+	me := s.me
+	s.mu.Unlock()
+	if me == "" {
+		body, err := s.request(ctx, http.MethodGet, s.api+"users/@me", "users/@me", nil, false, "checking for a message an earlier attempt posted: reading the bot's user")
+		if err != nil {
+			return nil, err
+		}
+		var u discordgo.User
+		if err := json.Unmarshal(body, &u); err != nil || u.ID == "" {
+			return nil, channels.Temporary(fmt.Errorf("reading the bot's user: %v", err))
+		}
+		me = u.ID
+		s.mu.Lock()
+		s.me = me
+		s.mu.Unlock()
+	}
+	body, err := s.request(ctx, http.MethodGet, s.api+"channels/"+s.cfg.ChannelID+"/messages?limit=50", "channels/"+s.cfg.ChannelID+"/messages/list", nil, false, "checking for a message an earlier attempt posted")
+	if err != nil {
+		return nil, err
+	}
+	var recent []*discordgo.Message
+	if err := json.Unmarshal(body, &recent); err != nil {
+		return nil, channels.Temporary(fmt.Errorf("checking for a message an earlier attempt posted: %w", err))
+	}
+	for _, m := range recent {
+		if m.Author == nil || m.Author.ID != me {
+			continue
+		}
+		if sameEmbed(m, msg) {
+			return m, nil
+		}
+	}
+	return nil, nil
+}
+
+// sameEmbed reports whether a posted message shows msg's embed: the same
+// link and title (and description when there is no link), the same content.
+func sameEmbed(m *discordgo.Message, msg Message) bool {
+	if len(m.Embeds) == 0 || len(msg.Embeds) == 0 || m.Content != msg.Content {
+		return false
+	}
+	got, want := m.Embeds[0], msg.Embeds[0]
+	if got.URL != want.URL || got.Title != want.Title {
+		return false
+	}
+	return want.URL != "" || got.Description == want.Description
+}
+
+func jumpURL(guild, channel, message string) string {
+	if guild == "" {
+		guild = "@me"
+	}
+	return "https://discord.com/channels/" + guild + "/" + channel + "/" + message
+}
+
+// request makes one REST call through discordgo, never sleeping past ctx:
+// a bucket that is empty for longer than maxInlineWait, or a 429, comes
+// back as RateLimited. create marks the call that posts the message, whose
+// unknown outcome is Ambiguous.
+func (s *Sender) request(ctx context.Context, method, urlStr, bucketID string, data any, create bool, what string) ([]byte, error) {
+	b := s.session.Ratelimiter.GetBucket(bucketID)
+	b.Lock()
+	wait := s.session.Ratelimiter.GetWaitTime(b, 1)
+	b.Unlock()
+	if wait > 0 {
+		if wait > maxInlineWait {
+			return nil, channels.RateLimited(fmt.Errorf("%s: Discord's rate limit for this route is used up; retry in %s", what, wait.Round(time.Millisecond)), wait)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, channels.Temporary(fmt.Errorf("%s: waiting for Discord's rate limit: %w", what, ctx.Err()))
+		case <-t.C:
+		}
+	}
+	callCtx, c := withCall(ctx)
+	body, err := s.session.RequestWithBucketID(method, urlStr, data, bucketID,
+		discordgo.WithContext(callCtx), discordgo.WithRetryOnRatelimit(false), discordgo.WithRestRetries(0))
+	if err != nil {
+		return nil, s.classify(what, err, c, create)
+	}
+	return body, nil
+}
+
+// apiError is a Discord error answer, without the request (whose URL may
+// hold the webhook token).
+type apiError struct {
+	Status  int
+	Code    int
+	Message string
+}
+
+func (e *apiError) Error() string {
+	if e.Code != 0 {
+		return fmt.Sprintf("Discord answered %d %s: %s (code %d)", e.Status, http.StatusText(e.Status), e.Message, e.Code)
+	}
+	if e.Message != "" {
+		return fmt.Sprintf("Discord answered %d %s: %s", e.Status, http.StatusText(e.Status), e.Message)
+	}
+	return fmt.Sprintf("Discord answered %d %s", e.Status, http.StatusText(e.Status))
+}
+
+func discordCode(err error) int {
+	var e *apiError
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return 0
+}
+
+// classify turns a discordgo error into a classified error that says what
+// was being done and never holds the webhook URL.
+func (s *Sender) classify(what string, err error, c *call, create bool) error {
+	status, headers := c.answer()
+	var rl *discordgo.RateLimitError
+	if errors.As(err, &rl) || status == http.StatusTooManyRequests {
+		wait := time.Duration(0)
+		global := headers.Get("X-RateLimit-Global") != ""
+		if rl != nil && rl.TooManyRequests != nil {
+			wait = rl.RetryAfter
+		}
+		if wait <= 0 {
+			wait = retryAfterHeader(headers)
+		}
+		scope := "this route's"
+		if global {
+			scope = "the bot's global"
+		}
+		return channels.RateLimited(fmt.Errorf("%s: Discord refused it under %s rate limit (429); retry in %s", what, scope, wait.Round(time.Millisecond)), max(wait, 100*time.Millisecond))
+	}
+	var rest *discordgo.RESTError
+	if errors.As(err, &rest) && rest.Response != nil {
+		e := &apiError{Status: rest.Response.StatusCode}
+		if rest.Message != nil {
+			e.Code, e.Message = rest.Message.Code, rest.Message.Message
+		}
+		return s.classifyStatus(what, e, create)
+	}
+	if status >= 400 {
+		return s.classifyStatus(what, &apiError{Status: status}, create)
+	}
+	if status >= 200 && status < 300 {
+		// Discord answered but the answer could not be read (discordgo
+		// failed on its headers or body): the message may exist.
+		if create {
+			return channels.Ambiguous(fmt.Errorf("%s: reading Discord's answer: %s", what, s.redact(err)))
+		}
+		return channels.Temporary(fmt.Errorf("%s: reading Discord's answer: %s", what, s.redact(err)))
+	}
+	wrapped := fmt.Errorf("%s: %w", what, redactedError{msg: s.redact(err), err: err})
+	if create && c.maybeSent(err) {
+		return channels.Ambiguous(wrapped)
+	}
+	return channels.Temporary(wrapped)
+}
+
+func (s *Sender) classifyStatus(what string, e *apiError, create bool) error {
+	target := "channel " + s.cfg.ChannelID
+	if s.webhookURL != "" {
+		target = "webhook " + s.webhookID
+	}
+	switch {
+	case e.Status == http.StatusUnauthorized && s.webhookURL != "":
+		return channels.Permanent(fmt.Errorf("%s: Discord refused the webhook token (%w): check discord.webhook_url", what, e))
+	case e.Status == http.StatusUnauthorized:
+		return channels.Permanent(fmt.Errorf("%s: Discord refused the bot token (%w): check discord.token", what, e))
+	case e.Status == http.StatusForbidden:
+		return channels.Permanent(fmt.Errorf("%s: the bot may not do this in %s (%w): give it View Channel, Send Messages and Embed Links there (and Manage Messages to crosspost)", what, target, e))
+	case e.Status == http.StatusNotFound:
+		return channels.Permanent(fmt.Errorf("%s: %s does not exist or the bot cannot see it (%w): check the discord section of the config", what, target, e))
+	case e.Status == http.StatusRequestTimeout || e.Status == http.StatusConflict:
+		return channels.Temporary(fmt.Errorf("%s: %w", what, e))
+	case e.Status >= 400 && e.Status < 500:
+		return channels.Permanent(fmt.Errorf("%s: %w", what, e))
+	case e.Status >= 500 && create:
+		// A gateway error may come after Discord stored the message.
+		return channels.Ambiguous(fmt.Errorf("%s: %w", what, e))
+	default:
+		return channels.Temporary(fmt.Errorf("%s: %w", what, e))
+	}
+}
+
+// redactedError keeps err's chain (deadline, net errors) but prints a
+// message with the webhook URL taken out.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e redactedError) Error() string { return e.msg }
+func (e redactedError) Unwrap() error { return e.err }
+
+func (s *Sender) redact(err error) string {
+	msg := err.Error()
+	if s.webhookURL == "" {
+		return msg
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		msg = ue.Op + " webhook " + s.webhookID + ": " + ue.Err.Error()
+	}
+	if u, perr := url.Parse(s.webhookURL); perr == nil {
+		if m := webhookPath.FindStringSubmatch(u.Path); m != nil {
+			msg = strings.ReplaceAll(msg, m[2], "[redacted]")
+		}
+	}
+	return msg
+}
+
+func retryAfterHeader(h http.Header) time.Duration {
+	if h == nil {
+		return time.Second
+	}
+	if v, err := strconv.ParseFloat(h.Get("X-RateLimit-Reset-After"), 64); err == nil && v > 0 {
+		return time.Duration(v * float64(time.Second))
+	}
+	if v, err := strconv.ParseFloat(h.Get("Retry-After"), 64); err == nil && v > 0 {
+		return time.Duration(math.Ceil(v)) * time.Second
+	}
+	return time.Second
+}
+
+// memoryLedger stands in when a delivery has no ledger (one-off sends).
+type memoryLedger struct{ parts []channels.Part }
+
+func (m *memoryLedger) Parts(context.Context) ([]channels.Part, error) { return m.parts, nil }
+func (m *memoryLedger) SavePart(_ context.Context, p channels.Part) error {
+	m.parts = append(m.parts, p)
+	return nil
+}
