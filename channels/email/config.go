@@ -1,7 +1,18 @@
+// Package email provides the email newsletter channel: a pure formatter that
+// renders a post (or a digest of posts) as a multipart/alternative mail from
+// replaceable templates, and a sender that delivers a campaign to every
+// confirmed subscriber over reused SMTP connections with a durable
+// per-recipient ledger, so that a crash or restart never skips anyone and
+// never sends anyone a second copy beyond the messages in flight.
 package email
 
 import (
+	"fmt"
 	"net/mail"
+	"os"
+	"strings"
+
+	gomail "github.com/wneessen/go-mail"
 
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/config/secret"
@@ -49,18 +60,24 @@ type DKIM struct {
 	Key      secret.Secret `yaml:"key"`
 }
 
+// DefaultConcurrency is the number of SMTP connections when none is set.
+const DefaultConcurrency = 4
+
 // HasCredentials reports whether the channel can send for real.
 func (c Config) HasCredentials() bool { return c.SMTP.Host != "" }
+
+// Enabled reports whether DKIM signing is configured.
+func (d DKIM) Enabled() bool { return d.Domain != "" }
 
 // Validate reports every problem in the section.
 func (c Config) Validate() []channels.ConfigProblem {
 	var probs []channels.ConfigProblem
-	for field, addr := range map[string]string{"from": c.From, "reply_to": c.ReplyTo} {
-		if addr == "" {
+	for _, f := range []struct{ field, addr string }{{"from", c.From}, {"reply_to", c.ReplyTo}} {
+		if f.addr == "" {
 			continue
 		}
-		if _, err := mail.ParseAddress(addr); err != nil {
-			probs = append(probs, channels.ConfigProblem{Field: field, Message: "must be an address such as \"CAMACA <news@camaca.org>\""})
+		if _, err := mail.ParseAddress(f.addr); err != nil {
+			probs = append(probs, channels.ConfigProblem{Field: f.field, Message: "must be an address such as \"CAMACA <news@camaca.org>\""})
 		}
 	}
 	switch c.SMTP.TLS {
@@ -68,11 +85,84 @@ func (c Config) Validate() []channels.ConfigProblem {
 	default:
 		probs = append(probs, channels.ConfigProblem{Field: "smtp.tls", Message: "must be starttls, tls or none"})
 	}
+	if c.SMTP.Port < 0 || c.SMTP.Port > 65535 {
+		probs = append(probs, channels.ConfigProblem{Field: "smtp.port", Message: "must be a port number (587 for starttls, 465 for tls)"})
+	}
 	if c.Concurrency < 0 {
 		probs = append(probs, channels.ConfigProblem{Field: "concurrency", Message: "must be 0 (default) or more"})
+	}
+	if c.RatePerSecond < 0 {
+		probs = append(probs, channels.ConfigProblem{Field: "rate_per_second", Message: "must be 0 (no cap) or more"})
+	}
+	if c.RatePerHour < 0 {
+		probs = append(probs, channels.ConfigProblem{Field: "rate_per_hour", Message: "must be 0 (no cap) or more"})
+	}
+	if c.RatePerDay < 0 {
+		probs = append(probs, channels.ConfigProblem{Field: "rate_per_day", Message: "must be 0 (no cap) or more"})
+	}
+	if strings.ContainsAny(c.ListID, " <>\r\n\t") {
+		probs = append(probs, channels.ConfigProblem{Field: "list_id", Message: "must be a dotted name such as news.camaca.org, without spaces or angle brackets"})
 	}
 	if c.Mode == channels.ModeSend && !c.HasCredentials() {
 		probs = append(probs, channels.ConfigProblem{Field: "smtp.host", Message: "mode is send but no SMTP host is set"})
 	}
+	if c.Enabled && c.HasCredentials() && c.From == "" {
+		probs = append(probs, channels.ConfigProblem{Field: "from", Message: "a sender address is needed to send the newsletter"})
+	}
+	if d := c.DKIM; d.Enabled() || d.Selector != "" || d.KeyFile != "" || d.Key.IsSet() {
+		if d.Domain == "" {
+			probs = append(probs, channels.ConfigProblem{Field: "dkim.domain", Message: "DKIM needs the signing domain (d=), e.g. camaca.org"})
+		}
+		if d.Selector == "" {
+			probs = append(probs, channels.ConfigProblem{Field: "dkim.selector", Message: "DKIM needs the selector under which the public key is published in DNS"})
+		}
+		switch {
+		case d.KeyFile == "" && !d.Key.IsSet():
+			probs = append(probs, channels.ConfigProblem{Field: "dkim.key_file", Message: "DKIM needs a private key: key_file, or key: ${DKIM_KEY} from the environment"})
+		case d.KeyFile != "" && d.Key.IsSet():
+			probs = append(probs, channels.ConfigProblem{Field: "dkim.key", Message: "set key_file or key, not both"})
+		}
+	}
 	return probs
+}
+
+// dkimSigner loads the DKIM key (from the file or the environment-expanded
+// key) and returns a signer that covers the list headers too, or nil when
+// DKIM is not configured.
+func (c Config) dkimSigner() (*gomail.DKIMSigner, error) {
+	d := c.DKIM
+	if !d.Enabled() {
+		return nil, nil
+	}
+	var pemBytes []byte
+	if d.KeyFile != "" {
+		b, err := os.ReadFile(d.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading DKIM key file: %w", err)
+		}
+		pemBytes = b
+	} else {
+		pemBytes = []byte(d.Key.Reveal())
+	}
+	key, err := gomail.PrivKeyFromPEM(pemBytes)
+	if err != nil {
+		// The key's bytes are never echoed.
+		return nil, fmt.Errorf("reading DKIM key for %s: not a PEM RSA or Ed25519 private key (%v)", d.Domain, errWithoutKey(err))
+	}
+	s := gomail.NewDKIMSigner(d.Domain, d.Selector, key)
+	s.SignHeaders("From", "To", "Subject", "Date", "Message-ID", "Reply-To", "Content-Type", "MIME-Version",
+		"List-Id", "List-Unsubscribe", "List-Unsubscribe-Post")
+	if err := s.ValidateConfig(); err != nil {
+		return nil, fmt.Errorf("DKIM config for %s: %w", d.Domain, err)
+	}
+	return s, nil
+}
+
+// errWithoutKey keeps only the kind of a key parsing error.
+func errWithoutKey(err error) string {
+	msg := err.Error()
+	if len(msg) > 120 {
+		msg = msg[:120]
+	}
+	return msg
 }

@@ -1,0 +1,501 @@
+package email
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	htmltemplate "html/template"
+	"io/fs"
+	"net/mail"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	texttemplate "text/template"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/microcosm-cc/bluemonday"
+	"github.com/yuin/goldmark"
+	"github.com/yuin/goldmark/extension"
+	"golang.org/x/net/html"
+
+	"github.com/crierhq/crier/bot/post"
+	"github.com/crierhq/crier/channels"
+)
+
+//go:embed templates/*
+var builtinTemplates embed.FS
+
+// Template file names; an organisation's templates folder may replace any of
+// them and the built-in one is used for the others.
+const (
+	tmplNewsletterHTML = "newsletter.html"
+	tmplNewsletterText = "newsletter.txt"
+	tmplConfirmHTML    = "confirm.html"
+	tmplConfirmText    = "confirm.txt"
+)
+
+// placeholderUnsubscribe stands in for a subscriber's signed link in the
+// un-personalised rendering (preview, outbox).
+const placeholderUnsubscribe = "/unsubscribe?t=PERSONAL-LINK"
+
+// Message is the email payload body: the un-personalised newsletter as
+// `crier preview --json` shows it. The sender re-renders it per recipient
+// from the data it keeps alongside.
+type Message struct {
+	Subject   string `json:"subject"`
+	Preheader string `json:"preheader"`
+	Text      string `json:"text"`
+	HTML      string `json:"html"`
+
+	// SendID names the campaign in the send ledger: "post:<id>" or
+	// "digest:<id>".
+	SendID string `json:"send_id"`
+
+	data newsletterData
+}
+
+// newsletterData is what the newsletter templates see.
+type newsletterData struct {
+	Campaign  channels.Campaign
+	Language  string
+	Subject   string
+	Preheader string
+	Intro     string
+	Items     []item
+	Digest    bool
+	// Name and UnsubscribeURL are the recipient's.
+	Name           string
+	UnsubscribeURL string
+}
+
+// item is one post in a newsletter.
+type item struct {
+	Title          string
+	Link           string
+	ContentWarning string
+	ImageURL       string
+	ImageAlt       string
+	Summary        string
+	// HTML is the post's Markdown rendered and sanitised; Text is its
+	// plain-text form.
+	HTML htmltemplate.HTML
+	Text string
+}
+
+// confirmData is what the confirmation templates see.
+type confirmData struct {
+	Campaign   channels.Campaign
+	Language   string
+	Subject    string
+	Preheader  string
+	Name       string
+	ConfirmURL string
+}
+
+type templates struct {
+	html *htmltemplate.Template
+	text *texttemplate.Template
+}
+
+// loadTemplates reads the built-in templates, replaced file by file by the
+// ones in dir when it is set.
+func loadTemplates(dir string) (*templates, error) {
+	if dir != "" {
+		fi, err := os.Stat(dir)
+		if err != nil {
+			return nil, fmt.Errorf("email templates folder: %w", err)
+		}
+		if !fi.IsDir() {
+			return nil, fmt.Errorf("email templates folder %s: not a folder", dir)
+		}
+	}
+	read := func(name string) (string, string, error) {
+		if dir != "" {
+			p := filepath.Join(dir, name)
+			b, err := os.ReadFile(p)
+			if err == nil {
+				return string(b), p, nil
+			}
+			if !errors.Is(err, fs.ErrNotExist) {
+				return "", p, fmt.Errorf("reading email template: %w", err)
+			}
+		}
+		b, err := builtinTemplates.ReadFile("templates/" + name)
+		return string(b), "built-in " + name, err
+	}
+	funcs := texttemplate.FuncMap{"underline": func(s string) string {
+		n := min(utf8.RuneCountInString(s), 72)
+		return strings.Repeat("=", n)
+	}}
+	t := &templates{html: htmltemplate.New("email"), text: texttemplate.New("email").Funcs(funcs)}
+	for _, name := range []string{tmplNewsletterHTML, tmplConfirmHTML} {
+		src, where, err := read(name)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := t.html.New(name).Parse(src); err != nil {
+			return nil, fmt.Errorf("email template %s: %w", where, err)
+		}
+	}
+	for _, name := range []string{tmplNewsletterText, tmplConfirmText} {
+		src, where, err := read(name)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := t.text.New(name).Parse(src); err != nil {
+			return nil, fmt.Errorf("email template %s: %w", where, err)
+		}
+	}
+	return t, nil
+}
+
+// render executes the HTML and text templates of one kind of mail.
+func (t *templates) render(htmlName, textName string, data any) (htmlOut, textOut string, err error) {
+	var hb, tb bytes.Buffer
+	hb.Grow(16 << 10)
+	if err := t.html.ExecuteTemplate(&hb, htmlName, data); err != nil {
+		return "", "", fmt.Errorf("rendering %s: %w", htmlName, err)
+	}
+	if err := t.text.ExecuteTemplate(&tb, textName, data); err != nil {
+		return "", "", fmt.Errorf("rendering %s: %w", textName, err)
+	}
+	return hb.String(), tidyText(tb.String()), nil
+}
+
+// tidyText collapses the blank lines templates leave behind.
+func tidyText(s string) string {
+	lines := strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n")
+	out := make([]string, 0, len(lines))
+	blank := 0
+	for _, l := range lines {
+		l = strings.TrimRight(l, " \t")
+		if l == "" {
+			blank++
+			if blank > 1 {
+				continue
+			}
+		} else {
+			blank = 0
+		}
+		out = append(out, l)
+	}
+	return strings.TrimSpace(strings.Join(out, "\n")) + "\n"
+}
+
+// Formatter renders posts and digests as newsletter mail. It is pure.
+type Formatter struct {
+	cfg      Config
+	campaign channels.Campaign
+	tmpl     *templates
+	md       goldmark.Markdown
+	policy   *bluemonday.Policy
+	from     *mail.Address
+	replyTo  *mail.Address
+	domain   string
+	listID   string
+}
+
+// NewFormatter returns the newsletter formatter. Format's payload Body is a
+// *Message (subject, text, HTML, preheader of the un-personalised mail); its
+// Files are "message.eml" (the full MIME message as it would be sent, to a
+// placeholder recipient) and "message.html". The error is a bad templates
+// folder.
+func NewFormatter(cfg Config, campaign channels.Campaign) (channels.Formatter, error) {
+	return newFormatter(cfg, campaign)
+}
+
+func newFormatter(cfg Config, campaign channels.Campaign) (*Formatter, error) {
+	t, err := loadTemplates(cfg.Templates)
+	if err != nil {
+		return nil, err
+	}
+	f := &Formatter{
+		cfg:      cfg,
+		campaign: campaign,
+		tmpl:     t,
+		md:       goldmark.New(goldmark.WithExtensions(extension.GFM)),
+		policy:   bluemonday.UGCPolicy(),
+	}
+	// Links in mail open outside the mail client; never let a post's HTML
+	// carry scripts, forms or styles that break the layout.
+	f.policy.RequireNoFollowOnLinks(false)
+	f.policy.AddTargetBlankToFullyQualifiedLinks(false)
+	fromAddr := cfg.From
+	if fromAddr == "" {
+		fromAddr = "newsletter@example.org"
+	}
+	if f.from, err = mail.ParseAddress(fromAddr); err != nil {
+		return nil, fmt.Errorf("email from address %q: %w", fromAddr, err)
+	}
+	if f.from.Name == "" {
+		f.from.Name = cleanHeader(campaign.Name, 100)
+	}
+	if cfg.ReplyTo != "" {
+		if f.replyTo, err = mail.ParseAddress(cfg.ReplyTo); err != nil {
+			return nil, fmt.Errorf("email reply_to address %q: %w", cfg.ReplyTo, err)
+		}
+	}
+	_, f.domain, _ = strings.Cut(f.from.Address, "@")
+	f.listID = cfg.ListID
+	if f.listID == "" {
+		f.listID = "newsletter." + f.domain
+	}
+	return f, nil
+}
+
+// Format renders one post as a newsletter.
+func (f *Formatter) Format(p post.Post) (channels.Payload, error) {
+	return f.format("post:"+p.ID, p.ID, []post.Post{p}, false)
+}
+
+// FormatDigest renders several posts as one digest newsletter.
+func (f *Formatter) FormatDigest(digestID string, posts []post.Post) (channels.Payload, error) {
+	if len(posts) == 0 {
+		return channels.Payload{}, errors.New("formatting digest: no posts")
+	}
+	return f.format("digest:"+digestID, digestID, posts, true)
+}
+
+func (f *Formatter) format(sendID, postID string, posts []post.Post, digest bool) (channels.Payload, error) {
+	var warnings []string
+	data := newsletterData{Campaign: f.campaign, Language: f.campaign.Language, Digest: digest}
+	if data.Language == "" {
+		data.Language = "en"
+	}
+	for _, p := range posts {
+		it, warns := f.item(p)
+		warnings = append(warnings, warns...)
+		data.Items = append(data.Items, it)
+	}
+	first := posts[0]
+	if digest {
+		data.Subject = cleanHeader(fmt.Sprintf("%s news: %s", f.campaign.Name, first.Title), 200)
+		if len(posts) > 1 {
+			data.Subject = cleanHeader(fmt.Sprintf("%s news: %s and %d more", f.campaign.Name, first.Title, len(posts)-1), 200)
+		}
+	} else {
+		data.Subject = cleanHeader(first.Title, 200)
+		data.Intro = strings.TrimSpace(first.TextFor("email"))
+	}
+	if data.Subject == "" {
+		return channels.Payload{}, fmt.Errorf("formatting %s: the post has no title to use as the subject", postID)
+	}
+	data.Preheader = preheader(first, data.Items[0])
+	if f.campaign.PublicURL == "" {
+		warnings = append(warnings, "http.public_url is not set: the newsletter cannot carry working unsubscribe links, so it will not be sent")
+	} else if !strings.HasPrefix(f.campaign.PublicURL, "https://") {
+		warnings = append(warnings, "http.public_url is not https: mail providers ignore one-click unsubscribe (RFC 8058) over plain http")
+	}
+	data.UnsubscribeURL = f.publicURL() + placeholderUnsubscribe
+	htmlOut, textOut, err := f.tmpl.render(tmplNewsletterHTML, tmplNewsletterText, data)
+	if err != nil {
+		return channels.Payload{}, fmt.Errorf("formatting %s: %w", postID, err)
+	}
+	m := &Message{Subject: data.Subject, Preheader: data.Preheader, Text: textOut, HTML: htmlOut, SendID: sendID, data: data}
+	msg, err := f.build(m.Subject, htmlOut, textOut, &mail.Address{Name: "Supporter", Address: "supporter@example.org"},
+		messageID(sendID, "preview", f.domain), first.PublishAt, data.UnsubscribeURL)
+	if err != nil {
+		return channels.Payload{}, fmt.Errorf("formatting %s: %w", postID, err)
+	}
+	var eml bytes.Buffer
+	if _, err := msg.WriteTo(&eml); err != nil {
+		return channels.Payload{}, fmt.Errorf("formatting %s as MIME: %w", postID, err)
+	}
+	return channels.Payload{
+		Channel:  "email",
+		PostID:   postID,
+		Body:     m,
+		Files:    []channels.File{{Name: "message.eml", Data: eml.Bytes()}, {Name: "message.html", Data: []byte(htmlOut)}},
+		Warnings: warnings,
+	}, nil
+}
+
+func (f *Formatter) publicURL() string {
+	if f.campaign.PublicURL == "" {
+		return "https://newsletter.invalid"
+	}
+	return strings.TrimRight(f.campaign.PublicURL, "/")
+}
+
+// personal renders m for one recipient.
+func (f *Formatter) personal(m *Message, name, unsubscribeURL string) (htmlOut, textOut string, err error) {
+	data := m.data
+	data.Name = cleanHeader(name, 100)
+	data.UnsubscribeURL = unsubscribeURL
+	return f.tmpl.render(tmplNewsletterHTML, tmplNewsletterText, data)
+}
+
+// item turns a post into its newsletter item.
+func (f *Formatter) item(p post.Post) (item, []string) {
+	var warns []string
+	it := item{Title: cleanText(p.Title), Link: safeURL(p.Link), ContentWarning: cleanText(p.ContentWarning), Summary: cleanText(p.Summary)}
+	if p.Link != "" && it.Link == "" {
+		warns = append(warns, fmt.Sprintf("post %s: link %q is not an http(s) URL; left out", p.ID, p.Link))
+	}
+	if p.Image != nil {
+		switch {
+		case p.Image.URL != "" && safeURL(p.Image.URL) != "":
+			it.ImageURL, it.ImageAlt = safeURL(p.Image.URL), cleanText(p.Image.Alt)
+			if it.ImageAlt == "" {
+				warns = append(warns, fmt.Sprintf("post %s: the image has no alt text; readers who cannot see it get nothing", p.ID))
+			}
+		case p.Image.File != "":
+			warns = append(warns, fmt.Sprintf("post %s: the image is a local file (%s); the newsletter only shows images by URL", p.ID, p.Image.File))
+		}
+	}
+	body := strings.TrimSpace(p.Body)
+	if body == "" {
+		body = strings.TrimSpace(p.Summary)
+	}
+	base := p.Link
+	if base == "" {
+		base = f.campaign.Website
+	}
+	h, w := f.renderMarkdown(body, base)
+	for _, s := range w {
+		warns = append(warns, fmt.Sprintf("post %s: %s", p.ID, s))
+	}
+	it.HTML = htmltemplate.HTML(h)
+	it.Text = body
+	return it, warns
+}
+
+// renderMarkdown renders Markdown to sanitised HTML with the inline styles
+// mail clients need (Gmail and Outlook drop most <style> rules).
+func (f *Formatter) renderMarkdown(src, base string) (string, []string) {
+	var buf bytes.Buffer
+	if err := f.md.Convert([]byte(src), &buf); err != nil {
+		// goldmark only fails on writer errors; keep the text readable.
+		return "<p>" + htmltemplate.HTMLEscapeString(src) + "</p>", nil
+	}
+	clean := f.policy.SanitizeBytes(buf.Bytes())
+	return inlineStyles(clean, base)
+}
+
+var inlineStyle = map[string]string{
+	"p":          "margin:0 0 16px 0;",
+	"h1":         "margin:24px 0 12px 0;font-size:22px;line-height:1.3;",
+	"h2":         "margin:24px 0 12px 0;font-size:20px;line-height:1.3;",
+	"h3":         "margin:20px 0 8px 0;font-size:18px;line-height:1.3;",
+	"h4":         "margin:16px 0 8px 0;font-size:16px;",
+	"a":          "color:#1a56a8;text-decoration:underline;",
+	"img":        "display:block;max-width:100%;height:auto;border:0;",
+	"ul":         "margin:0 0 16px 0;padding-left:24px;",
+	"ol":         "margin:0 0 16px 0;padding-left:24px;",
+	"li":         "margin:0 0 4px 0;",
+	"blockquote": "margin:0 0 16px 0;padding:0 0 0 12px;border-left:3px solid #cccccc;color:#555555;",
+	"pre":        "margin:0 0 16px 0;padding:12px;background-color:#f0f0f0;white-space:pre-wrap;font-size:14px;",
+	"code":       "font-family:Consolas,Menlo,monospace;font-size:14px;",
+	"table":      "border-collapse:collapse;margin:0 0 16px 0;",
+	"td":         "border:1px solid #dddddd;padding:4px 8px;",
+	"th":         "border:1px solid #dddddd;padding:4px 8px;",
+	"hr":         "border:none;border-top:1px solid #dddddd;margin:24px 0;",
+}
+
+// inlineStyles adds style attributes to sanitised HTML, makes relative
+// links absolute against base, and reports images without alt text.
+func inlineStyles(src []byte, base string) (string, []string) {
+	baseURL, _ := url.Parse(base)
+	var out strings.Builder
+	var warns []string
+	z := html.NewTokenizer(bytes.NewReader(src))
+	for {
+		tt := z.Next()
+		switch tt {
+		case html.ErrorToken:
+			return out.String(), warns
+		case html.StartTagToken, html.SelfClosingTagToken:
+			tok := z.Token()
+			if style, ok := inlineStyle[tok.Data]; ok {
+				tok.Attr = append(tok.Attr, html.Attribute{Key: "style", Val: style})
+			}
+			hasAlt := false
+			for i, a := range tok.Attr {
+				switch {
+				case (a.Key == "href" || a.Key == "src") && baseURL != nil && baseURL.IsAbs():
+					if u, err := baseURL.Parse(a.Val); err == nil {
+						tok.Attr[i].Val = u.String()
+					}
+				case a.Key == "alt" && strings.TrimSpace(a.Val) != "":
+					hasAlt = true
+				}
+			}
+			if tok.Data == "img" && !hasAlt {
+				warns = append(warns, "an image in the body has no alt text")
+			}
+			out.WriteString(tok.String())
+		default:
+			out.Write(z.Raw())
+		}
+	}
+}
+
+// preheader is the preview line mail clients show after the subject.
+func preheader(p post.Post, it item) string {
+	s := cleanText(p.Summary)
+	if s == "" {
+		s = cleanText(stripMarkdown(it.Text))
+	}
+	if r := []rune(s); len(r) > 140 {
+		s = strings.TrimSpace(string(r[:139])) + "…"
+	}
+	return s
+}
+
+// stripMarkdown drops the most common Markdown punctuation for the
+// preheader; the text part keeps the Markdown, which reads well as is.
+func stripMarkdown(s string) string {
+	r := strings.NewReplacer("**", "", "__", "", "#", "", "`", "", "*", "", "_", " ", "[", "", "]", " ", ">", "")
+	return r.Replace(s)
+}
+
+// cleanHeader makes s safe for a mail header: no control characters or line
+// breaks of any kind (header injection), whitespace collapsed, at most max
+// runes.
+func cleanHeader(s string, max int) string {
+	s = strings.Join(strings.FieldsFunc(s, func(r rune) bool {
+		return unicode.IsSpace(r) || unicode.IsControl(r) || r == '\u2028' || r == '\u2029'
+	}), " ")
+	s = strings.Map(func(r rune) rune {
+		if r == utf8.RuneError || unicode.Is(unicode.Cf, r) && r != '\u200d' {
+			return -1
+		}
+		return r
+	}, s)
+	if r := []rune(s); len(r) > max {
+		s = strings.TrimSpace(string(r[:max-1])) + "…"
+	}
+	return s
+}
+
+// cleanText is cleanHeader without a length cap, for one-line text.
+func cleanText(s string) string { return cleanHeader(s, 1<<20) }
+
+// safeURL returns u when it is an absolute http(s) URL, else "".
+func safeURL(u string) string {
+	u = strings.TrimSpace(u)
+	if strings.ContainsFunc(u, unicode.IsControl) {
+		return ""
+	}
+	pu, err := url.Parse(u)
+	if err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" {
+		return ""
+	}
+	return pu.String()
+}
+
+// messageID makes a Message-ID on the sender's domain that is the same for
+// the same campaign and recipient, so that a copy sent twice after a crash
+// carries the same id and mail clients that de-duplicate show it once.
+func messageID(sendID, recipient, domain string) string {
+	h := sha256.Sum256([]byte(sendID))
+	if domain == "" {
+		domain = "crier.invalid"
+	}
+	return fmt.Sprintf("crier.%s.%s@%s", hex.EncodeToString(h[:8]), recipient, domain)
+}

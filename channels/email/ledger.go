@@ -1,0 +1,384 @@
+package email
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/crierhq/crier/bot/store"
+)
+
+// The send ledger: one row per campaign (email_sends) and one per recipient
+// of it (email_recipients). A recipient row is pending until the SMTP server
+// accepted the message for them (sent), refused it for good (failed), or
+// they left the list before their turn (skipped). "sending" marks rows an
+// attempt has taken in hand; an attempt that starts finds any left from a
+// dead one and puts them back to pending.
+var schema = []string{`
+CREATE TABLE email_sends (
+	id          TEXT PRIMARY KEY,
+	kind        TEXT NOT NULL,
+	ref         TEXT NOT NULL,
+	subject     TEXT NOT NULL,
+	state       TEXT NOT NULL,
+	total       INTEGER NOT NULL,
+	created_at  TIMESTAMP NOT NULL,
+	updated_at  TIMESTAMP NOT NULL,
+	finished_at TIMESTAMP
+);
+
+CREATE TABLE email_recipients (
+	send_id       TEXT NOT NULL,
+	subscriber_id INTEGER NOT NULL,
+	state         TEXT NOT NULL,
+	attempts      INTEGER NOT NULL DEFAULT 0,
+	last_error    TEXT NOT NULL DEFAULT '',
+	next_try_at   TIMESTAMP,
+	sent_at       TIMESTAMP,
+	PRIMARY KEY (send_id, subscriber_id)
+) WITHOUT ROWID;
+CREATE INDEX email_recipients_state ON email_recipients (send_id, state, subscriber_id);
+CREATE INDEX email_recipients_sent_at ON email_recipients (sent_at) WHERE sent_at IS NOT NULL;
+`}
+
+// Recipient states.
+const (
+	rcptPending = "pending"
+	rcptSending = "sending"
+	rcptSent    = "sent"
+	rcptFailed  = "failed"
+	rcptSkipped = "skipped"
+)
+
+// Send states.
+const (
+	sendSending = "sending"
+	sendDone    = "done"
+)
+
+type ledger struct {
+	db  *sql.DB
+	now func() time.Time
+}
+
+func openLedger(ctx context.Context, db *sql.DB, now func() time.Time) (*ledger, error) {
+	if err := store.Migrate(ctx, db, "email", schema); err != nil {
+		return nil, err
+	}
+	return &ledger{db: db, now: now}, nil
+}
+
+// begin creates the send and snapshots the confirmed subscribers into it
+// in one transaction, or finds the send made by an earlier attempt. Rows an
+// earlier attempt left "sending" go back to pending: their outcome is
+// unknown, and they are sent again (at most one per SMTP connection of that
+// attempt was in flight). It returns how many rows it put back.
+func (l *ledger) begin(ctx context.Context, id, kind, ref, subject string) (reclaimed int64, err error) {
+	now := l.now().UTC()
+	tx, err := l.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("starting send %s: %w", id, err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `INSERT INTO email_sends (id, kind, ref, subject, state, total, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, 0, $6, $6) ON CONFLICT (id) DO NOTHING`, id, kind, ref, subject, sendSending, now)
+	if err != nil {
+		return 0, fmt.Errorf("starting send %s: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		res, err := tx.ExecContext(ctx, `INSERT INTO email_recipients (send_id, subscriber_id, state)
+			SELECT $1, id, $2 FROM subscribers WHERE status = 'confirmed' ORDER BY id`, id, rcptPending)
+		if err != nil {
+			return 0, fmt.Errorf("snapshotting recipients of %s: %w", id, err)
+		}
+		total, _ := res.RowsAffected()
+		if _, err := tx.ExecContext(ctx, `UPDATE email_sends SET total = $1 WHERE id = $2`, total, id); err != nil {
+			return 0, fmt.Errorf("snapshotting recipients of %s: %w", id, err)
+		}
+	} else {
+		res, err := tx.ExecContext(ctx, `UPDATE email_recipients SET state = $1 WHERE send_id = $2 AND state = $3`, rcptPending, id, rcptSending)
+		if err != nil {
+			return 0, fmt.Errorf("resuming send %s: %w", id, err)
+		}
+		reclaimed, _ = res.RowsAffected()
+		if _, err := tx.ExecContext(ctx, `UPDATE email_sends SET state = $1, finished_at = NULL, updated_at = $2 WHERE id = $3 AND state != $1`,
+			sendSending, now, id); err != nil {
+			return 0, fmt.Errorf("resuming send %s: %w", id, err)
+		}
+	}
+	return reclaimed, tx.Commit()
+}
+
+// recipient is one row taken in hand, with the subscriber's current data.
+type recipient struct {
+	id       int64
+	email    string
+	name     string
+	attempts int
+}
+
+// claim takes up to limit pending recipients whose turn has come, in id
+// order after afterID, and marks them sending. Recipients who are no longer
+// confirmed (unsubscribed, bounced or erased since the snapshot) are marked
+// skipped instead.
+func (l *ledger) claim(ctx context.Context, sendID string, afterID int64, limit int) ([]recipient, int64, error) {
+	now := l.now().UTC()
+	tx, err := l.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, afterID, fmt.Errorf("claiming recipients of %s: %w", sendID, err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT r.subscriber_id, r.attempts, COALESCE(s.email, ''), COALESCE(s.name, ''), COALESCE(s.status, '')
+		FROM email_recipients r LEFT JOIN subscribers s ON s.id = r.subscriber_id
+		WHERE r.send_id = $1 AND r.state = $2 AND r.subscriber_id > $3 AND (r.next_try_at IS NULL OR r.next_try_at <= $4)
+		ORDER BY r.subscriber_id LIMIT $5`, sendID, rcptPending, afterID, now, limit)
+	if err != nil {
+		return nil, afterID, fmt.Errorf("claiming recipients of %s: %w", sendID, err)
+	}
+	var out []recipient
+	var skipped []int64
+	last := afterID
+	for rows.Next() {
+		var r recipient
+		var status string
+		if err := rows.Scan(&r.id, &r.attempts, &r.email, &r.name, &status); err != nil {
+			rows.Close()
+			return nil, afterID, fmt.Errorf("claiming recipients of %s: %w", sendID, err)
+		}
+		last = r.id
+		if status != "confirmed" {
+			skipped = append(skipped, r.id)
+			continue
+		}
+		out = append(out, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, afterID, fmt.Errorf("claiming recipients of %s: %w", sendID, err)
+	}
+	for _, id := range skipped {
+		if _, err := tx.ExecContext(ctx, `UPDATE email_recipients SET state = $1, last_error = 'left the list before their turn'
+			WHERE send_id = $2 AND subscriber_id = $3`, rcptSkipped, sendID, id); err != nil {
+			return nil, afterID, fmt.Errorf("skipping recipient %d of %s: %w", id, sendID, err)
+		}
+	}
+	if len(out) > 0 {
+		if _, err := tx.ExecContext(ctx, `UPDATE email_recipients SET state = $1
+			WHERE send_id = $2 AND state = $3 AND subscriber_id > $4 AND subscriber_id <= $5 AND (next_try_at IS NULL OR next_try_at <= $6)`,
+			rcptSending, sendID, rcptPending, afterID, last, now); err != nil {
+			return nil, afterID, fmt.Errorf("claiming recipients of %s: %w", sendID, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, afterID, fmt.Errorf("claiming recipients of %s: %w", sendID, err)
+	}
+	return out, last, nil
+}
+
+// stillConfirmed reports whether the subscriber may still be sent to; it is
+// checked right before each message so that someone who unsubscribes while
+// their batch waits gets nothing.
+func (l *ledger) stillConfirmed(ctx context.Context, id int64) (bool, error) {
+	var status string
+	err := l.db.QueryRowContext(ctx, `SELECT status FROM subscribers WHERE id = $1`, id).Scan(&status)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("checking subscriber %d: %w", id, err)
+	}
+	return status == "confirmed", nil
+}
+
+// markSent checkpoints one recipient the moment the server accepted the
+// message.
+func (l *ledger) markSent(ctx context.Context, sendID string, id int64) error {
+	_, err := l.db.ExecContext(ctx, `UPDATE email_recipients SET state = $1, sent_at = $2, attempts = attempts + 1, last_error = ''
+		WHERE send_id = $3 AND subscriber_id = $4`, rcptSent, l.now().UTC(), sendID, id)
+	if err != nil {
+		return fmt.Errorf("recording message to subscriber %d of %s as sent: %w", id, sendID, err)
+	}
+	return nil
+}
+
+// markFailed records a refusal for good.
+func (l *ledger) markFailed(ctx context.Context, sendID string, id int64, reason string) error {
+	_, err := l.db.ExecContext(ctx, `UPDATE email_recipients SET state = $1, attempts = attempts + 1, last_error = $2
+		WHERE send_id = $3 AND subscriber_id = $4`, rcptFailed, reason, sendID, id)
+	if err != nil {
+		return fmt.Errorf("recording failure for subscriber %d of %s: %w", id, sendID, err)
+	}
+	return nil
+}
+
+// markSkipped records a recipient who left before their turn.
+func (l *ledger) markSkipped(ctx context.Context, sendID string, id int64) error {
+	_, err := l.db.ExecContext(ctx, `UPDATE email_recipients SET state = $1, last_error = 'left the list before their turn'
+		WHERE send_id = $2 AND subscriber_id = $3`, rcptSkipped, sendID, id)
+	if err != nil {
+		return fmt.Errorf("skipping subscriber %d of %s: %w", id, sendID, err)
+	}
+	return nil
+}
+
+// release puts a recipient back to pending, to be tried again at next
+// (temporary refusals; messages not started when the attempt stopped).
+func (l *ledger) release(ctx context.Context, sendID string, id int64, countAttempt bool, reason string, next time.Time) error {
+	inc := 0
+	if countAttempt {
+		inc = 1
+	}
+	var nextTry any
+	if !next.IsZero() {
+		nextTry = next.UTC()
+	}
+	_, err := l.db.ExecContext(ctx, `UPDATE email_recipients SET state = $1, attempts = attempts + $2,
+		last_error = CASE WHEN $3 != '' THEN $3 ELSE last_error END, next_try_at = $4
+		WHERE send_id = $5 AND subscriber_id = $6`, rcptPending, inc, reason, nextTry, sendID, id)
+	if err != nil {
+		return fmt.Errorf("putting subscriber %d of %s back: %w", id, sendID, err)
+	}
+	return nil
+}
+
+// counts returns the send's rows per state.
+func (l *ledger) counts(ctx context.Context, sendID string) (map[string]int, error) {
+	return countStates(ctx, l.db, sendID)
+}
+
+func countStates(ctx context.Context, db *sql.DB, sendID string) (map[string]int, error) {
+	rows, err := db.QueryContext(ctx, `SELECT state, COUNT(*) FROM email_recipients WHERE send_id = $1 GROUP BY state`, sendID)
+	if err != nil {
+		return nil, fmt.Errorf("counting recipients of %s: %w", sendID, err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var st string
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, fmt.Errorf("counting recipients of %s: %w", sendID, err)
+		}
+		out[st] = n
+	}
+	return out, rows.Err()
+}
+
+// nextTry is when the earliest pending recipient may be tried again (zero
+// when none waits).
+func (l *ledger) nextTry(ctx context.Context, sendID string) (time.Time, error) {
+	var t sql.NullTime
+	err := l.db.QueryRowContext(ctx, `SELECT MIN(next_try_at) FROM email_recipients WHERE send_id = $1 AND state = $2`, sendID, rcptPending).Scan(&t)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("reading retry times of %s: %w", sendID, err)
+	}
+	if !t.Valid {
+		return time.Time{}, nil
+	}
+	return t.Time, nil
+}
+
+// finish marks the send done.
+func (l *ledger) finish(ctx context.Context, sendID string) error {
+	now := l.now().UTC()
+	_, err := l.db.ExecContext(ctx, `UPDATE email_sends SET state = $1, updated_at = $2, finished_at = $2 WHERE id = $3`, sendDone, now, sendID)
+	if err != nil {
+		return fmt.Errorf("finishing send %s: %w", sendID, err)
+	}
+	return nil
+}
+
+// sentSince counts messages sent by every send since t, for the hourly and
+// daily caps.
+func (l *ledger) sentSince(ctx context.Context, t time.Time) (int, error) {
+	var n int
+	err := l.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM email_recipients WHERE sent_at IS NOT NULL AND sent_at > $1`, t.UTC()).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("counting recent messages: %w", err)
+	}
+	return n, nil
+}
+
+// oldestSentSince is the earliest send time after t (for when a cap frees
+// up).
+func (l *ledger) oldestSentSince(ctx context.Context, t time.Time) (time.Time, error) {
+	var ts sql.NullTime
+	err := l.db.QueryRowContext(ctx, `SELECT MIN(sent_at) FROM email_recipients WHERE sent_at IS NOT NULL AND sent_at > $1`, t.UTC()).Scan(&ts)
+	if err != nil || !ts.Valid {
+		return time.Time{}, err
+	}
+	return ts.Time, nil
+}
+
+// Progress is one newsletter send as `crier status` and /metrics show it.
+type Progress struct {
+	SendID  string `json:"send_id"`
+	Kind    string `json:"kind"` // post, digest
+	Ref     string `json:"ref"`  // the post id or digest id
+	Subject string `json:"subject"`
+	State   string `json:"state"` // sending, done
+	Total   int    `json:"total"`
+	Sent    int    `json:"sent"`
+	Failed  int    `json:"failed"`
+	Skipped int    `json:"skipped"`
+	Pending int    `json:"pending"`
+	// Rate is messages per second over the last minute.
+	Rate       float64    `json:"rate_per_second"`
+	StartedAt  time.Time  `json:"started_at"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+}
+
+// SendProgress lists the newsletter sends, newest first (at most 20), with
+// sent, failed, skipped and pending counts and the current rate. It works on
+// a database where the email channel never ran (no sends).
+func SendProgress(ctx context.Context, db *sql.DB) ([]Progress, error) {
+	var exists int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'email_sends'`).Scan(&exists); err != nil {
+		return nil, fmt.Errorf("reading newsletter sends: %w", err)
+	}
+	if exists == 0 {
+		return nil, nil
+	}
+	rows, err := db.QueryContext(ctx, `SELECT id, kind, ref, subject, state, total, created_at, finished_at FROM email_sends ORDER BY created_at DESC, id LIMIT 20`)
+	if err != nil {
+		return nil, fmt.Errorf("reading newsletter sends: %w", err)
+	}
+	var out []Progress
+	for rows.Next() {
+		var p Progress
+		var fin sql.NullTime
+		if err := rows.Scan(&p.SendID, &p.Kind, &p.Ref, &p.Subject, &p.State, &p.Total, &p.StartedAt, &fin); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("reading newsletter sends: %w", err)
+		}
+		if fin.Valid {
+			t := fin.Time
+			p.FinishedAt = &t
+		}
+		out = append(out, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading newsletter sends: %w", err)
+	}
+	minuteAgo := time.Now().UTC().Add(-time.Minute)
+	for i := range out {
+		p := &out[i]
+		c, err := countStates(ctx, db, p.SendID)
+		if err != nil {
+			return nil, err
+		}
+		p.Sent, p.Failed, p.Skipped, p.Pending = c[rcptSent], c[rcptFailed], c[rcptSkipped], c[rcptPending]+c[rcptSending]
+		if p.State == sendSending {
+			var n int
+			if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM email_recipients WHERE send_id = $1 AND state = $2 AND sent_at > $3`,
+				p.SendID, rcptSent, minuteAgo).Scan(&n); err != nil {
+				return nil, fmt.Errorf("reading the rate of %s: %w", p.SendID, err)
+			}
+			p.Rate = float64(n) / 60
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,152 @@
+package email
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	gomail "github.com/wneessen/go-mail"
+
+	"github.com/crierhq/crier/bot/post"
+	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/subscribers"
+)
+
+// confirmation renders the double opt-in mail for sub.
+func (f *Formatter) confirmation(sub subscribers.Subscriber, confirmURL string, now time.Time) (*gomail.Msg, error) {
+	if safeURL(confirmURL) == "" {
+		return nil, fmt.Errorf("confirmation link %q is not an http(s) URL", confirmURL)
+	}
+	data := confirmData{Campaign: f.campaign, Language: f.campaign.Language, Name: cleanHeader(sub.Name, 100), ConfirmURL: confirmURL,
+		Subject:   cleanHeader("Please confirm your subscription to "+f.campaign.Name, 200),
+		Preheader: "One click and you will receive our news by email."}
+	if data.Language == "" {
+		data.Language = "en"
+	}
+	htmlOut, textOut, err := f.tmpl.render(tmplConfirmHTML, tmplConfirmText, data)
+	if err != nil {
+		return nil, err
+	}
+	msg, err := f.base(data.Subject, htmlOut, textOut, &mail.Address{Name: sub.Name, Address: sub.Email},
+		messageID("confirm", strconv.FormatInt(sub.ID, 10)+"."+strconv.FormatInt(now.UnixNano(), 36), f.domain), now)
+	if err != nil {
+		return nil, err
+	}
+	msg.SetGenHeaderPreformatted("Auto-Submitted", "auto-generated")
+	return msg, nil
+}
+
+// SendConfirmation sends sub the double opt-in mail over its own short SMTP
+// connection. It implements subscribers.Mailer.
+func (s *Sender) SendConfirmation(ctx context.Context, sub subscribers.Subscriber, confirmURL string) error {
+	msg, err := s.f.confirmation(sub, confirmURL, s.opts.now())
+	if err != nil {
+		return fmt.Errorf("confirmation mail for subscriber %d: %w", sub.ID, err)
+	}
+	if s.dkim != nil {
+		msg.SetDKIM(s.dkim)
+	}
+	if err := s.sendOne(ctx, msg); err != nil {
+		return fmt.Errorf("sending confirmation mail to subscriber %d: %w", sub.ID, err)
+	}
+	return nil
+}
+
+// sendOne sends one message on a connection of its own.
+func (s *Sender) sendOne(ctx context.Context, msg *gomail.Msg) error {
+	conn, err := s.client.DialToSMTPClientWithContext(ctx)
+	if err != nil {
+		return channels.Temporary(fmt.Errorf("connecting to the SMTP server: %w", err))
+	}
+	defer s.client.CloseWithSMTPClient(conn)
+	if err := s.client.SendWithSMTPClient(conn, msg); err != nil && !msg.IsDelivered() {
+		if code := smtpCode(err); code >= 500 {
+			return channels.Permanent(err)
+		}
+		return channels.Temporary(err)
+	}
+	return nil
+}
+
+// SendTest sends one copy of p's newsletter to the address to, with "[Test]"
+// before the subject and a placeholder unsubscribe link, for an organiser
+// to check how it looks in a real mail client. It needs an SMTP host.
+func SendTest(ctx context.Context, cfg Config, campaign channels.Campaign, p post.Post, to string) error {
+	if !cfg.HasCredentials() {
+		return errors.New("channels.email.smtp.host is not set: there is no server to send the test through (use `crier preview --html FILE` to look at the newsletter)")
+	}
+	addr, err := mail.ParseAddress(to)
+	if err != nil {
+		return fmt.Errorf("test recipient %q: %w", to, err)
+	}
+	f, err := newFormatter(cfg, campaign)
+	if err != nil {
+		return err
+	}
+	payload, err := f.Format(p)
+	if err != nil {
+		return err
+	}
+	m := payload.Body.(*Message)
+	unsub := f.publicURL() + placeholderUnsubscribe
+	htmlOut, textOut, err := f.personal(m, addr.Name, unsub)
+	if err != nil {
+		return err
+	}
+	msg, err := f.build("[Test] "+m.Subject, htmlOut, textOut, addr, messageID(m.SendID, "test."+strconv.FormatInt(time.Now().UnixNano(), 36), f.domain), time.Now(), unsub)
+	if err != nil {
+		return err
+	}
+	dk, err := cfg.dkimSigner()
+	if err != nil {
+		return err
+	}
+	if dk != nil {
+		msg.SetDKIM(dk)
+	}
+	client, err := newClient(cfg, time.Minute)
+	if err != nil {
+		return err
+	}
+	s := &Sender{client: client}
+	return s.sendOne(ctx, msg)
+}
+
+// outboxMailer writes confirmation mails as .eml files when there is no SMTP
+// server, so organisers can see (and follow) them.
+type outboxMailer struct {
+	f   *Formatter
+	dir string
+	err error
+}
+
+// NewOutboxMailer writes confirmation mails to outboxDir/email/confirmations/
+// when there is no SMTP server.
+func NewOutboxMailer(cfg Config, campaign channels.Campaign, outboxDir string) subscribers.Mailer {
+	f, err := newFormatter(cfg, campaign)
+	return &outboxMailer{f: f, dir: filepath.Join(outboxDir, "email", "confirmations"), err: err}
+}
+
+func (o *outboxMailer) SendConfirmation(ctx context.Context, sub subscribers.Subscriber, confirmURL string) error {
+	if o.err != nil {
+		return fmt.Errorf("confirmation mail: %w", o.err)
+	}
+	now := time.Now().UTC()
+	msg, err := o.f.confirmation(sub, confirmURL, now)
+	if err != nil {
+		return fmt.Errorf("confirmation mail for subscriber %d: %w", sub.ID, err)
+	}
+	if err := os.MkdirAll(o.dir, 0o750); err != nil {
+		return fmt.Errorf("creating the confirmations outbox: %w", err)
+	}
+	name := filepath.Join(o.dir, fmt.Sprintf("%s-subscriber-%d.eml", now.Format("20060102T150405.000000000Z"), sub.ID))
+	if err := msg.WriteToFile(name); err != nil {
+		return fmt.Errorf("writing confirmation mail to the outbox: %w", err)
+	}
+	return nil
+}

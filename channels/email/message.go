@@ -1,0 +1,85 @@
+package email
+
+import (
+	"fmt"
+	"mime"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode"
+
+	gomail "github.com/wneessen/go-mail"
+)
+
+// build assembles one newsletter mail with every list header: List-Id,
+// List-Unsubscribe (the https one-click link and a mailto), RFC 8058
+// List-Unsubscribe-Post, Precedence: bulk and Auto-Submitted.
+func (f *Formatter) build(subject, htmlBody, textBody string, to *mail.Address, msgID string, date time.Time, unsubscribeURL string) (*gomail.Msg, error) {
+	m, err := f.base(subject, htmlBody, textBody, to, msgID, date)
+	if err != nil {
+		return nil, err
+	}
+	if strings.ContainsFunc(unsubscribeURL, unicode.IsSpace) || strings.ContainsAny(unsubscribeURL, "<>,") {
+		return nil, fmt.Errorf("unsubscribe link %q cannot go in a header", unsubscribeURL)
+	}
+	m.SetListUnsubscribe(unsubscribeURL, f.mailtoUnsubscribe())
+	m.SetListUnsubscribePost()
+	m.SetGenHeaderPreformatted("List-Id", listID(f.campaign.Name, f.listID))
+	m.SetBulk()
+	m.SetGenHeaderPreformatted("Auto-Submitted", "auto-generated")
+	return m, nil
+}
+
+// base is a mail with From, Reply-To, To, Subject, Message-ID, Date and the
+// two alternative parts, without list headers (confirmation and test mail).
+func (f *Formatter) base(subject, htmlBody, textBody string, to *mail.Address, msgID string, date time.Time) (*gomail.Msg, error) {
+	m := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
+	from := *f.from
+	from.Name = cleanHeader(from.Name, 100)
+	m.FromMailAddress(&from)
+	if f.replyTo != nil {
+		rt := *f.replyTo
+		rt.Name = cleanHeader(rt.Name, 100)
+		m.ReplyToMailAddress(&rt)
+	}
+	rcpt := *to
+	rcpt.Name = cleanHeader(rcpt.Name, 100)
+	if strings.ContainsFunc(rcpt.Address, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) || strings.ContainsAny(rcpt.Address, "<>,;") {
+		return nil, fmt.Errorf("recipient address %q is not a plain address", rcpt.Address)
+	}
+	m.ToMailAddress(&rcpt)
+	m.Subject(cleanHeader(subject, 200))
+	m.SetMessageIDWithValue(msgID)
+	if date.IsZero() {
+		date = time.Unix(0, 0).UTC()
+	}
+	m.SetDateWithValue(date)
+	m.SetUserAgent("Crier")
+	m.SetBodyString(gomail.TypeTextPlain, textBody)
+	m.AddAlternativeString(gomail.TypeTextHTML, htmlBody)
+	return m, nil
+}
+
+// mailtoUnsubscribe is the List-Unsubscribe mailto: the reply-to (or from)
+// address with subject "unsubscribe", read by the organisers.
+func (f *Formatter) mailtoUnsubscribe() string {
+	addr := f.from.Address
+	if f.replyTo != nil {
+		addr = f.replyTo.Address
+	}
+	return "mailto:" + addr + "?subject=unsubscribe"
+}
+
+// listID is the List-Id header value (RFC 2919): an optional phrase and the
+// list's dotted id in angle brackets.
+func listID(name, id string) string {
+	name = cleanHeader(name, 100)
+	if name == "" {
+		return "<" + id + ">"
+	}
+	name = strings.ReplaceAll(strings.ReplaceAll(name, `"`, "'"), `\`, "/")
+	if enc := mime.QEncoding.Encode("utf-8", name); enc != name {
+		return enc + " <" + id + ">"
+	}
+	return `"` + name + `" <` + id + ">"
+}

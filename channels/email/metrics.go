@@ -1,0 +1,75 @@
+package email
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	messages *prometheus.CounterVec
+}
+
+// newMetrics creates the counters and, with reg, registers them and a
+// collector that reads each unfinished send's progress from the ledger.
+func newMetrics(reg prometheus.Registerer, db *sql.DB) *metrics {
+	m := &metrics{messages: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "crier_newsletter_messages_total",
+		Help: "Newsletter messages by outcome: sent, failed, skipped (left the list), retried (4xx or lost connection).",
+	}, []string{"outcome"})}
+	if reg == nil {
+		return m
+	}
+	for _, c := range []prometheus.Collector{m.messages, &progressCollector{db: db}} {
+		if err := reg.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if errors.As(err, &are) {
+				if cv, ok := are.ExistingCollector.(*prometheus.CounterVec); ok && c == m.messages {
+					m.messages = cv
+				}
+			}
+		}
+	}
+	return m
+}
+
+var (
+	progressDesc = prometheus.NewDesc("crier_newsletter_send_recipients",
+		"Recipients of each newsletter send still running or finished last, by state (total, sent, failed, skipped, pending).",
+		[]string{"send_id", "state"}, nil)
+	rateDesc = prometheus.NewDesc("crier_newsletter_send_rate_messages_per_second",
+		"Messages per second over the last minute, for each running newsletter send.", []string{"send_id"}, nil)
+)
+
+// progressCollector reports SendProgress at scrape time, so /metrics and
+// `crier status` always agree with the ledger.
+type progressCollector struct{ db *sql.DB }
+
+func (c *progressCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- progressDesc
+	ch <- rateDesc
+}
+
+func (c *progressCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ps, err := SendProgress(ctx, c.db)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(progressDesc, err)
+		return
+	}
+	for i, p := range ps {
+		if p.State != sendSending && i > 0 {
+			continue
+		}
+		for state, v := range map[string]int{"total": p.Total, "sent": p.Sent, "failed": p.Failed, "skipped": p.Skipped, "pending": p.Pending} {
+			ch <- prometheus.MustNewConstMetric(progressDesc, prometheus.GaugeValue, float64(v), p.SendID, state)
+		}
+		if p.State == sendSending {
+			ch <- prometheus.MustNewConstMetric(rateDesc, prometheus.GaugeValue, p.Rate, p.SendID)
+		}
+	}
+}

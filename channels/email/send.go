@@ -1,0 +1,722 @@
+package email
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/mail"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	gomail "github.com/wneessen/go-mail"
+	"github.com/wneessen/go-mail/smtp"
+
+	"github.com/crierhq/crier/bot/post"
+	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/subscribers"
+)
+
+// Limits of the retry policy.
+const (
+	// tempTriesInline is how often a 4xx is retried on the spot (with
+	// backoff) before the recipient is put back for a later pass.
+	tempTriesInline = 3
+	// maxRecipientAttempts is how many times a recipient refused with 4xx is
+	// tried in all before being recorded as failed.
+	maxRecipientAttempts = 6
+	// maxConnFailures is how many connection failures in a row (across all
+	// connections, with pauses growing in between) stop an attempt; the
+	// delivery job retries it later with progress kept.
+	maxConnFailures = 8
+)
+
+// Option tunes New.
+type Option func(*options)
+
+type options struct {
+	reg     prometheus.Registerer
+	now     func() time.Time
+	sleep   func(ctx context.Context, d time.Duration) error
+	backoff time.Duration
+	timeout time.Duration
+}
+
+// WithRegisterer registers the newsletter metrics (messages by outcome, and
+// per-send progress read from the ledger at scrape time) with reg.
+func WithRegisterer(reg prometheus.Registerer) Option { return func(o *options) { o.reg = reg } }
+
+// WithClock makes the sender stamp the ledger and mail with now (tests).
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// WithSleep replaces the waits of the rate limiter and retry backoff (tests).
+func WithSleep(sleep func(ctx context.Context, d time.Duration) error) Option {
+	return func(o *options) { o.sleep = sleep }
+}
+
+// WithRetryBackoff sets the first wait after a 4xx reply or a lost
+// connection (default 2s; it doubles on each retry, up to 5 minutes).
+func WithRetryBackoff(d time.Duration) Option { return func(o *options) { o.backoff = d } }
+
+// WithSMTPTimeout bounds each SMTP command (default 60s).
+func WithSMTPTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Sender sends newsletters and confirmation mails over SMTP. It implements
+// channels.Sender, channels.Digester and subscribers.Mailer.
+type Sender struct {
+	f       *Formatter
+	cfg     Config
+	env     channels.Env
+	subs    *subscribers.Store
+	signer  *subscribers.Signer
+	ledger  *ledger
+	client  *gomail.Client
+	dkim    *gomail.DKIMSigner
+	opts    options
+	metrics *metrics
+	log     *slog.Logger
+	pacer   *pacer
+
+	mu     sync.Mutex
+	active map[string]bool
+}
+
+// New returns the newsletter formatter and its real sender. The sender
+// creates its send ledger tables in env.DB.
+func New(ctx context.Context, cfg Config, env channels.Env, subs *subscribers.Store, signer *subscribers.Signer, opts ...Option) (channels.Formatter, channels.Sender, error) {
+	s, err := NewSender(ctx, cfg, env, subs, signer, opts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s.f, s, nil
+}
+
+// NewSender is New returning the concrete sender.
+func NewSender(ctx context.Context, cfg Config, env channels.Env, subs *subscribers.Store, signer *subscribers.Signer, opts ...Option) (*Sender, error) {
+	o := options{now: time.Now, sleep: sleepCtx, backoff: 2 * time.Second, timeout: time.Minute}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if env.DB == nil || subs == nil || signer == nil {
+		return nil, errors.New("email sender: the store, subscribers and link signer are required")
+	}
+	if cfg.From == "" {
+		return nil, errors.New("email: channels.email.from must be set to send the newsletter")
+	}
+	if env.Campaign.PublicURL == "" {
+		return nil, errors.New("email: http.public_url must be set to send the newsletter (every mail carries an unsubscribe link to it)")
+	}
+	f, err := newFormatter(cfg, env.Campaign)
+	if err != nil {
+		return nil, err
+	}
+	l, err := openLedger(ctx, env.DB, o.now)
+	if err != nil {
+		return nil, err
+	}
+	client, err := newClient(cfg, o.timeout)
+	if err != nil {
+		return nil, err
+	}
+	dk, err := cfg.dkimSigner()
+	if err != nil {
+		return nil, err
+	}
+	if dk != nil {
+		dk.NowFunc = o.now
+	}
+	log := env.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Sender{f: f, cfg: cfg, env: env, subs: subs, signer: signer, ledger: l, client: client, dkim: dk, opts: o,
+		log: log.With("channel", "email"), active: map[string]bool{}}
+	s.pacer = &pacer{now: o.now, sleep: o.sleep}
+	if cfg.RatePerSecond > 0 {
+		s.pacer.interval = time.Duration(float64(time.Second) / cfg.RatePerSecond)
+	}
+	s.metrics = newMetrics(o.reg, env.DB)
+	return s, nil
+}
+
+// newClient makes the go-mail client that holds the SMTP settings; each
+// connection of a send is dialled from it.
+func newClient(cfg Config, timeout time.Duration) (*gomail.Client, error) {
+	host := cfg.SMTP.Host
+	if host == "" {
+		host = "localhost"
+	}
+	opts := []gomail.Option{gomail.WithTimeout(timeout), gomail.WithoutNoop()}
+	port := cfg.SMTP.Port
+	switch cfg.SMTP.TLS {
+	case "tls":
+		if port == 0 {
+			port = 465
+		}
+		opts = append(opts, gomail.WithSSL())
+	case "none":
+		if port == 0 {
+			port = 25
+		}
+		opts = append(opts, gomail.WithTLSPolicy(gomail.NoTLS))
+	default:
+		if port == 0 {
+			port = 587
+		}
+		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory))
+	}
+	opts = append(opts, gomail.WithPort(port))
+	if cfg.SMTP.Username != "" {
+		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover),
+			gomail.WithUsername(cfg.SMTP.Username), gomail.WithPassword(cfg.SMTP.Password.Reveal()))
+	}
+	c, err := gomail.NewClient(host, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("email: SMTP settings: %w", err)
+	}
+	return c, nil
+}
+
+func (s *Sender) concurrency() int {
+	if s.cfg.Concurrency > 0 {
+		return s.cfg.Concurrency
+	}
+	return DefaultConcurrency
+}
+
+// Send delivers the post's newsletter to every subscriber confirmed when the
+// send first started. It returns nil once every recipient is sent, failed
+// for good or skipped. When the job's deadline comes first (a long list, or
+// rate caps), it stops taking new recipients a little before it, lets the
+// messages in flight finish, and returns channels.RateLimited so the job is
+// snoozed and resumed - without using up an attempt - from the ledger.
+func (s *Sender) Send(ctx context.Context, d channels.Delivery, p channels.Payload) (channels.Receipt, error) {
+	m, ok := p.Body.(*Message)
+	if !ok || m == nil {
+		return channels.Receipt{}, channels.Permanent(fmt.Errorf("email: payload of %s is %T, not a newsletter message", d.PostID, p.Body))
+	}
+	return s.run(ctx, m, "post", d.PostID)
+}
+
+// Digest sends one digest of posts to every confirmed subscriber, once per
+// digestID however often it is retried.
+func (s *Sender) Digest(ctx context.Context, digestID string, posts []post.Post) (channels.Receipt, error) {
+	p, err := s.f.FormatDigest(digestID, posts)
+	if err != nil {
+		return channels.Receipt{}, channels.Permanent(err)
+	}
+	return s.run(ctx, p.Body.(*Message), "digest", digestID)
+}
+
+// run is one attempt of a campaign send.
+func (s *Sender) run(ctx context.Context, m *Message, kind, ref string) (channels.Receipt, error) {
+	s.mu.Lock()
+	if s.active[m.SendID] {
+		s.mu.Unlock()
+		return channels.Receipt{}, channels.RateLimited(fmt.Errorf("newsletter %s is already being sent", m.SendID), 30*time.Second)
+	}
+	s.active[m.SendID] = true
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.active, m.SendID)
+		s.mu.Unlock()
+	}()
+	log := s.log.With("send", m.SendID)
+	reclaimed, err := s.ledger.begin(ctx, m.SendID, kind, ref, m.Subject)
+	if err != nil {
+		return channels.Receipt{}, err
+	}
+	if reclaimed > 0 {
+		log.Warn("resuming a send that stopped mid-way: recipients whose message was in flight are sent again (they may get a second copy, with the same Message-ID)",
+			"in_hand", reclaimed, "max_in_flight", s.concurrency())
+	}
+	stopAt := time.Time{}
+	if dl, ok := ctx.Deadline(); ok {
+		margin := min(time.Until(dl)/5, 15*time.Second)
+		stopAt = dl.Add(-margin)
+	}
+	for {
+		r := s.pass(ctx, m, stopAt, log)
+		switch {
+		case r.abort != nil:
+			return channels.Receipt{RemoteID: m.SendID}, r.abort
+		case r.capWait > 0:
+			return s.unfinished(ctx, m, r.capWait, "the hourly or daily rate cap is reached")
+		case r.stopped:
+			return s.unfinished(ctx, m, time.Second, "the attempt's time is up")
+		case r.claimed == 0:
+			c, err := s.ledger.counts(ctx, m.SendID)
+			if err != nil {
+				return channels.Receipt{}, err
+			}
+			if c[rcptPending] > 0 {
+				next, err := s.ledger.nextTry(ctx, m.SendID)
+				if err != nil {
+					return channels.Receipt{}, err
+				}
+				return s.unfinished(ctx, m, max(next.Sub(s.opts.now()), time.Second), "some recipients wait for a retry")
+			}
+			if err := s.ledger.finish(ctx, m.SendID); err != nil {
+				return channels.Receipt{}, err
+			}
+			log.Info("newsletter sent", "sent", c[rcptSent], "failed", c[rcptFailed], "skipped", c[rcptSkipped])
+			return channels.Receipt{RemoteID: m.SendID}, nil
+		}
+	}
+}
+
+func (s *Sender) unfinished(ctx context.Context, m *Message, wait time.Duration, why string) (channels.Receipt, error) {
+	c, err := s.ledger.counts(context.WithoutCancel(ctx), m.SendID)
+	if err != nil {
+		return channels.Receipt{}, err
+	}
+	total := c[rcptPending] + c[rcptSending] + c[rcptSent] + c[rcptFailed] + c[rcptSkipped]
+	return channels.Receipt{RemoteID: m.SendID}, channels.RateLimited(
+		fmt.Errorf("newsletter %s: %d of %d sent so far, %d to go; %s, continuing later", m.SendID, c[rcptSent], total, c[rcptPending]+c[rcptSending], why), wait)
+}
+
+type passResult struct {
+	claimed int
+	stopped bool
+	capWait time.Duration
+	abort   error
+}
+
+// pass walks the pending recipients once in id order with a pool of SMTP
+// connections.
+func (s *Sender) pass(ctx context.Context, m *Message, stopAt time.Time, log *slog.Logger) passResult {
+	var res passResult
+	n := s.concurrency()
+	budget, capWait, err := s.capBudget(ctx)
+	if err != nil {
+		res.abort = err
+		return res
+	}
+	if budget == 0 {
+		res.capWait = capWait
+		return res
+	}
+	st := &sendState{s: s, m: m, log: log}
+	stopCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	st.stop = stop
+	jobs := make(chan recipient)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := &worker{st: st}
+			defer w.close()
+			for r := range jobs {
+				w.deliver(ctx, stopCtx, r)
+			}
+		}()
+	}
+	var after int64
+	batch := max(4*n, 32)
+dispatch:
+	for {
+		if stopCtx.Err() != nil || (!stopAt.IsZero() && time.Now().After(stopAt)) {
+			res.stopped = true
+			break
+		}
+		size := batch
+		if budget > 0 {
+			size = min(size, budget-res.claimed)
+			if size <= 0 {
+				break
+			}
+		}
+		rs, last, err := s.ledger.claim(ctx, m.SendID, after, size)
+		if err != nil {
+			st.abort(channels.Temporary(err))
+			break
+		}
+		if last == after {
+			break // nothing left in this pass
+		}
+		after = last
+		for i, r := range rs {
+			select {
+			case jobs <- r:
+				res.claimed++
+			case <-stopCtx.Done():
+				s.releaseAll(ctx, m.SendID, rs[i:])
+				res.stopped = true
+				break dispatch
+			}
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if err := st.abortErr(); err != nil {
+		res.abort = err
+		return res
+	}
+	if ctx.Err() != nil {
+		res.stopped = true
+	}
+	if budget > 0 && res.claimed >= budget && !res.stopped {
+		_, res.capWait, err = s.capBudget(ctx)
+		if err != nil {
+			res.abort = err
+		}
+		res.capWait = max(res.capWait, time.Second)
+	}
+	return res
+}
+
+// releaseAll puts recipients that were taken but not started back.
+func (s *Sender) releaseAll(ctx context.Context, sendID string, rs []recipient) {
+	for _, r := range rs {
+		if err := s.ledger.release(context.WithoutCancel(ctx), sendID, r.id, false, "", time.Time{}); err != nil {
+			s.log.Error("putting a recipient back", "err", err)
+		}
+	}
+}
+
+// capBudget is how many messages the hourly and daily caps allow now (-1:
+// no cap), and when the next one frees up if none.
+func (s *Sender) capBudget(ctx context.Context) (int, time.Duration, error) {
+	budget := -1
+	var wait time.Duration
+	now := s.opts.now()
+	for _, c := range []struct {
+		limit  int
+		window time.Duration
+	}{{s.cfg.RatePerHour, time.Hour}, {s.cfg.RatePerDay, 24 * time.Hour}} {
+		if c.limit <= 0 {
+			continue
+		}
+		since := now.Add(-c.window)
+		n, err := s.ledger.sentSince(ctx, since)
+		if err != nil {
+			return 0, 0, channels.Temporary(err)
+		}
+		left := max(c.limit-n, 0)
+		if budget < 0 || left < budget {
+			budget = left
+		}
+		if left == 0 {
+			oldest, err := s.ledger.oldestSentSince(ctx, since)
+			if err != nil {
+				return 0, 0, channels.Temporary(err)
+			}
+			wait = max(wait, oldest.Add(c.window).Sub(now)+time.Second)
+		}
+	}
+	return budget, wait, nil
+}
+
+// sendState is what the workers of one pass share.
+type sendState struct {
+	s    *Sender
+	m    *Message
+	log  *slog.Logger
+	stop context.CancelFunc
+
+	mu         sync.Mutex
+	err        error
+	pauseUntil time.Time
+	pauseStep  time.Duration
+
+	connFailures atomic.Int32
+}
+
+func (st *sendState) abort(err error) {
+	st.mu.Lock()
+	if st.err == nil {
+		st.err = err
+	}
+	st.mu.Unlock()
+	st.stop()
+}
+
+func (st *sendState) abortErr() error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.err
+}
+
+// pause makes every connection wait (421, lost connection), growing the
+// wait while failures continue.
+func (st *sendState) pause(reason error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.pauseStep == 0 {
+		st.pauseStep = st.s.opts.backoff
+	} else {
+		st.pauseStep = min(st.pauseStep*2, 5*time.Minute)
+	}
+	until := st.s.opts.now().Add(st.pauseStep)
+	if until.After(st.pauseUntil) {
+		st.pauseUntil = until
+		st.log.Warn("SMTP server unavailable; pausing the send", "for", st.pauseStep, "err", reason)
+	}
+}
+
+func (st *sendState) resumed() {
+	st.mu.Lock()
+	st.pauseStep = 0
+	st.mu.Unlock()
+	st.connFailures.Store(0)
+}
+
+func (st *sendState) waitPause(ctx context.Context) error {
+	st.mu.Lock()
+	until := st.pauseUntil
+	st.mu.Unlock()
+	if d := until.Sub(st.s.opts.now()); d > 0 {
+		return st.s.opts.sleep(ctx, d)
+	}
+	return ctx.Err()
+}
+
+// worker owns one SMTP connection, reused across messages.
+type worker struct {
+	st   *sendState
+	conn *smtp.Client
+}
+
+func (w *worker) close() {
+	if w.conn != nil {
+		_ = w.st.s.client.CloseWithSMTPClient(w.conn)
+		w.conn = nil
+	}
+}
+
+func (w *worker) drop() {
+	if w.conn != nil {
+		_ = w.conn.Close()
+		w.conn = nil
+	}
+}
+
+// deliver sends one recipient their copy and records the outcome. ctx is the
+// attempt's; stopCtx ends when the pass stops taking new messages. A message
+// whose SMTP transaction has begun is always finished and recorded.
+func (w *worker) deliver(ctx, stopCtx context.Context, r recipient) {
+	st, s := w.st, w.st.s
+	bg := context.WithoutCancel(ctx)
+	release := func() {
+		if err := s.ledger.release(bg, st.m.SendID, r.id, false, "", time.Time{}); err != nil {
+			st.abort(channels.Temporary(err))
+		}
+	}
+	if stopCtx.Err() != nil {
+		release()
+		return
+	}
+	ok, err := s.ledger.stillConfirmed(bg, r.id)
+	if err != nil {
+		st.abort(channels.Temporary(err))
+		release()
+		return
+	}
+	if !ok {
+		if err := s.ledger.markSkipped(bg, st.m.SendID, r.id); err != nil {
+			st.abort(channels.Temporary(err))
+		}
+		s.metrics.messages.WithLabelValues("skipped").Inc()
+		return
+	}
+	msg, err := s.personal(st.m, r)
+	if err != nil {
+		// A bad address in the store must not stop everyone else's mail.
+		if err := s.ledger.markFailed(bg, st.m.SendID, r.id, err.Error()); err != nil {
+			st.abort(channels.Temporary(err))
+		}
+		s.metrics.messages.WithLabelValues("failed").Inc()
+		return
+	}
+	if err := s.pacer.wait(stopCtx); err != nil {
+		release()
+		return
+	}
+	tempTries := 0
+	for {
+		if err := st.waitPause(stopCtx); err != nil {
+			release()
+			return
+		}
+		if w.conn == nil {
+			conn, err := s.client.DialToSMTPClientWithContext(stopCtx)
+			if err != nil {
+				if stopCtx.Err() != nil {
+					release()
+					return
+				}
+				if code := smtpCode(err); code >= 500 && code != 521 {
+					// e.g. 535 authentication failed: no use retrying now.
+					release()
+					st.abort(channels.Permanent(fmt.Errorf("connecting to the SMTP server: %w", err)))
+					return
+				}
+				if st.connFailures.Add(1) >= maxConnFailures {
+					release()
+					st.abort(channels.Temporary(fmt.Errorf("connecting to the SMTP server failed %d times in a row: %w", maxConnFailures, err)))
+					return
+				}
+				st.pause(err)
+				continue
+			}
+			w.conn = conn
+		}
+		err := s.client.SendWithSMTPClient(w.conn, msg)
+		if err == nil || msg.IsDelivered() {
+			// Checkpointed at once, whatever happens to the attempt's context.
+			if err := s.ledger.markSent(bg, st.m.SendID, r.id); err != nil {
+				st.abort(channels.Temporary(err))
+			}
+			s.metrics.messages.WithLabelValues("sent").Inc()
+			st.resumed()
+			if err != nil {
+				w.drop() // RSET after the message failed: start afresh
+			}
+			return
+		}
+		var se *gomail.SendError
+		code := 0
+		if errors.As(err, &se) {
+			code = se.ErrorCode()
+		}
+		switch {
+		case code == 0 || code == 421:
+			// The connection is gone or the server is closing it. The
+			// message was not accepted (or its acceptance was lost with
+			// the connection): try it again on a new connection.
+			w.drop()
+			s.metrics.messages.WithLabelValues("retried").Inc()
+			if st.connFailures.Add(1) >= maxConnFailures {
+				release()
+				st.abort(channels.Temporary(fmt.Errorf("the SMTP connection failed %d times in a row: %w", maxConnFailures, err)))
+				return
+			}
+			st.pause(err)
+		case code >= 400 && code < 500:
+			tempTries++
+			s.metrics.messages.WithLabelValues("retried").Inc()
+			if tempTries < tempTriesInline {
+				if s.opts.sleep(stopCtx, s.opts.backoff<<(tempTries-1)) != nil {
+					release()
+					return
+				}
+				continue
+			}
+			reason := replyText(err)
+			if r.attempts+1 >= maxRecipientAttempts {
+				if err := s.ledger.markFailed(bg, st.m.SendID, r.id, "gave up after repeated temporary refusals: "+reason); err != nil {
+					st.abort(channels.Temporary(err))
+				}
+				s.metrics.messages.WithLabelValues("failed").Inc()
+				return
+			}
+			next := s.opts.now().Add(min(s.opts.backoff<<(tempTriesInline+r.attempts), time.Hour))
+			if err := s.ledger.release(bg, st.m.SendID, r.id, true, reason, next); err != nil {
+				st.abort(channels.Temporary(err))
+			}
+			return
+		default:
+			reason := replyText(err)
+			if err := s.ledger.markFailed(bg, st.m.SendID, r.id, reason); err != nil {
+				st.abort(channels.Temporary(err))
+			}
+			s.metrics.messages.WithLabelValues("failed").Inc()
+			if se != nil && se.Reason == gomail.ErrSMTPRcptTo && (code == 550 || code == 551 || code == 553) {
+				// The mailbox does not exist: stop mailing it.
+				if err := s.subs.SetStatus(bg, r.id, subscribers.Bounced, reason); err != nil {
+					st.log.Error("marking subscriber as bounced", "subscriber", r.id, "err", err)
+				}
+			}
+			return
+		}
+	}
+}
+
+// personal builds one recipient's message.
+func (s *Sender) personal(m *Message, r recipient) (*gomail.Msg, error) {
+	sub := subscribers.Subscriber{ID: r.id, Email: r.email, Name: r.name}
+	unsub := s.signer.UnsubscribeURL(s.env.Campaign.PublicURL, sub)
+	htmlOut, textOut, err := s.f.personal(m, r.name, unsub)
+	if err != nil {
+		return nil, fmt.Errorf("rendering for subscriber %d: %w", r.id, err)
+	}
+	msg, err := s.f.build(m.Subject, htmlOut, textOut, &mail.Address{Name: r.name, Address: r.email},
+		messageID(m.SendID, strconv.FormatInt(r.id, 10), s.f.domain), s.opts.now(), unsub)
+	if err != nil {
+		return nil, fmt.Errorf("building mail for subscriber %d: %w", r.id, err)
+	}
+	if s.dkim != nil {
+		msg.SetDKIM(s.dkim)
+	}
+	return msg, nil
+}
+
+// smtpCode is the reply code in err, or 0 for errors that are not SMTP
+// replies (network, TLS).
+func smtpCode(err error) int {
+	var se *gomail.SendError
+	if errors.As(err, &se) {
+		return se.ErrorCode()
+	}
+	msg := err.Error()
+	if len(msg) >= 3 && (msg[0] == '4' || msg[0] == '5') {
+		if c, e := strconv.Atoi(msg[:3]); e == nil {
+			return c
+		}
+	}
+	return 0
+}
+
+// replyText is the server's reply, short, for the ledger and status.
+func replyText(err error) string {
+	msg := strings.Join(strings.Fields(err.Error()), " ")
+	if len(msg) > 300 {
+		msg = msg[:300]
+	}
+	return msg
+}
+
+// pacer spaces messages to the per-second rate across all connections.
+type pacer struct {
+	mu       sync.Mutex
+	interval time.Duration
+	next     time.Time
+	now      func() time.Time
+	sleep    func(context.Context, time.Duration) error
+}
+
+func (p *pacer) wait(ctx context.Context) error {
+	if p.interval <= 0 {
+		return ctx.Err()
+	}
+	p.mu.Lock()
+	now := p.now()
+	at := p.next
+	if at.Before(now) {
+		at = now
+	}
+	p.next = at.Add(p.interval)
+	p.mu.Unlock()
+	return p.sleep(ctx, at.Sub(now))
+}
