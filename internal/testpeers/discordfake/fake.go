@@ -810,3 +810,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	w.Write(js)
 }
+
+// Close stops the server early (tests of an unreachable Discord).
+func (s *Server) Close() { s.srv.Close() }
