@@ -66,6 +66,7 @@ func (c *clock) Advance(d time.Duration) {
 
 type fixture struct {
 	h      http.Handler
+	db     *store.Store
 	store  *subscribers.Store
 	signer *subscribers.Signer
 	mailer *recordingMailer
@@ -75,6 +76,13 @@ type fixture struct {
 const adminToken = "admin-token-for-tests"
 
 func newFixture(t *testing.T, publicURL string) *fixture {
+	t.Helper()
+	return newFixtureWith(t, publicURL, nil)
+}
+
+// newFixtureWith mounts the pages with mailer (which may need the fixture's
+// store and signer, hence the func), or the recording one when it is nil.
+func newFixtureWith(t *testing.T, publicURL string, mailer func(*fixture) subscribers.Mailer) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "crier.db"))
@@ -88,9 +96,13 @@ func newFixture(t *testing.T, publicURL string) *fixture {
 		t.Fatal(err)
 	}
 	subs.WithClock(clk.Now)
-	f := &fixture{store: subs, signer: subscribers.NewSigner([]byte("test key, 32 bytes long, really")), mailer: &recordingMailer{}, clock: clk}
+	f := &fixture{db: st, store: subs, signer: subscribers.NewSigner([]byte("test key, 32 bytes long, really")), mailer: &recordingMailer{}, clock: clk}
 	srv := New(Options{AdminToken: adminToken, Logger: slog.New(slog.DiscardHandler)})
-	err = MountNewsletter(srv, NewsletterOptions{Store: subs, Signer: f.signer, Mailer: f.mailer, PublicURL: publicURL,
+	var m subscribers.Mailer = f.mailer
+	if mailer != nil {
+		m = mailer(f)
+	}
+	err = MountNewsletter(srv, NewsletterOptions{Store: subs, Signer: f.signer, Mailer: m, PublicURL: publicURL,
 		Campaign: channels.Campaign{Name: "CAMACA", Website: "https://camaca.example.org", Language: "en"},
 		Logger:   slog.New(slog.DiscardHandler), Now: clk.Now})
 	if err != nil {
