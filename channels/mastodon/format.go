@@ -119,7 +119,7 @@ func (f *Formatter) Format(p post.Post) (channels.Payload, error) {
 
 	// A content warning that leaves no room for the link is shortened.
 	if c.count(c.cw, join(link)) > c.max || c.count(c.cw, "x") > c.max {
-		cwCut, ok := fitPrefix(c.cw, func(cc cut) bool {
+		cwCut, ok := fitPrefix(c.cw, c.max, func(cc cut) bool {
 			return c.count(kept(c.cw, cc, false), join(link, "x")) <= c.max
 		})
 		if !ok {
@@ -189,7 +189,7 @@ func (c *composer) shorten(title, prose, link string) (string, error) {
 	for {
 		tags := c.tagLine()
 		if c.fits(join(title, link, tags)) {
-			if at, ok := fitPrefix(prose, func(cc cut) bool { return c.fits(join(title, kept(prose, cc, false), link, tags)) }); ok {
+			if at, ok := fitPrefix(prose, c.max, func(cc cut) bool { return c.fits(join(title, kept(prose, cc, false), link, tags)) }); ok {
 				return join(title, kept(prose, at, false), link, tags), nil
 			}
 			if len(c.tags) == 0 || prose == "" {
@@ -201,7 +201,7 @@ func (c *composer) shorten(title, prose, link string) (string, error) {
 		}
 		c.tags = c.tags[:len(c.tags)-1]
 	}
-	at, ok := fitPrefix(title, func(cc cut) bool { return c.fits(join(kept(title, cc, false), link)) })
+	at, ok := fitPrefix(title, c.max, func(cc cut) bool { return c.fits(join(kept(title, cc, false), link)) })
 	if !ok {
 		if c.fits(link) {
 			return link, nil
@@ -243,7 +243,7 @@ func (c *composer) split(title, prose, link string, total int) ([]string, error)
 	}
 	tagLine := strings.Join(tags, " ")
 	if !c.fits(join(title, link, tagLine, num(1))) {
-		at, ok := fitPrefix(title, func(cc cut) bool { return c.fits(join(kept(title, cc, false), link, num(1))) })
+		at, ok := fitPrefix(title, c.max, func(cc cut) bool { return c.fits(join(kept(title, cc, false), link, num(1))) })
 		if !ok {
 			return nil, errNoRoom
 		}
@@ -263,7 +263,7 @@ func (c *composer) split(title, prose, link string, total int) ([]string, error)
 		if rest == "" || fitsNumbered(rest) {
 			return append(texts, body(rest)), nil
 		}
-		at, ok := fitPrefix(rest, func(cc cut) bool { return fitsNumbered(kept(rest, cc, !last)) })
+		at, ok := fitPrefix(rest, c.max, func(cc cut) bool { return fitsNumbered(kept(rest, cc, !last)) })
 		switch {
 		case ok:
 			texts = append(texts, body(kept(rest, at, !last)))

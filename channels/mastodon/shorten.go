@@ -22,8 +22,11 @@ type cut struct {
 // cuts lists, in order, where text may be cut at a line-break opportunity
 // (UAX #14: between words, and between CJK ideographs), never inside a URL,
 // mention or hashtag. fine lists every grapheme boundary outside entities as
-// well, for text without any line-break opportunity.
-func cuts(text string) (word, fine []cut) {
+// well, for text without any line-break opportunity. Cuts stop once the
+// text before them must count more than limit (every grapheme outside an
+// entity counts at least one, and every entity at least one), so long texts
+// cost in proportion to the budget, not to their length.
+func cuts(text string, limit int) (word, fine []cut) {
 	ents := entities(text)
 	inside := func(pos int) bool {
 		i := sort.Search(len(ents), func(i int) bool { return ents[i].end > pos })
@@ -37,7 +40,8 @@ func cuts(text string) (word, fine []cut) {
 	rest := text
 	pos := 0
 	lastVisible := 0 // end of the last cluster that is not white space
-	for len(rest) > 0 {
+	weight := 0
+	for len(rest) > 0 && weight <= limit+1 {
 		var cluster string
 		var boundaries int
 		cluster, rest, boundaries, state = uniseg.StepString(rest, state)
@@ -48,6 +52,7 @@ func cuts(text string) (word, fine []cut) {
 		if inside(pos) {
 			continue
 		}
+		weight++
 		c := cut{pos: pos, sentence: boundaries&uniseg.MaskSentence != 0 || len(rest) == 0, afterEntity: ends[lastVisible]}
 		fine = append(fine, c)
 		if lb := boundaries & uniseg.MaskLine; lb == uniseg.LineCanBreak || lb == uniseg.LineMustBreak || len(rest) == 0 {
@@ -81,8 +86,8 @@ func kept(text string, c cut, noEllipsis bool) string {
 // fitPrefix finds the longest cut of text for which fits is true, preferring
 // a sentence boundary when one keeps at least half of what a word boundary
 // would. It returns ok false when not even the shortest cut fits.
-func fitPrefix(text string, fits func(c cut) bool) (cut, bool) {
-	word, fine := cuts(text)
+func fitPrefix(text string, limit int, fits func(c cut) bool) (cut, bool) {
+	word, fine := cuts(text, limit)
 	best, ok := longest(word, fits)
 	if !ok {
 		// No line-break opportunity fits (one very long word): cut between
