@@ -79,7 +79,7 @@ func MountNewsletter(s *Server, opts NewsletterOptions) error {
 	}
 	u, err := url.Parse(opts.PublicURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("mounting newsletter pages: public URL %q must be an absolute http(s) URL", opts.PublicURL)
+		return fmt.Errorf("mounting newsletter pages: the public URL (http.public_url) %q must be an absolute http(s) URL such as https://news.example.org", opts.PublicURL)
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -115,7 +115,8 @@ func MountNewsletter(s *Server, opts NewsletterOptions) error {
 
 	s.HandleAdmin("GET /admin/subscribers", http.HandlerFunc(n.adminList))
 	s.HandleAdmin("GET /admin/subscribers/export", http.HandlerFunc(n.adminExport))
-	s.HandleAdmin("DELETE /admin/subscribers/{email}", http.HandlerFunc(n.adminDelete))
+	// {email...}: an address may contain "/" (it is valid in the local part).
+	s.HandleAdmin("DELETE /admin/subscribers/{email...}", http.HandlerFunc(n.adminDelete))
 	return nil
 }
 
@@ -352,7 +353,7 @@ func (n *newsletter) confirmPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if sub.Status == subscribers.Confirmed {
-		n.render(w, http.StatusOK, "confirmed", pageData{Title: "You are subscribed", UnsubscribeURL: n.opts.Signer.UnsubscribeURL("", sub)})
+		n.render(w, http.StatusOK, "confirmed", pageData{Title: "You are subscribed", UnsubscribeURL: n.relativeUnsubscribe(sub)})
 		return
 	}
 	n.render(w, http.StatusOK, "confirm", pageData{Title: "Confirm your subscription", Token: token, Email2: maskEmail(sub.Email)})
@@ -380,7 +381,7 @@ func (n *newsletter) confirm(w http.ResponseWriter, r *http.Request) {
 		n.invalidLink(w)
 		return
 	}
-	n.render(w, http.StatusOK, "confirmed", pageData{Title: "You are subscribed", UnsubscribeURL: n.opts.Signer.UnsubscribeURL("", sub)})
+	n.render(w, http.StatusOK, "confirmed", pageData{Title: "You are subscribed", UnsubscribeURL: n.relativeUnsubscribe(sub)})
 }
 
 func (n *newsletter) unsubscribePage(w http.ResponseWriter, r *http.Request) {
@@ -435,6 +436,13 @@ func (n *newsletter) unsubscribe(w http.ResponseWriter, r *http.Request) {
 		n.opts.Logger.Info("subscriber unsubscribed", "subscriber", sub.ID, "how", reason)
 	}
 	n.render(w, http.StatusOK, "unsubscribed", pageData{Title: "You are unsubscribed"})
+}
+
+// relativeUnsubscribe is sub's unsubscribe link relative to the page, so the
+// pages also work when a reverse proxy serves them under a path prefix
+// (public_url https://example.org/news/).
+func (n *newsletter) relativeUnsubscribe(sub subscribers.Subscriber) string {
+	return "unsubscribe?t=" + url.QueryEscape(n.opts.Signer.Token(subscribers.PurposeUnsubscribe, sub, time.Time{}))
 }
 
 // maskEmail shows enough of an address for its owner to recognise it and

@@ -264,7 +264,7 @@ func TestOneClickMultipartAndPageForm(t *testing.T) {
 	tok := f.signer.Token(subscribers.PurposeUnsubscribe, b, time.Time{})
 	res := f.do(httptest.NewRequest("GET", "/unsubscribe?t="+url.QueryEscape(tok), nil), "192.0.2.1")
 	page, _ := io.ReadAll(res.Body)
-	if res.StatusCode != 200 || !strings.Contains(string(page), `action="/unsubscribe"`) || f.status(t, "b@example.org") != subscribers.Confirmed {
+	if res.StatusCode != 200 || !strings.Contains(string(page), `action="unsubscribe"`) || f.status(t, "b@example.org") != subscribers.Confirmed {
 		t.Fatalf("unsubscribe page %d, status %s", res.StatusCode, f.status(t, "b@example.org"))
 	}
 	if res := f.do(postForm("/unsubscribe", url.Values{"t": {tok}}, nil), "192.0.2.1"); res.StatusCode != 200 || f.status(t, "b@example.org") != subscribers.Unsubscribed {
@@ -493,6 +493,11 @@ func TestAdminAPI(t *testing.T) {
 	}
 	if res := admin("DELETE", "/admin/subscribers/a@example.org", true); res.StatusCode != 404 {
 		t.Fatalf("DELETE again: %d", res.StatusCode)
+	}
+	// "/" is valid in an address's local part.
+	f.store.Add(ctx, subscribers.Subscriber{Email: "dept/news@example.org"})
+	if res := admin("DELETE", "/admin/subscribers/dept%2Fnews@example.org", true); res.StatusCode != 204 {
+		t.Fatalf("DELETE of an address with a slash: %d", res.StatusCode)
 	}
 	if res := admin("DELETE", "/admin/subscribers/not-an-address", true); res.StatusCode != 400 {
 		t.Fatalf("DELETE malformed: %d", res.StatusCode)
