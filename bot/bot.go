@@ -122,7 +122,7 @@ func New(ctx context.Context, opts Options) (*Bot, error) {
 		Queues:            queues,
 		Workers:           workers,
 		PeriodicJobs:      periodic,
-		Logger:            opts.Logger.With("component", "river"),
+		Logger:            slog.New(quieter{opts.Logger.Handler(), slog.LevelWarn}).With("component", "river"),
 		MaxAttempts:       opts.Delivery.MaxAttempts,
 		JobTimeout:        opts.Delivery.Timeout,
 		RetryPolicy:       opts.RetryPolicy,
@@ -289,3 +289,20 @@ func (h *errorHandler) HandlePanic(ctx context.Context, job *rivertype.JobRow, p
 }
 
 var errNoChannel = errors.New("channel is not configured")
+
+// quieter passes on only records at or above min: River reports routine
+// producer statistics at info level every few seconds.
+type quieter struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (q quieter) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= q.min && q.Handler.Enabled(ctx, l)
+}
+
+func (q quieter) WithAttrs(as []slog.Attr) slog.Handler {
+	return quieter{q.Handler.WithAttrs(as), q.min}
+}
+
+func (q quieter) WithGroup(name string) slog.Handler { return quieter{q.Handler.WithGroup(name), q.min} }
