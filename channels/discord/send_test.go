@@ -269,7 +269,7 @@ func TestErrorClasses(t *testing.T) {
 		{"unknown channel", Config{Token: discordfake.Token, ChannelID: "900000000000000099"}, nil, channels.KindPermanent, "does not exist"},
 		{"server error on the message", Config{Token: discordfake.Token, ChannelID: discordfake.TextChannelID}, &discordfake.Fault{Operation: "create_message", Status: 502, Message: "Bad Gateway"}, channels.KindAmbiguous, "502"},
 		{"server error reading the channel", Config{Token: discordfake.Token, ChannelID: discordfake.TextChannelID}, &discordfake.Fault{Operation: "get_channel", Status: 500, Message: "Internal Server Error"}, channels.KindTemporary, "500"},
-		{"missing permission to crosspost", Config{Token: discordfake.Token, ChannelID: discordfake.AnnouncementChannelID, Crosspost: true}, &discordfake.Fault{Operation: "crosspost_message", Status: 403, Code: 50013, Message: "Missing Permissions"}, channels.KindPermanent, "Manage Messages"},
+		{"missing permission to crosspost", Config{Token: discordfake.Token, ChannelID: discordfake.AnnouncementChannelID, Crosspost: true}, &discordfake.Fault{Operation: "crosspost_message", Status: 403, Code: 50013, Message: "Missing Permissions"}, channels.KindPermanent, "Send Messages"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fake, f, s := setup(t, tc.cfg)
