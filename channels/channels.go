@@ -7,6 +7,7 @@
 package channels
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -183,13 +184,16 @@ type ConfigProblem struct {
 }
 
 // MarshalIndent renders a payload body the way preview --json and the outbox
-// show it.
+// show it: indented, with HTML left readable (not \u003c-escaped).
 func MarshalIndent(v any) ([]byte, error) {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
 		return nil, fmt.Errorf("encoding payload as JSON: %w", err)
 	}
-	return append(b, '\n'), nil
+	return buf.Bytes(), nil
 }
 
 // Mode says whether a channel sends for real.

@@ -220,3 +220,55 @@ func TestHelpOnEveryCommand(t *testing.T) {
 		t.Errorf("crier --help: exit %d\n%s", code, out.String())
 	}
 }
+
+func TestPreviewJSONShowsEveryChannelsExactPayload(t *testing.T) {
+	cleanEnv(t)
+	var out, errOut bytes.Buffer
+	code := realMain(context.Background(), []string{"--config", "../../config.yaml", "preview", "--json", "../../posts/2023-11-08-icat-call-to-action.md"}, &out, &errOut)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	var got struct {
+		PostID   string `json:"post_id"`
+		Channels struct {
+			Mastodon []struct {
+				Status      string `json:"status"`
+				SpoilerText string `json:"spoiler_text"`
+			} `json:"mastodon"`
+			Discord struct {
+				Embeds          []map[string]any `json:"embeds"`
+				AllowedMentions map[string]any   `json:"allowed_mentions"`
+			} `json:"discord"`
+			Email struct{ Subject, Text, HTML string } `json:"email"`
+		} `json:"channels"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out.String())
+	}
+	c := got.Channels
+	if len(c.Mastodon) == 0 || !strings.Contains(c.Mastodon[0].Status, "https://camaca.example/news/icat-call-to-action") || c.Mastodon[0].SpoilerText == "" {
+		t.Errorf("mastodon payload: %+v", c.Mastodon)
+	}
+	if len(c.Discord.Embeds) != 1 || c.Discord.AllowedMentions == nil {
+		t.Errorf("discord payload: %+v", c.Discord)
+	}
+	if c.Email.Subject == "" || c.Email.Text == "" || !strings.Contains(c.Email.HTML, "<html") {
+		t.Errorf("email payload: subject %q, %d bytes text, %d bytes html", c.Email.Subject, len(c.Email.Text), len(c.Email.HTML))
+	}
+
+	// A feed: one entry per item.
+	out.Reset()
+	code = realMain(context.Background(), []string{"--config", "../../config.yaml", "preview", "--json", "--feed", "../../feeds/campaign-site.xml"}, &out, &errOut)
+	var items []map[string]any
+	if code != 0 || json.Unmarshal(out.Bytes(), &items) != nil || len(items) < 2 {
+		t.Fatalf("preview --feed: exit %d, %d items\n%s%s", code, len(items), out.String(), errOut.String())
+	}
+
+	// A broken post file names the file and line and exits non-zero.
+	bad := filepath.Join(t.TempDir(), "bad.md")
+	os.WriteFile(bad, []byte("---\ntitle: x\ncolour: red\n---\nbody\n"), 0o644)
+	errOut.Reset()
+	if code := realMain(context.Background(), []string{"--config", "../../config.yaml", "preview", bad}, io.Discard, &errOut); code == 0 || !strings.Contains(errOut.String(), "bad.md:3") {
+		t.Errorf("broken post: exit %d, %s", code, errOut.String())
+	}
+}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/crierhq/crier/bot/feed"
@@ -72,7 +74,7 @@ POST /channels/{id}/messages, for email the subject, text and HTML.`)
 				pp.Errors[ch.Name] = err.Error()
 				continue
 			}
-			body, err := json.Marshal(payload.Body)
+			body, err := channels.MarshalIndent(payload.Body)
 			if err != nil {
 				return fmt.Errorf("encoding %s payload of %s: %w", ch.Name, p.ID, err)
 			}
@@ -102,11 +104,11 @@ POST /channels/{id}/messages, for email the subject, text and HTML.`)
 	}
 	for _, pp := range out {
 		fmt.Fprintf(app.Stdout, "# %s (%s)\n", pp.Title, pp.PostID)
-		for name, body := range pp.Channels {
-			var pretty any
-			_ = json.Unmarshal(body, &pretty)
-			b, _ := json.MarshalIndent(pretty, "   ", "  ")
-			fmt.Fprintf(app.Stdout, "\n== %s ==\n   %s\n", name, b)
+		for _, name := range sortedKeys(pp.Channels) {
+			var v any
+			_ = json.Unmarshal(pp.Channels[name], &v)
+			fmt.Fprintf(app.Stdout, "\n== %s ==\n", name)
+			printHuman(app.Stdout, v, "   ")
 			for _, w := range pp.Warnings[name] {
 				fmt.Fprintf(app.Stdout, "   warning: %s\n", w)
 			}
@@ -117,6 +119,53 @@ POST /channels/{id}/messages, for email the subject, text and HTML.`)
 		fmt.Fprintln(app.Stdout)
 	}
 	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// printHuman shows a payload for a person: multi-line text as text, HTML as
+// its size (--html writes it to a file), everything else as key: value.
+func printHuman(w io.Writer, v any, indent string) {
+	switch x := v.(type) {
+	case map[string]any:
+		for _, k := range sortedKeys(x) {
+			switch val := x[k].(type) {
+			case string:
+				switch {
+				case k == "html":
+					fmt.Fprintf(w, "%s%s: (%d bytes of HTML; --html FILE writes it)\n", indent, k, len(val))
+				case strings.Contains(val, "\n"):
+					fmt.Fprintf(w, "%s%s:\n", indent, k)
+					for _, line := range strings.Split(strings.TrimRight(val, "\n"), "\n") {
+						fmt.Fprintf(w, "%s  | %s\n", indent, line)
+					}
+				default:
+					fmt.Fprintf(w, "%s%s: %s\n", indent, k, val)
+				}
+			case map[string]any, []any:
+				fmt.Fprintf(w, "%s%s:\n", indent, k)
+				printHuman(w, val, indent+"  ")
+			default:
+				b, _ := json.Marshal(val)
+				fmt.Fprintf(w, "%s%s: %s\n", indent, k, b)
+			}
+		}
+	case []any:
+		for i, e := range x {
+			fmt.Fprintf(w, "%s[%d]\n", indent, i+1)
+			printHuman(w, e, indent+"  ")
+		}
+	default:
+		b, _ := json.Marshal(x)
+		fmt.Fprintf(w, "%s%s\n", indent, b)
+	}
 }
 
 func writeHTMLFile(path string, p channels.Payload, many bool, postID string) error {
