@@ -70,6 +70,8 @@ CREATE TABLE subscriber_settings (
 	key   TEXT PRIMARY KEY,
 	value TEXT NOT NULL
 );
+`, `
+ALTER TABLE subscribers ADD COLUMN confirm_mail_at INTEGER NOT NULL DEFAULT 0;
 `}
 
 // Open creates or migrates the subscribers' tables in db.
@@ -263,6 +265,30 @@ func (s *Store) Confirm(ctx context.Context, id int64) (bool, error) {
 	}
 	n, _ := res.RowsAffected()
 	return n == 1, nil
+}
+
+// ClaimConfirmationMail reserves the sending of a confirmation mail to
+// subscriber id at now, and reports false when one was sent (or is being
+// sent) less than every ago: the form must not become a way to flood
+// someone's inbox. The claim is atomic, so two simultaneous form posts send
+// one mail. After a failed send, ReleaseConfirmationMail lets the supporter
+// try again at once.
+func (s *Store) ClaimConfirmationMail(ctx context.Context, id int64, now time.Time, every time.Duration) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE subscribers SET confirm_mail_at = $1 WHERE id = $2 AND (confirm_mail_at = 0 OR confirm_mail_at <= $3)`,
+		now.UnixNano(), id, now.Add(-every).UnixNano())
+	if err != nil {
+		return false, fmt.Errorf("claiming confirmation mail of subscriber %d: %w", id, err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// ReleaseConfirmationMail undoes a claim whose mail could not be sent.
+func (s *Store) ReleaseConfirmationMail(ctx context.Context, id int64) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE subscribers SET confirm_mail_at = 0 WHERE id = $1`, id); err != nil {
+		return fmt.Errorf("releasing confirmation mail of subscriber %d: %w", id, err)
+	}
+	return nil
 }
 
 // Reconsent records a fresh consent from a supporter who had left (or

@@ -109,3 +109,33 @@ func TestStoreLifecycle(t *testing.T) {
 		t.Fatalf("deleting a stranger: %v", err)
 	}
 }
+
+func TestClaimConfirmationMail(t *testing.T) {
+	ctx := context.Background()
+	s, clock := openTest(t)
+	sub, _ := s.Add(ctx, Subscriber{Email: "ann@example.org"})
+	claim := func() bool {
+		ok, err := s.ClaimConfirmationMail(ctx, sub.ID, clock.Now(), 10*time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if !claim() {
+		t.Fatal("first claim refused")
+	}
+	clock.Advance(9 * time.Minute)
+	if claim() {
+		t.Fatal("second claim within 10 minutes granted")
+	}
+	clock.Advance(time.Minute)
+	if !claim() {
+		t.Fatal("claim after 10 minutes refused")
+	}
+	if err := s.ReleaseConfirmationMail(ctx, sub.ID); err != nil {
+		t.Fatal(err)
+	}
+	if !claim() {
+		t.Fatal("claim after release refused")
+	}
+}

@@ -271,19 +271,35 @@ func (n *newsletter) subscribe(w http.ResponseWriter, r *http.Request) {
 				ConsentAt: now, ConsentSource: consentSource, ConsentIP: ip.String()})
 		}
 	}
+	isNew := err == nil
 	switch {
 	case errors.Is(err, subscribers.ErrExists):
-		sub, err = n.opts.Store.GetByEmail(ctx, email)
-		if err != nil {
+		if sub, err = n.opts.Store.GetByEmail(ctx, email); err != nil {
 			n.fail(w, r, "reading subscriber", err)
 			return
 		}
-		if sub.Status == subscribers.Confirmed || now.Sub(sub.UpdatedAt) < n.opts.ResendAfter {
-			// Already on the list, or a confirmation mail went out moments
-			// ago: nothing new is sent, and the answer is the same.
+		if sub.Status == subscribers.Confirmed {
+			// Already on the list: nothing is sent, and the answer is the same.
 			checkInbox()
 			return
 		}
+	case err != nil:
+		n.fail(w, r, "adding subscriber", err)
+		return
+	}
+	claimed, err := n.opts.Store.ClaimConfirmationMail(ctx, sub.ID, now, n.opts.ResendAfter)
+	if err != nil {
+		n.fail(w, r, "claiming confirmation mail", err)
+		return
+	}
+	if !claimed {
+		// A confirmation mail went out moments ago.
+		checkInbox()
+		return
+	}
+	if !isNew {
+		// Someone who had left, bounced or never confirmed subscribes again:
+		// record the new consent.
 		if err := n.opts.Store.Reconsent(ctx, sub.ID, name, now, consentSource, ip.String()); err != nil {
 			n.fail(w, r, "recording consent", err)
 			return
@@ -292,12 +308,12 @@ func (n *newsletter) subscribe(w http.ResponseWriter, r *http.Request) {
 			n.fail(w, r, "reading subscriber", err)
 			return
 		}
-	case err != nil:
-		n.fail(w, r, "adding subscriber", err)
-		return
 	}
 	link := n.opts.Signer.ConfirmURL(n.opts.PublicURL, sub, now)
 	if err := n.opts.Mailer.SendConfirmation(ctx, sub, link); err != nil {
+		if rerr := n.opts.Store.ReleaseConfirmationMail(context.WithoutCancel(ctx), sub.ID); rerr != nil {
+			n.opts.Logger.Error("releasing confirmation mail claim", "subscriber", sub.ID, "err", rerr)
+		}
 		n.fail(w, r, "sending confirmation mail", err)
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"mime/multipart"
@@ -514,5 +515,36 @@ func TestMountNewsletterChecksOptions(t *testing.T) {
 	}
 	if err := MountNewsletter(New(Options{}), NewsletterOptions{PublicURL: "http://x.org"}); err == nil {
 		t.Error("missing store accepted")
+	}
+}
+
+func TestErasedSupporterSubscribesAgain(t *testing.T) {
+	f := newFixture(t, "http://127.0.0.1:8080")
+	ctx := context.Background()
+	f.store.Add(ctx, subscribers.Subscriber{Email: "ann@example.org", Status: subscribers.Confirmed})
+	if err := f.store.Delete(ctx, "ann@example.org"); err != nil {
+		t.Fatal(err)
+	}
+	res, body := f.subscribe(t, "ann@example.org", "Ann", "192.0.2.1")
+	if res.StatusCode != 200 || !strings.Contains(body, "Check your inbox") || len(f.mailer.all()) != 1 {
+		t.Fatalf("form after erasure: %d, %d mails", res.StatusCode, len(f.mailer.all()))
+	}
+	if sup, _ := f.store.IsSuppressed(ctx, "ann@example.org"); sup || f.status(t, "ann@example.org") != subscribers.Unconfirmed {
+		t.Fatalf("suppressed %v, status %s", sup, f.status(t, "ann@example.org"))
+	}
+}
+
+func TestMailerFailureIsReported(t *testing.T) {
+	f := newFixture(t, "http://127.0.0.1:8080")
+	f.mailer.fail = errors.New("smtp: 451 try later")
+	res, body := f.subscribe(t, "ann@example.org", "", "192.0.2.1")
+	if res.StatusCode != 500 || !strings.Contains(body, "Something went wrong") || strings.Contains(body, "451") {
+		t.Fatalf("mailer failure: %d\n%s", res.StatusCode, body)
+	}
+	// Trying again at once works: the failed mail does not count against
+	// the resend pause.
+	f.mailer.fail = nil
+	if res, _ := f.subscribe(t, "ann@example.org", "", "192.0.2.1"); res.StatusCode != 200 || len(f.mailer.all()) != 1 {
+		t.Fatalf("retry: %d, %d mails", res.StatusCode, len(f.mailer.all()))
 	}
 }
