@@ -302,6 +302,7 @@ func (f *Formatter) format(sendID, postID string, posts []post.Post, digest bool
 	if err != nil {
 		return channels.Payload{}, fmt.Errorf("formatting %s: %w", postID, err)
 	}
+	msg.SetBoundary(boundary(sendID, "preview"))
 	var eml bytes.Buffer
 	if _, err := msg.WriteTo(&eml); err != nil {
 		return channels.Payload{}, fmt.Errorf("formatting %s as MIME: %w", postID, err)
@@ -439,19 +440,13 @@ func inlineStyles(src []byte, base string) (string, []string) {
 func preheader(p post.Post, it item) string {
 	s := cleanText(p.Summary)
 	if s == "" {
-		s = cleanText(stripMarkdown(it.Text))
+		// The text of the rendered, sanitised HTML: no Markdown or tags.
+		s = cleanText(html.UnescapeString(bluemonday.StrictPolicy().Sanitize(string(it.HTML))))
 	}
 	if r := []rune(s); len(r) > 140 {
 		s = strings.TrimSpace(string(r[:139])) + "…"
 	}
 	return s
-}
-
-// stripMarkdown drops the most common Markdown punctuation for the
-// preheader; the text part keeps the Markdown, which reads well as is.
-func stripMarkdown(s string) string {
-	r := strings.NewReplacer("**", "", "__", "", "#", "", "`", "", "*", "", "_", " ", "[", "", "]", " ", ">", "")
-	return r.Replace(s)
 }
 
 // cleanHeader makes s safe for a mail header: no control characters or line
@@ -498,4 +493,11 @@ func messageID(sendID, recipient, domain string) string {
 		domain = "crier.invalid"
 	}
 	return fmt.Sprintf("crier.%s.%s@%s", hex.EncodeToString(h[:8]), recipient, domain)
+}
+
+// boundary is a MIME boundary fixed per campaign and recipient, so that the
+// formatter's output is the same for the same post.
+func boundary(sendID, recipient string) string {
+	h := sha256.Sum256([]byte("boundary\x00" + sendID + "\x00" + recipient))
+	return "crier-" + hex.EncodeToString(h[:16])
 }

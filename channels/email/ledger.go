@@ -270,7 +270,10 @@ func countStates(ctx context.Context, db *sql.DB, sendID string) (map[string]int
 // when none waits).
 func (l *ledger) nextTry(ctx context.Context, sendID string) (time.Time, error) {
 	var t sql.NullTime
-	err := l.db.QueryRowContext(ctx, `SELECT MIN(next_try_at) FROM email_recipients WHERE send_id = $1 AND state = $2`, sendID, rcptPending).Scan(&t)
+	err := l.db.QueryRowContext(ctx, `SELECT next_try_at FROM email_recipients WHERE send_id = $1 AND state = $2 ORDER BY next_try_at LIMIT 1`, sendID, rcptPending).Scan(&t)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, nil
+	}
 	if err != nil {
 		return time.Time{}, fmt.Errorf("reading retry times of %s: %w", sendID, err)
 	}
@@ -305,7 +308,10 @@ func (l *ledger) sentSince(ctx context.Context, t time.Time) (int, error) {
 // up).
 func (l *ledger) oldestSentSince(ctx context.Context, t time.Time) (time.Time, error) {
 	var ts sql.NullTime
-	err := l.db.QueryRowContext(ctx, `SELECT MIN(sent_at) FROM email_recipients WHERE sent_at IS NOT NULL AND sent_at > $1`, t.UTC()).Scan(&ts)
+	err := l.db.QueryRowContext(ctx, `SELECT sent_at FROM email_recipients WHERE sent_at IS NOT NULL AND sent_at > $1 ORDER BY sent_at LIMIT 1`, t.UTC()).Scan(&ts)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, nil
+	}
 	if err != nil || !ts.Valid {
 		return time.Time{}, err
 	}

@@ -37,7 +37,7 @@ func (f *Formatter) confirmation(sub subscribers.Subscriber, confirmURL string, 
 	if err != nil {
 		return nil, err
 	}
-	msg.SetGenHeaderPreformatted("Auto-Submitted", "auto-generated")
+	msg.SetGenHeader("Auto-Submitted", "auto-generated")
 	return msg, nil
 }
 

@@ -22,11 +22,13 @@ func (f *Formatter) build(subject, htmlBody, textBody string, to *mail.Address, 
 	if strings.ContainsFunc(unsubscribeURL, unicode.IsSpace) || strings.ContainsAny(unsubscribeURL, "<>,") {
 		return nil, fmt.Errorf("unsubscribe link %q cannot go in a header", unsubscribeURL)
 	}
-	m.SetListUnsubscribe(unsubscribeURL, f.mailtoUnsubscribe())
-	m.SetListUnsubscribePost()
-	m.SetGenHeaderPreformatted("List-Id", listID(f.campaign.Name, f.listID))
+	// Plain generated headers (not go-mail's preformatted ones, which are
+	// written in map order) keep the output the same for the same input.
+	m.SetGenHeader(gomail.HeaderListUnsubscribe, "<"+unsubscribeURL+">, <"+f.mailtoUnsubscribe()+">")
+	m.SetGenHeader(gomail.HeaderListUnsubscribePost, "List-Unsubscribe=One-Click")
+	m.SetGenHeader("List-Id", listID(f.campaign.Name, f.listID))
 	m.SetBulk()
-	m.SetGenHeaderPreformatted("Auto-Submitted", "auto-generated")
+	m.SetGenHeader("Auto-Submitted", "auto-generated")
 	return m, nil
 }
 

@@ -1,0 +1,396 @@
+package email
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"database/sql"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/crierhq/crier/bot/post"
+	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/config/secret"
+	"github.com/crierhq/crier/internal/testpeers/mailpit"
+	"github.com/crierhq/crier/subscribers"
+)
+
+type fixture struct {
+	db     *sql.DB
+	subs   *subscribers.Store
+	signer *subscribers.Signer
+	sender *Sender
+	mp     *mailpit.Server
+}
+
+func newFixture(t *testing.T, mp *mailpit.Server, dbPath string, mod func(*Config), opts ...Option) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	if dbPath == "" {
+		dbPath = filepath.Join(t.TempDir(), "crier.db")
+	}
+	st, err := store.Open(ctx, dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	subs, err := subscribers.Open(ctx, st.DB())
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer := subscribers.NewSigner([]byte("test key, 32 bytes long, really"))
+	cfg := testConfig()
+	cfg.SMTP = SMTP{Host: mp.SMTPHost, Port: mp.SMTPPort, TLS: "none"}
+	cfg.Concurrency = 2
+	if mod != nil {
+		mod(&cfg)
+	}
+	opts = append([]Option{WithRetryBackoff(time.Millisecond)}, opts...)
+	s, err := NewSender(ctx, cfg, channels.Env{Campaign: testCampaign, DB: st.DB()}, subs, signer, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{db: st.DB(), subs: subs, signer: signer, sender: s, mp: mp}
+}
+
+func (fx *fixture) add(t *testing.T, email, name string, st subscribers.Status) subscribers.Subscriber {
+	t.Helper()
+	sub, err := fx.subs.Add(context.Background(), subscribers.Subscriber{Email: email, Name: name, Status: st, ConsentSource: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sub
+}
+
+func (fx *fixture) send(t *testing.T, p post.Post) (channels.Receipt, error) {
+	t.Helper()
+	payload, err := fx.sender.f.Format(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fx.sender.Send(context.Background(), channels.Delivery{PostID: p.ID, Channel: "email", Attempt: 1}, payload)
+}
+
+// inbox maps each recipient address to the Mailpit ids of their messages.
+func inbox(t *testing.T, mp *mailpit.Server) map[string][]string {
+	t.Helper()
+	msgs, err := mp.Messages(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]string{}
+	for _, m := range msgs {
+		for _, to := range m.To {
+			out[to.Address] = append(out[to.Address], m.ID)
+		}
+	}
+	return out
+}
+
+// TestSendEndToEnd sends two posts to confirmed subscribers through a real
+// Mailpit; one of them unsubscribes (one-click link) in between.
+func TestSendEndToEnd(t *testing.T) {
+	ctx := context.Background()
+	mp := mailpit.Start(t, mailpit.Options{})
+	fx := newFixture(t, mp, "", nil)
+	anna := fx.add(t, "anna@example.org", "Anna Example", subscribers.Confirmed)
+	ben := fx.add(t, "ben@example.org", "", subscribers.Confirmed)
+	fx.add(t, "carl@example.org", "Carl", subscribers.Unconfirmed)
+	dora := fx.add(t, "dora@example.org", "Dora", subscribers.Confirmed)
+
+	first := samplePost()
+	r, err := fx.send(t, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.RemoteID != "post:md:vigil" {
+		t.Errorf("receipt %+v", r)
+	}
+	got := inbox(t, mp)
+	if len(got) != 3 || len(got["anna@example.org"]) != 1 || len(got["ben@example.org"]) != 1 || len(got["dora@example.org"]) != 1 || got["carl@example.org"] != nil {
+		t.Fatalf("inbox after the first send: %v", got)
+	}
+	id := got["anna@example.org"][0]
+	msg, err := mp.Message(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg.Subject != first.Title || msg.From.Address != "news@camaca.org" || len(msg.ReplyTo) != 1 || msg.ReplyTo[0].Address != "team@camaca.org" {
+		t.Errorf("message: %+v", msg)
+	}
+	if !strings.Contains(msg.Text, "Dear Anna Example,") || !strings.Contains(msg.HTML, "Dear Anna Example,") {
+		t.Errorf("not personalised:\n%s", msg.Text)
+	}
+	if !strings.Contains(msg.HTML, "<strong>at 6pm</strong>") || strings.Contains(msg.HTML, "<script") {
+		t.Error("HTML part is wrong")
+	}
+	hdr, err := mp.Headers(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unsub := fx.signer.UnsubscribeURL(testCampaign.PublicURL, anna)
+	for key, want := range map[string]string{
+		"List-Unsubscribe":      "<" + unsub + ">, <mailto:team@camaca.org?subject=unsubscribe>",
+		"List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+		"List-Id":               `"CAMACA" <news.camaca.org>`,
+		"Precedence":            "bulk",
+		"Auto-Submitted":        "auto-generated",
+		"Message-Id":            fmt.Sprintf("<%s>", messageID("post:md:vigil", fmt.Sprint(anna.ID), "camaca.org")),
+	} {
+		if got := strings.Join(hdr[key], ","); got != want {
+			t.Errorf("%s = %q, want %q", key, got, want)
+		}
+	}
+	if hdr["Dkim-Signature"] != nil {
+		t.Error("DKIM-Signature without DKIM configured")
+	}
+	// The visible link and the header link are the subscriber's own, signed.
+	if !strings.Contains(msg.Text, unsub) {
+		t.Errorf("text lacks the unsubscribe link %s", unsub)
+	}
+	u, _ := url.Parse(unsub)
+	if err := fx.signer.Check(u.Query().Get("t"), subscribers.PurposeUnsubscribe, anna, time.Now()); err != nil {
+		t.Errorf("unsubscribe token does not verify: %v", err)
+	}
+	// Ben has no name: no "Dear ,".
+	benMsg, _ := mp.Message(ctx, got["ben@example.org"][0])
+	if strings.Contains(benMsg.Text, "Dear") {
+		t.Errorf("nameless greeting: %q", benMsg.Text)
+	}
+
+	// A retried delivery of the same post sends nothing more.
+	if _, err := fx.send(t, first); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := mp.Count(ctx); n != 3 {
+		t.Fatalf("retry of a finished send sent again: %d messages", n)
+	}
+
+	// Dora leaves (what the one-click POST does); the next post skips her.
+	if err := fx.subs.SetStatus(ctx, dora.ID, subscribers.Unsubscribed, "one-click"); err != nil {
+		t.Fatal(err)
+	}
+	second := samplePost()
+	second.ID, second.Title = "md:report", "Annual report"
+	if _, err := fx.send(t, second); err != nil {
+		t.Fatal(err)
+	}
+	got = inbox(t, mp)
+	if len(got["dora@example.org"]) != 1 || len(got["anna@example.org"]) != 2 || len(got["ben@example.org"]) != 2 {
+		t.Fatalf("inbox after the second send: %v", got)
+	}
+	_ = ben
+
+	progress, err := SendProgress(ctx, fx.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(progress) != 2 {
+		t.Fatalf("progress: %+v", progress)
+	}
+	for _, p := range progress {
+		want := map[string]int{"post:md:vigil": 3, "post:md:report": 2}[p.SendID]
+		if p.State != "done" || p.Total != want || p.Sent != want || p.Failed != 0 || p.Pending != 0 {
+			t.Errorf("progress %+v", p)
+		}
+	}
+}
+
+// TestUnsubscribeMidSend: someone who leaves after the snapshot but before
+// their turn gets nothing.
+func TestUnsubscribeMidSend(t *testing.T) {
+	ctx := context.Background()
+	mp := mailpit.Start(t, mailpit.Options{})
+	fx := newFixture(t, mp, "", nil)
+	a := fx.add(t, "a@example.org", "A", subscribers.Confirmed)
+	b := fx.add(t, "b@example.org", "B", subscribers.Confirmed)
+	m := mustFormat(t, fx, samplePost())
+	// Snapshot taken, then b leaves before anything is sent.
+	if _, err := fx.sender.ledger.begin(ctx, m.SendID, "post", "md:vigil", m.Subject); err != nil {
+		t.Fatal(err)
+	}
+	fx.subs.SetStatus(ctx, b.ID, subscribers.Unsubscribed, "one-click")
+	if _, err := fx.sender.run(ctx, m, "post", "md:vigil"); err != nil {
+		t.Fatal(err)
+	}
+	got := inbox(t, mp)
+	if len(got[a.Email]) != 1 || got[b.Email] != nil {
+		t.Fatalf("inbox: %v", got)
+	}
+	ps, _ := SendProgress(ctx, fx.db)
+	if ps[0].Skipped != 1 || ps[0].Sent != 1 {
+		t.Errorf("progress %+v", ps[0])
+	}
+}
+
+func mustFormat(t *testing.T, fx *fixture, p post.Post) *Message {
+	t.Helper()
+	payload, err := fx.sender.f.Format(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return payload.Body.(*Message)
+}
+
+func TestDKIM(t *testing.T) {
+	ctx := context.Background()
+	mp := mailpit.Start(t, mailpit.Options{})
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	der, _ := x509.MarshalPKCS8PrivateKey(key)
+	pemKey := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	fx := newFixture(t, mp, "", func(c *Config) {
+		c.DKIM = DKIM{Domain: "camaca.org", Selector: "crier", Key: secret.Secret(pemKey)}
+	})
+	fx.add(t, "a@example.org", "A", subscribers.Confirmed)
+	if _, err := fx.send(t, samplePost()); err != nil {
+		t.Fatal(err)
+	}
+	msgs, _ := mp.Messages(ctx)
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages", len(msgs))
+	}
+	hdr, _ := mp.Headers(ctx, msgs[0].ID)
+	sig := strings.Join(hdr["Dkim-Signature"], "")
+	sig = strings.Join(strings.Fields(sig), "")
+	if !strings.Contains(sig, "d=camaca.org") || !strings.Contains(sig, "s=crier") || !strings.Contains(sig, "a=ed25519-sha256") {
+		t.Fatalf("DKIM-Signature: %q", sig)
+	}
+	for _, h := range []string{"List-Unsubscribe", "List-Unsubscribe-Post", "List-Id", "From", "Subject", "Message-ID"} {
+		if !strings.Contains(sig, h) {
+			t.Errorf("DKIM h= does not cover %s: %s", h, sig)
+		}
+	}
+}
+
+func TestDKIMConfigProblems(t *testing.T) {
+	c := testConfig()
+	c.DKIM = DKIM{Domain: "camaca.org"}
+	probs := c.Validate()
+	var fields []string
+	for _, p := range probs {
+		fields = append(fields, p.Field)
+	}
+	if got := strings.Join(fields, ","); got != "dkim.selector,dkim.key_file" {
+		t.Errorf("problems: %v", probs)
+	}
+	c.DKIM = DKIM{Domain: "camaca.org", Selector: "s", Key: "not a key"}
+	if _, err := c.dkimSigner(); err == nil || strings.Contains(err.Error(), "not a key") {
+		t.Errorf("bad key: %v", err)
+	}
+}
+
+// TestChaos4xx: every RCPT is refused with 451 for a while; the send keeps
+// its progress, reports a wait, and finishes once the server recovers.
+func TestChaos4xx(t *testing.T) {
+	ctx := context.Background()
+	mp := mailpit.Start(t, mailpit.Options{Chaos: true})
+	fx := newFixture(t, mp, "", nil)
+	for i := range 5 {
+		fx.add(t, fmt.Sprintf("s%d@example.org", i), "", subscribers.Confirmed)
+	}
+	if err := mp.SetChaos(ctx, mailpit.Chaos{Recipient: &mailpit.Trigger{ErrorCode: 451, Probability: 100}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := fx.send(t, samplePost())
+	kind, wait := channels.Classify(err)
+	if kind != channels.KindRateLimited || wait <= 0 {
+		t.Fatalf("send under 451: %v (%s, %s)", err, kind, wait)
+	}
+	ps, _ := SendProgress(ctx, fx.db)
+	if ps[0].Pending != 5 || ps[0].Sent != 0 {
+		t.Fatalf("progress %+v", ps[0])
+	}
+	mp.SetChaos(ctx, mailpit.Chaos{})
+	// The retry time has not come: nothing is claimable yet, so the clock
+	// moves on.
+	fx.sender.opts.now = func() time.Time { return time.Now().Add(time.Hour) }
+	fx.sender.ledger.now = fx.sender.opts.now
+	if _, err := fx.send(t, samplePost()); err != nil {
+		t.Fatal(err)
+	}
+	got := inbox(t, mp)
+	if len(got) != 5 {
+		t.Fatalf("inbox: %v", got)
+	}
+	for a, ids := range got {
+		if len(ids) != 1 {
+			t.Errorf("%s got %d copies", a, len(ids))
+		}
+	}
+}
+
+// TestChaos5xx: a 550 for a recipient fails only that recipient, who is
+// marked bounced; everyone else gets their copy.
+func TestChaos5xx(t *testing.T) {
+	ctx := context.Background()
+	mp := mailpit.Start(t, mailpit.Options{Chaos: true})
+	fx := newFixture(t, mp, "", nil)
+	for i := range 40 {
+		fx.add(t, fmt.Sprintf("s%d@example.org", i), "", subscribers.Confirmed)
+	}
+	if err := mp.SetChaos(ctx, mailpit.Chaos{Recipient: &mailpit.Trigger{ErrorCode: 550, Probability: 30}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fx.send(t, samplePost()); err != nil {
+		t.Fatal(err)
+	}
+	got := inbox(t, mp)
+	ps, _ := SendProgress(ctx, fx.db)
+	p := ps[0]
+	if p.Failed == 0 || p.Sent != len(got) || p.Sent+p.Failed != 40 {
+		t.Fatalf("progress %+v, inbox %d", p, len(got))
+	}
+	counts, _ := fx.subs.CountByStatus(ctx)
+	if counts[subscribers.Bounced] != p.Failed {
+		t.Errorf("bounced %d, failed %d", counts[subscribers.Bounced], p.Failed)
+	}
+	var reason string
+	fx.db.QueryRow(`SELECT last_error FROM email_recipients WHERE state = 'failed' LIMIT 1`).Scan(&reason)
+	if !strings.Contains(reason, "550") {
+		t.Errorf("failure reason %q", reason)
+	}
+}
+
+// TestConnectionLost: the server is unreachable; the send stops with a
+// temporary error and keeps its progress.
+func TestConnectionLost(t *testing.T) {
+	mp := mailpit.Start(t, mailpit.Options{})
+	fx := newFixture(t, mp, "", func(c *Config) { c.SMTP.Port = 1 })
+	fx.add(t, "a@example.org", "", subscribers.Confirmed)
+	_, err := fx.send(t, samplePost())
+	var ce *channels.Error
+	if !errors.As(err, &ce) || ce.Kind != channels.KindTemporary {
+		t.Fatalf("err = %v", err)
+	}
+	ps, _ := SendProgress(context.Background(), fx.db)
+	if ps[0].Pending != 1 {
+		t.Errorf("progress %+v", ps[0])
+	}
+}
+
+func TestConfirmationMail(t *testing.T) {
+	ctx := context.Background()
+	mp := mailpit.Start(t, mailpit.Options{})
+	fx := newFixture(t, mp, "", nil)
+	sub := fx.add(t, "new@example.org", "Nia", subscribers.Unconfirmed)
+	link := fx.signer.ConfirmURL(testCampaign.PublicURL, sub, time.Now())
+	if err := fx.sender.SendConfirmation(ctx, sub, link); err != nil {
+		t.Fatal(err)
+	}
+	msgs, _ := mp.Messages(ctx)
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages", len(msgs))
+	}
+	m, _ := mp.Message(ctx, msgs[0].ID)
+	if !strings.Contains(m.Text, link) || !strings.Contains(m.HTML, strings.ReplaceAll(link, "&", "&amp;")) || !strings.Contains(m.Text, "Dear Nia") {
+		t.Errorf("confirmation mail:\n%s", m.Text)
+	}
+}
