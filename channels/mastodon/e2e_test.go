@@ -3,6 +3,7 @@ package mastodon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -20,26 +21,27 @@ import (
 	"github.com/crierhq/crier/internal/testpeers/gotosocial"
 )
 
-// loseFirstStatus lets the first POST /api/v1/statuses reach the server and
-// then throws its answer away, as when a connection drops after the server
-// acted.
-type loseFirstStatus struct {
+// loseStatus lets the nth (from 0) POST /api/v1/statuses reach the server
+// and then throws its answer away, as when a connection drops after the
+// server acted.
+type loseStatus struct {
 	base http.RoundTripper
+	nth  int
 	mu   sync.Mutex
-	lost bool
+	seen int
 }
 
-func (l *loseFirstStatus) RoundTrip(req *http.Request) (*http.Response, error) {
+func (l *loseStatus) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := l.base.RoundTrip(req)
 	if err != nil || req.Method != http.MethodPost || req.URL.Path != "/api/v1/statuses" {
 		return resp, err
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.lost {
+	l.seen++
+	if l.seen-1 != l.nth {
 		return resp, nil
 	}
-	l.lost = true
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return nil, errors.New("read tcp: connection reset by peer")
@@ -50,7 +52,7 @@ func (l *loseFirstStatus) RoundTrip(req *http.Request) (*http.Response, error) {
 func TestGoToSocial(t *testing.T) {
 	gts := gotosocial.StartT(t, gotosocial.Options{MaxChars: 500})
 	user := gts.NewUser(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	reader := gomastodon.NewClient(&gomastodon.Config{Server: gts.URL, AccessToken: user.Token})
 	cfg := Config{Instance: gts.URL, Token: secret.Secret(user.Token), Visibility: "public", Language: "en"}
@@ -173,47 +175,54 @@ func TestGoToSocial(t *testing.T) {
 		}
 	})
 
-	t.Run("lost response is not posted twice", func(t *testing.T) {
-		other := gts.NewUser(t)
-		lcfg := cfg
-		lcfg.Token = secret.Secret(other.Token)
-		lcfg.Thread = true
-		lossy := &loseFirstStatus{base: http.DefaultTransport}
-		lenv := env
-		lenv.HTTPClient = &http.Client{Transport: lossy, Timeout: 30 * time.Second}
-		f, s, err := New(ctx, lcfg, lenv)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pl, err := f.Format(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := len(pl.Body.([]Status))
-		l := &ledger{}
-		d := channels.Delivery{PostID: p.ID + "-lost", Channel: Name, Attempt: 1, Ledger: l}
-		_, err = s.Send(ctx, d, pl)
-		if k, _ := channels.Classify(err); k != channels.KindAmbiguous {
-			t.Fatalf("first attempt: %v (%v), want ambiguous", err, k)
-		}
-		d.Attempt, d.PreviousUnknown = 2, true
-		if _, err := s.Send(ctx, d, pl); err != nil {
-			t.Fatalf("retry: %v", err)
-		}
-		rd := gomastodon.NewClient(&gomastodon.Config{Server: gts.URL, AccessToken: other.Token})
-		acct, err := rd.GetAccountCurrentUser(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		posted, err := rd.GetAccountStatuses(ctx, acct.ID, &gomastodon.Pagination{Limit: 40})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(posted) != n {
-			t.Errorf("%d statuses on the account, want %d (the lost one was posted twice?)", len(posted), n)
-		}
-		if len(l.parts) != n {
-			t.Errorf("%d parts recorded, want %d", len(l.parts), n)
-		}
-	})
+	for _, nth := range []int{0, 1} {
+		t.Run(fmt.Sprintf("lost response to part %d is not posted twice", nth+1), func(t *testing.T) {
+			other := gts.NewUser(t)
+			lcfg := cfg
+			lcfg.Token = secret.Secret(other.Token)
+			lcfg.Thread = true
+			lossy := &loseStatus{base: http.DefaultTransport, nth: nth}
+			lenv := env
+			lenv.HTTPClient = &http.Client{Transport: lossy, Timeout: 30 * time.Second}
+			f, s, err := New(ctx, lcfg, lenv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pl, err := f.Format(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := len(pl.Body.([]Status))
+			l := &ledger{}
+			d := channels.Delivery{PostID: p.ID + "-lost", Channel: Name, Attempt: 1, Ledger: l}
+			_, err = s.Send(ctx, d, pl)
+			if k, _ := channels.Classify(err); k != channels.KindAmbiguous {
+				t.Fatalf("first attempt: %v (%v), want ambiguous", err, k)
+			}
+			d.Attempt, d.PreviousUnknown = 2, true
+			if _, err := s.Send(ctx, d, pl); err != nil {
+				t.Fatalf("retry: %v", err)
+			}
+			rd := gomastodon.NewClient(&gomastodon.Config{Server: gts.URL, AccessToken: other.Token})
+			acct, err := rd.GetAccountCurrentUser(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			posted, err := rd.GetAccountStatuses(ctx, acct.ID, &gomastodon.Pagination{Limit: 40})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(posted) != n {
+				t.Errorf("%d statuses on the account, want %d (the lost one was posted twice?)", len(posted), n)
+			}
+			if len(l.parts) != n {
+				t.Errorf("%d parts recorded, want %d", len(l.parts), n)
+			}
+			for i, part := range l.parts {
+				if part.Index != i || part.RemoteID == "" {
+					t.Errorf("ledger: %+v", l.parts)
+				}
+			}
+		})
+	}
 }

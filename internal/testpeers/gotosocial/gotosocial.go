@@ -162,7 +162,7 @@ func freePort() (int, error) {
 }
 
 func (s *Server) waitReady(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	for {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/api/v1/instance", nil)
@@ -177,7 +177,7 @@ func (s *Server) waitReady(ctx context.Context) error {
 			s.done <- err
 			return fmt.Errorf("gotosocial exited while starting (%v); log:\n%s", err, s.logTail())
 		case <-ctx.Done():
-			return fmt.Errorf("gotosocial did not answer within 2 minutes; log:\n%s", s.logTail())
+			return fmt.Errorf("gotosocial did not answer within 3 minutes; log:\n%s", s.logTail())
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
@@ -329,7 +329,9 @@ func (s *Server) NewUser(t testing.TB) User {
 	s.users++
 	name := fmt.Sprintf("crier%d", s.users)
 	s.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	// Generous: each admin command starts GoToSocial, which is slow on a
+	// busy machine.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	u, err := s.CreateUser(ctx, name)
 	if err != nil {
@@ -349,7 +351,7 @@ func StartT(t testing.TB, opts Options) *Server {
 	if opts.Dir == "" {
 		opts.Dir = t.TempDir()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	s, err := Start(ctx, opts)
 	if err != nil {
