@@ -20,7 +20,15 @@ func checkStatuses(t *testing.T, lim Limits, p post.Post, statuses []Status) {
 		t.Fatal("no statuses")
 	}
 	count := lim.Counter().Count
-	input := p.Title + "\n" + p.Summary + "\n" + p.Body + "\n" + p.Link + "\n" + p.TextFor(Name)
+	// Every URL that goes out must be a whole URL of the input, not a piece.
+	urls := map[string]bool{}
+	for _, in := range []string{oneLine(p.Title), plainText(p.Summary), plainText(p.Body), p.Link, p.TextFor(Name)} {
+		for _, e := range entities(in) {
+			if e.kind == entityURL {
+				urls[in[e.start:e.end]] = true
+			}
+		}
+	}
 	for i, s := range statuses {
 		if n := count(s.SpoilerText, s.Status); n > lim.MaxCharacters {
 			t.Errorf("part %d counts %d > %d:\n%s", i+1, n, lim.MaxCharacters, s.Status)
@@ -32,7 +40,7 @@ func checkStatuses(t *testing.T, lim Limits, p post.Post, statuses []Status) {
 			t.Errorf("part %d replies to part %d, want %d", i+1, s.InReplyToPart, i)
 		}
 		for _, e := range entities(s.Status) {
-			if e.kind == entityURL && !strings.Contains(input, s.Status[e.start:e.end]) {
+			if e.kind == entityURL && !urls[s.Status[e.start:e.end]] {
 				t.Errorf("part %d has URL %q that is not in the post (cut?)", i+1, s.Status[e.start:e.end])
 			}
 		}
