@@ -95,7 +95,7 @@ func TestParseFixtures(t *testing.T) {
 					"> “Shielding children",
 					"[our 4 point plan](https://camaca.example/plan/) & [Support this Campaign](https://camaca.example/support/)",
 				},
-				bodyLacks: []string{"srcset", "<figure", "&#8217;", "class="},
+				bodyLacks: []string{"srcset", "<figure", "&#8217;", "class=", "appeared first on"},
 				tags:      []string{"Child Trafficking", "Human Rights"},
 				image:     &post.Image{URL: "https://camaca.example/wp-content/uploads/2023/11/chain-1024x683.jpg", Alt: "A broken chain"},
 				publishAt: time.Date(2023, 11, 9, 10, 12, 45, 0, time.UTC),
@@ -295,6 +295,7 @@ func TestHTMLHelpers(t *testing.T) {
 		{"x<script>alert(1)</script>y", "xy"},
 		{"see javascript:void(0)", "see javascript%3Avoid(0)"},
 		{"  spaced \n\t out  ", "spaced out"},
+		{`<p>Short text [&hellip;]</p><p>The post <a href="https://camaca.example/x">Short</a> appeared first on <a href="https://camaca.example">CAMACA</a>.</p>`, "Short text […]"},
 	} {
 		if got := plainText(tt.in); got != tt.want {
 			t.Errorf("plainText(%q) = %q, want %q", tt.in, got, tt.want)

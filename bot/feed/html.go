@@ -74,7 +74,8 @@ func (c *htmlConverter) markdown(src string, base *url.URL) (string, *image, err
 	if first != nil {
 		first.Alt = defang(first.Alt)
 	}
-	return defang(strings.TrimSpace(string(out))), first, nil
+	md := trimTail(strings.TrimSpace(string(out)), wpFooterMarkdown)
+	return defang(strings.TrimSpace(md)), first, nil
 }
 
 // textToHTML lets plain-text content (a JSON Feed content_text, a bare RSS
@@ -137,7 +138,8 @@ func plainText(src string) string {
 		}
 		return true
 	})
-	return defang(strings.Join(strings.FieldsFunc(b.String(), unicode.IsSpace), " "))
+	text := strings.Join(strings.FieldsFunc(b.String(), unicode.IsSpace), " ")
+	return defang(trimTail(text, wpFooterText))
 }
 
 // shorten cuts text to at most limit runes, at the end of a sentence when
@@ -164,7 +166,22 @@ func shorten(s string, limit int) string {
 	return strings.TrimRightFunc(cut, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsPunct(r) && r != ')' && r != '"' }) + "…"
 }
 
+// trimTail removes what re matches at the end of s, looking only at the
+// last few kilobytes so that a long text costs no more than a short one.
+func trimTail(s string, re *regexp.Regexp) string {
+	i := max(0, len(s)-3000)
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + re.ReplaceAllString(s[i:], "")
+}
+
 var (
+	// Yoast SEO and similar plugins end every WordPress feed item with
+	// "The post X appeared first on Y."; it is noise in a toot or a mail.
+	wpFooterText     = regexp.MustCompile(`\s*The post .{1,300}? appeared first on .{1,200}?\.\s*$`)
+	wpFooterMarkdown = regexp.MustCompile(`\n*The post \[[^\n]{1,600}\]\([^\n]*\) appeared first on \[[^\n]{1,400}\]\([^\n]*\)\.\s*$`)
+
 	blankLine = regexp.MustCompile(`\n[ \t]*\n`)
 	scriptTag = regexp.MustCompile(`(?i)<(script)`)
 	jsScheme  = regexp.MustCompile(`(?i)(javascript):`)

@@ -140,7 +140,7 @@ func Parse(name string, data []byte) (post.Post, error) {
 	if !utf8.Valid(data) {
 		return post.Post{}, fmt.Errorf("%s:%d: the file is not valid UTF-8 text; save it as UTF-8", name, invalidUTF8Line(data))
 	}
-	text := strings.ReplaceAll(string(data), "\r\n", "\n")
+	text := strings.ReplaceAll(strings.ReplaceAll(string(data), "\r\n", "\n"), "\r", "\n")
 	lines := strings.Split(text, "\n")
 
 	open := 0

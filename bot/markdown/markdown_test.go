@@ -88,6 +88,11 @@ func TestParseVariants(t *testing.T) {
 				t.Errorf("got %+v", p)
 			}
 		}},
+		{"old Mac line endings", "a.md", "---\rtitle: Hello\r---\rLine one\rLine two", func(t *testing.T, p post.Post) {
+			if p.Title != "Hello" || p.Body != "Line one\nLine two" {
+				t.Errorf("got %+v", p)
+			}
+		}},
 		{"empty body", "a.md", "---\ntitle: Only a title\n---\n", func(t *testing.T, p post.Post) {
 			if p.Body != "" || p.Title != "Only a title" {
 				t.Errorf("got %+v", p)
