@@ -174,16 +174,14 @@ func TestSendResumesThreadFromLedger(t *testing.T) {
 	f, s := newTestSender(t, srv, Config{Thread: true}, nil)
 	pl, _ := f.Format(longPost())
 	n := len(pl.Body.([]Status))
-	srv.FailNext("POST", "/api/v1/statuses", mastodonfake.Response{}) // placeholder, replaced below
-	// Part 2 fails with a server error: parts 1 is recorded, the retry
-	// posts from part 2 on, replying to part 1.
-	srv2 := mastodonfake.New(t, masto(mastodonfake.Options{MaxCharacters: 200}))
-	f, s = newTestSender(t, srv2, Config{Thread: true}, nil)
-	pl, _ = f.Format(longPost())
 	l := &ledger{}
 	d := channels.Delivery{PostID: "md:long", Channel: Name, Attempt: 1, Ledger: l}
-	s.Send(context.Background(), d, channels.Payload{Body: pl.Body.([]Status)[:1]}) // part 1 only
-	srv2.FailNext("POST", "/api/v1/statuses", mastodonfake.Response{Status: 503, Body: `{"error":"Service Unavailable"}`})
+	// Part 1 goes out, part 2 meets a server error: the retry posts from
+	// part 2 on, replying to part 1.
+	if _, err := s.Send(context.Background(), d, channels.Payload{Body: pl.Body.([]Status)[:1]}); err != nil {
+		t.Fatal(err)
+	}
+	srv.FailNext("POST", "/api/v1/statuses", mastodonfake.Response{Status: 503, Body: `{"error":"Service Unavailable"}`})
 	_, err := s.Send(context.Background(), d, pl)
 	if k, _ := channels.Classify(err); k != channels.KindTemporary {
 		t.Fatalf("503: %v (%v), want temporary", err, k)
@@ -192,14 +190,13 @@ func TestSendResumesThreadFromLedger(t *testing.T) {
 	if _, err := s.Send(context.Background(), d, pl); err != nil {
 		t.Fatal(err)
 	}
-	got := srv2.Statuses()
+	got := srv.Statuses()
 	if len(got) != n {
 		t.Fatalf("%d statuses, want %d", len(got), n)
 	}
 	if got[1].InReplyToID != got[0].ID {
 		t.Errorf("resumed part replies to %q, want %q", got[1].InReplyToID, got[0].ID)
 	}
-	_ = srv
 }
 
 func TestSendLostResponseDoesNotDuplicate(t *testing.T) {
@@ -413,5 +410,47 @@ func TestClassify(t *testing.T) {
 		if _, wait := channels.Classify(s.classify("x", &rateLimitError{reset: reset}, nil, true)); wait != want {
 			t.Errorf("reset %s: wait %v, want %v", reset, wait, want)
 		}
+	}
+}
+
+func TestSendRefreshesLimitsDaily(t *testing.T) {
+	srv := mastodonfake.New(t, masto(mastodonfake.Options{MaxCharacters: 800}))
+	f, s := newTestSender(t, srv, Config{}, nil)
+	pl, _ := f.Format(post.Post{ID: "x", Title: "Hello", Link: link})
+	d := channels.Delivery{PostID: "x", Channel: Name, Ledger: &ledger{}}
+	// New read the limits at fixedNow; an hour later they are still fresh.
+	s.now = func() time.Time { return fixedNow.Add(time.Hour) }
+	s.limits.set(s.instance, s.limits.get(), fixedNow)
+	if _, err := s.Send(context.Background(), d, pl); err != nil {
+		t.Fatal(err)
+	}
+	if n := srv.Requests("GET /api/v2/instance"); n != 1 {
+		t.Errorf("instance read %d times within a day", n)
+	}
+	s.now = func() time.Time { return fixedNow.Add(25 * time.Hour) }
+	if _, err := s.Send(context.Background(), channels.Delivery{PostID: "y", Channel: Name, Ledger: &ledger{}}, pl); err != nil {
+		t.Fatal(err)
+	}
+	if n := srv.Requests("GET /api/v2/instance"); n != 2 {
+		t.Errorf("instance read %d times after a day, want 2", n)
+	}
+}
+
+func TestSendAfterUnknownOutcomeStillPostsWhatIsMissing(t *testing.T) {
+	srv := mastodonfake.New(t, masto(mastodonfake.Options{MaxCharacters: 200, IgnoreIdempotencyKey: true}))
+	f, s := newTestSender(t, srv, Config{Thread: true}, nil)
+	pl, _ := f.Format(longPost())
+	n := len(pl.Body.([]Status))
+	// An unrelated status with the same text but another content warning
+	// must not be taken for ours.
+	other := pl.Body.([]Status)[0]
+	other.SpoilerText = "something else"
+	s.Send(context.Background(), channels.Delivery{PostID: "other", Channel: Name, Ledger: &ledger{}}, channels.Payload{Body: []Status{other}})
+	d := channels.Delivery{PostID: "md:long", Channel: Name, Attempt: 2, PreviousUnknown: true, Ledger: &ledger{}}
+	if _, err := s.Send(context.Background(), d, pl); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(srv.Statuses()); got != n+1 {
+		t.Errorf("%d statuses, want %d", got, n+1)
 	}
 }
