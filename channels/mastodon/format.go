@@ -58,9 +58,9 @@ type Limits struct {
 	DescriptionLimit int `json:"description_limit,omitempty"`
 }
 
-// DefaultLimits are Mastodon's defaults, used when the instance cannot be
+// defaultLimits are Mastodon's defaults, used when the instance cannot be
 // asked.
-var DefaultLimits = Limits{MaxCharacters: 500, CharactersReservedPerURL: 23}
+func defaultLimits() Limits { return Limits{MaxCharacters: 500, CharactersReservedPerURL: 23} }
 
 // Counter returns the counting rules of the limits.
 func (l Limits) Counter() Counter {
@@ -77,7 +77,7 @@ type Formatter struct {
 // NewFormatter is the offline formatter (outbox mode and `crier preview`):
 // budget from cfg.MaxCharacters, else 500.
 func NewFormatter(cfg Config, campaign channels.Campaign) channels.Formatter {
-	l := DefaultLimits
+	l := defaultLimits()
 	if cfg.MaxCharacters > 0 {
 		l.MaxCharacters = cfg.MaxCharacters
 	}
@@ -95,10 +95,10 @@ var errNoRoom = errors.New("the link and content warning alone are over the inst
 func (f *Formatter) Format(p post.Post) (channels.Payload, error) {
 	lim := f.limits()
 	if lim.MaxCharacters <= 0 {
-		lim.MaxCharacters = DefaultLimits.MaxCharacters
+		lim.MaxCharacters = defaultLimits().MaxCharacters
 	}
 	if lim.CharactersReservedPerURL <= 0 {
-		lim.CharactersReservedPerURL = DefaultLimits.CharactersReservedPerURL
+		lim.CharactersReservedPerURL = defaultLimits().CharactersReservedPerURL
 	}
 	pl := channels.Payload{Channel: Name, PostID: p.ID}
 	c := composer{count: lim.Counter().Count, max: lim.MaxCharacters, cw: oneLine(p.ContentWarning)}

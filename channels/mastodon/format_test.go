@@ -88,7 +88,7 @@ func TestFormatShort(t *testing.T) {
 		Link: link, Tags: []string{"child trafficking", "UN"}, ContentWarning: "child trafficking",
 		Language: "fr",
 	}
-	st, pl := format(t, Config{Visibility: "unlisted", Hashtags: []string{"EndTrafficking"}}, DefaultLimits, p)
+	st, pl := format(t, Config{Visibility: "unlisted", Hashtags: []string{"EndTrafficking"}}, defaultLimits(), p)
 	want := "Call to Action\n\nICAT issued a call to action.\n\n" + link + "\n\n#ChildTrafficking #UN #EndTrafficking"
 	if len(st) != 1 || st[0].Status != want {
 		t.Fatalf("got %#v\nwant %q", st, want)
@@ -161,7 +161,7 @@ func TestFormatHardScripts(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			for _, thread := range []bool{false, true} {
-				st, _ := format(t, Config{Thread: thread}, DefaultLimits, post.Post{ID: "x", Title: "Title", Summary: text, Link: link})
+				st, _ := format(t, Config{Thread: thread}, defaultLimits(), post.Post{ID: "x", Title: "Title", Summary: text, Link: link})
 				if name == "cjk" && !thread && !strings.Contains(st[0].Status, "。 …") {
 					t.Errorf("CJK not cut at a sentence: %q", st[0].Status)
 				}
@@ -172,11 +172,11 @@ func TestFormatHardScripts(t *testing.T) {
 
 func TestFormatTitleLongerThanBudget(t *testing.T) {
 	title := strings.Repeat("An extremely long headline about trafficking ", 20)
-	st, _ := format(t, Config{}, DefaultLimits, post.Post{ID: "x", Title: title, Summary: "Summary.", Link: link, Tags: []string{"a b"}})
+	st, _ := format(t, Config{}, defaultLimits(), post.Post{ID: "x", Title: title, Summary: "Summary.", Link: link, Tags: []string{"a b"}})
 	if !strings.Contains(st[0].Status, "…") || strings.Contains(st[0].Status, "Summary.") {
 		t.Errorf("got %q", st[0].Status)
 	}
-	st, _ = format(t, Config{Thread: true}, DefaultLimits, post.Post{ID: "x", Title: title, Summary: "Summary.", Link: link})
+	st, _ = format(t, Config{Thread: true}, defaultLimits(), post.Post{ID: "x", Title: title, Summary: "Summary.", Link: link})
 	if len(st) != 2 || !strings.HasPrefix(st[1].Status, "Summary.") {
 		t.Errorf("thread got %#v", st)
 	}
@@ -201,7 +201,7 @@ func TestFormatThread(t *testing.T) {
 		}
 	}
 	// A post that fits is one status without a number.
-	st, _ := format(t, Config{Thread: true}, DefaultLimits, post.Post{ID: "x", Title: "Short", Link: link})
+	st, _ := format(t, Config{Thread: true}, defaultLimits(), post.Post{ID: "x", Title: "Short", Link: link})
 	if len(st) != 1 || strings.Contains(st[0].Status, "1/1") {
 		t.Errorf("got %#v", st)
 	}
@@ -213,7 +213,7 @@ func TestFormatOverrideImageAndWarnings(t *testing.T) {
 		Channels: map[string]post.Override{Name: {Text: "Custom toot text #safeguarding"}},
 		Image:    &post.Image{URL: "https://campaign.example.org/a.png"}, ContentWarning: "cw",
 	}
-	st, pl := format(t, Config{}, DefaultLimits, p)
+	st, pl := format(t, Config{}, defaultLimits(), p)
 	if want := "Custom toot text #safeguarding\n\n" + link; st[0].Status != want {
 		t.Errorf("got %q, want %q", st[0].Status, want)
 	}
@@ -251,7 +251,7 @@ func TestNewFormatterBudget(t *testing.T) {
 			t.Fatal(err)
 		}
 		st := pl.Body.([]Status)
-		if n := DefaultLimits.Counter().Count("", st[0].Status); n > tc.want || n < tc.want-10 {
+		if n := defaultLimits().Counter().Count("", st[0].Status); n > tc.want || n < tc.want-10 {
 			t.Errorf("max_characters %d: status counts %d", tc.max, n)
 		}
 	}

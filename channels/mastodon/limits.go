@@ -127,7 +127,7 @@ func fetchLimits(ctx context.Context, client *http.Client, instance string) (Lim
 			continue
 		}
 		if l.CharactersReservedPerURL <= 0 {
-			l.CharactersReservedPerURL = DefaultLimits.CharactersReservedPerURL
+			l.CharactersReservedPerURL = defaultLimits().CharactersReservedPerURL
 		}
 		// GoToSocial advertises characters_reserved_per_url but counts every
 		// code point of the text, URLs included.
@@ -136,7 +136,7 @@ func fetchLimits(ctx context.Context, client *http.Client, instance string) (Lim
 		}
 		return l, nil
 	}
-	return DefaultLimits, errors.Join(errs...)
+	return defaultLimits(), errors.Join(errs...)
 }
 
 func getInstance(ctx context.Context, client *http.Client, url string) (*instanceInfo, error) {

@@ -84,7 +84,7 @@ func newSender(cfg Config, env channels.Env) (*Sender, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	l := DefaultLimits
+	l := defaultLimits()
 	if cfg.MaxCharacters > 0 {
 		l.MaxCharacters = cfg.MaxCharacters
 	}
