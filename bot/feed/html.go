@@ -166,12 +166,15 @@ func shorten(s string, limit int) string {
 	return strings.TrimRightFunc(cut, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsPunct(r) && r != ')' && r != '"' }) + "…"
 }
 
-// trimTail removes what re matches at the end of s, looking only at the
+// trimTail removes what re (a WordPress footer) matches at the end of s, looking only at the
 // last few kilobytes so that a long text costs no more than a short one.
 func trimTail(s string, re *regexp.Regexp) string {
 	i := max(0, len(s)-3000)
 	for i > 0 && !utf8.RuneStart(s[i]) {
 		i--
+	}
+	if !strings.Contains(s[i:], " appeared first on ") {
+		return s
 	}
 	return s[:i] + re.ReplaceAllString(s[i:], "")
 }
