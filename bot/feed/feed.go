@@ -190,7 +190,7 @@ func convertItem(conv *htmlConverter, feedName string, doc *gofeed.Feed, it *gof
 	if link == "" && strings.TrimSpace(it.Link) != "" {
 		warns = append(warns, fmt.Sprintf("link %q is not a web address; left out", start([]byte(it.Link))))
 	}
-	if link != "" && !strings.HasPrefix(link, "http") {
+	if link != "" && !isWeb(link) {
 		link = "" // still relative: nothing to resolve it against
 	}
 	base := absoluteBase(link, nil)
@@ -294,7 +294,7 @@ func itemImage(it *gofeed.Item, first *image, base *url.URL) *post.Image {
 	if src == "" && first != nil {
 		src = first.URL
 	}
-	if src == "" || !strings.HasPrefix(src, "http") {
+	if src == "" || !isWeb(src) {
 		return nil
 	}
 	img := &post.Image{URL: src}
@@ -304,4 +304,10 @@ func itemImage(it *gofeed.Item, first *image, base *url.URL) *post.Image {
 		img.Alt = plainText(it.Image.Title)
 	}
 	return img
+}
+
+// isWeb reports whether s is an absolute http(s) address.
+func isWeb(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
