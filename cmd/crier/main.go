@@ -83,7 +83,13 @@ func main() {
 
 // realMain runs one command line; ctx ending is SIGINT/SIGTERM.
 func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	app := &App{Stdout: stdout, Stderr: stderr, HTTPClient: &http.Client{Timeout: time.Minute}}
+	return runApp(ctx, &App{Stdout: stdout, Stderr: stderr, HTTPClient: &http.Client{Timeout: time.Minute}}, args)
+}
+
+// runApp runs a command line with a prepared App (tests give it an HTTP
+// client that reaches local fakes).
+func runApp(ctx context.Context, app *App, args []string) int {
+	stdout, stderr := app.Stdout, app.Stderr
 	fs := flag.NewFlagSet("crier", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	defaultConfig := "config.yaml"

@@ -272,3 +272,5 @@ func TestPreviewJSONShowsEveryChannelsExactPayload(t *testing.T) {
 		t.Errorf("broken post: exit %d, %s", code, errOut.String())
 	}
 }
+
+func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
