@@ -176,8 +176,8 @@ func TestAmbiguousRetryAfterTheNonceWindowFindsTheMessage(t *testing.T) {
 	if _, err := send(t, f, s, p, channels.Delivery{Attempt: 1, Ledger: ledger}); kindOf(err) != channels.KindAmbiguous {
 		t.Fatalf("got %v, want ambiguous", err)
 	}
-	now = now.Add(time.Hour) // Discord has forgotten the nonce
-	fake.SetClock(func() time.Time { return now })
+	later := now.Add(time.Hour) // Discord has forgotten the nonce
+	fake.SetClock(func() time.Time { return later })
 	if _, err := send(t, f, s, p, channels.Delivery{Attempt: 2, PreviousUnknown: true, Ledger: ledger}); err != nil {
 		t.Fatal(err)
 	}

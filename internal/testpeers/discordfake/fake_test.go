@@ -99,7 +99,8 @@ func TestBehavesLikeDiscord(t *testing.T) {
 	if first["id"] == nil || first["id"] != again["id"] || first["nonce"] != "n1" {
 		t.Fatalf("nonce dedupe: %v then %v", first["id"], again["id"])
 	}
-	now = now.Add(10 * time.Minute)
+	afterWindow := now.Add(10 * time.Minute)
+	s.SetClock(func() time.Time { return afterWindow })
 	_, later := do(t, s, http.MethodPost, msgs, bot, good)
 	if later["id"] == first["id"] {
 		t.Fatal("a nonce was remembered past the window")
