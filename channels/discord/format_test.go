@@ -117,6 +117,12 @@ func TestLimitsOnHardInputs(t *testing.T) {
 				t.Errorf("title not shortened with an ellipsis: %q", m.Embeds[0].Title)
 			}
 		}},
+		{"title of one long symbol run", post.Post{ID: "q", Title: strings.Repeat(">", 10000) + " deep", Body: strings.Repeat(">", 10000) + " deep"}, func(t *testing.T, m Message) {
+			if !strings.HasPrefix(m.Embeds[0].Title, `\>\>`) {
+				t.Errorf("title lost: %q", m.Embeds[0].Title)
+			}
+		}},
+		{"a megabyte of Markdown punctuation", post.Post{ID: "p", Title: "T", Body: strings.Repeat("a*b_c [d](e) <f> ", 60000), Link: "https://x.example/p"}, nil},
 		{"many tags", post.Post{ID: "d", Title: "T", Tags: manyTags}, func(t *testing.T, m Message) {
 			f := m.Embeds[0].Fields[0]
 			if !strings.HasSuffix(f.Value, "· …") {

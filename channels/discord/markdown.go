@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/ast"
@@ -41,6 +42,9 @@ func (g segment) render(s string) string {
 	return s
 }
 
+// maxSource bounds the Markdown parsed for one description.
+const maxSource = 64 << 10
+
 // markdown parses Markdown (CommonMark with strikethrough and bare-URL
 // links; raw HTML is dropped, its text kept).
 var markdown = goldmark.New(goldmark.WithExtensions(extension.Strikethrough, extension.Linkify))
@@ -48,10 +52,23 @@ var markdown = goldmark.New(goldmark.WithExtensions(extension.Strikethrough, ext
 // renderMarkdown converts Markdown to Discord's dialect. base, when set,
 // resolves relative links.
 func renderMarkdown(src string, base *url.URL) []segment {
+	// A description holds at most 4096 characters: parsing more than
+	// maxSource bytes of Markdown only costs time. Cut at a paragraph.
+	if len(src) > maxSource {
+		cut := strings.LastIndex(src[:maxSource], "\n\n")
+		if cut < maxSource/2 {
+			cut = maxSource
+			for cut > 0 && !utf8.RuneStart(src[cut]) {
+				cut--
+			}
+		}
+		src = src[:cut]
+	}
 	source := []byte(src)
 	doc := markdown.Parser().Parse(text.NewReader(source))
 	r := &mdRenderer{src: source, base: base}
 	r.blocks(doc)
+	r.flush()
 	return r.segs
 }
 
@@ -67,6 +84,10 @@ type mdRenderer struct {
 	fresh       bool
 	atLineStart bool
 	bold        int
+
+	inText  bool
+	textSeg segment
+	buf     strings.Builder
 }
 
 func (r *mdRenderer) closeAll() string {
@@ -78,6 +99,7 @@ func (r *mdRenderer) closeAll() string {
 }
 
 func (r *mdRenderer) atom(s string, end bool) {
+	r.flush()
 	r.segs = append(r.segs, segment{kind: segAtom, s: s, close: r.closeAll(), end: end})
 	r.atLineStart = false
 }
@@ -93,19 +115,33 @@ func (r *mdRenderer) shut() {
 	r.atom(c, true)
 }
 
+// text adds plain text; adjacent pieces (goldmark splits text at every
+// punctuation mark) are gathered into one segment so that escaping and
+// cutting see whole words.
 func (r *mdRenderer) text(s string) {
 	if s == "" {
 		return
 	}
-	if n := len(r.segs); n > 0 && r.segs[n-1].kind == segText {
-		r.segs[n-1].s += s
-		return
+	if !r.inText {
+		r.inText = true
+		r.textSeg = segment{kind: segText, lineStart: r.atLineStart, close: r.closeAll(), end: true}
+		r.buf.Reset()
 	}
-	r.segs = append(r.segs, segment{kind: segText, s: s, lineStart: r.atLineStart, close: r.closeAll(), end: true})
+	r.buf.WriteString(s)
 	r.atLineStart = false
 }
 
+// flush ends the text segment being gathered.
+func (r *mdRenderer) flush() {
+	if r.inText {
+		r.textSeg.s = r.buf.String()
+		r.segs = append(r.segs, r.textSeg)
+		r.inText = false
+	}
+}
+
 func (r *mdRenderer) newline() {
+	r.flush()
 	r.segs = append(r.segs, segment{kind: segAtom, s: "\n" + r.prefix, close: r.closeAll()})
 	r.atLineStart = true
 }
@@ -116,10 +152,11 @@ func (r *mdRenderer) startBlock() {
 		r.fresh = false
 		return
 	}
-	if len(r.segs) == 0 {
+	if len(r.segs) == 0 && !r.inText {
 		r.atLineStart = true
 		return
 	}
+	r.flush()
 	if r.prefix == "" {
 		r.segs = append(r.segs, segment{kind: segAtom, s: "\n\n", close: r.closeAll()})
 		r.atLineStart = true
@@ -166,6 +203,7 @@ func (r *mdRenderer) block(n ast.Node) {
 			return
 		}
 		r.open("```"+lang+"\n", "\n```")
+		r.flush()
 		r.segs = append(r.segs, segment{kind: segCode, s: code, close: r.closeAll(), end: true})
 		r.shut()
 	case *ast.Blockquote:

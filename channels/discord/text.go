@@ -25,7 +25,15 @@ func length(s string) int {
 // break opportunities (UAX #14: between words, between CJK ideographs), or,
 // when there are none but the end, every grapheme boundary.
 func breaks(s string) []int {
-	var word, fine []int
+	word, fine := allBreaks(s)
+	if len(word) > 1 {
+		return word
+	}
+	return fine
+}
+
+// allBreaks returns the word and the grapheme boundaries of s.
+func allBreaks(s string) (word, fine []int) {
 	state := -1
 	rest := s
 	pos := 0
@@ -39,10 +47,7 @@ func breaks(s string) []int {
 			word = append(word, pos)
 		}
 	}
-	if len(word) > 1 {
-		return word
-	}
-	return fine
+	return word, fine
 }
 
 // fit renders raw and, when that is longer than limit, the longest prefix
@@ -53,18 +58,26 @@ func fit(raw string, limit int, render func(string) string) (string, bool) {
 	if s := render(raw); length(s) <= limit {
 		return s, false
 	}
-	cuts := breaks(raw)
+	// Only a prefix up to the limit can fit (escaping only lengthens).
+	if max := limit * 4; len(raw) > max {
+		raw = raw[:max]
+	}
 	prefix := func(pos int) string {
 		return strings.TrimRightFunc(raw[:pos], func(r rune) bool {
 			return unicode.IsSpace(r) || unicode.IsPunct(r) && r != '.' && r != '!' && r != '?' && r != ')'
 		})
 	}
-	n := sort.Search(len(cuts), func(i int) bool {
-		return length(render(prefix(cuts[i])))+length(ellipsis) > limit
-	})
-	for i := n - 1; i >= 0; i-- {
-		if p := prefix(cuts[i]); p != "" {
-			return render(p) + ellipsis, true
+	word, fine := allBreaks(raw)
+	// Between words if any word fits, else between characters (one long
+	// word, or a first word longer than the limit).
+	for _, cuts := range [][]int{word, fine} {
+		n := sort.Search(len(cuts), func(i int) bool {
+			return length(render(prefix(cuts[i])))+length(ellipsis) > limit
+		})
+		for i := n - 1; i >= 0; i-- {
+			if p := prefix(cuts[i]); p != "" {
+				return render(p) + ellipsis, true
+			}
 		}
 	}
 	return "", true
