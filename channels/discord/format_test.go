@@ -123,6 +123,11 @@ func TestLimitsOnHardInputs(t *testing.T) {
 			}
 		}},
 		{"a megabyte of Markdown punctuation", post.Post{ID: "p", Title: "T", Body: strings.Repeat("a*b_c [d](e) <f> ", 60000), Link: "https://x.example/p"}, nil},
+		{"first word longer than the description", post.Post{ID: "w", Title: "T", Body: strings.Repeat("w", 5000) + " end", Link: "https://x.example/w"}, func(t *testing.T, m Message) {
+			if d := m.Embeds[0].Description; !strings.HasPrefix(d, "www") {
+				t.Errorf("description lost the text: %q", d[:20])
+			}
+		}},
 		{"many tags", post.Post{ID: "d", Title: "T", Tags: manyTags}, func(t *testing.T, m Message) {
 			f := m.Embeds[0].Fields[0]
 			if !strings.HasSuffix(f.Value, "· …") {

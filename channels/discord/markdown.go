@@ -433,11 +433,23 @@ func truncate(segs []segment, limit int, suffix string) (string, bool) {
 			if max := limit * 4; len(raw) > max {
 				raw = raw[:max]
 			}
-			cuts := breaks(raw)
-			fits := func(i int) bool { return accLen+length(g.render(trim(raw[:cuts[i]])))+tail <= limit }
-			if n := sort.Search(len(cuts), func(i int) bool { return !fits(i) }); n > 0 {
-				if p := trim(raw[:cuts[n-1]]); p != "" {
-					best = trim(acc.String()+g.render(p)) + ellipsis + g.close
+			// Between words; between characters only when nothing fits
+			// yet (a first word longer than the limit).
+			word, fine := allBreaks(raw)
+			tries := [][]int{word}
+			if best == "" {
+				tries = append(tries, fine)
+			}
+			for _, cuts := range tries {
+				fits := func(i int) bool { return accLen+length(g.render(trim(raw[:cuts[i]])))+tail <= limit }
+				if n := sort.Search(len(cuts), func(i int) bool { return !fits(i) }); n > 0 {
+					if p := trim(raw[:cuts[n-1]]); p != "" {
+						best = trim(acc.String()+g.render(p)) + ellipsis + g.close
+						break
+					}
+				}
+				if best != "" {
+					break
 				}
 			}
 		}
