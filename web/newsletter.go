@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/crierhq/crier/channels"
@@ -63,6 +64,10 @@ var templateFS embed.FS
 
 type newsletter struct {
 	opts    NewsletterOptions
+	// mails queues confirmation mails for the workers; inflight counts
+	// queued and sending ones (tests wait on it).
+	mails    chan confirmationMail
+	inflight sync.WaitGroup
 	pages   map[string]*template.Template
 	css     []byte
 	limiter *limiter
@@ -74,12 +79,17 @@ var pageNames = []string{"subscribe", "check-inbox", "confirm", "confirmed", "un
 // MountNewsletter mounts the supporters' pages (/subscribe, /confirm,
 // /unsubscribe) and the organisers' admin API (/admin/subscribers...) on s.
 func MountNewsletter(s *Server, opts NewsletterOptions) error {
+	_, err := mountNewsletter(s, opts)
+	return err
+}
+
+func mountNewsletter(s *Server, opts NewsletterOptions) (*newsletter, error) {
 	if opts.Store == nil || opts.Signer == nil || opts.Mailer == nil {
-		return errors.New("mounting newsletter pages: a store, a signer and a mailer are required")
+		return nil, errors.New("mounting newsletter pages: a store, a signer and a mailer are required")
 	}
 	u, err := url.Parse(opts.PublicURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("mounting newsletter pages: the public URL (http.public_url) %q must be an absolute http(s) URL such as https://news.example.org", opts.PublicURL)
+		return nil, fmt.Errorf("mounting newsletter pages: the public URL (http.public_url) %q must be an absolute http(s) URL such as https://news.example.org", opts.PublicURL)
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -93,16 +103,17 @@ func MountNewsletter(s *Server, opts NewsletterOptions) error {
 	if opts.ResendAfter == 0 {
 		opts.ResendAfter = 10 * time.Minute
 	}
-	n := &newsletter{opts: opts, pages: map[string]*template.Template{}, limiter: newLimiter(opts.RateLimit, opts.Now), secure: u.Scheme == "https"}
+	n := &newsletter{opts: opts, pages: map[string]*template.Template{}, limiter: newLimiter(opts.RateLimit, opts.Now), secure: u.Scheme == "https",
+		mails: make(chan confirmationMail, mailQueue)}
 	for _, name := range pageNames {
 		t, err := template.New("layout.html").ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
-			return fmt.Errorf("parsing page template %s: %w", name, err)
+			return nil, fmt.Errorf("parsing page template %s: %w", name, err)
 		}
 		n.pages[name] = t
 	}
 	if n.css, err = templateFS.ReadFile("templates/newsletter.css"); err != nil {
-		return fmt.Errorf("reading page style: %w", err)
+		return nil, fmt.Errorf("reading page style: %w", err)
 	}
 
 	s.Handle("GET /newsletter.css", http.HandlerFunc(n.style))
@@ -117,7 +128,10 @@ func MountNewsletter(s *Server, opts NewsletterOptions) error {
 	s.HandleAdmin("GET /admin/subscribers/export", http.HandlerFunc(n.adminExport))
 	// {email...}: an address may contain "/" (it is valid in the local part).
 	s.HandleAdmin("DELETE /admin/subscribers/{email...}", http.HandlerFunc(n.adminDelete))
-	return nil
+	for range mailWorkers {
+		go n.mailWorker()
+	}
+	return n, nil
 }
 
 // public wraps a page handler with the headers every page needs: no
@@ -309,16 +323,56 @@ func (n *newsletter) subscribe(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	link := n.opts.Signer.ConfirmURL(n.opts.PublicURL, sub, now)
-	if err := n.opts.Mailer.SendConfirmation(ctx, sub, link); err != nil {
-		if rerr := n.opts.Store.ReleaseConfirmationMail(context.WithoutCancel(ctx), sub.ID); rerr != nil {
-			n.opts.Logger.Error("releasing confirmation mail claim", "subscriber", sub.ID, "err", rerr)
-		}
-		n.fail(w, r, "sending confirmation mail", err)
-		return
+	// The mail goes out after the answer: waiting for the SMTP server here
+	// would make a new address answer measurably slower than a confirmed
+	// one, and the form must not tell them apart.
+	n.inflight.Add(1)
+	select {
+	case n.mails <- confirmationMail{sub: sub, link: n.opts.Signer.ConfirmURL(n.opts.PublicURL, sub, now)}:
+	default:
+		n.inflight.Done()
+		n.opts.Logger.Error("confirmation mail queue full; dropped (the supporter can submit the form again)", "subscriber", sub.ID)
+		n.releaseClaim(sub.ID)
 	}
-	n.opts.Logger.Info("confirmation mail sent", "subscriber", sub.ID)
 	checkInbox()
+}
+
+// Confirmation mails are sent by a few workers from a bounded queue, so a
+// flood of sign-ups from many addresses cannot pile up goroutines.
+const (
+	mailWorkers = 2
+	mailQueue   = 1000
+	mailTimeout = 2 * time.Minute
+)
+
+type confirmationMail struct {
+	sub  subscribers.Subscriber
+	link string
+}
+
+func (n *newsletter) mailWorker() {
+	for m := range n.mails {
+		ctx, cancel := context.WithTimeout(context.Background(), mailTimeout)
+		err := n.opts.Mailer.SendConfirmation(ctx, m.sub, m.link)
+		cancel()
+		if err != nil {
+			n.opts.Logger.Error("sending confirmation mail failed", "subscriber", m.sub.ID, "err", err)
+			// Let the supporter try again at once rather than after the
+			// resend pause.
+			n.releaseClaim(m.sub.ID)
+		} else {
+			n.opts.Logger.Info("confirmation mail sent", "subscriber", m.sub.ID)
+		}
+		n.inflight.Done()
+	}
+}
+
+func (n *newsletter) releaseClaim(id int64) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := n.opts.Store.ReleaseConfirmationMail(ctx, id); err != nil {
+		n.opts.Logger.Error("releasing confirmation mail claim", "subscriber", id, "err", err)
+	}
 }
 
 // subscriberFor checks a link token and returns its subscriber; every
