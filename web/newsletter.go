@@ -63,15 +63,15 @@ const (
 var templateFS embed.FS
 
 type newsletter struct {
-	opts    NewsletterOptions
+	opts NewsletterOptions
 	// mails queues confirmation mails for the workers; inflight counts
 	// queued and sending ones (tests wait on it).
 	mails    chan confirmationMail
 	inflight sync.WaitGroup
-	pages   map[string]*template.Template
-	css     []byte
-	limiter *limiter
-	secure  bool
+	pages    map[string]*template.Template
+	css      []byte
+	limiter  *limiter
+	secure   bool
 }
 
 var pageNames = []string{"subscribe", "check-inbox", "confirm", "confirmed", "unsubscribe", "unsubscribed", "invalid-link", "error"}
