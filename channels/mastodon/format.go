@@ -222,7 +222,11 @@ func (c *composer) thread(title, prose, link string) ([]string, error) {
 		n := len(texts)
 		if n <= total || n >= maxThreadParts && total == maxThreadParts {
 			// Fewer parts than assumed: numbers with fewer or as many digits
-			// only shorten the parts, so relabelling keeps them in budget.
+			// only shorten the parts, so relabelling keeps them in budget. A
+			// single part (a title that had to be shortened) needs none.
+			if n == 1 {
+				return texts, nil
+			}
 			for i := range texts {
 				texts[i] = join(texts[i], fmt.Sprintf("%d/%d", i+1, n))
 			}

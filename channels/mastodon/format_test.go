@@ -275,3 +275,11 @@ func FuzzFormat(f *testing.F) {
 		checkStatuses(t, lim, p, pl.Body.([]Status))
 	})
 }
+
+func TestFormatThreadWithOnlyALongTitle(t *testing.T) {
+	title := strings.Repeat("A very long headline ", 40)
+	st, _ := format(t, Config{Thread: true}, defaultLimits(), post.Post{ID: "x", Title: title, Link: link})
+	if len(st) != 1 || strings.HasSuffix(st[0].Status, "1/1") {
+		t.Errorf("got %#v", st)
+	}
+}
