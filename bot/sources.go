@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/crierhq/crier/bot/feed"
@@ -48,14 +50,13 @@ func (b *Bot) PollFeed(ctx context.Context, f config.Feed) error {
 		return b.store.SaveFeed(ctx, state)
 	}
 	state.ETag, state.LastModified = res.Conditional.ETag, res.Conditional.LastModified
+	for _, w := range res.Warnings {
+		log.Warn("feed warning", "warning", w)
+	}
 
 	published := 0
 	for i, item := range res.Items {
-		p := item.Post
-		p.Source.Name = f.Name
-		if p.Source.Hash == "" {
-			p.Source.Hash = p.ContentHash()
-		}
+		p := withFeedDefaults(item.Post, f)
 		if !state.Seeded && i >= f.PublishNewest {
 			if err := b.recordSeen(ctx, p); err != nil {
 				return err
@@ -222,4 +223,21 @@ func (b *Bot) Digest(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// withFeedDefaults applies the feed's config to one of its items.
+func withFeedDefaults(p post.Post, f config.Feed) post.Post {
+	p.Source.Name = f.Name
+	if p.ContentWarning == "" {
+		p.ContentWarning = f.ContentWarning
+	}
+	for _, t := range f.Tags {
+		if !slices.ContainsFunc(p.Tags, func(have string) bool { return strings.EqualFold(have, t) }) {
+			p.Tags = append(p.Tags, t)
+		}
+	}
+	if p.Source.Hash == "" {
+		p.Source.Hash = p.ContentHash()
+	}
+	return p
 }

@@ -92,6 +92,11 @@ type Feed struct {
 	PublishNewest int `yaml:"publish_newest"`
 	// OnEdit is ignore (default) or update (publish an update note).
 	OnEdit string `yaml:"on_edit"`
+	// ContentWarning is given to every item of the feed (feeds have no
+	// field for one, and campaign topics often need it).
+	ContentWarning string `yaml:"content_warning"`
+	// Tags are added to every item's own categories.
+	Tags []string `yaml:"tags"`
 }
 
 // Schedules are the organisers' cron specs.

@@ -17,7 +17,7 @@ func TestSecretNeverPrints(t *testing.T) {
 	for name, out := range map[string]string{
 		"%v": fmt.Sprintf("%v", s), "%s": fmt.Sprintf("%s", s), "%#v": fmt.Sprintf("%#v", s),
 		"%+v struct": fmt.Sprintf("%+v", struct{ T Secret }{s}),
-		"json": string(js), "slog": logs.String(),
+		"json":       string(js), "slog": logs.String(),
 	} {
 		if strings.Contains(out, "hunter2") {
 			t.Errorf("%s leaked the secret: %s", name, out)
