@@ -331,3 +331,35 @@ func unsafeHTML(doc string) string {
 		}
 	}
 }
+
+func TestPersonaliser(t *testing.T) {
+	f, _ := newFormatter(testConfig(), testCampaign)
+	payload, _ := f.Format(samplePost())
+	m := payload.Body.(*Message)
+	link := "https://news.camaca.org/unsubscribe?t=u.42.0.abc_-DEF"
+	pz := f.newPersonaliser(m, link)
+	if !pz.fast {
+		t.Fatal("the built-in templates do not take the fast path")
+	}
+	for _, name := range []string{"", "Anna", `O'Brien & <Sons> "+1"`, "Zoë"} {
+		h, tx := pz.render(name, link)
+		wh, wt, _ := f.personal(m, name, link)
+		if h != wh || tx != wt {
+			t.Errorf("name %q: fast rendering differs from the full one", name)
+		}
+	}
+	// A template that compares the name must take the slow, exact path.
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "newsletter.txt"), []byte(`{{if eq .Name "Ann"}}Hi Ann{{else}}Hello {{.Name}}{{end}} {{.UnsubscribeURL}}`), 0o644)
+	cfg := testConfig()
+	cfg.Templates = dir
+	f2, _ := newFormatter(cfg, testCampaign)
+	payload, _ = f2.Format(samplePost())
+	pz2 := f2.newPersonaliser(payload.Body.(*Message), link)
+	if pz2.fast {
+		t.Error("a template comparing the name took the fast path")
+	}
+	if _, tx := pz2.render("Ann", link); !strings.HasPrefix(tx, "Hi Ann") {
+		t.Errorf("slow path: %q", tx)
+	}
+}

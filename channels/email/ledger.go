@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/crierhq/crier/bot/store"
@@ -61,13 +62,25 @@ const (
 type ledger struct {
 	db  *sql.DB
 	now func() time.Time
+	// Prepared once: they run for every message.
+	sentStmt   *sql.Stmt
+	statusStmt *sql.Stmt
 }
 
 func openLedger(ctx context.Context, db *sql.DB, now func() time.Time) (*ledger, error) {
 	if err := store.Migrate(ctx, db, "email", schema); err != nil {
 		return nil, err
 	}
-	return &ledger{db: db, now: now}, nil
+	l := &ledger{db: db, now: now}
+	var err error
+	if l.sentStmt, err = db.PrepareContext(ctx, `UPDATE email_recipients SET state = 'sent', sent_at = $1, attempts = attempts + 1, last_error = ''
+		WHERE send_id = $2 AND subscriber_id = $3`); err != nil {
+		return nil, fmt.Errorf("preparing the send ledger: %w", err)
+	}
+	if l.statusStmt, err = db.PrepareContext(ctx, `SELECT status FROM subscribers WHERE id = $1`); err != nil {
+		return nil, fmt.Errorf("preparing the send ledger: %w", err)
+	}
+	return l, nil
 }
 
 // begin creates the send and snapshots the confirmed subscribers into it
@@ -182,7 +195,7 @@ func (l *ledger) claim(ctx context.Context, sendID string, afterID int64, limit 
 // their batch waits gets nothing.
 func (l *ledger) stillConfirmed(ctx context.Context, id int64) (bool, error) {
 	var status string
-	err := l.db.QueryRowContext(ctx, `SELECT status FROM subscribers WHERE id = $1`, id).Scan(&status)
+	err := l.statusStmt.QueryRowContext(ctx, id).Scan(&status)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -192,15 +205,87 @@ func (l *ledger) stillConfirmed(ctx context.Context, id int64) (bool, error) {
 	return status == "confirmed", nil
 }
 
-// markSent checkpoints one recipient the moment the server accepted the
-// message.
-func (l *ledger) markSent(ctx context.Context, sendID string, id int64) error {
-	_, err := l.db.ExecContext(ctx, `UPDATE email_recipients SET state = $1, sent_at = $2, attempts = attempts + 1, last_error = ''
-		WHERE send_id = $3 AND subscriber_id = $4`, rcptSent, l.now().UTC(), sendID, id)
+// sentMark is one recipient to checkpoint as sent; done gets the outcome.
+type sentMark struct {
+	id   int64
+	at   time.Time
+	done chan error
+}
+
+// committer checkpoints sent messages with group commit: a worker hands over
+// its recipient the moment the server accepted the message and waits until
+// the row is committed before it takes the next one, so at most one message
+// per connection is ever accepted but unrecorded, while the marks that
+// arrive together share one transaction.
+type committer struct {
+	l      *ledger
+	sendID string
+	ch     chan sentMark
+	wg     sync.WaitGroup
+}
+
+func (l *ledger) startCommitter(sendID string) *committer {
+	c := &committer{l: l, sendID: sendID, ch: make(chan sentMark, 256)}
+	c.wg.Add(1)
+	go c.run()
+	return c
+}
+
+func (c *committer) run() {
+	defer c.wg.Done()
+	batch := make([]sentMark, 0, 64)
+	for first := range c.ch {
+		batch = append(batch[:0], first)
+	more:
+		for len(batch) < cap(batch) {
+			select {
+			case m, ok := <-c.ch:
+				if !ok {
+					break more
+				}
+				batch = append(batch, m)
+			default:
+				break more
+			}
+		}
+		err := c.write(batch)
+		for _, m := range batch {
+			m.done <- err
+		}
+	}
+}
+
+func (c *committer) write(batch []sentMark) error {
+	// The checkpoint is written whatever happened to the attempt's context.
+	ctx := context.Background()
+	tx, err := c.l.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("recording message to subscriber %d of %s as sent: %w", id, sendID, err)
+		return fmt.Errorf("recording sent messages of %s: %w", c.sendID, err)
+	}
+	defer tx.Rollback()
+	stmt := tx.StmtContext(ctx, c.l.sentStmt)
+	for _, m := range batch {
+		if _, err := stmt.ExecContext(ctx, m.at.UTC(), c.sendID, m.id); err != nil {
+			return fmt.Errorf("recording message to subscriber %d of %s as sent: %w", m.id, c.sendID, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("recording sent messages of %s: %w", c.sendID, err)
 	}
 	return nil
+}
+
+// markSent checkpoints one recipient and returns once it is committed.
+func (c *committer) markSent(id int64) error {
+	done := make(chan error, 1)
+	c.ch <- sentMark{id: id, at: c.l.now(), done: done}
+	return <-done
+}
+
+// stop ends the committer once every mark handed over is written.
+func (c *committer) stop() {
+	close(c.ch)
+	c.wg.Wait()
 }
 
 // markFailed records a refusal for good.

@@ -315,7 +315,13 @@ func (s *Sender) pass(ctx context.Context, m *Message, stopAt time.Time, log *sl
 		res.capWait = capWait
 		return res
 	}
-	st := &sendState{s: s, m: m, log: log}
+	probe := s.signer.UnsubscribeURL(s.env.Campaign.PublicURL, subscribers.Subscriber{ID: 1234567, Email: "probe@example.org"})
+	st := &sendState{s: s, m: m, log: log, pz: s.f.newPersonaliser(m, probe)}
+	if !st.pz.fast {
+		log.Info("the templates use the name in a way that needs a full rendering per recipient; sending is slower")
+	}
+	st.commit = s.ledger.startCommitter(m.SendID)
+	defer st.commit.stop()
 	stopCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	st.stop = stop
@@ -430,10 +436,12 @@ func (s *Sender) capBudget(ctx context.Context) (int, time.Duration, error) {
 
 // sendState is what the workers of one pass share.
 type sendState struct {
-	s    *Sender
-	m    *Message
-	log  *slog.Logger
-	stop context.CancelFunc
+	s      *Sender
+	m      *Message
+	pz     *personaliser
+	commit *committer
+	log    *slog.Logger
+	stop   context.CancelFunc
 
 	mu         sync.Mutex
 	err        error
@@ -540,7 +548,7 @@ func (w *worker) deliver(ctx, stopCtx context.Context, r recipient) {
 		s.metrics.messages.WithLabelValues("skipped").Inc()
 		return
 	}
-	msg, err := s.personal(st.m, r)
+	msg, err := s.personal(st.m, st.pz, r)
 	if err != nil {
 		// A bad address in the store must not stop everyone else's mail.
 		if err := s.ledger.markFailed(bg, st.m.SendID, r.id, err.Error()); err != nil {
@@ -585,7 +593,7 @@ func (w *worker) deliver(ctx, stopCtx context.Context, r recipient) {
 		err := s.client.SendWithSMTPClient(w.conn, msg)
 		if err == nil || msg.IsDelivered() {
 			// Checkpointed at once, whatever happens to the attempt's context.
-			if err := s.ledger.markSent(bg, st.m.SendID, r.id); err != nil {
+			if err := st.commit.markSent(r.id); err != nil {
 				st.abort(channels.Temporary(err))
 			}
 			s.metrics.messages.WithLabelValues("sent").Inc()
@@ -654,12 +662,12 @@ func (w *worker) deliver(ctx, stopCtx context.Context, r recipient) {
 }
 
 // personal builds one recipient's message.
-func (s *Sender) personal(m *Message, r recipient) (*gomail.Msg, error) {
+func (s *Sender) personal(m *Message, pz *personaliser, r recipient) (*gomail.Msg, error) {
 	sub := subscribers.Subscriber{ID: r.id, Email: r.email, Name: r.name}
 	unsub := s.signer.UnsubscribeURL(s.env.Campaign.PublicURL, sub)
-	htmlOut, textOut, err := s.f.personal(m, r.name, unsub)
-	if err != nil {
-		return nil, fmt.Errorf("rendering for subscriber %d: %w", r.id, err)
+	htmlOut, textOut := pz.render(r.name, unsub)
+	if htmlOut == "" {
+		return nil, fmt.Errorf("rendering for subscriber %d failed", r.id)
 	}
 	msg, err := s.f.build(m.Subject, htmlOut, textOut, &mail.Address{Name: r.name, Address: r.email},
 		messageID(m.SendID, strconv.FormatInt(r.id, 10), s.f.domain), s.opts.now(), unsub)

@@ -9,9 +9,12 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -54,7 +57,7 @@ func newFixture(t *testing.T, mp *mailpit.Server, dbPath string, mod func(*Confi
 		mod(&cfg)
 	}
 	opts = append([]Option{WithRetryBackoff(time.Millisecond)}, opts...)
-	s, err := NewSender(ctx, cfg, channels.Env{Campaign: testCampaign, DB: st.DB()}, subs, signer, opts...)
+	s, err := NewSender(ctx, cfg, channels.Env{Campaign: testCampaign, DB: st.DB(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, subs, signer, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -394,3 +397,133 @@ func TestConfirmationMail(t *testing.T) {
 		t.Errorf("confirmation mail:\n%s", m.Text)
 	}
 }
+
+// TestPause421: the server answers 421 to the first MAIL commands; the send
+// pauses, reconnects and delivers everyone exactly once.
+func TestPause421(t *testing.T) {
+	sk := startSink(t, true)
+	sk.fail421.Store(3)
+	mp := &mailpit.Server{SMTPHost: "127.0.0.1", SMTPPort: sk.addr.Port}
+	fx := newFixture(t, mp, "", nil)
+	for i := range 10 {
+		fx.add(t, fmt.Sprintf("s%d@example.org", i), "", subscribers.Confirmed)
+	}
+	if _, err := fx.send(t, samplePost()); err != nil {
+		t.Fatal(err)
+	}
+	if n := sk.messages.Load(); n != 10 {
+		t.Fatalf("%d messages arrived, want 10", n)
+	}
+	seen := map[string]int{}
+	for len(sk.rcpts) > 0 {
+		seen[<-sk.rcpts]++
+	}
+	for a, n := range seen {
+		if n != 1 {
+			t.Errorf("%s: %d RCPTs", a, n)
+		}
+	}
+	if len(seen) != 10 {
+		t.Errorf("recipients: %v", seen)
+	}
+}
+
+// fakeClock is a clock that only sleeping moves.
+type fakeClock struct {
+	mu    sync.Mutex
+	t     time.Time
+	slept time.Duration
+}
+
+func (c *fakeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) sleep(ctx context.Context, d time.Duration) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if d > 0 {
+		c.t = c.t.Add(d)
+		c.slept += d
+	}
+	return ctx.Err()
+}
+func (c *fakeClock) advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+func TestRatePerSecond(t *testing.T) {
+	sk := startSink(t, false)
+	clk := &fakeClock{t: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)}
+	fx := newFixture(t, &mailpit.Server{SMTPHost: "127.0.0.1", SMTPPort: sk.addr.Port}, "", func(c *Config) {
+		c.Concurrency = 1
+		c.RatePerSecond = 10
+	}, WithClock(clk.now), WithSleep(clk.sleep))
+	for i := range 5 {
+		fx.add(t, fmt.Sprintf("s%d@example.org", i), "", subscribers.Confirmed)
+	}
+	if _, err := fx.send(t, samplePost()); err != nil {
+		t.Fatal(err)
+	}
+	if clk.slept != 400*time.Millisecond || sk.messages.Load() != 5 {
+		t.Errorf("slept %s for 5 messages at 10/s (want 400ms); %d sent", clk.slept, sk.messages.Load())
+	}
+}
+
+func TestRateCaps(t *testing.T) {
+	ctx := context.Background()
+	sk := startSink(t, false)
+	clk := &fakeClock{t: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)}
+	fx := newFixture(t, &mailpit.Server{SMTPHost: "127.0.0.1", SMTPPort: sk.addr.Port}, "", func(c *Config) {
+		c.RatePerHour = 3
+		c.RatePerDay = 4
+	}, WithClock(clk.now), WithSleep(clk.sleep))
+	for i := range 6 {
+		fx.add(t, fmt.Sprintf("s%d@example.org", i), "", subscribers.Confirmed)
+	}
+	_, err := fx.send(t, samplePost())
+	kind, wait := channels.Classify(err)
+	if kind != channels.KindRateLimited || wait < time.Hour-time.Minute || wait > time.Hour+time.Minute || sk.messages.Load() != 3 {
+		t.Fatalf("hourly cap: %v (%s, wait %s), %d sent", err, kind, wait, sk.messages.Load())
+	}
+	clk.advance(wait)
+	_, err = fx.send(t, samplePost())
+	kind, wait = channels.Classify(err)
+	if kind != channels.KindRateLimited || sk.messages.Load() != 4 || wait < 22*time.Hour {
+		t.Fatalf("daily cap: %v (%s, wait %s), %d sent", err, kind, wait, sk.messages.Load())
+	}
+	clk.advance(wait)
+	if _, err := fx.send(t, samplePost()); err != nil {
+		t.Fatal(err)
+	}
+	if sk.messages.Load() != 6 {
+		t.Errorf("%d sent", sk.messages.Load())
+	}
+	ps, _ := SendProgress(ctx, fx.db)
+	if ps[0].Sent != 6 || ps[0].State != "done" {
+		t.Errorf("progress %+v", ps[0])
+	}
+}
+
+// TestDeadline: an attempt whose deadline comes before the end stops
+// taking recipients, keeps its progress and asks to be resumed.
+func TestDeadline(t *testing.T) {
+	sk := startSink(t, false)
+	fx := newFixture(t, &mailpit.Server{SMTPHost: "127.0.0.1", SMTPPort: sk.addr.Port}, "", nil)
+	for i := range 20 {
+		fx.add(t, fmt.Sprintf("s%d@example.org", i), "", subscribers.Confirmed)
+	}
+	payload, _ := fx.sender.f.Format(samplePost())
+	// A deadline already within the stopping margin, on a context that has
+	// not ended yet: nothing new is started.
+	ctx := pastDeadline{context.Background()}
+	_, err := fx.sender.Send(ctx, channels.Delivery{PostID: "md:vigil", Channel: "email", Attempt: 1}, payload)
+	if kind, _ := channels.Classify(err); kind != channels.KindRateLimited || sk.messages.Load() != 0 {
+		t.Fatalf("expired deadline: %v, %d sent", err, sk.messages.Load())
+	}
+	if _, err := fx.send(t, samplePost()); err != nil {
+		t.Fatal(err)
+	}
+	if sk.messages.Load() != 20 {
+		t.Errorf("%d sent", sk.messages.Load())
+	}
+}
+
+type pastDeadline struct{ context.Context }
+
+func (pastDeadline) Deadline() (time.Time, bool) { return time.Now().Add(-time.Second), true }

@@ -1,0 +1,246 @@
+package email
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/mail"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/subscribers"
+)
+
+// The newsletter benchmark: run with
+//
+//	CRIER_EMAIL_BENCH=100000 go test ./channels/email -run TestNewsletterBenchmark -v -timeout 60m
+//
+// It fills a store with N confirmed subscribers, then in the same run
+// measures (1) the ceiling: go-mail sending one pre-built message over
+// `concurrency` connections to an in-process go-smtp sink that discards,
+// with no store and no templates, and (2) the real send of a post to all N
+// in a child process (so its peak RSS, VmHWM, is the sender's alone) to the
+// same sink with the same number of connections.
+
+const benchConcurrency = 4
+
+type benchResult struct {
+	Messages int64   `json:"messages"`
+	Seconds  float64 `json:"seconds"`
+	PerSec   float64 `json:"per_second"`
+	VmHWMkB  int64   `json:"vmhwm_kb,omitempty"`
+	Snapshot float64 `json:"snapshot_seconds,omitempty"`
+}
+
+func TestNewsletterBenchmark(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("CRIER_EMAIL_BENCH"))
+	if n <= 0 {
+		t.Skip("set CRIER_EMAIL_BENCH=100000 to run the newsletter benchmark")
+	}
+	ctx := context.Background()
+	dbPath := filepath.Join(t.TempDir(), "crier.db")
+	start := time.Now()
+	fillSubscribers(t, dbPath, n)
+	t.Logf("filled %d subscribers in %s", n, time.Since(start).Round(time.Millisecond))
+	sk := startSink(t, false)
+
+	ceilingN := n
+	if c, _ := strconv.Atoi(os.Getenv("CRIER_EMAIL_BENCH_CEILING")); c > 0 {
+		ceilingN = c
+	}
+	ceiling := measureCeiling(t, sk, ceilingN)
+	t.Logf("ceiling: %d pre-built messages over %d connections in %.2fs: %.0f msg/s", ceiling.Messages, benchConcurrency, ceiling.Seconds, ceiling.PerSec)
+
+	sk.messages.Store(0)
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestNewsletterBenchChild$", "-test.v")
+	cmd.Env = append(os.Environ(), "CRIER_EMAIL_BENCH_CHILD="+dbPath, "CRIER_EMAIL_BENCH_SMTP="+strconv.Itoa(sk.addr.Port))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	var res benchResult
+	for _, line := range strings.Split(string(out), "\n") {
+		if rest, ok := strings.CutPrefix(line, "BENCH "); ok {
+			if err := json.Unmarshal([]byte(rest), &res); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if res.Messages != int64(n) || sk.messages.Load() != int64(n) {
+		t.Fatalf("sent %d, sink got %d, want %d\n%s", res.Messages, sk.messages.Load(), n, out)
+	}
+	t.Logf("newsletter: %d personalised messages over %d connections in %.2fs (snapshot %.2fs): %.0f msg/s = %.0f%% of the ceiling; peak RSS %d MB",
+		res.Messages, benchConcurrency, res.Seconds, res.Snapshot, res.PerSec, 100*res.PerSec/ceiling.PerSec, res.VmHWMkB/1024)
+}
+
+// fillSubscribers writes n confirmed subscribers straight into the table
+// (Add one by one would take most of the benchmark's time).
+func fillSubscribers(t *testing.T, dbPath string, n int) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := subscribers.Open(ctx, st.DB()); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	for from := 0; from < n; from += 10000 {
+		tx, err := st.DB().BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO subscribers (email, name, status, created_at, updated_at) VALUES ($1, $2, 'confirmed', $3, $3)`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := from; i < min(from+10000, n); i++ {
+			if _, err := stmt.ExecContext(ctx, fmt.Sprintf("supporter%07d@example.org", i), fmt.Sprintf("Supporter %d", i), now); err != nil {
+				t.Fatal(err)
+			}
+		}
+		stmt.Close()
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// measureCeiling sends n copies of one pre-built message (the same
+// newsletter, same size) with go-mail over benchConcurrency connections.
+func measureCeiling(t *testing.T, sk *sink, n int) benchResult {
+	f, err := newFormatter(testConfig(), testCampaign)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, err := f.Format(samplePost())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := payload.Body.(*Message)
+	cfg := testConfig()
+	cfg.SMTP = SMTP{Host: "127.0.0.1", Port: sk.addr.Port, TLS: "none"}
+	client, err := newClient(cfg, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range benchConcurrency {
+		count := n / benchConcurrency
+		if w < n%benchConcurrency {
+			count++
+		}
+		msg, err := f.build(m.Subject, m.HTML, m.Text, mustAddr("supporter0000001@example.org"), "ceiling@camaca.org", time.Now(), "https://news.camaca.org/unsubscribe?t=u.1.0.abcdefghijklmnopqrstuvwxyz0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			conn, err := client.DialToSMTPClientWithContext(context.Background())
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer client.CloseWithSMTPClient(conn)
+			for range count {
+				if err := client.SendWithSMTPClient(conn, msg); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	secs := time.Since(start).Seconds()
+	return benchResult{Messages: sk.messages.Load(), Seconds: secs, PerSec: float64(sk.messages.Load()) / secs}
+}
+
+func mustAddr(a string) *mail.Address { return &mail.Address{Address: a} }
+
+// TestNewsletterBenchChild is the child process of TestNewsletterBenchmark.
+func TestNewsletterBenchChild(t *testing.T) {
+	dbPath := os.Getenv("CRIER_EMAIL_BENCH_CHILD")
+	if dbPath == "" {
+		t.Skip("helper process for TestNewsletterBenchmark")
+	}
+	port, _ := strconv.Atoi(os.Getenv("CRIER_EMAIL_BENCH_SMTP"))
+	ctx := context.Background()
+	st, err := store.Open(ctx, dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	subs, err := subscribers.Open(ctx, st.DB())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig()
+	cfg.SMTP = SMTP{Host: "127.0.0.1", Port: port, TLS: "none"}
+	cfg.Concurrency = benchConcurrency
+	s, err := NewSender(ctx, cfg, channels.Env{Campaign: testCampaign, DB: st.DB(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
+		subs, subscribers.NewSigner([]byte("test key, 32 bytes long, really")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, err := s.f.Format(samplePost())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := payload.Body.(*Message)
+	// The snapshot is timed on its own, then the sending.
+	snapStart := time.Now()
+	if _, err := s.ledger.begin(ctx, m.SendID, "post", "md:vigil", m.Subject); err != nil {
+		t.Fatal(err)
+	}
+	snap := time.Since(snapStart).Seconds()
+	start := time.Now()
+	if _, err := s.Send(ctx, channels.Delivery{PostID: "md:vigil", Channel: "email", Attempt: 1}, payload); err != nil {
+		t.Fatal(err)
+	}
+	secs := time.Since(start).Seconds()
+	sent := countSent(t, st.DB(), m.SendID)
+	runtime.GC()
+	b, _ := json.Marshal(benchResult{Messages: sent, Seconds: secs, PerSec: float64(sent) / secs, VmHWMkB: vmHWM(), Snapshot: snap})
+	fmt.Printf("BENCH %s\n", b)
+}
+
+func countSent(t *testing.T, db *sql.DB, sendID string) int64 {
+	var n int64
+	if err := db.QueryRow(`SELECT COUNT(*) FROM email_recipients WHERE send_id = $1 AND state = 'sent'`, sendID).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// vmHWM is the process's peak resident set size in kB.
+func vmHWM() int64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			v, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return v
+		}
+	}
+	return 0
+}
