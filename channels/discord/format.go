@@ -58,11 +58,13 @@ func (f *Formatter) Format(p post.Post) (channels.Payload, error) {
 	e.Title, _ = fit(title, maxTitle, plain)
 
 	if f.campaign.Name != "" {
-		e.Author = &EmbedAuthor{Name: mustFit(f.campaign.Name, maxAuthor)}
+		// Discord shows author and footer text as is, without Markdown:
+		// escaping would show the backslashes.
+		e.Author = &EmbedAuthor{Name: mustFitRaw(collapseSpace(f.campaign.Name), maxAuthor)}
 		if u, ok := safeURL(f.campaign.Website, nil); ok {
 			e.Author.URL = u
 		}
-		e.Footer = &EmbedFooter{Text: mustFit(f.campaign.Name, maxFooter)}
+		e.Footer = &EmbedFooter{Text: mustFitRaw(collapseSpace(f.campaign.Name), maxFooter)}
 	}
 	if f.cfg.Colour != "" {
 		c, err := strconv.ParseUint(strings.TrimPrefix(f.cfg.Colour, "#"), 16, 32)

@@ -47,9 +47,14 @@ type Sender struct {
 	webhookURL string
 	webhookID  string
 
+	now func() time.Time
+
 	mu      sync.Mutex
 	channel *discordgo.Channel // read once (type, guild)
 	me      string             // the bot's user id, read once
+	// globalUntil is when a global rate limit ends: discordgo only learns
+	// of one from headers Discord does not always send.
+	globalUntil time.Time
 }
 
 // New returns the formatter and the real sender: bot mode when Token and
@@ -84,7 +89,7 @@ func newSender(cfg Config, env channels.Env) (*Sender, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Sender{cfg: cfg, api: discordgo.EndpointDiscord + "api/v10/", log: log}
+	s := &Sender{cfg: cfg, api: discordgo.EndpointDiscord + "api/v10/", log: log, now: time.Now}
 	token := ""
 	if cfg.Token.IsSet() && cfg.ChannelID != "" {
 		token = "Bot " + cfg.Token.Reveal()
@@ -311,6 +316,12 @@ func jumpURL(guild, channel, message string) string {
 // back as RateLimited. create marks the call that posts the message, whose
 // unknown outcome is Ambiguous.
 func (s *Sender) request(ctx context.Context, method, urlStr, bucketID string, data any, create bool, what string) ([]byte, error) {
+	s.mu.Lock()
+	global := s.globalUntil.Sub(s.now())
+	s.mu.Unlock()
+	if global > 0 {
+		return nil, channels.RateLimited(fmt.Errorf("%s: the bot is under Discord's global rate limit; retry in %s", what, global.Round(time.Millisecond)), global)
+	}
 	b := s.session.Ratelimiter.GetBucket(bucketID)
 	b.Lock()
 	wait := s.session.Ratelimiter.GetWaitTime(b, 1)
@@ -379,6 +390,9 @@ func (s *Sender) classify(what string, err error, c *call, create bool) error {
 		scope := "this route's"
 		if global {
 			scope = "the bot's global"
+			s.mu.Lock()
+			s.globalUntil = s.now().Add(wait)
+			s.mu.Unlock()
 		}
 		return channels.RateLimited(fmt.Errorf("%s: Discord refused it under %s rate limit (429); retry in %s", what, scope, wait.Round(time.Millisecond)), max(wait, 100*time.Millisecond))
 	}

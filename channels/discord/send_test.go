@@ -361,3 +361,30 @@ func TestWebhookErrorsHideTheToken(t *testing.T) {
 		t.Errorf("the error shows the webhook token: %v", err)
 	}
 }
+
+func TestGlobalRateLimitHoldsEveryRoute(t *testing.T) {
+	fake, f, snd := setup(t, botConfig(discordfake.TextChannelID))
+	s := snd.(*Sender)
+	now := time.Date(2026, 11, 27, 4, 0, 0, 0, time.UTC)
+	s.now = func() time.Time { return now }
+	fake.Inject(discordfake.Fault{Operation: "create_message", RetryAfter: 60, Global: true})
+	if _, err := send(t, f, s, samplePost("md:g1"), channels.Delivery{Attempt: 1}); kindOf(err) != channels.KindRateLimited {
+		t.Fatalf("got %v, want rate-limited", err)
+	}
+	before := len(fake.Requests())
+	_, err := send(t, f, s, samplePost("md:g2"), channels.Delivery{Attempt: 1})
+	if kind, wait := channels.Classify(err); kind != channels.KindRateLimited || wait != time.Minute {
+		t.Fatalf("another post during the global limit got %v %v (%v)", kind, wait, err)
+	}
+	if after := fake.Requests(); len(after) != before {
+		t.Errorf("requests during the global limit: %+v", after[before:])
+	}
+	later := now.Add(61 * time.Second)
+	s.now = func() time.Time { return later }
+	if _, err := send(t, f, s, samplePost("md:g2"), channels.Delivery{Attempt: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(fake.Messages(discordfake.TextChannelID)); n != 1 {
+		t.Fatalf("%d messages, want 1", n)
+	}
+}
