@@ -2,6 +2,7 @@ package subscribers
 
 import (
 	"context"
+	"database/sql"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -221,8 +222,10 @@ func (s *Store) importBatch(ctx context.Context, rows []pendingRow, dryRun bool,
 		return fmt.Errorf("importing subscribers: %w", err)
 	}
 	defer tx.Rollback()
+	q := &stmtCache{tx: tx, stmts: map[string]*sql.Stmt{}}
+	defer q.close()
 	for _, r := range rows {
-		sub, err := s.add(ctx, tx, r.sub, dryRun)
+		sub, err := s.add(ctx, q, r.sub, dryRun)
 		switch {
 		case errors.Is(err, ErrExists):
 			rep.Existing++
@@ -246,6 +249,45 @@ func (s *Store) importBatch(ctx context.Context, rows []pendingRow, dryRun bool,
 		return fmt.Errorf("importing subscribers: %w", err)
 	}
 	return nil
+}
+
+// stmtCache is a querier that prepares each query once per transaction:
+// parsing the SQL is most of the cost of an import row otherwise.
+type stmtCache struct {
+	tx    *sql.Tx
+	stmts map[string]*sql.Stmt
+}
+
+func (c *stmtCache) stmt(ctx context.Context, query string) *sql.Stmt {
+	st, ok := c.stmts[query]
+	if !ok {
+		var err error
+		if st, err = c.tx.PrepareContext(ctx, query); err != nil {
+			return nil
+		}
+		c.stmts[query] = st
+	}
+	return st
+}
+
+func (c *stmtCache) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := c.stmt(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return c.tx.ExecContext(ctx, query, args...) // reports the preparation error
+}
+
+func (c *stmtCache) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := c.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return c.tx.QueryRowContext(ctx, query, args...)
+}
+
+func (c *stmtCache) close() {
+	for _, st := range c.stmts {
+		st.Close()
+	}
 }
 
 // reasonOf strips the wrapping from a validation error for a report line.
