@@ -130,6 +130,7 @@ func TestExportRoundTrip(t *testing.T) {
 		t.Fatalf("round trip lost data: %+v %+v", ann, bob)
 	}
 }
+
 // BenchmarkImport measures an import of 20,000 new rows (about 11,000 rows/s
 // on the 2-core CI machine, most of it SQLite).
 func BenchmarkImport(b *testing.B) {
