@@ -131,8 +131,8 @@ func TestExportRoundTrip(t *testing.T) {
 	}
 }
 
-// BenchmarkImport measures an import of 20,000 new rows (about 11,000 rows/s
-// on the 2-core CI machine, most of it SQLite).
+// BenchmarkImport measures an import of 20,000 new rows (5,000 to 11,000 rows/s
+// measured on the shared 2-core machine; most of the time is SQLite).
 func BenchmarkImport(b *testing.B) {
 	var sb strings.Builder
 	sb.WriteString("email,name,consent_at\n")
