@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
@@ -133,4 +134,25 @@ func limitKey(a netip.Addr) string {
 		return p.String()
 	}
 	return a.String()
+}
+
+// ParseTrustedProxies reads reverse-proxy addresses for
+// NewsletterOptions.TrustedProxies: each entry a CIDR prefix
+// ("10.0.0.0/8") or a single address ("127.0.0.1", "::1").
+func ParseTrustedProxies(entries []string) ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(entries))
+	for i, e := range entries {
+		e = strings.TrimSpace(e)
+		if p, err := netip.ParsePrefix(e); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(e)
+		if err != nil {
+			return nil, fmt.Errorf("trusted proxy %d (%q): not an IP address or CIDR prefix such as 10.0.0.0/8", i+1, e)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }

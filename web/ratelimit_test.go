@@ -3,6 +3,7 @@ package web
 import (
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 )
@@ -70,5 +71,21 @@ func TestLimiter(t *testing.T) {
 	}
 	if ok, _ := newLimiter(RateLimit{}, time.Now).allow("x"); !ok {
 		t.Fatal("a zero rate limit must allow everything")
+	}
+}
+
+func TestParseTrustedProxies(t *testing.T) {
+	got, err := ParseTrustedProxies([]string{"10.0.0.0/8", " 127.0.0.1 ", "::1", "192.168.1.7/24"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"10.0.0.0/8", "127.0.0.1/32", "::1/128", "192.168.1.0/24"}
+	for i, p := range got {
+		if p.String() != want[i] {
+			t.Errorf("entry %d = %s, want %s", i, p, want[i])
+		}
+	}
+	if _, err := ParseTrustedProxies([]string{"10.0.0.0/8", "proxy.local"}); err == nil || !strings.Contains(err.Error(), "trusted proxy 2") {
+		t.Fatalf("bad entry: %v", err)
 	}
 }
