@@ -274,3 +274,35 @@ func TestPreviewJSONShowsEveryChannelsExactPayload(t *testing.T) {
 }
 
 func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
+
+func TestPublishQueuesOnlyTheNamedChannels(t *testing.T) {
+	cleanEnv(t)
+	dir := shippedTree(t)
+	cfg := filepath.Join(dir, "config.yaml")
+	post := filepath.Join(dir, "posts", "2031-01-01-full-sentence-campaign.md")
+	var out, errOut bytes.Buffer
+	if code := realMain(context.Background(), []string{"--config", cfg, "publish", post, "--channel", "mastodon"}, &out, &errOut); code != 0 {
+		t.Fatalf("publish exit %d: %s", code, errOut.String())
+	}
+	if !strings.Contains(out.String(), "queued for mastodon") {
+		t.Errorf("publish output: %s", out.String())
+	}
+	out.Reset()
+	realMain(context.Background(), []string{"--config", cfg, "status", "--json"}, &out, io.Discard)
+	var st struct {
+		Posts []struct {
+			ID         string
+			Deliveries []struct{ Channel, State string }
+		}
+	}
+	if err := json.Unmarshal(out.Bytes(), &st); err != nil || len(st.Posts) != 1 {
+		t.Fatalf("status: %v\n%s", err, out.String())
+	}
+	if d := st.Posts[0].Deliveries; len(d) != 1 || d[0].Channel != "mastodon" || d[0].State != "pending" {
+		t.Fatalf("want one pending mastodon delivery, got %+v", d)
+	}
+	errOut.Reset()
+	if code := realMain(context.Background(), []string{"--config", cfg, "publish", post, "--channel", "fax"}, io.Discard, &errOut); code != 2 || !strings.Contains(errOut.String(), `channel "fax" is not enabled`) {
+		t.Errorf("unknown channel: exit %d, %s", code, errOut.String())
+	}
+}

@@ -34,12 +34,13 @@ POST /channels/{id}/messages, for email the subject, text and HTML.`)
 	asJSON := fs.Bool("json", false, "print the exact payloads as JSON")
 	htmlOut := fs.String("html", "", "write the newsletter's HTML to `FILE` (open it in a browser)")
 	feedURL := fs.String("feed", "", "preview every item of this feed `URL or file` instead of a post file")
-	if err := fs.Parse(args); err != nil {
+	rest, err := parseArgs(fs, args)
+	if err != nil {
 		return err
 	}
 	var posts []post.Post
 	switch {
-	case *feedURL != "" && fs.NArg() == 0:
+	case *feedURL != "" && len(rest) == 0:
 		fetcher := &feed.Fetcher{Client: app.HTTPClient, UserAgent: "Crier preview"}
 		res, err := fetcher.Fetch(ctx, "preview", *feedURL, feed.Conditional{})
 		if err != nil {
@@ -48,8 +49,8 @@ POST /channels/{id}/messages, for email the subject, text and HTML.`)
 		for _, it := range res.Items {
 			posts = append(posts, it.Post)
 		}
-	case *feedURL == "" && fs.NArg() == 1:
-		p, err := markdown.ParseFile(fs.Arg(0))
+	case *feedURL == "" && len(rest) == 1:
+		p, err := markdown.ParseFile(rest[0])
 		if err != nil {
 			return err
 		}

@@ -18,14 +18,15 @@ says. The running daemon (or the next one started) delivers it. A channel the
 post was already delivered to is not sent again.`)
 	var only stringList
 	fs.Var(&only, "channel", "deliver only to this `channel` (repeatable)")
-	if err := fs.Parse(args); err != nil {
+	rest, err := parseArgs(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if len(rest) != 1 {
 		fs.Usage()
 		return usageError{"give exactly one post file"}
 	}
-	p, err := markdown.ParseFile(fs.Arg(0))
+	p, err := markdown.ParseFile(rest[0])
 	if err != nil {
 		return err
 	}

@@ -21,11 +21,12 @@ schedules, fans every new post out to the enabled channels as durable delivery
 jobs, and serves /healthz, /metrics and the newsletter pages. Channels without
 credentials write to the outbox (data/outbox/<channel>/) instead of sending.
 SIGINT or SIGTERM lets in-flight deliveries finish, then exits.`)
-	if err := fs.Parse(args); err != nil {
+	rest, err := parseArgs(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	if len(rest) > 0 {
+		return usageError{fmt.Sprintf("unexpected argument %q", rest[0])}
 	}
 	b, srv, err := app.daemon(ctx)
 	if err != nil {
