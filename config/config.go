@@ -6,6 +6,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -60,6 +61,10 @@ type HTTP struct {
 	// PublicURL is how supporters reach the pages (used in links in mail).
 	PublicURL  string        `yaml:"public_url"`
 	AdminToken secret.Secret `yaml:"admin_token"`
+	// TrustedProxies are reverse proxies (addresses or CIDR prefixes) whose
+	// X-Forwarded-For the newsletter pages believe, for the per-address rate
+	// limit and the consent record; see web.ParseTrustedProxies.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // Store chooses the database.
@@ -434,6 +439,15 @@ func (v *validator) check(c *Config) {
 	}
 	if c.HTTP.PublicURL != "" && !strings.HasPrefix(c.HTTP.PublicURL, "http://") && !strings.HasPrefix(c.HTTP.PublicURL, "https://") {
 		v.add(v.line("http.public_url"), "http.public_url", "must start with http:// or https://")
+	}
+	for i, p := range c.HTTP.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err == nil {
+			continue
+		}
+		if _, err := netip.ParseAddr(p); err != nil {
+			field := fmt.Sprintf("http.trusted_proxies[%d]", i)
+			v.add(v.line(field), field, "must be an IP address or a CIDR prefix such as 10.0.0.0/8")
+		}
 	}
 	v.schedule("schedules.publish_due", c.Schedules.PublishDue, true)
 	v.schedule("schedules.digest", c.Schedules.Digest, false)
