@@ -49,6 +49,9 @@ func (c Config) Validate() []channels.ConfigProblem {
 	default:
 		probs = append(probs, channels.ConfigProblem{Field: "mention", Message: `must be a role id, "everyone" or "here"`})
 	}
+	if c.Token.IsSet() && c.ChannelID == "" && !c.WebhookURL.IsSet() {
+		probs = append(probs, channels.ConfigProblem{Field: "channel_id", Message: "a bot token is set but no channel_id to post in"})
+	}
 	if c.WebhookURL.IsSet() {
 		// The URL holds the webhook's token: never echo it.
 		u, err := url.Parse(c.WebhookURL.Reveal())
