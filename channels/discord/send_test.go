@@ -388,3 +388,31 @@ func TestGlobalRateLimitHoldsEveryRoute(t *testing.T) {
 		t.Fatalf("%d messages, want 1", n)
 	}
 }
+
+func TestTimeoutAfterWritingIsAmbiguous(t *testing.T) {
+	fake, f, s := setup(t, botConfig(discordfake.AnnouncementChannelID))
+	ledger := &testLedger{}
+	p := samplePost("md:slow")
+	// Read the channel first, so the deadline can only pass on the message.
+	if _, err := s.(*Sender).channelInfo(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	fake.Inject(discordfake.Fault{Operation: "create_message", Hang: true})
+	pl, err := f.Format(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, err = s.Send(ctx, channels.Delivery{PostID: p.ID, Channel: Name, Attempt: 1, Ledger: ledger}, pl)
+	if kindOf(err) != channels.KindAmbiguous {
+		t.Fatalf("got %v (%v), want ambiguous", kindOf(err), err)
+	}
+	if _, err := send(t, f, s, p, channels.Delivery{Attempt: 2, PreviousUnknown: true, Ledger: ledger}); err != nil {
+		t.Fatal(err)
+	}
+	msgs := fake.Messages(discordfake.AnnouncementChannelID)
+	if len(msgs) != 1 || msgs[0].Crossposted != 1 {
+		t.Fatalf("%d messages (crossposted %d), want one crossposted once", len(msgs), msgs[0].Crossposted)
+	}
+}

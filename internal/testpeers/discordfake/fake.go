@@ -95,6 +95,10 @@ type Fault struct {
 	// DropResponse acts on the request, then closes the connection without
 	// answering: the client cannot know whether it worked.
 	DropResponse bool
+	// Hang acts on the request, then answers nothing until the client
+	// gives up (its deadline passes): a timeout after the request was
+	// written.
+	Hang bool
 }
 
 // Server is the fake Discord API.
@@ -324,6 +328,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 
 	status, answer := s.act(r, op, params, body)
 	s.record(r, op, status, logPath)
+	if faulted && fault.Hang {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(time.Minute):
+		}
+		return
+	}
 	if faulted && fault.DropResponse {
 		hj, ok := w.(http.Hijacker)
 		if !ok {
