@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/crierhq/crier/internal/testpeers/chromium"
@@ -42,6 +44,24 @@ func TestBrowserSubscribeConfirmUnsubscribe(t *testing.T) {
 				return err
 			}
 			return os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644)
+		})
+	}
+	// darkShot saves a screenshot with the device in dark mode.
+	darkShot := func(name string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			if os.Getenv("CRIER_SCREENSHOTS") == "" {
+				return nil
+			}
+			dark := []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}
+			if _, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Features: dark}); err != nil {
+				return err
+			}
+			if _, err := shot(name)(ctx, tg); err != nil {
+				return err
+			}
+			light := []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "light"}}
+			_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Features: light})
+			return err
 		})
 	}
 	text := func(sel string) string {
@@ -80,6 +100,20 @@ func TestBrowserSubscribeConfirmUnsubscribe(t *testing.T) {
 	})()`))
 	if err != nil || audit != "" {
 		t.Fatalf("subscribe page audit: %q %v", audit, err)
+	}
+
+	// An empty form comes back with its errors next to the fields.
+	err = chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS("button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#consent-error")),
+		shot("subscribe-errors-phone"),
+		darkShot("subscribe-errors-phone-dark"),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := text("#email-error"); got != "Please enter your email address." {
+		t.Fatalf("email error %q", got)
 	}
 
 	err = chromedp.Do(ctx,

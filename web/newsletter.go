@@ -258,7 +258,10 @@ func (n *newsletter) subscribe(w http.ResponseWriter, r *http.Request) {
 	d := pageData{Title: "Subscribe", CSRF: n.opts.Signer.Sign("csrf", sess), Email: r.PostForm.Get("email"),
 		Name: r.PostForm.Get("name"), Consent: r.PostForm.Get("consent") != "", Errors: map[string]string{}}
 	email, err := subscribers.NormalizeEmail(d.Email)
-	if err != nil {
+	switch {
+	case strings.TrimSpace(d.Email) == "":
+		d.Errors["email"] = "Please enter your email address."
+	case err != nil:
 		d.Errors["email"] = "Please enter a valid email address, such as name@example.org."
 	}
 	name, err := subscribers.NormalizeName(d.Name)
