@@ -213,10 +213,11 @@ type sentMark struct {
 }
 
 // committer checkpoints sent messages with group commit: a worker hands over
-// its recipient the moment the server accepted the message and waits until
-// the row is committed before it takes the next one, so at most one message
-// per connection is ever accepted but unrecorded, while the marks that
-// arrive together share one transaction.
+// its recipient the moment the server accepted the message, prepares its
+// next message meanwhile, and waits until the row is committed before it
+// hands the server that next message. So at most one message per connection
+// is ever accepted but unrecorded, while the marks that arrive together
+// share one transaction.
 type committer struct {
 	l      *ledger
 	sendID string
@@ -275,11 +276,12 @@ func (c *committer) write(batch []sentMark) error {
 	return nil
 }
 
-// markSent checkpoints one recipient and returns once it is committed.
-func (c *committer) markSent(id int64) error {
+// markSentAsync hands one recipient's checkpoint over; the channel gets
+// the outcome once it is committed.
+func (c *committer) markSentAsync(id int64) chan error {
 	done := make(chan error, 1)
 	c.ch <- sentMark{id: id, at: c.l.now(), done: done}
-	return <-done
+	return done
 }
 
 // stop ends the committer once every mark handed over is written.

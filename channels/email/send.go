@@ -336,6 +336,7 @@ func (s *Sender) pass(ctx context.Context, m *Message, stopAt time.Time, log *sl
 			for r := range jobs {
 				w.deliver(ctx, stopCtx, r)
 			}
+			w.settle()
 		}()
 	}
 	var after int64
@@ -504,6 +505,23 @@ func (st *sendState) waitPause(ctx context.Context) error {
 type worker struct {
 	st   *sendState
 	conn *smtp.Client
+	// pending is the commit of the last accepted message's checkpoint.
+	pending chan error
+}
+
+// settle waits for the last checkpoint to be committed; false means it
+// failed and the send is stopping.
+func (w *worker) settle() bool {
+	if w.pending == nil {
+		return true
+	}
+	err := <-w.pending
+	w.pending = nil
+	if err != nil {
+		w.st.abort(channels.Temporary(err))
+		return false
+	}
+	return true
 }
 
 func (w *worker) close() {
@@ -590,12 +608,18 @@ func (w *worker) deliver(ctx, stopCtx context.Context, r recipient) {
 			}
 			w.conn = conn
 		}
+		// The previous message's checkpoint must be committed before this
+		// connection hands the server another one: that keeps at most one
+		// accepted but unrecorded message per connection.
+		if !w.settle() {
+			release()
+			return
+		}
 		err := s.client.SendWithSMTPClient(w.conn, msg)
 		if err == nil || msg.IsDelivered() {
-			// Checkpointed at once, whatever happens to the attempt's context.
-			if err := st.commit.markSent(r.id); err != nil {
-				st.abort(channels.Temporary(err))
-			}
+			// Checkpointed at once (committed while the next message is
+			// prepared), whatever happens to the attempt's context.
+			w.pending = st.commit.markSentAsync(r.id)
 			s.metrics.messages.WithLabelValues("sent").Inc()
 			st.resumed()
 			if err != nil {
