@@ -306,3 +306,55 @@ func TestPublishQueuesOnlyTheNamedChannels(t *testing.T) {
 		t.Errorf("unknown channel: exit %d, %s", code, errOut.String())
 	}
 }
+
+func TestSecretsStayOutOfLogsAndOutbox(t *testing.T) {
+	cleanEnv(t)
+	dir := shippedTree(t)
+	const secretValue = "sekrit-token-4242"
+	for _, k := range []string{"MASTODON_TOKEN", "DISCORD_BOT_TOKEN", "SMTP_PASSWORD", "CRIER_ADMIN_TOKEN", "CRIER_LINK_SECRET"} {
+		t.Setenv(k, secretValue)
+	}
+	t.Setenv("DISCORD_CHANNEL_ID", "900000000000000010")
+	t.Setenv("CRIER_LISTEN", freeAddr(t))
+	cfg := filepath.Join(dir, "config.yaml")
+	data, _ := os.ReadFile(cfg)
+	// Every channel is forced to the outbox while holding credentials.
+	os.WriteFile(cfg, []byte(strings.ReplaceAll(string(data), "mode: auto", "mode: outbox")), 0o644)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var logs syncBuffer
+	done := make(chan int)
+	go func() { done <- realMain(ctx, []string{"--config", cfg, "--log-level", "debug", "run"}, io.Discard, &logs) }()
+	outbox := filepath.Join(dir, "data", "outbox")
+	exited := false
+	for deadline := time.Now().Add(60 * time.Second); !exited && len(missingOutboxFiles(t, outbox)) > 0 && time.Now().Before(deadline); {
+		select {
+		case <-done:
+			exited = true
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	cancel()
+	if !exited {
+		<-done
+	}
+	if m := missingOutboxFiles(t, outbox); len(m) > 0 {
+		t.Fatalf("the daemon did not fill the outbox (%v):\n%s", m, logs.String())
+	}
+	if strings.Contains(logs.String(), secretValue) {
+		t.Errorf("a secret reached the logs")
+	}
+	filepath.Walk(outbox, func(path string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			if b, _ := os.ReadFile(path); bytes.Contains(b, []byte(secretValue)) {
+				t.Errorf("a secret reached the outbox in %s", path)
+			}
+		}
+		return nil
+	})
+	var out bytes.Buffer
+	realMain(context.Background(), []string{"--config", cfg, "status", "--json"}, &out, &out)
+	if strings.Contains(out.String(), secretValue) {
+		t.Errorf("a secret reached crier status")
+	}
+}
