@@ -324,7 +324,9 @@ func TestSecretsStayOutOfLogsAndOutbox(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var logs syncBuffer
 	done := make(chan int)
-	go func() { done <- realMain(ctx, []string{"--config", cfg, "--log-level", "debug", "run"}, io.Discard, &logs) }()
+	go func() {
+		done <- realMain(ctx, []string{"--config", cfg, "--log-level", "debug", "run"}, io.Discard, &logs)
+	}()
 	outbox := filepath.Join(dir, "data", "outbox")
 	exited := false
 	for deadline := time.Now().Add(60 * time.Second); !exited && len(missingOutboxFiles(t, outbox)) > 0 && time.Now().Before(deadline); {
