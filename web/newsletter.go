@@ -17,6 +17,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/subscribers"
 )
@@ -68,6 +70,7 @@ type newsletter struct {
 	// queued and sending ones (tests wait on it).
 	mails    chan confirmationMail
 	inflight sync.WaitGroup
+	metrics  *newsletterMetrics
 	pages    map[string]*template.Template
 	css      []byte
 	limiter  *limiter
@@ -114,6 +117,13 @@ func mountNewsletter(s *Server, opts NewsletterOptions) (*newsletter, error) {
 	}
 	if n.css, err = templateFS.ReadFile("templates/newsletter.css"); err != nil {
 		return nil, fmt.Errorf("reading page style: %w", err)
+	}
+	var reg prometheus.Registerer
+	if s.opts.Registry != nil {
+		reg = s.opts.Registry
+	}
+	if n.metrics, err = newNewsletterMetrics(reg, opts.Store); err != nil {
+		return nil, err
 	}
 
 	s.Handle("GET /newsletter.css", http.HandlerFunc(n.style))
@@ -222,6 +232,7 @@ func (n *newsletter) subscribe(w http.ResponseWriter, r *http.Request) {
 	if ok, wait := n.limiter.allow(limitKey(ip)); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		n.opts.Logger.Warn("subscribe rate limited", "ip", ip.String())
+		n.metrics.inc(evRateLimited)
 		n.render(w, http.StatusTooManyRequests, "error", pageData{Title: "Too many attempts",
 			Message: "There have been too many attempts from your network. Please wait a few minutes and try again."})
 		return
@@ -238,6 +249,7 @@ func (n *newsletter) subscribe(w http.ResponseWriter, r *http.Request) {
 	}
 	c, err := r.Cookie(csrfCookie)
 	if err != nil || !n.opts.Signer.Verify(r.PostForm.Get("csrf"), "csrf", c.Value) {
+		n.metrics.inc(evCSRF)
 		sess := n.csrfSession(w, r)
 		n.render(w, http.StatusForbidden, "subscribe", pageData{Title: "Subscribe", CSRF: n.opts.Signer.Sign("csrf", sess),
 			Email: r.PostForm.Get("email"), Name: r.PostForm.Get("name"),
@@ -251,6 +263,7 @@ func (n *newsletter) subscribe(w http.ResponseWriter, r *http.Request) {
 	if r.PostForm.Get(honeypotField) != "" {
 		// A bot: answer as if it worked, so it learns nothing.
 		n.opts.Logger.Info("subscribe honeypot filled; dropped", "ip", ip.String())
+		n.metrics.inc(evHoneypot)
 		checkInbox()
 		return
 	}
@@ -272,10 +285,12 @@ func (n *newsletter) subscribe(w http.ResponseWriter, r *http.Request) {
 		d.Errors["consent"] = "Please tick the box to agree to receive the newsletter."
 	}
 	if len(d.Errors) > 0 {
+		n.metrics.inc(evInvalid)
 		n.render(w, http.StatusBadRequest, "subscribe", d)
 		return
 	}
 
+	n.metrics.inc(evSubscribe)
 	ctx := r.Context()
 	now := n.opts.Now()
 	sub, err := n.opts.Store.Add(ctx, subscribers.Subscriber{Email: email, Name: name, Status: subscribers.Unconfirmed,
@@ -335,6 +350,7 @@ func (n *newsletter) subscribe(w http.ResponseWriter, r *http.Request) {
 	default:
 		n.inflight.Done()
 		n.opts.Logger.Error("confirmation mail queue full; dropped (the supporter can submit the form again)", "subscriber", sub.ID)
+		n.metrics.inc(evQueueDropped)
 		n.releaseClaim(sub.ID)
 	}
 	checkInbox()
@@ -360,6 +376,7 @@ func (n *newsletter) mailWorker() {
 		cancel()
 		if err != nil {
 			n.opts.Logger.Error("sending confirmation mail failed", "subscriber", m.sub.ID, "err", err)
+			n.metrics.inc(evMailFailed)
 			// Let the supporter try again at once rather than after the
 			// resend pause.
 			n.releaseClaim(m.sub.ID)
@@ -399,6 +416,7 @@ func (n *newsletter) subscriberFor(ctx context.Context, token string, p subscrib
 }
 
 func (n *newsletter) invalidLink(w http.ResponseWriter) {
+	n.metrics.inc(evBadLink)
 	n.render(w, http.StatusBadRequest, "invalid-link", pageData{Title: "Link not valid"})
 }
 
@@ -449,6 +467,7 @@ func (n *newsletter) confirm(w http.ResponseWriter, r *http.Request) {
 	}
 	if changed {
 		n.opts.Logger.Info("subscriber confirmed", "subscriber", sub.ID)
+		n.metrics.inc(evConfirm)
 	} else if sub.Status != subscribers.Confirmed {
 		// They left after this link was sent; an old link does not undo that.
 		n.invalidLink(w)
@@ -507,6 +526,11 @@ func (n *newsletter) unsubscribe(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		n.opts.Logger.Info("subscriber unsubscribed", "subscriber", sub.ID, "how", reason)
+		if oneClick {
+			n.metrics.inc(evOneClick)
+		} else {
+			n.metrics.inc(evUnsubscribe)
+		}
 	}
 	n.render(w, http.StatusOK, "unsubscribed", pageData{Title: "You are unsubscribed"})
 }

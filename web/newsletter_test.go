@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/subscribers"
@@ -99,7 +101,7 @@ func newFixtureWith(t *testing.T, publicURL string, mailer func(*fixture) subscr
 	}
 	subs.WithClock(clk.Now)
 	f := &fixture{db: st, store: subs, signer: subscribers.NewSigner([]byte("test key, 32 bytes long, really")), mailer: &recordingMailer{}, clock: clk}
-	srv := New(Options{AdminToken: adminToken, Logger: slog.New(slog.DiscardHandler)})
+	srv := New(Options{AdminToken: adminToken, Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry()})
 	var m subscribers.Mailer = f.mailer
 	if mailer != nil {
 		m = mailer(f)
@@ -549,5 +551,27 @@ func TestMailerFailureCanBeRetried(t *testing.T) {
 	f.mailer.fail = nil
 	if res, _ := f.subscribe(t, "ann@example.org", "", "192.0.2.1"); res.StatusCode != 200 || len(f.mailer.all()) != 1 {
 		t.Fatalf("retry: %d, %d mails", res.StatusCode, len(f.mailer.all()))
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	f := newFixture(t, "http://127.0.0.1:8080")
+	f.subscribe(t, "ann@example.org", "", "192.0.2.1")
+	c, csrf := f.session(t)
+	f.do(postForm("/subscribe", url.Values{"email": {"bot@example.org"}, "consent": {"yes"}, "csrf": {csrf}, "website": {"x"}}, c), "192.0.2.2")
+	f.do(httptest.NewRequest("GET", "/confirm?t=forged", nil), "192.0.2.3")
+	res := f.do(httptest.NewRequest("GET", "/metrics", nil), "127.0.0.1")
+	body, _ := io.ReadAll(res.Body)
+	for _, want := range []string{
+		`crier_newsletter_page_events_total{event="subscribe"} 1`,
+		`crier_newsletter_page_events_total{event="honeypot"} 1`,
+		`crier_newsletter_page_events_total{event="bad_link"} 1`,
+		`crier_newsletter_page_events_total{event="one_click"} 0`,
+		`crier_newsletter_subscribers{status="unconfirmed"} 1`,
+		`crier_newsletter_subscribers{status="confirmed"} 0`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }
