@@ -214,7 +214,9 @@ func (c *composer) shorten(title, prose, link string) (string, error) {
 // thread splits the post into numbered parts. The first carries the title,
 // the link and the hashtags; the prose flows on through the replies.
 func (c *composer) thread(title, prose, link string) ([]string, error) {
-	for total := 2; ; {
+	// Start from an estimate so that usually one pass is enough.
+	total := min(max(2, c.count(c.cw, join(title, prose, link, c.tagLine()))/c.max+1), maxThreadParts)
+	for {
 		texts, err := c.split(title, prose, link, total)
 		if err != nil {
 			return nil, err
