@@ -1,6 +1,8 @@
 package subscribers
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/csv"
@@ -70,7 +72,9 @@ var consentLayouts = []string{time.RFC3339Nano, "2006-01-02 15:04:05Z07:00", "20
 // written in batches, each in one transaction.
 func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (ImportReport, error) {
 	var rep ImportReport
-	cr := csv.NewReader(r)
+	br := bufio.NewReader(r)
+	cr := csv.NewReader(br)
+	cr.Comma = sniffDelimiter(br)
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
 	header, err := cr.Read()
@@ -208,6 +212,24 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (Im
 		opts.Progress(rep.Rows)
 	}
 	return rep, nil
+}
+
+// sniffDelimiter looks at the header line: spreadsheets in many European
+// locales save "CSV" with semicolons, and some tools write tabs.
+func sniffDelimiter(br *bufio.Reader) rune {
+	head, _ := br.Peek(4096)
+	if i := bytes.IndexByte(head, '\n'); i >= 0 {
+		head = head[:i]
+	}
+	switch {
+	case bytes.IndexByte(head, ',') >= 0:
+		return ','
+	case bytes.IndexByte(head, ';') >= 0:
+		return ';'
+	case bytes.IndexByte(head, '\t') >= 0:
+		return '\t'
+	}
+	return ','
 }
 
 type pendingRow struct {

@@ -90,6 +90,23 @@ func TestImport(t *testing.T) {
 	}
 }
 
+func TestImportDelimiters(t *testing.T) {
+	for name, in := range map[string]string{
+		"semicolons (Excel in many locales)": "\ufeffEmail;Name;Lists\r\nann@example.org;Ann;\"news;events\"\r\n",
+		"tabs":                               "email\tname\tlists\nann@example.org\tAnn\tnews|events\n",
+	} {
+		s, _ := openTest(t)
+		rep, err := s.Import(context.Background(), strings.NewReader(in), ImportOptions{Source: "import:x.csv"})
+		if err != nil || rep.Added != 1 || len(rep.Rejected) != 0 {
+			t.Fatalf("%s: %+v %v", name, rep, err)
+		}
+		ann, _ := s.GetByEmail(context.Background(), "ann@example.org")
+		if ann.Name != "Ann" || strings.Join(ann.Lists, ",") != "news,events" {
+			t.Errorf("%s: %+v", name, ann)
+		}
+	}
+}
+
 func TestImportBadFiles(t *testing.T) {
 	s, _ := openTest(t)
 	for name, in := range map[string]string{
