@@ -179,7 +179,7 @@ type pageData struct {
 	Errors  map[string]string
 	// Confirm and unsubscribe pages.
 	Token          string
-	Email2         string // the address a link is for, shown masked
+	MaskedEmail    string // the address a link is for, partly hidden
 	UnsubscribeURL string
 	Message        string
 }
@@ -447,7 +447,7 @@ func (n *newsletter) confirmPage(w http.ResponseWriter, r *http.Request) {
 		n.render(w, http.StatusOK, "confirmed", pageData{Title: "You are subscribed", UnsubscribeURL: n.relativeUnsubscribe(sub)})
 		return
 	}
-	n.render(w, http.StatusOK, "confirm", pageData{Title: "Confirm your subscription", Token: token, Email2: maskEmail(sub.Email)})
+	n.render(w, http.StatusOK, "confirm", pageData{Title: "Confirm your subscription", Token: token, MaskedEmail: maskEmail(sub.Email)})
 }
 
 func (n *newsletter) confirm(w http.ResponseWriter, r *http.Request) {
@@ -486,7 +486,7 @@ func (n *newsletter) unsubscribePage(w http.ResponseWriter, r *http.Request) {
 		n.render(w, http.StatusOK, "unsubscribed", pageData{Title: "You are unsubscribed"})
 		return
 	}
-	n.render(w, http.StatusOK, "unsubscribe", pageData{Title: "Unsubscribe", Token: token, Email2: maskEmail(sub.Email)})
+	n.render(w, http.StatusOK, "unsubscribe", pageData{Title: "Unsubscribe", Token: token, MaskedEmail: maskEmail(sub.Email)})
 }
 
 // unsubscribe serves both the page's button and RFC 8058 one-click
