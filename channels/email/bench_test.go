@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -41,6 +42,9 @@ type benchResult struct {
 	Messages int64   `json:"messages"`
 	Seconds  float64 `json:"seconds"`
 	PerSec   float64 `json:"per_second"`
+	// CPU is user+system CPU seconds spent (by the sender's process; the
+	// sink's share is added by the parent).
+	CPU float64 `json:"cpu_seconds"`
 	VmHWMkB  int64   `json:"vmhwm_kb,omitempty"`
 	Snapshot float64 `json:"snapshot_seconds,omitempty"`
 }
@@ -63,13 +67,17 @@ func TestNewsletterBenchmark(t *testing.T) {
 	}
 	// The ceiling is measured before and after the real send and averaged:
 	// this machine is shared, and its load drifts over minutes.
+	cpu0 := cpuSeconds()
 	before := measureCeiling(t, sk, ceilingN/2)
+	before.CPU = cpuSeconds() - cpu0
 	t.Logf("ceiling before: %d pre-built messages over %d connections in %.2fs: %.0f msg/s", before.Messages, benchConcurrency, before.Seconds, before.PerSec)
 
 	sk.messages.Store(0)
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestNewsletterBenchChild$", "-test.v")
 	cmd.Env = append(os.Environ(), "CRIER_EMAIL_BENCH_CHILD="+dbPath, "CRIER_EMAIL_BENCH_SMTP="+strconv.Itoa(sk.addr.Port))
+	cpu0 = cpuSeconds()
 	out, err := cmd.CombinedOutput()
+	sinkCPU := cpuSeconds() - cpu0
 	if err != nil {
 		t.Fatalf("child: %v\n%s", err, out)
 	}
@@ -85,9 +93,15 @@ func TestNewsletterBenchmark(t *testing.T) {
 		t.Fatalf("sent %d, sink got %d, want %d\n%s", res.Messages, sk.messages.Load(), n, out)
 	}
 	sk.messages.Store(0)
+	cpu0 = cpuSeconds()
 	after := measureCeiling(t, sk, ceilingN/2)
+	after.CPU = cpuSeconds() - cpu0
 	t.Logf("ceiling after: %d pre-built messages over %d connections in %.2fs: %.0f msg/s", after.Messages, benchConcurrency, after.Seconds, after.PerSec)
 	ceiling := benchResult{PerSec: (before.PerSec + after.PerSec) / 2}
+	ceilingCPU := (before.CPU + after.CPU) / float64(before.Messages+after.Messages) * 1e6
+	oursCPU := (res.CPU + sinkCPU) / float64(res.Messages) * 1e6
+	t.Logf("CPU per message (sender and sink together): ceiling %.0f µs, newsletter %.0f µs (sender %.0f µs + sink %.0f µs): the newsletter does %.0f%% of the ceiling's work rate",
+		ceilingCPU, oursCPU, res.CPU/float64(res.Messages)*1e6, sinkCPU/float64(res.Messages)*1e6, 100*ceilingCPU/oursCPU)
 	t.Logf("newsletter: %d personalised messages over %d connections in %.2fs (snapshot %.2fs): %.0f msg/s = %.0f%% of the ceiling; peak RSS %d MB",
 		res.Messages, benchConcurrency, res.Seconds, res.Snapshot, res.PerSec, 100*res.PerSec/ceiling.PerSec, res.VmHWMkB/1024)
 }
@@ -222,7 +236,7 @@ func TestNewsletterBenchChild(t *testing.T) {
 	secs := time.Since(start).Seconds()
 	sent := countSent(t, st.DB(), m.SendID)
 	runtime.GC()
-	b, _ := json.Marshal(benchResult{Messages: sent, Seconds: secs, PerSec: float64(sent) / secs, VmHWMkB: vmHWM(), Snapshot: snap})
+	b, _ := json.Marshal(benchResult{Messages: sent, Seconds: secs, PerSec: float64(sent) / secs, VmHWMkB: vmHWM(), Snapshot: snap, CPU: cpuSeconds()})
 	fmt.Printf("BENCH %s\n", b)
 }
 
@@ -249,4 +263,13 @@ func vmHWM() int64 {
 		}
 	}
 	return 0
+}
+
+// cpuSeconds is the process's user and system CPU time so far.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
