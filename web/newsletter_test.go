@@ -79,14 +79,14 @@ type fixture struct {
 
 const adminToken = "admin-token-for-tests"
 
-func newFixture(t *testing.T, publicURL string) *fixture {
+func newFixture(t testing.TB, publicURL string) *fixture {
 	t.Helper()
 	return newFixtureWith(t, publicURL, nil)
 }
 
 // newFixtureWith mounts the pages with mailer (which may need the fixture's
 // store and signer, hence the func), or the recording one when it is nil.
-func newFixtureWith(t *testing.T, publicURL string, mailer func(*fixture) subscribers.Mailer) *fixture {
+func newFixtureWith(t testing.TB, publicURL string, mailer func(*fixture) subscribers.Mailer) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "crier.db"))
@@ -129,7 +129,7 @@ func (f *fixture) do(req *http.Request, ip string) *http.Response {
 var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
 // session fetches the form and returns its CSRF cookie and field.
-func (f *fixture) session(t *testing.T) (*http.Cookie, string) {
+func (f *fixture) session(t testing.TB) (*http.Cookie, string) {
 	t.Helper()
 	res := f.do(httptest.NewRequest("GET", "/subscribe", nil), "192.0.2.1")
 	body, _ := io.ReadAll(res.Body)

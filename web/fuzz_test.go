@@ -1,0 +1,48 @@
+package web
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/crierhq/crier/subscribers"
+)
+
+// FuzzSubscribeForm posts arbitrary addresses and names with a valid CSRF
+// token: the page never fails with a 500, and whatever is stored is
+// normalised and free of line breaks.
+func FuzzSubscribeForm(f *testing.F) {
+	for _, seed := range [][2]string{
+		{"ann@example.org", "Ann"},
+		{"ann@example.org\r\nBcc: x@y.z", "Ann"},
+		{"ann@example.org", "Ann\r\nBcc: x@y.z"},
+		{"\"a b\"@example.org", "=HYPERLINK(\"x\")"},
+		{"a@bücher.de", "Zoë"},
+	} {
+		f.Add(seed[0], seed[1])
+	}
+	fx := newFixture(f, "http://127.0.0.1:8080")
+	fx.nl.limiter.rate = RateLimit{} // no rate limit while fuzzing
+	c, csrf := fx.session(f)
+	f.Fuzz(func(t *testing.T, email, name string) {
+		v := url.Values{"email": {email}, "name": {name}, "consent": {"yes"}, "csrf": {csrf}}
+		res := fx.do(postForm("/subscribe", v, c), "192.0.2.1")
+		switch res.StatusCode {
+		case 200, 400, 413:
+		default:
+			t.Fatalf("status %d for %q, %q", res.StatusCode, email, name)
+		}
+		norm, err := subscribers.NormalizeEmail(email)
+		if err != nil {
+			return
+		}
+		sub, err := fx.store.GetByEmail(context.Background(), norm)
+		if err != nil {
+			return // refused for its name
+		}
+		if strings.ContainsAny(sub.Email+sub.Name, "\r\n\x00") {
+			t.Fatalf("stored %+v", sub)
+		}
+	})
+}
