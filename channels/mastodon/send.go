@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	gomastodon "github.com/mattn/go-mastodon"
@@ -37,6 +38,8 @@ type Sender struct {
 	now          func() time.Time
 	pollInterval time.Duration
 
+	// Send may run for several deliveries at once.
+	mu        sync.Mutex
 	accountID gomastodon.ID // cached once verify_credentials answered
 }
 
@@ -241,16 +244,22 @@ func (s *Sender) classify(what string, err error, c *call, nonIdempotent bool) e
 
 // recentStatuses returns the account's latest statuses, replies included.
 func (s *Sender) recentStatuses(ctx context.Context) ([]*gomastodon.Status, error) {
-	if s.accountID == "" {
+	s.mu.Lock()
+	id := s.accountID
+	s.mu.Unlock()
+	if id == "" {
 		callCtx, c := withCall(ctx, "")
 		acct, err := s.client.GetAccountCurrentUser(callCtx)
 		if err != nil {
 			return nil, s.classify("checking for statuses an earlier attempt posted: verify_credentials", err, c, false)
 		}
-		s.accountID = acct.ID
+		id = acct.ID
+		s.mu.Lock()
+		s.accountID = id
+		s.mu.Unlock()
 	}
 	callCtx, c := withCall(ctx, "")
-	list, err := s.client.GetAccountStatuses(callCtx, s.accountID, &gomastodon.Pagination{Limit: 40})
+	list, err := s.client.GetAccountStatuses(callCtx, id, &gomastodon.Pagination{Limit: 40})
 	if err != nil {
 		return nil, s.classify("checking for statuses an earlier attempt posted", err, c, false)
 	}

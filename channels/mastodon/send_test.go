@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -452,5 +453,27 @@ func TestSendAfterUnknownOutcomeStillPostsWhatIsMissing(t *testing.T) {
 	}
 	if got := len(srv.Statuses()); got != n+1 {
 		t.Errorf("%d statuses, want %d", got, n+1)
+	}
+}
+
+func TestSendConcurrently(t *testing.T) {
+	srv := mastodonfake.New(t, masto(mastodonfake.Options{}))
+	f, s := newTestSender(t, srv, Config{}, nil)
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := fmt.Sprintf("md:%d", i)
+			pl, _ := f.Format(post.Post{ID: id, Title: "Post " + id, Link: link})
+			d := channels.Delivery{PostID: id, Channel: Name, PreviousUnknown: true, Ledger: &ledger{}}
+			if _, err := s.Send(context.Background(), d, pl); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := len(srv.Statuses()); n != 4 {
+		t.Errorf("%d statuses, want 4", n)
 	}
 }
