@@ -80,11 +80,25 @@ func (c *cachedLimits) set(instance string, l Limits, now time.Time) error {
 	if err := os.MkdirAll(filepath.Dir(c.file), 0o755); err != nil {
 		return fmt.Errorf("caching instance limits: %w", err)
 	}
-	tmp := c.file + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+	// A temporary file of its own, so concurrent refreshes never rename a
+	// half-written file into place.
+	tmp, err := os.CreateTemp(filepath.Dir(c.file), ".mastodon-instance-*.json")
+	if err != nil {
 		return fmt.Errorf("caching instance limits: %w", err)
 	}
-	return os.Rename(tmp, c.file)
+	_, werr := tmp.Write(b)
+	if cerr := tmp.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("caching instance limits: %w", werr)
+	}
+	if err := os.Rename(tmp.Name(), c.file); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("caching instance limits: %w", err)
+	}
+	return nil
 }
 
 // instanceInfo is the part of GET /api/v2/instance and /api/v1/instance that
