@@ -44,7 +44,7 @@ type benchResult struct {
 	PerSec   float64 `json:"per_second"`
 	// CPU is user+system CPU seconds spent (by the sender's process; the
 	// sink's share is added by the parent).
-	CPU float64 `json:"cpu_seconds"`
+	CPU      float64 `json:"cpu_seconds"`
 	VmHWMkB  int64   `json:"vmhwm_kb,omitempty"`
 	Snapshot float64 `json:"snapshot_seconds,omitempty"`
 }

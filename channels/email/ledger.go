@@ -421,6 +421,16 @@ type Progress struct {
 	Rate       float64    `json:"rate_per_second"`
 	StartedAt  time.Time  `json:"started_at"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	// Failures are up to five recipients the server refused for good, with
+	// its reply.
+	Failures []Failure `json:"failures,omitempty"`
+}
+
+// Failure is one recipient a send could not deliver to.
+type Failure struct {
+	SubscriberID int64  `json:"subscriber_id"`
+	Email        string `json:"email,omitempty"` // empty once erased
+	Reason       string `json:"reason"`
 }
 
 // SendProgress lists the newsletter sends, newest first (at most 20), with
@@ -464,6 +474,11 @@ func SendProgress(ctx context.Context, db *sql.DB) ([]Progress, error) {
 			return nil, err
 		}
 		p.Sent, p.Failed, p.Skipped, p.Pending = c[rcptSent], c[rcptFailed], c[rcptSkipped], c[rcptPending]+c[rcptSending]
+		if p.Failed > 0 {
+			if p.Failures, err = failures(ctx, db, p.SendID); err != nil {
+				return nil, err
+			}
+		}
 		if p.State == sendSending {
 			var n int
 			if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM email_recipients WHERE send_id = $1 AND state = $2 AND sent_at > $3`,
@@ -474,4 +489,23 @@ func SendProgress(ctx context.Context, db *sql.DB) ([]Progress, error) {
 		}
 	}
 	return out, nil
+}
+
+func failures(ctx context.Context, db *sql.DB, sendID string) ([]Failure, error) {
+	rows, err := db.QueryContext(ctx, `SELECT r.subscriber_id, COALESCE(s.email, ''), r.last_error
+		FROM email_recipients r LEFT JOIN subscribers s ON s.id = r.subscriber_id
+		WHERE r.send_id = $1 AND r.state = $2 ORDER BY r.subscriber_id LIMIT 5`, sendID, rcptFailed)
+	if err != nil {
+		return nil, fmt.Errorf("reading failures of %s: %w", sendID, err)
+	}
+	defer rows.Close()
+	var out []Failure
+	for rows.Next() {
+		var f Failure
+		if err := rows.Scan(&f.SubscriberID, &f.Email, &f.Reason); err != nil {
+			return nil, fmt.Errorf("reading failures of %s: %w", sendID, err)
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
 }

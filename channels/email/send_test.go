@@ -360,6 +360,9 @@ func TestChaos5xx(t *testing.T) {
 	if !strings.Contains(reason, "550") {
 		t.Errorf("failure reason %q", reason)
 	}
+	if len(p.Failures) == 0 || !strings.Contains(p.Failures[0].Reason, "550") || !strings.HasSuffix(p.Failures[0].Email, "@example.org") {
+		t.Errorf("status failures %+v", p.Failures)
+	}
 }
 
 // TestConnectionLost: the server is unreachable; the send stops with a
