@@ -1,8 +1,8 @@
 // Package mastodonfake provides a fast in-process Mastodon API server for
 // tests. Every request it receives, and every answer it gives, is checked
 // against the community OpenAPI description of the Mastodon API 4.7
-// (mastodon-openapi.json, MIT licence, embedded here); a mismatch fails the
-// test. It answers like a real server: bearer-token auth, the character
+// (testdata/specs/mastodon-openapi.json at the repository root, MIT licence);
+// a mismatch fails the test. It answers like a real server: bearer-token auth, the character
 // limit, Idempotency-Key replays, asynchronous media processing
 // (202, then 206 until 200) and, when told to, 429 with X-RateLimit-*
 // headers or a response lost after the status was created.
@@ -11,8 +11,8 @@ package mastodonfake
 import (
 	"bytes"
 	"context"
-	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html"
 	"io"
@@ -20,7 +20,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,9 +35,6 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
 )
-
-//go:embed mastodon-openapi.json
-var specJSON []byte
 
 // Options shape the fake instance.
 type Options struct {
@@ -124,9 +123,15 @@ var (
 // read-only afterwards.
 func loadSpec() (routers.Router, error) {
 	specOnce.Do(func() {
+		_, file, _, ok := runtime.Caller(0)
+		if !ok {
+			specErr = errors.New("locating the Mastodon OpenAPI description: no caller information")
+			return
+		}
+		path := filepath.Join(filepath.Dir(file), "..", "..", "..", "testdata", "specs", "mastodon-openapi.json")
 		loader := openapi3.NewLoader()
-		spec, specErr = loader.LoadFromData(specJSON)
-		if specErr != nil {
+		if spec, specErr = loader.LoadFromFile(path); specErr != nil {
+			specErr = fmt.Errorf("loading %s: %w", path, specErr)
 			return
 		}
 		// The description's server is https://{hostname}; match any host.
