@@ -148,7 +148,13 @@ func (b *Bot) Start(ctx context.Context) error {
 	if err := b.catchUp(ctx); err != nil {
 		return err
 	}
-	if err := b.river.Start(ctx); err != nil {
+	if err := b.requeueOrphans(ctx); err != nil {
+		return err
+	}
+	// Stop is the only way to stop the workers: River hard-stops running
+	// jobs when its start context ends, and a signal must instead let them
+	// finish.
+	if err := b.river.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("starting job workers: %w", err)
 	}
 	return nil
@@ -187,17 +193,39 @@ func (b *Bot) ChannelNames() []string {
 }
 
 // Publish records the post as published and queues one delivery job per
-// channel (all channels, or only those named), in one transaction. Channels
-// the post skips, and deliveries already sent, are left out. It returns the
-// channels queued.
-func (b *Bot) Publish(ctx context.Context, p post.Post, only ...string) ([]string, error) {
+// channel, in one transaction. Channels the post skips, and deliveries
+// already sent, are left out. It returns the channels queued.
+func (b *Bot) Publish(ctx context.Context, p post.Post) ([]string, error) {
+	return b.publish(ctx, p, nil)
+}
+
+// PublishTo queues the post for the named channels only. The post keeps its
+// place in the schedule: the other channels get it when it falls due.
+func (b *Bot) PublishTo(ctx context.Context, p post.Post, only []string) ([]string, error) {
+	return b.publish(ctx, p, only)
+}
+
+func (b *Bot) publish(ctx context.Context, p post.Post, only []string) ([]string, error) {
 	now := b.now()
 	tx, err := b.store.DB().BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("publishing %s: %w", p.ID, err)
 	}
 	defer tx.Rollback()
-	if err := store.SavePostTx(ctx, tx, store.StoredPost{Post: p, State: store.PostPublished}, now); err != nil {
+	state := store.PostPublished
+	if len(only) > 0 {
+		if state, err = store.StateTx(ctx, tx, p.ID); err != nil {
+			return nil, err
+		}
+		if state == "" || state == store.PostSeen {
+			// New to Crier: the scan decides the rest when it is due.
+			state = store.PostScheduled
+			if p.Draft {
+				state = store.PostDraft
+			}
+		}
+	}
+	if err := store.SavePostTx(ctx, tx, p, state, now); err != nil {
 		return nil, err
 	}
 	var queued []string
@@ -216,12 +244,16 @@ func (b *Bot) Publish(ctx context.Context, p post.Post, only ...string) ([]strin
 		if !need {
 			continue
 		}
-		if _, err := b.river.InsertTx(ctx, tx, DeliverArgs{PostID: p.ID, Channel: name}, &river.InsertOpts{
-			Queue:       name,
-			MaxAttempts: b.opts.Delivery.MaxAttempts,
-			UniqueOpts:  river.UniqueOpts{ByArgs: true, ByState: uniqueWhileLive},
-		}); err != nil {
+		res, err := b.river.InsertTx(ctx, tx, DeliverArgs{PostID: p.ID, Channel: name}, b.deliverOpts(name))
+		if err != nil {
 			return nil, fmt.Errorf("queueing delivery of %s to %s: %w", p.ID, name, err)
+		}
+		if res.UniqueSkippedAsDuplicate && res.Job.State != rivertype.JobStateRunning {
+			// Already queued but waiting out a backoff: publishing again
+			// means "try now".
+			if _, err := b.river.JobRetryTx(ctx, tx, res.Job.ID); err != nil {
+				return nil, fmt.Errorf("retrying delivery of %s to %s now: %w", p.ID, name, err)
+			}
 		}
 		queued = append(queued, name)
 	}
@@ -233,12 +265,47 @@ func (b *Bot) Publish(ctx context.Context, p post.Post, only ...string) ([]strin
 	return queued, nil
 }
 
+func (b *Bot) deliverOpts(channel string) *river.InsertOpts {
+	return &river.InsertOpts{
+		Queue:       channel,
+		MaxAttempts: b.opts.Delivery.MaxAttempts,
+		UniqueOpts:  river.UniqueOpts{ByArgs: true, ByState: uniqueWhileLive()},
+	}
+}
+
 // uniqueWhileLive lets a delivery be queued again once its last job has
 // finished (failed deliveries can be retried by `crier publish`), but never
 // twice at once. The ledger stops a sent delivery from being sent again.
-var uniqueWhileLive = []rivertype.JobState{
-	rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
-	rivertype.JobStateRunning, rivertype.JobStateScheduled,
+func uniqueWhileLive() []rivertype.JobState {
+	return []rivertype.JobState{
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
+		rivertype.JobStateRunning, rivertype.JobStateScheduled,
+	}
+}
+
+// requeueOrphans gives every unfinished delivery a job again. A job can end
+// while its row is not finished: River's rescuer discards a job killed on its
+// last attempt, and an ambiguous last attempt leaves "unknown". The unique
+// options make this a no-op for deliveries whose job is still alive, and an
+// unconfirmed row's next attempt checks the remote side before sending.
+func (b *Bot) requeueOrphans(ctx context.Context) error {
+	rows, err := b.store.Unfinished(ctx)
+	if err != nil {
+		return err
+	}
+	for _, d := range rows {
+		if _, ok := b.channels[d.Channel]; !ok {
+			continue
+		}
+		res, err := b.river.Insert(ctx, DeliverArgs{PostID: d.PostID, Channel: d.Channel}, b.deliverOpts(d.Channel))
+		if err != nil {
+			return fmt.Errorf("re-queueing delivery of %s to %s: %w", d.PostID, d.Channel, err)
+		}
+		if !res.UniqueSkippedAsDuplicate {
+			b.log.Warn("re-queued a delivery whose job had ended unfinished", "post", d.PostID, "channel", d.Channel, "state", d.State)
+		}
+	}
+	return nil
 }
 
 // Schedule records a post that is not due yet (or a draft) without queueing it.
@@ -279,6 +346,9 @@ func (b *Bot) Health(ctx context.Context) error {
 type errorHandler struct{ log *slog.Logger }
 
 func (h *errorHandler) HandleError(ctx context.Context, job *rivertype.JobRow, err error) *river.ErrorHandlerResult {
+	if job.Kind == (DeliverArgs{}).Kind() {
+		return nil // the delivery worker logs its own outcome
+	}
 	h.log.Warn("job failed", "kind", job.Kind, "job", job.ID, "attempt", job.Attempt, "err", err)
 	return nil
 }

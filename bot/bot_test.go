@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -31,6 +32,9 @@ type fakeChannel struct {
 	fail func(d channels.Delivery) error
 	// checks counts attempts that had to check the remote side first.
 	checks int
+	// started and release, when set, hold a send in flight until released
+	// or until its context ends, like a real network call.
+	started, release chan struct{}
 }
 
 func newFakeChannel(name string) *fakeChannel {
@@ -45,6 +49,14 @@ func (f *fakeChannel) Send(ctx context.Context, d channels.Delivery, p channels.
 	parts, err := d.Ledger.Parts(ctx)
 	if err != nil {
 		return channels.Receipt{}, err
+	}
+	if f.release != nil {
+		close(f.started)
+		select {
+		case <-f.release:
+		case <-ctx.Done():
+			return channels.Receipt{}, fmt.Errorf("posting: %w", ctx.Err())
+		}
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -281,7 +293,7 @@ func TestAttemptOutcomes(t *testing.T) {
 			if _, err := b.Publish(ctx, p); err != nil {
 				t.Fatal(err)
 			}
-			err := b.deliver(ctx, DeliverArgs{PostID: p.ID, Channel: "mastodon"}, tt.attempt, 3)
+			err := b.deliver(ctx, attempt{DeliverArgs: DeliverArgs{PostID: p.ID, Channel: "mastodon"}, number: tt.attempt, max: 3})
 			d, _ := h.store.Delivery(ctx, p.ID, "mastodon")
 			if d.State != tt.wantState {
 				t.Errorf("state %s, want %s (last error %q)", d.State, tt.wantState, d.LastError)
@@ -319,8 +331,8 @@ func TestRetryAfterAmbiguousFailureDoesNotDuplicate(t *testing.T) {
 	if _, err := b.Publish(ctx, p); err != nil {
 		t.Fatal(err)
 	}
-	_ = b.deliver(ctx, DeliverArgs{PostID: p.ID, Channel: "mastodon"}, 1, 3)
-	if err := b.deliver(ctx, DeliverArgs{PostID: p.ID, Channel: "mastodon"}, 2, 3); err != nil {
+	_ = b.deliver(ctx, attempt{DeliverArgs: DeliverArgs{PostID: p.ID, Channel: "mastodon"}, number: 1, max: 3})
+	if err := b.deliver(ctx, attempt{DeliverArgs: DeliverArgs{PostID: p.ID, Channel: "mastodon"}, number: 2, max: 3}); err != nil {
 		t.Fatal(err)
 	}
 	if h.chans[0].checks != 1 {
@@ -353,7 +365,7 @@ func TestRestartMidDeliveryLosesNothingAndSendsOnce(t *testing.T) {
 	// rescues it once delivery.timeout has passed. Simulate the rescue by
 	// running the job's attempt directly, as River would.
 	for _, ch := range []string{"mastodon", "discord"} {
-		if err := b2.deliver(ctx, DeliverArgs{PostID: p.ID, Channel: ch}, 2, 3); err != nil {
+		if err := b2.deliver(ctx, attempt{DeliverArgs: DeliverArgs{PostID: p.ID, Channel: ch}, number: 2, max: 3}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -372,14 +384,13 @@ func TestStopLetsInFlightDeliveriesFinish(t *testing.T) {
 	h := newHarness(t, "mastodon")
 	started := make(chan struct{})
 	release := make(chan struct{})
-	h.chans[0].fail = func(channels.Delivery) error {
-		close(started)
-		<-release
-		return nil
-	}
+	h.chans[0].started, h.chans[0].release = started, release
 	b := h.bot(Options{})
+	// The daemon starts the bot with the signal context; SIGINT cancels it
+	// before Stop is called.
 	ctx := context.Background()
-	if err := b.Start(ctx); err != nil {
+	sigCtx, signal := context.WithCancel(ctx)
+	if err := b.Start(sigCtx); err != nil {
 		t.Fatal(err)
 	}
 	p := samplePost("md:inflight")
@@ -387,6 +398,7 @@ func TestStopLetsInFlightDeliveriesFinish(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-started
+	signal()
 	stopped := make(chan error)
 	go func() { stopped <- b.Stop(ctx) }()
 	close(release)
@@ -400,3 +412,153 @@ func TestStopLetsInFlightDeliveriesFinish(t *testing.T) {
 }
 
 var _ river.ClientRetryPolicy = fastRetry{}
+
+func TestUnconfirmedIsStickyUntilASuccess(t *testing.T) {
+	h := newHarness(t, "mastodon")
+	var told []bool
+	outcomes := []error{
+		channels.Ambiguous(errors.New("reset after write")),
+		channels.Temporary(errors.New("503 while checking recent statuses")),
+		channels.RateLimited(errors.New("429 while checking"), time.Second),
+		nil,
+	}
+	h.chans[0].fail = func(d channels.Delivery) error {
+		told = append(told, d.PreviousUnknown)
+		return outcomes[len(told)-1]
+	}
+	b := h.bot(Options{})
+	ctx := context.Background()
+	p := samplePost("md:sticky")
+	if _, err := b.Publish(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	for i := range outcomes {
+		_ = b.deliver(ctx, attempt{DeliverArgs: DeliverArgs{PostID: p.ID, Channel: "mastodon"}, number: i + 1, max: 10})
+	}
+	if fmt.Sprint(told) != "[false true true true]" {
+		t.Fatalf("every attempt after an ambiguous one must check the remote side first; PreviousUnknown per attempt: %v", told)
+	}
+	d, _ := h.store.Delivery(ctx, p.ID, "mastodon")
+	if d.State != store.DeliverySent || d.Unconfirmed {
+		t.Fatalf("a success clears it: %+v", d)
+	}
+}
+
+func TestOrphanedDeliveriesAreRequeuedOnStart(t *testing.T) {
+	h := newHarness(t, "mastodon")
+	ctx := context.Background()
+	b := h.bot(Options{})
+	p := samplePost("md:orphan")
+	if _, err := b.Publish(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	// The job vanished (discarded by River's rescuer on its last attempt)
+	// while the ledger row was still "sending".
+	if _, err := h.store.DB().Exec(`DELETE FROM river_job`); err != nil {
+		t.Fatal(err)
+	}
+	h.store.StartAttempt(ctx, p.ID, "mastodon", h.clock.Now())
+	b2 := h.bot(Options{})
+	if err := b2.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer b2.Stop(ctx)
+	h.waitFor("the orphan delivered", func(c map[store.DeliveryState]int) bool { return c[store.DeliverySent] == 1 })
+	if h.chans[0].checks != 1 {
+		t.Errorf("the re-queued attempt must check the remote side first (checks=%d)", h.chans[0].checks)
+	}
+}
+
+func TestPublishToSomeChannelsKeepsTheScheduleForTheOthers(t *testing.T) {
+	h := newHarness(t, "mastodon", "discord", "email")
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "later.md"), []byte("---\ntitle: Special Report\npublish_at: 2026-11-27T12:00:00Z\n---\nSoon.\n"), 0o644)
+	b := h.bot(Options{MarkdownDir: dir})
+	ctx := context.Background()
+	if err := b.PublishDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sp, err := h.store.Post(ctx, "md:later")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.PublishTo(ctx, sp.Post, []string{"mastodon"}); err != nil {
+		t.Fatal(err)
+	}
+	if sp, _ := h.store.Post(ctx, "md:later"); sp.State != store.PostScheduled {
+		t.Fatalf("a partial publish must leave the post scheduled, got %s", sp.State)
+	}
+	h.clock.Set(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
+	if err := b.PublishDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ds, _ := h.store.Deliveries(ctx, "md:later")
+	if len(ds) != 3 {
+		t.Fatalf("when due, every channel gets it: %+v", ds)
+	}
+}
+
+func TestRemovedScheduledPostIsWithdrawn(t *testing.T) {
+	h := newHarness(t, "mastodon")
+	dir := t.TempDir()
+	file := filepath.Join(dir, "later.md")
+	os.WriteFile(file, []byte("---\ntitle: Special Report\npublish_at: 2026-11-27T12:00:00Z\n---\nSoon.\n"), 0o644)
+	b := h.bot(Options{MarkdownDir: dir})
+	ctx := context.Background()
+	if err := b.PublishDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// A typo first: nothing is withdrawn while a file does not parse.
+	os.WriteFile(file, []byte("---\ntitle: [Special Report\n---\n"), 0o644)
+	b.PublishDue(ctx)
+	if sp, _ := h.store.Post(ctx, "md:later"); sp.State != store.PostScheduled {
+		t.Fatalf("a broken file must not withdraw its post: %s", sp.State)
+	}
+	os.Remove(file)
+	h.clock.Set(time.Date(2026, 11, 27, 13, 0, 0, 0, time.UTC))
+	if err := b.PublishDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if sp, _ := h.store.Post(ctx, "md:later"); sp.State != store.PostWithdrawn {
+		t.Fatalf("an organiser who deletes a scheduled post cancels it; state %s", sp.State)
+	}
+	if c, _ := h.store.CountDeliveries(ctx); len(c) != 0 {
+		t.Fatalf("a withdrawn post must never be delivered: %v", c)
+	}
+}
+
+// digestChannel is a fake newsletter that records digests.
+type digestChannel struct {
+	*fakeChannel
+	digests [][]string
+}
+
+func (d *digestChannel) Digest(ctx context.Context, id string, posts []post.Post) (channels.Receipt, error) {
+	var ids []string
+	for _, p := range posts {
+		ids = append(ids, p.ID)
+	}
+	d.digests = append(d.digests, ids)
+	return channels.Receipt{RemoteID: id}, nil
+}
+
+func TestDigestHonoursPerPostSkips(t *testing.T) {
+	h := newHarness(t)
+	dg := &digestChannel{fakeChannel: newFakeChannel("email")}
+	b := h.bot(Options{Channels: []channels.Channel{{Name: "email", Formatter: dg, Sender: dg}}})
+	ctx := context.Background()
+	keep := samplePost("md:keep")
+	skip := samplePost("md:skip")
+	skip.Channels = map[string]post.Override{"email": {Skip: true}}
+	for _, p := range []post.Post{keep, skip} {
+		if _, err := b.Publish(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Digest(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(dg.digests) != "[[md:keep]]" {
+		t.Fatalf("digest contents %v", dg.digests)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -32,25 +33,38 @@ func (w *deliverWorker) Timeout(*river.Job[DeliverArgs]) time.Duration {
 }
 
 func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
-	return w.b.deliver(ctx, job.Args, job.Attempt, job.MaxAttempts)
+	return w.b.deliver(ctx, attempt{DeliverArgs: job.Args, number: job.Attempt, max: job.MaxAttempts, queuedAt: job.CreatedAt})
+}
+
+// attempt is one run of one delivery job.
+type attempt struct {
+	DeliverArgs
+	number, max int
+	queuedAt    time.Time
+	start       time.Time
+	// unconfirmed is true when an earlier attempt may have sent without
+	// our knowing: this one must check the remote side first.
+	unconfirmed bool
 }
 
 // deliver runs one attempt of one delivery and records its outcome in the
 // ledger. The returned error tells River what to do next: nil (done),
 // JobCancel (permanent), JobSnooze (rate limited) or a plain error (retry
 // with backoff).
-func (b *Bot) deliver(ctx context.Context, args DeliverArgs, attempt, maxAttempts int) error {
-	start := b.now()
-	log := b.log.With("post", args.PostID, "channel", args.Channel, "attempt", attempt)
-	ch, ok := b.channels[args.Channel]
+func (b *Bot) deliver(ctx context.Context, a attempt) error {
+	a.start = b.now()
+	log := b.log.With("post", a.PostID, "channel", a.Channel, "attempt", a.number)
+	ch, ok := b.channels[a.Channel]
 	if !ok {
-		return river.JobCancel(fmt.Errorf("delivering %s: %q: %w", args.PostID, args.Channel, errNoChannel))
+		err := fmt.Errorf("delivering %s: %q: %w", a.PostID, a.Channel, errNoChannel)
+		_ = b.store.FinishAttempt(context.WithoutCancel(ctx), a.PostID, a.Channel, store.DeliveryFailed, channels.Receipt{}, err.Error(), false, a.start)
+		return river.JobCancel(err)
 	}
-	sp, err := b.store.Post(ctx, args.PostID)
+	sp, err := b.store.Post(ctx, a.PostID)
 	if err != nil {
-		return fmt.Errorf("delivering %s to %s: %w", args.PostID, args.Channel, err)
+		return fmt.Errorf("delivering %s to %s: %w", a.PostID, a.Channel, err)
 	}
-	before, err := b.store.StartAttempt(ctx, args.PostID, args.Channel, start)
+	before, err := b.store.StartAttempt(ctx, a.PostID, a.Channel, a.start)
 	if err != nil {
 		return err
 	}
@@ -58,59 +72,61 @@ func (b *Bot) deliver(ctx context.Context, args DeliverArgs, attempt, maxAttempt
 		log.Info("already delivered; nothing to do")
 		return nil
 	}
+	// A row left "sending" means an earlier attempt died mid-send.
+	a.unconfirmed = before.Unconfirmed || before.State == store.DeliveryUnknown || before.State == store.DeliverySending
 	d := channels.Delivery{
-		PostID:  args.PostID,
-		Channel: args.Channel,
-		Attempt: attempt,
-		// A row left "sending" means an earlier attempt died mid-send.
-		PreviousUnknown: before.State == store.DeliveryUnknown || before.State == store.DeliverySending,
-		Ledger:          b.store.Ledger(args.PostID, args.Channel, b.now),
+		PostID:          a.PostID,
+		Channel:         a.Channel,
+		Attempt:         a.number,
+		PreviousUnknown: a.unconfirmed,
+		Ledger:          b.store.Ledger(a.PostID, a.Channel, b.now),
 	}
 	payload, err := ch.Formatter.Format(sp.Post)
 	if err != nil {
-		return b.finish(ctx, log, args, start, channels.Receipt{}, channels.Permanent(fmt.Errorf("formatting: %w", err)), attempt, maxAttempts)
+		return b.finish(ctx, log, a, channels.Receipt{}, channels.Permanent(fmt.Errorf("formatting: %w", err)))
 	}
 	for _, warn := range payload.Warnings {
 		log.Warn("payload warning", "warning", warn)
 	}
 	receipt, err := ch.Sender.Send(ctx, d, payload)
-	return b.finish(ctx, log, args, start, receipt, err, attempt, maxAttempts)
+	return b.finish(ctx, log, a, receipt, err)
 }
 
-func (b *Bot) finish(ctx context.Context, log interface {
-	Info(string, ...any)
-	Warn(string, ...any)
-}, args DeliverArgs, start time.Time, r channels.Receipt, sendErr error, attempt, maxAttempts int) error {
+func (b *Bot) finish(ctx context.Context, log *slog.Logger, a attempt, r channels.Receipt, sendErr error) error {
 	// The outcome is recorded even when the job's context has ended: the
 	// remote side may already have the message.
 	ctx = context.WithoutCancel(ctx)
 	now := b.now()
-	b.opts.Metrics.deliveryDuration.WithLabelValues(args.Channel).Observe(now.Sub(start).Seconds())
+	b.opts.Metrics.deliveryDuration.WithLabelValues(a.Channel).Observe(now.Sub(a.start).Seconds())
 	if sendErr == nil {
-		if err := b.store.FinishAttempt(ctx, args.PostID, args.Channel, store.DeliverySent, r, "", now); err != nil {
+		if err := b.store.FinishAttempt(ctx, a.PostID, a.Channel, store.DeliverySent, r, "", false, now); err != nil {
 			return err
 		}
-		b.opts.Metrics.deliveries.WithLabelValues(args.Channel, "sent").Inc()
+		b.opts.Metrics.deliveries.WithLabelValues(a.Channel, "sent").Inc()
+		if !a.queuedAt.IsZero() {
+			b.opts.Metrics.deliveryLatency.WithLabelValues(a.Channel).Observe(now.Sub(a.queuedAt).Seconds())
+		}
 		log.Info("delivered", "remote_id", r.RemoteID, "remote_url", r.RemoteURL)
 		return nil
 	}
 	kind, wait := channels.Classify(sendErr)
-	if errors.Is(sendErr, context.DeadlineExceeded) && kind == channels.KindTemporary {
-		kind = channels.KindAmbiguous // the request may have been written before the deadline
+	if kind == channels.KindTemporary && (errors.Is(sendErr, context.DeadlineExceeded) || errors.Is(sendErr, context.Canceled)) {
+		kind = channels.KindAmbiguous // the request may have been written before the context ended
 	}
 	msg := fmt.Sprintf("%s: %v", kind, sendErr)
-	b.opts.Metrics.deliveries.WithLabelValues(args.Channel, kind.String()).Inc()
+	b.opts.Metrics.deliveries.WithLabelValues(a.Channel, kind.String()).Inc()
 	state := store.DeliveryPending
 	switch {
 	case kind == channels.KindPermanent:
 		state = store.DeliveryFailed
 	case kind == channels.KindAmbiguous:
 		state = store.DeliveryUnknown
-	case attempt >= maxAttempts && kind != channels.KindRateLimited:
+	case a.number >= a.max && kind != channels.KindRateLimited:
 		state = store.DeliveryFailed
-		msg = fmt.Sprintf("gave up after %d attempts: %s", attempt, msg)
+		msg = fmt.Sprintf("gave up after %d attempts: %s", a.number, msg)
 	}
-	if err := b.store.FinishAttempt(ctx, args.PostID, args.Channel, state, r, msg, now); err != nil {
+	unconfirmed := a.unconfirmed || kind == channels.KindAmbiguous
+	if err := b.store.FinishAttempt(ctx, a.PostID, a.Channel, state, r, msg, unconfirmed, now); err != nil {
 		return err
 	}
 	log.Warn("delivery attempt failed", "kind", kind.String(), "state", state, "err", sendErr)
@@ -118,13 +134,19 @@ func (b *Bot) finish(ctx context.Context, log interface {
 	case channels.KindPermanent:
 		return river.JobCancel(sendErr)
 	case channels.KindRateLimited:
-		if wait <= 0 {
-			wait = time.Minute
-		}
-		return river.JobSnooze(wait)
+		return river.JobSnooze(retryWait(wait))
 	default:
 		return sendErr
 	}
+}
+
+// retryWait is how long a rate-limited job sleeps when the server named no
+// time.
+func retryWait(wait time.Duration) time.Duration {
+	if wait <= 0 {
+		return time.Minute
+	}
+	return wait
 }
 
 // Names of the periodic jobs, as recorded in schedule_runs.
@@ -186,7 +208,13 @@ type digestWorker struct {
 }
 
 func (w *digestWorker) Work(ctx context.Context, job *river.Job[DigestArgs]) error {
-	return w.b.runScheduled(ctx, digestName, w.b.Digest)
+	err := w.b.runScheduled(ctx, digestName, w.b.Digest)
+	// A long digest that hit the sender's time or rate cap resumes later
+	// from its send ledger; that is not a failed attempt.
+	if kind, wait := channels.Classify(err); err != nil && kind == channels.KindRateLimited {
+		return river.JobSnooze(retryWait(wait))
+	}
+	return err
 }
 
 // runScheduled runs a periodic job's body, recovering a panic into an error
@@ -249,7 +277,7 @@ func (b *Bot) catchUp(ctx context.Context) error {
 		switch {
 		case dec.Run:
 			b.log.Info("catching up a run missed while down", "schedule", job.Name, "missed", dec.Missed)
-			if _, err := b.river.Insert(ctx, job.Args, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: uniqueWhileLive}}); err != nil {
+			if _, err := b.river.Insert(ctx, job.Args, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: uniqueWhileLive()}}); err != nil {
 				return fmt.Errorf("queueing catch-up run of %s: %w", job.Name, err)
 			}
 		case dec.TooLate:

@@ -6,6 +6,7 @@ import "github.com/prometheus/client_golang/prometheus"
 type Metrics struct {
 	deliveries       *prometheus.CounterVec
 	deliveryDuration *prometheus.HistogramVec
+	deliveryLatency  *prometheus.HistogramVec
 	feedPolls        *prometheus.CounterVec
 	postsPublished   *prometheus.CounterVec
 	scheduleRuns     *prometheus.CounterVec
@@ -23,6 +24,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "crier_delivery_duration_seconds", Help: "Time one delivery attempt took, by channel.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 3, 10),
 		}, []string{"channel"}),
+		deliveryLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "crier_delivery_latency_seconds", Help: "Time from a delivery being queued to it being sent (retries and waits included), by channel.",
+			Buckets: prometheus.ExponentialBuckets(0.05, 4, 10),
+		}, []string{"channel"}),
 		feedPolls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "crier_feed_polls_total", Help: "Feed polls by feed and result (new, not_modified, unchanged, error).",
 		}, []string{"feed", "result"}),
@@ -37,7 +42,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"schedule"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.deliveries, m.deliveryDuration, m.feedPolls, m.postsPublished, m.scheduleRuns, m.lastTick)
+		reg.MustRegister(m.deliveries, m.deliveryDuration, m.deliveryLatency, m.feedPolls, m.postsPublished, m.scheduleRuns, m.lastTick)
 	}
 	return m
 }

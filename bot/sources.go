@@ -32,7 +32,7 @@ func (b *Bot) PollFeed(ctx context.Context, f config.Feed) error {
 	state.URL = f.URL
 	now := b.now()
 	res, err := b.opts.Fetcher.Fetch(ctx, f.Name, f.URL, feed.Conditional{ETag: state.ETag, LastModified: state.LastModified})
-	state.LastPolled.Time, state.LastPolled.Valid = now, true
+	state.LastPolled.Time, state.LastPolled.Valid = now.UTC(), true
 	if err != nil {
 		b.opts.Metrics.feedPolls.WithLabelValues(f.Name, "error").Inc()
 		state.LastError = err.Error()
@@ -111,15 +111,13 @@ func (b *Bot) considerFeedItem(ctx context.Context, f config.Feed, p post.Post) 
 		note.ID = fmt.Sprintf("%s:update:%s", p.ID, p.Source.Hash[:min(8, len(p.Source.Hash))])
 		note.Update = true
 		note.Title = "Update: " + p.Title
-		existing.Post.Source.Hash = p.Source.Hash
-		if err := b.store.SavePost(ctx, existing.Post, existing.State, b.now()); err != nil {
+		// The note goes out before the new hash is recorded: if publishing
+		// fails, the next poll sees the edit again and retries.
+		if _, err := b.Publish(ctx, note); err != nil {
 			return false, err
 		}
-		if _, err := b.store.Post(ctx, note.ID); err == nil {
-			return false, nil
-		}
-		_, err := b.Publish(ctx, note)
-		return err == nil, err
+		existing.Post.Source.Hash = p.Source.Hash
+		return true, b.store.SavePost(ctx, existing.Post, existing.State, b.now())
 	case !errors.Is(err, store.ErrNotFound):
 		return false, err
 	}
@@ -137,27 +135,41 @@ func (b *Bot) considerFeedItem(ctx context.Context, f config.Feed, p post.Post) 
 }
 
 // PublishDue scans the Markdown folder, records drafts and scheduled posts,
-// and publishes every post whose time has come. A broken file is logged with
-// its file and line and never stops the others.
+// and publishes every post whose time has come. Only what is in the folder
+// now is published: a scheduled post whose file was removed or renamed is
+// withdrawn, and one whose file no longer parses waits until it is fixed. A
+// broken file is logged with its file and line and never stops the others.
 func (b *Bot) PublishDue(ctx context.Context) error {
+	if b.opts.MarkdownDir == "" {
+		return nil
+	}
 	now := b.now()
-	if b.opts.MarkdownDir != "" {
-		posts, errs := markdown.LoadDir(b.opts.MarkdownDir)
-		for _, err := range errs {
-			b.log.Error("skipping a post file that cannot be read", "err", err)
-		}
-		for _, p := range posts {
-			if err := b.considerMarkdownPost(ctx, p, now); err != nil {
-				return err
-			}
+	posts, errs := markdown.LoadDir(b.opts.MarkdownDir)
+	for _, err := range errs {
+		b.log.Error("skipping a post file that cannot be read", "err", err)
+	}
+	seen := make(map[string]bool, len(posts))
+	for _, p := range posts {
+		seen[p.ID] = true
+		if err := b.considerMarkdownPost(ctx, p, now); err != nil {
+			return err
 		}
 	}
-	due, err := b.store.DuePosts(ctx, now)
+	if len(errs) > 0 {
+		// A file that does not parse may be one of the waiting posts:
+		// withdraw nothing until the folder reads cleanly.
+		return nil
+	}
+	waiting, err := b.store.Pending(ctx, markdown.Kind)
 	if err != nil {
 		return err
 	}
-	for _, sp := range due {
-		if _, err := b.Publish(ctx, sp.Post); err != nil {
+	for _, sp := range waiting {
+		if seen[sp.Post.ID] {
+			continue
+		}
+		b.log.Warn("a waiting post's file is gone from the folder; withdrawn, it will not be sent", "post", sp.Post.ID, "file", sp.Post.Source.Ref)
+		if err := b.store.SavePost(ctx, sp.Post, store.PostWithdrawn, now); err != nil {
 			return err
 		}
 	}
@@ -166,25 +178,30 @@ func (b *Bot) PublishDue(ctx context.Context) error {
 
 func (b *Bot) considerMarkdownPost(ctx context.Context, p post.Post, now time.Time) error {
 	existing, err := b.store.Post(ctx, p.ID)
+	found := err == nil
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	if err == nil && existing.State == store.PostPublished {
-		if existing.Post.Source.Hash != p.Source.Hash {
-			b.log.Info("post file edited after publishing; not sent again (give it a new id to send it as a new post)", "post", p.ID, "file", p.Source.Ref)
-		}
-		return nil
+	if found && existing.State == store.PostPublished {
+		return nil // an edit after publishing is not sent again; give the file a new id for that
 	}
 	if p.PublishAt.IsZero() {
 		// Zero means "as soon as seen": pin the time so it stays stable.
-		if err == nil && !existing.Post.PublishAt.IsZero() {
+		if found && !existing.Post.PublishAt.IsZero() {
 			p.PublishAt = existing.Post.PublishAt
 		} else {
 			p.PublishAt = now.UTC().Truncate(time.Second)
 		}
 	}
 	if p.Draft || !p.Due(now) {
-		return b.Schedule(ctx, p)
+		state := store.PostScheduled
+		if p.Draft {
+			state = store.PostDraft
+		}
+		if found && existing.State == state && existing.Post.Source.Hash == p.Source.Hash && existing.Post.PublishAt.Equal(p.PublishAt) {
+			return nil // unchanged: leave its record (and crier status) alone
+		}
+		return b.store.SavePost(ctx, p, state, now)
 	}
 	_, err = b.Publish(ctx, p)
 	return err
@@ -215,11 +232,20 @@ func (b *Bot) Digest(ctx context.Context) error {
 	id := "digest-" + last.UTC().Format("20060102T150405Z")
 	for _, name := range b.ChannelNames() {
 		if dg, ok := b.channels[name].Sender.(channels.Digester); ok {
-			r, err := dg.Digest(ctx, id, posts)
+			var include []post.Post
+			for _, p := range posts {
+				if !p.Skips(name) {
+					include = append(include, p)
+				}
+			}
+			if len(include) == 0 {
+				continue
+			}
+			r, err := dg.Digest(ctx, id, include)
 			if err != nil {
 				return fmt.Errorf("sending digest %s to %s: %w", id, name, err)
 			}
-			b.log.Info("digest sent", "channel", name, "digest", id, "posts", len(posts), "remote_id", r.RemoteID)
+			b.log.Info("digest sent", "channel", name, "digest", id, "posts", len(include), "remote_id", r.RemoteID)
 		}
 	}
 	return nil

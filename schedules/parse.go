@@ -44,5 +44,10 @@ func Parse(spec string) (s cron.Schedule, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("schedule %q: %w (expected 5 fields: minute hour day-of-month month day-of-week, or @every 15m, @hourly, @daily, @weekly)", spec, err)
 	}
+	// robfig/cron answers the zero time for a date that never comes (30
+	// February); looking five years ahead covers every real calendar.
+	if s.Next(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)).IsZero() {
+		return nil, fmt.Errorf("schedule %q never fires (no such date)", spec)
+	}
 	return s, nil
 }

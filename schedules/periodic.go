@@ -54,13 +54,13 @@ func CatchUp(spec string, last, now time.Time, maxLateness time.Duration) (Decis
 		return Decision{}, err
 	}
 	next := sched.Next(last)
-	if next.After(now) {
+	if next.IsZero() || next.After(now) {
 		return Decision{}, nil
 	}
 	missed := next
 	for {
 		n := sched.Next(missed)
-		if n.After(now) {
+		if n.IsZero() || !n.After(missed) || n.After(now) {
 			break
 		}
 		missed = n

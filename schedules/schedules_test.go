@@ -24,6 +24,7 @@ func TestParse(t *testing.T) {
 		{"0 25 * * *", "above maximum"},
 		{"@fortnightly", "unrecognized descriptor"},
 		{"@every -5m", "schedule"},
+		{"0 0 30 2 *", "never fires"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.spec, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/channels"
 )
 
@@ -33,7 +34,9 @@ type Delivery struct {
 	RemoteID  string
 	RemoteURL string
 	Outbox    bool
-	UpdatedAt time.Time
+	// Unconfirmed is set from an ambiguous attempt until one succeeds.
+	Unconfirmed bool
+	UpdatedAt   time.Time
 }
 
 // AddDelivery records a pending delivery; an existing one is left as it is
@@ -57,13 +60,26 @@ func AddDelivery(ctx context.Context, tx *sql.Tx, postID, channel string, outbox
 }
 
 // SavePostTx is SavePost inside a transaction.
-func SavePostTx(ctx context.Context, tx *sql.Tx, sp StoredPost, now time.Time) error {
-	return saveThePost(ctx, tx, sp.Post, sp.State, now)
+func SavePostTx(ctx context.Context, tx *sql.Tx, p post.Post, state PostState, now time.Time) error {
+	return saveThePost(ctx, tx, p, state, now)
+}
+
+// StateTx returns a post's state inside a transaction, "" when it is new.
+func StateTx(ctx context.Context, tx *sql.Tx, id string) (PostState, error) {
+	var state string
+	err := tx.QueryRowContext(ctx, `SELECT state FROM posts WHERE id = $1`, id).Scan(&state)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading state of post %s: %w", id, err)
+	}
+	return PostState(state), nil
 }
 
 // Delivery reads one ledger row, or ErrNotFound.
 func (s *Store) Delivery(ctx context.Context, postID, channel string) (Delivery, error) {
-	row := s.db.QueryRowContext(ctx, `SELECT post_id, channel, state, attempts, last_error, remote_id, remote_url, outbox, updated_at
+	row := s.db.QueryRowContext(ctx, `SELECT post_id, channel, state, attempts, last_error, remote_id, remote_url, outbox, unconfirmed, updated_at
 		FROM deliveries WHERE post_id = $1 AND channel = $2`, postID, channel)
 	d, err := scanDelivery(row)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -78,14 +94,14 @@ func (s *Store) Delivery(ctx context.Context, postID, channel string) (Delivery,
 func scanDelivery(row scanner) (Delivery, error) {
 	var d Delivery
 	var state string
-	err := row.Scan(&d.PostID, &d.Channel, &state, &d.Attempts, &d.LastError, &d.RemoteID, &d.RemoteURL, &d.Outbox, &d.UpdatedAt)
+	err := row.Scan(&d.PostID, &d.Channel, &state, &d.Attempts, &d.LastError, &d.RemoteID, &d.RemoteURL, &d.Outbox, &d.Unconfirmed, &d.UpdatedAt)
 	d.State = DeliveryState(state)
 	return d, err
 }
 
 // Deliveries returns a post's ledger rows.
 func (s *Store) Deliveries(ctx context.Context, postID string) ([]Delivery, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT post_id, channel, state, attempts, last_error, remote_id, remote_url, outbox, updated_at
+	rows, err := s.db.QueryContext(ctx, `SELECT post_id, channel, state, attempts, last_error, remote_id, remote_url, outbox, unconfirmed, updated_at
 		FROM deliveries WHERE post_id = $1 ORDER BY channel`, postID)
 	if err != nil {
 		return nil, fmt.Errorf("listing deliveries of %s: %w", postID, err)
@@ -112,7 +128,9 @@ func (s *Store) StartAttempt(ctx context.Context, postID, channel string, now ti
 	if before.State == DeliverySent {
 		return before, nil
 	}
-	_, err = s.db.ExecContext(ctx, `UPDATE deliveries SET state = $1, attempts = attempts + 1, updated_at = $2 WHERE post_id = $3 AND channel = $4`,
+	// A process that dies from here until FinishAttempt may or may not have
+	// sent: the row stays unconfirmed until an attempt succeeds.
+	_, err = s.db.ExecContext(ctx, `UPDATE deliveries SET state = $1, attempts = attempts + 1, unconfirmed = TRUE, updated_at = $2 WHERE post_id = $3 AND channel = $4`,
 		string(DeliverySending), now.UTC(), postID, channel)
 	if err != nil {
 		return before, fmt.Errorf("starting delivery of %s to %s: %w", postID, channel, err)
@@ -120,13 +138,18 @@ func (s *Store) StartAttempt(ctx context.Context, postID, channel string, now ti
 	return before, nil
 }
 
-// FinishAttempt records an attempt's outcome.
-func (s *Store) FinishAttempt(ctx context.Context, postID, channel string, state DeliveryState, r channels.Receipt, lastErr string, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE deliveries SET state = $1, last_error = $2,
+// FinishAttempt records an attempt's outcome. unconfirmed says whether the
+// remote side may hold a copy we have not confirmed; it is cleared only by a
+// success.
+func (s *Store) FinishAttempt(ctx context.Context, postID, channel string, state DeliveryState, r channels.Receipt, lastErr string, unconfirmed bool, now time.Time) error {
+	if state == DeliverySent {
+		unconfirmed = false
+	}
+	_, err := s.db.ExecContext(ctx, `UPDATE deliveries SET state = $1, last_error = $2, unconfirmed = $8,
 		remote_id = CASE WHEN $3 != '' THEN $3 ELSE remote_id END,
 		remote_url = CASE WHEN $4 != '' THEN $4 ELSE remote_url END,
 		updated_at = $5 WHERE post_id = $6 AND channel = $7`,
-		string(state), lastErr, r.RemoteID, r.RemoteURL, now.UTC(), postID, channel)
+		string(state), lastErr, r.RemoteID, r.RemoteURL, now.UTC(), postID, channel, unconfirmed)
 	if err != nil {
 		return fmt.Errorf("recording delivery of %s to %s as %s: %w", postID, channel, state, err)
 	}
@@ -199,4 +222,24 @@ func (l *ledger) SavePart(ctx context.Context, p channels.Part) error {
 		}
 	}
 	return nil
+}
+
+// Unfinished returns deliveries that are neither sent nor failed, for the
+// start-up check that each still has a job to run it.
+func (s *Store) Unfinished(ctx context.Context) ([]Delivery, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT post_id, channel, state, attempts, last_error, remote_id, remote_url, outbox, unconfirmed, updated_at
+		FROM deliveries WHERE state IN ('pending', 'sending', 'unknown') ORDER BY created_at`)
+	if err != nil {
+		return nil, fmt.Errorf("listing unfinished deliveries: %w", err)
+	}
+	defer rows.Close()
+	var out []Delivery
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, fmt.Errorf("listing unfinished deliveries: %w", err)
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
 }

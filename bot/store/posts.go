@@ -24,6 +24,9 @@ const (
 	PostScheduled PostState = "scheduled"
 	// PostPublished has had its deliveries queued.
 	PostPublished PostState = "published"
+	// PostWithdrawn was scheduled, then its file was removed or renamed
+	// before it fell due: it is never sent.
+	PostWithdrawn PostState = "withdrawn"
 )
 
 // ErrNotFound is returned when a row does not exist.
@@ -55,11 +58,18 @@ func saveThePost(ctx context.Context, db execer, p post.Post, state PostState, n
 	if hash == "" {
 		hash = p.ContentHash()
 	}
-	_, err = db.ExecContext(ctx, `INSERT INTO posts (id, source_kind, source_name, source_key, hash, title, publish_at, data, state, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
+	// published_at is set the first time the post is published and never
+	// again: the digest and crier status order by it.
+	var publishedAt any
+	if state == PostPublished {
+		publishedAt = now.UTC()
+	}
+	_, err = db.ExecContext(ctx, `INSERT INTO posts (id, source_kind, source_name, source_key, hash, title, publish_at, data, state, published_at, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
 		ON CONFLICT (id) DO UPDATE SET hash = excluded.hash, title = excluded.title, publish_at = excluded.publish_at,
-			data = excluded.data, state = excluded.state, updated_at = excluded.updated_at`,
-		p.ID, p.Source.Kind, p.Source.Name, p.Source.Key, hash, p.Title, p.PublishAt.UTC(), string(data), string(state), now.UTC())
+			data = excluded.data, state = excluded.state, updated_at = excluded.updated_at,
+			published_at = COALESCE(posts.published_at, excluded.published_at)`,
+		p.ID, p.Source.Kind, p.Source.Name, p.Source.Key, hash, p.Title, p.PublishAt.UTC(), string(data), string(state), publishedAt, now.UTC())
 	if err != nil {
 		return fmt.Errorf("saving post %s: %w", p.ID, err)
 	}
@@ -110,9 +120,10 @@ func (s *Store) HasSourceHash(ctx context.Context, kind, name, hash string) (boo
 	return true, nil
 }
 
-// DuePosts returns scheduled posts whose publish time has come.
-func (s *Store) DuePosts(ctx context.Context, now time.Time) ([]StoredPost, error) {
-	return s.queryPosts(ctx, `SELECT data, state, created_at, updated_at FROM posts WHERE state = $1 AND publish_at <= $2 ORDER BY publish_at`, string(PostScheduled), now.UTC())
+// Pending returns the Markdown posts still waiting (scheduled or draft).
+func (s *Store) Pending(ctx context.Context, kind string) ([]StoredPost, error) {
+	return s.queryPosts(ctx, `SELECT data, state, created_at, updated_at FROM posts WHERE source_kind = $1 AND state IN ($2, $3) ORDER BY publish_at`,
+		kind, string(PostScheduled), string(PostDraft))
 }
 
 // RecentPosts returns the newest posts, for crier status.
@@ -122,7 +133,7 @@ func (s *Store) RecentPosts(ctx context.Context, limit int) ([]StoredPost, error
 
 // PublishedSince returns posts published after t, oldest first (the digest).
 func (s *Store) PublishedSince(ctx context.Context, t time.Time) ([]StoredPost, error) {
-	return s.queryPosts(ctx, `SELECT data, state, created_at, updated_at FROM posts WHERE state = $1 AND updated_at > $2 ORDER BY publish_at, id`, string(PostPublished), t.UTC())
+	return s.queryPosts(ctx, `SELECT data, state, created_at, updated_at FROM posts WHERE state = $1 AND published_at > $2 ORDER BY published_at, id`, string(PostPublished), t.UTC())
 }
 
 func (s *Store) queryPosts(ctx context.Context, query string, args ...any) ([]StoredPost, error) {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 
@@ -26,7 +27,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	// WAL lets readers (crier status) work while the daemon writes;
 	// busy_timeout makes a second process wait instead of failing at once.
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_txlock=immediate"
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("opening database %s: %w", path, err)
@@ -101,6 +102,7 @@ CREATE TABLE posts (
 	publish_at  TIMESTAMP NOT NULL,
 	data        TEXT NOT NULL,
 	state       TEXT NOT NULL,
+	published_at TIMESTAMP,
 	created_at  TIMESTAMP NOT NULL,
 	updated_at  TIMESTAMP NOT NULL
 );
@@ -125,7 +127,10 @@ CREATE TABLE deliveries (
 	last_error  TEXT NOT NULL DEFAULT '',
 	remote_id   TEXT NOT NULL DEFAULT '',
 	remote_url  TEXT NOT NULL DEFAULT '',
-	outbox      INTEGER NOT NULL DEFAULT 0,
+	outbox      BOOLEAN NOT NULL DEFAULT FALSE,
+	-- unconfirmed stays set from an ambiguous attempt until one succeeds:
+	-- every attempt in between must check the remote side first.
+	unconfirmed BOOLEAN NOT NULL DEFAULT FALSE,
 	created_at  TIMESTAMP NOT NULL,
 	updated_at  TIMESTAMP NOT NULL,
 	PRIMARY KEY (post_id, channel)

@@ -56,7 +56,7 @@ func TestLedgerLifecycle(t *testing.T) {
 	now := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
 	p := post.Post{ID: "md:x", Title: "X", Source: post.Source{Kind: "markdown"}}
 	tx, _ := st.DB().BeginTx(ctx, nil)
-	if err := SavePostTx(ctx, tx, StoredPost{Post: p, State: PostPublished}, now); err != nil {
+	if err := SavePostTx(ctx, tx, p, PostPublished, now); err != nil {
 		t.Fatal(err)
 	}
 	if need, err := AddDelivery(ctx, tx, p.ID, "mastodon", false, now); err != nil || !need {
@@ -85,7 +85,7 @@ func TestLedgerLifecycle(t *testing.T) {
 	if d.State != DeliverySending || d.RemoteID != "1001" || d.Attempts != 1 {
 		t.Fatalf("the first part's id must be on the delivery as soon as known: %+v", d)
 	}
-	if err := st.FinishAttempt(ctx, p.ID, "mastodon", DeliverySent, channels.Receipt{}, "", now); err != nil {
+	if err := st.FinishAttempt(ctx, p.ID, "mastodon", DeliverySent, channels.Receipt{}, "", false, now); err != nil {
 		t.Fatal(err)
 	}
 	d, _ = st.Delivery(ctx, p.ID, "mastodon")

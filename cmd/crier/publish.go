@@ -48,9 +48,16 @@ post was already delivered to is not sent again.`)
 			return usageError{fmt.Sprintf("channel %q is not enabled (enabled: %s)", name, strings.Join(names, ", "))}
 		}
 	}
-	p.Draft = false
-	p.PublishAt = time.Now().UTC().Truncate(time.Second)
-	queued, err := b.Publish(ctx, p, only...)
+	var queued []string
+	if len(only) == 0 {
+		// Everywhere, now: whatever the file says about draft or publish_at.
+		p.Draft = false
+		p.PublishAt = time.Now().UTC().Truncate(time.Second)
+		queued, err = b.Publish(ctx, p)
+	} else {
+		// Some channels now; the others keep to the post's schedule.
+		queued, err = b.PublishTo(ctx, p, only)
+	}
 	if err != nil {
 		return err
 	}
