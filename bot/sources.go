@@ -56,7 +56,7 @@ func (b *Bot) PollFeed(ctx context.Context, f config.Feed) error {
 
 	published := 0
 	for i, item := range res.Items {
-		p := withFeedDefaults(item.Post, f)
+		p := WithFeedDefaults(item.Post, f)
 		if !state.Seeded && i >= f.PublishNewest {
 			if err := b.recordSeen(ctx, p); err != nil {
 				return err
@@ -251,8 +251,9 @@ func (b *Bot) Digest(ctx context.Context) error {
 	return nil
 }
 
-// withFeedDefaults applies the feed's config to one of its items.
-func withFeedDefaults(p post.Post, f config.Feed) post.Post {
+// WithFeedDefaults applies the feed's config (name, content warning,
+// tags) to one of its items.
+func WithFeedDefaults(p post.Post, f config.Feed) post.Post {
 	p.Source.Name = f.Name
 	if p.ContentWarning == "" {
 		p.ContentWarning = f.ContentWarning

@@ -270,14 +270,14 @@ func publishedTitles(t *testing.T, h *harness) []string {
 
 func TestFeedDefaultsApplyToItems(t *testing.T) {
 	f := config.Feed{Name: "site", ContentWarning: "child trafficking", Tags: []string{"Human Rights", "CAMACA"}}
-	p := withFeedDefaults(samplePost("feed:site:1"), f)
+	p := WithFeedDefaults(samplePost("feed:site:1"), f)
 	if p.ContentWarning != "child trafficking" || p.Source.Name != "site" {
 		t.Fatalf("defaults not applied: %+v", p)
 	}
 	own := samplePost("feed:site:2")
 	own.ContentWarning = "violence"
 	own.Tags = []string{"human rights"}
-	p = withFeedDefaults(own, f)
+	p = WithFeedDefaults(own, f)
 	if p.ContentWarning != "violence" || strings.Join(p.Tags, ",") != "human rights,CAMACA" {
 		t.Fatalf("an item's own warning and tags win, without duplicates: %+v", p)
 	}

@@ -71,8 +71,9 @@ type HTTP struct {
 type Store struct {
 	// Driver is sqlite (embedded default).
 	Driver string `yaml:"driver"`
-	// DSN is the SQLite file; empty means DATA_DIR/crier.db.
-	DSN secret.Secret `yaml:"dsn"`
+	// Path is the SQLite file; empty means DATA_DIR/crier.db. (A Postgres
+	// DSN, with its password, will be a secret.Secret of its own.)
+	Path string `yaml:"path"`
 }
 
 // Sources lists where posts come from.
@@ -242,8 +243,8 @@ func (c *Config) DataPath(elem ...string) string {
 
 // SQLitePath returns the SQLite database file.
 func (c *Config) SQLitePath() string {
-	if c.Store.DSN.IsSet() {
-		return c.Resolve(c.Store.DSN.Reveal())
+	if c.Store.Path != "" {
+		return c.Resolve(c.Store.Path)
 	}
 	return c.DataPath("crier.db")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/channels/discord"
@@ -37,6 +38,46 @@ func (a *App) offlineChannels() ([]channels.Channel, error) {
 		out = append(out, channels.Channel{Name: "email", Formatter: f})
 	}
 	return out, nil
+}
+
+// plannedChannels are the offline channels marked with whether each would
+// send for real: enough to queue deliveries (crier publish) without
+// connecting to anything.
+func (a *App) plannedChannels() ([]channels.Channel, error) {
+	chans, err := a.offlineChannels()
+	if err != nil {
+		return nil, err
+	}
+	cfg := a.Config.Channels
+	outbox := map[string]bool{
+		"mastodon": cfg.Mastodon.Mode.UsesOutbox(cfg.Mastodon.HasCredentials()),
+		"discord":  cfg.Discord.Mode.UsesOutbox(cfg.Discord.HasCredentials()),
+		"email":    cfg.Email.Mode.UsesOutbox(cfg.Email.HasCredentials()),
+	}
+	for i := range chans {
+		chans[i].Outbox = outbox[chans[i].Name]
+	}
+	return chans, nil
+}
+
+// rendering is one channel's formatting of one post.
+type rendering struct {
+	Channel string
+	Payload channels.Payload
+	Err     error
+}
+
+// renderAll formats a post for every channel that does not skip it.
+func renderAll(chans []channels.Channel, p post.Post) []rendering {
+	var out []rendering
+	for _, ch := range chans {
+		if p.Skips(ch.Name) {
+			continue
+		}
+		payload, err := ch.Formatter.Format(p)
+		out = append(out, rendering{Channel: ch.Name, Payload: payload, Err: err})
+	}
+	return out
 }
 
 // newsletter is what the daemon needs for the newsletter pages.

@@ -110,6 +110,18 @@ func runApp(ctx context.Context, app *App, args []string) int {
 		printUsage(stderr, fs)
 		return 2
 	}
+	switch app.logFormat {
+	case "", "text", "json":
+	default:
+		fmt.Fprintf(stderr, "crier: --log-format %q: expected text or json\n", app.logFormat)
+		return 2
+	}
+	switch app.logLevel {
+	case "", "debug", "info", "warn", "error":
+	default:
+		fmt.Fprintf(stderr, "crier: --log-level %q: expected debug, info, warn or error\n", app.logLevel)
+		return 2
+	}
 	name, rest := fs.Arg(0), fs.Args()[1:]
 	if name == "help" {
 		printUsage(stdout, fs)

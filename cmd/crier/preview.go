@@ -10,10 +10,12 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/crierhq/crier/bot"
 	"github.com/crierhq/crier/bot/feed"
 	"github.com/crierhq/crier/bot/markdown"
 	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/config"
 )
 
 // previewPost is one post's rendering on every channel.
@@ -46,8 +48,15 @@ POST /channels/{id}/messages, for email the subject, text and HTML.`)
 		if err != nil {
 			return err
 		}
+		// A configured feed previews with its content warning and tags.
+		fc := config.Feed{Name: "preview"}
+		for _, f := range app.Config.Sources.Feeds {
+			if f.URL == *feedURL || resolveFeedURL(app.Config, f.URL) == *feedURL {
+				fc = f
+			}
+		}
 		for _, it := range res.Items {
-			posts = append(posts, it.Post)
+			posts = append(posts, bot.WithFeedDefaults(it.Post, fc))
 		}
 	case *feedURL == "" && len(rest) == 1:
 		p, err := markdown.ParseFile(rest[0])
@@ -66,25 +75,21 @@ POST /channels/{id}/messages, for email the subject, text and HTML.`)
 	var out []previewPost
 	for _, p := range posts {
 		pp := previewPost{PostID: p.ID, Title: p.Title, Channels: map[string]json.RawMessage{}, Warnings: map[string][]string{}, Errors: map[string]string{}}
-		for _, ch := range chans {
-			if p.Skips(ch.Name) {
+		for _, r := range renderAll(chans, p) {
+			if r.Err != nil {
+				pp.Errors[r.Channel] = r.Err.Error()
 				continue
 			}
-			payload, err := ch.Formatter.Format(p)
+			body, err := channels.MarshalIndent(r.Payload.Body)
 			if err != nil {
-				pp.Errors[ch.Name] = err.Error()
-				continue
+				return fmt.Errorf("encoding %s payload of %s: %w", r.Channel, p.ID, err)
 			}
-			body, err := channels.MarshalIndent(payload.Body)
-			if err != nil {
-				return fmt.Errorf("encoding %s payload of %s: %w", ch.Name, p.ID, err)
-			}
-			pp.Channels[ch.Name] = body
-			if len(payload.Warnings) > 0 {
-				pp.Warnings[ch.Name] = payload.Warnings
+			pp.Channels[r.Channel] = body
+			if len(r.Payload.Warnings) > 0 {
+				pp.Warnings[r.Channel] = r.Payload.Warnings
 			}
 			if *htmlOut != "" {
-				if err := writeHTMLFile(*htmlOut, payload, len(posts) > 1, p.ID); err != nil {
+				if err := writeHTMLFile(*htmlOut, r.Payload, len(posts) > 1, p.ID); err != nil {
 					return err
 				}
 			}

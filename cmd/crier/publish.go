@@ -34,7 +34,7 @@ post was already delivered to is not sent again.`)
 	if err != nil {
 		return err
 	}
-	chans, _, err := app.liveChannels(ctx, st)
+	chans, err := app.plannedChannels()
 	if err != nil {
 		return err
 	}

@@ -89,9 +89,13 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 	}
 	srv := web.New(web.Options{Listen: cfg.HTTP.Listen, Health: b.Health, Registry: reg, AdminToken: cfg.HTTP.AdminToken, Logger: app.Logger})
 	if nl != nil {
+		proxies, err := web.ParseTrustedProxies(cfg.HTTP.TrustedProxies)
+		if err != nil {
+			return nil, nil, fmt.Errorf("http.trusted_proxies: %w", err)
+		}
 		if err := web.MountNewsletter(srv, web.NewsletterOptions{
 			Store: nl.subs, Signer: nl.signer, Mailer: nl.mailer, PublicURL: cfg.HTTP.PublicURL,
-			Campaign: app.campaign(), Logger: app.Logger, Now: time.Now,
+			Campaign: app.campaign(), Logger: app.Logger, Now: time.Now, TrustedProxies: proxies,
 		}); err != nil {
 			return nil, nil, fmt.Errorf("mounting newsletter pages: %w", err)
 		}

@@ -43,18 +43,14 @@ text) are shown but do not fail.`)
 	}
 	warnings := 0
 	for _, p := range posts {
-		for _, ch := range chans {
-			if p.Skips(ch.Name) {
-				continue
-			}
-			payload, err := ch.Formatter.Format(p)
-			if err != nil {
-				fmt.Fprintf(app.Stdout, "%s: %s: %v\n", p.Source.Ref, ch.Name, err)
+		for _, r := range renderAll(chans, p) {
+			if r.Err != nil {
+				fmt.Fprintf(app.Stdout, "%s: %s: %v\n", p.Source.Ref, r.Channel, r.Err)
 				problems++
 				continue
 			}
-			for _, w := range payload.Warnings {
-				fmt.Fprintf(app.Stdout, "%s: warning: %s: %s\n", p.Source.Ref, ch.Name, w)
+			for _, w := range r.Payload.Warnings {
+				fmt.Fprintf(app.Stdout, "%s: warning: %s: %s\n", p.Source.Ref, r.Channel, w)
 				warnings++
 			}
 		}
