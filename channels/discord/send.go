@@ -18,6 +18,7 @@ import (
 	"github.com/bwmarrin/discordgo"
 
 	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/channels/httpcall"
 )
 
 // Discord error codes the sender acts on.
@@ -77,14 +78,6 @@ func newSender(cfg Config, env channels.Env) (*Sender, error) {
 	if !cfg.HasCredentials() {
 		return nil, errors.New("discord: token and channel_id (bot) or webhook_url are needed to send (set the environment variable, or use mode: outbox)")
 	}
-	hc := env.HTTPClient
-	if hc == nil {
-		hc = &http.Client{Timeout: time.Minute}
-	}
-	base := hc.Transport
-	if base == nil {
-		base = http.DefaultTransport
-	}
 	log := env.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -110,7 +103,7 @@ func newSender(cfg Config, env channels.Env) (*Sender, error) {
 	if err != nil {
 		return nil, fmt.Errorf("discord: %w", err)
 	}
-	session.Client = &http.Client{Transport: &transport{base: base}, Timeout: hc.Timeout, Jar: hc.Jar}
+	_, session.Client = httpcall.Client(env.HTTPClient, nil)
 	session.UserAgent = "DiscordBot (https://github.com/crierhq/crier, 1)"
 	session.ShouldRetryOnRateLimit = false
 	session.MaxRestRetries = 0
@@ -338,7 +331,7 @@ func (s *Sender) request(ctx context.Context, method, urlStr, bucketID string, d
 		case <-t.C:
 		}
 	}
-	callCtx, c := withCall(ctx)
+	callCtx, c := httpcall.With(ctx)
 	body, err := s.session.RequestWithBucketID(method, urlStr, data, bucketID,
 		discordgo.WithContext(callCtx), discordgo.WithRetryOnRatelimit(false), discordgo.WithRestRetries(0))
 	if err != nil {
@@ -375,8 +368,8 @@ func discordCode(err error) int {
 
 // classify turns a discordgo error into a classified error that says what
 // was being done and never holds the webhook URL.
-func (s *Sender) classify(what string, err error, c *call, create bool) error {
-	status, headers := c.answer()
+func (s *Sender) classify(what string, err error, c *httpcall.Call, create bool) error {
+	status, headers := c.Answer()
 	var rl *discordgo.RateLimitError
 	if errors.As(err, &rl) || status == http.StatusTooManyRequests {
 		wait := time.Duration(0)
@@ -416,10 +409,7 @@ func (s *Sender) classify(what string, err error, c *call, create bool) error {
 		return channels.Temporary(fmt.Errorf("%s: reading Discord's answer: %s", what, s.redact(err)))
 	}
 	wrapped := fmt.Errorf("%s: %w", what, redactedError{msg: s.redact(err), err: err})
-	if create && c.maybeSent(err) {
-		return channels.Ambiguous(wrapped)
-	}
-	return channels.Temporary(wrapped)
+	return httpcall.Failed(wrapped, c, create)
 }
 
 func (s *Sender) classifyStatus(what string, e *apiError, create bool) error {

@@ -21,6 +21,7 @@ import (
 	gomastodon "github.com/mattn/go-mastodon"
 
 	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/channels/httpcall"
 )
 
 // maxImageBytes is Mastodon's limit for image uploads.
@@ -70,18 +71,10 @@ func newSender(cfg Config, env channels.Env) (*Sender, error) {
 	if !cfg.HasCredentials() {
 		return nil, errors.New("mastodon: instance and token are needed to send (set the token's environment variable, or use mode: outbox)")
 	}
-	hc := env.HTTPClient
-	if hc == nil {
-		hc = &http.Client{Timeout: time.Minute}
-	}
-	base := hc.Transport
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	wrapped := http.Client{Transport: &transport{base: base}, Timeout: hc.Timeout, Jar: hc.Jar}
+	hc, wrapped := httpcall.Client(env.HTTPClient, func(base http.RoundTripper) http.RoundTripper { return &transport{base: base} })
 	instance := strings.TrimRight(cfg.Instance, "/")
 	client := gomastodon.NewClient(&gomastodon.Config{Server: instance, AccessToken: cfg.Token.Reveal()})
-	client.Client = wrapped
+	client.Client = *wrapped
 	client.UserAgent = "Crier (+https://github.com/crierhq/crier)"
 	log := env.Logger
 	if log == nil {
@@ -96,7 +89,7 @@ func newSender(cfg Config, env channels.Env) (*Sender, error) {
 		cache.file = filepath.Join(env.DataDir, "mastodon-instance.json")
 	}
 	return &Sender{
-		instance: instance, client: client, http: &wrapped, fetch: hc, limits: cache, log: log,
+		instance: instance, client: client, http: wrapped, fetch: hc, limits: cache, log: log,
 		now: time.Now, pollInterval: time.Second,
 	}, nil
 }
@@ -236,10 +229,11 @@ func (s *Sender) classify(what string, err error, c *call, nonIdempotent bool) e
 		// 2xx other than 200/202 (go-mastodon treats those as errors).
 		return channels.Temporary(err)
 	}
-	if nonIdempotent && c != nil && c.maybeSent(err) {
-		return channels.Ambiguous(err)
+	var hc *httpcall.Call
+	if c != nil {
+		hc = c.Call
 	}
-	return channels.Temporary(err)
+	return httpcall.Failed(err, hc, nonIdempotent)
 }
 
 // recentStatuses returns the account's latest statuses, replies included.
