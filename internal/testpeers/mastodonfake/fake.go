@@ -12,7 +12,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"html"
 	"io"
@@ -20,9 +19,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,6 +31,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
+
+	"github.com/crierhq/crier/internal/testpeers/openapispec"
 )
 
 // Options shape the fake instance.
@@ -112,56 +111,39 @@ type rateLimit struct {
 	reset     time.Time
 }
 
-var (
-	specOnce sync.Once
-	spec     *openapi3.T
-	specRt   routers.Router
-	specErr  error
-)
-
-// loadSpec parses the embedded description once per test binary; it is
-// read-only afterwards.
-func loadSpec() (routers.Router, error) {
-	specOnce.Do(func() {
-		_, file, _, ok := runtime.Caller(0)
-		if !ok {
-			specErr = errors.New("locating the Mastodon OpenAPI description: no caller information")
-			return
-		}
-		path := filepath.Join(filepath.Dir(file), "..", "..", "..", "testdata", "specs", "mastodon-openapi.json")
-		loader := openapi3.NewLoader()
-		if spec, specErr = loader.LoadFromFile(path); specErr != nil {
-			specErr = fmt.Errorf("loading %s: %w", path, specErr)
-			return
-		}
-		// The description's server is https://{hostname}; match any host.
-		spec.Servers = openapi3.Servers{{URL: "/"}}
-		// Known faults of the description: the Idempotency-Key header is
-		// typed as an object (it is a string); a status with both text and
-		// media matches two of the "oneOf" request bodies (Mastodon accepts
-		// it: the alternatives overlap, so it is checked as "anyOf"); some
-		// examples and defaults do not match their schemas. Fix the first
-		// two, skip checking the rest.
-		for _, item := range spec.Paths.Map() {
-			for _, op := range item.Operations() {
-				if rb := op.RequestBody; rb != nil && rb.Value != nil {
-					for _, mt := range rb.Value.Content {
-						if sc := mt.Schema; sc != nil && sc.Value != nil && len(sc.Value.OneOf) > 0 {
-							sc.Value.AnyOf, sc.Value.OneOf = sc.Value.OneOf, nil
-						}
-					}
-				}
-				for _, p := range op.Parameters {
-					if p.Value != nil && strings.EqualFold(p.Value.Name, "Idempotency-Key") {
-						p.Value.Schema = openapi3.NewSchemaRef("", openapi3.NewStringSchema())
+// loadSpec parses the description once per test binary; it is read-only
+// afterwards.
+var loadSpec = sync.OnceValues(func() (routers.Router, error) {
+	spec, err := openapispec.Load("mastodon-openapi.json")
+	if err != nil {
+		return nil, err
+	}
+	// The description's server is https://{hostname}; match any host.
+	spec.Servers = openapi3.Servers{{URL: "/"}}
+	// Known faults of the description: the Idempotency-Key header is
+	// typed as an object (it is a string); a status with both text and
+	// media matches two of the "oneOf" request bodies (Mastodon accepts
+	// it: the alternatives overlap, so it is checked as "anyOf"); some
+	// examples and defaults do not match their schemas. Fix the first
+	// two, skip checking the rest.
+	for _, item := range spec.Paths.Map() {
+		for _, op := range item.Operations() {
+			if rb := op.RequestBody; rb != nil && rb.Value != nil {
+				for _, mt := range rb.Value.Content {
+					if sc := mt.Schema; sc != nil && sc.Value != nil && len(sc.Value.OneOf) > 0 {
+						sc.Value.AnyOf, sc.Value.OneOf = sc.Value.OneOf, nil
 					}
 				}
 			}
+			for _, p := range op.Parameters {
+				if p.Value != nil && strings.EqualFold(p.Value.Name, "Idempotency-Key") {
+					p.Value.Schema = openapi3.NewSchemaRef("", openapi3.NewStringSchema())
+				}
+			}
 		}
-		specRt, specErr = legacy.NewRouter(spec, openapi3.DisableExamplesValidation(), openapi3.DisableSchemaDefaultsValidation())
-	})
-	return specRt, specErr
-}
+	}
+	return legacy.NewRouter(spec, openapi3.DisableExamplesValidation(), openapi3.DisableSchemaDefaultsValidation())
+})
 
 // New starts a fake and stops it when the test ends.
 func New(t testing.TB, opts Options) *Server {
