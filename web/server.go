@@ -62,7 +62,9 @@ func New(opts Options) *Server {
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
 // HandleAdmin mounts a handler behind the admin bearer token.
-func (s *Server) HandleAdmin(pattern string, h http.Handler) { s.mux.Handle(pattern, s.requireAdmin(h)) }
+func (s *Server) HandleAdmin(pattern string, h http.Handler) {
+	s.mux.Handle(pattern, s.requireAdmin(h))
+}
 
 // Handler returns the whole mux, for tests.
 func (s *Server) Handler() http.Handler { return s.mux }
