@@ -85,6 +85,34 @@ func (d Delivery) IdempotencyKey(part int) string {
 	return fmt.Sprintf("crier-%s-%s-%d", d.PostID, d.Channel, part)
 }
 
+// LedgerParts returns d's ledger, or an in-memory one when d has none
+// (one-off sends), and the parts earlier attempts recorded, by index. A
+// ledger that cannot be read is a Temporary error.
+func LedgerParts(ctx context.Context, d Delivery) (Ledger, map[int]Part, error) {
+	ledger := d.Ledger
+	if ledger == nil {
+		ledger = &memoryLedger{}
+	}
+	done, err := ledger.Parts(ctx)
+	if err != nil {
+		return nil, nil, Temporary(fmt.Errorf("reading the delivery ledger: %w", err))
+	}
+	parts := make(map[int]Part, len(done))
+	for _, part := range done {
+		parts[part.Index] = part
+	}
+	return ledger, parts, nil
+}
+
+// memoryLedger stands in when a delivery has no ledger.
+type memoryLedger struct{ parts []Part }
+
+func (m *memoryLedger) Parts(context.Context) ([]Part, error) { return m.parts, nil }
+func (m *memoryLedger) SavePart(_ context.Context, p Part) error {
+	m.parts = append(m.parts, p)
+	return nil
+}
+
 // Formatter turns a post into a channel's payload. It is pure: no network, no
 // clock, the same output for the same input.
 type Formatter interface {

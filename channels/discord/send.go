@@ -120,17 +120,9 @@ func (s *Sender) Send(ctx context.Context, d channels.Delivery, p channels.Paylo
 	if err != nil {
 		return channels.Receipt{}, channels.Permanent(err)
 	}
-	ledger := d.Ledger
-	if ledger == nil {
-		ledger = &memoryLedger{}
-	}
-	done, err := ledger.Parts(ctx)
+	ledger, parts, err := channels.LedgerParts(ctx, d)
 	if err != nil {
-		return channels.Receipt{}, channels.Temporary(fmt.Errorf("reading the delivery ledger: %w", err))
-	}
-	parts := map[int]channels.Part{}
-	for _, part := range done {
-		parts[part.Index] = part
+		return channels.Receipt{}, err
 	}
 	if s.webhookURL != "" {
 		return s.sendWebhook(ctx, d, msg, ledger, parts)
@@ -476,13 +468,4 @@ func retryAfterHeader(h http.Header) time.Duration {
 		return time.Duration(math.Ceil(v)) * time.Second
 	}
 	return time.Second
-}
-
-// memoryLedger stands in when a delivery has no ledger (one-off sends).
-type memoryLedger struct{ parts []channels.Part }
-
-func (m *memoryLedger) Parts(context.Context) ([]channels.Part, error) { return m.parts, nil }
-func (m *memoryLedger) SavePart(_ context.Context, p channels.Part) error {
-	m.parts = append(m.parts, p)
-	return nil
 }

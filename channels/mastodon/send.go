@@ -114,17 +114,9 @@ func (s *Sender) Send(ctx context.Context, d channels.Delivery, p channels.Paylo
 			s.log.Warn("mastodon: refreshing instance limits", "err", err)
 		}
 	}
-	ledger := d.Ledger
-	if ledger == nil {
-		ledger = &memoryLedger{}
-	}
-	done, err := ledger.Parts(ctx)
+	ledger, ids, err := channels.LedgerParts(ctx, d)
 	if err != nil {
-		return channels.Receipt{}, channels.Temporary(fmt.Errorf("reading the delivery ledger: %w", err))
-	}
-	ids := map[int]channels.Part{}
-	for _, part := range done {
-		ids[part.Index] = part
+		return channels.Receipt{}, err
 	}
 	var receipt channels.Receipt
 	if first, ok := ids[0]; ok {
@@ -440,13 +432,4 @@ func (s *Sender) readImage(ctx context.Context, m *Media) ([]byte, string, error
 		name = filepath.Base(u.Path)
 	}
 	return data, name, nil
-}
-
-// memoryLedger stands in when a delivery has no ledger (one-off sends).
-type memoryLedger struct{ parts []channels.Part }
-
-func (m *memoryLedger) Parts(context.Context) ([]channels.Part, error) { return m.parts, nil }
-func (m *memoryLedger) SavePart(_ context.Context, p channels.Part) error {
-	m.parts = append(m.parts, p)
-	return nil
 }
