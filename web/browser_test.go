@@ -121,8 +121,9 @@ func TestBrowserSubscribeConfirmUnsubscribe(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#name"), "Sam Supporter"),
 		chromedp.Click(chromedp.CSS("#consent")),
 		chromedp.Click(chromedp.CSS("button[type=submit]")),
-		// The form page has an h1 too: wait for the answer page's.
-		chromedp.Poll(`(document.querySelector('h1') || {}).textContent === 'Check your inbox'`, nil),
+		// The form page has an h1 too: wait until the form has gone.
+		chromedp.WaitNotPresent(chromedp.CSS("#email")),
+		chromedp.WaitVisible(chromedp.CSS("h1")),
 	)
 	if err != nil {
 		t.Fatal(err)
