@@ -122,6 +122,19 @@ func (s *Sender) Send(ctx context.Context, d channels.Delivery, p channels.Paylo
 	if first, ok := ids[0]; ok {
 		receipt = channels.Receipt{RemoteID: first.RemoteID, RemoteURL: first.RemoteURL}
 	}
+	// record saves status i as posted (the first is the receipt). A failure
+	// is Ambiguous: posted but not recorded, the next attempt must look first.
+	record := func(i int, id gomastodon.ID, url string) error {
+		part := channels.Part{Index: i, RemoteID: string(id), RemoteURL: url}
+		if err := ledger.SavePart(ctx, part); err != nil {
+			return channels.Ambiguous(fmt.Errorf("recording status %d of %d (id %s): %w", i+1, len(statuses), id, err))
+		}
+		ids[i] = part
+		if i == 0 {
+			receipt = channels.Receipt{RemoteID: part.RemoteID, RemoteURL: part.RemoteURL}
+		}
+		return nil
+	}
 	checkRemote := d.PreviousUnknown
 	var recent []*gomastodon.Status
 	recentLoaded := false
@@ -146,13 +159,8 @@ func (s *Sender) Send(ctx context.Context, d channels.Delivery, p channels.Paylo
 			}
 			if m := findPosted(recent, st, inReplyTo); m != nil {
 				s.log.Info("mastodon: status already posted by an earlier attempt", "post", d.PostID, "part", i+1, "id", m.ID)
-				part := channels.Part{Index: i, RemoteID: string(m.ID), RemoteURL: m.URL}
-				if err := ledger.SavePart(ctx, part); err != nil {
-					return receipt, channels.Ambiguous(fmt.Errorf("recording status %d of %d (id %s): %w", i+1, len(statuses), m.ID, err))
-				}
-				ids[i] = part
-				if i == 0 {
-					receipt = channels.Receipt{RemoteID: part.RemoteID, RemoteURL: part.RemoteURL}
+				if err := record(i, m.ID, m.URL); err != nil {
+					return receipt, err
 				}
 				continue
 			}
@@ -176,14 +184,8 @@ func (s *Sender) Send(ctx context.Context, d channels.Delivery, p channels.Paylo
 		if err != nil {
 			return receipt, s.classify(fmt.Sprintf("posting status %d of %d", i+1, len(statuses)), err, c, true)
 		}
-		part := channels.Part{Index: i, RemoteID: string(posted.ID), RemoteURL: posted.URL}
-		if err := ledger.SavePart(ctx, part); err != nil {
-			// Posted but not recorded: the next attempt must look first.
-			return receipt, channels.Ambiguous(fmt.Errorf("recording status %d of %d (id %s): %w", i+1, len(statuses), posted.ID, err))
-		}
-		ids[i] = part
-		if i == 0 {
-			receipt = channels.Receipt{RemoteID: part.RemoteID, RemoteURL: part.RemoteURL}
+		if err := record(i, posted.ID, posted.URL); err != nil {
+			return receipt, err
 		}
 		if remaining, reset := c.rateLimit(); remaining == 0 && i < len(statuses)-1 {
 			e := &rateLimitError{reset: reset}
