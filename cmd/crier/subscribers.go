@@ -90,14 +90,15 @@ a consent_source column. Rejected rows are listed with their line and why.`)
 	dryRun := fs.Bool("dry-run", false, "check every row and report, but write nothing")
 	source := fs.String("source", "", "consent source to record (default \"import:FILE\")")
 	consented := fs.Bool("consented", false, "every row's owner has consented to the newsletter (you hold the records): import rows without a status or consent_at as confirmed")
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if len(pos) != 1 {
 		fs.Usage()
 		return usageError{"give exactly one CSV file"}
 	}
-	path := fs.Arg(0)
+	path := pos[0]
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("opening import file: %w", err)
@@ -170,25 +171,26 @@ consent_source, consent_ip, created_at, updated_at) to FILE, or to standard
 output. The file holds personal data: it is created readable by you only.
 Cells that a spreadsheet would run as a formula are prefixed with '.`)
 	status := fs.String("status", "", "only subscribers with this status (unconfirmed, confirmed, unsubscribed, bounced)")
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
 		return err
 	}
 	st, err := parseStatus(*status)
 	if err != nil {
 		return err
 	}
-	if fs.NArg() > 1 {
+	if len(pos) > 1 {
 		return usageError{"give at most one output file"}
 	}
 	subs, err := openSubscribers(ctx, app)
 	if err != nil {
 		return err
 	}
-	if fs.NArg() == 0 {
+	if len(pos) == 0 {
 		_, err := subs.Export(ctx, app.Stdout, st)
 		return err
 	}
-	path := fs.Arg(0)
+	path := pos[0]
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("creating export file: %w", err)
@@ -210,14 +212,15 @@ Shows the subscribers in the order they joined, with their status and where
 their consent came from.`)
 	status := fs.String("status", "", "only subscribers with this status (unconfirmed, confirmed, unsubscribed, bounced)")
 	asJSON := fs.Bool("json", false, "print JSON lines, one subscriber per line")
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
 		return err
 	}
 	st, err := parseStatus(*status)
 	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
+	if len(pos) > 0 {
 		return usageError{"list takes no arguments"}
 	}
 	subs, err := openSubscribers(ctx, app)
@@ -256,10 +259,11 @@ Erases a supporter's personal data (address, name, consent record). Only a
 salted hash of the address is kept, so that a later import cannot put them
 back on the list; if they subscribe again through the form themselves, that
 works. Use this for erasure requests; an unsubscribe needs nothing from you.`)
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if len(pos) != 1 {
 		fs.Usage()
 		return usageError{"give exactly one address"}
 	}
@@ -267,23 +271,27 @@ works. Use this for erasure requests; an unsubscribe needs nothing from you.`)
 	if err != nil {
 		return err
 	}
-	err = subs.Delete(ctx, fs.Arg(0))
+	err = subs.Delete(ctx, pos[0])
 	if errors.Is(err, subscribers.ErrNotFound) {
-		fmt.Fprintf(app.Stdout, "%s was not on the list; it is now suppressed, so no import can add it.\n", printable(fs.Arg(0)))
+		fmt.Fprintf(app.Stdout, "%s was not on the list; it is now suppressed, so no import can add it.\n", printable(pos[0]))
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(app.Stdout, "Erased %s. Only a salted hash is kept, so imports cannot add it again.\n", printable(fs.Arg(0)))
+	fmt.Fprintf(app.Stdout, "Erased %s. Only a salted hash is kept, so imports cannot add it again.\n", printable(pos[0]))
 	return nil
 }
 
 func subscribersCount(ctx context.Context, app *App, args []string) error {
 	fs := newFlagSet(app, "subscribers count", "[--json]", `Counts the subscribers by status.`)
 	asJSON := fs.Bool("json", false, "print as JSON")
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
 		return err
+	}
+	if len(pos) > 0 {
+		return usageError{fmt.Sprintf("unexpected argument %q", pos[0])}
 	}
 	subs, err := openSubscribers(ctx, app)
 	if err != nil {
