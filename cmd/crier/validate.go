@@ -41,7 +41,11 @@ text) are shown but do not fail.`)
 	if err != nil {
 		return err
 	}
-	warnings := 0
+	// A warning about the config (not the post) comes back for every post:
+	// say it once, with how many posts it concerns.
+	type warning struct{ channel, text string }
+	var order []warning
+	files := map[warning][]string{}
 	for _, p := range posts {
 		for _, r := range renderAll(chans, p) {
 			if r.Err != nil {
@@ -49,12 +53,24 @@ text) are shown but do not fail.`)
 				problems++
 				continue
 			}
-			for _, w := range r.Payload.Warnings {
-				fmt.Fprintf(app.Stdout, "%s: warning: %s: %s\n", p.Source.Ref, r.Channel, w)
-				warnings++
+			for _, text := range r.Payload.Warnings {
+				w := warning{r.Channel, text}
+				if files[w] == nil {
+					order = append(order, w)
+				}
+				files[w] = append(files[w], p.Source.Ref)
 			}
 		}
 	}
+	for _, w := range order {
+		refs := files[w]
+		also := ""
+		if len(refs) > 1 {
+			also = fmt.Sprintf(" (and %d more post(s))", len(refs)-1)
+		}
+		fmt.Fprintf(app.Stdout, "%s: warning: %s: %s%s\n", refs[0], w.channel, w.text, also)
+	}
+	warnings := len(order)
 	if problems > 0 {
 		return fmt.Errorf("%d problem(s) found", problems)
 	}
