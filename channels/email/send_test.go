@@ -12,11 +12,14 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/bot/store"
@@ -530,3 +533,103 @@ func TestDeadline(t *testing.T) {
 type pastDeadline struct{ context.Context }
 
 func (pastDeadline) Deadline() (time.Time, bool) { return time.Now().Add(-time.Second), true }
+
+func TestDigestSend(t *testing.T) {
+	ctx := context.Background()
+	sk := startSink(t, true)
+	fx := newFixture(t, &mailpit.Server{SMTPHost: "127.0.0.1", SMTPPort: sk.addr.Port}, "", nil)
+	fx.add(t, "a@example.org", "A", subscribers.Confirmed)
+	fx.add(t, "b@example.org", "B", subscribers.Confirmed)
+	a, b := samplePost(), samplePost()
+	b.ID, b.Title = "md:report", "Annual report"
+	var dg channels.Digester = fx.sender
+	for range 2 { // a retried digest run sends nothing more
+		r, err := dg.Digest(ctx, "digest-20261120T090000Z", []post.Post{a, b})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.RemoteID != "digest:digest-20261120T090000Z" {
+			t.Errorf("receipt %+v", r)
+		}
+	}
+	if n := sk.messages.Load(); n != 2 {
+		t.Errorf("%d digest messages, want 2", n)
+	}
+}
+
+func TestOutboxMailer(t *testing.T) {
+	dir := t.TempDir()
+	m := NewOutboxMailer(testConfig(), testCampaign, dir)
+	sub := subscribers.Subscriber{ID: 7, Email: "new@example.org", Name: "Nia"}
+	if err := m.SendConfirmation(context.Background(), sub, "https://news.camaca.org/confirm?t=c.7.1.x"); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "email", "confirmations", "*-subscriber-7.eml"))
+	if len(files) != 1 {
+		t.Fatalf("outbox: %v", files)
+	}
+	data, _ := os.ReadFile(files[0])
+	if !strings.Contains(string(data), "To: \"Nia\" <new@example.org>") || !strings.Contains(string(data), "confirm?t=3Dc.7.1.x") {
+		t.Errorf("confirmation mail:\n%s", data)
+	}
+}
+
+func TestSendProgressWithoutTables(t *testing.T) {
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "crier.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ps, err := SendProgress(context.Background(), st.DB())
+	if err != nil || len(ps) != 0 {
+		t.Errorf("SendProgress on a fresh store: %v, %v", ps, err)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	sk := startSink(t, false)
+	reg := prometheus.NewRegistry()
+	fx := newFixture(t, &mailpit.Server{SMTPHost: "127.0.0.1", SMTPPort: sk.addr.Port}, "", nil, WithRegisterer(reg))
+	fx.add(t, "a@example.org", "A", subscribers.Confirmed)
+	if _, err := fx.send(t, samplePost()); err != nil {
+		t.Fatal(err)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			key := mf.GetName()
+			for _, l := range m.GetLabel() {
+				key += "," + l.GetName() + "=" + l.GetValue()
+			}
+			if m.Counter != nil {
+				got[key] = m.Counter.GetValue()
+			} else if m.Gauge != nil {
+				got[key] = m.Gauge.GetValue()
+			}
+		}
+	}
+	for key, want := range map[string]float64{
+		"crier_newsletter_messages_total,outcome=sent":                         1,
+		"crier_newsletter_send_recipients,send_id=post:md:vigil,state=sent":    1,
+		"crier_newsletter_send_recipients,send_id=post:md:vigil,state=total":   1,
+		"crier_newsletter_send_recipients,send_id=post:md:vigil,state=pending": 0,
+	} {
+		if got[key] != want {
+			t.Errorf("%s = %v, want %v (all: %v)", key, got[key], want, got)
+		}
+	}
+}
+
+func TestNewRefusesWithoutPublicURL(t *testing.T) {
+	st, _ := store.Open(context.Background(), filepath.Join(t.TempDir(), "crier.db"))
+	defer st.Close()
+	subs, _ := subscribers.Open(context.Background(), st.DB())
+	_, _, err := New(context.Background(), testConfig(), channels.Env{Campaign: channels.Campaign{Name: "X"}, DB: st.DB()}, subs, subscribers.NewSigner([]byte("k")))
+	if err == nil || !strings.Contains(err.Error(), "public_url") {
+		t.Errorf("err = %v", err)
+	}
+}
