@@ -207,6 +207,12 @@ type digestWorker struct {
 	b *Bot
 }
 
+// Timeout gives a digest the same time as a delivery; a long send returns
+// before it and resumes from its ledger.
+func (w *digestWorker) Timeout(*river.Job[DigestArgs]) time.Duration {
+	return w.b.opts.Delivery.Timeout
+}
+
 func (w *digestWorker) Work(ctx context.Context, job *river.Job[DigestArgs]) error {
 	err := w.b.runScheduled(ctx, digestName, w.b.Digest)
 	// A long digest that hit the sender's time or rate cap resumes later

@@ -130,3 +130,14 @@ func TestBrokenYAML(t *testing.T) {
 		t.Fatalf("want an empty-file problem, got %v", err)
 	}
 }
+
+func TestShortLinkSecretIsRefusedWithoutShowingIt(t *testing.T) {
+	env := func(k string) (string, bool) { return "short1", true }
+	_, err := Parse("c.yaml", []byte("channels:\n  email:\n    link_secret: ${CRIER_LINK_SECRET}\n"), env)
+	if err == nil || !strings.Contains(err.Error(), "c.yaml:3: channels.email.link_secret: must be at least 16 characters") {
+		t.Fatalf("want a line-numbered problem, got %v", err)
+	}
+	if strings.Contains(err.Error(), "short1") {
+		t.Fatal("the secret leaked into the problem")
+	}
+}

@@ -72,6 +72,10 @@ func (d DKIM) Enabled() bool { return d.Domain != "" }
 // Validate reports every problem in the section.
 func (c Config) Validate() []channels.ConfigProblem {
 	var probs []channels.ConfigProblem
+	// Whoever guesses the secret can forge anyone's unsubscribe link.
+	if c.LinkSecret.IsSet() && len(c.LinkSecret.Reveal()) < 16 {
+		probs = append(probs, channels.ConfigProblem{Field: "link_secret", Message: "must be at least 16 characters (e.g. `openssl rand -hex 32`); leave it empty to have one generated"})
+	}
 	for _, f := range []struct{ field, addr string }{{"from", c.From}, {"reply_to", c.ReplyTo}} {
 		if f.addr == "" {
 			continue

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels"
@@ -11,6 +13,7 @@ import (
 	"github.com/crierhq/crier/channels/email"
 	"github.com/crierhq/crier/channels/mastodon"
 	"github.com/crierhq/crier/channels/outbox"
+	"github.com/crierhq/crier/config"
 	"github.com/crierhq/crier/subscribers"
 )
 
@@ -22,7 +25,7 @@ func (a *App) campaign() channels.Campaign {
 // offlineChannels builds every enabled channel's pure formatter, for preview
 // and validate: no credentials, no network.
 func (a *App) offlineChannels() ([]channels.Channel, error) {
-	cfg, camp := a.Config.Channels, a.campaign()
+	cfg, camp := a.channelsConfig(), a.campaign()
 	var out []channels.Channel
 	if cfg.Mastodon.Enabled {
 		out = append(out, channels.Channel{Name: "mastodon", Formatter: mastodon.NewFormatter(cfg.Mastodon, camp)})
@@ -38,6 +41,15 @@ func (a *App) offlineChannels() ([]channels.Channel, error) {
 		out = append(out, channels.Channel{Name: "email", Formatter: f})
 	}
 	return out, nil
+}
+
+// channelsConfig is the channels' config with its file paths made relative
+// to the config file, as every other path in it is.
+func (a *App) channelsConfig() config.Channels {
+	cfg := a.Config.Channels
+	cfg.Email.Templates = a.Config.Resolve(cfg.Email.Templates)
+	cfg.Email.DKIM.KeyFile = a.Config.Resolve(cfg.Email.DKIM.KeyFile)
+	return cfg
 }
 
 // plannedChannels are the offline channels marked with whether each would
@@ -89,8 +101,8 @@ type newsletter struct {
 
 // liveChannels builds every enabled channel with its real sender, or the
 // outbox sender when it has no credentials (or mode: outbox).
-func (a *App) liveChannels(ctx context.Context, st *store.Store) ([]channels.Channel, *newsletter, error) {
-	cfg, camp := a.Config.Channels, a.campaign()
+func (a *App) liveChannels(ctx context.Context, st *store.Store, reg prometheus.Registerer) ([]channels.Channel, *newsletter, error) {
+	cfg, camp := a.channelsConfig(), a.campaign()
 	env := channels.Env{Campaign: camp, DB: st.DB(), HTTPClient: a.HTTPClient, Logger: a.Logger, DataDir: a.Config.DataPath()}
 	box := outbox.New(a.Config.DataPath("outbox"))
 	var out []channels.Channel
@@ -139,7 +151,7 @@ func (a *App) liveChannels(ctx context.Context, st *store.Store) ([]channels.Cha
 		}
 		useOutbox := cfg.Email.Mode.UsesOutbox(cfg.Email.HasCredentials())
 		if err := add("email", useOutbox, offline, func() (channels.Formatter, channels.Sender, error) {
-			return email.New(ctx, cfg.Email, env, subs, nl.signer)
+			return email.New(ctx, cfg.Email, env, subs, nl.signer, email.WithRegisterer(reg))
 		}); err != nil {
 			return nil, nil, err
 		}

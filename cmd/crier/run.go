@@ -63,12 +63,12 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	chans, nl, err := app.liveChannels(ctx, st)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	chans, nl, err := app.liveChannels(ctx, st, reg)
 	if err != nil {
 		return nil, nil, err
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	cfg := app.Config
 	for i := range cfg.Sources.Feeds {
 		cfg.Sources.Feeds[i].URL = resolveFeedURL(cfg, cfg.Sources.Feeds[i].URL)
