@@ -5,6 +5,7 @@ package chromium
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -41,7 +42,11 @@ func New(t testing.TB, opts Options) context.Context {
 	t.Helper()
 	path := Path()
 	if _, err := os.Stat(path); err != nil {
-		t.Skipf("browser test skipped: no Chromium at %s (install the chromium package or set CRIER_CHROMIUM)", path)
+		msg := fmt.Sprintf("no Chromium at %s (install the chromium package or set CRIER_CHROMIUM)", path)
+		if os.Getenv("CRIER_REQUIRE_PEERS") != "" {
+			t.Fatal("CRIER_REQUIRE_PEERS is set but there is " + msg)
+		}
+		t.Skip("browser test skipped: " + msg)
 	}
 	if opts.Width == 0 || opts.Height == 0 {
 		opts.Width, opts.Height = 1280, 900

@@ -58,12 +58,17 @@ type Options struct {
 }
 
 // Start starts Mailpit for the test and stops it when the test ends; it
-// skips the test when the binary is absent.
+// skips the test when the binary is absent (fails it when CRIER_REQUIRE_PEERS
+// is set, as in CI).
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
 	bin := Binary()
 	if bin == "" {
-		t.Skip("mailpit not found (set CRIER_MAILPIT, put it on PATH, or `go install github.com/axllent/mailpit@v1.33.1`)")
+		const msg = "mailpit not found (set CRIER_MAILPIT, put it on PATH, or `go install github.com/axllent/mailpit@v1.33.1`)"
+		if os.Getenv("CRIER_REQUIRE_PEERS") != "" {
+			t.Fatal("CRIER_REQUIRE_PEERS is set but " + msg)
+		}
+		t.Skip(msg)
 	}
 	dir := t.TempDir()
 	httpPort, smtpPort := freePort(t), freePort(t)
