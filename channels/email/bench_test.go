@@ -6,8 +6,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/mail"
 	"os"
 	"os/exec"
@@ -201,23 +199,7 @@ func TestNewsletterBenchChild(t *testing.T) {
 	}
 	port, _ := strconv.Atoi(os.Getenv("CRIER_EMAIL_BENCH_SMTP"))
 	ctx := context.Background()
-	st, err := store.Open(ctx, dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	subs, err := subscribers.Open(ctx, st.DB())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := testConfig()
-	cfg.SMTP = SMTP{Host: "127.0.0.1", Port: port, TLS: "none"}
-	cfg.Concurrency = benchConcurrency
-	s, err := NewSender(ctx, cfg, channels.Env{Campaign: testCampaign, DB: st.DB(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
-		subs, subscribers.NewSigner([]byte("test key, 32 bytes long, really")))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, st := childSender(t, dbPath, port, benchConcurrency)
 	payload, err := s.f.Format(samplePost())
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,8 @@ package email
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -120,22 +122,7 @@ func TestCrashChild(t *testing.T) {
 	}
 	port, _ := strconv.Atoi(os.Getenv("CRIER_EMAIL_CRASH_SMTP"))
 	ctx := context.Background()
-	st, err := store.Open(ctx, dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	subs, err := subscribers.Open(ctx, st.DB())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := testConfig()
-	cfg.SMTP = SMTP{Host: "127.0.0.1", Port: port, TLS: "none"}
-	cfg.Concurrency = crashConcurency
-	s, err := NewSender(ctx, cfg, channels.Env{Campaign: testCampaign, DB: st.DB()}, subs, subscribers.NewSigner([]byte("test key, 32 bytes long, really")))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, _ := childSender(t, dbPath, port, crashConcurency)
 	payload, err := s.f.Format(samplePost())
 	if err != nil {
 		t.Fatal(err)
@@ -143,4 +130,30 @@ func TestCrashChild(t *testing.T) {
 	if _, err := s.Send(ctx, channels.Delivery{PostID: "md:vigil", Channel: "email", Attempt: 1}, payload); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// childSender opens the store a parent test prepared and a real sender to
+// the parent's SMTP server, for the child processes of the crash test and
+// the benchmark.
+func childSender(t *testing.T, dbPath string, port, concurrency int) (*Sender, *store.Store) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	subs, err := subscribers.Open(ctx, st.DB())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig()
+	cfg.SMTP = SMTP{Host: "127.0.0.1", Port: port, TLS: "none"}
+	cfg.Concurrency = concurrency
+	s, err := NewSender(ctx, cfg, channels.Env{Campaign: testCampaign, DB: st.DB(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
+		subs, subscribers.NewSigner([]byte("test key, 32 bytes long, really")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, st
 }
