@@ -276,6 +276,7 @@ func TestAttemptOutcomes(t *testing.T) {
 		}},
 		{"ambiguous is unknown", channels.Ambiguous(errors.New("reset after write")), 1, store.DeliveryUnknown, nil},
 		{"deadline is ambiguous", fmt.Errorf("posting: %w", context.DeadlineExceeded), 1, store.DeliveryUnknown, nil},
+		{"a sender's own verdict on a cancel stands", channels.Temporary(fmt.Errorf("waiting for the rate limit: %w", context.Canceled)), 1, store.DeliveryPending, nil},
 		{"rate limit snoozes", channels.RateLimited(errors.New("429"), 42*time.Second), 3, store.DeliveryPending, func(t *testing.T, err error) {
 			var s *rivertype.JobSnoozeError
 			if !errors.As(err, &s) || s.Duration != 42*time.Second {

@@ -110,8 +110,11 @@ func (b *Bot) finish(ctx context.Context, log *slog.Logger, a attempt, r channel
 		return nil
 	}
 	kind, wait := channels.Classify(sendErr)
-	if kind == channels.KindTemporary && (errors.Is(sendErr, context.DeadlineExceeded) || errors.Is(sendErr, context.Canceled)) {
-		kind = channels.KindAmbiguous // the request may have been written before the context ended
+	var classified *channels.Error
+	if !errors.As(sendErr, &classified) && (errors.Is(sendErr, context.DeadlineExceeded) || errors.Is(sendErr, context.Canceled)) {
+		// An unclassified error from an ended context: the request may have
+		// been written. A sender that classified it knows better.
+		kind = channels.KindAmbiguous
 	}
 	msg := fmt.Sprintf("%s: %v", kind, sendErr)
 	b.opts.Metrics.deliveries.WithLabelValues(a.Channel, kind.String()).Inc()

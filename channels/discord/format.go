@@ -51,11 +51,8 @@ func (f *Formatter) Format(p post.Post) (channels.Payload, error) {
 		warn("post has no link; the embed title links nowhere")
 	}
 
-	title := p.Title
-	if p.Update && title != "" {
-		title = "Updated: " + title
-	}
-	e.Title, _ = fit(title, maxTitle, plain)
+	// An update note's title already says so (the bot titles it "Update: …").
+	e.Title, _ = fit(p.Title, maxTitle, plain)
 
 	if f.campaign.Name != "" {
 		// Discord shows author and footer text as is, without Markdown:

@@ -217,10 +217,15 @@ func (s *Sender) classify(what string, err error, c *call, nonIdempotent bool) e
 		return channels.Temporary(err)
 	case status >= 400 && status < 500:
 		return channels.Permanent(err)
-	case status >= 500:
+	case status >= 500, status > 0 && status < 300:
+		// A proxy's 502/504, or a 2xx go-mastodon does not expect, may come
+		// after the server created the status: a POST must be checked for
+		// before it is sent again.
+		if nonIdempotent {
+			return channels.Ambiguous(err)
+		}
 		return channels.Temporary(err)
 	case status > 0:
-		// 2xx other than 200/202 (go-mastodon treats those as errors).
 		return channels.Temporary(err)
 	}
 	var hc *httpcall.Call
