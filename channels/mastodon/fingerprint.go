@@ -54,7 +54,24 @@ func fingerprintHTML(content string) (words string, links []string) {
 	for {
 		switch z.Next() {
 		case html.ErrorToken:
-			return squash(b.String()), links
+			// A mention of an account the server does not know (and a URL
+			// it did not link) stays plain text: leave it out here as
+			// fingerprintText does, or the two never match.
+			text := b.String()
+			var kept strings.Builder
+			last := 0
+			for _, e := range entities(text) {
+				if e.kind == entityHashtag {
+					continue
+				}
+				kept.WriteString(text[last:e.start])
+				last = e.end
+				if e.kind == entityURL {
+					links = append(links, text[e.start:e.end])
+				}
+			}
+			kept.WriteString(text[last:])
+			return squash(kept.String()), links
 		case html.StartTagToken:
 			tok := z.Token()
 			if tok.Data != "a" {
