@@ -307,24 +307,43 @@ func (s *Sender) request(ctx context.Context, method, urlStr, bucketID string, d
 	if global > 0 {
 		return nil, channels.RateLimited(fmt.Errorf("%s: the bot is under Discord's global rate limit; retry in %s", what, global.Round(time.Millisecond)), global)
 	}
-	b := s.session.Ratelimiter.GetBucket(bucketID)
-	b.Lock()
-	wait := s.session.Ratelimiter.GetWaitTime(b, 1)
-	b.Unlock()
-	if wait > 0 {
-		if wait > maxInlineWait {
-			return nil, channels.RateLimited(fmt.Errorf("%s: Discord's rate limit for this route is used up; retry in %s", what, wait.Round(time.Millisecond)), wait)
+	var body []byte
+	if data != nil {
+		var err error
+		if body, err = discordgo.Marshal(data); err != nil {
+			return nil, channels.Permanent(fmt.Errorf("%s: encoding the request: %w", what, err))
 		}
+	}
+	// Take the route's bucket ourselves: discordgo's own locking sleeps out
+	// an empty bucket with no regard for the context, which could hold a
+	// worker far past its deadline.
+	b := s.session.Ratelimiter.GetBucket(bucketID)
+	for !b.TryLock() {
+		select {
+		case <-ctx.Done():
+			return nil, channels.Temporary(fmt.Errorf("%s: waiting for another request on this route: %w", what, ctx.Err()))
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	wait := s.session.Ratelimiter.GetWaitTime(b, 1)
+	if wait > maxInlineWait {
+		b.Unlock()
+		return nil, channels.RateLimited(fmt.Errorf("%s: Discord's rate limit for this route is used up; retry in %s", what, wait.Round(time.Millisecond)), wait)
+	}
+	if wait > 0 {
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
+			b.Unlock()
 			return nil, channels.Temporary(fmt.Errorf("%s: waiting for Discord's rate limit: %w", what, ctx.Err()))
 		case <-t.C:
 		}
 	}
+	b.Remaining--
 	callCtx, c := httpcall.With(ctx)
-	body, err := s.session.RequestWithBucketID(method, urlStr, data, bucketID,
+	// RequestWithLockedBucket releases the bucket with the answer's headers.
+	body, err := s.session.RequestWithLockedBucket(method, urlStr, "application/json", body, b, 0,
 		discordgo.WithContext(callCtx), discordgo.WithRetryOnRatelimit(false), discordgo.WithRestRetries(0))
 	if err != nil {
 		return nil, s.classify(what, err, c, create)
