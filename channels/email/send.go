@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/mail"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,6 +35,12 @@ const (
 	// connections, with pauses growing in between) stop an attempt; the
 	// delivery job retries it later with progress kept.
 	maxConnFailures = 8
+	// maxRefusedInARow consecutive permanent refusals mean the server is
+	// refusing us (relay denied, sender blocked), not those recipients.
+	maxRefusedInARow = 10
+	// outagePause is how long a send waits after the SMTP server stayed
+	// unreachable, before the next attempt resumes it.
+	outagePause = 5 * time.Minute
 )
 
 // Option tunes New.
@@ -450,6 +458,22 @@ type sendState struct {
 	pauseStep  time.Duration
 
 	connFailures atomic.Int32
+	// refused are the recipients refused in a row since the last success,
+	// with whether each was marked bounced.
+	refused []refusal
+}
+
+type refusal struct {
+	id      int64
+	bounced bool
+}
+
+// refusedInARow records a permanent refusal and returns the streak.
+func (st *sendState) refusedInARow(r refusal) []refusal {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.refused = append(st.refused, r)
+	return slices.Clone(st.refused)
 }
 
 func (st *sendState) abort(err error) {
@@ -487,6 +511,7 @@ func (st *sendState) pause(reason error) {
 func (st *sendState) resumed() {
 	st.mu.Lock()
 	st.pauseStep = 0
+	st.refused = nil
 	st.mu.Unlock()
 	st.connFailures.Store(0)
 }
@@ -600,7 +625,9 @@ func (w *worker) deliver(ctx, stopCtx context.Context, r recipient) {
 				}
 				if st.connFailures.Add(1) >= maxConnFailures {
 					release()
-					st.abort(channels.Temporary(fmt.Errorf("connecting to the SMTP server failed %d times in a row: %w", maxConnFailures, err)))
+					// Progress is in the ledger: pause the whole send (a snooze
+					// uses no delivery attempt) rather than give up on it.
+					st.abort(channels.RateLimited(fmt.Errorf("connecting to the SMTP server failed %d times in a row: %w", maxConnFailures, err), outagePause))
 					return
 				}
 				st.pause(err)
@@ -613,6 +640,20 @@ func (w *worker) deliver(ctx, stopCtx context.Context, r recipient) {
 		// accepted but unrecorded message per connection.
 		if !w.settle() {
 			release()
+			return
+		}
+		// Waits above (rate, pause) can be long: someone who unsubscribed
+		// meanwhile gets nothing.
+		if ok, err := s.ledger.stillConfirmed(bg, r.id); err != nil || !ok {
+			if err != nil {
+				st.abort(channels.Temporary(err))
+				release()
+				return
+			}
+			if err := s.ledger.markSkipped(bg, st.m.SendID, r.id); err != nil {
+				st.abort(channels.Temporary(err))
+			}
+			s.metrics.messages.WithLabelValues("skipped").Inc()
 			return
 		}
 		err := s.client.SendWithSMTPClient(w.conn, msg)
@@ -641,7 +682,7 @@ func (w *worker) deliver(ctx, stopCtx context.Context, r recipient) {
 			s.metrics.messages.WithLabelValues("retried").Inc()
 			if st.connFailures.Add(1) >= maxConnFailures {
 				release()
-				st.abort(channels.Temporary(fmt.Errorf("the SMTP connection failed %d times in a row: %w", maxConnFailures, err)))
+				st.abort(channels.RateLimited(fmt.Errorf("the SMTP connection failed %d times in a row: %w", maxConnFailures, err), outagePause))
 				return
 			}
 			st.pause(err)
@@ -669,12 +710,37 @@ func (w *worker) deliver(ctx, stopCtx context.Context, r recipient) {
 			}
 			return
 		default:
-			reason := replyText(err)
+			reason := withoutAddress(replyText(err), r.email)
+			if se != nil && se.Reason == gomail.ErrSMTPMailFrom {
+				// The server refuses our sender address: nobody can be
+				// sent to until the config is fixed.
+				release()
+				st.abort(channels.Permanent(fmt.Errorf("the SMTP server refused the sender address (%s); the send is kept and resumes when the post is published again", reason)))
+				return
+			}
+			bounced := se != nil && se.Reason == gomail.ErrSMTPRcptTo && (code == 550 || code == 551 || code == 553) &&
+				(se.EnhancedStatusCode() == "" || strings.HasPrefix(se.EnhancedStatusCode(), "5.1."))
+			if streak := st.refusedInARow(refusal{id: r.id, bounced: bounced}); len(streak) >= maxRefusedInARow {
+				// Everyone refused: the server is refusing us. Put the
+				// streak back, undo its bounces, and stop.
+				for _, f := range streak {
+					if err := s.ledger.release(bg, st.m.SendID, f.id, false, "", time.Time{}); err != nil {
+						st.log.Error("putting a refused recipient back", "subscriber", f.id, "err", err)
+					}
+					if f.bounced && f.id != r.id {
+						if err := s.subs.SetStatus(bg, f.id, subscribers.Confirmed, "bounce undone: the server refused every recipient"); err != nil {
+							st.log.Error("undoing a bounce", "subscriber", f.id, "err", err)
+						}
+					}
+				}
+				st.abort(channels.Permanent(fmt.Errorf("the SMTP server refused %d recipients in a row (last: %s): it is refusing this sender, not them; check the SMTP settings, then publish the post again to resume", len(streak), reason)))
+				return
+			}
 			if err := s.ledger.markFailed(bg, st.m.SendID, r.id, reason); err != nil {
 				st.abort(channels.Temporary(err))
 			}
 			s.metrics.messages.WithLabelValues("failed").Inc()
-			if se != nil && se.Reason == gomail.ErrSMTPRcptTo && (code == 550 || code == 551 || code == 553) {
+			if bounced {
 				// The mailbox does not exist: stop mailing it.
 				if err := s.subs.SetStatus(bg, r.id, subscribers.Bounced, reason); err != nil {
 					st.log.Error("marking subscriber as bounced", "subscriber", r.id, "err", err)
@@ -683,6 +749,15 @@ func (w *worker) deliver(ctx, stopCtx context.Context, r recipient) {
 			return
 		}
 	}
+}
+
+// withoutAddress keeps a recipient's address out of a stored reply (servers
+// and go-mail quote it), so that erasing the subscriber erases it everywhere.
+func withoutAddress(reply, addr string) string {
+	if addr == "" {
+		return reply
+	}
+	return regexp.MustCompile(`(?i)`+regexp.QuoteMeta(addr)).ReplaceAllString(reply, "<recipient>")
 }
 
 // personal builds one recipient's message.

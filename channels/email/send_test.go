@@ -368,15 +368,58 @@ func TestChaos5xx(t *testing.T) {
 	}
 }
 
-// TestConnectionLost: the server is unreachable; the send stops with a
-// temporary error and keeps its progress.
+// TestServerRefusingEveryoneBouncesNoOne: a relay that refuses every
+// recipient (a login or relay mistake) stops the send with everyone kept
+// for later, and marks no supporter bounced.
+func TestServerRefusingEveryoneBouncesNoOne(t *testing.T) {
+	ctx := context.Background()
+	mp := mailpit.Start(t, mailpit.Options{Chaos: true})
+	fx := newFixture(t, mp, "", nil)
+	for i := range 20 {
+		fx.add(t, fmt.Sprintf("s%d@example.org", i), "", subscribers.Confirmed)
+	}
+	if err := mp.SetChaos(ctx, mailpit.Chaos{Recipient: &mailpit.Trigger{ErrorCode: 550, Probability: 100}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := fx.send(t, samplePost())
+	if k, _ := channels.Classify(err); err == nil || k != channels.KindPermanent || !strings.Contains(err.Error(), "in a row") {
+		t.Fatalf("want a permanent 'refused in a row' error, got %v", err)
+	}
+	counts, _ := fx.subs.CountByStatus(ctx)
+	if counts[subscribers.Bounced] != 0 || counts[subscribers.Confirmed] != 20 {
+		t.Fatalf("subscribers %v: none may be bounced", counts)
+	}
+	ps, _ := SendProgress(ctx, fx.db)
+	if ps[0].Failed != 0 || ps[0].Sent != 0 || ps[0].Pending != 20 {
+		t.Fatalf("everyone must be kept for the resumed send: %+v", ps[0])
+	}
+	// Fixed: publishing again resumes and everyone gets one copy.
+	mp.SetChaos(ctx, mailpit.Chaos{})
+	if _, err := fx.send(t, samplePost()); err != nil {
+		t.Fatal(err)
+	}
+	if got := inbox(t, mp); len(got) != 20 {
+		t.Fatalf("after the fix %d mails, want 20", len(got))
+	}
+}
+
+func TestStoredRepliesLeaveOutTheAddress(t *testing.T) {
+	got := withoutAddress("550 5.1.1 <Ada@Example.org>: mailbox unavailable; affected recipient(s): <ada@example.org>", "ada@example.org")
+	if strings.Contains(strings.ToLower(got), "ada@example.org") {
+		t.Fatalf("address kept: %q", got)
+	}
+}
+
+// TestConnectionLost: the server is unreachable; the send pauses (a
+// rate-limited error: River snoozes it without using an attempt) and keeps
+// its progress.
 func TestConnectionLost(t *testing.T) {
 	mp := mailpit.Start(t, mailpit.Options{})
 	fx := newFixture(t, mp, "", func(c *Config) { c.SMTP.Port = 1 })
 	fx.add(t, "a@example.org", "", subscribers.Confirmed)
 	_, err := fx.send(t, samplePost())
 	var ce *channels.Error
-	if !errors.As(err, &ce) || ce.Kind != channels.KindTemporary {
+	if !errors.As(err, &ce) || ce.Kind != channels.KindRateLimited || ce.RetryAfter <= 0 {
 		t.Fatalf("err = %v", err)
 	}
 	ps, _ := SendProgress(context.Background(), fx.db)
