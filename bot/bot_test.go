@@ -563,3 +563,44 @@ func TestDigestHonoursPerPostSkips(t *testing.T) {
 		t.Fatalf("digest contents %v", dg.digests)
 	}
 }
+
+// resumableDigest pauses once (a provider's cap), then finishes.
+type resumableDigest struct {
+	digestChannel
+	paused bool
+}
+
+func (d *resumableDigest) Digest(ctx context.Context, id string, posts []post.Post) (channels.Receipt, error) {
+	d.digestChannel.Digest(ctx, id, posts)
+	if !d.paused {
+		d.paused = true
+		return channels.Receipt{}, channels.RateLimited(errors.New("daily cap reached"), time.Hour)
+	}
+	return channels.Receipt{RemoteID: id}, nil
+}
+
+func TestResumedDigestKeepsItsWindow(t *testing.T) {
+	h := newHarness(t)
+	dg := &resumableDigest{digestChannel: digestChannel{fakeChannel: newFakeChannel("email")}}
+	b := h.bot(Options{Channels: []channels.Channel{{Name: "email", Formatter: dg, Sender: dg}}})
+	ctx := context.Background()
+	b.Publish(ctx, samplePost("md:one"))
+	h.clock.Set(h.clock.Now().Add(time.Minute))
+	if err := b.Digest(ctx); err == nil {
+		t.Fatal("the first run should pause")
+	}
+	// A post published while the digest is paused waits for the next one.
+	h.clock.Set(h.clock.Now().Add(time.Hour))
+	b.Publish(ctx, samplePost("md:two"))
+	h.clock.Set(h.clock.Now().Add(time.Hour))
+	if err := b.Digest(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Set(h.clock.Now().Add(24 * time.Hour))
+	if err := b.Digest(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(dg.digests) != "[[md:one] [md:one] [md:two]]" {
+		t.Fatalf("digests %v: a resumed digest must send the same posts, and the next one the rest", dg.digests)
+	}
+}

@@ -21,7 +21,7 @@ func TestHealth(t *testing.T) {
 		t.Fatalf("want a scheduler error, got %v", err)
 	}
 	// A tick makes it healthy again.
-	if err := b.runScheduled(ctx, publishDueName, func(context.Context) error { return nil }); err != nil {
+	if err := b.runScheduled(ctx, publishDueName, true, func(context.Context) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.Health(ctx); err != nil {
@@ -36,7 +36,7 @@ func TestHealth(t *testing.T) {
 func TestPanicInScheduledJobIsRecovered(t *testing.T) {
 	h := newHarness(t)
 	b := h.bot(Options{})
-	err := b.runScheduled(context.Background(), "feed:x", func(context.Context) error { panic("nil map") })
+	err := b.runScheduled(context.Background(), "feed:x", true, func(context.Context) error { panic("nil map") })
 	if err == nil || !strings.Contains(err.Error(), "panicked") {
 		t.Fatalf("want the panic as an error, got %v", err)
 	}

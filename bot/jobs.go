@@ -156,6 +156,8 @@ func retryWait(wait time.Duration) time.Duration {
 const (
 	publishDueName = "publish_due"
 	digestName     = "digest"
+	// digestUntilName holds the end of the window of a digest in progress.
+	digestUntilName = "digest:until"
 )
 
 func feedScheduleName(feed string) string { return "feed:" + feed }
@@ -174,7 +176,7 @@ type pollFeedWorker struct {
 }
 
 func (w *pollFeedWorker) Work(ctx context.Context, job *river.Job[PollFeedArgs]) error {
-	return w.b.runScheduled(ctx, feedScheduleName(job.Args.Feed), func(ctx context.Context) error {
+	return w.b.runScheduled(ctx, feedScheduleName(job.Args.Feed), true, func(ctx context.Context) error {
 		for _, f := range w.b.opts.Feeds {
 			if f.Name == job.Args.Feed {
 				return w.b.PollFeed(ctx, f)
@@ -196,7 +198,7 @@ type publishDueWorker struct {
 }
 
 func (w *publishDueWorker) Work(ctx context.Context, job *river.Job[PublishDueArgs]) error {
-	return w.b.runScheduled(ctx, publishDueName, w.b.PublishDue)
+	return w.b.runScheduled(ctx, publishDueName, true, w.b.PublishDue)
 }
 
 // DigestArgs sends the newsletter digest.
@@ -217,7 +219,9 @@ func (w *digestWorker) Timeout(*river.Job[DigestArgs]) time.Duration {
 }
 
 func (w *digestWorker) Work(ctx context.Context, job *river.Job[DigestArgs]) error {
-	err := w.b.runScheduled(ctx, digestName, w.b.Digest)
+	// The digest records its own run: the end of its window, not the
+	// time this (perhaps resumed) run started.
+	err := w.b.runScheduled(ctx, digestName, false, w.b.Digest)
 	// A long digest that hit the sender's time or rate cap resumes later
 	// from its send ledger; that is not a failed attempt.
 	if kind, wait := channels.Classify(err); err != nil && kind == channels.KindRateLimited {
@@ -227,8 +231,9 @@ func (w *digestWorker) Work(ctx context.Context, job *river.Job[DigestArgs]) err
 }
 
 // runScheduled runs a periodic job's body, recovering a panic into an error
-// (so River retries and the daemon lives on) and recording the run.
-func (b *Bot) runScheduled(ctx context.Context, name string, body func(context.Context) error) (err error) {
+// (so River retries and the daemon lives on) and, with record, recording
+// the run.
+func (b *Bot) runScheduled(ctx context.Context, name string, record bool, body func(context.Context) error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			b.log.Error("scheduled job panicked; recovered", "schedule", name, "panic", fmt.Sprint(r))
@@ -241,6 +246,9 @@ func (b *Bot) runScheduled(ctx context.Context, name string, body func(context.C
 		return err
 	}
 	b.opts.Metrics.lastTick.WithLabelValues(name).Set(float64(b.now().Unix()))
+	if !record {
+		return nil
+	}
 	return b.store.SetLastRun(ctx, name, start)
 }
 

@@ -208,47 +208,65 @@ func (b *Bot) considerMarkdownPost(ctx context.Context, p post.Post, now time.Ti
 }
 
 // Digest sends the posts published since the last digest through every
-// channel that sends digests (the newsletter).
+// channel that sends digests (the newsletter). Its window is fixed when a
+// digest first starts, so a digest that pauses (a provider's daily cap) and
+// resumes sends everyone the same posts under the same id; posts published
+// meanwhile go in the next one.
 func (b *Bot) Digest(ctx context.Context) error {
+	now := b.now()
 	last, ok, err := b.store.LastRun(ctx, digestName)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		last = b.now().Add(-7 * 24 * time.Hour)
+		last = now.Add(-7 * 24 * time.Hour)
 	}
-	stored, err := b.store.PublishedSince(ctx, last)
+	until, resuming, err := b.store.LastRun(ctx, digestUntilName)
 	if err != nil {
 		return err
 	}
-	if len(stored) == 0 {
-		b.log.Info("no posts since the last digest; nothing to send", "since", last)
-		return nil
+	if !resuming {
+		until = now.UTC()
+		if err := b.store.SetLastRun(ctx, digestUntilName, until); err != nil {
+			return err
+		}
+	}
+	stored, err := b.store.PublishedBetween(ctx, last, until)
+	if err != nil {
+		return err
 	}
 	posts := make([]post.Post, len(stored))
 	for i, sp := range stored {
 		posts[i] = sp.Post
 	}
-	id := "digest-" + last.UTC().Format("20060102T150405Z")
-	for _, name := range b.ChannelNames() {
-		if dg, ok := b.channels[name].Sender.(channels.Digester); ok {
-			var include []post.Post
-			for _, p := range posts {
-				if !p.Skips(name) {
-					include = append(include, p)
-				}
-			}
-			if len(include) == 0 {
-				continue
-			}
-			r, err := dg.Digest(ctx, id, include)
-			if err != nil {
-				return fmt.Errorf("sending digest %s to %s: %w", id, name, err)
-			}
-			b.log.Info("digest sent", "channel", name, "digest", id, "posts", len(include), "remote_id", r.RemoteID)
-		}
+	id := "digest-" + last.UTC().Format("20060102T150405Z") + "-" + until.UTC().Format("20060102T150405Z")
+	if len(posts) == 0 {
+		b.log.Info("no posts since the last digest; nothing to send", "since", last)
 	}
-	return nil
+	for _, name := range b.ChannelNames() {
+		dg, ok := b.channels[name].Sender.(channels.Digester)
+		if !ok {
+			continue
+		}
+		var include []post.Post
+		for _, p := range posts {
+			if !p.Skips(name) {
+				include = append(include, p)
+			}
+		}
+		if len(include) == 0 {
+			continue
+		}
+		r, err := dg.Digest(ctx, id, include)
+		if err != nil {
+			return fmt.Errorf("sending digest %s to %s: %w", id, name, err)
+		}
+		b.log.Info("digest sent", "channel", name, "digest", id, "posts", len(include), "remote_id", r.RemoteID)
+	}
+	if err := b.store.SetLastRun(ctx, digestName, until); err != nil {
+		return err
+	}
+	return b.store.ForgetRun(ctx, digestUntilName)
 }
 
 // WithFeedDefaults applies the feed's config (name, content warning,

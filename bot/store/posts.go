@@ -131,9 +131,11 @@ func (s *Store) RecentPosts(ctx context.Context, limit int) ([]StoredPost, error
 	return s.queryPosts(ctx, `SELECT data, state, created_at, updated_at FROM posts WHERE state != $1 ORDER BY updated_at DESC, id LIMIT $2`, string(PostSeen), limit)
 }
 
-// PublishedSince returns posts published after t, oldest first (the digest).
-func (s *Store) PublishedSince(ctx context.Context, t time.Time) ([]StoredPost, error) {
-	return s.queryPosts(ctx, `SELECT data, state, created_at, updated_at FROM posts WHERE state = $1 AND published_at > $2 ORDER BY published_at, id`, string(PostPublished), t.UTC())
+// PublishedBetween returns posts published after since and up to until,
+// oldest first (the digest).
+func (s *Store) PublishedBetween(ctx context.Context, since, until time.Time) ([]StoredPost, error) {
+	return s.queryPosts(ctx, `SELECT data, state, created_at, updated_at FROM posts WHERE state = $1 AND published_at > $2 AND published_at <= $3 ORDER BY published_at, id`,
+		string(PostPublished), since.UTC(), until.UTC())
 }
 
 func (s *Store) queryPosts(ctx context.Context, query string, args ...any) ([]StoredPost, error) {
@@ -210,6 +212,14 @@ func (s *Store) LastRun(ctx context.Context, name string) (t time.Time, ok bool,
 		return time.Time{}, false, fmt.Errorf("reading last run of %s: %w", name, err)
 	}
 	return t, true, nil
+}
+
+// ForgetRun removes a schedule's record.
+func (s *Store) ForgetRun(ctx context.Context, name string) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM schedule_runs WHERE name = $1`, name); err != nil {
+		return fmt.Errorf("forgetting run of %s: %w", name, err)
+	}
+	return nil
 }
 
 // SetLastRun records a schedule's run.
