@@ -444,7 +444,16 @@ func SendProgress(ctx context.Context, db *sql.DB) ([]Progress, error) {
 	if exists == 0 {
 		return nil, nil
 	}
-	rows, err := db.QueryContext(ctx, `SELECT id, kind, ref, subject, state, total, created_at, finished_at FROM email_sends ORDER BY created_at DESC, id LIMIT 20`)
+	return progress(ctx, db, "")
+}
+
+// progress reads the newest 20 sends matching where ("" for all) with their
+// per-state counts.
+func progress(ctx context.Context, db *sql.DB, where string) ([]Progress, error) {
+	if where != "" {
+		where = "WHERE " + where
+	}
+	rows, err := db.QueryContext(ctx, `SELECT id, kind, ref, subject, state, total, created_at, finished_at FROM email_sends `+where+` ORDER BY created_at DESC, id LIMIT 20`)
 	if err != nil {
 		return nil, fmt.Errorf("reading newsletter sends: %w", err)
 	}

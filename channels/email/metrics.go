@@ -56,7 +56,9 @@ func (c *progressCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *progressCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	ps, err := SendProgress(ctx, c.db)
+	// Only running sends and the newest one: counting finished sends' rows
+	// on every scrape would hold SQLite's one connection for nothing.
+	ps, err := liveProgress(ctx, c.db)
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(progressDesc, err)
 		return
@@ -72,4 +74,13 @@ func (c *progressCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(rateDesc, prometheus.GaugeValue, p.Rate, p.SendID)
 		}
 	}
+}
+
+// liveProgress is SendProgress for the running sends and the newest one.
+func liveProgress(ctx context.Context, db *sql.DB) ([]Progress, error) {
+	var exists int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'email_sends'`).Scan(&exists); err != nil || exists == 0 {
+		return nil, err
+	}
+	return progress(ctx, db, `state = 'sending' OR id = (SELECT id FROM email_sends ORDER BY created_at DESC, id LIMIT 1)`)
 }
