@@ -5,6 +5,7 @@
 package bot
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -48,6 +49,10 @@ type Options struct {
 	// PollInterval is how often idle workers look for new jobs (SQLite has
 	// no LISTEN/NOTIFY); zero means one second.
 	PollInterval time.Duration
+	// RescueAfter is how long a job may stay running before River takes it
+	// for dead (its process was killed) and retries it; zero means
+	// delivery.timeout plus a minute, when no live attempt can still run.
+	RescueAfter time.Duration
 }
 
 // Bot is the fan-out and its delivery jobs.
@@ -131,7 +136,7 @@ func New(ctx context.Context, opts Options) (*Bot, error) {
 		FetchCooldown:     min(poll, 100*time.Millisecond),
 		// A job left running by a killed process is picked up again once
 		// its attempt could no longer be running anywhere.
-		RescueStuckJobsAfter: opts.Delivery.Timeout + time.Minute,
+		RescueStuckJobsAfter: cmp.Or(opts.RescueAfter, opts.Delivery.Timeout+time.Minute),
 		ErrorHandler:         &errorHandler{log: opts.Logger},
 	})
 	if err != nil {

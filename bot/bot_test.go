@@ -153,7 +153,9 @@ func (h *harness) bot(opts Options) *Bot {
 	if opts.Schedules.MaxLateness == 0 {
 		opts.Schedules.MaxLateness = 6 * time.Hour
 	}
-	opts.Delivery = config.Delivery{Timeout: 10 * time.Second, MaxAttempts: 3, Workers: 2}
+	if opts.Delivery == (config.Delivery{}) {
+		opts.Delivery = config.Delivery{Timeout: 10 * time.Second, MaxAttempts: 3, Workers: 2}
+	}
 	for _, c := range h.chans {
 		opts.Channels = append(opts.Channels, c.channel())
 	}
@@ -602,5 +604,43 @@ func TestResumedDigestKeepsItsWindow(t *testing.T) {
 	}
 	if fmt.Sprint(dg.digests) != "[[md:one] [md:one] [md:two]]" {
 		t.Fatalf("digests %v: a resumed digest must send the same posts, and the next one the rest", dg.digests)
+	}
+}
+
+// TestKilledMidDeliveryIsRescuedAndSentOnce is the restart after a kill -9:
+// the job is left "running" by a dead process and the ledger row "sending".
+// River's rescuer takes the job back; the retry checks the remote side
+// first and the post is sent exactly once.
+func TestKilledMidDeliveryIsRescuedAndSentOnce(t *testing.T) {
+	h := newHarness(t, "mastodon")
+	ctx := context.Background()
+	b := h.bot(Options{})
+	p := samplePost("md:killed")
+	if _, err := b.Publish(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	// What a process killed in the middle of the send leaves behind.
+	if _, err := h.store.DB().Exec(`UPDATE river_job SET state = 'running', attempt = 1,
+		attempted_at = strftime('%Y-%m-%d %H:%M:%f', 'now', '-1 hour'), attempted_by = '["dead-process"]'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.store.StartAttempt(ctx, p.ID, "mastodon", h.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	h.reopen()
+	b2 := h.bot(Options{RescueAfter: time.Second, Delivery: config.Delivery{Timeout: time.Second, MaxAttempts: 3, Workers: 2}})
+	if err := b2.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer b2.Stop(ctx)
+	h.waitFor("the rescued delivery sent", func(c map[store.DeliveryState]int) bool { return c[store.DeliverySent] == 1 })
+	if n := h.chans[0].count(p.ID); n != 1 {
+		t.Errorf("%d copies, want 1", n)
+	}
+	if h.chans[0].checks != 1 {
+		t.Errorf("the rescued attempt must check the remote side first (checks=%d)", h.chans[0].checks)
+	}
+	if n := countJobs(t, h, "crier.deliver"); n != 1 {
+		t.Errorf("%d delivery jobs: the start-up re-queue must not add one beside the running job", n)
 	}
 }
