@@ -68,11 +68,6 @@ func newTestSender(t *testing.T, srv *mastodonfake.Server, cfg Config, hc *http.
 	return f.(*Formatter), snd
 }
 
-func masto(opts mastodonfake.Options) mastodonfake.Options {
-	opts.Count = Counter{URLLength: 23}.Count
-	return opts
-}
-
 func longPost() post.Post {
 	return post.Post{
 		ID: "md:long", Title: "Call to Action", Link: link, ContentWarning: "child trafficking",
@@ -82,7 +77,7 @@ func longPost() post.Post {
 }
 
 func TestNewReadsInstanceLimits(t *testing.T) {
-	srv := mastodonfake.New(t, masto(mastodonfake.Options{MaxCharacters: 1000, CharactersReservedPerURL: 30}))
+	srv := mastodonfake.New(t, mastodonfake.Options{MaxCharacters: 1000, CharactersReservedPerURL: 30})
 	f, _ := newTestSender(t, srv, Config{}, nil)
 	if got := f.limits(); got.MaxCharacters != 1000 || got.CharactersReservedPerURL != 30 || got.CountRunes || got.DescriptionLimit != 1500 {
 		t.Errorf("limits = %+v", got)
@@ -91,7 +86,7 @@ func TestNewReadsInstanceLimits(t *testing.T) {
 		t.Errorf("v2 not asked")
 	}
 
-	old := mastodonfake.New(t, masto(mastodonfake.Options{MaxCharacters: 700, NoV2Instance: true}))
+	old := mastodonfake.New(t, mastodonfake.Options{MaxCharacters: 700, NoV2Instance: true})
 	f, _ = newTestSender(t, old, Config{}, nil)
 	if got := f.limits(); got.MaxCharacters != 700 {
 		t.Errorf("v1 fallback: limits = %+v", got)
@@ -99,7 +94,7 @@ func TestNewReadsInstanceLimits(t *testing.T) {
 }
 
 func TestNewFallsBackWithoutInstance(t *testing.T) {
-	srv := mastodonfake.New(t, masto(mastodonfake.Options{MaxCharacters: 900}))
+	srv := mastodonfake.New(t, mastodonfake.Options{MaxCharacters: 900})
 	dir := t.TempDir()
 	cfg := Config{Instance: srv.URL, Token: secret.Secret(srv.Token()), MaxCharacters: 450}
 	// First start caches the limits on disk.
@@ -127,7 +122,7 @@ func TestNewFallsBackWithoutInstance(t *testing.T) {
 }
 
 func TestSendThread(t *testing.T) {
-	srv := mastodonfake.New(t, masto(mastodonfake.Options{MaxCharacters: 200}))
+	srv := mastodonfake.New(t, mastodonfake.Options{MaxCharacters: 200})
 	f, s := newTestSender(t, srv, Config{Thread: true, Visibility: "unlisted", Language: "en"}, nil)
 	pl, err := f.Format(longPost())
 	if err != nil {
@@ -171,7 +166,7 @@ func TestSendThread(t *testing.T) {
 }
 
 func TestSendResumesThreadFromLedger(t *testing.T) {
-	srv := mastodonfake.New(t, masto(mastodonfake.Options{MaxCharacters: 200}))
+	srv := mastodonfake.New(t, mastodonfake.Options{MaxCharacters: 200})
 	f, s := newTestSender(t, srv, Config{Thread: true}, nil)
 	pl, _ := f.Format(longPost())
 	n := len(pl.Body.([]Status))
@@ -204,7 +199,7 @@ func TestSendResumesThreadFromLedger(t *testing.T) {
 
 func TestSendLostResponseDoesNotDuplicate(t *testing.T) {
 	for _, honoursKey := range []bool{true, false} {
-		srv := mastodonfake.New(t, masto(mastodonfake.Options{MaxCharacters: 200, IgnoreIdempotencyKey: !honoursKey}))
+		srv := mastodonfake.New(t, mastodonfake.Options{MaxCharacters: 200, IgnoreIdempotencyKey: !honoursKey})
 		f, s := newTestSender(t, srv, Config{Thread: true}, nil)
 		pl, _ := f.Format(longPost())
 		n := len(pl.Body.([]Status))
@@ -238,7 +233,7 @@ func TestSendLostResponseDoesNotDuplicate(t *testing.T) {
 }
 
 func TestSendLedgerFailureIsAmbiguous(t *testing.T) {
-	srv := mastodonfake.New(t, masto(mastodonfake.Options{}))
+	srv := mastodonfake.New(t, mastodonfake.Options{})
 	f, s := newTestSender(t, srv, Config{}, nil)
 	pl, _ := f.Format(post.Post{ID: "x", Title: "Hello", Link: link})
 	_, err := s.Send(context.Background(), channels.Delivery{PostID: "x", Channel: Name, Ledger: &ledger{fail: errors.New("disk full")}}, pl)
@@ -270,7 +265,7 @@ func TestSendErrorClasses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := mastodonfake.New(t, masto(mastodonfake.Options{}))
+			srv := mastodonfake.New(t, mastodonfake.Options{})
 			cfg := Config{}
 			if tt.token != "" {
 				cfg.Token = secret.Secret(tt.token)
@@ -296,7 +291,7 @@ func TestSendErrorClasses(t *testing.T) {
 		})
 	}
 	t.Run("network", func(t *testing.T) {
-		srv := mastodonfake.New(t, masto(mastodonfake.Options{}))
+		srv := mastodonfake.New(t, mastodonfake.Options{})
 		f, s := newTestSender(t, srv, Config{}, nil)
 		pl, _ := f.Format(post.Post{ID: "x", Title: "Hello", Link: link})
 		srv.Close()
@@ -308,7 +303,7 @@ func TestSendErrorClasses(t *testing.T) {
 }
 
 func TestSendStopsWhenRateLimitRunsOut(t *testing.T) {
-	srv := mastodonfake.New(t, masto(mastodonfake.Options{MaxCharacters: 200}))
+	srv := mastodonfake.New(t, mastodonfake.Options{MaxCharacters: 200})
 	f, s := newTestSender(t, srv, Config{Thread: true}, nil)
 	pl, _ := f.Format(longPost())
 	srv.SetRateLimit(0, fixedNow.Add(5*time.Minute)) // the first POST uses the last request
@@ -347,7 +342,7 @@ func TestSendImage(t *testing.T) {
 	os.WriteFile(file, data, 0o644)
 
 	for _, img := range []*post.Image{{URL: images.URL + "/a.png", Alt: "A poster"}, {File: file, Alt: "A poster"}} {
-		srv := mastodonfake.New(t, masto(mastodonfake.Options{MediaPolls: 2}))
+		srv := mastodonfake.New(t, mastodonfake.Options{MediaPolls: 2})
 		f, s := newTestSender(t, srv, Config{}, nil)
 		pl, err := f.Format(post.Post{ID: "x", Title: "Hello", Link: link, Image: img, ContentWarning: "cw"})
 		if err != nil {
@@ -369,7 +364,7 @@ func TestSendImage(t *testing.T) {
 		}
 	}
 
-	srv := mastodonfake.New(t, masto(mastodonfake.Options{}))
+	srv := mastodonfake.New(t, mastodonfake.Options{})
 	f, s := newTestSender(t, srv, Config{}, nil)
 	for path, want := range map[string]channels.Kind{"/huge.png": channels.KindPermanent, "/missing.png": channels.KindPermanent} {
 		pl, _ := f.Format(post.Post{ID: "x", Title: "Hello", Link: link, Image: &post.Image{URL: images.URL + path, Alt: "x"}})
@@ -384,7 +379,7 @@ func TestSendImage(t *testing.T) {
 }
 
 func TestSendAcceptsPayloadFromJSON(t *testing.T) {
-	srv := mastodonfake.New(t, masto(mastodonfake.Options{MaxCharacters: 200}))
+	srv := mastodonfake.New(t, mastodonfake.Options{MaxCharacters: 200})
 	f, s := newTestSender(t, srv, Config{Thread: true}, nil)
 	pl, _ := f.Format(longPost())
 	js, _ := json.Marshal(pl)
@@ -423,7 +418,7 @@ func TestClassify(t *testing.T) {
 }
 
 func TestSendRefreshesLimitsDaily(t *testing.T) {
-	srv := mastodonfake.New(t, masto(mastodonfake.Options{MaxCharacters: 800}))
+	srv := mastodonfake.New(t, mastodonfake.Options{MaxCharacters: 800})
 	f, s := newTestSender(t, srv, Config{}, nil)
 	pl, _ := f.Format(post.Post{ID: "x", Title: "Hello", Link: link})
 	d := channels.Delivery{PostID: "x", Channel: Name, Ledger: &ledger{}}
@@ -446,7 +441,7 @@ func TestSendRefreshesLimitsDaily(t *testing.T) {
 }
 
 func TestSendAfterUnknownOutcomeStillPostsWhatIsMissing(t *testing.T) {
-	srv := mastodonfake.New(t, masto(mastodonfake.Options{MaxCharacters: 200, IgnoreIdempotencyKey: true}))
+	srv := mastodonfake.New(t, mastodonfake.Options{MaxCharacters: 200, IgnoreIdempotencyKey: true})
 	f, s := newTestSender(t, srv, Config{Thread: true}, nil)
 	pl, _ := f.Format(longPost())
 	n := len(pl.Body.([]Status))
@@ -465,7 +460,7 @@ func TestSendAfterUnknownOutcomeStillPostsWhatIsMissing(t *testing.T) {
 }
 
 func TestSendConcurrently(t *testing.T) {
-	srv := mastodonfake.New(t, masto(mastodonfake.Options{}))
+	srv := mastodonfake.New(t, mastodonfake.Options{})
 	f, s := newTestSender(t, srv, Config{}, nil)
 	var wg sync.WaitGroup
 	for i := range 4 {

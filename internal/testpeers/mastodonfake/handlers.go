@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 )
 
 const accountID = "1"
@@ -25,7 +24,7 @@ func (s *Server) handle(w http.ResponseWriter, req *http.Request, pattern string
 	case "GET /api/v1/instance":
 		writeJSON(w, http.StatusOK, s.instanceV1(req))
 	case "GET /api/v1/accounts/verify_credentials":
-		a := s.account(req)
+		a := s.account(req, s.caller(req))
 		a["source"] = map[string]any{"note": "", "fields": []any{}, "privacy": "public", "sensitive": false, "language": "en", "follow_requests_count": 0, "indexable": true}
 		a["role"] = map[string]any{"id": "-99", "name": "", "color": "", "permissions": "0", "highlighted": false}
 		writeJSON(w, http.StatusOK, a)
@@ -118,15 +117,58 @@ func (s *Server) instanceV1(req *http.Request) map[string]any {
 	}
 }
 
-func (s *Server) account(req *http.Request) map[string]any {
+// caller is the account whose token authorised req (checked already).
+func (s *Server) caller(req *http.Request) acct {
+	token := strings.TrimPrefix(req.Header.Get("Authorization"), "Bearer ")
 	s.mu.Lock()
-	n := len(s.statuses)
+	defer s.mu.Unlock()
+	return s.accounts[token]
+}
+
+// accountByID returns the account with the id, if any.
+func (s *Server) accountByID(id string) (acct, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, a := range s.accounts {
+		if a.id == id {
+			return a, true
+		}
+	}
+	return acct{}, false
+}
+
+// knows reports whether a mention of user (on domain, "" for local) names
+// an account of this instance; others stay plain text in the HTML.
+func (s *Server) knows(req *http.Request) func(user, domain string) bool {
+	return func(user, domain string) bool {
+		if domain != "" && !strings.EqualFold(domain, req.Host) {
+			return false
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for _, a := range s.accounts {
+			if strings.EqualFold(a.username, user) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func (s *Server) account(req *http.Request, a acct) map[string]any {
+	s.mu.Lock()
+	n := 0
+	for _, st := range s.statuses {
+		if st.AccountID == a.id {
+			n++
+		}
+	}
 	s.mu.Unlock()
-	u := s.base(req) + "/@crier"
+	u := s.base(req) + "/@" + a.username
 	return map[string]any{
-		"id": accountID, "username": "crier", "acct": "crier", "display_name": "Crier", "locked": false, "bot": true,
+		"id": a.id, "username": a.username, "acct": a.username, "display_name": a.username, "locked": false, "bot": true,
 		"discoverable": true, "indexable": true, "group": false, "created_at": "2024-01-01T00:00:00.000Z", "note": "",
-		"url": u, "uri": s.base(req) + "/users/crier", "avatar": s.base(req) + "/avatar.png", "avatar_static": s.base(req) + "/avatar.png",
+		"url": u, "uri": s.base(req) + "/users/" + a.username, "avatar": s.base(req) + "/avatar.png", "avatar_static": s.base(req) + "/avatar.png",
 		"header": s.base(req) + "/header.png", "header_static": s.base(req) + "/header.png",
 		"followers_count": 0, "following_count": 0, "statuses_count": n, "last_status_at": nil,
 		"emojis": []any{}, "fields": []any{},
@@ -144,10 +186,13 @@ func (s *Server) find(id string) *Status {
 
 func (s *Server) statusJSON(req *http.Request, st *Status) map[string]any {
 	var replyTo, replyAcct any
-	if st.InReplyToID != "" {
-		replyTo, replyAcct = st.InReplyToID, accountID
-	}
 	s.mu.Lock()
+	if st.InReplyToID != "" {
+		replyTo = st.InReplyToID
+		if parent := s.find(st.InReplyToID); parent != nil {
+			replyAcct = parent.AccountID
+		}
+	}
 	media := []any{}
 	for _, id := range st.MediaIDs {
 		if m := s.media[id]; m != nil {
@@ -159,11 +204,28 @@ func (s *Server) statusJSON(req *http.Request, st *Status) map[string]any {
 	if st.Language != "" {
 		lang = st.Language
 	}
+	owner, _ := s.accountByID(st.AccountID)
+	r := render(s.base(req), st.Text, s.knows(req))
+	tags, mentions := []any{}, []any{}
+	for _, t := range r.tags {
+		tags = append(tags, map[string]any{"name": strings.ToLower(t), "url": s.base(req) + "/tags/" + strings.ToLower(t)})
+	}
+	for _, m := range r.mentions {
+		s.mu.Lock()
+		var a acct
+		for _, c := range s.accounts {
+			if strings.EqualFold(c.username, m) {
+				a = c
+			}
+		}
+		s.mu.Unlock()
+		mentions = append(mentions, map[string]any{"id": a.id, "username": a.username, "acct": a.username, "url": s.base(req) + "/@" + a.username})
+	}
 	return map[string]any{
-		"id": st.ID, "uri": s.base(req) + "/users/crier/statuses/" + st.ID, "url": s.base(req) + "/@crier/" + st.ID,
-		"created_at": st.CreatedAt.UTC().Format("2006-01-02T15:04:05.000Z"), "account": s.account(req),
-		"content": render(st.Text), "visibility": st.Visibility, "sensitive": st.Sensitive, "spoiler_text": st.SpoilerText,
-		"media_attachments": media, "mentions": []any{}, "tags": []any{}, "emojis": []any{},
+		"id": st.ID, "uri": s.base(req) + "/users/" + owner.username + "/statuses/" + st.ID, "url": s.base(req) + "/@" + owner.username + "/" + st.ID,
+		"created_at": st.CreatedAt.UTC().Format("2006-01-02T15:04:05.000Z"), "account": s.account(req, owner),
+		"content": r.html, "visibility": st.Visibility, "sensitive": st.Sensitive, "spoiler_text": st.SpoilerText,
+		"media_attachments": media, "mentions": mentions, "tags": tags, "emojis": []any{},
 		"reblogs_count": 0, "favourites_count": 0, "replies_count": 0,
 		"in_reply_to_id": replyTo, "in_reply_to_account_id": replyAcct, "language": lang,
 		"reblog": nil, "poll": nil, "card": nil, "edited_at": nil,
@@ -182,7 +244,7 @@ func (s *Server) mediaJSON(req *http.Request, m *Media, processed bool) map[stri
 }
 
 func (s *Server) accountStatuses(w http.ResponseWriter, req *http.Request, id string) {
-	if id != accountID {
+	if _, ok := s.accountByID(id); !ok {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "Record not found"})
 		return
 	}
@@ -195,7 +257,9 @@ func (s *Server) accountStatuses(w http.ResponseWriter, req *http.Request, id st
 	s.mu.Unlock()
 	var out []any // newest first
 	for i := len(list) - 1; i >= 0 && len(out) < limit; i-- {
-		out = append(out, s.statusJSON(req, list[i]))
+		if list[i].AccountID == id {
+			out = append(out, s.statusJSON(req, list[i]))
+		}
 	}
 	if out == nil {
 		out = []any{}
@@ -226,18 +290,24 @@ func (s *Server) postStatus(w http.ResponseWriter, req *http.Request, body []byt
 		p.MediaIDs = form["media_ids[]"]
 	}
 	key := req.Header.Get("Idempotency-Key")
+	caller := s.caller(req)
+	ik := idemKey{strings.TrimPrefix(req.Header.Get("Authorization"), "Bearer "), key}
 	s.mu.Lock()
-	if id, ok := s.keys[key]; ok && key != "" && !s.opts.IgnoreIdempotencyKey {
-		st := s.find(id)
-		s.mu.Unlock()
-		writeJSON(w, http.StatusOK, s.statusJSON(req, st))
-		return
+	now := s.opts.Now()
+	if e, ok := s.keys[ik]; ok && key != "" && !s.opts.IgnoreIdempotencyKey {
+		if now.Sub(e.at) < idempotencyTTL {
+			st := s.find(e.statusID)
+			s.mu.Unlock()
+			writeJSON(w, http.StatusOK, s.statusJSON(req, st))
+			return
+		}
+		delete(s.keys, ik)
 	}
 	problem := ""
 	switch {
 	case strings.TrimSpace(p.Status) == "" && len(p.MediaIDs) == 0:
 		problem = "Validation failed: Text can't be blank"
-	case s.opts.Count(p.SpoilerText, p.Status) > s.opts.MaxCharacters:
+	case statusLength(p.SpoilerText, p.Status, s.opts.CharactersReservedPerURL) > s.opts.MaxCharacters:
 		problem = "Validation failed: Text character limit of " + strconv.Itoa(s.opts.MaxCharacters) + " exceeded"
 	case p.InReplyToID != "" && s.find(p.InReplyToID) == nil:
 		problem = "Validation failed: the status you are replying to does not exist"
@@ -258,16 +328,16 @@ func (s *Server) postStatus(w http.ResponseWriter, req *http.Request, body []byt
 	}
 	s.nextID++
 	st := &Status{
-		ID: strconv.Itoa(s.nextID), Text: p.Status, SpoilerText: p.SpoilerText, Visibility: p.Visibility,
+		ID: strconv.Itoa(s.nextID), AccountID: caller.id, Text: p.Status, SpoilerText: p.SpoilerText, Visibility: p.Visibility,
 		Language: p.Language, Sensitive: p.Sensitive || (p.SpoilerText != "" && len(p.MediaIDs) > 0),
-		InReplyToID: p.InReplyToID, MediaIDs: p.MediaIDs, IdempotencyKey: key, CreatedAt: time.Now(),
+		InReplyToID: p.InReplyToID, MediaIDs: p.MediaIDs, IdempotencyKey: key, CreatedAt: now,
 	}
 	for _, id := range p.MediaIDs {
 		s.media[id].Attached = true
 	}
 	s.statuses = append(s.statuses, st)
 	if key != "" {
-		s.keys[key] = st.ID
+		s.keys[ik] = idemEntry{st.ID, now}
 	}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, s.statusJSON(req, st))

@@ -1,0 +1,85 @@
+package mastodon
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/crierhq/crier/bot/post"
+	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/internal/testpeers/mastodonfake"
+)
+
+// richPost has what Mastodon renders as HTML of its own: links (shortened
+// display text), hashtags, a mention of the instance's own account (linked)
+// and one of an account it does not know (left as plain text).
+func richPost() post.Post {
+	p := longPost()
+	p.ID = "md:rich"
+	p.Body = "Thanks to @crier and @ally@elsewhere.example for the vigil, see https://www.campaign.example.org/events/2026/vigil-for-the-missing-children-of-the-coast and #EndTrafficking. " + p.Body
+	p.Tags = []string{"child trafficking", "Vigil2026"}
+	return p
+}
+
+// TestSendFitsTheInstanceURLReservation posts to an instance whose
+// characters_reserved_per_url is not Mastodon's 23: the fake counts every
+// URL as what it advertises, so a formatter that counted 23 would be
+// refused.
+func TestSendFitsTheInstanceURLReservation(t *testing.T) {
+	for _, reserved := range []int{23, 30, 90} {
+		srv := mastodonfake.New(t, mastodonfake.Options{MaxCharacters: 200, CharactersReservedPerURL: reserved})
+		f, s := newTestSender(t, srv, Config{Thread: true}, nil)
+		pl, err := f.Format(richPost())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Send(context.Background(), channels.Delivery{PostID: "md:rich", Channel: Name, Ledger: &ledger{}}, pl); err != nil {
+			t.Errorf("reserved %d: %v", reserved, err)
+			continue
+		}
+		if got, want := len(srv.Statuses()), len(pl.Body.([]Status)); got != want {
+			t.Errorf("reserved %d: %d statuses, want %d", reserved, got, want)
+		}
+	}
+}
+
+// TestSendRetryAfterProxyErrorDoesNotDuplicate: the server creates the
+// status and a proxy answers 502. The sender calls that ambiguous; the retry
+// finds the status in the account's timeline (rendered as Mastodon renders
+// it) and does not post it again, whether or not the server honours the
+// Idempotency-Key.
+func TestSendRetryAfterProxyErrorDoesNotDuplicate(t *testing.T) {
+	for _, honoursKey := range []bool{true, false} {
+		srv := mastodonfake.New(t, mastodonfake.Options{MaxCharacters: 300, IgnoreIdempotencyKey: !honoursKey})
+		f, s := newTestSender(t, srv, Config{Thread: true}, nil)
+		pl, err := f.Format(richPost())
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := len(pl.Body.([]Status))
+		l := &ledger{}
+		d := channels.Delivery{PostID: "md:rich", Channel: Name, Attempt: 1, Ledger: l}
+		srv.FailAfterNext("POST", "/api/v1/statuses", mastodonfake.Response{Status: 502, Body: `{"error":"Bad Gateway"}`})
+		_, err = s.Send(context.Background(), d, pl)
+		if k, _ := channels.Classify(err); k != channels.KindAmbiguous {
+			t.Fatalf("502 after the status was created: %v (%v), want ambiguous", err, k)
+		}
+		if len(srv.Statuses()) != 1 || len(l.parts) != 0 {
+			t.Fatalf("after the 502: %d statuses, %d recorded", len(srv.Statuses()), len(l.parts))
+		}
+		if c := srv.Statuses()[0].Text; !strings.Contains(c, "#EndTrafficking") || !strings.Contains(c, "@ally@elsewhere.example") {
+			t.Fatalf("the first status lacks the hashtag or mention this test is about: %q", c)
+		}
+		d.Attempt, d.PreviousUnknown = 2, true
+		if _, err := s.Send(context.Background(), d, pl); err != nil {
+			t.Fatal(err)
+		}
+		got := srv.Statuses()
+		if len(got) != n {
+			t.Errorf("honours key %v: %d statuses, want %d (a duplicate?)", honoursKey, len(got), n)
+		}
+		if len(l.parts) != n || l.parts[0].RemoteID != got[0].ID {
+			t.Errorf("honours key %v: the found status was not recorded: %+v", honoursKey, l.parts)
+		}
+	}
+}
