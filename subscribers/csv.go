@@ -330,37 +330,74 @@ func parseConsentTime(s string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("consent_at %q is not a date such as 2024-05-01 or 2024-05-01T09:30:00Z", s)
 }
 
-// exportColumns are written by Export; Import reads them back.
-var exportColumns = []string{"email", "name", "status", "lists", "consent_at", "consent_source", "consent_ip", "created_at", "updated_at"}
+// exportColumns are written by Export; Import reads them back, except the
+// times and consent_history, which it reports as ignored (the import's own
+// consent record starts the new history).
+var exportColumns = []string{"email", "name", "status", "lists", "consent_at", "consent_source", "consent_ip", "created_at", "updated_at", "consent_history"}
 
 // Export writes the subscribers (of status, or all when it is empty) as CSV
-// with their consent records, in id order, and returns how many it wrote.
+// with their consent records and consent history, in id order, and returns
+// how many it wrote. The history is one cell, its events oldest first and
+// separated by "; ", each "TIME EVENT [SOURCE] [ip IP]".
 func (s *Store) Export(ctx context.Context, w io.Writer, status Status) (int, error) {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(exportColumns); err != nil {
 		return 0, fmt.Errorf("writing CSV: %w", err)
 	}
 	n := 0
-	err := s.Each(ctx, status, func(sub Subscriber) error {
-		var consent string
-		if !sub.ConsentAt.IsZero() {
-			consent = sub.ConsentAt.UTC().Format(time.RFC3339)
+	var after int64
+	for {
+		page, err := s.List(ctx, status, after, 500)
+		if err != nil {
+			return n, fmt.Errorf("exporting subscribers: %w", err)
 		}
-		n++
-		return cw.Write([]string{
-			escapeCell(sub.Email), escapeCell(sub.Name), string(sub.Status), strings.Join(sub.Lists, ";"),
-			consent, escapeCell(sub.ConsentSource), escapeCell(sub.ConsentIP),
-			sub.CreatedAt.UTC().Format(time.RFC3339), sub.UpdatedAt.UTC().Format(time.RFC3339),
-		})
-	})
-	if err != nil {
-		return n, fmt.Errorf("exporting subscribers: %w", err)
+		if len(page) == 0 {
+			break
+		}
+		hist, err := s.histories(ctx, page[0].ID, page[len(page)-1].ID)
+		if err != nil {
+			return n, fmt.Errorf("exporting subscribers: %w", err)
+		}
+		for _, sub := range page {
+			var consent string
+			if !sub.ConsentAt.IsZero() {
+				consent = sub.ConsentAt.UTC().Format(time.RFC3339)
+			}
+			n++
+			if err := cw.Write([]string{
+				escapeCell(sub.Email), escapeCell(sub.Name), string(sub.Status), strings.Join(sub.Lists, ";"),
+				consent, escapeCell(sub.ConsentSource), escapeCell(sub.ConsentIP),
+				sub.CreatedAt.UTC().Format(time.RFC3339), sub.UpdatedAt.UTC().Format(time.RFC3339),
+				escapeCell(formatHistory(hist[sub.ID])),
+			}); err != nil {
+				return n, fmt.Errorf("writing CSV: %w", err)
+			}
+		}
+		if len(page) < 500 {
+			break
+		}
+		after = page[len(page)-1].ID
 	}
 	cw.Flush()
 	if err := cw.Error(); err != nil {
 		return n, fmt.Errorf("writing CSV: %w", err)
 	}
 	return n, nil
+}
+
+func formatHistory(events []ConsentEvent) string {
+	parts := make([]string, 0, len(events))
+	for _, e := range events {
+		p := e.At.UTC().Format(time.RFC3339) + " " + e.Event
+		if e.Source != "" {
+			p += " " + strings.ReplaceAll(e.Source, ";", ",")
+		}
+		if e.IP != "" {
+			p += " ip " + e.IP
+		}
+		parts = append(parts, p)
+	}
+	return strings.Join(parts, "; ")
 }
 
 // escapeCell keeps a spreadsheet from running a cell as a formula: names come

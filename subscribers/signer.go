@@ -181,6 +181,17 @@ func (s *Signer) Check(raw string, p Purpose, sub Subscriber, now time.Time) err
 	return nil
 }
 
+// Issued returns when a confirm token was made (its expiry less
+// ConfirmTTL, to the second), for Store.Confirm; it does not check the
+// signature (Check does).
+func (s *Signer) Issued(raw string) (time.Time, error) {
+	t, err := parseToken(raw, PurposeConfirm)
+	if err != nil || t.expiry == 0 {
+		return time.Time{}, ErrBadToken
+	}
+	return time.Unix(t.expiry, 0).Add(-ConfirmTTL), nil
+}
+
 func link(publicURL, path, token string) string {
 	return strings.TrimRight(publicURL, "/") + path + "?t=" + url.QueryEscape(token)
 }

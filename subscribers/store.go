@@ -23,7 +23,8 @@ var (
 	ErrNotFound = errors.New("subscriber not found")
 	// ErrSuppressed is returned by Add for an address whose owner had their
 	// data erased: it must not come back through an import. A supporter who
-	// subscribes again through the form lifts it with Unsuppress.
+	// subscribes again through the form lifts it by confirming (see
+	// AddPending and Confirm).
 	ErrSuppressed = errors.New("address was erased at its owner's request")
 )
 
@@ -72,7 +73,27 @@ CREATE TABLE subscriber_settings (
 );
 `, `
 ALTER TABLE subscribers ADD COLUMN confirm_mail_at INTEGER NOT NULL DEFAULT 0;
+`, `
+ALTER TABLE subscribers ADD COLUMN pending_name TEXT NOT NULL DEFAULT '';
+ALTER TABLE subscribers ADD COLUMN pending_at TIMESTAMP;
+ALTER TABLE subscribers ADD COLUMN pending_source TEXT NOT NULL DEFAULT '';
+ALTER TABLE subscribers ADD COLUMN pending_ip TEXT NOT NULL DEFAULT '';
+
+CREATE TABLE consent_events (
+	id            INTEGER PRIMARY KEY AUTOINCREMENT,
+	subscriber_id INTEGER NOT NULL,
+	event         TEXT NOT NULL,
+	at            TIMESTAMP NOT NULL,
+	source        TEXT NOT NULL DEFAULT '',
+	ip            TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX consent_events_subscriber ON consent_events (subscriber_id, id);
 `}
+
+// The pending_* columns hold a subscribe request from the form for an
+// address already on the list (or erased) until its owner confirms it: a form
+// post proves nothing about who sent it, so it must not overwrite the consent
+// record, undo an unsubscribe or lift an erasure before the confirmation.
 
 // Open creates or migrates the subscribers' tables in db.
 func Open(ctx context.Context, db *sql.DB) (*Store, error) {
@@ -197,6 +218,11 @@ func (s *Store) add(ctx context.Context, q querier, sub Subscriber, dryRun bool)
 	if err != nil {
 		return sub, fmt.Errorf("adding subscriber %s: %w", sub.Email, err)
 	}
+	if !sub.ConsentAt.IsZero() {
+		if err := addEvent(ctx, q, sub.ID, EventConsent, sub.ConsentAt, sub.ConsentSource, sub.ConsentIP); err != nil {
+			return sub, fmt.Errorf("adding subscriber %s: %w", sub.Email, err)
+		}
+	}
 	return sub, nil
 }
 
@@ -237,34 +263,206 @@ func (s *Store) GetByEmail(ctx context.Context, email string) (Subscriber, error
 }
 
 // SetStatus moves a subscriber to st; reason says why (e.g. "one-click",
-// "550 mailbox unknown") and is kept for organisers.
+// "550 mailbox unknown") and is kept for organisers, and in the subscriber's
+// consent history. Leaving (unsubscribed, bounced) also drops any subscribe
+// request still waiting for confirmation: the leave is newer.
 func (s *Store) SetStatus(ctx context.Context, id int64, st Status, reason string) error {
 	if !st.Valid() {
 		return fmt.Errorf("setting status of subscriber %d: %w: unknown status %q", id, ErrInvalid, st)
 	}
-	res, err := s.db.ExecContext(ctx, `UPDATE subscribers SET status = $1, status_reason = $2, updated_at = $3 WHERE id = $4`,
-		string(st), reason, s.now().UTC(), id)
+	now := s.now().UTC()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("setting status of subscriber %d to %s: %w", id, st, err)
+	}
+	defer tx.Rollback()
+	clearPending := ""
+	if st == Unsubscribed || st == Bounced {
+		clearPending = `, pending_name = '', pending_at = NULL, pending_source = '', pending_ip = ''`
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE subscribers SET status = $1, status_reason = $2, updated_at = $3`+clearPending+` WHERE id = $4`,
+		string(st), reason, now, id)
 	if err != nil {
 		return fmt.Errorf("setting status of subscriber %d to %s: %w", id, st, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("setting status of subscriber %d: %w", id, ErrNotFound)
 	}
+	if err := addEvent(ctx, tx, id, string(st), now, reason, ""); err != nil {
+		return fmt.Errorf("setting status of subscriber %d to %s: %w", id, st, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("setting status of subscriber %d to %s: %w", id, st, err)
+	}
 	return nil
 }
 
-// Confirm moves an unconfirmed subscriber to Confirmed. It reports whether
-// the status changed; a subscriber who is already confirmed, or who left
-// since the link was sent, is left as they are (an old confirmation link must
-// not undo an unsubscribe).
-func (s *Store) Confirm(ctx context.Context, id int64) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE subscribers SET status = $1, status_reason = 'confirmed by link', updated_at = $2
-		WHERE id = $3 AND status = $4`, string(Confirmed), s.now().UTC(), id, string(Unconfirmed))
+// Confirmation is what the confirm link's request tells Confirm.
+type Confirmation struct {
+	// LinkIssued is when the confirmation link was made (Signer.Issued).
+	LinkIssued time.Time
+	// IP is the address the confirming request came from, kept in the
+	// consent history as evidence of the double opt-in.
+	IP string
+}
+
+// Confirm moves a subscriber to Confirmed through their confirmation link,
+// and reports whether the status changed. A subscribe request waiting in
+// pending_* (someone who had left, bounced or been erased, or who submitted
+// the form again) becomes their consent record now, the previous one staying
+// in the history, and an erasure's suppression is lifted now, since the
+// confirmation proves the address's owner asked.
+//
+// A subscriber who left (unsubscribed or bounced) is only confirmed by a link
+// made after they left and for a request still pending: an old
+// confirmation link must not undo an unsubscribe. A confirmed subscriber is
+// left as they are.
+func (s *Store) Confirm(ctx context.Context, id int64, c Confirmation) (bool, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return false, fmt.Errorf("confirming subscriber %d: %w", id, err)
 	}
+	defer tx.Rollback()
+	var (
+		email, status, pendingName, pendingSource, pendingIP string
+		pendingAt                                            sql.NullTime
+		updatedAt                                            time.Time
+	)
+	err = tx.QueryRowContext(ctx, `SELECT email, status, updated_at, pending_name, pending_at, pending_source, pending_ip FROM subscribers WHERE id = $1`, id).
+		Scan(&email, &status, &updatedAt, &pendingName, &pendingAt, &pendingSource, &pendingIP)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("confirming subscriber %d: %w", id, err)
+	}
+	switch Status(status) {
+	case Unconfirmed:
+	case Unsubscribed, Bounced:
+		// Links carry their expiry in whole seconds, so the link must be from
+		// a later second than the leave: a link from the same second might be
+		// the old one, and undoing an unsubscribe is the worse mistake.
+		if !pendingAt.Valid || c.LinkIssued.Unix() <= updatedAt.Unix() {
+			return false, nil
+		}
+	default:
+		return false, nil
+	}
+	now := s.now().UTC()
+	if pendingAt.Valid {
+		if _, err := tx.ExecContext(ctx, `UPDATE subscribers SET name = CASE WHEN $1 != '' THEN $1 ELSE name END,
+			consent_at = $2, consent_source = $3, consent_ip = $4,
+			pending_name = '', pending_at = NULL, pending_source = '', pending_ip = '' WHERE id = $5`,
+			pendingName, pendingAt.Time.UTC(), pendingSource, pendingIP, id); err != nil {
+			return false, fmt.Errorf("confirming subscriber %d: %w", id, err)
+		}
+		if err := addEvent(ctx, tx, id, EventConsent, pendingAt.Time, pendingSource, pendingIP); err != nil {
+			return false, fmt.Errorf("confirming subscriber %d: %w", id, err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM subscriber_suppressions WHERE email_hash = $1`, s.hash(email)); err != nil {
+			return false, fmt.Errorf("lifting suppression of subscriber %d: %w", id, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE subscribers SET status = $1, status_reason = 'confirmed by link', updated_at = $2 WHERE id = $3`,
+		string(Confirmed), now, id); err != nil {
+		return false, fmt.Errorf("confirming subscriber %d: %w", id, err)
+	}
+	if err := addEvent(ctx, tx, id, string(Confirmed), now, "confirmation link", c.IP); err != nil {
+		return false, fmt.Errorf("confirming subscriber %d: %w", id, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("confirming subscriber %d: %w", id, err)
+	}
+	return true, nil
+}
+
+// Pending is a subscribe request from the form waiting for its confirmation.
+type Pending struct {
+	Name   string
+	At     time.Time
+	Source string
+	IP     string
+}
+
+// SetPending keeps a subscribe request from the form for subscriber id, who
+// is on the list but not confirmed (never confirmed, unsubscribed, bounced),
+// until they follow the confirmation link: their status, name and consent
+// record stay as they are until then. A later request replaces an earlier
+// one. A confirmed subscriber is left alone.
+func (s *Store) SetPending(ctx context.Context, id int64, p Pending) error {
+	name, err := NormalizeName(p.Name)
+	if err != nil {
+		return fmt.Errorf("recording subscribe request of subscriber %d: %w", id, err)
+	}
+	if _, err := s.db.ExecContext(ctx, `UPDATE subscribers SET pending_name = $1, pending_at = $2, pending_source = $3, pending_ip = $4
+		WHERE id = $5 AND status != $6`, name, p.At.UTC(), p.Source, p.IP, id, string(Confirmed)); err != nil {
+		return fmt.Errorf("recording subscribe request of subscriber %d: %w", id, err)
+	}
+	return nil
+}
+
+// AddPending puts an erased address back on the list as unconfirmed, with no
+// name and no consent record, holding the request in pending_* until its
+// owner confirms; the suppression stays until then, so imports still refuse
+// the address. It reports whether it added a row: when the address already
+// has one (an earlier request), that row is returned unchanged, and the caller
+// records the request with SetPending. A row never confirmed goes with
+// PurgeUnconfirmed.
+func (s *Store) AddPending(ctx context.Context, email string, p Pending) (Subscriber, bool, error) {
+	norm, err := NormalizeEmail(email)
+	if err != nil {
+		return Subscriber{}, false, fmt.Errorf("adding subscribe request: %w", err)
+	}
+	name, err := NormalizeName(p.Name)
+	if err != nil {
+		return Subscriber{}, false, fmt.Errorf("adding subscribe request for %s: %w", norm, err)
+	}
+	now := s.now().UTC()
+	var id int64
+	err = s.db.QueryRowContext(ctx, `INSERT INTO subscribers (email, status, pending_name, pending_at, pending_source, pending_ip, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (email) DO NOTHING RETURNING id`,
+		norm, string(Unconfirmed), name, p.At.UTC(), p.Source, p.IP, now).Scan(&id)
+	added := err == nil
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return Subscriber{}, false, fmt.Errorf("adding subscribe request for %s: %w", norm, err)
+	}
+	sub, err := s.GetByEmail(ctx, norm)
+	return sub, added, err
+}
+
+// PurgeUnconfirmed deletes the subscribers who signed up through the form
+// (or asked to come back after an erasure) and never confirmed, whose last
+// request is older than olderThan, with their consent history; pass
+// now minus ConfirmTTL, when their last link has expired. It returns how many
+// it deleted. Unconfirmed rows from an import are kept (the organiser put
+// them there), and so are rows that were confirmed before.
+func (s *Store) PurgeUnconfirmed(ctx context.Context, olderThan time.Time) (int, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("purging unconfirmed subscribers: %w", err)
+	}
+	defer tx.Rollback()
+	// status_reason 'subscribed again' marks rows that earlier versions moved
+	// back to unconfirmed when someone who had left used the form: they may
+	// have been confirmed before, with no history to tell.
+	const doomed = `SELECT id FROM subscribers s WHERE status = 'unconfirmed'
+		AND COALESCE(pending_at, created_at) < $1
+		AND (consent_source LIKE 'form:%' OR pending_at IS NOT NULL)
+		AND status_reason != 'subscribed again'
+		AND NOT EXISTS (SELECT 1 FROM consent_events e WHERE e.subscriber_id = s.id AND e.event = 'confirmed')`
+	cut := olderThan.UTC()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM consent_events WHERE subscriber_id IN (`+doomed+`)`, cut); err != nil {
+		return 0, fmt.Errorf("purging unconfirmed subscribers: %w", err)
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM subscribers WHERE id IN (`+doomed+`)`, cut)
+	if err != nil {
+		return 0, fmt.Errorf("purging unconfirmed subscribers: %w", err)
+	}
 	n, _ := res.RowsAffected()
-	return n == 1, nil
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("purging unconfirmed subscribers: %w", err)
+	}
+	return int(n), nil
 }
 
 // ClaimConfirmationMail reserves the sending of a confirmation mail to
@@ -287,26 +485,6 @@ func (s *Store) ClaimConfirmationMail(ctx context.Context, id int64, now time.Ti
 func (s *Store) ReleaseConfirmationMail(ctx context.Context, id int64) error {
 	if _, err := s.db.ExecContext(ctx, `UPDATE subscribers SET confirm_mail_at = 0 WHERE id = $1`, id); err != nil {
 		return fmt.Errorf("releasing confirmation mail of subscriber %d: %w", id, err)
-	}
-	return nil
-}
-
-// Reconsent records a fresh consent from a supporter who had left (or
-// bounced, or never confirmed) and subscribes again: they become Unconfirmed
-// until they follow the new confirmation link. A confirmed subscriber is
-// left alone.
-func (s *Store) Reconsent(ctx context.Context, id int64, name string, at time.Time, source, ip string) error {
-	name, err := NormalizeName(name)
-	if err != nil {
-		return fmt.Errorf("recording consent of subscriber %d: %w", id, err)
-	}
-	_, err = s.db.ExecContext(ctx, `UPDATE subscribers SET status = $1, status_reason = 'subscribed again',
-		name = CASE WHEN $2 != '' THEN $2 ELSE name END,
-		consent_at = $3, consent_source = $4, consent_ip = $5, updated_at = $6
-		WHERE id = $7 AND status != $8`,
-		string(Unconfirmed), name, at.UTC(), source, ip, s.now().UTC(), id, string(Confirmed))
-	if err != nil {
-		return fmt.Errorf("recording consent of subscriber %d: %w", id, err)
 	}
 	return nil
 }
@@ -387,12 +565,14 @@ func (s *Store) CountByStatus(ctx context.Context) (map[Status]int, error) {
 }
 
 // Delete erases a supporter's personal data: their row (address, name,
-// consent record) is removed. What is kept is a salted hash of the address
+// consent record, any pending request) and their consent history are
+// removed. What is kept is a salted hash of the address
 // in a suppression list, so that re-importing an old spreadsheet cannot put
 // them back on the list without their knowledge; the hash cannot be turned
 // back into the address without the installation's salt, and the GDPR
 // (art. 17(3), 21) allows keeping the minimum needed to honour an objection.
-// A supporter who later subscribes through the form again is let back in.
+// A supporter who later subscribes through the form again is let back in
+// when they confirm.
 // Deleting an address that is not on the list still records the suppression
 // and returns ErrNotFound.
 func (s *Store) Delete(ctx context.Context, email string) error {
@@ -406,6 +586,9 @@ func (s *Store) Delete(ctx context.Context, email string) error {
 		return fmt.Errorf("erasing subscriber %s: %w", norm, err)
 	}
 	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM consent_events WHERE subscriber_id IN (SELECT id FROM subscribers WHERE email = $1)`, norm); err != nil {
+		return fmt.Errorf("erasing consent history of %s: %w", norm, err)
+	}
 	res, err := tx.ExecContext(ctx, `DELETE FROM subscribers WHERE email = $1`, norm)
 	if err != nil {
 		return fmt.Errorf("erasing subscriber %s: %w", norm, err)
@@ -445,8 +628,8 @@ func (s *Store) isSuppressed(ctx context.Context, q querier, email string) (bool
 	return true, nil
 }
 
-// Unsuppress lifts the suppression of an address whose owner subscribes
-// again themselves (through the form, with double opt-in).
+// Unsuppress lifts the suppression of an address. Confirm does it for an
+// erased supporter who subscribed again and confirmed; this is for tools.
 func (s *Store) Unsuppress(ctx context.Context, email string) error {
 	norm, err := NormalizeEmail(email)
 	if err != nil {
@@ -462,4 +645,57 @@ func (s *Store) hash(norm string) string {
 	m := hmac.New(sha256.New, s.salt)
 	m.Write([]byte(strings.ToLower(norm)))
 	return hex.EncodeToString(m.Sum(nil))
+}
+
+// EventConsent is the consent history's event for a consent given (a form
+// request once confirmed, an import's consent_at); the other events are the
+// statuses a subscriber moved to, with the reason as their source.
+const EventConsent = "consent"
+
+// ConsentEvent is one entry of a subscriber's consent history: the consents
+// they gave and every change of status, kept rather than overwritten so the
+// record of an earlier consent or unsubscribe is not lost.
+type ConsentEvent struct {
+	SubscriberID int64     `json:"subscriber_id"`
+	Event        string    `json:"event"` // EventConsent, or a Status
+	At           time.Time `json:"at"`
+	Source       string    `json:"source"` // consent source, or why the status changed
+	IP           string    `json:"ip"`
+}
+
+func addEvent(ctx context.Context, q querier, id int64, event string, at time.Time, source, ip string) error {
+	if _, err := q.ExecContext(ctx, `INSERT INTO consent_events (subscriber_id, event, at, source, ip) VALUES ($1, $2, $3, $4, $5)`,
+		id, event, at.UTC(), source, ip); err != nil {
+		return fmt.Errorf("recording %s event: %w", event, err)
+	}
+	return nil
+}
+
+// History returns subscriber id's consent history, oldest first.
+func (s *Store) History(ctx context.Context, id int64) ([]ConsentEvent, error) {
+	h, err := s.histories(ctx, id, id)
+	return h[id], err
+}
+
+// histories returns the consent histories of the subscribers with ids from
+// first to last, oldest event first.
+func (s *Store) histories(ctx context.Context, first, last int64) (map[int64][]ConsentEvent, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT subscriber_id, event, at, source, ip FROM consent_events
+		WHERE subscriber_id BETWEEN $1 AND $2 ORDER BY subscriber_id, id`, first, last)
+	if err != nil {
+		return nil, fmt.Errorf("reading consent history: %w", err)
+	}
+	defer rows.Close()
+	out := map[int64][]ConsentEvent{}
+	for rows.Next() {
+		var e ConsentEvent
+		if err := rows.Scan(&e.SubscriberID, &e.Event, &e.At, &e.Source, &e.IP); err != nil {
+			return nil, fmt.Errorf("reading consent history: %w", err)
+		}
+		out[e.SubscriberID] = append(out[e.SubscriberID], e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading consent history: %w", err)
+	}
+	return out, nil
 }

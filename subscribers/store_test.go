@@ -53,10 +53,10 @@ func TestStoreLifecycle(t *testing.T) {
 	if err != nil || got.ID != a.ID || got.ConsentIP != "192.0.2.1" || !got.ConsentAt.Equal(clock.Now()) || got.Lists[1] != "events" {
 		t.Fatalf("GetByEmail: %+v, %v", got, err)
 	}
-	if ok, err := s.Confirm(ctx, a.ID); !ok || err != nil {
+	if ok, err := s.Confirm(ctx, a.ID, Confirmation{}); !ok || err != nil {
 		t.Fatalf("Confirm: %v %v", ok, err)
 	}
-	if ok, _ := s.Confirm(ctx, a.ID); ok {
+	if ok, _ := s.Confirm(ctx, a.ID, Confirmation{}); ok {
 		t.Fatal("confirming twice changed the status again")
 	}
 	for i := range 5 {

@@ -29,6 +29,7 @@ const (
 	evBadLink      = "bad_link"      // a forged, altered or expired link
 	evMailFailed   = "mail_failed"   // a confirmation mail could not be sent
 	evQueueDropped = "queue_dropped" // the confirmation mail queue was full
+	evMailCapped   = "mail_capped"   // the hourly cap on confirmation mails was reached
 )
 
 func newNewsletterMetrics(reg prometheus.Registerer, store *subscribers.Store) (*newsletterMetrics, error) {
@@ -39,7 +40,7 @@ func newNewsletterMetrics(reg prometheus.Registerer, store *subscribers.Store) (
 	if reg == nil {
 		return m, nil
 	}
-	for _, ev := range []string{evSubscribe, evConfirm, evUnsubscribe, evOneClick, evHoneypot, evRateLimited, evCSRF, evInvalid, evBadLink, evMailFailed, evQueueDropped} {
+	for _, ev := range []string{evSubscribe, evConfirm, evUnsubscribe, evOneClick, evHoneypot, evRateLimited, evCSRF, evInvalid, evBadLink, evMailFailed, evQueueDropped, evMailCapped} {
 		m.events.WithLabelValues(ev) // show zeros from the start
 	}
 	if err := reg.Register(m.events); err != nil {

@@ -45,7 +45,18 @@ type NewsletterOptions struct {
 	// address waits before another confirmation mail goes out, so the form
 	// cannot be used to flood someone's inbox; zero means 10 minutes.
 	ResendAfter time.Duration
+	// MaxConfirmationsPerHour caps the confirmation mails sent in any hour,
+	// whoever asks, so that someone with many addresses cannot spend the
+	// mail provider's quota; beyond it the form answers as usual but no
+	// mail goes out (logged, and counted as mail_capped). Zero means
+	// DefaultMaxConfirmationsPerHour; negative means no cap.
+	MaxConfirmationsPerHour int
 }
+
+// DefaultMaxConfirmationsPerHour is the default global cap on confirmation
+// mails: far above what a small campaign's sign-ups need, far below a mail
+// provider's daily quota.
+const DefaultMaxConfirmationsPerHour = 200
 
 // DefaultRateLimit lets one address submit the subscribe form 5 times at once
 // and then once a minute.
@@ -75,7 +86,16 @@ type newsletter struct {
 	css      []byte
 	limiter  *limiter
 	secure   bool
+	// mailCap counts the confirmation mails queued in the last hour.
+	mailCap *windowCounter
+
+	purgeMu   sync.Mutex
+	lastPurge time.Time
 }
+
+// purgeEvery is how often a subscribe request also deletes the form
+// sign-ups whose confirmation links have all expired.
+const purgeEvery = time.Hour
 
 var pageNames = []string{"subscribe", "check-inbox", "confirm", "confirmed", "unsubscribe", "unsubscribed", "invalid-link", "error"}
 
@@ -106,8 +126,11 @@ func mountNewsletter(s *Server, opts NewsletterOptions) (*newsletter, error) {
 	if opts.ResendAfter == 0 {
 		opts.ResendAfter = 10 * time.Minute
 	}
+	if opts.MaxConfirmationsPerHour == 0 {
+		opts.MaxConfirmationsPerHour = DefaultMaxConfirmationsPerHour
+	}
 	n := &newsletter{opts: opts, pages: map[string]*template.Template{}, limiter: newLimiter(opts.RateLimit, opts.Now), secure: u.Scheme == "https",
-		mails: make(chan confirmationMail, mailQueue)}
+		mails: make(chan confirmationMail, mailQueue), mailCap: newWindowCounter(opts.MaxConfirmationsPerHour, time.Hour, opts.Now)}
 	for _, name := range pageNames {
 		t, err := template.New("layout.html").ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
@@ -293,18 +316,22 @@ func (n *newsletter) subscribe(w http.ResponseWriter, r *http.Request) {
 	n.metrics.inc(evSubscribe)
 	ctx := r.Context()
 	now := n.opts.Now()
+	n.purgeExpired(ctx, now)
+	// A form post proves nothing about who sent it: for an address already on
+	// the list (or erased) the request waits in the store as pending, and the
+	// subscriber's record, status and any suppression stay as they are until
+	// the address's owner confirms.
+	request := subscribers.Pending{Name: name, At: now, Source: consentSource, IP: ip.String()}
 	sub, err := n.opts.Store.Add(ctx, subscribers.Subscriber{Email: email, Name: name, Status: subscribers.Unconfirmed,
 		ConsentAt: now, ConsentSource: consentSource, ConsentIP: ip.String()})
-	if errors.Is(err, subscribers.ErrSuppressed) {
-		// The owner of an erased address subscribes again themselves; the
-		// double opt-in makes sure it is them.
-		if err = n.opts.Store.Unsuppress(ctx, email); err == nil {
-			sub, err = n.opts.Store.Add(ctx, subscribers.Subscriber{Email: email, Name: name, Status: subscribers.Unconfirmed,
-				ConsentAt: now, ConsentSource: consentSource, ConsentIP: ip.String()})
-		}
-	}
 	isNew := err == nil
 	switch {
+	case errors.Is(err, subscribers.ErrSuppressed):
+		sub, isNew, err = n.opts.Store.AddPending(ctx, email, request)
+		if err != nil {
+			n.fail(w, r, "recording subscribe request", err)
+			return
+		}
 	case errors.Is(err, subscribers.ErrExists):
 		if sub, err = n.opts.Store.GetByEmail(ctx, email); err != nil {
 			n.fail(w, r, "reading subscriber", err)
@@ -329,31 +356,66 @@ func (n *newsletter) subscribe(w http.ResponseWriter, r *http.Request) {
 		checkInbox()
 		return
 	}
+	if !n.mailCap.take() {
+		// The same answer as ever: the cap must not tell anyone anything
+		// about the address, and a bot learns nothing from it either.
+		n.opts.Logger.Warn("confirmation mail cap reached; no mail sent (the supporter can submit the form again later)",
+			"subscriber", sub.ID, "per_hour", n.opts.MaxConfirmationsPerHour)
+		n.metrics.inc(evMailCapped)
+		n.releaseClaim(sub.ID)
+		checkInbox()
+		return
+	}
 	if !isNew {
-		// Someone who had left, bounced or never confirmed subscribes again:
-		// record the new consent.
-		if err := n.opts.Store.Reconsent(ctx, sub.ID, name, now, consentSource, ip.String()); err != nil {
-			n.fail(w, r, "recording consent", err)
+		if err := n.opts.Store.SetPending(ctx, sub.ID, request); err != nil {
+			n.mailCap.giveBack()
+			n.releaseClaim(sub.ID)
+			n.fail(w, r, "recording subscribe request", err)
 			return
 		}
-		if sub, err = n.opts.Store.Get(ctx, sub.ID); err != nil {
-			n.fail(w, r, "reading subscriber", err)
-			return
-		}
+	}
+	// The mail greets them with the name they typed now, not the stored one.
+	mailSub := sub
+	if name != "" {
+		mailSub.Name = name
 	}
 	// The mail goes out after the answer: waiting for the SMTP server here
 	// would make a new address answer measurably slower than a confirmed
 	// one, and the form must not tell them apart.
 	n.inflight.Add(1)
 	select {
-	case n.mails <- confirmationMail{sub: sub, link: n.opts.Signer.ConfirmURL(n.opts.PublicURL, sub, now)}:
+	case n.mails <- confirmationMail{sub: mailSub, link: n.opts.Signer.ConfirmURL(n.opts.PublicURL, sub, now)}:
 	default:
 		n.inflight.Done()
 		n.opts.Logger.Error("confirmation mail queue full; dropped (the supporter can submit the form again)", "subscriber", sub.ID)
 		n.metrics.inc(evQueueDropped)
+		n.mailCap.giveBack()
 		n.releaseClaim(sub.ID)
 	}
 	checkInbox()
+}
+
+// purgeExpired deletes, at most once per purgeEvery, the form sign-ups never
+// confirmed whose links have all expired, so an address someone else typed
+// into the form does not stay in the database.
+func (n *newsletter) purgeExpired(ctx context.Context, now time.Time) {
+	n.purgeMu.Lock()
+	due := n.lastPurge.IsZero() || now.Sub(n.lastPurge) >= purgeEvery
+	if due {
+		n.lastPurge = now
+	}
+	n.purgeMu.Unlock()
+	if !due {
+		return
+	}
+	purged, err := n.opts.Store.PurgeUnconfirmed(ctx, now.Add(-subscribers.ConfirmTTL))
+	if err != nil {
+		n.opts.Logger.Error("purging expired sign-ups", "err", err)
+		return
+	}
+	if purged > 0 {
+		n.opts.Logger.Info("purged sign-ups never confirmed", "count", purged)
+	}
 }
 
 // Confirmation mails are sent by a few workers from a bounded queue, so a
@@ -456,11 +518,17 @@ func (n *newsletter) confirm(w http.ResponseWriter, r *http.Request) {
 		n.invalidLink(w)
 		return
 	}
-	sub, ok := n.linkSubscriber(w, r, r.PostForm.Get("t"), subscribers.PurposeConfirm)
+	token := r.PostForm.Get("t")
+	sub, ok := n.linkSubscriber(w, r, token, subscribers.PurposeConfirm)
 	if !ok {
 		return
 	}
-	changed, err := n.opts.Store.Confirm(r.Context(), sub.ID)
+	issued, err := n.opts.Signer.Issued(token)
+	if err != nil {
+		n.invalidLink(w)
+		return
+	}
+	changed, err := n.opts.Store.Confirm(r.Context(), sub.ID, subscribers.Confirmation{LinkIssued: issued, IP: clientIP(r, n.opts.TrustedProxies).String()})
 	if err != nil {
 		n.fail(w, r, "confirming", err)
 		return
@@ -469,7 +537,8 @@ func (n *newsletter) confirm(w http.ResponseWriter, r *http.Request) {
 		n.opts.Logger.Info("subscriber confirmed", "subscriber", sub.ID)
 		n.metrics.inc(evConfirm)
 	} else if sub.Status != subscribers.Confirmed {
-		// They left after this link was sent; an old link does not undo that.
+		// They left after this link was sent, and have not asked to come back
+		// since (or asked with a newer link): an old link does not undo that.
 		n.invalidLink(w)
 		return
 	}

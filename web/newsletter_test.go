@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"sync"
@@ -88,6 +89,12 @@ func newFixture(t testing.TB, publicURL string) *fixture {
 // store and signer, hence the func), or the recording one when it is nil.
 func newFixtureWith(t testing.TB, publicURL string, mailer func(*fixture) subscribers.Mailer) *fixture {
 	t.Helper()
+	return newFixtureOpts(t, publicURL, mailer, nil)
+}
+
+// newFixtureOpts is newFixtureWith with a chance to change the options.
+func newFixtureOpts(t testing.TB, publicURL string, mailer func(*fixture) subscribers.Mailer, opt func(*NewsletterOptions)) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "crier.db"))
 	if err != nil {
@@ -106,9 +113,13 @@ func newFixtureWith(t testing.TB, publicURL string, mailer func(*fixture) subscr
 	if mailer != nil {
 		m = mailer(f)
 	}
-	f.nl, err = mountNewsletter(srv, NewsletterOptions{Store: subs, Signer: f.signer, Mailer: m, PublicURL: publicURL,
+	opts := NewsletterOptions{Store: subs, Signer: f.signer, Mailer: m, PublicURL: publicURL,
 		Campaign: channels.Campaign{Name: "CAMACA", Website: "https://camaca.example.org", Language: "en"},
-		Logger:   slog.New(slog.DiscardHandler), Now: clk.Now})
+		Logger:   slog.New(slog.DiscardHandler), Now: clk.Now}
+	if opt != nil {
+		opt(&opts)
+	}
+	f.nl, err = mountNewsletter(srv, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,11 +253,44 @@ func TestSubscribeConfirmUnsubscribe(t *testing.T) {
 		t.Fatalf("old confirm link after unsubscribe: %d, %s", res.StatusCode, f.status(t, "ann@example.org"))
 	}
 
-	// Subscribing again through the form asks for a fresh confirmation.
+	// Subscribing again through the form sends a fresh confirmation, but
+	// until it is confirmed they stay unsubscribed and their record stays.
+	before, _ := f.store.GetByEmail(context.Background(), "ann@example.org")
 	f.clock.Advance(time.Hour)
-	f.subscribe(t, "ann@example.org", "", "192.0.2.8")
-	if st := f.status(t, "ann@example.org"); st != subscribers.Unconfirmed || len(f.mailer.all()) != 2 {
-		t.Fatalf("re-subscribe: %s with %d mails", st, len(f.mailer.all()))
+	f.subscribe(t, "ann@example.org", "Ann B", "192.0.2.8")
+	mails = f.mailer.all()
+	after, _ := f.store.GetByEmail(context.Background(), "ann@example.org")
+	if after.Status != subscribers.Unsubscribed || len(mails) != 2 || !reflect.DeepEqual(after, before) {
+		t.Fatalf("re-subscribe before confirming: %+v with %d mails (was %+v)", after, len(mails), before)
+	}
+	if mails[1].Sub.Name != "Ann B" {
+		t.Fatalf("the mail greets %q, want the name typed now", mails[1].Sub.Name)
+	}
+	// The old link still does not work; the new one does, and only now
+	// does the new consent replace the record, the old one kept as history.
+	if res := f.do(postForm("/confirm", url.Values{"t": {tokenOf(t, mails[0].URL)}}, nil), "192.0.2.8"); res.StatusCode != 400 {
+		t.Fatalf("old confirm link with a request pending: %d", res.StatusCode)
+	}
+	f.clock.Advance(time.Minute)
+	if res := f.do(postForm("/confirm", url.Values{"t": {tokenOf(t, mails[1].URL)}}, nil), "192.0.2.9"); res.StatusCode != 200 {
+		t.Fatalf("new confirm link: %d", res.StatusCode)
+	}
+	after, _ = f.store.GetByEmail(context.Background(), "ann@example.org")
+	if after.Status != subscribers.Confirmed || after.ConsentIP != "192.0.2.8" || after.Name != "Ann B" || !after.ConsentAt.Equal(f.clock.Now().Add(-time.Minute)) {
+		t.Fatalf("after confirming again: %+v", after)
+	}
+	hist, err := f.store.History(context.Background(), after.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range hist {
+		got = append(got, e.Event+" "+e.Source+" "+e.IP)
+	}
+	want := []string{"consent form:/subscribe 192.0.2.7", "confirmed confirmation link 192.0.2.7", "unsubscribed one-click ",
+		"consent form:/subscribe 192.0.2.8", "confirmed confirmation link 192.0.2.9"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("history\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 
@@ -434,14 +478,21 @@ func TestResendThrottle(t *testing.T) {
 	if len(mails) != 2 {
 		t.Fatalf("a repeat after 10 minutes sent %d mails in all, want 2", len(mails))
 	}
-	if sub, _ := f.store.GetByEmail(context.Background(), "ann@example.org"); sub.ConsentIP != "192.0.2.3" {
-		t.Fatalf("consent record not renewed: %+v", sub)
-	}
 	// Both links work until they expire.
 	for _, m := range mails {
 		if err := f.signer.Check(tokenOf(t, m.URL), subscribers.PurposeConfirm, m.Sub, f.clock.Now()); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// The repeat is a request until confirmed; confirming takes its record.
+	if sub, _ := f.store.GetByEmail(context.Background(), "ann@example.org"); sub.ConsentIP != "192.0.2.1" {
+		t.Fatalf("consent record changed by an unconfirmed repeat: %+v", sub)
+	}
+	if res := f.do(postForm("/confirm", url.Values{"t": {tokenOf(t, mails[0].URL)}}, nil), "192.0.2.3"); res.StatusCode != 200 {
+		t.Fatalf("confirm: %d", res.StatusCode)
+	}
+	if sub, _ := f.store.GetByEmail(context.Background(), "ann@example.org"); sub.ConsentIP != "192.0.2.3" || sub.Status != subscribers.Confirmed {
+		t.Fatalf("consent record not renewed on confirmation: %+v", sub)
 	}
 }
 
@@ -449,7 +500,10 @@ func TestAdminAPI(t *testing.T) {
 	f := newFixture(t, "http://127.0.0.1:8080")
 	ctx := context.Background()
 	for _, e := range []string{"a@example.org", "b@example.org", "c@example.org"} {
-		f.store.Add(ctx, subscribers.Subscriber{Email: e, Status: subscribers.Confirmed, ConsentSource: "import:x.csv"})
+		f.store.Add(ctx, subscribers.Subscriber{Email: e, Status: subscribers.Confirmed, ConsentSource: "import:x.csv", ConsentAt: f.clock.Now()})
+	}
+	if hist, _ := f.store.History(ctx, 1); len(hist) != 1 {
+		t.Fatalf("history before DELETE: %+v", hist)
 	}
 	f.store.SetStatus(ctx, 2, subscribers.Unsubscribed, "one-click")
 	admin := func(method, path string, auth bool) *http.Response {
@@ -497,6 +551,9 @@ func TestAdminAPI(t *testing.T) {
 	if f.status(t, "a@example.org") != "" {
 		t.Fatal("DELETE left the subscriber")
 	}
+	if hist, err := f.store.History(ctx, 1); err != nil || len(hist) != 0 {
+		t.Fatalf("DELETE left the consent history: %+v %v", hist, err)
+	}
 	if res := admin("DELETE", "/admin/subscribers/a@example.org", true); res.StatusCode != 404 {
 		t.Fatalf("DELETE again: %d", res.StatusCode)
 	}
@@ -531,11 +588,112 @@ func TestErasedSupporterSubscribesAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, body := f.subscribe(t, "ann@example.org", "Ann", "192.0.2.1")
-	if res.StatusCode != 200 || !strings.Contains(body, "Check your inbox") || len(f.mailer.all()) != 1 {
-		t.Fatalf("form after erasure: %d, %d mails", res.StatusCode, len(f.mailer.all()))
+	mails := f.mailer.all()
+	if res.StatusCode != 200 || !strings.Contains(body, "Check your inbox") || len(mails) != 1 || mails[0].Sub.Name != "Ann" {
+		t.Fatalf("form after erasure: %d, %+v", res.StatusCode, mails)
 	}
-	if sup, _ := f.store.IsSuppressed(ctx, "ann@example.org"); sup || f.status(t, "ann@example.org") != subscribers.Unconfirmed {
-		t.Fatalf("suppressed %v, status %s", sup, f.status(t, "ann@example.org"))
+	// Until the owner confirms, the erasure stands: still suppressed (so an
+	// import is still refused), and nothing of the form kept as a record.
+	if sup, _ := f.store.IsSuppressed(ctx, "ann@example.org"); !sup {
+		t.Fatal("the form alone lifted the suppression")
+	}
+	sub, err := f.store.GetByEmail(ctx, "ann@example.org")
+	if err != nil || sub.Status != subscribers.Unconfirmed || sub.Name != "" || !sub.ConsentAt.IsZero() || sub.ConsentIP != "" {
+		t.Fatalf("before confirming: %+v, %v", sub, err)
+	}
+	rep, err := f.store.Import(ctx, strings.NewReader("email,status\nann@example.org,confirmed\n"), subscribers.ImportOptions{Source: "import:old.csv"})
+	if err != nil || rep.Added != 0 {
+		t.Fatalf("import before confirming: %+v, %v", rep, err)
+	}
+	if res := f.do(postForm("/confirm", url.Values{"t": {tokenOf(t, mails[0].URL)}}, nil), "192.0.2.5"); res.StatusCode != 200 {
+		t.Fatalf("confirm: %d", res.StatusCode)
+	}
+	if sup, _ := f.store.IsSuppressed(ctx, "ann@example.org"); sup {
+		t.Fatal("suppression kept after the owner confirmed")
+	}
+	sub, _ = f.store.GetByEmail(ctx, "ann@example.org")
+	if sub.Status != subscribers.Confirmed || sub.Name != "Ann" || sub.ConsentIP != "192.0.2.1" || sub.ConsentSource != "form:/subscribe" {
+		t.Fatalf("after confirming: %+v", sub)
+	}
+}
+
+func TestFormLeavesRecordUntilConfirmed(t *testing.T) {
+	f := newFixture(t, "http://127.0.0.1:8080")
+	ctx := context.Background()
+	consent := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
+	sub, err := f.store.Add(ctx, subscribers.Subscriber{Email: "bob@example.org", Name: "Bob", Status: subscribers.Confirmed,
+		ConsentAt: consent, ConsentSource: "import:members.csv", ConsentIP: "198.51.100.4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(time.Hour)
+	if err := f.store.SetStatus(ctx, sub.ID, subscribers.Bounced, "550 mailbox unknown"); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := f.store.GetByEmail(ctx, "bob@example.org")
+	f.clock.Advance(time.Hour)
+	f.subscribe(t, "bob@example.org", "Mallory", "203.0.113.66")
+	after, _ := f.store.GetByEmail(ctx, "bob@example.org")
+	if !reflect.DeepEqual(after, before) || len(f.mailer.all()) != 1 {
+		t.Fatalf("a form post changed the record:\n%+v\nwas\n%+v", after, before)
+	}
+	// The owner never confirms: the request lapses and the record is intact.
+	f.clock.Advance(subscribers.ConfirmTTL + time.Hour)
+	f.subscribe(t, "someone@example.org", "", "192.0.2.1") // runs the purge
+	if after, _ := f.store.GetByEmail(ctx, "bob@example.org"); !reflect.DeepEqual(after, before) {
+		t.Fatalf("the purge touched a bounced subscriber: %+v", after)
+	}
+	hist, _ := f.store.History(ctx, sub.ID)
+	if len(hist) != 2 || hist[0].Event != "consent" || hist[1].Event != "bounced" || hist[1].Source != "550 mailbox unknown" {
+		t.Fatalf("history %+v", hist)
+	}
+}
+
+func TestUnconfirmedSignupsArePurged(t *testing.T) {
+	f := newFixture(t, "http://127.0.0.1:8080")
+	ctx := context.Background()
+	f.subscribe(t, "ann@example.org", "Ann", "192.0.2.1") // the first request purges (nothing yet)
+	f.store.Add(ctx, subscribers.Subscriber{Email: "imported@example.org"})
+	f.clock.Advance(subscribers.ConfirmTTL - time.Minute)
+	f.subscribe(t, "bob@example.org", "", "192.0.2.2")
+	if f.status(t, "ann@example.org") != subscribers.Unconfirmed {
+		t.Fatal("purged before the link expired")
+	}
+	f.clock.Advance(time.Hour)
+	f.subscribe(t, "carl@example.org", "", "192.0.2.3")
+	if f.status(t, "ann@example.org") != "" {
+		t.Fatal("a sign-up never confirmed is still stored after its link expired")
+	}
+	for _, e := range []string{"bob@example.org", "carl@example.org", "imported@example.org"} {
+		if f.status(t, e) != subscribers.Unconfirmed {
+			t.Errorf("%s was purged", e)
+		}
+	}
+}
+
+func TestConfirmationMailCap(t *testing.T) {
+	f := newFixtureOpts(t, "http://127.0.0.1:8080", nil, func(o *NewsletterOptions) { o.MaxConfirmationsPerHour = 2 })
+	for i, e := range []string{"a@example.org", "b@example.org", "c@example.org"} {
+		res, body := f.subscribe(t, e, "", "192.0.2."+string(rune('1'+i)))
+		if res.StatusCode != 200 || !strings.Contains(body, "Check your inbox") {
+			t.Fatalf("%s: %d", e, res.StatusCode)
+		}
+		f.clock.Advance(time.Minute)
+	}
+	if n := len(f.mailer.all()); n != 2 {
+		t.Fatalf("%d confirmation mails under a cap of 2", n)
+	}
+	res := f.do(httptest.NewRequest("GET", "/metrics", nil), "127.0.0.1")
+	body, _ := io.ReadAll(res.Body)
+	if !strings.Contains(string(body), `crier_newsletter_page_events_total{event="mail_capped"} 1`) {
+		t.Fatalf("no mail_capped metric:\n%s", body)
+	}
+	// The capped supporter can try again once the hour has passed: their
+	// resend pause was not spent.
+	f.clock.Advance(time.Hour)
+	f.subscribe(t, "c@example.org", "", "192.0.2.3")
+	if mails := f.mailer.all(); len(mails) != 3 || mails[2].Sub.Email != "c@example.org" {
+		t.Fatalf("after the hour: %+v", mails)
 	}
 }
 

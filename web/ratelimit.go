@@ -1,6 +1,7 @@
 package web
 
 import (
+	"container/list"
 	"fmt"
 	"net"
 	"net/http"
@@ -20,23 +21,27 @@ type RateLimit struct {
 // limiter holds the buckets. It belongs to one mounted handler, never to the
 // package, so two servers (or two tests) never share counts.
 type limiter struct {
-	rate    RateLimit
-	now     func() time.Time
-	mu      sync.Mutex
-	buckets map[string]*bucket
+	rate RateLimit
+	now  func() time.Time
+	mu   sync.Mutex
+	// buckets index the entries of lru, most recently used at the front.
+	buckets map[string]*list.Element
+	lru     *list.List
 }
 
 type bucket struct {
+	key    string
 	tokens float64
 	last   time.Time
 }
 
-// maxBuckets bounds memory under a flood from many addresses; above it, full
-// buckets (clients idle long enough to have refilled) are dropped.
+// maxBuckets bounds memory under a flood from many addresses; above it, the
+// least recently used bucket is dropped. Clearing them all instead would
+// hand every client, the flooding one included, a fresh burst.
 const maxBuckets = 10000
 
 func newLimiter(rate RateLimit, now func() time.Time) *limiter {
-	return &limiter{rate: rate, now: now, buckets: map[string]*bucket{}}
+	return &limiter{rate: rate, now: now, buckets: map[string]*list.Element{}, lru: list.New()}
 }
 
 // allow takes a token for key and reports whether there was one, and if not,
@@ -48,13 +53,18 @@ func (l *limiter) allow(key string) (bool, time.Duration) {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	b, ok := l.buckets[key]
-	if !ok {
-		if len(l.buckets) >= maxBuckets {
-			l.sweep(now)
+	var b *bucket
+	if e, ok := l.buckets[key]; ok {
+		l.lru.MoveToFront(e)
+		b = e.Value.(*bucket)
+	} else {
+		for len(l.buckets) >= maxBuckets {
+			oldest := l.lru.Back()
+			delete(l.buckets, oldest.Value.(*bucket).key)
+			l.lru.Remove(oldest)
 		}
-		b = &bucket{tokens: float64(l.rate.Burst), last: now}
-		l.buckets[key] = b
+		b = &bucket{key: key, tokens: float64(l.rate.Burst), last: now}
+		l.buckets[key] = l.lru.PushFront(b)
 	}
 	b.refill(now, l.rate)
 	if b.tokens >= 1 {
@@ -75,16 +85,48 @@ func (b *bucket) refill(now time.Time, rate RateLimit) {
 	}
 }
 
-func (l *limiter) sweep(now time.Time) {
-	for k, b := range l.buckets {
-		b.refill(now, l.rate)
-		if b.tokens >= float64(l.rate.Burst) {
-			delete(l.buckets, k)
-		}
+// windowCounter allows at most max events in any window (a sliding
+// window, remembered as the times of the events in it); max < 0 allows
+// everything.
+type windowCounter struct {
+	max    int
+	window time.Duration
+	now    func() time.Time
+	mu     sync.Mutex
+	times  []time.Time // oldest first, at most max
+}
+
+func newWindowCounter(max int, window time.Duration, now func() time.Time) *windowCounter {
+	return &windowCounter{max: max, window: window, now: now}
+}
+
+// take counts one event and reports whether it is within the cap; an event
+// over the cap is not counted.
+func (c *windowCounter) take() bool {
+	if c.max < 0 {
+		return true
 	}
-	// Still full of active clients: start afresh rather than grow for ever.
-	if len(l.buckets) >= maxBuckets {
-		clear(l.buckets)
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	i := 0
+	for i < len(c.times) && !c.times[i].After(now.Add(-c.window)) {
+		i++
+	}
+	c.times = c.times[i:]
+	if len(c.times) >= c.max {
+		return false
+	}
+	c.times = append(c.times, now)
+	return true
+}
+
+// giveBack uncounts the latest event taken, whose mail did not go out.
+func (c *windowCounter) giveBack() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.times) > 0 {
+		c.times = c.times[:len(c.times)-1]
 	}
 }
 
