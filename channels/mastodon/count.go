@@ -155,8 +155,9 @@ func urlEnd(text string, from int) int {
 		}
 		break
 	}
-	// A URL needs a host.
-	if end == from || !strings.ContainsFunc(text[from:end], func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }) {
+	// A URL needs a host starting with a letter or digit (twitter-text's
+	// valid_domain): "http://!x" is not a URL to Mastodon.
+	if r, _ := utf8.DecodeRuneInString(text[from:end]); !unicode.IsLetter(r) && !unicode.IsDigit(r) {
 		return from
 	}
 	return end

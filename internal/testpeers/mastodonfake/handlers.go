@@ -307,7 +307,7 @@ func (s *Server) postStatus(w http.ResponseWriter, req *http.Request, body []byt
 	switch {
 	case strings.TrimSpace(p.Status) == "" && len(p.MediaIDs) == 0:
 		problem = "Validation failed: Text can't be blank"
-	case statusLength(p.SpoilerText, p.Status, s.opts.CharactersReservedPerURL) > s.opts.MaxCharacters:
+	case StatusLength(p.SpoilerText, p.Status, s.opts.CharactersReservedPerURL) > s.opts.MaxCharacters:
 		problem = "Validation failed: Text character limit of " + strconv.Itoa(s.opts.MaxCharacters) + " exceeded"
 	case p.InReplyToID != "" && s.find(p.InReplyToID) == nil:
 		problem = "Validation failed: the status you are replying to does not exist"

@@ -55,7 +55,20 @@ func extract(text string) []textEntity {
 		if prev, _ := utf8.DecodeLastRuneInString(text[:loc[0]]); loc[0] > 0 && (wordRune(prev) || strings.ContainsRune("@＠$#＃", prev)) {
 			continue
 		}
-		end := loc[1]
+		// A URL needs a host: letters, digits, dots and hyphens, starting
+		// with a letter or digit.
+		host := loc[1]
+		for host < len(text) {
+			r, n := utf8.DecodeRuneInString(text[host:])
+			if !(unicode.IsLetter(r) || unicode.IsDigit(r) || (host > loc[1] && (unicode.IsMark(r) || strings.ContainsRune("-._", r)))) {
+				break
+			}
+			host += n
+		}
+		if host == loc[1] {
+			continue
+		}
+		end := host
 		for end < len(text) {
 			r, n := utf8.DecodeRuneInString(text[end:])
 			if unicode.IsSpace(r) || strings.ContainsRune(`<>"`, r) || (r > 0x7f && !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsMark(r)) {
@@ -109,10 +122,10 @@ func extract(text string) []textEntity {
 	return out
 }
 
-// statusLength is Mastodon's StatusLengthValidator: grapheme clusters of the
+// StatusLength is Mastodon's StatusLengthValidator: grapheme clusters of the
 // content warning followed by the text, in which every URL counts as
 // urlLength characters and a remote mention @user@domain as @user.
-func statusLength(spoiler, text string, urlLength int) int {
+func StatusLength(spoiler, text string, urlLength int) int {
 	var b strings.Builder
 	b.WriteString(spoiler)
 	if strings.TrimSpace(text) != "" {
