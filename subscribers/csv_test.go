@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestImport(t *testing.T) {
@@ -126,7 +127,9 @@ func TestExportRoundTrip(t *testing.T) {
 	s, clock := openTest(t)
 	s.Add(ctx, Subscriber{Email: "ann@example.org", Name: "=HYPERLINK(\"http://evil\")", Status: Confirmed, Lists: []string{"news"},
 		ConsentAt: clock.Now(), ConsentSource: "form:/subscribe", ConsentIP: "192.0.2.1"})
-	s.Add(ctx, Subscriber{Email: "-bob@example.org", Status: Unsubscribed})
+	bob, _ := s.Add(ctx, Subscriber{Email: "-bob@example.org", Status: Confirmed})
+	clock.Advance(time.Hour)
+	s.SetStatus(ctx, bob.ID, Unsubscribed, "unsubscribe page; thanks")
 	var buf bytes.Buffer
 	n, err := s.Export(ctx, &buf, "")
 	if err != nil || n != 2 {
@@ -136,13 +139,17 @@ func TestExportRoundTrip(t *testing.T) {
 	if recs[1][1] != `'=HYPERLINK("http://evil")` || recs[2][0] != "'-bob@example.org" || recs[1][4] != "2026-03-01T10:00:00Z" || recs[1][6] != "192.0.2.1" {
 		t.Fatalf("export rows %q", recs)
 	}
+	if recs[0][9] != "consent_history" || recs[1][9] != "2026-03-01T10:00:00Z consent form:/subscribe ip 192.0.2.1" ||
+		recs[2][9] != "2026-03-01T11:00:00Z unsubscribed unsubscribe page, thanks" {
+		t.Fatalf("exported history %q", recs)
+	}
 	other, _ := openTest(t)
 	rep, err := other.Import(ctx, &buf, ImportOptions{Source: "import:export.csv"})
 	if err != nil || rep.Added != 2 || len(rep.Rejected) != 0 {
 		t.Fatalf("re-import %+v, %v", rep, err)
 	}
 	ann, _ := other.GetByEmail(ctx, "ann@example.org")
-	bob, _ := other.GetByEmail(ctx, "-bob@example.org")
+	bob, _ = other.GetByEmail(ctx, "-bob@example.org")
 	if ann.Name != `=HYPERLINK("http://evil")` || ann.Status != Confirmed || ann.ConsentSource != "form:/subscribe" || ann.ConsentIP != "192.0.2.1" || bob.Status != Unsubscribed {
 		t.Fatalf("round trip lost data: %+v %+v", ann, bob)
 	}

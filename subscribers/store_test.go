@@ -139,3 +139,139 @@ func TestClaimConfirmationMail(t *testing.T) {
 		t.Fatal("claim after release refused")
 	}
 }
+
+func TestConfirmPendingRequests(t *testing.T) {
+	ctx := context.Background()
+	s, clock := openTest(t)
+	orig := clock.Now()
+	ann, _ := s.Add(ctx, Subscriber{Email: "ann@example.org", Name: "Ann", Status: Confirmed, ConsentAt: orig, ConsentSource: "import:a.csv", ConsentIP: "192.0.2.1"})
+	oldLink := clock.Now()
+	clock.Advance(time.Hour)
+	if err := s.SetStatus(ctx, ann.ID, Unsubscribed, "one-click"); err != nil {
+		t.Fatal(err)
+	}
+	// No request pending: no link confirms, old or new.
+	for _, issued := range []time.Time{oldLink, clock.Now().Add(time.Minute)} {
+		if ok, err := s.Confirm(ctx, ann.ID, Confirmation{LinkIssued: issued}); ok || err != nil {
+			t.Fatalf("confirm without a request (link of %v): %v %v", issued, ok, err)
+		}
+	}
+	clock.Advance(time.Hour)
+	req := Pending{Name: "Ann B", At: clock.Now(), Source: "form:/subscribe", IP: "203.0.113.5"}
+	if err := s.SetPending(ctx, ann.ID, req); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Get(ctx, ann.ID); got.Status != Unsubscribed || got.Name != "Ann" || got.ConsentIP != "192.0.2.1" {
+		t.Fatalf("SetPending changed the record: %+v", got)
+	}
+	if ok, _ := s.Confirm(ctx, ann.ID, Confirmation{LinkIssued: oldLink}); ok {
+		t.Fatal("a link from before the unsubscribe confirmed the new request")
+	}
+	// A new request from the owner replaces the pending one; an unsubscribe
+	// drops it.
+	if ok, err := s.Confirm(ctx, ann.ID, Confirmation{LinkIssued: clock.Now(), IP: "203.0.113.6"}); !ok || err != nil {
+		t.Fatalf("confirm: %v %v", ok, err)
+	}
+	got, _ := s.Get(ctx, ann.ID)
+	if got.Status != Confirmed || got.Name != "Ann B" || got.ConsentIP != "203.0.113.5" || !got.ConsentAt.Equal(req.At) {
+		t.Fatalf("after confirm: %+v", got)
+	}
+	hist, _ := s.History(ctx, ann.ID)
+	if len(hist) != 4 || hist[0].IP != "192.0.2.1" || !hist[0].At.Equal(orig) || hist[1].Event != "unsubscribed" || hist[2].IP != "203.0.113.5" || hist[3].IP != "203.0.113.6" {
+		t.Fatalf("history %+v", hist)
+	}
+	clock.Advance(time.Hour)
+	s.SetPending(ctx, ann.ID, Pending{Name: "Mallory", At: clock.Now(), IP: "198.51.100.9"}) // confirmed: ignored
+	s.SetStatus(ctx, ann.ID, Bounced, "550 mailbox unknown")
+	clock.Advance(time.Hour)
+	if ok, _ := s.Confirm(ctx, ann.ID, Confirmation{LinkIssued: clock.Now()}); ok {
+		t.Fatal("a request made while confirmed was kept and confirmed after a bounce")
+	}
+}
+
+func TestAddPendingKeepsSuppression(t *testing.T) {
+	ctx := context.Background()
+	s, clock := openTest(t)
+	s.Add(ctx, Subscriber{Email: "ann@example.org", Name: "Ann", Status: Confirmed, ConsentAt: clock.Now()})
+	if err := s.Delete(ctx, "ann@example.org"); err != nil {
+		t.Fatal(err)
+	}
+	var events int
+	s.db.QueryRow(`SELECT COUNT(*) FROM consent_events`).Scan(&events)
+	if events != 0 {
+		t.Fatalf("erasure left %d history events", events)
+	}
+	req := Pending{Name: "Ann", At: clock.Now(), Source: "form:/subscribe", IP: "192.0.2.9"}
+	sub, added, err := s.AddPending(ctx, "Ann@example.org", req)
+	if err != nil || !added || sub.Status != Unconfirmed || sub.Name != "" || sub.ConsentIP != "" {
+		t.Fatalf("AddPending: %+v %v %v", sub, added, err)
+	}
+	if again, added, err := s.AddPending(ctx, "ann@example.org", req); err != nil || added || again.ID != sub.ID {
+		t.Fatalf("AddPending again: %+v %v %v", again, added, err)
+	}
+	if sup, _ := s.IsSuppressed(ctx, "ann@example.org"); !sup {
+		t.Fatal("AddPending lifted the suppression")
+	}
+	// Never confirmed: purged once the link has expired, suppression kept.
+	if n, err := s.PurgeUnconfirmed(ctx, clock.Now()); n != 0 || err != nil {
+		t.Fatalf("purge of a fresh request: %d %v", n, err)
+	}
+	clock.Advance(ConfirmTTL + time.Second)
+	if n, err := s.PurgeUnconfirmed(ctx, clock.Now().Add(-ConfirmTTL)); n != 1 || err != nil {
+		t.Fatalf("purge: %d %v", n, err)
+	}
+	if sup, _ := s.IsSuppressed(ctx, "ann@example.org"); !sup {
+		t.Fatal("the purge lifted the suppression")
+	}
+	// Asked again and confirmed: the suppression goes, the request becomes
+	// the record.
+	sub, _, _ = s.AddPending(ctx, "ann@example.org", Pending{Name: "Ann", At: clock.Now(), Source: "form:/subscribe", IP: "192.0.2.10"})
+	if ok, err := s.Confirm(ctx, sub.ID, Confirmation{LinkIssued: clock.Now()}); !ok || err != nil {
+		t.Fatalf("confirm: %v %v", ok, err)
+	}
+	if sup, _ := s.IsSuppressed(ctx, "ann@example.org"); sup {
+		t.Fatal("suppression kept after confirming")
+	}
+	if got, _ := s.Get(ctx, sub.ID); got.Name != "Ann" || got.ConsentIP != "192.0.2.10" || got.Status != Confirmed {
+		t.Fatalf("after confirm: %+v", got)
+	}
+}
+
+func TestPurgeUnconfirmed(t *testing.T) {
+	ctx := context.Background()
+	s, clock := openTest(t)
+	form := func(e string) Subscriber {
+		sub, err := s.Add(ctx, Subscriber{Email: e, ConsentAt: clock.Now(), ConsentSource: "form:/subscribe", ConsentIP: "192.0.2.1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sub
+	}
+	old := form("old@example.org")
+	form("confirmed@example.org")
+	c, _ := s.GetByEmail(ctx, "confirmed@example.org")
+	s.Confirm(ctx, c.ID, Confirmation{})
+	s.Add(ctx, Subscriber{Email: "imported@example.org", ConsentSource: "import:x.csv"})
+	renewed := form("renewed@example.org")
+	clock.Advance(5 * 24 * time.Hour)
+	s.SetPending(ctx, renewed.ID, Pending{At: clock.Now(), Source: "form:/subscribe"})
+	clock.Advance(3 * 24 * time.Hour)
+	form("recent@example.org")
+	n, err := s.PurgeUnconfirmed(ctx, clock.Now().Add(-ConfirmTTL))
+	if err != nil || n != 1 {
+		t.Fatalf("purged %d, %v; want 1", n, err)
+	}
+	if _, err := s.Get(ctx, old.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("old sign-up: %v", err)
+	}
+	for _, e := range []string{"confirmed@example.org", "imported@example.org", "renewed@example.org", "recent@example.org"} {
+		if _, err := s.GetByEmail(ctx, e); err != nil {
+			t.Errorf("%s: %v", e, err)
+		}
+	}
+	var events int
+	s.db.QueryRow(`SELECT COUNT(*) FROM consent_events WHERE subscriber_id = $1`, old.ID).Scan(&events)
+	if events != 0 {
+		t.Fatalf("the purge left %d history events", events)
+	}
+}

@@ -74,6 +74,61 @@ func TestLimiter(t *testing.T) {
 	}
 }
 
+// A full table drops the least recently used client, never everyone's
+// counts: a flood of new addresses must not give an active abuser a fresh
+// burst.
+func TestLimiterOverflowEvictsOldest(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := newLimiter(RateLimit{Burst: 1, Every: time.Hour}, func() time.Time { return now })
+	key := func(i int) string { return netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}).String() }
+	l.allow("abuser")
+	for i := range maxBuckets - 1 {
+		l.allow(key(i))
+	}
+	if ok, _ := l.allow("abuser"); ok {
+		t.Fatal("abuser allowed twice")
+	}
+	for i := maxBuckets; i < maxBuckets+100; i++ {
+		if ok, _ := l.allow(key(i)); !ok {
+			t.Fatalf("new client %d refused", i)
+		}
+	}
+	if ok, _ := l.allow("abuser"); ok {
+		t.Fatal("the overflow reset a recently active client's bucket")
+	}
+	if len(l.buckets) != maxBuckets || l.lru.Len() != maxBuckets {
+		t.Fatalf("%d buckets, %d in the LRU list; want %d", len(l.buckets), l.lru.Len(), maxBuckets)
+	}
+	if _, kept := l.buckets[key(0)]; kept {
+		t.Fatal("the least recently used client was kept")
+	}
+	if _, kept := l.buckets[key(200)]; !kept {
+		t.Fatal("a client evicted out of order")
+	}
+}
+
+func TestWindowCounter(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := newWindowCounter(2, time.Hour, func() time.Time { return now })
+	for i, want := range []bool{true, true, false} {
+		if got := c.take(); got != want {
+			t.Fatalf("take %d: %v, want %v", i+1, got, want)
+		}
+		now = now.Add(10 * time.Minute)
+	}
+	c.giveBack()
+	if !c.take() || c.take() {
+		t.Fatal("giveBack did not free exactly one")
+	}
+	now = now.Add(31 * time.Minute) // the first take is now over an hour old
+	if !c.take() || c.take() {
+		t.Fatal("the window did not slide")
+	}
+	if u := newWindowCounter(-1, time.Hour, time.Now); !u.take() || !u.take() {
+		t.Fatal("a negative cap must allow everything")
+	}
+}
+
 func TestParseTrustedProxies(t *testing.T) {
 	got, err := ParseTrustedProxies([]string{"10.0.0.0/8", " 127.0.0.1 ", "::1", "192.168.1.7/24"})
 	if err != nil {
