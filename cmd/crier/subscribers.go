@@ -167,8 +167,9 @@ func printable(s string) string {
 func subscribersExport(ctx context.Context, app *App, args []string) error {
 	fs := newFlagSet(app, "subscribers export", "[--status S] [FILE]", `
 Writes the subscribers as CSV (email, name, status, lists, consent_at,
-consent_source, consent_ip, created_at, updated_at) to FILE, or to standard
-output. The file holds personal data: it is created readable by you only.
+consent_source, consent_ip, created_at, updated_at, consent_history) to FILE,
+or to standard output. consent_history lists every consent and change of
+status, oldest first, separated by "; ". The file holds personal data: it is created readable by you only.
 Cells that a spreadsheet would run as a formula are prefixed with '.`)
 	status := fs.String("status", "", "only subscribers with this status (unconfirmed, confirmed, unsubscribed, bounced)")
 	pos, err := parseArgs(fs, args)
@@ -255,10 +256,10 @@ their consent came from.`)
 
 func subscribersRemove(ctx context.Context, app *App, args []string) error {
 	fs := newFlagSet(app, "subscribers remove", "EMAIL", `
-Erases a supporter's personal data (address, name, consent record). Only a
-salted hash of the address is kept, so that a later import cannot put them
-back on the list; if they subscribe again through the form themselves, that
-works. Use this for erasure requests; an unsubscribe needs nothing from you.`)
+Erases a supporter's personal data (address, name, consent record and
+consent history). Only a salted hash of the address is kept, so that a later
+import cannot put them back on the list; if they subscribe again through the
+form themselves and confirm, that works. Use this for erasure requests; an unsubscribe needs nothing from you.`)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err

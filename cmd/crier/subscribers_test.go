@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/crierhq/crier/bot/store"
 )
 
 // runCrier runs one command line against a minimal config in dir.
@@ -65,7 +67,8 @@ func TestSubscribersCommands(t *testing.T) {
 	}
 	data, _ := os.ReadFile(export)
 	recs, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
-	if err != nil || len(recs) != 3 || recs[0][5] != "consent_source" || recs[1][5] != "import:members.csv" {
+	if err != nil || len(recs) != 3 || recs[0][5] != "consent_source" || recs[1][5] != "import:members.csv" ||
+		recs[1][9] != "2024-05-01T00:00:00Z consent import:members.csv" {
 		t.Fatalf("export:\n%s", data)
 	}
 
@@ -74,6 +77,21 @@ func TestSubscribersCommands(t *testing.T) {
 	}
 	if _, out, _ = runCrier(t, dir, "subscribers", "list"); strings.Contains(out, "bob@") {
 		t.Fatalf("bob still listed:\n%s", out)
+	}
+	// Erasure takes the consent history too; only the suppression hash stays.
+	if code, out, _ = runCrier(t, dir, "subscribers", "remove", "ann@example.org"); code != 0 || !strings.Contains(out, "Erased") {
+		t.Fatalf("remove ann: %d %s", code, out)
+	}
+	st, err := store.Open(context.Background(), filepath.Join(dir, "data", "crier.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events, suppressed int
+	st.DB().QueryRow(`SELECT COUNT(*) FROM consent_events`).Scan(&events)
+	st.DB().QueryRow(`SELECT COUNT(*) FROM subscriber_suppressions`).Scan(&suppressed)
+	st.Close()
+	if events != 0 || suppressed != 2 {
+		t.Fatalf("after erasing both: %d history events, %d suppressions; want 0 and 2", events, suppressed)
 	}
 	// The erased address cannot come back through an import.
 	if _, out, _ = runCrier(t, dir, "subscribers", "import", members); !strings.Contains(out, "erased at its owner's request") {
