@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/channels"
@@ -109,4 +111,57 @@ func FuzzCounterAgreesWithFake(f *testing.F) {
 			t.Errorf("Count(%q, %q) with URLs as %d = %d, Mastodon's rule (the fake) says %d", spoiler, text, reserved, got, want)
 		}
 	})
+}
+
+// FuzzFingerprintMatchesMastodonHTML checks the after-failure lookup's two
+// readings agree: what Crier composed, and the HTML Mastodon renders from it
+// (as the fake renders it: shortened links, hashtag links, mentions of the
+// instance's accounts linked and of others left as plain text).
+func FuzzFingerprintMatchesMastodonHTML(f *testing.F) {
+	f.Add("Thanks to @crier and @ally@elsewhere.example for the vigil https://www.campaign.example.org/events/2026/vigil-for-the-missing #EndTrafficking.")
+	f.Add("Line one\nline two\n\n\nnew paragraph <b>&amp;</b> \"quoted\" https://example.org/?a=1&b=2")
+	f.Add("#1 #a1 x#y (https://example.org/a_(b)) @crier@" + "127.0.0.1")
+	known := func(user, domain string) bool { return user == "crier" && domain == "" }
+	f.Fuzz(func(t *testing.T, text string) {
+		// Control characters other than newlines are junk no feed gives
+		// (the HTML parser turns NUL into U+FFFD).
+		if !utf8.ValidString(text) || strings.ContainsFunc(text, func(r rune) bool { return r != '\n' && unicode.IsControl(r) }) {
+			return
+		}
+		want := fingerprintText(text)
+		html := mastodonfake.Render("https://fake.example", text, known)
+		words, links := fingerprintHTML(html)
+		if words != want.words || !containsAll(links, want.links) {
+			t.Errorf("text %q\nrenders as %s\nwords %q, want %q\nlinks %q, want %q", text, html, words, want.words, links, want.links)
+		}
+	})
+}
+
+// TestSendRetryFindsStatusWithMentionAtLineEnd: a mention of an account the
+// server does not know, at the end of a paragraph, stays plain text followed
+// by </p><p> in the HTML; the after-failure lookup must still recognise the
+// status (on a server ignoring Idempotency-Key) and not post it twice.
+func TestSendRetryFindsStatusWithMentionAtLineEnd(t *testing.T) {
+	srv := mastodonfake.New(t, mastodonfake.Options{IgnoreIdempotencyKey: true})
+	f, s := newTestSender(t, srv, Config{}, nil)
+	pl, err := f.Format(post.Post{ID: "md:thanks", Title: "Thank you", Link: link,
+		Body: "Thanks to @ally@elsewhere.example\n\nWe stood together at the vigil."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := pl.Body.([]Status)[0].Status; !strings.Contains(st, "@ally@elsewhere.example\n\n") {
+		t.Skipf("the formatter no longer puts the mention at a line end: %q", st)
+	}
+	srv.FailAfterNext("POST", "/api/v1/statuses", mastodonfake.Response{Status: 502, Body: `{"error":"Bad Gateway"}`})
+	d := channels.Delivery{PostID: "md:thanks", Channel: Name, Attempt: 1, Ledger: &ledger{}}
+	if _, err := s.Send(context.Background(), d, pl); err == nil {
+		t.Fatal("the 502 was not reported")
+	}
+	d.Attempt, d.PreviousUnknown = 2, true
+	if _, err := s.Send(context.Background(), d, pl); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(srv.Statuses()); n != 1 {
+		t.Errorf("%d statuses, want 1 (the retry did not recognise %q)", n, srv.Statuses()[0].Text)
+	}
 }

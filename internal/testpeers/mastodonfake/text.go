@@ -167,6 +167,12 @@ func shortenedLink(u string) string {
 		html.EscapeString(u), html.EscapeString(prefix), class, html.EscapeString(display), html.EscapeString(suffix))
 }
 
+// Render is the HTML Mastodon at base would give text, known telling which
+// mentioned accounts (user, and domain or "") it knows.
+func Render(base, text string, known func(user, domain string) bool) string {
+	return render(base, text, known).html
+}
+
 // rendered is a status's HTML with the tags and mentions Mastodon lists
 // beside it.
 type rendered struct {
