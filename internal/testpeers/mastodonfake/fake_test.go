@@ -91,7 +91,7 @@ func TestFakeBehavesLikeMastodon(t *testing.T) {
 func TestStatusLength(t *testing.T) {
 	long := "https://campaign.example.org/news/2024/11/call-to-action-on-child-trafficking"
 	for _, tc := range []struct {
-		spoiler, text string
+		spoiler, text  string
 		reserved, want int
 	}{
 		{"", "hello", 23, 5},
