@@ -337,13 +337,13 @@ func (n *newsletter) subscribe(w http.ResponseWriter, r *http.Request) {
 			n.fail(w, r, "reading subscriber", err)
 			return
 		}
-		if sub.Status == subscribers.Confirmed {
-			// Already on the list: nothing is sent, and the answer is the same.
-			checkInbox()
-			return
-		}
 	case err != nil:
 		n.fail(w, r, "adding subscriber", err)
+		return
+	}
+	if sub.Status == subscribers.Confirmed {
+		// Already on the list: nothing is sent, and the answer is the same.
+		checkInbox()
 		return
 	}
 	claimed, err := n.opts.Store.ClaimConfirmationMail(ctx, sub.ID, now, n.opts.ResendAfter)
