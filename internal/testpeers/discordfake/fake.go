@@ -1,6 +1,8 @@
 // Package discordfake provides a fake Discord HTTP API for tests: every
 // request is checked against Discord's official OpenAPI spec (path, method,
-// query, headers, JSON body) and answered the way Discord answers: snowflake
+// query, headers, JSON body), every answer the fake gives is checked against
+// it too (a mismatch fails the test: forced 5xx answers excepted, which stand
+// for Cloudflare), and requests are answered the way Discord answers: snowflake
 // ids, nonce dedupe with enforce_nonce, announcement channels and crossposts
 // (error 40033 the second time), webhooks with ?wait=true, rate-limit headers
 // and, on request, 429s, errors and lost responses.
@@ -307,28 +309,51 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// Every answer is built in rec and checked against the spec before it
+	// goes out (or is thrown away, for a dropped or hung response).
+	rec := &recorder{header: http.Header{}, status: http.StatusOK}
+	defer func() {
+		s.checkAnswer(vr, route, params, rec)
+		if rec.drop {
+			return
+		}
+		for k, v := range rec.header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.status)
+		w.Write(rec.body.Bytes())
+	}()
+
 	s.mu.Lock()
 	fault, faulted := s.takeFault(op)
 	s.mu.Unlock()
 	if faulted && fault.RetryAfter > 0 {
 		s.record(r, op, http.StatusTooManyRequests, logPath)
-		s.tooMany(w, op, params, fault.RetryAfter, fault.Global)
+		s.tooMany(rec, op, params, fault.RetryAfter, fault.Global)
 		return
 	}
 	if faulted && fault.Status != 0 {
 		s.record(r, op, fault.Status, logPath)
-		writeError(w, fault.Status, fault.Code, fault.Message)
+		rec.forced = true
+		writeError(rec, fault.Status, fault.Code, fault.Message)
 		return
 	}
 	if wait, limited := s.spend(op, params); limited {
 		s.record(r, op, http.StatusTooManyRequests, logPath)
-		s.tooMany(w, op, params, wait, false)
+		s.tooMany(rec, op, params, wait, false)
 		return
 	}
 
 	status, answer := s.act(r, op, params, body)
 	s.record(r, op, status, logPath)
+	s.rateHeaders(rec, op, params)
+	if answer == nil {
+		rec.WriteHeader(status)
+	} else {
+		writeJSON(rec, status, answer)
+	}
 	if faulted && fault.Hang {
+		rec.drop = true
 		select {
 		case <-r.Context().Done():
 		case <-time.After(time.Minute):
@@ -336,6 +361,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if faulted && fault.DropResponse {
+		rec.drop = true
 		hj, ok := w.(http.Hijacker)
 		if !ok {
 			panic("discordfake: cannot drop the response: no hijacker")
@@ -346,12 +372,39 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	s.rateHeaders(w, op, params)
-	if answer == nil {
-		w.WriteHeader(status)
+}
+
+// recorder holds an answer until it has been checked against the spec.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+	drop   bool
+	forced bool // a Fault's status
+}
+
+func (r *recorder) Header() http.Header         { return r.header }
+func (r *recorder) WriteHeader(code int)        { r.status = code }
+func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
+
+// checkAnswer fails the test when the fake's own answer breaks the spec: a
+// client tested against an answer Discord never gives proves nothing.
+func (s *Server) checkAnswer(r *http.Request, route *routers.Route, params map[string]string, rec *recorder) {
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: r, PathParams: params, Route: route},
+		Status:                 rec.status, Header: rec.header,
+		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+	}
+	in.SetBodyBytes(rec.body.Bytes())
+	// A forced 5xx stands for Cloudflare or an outage, which the spec does
+	// not describe.
+	if rec.forced && rec.status >= 500 {
 		return
 	}
-	writeJSON(w, status, answer)
+	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
+		s.t.Errorf("discordfake: the fake's answer to %s %s (%s, %d) does not match Discord's OpenAPI spec: %v",
+			r.Method, strings.ReplaceAll(r.URL.Path, WebhookToken, "TOKEN"), route.Operation.OperationID, rec.status, err)
+	}
 }
 
 func (s *Server) record(r *http.Request, op string, status int, path string) {
@@ -535,14 +588,16 @@ func (s *Server) act(r *http.Request, op string, params map[string]string, body 
 	defer s.mu.Unlock()
 	switch op {
 	case "get_my_user":
-		return http.StatusOK, map[string]any{"id": BotUserID, "username": "crier", "discriminator": "0", "bot": true, "global_name": nil, "avatar": nil}
+		return http.StatusOK, map[string]any{"id": BotUserID, "username": "crier", "discriminator": "0", "bot": true, "global_name": nil, "avatar": nil,
+			"public_flags": 0, "flags": 0, "mfa_enabled": false, "locale": "en-US", "verified": true, "email": nil}
 	case "get_channel":
 		id := params["channel_id"]
 		typ, ok := s.channels[id]
 		if !ok {
 			return errorAnswer(http.StatusNotFound, 10003, "Unknown Channel")
 		}
-		return http.StatusOK, map[string]any{"id": id, "type": typ, "guild_id": GuildID, "name": "news", "position": 0, "nsfw": false}
+		return http.StatusOK, map[string]any{"id": id, "type": typ, "flags": 0, "guild_id": GuildID, "name": "news", "position": 0, "nsfw": false,
+			"permission_overwrites": []any{}, "topic": nil, "last_message_id": nil, "parent_id": nil, "rate_limit_per_user": 0}
 	case "list_messages":
 		id := params["channel_id"]
 		if _, ok := s.channels[id]; !ok {
@@ -680,9 +735,11 @@ func (s *Server) snowflake(now time.Time) string {
 // answer renders a stored message as Discord's message object. The nonce
 // is only echoed in the create answer, as on Discord.
 func (s *Server) answer(m *Message, withNonce bool) map[string]any {
-	author := map[string]any{"id": BotUserID, "username": "crier", "discriminator": "0", "bot": true, "global_name": nil, "avatar": nil}
+	author := map[string]any{"id": BotUserID, "username": "crier", "discriminator": "0", "bot": true, "global_name": nil, "avatar": nil,
+		"public_flags": 0, "flags": 0, "primary_guild": nil}
 	if m.WebhookID != "" {
-		author = map[string]any{"id": m.WebhookID, "username": "Crier", "discriminator": "0000", "bot": true, "avatar": nil}
+		author = map[string]any{"id": m.WebhookID, "username": "Crier", "discriminator": "0000", "bot": true, "global_name": nil, "avatar": nil,
+			"public_flags": 0, "flags": 0, "primary_guild": nil}
 	}
 	embeds := []any{}
 	for _, e := range m.Embeds {
@@ -797,7 +854,7 @@ func (s *Server) tooMany(w http.ResponseWriter, op string, params map[string]str
 		h.Set("X-RateLimit-Scope", "user")
 	}
 	writeJSON(w, http.StatusTooManyRequests, map[string]any{
-		"message": "You are being rate limited.", "retry_after": after, "global": global,
+		"message": "You are being rate limited.", "code": 0, "retry_after": after, "global": global,
 	})
 }
 

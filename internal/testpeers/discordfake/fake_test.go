@@ -2,9 +2,11 @@ package discordfake
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -166,5 +168,56 @@ func TestTransportRefusesOtherHosts(t *testing.T) {
 	s := New(t)
 	if _, err := s.Client().Get("https://example.org/"); err == nil {
 		t.Fatal("the transport reached another host")
+	}
+}
+
+// complaints captures the fake's Errorf calls instead of failing the test.
+type complaints struct {
+	testing.TB
+	mu   sync.Mutex
+	errs []string
+}
+
+func (c *complaints) Errorf(format string, args ...any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.errs = append(c.errs, fmt.Sprintf(format, args...))
+}
+
+func TestChecksItsOwnAnswersAgainstTheSpec(t *testing.T) {
+	c := &complaints{TB: t}
+	s := New(c)
+	router, _ := spec()
+	req, _ := http.NewRequest("POST", "/channels/"+TextChannelID+"/messages", nil)
+	route, params, err := router.FindRoute(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(status int, body string) int {
+		c.mu.Lock()
+		c.errs = nil
+		c.mu.Unlock()
+		rec := &recorder{header: http.Header{"Content-Type": {"application/json"}}, status: status}
+		rec.body.WriteString(body)
+		s.checkAnswer(req, route, params, rec)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return len(c.errs)
+	}
+	s.mu.Lock()
+	m := &Message{ID: "1300000000000000000", ChannelID: TextChannelID, Content: "hi", Created: time.Unix(1700000000, 0)}
+	good := s.answer(m, true)
+	s.mu.Unlock()
+	js, _ := json.Marshal(good)
+	if n := check(200, string(js)); n != 0 {
+		t.Errorf("the fake's own message was refused: %q", c.errs)
+	}
+	delete(good, "author")
+	js, _ = json.Marshal(good)
+	if n := check(200, string(js)); n != 1 {
+		t.Errorf("a message without author passed (%d complaints)", n)
+	}
+	if n := check(429, `{"message":"You are being rate limited.","retry_after":1,"global":false}`); n != 1 {
+		t.Errorf("a 429 without code passed (%d complaints)", n)
 	}
 }
