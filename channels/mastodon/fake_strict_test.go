@@ -2,8 +2,10 @@ package mastodon
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -51,8 +53,18 @@ func TestSendFitsTheInstanceURLReservation(t *testing.T) {
 // it) and does not post it again, whether or not the server honours the
 // Idempotency-Key.
 func TestSendRetryAfterProxyErrorDoesNotDuplicate(t *testing.T) {
-	for _, honoursKey := range []bool{true, false} {
-		srv := mastodonfake.New(t, mastodonfake.Options{MaxCharacters: 300, IgnoreIdempotencyKey: !honoursKey})
+	for _, tc := range []struct {
+		name       string
+		honoursKey bool
+		retryAfter time.Duration
+	}{
+		{"key honoured", true, time.Minute},
+		{"key ignored (GoToSocial)", false, time.Minute},
+		{"key expired (retry after 2 h)", true, 2 * time.Hour},
+	} {
+		honoursKey := tc.honoursKey
+		clock := fixedNow
+		srv := mastodonfake.New(t, mastodonfake.Options{MaxCharacters: 300, IgnoreIdempotencyKey: !honoursKey, Now: func() time.Time { return clock }})
 		f, s := newTestSender(t, srv, Config{Thread: true}, nil)
 		pl, err := f.Format(richPost())
 		if err != nil {
@@ -61,7 +73,9 @@ func TestSendRetryAfterProxyErrorDoesNotDuplicate(t *testing.T) {
 		n := len(pl.Body.([]Status))
 		l := &ledger{}
 		d := channels.Delivery{PostID: "md:rich", Channel: Name, Attempt: 1, Ledger: l}
-		srv.FailAfterNext("POST", "/api/v1/statuses", mastodonfake.Response{Status: 502, Body: `{"error":"Bad Gateway"}`})
+		// nginx's own page, not Mastodon's JSON.
+		srv.FailAfterNext("POST", "/api/v1/statuses", mastodonfake.Response{Status: 502, Header: http.Header{"Content-Type": {"text/html"}},
+			Body: "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"})
 		_, err = s.Send(context.Background(), d, pl)
 		if k, _ := channels.Classify(err); k != channels.KindAmbiguous {
 			t.Fatalf("502 after the status was created: %v (%v), want ambiguous", err, k)
@@ -72,16 +86,17 @@ func TestSendRetryAfterProxyErrorDoesNotDuplicate(t *testing.T) {
 		if c := srv.Statuses()[0].Text; !strings.Contains(c, "#EndTrafficking") || !strings.Contains(c, "@ally@elsewhere.example") {
 			t.Fatalf("the first status lacks the hashtag or mention this test is about: %q", c)
 		}
+		clock = clock.Add(tc.retryAfter)
 		d.Attempt, d.PreviousUnknown = 2, true
 		if _, err := s.Send(context.Background(), d, pl); err != nil {
 			t.Fatal(err)
 		}
 		got := srv.Statuses()
 		if len(got) != n {
-			t.Errorf("honours key %v: %d statuses, want %d (a duplicate?)", honoursKey, len(got), n)
+			t.Errorf("%s: %d statuses, want %d (a duplicate?)", tc.name, len(got), n)
 		}
 		if len(l.parts) != n || l.parts[0].RemoteID != got[0].ID {
-			t.Errorf("honours key %v: the found status was not recorded: %+v", honoursKey, l.parts)
+			t.Errorf("%s: the found status was not recorded: %+v", tc.name, l.parts)
 		}
 	}
 }

@@ -362,7 +362,9 @@ func (s *Server) serve(w http.ResponseWriter, req *http.Request) {
 		for k, v := range r.Header {
 			rec.header[k] = v
 		}
-		rec.header.Set("Content-Type", "application/json; charset=utf-8")
+		if rec.header.Get("Content-Type") == "" {
+			rec.header.Set("Content-Type", "application/json; charset=utf-8")
+		}
 		rec.WriteHeader(r.Status)
 		rec.Write([]byte(r.Body))
 	} else {
