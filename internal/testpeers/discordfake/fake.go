@@ -313,7 +313,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	// goes out (or is thrown away, for a dropped or hung response).
 	rec := &recorder{header: http.Header{}, status: http.StatusOK}
 	defer func() {
-		s.checkAnswer(vr, route, params, rec)
+		if !rec.drop {
+			s.checkAnswer(vr, route, params, rec)
+		}
 		if rec.drop {
 			return
 		}
@@ -351,6 +353,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		rec.WriteHeader(status)
 	} else {
 		writeJSON(rec, status, answer)
+	}
+	if faulted && (fault.Hang || fault.DropResponse) {
+		// Checked now: the test may be over when a hung request ends.
+		s.checkAnswer(vr, route, params, rec)
 	}
 	if faulted && fault.Hang {
 		rec.drop = true
