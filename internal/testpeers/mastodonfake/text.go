@@ -36,8 +36,9 @@ type textEntity struct {
 // digit, @, $ or #.
 var urlStartRE = regexp.MustCompile(`(?i)https?://`)
 
-// mentionRE is Account::MENTION_RE without its look-behind (checked by hand).
-var mentionRE = regexp.MustCompile(`(?i)^@([a-z0-9_]+(?:[.-]+[a-z0-9_]+)*)(?:@([\p{L}\p{M}\p{N}_.\-]*[\p{L}\p{M}\p{N}_]))?`)
+// mentionRE is Account::MENTION_RE (Mastodon 4.3) without its look-behind
+// (checked by hand): the domain is [[:word:]] runs joined by dots or hyphens.
+var mentionRE = regexp.MustCompile(`^@((?i)[a-z0-9_]+(?:[.-]+[a-z0-9_]+)*)(?:@([\p{L}\p{M}\p{Nd}\p{Pc}]+(?:[.-]+[\p{L}\p{M}\p{Nd}\p{Pc}]+)*))?`)
 
 // hashtagRE is Tag::HASHTAG_RE in outline: word characters with at least one
 // letter.
