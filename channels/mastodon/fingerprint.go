@@ -72,8 +72,17 @@ func fingerprintHTML(content string) (words string, links []string) {
 			}
 			kept.WriteString(text[last:])
 			return squash(kept.String()), links
+		case html.SelfClosingTagToken: // <br />
+			if skip == 0 {
+				b.WriteByte('\n')
+			}
 		case html.StartTagToken:
 			tok := z.Token()
+			if skip == 0 && (tok.Data == "br" || tok.Data == "p") {
+				// A line or paragraph break ends a plain-text mention, as
+				// it does in the text.
+				b.WriteByte('\n')
+			}
 			if tok.Data != "a" {
 				if skip > 0 {
 					skip++
