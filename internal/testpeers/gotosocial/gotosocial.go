@@ -5,7 +5,7 @@
 //
 // The binary is found through CRIER_GOTOSOCIAL, else
 // $CRIER_CACHE_DIR/gotosocial, else ~/.cache/crier-tools/gotosocial (where
-// ../shared/tools/build-gotosocial.sh puts it), with its web templates in
+// .ci/build-gotosocial.sh puts it), with its web templates in
 // gts-web/ beside it. Tests skip when it is absent, unless CRIER_REQUIRE_PEERS
 // is set (CI), which makes its absence a failure.
 package gotosocial
@@ -350,7 +350,7 @@ func StartT(t testing.TB, opts Options) *Server {
 		if os.Getenv("CRIER_REQUIRE_PEERS") != "" {
 			t.Fatal("CRIER_REQUIRE_PEERS is set but the GoToSocial binary was not found (CRIER_GOTOSOCIAL, $CRIER_CACHE_DIR/gotosocial, ~/.cache/crier-tools/gotosocial)")
 		}
-		t.Skip("GoToSocial binary not found (set CRIER_GOTOSOCIAL, or build it with ../shared/tools/build-gotosocial.sh ~/.cache/crier-tools/gotosocial); skipping end-to-end test")
+		t.Skip("GoToSocial binary not found (set CRIER_GOTOSOCIAL, or build it with .ci/build-gotosocial.sh ~/.cache/crier-tools/gotosocial); skipping end-to-end test")
 	}
 	if opts.Dir == "" {
 		opts.Dir = t.TempDir()
