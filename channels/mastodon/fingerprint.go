@@ -26,22 +26,27 @@ func squash(s string) string {
 }
 
 func fingerprintText(text string) fingerprint {
-	var f fingerprint
-	var words strings.Builder
+	words, links := withoutLinksAndMentions(text)
+	return fingerprint{words: words, links: links}
+}
+
+// withoutLinksAndMentions returns text's words without its URLs and
+// mentions (hashtags stay), and the URLs.
+func withoutLinksAndMentions(text string) (words string, links []string) {
+	var kept strings.Builder
 	last := 0
 	for _, e := range entities(text) {
 		if e.kind == entityHashtag {
 			continue
 		}
-		words.WriteString(text[last:e.start])
+		kept.WriteString(text[last:e.start])
 		last = e.end
 		if e.kind == entityURL {
-			f.links = append(f.links, text[e.start:e.end])
+			links = append(links, text[e.start:e.end])
 		}
 	}
-	words.WriteString(text[last:])
-	f.words = squash(words.String())
-	return f
+	kept.WriteString(text[last:])
+	return squash(kept.String()), links
 }
 
 // fingerprintHTML reads a status's content as rendered by Mastodon or
@@ -57,21 +62,8 @@ func fingerprintHTML(content string) (words string, links []string) {
 			// A mention of an account the server does not know (and a URL
 			// it did not link) stays plain text: leave it out here as
 			// fingerprintText does, or the two never match.
-			text := b.String()
-			var kept strings.Builder
-			last := 0
-			for _, e := range entities(text) {
-				if e.kind == entityHashtag {
-					continue
-				}
-				kept.WriteString(text[last:e.start])
-				last = e.end
-				if e.kind == entityURL {
-					links = append(links, text[e.start:e.end])
-				}
-			}
-			kept.WriteString(text[last:])
-			return squash(kept.String()), links
+			words, plain := withoutLinksAndMentions(b.String())
+			return words, append(links, plain...)
 		case html.SelfClosingTagToken: // <br />
 			if skip == 0 {
 				b.WriteByte('\n')
