@@ -7,12 +7,16 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/web"
 )
 
 // shippedTree copies config.yaml, posts/ and feeds/ into a temporary folder,
@@ -358,5 +362,39 @@ func TestSecretsStayOutOfLogsAndOutbox(t *testing.T) {
 	realMain(context.Background(), []string{"--config", cfg, "status", "--json"}, &out, &out)
 	if strings.Contains(out.String(), secretValue) {
 		t.Errorf("a secret reached crier status")
+	}
+}
+
+func TestAdminStatusNeedsTheToken(t *testing.T) {
+	cleanEnv(t)
+	dir := shippedTree(t)
+	cfg := filepath.Join(dir, "config.yaml")
+	post := filepath.Join(dir, "posts", "2031-01-01-full-sentence-campaign.md")
+	if code := realMain(context.Background(), []string{"--config", cfg, "publish", post}, io.Discard, io.Discard); code != 0 {
+		t.Fatal("publish failed")
+	}
+	st, err := store.Open(context.Background(), filepath.Join(dir, "data", "crier.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	srv := web.New(web.Options{AdminToken: "organiser-token-123"})
+	srv.HandleAdmin("GET /admin/status", statusHandler(st))
+	for _, tc := range []struct {
+		auth string
+		want int
+	}{{"", 401}, {"Bearer wrong", 401}, {"Bearer organiser-token-123", 200}} {
+		req := httptest.NewRequest("GET", "/admin/status", nil)
+		if tc.auth != "" {
+			req.Header.Set("Authorization", tc.auth)
+		}
+		rec := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(rec, req)
+		if rec.Code != tc.want {
+			t.Errorf("%q: %d, want %d", tc.auth, rec.Code, tc.want)
+		}
+		if tc.want == 200 && !strings.Contains(rec.Body.String(), `"md:full-sentence-campaign-launch"`) {
+			t.Errorf("status body: %s", rec.Body.String())
+		}
 	}
 }

@@ -88,6 +88,7 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 		return nil, nil, err
 	}
 	srv := web.New(web.Options{Listen: cfg.HTTP.Listen, Health: b.Health, Registry: reg, AdminToken: cfg.HTTP.AdminToken, Logger: app.Logger})
+	srv.HandleAdmin("GET /admin/status", statusHandler(st))
 	if nl != nil {
 		proxies, err := web.ParseTrustedProxies(cfg.HTTP.TrustedProxies)
 		if err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -17,6 +19,49 @@ type statusPost struct {
 	State      string           `json:"state"`
 	PublishAt  time.Time        `json:"publish_at"`
 	Deliveries []store.Delivery `json:"deliveries"`
+}
+
+// statusReport is what `crier status --json` and GET /admin/status show.
+type statusReport struct {
+	Posts           []statusPost     `json:"posts"`
+	NewsletterSends []email.Progress `json:"newsletter_sends"`
+}
+
+// loadStatus reads the newest posts with their deliveries, and the
+// newsletter sends.
+func loadStatus(ctx context.Context, st *store.Store, limit int) (statusReport, error) {
+	var rep statusReport
+	recent, err := st.RecentPosts(ctx, limit)
+	if err != nil {
+		return rep, err
+	}
+	for _, sp := range recent {
+		ds, err := st.Deliveries(ctx, sp.Post.ID)
+		if err != nil {
+			return rep, err
+		}
+		rep.Posts = append(rep.Posts, statusPost{ID: sp.Post.ID, Title: sp.Post.Title, State: string(sp.State), PublishAt: sp.Post.PublishAt, Deliveries: ds})
+	}
+	rep.NewsletterSends, err = email.SendProgress(ctx, st.DB())
+	return rep, err
+}
+
+// statusHandler serves the same report as JSON, for organisers' tools
+// (mounted behind the admin token).
+func statusHandler(st *store.Store) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		limit := 20
+		if n, err := strconv.Atoi(r.URL.Query().Get("limit")); err == nil && n > 0 && n <= 500 {
+			limit = n
+		}
+		rep, err := loadStatus(r.Context(), st, limit)
+		if err != nil {
+			http.Error(w, "reading the status failed", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(rep)
+	})
 }
 
 func cmdStatus(ctx context.Context, app *App, args []string) error {
@@ -33,24 +78,13 @@ progress of newsletter sends.`)
 	if err != nil {
 		return err
 	}
-	recent, err := st.RecentPosts(ctx, *limit)
+	rep, err := loadStatus(ctx, st, *limit)
 	if err != nil {
 		return err
 	}
-	var out []statusPost
-	for _, sp := range recent {
-		ds, err := st.Deliveries(ctx, sp.Post.ID)
-		if err != nil {
-			return err
-		}
-		out = append(out, statusPost{ID: sp.Post.ID, Title: sp.Post.Title, State: string(sp.State), PublishAt: sp.Post.PublishAt, Deliveries: ds})
-	}
-	progress, err := email.SendProgress(ctx, st.DB())
-	if err != nil {
-		return err
-	}
+	out, progress := rep.Posts, rep.NewsletterSends
 	if *asJSON {
-		b, err := json.MarshalIndent(map[string]any{"posts": out, "newsletter_sends": progress}, "", "  ")
+		b, err := json.MarshalIndent(rep, "", "  ")
 		if err != nil {
 			return err
 		}
