@@ -40,6 +40,10 @@ type Config struct {
 	RatePerSecond float64 `yaml:"rate_per_second"`
 	RatePerHour   int     `yaml:"rate_per_hour"`
 	RatePerDay    int     `yaml:"rate_per_day"`
+	// ConfirmationsPerHour caps the confirmation mails the subscribe form
+	// sends across all visitors (0: 200; negative: no cap), so that nobody
+	// can spend the provider's quota through the form.
+	ConfirmationsPerHour int `yaml:"confirmations_per_hour"`
 }
 
 // SMTP is where newsletters are handed over.
