@@ -676,3 +676,34 @@ func TestNewRefusesWithoutPublicURL(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// TestUnsubscribeWhileWaitingForTheRate: someone who leaves while their
+// message waits for the rate limit gets nothing.
+func TestUnsubscribeWhileWaitingForTheRate(t *testing.T) {
+	sk := startSink(t, false)
+	clk := &fakeClock{t: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)}
+	var fx *fixture
+	var leaver subscribers.Subscriber
+	sleep := func(ctx context.Context, d time.Duration) error {
+		// Once the first message is out, the second supporter's message
+		// waits for the rate, and they click one-click unsubscribe.
+		if sk.messages.Load() >= 1 {
+			if err := fx.subs.SetStatus(context.Background(), leaver.ID, subscribers.Unsubscribed, "one-click"); err != nil {
+				t.Error(err)
+			}
+		}
+		return clk.sleep(ctx, d)
+	}
+	fx = newFixture(t, &mailpit.Server{SMTPHost: "127.0.0.1", SMTPPort: sk.addr.Port}, "", func(c *Config) {
+		c.Concurrency = 1
+		c.RatePerSecond = 0.5
+	}, WithClock(clk.now), WithSleep(sleep))
+	fx.add(t, "first@example.org", "", subscribers.Confirmed)
+	leaver = fx.add(t, "leaver@example.org", "", subscribers.Confirmed)
+	if _, err := fx.send(t, samplePost()); err != nil {
+		t.Fatal(err)
+	}
+	if n := sk.messages.Load(); n != 1 {
+		t.Fatalf("%d messages: the supporter who left while waiting must get nothing", n)
+	}
+}
