@@ -141,3 +141,24 @@ func TestShortLinkSecretIsRefusedWithoutShowingIt(t *testing.T) {
 		t.Fatal("the secret leaked into the problem")
 	}
 }
+
+func FuzzParse(f *testing.F) {
+	data, _ := os.ReadFile("../config.yaml")
+	f.Add(data)
+	f.Add([]byte("channels:\n  mastodon:\n    token: ${T}\n"))
+	f.Add([]byte("sources:\n  feeds:\n    - {name: a, url: b, schedule: '@every 1m'}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := Parse("fuzz.yaml", data, noEnv)
+		if err == nil && cfg == nil {
+			t.Fatal("nil config without error")
+		}
+		var probs Problems
+		if err != nil && errors.As(err, &probs) {
+			for _, p := range probs {
+				if p.File != "fuzz.yaml" {
+					t.Fatalf("problem without its file: %+v", p)
+				}
+			}
+		}
+	})
+}
