@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	gomastodon "github.com/mattn/go-mastodon"
+
+	"github.com/crierhq/crier/internal/testpeers/gotosocial"
+)
+
+// TestDaemonTootsToGoToSocial runs the daemon against a real Mastodon-API
+// server (GoToSocial, 500 characters): a post becomes a toot with its link
+// and content warning, once, and the ledger holds its URL.
+func TestDaemonTootsToGoToSocial(t *testing.T) {
+	cleanEnv(t)
+	gts := gotosocial.StartT(t, gotosocial.Options{MaxChars: 500})
+	user := gts.NewUser(t)
+
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "posts"), 0o755)
+	os.WriteFile(filepath.Join(dir, "posts", "vigil.md"), []byte(`---
+title: ICAT's Call to Action is not enough
+summary: The number of child trafficking victims is rising again. Join the vigil.
+link: https://camaca.example/news/vigil
+tags: [child trafficking, human rights]
+content_warning: child trafficking
+---
+An infinite chain of suffering can only be broken with radical action.
+`), 0o644)
+	t.Setenv("TEST_MASTODON_TOKEN", user.Token)
+	cfg := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`campaign: {name: CAMACA, website: https://camaca.example}
+http: {listen: %q}
+sources: {markdown: {dir: posts}}
+delivery: {timeout: 30s}
+channels:
+  discord: {enabled: false}
+  email: {enabled: false}
+  mastodon:
+    mode: send
+    instance: %q
+    token: ${TEST_MASTODON_TOKEN}
+    hashtags: [EndChildTrafficking]
+`, freeAddr(t), gts.URL)), 0o644)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var logs syncBuffer
+	done := make(chan int)
+	go func() {
+		done <- runApp(ctx, &App{Stdout: io.Discard, Stderr: &logs, HTTPClient: &http.Client{Timeout: 30 * time.Second}}, []string{"--config", cfg, "run"})
+	}()
+	deadline := time.Now().Add(90 * time.Second) // bounds a broken run only
+	for time.Now().Before(deadline) && deliveredState(t, cfg) != "sent" {
+		time.Sleep(200 * time.Millisecond)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("daemon exit %d", code)
+	}
+	if st := deliveredState(t, cfg); st != "sent" {
+		t.Fatalf("delivery %q\nlogs:\n%s", st, logs.String())
+	}
+
+	reader := gomastodon.NewClient(&gomastodon.Config{Server: gts.URL, AccessToken: user.Token})
+	rctx, rcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer rcancel()
+	acct, err := reader.GetAccountCurrentUser(rctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	statuses, err := reader.GetAccountStatuses(rctx, acct.ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(statuses) != 1 {
+		t.Fatalf("want exactly one toot, got %d", len(statuses))
+	}
+	s := statuses[0]
+	if !strings.Contains(s.Content, "https://camaca.example/news/vigil") || s.SpoilerText != "child trafficking" {
+		t.Fatalf("toot lacks the link or the content warning: cw=%q content=%s", s.SpoilerText, s.Content)
+	}
+	if !strings.Contains(strings.ToLower(s.Content), "endchildtrafficking") {
+		t.Errorf("toot lacks the configured hashtag: %s", s.Content)
+	}
+}
