@@ -181,12 +181,6 @@ func (b *Bot) Stop(ctx context.Context) error {
 	return nil
 }
 
-// Channel returns a configured channel by name.
-func (b *Bot) Channel(name string) (channels.Channel, bool) {
-	ch, ok := b.channels[name]
-	return ch, ok
-}
-
 // ChannelNames lists the configured channels in a stable order.
 func (b *Bot) ChannelNames() []string {
 	names := make([]string, 0, len(b.channels))
@@ -311,15 +305,6 @@ func (b *Bot) requeueOrphans(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// Schedule records a post that is not due yet (or a draft) without queueing it.
-func (b *Bot) Schedule(ctx context.Context, p post.Post) error {
-	state := store.PostScheduled
-	if p.Draft {
-		state = store.PostDraft
-	}
-	return b.store.SavePost(ctx, p, state, b.now())
 }
 
 // Health reports why the daemon is unhealthy: the store does not answer, or
