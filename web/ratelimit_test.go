@@ -124,8 +124,11 @@ func TestWindowCounter(t *testing.T) {
 	if !c.take() || c.take() {
 		t.Fatal("the window did not slide")
 	}
-	if u := newWindowCounter(-1, time.Hour, time.Now); !u.take() || !u.take() {
-		t.Fatal("a negative cap must allow everything")
+	u := newWindowCounter(-1, time.Hour, time.Now)
+	for range 3 {
+		if !u.take() {
+			t.Fatal("a negative cap must allow everything")
+		}
 	}
 }
 

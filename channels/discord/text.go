@@ -21,17 +21,6 @@ func length(s string) int {
 	return n
 }
 
-// breaks lists the byte offsets where s may be cut (0 < pos <= len(s)): line
-// break opportunities (UAX #14: between words, between CJK ideographs), or,
-// when there are none but the end, every grapheme boundary.
-func breaks(s string) []int {
-	word, fine := allBreaks(s)
-	if len(word) > 1 {
-		return word
-	}
-	return fine
-}
-
 // allBreaks returns the word and the grapheme boundaries of s.
 func allBreaks(s string) (word, fine []int) {
 	state := -1
