@@ -130,6 +130,8 @@ type recipient struct {
 	email    string
 	name     string
 	attempts int
+	// checkedAt is when the recipient was last seen still subscribed.
+	checkedAt time.Time
 }
 
 // claim takes up to limit pending recipients whose turn has come, in id
@@ -161,6 +163,7 @@ func (l *ledger) claim(ctx context.Context, sendID string, afterID int64, limit 
 			return nil, afterID, fmt.Errorf("claiming recipients of %s: %w", sendID, err)
 		}
 		last = r.id
+		r.checkedAt = now
 		if status != "confirmed" {
 			skipped = append(skipped, r.id)
 			continue

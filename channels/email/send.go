@@ -581,18 +581,7 @@ func (w *worker) deliver(ctx, stopCtx context.Context, r recipient) {
 		release()
 		return
 	}
-	checkedAt := s.opts.now()
-	ok, err := s.ledger.stillConfirmed(bg, r.id)
-	if err != nil {
-		st.abort(channels.Temporary(err))
-		release()
-		return
-	}
-	if !ok {
-		if err := s.ledger.markSkipped(bg, st.m.SendID, r.id); err != nil {
-			st.abort(channels.Temporary(err))
-		}
-		s.metrics.messages.WithLabelValues("skipped").Inc()
+	if !w.stillWanted(bg, &r, release) {
 		return
 	}
 	msg, err := s.personal(st.m, st.pz, r)
@@ -647,22 +636,9 @@ func (w *worker) deliver(ctx, stopCtx context.Context, r recipient) {
 			return
 		}
 		// Waits above (rate, pause, retries) can be long: someone who
-		// unsubscribed meanwhile gets nothing. Without a wait the first
-		// check stands (it costs a query per message).
-		if s.opts.now().Sub(checkedAt) >= recheckAfter {
-			ok, err := s.ledger.stillConfirmed(bg, r.id)
-			if err != nil {
-				st.abort(channels.Temporary(err))
-				release()
-				return
-			}
-			if !ok {
-				if err := s.ledger.markSkipped(bg, st.m.SendID, r.id); err != nil {
-					st.abort(channels.Temporary(err))
-				}
-				s.metrics.messages.WithLabelValues("skipped").Inc()
-				return
-			}
+		// unsubscribed meanwhile gets nothing.
+		if !w.stillWanted(bg, &r, release) {
+			return
 		}
 		err := s.client.SendWithSMTPClient(w.conn, msg)
 		if err == nil || msg.IsDelivered() {
@@ -766,6 +742,34 @@ func withoutAddress(reply, addr string) string {
 		return reply
 	}
 	return regexp.MustCompile(`(?i)`+regexp.QuoteMeta(addr)).ReplaceAllString(reply, "<recipient>")
+}
+
+// stillWanted reports whether the recipient is still subscribed, asking the
+// store only when the last answer is older than recheckAfter (a query per
+// message would cost throughput for nothing). A recipient who left is
+// marked skipped; on a store error the send stops and the recipient is
+// released.
+func (w *worker) stillWanted(ctx context.Context, r *recipient, release func()) bool {
+	st, s := w.st, w.st.s
+	now := s.opts.now()
+	if now.Sub(r.checkedAt) < recheckAfter {
+		return true
+	}
+	ok, err := s.ledger.stillConfirmed(ctx, r.id)
+	if err != nil {
+		st.abort(channels.Temporary(err))
+		release()
+		return false
+	}
+	if !ok {
+		if err := s.ledger.markSkipped(ctx, st.m.SendID, r.id); err != nil {
+			st.abort(channels.Temporary(err))
+		}
+		s.metrics.messages.WithLabelValues("skipped").Inc()
+		return false
+	}
+	r.checkedAt = now
+	return true
 }
 
 // personal builds one recipient's message.
