@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
@@ -26,8 +28,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("creating the data folder for %s: %w", path, err)
 	}
 	// WAL lets readers (crier status) work while the daemon writes;
-	// busy_timeout makes a second process wait instead of failing at once.
-	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_txlock=immediate"
+	// busy_timeout makes a second process wait instead of failing at once,
+	// and comes first so that switching to WAL waits too.
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("opening database %s: %w", path, err)
@@ -35,7 +38,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// SQLite allows one writer; River's SQLite driver asks for a single
 	// connection so its internal work never trips over SQLITE_BUSY.
 	db.SetMaxOpenConns(1)
-	if err := db.PingContext(ctx); err != nil {
+	if err := pingUntilFree(ctx, db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("opening database %s: %w", path, err)
 	}
@@ -45,6 +48,24 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// pingUntilFree opens the first connection. Switching a new database to WAL
+// needs it to itself, and SQLite answers SQLITE_BUSY at once (without the
+// busy timeout) while another process does the same: wait and try again.
+func pingUntilFree(ctx context.Context, db *sql.DB) error {
+	var err error
+	for wait := 10 * time.Millisecond; wait < 10*time.Second; wait *= 2 {
+		if err = db.PingContext(ctx); err == nil || !strings.Contains(err.Error(), "SQLITE_BUSY") {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+	return err
 }
 
 // DB returns the underlying database, for River and for packages that keep
@@ -65,30 +86,42 @@ func Migrate(ctx context.Context, db *sql.DB, component string, steps []string) 
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INTEGER NOT NULL)`); err != nil {
 		return fmt.Errorf("creating schema_versions: %w", err)
 	}
+	// Each step reads the version inside its own write transaction, so two
+	// processes starting at once (the daemon and `crier status`) never both
+	// apply the same step.
+	for {
+		done, err := migrateStep(ctx, db, component, steps)
+		if err != nil || done {
+			return err
+		}
+	}
+}
+
+func migrateStep(ctx context.Context, db *sql.DB, component string, steps []string) (done bool, err error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("migrating %s: %w", component, err)
+	}
+	defer tx.Rollback()
 	var version int
-	err := db.QueryRowContext(ctx, `SELECT version FROM schema_versions WHERE component = $1`, component).Scan(&version)
+	err = tx.QueryRowContext(ctx, `SELECT version FROM schema_versions WHERE component = $1`, component).Scan(&version)
 	if err != nil && err != sql.ErrNoRows {
-		return fmt.Errorf("reading schema version of %s: %w", component, err)
+		return false, fmt.Errorf("reading schema version of %s: %w", component, err)
 	}
-	for i := version; i < len(steps); i++ {
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			return fmt.Errorf("migrating %s to version %d: %w", component, i+1, err)
-		}
-		if _, err := tx.ExecContext(ctx, steps[i]); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("migrating %s to version %d: %w", component, i+1, err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_versions (component, version) VALUES ($1, $2)
-			ON CONFLICT (component) DO UPDATE SET version = excluded.version`, component, i+1); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("recording %s schema version %d: %w", component, i+1, err)
-		}
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("migrating %s to version %d: %w", component, i+1, err)
-		}
+	if version >= len(steps) {
+		return true, nil
 	}
-	return nil
+	if _, err := tx.ExecContext(ctx, steps[version]); err != nil {
+		return false, fmt.Errorf("migrating %s to version %d: %w", component, version+1, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_versions (component, version) VALUES ($1, $2)
+		ON CONFLICT (component) DO UPDATE SET version = excluded.version`, component, version+1); err != nil {
+		return false, fmt.Errorf("recording %s schema version %d: %w", component, version+1, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("migrating %s to version %d: %w", component, version+1, err)
+	}
+	return false, nil
 }
 
 var schema = []string{`

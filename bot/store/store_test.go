@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -99,5 +100,29 @@ func TestLedgerLifecycle(t *testing.T) {
 	tx.Rollback()
 	if _, err := st.Delivery(ctx, "md:nope", "mastodon"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("want ErrNotFound, got %v", err)
+	}
+}
+
+// TestConcurrentOpenWaitsInsteadOfFailing: `crier status` started while the
+// daemon creates the database must wait for it, not fail with SQLITE_BUSY.
+func TestConcurrentOpenWaitsInsteadOfFailing(t *testing.T) {
+	for round := range 5 {
+		path := filepath.Join(t.TempDir(), fmt.Sprintf("crier-%d.db", round))
+		errs := make(chan error, 6)
+		for range 6 {
+			go func() {
+				st, err := Open(context.Background(), path)
+				if err == nil {
+					err = Migrate(context.Background(), st.DB(), "extra", []string{`CREATE TABLE extra (x INTEGER)`})
+					st.Close()
+				}
+				errs <- err
+			}()
+		}
+		for range 6 {
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
 	}
 }
