@@ -5,7 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"sync"
+	"log/slog"
 	"time"
 
 	"github.com/crierhq/crier/bot/store"
@@ -42,6 +42,10 @@ CREATE TABLE email_recipients (
 ) WITHOUT ROWID;
 CREATE INDEX email_recipients_state ON email_recipients (send_id, state, subscriber_id);
 CREATE INDEX email_recipients_sent_at ON email_recipients (sent_at) WHERE sent_at IS NOT NULL;
+`, `
+-- How many bytes of the send's journal (journal.go) are folded into
+-- email_recipients.
+ALTER TABLE email_sends ADD COLUMN journal_offset INTEGER NOT NULL DEFAULT 0;
 `}
 
 // Recipient states.
@@ -62,19 +66,20 @@ const (
 type ledger struct {
 	db  *sql.DB
 	now func() time.Time
+	log *slog.Logger
 	// Prepared once: they run for every message.
 	sentStmt   *sql.Stmt
 	statusStmt *sql.Stmt
 }
 
-func openLedger(ctx context.Context, db *sql.DB, now func() time.Time) (*ledger, error) {
+func openLedger(ctx context.Context, db *sql.DB, now func() time.Time, log *slog.Logger) (*ledger, error) {
 	if err := store.Migrate(ctx, db, "email", schema); err != nil {
 		return nil, err
 	}
-	l := &ledger{db: db, now: now}
+	l := &ledger{db: db, now: now, log: log}
 	var err error
 	if l.sentStmt, err = db.PrepareContext(ctx, `UPDATE email_recipients SET state = 'sent', sent_at = $1, attempts = attempts + 1, last_error = ''
-		WHERE send_id = $2 AND subscriber_id = $3`); err != nil {
+		WHERE send_id = $2 AND subscriber_id = $3 AND state != 'sent'`); err != nil {
 		return nil, fmt.Errorf("preparing the send ledger: %w", err)
 	}
 	if l.statusStmt, err = db.PrepareContext(ctx, `SELECT status FROM subscribers WHERE id = $1`); err != nil {
@@ -208,89 +213,40 @@ func (l *ledger) stillConfirmed(ctx context.Context, id int64) (bool, error) {
 	return status == "confirmed", nil
 }
 
-// sentMark is one recipient to checkpoint as sent; done gets the outcome.
-type sentMark struct {
-	id   int64
-	at   time.Time
-	done chan error
-}
-
-// committer checkpoints sent messages with group commit: a worker hands over
-// its recipient the moment the server accepted the message, prepares its
-// next message meanwhile, and waits until the row is committed before it
-// hands the server that next message. So at most one message per connection
-// is ever accepted but unrecorded, while the marks that arrive together
-// share one transaction.
-type committer struct {
-	l      *ledger
-	sendID string
-	ch     chan sentMark
-	wg     sync.WaitGroup
-}
-
-func (l *ledger) startCommitter(sendID string) *committer {
-	c := &committer{l: l, sendID: sendID, ch: make(chan sentMark, 256)}
-	c.wg.Add(1)
-	go c.run()
-	return c
-}
-
-func (c *committer) run() {
-	defer c.wg.Done()
-	batch := make([]sentMark, 0, 64)
-	for first := range c.ch {
-		batch = append(batch[:0], first)
-	more:
-		for len(batch) < cap(batch) {
-			select {
-			case m, ok := <-c.ch:
-				if !ok {
-					break more
-				}
-				batch = append(batch, m)
-			default:
-				break more
-			}
-		}
-		err := c.write(batch)
-		for _, m := range batch {
-			m.done <- err
-		}
+// journalOffset is how much of the send's journal is folded into the
+// ledger; ok is false when the send does not exist (yet).
+func (l *ledger) journalOffset(ctx context.Context, sendID string) (offset int64, ok bool, err error) {
+	err = l.db.QueryRowContext(ctx, `SELECT journal_offset FROM email_sends WHERE id = $1`, sendID).Scan(&offset)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
 	}
+	if err != nil {
+		return 0, false, fmt.Errorf("reading the journal position of %s: %w", sendID, err)
+	}
+	return offset, true, nil
 }
 
-func (c *committer) write(batch []sentMark) error {
-	// The checkpoint is written whatever happened to the attempt's context.
-	ctx := context.Background()
-	tx, err := c.l.db.BeginTx(ctx, nil)
+// foldSent records the journal's marks as sent and the journal position
+// they reach, in one transaction.
+func (l *ledger) foldSent(ctx context.Context, sendID string, marks []sentMark, offset int64) error {
+	tx, err := l.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("recording sent messages of %s: %w", c.sendID, err)
+		return fmt.Errorf("recording sent messages of %s: %w", sendID, err)
 	}
 	defer tx.Rollback()
-	stmt := tx.StmtContext(ctx, c.l.sentStmt)
-	for _, m := range batch {
-		if _, err := stmt.ExecContext(ctx, m.at.UTC(), c.sendID, m.id); err != nil {
-			return fmt.Errorf("recording message to subscriber %d of %s as sent: %w", m.id, c.sendID, err)
+	stmt := tx.StmtContext(ctx, l.sentStmt)
+	for _, m := range marks {
+		if _, err := stmt.ExecContext(ctx, m.at.UTC(), sendID, m.id); err != nil {
+			return fmt.Errorf("recording message to subscriber %d of %s as sent: %w", m.id, sendID, err)
 		}
 	}
+	if _, err := tx.ExecContext(ctx, `UPDATE email_sends SET journal_offset = $1 WHERE id = $2`, offset, sendID); err != nil {
+		return fmt.Errorf("recording sent messages of %s: %w", sendID, err)
+	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("recording sent messages of %s: %w", c.sendID, err)
+		return fmt.Errorf("recording sent messages of %s: %w", sendID, err)
 	}
 	return nil
-}
-
-// markSentAsync hands one recipient's checkpoint over; the channel gets
-// the outcome once it is committed.
-func (c *committer) markSentAsync(id int64) chan error {
-	done := make(chan error, 1)
-	c.ch <- sentMark{id: id, at: c.l.now(), done: done}
-	return done
-}
-
-// stop ends the committer once every mark handed over is written.
-func (c *committer) stop() {
-	close(c.ch)
-	c.wg.Wait()
 }
 
 // markFailed records a refusal for good.

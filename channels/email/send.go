@@ -139,7 +139,12 @@ func NewSender(ctx context.Context, cfg Config, env channels.Env, subs *subscrib
 	if err != nil {
 		return nil, err
 	}
-	l, err := openLedger(ctx, env.DB, o.now)
+	log := env.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("channel", "email")
+	l, err := openLedger(ctx, env.DB, o.now, log)
 	if err != nil {
 		return nil, err
 	}
@@ -154,12 +159,8 @@ func NewSender(ctx context.Context, cfg Config, env channels.Env, subs *subscrib
 	if dk != nil {
 		dk.NowFunc = o.now
 	}
-	log := env.Logger
-	if log == nil {
-		log = slog.Default()
-	}
 	s := &Sender{f: f, cfg: cfg, env: env, subs: subs, signer: signer, ledger: l, client: client, dkim: dk, opts: o,
-		log: log.With("channel", "email"), active: map[string]bool{}}
+		log: log, active: map[string]bool{}}
 	s.pacer = &pacer{now: o.now, sleep: o.sleep}
 	if cfg.RatePerSecond > 0 {
 		s.pacer.interval = time.Duration(float64(time.Second) / cfg.RatePerSecond)
@@ -252,6 +253,17 @@ func (s *Sender) run(ctx context.Context, m *Message, kind, ref string) (channel
 		s.mu.Unlock()
 	}()
 	log := s.log.With("send", m.SendID)
+	// The journal first: what a dead attempt recorded there is folded into
+	// the ledger before begin puts its unrecorded rows back.
+	j, err := s.ledger.openJournal(ctx, m.SendID)
+	if err != nil {
+		return channels.Receipt{}, channels.Temporary(err)
+	}
+	defer func() {
+		if err := j.close(context.WithoutCancel(ctx)); err != nil {
+			log.Error("closing the send journal", "err", err)
+		}
+	}()
 	reclaimed, err := s.ledger.begin(ctx, m.SendID, kind, ref, m.Subject)
 	if err != nil {
 		return channels.Receipt{}, err
@@ -266,7 +278,7 @@ func (s *Sender) run(ctx context.Context, m *Message, kind, ref string) (channel
 		stopAt = dl.Add(-margin)
 	}
 	for {
-		r := s.pass(ctx, m, stopAt, log)
+		r := s.pass(ctx, m, j, stopAt, log)
 		switch {
 		case r.abort != nil:
 			return channels.Receipt{RemoteID: m.SendID}, r.abort
@@ -288,6 +300,9 @@ func (s *Sender) run(ctx context.Context, m *Message, kind, ref string) (channel
 			}
 			if err := s.ledger.finish(ctx, m.SendID); err != nil {
 				return channels.Receipt{}, err
+			}
+			if err := s.ledger.removeJournal(ctx, m.SendID); err != nil {
+				log.Warn("the send is done but its journal stays", "err", err)
 			}
 			log.Info("newsletter sent", "sent", c[rcptSent], "failed", c[rcptFailed], "skipped", c[rcptSkipped])
 			return channels.Receipt{RemoteID: m.SendID}, nil
@@ -314,7 +329,7 @@ type passResult struct {
 
 // pass walks the pending recipients once in id order with a pool of SMTP
 // connections.
-func (s *Sender) pass(ctx context.Context, m *Message, stopAt time.Time, log *slog.Logger) passResult {
+func (s *Sender) pass(ctx context.Context, m *Message, j *journal, stopAt time.Time, log *slog.Logger) passResult {
 	var res passResult
 	n := s.concurrency()
 	budget, capWait, err := s.capBudget(ctx)
@@ -327,12 +342,10 @@ func (s *Sender) pass(ctx context.Context, m *Message, stopAt time.Time, log *sl
 		return res
 	}
 	probe := s.signer.UnsubscribeURL(s.env.Campaign.PublicURL, subscribers.Subscriber{ID: 1234567, Email: "probe@example.org"})
-	st := &sendState{s: s, m: m, log: log, pz: s.f.newPersonaliser(m, probe)}
+	st := &sendState{s: s, m: m, log: log, pz: s.f.newPersonaliser(m, probe), journal: j}
 	if !st.pz.fast {
 		log.Info("the templates use the name in a way that needs a full rendering per recipient; sending is slower")
 	}
-	st.commit = s.ledger.startCommitter(m.SendID)
-	defer st.commit.stop()
 	stopCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	st.stop = stop
@@ -347,11 +360,13 @@ func (s *Sender) pass(ctx context.Context, m *Message, stopAt time.Time, log *sl
 			for r := range jobs {
 				w.deliver(ctx, stopCtx, r)
 			}
-			w.settle()
 		}()
 	}
 	var after int64
-	batch := max(4*n, 32)
+	// Pages of a few hundred keep the claim's transaction off the
+	// per-message cost; the rows of a page not yet sent when the process
+	// dies are just put back (they were never handed to the server).
+	batch := max(4*n, 256)
 dispatch:
 	for {
 		if stopCtx.Err() != nil || (!stopAt.IsZero() && time.Now().After(stopAt)) {
@@ -387,6 +402,11 @@ dispatch:
 	}
 	close(jobs)
 	wg.Wait()
+	// The pass's checkpoints go into the ledger before anything reads it
+	// (counts, caps).
+	if err := j.fold(context.WithoutCancel(ctx)); err != nil {
+		st.abort(channels.Temporary(err))
+	}
 	if err := st.abortErr(); err != nil {
 		res.abort = err
 		return res
@@ -450,9 +470,9 @@ func (s *Sender) capBudget(ctx context.Context) (int, time.Duration, error) {
 type sendState struct {
 	s      *Sender
 	m      *Message
-	pz     *personaliser
-	commit *committer
-	log    *slog.Logger
+	pz      *personaliser
+	journal *journal
+	log     *slog.Logger
 	stop   context.CancelFunc
 
 	mu         sync.Mutex
@@ -533,23 +553,6 @@ func (st *sendState) waitPause(ctx context.Context) error {
 type worker struct {
 	st   *sendState
 	conn *smtp.Client
-	// pending is the commit of the last accepted message's checkpoint.
-	pending chan error
-}
-
-// settle waits for the last checkpoint to be committed; false means it
-// failed and the send is stopping.
-func (w *worker) settle() bool {
-	if w.pending == nil {
-		return true
-	}
-	err := <-w.pending
-	w.pending = nil
-	if err != nil {
-		w.st.abort(channels.Temporary(err))
-		return false
-	}
-	return true
 }
 
 func (w *worker) close() {
@@ -628,13 +631,6 @@ func (w *worker) deliver(ctx, stopCtx context.Context, r recipient) {
 			}
 			w.conn = conn
 		}
-		// The previous message's checkpoint must be committed before this
-		// connection hands the server another one: that keeps at most one
-		// accepted but unrecorded message per connection.
-		if !w.settle() {
-			release()
-			return
-		}
 		// Waits above (rate, pause, retries) can be long: someone who
 		// unsubscribed meanwhile gets nothing.
 		if !w.stillWanted(bg, &r, release) {
@@ -642,9 +638,13 @@ func (w *worker) deliver(ctx, stopCtx context.Context, r recipient) {
 		}
 		err := s.client.SendWithSMTPClient(w.conn, msg)
 		if err == nil || msg.IsDelivered() {
-			// Checkpointed at once (committed while the next message is
-			// prepared), whatever happens to the attempt's context.
-			w.pending = st.commit.markSentAsync(r.id)
+			// Checkpointed at once, whatever happens to the attempt's
+			// context, before this connection is handed anything else: at
+			// most one accepted but unrecorded message per connection.
+			if jerr := st.journal.record(r.id, s.opts.now()); jerr != nil {
+				st.abort(channels.Temporary(jerr))
+				return
+			}
 			s.metrics.messages.WithLabelValues("sent").Inc()
 			st.resumed()
 			if err != nil {
