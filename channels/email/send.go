@@ -468,12 +468,12 @@ func (s *Sender) capBudget(ctx context.Context) (int, time.Duration, error) {
 
 // sendState is what the workers of one pass share.
 type sendState struct {
-	s      *Sender
-	m      *Message
+	s       *Sender
+	m       *Message
 	pz      *personaliser
 	journal *journal
 	log     *slog.Logger
-	stop   context.CancelFunc
+	stop    context.CancelFunc
 
 	mu         sync.Mutex
 	err        error
