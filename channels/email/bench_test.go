@@ -93,9 +93,10 @@ func runBenchChild(t *testing.T, sk *sink, dbPath, mode string, n int) (benchRes
 	t.Helper()
 	sk.messages.Store(0)
 	args := []string{"-test.run=^TestNewsletterBenchChild$", "-test.v"}
-	if prof := os.Getenv("CRIER_EMAIL_BENCH_CPUPROFILE"); prof != "" && mode == "newsletter" {
-		// The sender's CPU profile (go tool pprof FILE).
-		args = append(args, "-test.cpuprofile="+prof)
+	if prof := os.Getenv("CRIER_EMAIL_BENCH_CPUPROFILE"); prof != "" {
+		// The senders' CPU profiles (go tool pprof FILE.newsletter, and
+		// FILE.ceiling for the last ceiling run).
+		args = append(args, "-test.cpuprofile="+prof+"."+mode)
 	}
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "CRIER_EMAIL_BENCH_CHILD="+dbPath, "CRIER_EMAIL_BENCH_SMTP="+strconv.Itoa(sk.addr.Port),

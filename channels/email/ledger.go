@@ -46,6 +46,11 @@ CREATE INDEX email_recipients_sent_at ON email_recipients (sent_at) WHERE sent_a
 -- How many bytes of the send's journal (journal.go) are folded into
 -- email_recipients.
 ALTER TABLE email_sends ADD COLUMN journal_offset INTEGER NOT NULL DEFAULT 0;
+`, `
+-- Every recipient changes state twice in a send (taken in hand, then sent),
+-- and an index on the state paid for both on the path of every message.
+-- The primary key serves what it served: a send is walked in id order.
+DROP INDEX IF EXISTS email_recipients_state;
 `}
 
 // Recipient states.
