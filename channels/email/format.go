@@ -198,6 +198,10 @@ type Formatter struct {
 	replyTo  *mail.Address
 	domain   string
 	listID   string
+	// listIDHeader and mailto are the List-Id header and the
+	// List-Unsubscribe mailto.
+	listIDHeader string
+	mailto       string
 }
 
 // NewFormatter returns the newsletter formatter. Format's payload Body is a
@@ -233,18 +237,23 @@ func newFormatter(cfg Config, campaign channels.Campaign) (*Formatter, error) {
 		return nil, fmt.Errorf("email from address %q: %w", fromAddr, err)
 	}
 	if f.from.Name == "" {
-		f.from.Name = cleanHeader(campaign.Name, 100)
+		f.from.Name = campaign.Name
 	}
+	f.from.Name = cleanHeader(f.from.Name, 100)
 	if cfg.ReplyTo != "" {
 		if f.replyTo, err = mail.ParseAddress(cfg.ReplyTo); err != nil {
 			return nil, fmt.Errorf("email reply_to address %q: %w", cfg.ReplyTo, err)
 		}
+		f.replyTo.Name = cleanHeader(f.replyTo.Name, 100)
 	}
 	_, f.domain, _ = strings.Cut(f.from.Address, "@")
 	f.listID = cfg.ListID
 	if f.listID == "" {
 		f.listID = "newsletter." + f.domain
 	}
+	// The same in every message: made once.
+	f.listIDHeader = listID(f.campaign.Name, f.listID)
+	f.mailto = f.mailtoUnsubscribe()
 	return f, nil
 }
 
@@ -329,6 +338,21 @@ func (f *Formatter) personal(m *Message, name, unsubscribeURL string) (htmlOut, 
 	data.Name = cleanHeader(name, 100)
 	data.UnsubscribeURL = unsubscribeURL
 	return f.tmpl.render(tmplNewsletterHTML, tmplNewsletterText, data)
+}
+
+// plainHeader reports whether cleanHeader would leave s as it is: printable
+// ASCII, single spaces between words, at most max long.
+func plainHeader(s string, max int) bool {
+	if len(s) > max || strings.HasPrefix(s, " ") || strings.HasSuffix(s, " ") {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < ' ' || c > '~' || c == ' ' && s[i+1] == ' ' {
+			return false
+		}
+	}
+	return true
 }
 
 // item turns a post into its newsletter item.
@@ -453,6 +477,13 @@ func preheader(p post.Post, it item) string {
 // breaks of any kind (header injection), whitespace collapsed, at most max
 // runes.
 func cleanHeader(s string, max int) string {
+	if plainHeader(s, max) {
+		return s // the usual case, on the path of every message
+	}
+	return cleanHeaderFull(s, max)
+}
+
+func cleanHeaderFull(s string, max int) string {
 	s = strings.Join(strings.FieldsFunc(s, func(r rune) bool {
 		return unicode.IsSpace(r) || unicode.IsControl(r) || r == '\u2028' || r == '\u2029'
 	}), " ")

@@ -363,3 +363,21 @@ func TestPersonaliser(t *testing.T) {
 		t.Errorf("slow path: %q", tx)
 	}
 }
+
+// FuzzPlainHeader: the shortcut for plain headers never skips a change the
+// full cleaning would make.
+func FuzzPlainHeader(f *testing.F) {
+	for _, s := range []string{"", "Ann", "Ann  Lee", " Ann", "Ann ", "A\tB", "Zoë", "a\r\nBcc: x", "\x7f", strings.Repeat("x", 101)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if plainHeader(s, 100) {
+			if got := cleanHeaderFull(s, 100); got != s {
+				t.Errorf("plainHeader(%q) but the full cleaning gives %q", s, got)
+			}
+		}
+		if cleanHeader(s, 100) != cleanHeaderFull(s, 100) {
+			t.Errorf("cleanHeader(%q) differs from the full cleaning", s)
+		}
+	})
+}

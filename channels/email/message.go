@@ -2,6 +2,7 @@ package email
 
 import (
 	"fmt"
+	"io"
 	"mime"
 	"net/mail"
 	"strings"
@@ -15,7 +16,22 @@ import (
 // List-Unsubscribe (the https one-click link and a mailto), RFC 8058
 // List-Unsubscribe-Post, Precedence: bulk and Auto-Submitted.
 func (f *Formatter) build(subject, htmlBody, textBody string, to *mail.Address, msgID string, date time.Time, unsubscribeURL string) (*gomail.Msg, error) {
-	m, err := f.base(subject, htmlBody, textBody, to, msgID, date)
+	return f.buildWith(subject, stringBody(htmlBody), stringBody(textBody), to, msgID, date, unsubscribeURL)
+}
+
+// body writes a mail part's content (before transfer encoding).
+type body func(io.Writer) (int64, error)
+
+func stringBody(s string) body {
+	return func(w io.Writer) (int64, error) {
+		n, err := io.WriteString(w, s)
+		return int64(n), err
+	}
+}
+
+// buildWith is build with the parts written by functions.
+func (f *Formatter) buildWith(subject string, htmlBody, textBody body, to *mail.Address, msgID string, date time.Time, unsubscribeURL string) (*gomail.Msg, error) {
+	m, err := f.baseWith(subject, htmlBody, textBody, to, msgID, date)
 	if err != nil {
 		return nil, err
 	}
@@ -24,9 +40,9 @@ func (f *Formatter) build(subject, htmlBody, textBody string, to *mail.Address, 
 	}
 	// Plain generated headers (not go-mail's preformatted ones, which are
 	// written in map order) keep the output the same for the same input.
-	m.SetGenHeader(gomail.HeaderListUnsubscribe, "<"+unsubscribeURL+">, <"+f.mailtoUnsubscribe()+">")
+	m.SetGenHeader(gomail.HeaderListUnsubscribe, "<"+unsubscribeURL+">, <"+f.mailto+">")
 	m.SetGenHeader(gomail.HeaderListUnsubscribePost, "List-Unsubscribe=One-Click")
-	m.SetGenHeader("List-Id", listID(f.campaign.Name, f.listID))
+	m.SetGenHeader("List-Id", f.listIDHeader)
 	m.SetBulk()
 	m.SetGenHeader("Auto-Submitted", "auto-generated")
 	return m, nil
@@ -35,13 +51,16 @@ func (f *Formatter) build(subject, htmlBody, textBody string, to *mail.Address, 
 // base is a mail with From, Reply-To, To, Subject, Message-ID, Date and the
 // two alternative parts, without list headers (confirmation and test mail).
 func (f *Formatter) base(subject, htmlBody, textBody string, to *mail.Address, msgID string, date time.Time) (*gomail.Msg, error) {
+	return f.baseWith(subject, stringBody(htmlBody), stringBody(textBody), to, msgID, date)
+}
+
+func (f *Formatter) baseWith(subject string, htmlBody, textBody body, to *mail.Address, msgID string, date time.Time) (*gomail.Msg, error) {
 	m := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
+	// Copies: go-mail keeps the pointers.
 	from := *f.from
-	from.Name = cleanHeader(from.Name, 100)
 	m.FromMailAddress(&from)
 	if f.replyTo != nil {
 		rt := *f.replyTo
-		rt.Name = cleanHeader(rt.Name, 100)
 		m.ReplyToMailAddress(&rt)
 	}
 	rcpt := *to
@@ -57,8 +76,8 @@ func (f *Formatter) base(subject, htmlBody, textBody string, to *mail.Address, m
 	}
 	m.SetDateWithValue(date)
 	m.SetUserAgent("Crier")
-	m.SetBodyString(gomail.TypeTextPlain, textBody)
-	m.AddAlternativeString(gomail.TypeTextHTML, htmlBody)
+	m.SetBodyWriter(gomail.TypeTextPlain, textBody)
+	m.AddAlternativeWriter(gomail.TypeTextHTML, htmlBody)
 	return m, nil
 }
 

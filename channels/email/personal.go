@@ -1,8 +1,8 @@
 package email
 
 import (
-	"bytes"
 	htmltemplate "html/template"
+	"io"
 	"strings"
 )
 
@@ -27,20 +27,65 @@ type personaliser struct {
 	m *Message
 	// fast is false when the stand-ins cannot be trusted for this template.
 	fast bool
-	// named and nameless are the renderings with and without a name.
-	namedHTML, namedText       string
-	namelessHTML, namelessText string
+	// The renderings with and without a name, cut at the stand-ins.
+	namedHTML, namedText       []segment
+	namelessHTML, namelessText []segment
+}
+
+// segment is a run of a rendering: literal text, or where the name or the
+// link goes.
+type segment struct {
+	text string
+	slot slot
+}
+
+type slot uint8
+
+const (
+	literal slot = iota
+	nameSlot
+	linkSlot
+)
+
+// cut splits a rendering at its stand-ins.
+func cut(s string) []segment {
+	var out []segment
+	for {
+		i, j := strings.Index(s, nameStandIn), strings.Index(s, unsubStandIn)
+		switch {
+		case i < 0 && j < 0:
+			if s != "" {
+				out = append(out, segment{text: s})
+			}
+			return out
+		case j < 0 || (i >= 0 && i < j):
+			if i > 0 {
+				out = append(out, segment{text: s[:i]})
+			}
+			out = append(out, segment{slot: nameSlot})
+			s = s[i+len(nameStandIn):]
+		default:
+			if j > 0 {
+				out = append(out, segment{text: s[:j]})
+			}
+			out = append(out, segment{slot: linkSlot})
+			s = s[j+len(unsubStandIn):]
+		}
+	}
 }
 
 func (f *Formatter) newPersonaliser(m *Message, probeURL string) *personaliser {
 	p := &personaliser{f: f, m: m}
-	var err error
-	if p.namedHTML, p.namedText, err = f.personal(m, nameStandIn, unsubStandIn); err != nil {
+	namedHTML, namedText, err := f.personal(m, nameStandIn, unsubStandIn)
+	if err != nil {
 		return p
 	}
-	if p.namelessHTML, p.namelessText, err = f.personal(m, "", unsubStandIn); err != nil {
+	namelessHTML, namelessText, err := f.personal(m, "", unsubStandIn)
+	if err != nil {
 		return p
 	}
+	p.namedHTML, p.namedText = cut(namedHTML), cut(namedText)
+	p.namelessHTML, p.namelessText = cut(namelessHTML), cut(namelessText)
 	p.fast = true
 	for _, name := range []string{`Zoë <A&B> "C" 'D' +E=F`, "Ann", ""} {
 		wantHTML, wantText, err := f.personal(m, name, probeURL)
@@ -59,41 +104,58 @@ func (f *Formatter) newPersonaliser(m *Message, probeURL string) *personaliser {
 
 // render is the recipient's HTML and text.
 func (p *personaliser) render(name, unsubscribeURL string) (string, string) {
+	htmlBody, textBody := p.bodies(name, unsubscribeURL)
+	if htmlBody == nil {
+		return "", ""
+	}
+	var h, t strings.Builder
+	if _, err := htmlBody(&h); err != nil {
+		return "", ""
+	}
+	if _, err := textBody(&t); err != nil {
+		return "", ""
+	}
+	return h.String(), t.String()
+}
+
+// bodies writes the recipient's HTML and text straight into the mail (no
+// copy of the whole rendering per recipient); nil when rendering failed.
+func (p *personaliser) bodies(name, unsubscribeURL string) (htmlBody, textBody body) {
 	name = cleanHeader(name, 100)
 	if !p.fast {
 		h, t, err := p.f.personal(p.m, name, unsubscribeURL)
 		if err != nil {
-			return "", ""
+			return nil, nil
 		}
-		return h, t
+		return stringBody(h), stringBody(t)
 	}
 	if name == "" {
-		return fill(p.namelessHTML, "", htmlAttrURL(unsubscribeURL)), fill(p.namelessText, "", unsubscribeURL)
+		return segmentsBody(p.namelessHTML, "", htmlAttrURL(unsubscribeURL)), segmentsBody(p.namelessText, "", unsubscribeURL)
 	}
-	var esc bytes.Buffer
+	var esc strings.Builder
 	_ = nameEscaper.Execute(&esc, name)
-	return fill(p.namedHTML, esc.String(), htmlAttrURL(unsubscribeURL)), fill(p.namedText, name, unsubscribeURL)
+	return segmentsBody(p.namedHTML, esc.String(), htmlAttrURL(unsubscribeURL)), segmentsBody(p.namedText, name, unsubscribeURL)
 }
 
-// fill replaces the stand-ins in s with name and link.
-func fill(s, name, link string) string {
-	var b strings.Builder
-	b.Grow(len(s) + 4*(len(name)+len(link)))
-	for {
-		i, j := strings.Index(s, nameStandIn), strings.Index(s, unsubStandIn)
-		switch {
-		case i < 0 && j < 0:
-			b.WriteString(s)
-			return b.String()
-		case j < 0 || (i >= 0 && i < j):
-			b.WriteString(s[:i])
-			b.WriteString(name)
-			s = s[i+len(nameStandIn):]
-		default:
-			b.WriteString(s[:j])
-			b.WriteString(link)
-			s = s[j+len(unsubStandIn):]
+// segmentsBody writes segs with name and link in their slots.
+func segmentsBody(segs []segment, name, link string) body {
+	return func(w io.Writer) (int64, error) {
+		var total int64
+		for _, sg := range segs {
+			s := sg.text
+			switch sg.slot {
+			case nameSlot:
+				s = name
+			case linkSlot:
+				s = link
+			}
+			n, err := io.WriteString(w, s)
+			total += int64(n)
+			if err != nil {
+				return total, err
+			}
 		}
+		return total, nil
 	}
 }
 

@@ -776,11 +776,11 @@ func (w *worker) stillWanted(ctx context.Context, r *recipient, release func()) 
 func (s *Sender) personal(m *Message, pz *personaliser, r recipient) (*gomail.Msg, error) {
 	sub := subscribers.Subscriber{ID: r.id, Email: r.email, Name: r.name}
 	unsub := s.signer.UnsubscribeURL(s.env.Campaign.PublicURL, sub)
-	htmlOut, textOut := pz.render(r.name, unsub)
-	if htmlOut == "" {
+	htmlBody, textBody := pz.bodies(r.name, unsub)
+	if htmlBody == nil {
 		return nil, fmt.Errorf("rendering for subscriber %d failed", r.id)
 	}
-	msg, err := s.f.build(m.Subject, htmlOut, textOut, &mail.Address{Name: r.name, Address: r.email},
+	msg, err := s.f.buildWith(m.Subject, htmlBody, textBody, &mail.Address{Name: r.name, Address: r.email},
 		messageID(m.SendID, strconv.FormatInt(r.id, 10), s.f.domain), s.opts.now(), unsub)
 	if err != nil {
 		return nil, fmt.Errorf("building mail for subscriber %d: %w", r.id, err)
