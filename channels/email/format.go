@@ -202,6 +202,8 @@ type Formatter struct {
 	// List-Unsubscribe mailto.
 	listIDHeader string
 	mailto       string
+	// envelopeFrom is the MAIL FROM address, as go-mail's client writes it.
+	envelopeFrom string
 }
 
 // NewFormatter returns the newsletter formatter. Format's payload Body is a
@@ -254,6 +256,7 @@ func newFormatter(cfg Config, campaign channels.Campaign) (*Formatter, error) {
 	// The same in every message: made once.
 	f.listIDHeader = listID(f.campaign.Name, f.listID)
 	f.mailto = f.mailtoUnsubscribe()
+	f.envelopeFrom = (&mail.Address{Address: f.from.Address}).String()
 	return f, nil
 }
 

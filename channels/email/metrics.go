@@ -11,6 +11,9 @@ import (
 
 type metrics struct {
 	messages *prometheus.CounterVec
+	// sent is messages{outcome="sent"}, resolved once: it counts every
+	// message.
+	sent prometheus.Counter
 }
 
 // newMetrics creates the counters and, with reg, registers them and a
@@ -21,6 +24,7 @@ func newMetrics(reg prometheus.Registerer, db *sql.DB) *metrics {
 		Help: "Newsletter messages by outcome: sent, failed, skipped (left the list), retried (4xx or lost connection).",
 	}, []string{"outcome"})}
 	if reg == nil {
+		m.sent = m.messages.WithLabelValues("sent")
 		return m
 	}
 	for _, c := range []prometheus.Collector{m.messages, &progressCollector{db: db}} {
@@ -33,6 +37,7 @@ func newMetrics(reg prometheus.Registerer, db *sql.DB) *metrics {
 			}
 		}
 	}
+	m.sent = m.messages.WithLabelValues("sent")
 	return m
 }
 

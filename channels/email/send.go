@@ -346,10 +346,22 @@ func (s *Sender) pass(ctx context.Context, m *Message, j *journal, stopAt time.T
 	if !st.pz.fast {
 		log.Info("the templates use the name in a way that needs a full rendering per recipient; sending is slower")
 	}
+	// stopCtx ends when the pass takes no new message: at stopAt, or when
+	// a worker aborts the send. Recipients queued but not started then go
+	// back to pending.
 	stopCtx, stop := context.WithCancel(ctx)
+	if !stopAt.IsZero() {
+		stopCtx, stop = context.WithDeadline(ctx, stopAt)
+	}
 	defer stop()
 	st.stop = stop
-	jobs := make(chan recipient)
+	// Pages of a few hundred keep the claim's transaction off the
+	// per-message cost; the rows of a page not yet sent when the process
+	// dies are just put back (they were never handed to the server).
+	batch := max(4*n, 256)
+	// A page at a time: workers take their next recipient without waiting
+	// for the dispatcher to be scheduled.
+	jobs := make(chan recipient, batch)
 	var wg sync.WaitGroup
 	for range n {
 		wg.Add(1)
@@ -363,13 +375,9 @@ func (s *Sender) pass(ctx context.Context, m *Message, j *journal, stopAt time.T
 		}()
 	}
 	var after int64
-	// Pages of a few hundred keep the claim's transaction off the
-	// per-message cost; the rows of a page not yet sent when the process
-	// dies are just put back (they were never handed to the server).
-	batch := max(4*n, 256)
 dispatch:
 	for {
-		if stopCtx.Err() != nil || (!stopAt.IsZero() && time.Now().After(stopAt)) {
+		if stopCtx.Err() != nil {
 			res.stopped = true
 			break
 		}
@@ -636,8 +644,8 @@ func (w *worker) deliver(ctx, stopCtx context.Context, r recipient) {
 		if !w.stillWanted(bg, &r, release) {
 			return
 		}
-		err := s.client.SendWithSMTPClient(w.conn, msg)
-		if err == nil || msg.IsDelivered() {
+		err := transact(w.conn, s.opts.timeout, s.f.envelopeFrom, (&mail.Address{Address: r.email}).String(), msg)
+		if err == nil {
 			// Checkpointed at once, whatever happens to the attempt's
 			// context, before this connection is handed anything else: at
 			// most one accepted but unrecorded message per connection.
@@ -645,24 +653,21 @@ func (w *worker) deliver(ctx, stopCtx context.Context, r recipient) {
 				st.abort(channels.Temporary(jerr))
 				return
 			}
-			s.metrics.messages.WithLabelValues("sent").Inc()
+			s.metrics.sent.Inc()
 			st.resumed()
-			if err != nil {
-				w.drop() // RSET after the message failed: start afresh
-			}
 			return
 		}
-		var se *gomail.SendError
-		code := 0
-		if errors.As(err, &se) {
-			code = se.ErrorCode()
+		te := &txError{err: err, broken: true}
+		errors.As(err, &te)
+		if te.broken {
+			w.drop()
 		}
+		code := te.code
 		switch {
 		case code == 0 || code == 421:
 			// The connection is gone or the server is closing it. The
 			// message was not accepted (or its acceptance was lost with
 			// the connection): try it again on a new connection.
-			w.drop()
 			s.metrics.messages.WithLabelValues("retried").Inc()
 			if st.connFailures.Add(1) >= maxConnFailures {
 				release()
@@ -695,15 +700,15 @@ func (w *worker) deliver(ctx, stopCtx context.Context, r recipient) {
 			return
 		default:
 			reason := withoutAddress(replyText(err), r.email)
-			if se != nil && se.Reason == gomail.ErrSMTPMailFrom {
+			if te.step == stepMail {
 				// The server refuses our sender address: nobody can be
 				// sent to until the config is fixed.
 				release()
 				st.abort(channels.Permanent(fmt.Errorf("the SMTP server refused the sender address (%s); the send is kept and resumes when the post is published again", reason)))
 				return
 			}
-			bounced := se != nil && se.Reason == gomail.ErrSMTPRcptTo && (code == 550 || code == 551 || code == 553) &&
-				(se.EnhancedStatusCode() == "" || strings.HasPrefix(se.EnhancedStatusCode(), "5.1."))
+			bounced := te.step == stepRcpt && (code == 550 || code == 551 || code == 553) &&
+				(te.enhanced == "" || strings.HasPrefix(te.enhanced, "5.1."))
 			if streak := st.refusedInARow(refusal{id: r.id, bounced: bounced}); len(streak) >= maxRefusedInARow {
 				// Everyone refused: the server is refusing us. Put the
 				// streak back, undo its bounces, and stop.
