@@ -1,10 +1,16 @@
 package subscribers
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -96,5 +102,41 @@ func TestLoadOrCreateKey(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, keyFile), []byte("short"), 0o600)
 	if _, err := LoadOrCreateKey(dir); err == nil || !strings.Contains(err.Error(), "at least 16") {
 		t.Fatalf("short key: %v", err)
+	}
+}
+
+// TestTokenFormatIsStable: links already in supporters' mailboxes must keep
+// working, so a token is byte for byte what the first implementation made.
+func TestTokenFormatIsStable(t *testing.T) {
+	key := []byte("test key, 32 bytes long, really")
+	reference := func(p Purpose, sub Subscriber, exp int64) string {
+		m := hmac.New(sha256.New, key)
+		for _, f := range [][]byte{[]byte("crier-link-v1"), []byte(p), []byte(strconv.FormatInt(sub.ID, 10)), []byte(sub.Email), []byte(strconv.FormatInt(exp, 10))} {
+			var n [4]byte
+			binary.BigEndian.PutUint32(n[:], uint32(len(f)))
+			m.Write(n[:])
+			m.Write(f)
+		}
+		return fmt.Sprintf("%s.%d.%d.%s", purposeLetter(p), sub.ID, exp, base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:20]))
+	}
+	s := NewSigner(key)
+	long := strings.Repeat("x", 300) + "@example.org"
+	for _, tt := range []struct {
+		p   Purpose
+		sub Subscriber
+		exp time.Time
+	}{
+		{PurposeUnsubscribe, Subscriber{ID: 1, Email: "a@example.org"}, time.Time{}},
+		{PurposeUnsubscribe, Subscriber{ID: 9_223_372_036_854_775_807, Email: long}, time.Time{}},
+		{PurposeConfirm, Subscriber{ID: 42, Email: "zoë@exämple.org"}, time.Unix(1_800_000_000, 0)},
+		{PurposeConfirm, Subscriber{ID: -3, Email: ""}, time.Unix(-5, 0)},
+	} {
+		var exp int64
+		if !tt.exp.IsZero() {
+			exp = tt.exp.Unix()
+		}
+		if got, want := s.Token(tt.p, tt.sub, tt.exp), reference(tt.p, tt.sub, exp); got != want {
+			t.Errorf("Token(%s, %d, %q) = %s, the first implementation gave %s", tt.p, tt.sub.ID, tt.sub.Email, got, want)
+		}
 	}
 }
