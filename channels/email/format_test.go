@@ -3,6 +3,7 @@ package email
 import (
 	"bytes"
 	"encoding/json"
+	htmltemplate "html/template"
 	"mime"
 	"mime/multipart"
 	"net/mail"
@@ -378,6 +379,24 @@ func FuzzPlainHeader(f *testing.F) {
 		}
 		if cleanHeader(s, 100) != cleanHeaderFull(s, 100) {
 			t.Errorf("cleanHeader(%q) differs from the full cleaning", s)
+		}
+	})
+}
+
+// FuzzNameEscaper: the per-recipient escaping of names gives what
+// html/template gives for {{.Name}} in text.
+func FuzzNameEscaper(f *testing.F) {
+	for _, s := range []string{"", "Ann", `Zoë <A&B> "C" 'D' +E=F`, "a\x00b", "\xff\xfe", "\ufdd0"} {
+		f.Add(s)
+	}
+	tmpl := htmltemplate.Must(htmltemplate.New("name").Parse(`<p>{{.}}</p>`))
+	f.Fuzz(func(t *testing.T, s string) {
+		var want strings.Builder
+		if err := tmpl.Execute(&want, s); err != nil {
+			t.Fatal(err)
+		}
+		if got := "<p>" + nameEscaper.Replace(s) + "</p>"; got != want.String() {
+			t.Errorf("name %q: escaped %q, html/template gives %q", s, got, want.String())
 		}
 	})
 }
