@@ -37,7 +37,9 @@ type personaliser struct {
 // segment is a run of a rendering: literal text, or where the name or the
 // link goes.
 type segment struct {
-	text string
+	// text is a []byte: the transfer encoder takes bytes, and converting a
+	// string on every write would copy it for every recipient.
+	text []byte
 	slot slot
 }
 
@@ -57,18 +59,18 @@ func cut(s string) []segment {
 		switch {
 		case i < 0 && j < 0:
 			if s != "" {
-				out = append(out, segment{text: s})
+				out = append(out, segment{text: []byte(s)})
 			}
 			return out
 		case j < 0 || (i >= 0 && i < j):
 			if i > 0 {
-				out = append(out, segment{text: s[:i]})
+				out = append(out, segment{text: []byte(s[:i])})
 			}
 			out = append(out, segment{slot: nameSlot})
 			s = s[i+len(nameStandIn):]
 		default:
 			if j > 0 {
-				out = append(out, segment{text: s[:j]})
+				out = append(out, segment{text: []byte(s[:j])})
 			}
 			out = append(out, segment{slot: linkSlot})
 			s = s[j+len(unsubStandIn):]
@@ -141,15 +143,16 @@ func (p *personaliser) bodies(name, unsubscribeURL string) (htmlBody, textBody b
 func segmentsBody(segs []segment, name, link string) body {
 	return func(w io.Writer) (int64, error) {
 		var total int64
+		nameBytes, linkBytes := []byte(name), []byte(link)
 		for _, sg := range segs {
-			s := sg.text
+			b := sg.text
 			switch sg.slot {
 			case nameSlot:
-				s = name
+				b = nameBytes
 			case linkSlot:
-				s = link
+				b = linkBytes
 			}
-			n, err := io.WriteString(w, s)
+			n, err := w.Write(b)
 			total += int64(n)
 			if err != nil {
 				return total, err
