@@ -20,16 +20,21 @@ import (
 // SMTP server accepted their message, before that connection is handed
 // anything else. A write() costs a few microseconds where a SQLite commit
 // per message cost about a hundred, and it survives a killed process just
-// as a commit does here (the store runs WAL with synchronous=NORMAL: neither
-// is fsynced per message). The records are folded into the ledger in
-// batches (every foldEvery messages and every foldInterval), and an attempt
-// that resumes a dead one folds whatever the journal holds beyond the last
-// fold before it puts unrecorded rows back. So the crash bound is unchanged:
-// at most one accepted but unrecorded message per SMTP connection.
+// as a commit does (the store runs WAL with synchronous=NORMAL: neither is
+// fsynced per message). The records are fsynced and folded into the ledger
+// in batches (every foldEvery messages and every foldInterval), and an
+// attempt that resumes a dead one folds whatever the journal holds beyond
+// the last fold before it puts unrecorded rows back. So a killed process
+// leaves at most one accepted but unrecorded message per SMTP connection;
+// a system crash or power loss can also lose the records since the last
+// fold (at most foldEvery, or one foldInterval of sending).
 const (
 	journalRecord = 16
 	foldEvery     = 512
 	foldInterval  = time.Second
+	// maxUnfolded stops a send whose records cannot be folded (the
+	// database is failing) before they take much memory.
+	maxUnfolded = 64 * foldEvery
 )
 
 // journal is one send's checkpoint file and the records not yet folded.
@@ -172,7 +177,12 @@ func (j *journal) record(id int64, at time.Time) error {
 	j.size += journalRecord
 	j.pending = append(j.pending, sentMark{id: id, at: at})
 	full := len(j.pending) >= foldEvery
+	stuck := len(j.pending) >= maxUnfolded
 	j.mu.Unlock()
+	if stuck {
+		// The record is in the file: the next attempt folds it.
+		return fmt.Errorf("send %s: %d sent messages could not be written into the send ledger (see the errors above); stopping", j.sendID, maxUnfolded)
+	}
 	if full {
 		select {
 		case j.kick <- struct{}{}:
@@ -213,7 +223,14 @@ func (j *journal) fold(ctx context.Context) error {
 	if len(marks) == 0 {
 		return nil
 	}
-	if err := j.l.foldSent(ctx, j.sendID, marks, size); err != nil {
+	// On disk before the ledger says how far it is folded: after a system
+	// crash or power loss, at most the records since the last fold are
+	// gone (those recipients may get a second copy).
+	err := j.f.Sync()
+	if err == nil {
+		err = j.l.foldSent(ctx, j.sendID, marks, size)
+	}
+	if err != nil {
 		j.mu.Lock()
 		j.pending = append(marks, j.pending...)
 		j.mu.Unlock()

@@ -16,7 +16,11 @@ import (
 // List-Unsubscribe (the https one-click link and a mailto), RFC 8058
 // List-Unsubscribe-Post, Precedence: bulk and Auto-Submitted.
 func (f *Formatter) build(subject, htmlBody, textBody string, to *mail.Address, msgID string, date time.Time, unsubscribeURL string) (*gomail.Msg, error) {
-	return f.buildWith(subject, stringBody(htmlBody), stringBody(textBody), to, msgID, date, unsubscribeURL)
+	m := f.newsletterMsg(subject)
+	if err := f.personalise(m, to, msgID, date, unsubscribeURL, stringBody(htmlBody), stringBody(textBody)); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // body writes a mail part's content (before transfer encoding).
@@ -29,32 +33,48 @@ func stringBody(s string) body {
 	}
 }
 
-// buildWith is build with the parts written by functions.
-func (f *Formatter) buildWith(subject string, htmlBody, textBody body, to *mail.Address, msgID string, date time.Time, unsubscribeURL string) (*gomail.Msg, error) {
-	m, err := f.baseWith(subject, htmlBody, textBody, to, msgID, date)
-	if err != nil {
-		return nil, err
-	}
-	if strings.ContainsFunc(unsubscribeURL, unicode.IsSpace) || strings.ContainsAny(unsubscribeURL, "<>,") {
-		return nil, fmt.Errorf("unsubscribe link %q cannot go in a header", unsubscribeURL)
-	}
+// newsletterMsg is a newsletter mail with what every recipient's copy
+// shares (From, Reply-To, Subject and the list headers); personalise makes
+// it one recipient's. A send reuses one per SMTP connection rather than
+// building every header again for every recipient.
+func (f *Formatter) newsletterMsg(subject string) *gomail.Msg {
+	m := f.commonMsg(subject)
 	// Plain generated headers (not go-mail's preformatted ones, which are
 	// written in map order) keep the output the same for the same input.
-	m.SetGenHeader(gomail.HeaderListUnsubscribe, "<"+unsubscribeURL+">, <"+f.mailto+">")
 	m.SetGenHeader(gomail.HeaderListUnsubscribePost, "List-Unsubscribe=One-Click")
 	m.SetGenHeader("List-Id", f.listIDHeader)
 	m.SetBulk()
 	m.SetGenHeader("Auto-Submitted", "auto-generated")
-	return m, nil
+	return m
+}
+
+// personalise makes m (from newsletterMsg) the mail to one recipient. It
+// sets every per-recipient field (To, Message-ID, Date, List-Unsubscribe
+// and both parts) on every call, so a reused m never carries anything of
+// the previous recipient's.
+func (f *Formatter) personalise(m *gomail.Msg, to *mail.Address, msgID string, date time.Time, unsubscribeURL string, htmlBody, textBody body) error {
+	if strings.ContainsFunc(unsubscribeURL, unicode.IsSpace) || strings.ContainsAny(unsubscribeURL, "<>,") {
+		return fmt.Errorf("unsubscribe link %q cannot go in a header", unsubscribeURL)
+	}
+	if err := f.address(m, to, msgID, date, htmlBody, textBody); err != nil {
+		return err
+	}
+	m.SetGenHeader(gomail.HeaderListUnsubscribe, "<"+unsubscribeURL+">, <"+f.mailto+">")
+	return nil
 }
 
 // base is a mail with From, Reply-To, To, Subject, Message-ID, Date and the
 // two alternative parts, without list headers (confirmation and test mail).
 func (f *Formatter) base(subject, htmlBody, textBody string, to *mail.Address, msgID string, date time.Time) (*gomail.Msg, error) {
-	return f.baseWith(subject, stringBody(htmlBody), stringBody(textBody), to, msgID, date)
+	m := f.commonMsg(subject)
+	if err := f.address(m, to, msgID, date, stringBody(htmlBody), stringBody(textBody)); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
-func (f *Formatter) baseWith(subject string, htmlBody, textBody body, to *mail.Address, msgID string, date time.Time) (*gomail.Msg, error) {
+// commonMsg is a mail with From, Reply-To, Subject and User-Agent.
+func (f *Formatter) commonMsg(subject string) *gomail.Msg {
 	m := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
 	// Copies: go-mail keeps the pointers.
 	from := *f.from
@@ -63,22 +83,27 @@ func (f *Formatter) baseWith(subject string, htmlBody, textBody body, to *mail.A
 		rt := *f.replyTo
 		m.ReplyToMailAddress(&rt)
 	}
+	m.Subject(cleanHeader(subject, 200))
+	m.SetUserAgent("Crier")
+	return m
+}
+
+// address sets the recipient, Message-ID, Date and the two parts of m.
+func (f *Formatter) address(m *gomail.Msg, to *mail.Address, msgID string, date time.Time, htmlBody, textBody body) error {
 	rcpt := *to
 	rcpt.Name = cleanHeader(rcpt.Name, 100)
 	if strings.ContainsFunc(rcpt.Address, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) || strings.ContainsAny(rcpt.Address, "<>,;") {
-		return nil, fmt.Errorf("recipient address %q is not a plain address", rcpt.Address)
+		return fmt.Errorf("recipient address %q is not a plain address", rcpt.Address)
 	}
 	m.ToMailAddress(&rcpt)
-	m.Subject(cleanHeader(subject, 200))
 	m.SetMessageIDWithValue(msgID)
 	if date.IsZero() {
 		date = time.Unix(0, 0).UTC()
 	}
 	m.SetDateWithValue(date)
-	m.SetUserAgent("Crier")
 	m.SetBodyWriter(gomail.TypeTextPlain, textBody)
 	m.AddAlternativeWriter(gomail.TypeTextHTML, htmlBody)
-	return m, nil
+	return nil
 }
 
 // mailtoUnsubscribe is the List-Unsubscribe mailto: the reply-to (or from)

@@ -557,10 +557,12 @@ func (st *sendState) waitPause(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// worker owns one SMTP connection, reused across messages.
+// worker owns one SMTP connection and one mail, both reused across
+// messages.
 type worker struct {
 	st   *sendState
 	conn *smtp.Client
+	msg  *gomail.Msg
 }
 
 func (w *worker) close() {
@@ -595,8 +597,14 @@ func (w *worker) deliver(ctx, stopCtx context.Context, r recipient) {
 	if !w.stillWanted(bg, &r, release) {
 		return
 	}
-	msg, err := s.personal(st.m, st.pz, r)
-	if err != nil {
+	if w.msg == nil {
+		w.msg = s.f.newsletterMsg(st.m.Subject)
+		if s.dkim != nil {
+			w.msg.SetDKIM(s.dkim)
+		}
+	}
+	msg := w.msg
+	if err := s.personal(st.m, st.pz, r, msg); err != nil {
 		// A bad address in the store must not stop everyone else's mail.
 		if err := s.ledger.markFailed(bg, st.m.SendID, r.id, err.Error()); err != nil {
 			st.abort(channels.Temporary(err))
@@ -777,23 +785,19 @@ func (w *worker) stillWanted(ctx context.Context, r *recipient, release func()) 
 	return true
 }
 
-// personal builds one recipient's message.
-func (s *Sender) personal(m *Message, pz *personaliser, r recipient) (*gomail.Msg, error) {
+// personal makes m (the worker's reused newsletter mail) one recipient's.
+func (s *Sender) personal(m *Message, pz *personaliser, r recipient, msg *gomail.Msg) error {
 	sub := subscribers.Subscriber{ID: r.id, Email: r.email, Name: r.name}
 	unsub := s.signer.UnsubscribeURL(s.env.Campaign.PublicURL, sub)
 	htmlBody, textBody := pz.bodies(r.name, unsub)
 	if htmlBody == nil {
-		return nil, fmt.Errorf("rendering for subscriber %d failed", r.id)
+		return fmt.Errorf("rendering for subscriber %d failed", r.id)
 	}
-	msg, err := s.f.buildWith(m.Subject, htmlBody, textBody, &mail.Address{Name: r.name, Address: r.email},
-		messageID(m.SendID, strconv.FormatInt(r.id, 10), s.f.domain), s.opts.now(), unsub)
-	if err != nil {
-		return nil, fmt.Errorf("building mail for subscriber %d: %w", r.id, err)
+	if err := s.f.personalise(msg, &mail.Address{Name: r.name, Address: r.email},
+		messageID(m.SendID, strconv.FormatInt(r.id, 10), s.f.domain), s.opts.now(), unsub, htmlBody, textBody); err != nil {
+		return fmt.Errorf("building mail for subscriber %d: %w", r.id, err)
 	}
-	if s.dkim != nil {
-		msg.SetDKIM(s.dkim)
-	}
-	return msg, nil
+	return nil
 }
 
 // smtpCode is the reply code in err, or 0 for errors that are not SMTP

@@ -707,3 +707,60 @@ func TestUnsubscribeWhileWaitingForTheRate(t *testing.T) {
 		t.Fatalf("%d messages: the supporter who left while waiting must get nothing", n)
 	}
 }
+
+// TestReusedMailCarriesNothingOver: one connection reuses one mail for every
+// recipient; each copy has only its own recipient, Message-ID, name and
+// signed links.
+func TestReusedMailCarriesNothingOver(t *testing.T) {
+	ctx := context.Background()
+	mp := mailpit.Start(t, mailpit.Options{})
+	fx := newFixture(t, mp, "", func(c *Config) { c.Concurrency = 1 })
+	subs := []subscribers.Subscriber{
+		fx.add(t, "ann@example.org", "Ann Alpha", subscribers.Confirmed),
+		fx.add(t, "bob@example.org", "", subscribers.Confirmed),
+		fx.add(t, "cy@example.org", "Cy Gamma", subscribers.Confirmed),
+		fx.add(t, "di@example.org", "Zoë <Delta>", subscribers.Confirmed),
+	}
+	if _, err := fx.send(t, samplePost()); err != nil {
+		t.Fatal(err)
+	}
+	got := inbox(t, mp)
+	for _, sub := range subs {
+		ids := got[sub.Email]
+		if len(ids) != 1 {
+			t.Fatalf("%s got %d messages", sub.Email, len(ids))
+		}
+		msg, err := mp.Message(ctx, ids[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		hdr, err := mp.Headers(ctx, ids[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(msg.To) != 1 || msg.To[0].Address != sub.Email {
+			t.Errorf("%s: To %+v", sub.Email, msg.To)
+		}
+		if want := fmt.Sprintf("<%s>", messageID("post:md:vigil", fmt.Sprint(sub.ID), "camaca.org")); strings.Join(hdr["Message-Id"], ",") != want {
+			t.Errorf("%s: Message-ID %v, want %s", sub.Email, hdr["Message-Id"], want)
+		}
+		own := fx.signer.UnsubscribeURL(testCampaign.PublicURL, sub)
+		if !strings.HasPrefix(strings.Join(hdr["List-Unsubscribe"], ","), "<"+own+">") || !strings.Contains(msg.Text, own) {
+			t.Errorf("%s: List-Unsubscribe %v or the text lacks their own link %s", sub.Email, hdr["List-Unsubscribe"], own)
+		}
+		if sub.Name != "" && !strings.Contains(msg.Text, "Dear "+sub.Name+",") {
+			t.Errorf("%s: text does not greet %q:\n%s", sub.Email, sub.Name, msg.Text)
+		}
+		for _, other := range subs {
+			if other.ID == sub.ID {
+				continue
+			}
+			if other.Name != "" && strings.Contains(msg.Text+msg.HTML, other.Name) {
+				t.Errorf("%s: the mail names %q", sub.Email, other.Name)
+			}
+			if strings.Contains(msg.Text+msg.HTML, fx.signer.UnsubscribeURL(testCampaign.PublicURL, other)) {
+				t.Errorf("%s: the mail has %s's unsubscribe link", sub.Email, other.Email)
+			}
+		}
+	}
+}
