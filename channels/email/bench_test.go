@@ -25,16 +25,18 @@ import (
 	"github.com/crierhq/crier/subscribers"
 )
 
-// The newsletter benchmark: run with
+// The newsletter benchmark (docs/BENCHMARKS.md): run with
 //
-//	CRIER_EMAIL_BENCH=100000 go test ./channels/email -run TestNewsletterBenchmark -v -timeout 60m
+//	CRIER_EMAIL_BENCH=100000 go test -count=1 ./channels/email -run 'TestNewsletterBenchmark$' -v -timeout 60m
 //
-// It fills a store with N confirmed subscribers, then in the same run
-// measures (1) the ceiling: go-mail sending one pre-built message over
-// `concurrency` connections to an in-process go-smtp sink that discards,
-// with no store and no templates, and (2) the real send of a post to all N
-// in a child process (so its peak RSS, VmHWM, is the sender's alone) to the
-// same sink with the same number of connections.
+// It fills a store with N confirmed subscribers and a go-smtp sink that
+// discards, then in rounds measures, each sender in a child process: (1)
+// the ceiling, go-mail's SendWithSMTPClient sending one pre-built message
+// over benchConcurrency connections with no store and no templates; (2)
+// bare, the same message over the newsletter's own SMTP exchange; (3) the
+// real send of a new post to all N (its peak RSS, VmHWM, is the sender's
+// alone). Variables: CRIER_EMAIL_BENCH_CEILING (messages per ceiling pair),
+// CRIER_EMAIL_BENCH_ROUNDS (default 3), CRIER_EMAIL_BENCH_CPUPROFILE.
 
 const benchConcurrency = 4
 
