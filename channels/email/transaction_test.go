@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+	gosmtp "github.com/wneessen/go-mail/smtp"
 )
 
 // scripted is an SMTP server (go-smtp) that refuses recipients by their
@@ -69,10 +70,10 @@ func startScripted(t *testing.T) (*scripted, int) {
 	return s, l.Addr().(*net.TCPAddr).Port
 }
 
-// TestTransact: each refusal is reported with its step, code and enhanced
-// code, and leaves the connection able to carry the next message.
-func TestTransact(t *testing.T) {
-	srv, port := startScripted(t)
+// dialScripted is a formatter and one SMTP connection to the scripted
+// server on port.
+func dialScripted(t *testing.T, port int) (*Formatter, *gosmtp.Client) {
+	t.Helper()
 	cfg := testConfig()
 	cfg.SMTP = SMTP{Host: "127.0.0.1", Port: port, TLS: "none"}
 	client, err := newClient(cfg, time.Minute)
@@ -87,7 +88,15 @@ func TestTransact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer client.CloseWithSMTPClient(conn)
+	return f, conn
+}
+
+// TestTransact: each refusal is reported with its step, code and enhanced
+// code, and leaves the connection able to carry the next message.
+func TestTransact(t *testing.T) {
+	srv, port := startScripted(t)
+	f, conn := dialScripted(t, port)
+	defer conn.Close()
 	tests := []struct {
 		to       string
 		step     txStep
@@ -130,20 +139,7 @@ func TestTransact(t *testing.T) {
 // with no reply code, so the sender dials again.
 func TestTransactBrokenConnection(t *testing.T) {
 	_, port := startScripted(t)
-	cfg := testConfig()
-	cfg.SMTP = SMTP{Host: "127.0.0.1", Port: port, TLS: "none"}
-	client, err := newClient(cfg, time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := newFormatter(cfg, testCampaign)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := client.DialToSMTPClientWithContext(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, conn := dialScripted(t, port)
 	conn.Close()
 	msg, err := f.build("Subject", "<p>Hi</p>", "Hi", mustAddr("ann@example.org"), "id", time.Unix(0, 0), "https://news.example.org/u?t=x")
 	if err != nil {
