@@ -293,18 +293,27 @@ func TestDKIMConfigProblems(t *testing.T) {
 	}
 }
 
+// chaosFixture is a fixture on a Mailpit with n confirmed subscribers
+// (s0@example.org...) that answers RCPT with code, with the probability in
+// percent.
+func chaosFixture(t *testing.T, n, code, probability int) (*fixture, *mailpit.Server) {
+	t.Helper()
+	mp := mailpit.Start(t, mailpit.Options{Chaos: true})
+	fx := newFixture(t, mp, "", nil)
+	for i := range n {
+		fx.add(t, fmt.Sprintf("s%d@example.org", i), "", subscribers.Confirmed)
+	}
+	if err := mp.SetChaos(context.Background(), mailpit.Chaos{Recipient: &mailpit.Trigger{ErrorCode: code, Probability: probability}}); err != nil {
+		t.Fatal(err)
+	}
+	return fx, mp
+}
+
 // TestChaos4xx: every RCPT is refused with 451 for a while; the send keeps
 // its progress, reports a wait, and finishes once the server recovers.
 func TestChaos4xx(t *testing.T) {
 	ctx := context.Background()
-	mp := mailpit.Start(t, mailpit.Options{Chaos: true})
-	fx := newFixture(t, mp, "", nil)
-	for i := range 5 {
-		fx.add(t, fmt.Sprintf("s%d@example.org", i), "", subscribers.Confirmed)
-	}
-	if err := mp.SetChaos(ctx, mailpit.Chaos{Recipient: &mailpit.Trigger{ErrorCode: 451, Probability: 100}}); err != nil {
-		t.Fatal(err)
-	}
+	fx, mp := chaosFixture(t, 5, 451, 100)
 	_, err := fx.send(t, samplePost())
 	kind, wait := channels.Classify(err)
 	if kind != channels.KindRateLimited || wait <= 0 {
@@ -337,14 +346,7 @@ func TestChaos4xx(t *testing.T) {
 // marked bounced; everyone else gets their copy.
 func TestChaos5xx(t *testing.T) {
 	ctx := context.Background()
-	mp := mailpit.Start(t, mailpit.Options{Chaos: true})
-	fx := newFixture(t, mp, "", nil)
-	for i := range 40 {
-		fx.add(t, fmt.Sprintf("s%d@example.org", i), "", subscribers.Confirmed)
-	}
-	if err := mp.SetChaos(ctx, mailpit.Chaos{Recipient: &mailpit.Trigger{ErrorCode: 550, Probability: 30}}); err != nil {
-		t.Fatal(err)
-	}
+	fx, mp := chaosFixture(t, 40, 550, 30)
 	if _, err := fx.send(t, samplePost()); err != nil {
 		t.Fatal(err)
 	}
@@ -373,14 +375,7 @@ func TestChaos5xx(t *testing.T) {
 // for later, and marks no supporter bounced.
 func TestServerRefusingEveryoneBouncesNoOne(t *testing.T) {
 	ctx := context.Background()
-	mp := mailpit.Start(t, mailpit.Options{Chaos: true})
-	fx := newFixture(t, mp, "", nil)
-	for i := range 20 {
-		fx.add(t, fmt.Sprintf("s%d@example.org", i), "", subscribers.Confirmed)
-	}
-	if err := mp.SetChaos(ctx, mailpit.Chaos{Recipient: &mailpit.Trigger{ErrorCode: 550, Probability: 100}}); err != nil {
-		t.Fatal(err)
-	}
+	fx, mp := chaosFixture(t, 20, 550, 100)
 	_, err := fx.send(t, samplePost())
 	if k, _ := channels.Classify(err); err == nil || k != channels.KindPermanent || !strings.Contains(err.Error(), "in a row") {
 		t.Fatalf("want a permanent 'refused in a row' error, got %v", err)
