@@ -69,7 +69,7 @@ func (a *App) plannedChannels() ([]channels.Channel, error) {
 	for i := range chans {
 		chans[i].Outbox = outbox[chans[i].Name]
 	}
-	return chans, nil
+	return a.digestOnly(chans), nil
 }
 
 // rendering is one channel's formatting of one post.
@@ -161,5 +161,14 @@ func (a *App) liveChannels(ctx context.Context, st *store.Store, reg prometheus.
 			nl.mailer = email.NewOutboxMailer(cfg.Email, camp, box.Dir)
 		}
 	}
-	return out, nl, nil
+	return a.digestOnly(out), nl, nil
+}
+
+// digestOnly marks the newsletter as taking posts only through its digest
+// when channels.email.newsletter is digest.
+func (a *App) digestOnly(chans []channels.Channel) []channels.Channel {
+	for i := range chans {
+		chans[i].DigestOnly = chans[i].Name == "email" && !a.Config.Channels.Email.SendsEachPost()
+	}
+	return chans
 }

@@ -32,10 +32,16 @@ text) are shown but do not fail.`)
 	app.Config = cfg
 	problems := 0
 	dir := cfg.Resolve(cfg.Sources.Markdown.Dir)
-	posts, errs := markdown.LoadDir(dir)
+	posts, errs := markdown.LoadDirIn(dir, cfg.Location())
 	for _, e := range errs {
 		fmt.Fprintln(app.Stdout, e)
 		problems++
+	}
+	for _, p := range posts {
+		if !p.Draft && !p.PublishAt.IsZero() {
+			// The time as Crier reads it: a zone mistake shows here first.
+			fmt.Fprintf(app.Stdout, "%s: publish_at is %s\n", p.Source.Ref, app.showTime(p.PublishAt))
+		}
 	}
 	chans, err := app.offlineChannels()
 	if err != nil {
