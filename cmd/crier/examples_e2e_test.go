@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crierhq/crier/bot/post"
+	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/internal/testpeers/mailpit"
 	"github.com/crierhq/crier/internal/testpeers/mastodonfake"
 )
@@ -134,4 +136,53 @@ func postStates(t *testing.T, cfg string) map[string]string {
 		}
 	}
 	return states
+}
+
+// TestPreviewDigest shows the digest the next run would send: the posts
+// published since the last digest, as JSON, as HTML and for a person, with
+// the window in the campaign's time zone.
+func TestPreviewDigest(t *testing.T) {
+	cleanEnv(t)
+	dir := shippedTree(t)
+	cfg := filepath.Join(dir, "config.yaml")
+	run := func(args ...string) (int, string) {
+		var out, errOut syncBuffer
+		code := realMain(context.Background(), append([]string{"--config", cfg, "preview", "--digest"}, args...), &out, &errOut)
+		return code, out.String() + errOut.String()
+	}
+	if code, out := run(); code != 0 || !strings.Contains(out, "the digest would send nothing") {
+		t.Fatalf("empty window: exit %d\n%s", code, out)
+	}
+	st, err := store.Open(context.Background(), filepath.Join(dir, "data", "crier.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for i, title := range []string{"Vigil on Saturday", "Our 4 point plan"} {
+		p := post.Post{ID: fmt.Sprintf("md:p%d", i), Title: title, Body: "Join us.", Link: "https://camaca.example/news/p", Source: post.Source{Kind: "markdown"}}
+		if err := st.SavePost(context.Background(), p, store.PostPublished, now.Add(time.Duration(i-5)*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+
+	code, out := run("--json")
+	var got struct {
+		Posts int
+		Email struct{ Subject, HTML string }
+	}
+	if err := json.Unmarshal([]byte(out), &got); code != 0 || err != nil || got.Posts != 2 || got.Email.Subject != "CAMACA news: Vigil on Saturday and 1 more" {
+		t.Fatalf("--json: exit %d, %v, %+v\n%s", code, err, got, out)
+	}
+	html := filepath.Join(t.TempDir(), "digest.html")
+	if code, out := run("--html", html); code != 0 || !strings.Contains(out, "Newsletter digest: posts published from") || !strings.Contains(out, "Our 4 point plan") {
+		t.Fatalf("human: exit %d\n%s", code, out)
+	}
+	if b, err := os.ReadFile(html); err != nil || !strings.Contains(string(b), "Our 4 point plan") {
+		t.Fatalf("--html wrote %d bytes: %v", len(b), err)
+	}
+	// Times are the campaign's (Europe/London: GMT or BST).
+	if _, out := run(); !strings.Contains(out, " GMT") && !strings.Contains(out, " BST") {
+		t.Errorf("the window should be shown in the campaign's zone:\n%s", out)
+	}
 }
