@@ -275,6 +275,9 @@ type Campaign struct {
 	Language string
 	// PublicURL is where Crier's own pages are reachable (newsletter links).
 	PublicURL string
+	// Location is campaign.timezone, for times shown to readers (the
+	// dates in a digest); nil means UTC.
+	Location *time.Location
 }
 
 // Env is what a real sender may use from the daemon.

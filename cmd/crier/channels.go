@@ -19,7 +19,7 @@ import (
 
 func (a *App) campaign() channels.Campaign {
 	c := a.Config.Campaign
-	return channels.Campaign{Name: c.Name, Website: c.Website, Language: c.Language, PublicURL: a.Config.HTTP.PublicURL}
+	return channels.Campaign{Name: c.Name, Website: c.Website, Language: c.Language, PublicURL: a.Config.HTTP.PublicURL, Location: a.Config.Location()}
 }
 
 // offlineChannels builds every enabled channel's pure formatter, for preview

@@ -39,6 +39,9 @@ SIGINT or SIGTERM lets in-flight deliveries finish, then exits.`)
 		return err
 	}
 	app.Logger.Info("crier running", "config", app.ConfigPath, "data", app.Config.DataPath(), "channels", b.ChannelNames(), "timezone", app.Config.Location().String())
+	if next, ok := b.NextDigest(time.Now()); ok {
+		app.Logger.Info("next newsletter digest", "at", app.showTime(next))
+	}
 	if line := app.examplesNotice(b); line != "" {
 		app.Logger.Info(line)
 	}
