@@ -172,3 +172,12 @@ func (a *App) digestOnly(chans []channels.Channel) []channels.Channel {
 	}
 	return chans
 }
+
+// sendsForReal reports whether any enabled channel would send for real
+// rather than render to the outbox (examples are then held back).
+func (a *App) sendsForReal() bool {
+	cfg := a.Config.Channels
+	return cfg.Mastodon.Enabled && !cfg.Mastodon.Mode.UsesOutbox(cfg.Mastodon.HasCredentials()) ||
+		cfg.Discord.Enabled && !cfg.Discord.Mode.UsesOutbox(cfg.Discord.HasCredentials()) ||
+		cfg.Email.Enabled && !cfg.Email.Mode.UsesOutbox(cfg.Email.HasCredentials())
+}

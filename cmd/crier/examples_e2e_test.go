@@ -186,3 +186,41 @@ func TestPreviewDigest(t *testing.T) {
 		t.Errorf("the window should be shown in the campaign's zone:\n%s", out)
 	}
 }
+
+// TestCommandsShowCampaignTimes: validate and preview show publish_at as
+// Crier reads it, in campaign.timezone with the zone's name; validate names
+// examples once a channel sends for real; a bad zone is a problem with its
+// line.
+func TestCommandsShowCampaignTimes(t *testing.T) {
+	cleanEnv(t)
+	dir := shippedTree(t)
+	cfg := filepath.Join(dir, "config.yaml")
+	run := func(args ...string) (int, string) {
+		var out, errOut syncBuffer
+		code := realMain(context.Background(), append([]string{"--config", cfg}, args...), &out, &errOut)
+		return code, out.String() + errOut.String()
+	}
+	scheduled := filepath.Join(dir, "posts", "2031-01-01-full-sentence-campaign.md")
+	if code, out := run("validate"); code != 0 || !strings.Contains(out, "2031-01-01-full-sentence-campaign.md: publish_at is 2031-01-01 09:00 GMT") || strings.Contains(out, "example: true") {
+		t.Errorf("validate: exit %d\n%s", code, out)
+	}
+	if code, out := run("preview", scheduled); code != 0 || !strings.Contains(out, "when: 2031-01-01 09:00 GMT") || !strings.Contains(out, "example: true") {
+		t.Errorf("preview: exit %d\n%s", code, out)
+	}
+	t.Setenv("MASTODON_INSTANCE", "https://social.example")
+	t.Setenv("MASTODON_TOKEN", "token")
+	if _, out := run("validate"); !strings.Contains(out, "2023-11-08-icat-call-to-action.md: example: true: only ever rendered to the outbox") || !strings.Contains(out, "sources.feeds[0] (campaign-site): example: true") {
+		t.Errorf("validate with credentials should name the examples:\n%s", out)
+	}
+	data, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, []byte(strings.Replace(string(data), "timezone: Europe/London", "timezone: Europe/Lodnon", 1)), 0o644)
+	line := 0
+	for i, l := range strings.Split(string(data), "\n") {
+		if strings.Contains(l, "timezone: Europe/London") {
+			line = i + 1
+		}
+	}
+	if code, out := run("validate"); code == 0 || !strings.Contains(out, fmt.Sprintf("config.yaml:%d: campaign.timezone: unknown time zone \"Europe/Lodnon\"", line)) {
+		t.Errorf("bad zone: exit %d\n%s", code, out)
+	}
+}
