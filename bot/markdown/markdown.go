@@ -412,12 +412,27 @@ func (ps *parser) webURL(field string, v *yaml.Node, s string) bool {
 func (ps *parser) time(v *yaml.Node, s string) time.Time {
 	s = strings.TrimSpace(s)
 	for _, layout := range timeLayouts {
-		if t, err := time.ParseInLocation(layout, s, ps.loc); err == nil {
-			return t.UTC()
+		t, err := time.ParseInLocation(layout, s, ps.loc)
+		if err != nil {
+			continue
 		}
+		wall, _ := time.Parse(layout, s) // the same wall clock, in UTC
+		if !strings.Contains(layout, "Z07:00") && !sameWallClock(t.In(ps.loc), wall) {
+			// A wall-clock time the clocks skip when summer time starts.
+			ps.at(v, "publish_at: %s does not exist in %s (the clocks go forward then); write a time an hour later, or give an offset", s, ps.loc)
+			return time.Time{}
+		}
+		return t.UTC()
 	}
 	ps.at(v, "publish_at: cannot read %q as a time; write 2031-05-01 09:00 (campaign.timezone, %s), 2031-05-01 (midnight there) or 2031-05-01T09:00:00+01:00 (with its own offset)", s, ps.loc)
 	return time.Time{}
+}
+
+// sameWallClock reports whether a and b show the same date and time of day.
+func sameWallClock(a, b time.Time) bool {
+	ay, am, ad := a.Date()
+	by, bm, bd := b.Date()
+	return ay == by && am == bm && ad == bd && a.Hour() == b.Hour() && a.Minute() == b.Minute() && a.Second() == b.Second()
 }
 
 func (ps *parser) tags(v *yaml.Node) []string {

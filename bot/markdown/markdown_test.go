@@ -331,6 +331,8 @@ func TestPublishAtWithoutOffsetIsCampaignTime(t *testing.T) {
 		"2031-07-01 09:00":          time.Date(2031, 7, 1, 8, 0, 0, 0, time.UTC), // BST
 		"2031-01-06 09:00":          time.Date(2031, 1, 6, 9, 0, 0, 0, time.UTC), // GMT
 		"2031-07-01T09:00:30":       time.Date(2031, 7, 1, 8, 0, 30, 0, time.UTC),
+		"2031-07-01 9:00":           time.Date(2031, 7, 1, 8, 0, 0, 0, time.UTC),
+		"2031-10-26 01:30":          time.Date(2031, 10, 26, 1, 30, 0, 0, time.UTC), // twice that night: Go takes the GMT one
 		"2031-07-01":                time.Date(2031, 6, 30, 23, 0, 0, 0, time.UTC), // midnight in London
 		"2031-07-01T09:00:00+02:00": time.Date(2031, 7, 1, 7, 0, 0, 0, time.UTC),
 		"2031-07-01T09:00:00Z":      time.Date(2031, 7, 1, 9, 0, 0, 0, time.UTC),
@@ -342,6 +344,10 @@ func TestPublishAtWithoutOffsetIsCampaignTime(t *testing.T) {
 		if !p.PublishAt.Equal(want) {
 			t.Errorf("publish_at %q read as %s, want %s", at, p.PublishAt.UTC(), want)
 		}
+	}
+	_, err = ParseIn("posts/vigil.md", []byte("---\ntitle: Vigil\npublish_at: 2031-03-30 01:30\n---\n"), london)
+	if err == nil || !strings.Contains(err.Error(), "posts/vigil.md:3: publish_at: 2031-03-30 01:30 does not exist in Europe/London") {
+		t.Errorf("a time in the hour the clocks skip should be refused with its line: %v", err)
 	}
 	_, err = ParseIn("posts/vigil.md", []byte("---\ntitle: Vigil\npublish_at: next tuesday\n---\n"), london)
 	if err == nil || !strings.Contains(err.Error(), "posts/vigil.md:3:") || !strings.Contains(err.Error(), "Europe/London") {
