@@ -333,7 +333,7 @@ func TestPublishAtWithoutOffsetIsCampaignTime(t *testing.T) {
 		"2031-07-01T09:00:30":       time.Date(2031, 7, 1, 8, 0, 30, 0, time.UTC),
 		"2031-07-01 9:00":           time.Date(2031, 7, 1, 8, 0, 0, 0, time.UTC),
 		"2031-10-26 01:30":          time.Date(2031, 10, 26, 1, 30, 0, 0, time.UTC), // twice that night: Go takes the GMT one
-		"2031-07-01":                time.Date(2031, 6, 30, 23, 0, 0, 0, time.UTC), // midnight in London
+		"2031-07-01":                time.Date(2031, 6, 30, 23, 0, 0, 0, time.UTC),  // midnight in London
 		"2031-07-01T09:00:00+02:00": time.Date(2031, 7, 1, 7, 0, 0, 0, time.UTC),
 		"2031-07-01T09:00:00Z":      time.Date(2031, 7, 1, 9, 0, 0, 0, time.UTC),
 	} {
