@@ -134,6 +134,9 @@ POST /channels/{id}/messages, for email the subject, text and HTML.`)
 			var v any
 			_ = json.Unmarshal(pp.Channels[name], &v)
 			fmt.Fprintf(app.Stdout, "\n== %s ==\n", name)
+			if name == "email" && !app.Config.Channels.Email.SendsEachPost() {
+				fmt.Fprintln(app.Stdout, "   (channels.email.newsletter is digest: supporters get this post in the next digest, not on its own; crier preview --digest shows it)")
+			}
 			printHuman(app.Stdout, v, "   ")
 			for _, w := range pp.Warnings[name] {
 				fmt.Fprintf(app.Stdout, "   warning: %s\n", w)

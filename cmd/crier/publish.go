@@ -61,6 +61,9 @@ post was already delivered to is not sent again.`)
 	if err != nil {
 		return err
 	}
+	if !app.Config.Channels.Email.SendsEachPost() && slices.Contains(names, "email") && (len(only) == 0 || slices.Contains(only, "email")) {
+		fmt.Fprintf(app.Stdout, "%s: the newsletter goes out as a digest (channels.email.newsletter: digest): supporters get this post in the next digest after it is published\n", p.ID)
+	}
 	if len(queued) == 0 {
 		if p.Example && b.SendsForReal() {
 			fmt.Fprintf(app.Stdout, "%s: an example post (example: true) is never sent for real; remove that line to send it\n", p.ID)
