@@ -306,8 +306,15 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("\ufeff---\r\ntitle: x\r\n---\r\n"))
 	f.Add([]byte("---\ntitle: &a x\nsummary: *a\n---\n"))
 	f.Add([]byte("---\ntitle: x\nchannels: {discord: {mention: here}}\n---\n"))
+	f.Add([]byte("---\ntitle: x\npublish_at: 2031-03-30 01:30\nexample: true\n---\n"))
+	f.Add([]byte("---\ntitle: x\npublish_at: 2031-10-26 1:30\n---\n"))
+	// Times without an offset are read in a zone with summer time.
+	london, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		p, err := Parse("fuzz.md", data)
+		p, err := ParseIn("fuzz.md", data, london)
 		if err != nil {
 			return
 		}
