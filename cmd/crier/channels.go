@@ -176,8 +176,14 @@ func (a *App) digestOnly(chans []channels.Channel) []channels.Channel {
 // sendsForReal reports whether any enabled channel would send for real
 // rather than render to the outbox (examples are then held back).
 func (a *App) sendsForReal() bool {
-	cfg := a.Config.Channels
-	return cfg.Mastodon.Enabled && !cfg.Mastodon.Mode.UsesOutbox(cfg.Mastodon.HasCredentials()) ||
-		cfg.Discord.Enabled && !cfg.Discord.Mode.UsesOutbox(cfg.Discord.HasCredentials()) ||
-		cfg.Email.Enabled && !cfg.Email.Mode.UsesOutbox(cfg.Email.HasCredentials())
+	chans, err := a.plannedChannels()
+	if err != nil {
+		return false
+	}
+	for _, ch := range chans {
+		if !ch.Outbox {
+			return true
+		}
+	}
+	return false
 }
