@@ -14,6 +14,7 @@ import (
 
 	gomail "github.com/wneessen/go-mail"
 
+	"github.com/crierhq/crier/bounces"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/config/secret"
 )
@@ -48,6 +49,9 @@ type Config struct {
 	// sends across all visitors (0: 200; negative: no cap), so that nobody
 	// can spend the provider's quota through the form.
 	ConfirmationsPerHour int `yaml:"confirmations_per_hour"`
+	// Bounces is the bounce mailbox and the providers' webhooks, through
+	// which Crier learns of bounces, complaints and mailed unsubscribes.
+	Bounces bounces.Config `yaml:"bounces"`
 }
 
 // SMTP is where newsletters are handed over.
@@ -135,6 +139,9 @@ func (c Config) Validate() []channels.ConfigProblem {
 	}
 	if c.Enabled && c.HasCredentials() && c.From == "" {
 		probs = append(probs, channels.ConfigProblem{Field: "from", Message: "a sender address is needed to send the newsletter"})
+	}
+	for _, p := range c.Bounces.Validate() {
+		probs = append(probs, channels.ConfigProblem{Field: "bounces." + p.Field, Message: p.Message})
 	}
 	if d := c.DKIM; d.Enabled() || d.Selector != "" || d.KeyFile != "" || d.Key.IsSet() {
 		if d.Domain == "" {

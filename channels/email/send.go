@@ -19,6 +19,7 @@ import (
 	"github.com/wneessen/go-mail/smtp"
 
 	"github.com/crierhq/crier/bot/post"
+	"github.com/crierhq/crier/bounces"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/subscribers"
 )
@@ -55,7 +56,14 @@ type options struct {
 	sleep   func(ctx context.Context, d time.Duration) error
 	backoff time.Duration
 	timeout time.Duration
+	bounce  *bounces.Addresses
 }
+
+// WithBounceAddresses sends each message from the recipient's signed
+// return path (VERP) and gives it their signed mailto unsubscribe address
+// of the bounce mailbox (channels.email.bounces.address), so that what
+// comes back names its subscriber.
+func WithBounceAddresses(a *bounces.Addresses) Option { return func(o *options) { o.bounce = a } }
 
 // WithRegisterer registers the newsletter metrics (messages by outcome, and
 // per-send progress read from the ledger at scrape time) with reg.
@@ -652,7 +660,7 @@ func (w *worker) deliver(ctx, stopCtx context.Context, r recipient) {
 		if !w.stillWanted(bg, &r, release) {
 			return
 		}
-		err := transact(w.conn, s.opts.timeout, s.f.envelopeFrom, (&mail.Address{Address: r.email}).String(), msg)
+		err := transact(w.conn, s.opts.timeout, s.envelopeFrom(st.m.SendID, r.id), (&mail.Address{Address: r.email}).String(), msg)
 		if err == nil {
 			// Checkpointed at once, whatever happens to the attempt's
 			// context, before this connection is handed anything else: at
@@ -793,11 +801,24 @@ func (s *Sender) personal(m *Message, pz *personaliser, r recipient, msg *gomail
 	if htmlBody == nil {
 		return fmt.Errorf("rendering for subscriber %d failed", r.id)
 	}
+	mailto := s.f.mailto
+	if s.opts.bounce != nil {
+		mailto = "mailto:" + s.opts.bounce.Unsubscribe(r.id) + "?subject=unsubscribe"
+	}
 	if err := s.f.personalise(msg, &mail.Address{Name: r.name, Address: r.email},
-		messageID(m.SendID, strconv.FormatInt(r.id, 10), s.f.domain), s.opts.now(), unsub, htmlBody, textBody); err != nil {
+		messageID(m.SendID, strconv.FormatInt(r.id, 10), s.f.domain), s.opts.now(), unsub, mailto, htmlBody, textBody); err != nil {
 		return fmt.Errorf("building mail for subscriber %d: %w", r.id, err)
 	}
 	return nil
+}
+
+// envelopeFrom is the MAIL FROM of one message: the recipient's signed
+// return path when there is a bounce mailbox, else the from address.
+func (s *Sender) envelopeFrom(sendID string, id int64) string {
+	if s.opts.bounce == nil {
+		return s.f.envelopeFrom
+	}
+	return "<" + s.opts.bounce.ReturnPath(sendID, id) + ">"
 }
 
 // smtpCode is the reply code in err, or 0 for errors that are not SMTP

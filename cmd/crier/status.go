@@ -115,6 +115,9 @@ progress of newsletter sends.`)
 		for _, p := range progress {
 			b, _ := json.Marshal(p)
 			fmt.Fprintf(app.Stdout, "  %s\n", b)
+			if p.Warning != "" {
+				fmt.Fprintf(app.Stdout, "  WARNING %s: %s\n", p.SendID, p.Warning)
+			}
 		}
 	}
 	return nil
