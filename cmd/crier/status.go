@@ -106,6 +106,9 @@ progress of newsletter sends.`)
 			if d.LastError != "" && d.State != store.DeliverySent {
 				line += "\terror: " + d.LastError
 			}
+			if d.Note != "" {
+				line += "\tnote: " + d.Note
+			}
 			fmt.Fprintln(tw, line)
 		}
 	}
