@@ -284,7 +284,7 @@ type Env struct {
 	// image): it refuses non-public addresses. Nil means a client with the
 	// secure defaults and no allow-list.
 	Content *contentfetch.Client
-	Logger     *slog.Logger
+	Logger  *slog.Logger
 	// DataDir is the daemon's data folder.
 	DataDir string
 }

@@ -31,7 +31,7 @@ const maxImageBytes = 16 << 20
 type Sender struct {
 	instance string
 	client   *gomastodon.Client
-	http     *http.Client // the same transport, for calls go-mastodon lacks
+	http     *http.Client         // the same transport, for calls go-mastodon lacks
 	content  *contentfetch.Client // fetches images from content URLs
 	limits   *cachedLimits
 	log      *slog.Logger
