@@ -14,12 +14,31 @@ import (
 	"github.com/crierhq/crier/channels/mastodon"
 	"github.com/crierhq/crier/channels/outbox"
 	"github.com/crierhq/crier/config"
+	"github.com/crierhq/crier/contentfetch"
 	"github.com/crierhq/crier/subscribers"
 )
 
 func (a *App) campaign() channels.Campaign {
 	c := a.Config.Campaign
 	return channels.Campaign{Name: c.Name, Website: c.Website, Language: c.Language, PublicURL: a.Config.HTTP.PublicURL}
+}
+
+// contentClient is the guarded client for addresses from content, as the
+// config's fetch section sets it up.
+func (a *App) contentClient() (*contentfetch.Client, error) {
+	if a.Content != nil {
+		return a.Content, nil
+	}
+	allow, err := contentfetch.ParseAllow(a.Config.Fetch.AllowNetworks)
+	if err != nil {
+		return nil, fmt.Errorf("fetch.allow_networks: %w", err)
+	}
+	ua := "Crier"
+	if w := a.Config.Campaign.Website; w != "" {
+		ua += " (+" + w + ")"
+	}
+	a.Content = contentfetch.New(contentfetch.Options{Allow: allow, Timeout: a.Config.Fetch.Timeout, UserAgent: ua})
+	return a.Content, nil
 }
 
 // offlineChannels builds every enabled channel's pure formatter, for preview
@@ -103,7 +122,11 @@ type newsletter struct {
 // outbox sender when it has no credentials (or mode: outbox).
 func (a *App) liveChannels(ctx context.Context, st *store.Store, reg prometheus.Registerer) ([]channels.Channel, *newsletter, error) {
 	cfg, camp := a.channelsConfig(), a.campaign()
-	env := channels.Env{Campaign: camp, DB: st.DB(), HTTPClient: a.HTTPClient, Logger: a.Logger, DataDir: a.Config.DataPath()}
+	content, err := a.contentClient()
+	if err != nil {
+		return nil, nil, err
+	}
+	env := channels.Env{Campaign: camp, DB: st.DB(), HTTPClient: a.HTTPClient, Content: content, Logger: a.Logger, DataDir: a.Config.DataPath()}
 	box := outbox.New(a.Config.DataPath("outbox"))
 	var out []channels.Channel
 	add := func(name string, useOutbox bool, offline channels.Formatter, live func() (channels.Formatter, channels.Sender, error)) error {
