@@ -925,6 +925,20 @@ func (s *Server) answer(m *Message, withNonce bool) map[string]any {
 		for k, v := range e {
 			c[k] = v
 		}
+		if fs, ok := e["fields"].([]any); ok {
+			// Discord answers every field with its inline flag.
+			out := make([]any, 0, len(fs))
+			for _, f := range fs {
+				if f, ok := f.(map[string]any); ok {
+					g := map[string]any{"inline": false}
+					for k, v := range f {
+						g[k] = v
+					}
+					out = append(out, g)
+				}
+			}
+			c["fields"] = out
+		}
 		embeds = append(embeds, c)
 	}
 	flags := 0
