@@ -35,10 +35,10 @@ type App struct {
 	HTTPClient *http.Client
 	// Content fetches addresses that came from content (images); nil means
 	// the guarded client the config's fetch section describes.
-	Content *contentfetch.Client
-	logFormat  string
-	logLevel   string
-	store      *store.Store
+	Content   *contentfetch.Client
+	logFormat string
+	logLevel  string
+	store     *store.Store
 }
 
 // OpenStore opens the configured store once and reuses it.
