@@ -91,6 +91,9 @@ func New(opts Options) *Client {
 			if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
 				return fmt.Errorf("redirect to a %q address", req.URL.Scheme)
 			}
+			if why := reservedName(req.URL.Hostname()); why != "" {
+				return fmt.Errorf("redirect: %s", why)
+			}
 			return nil
 		},
 	}
@@ -172,6 +175,19 @@ func nonPublic(a netip.Addr) string {
 	return ""
 }
 
+// reservedName says why host can never be fetched when it is under a
+// top-level domain reserved never to resolve (RFC 2606, RFC 6761), such as
+// the sample config's camaca.example: no DNS query is made for it.
+func reservedName(host string) string {
+	h := strings.ToLower(strings.TrimSuffix(host, "."))
+	for _, tld := range []string{"example", "invalid", "test"} {
+		if h == tld || strings.HasSuffix(h, "."+tld) {
+			return fmt.Sprintf("%s is under .%s, a name reserved never to resolve (RFC 2606)", host, tld)
+		}
+	}
+	return ""
+}
+
 // ParseAllow reads an allow-list of CIDR prefixes ("10.0.0.0/8") or single
 // addresses ("192.168.1.20").
 func ParseAllow(list []string) ([]netip.Prefix, error) {
@@ -238,6 +254,9 @@ func (c *Client) Fetch(ctx context.Context, rawURL string) (*Resource, error) {
 	u, err := url.Parse(strings.TrimSpace(rawURL))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, &Error{URL: shown, Reason: ReasonBadURL, Err: errors.New("not an absolute http(s) address")}
+	}
+	if why := reservedName(u.Hostname()); why != "" {
+		return nil, &Error{URL: shown, Reason: ReasonBadURL, Err: errors.New(why)}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {

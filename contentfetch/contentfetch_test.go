@@ -195,7 +195,7 @@ func TestCapsAndFailures(t *testing.T) {
 			t.Errorf("%s: reason %s (%v), want %s", path, got, err, want)
 		}
 	}
-	for _, bad := range []string{"x", "/post/x", "javascript:alert(1)", "file:///etc/passwd", "ftp://example.org/a.png"} {
+	for _, bad := range []string{"x", "/post/x", "javascript:alert(1)", "file:///etc/passwd", "ftp://example.org/a.png", "https://camaca.example/a.png", "http://x.invalid/a.png", "http://a.test./a.png"} {
 		if _, err := c.Fetch(context.Background(), bad); reasonOf(t, err) != ReasonBadURL {
 			t.Errorf("%q: %v, want bad-url", bad, err)
 		}

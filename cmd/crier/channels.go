@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -39,6 +41,34 @@ func (a *App) contentClient() (*contentfetch.Client, error) {
 	}
 	a.Content = contentfetch.New(contentfetch.Options{Allow: allow, Timeout: a.Config.Fetch.Timeout, UserAgent: ua})
 	return a.Content, nil
+}
+
+// imageCheckTimeout bounds each image check of preview and validate.
+const imageCheckTimeout = 15 * time.Second
+
+// checkImage tries a post's image the way the senders will (the file read,
+// the URL fetched through the guarded content client) and says why it
+// would be left out, or "" when it is fine. It sends nothing.
+func (a *App) checkImage(ctx context.Context, p post.Post) string {
+	if p.Image == nil {
+		return ""
+	}
+	if p.Image.File != "" {
+		if _, _, err := channels.ReadImageFile(p.Image.File, contentfetch.DefaultMaxBytes); err != nil {
+			return fmt.Sprintf("image %s: %v; the post will go out without it", p.Image.File, err)
+		}
+		return ""
+	}
+	content, err := a.contentClient()
+	if err != nil {
+		return err.Error()
+	}
+	ctx, cancel := context.WithTimeout(ctx, imageCheckTimeout)
+	defer cancel()
+	if _, err := content.Image(ctx, p.Image.URL); err != nil {
+		return fmt.Sprintf("image %v; the post will go out without it", strings.TrimPrefix(err.Error(), "fetching "))
+	}
+	return ""
 }
 
 // offlineChannels builds every enabled channel's pure formatter, for preview

@@ -47,6 +47,11 @@ text) are shown but do not fail.`)
 	var order []warning
 	files := map[warning][]string{}
 	for _, p := range posts {
+		if w := app.checkImage(ctx, p); w != "" {
+			wk := warning{"all channels", w}
+			order = append(order, wk)
+			files[wk] = append(files[wk], p.Source.Ref)
+		}
 		for _, r := range renderAll(chans, p) {
 			if r.Err != nil {
 				fmt.Fprintf(app.Stdout, "%s: %s: %v\n", p.Source.Ref, r.Channel, r.Err)
