@@ -539,14 +539,28 @@ var markdownImage = regexp.MustCompile(`!\[((?:\\.|[^\]\\])*)\](?:\((?:<[^>\n]*>
 // except that pictures, which a text mail cannot show, become their alt
 // text ("[Image: …]") or nothing.
 func textOfMarkdown(md string) string {
-	out := markdownImage.ReplaceAllStringFunc(md, func(m string) string {
-		alt := strings.TrimSpace(markdownImage.FindStringSubmatch(m)[1])
-		alt = strings.NewReplacer(`\[`, "[", `\]`, "]", `\\`, `\`).Replace(alt)
-		if alt == "" {
-			return ""
+	out := md
+	// A picture inside a link's or another picture's brackets is found on
+	// the next pass.
+	for range 3 {
+		next := markdownImage.ReplaceAllStringFunc(out, func(m string) string {
+			alt := strings.TrimSpace(markdownImage.FindStringSubmatch(m)[1])
+			alt = strings.NewReplacer(`\[`, "[", `\]`, "]", `\\`, `\`).Replace(alt)
+			if alt == "" {
+				return ""
+			}
+			return "[Image: " + alt + "]"
+		})
+		if next == out {
+			break
 		}
-		return "[Image: " + alt + "]"
-	})
+		out = next
+	}
+	// Whatever odd form is left, no "![" means no picture syntax ("!![" is
+	// "![" again after one replacement).
+	for strings.Contains(out, "![") {
+		out = strings.ReplaceAll(out, "![", "[")
+	}
 	return strings.TrimSpace(out)
 }
 

@@ -158,3 +158,16 @@ func TestMissingImageFileLeavesANote(t *testing.T) {
 		t.Errorf("%d messages", n)
 	}
 }
+
+// FuzzTextOfMarkdown: whatever the Markdown, the text part has no picture
+// syntax left.
+func FuzzTextOfMarkdown(f *testing.F) {
+	for _, s := range []string{"![a](b)", "[![a](b)](c)", "![![a](b)](c)", "![a\\]b](c \"t\")", "![a][r]\n\n[r]: x", "!![a](b)", "!\\[a](b)", "![[x]](y)"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, md string) {
+		if out := textOfMarkdown(md); strings.Contains(out, "![") {
+			t.Errorf("%q -> %q keeps picture syntax", md, out)
+		}
+	})
+}
