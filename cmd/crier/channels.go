@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -69,6 +70,34 @@ func (a *App) checkImage(ctx context.Context, p post.Post) string {
 		return fmt.Sprintf("image %v; the post will go out without it", strings.TrimPrefix(err.Error(), "fetching "))
 	}
 	return ""
+}
+
+// checkImages is checkImage for many posts, a few at a time (a feed
+// preview may name dozens of pictures), in the posts' order.
+func (a *App) checkImages(ctx context.Context, posts []post.Post) []string {
+	out := make([]string, len(posts))
+	if _, err := a.contentClient(); err != nil {
+		for i := range out {
+			out[i] = err.Error()
+		}
+		return out
+	}
+	sem := make(chan struct{}, 4)
+	var wg sync.WaitGroup
+	for i, p := range posts {
+		if p.Image == nil {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			out[i] = a.checkImage(ctx, p)
+		}()
+	}
+	wg.Wait()
+	return out
 }
 
 // offlineChannels builds every enabled channel's pure formatter, for preview

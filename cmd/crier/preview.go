@@ -73,9 +73,10 @@ POST /channels/{id}/messages, for email the subject, text and HTML.`)
 		return err
 	}
 	var out []previewPost
-	for _, p := range posts {
+	imageWarnings := app.checkImages(ctx, posts)
+	for i, p := range posts {
 		pp := previewPost{PostID: p.ID, Title: p.Title, Channels: map[string]json.RawMessage{}, Warnings: map[string][]string{}, Errors: map[string]string{}}
-		if w := app.checkImage(ctx, p); w != "" {
+		if w := imageWarnings[i]; w != "" {
 			pp.Warnings["image"] = []string{w}
 		}
 		for _, r := range renderAll(chans, p) {

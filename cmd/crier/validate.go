@@ -46,8 +46,9 @@ text) are shown but do not fail.`)
 	type warning struct{ channel, text string }
 	var order []warning
 	files := map[warning][]string{}
-	for _, p := range posts {
-		if w := app.checkImage(ctx, p); w != "" {
+	imageWarnings := app.checkImages(ctx, posts)
+	for i, p := range posts {
+		if w := imageWarnings[i]; w != "" {
 			wk := warning{"all channels", w}
 			order = append(order, wk)
 			files[wk] = append(files[wk], p.Source.Ref)
