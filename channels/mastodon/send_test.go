@@ -464,6 +464,7 @@ func TestSendRefusesImagesOnPrivateAddresses(t *testing.T) {
 		internal.URL + "/a.png",
 		"http://localhost:" + internal.URL[strings.LastIndex(internal.URL, ":")+1:] + "/a.png",
 		"http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+		"http://127.0.0.1:6379/", // the enclosure: a local Redis
 	} {
 		id := fmt.Sprintf("p%d", i)
 		pl, _ := f.Format(post.Post{ID: id, Title: "Hello " + id, Link: link, Image: &post.Image{URL: u, Alt: "x"}})
@@ -489,8 +490,8 @@ func TestSendRefusesImagesOnPrivateAddresses(t *testing.T) {
 	if n := srv.Requests("POST /api/v2/media"); n != 0 {
 		t.Errorf("%d media uploads; nothing should have been uploaded", n)
 	}
-	if got := len(srv.Statuses()); got != 4 {
-		t.Errorf("%d statuses, want 4 (each without its image)", got)
+	if got := len(srv.Statuses()); got != 5 {
+		t.Errorf("%d statuses, want 5 (each without its image)", got)
 	}
 }
 
