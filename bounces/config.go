@@ -9,6 +9,7 @@
 package bounces
 
 import (
+	"net"
 	"net/mail"
 	"strings"
 	"time"
@@ -130,7 +131,12 @@ func (c Config) Validate() []Problem {
 		}
 	}
 	switch c.IMAP.TLS {
-	case "", "tls", "starttls", "none":
+	case "", "tls", "starttls":
+	case "none":
+		// The mailbox password would cross the network in clear text.
+		if c.IMAP.Enabled() && !loopback(c.IMAP.Host) {
+			add("imap.tls", "none sends the mailbox password unencrypted: only for a server on this machine (localhost); use tls or starttls")
+		}
 	default:
 		add("imap.tls", "must be tls, starttls or none")
 	}
@@ -164,6 +170,14 @@ func (c Config) Validate() []Problem {
 		}
 	}
 	return probs
+}
+
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func (c Config) softLimit() int {

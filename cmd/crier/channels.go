@@ -11,6 +11,7 @@ import (
 
 	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/bounces"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/channels/discord"
 	"github.com/crierhq/crier/channels/email"
@@ -175,6 +176,9 @@ type newsletter struct {
 	subs   *subscribers.Store
 	signer *subscribers.Signer
 	mailer subscribers.Mailer
+	// bounceAddrs are the bounce mailbox's signed addresses (nil when
+	// channels.email.bounces.address is empty).
+	bounceAddrs *bounces.Addresses
 }
 
 // liveChannels builds every enabled channel with its real sender, or the
@@ -227,13 +231,20 @@ func (a *App) liveChannels(ctx context.Context, st *store.Store, reg prometheus.
 			}
 		}
 		nl = &newsletter{subs: subs, signer: subscribers.NewSigner(key)}
+		opts := []email.Option{email.WithRegisterer(reg)}
+		if addr := cfg.Email.Bounces.Address; addr != "" {
+			if nl.bounceAddrs, err = bounces.NewAddresses(addr, key); err != nil {
+				return nil, nil, fmt.Errorf("channels.email.bounces.address: %w", err)
+			}
+			opts = append(opts, email.WithBounceAddresses(nl.bounceAddrs))
+		}
 		offline, err := email.NewFormatter(cfg.Email, camp)
 		if err != nil {
 			return nil, nil, fmt.Errorf("email channel: %w", err)
 		}
 		useOutbox := cfg.Email.Mode.UsesOutbox(cfg.Email.HasCredentials())
 		if err := add("email", useOutbox, offline, func() (channels.Formatter, channels.Sender, error) {
-			return email.New(ctx, cfg.Email, env, subs, nl.signer, email.WithRegisterer(reg))
+			return email.New(ctx, cfg.Email, env, subs, nl.signer, opts...)
 		}); err != nil {
 			return nil, nil, err
 		}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/config"
+	"github.com/crierhq/crier/bounces"
 	"github.com/crierhq/crier/contentfetch"
 )
 
@@ -36,6 +37,9 @@ type App struct {
 	// Content fetches addresses that came from content (images); nil means
 	// the guarded client the config's fetch section describes.
 	Content   *contentfetch.Client
+	// bounceReader reads the bounce mailbox while the daemon runs (nil
+	// when no mailbox is configured).
+	bounceReader *bounces.Reader
 	logFormat string
 	logLevel  string
 	store     *store.Store

@@ -45,6 +45,9 @@ SIGINT or SIGTERM lets in-flight deliveries finish, then exits.`)
 	if line := app.examplesNotice(b); line != "" {
 		app.Logger.Info(line)
 	}
+	if app.bounceReader != nil {
+		go app.bounceReader.Run(ctx)
+	}
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- srv.ListenAndServe(ctx) }()
 
@@ -110,6 +113,9 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 			MaxConfirmationsPerHour: cfg.Channels.Email.ConfirmationsPerHour,
 		}); err != nil {
 			return nil, nil, fmt.Errorf("mounting newsletter pages: %w", err)
+		}
+		if err := app.mountBounces(ctx, st, nl, srv, reg); err != nil {
+			return nil, nil, err
 		}
 	}
 	return b, srv, nil
