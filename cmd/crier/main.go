@@ -18,8 +18,8 @@ import (
 	"time"
 
 	"github.com/crierhq/crier/bot/store"
-	"github.com/crierhq/crier/config"
 	"github.com/crierhq/crier/bounces"
+	"github.com/crierhq/crier/config"
 	"github.com/crierhq/crier/contentfetch"
 )
 
@@ -36,13 +36,13 @@ type App struct {
 	HTTPClient *http.Client
 	// Content fetches addresses that came from content (images); nil means
 	// the guarded client the config's fetch section describes.
-	Content   *contentfetch.Client
+	Content *contentfetch.Client
 	// bounceReader reads the bounce mailbox while the daemon runs (nil
 	// when no mailbox is configured).
 	bounceReader *bounces.Reader
-	logFormat string
-	logLevel  string
-	store     *store.Store
+	logFormat    string
+	logLevel     string
+	store        *store.Store
 }
 
 // OpenStore opens the configured store once and reuses it.
