@@ -139,3 +139,35 @@ channels:
 		t.Error("the daemon logged a subscriber's address")
 	}
 }
+
+// TestValidateBounceSection: mistakes in channels.email.bounces are
+// reported with their line, and a secret is never echoed.
+func TestValidateBounceSection(t *testing.T) {
+	cleanEnv(t)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(`channels:
+  email:
+    from: "CAMACA <news@camaca.example>"
+    bounces:
+      address: bounces+x@camaca.example
+      imap:
+        host: imap.camaca.example
+        tls: none
+        username: bounces
+      webhooks:
+        postmark: {username: pm, password: tooshort-secret}
+`), 0o644)
+	code, out, errs := runCrier(t, dir, "validate")
+	all := out + errs
+	if code == 0 {
+		t.Fatalf("validate accepted it:\n%s", all)
+	}
+	for _, want := range []string{"config.yaml:5: channels.email.bounces.address:", "config.yaml:8: channels.email.bounces.imap.tls:", "config.yaml:11: channels.email.bounces.webhooks.postmark.password:"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("no %q in:\n%s", want, all)
+		}
+	}
+	if strings.Contains(all, "tooshort-secret") {
+		t.Errorf("the password is echoed:\n%s", all)
+	}
+}
