@@ -78,7 +78,7 @@ type fixture struct {
 	clock  *clock
 }
 
-const adminToken = "admin-token-for-tests"
+const adminToken = "admin-token-for-tests-0123456789abcdef"
 
 func newFixture(t testing.TB, publicURL string) *fixture {
 	t.Helper()

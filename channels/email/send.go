@@ -176,6 +176,11 @@ func NewSender(ctx context.Context, cfg Config, env channels.Env, subs *subscrib
 // newClient makes the go-mail client that holds the SMTP settings; each
 // connection of a send is dialled from it.
 func newClient(cfg Config, timeout time.Duration) (*gomail.Client, error) {
+	// Validate refuses this too; checked again here because every path
+	// that sends (the daemon, crier newsletter test) comes through here.
+	if msg := cfg.SMTP.insecureProblem(); msg != "" {
+		return nil, fmt.Errorf("email: channels.email.smtp.%s", msg)
+	}
 	host := cfg.SMTP.Host
 	if host == "" {
 		host = "localhost"
