@@ -51,6 +51,10 @@ type NewsletterOptions struct {
 	// mail goes out (logged, and counted as mail_capped). Zero means
 	// DefaultMaxConfirmationsPerHour; negative means no cap.
 	MaxConfirmationsPerHour int
+	// Erased, when set, is called with the id of a subscriber the admin API
+	// erased, to erase what is kept under that id outside the store (the
+	// confirmation mails in the outbox).
+	Erased func(id int64) error
 }
 
 // DefaultMaxConfirmationsPerHour is the default global cap on confirmation

@@ -691,7 +691,7 @@ func (w *worker) deliver(ctx, stopCtx context.Context, r recipient) {
 				st.abort(channels.RateLimited(fmt.Errorf("the SMTP connection failed %d times in a row: %w", maxConnFailures, err), outagePause))
 				return
 			}
-			st.pause(err)
+			st.pause(errors.New(withoutAddress(replyText(err), r.email)))
 		case code >= 400 && code < 500:
 			tempTries++
 			s.metrics.messages.WithLabelValues("retried").Inc()
@@ -702,7 +702,8 @@ func (w *worker) deliver(ctx, stopCtx context.Context, r recipient) {
 				}
 				continue
 			}
-			reason := replyText(err)
+			// Postfix and others quote the recipient in 4xx replies too.
+			reason := withoutAddress(replyText(err), r.email)
 			if r.attempts+1 >= maxRecipientAttempts {
 				if err := s.ledger.markFailed(bg, st.m.SendID, r.id, "gave up after repeated temporary refusals: "+reason); err != nil {
 					st.abort(channels.Temporary(err))

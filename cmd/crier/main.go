@@ -19,6 +19,7 @@ import (
 
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/config"
+	"github.com/crierhq/crier/internal/redact"
 )
 
 // App is what every command gets: the config, the store, the log and the
@@ -189,7 +190,9 @@ func newLogger(app *App, w io.Writer) *slog.Logger {
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
 		lv = slog.LevelInfo
 	}
-	opts := &slog.HandlerOptions{Level: lv}
+	// Subscribers are logged by id; an error quoting an address (an SMTP
+	// reply, a store error) has it replaced, at every level.
+	opts := &slog.HandlerOptions{Level: lv, ReplaceAttr: redact.Attr}
 	if format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/crierhq/crier/bot"
 	"github.com/crierhq/crier/bot/feed"
+	"github.com/crierhq/crier/channels/email"
 	"github.com/crierhq/crier/web"
 )
 
@@ -99,6 +100,7 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 			Store: nl.subs, Signer: nl.signer, Mailer: nl.mailer, PublicURL: cfg.HTTP.PublicURL,
 			Campaign: app.campaign(), Logger: app.Logger, Now: time.Now, TrustedProxies: proxies,
 			MaxConfirmationsPerHour: cfg.Channels.Email.ConfirmationsPerHour,
+			Erased:                  func(id int64) error { return email.EraseConfirmations(cfg.DataPath("outbox"), id) },
 		}); err != nil {
 			return nil, nil, fmt.Errorf("mounting newsletter pages: %w", err)
 		}
