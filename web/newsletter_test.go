@@ -497,7 +497,10 @@ func TestResendThrottle(t *testing.T) {
 }
 
 func TestAdminAPI(t *testing.T) {
-	f := newFixture(t, "http://127.0.0.1:8080")
+	var erased []int64
+	f := newFixtureOpts(t, "http://127.0.0.1:8080", nil, func(o *NewsletterOptions) {
+		o.Erased = func(id int64) error { erased = append(erased, id); return nil }
+	})
 	ctx := context.Background()
 	for _, e := range []string{"a@example.org", "b@example.org", "c@example.org"} {
 		f.store.Add(ctx, subscribers.Subscriber{Email: e, Status: subscribers.Confirmed, ConsentSource: "import:x.csv", ConsentAt: f.clock.Now()})
@@ -547,6 +550,9 @@ func TestAdminAPI(t *testing.T) {
 
 	if res := admin("DELETE", "/admin/subscribers/A@Example.org", true); res.StatusCode != 204 {
 		t.Fatalf("DELETE: %d", res.StatusCode)
+	}
+	if len(erased) != 1 || erased[0] != 1 {
+		t.Fatalf("the outbox was asked to erase %v, want subscriber 1", erased)
 	}
 	if f.status(t, "a@example.org") != "" {
 		t.Fatal("DELETE left the subscriber")
