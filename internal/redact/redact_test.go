@@ -49,3 +49,23 @@ func TestLoggerRedacts(t *testing.T) {
 		}
 	}
 }
+
+// FuzzAddresses: redacting leaves no address behind, twice is once, and
+// text without an @ is untouched.
+func FuzzAddresses(f *testing.F) {
+	for _, s := range []string{"ada@example.org", "RCPT TO: 450 <a.b+c@x.example.co.uk>: greylisted", "no address", "a@b@c.org", "x@y.z", "@@", "zoë@exämple.org"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out := Addresses(s)
+		if address.MatchString(out) {
+			t.Fatalf("Addresses(%q) = %q still holds an address", s, out)
+		}
+		if again := Addresses(out); again != out {
+			t.Fatalf("not idempotent: %q then %q", out, again)
+		}
+		if !strings.Contains(s, "@") && out != s {
+			t.Fatalf("changed text without an @: %q -> %q", s, out)
+		}
+	})
+}
