@@ -437,9 +437,17 @@ func (s *Store) AddPending(ctx context.Context, email string, p Pending) (Subscr
 // it deleted. Unconfirmed rows from an import are kept (the organiser put
 // them there), and so are rows that were confirmed before.
 func (s *Store) PurgeUnconfirmed(ctx context.Context, olderThan time.Time) (int, error) {
+	ids, err := s.PurgeUnconfirmedIDs(ctx, olderThan)
+	return len(ids), err
+}
+
+// PurgeUnconfirmedIDs is PurgeUnconfirmed returning the ids it deleted, for
+// erasing what is kept under them outside the store (confirmation mails in
+// the outbox).
+func (s *Store) PurgeUnconfirmedIDs(ctx context.Context, olderThan time.Time) ([]int64, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, fmt.Errorf("purging unconfirmed subscribers: %w", err)
+		return nil, fmt.Errorf("purging unconfirmed subscribers: %w", err)
 	}
 	defer tx.Rollback()
 	// status_reason 'subscribed again' marks rows that earlier versions moved
@@ -451,18 +459,36 @@ func (s *Store) PurgeUnconfirmed(ctx context.Context, olderThan time.Time) (int,
 		AND status_reason != 'subscribed again'
 		AND NOT EXISTS (SELECT 1 FROM consent_events e WHERE e.subscriber_id = s.id AND e.event = 'confirmed')`
 	cut := olderThan.UTC()
-	if _, err := tx.ExecContext(ctx, `DELETE FROM consent_events WHERE subscriber_id IN (`+doomed+`)`, cut); err != nil {
-		return 0, fmt.Errorf("purging unconfirmed subscribers: %w", err)
-	}
-	res, err := tx.ExecContext(ctx, `DELETE FROM subscribers WHERE id IN (`+doomed+`)`, cut)
+	rows, err := tx.QueryContext(ctx, doomed, cut)
 	if err != nil {
-		return 0, fmt.Errorf("purging unconfirmed subscribers: %w", err)
+		return nil, fmt.Errorf("purging unconfirmed subscribers: %w", err)
 	}
-	n, _ := res.RowsAffected()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("purging unconfirmed subscribers: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("purging unconfirmed subscribers: %w", err)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM consent_events WHERE subscriber_id IN (`+doomed+`)`, cut); err != nil {
+		return nil, fmt.Errorf("purging unconfirmed subscribers: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM subscribers WHERE id IN (`+doomed+`)`, cut); err != nil {
+		return nil, fmt.Errorf("purging unconfirmed subscribers: %w", err)
+	}
 	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("purging unconfirmed subscribers: %w", err)
+		return nil, fmt.Errorf("purging unconfirmed subscribers: %w", err)
 	}
-	return int(n), nil
+	return ids, nil
 }
 
 // ClaimConfirmationMail reserves the sending of a confirmation mail to
