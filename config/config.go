@@ -71,8 +71,13 @@ type Log struct {
 type HTTP struct {
 	Listen string `yaml:"listen"`
 	// PublicURL is how supporters reach the pages (used in links in mail).
-	PublicURL  string        `yaml:"public_url"`
+	PublicURL string `yaml:"public_url"`
+	// AdminToken guards /admin/ (at least 32 characters; empty: the admin
+	// API is off).
 	AdminToken secret.Secret `yaml:"admin_token"`
+	// MetricsToken, when set, is the bearer token /metrics requires
+	// (empty: /metrics is open to whoever reaches the listen address).
+	MetricsToken secret.Secret `yaml:"metrics_token"`
 	// TrustedProxies are reverse proxies (addresses or CIDR prefixes) whose
 	// X-Forwarded-For the newsletter pages believe, for the per-address rate
 	// limit and the consent record; see web.ParseTrustedProxies.
@@ -457,6 +462,13 @@ func (v *validator) fieldAt(line int) string {
 	return best
 }
 
+// Shortest tokens accepted: the admin token opens supporters' personal
+// data, the metrics token only counts.
+const (
+	minAdminToken   = 32
+	minMetricsToken = 16
+)
+
 // check validates meaning once the shape is right.
 func (v *validator) check(c *Config) {
 	switch c.Log.Format {
@@ -474,6 +486,14 @@ func (v *validator) check(c *Config) {
 	}
 	if c.HTTP.PublicURL != "" && !strings.HasPrefix(c.HTTP.PublicURL, "http://") && !strings.HasPrefix(c.HTTP.PublicURL, "https://") {
 		v.add(v.line("http.public_url"), "http.public_url", "must start with http:// or https://")
+	}
+	// The admin token opens every supporter's personal data; failed
+	// attempts are throttled, but a short token is still guessable.
+	if t := c.HTTP.AdminToken; t.IsSet() && len(t.Reveal()) < minAdminToken {
+		v.add(v.line("http.admin_token"), "http.admin_token", "must be at least %d characters (e.g. `openssl rand -hex 32`), or empty to turn the admin API off", minAdminToken)
+	}
+	if t := c.HTTP.MetricsToken; t.IsSet() && len(t.Reveal()) < minMetricsToken {
+		v.add(v.line("http.metrics_token"), "http.metrics_token", "must be at least %d characters (e.g. `openssl rand -hex 16`), or empty to leave /metrics open", minMetricsToken)
 	}
 	for i, p := range c.HTTP.TrustedProxies {
 		if _, err := netip.ParsePrefix(p); err == nil {

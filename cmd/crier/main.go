@@ -20,6 +20,7 @@ import (
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/config"
 	"github.com/crierhq/crier/contentfetch"
+	"github.com/crierhq/crier/internal/redact"
 )
 
 // App is what every command gets: the config, the store, the log and the
@@ -194,16 +195,18 @@ func newLogger(app *App, w io.Writer) *slog.Logger {
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
 		lv = slog.LevelInfo
 	}
-	opts := &slog.HandlerOptions{Level: lv}
+	opts := &slog.HandlerOptions{Level: lv, ReplaceAttr: redact.Attr}
 	if app.Config != nil {
 		// Log times in the campaign's zone, like every time Crier shows
-		// (RFC 3339 with the offset, so still unambiguous).
+		// (RFC 3339 with the offset, so still unambiguous). Subscribers are
+		// logged by id; an error quoting an address (an SMTP reply, a store
+		// error) has it replaced, at every level.
 		loc := app.Config.Location()
 		opts.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr {
 			if a.Key == slog.TimeKey && len(groups) == 0 && a.Value.Kind() == slog.KindTime {
 				a.Value = slog.TimeValue(a.Value.Time().In(loc))
 			}
-			return a
+			return redact.Attr(groups, a)
 		}
 	}
 	if format == "json" {
