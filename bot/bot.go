@@ -21,6 +21,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/crierhq/crier/bot/feed"
+	"github.com/crierhq/crier/bot/markdown"
 	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels"
@@ -211,12 +212,34 @@ func (b *Bot) publish(ctx context.Context, p post.Post, only []string) ([]string
 		return nil, fmt.Errorf("publishing %s: %w", p.ID, err)
 	}
 	defer tx.Rollback()
-	state := store.PostPublished
-	if len(only) > 0 {
-		if state, err = store.StateTx(ctx, tx, p.ID); err != nil {
+	current, err := store.StateTx(ctx, tx, p.ID)
+	if err != nil {
+		return nil, err
+	}
+	if current != store.PostPublished && !p.Update {
+		// The same story from a second source (the feed item of a Markdown
+		// post, say) is recorded, not sent again.
+		of, err := store.PublishedWithLinkTx(ctx, tx, p.ID, p.Link)
+		if err != nil {
 			return nil, err
 		}
-		if state == "" || state == store.PostSeen {
+		if of != "" {
+			return nil, b.saveDuplicate(ctx, tx, p, of, now)
+		}
+	}
+	if p.PublishAt.IsZero() {
+		// "As soon as seen": the post's date is the day it was queued.
+		p.PublishAt = now.UTC().Truncate(time.Second)
+	}
+	state := store.PostPublished
+	if len(only) > 0 {
+		state = current
+		switch {
+		case !b.inFolder(p) && p.Source.Kind == markdown.Kind:
+			// No scan will ever send a file from elsewhere to the other
+			// channels: it is published to those named.
+			state = store.PostPublished
+		case state == "" || state == store.PostSeen || state == store.PostWithdrawn:
 			// New to Crier: the scan decides the rest when it is due.
 			state = store.PostScheduled
 			if p.Draft {
@@ -261,6 +284,81 @@ func (b *Bot) publish(ctx context.Context, p post.Post, only []string) ([]string
 	}
 	b.log.Info("post published", "post", p.ID, "title", p.Title, "channels", queued)
 	b.opts.Metrics.postsPublished.WithLabelValues(p.Source.Kind).Inc()
+	return queued, nil
+}
+
+// DuplicateError is returned by Publish for a post whose canonical link
+// belongs to a post already published from another source: it is recorded
+// as a duplicate and not sent.
+type DuplicateError struct {
+	PostID, Of string
+}
+
+func (e *DuplicateError) Error() string {
+	return fmt.Sprintf("%s has the same link as %s, which was already published; recorded as a duplicate, not sent again", e.PostID, e.Of)
+}
+
+func (b *Bot) saveDuplicate(ctx context.Context, tx *sql.Tx, p post.Post, of string, now time.Time) error {
+	if err := store.SaveDuplicateTx(ctx, tx, p, of, now); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("recording %s as a duplicate: %w", p.ID, err)
+	}
+	b.log.Info("same story already published from another source; recorded as a duplicate, not sent", "post", p.ID, "duplicate_of", of, "link", p.Link)
+	return &DuplicateError{PostID: p.ID, Of: of}
+}
+
+// Retry queues again the failed (or unknown) deliveries of a post, to the
+// named channels or all. An unknown delivery's sender still checks the
+// remote side first. It returns the channels queued.
+func (b *Bot) Retry(ctx context.Context, postID string, only []string) ([]string, error) {
+	if _, err := b.store.Post(ctx, postID); err != nil {
+		return nil, err
+	}
+	ds, err := b.store.Deliveries(ctx, postID)
+	if err != nil {
+		return nil, err
+	}
+	tx, err := b.store.DB().BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("retrying %s: %w", postID, err)
+	}
+	defer tx.Rollback()
+	var queued []string
+	for _, d := range ds {
+		if len(only) > 0 && !slices.Contains(only, d.Channel) {
+			continue
+		}
+		if d.State != store.DeliveryFailed && d.State != store.DeliveryUnknown {
+			continue
+		}
+		if _, ok := b.channels[d.Channel]; !ok {
+			continue
+		}
+		if err := store.RequeueTx(ctx, tx, postID, d.Channel, b.now()); err != nil {
+			return nil, err
+		}
+		res, err := b.river.InsertTx(ctx, tx, DeliverArgs{PostID: postID, Channel: d.Channel}, b.deliverOpts(d.Channel))
+		if err != nil {
+			return nil, fmt.Errorf("queueing delivery of %s to %s: %w", postID, d.Channel, err)
+		}
+		if res.UniqueSkippedAsDuplicate && res.Job.State == rivertype.JobStateRunning {
+			return nil, fmt.Errorf("the last attempt to deliver %s to %s is still finishing; try again in a minute", postID, d.Channel)
+		}
+		if res.UniqueSkippedAsDuplicate {
+			if _, err := b.river.JobRetryTx(ctx, tx, res.Job.ID); err != nil {
+				return nil, fmt.Errorf("retrying delivery of %s to %s now: %w", postID, d.Channel, err)
+			}
+		}
+		queued = append(queued, d.Channel)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("retrying %s: %w", postID, err)
+	}
+	if len(queued) > 0 {
+		b.log.Info("failed deliveries queued again", "post", postID, "channels", queued)
+	}
 	return queued, nil
 }
 

@@ -95,7 +95,7 @@ func LoadDir(dir string) (posts []post.Post, errs []error) {
 		if e.Type()&os.ModeSymlink != 0 {
 			if st, err := os.Stat(path); err != nil || !st.Mode().IsRegular() {
 				if err != nil {
-					errs = append(errs, fmt.Errorf("reading post: %w", err))
+					errs = append(errs, &FileError{File: path, Err: fmt.Errorf("reading post: %w", err)})
 				}
 				continue
 			}
@@ -104,11 +104,11 @@ func LoadDir(dir string) (posts []post.Post, errs []error) {
 		}
 		p, err := ParseFile(path)
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, &FileError{File: path, Err: err})
 			continue
 		}
 		if first, dup := seen[p.ID]; dup {
-			errs = append(errs, fmt.Errorf("%s: id %q is already used by %s; give this post its own id", path, p.Source.Key, first))
+			errs = append(errs, &FileError{File: path, Err: fmt.Errorf("%s: id %q is already used by %s; give this post its own id", path, p.Source.Key, first)})
 			continue
 		}
 		seen[p.ID] = path
@@ -116,6 +116,16 @@ func LoadDir(dir string) (posts []post.Post, errs []error) {
 	}
 	return posts, errs
 }
+
+// FileError is LoadDir's report on one file; its message already names
+// the file (and line).
+type FileError struct {
+	File string
+	Err  error
+}
+
+func (e *FileError) Error() string { return e.Err.Error() }
+func (e *FileError) Unwrap() error { return e.Err }
 
 // IsPostFile reports whether LoadDir treats a file name as a post.
 func IsPostFile(name string) bool {

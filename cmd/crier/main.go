@@ -62,6 +62,7 @@ func commands() []command {
 		{name: "run", summary: "run the daemon: poll sources, deliver, serve pages, health and metrics", run: cmdRun},
 		{name: "preview", summary: "show what every channel would receive for a post or a feed, without sending", run: cmdPreview},
 		{name: "publish", summary: "queue a post file for delivery now", run: cmdPublish},
+		{name: "retry", summary: "queue a post's failed deliveries again", run: cmdRetry},
 		{name: "status", summary: "recent posts and their per-channel delivery state", run: cmdStatus},
 		{name: "validate", summary: "check the config and the posts folder, reporting every problem", run: cmdValidate, noConfig: true},
 		{name: "subscribers", summary: "import, export, list, remove and count newsletter subscribers", run: cmdSubscribers},
