@@ -52,7 +52,7 @@ type Options struct {
 	PollInterval time.Duration
 	// RescueAfter is how long a job may stay running before River takes it
 	// for dead (its process was killed) and retries it; zero means
-	// delivery.timeout plus a minute, when no live attempt can still run.
+	// RescueAfter(Delivery), when no live attempt can still run.
 	RescueAfter time.Duration
 }
 
@@ -65,6 +65,45 @@ type Bot struct {
 	log      *slog.Logger
 	now      func() time.Time
 	started  time.Time
+	// rescueAfter is River's RescueStuckJobsAfter.
+	rescueAfter time.Duration
+}
+
+// River's maintenance timings (river v0.51.2: internal/maintenance and
+// internal/leadership). River does not let a client change them, so the
+// resume bound is computed from them.
+const (
+	// riverRescuerInterval is how often the rescuer looks for stuck jobs
+	// (JobRescuerIntervalDefault).
+	riverRescuerInterval = 30 * time.Second
+	// riverSchedulerInterval is how often a retryable job is made
+	// available (JobSchedulerIntervalDefault).
+	riverSchedulerInterval = 5 * time.Second
+	// riverLeaderWait bounds how long a restarted process waits to lead
+	// (only the leader rescues): a killed leader's lease (elect interval
+	// 5 s + TTL padding 10 s), one more election try (5 s + 1 s jitter) and
+	// the maintainers' staggered start (up to 1 s).
+	riverLeaderWait = 22 * time.Second
+	// rescueMargin is how long after delivery.timeout a running job is
+	// taken for dead: an attempt that timed out has recorded its outcome
+	// well within it (the database's busy timeout is 10 s).
+	rescueMargin = 15 * time.Second
+)
+
+// RescueAfter returns how long a delivery job may stay running before it is
+// taken for dead: delivery.timeout plus a margin for recording the outcome.
+func RescueAfter(d config.Delivery) time.Duration {
+	return d.Timeout + rescueMargin
+}
+
+// ResumeBound returns the longest a delivery interrupted by a killed
+// process (kill -9, a crash, a power cut) waits, counted from the kill,
+// before its next attempt starts, when the daemon is restarted at once
+// (rescueAfter is RescueAfter(d) unless overridden; poll is how often idle
+// workers look for jobs). The rescued attempt then checks the remote side
+// before sending again.
+func ResumeBound(rescueAfter, poll time.Duration) time.Duration {
+	return max(rescueAfter, riverLeaderWait) + riverRescuerInterval + riverSchedulerInterval + poll
 }
 
 // New migrates River's tables and builds the job client. The Bot can insert
@@ -91,7 +130,8 @@ func New(ctx context.Context, opts Options) (*Bot, error) {
 	if opts.Delivery.Timeout <= 0 {
 		opts.Delivery.Timeout = 2 * time.Minute
 	}
-	b := &Bot{opts: opts, store: opts.Store, channels: map[string]channels.Channel{}, log: opts.Logger, now: opts.Now}
+	b := &Bot{opts: opts, store: opts.Store, channels: map[string]channels.Channel{}, log: opts.Logger, now: opts.Now,
+		rescueAfter: cmp.Or(opts.RescueAfter, RescueAfter(opts.Delivery))}
 	for _, ch := range opts.Channels {
 		b.channels[ch.Name] = ch
 	}
@@ -137,7 +177,7 @@ func New(ctx context.Context, opts Options) (*Bot, error) {
 		FetchCooldown:     min(poll, 100*time.Millisecond),
 		// A job left running by a killed process is picked up again once
 		// its attempt could no longer be running anywhere.
-		RescueStuckJobsAfter: cmp.Or(opts.RescueAfter, opts.Delivery.Timeout+time.Minute),
+		RescueStuckJobsAfter: b.rescueAfter,
 		ErrorHandler:         &errorHandler{log: opts.Logger},
 	})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http/httptest"
 	"os"
@@ -189,4 +190,66 @@ func countRunning(t *testing.T, h *harness) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestKilledDeliveryResumesWithinTheBound kills a process the way kill -9
+// does (as the database sees it: its job left running, its leadership
+// lease still held) right after an attempt started, restarts at once, and
+// checks the delivery's next attempt starts within ResumeBound computed
+// from the config. It takes up to that bound (about 40 s) of real time.
+func TestKilledDeliveryResumesWithinTheBound(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "mastodon")
+	ctx := context.Background()
+	delivery := config.Delivery{Timeout: time.Second, MaxAttempts: 3, Workers: 1}
+	b := h.bot(Options{Delivery: delivery})
+	p := samplePost("md:killed-bound")
+	if _, err := b.Publish(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	killedAt := time.Now()
+	if _, err := h.store.DB().Exec(`UPDATE river_job SET state = 'running', attempt = 1,
+		attempted_at = strftime('%Y-%m-%d %H:%M:%f', 'now'), attempted_by = '["dead-process"]'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.store.DB().Exec(`INSERT INTO river_leader (elected_at, expires_at, leader_id)
+		VALUES (datetime('now', 'subsec'), datetime('now', 'subsec', '+15 seconds'), 'dead-process')`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.store.StartAttempt(ctx, p.ID, "mastodon", h.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	h.reopen()
+	// The restarted daemon, with the shipped retry policy (no test backoff).
+	opts := Options{Store: h.store, Delivery: delivery, Now: h.clock.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Schedules: config.Schedules{PublishDue: "@every 1m", MaxLateness: time.Hour}, PollInterval: time.Second}
+	opts.Channels = append(opts.Channels, h.chans[0].channel())
+	b2, err := New(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b2.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer b2.Stop(ctx)
+	bound := ResumeBound(RescueAfter(delivery), time.Second)
+	deadline := killedAt.Add(bound + 5*time.Second) // the test's own slack, only to report a miss
+	for {
+		if d, _ := h.store.Delivery(ctx, p.ID, "mastodon"); d.State == store.DeliverySent {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not resumed %s after the kill (bound %s)", time.Since(killedAt).Round(time.Second), bound)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	took := time.Since(killedAt)
+	t.Logf("resumed and sent %s after the kill; bound from config %s", took.Round(100*time.Millisecond), bound)
+	// The bound covers the start of the attempt; this fake sends at once.
+	if took > bound+time.Second {
+		t.Errorf("resumed after %s, beyond the documented bound %s", took, bound)
+	}
+	if n := h.chans[0].count(p.ID); n != 1 || h.chans[0].checks != 1 {
+		t.Errorf("%d copies, %d remote checks; want 1 and 1", n, h.chans[0].checks)
+	}
 }
