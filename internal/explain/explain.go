@@ -32,7 +32,7 @@ var yamlMessages = []yamlMessage{
 	{"block sequence entries are not allowed in this context", `a "- " list item is where a value belongs; put the list on the lines below its field, indented`, false},
 }
 
-var yamlLine = regexp.MustCompile(`^(?:yaml: )?(?:line (\d+): )?(.*)$`)
+var yamlLine = regexp.MustCompile(`(?s)^(?:yaml: )?(?:line (\d+): )?(.*)$`)
 
 // YAML turns a YAML syntax error into plain words and the 1-based line (of
 // src, the text that was parsed) the mistake is on. ok is false when err is
@@ -57,6 +57,8 @@ func YAML(err error, src string) (line int, msg string, ok bool) {
 		find := map[string]func(string) int{
 			"found unexpected end of stream":                  unclosedQuote,
 			"found a tab character that violates indentation": tabIndent,
+			"did not find expected ',' or ']'":                unclosed('[', ']'),
+			"did not find expected ',' or '}'":                unclosed('{', '}'),
 		}[y.raw]
 		if find != nil {
 			if l := find(src); l > 0 {
@@ -79,6 +81,18 @@ func unclosedQuote(src string) int {
 		}
 	}
 	return 0
+}
+
+// unclosed finds the first line that opens more brackets than it closes.
+func unclosed(open, close byte) func(string) int {
+	return func(src string) int {
+		for i, l := range strings.Split(src, "\n") {
+			if strings.Count(l, string(open)) > strings.Count(l, string(close)) {
+				return i + 1
+			}
+		}
+		return 0
+	}
 }
 
 // tabIndent finds the first line indented with a tab.

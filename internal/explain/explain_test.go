@@ -16,6 +16,8 @@ func TestYAMLMistakesInPlainWords(t *testing.T) {
 		{"title: Vigil: Saturday\nsummary: x\n", 1, "put the whole value in quotes"},
 		{"title: ok\nsummary: x\n  indented: y\nlink: z\n", 3, "colon and a space"},
 		{"title: ok\ntags: [a, b\nlink: z\n", 2, `never closed with "]"`},
+		{"title: [Broken", 1, `never closed with "]"`},
+		{"title: ok\nsummary: fine\nlink: x\ntags: [a, b\n", 4, `never closed with "]"`},
 		{"title: ok\nlink: \"https://x\nsummary: z\n", 2, "quoted value is never closed"},
 		{"title: ok\n\tlink: z\n", 2, "tab"},
 		{"title: ok\nlink: @home\n", 2, "in quotes"},
