@@ -173,11 +173,10 @@ files that cannot be read, and the progress of newsletter sends.`)
 func printPosts(w io.Writer, posts []statusPost) {
 	tw := tabwriter.NewWriter(w, 0, 2, 2, ' ', 0)
 	for _, p := range posts {
-		state := p.State
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.ID, p.State, p.PublishAt.Local().Format("2006-01-02 15:04"), p.Title)
 		if p.DuplicateOf != "" {
-			state += " of " + p.DuplicateOf + " (same link; not sent again)"
+			fmt.Fprintf(tw, "  └ duplicate of %s (same link, already published): not sent again\n", p.DuplicateOf)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.ID, state, p.PublishAt.Local().Format("2006-01-02 15:04"), p.Title)
 		for _, d := range p.Deliveries {
 			where := d.RemoteURL
 			state := string(d.State)
