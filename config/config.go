@@ -15,6 +15,10 @@ import (
 	"strings"
 	"time"
 
+	// The binary carries its own time-zone database: campaign.timezone and
+	// CRON_TZ must work in a distroless image without /usr/share/zoneinfo.
+	_ "time/tzdata"
+
 	"go.yaml.in/yaml/v3"
 
 	"github.com/crierhq/crier/channels"
@@ -41,6 +45,8 @@ type Config struct {
 	// path is the file the config was read from; relative paths in it are
 	// resolved against its folder.
 	path string
+	// loc is campaign.timezone, loaded.
+	loc *time.Location
 }
 
 // Campaign describes the organisation.
@@ -48,6 +54,10 @@ type Campaign struct {
 	Name     string `yaml:"name"`
 	Website  string `yaml:"website"`
 	Language string `yaml:"language"`
+	// Timezone is an IANA zone name (Europe/London): front-matter times
+	// without an offset are read in it, cron specs without CRON_TZ run in
+	// it, and Crier shows times in it. Empty means UTC.
+	Timezone string `yaml:"timezone"`
 }
 
 // Log sets the structured log output.
@@ -104,6 +114,9 @@ type Feed struct {
 	ContentWarning string `yaml:"content_warning"`
 	// Tags are added to every item's own categories.
 	Tags []string `yaml:"tags"`
+	// Example marks a sample feed shipped with Crier: its items are only
+	// ever rendered to the outbox, never sent for real.
+	Example bool `yaml:"example"`
 }
 
 // Schedules are the organisers' cron specs.
@@ -225,6 +238,14 @@ func defaults() *Config {
 			Email:    email.Config{Enabled: true},
 		},
 	}
+}
+
+// Location is campaign.timezone (UTC when it is not set).
+func (c *Config) Location() *time.Location {
+	if c.loc == nil {
+		return time.UTC
+	}
+	return c.loc
 }
 
 // Path returns the file the config was read from.
@@ -456,8 +477,10 @@ func (v *validator) check(c *Config) {
 			v.add(v.line(field), field, "must be an IP address or a CIDR prefix such as 10.0.0.0/8")
 		}
 	}
+	v.timezone(c)
 	v.schedule("schedules.publish_due", c.Schedules.PublishDue, true)
 	v.schedule("schedules.digest", c.Schedules.Digest, false)
+	v.newsletter(c)
 	if c.Schedules.MaxLateness < 0 {
 		v.add(v.line("schedules.max_lateness"), "schedules.max_lateness", "must not be negative")
 	}
@@ -496,6 +519,47 @@ func (v *validator) check(c *Config) {
 	v.channel("channels.mastodon", c.Channels.Mastodon.Mode, c.Channels.Mastodon.Validate())
 	v.channel("channels.discord", c.Channels.Discord.Mode, c.Channels.Discord.Validate())
 	v.channel("channels.email", c.Channels.Email.Mode, c.Channels.Email.Validate())
+}
+
+// timezone loads campaign.timezone from the embedded database.
+func (v *validator) timezone(c *Config) {
+	name := strings.TrimSpace(c.Campaign.Timezone)
+	if name == "" {
+		return
+	}
+	// time.LoadLocation also reads "Local" and paths; only IANA names mean
+	// the same on every machine.
+	loc, err := time.LoadLocation(name)
+	if err != nil || name == "Local" || strings.HasPrefix(name, "/") {
+		v.add(v.line("campaign.timezone"), "campaign.timezone", "unknown time zone %q: expected an IANA name such as Europe/London, Europe/Paris, America/New_York or UTC", name)
+		return
+	}
+	c.loc = loc
+}
+
+// newsletter checks that per-post newsletters and the digest are chosen
+// on purpose: a digest schedule alone used to mail every post twice.
+func (v *validator) newsletter(c *Config) {
+	e := c.Channels.Email
+	if !e.Enabled {
+		return
+	}
+	const field = "channels.email.newsletter"
+	digest := c.Schedules.Digest != ""
+	switch e.Newsletter {
+	case "":
+		if digest {
+			v.add(v.line("schedules.digest"), "schedules.digest", "a digest schedule is set but channels.email.newsletter is not: say whether supporters get each post (each_post), the digest (digest) or both (both)")
+		}
+	case email.EachPost:
+		if digest {
+			v.add(v.line(field), field, "is each_post but schedules.digest is set: choose digest or both, or empty schedules.digest")
+		}
+	case email.DigestOnly, email.Both:
+		if !digest {
+			v.add(v.line(field), field, "is %s but schedules.digest is empty: give it a schedule such as \"0 9 * * MON\"", e.Newsletter)
+		}
+	}
 }
 
 func (v *validator) schedule(field, spec string, required bool) {

@@ -39,7 +39,7 @@ const Kind = "markdown"
 const IDPrefix = "md:"
 
 // Field names in the front matter, in the order the documentation lists them.
-var fields = []string{"id", "title", "summary", "link", "tags", "image", "language", "content_warning", "publish_at", "draft", "channels"}
+var fields = []string{"id", "title", "summary", "link", "tags", "image", "language", "content_warning", "publish_at", "draft", "example", "channels"}
 
 // Channel names that may carry per-channel overrides.
 var channelNames = []string{"mastodon", "discord", "email"}
@@ -50,7 +50,8 @@ var (
 	roleIDPattern   = regexp.MustCompile(`^[0-9]{5,25}$`)
 )
 
-// Layouts accepted for publish_at, tried in order. Those without a zone are UTC.
+// Layouts accepted for publish_at, tried in order. Those without a zone are
+// read in the campaign's time zone.
 var timeLayouts = []string{
 	time.RFC3339Nano,
 	"2006-01-02 15:04",
@@ -61,8 +62,13 @@ var timeLayouts = []string{
 	"2006-01-02",
 }
 
-// ParseFile reads and parses one post file.
-func ParseFile(path string) (post.Post, error) {
+// ParseFile reads and parses one post file, reading times without an
+// offset as UTC.
+func ParseFile(path string) (post.Post, error) { return ParseFileIn(path, time.UTC) }
+
+// ParseFileIn reads and parses one post file, reading times without an
+// offset in loc (campaign.timezone).
+func ParseFileIn(path string, loc *time.Location) (post.Post, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return post.Post{}, fmt.Errorf("reading post: %w", err)
@@ -72,15 +78,19 @@ func ParseFile(path string) (post.Post, error) {
 	if err != nil {
 		return post.Post{}, fmt.Errorf("reading post %s: %w", path, err)
 	}
-	return Parse(path, data)
+	return ParseIn(path, data, loc)
 }
 
-// LoadDir loads every *.md file in dir, sorted by name. Files whose names
+// LoadDir is LoadDirIn with times without an offset read as UTC.
+func LoadDir(dir string) (posts []post.Post, errs []error) { return LoadDirIn(dir, time.UTC) }
+
+// LoadDirIn loads every *.md file in dir, sorted by name. Files whose names
 // start with "." or "_", and README.md, are not posts and are left alone;
 // sub-folders are not read. A file that cannot be read or parsed is reported
 // in errs and never stops the others; a file reusing another file's id is
-// an error too (the first one by name wins).
-func LoadDir(dir string) (posts []post.Post, errs []error) {
+// an error too (the first one by name wins). Times without an offset are
+// read in loc.
+func LoadDirIn(dir string, loc *time.Location) (posts []post.Post, errs []error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, []error{fmt.Errorf("reading the posts folder: %w", err)}
@@ -102,7 +112,7 @@ func LoadDir(dir string) (posts []post.Post, errs []error) {
 		} else if !e.Type().IsRegular() {
 			continue
 		}
-		p, err := ParseFile(path)
+		p, err := ParseFileIn(path, loc)
 		if err != nil {
 			errs = append(errs, &FileError{File: path, Err: err})
 			continue
@@ -138,8 +148,16 @@ func IsPostFile(name string) bool {
 // Parse reads one post file's bytes. name is the file's path: errors name it
 // (with the line, as "name:line: what"), the id defaults to a slug of its
 // base name, and a relative image file is resolved against its folder. Every
-// problem in the front matter is reported at once, joined.
-func Parse(name string, data []byte) (post.Post, error) {
+// problem in the front matter is reported at once, joined. Times without
+// an offset are read as UTC; ParseIn reads them in a given zone.
+func Parse(name string, data []byte) (post.Post, error) { return ParseIn(name, data, time.UTC) }
+
+// ParseIn is Parse reading times without an offset in loc
+// (campaign.timezone); nil means UTC.
+func ParseIn(name string, data []byte, loc *time.Location) (post.Post, error) {
+	if loc == nil {
+		loc = time.UTC
+	}
 	if len(data) > MaxFileSize {
 		return post.Post{}, fmt.Errorf("%s: the file is %.1f MiB; a post file may be at most %d MiB", name, float64(len(data))/(1<<20), MaxFileSize>>20)
 	}
@@ -180,7 +198,7 @@ func Parse(name string, data []byte) (post.Post, error) {
 	front := strings.Join(lines[open+1:closing], "\n")
 	body := strings.Join(lines[closing+1:], "\n")
 
-	ps := &parser{name: name, offset: open + 1}
+	ps := &parser{name: name, offset: open + 1, loc: loc}
 	p := ps.front(front)
 	p.Body = strings.TrimRight(strings.TrimLeft(body, "\n"), " \t\n")
 
@@ -239,6 +257,7 @@ type parser struct {
 	errs      []error
 	id        string
 	titleLine int
+	loc       *time.Location
 	// broken is set when the front matter is not YAML: its fields are
 	// unknown, so a missing title is not reported on top.
 	broken bool
@@ -326,6 +345,8 @@ func (ps *parser) front(src string) post.Post {
 			}
 		case "draft":
 			p.Draft, _ = ps.bool(k.Value, v)
+		case "example":
+			p.Example, _ = ps.bool(k.Value, v)
 		case "channels":
 			p.Channels = ps.channels(v)
 		}
@@ -400,12 +421,27 @@ func (ps *parser) webURL(field string, v *yaml.Node, s string) bool {
 func (ps *parser) time(v *yaml.Node, s string) time.Time {
 	s = strings.TrimSpace(s)
 	for _, layout := range timeLayouts {
-		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
-			return t.UTC()
+		t, err := time.ParseInLocation(layout, s, ps.loc)
+		if err != nil {
+			continue
 		}
+		wall, _ := time.Parse(layout, s) // the same wall clock, in UTC
+		if !strings.Contains(layout, "Z07:00") && !sameWallClock(t.In(ps.loc), wall) {
+			// A wall-clock time the clocks skip when summer time starts.
+			ps.at(v, "publish_at: %s does not exist in %s (the clocks go forward then); write a time an hour later, or give an offset", s, ps.loc)
+			return time.Time{}
+		}
+		return t.UTC()
 	}
-	ps.at(v, "publish_at: cannot read %q as a time; write 2031-05-01T09:00:00+01:00, 2031-05-01 09:00 (UTC) or 2031-05-01", s)
+	ps.at(v, "publish_at: cannot read %q as a time; write 2031-05-01 09:00 (campaign.timezone, %s), 2031-05-01 (midnight there) or 2031-05-01T09:00:00+01:00 (with its own offset)", s, ps.loc)
 	return time.Time{}
+}
+
+// sameWallClock reports whether a and b show the same date and time of day.
+func sameWallClock(a, b time.Time) bool {
+	ay, am, ad := a.Date()
+	by, bm, bd := b.Date()
+	return ay == by && am == bm && ad == bd && a.Hour() == b.Hour() && a.Minute() == b.Minute() && a.Second() == b.Second()
 }
 
 func (ps *parser) tags(v *yaml.Node) []string {

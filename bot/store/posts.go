@@ -24,6 +24,9 @@ const (
 	PostScheduled PostState = "scheduled"
 	// PostPublished has had its deliveries queued.
 	PostPublished PostState = "published"
+	// PostExample is a sample shipped with Crier (example: true) held back
+	// because a channel sends for real: examples only ever go to the outbox.
+	PostExample PostState = "example"
 	// PostWithdrawn was scheduled, then its file was removed or renamed
 	// before it fell due: it is never sent.
 	PostWithdrawn PostState = "withdrawn"
@@ -242,9 +245,10 @@ func (s *Store) SetLastRun(ctx context.Context, name string, t time.Time) error 
 }
 
 // storedLink is the link column: the canonical link, empty for an update
-// note (it shares its original's link on purpose).
+// note (it shares its original's link on purpose) and for an example (it
+// only ever reaches the outbox, so it must not hold back a real post).
 func storedLink(p post.Post) string {
-	if p.Update || p.Link == "" {
+	if p.Update || p.Example || p.Link == "" {
 		return ""
 	}
 	return post.CanonicalLink(p.Link)

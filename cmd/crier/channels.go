@@ -19,7 +19,7 @@ import (
 
 func (a *App) campaign() channels.Campaign {
 	c := a.Config.Campaign
-	return channels.Campaign{Name: c.Name, Website: c.Website, Language: c.Language, PublicURL: a.Config.HTTP.PublicURL}
+	return channels.Campaign{Name: c.Name, Website: c.Website, Language: c.Language, PublicURL: a.Config.HTTP.PublicURL, Location: a.Config.Location()}
 }
 
 // offlineChannels builds every enabled channel's pure formatter, for preview
@@ -69,7 +69,7 @@ func (a *App) plannedChannels() ([]channels.Channel, error) {
 	for i := range chans {
 		chans[i].Outbox = outbox[chans[i].Name]
 	}
-	return chans, nil
+	return a.digestOnly(chans), nil
 }
 
 // rendering is one channel's formatting of one post.
@@ -161,5 +161,29 @@ func (a *App) liveChannels(ctx context.Context, st *store.Store, reg prometheus.
 			nl.mailer = email.NewOutboxMailer(cfg.Email, camp, box.Dir)
 		}
 	}
-	return out, nl, nil
+	return a.digestOnly(out), nl, nil
+}
+
+// digestOnly marks the newsletter as taking posts only through its digest
+// when channels.email.newsletter is digest.
+func (a *App) digestOnly(chans []channels.Channel) []channels.Channel {
+	for i := range chans {
+		chans[i].DigestOnly = chans[i].Name == "email" && !a.Config.Channels.Email.SendsEachPost()
+	}
+	return chans
+}
+
+// sendsForReal reports whether any enabled channel would send for real
+// rather than render to the outbox (examples are then held back).
+func (a *App) sendsForReal() bool {
+	chans, err := a.plannedChannels()
+	if err != nil {
+		return false
+	}
+	for _, ch := range chans {
+		if !ch.Outbox {
+			return true
+		}
+	}
+	return false
 }

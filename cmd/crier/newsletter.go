@@ -39,7 +39,7 @@ list receives anything and nothing is recorded as delivered.`)
 		fs.Usage()
 		return usageError{"give one post file and --to ADDRESS"}
 	}
-	p, err := markdown.ParseFile(file)
+	p, err := markdown.ParseFileIn(file, app.Config.Location())
 	if err != nil {
 		return err
 	}

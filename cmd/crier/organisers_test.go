@@ -140,7 +140,12 @@ func TestStatusShowsDuplicatesAndUnreadablePosts(t *testing.T) {
 	data, _ := os.ReadFile(draft)
 	data = bytes.Replace(data, []byte("draft: true"), []byte("draft: false"), 1)
 	data = bytes.Replace(data, []byte("https://camaca.example/news/victims-rising-again"), []byte("https://camaca.example/news/2024/06/rising-again/"), 1)
+	// Real posts, not the shipped examples (an example never holds back a
+	// real post).
+	data = bytes.Replace(data, []byte("example: true\n"), nil, 1)
 	os.WriteFile(draft, data, 0o644)
+	unmark(t, filepath.Join(dir, "config.yaml"), "      example: true\n")
+	unmark(t, filepath.Join(dir, "feeds", "campaign-site.xml"), "<crier:example>true</crier:example>")
 	os.WriteFile(filepath.Join(dir, "posts", "broken.md"), []byte("---\ntitle: Vigil: Saturday\n---\n"), 0o644)
 	runDaemonBriefly(t, cfg, "recorded as a duplicate", "cannot be read")
 	_, out, _ := run(t, "--config", cfg, "status")
@@ -177,4 +182,14 @@ func runDaemonBriefly(t *testing.T, cfg string, waitFor ...string) {
 	if code := <-done; code != 0 {
 		t.Fatalf("daemon exit %d:\n%s", code, logs.String())
 	}
+}
+
+// unmark removes an example marker from a copied file.
+func unmark(t *testing.T, file, marker string) {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil || !bytes.Contains(data, []byte(marker)) {
+		t.Fatalf("%s has no %q (%v)", file, marker, err)
+	}
+	os.WriteFile(file, bytes.Replace(data, []byte(marker), nil, 1), 0o644)
 }

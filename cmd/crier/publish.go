@@ -28,7 +28,7 @@ post was already delivered to is not sent again.`)
 		fs.Usage()
 		return usageError{"give exactly one post file"}
 	}
-	p, err := markdown.ParseFile(rest[0])
+	p, err := markdown.ParseFileIn(rest[0], app.Config.Location())
 	if err != nil {
 		return err
 	}
@@ -41,7 +41,7 @@ post was already delivered to is not sent again.`)
 		return err
 	}
 	b, err := bot.New(ctx, bot.Options{Store: st, Channels: chans, MarkdownDir: app.Config.Resolve(app.Config.Sources.Markdown.Dir),
-		Delivery: app.Config.Delivery, Schedules: app.Config.Schedules, Logger: app.Logger})
+		Delivery: app.Config.Delivery, Schedules: app.Config.Schedules, Location: app.Config.Location(), Logger: app.Logger})
 	if err != nil {
 		return err
 	}
@@ -69,7 +69,14 @@ post was already delivered to is not sent again.`)
 	if err != nil {
 		return err
 	}
+	if !app.Config.Channels.Email.SendsEachPost() && slices.Contains(names, "email") && (len(only) == 0 || slices.Contains(only, "email")) {
+		fmt.Fprintf(app.Stdout, "%s: the newsletter goes out as a digest (channels.email.newsletter: digest): supporters get this post in the next digest after it is published\n", p.ID)
+	}
 	if len(queued) == 0 {
+		if p.Example && b.SendsForReal() {
+			fmt.Fprintf(app.Stdout, "%s: an example post (example: true) is never sent for real; remove that line to send it\n", p.ID)
+			return nil
+		}
 		fmt.Fprintf(app.Stdout, "%s: nothing to queue (already delivered, or skipped by the post)\n", p.ID)
 		return nil
 	}

@@ -150,11 +150,11 @@ files that cannot be read, and the progress of newsletter sends.`)
 	if len(out) == 0 {
 		fmt.Fprintln(app.Stdout, "No posts yet. Put Markdown posts in the posts folder or configure a feed, then `crier run`.")
 	}
-	printPosts(app.Stdout, out)
+	printPosts(app.Stdout, out, app.showTime)
 	if len(rep.PostProblems) > 0 {
 		fmt.Fprintln(app.Stdout, "\nPost files that cannot be read (skipped until fixed; `crier validate` explains):")
 		for _, pp := range rep.PostProblems {
-			fmt.Fprintf(app.Stdout, "  %s (since %s)\n", pp.File, pp.Since.Local().Format("2006-01-02 15:04"))
+			fmt.Fprintf(app.Stdout, "  %s (since %s)\n", pp.File, app.showTime(pp.Since))
 			for _, line := range strings.Split(pp.Problem, "\n") {
 				fmt.Fprintf(app.Stdout, "    %s\n", line)
 			}
@@ -170,10 +170,12 @@ files that cannot be read, and the progress of newsletter sends.`)
 	return nil
 }
 
-func printPosts(w io.Writer, posts []statusPost) {
+// printPosts writes the posts table; show formats times (in the
+// campaign's zone).
+func printPosts(w io.Writer, posts []statusPost, show func(time.Time) string) {
 	tw := tabwriter.NewWriter(w, 0, 2, 2, ' ', 0)
 	for _, p := range posts {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.ID, p.State, p.PublishAt.Local().Format("2006-01-02 15:04"), p.Title)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.ID, p.State, show(p.PublishAt), p.Title)
 		if p.DuplicateOf != "" {
 			fmt.Fprintf(tw, "  └ duplicate of %s (same link, already published): not sent again\n", p.DuplicateOf)
 		}
