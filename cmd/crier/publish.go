@@ -17,7 +17,9 @@ func cmdPublish(ctx context.Context, app *App, args []string) error {
 	fs := newFlagSet(app, "publish", "POST.md [--channel NAME]...", `
 Queues a post file for delivery now, whatever its publish_at or draft flag
 says. The running daemon (or the next one started) delivers it. A channel the
-post was already delivered to is not sent again.`)
+post was already delivered to is not sent again. With --channel, a post in the
+posts folder goes to the other channels when it falls due; a file from
+anywhere else goes only to the channels named.`)
 	var only stringList
 	fs.Var(&only, "channel", "deliver only to this `channel` (repeatable)")
 	rest, err := parseArgs(fs, args)
