@@ -195,6 +195,9 @@ CREATE TABLE schedule_runs (
 	last_run TIMESTAMP NOT NULL
 );
 `, `
+-- note says what a sent delivery left out (an image that could not be had).
+ALTER TABLE deliveries ADD COLUMN note TEXT NOT NULL DEFAULT '';
+`, `
 -- link is the post's canonical link (post.CanonicalLink): the same story
 -- from two sources is published once, the second marked duplicate_of the first.
 ALTER TABLE posts ADD COLUMN link TEXT NOT NULL DEFAULT '';

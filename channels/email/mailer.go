@@ -98,7 +98,7 @@ func SendTest(ctx context.Context, cfg Config, campaign channels.Campaign, p pos
 	if err != nil {
 		return err
 	}
-	msg, err := f.build("[Test] "+m.Subject, htmlOut, textOut, addr, messageID(m.SendID, "test."+strconv.FormatInt(time.Now().UnixNano(), 36), f.domain), time.Now(), unsub)
+	msg, err := f.build("[Test] "+m.Subject, htmlOut, textOut, addr, messageID(m.SendID, "test."+strconv.FormatInt(time.Now().UnixNano(), 36), f.domain), time.Now(), unsub, m.inline)
 	if err != nil {
 		return err
 	}

@@ -225,7 +225,9 @@ func (s *Sender) Send(ctx context.Context, d channels.Delivery, p channels.Paylo
 	if !ok || m == nil {
 		return channels.Receipt{}, channels.Permanent(fmt.Errorf("email: payload of %s is %T, not a newsletter message", d.PostID, p.Body))
 	}
-	return s.run(ctx, m, "post", d.PostID)
+	r, err := s.run(ctx, m, "post", d.PostID)
+	r.Notes = m.notes
+	return r, err
 }
 
 // Digest sends one digest of posts to every confirmed subscriber, once per
@@ -235,7 +237,10 @@ func (s *Sender) Digest(ctx context.Context, digestID string, posts []post.Post)
 	if err != nil {
 		return channels.Receipt{}, channels.Permanent(err)
 	}
-	return s.run(ctx, p.Body.(*Message), "digest", digestID)
+	m := p.Body.(*Message)
+	r, err := s.run(ctx, m, "digest", digestID)
+	r.Notes = m.notes
+	return r, err
 }
 
 // run is one attempt of a campaign send.
@@ -598,7 +603,7 @@ func (w *worker) deliver(ctx, stopCtx context.Context, r recipient) {
 		return
 	}
 	if w.msg == nil {
-		w.msg = s.f.newsletterMsg(st.m.Subject)
+		w.msg = s.f.newsletterMsg(st.m.Subject, st.m.inline)
 		if s.dkim != nil {
 			w.msg.SetDKIM(s.dkim)
 		}

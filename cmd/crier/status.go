@@ -122,9 +122,10 @@ func cmdStatus(ctx context.Context, app *App, args []string) error {
 Shows recent posts (published, scheduled, draft, withdrawn, or duplicate of a
 post already published from another source) with each channel's delivery
 state: pending, sending, sent, rendered (to the local outbox: nothing was
-sent), failed or unknown, with attempts, the last error, where it went and,
-for a failed delivery, the crier retry command that tries again. Then post
-files that cannot be read, and the progress of newsletter sends.`)
+sent), failed or unknown, with attempts, the last error, a note when a sent
+delivery left something out (an image that could not be fetched), where it
+went and, for a failed delivery, the crier retry command that tries again.
+Then post files that cannot be read, and the progress of newsletter sends.`)
 	asJSON := fs.Bool("json", false, "print as JSON")
 	limit := fs.Int("limit", 20, "how many recent posts")
 	if err := fs.Parse(args); err != nil {
@@ -189,6 +190,9 @@ func printPosts(w io.Writer, posts []statusPost, show func(time.Time) string) {
 			line := fmt.Sprintf("  └ %s\t%s\tattempts %d\t%s", d.Channel, state, d.Attempts, where)
 			if d.LastError != "" && d.State != store.DeliverySent && d.State != stateRendered {
 				line += "\terror: " + d.LastError
+			}
+			if d.Note != "" {
+				line += "\tnote: " + d.Note
 			}
 			if d.Retry != "" {
 				line += "\tretry: " + d.Retry
