@@ -253,3 +253,23 @@ func TestKilledDeliveryResumesWithinTheBound(t *testing.T) {
 		t.Errorf("%d copies, %d remote checks; want 1 and 1", n, h.chans[0].checks)
 	}
 }
+
+func TestAnExampleNeverHoldsBackARealPost(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, "mastodon")
+	b := h.bot(Options{})
+	ctx := context.Background()
+	ex := samplePost("md:sample")
+	ex.Example = true
+	if _, err := b.Publish(ctx, ex); err != nil {
+		t.Fatal(err)
+	}
+	real := samplePost("md:real")
+	real.Link = ex.Link
+	if _, err := b.Publish(ctx, real); err != nil {
+		t.Fatalf("a real post with an example's link must go out: %v", err)
+	}
+	if sp, _ := h.store.Post(ctx, "md:real"); sp.State != store.PostPublished {
+		t.Errorf("real post state %s", sp.State)
+	}
+}
