@@ -150,3 +150,19 @@ func (o *outboxMailer) SendConfirmation(ctx context.Context, sub subscribers.Sub
 	}
 	return nil
 }
+
+// EraseConfirmations removes the confirmation mails NewOutboxMailer wrote
+// for subscriber id under outboxDir (they hold the address), for an erasure.
+func EraseConfirmations(outboxDir string, id int64) error {
+	pattern := filepath.Join(outboxDir, "email", "confirmations", fmt.Sprintf("*-subscriber-%d.eml", id))
+	files, err := filepath.Glob(pattern)
+	if err != nil {
+		return fmt.Errorf("finding confirmation mails of subscriber %d: %w", id, err)
+	}
+	for _, f := range files {
+		if err := os.Remove(f); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("erasing a confirmation mail of subscriber %d: %w", id, err)
+		}
+	}
+	return nil
+}
