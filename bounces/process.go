@@ -130,7 +130,7 @@ func (p *Processor) Apply(ctx context.Context, ev Event) (Outcome, error) {
 		return out, err
 	}
 	active := sub.Status == subscribers.Confirmed || sub.Status == subscribers.Unconfirmed
-	detail := redact(ev.Detail)
+	detail := redactAddresses(ev.Detail)
 	out.Action = "recorded"
 	switch ev.Kind {
 	case FeedbackHard:

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/internal/redact"
 )
 
 // The feedback table: one row per bounce, complaint or mailed unsubscribe
@@ -52,15 +53,15 @@ var addressInText = regexp.MustCompile(`[^\s<>()\[\]"',;:]{1,64}@[A-Za-z0-9.-]{1
 
 // redact removes addresses from a server's reply before it is stored or
 // logged (diagnostics usually quote the recipient).
-func redact(s string) string {
-	return addressInText.ReplaceAllString(clip(s, 300), "[address]")
+func redactAddresses(s string) string {
+	return addressInText.ReplaceAllString(redact.Addresses(clip(s, 300)), redact.Placeholder)
 }
 
 // record stores one piece of feedback and reports whether it is new.
 func record(ctx context.Context, db *sql.DB, ref, source, kind string, subID int64, sendID, detail string, at time.Time) (bool, error) {
 	res, err := db.ExecContext(ctx, `INSERT INTO email_feedback (ref, source, kind, subscriber_id, send_id, detail, at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (ref, subscriber_id) DO NOTHING`,
-		ref, source, kind, subID, sendID, redact(detail), at.UTC())
+		ref, source, kind, subID, sendID, redactAddresses(detail), at.UTC())
 	if err != nil {
 		return false, fmt.Errorf("recording %s of subscriber %d: %w", kind, subID, err)
 	}
