@@ -235,6 +235,19 @@ func TestPostmark(t *testing.T) {
 	if hb.status(t, ann.ID) != subscribers.Bounced || hb.status(t, bob.ID) != subscribers.Unsubscribed {
 		t.Fatal("statuses not changed")
 	}
+	// An erasure takes the subscriber's feedback rows with it.
+	if err := hb.subs.Delete(context.Background(), ann.Email); err != nil {
+		t.Fatal(err)
+	}
+	var left int
+	hb.db.DB().QueryRow(`SELECT COUNT(*) FROM email_feedback WHERE subscriber_id = $1`, ann.ID).Scan(&left)
+	if left != 0 {
+		t.Fatalf("%d feedback rows outlive the erasure", left)
+	}
+	hb.db.DB().QueryRow(`SELECT COUNT(*) FROM email_feedback WHERE subscriber_id = $1`, bob.ID).Scan(&left)
+	if left != 1 {
+		t.Fatalf("bob's complaint: %d rows", left)
+	}
 }
 
 // SendGrid's own test vector (sendgrid-go, helpers/eventwebhook).
