@@ -153,7 +153,7 @@ func SendCounts(ctx context.Context, db *sql.DB, sendID string, sent int) (Count
 		c.ComplaintRate = float64(c.Complained) / float64(c.Delivered)
 	}
 	if c.Complained > 0 && c.ComplaintRate > ComplaintRateLimit {
-		c.Warning = fmt.Sprintf("spam complaint rate %.2f%% is above 0.3%%, the limit Gmail and Yahoo set for bulk senders: mail only people who asked for it, and make unsubscribing easy", c.ComplaintRate*100)
+		c.Warning = fmt.Sprintf("spam complaint rate %.3f%% is above 0.3%%, the limit Gmail and Yahoo set for bulk senders: mail only people who asked for it, and make unsubscribing easy", c.ComplaintRate*100)
 	}
 	return c, nil
 }
