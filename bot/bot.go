@@ -473,6 +473,20 @@ func (b *Bot) requeueOrphans(ctx context.Context) error {
 	return nil
 }
 
+// Warnings lists what organisers should fix that does not stop the daemon:
+// post files that cannot be read (skipped until fixed).
+func (b *Bot) Warnings(ctx context.Context) ([]string, error) {
+	problems, err := b.store.PostProblems(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(problems))
+	for _, p := range problems {
+		out = append(out, fmt.Sprintf("post file %s cannot be read (since %s): %s", p.File, p.Since.In(b.opts.Location).Format("2006-01-02 15:04 MST"), p.Problem))
+	}
+	return out, nil
+}
+
 // Health reports why the daemon is unhealthy: the store does not answer, or
 // the scheduler has not ticked within its expected interval.
 func (b *Bot) Health(ctx context.Context) error {
