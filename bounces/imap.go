@@ -136,10 +136,27 @@ func (r *Reader) Poll(ctx context.Context) (Summary, error) {
 }
 
 func (r *Reader) batch(ctx context.Context, c *imapclient.Client, uids []imap.UID, sum Summary) error {
-	body := &imap.FetchItemBodySection{Peek: true}
-	msgs, err := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, RFC822Size: true, BodySection: []*imap.FetchItemBodySection{body}}).Collect()
+	// Sizes first: a message too large to be a bounce is never downloaded.
+	sizes, err := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, RFC822Size: true}).Collect()
 	if err != nil {
-		return fmt.Errorf("fetching messages: %w", err)
+		return fmt.Errorf("fetching message sizes: %w", err)
+	}
+	var small []imap.UID
+	var msgs []*imapclient.FetchMessageBuffer
+	for _, m := range sizes {
+		if m.RFC822Size > MaxMessageBytes {
+			msgs = append(msgs, m) // handled as too large, without its body
+			continue
+		}
+		small = append(small, m.UID)
+	}
+	body := &imap.FetchItemBodySection{Peek: true}
+	if len(small) > 0 {
+		bodies, err := c.Fetch(imap.UIDSetNum(small...), &imap.FetchOptions{UID: true, RFC822Size: true, BodySection: []*imap.FetchItemBodySection{body}}).Collect()
+		if err != nil {
+			return fmt.Errorf("fetching messages: %w", err)
+		}
+		msgs = append(msgs, bodies...)
 	}
 	for _, m := range msgs {
 		if ctx.Err() != nil {

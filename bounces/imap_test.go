@@ -145,6 +145,9 @@ func TestMailboxAgainstDovecot(t *testing.T) {
 		unsubscribeMail("mallory@example.net", "<"+victimTamper+">"),                                                       // tampered token
 		withOriginalID(sample(t, "rfc3464-26.eml"), crierMessageID(send, other.ID)),                                        // Crier's id, someone else's address
 		[]byte("From: ann@example.org\r\nTo: " + bounceAddress + "\r\nSubject: Hello\r\n\r\nCan I help at the vigil?\r\n"), // a person
+		// Too large to be a bounce: set aside without being downloaded.
+		append(toVERP([]byte("Subject: Undelivered Mail Returned to Sender\r\nFrom: MAILER-DAEMON@mx.example\r\n\r\n"), b.addrs.ReturnPath(send, away.ID)),
+			bytes.Repeat([]byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\r\n"), 70000)...),
 	}
 	for _, m := range msgs {
 		srv.Append(t, m)
@@ -154,7 +157,7 @@ func TestMailboxAgainstDovecot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := bounces.Summary{"bounced": 2, "soft_bounce": 1, "unsubscribed": 2, "ignored": 6, "unmatched": 1}
+	want := bounces.Summary{"bounced": 2, "soft_bounce": 1, "unsubscribed": 2, "ignored": 7, "unmatched": 1}
 	if !equal(sum, want) {
 		t.Fatalf("first read: %v, want %v", sum, want)
 	}

@@ -32,8 +32,12 @@ import (
 // tests pass a fake that never reaches the network.
 type Fetcher func(ctx context.Context, url string) ([]byte, error)
 
-// HTTPFetcher fetches through client (the daemon's guarded client).
+// HTTPFetcher fetches through client (the daemon's guarded client),
+// following no redirect: the URL was checked, where it would lead was not.
 func HTTPFetcher(client *http.Client) Fetcher {
+	c := *client
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	client = &c
 	return func(ctx context.Context, u string) ([]byte, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 		if err != nil {
@@ -189,11 +193,26 @@ type snsMessage struct {
 // must be: sns.REGION.amazonaws.com (.com.cn in China).
 var snsHost = regexp.MustCompile(`^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$`)
 
+// snsCertPath is the path of SNS's signing certificates.
+var snsCertPath = regexp.MustCompile(`^/SimpleNotificationService-[0-9A-Za-z]+\.pem$`)
+
 // checkSNSURL refuses any URL that is not https on an SNS host.
 func checkSNSURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || u.Scheme != "https" || u.User != nil || u.Port() != "" || !snsHost.MatchString(u.Hostname()) {
 		return fmt.Errorf("%q is not an https URL on an sns.REGION.amazonaws.com host", raw)
+	}
+	return nil
+}
+
+// checkSNSCertURL also holds the path to SNS's certificate file name, so a
+// request cannot make Crier fetch arbitrary pages of the host.
+func checkSNSCertURL(raw string) error {
+	if err := checkSNSURL(raw); err != nil {
+		return err
+	}
+	if u, _ := url.Parse(raw); u.RawQuery != "" || !snsCertPath.MatchString(u.Path) {
+		return fmt.Errorf("%q is not an SNS signing certificate (SimpleNotificationService-*.pem)", raw)
 	}
 	return nil
 }
@@ -228,7 +247,7 @@ func (h *Hooks) verifySNS(ctx context.Context, m snsMessage) error {
 	if !allowed {
 		return fmt.Errorf("%w: topic %q is not in webhooks.ses.topic_arns", errUnauthorized, m.TopicArn)
 	}
-	if err := checkSNSURL(m.SigningCertURL); err != nil {
+	if err := checkSNSCertURL(m.SigningCertURL); err != nil {
 		return fmt.Errorf("%w: signing certificate: %v", errUnauthorized, err)
 	}
 	ts, err := time.Parse(time.RFC3339, m.Timestamp)

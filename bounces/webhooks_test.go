@@ -30,7 +30,7 @@ import (
 	"github.com/crierhq/crier/subscribers"
 )
 
-const certURL = "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-0000000000000000000000.pem"
+const certURL = "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-9c6465fa7f48f5cacd23014631ec1136.pem"
 const topic = "arn:aws:sns:eu-west-1:123456789012:ses-bounces"
 
 // hooksBundle is a webhook server with every provider configured, an SNS
@@ -182,11 +182,13 @@ func TestSESThroughSNS(t *testing.T) {
 	evilCert["SigningCertURL"] = "https://sns.eu-west-1.amazonaws.com.evil.example/cert.pem"
 	httpCert := hb.sns(t, "Notification", "n-6", sesBounce(cat.Email, ""), 2, hb.now)
 	httpCert["SigningCertURL"] = strings.Replace(certURL, "https:", "http:", 1)
+	otherPage := hb.sns(t, "Notification", "n-9", sesBounce(cat.Email, ""), 2, hb.now)
+	otherPage["SigningCertURL"] = "https://sns.eu-west-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn=x"
 	otherTopic := hb.sns(t, "Notification", "n-7", sesBounce(cat.Email, ""), 2, hb.now)
 	otherTopic["TopicArn"] = "arn:aws:sns:eu-west-1:999999999999:someone-else"
 	old := hb.sns(t, "Notification", "n-8", sesBounce(cat.Email, ""), 2, hb.now.Add(-2*time.Hour))
 	for name, m := range map[string]map[string]any{"altered message": forged, "unsigned": unsigned, "certificate elsewhere": evilCert,
-		"certificate over http": httpCert, "another topic": otherTopic, "two hours old (replay)": old} {
+		"certificate over http": httpCert, "another page of the SNS host": otherPage, "another topic": otherTopic, "two hours old (replay)": old} {
 		if code, body := hb.post(t, "/webhooks/ses", mustJSON(m), nil); code != http.StatusUnauthorized {
 			t.Errorf("%s: %d %s, want 401", name, code, body)
 		}
