@@ -171,55 +171,86 @@ func (p *Processor) Apply(ctx context.Context, ev Event) (Outcome, error) {
 	return out, nil
 }
 
-// HandleMessage reads one message from the bounce mailbox and acts on it.
-// Only a signed address of the mailbox, or Crier's Message-ID together
-// with the subscriber's own address in the report, identifies a
-// subscriber: whatever else a message says, it cannot make Crier act on
-// someone it was not about.
-func (p *Processor) HandleMessage(ctx context.Context, raw []byte) (Outcome, error) {
+// Decision is what Crier makes of one message of the bounce mailbox.
+type Decision struct {
+	Kind         Kind        `json:"kind"`
+	Recipients   []Recipient `json:"recipients,omitempty"`
+	FeedbackType string      `json:"feedback_type,omitempty"`
+	// Feedback is what is recorded (FeedbackHard, FeedbackSoft,
+	// FeedbackComplaint, FeedbackUnsubscribe), "" when nothing is.
+	Feedback     string `json:"feedback,omitempty"`
+	SubscriberID int64  `json:"subscriber_id,omitempty"`
+	SendID       string `json:"send_id,omitempty"`
+	Detail       string `json:"detail,omitempty"`
+	// Action is ignored or unmatched when nothing is recorded, with Reason.
+	Action string `json:"action,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	ref    string
+}
+
+// Decide reads one message and says what HandleMessage would do with it,
+// changing nothing. Only a signed address of the mailbox, or Crier's
+// Message-ID together with the subscriber's own address in the report,
+// identifies a subscriber: whatever else a message says, it cannot make
+// Crier act on someone it was not about.
+func (p *Processor) Decide(ctx context.Context, raw []byte) (Decision, error) {
 	rep, err := Parse(raw)
 	if err != nil {
-		p.metrics.WithLabelValues("imap", "ignored").Inc()
-		return Outcome{Action: "ignored", Reason: err.Error()}, nil
+		return Decision{Kind: KindOther, Action: "ignored", Reason: err.Error()}, nil
 	}
-	out := Outcome{Kind: rep.Kind}
-	ref := rep.MessageID
-	if ref == "" {
+	d := Decision{Kind: rep.Kind, Recipients: rep.Recipients, FeedbackType: rep.FeedbackType, ref: rep.MessageID}
+	if d.ref == "" {
 		h := sha256.Sum256(raw)
-		ref = "sha256:" + hex.EncodeToString(h[:16])
+		d.ref = "sha256:" + hex.EncodeToString(h[:16])
 	}
-	var kind, detail string
 	switch rep.Kind {
 	case KindBounce:
-		kind, detail = FeedbackSoft, ""
+		d.Feedback = FeedbackSoft
 	case KindComplaint:
-		kind, detail = FeedbackComplaint, "feedback-type "+rep.FeedbackType
+		d.Feedback, d.Detail = FeedbackComplaint, "feedback-type "+rep.FeedbackType
 	default:
 		// A mail to a signed unsubscribe address, by a person or a mail
 		// program's unsubscribe button, whatever its subject.
 		if t, ok := p.unsubscribeToken(raw); ok {
-			return p.Apply(ctx, Event{Source: "imap", Ref: ref, Kind: FeedbackUnsubscribe, SubscriberID: t.id})
+			d.Feedback, d.SubscriberID = FeedbackUnsubscribe, t.id
+			return d, nil
 		}
-		out.Action = "ignored"
-		out.Reason = "not a bounce, complaint or unsubscribe (" + string(rep.Kind) + ")"
-		p.metrics.WithLabelValues("imap", "ignored").Inc()
-		return out, nil
+		d.Action, d.Reason = "ignored", "not a bounce, complaint or unsubscribe ("+string(rep.Kind)+")"
+		return d, nil
 	}
-	sub, sendID, rcpt, why := p.match(ctx, rep)
+	sub, sendID, rcpt, why, err := p.match(ctx, rep)
+	if err != nil {
+		return d, err
+	}
 	if sub == 0 {
-		out.Action, out.Reason = "unmatched", why
-		p.metrics.WithLabelValues("imap", "unmatched").Inc()
-		p.opts.Logger.Warn("bounce mailbox: feedback about no known subscriber", "kind", rep.Kind, "why", why)
-		return out, nil
+		d.Feedback, d.Action, d.Reason = "", "unmatched", why
+		return d, nil
 	}
+	d.SubscriberID, d.SendID = sub, sendID
 	if rep.Kind == KindBounce {
 		if rcpt.Hard {
-			kind = FeedbackHard
+			d.Feedback = FeedbackHard
 		}
-		detail = strings.TrimSpace(rcpt.Status + " " + rcpt.Diagnostic)
+		d.Detail = strings.TrimSpace(rcpt.Status + " " + rcpt.Diagnostic)
 	}
-	o, err := p.Apply(ctx, Event{Source: "imap", Ref: ref, Kind: kind, SubscriberID: sub, SendID: sendID, Detail: detail})
-	o.Kind = rep.Kind
+	return d, nil
+}
+
+// HandleMessage reads one message from the bounce mailbox and acts on it.
+func (p *Processor) HandleMessage(ctx context.Context, raw []byte) (Outcome, error) {
+	d, err := p.Decide(ctx, raw)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if d.Feedback == "" {
+		p.metrics.WithLabelValues("imap", d.Action).Inc()
+		if d.Action == "unmatched" {
+			p.opts.Logger.Warn("bounce mailbox: feedback about no known subscriber", "kind", d.Kind, "why", d.Reason)
+		}
+		return Outcome{Action: d.Action, Kind: d.Kind, Reason: d.Reason}, nil
+	}
+	o, err := p.Apply(ctx, Event{Source: "imap", Ref: d.ref, Kind: d.Feedback, SubscriberID: d.SubscriberID, SendID: d.SendID, Detail: d.Detail})
+	o.Kind = d.Kind
 	return o, err
 }
 
@@ -253,7 +284,7 @@ func (p *Processor) unsubscribeToken(raw []byte) (token, bool) {
 
 // match finds the one subscriber a bounce or complaint is about, the send
 // it answers, and the report's line about them.
-func (p *Processor) match(ctx context.Context, rep *Report) (int64, string, Recipient, string) {
+func (p *Processor) match(ctx context.Context, rep *Report) (int64, string, Recipient, string, error) {
 	ids := map[int64]bool{}
 	sendHash := ""
 	if p.opts.Addresses != nil {
@@ -277,27 +308,30 @@ func (p *Processor) match(ctx context.Context, rep *Report) (int64, string, Reci
 	}
 	switch {
 	case len(ids) == 0:
-		return 0, "", Recipient{}, "no signed return path and no Crier Message-ID in it"
+		return 0, "", Recipient{}, "no signed return path and no Crier Message-ID in it", nil
 	case len(ids) > 1:
-		return 0, "", Recipient{}, fmt.Sprintf("it names %d different subscribers", len(ids))
+		return 0, "", Recipient{}, fmt.Sprintf("it names %d different subscribers", len(ids)), nil
 	}
 	var id int64
 	for id = range ids {
 	}
 	sub, err := p.opts.Subscribers.Get(ctx, id)
+	if errors.Is(err, subscribers.ErrNotFound) {
+		return 0, "", Recipient{}, "its subscriber is not on the list (erased?)", nil
+	}
 	if err != nil {
-		return 0, "", Recipient{}, "its subscriber is not on the list (erased?)"
+		return 0, "", Recipient{}, "", err
 	}
 	rcpt, found := recipientFor(rep, sub.Email)
 	if !signed && !found {
 		// A Message-ID is guessable; the report must name the address too.
-		return 0, "", Recipient{}, "the report's Message-ID is Crier's, but it does not name that subscriber's address"
+		return 0, "", Recipient{}, "the report's Message-ID is Crier's, but it does not name that subscriber's address", nil
 	}
 	sendID, err := sendByHash(ctx, p.opts.DB, sendHash)
 	if err != nil {
-		return 0, "", Recipient{}, err.Error()
+		return 0, "", Recipient{}, "", err
 	}
-	return id, sendID, rcpt, ""
+	return id, sendID, rcpt, "", nil
 }
 
 // recipientFor picks the report's line about addr. When the report names

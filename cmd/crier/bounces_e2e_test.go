@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crierhq/crier/bounces"
 	"github.com/crierhq/crier/internal/testpeers/dovecot"
 	"github.com/crierhq/crier/internal/testpeers/mailpit"
 )
@@ -169,5 +170,42 @@ func TestValidateBounceSection(t *testing.T) {
 	}
 	if strings.Contains(all, "tooshort-secret") {
 		t.Errorf("the password is echoed:\n%s", all)
+	}
+}
+
+// TestCheckBounceExplains: crier newsletter check-bounce says what Crier
+// makes of a saved message, and changes nothing.
+func TestCheckBounceExplains(t *testing.T) {
+	cleanEnv(t)
+	dir := t.TempDir()
+	t.Setenv("TEST_LINK_SECRET", "0123456789abcdef0123456789abcdef")
+	os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(`channels:
+  email:
+    from: "CAMACA <news@camaca.example>"
+    link_secret: ${TEST_LINK_SECRET}
+    bounces: {address: bounces@camaca.example}
+`), 0o644)
+	os.WriteFile(filepath.Join(dir, "list.csv"), []byte("email\nkijitora@example.go.jp\n"), 0o644)
+	if code, out, errs := runCrier(t, dir, "subscribers", "import", "--consented", filepath.Join(dir, "list.csv")); code != 0 {
+		t.Fatalf("import: %s %s", out, errs)
+	}
+	addrs, _ := bounces.NewAddresses("bounces@camaca.example", []byte("0123456789abcdef0123456789abcdef"))
+	dsn, _ := os.ReadFile(filepath.Join("..", "..", "bounces", "testdata", "mail", "lhost-postfix-16.eml"))
+	os.WriteFile(filepath.Join(dir, "dsn.eml"), append([]byte("Delivered-To: "+addrs.ReturnPath("post:md:vigil", 1)+"\r\n"), dsn...), 0o644)
+	away, _ := os.ReadFile(filepath.Join("..", "..", "bounces", "testdata", "mail", "rfc3834-01.eml"))
+	os.WriteFile(filepath.Join(dir, "away.eml"), away, 0o644)
+
+	code, out, errs := runCrier(t, dir, "newsletter", "check-bounce", filepath.Join(dir, "dsn.eml"))
+	if code != 0 || !strings.Contains(out, "5.1.6 (hard)") || !strings.Contains(out, "subscriber 1 (kijitora@example.go.jp, now confirmed)") || !strings.Contains(out, "a hard bounce: marked bounced") {
+		t.Fatalf("check-bounce on a DSN: %d\n%s%s", code, out, errs)
+	}
+	if code, out, _ = runCrier(t, dir, "newsletter", "check-bounce", filepath.Join(dir, "away.eml")); code != 0 || !strings.Contains(out, "auto-reply") || !strings.Contains(out, "Crier would do nothing") {
+		t.Fatalf("check-bounce on a vacation notice: %d\n%s", code, out)
+	}
+	if code, out, _ = runCrier(t, dir, "newsletter", "check-bounce", "--json", filepath.Join(dir, "dsn.eml")); code != 0 || !strings.Contains(out, `"feedback": "hard_bounce"`) {
+		t.Fatalf("--json: %d\n%s", code, out)
+	}
+	if _, list, _ := runCrier(t, dir, "subscribers", "list"); !strings.Contains(list, "confirmed") {
+		t.Fatalf("check-bounce changed the subscriber:\n%s", list)
 	}
 }

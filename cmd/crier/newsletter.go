@@ -9,12 +9,16 @@ import (
 )
 
 func cmdNewsletter(ctx context.Context, app *App, args []string) error {
+	if len(args) > 0 && args[0] == "check-bounce" {
+		return cmdCheckBounce(ctx, app, args[1:])
+	}
 	if len(args) == 0 || args[0] != "test" {
+		const usage = "usage: crier newsletter test POST.md --to ADDRESS\n       crier newsletter check-bounce [--json] MESSAGE.eml"
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
-			fmt.Fprintln(app.Stderr, "Usage: crier newsletter test POST.md --to ADDRESS")
+			fmt.Fprintln(app.Stderr, "U"+usage[1:])
 			return nil
 		}
-		return usageError{"usage: crier newsletter test POST.md --to ADDRESS"}
+		return usageError{usage}
 	}
 	fs := newFlagSet(app, "newsletter test", "POST.md --to ADDRESS", `
 Sends one real copy of a post's newsletter to ADDRESS (an organiser), through
