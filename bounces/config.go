@@ -11,6 +11,7 @@ package bounces
 import (
 	"net"
 	"net/mail"
+	"strconv"
 	"strings"
 	"time"
 
@@ -154,7 +155,7 @@ func (c Config) Validate() []Problem {
 	}
 	for i, arn := range c.Webhooks.SES.TopicARNs {
 		if !strings.HasPrefix(arn, "arn:aws:sns:") {
-			add("webhooks.ses.topic_arns["+itoa(i)+"]", "must be an SNS topic ARN such as arn:aws:sns:eu-west-1:123456789012:ses-bounces")
+			add("webhooks.ses.topic_arns["+strconv.Itoa(i)+"]", "must be an SNS topic ARN such as arn:aws:sns:eu-west-1:123456789012:ses-bounces")
 		}
 	}
 	pm := c.Webhooks.Postmark
@@ -192,12 +193,4 @@ func (c Config) softWindow() time.Duration {
 		return DefaultSoftWindow
 	}
 	return c.SoftWindow
-}
-
-func itoa(i int) string {
-	const digits = "0123456789"
-	if i < 10 {
-		return digits[i : i+1]
-	}
-	return itoa(i/10) + digits[i%10:i%10+1]
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -56,7 +57,7 @@ func (p *Processor) sendFor(ctx context.Context, id int64, ev ProviderEvent) (st
 		}
 	}
 	for _, m := range p.msgID.FindAllStringSubmatch(hints, 5) {
-		if m[2] == fmt.Sprint(id) {
+		if m[2] == strconv.FormatInt(id, 10) {
 			return sendByHash(ctx, p.opts.DB, strings.ToLower(m[1]))
 		}
 	}

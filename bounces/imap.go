@@ -3,7 +3,6 @@ package bounces
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -197,9 +196,5 @@ func (r *Reader) handle(ctx context.Context, size int64, raw []byte) (out Outcom
 			out, err = Outcome{Action: "ignored", Reason: "unreadable"}, nil
 		}
 	}()
-	out, err = r.proc.HandleMessage(ctx, raw)
-	if errors.Is(err, context.Canceled) {
-		return out, err
-	}
-	return out, err
+	return r.proc.HandleMessage(ctx, raw)
 }

@@ -313,7 +313,7 @@ func (p *Processor) match(ctx context.Context, rep *Report) (int64, string, Reci
 		return 0, "", Recipient{}, fmt.Sprintf("it names %d different subscribers", len(ids)), nil
 	}
 	var id int64
-	for id = range ids {
+	for id = range ids { // the only one
 	}
 	sub, err := p.opts.Subscribers.Get(ctx, id)
 	if errors.Is(err, subscribers.ErrNotFound) {

@@ -3,7 +3,6 @@ package bounces
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"regexp"
 	"time"
@@ -178,5 +177,3 @@ func unsubscribedAfter(ctx context.Context, db *sql.DB, sendID string) (int, err
 	}
 	return n, nil
 }
-
-var errNoMatch = errors.New("no subscriber matched")

@@ -492,15 +492,13 @@ func VerifySendGrid(key *ecdsa.PublicKey, body []byte, signature, timestamp stri
 }
 
 type sendgridEvent struct {
-	Email      string          `json:"email"`
-	Event      string          `json:"event"`
-	Type       string          `json:"type"`
-	Status     string          `json:"status"`
-	Reason     string          `json:"reason"`
-	SGEventID  string          `json:"sg_event_id"`
-	SMTPID     string          `json:"smtp-id"`
-	Timestamp  json.RawMessage `json:"timestamp"`
-	BounceType string          `json:"bounce_classification"`
+	Email     string `json:"email"`
+	Event     string `json:"event"`
+	Type      string `json:"type"` // bounce or blocked, for a bounce event
+	Status    string `json:"status"`
+	Reason    string `json:"reason"`
+	SGEventID string `json:"sg_event_id"`
+	SMTPID    string `json:"smtp-id"` // the Message-ID Crier set
 }
 
 func (h *Hooks) sendgridEvents(r *http.Request, body []byte) (int, []Outcome, error) {
