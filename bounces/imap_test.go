@@ -3,6 +3,7 @@ package bounces_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -223,4 +224,32 @@ func equal(a, b bounces.Summary) bool {
 		}
 	}
 	return true
+}
+
+// TestMailboxOverTLS reads the mailbox over implicit TLS and STARTTLS,
+// checking the server's certificate, and refuses a server whose
+// certificate it cannot verify.
+func TestMailboxOverTLS(t *testing.T) {
+	t.Parallel()
+	srv := dovecot.Start(t)
+	p, b := setup(t, bounces.Config{Address: bounceAddress})
+	sub := b.confirmed(t, "kijitora@example.go.jp")
+	srv.Append(t, toVERP(sample(t, "lhost-postfix-16.eml"), b.addrs.ReturnPath("post:md:vigil", sub.ID)))
+	cfg := bounces.IMAP{Host: srv.Host, Port: srv.TLSPort, TLS: "tls", Username: srv.User, Password: secret.Secret(srv.Password)}
+	untrusted := bounces.NewReader(cfg, p, nil)
+	if _, err := untrusted.Poll(context.Background()); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("a certificate nobody vouches for was accepted: %v", err)
+	}
+	r := bounces.NewReader(cfg, p, nil)
+	r.TLSConfig = &tls.Config{RootCAs: srv.CA, ServerName: srv.Host}
+	sum, err := r.Poll(context.Background())
+	if err != nil || sum["bounced"] != 1 {
+		t.Fatalf("over TLS: %v %v", sum, err)
+	}
+	cfg.Port, cfg.TLS = srv.Port, "starttls"
+	st := bounces.NewReader(cfg, p, nil)
+	st.TLSConfig = r.TLSConfig
+	if sum, err = st.Poll(context.Background()); err != nil || len(sum) != 0 {
+		t.Fatalf("over STARTTLS (nothing new): %v %v", sum, err)
+	}
 }

@@ -10,6 +10,13 @@ package dovecot
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 
 	"net"
 	"os"
@@ -44,9 +51,13 @@ func Binary() string {
 // Server is a running Dovecot with one user and an empty INBOX.
 type Server struct {
 	Host     string
-	Port     int
+	Port     int // plain IMAP (STARTTLS offered too)
 	User     string
 	Password string
+	// TLSPort is IMAP over TLS (imaps), with a certificate for 127.0.0.1
+	// that CA signed.
+	TLSPort int
+	CA      *x509.CertPool
 }
 
 const config = `base_dir = DIR/run
@@ -55,13 +66,19 @@ log_path = DIR/log
 protocols = imap
 first_valid_uid = 100
 listen = 127.0.0.1
-ssl = no
+ssl = yes
+ssl_cert = <DIR/cert.pem
+ssl_key = <DIR/key.pem
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 mail_location = maildir:DIR/home/%u/Maildir
 service imap-login {
   inet_listener imap {
     port = PORT
+  }
+  inet_listener imaps {
+    port = TLSPORT
+    ssl = yes
   }
 }
 passdb {
@@ -103,15 +120,22 @@ func Start(t testing.TB) *Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	port := freePort(t)
-	s := &Server{Host: "127.0.0.1", Port: port, User: "bounces", Password: "bounce-box-password"}
-	conf := strings.NewReplacer("DIR", dir, "PORT", strconv.Itoa(port)).Replace(config)
+	port, tlsPort := freePort(t), freePort(t)
+	s := &Server{Host: "127.0.0.1", Port: port, TLSPort: tlsPort, User: "bounces", Password: "bounce-box-password"}
+	conf := strings.NewReplacer("DIR", dir, "TLSPORT", strconv.Itoa(tlsPort), "PORT", strconv.Itoa(port)).Replace(config)
+	certPEM, keyPEM, pool, err := certificate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.CA = pool
 	uid, _ := strconv.Atoi(dv.Uid)
 	gid, _ := strconv.Atoi(dv.Gid)
 	for _, step := range []error{
 		os.Chmod(dir, 0o755),
 		os.WriteFile(filepath.Join(dir, "dovecot.conf"), []byte(conf), 0o644),
 		os.WriteFile(filepath.Join(dir, "passwd"), []byte(s.User+":{PLAIN}"+s.Password+"\n"), 0o644),
+		os.WriteFile(filepath.Join(dir, "cert.pem"), certPEM, 0o644),
+		os.WriteFile(filepath.Join(dir, "key.pem"), keyPEM, 0o600),
 		os.MkdirAll(filepath.Join(dir, "home"), 0o755),
 		os.Chown(filepath.Join(dir, "home"), uid, gid),
 	} {
@@ -225,6 +249,31 @@ func seqRange(n uint32) []uint32 {
 		out[i] = uint32(i + 1)
 	}
 	return out
+}
+
+// certificate makes a throwaway CA-less certificate for 127.0.0.1 and the
+// pool that trusts it.
+func certificate() (certPEM, keyPEM []byte, pool *x509.CertPool, err error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA: true, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), pool, nil
 }
 
 func freePort(t testing.TB) int {
