@@ -68,7 +68,7 @@ func NewProcessor(ctx context.Context, o Options) (*Processor, error) {
 		msgID: regexp.MustCompile(`(?i)crier\.([0-9a-f]{16})\.([0-9]{1,18})@` + regexp.QuoteMeta(domain) + `\b`),
 		metrics: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "crier_newsletter_feedback_total",
-			Help: "Bounces, complaints and unsubscribes received, by source (imap, ses, postmark, sendgrid, mailgun) and outcome (hard_bounce, soft_bounce, complaint, unsubscribe, duplicate, unmatched, ignored).",
+			Help: "Bounces, complaints and unsubscribes received, by source (imap, ses, postmark, sendgrid, mailgun) and outcome (hard_bounce, soft_bounce, complaint, unsubscribe, duplicate, unmatched, ignored, refused: a webhook request not signed by the provider).",
 		}, []string{"source", "outcome"}),
 	}
 	if o.Registerer != nil {

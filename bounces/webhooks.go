@@ -71,6 +71,21 @@ type Hooks struct {
 	sendgrid *ecdsa.PublicKey
 	certs    sync.Map // SNS certificate URL -> *rsa.PublicKey
 	tokens   *tokenCache
+
+	mu         sync.Mutex
+	lastLogged map[string]time.Time
+}
+
+// logRefusal reports whether a refusal by provider may be logged now.
+func (h *Hooks) logRefusal(provider string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := h.o.Now()
+	if now.Sub(h.lastLogged[provider]) < time.Minute {
+		return false
+	}
+	h.lastLogged[provider] = now
+	return true
 }
 
 // ReplayWindow is how far a signed webhook's own timestamp may be from
@@ -90,7 +105,7 @@ func NewHooks(o HookOptions) (*Hooks, error) {
 		o.Logger = slog.Default()
 	}
 	o.Logger = o.Logger.With("component", "webhooks")
-	h := &Hooks{o: o, tokens: &tokenCache{seen: map[string]time.Time{}}}
+	h := &Hooks{o: o, tokens: &tokenCache{seen: map[string]time.Time{}}, lastLogged: map[string]time.Time{}}
 	if k := o.Config.SendGrid.PublicKey; k != "" {
 		key, err := parseECDSAKey(k)
 		if err != nil {
@@ -136,7 +151,12 @@ func (h *Hooks) handler(name string, fn func(*http.Request, []byte) (int, []Outc
 		}
 		status, outs, err := fn(r, body)
 		if err != nil {
-			h.o.Logger.Warn("webhook refused", "provider", name, "status", status, "err", err)
+			h.o.Processor.metrics.WithLabelValues(name, "refused").Inc()
+			// At most one line a minute per provider: a flood of forged
+			// requests must not flood the log.
+			if h.logRefusal(name) {
+				h.o.Logger.Warn("webhook refused (further refusals this minute are only counted in crier_newsletter_feedback_total{outcome=\"refused\"})", "provider", name, "status", status, "err", err)
+			}
 			if errors.Is(err, errUnauthorized) {
 				w.Header().Set("WWW-Authenticate", `Basic realm="crier webhooks"`)
 			}
