@@ -1,0 +1,188 @@
+package bluesky
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"image/color"
+	"image/draw"
+	_ "image/gif" // decoders for image.Decode
+	"image/jpeg"
+	_ "image/png"
+	"io"
+	"net/http"
+	"os"
+
+	"github.com/crierhq/crier/channels"
+)
+
+const (
+	// MaxBlobBytes is the largest image blob app.bsky.embed.images accepts.
+	MaxBlobBytes = 2_000_000
+	// maxSourceBytes bounds an image read before it is recompressed.
+	maxSourceBytes = 32 << 20
+	// maxSide is the longest side a recompressed image keeps (what
+	// Bluesky's apps upload).
+	maxSide = 2000
+)
+
+// uploadImage reads the image, brings it under the blob limit and uploads it
+// (com.atproto.repo.uploadBlob).
+func (s *Sender) uploadImage(ctx context.Context, img *Image) (*Blob, *AspectRatio, error) {
+	data, err := s.readImage(ctx, img)
+	if err != nil {
+		return nil, nil, err
+	}
+	data, mime, ratio, err := fitImage(data)
+	if err != nil {
+		return nil, nil, channels.Permanent(fmt.Errorf("image %s: %w", firstNonEmpty(img.File, img.URL), err))
+	}
+	var out struct {
+		Blob Blob `json:"blob"`
+	}
+	_, call, err := s.cli.call(ctx, request{method: http.MethodPost, nsid: "com.atproto.repo.uploadBlob", body: data, contentType: mime, auth: true}, &out)
+	if err != nil {
+		// An upload is harmless to repeat: an unused blob is dropped.
+		return nil, nil, classify("uploading the image", err, call, false)
+	}
+	return &out.Blob, ratio, nil
+}
+
+// fitImage returns data when Bluesky takes it as it is (JPEG, PNG, GIF or
+// WebP within the blob limit), else the image scaled down and recompressed
+// as JPEG until it fits, with its width and height when they can be read.
+func fitImage(data []byte) ([]byte, string, *AspectRatio, error) {
+	mime := http.DetectContentType(data)
+	cfg, _, cfgErr := image.DecodeConfig(bytes.NewReader(data))
+	var ratio *AspectRatio
+	if cfgErr == nil && cfg.Width > 0 && cfg.Height > 0 {
+		ratio = &AspectRatio{Width: cfg.Width, Height: cfg.Height}
+	}
+	switch mime {
+	case "image/jpeg", "image/png", "image/gif", "image/webp":
+		if len(data) <= MaxBlobBytes {
+			return data, mime, ratio, nil
+		}
+	default:
+		if cfgErr != nil {
+			return nil, "", nil, fmt.Errorf("not an image Bluesky shows (%s)", mime)
+		}
+	}
+	src, _, err := image.Decode(bytes.NewReader(data))
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("is %d bytes, over Bluesky's %d, and cannot be decoded to shrink it (%s): %w", len(data), MaxBlobBytes, mime, err)
+	}
+	b := src.Bounds()
+	w, h := b.Dx(), b.Dy()
+	if w > maxSide || h > maxSide {
+		if w >= h {
+			w, h = maxSide, max(1, h*maxSide/b.Dx())
+		} else {
+			w, h = max(1, w*maxSide/b.Dy()), maxSide
+		}
+	}
+	for quality := 85; ; {
+		out, err := encodeJPEG(scale(src, w, h), quality)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		if len(out) <= MaxBlobBytes {
+			return out, "image/jpeg", &AspectRatio{Width: w, Height: h}, nil
+		}
+		if quality > 60 {
+			quality -= 15
+			continue
+		}
+		if w < 64 || h < 64 {
+			return nil, "", nil, fmt.Errorf("cannot be brought under %d bytes", MaxBlobBytes)
+		}
+		w, h = w*3/4, h*3/4
+	}
+}
+
+func encodeJPEG(img image.Image, quality int) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: quality}); err != nil {
+		return nil, fmt.Errorf("recompressing: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// scale draws src onto a white w×h canvas (JPEG has no transparency),
+// averaging the source pixels each target pixel covers.
+func scale(src image.Image, w, h int) *image.RGBA {
+	b := src.Bounds()
+	flat := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
+	draw.Draw(flat, flat.Bounds(), &image.Uniform{C: color.White}, image.Point{}, draw.Src)
+	draw.Draw(flat, flat.Bounds(), src, b.Min, draw.Over)
+	if w == b.Dx() && h == b.Dy() {
+		return flat
+	}
+	dst := image.NewRGBA(image.Rect(0, 0, w, h))
+	sw, sh := b.Dx(), b.Dy()
+	for y := 0; y < h; y++ {
+		y0, y1 := y*sh/h, max((y+1)*sh/h, y*sh/h+1)
+		for x := 0; x < w; x++ {
+			x0, x1 := x*sw/w, max((x+1)*sw/w, x*sw/w+1)
+			var r, g, bl, n uint32
+			for sy := y0; sy < y1; sy++ {
+				row := flat.Pix[sy*flat.Stride:]
+				for sx := x0; sx < x1; sx++ {
+					r += uint32(row[sx*4])
+					g += uint32(row[sx*4+1])
+					bl += uint32(row[sx*4+2])
+					n++
+				}
+			}
+			i := y*dst.Stride + x*4
+			dst.Pix[i], dst.Pix[i+1], dst.Pix[i+2], dst.Pix[i+3] = uint8(r/n), uint8(g/n), uint8(bl/n), 255
+		}
+	}
+	return dst
+}
+
+// readImage reads the image from its file, or downloads it with the
+// daemon's HTTP client (the same client the Mastodon channel downloads
+// images with).
+func (s *Sender) readImage(ctx context.Context, img *Image) ([]byte, error) {
+	if img.File != "" {
+		f, err := os.Open(img.File)
+		if err != nil {
+			return nil, channels.Permanent(fmt.Errorf("reading image: %w", err))
+		}
+		defer f.Close()
+		data, err := io.ReadAll(io.LimitReader(f, maxSourceBytes+1))
+		if err != nil {
+			return nil, channels.Permanent(fmt.Errorf("reading image %s: %w", img.File, err))
+		}
+		if len(data) > maxSourceBytes {
+			return nil, channels.Permanent(fmt.Errorf("image %s is larger than %d MB", img.File, maxSourceBytes>>20))
+		}
+		return data, nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, img.URL, nil)
+	if err != nil {
+		return nil, channels.Permanent(fmt.Errorf("image URL %q: %w", img.URL, err))
+	}
+	resp, err := s.fetch.Do(req)
+	if err != nil {
+		return nil, channels.Temporary(fmt.Errorf("downloading image: %w", err))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		err := fmt.Errorf("downloading image %s: %s", img.URL, resp.Status)
+		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout {
+			return nil, channels.Temporary(err)
+		}
+		return nil, channels.Permanent(err)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxSourceBytes+1))
+	if err != nil {
+		return nil, channels.Temporary(fmt.Errorf("downloading image %s: %w", img.URL, err))
+	}
+	if len(data) > maxSourceBytes {
+		return nil, channels.Permanent(fmt.Errorf("image %s is larger than %d MB", img.URL, maxSourceBytes>>20))
+	}
+	return data, nil
+}
