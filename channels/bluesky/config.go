@@ -126,9 +126,15 @@ func (c Config) label(warning string) string {
 	if warning == "" {
 		return ""
 	}
-	for k, v := range c.Labels {
-		if strings.EqualFold(strings.Join(strings.Fields(k), " "), warning) {
-			return v
+	// "child trafficking, violence" matches a label for either warning; the
+	// first listed warning with a label wins.
+	items := append([]string{warning}, strings.FieldsFunc(warning, func(r rune) bool { return r == ',' || r == ';' || r == '/' })...)
+	for _, item := range items {
+		item = strings.Join(strings.Fields(item), " ")
+		for k, v := range c.Labels {
+			if strings.EqualFold(strings.Join(strings.Fields(k), " "), item) {
+				return v
+			}
 		}
 	}
 	return c.DefaultLabel
