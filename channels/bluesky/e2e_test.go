@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -19,6 +20,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/rivo/uniseg"
 
 	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/channels"
@@ -376,6 +379,50 @@ func TestSendToPDS(t *testing.T) {
 		}
 		if n := len(b.posts(t)); n != 0 {
 			t.Errorf("%d posts", n)
+		}
+	})
+
+	t.Run("texts at the limits are accepted as counted", func(t *testing.T) {
+		b := setup(t)
+		b.cfg.Hashtags = nil
+		s := b.sender(t)
+		texts := map[string]string{
+			"300 combining graphemes":  strings.Repeat("e\u0301", 300),
+			"3,000 bytes of ZWJ emoji": strings.Repeat("👨‍👩‍👧‍👦", 120),
+		}
+		for name, prefix := range hardPrefixes {
+			texts["shortened "+name] = strings.Repeat(prefix+" ", 200)
+		}
+		i := 0
+		for name, text := range texts {
+			i++
+			id := fmt.Sprintf("md:limit%d", i)
+			pl, parts := format(t, b.cfg, post.Post{ID: id, Summary: text, Link: "https://camaca.example/news/x"})
+			if g := uniseg.GraphemeClusterCount(parts[0].Record.Text); g < 250 && len(parts[0].Record.Text) < 2500 {
+				t.Errorf("%s: only %d graphemes, %d bytes: not near the limit", name, g, len(parts[0].Record.Text))
+			}
+			if _, err := s.Send(ctx, channels.Delivery{PostID: id, Channel: Name, Attempt: 1}, pl); err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+		}
+	})
+
+	t.Run("card thumbnail under its own limit", func(t *testing.T) {
+		b := setup(t)
+		b.cfg.Embed = "card"
+		img := filepath.Join(t.TempDir(), "thumb.png")
+		writeNoisyPNG(t, img, 1800, 1500)
+		p := post.Post{ID: "md:card", Title: "Card", Summary: "With a thumbnail", Link: "https://camaca.example/news/card", Image: &post.Image{File: img, Alt: "x"}}
+		pl, _ := format(t, b.cfg, p)
+		if _, err := b.sender(t).Send(ctx, channels.Delivery{PostID: p.ID, Channel: Name, Attempt: 1}, pl); err != nil {
+			t.Fatal(err)
+		}
+		got := b.posts(t)
+		var r Record
+		js, _ := json.Marshal(got[0])
+		_ = json.Unmarshal(js, &r)
+		if r.Embed == nil || r.Embed.External == nil || r.Embed.External.Thumb == nil || r.Embed.External.Thumb.Size > MaxThumbBytes {
+			t.Fatalf("embed %+v", r.Embed)
 		}
 	})
 

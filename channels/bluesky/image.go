@@ -20,6 +20,9 @@ import (
 const (
 	// MaxBlobBytes is the largest image blob app.bsky.embed.images accepts.
 	MaxBlobBytes = 2_000_000
+	// MaxThumbBytes is the largest link card thumbnail
+	// (app.bsky.embed.external#external.thumb).
+	MaxThumbBytes = 1_000_000
 	// maxSourceBytes bounds an image read before it is recompressed.
 	maxSourceBytes = 32 << 20
 	// maxSide is the longest side a recompressed image keeps (what
@@ -34,7 +37,11 @@ func (s *Sender) uploadImage(ctx context.Context, img *Image) (*Blob, *AspectRat
 	if err != nil {
 		return nil, nil, err
 	}
-	data, mime, ratio, err := fitImage(data)
+	limit := MaxBlobBytes
+	if img.Thumb {
+		limit = MaxThumbBytes
+	}
+	data, mime, ratio, err := fitImage(data, limit)
 	if err != nil {
 		return nil, nil, channels.Permanent(fmt.Errorf("image %s: %w", firstNonEmpty(img.File, img.URL), err))
 	}
@@ -50,9 +57,9 @@ func (s *Sender) uploadImage(ctx context.Context, img *Image) (*Blob, *AspectRat
 }
 
 // fitImage returns data when Bluesky takes it as it is (JPEG, PNG, GIF or
-// WebP within the blob limit), else the image scaled down and recompressed
-// as JPEG until it fits, with its width and height when they can be read.
-func fitImage(data []byte) ([]byte, string, *AspectRatio, error) {
+// WebP within limit bytes), else the image scaled down and recompressed as
+// JPEG until it fits, with its width and height when they can be read.
+func fitImage(data []byte, limit int) ([]byte, string, *AspectRatio, error) {
 	mime := http.DetectContentType(data)
 	cfg, _, cfgErr := image.DecodeConfig(bytes.NewReader(data))
 	var ratio *AspectRatio
@@ -61,7 +68,7 @@ func fitImage(data []byte) ([]byte, string, *AspectRatio, error) {
 	}
 	switch mime {
 	case "image/jpeg", "image/png", "image/gif", "image/webp":
-		if len(data) <= MaxBlobBytes {
+		if len(data) <= limit {
 			return data, mime, ratio, nil
 		}
 	default:
@@ -71,7 +78,7 @@ func fitImage(data []byte) ([]byte, string, *AspectRatio, error) {
 	}
 	src, _, err := image.Decode(bytes.NewReader(data))
 	if err != nil {
-		return nil, "", nil, fmt.Errorf("is %d bytes, over Bluesky's %d, and cannot be decoded to shrink it (%s): %w", len(data), MaxBlobBytes, mime, err)
+		return nil, "", nil, fmt.Errorf("is %d bytes, over Bluesky's %d, and cannot be decoded to shrink it (%s): %w", len(data), limit, mime, err)
 	}
 	b := src.Bounds()
 	w, h := b.Dx(), b.Dy()
@@ -87,7 +94,7 @@ func fitImage(data []byte) ([]byte, string, *AspectRatio, error) {
 		if err != nil {
 			return nil, "", nil, err
 		}
-		if len(out) <= MaxBlobBytes {
+		if len(out) <= limit {
 			return out, "image/jpeg", &AspectRatio{Width: w, Height: h}, nil
 		}
 		if quality > 60 {
@@ -95,7 +102,7 @@ func fitImage(data []byte) ([]byte, string, *AspectRatio, error) {
 			continue
 		}
 		if w < 64 || h < 64 {
-			return nil, "", nil, fmt.Errorf("cannot be brought under %d bytes", MaxBlobBytes)
+			return nil, "", nil, fmt.Errorf("cannot be brought under %d bytes", limit)
 		}
 		w, h = w*3/4, h*3/4
 	}
