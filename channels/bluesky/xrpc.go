@@ -183,8 +183,8 @@ func (c *client) session(ctx context.Context) (*session, error) {
 func (c *client) signIn(ctx context.Context) (*session, error) {
 	body, _ := json.Marshal(map[string]string{"identifier": c.identifier, "password": c.password})
 	var s session
-	if _, call, err := c.do(ctx, request{method: http.MethodPost, nsid: "com.atproto.server.createSession", body: body}, "", &s); err != nil {
-		return nil, classifySignIn(err, call)
+	if _, _, err := c.do(ctx, request{method: http.MethodPost, nsid: "com.atproto.server.createSession", body: body}, "", &s); err != nil {
+		return nil, classifySignIn(err)
 	}
 	c.sess = &s
 	return &s, nil
@@ -214,7 +214,7 @@ func (c *client) refresh(ctx context.Context, stale *session) (*session, error) 
 }
 
 // classifySignIn explains a failed sign-in to an organiser.
-func classifySignIn(err error, call *httpcall.Call) error {
+func classifySignIn(err error) error {
 	var xe *xrpcError
 	if !errors.As(err, &xe) {
 		return channels.Temporary(fmt.Errorf("signing in to Bluesky: %w", err))

@@ -31,7 +31,8 @@ func cmdPreview(ctx context.Context, app *App, args []string) error {
 	fs := newFlagSet(app, "preview", "[--json] [--html FILE] (POST.md | --feed URL|FILE)", `
 Renders what every enabled channel would receive, without sending anything.
 With --json it prints the exact payloads: for Mastodon the POST /api/v1/statuses
-parameter sets in thread order, for Discord the JSON body of
+parameter sets in thread order, for Bluesky the app.bsky.feed.post record of
+each part with its record key, for Discord the JSON body of
 POST /channels/{id}/messages, for email the subject, text and HTML.`)
 	asJSON := fs.Bool("json", false, "print the exact payloads as JSON")
 	htmlOut := fs.String("html", "", "write the newsletter's HTML to `FILE` (open it in a browser)")
