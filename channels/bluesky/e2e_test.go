@@ -426,6 +426,39 @@ func TestSendToPDS(t *testing.T) {
 		}
 	})
 
+	t.Run("image by URL", func(t *testing.T) {
+		b := setup(t)
+		img := filepath.Join(t.TempDir(), "small.png")
+		writeNoisyPNG(t, img, 40, 30)
+		data, _ := os.ReadFile(img)
+		site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/i.png" {
+				http.NotFound(w, r)
+				return
+			}
+			w.Write(data)
+		}))
+		defer site.Close()
+		p := post.Post{ID: "md:url", Title: "By URL", Image: &post.Image{URL: site.URL + "/i.png", Alt: "Forty by thirty"}}
+		pl, _ := format(t, b.cfg, p)
+		if _, err := b.sender(t).Send(ctx, channels.Delivery{PostID: p.ID, Channel: Name, Attempt: 1}, pl); err != nil {
+			t.Fatal(err)
+		}
+		var r Record
+		js, _ := json.Marshal(b.posts(t)[0])
+		_ = json.Unmarshal(js, &r)
+		if r.Embed == nil || len(r.Embed.Images) != 1 || r.Embed.Images[0].Image.Size != int64(len(data)) || r.Embed.Images[0].Image.MimeType != "image/png" ||
+			r.Embed.Images[0].AspectRatio == nil || *r.Embed.Images[0].AspectRatio != (AspectRatio{40, 30}) {
+			t.Fatalf("embed %+v (a small PNG is uploaded as it is)", r.Embed)
+		}
+		p.ID, p.Image.URL = "md:url404", site.URL+"/missing.png"
+		pl, _ = format(t, b.cfg, p)
+		_, err := b.sender(t).Send(ctx, channels.Delivery{PostID: p.ID, Channel: Name, Attempt: 1}, pl)
+		if k, _ := channels.Classify(err); k != channels.KindPermanent {
+			t.Errorf("missing image: %v %v", k, err)
+		}
+	})
+
 	t.Run("lexicon errors are permanent with the server's message", func(t *testing.T) {
 		b := setup(t)
 		pl := channels.Payload{Channel: Name, PostID: "md:bad", Body: []Part{{Part: 1, Record: Record{Type: Collection, Text: strings.Repeat("é", 301)}}}}
@@ -491,7 +524,7 @@ func writeNoisyPNG(t *testing.T, path string, w, h int) {
 	if err := png.Encode(&buf, img); err != nil {
 		t.Fatal(err)
 	}
-	if buf.Len() <= MaxBlobBytes {
+	if w*h > 1e6 && buf.Len() <= MaxBlobBytes {
 		t.Fatalf("test image is only %d bytes", buf.Len())
 	}
 	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
