@@ -257,6 +257,56 @@ func TestSendToPDS(t *testing.T) {
 		}
 	})
 
+	t.Run("a thread resumes after the part that failed", func(t *testing.T) {
+		b := setup(t)
+		b.cfg.Thread = true
+		p := post.Post{ID: "md:resume", Title: "Resumed", Link: "https://camaca.example/news/resume",
+			Body: strings.Repeat("Every part must reply to the right post, even after a restart. ", 15)}
+		pl, parts := format(t, b.cfg, p)
+		if len(parts) < 3 {
+			t.Fatalf("%d parts", len(parts))
+		}
+		var creates atomic.Int32
+		b.proxy.setFault(func(w http.ResponseWriter, r *http.Request, _ http.Handler) bool {
+			if r.URL.Path != "/xrpc/com.atproto.repo.createRecord" || creates.Add(1) != 2 {
+				return false
+			}
+			w.WriteHeader(http.StatusServiceUnavailable) // part 2 refused before the PDS saw it
+			return true
+		})
+		ledger := &memLedger{}
+		if _, err := b.sender(t).Send(ctx, channels.Delivery{PostID: p.ID, Channel: Name, Attempt: 1, Ledger: ledger}, pl); err == nil {
+			t.Fatal("the refused part went unnoticed")
+		}
+		if len(ledger.parts) != 1 {
+			t.Fatalf("ledger %+v, want part 1 only", ledger.parts)
+		}
+		// A new sender (a restart: no CIDs in memory) carries on from part 2.
+		b.proxy.setFault(nil)
+		if _, err := b.sender(t).Send(ctx, channels.Delivery{PostID: p.ID, Channel: Name, Attempt: 2, PreviousUnknown: true, Ledger: ledger}, pl); err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]Record{}
+		cids := map[string]string{}
+		for _, v := range b.posts(t) {
+			var r Record
+			js, _ := json.Marshal(v)
+			_ = json.Unmarshal(js, &r)
+			got[v["_uri"].(string)] = r
+			cids[v["_uri"].(string)] = v["_cid"].(string)
+		}
+		if len(got) != len(parts) {
+			t.Fatalf("%d records, want %d", len(got), len(parts))
+		}
+		uri := func(i int) string { return "at://" + b.acct.DID + "/" + Collection + "/" + RecordKey(p.ID, Name, i) }
+		for i := 1; i < len(parts); i++ {
+			r := got[uri(i)]
+			if r.Reply == nil || r.Reply.Root != (StrongRef{uri(0), cids[uri(0)]}) || r.Reply.Parent != (StrongRef{uri(i - 1), cids[uri(i-1)]}) {
+				t.Errorf("part %d reply %+v", i+1, r.Reply)
+			}
+		}
+	})
+
 	t.Run("lost answer: the retry finds the post", func(t *testing.T) {
 		b := setup(t)
 		lose := once("com.atproto.repo.createRecord", func(w http.ResponseWriter, r *http.Request, forward http.Handler) {
