@@ -79,82 +79,101 @@ func (s *Sender) Send(ctx context.Context, d channels.Delivery, p channels.Paylo
 	if err != nil {
 		return channels.Receipt{}, err
 	}
-	var receipt channels.Receipt
+	r := &run{s: s, d: d, did: sess.DID, n: len(parts), ledger: ledger, done: done, refs: map[int]written{}}
 	if first, ok := done[0]; ok {
-		receipt = channels.Receipt{RemoteID: first.RemoteID, RemoteURL: first.RemoteURL}
+		r.receipt = channels.Receipt{RemoteID: first.RemoteID, RemoteURL: first.RemoteURL}
 	}
-	refs := map[int]written{}
-	record := func(i int, w written) error {
-		part := channels.Part{Index: i, RemoteID: w.URI, RemoteURL: webURL(sess.DID, rkeyOf(w.URI))}
-		if err := ledger.SavePart(ctx, part); err != nil {
-			return channels.Ambiguous(fmt.Errorf("recording post %d of %d (%s): %w", i+1, len(parts), w.URI, err))
-		}
-		done[i], refs[i] = part, w
-		if i == 0 {
-			receipt = channels.Receipt{RemoteID: part.RemoteID, RemoteURL: part.RemoteURL}
-		}
-		return nil
-	}
-	// Every attempt after the first may follow a write whose answer was lost:
-	// the derived key says where that record would be.
-	look := d.PreviousUnknown || d.Attempt > 1
 	for i, part := range parts {
 		if _, ok := done[i]; ok {
 			continue
 		}
-		what := fmt.Sprintf("post %d of %d", i+1, len(parts))
-		rkey := RecordKey(d.PostID, d.Channel, i)
-		if look {
-			w, found, err := s.getRecord(ctx, sess.DID, rkey)
-			if err != nil {
-				return receipt, classify("checking for "+what+" from an earlier attempt", err, nil, false)
-			}
-			if found {
-				s.log.Info("bluesky: post already written by an earlier attempt", "post", d.PostID, "part", i+1, "uri", w.URI)
-				if err := record(i, w); err != nil {
-					return receipt, err
-				}
-				continue
-			}
-		}
-		rec, err := s.complete(ctx, sess.DID, part, parts, done, refs)
+		header, err := r.send(ctx, i, part)
 		if err != nil {
-			return receipt, fmt.Errorf("%s: %w", what, err)
-		}
-		w, header, err := s.createRecord(ctx, sess.DID, rkey, rec)
-		if err != nil {
-			// The key may already hold the record: an earlier attempt's
-			// answer was lost and this one is refused as a duplicate.
-			if existing, found, gerr := s.getRecord(ctx, sess.DID, rkey); gerr == nil && found {
-				w = existing
-			} else {
-				return receipt, err
-			}
-		}
-		if err := record(i, w); err != nil {
-			return receipt, err
+			return r.receipt, err
 		}
 		if rem, rerr := strconv.Atoi(header.Get("Ratelimit-Remaining")); rerr == nil && rem <= 0 && i < len(parts)-1 {
 			xe := &xrpcError{Status: http.StatusTooManyRequests, header: header}
-			return receipt, channels.RateLimited(fmt.Errorf("wrote %d of %d posts; the server's write limit is used up", i+1, len(parts)), xe.wait(s.now()))
+			return r.receipt, channels.RateLimited(fmt.Errorf("wrote %d of %d posts; the server's write limit is used up", i+1, len(parts)), xe.wait(s.now()))
 		}
 	}
-	return receipt, nil
+	return r.receipt, nil
+}
+
+// run is the state of one Send: what the ledger holds and what this attempt
+// wrote.
+type run struct {
+	s       *Sender
+	d       channels.Delivery
+	did     string
+	n       int // parts in the payload
+	ledger  channels.Ledger
+	done    map[int]channels.Part
+	refs    map[int]written // strong references known in this attempt
+	receipt channels.Receipt
+}
+
+// send writes part i unless the repository already holds it, and records it.
+// It returns the write's answer headers (nil when nothing was written).
+func (r *run) send(ctx context.Context, i int, part Part) (http.Header, error) {
+	what := fmt.Sprintf("post %d of %d", i+1, r.n)
+	rkey := RecordKey(r.d.PostID, r.d.Channel, i)
+	// Every attempt after the first may follow a write whose answer was lost:
+	// the derived key says where that record would be.
+	if r.d.PreviousUnknown || r.d.Attempt > 1 {
+		w, found, err := r.s.getRecord(ctx, r.did, rkey)
+		if err != nil {
+			return nil, classify("checking for "+what+" from an earlier attempt", err, nil, false)
+		}
+		if found {
+			r.s.log.Info("bluesky: post already written by an earlier attempt", "post", r.d.PostID, "part", i+1, "uri", w.URI)
+			return nil, r.record(ctx, i, w)
+		}
+	}
+	rec, err := r.s.complete(ctx, r, part)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	w, header, err := r.s.createRecord(ctx, r.did, rkey, rec)
+	if err != nil {
+		// The key may already hold the record: the answer was lost, or an
+		// earlier attempt's was and this write is refused as a duplicate.
+		existing, found, gerr := r.s.getRecord(ctx, r.did, rkey)
+		if gerr != nil || !found {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		w = existing
+	}
+	return header, r.record(ctx, i, w)
+}
+
+// record saves part i in the ledger the moment it is known to exist, even
+// when the attempt's time is up. A failure is Ambiguous: the post exists but
+// the next attempt must look.
+func (r *run) record(ctx context.Context, i int, w written) error {
+	part := channels.Part{Index: i, RemoteID: w.URI, RemoteURL: webURL(r.did, rkeyOf(w.URI))}
+	if err := r.ledger.SavePart(context.WithoutCancel(ctx), part); err != nil {
+		return channels.Ambiguous(fmt.Errorf("recording post %d of %d (%s): %w", i+1, r.n, w.URI, err))
+	}
+	r.done[i], r.refs[i] = part, w
+	if i == 0 {
+		r.receipt = channels.Receipt{RemoteID: part.RemoteID, RemoteURL: part.RemoteURL}
+	}
+	return nil
 }
 
 // complete fills in what only the sender knows: the time, the reply
 // references, the image blob and the resolved mentions.
-func (s *Sender) complete(ctx context.Context, did string, part Part, parts []Part, done map[int]channels.Part, refs map[int]written) (Record, error) {
+func (s *Sender) complete(ctx context.Context, r *run, part Part) (Record, error) {
 	rec := part.Record
 	rec.Type = Collection
 	rec.CreatedAt = s.now().UTC().Format("2006-01-02T15:04:05.000Z")
 	rec.Facets = append([]Facet(nil), rec.Facets...)
 	if part.ReplyToPart > 0 {
-		root, err := s.ref(ctx, did, 0, done, refs)
+		root, err := r.ref(ctx, 0)
 		if err != nil {
 			return rec, err
 		}
-		parent, err := s.ref(ctx, did, part.ReplyToPart-1, done, refs)
+		parent, err := r.ref(ctx, part.ReplyToPart-1)
 		if err != nil {
 			return rec, err
 		}
@@ -190,22 +209,22 @@ func (s *Sender) complete(ctx context.Context, did string, part Part, parts []Pa
 
 // ref returns the strong reference of part i, asking the repository for its
 // CID when an earlier attempt wrote it.
-func (s *Sender) ref(ctx context.Context, did string, i int, done map[int]channels.Part, refs map[int]written) (written, error) {
-	if w, ok := refs[i]; ok {
+func (r *run) ref(ctx context.Context, i int) (written, error) {
+	if w, ok := r.refs[i]; ok {
 		return w, nil
 	}
-	p, ok := done[i]
+	p, ok := r.done[i]
 	if !ok {
 		return written{}, channels.Permanent(fmt.Errorf("replies to part %d, which was not posted", i+1))
 	}
-	w, found, err := s.getRecord(ctx, did, rkeyOf(p.RemoteID))
+	w, found, err := r.s.getRecord(ctx, r.did, rkeyOf(p.RemoteID))
 	if err != nil {
 		return written{}, classify("reading the post this one replies to", err, nil, false)
 	}
 	if !found {
 		return written{}, channels.Permanent(fmt.Errorf("the post this one replies to (%s) was deleted", p.RemoteID))
 	}
-	refs[i] = w
+	r.refs[i] = w
 	return w, nil
 }
 
