@@ -189,6 +189,7 @@ var errNoRoom = errors.New("the link and content warning alone are over Bluesky'
 // Format turns a post into the records to write, in thread order.
 func (f *Formatter) Format(p post.Post) (channels.Payload, error) {
 	pl := channels.Payload{Channel: Name, PostID: p.ID}
+	p = validUTF8(p)
 	c := composer{}
 	if cw := oneLine(p.ContentWarning); cw != "" {
 		c.cw = "CW: " + cw
@@ -292,6 +293,28 @@ func (f *Formatter) embed(first *Part, p post.Post, link string, pl *channels.Pa
 	if hasImage {
 		first.Image = &Image{URL: img.URL, File: img.File, Alt: strings.TrimSpace(img.Alt), Thumb: true}
 	}
+}
+
+// validUTF8 replaces invalid UTF-8 in what a post shows with U+FFFD before
+// anything is measured: JSON encoding would do it later, and every facet
+// offset after the bad byte would then be off.
+func validUTF8(p post.Post) post.Post {
+	fix := func(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
+	p.Title, p.Summary, p.Body, p.Link, p.ContentWarning = fix(p.Title), fix(p.Summary), fix(p.Body), fix(p.Link), fix(p.ContentWarning)
+	p.Tags = append([]string(nil), p.Tags...)
+	for i := range p.Tags {
+		p.Tags[i] = fix(p.Tags[i])
+	}
+	if o, ok := p.Channels[Name]; ok {
+		o.Text = fix(o.Text)
+		p.Channels = map[string]post.Override{Name: o}
+	}
+	if p.Image != nil {
+		img := *p.Image
+		img.Alt = fix(img.Alt)
+		p.Image = &img
+	}
+	return p
 }
 
 // facetsOf finds the facets of a composed text: the canonical link (shown as

@@ -288,9 +288,8 @@ func FuzzFormat(f *testing.F) {
 	f.Add("", strings.Repeat("👨‍👩‍👧‍👦", 121), "", false)
 	f.Add("t", strings.Repeat("a ", 149)+"https://example.org/"+strings.Repeat("x", 40), "", false)
 	f.Fuzz(func(t *testing.T, title, summary, tag string, thread bool) {
-		if !utf8.ValidString(title + summary + tag) {
-			return
-		}
+		// Invalid UTF-8 is welcome: the formatter must repair it before
+		// measuring (testdata/fuzz/FuzzFormat/23f59bf0b71663df).
 		p := post.Post{ID: "md:f", Title: title, Summary: summary, Link: "https://camaca.example/news/x", Tags: []string{tag}, ContentWarning: tag}
 		pl, err := NewFormatter(Config{Thread: thread, Hashtags: []string{"Fixed"}}, channels.Campaign{}).Format(p)
 		if err != nil {
@@ -298,6 +297,12 @@ func FuzzFormat(f *testing.F) {
 		}
 		for _, part := range pl.Body.([]Part) {
 			checkFacets(t, part.Record.Text, part.Record.Facets, part.Mentions)
+			// The text must reach the server byte for byte, or the offsets
+			// point elsewhere.
+			var back Record
+			if err := json.Unmarshal(must(json.Marshal(part.Record)), &back); err != nil || back.Text != part.Record.Text {
+				t.Fatalf("the text changes in JSON: %q -> %q (%v)", part.Record.Text, back.Text, err)
+			}
 		}
 	})
 }
