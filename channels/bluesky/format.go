@@ -408,7 +408,9 @@ func (c *composer) shorten(title, prose string) (string, error) {
 // thread splits the post into numbered parts. The first carries the title,
 // the link and the hashtags; the prose flows on through the replies.
 func (c *composer) thread(title, prose string) ([]string, error) {
-	total := 2
+	// Start from an estimate so that usually one pass is enough.
+	whole := c.compose(title, prose, true)
+	total := min(max(2, uniseg.GraphemeClusterCount(whole)/MaxGraphemes+1, len(whole)/MaxBytes+1), maxThreadParts)
 	for {
 		texts, err := c.split(title, prose, total)
 		if err != nil {
@@ -469,7 +471,9 @@ func (c *composer) split(title, prose string, total int) ([]string, error) {
 		default:
 			return nil, errNoRoom
 		}
-		if last {
+		if last || len(texts) > total {
+			// Done, or more parts than assumed: thread() tries again with
+			// more (cutting on would cost time in proportion to the text).
 			return texts, nil
 		}
 	}

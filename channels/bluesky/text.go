@@ -186,7 +186,14 @@ type cut struct {
 // boundary, never inside a link, mention or hashtag. It stops once the kept
 // text alone is over the lexicon's limits.
 func cuts(text string) (word, fine []cut) {
-	ents := entities(text)
+	// Only the start of the text can be kept; an entity crossing the end of
+	// this window is still recognised, as no mention or hashtag is that long
+	// and a URL cut short is still a URL.
+	window := text
+	if len(window) > MaxBytes+1024 {
+		window = strings.ToValidUTF8(window[:MaxBytes+1024], "")
+	}
+	ents := entities(window)
 	inside := func(pos int) bool {
 		i := sort.Search(len(ents), func(i int) bool { return ents[i].end > pos })
 		return i < len(ents) && ents[i].start < pos
