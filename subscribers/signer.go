@@ -246,3 +246,12 @@ func (s *Signer) Sign(purpose string, data ...string) string {
 func (s *Signer) Verify(mac, purpose string, data ...string) bool {
 	return hmac.Equal([]byte(mac), []byte(s.Sign(purpose, data...)))
 }
+
+// Subkey derives a key of its own for another use of the link secret (the
+// bounce mailbox's signed addresses), so that no signature made for one
+// purpose is valid for another.
+func (s *Signer) Subkey(purpose string) []byte {
+	m := hmac.New(sha256.New, s.key)
+	m.Write([]byte("crier-subkey-v1\x00" + purpose))
+	return m.Sum(nil)
+}

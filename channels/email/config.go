@@ -18,6 +18,7 @@ import (
 	"github.com/crierhq/crier/bounces"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/config/secret"
+	"github.com/crierhq/crier/subscribers"
 )
 
 // Config is the email section of config.yaml.
@@ -187,6 +188,22 @@ func (c Config) Validate() []channels.ConfigProblem {
 		}
 	}
 	return probs
+}
+
+// BounceAddresses returns the bounce mailbox's signed addresses
+// (channels.email.bounces.address), signed with a key derived from the
+// link secret, or nil when no bounce address is set. The sender puts them
+// in every newsletter; the bounce reader checks what comes back with the
+// same.
+func BounceAddresses(c Config, signer *subscribers.Signer) (*bounces.Addresses, error) {
+	if c.Bounces.Address == "" {
+		return nil, nil
+	}
+	a, err := bounces.NewAddresses(c.Bounces.Address, signer.Subkey("bounce-addresses"))
+	if err != nil {
+		return nil, fmt.Errorf("channels.email.bounces.address: %w", err)
+	}
+	return a, nil
 }
 
 // dkimSigner loads the DKIM key (from the file or the environment-expanded

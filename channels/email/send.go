@@ -56,17 +56,10 @@ type options struct {
 	sleep   func(ctx context.Context, d time.Duration) error
 	backoff time.Duration
 	timeout time.Duration
-	bounce  *bounces.Addresses
 	// metricsEvery is how old the progress snapshot may get (0: the
 	// default); the benchmark sets 1ns to measure a query per scrape.
 	metricsEvery time.Duration
 }
-
-// WithBounceAddresses sends each message from the recipient's signed
-// return path (VERP) and gives it their signed mailto unsubscribe address
-// of the bounce mailbox (channels.email.bounces.address), so that what
-// comes back names its subscriber.
-func WithBounceAddresses(a *bounces.Addresses) Option { return func(o *options) { o.bounce = a } }
 
 // WithRegisterer registers the newsletter metrics (messages by outcome, and
 // per-send progress read from the ledger at most every
@@ -117,6 +110,11 @@ type Sender struct {
 	metrics *metrics
 	log     *slog.Logger
 	pacer   *pacer
+	// bounce makes each recipient's signed return path (VERP) and mailto
+	// unsubscribe address of the bounce mailbox
+	// (channels.email.bounces.address), so that what comes back names its
+	// subscriber; nil without a bounce address.
+	bounce *bounces.Addresses
 
 	mu     sync.Mutex
 	active map[string]bool
@@ -173,6 +171,9 @@ func NewSender(ctx context.Context, cfg Config, env channels.Env, subs *subscrib
 	}
 	s := &Sender{f: f, cfg: cfg, env: env, subs: subs, signer: signer, ledger: l, client: client, dkim: dk, opts: o,
 		log: log, active: map[string]bool{}}
+	if s.bounce, err = BounceAddresses(cfg, signer); err != nil {
+		return nil, err
+	}
 	s.pacer = &pacer{now: o.now, sleep: o.sleep}
 	if cfg.RatePerSecond > 0 {
 		s.pacer.interval = time.Duration(float64(time.Second) / cfg.RatePerSecond)
@@ -817,8 +818,8 @@ func (s *Sender) personal(m *Message, pz *personaliser, r recipient, msg *gomail
 		return fmt.Errorf("rendering for subscriber %d failed", r.id)
 	}
 	mailto := s.f.mailto
-	if s.opts.bounce != nil {
-		mailto = "mailto:" + s.opts.bounce.Unsubscribe(r.id) + "?subject=unsubscribe"
+	if s.bounce != nil {
+		mailto = "mailto:" + s.bounce.Unsubscribe(r.id) + "?subject=unsubscribe"
 	}
 	if err := s.f.personalise(msg, &mail.Address{Name: r.name, Address: r.email},
 		messageID(m.SendID, strconv.FormatInt(r.id, 10), s.f.domain), s.opts.now(), unsub, mailto, htmlBody, textBody); err != nil {
@@ -830,10 +831,10 @@ func (s *Sender) personal(m *Message, pz *personaliser, r recipient, msg *gomail
 // envelopeFrom is the MAIL FROM of one message: the recipient's signed
 // return path when there is a bounce mailbox, else the from address.
 func (s *Sender) envelopeFrom(sendID string, id int64) string {
-	if s.opts.bounce == nil {
+	if s.bounce == nil {
 		return s.f.envelopeFrom
 	}
-	return "<" + s.opts.bounce.ReturnPath(sendID, id) + ">"
+	return "<" + s.bounce.ReturnPath(sendID, id) + ">"
 }
 
 // smtpCode is the reply code in err, or 0 for errors that are not SMTP

@@ -13,6 +13,7 @@ import (
 
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/bounces"
+	"github.com/crierhq/crier/channels/email"
 	"github.com/crierhq/crier/subscribers"
 	"github.com/crierhq/crier/web"
 )
@@ -28,7 +29,11 @@ func (a *App) mountBounces(ctx context.Context, st *store.Store, nl *newsletter,
 	if !cfg.IMAP.Enabled() && !anyHook {
 		return nil
 	}
-	proc, err := a.bounceProcessor(ctx, st, nl.subs, nl.bounceAddrs, reg)
+	addrs, err := email.BounceAddresses(a.Config.Channels.Email, nl.signer)
+	if err != nil {
+		return err
+	}
+	proc, err := a.bounceProcessor(ctx, st, nl.subs, addrs, reg)
 	if err != nil {
 		return err
 	}
@@ -96,17 +101,15 @@ Nothing is changed.`)
 	if err != nil {
 		return err
 	}
-	var addrs *bounces.Addresses
-	if addr := app.Config.Channels.Email.Bounces.Address; addr != "" {
-		key := []byte(app.Config.Channels.Email.LinkSecret.Reveal())
-		if len(key) == 0 {
-			if key, err = subscribers.LoadOrCreateKey(app.Config.DataPath()); err != nil {
-				return fmt.Errorf("link signing key: %w", err)
-			}
+	key := []byte(app.Config.Channels.Email.LinkSecret.Reveal())
+	if len(key) == 0 {
+		if key, err = subscribers.LoadOrCreateKey(app.Config.DataPath()); err != nil {
+			return fmt.Errorf("link signing key: %w", err)
 		}
-		if addrs, err = bounces.NewAddresses(addr, key); err != nil {
-			return err
-		}
+	}
+	addrs, err := email.BounceAddresses(app.Config.Channels.Email, subscribers.NewSigner(key))
+	if err != nil {
+		return err
 	}
 	proc, err := app.bounceProcessor(ctx, st, subs, addrs, nil)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/crierhq/crier/bounces"
 	"github.com/crierhq/crier/internal/testpeers/dovecot"
 	"github.com/crierhq/crier/internal/testpeers/mailpit"
+	"github.com/crierhq/crier/subscribers"
 )
 
 // TestBouncesThroughTheDaemon sends a newsletter through a real SMTP server
@@ -189,7 +190,7 @@ func TestCheckBounceExplains(t *testing.T) {
 	if code, out, errs := runCrier(t, dir, "subscribers", "import", "--consented", filepath.Join(dir, "list.csv")); code != 0 {
 		t.Fatalf("import: %s %s", out, errs)
 	}
-	addrs, _ := bounces.NewAddresses("bounces@camaca.example", []byte("0123456789abcdef0123456789abcdef"))
+	addrs, _ := bounces.NewAddresses("bounces@camaca.example", subscribers.NewSigner([]byte("0123456789abcdef0123456789abcdef")).Subkey("bounce-addresses"))
 	dsn, _ := os.ReadFile(filepath.Join("..", "..", "bounces", "testdata", "mail", "lhost-postfix-16.eml"))
 	os.WriteFile(filepath.Join(dir, "dsn.eml"), append([]byte("Delivered-To: "+addrs.ReturnPath("post:md:vigil", 1)+"\r\n"), dsn...), 0o644)
 	away, _ := os.ReadFile(filepath.Join("..", "..", "bounces", "testdata", "mail", "rfc3834-01.eml"))

@@ -11,7 +11,6 @@ import (
 
 	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/bot/store"
-	"github.com/crierhq/crier/bounces"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/channels/bluesky"
 	"github.com/crierhq/crier/channels/discord"
@@ -181,9 +180,6 @@ type newsletter struct {
 	subs   *subscribers.Store
 	signer *subscribers.Signer
 	mailer subscribers.Mailer
-	// bounceAddrs are the bounce mailbox's signed addresses (nil when
-	// channels.email.bounces.address is empty).
-	bounceAddrs *bounces.Addresses
 }
 
 // liveChannels builds every enabled channel with its real sender, or the
@@ -242,20 +238,13 @@ func (a *App) liveChannels(ctx context.Context, st *store.Store, reg prometheus.
 			}
 		}
 		nl = &newsletter{subs: subs, signer: subscribers.NewSigner(key)}
-		opts := []email.Option{email.WithRegisterer(reg)}
-		if addr := cfg.Email.Bounces.Address; addr != "" {
-			if nl.bounceAddrs, err = bounces.NewAddresses(addr, key); err != nil {
-				return nil, nil, fmt.Errorf("channels.email.bounces.address: %w", err)
-			}
-			opts = append(opts, email.WithBounceAddresses(nl.bounceAddrs))
-		}
 		offline, err := email.NewFormatter(cfg.Email, camp)
 		if err != nil {
 			return nil, nil, fmt.Errorf("email channel: %w", err)
 		}
 		useOutbox := cfg.Email.Mode.UsesOutbox(cfg.Email.HasCredentials())
 		if err := add("email", useOutbox, offline, func() (channels.Formatter, channels.Sender, error) {
-			return email.New(ctx, cfg.Email, env, subs, nl.signer, opts...)
+			return email.New(ctx, cfg.Email, env, subs, nl.signer, email.WithRegisterer(reg))
 		}); err != nil {
 			return nil, nil, err
 		}
