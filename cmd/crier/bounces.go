@@ -22,18 +22,18 @@ import (
 // webhooks on the server, and the bounce mailbox reader that `crier run`
 // starts. Nothing is set up when channels.email.bounces configures
 // neither.
-func (a *App) mountBounces(ctx context.Context, st *store.Store, nl *newsletter, srv *web.Server, reg prometheus.Registerer) error {
-	cfg := a.Config.Channels.Email.Bounces
+func (a *App) mountBounces(ctx context.Context, st *store.Store, ecfg email.Config, subs *subscribers.Store, signer *subscribers.Signer, srv *web.Server, reg prometheus.Registerer) error {
+	cfg := ecfg.Bounces
 	wh := cfg.Webhooks
 	anyHook := len(wh.SES.TopicARNs) > 0 || wh.Postmark.Password.IsSet() || wh.SendGrid.PublicKey != "" || wh.Mailgun.SigningKey.IsSet()
 	if !cfg.IMAP.Enabled() && !anyHook {
 		return nil
 	}
-	addrs, err := email.BounceAddresses(a.Config.Channels.Email, nl.signer)
+	addrs, err := email.BounceAddresses(ecfg, signer)
 	if err != nil {
 		return err
 	}
-	proc, err := a.bounceProcessor(ctx, st, nl.subs, addrs, reg)
+	proc, err := a.bounceProcessor(ctx, st, ecfg, subs, addrs, reg)
 	if err != nil {
 		return err
 	}
@@ -58,12 +58,12 @@ func (a *App) mountBounces(ctx context.Context, st *store.Store, nl *newsletter,
 }
 
 // bounceProcessor is the feedback processor over the store.
-func (a *App) bounceProcessor(ctx context.Context, st *store.Store, subs *subscribers.Store, addrs *bounces.Addresses, reg prometheus.Registerer) (*bounces.Processor, error) {
+func (a *App) bounceProcessor(ctx context.Context, st *store.Store, ecfg email.Config, subs *subscribers.Store, addrs *bounces.Addresses, reg prometheus.Registerer) (*bounces.Processor, error) {
 	domain := ""
-	if from, err := mail.ParseAddress(a.Config.Channels.Email.From); err == nil {
+	if from, err := mail.ParseAddress(ecfg.From); err == nil {
 		_, domain, _ = strings.Cut(from.Address, "@")
 	}
-	proc, err := bounces.NewProcessor(ctx, bounces.Options{DB: st.DB(), Subscribers: subs, Config: a.Config.Channels.Email.Bounces,
+	proc, err := bounces.NewProcessor(ctx, bounces.Options{DB: st.DB(), Subscribers: subs, Config: ecfg.Bounces,
 		Addresses: addrs, MessageIDDomain: domain, Logger: a.Logger, Registerer: reg})
 	if err != nil {
 		return nil, fmt.Errorf("bounce processing: %w", err)
@@ -101,17 +101,18 @@ Nothing is changed.`)
 	if err != nil {
 		return err
 	}
-	key := []byte(app.Config.Channels.Email.LinkSecret.Reveal())
+	ecfg := app.emailConfig()
+	key := []byte(ecfg.LinkSecret.Reveal())
 	if len(key) == 0 {
 		if key, err = subscribers.LoadOrCreateKey(app.Config.DataPath()); err != nil {
 			return fmt.Errorf("link signing key: %w", err)
 		}
 	}
-	addrs, err := email.BounceAddresses(app.Config.Channels.Email, subscribers.NewSigner(key))
+	addrs, err := email.BounceAddresses(ecfg, subscribers.NewSigner(key))
 	if err != nil {
 		return err
 	}
-	proc, err := app.bounceProcessor(ctx, st, subs, addrs, nil)
+	proc, err := app.bounceProcessor(ctx, st, ecfg, subs, addrs, nil)
 	if err != nil {
 		return err
 	}
@@ -147,12 +148,15 @@ Nothing is changed.`)
 		who = fmt.Sprintf("subscriber %d (%s, now %s)", sub.ID, sub.Email, sub.Status)
 	}
 	what := map[string]string{
-		bounces.FeedbackHard: "a hard bounce: marked bounced", bounces.FeedbackSoft: "a soft bounce: counted (bounced after " + strconv.Itoa(max(app.Config.Channels.Email.Bounces.SoftLimit, 0)) + " in the window; 0 means the default 3)",
+		bounces.FeedbackHard: "a hard bounce: marked bounced", bounces.FeedbackSoft: "a soft bounce: counted (bounced after " + strconv.Itoa(max(ecfg.Bounces.SoftLimit, 0)) + " in the window; 0 means the default 3)",
 		bounces.FeedbackComplaint: "a complaint: unsubscribed", bounces.FeedbackUnsubscribe: "an unsubscribe: unsubscribed",
 	}[d.Feedback]
 	fmt.Fprintf(w, "About %s, send %q: %s.\n", who, d.SendID, what)
 	return nil
 }
+
+// emailConfig is the newsletter channel's section of the config.
+func (a *App) emailConfig() email.Config { return a.Config.Channels.Email }
 
 func pollEvery(c bounces.IMAP) string {
 	if c.Poll > 0 {

@@ -117,7 +117,7 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 		}); err != nil {
 			return nil, nil, fmt.Errorf("mounting newsletter pages: %w", err)
 		}
-		if err := app.mountBounces(ctx, st, nl, srv, reg); err != nil {
+		if err := app.mountBounces(ctx, st, cfg.Channels.Email, nl.subs, nl.signer, srv, reg); err != nil {
 			return nil, nil, err
 		}
 	}
