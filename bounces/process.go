@@ -50,7 +50,7 @@ func NewProcessor(ctx context.Context, o Options) (*Processor, error) {
 	if o.DB == nil || o.Subscribers == nil {
 		return nil, errors.New("bounce processor: the store and the subscribers are required")
 	}
-	if err := migrate(ctx, o.DB); err != nil {
+	if err := upgrade(ctx, o.DB); err != nil {
 		return nil, err
 	}
 	if o.Logger == nil {

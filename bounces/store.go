@@ -44,7 +44,7 @@ const (
 	FeedbackUnsubscribe = "unsubscribe"
 )
 
-func migrate(ctx context.Context, db *sql.DB) error {
+func upgrade(ctx context.Context, db *sql.DB) error {
 	return store.Migrate(ctx, db, "bounces", schema)
 }
 
