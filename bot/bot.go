@@ -21,10 +21,10 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/crierhq/crier/bot/feed"
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/config"
+	"github.com/crierhq/crier/post"
 	"github.com/crierhq/crier/schedules"
 )
 

@@ -10,10 +10,10 @@ import (
 
 	"github.com/crierhq/crier/bot/feed"
 	"github.com/crierhq/crier/bot/markdown"
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/config"
+	"github.com/crierhq/crier/post"
 )
 
 // PollFeed fetches one feed (conditionally) and publishes what is new. The

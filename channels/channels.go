@@ -17,7 +17,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/crierhq/crier/bot/post"
+	"github.com/crierhq/crier/post"
 )
 
 // Payload is what a formatter produced for one post on one channel.

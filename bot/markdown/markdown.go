@@ -24,7 +24,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/crierhq/crier/bot/post"
+	"github.com/crierhq/crier/post"
 )
 
 // MaxFileSize is the largest post file accepted. A newsletter is long; a

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crierhq/crier/bot/post"
+	"github.com/crierhq/crier/post"
 )
 
 const full = `---

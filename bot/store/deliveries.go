@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/post"
 )
 
 // DeliveryState is where one (post, channel) delivery stands.

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/post"
 )
 
 // Formatter composes one message with one embed per post.

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/post"
 )
 
 var campaign = channels.Campaign{Name: "Safe Passage", Website: "https://safepassage.example"}

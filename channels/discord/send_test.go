@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/config/secret"
 	"github.com/crierhq/crier/internal/testpeers/discordfake"
+	"github.com/crierhq/crier/post"
 )
 
 type testLedger struct {

@@ -15,8 +15,8 @@ import (
 
 	"golang.org/x/net/html"
 
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/post"
 )
 
 var testCampaign = channels.Campaign{Name: "CAMACA", Website: "https://camaca.org", Language: "en", PublicURL: "https://news.camaca.org"}

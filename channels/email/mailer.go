@@ -12,8 +12,8 @@ import (
 
 	gomail "github.com/wneessen/go-mail"
 
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/post"
 	"github.com/crierhq/crier/subscribers"
 )
 

@@ -15,10 +15,10 @@ import (
 
 	gomastodon "github.com/mattn/go-mastodon"
 
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/config/secret"
 	"github.com/crierhq/crier/internal/testpeers/gotosocial"
+	"github.com/crierhq/crier/post"
 )
 
 // loseStatus lets the nth (from 0) POST /api/v1/statuses reach the server

@@ -9,9 +9,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/internal/testpeers/mastodonfake"
+	"github.com/crierhq/crier/post"
 )
 
 // richPost has what Mastodon renders as HTML of its own: links (shortened

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/post"
 )
 
 // Name is the channel's name in config, overrides and payloads.

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/post"
 )
 
 // checkStatuses asserts what must hold for any post: every part fits the

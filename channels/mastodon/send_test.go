@@ -18,10 +18,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/config/secret"
 	"github.com/crierhq/crier/internal/testpeers/mastodonfake"
+	"github.com/crierhq/crier/post"
 )
 
 // ledger is an in-memory channels.Ledger that can be told to fail.

@@ -6,7 +6,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/channels/discord"
@@ -14,6 +13,7 @@ import (
 	"github.com/crierhq/crier/channels/mastodon"
 	"github.com/crierhq/crier/channels/outbox"
 	"github.com/crierhq/crier/config"
+	"github.com/crierhq/crier/post"
 	"github.com/crierhq/crier/subscribers"
 )
 

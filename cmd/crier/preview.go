@@ -13,9 +13,9 @@ import (
 	"github.com/crierhq/crier/bot"
 	"github.com/crierhq/crier/bot/feed"
 	"github.com/crierhq/crier/bot/markdown"
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/config"
+	"github.com/crierhq/crier/post"
 )
 
 // previewPost is one post's rendering on every channel.
