@@ -21,6 +21,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/crierhq/crier/bot/feed"
+	"github.com/crierhq/crier/bot/markdown"
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/config"
@@ -34,6 +35,9 @@ type Options struct {
 	Channels []channels.Channel
 	// MarkdownDir is the organisers' folder of posts; empty means none.
 	MarkdownDir string
+	// Posts reads the folder's files, checking their per-channel overrides
+	// against the configured channels.
+	Posts markdown.Reader
 	Feeds       []config.Feed
 	Fetcher     *feed.Fetcher
 	Delivery    config.Delivery

@@ -144,7 +144,7 @@ func (b *Bot) PublishDue(ctx context.Context) error {
 		return nil
 	}
 	now := b.now()
-	posts, errs := markdown.LoadDir(b.opts.MarkdownDir)
+	posts, errs := b.opts.Posts.LoadDir(b.opts.MarkdownDir)
 	for _, err := range errs {
 		b.log.Error("skipping a post file that cannot be read", "err", err)
 	}

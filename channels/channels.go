@@ -17,6 +17,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/crierhq/crier/post"
 )
 
@@ -278,4 +280,8 @@ type Env struct {
 	Logger     *slog.Logger
 	// DataDir is the daemon's data folder.
 	DataDir string
+	// OutboxDir is the outbox's folder (DataDir/outbox).
+	OutboxDir string
+	// Registerer takes a channel's own metrics; nil means none.
+	Registerer prometheus.Registerer
 }

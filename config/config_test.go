@@ -1,4 +1,4 @@
-package config
+package config_test
 
 import (
 	"errors"
@@ -6,7 +6,33 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/channels/discord"
+	"github.com/crierhq/crier/channels/email"
+	"github.com/crierhq/crier/channels/mastodon"
+	"github.com/crierhq/crier/config"
 )
+
+// Problems and Parse: the channel sections are read by the registry, so
+// these tests load the config the way cmd/crier does.
+type Problems = config.Problems
+
+var registry = channels.NewRegistry(discord.Provider{}, email.Provider{}, mastodon.Provider{})
+
+func Parse(path string, data []byte, lookup func(string) (string, bool)) (*config.Config, error) {
+	cfg, _, err := registry.Parse(path, data, lookup)
+	return cfg, err
+}
+
+func instances(t *testing.T, path string, data []byte, lookup func(string) (string, bool)) []channels.Instance {
+	t.Helper()
+	_, insts, err := registry.Parse(path, data, lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return insts
+}
 
 func noEnv(string) (string, bool) { return "", false }
 
@@ -19,8 +45,14 @@ func TestShippedConfigIsValid(t *testing.T) {
 	if err != nil {
 		t.Fatalf("shipped config.yaml must load with no environment: %v", err)
 	}
-	if cfg.Channels.Mastodon.HasCredentials() || cfg.Channels.Discord.HasCredentials() || cfg.Channels.Email.HasCredentials() {
-		t.Error("with no environment no channel should have credentials (they must render to the outbox)")
+	insts := instances(t, "../config.yaml", data, noEnv)
+	if len(insts) != 3 {
+		t.Fatalf("want the three channels of the shipped config, got %d", len(insts))
+	}
+	for _, i := range insts {
+		if i.Settings.HasCredentials() || !i.UsesOutbox() || i.Name != i.Type {
+			t.Errorf("%s: with no environment no channel should have credentials (they must render to the outbox)", i.Name)
+		}
 	}
 	if cfg.Schedules.MaxLateness != 6*time.Hour || cfg.Sources.Feeds[0].PublishNewest != 1 {
 		t.Errorf("values not decoded: %+v", cfg.Schedules)
@@ -30,11 +62,14 @@ func TestShippedConfigIsValid(t *testing.T) {
 func TestEnvExpansion(t *testing.T) {
 	env := map[string]string{"TOKEN": "s3cret", "HOST": "https://social.example"}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-	cfg, err := Parse("c.yaml", []byte("channels:\n  mastodon:\n    instance: ${HOST}\n    token: ${TOKEN}\n    language: ${LANG_UNSET:-en}\n"), lookup)
+	cfg, err := config.Parse("c.yaml", []byte("channels:\n  mastodon:\n    instance: ${HOST}\n    token: ${TOKEN}\n    language: ${LANG_UNSET:-en}\n"), lookup)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := cfg.Channels.Mastodon
+	var m mastodon.Config
+	if probs := cfg.Channels[0].Decode(&m); len(probs) > 0 {
+		t.Fatal(probs)
+	}
 	if m.Instance != "https://social.example" || m.Token.Reveal() != "s3cret" || m.Language != "en" {
 		t.Fatalf("expansion wrong: %+v", m)
 	}

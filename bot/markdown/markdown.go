@@ -40,8 +40,23 @@ const IDPrefix = "md:"
 // Field names in the front matter, in the order the documentation lists them.
 var fields = []string{"id", "title", "summary", "link", "tags", "image", "language", "content_warning", "publish_at", "draft", "channels"}
 
-// Channel names that may carry per-channel overrides.
-var channelNames = []string{"mastodon", "discord", "email"}
+// Channel is a configured channel instance that a post's front matter may
+// address under channels: (the registry in cmd/crier lists them).
+type Channel struct {
+	// Name is the instance's name in config.yaml ("mastodon-leeds").
+	Name string
+	// Mention is true when the channel's type can ping a role (Discord).
+	Mention bool
+}
+
+// Reader reads post files, checking per-channel overrides against the
+// configured channels. The zero Reader knows no channels and accepts any
+// well-formed channel name (crier preview of a lone file).
+type Reader struct {
+	Channels []Channel
+}
+
+var channelNamePattern = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,39}$`)
 
 var (
 	idPattern       = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
@@ -61,8 +76,17 @@ var timeLayouts = []string{
 	"2006-01-02",
 }
 
+// ParseFile reads and parses one post file, knowing no channels.
+func ParseFile(path string) (post.Post, error) { return Reader{}.ParseFile(path) }
+
+// LoadDir is Reader.LoadDir knowing no channels.
+func LoadDir(dir string) (posts []post.Post, errs []error) { return Reader{}.LoadDir(dir) }
+
+// Parse is Reader.Parse knowing no channels.
+func Parse(name string, data []byte) (post.Post, error) { return Reader{}.Parse(name, data) }
+
 // ParseFile reads and parses one post file.
-func ParseFile(path string) (post.Post, error) {
+func (r Reader) ParseFile(path string) (post.Post, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return post.Post{}, fmt.Errorf("reading post: %w", err)
@@ -72,7 +96,7 @@ func ParseFile(path string) (post.Post, error) {
 	if err != nil {
 		return post.Post{}, fmt.Errorf("reading post %s: %w", path, err)
 	}
-	return Parse(path, data)
+	return r.Parse(path, data)
 }
 
 // LoadDir loads every *.md file in dir, sorted by name. Files whose names
@@ -80,7 +104,7 @@ func ParseFile(path string) (post.Post, error) {
 // sub-folders are not read. A file that cannot be read or parsed is reported
 // in errs and never stops the others; a file reusing another file's id is
 // an error too (the first one by name wins).
-func LoadDir(dir string) (posts []post.Post, errs []error) {
+func (r Reader) LoadDir(dir string) (posts []post.Post, errs []error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, []error{fmt.Errorf("reading the posts folder: %w", err)}
@@ -102,7 +126,7 @@ func LoadDir(dir string) (posts []post.Post, errs []error) {
 		} else if !e.Type().IsRegular() {
 			continue
 		}
-		p, err := ParseFile(path)
+		p, err := r.ParseFile(path)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -129,7 +153,7 @@ func IsPostFile(name string) bool {
 // (with the line, as "name:line: what"), the id defaults to a slug of its
 // base name, and a relative image file is resolved against its folder. Every
 // problem in the front matter is reported at once, joined.
-func Parse(name string, data []byte) (post.Post, error) {
+func (r Reader) Parse(name string, data []byte) (post.Post, error) {
 	if len(data) > MaxFileSize {
 		return post.Post{}, fmt.Errorf("%s: the file is %.1f MiB; a post file may be at most %d MiB", name, float64(len(data))/(1<<20), MaxFileSize>>20)
 	}
@@ -170,7 +194,7 @@ func Parse(name string, data []byte) (post.Post, error) {
 	front := strings.Join(lines[open+1:closing], "\n")
 	body := strings.Join(lines[closing+1:], "\n")
 
-	ps := &parser{name: name, offset: open + 1}
+	ps := &parser{name: name, offset: open + 1, known: r.Channels}
 	p := ps.front(front)
 	p.Body = strings.TrimRight(strings.TrimLeft(body, "\n"), " \t\n")
 
@@ -229,6 +253,7 @@ type parser struct {
 	errs      []error
 	id        string
 	titleLine int
+	known     []Channel
 }
 
 func (ps *parser) errorf(line int, format string, args ...any) {
@@ -475,14 +500,14 @@ func (ps *parser) channels(v *yaml.Node) map[string]post.Override {
 		return nil
 	}
 	if v.Kind != yaml.MappingNode {
-		ps.at(v, "channels: expected one entry per channel (%s), found %s", strings.Join(channelNames, ", "), describe(v))
+		ps.at(v, "channels: expected one entry per channel (%s), found %s", ps.channelList(), describe(v))
 		return nil
 	}
 	out := map[string]post.Override{}
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(v.Content); i += 2 {
 		k, val := v.Content[i], deref(v.Content[i+1])
-		if !ps.key(k, channelNames, seen, "channels: ") {
+		if !ps.channelKey(k, seen) {
 			continue
 		}
 		ch := k.Value
@@ -512,8 +537,8 @@ func (ps *parser) channels(v *yaml.Node) map[string]post.Override {
 				s = strings.TrimPrefix(strings.TrimSpace(s), "@")
 				switch {
 				case !good || s == "":
-				case ch != "discord":
-					ps.at(ov, "%s: only Discord posts can mention a role", field)
+				case !ps.canMention(ch):
+					ps.at(ov, "%s: %s cannot mention a role; only %s can", field, ch, ps.mentioners())
 				case s == "everyone" || s == "here" || roleIDPattern.MatchString(s):
 					o.Mention = s
 				default:
@@ -527,6 +552,62 @@ func (ps *parser) channels(v *yaml.Node) map[string]post.Override {
 		return nil
 	}
 	return out
+}
+
+// channelKey checks a key under channels:: a configured channel's name, or,
+// when the reader knows no channels, any well-formed name.
+func (ps *parser) channelKey(k *yaml.Node, seen map[string]bool) bool {
+	if len(ps.known) > 0 {
+		return ps.key(k, ps.channelNames(), seen, "channels: ")
+	}
+	if k.Kind == yaml.ScalarNode && !channelNamePattern.MatchString(k.Value) {
+		ps.at(k, "channels: %q is not a channel name (lower-case letters, digits, - and _, such as mastodon-leeds)", k.Value)
+		return false
+	}
+	return ps.key(k, []string{k.Value}, seen, "channels: ")
+}
+
+func (ps *parser) channelNames() []string {
+	names := make([]string, len(ps.known))
+	for i, c := range ps.known {
+		names[i] = c.Name
+	}
+	return names
+}
+
+func (ps *parser) channelList() string {
+	if len(ps.known) == 0 {
+		return "the names under channels: in config.yaml"
+	}
+	return strings.Join(ps.channelNames(), ", ")
+}
+
+// canMention reports whether a channel may ping a role; with no channels
+// known, any may (the config decides later).
+func (ps *parser) canMention(name string) bool {
+	if len(ps.known) == 0 {
+		return true
+	}
+	for _, c := range ps.known {
+		if c.Name == name {
+			return c.Mention
+		}
+	}
+	return false
+}
+
+// mentioners lists the channels that can ping a role.
+func (ps *parser) mentioners() string {
+	var names []string
+	for _, c := range ps.known {
+		if c.Mention {
+			names = append(names, c.Name)
+		}
+	}
+	if len(names) == 0 {
+		return "channels that ping roles (Discord)"
+	}
+	return strings.Join(names, ", ")
 }
 
 // deref follows a YAML alias to what it names.

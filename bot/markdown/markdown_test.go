@@ -160,6 +160,9 @@ func TestParseVariants(t *testing.T) {
 	}
 }
 
+// testReader knows the channels of the shipped config.yaml.
+var testReader = Reader{Channels: []Channel{{Name: "mastodon"}, {Name: "discord", Mention: true}, {Name: "email"}}}
+
 func TestParseErrors(t *testing.T) {
 	tests := []struct {
 		name, src string
@@ -187,7 +190,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad id", "---\ntitle: x\nid: has space\n---\n", []string{"post.md:3:", `id "has space"`}},
 		{"bad language", "---\ntitle: x\nlanguage: English\n---\n", []string{"post.md:3:", "language"}},
 		{"unknown channel", "---\ntitle: x\nchannels:\n  mastadon:\n    skip: true\n---\n", []string{"post.md:4:", `"mastadon"`, `did you mean "mastodon"`}},
-		{"mention outside discord", "---\ntitle: x\nchannels:\n  email:\n    mention: here\n---\n", []string{"post.md:5:", "only Discord"}},
+		{"mention outside discord", "---\ntitle: x\nchannels:\n  email:\n    mention: here\n---\n", []string{"post.md:5:", "email cannot mention a role; only discord can"}},
 		{"bad mention", "---\ntitle: x\nchannels:\n  discord:\n    mention: admins\n---\n", []string{"post.md:5:", "role id"}},
 		{"yaml syntax error is offset", "---\ntitle: x\nsummary: [unclosed\n---\n", []string{"post.md:", "not valid YAML"}},
 		{"front matter is a list", "---\n- a\n- b\n---\n", []string{"post.md:2:", "must be fields"}},
@@ -204,7 +207,7 @@ func TestParseErrors(t *testing.T) {
 				name = "!!!.md"
 				tt.want = []string{"!!!.md:1:", "cannot make an id"}
 			}
-			p, err := Parse(name, []byte(tt.src))
+			p, err := testReader.Parse(name, []byte(tt.src))
 			if err == nil {
 				t.Fatalf("no error; got %+v", p)
 			}

@@ -292,7 +292,7 @@ func (f *Formatter) format(sendID, postID string, posts []post.Post, digest bool
 		}
 	} else {
 		data.Subject = cleanHeader(first.Title, 200)
-		data.Intro = strings.TrimSpace(first.TextFor("email"))
+		data.Intro = strings.TrimSpace(first.TextFor(f.cfg.instance()))
 	}
 	if data.Subject == "" {
 		return channels.Payload{}, fmt.Errorf("formatting %s: the post has no title to use as the subject", postID)
@@ -320,7 +320,7 @@ func (f *Formatter) format(sendID, postID string, posts []post.Post, digest bool
 		return channels.Payload{}, fmt.Errorf("formatting %s as MIME: %w", postID, err)
 	}
 	return channels.Payload{
-		Channel:  "email",
+		Channel:  f.cfg.instance(),
 		PostID:   postID,
 		Body:     m,
 		Files:    []channels.File{{Name: "message.eml", Data: eml.Bytes()}, {Name: "message.html", Data: []byte(htmlOut)}},

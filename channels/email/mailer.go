@@ -129,7 +129,7 @@ type outboxMailer struct {
 // when there is no SMTP server.
 func NewOutboxMailer(cfg Config, campaign channels.Campaign, outboxDir string) subscribers.Mailer {
 	f, err := newFormatter(cfg, campaign)
-	return &outboxMailer{f: f, dir: filepath.Join(outboxDir, "email", "confirmations"), err: err}
+	return &outboxMailer{f: f, dir: filepath.Join(outboxDir, cfg.instance(), "confirmations"), err: err}
 }
 
 func (o *outboxMailer) SendConfirmation(ctx context.Context, sub subscribers.Subscriber, confirmURL string) error {

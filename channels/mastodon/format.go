@@ -100,11 +100,11 @@ func (f *Formatter) Format(p post.Post) (channels.Payload, error) {
 	if lim.CharactersReservedPerURL <= 0 {
 		lim.CharactersReservedPerURL = defaultLimits().CharactersReservedPerURL
 	}
-	pl := channels.Payload{Channel: Name, PostID: p.ID}
+	pl := channels.Payload{Channel: f.cfg.instance(), PostID: p.ID}
 	c := composer{count: lim.Counter().Count, max: lim.MaxCharacters, cw: oneLine(p.ContentWarning)}
 
 	title, prose := oneLine(p.Title), ""
-	if o := strings.TrimSpace(p.TextFor(Name)); o != "" {
+	if o := strings.TrimSpace(p.TextFor(f.cfg.instance())); o != "" {
 		title, prose = "", normaliseText(o)
 	} else if s := strings.TrimSpace(p.Summary); s != "" {
 		prose = normaliseText(plainText(s))

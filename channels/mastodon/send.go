@@ -86,7 +86,9 @@ func newSender(cfg Config, env channels.Env) (*Sender, error) {
 	}
 	cache := &cachedLimits{limits: l}
 	if env.DataDir != "" {
-		cache.file = filepath.Join(env.DataDir, "mastodon-instance.json")
+		// One cache file per channel instance: two accounts may be on
+		// different servers.
+		cache.file = filepath.Join(env.DataDir, cfg.instance()+"-instance.json")
 	}
 	return &Sender{
 		instance: instance, client: client, http: wrapped, fetch: hc, limits: cache, log: log,

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/config"
 )
 
@@ -26,9 +27,13 @@ import (
 type App struct {
 	ConfigPath string
 	Config     *config.Config
-	Logger     *slog.Logger
-	Stdout     io.Writer
-	Stderr     io.Writer
+	// Registry is the channel types this binary knows (providers()).
+	Registry *channels.Registry
+	// Instances are the configured channels, enabled or not.
+	Instances []channels.Instance
+	Logger    *slog.Logger
+	Stdout    io.Writer
+	Stderr    io.Writer
 	// HTTPClient carries every outgoing request (feeds, Mastodon, Discord).
 	HTTPClient *http.Client
 	logFormat  string
@@ -90,6 +95,9 @@ func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 // client that reaches local fakes).
 func runApp(ctx context.Context, app *App, args []string) int {
 	stdout, stderr := app.Stdout, app.Stderr
+	if app.Registry == nil {
+		app.Registry = providers()
+	}
 	fs := flag.NewFlagSet("crier", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	defaultConfig := "config.yaml"
@@ -139,12 +147,12 @@ func runApp(ctx context.Context, app *App, args []string) int {
 		return 2
 	}
 	if !cmd.noConfig && !wantsHelp(rest) {
-		cfg, err := config.Load(app.ConfigPath)
+		cfg, insts, err := app.Registry.Load(app.ConfigPath)
 		if err != nil {
 			fmt.Fprintf(stderr, "crier: %v\n", err)
 			return 2
 		}
-		app.Config = cfg
+		app.Config, app.Instances = cfg, insts
 	}
 	app.Logger = newLogger(app, stderr)
 

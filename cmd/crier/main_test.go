@@ -379,7 +379,7 @@ func TestAdminStatusNeedsTheToken(t *testing.T) {
 	}
 	defer st.Close()
 	srv := web.New(web.Options{AdminToken: "organiser-token-123"})
-	srv.HandleAdmin("GET /admin/status", statusHandler(st))
+	srv.HandleAdmin("GET /admin/status", statusHandler(providers(), st))
 	for _, tc := range []struct {
 		auth string
 		want int

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/crierhq/crier/bot"
 	"github.com/crierhq/crier/bot/feed"
-	"github.com/crierhq/crier/bot/markdown"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/config"
 	"github.com/crierhq/crier/post"
@@ -25,6 +23,8 @@ type previewPost struct {
 	Channels map[string]json.RawMessage `json:"channels"`
 	Warnings map[string][]string        `json:"warnings,omitempty"`
 	Errors   map[string]string          `json:"errors,omitempty"`
+
+	payloads map[string]channels.Payload
 }
 
 func cmdPreview(ctx context.Context, app *App, args []string) error {
@@ -59,7 +59,7 @@ POST /channels/{id}/messages, for email the subject, text and HTML.`)
 			posts = append(posts, bot.WithFeedDefaults(it.Post, fc))
 		}
 	case *feedURL == "" && len(rest) == 1:
-		p, err := markdown.ParseFile(rest[0])
+		p, err := app.postReader().ParseFile(rest[0])
 		if err != nil {
 			return err
 		}
@@ -74,7 +74,7 @@ POST /channels/{id}/messages, for email the subject, text and HTML.`)
 	}
 	var out []previewPost
 	for _, p := range posts {
-		pp := previewPost{PostID: p.ID, Title: p.Title, Channels: map[string]json.RawMessage{}, Warnings: map[string][]string{}, Errors: map[string]string{}}
+		pp := previewPost{PostID: p.ID, Title: p.Title, Channels: map[string]json.RawMessage{}, Warnings: map[string][]string{}, Errors: map[string]string{}, payloads: map[string]channels.Payload{}}
 		for _, r := range renderAll(chans, p) {
 			if r.Err != nil {
 				pp.Errors[r.Channel] = r.Err.Error()
@@ -85,6 +85,7 @@ POST /channels/{id}/messages, for email the subject, text and HTML.`)
 				return fmt.Errorf("encoding %s payload of %s: %w", r.Channel, p.ID, err)
 			}
 			pp.Channels[r.Channel] = body
+			pp.payloads[r.Channel] = r.Payload
 			if len(r.Payload.Warnings) > 0 {
 				pp.Warnings[r.Channel] = r.Payload.Warnings
 			}
@@ -111,10 +112,10 @@ POST /channels/{id}/messages, for email the subject, text and HTML.`)
 	for _, pp := range out {
 		fmt.Fprintf(app.Stdout, "# %s (%s)\n", pp.Title, pp.PostID)
 		for _, name := range sortedKeys(pp.Channels) {
-			var v any
-			_ = json.Unmarshal(pp.Channels[name], &v)
 			fmt.Fprintf(app.Stdout, "\n== %s ==\n", name)
-			printHuman(app.Stdout, v, "   ")
+			if inst, ok := app.instance(name); ok {
+				inst.Settings.Preview(app.Stdout, pp.payloads[name])
+			}
 			for _, w := range pp.Warnings[name] {
 				fmt.Fprintf(app.Stdout, "   warning: %s\n", w)
 			}
@@ -134,44 +135,6 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-// printHuman shows a payload for a person: multi-line text as text, HTML as
-// its size (--html writes it to a file), everything else as key: value.
-func printHuman(w io.Writer, v any, indent string) {
-	switch x := v.(type) {
-	case map[string]any:
-		for _, k := range sortedKeys(x) {
-			switch val := x[k].(type) {
-			case string:
-				switch {
-				case k == "html":
-					fmt.Fprintf(w, "%s%s: (%d bytes of HTML; --html FILE writes it)\n", indent, k, len(val))
-				case strings.Contains(val, "\n"):
-					fmt.Fprintf(w, "%s%s:\n", indent, k)
-					for _, line := range strings.Split(strings.TrimRight(val, "\n"), "\n") {
-						fmt.Fprintf(w, "%s  | %s\n", indent, line)
-					}
-				default:
-					fmt.Fprintf(w, "%s%s: %s\n", indent, k, val)
-				}
-			case map[string]any, []any:
-				fmt.Fprintf(w, "%s%s:\n", indent, k)
-				printHuman(w, val, indent+"  ")
-			default:
-				b, _ := json.Marshal(val)
-				fmt.Fprintf(w, "%s%s: %s\n", indent, k, b)
-			}
-		}
-	case []any:
-		for i, e := range x {
-			fmt.Fprintf(w, "%s[%d]\n", indent, i+1)
-			printHuman(w, e, indent+"  ")
-		}
-	default:
-		b, _ := json.Marshal(x)
-		fmt.Fprintf(w, "%s%s\n", indent, b)
-	}
 }
 
 func writeHTMLFile(path string, p channels.Payload, many bool, postID string) error {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/crierhq/crier/bot"
-	"github.com/crierhq/crier/bot/markdown"
 )
 
 func cmdPublish(ctx context.Context, app *App, args []string) error {
@@ -26,7 +25,7 @@ post was already delivered to is not sent again.`)
 		fs.Usage()
 		return usageError{"give exactly one post file"}
 	}
-	p, err := markdown.ParseFile(rest[0])
+	p, err := app.postReader().ParseFile(rest[0])
 	if err != nil {
 		return err
 	}
@@ -34,7 +33,7 @@ post was already delivered to is not sent again.`)
 	if err != nil {
 		return err
 	}
-	chans, err := app.plannedChannels()
+	chans, err := app.offlineChannels()
 	if err != nil {
 		return err
 	}

@@ -77,6 +77,7 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 		Store:       st,
 		Channels:    chans,
 		MarkdownDir: cfg.Resolve(cfg.Sources.Markdown.Dir),
+		Posts:       app.postReader(),
 		Feeds:       cfg.Sources.Feeds,
 		Fetcher:     &feed.Fetcher{Client: app.HTTPClient, UserAgent: "Crier (+" + cfg.Campaign.Website + ")"},
 		Delivery:    cfg.Delivery,
@@ -88,16 +89,16 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 		return nil, nil, err
 	}
 	srv := web.New(web.Options{Listen: cfg.HTTP.Listen, Health: b.Health, Registry: reg, AdminToken: cfg.HTTP.AdminToken, Logger: app.Logger})
-	srv.HandleAdmin("GET /admin/status", statusHandler(st))
+	srv.HandleAdmin("GET /admin/status", statusHandler(app.Registry, st))
 	if nl != nil {
 		proxies, err := web.ParseTrustedProxies(cfg.HTTP.TrustedProxies)
 		if err != nil {
 			return nil, nil, fmt.Errorf("http.trusted_proxies: %w", err)
 		}
 		if err := web.MountNewsletter(srv, web.NewsletterOptions{
-			Store: nl.subs, Signer: nl.signer, Mailer: nl.mailer, PublicURL: cfg.HTTP.PublicURL,
+			Store: nl.Store, Signer: nl.Signer, Mailer: nl.Mailer, PublicURL: cfg.HTTP.PublicURL,
 			Campaign: app.campaign(), Logger: app.Logger, Now: time.Now, TrustedProxies: proxies,
-			MaxConfirmationsPerHour: cfg.Channels.Email.ConfirmationsPerHour,
+			MaxConfirmationsPerHour: nl.ConfirmationsPerHour,
 		}); err != nil {
 			return nil, nil, fmt.Errorf("mounting newsletter pages: %w", err)
 		}

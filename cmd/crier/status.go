@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/crierhq/crier/bot/store"
-	"github.com/crierhq/crier/channels/email"
+	"github.com/crierhq/crier/channels"
 )
 
 type statusPost struct {
@@ -23,13 +23,13 @@ type statusPost struct {
 
 // statusReport is what `crier status --json` and GET /admin/status show.
 type statusReport struct {
-	Posts           []statusPost     `json:"posts"`
-	NewsletterSends []email.Progress `json:"newsletter_sends"`
+	Posts           []statusPost `json:"posts"`
+	NewsletterSends []any        `json:"newsletter_sends"`
 }
 
 // loadStatus reads the newest posts with their deliveries, and the
 // newsletter sends.
-func loadStatus(ctx context.Context, st *store.Store, limit int) (statusReport, error) {
+func loadStatus(ctx context.Context, reg *channels.Registry, st *store.Store, limit int) (statusReport, error) {
 	var rep statusReport
 	recent, err := st.RecentPosts(ctx, limit)
 	if err != nil {
@@ -42,19 +42,28 @@ func loadStatus(ctx context.Context, st *store.Store, limit int) (statusReport, 
 		}
 		rep.Posts = append(rep.Posts, statusPost{ID: sp.Post.ID, Title: sp.Post.Title, State: string(sp.State), PublishAt: sp.Post.PublishAt, Deliveries: ds})
 	}
-	rep.NewsletterSends, err = email.SendProgress(ctx, st.DB())
-	return rep, err
+	for _, typ := range reg.Types() {
+		p, _ := reg.Provider(typ)
+		if r, ok := p.(channels.SendReporter); ok {
+			sends, err := r.SendProgress(ctx, st.DB())
+			if err != nil {
+				return rep, err
+			}
+			rep.NewsletterSends = append(rep.NewsletterSends, sends...)
+		}
+	}
+	return rep, nil
 }
 
 // statusHandler serves the same report as JSON, for organisers' tools
 // (mounted behind the admin token).
-func statusHandler(st *store.Store) http.Handler {
+func statusHandler(reg *channels.Registry, st *store.Store) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		limit := 20
 		if n, err := strconv.Atoi(r.URL.Query().Get("limit")); err == nil && n > 0 && n <= 500 {
 			limit = n
 		}
-		rep, err := loadStatus(r.Context(), st, limit)
+		rep, err := loadStatus(r.Context(), reg, st, limit)
 		if err != nil {
 			http.Error(w, "reading the status failed", http.StatusInternalServerError)
 			return
@@ -78,7 +87,7 @@ progress of newsletter sends.`)
 	if err != nil {
 		return err
 	}
-	rep, err := loadStatus(ctx, st, *limit)
+	rep, err := loadStatus(ctx, app.Registry, st, *limit)
 	if err != nil {
 		return err
 	}

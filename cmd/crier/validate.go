@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/crierhq/crier/bot/markdown"
 	"github.com/crierhq/crier/config"
 )
 
@@ -18,7 +17,7 @@ text) are shown but do not fail.`)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := config.Load(app.ConfigPath)
+	cfg, insts, err := app.Registry.Load(app.ConfigPath)
 	if err != nil {
 		var probs config.Problems
 		if errors.As(err, &probs) {
@@ -29,10 +28,10 @@ text) are shown but do not fail.`)
 		}
 		return err
 	}
-	app.Config = cfg
+	app.Config, app.Instances = cfg, insts
 	problems := 0
 	dir := cfg.Resolve(cfg.Sources.Markdown.Dir)
-	posts, errs := markdown.LoadDir(dir)
+	posts, errs := app.postReader().LoadDir(dir)
 	for _, e := range errs {
 		fmt.Fprintln(app.Stdout, e)
 		problems++
