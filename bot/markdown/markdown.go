@@ -50,8 +50,8 @@ type Channel struct {
 }
 
 // Reader reads post files, checking per-channel overrides against the
-// configured channels. The zero Reader knows no channels and accepts any
-// well-formed channel name (crier preview of a lone file).
+// configured channels. The zero Reader (no config at hand) knows no
+// channels and accepts any well-formed channel name.
 type Reader struct {
 	Channels []Channel
 }

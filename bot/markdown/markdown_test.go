@@ -318,3 +318,25 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// Front matter addresses a channel instance by its name in config.yaml.
+func TestOverridesAddressInstances(t *testing.T) {
+	t.Parallel()
+	r := Reader{Channels: []Channel{{Name: "mastodon"}, {Name: "mastodon-leeds"}, {Name: "discord-partners", Mention: true}}}
+	p, err := r.Parse("post.md", []byte("---\ntitle: x\nchannels:\n  mastodon-leeds:\n    skip: true\n  discord-partners:\n    mention: here\n    text: Partners, please share.\n---\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Skips("mastodon-leeds") || p.Skips("mastodon") || p.TextFor("discord-partners") != "Partners, please share." || p.Channels["discord-partners"].Mention != "here" {
+		t.Errorf("overrides %+v", p.Channels)
+	}
+	_, err = r.Parse("post.md", []byte("---\ntitle: x\nchannels:\n  mastodon-leds:\n    skip: true\n---\n"))
+	if err == nil || !strings.Contains(err.Error(), `post.md:4:`) || !strings.Contains(err.Error(), `did you mean "mastodon-leeds"`) {
+		t.Errorf("want a did-you-mean for a misspelt instance, got %v", err)
+	}
+	// Knowing no channels (no config at hand), any well-formed name is
+	// accepted; the configured channels decide when it is published.
+	if _, err := Parse("post.md", []byte("---\ntitle: x\nchannels:\n  mastodon-leeds: {skip: true}\n  Not A Name: {skip: true}\n---\n")); err == nil || !strings.Contains(err.Error(), `"Not A Name" is not a channel name`) {
+		t.Errorf("want a bad name refused, got %v", err)
+	}
+}
