@@ -37,10 +37,10 @@ type Options struct {
 	MarkdownDir string
 	// Posts reads the folder's files, checking their per-channel overrides
 	// against the configured channels.
-	Posts markdown.Reader
-	Feeds       []config.Feed
-	Fetcher     *feed.Fetcher
-	Delivery    config.Delivery
+	Posts    markdown.Reader
+	Feeds    []config.Feed
+	Fetcher  *feed.Fetcher
+	Delivery config.Delivery
 	// Schedules are the cron specs; see schedules.Jobs.
 	Schedules config.Schedules
 	Metrics   *Metrics
