@@ -42,7 +42,7 @@ func newFakeChannel(name string) *fakeChannel {
 }
 
 func (f *fakeChannel) Format(p post.Post) (channels.Payload, error) {
-	return channels.Payload{Channel: f.name, PostID: p.ID, Body: map[string]string{"text": p.Title}}, nil
+	return channels.Payload{Channel: f.name, PostID: p.ID, Body: fakeBody{"text": p.Title}}, nil
 }
 
 func (f *fakeChannel) Send(ctx context.Context, d channels.Delivery, p channels.Payload) (channels.Receipt, error) {
@@ -644,3 +644,7 @@ func TestKilledMidDeliveryIsRescuedAndSentOnce(t *testing.T) {
 		t.Errorf("%d delivery jobs: the start-up re-queue must not add one beside the running job", n)
 	}
 }
+
+type fakeBody map[string]string
+
+func (fakeBody) ChannelType() string { return "fake" }

@@ -59,6 +59,9 @@ type Message struct {
 	data newsletterData
 }
 
+// ChannelType makes *Message a channels.Body.
+func (*Message) ChannelType() string { return Type }
+
 // newsletterData is what the newsletter templates see.
 type newsletterData struct {
 	Campaign  channels.Campaign

@@ -221,9 +221,12 @@ func (s *Sender) concurrency() int {
 // messages in flight finish, and returns channels.RateLimited so the job is
 // snoozed and resumed - without using up an attempt - from the ledger.
 func (s *Sender) Send(ctx context.Context, d channels.Delivery, p channels.Payload) (channels.Receipt, error) {
-	m, ok := p.Body.(*Message)
-	if !ok || m == nil {
-		return channels.Receipt{}, channels.Permanent(fmt.Errorf("email: payload of %s is %T, not a newsletter message", d.PostID, p.Body))
+	m, err := channels.BodyOf[*Message](p)
+	if err != nil {
+		return channels.Receipt{}, err
+	}
+	if m == nil {
+		return channels.Receipt{}, channels.Permanent(fmt.Errorf("email: payload of %s has no message", d.PostID))
 	}
 	return s.run(ctx, m, "post", d.PostID)
 }
@@ -235,7 +238,11 @@ func (s *Sender) Digest(ctx context.Context, digestID string, posts []post.Post)
 	if err != nil {
 		return channels.Receipt{}, channels.Permanent(err)
 	}
-	return s.run(ctx, p.Body.(*Message), "digest", digestID)
+	m, err := channels.BodyOf[*Message](p)
+	if err != nil {
+		return channels.Receipt{}, err
+	}
+	return s.run(ctx, m, "digest", digestID)
 }
 
 // run is one attempt of a campaign send.

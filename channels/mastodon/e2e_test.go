@@ -135,7 +135,7 @@ func TestGoToSocial(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := pl.Body.([]Status)
+		want := pl.Body.(Statuses)
 		if len(want) < 3 {
 			t.Fatalf("only %d parts", len(want))
 		}
@@ -212,7 +212,7 @@ func TestGoToSocial(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			n := len(pl.Body.([]Status))
+			n := len(pl.Body.(Statuses))
 			l := &ledger{}
 			d := channels.Delivery{PostID: fmt.Sprintf("%s-lost-%d", p.ID, nth), Channel: Name, Attempt: 1, Ledger: l}
 			_, err = s.Send(ctx, d, pl)

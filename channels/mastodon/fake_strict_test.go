@@ -41,7 +41,7 @@ func TestSendFitsTheInstanceURLReservation(t *testing.T) {
 			t.Errorf("reserved %d: %v", reserved, err)
 			continue
 		}
-		if got, want := len(srv.Statuses()), len(pl.Body.([]Status)); got < want {
+		if got, want := len(srv.Statuses()), len(pl.Body.(Statuses)); got < want {
 			t.Errorf("reserved %d: %d statuses, want %d", reserved, got, want)
 		}
 	}
@@ -70,7 +70,7 @@ func TestSendRetryAfterProxyErrorDoesNotDuplicate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		n := len(pl.Body.([]Status))
+		n := len(pl.Body.(Statuses))
 		l := &ledger{}
 		d := channels.Delivery{PostID: "md:rich", Channel: Name, Attempt: 1, Ledger: l}
 		// nginx's own page, not Mastodon's JSON.
@@ -169,7 +169,7 @@ func TestSendRetryFindsStatusWithMentionAtLineEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st := pl.Body.([]Status)[0].Status; !strings.Contains(st, "@ally@elsewhere.example\n\n") {
+	if st := pl.Body.(Statuses)[0].Status; !strings.Contains(st, "@ally@elsewhere.example\n\n") {
 		t.Skipf("the formatter no longer puts the mention at a line end: %q", st)
 	}
 	srv.FailAfterNext("POST", "/api/v1/statuses", mastodonfake.Response{Status: 502, Body: `{"error":"Bad Gateway"}`})

@@ -67,6 +67,13 @@ func (l Limits) Counter() Counter {
 	return Counter{URLLength: l.CharactersReservedPerURL, Runes: l.CountRunes}
 }
 
+// Statuses is the Mastodon payload body: the POST /api/v1/statuses
+// parameter sets of a thread, in order.
+type Statuses []Status
+
+// ChannelType makes Statuses a channels.Body.
+func (Statuses) ChannelType() string { return Name }
+
 // Formatter composes toots within an instance's limits.
 type Formatter struct {
 	cfg      Config
@@ -146,7 +153,7 @@ func (f *Formatter) Format(p post.Post) (channels.Payload, error) {
 
 	lang := firstNonEmpty(p.Language, f.cfg.Language, f.campaign.Language)
 	vis := firstNonEmpty(f.cfg.Visibility, "public")
-	statuses := make([]Status, len(texts))
+	statuses := make(Statuses, len(texts))
 	for i, t := range texts {
 		statuses[i] = Status{Part: i + 1, Status: t, SpoilerText: c.cw, Visibility: vis, Language: lang}
 		if i > 0 {

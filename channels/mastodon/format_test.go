@@ -66,7 +66,7 @@ func format(t *testing.T, cfg Config, lim Limits, p post.Post) ([]Status, channe
 	if err != nil {
 		t.Fatalf("Format: %v", err)
 	}
-	st := pl.Body.([]Status)
+	st := pl.Body.(Statuses)
 	checkStatuses(t, lim, p, st)
 	return st, pl
 }
@@ -250,7 +250,7 @@ func TestNewFormatterBudget(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		st := pl.Body.([]Status)
+		st := pl.Body.(Statuses)
 		if n := defaultLimits().Counter().Count("", st[0].Status); n > tc.want || n < tc.want-10 {
 			t.Errorf("max_characters %d: status counts %d", tc.max, n)
 		}
@@ -272,7 +272,7 @@ func FuzzFormat(f *testing.F) {
 		if err != nil {
 			return // no room for the link: a clear error, never a bad toot
 		}
-		checkStatuses(t, lim, p, pl.Body.([]Status))
+		checkStatuses(t, lim, p, pl.Body.(Statuses))
 	})
 }
 

@@ -128,7 +128,7 @@ func TestSendThread(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(pl.Body.([]Status)); n < 3 {
+	if n := len(pl.Body.(Statuses)); n < 3 {
 		t.Fatalf("only %d parts", n)
 	}
 	l := &ledger{}
@@ -138,7 +138,7 @@ func TestSendThread(t *testing.T) {
 		t.Fatalf("Send: %v", err)
 	}
 	got := srv.Statuses()
-	want := pl.Body.([]Status)
+	want := pl.Body.(Statuses)
 	if len(got) != len(want) {
 		t.Fatalf("posted %d statuses, want %d", len(got), len(want))
 	}
@@ -169,12 +169,12 @@ func TestSendResumesThreadFromLedger(t *testing.T) {
 	srv := mastodonfake.New(t, mastodonfake.Options{MaxCharacters: 200})
 	f, s := newTestSender(t, srv, Config{Thread: true}, nil)
 	pl, _ := f.Format(longPost())
-	n := len(pl.Body.([]Status))
+	n := len(pl.Body.(Statuses))
 	l := &ledger{}
 	d := channels.Delivery{PostID: "md:long", Channel: Name, Attempt: 1, Ledger: l}
 	// Part 1 goes out, part 2 meets a server error: the retry posts from
 	// part 2 on, replying to part 1.
-	if _, err := s.Send(context.Background(), d, channels.Payload{Body: pl.Body.([]Status)[:1]}); err != nil {
+	if _, err := s.Send(context.Background(), d, channels.Payload{Body: pl.Body.(Statuses)[:1]}); err != nil {
 		t.Fatal(err)
 	}
 	srv.FailNext("POST", "/api/v1/statuses", mastodonfake.Response{Status: 503, Body: `{"error":"Service Unavailable"}`})
@@ -202,11 +202,11 @@ func TestSendLostResponseDoesNotDuplicate(t *testing.T) {
 		srv := mastodonfake.New(t, mastodonfake.Options{MaxCharacters: 200, IgnoreIdempotencyKey: !honoursKey})
 		f, s := newTestSender(t, srv, Config{Thread: true}, nil)
 		pl, _ := f.Format(longPost())
-		n := len(pl.Body.([]Status))
+		n := len(pl.Body.(Statuses))
 		l := &ledger{}
 		d := channels.Delivery{PostID: "md:long", Channel: Name, Attempt: 1, Ledger: l}
 		// The second part is created but its answer is lost.
-		s.Send(context.Background(), d, channels.Payload{Body: pl.Body.([]Status)[:1]})
+		s.Send(context.Background(), d, channels.Payload{Body: pl.Body.(Statuses)[:1]})
 		srv.LoseNextResponse("POST", "/api/v1/statuses")
 		_, err := s.Send(context.Background(), d, pl)
 		if k, _ := channels.Classify(err); k != channels.KindAmbiguous {
@@ -378,24 +378,31 @@ func TestSendImage(t *testing.T) {
 	}
 }
 
-func TestSendAcceptsPayloadFromJSON(t *testing.T) {
+// The payload's JSON (as the outbox keeps it) reads back into the typed
+// body and sends the same thread; a body of another channel type is refused
+// for good.
+func TestSendTypedPayloadFromJSON(t *testing.T) {
 	srv := mastodonfake.New(t, mastodonfake.Options{MaxCharacters: 200})
 	f, s := newTestSender(t, srv, Config{Thread: true}, nil)
 	pl, _ := f.Format(longPost())
 	js, _ := json.Marshal(pl)
-	var back struct{ Body any }
+	var back struct{ Body Statuses }
 	json.Unmarshal(js, &back)
 	if _, err := s.Send(context.Background(), channels.Delivery{PostID: "md:long", Channel: Name, Ledger: &ledger{}}, channels.Payload{Body: back.Body}); err != nil {
 		t.Fatal(err)
 	}
-	if len(srv.Statuses()) != len(pl.Body.([]Status)) {
+	if len(srv.Statuses()) != len(pl.Body.(Statuses)) {
 		t.Errorf("%d statuses", len(srv.Statuses()))
 	}
-	_, err := s.Send(context.Background(), channels.Delivery{Ledger: &ledger{}}, channels.Payload{Body: "nonsense"})
+	_, err := s.Send(context.Background(), channels.Delivery{Ledger: &ledger{}}, channels.Payload{Body: otherBody{}})
 	if k, _ := channels.Classify(err); k != channels.KindPermanent {
 		t.Errorf("bad payload: %v (%v)", err, k)
 	}
 }
+
+type otherBody struct{}
+
+func (otherBody) ChannelType() string { return "other" }
 
 func TestClassify(t *testing.T) {
 	s := &Sender{now: func() time.Time { return fixedNow }}
@@ -444,12 +451,12 @@ func TestSendAfterUnknownOutcomeStillPostsWhatIsMissing(t *testing.T) {
 	srv := mastodonfake.New(t, mastodonfake.Options{MaxCharacters: 200, IgnoreIdempotencyKey: true})
 	f, s := newTestSender(t, srv, Config{Thread: true}, nil)
 	pl, _ := f.Format(longPost())
-	n := len(pl.Body.([]Status))
+	n := len(pl.Body.(Statuses))
 	// An unrelated status with the same text but another content warning
 	// must not be taken for ours.
-	other := pl.Body.([]Status)[0]
+	other := pl.Body.(Statuses)[0]
 	other.SpoilerText = "something else"
-	s.Send(context.Background(), channels.Delivery{PostID: "other", Channel: Name, Ledger: &ledger{}}, channels.Payload{Body: []Status{other}})
+	s.Send(context.Background(), channels.Delivery{PostID: "other", Channel: Name, Ledger: &ledger{}}, channels.Payload{Body: Statuses{other}})
 	d := channels.Delivery{PostID: "md:long", Channel: Name, Attempt: 2, PreviousUnknown: true, Ledger: &ledger{}}
 	if _, err := s.Send(context.Background(), d, pl); err != nil {
 		t.Fatal(err)
