@@ -194,6 +194,7 @@ func samplePost(id string) post.Post {
 }
 
 func TestFanOutDeliversToEveryChannelOnce(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mastodon", "discord", "email")
 	b := h.bot(Options{})
 	ctx := context.Background()
@@ -228,6 +229,7 @@ func TestFanOutDeliversToEveryChannelOnce(t *testing.T) {
 }
 
 func TestOneChannelFailingNeverDelaysTheOthers(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mastodon", "discord", "email")
 	h.chans[1].fail = func(channels.Delivery) error { return channels.Temporary(errors.New("discord is down (502)")) }
 	h.chans[2].fail = func(channels.Delivery) error { return channels.Permanent(errors.New("535 authentication failed")) }
@@ -258,6 +260,7 @@ func TestOneChannelFailingNeverDelaysTheOthers(t *testing.T) {
 }
 
 func TestAttemptOutcomes(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		err       error
@@ -319,6 +322,7 @@ func isSnooze(err error) bool {
 }
 
 func TestRetryAfterAmbiguousFailureDoesNotDuplicate(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mastodon")
 	lost := true
 	h.chans[0].fail = func(d channels.Delivery) error {
@@ -344,6 +348,7 @@ func TestRetryAfterAmbiguousFailureDoesNotDuplicate(t *testing.T) {
 }
 
 func TestRestartMidDeliveryLosesNothingAndSendsOnce(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mastodon", "discord")
 	ctx := context.Background()
 	b := h.bot(Options{})
@@ -384,6 +389,7 @@ func TestRestartMidDeliveryLosesNothingAndSendsOnce(t *testing.T) {
 }
 
 func TestStopLetsInFlightDeliveriesFinish(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mastodon")
 	started := make(chan struct{})
 	release := make(chan struct{})
@@ -417,6 +423,7 @@ func TestStopLetsInFlightDeliveriesFinish(t *testing.T) {
 var _ river.ClientRetryPolicy = fastRetry{}
 
 func TestUnconfirmedIsStickyUntilASuccess(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mastodon")
 	var told []bool
 	outcomes := []error{
@@ -448,6 +455,7 @@ func TestUnconfirmedIsStickyUntilASuccess(t *testing.T) {
 }
 
 func TestOrphanedDeliveriesAreRequeuedOnStart(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mastodon")
 	ctx := context.Background()
 	b := h.bot(Options{})
@@ -473,6 +481,7 @@ func TestOrphanedDeliveriesAreRequeuedOnStart(t *testing.T) {
 }
 
 func TestPublishToSomeChannelsKeepsTheScheduleForTheOthers(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mastodon", "discord", "email")
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "later.md"), []byte("---\ntitle: Special Report\npublish_at: 2026-11-27T12:00:00Z\n---\nSoon.\n"), 0o644)
@@ -502,6 +511,7 @@ func TestPublishToSomeChannelsKeepsTheScheduleForTheOthers(t *testing.T) {
 }
 
 func TestRemovedScheduledPostIsWithdrawn(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mastodon")
 	dir := t.TempDir()
 	file := filepath.Join(dir, "later.md")
@@ -546,6 +556,7 @@ func (d *digestChannel) Digest(ctx context.Context, id string, posts []post.Post
 }
 
 func TestDigestHonoursPerPostSkips(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	dg := &digestChannel{fakeChannel: newFakeChannel("email")}
 	b := h.bot(Options{Channels: []channels.Channel{{Name: "email", Formatter: dg, Sender: dg}}})
@@ -582,6 +593,7 @@ func (d *resumableDigest) Digest(ctx context.Context, id string, posts []post.Po
 }
 
 func TestResumedDigestKeepsItsWindow(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	dg := &resumableDigest{digestChannel: digestChannel{fakeChannel: newFakeChannel("email")}}
 	b := h.bot(Options{Channels: []channels.Channel{{Name: "email", Formatter: dg, Sender: dg}}})
@@ -612,6 +624,7 @@ func TestResumedDigestKeepsItsWindow(t *testing.T) {
 // River's rescuer takes the job back; the retry checks the remote side
 // first and the post is sent exactly once.
 func TestKilledMidDeliveryIsRescuedAndSentOnce(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mastodon")
 	ctx := context.Background()
 	b := h.bot(Options{})

@@ -8,6 +8,7 @@ import (
 )
 
 func TestHealth(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	b := h.bot(Options{})
 	ctx := context.Background()
@@ -34,6 +35,7 @@ func TestHealth(t *testing.T) {
 }
 
 func TestPanicInScheduledJobIsRecovered(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	b := h.bot(Options{})
 	err := b.runScheduled(context.Background(), "feed:x", true, func(context.Context) error { panic("nil map") })

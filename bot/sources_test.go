@@ -65,6 +65,7 @@ const (
 )
 
 func TestFeedFirstPollSeedsThenPublishesOnlyNewItems(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mastodon", "email")
 	srv := &feedServer{}
 	srv.set(rss(rssItem{"a", "Travel lockdown", "Perhaps the only positive", d1}, rssItem{"b", "ICAT Call to Action", "On 8 November 2023", d2}))
@@ -106,6 +107,7 @@ func TestFeedFirstPollSeedsThenPublishesOnlyNewItems(t *testing.T) {
 }
 
 func TestFeedEditPolicy(t *testing.T) {
+	t.Parallel()
 	for _, policy := range []string{"ignore", "update"} {
 		t.Run(policy, func(t *testing.T) {
 			h := newHarness(t, "mastodon")
@@ -146,6 +148,7 @@ func TestFeedEditPolicy(t *testing.T) {
 }
 
 func TestBrokenFeedIsRecordedAndLosesNothing(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mastodon")
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, "<rss><channel><item><title>unterminated")
@@ -163,6 +166,7 @@ func TestBrokenFeedIsRecordedAndLosesNothing(t *testing.T) {
 }
 
 func TestScheduledPostsFireAtTheirTime(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "mastodon", "discord")
 	dir := t.TempDir()
 	files := map[string]string{
@@ -206,6 +210,7 @@ func TestScheduledPostsFireAtTheirTime(t *testing.T) {
 }
 
 func TestCatchUpAfterDowntime(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "email")
 	ctx := context.Background()
 	sched := config.Schedules{Digest: "0 9 * * *", MaxLateness: 6 * time.Hour}
@@ -269,6 +274,7 @@ func publishedTitles(t *testing.T, h *harness) []string {
 }
 
 func TestFeedDefaultsApplyToItems(t *testing.T) {
+	t.Parallel()
 	f := config.Feed{Name: "site", ContentWarning: "child trafficking", Tags: []string{"Human Rights", "CAMACA"}}
 	p := WithFeedDefaults(samplePost("feed:site:1"), f)
 	if p.ContentWarning != "child trafficking" || p.Source.Name != "site" {

@@ -37,6 +37,7 @@ func instances(t *testing.T, path string, data []byte, lookup func(string) (stri
 func noEnv(string) (string, bool) { return "", false }
 
 func TestShippedConfigIsValid(t *testing.T) {
+	t.Parallel()
 	data, err := os.ReadFile("../config.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -60,6 +61,7 @@ func TestShippedConfigIsValid(t *testing.T) {
 }
 
 func TestEnvExpansion(t *testing.T) {
+	t.Parallel()
 	env := map[string]string{"TOKEN": "s3cret", "HOST": "https://social.example"}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	cfg, err := config.Parse("c.yaml", []byte("channels:\n  mastodon:\n    instance: ${HOST}\n    token: ${TOKEN}\n    language: ${LANG_UNSET:-en}\n"), lookup)
@@ -79,6 +81,7 @@ func TestEnvExpansion(t *testing.T) {
 }
 
 func TestProblemsAreAllReportedWithLines(t *testing.T) {
+	t.Parallel()
 	src := `campaign:
   name: CAMACA
   colour: red
@@ -144,6 +147,7 @@ channels:
 }
 
 func TestSecretsNeverInProblems(t *testing.T) {
+	t.Parallel()
 	env := func(k string) (string, bool) { return "hunter2-secret", true }
 	_, err := Parse("c.yaml", []byte("channels:\n  discord:\n    token: ${DISCORD_TOKEN}\n    channel_id: notanid\n    mode: sideways\n"), env)
 	if err == nil {
@@ -155,6 +159,7 @@ func TestSecretsNeverInProblems(t *testing.T) {
 }
 
 func TestBrokenYAML(t *testing.T) {
+	t.Parallel()
 	_, err := Parse("c.yaml", []byte("campaign:\n  name: [unclosed\n"), noEnv)
 	var probs Problems
 	if !errors.As(err, &probs) || probs[0].Line == 0 {
@@ -167,6 +172,7 @@ func TestBrokenYAML(t *testing.T) {
 }
 
 func TestShortLinkSecretIsRefusedWithoutShowingIt(t *testing.T) {
+	t.Parallel()
 	env := func(k string) (string, bool) { return "short1", true }
 	_, err := Parse("c.yaml", []byte("channels:\n  email:\n    link_secret: ${CRIER_LINK_SECRET}\n"), env)
 	if err == nil || !strings.Contains(err.Error(), "c.yaml:3: channels.email.link_secret: must be at least 16 characters") {

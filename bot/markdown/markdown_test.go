@@ -39,6 +39,7 @@ Support this campaign.
 `
 
 func TestParseFull(t *testing.T) {
+	t.Parallel()
 	p, err := Parse("posts/2023-11-08-call.md", []byte(full))
 	if err != nil {
 		t.Fatal(err)
@@ -71,6 +72,7 @@ func TestParseFull(t *testing.T) {
 }
 
 func TestParseVariants(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, file, src string
 		check           func(t *testing.T, p post.Post)
@@ -164,6 +166,7 @@ func TestParseVariants(t *testing.T) {
 var testReader = Reader{Channels: []Channel{{Name: "mastodon"}, {Name: "discord", Mention: true}, {Name: "email"}}}
 
 func TestParseErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, src string
 		want      []string // each must appear in the error
@@ -221,6 +224,7 @@ func TestParseErrors(t *testing.T) {
 }
 
 func TestYAMLSyntaxErrorLine(t *testing.T) {
+	t.Parallel()
 	// The YAML error is on the front matter's line 3, which is the file's line 4.
 	_, err := Parse("p.md", []byte("---\ntitle: x\nsummary: ok\n  bad: indent\n---\n"))
 	if err == nil || !strings.Contains(err.Error(), "p.md:4:") {
@@ -229,6 +233,7 @@ func TestYAMLSyntaxErrorLine(t *testing.T) {
 }
 
 func TestLoadDir(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	files := map[string]string{
 		"b.md":         "---\ntitle: B\n---\n",
@@ -273,6 +278,7 @@ func TestLoadDir(t *testing.T) {
 
 // The shipped sample posts must parse, and show each feature they stand for.
 func TestSamplePosts(t *testing.T) {
+	t.Parallel()
 	posts, errs := LoadDir(filepath.Join("..", "..", "posts"))
 	for _, err := range errs {
 		t.Error(err)
@@ -294,6 +300,7 @@ func TestSamplePosts(t *testing.T) {
 }
 
 func TestParseFileMissing(t *testing.T) {
+	t.Parallel()
 	if _, err := ParseFile(filepath.Join(t.TempDir(), "nope.md")); err == nil || !strings.Contains(err.Error(), "nope.md") {
 		t.Errorf("error %v", err)
 	}

@@ -50,6 +50,7 @@ func (l *loseStatus) RoundTrip(req *http.Request) (*http.Response, error) {
 // TestGoToSocial publishes to a real GoToSocial (v0.19.2, 500 characters)
 // and reads the statuses back.
 func TestGoToSocial(t *testing.T) {
+	t.Parallel()
 	gts := gotosocial.StartT(t, gotosocial.Options{MaxChars: 500})
 	user := gts.NewUser(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)

@@ -30,6 +30,7 @@ func richPost() post.Post {
 // URL as what it advertises, so a formatter that counted 23 would be
 // refused.
 func TestSendFitsTheInstanceURLReservation(t *testing.T) {
+	t.Parallel()
 	for _, reserved := range []int{23, 30, 90} {
 		srv := mastodonfake.New(t, mastodonfake.Options{MaxCharacters: 200, CharactersReservedPerURL: reserved})
 		f, s := newTestSender(t, srv, Config{Thread: true}, nil)
@@ -53,6 +54,7 @@ func TestSendFitsTheInstanceURLReservation(t *testing.T) {
 // it) and does not post it again, whether or not the server honours the
 // Idempotency-Key.
 func TestSendRetryAfterProxyErrorDoesNotDuplicate(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name       string
 		honoursKey bool
@@ -162,6 +164,7 @@ func FuzzFingerprintMatchesMastodonHTML(f *testing.F) {
 // by </p><p> in the HTML; the after-failure lookup must still recognise the
 // status (on a server ignoring Idempotency-Key) and not post it twice.
 func TestSendRetryFindsStatusWithMentionAtLineEnd(t *testing.T) {
+	t.Parallel()
 	srv := mastodonfake.New(t, mastodonfake.Options{IgnoreIdempotencyKey: true})
 	f, s := newTestSender(t, srv, Config{}, nil)
 	pl, err := f.Format(post.Post{ID: "md:thanks", Title: "Thank you", Link: link,

@@ -77,6 +77,7 @@ func longPost() post.Post {
 }
 
 func TestNewReadsInstanceLimits(t *testing.T) {
+	t.Parallel()
 	srv := mastodonfake.New(t, mastodonfake.Options{MaxCharacters: 1000, CharactersReservedPerURL: 30})
 	f, _ := newTestSender(t, srv, Config{}, nil)
 	if got := f.limits(); got.MaxCharacters != 1000 || got.CharactersReservedPerURL != 30 || got.CountRunes || got.DescriptionLimit != 1500 {
@@ -94,6 +95,7 @@ func TestNewReadsInstanceLimits(t *testing.T) {
 }
 
 func TestNewFallsBackWithoutInstance(t *testing.T) {
+	t.Parallel()
 	srv := mastodonfake.New(t, mastodonfake.Options{MaxCharacters: 900})
 	dir := t.TempDir()
 	cfg := Config{Instance: srv.URL, Token: secret.Secret(srv.Token()), MaxCharacters: 450}
@@ -122,6 +124,7 @@ func TestNewFallsBackWithoutInstance(t *testing.T) {
 }
 
 func TestSendThread(t *testing.T) {
+	t.Parallel()
 	srv := mastodonfake.New(t, mastodonfake.Options{MaxCharacters: 200})
 	f, s := newTestSender(t, srv, Config{Thread: true, Visibility: "unlisted", Language: "en"}, nil)
 	pl, err := f.Format(longPost())
@@ -166,6 +169,7 @@ func TestSendThread(t *testing.T) {
 }
 
 func TestSendResumesThreadFromLedger(t *testing.T) {
+	t.Parallel()
 	srv := mastodonfake.New(t, mastodonfake.Options{MaxCharacters: 200})
 	f, s := newTestSender(t, srv, Config{Thread: true}, nil)
 	pl, _ := f.Format(longPost())
@@ -198,6 +202,7 @@ func TestSendResumesThreadFromLedger(t *testing.T) {
 }
 
 func TestSendLostResponseDoesNotDuplicate(t *testing.T) {
+	t.Parallel()
 	for _, honoursKey := range []bool{true, false} {
 		srv := mastodonfake.New(t, mastodonfake.Options{MaxCharacters: 200, IgnoreIdempotencyKey: !honoursKey})
 		f, s := newTestSender(t, srv, Config{Thread: true}, nil)
@@ -233,6 +238,7 @@ func TestSendLostResponseDoesNotDuplicate(t *testing.T) {
 }
 
 func TestSendLedgerFailureIsAmbiguous(t *testing.T) {
+	t.Parallel()
 	srv := mastodonfake.New(t, mastodonfake.Options{})
 	f, s := newTestSender(t, srv, Config{}, nil)
 	pl, _ := f.Format(post.Post{ID: "x", Title: "Hello", Link: link})
@@ -243,6 +249,7 @@ func TestSendLedgerFailureIsAmbiguous(t *testing.T) {
 }
 
 func TestSendErrorClasses(t *testing.T) {
+	t.Parallel()
 	reset := fixedNow.Add(90 * time.Second)
 	tests := []struct {
 		name  string
@@ -303,6 +310,7 @@ func TestSendErrorClasses(t *testing.T) {
 }
 
 func TestSendStopsWhenRateLimitRunsOut(t *testing.T) {
+	t.Parallel()
 	srv := mastodonfake.New(t, mastodonfake.Options{MaxCharacters: 200})
 	f, s := newTestSender(t, srv, Config{Thread: true}, nil)
 	pl, _ := f.Format(longPost())
@@ -326,6 +334,7 @@ func pngBytes(t *testing.T) []byte {
 }
 
 func TestSendImage(t *testing.T) {
+	t.Parallel()
 	data := pngBytes(t)
 	images := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
@@ -382,6 +391,7 @@ func TestSendImage(t *testing.T) {
 // body and sends the same thread; a body of another channel type is refused
 // for good.
 func TestSendTypedPayloadFromJSON(t *testing.T) {
+	t.Parallel()
 	srv := mastodonfake.New(t, mastodonfake.Options{MaxCharacters: 200})
 	f, s := newTestSender(t, srv, Config{Thread: true}, nil)
 	pl, _ := f.Format(longPost())
@@ -405,6 +415,7 @@ type otherBody struct{}
 func (otherBody) ChannelType() string { return "other" }
 
 func TestClassify(t *testing.T) {
+	t.Parallel()
 	s := &Sender{now: func() time.Time { return fixedNow }}
 	// For a POST (not idempotent) a 5xx may follow a created status.
 	for code, want := range map[int]channels.Kind{401: channels.KindPermanent, 403: channels.KindPermanent, 422: channels.KindPermanent, 404: channels.KindPermanent, 408: channels.KindTemporary, 500: channels.KindAmbiguous, 502: channels.KindAmbiguous, 201: channels.KindAmbiguous} {
@@ -425,6 +436,7 @@ func TestClassify(t *testing.T) {
 }
 
 func TestSendRefreshesLimitsDaily(t *testing.T) {
+	t.Parallel()
 	srv := mastodonfake.New(t, mastodonfake.Options{MaxCharacters: 800})
 	f, s := newTestSender(t, srv, Config{}, nil)
 	pl, _ := f.Format(post.Post{ID: "x", Title: "Hello", Link: link})
@@ -448,6 +460,7 @@ func TestSendRefreshesLimitsDaily(t *testing.T) {
 }
 
 func TestSendAfterUnknownOutcomeStillPostsWhatIsMissing(t *testing.T) {
+	t.Parallel()
 	srv := mastodonfake.New(t, mastodonfake.Options{MaxCharacters: 200, IgnoreIdempotencyKey: true})
 	f, s := newTestSender(t, srv, Config{Thread: true}, nil)
 	pl, _ := f.Format(longPost())
@@ -467,6 +480,7 @@ func TestSendAfterUnknownOutcomeStillPostsWhatIsMissing(t *testing.T) {
 }
 
 func TestSendConcurrently(t *testing.T) {
+	t.Parallel()
 	srv := mastodonfake.New(t, mastodonfake.Options{})
 	f, s := newTestSender(t, srv, Config{}, nil)
 	var wg sync.WaitGroup

@@ -12,6 +12,7 @@ import (
 )
 
 func TestSendWritesJSONAndRenderings(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s := New(dir)
 	d := channels.Delivery{PostID: "md:call to/action", Channel: "email"}
@@ -44,6 +45,7 @@ func TestSendWritesJSONAndRenderings(t *testing.T) {
 }
 
 func TestFileBaseDistinguishesIDs(t *testing.T) {
+	t.Parallel()
 	if FileBase("md:a/b") == FileBase("md:a-b") {
 		t.Fatal("ids that differ only in unsafe characters collide")
 	}
