@@ -108,7 +108,11 @@ type clock struct {
 func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *clock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.t = t }
 
-type harness struct {
+// testBundle is what a bot test works with besides the Bot it builds
+// (River's tests' setup/bundle shape): a store in the test's own folder, a
+// clock, and fake channels. Every test has its own, so tests run in
+// parallel.
+type testBundle struct {
 	t     *testing.T
 	dir   string
 	store *store.Store
@@ -116,9 +120,10 @@ type harness struct {
 	chans []*fakeChannel
 }
 
-func newHarness(t *testing.T, names ...string) *harness {
+// setup returns a bundle with one fake channel per name.
+func setup(t *testing.T, names ...string) *testBundle {
 	t.Helper()
-	h := &harness{t: t, dir: t.TempDir(), clock: &clock{t: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}}
+	h := &testBundle{t: t, dir: t.TempDir(), clock: &clock{t: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}}
 	for _, n := range names {
 		h.chans = append(h.chans, newFakeChannel(n))
 	}
@@ -127,7 +132,7 @@ func newHarness(t *testing.T, names ...string) *harness {
 }
 
 // reopen opens the store again, as a restarted daemon would.
-func (h *harness) reopen() {
+func (h *testBundle) reopen() {
 	h.t.Helper()
 	if h.store != nil {
 		h.store.Close()
@@ -140,7 +145,7 @@ func (h *harness) reopen() {
 	h.t.Cleanup(func() { st.Close() })
 }
 
-func (h *harness) bot(opts Options) *Bot {
+func (h *testBundle) bot(opts Options) *Bot {
 	h.t.Helper()
 	opts.Store = h.store
 	opts.Now = h.clock.Now
@@ -168,7 +173,7 @@ func (h *harness) bot(opts Options) *Bot {
 
 // waitFor polls the ledger until cond holds. The deadline only bounds a
 // broken test; nothing asserts on how long delivery took.
-func (h *harness) waitFor(what string, cond func(map[store.DeliveryState]int) bool) {
+func (h *testBundle) waitFor(what string, cond func(map[store.DeliveryState]int) bool) {
 	h.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -195,7 +200,7 @@ func samplePost(id string) post.Post {
 
 func TestFanOutDeliversToEveryChannelOnce(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, "mastodon", "discord", "email")
+	h := setup(t, "mastodon", "discord", "email")
 	b := h.bot(Options{})
 	ctx := context.Background()
 	if err := b.Start(ctx); err != nil {
@@ -230,7 +235,7 @@ func TestFanOutDeliversToEveryChannelOnce(t *testing.T) {
 
 func TestOneChannelFailingNeverDelaysTheOthers(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, "mastodon", "discord", "email")
+	h := setup(t, "mastodon", "discord", "email")
 	h.chans[1].fail = func(channels.Delivery) error { return channels.Temporary(errors.New("discord is down (502)")) }
 	h.chans[2].fail = func(channels.Delivery) error { return channels.Permanent(errors.New("535 authentication failed")) }
 	b := h.bot(Options{})
@@ -291,7 +296,7 @@ func TestAttemptOutcomes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t, "mastodon")
+			h := setup(t, "mastodon")
 			h.chans[0].fail = func(channels.Delivery) error { return tt.err }
 			b := h.bot(Options{})
 			ctx := context.Background()
@@ -323,7 +328,7 @@ func isSnooze(err error) bool {
 
 func TestRetryAfterAmbiguousFailureDoesNotDuplicate(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, "mastodon")
+	h := setup(t, "mastodon")
 	lost := true
 	h.chans[0].fail = func(d channels.Delivery) error {
 		if lost {
@@ -349,7 +354,7 @@ func TestRetryAfterAmbiguousFailureDoesNotDuplicate(t *testing.T) {
 
 func TestRestartMidDeliveryLosesNothingAndSendsOnce(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, "mastodon", "discord")
+	h := setup(t, "mastodon", "discord")
 	ctx := context.Background()
 	b := h.bot(Options{})
 	p := samplePost("md:restart")
@@ -390,7 +395,7 @@ func TestRestartMidDeliveryLosesNothingAndSendsOnce(t *testing.T) {
 
 func TestStopLetsInFlightDeliveriesFinish(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, "mastodon")
+	h := setup(t, "mastodon")
 	started := make(chan struct{})
 	release := make(chan struct{})
 	h.chans[0].started, h.chans[0].release = started, release
@@ -424,7 +429,7 @@ var _ river.ClientRetryPolicy = fastRetry{}
 
 func TestUnconfirmedIsStickyUntilASuccess(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, "mastodon")
+	h := setup(t, "mastodon")
 	var told []bool
 	outcomes := []error{
 		channels.Ambiguous(errors.New("reset after write")),
@@ -456,7 +461,7 @@ func TestUnconfirmedIsStickyUntilASuccess(t *testing.T) {
 
 func TestOrphanedDeliveriesAreRequeuedOnStart(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, "mastodon")
+	h := setup(t, "mastodon")
 	ctx := context.Background()
 	b := h.bot(Options{})
 	p := samplePost("md:orphan")
@@ -482,7 +487,7 @@ func TestOrphanedDeliveriesAreRequeuedOnStart(t *testing.T) {
 
 func TestPublishToSomeChannelsKeepsTheScheduleForTheOthers(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, "mastodon", "discord", "email")
+	h := setup(t, "mastodon", "discord", "email")
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "later.md"), []byte("---\ntitle: Special Report\npublish_at: 2026-11-27T12:00:00Z\n---\nSoon.\n"), 0o644)
 	b := h.bot(Options{MarkdownDir: dir})
@@ -512,7 +517,7 @@ func TestPublishToSomeChannelsKeepsTheScheduleForTheOthers(t *testing.T) {
 
 func TestRemovedScheduledPostIsWithdrawn(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, "mastodon")
+	h := setup(t, "mastodon")
 	dir := t.TempDir()
 	file := filepath.Join(dir, "later.md")
 	os.WriteFile(file, []byte("---\ntitle: Special Report\npublish_at: 2026-11-27T12:00:00Z\n---\nSoon.\n"), 0o644)
@@ -557,7 +562,7 @@ func (d *digestChannel) Digest(ctx context.Context, id string, posts []post.Post
 
 func TestDigestHonoursPerPostSkips(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
+	h := setup(t)
 	dg := &digestChannel{fakeChannel: newFakeChannel("email")}
 	b := h.bot(Options{Channels: []channels.Channel{{Name: "email", Formatter: dg, Sender: dg}}})
 	ctx := context.Background()
@@ -594,7 +599,7 @@ func (d *resumableDigest) Digest(ctx context.Context, id string, posts []post.Po
 
 func TestResumedDigestKeepsItsWindow(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
+	h := setup(t)
 	dg := &resumableDigest{digestChannel: digestChannel{fakeChannel: newFakeChannel("email")}}
 	b := h.bot(Options{Channels: []channels.Channel{{Name: "email", Formatter: dg, Sender: dg}}})
 	ctx := context.Background()
@@ -625,7 +630,7 @@ func TestResumedDigestKeepsItsWindow(t *testing.T) {
 // first and the post is sent exactly once.
 func TestKilledMidDeliveryIsRescuedAndSentOnce(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, "mastodon")
+	h := setup(t, "mastodon")
 	ctx := context.Background()
 	b := h.bot(Options{})
 	p := samplePost("md:killed")

@@ -9,7 +9,7 @@ import (
 
 func TestHealth(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
+	h := setup(t)
 	b := h.bot(Options{})
 	ctx := context.Background()
 	b.started = h.clock.Now()
@@ -36,7 +36,7 @@ func TestHealth(t *testing.T) {
 
 func TestPanicInScheduledJobIsRecovered(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
+	h := setup(t)
 	b := h.bot(Options{})
 	err := b.runScheduled(context.Background(), "feed:x", true, func(context.Context) error { panic("nil map") })
 	if err == nil || !strings.Contains(err.Error(), "panicked") {
