@@ -2,8 +2,9 @@
 // formatter (Post to the exact payload the channel shows) and a sender (payload
 // to a remote message), plus the error classes the delivery engine acts on.
 //
-// A channel lives in its own sub-package (mastodon, discord, email); the outbox
-// sub-package is the sender used when a channel has no credentials.
+// Each channel type lives in its own sub-package and registers a Provider
+// (see Registry); a configured channel is a named instance of a type. The
+// outbox sub-package is the sender used when a channel has no credentials.
 package channels
 
 import (

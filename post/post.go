@@ -27,8 +27,8 @@ type Post struct {
 	ContentWarning string    `json:"content_warning,omitempty"`
 	PublishAt      time.Time `json:"publish_at"`
 	Draft          bool      `json:"draft,omitempty"`
-	// Channels holds per-channel overrides keyed by channel name
-	// ("mastodon", "discord", "email").
+	// Channels holds per-channel overrides keyed by channel instance name
+	// (the keys under channels: in config.yaml, e.g. "mastodon-leeds").
 	Channels map[string]Override `json:"channels,omitempty"`
 	Source   Source              `json:"source"`
 	// Update is set when this is an update note for an edited feed item.
