@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -188,4 +190,59 @@ func TestTwoMastodonInstancesOnGoToSocial(t *testing.T) {
 		}}
 	}
 	runTwoAccounts(t, gtsAccount(gts.NewUser(t)), gtsAccount(gts.NewUser(t)))
+}
+
+// Preview, validate and publish address instances by name, offline.
+func TestInstancesInPreviewValidateAndPublish(t *testing.T) {
+	cleanEnv(t)
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "posts"), 0o755)
+	for name, src := range instancePosts {
+		os.WriteFile(filepath.Join(dir, "posts", name), []byte(src), 0o644)
+	}
+	cfg := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfg, []byte(`campaign: {name: CAMACA}
+sources: {markdown: {dir: posts}}
+channels:
+  mastodon: {hashtags: [EndChildTrafficking]}
+  mastodon-leeds: {type: mastodon, hashtags: [Leeds]}
+  discord: {enabled: false}
+  email: {enabled: false}
+`), 0o644)
+	var out, errOut bytes.Buffer
+	if code := realMain(context.Background(), []string{"--config", cfg, "preview", "--json", filepath.Join(dir, "posts", "vigil.md")}, &out, &errOut); code != 0 {
+		t.Fatalf("preview: exit %d: %s", code, errOut.String())
+	}
+	var got struct {
+		Channels map[string][]struct{ Status string } `json:"channels"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Channels) != 2 || !strings.Contains(got.Channels["mastodon-leeds"][0].Status, "Victoria Gardens") || strings.Contains(got.Channels["mastodon"][0].Status, "Victoria Gardens") {
+		t.Errorf("preview per instance: %+v", got.Channels)
+	}
+	out.Reset()
+	if code := realMain(context.Background(), []string{"--config", cfg, "preview", filepath.Join(dir, "posts", "report.md")}, &out, &errOut); code != 0 || strings.Contains(out.String(), "== mastodon-leeds ==") || !strings.Contains(out.String(), "== mastodon ==") {
+		t.Errorf("preview of a post the Leeds account skips: exit %d\n%s", code, out.String())
+	}
+	out.Reset()
+	if code := realMain(context.Background(), []string{"--config", cfg, "validate"}, &out, &out); code != 0 {
+		t.Errorf("validate: exit %d\n%s", code, out.String())
+	}
+	out.Reset()
+	if code := realMain(context.Background(), []string{"--config", cfg, "publish", filepath.Join(dir, "posts", "vigil.md"), "--channel", "mastodon-leeds"}, &out, &out); code != 0 {
+		t.Errorf("publish --channel mastodon-leeds: exit %d\n%s", code, out.String())
+	}
+	if st := deliveryStates(t, cfg); len(st) != 1 || st["md:vigil/mastodon-leeds"] != "pending" {
+		t.Errorf("publish queued %v", st)
+	}
+
+	// A post naming a channel that is not configured is an error with a
+	// suggestion, in validate as everywhere.
+	os.WriteFile(filepath.Join(dir, "posts", "typo.md"), []byte("---\ntitle: x\nchannels:\n  mastodon-leds: {skip: true}\n---\n"), 0o644)
+	out.Reset()
+	if code := realMain(context.Background(), []string{"--config", cfg, "validate"}, &out, &out); code == 0 || !strings.Contains(out.String(), "typo.md:4:") || !strings.Contains(out.String(), `did you mean "mastodon-leeds"`) {
+		t.Errorf("validate with a misspelt instance: exit %d\n%s", code, out.String())
+	}
 }
