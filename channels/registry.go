@@ -129,11 +129,14 @@ func (i Instance) CanMention() bool {
 
 // Configure hands every channel section to its type's provider and returns
 // the configured instances, enabled or not, in file order, with every
-// problem found.
+// problem found. A type no section names gets one instance named after it
+// with its provider's defaults, as a missing section always meant (enabled
+// in outbox mode for mastodon, discord and email).
 func (r *Registry) Configure(secs []config.ChannelSection) ([]Instance, config.Problems) {
 	var out []Instance
 	var probs config.Problems
 	single := map[string]string{}
+	secs = append(secs, r.implicit(secs)...)
 	for _, s := range secs {
 		p, ok := r.providers[s.Type]
 		if !ok {
@@ -158,6 +161,17 @@ func (r *Registry) Configure(secs []config.ChannelSection) ([]Instance, config.P
 		out = append(out, Instance{Name: s.Name, Type: s.Type, Provider: p, Settings: set})
 	}
 	return out, probs
+}
+
+// implicit returns an empty section for every type no section names.
+func (r *Registry) implicit(secs []config.ChannelSection) []config.ChannelSection {
+	var out []config.ChannelSection
+	for _, typ := range r.Types() {
+		if !slices.ContainsFunc(secs, func(s config.ChannelSection) bool { return s.Type == typ || s.Name == typ }) {
+			out = append(out, config.ChannelSection{Name: typ, Type: typ})
+		}
+	}
+	return out
 }
 
 func (r *Registry) unknownType(s config.ChannelSection) config.Problem {

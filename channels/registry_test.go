@@ -55,8 +55,8 @@ func TestSeveralInstancesOfAType(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(insts) != 3 {
-		t.Fatalf("want 3 instances, got %d", len(insts))
+	if len(insts) != 4 || insts[3].Name != "email" {
+		t.Fatalf("want 3 instances and the implicit email one, got %+v", insts)
 	}
 	if insts[0].UsesOutbox() == false || insts[1].UsesOutbox() || insts[2].UsesOutbox() {
 		t.Errorf("credentials are per instance: outbox %v %v %v", insts[0].UsesOutbox(), insts[1].UsesOutbox(), insts[2].UsesOutbox())
@@ -138,3 +138,20 @@ func (echoSettings) Connect(context.Context, channels.Env) (channels.Formatter, 
 	return nil, nil, nil
 }
 func (echoSettings) Preview(io.Writer, channels.Payload) {}
+
+// A config without a channel's section keeps that channel with its
+// defaults, as before instances existed.
+func TestMissingSectionsKeepTheirDefaults(t *testing.T) {
+	t.Parallel()
+	_, insts, err := registry().Parse("c.yaml", []byte("campaign: {name: CAMACA}\nchannels:\n  mastodon-leeds: {type: mastodon}\n"), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, i := range channels.Enabled(insts) {
+		got = append(got, i.Name)
+	}
+	if strings.Join(got, " ") != "mastodon-leeds discord email" {
+		t.Errorf("enabled instances %v (a type with an instance gets no implicit one)", got)
+	}
+}
