@@ -101,7 +101,7 @@ func (s ChannelSection) Decode(out any) Problems {
 
 // channelSections splits channels: into its instances and records where
 // their fields are.
-func (v *validator) channelSections(n *yaml.Node, path string) []ChannelSection {
+func (v *validator) channelSections(n *yaml.Node, cfg *Config) []ChannelSection {
 	if n == nil || (n.Kind == yaml.ScalarNode && n.Tag == "!!null") {
 		return nil
 	}
@@ -110,7 +110,6 @@ func (v *validator) channelSections(n *yaml.Node, path string) []ChannelSection 
 		v.add(n.Line, "channels", "expected one section per channel (mastodon:, discord:, ...), found %s", kindName(n))
 		return nil
 	}
-	cfg := &Config{path: path}
 	var out []ChannelSection
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {

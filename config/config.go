@@ -195,9 +195,9 @@ func ParseAll(path string, data []byte, lookup func(string) (string, bool)) (*Co
 	cfg := defaults()
 	v.decode(doc, cfg)
 	cfg.path = path
-	cfg.Channels = v.channelSections(chans, path)
+	cfg.Channels = v.channelSections(chans, cfg)
 	v.check(cfg)
-	v.sort()
+	v.problems.Sort()
 	return cfg, v.problems
 }
 
@@ -216,10 +216,6 @@ func (v *validator) decode(n *yaml.Node, out any) {
 		return
 	}
 	v.problems = append(v.problems, Problem{File: v.file, Message: err.Error()})
-}
-
-func (v *validator) sort() {
-	sort.SliceStable(v.problems, func(i, j int) bool { return v.problems[i].Line < v.problems[j].Line })
 }
 
 // Sort orders problems by line, as Parse reports them.
