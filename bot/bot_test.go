@@ -629,7 +629,8 @@ func TestResumedDigestKeepsItsWindow(t *testing.T) {
 // River's rescuer takes the job back; the retry checks the remote side
 // first and the post is sent exactly once.
 func TestKilledMidDeliveryIsRescuedAndSentOnce(t *testing.T) {
-	t.Parallel()
+	// Not parallel: its one-second job timeout must not compete for the CPU
+	// with the other tests.
 	h := setup(t, "mastodon")
 	ctx := context.Background()
 	b := h.bot(Options{})
