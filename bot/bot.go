@@ -43,8 +43,11 @@ type Options struct {
 	Delivery config.Delivery
 	// Schedules are the cron specs; see schedules.Jobs.
 	Schedules config.Schedules
-	Metrics   *Metrics
-	Logger    *slog.Logger
+	// Location is campaign.timezone: publish_at without an offset and cron
+	// specs without CRON_TZ are read in it. Nil means UTC.
+	Location *time.Location
+	Metrics  *Metrics
+	Logger   *slog.Logger
 	// Now is the clock; tests inject their own.
 	Now func() time.Time
 	// RetryPolicy overrides River's exponential backoff with jitter (tests
@@ -84,6 +87,12 @@ func New(ctx context.Context, opts Options) (*Bot, error) {
 	}
 	if opts.Fetcher == nil {
 		opts.Fetcher = &feed.Fetcher{Client: http.DefaultClient, UserAgent: "Crier"}
+	}
+	if opts.Location == nil {
+		opts.Location = time.UTC
+	}
+	if opts.Posts.Location == nil {
+		opts.Posts.Location = opts.Location
 	}
 	if opts.Delivery.Workers < 1 {
 		opts.Delivery.Workers = 4
@@ -185,6 +194,18 @@ func (b *Bot) Stop(ctx context.Context) error {
 	return nil
 }
 
+// SendsForReal reports whether any channel sends for real (has credentials
+// or mode: send) rather than rendering to the outbox. Examples are then
+// held back: nothing shipped as an example may leave the outbox.
+func (b *Bot) SendsForReal() bool {
+	for _, ch := range b.channels {
+		if !ch.Outbox {
+			return true
+		}
+	}
+	return false
+}
+
 // ChannelNames lists the configured channels in a stable order.
 func (b *Bot) ChannelNames() []string {
 	names := make([]string, 0, len(b.channels))
@@ -231,7 +252,7 @@ func (b *Bot) publish(ctx context.Context, p post.Post, only []string) ([]string
 	if err := store.SavePostTx(ctx, tx, p, state, now); err != nil {
 		return nil, err
 	}
-	var queued []string
+	var queued, withheld []string
 	for _, name := range b.ChannelNames() {
 		if len(only) > 0 && !slices.Contains(only, name) {
 			continue
@@ -240,6 +261,13 @@ func (b *Bot) publish(ctx context.Context, p post.Post, only []string) ([]string
 			continue
 		}
 		ch := b.channels[name]
+		if p.Example && !ch.Outbox {
+			withheld = append(withheld, name)
+			continue
+		}
+		if ch.DigestOnly {
+			continue // the channel mails this post in its digest
+		}
 		need, err := store.AddDelivery(ctx, tx, p.ID, name, ch.Outbox, now)
 		if err != nil {
 			return nil, err
@@ -262,6 +290,9 @@ func (b *Bot) publish(ctx context.Context, p post.Post, only []string) ([]string
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("publishing %s: %w", p.ID, err)
+	}
+	if len(withheld) > 0 {
+		b.log.Warn("example post (example: true) not sent to channels that send for real; examples only go to the outbox", "post", p.ID, "channels", withheld)
 	}
 	b.log.Info("post published", "post", p.ID, "title", p.Title, "channels", queued)
 	b.opts.Metrics.postsPublished.WithLabelValues(p.Source.Kind).Inc()
@@ -317,7 +348,7 @@ func (b *Bot) Health(ctx context.Context) error {
 	if err := b.store.Ping(ctx); err != nil {
 		return fmt.Errorf("store unreachable: %w", err)
 	}
-	sched, err := schedules.Parse(b.opts.Schedules.PublishDue)
+	sched, err := schedules.Parse(schedules.InZone(b.opts.Schedules.PublishDue, b.opts.Location))
 	if err != nil {
 		return err
 	}

@@ -64,6 +64,11 @@ func (b *Bot) deliver(ctx context.Context, a attempt) error {
 	if err != nil {
 		return fmt.Errorf("delivering %s to %s: %w", a.PostID, a.Channel, err)
 	}
+	if sp.Post.Example && !ch.Outbox {
+		// Queued while this channel still rendered to the outbox, and
+		// credentials came since: an example never leaves the outbox.
+		return b.finish(ctx, log, a, channels.Receipt{}, channels.Permanent(errors.New("an example post (example: true) is never sent for real; remove example: true to send it")))
+	}
 	before, err := b.store.StartAttempt(ctx, a.PostID, a.Channel, a.start)
 	if err != nil {
 		return err
@@ -252,16 +257,31 @@ func (b *Bot) runScheduled(ctx context.Context, name string, record bool, body f
 	return b.store.SetLastRun(ctx, name, start)
 }
 
-// scheduledJobs lists every periodic job the config asks for.
+// scheduledJobs lists every periodic job the config asks for. A spec
+// without its own CRON_TZ runs in the campaign's time zone.
 func (b *Bot) scheduledJobs() []schedules.Job {
-	jobs := []schedules.Job{{Name: publishDueName, Spec: b.opts.Schedules.PublishDue, Args: PublishDueArgs{}, RunOnStart: true}}
+	zoned := func(spec string) string { return schedules.InZone(spec, b.opts.Location) }
+	jobs := []schedules.Job{{Name: publishDueName, Spec: zoned(b.opts.Schedules.PublishDue), Args: PublishDueArgs{}, RunOnStart: true}}
 	for _, f := range b.opts.Feeds {
-		jobs = append(jobs, schedules.Job{Name: feedScheduleName(f.Name), Spec: f.Schedule, Args: PollFeedArgs{Feed: f.Name}, RunOnStart: true})
+		jobs = append(jobs, schedules.Job{Name: feedScheduleName(f.Name), Spec: zoned(f.Schedule), Args: PollFeedArgs{Feed: f.Name}, RunOnStart: true})
 	}
 	if b.opts.Schedules.Digest != "" {
-		jobs = append(jobs, schedules.Job{Name: digestName, Spec: b.opts.Schedules.Digest, Args: DigestArgs{}})
+		jobs = append(jobs, schedules.Job{Name: digestName, Spec: zoned(b.opts.Schedules.Digest), Args: DigestArgs{}})
 	}
 	return jobs
+}
+
+// NextDigest is when the digest schedule fires next after now, in the
+// campaign's time zone; false when there is no digest schedule.
+func (b *Bot) NextDigest(now time.Time) (time.Time, bool) {
+	if b.opts.Schedules.Digest == "" {
+		return time.Time{}, false
+	}
+	s, err := schedules.Parse(schedules.InZone(b.opts.Schedules.Digest, b.opts.Location))
+	if err != nil {
+		return time.Time{}, false
+	}
+	return s.Next(now).In(b.opts.Location), true
 }
 
 func (b *Bot) periodicJobs() ([]*river.PeriodicJob, error) {

@@ -26,8 +26,13 @@ func (b *Bot) PollFeed(ctx context.Context, f config.Feed) error {
 		return err
 	}
 	if state.URL != "" && state.URL != f.URL {
-		// A new address is a new document: don't trust the old validators.
+		// A new address is a new document: don't trust the old validators,
+		// and treat it as a new feed. An organiser who points the sample
+		// feed's entry at the campaign's own site must not flood every
+		// channel with that site's back catalogue.
 		state.ETag, state.LastModified = "", ""
+		state.Seeded = false
+		log.Info("feed address changed: its first poll records the back catalogue again", "from", state.URL, "to", f.URL)
 	}
 	state.URL = f.URL
 	now := b.now()
@@ -121,6 +126,10 @@ func (b *Bot) considerFeedItem(ctx context.Context, f config.Feed, p post.Post) 
 	case !errors.Is(err, store.ErrNotFound):
 		return false, err
 	}
+	if p.Example && b.SendsForReal() {
+		b.log.Info("example feed item not sent: a channel sends for real (sources.feeds[].example: true)", "feed", f.Name, "post", p.ID)
+		return false, b.store.SavePost(ctx, p, store.PostExample, b.now())
+	}
 	// A new GUID (or a new date) on content we already have is not news.
 	dup, err := b.store.HasSourceHash(ctx, "feed", f.Name, p.Source.Hash)
 	if err != nil {
@@ -193,13 +202,22 @@ func (b *Bot) considerMarkdownPost(ctx context.Context, p post.Post, now time.Ti
 			p.PublishAt = now.UTC().Truncate(time.Second)
 		}
 	}
-	if p.Draft || !p.Due(now) {
+	// Examples are held back once a channel sends for real: they only ever
+	// go to the outbox, however the config was edited.
+	held := p.Example && b.SendsForReal()
+	if p.Draft || held || !p.Due(now) {
 		state := store.PostScheduled
-		if p.Draft {
+		switch {
+		case p.Draft:
 			state = store.PostDraft
+		case held:
+			state = store.PostExample
 		}
 		if found && existing.State == state && existing.Post.Source.Hash == p.Source.Hash && existing.Post.PublishAt.Equal(p.PublishAt) {
 			return nil // unchanged: leave its record (and crier status) alone
+		}
+		if state == store.PostExample {
+			b.log.Info("example post not sent: a channel sends for real (remove example: true from a post you mean to send)", "post", p.ID, "file", p.Source.Ref)
 		}
 		return b.store.SavePost(ctx, p, state, now)
 	}
@@ -207,72 +225,124 @@ func (b *Bot) considerMarkdownPost(ctx context.Context, p post.Post, now time.Ti
 	return err
 }
 
-// Digest sends the posts published since the last digest through every
-// channel that sends digests (the newsletter). Its window is fixed when a
-// digest first starts, so a digest that pauses (a provider's daily cap) and
-// resumes sends everyone the same posts under the same id; posts published
-// meanwhile go in the next one.
-func (b *Bot) Digest(ctx context.Context) error {
-	now := b.now()
-	last, ok, err := b.store.LastRun(ctx, digestName)
+// DigestWindow is one digest: the posts published after Since and up to
+// Until, under a stable ID.
+type DigestWindow struct {
+	ID           string
+	Since, Until time.Time
+	Posts        []post.Post
+	// Resuming is true when a digest with this window started and has not
+	// finished (a paused send).
+	Resuming bool
+}
+
+// PendingDigest reads, without changing anything, the digest the next run
+// at now would send (crier preview --digest shows it).
+func PendingDigest(ctx context.Context, st *store.Store, now time.Time) (DigestWindow, error) {
+	var w DigestWindow
+	last, ok, err := st.LastRun(ctx, digestName)
 	if err != nil {
-		return err
+		return w, err
 	}
 	if !ok {
 		last = now.Add(-7 * 24 * time.Hour)
 	}
-	until, resuming, err := b.store.LastRun(ctx, digestUntilName)
+	until, resuming, err := st.LastRun(ctx, digestUntilName)
 	if err != nil {
-		return err
+		return w, err
 	}
 	if !resuming {
 		until = now.UTC()
-		if err := b.store.SetLastRun(ctx, digestUntilName, until); err != nil {
-			return err
+	}
+	stored, err := st.PublishedBetween(ctx, last, until)
+	if err != nil {
+		return w, err
+	}
+	w = DigestWindow{Since: last.UTC(), Until: until.UTC(), Resuming: resuming}
+	for _, sp := range stored {
+		w.Posts = append(w.Posts, sp.Post)
+	}
+	w.ID = "digest-" + w.Since.Format("20060102T150405Z") + "-" + w.Until.Format("20060102T150405Z")
+	return w, nil
+}
+
+// DigestPosts are the posts of a digest that go to one channel: those the
+// posts do not skip, and examples only when the channel renders to the
+// outbox.
+func DigestPosts(ch channels.Channel, posts []post.Post) []post.Post {
+	var include []post.Post
+	for _, p := range posts {
+		if !p.Skips(ch.Name) && (!p.Example || ch.Outbox) {
+			include = append(include, p)
 		}
 	}
-	stored, err := b.store.PublishedBetween(ctx, last, until)
+	return include
+}
+
+// Digest sends the posts published since the last digest through every
+// channel that sends digests (the newsletter), or renders it to the outbox
+// when that channel has no credentials. Its window is fixed when a digest
+// first starts, so a digest that pauses (a provider's daily cap) and
+// resumes sends everyone the same posts under the same id; posts published
+// meanwhile go in the next one.
+func (b *Bot) Digest(ctx context.Context) error {
+	w, err := PendingDigest(ctx, b.store, b.now())
 	if err != nil {
 		return err
 	}
-	posts := make([]post.Post, len(stored))
-	for i, sp := range stored {
-		posts[i] = sp.Post
+	if !w.Resuming {
+		if err := b.store.SetLastRun(ctx, digestUntilName, w.Until); err != nil {
+			return err
+		}
 	}
-	id := "digest-" + last.UTC().Format("20060102T150405Z") + "-" + until.UTC().Format("20060102T150405Z")
-	if len(posts) == 0 {
-		b.log.Info("no posts since the last digest; nothing to send", "since", last)
+	if len(w.Posts) == 0 {
+		b.log.Info("no posts since the last digest; nothing to send", "since", w.Since.In(b.opts.Location).Format(time.RFC3339))
 	}
 	for _, name := range b.ChannelNames() {
-		dg, ok := b.channels[name].Sender.(channels.Digester)
-		if !ok {
-			continue
-		}
-		var include []post.Post
-		for _, p := range posts {
-			if !p.Skips(name) {
-				include = append(include, p)
-			}
-		}
+		ch := b.channels[name]
+		include := DigestPosts(ch, w.Posts)
 		if len(include) == 0 {
 			continue
 		}
-		r, err := dg.Digest(ctx, id, include)
+		r, sent, err := b.digestTo(ctx, ch, w.ID, include)
 		if err != nil {
-			return fmt.Errorf("sending digest %s to %s: %w", id, name, err)
+			return fmt.Errorf("sending digest %s to %s: %w", w.ID, name, err)
 		}
-		b.log.Info("digest sent", "channel", name, "digest", id, "posts", len(include), "remote_id", r.RemoteID)
+		if sent {
+			b.log.Info("digest sent", "channel", name, "digest", w.ID, "posts", len(include), "remote_id", r.RemoteID, "remote_url", r.RemoteURL)
+		}
 	}
-	if err := b.store.SetLastRun(ctx, digestName, until); err != nil {
+	if err := b.store.SetLastRun(ctx, digestName, w.Until); err != nil {
 		return err
 	}
 	return b.store.ForgetRun(ctx, digestUntilName)
+}
+
+// digestTo hands a digest to a channel's digest sender, or writes it to the
+// outbox with the channel's digest formatter. sent is false for a channel
+// that has no digest.
+func (b *Bot) digestTo(ctx context.Context, ch channels.Channel, id string, posts []post.Post) (r channels.Receipt, sent bool, err error) {
+	if dg, ok := ch.Sender.(channels.Digester); ok && !ch.Outbox {
+		r, err = dg.Digest(ctx, id, posts)
+		return r, true, err
+	}
+	df, ok := ch.Formatter.(channels.DigestFormatter)
+	if !ok || !ch.Outbox {
+		return r, false, nil
+	}
+	payload, err := df.FormatDigest(id, posts)
+	if err != nil {
+		return r, false, fmt.Errorf("formatting: %w", err)
+	}
+	r, err = ch.Sender.Send(ctx, channels.Delivery{PostID: id, Channel: ch.Name, Attempt: 1}, payload)
+	return r, true, err
 }
 
 // WithFeedDefaults applies the feed's config (name, content warning,
 // tags) to one of its items.
 func WithFeedDefaults(p post.Post, f config.Feed) post.Post {
 	p.Source.Name = f.Name
+	p.Example = p.Example || f.Example
 	if p.ContentWarning == "" {
 		p.ContentWarning = f.ContentWarning
 	}

@@ -153,6 +153,10 @@ type Channel struct {
 	// Outbox is true when Sender writes to the local outbox instead of the
 	// real service (no credentials).
 	Outbox bool
+	// DigestOnly is true when posts reach this channel only through its
+	// digest (the newsletter with newsletter: digest): publishing a post
+	// queues no delivery to it.
+	DigestOnly bool
 }
 
 // Digester is implemented by senders that also send a periodic digest of
@@ -160,6 +164,13 @@ type Channel struct {
 // a retried run never sends twice.
 type Digester interface {
 	Digest(ctx context.Context, digestID string, posts []post.Post) (Receipt, error)
+}
+
+// DigestFormatter is implemented by formatters that also render a digest
+// of several posts (the newsletter); the daemon uses it to write a digest
+// to the outbox, and crier preview --digest to show one.
+type DigestFormatter interface {
+	FormatDigest(digestID string, posts []post.Post) (Payload, error)
 }
 
 // Kind classifies a send error for the delivery engine.
@@ -284,6 +295,9 @@ type Campaign struct {
 	Language string
 	// PublicURL is where Crier's own pages are reachable (newsletter links).
 	PublicURL string
+	// Location is campaign.timezone, for times shown to readers (the
+	// dates in a digest); nil means UTC.
+	Location *time.Location
 }
 
 // Env is what a real sender may use from the daemon.

@@ -68,6 +68,15 @@ type SendReporter interface {
 	SendProgress(ctx context.Context, db *sql.DB) ([]any, error)
 }
 
+// DigestOnly is implemented by settings of a channel that may take posts
+// only through its periodic digest (the newsletter with newsletter:
+// digest): publishing a post queues no delivery to it.
+type DigestOnly interface {
+	DigestOnly() bool
+	// DigestNote says so to an organiser (crier preview and publish).
+	DigestNote() string
+}
+
 // Registry is the set of channel types this binary knows. It is a value
 // built in cmd/crier from the imported providers, not a package-level map
 // filled by init(): tests build registries of their own (a subset, a fake
@@ -121,6 +130,15 @@ func (i Instance) UsesOutbox() bool {
 	return i.Settings.Mode().UsesOutbox(i.Settings.HasCredentials())
 }
 
+// DigestOnly reports whether posts reach the instance only through its
+// digest, and the note that tells an organiser so.
+func (i Instance) DigestOnly() (bool, string) {
+	if d, ok := i.Settings.(DigestOnly); ok && d.DigestOnly() {
+		return true, d.DigestNote()
+	}
+	return false, ""
+}
+
 // CanMention reports whether the instance's type can ping a role.
 func (i Instance) CanMention() bool {
 	m, ok := i.Provider.(Mentioner)
@@ -132,11 +150,11 @@ func (i Instance) CanMention() bool {
 // problem found. A type no section names gets one instance named after it
 // with its provider's defaults, as a missing section always meant (enabled
 // in outbox mode for mastodon, discord and email).
-func (r *Registry) Configure(secs []config.ChannelSection) ([]Instance, config.Problems) {
+func (r *Registry) Configure(cfg *config.Config) ([]Instance, config.Problems) {
 	var out []Instance
 	var probs config.Problems
 	single := map[string]string{}
-	secs = append(secs, r.implicit(secs)...)
+	secs := append(slices.Clone(cfg.Channels), r.implicit(cfg)...)
 	for _, s := range secs {
 		p, ok := r.providers[s.Type]
 		if !ok {
@@ -164,11 +182,11 @@ func (r *Registry) Configure(secs []config.ChannelSection) ([]Instance, config.P
 }
 
 // implicit returns an empty section for every type no section names.
-func (r *Registry) implicit(secs []config.ChannelSection) []config.ChannelSection {
+func (r *Registry) implicit(cfg *config.Config) []config.ChannelSection {
 	var out []config.ChannelSection
 	for _, typ := range r.Types() {
-		if !slices.ContainsFunc(secs, func(s config.ChannelSection) bool { return s.Type == typ || s.Name == typ }) {
-			out = append(out, config.ChannelSection{Name: typ, Type: typ})
+		if !slices.ContainsFunc(cfg.Channels, func(s config.ChannelSection) bool { return s.Type == typ || s.Name == typ }) {
+			out = append(out, cfg.Section(typ))
 		}
 	}
 	return out
@@ -201,7 +219,7 @@ func (r *Registry) Parse(path string, data []byte, lookup func(string) (string, 
 	var insts []Instance
 	if cfg != nil {
 		var cprobs config.Problems
-		insts, cprobs = r.Configure(cfg.Channels)
+		insts, cprobs = r.Configure(cfg)
 		probs = append(probs, cprobs...)
 	}
 	if len(probs) > 0 {

@@ -66,6 +66,17 @@ func (s ChannelSection) Problem(field, format string, args ...any) Problem {
 	return Problem{File: s.file(), Line: line, Field: s.Field(field), Message: fmt.Sprintf(format, args...)}
 }
 
+// Config is the config the section belongs to, for checks that involve
+// the rest of it (the newsletter and schedules.digest); nil for a section
+// made outside Parse.
+func (s ChannelSection) Config() *Config { return s.cfg }
+
+// Section returns an empty section named name of type name, for a channel
+// type the file has no section for (its provider's defaults apply).
+func (c *Config) Section(name string) ChannelSection {
+	return ChannelSection{Name: name, Type: name, cfg: c, lines: map[string]int{}}
+}
+
 func (s ChannelSection) file() string {
 	if s.cfg == nil {
 		return ""

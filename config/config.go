@@ -15,6 +15,10 @@ import (
 	"strings"
 	"time"
 
+	// The binary carries its own time-zone database: campaign.timezone and
+	// CRON_TZ must work in a distroless image without /usr/share/zoneinfo.
+	_ "time/tzdata"
+
 	"go.yaml.in/yaml/v3"
 
 	"github.com/crierhq/crier/config/secret"
@@ -39,6 +43,10 @@ type Config struct {
 	// path is the file the config was read from; relative paths in it are
 	// resolved against its folder.
 	path string
+	// lines is where each field path is, for Problem.
+	lines map[string]int
+	// loc is campaign.timezone, loaded.
+	loc *time.Location
 }
 
 // Campaign describes the organisation.
@@ -46,6 +54,10 @@ type Campaign struct {
 	Name     string `yaml:"name"`
 	Website  string `yaml:"website"`
 	Language string `yaml:"language"`
+	// Timezone is an IANA zone name (Europe/London): front-matter times
+	// without an offset are read in it, cron specs without CRON_TZ run in
+	// it, and Crier shows times in it. Empty means UTC.
+	Timezone string `yaml:"timezone"`
 }
 
 // Log sets the structured log output.
@@ -102,6 +114,9 @@ type Feed struct {
 	ContentWarning string `yaml:"content_warning"`
 	// Tags are added to every item's own categories.
 	Tags []string `yaml:"tags"`
+	// Example marks a sample feed shipped with Crier: its items are only
+	// ever rendered to the outbox, never sent for real.
+	Example bool `yaml:"example"`
 }
 
 // Schedules are the organisers' cron specs.
@@ -194,7 +209,7 @@ func ParseAll(path string, data []byte, lookup func(string) (string, bool)) (*Co
 
 	cfg := defaults()
 	v.decode(doc, cfg)
-	cfg.path = path
+	cfg.path, cfg.lines = path, v.lines
 	cfg.Channels = v.channelSections(chans, cfg)
 	v.check(cfg)
 	v.problems.Sort()
@@ -249,6 +264,22 @@ func defaults() *Config {
 		Schedules: Schedules{PublishDue: "@every 1m", MaxLateness: 6 * time.Hour},
 		Delivery:  Delivery{Timeout: 2 * time.Minute, MaxAttempts: 10, Workers: 4},
 	}
+}
+
+// Location is campaign.timezone (UTC when it is not set).
+func (c *Config) Location() *time.Location {
+	if c.loc == nil {
+		return time.UTC
+	}
+	return c.loc
+}
+
+// Problem is a problem at a field of the core config (a path such as
+// "schedules.digest"), at its line or its nearest parent's: channel
+// providers use it for checks that involve the rest of the config.
+func (c *Config) Problem(field, format string, args ...any) Problem {
+	v := &validator{file: c.path, lines: c.lines}
+	return Problem{File: c.path, Line: v.line(field), Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
 // Path returns the file the config was read from.
@@ -479,6 +510,7 @@ func (v *validator) check(c *Config) {
 			v.add(v.line(field), field, "must be an IP address or a CIDR prefix such as 10.0.0.0/8")
 		}
 	}
+	v.timezone(c)
 	v.schedule("schedules.publish_due", c.Schedules.PublishDue, true)
 	v.schedule("schedules.digest", c.Schedules.Digest, false)
 	if c.Schedules.MaxLateness < 0 {
@@ -516,6 +548,22 @@ func (v *validator) check(c *Config) {
 			v.add(v.line(p+".on_edit"), p+".on_edit", "must be ignore or update")
 		}
 	}
+}
+
+// timezone loads campaign.timezone from the embedded database.
+func (v *validator) timezone(c *Config) {
+	name := strings.TrimSpace(c.Campaign.Timezone)
+	if name == "" {
+		return
+	}
+	// time.LoadLocation also reads "Local" and paths; only IANA names mean
+	// the same on every machine.
+	loc, err := time.LoadLocation(name)
+	if err != nil || name == "Local" || strings.HasPrefix(name, "/") {
+		v.add(v.line("campaign.timezone"), "campaign.timezone", "unknown time zone %q: expected an IANA name such as Europe/London, Europe/Paris, America/New_York or UTC", name)
+		return
+	}
+	c.loc = loc
 }
 
 func (v *validator) schedule(field, spec string, required bool) {

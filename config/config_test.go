@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -57,6 +58,74 @@ func TestShippedConfigIsValid(t *testing.T) {
 	}
 	if cfg.Schedules.MaxLateness != 6*time.Hour || cfg.Sources.Feeds[0].PublishNewest != 1 {
 		t.Errorf("values not decoded: %+v", cfg.Schedules)
+	}
+	// Issue 9: the sample feed is an example, the newsletter choice is
+	// explicit, and times are the campaign's.
+	if !cfg.Sources.Feeds[0].Example {
+		t.Error("the shipped sample feed must be marked example: true")
+	}
+	var mail email.Config
+	for _, sec := range cfg.Channels {
+		if sec.Name == "email" {
+			sec.Decode(&mail)
+		}
+	}
+	if mail.Newsletter == "" {
+		t.Error("the shipped config must choose channels.email.newsletter")
+	}
+	if cfg.Location().String() != "Europe/London" {
+		t.Errorf("campaign.timezone read as %s", cfg.Location())
+	}
+}
+
+func TestTimezone(t *testing.T) {
+	cfg, err := Parse("c.yaml", []byte("campaign:\n  name: CAMACA\n  timezone: Europe/London\n"), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	summer := time.Date(2031, 7, 1, 8, 0, 0, 0, time.UTC).In(cfg.Location())
+	winter := time.Date(2031, 1, 6, 9, 0, 0, 0, time.UTC).In(cfg.Location())
+	if summer.Format("15:04 MST") != "09:00 BST" || winter.Format("15:04 MST") != "09:00 GMT" {
+		t.Errorf("London: summer %s, winter %s", summer.Format("15:04 MST"), winter.Format("15:04 MST"))
+	}
+	cfg, err = Parse("c.yaml", []byte("campaign:\n  name: CAMACA\n"), noEnv)
+	if err != nil || cfg.Location() != time.UTC {
+		t.Fatalf("no timezone means UTC: %v %v", cfg.Location(), err)
+	}
+	for _, bad := range []string{"Europe/Lodnon", "Local", "BST", "/etc/localtime"} {
+		_, err = Parse("c.yaml", []byte("campaign:\n  name: CAMACA\n  timezone: "+bad+"\n"), noEnv)
+		if err == nil || !strings.Contains(err.Error(), "c.yaml:3: campaign.timezone: unknown time zone") {
+			t.Errorf("timezone %q: want a line-numbered problem, got %v", bad, err)
+		}
+	}
+}
+
+func TestNewsletterIsAnExplicitChoice(t *testing.T) {
+	for _, tc := range []struct{ src, problem string }{
+		{"schedules:\n  digest: \"0 9 * * MON\"\n", "c.yaml:2: schedules.digest: a digest schedule is set but channels.email.newsletter is not"},
+		{"schedules:\n  digest: \"0 9 * * MON\"\nchannels:\n  email:\n    newsletter: each_post\n", "c.yaml:5: channels.email.newsletter: is each_post but schedules.digest is set"},
+		{"channels:\n  email:\n    newsletter: digest\n", "c.yaml:3: channels.email.newsletter: is digest but schedules.digest is empty"},
+		{"channels:\n  email:\n    newsletter: weekly\n", "c.yaml:3: channels.email.newsletter: must be each_post"},
+		{"schedules:\n  digest: \"0 9 * * MON\"\nchannels:\n  email:\n    newsletter: both\n", ""},
+		{"schedules:\n  digest: \"0 9 * * MON\"\nchannels:\n  email:\n    newsletter: digest\n", ""},
+		{"channels:\n  email:\n    newsletter: each_post\n", ""},
+		{"", ""},
+		{"schedules:\n  digest: \"0 9 * * MON\"\nchannels:\n  email:\n    enabled: false\n", ""},
+	} {
+		_, err := Parse("c.yaml", []byte("campaign: {name: CAMACA}\n"+tc.src), noEnv)
+		// The campaign line shifts every line by one.
+		want := tc.problem
+		if want != "" {
+			var line int
+			fmt.Sscanf(want, "c.yaml:%d:", &line)
+			want = fmt.Sprintf("c.yaml:%d:", line+1) + strings.SplitN(want, ":", 3)[2]
+		}
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("%q: unexpected problem %v", tc.src, err)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+			t.Errorf("%q: want %q, got %v", tc.src, want, err)
+		}
 	}
 }
 

@@ -27,6 +27,10 @@ type Post struct {
 	ContentWarning string    `json:"content_warning,omitempty"`
 	PublishAt      time.Time `json:"publish_at"`
 	Draft          bool      `json:"draft,omitempty"`
+	// Example marks a sample shipped with Crier (front matter example: true,
+	// or an item of a feed marked example in the config): it is only ever
+	// rendered to the outbox, never sent for real.
+	Example bool `json:"example,omitempty"`
 	// Channels holds per-channel overrides keyed by channel instance name
 	// (the keys under channels: in config.yaml, e.g. "mastodon-leeds").
 	Channels map[string]Override `json:"channels,omitempty"`

@@ -13,6 +13,17 @@ import (
 
 var parser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
+// InZone gives a spec without its own CRON_TZ= (or TZ=) prefix the time
+// zone loc, so that "0 9 * * MON" means 09:00 where the campaign is rather
+// than where the server is. A nil loc leaves the spec as it is.
+func InZone(spec string, loc *time.Location) string {
+	spec = strings.TrimSpace(spec)
+	if loc == nil || spec == "" || strings.HasPrefix(spec, "CRON_TZ=") || strings.HasPrefix(spec, "TZ=") {
+		return spec
+	}
+	return "CRON_TZ=" + loc.String() + " " + spec
+}
+
 // Parse reads a 5-field spec ("0 9 * * MON"), a descriptor ("@daily",
 // "@every 5m"), either optionally prefixed by "CRON_TZ=Area/City ".
 func Parse(spec string) (s cron.Schedule, err error) {

@@ -89,3 +89,32 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestInZone(t *testing.T) {
+	london, _ := time.LoadLocation("Europe/London")
+	for spec, want := range map[string]string{
+		"0 9 * * MON":                        "CRON_TZ=Europe/London 0 9 * * MON",
+		"@daily":                             "CRON_TZ=Europe/London @daily",
+		"CRON_TZ=America/New_York 0 9 * * *": "CRON_TZ=America/New_York 0 9 * * *",
+		"TZ=UTC 0 9 * * *":                   "TZ=UTC 0 9 * * *",
+		"":                                   "",
+	} {
+		if got := InZone(spec, london); got != want {
+			t.Errorf("InZone(%q) = %q, want %q", spec, got, want)
+		}
+	}
+	// Summer and winter: 09:00 London is 08:00 and 09:00 UTC.
+	s, err := Parse(InZone("0 9 * * *", london))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Next(time.Date(2031, 7, 1, 0, 0, 0, 0, time.UTC)).UTC(); got.Hour() != 8 {
+		t.Errorf("summer run at %s UTC", got)
+	}
+	if got := s.Next(time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)).UTC(); got.Hour() != 9 {
+		t.Errorf("winter run at %s UTC", got)
+	}
+	if got := InZone("@every 5m", nil); got != "@every 5m" {
+		t.Errorf("nil zone changed the spec: %q", got)
+	}
+}

@@ -99,6 +99,7 @@ func parse(feedName string, data []byte, baseURL string) (res Result, err error)
 		feedBase = fetchBase
 	}
 	res.Title = plainText(doc.Title)
+	example := isExample(doc)
 	conv := newHTMLConverter()
 	firstAt := map[string]int{}
 	for i, it := range doc.Items {
@@ -117,6 +118,7 @@ func parse(feedName string, data []byte, baseURL string) (res Result, err error)
 			continue
 		}
 		firstAt[item.Key] = i + 1
+		item.Post.Example = example
 		res.Items = append(res.Items, item)
 	}
 	// Newest first. Undated items have no place in time: they follow the
@@ -134,6 +136,19 @@ func parse(feedName string, data []byte, baseURL string) (res Result, err error)
 		return b.Post.PublishAt.Compare(a.Post.PublishAt)
 	})
 	return res, nil
+}
+
+// isExample reports whether the document marks itself as a sample shipped
+// with Crier (<crier:example>true</crier:example> on the channel, as
+// feeds/campaign-site.xml does): its items are then examples whatever the
+// config says, so that editing config.yaml cannot send them.
+func isExample(doc *gofeed.Feed) bool {
+	for _, e := range doc.Extensions["crier"]["example"] {
+		if strings.TrimSpace(e.Value) == "true" {
+			return true
+		}
+	}
+	return false
 }
 
 // parseDocument runs gofeed, turning its errors (and, defensively, any panic

@@ -387,3 +387,30 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestSampleFeedMarksItselfAnExample: the shipped sample feed says so in
+// the document, so its items stay examples even if the config's
+// example: true is removed; an ordinary feed's items are not examples.
+func TestSampleFeedMarksItselfAnExample(t *testing.T) {
+	f, err := os.Open(filepath.Join("..", "..", "feeds", "campaign-site.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	res, err := Parse("campaign-site", f, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Items) == 0 {
+		t.Fatal("no items")
+	}
+	for _, it := range res.Items {
+		if !it.Post.Example {
+			t.Errorf("%s: an item of the sample feed must be an example", it.Post.ID)
+		}
+	}
+	plain, err := Parse("site", strings.NewReader(`<rss version="2.0"><channel><title>x</title><item><guid>a</guid><title>A</title></item></channel></rss>`), "")
+	if err != nil || len(plain.Items) != 1 || plain.Items[0].Post.Example {
+		t.Fatalf("an ordinary feed's items are not examples: %v %+v", err, plain.Items)
+	}
+}

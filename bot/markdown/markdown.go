@@ -38,7 +38,7 @@ const Kind = "markdown"
 const IDPrefix = "md:"
 
 // Field names in the front matter, in the order the documentation lists them.
-var fields = []string{"id", "title", "summary", "link", "tags", "image", "language", "content_warning", "publish_at", "draft", "channels"}
+var fields = []string{"id", "title", "summary", "link", "tags", "image", "language", "content_warning", "publish_at", "draft", "example", "channels"}
 
 // Channel is a configured channel instance that a post's front matter may
 // address under channels: (the registry in cmd/crier lists them).
@@ -54,6 +54,9 @@ type Channel struct {
 // channels and accepts any well-formed channel name.
 type Reader struct {
 	Channels []Channel
+	// Location is the zone of times without an offset (campaign.timezone);
+	// nil means UTC.
+	Location *time.Location
 }
 
 var channelNamePattern = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,39}$`)
@@ -65,7 +68,8 @@ var (
 	yamlLine        = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 )
 
-// Layouts accepted for publish_at, tried in order. Those without a zone are UTC.
+// Layouts accepted for publish_at, tried in order. Those without a zone are
+// read in the campaign's time zone.
 var timeLayouts = []string{
 	time.RFC3339Nano,
 	"2006-01-02 15:04",
@@ -76,14 +80,34 @@ var timeLayouts = []string{
 	"2006-01-02",
 }
 
-// ParseFile reads and parses one post file, knowing no channels.
+// ParseFile reads and parses one post file, knowing no channels and reading
+// times without an offset as UTC.
 func ParseFile(path string) (post.Post, error) { return Reader{}.ParseFile(path) }
 
-// LoadDir is Reader.LoadDir knowing no channels.
+// ParseFileIn is ParseFile reading times without an offset in loc
+// (campaign.timezone).
+func ParseFileIn(path string, loc *time.Location) (post.Post, error) {
+	return Reader{Location: loc}.ParseFile(path)
+}
+
+// LoadDir is Reader.LoadDir knowing no channels, with times without an
+// offset read as UTC.
 func LoadDir(dir string) (posts []post.Post, errs []error) { return Reader{}.LoadDir(dir) }
 
-// Parse is Reader.Parse knowing no channels.
+// LoadDirIn is LoadDir reading times without an offset in loc.
+func LoadDirIn(dir string, loc *time.Location) (posts []post.Post, errs []error) {
+	return Reader{Location: loc}.LoadDir(dir)
+}
+
+// Parse is Reader.Parse knowing no channels, with times without an offset
+// read as UTC.
 func Parse(name string, data []byte) (post.Post, error) { return Reader{}.Parse(name, data) }
+
+// ParseIn is Parse reading times without an offset in loc
+// (campaign.timezone); nil means UTC.
+func ParseIn(name string, data []byte, loc *time.Location) (post.Post, error) {
+	return Reader{Location: loc}.Parse(name, data)
+}
 
 // ParseFile reads and parses one post file.
 func (r Reader) ParseFile(path string) (post.Post, error) {
@@ -154,6 +178,10 @@ func IsPostFile(name string) bool {
 // base name, and a relative image file is resolved against its folder. Every
 // problem in the front matter is reported at once, joined.
 func (r Reader) Parse(name string, data []byte) (post.Post, error) {
+	loc := r.Location
+	if loc == nil {
+		loc = time.UTC
+	}
 	if len(data) > MaxFileSize {
 		return post.Post{}, fmt.Errorf("%s: the file is %.1f MiB; a post file may be at most %d MiB", name, float64(len(data))/(1<<20), MaxFileSize>>20)
 	}
@@ -194,7 +222,7 @@ func (r Reader) Parse(name string, data []byte) (post.Post, error) {
 	front := strings.Join(lines[open+1:closing], "\n")
 	body := strings.Join(lines[closing+1:], "\n")
 
-	ps := &parser{name: name, offset: open + 1, known: r.Channels}
+	ps := &parser{name: name, offset: open + 1, known: r.Channels, loc: loc}
 	p := ps.front(front)
 	p.Body = strings.TrimRight(strings.TrimLeft(body, "\n"), " \t\n")
 
@@ -254,6 +282,7 @@ type parser struct {
 	id        string
 	titleLine int
 	known     []Channel
+	loc       *time.Location
 }
 
 func (ps *parser) errorf(line int, format string, args ...any) {
@@ -342,6 +371,8 @@ func (ps *parser) front(src string) post.Post {
 			}
 		case "draft":
 			p.Draft, _ = ps.bool(k.Value, v)
+		case "example":
+			p.Example, _ = ps.bool(k.Value, v)
 		case "channels":
 			p.Channels = ps.channels(v)
 		}
@@ -416,12 +447,27 @@ func (ps *parser) webURL(field string, v *yaml.Node, s string) bool {
 func (ps *parser) time(v *yaml.Node, s string) time.Time {
 	s = strings.TrimSpace(s)
 	for _, layout := range timeLayouts {
-		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
-			return t.UTC()
+		t, err := time.ParseInLocation(layout, s, ps.loc)
+		if err != nil {
+			continue
 		}
+		wall, _ := time.Parse(layout, s) // the same wall clock, in UTC
+		if !strings.Contains(layout, "Z07:00") && !sameWallClock(t.In(ps.loc), wall) {
+			// A wall-clock time the clocks skip when summer time starts.
+			ps.at(v, "publish_at: %s does not exist in %s (the clocks go forward then); write a time an hour later, or give an offset", s, ps.loc)
+			return time.Time{}
+		}
+		return t.UTC()
 	}
-	ps.at(v, "publish_at: cannot read %q as a time; write 2031-05-01T09:00:00+01:00, 2031-05-01 09:00 (UTC) or 2031-05-01", s)
+	ps.at(v, "publish_at: cannot read %q as a time; write 2031-05-01 09:00 (campaign.timezone, %s), 2031-05-01 (midnight there) or 2031-05-01T09:00:00+01:00 (with its own offset)", s, ps.loc)
 	return time.Time{}
+}
+
+// sameWallClock reports whether a and b show the same date and time of day.
+func sameWallClock(a, b time.Time) bool {
+	ay, am, ad := a.Date()
+	by, bm, bd := b.Date()
+	return ay == by && am == bm && ad == bd && a.Hour() == b.Hour() && a.Minute() == b.Minute() && a.Second() == b.Second()
 }
 
 func (ps *parser) tags(v *yaml.Node) []string {

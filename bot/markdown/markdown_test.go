@@ -293,6 +293,10 @@ func TestSamplePosts(t *testing.T) {
 		if !strings.HasPrefix(p.Link, "https://camaca.example/") {
 			t.Errorf("%s: link %q is not on camaca.example", p.ID, p.Link)
 		}
+		// Shipped samples must never be sent for real (issue 9).
+		if !p.Example {
+			t.Errorf("%s: a shipped sample must say example: true", p.Source.Ref)
+		}
 	}
 	if len(posts) < 3 || !draft || !scheduled || !image || !warning {
 		t.Errorf("samples: %d posts, draft %v, scheduled %v, image %v, content warning %v", len(posts), draft, scheduled, image, warning)
@@ -312,8 +316,15 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("\ufeff---\r\ntitle: x\r\n---\r\n"))
 	f.Add([]byte("---\ntitle: &a x\nsummary: *a\n---\n"))
 	f.Add([]byte("---\ntitle: x\nchannels: {discord: {mention: here}}\n---\n"))
+	f.Add([]byte("---\ntitle: x\npublish_at: 2031-03-30 01:30\nexample: true\n---\n"))
+	f.Add([]byte("---\ntitle: x\npublish_at: 2031-10-26 1:30\n---\n"))
+	// Times without an offset are read in a zone with summer time.
+	london, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		p, err := Parse("fuzz.md", data)
+		p, err := ParseIn("fuzz.md", data, london)
 		if err != nil {
 			return
 		}
@@ -345,5 +356,50 @@ func TestOverridesAddressInstances(t *testing.T) {
 	// accepted; the configured channels decide when it is published.
 	if _, err := Parse("post.md", []byte("---\ntitle: x\nchannels:\n  mastodon-leeds: {skip: true}\n  Not A Name: {skip: true}\n---\n")); err == nil || !strings.Contains(err.Error(), `"Not A Name" is not a channel name`) {
 		t.Errorf("want a bad name refused, got %v", err)
+	}
+}
+
+// TestPublishAtWithoutOffsetIsCampaignTime: a time without an offset is
+// read in the campaign's zone, with daylight saving; an offset wins.
+func TestPublishAtWithoutOffsetIsCampaignTime(t *testing.T) {
+	london, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for at, want := range map[string]time.Time{
+		"2031-07-01 09:00":          time.Date(2031, 7, 1, 8, 0, 0, 0, time.UTC), // BST
+		"2031-01-06 09:00":          time.Date(2031, 1, 6, 9, 0, 0, 0, time.UTC), // GMT
+		"2031-07-01T09:00:30":       time.Date(2031, 7, 1, 8, 0, 30, 0, time.UTC),
+		"2031-07-01 9:00":           time.Date(2031, 7, 1, 8, 0, 0, 0, time.UTC),
+		"2031-10-26 01:30":          time.Date(2031, 10, 26, 1, 30, 0, 0, time.UTC), // twice that night: Go takes the GMT one
+		"2031-07-01":                time.Date(2031, 6, 30, 23, 0, 0, 0, time.UTC),  // midnight in London
+		"2031-07-01T09:00:00+02:00": time.Date(2031, 7, 1, 7, 0, 0, 0, time.UTC),
+		"2031-07-01T09:00:00Z":      time.Date(2031, 7, 1, 9, 0, 0, 0, time.UTC),
+	} {
+		p, err := ParseIn("posts/vigil.md", []byte("---\ntitle: Vigil\npublish_at: "+at+"\n---\n"), london)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !p.PublishAt.Equal(want) {
+			t.Errorf("publish_at %q read as %s, want %s", at, p.PublishAt.UTC(), want)
+		}
+	}
+	_, err = ParseIn("posts/vigil.md", []byte("---\ntitle: Vigil\npublish_at: 2031-03-30 01:30\n---\n"), london)
+	if err == nil || !strings.Contains(err.Error(), "posts/vigil.md:3: publish_at: 2031-03-30 01:30 does not exist in Europe/London") {
+		t.Errorf("a time in the hour the clocks skip should be refused with its line: %v", err)
+	}
+	_, err = ParseIn("posts/vigil.md", []byte("---\ntitle: Vigil\npublish_at: next tuesday\n---\n"), london)
+	if err == nil || !strings.Contains(err.Error(), "posts/vigil.md:3:") || !strings.Contains(err.Error(), "Europe/London") {
+		t.Fatalf("the error should name the line and the zone times are read in: %v", err)
+	}
+}
+
+func TestExampleField(t *testing.T) {
+	p, err := Parse("posts/sample.md", []byte("---\nexample: true\ntitle: A sample\n---\n"))
+	if err != nil || !p.Example {
+		t.Fatalf("example: true not read: %v %+v", err, p)
+	}
+	if _, err := Parse("posts/sample.md", []byte("---\nexample: sure\ntitle: A sample\n---\n")); err == nil || !strings.Contains(err.Error(), "posts/sample.md:2: example: expected true or false") {
+		t.Fatalf("want a line-numbered error, got %v", err)
 	}
 }

@@ -24,6 +24,9 @@ const (
 	PostScheduled PostState = "scheduled"
 	// PostPublished has had its deliveries queued.
 	PostPublished PostState = "published"
+	// PostExample is a sample shipped with Crier (example: true) held back
+	// because a channel sends for real: examples only ever go to the outbox.
+	PostExample PostState = "example"
 	// PostWithdrawn was scheduled, then its file was removed or renamed
 	// before it fell due: it is never sent.
 	PostWithdrawn PostState = "withdrawn"

@@ -25,7 +25,11 @@ type Config struct {
 	Name    string        `yaml:"-"`
 	Enabled bool          `yaml:"enabled"`
 	Mode    channels.Mode `yaml:"mode"`
-	SMTP    SMTP          `yaml:"smtp"`
+	// Newsletter says what supporters receive: each_post (one newsletter
+	// per post as it is published), digest (one per schedules.digest run)
+	// or both. Empty means each_post when there is no digest schedule.
+	Newsletter string `yaml:"newsletter"`
+	SMTP       SMTP   `yaml:"smtp"`
 	// From and ReplyTo are addresses such as "CAMACA <news@camaca.org>".
 	From    string `yaml:"from"`
 	ReplyTo string `yaml:"reply_to"`
@@ -67,6 +71,16 @@ type DKIM struct {
 	Key      secret.Secret `yaml:"key"`
 }
 
+// Values of Config.Newsletter.
+const (
+	EachPost   = "each_post"
+	DigestOnly = "digest"
+	Both       = "both"
+)
+
+// SendsEachPost reports whether every post is mailed on its own.
+func (c Config) SendsEachPost() bool { return c.Newsletter != DigestOnly }
+
 // DefaultConcurrency is the number of SMTP connections when none is set.
 const DefaultConcurrency = 4
 
@@ -101,6 +115,11 @@ func (c Config) Validate() []channels.ConfigProblem {
 		if _, err := mail.ParseAddress(f.addr); err != nil {
 			probs = append(probs, channels.ConfigProblem{Field: f.field, Message: "must be an address such as \"CAMACA <news@camaca.org>\""})
 		}
+	}
+	switch c.Newsletter {
+	case "", EachPost, DigestOnly, Both:
+	default:
+		probs = append(probs, channels.ConfigProblem{Field: "newsletter", Message: "must be each_post (one newsletter per post), digest (one per schedules.digest run) or both"})
 	}
 	switch c.SMTP.TLS {
 	case "", "starttls", "tls", "none":

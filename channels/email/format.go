@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	texttemplate "text/template"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -81,9 +82,12 @@ type item struct {
 	Title          string
 	Link           string
 	ContentWarning string
-	ImageURL       string
-	ImageAlt       string
-	Summary        string
+	// Date is when the post was published, in the campaign's time zone
+	// ("Monday 3 June 2024, 10:00 BST"); digests show it.
+	Date     string
+	ImageURL string
+	ImageAlt string
+	Summary  string
 	// HTML is the post's Markdown rendered and sanitised; Text is its
 	// plain-text form.
 	HTML htmltemplate.HTML
@@ -364,7 +368,7 @@ func plainHeader(s string, max int) bool {
 // item turns a post into its newsletter item.
 func (f *Formatter) item(p post.Post) (item, []string) {
 	var warns []string
-	it := item{Title: cleanText(p.Title), Link: safeURL(p.Link), ContentWarning: cleanText(p.ContentWarning), Summary: cleanText(p.Summary)}
+	it := item{Title: cleanText(p.Title), Link: safeURL(p.Link), ContentWarning: cleanText(p.ContentWarning), Summary: cleanText(p.Summary), Date: f.date(p.PublishAt)}
 	if p.Link != "" && it.Link == "" {
 		warns = append(warns, fmt.Sprintf("post %s: link %q is not an http(s) URL; left out", p.ID, p.Link))
 	}
@@ -537,4 +541,16 @@ func messageID(sendID, recipient, domain string) string {
 func boundary(sendID, recipient string) string {
 	h := sha256.Sum256([]byte("boundary\x00" + sendID + "\x00" + recipient))
 	return "crier-" + hex.EncodeToString(h[:16])
+}
+
+// date shows a post's time to readers in the campaign's time zone.
+func (f *Formatter) date(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	loc := f.campaign.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	return t.In(loc).Format("Monday 2 January 2006, 15:04 MST")
 }

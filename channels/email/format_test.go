@@ -406,3 +406,32 @@ func FuzzNameEscaper(f *testing.F) {
 		}
 	})
 }
+
+// TestDigestDatesAreCampaignTime: a digest dates each post in the
+// campaign's time zone, summer and winter; a single post's mail does not.
+func TestDigestDatesAreCampaignTime(t *testing.T) {
+	london, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		t.Fatal(err)
+	}
+	camp := testCampaign
+	camp.Location = london
+	f, _ := newFormatter(testConfig(), camp)
+	a, b := samplePost(), samplePost()
+	a.PublishAt = time.Date(2031, 7, 1, 8, 0, 0, 0, time.UTC)
+	b.ID, b.Title, b.PublishAt = "md:report", "Annual report", time.Date(2031, 1, 6, 9, 0, 0, 0, time.UTC)
+	p, err := f.FormatDigest("digest-1", []post.Post{a, b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := p.Body.(*Message)
+	for _, want := range []string{"Tuesday 1 July 2031, 09:00 BST", "Monday 6 January 2031, 09:00 GMT"} {
+		if !strings.Contains(m.Text, want) || !strings.Contains(m.HTML, want) {
+			t.Errorf("digest lacks %q:\n%s", want, m.Text)
+		}
+	}
+	single, _ := f.Format(a)
+	if strings.Contains(single.Body.(*Message).Text, "BST") {
+		t.Error("a single post's newsletter should not carry a date line")
+	}
+}

@@ -32,9 +32,33 @@ func (Provider) Configure(s config.ChannelSection) (channels.Settings, config.Pr
 	for _, p := range cfg.Validate() {
 		probs = append(probs, s.Problem(p.Field, "%s", p.Message))
 	}
+	if c := s.Config(); c != nil && cfg.Enabled {
+		probs = append(probs, newsletterChoice(s, cfg, c.Schedules.Digest != "")...)
+	}
 	cfg.Templates = s.Resolve(cfg.Templates)
 	cfg.DKIM.KeyFile = s.Resolve(cfg.DKIM.KeyFile)
 	return &Settings{cfg: cfg}, probs
+}
+
+// newsletterChoice checks that per-post newsletters and the digest are
+// chosen on purpose: a digest schedule alone used to mail every post twice.
+func newsletterChoice(s config.ChannelSection, cfg Config, digest bool) config.Problems {
+	field := s.Field("newsletter")
+	switch cfg.Newsletter {
+	case "":
+		if digest {
+			return config.Problems{s.Config().Problem("schedules.digest", "a digest schedule is set but %s is not: say whether supporters get each post (each_post), the digest (digest) or both (both)", field)}
+		}
+	case EachPost:
+		if digest {
+			return config.Problems{s.Problem("newsletter", "is each_post but schedules.digest is set: choose digest or both, or empty schedules.digest")}
+		}
+	case DigestOnly, Both:
+		if !digest {
+			return config.Problems{s.Problem("newsletter", "is %s but schedules.digest is empty: give it a schedule such as \"0 9 * * MON\"", cfg.Newsletter)}
+		}
+	}
+	return nil
 }
 
 // SendProgress lists the newsletter sends for crier status (each a
@@ -91,7 +115,20 @@ func (s *Settings) Connect(ctx context.Context, env channels.Env) (channels.Form
 }
 
 // Preview shows the subject and the text; the HTML is written by --html.
-func (s *Settings) Preview(w io.Writer, p channels.Payload) { channels.PreviewFields(w, p.Body, "   ") }
+func (s *Settings) Preview(w io.Writer, p channels.Payload) {
+	if s.DigestOnly() {
+		fmt.Fprintf(w, "   (channels.%s.newsletter is digest: supporters get this post in the next digest, not on its own; crier preview --digest shows it)\n", s.cfg.instance())
+	}
+	channels.PreviewFields(w, p.Body, "   ")
+}
+
+// DigestOnly is true with newsletter: digest.
+func (s *Settings) DigestOnly() bool { return !s.cfg.SendsEachPost() }
+
+// DigestNote tells an organiser where a post goes instead.
+func (s *Settings) DigestNote() string {
+	return fmt.Sprintf("the newsletter goes out as a digest (channels.%s.newsletter: digest): supporters get this post in the next digest after it is published", s.cfg.instance())
+}
 
 // Newsletter returns what the subscribe pages need. sender is the
 // channel's sender: it mails the confirmations when it sends for real;

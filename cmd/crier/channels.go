@@ -17,7 +17,7 @@ import (
 
 func (a *App) campaign() channels.Campaign {
 	c := a.Config.Campaign
-	return channels.Campaign{Name: c.Name, Website: c.Website, Language: c.Language, PublicURL: a.Config.HTTP.PublicURL}
+	return channels.Campaign{Name: c.Name, Website: c.Website, Language: c.Language, PublicURL: a.Config.HTTP.PublicURL, Location: a.Config.Location()}
 }
 
 // instance returns the configured channel of that name.
@@ -33,7 +33,7 @@ func (a *App) instance(name string) (channels.Instance, bool) {
 // postReader reads post files against the configured channels (enabled or
 // not: turning a channel off must not break the posts that mention it).
 func (a *App) postReader() markdown.Reader {
-	var r markdown.Reader
+	r := markdown.Reader{Location: a.Config.Location()}
 	for _, i := range a.Instances {
 		r.Channels = append(r.Channels, markdown.Channel{Name: i.Name, Mention: i.CanMention()})
 	}
@@ -51,7 +51,8 @@ func (a *App) offlineChannels() ([]channels.Channel, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, channels.Channel{Name: inst.Name, Formatter: f, Outbox: inst.UsesOutbox()})
+		digestOnly, _ := inst.DigestOnly()
+		out = append(out, channels.Channel{Name: inst.Name, Formatter: f, Outbox: inst.UsesOutbox(), DigestOnly: digestOnly})
 	}
 	return out, nil
 }
@@ -94,6 +95,7 @@ func (a *App) liveChannels(ctx context.Context, st *store.Store, reg prometheus.
 	var nl *subscribers.Newsletter
 	for _, inst := range channels.Enabled(a.Instances) {
 		ch := channels.Channel{Name: inst.Name, Outbox: inst.UsesOutbox()}
+		ch.DigestOnly, _ = inst.DigestOnly()
 		if ch.Outbox {
 			f, err := inst.Settings.Formatter(camp)
 			if err != nil {
@@ -119,4 +121,15 @@ func (a *App) liveChannels(ctx context.Context, st *store.Store, reg prometheus.
 		out = append(out, ch)
 	}
 	return out, nl, nil
+}
+
+// sendsForReal reports whether any enabled channel would send for real
+// rather than render to the outbox (examples are then held back).
+func (a *App) sendsForReal() bool {
+	for _, inst := range channels.Enabled(a.Instances) {
+		if !inst.UsesOutbox() {
+			return true
+		}
+	}
+	return false
 }

@@ -198,6 +198,17 @@ func newLogger(app *App, w io.Writer) *slog.Logger {
 		lv = slog.LevelInfo
 	}
 	opts := &slog.HandlerOptions{Level: lv}
+	if app.Config != nil {
+		// Log times in the campaign's zone, like every time Crier shows
+		// (RFC 3339 with the offset, so still unambiguous).
+		loc := app.Config.Location()
+		opts.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey && len(groups) == 0 && a.Value.Kind() == slog.KindTime {
+				a.Value = slog.TimeValue(a.Value.Time().In(loc))
+			}
+			return a
+		}
+	}
 	if format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}

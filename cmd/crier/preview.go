@@ -3,23 +3,29 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/crierhq/crier/bot"
 	"github.com/crierhq/crier/bot/feed"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/config"
 	"github.com/crierhq/crier/post"
+	"github.com/crierhq/crier/schedules"
 )
 
 // previewPost is one post's rendering on every channel.
 type previewPost struct {
-	PostID   string                     `json:"post_id"`
-	Title    string                     `json:"title"`
+	PostID string `json:"post_id"`
+	Title  string `json:"title"`
+	// When is when the post goes out, in the campaign's time zone.
+	When     string                     `json:"when,omitempty"`
+	Example  bool                       `json:"example,omitempty"`
 	Channels map[string]json.RawMessage `json:"channels"`
 	Warnings map[string][]string        `json:"warnings,omitempty"`
 	Errors   map[string]string          `json:"errors,omitempty"`
@@ -28,17 +34,27 @@ type previewPost struct {
 }
 
 func cmdPreview(ctx context.Context, app *App, args []string) error {
-	fs := newFlagSet(app, "preview", "[--json] [--html FILE] (POST.md | --feed URL|FILE)", `
+	fs := newFlagSet(app, "preview", "[--json] [--html FILE] (POST.md | --feed URL|FILE | --digest)", `
 Renders what every enabled channel would receive, without sending anything.
+--digest shows the newsletter digest the next digest run would send: the
+posts published since the last digest.
 With --json it prints the exact payloads: for Mastodon the POST /api/v1/statuses
 parameter sets in thread order, for Discord the JSON body of
 POST /channels/{id}/messages, for email the subject, text and HTML.`)
 	asJSON := fs.Bool("json", false, "print the exact payloads as JSON")
 	htmlOut := fs.String("html", "", "write the newsletter's HTML to `FILE` (open it in a browser)")
 	feedURL := fs.String("feed", "", "preview every item of this feed `URL or file` instead of a post file")
+	digest := fs.Bool("digest", false, "preview the next newsletter digest instead of a post")
 	rest, err := parseArgs(fs, args)
 	if err != nil {
 		return err
+	}
+	if *digest {
+		if *feedURL != "" || len(rest) > 0 {
+			fs.Usage()
+			return usageError{"--digest takes no post file and no --feed"}
+		}
+		return app.previewDigest(ctx, *asJSON, *htmlOut)
 	}
 	var posts []post.Post
 	switch {
@@ -74,7 +90,7 @@ POST /channels/{id}/messages, for email the subject, text and HTML.`)
 	}
 	var out []previewPost
 	for _, p := range posts {
-		pp := previewPost{PostID: p.ID, Title: p.Title, Channels: map[string]json.RawMessage{}, Warnings: map[string][]string{}, Errors: map[string]string{}, payloads: map[string]channels.Payload{}}
+		pp := previewPost{PostID: p.ID, Title: p.Title, When: app.when(p), Example: p.Example, Channels: map[string]json.RawMessage{}, Warnings: map[string][]string{}, Errors: map[string]string{}, payloads: map[string]channels.Payload{}}
 		for _, r := range renderAll(chans, p) {
 			if r.Err != nil {
 				pp.Errors[r.Channel] = r.Err.Error()
@@ -111,6 +127,10 @@ POST /channels/{id}/messages, for email the subject, text and HTML.`)
 	}
 	for _, pp := range out {
 		fmt.Fprintf(app.Stdout, "# %s (%s)\n", pp.Title, pp.PostID)
+		fmt.Fprintf(app.Stdout, "   when: %s\n", pp.When)
+		if pp.Example {
+			fmt.Fprintln(app.Stdout, "   example: true (only ever rendered to the outbox, never sent for real)")
+		}
 		for _, name := range sortedKeys(pp.Channels) {
 			fmt.Fprintf(app.Stdout, "\n== %s ==\n", name)
 			if inst, ok := app.instance(name); ok {
@@ -160,4 +180,88 @@ func sanitize(s string) string {
 		}
 		return '-'
 	}, s)
+}
+
+// when says when a post goes out, in the campaign's time zone.
+func (a *App) when(p post.Post) string {
+	switch {
+	case p.Draft:
+		return "never while it is a draft"
+	case p.PublishAt.IsZero():
+		return "as soon as Crier sees it"
+	case p.Source.Kind == "feed":
+		return "dated " + a.showTime(p.PublishAt)
+	default:
+		return a.showTime(p.PublishAt)
+	}
+}
+
+// previewDigest renders the digest the next digest run would send.
+func (a *App) previewDigest(ctx context.Context, asJSON bool, htmlOut string) error {
+	st, err := a.OpenStore(ctx)
+	if err != nil {
+		return err
+	}
+	w, err := bot.PendingDigest(ctx, st, time.Now())
+	if err != nil {
+		return err
+	}
+	chans, err := a.offlineChannels()
+	if err != nil {
+		return err
+	}
+	// The channel that sends digests (the newsletter), whatever its name.
+	var email *channels.Channel
+	for i := range chans {
+		if _, ok := chans[i].Formatter.(channels.DigestFormatter); ok {
+			email = &chans[i]
+		}
+	}
+	window := fmt.Sprintf("posts published from %s to %s", a.showTime(w.Since), a.showTime(w.Until))
+	if email == nil {
+		return errors.New("the newsletter (channels.email) is not enabled: there is no digest")
+	}
+	if !asJSON {
+		fmt.Fprintf(a.Stdout, "# Newsletter digest: %s\n", window)
+		if a.Config.Schedules.Digest == "" {
+			fmt.Fprintln(a.Stdout, "   (schedules.digest is empty: no digest is sent; this is what one would look like)")
+		} else if s, err := schedules.Parse(schedules.InZone(a.Config.Schedules.Digest, a.Config.Location())); err == nil {
+			fmt.Fprintf(a.Stdout, "   next run: %s\n", a.showTime(s.Next(time.Now())))
+		}
+	}
+	posts := bot.DigestPosts(*email, w.Posts)
+	if len(posts) == 0 {
+		fmt.Fprintf(a.Stdout, "No %s: the digest would send nothing.\n", window)
+		return nil
+	}
+	payload, err := email.Formatter.(channels.DigestFormatter).FormatDigest(w.ID, posts)
+	if err != nil {
+		return err
+	}
+	if htmlOut != "" {
+		if err := writeHTMLFile(htmlOut, payload, false, w.ID); err != nil {
+			return err
+		}
+	}
+	body, err := channels.MarshalIndent(payload.Body)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		b, err := channels.MarshalIndent(map[string]any{
+			"digest_id": w.ID, "since": w.Since.In(a.Config.Location()), "until": w.Until.In(a.Config.Location()),
+			"posts": len(posts), email.Name: json.RawMessage(body), "warnings": payload.Warnings,
+		})
+		if err != nil {
+			return err
+		}
+		_, err = a.Stdout.Write(b)
+		return err
+	}
+	fmt.Fprintf(a.Stdout, "\n== %s (%d post(s)) ==\n", email.Name, len(posts))
+	channels.PreviewFields(a.Stdout, payload.Body, "   ")
+	for _, w := range payload.Warnings {
+		fmt.Fprintf(a.Stdout, "   warning: %s\n", w)
+	}
+	return nil
 }

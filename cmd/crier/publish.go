@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/crierhq/crier/bot"
+	"github.com/crierhq/crier/channels"
 )
 
 func cmdPublish(ctx context.Context, app *App, args []string) error {
@@ -37,7 +38,7 @@ post was already delivered to is not sent again.`)
 	if err != nil {
 		return err
 	}
-	b, err := bot.New(ctx, bot.Options{Store: st, Channels: chans, Delivery: app.Config.Delivery, Schedules: app.Config.Schedules, Logger: app.Logger})
+	b, err := bot.New(ctx, bot.Options{Store: st, Channels: chans, Delivery: app.Config.Delivery, Schedules: app.Config.Schedules, Location: app.Config.Location(), Logger: app.Logger})
 	if err != nil {
 		return err
 	}
@@ -60,7 +61,16 @@ post was already delivered to is not sent again.`)
 	if err != nil {
 		return err
 	}
+	for _, inst := range channels.Enabled(app.Instances) {
+		if digest, note := inst.DigestOnly(); digest && (len(only) == 0 || slices.Contains(only, inst.Name)) {
+			fmt.Fprintf(app.Stdout, "%s: %s\n", p.ID, note)
+		}
+	}
 	if len(queued) == 0 {
+		if p.Example && b.SendsForReal() {
+			fmt.Fprintf(app.Stdout, "%s: an example post (example: true) is never sent for real; remove that line to send it\n", p.ID)
+			return nil
+		}
 		fmt.Fprintf(app.Stdout, "%s: nothing to queue (already delivered, or skipped by the post)\n", p.ID)
 		return nil
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/crierhq/crier/bot"
 	"github.com/crierhq/crier/bot/feed"
+	"github.com/crierhq/crier/bot/markdown"
 	"github.com/crierhq/crier/web"
 )
 
@@ -35,7 +38,13 @@ SIGINT or SIGTERM lets in-flight deliveries finish, then exits.`)
 	if err := b.Start(ctx); err != nil {
 		return err
 	}
-	app.Logger.Info("crier running", "config", app.ConfigPath, "data", app.Config.DataPath(), "channels", b.ChannelNames())
+	app.Logger.Info("crier running", "config", app.ConfigPath, "data", app.Config.DataPath(), "channels", b.ChannelNames(), "timezone", app.Config.Location().String())
+	if next, ok := b.NextDigest(time.Now()); ok {
+		app.Logger.Info("next newsletter digest", "at", app.showTime(next))
+	}
+	if line := app.examplesNotice(b); line != "" {
+		app.Logger.Info(line)
+	}
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- srv.ListenAndServe(ctx) }()
 
@@ -82,6 +91,7 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 		Fetcher:     &feed.Fetcher{Client: app.HTTPClient, UserAgent: "Crier (+" + cfg.Campaign.Website + ")"},
 		Delivery:    cfg.Delivery,
 		Schedules:   cfg.Schedules,
+		Location:    cfg.Location(),
 		Metrics:     bot.NewMetrics(reg),
 		Logger:      app.Logger,
 	})
@@ -104,4 +114,32 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 		}
 	}
 	return b, srv, nil
+}
+
+// examplesNotice is the one line `crier run` says when a channel sends for
+// real while shipped examples are still around: they stay in the outbox,
+// and it tells the organiser where their own posts and feeds go.
+func (app *App) examplesNotice(b *bot.Bot) string {
+	if !b.SendsForReal() {
+		return ""
+	}
+	cfg := app.Config
+	dir := cfg.Resolve(cfg.Sources.Markdown.Dir)
+	posts, _ := markdown.LoadDirIn(dir, cfg.Location())
+	var examples []string
+	for _, p := range posts {
+		if p.Example {
+			examples = append(examples, filepath.Base(p.Source.Ref))
+		}
+	}
+	for _, f := range cfg.Sources.Feeds {
+		if f.Example {
+			examples = append(examples, "feed "+f.Name)
+		}
+	}
+	if len(examples) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("examples are never sent for real (%s): write your own posts in %s without example: true, and list your website's feed under sources.feeds in %s without example: true",
+		strings.Join(examples, ", "), dir, app.ConfigPath)
 }

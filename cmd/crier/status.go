@@ -105,7 +105,7 @@ progress of newsletter sends.`)
 	}
 	tw := tabwriter.NewWriter(app.Stdout, 0, 2, 2, ' ', 0)
 	for _, p := range out {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.ID, p.State, p.PublishAt.Local().Format("2006-01-02 15:04"), p.Title)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.ID, p.State, app.showTime(p.PublishAt), p.Title)
 		for _, d := range p.Deliveries {
 			where := d.RemoteURL
 			if d.Outbox && where != "" {

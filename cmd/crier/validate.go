@@ -36,6 +36,21 @@ text) are shown but do not fail.`)
 		fmt.Fprintln(app.Stdout, e)
 		problems++
 	}
+	sendsForReal := app.sendsForReal()
+	for _, p := range posts {
+		if !p.Draft && !p.PublishAt.IsZero() {
+			// The time as Crier reads it: a zone mistake shows here first.
+			fmt.Fprintf(app.Stdout, "%s: publish_at is %s\n", p.Source.Ref, app.showTime(p.PublishAt))
+		}
+		if p.Example && sendsForReal {
+			fmt.Fprintf(app.Stdout, "%s: example: true: only ever rendered to the outbox, never sent (leave the line out of your own posts)\n", p.Source.Ref)
+		}
+	}
+	for i, f := range cfg.Sources.Feeds {
+		if f.Example && sendsForReal {
+			fmt.Fprintf(app.Stdout, "%s: sources.feeds[%d] (%s): example: true: its items are never sent; remove the line once url is your website's feed\n", app.ConfigPath, i, f.Name)
+		}
+	}
 	chans, err := app.offlineChannels()
 	if err != nil {
 		return err
