@@ -22,6 +22,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/crierhq/crier/config/secret"
+	"github.com/crierhq/crier/contentfetch"
 	"github.com/crierhq/crier/schedules"
 )
 
@@ -35,6 +36,7 @@ type Config struct {
 	Sources   Sources   `yaml:"sources"`
 	Schedules Schedules `yaml:"schedules"`
 	Delivery  Delivery  `yaml:"delivery"`
+	Fetch     Fetch     `yaml:"fetch"`
 	// Channels are the sections under channels:, one per channel instance,
 	// in file order. The channel registry reads them; config knows no
 	// channel type.
@@ -138,6 +140,17 @@ type Delivery struct {
 	MaxAttempts int `yaml:"max_attempts"`
 	// Workers is how many deliveries run at once.
 	Workers int `yaml:"workers"`
+}
+
+// Fetch configures the client through which Crier fetches addresses that
+// came from content (a post's or feed item's image), never from the config.
+type Fetch struct {
+	// AllowNetworks are IP addresses or CIDR prefixes that content may be
+	// fetched from although they are not public (an intranet image
+	// server). Empty: only public addresses.
+	AllowNetworks []string `yaml:"allow_networks"`
+	// Timeout bounds one fetch (0: 30s).
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 // Problem is one thing wrong with the config, at a place in a file.
@@ -509,6 +522,15 @@ func (v *validator) check(c *Config) {
 			field := fmt.Sprintf("http.trusted_proxies[%d]", i)
 			v.add(v.line(field), field, "must be an IP address or a CIDR prefix such as 10.0.0.0/8")
 		}
+	}
+	for i, n := range c.Fetch.AllowNetworks {
+		if _, err := contentfetch.ParseAllow([]string{n}); err != nil {
+			field := fmt.Sprintf("fetch.allow_networks[%d]", i)
+			v.add(v.line(field), field, "%v", err)
+		}
+	}
+	if c.Fetch.Timeout < 0 {
+		v.add(v.line("fetch.timeout"), "fetch.timeout", "must not be negative")
 	}
 	v.timezone(c)
 	v.schedule("schedules.publish_due", c.Schedules.PublishDue, true)

@@ -272,3 +272,17 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestFetchAllowNetworks(t *testing.T) {
+	cfg, err := Parse("c.yaml", []byte("fetch:\n  allow_networks: [10.0.0.0/8, 192.168.1.20]\n  timeout: 10s\n"), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Fetch.AllowNetworks) != 2 || cfg.Fetch.Timeout.Seconds() != 10 {
+		t.Errorf("fetch: %+v", cfg.Fetch)
+	}
+	_, err = Parse("c.yaml", []byte("fetch:\n  allow_networks:\n    - 10.0.0.0/8\n    - intranet.example\n"), noEnv)
+	if err == nil || !strings.Contains(err.Error(), "c.yaml:4: fetch.allow_networks[1]") || !strings.Contains(err.Error(), "CIDR") {
+		t.Errorf("a host name in the allow-list: %v", err)
+	}
+}

@@ -231,7 +231,7 @@ func measureCeiling(t *testing.T, port, n int, bare bool) benchResult {
 		if w < n%benchConcurrency {
 			count++
 		}
-		msg, err := f.build(m.Subject, m.HTML, m.Text, mustAddr("supporter0000001@example.org"), "ceiling@camaca.org", time.Now(), "https://news.camaca.org/unsubscribe?t=u.1.0.abcdefghijklmnopqrstuvwxyz0")
+		msg, err := f.build(m.Subject, m.HTML, m.Text, mustAddr("supporter0000001@example.org"), "ceiling@camaca.org", time.Now(), "https://news.camaca.org/unsubscribe?t=u.1.0.abcdefghijklmnopqrstuvwxyz0", nil)
 		if err != nil {
 			t.Fatal(err)
 		}

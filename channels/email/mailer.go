@@ -92,13 +92,16 @@ func SendTest(ctx context.Context, cfg Config, campaign channels.Campaign, p pos
 	if err != nil {
 		return err
 	}
-	m := payload.Body.(*Message)
+	m, err := channels.BodyOf[*Message](payload)
+	if err != nil {
+		return err
+	}
 	unsub := f.publicURL() + placeholderUnsubscribe
 	htmlOut, textOut, err := f.personal(m, addr.Name, unsub)
 	if err != nil {
 		return err
 	}
-	msg, err := f.build("[Test] "+m.Subject, htmlOut, textOut, addr, messageID(m.SendID, "test."+strconv.FormatInt(time.Now().UnixNano(), 36), f.domain), time.Now(), unsub)
+	msg, err := f.build("[Test] "+m.Subject, htmlOut, textOut, addr, messageID(m.SendID, "test."+strconv.FormatInt(time.Now().UnixNano(), 36), f.domain), time.Now(), unsub, m.inline)
 	if err != nil {
 		return err
 	}

@@ -228,7 +228,9 @@ func (s *Sender) Send(ctx context.Context, d channels.Delivery, p channels.Paylo
 	if m == nil {
 		return channels.Receipt{}, channels.Permanent(fmt.Errorf("email: payload of %s has no message", d.PostID))
 	}
-	return s.run(ctx, m, "post", d.PostID)
+	r, err := s.run(ctx, m, "post", d.PostID)
+	r.Notes = m.notes
+	return r, err
 }
 
 // Digest sends one digest of posts to every confirmed subscriber, once per
@@ -242,7 +244,9 @@ func (s *Sender) Digest(ctx context.Context, digestID string, posts []post.Post)
 	if err != nil {
 		return channels.Receipt{}, err
 	}
-	return s.run(ctx, m, "digest", digestID)
+	r, err := s.run(ctx, m, "digest", digestID)
+	r.Notes = m.notes
+	return r, err
 }
 
 // run is one attempt of a campaign send.
@@ -659,7 +663,7 @@ func (w *worker) deliver(ctx, stopCtx context.Context, r recipient) {
 func (w *worker) personalise(a *attempt) bool {
 	st, s := w.st, w.st.s
 	if w.msg == nil {
-		w.msg = s.f.newsletterMsg(st.m.Subject)
+		w.msg = s.f.newsletterMsg(st.m.Subject, st.m.inline)
 		if s.dkim != nil {
 			w.msg.SetDKIM(s.dkim)
 		}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -11,6 +14,7 @@ import (
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/channels/outbox"
+	"github.com/crierhq/crier/contentfetch"
 	"github.com/crierhq/crier/post"
 	"github.com/crierhq/crier/subscribers"
 )
@@ -18,6 +22,80 @@ import (
 func (a *App) campaign() channels.Campaign {
 	c := a.Config.Campaign
 	return channels.Campaign{Name: c.Name, Website: c.Website, Language: c.Language, PublicURL: a.Config.HTTP.PublicURL, Location: a.Config.Location()}
+}
+
+// contentClient is the guarded client for addresses from content, as the
+// config's fetch section sets it up.
+func (a *App) contentClient() (*contentfetch.Client, error) {
+	if a.Content != nil {
+		return a.Content, nil
+	}
+	allow, err := contentfetch.ParseAllow(a.Config.Fetch.AllowNetworks)
+	if err != nil {
+		return nil, fmt.Errorf("fetch.allow_networks: %w", err)
+	}
+	ua := "Crier"
+	if w := a.Config.Campaign.Website; w != "" {
+		ua += " (+" + w + ")"
+	}
+	a.Content = contentfetch.New(contentfetch.Options{Allow: allow, Timeout: a.Config.Fetch.Timeout, UserAgent: ua})
+	return a.Content, nil
+}
+
+// imageCheckTimeout bounds each image check of preview and validate.
+const imageCheckTimeout = 15 * time.Second
+
+// checkImage tries a post's image the way the senders will (the file read,
+// the URL fetched through the guarded content client) and says why it
+// would be left out, or "" when it is fine. It sends nothing.
+func (a *App) checkImage(ctx context.Context, p post.Post) string {
+	if p.Image == nil {
+		return ""
+	}
+	if p.Image.File != "" {
+		if _, _, err := channels.ReadImageFile(p.Image.File, contentfetch.DefaultMaxBytes); err != nil {
+			return fmt.Sprintf("image %s: %v; the post will go out without it", p.Image.File, err)
+		}
+		return ""
+	}
+	content, err := a.contentClient()
+	if err != nil {
+		return err.Error()
+	}
+	ctx, cancel := context.WithTimeout(ctx, imageCheckTimeout)
+	defer cancel()
+	if _, err := content.Image(ctx, p.Image.URL); err != nil {
+		return fmt.Sprintf("image %v; the post will go out without it", strings.TrimPrefix(err.Error(), "fetching "))
+	}
+	return ""
+}
+
+// checkImages is checkImage for many posts, a few at a time (a feed
+// preview may name dozens of pictures), in the posts' order.
+func (a *App) checkImages(ctx context.Context, posts []post.Post) []string {
+	out := make([]string, len(posts))
+	if _, err := a.contentClient(); err != nil {
+		for i := range out {
+			out[i] = err.Error()
+		}
+		return out
+	}
+	sem := make(chan struct{}, 4)
+	var wg sync.WaitGroup
+	for i, p := range posts {
+		if p.Image == nil {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			out[i] = a.checkImage(ctx, p)
+		}()
+	}
+	wg.Wait()
+	return out
 }
 
 // instance returns the configured channel of that name.
@@ -88,8 +166,12 @@ type newsletterSettings interface {
 // newsletter pages' parts when a channel has them.
 func (a *App) liveChannels(ctx context.Context, st *store.Store, reg prometheus.Registerer) ([]channels.Channel, *subscribers.Newsletter, error) {
 	camp := a.campaign()
+	content, err := a.contentClient()
+	if err != nil {
+		return nil, nil, err
+	}
 	box := outbox.New(a.Config.DataPath("outbox"))
-	env := channels.Env{Campaign: camp, DB: st.DB(), HTTPClient: a.HTTPClient, Logger: a.Logger,
+	env := channels.Env{Campaign: camp, DB: st.DB(), HTTPClient: a.HTTPClient, Content: content, Logger: a.Logger,
 		DataDir: a.Config.DataPath(), OutboxDir: box.Dir, Registerer: reg}
 	var out []channels.Channel
 	var nl *subscribers.Newsletter

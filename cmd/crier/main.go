@@ -20,6 +20,7 @@ import (
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/config"
+	"github.com/crierhq/crier/contentfetch"
 )
 
 // App is what every command gets: the config, the store, the log and the
@@ -34,11 +35,15 @@ type App struct {
 	Logger    *slog.Logger
 	Stdout    io.Writer
 	Stderr    io.Writer
-	// HTTPClient carries every outgoing request (feeds, Mastodon, Discord).
+	// HTTPClient carries every outgoing request to an address the config
+	// names (feeds, Mastodon, Discord, SMTP's neighbours).
 	HTTPClient *http.Client
-	logFormat  string
-	logLevel   string
-	store      *store.Store
+	// Content fetches addresses that came from content (images); nil means
+	// the guarded client the config's fetch section describes.
+	Content   *contentfetch.Client
+	logFormat string
+	logLevel  string
+	store     *store.Store
 }
 
 // OpenStore opens the configured store once and reuses it.
