@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/crierhq/crier/config"
+	"github.com/crierhq/crier/internal/explain"
 )
 
 // Provider is one channel type, as its package registers it: how it reads
@@ -195,11 +196,19 @@ func (r *Registry) implicit(cfg *config.Config) []config.ChannelSection {
 func (r *Registry) unknownType(s config.ChannelSection) config.Problem {
 	types := strings.Join(r.Types(), ", ")
 	if s.TypeLine != s.Line {
-		p := s.Problem("type", "unknown channel type %q (known types: %s)", s.Type, types)
+		hint := ""
+	if c := explain.Closest(s.Type, r.Types()); c != "" {
+		hint = fmt.Sprintf(" (did you mean %q?)", c)
+	}
+	p := s.Problem("type", "unknown channel type %q%s (known types: %s)", s.Type, hint, types)
 		p.Line = s.TypeLine
 		return p
 	}
-	return s.Problem("", "unknown key: %q is not a channel type (known types: %s); to name a channel yourself, give its type, e.g. %s:  type: %s", s.Name, types, s.Name, r.Types()[0])
+	hint := ""
+	if c := explain.Closest(s.Name, r.Types()); c != "" {
+		hint = fmt.Sprintf(" (did you mean %q?)", c)
+	}
+	return s.Problem("", "unknown key%s: %q is not a channel type (known types: %s); to name a channel yourself, give its type, e.g. %s:  type: %s", hint, s.Name, types, s.Name, r.Types()[0])
 }
 
 // Load reads config.yaml and configures its channels: every problem of the

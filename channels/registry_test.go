@@ -84,17 +84,22 @@ func TestInstanceProblemsNameTheInstanceAndLine(t *testing.T) {
     type: email
   discord:
     mode: sideways
+  mastodn-local:
+    type: mastodn
+  mastodn: {}
 `
 	_, _, err := registry().Parse("c.yaml", []byte(src), noEnv)
 	text := err.Error()
 	for _, want := range []string{
 		"c.yaml:4: channels.mastodon-leeds.visibility: must be public",
-		"c.yaml:5: channels.mastodon-leeds.colour: unknown key (expected one of: ",
+		"c.yaml:5: channels.mastodon-leeds.colour: unknown key; expected one of: ",
 		`c.yaml:6: channels.fax: unknown key: "fax" is not a channel type (known types: discord, email, mastodon)`,
 		`c.yaml:9: channels.telegram-uk.type: unknown channel type "telegram"`,
 		"c.yaml:10: channels.Bad_Name: a channel name is lower-case",
 		"c.yaml:13: channels.newsletter-2: only one email channel may be enabled (email is already)",
 		"c.yaml:16: channels.discord.mode: must be auto, outbox or send",
+		`c.yaml:18: channels.mastodn-local.type: unknown channel type "mastodn" (did you mean "mastodon"?)`,
+		`c.yaml:19: channels.mastodn: unknown key (did you mean "mastodon"?): "mastodn" is not a channel type`,
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("missing %q in:\n%s", want, text)

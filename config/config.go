@@ -23,6 +23,7 @@ import (
 
 	"github.com/crierhq/crier/config/secret"
 	"github.com/crierhq/crier/contentfetch"
+	"github.com/crierhq/crier/internal/explain"
 	"github.com/crierhq/crier/schedules"
 )
 
@@ -72,8 +73,13 @@ type Log struct {
 type HTTP struct {
 	Listen string `yaml:"listen"`
 	// PublicURL is how supporters reach the pages (used in links in mail).
-	PublicURL  string        `yaml:"public_url"`
+	PublicURL string `yaml:"public_url"`
+	// AdminToken guards /admin/ (at least 32 characters; empty: the admin
+	// API is off).
 	AdminToken secret.Secret `yaml:"admin_token"`
+	// MetricsToken, when set, is the bearer token /metrics requires
+	// (empty: /metrics is open to whoever reaches the listen address).
+	MetricsToken secret.Secret `yaml:"metrics_token"`
 	// TrustedProxies are reverse proxies (addresses or CIDR prefixes) whose
 	// X-Forwarded-For the newsletter pages believe, for the per-address rate
 	// limit and the consent record; see web.ParseTrustedProxies.
@@ -209,7 +215,8 @@ func Parse(path string, data []byte, lookup func(string) (string, bool)) (*Confi
 func ParseAll(path string, data []byte, lookup func(string) (string, bool)) (*Config, Problems) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, Problems{{File: path, Line: yamlErrorLine(err), Message: strings.TrimPrefix(err.Error(), "yaml: ")}}
+		line, msg, _ := explain.YAML(err, string(data))
+		return nil, Problems{{File: path, Line: line, Message: "the file cannot be read: " + msg}}
 	}
 	v := &validator{file: path, lines: map[string]int{}}
 	if len(root.Content) == 0 {
@@ -394,7 +401,11 @@ func (v *validator) walk(n *yaml.Node, t reflect.Type, path string) {
 			ft, ok := fields[key.Value]
 			child := joinPath(path, key.Value)
 			if !ok {
-				v.add(key.Line, child, "unknown key (expected one of: %s)", strings.Join(sortedKeys(fields), ", "))
+				hint := ""
+				if s := explain.Closest(key.Value, sortedKeys(fields)); s != "" {
+					hint = fmt.Sprintf(" (did you mean %q?)", s)
+				}
+				v.add(key.Line, child, "unknown key%s; expected one of: %s", hint, strings.Join(sortedKeys(fields), ", "))
 				continue
 			}
 			v.lines[child] = key.Line
@@ -496,6 +507,13 @@ func (v *validator) fieldAt(line int) string {
 	return best
 }
 
+// Shortest tokens accepted: the admin token opens supporters' personal
+// data, the metrics token only counts.
+const (
+	minAdminToken   = 32
+	minMetricsToken = 16
+)
+
 // check validates meaning once the shape is right.
 func (v *validator) check(c *Config) {
 	switch c.Log.Format {
@@ -513,6 +531,14 @@ func (v *validator) check(c *Config) {
 	}
 	if c.HTTP.PublicURL != "" && !strings.HasPrefix(c.HTTP.PublicURL, "http://") && !strings.HasPrefix(c.HTTP.PublicURL, "https://") {
 		v.add(v.line("http.public_url"), "http.public_url", "must start with http:// or https://")
+	}
+	// The admin token opens every supporter's personal data; failed
+	// attempts are throttled, but a short token is still guessable.
+	if t := c.HTTP.AdminToken; t.IsSet() && len(t.Reveal()) < minAdminToken {
+		v.add(v.line("http.admin_token"), "http.admin_token", "must be at least %d characters (e.g. `openssl rand -hex 32`), or empty to turn the admin API off", minAdminToken)
+	}
+	if t := c.HTTP.MetricsToken; t.IsSet() && len(t.Reveal()) < minMetricsToken {
+		v.add(v.line("http.metrics_token"), "http.metrics_token", "must be at least %d characters (e.g. `openssl rand -hex 16`), or empty to leave /metrics open", minMetricsToken)
 	}
 	for i, p := range c.HTTP.TrustedProxies {
 		if _, err := netip.ParsePrefix(p); err == nil {

@@ -273,6 +273,25 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
+func TestMisspeltKeySuggestsTheRightOne(t *testing.T) {
+	_, err := Parse("config.yaml", []byte("sources:\n  feeds:\n    - name: site\n      url: https://camaca.example/feed\n      shedule: \"@every 5m\"\n"), noEnv)
+	if err == nil || !strings.Contains(err.Error(), `config.yaml:5: sources.feeds[0].shedule: unknown key (did you mean "schedule"?)`) {
+		t.Fatalf("want a did-you-mean on line 5, got %v", err)
+	}
+}
+
+func TestYAMLMistakeInPlainWordsOnItsLine(t *testing.T) {
+	_, err := Parse("config.yaml", []byte("campaign:\n  name: CAMACA\n  website: https://camaca.example\nlog:\n  format: text\n\tlevel: info\n"), noEnv)
+	var probs Problems
+	if !errors.As(err, &probs) || len(probs) != 1 || probs[0].Line != 6 || !strings.Contains(probs[0].Message, "indented with a tab") {
+		t.Fatalf("want one problem on line 6 about the tab, got %v", err)
+	}
+	_, err = Parse("config.yaml", []byte("campaign:\n  name: CAMACA\n  website: [https://camaca.example\nlog:\n  format: text\n"), noEnv)
+	if !errors.As(err, &probs) || probs[0].Line != 3 || !strings.Contains(probs[0].Message, "never closed") {
+		t.Fatalf("want the unclosed list on line 3, got %v", err)
+	}
+}
+
 func TestFetchAllowNetworks(t *testing.T) {
 	cfg, err := Parse("c.yaml", []byte("fetch:\n  allow_networks: [10.0.0.0/8, 192.168.1.20]\n  timeout: 10s\n"), noEnv)
 	if err != nil {
@@ -284,5 +303,55 @@ func TestFetchAllowNetworks(t *testing.T) {
 	_, err = Parse("c.yaml", []byte("fetch:\n  allow_networks:\n    - 10.0.0.0/8\n    - intranet.example\n"), noEnv)
 	if err == nil || !strings.Contains(err.Error(), "c.yaml:4: fetch.allow_networks[1]") || !strings.Contains(err.Error(), "CIDR") {
 		t.Errorf("a host name in the allow-list: %v", err)
+	}
+}
+
+// TestTokensAndClearTextSMTP: a short admin or metrics token and clear-text
+// SMTP to another machine are config errors with their lines.
+func TestTokensAndClearTextSMTP(t *testing.T) {
+	src := `http:
+  admin_token: organiser-token-123
+  metrics_token: short
+channels:
+  email:
+    from: news@camaca.org
+    smtp:
+      host: smtp.example.org
+      tls: none
+`
+	_, err := Parse("c.yaml", []byte(src), noEnv)
+	var ps Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("want problems, got %v", err)
+	}
+	want := []string{
+		"c.yaml:2: http.admin_token: must be at least 32 characters",
+		"c.yaml:3: http.metrics_token: must be at least 16 characters",
+		"c.yaml:9: channels.email.smtp.tls: tls: none to smtp.example.org would send",
+	}
+	if len(ps) != len(want) {
+		t.Fatalf("%d problems, want %d:\n%v", len(ps), len(want), err)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(ps[i].String(), w) {
+			t.Errorf("problem %d = %q, want it to start with %q", i, ps[i], w)
+		}
+	}
+	if strings.Contains(err.Error(), "organiser-token-123") {
+		t.Error("the token is echoed in the error")
+	}
+	ok := `http:
+  admin_token: 0123456789abcdef0123456789abcdef
+  metrics_token: 0123456789abcdef
+channels:
+  email:
+    from: news@camaca.org
+    smtp:
+      host: relay.internal
+      tls: none
+      allow_insecure: true
+`
+	if _, err := Parse("c.yaml", []byte(ok), noEnv); err != nil {
+		t.Fatalf("long tokens and an explicit allow_insecure: %v", err)
 	}
 }

@@ -48,4 +48,7 @@ type Newsletter struct {
 	Mailer Mailer
 	// ConfirmationsPerHour caps confirmation mails (see the email config).
 	ConfirmationsPerHour int
+	// Erased removes what the mailer kept of an erased subscriber (the
+	// outbox's copies of their confirmation mails).
+	Erased func(id int64) error
 }

@@ -153,3 +153,24 @@ func (o *outboxMailer) SendConfirmation(ctx context.Context, sub subscribers.Sub
 	}
 	return nil
 }
+
+// EraseConfirmations removes the confirmation mails NewOutboxMailer wrote
+// for subscriber id under outboxDir (they hold the address), for an erasure.
+func EraseConfirmations(outboxDir string, id int64) error {
+	return eraseConfirmations(filepath.Join(outboxDir, Type, "confirmations"), id)
+}
+
+// eraseConfirmations removes subscriber id's confirmation mails from dir.
+func eraseConfirmations(dir string, id int64) error {
+	pattern := filepath.Join(dir, fmt.Sprintf("*-subscriber-%d.eml", id))
+	files, err := filepath.Glob(pattern)
+	if err != nil {
+		return fmt.Errorf("finding confirmation mails of subscriber %d: %w", id, err)
+	}
+	for _, f := range files {
+		if err := os.Remove(f); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("erasing a confirmation mail of subscriber %d: %w", id, err)
+		}
+	}
+	return nil
+}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
+	"path/filepath"
 	"sync"
 
 	"github.com/crierhq/crier/channels"
@@ -138,13 +139,20 @@ func (s *Settings) Newsletter(ctx context.Context, env channels.Env, sender chan
 	if err != nil {
 		return nil, err
 	}
-	nl := &subscribers.Newsletter{Store: subs, Signer: signer, ConfirmationsPerHour: s.cfg.ConfirmationsPerHour}
+	nl := &subscribers.Newsletter{Store: subs, Signer: signer, ConfirmationsPerHour: s.cfg.ConfirmationsPerHour,
+		Erased: func(id int64) error { return s.EraseConfirmations(env.OutboxDir, id) }}
 	if m, ok := sender.(subscribers.Mailer); ok {
 		nl.Mailer = m
 	} else {
 		nl.Mailer = NewOutboxMailer(s.cfg, env.Campaign, env.OutboxDir)
 	}
 	return nl, nil
+}
+
+// EraseConfirmations removes the confirmation mails to subscriber id that
+// this newsletter wrote to the outbox (they hold the address).
+func (s *Settings) EraseConfirmations(outboxDir string, id int64) error {
+	return eraseConfirmations(filepath.Join(outboxDir, s.cfg.instance(), "confirmations"), id)
 }
 
 // SendTest sends one test copy of p's newsletter to an organiser.

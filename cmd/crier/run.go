@@ -98,17 +98,19 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	srv := web.New(web.Options{Listen: cfg.HTTP.Listen, Health: b.Health, Registry: reg, AdminToken: cfg.HTTP.AdminToken, Logger: app.Logger})
+	proxies, err := web.ParseTrustedProxies(cfg.HTTP.TrustedProxies)
+	if err != nil {
+		return nil, nil, fmt.Errorf("http.trusted_proxies: %w", err)
+	}
+	srv := web.New(web.Options{Listen: cfg.HTTP.Listen, Health: b.Health, Warnings: b.Warnings, Registry: reg, AdminToken: cfg.HTTP.AdminToken,
+		MetricsToken: cfg.HTTP.MetricsToken, TrustedProxies: proxies, Logger: app.Logger})
 	srv.HandleAdmin("GET /admin/status", statusHandler(app.Registry, st))
 	if nl != nil {
-		proxies, err := web.ParseTrustedProxies(cfg.HTTP.TrustedProxies)
-		if err != nil {
-			return nil, nil, fmt.Errorf("http.trusted_proxies: %w", err)
-		}
 		if err := web.MountNewsletter(srv, web.NewsletterOptions{
 			Store: nl.Store, Signer: nl.Signer, Mailer: nl.Mailer, PublicURL: cfg.HTTP.PublicURL,
 			Campaign: app.campaign(), Logger: app.Logger, Now: time.Now, TrustedProxies: proxies,
 			MaxConfirmationsPerHour: nl.ConfirmationsPerHour,
+			Erased:                  nl.Erased,
 		}); err != nil {
 			return nil, nil, fmt.Errorf("mounting newsletter pages: %w", err)
 		}

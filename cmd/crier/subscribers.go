@@ -272,10 +272,22 @@ form themselves and confirm, that works. Use this for erasure requests; an unsub
 	if err != nil {
 		return err
 	}
-	err = subs.Delete(ctx, pos[0])
+	id, err := subs.Erase(ctx, pos[0])
+	if err == nil {
+		// The confirmation mails the outbox holds carry the address.
+		for _, inst := range app.Instances {
+			if e, ok := inst.Settings.(confirmationEraser); ok {
+				if err := e.EraseConfirmations(app.Config.DataPath("outbox"), id); err != nil {
+					return err
+				}
+			}
+		}
+	}
 	if errors.Is(err, subscribers.ErrNotFound) {
-		fmt.Fprintf(app.Stdout, "%s was not on the list; it is now suppressed, so no import can add it.\n", printable(pos[0]))
-		return nil
+		// Nothing was erased: say so, and fail, so that a typo in the
+		// address is noticed. The address is still suppressed against
+		// imports, as the supporter asked.
+		return fmt.Errorf("%s is not on the list (check the spelling; `crier subscribers list` shows who is); nothing was erased, but imports will now refuse it", printable(pos[0]))
 	}
 	if err != nil {
 		return err
@@ -374,4 +386,10 @@ func (b *progressBar) finish() {
 	if b.drawn {
 		fmt.Fprint(b.w, "\r\033[K")
 	}
+}
+
+// confirmationEraser is a channel that keeps copies of confirmation mails in
+// the outbox (the newsletter without SMTP): an erasure removes them too.
+type confirmationEraser interface {
+	EraseConfirmations(outboxDir string, id int64) error
 }
