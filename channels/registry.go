@@ -197,10 +197,10 @@ func (r *Registry) unknownType(s config.ChannelSection) config.Problem {
 	types := strings.Join(r.Types(), ", ")
 	if s.TypeLine != s.Line {
 		hint := ""
-	if c := explain.Closest(s.Type, r.Types()); c != "" {
-		hint = fmt.Sprintf(" (did you mean %q?)", c)
-	}
-	p := s.Problem("type", "unknown channel type %q%s (known types: %s)", s.Type, hint, types)
+		if c := explain.Closest(s.Type, r.Types()); c != "" {
+			hint = fmt.Sprintf(" (did you mean %q?)", c)
+		}
+		p := s.Problem("type", "unknown channel type %q%s (known types: %s)", s.Type, hint, types)
 		p.Line = s.TypeLine
 		return p
 	}
