@@ -57,7 +57,7 @@ type Mentioner interface {
 }
 
 // Single is implemented by providers of which at most one instance may be
-// configured (the newsletter: one list of supporters, one set of pages).
+// enabled (the newsletter: one list of supporters, one set of pages).
 type Single interface {
 	Single() string // why, for the problem shown to the organiser
 }
