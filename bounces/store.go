@@ -7,8 +7,8 @@ import (
 	"regexp"
 	"time"
 
-	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/internal/redact"
+	"github.com/crierhq/crier/migrate"
 )
 
 // The feedback table: one row per bounce, complaint or mailed unsubscribe
@@ -45,7 +45,7 @@ const (
 )
 
 func upgrade(ctx context.Context, db *sql.DB) error {
-	return store.Migrate(ctx, db, "bounces", schema)
+	return migrate.Up(ctx, db, "bounces", schema)
 }
 
 var addressInText = regexp.MustCompile(`[^\s<>()\[\]"',;:]{1,64}@[A-Za-z0-9.-]{1,253}`)

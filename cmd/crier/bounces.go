@@ -13,6 +13,7 @@ import (
 
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/bounces"
+	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/channels/email"
 	"github.com/crierhq/crier/subscribers"
 	"github.com/crierhq/crier/web"
@@ -101,7 +102,10 @@ Nothing is changed.`)
 	if err != nil {
 		return err
 	}
-	ecfg := app.emailConfig()
+	ecfg, ok := app.emailConfig()
+	if !ok {
+		return fmt.Errorf("the newsletter (an email channel) is not enabled in %s", app.ConfigPath)
+	}
 	key := []byte(ecfg.LinkSecret.Reveal())
 	if len(key) == 0 {
 		if key, err = subscribers.LoadOrCreateKey(app.Config.DataPath()); err != nil {
@@ -155,8 +159,15 @@ Nothing is changed.`)
 	return nil
 }
 
-// emailConfig is the newsletter channel's section of the config.
-func (a *App) emailConfig() email.Config { return a.Config.Channels.Email }
+// emailConfig is the enabled newsletter channel's section of the config.
+func (a *App) emailConfig() (email.Config, bool) {
+	for _, i := range channels.Enabled(a.Instances) {
+		if s, ok := i.Settings.(*email.Settings); ok {
+			return s.Config(), true
+		}
+	}
+	return email.Config{}, false
+}
 
 func pollEvery(c bounces.IMAP) string {
 	if c.Poll > 0 {

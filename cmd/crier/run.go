@@ -14,7 +14,6 @@ import (
 	"github.com/crierhq/crier/bot"
 	"github.com/crierhq/crier/bot/feed"
 	"github.com/crierhq/crier/bot/markdown"
-	"github.com/crierhq/crier/channels/email"
 	"github.com/crierhq/crier/web"
 )
 
@@ -90,6 +89,7 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 		Store:       st,
 		Channels:    chans,
 		MarkdownDir: cfg.Resolve(cfg.Sources.Markdown.Dir),
+		Posts:       app.postReader(),
 		Feeds:       cfg.Sources.Feeds,
 		Fetcher:     &feed.Fetcher{Client: app.HTTPClient, UserAgent: "Crier (+" + cfg.Campaign.Website + ")"},
 		Delivery:    cfg.Delivery,
@@ -107,18 +107,20 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 	}
 	srv := web.New(web.Options{Listen: cfg.HTTP.Listen, Health: b.Health, Warnings: b.Warnings, Registry: reg, AdminToken: cfg.HTTP.AdminToken,
 		MetricsToken: cfg.HTTP.MetricsToken, TrustedProxies: proxies, Logger: app.Logger})
-	srv.HandleAdmin("GET /admin/status", statusHandler(st))
+	srv.HandleAdmin("GET /admin/status", statusHandler(app.Registry, st))
 	if nl != nil {
 		if err := web.MountNewsletter(srv, web.NewsletterOptions{
-			Store: nl.subs, Signer: nl.signer, Mailer: nl.mailer, PublicURL: cfg.HTTP.PublicURL,
+			Store: nl.Store, Signer: nl.Signer, Mailer: nl.Mailer, PublicURL: cfg.HTTP.PublicURL,
 			Campaign: app.campaign(), Logger: app.Logger, Now: time.Now, TrustedProxies: proxies,
-			MaxConfirmationsPerHour: cfg.Channels.Email.ConfirmationsPerHour,
-			Erased:                  func(id int64) error { return email.EraseConfirmations(cfg.DataPath("outbox"), id) },
+			MaxConfirmationsPerHour: nl.ConfirmationsPerHour,
+			Erased:                  nl.Erased,
 		}); err != nil {
 			return nil, nil, fmt.Errorf("mounting newsletter pages: %w", err)
 		}
-		if err := app.mountBounces(ctx, st, cfg.Channels.Email, nl.subs, nl.signer, srv, reg); err != nil {
-			return nil, nil, err
+		if ecfg, ok := app.emailConfig(); ok {
+			if err := app.mountBounces(ctx, st, ecfg, nl.Store, nl.Signer, srv, reg); err != nil {
+				return nil, nil, err
+			}
 		}
 	}
 	return b, srv, nil
