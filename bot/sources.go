@@ -149,6 +149,9 @@ func (b *Bot) considerFeedItem(ctx context.Context, f config.Feed, p post.Post) 
 // withdrawn, and one whose file no longer parses waits until it is fixed. A
 // broken file is logged with its file and line and never stops the others.
 func (b *Bot) PublishDue(ctx context.Context) error {
+	if err := b.publishDueStored(ctx); err != nil {
+		return err
+	}
 	if b.opts.MarkdownDir == "" {
 		return nil
 	}
@@ -180,6 +183,30 @@ func (b *Bot) PublishDue(ctx context.Context) error {
 		b.log.Warn("a waiting post's file is gone from the folder; withdrawn, it will not be sent", "post", sp.Post.ID, "file", sp.Post.Source.Ref)
 		if err := b.store.SavePost(ctx, sp.Post, store.PostWithdrawn, now); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// StoredKinds are the sources whose posts live only in the store (the
+// console): their scheduled posts are published from there when due.
+var StoredKinds = []string{"console"}
+
+// publishDueStored publishes the scheduled posts of store-only sources
+// whose time has come, through the same path as every other post.
+func (b *Bot) publishDueStored(ctx context.Context) error {
+	now := b.now()
+	for _, kind := range StoredKinds {
+		due, err := b.store.DueScheduled(ctx, kind, now)
+		if err != nil {
+			return err
+		}
+		for _, sp := range due {
+			p := sp.Post
+			p.Draft = false
+			if _, err := b.Publish(ctx, p); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

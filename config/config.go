@@ -40,6 +40,7 @@ type Config struct {
 	Schedules Schedules `yaml:"schedules"`
 	Delivery  Delivery  `yaml:"delivery"`
 	Channels  Channels  `yaml:"channels"`
+	Console   Console   `yaml:"console"`
 
 	// path is the file the config was read from; relative paths in it are
 	// resolved against its folder.
@@ -75,6 +76,13 @@ type HTTP struct {
 	// X-Forwarded-For the newsletter pages believe, for the per-address rate
 	// limit and the consent record; see web.ParseTrustedProxies.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+}
+
+// Console is the organisers' web console, served at / by the HTTP server.
+type Console struct {
+	// RequireApproval: a post written by an author can't go out until an
+	// editor approves it.
+	RequireApproval bool `yaml:"require_approval"`
 }
 
 // Store chooses the database.
@@ -230,6 +238,7 @@ func defaults() *Config {
 		Sources:   Sources{Markdown: Markdown{Dir: "posts"}},
 		Schedules: Schedules{PublishDue: "@every 1m", MaxLateness: 6 * time.Hour},
 		Delivery:  Delivery{Timeout: 2 * time.Minute, MaxAttempts: 10, Workers: 4},
+		Console:   Console{RequireApproval: true},
 		Channels: Channels{
 			Mastodon: mastodon.Config{Enabled: true, Visibility: "public"},
 			Discord:  discord.Config{Enabled: true},

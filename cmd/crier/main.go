@@ -19,6 +19,7 @@ import (
 
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/config"
+	"github.com/crierhq/crier/web/console"
 )
 
 // App is what every command gets: the config, the store, the log and the
@@ -34,6 +35,8 @@ type App struct {
 	logFormat  string
 	logLevel   string
 	store      *store.Store
+	// consoleUsers is set by daemon: the console's user store.
+	consoleUsers *console.Users
 }
 
 // OpenStore opens the configured store once and reuses it.
@@ -65,6 +68,7 @@ func commands() []command {
 		{name: "status", summary: "recent posts and their per-channel delivery state", run: cmdStatus},
 		{name: "validate", summary: "check the config and the posts folder, reporting every problem", run: cmdValidate, noConfig: true},
 		{name: "subscribers", summary: "import, export, list, remove and count newsletter subscribers", run: cmdSubscribers},
+		{name: "users", summary: "add, list, remove console users and reset their passwords", run: cmdUsers},
 		{name: "newsletter", summary: "newsletter tools (send a test copy)", run: cmdNewsletter},
 	}
 }

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/crierhq/crier/bot"
+	"github.com/crierhq/crier/bot/post"
+	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/channels/email"
+	"github.com/crierhq/crier/schedules"
+	"github.com/crierhq/crier/subscribers"
+	"github.com/crierhq/crier/web"
+	"github.com/crierhq/crier/web/console"
+)
+
+// mountConsole serves the organisers' console at / on the daemon's server.
+// Its previews use the same formatters as `crier preview` and delivery.
+func (app *App) mountConsole(ctx context.Context, srv *web.Server, st *store.Store, b *bot.Bot, subs *subscribers.Store, clientIP func(*http.Request) string) (*console.Users, error) {
+	cfg := app.Config
+	users, err := console.OpenUsers(ctx, st.DB(), nil)
+	if err != nil {
+		return nil, err
+	}
+	chans, err := app.offlineChannels()
+	if err != nil {
+		return nil, err
+	}
+	render := func(p post.Post) []console.Rendering {
+		var out []console.Rendering
+		for _, r := range renderAll(chans, p) {
+			out = append(out, console.Rendering{Channel: r.Channel, Payload: r.Payload, Err: r.Err})
+		}
+		return out
+	}
+	var feeds []console.Feed
+	for _, f := range cfg.Sources.Feeds {
+		spec := f.Schedule
+		feeds = append(feeds, console.Feed{Name: f.Name, URL: f.URL, Schedule: spec, Next: func(last time.Time) time.Time {
+			s, err := schedules.Parse(schedules.InZone(spec, cfg.Location()))
+			if err != nil {
+				return time.Time{}
+			}
+			return s.Next(last)
+		}})
+	}
+	var sendTest func(ctx context.Context, p post.Post, to string) error
+	if cfg.Channels.Email.Enabled {
+		ecfg := app.channelsConfig().Email
+		sendTest = func(ctx context.Context, p post.Post, to string) error {
+			if !ecfg.HasCredentials() {
+				return fmt.Errorf("the newsletter has no SMTP server (set SMTP_HOST): there is nowhere to send a test copy")
+			}
+			return email.SendTest(ctx, ecfg, app.campaign(), p, to)
+		}
+	}
+	c, err := console.New(console.Options{
+		Users: users, Store: st, Publisher: b, Render: render, MastodonLimit: cfg.Channels.Mastodon.MaxCharacters,
+		Subscribers: subs, SendTest: sendTest, Feeds: feeds, RequireApproval: cfg.Console.RequireApproval,
+		PublicURL: cfg.HTTP.PublicURL, DataDir: cfg.DataPath(), Location: cfg.Location(), Campaign: cfg.Campaign.Name,
+		Logger: app.Logger, ClientIP: clientIP,
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.Mount(srv)
+	return users, nil
+}

@@ -1,0 +1,246 @@
+package console
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/crierhq/crier/bot/post"
+	"github.com/crierhq/crier/channels/mastodon"
+)
+
+// channelPreview is one channel's rendering as the console shows it: the
+// same payload `crier preview` prints and delivery sends.
+type channelPreview struct {
+	Channel  string
+	Error    string
+	Warnings []string
+	Toots    []tootView
+	Discord  *discordView
+	Email    *emailView
+}
+
+type tootView struct {
+	Part, Of   int
+	Spoiler    string
+	Text       string
+	Count, Max int
+	Over       bool
+	ImageAlt   string
+	HasImage   bool
+	ImageSrc   string
+}
+
+type discordView struct {
+	Content     string
+	Title       string
+	URL         string
+	Description string
+	Colour      string
+	Author      string
+	Footer      string
+	ImageSrc    string
+	ImageAlt    string
+	Fields      []struct{ Name, Value string }
+}
+
+type emailView struct {
+	Subject, Preheader string
+	Key                string
+}
+
+// previewsFor renders a post on every channel. imageSrc, when set, shows a
+// picture not stored yet (a live preview of a chosen file).
+func (c *Console) previewsFor(s Session, p post.Post) []channelPreview {
+	return c.previews_(s, p, "")
+}
+
+func (c *Console) previews_(s Session, p post.Post, imageSrc string) []channelPreview {
+	if c.opts.Render == nil {
+		return nil
+	}
+	var out []channelPreview
+	for _, r := range c.opts.Render(p) {
+		cp := channelPreview{Channel: r.Channel, Warnings: r.Payload.Warnings}
+		if r.Err != nil {
+			cp.Error = r.Err.Error()
+			out = append(out, cp)
+			continue
+		}
+		body, _ := json.Marshal(r.Payload.Body)
+		switch r.Channel {
+		case "mastodon":
+			cp.Toots = c.toots(body, imageSrc)
+		case "discord":
+			cp.Discord = discordOf(body, imageSrc)
+		case "email":
+			var m struct{ Subject, Preheader, HTML string }
+			if json.Unmarshal(body, &m) == nil {
+				cp.Email = &emailView{Subject: m.Subject, Preheader: m.Preheader, Key: c.previews.put(s.User.ID, m.HTML)}
+			}
+		}
+		if p.Image != nil && strings.TrimSpace(p.Image.Alt) == "" {
+			cp.Warnings = appendOnce(cp.Warnings, "The image has no alt text: people who use screen readers will not know what it shows. Describe it under Alt text.")
+		}
+		if strings.TrimSpace(p.Link) == "" && r.Channel != "email" {
+			cp.Warnings = appendOnce(cp.Warnings, "The post has no link: readers cannot go on to read more on the campaign website.")
+		}
+		out = append(out, cp)
+	}
+	return out
+}
+
+func appendOnce(l []string, s string) []string {
+	for _, x := range l {
+		if x == s {
+			return l
+		}
+	}
+	return append(l, s)
+}
+
+func (c *Console) toots(body []byte, imageSrc string) []tootView {
+	var sts []mastodon.Status
+	if json.Unmarshal(body, &sts) != nil {
+		return nil
+	}
+	counter := mastodon.Counter{URLLength: 23}
+	var out []tootView
+	for i, st := range sts {
+		t := tootView{Part: i + 1, Of: len(sts), Spoiler: st.SpoilerText, Text: st.Status, Max: c.opts.MastodonLimit}
+		t.Count = counter.Count(st.SpoilerText, st.Status)
+		t.Over = t.Count > t.Max
+		if st.Media != nil {
+			t.HasImage, t.ImageAlt = true, st.Media.Description
+			t.ImageSrc = imageSrc
+			if t.ImageSrc == "" && safeImage(st.Media.URL) {
+				t.ImageSrc = st.Media.URL
+			}
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+func discordOf(body []byte, imageSrc string) *discordView {
+	var m struct {
+		Content string
+		Embeds  []struct {
+			Title, URL, Description string
+			Color                   *int
+			Author                  *struct{ Name string }
+			Footer                  *struct{ Text string }
+			Image                   *struct{ URL, Description string }
+			Fields                  []struct{ Name, Value string }
+		}
+	}
+	if json.Unmarshal(body, &m) != nil {
+		return nil
+	}
+	v := &discordView{Content: m.Content, Colour: "#5865f2"}
+	if len(m.Embeds) > 0 {
+		e := m.Embeds[0]
+		v.Title, v.Description, v.Fields = e.Title, e.Description, e.Fields
+		if safeURL(e.URL) {
+			v.URL = e.URL
+		}
+		if e.Color != nil {
+			v.Colour = "#" + hex6(*e.Color)
+		}
+		if e.Author != nil {
+			v.Author = e.Author.Name
+		}
+		if e.Footer != nil {
+			v.Footer = e.Footer.Text
+		}
+		if e.Image != nil {
+			v.ImageAlt = e.Image.Description
+			v.ImageSrc = imageSrc
+			if v.ImageSrc == "" && safeImage(e.Image.URL) {
+				v.ImageSrc = e.Image.URL
+			}
+		}
+	}
+	return v
+}
+
+func hex6(n int) string {
+	const digits = "0123456789abcdef"
+	b := make([]byte, 6)
+	for i := 5; i >= 0; i-- {
+		b[i] = digits[n&15]
+		n >>= 4
+	}
+	return string(b)
+}
+
+// safeImage admits http(s) image URLs and the console's own media.
+func safeImage(s string) bool { return safeURL(s) || strings.HasPrefix(s, "/media/") }
+
+// livePreview renders the write form's content without saving it: the
+// fragment for the page's script, or the whole write page without script.
+func (c *Console) livePreview(w http.ResponseWriter, r *http.Request, s Session) {
+	p := post.Post{ID: "preview", Draft: true, Source: post.Source{Kind: Kind, Name: "console"}}
+	if id := r.PostFormValue("id"); id != "" {
+		if sp, err := c.opts.Store.Post(r.Context(), id); err == nil {
+			if _, ok, _ := c.meta(r.Context(), id); ok {
+				p = sp.Post
+			}
+		}
+	}
+	p, problems := c.postFromForm(r, p)
+	imageSrc := ""
+	if src, ok := uploadedDataURL(r); ok {
+		imageSrc = src
+		p.Image = &post.Image{URL: strings.TrimRight(c.opts.PublicURL, "/") + "/media/new-image", Alt: strings.TrimSpace(r.PostFormValue("alt"))}
+	}
+	previews := c.previews_(s, p, imageSrc)
+	if r.Header.Get("X-Crier-Fragment") == "1" {
+		secureHeaders(w)
+		c.renderFragment(w, r, "previews", map[string]any{"Previews": previews})
+		return
+	}
+	f := c.formFromPost(p)
+	f.ID = r.PostFormValue("id")
+	f.ScheduleFor = r.PostFormValue("schedule_for")
+	f.Problems = problems
+	c.render(w, r, s, "write", map[string]any{"Form": f, "New": f.ID == "", "Previews": previews})
+}
+
+// uploadedDataURL turns a chosen (not yet saved) image into a data: URL for
+// the live preview.
+func uploadedDataURL(r *http.Request) (string, bool) {
+	if r.MultipartForm == nil {
+		return "", false
+	}
+	file, hdr, err := r.FormFile("image")
+	if err != nil || hdr.Size == 0 {
+		return "", false
+	}
+	defer file.Close()
+	data, err := io.ReadAll(io.LimitReader(file, maxImage+1))
+	if err != nil || len(data) > maxImage {
+		return "", false
+	}
+	ct := http.DetectContentType(data)
+	if _, ok := imageTypes[ct]; !ok {
+		return "", false
+	}
+	return "data:" + ct + ";base64," + base64.StdEncoding.EncodeToString(data), true
+}
+
+// cachedEmailPreview serves a rendered newsletter into the preview frame,
+// sandboxed: its own inline styles apply, nothing in it can run.
+func (c *Console) cachedEmailPreview(w http.ResponseWriter, r *http.Request, s Session) {
+	html, ok := c.previews.get(s.User.ID, r.PathValue("key"))
+	if !ok {
+		http.Error(w, "This preview has expired; reload the page.", http.StatusNotFound)
+		return
+	}
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; font-src https: data:; frame-ancestors 'self'; sandbox")
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	io.WriteString(w, html)
+}
+
