@@ -243,4 +243,3 @@ func (c *Console) cachedEmailPreview(w http.ResponseWriter, r *http.Request, s S
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	io.WriteString(w, html)
 }
-

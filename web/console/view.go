@@ -219,7 +219,7 @@ func (c *Console) renderPost(w http.ResponseWriter, r *http.Request, s Session, 
 	data := map[string]any{
 		"Post": sp.Post, "Stored": sp, "Meta": m, "IsConsole": isConsole, "Deliveries": views, "Events": events,
 		"State": state, "StateLabel": stateLabel(state), "Notice": notice, "CanGo": canGo,
-		"CanEdit": isConsole && m.Workflow != WorkflowPublished && c.mayEdit(s, m),
+		"CanEdit":  isConsole && m.Workflow != WorkflowPublished && c.mayEdit(s, m),
 		"Previews": c.previewsFor(s, sp.Post), "ScheduleFor": c.defaultScheduleFor(sp.Post),
 		"HasNewsletter": c.opts.SendTest != nil,
 	}
