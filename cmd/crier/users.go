@@ -20,7 +20,7 @@ func cmdUsers(ctx context.Context, app *App, args []string) error {
 		return usageError{usage}
 	}
 	if wantsHelp(args[:1]) {
-		fmt.Fprintln(app.Stderr, strings.TrimPrefix(usage, "usage: "))
+		fmt.Fprintln(app.Stderr, "Usage: crier users add EMAIL --role owner|editor|author [--password-stdin]\n       crier users list\n       crier users remove EMAIL\n       crier users reset-password EMAIL [--password-stdin]")
 		fmt.Fprintln(app.Stderr, `
 The people who sign in to the console at http.public_url. An author writes
 drafts and submits them for review; an editor also approves, schedules,
