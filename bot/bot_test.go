@@ -32,6 +32,8 @@ type fakeChannel struct {
 	fail func(d channels.Delivery) error
 	// checks counts attempts that had to check the remote side first.
 	checks int
+	// notes, when set, are what a successful send says it left out.
+	notes []string
 	// started and release, when set, hold a send in flight until released
 	// or until its context ends, like a real network call.
 	started, release chan struct{}
@@ -80,7 +82,7 @@ func (f *fakeChannel) Send(ctx context.Context, d channels.Delivery, p channels.
 	if err := d.Ledger.SavePart(ctx, channels.Part{Index: 0, RemoteID: id}); err != nil {
 		return channels.Receipt{}, err
 	}
-	return channels.Receipt{RemoteID: id, RemoteURL: "https://remote.example/" + id}, nil
+	return channels.Receipt{RemoteID: id, RemoteURL: "https://remote.example/" + id, Notes: f.notes}, nil
 }
 
 func (f *fakeChannel) count(postID string) int {
@@ -224,6 +226,31 @@ func TestFanOutDeliversToEveryChannelOnce(t *testing.T) {
 		if d.RemoteID == "" || d.RemoteURL == "" {
 			t.Errorf("%s: remote id/url not recorded: %+v", d.Channel, d)
 		}
+	}
+}
+
+// A send that succeeded but left something out (an image that could not be
+// fetched) records why, for `crier status`.
+func TestDeliveryNotesAreRecorded(t *testing.T) {
+	h := newHarness(t, "mastodon")
+	h.chans[0].notes = []string{"image left out: https://camaca.example/a.png: the server answered 404 Not Found"}
+	b := h.bot(Options{})
+	ctx := context.Background()
+	if err := b.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer b.Stop(ctx)
+	p := samplePost("md:noted")
+	if _, err := b.Publish(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("a sent delivery", func(c map[store.DeliveryState]int) bool { return c[store.DeliverySent] == 1 })
+	d, err := h.store.Delivery(ctx, p.ID, "mastodon")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.State != store.DeliverySent || d.Note != h.chans[0].notes[0] {
+		t.Errorf("delivery %+v, want sent with the note", d)
 	}
 }
 

@@ -112,6 +112,9 @@ func (b *Bot) finish(ctx context.Context, log *slog.Logger, a attempt, r channel
 			b.opts.Metrics.deliveryLatency.WithLabelValues(a.Channel).Observe(now.Sub(a.queuedAt).Seconds())
 		}
 		log.Info("delivered", "remote_id", r.RemoteID, "remote_url", r.RemoteURL)
+		for _, note := range r.Notes {
+			log.Warn("delivered with something left out", "note", note)
+		}
 		return nil
 	}
 	kind, wait := channels.Classify(sendErr)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/crierhq/crier/bot/post"
+	"github.com/crierhq/crier/contentfetch"
 )
 
 // Payload is what a formatter produced for one post on one channel.
@@ -49,6 +50,10 @@ type File struct {
 type Receipt struct {
 	RemoteID  string `json:"remote_id,omitempty"`
 	RemoteURL string `json:"remote_url,omitempty"`
+	// Notes say what went out differently from the payload, e.g. an image
+	// that could not be fetched and was left out. The delivery is still a
+	// success; the notes reach the log and `crier status`.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Part is one remote object of a delivery (a toot in a thread, a message),
@@ -286,10 +291,22 @@ type Env struct {
 	// DB is the store's database, for channels that keep their own tables
 	// (the newsletter's per-recipient send ledger).
 	DB *sql.DB
-	// HTTPClient is used for every outgoing HTTP request (tests point it at
-	// local fakes).
+	// HTTPClient is used for every request to the channel's own service
+	// (tests point it at local fakes).
 	HTTPClient *http.Client
-	Logger     *slog.Logger
+	// Content fetches every URL that came from a post's content (its
+	// image): it refuses non-public addresses. Nil means a client with the
+	// secure defaults and no allow-list.
+	Content *contentfetch.Client
+	Logger  *slog.Logger
 	// DataDir is the daemon's data folder.
 	DataDir string
+}
+
+// ContentClient returns e.Content, or a guarded client with the defaults.
+func (e Env) ContentClient() *contentfetch.Client {
+	if e.Content != nil {
+		return e.Content
+	}
+	return contentfetch.New(contentfetch.Options{})
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/crierhq/crier/channels/email"
 	"github.com/crierhq/crier/channels/mastodon"
 	"github.com/crierhq/crier/config/secret"
+	"github.com/crierhq/crier/contentfetch"
 	"github.com/crierhq/crier/schedules"
 )
 
@@ -39,6 +40,7 @@ type Config struct {
 	Sources   Sources   `yaml:"sources"`
 	Schedules Schedules `yaml:"schedules"`
 	Delivery  Delivery  `yaml:"delivery"`
+	Fetch     Fetch     `yaml:"fetch"`
 	Channels  Channels  `yaml:"channels"`
 	Console   Console   `yaml:"console"`
 
@@ -70,8 +72,13 @@ type Log struct {
 type HTTP struct {
 	Listen string `yaml:"listen"`
 	// PublicURL is how supporters reach the pages (used in links in mail).
-	PublicURL  string        `yaml:"public_url"`
+	PublicURL string `yaml:"public_url"`
+	// AdminToken guards /admin/ (at least 32 characters; empty: the admin
+	// API is off).
 	AdminToken secret.Secret `yaml:"admin_token"`
+	// MetricsToken, when set, is the bearer token /metrics requires
+	// (empty: /metrics is open to whoever reaches the listen address).
+	MetricsToken secret.Secret `yaml:"metrics_token"`
 	// TrustedProxies are reverse proxies (addresses or CIDR prefixes) whose
 	// X-Forwarded-For the newsletter pages believe, for the per-address rate
 	// limit and the consent record; see web.ParseTrustedProxies.
@@ -145,6 +152,17 @@ type Delivery struct {
 	MaxAttempts int `yaml:"max_attempts"`
 	// Workers is how many deliveries run at once.
 	Workers int `yaml:"workers"`
+}
+
+// Fetch configures the client through which Crier fetches addresses that
+// came from content (a post's or feed item's image), never from the config.
+type Fetch struct {
+	// AllowNetworks are IP addresses or CIDR prefixes that content may be
+	// fetched from although they are not public (an intranet image
+	// server). Empty: only public addresses.
+	AllowNetworks []string `yaml:"allow_networks"`
+	// Timeout bounds one fetch (0: 30s).
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 // Channels holds one section per channel.
@@ -453,6 +471,13 @@ func (v *validator) fieldAt(line int) string {
 	return best
 }
 
+// Shortest tokens accepted: the admin token opens supporters' personal
+// data, the metrics token only counts.
+const (
+	minAdminToken   = 32
+	minMetricsToken = 16
+)
+
 // check validates meaning once the shape is right.
 func (v *validator) check(c *Config) {
 	switch c.Log.Format {
@@ -471,6 +496,14 @@ func (v *validator) check(c *Config) {
 	if c.HTTP.PublicURL != "" && !strings.HasPrefix(c.HTTP.PublicURL, "http://") && !strings.HasPrefix(c.HTTP.PublicURL, "https://") {
 		v.add(v.line("http.public_url"), "http.public_url", "must start with http:// or https://")
 	}
+	// The admin token opens every supporter's personal data; failed
+	// attempts are throttled, but a short token is still guessable.
+	if t := c.HTTP.AdminToken; t.IsSet() && len(t.Reveal()) < minAdminToken {
+		v.add(v.line("http.admin_token"), "http.admin_token", "must be at least %d characters (e.g. `openssl rand -hex 32`), or empty to turn the admin API off", minAdminToken)
+	}
+	if t := c.HTTP.MetricsToken; t.IsSet() && len(t.Reveal()) < minMetricsToken {
+		v.add(v.line("http.metrics_token"), "http.metrics_token", "must be at least %d characters (e.g. `openssl rand -hex 16`), or empty to leave /metrics open", minMetricsToken)
+	}
 	for i, p := range c.HTTP.TrustedProxies {
 		if _, err := netip.ParsePrefix(p); err == nil {
 			continue
@@ -479,6 +512,15 @@ func (v *validator) check(c *Config) {
 			field := fmt.Sprintf("http.trusted_proxies[%d]", i)
 			v.add(v.line(field), field, "must be an IP address or a CIDR prefix such as 10.0.0.0/8")
 		}
+	}
+	for i, n := range c.Fetch.AllowNetworks {
+		if _, err := contentfetch.ParseAllow([]string{n}); err != nil {
+			field := fmt.Sprintf("fetch.allow_networks[%d]", i)
+			v.add(v.line(field), field, "%v", err)
+		}
+	}
+	if c.Fetch.Timeout < 0 {
+		v.add(v.line("fetch.timeout"), "fetch.timeout", "must not be negative")
 	}
 	v.timezone(c)
 	v.schedule("schedules.publish_due", c.Schedules.PublishDue, true)

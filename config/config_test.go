@@ -225,3 +225,67 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestFetchAllowNetworks(t *testing.T) {
+	cfg, err := Parse("c.yaml", []byte("fetch:\n  allow_networks: [10.0.0.0/8, 192.168.1.20]\n  timeout: 10s\n"), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Fetch.AllowNetworks) != 2 || cfg.Fetch.Timeout.Seconds() != 10 {
+		t.Errorf("fetch: %+v", cfg.Fetch)
+	}
+	_, err = Parse("c.yaml", []byte("fetch:\n  allow_networks:\n    - 10.0.0.0/8\n    - intranet.example\n"), noEnv)
+	if err == nil || !strings.Contains(err.Error(), "c.yaml:4: fetch.allow_networks[1]") || !strings.Contains(err.Error(), "CIDR") {
+		t.Errorf("a host name in the allow-list: %v", err)
+	}
+}
+
+// TestTokensAndClearTextSMTP: a short admin or metrics token and clear-text
+// SMTP to another machine are config errors with their lines.
+func TestTokensAndClearTextSMTP(t *testing.T) {
+	src := `http:
+  admin_token: organiser-token-123
+  metrics_token: short
+channels:
+  email:
+    from: news@camaca.org
+    smtp:
+      host: smtp.example.org
+      tls: none
+`
+	_, err := Parse("c.yaml", []byte(src), noEnv)
+	var ps Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("want problems, got %v", err)
+	}
+	want := []string{
+		"c.yaml:2: http.admin_token: must be at least 32 characters",
+		"c.yaml:3: http.metrics_token: must be at least 16 characters",
+		"c.yaml:9: channels.email.smtp.tls: tls: none to smtp.example.org would send",
+	}
+	if len(ps) != len(want) {
+		t.Fatalf("%d problems, want %d:\n%v", len(ps), len(want), err)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(ps[i].String(), w) {
+			t.Errorf("problem %d = %q, want it to start with %q", i, ps[i], w)
+		}
+	}
+	if strings.Contains(err.Error(), "organiser-token-123") {
+		t.Error("the token is echoed in the error")
+	}
+	ok := `http:
+  admin_token: 0123456789abcdef0123456789abcdef
+  metrics_token: 0123456789abcdef
+channels:
+  email:
+    from: news@camaca.org
+    smtp:
+      host: relay.internal
+      tls: none
+      allow_insecure: true
+`
+	if _, err := Parse("c.yaml", []byte(ok), noEnv); err != nil {
+		t.Fatalf("long tokens and an explicit allow_insecure: %v", err)
+	}
+}

@@ -148,6 +148,8 @@ func (s *Signer) Parse(token string, p Purpose) (int64, error) {
 	return t.id, err
 }
 
+var strictBase64 = base64.RawURLEncoding.Strict()
+
 type token struct {
 	id     int64
 	expiry int64
@@ -170,7 +172,9 @@ func parseToken(raw string, p Purpose) (token, error) {
 	if t.expiry, err = strconv.ParseInt(parts[2], 10, 64); err != nil || t.expiry < 0 || parts[2] != strconv.FormatInt(t.expiry, 10) {
 		return t, ErrBadToken
 	}
-	if t.mac, err = base64.RawURLEncoding.DecodeString(parts[3]); err != nil {
+	// Strict: the last character's two spare bits must be zero (as Token
+	// makes them), so that a token has one spelling, not four.
+	if t.mac, err = strictBase64.DecodeString(parts[3]); err != nil {
 		return t, ErrBadToken
 	}
 	return t, nil

@@ -140,3 +140,37 @@ func TestTokenFormatIsStable(t *testing.T) {
 		}
 	}
 }
+
+// TestTokenHasOneSpelling: the last base64 character of the MAC carries two
+// bits that do not belong to it; a lenient decoder accepts four spellings
+// of every token. Only the one Token made is accepted.
+func TestTokenHasOneSpelling(t *testing.T) {
+	now := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	s := NewSigner([]byte("0123456789abcdef0123456789abcdef"))
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	for id := int64(1); id <= 20; id++ {
+		sub := Subscriber{ID: id, Email: fmt.Sprintf("s%d@example.org", id)}
+		for _, tc := range []struct {
+			p   Purpose
+			tok string
+		}{
+			{PurposeConfirm, s.Token(PurposeConfirm, sub, now.Add(time.Hour))},
+			{PurposeUnsubscribe, s.Token(PurposeUnsubscribe, sub, time.Time{})},
+		} {
+			if err := s.Check(tc.tok, tc.p, sub, now); err != nil {
+				t.Fatalf("the token as made: %v", err)
+			}
+			last := strings.IndexByte(alphabet, tc.tok[len(tc.tok)-1])
+			accepted := 0
+			for _, c := range alphabet {
+				alt := tc.tok[:len(tc.tok)-1] + string(c)
+				if s.Check(alt, tc.p, sub, now) == nil {
+					accepted++
+				}
+			}
+			if accepted != 1 {
+				t.Fatalf("token %s (last character index %d): %d spellings accepted, want 1", tc.tok, last, accepted)
+			}
+		}
+	}
+}

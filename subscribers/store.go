@@ -437,9 +437,17 @@ func (s *Store) AddPending(ctx context.Context, email string, p Pending) (Subscr
 // it deleted. Unconfirmed rows from an import are kept (the organiser put
 // them there), and so are rows that were confirmed before.
 func (s *Store) PurgeUnconfirmed(ctx context.Context, olderThan time.Time) (int, error) {
+	ids, err := s.PurgeUnconfirmedIDs(ctx, olderThan)
+	return len(ids), err
+}
+
+// PurgeUnconfirmedIDs is PurgeUnconfirmed returning the ids it deleted, for
+// erasing what is kept under them outside the store (confirmation mails in
+// the outbox).
+func (s *Store) PurgeUnconfirmedIDs(ctx context.Context, olderThan time.Time) ([]int64, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, fmt.Errorf("purging unconfirmed subscribers: %w", err)
+		return nil, fmt.Errorf("purging unconfirmed subscribers: %w", err)
 	}
 	defer tx.Rollback()
 	// status_reason 'subscribed again' marks rows that earlier versions moved
@@ -451,18 +459,36 @@ func (s *Store) PurgeUnconfirmed(ctx context.Context, olderThan time.Time) (int,
 		AND status_reason != 'subscribed again'
 		AND NOT EXISTS (SELECT 1 FROM consent_events e WHERE e.subscriber_id = s.id AND e.event = 'confirmed')`
 	cut := olderThan.UTC()
-	if _, err := tx.ExecContext(ctx, `DELETE FROM consent_events WHERE subscriber_id IN (`+doomed+`)`, cut); err != nil {
-		return 0, fmt.Errorf("purging unconfirmed subscribers: %w", err)
-	}
-	res, err := tx.ExecContext(ctx, `DELETE FROM subscribers WHERE id IN (`+doomed+`)`, cut)
+	rows, err := tx.QueryContext(ctx, doomed, cut)
 	if err != nil {
-		return 0, fmt.Errorf("purging unconfirmed subscribers: %w", err)
+		return nil, fmt.Errorf("purging unconfirmed subscribers: %w", err)
 	}
-	n, _ := res.RowsAffected()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("purging unconfirmed subscribers: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("purging unconfirmed subscribers: %w", err)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM consent_events WHERE subscriber_id IN (`+doomed+`)`, cut); err != nil {
+		return nil, fmt.Errorf("purging unconfirmed subscribers: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM subscribers WHERE id IN (`+doomed+`)`, cut); err != nil {
+		return nil, fmt.Errorf("purging unconfirmed subscribers: %w", err)
+	}
 	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("purging unconfirmed subscribers: %w", err)
+		return nil, fmt.Errorf("purging unconfirmed subscribers: %w", err)
 	}
-	return int(n), nil
+	return ids, nil
 }
 
 // ClaimConfirmationMail reserves the sending of a confirmation mail to
@@ -576,35 +602,72 @@ func (s *Store) CountByStatus(ctx context.Context) (map[Status]int, error) {
 // Deleting an address that is not on the list still records the suppression
 // and returns ErrNotFound.
 func (s *Store) Delete(ctx context.Context, email string) error {
+	_, err := s.Erase(ctx, email)
+	return err
+}
+
+// Erase is Delete returning the id the subscriber had (0 when the address
+// was not on the list), for erasing what is kept outside the database under
+// that id (confirmation mails in the outbox).
+func (s *Store) Erase(ctx context.Context, email string) (int64, error) {
 	norm, err := NormalizeEmail(email)
 	if err != nil {
-		return fmt.Errorf("erasing subscriber: %w", err)
+		return 0, fmt.Errorf("erasing subscriber: %w", err)
 	}
 	hash := s.hash(norm)
-	tx, err := s.db.BeginTx(ctx, nil)
+	// One connection for the erasure and its clean-up: secure_delete makes
+	// SQLite overwrite what it deletes with zeros instead of leaving it in
+	// free space, and the checkpoint empties the WAL of the pages as they
+	// were.
+	conn, err := s.db.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("erasing subscriber %s: %w", norm, err)
+		return 0, fmt.Errorf("erasing subscriber %s: %w", norm, err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA secure_delete = ON`); err != nil {
+		return 0, fmt.Errorf("erasing subscriber %s: %w", norm, err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA secure_delete = OFF`)
+	id, err := s.erase(ctx, conn, norm, hash)
+	if err != nil {
+		return 0, err
+	}
+	// Another process reading (crier status) can keep part of the WAL;
+	// the next checkpoint then finishes the job.
+	_, _ = conn.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+	if id == 0 {
+		return 0, fmt.Errorf("erasing subscriber %s: %w", norm, ErrNotFound)
+	}
+	return id, nil
+}
+
+// erase deletes the subscriber's rows (and, through the send ledger's
+// trigger, theirs) and records the suppression, in one transaction; it
+// returns the id the subscriber had, or 0.
+func (s *Store) erase(ctx context.Context, conn *sql.Conn, norm, hash string) (int64, error) {
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("erasing subscriber %s: %w", norm, err)
 	}
 	defer tx.Rollback()
+	var id int64
+	if err := tx.QueryRowContext(ctx, `SELECT id FROM subscribers WHERE email = $1`, norm).Scan(&id); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("erasing subscriber %s: %w", norm, err)
+	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM consent_events WHERE subscriber_id IN (SELECT id FROM subscribers WHERE email = $1)`, norm); err != nil {
-		return fmt.Errorf("erasing consent history of %s: %w", norm, err)
+		return 0, fmt.Errorf("erasing consent history of %s: %w", norm, err)
 	}
-	res, err := tx.ExecContext(ctx, `DELETE FROM subscribers WHERE email = $1`, norm)
-	if err != nil {
-		return fmt.Errorf("erasing subscriber %s: %w", norm, err)
+	if _, err := tx.ExecContext(ctx, `DELETE FROM subscribers WHERE email = $1`, norm); err != nil {
+		return 0, fmt.Errorf("erasing subscriber %s: %w", norm, err)
 	}
-	n, _ := res.RowsAffected()
 	if _, err := tx.ExecContext(ctx, `INSERT INTO subscriber_suppressions (email_hash, created_at) VALUES ($1, $2)
 		ON CONFLICT (email_hash) DO NOTHING`, hash, s.now().UTC()); err != nil {
-		return fmt.Errorf("recording suppression of %s: %w", norm, err)
+		return 0, fmt.Errorf("recording suppression of %s: %w", norm, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("erasing subscriber %s: %w", norm, err)
+		return 0, fmt.Errorf("erasing subscriber %s: %w", norm, err)
 	}
-	if n == 0 {
-		return fmt.Errorf("erasing subscriber %s: %w", norm, ErrNotFound)
-	}
-	return nil
+	return id, nil
 }
 
 // IsSuppressed reports whether an address was erased at its owner's request.

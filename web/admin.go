@@ -109,7 +109,12 @@ func (n *newsletter) adminExport(w http.ResponseWriter, r *http.Request) {
 
 // adminDelete serves DELETE /admin/subscribers/{email}: erasure.
 func (n *newsletter) adminDelete(w http.ResponseWriter, r *http.Request) {
-	err := n.opts.Store.Delete(r.Context(), r.PathValue("email"))
+	id, err := n.opts.Store.Erase(r.Context(), r.PathValue("email"))
+	if err == nil && n.opts.Erased != nil {
+		if err = n.opts.Erased(id); err != nil {
+			err = fmt.Errorf("subscriber %d erased from the store, not from the outbox: %w", id, err)
+		}
+	}
 	switch {
 	case errors.Is(err, subscribers.ErrInvalid):
 		jsonError(w, http.StatusBadRequest, err.Error())
@@ -119,7 +124,7 @@ func (n *newsletter) adminDelete(w http.ResponseWriter, r *http.Request) {
 		n.opts.Logger.Error("admin: erasing subscriber", "err", err)
 		jsonError(w, http.StatusInternalServerError, "erasing the subscriber failed")
 	default:
-		n.opts.Logger.Info("admin: subscriber erased")
+		n.opts.Logger.Info("admin: subscriber erased", "subscriber", id)
 		w.WriteHeader(http.StatusNoContent)
 	}
 }

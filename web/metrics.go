@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/crierhq/crier/internal/promcache"
 	"github.com/crierhq/crier/subscribers"
 )
 
@@ -46,7 +47,9 @@ func newNewsletterMetrics(reg prometheus.Registerer, store *subscribers.Store) (
 	if err := reg.Register(m.events); err != nil {
 		return nil, fmt.Errorf("registering newsletter page metrics: %w", err)
 	}
-	if err := reg.Register(&subscriberCollector{store: store}); err != nil {
+	// The counts are a query over every subscriber: read at most once per
+	// promcache.DefaultEvery, however often /metrics is scraped.
+	if err := reg.Register(promcache.New(&subscriberCollector{store: store}, 0, nil)); err != nil {
 		return nil, fmt.Errorf("registering subscriber metrics: %w", err)
 	}
 	return m, nil
@@ -56,8 +59,9 @@ func (m *newsletterMetrics) inc(event string) { m.events.WithLabelValues(event).
 
 var subscribersDesc = prometheus.NewDesc("crier_newsletter_subscribers", "Newsletter subscribers by status.", []string{"status"}, nil)
 
-// subscriberCollector reads the counts from the store at scrape time, so
-// they are right whoever changed them (the pages, the CLI, a bounce).
+// subscriberCollector reads the counts from the store, so they are right
+// whoever changed them (the pages, the CLI, a bounce); it is wrapped in a
+// promcache.Collector.
 type subscriberCollector struct {
 	store *subscribers.Store
 }

@@ -51,6 +51,10 @@ type NewsletterOptions struct {
 	// mail goes out (logged, and counted as mail_capped). Zero means
 	// DefaultMaxConfirmationsPerHour; negative means no cap.
 	MaxConfirmationsPerHour int
+	// Erased, when set, is called with the id of a subscriber the admin API
+	// erased or the purge of expired sign-ups deleted, to erase what is kept
+	// under that id outside the store (the confirmation mails in the outbox).
+	Erased func(id int64) error
 }
 
 // DefaultMaxConfirmationsPerHour is the default global cap on confirmation
@@ -408,13 +412,21 @@ func (n *newsletter) purgeExpired(ctx context.Context, now time.Time) {
 	if !due {
 		return
 	}
-	purged, err := n.opts.Store.PurgeUnconfirmed(ctx, now.Add(-subscribers.ConfirmTTL))
+	purged, err := n.opts.Store.PurgeUnconfirmedIDs(ctx, now.Add(-subscribers.ConfirmTTL))
 	if err != nil {
 		n.opts.Logger.Error("purging expired sign-ups", "err", err)
 		return
 	}
-	if purged > 0 {
-		n.opts.Logger.Info("purged sign-ups never confirmed", "count", purged)
+	if len(purged) > 0 {
+		n.opts.Logger.Info("purged sign-ups never confirmed", "count", len(purged))
+	}
+	if n.opts.Erased == nil {
+		return
+	}
+	for _, id := range purged {
+		if err := n.opts.Erased(id); err != nil {
+			n.opts.Logger.Error("purging an expired sign-up from the outbox", "subscriber", id, "err", err)
+		}
 	}
 }
 

@@ -78,7 +78,7 @@ type fixture struct {
 	clock  *clock
 }
 
-const adminToken = "admin-token-for-tests"
+const adminToken = "admin-token-for-tests-0123456789abcdef"
 
 func newFixture(t testing.TB, publicURL string) *fixture {
 	t.Helper()
@@ -497,7 +497,10 @@ func TestResendThrottle(t *testing.T) {
 }
 
 func TestAdminAPI(t *testing.T) {
-	f := newFixture(t, "http://127.0.0.1:8080")
+	var erased []int64
+	f := newFixtureOpts(t, "http://127.0.0.1:8080", nil, func(o *NewsletterOptions) {
+		o.Erased = func(id int64) error { erased = append(erased, id); return nil }
+	})
 	ctx := context.Background()
 	for _, e := range []string{"a@example.org", "b@example.org", "c@example.org"} {
 		f.store.Add(ctx, subscribers.Subscriber{Email: e, Status: subscribers.Confirmed, ConsentSource: "import:x.csv", ConsentAt: f.clock.Now()})
@@ -547,6 +550,9 @@ func TestAdminAPI(t *testing.T) {
 
 	if res := admin("DELETE", "/admin/subscribers/A@Example.org", true); res.StatusCode != 204 {
 		t.Fatalf("DELETE: %d", res.StatusCode)
+	}
+	if len(erased) != 1 || erased[0] != 1 {
+		t.Fatalf("the outbox was asked to erase %v, want subscriber 1", erased)
 	}
 	if f.status(t, "a@example.org") != "" {
 		t.Fatal("DELETE left the subscriber")
@@ -650,9 +656,14 @@ func TestFormLeavesRecordUntilConfirmed(t *testing.T) {
 }
 
 func TestUnconfirmedSignupsArePurged(t *testing.T) {
-	f := newFixture(t, "http://127.0.0.1:8080")
+	var mu sync.Mutex
+	var erased []int64
+	f := newFixtureOpts(t, "http://127.0.0.1:8080", nil, func(o *NewsletterOptions) {
+		o.Erased = func(id int64) error { mu.Lock(); defer mu.Unlock(); erased = append(erased, id); return nil }
+	})
 	ctx := context.Background()
 	f.subscribe(t, "ann@example.org", "Ann", "192.0.2.1") // the first request purges (nothing yet)
+	ann, _ := f.store.GetByEmail(ctx, "ann@example.org")
 	f.store.Add(ctx, subscribers.Subscriber{Email: "imported@example.org"})
 	f.clock.Advance(subscribers.ConfirmTTL - time.Minute)
 	f.subscribe(t, "bob@example.org", "", "192.0.2.2")
@@ -664,6 +675,11 @@ func TestUnconfirmedSignupsArePurged(t *testing.T) {
 	if f.status(t, "ann@example.org") != "" {
 		t.Fatal("a sign-up never confirmed is still stored after its link expired")
 	}
+	mu.Lock()
+	if len(erased) != 1 || erased[0] != ann.ID {
+		t.Errorf("the outbox was asked to erase %v, want %d (the purged sign-up's confirmation mail holds the address)", erased, ann.ID)
+	}
+	mu.Unlock()
 	for _, e := range []string{"bob@example.org", "carl@example.org", "imported@example.org"} {
 		if f.status(t, e) != subscribers.Unconfirmed {
 			t.Errorf("%s was purged", e)

@@ -75,6 +75,26 @@ func (l *limiter) allow(key string) (bool, time.Duration) {
 	return false, wait
 }
 
+// exhausted reports, without taking a token, whether key has none left, and
+// how long until it has one.
+func (l *limiter) exhausted(key string) (time.Duration, bool) {
+	if l.rate.Burst <= 0 || l.rate.Every <= 0 {
+		return 0, false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e, ok := l.buckets[key]
+	if !ok {
+		return 0, false
+	}
+	b := e.Value.(*bucket)
+	b.refill(l.now(), l.rate)
+	if b.tokens >= 1 {
+		return 0, false
+	}
+	return time.Duration((1 - b.tokens) * float64(l.rate.Every)), true
+}
+
 func (b *bucket) refill(now time.Time, rate RateLimit) {
 	if elapsed := now.Sub(b.last); elapsed > 0 {
 		b.tokens += float64(elapsed) / float64(rate.Every)

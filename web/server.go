@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,30 +25,63 @@ import (
 // Options configure the server.
 type Options struct {
 	Listen string
-	// Health reports why the daemon is unhealthy, or nil.
+	// Health reports why the daemon is unhealthy, or nil. Anonymous
+	// callers of /healthz see only ok or unhealthy; the reason goes to the
+	// log and to GET /admin/health.
 	Health   func(ctx context.Context) error
 	Registry *prometheus.Registry
 	// AdminToken guards /admin/; empty means the admin routes are off.
+	// config requires at least 32 characters.
 	AdminToken secret.Secret
-	Logger     *slog.Logger
+	// MetricsToken, when set, is the bearer token /metrics requires.
+	MetricsToken secret.Secret
+	// TrustedProxies are reverse proxies whose X-Forwarded-For names the
+	// client, for throttling failed token attempts per client.
+	TrustedProxies []netip.Prefix
+	// AuthFailures throttles failed token attempts per client (zero:
+	// DefaultAuthFailures).
+	AuthFailures RateLimit
+	Logger       *slog.Logger
+	// Now stands in for time.Now (tests).
+	Now func() time.Time
 }
+
+// DefaultAuthFailures lets a client get a token wrong 10 times, then once a
+// minute: enough for a typo, far too few to guess a token.
+var DefaultAuthFailures = RateLimit{Burst: 10, Every: time.Minute}
 
 // Server is the daemon's HTTP side.
 type Server struct {
-	opts Options
-	mux  *http.ServeMux
-	http *http.Server
+	opts   Options
+	mux    *http.ServeMux
+	http   *http.Server
+	health *healthCheck
+	// authFailures are the failed token attempts per client, shared by
+	// /admin/ and /metrics.
+	authFailures *limiter
 }
 
-// New builds the server with /healthz and /metrics mounted.
+// New builds the server with /healthz, /metrics and /admin/health mounted.
 func New(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	s := &Server{opts: opts, mux: http.NewServeMux()}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.AuthFailures == (RateLimit{}) {
+		opts.AuthFailures = DefaultAuthFailures
+	}
+	s := &Server{opts: opts, mux: http.NewServeMux(), authFailures: newLimiter(opts.AuthFailures, opts.Now)}
+	s.health = &healthCheck{check: opts.Health, log: opts.Logger, now: opts.Now}
 	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.HandleAdmin("GET /admin/health", http.HandlerFunc(s.adminHealth))
 	if opts.Registry != nil {
-		s.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{}))
+		var h http.Handler = promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{})
+		if opts.MetricsToken.IsSet() {
+			h = s.requireToken(h, func() string { return opts.MetricsToken.Reveal() }, "crier metrics", "metrics")
+		}
+		s.mux.Handle("GET /metrics", h)
 	}
 	s.http = &http.Server{
 		Handler:           s.mux,
@@ -91,27 +126,35 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 	return nil
 }
 
-func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	if s.opts.Health != nil {
-		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-		defer cancel()
-		if err := s.opts.Health(ctx); err != nil {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprintf(w, "unhealthy: %v\n", err)
-			return
-		}
-	}
-	fmt.Fprintln(w, "ok")
+func (s *Server) requireAdmin(h http.Handler) http.Handler {
+	return s.requireToken(h, func() string { return s.opts.AdminToken.Reveal() }, "crier admin", "admin")
 }
 
-func (s *Server) requireAdmin(h http.Handler) http.Handler {
+// requireToken serves h to requests bearing the token. Failed attempts are
+// logged (never with what was sent) and counted per client; a client out
+// of attempts is refused without its token being looked at.
+func (s *Server) requireToken(h http.Handler, token func() string, realm, what string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		want := s.opts.AdminToken.Reveal()
+		want := token()
+		ip := clientIP(r, s.opts.TrustedProxies)
+		key := limitKey(ip)
+		if wait, blocked := s.authFailures.exhausted(key); blocked {
+			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+			http.Error(w, "too many failed attempts; try again later", http.StatusTooManyRequests)
+			return
+		}
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if want == "" || !ok || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="crier admin"`)
-			http.Error(w, "admin token required", http.StatusUnauthorized)
+			if want != "" {
+				reason := "wrong token"
+				if !ok {
+					reason = "no bearer token"
+				}
+				s.authFailures.allow(key)
+				s.opts.Logger.Warn(what+": authentication failed", "ip", ip.String(), "path", r.URL.Path, "why", reason)
+			}
+			w.Header().Set("WWW-Authenticate", `Bearer realm="`+realm+`"`)
+			http.Error(w, what+" token required", http.StatusUnauthorized)
 			return
 		}
 		h.ServeHTTP(w, r)

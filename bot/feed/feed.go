@@ -233,7 +233,7 @@ func convertItem(conv *htmlConverter, feedName string, doc *gofeed.Feed, it *gof
 		Body:     body,
 		Link:     link,
 		Tags:     tags(it.Categories),
-		Image:    itemImage(it, firstImg, base),
+		Image:    itemImage(it, firstImg, conv.inline, base),
 		Language: strings.TrimSpace(doc.Language),
 	}
 	if p.Title == "" {
@@ -290,8 +290,11 @@ func tags(categories []string) []string {
 
 // itemImage picks the item's picture: an image enclosure, else the one the
 // feed names (media, iTunes, JSON Feed image), else the first <img> of the
-// content. Alt text comes from the content's <img> of the same address.
-func itemImage(it *gofeed.Item, first *image, base *url.URL) *post.Image {
+// content that looks like a picture. Alt text comes from the content's <img>
+// of the same address. inline holds the content's <img> addresses: gofeed
+// offers the first of them as the item's image, and it is only taken when
+// it passed the content's test (it is then first).
+func itemImage(it *gofeed.Item, first *image, inline map[string]bool, base *url.URL) *post.Image {
 	var src string
 	for _, e := range it.Enclosures {
 		if e != nil && strings.HasPrefix(strings.ToLower(e.Type), "image/") {
@@ -300,7 +303,7 @@ func itemImage(it *gofeed.Item, first *image, base *url.URL) *post.Image {
 			}
 		}
 	}
-	if src == "" && it.Image != nil {
+	if src == "" && it.Image != nil && !inline[strings.TrimSpace(it.Image.URL)] {
 		src = resolve(it.Image.URL, base, false)
 	}
 	if src == "" && it.ITunesExt != nil {

@@ -2,6 +2,7 @@ package feed
 
 import (
 	"bytes"
+	"html"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -386,6 +387,76 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Issue 9: alt text written by people survives the sanitiser whatever its
+// punctuation, both as the post's image alt and in the body.
+func TestAltTextSurvivesPunctuation(t *testing.T) {
+	for _, alt := range []string{
+		"Chart: victims 2010-2024",
+		"Is it rising?",
+		"50% more children identified than in 2019",
+		"Children & families at the Lisbon march",
+		`Banner reading "Not for sale"`,
+		"Map; trafficking routes into Europe (UNODC, 2024)",
+		"A child's drawing — age 7 — of a house",
+		"Ärzte ohne Grenzen: Zahlen für 2023",
+		"Graph #3: 1 in 4 victims is a child",
+		"Cost per victim: €2,500 / $2,700",
+	} {
+		item := `<item><title>Report</title><link>https://camaca.example/report</link>` +
+			`<description><![CDATA[<p>Text</p><img src="/img/chart.png" alt="` + html.EscapeString(alt) + `">]]></description></item>`
+		res, err := Parse("news", strings.NewReader(`<rss version="2.0"><channel><title>T</title>`+item+`</channel></rss>`), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := res.Items[0].Post
+		if p.Image == nil || p.Image.Alt != alt {
+			t.Errorf("alt %q: image %+v", alt, p.Image)
+		}
+		if !strings.Contains(p.Body, "![") || !strings.Contains(p.Body, "chart.png") {
+			t.Errorf("alt %q: the body lost the picture: %q", alt, p.Body)
+		}
+		if strings.Contains(p.Body, "![](") {
+			t.Errorf("alt %q: the body's picture lost its alt text: %q", alt, p.Body)
+		}
+	}
+}
+
+// Issue 9: only an address that looks like a picture becomes the post's
+// image; a hostile or broken <img> is dropped, never resolved into a page
+// address on the campaign's site.
+func TestInlineImagePromotion(t *testing.T) {
+	for _, tc := range []struct {
+		name, html string
+		image      string // "" for none
+		bodyLacks  []string
+	}{
+		{"hostile", `<p>Hi</p><img src=x onerror=alert(1)>`, "", []string{"/post/x", "onerror", "alert"}},
+		{"query only", `<p>Hi</p><img src="?id=3">`, "", []string{"?id=3"}},
+		{"no src", `<p>Hi</p><img alt="lost">`, "", []string{"lost"}},
+		{"relative picture", `<p>Hi</p><img src="img/chart.png" alt="Chart">`, "https://camaca.example/post/img/chart.png", nil},
+		{"absolute picture", `<img src="https://cdn.camaca.example/a/photo.JPG?w=800" alt="Photo">`, "https://cdn.camaca.example/a/photo.JPG?w=800", nil},
+		{"absolute non-picture first", `<img src="https://stats.example/pixel" alt=""><img src="https://camaca.example/b.webp" alt="B">`, "https://camaca.example/b.webp", nil},
+	} {
+		item := `<item><title>Post</title><link>https://camaca.example/post/</link><description><![CDATA[` + tc.html + `]]></description></item>`
+		res, err := Parse("news", strings.NewReader(`<rss version="2.0"><channel><title>T</title>`+item+`</channel></rss>`), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := res.Items[0].Post
+		switch {
+		case tc.image == "" && p.Image != nil:
+			t.Errorf("%s: image %+v, want none", tc.name, p.Image)
+		case tc.image != "" && (p.Image == nil || p.Image.URL != tc.image):
+			t.Errorf("%s: image %+v, want %s", tc.name, p.Image, tc.image)
+		}
+		for _, s := range tc.bodyLacks {
+			if strings.Contains(p.Body, s) {
+				t.Errorf("%s: body keeps %q: %q", tc.name, s, p.Body)
+			}
+		}
+	}
 }
 
 // TestSampleFeedMarksItselfAnExample: the shipped sample feed says so in

@@ -14,6 +14,8 @@ import (
 	"github.com/microcosm-cc/bluemonday"
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
+
+	"github.com/crierhq/crier/contentfetch"
 )
 
 // converter turns untrusted feed HTML into safe Markdown and plain text. One
@@ -21,11 +23,15 @@ import (
 type htmlConverter struct {
 	policy *bluemonday.Policy
 	md     *converter.Converter
+	// inline holds the src of every <img> the last markdown call saw, as
+	// written: gofeed offers the first of them as the item's image, which
+	// must pass the same test as any inline picture.
+	inline map[string]bool
 }
 
 func newHTMLConverter() *htmlConverter {
 	return &htmlConverter{
-		policy: bluemonday.UGCPolicy(),
+		policy: sanitiser(),
 		md: converter.NewConverter(converter.WithPlugins(
 			base.NewBasePlugin(),
 			commonmark.NewCommonmarkPlugin(),
@@ -33,13 +39,27 @@ func newHTMLConverter() *htmlConverter {
 	}
 }
 
+// sanitiser is bluemonday's UGC policy with any alt text kept: the UGC
+// policy empties an alt with a colon, question mark, percent sign or
+// ampersand ("Chart: victims 2010-2024"), and alt text is for people who
+// cannot see the picture. The value is escaped on output like any text.
+func sanitiser() *bluemonday.Policy {
+	p := bluemonday.UGCPolicy()
+	p.AllowAttrs("alt").OnElements("img")
+	return p
+}
+
 // image is the first picture found in an item's HTML.
 type image struct{ URL, Alt string }
 
 // markdown sanitises src with bluemonday's UGC policy, resolves relative
 // links and images against base, and converts the result to Markdown. It
-// also returns the first image, already resolved.
+// also returns the first image that looks like a picture (see
+// contentfetch.LooksLikeImage), already resolved. An <img> whose relative
+// address names no picture (`<img src=x onerror=…>`) is dropped rather than
+// resolved into a page address.
 func (c *htmlConverter) markdown(src string, base *url.URL) (string, *image, error) {
+	c.inline = nil
 	if strings.TrimSpace(src) == "" {
 		return "", nil, nil
 	}
@@ -49,6 +69,8 @@ func (c *htmlConverter) markdown(src string, base *url.URL) (string, *image, err
 		return "", nil, fmt.Errorf("reading item HTML: %w", err)
 	}
 	var first *image
+	var drop []*html.Node
+	c.inline = map[string]bool{}
 	walk(doc, func(n *html.Node) bool {
 		if n.Type != html.ElementNode {
 			return true
@@ -57,16 +79,25 @@ func (c *htmlConverter) markdown(src string, base *url.URL) (string, *image, err
 		case atom.A:
 			fixURLAttr(n, "href", base, true)
 		case atom.Img:
+			raw := strings.TrimSpace(attr(n, "src"))
+			c.inline[raw] = true
 			fixURLAttr(n, "src", base, false)
 			removeAttr(n, "srcset")
-			if first == nil {
-				if src := attr(n, "src"); src != "" {
-					first = &image{URL: src, Alt: strings.TrimSpace(attr(n, "alt"))}
-				}
+			src := attr(n, "src")
+			looks := contentfetch.LooksLikeImage(src)
+			if src == "" || !looks && !isWeb(raw) {
+				drop = append(drop, n)
+				return false
+			}
+			if first == nil && looks {
+				first = &image{URL: src, Alt: strings.TrimSpace(attr(n, "alt"))}
 			}
 		}
 		return true
 	})
+	for _, n := range drop {
+		n.Parent.RemoveChild(n)
+	}
 	out, err := c.md.ConvertNode(doc)
 	if err != nil {
 		return "", nil, fmt.Errorf("converting item HTML to Markdown: %w", err)

@@ -190,4 +190,7 @@ CREATE TABLE schedule_runs (
 	name     TEXT PRIMARY KEY,
 	last_run TIMESTAMP NOT NULL
 );
+`, `
+-- note says what a sent delivery left out (an image that could not be had).
+ALTER TABLE deliveries ADD COLUMN note TEXT NOT NULL DEFAULT '';
 `}

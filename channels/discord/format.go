@@ -3,6 +3,9 @@ package discord
 import (
 	"fmt"
 	"net/url"
+	"path"
+	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -75,25 +78,44 @@ func (f *Formatter) Format(p post.Post) (channels.Payload, error) {
 		e.Timestamp = p.PublishAt.UTC().Format(time.RFC3339)
 	}
 
+	var atts []Attachment
+	var uploads []Upload
 	if p.Image != nil {
-		switch u, ok := safeURL(p.Image.URL, base); {
-		case ok:
-			e.Image = &EmbedImage{URL: u}
-			if alt := collapseSpace(p.Image.Alt); alt != "" {
-				// Alt text is shown as is, not as Markdown.
-				e.Image.Description = mustFitRaw(alt, maxDescription)
-			} else {
-				warn("image %s has no alt text", p.Image.URL)
-			}
-		case p.Image.File != "":
-			warn("image file %s is not uploaded to Discord; give the image a url to show it", p.Image.File)
-		default:
-			warn("image URL %q is not an absolute http(s) URL; the embed has no image", p.Image.URL)
+		alt := collapseSpace(p.Image.Alt)
+		if alt != "" {
+			// Alt text is shown as is, not as Markdown.
+			alt = mustFitRaw(alt, maxAttachmentDescription)
+		} else {
+			warn("image %s has no alt text", imageRef(p.Image))
 		}
-	}
-	if p.ContentWarning != "" && e.Image != nil {
-		warn("the image is left out because the post has a content warning (Discord cannot blur embed images)")
-		e.Image = nil
+		spoil := p.ContentWarning != ""
+		u, ok := "", false
+		if strings.TrimSpace(p.Image.URL) != "" {
+			u, ok = safeURL(p.Image.URL, base)
+		}
+		switch {
+		case ok && !spoil:
+			e.Image = &EmbedImage{URL: u, Description: alt}
+		case ok || p.Image.File != "":
+			// A local file is uploaded with the message; behind a content
+			// warning any image is, as a spoiler (Discord cannot blur an
+			// embed's image).
+			up := Upload{File: p.Image.File}
+			if ok {
+				up.URL = u
+			}
+			name := attachmentName(up)
+			if spoil {
+				name = spoilerPrefix + name
+				warn("the image is sent as a spoiler attachment under the embed because the post has a content warning (Discord cannot blur embed images)")
+			} else {
+				e.Image = &EmbedImage{URL: "attachment://" + name, Description: alt}
+			}
+			atts = append(atts, Attachment{ID: "0", Filename: name, Description: alt})
+			uploads = append(uploads, up)
+		default:
+			warn("image URL %q is not an absolute http(s) URL; the message has no image", p.Image.URL)
+		}
 	}
 
 	if cw := collapseSpace(p.ContentWarning); cw != "" {
@@ -141,6 +163,8 @@ func (f *Formatter) Format(p post.Post) (channels.Payload, error) {
 		AllowedMentions: allowed,
 		Nonce:           Nonce(channels.Delivery{PostID: p.ID, Channel: Name}.IdempotencyKey(0)),
 		EnforceNonce:    true,
+		Attachments:     atts,
+		Uploads:         uploads,
 	}
 	return channels.Payload{Channel: Name, PostID: p.ID, Body: msg, Warnings: warnings}, nil
 }
@@ -231,3 +255,44 @@ func embedTotal(e Embed) int {
 	}
 	return n
 }
+
+// maxAttachmentDescription is Discord's limit on an attachment's alt text.
+const maxAttachmentDescription = 1024
+
+func imageRef(img *post.Image) string {
+	if img.File != "" {
+		return img.File
+	}
+	return img.URL
+}
+
+// attachmentName is the file name an upload gets: its own base name, made
+// safe for Discord (which links attachments by name), with the picture's
+// extension kept.
+func attachmentName(up Upload) string {
+	name := ""
+	if up.File != "" {
+		name = filepath.Base(up.File)
+	} else if u, err := url.Parse(up.URL); err == nil {
+		name = path.Base(u.Path)
+	}
+	ext := strings.ToLower(path.Ext(name))
+	stem := strings.TrimSuffix(name, path.Ext(name))
+	stem = unsafeName.ReplaceAllString(stem, "_")
+	stem = strings.Trim(stem, "._")
+	if stem == "" || stem == "." {
+		stem = "image"
+	}
+	if len(stem) > 60 {
+		stem = stem[:60]
+	}
+	if plainExt.MatchString(ext) {
+		return stem + ext
+	}
+	return stem
+}
+
+var (
+	unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+	plainExt   = regexp.MustCompile(`^\.[a-z0-9]{1,5}$`)
+)

@@ -260,6 +260,12 @@ func TestContentWarningHidesTextAndImage(t *testing.T) {
 	if e.Image != nil || len(pl.Warnings) == 0 {
 		t.Errorf("image %+v kept, warnings %v", e.Image, pl.Warnings)
 	}
+	// The image is not dropped: it goes as a spoiler attachment.
+	m := pl.Body.(Message)
+	if len(m.Attachments) != 1 || m.Attachments[0].Filename != "SPOILER_i.png" || m.Attachments[0].Description != "photo" ||
+		len(m.Uploads) != 1 || m.Uploads[0].URL != "https://x.example/i.png" {
+		t.Errorf("attachments %+v uploads %+v", m.Attachments, m.Uploads)
+	}
 }
 
 func FuzzFormat(f *testing.F) {

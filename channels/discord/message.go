@@ -39,7 +39,34 @@ type Message struct {
 	AllowedMentions AllowedMentions `json:"allowed_mentions"`
 	Nonce           string          `json:"nonce,omitempty"`
 	EnforceNonce    bool            `json:"enforce_nonce,omitempty"`
+	// Attachments describe the files uploaded with the message (a post's
+	// local image, or any image behind a content warning as a spoiler).
+	Attachments []Attachment `json:"attachments,omitempty"`
+	// Uploads say where each attachment's file comes from, by index. They
+	// are Crier's, never sent: the sender reads them and sends the files.
+	Uploads []Upload `json:"uploads,omitempty"`
 }
+
+// Attachment is one entry of the message's attachments: the id is the
+// index of its files[n] part; the description is the alt text.
+type Attachment struct {
+	ID          string `json:"id"`
+	Filename    string `json:"filename"`
+	Description string `json:"description,omitempty"`
+}
+
+// Upload is where an attachment's file comes from: a post's local file,
+// or a content URL the sender fetches through the guarded client.
+type Upload struct {
+	File string `json:"file,omitempty"`
+	URL  string `json:"url,omitempty"`
+}
+
+// spoilerPrefix makes Discord show an attachment blurred until clicked.
+const spoilerPrefix = "SPOILER_"
+
+// maxUpload is Discord's upload limit per file for servers without boosts.
+const maxUpload = 10 << 20
 
 // Embed is one rich embed.
 type Embed struct {

@@ -1,6 +1,7 @@
 package discord
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -17,8 +19,10 @@ import (
 
 	"github.com/bwmarrin/discordgo"
 
+	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/channels/httpcall"
+	"github.com/crierhq/crier/contentfetch"
 )
 
 // Discord error codes the sender acts on.
@@ -43,6 +47,7 @@ type Sender struct {
 	session *discordgo.Session
 	api     string // https://discord.com/api/v10/
 	log     *slog.Logger
+	content *contentfetch.Client // fetches images from content URLs
 
 	// Webhook mode: where to post (with ?wait=true), never logged.
 	webhookURL string
@@ -82,7 +87,7 @@ func newSender(cfg Config, env channels.Env) (*Sender, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Sender{cfg: cfg, api: discordgo.EndpointDiscord + "api/v10/", log: log, now: time.Now}
+	s := &Sender{cfg: cfg, api: discordgo.EndpointDiscord + "api/v10/", log: log, content: env.ContentClient(), now: time.Now}
 	token := ""
 	if cfg.Token.IsSet() && cfg.ChannelID != "" {
 		token = "Bot " + cfg.Token.Reveal()
@@ -151,7 +156,9 @@ func (s *Sender) sendBot(ctx context.Context, d channels.Delivery, msg Message, 
 		if found == nil {
 			msg.Nonce = Nonce(d.IdempotencyKey(partMessage))
 			msg.EnforceNonce = true
-			body, err := s.request(ctx, http.MethodPost, s.api+"channels/"+s.cfg.ChannelID+"/messages", "channels/"+s.cfg.ChannelID+"/messages", msg, true, "posting the message")
+			wire, files, notes := s.prepareFiles(ctx, d, msg)
+			receipt.Notes = notes
+			body, err := s.requestFiles(ctx, http.MethodPost, s.api+"channels/"+s.cfg.ChannelID+"/messages", "channels/"+s.cfg.ChannelID+"/messages", wire, files, true, "posting the message")
 			if err != nil {
 				return receipt, err
 			}
@@ -165,7 +172,7 @@ func (s *Sender) sendBot(ctx context.Context, d channels.Delivery, msg Message, 
 			// Posted but not recorded: the next attempt must look first.
 			return receipt, channels.Ambiguous(fmt.Errorf("recording message %s: %w", found.ID, err))
 		}
-		receipt = channels.Receipt{RemoteID: part.RemoteID, RemoteURL: part.RemoteURL}
+		receipt.RemoteID, receipt.RemoteURL = part.RemoteID, part.RemoteURL
 	}
 
 	if !s.cfg.Crosspost || ch.Type != discordgo.ChannelTypeGuildNews {
@@ -193,7 +200,8 @@ func (s *Sender) sendWebhook(ctx context.Context, d channels.Delivery, msg Messa
 		return channels.Receipt{}, channels.Permanent(errors.New("an earlier attempt may have posted this message, and a webhook cannot read the channel to check: look in the channel and send the post again only if it is missing (bot mode checks by itself)"))
 	}
 	msg.Nonce, msg.EnforceNonce = "", false // the webhook route has no nonce
-	body, err := s.request(ctx, http.MethodPost, s.webhookURL, "webhooks/"+s.webhookID, msg, true, "executing the webhook")
+	wire, files, notes := s.prepareFiles(ctx, d, msg)
+	body, err := s.requestFiles(ctx, http.MethodPost, s.webhookURL, "webhooks/"+s.webhookID, wire, files, true, "executing the webhook")
 	if err != nil {
 		return channels.Receipt{}, err
 	}
@@ -208,7 +216,7 @@ func (s *Sender) sendWebhook(ctx context.Context, d channels.Delivery, msg Messa
 	if err := ledger.SavePart(ctx, part); err != nil {
 		return channels.Receipt{}, channels.Ambiguous(fmt.Errorf("recording message %s: %w", m.ID, err))
 	}
-	return channels.Receipt{RemoteID: part.RemoteID, RemoteURL: part.RemoteURL}, nil
+	return channels.Receipt{RemoteID: part.RemoteID, RemoteURL: part.RemoteURL, Notes: notes}, nil
 }
 
 // channelInfo reads the channel once: its type says whether to crosspost,
@@ -301,6 +309,12 @@ func jumpURL(guild, channel, message string) string {
 // back as RateLimited. create marks the call that posts the message, whose
 // unknown outcome is Ambiguous.
 func (s *Sender) request(ctx context.Context, method, urlStr, bucketID string, data any, create bool, what string) ([]byte, error) {
+	return s.requestFiles(ctx, method, urlStr, bucketID, data, nil, create, what)
+}
+
+// requestFiles is request with files: the body is then multipart, the JSON
+// in its payload_json part and each file in a files[n] part.
+func (s *Sender) requestFiles(ctx context.Context, method, urlStr, bucketID string, data any, files []*discordgo.File, create bool, what string) ([]byte, error) {
 	s.mu.Lock()
 	global := s.globalUntil.Sub(s.now())
 	s.mu.Unlock()
@@ -308,9 +322,15 @@ func (s *Sender) request(ctx context.Context, method, urlStr, bucketID string, d
 		return nil, channels.RateLimited(fmt.Errorf("%s: the bot is under Discord's global rate limit; retry in %s", what, global.Round(time.Millisecond)), global)
 	}
 	var body []byte
+	contentType := "application/json"
 	if data != nil {
 		var err error
-		if body, err = discordgo.Marshal(data); err != nil {
+		if len(files) > 0 {
+			contentType, body, err = discordgo.MultipartBodyWithJSON(data, files)
+		} else {
+			body, err = discordgo.Marshal(data)
+		}
+		if err != nil {
 			return nil, channels.Permanent(fmt.Errorf("%s: encoding the request: %w", what, err))
 		}
 	}
@@ -343,7 +363,7 @@ func (s *Sender) request(ctx context.Context, method, urlStr, bucketID string, d
 	b.Remaining--
 	callCtx, c := httpcall.With(ctx)
 	// RequestWithLockedBucket releases the bucket with the answer's headers.
-	body, err := s.session.RequestWithLockedBucket(method, urlStr, "application/json", body, b, 0,
+	body, err := s.session.RequestWithLockedBucket(method, urlStr, contentType, body, b, 0,
 		discordgo.WithContext(callCtx), discordgo.WithRetryOnRatelimit(false), discordgo.WithRestRetries(0))
 	if err != nil {
 		return nil, s.classify(what, err, c, create)
@@ -487,4 +507,90 @@ func retryAfterHeader(h http.Header) time.Duration {
 		return time.Duration(math.Ceil(v)) * time.Second
 	}
 	return time.Second
+}
+
+// prepareFiles reads the files of msg's attachments (a local file, or a
+// content URL through the guarded client) and returns the message as it
+// goes on the wire with the files to upload. An image that cannot be had
+// is left out, its embed reference with it, and a note says why: it never
+// stops the message.
+func (s *Sender) prepareFiles(ctx context.Context, d channels.Delivery, msg Message) (Message, []*discordgo.File, []string) {
+	wire := msg
+	wire.Uploads, wire.Attachments = nil, nil
+	if len(msg.Embeds) > 0 {
+		wire.Embeds = append([]Embed(nil), msg.Embeds...)
+	}
+	var files []*discordgo.File
+	var notes []string
+	for i, att := range msg.Attachments {
+		if i >= len(msg.Uploads) {
+			break
+		}
+		up := msg.Uploads[i]
+		data, ct, err := s.readUpload(ctx, up)
+		ref := "attachment://" + att.Filename
+		if err != nil {
+			note := fmt.Sprintf("image left out: %s: %v", imageRef(&post.Image{File: up.File, URL: up.URL}), err)
+			s.log.Warn("discord: posting without the image", "post", d.PostID, "reason", note)
+			notes = append(notes, note)
+			for j := range wire.Embeds {
+				if wire.Embeds[j].Image != nil && wire.Embeds[j].Image.URL == ref {
+					wire.Embeds[j].Image = nil
+				}
+			}
+			continue
+		}
+		// The file's real type decides its extension: Discord shows a
+		// picture inline only when its name says it is one.
+		name := withExt(att.Filename, ct)
+		for j := range wire.Embeds {
+			if img := wire.Embeds[j].Image; img != nil && img.URL == ref {
+				c := *img
+				c.URL = "attachment://" + name
+				wire.Embeds[j].Image = &c
+			}
+		}
+		att.ID = strconv.Itoa(len(files))
+		att.Filename = name
+		wire.Attachments = append(wire.Attachments, att)
+		files = append(files, &discordgo.File{Name: name, ContentType: ct, Reader: bytes.NewReader(data)})
+	}
+	return wire, files, notes
+}
+
+// readUpload reads one attachment's picture, at most maxUpload bytes.
+func (s *Sender) readUpload(ctx context.Context, up Upload) ([]byte, string, error) {
+	if up.File != "" {
+		return channels.ReadImageFile(up.File, maxUpload)
+	}
+	res, err := s.content.Image(ctx, up.URL)
+	if err != nil {
+		var fe *contentfetch.Error
+		if errors.As(err, &fe) {
+			return nil, "", fe.Err
+		}
+		return nil, "", err
+	}
+	if len(res.Data) > maxUpload {
+		return nil, "", fmt.Errorf("it is over Discord's upload limit of %d MB", maxUpload>>20)
+	}
+	return res.Data, res.ContentType, nil
+}
+
+// withExt gives name the usual extension of a picture type when it has
+// none or another one.
+func withExt(name, contentType string) string {
+	exts := map[string]string{"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "image/webp": ".webp", "image/avif": ".avif", "image/bmp": ".bmp"}
+	want, ok := exts[contentType]
+	if !ok {
+		return name
+	}
+	ext := strings.ToLower(path.Ext(name))
+	if ext == want || ext == ".jpeg" && want == ".jpg" {
+		return name
+	}
+	if plainExt.MatchString(ext) {
+		name = strings.TrimSuffix(name, path.Ext(name))
+	}
+	return name + want
 }

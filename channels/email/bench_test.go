@@ -171,7 +171,7 @@ func runBenchChild(t *testing.T, sk *sink, dbPath, mode string, round, n int) (b
 
 // fillSubscribers writes n confirmed subscribers straight into the table
 // (Add one by one would take most of the benchmark's time).
-func fillSubscribers(t *testing.T, dbPath string, n int) {
+func fillSubscribers(t testing.TB, dbPath string, n int) {
 	ctx := context.Background()
 	st, err := store.Open(ctx, dbPath)
 	if err != nil {
@@ -231,7 +231,7 @@ func measureCeiling(t *testing.T, port, n int, bare bool) benchResult {
 		if w < n%benchConcurrency {
 			count++
 		}
-		msg, err := f.build(m.Subject, m.HTML, m.Text, mustAddr("supporter0000001@example.org"), "ceiling@camaca.org", time.Now(), "https://news.camaca.org/unsubscribe?t=u.1.0.abcdefghijklmnopqrstuvwxyz0")
+		msg, err := f.build(m.Subject, m.HTML, m.Text, mustAddr("supporter0000001@example.org"), "ceiling@camaca.org", time.Now(), "https://news.camaca.org/unsubscribe?t=u.1.0.abcdefghijklmnopqrstuvwxyz0", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -306,7 +306,7 @@ func TestNewsletterBenchChild(t *testing.T) {
 	fmt.Printf("BENCH %s\n", b)
 }
 
-func countSent(t *testing.T, db *sql.DB, sendID string) int64 {
+func countSent(t testing.TB, db *sql.DB, sendID string) int64 {
 	var n int64
 	if err := db.QueryRow(`SELECT COUNT(*) FROM email_recipients WHERE send_id = $1 AND state = 'sent'`, sendID).Scan(&n); err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ package email
 import (
 	"fmt"
 	"net/mail"
+	"net/netip"
 	"os"
 	"strings"
 
@@ -56,8 +57,33 @@ type SMTP struct {
 	Port     int           `yaml:"port"`
 	Username string        `yaml:"username"`
 	Password secret.Secret `yaml:"password"`
-	// TLS is "starttls" (default), "tls" or "none".
+	// TLS is "starttls" (default), "tls" or "none". Certificates are always
+	// verified.
 	TLS string `yaml:"tls"`
+	// AllowInsecure permits tls: none to a host that is not this machine:
+	// subscribers' addresses, the mail and the password then cross the
+	// network in clear text. Only for a relay on a network you trust.
+	AllowInsecure bool `yaml:"allow_insecure"`
+}
+
+// insecureProblem says why the SMTP settings would send in clear text over
+// the network, or "" when they would not.
+func (s SMTP) insecureProblem() string {
+	if s.TLS != "none" || s.Host == "" || s.AllowInsecure || isLoopback(s.Host) {
+		return ""
+	}
+	return fmt.Sprintf("tls: none to %s would send subscribers' addresses, the mail and the SMTP password unencrypted; use starttls (port 587) or tls (port 465), or, for a relay on a network you trust, set allow_insecure: true", s.Host)
+}
+
+// isLoopback reports whether host is this machine: localhost or a loopback
+// address. Names are not resolved: what a name points at can change.
+func isLoopback(host string) bool {
+	host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
 }
 
 // DKIM signs outgoing mail when Domain and a key are set.
@@ -111,6 +137,9 @@ func (c Config) Validate() []channels.ConfigProblem {
 	case "", "starttls", "tls", "none":
 	default:
 		probs = append(probs, channels.ConfigProblem{Field: "smtp.tls", Message: "must be starttls, tls or none"})
+	}
+	if msg := c.SMTP.insecureProblem(); msg != "" {
+		probs = append(probs, channels.ConfigProblem{Field: "smtp.tls", Message: msg})
 	}
 	if c.SMTP.Port < 0 || c.SMTP.Port > 65535 {
 		probs = append(probs, channels.ConfigProblem{Field: "smtp.port", Message: "must be a port number (587 for starttls, 465 for tls)"})

@@ -13,6 +13,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	texttemplate "text/template"
 	"time"
@@ -58,7 +60,23 @@ type Message struct {
 	SendID string `json:"send_id"`
 
 	data newsletterData
+	// inline are the posts' local images, carried in every copy and shown
+	// through cid: addresses.
+	inline []inlineImage
+	// notes say what the newsletter goes without (an image file that
+	// cannot be used); the sender's receipt carries them.
+	notes []string
 }
+
+// inlineImage is a picture carried in the mail itself (multipart/related).
+type inlineImage struct {
+	CID, Name, ContentType string
+	Data                   []byte
+}
+
+// maxInlineImage caps a local image carried in the newsletter: it goes in
+// every copy, to every subscriber.
+const maxInlineImage = 2 << 20
 
 // newsletterData is what the newsletter templates see.
 type newsletterData struct {
@@ -81,8 +99,10 @@ type item struct {
 	ContentWarning string
 	// Date is when the post was published, in the campaign's time zone
 	// ("Monday 3 June 2024, 10:00 BST"); digests show it.
-	Date     string
-	ImageURL string
+	Date string
+	// ImageURL is the lead image: an http(s) URL, or a cid: address of an
+	// image carried in the mail.
+	ImageURL htmltemplate.URL
 	ImageAlt string
 	Summary  string
 	// HTML is the post's Markdown rendered and sanitised; Text is its
@@ -231,6 +251,10 @@ func newFormatter(cfg Config, campaign channels.Campaign) (*Formatter, error) {
 		md:       goldmark.New(goldmark.WithExtensions(extension.GFM)),
 		policy:   bluemonday.UGCPolicy(),
 	}
+	// Alt text is for people who cannot see the picture: keep it whatever
+	// its punctuation (the UGC policy drops an alt with ":", "?", "%" or
+	// "&"). It is escaped on output like any text.
+	f.policy.AllowAttrs("alt").OnElements("img")
 	// Links in mail open outside the mail client; never let a post's HTML
 	// carry scripts, forms or styles that break the layout.
 	f.policy.RequireNoFollowOnLinks(false)
@@ -283,10 +307,18 @@ func (f *Formatter) format(sendID, postID string, posts []post.Post, digest bool
 	if data.Language == "" {
 		data.Language = "en"
 	}
+	var inline []inlineImage
+	var notes []string
 	for _, p := range posts {
-		it, warns := f.item(p)
+		it, img, warns, note := f.item(p)
 		warnings = append(warnings, warns...)
 		data.Items = append(data.Items, it)
+		if img != nil && !slices.ContainsFunc(inline, func(i inlineImage) bool { return i.CID == img.CID }) {
+			inline = append(inline, *img)
+		}
+		if note != "" {
+			notes = append(notes, note)
+		}
 	}
 	first := posts[0]
 	if digest {
@@ -312,13 +344,18 @@ func (f *Formatter) format(sendID, postID string, posts []post.Post, digest bool
 	if err != nil {
 		return channels.Payload{}, fmt.Errorf("formatting %s: %w", postID, err)
 	}
-	m := &Message{Subject: data.Subject, Preheader: data.Preheader, Text: textOut, HTML: htmlOut, SendID: sendID, data: data}
+	m := &Message{Subject: data.Subject, Preheader: data.Preheader, Text: textOut, HTML: htmlOut, SendID: sendID, data: data, inline: inline, notes: notes}
 	msg, err := f.build(m.Subject, htmlOut, textOut, &mail.Address{Name: "Supporter", Address: "supporter@example.org"},
-		messageID(sendID, "preview", f.domain), first.PublishAt, data.UnsubscribeURL)
+		messageID(sendID, "preview", f.domain), first.PublishAt, data.UnsubscribeURL, inline)
 	if err != nil {
 		return channels.Payload{}, fmt.Errorf("formatting %s: %w", postID, err)
 	}
-	msg.SetBoundary(boundary(sendID, "preview"))
+	if len(inline) == 0 {
+		// go-mail's fixed boundary applies to every multipart level, so
+		// it is only usable for a single level: a mail with inline
+		// images (related around alternative) keeps random ones.
+		msg.SetBoundary(boundary(sendID, "preview"))
+	}
 	var eml bytes.Buffer
 	if _, err := msg.WriteTo(&eml); err != nil {
 		return channels.Payload{}, fmt.Errorf("formatting %s as MIME: %w", postID, err)
@@ -362,9 +399,12 @@ func plainHeader(s string, max int) bool {
 	return true
 }
 
-// item turns a post into its newsletter item.
-func (f *Formatter) item(p post.Post) (item, []string) {
+// item turns a post into its newsletter item, with its local image (to
+// carry in the mail) and a note when the image had to be left out.
+func (f *Formatter) item(p post.Post) (item, *inlineImage, []string, string) {
 	var warns []string
+	var img *inlineImage
+	note := ""
 	it := item{Title: cleanText(p.Title), Link: safeURL(p.Link), ContentWarning: cleanText(p.ContentWarning), Summary: cleanText(p.Summary), Date: f.date(p.PublishAt)}
 	if p.Link != "" && it.Link == "" {
 		warns = append(warns, fmt.Sprintf("post %s: link %q is not an http(s) URL; left out", p.ID, p.Link))
@@ -372,12 +412,25 @@ func (f *Formatter) item(p post.Post) (item, []string) {
 	if p.Image != nil {
 		switch {
 		case p.Image.URL != "" && safeURL(p.Image.URL) != "":
-			it.ImageURL, it.ImageAlt = safeURL(p.Image.URL), cleanText(p.Image.Alt)
+			// A web image is shown from its address by the reader's mail
+			// program; Crier does not fetch it.
+			it.ImageURL = htmltemplate.URL(safeURL(p.Image.URL))
+		case p.Image.File != "":
+			data, ct, err := channels.ReadImageFile(p.Image.File, maxInlineImage)
+			if err != nil {
+				note = fmt.Sprintf("image left out: %s: %v", p.Image.File, err)
+				warns = append(warns, fmt.Sprintf("post %s: %s; the newsletter goes without it", p.ID, note))
+				break
+			}
+			sum := sha256.Sum256(data)
+			img = &inlineImage{CID: hex.EncodeToString(sum[:12]) + "@crier", Name: filepath.Base(p.Image.File), ContentType: ct, Data: data}
+			it.ImageURL = htmltemplate.URL("cid:" + img.CID)
+		}
+		if it.ImageURL != "" {
+			it.ImageAlt = cleanText(p.Image.Alt)
 			if it.ImageAlt == "" {
 				warns = append(warns, fmt.Sprintf("post %s: the image has no alt text; readers who cannot see it get nothing", p.ID))
 			}
-		case p.Image.File != "":
-			warns = append(warns, fmt.Sprintf("post %s: the image is a local file (%s); the newsletter only shows images by URL", p.ID, p.Image.File))
 		}
 	}
 	body := strings.TrimSpace(p.Body)
@@ -388,25 +441,27 @@ func (f *Formatter) item(p post.Post) (item, []string) {
 	if base == "" {
 		base = f.campaign.Website
 	}
-	h, w := f.renderMarkdown(body, base)
+	h, w := f.renderMarkdown(body, base, string(it.ImageURL))
 	for _, s := range w {
 		warns = append(warns, fmt.Sprintf("post %s: %s", p.ID, s))
 	}
 	it.HTML = htmltemplate.HTML(h)
-	it.Text = body
-	return it, warns
+	it.Text = textOfMarkdown(body)
+	return it, img, warns, note
 }
 
 // renderMarkdown renders Markdown to sanitised HTML with the inline styles
 // mail clients need (Gmail and Outlook drop most <style> rules).
-func (f *Formatter) renderMarkdown(src, base string) (string, []string) {
+// An <img> of the lead image's address is left out: the item already
+// shows it above the text.
+func (f *Formatter) renderMarkdown(src, base, lead string) (string, []string) {
 	var buf bytes.Buffer
 	if err := f.md.Convert([]byte(src), &buf); err != nil {
 		// goldmark only fails on writer errors; keep the text readable.
 		return "<p>" + htmltemplate.HTMLEscapeString(src) + "</p>", nil
 	}
 	clean := f.policy.SanitizeBytes(buf.Bytes())
-	return inlineStyles(clean, base)
+	return inlineStyles(clean, base, lead)
 }
 
 var inlineStyle = map[string]string{
@@ -430,8 +485,9 @@ var inlineStyle = map[string]string{
 }
 
 // inlineStyles adds style attributes to sanitised HTML, makes relative
-// links absolute against base, and reports images without alt text.
-func inlineStyles(src []byte, base string) (string, []string) {
+// links absolute against base, drops images of the lead address, and
+// reports images without alt text.
+func inlineStyles(src []byte, base, lead string) (string, []string) {
 	baseURL, _ := url.Parse(base)
 	var out strings.Builder
 	var warns []string
@@ -457,6 +513,9 @@ func inlineStyles(src []byte, base string) (string, []string) {
 					hasAlt = true
 				}
 			}
+			if tok.Data == "img" && lead != "" && attrValue(tok, "src") == lead {
+				continue // shown as the lead image already
+			}
 			if tok.Data == "img" && !hasAlt {
 				warns = append(warns, "an image in the body has no alt text")
 			}
@@ -465,6 +524,48 @@ func inlineStyles(src []byte, base string) (string, []string) {
 			out.Write(z.Raw())
 		}
 	}
+}
+
+func attrValue(tok html.Token, key string) string {
+	for _, a := range tok.Attr {
+		if a.Key == key {
+			return a.Val
+		}
+	}
+	return ""
+}
+
+// markdownImage matches an inline Markdown image, ![alt](address "title"),
+// and a reference one, ![alt][ref].
+var markdownImage = regexp.MustCompile(`!\[((?:\\.|[^\]\\])*)\](?:\((?:<[^>\n]*>|(?:\\.|[^()\s\\]|\([^()\s]*\))*)(?:\s+(?:"[^"\n]*"|'[^'\n]*'|\([^)\n]*\)))?\s*\)|\[[^\]\n]*\])`)
+
+// textOfMarkdown is a post's Markdown for the plain-text part: as written,
+// except that pictures, which a text mail cannot show, become their alt
+// text ("[Image: …]") or nothing.
+func textOfMarkdown(md string) string {
+	out := md
+	// A picture inside a link's or another picture's brackets is found on
+	// the next pass.
+	for range 3 {
+		next := markdownImage.ReplaceAllStringFunc(out, func(m string) string {
+			alt := strings.TrimSpace(markdownImage.FindStringSubmatch(m)[1])
+			alt = strings.NewReplacer(`\[`, "[", `\]`, "]", `\\`, `\`).Replace(alt)
+			if alt == "" {
+				return ""
+			}
+			return "[Image: " + alt + "]"
+		})
+		if next == out {
+			break
+		}
+		out = next
+	}
+	// Whatever odd form is left, no "![" means no picture syntax ("!![" is
+	// "![" again after one replacement).
+	for strings.Contains(out, "![") {
+		out = strings.ReplaceAll(out, "![", "[")
+	}
+	return strings.TrimSpace(out)
 }
 
 // preheader is the preview line mail clients show after the subject.

@@ -188,7 +188,7 @@ func TestHeaderInjection(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		msg, err := f.build(m.Subject, htmlOut, textOut, &mail.Address{Name: "Eve\r\nBcc: evil2@example.net", Address: "eve@example.org"}, "id@camaca.org", time.Unix(0, 0), "https://news.camaca.org/unsubscribe?t=x")
+		msg, err := f.build(m.Subject, htmlOut, textOut, &mail.Address{Name: "Eve\r\nBcc: evil2@example.net", Address: "eve@example.org"}, "id@camaca.org", time.Unix(0, 0), "https://news.camaca.org/unsubscribe?t=x", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -212,10 +212,10 @@ func TestHeaderInjection(t *testing.T) {
 			t.Errorf("subject %q has a line break", subj)
 		}
 	}
-	if _, err := f.build("x", "", "", &mail.Address{Address: "a@b.c\r\nBcc: e@x.y"}, "id@x", time.Unix(0, 0), "https://x/u"); err == nil {
+	if _, err := f.build("x", "", "", &mail.Address{Address: "a@b.c\r\nBcc: e@x.y"}, "id@x", time.Unix(0, 0), "https://x/u", nil); err == nil {
 		t.Error("an address with a line break was accepted")
 	}
-	if _, err := f.build("x", "", "", &mail.Address{Address: "a@b.c"}, "id@x", time.Unix(0, 0), "https://x/u\r\nBcc: e@x.y"); err == nil {
+	if _, err := f.build("x", "", "", &mail.Address{Address: "a@b.c"}, "id@x", time.Unix(0, 0), "https://x/u\r\nBcc: e@x.y", nil); err == nil {
 		t.Error("an unsubscribe link with a line break was accepted")
 	}
 }
@@ -291,7 +291,7 @@ func FuzzFormat(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		msg, err := fm.build(m.Subject, htmlOut, textOut, &mail.Address{Name: name, Address: "a@example.org"}, "id@camaca.org", time.Unix(0, 0), "https://news.camaca.org/unsubscribe?t=u.1.0.x")
+		msg, err := fm.build(m.Subject, htmlOut, textOut, &mail.Address{Name: name, Address: "a@example.org"}, "id@camaca.org", time.Unix(0, 0), "https://news.camaca.org/unsubscribe?t=u.1.0.x", nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -52,6 +52,21 @@ ALTER TABLE email_sends ADD COLUMN journal_offset INTEGER NOT NULL DEFAULT 0;
 -- and an index on the state paid for both on the path of every message.
 -- The primary key serves what it served: a send is walked in id order.
 DROP INDEX IF EXISTS email_recipients_state;
+`, `
+-- Erasure is complete: when a subscriber row goes (crier subscribers remove,
+-- the admin API, the purge of unconfirmed ones), their rows in every send go
+-- with it, last_error included (a 4xx reply may quote the address), and the
+-- sends' totals stay equal to their rows. The send_id IN (...) lets SQLite
+-- use the primary key, one lookup per send, instead of scanning the ledger.
+CREATE TRIGGER email_recipients_erase AFTER DELETE ON subscribers
+BEGIN
+	UPDATE email_sends SET total = total - 1 WHERE id IN (
+		SELECT send_id FROM email_recipients WHERE send_id IN (SELECT id FROM email_sends) AND subscriber_id = OLD.id);
+	DELETE FROM email_recipients WHERE send_id IN (SELECT id FROM email_sends) AND subscriber_id = OLD.id;
+END;
+-- Rows of subscribers erased before this step.
+DELETE FROM email_recipients WHERE subscriber_id NOT IN (SELECT id FROM subscribers);
+UPDATE email_sends SET total = (SELECT COUNT(*) FROM email_recipients r WHERE r.send_id = email_sends.id);
 `}
 
 // Recipient states.

@@ -98,7 +98,7 @@ func SendTest(ctx context.Context, cfg Config, campaign channels.Campaign, p pos
 	if err != nil {
 		return err
 	}
-	msg, err := f.build("[Test] "+m.Subject, htmlOut, textOut, addr, messageID(m.SendID, "test."+strconv.FormatInt(time.Now().UnixNano(), 36), f.domain), time.Now(), unsub)
+	msg, err := f.build("[Test] "+m.Subject, htmlOut, textOut, addr, messageID(m.SendID, "test."+strconv.FormatInt(time.Now().UnixNano(), 36), f.domain), time.Now(), unsub, m.inline)
 	if err != nil {
 		return err
 	}
@@ -147,6 +147,22 @@ func (o *outboxMailer) SendConfirmation(ctx context.Context, sub subscribers.Sub
 	name := filepath.Join(o.dir, fmt.Sprintf("%s-subscriber-%d.eml", now.Format("20060102T150405.000000000Z"), sub.ID))
 	if err := msg.WriteToFile(name); err != nil {
 		return fmt.Errorf("writing confirmation mail to the outbox: %w", err)
+	}
+	return nil
+}
+
+// EraseConfirmations removes the confirmation mails NewOutboxMailer wrote
+// for subscriber id under outboxDir (they hold the address), for an erasure.
+func EraseConfirmations(outboxDir string, id int64) error {
+	pattern := filepath.Join(outboxDir, "email", "confirmations", fmt.Sprintf("*-subscriber-%d.eml", id))
+	files, err := filepath.Glob(pattern)
+	if err != nil {
+		return fmt.Errorf("finding confirmation mails of subscriber %d: %w", id, err)
+	}
+	for _, f := range files {
+		if err := os.Remove(f); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("erasing a confirmation mail of subscriber %d: %w", id, err)
+		}
 	}
 	return nil
 }

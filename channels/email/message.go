@@ -1,6 +1,7 @@
 package email
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"mime"
@@ -15,8 +16,8 @@ import (
 // build assembles one newsletter mail with every list header: List-Id,
 // List-Unsubscribe (the https one-click link and a mailto), RFC 8058
 // List-Unsubscribe-Post, Precedence: bulk and Auto-Submitted.
-func (f *Formatter) build(subject, htmlBody, textBody string, to *mail.Address, msgID string, date time.Time, unsubscribeURL string) (*gomail.Msg, error) {
-	m := f.newsletterMsg(subject)
+func (f *Formatter) build(subject, htmlBody, textBody string, to *mail.Address, msgID string, date time.Time, unsubscribeURL string, inline []inlineImage) (*gomail.Msg, error) {
+	m := f.newsletterMsg(subject, inline)
 	if err := f.personalise(m, to, msgID, date, unsubscribeURL, stringBody(htmlBody), stringBody(textBody)); err != nil {
 		return nil, err
 	}
@@ -37,8 +38,23 @@ func stringBody(s string) body {
 // shares (From, Reply-To, Subject and the list headers); personalise makes
 // it one recipient's. A send reuses one per SMTP connection rather than
 // building every header again for every recipient.
-func (f *Formatter) newsletterMsg(subject string) *gomail.Msg {
+func (f *Formatter) newsletterMsg(subject string, inline []inlineImage) *gomail.Msg {
 	m := f.commonMsg(subject)
+	// Local images travel in the mail (multipart/related), shown through
+	// cid: addresses: nothing to fetch, nothing to host.
+	for _, img := range inline {
+		m.EmbedReadSeeker(img.Name, bytes.NewReader(img.Data), gomail.WithFileContentID("<"+img.CID+">"), // RFC 2392: in angle brackets
+			gomail.WithFileContentType(gomail.ContentType(img.ContentType)))
+	}
+	// go-mail's reader stays part-read after a failed write; a message
+	// reused for the next recipient must always write the whole picture.
+	for i, file := range m.GetEmbeds() {
+		data := inline[i].Data
+		file.Writer = func(w io.Writer) (int64, error) {
+			n, err := w.Write(data)
+			return int64(n), err
+		}
+	}
 	// Plain generated headers (not go-mail's preformatted ones, which are
 	// written in map order) keep the output the same for the same input.
 	m.SetGenHeader(gomail.HeaderListUnsubscribePost, "List-Unsubscribe=One-Click")

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/crierhq/crier/internal/promcache"
 )
 
 type metrics struct {
@@ -14,11 +16,13 @@ type metrics struct {
 	// sent is messages{outcome="sent"}, resolved once: it counts every
 	// message.
 	sent prometheus.Counter
+	// progress serves the ledger's per-send counts from a snapshot.
+	progress *promcache.Collector
 }
 
 // newMetrics creates the counters and, with reg, registers them and a
 // collector that reads each unfinished send's progress from the ledger.
-func newMetrics(reg prometheus.Registerer, db *sql.DB) *metrics {
+func newMetrics(reg prometheus.Registerer, db *sql.DB, every time.Duration) *metrics {
 	m := &metrics{messages: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "crier_newsletter_messages_total",
 		Help: "Newsletter messages by outcome: sent, failed, skipped (left the list), retried (4xx or lost connection).",
@@ -27,7 +31,11 @@ func newMetrics(reg prometheus.Registerer, db *sql.DB) *metrics {
 		m.sent = m.messages.WithLabelValues("sent")
 		return m
 	}
-	for _, c := range []prometheus.Collector{m.messages, &progressCollector{db: db}} {
+	// Progress counts the ledger's rows: read at most once per
+	// promcache.DefaultEvery, however often /metrics is scraped, so a
+	// scrape loop cannot take SQLite's one connection from the send.
+	m.progress = promcache.New(&progressCollector{db: db}, every, nil)
+	for _, c := range []prometheus.Collector{m.messages, m.progress} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {
@@ -49,8 +57,8 @@ var (
 		"Messages per second over the last minute, for each running newsletter send.", []string{"send_id"}, nil)
 )
 
-// progressCollector reports SendProgress at scrape time, so /metrics and
-// `crier status` always agree with the ledger.
+// progressCollector reports SendProgress from the ledger, so /metrics and
+// `crier status` agree (within promcache.DefaultEvery).
 type progressCollector struct{ db *sql.DB }
 
 func (c *progressCollector) Describe(ch chan<- *prometheus.Desc) {

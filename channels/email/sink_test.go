@@ -20,6 +20,8 @@ type sink struct {
 	// connection is closed) before mail is accepted.
 	fail421 atomic.Int64
 	rcpts   chan string
+	// rcptReply, when set, answers RCPT TO (nil: accepted).
+	rcptReply func(to string) error
 }
 
 func startSink(t testing.TB, recordRcpts bool) *sink {
@@ -64,6 +66,11 @@ func (ss *sinkSession) Mail(from string, opts *smtp.MailOptions) error {
 	return nil
 }
 func (ss *sinkSession) Rcpt(to string, opts *smtp.RcptOptions) error {
+	if ss.s.rcptReply != nil {
+		if err := ss.s.rcptReply(to); err != nil {
+			return err
+		}
+	}
 	if ss.s.rcpts != nil {
 		ss.s.rcpts <- to
 	}

@@ -110,7 +110,7 @@ func TestTransact(t *testing.T) {
 		{to: "bob@example.org"},
 	}
 	for _, tt := range tests {
-		msg, err := f.build("Subject", "<p>Hi</p>", "Hi", mustAddr(tt.to), "id."+tt.to, time.Unix(0, 0), "https://news.example.org/u?t=x")
+		msg, err := f.build("Subject", "<p>Hi</p>", "Hi", mustAddr(tt.to), "id."+tt.to, time.Unix(0, 0), "https://news.example.org/u?t=x", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -141,7 +141,7 @@ func TestTransactBrokenConnection(t *testing.T) {
 	_, port := startScripted(t)
 	f, conn := dialScripted(t, port)
 	conn.Close()
-	msg, err := f.build("Subject", "<p>Hi</p>", "Hi", mustAddr("ann@example.org"), "id", time.Unix(0, 0), "https://news.example.org/u?t=x")
+	msg, err := f.build("Subject", "<p>Hi</p>", "Hi", mustAddr("ann@example.org"), "id", time.Unix(0, 0), "https://news.example.org/u?t=x", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +20,7 @@ import (
 	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/config/secret"
+	"github.com/crierhq/crier/contentfetch"
 	"github.com/crierhq/crier/internal/testpeers/gotosocial"
 )
 
@@ -189,6 +192,50 @@ func TestGoToSocial(t *testing.T) {
 		}
 		if !st.Sensitive {
 			t.Error("image behind a content warning is not marked sensitive")
+		}
+	})
+
+	t.Run("image from a URL, and one that cannot be fetched", func(t *testing.T) {
+		data := pngBytes(t)
+		images := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/ok.png" {
+				w.Write(data)
+				return
+			}
+			http.NotFound(w, r)
+		}))
+		defer images.Close()
+		// The image server runs here, so it is allowed as an intranet one.
+		ienv := env
+		ienv.Content = contentfetch.New(contentfetch.Options{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
+		f, s, err := New(ctx, cfg, ienv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			path  string
+			media int
+		}{{"/ok.png", 1}, {"/gone.png", 0}} {
+			ip := post.Post{ID: "md:url-image" + tc.path, Title: "Chart " + tc.path, Link: p.Link,
+				Image: &post.Image{URL: images.URL + tc.path, Alt: "Chart: victims 2010-2024"}}
+			pl, err := f.Format(ip)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rc, err := s.Send(ctx, channels.Delivery{PostID: ip.ID, Channel: Name, Attempt: 1, Ledger: &ledger{}}, pl)
+			if err != nil {
+				t.Fatalf("%s: Send: %v", tc.path, err)
+			}
+			st := readBack(t, rc.RemoteID)
+			if len(st.MediaAttachments) != tc.media {
+				t.Errorf("%s: %d media read back, want %d", tc.path, len(st.MediaAttachments), tc.media)
+			}
+			if tc.media == 1 && st.MediaAttachments[0].Description != ip.Image.Alt {
+				t.Errorf("%s: alt text %q", tc.path, st.MediaAttachments[0].Description)
+			}
+			if tc.media == 0 && (len(rc.Notes) != 1 || !strings.Contains(rc.Notes[0], "404")) {
+				t.Errorf("%s: notes %q", tc.path, rc.Notes)
+			}
 		}
 	})
 

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/channels/httpcall"
+	"github.com/crierhq/crier/contentfetch"
 )
 
 // maxImageBytes is Mastodon's limit for image uploads.
@@ -31,8 +31,8 @@ const maxImageBytes = 16 << 20
 type Sender struct {
 	instance string
 	client   *gomastodon.Client
-	http     *http.Client // the same transport, for calls go-mastodon lacks
-	fetch    *http.Client // env.HTTPClient, for downloading images
+	http     *http.Client         // the same transport, for calls go-mastodon lacks
+	content  *contentfetch.Client // fetches images from content URLs
 	limits   *cachedLimits
 	log      *slog.Logger
 
@@ -71,7 +71,7 @@ func newSender(cfg Config, env channels.Env) (*Sender, error) {
 	if !cfg.HasCredentials() {
 		return nil, errors.New("mastodon: instance and token are needed to send (set the token's environment variable, or use mode: outbox)")
 	}
-	hc, wrapped := httpcall.Client(env.HTTPClient, func(base http.RoundTripper) http.RoundTripper { return &transport{base: base} })
+	_, wrapped := httpcall.Client(env.HTTPClient, func(base http.RoundTripper) http.RoundTripper { return &transport{base: base} })
 	instance := strings.TrimRight(cfg.Instance, "/")
 	client := gomastodon.NewClient(&gomastodon.Config{Server: instance, AccessToken: cfg.Token.Reveal()})
 	client.Client = *wrapped
@@ -89,7 +89,7 @@ func newSender(cfg Config, env channels.Env) (*Sender, error) {
 		cache.file = filepath.Join(env.DataDir, "mastodon-instance.json")
 	}
 	return &Sender{
-		instance: instance, client: client, http: wrapped, fetch: hc, limits: cache, log: log,
+		instance: instance, client: client, http: wrapped, content: env.ContentClient(), limits: cache, log: log,
 		now: time.Now, pollInterval: time.Second,
 	}, nil
 }
@@ -131,7 +131,7 @@ func (s *Sender) Send(ctx context.Context, d channels.Delivery, p channels.Paylo
 		}
 		ids[i] = part
 		if i == 0 {
-			receipt = channels.Receipt{RemoteID: part.RemoteID, RemoteURL: part.RemoteURL}
+			receipt.RemoteID, receipt.RemoteURL = part.RemoteID, part.RemoteURL
 		}
 		return nil
 	}
@@ -174,10 +174,17 @@ func (s *Sender) Send(ctx context.Context, d channels.Delivery, p channels.Paylo
 		}
 		if st.Media != nil {
 			id, err := s.uploadMedia(ctx, st.Media)
-			if err != nil {
+			var left *imageLeftOut
+			switch {
+			case errors.As(err, &left):
+				// An image never stops a post: it goes out without it.
+				s.log.Warn("mastodon: posting without the image", "post", d.PostID, "reason", left.Error())
+				receipt.Notes = append(receipt.Notes, left.Error())
+			case err != nil:
 				return receipt, fmt.Errorf("status %d of %d: %w", i+1, len(statuses), err)
+			default:
+				toot.MediaIDs = append(toot.MediaIDs, gomastodon.ID(id))
 			}
-			toot.MediaIDs = append(toot.MediaIDs, gomastodon.ID(id))
 		}
 		callCtx, c := withCall(ctx, d.IdempotencyKey(i))
 		posted, err := s.client.PostStatus(callCtx, toot)
@@ -326,6 +333,11 @@ func (s *Sender) uploadMedia(ctx context.Context, m *Media) (string, error) {
 
 	var att attachment
 	code, err := s.api(ctx, http.MethodPost, "/api/v2/media", mw.FormDataContentType(), &body, &att)
+	var hs *httpStatusError
+	if errors.As(err, &hs) && (hs.StatusCode == http.StatusRequestEntityTooLarge || hs.StatusCode == http.StatusUnsupportedMediaType || hs.StatusCode == http.StatusUnprocessableEntity) {
+		// The instance cannot take this picture; the toot can still go.
+		return "", &imageLeftOut{what: name, err: fmt.Errorf("the instance refused it: %w", err)}
+	}
 	if err != nil {
 		return "", s.classifyAPI("uploading image", err)
 	}
@@ -390,53 +402,42 @@ func (s *Sender) api(ctx context.Context, method, path, contentType string, body
 	return resp.StatusCode, nil
 }
 
-// readImage reads the image from its file or downloads it, at most
-// maxImageBytes.
+// imageLeftOut is an image the toot goes out without, and why.
+type imageLeftOut struct {
+	what string
+	err  error
+}
+
+func (e *imageLeftOut) Error() string {
+	return fmt.Sprintf("image left out: %s: %v", e.what, e.err)
+}
+
+// readImage reads the image from its file, or fetches it through the
+// guarded content client, at most maxImageBytes. Any failure is an
+// *imageLeftOut.
 func (s *Sender) readImage(ctx context.Context, m *Media) ([]byte, string, error) {
 	if m.File != "" {
-		f, err := os.Open(m.File)
+		data, _, err := channels.ReadImageFile(m.File, maxImageBytes)
 		if err != nil {
-			return nil, "", channels.Permanent(fmt.Errorf("reading image: %w", err))
-		}
-		defer f.Close()
-		data, err := io.ReadAll(io.LimitReader(f, maxImageBytes+1))
-		if err != nil {
-			return nil, "", channels.Permanent(fmt.Errorf("reading image %s: %w", m.File, err))
-		}
-		if len(data) > maxImageBytes {
-			return nil, "", channels.Permanent(fmt.Errorf("image %s is larger than %d MB", m.File, maxImageBytes>>20))
+			return nil, "", &imageLeftOut{what: m.File, err: err}
 		}
 		return data, filepath.Base(m.File), nil
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.URL, nil)
+	res, err := s.content.Image(ctx, m.URL)
 	if err != nil {
-		return nil, "", channels.Permanent(fmt.Errorf("image URL %q: %w", m.URL, err))
+		return nil, "", &imageLeftOut{what: m.URL, err: unwrapFetch(err)}
 	}
-	resp, err := s.fetch.Do(req)
-	if err != nil {
-		return nil, "", channels.Temporary(fmt.Errorf("downloading image: %w", err))
+	if len(res.Data) > maxImageBytes {
+		return nil, "", &imageLeftOut{what: m.URL, err: fmt.Errorf("it is over Mastodon's limit of %d MB", maxImageBytes>>20)}
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		err := fmt.Errorf("downloading image %s: %s", m.URL, resp.Status)
-		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout {
-			return nil, "", channels.Temporary(err)
-		}
-		return nil, "", channels.Permanent(err)
+	return res.Data, res.Name, nil
+}
+
+// unwrapFetch drops the "fetching URL:" prefix the note already has.
+func unwrapFetch(err error) error {
+	var fe *contentfetch.Error
+	if errors.As(err, &fe) {
+		return fe.Err
 	}
-	if resp.ContentLength > maxImageBytes {
-		return nil, "", channels.Permanent(fmt.Errorf("image %s is larger than %d MB", m.URL, maxImageBytes>>20))
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxImageBytes+1))
-	if err != nil {
-		return nil, "", channels.Temporary(fmt.Errorf("downloading image %s: %w", m.URL, err))
-	}
-	if len(data) > maxImageBytes {
-		return nil, "", channels.Permanent(fmt.Errorf("image %s is larger than %d MB", m.URL, maxImageBytes>>20))
-	}
-	name := "image"
-	if u, err := url.Parse(m.URL); err == nil && filepath.Ext(u.Path) != "" {
-		name = filepath.Base(u.Path)
-	}
-	return data, name, nil
+	return err
 }

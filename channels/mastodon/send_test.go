@@ -9,18 +9,22 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/config/secret"
+	"github.com/crierhq/crier/contentfetch"
 	"github.com/crierhq/crier/internal/testpeers/mastodonfake"
 )
 
@@ -58,7 +62,22 @@ func newTestSender(t *testing.T, srv *mastodonfake.Server, cfg Config, hc *http.
 	if hc == nil {
 		hc = srv.Client()
 	}
-	f, s, err := New(context.Background(), cfg, channels.Env{HTTPClient: hc, DataDir: t.TempDir()})
+	// Image servers in these tests run on 127.0.0.1: allow it, as an
+	// intranet setup would.
+	content := contentfetch.New(contentfetch.Options{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
+	return newTestSenderEnv(t, srv, cfg, channels.Env{HTTPClient: hc, Content: content, DataDir: t.TempDir()})
+}
+
+func newTestSenderEnv(t *testing.T, srv *mastodonfake.Server, cfg Config, env channels.Env) (*Formatter, *Sender) {
+	t.Helper()
+	cfg.Instance = srv.URL
+	if !cfg.Token.IsSet() {
+		cfg.Token = secret.Secret(srv.Token())
+	}
+	if env.HTTPClient == nil {
+		env.HTTPClient = srv.Client()
+	}
+	f, s, err := New(context.Background(), cfg, env)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -364,17 +383,115 @@ func TestSendImage(t *testing.T) {
 		}
 	}
 
-	srv := mastodonfake.New(t, mastodonfake.Options{})
-	f, s := newTestSender(t, srv, Config{}, nil)
-	for path, want := range map[string]channels.Kind{"/huge.png": channels.KindPermanent, "/missing.png": channels.KindPermanent} {
-		pl, _ := f.Format(post.Post{ID: "x", Title: "Hello", Link: link, Image: &post.Image{URL: images.URL + path, Alt: "x"}})
-		_, err := s.Send(context.Background(), channels.Delivery{PostID: "x", Channel: Name, Ledger: &ledger{}}, pl)
-		if k, _ := channels.Classify(err); k != want {
-			t.Errorf("%s: %v (%v), want %v", path, err, k, want)
+}
+
+// An image that cannot be had never stops the toot: it goes out without
+// it, and the receipt says why.
+func TestSendWithoutImageThatCannotBeFetched(t *testing.T) {
+	data := pngBytes(t)
+	images := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/huge.png":
+			w.Write(make([]byte, maxImageBytes+10))
+		case "/page.png":
+			w.Header().Set("Content-Type", "text/html")
+			w.Write([]byte("<!doctype html><title>Not found</title>"))
+		case "/ok.png":
+			w.Write(data)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer images.Close()
+	notImage := filepath.Join(t.TempDir(), "notes.png")
+	os.WriteFile(notImage, []byte("just some text"), 0o644)
+	for _, tc := range []struct {
+		img  post.Image
+		want string
+	}{
+		{post.Image{URL: images.URL + "/missing.png"}, "404 Not Found"},
+		{post.Image{URL: images.URL + "/huge.png"}, "over the limit"},
+		{post.Image{URL: images.URL + "/page.png"}, "not a picture"},
+		{post.Image{File: filepath.Join(t.TempDir(), "gone.png")}, "does not exist"},
+		{post.Image{File: notImage}, "not a picture"},
+	} {
+		srv := mastodonfake.New(t, mastodonfake.Options{})
+		f, s := newTestSender(t, srv, Config{}, nil)
+		tc.img.Alt = "A chart"
+		pl, _ := f.Format(post.Post{ID: "x", Title: "Hello", Link: link, Image: &tc.img})
+		r, err := s.Send(context.Background(), channels.Delivery{PostID: "x", Channel: Name, Ledger: &ledger{}}, pl)
+		if err != nil {
+			t.Errorf("%+v: %v; want the toot posted without the image", tc.img, err)
+			continue
+		}
+		st := srv.Statuses()
+		if len(st) != 1 || len(st[0].MediaIDs) != 0 {
+			t.Errorf("%+v: statuses %+v, want one without media", tc.img, st)
+		}
+		if len(r.Notes) != 1 || !strings.Contains(r.Notes[0], "image left out") || !strings.Contains(r.Notes[0], tc.want) {
+			t.Errorf("%+v: notes %q, want one saying %q", tc.img, r.Notes, tc.want)
 		}
 	}
-	if len(srv.Statuses()) != 0 {
-		t.Error("a status went out without its image")
+}
+
+// Issue 10: an image URL from content that points at the machine itself
+// (or a name for it, or a redirect to it) is never fetched.
+func TestSendRefusesImagesOnPrivateAddresses(t *testing.T) {
+	data := pngBytes(t)
+	var hits atomic.Int32
+	// The internal service listens on 127.0.0.2, so that allowing 127.0.0.1
+	// (where the redirector is) does not allow it.
+	internal := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Write(data)
+	}))
+	ln, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Skipf("cannot listen on 127.0.0.2: %v", err)
+	}
+	internal.Listener.Close()
+	internal.Listener = ln
+	internal.Start()
+	defer internal.Close()
+	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, internal.URL+"/secret.png", http.StatusFound)
+	}))
+	defer redirector.Close()
+	srv := mastodonfake.New(t, mastodonfake.Options{})
+	// The daemon's default: no allow-list.
+	f, s := newTestSenderEnv(t, srv, Config{}, channels.Env{DataDir: t.TempDir()})
+	for i, u := range []string{
+		internal.URL + "/a.png",
+		"http://localhost:" + internal.URL[strings.LastIndex(internal.URL, ":")+1:] + "/a.png",
+		"http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+		"http://127.0.0.1:6379/", // the issue's enclosure: a local Redis
+	} {
+		id := fmt.Sprintf("p%d", i)
+		pl, _ := f.Format(post.Post{ID: id, Title: "Hello " + id, Link: link, Image: &post.Image{URL: u, Alt: "x"}})
+		r, err := s.Send(context.Background(), channels.Delivery{PostID: id, Channel: Name, Ledger: &ledger{}}, pl)
+		if err != nil {
+			t.Fatalf("%s: %v", u, err)
+		}
+		if len(r.Notes) != 1 || !strings.Contains(r.Notes[0], "not public") {
+			t.Errorf("%s: notes %q, want the refusal", u, r.Notes)
+		}
+	}
+	// Through a redirect from an allowed server.
+	allowRedirector := contentfetch.New(contentfetch.Options{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
+	f, s = newTestSenderEnv(t, srv, Config{}, channels.Env{DataDir: t.TempDir(), Content: allowRedirector})
+	pl, _ := f.Format(post.Post{ID: "r", Title: "Redirected", Link: link, Image: &post.Image{URL: redirector.URL + "/a.png", Alt: "x"}})
+	r, err := s.Send(context.Background(), channels.Delivery{PostID: "r", Channel: Name, Ledger: &ledger{}}, pl)
+	if err != nil || len(r.Notes) != 1 {
+		t.Errorf("redirect: %v, notes %q", err, r.Notes)
+	}
+	if n := hits.Load(); n != 0 {
+		t.Errorf("the internal server was fetched %d times", n)
+	}
+	if n := srv.Requests("POST /api/v2/media"); n != 0 {
+		t.Errorf("%d media uploads; nothing should have been uploaded", n)
+	}
+	if got := len(srv.Statuses()); got != 5 {
+		t.Errorf("%d statuses, want 5 (each without its image)", got)
 	}
 }
 

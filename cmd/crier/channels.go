@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -14,12 +17,87 @@ import (
 	"github.com/crierhq/crier/channels/mastodon"
 	"github.com/crierhq/crier/channels/outbox"
 	"github.com/crierhq/crier/config"
+	"github.com/crierhq/crier/contentfetch"
 	"github.com/crierhq/crier/subscribers"
 )
 
 func (a *App) campaign() channels.Campaign {
 	c := a.Config.Campaign
 	return channels.Campaign{Name: c.Name, Website: c.Website, Language: c.Language, PublicURL: a.Config.HTTP.PublicURL, Location: a.Config.Location()}
+}
+
+// contentClient is the guarded client for addresses from content, as the
+// config's fetch section sets it up.
+func (a *App) contentClient() (*contentfetch.Client, error) {
+	if a.Content != nil {
+		return a.Content, nil
+	}
+	allow, err := contentfetch.ParseAllow(a.Config.Fetch.AllowNetworks)
+	if err != nil {
+		return nil, fmt.Errorf("fetch.allow_networks: %w", err)
+	}
+	ua := "Crier"
+	if w := a.Config.Campaign.Website; w != "" {
+		ua += " (+" + w + ")"
+	}
+	a.Content = contentfetch.New(contentfetch.Options{Allow: allow, Timeout: a.Config.Fetch.Timeout, UserAgent: ua})
+	return a.Content, nil
+}
+
+// imageCheckTimeout bounds each image check of preview and validate.
+const imageCheckTimeout = 15 * time.Second
+
+// checkImage tries a post's image the way the senders will (the file read,
+// the URL fetched through the guarded content client) and says why it
+// would be left out, or "" when it is fine. It sends nothing.
+func (a *App) checkImage(ctx context.Context, p post.Post) string {
+	if p.Image == nil {
+		return ""
+	}
+	if p.Image.File != "" {
+		if _, _, err := channels.ReadImageFile(p.Image.File, contentfetch.DefaultMaxBytes); err != nil {
+			return fmt.Sprintf("image %s: %v; the post will go out without it", p.Image.File, err)
+		}
+		return ""
+	}
+	content, err := a.contentClient()
+	if err != nil {
+		return err.Error()
+	}
+	ctx, cancel := context.WithTimeout(ctx, imageCheckTimeout)
+	defer cancel()
+	if _, err := content.Image(ctx, p.Image.URL); err != nil {
+		return fmt.Sprintf("image %v; the post will go out without it", strings.TrimPrefix(err.Error(), "fetching "))
+	}
+	return ""
+}
+
+// checkImages is checkImage for many posts, a few at a time (a feed
+// preview may name dozens of pictures), in the posts' order.
+func (a *App) checkImages(ctx context.Context, posts []post.Post) []string {
+	out := make([]string, len(posts))
+	if _, err := a.contentClient(); err != nil {
+		for i := range out {
+			out[i] = err.Error()
+		}
+		return out
+	}
+	sem := make(chan struct{}, 4)
+	var wg sync.WaitGroup
+	for i, p := range posts {
+		if p.Image == nil {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			out[i] = a.checkImage(ctx, p)
+		}()
+	}
+	wg.Wait()
+	return out
 }
 
 // offlineChannels builds every enabled channel's pure formatter, for preview
@@ -103,7 +181,11 @@ type newsletter struct {
 // outbox sender when it has no credentials (or mode: outbox).
 func (a *App) liveChannels(ctx context.Context, st *store.Store, reg prometheus.Registerer) ([]channels.Channel, *newsletter, error) {
 	cfg, camp := a.channelsConfig(), a.campaign()
-	env := channels.Env{Campaign: camp, DB: st.DB(), HTTPClient: a.HTTPClient, Logger: a.Logger, DataDir: a.Config.DataPath()}
+	content, err := a.contentClient()
+	if err != nil {
+		return nil, nil, err
+	}
+	env := channels.Env{Campaign: camp, DB: st.DB(), HTTPClient: a.HTTPClient, Content: content, Logger: a.Logger, DataDir: a.Config.DataPath()}
 	box := outbox.New(a.Config.DataPath("outbox"))
 	var out []channels.Channel
 	add := func(name string, useOutbox bool, offline channels.Formatter, live func() (channels.Formatter, channels.Sender, error)) error {

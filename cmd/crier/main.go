@@ -19,6 +19,8 @@ import (
 
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/config"
+	"github.com/crierhq/crier/contentfetch"
+	"github.com/crierhq/crier/internal/redact"
 	"github.com/crierhq/crier/web/console"
 )
 
@@ -30,11 +32,15 @@ type App struct {
 	Logger     *slog.Logger
 	Stdout     io.Writer
 	Stderr     io.Writer
-	// HTTPClient carries every outgoing request (feeds, Mastodon, Discord).
+	// HTTPClient carries every outgoing request to an address the config
+	// names (feeds, Mastodon, Discord, SMTP's neighbours).
 	HTTPClient *http.Client
-	logFormat  string
-	logLevel   string
-	store      *store.Store
+	// Content fetches addresses that came from content (images); nil means
+	// the guarded client the config's fetch section describes.
+	Content   *contentfetch.Client
+	logFormat string
+	logLevel  string
+	store     *store.Store
 	// consoleUsers is set by daemon: the console's user store.
 	consoleUsers *console.Users
 }
@@ -193,16 +199,18 @@ func newLogger(app *App, w io.Writer) *slog.Logger {
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
 		lv = slog.LevelInfo
 	}
-	opts := &slog.HandlerOptions{Level: lv}
+	opts := &slog.HandlerOptions{Level: lv, ReplaceAttr: redact.Attr}
 	if app.Config != nil {
 		// Log times in the campaign's zone, like every time Crier shows
-		// (RFC 3339 with the offset, so still unambiguous).
+		// (RFC 3339 with the offset, so still unambiguous). Subscribers are
+		// logged by id; an error quoting an address (an SMTP reply, a store
+		// error) has it replaced, at every level.
 		loc := app.Config.Location()
 		opts.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr {
 			if a.Key == slog.TimeKey && len(groups) == 0 && a.Value.Kind() == slog.KindTime {
 				a.Value = slog.TimeValue(a.Value.Time().In(loc))
 			}
-			return a
+			return redact.Attr(groups, a)
 		}
 	}
 	if format == "json" {

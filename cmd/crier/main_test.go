@@ -317,8 +317,8 @@ func TestPublishQueuesOnlyTheNamedChannels(t *testing.T) {
 func TestSecretsStayOutOfLogsAndOutbox(t *testing.T) {
 	cleanEnv(t)
 	dir := shippedTree(t)
-	const secretValue = "sekrit-token-4242"
-	for _, k := range []string{"MASTODON_TOKEN", "DISCORD_BOT_TOKEN", "SMTP_PASSWORD", "CRIER_ADMIN_TOKEN", "CRIER_LINK_SECRET"} {
+	const secretValue = "sekrit-token-4242-0123456789abcdef"
+	for _, k := range []string{"MASTODON_TOKEN", "DISCORD_BOT_TOKEN", "SMTP_PASSWORD", "CRIER_ADMIN_TOKEN", "CRIER_METRICS_TOKEN", "CRIER_LINK_SECRET"} {
 		t.Setenv(k, secretValue)
 	}
 	t.Setenv("DISCORD_CHANNEL_ID", "900000000000000010")
@@ -381,12 +381,12 @@ func TestAdminStatusNeedsTheToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	srv := web.New(web.Options{AdminToken: "organiser-token-123"})
+	srv := web.New(web.Options{AdminToken: "organiser-token-0123456789abcdef0123"})
 	srv.HandleAdmin("GET /admin/status", statusHandler(st))
 	for _, tc := range []struct {
 		auth string
 		want int
-	}{{"", 401}, {"Bearer wrong", 401}, {"Bearer organiser-token-123", 200}} {
+	}{{"", 401}, {"Bearer wrong", 401}, {"Bearer organiser-token-0123456789abcdef0123", 200}} {
 		req := httptest.NewRequest("GET", "/admin/status", nil)
 		if tc.auth != "" {
 			req.Header.Set("Authorization", tc.auth)

@@ -147,6 +147,10 @@ channels:
 			t.Fatalf("an unsubscribed supporter received %q", m.Subject)
 		}
 	}
+	// 6. Through all of it the daemon logged the supporter by id only.
+	if strings.Contains(strings.ToLower(logs.String()), supporter) {
+		t.Errorf("the supporter's address is in the daemon's log:\n%s", logs.String())
+	}
 }
 
 func writePost(t *testing.T, dir, name, title, body string) {

@@ -89,8 +89,12 @@ POST /channels/{id}/messages, for email the subject, text and HTML.`)
 		return err
 	}
 	var out []previewPost
-	for _, p := range posts {
+	imageWarnings := app.checkImages(ctx, posts)
+	for i, p := range posts {
 		pp := previewPost{PostID: p.ID, Title: p.Title, When: app.when(p), Example: p.Example, Channels: map[string]json.RawMessage{}, Warnings: map[string][]string{}, Errors: map[string]string{}}
+		if w := imageWarnings[i]; w != "" {
+			pp.Warnings["image"] = []string{w}
+		}
 		for _, r := range renderAll(chans, p) {
 			if r.Err != nil {
 				pp.Errors[r.Channel] = r.Err.Error()
@@ -144,6 +148,9 @@ POST /channels/{id}/messages, for email the subject, text and HTML.`)
 		}
 		for name, e := range pp.Errors {
 			fmt.Fprintf(app.Stdout, "\n== %s ==\n   error: %s\n", name, e)
+		}
+		for _, w := range pp.Warnings["image"] {
+			fmt.Fprintf(app.Stdout, "\nwarning: %s\n", w)
 		}
 		fmt.Fprintln(app.Stdout)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/crierhq/crier/bot"
 	"github.com/crierhq/crier/bot/feed"
 	"github.com/crierhq/crier/bot/markdown"
+	"github.com/crierhq/crier/channels/email"
 	"github.com/crierhq/crier/subscribers"
 	"github.com/crierhq/crier/web"
 )
@@ -103,12 +104,13 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	srv := web.New(web.Options{Listen: cfg.HTTP.Listen, Health: b.Health, Registry: reg, AdminToken: cfg.HTTP.AdminToken, Logger: app.Logger})
-	srv.HandleAdmin("GET /admin/status", statusHandler(st))
 	proxies, err := web.ParseTrustedProxies(cfg.HTTP.TrustedProxies)
 	if err != nil {
 		return nil, nil, fmt.Errorf("http.trusted_proxies: %w", err)
 	}
+	srv := web.New(web.Options{Listen: cfg.HTTP.Listen, Health: b.Health, Registry: reg, AdminToken: cfg.HTTP.AdminToken,
+		MetricsToken: cfg.HTTP.MetricsToken, TrustedProxies: proxies, Logger: app.Logger})
+	srv.HandleAdmin("GET /admin/status", statusHandler(st))
 	var subs *subscribers.Store
 	if nl != nil {
 		subs = nl.subs
@@ -121,6 +123,7 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 			Store: nl.subs, Signer: nl.signer, Mailer: nl.mailer, PublicURL: cfg.HTTP.PublicURL,
 			Campaign: app.campaign(), Logger: app.Logger, Now: time.Now, TrustedProxies: proxies,
 			MaxConfirmationsPerHour: cfg.Channels.Email.ConfirmationsPerHour,
+			Erased:                  func(id int64) error { return email.EraseConfirmations(cfg.DataPath("outbox"), id) },
 		}); err != nil {
 			return nil, nil, fmt.Errorf("mounting newsletter pages: %w", err)
 		}

@@ -67,8 +67,9 @@ func statusHandler(st *store.Store) http.Handler {
 func cmdStatus(ctx context.Context, app *App, args []string) error {
 	fs := newFlagSet(app, "status", "[--json] [--limit N]", `
 Shows recent posts with each channel's delivery state (pending, sending,
-sent, failed, unknown), attempts, the last error and where it went, then the
-progress of newsletter sends.`)
+sent, failed, unknown), attempts, the last error, a note when a sent delivery
+left something out (an image that could not be fetched) and where it went,
+then the progress of newsletter sends.`)
 	asJSON := fs.Bool("json", false, "print as JSON")
 	limit := fs.Int("limit", 20, "how many recent posts")
 	if err := fs.Parse(args); err != nil {
@@ -105,6 +106,9 @@ progress of newsletter sends.`)
 			line := fmt.Sprintf("  └ %s\t%s\tattempts %d\t%s", d.Channel, d.State, d.Attempts, where)
 			if d.LastError != "" && d.State != store.DeliverySent {
 				line += "\terror: " + d.LastError
+			}
+			if d.Note != "" {
+				line += "\tnote: " + d.Note
 			}
 			fmt.Fprintln(tw, line)
 		}

@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/crierhq/crier/channels/email"
 	"github.com/crierhq/crier/subscribers"
 )
 
@@ -272,7 +273,13 @@ form themselves and confirm, that works. Use this for erasure requests; an unsub
 	if err != nil {
 		return err
 	}
-	err = subs.Delete(ctx, pos[0])
+	id, err := subs.Erase(ctx, pos[0])
+	if err == nil {
+		// The confirmation mails the outbox holds carry the address.
+		if err := email.EraseConfirmations(app.Config.DataPath("outbox"), id); err != nil {
+			return err
+		}
+	}
 	if errors.Is(err, subscribers.ErrNotFound) {
 		fmt.Fprintf(app.Stdout, "%s was not on the list; it is now suppressed, so no import can add it.\n", printable(pos[0]))
 		return nil

@@ -61,7 +61,13 @@ text) are shown but do not fail.`)
 	type warning struct{ channel, text string }
 	var order []warning
 	files := map[warning][]string{}
-	for _, p := range posts {
+	imageWarnings := app.checkImages(ctx, posts)
+	for i, p := range posts {
+		if w := imageWarnings[i]; w != "" {
+			wk := warning{"all channels", w}
+			order = append(order, wk)
+			files[wk] = append(files[wk], p.Source.Ref)
+		}
 		for _, r := range renderAll(chans, p) {
 			if r.Err != nil {
 				fmt.Fprintf(app.Stdout, "%s: %s: %v\n", p.Source.Ref, r.Channel, r.Err)

@@ -294,7 +294,9 @@ func TestSignInSameAnswerAndThrottled(t *testing.T) {
 	b := setup(t)
 	wrong := b.browser(t).login("editor@example.org", "not the password!")
 	unknown := b.browser(t).login("nobody@example.org", "not the password!")
-	strip := func(s string) string { return loginRe.ReplaceAllString(strings.ReplaceAll(s, "nobody@example.org", "X"), "") }
+	strip := func(s string) string {
+		return loginRe.ReplaceAllString(strings.ReplaceAll(s, "nobody@example.org", "X"), "")
+	}
 	if wrong.status != http.StatusUnauthorized || unknown.status != wrong.status ||
 		strip(wrong.body) != strip(strings.ReplaceAll(unknown.body, "nobody@example.org", "editor@example.org")) && !strings.Contains(unknown.body, "Wrong email or password.") {
 		t.Fatalf("wrong password %d, unknown address %d", wrong.status, unknown.status)

@@ -16,6 +16,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -69,7 +71,24 @@ type Message struct {
 	Pinged      []string
 	Crossposted int // successful crossposts
 	Created     time.Time
+	// Attachments are the files uploaded with the message (multipart).
+	Attachments []Attachment
 }
+
+// Attachment is a file uploaded with a message.
+type Attachment struct {
+	ID          string
+	Filename    string
+	Description string
+	ContentType string
+	Data        []byte
+}
+
+// Spoiler reports whether Discord shows the file blurred until clicked.
+func (a Attachment) Spoiler() bool { return strings.HasPrefix(a.Filename, "SPOILER_") }
+
+// maxUpload is Discord's per-file upload limit for servers without boosts.
+const maxUpload = 10 << 20
 
 // Request is one request the fake saw.
 type Request struct {
@@ -284,8 +303,27 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	path := "/" + r.URL.Path[loc[1]:]
 	logPath := strings.ReplaceAll(path, WebhookToken, "TOKEN")
 
+	// A multipart body (a message with files) is checked as the JSON its
+	// payload_json part carries, plus Discord's rules for the files.
+	var uploads []upload
+	multipart := strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data")
+	if multipart {
+		payload, ups, status, problem := readMultipart(r.Header.Get("Content-Type"), body)
+		if problem != "" {
+			s.record(r, "", status, logPath)
+			s.reject(fmt.Sprintf("%s %s: multipart body: %s", r.Method, logPath, problem))
+			writeError(w, status, 0, problem)
+			return
+		}
+		body, uploads = payload, ups
+	}
+
 	// Route and validate against the spec.
 	vr := r.Clone(r.Context())
+	if multipart {
+		vr.Header.Set("Content-Type", "application/json")
+		vr.ContentLength = int64(len(body))
+	}
 	vr.URL = &url.URL{Path: path, RawQuery: r.URL.RawQuery}
 	vr.Body = io.NopCloser(bytes.NewReader(body))
 	route, params, err := s.router.FindRoute(vr)
@@ -296,7 +334,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	op := route.Operation.OperationID
-	status, problem := s.check(vr, route, params, body, op)
+	if multipart && !multipartOps[op] {
+		s.record(r, op, http.StatusBadRequest, logPath)
+		s.reject(fmt.Sprintf("%s %s (%s): the spec takes no multipart body here", r.Method, logPath, op))
+		writeError(w, http.StatusBadRequest, 0, "multipart body on a route without one")
+		return
+	}
+	status, problem := s.check(vr, route, params, body, op, uploads)
 	if problem != "" {
 		s.record(r, op, status, logPath)
 		s.reject(fmt.Sprintf("%s %s (%s): %s", r.Method, logPath, op, problem))
@@ -346,7 +390,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	status, answer := s.act(r, op, params, body)
+	status, answer := s.act(r, op, params, body, uploads)
 	s.record(r, op, status, logPath)
 	s.rateHeaders(rec, op, params)
 	if answer == nil {
@@ -440,7 +484,7 @@ var userAgent = regexp.MustCompile(`^DiscordBot \(\S+, \S+\)`)
 // check validates a request: authentication, User-Agent, the spec, then
 // what Discord checks beyond the spec. It returns the status to answer and
 // the problem, or "" when the request is fine.
-func (s *Server) check(r *http.Request, route *routers.Route, params map[string]string, body []byte, op string) (int, string) {
+func (s *Server) check(r *http.Request, route *routers.Route, params map[string]string, body []byte, op string, uploads []upload) (int, string) {
 	webhook := strings.HasPrefix(route.Path, "/webhooks/{webhook_id}/{webhook_token}")
 	if !webhook && r.Header.Get("Authorization") != "Bot "+Token {
 		return http.StatusUnauthorized, "401: Unauthorized (the Authorization header must be \"Bot <token>\")"
@@ -463,7 +507,7 @@ func (s *Server) check(r *http.Request, route *routers.Route, params map[string]
 		return http.StatusBadRequest, "does not match Discord's OpenAPI spec: " + err.Error()
 	}
 	if op == "create_message" || op == "execute_webhook" {
-		if problem := checkMessage(body, op == "execute_webhook"); problem != "" {
+		if problem := checkMessage(body, op == "execute_webhook", uploads); problem != "" {
 			return http.StatusBadRequest, problem
 		}
 	}
@@ -473,8 +517,12 @@ func (s *Server) check(r *http.Request, route *routers.Route, params map[string]
 // checkMessage applies the rules Discord enforces that the spec does not
 // state: the 2000-character content, the 6000 total across embeds, http(s)
 // URLs, an explicit and consistent allowed_mentions.
-func checkMessage(body []byte, webhook bool) string {
+func checkMessage(body []byte, webhook bool, uploads []upload) string {
 	var m struct {
+		Attachments []struct {
+			ID       json.RawMessage `json:"id"`
+			Filename string          `json:"filename"`
+		} `json:"attachments"`
 		Content         *string          `json:"content"`
 		Embeds          []map[string]any `json:"embeds"`
 		AllowedMentions *struct {
@@ -532,6 +580,12 @@ func checkMessage(body []byte, webhook bool) string {
 			if v == "" {
 				continue
 			}
+			if name, ok := strings.CutPrefix(v, "attachment://"); ok && (u == "image.url" || u == "thumbnail.url") {
+				if uploadNamed(uploads, m.Attachments, name) {
+					continue
+				}
+				return fmt.Sprintf("embeds.%d.%s: %q names no file uploaded with the message (the fake insists: Discord would show no image)", i, u, v)
+			}
 			p, err := url.Parse(v)
 			if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
 				return fmt.Sprintf("embeds.%d.%s: Not a well formed URL (%q)", i, u, v)
@@ -556,6 +610,12 @@ func checkMessage(body []byte, webhook bool) string {
 			return "allowed_mentions: parse roles and a roles list are mutually exclusive"
 		}
 	}
+	for i, a := range m.Attachments {
+		id, err := strconv.Atoi(strings.Trim(string(a.ID), `"`))
+		if err != nil || !hasField(uploads, id) {
+			return fmt.Sprintf("attachments.%d.id: %s matches no files[n] part of the request", i, a.ID)
+		}
+	}
 	if webhook && (m.Nonce != nil || m.EnforceNonce != nil) {
 		return "webhooks take no nonce"
 	}
@@ -563,6 +623,101 @@ func checkMessage(body []byte, webhook bool) string {
 		return "enforce_nonce without a nonce"
 	}
 	return ""
+}
+
+// upload is one files[n] part of a multipart request.
+type upload struct {
+	field, filename, contentType string
+	data                         []byte
+}
+
+// multipartOps are the operations whose request body the spec also gives
+// as multipart/form-data.
+var multipartOps = map[string]bool{"create_message": true, "execute_webhook": true}
+
+var filesField = regexp.MustCompile(`^files\[(\d)\]$`)
+
+// readMultipart reads a message-with-files body as Discord does: the JSON
+// message in the payload_json part, and the files in files[0]..files[9]
+// parts (the names the spec's multipart schema gives), each with a file
+// name and within the upload limit. Any other part is refused.
+func readMultipart(contentType string, body []byte) ([]byte, []upload, int, string) {
+	_, params, err := mime.ParseMediaType(contentType)
+	if err != nil || params["boundary"] == "" {
+		return nil, nil, http.StatusBadRequest, fmt.Sprintf("Content-Type %q has no boundary", contentType)
+	}
+	mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+	var payload []byte
+	var uploads []upload
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, nil, http.StatusBadRequest, "unreadable multipart body: " + err.Error()
+		}
+		data, err := io.ReadAll(part)
+		if err != nil {
+			return nil, nil, http.StatusBadRequest, "unreadable multipart part: " + err.Error()
+		}
+		name := part.FormName()
+		switch {
+		case name == "payload_json":
+			if payload != nil {
+				return nil, nil, http.StatusBadRequest, "two payload_json parts"
+			}
+			payload = data
+		case filesField.MatchString(name):
+			if part.FileName() == "" {
+				return nil, nil, http.StatusBadRequest, fmt.Sprintf("part %s has no filename", name)
+			}
+			if len(data) > maxUpload {
+				return nil, nil, http.StatusRequestEntityTooLarge, fmt.Sprintf("Request entity too large (40005): %s is %d bytes, over %d", name, len(data), maxUpload)
+			}
+			for _, u := range uploads {
+				if u.field == name {
+					return nil, nil, http.StatusBadRequest, "two parts named " + name
+				}
+			}
+			uploads = append(uploads, upload{field: name, filename: part.FileName(), contentType: part.Header.Get("Content-Type"), data: data})
+		default:
+			return nil, nil, http.StatusBadRequest, fmt.Sprintf("part %q is neither payload_json nor files[0]..files[9]", name)
+		}
+	}
+	if payload == nil {
+		return nil, nil, http.StatusBadRequest, "no payload_json part"
+	}
+	return payload, uploads, 0, ""
+}
+
+// hasField reports whether a files[id] part was uploaded.
+func hasField(uploads []upload, id int) bool {
+	for _, u := range uploads {
+		if u.field == fmt.Sprintf("files[%d]", id) {
+			return true
+		}
+	}
+	return false
+}
+
+// uploadNamed reports whether an uploaded file is called name, by its part
+// or by the filename its attachments entry gives it.
+func uploadNamed(uploads []upload, attachments []struct {
+	ID       json.RawMessage `json:"id"`
+	Filename string          `json:"filename"`
+}, name string) bool {
+	for _, u := range uploads {
+		if u.filename == name {
+			return true
+		}
+	}
+	for _, a := range attachments {
+		if a.Filename == name {
+			return true
+		}
+	}
+	return false
 }
 
 func lookup(m map[string]any, path string) string {
@@ -589,7 +744,7 @@ func discordLen(s string) int {
 }
 
 // act performs a valid request and returns the status and answer.
-func (s *Server) act(r *http.Request, op string, params map[string]string, body []byte) (int, any) {
+func (s *Server) act(r *http.Request, op string, params map[string]string, body []byte, uploads []upload) (int, any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch op {
@@ -634,7 +789,7 @@ func (s *Server) act(r *http.Request, op string, params map[string]string, body 
 		if id == ForbiddenChannelID {
 			return errorAnswer(http.StatusForbidden, 50013, "Missing Permissions")
 		}
-		return s.create(id, "", body)
+		return s.create(id, "", body, uploads)
 	case "crosspost_message":
 		id := params["channel_id"]
 		typ, ok := s.channels[id]
@@ -662,7 +817,7 @@ func (s *Server) act(r *http.Request, op string, params map[string]string, body 
 		if params["webhook_token"] != WebhookToken {
 			return errorAnswer(http.StatusUnauthorized, 50027, "Invalid Webhook Token")
 		}
-		status, answer := s.create(channel, params["webhook_id"], body)
+		status, answer := s.create(channel, params["webhook_id"], body, uploads)
 		if status == http.StatusOK && r.URL.Query().Get("wait") != "true" {
 			return http.StatusNoContent, nil
 		}
@@ -671,8 +826,13 @@ func (s *Server) act(r *http.Request, op string, params map[string]string, body 
 	return errorAnswer(http.StatusMethodNotAllowed, 0, "405: Method Not Allowed (not faked)")
 }
 
-func (s *Server) create(channelID, webhookID string, body []byte) (int, any) {
+func (s *Server) create(channelID, webhookID string, body []byte, uploads []upload) (int, any) {
 	var req struct {
+		Attachments []struct {
+			ID          json.RawMessage `json:"id"`
+			Filename    string          `json:"filename"`
+			Description string          `json:"description"`
+		} `json:"attachments"`
 		Content         string           `json:"content"`
 		Embeds          []map[string]any `json:"embeds"`
 		AllowedMentions struct {
@@ -701,6 +861,18 @@ func (s *Server) create(channelID, webhookID string, body []byte) (int, any) {
 		Content: req.Content, Embeds: req.Embeds, Nonce: nonce, Created: now,
 	}
 	m.Pinged = pings(req.Content, req.AllowedMentions.Parse, req.AllowedMentions.Roles)
+	for _, u := range uploads {
+		a := Attachment{ID: s.snowflake(now), Filename: u.filename, ContentType: u.contentType, Data: u.data}
+		for _, ra := range req.Attachments {
+			if strings.Trim(string(ra.ID), `"`) == strings.TrimSuffix(strings.TrimPrefix(u.field, "files["), "]") {
+				if ra.Filename != "" {
+					a.Filename = ra.Filename
+				}
+				a.Description = ra.Description
+			}
+		}
+		m.Attachments = append(m.Attachments, a)
+	}
 	s.messages = append(s.messages, m)
 	if nonce != "" {
 		s.nonces[key] = nonceEntry{msg: m, at: now}
@@ -753,15 +925,39 @@ func (s *Server) answer(m *Message, withNonce bool) map[string]any {
 		for k, v := range e {
 			c[k] = v
 		}
+		if fs, ok := e["fields"].([]any); ok {
+			// Discord answers every field with its inline flag.
+			out := make([]any, 0, len(fs))
+			for _, f := range fs {
+				if f, ok := f.(map[string]any); ok {
+					g := map[string]any{"inline": false}
+					for k, v := range f {
+						g[k] = v
+					}
+					out = append(out, g)
+				}
+			}
+			c["fields"] = out
+		}
 		embeds = append(embeds, c)
 	}
 	flags := 0
 	if m.Crossposted > 0 {
 		flags |= 1
 	}
+	attachments := []any{}
+	for _, a := range m.Attachments {
+		cdn := "https://cdn.discordapp.com/attachments/" + m.ChannelID + "/" + a.ID + "/" + url.PathEscape(a.Filename)
+		att := map[string]any{"id": a.ID, "filename": a.Filename, "size": len(a.Data), "url": cdn,
+			"proxy_url": strings.Replace(cdn, "cdn.discordapp.com", "media.discordapp.net", 1), "content_type": a.ContentType}
+		if a.Description != "" {
+			att["description"] = a.Description
+		}
+		attachments = append(attachments, att)
+	}
 	out := map[string]any{
 		"id": m.ID, "channel_id": m.ChannelID, "type": 0, "content": m.Content, "author": author,
-		"embeds": embeds, "attachments": []any{}, "mentions": []any{}, "mention_roles": []any{},
+		"embeds": embeds, "attachments": attachments, "mentions": []any{}, "mention_roles": []any{},
 		"mention_everyone": contains(m.Pinged, "everyone"), "pinned": false, "tts": false,
 		"timestamp": m.Created.UTC().Format("2006-01-02T15:04:05.000000-07:00"), "edited_timestamp": nil,
 		"flags": flags, "components": []any{},

@@ -1,10 +1,13 @@
 package discordfake
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
+	"net/textproto"
 	"strings"
 	"sync"
 	"testing"
@@ -219,5 +222,100 @@ func TestChecksItsOwnAnswersAgainstTheSpec(t *testing.T) {
 	}
 	if n := check(429, `{"message":"You are being rate limited.","retry_after":1,"global":false}`); n != 1 {
 		t.Errorf("a 429 without code passed (%d complaints)", n)
+	}
+}
+
+// multipartBody builds a message-with-files body: payload_json, then each
+// file as the part named in fields.
+func multipartBody(t *testing.T, payload string, fields, names []string, files [][]byte) (string, []byte) {
+	t.Helper()
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	if payload != "" {
+		h := textproto.MIMEHeader{}
+		h.Set("Content-Disposition", `form-data; name="payload_json"`)
+		h.Set("Content-Type", "application/json")
+		p, _ := mw.CreatePart(h)
+		p.Write([]byte(payload))
+	}
+	for i, f := range files {
+		h := textproto.MIMEHeader{}
+		disp := fmt.Sprintf(`form-data; name=%q`, fields[i])
+		if names[i] != "" {
+			disp += fmt.Sprintf(`; filename=%q`, names[i])
+		}
+		h.Set("Content-Disposition", disp)
+		h.Set("Content-Type", "image/png")
+		p, _ := mw.CreatePart(h)
+		p.Write(f)
+	}
+	mw.Close()
+	return mw.FormDataContentType(), b.Bytes()
+}
+
+func doMultipart(t *testing.T, s *Server, path, contentType string, body []byte) (*http.Response, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, "https://discord.com/api/v10"+path, bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bot "+Token)
+	req.Header.Set("User-Agent", "DiscordBot (https://example.org, 1)")
+	req.Header.Set("Content-Type", contentType)
+	resp, err := s.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	data, _ := io.ReadAll(resp.Body)
+	_ = json.Unmarshal(data, &out)
+	return resp, out
+}
+
+func TestMultipartUploadsAreChecked(t *testing.T) {
+	s := New(t)
+	s.AllowRejections()
+	msgs := "/channels/" + TextChannelID + "/messages"
+	img := []byte("\x89PNG\r\n\x1a\nfake")
+	withImage := `{"embeds":[{"title":"t","image":{"url":"attachment://a.png"}}],"attachments":[{"id":"0","filename":"a.png","description":"Chart: victims 2010-2024"}],"allowed_mentions":{"parse":[]}}`
+
+	ct, body := multipartBody(t, withImage, []string{"files[0]"}, []string{"a.png"}, [][]byte{img})
+	resp, out := doMultipart(t, s, msgs, ct, body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("good upload: %d %v", resp.StatusCode, out)
+	}
+	atts, _ := out["attachments"].([]any)
+	if len(atts) != 1 || atts[0].(map[string]any)["description"] != "Chart: victims 2010-2024" {
+		t.Errorf("answer attachments %v", out["attachments"])
+	}
+	m := s.Messages(TextChannelID)[0]
+	if len(m.Attachments) != 1 || string(m.Attachments[0].Data) != string(img) || m.Attachments[0].Spoiler() {
+		t.Errorf("stored %+v", m.Attachments)
+	}
+
+	for _, tc := range []struct {
+		name, payload string
+		fields, names []string
+		files         [][]byte
+		status        int
+	}{
+		{"no payload_json", "", []string{"files[0]"}, []string{"a.png"}, [][]byte{img}, 400},
+		{"unknown part", withImage, []string{"file"}, []string{"a.png"}, [][]byte{img}, 400},
+		{"file without a name", withImage, []string{"files[0]"}, []string{""}, [][]byte{img}, 400},
+		{"payload breaks the spec", `{"content":5,"allowed_mentions":{"parse":[]}}`, []string{"files[0]"}, []string{"a.png"}, [][]byte{img}, 400},
+		{"embed names a file not sent", strings.Replace(withImage, "attachment://a.png", "attachment://b.png", 1), []string{"files[0]"}, []string{"a.png"}, [][]byte{img}, 400},
+		{"attachment id without a file", withImage, []string{"files[1]"}, []string{"a.png"}, [][]byte{img}, 400},
+		{"over the upload limit", withImage, []string{"files[0]"}, []string{"a.png"}, [][]byte{make([]byte, maxUpload+1)}, 413},
+	} {
+		ct, body := multipartBody(t, tc.payload, tc.fields, tc.names, tc.files)
+		before := len(s.Rejections())
+		resp, out := doMultipart(t, s, msgs, ct, body)
+		if resp.StatusCode != tc.status {
+			t.Errorf("%s: %d %v, want %d", tc.name, resp.StatusCode, out, tc.status)
+		}
+		if len(s.Rejections()) != before+1 {
+			t.Errorf("%s: not recorded as a rejection", tc.name)
+		}
+	}
+	if n := len(s.Messages(TextChannelID)); n != 1 {
+		t.Errorf("%d messages stored, want only the good one", n)
 	}
 }

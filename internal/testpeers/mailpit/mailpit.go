@@ -152,6 +152,19 @@ type Message struct {
 	Subject   string    `json:"Subject"`
 	Text      string    `json:"Text"`
 	HTML      string    `json:"HTML"`
+	// Inline are the parts shown inside the HTML (cid: images);
+	// Attachments the others.
+	Inline      []Part `json:"Inline"`
+	Attachments []Part `json:"Attachments"`
+}
+
+// Part is an inline part or attachment of a message.
+type Part struct {
+	PartID      string `json:"PartID"`
+	FileName    string `json:"FileName"`
+	ContentType string `json:"ContentType"`
+	ContentID   string `json:"ContentID"`
+	Size        int    `json:"Size"`
 }
 
 func (s *Server) getJSON(ctx context.Context, path string, v any) error {
@@ -238,6 +251,23 @@ func (s *Server) Raw(ctx context.Context, id string) ([]byte, error) {
 		return nil, fmt.Errorf("mailpit raw %s: %w", id, err)
 	}
 	defer resp.Body.Close()
+	return io.ReadAll(resp.Body)
+}
+
+// PartData returns the decoded bytes of one part of a message.
+func (s *Server) PartData(ctx context.Context, id, partID string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/api/v1/message/"+url.PathEscape(id)+"/part/"+url.PathEscape(partID), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("mailpit part %s/%s: %w", id, partID, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("mailpit part %s/%s: %s", id, partID, resp.Status)
+	}
 	return io.ReadAll(resp.Body)
 }
 

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/crierhq/crier/internal/testpeers/discordfake"
+)
+
+func writePNG(t *testing.T, path string) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 2, 2))
+	img.Set(0, 0, color.RGBA{G: 255, A: 255})
+	var b bytes.Buffer
+	png.Encode(&b, img)
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// Issue 9 and 10 through the daemon: a post's local image reaches Discord
+// as an attachment; an image URL on this machine (content, not config) is
+// never fetched, the post goes out without it and `crier status` says why.
+func TestDaemonImagesReachDiscordOrSayWhyNot(t *testing.T) {
+	cleanEnv(t)
+	fake := discordfake.New(t)
+	var hits atomic.Int32
+	internal := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Write([]byte("secret"))
+	}))
+	defer internal.Close()
+
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "posts", "images"), 0o755)
+	data := writePNG(t, filepath.Join(dir, "posts", "images", "chart.png"))
+	os.WriteFile(filepath.Join(dir, "posts", "local.md"), []byte(`---
+title: Our new chart
+link: https://camaca.example/news/chart
+image:
+  file: images/chart.png
+  alt: "Chart: victims 2010-2024, 50% more & rising?"
+---
+See the chart.
+`), 0o644)
+	os.WriteFile(filepath.Join(dir, "posts", "internal.md"), []byte(`---
+title: A post whose image points inside
+link: https://camaca.example/news/inside
+content_warning: abuse
+image:
+  url: `+internal.URL+`/latest/meta-data/x.png
+  alt: x
+---
+Text.
+`), 0o644)
+	t.Setenv("TEST_DISCORD_TOKEN", discordfake.Token)
+	cfg := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`campaign: {name: CAMACA, website: https://camaca.example}
+http: {listen: %q}
+sources: {markdown: {dir: posts}}
+schedules: {publish_due: "@every 1m"}
+delivery: {timeout: 10s, max_attempts: 3}
+channels:
+  mastodon: {enabled: false}
+  email: {enabled: false}
+  discord:
+    mode: send
+    token: ${TEST_DISCORD_TOKEN}
+    channel_id: %q
+    crosspost: false
+`, freeAddr(t), discordfake.TextChannelID)), 0o644)
+
+	// Preview says, before anything is sent, that the image will be left out.
+	var out bytes.Buffer
+	if code := realMain(context.Background(), []string{"--config", cfg, "preview", "--json", filepath.Join(dir, "posts", "internal.md")}, &out, io.Discard); code != 0 {
+		t.Fatalf("preview exit %d: %s", code, out.String())
+	}
+	var pv struct{ Warnings map[string][]string }
+	json.Unmarshal(out.Bytes(), &pv)
+	if w := strings.Join(pv.Warnings["image"], " "); !strings.Contains(w, "loopback") || !strings.Contains(w, "go out without it") {
+		t.Errorf("preview warnings %v, want the image refused as loopback", pv.Warnings)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var logs syncBuffer
+	app := &App{Stdout: io.Discard, Stderr: &logs, HTTPClient: fake.Client()}
+	done := make(chan int)
+	go func() { done <- runApp(ctx, app, []string{"--config", cfg, "run"}) }()
+	deadline := time.Now().Add(60 * time.Second) // bounds a broken run only
+	for time.Now().Before(deadline) && !allSent(t, cfg, 2) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("daemon exit %d", code)
+	}
+	msgs := fake.Messages(discordfake.TextChannelID)
+	if len(msgs) != 2 {
+		t.Fatalf("%d messages, want 2\nlogs:\n%s", len(msgs), logs.String())
+	}
+	for _, m := range msgs {
+		switch title, _ := m.Embeds[0]["title"].(string); title {
+		case "Our new chart":
+			if len(m.Attachments) != 1 || !bytes.Equal(m.Attachments[0].Data, data) || m.Attachments[0].Description != "Chart: victims 2010-2024, 50% more & rising?" {
+				t.Errorf("local image: attachments %+v", m.Attachments)
+			}
+		default:
+			if len(m.Attachments) != 0 {
+				t.Errorf("the internal image was attached: %+v", m.Attachments)
+			}
+		}
+	}
+	if n := hits.Load(); n != 0 {
+		t.Errorf("the internal server was fetched %d times", n)
+	}
+	out.Reset()
+	realMain(context.Background(), []string{"--config", cfg, "status"}, &out, io.Discard)
+	if !strings.Contains(out.String(), "note: image left out: "+internal.URL) || !strings.Contains(out.String(), "loopback") {
+		t.Errorf("status does not say why the image was left out:\n%s", out.String())
+	}
+	if !strings.Contains(logs.String(), "image left out") {
+		t.Errorf("the log does not say why the image was left out:\n%s", logs.String())
+	}
+}
+
+// allSent reports whether want deliveries are sent, through `crier status --json`.
+func allSent(t *testing.T, cfg string, want int) bool {
+	var out syncBuffer
+	app := &App{Stdout: &out, Stderr: io.Discard}
+	if runApp(context.Background(), app, []string{"--config", cfg, "status", "--json"}) != 0 {
+		return false
+	}
+	var st struct {
+		Posts []struct {
+			Deliveries []struct{ Channel, State string }
+		}
+	}
+	if err := jsonUnmarshal(out.String(), &st); err != nil {
+		return false
+	}
+	n := 0
+	for _, p := range st.Posts {
+		for _, d := range p.Deliveries {
+			if d.State == "sent" {
+				n++
+			}
+		}
+	}
+	return n >= want
+}
