@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/color"
+	"image/png"
 	"io"
 	"net/http"
 	"os"
@@ -101,6 +105,9 @@ channels:
 	b.press("Add user")
 	b.waitText(".notice", "Added ed.editor@camaca.example as editor")
 	b.axe("users")
+	if shots != "" {
+		b.screenshots(shots, "users")
+	}
 	b.press("Sign out")
 
 	// The author writes a post with an image and alt text.
@@ -111,7 +118,7 @@ channels:
 	b.fill("Text", "Join us at 6pm outside the town hall. Bring a candle.")
 	b.fill("Link", "https://camaca.example/news/vigil")
 	pic := filepath.Join(dir, "candles.png")
-	writePNG(t, pic)
+	writePicture(t, pic)
 	b.upload("Image", pic)
 	b.fill("Alt text", "Candles on the steps of the town hall at dusk")
 	b.waitPreviewAfter(before)
@@ -220,6 +227,9 @@ channels:
 		t.Fatalf("progress bar at %s", v)
 	}
 	b.axe("import")
+	if shots != "" {
+		b.screenshots(shots, "import")
+	}
 	b.open("/supporters?q=supporter12@")
 	b.waitText(".found", "supporter12@example.org")
 	b.open("/feeds")
@@ -248,6 +258,28 @@ func (m multiTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		return http.DefaultTransport.RoundTrip(r)
 	}
 	return m.discord.RoundTrip(r)
+}
+
+// writePicture writes a 600x300 PNG (a dusk gradient with candle dots),
+// large enough to see in the previews and screenshots.
+func writePicture(t *testing.T, path string) {
+	img := image.NewRGBA(image.Rect(0, 0, 600, 300))
+	for y := 0; y < 300; y++ {
+		for x := 0; x < 600; x++ {
+			c := color.RGBA{R: uint8(40 + y/3), G: uint8(30 + y/5), B: uint8(90 - y/5), A: 255}
+			if (x%60-30)*(x%60-30)+(y-220)*(y-220) < 64 {
+				c = color.RGBA{R: 255, G: 210, B: 120, A: 255}
+			}
+			img.Set(x, y, c)
+		}
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // consoleBrowser drives the console by its visible labels.
@@ -487,7 +519,7 @@ func (b *consoleBrowser) screenshots(dir, name string) {
 	}{{"desktop", 1280, false}, {"phone", 390, false}, {"phone-dark", 390, true}} {
 		b.emulate(m.width, m.dark)
 		time.Sleep(300 * time.Millisecond)
-		png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(90))
+		png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
 		if err != nil {
 			b.t.Fatal(err)
 		}

@@ -3,6 +3,8 @@ package console
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"html/template"
 	"io"
 	"net/http"
 	"strings"
@@ -30,7 +32,7 @@ type tootView struct {
 	Over       bool
 	ImageAlt   string
 	HasImage   bool
-	ImageSrc   string
+	ImageSrc   template.URL
 }
 
 type discordView struct {
@@ -41,7 +43,7 @@ type discordView struct {
 	Colour      string
 	Author      string
 	Footer      string
-	ImageSrc    string
+	ImageSrc    template.URL
 	ImageAlt    string
 	Fields      []struct{ Name, Value string }
 }
@@ -81,7 +83,10 @@ func (c *Console) previews_(s Session, p post.Post, imageSrc string) []channelPr
 				cp.Email = &emailView{Subject: m.Subject, Preheader: m.Preheader, Key: c.previews.put(s.User.ID, m.HTML)}
 			}
 		}
-		if p.Image != nil && strings.TrimSpace(p.Image.Alt) == "" {
+		if len(cp.Toots) == 1 && strings.Contains(cp.Toots[0].Text, "…") && !strings.Contains(p.Body+p.Title+p.Summary, "…") {
+			cp.Warnings = append(cp.Warnings, fmt.Sprintf("The text was shortened to fit %d characters; readers follow the link for the rest (mastodon.thread: true in config.yaml makes a thread instead).", c.opts.MastodonLimit))
+		}
+		if p.Image != nil && strings.TrimSpace(p.Image.Alt) == "" && !mentions(cp.Warnings, "alt text") {
 			cp.Warnings = appendOnce(cp.Warnings, "The image has no alt text: people who use screen readers will not know what it shows. Describe it under Alt text.")
 		}
 		if strings.TrimSpace(p.Link) == "" && r.Channel != "email" {
@@ -90,6 +95,15 @@ func (c *Console) previews_(s Session, p post.Post, imageSrc string) []channelPr
 		out = append(out, cp)
 	}
 	return out
+}
+
+func mentions(l []string, s string) bool {
+	for _, x := range l {
+		if strings.Contains(strings.ToLower(x), s) {
+			return true
+		}
+	}
+	return false
 }
 
 func appendOnce(l []string, s string) []string {
@@ -114,10 +128,7 @@ func (c *Console) toots(body []byte, imageSrc string) []tootView {
 		t.Over = t.Count > t.Max
 		if st.Media != nil {
 			t.HasImage, t.ImageAlt = true, st.Media.Description
-			t.ImageSrc = imageSrc
-			if t.ImageSrc == "" && safeImage(st.Media.URL) {
-				t.ImageSrc = st.Media.URL
-			}
+			t.ImageSrc = imageURL(imageSrc, st.Media.URL)
 		}
 		out = append(out, t)
 	}
@@ -157,10 +168,7 @@ func discordOf(body []byte, imageSrc string) *discordView {
 		}
 		if e.Image != nil {
 			v.ImageAlt = e.Image.Description
-			v.ImageSrc = imageSrc
-			if v.ImageSrc == "" && safeImage(e.Image.URL) {
-				v.ImageSrc = e.Image.URL
-			}
+			v.ImageSrc = imageURL(imageSrc, e.Image.URL)
 		}
 	}
 	return v
@@ -174,6 +182,19 @@ func hex6(n int) string {
 		n >>= 4
 	}
 	return string(b)
+}
+
+// imageURL is the picture a preview card shows: the chosen file (a data:
+// URL the console made itself from a sniffed image), or the payload's
+// image when it is http(s) or the console's own media; else nothing.
+func imageURL(chosen, payload string) template.URL {
+	if chosen != "" {
+		return template.URL(chosen) // built by uploadedDataURL from a checked image type
+	}
+	if safeImage(payload) {
+		return template.URL(payload)
+	}
+	return ""
 }
 
 // safeImage admits http(s) image URLs and the console's own media.
