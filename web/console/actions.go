@@ -150,8 +150,13 @@ func (c *Console) retry(w http.ResponseWriter, r *http.Request, s Session) {
 		c.refuse(w, r, s, "The channel "+channel+" is no longer configured.")
 		return
 	}
-	if _, err := c.opts.Publisher.PublishTo(r.Context(), sp.Post, []string{channel}); err != nil {
-		c.serverError(w, r, "retrying the delivery", err)
+	queued, err := c.opts.Publisher.Retry(r.Context(), sp.Post.ID, []string{channel})
+	if err != nil {
+		c.renderPost(w, r, s, sp.Post.ID, "The delivery could not be queued again: "+err.Error())
+		return
+	}
+	if len(queued) == 0 {
+		c.renderPost(w, r, s, sp.Post.ID, "Nothing to retry: the delivery to "+channel+" is no longer failed.")
 		return
 	}
 	if err := addEvent(r.Context(), c.db(), id, c.opts.Now(), s.User.Email, "retried", channel); err != nil {

@@ -33,7 +33,8 @@ var staticFS embed.FS
 // durable path, and say which channels exist and when the digest runs.
 type Publisher interface {
 	Publish(ctx context.Context, p post.Post) ([]string, error)
-	PublishTo(ctx context.Context, p post.Post, only []string) ([]string, error)
+	// Retry queues a post's failed deliveries again (crier retry does the same).
+	Retry(ctx context.Context, postID string, only []string) ([]string, error)
 	ChannelNames() []string
 	NextDigest(now time.Time) (time.Time, bool)
 }

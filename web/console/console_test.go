@@ -39,7 +39,7 @@ func (p *recordingPublisher) Publish(ctx context.Context, pp post.Post) ([]strin
 	return []string{"mastodon"}, p.st.SavePost(ctx, pp, store.PostPublished, time.Now())
 }
 
-func (p *recordingPublisher) PublishTo(ctx context.Context, pp post.Post, only []string) ([]string, error) {
+func (p *recordingPublisher) Retry(ctx context.Context, id string, only []string) ([]string, error) {
 	return only, nil
 }
 func (p *recordingPublisher) ChannelNames() []string { return []string{"discord", "mastodon"} }
