@@ -141,7 +141,7 @@ func (s *Store) Pending(ctx context.Context, kind string) ([]StoredPost, error) 
 // DueScheduled returns the scheduled posts of a source whose publish_at
 // has come, oldest first.
 func (s *Store) DueScheduled(ctx context.Context, kind string, now time.Time) ([]StoredPost, error) {
-	return s.queryPosts(ctx, `SELECT data, state, created_at, updated_at FROM posts WHERE state = $1 AND source_kind = $2 AND publish_at <= $3 ORDER BY publish_at, id`,
+	return s.queryPosts(ctx, `SELECT data, state, duplicate_of, published_at, created_at, updated_at FROM posts WHERE state = $1 AND source_kind = $2 AND publish_at <= $3 ORDER BY publish_at, id`,
 		string(PostScheduled), kind, now.UTC())
 }
 
