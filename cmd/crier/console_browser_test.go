@@ -125,6 +125,10 @@ channels:
 	b.waitText(".preview-mastodon .toot-text", "Vigil for the victims on Friday")
 	b.waitText(".preview-discord .embed-title", "Vigil for the victims on Friday")
 	b.waitText(".preview-email .subject", "Vigil for the victims on Friday")
+	// The newsletter frames show the newsletter itself.
+	for _, frame := range []string{"iframe.phone", "iframe.desktop"} {
+		b.waitFrameText(frame, "Vigil for the victims on Friday")
+	}
 	count1 := b.text(".preview-mastodon .count")
 	before = b.previewUpdates()
 	b.fill("Text", strings.Repeat("Every child deserves to be safe. ", 20))
@@ -414,6 +418,22 @@ func (b *consoleBrowser) waitText(sel, want string) {
 		}
 		if time.Now().After(deadline) {
 			b.t.Fatalf("%s on %s says %q, want %q", sel, b.location(), got, want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// waitFrameText waits until the frame's document shows want.
+func (b *consoleBrowser) waitFrameText(sel, want string) {
+	b.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got := b.eval(fmt.Sprintf(`(() => { const f = document.querySelector(%q); const d = f && f.contentDocument; return d && d.body ? d.body.innerText : ''; })()`, sel))
+		if strings.Contains(got, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("frame %s says %q, want %q", sel, got, want)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

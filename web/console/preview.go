@@ -252,15 +252,17 @@ func uploadedDataURL(r *http.Request) (string, bool) {
 	return "data:" + ct + ";base64," + base64.StdEncoding.EncodeToString(data), true
 }
 
-// cachedEmailPreview serves a rendered newsletter into the preview frame,
-// sandboxed: its own inline styles apply, nothing in it can run.
+// cachedEmailPreview serves a rendered newsletter into the preview frame:
+// its own inline styles apply, nothing in it can run.
 func (c *Console) cachedEmailPreview(w http.ResponseWriter, r *http.Request, s Session) {
 	html, ok := c.previews.get(s.User.ID, r.PathValue("key"))
 	if !ok {
 		http.Error(w, "This preview has expired; reload the page.", http.StatusNotFound)
 		return
 	}
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; font-src https: data:; frame-ancestors 'self'; sandbox")
+	// No script can run: the policy allows none and the frame's sandbox
+	// (allow-same-origin only, so 'self' images load) forbids them too.
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; font-src https: data:; frame-ancestors 'self'; form-action 'none'; base-uri 'none'")
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	io.WriteString(w, html)
 }
