@@ -92,6 +92,7 @@ type Console struct {
 	mux      *http.ServeMux
 	previews *previewCache
 	imports  *imports
+	counts   countCache
 }
 
 // Mounter is where the console mounts its routes (web.Server).

@@ -634,3 +634,50 @@ func TestPasswordHashParameters(t *testing.T) {
 		t.Fatal("a 5-character password was accepted")
 	}
 }
+
+// Every state filter finds exactly the posts whose shown state it names.
+func TestPostsListFiltersAgreeWithShownState(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	editor := b.browser(t).signedIn("editor@example.org")
+	author := b.browser(t).signedIn("author@example.org")
+	draft := author.newPost(url.Values{"title": {"A draft"}, "action": {"save"}})
+	review := author.newPost(url.Values{"title": {"In review"}, "action": {"submit"}})
+	approved := author.newPost(url.Values{"title": {"Approved"}, "action": {"submit"}})
+	editor.post("/posts/"+approved+"/approve", url.Values{"csrf": {editor.csrf()}})
+	now := b.now.Now()
+	mk := func(id string, state store.PostState, dels map[string]store.DeliveryState) {
+		p := post.Post{ID: id, Title: id, PublishAt: now, Source: post.Source{Kind: "markdown", Name: "posts", Key: id}}
+		if err := b.st.SavePost(ctx, p, state, now); err != nil {
+			t.Fatal(err)
+		}
+		for ch, st := range dels {
+			if _, err := b.st.DB().ExecContext(ctx, `INSERT INTO deliveries (post_id, channel, state, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)`, id, ch, string(st), now); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	mk("md:scheduled", store.PostScheduled, nil)
+	mk("md:sent", store.PostPublished, map[string]store.DeliveryState{"mastodon": store.DeliverySent, "discord": store.DeliverySent})
+	mk("md:sending", store.PostPublished, map[string]store.DeliveryState{"mastodon": store.DeliverySent, "discord": store.DeliveryPending})
+	mk("md:failed", store.PostPublished, map[string]store.DeliveryState{"mastodon": store.DeliveryFailed, "discord": store.DeliveryPending})
+	want := map[string]string{"draft": draft, "review": review, "approved": approved, "scheduled": "md:scheduled",
+		"sent": "md:sent", "sending": "md:sending", "failed": "md:failed"}
+	for state, id := range want {
+		rows, _, err := b.c.listPosts(ctx, state, "", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != 1 || rows[0].ID != id || string(rows[0].State) != state {
+			t.Errorf("filter %s: %+v, want only %s", state, rows, id)
+		}
+	}
+	all, _, _ := b.c.listPosts(ctx, "", "", 1)
+	if len(all) != 7 {
+		t.Errorf("unfiltered list has %d posts, want 7", len(all))
+	}
+	if rows, _, _ := b.c.listPosts(ctx, "", "console", 1); len(rows) != 3 {
+		t.Errorf("console source: %d posts, want 3", len(rows))
+	}
+}

@@ -52,6 +52,19 @@ const stateSQL = `CASE
 	WHEN p.state = 'draft' THEN 'draft'
 	ELSE 'other' END`
 
+// stateWhere selects the posts in each listState with conditions the
+// indexes serve (stateSQL computes the same states for the rows shown).
+var stateWhere = map[listState]string{
+	stateFailed: `p.state = 'published' AND p.id IN (SELECT post_id FROM deliveries WHERE state = 'failed')`,
+	stateSending: `p.state = 'published' AND p.id IN (SELECT post_id FROM deliveries WHERE state IN ('pending', 'sending', 'unknown'))
+		AND p.id NOT IN (SELECT post_id FROM deliveries WHERE state = 'failed')`,
+	stateSent:      `p.state = 'published' AND p.id NOT IN (SELECT post_id FROM deliveries WHERE state <> 'sent')`,
+	stateScheduled: `p.state = 'scheduled'`,
+	stateReview:    `p.state = 'draft' AND cp.workflow = 'review'`,
+	stateApproved:  `p.state = 'draft' AND cp.workflow = 'approved'`,
+	stateDraft:     `p.state = 'draft' AND COALESCE(cp.workflow, 'draft') NOT IN ('review', 'approved')`,
+}
+
 type listRow struct {
 	ID, Title, Source, SourceName string
 	State                         listState
@@ -114,14 +127,21 @@ func (c *Console) listPosts(ctx context.Context, state, source string, page int)
 		where = append(where, fmt.Sprintf("p.source_kind = $%d", len(args)))
 	}
 	if state != "" {
-		args = append(args, state)
-		where = append(where, fmt.Sprintf("(%s) = $%d", stateSQL, len(args)))
+		cond, ok := stateWhere[listState(state)]
+		if !ok {
+			return nil, false, nil
+		}
+		where = append(where, cond)
 	}
 	args = append(args, pageSize+1, (page-1)*pageSize)
+	// The page of ids comes from the covering index on (updated_at, id,
+	// state, source_kind); only the rows shown are read in full.
 	query := fmt.Sprintf(`SELECT p.id, p.title, p.source_kind, p.source_name, %s, p.publish_at, p.updated_at,
 		(SELECT group_concat(d.channel || ':' || d.state, ' ') FROM deliveries d WHERE d.post_id = p.id)
-		FROM posts p LEFT JOIN console_posts cp ON cp.post_id = p.id
-		WHERE %s ORDER BY p.updated_at DESC, p.id LIMIT $%d OFFSET $%d`, stateSQL, strings.Join(where, " AND "), len(args)-1, len(args))
+		FROM (SELECT p.id FROM posts p LEFT JOIN console_posts cp ON cp.post_id = p.id
+			WHERE %s ORDER BY p.updated_at DESC, p.id DESC LIMIT $%d OFFSET $%d) AS page
+		JOIN posts p ON p.id = page.id LEFT JOIN console_posts cp ON cp.post_id = p.id
+		ORDER BY p.updated_at DESC, p.id DESC`, stateSQL, strings.Join(where, " AND "), len(args)-1, len(args))
 	rows, err := c.db().QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, false, fmt.Errorf("listing posts: %w", err)
