@@ -54,11 +54,15 @@ const stateSQL = `CASE
 
 // stateWhere selects the posts in each listState with conditions the
 // indexes serve (stateSQL computes the same states for the rows shown).
+// The unary + keeps SQLite from driving the query from the delivery list
+// (thousands of row reads to sort): it scans the covering posts_updated
+// index newest first and stops at a page, checking each id against the
+// list built once.
 var stateWhere = map[listState]string{
-	stateFailed: `p.state = 'published' AND p.id IN (SELECT post_id FROM deliveries WHERE state = 'failed')`,
-	stateSending: `p.state = 'published' AND p.id IN (SELECT post_id FROM deliveries WHERE state IN ('pending', 'sending', 'unknown'))
-		AND p.id NOT IN (SELECT post_id FROM deliveries WHERE state = 'failed')`,
-	stateSent:      `p.state = 'published' AND p.id NOT IN (SELECT post_id FROM deliveries WHERE state <> 'sent')`,
+	stateFailed: `p.state = 'published' AND +p.id IN (SELECT post_id FROM deliveries WHERE state = 'failed')`,
+	stateSending: `p.state = 'published' AND +p.id IN (SELECT post_id FROM deliveries WHERE state IN ('pending', 'sending', 'unknown'))
+		AND +p.id NOT IN (SELECT post_id FROM deliveries WHERE state = 'failed')`,
+	stateSent:      `p.state = 'published' AND +p.id NOT IN (SELECT post_id FROM deliveries WHERE state <> 'sent')`,
 	stateScheduled: `p.state = 'scheduled'`,
 	stateReview:    `p.state = 'draft' AND cp.workflow = 'review'`,
 	stateApproved:  `p.state = 'draft' AND cp.workflow = 'approved'`,
