@@ -13,11 +13,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/crierhq/crier/internal/testpeers/chromium"
@@ -53,10 +55,23 @@ func TestConsoleInTheBrowser(t *testing.T) {
 	base := "http://" + addr
 	t.Setenv("TEST_MASTODON_TOKEN", masto.Token())
 	t.Setenv("TEST_DISCORD_TOKEN", discordfake.Token)
+	// A feed whose item carries script in every field a page could show. It
+	// is an example, so its item is only recorded, never sent.
+	os.MkdirAll(filepath.Join(dir, "feeds"), 0o755)
+	os.WriteFile(filepath.Join(dir, "feeds", "site.xml"), []byte(`<?xml version="1.0"?>
+<rss version="2.0"><channel><title>Site</title><link>https://camaca.example/</link><description>x</description>
+<item><title>&lt;script&gt;alert("feed title")&lt;/script&gt; Hostile item</title>
+<link>javascript:alert('link')</link><guid>hostile-1</guid>
+<description>&lt;p onclick="alert('p')"&gt;Read &lt;a href="javascript:alert('a')"&gt;this&lt;/a&gt; &lt;img src=x onerror="alert('img')"&gt;&lt;script&gt;alert('body')&lt;/script&gt;&lt;/p&gt;</description>
+<pubDate>Mon, 02 Nov 2026 09:00:00 GMT</pubDate></item>
+</channel></rss>`), 0o644)
 	cfg := filepath.Join(dir, "config.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`campaign: {name: CAMACA, website: https://camaca.example, timezone: Europe/London}
 http: {listen: %q, public_url: %q}
-sources: {markdown: {dir: posts}}
+sources:
+  markdown: {dir: posts}
+  feeds:
+    - {name: campaign-site, url: feeds/site.xml, example: true, schedule: "@every 1m", publish_newest: 1}
 schedules: {publish_due: "@every 1s"}
 delivery: {timeout: 20s, max_attempts: 3}
 console: {require_approval: true}
@@ -237,7 +252,18 @@ channels:
 	b.open("/supporters?q=supporter12@")
 	b.waitText(".found", "supporter12@example.org")
 	b.open("/feeds")
+	b.waitText("main", "Read without problems")
 	b.axe("feeds")
+	// The hostile feed item shows as text on the list and its own page, and
+	// nothing in it runs (a script would open a dialog).
+	b.open("/posts?source=feed")
+	b.waitText("table.posts", "Hostile item")
+	b.press("Hostile item")
+	b.waitText("h1", "Hostile item")
+	b.axe("feed-item")
+	if d := b.dialogs(); d != "" {
+		t.Fatalf("script from content ran: a dialog said %q", d)
+	}
 	if shots != "" {
 		b.open("/posts")
 		b.screenshots(shots, "posts")
@@ -292,6 +318,9 @@ type consoleBrowser struct {
 	ctx   context.Context
 	base  string
 	axeJS string
+
+	mu     sync.Mutex
+	opened []string // JavaScript dialogs that opened: content that ran
 }
 
 func newConsoleBrowser(t *testing.T, base string) *consoleBrowser {
@@ -300,7 +329,21 @@ func newConsoleBrowser(t *testing.T, base string) *consoleBrowser {
 		t.Fatal(err)
 	}
 	ctx := chromium.New(t, chromium.Options{Width: 1280, Height: 900, Timeout: 5 * time.Minute})
-	return &consoleBrowser{t: t, ctx: ctx, base: base, axeJS: string(axe)}
+	b := &consoleBrowser{t: t, ctx: ctx, base: base, axeJS: string(axe)}
+	if err := chromedp.Listen(ctx, func(ev any) {
+		if d, ok := ev.(*page.EventJavascriptDialogOpening); ok {
+			b.mu.Lock()
+			b.opened = append(b.opened, d.Message)
+			b.mu.Unlock()
+			go chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+				_, err := cdp.Call(ctx, tg, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false})
+				return err
+			}))
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func (b *consoleBrowser) do(what string, actions ...chromedp.Action[chromedp.Void]) {
@@ -352,7 +395,7 @@ func (b *consoleBrowser) byLabel(label string) string {
 // byButton marks the visible button with that text and returns a selector for it.
 func (b *consoleBrowser) byButton(scope, text string) string {
 	b.t.Helper()
-	ok := b.eval(fmt.Sprintf(`(() => { for (const e of document.querySelectorAll(%q + ' button, ' + %q + ' a.button')) {
+	ok := b.eval(fmt.Sprintf(`(() => { for (const e of document.querySelectorAll(%q + ' button, ' + %q + ' a')) {
 		if (e.textContent.trim() === %q && e.offsetParent !== null) { e.setAttribute('data-test-press', '1'); return 'yes'; } } return ''; })()`, scope, scope, text))
 	if ok == "" {
 		b.t.Fatalf("no visible button %q in %s on %s", text, scope, b.location())
@@ -421,6 +464,13 @@ func (b *consoleBrowser) waitText(sel, want string) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// dialogs lists the JavaScript dialogs that opened so far.
+func (b *consoleBrowser) dialogs() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return strings.Join(b.opened, "; ")
 }
 
 // waitFrameText waits until the frame's document shows want.

@@ -50,7 +50,7 @@ const stateSQL = `CASE
 	WHEN cp.workflow = 'review' THEN 'review'
 	WHEN cp.workflow = 'approved' THEN 'approved'
 	WHEN p.state = 'draft' THEN 'draft'
-	ELSE 'other' END`
+	ELSE p.state END`
 
 // stateWhere selects the posts in each listState with conditions the
 // indexes serve (stateSQL computes the same states for the rows shown).
@@ -83,6 +83,14 @@ func stateLabel(s listState) string {
 		if x.Value == string(s) {
 			return x.Label
 		}
+	}
+	switch s {
+	case "example":
+		return "Example (outbox only)"
+	case "withdrawn":
+		return "Withdrawn"
+	case "duplicate":
+		return "Duplicate"
 	}
 	return "Recorded"
 }
