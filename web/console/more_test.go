@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,8 @@ import (
 	"github.com/crierhq/crier/bot/markdown"
 	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/channels/bluesky"
 	"github.com/crierhq/crier/subscribers"
 )
 
@@ -152,5 +155,20 @@ func TestTestNewsletterGoesToTheSignedInUser(t *testing.T) {
 	author := b.browser(t).signedIn("author@example.org")
 	if p := author.post("/posts/"+id+"/test", url.Values{"csrf": {author.csrf()}}); p.status != http.StatusForbidden {
 		t.Fatalf("author sending a test: %d", p.status)
+	}
+}
+
+func TestBlueskyPreviewCountsGraphemes(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	bsky := bluesky.NewFormatter(bluesky.Config{Enabled: true}, channels.Campaign{Name: "CAMACA", Language: "en"})
+	b.c.opts.Render = func(p post.Post) []Rendering {
+		pl, err := bsky.Format(p)
+		return []Rendering{{Channel: "bluesky", Payload: pl, Err: err}}
+	}
+	editor := b.browser(t).signedIn("editor@example.org")
+	p := editor.post("/preview", url.Values{"csrf": {editor.csrf()}, "title": {"Vigil"}, "body": {"Join us, 👩‍👩‍👧 families welcome."}, "link": {"https://camaca.example/v"}})
+	if p.status != 200 || !strings.Contains(p.body, "preview-bluesky") || !regexp.MustCompile(`\d+ / 300`).MatchString(p.body) || !strings.Contains(p.body, "families welcome") {
+		t.Fatalf("bluesky preview: %d\n%s", p.status, p.body)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/rivo/uniseg"
+
 	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/channels/mastodon"
 )
@@ -77,6 +79,8 @@ func (c *Console) previews_(s Session, p post.Post, imageSrc string) []channelPr
 			cp.Toots = c.toots(body, imageSrc)
 		case "discord":
 			cp.Discord = discordOf(body, imageSrc)
+		case "bluesky":
+			cp.Toots = blueskyPosts(body, imageSrc)
 		case "email":
 			var m struct{ Subject, Preheader, HTML string }
 			if json.Unmarshal(body, &m) == nil {
@@ -84,7 +88,7 @@ func (c *Console) previews_(s Session, p post.Post, imageSrc string) []channelPr
 			}
 		}
 		if len(cp.Toots) == 1 && strings.Contains(cp.Toots[0].Text, "…") && !strings.Contains(p.Body+p.Title+p.Summary, "…") {
-			cp.Warnings = append(cp.Warnings, fmt.Sprintf("The text was shortened to fit %d characters; readers follow the link for the rest (mastodon.thread: true in config.yaml makes a thread instead).", c.opts.MastodonLimit))
+			cp.Warnings = append(cp.Warnings, fmt.Sprintf("The text was shortened to fit %d characters; readers follow the link for the rest (channels.%s.thread: true in config.yaml makes a thread instead).", cp.Toots[0].Max, r.Channel))
 		}
 		if p.Image != nil && strings.TrimSpace(p.Image.Alt) == "" && !mentions(cp.Warnings, "alt text") {
 			cp.Warnings = appendOnce(cp.Warnings, "The image has no alt text: people who use screen readers will not know what it shows. Describe it under Alt text.")
@@ -129,6 +133,29 @@ func (c *Console) toots(body []byte, imageSrc string) []tootView {
 		if st.Media != nil {
 			t.HasImage, t.ImageAlt = true, st.Media.Description
 			t.ImageSrc = imageURL(imageSrc, st.Media.URL)
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// blueskyPosts shows Bluesky's records as cards, counted in graphemes as
+// Bluesky counts them.
+func blueskyPosts(body []byte, imageSrc string) []tootView {
+	var parts []struct {
+		Record struct{ Text string }
+		Image  *struct{ URL, Alt string }
+	}
+	if json.Unmarshal(body, &parts) != nil {
+		return nil
+	}
+	var out []tootView
+	for i, p := range parts {
+		t := tootView{Part: i + 1, Of: len(parts), Text: p.Record.Text, Max: 300, Count: uniseg.GraphemeClusterCount(p.Record.Text)}
+		t.Over = t.Count > t.Max
+		if p.Image != nil {
+			t.HasImage, t.ImageAlt = true, p.Image.Alt
+			t.ImageSrc = imageURL(imageSrc, p.Image.URL)
 		}
 		out = append(out, t)
 	}
