@@ -218,6 +218,7 @@ channels:
 	if n := len(masto.Statuses()); n != 1 {
 		t.Fatalf("mastodon holds %d statuses", n)
 	}
+	b.waitText(".history", "Crier: published on schedule")
 	b.waitText(".history", "ed.editor@camaca.example: retried (discord)")
 	b.axe("post-sent")
 	if shots != "" {

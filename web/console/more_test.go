@@ -172,3 +172,28 @@ func TestBlueskyPreviewCountsGraphemes(t *testing.T) {
 		t.Fatalf("bluesky preview: %d\n%s", p.status, p.body)
 	}
 }
+
+func TestAuthorEditingAScheduledPostTakesItBackToDraft(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	author := b.browser(t).signedIn("author@example.org")
+	editor := b.browser(t).signedIn("editor@example.org")
+	id := author.newPost(url.Values{"title": {"Vigil"}, "action": {"submit"}})
+	etok := editor.csrf()
+	editor.post("/posts/"+id+"/approve", url.Values{"csrf": {etok}})
+	if p := editor.post("/posts/"+id+"/schedule", url.Values{"csrf": {etok}, "schedule_for": {"2031-05-02T18:00"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("schedule: %d", p.status)
+	}
+	if p := author.post("/posts/"+id, url.Values{"csrf": {author.csrf()}, "title": {"Vigil (changed)"}, "action": {"save"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("author edit: %d %s", p.status, p.body)
+	}
+	sp, _ := b.st.Post(ctx, id)
+	m, _, _ := b.c.meta(ctx, id)
+	if sp.State != store.PostDraft || !sp.Post.Draft || m.Workflow != WorkflowDraft {
+		t.Fatalf("after the author's edit: %s draft=%v workflow=%s", sp.State, sp.Post.Draft, m.Workflow)
+	}
+	if p := editor.post("/posts/"+id+"/publish", url.Values{"csrf": {etok}}); p.status != http.StatusForbidden {
+		t.Fatalf("publishing the changed post without a new approval: %d", p.status)
+	}
+}

@@ -242,6 +242,7 @@ func (c *Console) renderPost(w http.ResponseWriter, r *http.Request, s Session, 
 		c.serverError(w, r, "reading the history", err)
 		return
 	}
+	events = withSchedulePublish(events, sp)
 	state := listState("other")
 	_ = c.db().QueryRowContext(ctx, `SELECT `+stateSQL+` FROM posts p LEFT JOIN console_posts cp ON cp.post_id = p.id WHERE p.id = $1`, id).Scan(&state)
 	canGo := false
@@ -259,6 +260,27 @@ func (c *Console) renderPost(w http.ResponseWriter, r *http.Request, s Session, 
 		w.WriteHeader(http.StatusBadGateway)
 	}
 	c.render(w, r, s, "post", data)
+}
+
+// withSchedulePublish adds to a post's history the moment the daemon
+// published it on schedule (the console records what people do; the bot
+// records when it published).
+func withSchedulePublish(events []Event, sp store.StoredPost) []Event {
+	if sp.State != store.PostPublished || sp.PublishedAt.IsZero() {
+		return events
+	}
+	for _, e := range events {
+		if e.Action == "published" {
+			return events
+		}
+	}
+	at := sp.PublishedAt
+	i := len(events)
+	for i > 0 && events[i-1].At.After(at) {
+		i--
+	}
+	e := Event{At: at, Actor: "Crier", Action: "published on schedule"}
+	return append(events[:i], append([]Event{e}, events[i:]...)...)
 }
 
 func (c *Console) defaultScheduleFor(p post.Post) string {

@@ -295,6 +295,8 @@ func (c *Console) savePost(w http.ResponseWriter, r *http.Request, s Session) {
 	if action == "submit" {
 		m.Workflow = WorkflowReview
 	}
+	// Only a scheduled post is waiting to go out; every other one is a draft.
+	p.Draft = state != store.PostScheduled
 	if err := c.saveConsolePost(ctx, p, state, m, s.User.Email, verb, ""); err != nil {
 		c.serverError(w, r, "saving the post", err)
 		return
