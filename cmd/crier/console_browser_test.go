@@ -21,6 +21,7 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/crierhq/crier/internal/testpeers/chromium"
 	"github.com/crierhq/crier/internal/testpeers/discordfake"
@@ -166,8 +167,8 @@ channels:
 	b.press("Sign out")
 
 	// The editor approves it and schedules it a few seconds ahead, in the
-	// campaign's time zone.
-	b.signIn("ed.editor@camaca.example", "editor's long passphrase")
+	// campaign's time zone. They sign in with the keyboard alone.
+	b.signInByKeyboard("ed.editor@camaca.example", "editor's long passphrase")
 	b.open("/posts?state=review")
 	b.waitText("table.posts", "Vigil for the victims on Friday")
 	b.axe("posts")
@@ -526,6 +527,31 @@ func (b *consoleBrowser) signIn(email, password string) {
 	b.fill("Email", email)
 	b.fill("Password", password)
 	b.press("Sign in")
+	b.waitText("header", email)
+}
+
+// signInByKeyboard signs in with Tab, typing and Enter only, checking that
+// each focused control shows a visible focus indicator.
+func (b *consoleBrowser) signInByKeyboard(email, password string) {
+	b.t.Helper()
+	b.open("/login")
+	tabTo := func(id string) {
+		for i := 0; i < 10; i++ {
+			b.do("pressing Tab", chromedp.KeyEvent(kb.Tab))
+			if b.eval(`document.activeElement ? document.activeElement.id : ''`) == id {
+				outline := b.eval(`getComputedStyle(document.activeElement).outlineStyle`)
+				if outline == "none" || outline == "" {
+					b.t.Fatalf("#%s has focus but no visible focus indicator", id)
+				}
+				return
+			}
+		}
+		b.t.Fatalf("Tab never reached #%s", id)
+	}
+	tabTo("email")
+	b.do("typing", chromedp.KeyEvent(email))
+	tabTo("password")
+	b.do("typing", chromedp.KeyEvent(password+kb.Enter))
 	b.waitText("header", email)
 }
 
