@@ -7,7 +7,6 @@ import (
 	"context"
 	"embed"
 	"errors"
-	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -308,5 +307,3 @@ func (p *previewCache) get(userID int64, key string) (string, bool) {
 func urlQueryEscape(s string) string { return template.URLQueryEscaper(s) }
 
 var errNotConsole = errors.New("only posts written in the console can be changed here")
-
-func fmtErr(format string, a ...any) error { return fmt.Errorf(format, a...) }

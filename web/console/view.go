@@ -3,7 +3,6 @@ package console
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -356,9 +355,4 @@ func (c *Console) showTime(t time.Time) string {
 		return ""
 	}
 	return t.In(c.opts.Location).Format("Mon 2 Jan 2006 15:04 MST")
-}
-
-func jsonString(v any) string {
-	b, _ := json.Marshal(v)
-	return string(b)
 }
