@@ -225,7 +225,9 @@ func (c *Console) renderPost(w http.ResponseWriter, r *http.Request, s Session, 
 		return
 	}
 	var views []deliveryView
+	live := false
 	for _, d := range dels {
+		live = live || d.State == store.DeliveryPending || d.State == store.DeliverySending
 		v := deliveryView{Delivery: d}
 		if d.LastError != "" && d.State != store.DeliverySent {
 			v.Problem, v.Fix = explain(d.Channel, d.LastError)
@@ -254,6 +256,8 @@ func (c *Console) renderPost(w http.ResponseWriter, r *http.Request, s Session, 
 		"CanEdit":  isConsole && m.Workflow != WorkflowPublished && c.mayEdit(s, m),
 		"Previews": c.previewsFor(s, sp.Post), "ScheduleFor": c.defaultScheduleFor(sp.Post),
 		"HasNewsletter": c.opts.SendTest != nil,
+		// While a delivery is under way the page's script follows it.
+		"Live": live || sp.State == store.PostScheduled && !sp.Post.PublishAt.After(c.opts.Now().Add(time.Minute)),
 	}
 	if notice != "" && strings.HasPrefix(notice, "The test copy could not") {
 		w.WriteHeader(http.StatusBadGateway)

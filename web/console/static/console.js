@@ -42,7 +42,26 @@
     setTimeout(function () { location.reload(); }, 1000);
   }
 
+  // followDeliveries refreshes a post's channels while they are under way
+  // (newsletter progress, a retry), without reloading the page.
+  function followDeliveries(section) {
+    if (section.getAttribute('data-live') !== 'true') return;
+    setTimeout(function () {
+      fetch(location.href, { credentials: 'same-origin' })
+        .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+        .then(function (html) {
+          var doc = new DOMParser().parseFromString(html, 'text/html');
+          var fresh = doc.getElementById('deliveries');
+          if (!fresh) return;
+          section.replaceWith(fresh);
+          followDeliveries(fresh);
+        }).catch(function () {});
+    }, 3000);
+  }
+
   document.addEventListener('DOMContentLoaded', function () {
+    var live = document.getElementById('deliveries');
+    if (live) followDeliveries(live);
     colourEmbeds(document);
     var form = document.getElementById('write');
     if (form) livePreview(form);
