@@ -266,7 +266,9 @@ func (b *Bot) publishDueStored(ctx context.Context) error {
 		for _, sp := range due {
 			p := sp.Post
 			p.Draft = false
-			if _, err := b.Publish(ctx, p); err != nil {
+			// A duplicate of a story already published is recorded as such
+			// by Publish, not sent: nothing more to do for it.
+			if _, err := b.Publish(ctx, p); err != nil && !errors.As(err, new(*DuplicateError)) {
 				return err
 			}
 		}

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -9,6 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/crierhq/crier/bot"
 	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/bot/store"
 )
@@ -99,6 +101,12 @@ func (c *Console) doPublish(w http.ResponseWriter, r *http.Request, s Session, p
 	}
 	p.Draft, p.PublishAt = false, c.opts.Now().UTC().Truncate(time.Second)
 	queued, err := c.opts.Publisher.Publish(r.Context(), p)
+	var dup *bot.DuplicateError
+	if errors.As(err, &dup) {
+		_ = addEvent(r.Context(), c.db(), p.ID, c.opts.Now(), s.User.Email, "not sent: duplicate", "same link as "+dup.Of)
+		c.renderPost(w, r, s, p.ID, "Not sent: this post has the same link as "+dup.Of+", which was already published. Change the link to send it as a new post.")
+		return false
+	}
 	if err != nil {
 		c.serverError(w, r, "publishing the post", err)
 		return false

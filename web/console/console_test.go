@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/net/html"
 
+	"github.com/crierhq/crier/bot"
 	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels"
@@ -33,6 +34,9 @@ type recordingPublisher struct {
 }
 
 func (p *recordingPublisher) Publish(ctx context.Context, pp post.Post) ([]string, error) {
+	if pp.Link == "https://camaca.example/already-out" {
+		return nil, &bot.DuplicateError{PostID: pp.ID, Of: "feed:site:1"}
+	}
 	p.mu.Lock()
 	p.published = append(p.published, pp.ID)
 	p.mu.Unlock()

@@ -197,3 +197,14 @@ func TestAuthorEditingAScheduledPostTakesItBackToDraft(t *testing.T) {
 		t.Fatalf("publishing the changed post without a new approval: %d", p.status)
 	}
 }
+
+func TestPublishingADuplicateSaysSo(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	editor := b.browser(t).signedIn("editor@example.org")
+	id := editor.newPost(url.Values{"title": {"Again"}, "link": {"https://camaca.example/already-out"}, "action": {"save"}})
+	p := editor.post("/posts/"+id+"/publish", url.Values{"csrf": {editor.csrf()}})
+	if p.status != 200 || !strings.Contains(p.body, "same link as feed:site:1") || !strings.Contains(p.body, "not sent: duplicate") {
+		t.Fatalf("publishing a duplicate: %d\n%s", p.status, p.body)
+	}
+}
