@@ -50,6 +50,7 @@ func safeNext(next string) string {
 
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	secureHeaders(w)
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	ck, _ := r.Cookie(loginCookie)
 	form := r.PostFormValue("login_token")
 	if ck == nil || form == "" || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(form)) != 1 {

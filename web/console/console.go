@@ -244,6 +244,13 @@ func (c *Console) auth(need Role, h handlerFunc) http.Handler {
 			http.Error(w, "Please sign in again: your session has ended.", http.StatusUnauthorized)
 			return
 		}
+		if r.Method == http.MethodPost {
+			limit := int64(maxUpload)
+			if r.URL.Path == "/supporters/import" {
+				limit = maxImportBytes
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
+		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead && !validCSRF(r, s.CSRF) {
 			http.Error(w, "This form has expired or did not come from the console. Go back, reload the page and try again.", http.StatusForbidden)
 			return

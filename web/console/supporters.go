@@ -240,7 +240,6 @@ func (c *Console) importSupporters(w http.ResponseWriter, r *http.Request, s Ses
 	if c.noNewsletter(w, r, s) {
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxImportBytes)
 	file, hdr, err := r.FormFile("csv")
 	if err != nil {
 		c.showSupporters(w, r, s, "", "Choose a CSV file to import (at most 200 MB).", http.StatusUnprocessableEntity)
