@@ -155,6 +155,10 @@ channels:
 	if alt := b.attr(".preview-mastodon .toot img", "alt"); alt != "Candles on the steps of the town hall at dusk" {
 		t.Fatalf("toot image alt %q", alt)
 	}
+	// The chosen picture, not saved yet, shows in every preview.
+	b.waitLoaded(`document.querySelector('.preview-mastodon .toot img')`)
+	b.waitLoaded(`document.querySelector('.preview-discord .embed img')`)
+	b.waitLoaded(`document.querySelector('iframe.phone').contentDocument.querySelector('img')`)
 	b.axe("write")
 	if shots != "" {
 		b.screenshots(shots, "write")
@@ -463,6 +467,18 @@ func (b *consoleBrowser) waitText(sel, want string) {
 		}
 		if time.Now().After(deadline) {
 			b.t.Fatalf("%s on %s says %q, want %q", sel, b.location(), got, want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// waitLoaded waits until the image the expression finds has loaded.
+func (b *consoleBrowser) waitLoaded(expr string) {
+	b.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for b.eval(`(() => { try { const i = `+expr+`; return i && i.complete && i.naturalWidth > 0 ? 'yes' : ''; } catch (e) { return ''; } })()`) == "" {
+		if time.Now().After(deadline) {
+			b.t.Fatalf("the image %s did not load", expr)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

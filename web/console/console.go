@@ -171,6 +171,7 @@ func (c *Console) routes() {
 	mux.Handle("POST /posts/{id}/test", c.auth(RoleEditor, c.testNewsletter))
 	mux.Handle("POST /preview", c.auth(RoleAuthor, c.livePreview))
 	mux.Handle("GET /preview/email/{key}", c.auth(RoleAuthor, c.cachedEmailPreview))
+	mux.Handle("GET /preview/image/{key}", c.auth(RoleAuthor, c.cachedImage))
 	mux.Handle("GET /calendar", c.auth(RoleAuthor, c.calendar))
 	mux.Handle("GET /feeds", c.auth(RoleAuthor, c.feeds))
 	mux.Handle("GET /supporters", c.auth(RoleEditor, c.supporters))
@@ -279,6 +280,7 @@ type previewCache struct {
 
 type cachedPreview struct {
 	html   string
+	image  []byte // a chosen, not yet saved picture (html is then its type)
 	userID int64
 	at     time.Time
 }
@@ -288,6 +290,24 @@ func newPreviewCache(now func() time.Time) *previewCache {
 }
 
 func (p *previewCache) put(userID int64, html string) string {
+	return p.putEntry(cachedPreview{html: html, userID: userID})
+}
+
+func (p *previewCache) putImage(userID int64, data []byte, contentType string) string {
+	return p.putEntry(cachedPreview{html: contentType, image: data, userID: userID})
+}
+
+func (p *previewCache) getImage(userID int64, key string) ([]byte, string, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	v, ok := p.m[key]
+	if !ok || v.userID != userID || v.image == nil {
+		return nil, "", false
+	}
+	return v.image, v.html, true
+}
+
+func (p *previewCache) putEntry(e cachedPreview) string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.now()
@@ -297,7 +317,8 @@ func (p *previewCache) put(userID int64, html string) string {
 		}
 	}
 	key := randomToken()
-	p.m[key] = cachedPreview{html: html, userID: userID, at: now}
+	e.at = now
+	p.m[key] = e
 	return key
 }
 
@@ -305,7 +326,7 @@ func (p *previewCache) get(userID int64, key string) (string, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	v, ok := p.m[key]
-	if !ok || v.userID != userID {
+	if !ok || v.userID != userID || v.image != nil {
 		return "", false
 	}
 	return v.html, true

@@ -1,7 +1,6 @@
 package console
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -225,7 +224,9 @@ func imageURL(chosen, payload string) template.URL {
 }
 
 // safeImage admits http(s) image URLs and the console's own media.
-func safeImage(s string) bool { return safeURL(s) || strings.HasPrefix(s, "/media/") }
+func safeImage(s string) bool {
+	return safeURL(s) || strings.HasPrefix(s, "/media/") || strings.HasPrefix(s, "/preview/image/")
+}
 
 // livePreview renders the write form's content without saving it: the
 // fragment for the page's script, or the whole write page without script.
@@ -239,12 +240,13 @@ func (c *Console) livePreview(w http.ResponseWriter, r *http.Request, s Session)
 		}
 	}
 	p, problems := c.postFromForm(r, p)
-	imageSrc := ""
-	if src, ok := uploadedDataURL(r); ok {
-		imageSrc = src
-		p.Image = &post.Image{URL: strings.TrimRight(c.opts.PublicURL, "/") + "/media/new-image", Alt: strings.TrimSpace(r.PostFormValue("alt"))}
+	if data, ct, ok := chosenImage(r); ok {
+		// Every channel, the newsletter included, shows the chosen picture
+		// from a short-lived address of its own until the post is saved.
+		key := c.previews.putImage(s.User.ID, data, ct)
+		p.Image = &post.Image{URL: strings.TrimRight(c.opts.PublicURL, "/") + "/preview/image/" + key, Alt: strings.TrimSpace(r.PostFormValue("alt"))}
 	}
-	previews := c.previews_(s, p, imageSrc)
+	previews := c.previews_(s, p, "")
 	if r.Header.Get("X-Crier-Fragment") == "1" {
 		secureHeaders(w)
 		c.renderFragment(w, r, "previews", map[string]any{"Previews": previews})
@@ -257,26 +259,37 @@ func (c *Console) livePreview(w http.ResponseWriter, r *http.Request, s Session)
 	c.render(w, r, s, "write", map[string]any{"Form": f, "New": f.ID == "", "Previews": previews})
 }
 
-// uploadedDataURL turns a chosen (not yet saved) image into a data: URL for
-// the live preview.
-func uploadedDataURL(r *http.Request) (string, bool) {
+// chosenImage reads a chosen (not yet saved) picture from a preview request.
+func chosenImage(r *http.Request) ([]byte, string, bool) {
 	if r.MultipartForm == nil {
-		return "", false
+		return nil, "", false
 	}
 	file, hdr, err := r.FormFile("image")
 	if err != nil || hdr.Size == 0 {
-		return "", false
+		return nil, "", false
 	}
 	defer file.Close()
 	data, err := io.ReadAll(io.LimitReader(file, maxImage+1))
 	if err != nil || len(data) > maxImage {
-		return "", false
+		return nil, "", false
 	}
 	ct := http.DetectContentType(data)
 	if _, ok := imageTypes[ct]; !ok {
-		return "", false
+		return nil, "", false
 	}
-	return "data:" + ct + ";base64," + base64.StdEncoding.EncodeToString(data), true
+	return data, ct, true
+}
+
+// cachedImage serves a chosen picture to its chooser's previews.
+func (c *Console) cachedImage(w http.ResponseWriter, r *http.Request, s Session) {
+	data, ct, ok := c.previews.getImage(s.User.ID, r.PathValue("key"))
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", ct)
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	w.Write(data)
 }
 
 // cachedEmailPreview serves a rendered newsletter into the preview frame:
