@@ -41,6 +41,9 @@ type Publisher interface {
 // Rendering is one channel's formatting of one post.
 type Rendering struct {
 	Channel string
+	// Type is the channel's type (mastodon, discord, email, bluesky): how
+	// the console draws its preview. Empty means the same as Channel.
+	Type    string
 	Payload channels.Payload
 	Err     error
 }

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -73,7 +74,7 @@ func (c *Console) previews_(s Session, p post.Post, imageSrc string) []channelPr
 			continue
 		}
 		body, _ := json.Marshal(r.Payload.Body)
-		switch r.Channel {
+		switch cmp.Or(r.Type, r.Channel) {
 		case "mastodon":
 			cp.Toots = c.toots(body, imageSrc)
 		case "discord":
