@@ -19,6 +19,7 @@ import (
 // same payload `crier preview` prints and delivery sends.
 type channelPreview struct {
 	Channel  string
+	Type     string
 	Error    string
 	Warnings []string
 	Toots    []tootView
@@ -67,14 +68,14 @@ func (c *Console) previews_(s Session, p post.Post, imageSrc string) []channelPr
 	}
 	var out []channelPreview
 	for _, r := range c.opts.Render(p) {
-		cp := channelPreview{Channel: r.Channel, Warnings: r.Payload.Warnings}
+		cp := channelPreview{Channel: r.Channel, Type: cmp.Or(r.Type, r.Channel), Warnings: r.Payload.Warnings}
 		if r.Err != nil {
 			cp.Error = r.Err.Error()
 			out = append(out, cp)
 			continue
 		}
 		body, _ := json.Marshal(r.Payload.Body)
-		switch cmp.Or(r.Type, r.Channel) {
+		switch cp.Type {
 		case "mastodon":
 			cp.Toots = c.toots(body, imageSrc)
 		case "discord":
