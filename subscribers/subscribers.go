@@ -38,3 +38,17 @@ type Subscriber struct {
 type Mailer interface {
 	SendConfirmation(ctx context.Context, sub Subscriber, confirmURL string) error
 }
+
+// Newsletter is what the newsletter's pages need from the channel that
+// sends it: the supporters, the link signer and the mailer of confirmation
+// mails.
+type Newsletter struct {
+	Store  *Store
+	Signer *Signer
+	Mailer Mailer
+	// ConfirmationsPerHour caps confirmation mails (see the email config).
+	ConfirmationsPerHour int
+	// Erased removes what the mailer kept of an erased subscriber (the
+	// outbox's copies of their confirmation mails).
+	Erased func(id int64) error
+}

@@ -15,7 +15,6 @@ import (
 	"github.com/crierhq/crier/bot"
 	"github.com/crierhq/crier/bot/feed"
 	"github.com/crierhq/crier/bot/markdown"
-	"github.com/crierhq/crier/channels/email"
 	"github.com/crierhq/crier/subscribers"
 	"github.com/crierhq/crier/web"
 )
@@ -93,6 +92,7 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 		Store:       st,
 		Channels:    chans,
 		MarkdownDir: cfg.Resolve(cfg.Sources.Markdown.Dir),
+		Posts:       app.postReader(),
 		Feeds:       cfg.Sources.Feeds,
 		Fetcher:     &feed.Fetcher{Client: app.HTTPClient, UserAgent: "Crier (+" + cfg.Campaign.Website + ")"},
 		Delivery:    cfg.Delivery,
@@ -110,20 +110,20 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 	}
 	srv := web.New(web.Options{Listen: cfg.HTTP.Listen, Health: b.Health, Warnings: b.Warnings, Registry: reg, AdminToken: cfg.HTTP.AdminToken,
 		MetricsToken: cfg.HTTP.MetricsToken, TrustedProxies: proxies, Logger: app.Logger})
-	srv.HandleAdmin("GET /admin/status", statusHandler(st))
+	srv.HandleAdmin("GET /admin/status", statusHandler(app.Registry, st))
 	var subs *subscribers.Store
 	if nl != nil {
-		subs = nl.subs
+		subs = nl.Store
 	}
 	if app.consoleUsers, err = app.mountConsole(ctx, srv, st, b, subs, func(r *http.Request) string { return web.ClientIP(r, proxies) }); err != nil {
 		return nil, nil, fmt.Errorf("mounting the console: %w", err)
 	}
 	if nl != nil {
 		if err := web.MountNewsletter(srv, web.NewsletterOptions{
-			Store: nl.subs, Signer: nl.signer, Mailer: nl.mailer, PublicURL: cfg.HTTP.PublicURL,
+			Store: nl.Store, Signer: nl.Signer, Mailer: nl.Mailer, PublicURL: cfg.HTTP.PublicURL,
 			Campaign: app.campaign(), Logger: app.Logger, Now: time.Now, TrustedProxies: proxies,
-			MaxConfirmationsPerHour: cfg.Channels.Email.ConfirmationsPerHour,
-			Erased:                  func(id int64) error { return email.EraseConfirmations(cfg.DataPath("outbox"), id) },
+			MaxConfirmationsPerHour: nl.ConfirmationsPerHour,
+			Erased:                  nl.Erased,
 		}); err != nil {
 			return nil, nil, fmt.Errorf("mounting newsletter pages: %w", err)
 		}

@@ -11,8 +11,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/crierhq/crier/bot"
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/post"
 )
 
 func (c *Console) approve(w http.ResponseWriter, r *http.Request, s Session) {

@@ -16,9 +16,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/post"
 	"github.com/crierhq/crier/subscribers"
 )
 
@@ -43,7 +43,10 @@ type Rendering struct {
 	Channel string
 	// Type is the channel's type (mastodon, discord, email, bluesky): how
 	// the console draws its preview. Empty means the same as Channel.
-	Type    string
+	Type string
+	// Limit is the channel's character budget when it has one (Mastodon's
+	// max_characters); zero means Options.MastodonLimit.
+	Limit   int
 	Payload channels.Payload
 	Err     error
 }

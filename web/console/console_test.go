@@ -18,11 +18,11 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/crierhq/crier/bot"
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/channels/discord"
 	"github.com/crierhq/crier/channels/mastodon"
+	"github.com/crierhq/crier/post"
 )
 
 // recordingPublisher stands in for the bot where a test only checks what
@@ -575,7 +575,7 @@ func TestPreviewUsesDeliveryFormatters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := pl.Body.([]mastodon.Status)[0]
+	st := pl.Body.(mastodon.Statuses)[0]
 	n := mastodon.Counter{URLLength: 23}.Count(st.SpoilerText, st.Status)
 	if !strings.Contains(p.body, itoa(n)+" / 500") {
 		t.Fatalf("the toot card does not count %d / 500", n)

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/post"
 )
 
 // Kind is the source kind of posts written in the console.

@@ -11,8 +11,8 @@ import (
 
 	"github.com/rivo/uniseg"
 
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/channels/mastodon"
+	"github.com/crierhq/crier/post"
 )
 
 // channelPreview is one channel's rendering as the console shows it: the
@@ -77,7 +77,7 @@ func (c *Console) previews_(s Session, p post.Post, imageSrc string) []channelPr
 		body, _ := json.Marshal(r.Payload.Body)
 		switch cp.Type {
 		case "mastodon":
-			cp.Toots = c.toots(body, imageSrc)
+			cp.Toots = c.toots(body, imageSrc, r.Limit)
 		case "discord":
 			cp.Discord = discordOf(body, imageSrc)
 		case "bluesky":
@@ -120,7 +120,10 @@ func appendOnce(l []string, s string) []string {
 	return append(l, s)
 }
 
-func (c *Console) toots(body []byte, imageSrc string) []tootView {
+func (c *Console) toots(body []byte, imageSrc string, limit int) []tootView {
+	if limit <= 0 {
+		limit = c.opts.MastodonLimit
+	}
 	var sts []mastodon.Status
 	if json.Unmarshal(body, &sts) != nil {
 		return nil
@@ -128,7 +131,7 @@ func (c *Console) toots(body []byte, imageSrc string) []tootView {
 	counter := mastodon.Counter{URLLength: 23}
 	var out []tootView
 	for i, st := range sts {
-		t := tootView{Part: i + 1, Of: len(sts), Spoiler: st.SpoilerText, Text: st.Status, Max: c.opts.MastodonLimit}
+		t := tootView{Part: i + 1, Of: len(sts), Spoiler: st.SpoilerText, Text: st.Status, Max: limit}
 		t.Count = counter.Count(st.SpoilerText, st.Status)
 		t.Over = t.Count > t.Max
 		if st.Media != nil {

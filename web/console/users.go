@@ -17,7 +17,7 @@ import (
 
 	"golang.org/x/crypto/argon2"
 
-	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/migrate"
 )
 
 // Role is what a console user may do.
@@ -117,7 +117,7 @@ func OpenUsers(ctx context.Context, db *sql.DB, now func() time.Time) (*Users, e
 	if now == nil {
 		now = time.Now
 	}
-	if err := store.Migrate(ctx, db, "console", usersSchema); err != nil {
+	if err := migrate.Up(ctx, db, "console", usersSchema); err != nil {
 		return nil, err
 	}
 	return &Users{db: db, now: now}, nil

@@ -10,9 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels/email"
+	"github.com/crierhq/crier/post"
 )
 
 // listState is a post's state as the posts list filters it.

@@ -12,8 +12,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/post"
 )
 
 // maxUpload bounds a form with an image; maxImage the image itself.
