@@ -38,6 +38,7 @@ type Config struct {
 	Schedules Schedules `yaml:"schedules"`
 	Delivery  Delivery  `yaml:"delivery"`
 	Fetch     Fetch     `yaml:"fetch"`
+	Console   Console   `yaml:"console"`
 	// Channels are the sections under channels:, one per channel instance,
 	// in file order. The channel registry reads them; config knows no
 	// channel type.
@@ -84,6 +85,13 @@ type HTTP struct {
 	// X-Forwarded-For the newsletter pages believe, for the per-address rate
 	// limit and the consent record; see web.ParseTrustedProxies.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+}
+
+// Console is the organisers' web console, served at / by the HTTP server.
+type Console struct {
+	// RequireApproval: a post written by an author can't go out until an
+	// editor approves it.
+	RequireApproval bool `yaml:"require_approval"`
 }
 
 // Store chooses the database.
@@ -283,6 +291,7 @@ func defaults() *Config {
 		Sources:   Sources{Markdown: Markdown{Dir: "posts"}},
 		Schedules: Schedules{PublishDue: "@every 1m", MaxLateness: 6 * time.Hour},
 		Delivery:  Delivery{Timeout: 2 * time.Minute, MaxAttempts: 10, Workers: 4},
+		Console:   Console{RequireApproval: true},
 	}
 }
 
