@@ -248,3 +248,26 @@ func Each(t *testing.T, fn func(t *testing.T, driver, target string)) {
 		})
 	}
 }
+
+// EachDriver runs fn as a parallel subtest per driver; fn makes its
+// databases with Target (a test may need several).
+func EachDriver(t *testing.T, fn func(t *testing.T, driver string)) {
+	t.Helper()
+	for _, d := range Drivers {
+		t.Run(d.Name, func(t *testing.T) {
+			t.Parallel()
+			fn(t, d.Name)
+		})
+	}
+}
+
+// Target returns a fresh database of driver for the test (see Driver).
+func Target(t testing.TB, driver string) string {
+	for _, d := range Drivers {
+		if d.Name == driver {
+			return d.Target(t)
+		}
+	}
+	t.Fatalf("unknown test driver %q", driver)
+	return ""
+}
