@@ -6,10 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/crierhq/crier/migrate"
+	"github.com/crierhq/crier/sqldb"
 )
 
 // The send ledger: one row per campaign (email_sends) and one per recipient
@@ -18,7 +18,7 @@ import (
 // they left the list before their turn (skipped). "sending" marks rows an
 // attempt has taken in hand; an attempt that starts finds any left from a
 // dead one and puts them back to pending.
-var schema = []string{`
+var schema = []string{migrate.Dialects(`
 CREATE TABLE email_sends (
 	id          TEXT PRIMARY KEY,
 	kind        TEXT NOT NULL,
@@ -44,15 +44,40 @@ CREATE TABLE email_recipients (
 CREATE INDEX email_recipients_state ON email_recipients (send_id, state, subscriber_id);
 CREATE INDEX email_recipients_sent_at ON email_recipients (sent_at) WHERE sent_at IS NOT NULL;
 `, `
+CREATE TABLE email_sends (
+	id          TEXT PRIMARY KEY,
+	kind        TEXT NOT NULL,
+	ref         TEXT NOT NULL,
+	subject     TEXT NOT NULL,
+	state       TEXT NOT NULL,
+	total       INTEGER NOT NULL,
+	created_at  TIMESTAMP NOT NULL,
+	updated_at  TIMESTAMP NOT NULL,
+	finished_at TIMESTAMP
+);
+
+CREATE TABLE email_recipients (
+	send_id       TEXT NOT NULL,
+	subscriber_id BIGINT NOT NULL,
+	state         TEXT NOT NULL,
+	attempts      INTEGER NOT NULL DEFAULT 0,
+	last_error    TEXT NOT NULL DEFAULT '',
+	next_try_at   TIMESTAMP,
+	sent_at       TIMESTAMP,
+	PRIMARY KEY (send_id, subscriber_id)
+);
+CREATE INDEX email_recipients_state ON email_recipients (send_id, state, subscriber_id);
+CREATE INDEX email_recipients_sent_at ON email_recipients (sent_at) WHERE sent_at IS NOT NULL;
+`), `
 -- How many bytes of the send's journal (journal.go) are folded into
 -- email_recipients.
-ALTER TABLE email_sends ADD COLUMN journal_offset INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE email_sends ADD COLUMN journal_offset BIGINT NOT NULL DEFAULT 0;
 `, `
 -- Every recipient changes state twice in a send (taken in hand, then sent),
 -- and an index on the state paid for both on the path of every message.
 -- The primary key serves what it served: a send is walked in id order.
 DROP INDEX IF EXISTS email_recipients_state;
-`, `
+`, migrate.Dialects(`
 -- Erasure is complete: when a subscriber row goes (crier subscribers remove,
 -- the admin API, the purge of unconfirmed ones), their rows in every send go
 -- with it, last_error included (a 4xx reply may quote the address), and the
@@ -67,7 +92,21 @@ END;
 -- Rows of subscribers erased before this step.
 DELETE FROM email_recipients WHERE subscriber_id NOT IN (SELECT id FROM subscribers);
 UPDATE email_sends SET total = (SELECT COUNT(*) FROM email_recipients r WHERE r.send_id = email_sends.id);
-`}
+`, `
+-- The same erasure as on SQLite: a trigger function and a row trigger.
+CREATE FUNCTION email_recipients_erase() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	UPDATE email_sends SET total = total - 1 WHERE id IN (
+		SELECT send_id FROM email_recipients WHERE send_id IN (SELECT id FROM email_sends) AND subscriber_id = OLD.id);
+	DELETE FROM email_recipients WHERE send_id IN (SELECT id FROM email_sends) AND subscriber_id = OLD.id;
+	RETURN OLD;
+END;
+$$;
+CREATE TRIGGER email_recipients_erase AFTER DELETE ON subscribers
+	FOR EACH ROW EXECUTE FUNCTION email_recipients_erase();
+DELETE FROM email_recipients WHERE subscriber_id NOT IN (SELECT id FROM subscribers);
+UPDATE email_sends SET total = (SELECT COUNT(*) FROM email_recipients r WHERE r.send_id = email_sends.id);
+`)}
 
 // Recipient states.
 const (
@@ -86,6 +125,7 @@ const (
 
 type ledger struct {
 	db  *sql.DB
+	d   sqldb.Dialect
 	now func() time.Time
 	log *slog.Logger
 	// Prepared once: they run for every message.
@@ -97,10 +137,10 @@ func openLedger(ctx context.Context, db *sql.DB, now func() time.Time, log *slog
 	if err := migrate.Up(ctx, db, "email", schema); err != nil {
 		return nil, err
 	}
-	l := &ledger{db: db, now: now, log: log}
+	l := &ledger{db: db, d: sqldb.DialectOf(db), now: now, log: log}
 	var err error
 	if l.sentStmt, err = db.PrepareContext(ctx, `UPDATE email_recipients SET state = 'sent', sent_at = $1, attempts = attempts + 1, last_error = ''
-		WHERE send_id = $2 AND subscriber_id IN (SELECT value FROM json_each($3)) AND state != 'sent'`); err != nil {
+		WHERE send_id = $2 AND `+l.d.InIDs("subscriber_id", "$3")+` AND state != 'sent'`); err != nil {
 		return nil, fmt.Errorf("preparing the send ledger: %w", err)
 	}
 	if l.statusStmt, err = db.PrepareContext(ctx, `SELECT status FROM subscribers WHERE id = $1`); err != nil {
@@ -258,20 +298,15 @@ func (l *ledger) foldSent(ctx context.Context, sendID string, marks []sentMark, 
 	}
 	defer tx.Rollback()
 	if len(marks) > 0 {
-		ids := make([]byte, 0, 1+len(marks)*8)
-		ids = append(ids, '[')
+		ids := make([]int64, len(marks))
 		var at time.Time
 		for i, m := range marks {
-			if i > 0 {
-				ids = append(ids, ',')
-			}
-			ids = strconv.AppendInt(ids, m.id, 10)
+			ids[i] = m.id
 			if m.at.After(at) {
 				at = m.at
 			}
 		}
-		ids = append(ids, ']')
-		if _, err := tx.StmtContext(ctx, l.sentStmt).ExecContext(ctx, at.UTC(), sendID, string(ids)); err != nil {
+		if _, err := tx.StmtContext(ctx, l.sentStmt).ExecContext(ctx, at.UTC(), sendID, l.d.IDList(ids)); err != nil {
 			return fmt.Errorf("recording %d messages of %s as sent: %w", len(marks), sendID, err)
 		}
 	}
@@ -280,6 +315,18 @@ func (l *ledger) foldSent(ctx context.Context, sendID string, marks []sentMark, 
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("recording sent messages of %s: %w", sendID, err)
+	}
+	return nil
+}
+
+// markSent checkpoints one accepted message in the ledger (PostgreSQL, where
+// there is no journal file). It is committed even if the attempt's context is
+// ending: the server already has the message.
+func (l *ledger) markSent(ctx context.Context, sendID string, id int64, at time.Time) error {
+	_, err := l.db.ExecContext(context.WithoutCancel(ctx), `UPDATE email_recipients SET state = 'sent', sent_at = $1, attempts = attempts + 1, last_error = ''
+		WHERE send_id = $2 AND subscriber_id = $3 AND state != 'sent'`, at.UTC(), sendID, id)
+	if err != nil {
+		return fmt.Errorf("recording the message to subscriber %d of %s as sent: %w", id, sendID, err)
 	}
 	return nil
 }
@@ -351,7 +398,7 @@ func countStates(ctx context.Context, db *sql.DB, sendID string) (map[string]int
 // when none waits).
 func (l *ledger) nextTry(ctx context.Context, sendID string) (time.Time, error) {
 	var t sql.NullTime
-	err := l.db.QueryRowContext(ctx, `SELECT next_try_at FROM email_recipients WHERE send_id = $1 AND state = $2 ORDER BY next_try_at LIMIT 1`, sendID, rcptPending).Scan(&t)
+	err := l.db.QueryRowContext(ctx, `SELECT next_try_at FROM email_recipients WHERE send_id = $1 AND state = $2 ORDER BY next_try_at NULLS FIRST LIMIT 1`, sendID, rcptPending).Scan(&t)
 	if errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, nil
 	}
@@ -431,11 +478,11 @@ type Failure struct {
 // sent, failed, skipped and pending counts and the current rate. It works on
 // a database where the email channel never ran (no sends).
 func SendProgress(ctx context.Context, db *sql.DB) ([]Progress, error) {
-	var exists int
-	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'email_sends'`).Scan(&exists); err != nil {
+	exists, err := sqldb.DialectOf(db).TableExists(ctx, db, "email_sends")
+	if err != nil {
 		return nil, fmt.Errorf("reading newsletter sends: %w", err)
 	}
-	if exists == 0 {
+	if !exists {
 		return nil, nil
 	}
 	return progress(ctx, db, "")
