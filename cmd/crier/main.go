@@ -56,7 +56,8 @@ func (a *App) OpenStore(ctx context.Context) (*store.Store, error) {
 	if a.store != nil {
 		return a.store, nil
 	}
-	st, err := store.Open(ctx, a.Config.SQLitePath())
+	driver, target := a.Config.Database()
+	st, err := store.OpenDriver(ctx, driver, target)
 	if err != nil {
 		return nil, err
 	}
