@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	pgpeer "github.com/crierhq/crier/internal/testpeers/postgres"
 	"io"
 	"net"
 	"net/http"
@@ -84,9 +85,38 @@ func cleanEnv(t *testing.T) {
 	}
 }
 
+// TestRunOnShippedConfigFillsTheOutbox runs the shipped config as is, and
+// again with store.driver: postgres.
 func TestRunOnShippedConfigFillsTheOutbox(t *testing.T) {
+	for _, d := range pgpeer.Drivers {
+		t.Run(d.Name, func(t *testing.T) { testRunOnShippedConfig(t, d.Name) })
+	}
+}
+
+// usePostgres points the config in dir at a fresh PostgreSQL database.
+func usePostgres(t *testing.T, dir string) {
+	t.Helper()
+	path := filepath.Join(dir, "config.yaml")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dsn := pgpeer.DSN(t)
+	out := strings.Replace(string(data), "  driver: sqlite\n", "  driver: postgres\n  dsn: "+dsn+"\n", 1)
+	if out == string(data) {
+		t.Fatal("config.yaml no longer says driver: sqlite")
+	}
+	if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testRunOnShippedConfig(t *testing.T, driver string) {
 	cleanEnv(t)
 	dir := shippedTree(t)
+	if driver == "postgres" {
+		usePostgres(t, dir)
+	}
 	addr := freeAddr(t)
 	t.Setenv("CRIER_LISTEN", addr)
 	cfg := filepath.Join(dir, "config.yaml")
@@ -407,3 +437,5 @@ func TestAdminStatusNeedsTheToken(t *testing.T) {
 		}
 	}
 }
+
+func TestMain(m *testing.M) { os.Exit(pgpeer.Main(m)) }
