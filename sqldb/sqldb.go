@@ -246,3 +246,22 @@ func (d Dialect) Pick(sqlite, postgres string) string {
 	}
 	return sqlite
 }
+
+// ForUpdate is the clause that locks the rows a SELECT in a transaction
+// reads until it ends (PostgreSQL); SQLite's write transactions already
+// hold the database (BEGIN IMMEDIATE), so it is empty there.
+func (d Dialect) ForUpdate() string {
+	if d == Postgres {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
+// SkipLocked is ForUpdate that passes over rows another transaction holds
+// instead of waiting for them: several replicas claim different rows.
+func (d Dialect) SkipLocked() string {
+	if d == Postgres {
+		return " FOR UPDATE SKIP LOCKED"
+	}
+	return ""
+}

@@ -117,7 +117,11 @@ func newFixtureOn(t testing.TB, driver, publicURL string, mailer func(*fixture) 
 	}
 	subs.WithClock(clk.Now)
 	f := &fixture{db: st, store: subs, signer: subscribers.NewSigner([]byte("test key, 32 bytes long, really")), mailer: &recordingMailer{}, clock: clk}
-	srv := New(Options{AdminToken: adminToken, Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry()})
+	// The limits live in the database, as in the daemon.
+	if err := PrepareShared(ctx, st.DB()); err != nil {
+		t.Fatal(err)
+	}
+	srv := New(Options{AdminToken: adminToken, Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry(), Shared: st.DB()})
 	var m subscribers.Mailer = f.mailer
 	if mailer != nil {
 		m = mailer(f)
