@@ -257,11 +257,12 @@ func (d Dialect) ForUpdate() string {
 	return ""
 }
 
-// SkipLocked is ForUpdate that passes over rows another transaction holds
-// instead of waiting for them: several replicas claim different rows.
-func (d Dialect) SkipLocked() string {
+// SkipLocked is ForUpdate of the rows of table (a name or alias) that
+// passes over rows another transaction holds instead of waiting for them:
+// several replicas claim different rows at once.
+func (d Dialect) SkipLocked(table string) string {
 	if d == Postgres {
-		return " FOR UPDATE SKIP LOCKED"
+		return " FOR UPDATE OF " + table + " SKIP LOCKED"
 	}
 	return ""
 }

@@ -2,10 +2,13 @@ package email
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"time"
 
 	"github.com/crierhq/crier/migrate"
@@ -106,7 +109,21 @@ CREATE TRIGGER email_recipients_erase AFTER DELETE ON subscribers
 	FOR EACH ROW EXECUTE FUNCTION email_recipients_erase();
 DELETE FROM email_recipients WHERE subscriber_id NOT IN (SELECT id FROM subscribers);
 UPDATE email_sends SET total = (SELECT COUNT(*) FROM email_recipients r WHERE r.send_id = email_sends.id);
-`)}
+`), `
+-- A send shared by several replicas (PostgreSQL): a row taken in hand
+-- ("sending") belongs to the replica claimed_by until lease_until (Unix
+-- nanoseconds), which that replica keeps pushing forward while it sends; a
+-- row whose lease ran out (its replica died) is claimed again by any
+-- replica. source is what the newsletter is made from, so that every
+-- replica can make the same message.
+ALTER TABLE email_recipients ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE email_recipients ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE email_sends ADD COLUMN source TEXT NOT NULL DEFAULT '';
+`}
+
+// leaseFor is how long a replica's claim on recipients lasts without being
+// renewed: a replica that dies mid-send holds its rows up to this long.
+const leaseFor = 30 * time.Second
 
 // Recipient states.
 const (
@@ -124,10 +141,12 @@ const (
 )
 
 type ledger struct {
-	db  *sql.DB
-	d   sqldb.Dialect
-	now func() time.Time
-	log *slog.Logger
+	db *sql.DB
+	d  sqldb.Dialect
+	// replica names this process in the rows it claims.
+	replica string
+	now     func() time.Time
+	log     *slog.Logger
 	// Prepared once: they run for every message.
 	sentStmt   *sql.Stmt
 	statusStmt *sql.Stmt
@@ -137,7 +156,7 @@ func openLedger(ctx context.Context, db *sql.DB, now func() time.Time, log *slog
 	if err := migrate.Up(ctx, db, "email", schema); err != nil {
 		return nil, err
 	}
-	l := &ledger{db: db, d: sqldb.DialectOf(db), now: now, log: log}
+	l := &ledger{db: db, d: sqldb.DialectOf(db), replica: rand.Text()[:12], now: now, log: log}
 	var err error
 	if l.sentStmt, err = db.PrepareContext(ctx, `UPDATE email_recipients SET state = 'sent', sent_at = $1, attempts = attempts + 1, last_error = ''
 		WHERE send_id = $2 AND `+l.d.InIDs("subscriber_id", "$3")+` AND state != 'sent'`); err != nil {
@@ -153,16 +172,22 @@ func openLedger(ctx context.Context, db *sql.DB, now func() time.Time, log *slog
 // in one transaction, or finds the send made by an earlier attempt. Rows an
 // earlier attempt left "sending" go back to pending: their outcome is
 // unknown, and they are sent again (at most one per SMTP connection of that
-// attempt was in flight). It returns how many rows it put back.
-func (l *ledger) begin(ctx context.Context, id, kind, ref, subject string) (reclaimed int64, err error) {
+// attempt was in flight). On SQLite (one process) that is every such row; on
+// PostgreSQL only those whose lease ran out, since the others belong to
+// replicas still sending. It returns how many rows it put back.
+func (l *ledger) begin(ctx context.Context, id, kind, ref, subject string, src sendSource) (reclaimed int64, err error) {
 	now := l.now().UTC()
+	source, err := json.Marshal(src)
+	if err != nil {
+		return 0, fmt.Errorf("starting send %s: %w", id, err)
+	}
 	tx, err := l.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("starting send %s: %w", id, err)
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `INSERT INTO email_sends (id, kind, ref, subject, state, total, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, 0, $6, $6) ON CONFLICT (id) DO NOTHING`, id, kind, ref, subject, sendSending, now)
+	res, err := tx.ExecContext(ctx, `INSERT INTO email_sends (id, kind, ref, subject, state, total, created_at, updated_at, source)
+		VALUES ($1, $2, $3, $4, $5, 0, $6, $6, $7) ON CONFLICT (id) DO NOTHING`, id, kind, ref, subject, sendSending, now, string(source))
 	if err != nil {
 		return 0, fmt.Errorf("starting send %s: %w", id, err)
 	}
@@ -177,17 +202,66 @@ func (l *ledger) begin(ctx context.Context, id, kind, ref, subject string) (recl
 			return 0, fmt.Errorf("snapshotting recipients of %s: %w", id, err)
 		}
 	} else {
-		res, err := tx.ExecContext(ctx, `UPDATE email_recipients SET state = $1 WHERE send_id = $2 AND state = $3`, rcptPending, id, rcptSending)
+		expired := now.UnixNano()
+		if l.d != sqldb.Postgres {
+			expired = math.MaxInt64
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE email_recipients SET state = $1, claimed_by = '' WHERE send_id = $2 AND state = $3 AND lease_until < $4`,
+			rcptPending, id, rcptSending, expired)
 		if err != nil {
 			return 0, fmt.Errorf("resuming send %s: %w", id, err)
 		}
 		reclaimed, _ = res.RowsAffected()
-		if _, err := tx.ExecContext(ctx, `UPDATE email_sends SET state = $1, finished_at = NULL, updated_at = $2 WHERE id = $3 AND state != $1`,
-			sendSending, now, id); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE email_sends SET state = $1, finished_at = NULL, updated_at = $2, source = $4 WHERE id = $3 AND (state != $1 OR source = '')`,
+			sendSending, now, id, string(source)); err != nil {
 			return 0, fmt.Errorf("resuming send %s: %w", id, err)
 		}
 	}
 	return reclaimed, tx.Commit()
+}
+
+// sharedSend is a send in progress that another replica may join.
+type sharedSend struct {
+	id, kind, ref string
+	source        sendSource
+}
+
+// sendsToJoin lists the sends in progress that have recipients to claim now
+// (pending and due, or held by a replica whose lease ran out).
+func (l *ledger) sendsToJoin(ctx context.Context) ([]sharedSend, error) {
+	now := l.now().UTC()
+	rows, err := l.db.QueryContext(ctx, `SELECT s.id, s.kind, s.ref, s.source FROM email_sends s
+		WHERE s.state = $1 AND s.source != '' AND EXISTS (SELECT 1 FROM email_recipients r WHERE r.send_id = s.id AND
+			((r.state = $2 AND (r.next_try_at IS NULL OR r.next_try_at <= $3)) OR (r.state = $4 AND r.lease_until < $5)))
+		ORDER BY s.created_at`, sendSending, rcptPending, now, rcptSending, now.UnixNano())
+	if err != nil {
+		return nil, fmt.Errorf("looking for newsletter sends to share: %w", err)
+	}
+	defer rows.Close()
+	var out []sharedSend
+	for rows.Next() {
+		var s sharedSend
+		var src string
+		if err := rows.Scan(&s.id, &s.kind, &s.ref, &src); err != nil {
+			return nil, fmt.Errorf("looking for newsletter sends to share: %w", err)
+		}
+		if err := json.Unmarshal([]byte(src), &s.source); err != nil {
+			l.log.Error("a newsletter send cannot be shared: its source does not read", "send", s.id, "err", err)
+			continue
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// renew pushes forward the lease on the rows this replica holds in a send.
+func (l *ledger) renew(ctx context.Context, sendID string) error {
+	_, err := l.db.ExecContext(ctx, `UPDATE email_recipients SET lease_until = $1 WHERE send_id = $2 AND claimed_by = $3 AND state = $4`,
+		l.now().Add(leaseFor).UnixNano(), sendID, l.replica, rcptSending)
+	if err != nil {
+		return fmt.Errorf("renewing the claim on recipients of %s: %w", sendID, err)
+	}
+	return nil
 }
 
 // recipient is one row taken in hand, with the subscriber's current data.
@@ -200,10 +274,13 @@ type recipient struct {
 	checkedAt time.Time
 }
 
-// claim takes up to limit pending recipients whose turn has come, in id
-// order after afterID, and marks them sending. Recipients who are no longer
-// confirmed (unsubscribed, bounced or erased since the snapshot) are marked
-// skipped instead.
+// claim takes up to limit recipients whose turn has come (pending and due,
+// or held by a replica whose lease ran out), in id order after afterID, and
+// marks them sending under this replica's lease. Recipients who are no
+// longer confirmed (unsubscribed, bounced or erased since the snapshot) are
+// marked skipped instead. On PostgreSQL, rows another replica is claiming at
+// the same moment are passed over (SKIP LOCKED), so replicas sharing a send
+// take disjoint pages without waiting for each other.
 func (l *ledger) claim(ctx context.Context, sendID string, afterID int64, limit int) ([]recipient, int64, error) {
 	now := l.now().UTC()
 	tx, err := l.db.BeginTx(ctx, nil)
@@ -213,13 +290,14 @@ func (l *ledger) claim(ctx context.Context, sendID string, afterID int64, limit 
 	defer tx.Rollback()
 	rows, err := tx.QueryContext(ctx, `SELECT r.subscriber_id, r.attempts, COALESCE(s.email, ''), COALESCE(s.name, ''), COALESCE(s.status, '')
 		FROM email_recipients r LEFT JOIN subscribers s ON s.id = r.subscriber_id
-		WHERE r.send_id = $1 AND r.state = $2 AND r.subscriber_id > $3 AND (r.next_try_at IS NULL OR r.next_try_at <= $4)
-		ORDER BY r.subscriber_id LIMIT $5`, sendID, rcptPending, afterID, now, limit)
+		WHERE r.send_id = $1 AND r.subscriber_id > $3
+			AND ((r.state = $2 AND (r.next_try_at IS NULL OR r.next_try_at <= $4)) OR (r.state = $6 AND r.lease_until < $7))
+		ORDER BY r.subscriber_id LIMIT $5`+l.d.SkipLocked("r"), sendID, rcptPending, afterID, now, limit, rcptSending, now.UnixNano())
 	if err != nil {
 		return nil, afterID, fmt.Errorf("claiming recipients of %s: %w", sendID, err)
 	}
 	var out []recipient
-	var skipped []int64
+	var skipped, taken []int64
 	last := afterID
 	for rows.Next() {
 		var r recipient
@@ -235,21 +313,22 @@ func (l *ledger) claim(ctx context.Context, sendID string, afterID int64, limit 
 			continue
 		}
 		out = append(out, r)
+		taken = append(taken, r.id)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, afterID, fmt.Errorf("claiming recipients of %s: %w", sendID, err)
 	}
-	for _, id := range skipped {
+	if len(skipped) > 0 {
 		if _, err := tx.ExecContext(ctx, `UPDATE email_recipients SET state = $1, last_error = 'left the list before their turn'
-			WHERE send_id = $2 AND subscriber_id = $3`, rcptSkipped, sendID, id); err != nil {
-			return nil, afterID, fmt.Errorf("skipping recipient %d of %s: %w", id, sendID, err)
+			WHERE send_id = $2 AND `+l.d.InIDs("subscriber_id", "$3"), rcptSkipped, sendID, l.d.IDList(skipped)); err != nil {
+			return nil, afterID, fmt.Errorf("skipping recipients of %s: %w", sendID, err)
 		}
 	}
-	if len(out) > 0 {
-		if _, err := tx.ExecContext(ctx, `UPDATE email_recipients SET state = $1
-			WHERE send_id = $2 AND state = $3 AND subscriber_id > $4 AND subscriber_id <= $5 AND (next_try_at IS NULL OR next_try_at <= $6)`,
-			rcptSending, sendID, rcptPending, afterID, last, now); err != nil {
+	if len(taken) > 0 {
+		if _, err := tx.ExecContext(ctx, `UPDATE email_recipients SET state = $1, claimed_by = $2, lease_until = $3
+			WHERE send_id = $4 AND `+l.d.InIDs("subscriber_id", "$5"),
+			rcptSending, l.replica, now.Add(leaseFor).UnixNano(), sendID, l.d.IDList(taken)); err != nil {
 			return nil, afterID, fmt.Errorf("claiming recipients of %s: %w", sendID, err)
 		}
 	}

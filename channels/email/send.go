@@ -170,6 +170,9 @@ func NewSender(ctx context.Context, cfg Config, env channels.Env, subs *subscrib
 		s.pacer.interval = time.Duration(float64(time.Second) / cfg.RatePerSecond)
 	}
 	s.metrics = newMetrics(o.reg, env.DB, o.metricsEvery)
+	if env.Background != nil {
+		go s.share(env.Background)
+	}
 	return s, nil
 }
 
@@ -284,7 +287,7 @@ func (s *Sender) run(ctx context.Context, m *Message, kind, ref string) (channel
 			log.Error("closing the send journal", "err", err)
 		}
 	}()
-	reclaimed, err := s.ledger.begin(ctx, m.SendID, kind, ref, m.Subject)
+	reclaimed, err := s.ledger.begin(ctx, m.SendID, kind, ref, m.Subject, m.source)
 	if err != nil {
 		return channels.Receipt{}, err
 	}
@@ -317,6 +320,12 @@ func (s *Sender) run(ctx context.Context, m *Message, kind, ref string) (channel
 					return channels.Receipt{}, err
 				}
 				return s.unfinished(ctx, m, max(next.Sub(s.opts.now()), time.Second), "some recipients wait for a retry")
+			}
+			if c[rcptSending] > 0 {
+				// Other replicas are sending the last pages (or held
+				// them when they died: their lease runs out, and the
+				// next attempt takes them).
+				return s.unfinished(ctx, m, time.Second, "other replicas are sending the last recipients")
 			}
 			if err := s.ledger.finish(ctx, m.SendID); err != nil {
 				return channels.Receipt{}, err
@@ -394,6 +403,25 @@ func (s *Sender) pass(ctx context.Context, m *Message, j *journal, stopAt time.T
 			}
 		}()
 	}
+	// The lease on the rows this replica holds is renewed while it sends
+	// them; a replica that dies stops renewing, and the others take the
+	// rows once the lease runs out.
+	renewDone := make(chan struct{})
+	defer close(renewDone)
+	go func() {
+		t := time.NewTicker(leaseFor / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-renewDone:
+				return
+			case <-t.C:
+				if err := s.ledger.renew(context.WithoutCancel(ctx), m.SendID); err != nil {
+					log.Error("renewing the claim on recipients", "err", err)
+				}
+			}
+		}
+	}()
 	var after int64
 dispatch:
 	for {
