@@ -121,9 +121,10 @@ ALTER TABLE email_recipients ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE email_sends ADD COLUMN source TEXT NOT NULL DEFAULT '';
 `}
 
-// leaseFor is how long a replica's claim on recipients lasts without being
-// renewed: a replica that dies mid-send holds its rows up to this long.
-const leaseFor = 30 * time.Second
+// DefaultLease is how long a replica's claim on recipients lasts without
+// being renewed: a replica that dies mid-send holds its rows up to this
+// long before the others take them.
+const DefaultLease = 30 * time.Second
 
 // Recipient states.
 const (
@@ -145,8 +146,10 @@ type ledger struct {
 	d  sqldb.Dialect
 	// replica names this process in the rows it claims.
 	replica string
-	now     func() time.Time
-	log     *slog.Logger
+	// lease is how long a claim lasts without renewal (DefaultLease).
+	lease time.Duration
+	now   func() time.Time
+	log   *slog.Logger
 	// Prepared once: they run for every message.
 	sentStmt   *sql.Stmt
 	statusStmt *sql.Stmt
@@ -156,7 +159,7 @@ func openLedger(ctx context.Context, db *sql.DB, now func() time.Time, log *slog
 	if err := migrate.Up(ctx, db, "email", schema); err != nil {
 		return nil, err
 	}
-	l := &ledger{db: db, d: sqldb.DialectOf(db), replica: rand.Text()[:12], now: now, log: log}
+	l := &ledger{db: db, d: sqldb.DialectOf(db), replica: rand.Text()[:12], lease: DefaultLease, now: now, log: log}
 	var err error
 	if l.sentStmt, err = db.PrepareContext(ctx, `UPDATE email_recipients SET state = 'sent', sent_at = $1, attempts = attempts + 1, last_error = ''
 		WHERE send_id = $2 AND `+l.d.InIDs("subscriber_id", "$3")+` AND state != 'sent'`); err != nil {
@@ -257,7 +260,7 @@ func (l *ledger) sendsToJoin(ctx context.Context) ([]sharedSend, error) {
 // renew pushes forward the lease on the rows this replica holds in a send.
 func (l *ledger) renew(ctx context.Context, sendID string) error {
 	_, err := l.db.ExecContext(ctx, `UPDATE email_recipients SET lease_until = $1 WHERE send_id = $2 AND claimed_by = $3 AND state = $4`,
-		l.now().Add(leaseFor).UnixNano(), sendID, l.replica, rcptSending)
+		l.now().Add(l.lease).UnixNano(), sendID, l.replica, rcptSending)
 	if err != nil {
 		return fmt.Errorf("renewing the claim on recipients of %s: %w", sendID, err)
 	}
@@ -328,7 +331,7 @@ func (l *ledger) claim(ctx context.Context, sendID string, afterID int64, limit 
 	if len(taken) > 0 {
 		if _, err := tx.ExecContext(ctx, `UPDATE email_recipients SET state = $1, claimed_by = $2, lease_until = $3
 			WHERE send_id = $4 AND `+l.d.InIDs("subscriber_id", "$5"),
-			rcptSending, l.replica, now.Add(leaseFor).UnixNano(), sendID, l.d.IDList(taken)); err != nil {
+			rcptSending, l.replica, now.Add(l.lease).UnixNano(), sendID, l.d.IDList(taken)); err != nil {
 			return nil, afterID, fmt.Errorf("claiming recipients of %s: %w", sendID, err)
 		}
 	}

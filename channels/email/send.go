@@ -58,6 +58,7 @@ type options struct {
 	// metricsEvery is how old the progress snapshot may get (0: the
 	// default); the benchmark sets 1ns to measure a query per scrape.
 	metricsEvery time.Duration
+	lease        time.Duration
 }
 
 // WithRegisterer registers the newsletter metrics (messages by outcome, and
@@ -76,6 +77,10 @@ func WithSleep(sleep func(ctx context.Context, d time.Duration) error) Option {
 // WithRetryBackoff sets the first wait after a 4xx reply or a lost
 // connection (default 2s; it doubles on each retry, up to 5 minutes).
 func WithRetryBackoff(d time.Duration) Option { return func(o *options) { o.backoff = d } }
+
+// WithLease sets how long a replica's claim on recipients lasts without
+// renewal (DefaultLease; tests shorten it).
+func WithLease(d time.Duration) Option { return func(o *options) { o.lease = d } }
 
 // WithSMTPTimeout bounds each SMTP command (default 60s).
 func WithSMTPTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
@@ -151,6 +156,9 @@ func NewSender(ctx context.Context, cfg Config, env channels.Env, subs *subscrib
 	l, err := openLedger(ctx, env.DB, o.now, log)
 	if err != nil {
 		return nil, err
+	}
+	if o.lease > 0 {
+		l.lease = o.lease
 	}
 	client, err := newClient(cfg, o.timeout)
 	if err != nil {
@@ -409,7 +417,7 @@ func (s *Sender) pass(ctx context.Context, m *Message, j *journal, stopAt time.T
 	renewDone := make(chan struct{})
 	defer close(renewDone)
 	go func() {
-		t := time.NewTicker(leaseFor / 3)
+		t := time.NewTicker(s.ledger.lease / 3)
 		defer t.Stop()
 		for {
 			select {
