@@ -139,6 +139,12 @@ CREATE INDEX consent_events_subscriber ON consent_events (subscriber_id, id);
 // post proves nothing about who sent it, so it must not overwrite the consent
 // record, undo an unsubscribe or lift an erasure before the confirmation.
 
+// Prepare creates or migrates the subscribers' tables in db, without
+// anything in them (crier store copy fills them from another database).
+func Prepare(ctx context.Context, db *sql.DB) error {
+	return migrate.Up(ctx, db, "subscribers", schema)
+}
+
 // Open creates or migrates the subscribers' tables in db.
 func Open(ctx context.Context, db *sql.DB) (*Store, error) {
 	if err := migrate.Up(ctx, db, "subscribers", schema); err != nil {

@@ -141,6 +141,12 @@ const (
 	sendDone    = "done"
 )
 
+// PrepareLedger creates or migrates the send ledger's tables in db (crier
+// store copy prepares a target database with it).
+func PrepareLedger(ctx context.Context, db *sql.DB) error {
+	return migrate.Up(ctx, db, "email", schema)
+}
+
 type ledger struct {
 	db *sql.DB
 	d  sqldb.Dialect
