@@ -47,6 +47,7 @@ var (
 
 type cluster struct {
 	dir   string // data folder; "" when the server is not ours
+	port  int
 	bin   string
 	admin string // DSN of the postgres database, as superuser
 	root  bool   // the server runs as the postgres user
@@ -170,11 +171,10 @@ func start() (*cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300", port, dir)
-	if out, err := c.run("pg_ctl", "-D", data, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "-t", "60", "start"); err != nil {
-		log, _ := os.ReadFile(filepath.Join(dir, "log"))
+	c.port = port
+	if err := c.startServer(); err != nil {
 		os.RemoveAll(dir)
-		return nil, fmt.Errorf("starting PostgreSQL: %v: %s\n%s", err, out, log)
+		return nil, err
 	}
 	c.admin = "postgres://postgres@127.0.0.1:" + strconv.Itoa(port) + "/postgres?sslmode=disable"
 	db, err := sql.Open("pgx", c.admin)
@@ -203,6 +203,16 @@ func (c *cluster) run(prog string, args ...string) ([]byte, error) {
 	}
 	cmd.Dir = "/"
 	return cmd.CombinedOutput()
+}
+
+// startServer starts the server of an initialised data folder.
+func (c *cluster) startServer() error {
+	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300", c.port, c.dir)
+	if out, err := c.run("pg_ctl", "-D", filepath.Join(c.dir, "data"), "-o", opts, "-l", filepath.Join(c.dir, "log"), "-w", "-t", "60", "start"); err != nil {
+		log, _ := os.ReadFile(filepath.Join(c.dir, "log"))
+		return fmt.Errorf("starting PostgreSQL: %v: %s\n%s", err, out, log)
+	}
+	return nil
 }
 
 func (c *cluster) stop() {
@@ -270,4 +280,49 @@ func Target(t testing.TB, driver string) string {
 	}
 	t.Fatalf("unknown test driver %q", driver)
 	return ""
+}
+
+// Server is a PostgreSQL of the test's own, for tests that stop and start
+// it (a database outage); other tests share the package's server.
+type Server struct{ c *cluster }
+
+// StartServer starts a server for the test alone, stopped when it ends; it
+// skips (fails under CRIER_REQUIRE_PEERS) without the binaries. It cannot use
+// CRIER_POSTGRES_DSN: an outage of a shared server would break other tests.
+func StartServer(t testing.TB) *Server {
+	t.Helper()
+	if binDir() == "" {
+		if os.Getenv("CRIER_REQUIRE_PEERS") != "" {
+			t.Fatal("CRIER_REQUIRE_PEERS is set but " + installHint)
+		}
+		t.Skip(installHint)
+	}
+	c, err := start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.dir == "" { // CRIER_POSTGRES_DSN is set: start our own anyway
+		t.Skip("the outage test needs its own server (initdb, pg_ctl), not CRIER_POSTGRES_DSN")
+	}
+	t.Cleanup(c.stop)
+	return &Server{c: c}
+}
+
+// DSN is the connection string of the server's postgres database.
+func (s *Server) DSN() string { return s.c.admin }
+
+// Stop stops the server at once (connections are cut), keeping its data.
+func (s *Server) Stop(t testing.TB) {
+	t.Helper()
+	if out, err := s.c.run("pg_ctl", "-D", filepath.Join(s.c.dir, "data"), "-m", "immediate", "-w", "stop"); err != nil {
+		t.Fatalf("stopping PostgreSQL: %v: %s", err, out)
+	}
+}
+
+// Start starts the stopped server again on the same port.
+func (s *Server) Start(t testing.TB) {
+	t.Helper()
+	if err := s.c.startServer(); err != nil {
+		t.Fatal(err)
+	}
 }
