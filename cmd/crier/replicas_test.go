@@ -98,3 +98,62 @@ func TestDatabaseOutage(t *testing.T) {
 		t.Logf("logs:\n%s", logs.String())
 	}
 }
+
+// TestTwoReplicasShareTheWork: two daemons on one PostgreSQL, started at
+// once on the shipped posts and feed, deliver every (post, channel) exactly
+// once between them.
+func TestTwoReplicasShareTheWork(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs two daemons; skipped with -short")
+	}
+	cleanEnv(t)
+	dsn := pgpeer.DSN(t)
+	type replica struct {
+		dir, addr string
+		logs      syncBuffer
+		done      chan int
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var rs []*replica
+	for range 2 {
+		r := &replica{dir: shippedTree(t), addr: freeAddr(t), done: make(chan int)}
+		pointAt(t, r.dir, dsn)
+		// The listen address is read when the config loads: wait for
+		// this replica to answer before the next one reads its own.
+		t.Setenv("CRIER_LISTEN", r.addr)
+		go func() { r.done <- realMain(ctx, []string{"--config", filepath.Join(r.dir, "config.yaml"), "run"}, io.Discard, &r.logs) }()
+		waitFor(t, "replica listening", 30*time.Second, func() bool { return healthStatus(r.addr) != 0 })
+		rs = append(rs, r)
+	}
+	defer func() {
+		cancel()
+		for _, r := range rs {
+			<-r.done
+		}
+	}()
+	count := func() map[string]int {
+		n := map[string]int{}
+		for _, r := range rs {
+			for _, ch := range []string{"mastodon", "discord", "email"} {
+				m, _ := filepath.Glob(filepath.Join(r.dir, "data", "outbox", ch, "*.json"))
+				for _, f := range m {
+					n[ch+"/"+filepath.Base(f)]++
+				}
+			}
+		}
+		return n
+	}
+	// The shipped tree has two due posts (one Markdown, the feed's newest
+	// item): six deliveries.
+	waitFor(t, "six deliveries between the two replicas", 60*time.Second, func() bool { return len(count()) >= 6 })
+	time.Sleep(3 * time.Second) // room for a second copy to show up
+	got := count()
+	if len(got) != 6 {
+		t.Errorf("want 6 deliveries, got %d: %v", len(got), got)
+	}
+	for f, n := range got {
+		if n > 1 {
+			t.Errorf("%s delivered %d times", f, n)
+		}
+	}
+}
