@@ -540,9 +540,8 @@ func (v *validator) check(c *Config) {
 	}
 	switch c.Store.Driver {
 	case "sqlite":
-		if c.Store.DSN.IsSet() {
-			v.add(v.line("store.dsn"), "store.dsn", "is for driver postgres; with sqlite the database is store.path")
-		}
+		// store.dsn is left unused: the shipped config names
+		// ${DATABASE_URL:-} whatever the driver.
 	case "postgres":
 		if !c.Store.DSN.IsSet() {
 			v.add(v.line("store.driver"), "store.dsn", "is empty: driver postgres needs a connection string, e.g. dsn: ${DATABASE_URL} with DATABASE_URL=postgres://crier:PASSWORD@db:5432/crier?sslmode=verify-full")

@@ -94,22 +94,7 @@ func TestRunOnShippedConfigFillsTheOutbox(t *testing.T) {
 }
 
 // usePostgres points the config in dir at a fresh PostgreSQL database.
-func usePostgres(t *testing.T, dir string) {
-	t.Helper()
-	path := filepath.Join(dir, "config.yaml")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dsn := pgpeer.DSN(t)
-	out := strings.Replace(string(data), "  driver: sqlite\n", "  driver: postgres\n  dsn: "+dsn+"\n", 1)
-	if out == string(data) {
-		t.Fatal("config.yaml no longer says driver: sqlite")
-	}
-	if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
+func usePostgres(t *testing.T, dir string) { pointAt(t, dir, pgpeer.DSN(t)) }
 
 func testRunOnShippedConfig(t *testing.T, driver string) {
 	cleanEnv(t)

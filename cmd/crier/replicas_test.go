@@ -22,7 +22,11 @@ func pointAt(t *testing.T, dir, dsn string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := strings.Replace(string(data), "  driver: sqlite\n", "  driver: postgres\n  dsn: "+dsn+"\n", 1)
+	out := strings.Replace(string(data), "  driver: ${CRIER_STORE_DRIVER:-sqlite}\n", "  driver: postgres\n", 1)
+	out = strings.Replace(out, "  dsn: ${DATABASE_URL:-}\n", "  dsn: "+dsn+"\n", 1)
+	if out == string(data) || !strings.Contains(out, dsn) {
+		t.Fatal("config.yaml no longer says driver: ${CRIER_STORE_DRIVER:-sqlite} and dsn: ${DATABASE_URL:-}")
+	}
 	if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
 		t.Fatal(err)
 	}
