@@ -125,7 +125,9 @@ func TestTwoReplicasShareTheWork(t *testing.T) {
 		// The listen address is read when the config loads: wait for
 		// this replica to answer before the next one reads its own.
 		t.Setenv("CRIER_LISTEN", r.addr)
-		go func() { r.done <- realMain(ctx, []string{"--config", filepath.Join(r.dir, "config.yaml"), "run"}, io.Discard, &r.logs) }()
+		go func() {
+			r.done <- realMain(ctx, []string{"--config", filepath.Join(r.dir, "config.yaml"), "run"}, io.Discard, &r.logs)
+		}()
 		waitFor(t, "replica listening", 30*time.Second, func() bool { return healthStatus(r.addr) != 0 })
 		rs = append(rs, r)
 	}
