@@ -173,7 +173,7 @@ func runBenchChild(t *testing.T, sk *sink, dbPath, mode string, round, n int) (b
 // (Add one by one would take most of the benchmark's time).
 func fillSubscribers(t testing.TB, dbPath string, n int) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, dbPath)
+	st, err := store.OpenDriver(ctx, driverOf(dbPath), dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -407,14 +407,21 @@ func (l *ledger) foldSent(ctx context.Context, sendID string, marks []sentMark, 
 	return nil
 }
 
-// markSent checkpoints one accepted message in the ledger (PostgreSQL, where
-// there is no journal file). It is committed even if the attempt's context is
-// ending: the server already has the message.
-func (l *ledger) markSent(ctx context.Context, sendID string, id int64, at time.Time) error {
-	_, err := l.db.ExecContext(context.WithoutCancel(ctx), `UPDATE email_recipients SET state = 'sent', sent_at = $1, attempts = attempts + 1, last_error = ''
-		WHERE send_id = $2 AND subscriber_id = $3 AND state != 'sent'`, at.UTC(), sendID, id)
-	if err != nil {
-		return fmt.Errorf("recording the message to subscriber %d of %s as sent: %w", id, sendID, err)
+// markSentBatch checkpoints accepted messages in the ledger in one
+// statement (PostgreSQL, where there is no journal file), with the latest of
+// their times as sent_at, as a fold does. It is committed even if the
+// attempt's context is ending: the server already has the messages.
+func (l *ledger) markSentBatch(ctx context.Context, sendID string, marks []sentMark) error {
+	ids := make([]int64, len(marks))
+	var at time.Time
+	for i, m := range marks {
+		ids[i] = m.id
+		if m.at.After(at) {
+			at = m.at
+		}
+	}
+	if _, err := l.sentStmt.ExecContext(context.WithoutCancel(ctx), at.UTC(), sendID, l.d.IDList(ids)); err != nil {
+		return fmt.Errorf("recording %d messages of %s as sent: %w", len(marks), sendID, err)
 	}
 	return nil
 }

@@ -619,9 +619,27 @@ type worker struct {
 	st   *sendState
 	conn *smtp.Client
 	msg  *gomail.Msg
+	// ck waits for the checkpoint of the last message this worker's
+	// server accepted, while the next one is sent (PostgreSQL): the next
+	// is only ended once it is committed. Nil when none is pending.
+	ck func() error
+}
+
+// settle waits for the pending checkpoint; a failed one stops the send.
+func (w *worker) settle() error {
+	if w.ck == nil {
+		return nil
+	}
+	err := w.ck()
+	w.ck = nil
+	if err != nil {
+		w.st.abort(channels.Temporary(err))
+	}
+	return err
 }
 
 func (w *worker) close() {
+	w.settle()
 	if w.conn != nil {
 		_ = w.st.s.client.CloseWithSMTPClient(w.conn)
 		w.conn = nil
@@ -760,9 +778,20 @@ func (w *worker) connect(a *attempt) next {
 // transact runs one SMTP transaction and acts on the reply by its kind.
 func (w *worker) transact(a *attempt) next {
 	s := w.st.s
-	err := transact(w.conn, s.opts.timeout, s.f.envelopeFrom, (&mail.Address{Address: a.r.email}).String(), w.msg)
+	var beforeEnd func() error
+	if w.ck != nil {
+		beforeEnd = w.settle
+	}
+	err := transactAfter(w.conn, s.opts.timeout, s.f.envelopeFrom, (&mail.Address{Address: a.r.email}).String(), w.msg, beforeEnd)
 	if err == nil {
 		w.accepted(a)
+		return stop
+	}
+	if errors.Is(err, errNotEnded) {
+		// The checkpoint before it failed and the send is stopping: this
+		// message was not accepted.
+		w.drop()
+		w.release(a)
 		return stop
 	}
 	te := &txError{err: err, broken: true}
@@ -782,15 +811,18 @@ func (w *worker) transact(a *attempt) next {
 }
 
 // accepted checkpoints a message the server took, at once, whatever
-// happens to the attempt's context, before this connection is handed
-// anything else: at most one accepted but unrecorded message per
-// connection.
+// happens to the attempt's context, before this connection has another
+// message accepted: at most one accepted but unrecorded message per
+// connection. On PostgreSQL the commit overlaps with sending the next
+// message, whose final dot waits for it (settle).
 func (w *worker) accepted(a *attempt) {
 	st, s := w.st, w.st.s
-	if err := st.journal.record(a.r.id, s.opts.now()); err != nil {
+	ck, err := st.journal.recordAsync(a.r.id, s.opts.now())
+	if err != nil {
 		st.abort(channels.Temporary(err))
 		return
 	}
+	w.ck = ck
 	s.metrics.sent.Inc()
 	st.resumed()
 }
