@@ -265,7 +265,11 @@ func (l *ledger) sendsToJoin(ctx context.Context) ([]sharedSend, error) {
 
 // renew pushes forward the lease on the rows this replica holds in a send.
 func (l *ledger) renew(ctx context.Context, sendID string) error {
-	_, err := l.db.ExecContext(ctx, `UPDATE email_recipients SET lease_until = $1 WHERE send_id = $2 AND claimed_by = $3 AND state = $4`,
+	// Rows being checkpointed at this moment are passed over (they are
+	// becoming sent): waiting for them could deadlock with the group
+	// commit, which locks its rows in another order.
+	_, err := l.db.ExecContext(ctx, `UPDATE email_recipients SET lease_until = $1 WHERE (send_id, subscriber_id) IN (
+		SELECT send_id, subscriber_id FROM email_recipients WHERE send_id = $2 AND claimed_by = $3 AND state = $4`+l.d.SkipLocked("email_recipients")+`)`,
 		l.now().Add(l.lease).UnixNano(), sendID, l.replica, rcptSending)
 	if err != nil {
 		return fmt.Errorf("renewing the claim on recipients of %s: %w", sendID, err)

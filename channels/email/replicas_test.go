@@ -187,3 +187,75 @@ func (s *syncBuf) Write(p []byte) (int, error) {
 }
 
 func (s *syncBuf) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// TestLeaseRenewal: renew pushes forward the lease on this replica's rows in
+// hand, and only those; a row whose lease ran out is claimed again.
+func TestLeaseRenewal(t *testing.T) { pgpeer.EachDriver(t, testLeaseRenewal) }
+
+func testLeaseRenewal(t *testing.T, driver string) {
+	ctx := context.Background()
+	sk := startSink(t, false)
+	now := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	fx := newFixture(t, &mailpit.Server{SMTPHost: "127.0.0.1", SMTPPort: sk.addr.Port}, pgpeer.Target(t, driver), nil, WithClock(clock))
+	for i := range 3 {
+		fx.add(t, fmt.Sprintf("s%d@example.org", i), "", subscribers.Confirmed)
+	}
+	payload, err := fx.sender.f.Format(samplePost())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := payload.Body.(*Message)
+	l := fx.sender.ledger
+	if _, err := l.begin(ctx, m.SendID, "post", "md:vigil", m.Subject, m.source); err != nil {
+		t.Fatal(err)
+	}
+	if rs, _, err := l.claim(ctx, m.SendID, 0, 2); err != nil || len(rs) != 2 {
+		t.Fatalf("claim: %d %v", len(rs), err)
+	}
+	lease := func() map[int64]int64 {
+		rows, err := fx.db.Query(`SELECT subscriber_id, lease_until FROM email_recipients WHERE send_id = $1 ORDER BY subscriber_id`, m.SendID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		out := map[int64]int64{}
+		for rows.Next() {
+			var id, until int64
+			rows.Scan(&id, &until)
+			out[id] = until
+		}
+		return out
+	}
+	before := lease()
+	now = now.Add(20 * time.Second)
+	if err := l.renew(ctx, m.SendID); err != nil {
+		t.Fatal(err)
+	}
+	after := lease()
+	renewed := 0
+	for id, until := range after {
+		if until != before[id] {
+			renewed++
+			if until != now.Add(l.lease).UnixNano() {
+				t.Errorf("row %d renewed to %d", id, until)
+			}
+		}
+	}
+	if renewed != 2 {
+		t.Errorf("%d rows renewed, want the 2 in hand: %v -> %v", renewed, before, after)
+	}
+	// Another replica (another ledger) takes the rows once the lease is
+	// over, not before.
+	other := *l
+	other.replica = "other"
+	if rs, _, err := other.claim(ctx, m.SendID, 0, 10); err != nil || len(rs) != 1 {
+		t.Fatalf("another replica must get only the free row while the lease runs: %d %v", len(rs), err)
+	}
+	now = now.Add(l.lease + time.Second)
+	// All three: the first replica's two, and its own one, whose lease it
+	// did not renew either.
+	if rs, _, err := other.claim(ctx, m.SendID, 0, 10); err != nil || len(rs) != 3 {
+		t.Fatalf("another replica must take the rows of an expired lease: %d %v", len(rs), err)
+	}
+}
