@@ -117,6 +117,9 @@ type Sender struct {
 
 	mu     sync.Mutex
 	active map[string]bool
+	// helping are the sends this replica helps with (share), each with
+	// the way to stop helping and a channel closed when it has.
+	helping map[string]helpRun
 }
 
 // New returns the newsletter formatter and its real sender. The sender
@@ -172,7 +175,7 @@ func NewSender(ctx context.Context, cfg Config, env channels.Env, subs *subscrib
 		dk.NowFunc = o.now
 	}
 	s := &Sender{f: f, cfg: cfg, env: env, subs: subs, signer: signer, ledger: l, client: client, dkim: dk, opts: o,
-		log: log, active: map[string]bool{}}
+		log: log, active: map[string]bool{}, helping: map[string]helpRun{}}
 	s.pacer = &pacer{now: o.now, sleep: o.sleep}
 	if cfg.RatePerSecond > 0 {
 		s.pacer.interval = time.Duration(float64(time.Second) / cfg.RatePerSecond)
@@ -271,6 +274,7 @@ func (s *Sender) Digest(ctx context.Context, digestID string, posts []post.Post)
 
 // run is one attempt of a campaign send.
 func (s *Sender) run(ctx context.Context, m *Message, kind, ref string) (channels.Receipt, error) {
+	s.stopHelping(m.SendID) // the job's own attempt takes over here
 	s.mu.Lock()
 	if s.active[m.SendID] {
 		s.mu.Unlock()

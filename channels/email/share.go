@@ -49,17 +49,23 @@ func (s *Sender) share(ctx context.Context) {
 // help sends pages of sh's recipients until none is left to claim; the
 // replica whose delivery job owns the send finishes it.
 func (s *Sender) help(ctx context.Context, sh sharedSend) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	run := helpRun{cancel: cancel, done: make(chan struct{})}
 	s.mu.Lock()
 	if s.active[sh.id] {
 		s.mu.Unlock()
 		return
 	}
 	s.active[sh.id] = true
+	s.helping[sh.id] = run
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
 		delete(s.active, sh.id)
+		delete(s.helping, sh.id)
 		s.mu.Unlock()
+		close(run.done)
 	}()
 	log := s.log.With("send", sh.id, "helping", true)
 	p, err := s.f.format(sh.id, sh.source.ID, sh.source.Posts, sh.source.Digest)
@@ -92,4 +98,24 @@ func (s *Sender) help(ctx context.Context, sh sharedSend) {
 		}
 	}
 	log.Info("helped with a newsletter send", "taken", sent, slog.Bool("stopped", ctx.Err() != nil))
+}
+
+// helpRun is one send this replica helps with.
+type helpRun struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// stopHelping stops this replica's help with a send, if it gives any, and
+// waits until it has stopped (its pages in hand are finished or put back):
+// the send's own job, arriving on this replica, takes over.
+func (s *Sender) stopHelping(sendID string) {
+	s.mu.Lock()
+	run, ok := s.helping[sendID]
+	s.mu.Unlock()
+	if !ok {
+		return
+	}
+	run.cancel()
+	<-run.done
 }
