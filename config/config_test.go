@@ -26,57 +26,7 @@ func Parse(path string, data []byte, lookup func(string) (string, bool)) (*confi
 	return cfg, err
 }
 
-func instances(t *testing.T, path string, data []byte, lookup func(string) (string, bool)) []channels.Instance {
-	t.Helper()
-	_, insts, err := registry.Parse(path, data, lookup)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return insts
-}
-
 func noEnv(string) (string, bool) { return "", false }
-
-func TestShippedConfigIsValid(t *testing.T) {
-	t.Parallel()
-	data, err := os.ReadFile("../config.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := Parse("../config.yaml", data, noEnv)
-	if err != nil {
-		t.Fatalf("shipped config.yaml must load with no environment: %v", err)
-	}
-	insts := instances(t, "../config.yaml", data, noEnv)
-	if len(insts) != 3 {
-		t.Fatalf("want the three channels of the shipped config, got %d", len(insts))
-	}
-	for _, i := range insts {
-		if i.Settings.HasCredentials() || !i.UsesOutbox() || i.Name != i.Type {
-			t.Errorf("%s: with no environment no channel should have credentials (they must render to the outbox)", i.Name)
-		}
-	}
-	if cfg.Schedules.MaxLateness != 6*time.Hour || cfg.Sources.Feeds[0].PublishNewest != 1 {
-		t.Errorf("values not decoded: %+v", cfg.Schedules)
-	}
-	// Issue 9: the sample feed is an example, the newsletter choice is
-	// explicit, and times are the campaign's.
-	if !cfg.Sources.Feeds[0].Example {
-		t.Error("the shipped sample feed must be marked example: true")
-	}
-	var mail email.Config
-	for _, sec := range cfg.Channels {
-		if sec.Name == "email" {
-			sec.Decode(&mail)
-		}
-	}
-	if mail.Newsletter == "" {
-		t.Error("the shipped config must choose channels.email.newsletter")
-	}
-	if cfg.Location().String() != "Europe/London" {
-		t.Errorf("campaign.timezone read as %s", cfg.Location())
-	}
-}
 
 func TestTimezone(t *testing.T) {
 	cfg, err := Parse("c.yaml", []byte("campaign:\n  name: CAMACA\n  timezone: Europe/London\n"), noEnv)

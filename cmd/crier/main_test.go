@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/channels/email"
 	"github.com/crierhq/crier/web"
 )
 
@@ -79,7 +80,7 @@ func freeAddr(t *testing.T) string {
 // cleanEnv keeps credentials on this machine from turning the outbox test
 // into a real send.
 func cleanEnv(t *testing.T) {
-	for _, k := range []string{"MASTODON_INSTANCE", "MASTODON_TOKEN", "DISCORD_BOT_TOKEN", "DISCORD_CHANNEL_ID",
+	for _, k := range []string{"MASTODON_INSTANCE", "MASTODON_TOKEN", "BLUESKY_SERVICE", "BLUESKY_HANDLE", "BLUESKY_APP_PASSWORD", "DISCORD_BOT_TOKEN", "DISCORD_CHANNEL_ID",
 		"DISCORD_WEBHOOK_URL", "SMTP_HOST", "SMTP_USERNAME", "SMTP_PASSWORD", "CRIER_DATA_DIR", "CRIER_PUBLIC_URL", "CRIER_CONFIG"} {
 		t.Setenv(k, "")
 	}
@@ -424,3 +425,45 @@ func TestAdminStatusNeedsTheToken(t *testing.T) {
 }
 
 func TestMain(m *testing.M) { os.Exit(pgpeer.Main(m)) }
+
+// TestShippedConfigIsValid loads config.yaml with every channel type this
+// binary knows, as crier run does.
+func TestShippedConfigIsValid(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile("../../config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, insts, err := providers().Parse("../../config.yaml", data, func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatalf("shipped config.yaml must load with no environment: %v", err)
+	}
+	if len(insts) != len(providers().Types()) {
+		t.Fatalf("want one channel of every type in the shipped config, got %d", len(insts))
+	}
+	for _, i := range insts {
+		if i.Settings.HasCredentials() || !i.UsesOutbox() || i.Name != i.Type {
+			t.Errorf("%s: with no environment no channel should have credentials (they must render to the outbox)", i.Name)
+		}
+	}
+	if cfg.Schedules.MaxLateness != 6*time.Hour || cfg.Sources.Feeds[0].PublishNewest != 1 {
+		t.Errorf("values not decoded: %+v", cfg.Schedules)
+	}
+	// Issue 9: the sample feed is an example, the newsletter choice is
+	// explicit, and times are the campaign's.
+	if !cfg.Sources.Feeds[0].Example {
+		t.Error("the shipped sample feed must be marked example: true")
+	}
+	var mail email.Config
+	for _, sec := range cfg.Channels {
+		if sec.Name == "email" {
+			sec.Decode(&mail)
+		}
+	}
+	if mail.Newsletter == "" {
+		t.Error("the shipped config must choose channels.email.newsletter")
+	}
+	if cfg.Location().String() != "Europe/London" {
+		t.Errorf("campaign.timezone read as %s", cfg.Location())
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 
 	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/channels/bluesky"
 	"github.com/crierhq/crier/channels/discord"
 	"github.com/crierhq/crier/channels/email"
 	"github.com/crierhq/crier/channels/mastodon"
@@ -17,6 +18,7 @@ import (
 // supported channels is read in one place.
 func providers() *channels.Registry {
 	return channels.NewRegistry(
+		bluesky.Provider{},
 		discord.Provider{},
 		email.Provider{},
 		mastodon.Provider{},
