@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/crierhq/crier/channels/mastodon"
 	"github.com/crierhq/crier/channels/outbox"
 	"github.com/crierhq/crier/config"
+	pgpeer "github.com/crierhq/crier/internal/testpeers/postgres"
 )
 
 // realFormatters are the three channels' own offline formatters, so the
@@ -33,6 +35,8 @@ func realFormatters(b *testing.B) map[string]channels.Formatter {
 	}
 }
 
+func TestMain(m *testing.M) { os.Exit(pgpeer.Main(m)) }
+
 // BenchmarkFanOut measures the fan-out path: a post is detected, recorded,
 // queued as three durable delivery jobs, formatted and written to the outbox
 // by River's workers, and every delivery is recorded as sent.
@@ -42,9 +46,13 @@ func realFormatters(b *testing.B) map[string]channels.Formatter {
 // store, no queue and no ledger: the ceiling the engine is compared with.
 func BenchmarkFanOut(b *testing.B) {
 	names := []string{"mastodon", "discord", "email"}
-	b.Run("engine", func(b *testing.B) {
+	engine := func(b *testing.B, driver string) {
 		dir := b.TempDir()
-		st, err := store.Open(context.Background(), filepath.Join(dir, "crier.db"))
+		target := filepath.Join(dir, "crier.db")
+		if driver == "postgres" {
+			target = pgpeer.DSN(b)
+		}
+		st, err := store.OpenDriver(context.Background(), driver, target)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -89,7 +97,9 @@ func BenchmarkFanOut(b *testing.B) {
 		}
 		b.StopTimer()
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "posts/s")
-	})
+	}
+	b.Run("engine", func(b *testing.B) { engine(b, "sqlite") })
+	b.Run("engine-postgres", func(b *testing.B) { engine(b, "postgres") })
 	b.Run("baseline", func(b *testing.B) {
 		box := outbox.New(filepath.Join(b.TempDir(), "outbox"))
 		formatters := realFormatters(b)

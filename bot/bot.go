@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
@@ -27,6 +29,7 @@ import (
 	"github.com/crierhq/crier/config"
 	"github.com/crierhq/crier/post"
 	"github.com/crierhq/crier/schedules"
+	"github.com/crierhq/crier/sqldb"
 )
 
 // Options configure a Bot.
@@ -147,13 +150,9 @@ func New(ctx context.Context, opts Options) (*Bot, error) {
 	for _, ch := range opts.Channels {
 		b.channels[ch.Name] = ch
 	}
-	driver := riversqlite.New(opts.Store.DB())
-	migrator, err := rivermigrate.New(driver, nil)
-	if err != nil {
-		return nil, fmt.Errorf("preparing job table migrations: %w", err)
-	}
-	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-		return nil, fmt.Errorf("migrating job tables: %w", err)
+	driver := riverDriver(opts.Store.DB())
+	if err := migrateJobs(ctx, opts.Store.DB(), driver); err != nil {
+		return nil, err
 	}
 
 	workers := river.NewWorkers()
@@ -197,6 +196,37 @@ func New(ctx context.Context, opts Options) (*Bot, error) {
 	}
 	b.river = client
 	return b, nil
+}
+
+// riverDriver is River's driver for the store's database. Both work with
+// database/sql transactions, so a delivery's ledger row and its job are
+// inserted in one transaction on either database. On PostgreSQL it is
+// riverdatabasesql over pgx's stdlib adapter rather than riverpgxv5: the
+// latter's transactions are pgx.Tx, which would split every transactional
+// path of the bot in two; what riverpgxv5 adds is LISTEN/NOTIFY, and the bot
+// polls for jobs on SQLite too (see docs/architecture.md).
+func riverDriver(db *sql.DB) riverdriver.Driver[*sql.Tx] {
+	if sqldb.DialectOf(db) == sqldb.Postgres {
+		return riverdatabasesql.New(db)
+	}
+	return riversqlite.New(db)
+}
+
+// migrateJobs brings River's tables up to date, one replica at a time.
+func migrateJobs(ctx context.Context, db *sql.DB, driver riverdriver.Driver[*sql.Tx]) error {
+	release, err := sqldb.Lock(ctx, db, "migrate")
+	if err != nil {
+		return err
+	}
+	defer release()
+	migrator, err := rivermigrate.New(driver, nil)
+	if err != nil {
+		return fmt.Errorf("preparing job table migrations: %w", err)
+	}
+	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("migrating job tables: %w", err)
+	}
+	return nil
 }
 
 // Start catches up missed schedule runs, then runs the workers and the

@@ -325,6 +325,10 @@ type Env struct {
 	OutboxDir string
 	// Registerer takes a channel's own metrics; nil means none.
 	Registerer prometheus.Registerer
+	// Background is the daemon's lifetime, set only in `crier run`: a
+	// channel may work in the background until it ends (the newsletter
+	// helps with sends other replicas started). Nil in one-off commands.
+	Background context.Context
 }
 
 // ContentClient returns e.Content, or a guarded client with the defaults.

@@ -96,11 +96,14 @@ type Console struct {
 
 // Store chooses the database.
 type Store struct {
-	// Driver is sqlite (embedded default).
+	// Driver is sqlite (embedded default) or postgres (several replicas).
 	Driver string `yaml:"driver"`
-	// Path is the SQLite file; empty means DATA_DIR/crier.db. (A Postgres
-	// DSN, with its password, will be a secret.Secret of its own.)
+	// Path is the SQLite file; empty means DATA_DIR/crier.db.
 	Path string `yaml:"path"`
+	// DSN is PostgreSQL's connection string (a libpq URL or key=value
+	// pairs, TLS options included), usually ${DATABASE_URL}: it may hold
+	// the password, so it never prints.
+	DSN secret.Secret `yaml:"dsn"`
 }
 
 // Sources lists where posts come from.
@@ -327,6 +330,15 @@ func (c *Config) DataPath(elem ...string) string {
 	return filepath.Join(append([]string{c.Resolve(c.DataDir)}, elem...)...)
 }
 
+// Database returns the store's driver and where its database is: the
+// SQLite file, or PostgreSQL's connection string.
+func (c *Config) Database() (driver, target string) {
+	if c.Store.Driver == "postgres" {
+		return "postgres", c.Store.DSN.Reveal()
+	}
+	return "sqlite", c.SQLitePath()
+}
+
 // SQLitePath returns the SQLite database file.
 func (c *Config) SQLitePath() string {
 	if c.Store.Path != "" {
@@ -535,8 +547,16 @@ func (v *validator) check(c *Config) {
 	default:
 		v.add(v.line("log.level"), "log.level", "must be debug, info, warn or error")
 	}
-	if c.Store.Driver != "sqlite" {
-		v.add(v.line("store.driver"), "store.driver", "only sqlite is supported in this version")
+	switch c.Store.Driver {
+	case "sqlite":
+		// store.dsn is left unused: the shipped config names
+		// ${DATABASE_URL:-} whatever the driver.
+	case "postgres":
+		if !c.Store.DSN.IsSet() {
+			v.add(v.line("store.driver"), "store.dsn", "is empty: driver postgres needs a connection string, e.g. dsn: ${DATABASE_URL} with DATABASE_URL=postgres://crier:PASSWORD@db:5432/crier?sslmode=verify-full")
+		}
+	default:
+		v.add(v.line("store.driver"), "store.driver", "must be sqlite (embedded, one process) or postgres (several replicas)")
 	}
 	if c.HTTP.PublicURL != "" && !strings.HasPrefix(c.HTTP.PublicURL, "http://") && !strings.HasPrefix(c.HTTP.PublicURL, "https://") {
 		v.add(v.line("http.public_url"), "http.public_url", "must start with http:// or https://")

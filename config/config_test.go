@@ -305,3 +305,31 @@ channels:
 		t.Fatalf("long tokens and an explicit allow_insecure: %v", err)
 	}
 }
+
+func TestStoreDriver(t *testing.T) {
+	t.Parallel()
+	env := func(k string) (string, bool) {
+		if k == "DATABASE_URL" {
+			return "postgres://crier:pw@db:5432/crier?sslmode=verify-full", true
+		}
+		return "", false
+	}
+	cfg, err := config.Parse("c.yaml", []byte("store:\n  driver: postgres\n  dsn: ${DATABASE_URL}\n"), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, target := cfg.Database(); d != "postgres" || !strings.Contains(target, "sslmode=verify-full") {
+		t.Errorf("Database() = %s %s", d, target)
+	}
+	if strings.Contains(fmt.Sprintf("%+v", cfg.Store), "pw@") {
+		t.Error("the DSN's password prints")
+	}
+	for yaml, want := range map[string]string{
+		"store:\n  driver: postgres\n": "c.yaml:2: store.dsn: is empty",
+		"store:\n  driver: mysql\n":    "c.yaml:2: store.driver: must be sqlite",
+	} {
+		if _, err := config.Parse("c.yaml", []byte(yaml), noEnv); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: want %q, got %v", yaml, want, err)
+		}
+	}
+}

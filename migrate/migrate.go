@@ -1,40 +1,90 @@
 // Package migrate provides per-component schema migrations on Crier's shared
 // database: the store, the subscribers and the newsletter's send ledger each
-// keep their own numbered steps, recorded in one schema_versions table.
+// keep their own numbered steps, recorded in one schema_versions table. One
+// step is one schema version on every database: a step whose SQL must differ
+// between SQLite and PostgreSQL is written for each (Dialects).
 package migrate
 
 import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
+
+	"github.com/crierhq/crier/sqldb"
 )
+
+// dialectMark starts a step written per dialect; it cannot occur in SQL.
+const dialectMark = "\x00crier-dialects\x00"
+
+// Dialects is one step written twice, for SQLite and for PostgreSQL, where
+// the SQL must differ (AUTOINCREMENT, WITHOUT ROWID, triggers, 64-bit
+// integers). A step that is the same on both stays a plain string.
+func Dialects(sqlite, postgres string) string {
+	return dialectMark + sqlite + "\x00" + postgres
+}
+
+// stepFor returns the SQL of step for dialect d.
+func stepFor(step string, d sqldb.Dialect) string {
+	rest, ok := strings.CutPrefix(step, dialectMark)
+	if !ok {
+		return step
+	}
+	sqlite, postgres, _ := strings.Cut(rest, "\x00")
+	return d.Pick(sqlite, postgres)
+}
 
 // Up brings one component's tables up to date: steps[i] is the SQL that
 // takes the component from version i to i+1. Each package that owns tables
 // calls it with its own component name. Steps must never be edited once
 // shipped; add a new one instead.
 func Up(ctx context.Context, db *sql.DB, component string, steps []string) error {
+	// Up to date (the usual case): no lock needed.
+	if version, err := Version(ctx, db, component); err == nil && version >= len(steps) {
+		return nil
+	}
+	// Two processes starting at once (two replicas; the daemon and `crier
+	// status`) never both apply a step: on PostgreSQL they queue on an
+	// advisory lock, on SQLite each step's write transaction is exclusive.
+	release, err := sqldb.Lock(ctx, db, "migrate")
+	if err != nil {
+		return err
+	}
+	defer release()
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_versions (component TEXT PRIMARY KEY, version INTEGER NOT NULL)`); err != nil {
 		return fmt.Errorf("creating schema_versions: %w", err)
 	}
-	// Up to date (the usual case): no write lock needed.
-	var version int
-	err := db.QueryRowContext(ctx, `SELECT version FROM schema_versions WHERE component = $1`, component).Scan(&version)
-	if err == nil && version >= len(steps) {
-		return nil
-	}
-	// Each step reads the version inside its own write transaction, so two
-	// processes starting at once (the daemon and `crier status`) never both
-	// apply the same step.
+	d := sqldb.DialectOf(db)
 	for {
-		done, err := migrateStep(ctx, db, component, steps)
+		done, err := migrateStep(ctx, db, d, component, steps)
 		if err != nil || done {
 			return err
 		}
 	}
 }
 
-func migrateStep(ctx context.Context, db *sql.DB, component string, steps []string) (done bool, err error) {
+// Version is the schema version of component (0 when it has none yet, or
+// schema_versions does not exist).
+func Version(ctx context.Context, db *sql.DB, component string) (int, error) {
+	var version int
+	err := db.QueryRowContext(ctx, `SELECT version FROM schema_versions WHERE component = $1`, component).Scan(&version)
+	if err == sql.ErrNoRows {
+		return 0, nil
+	}
+	return version, err
+}
+
+// Current reports whether component's schema is at len(steps): a replica
+// of an older version must not run against a schema it does not know.
+func Current(ctx context.Context, db *sql.DB, component string, steps []string) (bool, error) {
+	v, err := Version(ctx, db, component)
+	if err != nil {
+		return false, err
+	}
+	return v == len(steps), nil
+}
+
+func migrateStep(ctx context.Context, db *sql.DB, d sqldb.Dialect, component string, steps []string) (done bool, err error) {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return false, fmt.Errorf("migrating %s: %w", component, err)
@@ -48,7 +98,7 @@ func migrateStep(ctx context.Context, db *sql.DB, component string, steps []stri
 	if version >= len(steps) {
 		return true, nil
 	}
-	if _, err := tx.ExecContext(ctx, steps[version]); err != nil {
+	if _, err := tx.ExecContext(ctx, stepFor(steps[version], d)); err != nil {
 		return false, fmt.Errorf("migrating %s to version %d: %w", component, version+1, err)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_versions (component, version) VALUES ($1, $2)

@@ -5,12 +5,15 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
+	pgpeer "github.com/crierhq/crier/internal/testpeers/postgres"
 	"strings"
 	"testing"
 	"time"
 )
 
-func TestImport(t *testing.T) {
+func TestImport(t *testing.T) { pgpeer.EachDriver(t, testImport) }
+
+func testImport(t *testing.T, driver string) {
 	ctx := context.Background()
 	const file = "email,name,lists,consent_at,shoe_size\n" +
 		"ann@example.org,Ann,news;events,2024-05-01,42\n" + // 2: confirmed by consent_at
@@ -25,7 +28,7 @@ func TestImport(t *testing.T) {
 		"gus@example.org,Gus,,2024-01-01T09:00:00Z,\n" // 12: confirmed
 
 	t.Run("dry run writes nothing", func(t *testing.T) {
-		s, _ := openTest(t)
+		s, _ := openTest(t, driver)
 		rep, err := s.Import(ctx, strings.NewReader(file), ImportOptions{Source: "import:members.csv", DryRun: true})
 		if err != nil {
 			t.Fatal(err)
@@ -39,7 +42,7 @@ func TestImport(t *testing.T) {
 		}
 	})
 
-	s, _ := openTest(t)
+	s, _ := openTest(t, driver)
 	rep, err := s.Import(ctx, strings.NewReader(file), ImportOptions{Source: "import:members.csv"})
 	if err != nil {
 		t.Fatal(err)
@@ -91,12 +94,14 @@ func TestImport(t *testing.T) {
 	}
 }
 
-func TestImportDelimiters(t *testing.T) {
+func TestImportDelimiters(t *testing.T) { pgpeer.EachDriver(t, testImportDelimiters) }
+
+func testImportDelimiters(t *testing.T, driver string) {
 	for name, in := range map[string]string{
 		"semicolons (Excel in many locales)": "\ufeffEmail;Name;Lists\r\nann@example.org;Ann;\"news;events\"\r\n",
 		"tabs":                               "email\tname\tlists\nann@example.org\tAnn\tnews|events\n",
 	} {
-		s, _ := openTest(t)
+		s, _ := openTest(t, driver)
 		rep, err := s.Import(context.Background(), strings.NewReader(in), ImportOptions{Source: "import:x.csv"})
 		if err != nil || rep.Added != 1 || len(rep.Rejected) != 0 {
 			t.Fatalf("%s: %+v %v", name, rep, err)
@@ -108,8 +113,10 @@ func TestImportDelimiters(t *testing.T) {
 	}
 }
 
-func TestImportBadFiles(t *testing.T) {
-	s, _ := openTest(t)
+func TestImportBadFiles(t *testing.T) { pgpeer.EachDriver(t, testImportBadFiles) }
+
+func testImportBadFiles(t *testing.T, driver string) {
+	s, _ := openTest(t, driver)
 	for name, in := range map[string]string{
 		"empty":           "",
 		"no email column": "name,address\nAnn,ann@example.org\n",
@@ -122,9 +129,11 @@ func TestImportBadFiles(t *testing.T) {
 	}
 }
 
-func TestExportRoundTrip(t *testing.T) {
+func TestExportRoundTrip(t *testing.T) { pgpeer.EachDriver(t, testExportRoundTrip) }
+
+func testExportRoundTrip(t *testing.T, driver string) {
 	ctx := context.Background()
-	s, clock := openTest(t)
+	s, clock := openTest(t, driver)
 	s.Add(ctx, Subscriber{Email: "ann@example.org", Name: "=HYPERLINK(\"http://evil\")", Status: Confirmed, Lists: []string{"news"},
 		ConsentAt: clock.Now(), ConsentSource: "form:/subscribe", ConsentIP: "192.0.2.1"})
 	bob, _ := s.Add(ctx, Subscriber{Email: "-bob@example.org", Status: Confirmed})
@@ -143,7 +152,7 @@ func TestExportRoundTrip(t *testing.T) {
 		recs[2][9] != "2026-03-01T11:00:00Z unsubscribed unsubscribe page, thanks" {
 		t.Fatalf("exported history %q", recs)
 	}
-	other, _ := openTest(t)
+	other, _ := openTest(t, driver)
 	rep, err := other.Import(ctx, &buf, ImportOptions{Source: "import:export.csv"})
 	if err != nil || rep.Added != 2 || len(rep.Rejected) != 0 {
 		t.Fatalf("re-import %+v, %v", rep, err)

@@ -3,7 +3,8 @@ package subscribers
 import (
 	"context"
 	"errors"
-	"path/filepath"
+	pgpeer "github.com/crierhq/crier/internal/testpeers/postgres"
+	"os"
 	"testing"
 	"time"
 
@@ -16,10 +17,17 @@ type testClock struct{ t time.Time }
 func (c *testClock) Now() time.Time          { return c.t }
 func (c *testClock) Advance(d time.Duration) { c.t = c.t.Add(d) }
 
-func openTest(t testing.TB) (*Store, *testClock) {
+func TestMain(m *testing.M) { os.Exit(pgpeer.Main(m)) }
+
+// openTest opens a fresh store on driver (SQLite when none is named).
+func openTest(t testing.TB, driver ...string) (*Store, *testClock) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "crier.db"))
+	d := "sqlite"
+	if len(driver) > 0 {
+		d = driver[0]
+	}
+	st, err := store.OpenDriver(ctx, d, pgpeer.Target(t, d))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,9 +40,11 @@ func openTest(t testing.TB) (*Store, *testClock) {
 	return s.WithClock(clock.Now), clock
 }
 
-func TestStoreLifecycle(t *testing.T) {
+func TestStoreLifecycle(t *testing.T) { pgpeer.EachDriver(t, testStoreLifecycle) }
+
+func testStoreLifecycle(t *testing.T, driver string) {
 	ctx := context.Background()
-	s, clock := openTest(t)
+	s, clock := openTest(t, driver)
 	a, err := s.Add(ctx, Subscriber{Email: " Ann@Example.ORG ", Name: "Ann", Lists: []string{"News", "news", "events"},
 		ConsentAt: clock.Now(), ConsentSource: "form:/subscribe", ConsentIP: "192.0.2.1"})
 	if err != nil {
@@ -110,9 +120,11 @@ func TestStoreLifecycle(t *testing.T) {
 	}
 }
 
-func TestClaimConfirmationMail(t *testing.T) {
+func TestClaimConfirmationMail(t *testing.T) { pgpeer.EachDriver(t, testClaimConfirmationMail) }
+
+func testClaimConfirmationMail(t *testing.T, driver string) {
 	ctx := context.Background()
-	s, clock := openTest(t)
+	s, clock := openTest(t, driver)
 	sub, _ := s.Add(ctx, Subscriber{Email: "ann@example.org"})
 	claim := func() bool {
 		ok, err := s.ClaimConfirmationMail(ctx, sub.ID, clock.Now(), 10*time.Minute)
@@ -140,9 +152,11 @@ func TestClaimConfirmationMail(t *testing.T) {
 	}
 }
 
-func TestConfirmPendingRequests(t *testing.T) {
+func TestConfirmPendingRequests(t *testing.T) { pgpeer.EachDriver(t, testConfirmPendingRequests) }
+
+func testConfirmPendingRequests(t *testing.T, driver string) {
 	ctx := context.Background()
-	s, clock := openTest(t)
+	s, clock := openTest(t, driver)
 	orig := clock.Now()
 	ann, _ := s.Add(ctx, Subscriber{Email: "ann@example.org", Name: "Ann", Status: Confirmed, ConsentAt: orig, ConsentSource: "import:a.csv", ConsentIP: "192.0.2.1"})
 	oldLink := clock.Now()
@@ -190,8 +204,12 @@ func TestConfirmPendingRequests(t *testing.T) {
 }
 
 func TestAddPendingKeepsSuppression(t *testing.T) {
+	pgpeer.EachDriver(t, testAddPendingKeepsSuppression)
+}
+
+func testAddPendingKeepsSuppression(t *testing.T, driver string) {
 	ctx := context.Background()
-	s, clock := openTest(t)
+	s, clock := openTest(t, driver)
 	s.Add(ctx, Subscriber{Email: "ann@example.org", Name: "Ann", Status: Confirmed, ConsentAt: clock.Now()})
 	if err := s.Delete(ctx, "ann@example.org"); err != nil {
 		t.Fatal(err)
@@ -237,9 +255,11 @@ func TestAddPendingKeepsSuppression(t *testing.T) {
 	}
 }
 
-func TestPurgeUnconfirmed(t *testing.T) {
+func TestPurgeUnconfirmed(t *testing.T) { pgpeer.EachDriver(t, testPurgeUnconfirmed) }
+
+func testPurgeUnconfirmed(t *testing.T, driver string) {
 	ctx := context.Background()
-	s, clock := openTest(t)
+	s, clock := openTest(t, driver)
 	form := func(e string) Subscriber {
 		sub, err := s.Add(ctx, Subscriber{Email: e, ConsentAt: clock.Now(), ConsentSource: "form:/subscribe", ConsentIP: "192.0.2.1"})
 		if err != nil {

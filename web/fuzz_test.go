@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/crierhq/crier/subscribers"
 )
@@ -23,7 +24,7 @@ func FuzzSubscribeForm(f *testing.F) {
 		f.Add(seed[0], seed[1])
 	}
 	fx := newFixture(f, "http://127.0.0.1:8080")
-	fx.nl.limiter.rate = RateLimit{} // no rate limit while fuzzing
+	fx.nl.limiter = newLimiter(RateLimit{}, time.Now) // no rate limit while fuzzing
 	c, csrf := fx.session(f)
 	f.Fuzz(func(t *testing.T, email, name string) {
 		v := url.Values{"email": {email}, "name": {name}, "consent": {"yes"}, "csrf": {csrf}}

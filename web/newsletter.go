@@ -88,10 +88,11 @@ type newsletter struct {
 	metrics  *newsletterMetrics
 	pages    map[string]*template.Template
 	css      []byte
-	limiter  *limiter
+	limiter  bucketLimiter
 	secure   bool
-	// mailCap counts the confirmation mails queued in the last hour.
-	mailCap *windowCounter
+	// mailCap counts the confirmation mails queued in the last hour (by
+	// every replica, when the server keeps its limits in the database).
+	mailCap capCounter
 
 	purgeMu   sync.Mutex
 	lastPurge time.Time
@@ -133,8 +134,15 @@ func mountNewsletter(s *Server, opts NewsletterOptions) (*newsletter, error) {
 	if opts.MaxConfirmationsPerHour == 0 {
 		opts.MaxConfirmationsPerHour = DefaultMaxConfirmationsPerHour
 	}
-	n := &newsletter{opts: opts, pages: map[string]*template.Template{}, limiter: newLimiter(opts.RateLimit, opts.Now), secure: u.Scheme == "https",
-		mails: make(chan confirmationMail, mailQueue), mailCap: newWindowCounter(opts.MaxConfirmationsPerHour, time.Hour, opts.Now)}
+	n := &newsletter{opts: opts, pages: map[string]*template.Template{}, secure: u.Scheme == "https",
+		mails: make(chan confirmationMail, mailQueue)}
+	if db := s.opts.Shared; db != nil {
+		n.limiter = newDBLimiter(db, "subscribe", opts.RateLimit, opts.Now, opts.Logger)
+		n.mailCap = newDBWindow(db, "confirmation-mails", opts.MaxConfirmationsPerHour, time.Hour, opts.Now, opts.Logger)
+	} else {
+		n.limiter = newLimiter(opts.RateLimit, opts.Now)
+		n.mailCap = newWindowCounter(opts.MaxConfirmationsPerHour, time.Hour, opts.Now)
+	}
 	for _, name := range pageNames {
 		t, err := template.New("layout.html").ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {

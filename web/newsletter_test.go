@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	pgpeer "github.com/crierhq/crier/internal/testpeers/postgres"
 	"io"
 	"log/slog"
 	"mime/multipart"
@@ -12,7 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
+	"os"
 	"reflect"
 	"regexp"
 	"strings"
@@ -78,6 +79,8 @@ type fixture struct {
 	clock  *clock
 }
 
+func TestMain(m *testing.M) { os.Exit(pgpeer.Main(m)) }
+
 const adminToken = "admin-token-for-tests-0123456789abcdef"
 
 func newFixture(t testing.TB, publicURL string) *fixture {
@@ -95,8 +98,14 @@ func newFixtureWith(t testing.TB, publicURL string, mailer func(*fixture) subscr
 // newFixtureOpts is newFixtureWith with a chance to change the options.
 func newFixtureOpts(t testing.TB, publicURL string, mailer func(*fixture) subscribers.Mailer, opt func(*NewsletterOptions)) *fixture {
 	t.Helper()
+	return newFixtureOn(t, "sqlite", publicURL, mailer, opt)
+}
+
+// newFixtureOn is newFixtureOpts on a fresh database of driver.
+func newFixtureOn(t testing.TB, driver, publicURL string, mailer func(*fixture) subscribers.Mailer, opt func(*NewsletterOptions)) *fixture {
+	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "crier.db"))
+	st, err := store.OpenDriver(ctx, driver, pgpeer.Target(t, driver))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +117,11 @@ func newFixtureOpts(t testing.TB, publicURL string, mailer func(*fixture) subscr
 	}
 	subs.WithClock(clk.Now)
 	f := &fixture{db: st, store: subs, signer: subscribers.NewSigner([]byte("test key, 32 bytes long, really")), mailer: &recordingMailer{}, clock: clk}
-	srv := New(Options{AdminToken: adminToken, Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry()})
+	// The limits live in the database, as in the daemon.
+	if err := PrepareShared(ctx, st.DB()); err != nil {
+		t.Fatal(err)
+	}
+	srv := New(Options{AdminToken: adminToken, Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry(), Shared: st.DB()})
 	var m subscribers.Mailer = f.mailer
 	if mailer != nil {
 		m = mailer(f)
@@ -189,7 +202,11 @@ func (f *fixture) status(t *testing.T, email string) subscribers.Status {
 }
 
 func TestSubscribeConfirmUnsubscribe(t *testing.T) {
-	f := newFixture(t, "https://news.camaca.example.org/")
+	pgpeer.EachDriver(t, testSubscribeConfirmUnsubscribe)
+}
+
+func testSubscribeConfirmUnsubscribe(t *testing.T, driver string) {
+	f := newFixtureOn(t, driver, "https://news.camaca.example.org/", nil, nil)
 	res, body := f.subscribe(t, " Ann@Example.org ", "Ann Lee", "192.0.2.7")
 	if res.StatusCode != 200 || !strings.Contains(body, "Check your inbox") {
 		t.Fatalf("subscribe: %d\n%s", res.StatusCode, body)
@@ -295,7 +312,11 @@ func TestSubscribeConfirmUnsubscribe(t *testing.T) {
 }
 
 func TestOneClickMultipartAndPageForm(t *testing.T) {
-	f := newFixture(t, "http://127.0.0.1:8080")
+	pgpeer.EachDriver(t, testOneClickMultipartAndPageForm)
+}
+
+func testOneClickMultipartAndPageForm(t *testing.T, driver string) {
+	f := newFixtureOn(t, driver, "http://127.0.0.1:8080", nil, nil)
 	ctx := context.Background()
 	a, _ := f.store.Add(ctx, subscribers.Subscriber{Email: "a@example.org", Status: subscribers.Confirmed})
 	b, _ := f.store.Add(ctx, subscribers.Subscriber{Email: "b@example.org", Status: subscribers.Confirmed})
@@ -322,8 +343,10 @@ func TestOneClickMultipartAndPageForm(t *testing.T) {
 	}
 }
 
-func TestBadTokensRevealNothing(t *testing.T) {
-	f := newFixture(t, "http://127.0.0.1:8080")
+func TestBadTokensRevealNothing(t *testing.T) { pgpeer.EachDriver(t, testBadTokensRevealNothing) }
+
+func testBadTokensRevealNothing(t *testing.T, driver string) {
+	f := newFixtureOn(t, driver, "http://127.0.0.1:8080", nil, nil)
 	ctx := context.Background()
 	ann, _ := f.store.Add(ctx, subscribers.Subscriber{Email: "ann@example.org", Status: subscribers.Confirmed})
 	bob, _ := f.store.Add(ctx, subscribers.Subscriber{Email: "bob@example.org"})
@@ -366,8 +389,10 @@ func TestBadTokensRevealNothing(t *testing.T) {
 	}
 }
 
-func TestSubscribeRefusals(t *testing.T) {
-	f := newFixture(t, "http://127.0.0.1:8080")
+func TestSubscribeRefusals(t *testing.T) { pgpeer.EachDriver(t, testSubscribeRefusals) }
+
+func testSubscribeRefusals(t *testing.T, driver string) {
+	f := newFixtureOn(t, driver, "http://127.0.0.1:8080", nil, nil)
 	c, csrf := f.session(t)
 	other, _ := f.session(t)
 	valid := func() url.Values {
@@ -413,8 +438,10 @@ func TestSubscribeRefusals(t *testing.T) {
 	}
 }
 
-func TestOversizedForm(t *testing.T) {
-	f := newFixture(t, "http://127.0.0.1:8080")
+func TestOversizedForm(t *testing.T) { pgpeer.EachDriver(t, testOversizedForm) }
+
+func testOversizedForm(t *testing.T, driver string) {
+	f := newFixtureOn(t, driver, "http://127.0.0.1:8080", nil, nil)
 	c, csrf := f.session(t)
 	v := url.Values{"email": {"ann@example.org"}, "consent": {"yes"}, "csrf": {csrf}, "name": {strings.Repeat("x", 1<<20)}}
 	res := f.do(postForm("/subscribe", v, c), "192.0.2.1")
@@ -430,8 +457,10 @@ func TestOversizedForm(t *testing.T) {
 	}
 }
 
-func TestSubscribeRateLimit(t *testing.T) {
-	f := newFixture(t, "http://127.0.0.1:8080")
+func TestSubscribeRateLimit(t *testing.T) { pgpeer.EachDriver(t, testSubscribeRateLimit) }
+
+func testSubscribeRateLimit(t *testing.T, driver string) {
+	f := newFixtureOn(t, driver, "http://127.0.0.1:8080", nil, nil)
 	c, csrf := f.session(t)
 	post := func(ip string, i int) *http.Response {
 		return f.do(postForm("/subscribe", url.Values{"email": {"s" + string(rune('a'+i)) + "@example.org"}, "consent": {"yes"}, "csrf": {csrf}}, c), ip)
@@ -464,8 +493,10 @@ func TestSubscribeRateLimit(t *testing.T) {
 	}
 }
 
-func TestResendThrottle(t *testing.T) {
-	f := newFixture(t, "http://127.0.0.1:8080")
+func TestResendThrottle(t *testing.T) { pgpeer.EachDriver(t, testResendThrottle) }
+
+func testResendThrottle(t *testing.T, driver string) {
+	f := newFixtureOn(t, driver, "http://127.0.0.1:8080", nil, nil)
 	f.subscribe(t, "ann@example.org", "", "192.0.2.1")
 	f.clock.Advance(time.Minute)
 	f.subscribe(t, "ann@example.org", "", "192.0.2.2")
@@ -496,9 +527,11 @@ func TestResendThrottle(t *testing.T) {
 	}
 }
 
-func TestAdminAPI(t *testing.T) {
+func TestAdminAPI(t *testing.T) { pgpeer.EachDriver(t, testAdminAPI) }
+
+func testAdminAPI(t *testing.T, driver string) {
 	var erased []int64
-	f := newFixtureOpts(t, "http://127.0.0.1:8080", nil, func(o *NewsletterOptions) {
+	f := newFixtureOn(t, driver, "http://127.0.0.1:8080", nil, func(o *NewsletterOptions) {
 		o.Erased = func(id int64) error { erased = append(erased, id); return nil }
 	})
 	ctx := context.Background()
@@ -574,7 +607,11 @@ func TestAdminAPI(t *testing.T) {
 }
 
 func TestMountNewsletterChecksOptions(t *testing.T) {
-	f := newFixture(t, "http://127.0.0.1:8080")
+	pgpeer.EachDriver(t, testMountNewsletterChecksOptions)
+}
+
+func testMountNewsletterChecksOptions(t *testing.T, driver string) {
+	f := newFixtureOn(t, driver, "http://127.0.0.1:8080", nil, nil)
 	for _, u := range []string{"", "news.example.org", "ftp://x", "http://"} {
 		err := MountNewsletter(New(Options{}), NewsletterOptions{Store: f.store, Signer: f.signer, Mailer: f.mailer, PublicURL: u})
 		if err == nil {
@@ -587,7 +624,11 @@ func TestMountNewsletterChecksOptions(t *testing.T) {
 }
 
 func TestErasedSupporterSubscribesAgain(t *testing.T) {
-	f := newFixture(t, "http://127.0.0.1:8080")
+	pgpeer.EachDriver(t, testErasedSupporterSubscribesAgain)
+}
+
+func testErasedSupporterSubscribesAgain(t *testing.T, driver string) {
+	f := newFixtureOn(t, driver, "http://127.0.0.1:8080", nil, nil)
 	ctx := context.Background()
 	f.store.Add(ctx, subscribers.Subscriber{Email: "ann@example.org", Status: subscribers.Confirmed})
 	if err := f.store.Delete(ctx, "ann@example.org"); err != nil {
@@ -624,7 +665,11 @@ func TestErasedSupporterSubscribesAgain(t *testing.T) {
 }
 
 func TestFormLeavesRecordUntilConfirmed(t *testing.T) {
-	f := newFixture(t, "http://127.0.0.1:8080")
+	pgpeer.EachDriver(t, testFormLeavesRecordUntilConfirmed)
+}
+
+func testFormLeavesRecordUntilConfirmed(t *testing.T, driver string) {
+	f := newFixtureOn(t, driver, "http://127.0.0.1:8080", nil, nil)
 	ctx := context.Background()
 	consent := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
 	sub, err := f.store.Add(ctx, subscribers.Subscriber{Email: "bob@example.org", Name: "Bob", Status: subscribers.Confirmed,
@@ -656,9 +701,13 @@ func TestFormLeavesRecordUntilConfirmed(t *testing.T) {
 }
 
 func TestUnconfirmedSignupsArePurged(t *testing.T) {
+	pgpeer.EachDriver(t, testUnconfirmedSignupsArePurged)
+}
+
+func testUnconfirmedSignupsArePurged(t *testing.T, driver string) {
 	var mu sync.Mutex
 	var erased []int64
-	f := newFixtureOpts(t, "http://127.0.0.1:8080", nil, func(o *NewsletterOptions) {
+	f := newFixtureOn(t, driver, "http://127.0.0.1:8080", nil, func(o *NewsletterOptions) {
 		o.Erased = func(id int64) error { mu.Lock(); defer mu.Unlock(); erased = append(erased, id); return nil }
 	})
 	ctx := context.Background()
@@ -687,8 +736,10 @@ func TestUnconfirmedSignupsArePurged(t *testing.T) {
 	}
 }
 
-func TestConfirmationMailCap(t *testing.T) {
-	f := newFixtureOpts(t, "http://127.0.0.1:8080", nil, func(o *NewsletterOptions) { o.MaxConfirmationsPerHour = 2 })
+func TestConfirmationMailCap(t *testing.T) { pgpeer.EachDriver(t, testConfirmationMailCap) }
+
+func testConfirmationMailCap(t *testing.T, driver string) {
+	f := newFixtureOn(t, driver, "http://127.0.0.1:8080", nil, func(o *NewsletterOptions) { o.MaxConfirmationsPerHour = 2 })
 	for i, e := range []string{"a@example.org", "b@example.org", "c@example.org"} {
 		res, body := f.subscribe(t, e, "", "192.0.2."+string(rune('1'+i)))
 		if res.StatusCode != 200 || !strings.Contains(body, "Check your inbox") {
@@ -713,8 +764,10 @@ func TestConfirmationMailCap(t *testing.T) {
 	}
 }
 
-func TestMailerFailureCanBeRetried(t *testing.T) {
-	f := newFixture(t, "http://127.0.0.1:8080")
+func TestMailerFailureCanBeRetried(t *testing.T) { pgpeer.EachDriver(t, testMailerFailureCanBeRetried) }
+
+func testMailerFailureCanBeRetried(t *testing.T, driver string) {
+	f := newFixtureOn(t, driver, "http://127.0.0.1:8080", nil, nil)
 	f.mailer.fail = errors.New("smtp: 451 try later")
 	res, body := f.subscribe(t, "ann@example.org", "", "192.0.2.1")
 	if res.StatusCode != 200 || !strings.Contains(body, "Check your inbox") || len(f.mailer.all()) != 0 {
@@ -728,8 +781,10 @@ func TestMailerFailureCanBeRetried(t *testing.T) {
 	}
 }
 
-func TestMetrics(t *testing.T) {
-	f := newFixture(t, "http://127.0.0.1:8080")
+func TestMetrics(t *testing.T) { pgpeer.EachDriver(t, testMetrics) }
+
+func testMetrics(t *testing.T, driver string) {
+	f := newFixtureOn(t, driver, "http://127.0.0.1:8080", nil, nil)
 	f.subscribe(t, "ann@example.org", "", "192.0.2.1")
 	c, csrf := f.session(t)
 	f.do(postForm("/subscribe", url.Values{"email": {"bot@example.org"}, "consent": {"yes"}, "csrf": {csrf}, "website": {"x"}}, c), "192.0.2.2")

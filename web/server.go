@@ -6,6 +6,7 @@ package web
 import (
 	"context"
 	"crypto/subtle"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -45,7 +46,11 @@ type Options struct {
 	// AuthFailures throttles failed token attempts per client (zero:
 	// DefaultAuthFailures).
 	AuthFailures RateLimit
-	Logger       *slog.Logger
+	// Shared, when set, keeps the rate limits and caps in this database
+	// (created there by PrepareShared), so that they hold across every
+	// replica; nil keeps them in this process's memory.
+	Shared *sql.DB
+	Logger *slog.Logger
 	// Now stands in for time.Now (tests).
 	Now func() time.Time
 }
@@ -63,7 +68,19 @@ type Server struct {
 	warnings func(ctx context.Context) ([]string, error)
 	// authFailures are the failed token attempts per client, shared by
 	// /admin/ and /metrics.
-	authFailures *limiter
+	authFailures bucketLimiter
+}
+
+// PrepareShared creates the tables Options.Shared keeps the limits in.
+func PrepareShared(ctx context.Context, db *sql.DB) error { return sharedLimits(ctx, db) }
+
+// newBucketLimiter is the limiter named name: in opts.Shared when set, else in
+// memory.
+func newBucketLimiter(opts Options, name string, rate RateLimit) bucketLimiter {
+	if opts.Shared != nil {
+		return newDBLimiter(opts.Shared, name, rate, opts.Now, opts.Logger)
+	}
+	return newLimiter(rate, opts.Now)
 }
 
 // New builds the server with /healthz, /metrics and /admin/health mounted.
@@ -77,7 +94,7 @@ func New(opts Options) *Server {
 	if opts.AuthFailures == (RateLimit{}) {
 		opts.AuthFailures = DefaultAuthFailures
 	}
-	s := &Server{opts: opts, mux: http.NewServeMux(), authFailures: newLimiter(opts.AuthFailures, opts.Now)}
+	s := &Server{opts: opts, mux: http.NewServeMux(), authFailures: newBucketLimiter(opts, "auth-failures", opts.AuthFailures)}
 	s.health = &healthCheck{check: opts.Health, log: opts.Logger, now: opts.Now}
 	s.warnings = opts.Warnings
 	s.mux.HandleFunc("GET /healthz", s.healthz)

@@ -292,7 +292,7 @@ func SaveDuplicateTx(ctx context.Context, tx *sql.Tx, p post.Post, of string, no
 
 // backfillLinks fills the link column of posts stored before it existed.
 func (s *Store) backfillLinks(ctx context.Context) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, data FROM posts WHERE link = '' AND COALESCE(json_extract(data, '$.link'), '') != ''`)
+	rows, err := s.db.QueryContext(ctx, `SELECT id, data FROM posts WHERE link = '' AND COALESCE(`+s.Dialect().JSONText("data", "link")+`, '') != ''`)
 	if err != nil {
 		return fmt.Errorf("listing posts without a stored link: %w", err)
 	}

@@ -1,21 +1,14 @@
 // Package store provides Crier's database: the posts it has seen, the feeds'
 // polling state and the per-(post, channel) delivery ledger, on SQLite by
-// default. River's job tables live in the same database.
+// default or on PostgreSQL (sqldb). River's job tables live in the same database.
 package store
 
 import (
 	"context"
 	"database/sql"
-	"fmt"
-	"net/url"
-	"os"
-	"path/filepath"
-	"strings"
-	"time"
-
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
 	"github.com/crierhq/crier/migrate"
+	"github.com/crierhq/crier/sqldb"
 )
 
 // Store is the database and the queries Crier runs on it.
@@ -26,23 +19,16 @@ type Store struct {
 // Open opens (creating if needed) the SQLite database at path and brings its
 // schema up to date.
 func Open(ctx context.Context, path string) (*Store, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return nil, fmt.Errorf("creating the data folder for %s: %w", path, err)
-	}
-	// WAL lets readers (crier status) work while the daemon writes;
-	// busy_timeout makes a second process wait instead of failing at once,
-	// and comes first so that switching to WAL waits too.
-	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_txlock=immediate"
-	db, err := sql.Open("sqlite", dsn)
+	return OpenDriver(ctx, "sqlite", path)
+}
+
+// OpenDriver opens the database of driver ("sqlite", "postgres") at target
+// (a file path, a connection string; see sqldb.Open) and brings its schema
+// up to date.
+func OpenDriver(ctx context.Context, driver, target string) (*Store, error) {
+	db, err := sqldb.Open(ctx, driver, target)
 	if err != nil {
-		return nil, fmt.Errorf("opening database %s: %w", path, err)
-	}
-	// SQLite allows one writer; River's SQLite driver asks for a single
-	// connection so its internal work never trips over SQLITE_BUSY.
-	db.SetMaxOpenConns(1)
-	if err := pingUntilFree(ctx, db); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("opening database %s: %w", path, err)
+		return nil, err
 	}
 	s := &Store{db: db}
 	if err := migrate.Up(ctx, db, "store", schema); err != nil {
@@ -56,23 +42,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	return s, nil
 }
 
-// pingUntilFree opens the first connection. Switching a new database to WAL
-// needs it to itself, and SQLite answers SQLITE_BUSY at once (without the
-// busy timeout) while another process does the same: wait and try again.
-func pingUntilFree(ctx context.Context, db *sql.DB) error {
-	var err error
-	for wait := 10 * time.Millisecond; wait < 10*time.Second; wait *= 2 {
-		if err = db.PingContext(ctx); err == nil || !strings.Contains(err.Error(), "SQLITE_BUSY") {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-	}
-	return err
-}
+// Dialect is the database's SQL dialect.
+func (s *Store) Dialect() sqldb.Dialect { return sqldb.DialectOf(s.db) }
 
 // DB returns the underlying database, for River and for packages that keep
 // their own tables (subscribers, the newsletter's send ledger).

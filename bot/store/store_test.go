@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/crierhq/crier/migrate"
+	"os"
 	"path/filepath"
+
+	pgpeer "github.com/crierhq/crier/internal/testpeers/postgres"
+	"github.com/crierhq/crier/migrate"
 	"strings"
 	"testing"
 	"time"
@@ -14,19 +17,25 @@ import (
 	"github.com/crierhq/crier/post"
 )
 
-func openTemp(t *testing.T) (*Store, string) {
+func TestMain(m *testing.M) { os.Exit(pgpeer.Main(m)) }
+
+// open opens the store of driver at target for the test.
+func open(t *testing.T, driver, target string) *Store {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "crier.db")
-	st, err := Open(context.Background(), path)
+	st, err := OpenDriver(context.Background(), driver, target)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	return st, path
+	return st
 }
 
 func TestMigrateIsIdempotentAndOrdered(t *testing.T) {
-	st, path := openTemp(t)
+	pgpeer.Each(t, testMigrateIsIdempotentAndOrdered)
+}
+
+func testMigrateIsIdempotentAndOrdered(t *testing.T, driver, target string) {
+	st := open(t, driver, target)
 	ctx := context.Background()
 	steps := []string{`CREATE TABLE a (x INTEGER)`, `ALTER TABLE a ADD COLUMN y TEXT`}
 	for range 2 {
@@ -35,7 +44,7 @@ func TestMigrateIsIdempotentAndOrdered(t *testing.T) {
 		}
 	}
 	st.Close()
-	st2, err := Open(ctx, path) // reopening runs the store's own steps again: no-op
+	st2, err := OpenDriver(ctx, driver, target) // reopening runs the store's own steps again: no-op
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,8 +61,10 @@ func TestMigrateIsIdempotentAndOrdered(t *testing.T) {
 	}
 }
 
-func TestLedgerLifecycle(t *testing.T) {
-	st, _ := openTemp(t)
+func TestLedgerLifecycle(t *testing.T) { pgpeer.Each(t, testLedgerLifecycle) }
+
+func testLedgerLifecycle(t *testing.T, driver, target string) {
+	st := open(t, driver, target)
 	ctx := context.Background()
 	now := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
 	p := post.Post{ID: "md:x", Title: "X", Source: post.Source{Kind: "markdown"}}
@@ -106,13 +117,22 @@ func TestLedgerLifecycle(t *testing.T) {
 
 // TestConcurrentOpenWaitsInsteadOfFailing: `crier status` started while the
 // daemon creates the database must wait for it, not fail with SQLITE_BUSY.
+// On PostgreSQL, six replicas starting at once on an empty database must
+// not both apply a step.
 func TestConcurrentOpenWaitsInsteadOfFailing(t *testing.T) {
+	pgpeer.Each(t, testConcurrentOpen)
+}
+
+func testConcurrentOpen(t *testing.T, driver, target string) {
 	for round := range 5 {
 		path := filepath.Join(t.TempDir(), fmt.Sprintf("crier-%d.db", round))
+		if driver == "postgres" {
+			path = pgpeer.DSN(t)
+		}
 		errs := make(chan error, 6)
 		for range 6 {
 			go func() {
-				st, err := Open(context.Background(), path)
+				st, err := OpenDriver(context.Background(), driver, path)
 				if err == nil {
 					err = migrate.Up(context.Background(), st.DB(), "extra", []string{`CREATE TABLE extra (x INTEGER)`})
 					st.Close()

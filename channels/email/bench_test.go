@@ -173,7 +173,7 @@ func runBenchChild(t *testing.T, sk *sink, dbPath, mode string, round, n int) (b
 // (Add one by one would take most of the benchmark's time).
 func fillSubscribers(t testing.TB, dbPath string, n int) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, dbPath)
+	st, err := store.OpenDriver(ctx, driverOf(dbPath), dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +291,7 @@ func TestNewsletterBenchChild(t *testing.T) {
 	m := payload.Body.(*Message)
 	// The snapshot is timed on its own, then the sending.
 	snapStart := time.Now()
-	if _, err := s.ledger.begin(ctx, m.SendID, "post", p.ID, m.Subject); err != nil {
+	if _, err := s.ledger.begin(ctx, m.SendID, "post", p.ID, m.Subject, m.source); err != nil {
 		t.Fatal(err)
 	}
 	snap := time.Since(snapStart).Seconds()

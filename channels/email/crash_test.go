@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -135,10 +136,18 @@ func TestCrashChild(t *testing.T) {
 // childSender opens the store a parent test prepared and a real sender to
 // the parent's SMTP server, for the child processes of the crash test and
 // the benchmark.
-func childSender(t *testing.T, dbPath string, port, concurrency int) (*Sender, *store.Store) {
+func childSender(t *testing.T, dbPath string, port, concurrency int, opts ...childOption) (*Sender, *store.Store) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, dbPath)
+	var co childOptions
+	for _, o := range opts {
+		o(&co)
+	}
+	driver := "sqlite"
+	if strings.HasPrefix(dbPath, "postgres://") {
+		driver = "postgres"
+	}
+	st, err := store.OpenDriver(ctx, driver, dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,10 +159,23 @@ func childSender(t *testing.T, dbPath string, port, concurrency int) (*Sender, *
 	cfg := testConfig()
 	cfg.SMTP = SMTP{Host: "127.0.0.1", Port: port, TLS: "none"}
 	cfg.Concurrency = concurrency
-	s, err := NewSender(ctx, cfg, channels.Env{Campaign: testCampaign, DB: st.DB(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
-		subs, subscribers.NewSigner([]byte("test key, 32 bytes long, really")))
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if co.verbose {
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	s, err := NewSender(ctx, cfg, channels.Env{Campaign: testCampaign, DB: st.DB(), Logger: log, Background: co.background},
+		subs, subscribers.NewSigner([]byte("test key, 32 bytes long, really")), co.sender...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s, st
 }
+
+// childOptions shape a child process's sender.
+type childOptions struct {
+	background context.Context
+	sender     []Option
+	verbose    bool
+}
+
+type childOption func(*childOptions)

@@ -67,6 +67,17 @@ type Message struct {
 	// notes say what the newsletter goes without (an image file that
 	// cannot be used); the sender's receipt carries them.
 	notes []string
+	// source is what the message was made from, kept with the send so
+	// that other replicas can make it again and share the send.
+	source sendSource
+}
+
+// sendSource is what a newsletter is made from: the post, or the digest's
+// posts.
+type sendSource struct {
+	ID     string      `json:"id"`
+	Digest bool        `json:"digest"`
+	Posts  []post.Post `json:"posts"`
 }
 
 // ChannelType makes *Message a channels.Body.
@@ -348,7 +359,8 @@ func (f *Formatter) format(sendID, postID string, posts []post.Post, digest bool
 	if err != nil {
 		return channels.Payload{}, fmt.Errorf("formatting %s: %w", postID, err)
 	}
-	m := &Message{Subject: data.Subject, Preheader: data.Preheader, Text: textOut, HTML: htmlOut, SendID: sendID, data: data, inline: inline, notes: notes}
+	m := &Message{Subject: data.Subject, Preheader: data.Preheader, Text: textOut, HTML: htmlOut, SendID: sendID, data: data, inline: inline, notes: notes,
+		source: sendSource{ID: postID, Digest: digest, Posts: posts}}
 	msg, err := f.build(m.Subject, htmlOut, textOut, &mail.Address{Name: "Supporter", Address: "supporter@example.org"},
 		messageID(sendID, "preview", f.domain), first.PublishAt, data.UnsubscribeURL, inline)
 	if err != nil {

@@ -3,6 +3,7 @@ package email
 import (
 	"bytes"
 	"context"
+	pgpeer "github.com/crierhq/crier/internal/testpeers/postgres"
 	"image"
 	"image/color"
 	"image/png"
@@ -75,7 +76,9 @@ func TestLeadImageIsNotRepeated(t *testing.T) {
 
 // Issue 9: a post's local image travels in the mail as an inline part,
 // shown by cid:, in preview's .eml and in what Mailpit receives.
-func TestLocalImageIsInline(t *testing.T) {
+func TestLocalImageIsInline(t *testing.T) { pgpeer.EachDriver(t, testLocalImageIsInline) }
+
+func testLocalImageIsInline(t *testing.T, driver string) {
 	path, data := pngFile(t)
 	f, _ := newFormatter(testConfig(), testCampaign)
 	p := samplePost()
@@ -103,7 +106,7 @@ func TestLocalImageIsInline(t *testing.T) {
 	}
 
 	mp := mailpit.Start(t, mailpit.Options{})
-	fx := newFixture(t, mp, "", nil)
+	fx := newFixture(t, mp, pgpeer.Target(t, driver), nil)
 	fx.add(t, "anna@example.org", "Anna", subscribers.Confirmed)
 	fx.add(t, "ben@example.org", "Ben", subscribers.Confirmed)
 	if _, err := fx.send(t, p); err != nil {
@@ -135,8 +138,12 @@ func TestLocalImageIsInline(t *testing.T) {
 // An image file that cannot be used never stops the newsletter: it goes
 // without, the warning and the receipt say why.
 func TestMissingImageFileLeavesANote(t *testing.T) {
+	pgpeer.EachDriver(t, testMissingImageFileLeavesANote)
+}
+
+func testMissingImageFileLeavesANote(t *testing.T, driver string) {
 	mp := mailpit.Start(t, mailpit.Options{})
-	fx := newFixture(t, mp, "", nil)
+	fx := newFixture(t, mp, pgpeer.Target(t, driver), nil)
 	fx.add(t, "anna@example.org", "Anna", subscribers.Confirmed)
 	p := samplePost()
 	p.Image = &post.Image{File: filepath.Join(t.TempDir(), "gone.png"), Alt: "x"}

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/crierhq/crier/sqldb"
 )
 
 // A send's checkpoints go first to an append-only journal file next to the
@@ -37,9 +39,24 @@ const (
 	maxUnfolded = 64 * foldEvery
 )
 
+// On PostgreSQL there is no journal file: several replicas share a send, and
+// a file on one machine is no checkpoint for the others. There each accepted
+// message is checkpointed in the database itself before that connection is
+// handed anything else (record returns once it is committed), which keeps
+// the same bound: a killed replica leaves at most one accepted but
+// unrecorded message per SMTP connection. The connections' checkpoints are
+// committed together (group commit): a connection whose message was
+// accepted while a commit is under way joins the next one, so there is one
+// commit per round of the connections instead of one per message.
+
 // journal is one send's checkpoint file and the records not yet folded.
 type journal struct {
-	l      *ledger
+	l *ledger
+	// direct: no file, every record is committed to the ledger before
+	// record returns (PostgreSQL), through gc.
+	direct bool
+	gc     *groupCommit
+	// sendID is the send the journal belongs to.
 	sendID string
 	path   string
 
@@ -93,6 +110,16 @@ func journalPath(ctx context.Context, db *sql.DB, sendID string) (string, error)
 // openJournal opens (creating if need be) the journal of a send, folding
 // into the ledger any records an earlier attempt wrote after its last fold.
 func (l *ledger) openJournal(ctx context.Context, sendID string) (*journal, error) {
+	if l.d == sqldb.Postgres {
+		j := &journal{l: l, sendID: sendID, direct: true, done: make(chan struct{}),
+			gc: &groupCommit{l: l, sendID: sendID, kick: make(chan struct{}, 1)}}
+		j.wg.Add(1)
+		go func() {
+			defer j.wg.Done()
+			j.gc.run(j.done)
+		}()
+		return j, nil
+	}
 	path, err := journalPath(ctx, l.db, sendID)
 	if err != nil {
 		return nil, err
@@ -164,9 +191,22 @@ func (j *journal) recover(ctx context.Context) error {
 	return j.l.foldSent(ctx, j.sendID, marks, size)
 }
 
+// recordAsync checkpoints one accepted message and returns the wait for it:
+// in the file, the record is written when it returns (the wait is nil); in
+// the database (PostgreSQL), the wait returns once it is committed.
+func (j *journal) recordAsync(id int64, at time.Time) (func() error, error) {
+	if j.direct {
+		return j.gc.queue(id, at), nil
+	}
+	return nil, j.record(id, at)
+}
+
 // record checkpoints one accepted message: when it returns nil the record is
 // in the file.
 func (j *journal) record(id int64, at time.Time) error {
+	if j.direct {
+		return j.gc.record(id, at)
+	}
 	j.mu.Lock()
 	binary.LittleEndian.PutUint64(j.rec[:], uint64(id))
 	binary.LittleEndian.PutUint64(j.rec[8:], uint64(at.UnixNano()))
@@ -214,6 +254,9 @@ func (j *journal) folder() {
 
 // fold writes the pending records into the ledger in one transaction.
 func (j *journal) fold(ctx context.Context) error {
+	if j.direct {
+		return nil
+	}
 	j.foldMu.Lock()
 	defer j.foldMu.Unlock()
 	j.mu.Lock()
@@ -241,6 +284,11 @@ func (j *journal) fold(ctx context.Context) error {
 
 // close folds what is left and closes the file.
 func (j *journal) close(ctx context.Context) error {
+	if j.direct {
+		close(j.done)
+		j.wg.Wait()
+		return nil
+	}
 	close(j.done)
 	j.wg.Wait()
 	err := j.fold(ctx)
@@ -253,6 +301,9 @@ func (j *journal) close(ctx context.Context) error {
 // removeJournal deletes a finished send's journal (everything in it is in
 // the ledger).
 func (l *ledger) removeJournal(ctx context.Context, sendID string) error {
+	if l.d == sqldb.Postgres {
+		return nil
+	}
 	path, err := journalPath(ctx, l.db, sendID)
 	if err != nil {
 		return err
@@ -261,4 +312,61 @@ func (l *ledger) removeJournal(ctx context.Context, sendID string) error {
 		return fmt.Errorf("removing the send journal of %s: %w", sendID, err)
 	}
 	return nil
+}
+
+// groupCommit commits the checkpoints of a send's connections together.
+type groupCommit struct {
+	l      *ledger
+	sendID string
+	kick   chan struct{}
+
+	mu      sync.Mutex
+	marks   []sentMark
+	waiters []chan error
+}
+
+// record queues a checkpoint and waits until it is committed.
+func (g *groupCommit) record(id int64, at time.Time) error {
+	return g.queue(id, at)()
+}
+
+// queue queues a checkpoint and returns the wait for its commit.
+func (g *groupCommit) queue(id int64, at time.Time) func() error {
+	ch := make(chan error, 1)
+	g.mu.Lock()
+	g.marks = append(g.marks, sentMark{id: id, at: at})
+	g.waiters = append(g.waiters, ch)
+	g.mu.Unlock()
+	select {
+	case g.kick <- struct{}{}:
+	default:
+	}
+	return func() error { return <-ch }
+}
+
+// run commits what is queued, one statement at a time, until done.
+func (g *groupCommit) run(done chan struct{}) {
+	for {
+		select {
+		case <-done:
+			g.commit() // nothing waits after close, but be sure
+			return
+		case <-g.kick:
+		}
+		g.commit()
+	}
+}
+
+func (g *groupCommit) commit() {
+	g.mu.Lock()
+	marks, waiters := g.marks, g.waiters
+	g.marks, g.waiters = nil, nil
+	g.mu.Unlock()
+	if len(marks) == 0 {
+		return
+	}
+	err := g.l.markSentBatch(context.Background(), g.sendID, marks)
+	for _, w := range waiters {
+		w <- err
+	}
 }

@@ -2,15 +2,18 @@ package email
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
+	"math"
 	"time"
 
 	"github.com/crierhq/crier/bounces"
 	"github.com/crierhq/crier/migrate"
+	"github.com/crierhq/crier/sqldb"
 )
 
 // The send ledger: one row per campaign (email_sends) and one per recipient
@@ -19,7 +22,7 @@ import (
 // they left the list before their turn (skipped). "sending" marks rows an
 // attempt has taken in hand; an attempt that starts finds any left from a
 // dead one and puts them back to pending.
-var schema = []string{`
+var schema = []string{migrate.Dialects(`
 CREATE TABLE email_sends (
 	id          TEXT PRIMARY KEY,
 	kind        TEXT NOT NULL,
@@ -45,15 +48,40 @@ CREATE TABLE email_recipients (
 CREATE INDEX email_recipients_state ON email_recipients (send_id, state, subscriber_id);
 CREATE INDEX email_recipients_sent_at ON email_recipients (sent_at) WHERE sent_at IS NOT NULL;
 `, `
+CREATE TABLE email_sends (
+	id          TEXT PRIMARY KEY,
+	kind        TEXT NOT NULL,
+	ref         TEXT NOT NULL,
+	subject     TEXT NOT NULL,
+	state       TEXT NOT NULL,
+	total       INTEGER NOT NULL,
+	created_at  TIMESTAMP NOT NULL,
+	updated_at  TIMESTAMP NOT NULL,
+	finished_at TIMESTAMP
+);
+
+CREATE TABLE email_recipients (
+	send_id       TEXT NOT NULL,
+	subscriber_id BIGINT NOT NULL,
+	state         TEXT NOT NULL,
+	attempts      INTEGER NOT NULL DEFAULT 0,
+	last_error    TEXT NOT NULL DEFAULT '',
+	next_try_at   TIMESTAMP,
+	sent_at       TIMESTAMP,
+	PRIMARY KEY (send_id, subscriber_id)
+);
+CREATE INDEX email_recipients_state ON email_recipients (send_id, state, subscriber_id);
+CREATE INDEX email_recipients_sent_at ON email_recipients (sent_at) WHERE sent_at IS NOT NULL;
+`), `
 -- How many bytes of the send's journal (journal.go) are folded into
 -- email_recipients.
-ALTER TABLE email_sends ADD COLUMN journal_offset INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE email_sends ADD COLUMN journal_offset BIGINT NOT NULL DEFAULT 0;
 `, `
 -- Every recipient changes state twice in a send (taken in hand, then sent),
 -- and an index on the state paid for both on the path of every message.
 -- The primary key serves what it served: a send is walked in id order.
 DROP INDEX IF EXISTS email_recipients_state;
-`, `
+`, migrate.Dialects(`
 -- Erasure is complete: when a subscriber row goes (crier subscribers remove,
 -- the admin API, the purge of unconfirmed ones), their rows in every send go
 -- with it, last_error included (a 4xx reply may quote the address), and the
@@ -68,7 +96,36 @@ END;
 -- Rows of subscribers erased before this step.
 DELETE FROM email_recipients WHERE subscriber_id NOT IN (SELECT id FROM subscribers);
 UPDATE email_sends SET total = (SELECT COUNT(*) FROM email_recipients r WHERE r.send_id = email_sends.id);
+`, `
+-- The same erasure as on SQLite: a trigger function and a row trigger.
+CREATE FUNCTION email_recipients_erase() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	UPDATE email_sends SET total = total - 1 WHERE id IN (
+		SELECT send_id FROM email_recipients WHERE send_id IN (SELECT id FROM email_sends) AND subscriber_id = OLD.id);
+	DELETE FROM email_recipients WHERE send_id IN (SELECT id FROM email_sends) AND subscriber_id = OLD.id;
+	RETURN OLD;
+END;
+$$;
+CREATE TRIGGER email_recipients_erase AFTER DELETE ON subscribers
+	FOR EACH ROW EXECUTE FUNCTION email_recipients_erase();
+DELETE FROM email_recipients WHERE subscriber_id NOT IN (SELECT id FROM subscribers);
+UPDATE email_sends SET total = (SELECT COUNT(*) FROM email_recipients r WHERE r.send_id = email_sends.id);
+`), `
+-- A send shared by several replicas (PostgreSQL): a row taken in hand
+-- ("sending") belongs to the replica claimed_by until lease_until (Unix
+-- nanoseconds), which that replica keeps pushing forward while it sends; a
+-- row whose lease ran out (its replica died) is claimed again by any
+-- replica. source is what the newsletter is made from, so that every
+-- replica can make the same message.
+ALTER TABLE email_recipients ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE email_recipients ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE email_sends ADD COLUMN source TEXT NOT NULL DEFAULT '';
 `}
+
+// DefaultLease is how long a replica's claim on recipients lasts without
+// being renewed: a replica that dies mid-send holds its rows up to this
+// long before the others take them.
+const DefaultLease = 30 * time.Second
 
 // Recipient states.
 const (
@@ -85,10 +142,21 @@ const (
 	sendDone    = "done"
 )
 
+// PrepareLedger creates or migrates the send ledger's tables in db (crier
+// store copy prepares a target database with it).
+func PrepareLedger(ctx context.Context, db *sql.DB) error {
+	return migrate.Up(ctx, db, "email", schema)
+}
+
 type ledger struct {
-	db  *sql.DB
-	now func() time.Time
-	log *slog.Logger
+	db *sql.DB
+	d  sqldb.Dialect
+	// replica names this process in the rows it claims.
+	replica string
+	// lease is how long a claim lasts without renewal (DefaultLease).
+	lease time.Duration
+	now   func() time.Time
+	log   *slog.Logger
 	// Prepared once: they run for every message.
 	sentStmt   *sql.Stmt
 	statusStmt *sql.Stmt
@@ -98,10 +166,10 @@ func openLedger(ctx context.Context, db *sql.DB, now func() time.Time, log *slog
 	if err := migrate.Up(ctx, db, "email", schema); err != nil {
 		return nil, err
 	}
-	l := &ledger{db: db, now: now, log: log}
+	l := &ledger{db: db, d: sqldb.DialectOf(db), replica: rand.Text()[:12], lease: DefaultLease, now: now, log: log}
 	var err error
 	if l.sentStmt, err = db.PrepareContext(ctx, `UPDATE email_recipients SET state = 'sent', sent_at = $1, attempts = attempts + 1, last_error = ''
-		WHERE send_id = $2 AND subscriber_id IN (SELECT value FROM json_each($3)) AND state != 'sent'`); err != nil {
+		WHERE send_id = $2 AND `+l.d.InIDs("subscriber_id", "$3")+` AND state != 'sent'`); err != nil {
 		return nil, fmt.Errorf("preparing the send ledger: %w", err)
 	}
 	if l.statusStmt, err = db.PrepareContext(ctx, `SELECT status FROM subscribers WHERE id = $1`); err != nil {
@@ -114,16 +182,22 @@ func openLedger(ctx context.Context, db *sql.DB, now func() time.Time, log *slog
 // in one transaction, or finds the send made by an earlier attempt. Rows an
 // earlier attempt left "sending" go back to pending: their outcome is
 // unknown, and they are sent again (at most one per SMTP connection of that
-// attempt was in flight). It returns how many rows it put back.
-func (l *ledger) begin(ctx context.Context, id, kind, ref, subject string) (reclaimed int64, err error) {
+// attempt was in flight). On SQLite (one process) that is every such row; on
+// PostgreSQL only those whose lease ran out, since the others belong to
+// replicas still sending. It returns how many rows it put back.
+func (l *ledger) begin(ctx context.Context, id, kind, ref, subject string, src sendSource) (reclaimed int64, err error) {
 	now := l.now().UTC()
+	source, err := json.Marshal(src)
+	if err != nil {
+		return 0, fmt.Errorf("starting send %s: %w", id, err)
+	}
 	tx, err := l.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("starting send %s: %w", id, err)
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `INSERT INTO email_sends (id, kind, ref, subject, state, total, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, 0, $6, $6) ON CONFLICT (id) DO NOTHING`, id, kind, ref, subject, sendSending, now)
+	res, err := tx.ExecContext(ctx, `INSERT INTO email_sends (id, kind, ref, subject, state, total, created_at, updated_at, source)
+		VALUES ($1, $2, $3, $4, $5, 0, $6, $6, $7) ON CONFLICT (id) DO NOTHING`, id, kind, ref, subject, sendSending, now, string(source))
 	if err != nil {
 		return 0, fmt.Errorf("starting send %s: %w", id, err)
 	}
@@ -138,17 +212,70 @@ func (l *ledger) begin(ctx context.Context, id, kind, ref, subject string) (recl
 			return 0, fmt.Errorf("snapshotting recipients of %s: %w", id, err)
 		}
 	} else {
-		res, err := tx.ExecContext(ctx, `UPDATE email_recipients SET state = $1 WHERE send_id = $2 AND state = $3`, rcptPending, id, rcptSending)
+		expired := now.UnixNano()
+		if l.d != sqldb.Postgres {
+			expired = math.MaxInt64
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE email_recipients SET state = $1, claimed_by = '' WHERE send_id = $2 AND state = $3 AND lease_until < $4`,
+			rcptPending, id, rcptSending, expired)
 		if err != nil {
 			return 0, fmt.Errorf("resuming send %s: %w", id, err)
 		}
 		reclaimed, _ = res.RowsAffected()
-		if _, err := tx.ExecContext(ctx, `UPDATE email_sends SET state = $1, finished_at = NULL, updated_at = $2 WHERE id = $3 AND state != $1`,
-			sendSending, now, id); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE email_sends SET state = $1, finished_at = NULL, updated_at = $2, source = $4 WHERE id = $3 AND (state != $1 OR source = '')`,
+			sendSending, now, id, string(source)); err != nil {
 			return 0, fmt.Errorf("resuming send %s: %w", id, err)
 		}
 	}
 	return reclaimed, tx.Commit()
+}
+
+// sharedSend is a send in progress that another replica may join.
+type sharedSend struct {
+	id, kind, ref string
+	source        sendSource
+}
+
+// sendsToJoin lists the sends in progress that have recipients to claim now
+// (pending and due, or held by a replica whose lease ran out).
+func (l *ledger) sendsToJoin(ctx context.Context) ([]sharedSend, error) {
+	now := l.now().UTC()
+	rows, err := l.db.QueryContext(ctx, `SELECT s.id, s.kind, s.ref, s.source FROM email_sends s
+		WHERE s.state = $1 AND s.source != '' AND EXISTS (SELECT 1 FROM email_recipients r WHERE r.send_id = s.id AND
+			((r.state = $2 AND (r.next_try_at IS NULL OR r.next_try_at <= $3)) OR (r.state = $4 AND r.lease_until < $5)))
+		ORDER BY s.created_at`, sendSending, rcptPending, now, rcptSending, now.UnixNano())
+	if err != nil {
+		return nil, fmt.Errorf("looking for newsletter sends to share: %w", err)
+	}
+	defer rows.Close()
+	var out []sharedSend
+	for rows.Next() {
+		var s sharedSend
+		var src string
+		if err := rows.Scan(&s.id, &s.kind, &s.ref, &src); err != nil {
+			return nil, fmt.Errorf("looking for newsletter sends to share: %w", err)
+		}
+		if err := json.Unmarshal([]byte(src), &s.source); err != nil {
+			l.log.Error("a newsletter send cannot be shared: its source does not read", "send", s.id, "err", err)
+			continue
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// renew pushes forward the lease on the rows this replica holds in a send.
+func (l *ledger) renew(ctx context.Context, sendID string) error {
+	// Rows being checkpointed at this moment are passed over (they are
+	// becoming sent): waiting for them could deadlock with the group
+	// commit, which locks its rows in another order.
+	_, err := l.db.ExecContext(ctx, `UPDATE email_recipients SET lease_until = $1 WHERE (send_id, subscriber_id) IN (
+		SELECT send_id, subscriber_id FROM email_recipients WHERE send_id = $2 AND claimed_by = $3 AND state = $4`+l.d.SkipLocked("email_recipients")+`)`,
+		l.now().Add(l.lease).UnixNano(), sendID, l.replica, rcptSending)
+	if err != nil {
+		return fmt.Errorf("renewing the claim on recipients of %s: %w", sendID, err)
+	}
+	return nil
 }
 
 // recipient is one row taken in hand, with the subscriber's current data.
@@ -161,10 +288,13 @@ type recipient struct {
 	checkedAt time.Time
 }
 
-// claim takes up to limit pending recipients whose turn has come, in id
-// order after afterID, and marks them sending. Recipients who are no longer
-// confirmed (unsubscribed, bounced or erased since the snapshot) are marked
-// skipped instead.
+// claim takes up to limit recipients whose turn has come (pending and due,
+// or held by a replica whose lease ran out), in id order after afterID, and
+// marks them sending under this replica's lease. Recipients who are no
+// longer confirmed (unsubscribed, bounced or erased since the snapshot) are
+// marked skipped instead. On PostgreSQL, rows another replica is claiming at
+// the same moment are passed over (SKIP LOCKED), so replicas sharing a send
+// take disjoint pages without waiting for each other.
 func (l *ledger) claim(ctx context.Context, sendID string, afterID int64, limit int) ([]recipient, int64, error) {
 	now := l.now().UTC()
 	tx, err := l.db.BeginTx(ctx, nil)
@@ -172,45 +302,77 @@ func (l *ledger) claim(ctx context.Context, sendID string, afterID int64, limit 
 		return nil, afterID, fmt.Errorf("claiming recipients of %s: %w", sendID, err)
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, `SELECT r.subscriber_id, r.attempts, COALESCE(s.email, ''), COALESCE(s.name, ''), COALESCE(s.status, '')
-		FROM email_recipients r LEFT JOIN subscribers s ON s.id = r.subscriber_id
-		WHERE r.send_id = $1 AND r.state = $2 AND r.subscriber_id > $3 AND (r.next_try_at IS NULL OR r.next_try_at <= $4)
-		ORDER BY r.subscriber_id LIMIT $5`, sendID, rcptPending, afterID, now, limit)
+	// The rows first, then their subscribers by id: joining in one query
+	// let PostgreSQL's planner hash-join the whole subscribers table for
+	// every page.
+	rows, err := tx.QueryContext(ctx, `SELECT r.subscriber_id, r.attempts FROM email_recipients r
+		WHERE r.send_id = $1 AND r.subscriber_id > $3
+			AND ((r.state = $2 AND (r.next_try_at IS NULL OR r.next_try_at <= $4)) OR (r.state = $6 AND r.lease_until < $7))
+		ORDER BY r.subscriber_id LIMIT $5`+l.d.SkipLocked("r"), sendID, rcptPending, afterID, now, limit, rcptSending, now.UnixNano())
 	if err != nil {
 		return nil, afterID, fmt.Errorf("claiming recipients of %s: %w", sendID, err)
 	}
-	var out []recipient
-	var skipped []int64
-	last := afterID
+	var page []recipient
+	var ids []int64
 	for rows.Next() {
 		var r recipient
-		var status string
-		if err := rows.Scan(&r.id, &r.attempts, &r.email, &r.name, &status); err != nil {
+		if err := rows.Scan(&r.id, &r.attempts); err != nil {
 			rows.Close()
 			return nil, afterID, fmt.Errorf("claiming recipients of %s: %w", sendID, err)
 		}
-		last = r.id
-		r.checkedAt = now
-		if status != "confirmed" {
-			skipped = append(skipped, r.id)
-			continue
-		}
-		out = append(out, r)
+		page = append(page, r)
+		ids = append(ids, r.id)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, afterID, fmt.Errorf("claiming recipients of %s: %w", sendID, err)
 	}
-	for _, id := range skipped {
-		if _, err := tx.ExecContext(ctx, `UPDATE email_recipients SET state = $1, last_error = 'left the list before their turn'
-			WHERE send_id = $2 AND subscriber_id = $3`, rcptSkipped, sendID, id); err != nil {
-			return nil, afterID, fmt.Errorf("skipping recipient %d of %s: %w", id, sendID, err)
+	type sub struct{ email, name, status string }
+	subs := make(map[int64]sub, len(ids))
+	if len(ids) > 0 {
+		rows, err := tx.QueryContext(ctx, `SELECT id, email, name, status FROM subscribers WHERE `+l.d.InIDs("id", "$1"), l.d.IDList(ids))
+		if err != nil {
+			return nil, afterID, fmt.Errorf("claiming recipients of %s: %w", sendID, err)
+		}
+		for rows.Next() {
+			var id int64
+			var s sub
+			if err := rows.Scan(&id, &s.email, &s.name, &s.status); err != nil {
+				rows.Close()
+				return nil, afterID, fmt.Errorf("claiming recipients of %s: %w", sendID, err)
+			}
+			subs[id] = s
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, afterID, fmt.Errorf("claiming recipients of %s: %w", sendID, err)
 		}
 	}
-	if len(out) > 0 {
-		if _, err := tx.ExecContext(ctx, `UPDATE email_recipients SET state = $1
-			WHERE send_id = $2 AND state = $3 AND subscriber_id > $4 AND subscriber_id <= $5 AND (next_try_at IS NULL OR next_try_at <= $6)`,
-			rcptSending, sendID, rcptPending, afterID, last, now); err != nil {
+	var out []recipient
+	var skipped, taken []int64
+	last := afterID
+	for _, r := range page {
+		last = r.id
+		r.checkedAt = now
+		s := subs[r.id] // erased: the zero value, not confirmed
+		if s.status != "confirmed" {
+			skipped = append(skipped, r.id)
+			continue
+		}
+		r.email, r.name = s.email, s.name
+		out = append(out, r)
+		taken = append(taken, r.id)
+	}
+	if len(skipped) > 0 {
+		if _, err := tx.ExecContext(ctx, `UPDATE email_recipients SET state = $1, last_error = 'left the list before their turn'
+			WHERE send_id = $2 AND `+l.d.InIDs("subscriber_id", "$3"), rcptSkipped, sendID, l.d.IDList(skipped)); err != nil {
+			return nil, afterID, fmt.Errorf("skipping recipients of %s: %w", sendID, err)
+		}
+	}
+	if len(taken) > 0 {
+		if _, err := tx.ExecContext(ctx, `UPDATE email_recipients SET state = $1, claimed_by = $2, lease_until = $3
+			WHERE send_id = $4 AND `+l.d.InIDs("subscriber_id", "$5"),
+			rcptSending, l.replica, now.Add(l.lease).UnixNano(), sendID, l.d.IDList(taken)); err != nil {
 			return nil, afterID, fmt.Errorf("claiming recipients of %s: %w", sendID, err)
 		}
 	}
@@ -259,20 +421,15 @@ func (l *ledger) foldSent(ctx context.Context, sendID string, marks []sentMark, 
 	}
 	defer tx.Rollback()
 	if len(marks) > 0 {
-		ids := make([]byte, 0, 1+len(marks)*8)
-		ids = append(ids, '[')
+		ids := make([]int64, len(marks))
 		var at time.Time
 		for i, m := range marks {
-			if i > 0 {
-				ids = append(ids, ',')
-			}
-			ids = strconv.AppendInt(ids, m.id, 10)
+			ids[i] = m.id
 			if m.at.After(at) {
 				at = m.at
 			}
 		}
-		ids = append(ids, ']')
-		if _, err := tx.StmtContext(ctx, l.sentStmt).ExecContext(ctx, at.UTC(), sendID, string(ids)); err != nil {
+		if _, err := tx.StmtContext(ctx, l.sentStmt).ExecContext(ctx, at.UTC(), sendID, l.d.IDList(ids)); err != nil {
 			return fmt.Errorf("recording %d messages of %s as sent: %w", len(marks), sendID, err)
 		}
 	}
@@ -281,6 +438,25 @@ func (l *ledger) foldSent(ctx context.Context, sendID string, marks []sentMark, 
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("recording sent messages of %s: %w", sendID, err)
+	}
+	return nil
+}
+
+// markSentBatch checkpoints accepted messages in the ledger in one
+// statement (PostgreSQL, where there is no journal file), with the latest of
+// their times as sent_at, as a fold does. It is committed even if the
+// attempt's context is ending: the server already has the messages.
+func (l *ledger) markSentBatch(ctx context.Context, sendID string, marks []sentMark) error {
+	ids := make([]int64, len(marks))
+	var at time.Time
+	for i, m := range marks {
+		ids[i] = m.id
+		if m.at.After(at) {
+			at = m.at
+		}
+	}
+	if _, err := l.sentStmt.ExecContext(context.WithoutCancel(ctx), at.UTC(), sendID, l.d.IDList(ids)); err != nil {
+		return fmt.Errorf("recording %d messages of %s as sent: %w", len(marks), sendID, err)
 	}
 	return nil
 }
@@ -352,7 +528,7 @@ func countStates(ctx context.Context, db *sql.DB, sendID string) (map[string]int
 // when none waits).
 func (l *ledger) nextTry(ctx context.Context, sendID string) (time.Time, error) {
 	var t sql.NullTime
-	err := l.db.QueryRowContext(ctx, `SELECT next_try_at FROM email_recipients WHERE send_id = $1 AND state = $2 ORDER BY next_try_at LIMIT 1`, sendID, rcptPending).Scan(&t)
+	err := l.db.QueryRowContext(ctx, `SELECT next_try_at FROM email_recipients WHERE send_id = $1 AND state = $2 ORDER BY next_try_at NULLS FIRST LIMIT 1`, sendID, rcptPending).Scan(&t)
 	if errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, nil
 	}
@@ -435,11 +611,11 @@ type Failure struct {
 // sent, failed, skipped and pending counts and the current rate. It works on
 // a database where the email channel never ran (no sends).
 func SendProgress(ctx context.Context, db *sql.DB) ([]Progress, error) {
-	var exists int
-	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'email_sends'`).Scan(&exists); err != nil {
+	exists, err := sqldb.DialectOf(db).TableExists(ctx, db, "email_sends")
+	if err != nil {
 		return nil, fmt.Errorf("reading newsletter sends: %w", err)
 	}
-	if exists == 0 {
+	if !exists {
 		return nil, nil
 	}
 	return progress(ctx, db, "")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"github.com/crierhq/crier/sqldb"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -103,8 +104,7 @@ func (c *progressCollector) Collect(ch chan<- prometheus.Metric) {
 
 // liveProgress is SendProgress for the running sends and the newest one.
 func liveProgress(ctx context.Context, db *sql.DB) ([]Progress, error) {
-	var exists int
-	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'email_sends'`).Scan(&exists); err != nil || exists == 0 {
+	if exists, err := sqldb.DialectOf(db).TableExists(ctx, db, "email_sends"); err != nil || !exists {
 		return nil, err
 	}
 	return progress(ctx, db, `state = 'sending' OR id = (SELECT id FROM email_sends ORDER BY created_at DESC, id LIMIT 1)`)

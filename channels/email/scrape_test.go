@@ -2,6 +2,7 @@ package email
 
 import (
 	"fmt"
+	pgpeer "github.com/crierhq/crier/internal/testpeers/postgres"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,11 +18,13 @@ import (
 // used to hold SQLite's one connection for most of a second at 1M
 // recipients), and the send still delivers every message. Throughput with
 // and without a scrape loop is compared in BenchmarkSendWithScrapeLoop.
-func TestScrapeLoopDuringSend(t *testing.T) {
+func TestScrapeLoopDuringSend(t *testing.T) { pgpeer.EachDriver(t, testScrapeLoopDuringSend) }
+
+func testScrapeLoopDuringSend(t *testing.T, driver string) {
 	const n = 600
 	sk := startSink(t, false)
 	reg := prometheus.NewRegistry()
-	fx := newFixture(t, &mailpit.Server{SMTPHost: "127.0.0.1", SMTPPort: sk.addr.Port}, "", nil, WithRegisterer(reg))
+	fx := newFixture(t, &mailpit.Server{SMTPHost: "127.0.0.1", SMTPPort: sk.addr.Port}, pgpeer.Target(t, driver), nil, WithRegisterer(reg))
 	for i := range n {
 		fx.add(t, fmt.Sprintf("s%04d@example.org", i), "", subscribers.Confirmed)
 	}

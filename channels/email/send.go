@@ -59,6 +59,7 @@ type options struct {
 	// metricsEvery is how old the progress snapshot may get (0: the
 	// default); the benchmark sets 1ns to measure a query per scrape.
 	metricsEvery time.Duration
+	lease        time.Duration
 }
 
 // WithRegisterer registers the newsletter metrics (messages by outcome, and
@@ -77,6 +78,10 @@ func WithSleep(sleep func(ctx context.Context, d time.Duration) error) Option {
 // WithRetryBackoff sets the first wait after a 4xx reply or a lost
 // connection (default 2s; it doubles on each retry, up to 5 minutes).
 func WithRetryBackoff(d time.Duration) Option { return func(o *options) { o.backoff = d } }
+
+// WithLease sets how long a replica's claim on recipients lasts without
+// renewal (DefaultLease; tests shorten it).
+func WithLease(d time.Duration) Option { return func(o *options) { o.lease = d } }
 
 // WithSMTPTimeout bounds each SMTP command (default 60s).
 func WithSMTPTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
@@ -118,6 +123,9 @@ type Sender struct {
 
 	mu     sync.Mutex
 	active map[string]bool
+	// helping are the sends this replica helps with (share), each with
+	// the way to stop helping and a channel closed when it has.
+	helping map[string]helpRun
 }
 
 // New returns the newsletter formatter and its real sender. The sender
@@ -158,6 +166,9 @@ func NewSender(ctx context.Context, cfg Config, env channels.Env, subs *subscrib
 	if err != nil {
 		return nil, err
 	}
+	if o.lease > 0 {
+		l.lease = o.lease
+	}
 	client, err := newClient(cfg, o.timeout)
 	if err != nil {
 		return nil, err
@@ -170,7 +181,7 @@ func NewSender(ctx context.Context, cfg Config, env channels.Env, subs *subscrib
 		dk.NowFunc = o.now
 	}
 	s := &Sender{f: f, cfg: cfg, env: env, subs: subs, signer: signer, ledger: l, client: client, dkim: dk, opts: o,
-		log: log, active: map[string]bool{}}
+		log: log, active: map[string]bool{}, helping: map[string]helpRun{}}
 	if s.bounce, err = BounceAddresses(cfg, signer); err != nil {
 		return nil, err
 	}
@@ -179,6 +190,9 @@ func NewSender(ctx context.Context, cfg Config, env channels.Env, subs *subscrib
 		s.pacer.interval = time.Duration(float64(time.Second) / cfg.RatePerSecond)
 	}
 	s.metrics = newMetrics(o.reg, env.DB, o.metricsEvery)
+	if env.Background != nil {
+		go s.share(env.Background)
+	}
 	return s, nil
 }
 
@@ -269,6 +283,7 @@ func (s *Sender) Digest(ctx context.Context, digestID string, posts []post.Post)
 
 // run is one attempt of a campaign send.
 func (s *Sender) run(ctx context.Context, m *Message, kind, ref string) (channels.Receipt, error) {
+	s.stopHelping(m.SendID) // the job's own attempt takes over here
 	s.mu.Lock()
 	if s.active[m.SendID] {
 		s.mu.Unlock()
@@ -293,7 +308,7 @@ func (s *Sender) run(ctx context.Context, m *Message, kind, ref string) (channel
 			log.Error("closing the send journal", "err", err)
 		}
 	}()
-	reclaimed, err := s.ledger.begin(ctx, m.SendID, kind, ref, m.Subject)
+	reclaimed, err := s.ledger.begin(ctx, m.SendID, kind, ref, m.Subject, m.source)
 	if err != nil {
 		return channels.Receipt{}, err
 	}
@@ -326,6 +341,12 @@ func (s *Sender) run(ctx context.Context, m *Message, kind, ref string) (channel
 					return channels.Receipt{}, err
 				}
 				return s.unfinished(ctx, m, max(next.Sub(s.opts.now()), time.Second), "some recipients wait for a retry")
+			}
+			if c[rcptSending] > 0 {
+				// Other replicas are sending the last pages (or held
+				// them when they died: their lease runs out, and the
+				// next attempt takes them).
+				return s.unfinished(ctx, m, time.Second, "other replicas are sending the last recipients")
 			}
 			if err := s.ledger.finish(ctx, m.SendID); err != nil {
 				return channels.Receipt{}, err
@@ -403,6 +424,25 @@ func (s *Sender) pass(ctx context.Context, m *Message, j *journal, stopAt time.T
 			}
 		}()
 	}
+	// The lease on the rows this replica holds is renewed while it sends
+	// them; a replica that dies stops renewing, and the others take the
+	// rows once the lease runs out.
+	renewDone := make(chan struct{})
+	defer close(renewDone)
+	go func() {
+		t := time.NewTicker(s.ledger.lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-renewDone:
+				return
+			case <-t.C:
+				if err := s.ledger.renew(context.WithoutCancel(ctx), m.SendID); err != nil {
+					log.Error("renewing the claim on recipients", "err", err)
+				}
+			}
+		}
+	}()
 	var after int64
 dispatch:
 	for {
@@ -592,9 +632,27 @@ type worker struct {
 	st   *sendState
 	conn *smtp.Client
 	msg  *gomail.Msg
+	// ck waits for the checkpoint of the last message this worker's
+	// server accepted, while the next one is sent (PostgreSQL): the next
+	// is only ended once it is committed. Nil when none is pending.
+	ck func() error
+}
+
+// settle waits for the pending checkpoint; a failed one stops the send.
+func (w *worker) settle() error {
+	if w.ck == nil {
+		return nil
+	}
+	err := w.ck()
+	w.ck = nil
+	if err != nil {
+		w.st.abort(channels.Temporary(err))
+	}
+	return err
 }
 
 func (w *worker) close() {
+	w.settle()
 	if w.conn != nil {
 		_ = w.st.s.client.CloseWithSMTPClient(w.conn)
 		w.conn = nil
@@ -733,9 +791,20 @@ func (w *worker) connect(a *attempt) next {
 // transact runs one SMTP transaction and acts on the reply by its kind.
 func (w *worker) transact(a *attempt) next {
 	s := w.st.s
-	err := transact(w.conn, s.opts.timeout, s.envelopeFrom(w.st.m.SendID, a.r.id), (&mail.Address{Address: a.r.email}).String(), w.msg)
+	var beforeEnd func() error
+	if w.ck != nil {
+		beforeEnd = w.settle
+	}
+	err := transactAfter(w.conn, s.opts.timeout, s.envelopeFrom(w.st.m.SendID, a.r.id), (&mail.Address{Address: a.r.email}).String(), w.msg, beforeEnd)
 	if err == nil {
 		w.accepted(a)
+		return stop
+	}
+	if errors.Is(err, errNotEnded) {
+		// The checkpoint before it failed and the send is stopping: this
+		// message was not accepted.
+		w.drop()
+		w.release(a)
 		return stop
 	}
 	te := &txError{err: err, broken: true}
@@ -755,15 +824,18 @@ func (w *worker) transact(a *attempt) next {
 }
 
 // accepted checkpoints a message the server took, at once, whatever
-// happens to the attempt's context, before this connection is handed
-// anything else: at most one accepted but unrecorded message per
-// connection.
+// happens to the attempt's context, before this connection has another
+// message accepted: at most one accepted but unrecorded message per
+// connection. On PostgreSQL the commit overlaps with sending the next
+// message, whose final dot waits for it (settle).
 func (w *worker) accepted(a *attempt) {
 	st, s := w.st, w.st.s
-	if err := st.journal.record(a.r.id, s.opts.now()); err != nil {
+	ck, err := st.journal.recordAsync(a.r.id, s.opts.now())
+	if err != nil {
 		st.abort(channels.Temporary(err))
 		return
 	}
+	w.ck = ck
 	s.metrics.sent.Inc()
 	st.resumed()
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	pgpeer "github.com/crierhq/crier/internal/testpeers/postgres"
 	"io"
 	"log/slog"
 	"net/url"
@@ -29,6 +30,8 @@ import (
 	"github.com/crierhq/crier/subscribers"
 )
 
+func TestMain(m *testing.M) { os.Exit(pgpeer.Main(m)) }
+
 type fixture struct {
 	db     *sql.DB
 	subs   *subscribers.Store
@@ -43,7 +46,11 @@ func newFixture(t *testing.T, mp *mailpit.Server, dbPath string, mod func(*Confi
 	if dbPath == "" {
 		dbPath = filepath.Join(t.TempDir(), "crier.db")
 	}
-	st, err := store.Open(ctx, dbPath)
+	driver := "sqlite"
+	if strings.HasPrefix(dbPath, "postgres://") {
+		driver = "postgres"
+	}
+	st, err := store.OpenDriver(ctx, driver, dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,10 +110,12 @@ func inbox(t *testing.T, mp *mailpit.Server) map[string][]string {
 
 // TestSendEndToEnd sends two posts to confirmed subscribers through a real
 // Mailpit; one of them unsubscribes (one-click link) in between.
-func TestSendEndToEnd(t *testing.T) {
+func TestSendEndToEnd(t *testing.T) { pgpeer.EachDriver(t, testSendEndToEnd) }
+
+func testSendEndToEnd(t *testing.T, driver string) {
 	ctx := context.Background()
 	mp := mailpit.Start(t, mailpit.Options{})
-	fx := newFixture(t, mp, "", nil)
+	fx := newFixture(t, mp, pgpeer.Target(t, driver), nil)
 	anna := fx.add(t, "anna@example.org", "Anna Example", subscribers.Confirmed)
 	ben := fx.add(t, "ben@example.org", "", subscribers.Confirmed)
 	fx.add(t, "carl@example.org", "Carl", subscribers.Unconfirmed)
@@ -212,15 +221,17 @@ func TestSendEndToEnd(t *testing.T) {
 
 // TestUnsubscribeMidSend: someone who leaves after the snapshot but before
 // their turn gets nothing.
-func TestUnsubscribeMidSend(t *testing.T) {
+func TestUnsubscribeMidSend(t *testing.T) { pgpeer.EachDriver(t, testUnsubscribeMidSend) }
+
+func testUnsubscribeMidSend(t *testing.T, driver string) {
 	ctx := context.Background()
 	mp := mailpit.Start(t, mailpit.Options{})
-	fx := newFixture(t, mp, "", nil)
+	fx := newFixture(t, mp, pgpeer.Target(t, driver), nil)
 	a := fx.add(t, "a@example.org", "A", subscribers.Confirmed)
 	b := fx.add(t, "b@example.org", "B", subscribers.Confirmed)
 	m := mustFormat(t, fx, samplePost())
 	// Snapshot taken, then b leaves before anything is sent.
-	if _, err := fx.sender.ledger.begin(ctx, m.SendID, "post", "md:vigil", m.Subject); err != nil {
+	if _, err := fx.sender.ledger.begin(ctx, m.SendID, "post", "md:vigil", m.Subject, m.source); err != nil {
 		t.Fatal(err)
 	}
 	fx.subs.SetStatus(ctx, b.ID, subscribers.Unsubscribed, "one-click")
@@ -246,13 +257,15 @@ func mustFormat(t *testing.T, fx *fixture, p post.Post) *Message {
 	return payload.Body.(*Message)
 }
 
-func TestDKIM(t *testing.T) {
+func TestDKIM(t *testing.T) { pgpeer.EachDriver(t, testDKIM) }
+
+func testDKIM(t *testing.T, driver string) {
 	ctx := context.Background()
 	mp := mailpit.Start(t, mailpit.Options{})
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
 	der, _ := x509.MarshalPKCS8PrivateKey(key)
 	pemKey := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-	fx := newFixture(t, mp, "", func(c *Config) {
+	fx := newFixture(t, mp, pgpeer.Target(t, driver), func(c *Config) {
 		c.DKIM = DKIM{Domain: "camaca.org", Selector: "crier", Key: secret.Secret(pemKey)}
 	})
 	fx.add(t, "a@example.org", "A", subscribers.Confirmed)
@@ -408,9 +421,11 @@ func TestStoredRepliesLeaveOutTheAddress(t *testing.T) {
 // TestConnectionLost: the server is unreachable; the send pauses (a
 // rate-limited error: River snoozes it without using an attempt) and keeps
 // its progress.
-func TestConnectionLost(t *testing.T) {
+func TestConnectionLost(t *testing.T) { pgpeer.EachDriver(t, testConnectionLost) }
+
+func testConnectionLost(t *testing.T, driver string) {
 	mp := mailpit.Start(t, mailpit.Options{})
-	fx := newFixture(t, mp, "", func(c *Config) { c.SMTP.Port = 1 })
+	fx := newFixture(t, mp, pgpeer.Target(t, driver), func(c *Config) { c.SMTP.Port = 1 })
 	fx.add(t, "a@example.org", "", subscribers.Confirmed)
 	_, err := fx.send(t, samplePost())
 	var ce *channels.Error
@@ -423,10 +438,12 @@ func TestConnectionLost(t *testing.T) {
 	}
 }
 
-func TestConfirmationMail(t *testing.T) {
+func TestConfirmationMail(t *testing.T) { pgpeer.EachDriver(t, testConfirmationMail) }
+
+func testConfirmationMail(t *testing.T, driver string) {
 	ctx := context.Background()
 	mp := mailpit.Start(t, mailpit.Options{})
-	fx := newFixture(t, mp, "", nil)
+	fx := newFixture(t, mp, pgpeer.Target(t, driver), nil)
 	sub := fx.add(t, "new@example.org", "Nia", subscribers.Unconfirmed)
 	link := fx.signer.ConfirmURL(testCampaign.PublicURL, sub, time.Now())
 	if err := fx.sender.SendConfirmation(ctx, sub, link); err != nil {
@@ -444,11 +461,13 @@ func TestConfirmationMail(t *testing.T) {
 
 // TestPause421: the server answers 421 to the first MAIL commands; the send
 // pauses, reconnects and delivers everyone exactly once.
-func TestPause421(t *testing.T) {
+func TestPause421(t *testing.T) { pgpeer.EachDriver(t, testPause421) }
+
+func testPause421(t *testing.T, driver string) {
 	sk := startSink(t, true)
 	sk.fail421.Store(3)
 	mp := &mailpit.Server{SMTPHost: "127.0.0.1", SMTPPort: sk.addr.Port}
-	fx := newFixture(t, mp, "", nil)
+	fx := newFixture(t, mp, pgpeer.Target(t, driver), nil)
 	for i := range 10 {
 		fx.add(t, fmt.Sprintf("s%d@example.org", i), "", subscribers.Confirmed)
 	}
@@ -491,10 +510,12 @@ func (c *fakeClock) sleep(ctx context.Context, d time.Duration) error {
 }
 func (c *fakeClock) advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
-func TestRatePerSecond(t *testing.T) {
+func TestRatePerSecond(t *testing.T) { pgpeer.EachDriver(t, testRatePerSecond) }
+
+func testRatePerSecond(t *testing.T, driver string) {
 	sk := startSink(t, false)
 	clk := &fakeClock{t: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)}
-	fx := newFixture(t, &mailpit.Server{SMTPHost: "127.0.0.1", SMTPPort: sk.addr.Port}, "", func(c *Config) {
+	fx := newFixture(t, &mailpit.Server{SMTPHost: "127.0.0.1", SMTPPort: sk.addr.Port}, pgpeer.Target(t, driver), func(c *Config) {
 		c.Concurrency = 1
 		c.RatePerSecond = 10
 	}, WithClock(clk.now), WithSleep(clk.sleep))
@@ -509,11 +530,13 @@ func TestRatePerSecond(t *testing.T) {
 	}
 }
 
-func TestRateCaps(t *testing.T) {
+func TestRateCaps(t *testing.T) { pgpeer.EachDriver(t, testRateCaps) }
+
+func testRateCaps(t *testing.T, driver string) {
 	ctx := context.Background()
 	sk := startSink(t, false)
 	clk := &fakeClock{t: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)}
-	fx := newFixture(t, &mailpit.Server{SMTPHost: "127.0.0.1", SMTPPort: sk.addr.Port}, "", func(c *Config) {
+	fx := newFixture(t, &mailpit.Server{SMTPHost: "127.0.0.1", SMTPPort: sk.addr.Port}, pgpeer.Target(t, driver), func(c *Config) {
 		c.RatePerHour = 3
 		c.RatePerDay = 4
 	}, WithClock(clk.now), WithSleep(clk.sleep))
@@ -546,9 +569,11 @@ func TestRateCaps(t *testing.T) {
 
 // TestDeadline: an attempt whose deadline comes before the end stops
 // taking recipients, keeps its progress and asks to be resumed.
-func TestDeadline(t *testing.T) {
+func TestDeadline(t *testing.T) { pgpeer.EachDriver(t, testDeadline) }
+
+func testDeadline(t *testing.T, driver string) {
 	sk := startSink(t, false)
-	fx := newFixture(t, &mailpit.Server{SMTPHost: "127.0.0.1", SMTPPort: sk.addr.Port}, "", nil)
+	fx := newFixture(t, &mailpit.Server{SMTPHost: "127.0.0.1", SMTPPort: sk.addr.Port}, pgpeer.Target(t, driver), nil)
 	for i := range 20 {
 		fx.add(t, fmt.Sprintf("s%d@example.org", i), "", subscribers.Confirmed)
 	}
@@ -572,10 +597,12 @@ type pastDeadline struct{ context.Context }
 
 func (pastDeadline) Deadline() (time.Time, bool) { return time.Now().Add(-time.Second), true }
 
-func TestDigestSend(t *testing.T) {
+func TestDigestSend(t *testing.T) { pgpeer.EachDriver(t, testDigestSend) }
+
+func testDigestSend(t *testing.T, driver string) {
 	ctx := context.Background()
 	sk := startSink(t, true)
-	fx := newFixture(t, &mailpit.Server{SMTPHost: "127.0.0.1", SMTPPort: sk.addr.Port}, "", nil)
+	fx := newFixture(t, &mailpit.Server{SMTPHost: "127.0.0.1", SMTPPort: sk.addr.Port}, pgpeer.Target(t, driver), nil)
 	fx.add(t, "a@example.org", "A", subscribers.Confirmed)
 	fx.add(t, "b@example.org", "B", subscribers.Confirmed)
 	a, b := samplePost(), samplePost()
@@ -613,7 +640,11 @@ func TestOutboxMailer(t *testing.T) {
 }
 
 func TestSendProgressWithoutTables(t *testing.T) {
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "crier.db"))
+	pgpeer.EachDriver(t, testSendProgressWithoutTables)
+}
+
+func testSendProgressWithoutTables(t *testing.T, driver string) {
+	st, err := store.OpenDriver(context.Background(), driver, pgpeer.Target(t, driver))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -624,10 +655,12 @@ func TestSendProgressWithoutTables(t *testing.T) {
 	}
 }
 
-func TestMetrics(t *testing.T) {
+func TestMetrics(t *testing.T) { pgpeer.EachDriver(t, testMetrics) }
+
+func testMetrics(t *testing.T, driver string) {
 	sk := startSink(t, false)
 	reg := prometheus.NewRegistry()
-	fx := newFixture(t, &mailpit.Server{SMTPHost: "127.0.0.1", SMTPPort: sk.addr.Port}, "", nil, WithRegisterer(reg))
+	fx := newFixture(t, &mailpit.Server{SMTPHost: "127.0.0.1", SMTPPort: sk.addr.Port}, pgpeer.Target(t, driver), nil, WithRegisterer(reg))
 	fx.add(t, "a@example.org", "A", subscribers.Confirmed)
 	if _, err := fx.send(t, samplePost()); err != nil {
 		t.Fatal(err)
@@ -675,6 +708,10 @@ func TestNewRefusesWithoutPublicURL(t *testing.T) {
 // TestUnsubscribeWhileWaitingForTheRate: someone who leaves while their
 // message waits for the rate limit gets nothing.
 func TestUnsubscribeWhileWaitingForTheRate(t *testing.T) {
+	pgpeer.EachDriver(t, testUnsubscribeWhileWaitingForTheRate)
+}
+
+func testUnsubscribeWhileWaitingForTheRate(t *testing.T, driver string) {
 	sk := startSink(t, false)
 	clk := &fakeClock{t: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)}
 	var fx *fixture
@@ -689,7 +726,7 @@ func TestUnsubscribeWhileWaitingForTheRate(t *testing.T) {
 		}
 		return clk.sleep(ctx, d)
 	}
-	fx = newFixture(t, &mailpit.Server{SMTPHost: "127.0.0.1", SMTPPort: sk.addr.Port}, "", func(c *Config) {
+	fx = newFixture(t, &mailpit.Server{SMTPHost: "127.0.0.1", SMTPPort: sk.addr.Port}, pgpeer.Target(t, driver), func(c *Config) {
 		c.Concurrency = 1
 		c.RatePerSecond = 0.5
 	}, WithClock(clk.now), WithSleep(sleep))
@@ -707,9 +744,13 @@ func TestUnsubscribeWhileWaitingForTheRate(t *testing.T) {
 // recipient; each copy has only its own recipient, Message-ID, name and
 // signed links.
 func TestReusedMailCarriesNothingOver(t *testing.T) {
+	pgpeer.EachDriver(t, testReusedMailCarriesNothingOver)
+}
+
+func testReusedMailCarriesNothingOver(t *testing.T, driver string) {
 	ctx := context.Background()
 	mp := mailpit.Start(t, mailpit.Options{})
-	fx := newFixture(t, mp, "", func(c *Config) { c.Concurrency = 1 })
+	fx := newFixture(t, mp, pgpeer.Target(t, driver), func(c *Config) { c.Concurrency = 1 })
 	subs := []subscribers.Subscriber{
 		fx.add(t, "ann@example.org", "Ann Alpha", subscribers.Confirmed),
 		fx.add(t, "bob@example.org", "", subscribers.Confirmed),

@@ -6,6 +6,7 @@ import (
 	"net"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-smtp"
 )
@@ -16,6 +17,8 @@ import (
 type sink struct {
 	addr     *net.TCPAddr
 	messages atomic.Int64
+	// last is when the last message arrived (Unix nanoseconds).
+	last atomic.Int64
 	// fail421 is how many MAIL commands are answered 421 (then the
 	// connection is closed) before mail is accepted.
 	fail421 atomic.Int64
@@ -81,5 +84,6 @@ func (ss *sinkSession) Data(r io.Reader) error {
 		return err
 	}
 	ss.s.messages.Add(1)
+	ss.s.last.Store(time.Now().UnixNano())
 	return nil
 }

@@ -2,6 +2,7 @@ package email
 
 import (
 	"context"
+	pgpeer "github.com/crierhq/crier/internal/testpeers/postgres"
 	"testing"
 
 	"github.com/crierhq/crier/bot/markdown"
@@ -15,12 +16,16 @@ import (
 // SpamAssassin's local rules. Hidden preview text used to trip
 // HTML_FONT_LOW_CONTRAST and FONT_INVIS_MSGID.
 func TestNewsletterIsNotScoredAsSpam(t *testing.T) {
+	pgpeer.EachDriver(t, testNewsletterIsNotScoredAsSpam)
+}
+
+func testNewsletterIsNotScoredAsSpam(t *testing.T, driver string) {
 	if spamassassin.Binary() == "" {
 		spamassassin.Score(t, nil) // skips (or fails under CRIER_REQUIRE_PEERS) naming the package
 	}
 	ctx := context.Background()
 	mp := mailpit.Start(t, mailpit.Options{})
-	fx := newFixture(t, mp, "", nil)
+	fx := newFixture(t, mp, pgpeer.Target(t, driver), nil)
 	fx.add(t, "anna@example.org", "Anna Example", subscribers.Confirmed)
 	// The campaign's own post, as organisers write them.
 	p, err := markdown.ParseFile("../../posts/2023-11-08-icat-call-to-action.md")

@@ -2,6 +2,7 @@ package email
 
 import (
 	"errors"
+	"fmt"
 	"net/textproto"
 	"regexp"
 	"time"
@@ -78,6 +79,18 @@ func newTxError(conn *smtp.Client, step txStep, err error) *txError {
 // (both in angle brackets, as net/mail's Address.String writes them).
 // It returns nil once the server accepted the message, or a *txError.
 func transact(conn *smtp.Client, timeout time.Duration, from, to string, msg *gomail.Msg) error {
+	return transactAfter(conn, timeout, from, to, msg, nil)
+}
+
+// errNotEnded is transactAfter's error when beforeEnd failed: the message
+// was not ended, so the server did not accept it.
+var errNotEnded = errors.New("message not ended: the previous message's checkpoint failed")
+
+// transactAfter is transact calling beforeEnd (when not nil) just before
+// the message's final dot, the moment the server would accept it: what
+// must happen before this message can be accepted (the previous message's
+// checkpoint) overlaps with sending this one.
+func transactAfter(conn *smtp.Client, timeout time.Duration, from, to string, msg *gomail.Msg, beforeEnd func() error) error {
 	if err := conn.UpdateDeadline(timeout); err != nil {
 		return &txError{step: stepMail, err: err, broken: true}
 	}
@@ -101,6 +114,13 @@ func transact(conn *smtp.Client, timeout time.Duration, from, to string, msg *go
 	}
 	if _, err := msg.WriteTo(w); err != nil {
 		return &txError{step: stepContent, err: err, broken: true}
+	}
+	if beforeEnd != nil {
+		if err := beforeEnd(); err != nil {
+			// The connection is dropped without the dot: the server
+			// discards the message.
+			return &txError{step: stepContent, err: fmt.Errorf("%w: %w", errNotEnded, err), broken: true}
+		}
 	}
 	if err := w.Close(); err != nil {
 		return newTxError(conn, stepEnd, err)

@@ -172,7 +172,7 @@ func (a *App) liveChannels(ctx context.Context, st *store.Store, reg prometheus.
 	}
 	box := outbox.New(a.Config.DataPath("outbox"))
 	env := channels.Env{Campaign: camp, DB: st.DB(), HTTPClient: a.HTTPClient, Content: content, Logger: a.Logger,
-		DataDir: a.Config.DataPath(), OutboxDir: box.Dir, Registerer: reg}
+		DataDir: a.Config.DataPath(), OutboxDir: box.Dir, Registerer: reg, Background: ctx}
 	var out []channels.Channel
 	var nl *subscribers.Newsletter
 	for _, inst := range channels.Enabled(a.Instances) {

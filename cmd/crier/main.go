@@ -63,7 +63,8 @@ func (a *App) OpenStore(ctx context.Context) (*store.Store, error) {
 	if a.store != nil {
 		return a.store, nil
 	}
-	st, err := store.Open(ctx, a.Config.SQLitePath())
+	driver, target := a.Config.Database()
+	st, err := store.OpenDriver(ctx, driver, target)
 	if err != nil {
 		return nil, err
 	}
@@ -90,6 +91,7 @@ func commands() []command {
 		{name: "subscribers", summary: "import, export, list, remove and count newsletter subscribers", run: cmdSubscribers},
 		{name: "users", summary: "add, list, remove console users and reset their passwords", run: cmdUsers},
 		{name: "newsletter", summary: "newsletter tools (send a test copy)", run: cmdNewsletter},
+		{name: "store", summary: "database tools (copy an installation to another database, e.g. SQLite to PostgreSQL)", run: cmdStore, noConfig: true},
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	pgpeer "github.com/crierhq/crier/internal/testpeers/postgres"
 	"io"
 	"net"
 	"net/http"
@@ -85,9 +86,23 @@ func cleanEnv(t *testing.T) {
 	}
 }
 
+// TestRunOnShippedConfigFillsTheOutbox runs the shipped config as is, and
+// again with store.driver: postgres.
 func TestRunOnShippedConfigFillsTheOutbox(t *testing.T) {
+	for _, d := range pgpeer.Drivers {
+		t.Run(d.Name, func(t *testing.T) { testRunOnShippedConfig(t, d.Name) })
+	}
+}
+
+// usePostgres points the config in dir at a fresh PostgreSQL database.
+func usePostgres(t *testing.T, dir string) { pointAt(t, dir, pgpeer.DSN(t)) }
+
+func testRunOnShippedConfig(t *testing.T, driver string) {
 	cleanEnv(t)
 	dir := shippedTree(t)
+	if driver == "postgres" {
+		usePostgres(t, dir)
+	}
 	addr := freeAddr(t)
 	t.Setenv("CRIER_LISTEN", addr)
 	cfg := filepath.Join(dir, "config.yaml")
@@ -411,6 +426,8 @@ func TestAdminStatusNeedsTheToken(t *testing.T) {
 		}
 	}
 }
+
+func TestMain(m *testing.M) { os.Exit(pgpeer.Main(m)) }
 
 // TestShippedConfigIsValid loads config.yaml with every channel type this
 // binary knows, as crier run does.

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"context"
+	"database/sql"
+
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/channels/bluesky"
 	"github.com/crierhq/crier/channels/discord"
@@ -20,4 +23,10 @@ func providers() *channels.Registry {
 		email.Provider{},
 		mastodon.Provider{},
 	)
+}
+
+// channelTables creates the tables channel types keep in the store (the
+// newsletter's send ledger), for crier store copy's target.
+var channelTables = []func(ctx context.Context, db *sql.DB) error{
+	email.PrepareLedger,
 }

@@ -111,8 +111,13 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("http.trusted_proxies: %w", err)
 	}
+	// The rate limits live in the database, so that they hold across
+	// replicas (store.driver: postgres).
+	if err := web.PrepareShared(ctx, st.DB()); err != nil {
+		return nil, nil, err
+	}
 	srv := web.New(web.Options{Listen: cfg.HTTP.Listen, Health: b.Health, Warnings: b.Warnings, Registry: reg, AdminToken: cfg.HTTP.AdminToken,
-		MetricsToken: cfg.HTTP.MetricsToken, TrustedProxies: proxies, Logger: app.Logger})
+		MetricsToken: cfg.HTTP.MetricsToken, TrustedProxies: proxies, Shared: st.DB(), Logger: app.Logger})
 	srv.HandleAdmin("GET /admin/status", statusHandler(app.Registry, st))
 	var subs *subscribers.Store
 	if nl != nil {

@@ -1,0 +1,214 @@
+package email
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/channels"
+	pgpeer "github.com/crierhq/crier/internal/testpeers/postgres"
+)
+
+// The newsletter benchmark on both databases (docs/BENCHMARKS.md), side by
+// side in one run:
+//
+//	CRIER_EMAIL_BENCH_DRIVERS=100000 go test -count=1 ./channels/email -run 'TestNewsletterBenchmarkDrivers$' -v -timeout 60m
+//
+// Each round measures, one after the other: the ceiling (as in
+// TestNewsletterBenchmark), the send of a new post to all N on SQLite, on
+// PostgreSQL with one replica, on PostgreSQL with two replica processes
+// sharing the send, and the ceiling again. Every send is timed from its
+// first message's start to the sink receiving the last one (the snapshot is
+// made before), so the replicas' start-up is not counted and two replicas
+// are timed exactly like one. CRIER_EMAIL_BENCH_ROUNDS (default 3).
+func TestNewsletterBenchmarkDrivers(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("CRIER_EMAIL_BENCH_DRIVERS"))
+	if n <= 0 {
+		t.Skip("set CRIER_EMAIL_BENCH_DRIVERS=100000 to run the newsletter benchmark on SQLite and PostgreSQL")
+	}
+	rounds := 3
+	if r, _ := strconv.Atoi(os.Getenv("CRIER_EMAIL_BENCH_ROUNDS")); r > 0 {
+		rounds = r
+	}
+	dbPath := filepath.Join(t.TempDir(), "crier.db")
+	fillSubscribers(t, dbPath, n)
+	dsn := pgpeer.DSN(t)
+	fillSubscribers(t, dsn, n)
+	sk := startSink(t, false)
+	ratios := map[string][]float64{}
+	for round := 1; round <= rounds; round++ {
+		c1, _ := runBenchChild(t, sk, dbPath, "ceiling", round, n/2)
+		rates := map[string]float64{}
+		for _, run := range []struct {
+			name, target string
+			replicas     int
+		}{{"sqlite", dbPath, 1}, {"postgres, 1 replica", dsn, 1}, {"postgres, 2 replicas", dsn, 2}} {
+			rates[run.name] = runReplicaBench(t, sk, run.target, round, n, run.replicas)
+		}
+		c2, _ := runBenchChild(t, sk, dbPath, "ceiling", round, n/2)
+		ceil := (c1.PerSec + c2.PerSec) / 2
+		t.Logf("round %d: ceiling %.0f msg/s (before %.0f, after %.0f)", round, ceil, c1.PerSec, c2.PerSec)
+		for _, name := range []string{"sqlite", "postgres, 1 replica", "postgres, 2 replicas"} {
+			r := 100 * rates[name] / ceil
+			ratios[name] = append(ratios[name], r)
+			t.Logf("round %d: %s: %.0f msg/s, %.0f%% of the ceiling", round, name, rates[name], r)
+		}
+	}
+	for _, name := range []string{"sqlite", "postgres, 1 replica", "postgres, 2 replicas"} {
+		t.Logf("median of %d rounds: %s sends at %.0f%% of the ceiling", rounds, name, median(ratios[name]))
+	}
+}
+
+// runReplicaBench sends a new post to all n subscribers of target with
+// replicas child processes (the first owns the send, the others help) and
+// returns the rate from the first message to the last.
+func runReplicaBench(t *testing.T, sk *sink, target string, round, n, replicas int) float64 {
+	t.Helper()
+	sk.messages.Store(0)
+	// The snapshot first, in this process, so that it is not timed.
+	tag := fmt.Sprintf("%d-%d", round, replicas)
+	sendID := prepareBenchSend(t, target, tag)
+	var cmds []*exec.Cmd
+	outs := make([]*syncBuf, replicas)
+	start := time.Now()
+	for i := range replicas {
+		role := "owner"
+		if i > 0 {
+			role = "helper"
+		}
+		args := []string{"-test.run=^TestReplicaBenchChild$", "-test.v"}
+		if prof := os.Getenv("CRIER_EMAIL_BENCH_CPUPROFILE"); prof != "" {
+			args = append(args, "-test.cpuprofile="+prof+"."+driverOf(target)+"."+tag+"."+role)
+		}
+		cmd := exec.Command(os.Args[0], args...)
+		cmd.Env = append(os.Environ(), "CRIER_EMAIL_RBENCH="+role, "CRIER_EMAIL_RBENCH_TARGET="+target,
+			"CRIER_EMAIL_RBENCH_SMTP="+strconv.Itoa(sk.addr.Port), "CRIER_EMAIL_RBENCH_ROUND="+tag)
+		outs[i] = &syncBuf{}
+		cmd.Stdout, cmd.Stderr = outs[i], outs[i]
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds = append(cmds, cmd)
+	}
+	for i, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("replica %d: %v\n%s", i, err, outs[i].String())
+		}
+	}
+	var first time.Time
+	for _, o := range outs {
+		for _, line := range strings.Split(o.String(), "\n") {
+			if rest, ok := strings.CutPrefix(line, "FIRST "); ok {
+				ns, _ := strconv.ParseInt(rest, 10, 64)
+				if f := time.Unix(0, ns); first.IsZero() || f.Before(first) {
+					first = f
+				}
+			}
+		}
+	}
+	if first.IsZero() {
+		first = start
+	}
+	got := sk.messages.Load()
+	secs := time.Unix(0, sk.last.Load()).Sub(first).Seconds()
+	st, err := store.OpenDriver(context.Background(), driverOf(target), target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if sent := countSent(t, st.DB(), sendID); sent != int64(n) || got < int64(n) {
+		t.Fatalf("%d replicas on %s: ledger says %d sent, sink got %d, want %d", replicas, driverOf(target), sent, got, n)
+	}
+	if got > int64(n) {
+		t.Errorf("%d replicas: %d second copies without any failure", replicas, got-int64(n))
+	}
+	return float64(n) / secs
+}
+
+func driverOf(target string) string {
+	if strings.HasPrefix(target, "postgres://") {
+		return "postgres"
+	}
+	return "sqlite"
+}
+
+// benchPost is the round's post (a new send each round).
+func benchPost(round string) (string, func(*Sender) (*Message, error)) {
+	p := samplePost()
+	p.ID += "-drivers-" + round
+	return p.ID, func(s *Sender) (*Message, error) {
+		payload, err := s.f.Format(p)
+		if err != nil {
+			return nil, err
+		}
+		return payload.Body.(*Message), nil
+	}
+}
+
+// prepareBenchSend snapshots the round's send into target's ledger.
+func prepareBenchSend(t *testing.T, target, tag string) string {
+	s, _ := childSender(t, target, 1, benchConcurrency)
+	id, msg := benchPost(tag)
+	m, err := msg(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ledger.begin(context.Background(), m.SendID, "post", id, m.Subject, m.source); err != nil {
+		t.Fatal(err)
+	}
+	return m.SendID
+}
+
+// TestReplicaBenchChild is a replica process of the drivers benchmark.
+func TestReplicaBenchChild(t *testing.T) {
+	role := os.Getenv("CRIER_EMAIL_RBENCH")
+	if role == "" {
+		t.Skip("helper process for TestNewsletterBenchmarkDrivers")
+	}
+	target := os.Getenv("CRIER_EMAIL_RBENCH_TARGET")
+	port, _ := strconv.Atoi(os.Getenv("CRIER_EMAIL_RBENCH_SMTP"))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s, st := childSender(t, target, port, benchConcurrency, func(o *childOptions) {
+		if driverOf(target) == "postgres" {
+			o.background = ctx
+		}
+	})
+	id, msg := benchPost(os.Getenv("CRIER_EMAIL_RBENCH_ROUND"))
+	m, err := msg(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("FIRST %d\n", time.Now().UnixNano())
+	if role == "owner" {
+		for {
+			_, err := s.Send(ctx, channels.Delivery{PostID: id, Channel: "email", Attempt: 1}, channels.Payload{Body: m})
+			if err == nil {
+				return
+			}
+			if kind, wait := channels.Classify(err); kind == channels.KindRateLimited {
+				time.Sleep(min(wait, 200*time.Millisecond)) // another replica holds the last pages
+				continue
+			}
+			t.Fatal(err)
+		}
+	}
+	// A helper: until nothing is left to send.
+	for {
+		ps, err := SendProgress(ctx, st.DB())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ps) > 0 && ps[0].Pending == 0 {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

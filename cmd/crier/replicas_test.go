@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	pgpeer "github.com/crierhq/crier/internal/testpeers/postgres"
+)
+
+// pointAt writes dsn into the config in dir as store.dsn with driver
+// postgres.
+func pointAt(t *testing.T, dir, dsn string) {
+	t.Helper()
+	path := filepath.Join(dir, "config.yaml")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := strings.Replace(string(data), "  driver: ${CRIER_STORE_DRIVER:-sqlite}\n", "  driver: postgres\n", 1)
+	out = strings.Replace(out, "  dsn: ${DATABASE_URL:-}\n", "  dsn: "+dsn+"\n", 1)
+	if out == string(data) || !strings.Contains(out, dsn) {
+		t.Fatal("config.yaml no longer says driver: ${CRIER_STORE_DRIVER:-sqlite} and dsn: ${DATABASE_URL:-}")
+	}
+	if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// healthStatus is /healthz's status code, or 0 when it does not answer.
+func healthStatus(addr string) int {
+	c := http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get("http://" + addr + "/healthz")
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// waitFor polls cond every 100ms until it holds or the bound passes.
+func waitFor(t *testing.T, what string, bound time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(bound)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, bound)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestDatabaseOutage: a daemon on PostgreSQL whose database goes away
+// reports it on /healthz (503), keeps running, and when the database is back
+// reports healthy again and takes work (a post queued after the outage is
+// delivered) without a restart.
+func TestDatabaseOutage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("stops and starts a PostgreSQL server; skipped with -short")
+	}
+	cleanEnv(t)
+	srv := pgpeer.StartServer(t)
+	dir := shippedTree(t)
+	pointAt(t, dir, srv.DSN())
+	addr := freeAddr(t)
+	t.Setenv("CRIER_LISTEN", addr)
+	cfg := filepath.Join(dir, "config.yaml")
+	ctx, cancel := context.WithCancel(context.Background())
+	var logs syncBuffer
+	done := make(chan int)
+	go func() { done <- realMain(ctx, []string{"--config", cfg, "run"}, io.Discard, &logs) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	outbox := filepath.Join(dir, "data", "outbox")
+	waitFor(t, "first deliveries", 60*time.Second, func() bool { return len(missingOutboxFiles(t, outbox)) == 0 })
+	waitFor(t, "healthy", 10*time.Second, func() bool { return healthStatus(addr) == 200 })
+
+	srv.Stop(t)
+	waitFor(t, "/healthz reporting the lost database", 30*time.Second, func() bool { return healthStatus(addr) == 503 })
+	time.Sleep(2 * time.Second) // a few failed fetches by every River producer
+	srv.Start(t)
+	waitFor(t, "/healthz healthy again", 60*time.Second, func() bool { return healthStatus(addr) == 200 })
+
+	// Work after the outage: a post queued now reaches its outbox.
+	post := filepath.Join(dir, "posts", "2031-01-01-full-sentence-campaign.md")
+	var errOut syncBuffer
+	if code := realMain(context.Background(), []string{"--config", cfg, "publish", post, "--channel", "mastodon"}, io.Discard, &errOut); code != 0 {
+		t.Fatalf("publish after the outage: exit %d: %s", code, errOut.String())
+	}
+	waitFor(t, "a delivery after the outage", 60*time.Second, func() bool {
+		m, _ := filepath.Glob(filepath.Join(outbox, "mastodon", "md-full-sentence*"))
+		return len(m) > 0
+	})
+	if !strings.Contains(logs.String(), "store unreachable") {
+		t.Logf("logs:\n%s", logs.String())
+	}
+}
+
+// TestTwoReplicasShareTheWork: two daemons on one PostgreSQL, started at
+// once on the shipped posts and feed, deliver every (post, channel) exactly
+// once between them.
+func TestTwoReplicasShareTheWork(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs two daemons; skipped with -short")
+	}
+	cleanEnv(t)
+	dsn := pgpeer.DSN(t)
+	type replica struct {
+		dir, addr string
+		logs      syncBuffer
+		done      chan int
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var rs []*replica
+	for range 2 {
+		r := &replica{dir: shippedTree(t), addr: freeAddr(t), done: make(chan int)}
+		pointAt(t, r.dir, dsn)
+		// The listen address is read when the config loads: wait for
+		// this replica to answer before the next one reads its own.
+		t.Setenv("CRIER_LISTEN", r.addr)
+		go func() {
+			r.done <- realMain(ctx, []string{"--config", filepath.Join(r.dir, "config.yaml"), "run"}, io.Discard, &r.logs)
+		}()
+		waitFor(t, "replica listening", 30*time.Second, func() bool { return healthStatus(r.addr) != 0 })
+		rs = append(rs, r)
+	}
+	defer func() {
+		cancel()
+		for _, r := range rs {
+			<-r.done
+		}
+	}()
+	count := func() map[string]int {
+		n := map[string]int{}
+		for _, r := range rs {
+			for _, ch := range []string{"mastodon", "discord", "email"} {
+				m, _ := filepath.Glob(filepath.Join(r.dir, "data", "outbox", ch, "*.json"))
+				for _, f := range m {
+					n[ch+"/"+filepath.Base(f)]++
+				}
+			}
+		}
+		return n
+	}
+	// The shipped tree has two due posts (one Markdown, the feed's newest
+	// item): six deliveries.
+	waitFor(t, "six deliveries between the two replicas", 60*time.Second, func() bool { return len(count()) >= 6 })
+	time.Sleep(3 * time.Second) // room for a second copy to show up
+	got := count()
+	if len(got) != 6 {
+		t.Errorf("want 6 deliveries, got %d: %v", len(got), got)
+	}
+	for f, n := range got {
+		if n > 1 {
+			t.Errorf("%s delivered %d times", f, n)
+		}
+	}
+}

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/crierhq/crier/bot/store"
+	pgpeer "github.com/crierhq/crier/internal/testpeers/postgres"
+	"github.com/crierhq/crier/post"
+	"github.com/crierhq/crier/subscribers"
+)
+
+// TestStoreCopyToPostgres moves a SQLite installation (posts, deliveries,
+// subscribers with consent history and an erasure, a newsletter send's
+// ledger) to an empty PostgreSQL, checks what arrived means the same there,
+// and that a second copy into the now full target is refused.
+func TestStoreCopyToPostgres(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgpeer.DSN(t)
+	path := filepath.Join(t.TempDir(), "crier.db")
+	src, err := store.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	p := post.Post{ID: "md:vigil", Title: "Vigil", Link: "https://camaca.example.org/vigil", Source: post.Source{Kind: "markdown"}, PublishAt: now}
+	tx, _ := src.DB().BeginTx(ctx, nil)
+	if err := store.SavePostTx(ctx, tx, p, store.PostPublished, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.AddDelivery(ctx, tx, p.ID, "mastodon", true, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	subs, err := subscribers.Open(ctx, src.DB())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ann, err := subs.Add(ctx, subscribers.Subscriber{Email: "ann@example.org", Name: "Ann", Status: subscribers.Confirmed,
+		ConsentAt: now, ConsentSource: "form:/subscribe", ConsentIP: "192.0.2.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := subs.SetStatus(ctx, ann.ID, subscribers.Unsubscribed, "one-click"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := subs.Add(ctx, subscribers.Subscriber{Email: "erased@example.org", Status: subscribers.Confirmed}); err != nil {
+		t.Fatal(err)
+	}
+	if err := subs.Delete(ctx, "erased@example.org"); err != nil {
+		t.Fatal(err)
+	}
+	// A newsletter send's ledger.
+	for _, prep := range channelTables {
+		if err := prep(ctx, src.DB()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := src.DB().Exec(`INSERT INTO email_sends (id, kind, ref, subject, state, total, created_at, updated_at)
+		VALUES ('post:md:vigil', 'post', 'md:vigil', 'Vigil', 'done', 1, $1, $1)`, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.DB().Exec(`INSERT INTO email_recipients (send_id, subscriber_id, state, sent_at) VALUES ('post:md:vigil', $1, 'sent', $2)`, ann.ID, now); err != nil {
+		t.Fatal(err)
+	}
+	src.Close()
+
+	var out bytes.Buffer
+	if code := realMain(ctx, []string{"store", "copy", "--from", "sqlite:" + path, "--to", "postgres:" + dsn}, &out, &out); code != 0 {
+		t.Fatalf("store copy exit %d:\n%s", code, out.String())
+	}
+	if !strings.Contains(out.String(), "every count matches") {
+		t.Errorf("the copy did not report its check:\n%s", out.String())
+	}
+
+	dst, err := store.OpenDriver(ctx, "postgres", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	sp, err := dst.Post(ctx, p.ID)
+	if err != nil || sp.State != store.PostPublished || sp.Post.Title != "Vigil" || !sp.PublishedAt.Equal(now) {
+		t.Fatalf("post after the copy: %+v %v", sp, err)
+	}
+	if d, err := dst.Delivery(ctx, p.ID, "mastodon"); err != nil || !d.Outbox || d.State != store.DeliveryPending {
+		t.Fatalf("delivery after the copy: %+v %v", d, err)
+	}
+	var state string
+	var sentAt time.Time
+	if err := dst.DB().QueryRow(`SELECT state, sent_at FROM email_recipients WHERE send_id = 'post:md:vigil' AND subscriber_id = $1`, ann.ID).Scan(&state, &sentAt); err != nil || state != "sent" || !sentAt.Equal(now) {
+		t.Errorf("send ledger after the copy: %s %v %v", state, sentAt, err)
+	}
+	dsubs, err := subscribers.Open(ctx, dst.DB())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := dsubs.GetByEmail(ctx, "ann@example.org")
+	if err != nil || got.ID != ann.ID || got.Status != subscribers.Unsubscribed || got.ConsentIP != "192.0.2.1" || !got.ConsentAt.Equal(now) {
+		t.Fatalf("subscriber after the copy: %+v %v", got, err)
+	}
+	if h, _ := dsubs.History(ctx, ann.ID); len(h) != 2 {
+		t.Errorf("consent history after the copy: %+v", h)
+	}
+	// The suppression hash only means something with the copied salt.
+	if sup, err := dsubs.IsSuppressed(ctx, "erased@example.org"); err != nil || !sup {
+		t.Errorf("an erased address is no longer suppressed after the copy: %v %v", sup, err)
+	}
+	// New ids continue after the copied ones: never reused.
+	bob, err := dsubs.Add(ctx, subscribers.Subscriber{Email: "bob@example.org"})
+	if err != nil || bob.ID <= ann.ID+1 {
+		t.Errorf("a new subscriber after the copy got id %d (copied up to %d): %v", bob.ID, ann.ID+1, err)
+	}
+
+	out.Reset()
+	if code := realMain(ctx, []string{"store", "copy", "--from", "sqlite:" + path, "--to", "postgres:" + dsn}, io.Discard, &out); code == 0 || !strings.Contains(out.String(), "not empty") {
+		t.Errorf("a copy into a full database must be refused (exit %d):\n%s", code, out.String())
+	}
+}
