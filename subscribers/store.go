@@ -88,6 +88,12 @@ CREATE TABLE consent_events (
 	ip            TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX consent_events_subscriber ON consent_events (subscriber_id, id);
+`, `
+-- What a supporter receives (each_post, digest, paused) and the language of
+-- Crier's words in their mail; a send selects its recipients by them in
+-- the query that snapshots the list.
+ALTER TABLE subscribers ADD COLUMN preference TEXT NOT NULL DEFAULT 'each_post';
+ALTER TABLE subscribers ADD COLUMN language TEXT NOT NULL DEFAULT '';
 `}
 
 // The pending_* columns hold a subscribe request from the form for an
@@ -123,7 +129,7 @@ func (s *Store) WithClock(now func() time.Time) *Store {
 	return s
 }
 
-const columns = `id, email, name, status, lists, consent_at, consent_source, consent_ip, created_at, updated_at`
+const columns = `id, email, name, status, lists, consent_at, consent_source, consent_ip, created_at, updated_at, preference, language`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -132,12 +138,14 @@ func scan(row scanner) (Subscriber, error) {
 		sub       Subscriber
 		status    string
 		lists     string
+		pref      string
 		consentAt sql.NullTime
 	)
 	if err := row.Scan(&sub.ID, &sub.Email, &sub.Name, &status, &lists, &consentAt,
-		&sub.ConsentSource, &sub.ConsentIP, &sub.CreatedAt, &sub.UpdatedAt); err != nil {
+		&sub.ConsentSource, &sub.ConsentIP, &sub.CreatedAt, &sub.UpdatedAt, &pref, &sub.Language); err != nil {
 		return sub, err
 	}
+	sub.Preference = Preference(pref)
 	sub.Status = Status(status)
 	if consentAt.Valid {
 		sub.ConsentAt = consentAt.Time
@@ -180,6 +188,15 @@ func (s *Store) add(ctx context.Context, q querier, sub Subscriber, dryRun bool)
 	if sub.Status == "" {
 		sub.Status = Unconfirmed
 	}
+	if sub.Preference == "" {
+		sub.Preference = EveryPost
+	}
+	if !sub.Preference.Valid() {
+		return sub, fmt.Errorf("adding subscriber %s: %w: unknown preference %q (each_post, digest or paused)", sub.Email, ErrInvalid, sub.Preference)
+	}
+	if sub.Language, err = normalizeLanguage(sub.Language); err != nil {
+		return sub, fmt.Errorf("adding subscriber %s: %w", sub.Email, err)
+	}
 	if !sub.Status.Valid() {
 		return sub, fmt.Errorf("adding subscriber %s: %w: unknown status %q", sub.Email, ErrInvalid, sub.Status)
 	}
@@ -209,9 +226,10 @@ func (s *Store) add(ctx context.Context, q querier, sub Subscriber, dryRun bool)
 		}
 		return sub, nil
 	}
-	err = q.QueryRowContext(ctx, `INSERT INTO subscribers (email, name, status, lists, consent_at, consent_source, consent_ip, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) ON CONFLICT (email) DO NOTHING RETURNING id`,
-		sub.Email, sub.Name, string(sub.Status), string(lists), consentAt, sub.ConsentSource, sub.ConsentIP, now).Scan(&sub.ID)
+	err = q.QueryRowContext(ctx, `INSERT INTO subscribers (email, name, status, lists, consent_at, consent_source, consent_ip, created_at, updated_at, preference, language)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10) ON CONFLICT (email) DO NOTHING RETURNING id`,
+		sub.Email, sub.Name, string(sub.Status), string(lists), consentAt, sub.ConsentSource, sub.ConsentIP, now,
+		string(sub.Preference), sub.Language).Scan(&sub.ID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return sub, fmt.Errorf("adding subscriber %s: %w", sub.Email, ErrExists)
 	}
