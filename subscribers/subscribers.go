@@ -41,10 +41,10 @@ func (p Preference) Valid() bool {
 
 // Subscriber is one supporter on the list.
 type Subscriber struct {
-	ID     int64    `json:"id"`
-	Email  string   `json:"email"` // normalised, unique
-	Name   string   `json:"name"`
-	Status Status   `json:"status"`
+	ID     int64  `json:"id"`
+	Email  string `json:"email"` // normalised, unique
+	Name   string `json:"name"`
+	Status Status `json:"status"`
 	// Lists are the topics the supporter chose (the organiser's lists,
 	// channels.email.topics); none means every topic.
 	Lists []string `json:"lists"`
