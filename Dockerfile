@@ -6,7 +6,9 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 # modernc.org/sqlite is pure Go, so the binary is fully static.
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/crier ./cmd/crier && mkdir -p /out/data
+# `docker build --build-arg VERSION=v1.2.3 .` names the build in `crier --version`.
+ARG VERSION=""
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/crier ./cmd/crier && mkdir -p /out/data
 
 FROM gcr.io/distroless/static-debian12:nonroot
 WORKDIR /app

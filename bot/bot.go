@@ -21,6 +21,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/crierhq/crier/bot/feed"
+	"github.com/crierhq/crier/bot/markdown"
 	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels"
@@ -54,7 +55,7 @@ type Options struct {
 	PollInterval time.Duration
 	// RescueAfter is how long a job may stay running before River takes it
 	// for dead (its process was killed) and retries it; zero means
-	// delivery.timeout plus a minute, when no live attempt can still run.
+	// RescueAfter(Delivery), when no live attempt can still run.
 	RescueAfter time.Duration
 }
 
@@ -67,6 +68,45 @@ type Bot struct {
 	log      *slog.Logger
 	now      func() time.Time
 	started  time.Time
+	// rescueAfter is River's RescueStuckJobsAfter.
+	rescueAfter time.Duration
+}
+
+// River's maintenance timings (river v0.51.2: internal/maintenance and
+// internal/leadership). River does not let a client change them, so the
+// resume bound is computed from them.
+const (
+	// riverRescuerInterval is how often the rescuer looks for stuck jobs
+	// (JobRescuerIntervalDefault).
+	riverRescuerInterval = 30 * time.Second
+	// riverSchedulerInterval is how often a retryable job is made
+	// available (JobSchedulerIntervalDefault).
+	riverSchedulerInterval = 5 * time.Second
+	// riverLeaderWait bounds how long a restarted process waits to lead
+	// (only the leader rescues): a killed leader's lease (elect interval
+	// 5 s + TTL padding 10 s), one more election try (5 s + 1 s jitter) and
+	// the maintainers' staggered start (up to 1 s).
+	riverLeaderWait = 22 * time.Second
+	// rescueMargin is how long after delivery.timeout a running job is
+	// taken for dead: an attempt that timed out has recorded its outcome
+	// well within it (the database's busy timeout is 10 s).
+	rescueMargin = 15 * time.Second
+)
+
+// RescueAfter returns how long a delivery job may stay running before it is
+// taken for dead: delivery.timeout plus a margin for recording the outcome.
+func RescueAfter(d config.Delivery) time.Duration {
+	return d.Timeout + rescueMargin
+}
+
+// ResumeBound returns the longest a delivery interrupted by a killed
+// process (kill -9, a crash, a power cut) waits, counted from the kill,
+// before its next attempt starts, when the daemon is restarted at once
+// (rescueAfter is RescueAfter(d) unless overridden; poll is how often idle
+// workers look for jobs). The rescued attempt then checks the remote side
+// before sending again.
+func ResumeBound(rescueAfter, poll time.Duration) time.Duration {
+	return max(rescueAfter, riverLeaderWait) + riverRescuerInterval + riverSchedulerInterval + poll
 }
 
 // New migrates River's tables and builds the job client. The Bot can insert
@@ -96,7 +136,8 @@ func New(ctx context.Context, opts Options) (*Bot, error) {
 	if opts.Delivery.Timeout <= 0 {
 		opts.Delivery.Timeout = 2 * time.Minute
 	}
-	b := &Bot{opts: opts, store: opts.Store, channels: map[string]channels.Channel{}, log: opts.Logger, now: opts.Now}
+	b := &Bot{opts: opts, store: opts.Store, channels: map[string]channels.Channel{}, log: opts.Logger, now: opts.Now,
+		rescueAfter: cmp.Or(opts.RescueAfter, RescueAfter(opts.Delivery))}
 	for _, ch := range opts.Channels {
 		b.channels[ch.Name] = ch
 	}
@@ -142,7 +183,7 @@ func New(ctx context.Context, opts Options) (*Bot, error) {
 		FetchCooldown:     min(poll, 100*time.Millisecond),
 		// A job left running by a killed process is picked up again once
 		// its attempt could no longer be running anywhere.
-		RescueStuckJobsAfter: cmp.Or(opts.RescueAfter, opts.Delivery.Timeout+time.Minute),
+		RescueStuckJobsAfter: b.rescueAfter,
 		ErrorHandler:         &errorHandler{log: opts.Logger},
 	})
 	if err != nil {
@@ -229,12 +270,34 @@ func (b *Bot) publish(ctx context.Context, p post.Post, only []string) ([]string
 		return nil, fmt.Errorf("publishing %s: %w", p.ID, err)
 	}
 	defer tx.Rollback()
-	state := store.PostPublished
-	if len(only) > 0 {
-		if state, err = store.StateTx(ctx, tx, p.ID); err != nil {
+	current, err := store.StateTx(ctx, tx, p.ID)
+	if err != nil {
+		return nil, err
+	}
+	if current != store.PostPublished && !p.Update && !p.Example {
+		// The same story from a second source (the feed item of a Markdown
+		// post, say) is recorded, not sent again.
+		of, err := store.PublishedWithLinkTx(ctx, tx, p.ID, p.Link)
+		if err != nil {
 			return nil, err
 		}
-		if state == "" || state == store.PostSeen {
+		if of != "" {
+			return nil, b.saveDuplicate(ctx, tx, p, of, now)
+		}
+	}
+	if p.PublishAt.IsZero() {
+		// "As soon as seen": the post's date is the day it was queued.
+		p.PublishAt = now.UTC().Truncate(time.Second)
+	}
+	state := store.PostPublished
+	if len(only) > 0 {
+		state = current
+		switch {
+		case !b.inFolder(p) && p.Source.Kind == markdown.Kind:
+			// No scan will ever send a file from elsewhere to the other
+			// channels: it is published to those named.
+			state = store.PostPublished
+		case state == "" || state == store.PostSeen || state == store.PostWithdrawn:
 			// New to Crier: the scan decides the rest when it is due.
 			state = store.PostScheduled
 			if p.Draft {
@@ -292,6 +355,81 @@ func (b *Bot) publish(ctx context.Context, p post.Post, only []string) ([]string
 	return queued, nil
 }
 
+// DuplicateError is returned by Publish for a post whose canonical link
+// belongs to a post already published from another source: it is recorded
+// as a duplicate and not sent.
+type DuplicateError struct {
+	PostID, Of string
+}
+
+func (e *DuplicateError) Error() string {
+	return fmt.Sprintf("%s has the same link as %s, which was already published; recorded as a duplicate, not sent again", e.PostID, e.Of)
+}
+
+func (b *Bot) saveDuplicate(ctx context.Context, tx *sql.Tx, p post.Post, of string, now time.Time) error {
+	if err := store.SaveDuplicateTx(ctx, tx, p, of, now); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("recording %s as a duplicate: %w", p.ID, err)
+	}
+	b.log.Info("same story already published from another source; recorded as a duplicate, not sent", "post", p.ID, "duplicate_of", of, "link", p.Link)
+	return &DuplicateError{PostID: p.ID, Of: of}
+}
+
+// Retry queues again the failed (or unknown) deliveries of a post, to the
+// named channels or all. An unknown delivery's sender still checks the
+// remote side first. It returns the channels queued.
+func (b *Bot) Retry(ctx context.Context, postID string, only []string) ([]string, error) {
+	if _, err := b.store.Post(ctx, postID); err != nil {
+		return nil, err
+	}
+	ds, err := b.store.Deliveries(ctx, postID)
+	if err != nil {
+		return nil, err
+	}
+	tx, err := b.store.DB().BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("retrying %s: %w", postID, err)
+	}
+	defer tx.Rollback()
+	var queued []string
+	for _, d := range ds {
+		if len(only) > 0 && !slices.Contains(only, d.Channel) {
+			continue
+		}
+		if d.State != store.DeliveryFailed && d.State != store.DeliveryUnknown {
+			continue
+		}
+		if _, ok := b.channels[d.Channel]; !ok {
+			continue
+		}
+		if err := store.RequeueTx(ctx, tx, postID, d.Channel, b.now()); err != nil {
+			return nil, err
+		}
+		res, err := b.river.InsertTx(ctx, tx, DeliverArgs{PostID: postID, Channel: d.Channel}, b.deliverOpts(d.Channel))
+		if err != nil {
+			return nil, fmt.Errorf("queueing delivery of %s to %s: %w", postID, d.Channel, err)
+		}
+		if res.UniqueSkippedAsDuplicate && res.Job.State == rivertype.JobStateRunning {
+			return nil, fmt.Errorf("the last attempt to deliver %s to %s is still finishing; try again in a minute", postID, d.Channel)
+		}
+		if res.UniqueSkippedAsDuplicate {
+			if _, err := b.river.JobRetryTx(ctx, tx, res.Job.ID); err != nil {
+				return nil, fmt.Errorf("retrying delivery of %s to %s now: %w", postID, d.Channel, err)
+			}
+		}
+		queued = append(queued, d.Channel)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("retrying %s: %w", postID, err)
+	}
+	if len(queued) > 0 {
+		b.log.Info("failed deliveries queued again", "post", postID, "channels", queued)
+	}
+	return queued, nil
+}
+
 func (b *Bot) deliverOpts(channel string) *river.InsertOpts {
 	return &river.InsertOpts{
 		Queue:       channel,
@@ -333,6 +471,20 @@ func (b *Bot) requeueOrphans(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// Warnings lists what organisers should fix that does not stop the daemon:
+// post files that cannot be read (skipped until fixed).
+func (b *Bot) Warnings(ctx context.Context) ([]string, error) {
+	problems, err := b.store.PostProblems(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(problems))
+	for _, p := range problems {
+		out = append(out, fmt.Sprintf("post file %s cannot be read (since %s): %s", p.File, p.Since.In(b.opts.Location).Format("2006-01-02 15:04 MST"), p.Problem))
+	}
+	return out, nil
 }
 
 // Health reports why the daemon is unhealthy: the store does not answer, or

@@ -32,6 +32,16 @@ func (w *deliverWorker) Timeout(*river.Job[DeliverArgs]) time.Duration {
 	return w.b.opts.Delivery.Timeout
 }
 
+// NextRetry retries a rescued job (its process died mid-attempt) at once:
+// the rescue already waited out the attempt, and backing off on top would
+// break the resume bound (ResumeBound). Other failures back off as usual.
+func (w *deliverWorker) NextRetry(job *river.Job[DeliverArgs]) time.Time {
+	if job.AttemptedAt != nil && time.Since(*job.AttemptedAt) >= w.b.rescueAfter {
+		return time.Now()
+	}
+	return time.Time{}
+}
+
 func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 	return w.b.deliver(ctx, attempt{DeliverArgs: job.Args, number: job.Attempt, max: job.MaxAttempts, queuedAt: job.CreatedAt})
 }

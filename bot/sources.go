@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -140,6 +141,9 @@ func (b *Bot) considerFeedItem(ctx context.Context, f config.Feed, p post.Post) 
 		return false, b.store.SavePost(ctx, p, store.PostSeen, b.now())
 	}
 	_, err = b.Publish(ctx, p)
+	if errors.As(err, new(*DuplicateError)) {
+		return false, nil
+	}
 	return err == nil, err
 }
 
@@ -154,8 +158,8 @@ func (b *Bot) PublishDue(ctx context.Context) error {
 	}
 	now := b.now()
 	posts, errs := markdown.LoadDirIn(b.opts.MarkdownDir, b.opts.Location)
-	for _, err := range errs {
-		b.log.Error("skipping a post file that cannot be read", "err", err)
+	if err := b.reportPostProblems(ctx, errs, now); err != nil {
+		return err
 	}
 	seen := make(map[string]bool, len(posts))
 	for _, p := range posts {
@@ -174,7 +178,9 @@ func (b *Bot) PublishDue(ctx context.Context) error {
 		return err
 	}
 	for _, sp := range waiting {
-		if seen[sp.Post.ID] {
+		if seen[sp.Post.ID] || !b.inFolder(sp.Post) {
+			// A post queued with `crier publish` from another folder is
+			// not the folder's to withdraw.
 			continue
 		}
 		b.log.Warn("a waiting post's file is gone from the folder; withdrawn, it will not be sent", "post", sp.Post.ID, "file", sp.Post.Source.Ref)
@@ -185,13 +191,69 @@ func (b *Bot) PublishDue(ctx context.Context) error {
 	return nil
 }
 
+// reportPostProblems logs each unreadable post file once per change (not
+// at every scan) and records it for crier status and the admin status; a
+// file that reads again, or is gone, is logged as fixed.
+func (b *Bot) reportPostProblems(ctx context.Context, errs []error, now time.Time) error {
+	current := map[string]string{}
+	for _, err := range errs {
+		file := b.opts.MarkdownDir
+		var fe *markdown.FileError
+		if errors.As(err, &fe) {
+			file = fe.File
+		}
+		if prev, ok := current[file]; ok {
+			current[file] = prev + "\n" + err.Error()
+		} else {
+			current[file] = err.Error()
+		}
+	}
+	known, err := b.store.PostProblems(ctx)
+	if err != nil {
+		return err
+	}
+	before := map[string]string{}
+	for _, p := range known {
+		before[p.File] = p.Problem
+		if _, still := current[p.File]; !still {
+			b.log.Info("a post file that could not be read is fixed or gone", "file", p.File)
+			if err := b.store.ClearPostProblem(ctx, p.File); err != nil {
+				return err
+			}
+		}
+	}
+	for file, problem := range current {
+		if before[file] == problem {
+			continue // already reported; `crier status` keeps showing it
+		}
+		b.log.Error("skipping a post file that cannot be read until it is fixed", "file", file, "err", problem)
+		if err := b.store.SetPostProblem(ctx, file, problem, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// inFolder reports whether a Markdown post's file is in the posts folder.
+func (b *Bot) inFolder(p post.Post) bool {
+	if b.opts.MarkdownDir == "" || p.Source.Kind != markdown.Kind {
+		return false
+	}
+	dir, err1 := filepath.Abs(b.opts.MarkdownDir)
+	src, err2 := filepath.Abs(p.Source.Name)
+	if err1 != nil || err2 != nil {
+		return true // cannot tell: keep the old behaviour
+	}
+	return dir == src
+}
+
 func (b *Bot) considerMarkdownPost(ctx context.Context, p post.Post, now time.Time) error {
 	existing, err := b.store.Post(ctx, p.ID)
 	found := err == nil
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	if found && existing.State == store.PostPublished {
+	if found && (existing.State == store.PostPublished || existing.State == store.PostDuplicate) {
 		return nil // an edit after publishing is not sent again; give the file a new id for that
 	}
 	if p.PublishAt.IsZero() {
@@ -222,6 +284,9 @@ func (b *Bot) considerMarkdownPost(ctx context.Context, p post.Post, now time.Ti
 		return b.store.SavePost(ctx, p, state, now)
 	}
 	_, err = b.Publish(ctx, p)
+	if errors.As(err, new(*DuplicateError)) {
+		return nil
+	}
 	return err
 }
 

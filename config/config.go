@@ -27,6 +27,7 @@ import (
 	"github.com/crierhq/crier/channels/mastodon"
 	"github.com/crierhq/crier/config/secret"
 	"github.com/crierhq/crier/contentfetch"
+	"github.com/crierhq/crier/internal/explain"
 	"github.com/crierhq/crier/schedules"
 )
 
@@ -208,7 +209,8 @@ func Load(path string) (*Config, error) {
 func Parse(path string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, Problems{{File: path, Line: yamlErrorLine(err), Message: strings.TrimPrefix(err.Error(), "yaml: ")}}
+		line, msg, _ := explain.YAML(err, string(data))
+		return nil, Problems{{File: path, Line: line, Message: "the file cannot be read: " + msg}}
 	}
 	v := &validator{file: path, lines: map[string]int{}}
 	if len(root.Content) == 0 {
@@ -360,7 +362,11 @@ func (v *validator) walk(n *yaml.Node, t reflect.Type, path string) {
 			ft, ok := fields[key.Value]
 			child := joinPath(path, key.Value)
 			if !ok {
-				v.add(key.Line, child, "unknown key (expected one of: %s)", strings.Join(sortedKeys(fields), ", "))
+				hint := ""
+				if s := explain.Closest(key.Value, sortedKeys(fields)); s != "" {
+					hint = fmt.Sprintf(" (did you mean %q?)", s)
+				}
+				v.add(key.Line, child, "unknown key%s; expected one of: %s", hint, strings.Join(sortedKeys(fields), ", "))
 				continue
 			}
 			v.lines[child] = key.Line

@@ -226,6 +226,25 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
+func TestMisspeltKeySuggestsTheRightOne(t *testing.T) {
+	_, err := Parse("config.yaml", []byte("sources:\n  feeds:\n    - name: site\n      url: https://camaca.example/feed\n      shedule: \"@every 5m\"\n"), noEnv)
+	if err == nil || !strings.Contains(err.Error(), `config.yaml:5: sources.feeds[0].shedule: unknown key (did you mean "schedule"?)`) {
+		t.Fatalf("want a did-you-mean on line 5, got %v", err)
+	}
+}
+
+func TestYAMLMistakeInPlainWordsOnItsLine(t *testing.T) {
+	_, err := Parse("config.yaml", []byte("campaign:\n  name: CAMACA\n  website: https://camaca.example\nlog:\n  format: text\n\tlevel: info\n"), noEnv)
+	var probs Problems
+	if !errors.As(err, &probs) || len(probs) != 1 || probs[0].Line != 6 || !strings.Contains(probs[0].Message, "indented with a tab") {
+		t.Fatalf("want one problem on line 6 about the tab, got %v", err)
+	}
+	_, err = Parse("config.yaml", []byte("campaign:\n  name: CAMACA\n  website: [https://camaca.example\nlog:\n  format: text\n"), noEnv)
+	if !errors.As(err, &probs) || probs[0].Line != 3 || !strings.Contains(probs[0].Message, "never closed") {
+		t.Fatalf("want the unclosed list on line 3, got %v", err)
+	}
+}
+
 func TestFetchAllowNetworks(t *testing.T) {
 	cfg, err := Parse("c.yaml", []byte("fetch:\n  allow_networks: [10.0.0.0/8, 192.168.1.20]\n  timeout: 10s\n"), noEnv)
 	if err != nil {

@@ -69,11 +69,22 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintln(w, "ok")
 }
 
-// adminHealth is the health check with its reason, as JSON.
+// adminHealth is the health check with its reason, and the warnings, as
+// JSON.
 func (s *Server) adminHealth(w http.ResponseWriter, r *http.Request) {
+	body := map[string]any{"status": "ok", "warnings": []string{}}
+	code := http.StatusOK
 	if err := s.health.run(r.Context()); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unhealthy", "error": err.Error()})
-		return
+		body["status"], body["error"], code = "unhealthy", err.Error(), http.StatusServiceUnavailable
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	if s.warnings != nil {
+		warnings, err := s.warnings(r.Context())
+		if err != nil {
+			warnings = append(warnings, "warnings could not be read: "+err.Error())
+		}
+		if len(warnings) > 0 {
+			body["warnings"] = warnings
+		}
+	}
+	writeJSON(w, code, body)
 }

@@ -28,7 +28,11 @@ type Options struct {
 	// Health reports why the daemon is unhealthy, or nil. Anonymous
 	// callers of /healthz see only ok or unhealthy; the reason goes to the
 	// log and to GET /admin/health.
-	Health   func(ctx context.Context) error
+	Health func(ctx context.Context) error
+	// Warnings lists what organisers should fix that does not make the
+	// daemon unhealthy (a post file that cannot be read); shown by
+	// GET /admin/health, never to anonymous callers.
+	Warnings func(ctx context.Context) ([]string, error)
 	Registry *prometheus.Registry
 	// AdminToken guards /admin/; empty means the admin routes are off.
 	// config requires at least 32 characters.
@@ -52,10 +56,11 @@ var DefaultAuthFailures = RateLimit{Burst: 10, Every: time.Minute}
 
 // Server is the daemon's HTTP side.
 type Server struct {
-	opts   Options
-	mux    *http.ServeMux
-	http   *http.Server
-	health *healthCheck
+	opts     Options
+	mux      *http.ServeMux
+	http     *http.Server
+	health   *healthCheck
+	warnings func(ctx context.Context) ([]string, error)
 	// authFailures are the failed token attempts per client, shared by
 	// /admin/ and /metrics.
 	authFailures *limiter
@@ -74,6 +79,7 @@ func New(opts Options) *Server {
 	}
 	s := &Server{opts: opts, mux: http.NewServeMux(), authFailures: newLimiter(opts.AuthFailures, opts.Now)}
 	s.health = &healthCheck{check: opts.Health, log: opts.Logger, now: opts.Now}
+	s.warnings = opts.Warnings
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.HandleAdmin("GET /admin/health", http.HandlerFunc(s.adminHealth))
 	if opts.Registry != nil {

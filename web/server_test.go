@@ -3,7 +3,9 @@ package web
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -149,5 +151,31 @@ func TestMetricsToken(t *testing.T) {
 	open := New(Options{Registry: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler)})
 	if rec := serve(open.Handler(), "GET", "/metrics", "192.0.2.5", ""); rec.Code != 200 {
 		t.Errorf("without a metrics token /metrics is open: %d", rec.Code)
+	}
+}
+
+// TestAdminHealthListsWarnings: what organisers should fix without the
+// daemon being unhealthy (an unreadable post file) is in /admin/health, never
+// in the anonymous /healthz.
+func TestAdminHealthListsWarnings(t *testing.T) {
+	srv := New(Options{AdminToken: adminToken, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Health: func(context.Context) error { return nil },
+		Warnings: func(context.Context) ([]string, error) {
+			return []string{"post file posts/broken.md cannot be read: line 3: a tab"}, nil
+		}})
+	h := srv.Handler()
+	if rec := serve(h, "GET", "/healthz", "192.0.2.1", ""); rec.Code != http.StatusOK || rec.Body.String() != "ok\n" {
+		t.Fatalf("healthz: %d %q, want ok and nothing else", rec.Code, rec.Body.String())
+	}
+	rec := serve(h, "GET", "/admin/health", "192.0.2.1", "Bearer "+adminToken)
+	var body struct {
+		Status   string   `json:"status"`
+		Warnings []string `json:"warnings"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || rec.Code != http.StatusOK {
+		t.Fatalf("admin health: %d %s (%v)", rec.Code, rec.Body.String(), err)
+	}
+	if body.Status != "ok" || len(body.Warnings) != 1 || !strings.Contains(body.Warnings[0], "posts/broken.md") {
+		t.Fatalf("admin health: %+v", body)
 	}
 }

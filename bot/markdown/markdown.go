@@ -25,6 +25,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/crierhq/crier/bot/post"
+	"github.com/crierhq/crier/internal/explain"
 )
 
 // MaxFileSize is the largest post file accepted. A newsletter is long; a
@@ -47,7 +48,6 @@ var (
 	idPattern       = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
 	languagePattern = regexp.MustCompile(`^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$`)
 	roleIDPattern   = regexp.MustCompile(`^[0-9]{5,25}$`)
-	yamlLine        = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 )
 
 // Layouts accepted for publish_at, tried in order. Those without a zone are
@@ -105,7 +105,7 @@ func LoadDirIn(dir string, loc *time.Location) (posts []post.Post, errs []error)
 		if e.Type()&os.ModeSymlink != 0 {
 			if st, err := os.Stat(path); err != nil || !st.Mode().IsRegular() {
 				if err != nil {
-					errs = append(errs, fmt.Errorf("reading post: %w", err))
+					errs = append(errs, &FileError{File: path, Err: fmt.Errorf("reading post: %w", err)})
 				}
 				continue
 			}
@@ -114,11 +114,11 @@ func LoadDirIn(dir string, loc *time.Location) (posts []post.Post, errs []error)
 		}
 		p, err := ParseFileIn(path, loc)
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, &FileError{File: path, Err: err})
 			continue
 		}
 		if first, dup := seen[p.ID]; dup {
-			errs = append(errs, fmt.Errorf("%s: id %q is already used by %s; give this post its own id", path, p.Source.Key, first))
+			errs = append(errs, &FileError{File: path, Err: fmt.Errorf("%s: id %q is already used by %s; give this post its own id", path, p.Source.Key, first)})
 			continue
 		}
 		seen[p.ID] = path
@@ -126,6 +126,16 @@ func LoadDirIn(dir string, loc *time.Location) (posts []post.Post, errs []error)
 	}
 	return posts, errs
 }
+
+// FileError is LoadDir's report on one file; its message already names
+// the file (and line).
+type FileError struct {
+	File string
+	Err  error
+}
+
+func (e *FileError) Error() string { return e.Err.Error() }
+func (e *FileError) Unwrap() error { return e.Err }
 
 // IsPostFile reports whether LoadDir treats a file name as a post.
 func IsPostFile(name string) bool {
@@ -192,7 +202,7 @@ func ParseIn(name string, data []byte, loc *time.Location) (post.Post, error) {
 	p := ps.front(front)
 	p.Body = strings.TrimRight(strings.TrimLeft(body, "\n"), " \t\n")
 
-	if p.Title == "" && ps.titleLine == 0 {
+	if p.Title == "" && ps.titleLine == 0 && !ps.broken {
 		ps.errorf(open+1, "title is required (add a line such as  title: Our campaign news)")
 	}
 	key := ps.id
@@ -248,6 +258,9 @@ type parser struct {
 	id        string
 	titleLine int
 	loc       *time.Location
+	// broken is set when the front matter is not YAML: its fields are
+	// unknown, so a missing title is not reported on top.
+	broken bool
 }
 
 func (ps *parser) errorf(line int, format string, args ...any) {
@@ -263,13 +276,9 @@ func (ps *parser) front(src string) post.Post {
 	var p post.Post
 	var doc yaml.Node
 	if err := yaml.Unmarshal([]byte(src), &doc); err != nil {
-		msg := strings.TrimPrefix(err.Error(), "yaml: ")
-		line := 1
-		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
-			line, _ = strconv.Atoi(m[1])
-			msg = m[2]
-		}
-		ps.errorf(ps.offset+line, "the front matter is not valid YAML: %s", msg)
+		line, msg, _ := explain.YAML(err, src)
+		ps.errorf(ps.offset+line, "the front matter cannot be read: %s", msg)
+		ps.broken = true
 		return p
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
@@ -359,7 +368,7 @@ func (ps *parser) key(k *yaml.Node, known []string, seen map[string]bool, where 
 	}
 	if !valid {
 		hint := ""
-		if s := closest(k.Value, known); s != "" {
+		if s := explain.Closest(k.Value, known); s != "" {
 			hint = fmt.Sprintf(" (did you mean %q?)", s)
 		}
 		ps.at(k, "%sunknown field %q%s; known fields: %s", where, k.Value, hint, strings.Join(known, ", "))
@@ -588,41 +597,6 @@ func describe(n *yaml.Node) string {
 		return "an alias"
 	}
 	return "something else"
-}
-
-// closest suggests the known name within two edits of s.
-func closest(s string, known []string) string {
-	best, bestD := "", 3
-	for _, k := range known {
-		if d := distance(strings.ToLower(s), k); d < bestD {
-			best, bestD = k, d
-		}
-	}
-	return best
-}
-
-// distance is the Levenshtein distance between two short strings.
-func distance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 99
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 func invalidUTF8Line(data []byte) int {

@@ -189,7 +189,9 @@ func TestParseErrors(t *testing.T) {
 		{"unknown channel", "---\ntitle: x\nchannels:\n  mastadon:\n    skip: true\n---\n", []string{"post.md:4:", `"mastadon"`, `did you mean "mastodon"`}},
 		{"mention outside discord", "---\ntitle: x\nchannels:\n  email:\n    mention: here\n---\n", []string{"post.md:5:", "only Discord"}},
 		{"bad mention", "---\ntitle: x\nchannels:\n  discord:\n    mention: admins\n---\n", []string{"post.md:5:", "role id"}},
-		{"yaml syntax error is offset", "---\ntitle: x\nsummary: [unclosed\n---\n", []string{"post.md:", "not valid YAML"}},
+		{"yaml syntax error is offset", "---\ntitle: x\nsummary: [unclosed\n---\n", []string{"post.md:3:", "cannot be read", `never closed with "]"`}},
+		{"colon in a value, in plain words on its line", "---\nsummary: ok\ntitle: Vigil: Saturday\n---\n", []string{"post.md:3:", "put the whole value in quotes"}},
+		{"unclosed quote on its own line", "---\ntitle: ok\nlink: \"https://camaca.example\nsummary: s\n---\n", []string{"post.md:3:", "quoted value is never closed"}},
 		{"front matter is a list", "---\n- a\n- b\n---\n", []string{"post.md:2:", "must be fields"}},
 		{"every problem at once", "---\ntitel: x\ndraft: perhaps\n---\n", []string{"post.md:2:", "post.md:3:", "title is required"}},
 		{"utf16", "\xff\xfe-\x00-\x00", []string{"UTF-16"}},
@@ -325,6 +327,16 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("accepted a post without a content hash")
 		}
 	})
+}
+
+func TestYAMLSyntaxErrorHasNoFollowOnTitleError(t *testing.T) {
+	_, err := Parse("p.md", []byte("---\ntitle: Vigil: Saturday\n---\nBody.\n"))
+	if err == nil || !strings.Contains(err.Error(), "p.md:2:") {
+		t.Fatalf("want the mistake on line 2, got %v", err)
+	}
+	if strings.Contains(err.Error(), "title is required") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("one problem, not a follow-on one: %v", err)
+	}
 }
 
 // TestPublishAtWithoutOffsetIsCampaignTime: a time without an offset is

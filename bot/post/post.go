@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"net/url"
+	"strings"
 	"time"
 )
 
@@ -93,4 +95,35 @@ func (p *Post) ContentHash() string {
 // Due reports whether the post should go out at now.
 func (p *Post) Due(now time.Time) bool {
 	return !p.Draft && !p.PublishAt.After(now)
+}
+
+// CanonicalLink reduces a post's link to the form two sources of the same
+// story share: lower-case scheme and host, no default port, no fragment, no
+// utm_* tracking parameters and no trailing slash. A link that does not parse
+// is returned trimmed.
+func CanonicalLink(link string) string {
+	link = strings.TrimSpace(link)
+	u, err := url.Parse(link)
+	if err != nil || u.Host == "" {
+		return link
+	}
+	u.Scheme = strings.ToLower(u.Scheme)
+	u.Host = strings.ToLower(u.Host)
+	if h, port, ok := strings.Cut(u.Host, ":"); ok && (port == "80" && u.Scheme == "http" || port == "443" && u.Scheme == "https") {
+		u.Host = h
+	}
+	if u.Scheme == "http" {
+		u.Scheme = "https" // the same page, whichever way a source wrote it
+	}
+	u.Fragment, u.RawFragment = "", ""
+	q := u.Query()
+	for k := range q {
+		if strings.HasPrefix(strings.ToLower(k), "utm_") {
+			q.Del(k)
+		}
+	}
+	u.RawQuery = q.Encode()
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath = ""
+	return u.String()
 }

@@ -27,20 +27,22 @@ const (
 
 // Delivery is one row of the delivery ledger.
 type Delivery struct {
-	PostID    string
-	Channel   string
-	State     DeliveryState
-	Attempts  int
-	LastError string
-	RemoteID  string
-	RemoteURL string
-	Outbox    bool
+	PostID    string        `json:"post_id"`
+	Channel   string        `json:"channel"`
+	State     DeliveryState `json:"state"`
+	Attempts  int           `json:"attempts"`
+	LastError string        `json:"last_error,omitempty"`
+	RemoteID  string        `json:"remote_id,omitempty"`
+	RemoteURL string        `json:"remote_url,omitempty"`
+	// Outbox is set when the channel renders to the local outbox: "sent"
+	// then means rendered there, not sent to anyone.
+	Outbox bool `json:"outbox"`
 	// Unconfirmed is set from an ambiguous attempt until one succeeds.
-	Unconfirmed bool
+	Unconfirmed bool `json:"unconfirmed"`
 	// Note says what the last attempt left out although it succeeded (an
 	// image that could not be fetched), from channels.Receipt.Notes.
-	Note      string
-	UpdatedAt time.Time
+	Note      string    `json:"note,omitempty"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // AddDelivery records a pending delivery; an existing one is left as it is
@@ -247,4 +249,15 @@ func (s *Store) Unfinished(ctx context.Context) ([]Delivery, error) {
 		out = append(out, d)
 	}
 	return out, rows.Err()
+}
+
+// RequeueTx sets a failed delivery back to pending for another try (an
+// unknown one stays unknown: its next attempt checks the remote side).
+func RequeueTx(ctx context.Context, tx *sql.Tx, postID, channel string, now time.Time) error {
+	_, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = $1, updated_at = $2 WHERE post_id = $3 AND channel = $4 AND state = $5`,
+		string(DeliveryPending), now.UTC(), postID, channel, string(DeliveryFailed))
+	if err != nil {
+		return fmt.Errorf("queueing delivery of %s to %s again: %w", postID, channel, err)
+	}
+	return nil
 }

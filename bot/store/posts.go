@@ -30,6 +30,9 @@ const (
 	// PostWithdrawn was scheduled, then its file was removed or renamed
 	// before it fell due: it is never sent.
 	PostWithdrawn PostState = "withdrawn"
+	// PostDuplicate has the same canonical link as a post already
+	// published from another source: it is recorded, never sent.
+	PostDuplicate PostState = "duplicate"
 )
 
 // ErrNotFound is returned when a row does not exist.
@@ -37,10 +40,14 @@ var ErrNotFound = errors.New("not found")
 
 // StoredPost is a post with Crier's bookkeeping.
 type StoredPost struct {
-	Post      post.Post
-	State     PostState
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	Post  post.Post
+	State PostState
+	// DuplicateOf is the id of the published post a duplicate repeats.
+	DuplicateOf string
+	// PublishedAt is when the post was first published (zero if never).
+	PublishedAt time.Time
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // SavePost inserts or updates a post and its state.
@@ -67,12 +74,12 @@ func saveThePost(ctx context.Context, db execer, p post.Post, state PostState, n
 	if state == PostPublished {
 		publishedAt = now.UTC()
 	}
-	_, err = db.ExecContext(ctx, `INSERT INTO posts (id, source_kind, source_name, source_key, hash, title, publish_at, data, state, published_at, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
+	_, err = db.ExecContext(ctx, `INSERT INTO posts (id, source_kind, source_name, source_key, hash, title, publish_at, data, state, published_at, created_at, updated_at, link)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12)
 		ON CONFLICT (id) DO UPDATE SET hash = excluded.hash, title = excluded.title, publish_at = excluded.publish_at,
-			data = excluded.data, state = excluded.state, updated_at = excluded.updated_at,
+			data = excluded.data, state = excluded.state, updated_at = excluded.updated_at, link = excluded.link,
 			published_at = COALESCE(posts.published_at, excluded.published_at)`,
-		p.ID, p.Source.Kind, p.Source.Name, p.Source.Key, hash, p.Title, p.PublishAt.UTC(), string(data), string(state), publishedAt, now.UTC())
+		p.ID, p.Source.Kind, p.Source.Name, p.Source.Key, hash, p.Title, p.PublishAt.UTC(), string(data), string(state), publishedAt, now.UTC(), storedLink(p))
 	if err != nil {
 		return fmt.Errorf("saving post %s: %w", p.ID, err)
 	}
@@ -81,7 +88,7 @@ func saveThePost(ctx context.Context, db execer, p post.Post, state PostState, n
 
 // Post returns a stored post, or ErrNotFound.
 func (s *Store) Post(ctx context.Context, id string) (StoredPost, error) {
-	row := s.db.QueryRowContext(ctx, `SELECT data, state, created_at, updated_at FROM posts WHERE id = $1`, id)
+	row := s.db.QueryRowContext(ctx, `SELECT data, state, duplicate_of, published_at, created_at, updated_at FROM posts WHERE id = $1`, id)
 	sp, err := scanPost(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return StoredPost{}, fmt.Errorf("post %s: %w", id, ErrNotFound)
@@ -97,11 +104,13 @@ type scanner interface{ Scan(dest ...any) error }
 func scanPost(row scanner) (StoredPost, error) {
 	var (
 		data, state string
+		published   sql.NullTime
 		sp          StoredPost
 	)
-	if err := row.Scan(&data, &state, &sp.CreatedAt, &sp.UpdatedAt); err != nil {
+	if err := row.Scan(&data, &state, &sp.DuplicateOf, &published, &sp.CreatedAt, &sp.UpdatedAt); err != nil {
 		return sp, err
 	}
+	sp.PublishedAt = published.Time
 	if err := json.Unmarshal([]byte(data), &sp.Post); err != nil {
 		return sp, fmt.Errorf("decoding stored post: %w", err)
 	}
@@ -125,19 +134,19 @@ func (s *Store) HasSourceHash(ctx context.Context, kind, name, hash string) (boo
 
 // Pending returns the Markdown posts still waiting (scheduled or draft).
 func (s *Store) Pending(ctx context.Context, kind string) ([]StoredPost, error) {
-	return s.queryPosts(ctx, `SELECT data, state, created_at, updated_at FROM posts WHERE source_kind = $1 AND state IN ($2, $3) ORDER BY publish_at`,
+	return s.queryPosts(ctx, `SELECT data, state, duplicate_of, published_at, created_at, updated_at FROM posts WHERE source_kind = $1 AND state IN ($2, $3) ORDER BY publish_at`,
 		kind, string(PostScheduled), string(PostDraft))
 }
 
 // RecentPosts returns the newest posts, for crier status.
 func (s *Store) RecentPosts(ctx context.Context, limit int) ([]StoredPost, error) {
-	return s.queryPosts(ctx, `SELECT data, state, created_at, updated_at FROM posts WHERE state != $1 ORDER BY updated_at DESC, id LIMIT $2`, string(PostSeen), limit)
+	return s.queryPosts(ctx, `SELECT data, state, duplicate_of, published_at, created_at, updated_at FROM posts WHERE state != $1 ORDER BY updated_at DESC, id LIMIT $2`, string(PostSeen), limit)
 }
 
 // PublishedBetween returns posts published after since and up to until,
 // oldest first (the digest).
 func (s *Store) PublishedBetween(ctx context.Context, since, until time.Time) ([]StoredPost, error) {
-	return s.queryPosts(ctx, `SELECT data, state, created_at, updated_at FROM posts WHERE state = $1 AND published_at > $2 AND published_at <= $3 ORDER BY published_at, id`,
+	return s.queryPosts(ctx, `SELECT data, state, duplicate_of, published_at, created_at, updated_at FROM posts WHERE state = $1 AND published_at > $2 AND published_at <= $3 ORDER BY published_at, id`,
 		string(PostPublished), since.UTC(), until.UTC())
 }
 
@@ -231,6 +240,75 @@ func (s *Store) SetLastRun(ctx context.Context, name string, t time.Time) error 
 		ON CONFLICT (name) DO UPDATE SET last_run = excluded.last_run`, name, t.UTC())
 	if err != nil {
 		return fmt.Errorf("recording run of %s: %w", name, err)
+	}
+	return nil
+}
+
+// storedLink is the link column: the canonical link, empty for an update
+// note (it shares its original's link on purpose) and for an example (it
+// only ever reaches the outbox, so it must not hold back a real post).
+func storedLink(p post.Post) string {
+	if p.Update || p.Example || p.Link == "" {
+		return ""
+	}
+	return post.CanonicalLink(p.Link)
+}
+
+// PublishedWithLinkTx returns the id of a published post other than id with
+// the same canonical link, or "" when there is none.
+func PublishedWithLinkTx(ctx context.Context, tx *sql.Tx, id, link string) (string, error) {
+	if link == "" {
+		return "", nil
+	}
+	var other string
+	err := tx.QueryRowContext(ctx, `SELECT id FROM posts WHERE link = $1 AND id != $2 AND state = $3 ORDER BY published_at, id LIMIT 1`,
+		post.CanonicalLink(link), id, string(PostPublished)).Scan(&other)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("looking up posts linking to %s: %w", link, err)
+	}
+	return other, nil
+}
+
+// SaveDuplicateTx records p as a duplicate of the published post of.
+func SaveDuplicateTx(ctx context.Context, tx *sql.Tx, p post.Post, of string, now time.Time) error {
+	if err := saveThePost(ctx, tx, p, PostDuplicate, now); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE posts SET duplicate_of = $1 WHERE id = $2`, of, p.ID); err != nil {
+		return fmt.Errorf("recording %s as a duplicate of %s: %w", p.ID, of, err)
+	}
+	return nil
+}
+
+// backfillLinks fills the link column of posts stored before it existed.
+func (s *Store) backfillLinks(ctx context.Context) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, data FROM posts WHERE link = '' AND COALESCE(json_extract(data, '$.link'), '') != ''`)
+	if err != nil {
+		return fmt.Errorf("listing posts without a stored link: %w", err)
+	}
+	links := map[string]string{}
+	for rows.Next() {
+		var id, data string
+		var p post.Post
+		if err := rows.Scan(&id, &data); err != nil {
+			rows.Close()
+			return fmt.Errorf("listing posts without a stored link: %w", err)
+		}
+		if json.Unmarshal([]byte(data), &p) == nil {
+			links[id] = storedLink(p)
+		}
+	}
+	rows.Close()
+	for id, link := range links {
+		if link == "" {
+			continue
+		}
+		if _, err := s.db.ExecContext(ctx, `UPDATE posts SET link = $1 WHERE id = $2`, link, id); err != nil {
+			return fmt.Errorf("storing the link of %s: %w", id, err)
+		}
 	}
 	return nil
 }

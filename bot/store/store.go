@@ -47,6 +47,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	if err := s.backfillLinks(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -193,4 +197,18 @@ CREATE TABLE schedule_runs (
 `, `
 -- note says what a sent delivery left out (an image that could not be had).
 ALTER TABLE deliveries ADD COLUMN note TEXT NOT NULL DEFAULT '';
+`, `
+-- link is the post's canonical link (post.CanonicalLink): the same story
+-- from two sources is published once, the second marked duplicate_of the first.
+ALTER TABLE posts ADD COLUMN link TEXT NOT NULL DEFAULT '';
+ALTER TABLE posts ADD COLUMN duplicate_of TEXT NOT NULL DEFAULT '';
+CREATE INDEX posts_link ON posts (link);
+
+-- Post files that cannot be read, as last reported: the scan logs a problem
+-- once per change, and crier status and the health details show them.
+CREATE TABLE post_problems (
+	file    TEXT PRIMARY KEY,
+	problem TEXT NOT NULL,
+	since   TIMESTAMP NOT NULL
+);
 `}

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"syscall"
@@ -40,6 +41,9 @@ type App struct {
 	logFormat string
 	logLevel  string
 	store     *store.Store
+	// helpAsked is set when the command line asks for --help: the usage
+	// then goes to stdout.
+	helpAsked bool
 }
 
 // OpenStore opens the configured store once and reuses it.
@@ -68,6 +72,7 @@ func commands() []command {
 		{name: "run", summary: "run the daemon: poll sources, deliver, serve pages, health and metrics", run: cmdRun},
 		{name: "preview", summary: "show what every channel would receive for a post or a feed, without sending", run: cmdPreview},
 		{name: "publish", summary: "queue a post file for delivery now", run: cmdPublish},
+		{name: "retry", summary: "queue a post's failed deliveries again", run: cmdRetry},
 		{name: "status", summary: "recent posts and their per-channel delivery state", run: cmdStatus},
 		{name: "validate", summary: "check the config and the posts folder, reporting every problem", run: cmdValidate, noConfig: true},
 		{name: "subscribers", summary: "import, export, list, remove and count newsletter subscribers", run: cmdSubscribers},
@@ -105,12 +110,21 @@ func runApp(ctx context.Context, app *App, args []string) int {
 	fs.StringVar(&app.ConfigPath, "config", defaultConfig, "config `file` (env CRIER_CONFIG)")
 	fs.StringVar(&app.logFormat, "log-format", "", "log format: text or json (default: the config's log.format)")
 	fs.StringVar(&app.logLevel, "log-level", "", "log level: debug, info, warn or error (default: the config's log.level)")
-	fs.Usage = func() { printUsage(stderr, fs) }
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	// Asked-for help goes to stdout (and exits 0); help after a mistake
+	// goes to stderr.
+	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			printUsage(stdout, fs)
 			return 0
 		}
+		printUsage(stderr, fs)
 		return 2
+	}
+	if *showVersion || fs.Arg(0) == "version" {
+		fmt.Fprintln(stdout, versionString())
+		return 0
 	}
 	if fs.NArg() == 0 {
 		printUsage(stderr, fs)
@@ -144,7 +158,8 @@ func runApp(ctx context.Context, app *App, args []string) int {
 		printUsage(stderr, fs)
 		return 2
 	}
-	if !cmd.noConfig && !wantsHelp(rest) {
+	app.helpAsked = wantsHelp(rest)
+	if !cmd.noConfig && !app.helpAsked {
 		cfg, err := config.Load(app.ConfigPath)
 		if err != nil {
 			fmt.Fprintf(stderr, "crier: %v\n", err)
@@ -172,8 +187,47 @@ func runApp(ctx context.Context, app *App, args []string) int {
 	}
 }
 
+// version is set at build time with -ldflags "-X main.version=v1.2.3";
+// without it the module version and VCS revision Go records are shown.
+var version = ""
+
+func versionString() string {
+	v := version
+	info, ok := debug.ReadBuildInfo()
+	if v == "" && ok {
+		v = info.Main.Version
+	}
+	if v == "" {
+		v = "(devel)"
+	}
+	if !ok {
+		return "crier " + v
+	}
+	var rev, when, dirty string
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value[:min(12, len(s.Value))]
+		case "vcs.time":
+			when = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = ", modified"
+			}
+		}
+	}
+	out := "crier " + v
+	if rev != "" {
+		out += fmt.Sprintf(" (commit %s %s%s)", rev, when, dirty)
+	}
+	return out + " " + info.GoVersion
+}
+
 func wantsHelp(args []string) bool {
 	for _, a := range args {
+		if a == "--" {
+			return false
+		}
 		if a == "-h" || a == "-help" || a == "--help" {
 			return true
 		}
@@ -217,6 +271,7 @@ func newLogger(app *App, w io.Writer) *slog.Logger {
 
 func printUsage(w io.Writer, fs *flag.FlagSet) {
 	fmt.Fprintln(w, "Usage: crier [--config FILE] [--log-format text|json] [--log-level LEVEL] COMMAND [ARGS]")
+	fmt.Fprintln(w, "       crier --version")
 	fmt.Fprintln(w, "\nCommands:")
 	cmds := commands()
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
@@ -234,12 +289,18 @@ func newFlagSet(app *App, name, args, about string) *flag.FlagSet {
 	fs := flag.NewFlagSet("crier "+name, flag.ContinueOnError)
 	fs.SetOutput(app.Stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(app.Stderr, "Usage: crier %s %s\n\n%s\n", name, args, strings.TrimSpace(about))
+		w := app.Stderr
+		if app.helpAsked {
+			w = app.Stdout
+		}
+		fmt.Fprintf(w, "Usage: crier %s %s\n\n%s\n", name, args, strings.TrimSpace(about))
 		var hasFlags bool
 		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
 		if hasFlags {
-			fmt.Fprintln(app.Stderr, "\nFlags:")
+			fmt.Fprintln(w, "\nFlags:")
+			fs.SetOutput(w)
 			fs.PrintDefaults()
+			fs.SetOutput(app.Stderr)
 		}
 	}
 	return fs

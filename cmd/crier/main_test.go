@@ -127,7 +127,8 @@ func TestRunOnShippedConfigFillsTheOutbox(t *testing.T) {
 		t.Errorf("the daemon should log that channels render to the outbox:\n%s", logs.String())
 	}
 
-	// crier status shows every delivery as sent, to the outbox.
+	// crier status shows every delivery as rendered to the outbox: nothing
+	// was sent to anyone.
 	var out bytes.Buffer
 	if code := realMain(context.Background(), []string{"--config", cfg, "status", "--json"}, &out, io.Discard); code != 0 {
 		t.Fatalf("status exit %d", code)
@@ -142,16 +143,24 @@ func TestRunOnShippedConfigFillsTheOutbox(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &st); err != nil {
 		t.Fatalf("status --json: %v\n%s", err, out.String())
 	}
-	sent := 0
+	rendered := 0
 	for _, p := range st.Posts {
 		for _, d := range p.Deliveries {
-			if d.State == "sent" {
-				sent++
+			switch d.State {
+			case "rendered":
+				rendered++
+			case "sent":
+				t.Errorf("%s to %s rendered to the outbox is shown as sent", p.ID, d.Channel)
 			}
 		}
 	}
-	if sent < 3 {
-		t.Errorf("status shows %d sent deliveries:\n%s", sent, out.String())
+	if rendered < 3 {
+		t.Errorf("status shows %d rendered deliveries:\n%s", rendered, out.String())
+	}
+	out.Reset()
+	realMain(context.Background(), []string{"--config", cfg, "status"}, &out, io.Discard)
+	if !strings.Contains(out.String(), "rendered to outbox") || strings.Contains(out.String(), " sent ") {
+		t.Errorf("status text must say rendered to outbox, never sent:\n%s", out.String())
 	}
 }
 

@@ -45,6 +45,10 @@ POST /channels/{id}/messages, for email the subject, text and HTML.`)
 	htmlOut := fs.String("html", "", "write the newsletter's HTML to `FILE` (open it in a browser)")
 	feedURL := fs.String("feed", "", "preview every item of this feed `URL or file` instead of a post file")
 	digest := fs.Bool("digest", false, "preview the next newsletter digest instead of a post")
+	if err := checkHTMLFlag(args); err != nil {
+		fs.Usage()
+		return err
+	}
 	rest, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -227,6 +231,24 @@ func sanitize(s string) string {
 		}
 		return '-'
 	}, s)
+}
+
+// checkHTMLFlag catches --html without its file name, before the flag
+// package takes the post file for it (and the newsletter would overwrite
+// the post).
+func checkHTMLFlag(args []string) error {
+	for i, a := range args {
+		if a == "--" {
+			return nil
+		}
+		if a != "--html" && a != "-html" {
+			continue
+		}
+		if i+1 == len(args) || strings.HasPrefix(args[i+1], "-") || strings.EqualFold(filepath.Ext(args[i+1]), ".md") {
+			return usageError{"--html needs the name of the file to write the newsletter to, such as  crier preview --html newsletter.html POST.md"}
+		}
+	}
+	return nil
 }
 
 // when says when a post goes out, in the campaign's time zone.

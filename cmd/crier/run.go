@@ -102,7 +102,7 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("http.trusted_proxies: %w", err)
 	}
-	srv := web.New(web.Options{Listen: cfg.HTTP.Listen, Health: b.Health, Registry: reg, AdminToken: cfg.HTTP.AdminToken,
+	srv := web.New(web.Options{Listen: cfg.HTTP.Listen, Health: b.Health, Warnings: b.Warnings, Registry: reg, AdminToken: cfg.HTTP.AdminToken,
 		MetricsToken: cfg.HTTP.MetricsToken, TrustedProxies: proxies, Logger: app.Logger})
 	srv.HandleAdmin("GET /admin/status", statusHandler(st))
 	if nl != nil {

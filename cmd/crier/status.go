@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -14,23 +16,45 @@ import (
 )
 
 type statusPost struct {
-	ID         string           `json:"id"`
-	Title      string           `json:"title"`
-	State      string           `json:"state"`
-	PublishAt  time.Time        `json:"publish_at"`
-	Deliveries []store.Delivery `json:"deliveries"`
+	ID    string `json:"id"`
+	Title string `json:"title"`
+	// State is seen, draft, scheduled, published, withdrawn or duplicate.
+	State string `json:"state"`
+	// DuplicateOf is the published post a duplicate repeats.
+	DuplicateOf string `json:"duplicate_of,omitempty"`
+	// Source is the post's file or feed item link.
+	Source      string           `json:"source,omitempty"`
+	Link        string           `json:"link,omitempty"`
+	PublishAt   time.Time        `json:"publish_at"`
+	PublishedAt *time.Time       `json:"published_at,omitempty"`
+	Deliveries  []statusDelivery `json:"deliveries"`
 }
+
+// statusDelivery is a ledger row as organisers read it: a delivery to the
+// local outbox is "rendered", never "sent", and a failed one names the
+// command that retries it.
+type statusDelivery struct {
+	store.Delivery
+	// Retry is the command that queues a failed delivery again.
+	Retry string `json:"retry,omitempty"`
+}
+
+// Delivery states only crier status shows.
+const stateRendered = "rendered"
 
 // statusReport is what `crier status --json` and GET /admin/status show.
 type statusReport struct {
-	Posts           []statusPost     `json:"posts"`
-	NewsletterSends []email.Progress `json:"newsletter_sends"`
+	Posts []statusPost `json:"posts"`
+	// PostProblems are post files the daemon cannot read (skipped until
+	// fixed).
+	PostProblems    []store.PostProblem `json:"post_problems"`
+	NewsletterSends []email.Progress    `json:"newsletter_sends"`
 }
 
 // loadStatus reads the newest posts with their deliveries, and the
 // newsletter sends.
 func loadStatus(ctx context.Context, st *store.Store, limit int) (statusReport, error) {
-	var rep statusReport
+	rep := statusReport{Posts: []statusPost{}, PostProblems: []store.PostProblem{}, NewsletterSends: []email.Progress{}}
 	recent, err := st.RecentPosts(ctx, limit)
 	if err != nil {
 		return rep, err
@@ -40,10 +64,39 @@ func loadStatus(ctx context.Context, st *store.Store, limit int) (statusReport, 
 		if err != nil {
 			return rep, err
 		}
-		rep.Posts = append(rep.Posts, statusPost{ID: sp.Post.ID, Title: sp.Post.Title, State: string(sp.State), PublishAt: sp.Post.PublishAt, Deliveries: ds})
+		rep.Posts = append(rep.Posts, newStatusPost(sp, ds))
 	}
-	rep.NewsletterSends, err = email.SendProgress(ctx, st.DB())
+	problems, err := st.PostProblems(ctx)
+	if err != nil {
+		return rep, err
+	}
+	rep.PostProblems = append(rep.PostProblems, problems...)
+	sends, err := email.SendProgress(ctx, st.DB())
+	rep.NewsletterSends = append(rep.NewsletterSends, sends...)
 	return rep, err
+}
+
+func newStatusPost(sp store.StoredPost, ds []store.Delivery) statusPost {
+	p := statusPost{ID: sp.Post.ID, Title: sp.Post.Title, State: string(sp.State), DuplicateOf: sp.DuplicateOf,
+		Source: sp.Post.Source.Ref, Link: sp.Post.Link, PublishAt: sp.Post.PublishAt, Deliveries: []statusDelivery{}}
+	if !sp.PublishedAt.IsZero() {
+		p.PublishedAt = &sp.PublishedAt
+	}
+	if p.PublishAt.IsZero() {
+		// Stored before its time was pinned: the day Crier first saw it.
+		p.PublishAt = sp.CreatedAt
+	}
+	for _, d := range ds {
+		sd := statusDelivery{Delivery: d}
+		if d.State == store.DeliverySent && d.Outbox {
+			sd.State = stateRendered
+		}
+		if d.State == store.DeliveryFailed || d.State == store.DeliveryUnknown {
+			sd.Retry = fmt.Sprintf("crier retry %s --channel %s", d.PostID, d.Channel)
+		}
+		p.Deliveries = append(p.Deliveries, sd)
+	}
+	return p
 }
 
 // statusHandler serves the same report as JSON, for organisers' tools
@@ -66,10 +119,13 @@ func statusHandler(st *store.Store) http.Handler {
 
 func cmdStatus(ctx context.Context, app *App, args []string) error {
 	fs := newFlagSet(app, "status", "[--json] [--limit N]", `
-Shows recent posts with each channel's delivery state (pending, sending,
-sent, failed, unknown), attempts, the last error, a note when a sent delivery
-left something out (an image that could not be fetched) and where it went,
-then the progress of newsletter sends.`)
+Shows recent posts (published, scheduled, draft, withdrawn, or duplicate of a
+post already published from another source) with each channel's delivery
+state: pending, sending, sent, rendered (to the local outbox: nothing was
+sent), failed or unknown, with attempts, the last error, a note when a sent
+delivery left something out (an image that could not be fetched), where it
+went and, for a failed delivery, the crier retry command that tries again.
+Then post files that cannot be read, and the progress of newsletter sends.`)
 	asJSON := fs.Bool("json", false, "print as JSON")
 	limit := fs.Int("limit", 20, "how many recent posts")
 	if err := fs.Parse(args); err != nil {
@@ -95,25 +151,16 @@ then the progress of newsletter sends.`)
 	if len(out) == 0 {
 		fmt.Fprintln(app.Stdout, "No posts yet. Put Markdown posts in the posts folder or configure a feed, then `crier run`.")
 	}
-	tw := tabwriter.NewWriter(app.Stdout, 0, 2, 2, ' ', 0)
-	for _, p := range out {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.ID, p.State, app.showTime(p.PublishAt), p.Title)
-		for _, d := range p.Deliveries {
-			where := d.RemoteURL
-			if d.Outbox && where != "" {
-				where = "outbox " + where
+	printPosts(app.Stdout, out, app.showTime)
+	if len(rep.PostProblems) > 0 {
+		fmt.Fprintln(app.Stdout, "\nPost files that cannot be read (skipped until fixed; `crier validate` explains):")
+		for _, pp := range rep.PostProblems {
+			fmt.Fprintf(app.Stdout, "  %s (since %s)\n", pp.File, app.showTime(pp.Since))
+			for _, line := range strings.Split(pp.Problem, "\n") {
+				fmt.Fprintf(app.Stdout, "    %s\n", line)
 			}
-			line := fmt.Sprintf("  └ %s\t%s\tattempts %d\t%s", d.Channel, d.State, d.Attempts, where)
-			if d.LastError != "" && d.State != store.DeliverySent {
-				line += "\terror: " + d.LastError
-			}
-			if d.Note != "" {
-				line += "\tnote: " + d.Note
-			}
-			fmt.Fprintln(tw, line)
 		}
 	}
-	tw.Flush()
 	if len(progress) > 0 {
 		fmt.Fprintln(app.Stdout, "\nNewsletter sends:")
 		for _, p := range progress {
@@ -122,4 +169,36 @@ then the progress of newsletter sends.`)
 		}
 	}
 	return nil
+}
+
+// printPosts writes the posts table; show formats times (in the
+// campaign's zone).
+func printPosts(w io.Writer, posts []statusPost, show func(time.Time) string) {
+	tw := tabwriter.NewWriter(w, 0, 2, 2, ' ', 0)
+	for _, p := range posts {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.ID, p.State, show(p.PublishAt), p.Title)
+		if p.DuplicateOf != "" {
+			fmt.Fprintf(tw, "  └ duplicate of %s (same link, already published): not sent again\n", p.DuplicateOf)
+		}
+		for _, d := range p.Deliveries {
+			where := d.RemoteURL
+			state := string(d.State)
+			if d.State == stateRendered {
+				state = "rendered to outbox"
+				where = strings.TrimPrefix(where, "file://")
+			}
+			line := fmt.Sprintf("  └ %s\t%s\tattempts %d\t%s", d.Channel, state, d.Attempts, where)
+			if d.LastError != "" && d.State != store.DeliverySent && d.State != stateRendered {
+				line += "\terror: " + d.LastError
+			}
+			if d.Note != "" {
+				line += "\tnote: " + d.Note
+			}
+			if d.Retry != "" {
+				line += "\tretry: " + d.Retry
+			}
+			fmt.Fprintln(tw, line)
+		}
+	}
+	tw.Flush()
 }

@@ -281,8 +281,10 @@ form themselves and confirm, that works. Use this for erasure requests; an unsub
 		}
 	}
 	if errors.Is(err, subscribers.ErrNotFound) {
-		fmt.Fprintf(app.Stdout, "%s was not on the list; it is now suppressed, so no import can add it.\n", printable(pos[0]))
-		return nil
+		// Nothing was erased: say so, and fail, so that a typo in the
+		// address is noticed. The address is still suppressed against
+		// imports, as the supporter asked.
+		return fmt.Errorf("%s is not on the list (check the spelling; `crier subscribers list` shows who is); nothing was erased, but imports will now refuse it", printable(pos[0]))
 	}
 	if err != nil {
 		return err

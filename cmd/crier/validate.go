@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/crierhq/crier/bot/markdown"
 	"github.com/crierhq/crier/config"
@@ -33,9 +34,19 @@ text) are shown but do not fail.`)
 	problems := 0
 	dir := cfg.Resolve(cfg.Sources.Markdown.Dir)
 	posts, errs := markdown.LoadDirIn(dir, cfg.Location())
+	badFiles := map[string]bool{}
 	for _, e := range errs {
-		fmt.Fprintln(app.Stdout, e)
-		problems++
+		var fe *markdown.FileError
+		if errors.As(e, &fe) {
+			badFiles[fe.File] = true
+		} else {
+			badFiles[dir] = true
+		}
+		// A file's problems come joined: count each one.
+		for _, line := range strings.Split(e.Error(), "\n") {
+			fmt.Fprintln(app.Stdout, line)
+			problems++
+		}
 	}
 	sendsForReal := app.sendsForReal()
 	for _, p := range posts {
@@ -72,6 +83,7 @@ text) are shown but do not fail.`)
 			if r.Err != nil {
 				fmt.Fprintf(app.Stdout, "%s: %s: %v\n", p.Source.Ref, r.Channel, r.Err)
 				problems++
+				badFiles[p.Source.Ref] = true
 				continue
 			}
 			for _, text := range r.Payload.Warnings {
@@ -93,7 +105,7 @@ text) are shown but do not fail.`)
 	}
 	warnings := len(order)
 	if problems > 0 {
-		return fmt.Errorf("%d problem(s) found", problems)
+		return fmt.Errorf("%d problem(s) found in %d post file(s)", problems, len(badFiles))
 	}
 	fmt.Fprintf(app.Stdout, "%s is valid; %d post(s) in %s read, %d warning(s)\n", app.ConfigPath, len(posts), dir, warnings)
 	return nil
