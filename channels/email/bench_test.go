@@ -291,7 +291,7 @@ func TestNewsletterBenchChild(t *testing.T) {
 	m := payload.Body.(*Message)
 	// The snapshot is timed on its own, then the sending.
 	snapStart := time.Now()
-	if _, err := s.ledger.begin(ctx, m.SendID, "post", p.ID, m.Subject); err != nil {
+	if _, err := s.ledger.begin(ctx, m.SendID, "post", p.ID, m.Subject, s.selection("post", m)); err != nil {
 		t.Fatal(err)
 	}
 	snap := time.Since(snapStart).Seconds()

@@ -3,6 +3,7 @@ package email
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -109,12 +110,40 @@ func openLedger(ctx context.Context, db *sql.DB, now func() time.Time, log *slog
 	return l, nil
 }
 
+// selection says which confirmed subscribers a send is for.
+type selection struct {
+	// preferences are the subscriber preferences it goes to.
+	preferences []string
+	// general is true for a newsletter with a post on no topic: it goes
+	// whatever the topics a subscriber chose.
+	general bool
+	// allTopics are the configured topics, topics those of the newsletter.
+	allTopics, topics []string
+}
+
+// selectionSQL is the selection's condition on a subscribers row ($3 to
+// $6): the preference, and the topics - a subscriber who chose none of the
+// configured topics (lists from an import that are not topics do not
+// count) gets every newsletter. It runs once per send, in the query that
+// snapshots the list, so the send itself never filters per recipient.
+const selectionSQL = `preference IN (SELECT value FROM json_each($3))
+	AND ($4 OR NOT EXISTS (SELECT 1 FROM json_each(subscribers.lists) l WHERE l.value IN (SELECT value FROM json_each($5)))
+		OR EXISTS (SELECT 1 FROM json_each(subscribers.lists) l WHERE l.value IN (SELECT value FROM json_each($6))))`
+
+func jsonList(l []string) string {
+	if l == nil {
+		l = []string{}
+	}
+	b, _ := json.Marshal(l)
+	return string(b)
+}
+
 // begin creates the send and snapshots the confirmed subscribers into it
 // in one transaction, or finds the send made by an earlier attempt. Rows an
 // earlier attempt left "sending" go back to pending: their outcome is
 // unknown, and they are sent again (at most one per SMTP connection of that
 // attempt was in flight). It returns how many rows it put back.
-func (l *ledger) begin(ctx context.Context, id, kind, ref, subject string) (reclaimed int64, err error) {
+func (l *ledger) begin(ctx context.Context, id, kind, ref, subject string, sel selection) (reclaimed int64, err error) {
 	now := l.now().UTC()
 	tx, err := l.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -128,7 +157,8 @@ func (l *ledger) begin(ctx context.Context, id, kind, ref, subject string) (recl
 	}
 	if n, _ := res.RowsAffected(); n == 1 {
 		res, err := tx.ExecContext(ctx, `INSERT INTO email_recipients (send_id, subscriber_id, state)
-			SELECT $1, id, $2 FROM subscribers WHERE status = 'confirmed' ORDER BY id`, id, rcptPending)
+			SELECT $1, id, $2 FROM subscribers WHERE status = 'confirmed' AND `+selectionSQL+` ORDER BY id`,
+			id, rcptPending, jsonList(sel.preferences), sel.general, jsonList(sel.allTopics), jsonList(sel.topics))
 		if err != nil {
 			return 0, fmt.Errorf("snapshotting recipients of %s: %w", id, err)
 		}
@@ -155,6 +185,7 @@ type recipient struct {
 	id       int64
 	email    string
 	name     string
+	language string
 	attempts int
 	// checkedAt is when the recipient was last seen still subscribed.
 	checkedAt time.Time
@@ -171,7 +202,7 @@ func (l *ledger) claim(ctx context.Context, sendID string, afterID int64, limit 
 		return nil, afterID, fmt.Errorf("claiming recipients of %s: %w", sendID, err)
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, `SELECT r.subscriber_id, r.attempts, COALESCE(s.email, ''), COALESCE(s.name, ''), COALESCE(s.status, '')
+	rows, err := tx.QueryContext(ctx, `SELECT r.subscriber_id, r.attempts, COALESCE(s.email, ''), COALESCE(s.name, ''), COALESCE(s.status, ''), COALESCE(s.language, ''), COALESCE(s.preference, '')
 		FROM email_recipients r LEFT JOIN subscribers s ON s.id = r.subscriber_id
 		WHERE r.send_id = $1 AND r.state = $2 AND r.subscriber_id > $3 AND (r.next_try_at IS NULL OR r.next_try_at <= $4)
 		ORDER BY r.subscriber_id LIMIT $5`, sendID, rcptPending, afterID, now, limit)
@@ -183,14 +214,15 @@ func (l *ledger) claim(ctx context.Context, sendID string, afterID int64, limit 
 	last := afterID
 	for rows.Next() {
 		var r recipient
-		var status string
-		if err := rows.Scan(&r.id, &r.attempts, &r.email, &r.name, &status); err != nil {
+		var status, pref string
+		if err := rows.Scan(&r.id, &r.attempts, &r.email, &r.name, &status, &r.language, &pref); err != nil {
 			rows.Close()
 			return nil, afterID, fmt.Errorf("claiming recipients of %s: %w", sendID, err)
 		}
 		last = r.id
 		r.checkedAt = now
-		if status != "confirmed" {
+		if status != "confirmed" || pref == "paused" {
+			// Left the list, or paused, since the snapshot.
 			skipped = append(skipped, r.id)
 			continue
 		}

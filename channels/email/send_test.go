@@ -220,7 +220,7 @@ func TestUnsubscribeMidSend(t *testing.T) {
 	b := fx.add(t, "b@example.org", "B", subscribers.Confirmed)
 	m := mustFormat(t, fx, samplePost())
 	// Snapshot taken, then b leaves before anything is sent.
-	if _, err := fx.sender.ledger.begin(ctx, m.SendID, "post", "md:vigil", m.Subject); err != nil {
+	if _, err := fx.sender.ledger.begin(ctx, m.SendID, "post", "md:vigil", m.Subject, selection{preferences: []string{"each_post", "digest"}, general: true}); err != nil {
 		t.Fatal(err)
 	}
 	fx.subs.SetStatus(ctx, b.ID, subscribers.Unsubscribed, "one-click")

@@ -89,7 +89,7 @@ func TestCertificatesAreVerified(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	msg := f.newsletterMsg("hello")
+	msg := f.newsletterMsg("hello", nil)
 	msg.To("ada@example.org")
 	msg.SetBodyString("text/plain", "hi")
 	s := &Sender{client: client}
