@@ -1,0 +1,152 @@
+package email
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/crierhq/crier/archive"
+	"github.com/crierhq/crier/bot/post"
+	"github.com/crierhq/crier/internal/testpeers/mailpit"
+	"github.com/crierhq/crier/subscribers"
+)
+
+var testTopics = []Topic{
+	{Name: "Events", Names: map[string]string{"fr": "Événements"}, Tags: []string{"vigil", "march"}},
+	{Name: "Reports", Tags: []string{"report"}},
+}
+
+// chooser adds a confirmed subscriber with their choices.
+func (fx *fixture) chooser(t *testing.T, email, name string, pref subscribers.Preference, lang string, lists ...string) subscribers.Subscriber {
+	t.Helper()
+	sub, err := fx.subs.Add(context.Background(), subscribers.Subscriber{Email: email, Name: name, Status: subscribers.Confirmed,
+		ConsentSource: "test", Preference: pref, Language: lang, Lists: lists})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sub
+}
+
+func recipientsOf(t *testing.T, mp *mailpit.Server) []string {
+	t.Helper()
+	var out []string
+	for addr := range inbox(t, mp) {
+		out = append(out, addr)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestSendRespectsPreferences: with newsletter: both, a post goes to the
+// "every post" supporters of its topics, the digest to the "digest" ones;
+// paused supporters get nothing; each mail speaks the supporter's language.
+func TestSendRespectsPreferences(t *testing.T) {
+	ctx := context.Background()
+	mp := mailpit.Start(t, mailpit.Options{})
+	fx := newFixture(t, mp, "", func(c *Config) { c.Newsletter = Both; c.Topics = testTopics })
+	fx.chooser(t, "ann@example.org", "Anne", subscribers.EveryPost, "fr")
+	fx.chooser(t, "ben@example.org", "", subscribers.Digest, "")
+	fx.chooser(t, "cara@example.org", "", subscribers.Paused, "")
+	fx.chooser(t, "dan@example.org", "", subscribers.EveryPost, "de", "reports")
+	fx.chooser(t, "eve@example.org", "", subscribers.EveryPost, "es", "events")
+	fx.chooser(t, "fay@example.org", "", subscribers.EveryPost, "", "members") // an imported list, not a topic
+	fx.chooser(t, "gus@example.org", "", subscribers.Digest, "", "reports")
+
+	vigil := samplePost()
+	vigil.Tags = []string{"Vigil"}
+	if _, err := fx.send(t, vigil); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := recipientsOf(t, mp), []string{"ann@example.org", "eve@example.org", "fay@example.org"}; !slices.Equal(got, want) {
+		t.Fatalf("the events post went to %v, want %v", got, want)
+	}
+	msgs, _ := mp.Search(ctx, "to:ann@example.org")
+	ann, err := mp.Message(ctx, msgs[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Bonjour Anne,", "Choisir ce que vous recevez", "/preferences?t=u.", "Voir dans votre navigateur", "Se désabonner"} {
+		if !strings.Contains(ann.Text, want) || !strings.Contains(ann.HTML, want) {
+			t.Errorf("ann's mail (fr) lacks %q:\n%s", want, ann.Text)
+		}
+	}
+	msgs, _ = mp.Search(ctx, "to:eve@example.org")
+	eve, _ := mp.Message(ctx, msgs[0].ID)
+	if !strings.Contains(eve.Text, "Darse de baja") {
+		t.Errorf("eve's mail is not in Spanish:\n%s", eve.Text)
+	}
+
+	// A post on no topic goes to every "every post" supporter.
+	mp.DeleteAll(ctx)
+	general := samplePost()
+	general.ID, general.Tags = "md:general", []string{"news"}
+	if _, err := fx.send(t, general); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := recipientsOf(t, mp), []string{"ann@example.org", "dan@example.org", "eve@example.org", "fay@example.org"}; !slices.Equal(got, want) {
+		t.Fatalf("the general post went to %v, want %v", got, want)
+	}
+
+	// The digest goes to the digest supporters of its topics.
+	mp.DeleteAll(ctx)
+	report := samplePost()
+	report.ID, report.Tags = "md:report", []string{"report"}
+	if _, err := fx.sender.Digest(ctx, "2026-W10", []post.Post{report}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := recipientsOf(t, mp), []string{"ben@example.org", "gus@example.org"}; !slices.Equal(got, want) {
+		t.Fatalf("the digest went to %v, want %v", got, want)
+	}
+
+	// The archive holds each newsletter's web version, with nothing personal.
+	arch, _ := archive.Open(ctx, fx.db)
+	list, err := arch.List(ctx, false, 10)
+	if err != nil || len(list) != 3 {
+		t.Fatalf("archive %+v, %v", list, err)
+	}
+	e, err := arch.Get(ctx, "post:md:vigil")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, leak := range []string{"Anne", "?t=", "unsubscribe", "preferences", "crier-stand-in", "@example.org"} {
+		if strings.Contains(e.HTML, leak) {
+			t.Errorf("the archived web version contains %q", leak)
+		}
+	}
+	if !strings.Contains(e.HTML, "Vigil for survivors") || !strings.Contains(e.HTML, "/subscribe") {
+		t.Errorf("web version: %s", e.HTML)
+	}
+}
+
+// TestSendOneModeIgnoresFrequency: when Crier sends only each post, a
+// supporter who chose the digest gets each post (the page says so); a
+// paused one still gets nothing.
+func TestSendOneModeIgnoresFrequency(t *testing.T) {
+	mp := mailpit.Start(t, mailpit.Options{})
+	fx := newFixture(t, mp, "", func(c *Config) { c.Newsletter = EachPost })
+	fx.chooser(t, "ann@example.org", "", subscribers.EveryPost, "")
+	fx.chooser(t, "ben@example.org", "", subscribers.Digest, "")
+	fx.chooser(t, "cara@example.org", "", subscribers.Paused, "")
+	if _, err := fx.send(t, samplePost()); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := recipientsOf(t, mp), []string{"ann@example.org", "ben@example.org"}; !slices.Equal(got, want) {
+		t.Fatalf("went to %v, want %v", got, want)
+	}
+}
+
+func TestTopicsOf(t *testing.T) {
+	t.Parallel()
+	keys, general := TopicsOf(testTopics, []post.Post{{Tags: []string{"MARCH"}}, {Tags: []string{"report", "vigil"}}})
+	if !slices.Equal(keys, []string{"events", "reports"}) || general {
+		t.Fatalf("TopicsOf = %v, %v", keys, general)
+	}
+	if _, general := TopicsOf(testTopics, []post.Post{{Tags: []string{"vigil"}}, {}}); !general {
+		t.Fatal("a post with no topic makes the newsletter general")
+	}
+	probs := validateTopics([]Topic{{Name: "Événements", Tags: []string{"x"}}, {Name: "Events"}, {Name: "events", Tags: []string{"y"}}})
+	if len(probs) != 3 {
+		t.Fatalf("problems %+v", probs)
+	}
+}
