@@ -529,9 +529,9 @@ type sendState struct {
 	m *Message
 	// pzs are the renderings by mail language, made on the first
 	// recipient of each (at most one per message catalogue).
-	pzMu  sync.Mutex
-	pzs   map[string]*personaliser
-	probe string
+	pzMu    sync.Mutex
+	pzs     map[string]*personaliser
+	probe   string
 	journal *journal
 	log     *slog.Logger
 	stop    context.CancelFunc
