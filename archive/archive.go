@@ -8,10 +8,20 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/crierhq/crier/bot/store"
 )
+
+// Path is the path of a newsletter's page in the public archive, below
+// http.public_url ("/archive/post%3Amd%3Avigil"). The colons are escaped so
+// that the page's relative link cannot be read as a URL scheme.
+func Path(id string) string { return "/archive/" + Slug(id) }
+
+// Slug is id as the last segment of its archive path.
+func Slug(id string) string { return strings.ReplaceAll(url.PathEscape(id), ":", "%3A") }
 
 // ErrNotFound is returned for a newsletter that is not in the archive.
 var ErrNotFound = errors.New("newsletter not in the archive")

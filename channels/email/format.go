@@ -26,6 +26,7 @@ import (
 	"github.com/yuin/goldmark/extension"
 	"golang.org/x/net/html"
 
+	"github.com/crierhq/crier/archive"
 	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/i18n"
@@ -357,7 +358,7 @@ func (f *Formatter) format(sendID, postID string, posts []post.Post, digest bool
 	}
 	data.UnsubscribeURL = f.publicURL() + placeholderUnsubscribe
 	data.PreferencesURL = preferencesURL(data.UnsubscribeURL)
-	data.WebURL = f.publicURL() + ArchivePath(sendID)
+	data.WebURL = f.publicURL() + archive.Path(sendID)
 	data.SubscribeURL = f.publicURL() + "/subscribe"
 	htmlOut, textOut, err := f.tmpl.render(tmplNewsletterHTML, tmplNewsletterText, data)
 	if err != nil {
@@ -428,10 +429,6 @@ func (f *Formatter) WebVersion(m *Message) (string, error) {
 	return b.String(), nil
 }
 
-// ArchivePath is the path of a newsletter's page in the public archive.
-func ArchivePath(sendID string) string {
-	return "/archive/" + strings.ReplaceAll(url.PathEscape(sendID), ":", "%3A")
-}
 
 // plainHeader reports whether cleanHeader would leave s as it is: printable
 // ASCII, single spaces between words, at most max long.
