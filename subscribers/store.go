@@ -780,3 +780,6 @@ func (s *Store) histories(ctx context.Context, first, last int64) (map[int64][]C
 	}
 	return out, nil
 }
+
+// DB is the database the store keeps its tables in.
+func (s *Store) DB() *sql.DB { return s.db }
