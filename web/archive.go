@@ -75,7 +75,6 @@ func (n *newsletter) archivePage(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte(e.HTML))
 }
 
-
 type rssFeed struct {
 	XMLName xml.Name   `xml:"rss"`
 	Version string     `xml:"version,attr"`

@@ -137,7 +137,6 @@ func (n *newsletter) languageLinks(r *http.Request, current string) []langLink {
 	return out
 }
 
-
 // knownTopics returns the topic keys asked for, and false when one of them
 // is not a configured topic.
 func (n *newsletter) knownTopics(asked []string) ([]string, bool) {

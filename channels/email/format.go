@@ -429,7 +429,6 @@ func (f *Formatter) WebVersion(m *Message) (string, error) {
 	return b.String(), nil
 }
 
-
 // plainHeader reports whether cleanHeader would leave s as it is: printable
 // ASCII, single spaces between words, at most max long.
 func plainHeader(s string, max int) bool {
