@@ -344,7 +344,7 @@ func parseConsentTime(s string) (time.Time, error) {
 // exportColumns are written by Export; Import reads them back, except the
 // times and consent_history, which it reports as ignored (the import's own
 // consent record starts the new history).
-var exportColumns = []string{"email", "name", "status", "lists", "preference", "language", "consent_at", "consent_source", "consent_ip", "created_at", "updated_at", "consent_history"}
+var exportColumns = []string{"email", "name", "status", "lists", "consent_at", "consent_source", "consent_ip", "created_at", "updated_at", "consent_history", "preference", "language"}
 
 // Export writes the subscribers (of status, or all when it is empty) as CSV
 // with their consent records and consent history, in id order, and returns
@@ -377,9 +377,10 @@ func (s *Store) Export(ctx context.Context, w io.Writer, status Status) (int, er
 			n++
 			if err := cw.Write([]string{
 				escapeCell(sub.Email), escapeCell(sub.Name), string(sub.Status), strings.Join(sub.Lists, ";"),
-				string(sub.Preference), sub.Language, consent, escapeCell(sub.ConsentSource), escapeCell(sub.ConsentIP),
+				consent, escapeCell(sub.ConsentSource), escapeCell(sub.ConsentIP),
 				sub.CreatedAt.UTC().Format(time.RFC3339), sub.UpdatedAt.UTC().Format(time.RFC3339),
 				escapeCell(formatHistory(hist[sub.ID])),
+				string(sub.Preference), sub.Language,
 			}); err != nil {
 				return n, fmt.Errorf("writing CSV: %w", err)
 			}

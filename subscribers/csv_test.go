@@ -136,12 +136,12 @@ func TestExportRoundTrip(t *testing.T) {
 		t.Fatalf("export %d, %v", n, err)
 	}
 	recs, _ := csv.NewReader(bytes.NewReader(buf.Bytes())).ReadAll()
-	if recs[1][1] != `'=HYPERLINK("http://evil")` || recs[2][0] != "'-bob@example.org" || recs[1][6] != "2026-03-01T10:00:00Z" || recs[1][8] != "192.0.2.1" ||
-		recs[1][4] != "each_post" || recs[2][4] != "digest" || recs[2][5] != "fr" {
+	if recs[1][1] != `'=HYPERLINK("http://evil")` || recs[2][0] != "'-bob@example.org" || recs[1][4] != "2026-03-01T10:00:00Z" || recs[1][6] != "192.0.2.1" ||
+		recs[1][10] != "each_post" || recs[2][10] != "digest" || recs[2][11] != "fr" {
 		t.Fatalf("export rows %q", recs)
 	}
-	if recs[0][11] != "consent_history" || recs[1][11] != "2026-03-01T10:00:00Z consent form:/subscribe ip 192.0.2.1" ||
-		recs[2][11] != "2026-03-01T11:00:00Z unsubscribed unsubscribe page, thanks" {
+	if recs[0][9] != "consent_history" || recs[1][9] != "2026-03-01T10:00:00Z consent form:/subscribe ip 192.0.2.1" ||
+		recs[2][9] != "2026-03-01T11:00:00Z unsubscribed unsubscribe page, thanks" {
 		t.Fatalf("exported history %q", recs)
 	}
 	other, _ := openTest(t)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/crierhq/crier/archive"
 	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels"
@@ -19,6 +20,7 @@ import (
 	"github.com/crierhq/crier/config"
 	"github.com/crierhq/crier/contentfetch"
 	"github.com/crierhq/crier/subscribers"
+	"github.com/crierhq/crier/web"
 )
 
 func (a *App) campaign() channels.Campaign {
@@ -172,9 +174,19 @@ func renderAll(chans []channels.Channel, p post.Post) []rendering {
 
 // newsletter is what the daemon needs for the newsletter pages.
 type newsletter struct {
-	subs   *subscribers.Store
-	signer *subscribers.Signer
-	mailer subscribers.Mailer
+	subs    *subscribers.Store
+	signer  *subscribers.Signer
+	mailer  subscribers.Mailer
+	archive *archive.Store
+}
+
+// webTopics are the configured topics as the pages show them.
+func webTopics(topics []email.Topic) []web.Topic {
+	out := make([]web.Topic, len(topics))
+	for i, t := range topics {
+		out[i] = web.Topic{Key: t.Key(), Name: t.Name, Names: t.Names}
+	}
+	return out
 }
 
 // liveChannels builds every enabled channel with its real sender, or the
@@ -226,7 +238,11 @@ func (a *App) liveChannels(ctx context.Context, st *store.Store, reg prometheus.
 				return nil, nil, fmt.Errorf("link signing key: %w", err)
 			}
 		}
-		nl = &newsletter{subs: subs, signer: subscribers.NewSigner(key)}
+		arch, err := archive.Open(ctx, st.DB())
+		if err != nil {
+			return nil, nil, fmt.Errorf("opening the newsletter archive: %w", err)
+		}
+		nl = &newsletter{subs: subs, signer: subscribers.NewSigner(key), archive: arch}
 		offline, err := email.NewFormatter(cfg.Email, camp)
 		if err != nil {
 			return nil, nil, fmt.Errorf("email channel: %w", err)

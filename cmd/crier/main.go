@@ -76,7 +76,7 @@ func commands() []command {
 		{name: "status", summary: "recent posts and their per-channel delivery state", run: cmdStatus},
 		{name: "validate", summary: "check the config and the posts folder, reporting every problem", run: cmdValidate, noConfig: true},
 		{name: "subscribers", summary: "import, export, list, remove and count newsletter subscribers", run: cmdSubscribers},
-		{name: "newsletter", summary: "newsletter tools (send a test copy)", run: cmdNewsletter},
+		{name: "newsletter", summary: "newsletter tools: send a test copy; list, hide and unhide archived newsletters", run: cmdNewsletter},
 	}
 }
 

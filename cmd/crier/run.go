@@ -110,6 +110,11 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 			Store: nl.subs, Signer: nl.signer, Mailer: nl.mailer, PublicURL: cfg.HTTP.PublicURL,
 			Campaign: app.campaign(), Logger: app.Logger, Now: time.Now, TrustedProxies: proxies,
 			MaxConfirmationsPerHour: cfg.Channels.Email.ConfirmationsPerHour,
+			Topics:                  webTopics(cfg.Channels.Email.Topics),
+			Newsletter:              cfg.Channels.Email.Newsletter,
+			Archive:                 nl.archive,
+			Templates:               cfg.Resolve(cfg.HTTP.Templates),
+			PrivacyPolicyURL:        cfg.Campaign.PrivacyPolicy,
 			Erased:                  func(id int64) error { return email.EraseConfirmations(cfg.DataPath("outbox"), id) },
 		}); err != nil {
 			return nil, nil, fmt.Errorf("mounting newsletter pages: %w", err)
