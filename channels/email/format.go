@@ -102,6 +102,7 @@ type newsletterData struct {
 	// your browser"); SubscribeURL is the subscribe form.
 	WebURL       string
 	SubscribeURL string
+	ArchiveURL   string
 	// WebVersion is true when rendering the archive's copy, which carries
 	// nothing personal: no name, no signed links.
 	WebVersion bool
@@ -360,6 +361,7 @@ func (f *Formatter) format(sendID, postID string, posts []post.Post, digest bool
 	data.PreferencesURL = preferencesURL(data.UnsubscribeURL)
 	data.WebURL = f.publicURL() + archive.Path(sendID)
 	data.SubscribeURL = f.publicURL() + "/subscribe"
+	data.ArchiveURL = f.publicURL() + "/archive"
 	htmlOut, textOut, err := f.tmpl.render(tmplNewsletterHTML, tmplNewsletterText, data)
 	if err != nil {
 		return channels.Payload{}, fmt.Errorf("formatting %s: %w", postID, err)
