@@ -2,9 +2,15 @@ package email
 
 import (
 	"context"
+	"encoding/base64"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/mail"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/crierhq/crier/archive"
 	"github.com/crierhq/crier/bot/post"
@@ -149,4 +155,62 @@ func TestTopicsOf(t *testing.T) {
 	if len(probs) != 3 {
 		t.Fatalf("problems %+v", probs)
 	}
+}
+
+// TestConfirmationInLanguage: the confirmation mail is in the language of
+// the page the supporter subscribed on; an unknown one gives
+// campaign.language.
+func TestConfirmationInLanguage(t *testing.T) {
+	t.Parallel()
+	f, err := newFormatter(testConfig(), testCampaign)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for lang, want := range map[string][]string{
+		"fr": {"Veuillez confirmer votre abonnement à CAMACA", "Oui, je m’abonne", "Bonjour Zoé,"},
+		"de": {"Bitte bestätigen Sie Ihre Anmeldung bei CAMACA", "Ja, anmelden"},
+		"pt": {"Please confirm your subscription to CAMACA", "Yes, subscribe me"},
+	} {
+		msg, err := f.confirmation(subscribers.Subscriber{ID: 7, Email: "zoe@example.org", Name: "Zoé", Language: lang}, "https://news.camaca.org/confirm?t=c.7.1.x", time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		if _, err := msg.WriteTo(&b); err != nil {
+			t.Fatal(err)
+		}
+		raw := decodeAll(t, b.String())
+		for _, w := range want {
+			if !strings.Contains(raw, w) {
+				t.Errorf("%s confirmation lacks %q:\n%s", lang, w, raw)
+			}
+		}
+	}
+}
+
+// decodeAll is a mail's subject and parts as text: encoded words and
+// quoted-printable or base64 bodies decoded.
+func decodeAll(t *testing.T, raw string) string {
+	t.Helper()
+	m, err := mail.ReadMessage(strings.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	subject, _ := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
+	out := subject + "\n"
+	_, params, _ := mime.ParseMediaType(m.Header.Get("Content-Type"))
+	mr := multipart.NewReader(m.Body, params["boundary"])
+	for {
+		p, err := mr.NextPart()
+		if err != nil {
+			break
+		}
+		var r io.Reader = p // multipart.Part decodes quoted-printable itself
+		if p.Header.Get("Content-Transfer-Encoding") == "base64" {
+			r = base64.NewDecoder(base64.StdEncoding, p)
+		}
+		b, _ := io.ReadAll(r)
+		out += string(b) + "\n"
+	}
+	return out
 }
