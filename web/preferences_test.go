@@ -249,6 +249,10 @@ func TestArchivePages(t *testing.T) {
 	if body := read(t, res); res.StatusCode != 200 || body != "<!doctype html><p>Vigil</p>" || !strings.Contains(res.Header.Get("Content-Security-Policy"), "default-src 'none'") {
 		t.Fatalf("archive page: %d %q", res.StatusCode, body)
 	}
+	arch.Record(ctx, archive.Entry{ID: "post:md:2024/march", Kind: "post", Subject: "March", HTML: "<p>march</p>", SentAt: at})
+	if res := f.do(httptest.NewRequest("GET", archive.Path("post:md:2024/march"), nil), "192.0.2.1"); res.StatusCode != 200 || read(t, res) != "<p>march</p>" {
+		t.Fatalf("an id with a slash: %d", res.StatusCode)
+	}
 	if res := f.do(httptest.NewRequest("GET", "/archive/post%3Amd%3Asecret", nil), "192.0.2.1"); res.StatusCode != 404 {
 		t.Fatalf("hidden page: %d", res.StatusCode)
 	}
@@ -265,7 +269,7 @@ func TestArchivePages(t *testing.T) {
 	if err := xml.Unmarshal([]byte(raw), &feed); err != nil || res.Header.Get("Content-Type") != "application/rss+xml; charset=utf-8" {
 		t.Fatalf("feed: %v\n%s", err, raw)
 	}
-	if len(feed.Channel.Items) != 2 || feed.Channel.Items[1].Link != "https://news.camaca.example/archive/post%3Amd%3Avigil" || strings.Contains(raw, "mistake") {
+	if len(feed.Channel.Items) != 3 || feed.Channel.Items[2].Link != "https://news.camaca.example/archive/post%3Amd%3Avigil" || strings.Contains(raw, "mistake") {
 		t.Fatalf("feed items %+v", feed.Channel.Items)
 	}
 	req = httptest.NewRequest("GET", "/admin/archive", nil)
