@@ -89,6 +89,8 @@ func TestBrowserPreferencesAndArchive(t *testing.T) {
 		{"archive-en", "/archive?lang=en", "ul.archive"},
 		{"archive-fr", "/archive?lang=fr", "ul.archive"},
 		{"archive-page", "/archive/" + archive.Slug("post:md:vigil"), "h1"},
+		{"subscribe-es", "/subscribe?lang=es", "#topic-events"},
+		{"unsubscribe-de", "/unsubscribe?lang=de&t=" + url.QueryEscape(tok), "form button"},
 	}
 	for _, pg := range pages {
 		for _, width := range []int64{390, 1280} {
