@@ -145,6 +145,9 @@ POST /channels/{id}/messages, for email the subject, text and HTML.`)
 			if name == "email" && !app.Config.Channels.Email.SendsEachPost() {
 				fmt.Fprintln(app.Stdout, "   (channels.email.newsletter is digest: supporters get this post in the next digest, not on its own; crier preview --digest shows it)")
 			}
+			if name == "email" {
+				app.explainTopics(pp.Channels[name])
+			}
 			printHuman(app.Stdout, v, "   ")
 			for _, w := range pp.Warnings[name] {
 				fmt.Fprintf(app.Stdout, "   warning: %s\n", w)
@@ -334,4 +337,23 @@ func (a *App) previewDigest(ctx context.Context, asJSON bool, htmlOut string) er
 		fmt.Fprintf(a.Stdout, "   warning: %s\n", w)
 	}
 	return nil
+}
+
+// explainTopics says who gets a newsletter when supporters choose topics.
+func (app *App) explainTopics(raw json.RawMessage) {
+	if len(app.Config.Channels.Email.Topics) == 0 {
+		return
+	}
+	var m struct {
+		Topics  []string `json:"topics"`
+		General bool     `json:"general"`
+	}
+	if json.Unmarshal(raw, &m) != nil {
+		return
+	}
+	if m.General {
+		fmt.Fprintln(app.Stdout, "   (on no topic: it goes to every supporter, whatever topics they chose)")
+		return
+	}
+	fmt.Fprintf(app.Stdout, "   (topics: %s: it goes to supporters who chose one of these, or no topic)\n", strings.Join(m.Topics, ", "))
 }
