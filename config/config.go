@@ -22,6 +22,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/channels/bluesky"
 	"github.com/crierhq/crier/channels/discord"
 	"github.com/crierhq/crier/channels/email"
 	"github.com/crierhq/crier/channels/mastodon"
@@ -169,6 +170,7 @@ type Channels struct {
 	Mastodon mastodon.Config `yaml:"mastodon"`
 	Discord  discord.Config  `yaml:"discord"`
 	Email    email.Config    `yaml:"email"`
+	Bluesky  bluesky.Config  `yaml:"bluesky"`
 }
 
 // Problem is one thing wrong with the config, at a place in a file.
@@ -570,6 +572,7 @@ func (v *validator) check(c *Config) {
 	v.channel("channels.mastodon", c.Channels.Mastodon.Mode, c.Channels.Mastodon.Validate())
 	v.channel("channels.discord", c.Channels.Discord.Mode, c.Channels.Discord.Validate())
 	v.channel("channels.email", c.Channels.Email.Mode, c.Channels.Email.Validate())
+	v.channel("channels.bluesky", c.Channels.Bluesky.Mode, c.Channels.Bluesky.Validate())
 }
 
 // timezone loads campaign.timezone from the embedded database.

@@ -42,7 +42,7 @@ const IDPrefix = "md:"
 var fields = []string{"id", "title", "summary", "link", "tags", "image", "language", "content_warning", "publish_at", "draft", "example", "channels"}
 
 // Channel names that may carry per-channel overrides.
-var channelNames = []string{"mastodon", "discord", "email"}
+var channelNames = []string{"mastodon", "discord", "email", "bluesky"}
 
 var (
 	idPattern       = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)

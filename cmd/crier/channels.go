@@ -13,6 +13,7 @@ import (
 	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/channels/bluesky"
 	"github.com/crierhq/crier/channels/discord"
 	"github.com/crierhq/crier/channels/email"
 	"github.com/crierhq/crier/channels/mastodon"
@@ -120,6 +121,9 @@ func (a *App) offlineChannels() ([]channels.Channel, error) {
 		}
 		out = append(out, channels.Channel{Name: "email", Formatter: f})
 	}
+	if cfg.Bluesky.Enabled {
+		out = append(out, channels.Channel{Name: bluesky.Name, Formatter: bluesky.NewFormatter(cfg.Bluesky, camp)})
+	}
 	return out, nil
 }
 
@@ -145,6 +149,7 @@ func (a *App) plannedChannels() ([]channels.Channel, error) {
 		"mastodon": cfg.Mastodon.Mode.UsesOutbox(cfg.Mastodon.HasCredentials()),
 		"discord":  cfg.Discord.Mode.UsesOutbox(cfg.Discord.HasCredentials()),
 		"email":    cfg.Email.Mode.UsesOutbox(cfg.Email.HasCredentials()),
+		"bluesky":  cfg.Bluesky.Mode.UsesOutbox(cfg.Bluesky.HasCredentials()),
 	}
 	for i := range chans {
 		chans[i].Outbox = outbox[chans[i].Name]
@@ -223,6 +228,12 @@ func (a *App) liveChannels(ctx context.Context, st *store.Store, reg prometheus.
 	if cfg.Discord.Enabled {
 		if err := add("discord", cfg.Discord.Mode.UsesOutbox(cfg.Discord.HasCredentials()), discord.NewFormatter(cfg.Discord, camp),
 			func() (channels.Formatter, channels.Sender, error) { return discord.New(ctx, cfg.Discord, env) }); err != nil {
+			return nil, nil, err
+		}
+	}
+	if cfg.Bluesky.Enabled {
+		if err := add(bluesky.Name, cfg.Bluesky.Mode.UsesOutbox(cfg.Bluesky.HasCredentials()), bluesky.NewFormatter(cfg.Bluesky, camp),
+			func() (channels.Formatter, channels.Sender, error) { return bluesky.New(ctx, cfg.Bluesky, env) }); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -21,10 +21,19 @@ import (
 	"github.com/crierhq/crier/internal/testpeers/discordfake"
 )
 
-func writePNG(t *testing.T, path string) []byte {
+// writePNG writes a w×h picture (a gradient) and returns its bytes.
+func writePNG(t *testing.T, path string, size ...int) []byte {
 	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, 2, 2))
-	img.Set(0, 0, color.RGBA{G: 255, A: 255})
+	w, h := 2, 2
+	if len(size) == 2 {
+		w, h = size[0], size[1]
+	}
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			img.Set(x, y, color.RGBA{R: uint8(x * 4), G: uint8(y * 5), B: 128, A: 255})
+		}
+	}
 	var b bytes.Buffer
 	png.Encode(&b, img)
 	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {

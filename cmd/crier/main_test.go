@@ -78,7 +78,7 @@ func freeAddr(t *testing.T) string {
 // cleanEnv keeps credentials on this machine from turning the outbox test
 // into a real send.
 func cleanEnv(t *testing.T) {
-	for _, k := range []string{"MASTODON_INSTANCE", "MASTODON_TOKEN", "DISCORD_BOT_TOKEN", "DISCORD_CHANNEL_ID",
+	for _, k := range []string{"MASTODON_INSTANCE", "MASTODON_TOKEN", "BLUESKY_SERVICE", "BLUESKY_HANDLE", "BLUESKY_APP_PASSWORD", "DISCORD_BOT_TOKEN", "DISCORD_CHANNEL_ID",
 		"DISCORD_WEBHOOK_URL", "SMTP_HOST", "SMTP_USERNAME", "SMTP_PASSWORD", "CRIER_DATA_DIR", "CRIER_PUBLIC_URL", "CRIER_CONFIG"} {
 		t.Setenv(k, "")
 	}

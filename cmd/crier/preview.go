@@ -39,7 +39,8 @@ Renders what every enabled channel would receive, without sending anything.
 --digest shows the newsletter digest the next digest run would send: the
 posts published since the last digest.
 With --json it prints the exact payloads: for Mastodon the POST /api/v1/statuses
-parameter sets in thread order, for Discord the JSON body of
+parameter sets in thread order, for Bluesky the app.bsky.feed.post record of
+each part with its record key, for Discord the JSON body of
 POST /channels/{id}/messages, for email the subject, text and HTML.`)
 	asJSON := fs.Bool("json", false, "print the exact payloads as JSON")
 	htmlOut := fs.String("html", "", "write the newsletter's HTML to `FILE` (open it in a browser)")

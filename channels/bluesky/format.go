@@ -1,0 +1,532 @@
+package bluesky
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"unicode"
+
+	"github.com/rivo/uniseg"
+
+	"github.com/crierhq/crier/bot/post"
+	"github.com/crierhq/crier/channels"
+)
+
+// Name is the channel's name in config, overrides and payloads.
+const Name = "bluesky"
+
+// Collection is the record collection of Bluesky posts.
+const Collection = "app.bsky.feed.post"
+
+// maxThreadParts bounds a thread: a body that needs more is shortened in the
+// last part (the first part links to the full post).
+const maxThreadParts = 10
+
+// maxCardDescription bounds a link card's description, in graphemes.
+const maxCardDescription = 300
+
+// Part is one post of a delivery: the exact app.bsky.feed.post record, and
+// what only the sender can add to it.
+type Part struct {
+	// Part numbers the post within its thread, from 1.
+	Part int `json:"part"`
+	// RKey is the record key: a TID derived from (post, channel, part), so
+	// that writing the same part again can never make a second post.
+	RKey   string `json:"rkey"`
+	Record Record `json:"record"`
+	// ReplyToPart is the Part this post replies to (0: none); the sender
+	// fills Record.Reply with the root and parent references.
+	ReplyToPart int `json:"reply_to_part,omitempty"`
+	// Image is uploaded as a blob and becomes Record.Embed: the images embed
+	// with its alt text, or the link card's thumbnail.
+	Image *Image `json:"image,omitempty"`
+	// Mentions are resolved to DIDs when sent; a handle that does not
+	// resolve stays plain text.
+	Mentions []Mention `json:"mentions,omitempty"`
+}
+
+// Image is a picture to upload with its alt text.
+type Image struct {
+	URL  string `json:"url,omitempty"`
+	File string `json:"file,omitempty"`
+	Alt  string `json:"alt"`
+	// Thumb makes the image the link card's thumbnail instead of an images
+	// embed.
+	Thumb bool `json:"thumb,omitempty"`
+}
+
+// Mention is an @handle in the text, at its UTF-8 byte offsets.
+type Mention struct {
+	Handle    string `json:"handle"`
+	ByteStart int    `json:"byteStart"`
+	ByteEnd   int    `json:"byteEnd"`
+}
+
+// Record is an app.bsky.feed.post record. CreatedAt is set when it is sent.
+type Record struct {
+	Type      string   `json:"$type"`
+	Text      string   `json:"text"`
+	Facets    []Facet  `json:"facets,omitempty"`
+	Reply     *Reply   `json:"reply,omitempty"`
+	Embed     *Embed   `json:"embed,omitempty"`
+	Langs     []string `json:"langs,omitempty"`
+	Labels    *Labels  `json:"labels,omitempty"`
+	CreatedAt string   `json:"createdAt"`
+}
+
+// Facet is app.bsky.richtext.facet: a byte range of the text and what it is.
+type Facet struct {
+	Index    ByteSlice `json:"index"`
+	Features []Feature `json:"features"`
+}
+
+// ByteSlice is a range of UTF-8 bytes, end exclusive.
+type ByteSlice struct {
+	ByteStart int `json:"byteStart"`
+	ByteEnd   int `json:"byteEnd"`
+}
+
+// Feature is a facet's link, mention or tag.
+type Feature struct {
+	Type string `json:"$type"`
+	URI  string `json:"uri,omitempty"`
+	DID  string `json:"did,omitempty"`
+	Tag  string `json:"tag,omitempty"`
+}
+
+// Facet feature types.
+const (
+	FeatureLink    = "app.bsky.richtext.facet#link"
+	FeatureMention = "app.bsky.richtext.facet#mention"
+	FeatureTag     = "app.bsky.richtext.facet#tag"
+)
+
+// Reply is app.bsky.feed.post#replyRef.
+type Reply struct {
+	Root   StrongRef `json:"root"`
+	Parent StrongRef `json:"parent"`
+}
+
+// StrongRef is com.atproto.repo.strongRef.
+type StrongRef struct {
+	URI string `json:"uri"`
+	CID string `json:"cid"`
+}
+
+// Embed is app.bsky.embed.external or app.bsky.embed.images.
+type Embed struct {
+	Type     string       `json:"$type"`
+	External *External    `json:"external,omitempty"`
+	Images   []EmbedImage `json:"images,omitempty"`
+}
+
+// Embed types.
+const (
+	EmbedExternal = "app.bsky.embed.external"
+	EmbedImages   = "app.bsky.embed.images"
+)
+
+// External is a link card.
+type External struct {
+	URI         string `json:"uri"`
+	Title       string `json:"title"`
+	Description string `json:"description"`
+	Thumb       *Blob  `json:"thumb,omitempty"`
+}
+
+// EmbedImage is one image of an images embed.
+type EmbedImage struct {
+	Image       *Blob        `json:"image"`
+	Alt         string       `json:"alt"`
+	AspectRatio *AspectRatio `json:"aspectRatio,omitempty"`
+}
+
+// AspectRatio is the image's width and height.
+type AspectRatio struct {
+	Width  int `json:"width"`
+	Height int `json:"height"`
+}
+
+// Blob is a blob reference as uploadBlob returns it.
+type Blob struct {
+	Type     string  `json:"$type"`
+	Ref      BlobRef `json:"ref"`
+	MimeType string  `json:"mimeType"`
+	Size     int64   `json:"size"`
+}
+
+// BlobRef is a blob's CID link.
+type BlobRef struct {
+	Link string `json:"$link"`
+}
+
+// Labels is com.atproto.label.defs#selfLabels.
+type Labels struct {
+	Type   string       `json:"$type"`
+	Values []LabelValue `json:"values"`
+}
+
+// LabelValue is one self-label.
+type LabelValue struct {
+	Val string `json:"val"`
+}
+
+// Formatter composes Bluesky posts within the lexicon's limits.
+type Formatter struct {
+	cfg      Config
+	campaign channels.Campaign
+}
+
+// NewFormatter returns the formatter; it needs no network.
+func NewFormatter(cfg Config, campaign channels.Campaign) channels.Formatter {
+	return &Formatter{cfg: cfg, campaign: campaign}
+}
+
+// errNoRoom is returned when not even the link and content warning fit.
+var errNoRoom = errors.New("the link and content warning alone are over Bluesky's 300-grapheme limit")
+
+// Format turns a post into the records to write, in thread order.
+func (f *Formatter) Format(p post.Post) (channels.Payload, error) {
+	pl := channels.Payload{Channel: Name, PostID: p.ID}
+	p = validUTF8(p)
+	c := composer{}
+	if cw := oneLine(p.ContentWarning); cw != "" {
+		c.cw = "CW: " + cw
+	}
+	title, prose := oneLine(p.Title), ""
+	if o := strings.TrimSpace(p.TextFor(Name)); o != "" {
+		title, prose = "", normaliseText(o)
+	} else if s := strings.TrimSpace(p.Summary); s != "" {
+		prose = normaliseText(plainText(s))
+	} else {
+		prose = normaliseText(plainText(p.Body))
+	}
+	link := strings.TrimSpace(p.Link)
+	if link != "" && strings.Contains(prose, link) {
+		link = "" // the organiser placed it in the override text
+	}
+	if link != "" {
+		c.link = displayLink(link)
+	}
+	c.tags = hashtags(title+"\n"+prose, p.Tags, f.cfg.Hashtags)
+
+	if !fits(join(c.cw, c.link, "x")) {
+		at, ok := fitPrefix(c.cw, func(cc cut) bool { return fits(join(kept(c.cw, cc, false), c.link, "x")) })
+		if !ok {
+			return pl, fmt.Errorf("formatting post %s for Bluesky: %w", p.ID, errNoRoom)
+		}
+		c.cw = kept(c.cw, at, false)
+		pl.Warnings = append(pl.Warnings, "the content warning was shortened to fit Bluesky's 300-grapheme limit")
+	}
+
+	var texts []string
+	var err error
+	switch {
+	case fits(c.compose(title, prose, true)):
+		texts = []string{c.compose(title, prose, true)}
+	case f.cfg.Thread:
+		texts, err = c.thread(title, prose)
+	default:
+		var t string
+		t, err = c.shorten(title, prose)
+		texts = []string{t}
+	}
+	if err != nil {
+		return pl, fmt.Errorf("formatting post %s for Bluesky: %w", p.ID, err)
+	}
+
+	var langs []string
+	if l := firstNonEmpty(p.Language, f.cfg.Language, f.campaign.Language); l != "" {
+		langs = []string{strings.ReplaceAll(l, "_", "-")}
+	}
+	var labels *Labels
+	if l := f.cfg.label(oneLine(p.ContentWarning)); l != "" {
+		labels = &Labels{Type: "com.atproto.label.defs#selfLabels", Values: []LabelValue{{Val: l}}}
+	} else if p.ContentWarning != "" {
+		pl.Warnings = append(pl.Warnings, fmt.Sprintf("the content warning %q has no self-label in channels.bluesky.labels: the post opens with the warning but Bluesky will not hide it", oneLine(p.ContentWarning)))
+	}
+	parts := make([]Part, len(texts))
+	for i, t := range texts {
+		facets, mentions := facetsOf(t, c.link, link)
+		parts[i] = Part{
+			Part: i + 1, RKey: RecordKey(p.ID, Name, i),
+			Record:   Record{Type: Collection, Text: t, Facets: facets, Langs: langs, Labels: labels},
+			Mentions: mentions,
+		}
+		if i > 0 {
+			parts[i].ReplyToPart = i
+		}
+	}
+	f.embed(&parts[0], p, link, &pl)
+	pl.Body = parts
+	return pl, nil
+}
+
+// embed adds the image or the link card to the first part.
+func (f *Formatter) embed(first *Part, p post.Post, link string, pl *channels.Payload) {
+	img := p.Image
+	hasImage := img != nil && (img.URL != "" || img.File != "")
+	if hasImage && f.cfg.Embed != "card" || hasImage && link == "" {
+		alt := strings.TrimSpace(img.Alt)
+		if alt == "" {
+			pl.Warnings = append(pl.Warnings, "the image has no alt text: people using screen readers will not know what it shows")
+		}
+		first.Image = &Image{URL: img.URL, File: img.File, Alt: alt}
+		return
+	}
+	if link == "" {
+		return
+	}
+	desc := oneLine(plainText(p.Summary))
+	if desc == "" {
+		desc = oneLine(plainText(p.Body))
+	}
+	if uniseg.GraphemeClusterCount(desc) > maxCardDescription {
+		if at, ok := fitPrefix(desc, func(cc cut) bool {
+			return uniseg.GraphemeClusterCount(kept(desc, cc, false)) <= maxCardDescription
+		}); ok {
+			desc = kept(desc, at, false)
+		}
+	}
+	first.Record.Embed = &Embed{Type: EmbedExternal, External: &External{URI: link, Title: oneLine(p.Title), Description: desc}}
+	if hasImage {
+		first.Image = &Image{URL: img.URL, File: img.File, Alt: strings.TrimSpace(img.Alt), Thumb: true}
+	}
+}
+
+// validUTF8 replaces invalid UTF-8 in what a post shows with U+FFFD before
+// anything is measured: JSON encoding would do it later, and every facet
+// offset after the bad byte would then be off.
+func validUTF8(p post.Post) post.Post {
+	fix := func(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
+	p.Title, p.Summary, p.Body, p.Link, p.ContentWarning = fix(p.Title), fix(p.Summary), fix(p.Body), fix(p.Link), fix(p.ContentWarning)
+	p.Tags = append([]string(nil), p.Tags...)
+	for i := range p.Tags {
+		p.Tags[i] = fix(p.Tags[i])
+	}
+	if o, ok := p.Channels[Name]; ok {
+		o.Text = fix(o.Text)
+		p.Channels = map[string]post.Override{Name: o}
+	}
+	if p.Image != nil {
+		img := *p.Image
+		img.Alt = fix(img.Alt)
+		p.Image = &img
+	}
+	return p
+}
+
+// facetsOf finds the facets of a composed text: the canonical link (shown as
+// display, pointing at uri) and every link, hashtag and mention in the rest
+// of it. Mentions come back apart: they become facets once resolved.
+func facetsOf(text, display, uri string) ([]Facet, []Mention) {
+	linkAt, linkEnd := -1, -1
+	if display != "" {
+		// The link block is a paragraph of its own, after the prose.
+		if i := strings.LastIndex(text, "\n\n"+display); i >= 0 {
+			linkAt, linkEnd = i+2, i+2+len(display)
+		} else if strings.HasPrefix(text, display) {
+			linkAt, linkEnd = 0, len(display)
+		}
+	}
+	var facets []Facet
+	var mentions []Mention
+	addLink := func() {
+		facets = append(facets, Facet{Index: ByteSlice{linkAt, linkEnd}, Features: []Feature{{Type: FeatureLink, URI: uri}}})
+		linkAt = -1
+	}
+	for _, e := range entities(text) {
+		if linkAt >= 0 && e.start >= linkEnd {
+			addLink()
+		}
+		if linkAt >= 0 && e.end > linkAt && e.start < linkEnd {
+			continue // inside the link's display text
+		}
+		switch e.kind {
+		case entityLink:
+			facets = append(facets, Facet{Index: ByteSlice{e.start, e.end}, Features: []Feature{{Type: FeatureLink, URI: e.value}}})
+		case entityTag:
+			facets = append(facets, Facet{Index: ByteSlice{e.start, e.end}, Features: []Feature{{Type: FeatureTag, Tag: e.value}}})
+		case entityMention:
+			mentions = append(mentions, Mention{Handle: e.value, ByteStart: e.start, ByteEnd: e.end})
+		}
+	}
+	if linkAt >= 0 {
+		addLink()
+	}
+	return facets, mentions
+}
+
+// composer holds what every part of a post shares.
+type composer struct {
+	cw   string // "CW: warning", opening every part
+	link string // the canonical link's display text
+	tags []string
+}
+
+func (c *composer) tagLine() string { return strings.Join(c.tags, " ") }
+
+// compose is the first (or only) part's text.
+func (c *composer) compose(title, prose string, withTags bool) string {
+	if withTags {
+		return join(c.cw, title, prose, c.link, c.tagLine())
+	}
+	return join(c.cw, title, prose, c.link)
+}
+
+// shorten keeps the title, the link and as many hashtags as fit, and as much
+// of the prose as fits, cut at a sentence or word boundary with an ellipsis.
+// Hashtags go before the prose disappears entirely; the title is shortened
+// only when nothing else is left.
+func (c *composer) shorten(title, prose string) (string, error) {
+	for {
+		tags := c.tagLine()
+		if fits(join(c.cw, title, c.link, tags)) {
+			if at, ok := fitPrefix(prose, func(cc cut) bool { return fits(join(c.cw, title, kept(prose, cc, false), c.link, tags)) }); ok {
+				return join(c.cw, title, kept(prose, at, false), c.link, tags), nil
+			}
+			if len(c.tags) == 0 || prose == "" {
+				return join(c.cw, title, c.link, tags), nil
+			}
+		}
+		if len(c.tags) == 0 {
+			break
+		}
+		c.tags = c.tags[:len(c.tags)-1]
+	}
+	at, ok := fitPrefix(title, func(cc cut) bool { return fits(join(c.cw, kept(title, cc, false), c.link)) })
+	if !ok {
+		if fits(join(c.cw, c.link)) {
+			return join(c.cw, c.link), nil
+		}
+		return "", errNoRoom
+	}
+	return join(c.cw, kept(title, at, false), c.link), nil
+}
+
+// thread splits the post into numbered parts. The first carries the title,
+// the link and the hashtags; the prose flows on through the replies.
+func (c *composer) thread(title, prose string) ([]string, error) {
+	// Start from an estimate so that usually one pass is enough.
+	whole := c.compose(title, prose, true)
+	total := min(max(2, uniseg.GraphemeClusterCount(whole)/MaxGraphemes+1, len(whole)/MaxBytes+1), maxThreadParts)
+	for {
+		texts, err := c.split(title, prose, total)
+		if err != nil {
+			return nil, err
+		}
+		n := len(texts)
+		if n <= total || n >= maxThreadParts && total == maxThreadParts {
+			if n == 1 {
+				return texts, nil
+			}
+			// Fewer parts than assumed: numbers with as many or fewer digits
+			// only shorten the parts.
+			for i := range texts {
+				texts[i] = join(texts[i], fmt.Sprintf("%d/%d", i+1, n))
+			}
+			return texts, nil
+		}
+		total = min(n, maxThreadParts)
+	}
+}
+
+// split cuts the post into parts without their numbers, assuming total.
+func (c *composer) split(title, prose string, total int) ([]string, error) {
+	num := func(i int) string { return fmt.Sprintf("%d/%d", i, total) }
+	tags := c.tags
+	for !fits(join(c.cw, title, c.link, strings.Join(tags, " "), num(1))) && len(tags) > 0 {
+		tags = tags[:len(tags)-1]
+	}
+	tagLine := strings.Join(tags, " ")
+	if !fits(join(c.cw, title, c.link, tagLine, num(1))) {
+		at, ok := fitPrefix(title, func(cc cut) bool { return fits(join(c.cw, kept(title, cc, false), c.link, num(1))) })
+		if !ok {
+			return nil, errNoRoom
+		}
+		title = kept(title, at, false)
+	}
+	var texts []string
+	rest := prose
+	for i := 1; ; i++ {
+		last := i == total && total == maxThreadParts
+		body := func(chunk string) string {
+			if i == 1 {
+				return join(c.cw, title, chunk, c.link, tagLine)
+			}
+			return join(c.cw, chunk)
+		}
+		fitsNumbered := func(chunk string) bool { return fits(join(body(chunk), num(i))) }
+		if rest == "" || fitsNumbered(rest) {
+			return append(texts, body(rest)), nil
+		}
+		at, ok := fitPrefix(rest, func(cc cut) bool { return fitsNumbered(kept(rest, cc, !last)) })
+		switch {
+		case ok:
+			texts = append(texts, body(kept(rest, at, !last)))
+			rest = strings.TrimLeftFunc(rest[at.pos:], unicode.IsSpace)
+		case i == 1:
+			texts = append(texts, body("")) // the prose starts in part 2
+		default:
+			return nil, errNoRoom
+		}
+		if last || len(texts) > total {
+			// Done, or more parts than assumed: thread() tries again with
+			// more (cutting on would cost time in proportion to the text).
+			return texts, nil
+		}
+	}
+}
+
+// hashtags makes hashtags from a post's tags and the configured ones,
+// leaving out duplicates (case-insensitive) and those the text already has.
+func hashtags(text string, tags, fixed []string) []string {
+	seen := map[string]bool{}
+	for _, e := range entities(text) {
+		if e.kind == entityTag {
+			seen[strings.ToLower(e.value)] = true
+		}
+	}
+	var out []string
+	for _, t := range append(append([]string(nil), tags...), fixed...) {
+		h := Hashtag(t)
+		if h == "" || seen[strings.ToLower(h[1:])] {
+			continue
+		}
+		seen[strings.ToLower(h[1:])] = true
+		out = append(out, h)
+	}
+	return out
+}
+
+// join puts non-empty blocks together as paragraphs.
+func join(blocks ...string) string {
+	var out []string
+	for _, b := range blocks {
+		if b = strings.TrimSpace(b); b != "" {
+			out = append(out, b)
+		}
+	}
+	return strings.Join(out, "\n\n")
+}
+
+var blankLines = regexp.MustCompile(`\n[ \t]*\n\s*`)
+
+// normaliseText trims lines and collapses runs of blank lines.
+func normaliseText(s string) string {
+	s = strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n")
+	return strings.TrimSpace(blankLines.ReplaceAllString(s, "\n\n"))
+}
+
+// oneLine collapses white space, for titles and content warnings.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

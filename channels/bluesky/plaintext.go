@@ -1,0 +1,81 @@
+package bluesky
+
+import (
+	"strings"
+
+	"github.com/yuin/goldmark"
+	"github.com/yuin/goldmark/ast"
+	"github.com/yuin/goldmark/text"
+)
+
+// plainText turns a Markdown body into the plain text a toot can carry:
+// paragraphs separated by blank lines, link text without its target (the
+// toot links to the full post), images and raw HTML dropped.
+func plainText(markdown string) string {
+	src := []byte(markdown)
+	doc := goldmark.New().Parser().Parse(text.NewReader(src))
+	var blocks []string
+	var cur strings.Builder
+	flush := func() {
+		if s := strings.TrimSpace(cur.String()); s != "" {
+			blocks = append(blocks, s)
+		}
+		cur.Reset()
+	}
+	_ = ast.Walk(doc, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
+		switch n := n.(type) {
+		case *ast.Paragraph, *ast.Heading, *ast.TextBlock:
+			if !entering {
+				flush()
+			}
+		case *ast.ListItem:
+			if entering {
+				flush()
+				cur.WriteString("• ")
+			}
+		case *ast.FencedCodeBlock, *ast.CodeBlock:
+			if entering {
+				lines := n.Lines()
+				for i := 0; i < lines.Len(); i++ {
+					seg := lines.At(i)
+					cur.Write(seg.Value(src))
+				}
+				flush()
+			}
+			return ast.WalkSkipChildren, nil
+		case *ast.Image, *ast.RawHTML, *ast.HTMLBlock:
+			return ast.WalkSkipChildren, nil
+		case *ast.AutoLink:
+			if entering {
+				cur.Write(n.URL(src))
+			}
+			return ast.WalkSkipChildren, nil
+		case *ast.CodeSpan:
+			if entering {
+				for c := n.FirstChild(); c != nil; c = c.NextSibling() {
+					if t, ok := c.(*ast.Text); ok {
+						cur.Write(t.Segment.Value(src))
+					}
+				}
+			}
+			return ast.WalkSkipChildren, nil
+		case *ast.Text:
+			if entering {
+				cur.Write(n.Segment.Value(src))
+				switch {
+				case n.HardLineBreak():
+					cur.WriteString("\n")
+				case n.SoftLineBreak():
+					cur.WriteString(" ")
+				}
+			}
+		case *ast.String:
+			if entering {
+				cur.Write(n.Value)
+			}
+		}
+		return ast.WalkContinue, nil
+	})
+	flush()
+	return strings.Join(blocks, "\n\n")
+}

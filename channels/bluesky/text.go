@@ -1,0 +1,320 @@
+package bluesky
+
+import (
+	"regexp"
+	"sort"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/rivo/uniseg"
+)
+
+// The app.bsky.feed.post lexicon's limits on text.
+const (
+	MaxGraphemes = 300
+	MaxBytes     = 3000
+	// maxTagGraphemes and maxTagBytes bound a tag facet's value.
+	maxTagGraphemes = 64
+	maxTagBytes     = 640
+)
+
+// fits reports whether text is within the lexicon's limits.
+func fits(text string) bool {
+	return len(text) <= MaxBytes && uniseg.GraphemeClusterCount(text) <= MaxGraphemes
+}
+
+type entityKind int
+
+const (
+	entityLink entityKind = iota
+	entityMention
+	entityTag
+)
+
+// entity is a span of text a facet covers and a cut must never split.
+type entity struct {
+	kind       entityKind
+	start, end int    // byte offsets
+	value      string // the URI, the handle (without @) or the tag (without #)
+}
+
+// handleRE matches a handle after the @ (domain-like, at least one dot).
+var mentionRE = regexp.MustCompile(`^@(([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)`)
+
+// entities finds the links (http and https URLs), mentions and hashtags of
+// text, in order and without overlaps, the way Bluesky's own apps detect
+// them: a mention or hashtag starts the text or follows white space (a
+// mention may also follow an opening parenthesis).
+func entities(text string) []entity {
+	var out []entity
+	i := 0
+	for i < len(text) {
+		prev, _ := utf8.DecodeLastRuneInString(text[:i])
+		atStart := i == 0 || unicode.IsSpace(prev)
+		switch {
+		case (text[i] == 'h' || text[i] == 'H') && (atStart || prev == '(' || !isWordRune(prev)):
+			if n := schemeLen(text[i:]); n > 0 {
+				if end := urlEnd(text, i+n); end > i+n {
+					out = append(out, entity{kind: entityLink, start: i, end: end, value: text[i:end]})
+					i = end
+					continue
+				}
+			}
+		case text[i] == '@' && (atStart || prev == '('):
+			if m := mentionRE.FindStringSubmatchIndex(text[i:]); m != nil {
+				end := i + m[1]
+				// "@a.b.c." or "@x.yz-": the handle must end where a word does.
+				if r, _ := utf8.DecodeRuneInString(text[end:]); end == len(text) || !isWordRune(r) && r != '-' {
+					out = append(out, entity{kind: entityMention, start: i, end: end, value: strings.ToLower(text[i+1 : end])})
+					i = end
+					continue
+				}
+			}
+		case atStart && (strings.HasPrefix(text[i:], "#") || strings.HasPrefix(text[i:], "＃")):
+			if e, ok := tagAt(text, i); ok {
+				out = append(out, e)
+				i = e.end
+				continue
+			}
+		}
+		_, size := utf8.DecodeRuneInString(text[i:])
+		i += size
+	}
+	return out
+}
+
+// tagAt reads a hashtag starting at text[i] ('#' or '＃'): everything up to
+// white space, without trailing punctuation, not all digits, at most 64
+// graphemes; not the keycap emoji #️⃣.
+func tagAt(text string, i int) (entity, bool) {
+	_, hashSize := utf8.DecodeRuneInString(text[i:])
+	from := i + hashSize
+	end := from
+	for end < len(text) {
+		r, size := utf8.DecodeRuneInString(text[end:])
+		if unicode.IsSpace(r) || isInvisible(r) {
+			break
+		}
+		end += size
+	}
+	for end > from {
+		r, size := utf8.DecodeLastRuneInString(text[from:end])
+		if !unicode.IsPunct(r) {
+			break
+		}
+		end -= size
+	}
+	tag := text[from:end]
+	if tag == "" || strings.HasPrefix(tag, "\ufe0f") || strings.HasPrefix(tag, "\u20e3") {
+		return entity{}, false
+	}
+	if !strings.ContainsFunc(tag, func(r rune) bool { return !unicode.IsDigit(r) && !unicode.IsPunct(r) }) {
+		return entity{}, false
+	}
+	if len(tag) > maxTagBytes || uniseg.GraphemeClusterCount(tag) > maxTagGraphemes {
+		return entity{}, false
+	}
+	return entity{kind: entityTag, start: i, end: end, value: tag}, true
+}
+
+// isInvisible reports the format characters that end a tag in Bluesky's apps.
+func isInvisible(r rune) bool {
+	switch r {
+	case '\u00ad', '\u2060', '\u200a', '\u200b', '\u200c', '\u200d', '\u20e2':
+		return true
+	}
+	return false
+}
+
+func isWordRune(r rune) bool {
+	return unicode.IsLetter(r) || unicode.IsMark(r) || unicode.IsDigit(r) || r == '_'
+}
+
+func schemeLen(s string) int {
+	for _, scheme := range []string{"https://", "http://"} {
+		if len(s) >= len(scheme) && strings.EqualFold(s[:len(scheme)], scheme) {
+			return len(scheme)
+		}
+	}
+	return 0
+}
+
+// urlEnd returns where a URL whose host starts at from ends: at white space
+// or a character URLs do not carry, without trailing punctuation, and with a
+// closing bracket only when it balances an opening one.
+func urlEnd(text string, from int) int {
+	end := from
+	for end < len(text) {
+		r, size := utf8.DecodeRuneInString(text[end:])
+		if unicode.IsSpace(r) || strings.ContainsRune("<>\"…«»“”「」、。，", r) ||
+			(r > unicode.MaxLatin1 && !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsMark(r)) {
+			break
+		}
+		end += size
+	}
+	for end > from {
+		r, size := utf8.DecodeLastRuneInString(text[from:end])
+		if strings.ContainsRune(".,:;!?'*", r) {
+			end -= size
+			continue
+		}
+		if r == ')' || r == ']' {
+			open := map[rune]string{')': "(", ']': "["}[r]
+			if strings.Count(text[from:end], open) < strings.Count(text[from:end], string(r)) {
+				end -= size
+				continue
+			}
+		}
+		break
+	}
+	if r, _ := utf8.DecodeRuneInString(text[from:end]); !unicode.IsLetter(r) && !unicode.IsDigit(r) {
+		return from
+	}
+	return end
+}
+
+// cut is a place where text may be shortened: text[:pos] is kept.
+type cut struct {
+	pos         int
+	sentence    bool // text[:pos] ends a sentence
+	afterEntity bool // text[:pos] ends with a link, mention or hashtag
+}
+
+// cuts lists where text may be cut: at line-break opportunities (between
+// words, and between CJK ideographs) and, in fine, at every grapheme
+// boundary, never inside a link, mention or hashtag. It stops once the kept
+// text alone is over the lexicon's limits.
+func cuts(text string) (word, fine []cut) {
+	// Only the start of the text can be kept; an entity crossing the end of
+	// this window is still recognised, as no mention or hashtag is that long
+	// and a URL cut short is still a URL.
+	window := text
+	if len(window) > MaxBytes+1024 {
+		window = strings.ToValidUTF8(window[:MaxBytes+1024], "")
+	}
+	ents := entities(window)
+	inside := func(pos int) bool {
+		i := sort.Search(len(ents), func(i int) bool { return ents[i].end > pos })
+		return i < len(ents) && ents[i].start < pos
+	}
+	ends := map[int]bool{}
+	for _, e := range ents {
+		ends[e.end] = true
+	}
+	state, rest, pos, lastVisible, graphemes := -1, text, 0, 0, 0
+	for len(rest) > 0 && graphemes <= MaxGraphemes && pos <= MaxBytes {
+		var cluster string
+		var boundaries int
+		cluster, rest, boundaries, state = uniseg.StepString(rest, state)
+		pos += len(cluster)
+		graphemes++
+		if strings.TrimSpace(cluster) != "" {
+			lastVisible = pos
+		}
+		if inside(pos) {
+			continue
+		}
+		c := cut{pos: pos, sentence: boundaries&uniseg.MaskSentence != 0 || len(rest) == 0, afterEntity: ends[lastVisible]}
+		fine = append(fine, c)
+		if lb := boundaries & uniseg.MaskLine; lb == uniseg.LineCanBreak || lb == uniseg.LineMustBreak || len(rest) == 0 {
+			word = append(word, c)
+		}
+	}
+	return word, fine
+}
+
+// kept renders text cut at c, with an ellipsis unless all of it is kept or
+// noEllipsis is set (a thread continues in the next part).
+func kept(text string, c cut, noEllipsis bool) string {
+	s := strings.TrimRightFunc(text[:c.pos], unicode.IsSpace)
+	if c.pos >= len(strings.TrimRightFunc(text, unicode.IsSpace)) || noEllipsis {
+		return s
+	}
+	if !c.sentence && !c.afterEntity {
+		s = strings.TrimRightFunc(s, func(r rune) bool {
+			return unicode.IsSpace(r) || strings.ContainsRune(",;:-–—([{/", r)
+		})
+	}
+	switch {
+	case s == "":
+		return ""
+	case c.sentence || c.afterEntity:
+		// A space keeps the ellipsis off a link, a hashtag or a full stop.
+		return s + " …"
+	}
+	return s + "…"
+}
+
+// fitPrefix finds the longest cut of text for which ok holds, preferring a
+// sentence end when it keeps at least half of what a word boundary would.
+func fitPrefix(text string, ok func(c cut) bool) (cut, bool) {
+	word, fine := cuts(text)
+	best, found := longest(word, ok)
+	if !found {
+		return longest(fine, ok)
+	}
+	for i := len(word) - 1; i >= 0 && word[i].pos >= best.pos/2; i-- {
+		if word[i].pos <= best.pos && word[i].sentence {
+			if ok(word[i]) {
+				return word[i], true
+			}
+			break
+		}
+	}
+	return best, true
+}
+
+// longest binary-searches the last candidate that fits: the kept text only
+// grows with the cut's position.
+func longest(cands []cut, ok func(c cut) bool) (cut, bool) {
+	n := sort.Search(len(cands), func(i int) bool { return !ok(cands[i]) })
+	if n == 0 {
+		return cut{}, false
+	}
+	return cands[n-1], true
+}
+
+// Hashtag turns a tag into a hashtag: "child trafficking" becomes
+// "#ChildTrafficking" (CamelCase keeps several words readable for screen
+// readers), punctuation is dropped, and "" is returned for a tag without a
+// letter.
+func Hashtag(tag string) string {
+	tag = strings.TrimPrefix(strings.TrimSpace(tag), "#")
+	tag = strings.NewReplacer("'", "", "’", "", "‘", "").Replace(tag)
+	words := strings.FieldsFunc(tag, func(r rune) bool { return !isWordRune(r) })
+	if len(words) > 1 {
+		for i, w := range words {
+			r, size := utf8.DecodeRuneInString(w)
+			words[i] = string(unicode.ToUpper(r)) + w[size:]
+		}
+	}
+	h := strings.Join(words, "")
+	if !strings.ContainsFunc(h, unicode.IsLetter) || len(h) > maxTagBytes || uniseg.GraphemeClusterCount(h) > maxTagGraphemes {
+		return ""
+	}
+	return "#" + h
+}
+
+// displayLink is how the canonical link shows in the text (the link facet
+// carries the full URI): without its scheme and "www.", and cut with an
+// ellipsis after 30 graphemes, as Bluesky's own apps show links.
+func displayLink(uri string) string {
+	s := uri
+	if n := schemeLen(s); n > 0 {
+		s = s[n:]
+	}
+	s = strings.TrimPrefix(s, "www.")
+	s = strings.TrimSuffix(s, "/")
+	if uniseg.GraphemeClusterCount(s) <= 32 {
+		return s
+	}
+	var b strings.Builder
+	state, rest := -1, s
+	for n := 0; n < 30; n++ {
+		var cluster string
+		cluster, rest, _, state = uniseg.StepString(rest, state)
+		b.WriteString(cluster)
+	}
+	return b.String() + "…"
+}
