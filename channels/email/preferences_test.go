@@ -214,3 +214,32 @@ func decodeAll(t *testing.T, raw string) string {
 	}
 	return out
 }
+
+// TestPersonaliserFastInEveryLanguage: the built-in templates keep the
+// render-once shortcut in every catalogue language (a template that broke
+// it would make every send slower).
+func TestPersonaliserFastInEveryLanguage(t *testing.T) {
+	t.Parallel()
+	f, err := newFormatter(testConfig(), testCampaign)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := samplePost()
+	p.ContentWarning = "violence"
+	payload, err := f.Format(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := payload.Body.(*Message)
+	probe := "https://news.camaca.org/unsubscribe?t=u.1234567.0.abc"
+	for _, lang := range []string{"en", "fr", "es", "de"} {
+		pz := f.newPersonaliser(m, probe, lang)
+		if !pz.fast {
+			t.Errorf("%s: the personaliser fell back to full renderings", lang)
+		}
+		html, text := pz.render("Zoë", probe)
+		if !strings.Contains(text, "/preferences?t=u.1234567.0.abc") || !strings.Contains(html, "/preferences?t=u.1234567.0.abc") {
+			t.Errorf("%s: no preferences link:\n%s", lang, text)
+		}
+	}
+}
