@@ -61,6 +61,7 @@ func FuzzPreferencesForm(f *testing.F) {
 		f.Add(seed[0], seed[1], seed[2])
 	}
 	fx, _ := newPrefsFixture(f, "both")
+	fx.nl.prefsLimiter.rate = RateLimit{} // no rate limit while fuzzing
 	sub, tok := fx.confirmed(f, "ann@example.org")
 	f.Fuzz(func(t *testing.T, freq, topic, lang string) {
 		v := url.Values{"t": {tok}, "frequency": {freq}, "topic": {topic}, "mail_language": {lang}}

@@ -79,6 +79,11 @@ type NewsletterOptions struct {
 // provider's daily quota.
 const DefaultMaxConfirmationsPerHour = 200
 
+// PreferencesRateLimit lets one address save the preferences form 20 times
+// at once and then once every 10 seconds: room for a supporter trying
+// choices, none for guessing links.
+var PreferencesRateLimit = RateLimit{Burst: 20, Every: 10 * time.Second}
+
 // DefaultRateLimit lets one address submit the subscribe form 5 times at once
 // and then once a minute.
 var DefaultRateLimit = RateLimit{Burst: 5, Every: time.Minute}
@@ -106,7 +111,9 @@ type newsletter struct {
 	pages    map[string]*template.Template
 	css      []byte
 	limiter  *limiter
-	secure   bool
+	// prefsLimiter bounds preference form posts per client address.
+	prefsLimiter *limiter
+	secure       bool
 	// mailCap counts the confirmation mails queued in the last hour.
 	mailCap *windowCounter
 
@@ -151,7 +158,8 @@ func mountNewsletter(s *Server, opts NewsletterOptions) (*newsletter, error) {
 		opts.MaxConfirmationsPerHour = DefaultMaxConfirmationsPerHour
 	}
 	n := &newsletter{opts: opts, pages: map[string]*template.Template{}, limiter: newLimiter(opts.RateLimit, opts.Now), secure: u.Scheme == "https",
-		mails: make(chan confirmationMail, mailQueue), mailCap: newWindowCounter(opts.MaxConfirmationsPerHour, time.Hour, opts.Now)}
+		prefsLimiter: newLimiter(PreferencesRateLimit, opts.Now),
+		mails:        make(chan confirmationMail, mailQueue), mailCap: newWindowCounter(opts.MaxConfirmationsPerHour, time.Hour, opts.Now)}
 	if n.pages, n.css, err = loadPages(opts.Templates); err != nil {
 		return nil, err
 	}

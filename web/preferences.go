@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/crierhq/crier/i18n"
@@ -108,6 +109,14 @@ func (n *newsletter) preferencesPage(w http.ResponseWriter, r *http.Request) {
 // a frequency, topic or language the page does not offer, or an unreadable
 // body change nothing and say why.
 func (n *newsletter) savePreferences(w http.ResponseWriter, r *http.Request) {
+	ip := clientIP(r, n.opts.TrustedProxies)
+	if ok, wait := n.prefsLimiter.allow(limitKey(ip)); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+		n.opts.Logger.Warn("preferences form rate limited", "ip", ip.String())
+		n.metrics.inc(evRateLimited)
+		n.render(w, r, http.StatusTooManyRequests, "error", pageData{Title: "error.too_many_title", Message: "error.too_many"})
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
 		n.unreadableForm(w, r, err)
@@ -146,7 +155,7 @@ func (n *newsletter) savePreferences(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	p := subscribers.Preferences{Preference: pref, Lists: topics, Language: mailLang}
-	changed, err := n.opts.Store.SetPreferences(r.Context(), sub.ID, p, "preferences page", clientIP(r, n.opts.TrustedProxies).String())
+	changed, err := n.opts.Store.SetPreferences(r.Context(), sub.ID, p, "preferences page", ip.String())
 	if err != nil {
 		n.fail(w, r, "saving preferences", err)
 		return

@@ -139,14 +139,30 @@ func TestPreferencesHostile(t *testing.T) {
 	if body := read(t, res); res.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(body, "too large") {
 		t.Errorf("oversized body: %d\n%s", res.StatusCode, body)
 	}
+	// Guessing links: past the burst, the form answers 429 without looking.
+	for i := 0; ; i++ {
+		res := f.do(postForm("/preferences", good, nil), "198.51.100.7")
+		if res.StatusCode == http.StatusTooManyRequests {
+			if i < PreferencesRateLimit.Burst || res.Header.Get("Retry-After") == "" {
+				t.Fatalf("limited after %d posts (Retry-After %q)", i, res.Header.Get("Retry-After"))
+			}
+			break
+		}
+		if i > PreferencesRateLimit.Burst {
+			t.Fatal("no rate limit on the preferences form")
+		}
+		// Undo the valid post, so that "changes nothing" below holds for
+		// the refused ones.
+		f.store.SetPreferences(ctx, ann.ID, subscribers.Preferences{Preference: subscribers.EveryPost}, "test", "")
+	}
 	for _, s := range []subscribers.Subscriber{ann, bob} {
 		got, _ := f.store.Get(ctx, s.ID)
 		if got.Preference != subscribers.EveryPost || len(got.Lists) != 0 || got.Language != "" {
 			t.Errorf("a refused post changed %s: %+v", s.Email, got)
 		}
 	}
-	if after, _ := f.store.History(ctx, ann.ID); len(after) != len(before) {
-		t.Errorf("a refused post wrote history: %+v", after)
+	if after, _ := f.store.History(ctx, ann.ID); len(after) != len(before)+2*(PreferencesRateLimit.Burst) {
+		t.Errorf("history has %d entries, want the %d the valid posts and undos wrote", len(after), len(before)+2*PreferencesRateLimit.Burst)
 	}
 }
 
