@@ -701,12 +701,6 @@ func (n *newsletter) unsubscribe(w http.ResponseWriter, r *http.Request) {
 	n.render(w, r, http.StatusOK, "unsubscribed", pageData{})
 }
 
-// relativeUnsubscribe is sub's unsubscribe link relative to the page, so the
-// pages also work when a reverse proxy serves them under a path prefix
-// (public_url https://example.org/news/).
-func (n *newsletter) relativeUnsubscribe(sub subscribers.Subscriber) string {
-	return "unsubscribe?t=" + url.QueryEscape(n.opts.Signer.Token(subscribers.PurposeUnsubscribe, sub, time.Time{}))
-}
 
 // maskEmail shows enough of an address for its owner to recognise it and
 // little to anyone else who got hold of the link: "an***@example.org".

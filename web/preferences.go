@@ -17,8 +17,9 @@ const (
 	freqReceive = "receive"
 )
 
-// relativePreferences is sub's preferences page relative to the pages (see
-// relativeUnsubscribe); it carries the unsubscribe token.
+// relativePreferences is sub's preferences page relative to the page, so
+// the pages also work when a reverse proxy serves them under a path prefix
+// (public_url https://example.org/news/); it carries the unsubscribe token.
 func (n *newsletter) relativePreferences(sub subscribers.Subscriber) string {
 	return "preferences?t=" + url.QueryEscape(n.opts.Signer.Token(subscribers.PurposeUnsubscribe, sub, time.Time{}))
 }
