@@ -701,7 +701,6 @@ func (n *newsletter) unsubscribe(w http.ResponseWriter, r *http.Request) {
 	n.render(w, r, http.StatusOK, "unsubscribed", pageData{})
 }
 
-
 // maskEmail shows enough of an address for its owner to recognise it and
 // little to anyone else who got hold of the link: "an***@example.org".
 func maskEmail(e string) string {
