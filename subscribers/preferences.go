@@ -23,7 +23,8 @@ type Preferences struct {
 }
 
 // String is the choice as the consent history keeps it:
-// "digest; topics events, reports; language fr".
+// "digest / topics events, reports / language fr" (no ";": the export
+// separates a history's events with it).
 func (p Preferences) String() string {
 	topics := "all topics"
 	if len(p.Lists) > 0 {
@@ -33,7 +34,7 @@ func (p Preferences) String() string {
 	if lang == "" {
 		lang = "default"
 	}
-	return fmt.Sprintf("%s; %s; language %s", p.Preference, topics, lang)
+	return fmt.Sprintf("%s / %s / language %s", p.Preference, topics, lang)
 }
 
 // SetPreferences stores subscriber id's choices and reports whether they

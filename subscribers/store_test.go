@@ -301,7 +301,7 @@ func TestSetPreferences(t *testing.T) {
 		t.Fatalf("unchanged SetPreferences = %v, %v", changed, err)
 	}
 	h, _ := s.History(ctx, ann.ID)
-	if len(h) != 2 || h[1].Event != EventPreferences || h[1].Source != "preferences page: digest; topics events, reports; language de" || h[1].IP != "192.0.2.7" {
+	if len(h) != 2 || h[1].Event != EventPreferences || h[1].Source != "preferences page: digest / topics events, reports / language de" || h[1].IP != "192.0.2.7" {
 		t.Fatalf("history %+v", h)
 	}
 	// Bad choices are refused and change nothing.

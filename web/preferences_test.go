@@ -78,7 +78,7 @@ func TestPreferencesPage(t *testing.T) {
 		t.Fatalf("stored %+v", got)
 	}
 	h, _ := f.store.History(ctx, ann.ID)
-	if last := h[len(h)-1]; last.Event != subscribers.EventPreferences || last.IP != "192.0.2.9" || !strings.Contains(last.Source, "digest; topics events; language de") {
+	if last := h[len(h)-1]; last.Event != subscribers.EventPreferences || last.IP != "192.0.2.9" || !strings.Contains(last.Source, "digest / topics events / language de") {
 		t.Fatalf("consent history %+v", h)
 	}
 
