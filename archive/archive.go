@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/migrate"
 )
 
 // Path is the path of a newsletter's page in the public archive, below
@@ -62,7 +62,7 @@ type Store struct{ db *sql.DB }
 
 // Open creates or migrates the archive's table in db.
 func Open(ctx context.Context, db *sql.DB) (*Store, error) {
-	if err := store.Migrate(ctx, db, "archive", schema); err != nil {
+	if err := migrate.Up(ctx, db, "archive", schema); err != nil {
 		return nil, err
 	}
 	return &Store{db: db}, nil

@@ -22,10 +22,10 @@ import (
 
 	"github.com/crierhq/crier/bot/feed"
 	"github.com/crierhq/crier/bot/markdown"
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/config"
+	"github.com/crierhq/crier/post"
 	"github.com/crierhq/crier/schedules"
 )
 
@@ -35,9 +35,12 @@ type Options struct {
 	Channels []channels.Channel
 	// MarkdownDir is the organisers' folder of posts; empty means none.
 	MarkdownDir string
-	Feeds       []config.Feed
-	Fetcher     *feed.Fetcher
-	Delivery    config.Delivery
+	// Posts reads the folder's files, checking their per-channel overrides
+	// against the configured channels.
+	Posts    markdown.Reader
+	Feeds    []config.Feed
+	Fetcher  *feed.Fetcher
+	Delivery config.Delivery
 	// Schedules are the cron specs; see schedules.Jobs.
 	Schedules config.Schedules
 	// Location is campaign.timezone: publish_at without an offset and cron
@@ -126,6 +129,9 @@ func New(ctx context.Context, opts Options) (*Bot, error) {
 	}
 	if opts.Location == nil {
 		opts.Location = time.UTC
+	}
+	if opts.Posts.Location == nil {
+		opts.Posts.Location = opts.Location
 	}
 	if opts.Delivery.Workers < 1 {
 		opts.Delivery.Workers = 4

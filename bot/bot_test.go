@@ -15,10 +15,10 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/config"
+	"github.com/crierhq/crier/post"
 )
 
 // fakeChannel formats a post as its title and records what it "sent". Its
@@ -44,7 +44,7 @@ func newFakeChannel(name string) *fakeChannel {
 }
 
 func (f *fakeChannel) Format(p post.Post) (channels.Payload, error) {
-	return channels.Payload{Channel: f.name, PostID: p.ID, Body: map[string]string{"text": p.Title}}, nil
+	return channels.Payload{Channel: f.name, PostID: p.ID, Body: fakeBody{"text": p.Title}}, nil
 }
 
 func (f *fakeChannel) Send(ctx context.Context, d channels.Delivery, p channels.Payload) (channels.Receipt, error) {
@@ -110,7 +110,11 @@ type clock struct {
 func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *clock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.t = t }
 
-type harness struct {
+// testBundle is what a bot test works with besides the Bot it builds
+// (River's tests' setup/bundle shape): a store in the test's own folder, a
+// clock, and fake channels. Every test has its own, so tests run in
+// parallel.
+type testBundle struct {
 	t     *testing.T
 	dir   string
 	store *store.Store
@@ -118,9 +122,10 @@ type harness struct {
 	chans []*fakeChannel
 }
 
-func newHarness(t *testing.T, names ...string) *harness {
+// setup returns a bundle with one fake channel per name.
+func setup(t *testing.T, names ...string) *testBundle {
 	t.Helper()
-	h := &harness{t: t, dir: t.TempDir(), clock: &clock{t: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}}
+	h := &testBundle{t: t, dir: t.TempDir(), clock: &clock{t: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}}
 	for _, n := range names {
 		h.chans = append(h.chans, newFakeChannel(n))
 	}
@@ -129,7 +134,7 @@ func newHarness(t *testing.T, names ...string) *harness {
 }
 
 // reopen opens the store again, as a restarted daemon would.
-func (h *harness) reopen() {
+func (h *testBundle) reopen() {
 	h.t.Helper()
 	if h.store != nil {
 		h.store.Close()
@@ -142,7 +147,7 @@ func (h *harness) reopen() {
 	h.t.Cleanup(func() { st.Close() })
 }
 
-func (h *harness) bot(opts Options) *Bot {
+func (h *testBundle) bot(opts Options) *Bot {
 	h.t.Helper()
 	opts.Store = h.store
 	opts.Now = h.clock.Now
@@ -170,7 +175,7 @@ func (h *harness) bot(opts Options) *Bot {
 
 // waitFor polls the ledger until cond holds. The deadline only bounds a
 // broken test; nothing asserts on how long delivery took.
-func (h *harness) waitFor(what string, cond func(map[store.DeliveryState]int) bool) {
+func (h *testBundle) waitFor(what string, cond func(map[store.DeliveryState]int) bool) {
 	h.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -196,7 +201,8 @@ func samplePost(id string) post.Post {
 }
 
 func TestFanOutDeliversToEveryChannelOnce(t *testing.T) {
-	h := newHarness(t, "mastodon", "discord", "email")
+	t.Parallel()
+	h := setup(t, "mastodon", "discord", "email")
 	b := h.bot(Options{})
 	ctx := context.Background()
 	if err := b.Start(ctx); err != nil {
@@ -232,7 +238,7 @@ func TestFanOutDeliversToEveryChannelOnce(t *testing.T) {
 // A send that succeeded but left something out (an image that could not be
 // fetched) records why, for `crier status`.
 func TestDeliveryNotesAreRecorded(t *testing.T) {
-	h := newHarness(t, "mastodon")
+	h := setup(t, "mastodon")
 	h.chans[0].notes = []string{"image left out: https://camaca.example/a.png: the server answered 404 Not Found"}
 	b := h.bot(Options{})
 	ctx := context.Background()
@@ -255,7 +261,8 @@ func TestDeliveryNotesAreRecorded(t *testing.T) {
 }
 
 func TestOneChannelFailingNeverDelaysTheOthers(t *testing.T) {
-	h := newHarness(t, "mastodon", "discord", "email")
+	t.Parallel()
+	h := setup(t, "mastodon", "discord", "email")
 	h.chans[1].fail = func(channels.Delivery) error { return channels.Temporary(errors.New("discord is down (502)")) }
 	h.chans[2].fail = func(channels.Delivery) error { return channels.Permanent(errors.New("535 authentication failed")) }
 	b := h.bot(Options{})
@@ -285,6 +292,7 @@ func TestOneChannelFailingNeverDelaysTheOthers(t *testing.T) {
 }
 
 func TestAttemptOutcomes(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		err       error
@@ -315,7 +323,7 @@ func TestAttemptOutcomes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t, "mastodon")
+			h := setup(t, "mastodon")
 			h.chans[0].fail = func(channels.Delivery) error { return tt.err }
 			b := h.bot(Options{})
 			ctx := context.Background()
@@ -346,7 +354,8 @@ func isSnooze(err error) bool {
 }
 
 func TestRetryAfterAmbiguousFailureDoesNotDuplicate(t *testing.T) {
-	h := newHarness(t, "mastodon")
+	t.Parallel()
+	h := setup(t, "mastodon")
 	lost := true
 	h.chans[0].fail = func(d channels.Delivery) error {
 		if lost {
@@ -371,7 +380,8 @@ func TestRetryAfterAmbiguousFailureDoesNotDuplicate(t *testing.T) {
 }
 
 func TestRestartMidDeliveryLosesNothingAndSendsOnce(t *testing.T) {
-	h := newHarness(t, "mastodon", "discord")
+	t.Parallel()
+	h := setup(t, "mastodon", "discord")
 	ctx := context.Background()
 	b := h.bot(Options{})
 	p := samplePost("md:restart")
@@ -411,7 +421,8 @@ func TestRestartMidDeliveryLosesNothingAndSendsOnce(t *testing.T) {
 }
 
 func TestStopLetsInFlightDeliveriesFinish(t *testing.T) {
-	h := newHarness(t, "mastodon")
+	t.Parallel()
+	h := setup(t, "mastodon")
 	started := make(chan struct{})
 	release := make(chan struct{})
 	h.chans[0].started, h.chans[0].release = started, release
@@ -444,7 +455,8 @@ func TestStopLetsInFlightDeliveriesFinish(t *testing.T) {
 var _ river.ClientRetryPolicy = fastRetry{}
 
 func TestUnconfirmedIsStickyUntilASuccess(t *testing.T) {
-	h := newHarness(t, "mastodon")
+	t.Parallel()
+	h := setup(t, "mastodon")
 	var told []bool
 	outcomes := []error{
 		channels.Ambiguous(errors.New("reset after write")),
@@ -475,7 +487,8 @@ func TestUnconfirmedIsStickyUntilASuccess(t *testing.T) {
 }
 
 func TestOrphanedDeliveriesAreRequeuedOnStart(t *testing.T) {
-	h := newHarness(t, "mastodon")
+	t.Parallel()
+	h := setup(t, "mastodon")
 	ctx := context.Background()
 	b := h.bot(Options{})
 	p := samplePost("md:orphan")
@@ -500,7 +513,8 @@ func TestOrphanedDeliveriesAreRequeuedOnStart(t *testing.T) {
 }
 
 func TestPublishToSomeChannelsKeepsTheScheduleForTheOthers(t *testing.T) {
-	h := newHarness(t, "mastodon", "discord", "email")
+	t.Parallel()
+	h := setup(t, "mastodon", "discord", "email")
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "later.md"), []byte("---\ntitle: Special Report\npublish_at: 2026-11-27T12:00:00Z\n---\nSoon.\n"), 0o644)
 	b := h.bot(Options{MarkdownDir: dir})
@@ -529,7 +543,8 @@ func TestPublishToSomeChannelsKeepsTheScheduleForTheOthers(t *testing.T) {
 }
 
 func TestRemovedScheduledPostIsWithdrawn(t *testing.T) {
-	h := newHarness(t, "mastodon")
+	t.Parallel()
+	h := setup(t, "mastodon")
 	dir := t.TempDir()
 	file := filepath.Join(dir, "later.md")
 	os.WriteFile(file, []byte("---\ntitle: Special Report\npublish_at: 2026-11-27T12:00:00Z\n---\nSoon.\n"), 0o644)
@@ -573,7 +588,8 @@ func (d *digestChannel) Digest(ctx context.Context, id string, posts []post.Post
 }
 
 func TestDigestHonoursPerPostSkips(t *testing.T) {
-	h := newHarness(t)
+	t.Parallel()
+	h := setup(t)
 	dg := &digestChannel{fakeChannel: newFakeChannel("email")}
 	b := h.bot(Options{Channels: []channels.Channel{{Name: "email", Formatter: dg, Sender: dg}}})
 	ctx := context.Background()
@@ -609,7 +625,8 @@ func (d *resumableDigest) Digest(ctx context.Context, id string, posts []post.Po
 }
 
 func TestResumedDigestKeepsItsWindow(t *testing.T) {
-	h := newHarness(t)
+	t.Parallel()
+	h := setup(t)
 	dg := &resumableDigest{digestChannel: digestChannel{fakeChannel: newFakeChannel("email")}}
 	b := h.bot(Options{Channels: []channels.Channel{{Name: "email", Formatter: dg, Sender: dg}}})
 	ctx := context.Background()
@@ -639,7 +656,9 @@ func TestResumedDigestKeepsItsWindow(t *testing.T) {
 // River's rescuer takes the job back; the retry checks the remote side
 // first and the post is sent exactly once.
 func TestKilledMidDeliveryIsRescuedAndSentOnce(t *testing.T) {
-	h := newHarness(t, "mastodon")
+	// Not parallel: its one-second job timeout must not compete for the CPU
+	// with the other tests.
+	h := setup(t, "mastodon")
 	ctx := context.Background()
 	b := h.bot(Options{})
 	p := samplePost("md:killed")
@@ -671,3 +690,7 @@ func TestKilledMidDeliveryIsRescuedAndSentOnce(t *testing.T) {
 		t.Errorf("%d delivery jobs: the start-up re-queue must not add one beside the running job", n)
 	}
 }
+
+type fakeBody map[string]string
+
+func (fakeBody) ChannelType() string { return "fake" }

@@ -49,7 +49,7 @@ func deliveredChannels(t *testing.T, st *store.Store, postID string) string {
 // the outbox) is refused by the real sender; and a digest sent for real
 // leaves examples out.
 func TestExamplesNeverLeaveTheOutbox(t *testing.T) {
-	h := newHarness(t, "mastodon")
+	h := setup(t, "mastodon")
 	real := h.chans[0]
 	box := newFakeChannel("discord")
 	dg := &digestChannel{fakeChannel: newFakeChannel("email")}
@@ -141,7 +141,7 @@ func TestExamplesNeverLeaveTheOutbox(t *testing.T) {
 // TestExamplesRenderToTheOutboxWithoutCredentials keeps the zero-setup
 // demo: with every channel in the outbox, examples are published there.
 func TestExamplesRenderToTheOutboxWithoutCredentials(t *testing.T) {
-	h := newHarness(t)
+	h := setup(t)
 	box := newFakeChannel("mastodon")
 	dir := writePosts(t, map[string]string{"sample.md": "---\nexample: true\ntitle: ICAT's Call to Action\n---\nA sample.\n"})
 	b := h.bot(Options{MarkdownDir: dir, Channels: []channels.Channel{{Name: "mastodon", Formatter: box, Sender: box, Outbox: true}}})
@@ -161,7 +161,7 @@ func TestExamplesRenderToTheOutboxWithoutCredentials(t *testing.T) {
 // writes the digest to the outbox (it used to write nothing and still
 // advance its window).
 func TestDigestRendersToTheOutbox(t *testing.T) {
-	h := newHarness(t, "mastodon")
+	h := setup(t, "mastodon")
 	f, err := email.NewFormatter(email.Config{From: "CAMACA <news@camaca.example>"}, channels.Campaign{Name: "CAMACA", PublicURL: "https://camaca.example"})
 	if err != nil {
 		t.Fatal(err)
@@ -220,7 +220,7 @@ func TestZonelessPublishAtIsCampaignTime(t *testing.T) {
 		{"offset wins", "2031-07-01T09:00:00+02:00", time.Date(2031, 7, 1, 7, 0, 0, 0, time.UTC)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, "mastodon")
+			h := setup(t, "mastodon")
 			dir := writePosts(t, map[string]string{"vigil.md": "---\ntitle: Vigil\npublish_at: " + tc.at + "\n---\nJoin us.\n"})
 			b := h.bot(Options{MarkdownDir: dir, Location: london})
 			ctx := context.Background()
@@ -245,7 +245,7 @@ func TestZonelessPublishAtIsCampaignTime(t *testing.T) {
 // TestCronSpecsRunInTheCampaignZone: a spec without CRON_TZ fires at the
 // campaign's local time across daylight saving; one with CRON_TZ keeps it.
 func TestCronSpecsRunInTheCampaignZone(t *testing.T) {
-	h := newHarness(t)
+	h := setup(t)
 	b := h.bot(Options{Location: london, Schedules: config.Schedules{Digest: "0 9 * * MON"},
 		Feeds: []config.Feed{{Name: "ny", Schedule: "CRON_TZ=America/New_York 0 9 * * *"}}})
 	specs := map[string]string{}

@@ -8,7 +8,8 @@ import (
 )
 
 func TestHealth(t *testing.T) {
-	h := newHarness(t)
+	t.Parallel()
+	h := setup(t)
 	b := h.bot(Options{})
 	ctx := context.Background()
 	b.started = h.clock.Now()
@@ -34,7 +35,8 @@ func TestHealth(t *testing.T) {
 }
 
 func TestPanicInScheduledJobIsRecovered(t *testing.T) {
-	h := newHarness(t)
+	t.Parallel()
+	h := setup(t)
 	b := h.bot(Options{})
 	err := b.runScheduled(context.Background(), "feed:x", true, func(context.Context) error { panic("nil map") })
 	if err == nil || !strings.Contains(err.Error(), "panicked") {

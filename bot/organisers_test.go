@@ -22,7 +22,7 @@ import (
 
 func TestSameStoryFromTwoSourcesIsPublishedOnce(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, "mastodon")
+	h := setup(t, "mastodon")
 	dir := t.TempDir()
 	// The organiser's Markdown post, due now, links the website article...
 	os.WriteFile(filepath.Join(dir, "vigil.md"), []byte("---\ntitle: Vigil on Saturday\nlink: https://camaca.example/news/vigil-on-saturday/\n---\nJoin us.\n"), 0o644)
@@ -71,7 +71,7 @@ func TestSameStoryFromTwoSourcesIsPublishedOnce(t *testing.T) {
 
 func TestPublishFromOutsideTheFolderIsNotWithdrawn(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, "mastodon", "discord")
+	h := setup(t, "mastodon", "discord")
 	postsDir, elsewhere := t.TempDir(), t.TempDir()
 	file := filepath.Join(elsewhere, "outside.md")
 	os.WriteFile(file, []byte("---\ntitle: Press release\n---\nFrom the office.\n"), 0o644)
@@ -102,7 +102,7 @@ func TestPublishFromOutsideTheFolderIsNotWithdrawn(t *testing.T) {
 
 func TestUnreadablePostIsReportedOncePerChange(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, "mastodon")
+	h := setup(t, "mastodon")
 	dir := t.TempDir()
 	file := filepath.Join(dir, "broken.md")
 	os.WriteFile(file, []byte("---\ntitle: [Broken\n---\n"), 0o644)
@@ -142,7 +142,7 @@ func TestUnreadablePostIsReportedOncePerChange(t *testing.T) {
 
 func TestRetryQueuesAFailedDeliveryAgain(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, "mastodon", "discord")
+	h := setup(t, "mastodon", "discord")
 	broken := true
 	h.chans[0].fail = func(channels.Delivery) error {
 		if broken {
@@ -183,7 +183,7 @@ func TestRetryQueuesAFailedDeliveryAgain(t *testing.T) {
 	}
 }
 
-func countRunning(t *testing.T, h *harness) int {
+func countRunning(t *testing.T, h *testBundle) int {
 	t.Helper()
 	var n int
 	if err := h.store.DB().QueryRow(`SELECT COUNT(*) FROM river_job WHERE state = 'running'`).Scan(&n); err != nil {
@@ -199,7 +199,7 @@ func countRunning(t *testing.T, h *harness) int {
 // from the config. It takes up to that bound (about 40 s) of real time.
 func TestKilledDeliveryResumesWithinTheBound(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, "mastodon")
+	h := setup(t, "mastodon")
 	ctx := context.Background()
 	delivery := config.Delivery{Timeout: time.Second, MaxAttempts: 3, Workers: 1}
 	b := h.bot(Options{Delivery: delivery})
@@ -256,7 +256,7 @@ func TestKilledDeliveryResumesWithinTheBound(t *testing.T) {
 
 func TestAnExampleNeverHoldsBackARealPost(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, "mastodon")
+	h := setup(t, "mastodon")
 	b := h.bot(Options{})
 	ctx := context.Background()
 	ex := samplePost("md:sample")

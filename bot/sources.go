@@ -11,10 +11,10 @@ import (
 
 	"github.com/crierhq/crier/bot/feed"
 	"github.com/crierhq/crier/bot/markdown"
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/config"
+	"github.com/crierhq/crier/post"
 )
 
 // PollFeed fetches one feed (conditionally) and publishes what is new. The
@@ -157,7 +157,7 @@ func (b *Bot) PublishDue(ctx context.Context) error {
 		return nil
 	}
 	now := b.now()
-	posts, errs := markdown.LoadDirIn(b.opts.MarkdownDir, b.opts.Location)
+	posts, errs := b.opts.Posts.LoadDir(b.opts.MarkdownDir)
 	if err := b.reportPostProblems(ctx, errs, now); err != nil {
 		return err
 	}

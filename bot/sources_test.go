@@ -65,7 +65,8 @@ const (
 )
 
 func TestFeedFirstPollSeedsThenPublishesOnlyNewItems(t *testing.T) {
-	h := newHarness(t, "mastodon", "email")
+	t.Parallel()
+	h := setup(t, "mastodon", "email")
 	srv := &feedServer{}
 	srv.set(rss(rssItem{"a", "Travel lockdown", "Perhaps the only positive", d1}, rssItem{"b", "ICAT Call to Action", "On 8 November 2023", d2}))
 	ts := httptest.NewServer(srv)
@@ -106,9 +107,10 @@ func TestFeedFirstPollSeedsThenPublishesOnlyNewItems(t *testing.T) {
 }
 
 func TestFeedEditPolicy(t *testing.T) {
+	t.Parallel()
 	for _, policy := range []string{"ignore", "update"} {
 		t.Run(policy, func(t *testing.T) {
-			h := newHarness(t, "mastodon")
+			h := setup(t, "mastodon")
 			dir := t.TempDir()
 			path := filepath.Join(dir, "feed.xml")
 			write := func(body string) {
@@ -146,7 +148,8 @@ func TestFeedEditPolicy(t *testing.T) {
 }
 
 func TestBrokenFeedIsRecordedAndLosesNothing(t *testing.T) {
-	h := newHarness(t, "mastodon")
+	t.Parallel()
+	h := setup(t, "mastodon")
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, "<rss><channel><item><title>unterminated")
 	}))
@@ -163,7 +166,8 @@ func TestBrokenFeedIsRecordedAndLosesNothing(t *testing.T) {
 }
 
 func TestScheduledPostsFireAtTheirTime(t *testing.T) {
-	h := newHarness(t, "mastodon", "discord")
+	t.Parallel()
+	h := setup(t, "mastodon", "discord")
 	dir := t.TempDir()
 	files := map[string]string{
 		"due.md":    "---\ntitle: Support this Campaign\n---\nThe UN needs to support CAMACA.\n",
@@ -206,7 +210,8 @@ func TestScheduledPostsFireAtTheirTime(t *testing.T) {
 }
 
 func TestCatchUpAfterDowntime(t *testing.T) {
-	h := newHarness(t, "email")
+	t.Parallel()
+	h := setup(t, "email")
 	ctx := context.Background()
 	sched := config.Schedules{Digest: "0 9 * * *", MaxLateness: 6 * time.Hour}
 	// Crier last sent a digest yesterday at 09:00 and was down this morning.
@@ -230,7 +235,7 @@ func TestCatchUpAfterDowntime(t *testing.T) {
 	}
 
 	// Down for longer than max_lateness: skipped (and logged), not run.
-	h2 := newHarness(t, "email")
+	h2 := setup(t, "email")
 	h2.store.SetLastRun(ctx, digestName, time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC))
 	h2.clock.Set(time.Date(2026, 11, 27, 20, 0, 0, 0, time.UTC))
 	b2 := h2.bot(Options{Schedules: sched})
@@ -242,7 +247,7 @@ func TestCatchUpAfterDowntime(t *testing.T) {
 	}
 }
 
-func countJobs(t *testing.T, h *harness, kind string) int {
+func countJobs(t *testing.T, h *testBundle, kind string) int {
 	t.Helper()
 	var n int
 	if err := h.store.DB().QueryRow(`SELECT COUNT(*) FROM river_job WHERE kind = $1`, kind).Scan(&n); err != nil {
@@ -252,7 +257,7 @@ func countJobs(t *testing.T, h *harness, kind string) int {
 }
 
 // publishedTitles lists published posts, newest first.
-func publishedTitles(t *testing.T, h *harness) []string {
+func publishedTitles(t *testing.T, h *testBundle) []string {
 	t.Helper()
 	rows, err := h.store.DB().Query(`SELECT title FROM posts WHERE state = 'published' ORDER BY publish_at DESC, created_at DESC`)
 	if err != nil {
@@ -269,6 +274,7 @@ func publishedTitles(t *testing.T, h *harness) []string {
 }
 
 func TestFeedDefaultsApplyToItems(t *testing.T) {
+	t.Parallel()
 	f := config.Feed{Name: "site", ContentWarning: "child trafficking", Tags: []string{"Human Rights", "CAMACA"}}
 	p := WithFeedDefaults(samplePost("feed:site:1"), f)
 	if p.ContentWarning != "child trafficking" || p.Source.Name != "site" {

@@ -2,8 +2,9 @@
 // formatter (Post to the exact payload the channel shows) and a sender (payload
 // to a remote message), plus the error classes the delivery engine acts on.
 //
-// A channel lives in its own sub-package (mastodon, discord, email); the outbox
-// sub-package is the sender used when a channel has no credentials.
+// Each channel type lives in its own sub-package and registers a Provider
+// (see Registry); a configured channel is a named instance of a type. The
+// outbox sub-package is the sender used when a channel has no credentials.
 package channels
 
 import (
@@ -17,27 +18,46 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/crierhq/crier/bot/post"
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/crierhq/crier/contentfetch"
+	"github.com/crierhq/crier/post"
 )
 
 // Payload is what a formatter produced for one post on one channel.
 type Payload struct {
-	// Channel is the channel name ("mastodon", "discord", "email").
+	// Channel is the channel instance's name ("mastodon-leeds").
 	Channel string `json:"channel"`
 	// PostID is the post the payload was made from.
 	PostID string `json:"post_id"`
-	// Body is the exact request the sender will make, JSON-serialisable: for
-	// Mastodon the list of POST /api/v1/statuses parameter sets in thread
-	// order, for Discord the JSON body of POST /channels/{id}/messages, for
-	// email the subject, text and HTML.
-	Body any `json:"body"`
+	// Body is the exact request the sender will make, in the channel
+	// type's own type (JSON-serialisable for preview and the outbox); the
+	// channel's sender takes it back with BodyOf.
+	Body Body `json:"body"`
 	// Files are extra renderings written beside the JSON in the outbox, e.g.
 	// "message.eml" and "message.html" for email.
 	Files []File `json:"-"`
 	// Warnings are non-fatal problems worth showing in preview and validate
 	// (e.g. an image without alt text).
 	Warnings []string `json:"warnings,omitempty"`
+}
+
+// Body is a channel type's payload body: the exact request its sender
+// makes (a Mastodon thread's statuses, a Discord message, a newsletter).
+type Body interface {
+	// ChannelType names the channel type the body is for ("mastodon").
+	ChannelType() string
+}
+
+// BodyOf returns p's body as the sender's own type B. A body of another
+// type (a payload routed to the wrong channel) is a Permanent error.
+func BodyOf[B Body](p Payload) (B, error) {
+	b, ok := p.Body.(B)
+	if !ok {
+		var want B
+		return want, Permanent(fmt.Errorf("payload of %s for %s is %T, not the %T this channel sends", p.PostID, p.Channel, p.Body, want))
+	}
+	return b, nil
 }
 
 // File is a named rendering of a payload.
@@ -301,6 +321,10 @@ type Env struct {
 	Logger  *slog.Logger
 	// DataDir is the daemon's data folder.
 	DataDir string
+	// OutboxDir is the outbox's folder (DataDir/outbox).
+	OutboxDir string
+	// Registerer takes a channel's own metrics; nil means none.
+	Registerer prometheus.Registerer
 }
 
 // ContentClient returns e.Content, or a guarded client with the defaults.

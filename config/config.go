@@ -21,11 +21,6 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/crierhq/crier/channels"
-	"github.com/crierhq/crier/channels/bluesky"
-	"github.com/crierhq/crier/channels/discord"
-	"github.com/crierhq/crier/channels/email"
-	"github.com/crierhq/crier/channels/mastodon"
 	"github.com/crierhq/crier/config/secret"
 	"github.com/crierhq/crier/contentfetch"
 	"github.com/crierhq/crier/internal/explain"
@@ -43,11 +38,16 @@ type Config struct {
 	Schedules Schedules `yaml:"schedules"`
 	Delivery  Delivery  `yaml:"delivery"`
 	Fetch     Fetch     `yaml:"fetch"`
-	Channels  Channels  `yaml:"channels"`
+	// Channels are the sections under channels:, one per channel instance,
+	// in file order. The channel registry reads them; config knows no
+	// channel type.
+	Channels []ChannelSection `yaml:"-"`
 
 	// path is the file the config was read from; relative paths in it are
 	// resolved against its folder.
 	path string
+	// lines is where each field path is, for Problem.
+	lines map[string]int
 	// loc is campaign.timezone, loaded.
 	loc *time.Location
 }
@@ -165,14 +165,6 @@ type Fetch struct {
 	Timeout time.Duration `yaml:"timeout"`
 }
 
-// Channels holds one section per channel.
-type Channels struct {
-	Mastodon mastodon.Config `yaml:"mastodon"`
-	Discord  discord.Config  `yaml:"discord"`
-	Email    email.Config    `yaml:"email"`
-	Bluesky  bluesky.Config  `yaml:"bluesky"`
-}
-
 // Problem is one thing wrong with the config, at a place in a file.
 type Problem struct {
 	File    string
@@ -215,6 +207,18 @@ func Load(path string) (*Config, error) {
 
 // Parse is Load on bytes, with lookup standing in for the environment.
 func Parse(path string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
+	cfg, probs := ParseAll(path, data, lookup)
+	if len(probs) > 0 {
+		return nil, probs
+	}
+	return cfg, nil
+}
+
+// ParseAll is Parse returning the config together with its problems, so that
+// the channel registry can add the problems of the channel sections and
+// report everything at once. The config is nil only when the file is not
+// YAML or is empty.
+func ParseAll(path string, data []byte, lookup func(string) (string, bool)) (*Config, Problems) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		line, msg, _ := explain.YAML(err, string(data))
@@ -226,27 +230,54 @@ func Parse(path string, data []byte, lookup func(string) (string, bool)) (*Confi
 	}
 	doc := root.Content[0]
 	v.expand(doc, lookup)
+	chans := takeKey(doc, "channels")
 	v.walk(doc, reflect.TypeOf(Config{}), "")
 
 	cfg := defaults()
-	if err := doc.Decode(cfg); err != nil {
-		var te *yaml.TypeError
-		if errors.As(err, &te) {
-			for _, msg := range te.Errors {
-				line := yamlErrorLine(errors.New(msg))
-				v.problems = append(v.problems, Problem{File: path, Line: line, Field: v.fieldAt(line), Message: friendlyTypeError(trimLine(msg))})
-			}
-		} else {
-			v.problems = append(v.problems, Problem{File: path, Message: err.Error()})
+	v.decode(doc, cfg)
+	cfg.path, cfg.lines = path, v.lines
+	cfg.Channels = v.channelSections(chans, cfg)
+	v.check(cfg)
+	v.problems.Sort()
+	return cfg, v.problems
+}
+
+// decode decodes n into out, turning YAML's type errors into problems.
+func (v *validator) decode(n *yaml.Node, out any) {
+	err := n.Decode(out)
+	if err == nil {
+		return
+	}
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		for _, msg := range te.Errors {
+			line := yamlErrorLine(errors.New(msg))
+			v.problems = append(v.problems, Problem{File: v.file, Line: line, Field: v.fieldAt(line), Message: friendlyTypeError(trimLine(msg))})
+		}
+		return
+	}
+	v.problems = append(v.problems, Problem{File: v.file, Message: err.Error()})
+}
+
+// Sort orders problems by line, as Parse reports them.
+func (ps Problems) Sort() {
+	sort.SliceStable(ps, func(i, j int) bool { return ps[i].Line < ps[j].Line })
+}
+
+// takeKey removes key from a mapping node and returns its value (nil when
+// absent).
+func takeKey(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			val := n.Content[i+1]
+			n.Content = append(n.Content[:i:i], n.Content[i+2:]...)
+			return val
 		}
 	}
-	cfg.path = path
-	v.check(cfg)
-	if len(v.problems) > 0 {
-		sort.SliceStable(v.problems, func(i, j int) bool { return v.problems[i].Line < v.problems[j].Line })
-		return nil, v.problems
-	}
-	return cfg, nil
+	return nil
 }
 
 func defaults() *Config {
@@ -258,11 +289,6 @@ func defaults() *Config {
 		Sources:   Sources{Markdown: Markdown{Dir: "posts"}},
 		Schedules: Schedules{PublishDue: "@every 1m", MaxLateness: 6 * time.Hour},
 		Delivery:  Delivery{Timeout: 2 * time.Minute, MaxAttempts: 10, Workers: 4},
-		Channels: Channels{
-			Mastodon: mastodon.Config{Enabled: true, Visibility: "public"},
-			Discord:  discord.Config{Enabled: true},
-			Email:    email.Config{Enabled: true},
-		},
 	}
 }
 
@@ -272,6 +298,14 @@ func (c *Config) Location() *time.Location {
 		return time.UTC
 	}
 	return c.loc
+}
+
+// Problem is a problem at a field of the core config (a path such as
+// "schedules.digest"), at its line or its nearest parent's: channel
+// providers use it for checks that involve the rest of the config.
+func (c *Config) Problem(field, format string, args ...any) Problem {
+	v := &validator{file: c.path, lines: c.lines}
+	return Problem{File: c.path, Line: v.line(field), Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
 // Path returns the file the config was read from.
@@ -365,6 +399,9 @@ func (v *validator) walk(n *yaml.Node, t reflect.Type, path string) {
 	switch {
 	case t.Kind() == reflect.Struct && n.Kind == yaml.MappingNode:
 		fields := yamlFields(t)
+		if t == reflect.TypeOf(Config{}) {
+			fields["channels"] = nil // read apart, by the channel registry
+		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			key, val := n.Content[i], n.Content[i+1]
 			ft, ok := fields[key.Value]
@@ -533,7 +570,6 @@ func (v *validator) check(c *Config) {
 	v.timezone(c)
 	v.schedule("schedules.publish_due", c.Schedules.PublishDue, true)
 	v.schedule("schedules.digest", c.Schedules.Digest, false)
-	v.newsletter(c)
 	if c.Schedules.MaxLateness < 0 {
 		v.add(v.line("schedules.max_lateness"), "schedules.max_lateness", "must not be negative")
 	}
@@ -569,10 +605,6 @@ func (v *validator) check(c *Config) {
 			v.add(v.line(p+".on_edit"), p+".on_edit", "must be ignore or update")
 		}
 	}
-	v.channel("channels.mastodon", c.Channels.Mastodon.Mode, c.Channels.Mastodon.Validate())
-	v.channel("channels.discord", c.Channels.Discord.Mode, c.Channels.Discord.Validate())
-	v.channel("channels.email", c.Channels.Email.Mode, c.Channels.Email.Validate())
-	v.channel("channels.bluesky", c.Channels.Bluesky.Mode, c.Channels.Bluesky.Validate())
 }
 
 // timezone loads campaign.timezone from the embedded database.
@@ -591,46 +623,11 @@ func (v *validator) timezone(c *Config) {
 	c.loc = loc
 }
 
-// newsletter checks that per-post newsletters and the digest are chosen
-// on purpose: a digest schedule alone used to mail every post twice.
-func (v *validator) newsletter(c *Config) {
-	e := c.Channels.Email
-	if !e.Enabled {
-		return
-	}
-	const field = "channels.email.newsletter"
-	digest := c.Schedules.Digest != ""
-	switch e.Newsletter {
-	case "":
-		if digest {
-			v.add(v.line("schedules.digest"), "schedules.digest", "a digest schedule is set but channels.email.newsletter is not: say whether supporters get each post (each_post), the digest (digest) or both (both)")
-		}
-	case email.EachPost:
-		if digest {
-			v.add(v.line(field), field, "is each_post but schedules.digest is set: choose digest or both, or empty schedules.digest")
-		}
-	case email.DigestOnly, email.Both:
-		if !digest {
-			v.add(v.line(field), field, "is %s but schedules.digest is empty: give it a schedule such as \"0 9 * * MON\"", e.Newsletter)
-		}
-	}
-}
-
 func (v *validator) schedule(field, spec string, required bool) {
 	if spec == "" && !required {
 		return
 	}
 	if _, err := schedules.Parse(spec); err != nil {
 		v.add(v.line(field), field, "%v", err)
-	}
-}
-
-func (v *validator) channel(section string, mode channels.Mode, probs []channels.ConfigProblem) {
-	if !mode.Valid() {
-		v.add(v.line(section+".mode"), section+".mode", "must be auto, outbox or send")
-	}
-	for _, p := range probs {
-		f := section + "." + p.Field
-		v.add(v.line(f), f, "%s", p.Message)
 	}
 }

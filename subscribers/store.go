@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/migrate"
 )
 
 var (
@@ -103,7 +103,7 @@ ALTER TABLE subscribers ADD COLUMN language TEXT NOT NULL DEFAULT '';
 
 // Open creates or migrates the subscribers' tables in db.
 func Open(ctx context.Context, db *sql.DB) (*Store, error) {
-	if err := store.Migrate(ctx, db, "subscribers", schema); err != nil {
+	if err := migrate.Up(ctx, db, "subscribers", schema); err != nil {
 		return nil, err
 	}
 	// The suppression hash's salt is made once per installation, so the

@@ -68,3 +68,30 @@ type Subscriber struct {
 type Mailer interface {
 	SendConfirmation(ctx context.Context, sub Subscriber, confirmURL string) error
 }
+
+// Newsletter is what the newsletter's pages need from the channel that
+// sends it: the supporters, the link signer and the mailer of confirmation
+// mails.
+type Newsletter struct {
+	Store  *Store
+	Signer *Signer
+	Mailer Mailer
+	// ConfirmationsPerHour caps confirmation mails (see the email config).
+	ConfirmationsPerHour int
+	// Erased removes what the mailer kept of an erased subscriber (the
+	// outbox's copies of their confirmation mails).
+	Erased func(id int64) error
+	// Topics are the lists supporters may choose (channels.email.topics).
+	Topics []Topic
+	// Sends is what the channel mails: each_post, digest or both
+	// (channels.email.newsletter); the preferences page offers a choice of
+	// frequency only with both.
+	Sends string
+}
+
+// Topic is one of the organiser's lists, as supporters see it.
+type Topic struct {
+	Key   string            // stored in the subscriber's lists
+	Name  string            // shown
+	Names map[string]string // the name in other languages, by code
+}

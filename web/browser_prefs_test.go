@@ -16,11 +16,11 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/crierhq/crier/archive"
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/channels/email"
 	"github.com/crierhq/crier/internal/testpeers/axe"
 	"github.com/crierhq/crier/internal/testpeers/chromium"
+	"github.com/crierhq/crier/post"
 	"github.com/crierhq/crier/subscribers"
 )
 

@@ -12,6 +12,7 @@ import (
 	"slices"
 
 	"github.com/crierhq/crier/i18n"
+	"github.com/crierhq/crier/subscribers"
 )
 
 // loadPages parses the page templates, each page with the layout, taking
@@ -71,13 +72,9 @@ func loadPages(dir string) (map[string]*template.Template, []byte, error) {
 }
 
 // Topic is one of the lists supporters may choose.
-type Topic struct {
-	Key   string
-	Name  string
-	Names map[string]string // by language code
-}
+type Topic = subscribers.Topic
 
-func (t Topic) label(lang string) string {
+func topicLabel(t Topic, lang string) string {
 	if n := t.Names[lang]; n != "" {
 		return n
 	}
@@ -155,7 +152,7 @@ func (n *newsletter) knownTopics(asked []string) ([]string, bool) {
 func (n *newsletter) topicChoices(lang string, checked []string) []topicChoice {
 	var out []topicChoice
 	for _, t := range n.opts.Topics {
-		out = append(out, topicChoice{Key: t.Key, Label: t.label(lang), Checked: slices.Contains(checked, t.Key)})
+		out = append(out, topicChoice{Key: t.Key, Label: topicLabel(t, lang), Checked: slices.Contains(checked, t.Key)})
 	}
 	return out
 }

@@ -19,7 +19,7 @@ import (
 
 	"github.com/mmcdole/gofeed"
 
-	"github.com/crierhq/crier/bot/post"
+	"github.com/crierhq/crier/post"
 )
 
 // Kind is the post.Source.Kind of feed items.

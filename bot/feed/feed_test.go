@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crierhq/crier/bot/post"
+	"github.com/crierhq/crier/post"
 )
 
 func parseFixture(t *testing.T, name, base string) Result {

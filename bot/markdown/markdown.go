@@ -24,8 +24,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/internal/explain"
+	"github.com/crierhq/crier/post"
 )
 
 // MaxFileSize is the largest post file accepted. A newsletter is long; a
@@ -41,8 +41,26 @@ const IDPrefix = "md:"
 // Field names in the front matter, in the order the documentation lists them.
 var fields = []string{"id", "title", "summary", "link", "tags", "image", "language", "content_warning", "publish_at", "draft", "example", "channels"}
 
-// Channel names that may carry per-channel overrides.
-var channelNames = []string{"mastodon", "discord", "email", "bluesky"}
+// Channel is a configured channel instance that a post's front matter may
+// address under channels: (the registry in cmd/crier lists them).
+type Channel struct {
+	// Name is the instance's name in config.yaml ("mastodon-leeds").
+	Name string
+	// Mention is true when the channel's type can ping a role (Discord).
+	Mention bool
+}
+
+// Reader reads post files, checking per-channel overrides against the
+// configured channels. The zero Reader (no config at hand) knows no
+// channels and accepts any well-formed channel name.
+type Reader struct {
+	Channels []Channel
+	// Location is the zone of times without an offset (campaign.timezone);
+	// nil means UTC.
+	Location *time.Location
+}
+
+var channelNamePattern = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,39}$`)
 
 var (
 	idPattern       = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
@@ -62,13 +80,37 @@ var timeLayouts = []string{
 	"2006-01-02",
 }
 
-// ParseFile reads and parses one post file, reading times without an
-// offset as UTC.
-func ParseFile(path string) (post.Post, error) { return ParseFileIn(path, time.UTC) }
+// ParseFile reads and parses one post file, knowing no channels and reading
+// times without an offset as UTC.
+func ParseFile(path string) (post.Post, error) { return Reader{}.ParseFile(path) }
 
-// ParseFileIn reads and parses one post file, reading times without an
-// offset in loc (campaign.timezone).
+// ParseFileIn is ParseFile reading times without an offset in loc
+// (campaign.timezone).
 func ParseFileIn(path string, loc *time.Location) (post.Post, error) {
+	return Reader{Location: loc}.ParseFile(path)
+}
+
+// LoadDir is Reader.LoadDir knowing no channels, with times without an
+// offset read as UTC.
+func LoadDir(dir string) (posts []post.Post, errs []error) { return Reader{}.LoadDir(dir) }
+
+// LoadDirIn is LoadDir reading times without an offset in loc.
+func LoadDirIn(dir string, loc *time.Location) (posts []post.Post, errs []error) {
+	return Reader{Location: loc}.LoadDir(dir)
+}
+
+// Parse is Reader.Parse knowing no channels, with times without an offset
+// read as UTC.
+func Parse(name string, data []byte) (post.Post, error) { return Reader{}.Parse(name, data) }
+
+// ParseIn is Parse reading times without an offset in loc
+// (campaign.timezone); nil means UTC.
+func ParseIn(name string, data []byte, loc *time.Location) (post.Post, error) {
+	return Reader{Location: loc}.Parse(name, data)
+}
+
+// ParseFile reads and parses one post file.
+func (r Reader) ParseFile(path string) (post.Post, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return post.Post{}, fmt.Errorf("reading post: %w", err)
@@ -78,19 +120,15 @@ func ParseFileIn(path string, loc *time.Location) (post.Post, error) {
 	if err != nil {
 		return post.Post{}, fmt.Errorf("reading post %s: %w", path, err)
 	}
-	return ParseIn(path, data, loc)
+	return r.Parse(path, data)
 }
 
-// LoadDir is LoadDirIn with times without an offset read as UTC.
-func LoadDir(dir string) (posts []post.Post, errs []error) { return LoadDirIn(dir, time.UTC) }
-
-// LoadDirIn loads every *.md file in dir, sorted by name. Files whose names
+// LoadDir loads every *.md file in dir, sorted by name. Files whose names
 // start with "." or "_", and README.md, are not posts and are left alone;
 // sub-folders are not read. A file that cannot be read or parsed is reported
 // in errs and never stops the others; a file reusing another file's id is
-// an error too (the first one by name wins). Times without an offset are
-// read in loc.
-func LoadDirIn(dir string, loc *time.Location) (posts []post.Post, errs []error) {
+// an error too (the first one by name wins).
+func (r Reader) LoadDir(dir string) (posts []post.Post, errs []error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, []error{fmt.Errorf("reading the posts folder: %w", err)}
@@ -112,7 +150,7 @@ func LoadDirIn(dir string, loc *time.Location) (posts []post.Post, errs []error)
 		} else if !e.Type().IsRegular() {
 			continue
 		}
-		p, err := ParseFileIn(path, loc)
+		p, err := r.ParseFile(path)
 		if err != nil {
 			errs = append(errs, &FileError{File: path, Err: err})
 			continue
@@ -148,13 +186,9 @@ func IsPostFile(name string) bool {
 // Parse reads one post file's bytes. name is the file's path: errors name it
 // (with the line, as "name:line: what"), the id defaults to a slug of its
 // base name, and a relative image file is resolved against its folder. Every
-// problem in the front matter is reported at once, joined. Times without
-// an offset are read as UTC; ParseIn reads them in a given zone.
-func Parse(name string, data []byte) (post.Post, error) { return ParseIn(name, data, time.UTC) }
-
-// ParseIn is Parse reading times without an offset in loc
-// (campaign.timezone); nil means UTC.
-func ParseIn(name string, data []byte, loc *time.Location) (post.Post, error) {
+// problem in the front matter is reported at once, joined.
+func (r Reader) Parse(name string, data []byte) (post.Post, error) {
+	loc := r.Location
 	if loc == nil {
 		loc = time.UTC
 	}
@@ -198,7 +232,7 @@ func ParseIn(name string, data []byte, loc *time.Location) (post.Post, error) {
 	front := strings.Join(lines[open+1:closing], "\n")
 	body := strings.Join(lines[closing+1:], "\n")
 
-	ps := &parser{name: name, offset: open + 1, loc: loc}
+	ps := &parser{name: name, offset: open + 1, known: r.Channels, loc: loc}
 	p := ps.front(front)
 	p.Body = strings.TrimRight(strings.TrimLeft(body, "\n"), " \t\n")
 
@@ -257,6 +291,7 @@ type parser struct {
 	errs      []error
 	id        string
 	titleLine int
+	known     []Channel
 	loc       *time.Location
 	// broken is set when the front matter is not YAML: its fields are
 	// unknown, so a missing title is not reported on top.
@@ -520,14 +555,14 @@ func (ps *parser) channels(v *yaml.Node) map[string]post.Override {
 		return nil
 	}
 	if v.Kind != yaml.MappingNode {
-		ps.at(v, "channels: expected one entry per channel (%s), found %s", strings.Join(channelNames, ", "), describe(v))
+		ps.at(v, "channels: expected one entry per channel (%s), found %s", ps.channelList(), describe(v))
 		return nil
 	}
 	out := map[string]post.Override{}
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(v.Content); i += 2 {
 		k, val := v.Content[i], deref(v.Content[i+1])
-		if !ps.key(k, channelNames, seen, "channels: ") {
+		if !ps.channelKey(k, seen) {
 			continue
 		}
 		ch := k.Value
@@ -557,8 +592,8 @@ func (ps *parser) channels(v *yaml.Node) map[string]post.Override {
 				s = strings.TrimPrefix(strings.TrimSpace(s), "@")
 				switch {
 				case !good || s == "":
-				case ch != "discord":
-					ps.at(ov, "%s: only Discord posts can mention a role", field)
+				case !ps.canMention(ch):
+					ps.at(ov, "%s: %s cannot mention a role; only %s can", field, ch, ps.mentioners())
 				case s == "everyone" || s == "here" || roleIDPattern.MatchString(s):
 					o.Mention = s
 				default:
@@ -572,6 +607,62 @@ func (ps *parser) channels(v *yaml.Node) map[string]post.Override {
 		return nil
 	}
 	return out
+}
+
+// channelKey checks a key under channels:: a configured channel's name, or,
+// when the reader knows no channels, any well-formed name.
+func (ps *parser) channelKey(k *yaml.Node, seen map[string]bool) bool {
+	if len(ps.known) > 0 {
+		return ps.key(k, ps.channelNames(), seen, "channels: ")
+	}
+	if k.Kind == yaml.ScalarNode && !channelNamePattern.MatchString(k.Value) {
+		ps.at(k, "channels: %q is not a channel name (lower-case letters, digits, - and _, such as mastodon-leeds)", k.Value)
+		return false
+	}
+	return ps.key(k, []string{k.Value}, seen, "channels: ")
+}
+
+func (ps *parser) channelNames() []string {
+	names := make([]string, len(ps.known))
+	for i, c := range ps.known {
+		names[i] = c.Name
+	}
+	return names
+}
+
+func (ps *parser) channelList() string {
+	if len(ps.known) == 0 {
+		return "the names under channels: in config.yaml"
+	}
+	return strings.Join(ps.channelNames(), ", ")
+}
+
+// canMention reports whether a channel may ping a role; with no channels
+// known, any may (the config decides later).
+func (ps *parser) canMention(name string) bool {
+	if len(ps.known) == 0 {
+		return true
+	}
+	for _, c := range ps.known {
+		if c.Name == name {
+			return c.Mention
+		}
+	}
+	return false
+}
+
+// mentioners lists the channels that can ping a role.
+func (ps *parser) mentioners() string {
+	var names []string
+	for _, c := range ps.known {
+		if c.Mention {
+			names = append(names, c.Name)
+		}
+	}
+	if len(names) == 0 {
+		return "channels that ping roles (Discord)"
+	}
+	return strings.Join(names, ", ")
 }
 
 // deref follows a YAML alias to what it names.

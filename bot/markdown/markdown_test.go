@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crierhq/crier/bot/post"
+	"github.com/crierhq/crier/post"
 )
 
 const full = `---
@@ -39,6 +39,7 @@ Support this campaign.
 `
 
 func TestParseFull(t *testing.T) {
+	t.Parallel()
 	p, err := Parse("posts/2023-11-08-call.md", []byte(full))
 	if err != nil {
 		t.Fatal(err)
@@ -71,6 +72,7 @@ func TestParseFull(t *testing.T) {
 }
 
 func TestParseVariants(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, file, src string
 		check           func(t *testing.T, p post.Post)
@@ -160,7 +162,11 @@ func TestParseVariants(t *testing.T) {
 	}
 }
 
+// testReader knows the channels of the shipped config.yaml.
+var testReader = Reader{Channels: []Channel{{Name: "mastodon"}, {Name: "discord", Mention: true}, {Name: "email"}}}
+
 func TestParseErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, src string
 		want      []string // each must appear in the error
@@ -187,7 +193,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad id", "---\ntitle: x\nid: has space\n---\n", []string{"post.md:3:", `id "has space"`}},
 		{"bad language", "---\ntitle: x\nlanguage: English\n---\n", []string{"post.md:3:", "language"}},
 		{"unknown channel", "---\ntitle: x\nchannels:\n  mastadon:\n    skip: true\n---\n", []string{"post.md:4:", `"mastadon"`, `did you mean "mastodon"`}},
-		{"mention outside discord", "---\ntitle: x\nchannels:\n  email:\n    mention: here\n---\n", []string{"post.md:5:", "only Discord"}},
+		{"mention outside discord", "---\ntitle: x\nchannels:\n  email:\n    mention: here\n---\n", []string{"post.md:5:", "email cannot mention a role; only discord can"}},
 		{"bad mention", "---\ntitle: x\nchannels:\n  discord:\n    mention: admins\n---\n", []string{"post.md:5:", "role id"}},
 		{"yaml syntax error is offset", "---\ntitle: x\nsummary: [unclosed\n---\n", []string{"post.md:3:", "cannot be read", `never closed with "]"`}},
 		{"colon in a value, in plain words on its line", "---\nsummary: ok\ntitle: Vigil: Saturday\n---\n", []string{"post.md:3:", "put the whole value in quotes"}},
@@ -206,7 +212,7 @@ func TestParseErrors(t *testing.T) {
 				name = "!!!.md"
 				tt.want = []string{"!!!.md:1:", "cannot make an id"}
 			}
-			p, err := Parse(name, []byte(tt.src))
+			p, err := testReader.Parse(name, []byte(tt.src))
 			if err == nil {
 				t.Fatalf("no error; got %+v", p)
 			}
@@ -220,6 +226,7 @@ func TestParseErrors(t *testing.T) {
 }
 
 func TestYAMLSyntaxErrorLine(t *testing.T) {
+	t.Parallel()
 	// The YAML error is on the front matter's line 3, which is the file's line 4.
 	_, err := Parse("p.md", []byte("---\ntitle: x\nsummary: ok\n  bad: indent\n---\n"))
 	if err == nil || !strings.Contains(err.Error(), "p.md:4:") {
@@ -228,6 +235,7 @@ func TestYAMLSyntaxErrorLine(t *testing.T) {
 }
 
 func TestLoadDir(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	files := map[string]string{
 		"b.md":         "---\ntitle: B\n---\n",
@@ -272,6 +280,7 @@ func TestLoadDir(t *testing.T) {
 
 // The shipped sample posts must parse, and show each feature they stand for.
 func TestSamplePosts(t *testing.T) {
+	t.Parallel()
 	posts, errs := LoadDir(filepath.Join("..", "..", "posts"))
 	for _, err := range errs {
 		t.Error(err)
@@ -297,6 +306,7 @@ func TestSamplePosts(t *testing.T) {
 }
 
 func TestParseFileMissing(t *testing.T) {
+	t.Parallel()
 	if _, err := ParseFile(filepath.Join(t.TempDir(), "nope.md")); err == nil || !strings.Contains(err.Error(), "nope.md") {
 		t.Errorf("error %v", err)
 	}
@@ -327,6 +337,28 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("accepted a post without a content hash")
 		}
 	})
+}
+
+// Front matter addresses a channel instance by its name in config.yaml.
+func TestOverridesAddressInstances(t *testing.T) {
+	t.Parallel()
+	r := Reader{Channels: []Channel{{Name: "mastodon"}, {Name: "mastodon-leeds"}, {Name: "discord-partners", Mention: true}}}
+	p, err := r.Parse("post.md", []byte("---\ntitle: x\nchannels:\n  mastodon-leeds:\n    skip: true\n  discord-partners:\n    mention: here\n    text: Partners, please share.\n---\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Skips("mastodon-leeds") || p.Skips("mastodon") || p.TextFor("discord-partners") != "Partners, please share." || p.Channels["discord-partners"].Mention != "here" {
+		t.Errorf("overrides %+v", p.Channels)
+	}
+	_, err = r.Parse("post.md", []byte("---\ntitle: x\nchannels:\n  mastodon-leds:\n    skip: true\n---\n"))
+	if err == nil || !strings.Contains(err.Error(), `post.md:4:`) || !strings.Contains(err.Error(), `did you mean "mastodon-leeds"`) {
+		t.Errorf("want a did-you-mean for a misspelt instance, got %v", err)
+	}
+	// Knowing no channels (no config at hand), any well-formed name is
+	// accepted; the configured channels decide when it is published.
+	if _, err := Parse("post.md", []byte("---\ntitle: x\nchannels:\n  mastodon-leeds: {skip: true}\n  Not A Name: {skip: true}\n---\n")); err == nil || !strings.Contains(err.Error(), `"Not A Name" is not a channel name`) {
+		t.Errorf("want a bad name refused, got %v", err)
+	}
 }
 
 func TestYAMLSyntaxErrorHasNoFollowOnTitleError(t *testing.T) {

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/post"
 )
 
 // DeliveryState is where one (post, channel) delivery stands.

@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/crierhq/crier/bot/post"
+	"github.com/crierhq/crier/post"
 )
 
 // PostState is where a post stands in Crier.

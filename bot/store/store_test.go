@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/crierhq/crier/migrate"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/post"
 )
 
 func openTemp(t *testing.T) (*Store, string) {
@@ -29,7 +30,7 @@ func TestMigrateIsIdempotentAndOrdered(t *testing.T) {
 	ctx := context.Background()
 	steps := []string{`CREATE TABLE a (x INTEGER)`, `ALTER TABLE a ADD COLUMN y TEXT`}
 	for range 2 {
-		if err := Migrate(ctx, st.DB(), "test", steps); err != nil {
+		if err := migrate.Up(ctx, st.DB(), "test", steps); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -39,13 +40,13 @@ func TestMigrateIsIdempotentAndOrdered(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st2.Close()
-	if err := Migrate(ctx, st2.DB(), "test", append(steps, `ALTER TABLE a ADD COLUMN z TEXT`)); err != nil {
+	if err := migrate.Up(ctx, st2.DB(), "test", append(steps, `ALTER TABLE a ADD COLUMN z TEXT`)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st2.DB().Exec(`INSERT INTO a (x, y, z) VALUES (1, 'b', 'c')`); err != nil {
 		t.Fatalf("migrations not applied in order: %v", err)
 	}
-	err = Migrate(ctx, st2.DB(), "broken", []string{`CREATE TABLE`})
+	err = migrate.Up(ctx, st2.DB(), "broken", []string{`CREATE TABLE`})
 	if err == nil || !strings.Contains(err.Error(), "migrating broken to version 1") {
 		t.Fatalf("a bad step must name the component and version: %v", err)
 	}
@@ -113,7 +114,7 @@ func TestConcurrentOpenWaitsInsteadOfFailing(t *testing.T) {
 			go func() {
 				st, err := Open(context.Background(), path)
 				if err == nil {
-					err = Migrate(context.Background(), st.DB(), "extra", []string{`CREATE TABLE extra (x INTEGER)`})
+					err = migrate.Up(context.Background(), st.DB(), "extra", []string{`CREATE TABLE extra (x INTEGER)`})
 					st.Close()
 				}
 				errs <- err

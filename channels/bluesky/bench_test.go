@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/post"
 )
 
 // BenchmarkFormat formats a typical post, and 100 KB texts dense with

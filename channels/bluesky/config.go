@@ -16,6 +16,9 @@ const DefaultService = "https://bsky.social"
 
 // Config is the bluesky section of config.yaml.
 type Config struct {
+	// Name is the instance's name (its key under channels:); empty means
+	// the type's name. Overrides, payloads and record keys use it.
+	Name    string        `yaml:"-"`
 	Enabled bool          `yaml:"enabled"`
 	Mode    channels.Mode `yaml:"mode"`
 	// Service is the PDS (or entryway) base URL; empty means
@@ -61,6 +64,14 @@ func (c Config) ServiceURL() string {
 		return DefaultService
 	}
 	return strings.TrimRight(c.Service, "/")
+}
+
+// instance is the name overrides, payloads and record keys use.
+func (c Config) instance() string {
+	if c.Name != "" {
+		return c.Name
+	}
+	return Name
 }
 
 // HasCredentials reports whether the channel can send for real.

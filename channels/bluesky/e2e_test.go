@@ -24,11 +24,11 @@ import (
 
 	"github.com/rivo/uniseg"
 
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/config/secret"
 	"github.com/crierhq/crier/contentfetch"
 	"github.com/crierhq/crier/internal/testpeers/blueskypds"
+	"github.com/crierhq/crier/post"
 )
 
 // memLedger is a delivery ledger kept across attempts of one test.
@@ -227,7 +227,7 @@ func TestSendToPDS(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		parts := pl.Body.([]Part)
+		parts := pl.Body.(Parts)
 		if len(parts) < 3 {
 			t.Fatalf("%d parts, want a thread", len(parts))
 		}
@@ -538,7 +538,7 @@ func TestSendToPDS(t *testing.T) {
 
 	t.Run("lexicon errors are permanent with the server's message", func(t *testing.T) {
 		b := setup(t)
-		pl := channels.Payload{Channel: Name, PostID: "md:bad", Body: []Part{{Part: 1, Record: Record{Type: Collection, Text: strings.Repeat("é", 301)}}}}
+		pl := channels.Payload{Channel: Name, PostID: "md:bad", Body: Parts{{Part: 1, Record: Record{Type: Collection, Text: strings.Repeat("é", 301)}}}}
 		_, err := b.sender(t).Send(ctx, channels.Delivery{PostID: "md:bad", Channel: Name, Attempt: 1}, pl)
 		if k, _ := channels.Classify(err); k != channels.KindPermanent || !strings.Contains(err.Error(), "grapheme") {
 			t.Errorf("301 graphemes: %v %v", k, err)

@@ -9,8 +9,8 @@ import (
 
 	"github.com/rivo/uniseg"
 
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/post"
 )
 
 // Name is the channel's name in config, overrides and payloads.
@@ -25,6 +25,12 @@ const maxThreadParts = 10
 
 // maxCardDescription bounds a link card's description, in graphemes.
 const maxCardDescription = 300
+
+// Parts is the Bluesky payload body: the posts of a thread, in order.
+type Parts []Part
+
+// ChannelType makes Parts a channels.Body.
+func (Parts) ChannelType() string { return Name }
 
 // Part is one post of a delivery: the exact app.bsky.feed.post record, and
 // what only the sender can add to it.
@@ -188,14 +194,14 @@ var errNoRoom = errors.New("the link and content warning alone are over Bluesky'
 
 // Format turns a post into the records to write, in thread order.
 func (f *Formatter) Format(p post.Post) (channels.Payload, error) {
-	pl := channels.Payload{Channel: Name, PostID: p.ID}
-	p = validUTF8(p)
+	pl := channels.Payload{Channel: f.cfg.instance(), PostID: p.ID}
+	p = validUTF8(p, f.cfg.instance())
 	c := composer{}
 	if cw := oneLine(p.ContentWarning); cw != "" {
 		c.cw = "CW: " + cw
 	}
 	title, prose := oneLine(p.Title), ""
-	if o := strings.TrimSpace(p.TextFor(Name)); o != "" {
+	if o := strings.TrimSpace(p.TextFor(f.cfg.instance())); o != "" {
 		title, prose = "", normaliseText(o)
 	} else if s := strings.TrimSpace(p.Summary); s != "" {
 		prose = normaliseText(plainText(s))
@@ -246,11 +252,11 @@ func (f *Formatter) Format(p post.Post) (channels.Payload, error) {
 	} else if p.ContentWarning != "" {
 		pl.Warnings = append(pl.Warnings, fmt.Sprintf("the content warning %q has no self-label in channels.bluesky.labels: the post opens with the warning but Bluesky will not hide it", oneLine(p.ContentWarning)))
 	}
-	parts := make([]Part, len(texts))
+	parts := make(Parts, len(texts))
 	for i, t := range texts {
 		facets, mentions := facetsOf(t, c.link, link)
 		parts[i] = Part{
-			Part: i + 1, RKey: RecordKey(p.ID, Name, i),
+			Part: i + 1, RKey: RecordKey(p.ID, f.cfg.instance(), i),
 			Record:   Record{Type: Collection, Text: t, Facets: facets, Langs: langs, Labels: labels},
 			Mentions: mentions,
 		}
@@ -298,16 +304,16 @@ func (f *Formatter) embed(first *Part, p post.Post, link string, pl *channels.Pa
 // validUTF8 replaces invalid UTF-8 in what a post shows with U+FFFD before
 // anything is measured: JSON encoding would do it later, and every facet
 // offset after the bad byte would then be off.
-func validUTF8(p post.Post) post.Post {
+func validUTF8(p post.Post, instance string) post.Post {
 	fix := func(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
 	p.Title, p.Summary, p.Body, p.Link, p.ContentWarning = fix(p.Title), fix(p.Summary), fix(p.Body), fix(p.Link), fix(p.ContentWarning)
 	p.Tags = append([]string(nil), p.Tags...)
 	for i := range p.Tags {
 		p.Tags[i] = fix(p.Tags[i])
 	}
-	if o, ok := p.Channels[Name]; ok {
+	if o, ok := p.Channels[instance]; ok {
 		o.Text = fix(o.Text)
-		p.Channels = map[string]post.Override{Name: o}
+		p.Channels = map[string]post.Override{instance: o}
 	}
 	if p.Image != nil {
 		img := *p.Image

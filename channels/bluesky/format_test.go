@@ -8,8 +8,8 @@ import (
 
 	"github.com/rivo/uniseg"
 
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/post"
 )
 
 // checkFacets checks what the server does not: every facet's byte range lies
@@ -73,7 +73,7 @@ func format(t testing.TB, cfg Config, p post.Post) (channels.Payload, []Part) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	parts := pl.Body.([]Part)
+	parts := pl.Body.(Parts)
 	for _, part := range parts {
 		checkFacets(t, part.Record.Text, part.Record.Facets, part.Mentions)
 	}
@@ -268,10 +268,8 @@ func TestPayloadRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var back any
-	_ = json.Unmarshal(js, &back)
-	got, err := partsOf(back)
-	if err != nil {
+	var got Parts
+	if err := json.Unmarshal(js, &got); err != nil {
 		t.Fatal(err)
 	}
 	a, _ := json.Marshal(got)
@@ -299,7 +297,7 @@ func FuzzFormat(f *testing.F) {
 		if err != nil {
 			return // a content warning too long for any post
 		}
-		for _, part := range pl.Body.([]Part) {
+		for _, part := range pl.Body.(Parts) {
 			checkFacets(t, part.Record.Text, part.Record.Facets, part.Mentions)
 			// The text must reach the server byte for byte, or the offsets
 			// point elsewhere.

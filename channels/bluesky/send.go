@@ -69,9 +69,12 @@ type written struct {
 // Send writes the payload's records in order under their derived record
 // keys, skipping those the ledger (or the repository itself) shows exist.
 func (s *Sender) Send(ctx context.Context, d channels.Delivery, p channels.Payload) (channels.Receipt, error) {
-	parts, err := partsOf(p.Body)
+	parts, err := channels.BodyOf[Parts](p)
 	if err != nil {
-		return channels.Receipt{}, channels.Permanent(err)
+		return channels.Receipt{}, err
+	}
+	if len(parts) == 0 {
+		return channels.Receipt{}, channels.Permanent(errors.New("bluesky payload has no posts"))
 	}
 	ledger, done, err := channels.LedgerParts(ctx, d)
 	if err != nil {
@@ -311,29 +314,6 @@ func classify(what string, err error, call *httpcall.Call, creates bool) error {
 		return channels.Ambiguous(err)
 	}
 	return channels.Temporary(err)
-}
-
-// partsOf accepts the formatter's []Part or the same decoded from JSON (a
-// payload read back from the job queue).
-func partsOf(body any) ([]Part, error) {
-	switch b := body.(type) {
-	case []Part:
-		return b, nil
-	case *[]Part:
-		return *b, nil
-	}
-	js, err := json.Marshal(body)
-	if err != nil {
-		return nil, fmt.Errorf("bluesky payload: %w", err)
-	}
-	var out []Part
-	if err := json.Unmarshal(js, &out); err != nil {
-		return nil, fmt.Errorf("bluesky payload is not a list of posts: %w", err)
-	}
-	if len(out) == 0 {
-		return nil, errors.New("bluesky payload has no posts")
-	}
-	return out, nil
 }
 
 // rkeyOf is the record key of an at:// URI.

@@ -11,6 +11,9 @@ import (
 // Config is the discord section of config.yaml. Either Token and ChannelID
 // (bot mode) or WebhookURL (webhook mode) make it send for real.
 type Config struct {
+	// Name is the instance's name (its key under channels:); empty means
+	// the type's name. Overrides, payloads and deliveries use it.
+	Name       string        `yaml:"-"`
 	Enabled    bool          `yaml:"enabled"`
 	Mode       channels.Mode `yaml:"mode"`
 	Token      secret.Secret `yaml:"token"`
@@ -29,6 +32,14 @@ var (
 	colourPattern    = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
 	snowflakePattern = regexp.MustCompile(`^[0-9]{17,20}$`)
 )
+
+// instance is the name overrides and payloads use.
+func (c Config) instance() string {
+	if c.Name != "" {
+		return c.Name
+	}
+	return Name
+}
 
 // HasCredentials reports whether the channel can send for real.
 func (c Config) HasCredentials() bool {

@@ -9,6 +9,7 @@ import (
 )
 
 func TestValidate(t *testing.T) {
+	t.Parallel()
 	const hook = "https://discord.com/api/webhooks/900000000000000020/abc-DEF_123"
 	for _, tc := range []struct {
 		name  string

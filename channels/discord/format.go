@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/post"
 )
 
 // Formatter composes one message with one embed per post.
@@ -32,7 +32,7 @@ func (f *Formatter) Format(p post.Post) (channels.Payload, error) {
 	warn := func(format string, args ...any) { warnings = append(warnings, fmt.Sprintf(format, args...)) }
 
 	mention := f.cfg.Mention
-	if o := p.Channels[Name].Mention; o != "" {
+	if o := p.Channels[f.cfg.instance()].Mention; o != "" {
 		mention = o
 	}
 	content, allowed, err := mentionOf(mention)
@@ -133,7 +133,7 @@ func (f *Formatter) Format(p post.Post) (channels.Payload, error) {
 	if rest := maxEmbedTotal - embedTotal(e); rest < budget {
 		budget = rest
 	}
-	source := p.TextFor(Name)
+	source := p.TextFor(f.cfg.instance())
 	if source == "" {
 		source = p.Summary
 	}
@@ -161,12 +161,12 @@ func (f *Formatter) Format(p post.Post) (channels.Payload, error) {
 		Content:         content,
 		Embeds:          []Embed{e},
 		AllowedMentions: allowed,
-		Nonce:           Nonce(channels.Delivery{PostID: p.ID, Channel: Name}.IdempotencyKey(0)),
+		Nonce:           Nonce(channels.Delivery{PostID: p.ID, Channel: f.cfg.instance()}.IdempotencyKey(0)),
 		EnforceNonce:    true,
 		Attachments:     atts,
 		Uploads:         uploads,
 	}
-	return channels.Payload{Channel: Name, PostID: p.ID, Body: msg, Warnings: warnings}, nil
+	return channels.Payload{Channel: f.cfg.instance(), PostID: p.ID, Body: msg, Warnings: warnings}, nil
 }
 
 // mentionOf is the message content and allowed_mentions for a configured

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/post"
 )
 
 var campaign = channels.Campaign{Name: "Safe Passage", Website: "https://safepassage.example"}
@@ -89,6 +89,7 @@ func checkLimits(t testing.TB, m Message) {
 var mentionLike = regexp.MustCompile(`(?i)@(everyone|here)|(^|[^\\])(\\\\)*<[@#:at]`)
 
 func TestLimitsOnHardInputs(t *testing.T) {
+	t.Parallel()
 	huge := strings.Repeat("Trafficking networks move children across borders every day. ", 4000)
 	var manyTags []string
 	for i := 0; i < 1000; i++ {
@@ -155,6 +156,7 @@ func TestLimitsOnHardInputs(t *testing.T) {
 }
 
 func TestMarkdownToDiscord(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ in, want string }{
 		{"Hello *world* and __strong__", "Hello *world* and **strong**"},
 		{"# Heading with **bold**\n\nText", "**Heading with bold**\n\nText"},
@@ -183,6 +185,7 @@ func TestMarkdownToDiscord(t *testing.T) {
 }
 
 func TestMentions(t *testing.T) {
+	t.Parallel()
 	role, other := "123456789012345678", "223456789012345678"
 	for _, tc := range []struct {
 		name, cfg, override string
@@ -218,6 +221,7 @@ func TestMentions(t *testing.T) {
 }
 
 func TestEmbedParts(t *testing.T) {
+	t.Parallel()
 	p := samplePost("md:parts")
 	p.Image = &post.Image{URL: "/img/march.jpg", Alt: "Marchers with a banner"}
 	p.Channels = map[string]post.Override{Name: {Text: "Short *Discord* text."}}
@@ -246,6 +250,7 @@ func TestEmbedParts(t *testing.T) {
 }
 
 func TestContentWarningHidesTextAndImage(t *testing.T) {
+	t.Parallel()
 	p := samplePost("md:cw")
 	p.ContentWarning = "descriptions of abuse"
 	p.Image = &post.Image{URL: "https://x.example/i.png", Alt: "photo"}

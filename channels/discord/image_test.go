@@ -15,11 +15,11 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/config/secret"
 	"github.com/crierhq/crier/contentfetch"
 	"github.com/crierhq/crier/internal/testpeers/discordfake"
+	"github.com/crierhq/crier/post"
 )
 
 func pngBytes(t *testing.T) []byte {

@@ -8,8 +8,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
-	"fmt"
 )
 
 // Name is the channel's name in config, overrides and payloads.
@@ -130,27 +128,5 @@ func Nonce(idempotencyKey string) string {
 	return "c" + hex.EncodeToString(sum[:])[:maxNonce-1]
 }
 
-// messageOf accepts the formatter's Message or the same decoded from JSON (a
-// payload read back from the outbox or a job).
-func messageOf(body any) (Message, error) {
-	switch b := body.(type) {
-	case Message:
-		return b, nil
-	case *Message:
-		if b != nil {
-			return *b, nil
-		}
-	}
-	js, err := json.Marshal(body)
-	if err != nil {
-		return Message{}, fmt.Errorf("discord payload: %w", err)
-	}
-	var m Message
-	if err := json.Unmarshal(js, &m); err != nil {
-		return Message{}, fmt.Errorf("discord payload is not a message: %w", err)
-	}
-	if len(m.Embeds) == 0 && m.Content == "" {
-		return Message{}, errors.New("discord payload has neither content nor embeds")
-	}
-	return m, nil
-}
+// ChannelType makes Message a channels.Body.
+func (Message) ChannelType() string { return Name }

@@ -19,10 +19,10 @@ import (
 
 	"github.com/bwmarrin/discordgo"
 
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/channels/httpcall"
 	"github.com/crierhq/crier/contentfetch"
+	"github.com/crierhq/crier/post"
 )
 
 // Discord error codes the sender acts on.
@@ -121,9 +121,12 @@ func newSender(cfg Config, env channels.Env) (*Sender, error) {
 // answers, and crossposts it when the channel is an announcement channel.
 // A retry after an unknown outcome looks for the message before sending.
 func (s *Sender) Send(ctx context.Context, d channels.Delivery, p channels.Payload) (channels.Receipt, error) {
-	msg, err := messageOf(p.Body)
+	msg, err := channels.BodyOf[Message](p)
 	if err != nil {
-		return channels.Receipt{}, channels.Permanent(err)
+		return channels.Receipt{}, err
+	}
+	if len(msg.Embeds) == 0 && msg.Content == "" {
+		return channels.Receipt{}, channels.Permanent(errors.New("discord payload has neither content nor embeds"))
 	}
 	ledger, parts, err := channels.LedgerParts(ctx, d)
 	if err != nil {

@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/config/secret"
 	"github.com/crierhq/crier/internal/testpeers/discordfake"
+	"github.com/crierhq/crier/post"
 )
 
 type testLedger struct {
@@ -74,6 +74,7 @@ func kindOf(err error) channels.Kind {
 }
 
 func TestSendAnnouncementPostsAndCrosspostsOnce(t *testing.T) {
+	t.Parallel()
 	fake, f, s := setup(t, botConfig(discordfake.AnnouncementChannelID))
 	ledger := &testLedger{}
 	p := samplePost("md:call")
@@ -118,6 +119,7 @@ func TestSendAnnouncementPostsAndCrosspostsOnce(t *testing.T) {
 }
 
 func TestSendTextChannelDoesNotCrosspost(t *testing.T) {
+	t.Parallel()
 	fake, f, s := setup(t, botConfig(discordfake.TextChannelID))
 	if _, err := send(t, f, s, samplePost("md:a"), channels.Delivery{Attempt: 1, Ledger: &testLedger{}}); err != nil {
 		t.Fatal(err)
@@ -130,6 +132,7 @@ func TestSendTextChannelDoesNotCrosspost(t *testing.T) {
 }
 
 func TestLostResponseThenRetrySendsOneMessageCrosspostedOnce(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name            string
 		fault           string
@@ -167,6 +170,7 @@ func TestLostResponseThenRetrySendsOneMessageCrosspostedOnce(t *testing.T) {
 }
 
 func TestAmbiguousRetryAfterTheNonceWindowFindsTheMessage(t *testing.T) {
+	t.Parallel()
 	fake, f, s := setup(t, botConfig(discordfake.AnnouncementChannelID))
 	now := time.Date(2026, 11, 27, 4, 0, 0, 0, time.UTC)
 	fake.SetClock(func() time.Time { return now })
@@ -187,6 +191,7 @@ func TestAmbiguousRetryAfterTheNonceWindowFindsTheMessage(t *testing.T) {
 }
 
 func TestRateLimits(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name   string
 		fault  discordfake.Fault
@@ -240,6 +245,7 @@ func TestRateLimits(t *testing.T) {
 }
 
 func TestEmptyBucketReturnsRateLimitedWithoutSending(t *testing.T) {
+	t.Parallel()
 	fake, f, s := setup(t, botConfig(discordfake.TextChannelID))
 	fake.SetRouteLimit(1, time.Hour)
 	if _, err := send(t, f, s, samplePost("md:one"), channels.Delivery{Attempt: 1, Ledger: &testLedger{}}); err != nil {
@@ -257,6 +263,7 @@ func TestEmptyBucketReturnsRateLimitedWithoutSending(t *testing.T) {
 }
 
 func TestErrorClasses(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name    string
 		cfg     Config
@@ -291,6 +298,7 @@ func TestErrorClasses(t *testing.T) {
 }
 
 func TestUnreachableIsTemporary(t *testing.T) {
+	t.Parallel()
 	cfg := botConfig(discordfake.TextChannelID)
 	fake := discordfake.New(t)
 	client := fake.Client()
@@ -307,6 +315,7 @@ func TestUnreachableIsTemporary(t *testing.T) {
 }
 
 func TestWebhook(t *testing.T) {
+	t.Parallel()
 	fake := discordfake.New(t)
 	cfg := Config{WebhookURL: secret.Secret(discordfake.WebhookURL(discordfake.WebhookID)), Mention: "everyone"}
 	f, s, err := New(context.Background(), cfg, channels.Env{HTTPClient: fake.Client(), Campaign: channels.Campaign{Name: "Safe Passage"}})
@@ -341,6 +350,7 @@ func TestWebhook(t *testing.T) {
 }
 
 func TestWebhookErrorsHideTheToken(t *testing.T) {
+	t.Parallel()
 	fake := discordfake.New(t)
 	const leaked = "secret-webhook-token-value"
 	cfg := Config{WebhookURL: secret.Secret("https://discord.com/api/webhooks/" + discordfake.WebhookID + "/" + leaked)}
@@ -363,6 +373,7 @@ func TestWebhookErrorsHideTheToken(t *testing.T) {
 }
 
 func TestGlobalRateLimitHoldsEveryRoute(t *testing.T) {
+	t.Parallel()
 	fake, f, snd := setup(t, botConfig(discordfake.TextChannelID))
 	s := snd.(*Sender)
 	now := time.Date(2026, 11, 27, 4, 0, 0, 0, time.UTC)
@@ -390,6 +401,7 @@ func TestGlobalRateLimitHoldsEveryRoute(t *testing.T) {
 }
 
 func TestTimeoutAfterWritingIsAmbiguous(t *testing.T) {
+	t.Parallel()
 	fake, f, s := setup(t, botConfig(discordfake.AnnouncementChannelID))
 	ledger := &testLedger{}
 	p := samplePost("md:slow")

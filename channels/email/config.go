@@ -21,6 +21,9 @@ import (
 
 // Config is the email section of config.yaml.
 type Config struct {
+	// Name is the instance's name (its key under channels:); empty means
+	// the type's name. Overrides, payloads and deliveries use it.
+	Name    string        `yaml:"-"`
 	Enabled bool          `yaml:"enabled"`
 	Mode    channels.Mode `yaml:"mode"`
 	// Newsletter says what supporters receive: each_post (one newsletter
@@ -118,6 +121,17 @@ func (c Config) SendsEachPost() bool { return c.Newsletter != DigestOnly }
 
 // DefaultConcurrency is the number of SMTP connections when none is set.
 const DefaultConcurrency = 4
+
+// Type is the channel type's name in config.yaml.
+const Type = "email"
+
+// instance is the name overrides and payloads use.
+func (c Config) instance() string {
+	if c.Name != "" {
+		return c.Name
+	}
+	return Type
+}
 
 // HasCredentials reports whether the channel can send for real.
 func (c Config) HasCredentials() bool { return c.SMTP.Host != "" }

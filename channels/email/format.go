@@ -27,9 +27,9 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/crierhq/crier/archive"
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/i18n"
+	"github.com/crierhq/crier/post"
 )
 
 //go:embed templates/*
@@ -74,6 +74,9 @@ type Message struct {
 	// cannot be used); the sender's receipt carries them.
 	notes []string
 }
+
+// ChannelType makes *Message a channels.Body.
+func (*Message) ChannelType() string { return Type }
 
 // inlineImage is a picture carried in the mail itself (multipart/related).
 type inlineImage struct {
@@ -346,7 +349,7 @@ func (f *Formatter) format(sendID, postID string, posts []post.Post, digest bool
 		}
 	} else {
 		data.Subject = cleanHeader(first.Title, 200)
-		data.Intro = strings.TrimSpace(first.TextFor("email"))
+		data.Intro = strings.TrimSpace(first.TextFor(f.cfg.instance()))
 	}
 	if data.Subject == "" {
 		return channels.Payload{}, fmt.Errorf("formatting %s: the post has no title to use as the subject", postID)
@@ -384,7 +387,7 @@ func (f *Formatter) format(sendID, postID string, posts []post.Post, digest bool
 		return channels.Payload{}, fmt.Errorf("formatting %s as MIME: %w", postID, err)
 	}
 	return channels.Payload{
-		Channel:  "email",
+		Channel:  f.cfg.instance(),
 		PostID:   postID,
 		Body:     m,
 		Files:    []channels.File{{Name: "message.eml", Data: eml.Bytes()}, {Name: "message.html", Data: []byte(htmlOut)}},

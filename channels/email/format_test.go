@@ -15,8 +15,8 @@ import (
 
 	"golang.org/x/net/html"
 
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/post"
 )
 
 var testCampaign = channels.Campaign{Name: "CAMACA", Website: "https://camaca.org", Language: "en", PublicURL: "https://news.camaca.org"}
@@ -64,6 +64,7 @@ func parseEML(t *testing.T, data []byte) (*mail.Message, map[string]string) {
 }
 
 func TestFormat(t *testing.T) {
+	t.Parallel()
 	f, err := newFormatter(testConfig(), testCampaign)
 	if err != nil {
 		t.Fatal(err)
@@ -144,6 +145,7 @@ func TestFormat(t *testing.T) {
 }
 
 func TestFormatWarnings(t *testing.T) {
+	t.Parallel()
 	f, _ := newFormatter(testConfig(), channels.Campaign{Name: "CAMACA"})
 	p := samplePost()
 	p.Image = &post.Image{URL: "https://camaca.org/a.jpg"}
@@ -167,6 +169,7 @@ func TestFormatWarnings(t *testing.T) {
 // TestHeaderInjection: names and subjects with line breaks must not add
 // headers or recipients.
 func TestHeaderInjection(t *testing.T) {
+	t.Parallel()
 	cfg := testConfig()
 	f, _ := newFormatter(cfg, channels.Campaign{Name: "CAMACA\r\nBcc: evil@example.net", PublicURL: "https://news.camaca.org"})
 	for _, title := range []string{
@@ -221,6 +224,7 @@ func TestHeaderInjection(t *testing.T) {
 }
 
 func TestTemplatesFolder(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "newsletter.txt"), []byte("Custom {{range .Items}}{{.Title}}{{end}} {{.UnsubscribeURL}}\n"), 0o644)
 	cfg := testConfig()
@@ -247,6 +251,7 @@ func TestTemplatesFolder(t *testing.T) {
 }
 
 func TestDigest(t *testing.T) {
+	t.Parallel()
 	f, _ := newFormatter(testConfig(), testCampaign)
 	a, b := samplePost(), samplePost()
 	b.ID, b.Title = "md:report", "Annual report"
@@ -334,6 +339,7 @@ func unsafeHTML(doc string) string {
 }
 
 func TestPersonaliser(t *testing.T) {
+	t.Parallel()
 	f, _ := newFormatter(testConfig(), testCampaign)
 	payload, _ := f.Format(samplePost())
 	m := payload.Body.(*Message)

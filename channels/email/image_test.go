@@ -12,9 +12,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/internal/testpeers/mailpit"
+	"github.com/crierhq/crier/post"
 	"github.com/crierhq/crier/subscribers"
 )
 

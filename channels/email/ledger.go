@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/migrate"
 )
 
 // The send ledger: one row per campaign (email_sends) and one per recipient
@@ -95,7 +95,7 @@ type ledger struct {
 }
 
 func openLedger(ctx context.Context, db *sql.DB, now func() time.Time, log *slog.Logger) (*ledger, error) {
-	if err := store.Migrate(ctx, db, "email", schema); err != nil {
+	if err := migrate.Up(ctx, db, "email", schema); err != nil {
 		return nil, err
 	}
 	l := &ledger{db: db, now: now, log: log}

@@ -12,9 +12,9 @@ import (
 
 	gomail "github.com/wneessen/go-mail"
 
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/i18n"
+	"github.com/crierhq/crier/post"
 	"github.com/crierhq/crier/subscribers"
 )
 
@@ -91,7 +91,10 @@ func SendTest(ctx context.Context, cfg Config, campaign channels.Campaign, p pos
 	if err != nil {
 		return err
 	}
-	m := payload.Body.(*Message)
+	m, err := channels.BodyOf[*Message](payload)
+	if err != nil {
+		return err
+	}
 	unsub := f.publicURL() + placeholderUnsubscribe
 	htmlOut, textOut, err := f.personal(m, "", addr.Name, unsub)
 	if err != nil {
@@ -128,7 +131,7 @@ type outboxMailer struct {
 // when there is no SMTP server.
 func NewOutboxMailer(cfg Config, campaign channels.Campaign, outboxDir string) subscribers.Mailer {
 	f, err := newFormatter(cfg, campaign)
-	return &outboxMailer{f: f, dir: filepath.Join(outboxDir, "email", "confirmations"), err: err}
+	return &outboxMailer{f: f, dir: filepath.Join(outboxDir, cfg.instance(), "confirmations"), err: err}
 }
 
 func (o *outboxMailer) SendConfirmation(ctx context.Context, sub subscribers.Subscriber, confirmURL string) error {
@@ -153,7 +156,12 @@ func (o *outboxMailer) SendConfirmation(ctx context.Context, sub subscribers.Sub
 // EraseConfirmations removes the confirmation mails NewOutboxMailer wrote
 // for subscriber id under outboxDir (they hold the address), for an erasure.
 func EraseConfirmations(outboxDir string, id int64) error {
-	pattern := filepath.Join(outboxDir, "email", "confirmations", fmt.Sprintf("*-subscriber-%d.eml", id))
+	return eraseConfirmations(filepath.Join(outboxDir, Type, "confirmations"), id)
+}
+
+// eraseConfirmations removes subscriber id's confirmation mails from dir.
+func eraseConfirmations(dir string, id int64) error {
+	pattern := filepath.Join(dir, fmt.Sprintf("*-subscriber-%d.eml", id))
 	files, err := filepath.Glob(pattern)
 	if err != nil {
 		return fmt.Errorf("finding confirmation mails of subscriber %d: %w", id, err)

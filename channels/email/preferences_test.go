@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/crierhq/crier/archive"
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/internal/testpeers/mailpit"
+	"github.com/crierhq/crier/post"
 	"github.com/crierhq/crier/subscribers"
 )
 

@@ -19,8 +19,8 @@ import (
 	"github.com/wneessen/go-mail/smtp"
 
 	"github.com/crierhq/crier/archive"
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/post"
 	"github.com/crierhq/crier/subscribers"
 )
 
@@ -236,9 +236,12 @@ func (s *Sender) concurrency() int {
 // messages in flight finish, and returns channels.RateLimited so the job is
 // snoozed and resumed - without using up an attempt - from the ledger.
 func (s *Sender) Send(ctx context.Context, d channels.Delivery, p channels.Payload) (channels.Receipt, error) {
-	m, ok := p.Body.(*Message)
-	if !ok || m == nil {
-		return channels.Receipt{}, channels.Permanent(fmt.Errorf("email: payload of %s is %T, not a newsletter message", d.PostID, p.Body))
+	m, err := channels.BodyOf[*Message](p)
+	if err != nil {
+		return channels.Receipt{}, err
+	}
+	if m == nil {
+		return channels.Receipt{}, channels.Permanent(fmt.Errorf("email: payload of %s has no message", d.PostID))
 	}
 	r, err := s.run(ctx, m, "post", d.PostID)
 	r.Notes = m.notes
@@ -252,7 +255,10 @@ func (s *Sender) Digest(ctx context.Context, digestID string, posts []post.Post)
 	if err != nil {
 		return channels.Receipt{}, channels.Permanent(err)
 	}
-	m := p.Body.(*Message)
+	m, err := channels.BodyOf[*Message](p)
+	if err != nil {
+		return channels.Receipt{}, err
+	}
 	r, err := s.run(ctx, m, "digest", digestID)
 	r.Notes = m.notes
 	return r, err
@@ -632,174 +638,257 @@ func (w *worker) drop() {
 	}
 }
 
+// attempt is one recipient's message on its way through a worker.
+type attempt struct {
+	r recipient
+	// bg outlives the attempt's context: an outcome is always recorded.
+	bg context.Context
+	// stopCtx ends when the pass stops taking new messages.
+	stopCtx context.Context
+	// tempTries counts 4xx replies retried on the spot.
+	tempTries int
+}
+
+// release puts the recipient back for a later pass, untouched.
+func (w *worker) release(a *attempt) {
+	if err := w.st.s.ledger.release(a.bg, w.st.m.SendID, a.r.id, false, "", time.Time{}); err != nil {
+		w.st.abort(channels.Temporary(err))
+	}
+}
+
+// next is what deliver does after a step.
+type next int
+
+const (
+	proceed next = iota // go on to the next step
+	again               // try the message again (new connection, or after a wait)
+	stop                // the recipient is finished or put back: take the next one
+)
+
 // deliver sends one recipient their copy and records the outcome. ctx is the
 // attempt's; stopCtx ends when the pass stops taking new messages. A message
-// whose SMTP transaction has begun is always finished and recorded.
+// whose SMTP transaction has begun is always finished and recorded. What
+// follows a refusal depends on the kind of reply: see lostConnection,
+// tempRefusal and permRefusal.
 func (w *worker) deliver(ctx, stopCtx context.Context, r recipient) {
-	st, s := w.st, w.st.s
-	bg := context.WithoutCancel(ctx)
-	release := func() {
-		if err := s.ledger.release(bg, st.m.SendID, r.id, false, "", time.Time{}); err != nil {
-			st.abort(channels.Temporary(err))
-		}
-	}
+	a := &attempt{r: r, bg: context.WithoutCancel(ctx), stopCtx: stopCtx}
+	release := func() { w.release(a) }
 	if stopCtx.Err() != nil {
 		release()
 		return
 	}
-	if !w.stillWanted(bg, &r, release) {
+	if !w.stillWanted(a.bg, &a.r, release) || !w.personalise(a) {
 		return
 	}
+	if err := w.st.s.pacer.wait(stopCtx); err != nil {
+		release()
+		return
+	}
+	for {
+		if err := w.st.waitPause(stopCtx); err != nil {
+			release()
+			return
+		}
+		switch w.connect(a) {
+		case again:
+			continue
+		case stop:
+			return
+		}
+		// Waits above (rate, pause, retries) can be long: someone who
+		// unsubscribed meanwhile gets nothing.
+		if !w.stillWanted(a.bg, &a.r, release) {
+			return
+		}
+		if w.transact(a) == stop {
+			return
+		}
+	}
+}
+
+// personalise makes the worker's reused mail the recipient's. A recipient
+// whose mail cannot be built is recorded as failed.
+func (w *worker) personalise(a *attempt) bool {
+	st, s := w.st, w.st.s
 	if w.msg == nil {
 		w.msg = s.f.newsletterMsg(st.m.Subject, st.m.inline)
 		if s.dkim != nil {
 			w.msg.SetDKIM(s.dkim)
 		}
 	}
-	msg := w.msg
-	if err := s.personal(st.m, st.personaliser(r.language), r, msg); err != nil {
+	if err := s.personal(st.m, st.personaliser(a.r.language), a.r, w.msg); err != nil {
 		// A bad address in the store must not stop everyone else's mail.
-		if err := s.ledger.markFailed(bg, st.m.SendID, r.id, err.Error()); err != nil {
+		if err := s.ledger.markFailed(a.bg, st.m.SendID, a.r.id, err.Error()); err != nil {
 			st.abort(channels.Temporary(err))
 		}
 		s.metrics.messages.WithLabelValues("failed").Inc()
+		return false
+	}
+	return true
+}
+
+// connect dials a connection when the worker has none. A 5xx greeting or
+// authentication failure stops the send; other failures pause it, and
+// stop it after maxConnFailures in a row.
+func (w *worker) connect(a *attempt) next {
+	st, s := w.st, w.st.s
+	if w.conn != nil {
+		return proceed
+	}
+	conn, err := s.client.DialToSMTPClientWithContext(a.stopCtx)
+	if err == nil {
+		w.conn = conn
+		return proceed
+	}
+	switch {
+	case a.stopCtx.Err() != nil:
+		w.release(a)
+		return stop
+	case smtpCode(err) >= 500 && smtpCode(err) != 521:
+		// e.g. 535 authentication failed: no use retrying now.
+		w.release(a)
+		st.abort(channels.Permanent(fmt.Errorf("connecting to the SMTP server: %w", err)))
+		return stop
+	case st.connFailures.Add(1) >= maxConnFailures:
+		// Progress is in the ledger: pause the whole send (a snooze
+		// uses no delivery attempt) rather than give up on it.
+		w.release(a)
+		st.abort(channels.RateLimited(fmt.Errorf("connecting to the SMTP server failed %d times in a row: %w", maxConnFailures, err), outagePause))
+		return stop
+	}
+	st.pause(err)
+	return again
+}
+
+// transact runs one SMTP transaction and acts on the reply by its kind.
+func (w *worker) transact(a *attempt) next {
+	s := w.st.s
+	err := transact(w.conn, s.opts.timeout, s.f.envelopeFrom, (&mail.Address{Address: a.r.email}).String(), w.msg)
+	if err == nil {
+		w.accepted(a)
+		return stop
+	}
+	te := &txError{err: err, broken: true}
+	errors.As(err, &te)
+	if te.broken {
+		w.drop()
+	}
+	switch code := te.code; {
+	case code == 0 || code == 421:
+		return w.lostConnection(a, err)
+	case code >= 400 && code < 500:
+		return w.tempRefusal(a, err)
+	default:
+		w.permRefusal(a, err, te)
+		return stop
+	}
+}
+
+// accepted checkpoints a message the server took, at once, whatever
+// happens to the attempt's context, before this connection is handed
+// anything else: at most one accepted but unrecorded message per
+// connection.
+func (w *worker) accepted(a *attempt) {
+	st, s := w.st, w.st.s
+	if err := st.journal.record(a.r.id, s.opts.now()); err != nil {
+		st.abort(channels.Temporary(err))
 		return
 	}
-	if err := s.pacer.wait(stopCtx); err != nil {
-		release()
+	s.metrics.sent.Inc()
+	st.resumed()
+}
+
+// lostConnection handles a dropped connection or a 421 (the server is
+// closing it). The message was not accepted (or its acceptance was lost
+// with the connection): it is tried again on a new connection after a
+// pause, and the send stops after maxConnFailures in a row.
+func (w *worker) lostConnection(a *attempt, err error) next {
+	st, s := w.st, w.st.s
+	s.metrics.messages.WithLabelValues("retried").Inc()
+	if st.connFailures.Add(1) >= maxConnFailures {
+		w.release(a)
+		st.abort(channels.RateLimited(fmt.Errorf("the SMTP connection failed %d times in a row: %w", maxConnFailures, err), outagePause))
+		return stop
+	}
+	st.pause(errors.New(withoutAddress(replyText(err), a.r.email)))
+	return again
+}
+
+// tempRefusal handles a 4xx: retried on the spot a few times with backoff,
+// then put back for a later pass, and recorded as failed after
+// maxRecipientAttempts.
+func (w *worker) tempRefusal(a *attempt, err error) next {
+	st, s := w.st, w.st.s
+	a.tempTries++
+	s.metrics.messages.WithLabelValues("retried").Inc()
+	if a.tempTries < tempTriesInline {
+		if s.opts.sleep(a.stopCtx, s.opts.backoff<<(a.tempTries-1)) != nil {
+			w.release(a)
+			return stop
+		}
+		return again
+	}
+	// Postfix and others quote the recipient in 4xx replies too.
+	reason := withoutAddress(replyText(err), a.r.email)
+	if a.r.attempts+1 >= maxRecipientAttempts {
+		if err := s.ledger.markFailed(a.bg, st.m.SendID, a.r.id, "gave up after repeated temporary refusals: "+reason); err != nil {
+			st.abort(channels.Temporary(err))
+		}
+		s.metrics.messages.WithLabelValues("failed").Inc()
+		return stop
+	}
+	later := s.opts.now().Add(min(s.opts.backoff<<(tempTriesInline+a.r.attempts), time.Hour))
+	if err := s.ledger.release(a.bg, st.m.SendID, a.r.id, true, reason, later); err != nil {
+		st.abort(channels.Temporary(err))
+	}
+	return stop
+}
+
+// permRefusal handles a 5xx. A refused sender address stops the send (no
+// one can be sent to until the config is fixed); a refused recipient is
+// recorded as failed, and marked bounced when the mailbox does not exist;
+// maxRefusedInARow refusals in a row mean the server refuses us, not them.
+func (w *worker) permRefusal(a *attempt, err error, te *txError) {
+	st, s := w.st, w.st.s
+	reason := withoutAddress(replyText(err), a.r.email)
+	if te.step == stepMail {
+		w.release(a)
+		st.abort(channels.Permanent(fmt.Errorf("the SMTP server refused the sender address (%s); the send is kept and resumes when the post is published again", reason)))
 		return
 	}
-	tempTries := 0
-	for {
-		if err := st.waitPause(stopCtx); err != nil {
-			release()
-			return
-		}
-		if w.conn == nil {
-			conn, err := s.client.DialToSMTPClientWithContext(stopCtx)
-			if err != nil {
-				if stopCtx.Err() != nil {
-					release()
-					return
-				}
-				if code := smtpCode(err); code >= 500 && code != 521 {
-					// e.g. 535 authentication failed: no use retrying now.
-					release()
-					st.abort(channels.Permanent(fmt.Errorf("connecting to the SMTP server: %w", err)))
-					return
-				}
-				if st.connFailures.Add(1) >= maxConnFailures {
-					release()
-					// Progress is in the ledger: pause the whole send (a snooze
-					// uses no delivery attempt) rather than give up on it.
-					st.abort(channels.RateLimited(fmt.Errorf("connecting to the SMTP server failed %d times in a row: %w", maxConnFailures, err), outagePause))
-					return
-				}
-				st.pause(err)
-				continue
-			}
-			w.conn = conn
-		}
-		// Waits above (rate, pause, retries) can be long: someone who
-		// unsubscribed meanwhile gets nothing.
-		if !w.stillWanted(bg, &r, release) {
-			return
-		}
-		err := transact(w.conn, s.opts.timeout, s.f.envelopeFrom, (&mail.Address{Address: r.email}).String(), msg)
-		if err == nil {
-			// Checkpointed at once, whatever happens to the attempt's
-			// context, before this connection is handed anything else: at
-			// most one accepted but unrecorded message per connection.
-			if jerr := st.journal.record(r.id, s.opts.now()); jerr != nil {
-				st.abort(channels.Temporary(jerr))
-				return
-			}
-			s.metrics.sent.Inc()
-			st.resumed()
-			return
-		}
-		te := &txError{err: err, broken: true}
-		errors.As(err, &te)
-		if te.broken {
-			w.drop()
-		}
-		code := te.code
-		switch {
-		case code == 0 || code == 421:
-			// The connection is gone or the server is closing it. The
-			// message was not accepted (or its acceptance was lost with
-			// the connection): try it again on a new connection.
-			s.metrics.messages.WithLabelValues("retried").Inc()
-			if st.connFailures.Add(1) >= maxConnFailures {
-				release()
-				st.abort(channels.RateLimited(fmt.Errorf("the SMTP connection failed %d times in a row: %w", maxConnFailures, err), outagePause))
-				return
-			}
-			st.pause(errors.New(withoutAddress(replyText(err), r.email)))
-		case code >= 400 && code < 500:
-			tempTries++
-			s.metrics.messages.WithLabelValues("retried").Inc()
-			if tempTries < tempTriesInline {
-				if s.opts.sleep(stopCtx, s.opts.backoff<<(tempTries-1)) != nil {
-					release()
-					return
-				}
-				continue
-			}
-			// Postfix and others quote the recipient in 4xx replies too.
-			reason := withoutAddress(replyText(err), r.email)
-			if r.attempts+1 >= maxRecipientAttempts {
-				if err := s.ledger.markFailed(bg, st.m.SendID, r.id, "gave up after repeated temporary refusals: "+reason); err != nil {
-					st.abort(channels.Temporary(err))
-				}
-				s.metrics.messages.WithLabelValues("failed").Inc()
-				return
-			}
-			next := s.opts.now().Add(min(s.opts.backoff<<(tempTriesInline+r.attempts), time.Hour))
-			if err := s.ledger.release(bg, st.m.SendID, r.id, true, reason, next); err != nil {
-				st.abort(channels.Temporary(err))
-			}
-			return
-		default:
-			reason := withoutAddress(replyText(err), r.email)
-			if te.step == stepMail {
-				// The server refuses our sender address: nobody can be
-				// sent to until the config is fixed.
-				release()
-				st.abort(channels.Permanent(fmt.Errorf("the SMTP server refused the sender address (%s); the send is kept and resumes when the post is published again", reason)))
-				return
-			}
-			bounced := te.step == stepRcpt && (code == 550 || code == 551 || code == 553) &&
-				(te.enhanced == "" || strings.HasPrefix(te.enhanced, "5.1."))
-			if streak := st.refusedInARow(refusal{id: r.id, bounced: bounced}); len(streak) >= maxRefusedInARow {
-				// Everyone refused: the server is refusing us. Put the
-				// streak back, undo its bounces, and stop.
-				for _, f := range streak {
-					if err := s.ledger.release(bg, st.m.SendID, f.id, false, "", time.Time{}); err != nil {
-						st.log.Error("putting a refused recipient back", "subscriber", f.id, "err", err)
-					}
-					if f.bounced && f.id != r.id {
-						if err := s.subs.SetStatus(bg, f.id, subscribers.Confirmed, "bounce undone: the server refused every recipient"); err != nil {
-							st.log.Error("undoing a bounce", "subscriber", f.id, "err", err)
-						}
-					}
-				}
-				st.abort(channels.Permanent(fmt.Errorf("the SMTP server refused %d recipients in a row (last: %s): it is refusing this sender, not them; check the SMTP settings, then publish the post again to resume", len(streak), reason)))
-				return
-			}
-			if err := s.ledger.markFailed(bg, st.m.SendID, r.id, reason); err != nil {
-				st.abort(channels.Temporary(err))
-			}
-			s.metrics.messages.WithLabelValues("failed").Inc()
-			if bounced {
-				// The mailbox does not exist: stop mailing it.
-				if err := s.subs.SetStatus(bg, r.id, subscribers.Bounced, reason); err != nil {
-					st.log.Error("marking subscriber as bounced", "subscriber", r.id, "err", err)
-				}
-			}
-			return
+	bounced := te.step == stepRcpt && (te.code == 550 || te.code == 551 || te.code == 553) &&
+		(te.enhanced == "" || strings.HasPrefix(te.enhanced, "5.1."))
+	if streak := st.refusedInARow(refusal{id: a.r.id, bounced: bounced}); len(streak) >= maxRefusedInARow {
+		w.refusedByServer(a, streak, reason)
+		return
+	}
+	if err := s.ledger.markFailed(a.bg, st.m.SendID, a.r.id, reason); err != nil {
+		st.abort(channels.Temporary(err))
+	}
+	s.metrics.messages.WithLabelValues("failed").Inc()
+	if bounced {
+		// The mailbox does not exist: stop mailing it.
+		if err := s.subs.SetStatus(a.bg, a.r.id, subscribers.Bounced, reason); err != nil {
+			st.log.Error("marking subscriber as bounced", "subscriber", a.r.id, "err", err)
 		}
 	}
+}
+
+// refusedByServer puts a streak of refused recipients back, undoes its
+// bounces, and stops the send.
+func (w *worker) refusedByServer(a *attempt, streak []refusal, reason string) {
+	st, s := w.st, w.st.s
+	for _, f := range streak {
+		if err := s.ledger.release(a.bg, st.m.SendID, f.id, false, "", time.Time{}); err != nil {
+			st.log.Error("putting a refused recipient back", "subscriber", f.id, "err", err)
+		}
+		if f.bounced && f.id != a.r.id {
+			if err := s.subs.SetStatus(a.bg, f.id, subscribers.Confirmed, "bounce undone: the server refused every recipient"); err != nil {
+				st.log.Error("undoing a bounce", "subscriber", f.id, "err", err)
+			}
+		}
+	}
+	st.abort(channels.Permanent(fmt.Errorf("the SMTP server refused %d recipients in a row (last: %s): it is refusing this sender, not them; check the SMTP settings, then publish the post again to resume", len(streak), reason)))
 }
 
 // withoutAddress keeps a recipient's address out of a stored reply (servers

@@ -21,11 +21,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/config/secret"
 	"github.com/crierhq/crier/internal/testpeers/mailpit"
+	"github.com/crierhq/crier/post"
 	"github.com/crierhq/crier/subscribers"
 )
 

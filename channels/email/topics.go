@@ -5,8 +5,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/post"
 )
 
 // Topic is one of the organiser's lists that supporters can choose on the

@@ -11,6 +11,9 @@ import (
 
 // Config is the mastodon section of config.yaml.
 type Config struct {
+	// Name is the instance's name (its key under channels:); empty means
+	// the type's name. Overrides, payloads and deliveries use it.
+	Name    string        `yaml:"-"`
 	Enabled bool          `yaml:"enabled"`
 	Mode    channels.Mode `yaml:"mode"`
 	// Instance is the server's base URL, e.g. https://mastodon.social.
@@ -32,6 +35,14 @@ type Config struct {
 }
 
 var languageCode = regexp.MustCompile(`^[a-z]{2,3}$`)
+
+// instance is the name overrides and payloads use.
+func (c Config) instance() string {
+	if c.Name != "" {
+		return c.Name
+	}
+	return Name
+}
 
 // HasCredentials reports whether the channel can send for real.
 func (c Config) HasCredentials() bool { return c.Instance != "" && c.Token.IsSet() }

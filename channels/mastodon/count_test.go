@@ -6,6 +6,7 @@ import (
 )
 
 func TestCount(t *testing.T) {
+	t.Parallel()
 	mastodon := Counter{URLLength: 23}
 	gts := Counter{URLLength: 25, Runes: true}
 	long := "https://example.org/" + strings.Repeat("a", 200)
@@ -46,6 +47,7 @@ func TestCount(t *testing.T) {
 }
 
 func TestEntities(t *testing.T) {
+	t.Parallel()
 	text := "Read https://example.org/a?b=c#frag, tag #ChildRights and @x@y.org."
 	var got []string
 	for _, e := range entities(text) {
@@ -58,6 +60,7 @@ func TestEntities(t *testing.T) {
 }
 
 func TestHashtag(t *testing.T) {
+	t.Parallel()
 	tests := map[string]string{
 		"child trafficking": "#ChildTrafficking",
 		"anti-slavery":      "#AntiSlavery",

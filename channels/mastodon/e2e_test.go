@@ -17,11 +17,11 @@ import (
 
 	gomastodon "github.com/mattn/go-mastodon"
 
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/config/secret"
 	"github.com/crierhq/crier/contentfetch"
 	"github.com/crierhq/crier/internal/testpeers/gotosocial"
+	"github.com/crierhq/crier/post"
 )
 
 // loseStatus lets the nth (from 0) POST /api/v1/statuses reach the server
@@ -53,6 +53,7 @@ func (l *loseStatus) RoundTrip(req *http.Request) (*http.Response, error) {
 // TestGoToSocial publishes to a real GoToSocial (v0.19.2, 500 characters)
 // and reads the statuses back.
 func TestGoToSocial(t *testing.T) {
+	t.Parallel()
 	gts := gotosocial.StartT(t, gotosocial.Options{MaxChars: 500})
 	user := gts.NewUser(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -138,7 +139,7 @@ func TestGoToSocial(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := pl.Body.([]Status)
+		want := pl.Body.(Statuses)
 		if len(want) < 3 {
 			t.Fatalf("only %d parts", len(want))
 		}
@@ -259,7 +260,7 @@ func TestGoToSocial(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			n := len(pl.Body.([]Status))
+			n := len(pl.Body.(Statuses))
 			l := &ledger{}
 			d := channels.Delivery{PostID: fmt.Sprintf("%s-lost-%d", p.ID, nth), Channel: Name, Attempt: 1, Ledger: l}
 			_, err = s.Send(ctx, d, pl)

@@ -9,9 +9,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/internal/testpeers/mastodonfake"
+	"github.com/crierhq/crier/post"
 )
 
 // richPost has what Mastodon renders as HTML of its own: links (shortened
@@ -30,6 +30,7 @@ func richPost() post.Post {
 // URL as what it advertises, so a formatter that counted 23 would be
 // refused.
 func TestSendFitsTheInstanceURLReservation(t *testing.T) {
+	t.Parallel()
 	for _, reserved := range []int{23, 30, 90} {
 		srv := mastodonfake.New(t, mastodonfake.Options{MaxCharacters: 200, CharactersReservedPerURL: reserved})
 		f, s := newTestSender(t, srv, Config{Thread: true}, nil)
@@ -41,7 +42,7 @@ func TestSendFitsTheInstanceURLReservation(t *testing.T) {
 			t.Errorf("reserved %d: %v", reserved, err)
 			continue
 		}
-		if got, want := len(srv.Statuses()), len(pl.Body.([]Status)); got < want {
+		if got, want := len(srv.Statuses()), len(pl.Body.(Statuses)); got < want {
 			t.Errorf("reserved %d: %d statuses, want %d", reserved, got, want)
 		}
 	}
@@ -53,6 +54,7 @@ func TestSendFitsTheInstanceURLReservation(t *testing.T) {
 // it) and does not post it again, whether or not the server honours the
 // Idempotency-Key.
 func TestSendRetryAfterProxyErrorDoesNotDuplicate(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name       string
 		honoursKey bool
@@ -70,7 +72,7 @@ func TestSendRetryAfterProxyErrorDoesNotDuplicate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		n := len(pl.Body.([]Status))
+		n := len(pl.Body.(Statuses))
 		l := &ledger{}
 		d := channels.Delivery{PostID: "md:rich", Channel: Name, Attempt: 1, Ledger: l}
 		// nginx's own page, not Mastodon's JSON.
@@ -162,6 +164,7 @@ func FuzzFingerprintMatchesMastodonHTML(f *testing.F) {
 // by </p><p> in the HTML; the after-failure lookup must still recognise the
 // status (on a server ignoring Idempotency-Key) and not post it twice.
 func TestSendRetryFindsStatusWithMentionAtLineEnd(t *testing.T) {
+	t.Parallel()
 	srv := mastodonfake.New(t, mastodonfake.Options{IgnoreIdempotencyKey: true})
 	f, s := newTestSender(t, srv, Config{}, nil)
 	pl, err := f.Format(post.Post{ID: "md:thanks", Title: "Thank you", Link: link,
@@ -169,7 +172,7 @@ func TestSendRetryFindsStatusWithMentionAtLineEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st := pl.Body.([]Status)[0].Status; !strings.Contains(st, "@ally@elsewhere.example\n\n") {
+	if st := pl.Body.(Statuses)[0].Status; !strings.Contains(st, "@ally@elsewhere.example\n\n") {
 		t.Skipf("the formatter no longer puts the mention at a line end: %q", st)
 	}
 	srv.FailAfterNext("POST", "/api/v1/statuses", mastodonfake.Response{Status: 502, Body: `{"error":"Bad Gateway"}`})

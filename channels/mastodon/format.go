@@ -7,8 +7,8 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/post"
 )
 
 // Name is the channel's name in config, overrides and payloads.
@@ -67,6 +67,13 @@ func (l Limits) Counter() Counter {
 	return Counter{URLLength: l.CharactersReservedPerURL, Runes: l.CountRunes}
 }
 
+// Statuses is the Mastodon payload body: the POST /api/v1/statuses
+// parameter sets of a thread, in order.
+type Statuses []Status
+
+// ChannelType makes Statuses a channels.Body.
+func (Statuses) ChannelType() string { return Name }
+
 // Formatter composes toots within an instance's limits.
 type Formatter struct {
 	cfg      Config
@@ -100,11 +107,11 @@ func (f *Formatter) Format(p post.Post) (channels.Payload, error) {
 	if lim.CharactersReservedPerURL <= 0 {
 		lim.CharactersReservedPerURL = defaultLimits().CharactersReservedPerURL
 	}
-	pl := channels.Payload{Channel: Name, PostID: p.ID}
+	pl := channels.Payload{Channel: f.cfg.instance(), PostID: p.ID}
 	c := composer{count: lim.Counter().Count, max: lim.MaxCharacters, cw: oneLine(p.ContentWarning)}
 
 	title, prose := oneLine(p.Title), ""
-	if o := strings.TrimSpace(p.TextFor(Name)); o != "" {
+	if o := strings.TrimSpace(p.TextFor(f.cfg.instance())); o != "" {
 		title, prose = "", normaliseText(o)
 	} else if s := strings.TrimSpace(p.Summary); s != "" {
 		prose = normaliseText(plainText(s))
@@ -146,7 +153,7 @@ func (f *Formatter) Format(p post.Post) (channels.Payload, error) {
 
 	lang := firstNonEmpty(p.Language, f.cfg.Language, f.campaign.Language)
 	vis := firstNonEmpty(f.cfg.Visibility, "public")
-	statuses := make([]Status, len(texts))
+	statuses := make(Statuses, len(texts))
 	for i, t := range texts {
 		statuses[i] = Status{Part: i + 1, Status: t, SpoilerText: c.cw, Visibility: vis, Language: lang}
 		if i > 0 {

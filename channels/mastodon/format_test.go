@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/post"
 )
 
 // checkStatuses asserts what must hold for any post: every part fits the
@@ -66,7 +66,7 @@ func format(t *testing.T, cfg Config, lim Limits, p post.Post) ([]Status, channe
 	if err != nil {
 		t.Fatalf("Format: %v", err)
 	}
-	st := pl.Body.([]Status)
+	st := pl.Body.(Statuses)
 	checkStatuses(t, lim, p, st)
 	return st, pl
 }
@@ -83,6 +83,7 @@ func sampleBody(t *testing.T) string {
 }
 
 func TestFormatShort(t *testing.T) {
+	t.Parallel()
 	p := post.Post{
 		ID: "md:a", Title: "Call to Action", Summary: "ICAT issued a call to action.",
 		Link: link, Tags: []string{"child trafficking", "UN"}, ContentWarning: "child trafficking",
@@ -102,6 +103,7 @@ func TestFormatShort(t *testing.T) {
 }
 
 func TestFormatShortensAtBoundaries(t *testing.T) {
+	t.Parallel()
 	body := sampleBody(t)
 	for _, max := range []int{500, 5000, 11000} {
 		lim := Limits{MaxCharacters: max, CharactersReservedPerURL: 23}
@@ -122,6 +124,7 @@ func TestFormatShortensAtBoundaries(t *testing.T) {
 }
 
 func TestFormatPrefersSentences(t *testing.T) {
+	t.Parallel()
 	prose := "First sentence is here. " + strings.Repeat("Word ", 200)
 	p := post.Post{ID: "x", Title: "T", Summary: prose, Link: link}
 	st, _ := format(t, Config{}, Limits{MaxCharacters: 70, CharactersReservedPerURL: 23}, p)
@@ -131,6 +134,7 @@ func TestFormatPrefersSentences(t *testing.T) {
 }
 
 func TestFormatNeverCutsURLsMentionsOrHashtags(t *testing.T) {
+	t.Parallel()
 	long := "https://example.org/" + strings.Repeat("very-long-path-", 30)
 	for _, summary := range []string{
 		"Read " + long + " and more words after it to push it over",
@@ -153,6 +157,7 @@ func TestFormatNeverCutsURLsMentionsOrHashtags(t *testing.T) {
 }
 
 func TestFormatHardScripts(t *testing.T) {
+	t.Parallel()
 	for name, text := range map[string]string{
 		"emoji and zwj": strings.Repeat("👨‍👩‍👧‍👦 family 🇬🇧 flag 👍🏽 ", 60),
 		"cjk":           strings.Repeat("人身売買は深刻な犯罪です。子どもたちを守りましょう。", 40),
@@ -171,6 +176,7 @@ func TestFormatHardScripts(t *testing.T) {
 }
 
 func TestFormatTitleLongerThanBudget(t *testing.T) {
+	t.Parallel()
 	title := strings.Repeat("An extremely long headline about trafficking ", 20)
 	st, _ := format(t, Config{}, defaultLimits(), post.Post{ID: "x", Title: title, Summary: "Summary.", Link: link, Tags: []string{"a b"}})
 	if !strings.Contains(st[0].Status, "…") || strings.Contains(st[0].Status, "Summary.") {
@@ -183,6 +189,7 @@ func TestFormatTitleLongerThanBudget(t *testing.T) {
 }
 
 func TestFormatThread(t *testing.T) {
+	t.Parallel()
 	body := sampleBody(t)
 	for _, max := range []int{500, 5000, 11000} {
 		lim := Limits{MaxCharacters: max, CharactersReservedPerURL: 23}
@@ -208,6 +215,7 @@ func TestFormatThread(t *testing.T) {
 }
 
 func TestFormatOverrideImageAndWarnings(t *testing.T) {
+	t.Parallel()
 	p := post.Post{
 		ID: "x", Title: "Ignored title", Summary: "Ignored", Link: link, Tags: []string{"Safeguarding"},
 		Channels: map[string]post.Override{Name: {Text: "Custom toot text #safeguarding"}},
@@ -230,6 +238,7 @@ func TestFormatOverrideImageAndWarnings(t *testing.T) {
 }
 
 func TestFormatGoToSocialCounting(t *testing.T) {
+	t.Parallel()
 	lim := Limits{MaxCharacters: 500, CharactersReservedPerURL: 25, CountRunes: true}
 	long := "https://campaign.example.org/" + strings.Repeat("segment/", 30)
 	format(t, Config{}, lim, post.Post{ID: "x", Title: "T", Body: sampleBody(t), Link: long})
@@ -237,6 +246,7 @@ func TestFormatGoToSocialCounting(t *testing.T) {
 }
 
 func TestFormatNoRoom(t *testing.T) {
+	t.Parallel()
 	f := newFormatter(Config{}, channels.Campaign{}, func() Limits { return Limits{MaxCharacters: 10, CharactersReservedPerURL: 23} })
 	if _, err := f.Format(post.Post{ID: "x", Title: "T", Link: link}); err == nil || !strings.Contains(err.Error(), "character limit") {
 		t.Errorf("err = %v", err)
@@ -244,13 +254,14 @@ func TestFormatNoRoom(t *testing.T) {
 }
 
 func TestNewFormatterBudget(t *testing.T) {
+	t.Parallel()
 	p := post.Post{ID: "x", Title: "T", Summary: strings.Repeat("word ", 400), Link: link}
 	for _, tc := range []struct{ max, want int }{{0, 500}, {1000, 1000}} {
 		pl, err := NewFormatter(Config{MaxCharacters: tc.max}, channels.Campaign{}).Format(p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		st := pl.Body.([]Status)
+		st := pl.Body.(Statuses)
 		if n := defaultLimits().Counter().Count("", st[0].Status); n > tc.want || n < tc.want-10 {
 			t.Errorf("max_characters %d: status counts %d", tc.max, n)
 		}
@@ -272,11 +283,12 @@ func FuzzFormat(f *testing.F) {
 		if err != nil {
 			return // no room for the link: a clear error, never a bad toot
 		}
-		checkStatuses(t, lim, p, pl.Body.([]Status))
+		checkStatuses(t, lim, p, pl.Body.(Statuses))
 	})
 }
 
 func TestFormatThreadWithOnlyALongTitle(t *testing.T) {
+	t.Parallel()
 	title := strings.Repeat("A very long headline ", 40)
 	st, _ := format(t, Config{Thread: true}, defaultLimits(), post.Post{ID: "x", Title: title, Link: link})
 	if len(st) != 1 || strings.HasSuffix(st[0].Status, "1/1") {

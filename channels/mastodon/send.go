@@ -86,7 +86,9 @@ func newSender(cfg Config, env channels.Env) (*Sender, error) {
 	}
 	cache := &cachedLimits{limits: l}
 	if env.DataDir != "" {
-		cache.file = filepath.Join(env.DataDir, "mastodon-instance.json")
+		// One cache file per channel instance: two accounts may be on
+		// different servers.
+		cache.file = filepath.Join(env.DataDir, cfg.instance()+"-instance.json")
 	}
 	return &Sender{
 		instance: instance, client: client, http: wrapped, content: env.ContentClient(), limits: cache, log: log,
@@ -105,9 +107,12 @@ func (s *Sender) refreshLimits(ctx context.Context) error {
 // Send posts the payload's statuses in order, skipping those the ledger (or,
 // after an ambiguous attempt, the account's timeline) shows already went out.
 func (s *Sender) Send(ctx context.Context, d channels.Delivery, p channels.Payload) (channels.Receipt, error) {
-	statuses, err := statusesOf(p.Body)
+	statuses, err := channels.BodyOf[Statuses](p)
 	if err != nil {
-		return channels.Receipt{}, channels.Permanent(err)
+		return channels.Receipt{}, err
+	}
+	if len(statuses) == 0 {
+		return channels.Receipt{}, channels.Permanent(errors.New("mastodon payload has no statuses"))
 	}
 	if s.limits.stale(s.now()) {
 		if err := s.refreshLimits(ctx); err != nil {
@@ -284,29 +289,6 @@ func findPosted(recent []*gomastodon.Status, st Status, inReplyTo string) *gomas
 		return r
 	}
 	return nil
-}
-
-// statusesOf accepts the formatter's []Status or the same decoded from JSON
-// (a payload read back from the job queue or the outbox).
-func statusesOf(body any) ([]Status, error) {
-	switch b := body.(type) {
-	case []Status:
-		return b, nil
-	case *[]Status:
-		return *b, nil
-	}
-	js, err := json.Marshal(body)
-	if err != nil {
-		return nil, fmt.Errorf("mastodon payload: %w", err)
-	}
-	var out []Status
-	if err := json.Unmarshal(js, &out); err != nil {
-		return nil, fmt.Errorf("mastodon payload is not a list of statuses: %w", err)
-	}
-	if len(out) == 0 {
-		return nil, errors.New("mastodon payload has no statuses")
-	}
-	return out, nil
 }
 
 // uploadMedia uploads an image with its alt text and waits until the

@@ -21,11 +21,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/config/secret"
 	"github.com/crierhq/crier/contentfetch"
 	"github.com/crierhq/crier/internal/testpeers/mastodonfake"
+	"github.com/crierhq/crier/post"
 )
 
 // ledger is an in-memory channels.Ledger that can be told to fail.
@@ -96,6 +96,7 @@ func longPost() post.Post {
 }
 
 func TestNewReadsInstanceLimits(t *testing.T) {
+	t.Parallel()
 	srv := mastodonfake.New(t, mastodonfake.Options{MaxCharacters: 1000, CharactersReservedPerURL: 30})
 	f, _ := newTestSender(t, srv, Config{}, nil)
 	if got := f.limits(); got.MaxCharacters != 1000 || got.CharactersReservedPerURL != 30 || got.CountRunes || got.DescriptionLimit != 1500 {
@@ -113,6 +114,7 @@ func TestNewReadsInstanceLimits(t *testing.T) {
 }
 
 func TestNewFallsBackWithoutInstance(t *testing.T) {
+	t.Parallel()
 	srv := mastodonfake.New(t, mastodonfake.Options{MaxCharacters: 900})
 	dir := t.TempDir()
 	cfg := Config{Instance: srv.URL, Token: secret.Secret(srv.Token()), MaxCharacters: 450}
@@ -141,13 +143,14 @@ func TestNewFallsBackWithoutInstance(t *testing.T) {
 }
 
 func TestSendThread(t *testing.T) {
+	t.Parallel()
 	srv := mastodonfake.New(t, mastodonfake.Options{MaxCharacters: 200})
 	f, s := newTestSender(t, srv, Config{Thread: true, Visibility: "unlisted", Language: "en"}, nil)
 	pl, err := f.Format(longPost())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(pl.Body.([]Status)); n < 3 {
+	if n := len(pl.Body.(Statuses)); n < 3 {
 		t.Fatalf("only %d parts", n)
 	}
 	l := &ledger{}
@@ -157,7 +160,7 @@ func TestSendThread(t *testing.T) {
 		t.Fatalf("Send: %v", err)
 	}
 	got := srv.Statuses()
-	want := pl.Body.([]Status)
+	want := pl.Body.(Statuses)
 	if len(got) != len(want) {
 		t.Fatalf("posted %d statuses, want %d", len(got), len(want))
 	}
@@ -185,15 +188,16 @@ func TestSendThread(t *testing.T) {
 }
 
 func TestSendResumesThreadFromLedger(t *testing.T) {
+	t.Parallel()
 	srv := mastodonfake.New(t, mastodonfake.Options{MaxCharacters: 200})
 	f, s := newTestSender(t, srv, Config{Thread: true}, nil)
 	pl, _ := f.Format(longPost())
-	n := len(pl.Body.([]Status))
+	n := len(pl.Body.(Statuses))
 	l := &ledger{}
 	d := channels.Delivery{PostID: "md:long", Channel: Name, Attempt: 1, Ledger: l}
 	// Part 1 goes out, part 2 meets a server error: the retry posts from
 	// part 2 on, replying to part 1.
-	if _, err := s.Send(context.Background(), d, channels.Payload{Body: pl.Body.([]Status)[:1]}); err != nil {
+	if _, err := s.Send(context.Background(), d, channels.Payload{Body: pl.Body.(Statuses)[:1]}); err != nil {
 		t.Fatal(err)
 	}
 	srv.FailNext("POST", "/api/v1/statuses", mastodonfake.Response{Status: 503, Body: `{"error":"Service Unavailable"}`})
@@ -217,15 +221,16 @@ func TestSendResumesThreadFromLedger(t *testing.T) {
 }
 
 func TestSendLostResponseDoesNotDuplicate(t *testing.T) {
+	t.Parallel()
 	for _, honoursKey := range []bool{true, false} {
 		srv := mastodonfake.New(t, mastodonfake.Options{MaxCharacters: 200, IgnoreIdempotencyKey: !honoursKey})
 		f, s := newTestSender(t, srv, Config{Thread: true}, nil)
 		pl, _ := f.Format(longPost())
-		n := len(pl.Body.([]Status))
+		n := len(pl.Body.(Statuses))
 		l := &ledger{}
 		d := channels.Delivery{PostID: "md:long", Channel: Name, Attempt: 1, Ledger: l}
 		// The second part is created but its answer is lost.
-		s.Send(context.Background(), d, channels.Payload{Body: pl.Body.([]Status)[:1]})
+		s.Send(context.Background(), d, channels.Payload{Body: pl.Body.(Statuses)[:1]})
 		srv.LoseNextResponse("POST", "/api/v1/statuses")
 		_, err := s.Send(context.Background(), d, pl)
 		if k, _ := channels.Classify(err); k != channels.KindAmbiguous {
@@ -252,6 +257,7 @@ func TestSendLostResponseDoesNotDuplicate(t *testing.T) {
 }
 
 func TestSendLedgerFailureIsAmbiguous(t *testing.T) {
+	t.Parallel()
 	srv := mastodonfake.New(t, mastodonfake.Options{})
 	f, s := newTestSender(t, srv, Config{}, nil)
 	pl, _ := f.Format(post.Post{ID: "x", Title: "Hello", Link: link})
@@ -262,6 +268,7 @@ func TestSendLedgerFailureIsAmbiguous(t *testing.T) {
 }
 
 func TestSendErrorClasses(t *testing.T) {
+	t.Parallel()
 	reset := fixedNow.Add(90 * time.Second)
 	tests := []struct {
 		name  string
@@ -322,6 +329,7 @@ func TestSendErrorClasses(t *testing.T) {
 }
 
 func TestSendStopsWhenRateLimitRunsOut(t *testing.T) {
+	t.Parallel()
 	srv := mastodonfake.New(t, mastodonfake.Options{MaxCharacters: 200})
 	f, s := newTestSender(t, srv, Config{Thread: true}, nil)
 	pl, _ := f.Format(longPost())
@@ -345,6 +353,7 @@ func pngBytes(t *testing.T) []byte {
 }
 
 func TestSendImage(t *testing.T) {
+	t.Parallel()
 	data := pngBytes(t)
 	images := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
@@ -495,26 +504,35 @@ func TestSendRefusesImagesOnPrivateAddresses(t *testing.T) {
 	}
 }
 
-func TestSendAcceptsPayloadFromJSON(t *testing.T) {
+// The payload's JSON (as the outbox keeps it) reads back into the typed
+// body and sends the same thread; a body of another channel type is refused
+// for good.
+func TestSendTypedPayloadFromJSON(t *testing.T) {
+	t.Parallel()
 	srv := mastodonfake.New(t, mastodonfake.Options{MaxCharacters: 200})
 	f, s := newTestSender(t, srv, Config{Thread: true}, nil)
 	pl, _ := f.Format(longPost())
 	js, _ := json.Marshal(pl)
-	var back struct{ Body any }
+	var back struct{ Body Statuses }
 	json.Unmarshal(js, &back)
 	if _, err := s.Send(context.Background(), channels.Delivery{PostID: "md:long", Channel: Name, Ledger: &ledger{}}, channels.Payload{Body: back.Body}); err != nil {
 		t.Fatal(err)
 	}
-	if len(srv.Statuses()) != len(pl.Body.([]Status)) {
+	if len(srv.Statuses()) != len(pl.Body.(Statuses)) {
 		t.Errorf("%d statuses", len(srv.Statuses()))
 	}
-	_, err := s.Send(context.Background(), channels.Delivery{Ledger: &ledger{}}, channels.Payload{Body: "nonsense"})
+	_, err := s.Send(context.Background(), channels.Delivery{Ledger: &ledger{}}, channels.Payload{Body: otherBody{}})
 	if k, _ := channels.Classify(err); k != channels.KindPermanent {
 		t.Errorf("bad payload: %v (%v)", err, k)
 	}
 }
 
+type otherBody struct{}
+
+func (otherBody) ChannelType() string { return "other" }
+
 func TestClassify(t *testing.T) {
+	t.Parallel()
 	s := &Sender{now: func() time.Time { return fixedNow }}
 	// For a POST (not idempotent) a 5xx may follow a created status.
 	for code, want := range map[int]channels.Kind{401: channels.KindPermanent, 403: channels.KindPermanent, 422: channels.KindPermanent, 404: channels.KindPermanent, 408: channels.KindTemporary, 500: channels.KindAmbiguous, 502: channels.KindAmbiguous, 201: channels.KindAmbiguous} {
@@ -535,6 +553,7 @@ func TestClassify(t *testing.T) {
 }
 
 func TestSendRefreshesLimitsDaily(t *testing.T) {
+	t.Parallel()
 	srv := mastodonfake.New(t, mastodonfake.Options{MaxCharacters: 800})
 	f, s := newTestSender(t, srv, Config{}, nil)
 	pl, _ := f.Format(post.Post{ID: "x", Title: "Hello", Link: link})
@@ -558,15 +577,16 @@ func TestSendRefreshesLimitsDaily(t *testing.T) {
 }
 
 func TestSendAfterUnknownOutcomeStillPostsWhatIsMissing(t *testing.T) {
+	t.Parallel()
 	srv := mastodonfake.New(t, mastodonfake.Options{MaxCharacters: 200, IgnoreIdempotencyKey: true})
 	f, s := newTestSender(t, srv, Config{Thread: true}, nil)
 	pl, _ := f.Format(longPost())
-	n := len(pl.Body.([]Status))
+	n := len(pl.Body.(Statuses))
 	// An unrelated status with the same text but another content warning
 	// must not be taken for ours.
-	other := pl.Body.([]Status)[0]
+	other := pl.Body.(Statuses)[0]
 	other.SpoilerText = "something else"
-	s.Send(context.Background(), channels.Delivery{PostID: "other", Channel: Name, Ledger: &ledger{}}, channels.Payload{Body: []Status{other}})
+	s.Send(context.Background(), channels.Delivery{PostID: "other", Channel: Name, Ledger: &ledger{}}, channels.Payload{Body: Statuses{other}})
 	d := channels.Delivery{PostID: "md:long", Channel: Name, Attempt: 2, PreviousUnknown: true, Ledger: &ledger{}}
 	if _, err := s.Send(context.Background(), d, pl); err != nil {
 		t.Fatal(err)
@@ -577,6 +597,7 @@ func TestSendAfterUnknownOutcomeStillPostsWhatIsMissing(t *testing.T) {
 }
 
 func TestSendConcurrently(t *testing.T) {
+	t.Parallel()
 	srv := mastodonfake.New(t, mastodonfake.Options{})
 	f, s := newTestSender(t, srv, Config{}, nil)
 	var wg sync.WaitGroup

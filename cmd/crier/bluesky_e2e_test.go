@@ -256,4 +256,3 @@ func checkRecordFacets(t *testing.T, r bluesky.Record) {
 		}
 	}
 }
-

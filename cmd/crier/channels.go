@@ -3,25 +3,20 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/crierhq/crier/archive"
-	"github.com/crierhq/crier/bot/post"
+	"github.com/crierhq/crier/bot/markdown"
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels"
-	"github.com/crierhq/crier/channels/bluesky"
-	"github.com/crierhq/crier/channels/discord"
-	"github.com/crierhq/crier/channels/email"
-	"github.com/crierhq/crier/channels/mastodon"
 	"github.com/crierhq/crier/channels/outbox"
-	"github.com/crierhq/crier/config"
 	"github.com/crierhq/crier/contentfetch"
+	"github.com/crierhq/crier/post"
 	"github.com/crierhq/crier/subscribers"
-	"github.com/crierhq/crier/web"
 )
 
 func (a *App) campaign() channels.Campaign {
@@ -103,58 +98,41 @@ func (a *App) checkImages(ctx context.Context, posts []post.Post) []string {
 	return out
 }
 
-// offlineChannels builds every enabled channel's pure formatter, for preview
-// and validate: no credentials, no network.
-func (a *App) offlineChannels() ([]channels.Channel, error) {
-	cfg, camp := a.channelsConfig(), a.campaign()
-	var out []channels.Channel
-	if cfg.Mastodon.Enabled {
-		out = append(out, channels.Channel{Name: "mastodon", Formatter: mastodon.NewFormatter(cfg.Mastodon, camp)})
-	}
-	if cfg.Discord.Enabled {
-		out = append(out, channels.Channel{Name: "discord", Formatter: discord.NewFormatter(cfg.Discord, camp)})
-	}
-	if cfg.Email.Enabled {
-		f, err := email.NewFormatter(cfg.Email, camp)
-		if err != nil {
-			return nil, fmt.Errorf("email channel: %w", err)
+// instance returns the configured channel of that name.
+func (a *App) instance(name string) (channels.Instance, bool) {
+	for _, i := range a.Instances {
+		if i.Name == name {
+			return i, true
 		}
-		out = append(out, channels.Channel{Name: "email", Formatter: f})
 	}
-	if cfg.Bluesky.Enabled {
-		out = append(out, channels.Channel{Name: bluesky.Name, Formatter: bluesky.NewFormatter(cfg.Bluesky, camp)})
+	return channels.Instance{}, false
+}
+
+// postReader reads post files against the configured channels (enabled or
+// not: turning a channel off must not break the posts that mention it).
+func (a *App) postReader() markdown.Reader {
+	r := markdown.Reader{Location: a.Config.Location()}
+	for _, i := range a.Instances {
+		r.Channels = append(r.Channels, markdown.Channel{Name: i.Name, Mention: i.CanMention()})
+	}
+	return r
+}
+
+// offlineChannels builds every enabled channel's pure formatter, for preview,
+// validate and publish: no credentials, no network. Each is marked with
+// whether it would send for real, which is enough to queue deliveries.
+func (a *App) offlineChannels() ([]channels.Channel, error) {
+	camp := a.campaign()
+	var out []channels.Channel
+	for _, inst := range channels.Enabled(a.Instances) {
+		f, err := inst.Settings.Formatter(camp)
+		if err != nil {
+			return nil, err
+		}
+		digestOnly, _ := inst.DigestOnly()
+		out = append(out, channels.Channel{Name: inst.Name, Formatter: f, Outbox: inst.UsesOutbox(), DigestOnly: digestOnly})
 	}
 	return out, nil
-}
-
-// channelsConfig is the channels' config with its file paths made relative
-// to the config file, as every other path in it is.
-func (a *App) channelsConfig() config.Channels {
-	cfg := a.Config.Channels
-	cfg.Email.Templates = a.Config.Resolve(cfg.Email.Templates)
-	cfg.Email.DKIM.KeyFile = a.Config.Resolve(cfg.Email.DKIM.KeyFile)
-	return cfg
-}
-
-// plannedChannels are the offline channels marked with whether each would
-// send for real: enough to queue deliveries (crier publish) without
-// connecting to anything.
-func (a *App) plannedChannels() ([]channels.Channel, error) {
-	chans, err := a.offlineChannels()
-	if err != nil {
-		return nil, err
-	}
-	cfg := a.Config.Channels
-	outbox := map[string]bool{
-		"mastodon": cfg.Mastodon.Mode.UsesOutbox(cfg.Mastodon.HasCredentials()),
-		"discord":  cfg.Discord.Mode.UsesOutbox(cfg.Discord.HasCredentials()),
-		"email":    cfg.Email.Mode.UsesOutbox(cfg.Email.HasCredentials()),
-		"bluesky":  cfg.Bluesky.Mode.UsesOutbox(cfg.Bluesky.HasCredentials()),
-	}
-	for i := range chans {
-		chans[i].Outbox = outbox[chans[i].Name]
-	}
-	return a.digestOnly(chans), nil
 }
 
 // rendering is one channel's formatting of one post.
@@ -177,120 +155,61 @@ func renderAll(chans []channels.Channel, p post.Post) []rendering {
 	return out
 }
 
-// newsletter is what the daemon needs for the newsletter pages.
-type newsletter struct {
-	subs    *subscribers.Store
-	signer  *subscribers.Signer
-	mailer  subscribers.Mailer
-	archive *archive.Store
-}
-
-// webTopics are the configured topics as the pages show them.
-func webTopics(topics []email.Topic) []web.Topic {
-	out := make([]web.Topic, len(topics))
-	for i, t := range topics {
-		out[i] = web.Topic{Key: t.Key(), Name: t.Name, Names: t.Names}
-	}
-	return out
+// newsletterSettings is a channel whose supporters subscribe on Crier's own
+// pages (the email newsletter): the daemon mounts the pages for it.
+type newsletterSettings interface {
+	Newsletter(ctx context.Context, env channels.Env, sender channels.Sender) (*subscribers.Newsletter, error)
 }
 
 // liveChannels builds every enabled channel with its real sender, or the
-// outbox sender when it has no credentials (or mode: outbox).
-func (a *App) liveChannels(ctx context.Context, st *store.Store, reg prometheus.Registerer) ([]channels.Channel, *newsletter, error) {
-	cfg, camp := a.channelsConfig(), a.campaign()
+// outbox sender when it has no credentials (or mode: outbox), and the
+// newsletter pages' parts when a channel has them.
+func (a *App) liveChannels(ctx context.Context, st *store.Store, reg prometheus.Registerer) ([]channels.Channel, *subscribers.Newsletter, error) {
+	camp := a.campaign()
 	content, err := a.contentClient()
 	if err != nil {
 		return nil, nil, err
 	}
-	env := channels.Env{Campaign: camp, DB: st.DB(), HTTPClient: a.HTTPClient, Content: content, Logger: a.Logger, DataDir: a.Config.DataPath()}
 	box := outbox.New(a.Config.DataPath("outbox"))
+	env := channels.Env{Campaign: camp, DB: st.DB(), HTTPClient: a.HTTPClient, Content: content, Logger: a.Logger,
+		DataDir: a.Config.DataPath(), OutboxDir: box.Dir, Registerer: reg}
 	var out []channels.Channel
-	add := func(name string, useOutbox bool, offline channels.Formatter, live func() (channels.Formatter, channels.Sender, error)) error {
-		if useOutbox {
-			a.Logger.Info("channel has no credentials: rendering deliveries to the local outbox", "channel", name, "outbox", box.Dir+"/"+name)
-			out = append(out, channels.Channel{Name: name, Formatter: offline, Sender: box, Outbox: true})
-			return nil
-		}
-		f, s, err := live()
-		if err != nil {
-			return fmt.Errorf("connecting the %s channel: %w", name, err)
-		}
-		a.Logger.Info("channel sends for real", "channel", name)
-		out = append(out, channels.Channel{Name: name, Formatter: f, Sender: s})
-		return nil
-	}
-	if cfg.Mastodon.Enabled {
-		if err := add("mastodon", cfg.Mastodon.Mode.UsesOutbox(cfg.Mastodon.HasCredentials()), mastodon.NewFormatter(cfg.Mastodon, camp),
-			func() (channels.Formatter, channels.Sender, error) { return mastodon.New(ctx, cfg.Mastodon, env) }); err != nil {
-			return nil, nil, err
-		}
-	}
-	if cfg.Discord.Enabled {
-		if err := add("discord", cfg.Discord.Mode.UsesOutbox(cfg.Discord.HasCredentials()), discord.NewFormatter(cfg.Discord, camp),
-			func() (channels.Formatter, channels.Sender, error) { return discord.New(ctx, cfg.Discord, env) }); err != nil {
-			return nil, nil, err
-		}
-	}
-	if cfg.Bluesky.Enabled {
-		if err := add(bluesky.Name, cfg.Bluesky.Mode.UsesOutbox(cfg.Bluesky.HasCredentials()), bluesky.NewFormatter(cfg.Bluesky, camp),
-			func() (channels.Formatter, channels.Sender, error) { return bluesky.New(ctx, cfg.Bluesky, env) }); err != nil {
-			return nil, nil, err
-		}
-	}
-	var nl *newsletter
-	if cfg.Email.Enabled {
-		subs, err := subscribers.Open(ctx, st.DB())
-		if err != nil {
-			return nil, nil, fmt.Errorf("opening subscribers: %w", err)
-		}
-		key := []byte(cfg.Email.LinkSecret.Reveal())
-		if len(key) == 0 {
-			if key, err = subscribers.LoadOrCreateKey(a.Config.DataPath()); err != nil {
-				return nil, nil, fmt.Errorf("link signing key: %w", err)
+	var nl *subscribers.Newsletter
+	for _, inst := range channels.Enabled(a.Instances) {
+		ch := channels.Channel{Name: inst.Name, Outbox: inst.UsesOutbox()}
+		ch.DigestOnly, _ = inst.DigestOnly()
+		if ch.Outbox {
+			f, err := inst.Settings.Formatter(camp)
+			if err != nil {
+				return nil, nil, err
 			}
-		}
-		arch, err := archive.Open(ctx, st.DB())
-		if err != nil {
-			return nil, nil, fmt.Errorf("opening the newsletter archive: %w", err)
-		}
-		nl = &newsletter{subs: subs, signer: subscribers.NewSigner(key), archive: arch}
-		offline, err := email.NewFormatter(cfg.Email, camp)
-		if err != nil {
-			return nil, nil, fmt.Errorf("email channel: %w", err)
-		}
-		useOutbox := cfg.Email.Mode.UsesOutbox(cfg.Email.HasCredentials())
-		if err := add("email", useOutbox, offline, func() (channels.Formatter, channels.Sender, error) {
-			return email.New(ctx, cfg.Email, env, subs, nl.signer, email.WithRegisterer(reg))
-		}); err != nil {
-			return nil, nil, err
-		}
-		if m, ok := out[len(out)-1].Sender.(subscribers.Mailer); ok && !useOutbox {
-			nl.mailer = m
+			ch.Formatter, ch.Sender = f, box
+			a.Logger.Info("channel has no credentials: rendering deliveries to the local outbox", "channel", inst.Name, "outbox", filepath.Join(box.Dir, inst.Name))
 		} else {
-			nl.mailer = email.NewOutboxMailer(cfg.Email, camp, box.Dir)
+			f, s, err := inst.Settings.Connect(ctx, env)
+			if err != nil {
+				return nil, nil, fmt.Errorf("connecting the %s channel: %w", inst.Name, err)
+			}
+			ch.Formatter, ch.Sender = f, s
+			a.Logger.Info("channel sends for real", "channel", inst.Name, "type", inst.Type)
 		}
+		if n, ok := inst.Settings.(newsletterSettings); ok {
+			parts, err := n.Newsletter(ctx, env, ch.Sender)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s channel: %w", inst.Name, err)
+			}
+			nl = parts
+		}
+		out = append(out, ch)
 	}
-	return a.digestOnly(out), nl, nil
-}
-
-// digestOnly marks the newsletter as taking posts only through its digest
-// when channels.email.newsletter is digest.
-func (a *App) digestOnly(chans []channels.Channel) []channels.Channel {
-	for i := range chans {
-		chans[i].DigestOnly = chans[i].Name == "email" && !a.Config.Channels.Email.SendsEachPost()
-	}
-	return chans
+	return out, nl, nil
 }
 
 // sendsForReal reports whether any enabled channel would send for real
 // rather than render to the outbox (examples are then held back).
 func (a *App) sendsForReal() bool {
-	chans, err := a.plannedChannels()
-	if err != nil {
-		return false
-	}
-	for _, ch := range chans {
-		if !ch.Outbox {
+	for _, inst := range channels.Enabled(a.Instances) {
+		if !inst.UsesOutbox() {
 			return true
 		}
 	}

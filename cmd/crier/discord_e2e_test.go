@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -103,4 +104,78 @@ func deliveredState(t *testing.T, cfg string) string {
 		return ""
 	}
 	return st.Posts[0].Deliveries[0].State
+}
+
+// TestDaemonDeliversToTwoDiscordInstances: the campaign's announcement
+// channel (bot) and a partner server's webhook are two instances of the
+// Discord type, each with its own text, mention and delivery.
+func TestDaemonDeliversToTwoDiscordInstances(t *testing.T) {
+	cleanEnv(t)
+	fake := discordfake.New(t)
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "posts"), 0o755)
+	os.WriteFile(filepath.Join(dir, "posts", "call.md"), []byte(`---
+title: ICAT issues a Call to Action
+link: https://camaca.example/news/icat
+channels:
+  discord-partners:
+    text: Partners, please share our response to ICAT.
+---
+The UN needs to support CAMACA on this issue.
+`), 0o644)
+	t.Setenv("TEST_DISCORD_TOKEN", discordfake.Token)
+	t.Setenv("TEST_PARTNERS_WEBHOOK", discordfake.WebhookURL(discordfake.WebhookID))
+	cfg := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`campaign: {name: CAMACA, website: https://camaca.example}
+http: {listen: %q}
+sources: {markdown: {dir: posts}}
+delivery: {timeout: 10s}
+channels:
+  mastodon: {enabled: false}
+  email: {enabled: false}
+  discord:
+    mode: send
+    token: ${TEST_DISCORD_TOKEN}
+    channel_id: %q
+    crosspost: true
+  discord-partners:
+    type: discord
+    mode: send
+    webhook_url: ${TEST_PARTNERS_WEBHOOK}
+    mention: here
+`, freeAddr(t), discordfake.AnnouncementChannelID)), 0o644)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var logs syncBuffer
+	done := make(chan int)
+	go func() {
+		done <- runApp(ctx, &App{Stdout: io.Discard, Stderr: &logs, HTTPClient: fake.Client()}, []string{"--config", cfg, "run"})
+	}()
+	want := map[string]string{"md:call/discord": "sent", "md:call/discord-partners": "sent"}
+	var got map[string]string
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if got = deliveryStates(t, cfg); fmt.Sprint(got) == fmt.Sprint(want) {
+			break
+		}
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("daemon exit %d", code)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("deliveries %v, want %v\nlogs:\n%s", got, want, logs.String())
+	}
+	own, partners := fake.Messages(discordfake.AnnouncementChannelID), fake.Messages(discordfake.TextChannelID)
+	if len(own) != 1 || len(partners) != 1 {
+		t.Fatalf("want one message in each channel, got %d and %d", len(own), len(partners))
+	}
+	if own[0].Crossposted != 1 || len(own[0].Pinged) != 0 || strings.Contains(string(own[0].Body), "Partners, please share") {
+		t.Errorf("the campaign's own message: crossposted %d, pinged %v, body %s", own[0].Crossposted, own[0].Pinged, own[0].Body)
+	}
+	if partners[0].WebhookID != discordfake.WebhookID || !strings.Contains(string(partners[0].Body), "Partners, please share") || partners[0].Content != "@here" || len(partners[0].Pinged) == 0 {
+		t.Errorf("the partners' message: webhook %q, pinged %v, body %s", partners[0].WebhookID, partners[0].Pinged, partners[0].Body)
+	}
+	if own[0].Nonce == partners[0].Nonce {
+		t.Error("two instances share an idempotency nonce")
+	}
 }

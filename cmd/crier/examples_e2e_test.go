@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/internal/testpeers/mailpit"
 	"github.com/crierhq/crier/internal/testpeers/mastodonfake"
+	"github.com/crierhq/crier/post"
 )
 
 // TestShippedExamplesAreNeverSentForReal is issue 9's first-day run: the

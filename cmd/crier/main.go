@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/config"
 	"github.com/crierhq/crier/contentfetch"
 	"github.com/crierhq/crier/internal/redact"
@@ -29,9 +30,13 @@ import (
 type App struct {
 	ConfigPath string
 	Config     *config.Config
-	Logger     *slog.Logger
-	Stdout     io.Writer
-	Stderr     io.Writer
+	// Registry is the channel types this binary knows (providers()).
+	Registry *channels.Registry
+	// Instances are the configured channels, enabled or not.
+	Instances []channels.Instance
+	Logger    *slog.Logger
+	Stdout    io.Writer
+	Stderr    io.Writer
 	// HTTPClient carries every outgoing request to an address the config
 	// names (feeds, Mastodon, Discord, SMTP's neighbours).
 	HTTPClient *http.Client
@@ -101,6 +106,9 @@ func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 // client that reaches local fakes).
 func runApp(ctx context.Context, app *App, args []string) int {
 	stdout, stderr := app.Stdout, app.Stderr
+	if app.Registry == nil {
+		app.Registry = providers()
+	}
 	fs := flag.NewFlagSet("crier", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	defaultConfig := "config.yaml"
@@ -160,12 +168,12 @@ func runApp(ctx context.Context, app *App, args []string) int {
 	}
 	app.helpAsked = wantsHelp(rest)
 	if !cmd.noConfig && !app.helpAsked {
-		cfg, err := config.Load(app.ConfigPath)
+		cfg, insts, err := app.Registry.Load(app.ConfigPath)
 		if err != nil {
 			fmt.Fprintf(stderr, "crier: %v\n", err)
 			return 2
 		}
-		app.Config = cfg
+		app.Config, app.Instances = cfg, insts
 	}
 	app.Logger = newLogger(app, stderr)
 

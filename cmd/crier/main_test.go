@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/channels/email"
 	"github.com/crierhq/crier/web"
 )
 
@@ -388,7 +389,7 @@ func TestAdminStatusNeedsTheToken(t *testing.T) {
 	}
 	defer st.Close()
 	srv := web.New(web.Options{AdminToken: "organiser-token-0123456789abcdef0123"})
-	srv.HandleAdmin("GET /admin/status", statusHandler(st))
+	srv.HandleAdmin("GET /admin/status", statusHandler(providers(), st))
 	for _, tc := range []struct {
 		auth string
 		want int
@@ -405,5 +406,47 @@ func TestAdminStatusNeedsTheToken(t *testing.T) {
 		if tc.want == 200 && !strings.Contains(rec.Body.String(), `"md:full-sentence-campaign-launch"`) {
 			t.Errorf("status body: %s", rec.Body.String())
 		}
+	}
+}
+
+// TestShippedConfigIsValid loads config.yaml with every channel type this
+// binary knows, as crier run does.
+func TestShippedConfigIsValid(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile("../../config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, insts, err := providers().Parse("../../config.yaml", data, func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatalf("shipped config.yaml must load with no environment: %v", err)
+	}
+	if len(insts) != len(providers().Types()) {
+		t.Fatalf("want one channel of every type in the shipped config, got %d", len(insts))
+	}
+	for _, i := range insts {
+		if i.Settings.HasCredentials() || !i.UsesOutbox() || i.Name != i.Type {
+			t.Errorf("%s: with no environment no channel should have credentials (they must render to the outbox)", i.Name)
+		}
+	}
+	if cfg.Schedules.MaxLateness != 6*time.Hour || cfg.Sources.Feeds[0].PublishNewest != 1 {
+		t.Errorf("values not decoded: %+v", cfg.Schedules)
+	}
+	// Issue 9: the sample feed is an example, the newsletter choice is
+	// explicit, and times are the campaign's.
+	if !cfg.Sources.Feeds[0].Example {
+		t.Error("the shipped sample feed must be marked example: true")
+	}
+	var mail email.Config
+	for _, sec := range cfg.Channels {
+		if sec.Name == "email" {
+			sec.Decode(&mail)
+		}
+	}
+	if mail.Newsletter == "" {
+		t.Error("the shipped config must choose channels.email.newsletter")
+	}
+	if cfg.Location().String() != "Europe/London" {
+		t.Errorf("campaign.timezone read as %s", cfg.Location())
 	}
 }

@@ -8,8 +8,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/crierhq/crier/archive"
-	"github.com/crierhq/crier/bot/markdown"
-	"github.com/crierhq/crier/channels/email"
+	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/post"
 )
 
 const newsletterUsage = `Usage: crier newsletter test|archive|hide|unhide ...
@@ -18,6 +18,12 @@ const newsletterUsage = `Usage: crier newsletter test|archive|hide|unhide ...
   crier newsletter hide ID                     hide a newsletter from the public archive and its feed
   crier newsletter unhide ID                   show it again
 `
+
+// testSender is a channel that can send one test copy to an organiser (the
+// newsletter).
+type testSender interface {
+	SendTest(ctx context.Context, c channels.Campaign, p post.Post, to string) error
+}
 
 func cmdNewsletter(ctx context.Context, app *App, args []string) error {
 	if len(args) > 0 {
@@ -59,14 +65,20 @@ list receives anything and nothing is recorded as delivered.`)
 		fs.Usage()
 		return usageError{"give one post file and --to ADDRESS"}
 	}
-	p, err := markdown.ParseFileIn(file, app.Config.Location())
+	p, err := app.postReader().ParseFile(file)
 	if err != nil {
 		return err
 	}
-	cfg := app.Config.Channels.Email
-	cfg.Templates = app.Config.Resolve(cfg.Templates)
-	cfg.DKIM.KeyFile = app.Config.Resolve(cfg.DKIM.KeyFile)
-	if err := email.SendTest(ctx, cfg, app.campaign(), p, *to); err != nil {
+	var tester testSender
+	for _, inst := range channels.Enabled(app.Instances) {
+		if t, ok := inst.Settings.(testSender); ok {
+			tester = t
+		}
+	}
+	if tester == nil {
+		return fmt.Errorf("no newsletter channel is enabled in %s", app.ConfigPath)
+	}
+	if err := tester.SendTest(ctx, app.campaign(), p, *to); err != nil {
 		return fmt.Errorf("sending the test copy of %s: %w", file, err)
 	}
 	fmt.Fprintf(app.Stdout, "Sent a test copy of %q to %s.\n", p.Title, *to)

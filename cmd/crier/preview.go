@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -14,10 +13,9 @@ import (
 
 	"github.com/crierhq/crier/bot"
 	"github.com/crierhq/crier/bot/feed"
-	"github.com/crierhq/crier/bot/markdown"
-	"github.com/crierhq/crier/bot/post"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/config"
+	"github.com/crierhq/crier/post"
 	"github.com/crierhq/crier/schedules"
 )
 
@@ -31,6 +29,8 @@ type previewPost struct {
 	Channels map[string]json.RawMessage `json:"channels"`
 	Warnings map[string][]string        `json:"warnings,omitempty"`
 	Errors   map[string]string          `json:"errors,omitempty"`
+
+	payloads map[string]channels.Payload
 }
 
 func cmdPreview(ctx context.Context, app *App, args []string) error {
@@ -80,7 +80,7 @@ POST /channels/{id}/messages, for email the subject, text and HTML.`)
 			posts = append(posts, bot.WithFeedDefaults(it.Post, fc))
 		}
 	case *feedURL == "" && len(rest) == 1:
-		p, err := markdown.ParseFileIn(rest[0], app.Config.Location())
+		p, err := app.postReader().ParseFile(rest[0])
 		if err != nil {
 			return err
 		}
@@ -96,7 +96,7 @@ POST /channels/{id}/messages, for email the subject, text and HTML.`)
 	var out []previewPost
 	imageWarnings := app.checkImages(ctx, posts)
 	for i, p := range posts {
-		pp := previewPost{PostID: p.ID, Title: p.Title, When: app.when(p), Example: p.Example, Channels: map[string]json.RawMessage{}, Warnings: map[string][]string{}, Errors: map[string]string{}}
+		pp := previewPost{PostID: p.ID, Title: p.Title, When: app.when(p), Example: p.Example, Channels: map[string]json.RawMessage{}, Warnings: map[string][]string{}, Errors: map[string]string{}, payloads: map[string]channels.Payload{}}
 		if w := imageWarnings[i]; w != "" {
 			pp.Warnings["image"] = []string{w}
 		}
@@ -110,6 +110,7 @@ POST /channels/{id}/messages, for email the subject, text and HTML.`)
 				return fmt.Errorf("encoding %s payload of %s: %w", r.Channel, p.ID, err)
 			}
 			pp.Channels[r.Channel] = body
+			pp.payloads[r.Channel] = r.Payload
 			if len(r.Payload.Warnings) > 0 {
 				pp.Warnings[r.Channel] = r.Payload.Warnings
 			}
@@ -140,16 +141,10 @@ POST /channels/{id}/messages, for email the subject, text and HTML.`)
 			fmt.Fprintln(app.Stdout, "   example: true (only ever rendered to the outbox, never sent for real)")
 		}
 		for _, name := range sortedKeys(pp.Channels) {
-			var v any
-			_ = json.Unmarshal(pp.Channels[name], &v)
 			fmt.Fprintf(app.Stdout, "\n== %s ==\n", name)
-			if name == "email" && !app.Config.Channels.Email.SendsEachPost() {
-				fmt.Fprintln(app.Stdout, "   (channels.email.newsletter is digest: supporters get this post in the next digest, not on its own; crier preview --digest shows it)")
+			if inst, ok := app.instance(name); ok {
+				inst.Settings.Preview(app.Stdout, pp.payloads[name])
 			}
-			if name == "email" {
-				app.explainTopics(pp.Channels[name])
-			}
-			printHuman(app.Stdout, v, "   ")
 			for _, w := range pp.Warnings[name] {
 				fmt.Fprintf(app.Stdout, "   warning: %s\n", w)
 			}
@@ -172,44 +167,6 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-// printHuman shows a payload for a person: multi-line text as text, HTML as
-// its size (--html writes it to a file), everything else as key: value.
-func printHuman(w io.Writer, v any, indent string) {
-	switch x := v.(type) {
-	case map[string]any:
-		for _, k := range sortedKeys(x) {
-			switch val := x[k].(type) {
-			case string:
-				switch {
-				case k == "html":
-					fmt.Fprintf(w, "%s%s: (%d bytes of HTML; --html FILE writes it)\n", indent, k, len(val))
-				case strings.Contains(val, "\n"):
-					fmt.Fprintf(w, "%s%s:\n", indent, k)
-					for _, line := range strings.Split(strings.TrimRight(val, "\n"), "\n") {
-						fmt.Fprintf(w, "%s  | %s\n", indent, line)
-					}
-				default:
-					fmt.Fprintf(w, "%s%s: %s\n", indent, k, val)
-				}
-			case map[string]any, []any:
-				fmt.Fprintf(w, "%s%s:\n", indent, k)
-				printHuman(w, val, indent+"  ")
-			default:
-				b, _ := json.Marshal(val)
-				fmt.Fprintf(w, "%s%s: %s\n", indent, k, b)
-			}
-		}
-	case []any:
-		for i, e := range x {
-			fmt.Fprintf(w, "%s[%d]\n", indent, i+1)
-			printHuman(w, e, indent+"  ")
-		}
-	default:
-		b, _ := json.Marshal(x)
-		fmt.Fprintf(w, "%s%s\n", indent, b)
-	}
 }
 
 func writeHTMLFile(path string, p channels.Payload, many bool, postID string) error {
@@ -279,13 +236,14 @@ func (a *App) previewDigest(ctx context.Context, asJSON bool, htmlOut string) er
 	if err != nil {
 		return err
 	}
-	chans, err := a.plannedChannels()
+	chans, err := a.offlineChannels()
 	if err != nil {
 		return err
 	}
+	// The channel that sends digests (the newsletter), whatever its name.
 	var email *channels.Channel
 	for i := range chans {
-		if chans[i].Name == "email" {
+		if _, ok := chans[i].Formatter.(channels.DigestFormatter); ok {
 			email = &chans[i]
 		}
 	}
@@ -322,7 +280,7 @@ func (a *App) previewDigest(ctx context.Context, asJSON bool, htmlOut string) er
 	if asJSON {
 		b, err := channels.MarshalIndent(map[string]any{
 			"digest_id": w.ID, "since": w.Since.In(a.Config.Location()), "until": w.Until.In(a.Config.Location()),
-			"posts": len(posts), "email": json.RawMessage(body), "warnings": payload.Warnings,
+			"posts": len(posts), email.Name: json.RawMessage(body), "warnings": payload.Warnings,
 		})
 		if err != nil {
 			return err
@@ -330,31 +288,10 @@ func (a *App) previewDigest(ctx context.Context, asJSON bool, htmlOut string) er
 		_, err = a.Stdout.Write(b)
 		return err
 	}
-	var v any
-	_ = json.Unmarshal(body, &v)
-	fmt.Fprintf(a.Stdout, "\n== email (%d post(s)) ==\n", len(posts))
-	printHuman(a.Stdout, v, "   ")
+	fmt.Fprintf(a.Stdout, "\n== %s (%d post(s)) ==\n", email.Name, len(posts))
+	channels.PreviewFields(a.Stdout, payload.Body, "   ")
 	for _, w := range payload.Warnings {
 		fmt.Fprintf(a.Stdout, "   warning: %s\n", w)
 	}
 	return nil
-}
-
-// explainTopics says who gets a newsletter when supporters choose topics.
-func (app *App) explainTopics(raw json.RawMessage) {
-	if len(app.Config.Channels.Email.Topics) == 0 {
-		return
-	}
-	var m struct {
-		Topics  []string `json:"topics"`
-		General bool     `json:"general"`
-	}
-	if json.Unmarshal(raw, &m) != nil {
-		return
-	}
-	if m.General {
-		fmt.Fprintln(app.Stdout, "   (on no topic: it goes to every supporter, whatever topics they chose)")
-		return
-	}
-	fmt.Fprintf(app.Stdout, "   (topics: %s: it goes to supporters who chose one of these, or no topic)\n", strings.Join(m.Topics, ", "))
 }

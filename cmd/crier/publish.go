@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/crierhq/crier/bot"
-	"github.com/crierhq/crier/bot/markdown"
 	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/channels"
 )
 
 func cmdPublish(ctx context.Context, app *App, args []string) error {
@@ -30,7 +30,7 @@ anywhere else goes only to the channels named.`)
 		fs.Usage()
 		return usageError{"give exactly one post file"}
 	}
-	p, err := markdown.ParseFileIn(rest[0], app.Config.Location())
+	p, err := app.postReader().ParseFile(rest[0])
 	if err != nil {
 		return err
 	}
@@ -38,7 +38,7 @@ anywhere else goes only to the channels named.`)
 	if err != nil {
 		return err
 	}
-	chans, err := app.plannedChannels()
+	chans, err := app.offlineChannels()
 	if err != nil {
 		return err
 	}
@@ -71,8 +71,10 @@ anywhere else goes only to the channels named.`)
 	if err != nil {
 		return err
 	}
-	if !app.Config.Channels.Email.SendsEachPost() && slices.Contains(names, "email") && (len(only) == 0 || slices.Contains(only, "email")) {
-		fmt.Fprintf(app.Stdout, "%s: the newsletter goes out as a digest (channels.email.newsletter: digest): supporters get this post in the next digest after it is published\n", p.ID)
+	for _, inst := range channels.Enabled(app.Instances) {
+		if digest, note := inst.DigestOnly(); digest && (len(only) == 0 || slices.Contains(only, inst.Name)) {
+			fmt.Fprintf(app.Stdout, "%s: %s\n", p.ID, note)
+		}
 	}
 	if len(queued) == 0 {
 		if p.Example && b.SendsForReal() {
@@ -108,7 +110,7 @@ never sent again.`)
 	if err != nil {
 		return err
 	}
-	chans, err := app.plannedChannels()
+	chans, err := app.offlineChannels()
 	if err != nil {
 		return err
 	}

@@ -11,10 +11,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/crierhq/crier/archive"
 	"github.com/crierhq/crier/bot"
 	"github.com/crierhq/crier/bot/feed"
 	"github.com/crierhq/crier/bot/markdown"
-	"github.com/crierhq/crier/channels/email"
 	"github.com/crierhq/crier/web"
 )
 
@@ -87,6 +87,7 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 		Store:       st,
 		Channels:    chans,
 		MarkdownDir: cfg.Resolve(cfg.Sources.Markdown.Dir),
+		Posts:       app.postReader(),
 		Feeds:       cfg.Sources.Feeds,
 		Fetcher:     &feed.Fetcher{Client: app.HTTPClient, UserAgent: "Crier (+" + cfg.Campaign.Website + ")"},
 		Delivery:    cfg.Delivery,
@@ -104,18 +105,22 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 	}
 	srv := web.New(web.Options{Listen: cfg.HTTP.Listen, Health: b.Health, Warnings: b.Warnings, Registry: reg, AdminToken: cfg.HTTP.AdminToken,
 		MetricsToken: cfg.HTTP.MetricsToken, TrustedProxies: proxies, Logger: app.Logger})
-	srv.HandleAdmin("GET /admin/status", statusHandler(st))
+	srv.HandleAdmin("GET /admin/status", statusHandler(app.Registry, st))
 	if nl != nil {
+		arch, err := archive.Open(ctx, st.DB())
+		if err != nil {
+			return nil, nil, fmt.Errorf("opening the newsletter archive: %w", err)
+		}
 		if err := web.MountNewsletter(srv, web.NewsletterOptions{
-			Store: nl.subs, Signer: nl.signer, Mailer: nl.mailer, PublicURL: cfg.HTTP.PublicURL,
+			Store: nl.Store, Signer: nl.Signer, Mailer: nl.Mailer, PublicURL: cfg.HTTP.PublicURL,
 			Campaign: app.campaign(), Logger: app.Logger, Now: time.Now, TrustedProxies: proxies,
-			MaxConfirmationsPerHour: cfg.Channels.Email.ConfirmationsPerHour,
-			Topics:                  webTopics(cfg.Channels.Email.Topics),
-			Newsletter:              cfg.Channels.Email.Newsletter,
-			Archive:                 nl.archive,
+			MaxConfirmationsPerHour: nl.ConfirmationsPerHour,
+			Erased:                  nl.Erased,
+			Topics:                  nl.Topics,
+			Newsletter:              nl.Sends,
+			Archive:                 arch,
 			Templates:               cfg.Resolve(cfg.HTTP.Templates),
 			PrivacyPolicyURL:        cfg.Campaign.PrivacyPolicy,
-			Erased:                  func(id int64) error { return email.EraseConfirmations(cfg.DataPath("outbox"), id) },
 		}); err != nil {
 			return nil, nil, fmt.Errorf("mounting newsletter pages: %w", err)
 		}

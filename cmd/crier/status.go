@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/crierhq/crier/bot/store"
-	"github.com/crierhq/crier/channels/email"
+	"github.com/crierhq/crier/channels"
 )
 
 type statusPost struct {
@@ -47,14 +47,16 @@ type statusReport struct {
 	Posts []statusPost `json:"posts"`
 	// PostProblems are post files the daemon cannot read (skipped until
 	// fixed).
-	PostProblems    []store.PostProblem `json:"post_problems"`
-	NewsletterSends []email.Progress    `json:"newsletter_sends"`
+	PostProblems []store.PostProblem `json:"post_problems"`
+	// NewsletterSends are the sends of channels that report their own
+	// progress (channels.SendReporter: the newsletter's).
+	NewsletterSends []any `json:"newsletter_sends"`
 }
 
 // loadStatus reads the newest posts with their deliveries, and the
 // newsletter sends.
-func loadStatus(ctx context.Context, st *store.Store, limit int) (statusReport, error) {
-	rep := statusReport{Posts: []statusPost{}, PostProblems: []store.PostProblem{}, NewsletterSends: []email.Progress{}}
+func loadStatus(ctx context.Context, reg *channels.Registry, st *store.Store, limit int) (statusReport, error) {
+	rep := statusReport{Posts: []statusPost{}, PostProblems: []store.PostProblem{}, NewsletterSends: []any{}}
 	recent, err := st.RecentPosts(ctx, limit)
 	if err != nil {
 		return rep, err
@@ -71,9 +73,17 @@ func loadStatus(ctx context.Context, st *store.Store, limit int) (statusReport, 
 		return rep, err
 	}
 	rep.PostProblems = append(rep.PostProblems, problems...)
-	sends, err := email.SendProgress(ctx, st.DB())
-	rep.NewsletterSends = append(rep.NewsletterSends, sends...)
-	return rep, err
+	for _, typ := range reg.Types() {
+		p, _ := reg.Provider(typ)
+		if r, ok := p.(channels.SendReporter); ok {
+			sends, err := r.SendProgress(ctx, st.DB())
+			if err != nil {
+				return rep, err
+			}
+			rep.NewsletterSends = append(rep.NewsletterSends, sends...)
+		}
+	}
+	return rep, nil
 }
 
 func newStatusPost(sp store.StoredPost, ds []store.Delivery) statusPost {
@@ -101,13 +111,13 @@ func newStatusPost(sp store.StoredPost, ds []store.Delivery) statusPost {
 
 // statusHandler serves the same report as JSON, for organisers' tools
 // (mounted behind the admin token).
-func statusHandler(st *store.Store) http.Handler {
+func statusHandler(reg *channels.Registry, st *store.Store) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		limit := 20
 		if n, err := strconv.Atoi(r.URL.Query().Get("limit")); err == nil && n > 0 && n <= 500 {
 			limit = n
 		}
-		rep, err := loadStatus(r.Context(), st, limit)
+		rep, err := loadStatus(r.Context(), reg, st, limit)
 		if err != nil {
 			http.Error(w, "reading the status failed", http.StatusInternalServerError)
 			return
@@ -135,7 +145,7 @@ Then post files that cannot be read, and the progress of newsletter sends.`)
 	if err != nil {
 		return err
 	}
-	rep, err := loadStatus(ctx, st, *limit)
+	rep, err := loadStatus(ctx, app.Registry, st, *limit)
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/crierhq/crier/channels/email"
 	"github.com/crierhq/crier/subscribers"
 )
 
@@ -276,8 +275,12 @@ form themselves and confirm, that works. Use this for erasure requests; an unsub
 	id, err := subs.Erase(ctx, pos[0])
 	if err == nil {
 		// The confirmation mails the outbox holds carry the address.
-		if err := email.EraseConfirmations(app.Config.DataPath("outbox"), id); err != nil {
-			return err
+		for _, inst := range app.Instances {
+			if e, ok := inst.Settings.(confirmationEraser); ok {
+				if err := e.EraseConfirmations(app.Config.DataPath("outbox"), id); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	if errors.Is(err, subscribers.ErrNotFound) {
@@ -383,4 +386,10 @@ func (b *progressBar) finish() {
 	if b.drawn {
 		fmt.Fprint(b.w, "\r\033[K")
 	}
+}
+
+// confirmationEraser is a channel that keeps copies of confirmation mails in
+// the outbox (the newsletter without SMTP): an erasure removes them too.
+type confirmationEraser interface {
+	EraseConfirmations(outboxDir string, id int64) error
 }

@@ -19,7 +19,7 @@ text) are shown but do not fail.`)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := config.Load(app.ConfigPath)
+	cfg, insts, err := app.Registry.Load(app.ConfigPath)
 	if err != nil {
 		var probs config.Problems
 		if errors.As(err, &probs) {
@@ -30,10 +30,10 @@ text) are shown but do not fail.`)
 		}
 		return err
 	}
-	app.Config = cfg
+	app.Config, app.Instances = cfg, insts
 	problems := 0
 	dir := cfg.Resolve(cfg.Sources.Markdown.Dir)
-	posts, errs := markdown.LoadDirIn(dir, cfg.Location())
+	posts, errs := app.postReader().LoadDir(dir)
 	badFiles := map[string]bool{}
 	for _, e := range errs {
 		var fe *markdown.FileError

@@ -33,8 +33,8 @@ type Post struct {
 	// or an item of a feed marked example in the config): it is only ever
 	// rendered to the outbox, never sent for real.
 	Example bool `json:"example,omitempty"`
-	// Channels holds per-channel overrides keyed by channel name
-	// ("mastodon", "discord", "email").
+	// Channels holds per-channel overrides keyed by channel instance name
+	// (the keys under channels: in config.yaml, e.g. "mastodon-leeds").
 	Channels map[string]Override `json:"channels,omitempty"`
 	Source   Source              `json:"source"`
 	// Update is set when this is an update note for an edited feed item.

@@ -1,0 +1,43 @@
+package mastodon
+
+import (
+	"context"
+	"io"
+
+	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/config"
+)
+
+// Provider is the Mastodon channel type for the channel registry.
+type Provider struct{}
+
+// Type is "mastodon".
+func (Provider) Type() string { return Name }
+
+// Configure reads one Mastodon account's section.
+func (Provider) Configure(s config.ChannelSection) (channels.Settings, config.Problems) {
+	cfg := Config{Name: s.Name, Enabled: true, Visibility: "public"}
+	probs := s.Decode(&cfg)
+	for _, p := range cfg.Validate() {
+		probs = append(probs, s.Problem(p.Field, "%s", p.Message))
+	}
+	return settings{cfg}, probs
+}
+
+// settings is one configured Mastodon account.
+type settings struct{ cfg Config }
+
+func (s settings) Enabled() bool        { return s.cfg.Enabled }
+func (s settings) Mode() channels.Mode  { return s.cfg.Mode }
+func (s settings) HasCredentials() bool { return s.cfg.HasCredentials() }
+
+func (s settings) Formatter(c channels.Campaign) (channels.Formatter, error) {
+	return NewFormatter(s.cfg, c), nil
+}
+
+func (s settings) Connect(ctx context.Context, env channels.Env) (channels.Formatter, channels.Sender, error) {
+	return New(ctx, s.cfg, env)
+}
+
+// Preview shows each status of the thread with its parameters.
+func (s settings) Preview(w io.Writer, p channels.Payload) { channels.PreviewFields(w, p.Body, "   ") }

@@ -1,0 +1,23 @@
+package main
+
+import (
+	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/channels/bluesky"
+	"github.com/crierhq/crier/channels/discord"
+	"github.com/crierhq/crier/channels/email"
+	"github.com/crierhq/crier/channels/mastodon"
+)
+
+// providers is every channel type this binary knows. Adding a channel type
+// is its package, its import above and its line here; nothing else in the
+// core changes. The registry is a value built here rather than filled by
+// init() in each package, so tests can build their own and the list of
+// supported channels is read in one place.
+func providers() *channels.Registry {
+	return channels.NewRegistry(
+		bluesky.Provider{},
+		discord.Provider{},
+		email.Provider{},
+		mastodon.Provider{},
+	)
+}
