@@ -254,3 +254,12 @@ func (s *Signer) Verify(mac, purpose string, data ...string) bool {
 func (s *Signer) PreferencesURL(publicURL string, sub Subscriber) string {
 	return link(publicURL, "/preferences", s.Token(PurposeUnsubscribe, sub, time.Time{}))
 }
+
+// Subkey derives a key of its own for another use of the link secret (the
+// bounce mailbox's signed addresses), so that no signature made for one
+// purpose is valid for another.
+func (s *Signer) Subkey(purpose string) []byte {
+	m := hmac.New(sha256.New, s.key)
+	m.Write([]byte("crier-subkey-v1\x00" + purpose))
+	return m.Sum(nil)
+}

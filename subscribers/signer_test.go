@@ -174,3 +174,11 @@ func TestTokenHasOneSpelling(t *testing.T) {
 		}
 	}
 }
+
+func TestSubkeyIsItsOwn(t *testing.T) {
+	s := NewSigner([]byte("0123456789abcdef"))
+	a, b := s.Subkey("bounce-addresses"), s.Subkey("other")
+	if len(a) != 32 || string(a) == string(b) || string(a) == "0123456789abcdef" || string(NewSigner([]byte("another key.....")).Subkey("bounce-addresses")) == string(a) {
+		t.Fatal("subkeys are not distinct per purpose and key")
+	}
+}

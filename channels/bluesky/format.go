@@ -1,15 +1,16 @@
 package bluesky
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"unicode"
 
 	"github.com/rivo/uniseg"
 
 	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/channels/plaintext"
 	"github.com/crierhq/crier/post"
 )
 
@@ -197,16 +198,16 @@ func (f *Formatter) Format(p post.Post) (channels.Payload, error) {
 	pl := channels.Payload{Channel: f.cfg.instance(), PostID: p.ID}
 	p = validUTF8(p, f.cfg.instance())
 	c := composer{}
-	if cw := oneLine(p.ContentWarning); cw != "" {
+	if cw := plaintext.OneLine(p.ContentWarning); cw != "" {
 		c.cw = "CW: " + cw
 	}
-	title, prose := oneLine(p.Title), ""
+	title, prose := plaintext.OneLine(p.Title), ""
 	if o := strings.TrimSpace(p.TextFor(f.cfg.instance())); o != "" {
-		title, prose = "", normaliseText(o)
+		title, prose = "", plaintext.Normalise(o)
 	} else if s := strings.TrimSpace(p.Summary); s != "" {
-		prose = normaliseText(plainText(s))
+		prose = plaintext.Normalise(plaintext.FromMarkdown(s))
 	} else {
-		prose = normaliseText(plainText(p.Body))
+		prose = plaintext.Normalise(plaintext.FromMarkdown(p.Body))
 	}
 	link := strings.TrimSpace(p.Link)
 	if link != "" && strings.Contains(prose, link) {
@@ -217,8 +218,8 @@ func (f *Formatter) Format(p post.Post) (channels.Payload, error) {
 	}
 	c.tags = hashtags(title+"\n"+prose, p.Tags, f.cfg.Hashtags)
 
-	if !fits(join(c.cw, c.link, "x")) {
-		at, ok := fitPrefix(c.cw, func(cc cut) bool { return fits(join(kept(c.cw, cc, false), c.link, "x")) })
+	if !fits(plaintext.Join(c.cw, c.link, "x")) {
+		at, ok := fitPrefix(c.cw, func(cc cut) bool { return fits(plaintext.Join(kept(c.cw, cc, false), c.link, "x")) })
 		if !ok {
 			return pl, fmt.Errorf("formatting post %s for Bluesky: %w", p.ID, errNoRoom)
 		}
@@ -243,14 +244,14 @@ func (f *Formatter) Format(p post.Post) (channels.Payload, error) {
 	}
 
 	var langs []string
-	if l := firstNonEmpty(p.Language, f.cfg.Language, f.campaign.Language); l != "" {
+	if l := cmp.Or(p.Language, f.cfg.Language, f.campaign.Language); l != "" {
 		langs = []string{strings.ReplaceAll(l, "_", "-")}
 	}
 	var labels *Labels
-	if l := f.cfg.label(oneLine(p.ContentWarning)); l != "" {
+	if l := f.cfg.label(plaintext.OneLine(p.ContentWarning)); l != "" {
 		labels = &Labels{Type: "com.atproto.label.defs#selfLabels", Values: []LabelValue{{Val: l}}}
 	} else if p.ContentWarning != "" {
-		pl.Warnings = append(pl.Warnings, fmt.Sprintf("the content warning %q has no self-label in channels.bluesky.labels: the post opens with the warning but Bluesky will not hide it", oneLine(p.ContentWarning)))
+		pl.Warnings = append(pl.Warnings, fmt.Sprintf("the content warning %q has no self-label in channels.bluesky.labels: the post opens with the warning but Bluesky will not hide it", plaintext.OneLine(p.ContentWarning)))
 	}
 	parts := make(Parts, len(texts))
 	for i, t := range texts {
@@ -284,9 +285,9 @@ func (f *Formatter) embed(first *Part, p post.Post, link string, pl *channels.Pa
 	if link == "" {
 		return
 	}
-	desc := oneLine(plainText(p.Summary))
+	desc := plaintext.OneLine(plaintext.FromMarkdown(p.Summary))
 	if desc == "" {
-		desc = oneLine(plainText(p.Body))
+		desc = plaintext.OneLine(plaintext.FromMarkdown(p.Body))
 	}
 	if uniseg.GraphemeClusterCount(desc) > maxCardDescription {
 		if at, ok := fitPrefix(desc, func(cc cut) bool {
@@ -295,7 +296,7 @@ func (f *Formatter) embed(first *Part, p post.Post, link string, pl *channels.Pa
 			desc = kept(desc, at, false)
 		}
 	}
-	first.Record.Embed = &Embed{Type: EmbedExternal, External: &External{URI: link, Title: oneLine(p.Title), Description: desc}}
+	first.Record.Embed = &Embed{Type: EmbedExternal, External: &External{URI: link, Title: plaintext.OneLine(p.Title), Description: desc}}
 	if hasImage {
 		first.Image = &Image{URL: img.URL, File: img.File, Alt: strings.TrimSpace(img.Alt), Thumb: true}
 	}
@@ -376,9 +377,9 @@ func (c *composer) tagLine() string { return strings.Join(c.tags, " ") }
 // compose is the first (or only) part's text.
 func (c *composer) compose(title, prose string, withTags bool) string {
 	if withTags {
-		return join(c.cw, title, prose, c.link, c.tagLine())
+		return plaintext.Join(c.cw, title, prose, c.link, c.tagLine())
 	}
-	return join(c.cw, title, prose, c.link)
+	return plaintext.Join(c.cw, title, prose, c.link)
 }
 
 // shorten keeps the title, the link and as many hashtags as fit, and as much
@@ -388,12 +389,12 @@ func (c *composer) compose(title, prose string, withTags bool) string {
 func (c *composer) shorten(title, prose string) (string, error) {
 	for {
 		tags := c.tagLine()
-		if fits(join(c.cw, title, c.link, tags)) {
-			if at, ok := fitPrefix(prose, func(cc cut) bool { return fits(join(c.cw, title, kept(prose, cc, false), c.link, tags)) }); ok {
-				return join(c.cw, title, kept(prose, at, false), c.link, tags), nil
+		if fits(plaintext.Join(c.cw, title, c.link, tags)) {
+			if at, ok := fitPrefix(prose, func(cc cut) bool { return fits(plaintext.Join(c.cw, title, kept(prose, cc, false), c.link, tags)) }); ok {
+				return plaintext.Join(c.cw, title, kept(prose, at, false), c.link, tags), nil
 			}
 			if len(c.tags) == 0 || prose == "" {
-				return join(c.cw, title, c.link, tags), nil
+				return plaintext.Join(c.cw, title, c.link, tags), nil
 			}
 		}
 		if len(c.tags) == 0 {
@@ -401,14 +402,14 @@ func (c *composer) shorten(title, prose string) (string, error) {
 		}
 		c.tags = c.tags[:len(c.tags)-1]
 	}
-	at, ok := fitPrefix(title, func(cc cut) bool { return fits(join(c.cw, kept(title, cc, false), c.link)) })
+	at, ok := fitPrefix(title, func(cc cut) bool { return fits(plaintext.Join(c.cw, kept(title, cc, false), c.link)) })
 	if !ok {
-		if fits(join(c.cw, c.link)) {
-			return join(c.cw, c.link), nil
+		if fits(plaintext.Join(c.cw, c.link)) {
+			return plaintext.Join(c.cw, c.link), nil
 		}
 		return "", errNoRoom
 	}
-	return join(c.cw, kept(title, at, false), c.link), nil
+	return plaintext.Join(c.cw, kept(title, at, false), c.link), nil
 }
 
 // thread splits the post into numbered parts. The first carries the title,
@@ -430,7 +431,7 @@ func (c *composer) thread(title, prose string) ([]string, error) {
 			// Fewer parts than assumed: numbers with as many or fewer digits
 			// only shorten the parts.
 			for i := range texts {
-				texts[i] = join(texts[i], fmt.Sprintf("%d/%d", i+1, n))
+				texts[i] = plaintext.Join(texts[i], fmt.Sprintf("%d/%d", i+1, n))
 			}
 			return texts, nil
 		}
@@ -442,12 +443,12 @@ func (c *composer) thread(title, prose string) ([]string, error) {
 func (c *composer) split(title, prose string, total int) ([]string, error) {
 	num := func(i int) string { return fmt.Sprintf("%d/%d", i, total) }
 	tags := c.tags
-	for !fits(join(c.cw, title, c.link, strings.Join(tags, " "), num(1))) && len(tags) > 0 {
+	for !fits(plaintext.Join(c.cw, title, c.link, strings.Join(tags, " "), num(1))) && len(tags) > 0 {
 		tags = tags[:len(tags)-1]
 	}
 	tagLine := strings.Join(tags, " ")
-	if !fits(join(c.cw, title, c.link, tagLine, num(1))) {
-		at, ok := fitPrefix(title, func(cc cut) bool { return fits(join(c.cw, kept(title, cc, false), c.link, num(1))) })
+	if !fits(plaintext.Join(c.cw, title, c.link, tagLine, num(1))) {
+		at, ok := fitPrefix(title, func(cc cut) bool { return fits(plaintext.Join(c.cw, kept(title, cc, false), c.link, num(1))) })
 		if !ok {
 			return nil, errNoRoom
 		}
@@ -459,11 +460,11 @@ func (c *composer) split(title, prose string, total int) ([]string, error) {
 		last := i == total && total == maxThreadParts
 		body := func(chunk string) string {
 			if i == 1 {
-				return join(c.cw, title, chunk, c.link, tagLine)
+				return plaintext.Join(c.cw, title, chunk, c.link, tagLine)
 			}
-			return join(c.cw, chunk)
+			return plaintext.Join(c.cw, chunk)
 		}
-		fitsNumbered := func(chunk string) bool { return fits(join(body(chunk), num(i))) }
+		fitsNumbered := func(chunk string) bool { return fits(plaintext.Join(body(chunk), num(i))) }
 		if rest == "" || fitsNumbered(rest) {
 			return append(texts, body(rest)), nil
 		}
@@ -504,35 +505,4 @@ func hashtags(text string, tags, fixed []string) []string {
 		out = append(out, h)
 	}
 	return out
-}
-
-// join puts non-empty blocks together as paragraphs.
-func join(blocks ...string) string {
-	var out []string
-	for _, b := range blocks {
-		if b = strings.TrimSpace(b); b != "" {
-			out = append(out, b)
-		}
-	}
-	return strings.Join(out, "\n\n")
-}
-
-var blankLines = regexp.MustCompile(`\n[ \t]*\n\s*`)
-
-// normaliseText trims lines and collapses runs of blank lines.
-func normaliseText(s string) string {
-	s = strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n")
-	return strings.TrimSpace(blankLines.ReplaceAllString(s, "\n\n"))
-}
-
-// oneLine collapses white space, for titles and content warnings.
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

@@ -2,6 +2,7 @@ package bluesky
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -43,7 +44,7 @@ func (s *Sender) uploadImage(ctx context.Context, img *Image) (*Blob, *AspectRat
 	}
 	data, mime, ratio, err := fitImage(data, limit)
 	if err != nil {
-		return nil, nil, &imageLeftOut{what: firstNonEmpty(img.File, img.URL), err: err}
+		return nil, nil, &imageLeftOut{what: cmp.Or(img.File, img.URL), err: err}
 	}
 	var out struct {
 		Blob Blob `json:"blob"`

@@ -2,6 +2,7 @@ package bluesky
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -109,7 +110,7 @@ func (c *client) do(ctx context.Context, r request, token string, out any) (http
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "Crier (+https://github.com/crierhq/crier)")
 	if r.body != nil {
-		req.Header.Set("Content-Type", firstNonEmpty(r.contentType, "application/json"))
+		req.Header.Set("Content-Type", cmp.Or(r.contentType, "application/json"))
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)

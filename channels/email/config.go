@@ -15,8 +15,10 @@ import (
 
 	gomail "github.com/wneessen/go-mail"
 
+	"github.com/crierhq/crier/bounces"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/config/secret"
+	"github.com/crierhq/crier/subscribers"
 )
 
 // Config is the email section of config.yaml.
@@ -55,6 +57,9 @@ type Config struct {
 	// Topics are the lists supporters may choose on the preferences page,
 	// each fed by post tags; none means no choice of topics.
 	Topics []Topic `yaml:"topics"`
+	// Bounces is the bounce mailbox and the providers' webhooks, through
+	// which Crier learns of bounces, complaints and mailed unsubscribes.
+	Bounces bounces.Config `yaml:"bounces"`
 }
 
 // TopicKeys are the stored identifiers of the configured topics.
@@ -192,6 +197,9 @@ func (c Config) Validate() []channels.ConfigProblem {
 	if c.Enabled && c.HasCredentials() && c.From == "" {
 		probs = append(probs, channels.ConfigProblem{Field: "from", Message: "a sender address is needed to send the newsletter"})
 	}
+	for _, p := range c.Bounces.Validate() {
+		probs = append(probs, channels.ConfigProblem{Field: "bounces." + p.Field, Message: p.Message})
+	}
 	if d := c.DKIM; d.Enabled() || d.Selector != "" || d.KeyFile != "" || d.Key.IsSet() {
 		if d.Domain == "" {
 			probs = append(probs, channels.ConfigProblem{Field: "dkim.domain", Message: "DKIM needs the signing domain (d=), e.g. camaca.org"})
@@ -207,6 +215,22 @@ func (c Config) Validate() []channels.ConfigProblem {
 		}
 	}
 	return probs
+}
+
+// BounceAddresses returns the bounce mailbox's signed addresses
+// (channels.email.bounces.address), signed with a key derived from the
+// link secret, or nil when no bounce address is set. The sender puts them
+// in every newsletter; the bounce reader checks what comes back with the
+// same.
+func BounceAddresses(c Config, signer *subscribers.Signer) (*bounces.Addresses, error) {
+	if c.Bounces.Address == "" {
+		return nil, nil
+	}
+	a, err := bounces.NewAddresses(c.Bounces.Address, signer.Subkey("bounce-addresses"))
+	if err != nil {
+		return nil, fmt.Errorf("channels.email.bounces.address: %w", err)
+	}
+	return a, nil
 }
 
 // dkimSigner loads the DKIM key (from the file or the environment-expanded

@@ -27,6 +27,7 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/crierhq/crier/archive"
+	"github.com/crierhq/crier/bounces"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/i18n"
 	"github.com/crierhq/crier/post"
@@ -677,11 +678,11 @@ func safeURL(u string) string {
 // the same campaign and recipient, so that a copy sent twice after a crash
 // carries the same id and mail clients that de-duplicate show it once.
 func messageID(sendID, recipient, domain string) string {
-	h := sha256.Sum256([]byte(sendID))
 	if domain == "" {
 		domain = "crier.invalid"
 	}
-	return fmt.Sprintf("crier.%s.%s@%s", hex.EncodeToString(h[:8]), recipient, domain)
+	// The bounce reader finds the send and subscriber in it.
+	return fmt.Sprintf("crier.%s.%s@%s", bounces.SendHash(sendID), recipient, domain)
 }
 
 // boundary is a MIME boundary fixed per campaign and recipient, so that the

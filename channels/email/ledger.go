@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/crierhq/crier/bounces"
 	"github.com/crierhq/crier/migrate"
 )
 
@@ -450,6 +451,9 @@ type Progress struct {
 	// Failures are up to five recipients the server refused for good, with
 	// its reply.
 	Failures []Failure `json:"failures,omitempty"`
+	// Counts are what came back after sending: delivered, bounced,
+	// complained, unsubscribed, the complaint rate and its warning.
+	bounces.Counts
 }
 
 // Failure is one recipient a send could not deliver to.
@@ -513,6 +517,9 @@ func progress(ctx context.Context, db *sql.DB, where string) ([]Progress, error)
 			if p.Failures, err = failures(ctx, db, p.SendID); err != nil {
 				return nil, err
 			}
+		}
+		if p.Counts, err = bounces.SendCounts(ctx, db, p.SendID, p.Sent); err != nil {
+			return nil, err
 		}
 		if p.State == sendSending {
 			var n int

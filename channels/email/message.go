@@ -18,7 +18,7 @@ import (
 // List-Unsubscribe-Post, Precedence: bulk and Auto-Submitted.
 func (f *Formatter) build(subject, htmlBody, textBody string, to *mail.Address, msgID string, date time.Time, unsubscribeURL string, inline []inlineImage) (*gomail.Msg, error) {
 	m := f.newsletterMsg(subject, inline)
-	if err := f.personalise(m, to, msgID, date, unsubscribeURL, stringBody(htmlBody), stringBody(textBody)); err != nil {
+	if err := f.personalise(m, to, msgID, date, unsubscribeURL, f.mailto, stringBody(htmlBody), stringBody(textBody)); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -67,15 +67,16 @@ func (f *Formatter) newsletterMsg(subject string, inline []inlineImage) *gomail.
 // personalise makes m (from newsletterMsg) the mail to one recipient. It
 // sets every per-recipient field (To, Message-ID, Date, List-Unsubscribe
 // and both parts) on every call, so a reused m never carries anything of
-// the previous recipient's.
-func (f *Formatter) personalise(m *gomail.Msg, to *mail.Address, msgID string, date time.Time, unsubscribeURL string, htmlBody, textBody body) error {
+// the previous recipient's. mailto is the List-Unsubscribe mailto (the
+// recipient's signed address of the bounce mailbox when there is one).
+func (f *Formatter) personalise(m *gomail.Msg, to *mail.Address, msgID string, date time.Time, unsubscribeURL, mailto string, htmlBody, textBody body) error {
 	if strings.ContainsFunc(unsubscribeURL, unicode.IsSpace) || strings.ContainsAny(unsubscribeURL, "<>,") {
 		return fmt.Errorf("unsubscribe link %q cannot go in a header", unsubscribeURL)
 	}
 	if err := f.address(m, to, msgID, date, htmlBody, textBody); err != nil {
 		return err
 	}
-	m.SetGenHeader(gomail.HeaderListUnsubscribe, "<"+unsubscribeURL+">, <"+f.mailto+">")
+	m.SetGenHeader(gomail.HeaderListUnsubscribe, "<"+unsubscribeURL+">, <"+mailto+">")
 	return nil
 }
 

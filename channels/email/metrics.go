@@ -53,6 +53,12 @@ var (
 	progressDesc = prometheus.NewDesc("crier_newsletter_send_recipients",
 		"Recipients of each newsletter send still running or finished last, by state (total, sent, failed, skipped, pending).",
 		[]string{"send_id", "state"}, nil)
+	feedbackDesc = prometheus.NewDesc("crier_newsletter_send_feedback",
+		"What came back from each newsletter send still running or finished last: delivered (accepted and not bounced), bounced, soft_bounced, complained, unsubscribed.",
+		[]string{"send_id", "kind"}, nil)
+	complaintRateDesc = prometheus.NewDesc("crier_newsletter_send_complaint_rate",
+		"Spam complaints per delivered message of each newsletter send still running or finished last (Gmail and Yahoo require bulk senders to stay under 0.003).",
+		[]string{"send_id"}, nil)
 	rateDesc = prometheus.NewDesc("crier_newsletter_send_rate_messages_per_second",
 		"Messages per second over the last minute, for each running newsletter send.", []string{"send_id"}, nil)
 )
@@ -63,6 +69,8 @@ type progressCollector struct{ db *sql.DB }
 
 func (c *progressCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- progressDesc
+	ch <- feedbackDesc
+	ch <- complaintRateDesc
 	ch <- rateDesc
 }
 
@@ -83,6 +91,10 @@ func (c *progressCollector) Collect(ch chan<- prometheus.Metric) {
 		for state, v := range map[string]int{"total": p.Total, "sent": p.Sent, "failed": p.Failed, "skipped": p.Skipped, "pending": p.Pending} {
 			ch <- prometheus.MustNewConstMetric(progressDesc, prometheus.GaugeValue, float64(v), p.SendID, state)
 		}
+		for kind, v := range map[string]int{"delivered": p.Delivered, "bounced": p.Bounced, "soft_bounced": p.SoftBounced, "complained": p.Complained, "unsubscribed": p.Unsubscribed} {
+			ch <- prometheus.MustNewConstMetric(feedbackDesc, prometheus.GaugeValue, float64(v), p.SendID, kind)
+		}
+		ch <- prometheus.MustNewConstMetric(complaintRateDesc, prometheus.GaugeValue, p.ComplaintRate, p.SendID)
 		if p.State == sendSending {
 			ch <- prometheus.MustNewConstMetric(rateDesc, prometheus.GaugeValue, p.Rate, p.SendID)
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/wneessen/go-mail/smtp"
 
 	"github.com/crierhq/crier/archive"
+	"github.com/crierhq/crier/bounces"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/post"
 	"github.com/crierhq/crier/subscribers"
@@ -111,6 +112,11 @@ type Sender struct {
 	metrics *metrics
 	log     *slog.Logger
 	pacer   *pacer
+	// bounce makes each recipient's signed return path (VERP) and mailto
+	// unsubscribe address of the bounce mailbox
+	// (channels.email.bounces.address), so that what comes back names its
+	// subscriber; nil without a bounce address.
+	bounce *bounces.Addresses
 
 	mu     sync.Mutex
 	active map[string]bool
@@ -171,6 +177,9 @@ func NewSender(ctx context.Context, cfg Config, env channels.Env, subs *subscrib
 	}
 	s := &Sender{f: f, cfg: cfg, env: env, subs: subs, signer: signer, ledger: l, archive: arch, client: client, dkim: dk, opts: o,
 		log: log, active: map[string]bool{}}
+	if s.bounce, err = BounceAddresses(cfg, signer); err != nil {
+		return nil, err
+	}
 	s.pacer = &pacer{now: o.now, sleep: o.sleep}
 	if cfg.RatePerSecond > 0 {
 		s.pacer.interval = time.Duration(float64(time.Second) / cfg.RatePerSecond)
@@ -763,7 +772,7 @@ func (w *worker) connect(a *attempt) next {
 // transact runs one SMTP transaction and acts on the reply by its kind.
 func (w *worker) transact(a *attempt) next {
 	s := w.st.s
-	err := transact(w.conn, s.opts.timeout, s.f.envelopeFrom, (&mail.Address{Address: a.r.email}).String(), w.msg)
+	err := transact(w.conn, s.opts.timeout, s.envelopeFrom(w.st.m.SendID, a.r.id), (&mail.Address{Address: a.r.email}).String(), w.msg)
 	if err == nil {
 		w.accepted(a)
 		return stop
@@ -953,11 +962,24 @@ func (s *Sender) personal(m *Message, pz *personaliser, r recipient, msg *gomail
 	if htmlBody == nil {
 		return fmt.Errorf("rendering for subscriber %d failed", r.id)
 	}
+	mailto := s.f.mailto
+	if s.bounce != nil {
+		mailto = "mailto:" + s.bounce.Unsubscribe(r.id) + "?subject=unsubscribe"
+	}
 	if err := s.f.personalise(msg, &mail.Address{Name: r.name, Address: r.email},
-		messageID(m.SendID, strconv.FormatInt(r.id, 10), s.f.domain), s.opts.now(), unsub, htmlBody, textBody); err != nil {
+		messageID(m.SendID, strconv.FormatInt(r.id, 10), s.f.domain), s.opts.now(), unsub, mailto, htmlBody, textBody); err != nil {
 		return fmt.Errorf("building mail for subscriber %d: %w", r.id, err)
 	}
 	return nil
+}
+
+// envelopeFrom is the MAIL FROM of one message: the recipient's signed
+// return path when there is a bounce mailbox, else the from address.
+func (s *Sender) envelopeFrom(sendID string, id int64) string {
+	if s.bounce == nil {
+		return s.f.envelopeFrom
+	}
+	return "<" + s.bounce.ReturnPath(sendID, id) + ">"
 }
 
 // smtpCode is the reply code in err, or 0 for errors that are not SMTP

@@ -1,13 +1,14 @@
 package mastodon
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"unicode"
 
 	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/channels/plaintext"
 	"github.com/crierhq/crier/post"
 )
 
@@ -108,15 +109,15 @@ func (f *Formatter) Format(p post.Post) (channels.Payload, error) {
 		lim.CharactersReservedPerURL = defaultLimits().CharactersReservedPerURL
 	}
 	pl := channels.Payload{Channel: f.cfg.instance(), PostID: p.ID}
-	c := composer{count: lim.Counter().Count, max: lim.MaxCharacters, cw: oneLine(p.ContentWarning)}
+	c := composer{count: lim.Counter().Count, max: lim.MaxCharacters, cw: plaintext.OneLine(p.ContentWarning)}
 
-	title, prose := oneLine(p.Title), ""
+	title, prose := plaintext.OneLine(p.Title), ""
 	if o := strings.TrimSpace(p.TextFor(f.cfg.instance())); o != "" {
-		title, prose = "", normaliseText(o)
+		title, prose = "", plaintext.Normalise(o)
 	} else if s := strings.TrimSpace(p.Summary); s != "" {
-		prose = normaliseText(plainText(s))
+		prose = plaintext.Normalise(plaintext.FromMarkdown(s))
 	} else {
-		prose = normaliseText(plainText(p.Body))
+		prose = plaintext.Normalise(plaintext.FromMarkdown(p.Body))
 	}
 	link := strings.TrimSpace(p.Link)
 	if link != "" && strings.Contains(prose, link) {
@@ -125,9 +126,9 @@ func (f *Formatter) Format(p post.Post) (channels.Payload, error) {
 	c.tags = hashtags(title+"\n"+prose, p.Tags, f.cfg.Hashtags)
 
 	// A content warning that leaves no room for the link is shortened.
-	if c.count(c.cw, join(link)) > c.max || c.count(c.cw, "x") > c.max {
+	if c.count(c.cw, plaintext.Join(link)) > c.max || c.count(c.cw, "x") > c.max {
 		cwCut, ok := fitPrefix(c.cw, c.max, func(cc cut) bool {
-			return c.count(kept(c.cw, cc, false), join(link, "x")) <= c.max
+			return c.count(kept(c.cw, cc, false), plaintext.Join(link, "x")) <= c.max
 		})
 		if !ok {
 			return pl, fmt.Errorf("formatting post %s for Mastodon: %w", p.ID, errNoRoom)
@@ -138,8 +139,8 @@ func (f *Formatter) Format(p post.Post) (channels.Payload, error) {
 
 	var texts []string
 	var err error
-	if c.fits(join(title, prose, link, c.tagLine())) {
-		texts = []string{join(title, prose, link, c.tagLine())}
+	if c.fits(plaintext.Join(title, prose, link, c.tagLine())) {
+		texts = []string{plaintext.Join(title, prose, link, c.tagLine())}
 	} else if f.cfg.Thread {
 		texts, err = c.thread(title, prose, link)
 	} else {
@@ -151,8 +152,8 @@ func (f *Formatter) Format(p post.Post) (channels.Payload, error) {
 		return pl, fmt.Errorf("formatting post %s for Mastodon: %w", p.ID, err)
 	}
 
-	lang := firstNonEmpty(p.Language, f.cfg.Language, f.campaign.Language)
-	vis := firstNonEmpty(f.cfg.Visibility, "public")
+	lang := cmp.Or(p.Language, f.cfg.Language, f.campaign.Language)
+	vis := cmp.Or(f.cfg.Visibility, "public")
 	statuses := make(Statuses, len(texts))
 	for i, t := range texts {
 		statuses[i] = Status{Part: i + 1, Status: t, SpoilerText: c.cw, Visibility: vis, Language: lang}
@@ -195,12 +196,12 @@ func (c *composer) tagLine() string { return strings.Join(c.tags, " ") }
 func (c *composer) shorten(title, prose, link string) (string, error) {
 	for {
 		tags := c.tagLine()
-		if c.fits(join(title, link, tags)) {
-			if at, ok := fitPrefix(prose, c.max, func(cc cut) bool { return c.fits(join(title, kept(prose, cc, false), link, tags)) }); ok {
-				return join(title, kept(prose, at, false), link, tags), nil
+		if c.fits(plaintext.Join(title, link, tags)) {
+			if at, ok := fitPrefix(prose, c.max, func(cc cut) bool { return c.fits(plaintext.Join(title, kept(prose, cc, false), link, tags)) }); ok {
+				return plaintext.Join(title, kept(prose, at, false), link, tags), nil
 			}
 			if len(c.tags) == 0 || prose == "" {
-				return join(title, link, tags), nil
+				return plaintext.Join(title, link, tags), nil
 			}
 		}
 		if len(c.tags) == 0 {
@@ -208,21 +209,21 @@ func (c *composer) shorten(title, prose, link string) (string, error) {
 		}
 		c.tags = c.tags[:len(c.tags)-1]
 	}
-	at, ok := fitPrefix(title, c.max, func(cc cut) bool { return c.fits(join(kept(title, cc, false), link)) })
+	at, ok := fitPrefix(title, c.max, func(cc cut) bool { return c.fits(plaintext.Join(kept(title, cc, false), link)) })
 	if !ok {
 		if c.fits(link) {
 			return link, nil
 		}
 		return "", errNoRoom
 	}
-	return join(kept(title, at, false), link), nil
+	return plaintext.Join(kept(title, at, false), link), nil
 }
 
 // thread splits the post into numbered parts. The first carries the title,
 // the link and the hashtags; the prose flows on through the replies.
 func (c *composer) thread(title, prose, link string) ([]string, error) {
 	// Start from an estimate so that usually one pass is enough.
-	total := min(max(2, c.count(c.cw, join(title, prose, link, c.tagLine()))/c.max+1), maxThreadParts)
+	total := min(max(2, c.count(c.cw, plaintext.Join(title, prose, link, c.tagLine()))/c.max+1), maxThreadParts)
 	for {
 		texts, err := c.split(title, prose, link, total)
 		if err != nil {
@@ -237,7 +238,7 @@ func (c *composer) thread(title, prose, link string) ([]string, error) {
 				return texts, nil
 			}
 			for i := range texts {
-				texts[i] = join(texts[i], fmt.Sprintf("%d/%d", i+1, n))
+				texts[i] = plaintext.Join(texts[i], fmt.Sprintf("%d/%d", i+1, n))
 			}
 			return texts, nil
 		}
@@ -251,12 +252,12 @@ func (c *composer) split(title, prose, link string, total int) ([]string, error)
 	// Part one's fixed content must fit with its number; drop hashtags, then
 	// shorten the title, until it does.
 	tags := c.tags
-	for !c.fits(join(title, link, strings.Join(tags, " "), num(1))) && len(tags) > 0 {
+	for !c.fits(plaintext.Join(title, link, strings.Join(tags, " "), num(1))) && len(tags) > 0 {
 		tags = tags[:len(tags)-1]
 	}
 	tagLine := strings.Join(tags, " ")
-	if !c.fits(join(title, link, tagLine, num(1))) {
-		at, ok := fitPrefix(title, c.max, func(cc cut) bool { return c.fits(join(kept(title, cc, false), link, num(1))) })
+	if !c.fits(plaintext.Join(title, link, tagLine, num(1))) {
+		at, ok := fitPrefix(title, c.max, func(cc cut) bool { return c.fits(plaintext.Join(kept(title, cc, false), link, num(1))) })
 		if !ok {
 			return nil, errNoRoom
 		}
@@ -268,11 +269,11 @@ func (c *composer) split(title, prose, link string, total int) ([]string, error)
 		last := i == total && total == maxThreadParts
 		body := func(chunk string) string {
 			if i == 1 {
-				return join(title, chunk, link, tagLine)
+				return plaintext.Join(title, chunk, link, tagLine)
 			}
 			return chunk
 		}
-		fitsNumbered := func(chunk string) bool { return c.fits(join(body(chunk), num(i))) }
+		fitsNumbered := func(chunk string) bool { return c.fits(plaintext.Join(body(chunk), num(i))) }
 		if rest == "" || fitsNumbered(rest) {
 			return append(texts, body(rest)), nil
 		}
@@ -291,38 +292,6 @@ func (c *composer) split(title, prose, link string, total int) ([]string, error)
 			return texts, nil
 		}
 	}
-}
-
-// join puts non-empty blocks together as paragraphs.
-func join(blocks ...string) string {
-	var out []string
-	for _, b := range blocks {
-		if b = strings.TrimSpace(b); b != "" {
-			out = append(out, b)
-		}
-	}
-	return strings.Join(out, "\n\n")
-}
-
-var blankLines = regexp.MustCompile(`\n[ \t]*\n\s*`)
-
-// normaliseText trims lines and collapses runs of blank lines, as toots show
-// them.
-func normaliseText(s string) string {
-	s = strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n")
-	return strings.TrimSpace(blankLines.ReplaceAllString(s, "\n\n"))
-}
-
-// oneLine collapses white space, for titles and content warnings.
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // hashtags makes hashtags from a post's tags and the configured ones, leaving

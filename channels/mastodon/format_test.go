@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/channels/plaintext"
 	"github.com/crierhq/crier/post"
 )
 
@@ -22,7 +23,7 @@ func checkStatuses(t *testing.T, lim Limits, p post.Post, statuses []Status) {
 	count := lim.Counter().Count
 	// Every URL that goes out must be a whole URL of the input, not a piece.
 	urls := map[string]bool{}
-	for _, in := range []string{oneLine(p.Title), plainText(p.Summary), plainText(p.Body), p.Link, p.TextFor(Name)} {
+	for _, in := range []string{plaintext.OneLine(p.Title), plaintext.FromMarkdown(p.Summary), plaintext.FromMarkdown(p.Body), p.Link, p.TextFor(Name)} {
 		for _, e := range entities(in) {
 			if e.kind == entityURL {
 				urls[in[e.start:e.end]] = true

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/bounces"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/config"
 	"github.com/crierhq/crier/contentfetch"
@@ -42,10 +43,13 @@ type App struct {
 	HTTPClient *http.Client
 	// Content fetches addresses that came from content (images); nil means
 	// the guarded client the config's fetch section describes.
-	Content   *contentfetch.Client
-	logFormat string
-	logLevel  string
-	store     *store.Store
+	Content *contentfetch.Client
+	// bounceReader reads the bounce mailbox while the daemon runs (nil
+	// when no mailbox is configured).
+	bounceReader *bounces.Reader
+	logFormat    string
+	logLevel     string
+	store        *store.Store
 	// helpAsked is set when the command line asks for --help: the usage
 	// then goes to stdout.
 	helpAsked bool

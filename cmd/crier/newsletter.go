@@ -12,8 +12,10 @@ import (
 	"github.com/crierhq/crier/post"
 )
 
-const newsletterUsage = `Usage: crier newsletter test|archive|hide|unhide ...
+const newsletterUsage = `Usage: crier newsletter test|archive|hide|unhide|check-bounce ...
   crier newsletter test POST.md --to ADDRESS   send one real copy to an organiser
+  crier newsletter check-bounce [--json] MESSAGE.eml
+                                               what Crier makes of a mail from the bounce mailbox
   crier newsletter archive [--json]            the public archive, hidden newsletters included
   crier newsletter hide ID                     hide a newsletter from the public archive and its feed
   crier newsletter unhide ID                   show it again
@@ -32,6 +34,8 @@ func cmdNewsletter(ctx context.Context, app *App, args []string) error {
 			return newsletterArchive(ctx, app, args[1:])
 		case "hide", "unhide":
 			return newsletterHide(ctx, app, args[0], args[1:])
+		case "check-bounce":
+			return cmdCheckBounce(ctx, app, args[1:])
 		}
 	}
 	if len(args) == 0 || args[0] != "test" {
@@ -40,7 +44,7 @@ func cmdNewsletter(ctx context.Context, app *App, args []string) error {
 			return nil
 		}
 		fmt.Fprint(app.Stderr, newsletterUsage)
-		return usageError{"usage: crier newsletter test|archive|hide|unhide ..."}
+		return usageError{"usage: crier newsletter test|archive|hide|unhide|check-bounce ..."}
 	}
 	fs := newFlagSet(app, "newsletter test", "POST.md --to ADDRESS", `
 Sends one real copy of a post's newsletter to ADDRESS (an organiser), through

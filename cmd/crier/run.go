@@ -46,6 +46,9 @@ SIGINT or SIGTERM lets in-flight deliveries finish, then exits.`)
 	if line := app.examplesNotice(b); line != "" {
 		app.Logger.Info(line)
 	}
+	if app.bounceReader != nil {
+		go app.bounceReader.Run(ctx)
+	}
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- srv.ListenAndServe(ctx) }()
 
@@ -123,6 +126,11 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 			PrivacyPolicyURL:        cfg.Campaign.PrivacyPolicy,
 		}); err != nil {
 			return nil, nil, fmt.Errorf("mounting newsletter pages: %w", err)
+		}
+		if ecfg, ok := app.emailConfig(); ok {
+			if err := app.mountBounces(ctx, st, ecfg, nl.Store, nl.Signer, srv, reg); err != nil {
+				return nil, nil, err
+			}
 		}
 	}
 	return b, srv, nil

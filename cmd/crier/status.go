@@ -13,6 +13,7 @@ import (
 
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/channels/email"
 )
 
 type statusPost struct {
@@ -176,6 +177,9 @@ Then post files that cannot be read, and the progress of newsletter sends.`)
 		for _, p := range progress {
 			b, _ := json.Marshal(p)
 			fmt.Fprintf(app.Stdout, "  %s\n", b)
+			if ep, ok := p.(email.Progress); ok && ep.Warning != "" {
+				fmt.Fprintf(app.Stdout, "  WARNING %s: %s\n", ep.SendID, ep.Warning)
+			}
 		}
 	}
 	return nil

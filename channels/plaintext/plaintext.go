@@ -1,6 +1,10 @@
-package bluesky
+// Package plaintext provides the plain-text helpers the short-text channels
+// (Mastodon, Bluesky) share: Markdown to plain text, paragraphs joined and
+// white space normalised.
+package plaintext
 
 import (
+	"regexp"
 	"strings"
 
 	"github.com/yuin/goldmark"
@@ -8,10 +12,11 @@ import (
 	"github.com/yuin/goldmark/text"
 )
 
-// plainText turns a Markdown body into the plain text a toot can carry:
-// paragraphs separated by blank lines, link text without its target (the
-// toot links to the full post), images and raw HTML dropped.
-func plainText(markdown string) string {
+// FromMarkdown turns a Markdown body into the plain text a short-text
+// channel can carry: paragraphs separated by blank lines, link text without
+// its target (the post links to the full story), images and raw HTML
+// dropped.
+func FromMarkdown(markdown string) string {
 	src := []byte(markdown)
 	doc := goldmark.New().Parser().Parse(text.NewReader(src))
 	var blocks []string
@@ -79,3 +84,26 @@ func plainText(markdown string) string {
 	flush()
 	return strings.Join(blocks, "\n\n")
 }
+
+// Join puts non-empty blocks together as paragraphs.
+func Join(blocks ...string) string {
+	var out []string
+	for _, b := range blocks {
+		if b = strings.TrimSpace(b); b != "" {
+			out = append(out, b)
+		}
+	}
+	return strings.Join(out, "\n\n")
+}
+
+var blankLines = regexp.MustCompile(`\n[ \t]*\n\s*`)
+
+// Normalise trims the text and collapses runs of blank lines, as the
+// channels show them.
+func Normalise(s string) string {
+	s = strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n")
+	return strings.TrimSpace(blankLines.ReplaceAllString(s, "\n\n"))
+}
+
+// OneLine collapses white space, for titles and content warnings.
+func OneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

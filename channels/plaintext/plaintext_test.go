@@ -1,0 +1,54 @@
+package plaintext
+
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestFromMarkdown(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, want string }{
+		{"Hello *world*", "Hello world"},
+		{"Read [the report](https://camaca.example/r).", "Read the report."},
+		{"![Chart: victims 2010-2024](chart.png)\n\nBody", "Body"},
+		{"- one\n- two", "• one\n\n• two"},
+		{"<script>x</script>\n\nText", "Text"},
+		{"`code` and <https://camaca.example>", "code and https://camaca.example"},
+		{"line one  \nline two", "line one\nline two"},
+	} {
+		if got := FromMarkdown(tc.in); got != tc.want {
+			t.Errorf("FromMarkdown(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestJoinNormaliseOneLine(t *testing.T) {
+	t.Parallel()
+	if got := Join(" a ", "", "\n", "b"); got != "a\n\nb" {
+		t.Errorf("Join = %q", got)
+	}
+	if got := Normalise("a\r\n\r\n\r\n  \nb\r"); got != "a\n\nb" {
+		t.Errorf("Normalise = %q", got)
+	}
+	if got := OneLine(" child \n trafficking\t"); got != "child trafficking" {
+		t.Errorf("OneLine = %q", got)
+	}
+}
+
+// FuzzFromMarkdown: any input gives valid UTF-8 when the input is, and never
+// Markdown image syntax.
+func FuzzFromMarkdown(f *testing.F) {
+	for _, s := range []string{"![](x.png)", "# T\n\n[a](b) *c*", "!![", "- a\n  - b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out := FromMarkdown(s)
+		if utf8.ValidString(s) && !utf8.ValidString(out) {
+			t.Fatalf("invalid UTF-8 out of %q", s)
+		}
+		if !strings.Contains(s, "![") && strings.Contains(out, "![") {
+			t.Fatalf("image syntax appeared from %q", s)
+		}
+	})
+}
