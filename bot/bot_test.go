@@ -691,6 +691,35 @@ func TestKilledMidDeliveryIsRescuedAndSentOnce(t *testing.T) {
 	}
 }
 
+// A post scheduled in the store by the console (no file anywhere) is
+// published by publish_due once its time has come, and not before.
+func TestStoredScheduledPostIsPublishedWhenDue(t *testing.T) {
+	h := setup(t, "mastodon")
+	b := h.bot(Options{})
+	ctx := context.Background()
+	p := samplePost("console:vigil")
+	p.Source = post.Source{Kind: "console", Name: "console", Key: p.ID}
+	p.PublishAt = h.clock.Now().Add(2 * time.Minute)
+	if err := h.store.SavePost(ctx, p, store.PostScheduled, h.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.PublishDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if sp, _ := h.store.Post(ctx, p.ID); sp.State != store.PostScheduled {
+		t.Fatalf("before its time the post is %s", sp.State)
+	}
+	h.clock.Set(p.PublishAt)
+	if err := b.PublishDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sp, _ := h.store.Post(ctx, p.ID)
+	ds, _ := h.store.Deliveries(ctx, p.ID)
+	if sp.State != store.PostPublished || len(ds) != 1 {
+		t.Fatalf("at its time: %s with %d deliveries", sp.State, len(ds))
+	}
+}
+
 type fakeBody map[string]string
 
 func (fakeBody) ChannelType() string { return "fake" }

@@ -153,6 +153,9 @@ func (b *Bot) considerFeedItem(ctx context.Context, f config.Feed, p post.Post) 
 // withdrawn, and one whose file no longer parses waits until it is fixed. A
 // broken file is logged with its file and line and never stops the others.
 func (b *Bot) PublishDue(ctx context.Context) error {
+	if err := b.publishDueStored(ctx); err != nil {
+		return err
+	}
 	if b.opts.MarkdownDir == "" {
 		return nil
 	}
@@ -245,6 +248,32 @@ func (b *Bot) inFolder(p post.Post) bool {
 		return true // cannot tell: keep the old behaviour
 	}
 	return dir == src
+}
+
+// StoredKinds are the sources whose posts live only in the store (the
+// console): their scheduled posts are published from there when due.
+var StoredKinds = []string{"console"}
+
+// publishDueStored publishes the scheduled posts of store-only sources
+// whose time has come, through the same path as every other post.
+func (b *Bot) publishDueStored(ctx context.Context) error {
+	now := b.now()
+	for _, kind := range StoredKinds {
+		due, err := b.store.DueScheduled(ctx, kind, now)
+		if err != nil {
+			return err
+		}
+		for _, sp := range due {
+			p := sp.Post
+			p.Draft = false
+			// A duplicate of a story already published is recorded as such
+			// by Publish, not sent: nothing more to do for it.
+			if _, err := b.Publish(ctx, p); err != nil && !errors.As(err, new(*DuplicateError)) {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func (b *Bot) considerMarkdownPost(ctx context.Context, p post.Post, now time.Time) error {

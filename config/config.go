@@ -38,6 +38,7 @@ type Config struct {
 	Schedules Schedules `yaml:"schedules"`
 	Delivery  Delivery  `yaml:"delivery"`
 	Fetch     Fetch     `yaml:"fetch"`
+	Console   Console   `yaml:"console"`
 	// Channels are the sections under channels:, one per channel instance,
 	// in file order. The channel registry reads them; config knows no
 	// channel type.
@@ -90,6 +91,13 @@ type HTTP struct {
 	// Templates is a folder whose page templates replace the built-in ones
 	// file by file (empty: the built-in ones); relative to the config file.
 	Templates string `yaml:"templates"`
+}
+
+// Console is the organisers' web console, served at / by the HTTP server.
+type Console struct {
+	// RequireApproval: a post written by an author can't go out until an
+	// editor approves it.
+	RequireApproval bool `yaml:"require_approval"`
 }
 
 // Store chooses the database.
@@ -289,6 +297,7 @@ func defaults() *Config {
 		Sources:   Sources{Markdown: Markdown{Dir: "posts"}},
 		Schedules: Schedules{PublishDue: "@every 1m", MaxLateness: 6 * time.Hour},
 		Delivery:  Delivery{Timeout: 2 * time.Minute, MaxAttempts: 10, Workers: 4},
+		Console:   Console{RequireApproval: true},
 	}
 }
 

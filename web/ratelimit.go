@@ -218,3 +218,9 @@ func ParseTrustedProxies(entries []string) ([]netip.Prefix, error) {
 	}
 	return out, nil
 }
+
+// ClientIP names the client of a request for rate limits: the connection's
+// address, or the address a trusted proxy forwarded.
+func ClientIP(r *http.Request, trusted []netip.Prefix) string {
+	return clientIP(r, trusted).String()
+}

@@ -138,6 +138,13 @@ func (s *Store) Pending(ctx context.Context, kind string) ([]StoredPost, error) 
 		kind, string(PostScheduled), string(PostDraft))
 }
 
+// DueScheduled returns the scheduled posts of a source whose publish_at
+// has come, oldest first.
+func (s *Store) DueScheduled(ctx context.Context, kind string, now time.Time) ([]StoredPost, error) {
+	return s.queryPosts(ctx, `SELECT data, state, duplicate_of, published_at, created_at, updated_at FROM posts WHERE state = $1 AND source_kind = $2 AND publish_at <= $3 ORDER BY publish_at, id`,
+		string(PostScheduled), kind, now.UTC())
+}
+
 // RecentPosts returns the newest posts, for crier status.
 func (s *Store) RecentPosts(ctx context.Context, limit int) ([]StoredPost, error) {
 	return s.queryPosts(ctx, `SELECT data, state, duplicate_of, published_at, created_at, updated_at FROM posts WHERE state != $1 ORDER BY updated_at DESC, id LIMIT $2`, string(PostSeen), limit)

@@ -161,4 +161,9 @@ CREATE TABLE post_problems (
 	problem TEXT NOT NULL,
 	since   TIMESTAMP NOT NULL
 );
+`, `
+-- The console lists posts newest change first and filters them by the
+-- state of their deliveries.
+CREATE INDEX posts_updated ON posts (updated_at, id, state, source_kind);
+CREATE INDEX deliveries_state ON deliveries (state, post_id);
 `}

@@ -39,5 +39,14 @@ func (s settings) Connect(ctx context.Context, env channels.Env) (channels.Forma
 	return New(ctx, s.cfg, env)
 }
 
+// CharacterLimit is the budget toots are counted against when the instance
+// can't be asked (max_characters; 500 when unset), for the console's count.
+func (s settings) CharacterLimit() int {
+	if s.cfg.MaxCharacters > 0 {
+		return s.cfg.MaxCharacters
+	}
+	return defaultLimits().MaxCharacters
+}
+
 // Preview shows each status of the thread with its parameters.
 func (s settings) Preview(w io.Writer, p channels.Payload) { channels.PreviewFields(w, p.Body, "   ") }

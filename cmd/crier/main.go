@@ -24,6 +24,7 @@ import (
 	"github.com/crierhq/crier/config"
 	"github.com/crierhq/crier/contentfetch"
 	"github.com/crierhq/crier/internal/redact"
+	"github.com/crierhq/crier/web/console"
 )
 
 // App is what every command gets: the config, the store, the log and the
@@ -53,6 +54,8 @@ type App struct {
 	// helpAsked is set when the command line asks for --help: the usage
 	// then goes to stdout.
 	helpAsked bool
+	// consoleUsers is set by daemon: the console's user store.
+	consoleUsers *console.Users
 }
 
 // OpenStore opens the configured store once and reuses it.
@@ -85,7 +88,8 @@ func commands() []command {
 		{name: "status", summary: "recent posts and their per-channel delivery state", run: cmdStatus},
 		{name: "validate", summary: "check the config and the posts folder, reporting every problem", run: cmdValidate, noConfig: true},
 		{name: "subscribers", summary: "import, export, list, remove and count newsletter subscribers", run: cmdSubscribers},
-		{name: "newsletter", summary: "newsletter tools: send a test copy; list, hide and unhide archived newsletters", run: cmdNewsletter},
+		{name: "users", summary: "add, list, remove console users and reset their passwords", run: cmdUsers},
+		{name: "newsletter", summary: "newsletter tools: send a test copy; list, hide and unhide archived newsletters; check a bounce", run: cmdNewsletter},
 	}
 }
 

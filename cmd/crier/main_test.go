@@ -124,6 +124,9 @@ func TestRunOnShippedConfigFillsTheOutbox(t *testing.T) {
 	if len(missing) > 0 {
 		t.Fatalf("outbox is missing deliveries: %v\nlogs:\n%s", missing, logs.String())
 	}
+	if !strings.Contains(logs.String(), "crier users add you@example.org --role owner") {
+		t.Errorf("with no console user, crier run should print the command that creates the first owner:\n%s", logs.String())
+	}
 	if !strings.Contains(logs.String(), "rendering deliveries to the local outbox") {
 		t.Errorf("the daemon should log that channels render to the outbox:\n%s", logs.String())
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/crierhq/crier/bot"
 	"github.com/crierhq/crier/bot/feed"
 	"github.com/crierhq/crier/bot/markdown"
+	"github.com/crierhq/crier/subscribers"
 	"github.com/crierhq/crier/web"
 )
 
@@ -42,6 +44,10 @@ SIGINT or SIGTERM lets in-flight deliveries finish, then exits.`)
 	app.Logger.Info("crier running", "config", app.ConfigPath, "data", app.Config.DataPath(), "channels", b.ChannelNames(), "timezone", app.Config.Location().String())
 	if next, ok := b.NextDigest(time.Now()); ok {
 		app.Logger.Info("next newsletter digest", "at", app.showTime(next))
+	}
+	if n, err := app.consoleUsers.Count(ctx); err == nil && n == 0 {
+		fmt.Fprintf(app.Stderr, "\nThe console at %s has no users yet. Create the first owner with:\n\n    crier users add you@example.org --role owner\n\n",
+			strings.TrimRight(app.Config.HTTP.PublicURL, "/")+"/login")
 	}
 	if line := app.examplesNotice(b); line != "" {
 		app.Logger.Info(line)
@@ -109,6 +115,13 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 	srv := web.New(web.Options{Listen: cfg.HTTP.Listen, Health: b.Health, Warnings: b.Warnings, Registry: reg, AdminToken: cfg.HTTP.AdminToken,
 		MetricsToken: cfg.HTTP.MetricsToken, TrustedProxies: proxies, Logger: app.Logger})
 	srv.HandleAdmin("GET /admin/status", statusHandler(app.Registry, st))
+	var subs *subscribers.Store
+	if nl != nil {
+		subs = nl.Store
+	}
+	if app.consoleUsers, err = app.mountConsole(ctx, srv, st, b, subs, func(r *http.Request) string { return web.ClientIP(r, proxies) }); err != nil {
+		return nil, nil, fmt.Errorf("mounting the console: %w", err)
+	}
 	if nl != nil {
 		arch, err := archive.Open(ctx, st.DB())
 		if err != nil {

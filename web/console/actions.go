@@ -1,0 +1,261 @@
+package console
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/crierhq/crier/bot"
+	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/post"
+)
+
+func (c *Console) approve(w http.ResponseWriter, r *http.Request, s Session) {
+	_, m, ok := c.loadConsolePost(w, r)
+	if !ok {
+		return
+	}
+	if m.Workflow != WorkflowReview && m.Workflow != WorkflowDraft {
+		c.refuse(w, r, s, "Only a draft or a post in review can be approved; this one is "+strings.ToLower(m.Workflow.Label())+".")
+		return
+	}
+	if err := c.setWorkflow(r.Context(), m.PostID, WorkflowApproved, s.User.Email, "approved", ""); err != nil {
+		c.serverError(w, r, "approving the post", err)
+		return
+	}
+	http.Redirect(w, r, "/posts/"+m.PostID, http.StatusSeeOther)
+}
+
+func (c *Console) schedule(w http.ResponseWriter, r *http.Request, s Session) {
+	sp, m, ok := c.loadConsolePost(w, r)
+	if !ok {
+		return
+	}
+	at, err := c.parseWhen(r.PostFormValue("schedule_for"))
+	if err != nil {
+		w.WriteHeader(http.StatusUnprocessableEntity)
+		c.renderPost(w, r, s, sp.Post.ID, err.Error())
+		return
+	}
+	if c.doSchedule(w, r, s, sp.Post, m, at) {
+		http.Redirect(w, r, "/posts/"+m.PostID, http.StatusSeeOther)
+	}
+}
+
+// doSchedule puts a console post in the store as scheduled; the bot's
+// publish_due job publishes it when it falls due, through the same durable
+// path as every other source.
+func (c *Console) doSchedule(w http.ResponseWriter, r *http.Request, s Session, p post.Post, m Meta, at time.Time) bool {
+	if !c.mayGoOut(w, r, s, m) {
+		return false
+	}
+	verb := "scheduled"
+	if m.Workflow == WorkflowScheduled {
+		verb = "rescheduled"
+	}
+	p.Draft, p.PublishAt = false, at.UTC()
+	m.Workflow = WorkflowScheduled
+	if err := c.saveConsolePost(r.Context(), p, store.PostScheduled, m, s.User.Email, verb, "for "+c.showTime(at)); err != nil {
+		c.serverError(w, r, "scheduling the post", err)
+		return false
+	}
+	return true
+}
+
+func (c *Console) mayGoOut(w http.ResponseWriter, r *http.Request, s Session, m Meta) bool {
+	if m.Workflow == WorkflowPublished {
+		c.refuse(w, r, s, "This post has already been published.")
+		return false
+	}
+	ok, err := c.approved(r.Context(), m)
+	if err != nil {
+		c.serverError(w, r, "checking the approval", err)
+		return false
+	}
+	if !ok {
+		c.refuse(w, r, s, "An editor must approve this post before it can go out (console.require_approval is on). Press Approve first.")
+		return false
+	}
+	return true
+}
+
+func (c *Console) publishNow(w http.ResponseWriter, r *http.Request, s Session) {
+	sp, m, ok := c.loadConsolePost(w, r)
+	if !ok {
+		return
+	}
+	if c.doPublish(w, r, s, sp.Post, m) {
+		http.Redirect(w, r, "/posts/"+m.PostID, http.StatusSeeOther)
+	}
+}
+
+// doPublish queues the post's deliveries now, through the bot.
+func (c *Console) doPublish(w http.ResponseWriter, r *http.Request, s Session, p post.Post, m Meta) bool {
+	if !c.mayGoOut(w, r, s, m) {
+		return false
+	}
+	p.Draft, p.PublishAt = false, c.opts.Now().UTC().Truncate(time.Second)
+	queued, err := c.opts.Publisher.Publish(r.Context(), p)
+	var dup *bot.DuplicateError
+	if errors.As(err, &dup) {
+		_ = addEvent(r.Context(), c.db(), p.ID, c.opts.Now(), s.User.Email, "not sent: duplicate", "same link as "+dup.Of)
+		c.renderPost(w, r, s, p.ID, "Not sent: this post has the same link as "+dup.Of+", which was already published. Change the link to send it as a new post.")
+		return false
+	}
+	if err != nil {
+		c.serverError(w, r, "publishing the post", err)
+		return false
+	}
+	if err := c.setWorkflow(r.Context(), p.ID, WorkflowPublished, s.User.Email, "published", "to "+strings.Join(queued, ", ")); err != nil {
+		c.serverError(w, r, "publishing the post", err)
+		return false
+	}
+	return true
+}
+
+func (c *Console) cancel(w http.ResponseWriter, r *http.Request, s Session) {
+	sp, m, ok := c.loadConsolePost(w, r)
+	if !ok {
+		return
+	}
+	if sp.State != store.PostScheduled {
+		c.refuse(w, r, s, "Only a scheduled post can be cancelled; this one is "+string(sp.State)+".")
+		return
+	}
+	p := sp.Post
+	p.Draft = true
+	m.Workflow = WorkflowCancelled
+	if err := c.saveConsolePost(r.Context(), p, store.PostDraft, m, s.User.Email, "cancelled", "was scheduled for "+c.showTime(sp.Post.PublishAt)); err != nil {
+		c.serverError(w, r, "cancelling the post", err)
+		return
+	}
+	http.Redirect(w, r, "/posts/"+m.PostID, http.StatusSeeOther)
+}
+
+// retry queues a failed delivery again (any source's post).
+func (c *Console) retry(w http.ResponseWriter, r *http.Request, s Session) {
+	id, channel := r.PathValue("id"), r.PostFormValue("channel")
+	sp, err := c.opts.Store.Post(r.Context(), id)
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	d, err := c.opts.Store.Delivery(r.Context(), id, channel)
+	if err != nil {
+		c.refuse(w, r, s, "This post has no delivery to "+channel+" to retry.")
+		return
+	}
+	if d.State != store.DeliveryFailed && d.State != store.DeliveryUnknown {
+		c.refuse(w, r, s, "Only a failed delivery can be retried; the one to "+channel+" is "+string(d.State)+".")
+		return
+	}
+	if !slices.Contains(c.opts.Publisher.ChannelNames(), channel) {
+		c.refuse(w, r, s, "The channel "+channel+" is no longer configured.")
+		return
+	}
+	queued, err := c.opts.Publisher.Retry(r.Context(), sp.Post.ID, []string{channel})
+	if err != nil {
+		c.renderPost(w, r, s, sp.Post.ID, "The delivery could not be queued again: "+err.Error())
+		return
+	}
+	if len(queued) == 0 {
+		c.renderPost(w, r, s, sp.Post.ID, "Nothing to retry: the delivery to "+channel+" is no longer failed.")
+		return
+	}
+	if err := addEvent(r.Context(), c.db(), id, c.opts.Now(), s.User.Email, "retried", channel); err != nil {
+		c.serverError(w, r, "retrying the delivery", err)
+		return
+	}
+	http.Redirect(w, r, "/posts/"+id, http.StatusSeeOther)
+}
+
+func (c *Console) testNewsletter(w http.ResponseWriter, r *http.Request, s Session) {
+	if c.opts.SendTest == nil {
+		c.refuse(w, r, s, "The newsletter is not enabled (channels.email).")
+		return
+	}
+	sp, err := c.opts.Store.Post(r.Context(), r.PathValue("id"))
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	msg := "A test copy of the newsletter was sent to " + s.User.Email + "."
+	if err := c.opts.SendTest(r.Context(), sp.Post, s.User.Email); err != nil {
+		msg = "The test copy could not be sent: " + err.Error()
+	} else {
+		_ = addEvent(r.Context(), c.db(), sp.Post.ID, c.opts.Now(), s.User.Email, "test newsletter sent", "to "+s.User.Email)
+	}
+	c.renderPost(w, r, s, sp.Post.ID, msg)
+}
+
+// frontMatter is a post as Markdown front matter (docs/sources.md).
+type frontMatter struct {
+	Title          string                   `yaml:"title"`
+	Summary        string                   `yaml:"summary,omitempty"`
+	Link           string                   `yaml:"link,omitempty"`
+	Tags           []string                 `yaml:"tags,omitempty"`
+	Image          *fmImage                 `yaml:"image,omitempty"`
+	Language       string                   `yaml:"language,omitempty"`
+	ContentWarning string                   `yaml:"content_warning,omitempty"`
+	PublishAt      string                   `yaml:"publish_at,omitempty"`
+	Draft          bool                     `yaml:"draft,omitempty"`
+	Channels       map[string]post.Override `yaml:"channels,omitempty"`
+}
+
+type fmImage struct {
+	URL string `yaml:"url,omitempty"`
+	Alt string `yaml:"alt,omitempty"`
+}
+
+// downloadMarkdown serves a console post as a Markdown file with front
+// matter, as the posts folder would hold it.
+func (c *Console) downloadMarkdown(w http.ResponseWriter, r *http.Request, s Session) {
+	sp, _, ok := c.loadConsolePost(w, r)
+	if !ok {
+		return
+	}
+	p := sp.Post
+	fm := frontMatter{Title: p.Title, Summary: p.Summary, Link: p.Link, Tags: p.Tags, Language: p.Language,
+		ContentWarning: p.ContentWarning, Draft: p.Draft, Channels: p.Channels}
+	if p.Image != nil {
+		fm.Image = &fmImage{URL: p.Image.URL, Alt: p.Image.Alt}
+	}
+	if !p.Draft && !p.PublishAt.IsZero() {
+		fm.PublishAt = p.PublishAt.In(c.opts.Location).Format("2006-01-02 15:04")
+	}
+	y, err := yaml.Marshal(fm)
+	if err != nil {
+		c.serverError(w, r, "writing the Markdown file", err)
+		return
+	}
+	name := strings.TrimPrefix(p.ID, "console:") + ".md"
+	if slug := slugify(p.Title); slug != "" {
+		name = slug + ".md"
+	}
+	w.Header().Set("Content-Type", "text/markdown; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", name))
+	fmt.Fprintf(w, "---\n%s---\n\n%s\n", y, strings.TrimSpace(p.Body))
+}
+
+func slugify(s string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(s) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+			dash = false
+		} else if !dash && b.Len() > 0 {
+			b.WriteByte('-')
+			dash = true
+		}
+		if b.Len() >= 60 {
+			break
+		}
+	}
+	return strings.Trim(b.String(), "-")
+}

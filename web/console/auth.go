@@ -1,0 +1,200 @@
+package console
+
+import (
+	"crypto/subtle"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+const loginCookie = "crier_login"
+
+// validCSRF checks the token of a state-changing request: the form field
+// csrf or the X-CSRF-Token header must equal the session's token.
+func validCSRF(r *http.Request, want string) bool {
+	got := r.Header.Get("X-CSRF-Token")
+	if got == "" {
+		// ParseMultipartForm also reads urlencoded bodies.
+		if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+			_ = r.ParseMultipartForm(maxUpload)
+		}
+		got = r.PostFormValue("csrf")
+	}
+	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
+func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
+	secureHeaders(w)
+	c.showLogin(w, r, "", "", http.StatusOK)
+}
+
+// showLogin renders the sign-in form with a fresh login token: the form
+// field must match the cookie (sign-in CSRF), and neither is a session.
+func (c *Console) showLogin(w http.ResponseWriter, r *http.Request, email, problem string, status int) {
+	token := randomToken()
+	c.setCookie(w, loginCookie, token, 3600)
+	w.WriteHeader(status)
+	c.render(w, r, Session{}, "login", map[string]any{
+		"Email": email, "Problem": problem, "Token": token, "Next": safeNext(r.FormValue("next")),
+	})
+}
+
+// safeNext keeps a redirect after sign-in on this site.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/posts"
+	}
+	return next
+}
+
+func (c *Console) login(w http.ResponseWriter, r *http.Request) {
+	secureHeaders(w)
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	ck, _ := r.Cookie(loginCookie)
+	form := r.PostFormValue("login_token")
+	if ck == nil || form == "" || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(form)) != 1 {
+		c.showLogin(w, r, "", "This sign-in form has expired. Please try again.", http.StatusForbidden)
+		return
+	}
+	email := strings.ToLower(strings.TrimSpace(r.PostFormValue("email")))
+	ip := c.opts.ClientIP(r)
+	if wait := c.throttle.blocked(email, ip); wait > 0 {
+		c.showLogin(w, r, email, "Too many failed sign-ins. Please wait "+humanWait(wait)+" and try again.", http.StatusTooManyRequests)
+		return
+	}
+	user, err := c.opts.Users.Authenticate(r.Context(), email, r.PostFormValue("password"))
+	if err != nil {
+		if err != ErrBadCredentials {
+			c.serverError(w, r, "signing in", err)
+			return
+		}
+		c.throttle.fail(email, ip)
+		c.opts.Logger.Info("console: failed sign-in", "client", ip)
+		c.showLogin(w, r, email, "Wrong email or password.", http.StatusUnauthorized)
+		return
+	}
+	c.throttle.succeed(email)
+	// A session id from before sign-in is never reused: end it and start
+	// a new one.
+	if old, _ := r.Cookie(sessionCookie); old != nil {
+		_ = c.opts.Users.EndSession(r.Context(), old.Value)
+	}
+	id, _, err := c.opts.Users.NewSession(r.Context(), user)
+	if err != nil {
+		c.serverError(w, r, "signing in", err)
+		return
+	}
+	c.setCookie(w, sessionCookie, id, int(SessionTTL/time.Second))
+	c.setCookie(w, loginCookie, "", -1)
+	http.Redirect(w, r, safeNext(r.PostFormValue("next")), http.StatusSeeOther)
+}
+
+func (c *Console) logout(w http.ResponseWriter, r *http.Request, s Session) {
+	if ck, _ := r.Cookie(sessionCookie); ck != nil {
+		if err := c.opts.Users.EndSession(r.Context(), ck.Value); err != nil {
+			c.serverError(w, r, "signing out", err)
+			return
+		}
+	}
+	c.setCookie(w, sessionCookie, "", -1)
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+func (c *Console) logoutEverywhere(w http.ResponseWriter, r *http.Request, s Session) {
+	if err := c.opts.Users.EndAllSessions(r.Context(), s.User.ID); err != nil {
+		c.serverError(w, r, "signing out everywhere", err)
+		return
+	}
+	c.setCookie(w, sessionCookie, "", -1)
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+// throttle slows password guessing: per account and per client, failures
+// within a window block further tries until the window has passed.
+type throttle struct {
+	mu       sync.Mutex
+	now      func() time.Time
+	accounts map[string]*failures
+	clients  map[string]*failures
+}
+
+type failures struct {
+	n     int
+	first time.Time
+}
+
+const (
+	throttleWindow     = 15 * time.Minute
+	maxAccountFailures = 5
+	maxClientFailures  = 20
+)
+
+func newThrottle(now func() time.Time) *throttle {
+	return &throttle{now: now, accounts: map[string]*failures{}, clients: map[string]*failures{}}
+}
+
+func (t *throttle) blocked(account, client string) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now()
+	wait := func(m map[string]*failures, k string, max int) time.Duration {
+		f := m[k]
+		if f == nil {
+			return 0
+		}
+		if now.Sub(f.first) >= throttleWindow {
+			delete(m, k)
+			return 0
+		}
+		if f.n >= max {
+			return f.first.Add(throttleWindow).Sub(now)
+		}
+		return 0
+	}
+	return max(wait(t.accounts, account, maxAccountFailures), wait(t.clients, client, maxClientFailures))
+}
+
+func (t *throttle) fail(account, client string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now()
+	for _, x := range []struct {
+		m map[string]*failures
+		k string
+	}{{t.accounts, account}, {t.clients, client}} {
+		f := x.m[x.k]
+		if f == nil || now.Sub(f.first) >= throttleWindow {
+			f = &failures{first: now}
+			x.m[x.k] = f
+		}
+		f.n++
+	}
+	if len(t.accounts) > 100000 || len(t.clients) > 100000 {
+		// A flood of made-up names: forget the oldest half rather than grow.
+		for k, f := range t.accounts {
+			if now.Sub(f.first) > throttleWindow/2 {
+				delete(t.accounts, k)
+			}
+		}
+		for k, f := range t.clients {
+			if now.Sub(f.first) > throttleWindow/2 {
+				delete(t.clients, k)
+			}
+		}
+	}
+}
+
+func (t *throttle) succeed(account string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.accounts, account)
+}
+
+func humanWait(d time.Duration) string {
+	m := int((d + time.Minute - 1) / time.Minute)
+	if m <= 1 {
+		return "a minute"
+	}
+	return itoa(m) + " minutes"
+}

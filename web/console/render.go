@@ -1,0 +1,94 @@
+package console
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"net/http"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// pageNames are the templates in templates/ that are whole pages.
+var pageNames = []string{"login", "posts", "write", "post", "calendar", "feeds", "supporters", "supporter", "import", "users", "forbidden"}
+
+func (c *Console) funcs() template.FuncMap {
+	return template.FuncMap{
+		"showTime": c.showTime,
+		"zone":     func() string { return c.opts.Location.String() },
+		"safeURL":  safeURL,
+		"lower":    strings.ToLower,
+		"title": func(s string) string {
+			if s == "" {
+				return s
+			}
+			return strings.ToUpper(s[:1]) + s[1:]
+		},
+		"day":   func(t time.Time) string { return t.Format("2") },
+		"date":  func(t time.Time) string { return t.Format("2006-01-02") },
+		"long":  func(t time.Time) string { return t.Format("Monday 2 January") },
+		"itoa":  strconv.Itoa,
+		"split": strings.Fields,
+		"pair": func(s string) []string {
+			ch, st, _ := strings.Cut(s, ":")
+			return []string{ch, st}
+		},
+		"eq2": func(a, b any) bool { return fmt.Sprint(a) == fmt.Sprint(b) },
+	}
+}
+
+func (c *Console) parseTemplates() error {
+	c.pages = map[string]*template.Template{}
+	for _, name := range pageNames {
+		t, err := template.New(name).Funcs(c.funcs()).ParseFS(templateFS, "templates/layout.html", "templates/previews.html", "templates/"+name+".html")
+		if err != nil {
+			return fmt.Errorf("parsing console template %s: %w", name, err)
+		}
+		c.pages[name] = t
+	}
+	frag, err := template.New("previews").Funcs(c.funcs()).ParseFS(templateFS, "templates/previews.html")
+	if err != nil {
+		return fmt.Errorf("parsing console previews: %w", err)
+	}
+	c.pages["#previews"] = frag
+	return nil
+}
+
+// render writes a whole page; data gets the signed-in user, the CSRF
+// token, the campaign and its time zone.
+func (c *Console) render(w http.ResponseWriter, r *http.Request, s Session, name string, data map[string]any) {
+	if data == nil {
+		data = map[string]any{}
+	}
+	data["User"] = s.User
+	data["SignedIn"] = s.User.ID != 0
+	data["CSRF"] = s.CSRF
+	data["Campaign"] = c.opts.Campaign
+	data["Zone"] = c.opts.Location.String()
+	data["Section"] = strings.Split(strings.TrimPrefix(path.Clean(r.URL.Path), "/"), "/")[0]
+	data["IsEditor"] = s.User.Role.Can(RoleEditor)
+	data["IsOwner"] = s.User.Role.Can(RoleOwner)
+	var buf bytes.Buffer
+	if err := c.pages[name].ExecuteTemplate(&buf, "layout", data); err != nil {
+		c.opts.Logger.Error("console: rendering page", "page", name, "err", err)
+		http.Error(w, "Something went wrong while showing this page; the error is in Crier's log.", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	buf.WriteTo(w)
+}
+
+func (c *Console) renderFragment(w http.ResponseWriter, r *http.Request, name string, data map[string]any) {
+	var buf bytes.Buffer
+	if err := c.pages["#"+name].ExecuteTemplate(&buf, name, data); err != nil {
+		c.opts.Logger.Error("console: rendering fragment", "fragment", name, "err", err)
+		http.Error(w, "preview failed", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	buf.WriteTo(w)
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,55 @@
+package console
+
+import (
+	"errors"
+	"net/http"
+)
+
+func (c *Console) usersPage(w http.ResponseWriter, r *http.Request, s Session) {
+	c.showUsers(w, r, s, "", "", http.StatusOK)
+}
+
+func (c *Console) showUsers(w http.ResponseWriter, r *http.Request, s Session, notice, problem string, status int) {
+	users, err := c.opts.Users.List(r.Context())
+	if err != nil {
+		c.serverError(w, r, "listing users", err)
+		return
+	}
+	w.WriteHeader(status)
+	c.render(w, r, s, "users", map[string]any{"Users": users, "Notice": notice, "Problem": problem,
+		"Roles": []Role{RoleAuthor, RoleEditor, RoleOwner}})
+}
+
+func (c *Console) addUser(w http.ResponseWriter, r *http.Request, s Session) {
+	email, role := r.PostFormValue("email"), Role(r.PostFormValue("role"))
+	u, err := c.opts.Users.Add(r.Context(), email, role, r.PostFormValue("password"))
+	if err != nil {
+		if errors.Is(err, ErrUserExists) || !isInternal(err) {
+			c.showUsers(w, r, s, "", err.Error(), http.StatusUnprocessableEntity)
+			return
+		}
+		c.serverError(w, r, "adding the user", err)
+		return
+	}
+	c.showUsers(w, r, s, "Added "+u.Email+" as "+string(u.Role)+". Give them the password in person or over a channel you trust.", "", http.StatusOK)
+}
+
+func (c *Console) removeUser(w http.ResponseWriter, r *http.Request, s Session) {
+	email := r.PostFormValue("email")
+	if email == s.User.Email {
+		c.showUsers(w, r, s, "", "You cannot remove yourself; ask another owner.", http.StatusUnprocessableEntity)
+		return
+	}
+	if err := c.opts.Users.Remove(r.Context(), email); err != nil {
+		c.showUsers(w, r, s, "", err.Error(), http.StatusUnprocessableEntity)
+		return
+	}
+	c.showUsers(w, r, s, "Removed "+email+"; their sessions have ended.", "", http.StatusOK)
+}
+
+// isInternal tells a database failure from a refusal the user can fix.
+func isInternal(err error) bool {
+	return errors.Is(err, errDatabase)
+}
+
+var errDatabase = errors.New("database error")
