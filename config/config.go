@@ -62,6 +62,9 @@ type Campaign struct {
 	// without an offset are read in it, cron specs without CRON_TZ run in
 	// it, and Crier shows times in it. Empty means UTC.
 	Timezone string `yaml:"timezone"`
+	// PrivacyPolicy is the address of the campaign's privacy policy, linked
+	// from the subscribe form (empty: no link).
+	PrivacyPolicy string `yaml:"privacy_policy"`
 }
 
 // Log sets the structured log output.
@@ -85,6 +88,9 @@ type HTTP struct {
 	// X-Forwarded-For the newsletter pages believe, for the per-address rate
 	// limit and the consent record; see web.ParseTrustedProxies.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// Templates is a folder whose page templates replace the built-in ones
+	// file by file (empty: the built-in ones); relative to the config file.
+	Templates string `yaml:"templates"`
 }
 
 // Console is the organisers' web console, served at / by the HTTP server.
@@ -557,6 +563,9 @@ func (v *validator) check(c *Config) {
 		}
 	default:
 		v.add(v.line("store.driver"), "store.driver", "must be sqlite (embedded, one process) or postgres (several replicas)")
+	}
+	if p := c.Campaign.PrivacyPolicy; p != "" && !strings.HasPrefix(p, "https://") && !strings.HasPrefix(p, "http://") {
+		v.add(v.line("campaign.privacy_policy"), "campaign.privacy_policy", "must be the address of your privacy policy, starting with https://")
 	}
 	if c.HTTP.PublicURL != "" && !strings.HasPrefix(c.HTTP.PublicURL, "http://") && !strings.HasPrefix(c.HTTP.PublicURL, "https://") {
 		v.add(v.line("http.public_url"), "http.public_url", "must start with http:// or https://")

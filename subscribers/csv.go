@@ -53,7 +53,7 @@ type ImportReport struct {
 }
 
 // Columns Import understands. Only email is required.
-var importColumns = []string{"email", "name", "lists", "consent_at", "status", "consent_source", "consent_ip"}
+var importColumns = []string{"email", "name", "lists", "preference", "language", "consent_at", "status", "consent_source", "consent_ip"}
 
 // consentLayouts are the consent_at formats accepted, most precise first.
 var consentLayouts = []string{time.RFC3339Nano, "2006-01-02 15:04:05Z07:00", "2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006-01-02 15:04", "2006-01-02"}
@@ -168,6 +168,17 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (Im
 				reject(reasonOf(err))
 				continue
 			}
+		}
+		if p := Preference(strings.ToLower(field(rec, "preference"))); p != "" {
+			if !p.Valid() {
+				reject(fmt.Sprintf("preference %q is not one of each_post, digest, paused", p))
+				continue
+			}
+			sub.Preference = p
+		}
+		if sub.Language, err = normalizeLanguage(field(rec, "language")); err != nil {
+			reject(reasonOf(err))
+			continue
 		}
 		if c := field(rec, "consent_at"); c != "" {
 			if sub.ConsentAt, err = parseConsentTime(c); err != nil {
@@ -333,7 +344,7 @@ func parseConsentTime(s string) (time.Time, error) {
 // exportColumns are written by Export; Import reads them back, except the
 // times and consent_history, which it reports as ignored (the import's own
 // consent record starts the new history).
-var exportColumns = []string{"email", "name", "status", "lists", "consent_at", "consent_source", "consent_ip", "created_at", "updated_at", "consent_history"}
+var exportColumns = []string{"email", "name", "status", "lists", "consent_at", "consent_source", "consent_ip", "created_at", "updated_at", "consent_history", "preference", "language"}
 
 // Export writes the subscribers (of status, or all when it is empty) as CSV
 // with their consent records and consent history, in id order, and returns
@@ -369,6 +380,7 @@ func (s *Store) Export(ctx context.Context, w io.Writer, status Status) (int, er
 				consent, escapeCell(sub.ConsentSource), escapeCell(sub.ConsentIP),
 				sub.CreatedAt.UTC().Format(time.RFC3339), sub.UpdatedAt.UTC().Format(time.RFC3339),
 				escapeCell(formatHistory(hist[sub.ID])),
+				string(sub.Preference), sub.Language,
 			}); err != nil {
 				return n, fmt.Errorf("writing CSV: %w", err)
 			}

@@ -136,7 +136,7 @@ func testExportRoundTrip(t *testing.T, driver string) {
 	s, clock := openTest(t, driver)
 	s.Add(ctx, Subscriber{Email: "ann@example.org", Name: "=HYPERLINK(\"http://evil\")", Status: Confirmed, Lists: []string{"news"},
 		ConsentAt: clock.Now(), ConsentSource: "form:/subscribe", ConsentIP: "192.0.2.1"})
-	bob, _ := s.Add(ctx, Subscriber{Email: "-bob@example.org", Status: Confirmed})
+	bob, _ := s.Add(ctx, Subscriber{Email: "-bob@example.org", Status: Confirmed, Preference: Digest, Language: "fr"})
 	clock.Advance(time.Hour)
 	s.SetStatus(ctx, bob.ID, Unsubscribed, "unsubscribe page; thanks")
 	var buf bytes.Buffer
@@ -145,7 +145,8 @@ func testExportRoundTrip(t *testing.T, driver string) {
 		t.Fatalf("export %d, %v", n, err)
 	}
 	recs, _ := csv.NewReader(bytes.NewReader(buf.Bytes())).ReadAll()
-	if recs[1][1] != `'=HYPERLINK("http://evil")` || recs[2][0] != "'-bob@example.org" || recs[1][4] != "2026-03-01T10:00:00Z" || recs[1][6] != "192.0.2.1" {
+	if recs[1][1] != `'=HYPERLINK("http://evil")` || recs[2][0] != "'-bob@example.org" || recs[1][4] != "2026-03-01T10:00:00Z" || recs[1][6] != "192.0.2.1" ||
+		recs[1][10] != "each_post" || recs[2][10] != "digest" || recs[2][11] != "fr" {
 		t.Fatalf("export rows %q", recs)
 	}
 	if recs[0][9] != "consent_history" || recs[1][9] != "2026-03-01T10:00:00Z consent form:/subscribe ip 192.0.2.1" ||
@@ -159,7 +160,8 @@ func testExportRoundTrip(t *testing.T, driver string) {
 	}
 	ann, _ := other.GetByEmail(ctx, "ann@example.org")
 	bob, _ = other.GetByEmail(ctx, "-bob@example.org")
-	if ann.Name != `=HYPERLINK("http://evil")` || ann.Status != Confirmed || ann.ConsentSource != "form:/subscribe" || ann.ConsentIP != "192.0.2.1" || bob.Status != Unsubscribed {
+	if ann.Name != `=HYPERLINK("http://evil")` || ann.Status != Confirmed || ann.ConsentSource != "form:/subscribe" || ann.ConsentIP != "192.0.2.1" || bob.Status != Unsubscribed ||
+		bob.Preference != Digest || bob.Language != "fr" || len(ann.Lists) != 1 || ann.Preference != EveryPost {
 		t.Fatalf("round trip lost data: %+v %+v", ann, bob)
 	}
 }

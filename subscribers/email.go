@@ -194,3 +194,18 @@ func normalizeLists(in []string) ([]string, error) {
 	}
 	return out, nil
 }
+
+// normalizeLanguage checks a language code such as "fr" or "pt-BR" (letters,
+// digits and '-', at most 35 characters) and lower-cases it.
+func normalizeLanguage(l string) (string, error) {
+	l = strings.ToLower(strings.TrimSpace(l))
+	if len(l) > 35 {
+		return "", invalid("language %q is longer than 35 characters", l)
+	}
+	for _, r := range l {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return "", invalid("language %q is not a language code such as fr or pt-br", l)
+		}
+	}
+	return l, nil
+}

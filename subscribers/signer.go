@@ -247,6 +247,14 @@ func (s *Signer) Verify(mac, purpose string, data ...string) bool {
 	return hmac.Equal([]byte(mac), []byte(s.Sign(purpose, data...)))
 }
 
+// PreferencesURL is sub's preferences page. It carries the same
+// never-expiring token as the unsubscribe link: the page can do no more
+// than unsubscribe does (choose less mail, or none), and one token per
+// recipient keeps a send to one signature per message.
+func (s *Signer) PreferencesURL(publicURL string, sub Subscriber) string {
+	return link(publicURL, "/preferences", s.Token(PurposeUnsubscribe, sub, time.Time{}))
+}
+
 // Subkey derives a key of its own for another use of the link secret (the
 // bounce mailbox's signed addresses), so that no signature made for one
 // purpose is valid for another.

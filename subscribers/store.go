@@ -132,7 +132,13 @@ CREATE TABLE consent_events (
 	ip            TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX consent_events_subscriber ON consent_events (subscriber_id, id);
-`)}
+`), `
+-- What a supporter receives (each_post, digest, paused) and the language of
+-- Crier's words in their mail; a send selects its recipients by them in
+-- the query that snapshots the list.
+ALTER TABLE subscribers ADD COLUMN preference TEXT NOT NULL DEFAULT 'each_post';
+ALTER TABLE subscribers ADD COLUMN language TEXT NOT NULL DEFAULT '';
+`}
 
 // The pending_* columns hold a subscribe request from the form for an
 // address already on the list (or erased) until its owner confirms it: a form
@@ -173,7 +179,7 @@ func (s *Store) WithClock(now func() time.Time) *Store {
 	return s
 }
 
-const columns = `id, email, name, status, lists, consent_at, consent_source, consent_ip, created_at, updated_at`
+const columns = `id, email, name, status, lists, consent_at, consent_source, consent_ip, created_at, updated_at, preference, language`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -182,12 +188,14 @@ func scan(row scanner) (Subscriber, error) {
 		sub       Subscriber
 		status    string
 		lists     string
+		pref      string
 		consentAt sql.NullTime
 	)
 	if err := row.Scan(&sub.ID, &sub.Email, &sub.Name, &status, &lists, &consentAt,
-		&sub.ConsentSource, &sub.ConsentIP, &sub.CreatedAt, &sub.UpdatedAt); err != nil {
+		&sub.ConsentSource, &sub.ConsentIP, &sub.CreatedAt, &sub.UpdatedAt, &pref, &sub.Language); err != nil {
 		return sub, err
 	}
+	sub.Preference = Preference(pref)
 	sub.Status = Status(status)
 	if consentAt.Valid {
 		sub.ConsentAt = consentAt.Time
@@ -230,6 +238,15 @@ func (s *Store) add(ctx context.Context, q querier, sub Subscriber, dryRun bool)
 	if sub.Status == "" {
 		sub.Status = Unconfirmed
 	}
+	if sub.Preference == "" {
+		sub.Preference = EveryPost
+	}
+	if !sub.Preference.Valid() {
+		return sub, fmt.Errorf("adding subscriber %s: %w: unknown preference %q (each_post, digest or paused)", sub.Email, ErrInvalid, sub.Preference)
+	}
+	if sub.Language, err = normalizeLanguage(sub.Language); err != nil {
+		return sub, fmt.Errorf("adding subscriber %s: %w", sub.Email, err)
+	}
 	if !sub.Status.Valid() {
 		return sub, fmt.Errorf("adding subscriber %s: %w: unknown status %q", sub.Email, ErrInvalid, sub.Status)
 	}
@@ -259,9 +276,10 @@ func (s *Store) add(ctx context.Context, q querier, sub Subscriber, dryRun bool)
 		}
 		return sub, nil
 	}
-	err = q.QueryRowContext(ctx, `INSERT INTO subscribers (email, name, status, lists, consent_at, consent_source, consent_ip, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) ON CONFLICT (email) DO NOTHING RETURNING id`,
-		sub.Email, sub.Name, string(sub.Status), string(lists), consentAt, sub.ConsentSource, sub.ConsentIP, now).Scan(&sub.ID)
+	err = q.QueryRowContext(ctx, `INSERT INTO subscribers (email, name, status, lists, consent_at, consent_source, consent_ip, created_at, updated_at, preference, language)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10) ON CONFLICT (email) DO NOTHING RETURNING id`,
+		sub.Email, sub.Name, string(sub.Status), string(lists), consentAt, sub.ConsentSource, sub.ConsentIP, now,
+		string(sub.Preference), sub.Language).Scan(&sub.ID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return sub, fmt.Errorf("adding subscriber %s: %w", sub.Email, ErrExists)
 	}
@@ -826,3 +844,6 @@ func (s *Store) histories(ctx context.Context, first, last int64) (map[int64][]C
 	}
 	return out, nil
 }
+
+// DB is the database the store keeps its tables in.
+func (s *Store) DB() *sql.DB { return s.db }

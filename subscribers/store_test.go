@@ -3,12 +3,13 @@ package subscribers
 import (
 	"context"
 	"errors"
-	pgpeer "github.com/crierhq/crier/internal/testpeers/postgres"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/crierhq/crier/bot/store"
+	pgpeer "github.com/crierhq/crier/internal/testpeers/postgres"
 )
 
 // testClock is a settable clock for tests.
@@ -293,5 +294,46 @@ func testPurgeUnconfirmed(t *testing.T, driver string) {
 	s.db.QueryRow(`SELECT COUNT(*) FROM consent_events WHERE subscriber_id = $1`, old.ID).Scan(&events)
 	if events != 0 {
 		t.Fatalf("the purge left %d history events", events)
+	}
+}
+
+func TestSetPreferences(t *testing.T) {
+	ctx := context.Background()
+	s, clock := openTest(t)
+	ann, err := s.Add(ctx, Subscriber{Email: "ann@example.org", Status: Confirmed, ConsentAt: clock.Now(), ConsentSource: "form:/subscribe"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ann.Preference != EveryPost {
+		t.Fatalf("default preference %q", ann.Preference)
+	}
+	clock.Advance(time.Minute)
+	changed, err := s.SetPreferences(ctx, ann.ID, Preferences{Preference: Digest, Lists: []string{"reports", "Events"}, Language: "de"}, "preferences page", "192.0.2.7")
+	if err != nil || !changed {
+		t.Fatalf("SetPreferences = %v, %v", changed, err)
+	}
+	got, _ := s.Get(ctx, ann.ID)
+	if got.Preference != Digest || got.Language != "de" || strings.Join(got.Lists, ",") != "events,reports" {
+		t.Fatalf("stored %+v", got)
+	}
+	// The same choice again changes nothing and records nothing.
+	if changed, err := s.SetPreferences(ctx, ann.ID, Preferences{Preference: Digest, Lists: []string{"events", "reports"}, Language: "de"}, "preferences page", ""); err != nil || changed {
+		t.Fatalf("unchanged SetPreferences = %v, %v", changed, err)
+	}
+	h, _ := s.History(ctx, ann.ID)
+	if len(h) != 2 || h[1].Event != EventPreferences || h[1].Source != "preferences page: digest / topics events, reports / language de" || h[1].IP != "192.0.2.7" {
+		t.Fatalf("history %+v", h)
+	}
+	// Bad choices are refused and change nothing.
+	for _, p := range []Preferences{{Preference: "weekly"}, {Lists: []string{"<script>"}}, {Language: "fr\nBcc: x"}} {
+		if _, err := s.SetPreferences(ctx, ann.ID, p, "preferences page", ""); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%+v: err = %v, want ErrInvalid", p, err)
+		}
+	}
+	if _, err := s.SetPreferences(ctx, 9999, Preferences{}, "x", ""); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown id: %v", err)
+	}
+	if again, _ := s.Get(ctx, ann.ID); again.Preference != Digest || len(again.Lists) != 2 {
+		t.Fatalf("a refused change changed %+v", again)
 	}
 }

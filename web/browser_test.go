@@ -152,7 +152,7 @@ func TestBrowserSubscribeConfirmUnsubscribe(t *testing.T) {
 	if st := f.status(t, "supporter@example.org"); st != subscribers.Unconfirmed {
 		t.Fatalf("opening the confirm link changed the status to %s", st)
 	}
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("form button")), chromedp.WaitVisible(chromedp.CSS("a[href^='unsubscribe']"))); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("form button")), chromedp.WaitVisible(chromedp.CSS("a[href^='preferences']"))); err != nil {
 		t.Fatal(err)
 	}
 	if got := text("h1"); got != "You are subscribed" {
@@ -162,11 +162,11 @@ func TestBrowserSubscribeConfirmUnsubscribe(t *testing.T) {
 		t.Fatalf("after confirming: %s", st)
 	}
 
-	// Leave again through the link on the page.
+	// Leave again through the preferences page the page links to.
 	err = chromedp.Do(ctx,
-		chromedp.Click(chromedp.CSS("a[href^='unsubscribe']")),
-		chromedp.WaitVisible(chromedp.CSS("form button")),
-		chromedp.Click(chromedp.CSS("form button")),
+		chromedp.Click(chromedp.CSS("a[href^='preferences']")),
+		chromedp.WaitVisible(chromedp.CSS(".leave form button")),
+		chromedp.Click(chromedp.CSS(".leave form button")),
 		chromedp.WaitVisible(chromedp.CSS("a[href='subscribe']")),
 		shot("unsubscribed-phone"),
 	)

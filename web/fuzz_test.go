@@ -47,3 +47,42 @@ func FuzzSubscribeForm(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPreferencesForm posts arbitrary choices with a valid link: the page
+// never fails with a 500, and what is stored is always one of the choices
+// the page offers.
+func FuzzPreferencesForm(f *testing.F) {
+	for _, seed := range [][3]string{
+		{"digest", "events", "fr"},
+		{"paused", "", "en"},
+		{"each_post", "<script>", "de"},
+		{"weekly", "events\r\nreports", "fr-CA"},
+		{"digest", "EVENTS", "ES"},
+	} {
+		f.Add(seed[0], seed[1], seed[2])
+	}
+	fx, _ := newPrefsFixture(f, "both")
+	fx.nl.prefsLimiter = newLimiter(RateLimit{}, time.Now) // no rate limit while fuzzing
+	sub, tok := fx.confirmed(f, "ann@example.org")
+	f.Fuzz(func(t *testing.T, freq, topic, lang string) {
+		v := url.Values{"t": {tok}, "frequency": {freq}, "topic": {topic}, "mail_language": {lang}}
+		res := fx.do(postForm("/preferences", v, nil), "192.0.2.1")
+		switch res.StatusCode {
+		case 200, 400, 413:
+		default:
+			t.Fatalf("status %d for %q, %q, %q", res.StatusCode, freq, topic, lang)
+		}
+		got, err := fx.store.Get(context.Background(), sub.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.Preference.Valid() || len(got.Lists) > 2 || (got.Language != "" && got.Language != "en" && got.Language != "fr" && got.Language != "es" && got.Language != "de") {
+			t.Fatalf("stored %+v after %q, %q, %q", got, freq, topic, lang)
+		}
+		for _, l := range got.Lists {
+			if l != "events" && l != "reports" {
+				t.Fatalf("stored topic %q after %q", l, topic)
+			}
+		}
+	})
+}

@@ -31,6 +31,7 @@ const (
 	evMailFailed   = "mail_failed"   // a confirmation mail could not be sent
 	evQueueDropped = "queue_dropped" // the confirmation mail queue was full
 	evMailCapped   = "mail_capped"   // the hourly cap on confirmation mails was reached
+	evPreferences  = "preferences"   // a supporter changed what they receive
 )
 
 func newNewsletterMetrics(reg prometheus.Registerer, store *subscribers.Store) (*newsletterMetrics, error) {
@@ -41,7 +42,7 @@ func newNewsletterMetrics(reg prometheus.Registerer, store *subscribers.Store) (
 	if reg == nil {
 		return m, nil
 	}
-	for _, ev := range []string{evSubscribe, evConfirm, evUnsubscribe, evOneClick, evHoneypot, evRateLimited, evCSRF, evInvalid, evBadLink, evMailFailed, evQueueDropped, evMailCapped} {
+	for _, ev := range []string{evSubscribe, evConfirm, evUnsubscribe, evOneClick, evHoneypot, evRateLimited, evCSRF, evInvalid, evBadLink, evMailFailed, evQueueDropped, evMailCapped, evPreferences} {
 		m.events.WithLabelValues(ev) // show zeros from the start
 	}
 	if err := reg.Register(m.events); err != nil {

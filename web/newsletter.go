@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/crierhq/crier/archive"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/subscribers"
 )
@@ -51,6 +52,22 @@ type NewsletterOptions struct {
 	// mail goes out (logged, and counted as mail_capped). Zero means
 	// DefaultMaxConfirmationsPerHour; negative means no cap.
 	MaxConfirmationsPerHour int
+	// Topics are the lists supporters may choose on the subscribe form and
+	// the preferences page (channels.email.topics).
+	Topics []Topic
+	// Newsletter is what Crier mails (channels.email.newsletter: each_post,
+	// digest or both; empty: each_post): the preferences page offers a
+	// choice of frequency only with both.
+	Newsletter string
+	// Archive, when set, serves the public archive (/archive, its pages and
+	// /archive/feed.xml) and the admin API that hides newsletters from it.
+	Archive *archive.Store
+	// Templates is a folder whose page templates (layout.html,
+	// subscribe.html, ..., newsletter.css) replace the built-in ones, file
+	// by file; empty means the built-in ones.
+	Templates string
+	// PrivacyPolicyURL, when set, is linked from the subscribe form.
+	PrivacyPolicyURL string
 	// Erased, when set, is called with the id of a subscriber the admin API
 	// erased or the purge of expired sign-ups deleted, to erase what is kept
 	// under that id outside the store (the confirmation mails in the outbox).
@@ -61,6 +78,11 @@ type NewsletterOptions struct {
 // mails: far above what a small campaign's sign-ups need, far below a mail
 // provider's daily quota.
 const DefaultMaxConfirmationsPerHour = 200
+
+// PreferencesRateLimit lets one address save the preferences form 20 times
+// at once and then once every 10 seconds: room for a supporter trying
+// choices, none for guessing links.
+var PreferencesRateLimit = RateLimit{Burst: 20, Every: 10 * time.Second}
 
 // DefaultRateLimit lets one address submit the subscribe form 5 times at once
 // and then once a minute.
@@ -89,7 +111,9 @@ type newsletter struct {
 	pages    map[string]*template.Template
 	css      []byte
 	limiter  bucketLimiter
-	secure   bool
+	// prefsLimiter bounds preference form posts per client address.
+	prefsLimiter bucketLimiter
+	secure       bool
 	// mailCap counts the confirmation mails queued in the last hour (by
 	// every replica, when the server keeps its limits in the database).
 	mailCap capCounter
@@ -102,7 +126,7 @@ type newsletter struct {
 // sign-ups whose confirmation links have all expired.
 const purgeEvery = time.Hour
 
-var pageNames = []string{"subscribe", "check-inbox", "confirm", "confirmed", "unsubscribe", "unsubscribed", "invalid-link", "error"}
+var pageNames = []string{"subscribe", "check-inbox", "confirm", "confirmed", "unsubscribe", "unsubscribed", "invalid-link", "error", "preferences", "archive"}
 
 // MountNewsletter mounts the supporters' pages (/subscribe, /confirm,
 // /unsubscribe) and the organisers' admin API (/admin/subscribers...) on s.
@@ -138,20 +162,15 @@ func mountNewsletter(s *Server, opts NewsletterOptions) (*newsletter, error) {
 		mails: make(chan confirmationMail, mailQueue)}
 	if db := s.opts.Shared; db != nil {
 		n.limiter = newDBLimiter(db, "subscribe", opts.RateLimit, opts.Now, opts.Logger)
+		n.prefsLimiter = newDBLimiter(db, "preferences", PreferencesRateLimit, opts.Now, opts.Logger)
 		n.mailCap = newDBWindow(db, "confirmation-mails", opts.MaxConfirmationsPerHour, time.Hour, opts.Now, opts.Logger)
 	} else {
 		n.limiter = newLimiter(opts.RateLimit, opts.Now)
+		n.prefsLimiter = newLimiter(PreferencesRateLimit, opts.Now)
 		n.mailCap = newWindowCounter(opts.MaxConfirmationsPerHour, time.Hour, opts.Now)
 	}
-	for _, name := range pageNames {
-		t, err := template.New("layout.html").ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
-		if err != nil {
-			return nil, fmt.Errorf("parsing page template %s: %w", name, err)
-		}
-		n.pages[name] = t
-	}
-	if n.css, err = templateFS.ReadFile("templates/newsletter.css"); err != nil {
-		return nil, fmt.Errorf("reading page style: %w", err)
+	if n.pages, n.css, err = loadPages(opts.Templates); err != nil {
+		return nil, err
 	}
 	var reg prometheus.Registerer
 	if s.opts.Registry != nil {
@@ -168,6 +187,15 @@ func mountNewsletter(s *Server, opts NewsletterOptions) (*newsletter, error) {
 	s.Handle("POST /confirm", n.public(n.confirm))
 	s.Handle("GET /unsubscribe", n.public(n.unsubscribePage))
 	s.Handle("POST /unsubscribe", n.public(n.unsubscribe))
+	s.Handle("GET /preferences", n.public(n.preferencesPage))
+	s.Handle("POST /preferences", n.public(n.savePreferences))
+	if opts.Archive != nil {
+		s.Handle("GET /archive", n.public(n.archiveList))
+		s.Handle("GET /archive/feed.xml", http.HandlerFunc(n.archiveFeed))
+		s.Handle("GET /archive/{id}", http.HandlerFunc(n.archivePage))
+		s.HandleAdmin("GET /admin/archive", http.HandlerFunc(n.adminArchive))
+		s.HandleAdmin("PATCH /admin/archive/{id}", http.HandlerFunc(n.adminArchiveHide))
+	}
 
 	s.HandleAdmin("GET /admin/subscribers", http.HandlerFunc(n.adminList))
 	s.HandleAdmin("GET /admin/subscribers/export", http.HandlerFunc(n.adminExport))
@@ -185,14 +213,18 @@ func mountNewsletter(s *Server, opts NewsletterOptions) (*newsletter, error) {
 // our own style sheet and forms posted to ourselves.
 func (n *newsletter) public(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hd := w.Header()
-		hd.Set("Cache-Control", "no-store")
-		hd.Set("Referrer-Policy", "no-referrer")
-		hd.Set("X-Content-Type-Options", "nosniff")
-		hd.Set("X-Frame-Options", "DENY")
-		hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		setPublicHeaders(w)
 		h(w, r)
 	})
+}
+
+func setPublicHeaders(w http.ResponseWriter) {
+	hd := w.Header()
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("Referrer-Policy", "no-referrer")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("X-Frame-Options", "DENY")
+	hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 }
 
 func (n *newsletter) style(w http.ResponseWriter, r *http.Request) {
@@ -201,30 +233,67 @@ func (n *newsletter) style(w http.ResponseWriter, r *http.Request) {
 	w.Write(n.css)
 }
 
-// pageData is what every template sees.
+// pageData is what every template sees. Title, Message and the values of
+// Errors are message keys when handlers set them; render translates them.
 type pageData struct {
 	Campaign channels.Campaign
 	Lang     string
 	Title    string
+	// Base is the way from the page to the site's root ("" or "../"):
+	// links are relative, so the pages work under a proxy's path prefix.
+	Base      string
+	Indexable bool
+	FeedURL   string
+	// Languages are the page in every language (GET pages only).
+	Languages []langLink
 	// Subscribe form.
-	CSRF    string
-	Email   string
-	Name    string
-	Consent bool
-	Errors  map[string]string
-	// Confirm and unsubscribe pages.
+	CSRF       string
+	Email      string
+	Name       string
+	Consent    bool
+	Topics     []topicChoice
+	PrivacyURL string
+	Errors     map[string]string
+	// Confirm, unsubscribe and preferences pages.
 	Token          string
 	MaskedEmail    string // the address a link is for, partly hidden
-	UnsubscribeURL string
+	PreferencesURL string
 	Message        string
+	// Preferences page.
+	NotSubscribed bool
+	ModeNote      string
+	Frequencies   []choice
+	MailLanguages []langLink
+	// Archive.
+	Entries []archiveItem
 }
 
-func (n *newsletter) render(w http.ResponseWriter, status int, page string, d pageData) {
+// titleKeys are the pages' titles.
+var titleKeys = map[string]string{"subscribe": "subscribe.title", "check-inbox": "inbox.title", "confirm": "confirm.title",
+	"confirmed": "confirmed.title", "unsubscribe": "unsubscribe.title", "unsubscribed": "unsubscribed.title",
+	"invalid-link": "invalid.title", "preferences": "prefs.title", "archive": "archive.title"}
+
+func (n *newsletter) render(w http.ResponseWriter, r *http.Request, status int, page string, d pageData) {
 	d.Campaign = n.opts.Campaign
-	d.Lang = n.opts.Campaign.Language
 	if d.Lang == "" {
-		d.Lang = "en"
+		d.Lang = n.lang(r)
 	}
+	if k, ok := titleKeys[page]; ok {
+		d.Title = k
+	}
+	d.Title = n.tr(d.Lang, d.Title)
+	if d.Message != "" {
+		d.Message = n.tr(d.Lang, d.Message)
+	}
+	for k, v := range d.Errors {
+		d.Errors[k] = n.tr(d.Lang, v)
+	}
+	// The refusals stay the same whatever the request (language links
+	// would echo its token, and tell one refusal from another).
+	if r.Method == http.MethodGet && page != "invalid-link" && page != "error" {
+		d.Languages = n.languageLinks(r, d.Lang)
+	}
+	d.PrivacyURL = n.opts.PrivacyPolicyURL
 	var buf strings.Builder
 	if err := n.pages[page].Execute(&buf, d); err != nil {
 		n.opts.Logger.Error("rendering page", "page", page, "err", err)
@@ -232,14 +301,26 @@ func (n *newsletter) render(w http.ResponseWriter, status int, page string, d pa
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Language", d.Lang)
+	w.Header().Add("Vary", "Accept-Language")
 	w.WriteHeader(status)
 	w.Write([]byte(buf.String()))
 }
 
+// unreadableForm answers a form body that could not be parsed: too large
+// (413) or malformed (400). Nothing has been changed.
+func (n *newsletter) unreadableForm(w http.ResponseWriter, r *http.Request, err error) {
+	status, msg := http.StatusBadRequest, "error.form"
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		status, msg = http.StatusRequestEntityTooLarge, "error.too_large"
+	}
+	n.render(w, r, status, "error", pageData{Title: "error.form_title", Message: msg})
+}
+
 func (n *newsletter) fail(w http.ResponseWriter, r *http.Request, what string, err error) {
 	n.opts.Logger.Error("newsletter page failed", "what", what, "path", r.URL.Path, "err", err)
-	n.render(w, http.StatusInternalServerError, "error", pageData{Title: "Something went wrong",
-		Message: "Something went wrong on our side. Please try again in a little while."})
+	n.render(w, r, http.StatusInternalServerError, "error", pageData{Title: "error.title", Message: "error.text"})
 }
 
 // csrfSession returns the browser's CSRF cookie value, setting a new one
@@ -259,7 +340,7 @@ func (n *newsletter) csrfSession(w http.ResponseWriter, r *http.Request) string 
 
 func (n *newsletter) subscribeForm(w http.ResponseWriter, r *http.Request) {
 	sess := n.csrfSession(w, r)
-	n.render(w, http.StatusOK, "subscribe", pageData{Title: "Subscribe", CSRF: n.opts.Signer.Sign("csrf", sess)})
+	n.render(w, r, http.StatusOK, "subscribe", pageData{CSRF: n.opts.Signer.Sign("csrf", sess), Topics: n.topicChoices(n.lang(r), nil)})
 }
 
 func (n *newsletter) subscribe(w http.ResponseWriter, r *http.Request) {
@@ -268,32 +349,26 @@ func (n *newsletter) subscribe(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		n.opts.Logger.Warn("subscribe rate limited", "ip", ip.String())
 		n.metrics.inc(evRateLimited)
-		n.render(w, http.StatusTooManyRequests, "error", pageData{Title: "Too many attempts",
-			Message: "There have been too many attempts from your network. Please wait a few minutes and try again."})
+		n.render(w, r, http.StatusTooManyRequests, "error", pageData{Title: "error.too_many_title", Message: "error.too_many"})
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
-		status := http.StatusBadRequest
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			status = http.StatusRequestEntityTooLarge
-		}
-		n.render(w, status, "error", pageData{Title: "Form not accepted", Message: "The form could not be read. Please go back and try again."})
+		n.unreadableForm(w, r, err)
 		return
 	}
 	c, err := r.Cookie(csrfCookie)
 	if err != nil || !n.opts.Signer.Verify(r.PostForm.Get("csrf"), "csrf", c.Value) {
 		n.metrics.inc(evCSRF)
 		sess := n.csrfSession(w, r)
-		n.render(w, http.StatusForbidden, "subscribe", pageData{Title: "Subscribe", CSRF: n.opts.Signer.Sign("csrf", sess),
-			Email: r.PostForm.Get("email"), Name: r.PostForm.Get("name"),
-			Errors: map[string]string{"form": "Your session expired or cookies are blocked. Please submit the form again (cookies must be allowed for this site)."}})
+		n.render(w, r, http.StatusForbidden, "subscribe", pageData{CSRF: n.opts.Signer.Sign("csrf", sess),
+			Email: r.PostForm.Get("email"), Name: r.PostForm.Get("name"), Topics: n.topicChoices(n.lang(r), r.PostForm["topic"]),
+			Errors: map[string]string{"form": "subscribe.err_session"}})
 		return
 	}
 	sess := c.Value
 	checkInbox := func() {
-		n.render(w, http.StatusOK, "check-inbox", pageData{Title: "Check your inbox"})
+		n.render(w, r, http.StatusOK, "check-inbox", pageData{})
 	}
 	if r.PostForm.Get(honeypotField) != "" {
 		// A bot: answer as if it worked, so it learns nothing.
@@ -308,20 +383,25 @@ func (n *newsletter) subscribe(w http.ResponseWriter, r *http.Request) {
 	email, err := subscribers.NormalizeEmail(d.Email)
 	switch {
 	case strings.TrimSpace(d.Email) == "":
-		d.Errors["email"] = "Please enter your email address."
+		d.Errors["email"] = "subscribe.err_email_empty"
 	case err != nil:
-		d.Errors["email"] = "Please enter a valid email address, such as name@example.org."
+		d.Errors["email"] = "subscribe.err_email"
 	}
 	name, err := subscribers.NormalizeName(d.Name)
 	if err != nil {
-		d.Errors["name"] = "Please enter your name on one line, in at most 100 characters."
+		d.Errors["name"] = "subscribe.err_name"
 	}
 	if !d.Consent {
-		d.Errors["consent"] = "Please tick the box to agree to receive the newsletter."
+		d.Errors["consent"] = "subscribe.err_consent"
+	}
+	topics, ok := n.knownTopics(r.PostForm["topic"])
+	d.Topics = n.topicChoices(n.lang(r), r.PostForm["topic"])
+	if !ok {
+		d.Errors["topic"] = "subscribe.err_topic"
 	}
 	if len(d.Errors) > 0 {
 		n.metrics.inc(evInvalid)
-		n.render(w, http.StatusBadRequest, "subscribe", d)
+		n.render(w, r, http.StatusBadRequest, "subscribe", d)
 		return
 	}
 
@@ -334,8 +414,12 @@ func (n *newsletter) subscribe(w http.ResponseWriter, r *http.Request) {
 	// subscriber's record, status and any suppression stay as they are until
 	// the address's owner confirms.
 	request := subscribers.Pending{Name: name, At: now, Source: consentSource, IP: ip.String()}
+	// The page's language becomes the language of their mail; the topics
+	// they ticked, their topics. Both only for a new address: for one
+	// already on the list the form proves nothing (see above).
+	lang := n.lang(r)
 	sub, err := n.opts.Store.Add(ctx, subscribers.Subscriber{Email: email, Name: name, Status: subscribers.Unconfirmed,
-		ConsentAt: now, ConsentSource: consentSource, ConsentIP: ip.String()})
+		ConsentAt: now, ConsentSource: consentSource, ConsentIP: ip.String(), Language: lang, Lists: topics})
 	isNew := err == nil
 	switch {
 	case errors.Is(err, subscribers.ErrSuppressed):
@@ -391,6 +475,8 @@ func (n *newsletter) subscribe(w http.ResponseWriter, r *http.Request) {
 	if name != "" {
 		mailSub.Name = name
 	}
+	// The mail is in the language of the page they just used.
+	mailSub.Language = lang
 	// The mail goes out after the answer: waiting for the SMTP server here
 	// would make a new address answer measurably slower than a confirmed
 	// one, and the form must not tell them apart.
@@ -497,9 +583,9 @@ func (n *newsletter) subscriberFor(ctx context.Context, token string, p subscrib
 	return sub, nil
 }
 
-func (n *newsletter) invalidLink(w http.ResponseWriter) {
+func (n *newsletter) invalidLink(w http.ResponseWriter, r *http.Request) {
 	n.metrics.inc(evBadLink)
-	n.render(w, http.StatusBadRequest, "invalid-link", pageData{Title: "Link not valid"})
+	n.render(w, r, http.StatusBadRequest, "invalid-link", pageData{})
 }
 
 // linkSubscriber resolves the token of a confirm or unsubscribe request, or
@@ -507,7 +593,7 @@ func (n *newsletter) invalidLink(w http.ResponseWriter) {
 func (n *newsletter) linkSubscriber(w http.ResponseWriter, r *http.Request, token string, p subscribers.Purpose) (subscribers.Subscriber, bool) {
 	sub, err := n.subscriberFor(r.Context(), token, p)
 	if errors.Is(err, subscribers.ErrBadToken) {
-		n.invalidLink(w)
+		n.invalidLink(w, r)
 		return sub, false
 	}
 	if err != nil {
@@ -526,16 +612,16 @@ func (n *newsletter) confirmPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if sub.Status == subscribers.Confirmed {
-		n.render(w, http.StatusOK, "confirmed", pageData{Title: "You are subscribed", UnsubscribeURL: n.relativeUnsubscribe(sub)})
+		n.render(w, r, http.StatusOK, "confirmed", pageData{PreferencesURL: n.relativePreferences(sub)})
 		return
 	}
-	n.render(w, http.StatusOK, "confirm", pageData{Title: "Confirm your subscription", Token: token, MaskedEmail: maskEmail(sub.Email)})
+	n.render(w, r, http.StatusOK, "confirm", pageData{Token: token, MaskedEmail: maskEmail(sub.Email)})
 }
 
 func (n *newsletter) confirm(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
-		n.invalidLink(w)
+		n.invalidLink(w, r)
 		return
 	}
 	token := r.PostForm.Get("t")
@@ -545,7 +631,7 @@ func (n *newsletter) confirm(w http.ResponseWriter, r *http.Request) {
 	}
 	issued, err := n.opts.Signer.Issued(token)
 	if err != nil {
-		n.invalidLink(w)
+		n.invalidLink(w, r)
 		return
 	}
 	changed, err := n.opts.Store.Confirm(r.Context(), sub.ID, subscribers.Confirmation{LinkIssued: issued, IP: clientIP(r, n.opts.TrustedProxies).String()})
@@ -559,10 +645,10 @@ func (n *newsletter) confirm(w http.ResponseWriter, r *http.Request) {
 	} else if sub.Status != subscribers.Confirmed {
 		// They left after this link was sent, and have not asked to come back
 		// since (or asked with a newer link): an old link does not undo that.
-		n.invalidLink(w)
+		n.invalidLink(w, r)
 		return
 	}
-	n.render(w, http.StatusOK, "confirmed", pageData{Title: "You are subscribed", UnsubscribeURL: n.relativeUnsubscribe(sub)})
+	n.render(w, r, http.StatusOK, "confirmed", pageData{PreferencesURL: n.relativePreferences(sub)})
 }
 
 func (n *newsletter) unsubscribePage(w http.ResponseWriter, r *http.Request) {
@@ -572,10 +658,10 @@ func (n *newsletter) unsubscribePage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if sub.Status == subscribers.Unsubscribed {
-		n.render(w, http.StatusOK, "unsubscribed", pageData{Title: "You are unsubscribed"})
+		n.render(w, r, http.StatusOK, "unsubscribed", pageData{})
 		return
 	}
-	n.render(w, http.StatusOK, "unsubscribe", pageData{Title: "Unsubscribe", Token: token, MaskedEmail: maskEmail(sub.Email)})
+	n.render(w, r, http.StatusOK, "unsubscribe", pageData{Token: token, MaskedEmail: maskEmail(sub.Email), PreferencesURL: n.relativePreferences(sub)})
 }
 
 // unsubscribe serves both the page's button and RFC 8058 one-click
@@ -593,7 +679,7 @@ func (n *newsletter) unsubscribe(w http.ResponseWriter, r *http.Request) {
 		err = r.ParseForm()
 	}
 	if err != nil {
-		n.invalidLink(w)
+		n.invalidLink(w, r)
 		return
 	}
 	token := r.PostForm.Get("t")
@@ -621,14 +707,7 @@ func (n *newsletter) unsubscribe(w http.ResponseWriter, r *http.Request) {
 			n.metrics.inc(evUnsubscribe)
 		}
 	}
-	n.render(w, http.StatusOK, "unsubscribed", pageData{Title: "You are unsubscribed"})
-}
-
-// relativeUnsubscribe is sub's unsubscribe link relative to the page, so the
-// pages also work when a reverse proxy serves them under a path prefix
-// (public_url https://example.org/news/).
-func (n *newsletter) relativeUnsubscribe(sub subscribers.Subscriber) string {
-	return "unsubscribe?t=" + url.QueryEscape(n.opts.Signer.Token(subscribers.PurposeUnsubscribe, sub, time.Time{}))
+	n.render(w, r, http.StatusOK, "unsubscribed", pageData{})
 }
 
 // maskEmail shows enough of an address for its owner to recognise it and

@@ -160,7 +160,7 @@ func prepareBenchSend(t *testing.T, target, tag string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.ledger.begin(context.Background(), m.SendID, "post", id, m.Subject, m.source); err != nil {
+	if _, err := s.ledger.begin(context.Background(), m.SendID, "post", id, m.Subject, m.source, s.selection("post", m)); err != nil {
 		t.Fatal(err)
 	}
 	return m.SendID

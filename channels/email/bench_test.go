@@ -163,8 +163,12 @@ func runBenchChild(t *testing.T, sk *sink, dbPath, mode string, round, n int) (b
 			}
 		}
 	}
-	if res.Messages != int64(n) || sk.messages.Load() != int64(n) {
-		t.Fatalf("%s: sent %d, sink got %d, want %d\n%s", mode, res.Messages, sk.messages.Load(), n, out)
+	want := n
+	if mode == "newsletter" {
+		want = benchRecipients(n)
+	}
+	if res.Messages != int64(want) || sk.messages.Load() != int64(want) {
+		t.Fatalf("%s: sent %d, sink got %d, want %d\n%s", mode, res.Messages, sk.messages.Load(), want, out)
 	}
 	return res, sinkCPU
 }
@@ -187,12 +191,14 @@ func fillSubscribers(t testing.TB, dbPath string, n int) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO subscribers (email, name, status, created_at, updated_at) VALUES ($1, $2, 'confirmed', $3, $3)`)
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO subscribers (email, name, status, created_at, updated_at, preference, lists, language)
+			VALUES ($1, $2, 'confirmed', $3, $3, $4, $5, $6)`)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for i := from; i < min(from+10000, n); i++ {
-			if _, err := stmt.ExecContext(ctx, fmt.Sprintf("supporter%07d@example.org", i), fmt.Sprintf("Supporter %d", i), now); err != nil {
+			pref, lists, lang := benchChoices(i)
+			if _, err := stmt.ExecContext(ctx, fmt.Sprintf("supporter%07d@example.org", i), fmt.Sprintf("Supporter %d", i), now, pref, lists, lang); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -201,6 +207,39 @@ func fillSubscribers(t testing.TB, dbPath string, n int) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// benchChoices are subscriber i's preferences in the benchmark, so that a
+// send selects its recipients as a real one does: 10% take the digest, 5%
+// have paused, 20% chose reports only and 20% events only, and their mail
+// is in one of four languages. The benchmark's post is on events (about 70%
+// of the list receives it).
+func benchChoices(i int) (pref, lists, lang string) {
+	pref, lists = "each_post", "[]"
+	switch {
+	case i%10 == 0:
+		pref = "digest"
+	case i%20 == 5:
+		pref = "paused"
+	}
+	switch i % 5 {
+	case 1:
+		lists = `["reports"]`
+	case 2:
+		lists = `["events"]`
+	}
+	return pref, lists, []string{"", "fr", "es", "de"}[i%4]
+}
+
+// benchRecipients is how many of n subscribers the benchmark's post goes to.
+func benchRecipients(n int) int {
+	r := 0
+	for i := range n {
+		if pref, lists, _ := benchChoices(i); pref == "each_post" && lists != `["reports"]` {
+			r++
+		}
+	}
+	return r
 }
 
 // measureCeiling sends n copies of one pre-built message (the same
@@ -282,7 +321,11 @@ func TestNewsletterBenchChild(t *testing.T) {
 	}
 	ctx := context.Background()
 	s, st := childSender(t, dbPath, port, benchConcurrency)
+	// Both kinds of newsletter and topics: the send selects by preference
+	// and topic (benchChoices), and renders in four languages.
+	s.cfg.Newsletter, s.cfg.Topics, s.f.cfg.Topics = Both, testTopics, testTopics
 	p := samplePost()
+	p.Tags = []string{"vigil"}
 	p.ID += "-" + os.Getenv("CRIER_EMAIL_BENCH_ROUND") // a new send each round
 	payload, err := s.f.Format(p)
 	if err != nil {
@@ -291,7 +334,7 @@ func TestNewsletterBenchChild(t *testing.T) {
 	m := payload.Body.(*Message)
 	// The snapshot is timed on its own, then the sending.
 	snapStart := time.Now()
-	if _, err := s.ledger.begin(ctx, m.SendID, "post", p.ID, m.Subject, m.source); err != nil {
+	if _, err := s.ledger.begin(ctx, m.SendID, "post", p.ID, m.Subject, m.source, s.selection("post", m)); err != nil {
 		t.Fatal(err)
 	}
 	snap := time.Since(snapStart).Seconds()

@@ -54,9 +54,21 @@ type Config struct {
 	// sends across all visitors (0: 200; negative: no cap), so that nobody
 	// can spend the provider's quota through the form.
 	ConfirmationsPerHour int `yaml:"confirmations_per_hour"`
+	// Topics are the lists supporters may choose on the preferences page,
+	// each fed by post tags; none means no choice of topics.
+	Topics []Topic `yaml:"topics"`
 	// Bounces is the bounce mailbox and the providers' webhooks, through
 	// which Crier learns of bounces, complaints and mailed unsubscribes.
 	Bounces bounces.Config `yaml:"bounces"`
+}
+
+// TopicKeys are the stored identifiers of the configured topics.
+func (c Config) TopicKeys() []string {
+	keys := make([]string, len(c.Topics))
+	for i, t := range c.Topics {
+		keys[i] = t.Key()
+	}
+	return keys
 }
 
 // SMTP is where newsletters are handed over.
@@ -152,6 +164,7 @@ func (c Config) Validate() []channels.ConfigProblem {
 	default:
 		probs = append(probs, channels.ConfigProblem{Field: "newsletter", Message: "must be each_post (one newsletter per post), digest (one per schedules.digest run) or both"})
 	}
+	probs = append(probs, validateTopics(c.Topics)...)
 	switch c.SMTP.TLS {
 	case "", "starttls", "tls", "none":
 	default:

@@ -26,8 +26,10 @@ import (
 	"github.com/yuin/goldmark/extension"
 	"golang.org/x/net/html"
 
+	"github.com/crierhq/crier/archive"
 	"github.com/crierhq/crier/bounces"
 	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/i18n"
 	"github.com/crierhq/crier/post"
 )
 
@@ -59,6 +61,11 @@ type Message struct {
 	// SendID names the campaign in the send ledger: "post:<id>" or
 	// "digest:<id>".
 	SendID string `json:"send_id"`
+	// Topics are the keys of the topics (channels.email.topics) its posts
+	// are on; General is true when one of its posts is on none. Supporters
+	// who chose topics get it when it is general or on one of theirs.
+	Topics  []string `json:"topics,omitempty"`
+	General bool     `json:"general"`
 
 	data newsletterData
 	// inline are the posts' local images, carried in every copy and shown
@@ -102,9 +109,18 @@ type newsletterData struct {
 	Intro     string
 	Items     []item
 	Digest    bool
-	// Name and UnsubscribeURL are the recipient's.
+	// Name, UnsubscribeURL and PreferencesURL are the recipient's.
 	Name           string
 	UnsubscribeURL string
+	PreferencesURL string
+	// WebURL is the newsletter's page in the public archive ("view in
+	// your browser"); SubscribeURL is the subscribe form.
+	WebURL       string
+	SubscribeURL string
+	ArchiveURL   string
+	// WebVersion is true when rendering the archive's copy, which carries
+	// nothing personal: no name, no signed links.
+	WebVersion bool
 }
 
 // item is one post in a newsletter.
@@ -167,11 +183,13 @@ func loadTemplates(dir string) (*templates, error) {
 		b, err := builtinTemplates.ReadFile("templates/" + name)
 		return string(b), "built-in " + name, err
 	}
+	// t is Crier's own words in the mail's language: {{t .Language "mail.hello"}}.
+	tr := func(lang, key string, args ...any) string { return i18n.Builtin().T(lang, key, args...) }
 	funcs := texttemplate.FuncMap{"underline": func(s string) string {
 		n := min(utf8.RuneCountInString(s), 72)
 		return strings.Repeat("=", n)
-	}}
-	t := &templates{html: htmltemplate.New("email"), text: texttemplate.New("email").Funcs(funcs)}
+	}, "t": tr}
+	t := &templates{html: htmltemplate.New("email").Funcs(htmltemplate.FuncMap{"t": tr}), text: texttemplate.New("email").Funcs(funcs)}
 	for _, name := range []string{tmplNewsletterHTML, tmplConfirmHTML} {
 		src, where, err := read(name)
 		if err != nil {
@@ -355,12 +373,17 @@ func (f *Formatter) format(sendID, postID string, posts []post.Post, digest bool
 		warnings = append(warnings, "http.public_url is not https: mail providers ignore one-click unsubscribe (RFC 8058) over plain http")
 	}
 	data.UnsubscribeURL = f.publicURL() + placeholderUnsubscribe
+	data.PreferencesURL = preferencesURL(data.UnsubscribeURL)
+	data.WebURL = f.publicURL() + archive.Path(sendID)
+	data.SubscribeURL = f.publicURL() + "/subscribe"
+	data.ArchiveURL = f.publicURL() + "/archive"
 	htmlOut, textOut, err := f.tmpl.render(tmplNewsletterHTML, tmplNewsletterText, data)
 	if err != nil {
 		return channels.Payload{}, fmt.Errorf("formatting %s: %w", postID, err)
 	}
 	m := &Message{Subject: data.Subject, Preheader: data.Preheader, Text: textOut, HTML: htmlOut, SendID: sendID, data: data, inline: inline, notes: notes,
 		source: sendSource{ID: postID, Digest: digest, Posts: posts}}
+	m.Topics, m.General = TopicsOf(f.cfg.Topics, posts)
 	msg, err := f.build(m.Subject, htmlOut, textOut, &mail.Address{Name: "Supporter", Address: "supporter@example.org"},
 		messageID(sendID, "preview", f.domain), first.PublishAt, data.UnsubscribeURL, inline)
 	if err != nil {
@@ -392,12 +415,36 @@ func (f *Formatter) publicURL() string {
 	return strings.TrimRight(f.campaign.PublicURL, "/")
 }
 
-// personal renders m for one recipient.
-func (f *Formatter) personal(m *Message, name, unsubscribeURL string) (htmlOut, textOut string, err error) {
+// personal renders m for one recipient whose mail is in lang.
+func (f *Formatter) personal(m *Message, lang, name, unsubscribeURL string) (htmlOut, textOut string, err error) {
 	data := m.data
+	if lang != "" {
+		data.Language = lang
+	}
 	data.Name = cleanHeader(name, 100)
 	data.UnsubscribeURL = unsubscribeURL
+	data.PreferencesURL = preferencesURL(unsubscribeURL)
 	return f.tmpl.render(tmplNewsletterHTML, tmplNewsletterText, data)
+}
+
+// WebVersion renders m for the public archive: the campaign's language, no
+// name, no signed links, and no pictures carried in the mail (a web page
+// cannot show them).
+func (f *Formatter) WebVersion(m *Message) (string, error) {
+	data := m.data
+	data.Name, data.UnsubscribeURL, data.PreferencesURL = "", "", ""
+	data.WebVersion = true
+	data.Items = slices.Clone(data.Items)
+	for i := range data.Items {
+		if strings.HasPrefix(string(data.Items[i].ImageURL), "cid:") {
+			data.Items[i].ImageURL = ""
+		}
+	}
+	var b bytes.Buffer
+	if err := f.tmpl.html.ExecuteTemplate(&b, tmplNewsletterHTML, data); err != nil {
+		return "", fmt.Errorf("rendering the web version of %s: %w", m.SendID, err)
+	}
+	return b.String(), nil
 }
 
 // plainHeader reports whether cleanHeader would leave s as it is: printable

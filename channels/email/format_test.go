@@ -94,7 +94,7 @@ func TestFormat(t *testing.T) {
 			t.Errorf("HTML lacks %q", want)
 		}
 	}
-	for _, want := range []string{"Vigil for survivors on Saturday\n===", "We meet **at 6pm**.", "Read on our website: https://camaca.org/news/vigil", "Unsubscribe at any time: https://news.camaca.org/unsubscribe"} {
+	for _, want := range []string{"Vigil for survivors on Saturday\n===", "We meet **at 6pm**.", "Read on our website: https://camaca.org/news/vigil", "Unsubscribe: https://news.camaca.org/unsubscribe?t=", "Choose what you receive: https://news.camaca.org/preferences?t=", "View in your browser: https://news.camaca.org/archive/post%3Amd%3Avigil"} {
 		if !strings.Contains(m.Text, want) {
 			t.Errorf("text lacks %q:\n%s", want, m.Text)
 		}
@@ -187,7 +187,7 @@ func TestHeaderInjection(t *testing.T) {
 			t.Fatal(err)
 		}
 		m := payload.Body.(*Message)
-		htmlOut, textOut, err := f.personal(m, "Eve\r\nBcc: evil2@example.net", "https://news.camaca.org/unsubscribe?t=x")
+		htmlOut, textOut, err := f.personal(m, "", "Eve\r\nBcc: evil2@example.net", "https://news.camaca.org/unsubscribe?t=x")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -292,7 +292,7 @@ func FuzzFormat(f *testing.F) {
 		if bad := unsafeHTML(m.HTML); bad != "" {
 			t.Fatalf("unsafe HTML (%s): %s", bad, m.HTML)
 		}
-		htmlOut, textOut, err := fm.personal(m, name, "https://news.camaca.org/unsubscribe?t=u.1.0.x")
+		htmlOut, textOut, err := fm.personal(m, "", name, "https://news.camaca.org/unsubscribe?t=u.1.0.x")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -344,13 +344,13 @@ func TestPersonaliser(t *testing.T) {
 	payload, _ := f.Format(samplePost())
 	m := payload.Body.(*Message)
 	link := "https://news.camaca.org/unsubscribe?t=u.42.0.abc_-DEF"
-	pz := f.newPersonaliser(m, link)
+	pz := f.newPersonaliser(m, link, "en")
 	if !pz.fast {
 		t.Fatal("the built-in templates do not take the fast path")
 	}
 	for _, name := range []string{"", "Anna", `O'Brien & <Sons> "+1"`, "Zoë"} {
 		h, tx := pz.render(name, link)
-		wh, wt, _ := f.personal(m, name, link)
+		wh, wt, _ := f.personal(m, "en", name, link)
 		if h != wh || tx != wt {
 			t.Errorf("name %q: fast rendering differs from the full one", name)
 		}
@@ -362,7 +362,7 @@ func TestPersonaliser(t *testing.T) {
 	cfg.Templates = dir
 	f2, _ := newFormatter(cfg, testCampaign)
 	payload, _ = f2.Format(samplePost())
-	pz2 := f2.newPersonaliser(payload.Body.(*Message), link)
+	pz2 := f2.newPersonaliser(payload.Body.(*Message), link, "en")
 	if pz2.fast {
 		t.Error("a template comparing the name took the fast path")
 	}

@@ -178,6 +178,41 @@ func openLedger(ctx context.Context, db *sql.DB, now func() time.Time, log *slog
 	return l, nil
 }
 
+// selection says which confirmed subscribers a send is for.
+type selection struct {
+	// preferences are the subscriber preferences it goes to.
+	preferences []string
+	// general is true for a newsletter with a post on no topic: it goes
+	// whatever the topics a subscriber chose.
+	general bool
+	// allTopics are the configured topics, topics those of the newsletter.
+	allTopics, topics []string
+}
+
+// selectionSQL is the selection's condition on a subscribers row ($3 to
+// $6): the preference, and the topics - a subscriber who chose none of the
+// configured topics (lists from an import that are not topics do not
+// count) gets every newsletter. It runs once per send, in the query that
+// snapshots the list, so the send itself never filters per recipient.
+func selectionSQL(d sqldb.Dialect) string {
+	if d == sqldb.Postgres {
+		return `preference IN (SELECT jsonb_array_elements_text($3::jsonb))
+	AND ($4::boolean OR NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(subscribers.lists::jsonb) l(value) WHERE l.value IN (SELECT jsonb_array_elements_text($5::jsonb)))
+		OR EXISTS (SELECT 1 FROM jsonb_array_elements_text(subscribers.lists::jsonb) l(value) WHERE l.value IN (SELECT jsonb_array_elements_text($6::jsonb))))`
+	}
+	return `preference IN (SELECT value FROM json_each($3))
+	AND ($4 OR NOT EXISTS (SELECT 1 FROM json_each(subscribers.lists) l WHERE l.value IN (SELECT value FROM json_each($5)))
+		OR EXISTS (SELECT 1 FROM json_each(subscribers.lists) l WHERE l.value IN (SELECT value FROM json_each($6))))`
+}
+
+func jsonList(l []string) string {
+	if l == nil {
+		l = []string{}
+	}
+	b, _ := json.Marshal(l)
+	return string(b)
+}
+
 // begin creates the send and snapshots the confirmed subscribers into it
 // in one transaction, or finds the send made by an earlier attempt. Rows an
 // earlier attempt left "sending" go back to pending: their outcome is
@@ -185,7 +220,7 @@ func openLedger(ctx context.Context, db *sql.DB, now func() time.Time, log *slog
 // attempt was in flight). On SQLite (one process) that is every such row; on
 // PostgreSQL only those whose lease ran out, since the others belong to
 // replicas still sending. It returns how many rows it put back.
-func (l *ledger) begin(ctx context.Context, id, kind, ref, subject string, src sendSource) (reclaimed int64, err error) {
+func (l *ledger) begin(ctx context.Context, id, kind, ref, subject string, src sendSource, sel selection) (reclaimed int64, err error) {
 	now := l.now().UTC()
 	source, err := json.Marshal(src)
 	if err != nil {
@@ -203,7 +238,8 @@ func (l *ledger) begin(ctx context.Context, id, kind, ref, subject string, src s
 	}
 	if n, _ := res.RowsAffected(); n == 1 {
 		res, err := tx.ExecContext(ctx, `INSERT INTO email_recipients (send_id, subscriber_id, state)
-			SELECT $1, id, $2 FROM subscribers WHERE status = 'confirmed' ORDER BY id`, id, rcptPending)
+			SELECT $1, id, $2 FROM subscribers WHERE status = 'confirmed' AND `+selectionSQL(l.d)+` ORDER BY id`,
+			id, rcptPending, jsonList(sel.preferences), sel.general, jsonList(sel.allTopics), jsonList(sel.topics))
 		if err != nil {
 			return 0, fmt.Errorf("snapshotting recipients of %s: %w", id, err)
 		}
@@ -283,6 +319,7 @@ type recipient struct {
 	id       int64
 	email    string
 	name     string
+	language string
 	attempts int
 	// checkedAt is when the recipient was last seen still subscribed.
 	checkedAt time.Time
@@ -327,17 +364,17 @@ func (l *ledger) claim(ctx context.Context, sendID string, afterID int64, limit 
 	if err := rows.Err(); err != nil {
 		return nil, afterID, fmt.Errorf("claiming recipients of %s: %w", sendID, err)
 	}
-	type sub struct{ email, name, status string }
+	type sub struct{ email, name, status, language, preference string }
 	subs := make(map[int64]sub, len(ids))
 	if len(ids) > 0 {
-		rows, err := tx.QueryContext(ctx, `SELECT id, email, name, status FROM subscribers WHERE `+l.d.InIDs("id", "$1"), l.d.IDList(ids))
+		rows, err := tx.QueryContext(ctx, `SELECT id, email, name, status, language, preference FROM subscribers WHERE `+l.d.InIDs("id", "$1"), l.d.IDList(ids))
 		if err != nil {
 			return nil, afterID, fmt.Errorf("claiming recipients of %s: %w", sendID, err)
 		}
 		for rows.Next() {
 			var id int64
 			var s sub
-			if err := rows.Scan(&id, &s.email, &s.name, &s.status); err != nil {
+			if err := rows.Scan(&id, &s.email, &s.name, &s.status, &s.language, &s.preference); err != nil {
 				rows.Close()
 				return nil, afterID, fmt.Errorf("claiming recipients of %s: %w", sendID, err)
 			}
@@ -355,11 +392,12 @@ func (l *ledger) claim(ctx context.Context, sendID string, afterID int64, limit 
 		last = r.id
 		r.checkedAt = now
 		s := subs[r.id] // erased: the zero value, not confirmed
-		if s.status != "confirmed" {
+		if s.status != "confirmed" || s.preference == "paused" {
+			// Left the list, or paused, since the snapshot.
 			skipped = append(skipped, r.id)
 			continue
 		}
-		r.email, r.name = s.email, s.name
+		r.email, r.name, r.language = s.email, s.name, s.language
 		out = append(out, r)
 		taken = append(taken, r.id)
 	}

@@ -13,6 +13,7 @@ import (
 	gomail "github.com/wneessen/go-mail"
 
 	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/i18n"
 	"github.com/crierhq/crier/post"
 	"github.com/crierhq/crier/subscribers"
 )
@@ -22,12 +23,10 @@ func (f *Formatter) confirmation(sub subscribers.Subscriber, confirmURL string, 
 	if safeURL(confirmURL) == "" {
 		return nil, fmt.Errorf("confirmation link %q is not an http(s) URL", confirmURL)
 	}
-	data := confirmData{Campaign: f.campaign, Language: f.campaign.Language, Name: cleanHeader(sub.Name, 100), ConfirmURL: confirmURL,
-		Subject:   cleanHeader("Please confirm your subscription to "+f.campaign.Name, 200),
-		Preheader: "One click and you will receive our news by email."}
-	if data.Language == "" {
-		data.Language = "en"
-	}
+	lang := f.mailLanguage(sub.Language)
+	data := confirmData{Campaign: f.campaign, Language: lang, Name: cleanHeader(sub.Name, 100), ConfirmURL: confirmURL,
+		Subject:   cleanHeader(i18n.Builtin().T(lang, "mail.confirm_subject", f.campaign.Name), 200),
+		Preheader: i18n.Builtin().T(lang, "mail.confirm_text", f.campaign.Name)}
 	htmlOut, textOut, err := f.tmpl.render(tmplConfirmHTML, tmplConfirmText, data)
 	if err != nil {
 		return nil, err
@@ -97,7 +96,7 @@ func SendTest(ctx context.Context, cfg Config, campaign channels.Campaign, p pos
 		return err
 	}
 	unsub := f.publicURL() + placeholderUnsubscribe
-	htmlOut, textOut, err := f.personal(m, addr.Name, unsub)
+	htmlOut, textOut, err := f.personal(m, "", addr.Name, unsub)
 	if err != nil {
 		return err
 	}
@@ -173,4 +172,18 @@ func eraseConfirmations(dir string, id int64) error {
 		}
 	}
 	return nil
+}
+
+// mailLanguage is the catalogue language of a supporter's mail: theirs
+// (recorded at sign-up or chosen on the preferences page) when Crier has a
+// catalogue for it, else campaign.language, else English.
+func (f *Formatter) mailLanguage(lang string) string {
+	c := i18n.Builtin()
+	if l := c.Supported(lang); l != "" {
+		return l
+	}
+	if l := c.Supported(f.campaign.Language); l != "" {
+		return l
+	}
+	return i18n.Default
 }

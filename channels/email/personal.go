@@ -15,8 +15,16 @@ import (
 // back to a full rendering per recipient.
 const (
 	nameStandIn  = "\uE000crier-name\uE001"
-	unsubStandIn = "https://crier-stand-in.invalid/unsubscribe-link"
+	unsubStandIn = "https://crier-stand-in.invalid/unsubscribe?t=stand-in"
+	// prefsStandIn is preferencesURL(unsubStandIn).
+	prefsStandIn = "https://crier-stand-in.invalid/preferences?t=stand-in"
 )
+
+// preferencesURL is the preferences page of the supporter whose unsubscribe
+// link is unsub: the same signed token (subscribers.Signer.PreferencesURL).
+func preferencesURL(unsub string) string {
+	return strings.Replace(unsub, "/unsubscribe?", "/preferences?", 1)
+}
 
 // nameEscaper is html/template's escaping of text and quoted attribute
 // values (its htmlEscaper), without running a template per recipient;
@@ -25,8 +33,9 @@ var nameEscaper = strings.NewReplacer("\x00", "\uFFFD", `"`, "&#34;", "&", "&amp
 
 // personaliser makes one recipient's HTML and text.
 type personaliser struct {
-	f *Formatter
-	m *Message
+	f    *Formatter
+	m    *Message
+	lang string
 	// fast is false when the stand-ins cannot be trusted for this template.
 	fast bool
 	// The renderings with and without a name, cut at the stand-ins.
@@ -49,42 +58,46 @@ const (
 	literal slot = iota
 	nameSlot
 	linkSlot
+	prefsSlot
 )
 
 // cut splits a rendering at its stand-ins.
 func cut(s string) []segment {
 	var out []segment
+	standIns := [...]struct {
+		text string
+		slot slot
+	}{{nameStandIn, nameSlot}, {unsubStandIn, linkSlot}, {prefsStandIn, prefsSlot}}
 	for {
-		i, j := strings.Index(s, nameStandIn), strings.Index(s, unsubStandIn)
-		switch {
-		case i < 0 && j < 0:
+		at, which := -1, 0
+		for k, si := range standIns {
+			if i := strings.Index(s, si.text); i >= 0 && (at < 0 || i < at) {
+				at, which = i, k
+			}
+		}
+		if at < 0 {
 			if s != "" {
 				out = append(out, segment{text: []byte(s)})
 			}
 			return out
-		case j < 0 || (i >= 0 && i < j):
-			if i > 0 {
-				out = append(out, segment{text: []byte(s[:i])})
-			}
-			out = append(out, segment{slot: nameSlot})
-			s = s[i+len(nameStandIn):]
-		default:
-			if j > 0 {
-				out = append(out, segment{text: []byte(s[:j])})
-			}
-			out = append(out, segment{slot: linkSlot})
-			s = s[j+len(unsubStandIn):]
 		}
+		if at > 0 {
+			out = append(out, segment{text: []byte(s[:at])})
+		}
+		out = append(out, segment{slot: standIns[which].slot})
+		s = s[at+len(standIns[which].text):]
 	}
 }
 
-func (f *Formatter) newPersonaliser(m *Message, probeURL string) *personaliser {
-	p := &personaliser{f: f, m: m}
-	namedHTML, namedText, err := f.personal(m, nameStandIn, unsubStandIn)
+// newPersonaliser prepares m's renderings in lang (the language of Crier's
+// own words in the mail).
+func (f *Formatter) newPersonaliser(m *Message, probeURL, lang string) *personaliser {
+	p := &personaliser{f: f, m: m, lang: lang}
+	namedHTML, namedText, err := f.personal(m, lang, nameStandIn, unsubStandIn)
 	if err != nil {
 		return p
 	}
-	namelessHTML, namelessText, err := f.personal(m, "", unsubStandIn)
+	namelessHTML, namelessText, err := f.personal(m, lang, "", unsubStandIn)
 	if err != nil {
 		return p
 	}
@@ -92,7 +105,7 @@ func (f *Formatter) newPersonaliser(m *Message, probeURL string) *personaliser {
 	p.namelessHTML, p.namelessText = cut(namelessHTML), cut(namelessText)
 	p.fast = true
 	for _, name := range []string{`Zoë <A&B> "C" 'D' +E=F`, "Ann", ""} {
-		wantHTML, wantText, err := f.personal(m, name, probeURL)
+		wantHTML, wantText, err := f.personal(m, lang, name, probeURL)
 		if err != nil {
 			p.fast = false
 			return p
@@ -127,23 +140,24 @@ func (p *personaliser) render(name, unsubscribeURL string) (string, string) {
 func (p *personaliser) bodies(name, unsubscribeURL string) (htmlBody, textBody body) {
 	name = cleanHeader(name, 100)
 	if !p.fast {
-		h, t, err := p.f.personal(p.m, name, unsubscribeURL)
+		h, t, err := p.f.personal(p.m, p.lang, name, unsubscribeURL)
 		if err != nil {
 			return nil, nil
 		}
 		return stringBody(h), stringBody(t)
 	}
+	prefs := preferencesURL(unsubscribeURL)
 	if name == "" {
-		return segmentsBody(p.namelessHTML, "", htmlAttrURL(unsubscribeURL)), segmentsBody(p.namelessText, "", unsubscribeURL)
+		return segmentsBody(p.namelessHTML, "", htmlAttrURL(unsubscribeURL), htmlAttrURL(prefs)), segmentsBody(p.namelessText, "", unsubscribeURL, prefs)
 	}
-	return segmentsBody(p.namedHTML, nameEscaper.Replace(name), htmlAttrURL(unsubscribeURL)), segmentsBody(p.namedText, name, unsubscribeURL)
+	return segmentsBody(p.namedHTML, nameEscaper.Replace(name), htmlAttrURL(unsubscribeURL), htmlAttrURL(prefs)), segmentsBody(p.namedText, name, unsubscribeURL, prefs)
 }
 
-// segmentsBody writes segs with name and link in their slots.
-func segmentsBody(segs []segment, name, link string) body {
+// segmentsBody writes segs with name and links in their slots.
+func segmentsBody(segs []segment, name, link, prefs string) body {
 	return func(w io.Writer) (int64, error) {
 		var total int64
-		nameBytes, linkBytes := []byte(name), []byte(link)
+		nameBytes, linkBytes, prefsBytes := []byte(name), []byte(link), []byte(prefs)
 		for _, sg := range segs {
 			b := sg.text
 			switch sg.slot {
@@ -151,6 +165,8 @@ func segmentsBody(segs []segment, name, link string) body {
 				b = nameBytes
 			case linkSlot:
 				b = linkBytes
+			case prefsSlot:
+				b = prefsBytes
 			}
 			n, err := w.Write(b)
 			total += int64(n)

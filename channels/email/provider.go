@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/crierhq/crier/channels"
@@ -120,6 +121,13 @@ func (s *Settings) Preview(w io.Writer, p channels.Payload) {
 	if s.DigestOnly() {
 		fmt.Fprintf(w, "   (channels.%s.newsletter is digest: supporters get this post in the next digest, not on its own; crier preview --digest shows it)\n", s.cfg.instance())
 	}
+	if m, ok := p.Body.(*Message); ok && len(s.cfg.Topics) > 0 {
+		if m.General {
+			fmt.Fprintln(w, "   (on no topic: it goes to every supporter, whatever topics they chose)")
+		} else {
+			fmt.Fprintf(w, "   (topics: %s: it goes to supporters who chose one of these, or no topic)\n", strings.Join(m.Topics, ", "))
+		}
+	}
 	channels.PreviewFields(w, p.Body, "   ")
 }
 
@@ -140,7 +148,10 @@ func (s *Settings) Newsletter(ctx context.Context, env channels.Env, sender chan
 		return nil, err
 	}
 	nl := &subscribers.Newsletter{Store: subs, Signer: signer, ConfirmationsPerHour: s.cfg.ConfirmationsPerHour,
-		Erased: func(id int64) error { return s.EraseConfirmations(env.OutboxDir, id) }}
+		Erased: func(id int64) error { return s.EraseConfirmations(env.OutboxDir, id) }, Sends: s.cfg.Newsletter}
+	for _, t := range s.cfg.Topics {
+		nl.Topics = append(nl.Topics, subscribers.Topic{Key: t.Key(), Name: t.Name, Names: t.Names})
+	}
 	if m, ok := sender.(subscribers.Mailer); ok {
 		nl.Mailer = m
 	} else {

@@ -18,6 +18,7 @@ import (
 	gomail "github.com/wneessen/go-mail"
 	"github.com/wneessen/go-mail/smtp"
 
+	"github.com/crierhq/crier/archive"
 	"github.com/crierhq/crier/bounces"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/post"
@@ -109,6 +110,7 @@ type Sender struct {
 	subs    *subscribers.Store
 	signer  *subscribers.Signer
 	ledger  *ledger
+	archive *archive.Store
 	client  *gomail.Client
 	dkim    *gomail.DKIMSigner
 	opts    options
@@ -169,6 +171,10 @@ func NewSender(ctx context.Context, cfg Config, env channels.Env, subs *subscrib
 	if o.lease > 0 {
 		l.lease = o.lease
 	}
+	arch, err := archive.Open(ctx, env.DB)
+	if err != nil {
+		return nil, err
+	}
 	client, err := newClient(cfg, o.timeout)
 	if err != nil {
 		return nil, err
@@ -180,7 +186,7 @@ func NewSender(ctx context.Context, cfg Config, env channels.Env, subs *subscrib
 	if dk != nil {
 		dk.NowFunc = o.now
 	}
-	s := &Sender{f: f, cfg: cfg, env: env, subs: subs, signer: signer, ledger: l, client: client, dkim: dk, opts: o,
+	s := &Sender{f: f, cfg: cfg, env: env, subs: subs, signer: signer, ledger: l, archive: arch, client: client, dkim: dk, opts: o,
 		log: log, active: map[string]bool{}, helping: map[string]helpRun{}}
 	if s.bounce, err = BounceAddresses(cfg, signer); err != nil {
 		return nil, err
@@ -308,9 +314,13 @@ func (s *Sender) run(ctx context.Context, m *Message, kind, ref string) (channel
 			log.Error("closing the send journal", "err", err)
 		}
 	}()
-	reclaimed, err := s.ledger.begin(ctx, m.SendID, kind, ref, m.Subject, m.source)
+	reclaimed, err := s.ledger.begin(ctx, m.SendID, kind, ref, m.Subject, m.source, s.selection(kind, m))
 	if err != nil {
 		return channels.Receipt{}, err
+	}
+	if err := s.archiveWebVersion(ctx, m, kind); err != nil {
+		// The archive is a courtesy: the send goes on without it.
+		log.Error("archiving the newsletter's web version", "err", err)
 	}
 	if reclaimed > 0 {
 		log.Warn("resuming a send that stopped mid-way: recipients whose message was in flight are sent again (they may get a second copy, with the same Message-ID)",
@@ -360,6 +370,34 @@ func (s *Sender) run(ctx context.Context, m *Message, kind, ref string) (channel
 	}
 }
 
+// archiveWebVersion puts the newsletter in the public archive (once: a
+// resumed send leaves the entry, and its hidden flag, as they are).
+func (s *Sender) archiveWebVersion(ctx context.Context, m *Message, kind string) error {
+	html, err := s.f.WebVersion(m)
+	if err != nil {
+		return err
+	}
+	return s.archive.Record(ctx, archive.Entry{ID: m.SendID, Kind: kind, Subject: m.Subject, Summary: m.Preheader,
+		Language: s.f.mailLanguage(""), HTML: html, SentAt: s.opts.now()})
+}
+
+// selection is who a newsletter of kind ("post" or "digest") goes to.
+// With channels.email.newsletter: both, each supporter gets what they chose
+// (every post, or the digest); when Crier sends only one of them, everyone
+// who has not paused gets it.
+func (s *Sender) selection(kind string, m *Message) selection {
+	sel := selection{general: m.General || len(s.cfg.Topics) == 0, allTopics: s.cfg.TopicKeys(), topics: m.Topics}
+	switch {
+	case s.cfg.Newsletter != Both:
+		sel.preferences = []string{string(subscribers.EveryPost), string(subscribers.Digest)}
+	case kind == "digest":
+		sel.preferences = []string{string(subscribers.Digest)}
+	default:
+		sel.preferences = []string{string(subscribers.EveryPost)}
+	}
+	return sel
+}
+
 func (s *Sender) unfinished(ctx context.Context, m *Message, wait time.Duration, why string) (channels.Receipt, error) {
 	c, err := s.ledger.counts(context.WithoutCancel(ctx), m.SendID)
 	if err != nil {
@@ -392,10 +430,7 @@ func (s *Sender) pass(ctx context.Context, m *Message, j *journal, stopAt time.T
 		return res
 	}
 	probe := s.signer.UnsubscribeURL(s.env.Campaign.PublicURL, subscribers.Subscriber{ID: 1234567, Email: "probe@example.org"})
-	st := &sendState{s: s, m: m, log: log, pz: s.f.newPersonaliser(m, probe), journal: j}
-	if !st.pz.fast {
-		log.Info("the templates use the name in a way that needs a full rendering per recipient; sending is slower")
-	}
+	st := &sendState{s: s, m: m, log: log, probe: probe, pzs: map[string]*personaliser{}, journal: j}
 	// stopCtx ends when the pass takes no new message: at stopAt, or when
 	// a worker aborts the send. Recipients queued but not started then go
 	// back to pending.
@@ -545,9 +580,13 @@ func (s *Sender) capBudget(ctx context.Context) (int, time.Duration, error) {
 
 // sendState is what the workers of one pass share.
 type sendState struct {
-	s       *Sender
-	m       *Message
-	pz      *personaliser
+	s *Sender
+	m *Message
+	// pzs are the renderings by mail language, made on the first
+	// recipient of each (at most one per message catalogue).
+	pzMu    sync.Mutex
+	pzs     map[string]*personaliser
+	probe   string
 	journal *journal
 	log     *slog.Logger
 	stop    context.CancelFunc
@@ -744,7 +783,7 @@ func (w *worker) personalise(a *attempt) bool {
 			w.msg.SetDKIM(s.dkim)
 		}
 	}
-	if err := s.personal(st.m, st.pz, a.r, w.msg); err != nil {
+	if err := s.personal(st.m, st.personaliser(a.r.language), a.r, w.msg); err != nil {
 		// A bad address in the store must not stop everyone else's mail.
 		if err := s.ledger.markFailed(a.bg, st.m.SendID, a.r.id, err.Error()); err != nil {
 			st.abort(channels.Temporary(err))
@@ -968,6 +1007,23 @@ func (w *worker) stillWanted(ctx context.Context, r *recipient, release func()) 
 	}
 	r.checkedAt = now
 	return true
+}
+
+// personaliser returns the send's renderings for a recipient whose mail
+// language is lang.
+func (st *sendState) personaliser(lang string) *personaliser {
+	lang = st.s.f.mailLanguage(lang)
+	st.pzMu.Lock()
+	defer st.pzMu.Unlock()
+	pz := st.pzs[lang]
+	if pz == nil {
+		pz = st.s.f.newPersonaliser(st.m, st.probe, lang)
+		st.pzs[lang] = pz
+		if !pz.fast {
+			st.log.Info("the templates use the name in a way that needs a full rendering per recipient; sending is slower", "language", lang)
+		}
+	}
+	return pz
 }
 
 // personal makes m (the worker's reused newsletter mail) one recipient's.

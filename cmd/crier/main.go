@@ -90,7 +90,7 @@ func commands() []command {
 		{name: "validate", summary: "check the config and the posts folder, reporting every problem", run: cmdValidate, noConfig: true},
 		{name: "subscribers", summary: "import, export, list, remove and count newsletter subscribers", run: cmdSubscribers},
 		{name: "users", summary: "add, list, remove console users and reset their passwords", run: cmdUsers},
-		{name: "newsletter", summary: "newsletter tools (send a test copy)", run: cmdNewsletter},
+		{name: "newsletter", summary: "newsletter tools: send a test copy; list, hide and unhide archived newsletters; check a bounce", run: cmdNewsletter},
 		{name: "store", summary: "database tools (copy an installation to another database, e.g. SQLite to PostgreSQL)", run: cmdStore, noConfig: true},
 	}
 }

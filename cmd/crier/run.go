@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/crierhq/crier/archive"
 	"github.com/crierhq/crier/bot"
 	"github.com/crierhq/crier/bot/feed"
 	"github.com/crierhq/crier/bot/markdown"
@@ -127,11 +128,20 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 		return nil, nil, fmt.Errorf("mounting the console: %w", err)
 	}
 	if nl != nil {
+		arch, err := archive.Open(ctx, st.DB())
+		if err != nil {
+			return nil, nil, fmt.Errorf("opening the newsletter archive: %w", err)
+		}
 		if err := web.MountNewsletter(srv, web.NewsletterOptions{
 			Store: nl.Store, Signer: nl.Signer, Mailer: nl.Mailer, PublicURL: cfg.HTTP.PublicURL,
 			Campaign: app.campaign(), Logger: app.Logger, Now: time.Now, TrustedProxies: proxies,
 			MaxConfirmationsPerHour: nl.ConfirmationsPerHour,
 			Erased:                  nl.Erased,
+			Topics:                  nl.Topics,
+			Newsletter:              nl.Sends,
+			Archive:                 arch,
+			Templates:               cfg.Resolve(cfg.HTTP.Templates),
+			PrivacyPolicyURL:        cfg.Campaign.PrivacyPolicy,
 		}); err != nil {
 			return nil, nil, fmt.Errorf("mounting newsletter pages: %w", err)
 		}
