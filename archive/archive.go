@@ -60,6 +60,12 @@ CREATE INDEX newsletter_archive_sent ON newsletter_archive (sent_at);
 // Store keeps the archive in the daemon's database.
 type Store struct{ db *sql.DB }
 
+// Prepare creates or migrates the archive's table in db, without anything
+// in it (crier store copy fills it from another database).
+func Prepare(ctx context.Context, db *sql.DB) error {
+	return migrate.Up(ctx, db, "archive", schema)
+}
+
 // Open creates or migrates the archive's table in db.
 func Open(ctx context.Context, db *sql.DB) (*Store, error) {
 	if err := migrate.Up(ctx, db, "archive", schema); err != nil {

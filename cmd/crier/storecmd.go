@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/crierhq/crier/archive"
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/migrate"
 	"github.com/crierhq/crier/sqldb"
@@ -94,7 +95,7 @@ func parseDatabase(flagName, v string) (driver, target string, err error) {
 // prepare brings db's tables to the current schema without putting rows in
 // them.
 func prepare(ctx context.Context, db *sql.DB) error {
-	steps := []func(context.Context, *sql.DB) error{subscribers.Prepare, web.PrepareShared}
+	steps := []func(context.Context, *sql.DB) error{subscribers.Prepare, web.PrepareShared, archive.Prepare}
 	for _, f := range append(steps, channelTables...) {
 		if err := f(ctx, db); err != nil {
 			return err
