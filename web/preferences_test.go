@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/xml"
+	pgpeer "github.com/crierhq/crier/internal/testpeers/postgres"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -21,8 +22,14 @@ var testWebTopics = []Topic{{Key: "events", Name: "Events", Names: map[string]st
 // and an archive.
 func newPrefsFixture(t testing.TB, mode string) (*fixture, *archive.Store) {
 	t.Helper()
+	return newPrefsFixtureOn(t, "sqlite", mode)
+}
+
+// newPrefsFixtureOn is newPrefsFixture on a fresh database of driver.
+func newPrefsFixtureOn(t testing.TB, driver, mode string) (*fixture, *archive.Store) {
+	t.Helper()
 	var arch *archive.Store
-	f := newFixtureOpts(t, "https://news.camaca.example", nil, func(o *NewsletterOptions) {
+	f := newFixtureOn(t, driver, "https://news.camaca.example", nil, func(o *NewsletterOptions) {
 		o.Topics, o.Newsletter = testWebTopics, mode
 		var err error
 		if arch, err = archive.Open(context.Background(), o.Store.DB()); err != nil {
@@ -49,10 +56,11 @@ func read(t testing.TB, res *http.Response) string {
 	return string(b)
 }
 
-func TestPreferencesPage(t *testing.T) {
-	t.Parallel()
+func TestPreferencesPage(t *testing.T) { pgpeer.EachDriver(t, testPreferencesPage) }
+
+func testPreferencesPage(t *testing.T, driver string) {
 	ctx := context.Background()
-	f, _ := newPrefsFixture(t, "both")
+	f, _ := newPrefsFixtureOn(t, driver, "both")
 	ann, tok := f.confirmed(t, "ann@example.org")
 
 	req := httptest.NewRequest("GET", "/preferences?t="+url.QueryEscape(tok), nil)
@@ -94,10 +102,11 @@ func TestPreferencesPage(t *testing.T) {
 
 // TestPreferencesHostile: bad signatures, unknown choices and oversized
 // bodies get a clear answer and change nothing.
-func TestPreferencesHostile(t *testing.T) {
-	t.Parallel()
+func TestPreferencesHostile(t *testing.T) { pgpeer.EachDriver(t, testPreferencesHostile) }
+
+func testPreferencesHostile(t *testing.T, driver string) {
 	ctx := context.Background()
-	f, _ := newPrefsFixture(t, "both")
+	f, _ := newPrefsFixtureOn(t, driver, "both")
 	ann, tok := f.confirmed(t, "ann@example.org")
 	bob, _ := f.confirmed(t, "bob@example.org")
 	before, _ := f.store.History(ctx, ann.ID)
@@ -222,10 +231,11 @@ func TestSubscribeInLanguage(t *testing.T) {
 	}
 }
 
-func TestArchivePages(t *testing.T) {
-	t.Parallel()
+func TestArchivePages(t *testing.T) { pgpeer.EachDriver(t, testArchivePages) }
+
+func testArchivePages(t *testing.T, driver string) {
 	ctx := context.Background()
-	f, arch := newPrefsFixture(t, "both")
+	f, arch := newPrefsFixtureOn(t, driver, "both")
 	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	for i, e := range []archive.Entry{
 		{ID: "post:md:vigil", Kind: "post", Subject: "Vigil for survivors", Summary: "Saturday at 6pm", HTML: "<!doctype html><p>Vigil</p>", SentAt: at},

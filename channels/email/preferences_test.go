@@ -3,6 +3,7 @@ package email
 import (
 	"context"
 	"encoding/base64"
+	pgpeer "github.com/crierhq/crier/internal/testpeers/postgres"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -47,10 +48,12 @@ func recipientsOf(t *testing.T, mp *mailpit.Server) []string {
 // TestSendRespectsPreferences: with newsletter: both, a post goes to the
 // "every post" supporters of its topics, the digest to the "digest" ones;
 // paused supporters get nothing; each mail speaks the supporter's language.
-func TestSendRespectsPreferences(t *testing.T) {
+func TestSendRespectsPreferences(t *testing.T) { pgpeer.EachDriver(t, testSendRespectsPreferences) }
+
+func testSendRespectsPreferences(t *testing.T, driver string) {
 	ctx := context.Background()
 	mp := mailpit.Start(t, mailpit.Options{})
-	fx := newFixture(t, mp, "", func(c *Config) { c.Newsletter = Both; c.Topics = testTopics })
+	fx := newFixture(t, mp, pgpeer.Target(t, driver), func(c *Config) { c.Newsletter = Both; c.Topics = testTopics })
 	fx.chooser(t, "ann@example.org", "Anne", subscribers.EveryPost, "fr")
 	fx.chooser(t, "ben@example.org", "", subscribers.Digest, "")
 	fx.chooser(t, "cara@example.org", "", subscribers.Paused, "")
@@ -129,8 +132,12 @@ func TestSendRespectsPreferences(t *testing.T) {
 // supporter who chose the digest gets each post (the page says so); a
 // paused one still gets nothing.
 func TestSendOneModeIgnoresFrequency(t *testing.T) {
+	pgpeer.EachDriver(t, testSendOneModeIgnoresFrequency)
+}
+
+func testSendOneModeIgnoresFrequency(t *testing.T, driver string) {
 	mp := mailpit.Start(t, mailpit.Options{})
-	fx := newFixture(t, mp, "", func(c *Config) { c.Newsletter = EachPost })
+	fx := newFixture(t, mp, pgpeer.Target(t, driver), func(c *Config) { c.Newsletter = EachPost })
 	fx.chooser(t, "ann@example.org", "", subscribers.EveryPost, "")
 	fx.chooser(t, "ben@example.org", "", subscribers.Digest, "")
 	fx.chooser(t, "cara@example.org", "", subscribers.Paused, "")
