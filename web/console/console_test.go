@@ -8,7 +8,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -22,6 +21,7 @@ import (
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/channels/discord"
 	"github.com/crierhq/crier/channels/mastodon"
+	"github.com/crierhq/crier/internal/testpeers/postgres"
 	"github.com/crierhq/crier/post"
 )
 
@@ -74,8 +74,15 @@ func (c *clock) Add(d time.Duration) {
 
 func setup(t *testing.T) *bundle {
 	t.Helper()
+	return setupOn(t, "sqlite")
+}
+
+// setupOn is setup on the named database driver (a table of drivers, see
+// internal/testpeers/postgres).
+func setupOn(t *testing.T, driver string) *bundle {
+	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "crier.db"))
+	st, err := store.OpenDriver(ctx, driver, postgres.Target(t, driver))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,7 +383,11 @@ func TestAuthorCannotApproveOrPublish(t *testing.T) {
 
 func TestApprovalFlowAndHistory(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	postgres.EachDriver(t, func(t *testing.T, driver string) { testApprovalFlowAndHistory(t, driver) })
+}
+
+func testApprovalFlowAndHistory(t *testing.T, driver string) {
+	b := setupOn(t, driver)
 	ctx := context.Background()
 	author := b.browser(t).signedIn("author@example.org")
 	editor := b.browser(t).signedIn("editor@example.org")
@@ -642,7 +653,11 @@ func TestPasswordHashParameters(t *testing.T) {
 // Every state filter finds exactly the posts whose shown state it names.
 func TestPostsListFiltersAgreeWithShownState(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	postgres.EachDriver(t, func(t *testing.T, driver string) { testPostsListFiltersAgreeWithShownState(t, driver) })
+}
+
+func testPostsListFiltersAgreeWithShownState(t *testing.T, driver string) {
+	b := setupOn(t, driver)
 	ctx := context.Background()
 	editor := b.browser(t).signedIn("editor@example.org")
 	author := b.browser(t).signedIn("author@example.org")

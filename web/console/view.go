@@ -13,6 +13,7 @@ import (
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels/email"
 	"github.com/crierhq/crier/post"
+	"github.com/crierhq/crier/sqldb"
 )
 
 // listState is a post's state as the posts list filters it.
@@ -142,17 +143,24 @@ func (c *Console) listPosts(ctx context.Context, state, source string, page int)
 		if !ok {
 			return nil, false, nil
 		}
+		if sqldb.DialectOf(c.db()) == sqldb.Postgres {
+			// The unary + is a hint for SQLite's planner only; PostgreSQL
+			// has no + on text.
+			cond = strings.ReplaceAll(cond, "+p.id", "p.id")
+		}
 		where = append(where, cond)
 	}
 	args = append(args, pageSize+1, (page-1)*pageSize)
 	// The page of ids comes from the covering index on (updated_at, id,
 	// state, source_kind); only the rows shown are read in full.
 	query := fmt.Sprintf(`SELECT p.id, p.title, p.source_kind, p.source_name, %s, p.publish_at, p.updated_at,
-		(SELECT group_concat(d.channel || ':' || d.state, ' ') FROM deliveries d WHERE d.post_id = p.id)
+		(SELECT %s FROM deliveries d WHERE d.post_id = p.id)
 		FROM (SELECT p.id FROM posts p LEFT JOIN console_posts cp ON cp.post_id = p.id
 			WHERE %s ORDER BY p.updated_at DESC, p.id DESC LIMIT $%d OFFSET $%d) AS page
 		JOIN posts p ON p.id = page.id LEFT JOIN console_posts cp ON cp.post_id = p.id
-		ORDER BY p.updated_at DESC, p.id DESC`, stateSQL, strings.Join(where, " AND "), len(args)-1, len(args))
+		ORDER BY p.updated_at DESC, p.id DESC`, stateSQL,
+		sqldb.DialectOf(c.db()).Pick(`group_concat(d.channel || ':' || d.state, ' ')`, `string_agg(d.channel || ':' || d.state, ' ')`),
+		strings.Join(where, " AND "), len(args)-1, len(args))
 	rows, err := c.db().QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, false, fmt.Errorf("listing posts: %w", err)
