@@ -3,17 +3,21 @@ package archive
 import (
 	"context"
 	"errors"
-	"path/filepath"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/crierhq/crier/bot/store"
+	pgpeer "github.com/crierhq/crier/internal/testpeers/postgres"
 )
 
-func TestArchive(t *testing.T) {
-	t.Parallel()
+func TestMain(m *testing.M) { os.Exit(pgpeer.Main(m)) }
+
+func TestArchive(t *testing.T) { pgpeer.EachDriver(t, testArchive) }
+
+func testArchive(t *testing.T, driver string) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "crier.db"))
+	st, err := store.OpenDriver(ctx, driver, pgpeer.Target(t, driver))
 	if err != nil {
 		t.Fatal(err)
 	}

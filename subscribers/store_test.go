@@ -297,9 +297,11 @@ func testPurgeUnconfirmed(t *testing.T, driver string) {
 	}
 }
 
-func TestSetPreferences(t *testing.T) {
+func TestSetPreferences(t *testing.T) { pgpeer.EachDriver(t, testSetPreferences) }
+
+func testSetPreferences(t *testing.T, driver string) {
 	ctx := context.Background()
-	s, clock := openTest(t)
+	s, clock := openTest(t, driver)
 	ann, err := s.Add(ctx, Subscriber{Email: "ann@example.org", Status: Confirmed, ConsentAt: clock.Now(), ConsentSource: "form:/subscribe"})
 	if err != nil {
 		t.Fatal(err)
