@@ -219,11 +219,11 @@ func (f *Formatter) Format(p post.Post) (channels.Payload, error) {
 	c.tags = hashtags(title+"\n"+prose, p.Tags, f.cfg.Hashtags)
 
 	if !fits(plaintext.Join(c.cw, c.link, "x")) {
-		at, ok := fitPrefix(c.cw, func(cc cut) bool { return fits(plaintext.Join(kept(c.cw, cc, false), c.link, "x")) })
+		at, ok := fitPrefix(c.cw, func(cc cut) bool { return fits(plaintext.Join(plaintext.Kept(c.cw, cc, false), c.link, "x")) })
 		if !ok {
 			return pl, fmt.Errorf("formatting post %s for Bluesky: %w", p.ID, errNoRoom)
 		}
-		c.cw = kept(c.cw, at, false)
+		c.cw = plaintext.Kept(c.cw, at, false)
 		pl.Warnings = append(pl.Warnings, "the content warning was shortened to fit Bluesky's 300-grapheme limit")
 	}
 
@@ -291,9 +291,9 @@ func (f *Formatter) embed(first *Part, p post.Post, link string, pl *channels.Pa
 	}
 	if uniseg.GraphemeClusterCount(desc) > maxCardDescription {
 		if at, ok := fitPrefix(desc, func(cc cut) bool {
-			return uniseg.GraphemeClusterCount(kept(desc, cc, false)) <= maxCardDescription
+			return uniseg.GraphemeClusterCount(plaintext.Kept(desc, cc, false)) <= maxCardDescription
 		}); ok {
-			desc = kept(desc, at, false)
+			desc = plaintext.Kept(desc, at, false)
 		}
 	}
 	first.Record.Embed = &Embed{Type: EmbedExternal, External: &External{URI: link, Title: plaintext.OneLine(p.Title), Description: desc}}
@@ -390,8 +390,10 @@ func (c *composer) shorten(title, prose string) (string, error) {
 	for {
 		tags := c.tagLine()
 		if fits(plaintext.Join(c.cw, title, c.link, tags)) {
-			if at, ok := fitPrefix(prose, func(cc cut) bool { return fits(plaintext.Join(c.cw, title, kept(prose, cc, false), c.link, tags)) }); ok {
-				return plaintext.Join(c.cw, title, kept(prose, at, false), c.link, tags), nil
+			if at, ok := fitPrefix(prose, func(cc cut) bool {
+				return fits(plaintext.Join(c.cw, title, plaintext.Kept(prose, cc, false), c.link, tags))
+			}); ok {
+				return plaintext.Join(c.cw, title, plaintext.Kept(prose, at, false), c.link, tags), nil
 			}
 			if len(c.tags) == 0 || prose == "" {
 				return plaintext.Join(c.cw, title, c.link, tags), nil
@@ -402,14 +404,14 @@ func (c *composer) shorten(title, prose string) (string, error) {
 		}
 		c.tags = c.tags[:len(c.tags)-1]
 	}
-	at, ok := fitPrefix(title, func(cc cut) bool { return fits(plaintext.Join(c.cw, kept(title, cc, false), c.link)) })
+	at, ok := fitPrefix(title, func(cc cut) bool { return fits(plaintext.Join(c.cw, plaintext.Kept(title, cc, false), c.link)) })
 	if !ok {
 		if fits(plaintext.Join(c.cw, c.link)) {
 			return plaintext.Join(c.cw, c.link), nil
 		}
 		return "", errNoRoom
 	}
-	return plaintext.Join(c.cw, kept(title, at, false), c.link), nil
+	return plaintext.Join(c.cw, plaintext.Kept(title, at, false), c.link), nil
 }
 
 // thread splits the post into numbered parts. The first carries the title,
@@ -448,11 +450,11 @@ func (c *composer) split(title, prose string, total int) ([]string, error) {
 	}
 	tagLine := strings.Join(tags, " ")
 	if !fits(plaintext.Join(c.cw, title, c.link, tagLine, num(1))) {
-		at, ok := fitPrefix(title, func(cc cut) bool { return fits(plaintext.Join(c.cw, kept(title, cc, false), c.link, num(1))) })
+		at, ok := fitPrefix(title, func(cc cut) bool { return fits(plaintext.Join(c.cw, plaintext.Kept(title, cc, false), c.link, num(1))) })
 		if !ok {
 			return nil, errNoRoom
 		}
-		title = kept(title, at, false)
+		title = plaintext.Kept(title, at, false)
 	}
 	var texts []string
 	rest := prose
@@ -468,11 +470,11 @@ func (c *composer) split(title, prose string, total int) ([]string, error) {
 		if rest == "" || fitsNumbered(rest) {
 			return append(texts, body(rest)), nil
 		}
-		at, ok := fitPrefix(rest, func(cc cut) bool { return fitsNumbered(kept(rest, cc, !last)) })
+		at, ok := fitPrefix(rest, func(cc cut) bool { return fitsNumbered(plaintext.Kept(rest, cc, !last)) })
 		switch {
 		case ok:
-			texts = append(texts, body(kept(rest, at, !last)))
-			rest = strings.TrimLeftFunc(rest[at.pos:], unicode.IsSpace)
+			texts = append(texts, body(plaintext.Kept(rest, at, !last)))
+			rest = strings.TrimLeftFunc(rest[at.Pos:], unicode.IsSpace)
 		case i == 1:
 			texts = append(texts, body("")) // the prose starts in part 2
 		default:

@@ -7,6 +7,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/crierhq/crier/channels/plaintext"
 	"github.com/rivo/uniseg"
 )
 
@@ -174,12 +175,8 @@ func urlEnd(text string, from int) int {
 	return end
 }
 
-// cut is a place where text may be shortened: text[:pos] is kept.
-type cut struct {
-	pos         int
-	sentence    bool // text[:pos] ends a sentence
-	afterEntity bool // text[:pos] ends with a link, mention or hashtag
-}
+// cut is a place where text may be shortened.
+type cut = plaintext.Cut
 
 // cuts lists where text may be cut: at line-break opportunities (between
 // words, and between CJK ideographs) and, in fine, at every grapheme
@@ -215,7 +212,7 @@ func cuts(text string) (word, fine []cut) {
 		if inside(pos) {
 			continue
 		}
-		c := cut{pos: pos, sentence: boundaries&uniseg.MaskSentence != 0 || len(rest) == 0, afterEntity: ends[lastVisible]}
+		c := cut{Pos: pos, Sentence: boundaries&uniseg.MaskSentence != 0 || len(rest) == 0, AfterEntity: ends[lastVisible]}
 		fine = append(fine, c)
 		if lb := boundaries & uniseg.MaskLine; lb == uniseg.LineCanBreak || lb == uniseg.LineMustBreak || len(rest) == 0 {
 			word = append(word, c)
@@ -224,55 +221,11 @@ func cuts(text string) (word, fine []cut) {
 	return word, fine
 }
 
-// kept renders text cut at c, with an ellipsis unless all of it is kept or
-// noEllipsis is set (a thread continues in the next part).
-func kept(text string, c cut, noEllipsis bool) string {
-	s := strings.TrimRightFunc(text[:c.pos], unicode.IsSpace)
-	if c.pos >= len(strings.TrimRightFunc(text, unicode.IsSpace)) || noEllipsis {
-		return s
-	}
-	if !c.sentence && !c.afterEntity {
-		s = strings.TrimRightFunc(s, func(r rune) bool {
-			return unicode.IsSpace(r) || strings.ContainsRune(",;:-–—([{/", r)
-		})
-	}
-	switch {
-	case s == "":
-		return ""
-	case c.sentence || c.afterEntity:
-		// A space keeps the ellipsis off a link, a hashtag or a full stop.
-		return s + " …"
-	}
-	return s + "…"
-}
-
-// fitPrefix finds the longest cut of text for which ok holds, preferring a
-// sentence end when it keeps at least half of what a word boundary would.
+// fitPrefix finds the longest cut of text for which ok holds (see
+// plaintext.Best).
 func fitPrefix(text string, ok func(c cut) bool) (cut, bool) {
 	word, fine := cuts(text)
-	best, found := longest(word, ok)
-	if !found {
-		return longest(fine, ok)
-	}
-	for i := len(word) - 1; i >= 0 && word[i].pos >= best.pos/2; i-- {
-		if word[i].pos <= best.pos && word[i].sentence {
-			if ok(word[i]) {
-				return word[i], true
-			}
-			break
-		}
-	}
-	return best, true
-}
-
-// longest binary-searches the last candidate that fits: the kept text only
-// grows with the cut's position.
-func longest(cands []cut, ok func(c cut) bool) (cut, bool) {
-	n := sort.Search(len(cands), func(i int) bool { return !ok(cands[i]) })
-	if n == 0 {
-		return cut{}, false
-	}
-	return cands[n-1], true
+	return plaintext.Best(word, fine, ok)
 }
 
 // Hashtag turns a tag into a hashtag: "child trafficking" becomes

@@ -128,12 +128,12 @@ func (f *Formatter) Format(p post.Post) (channels.Payload, error) {
 	// A content warning that leaves no room for the link is shortened.
 	if c.count(c.cw, plaintext.Join(link)) > c.max || c.count(c.cw, "x") > c.max {
 		cwCut, ok := fitPrefix(c.cw, c.max, func(cc cut) bool {
-			return c.count(kept(c.cw, cc, false), plaintext.Join(link, "x")) <= c.max
+			return c.count(plaintext.Kept(c.cw, cc, false), plaintext.Join(link, "x")) <= c.max
 		})
 		if !ok {
 			return pl, fmt.Errorf("formatting post %s for Mastodon: %w", p.ID, errNoRoom)
 		}
-		c.cw = kept(c.cw, cwCut, false)
+		c.cw = plaintext.Kept(c.cw, cwCut, false)
 		pl.Warnings = append(pl.Warnings, "the content warning was shortened to fit the instance's character limit")
 	}
 
@@ -197,8 +197,8 @@ func (c *composer) shorten(title, prose, link string) (string, error) {
 	for {
 		tags := c.tagLine()
 		if c.fits(plaintext.Join(title, link, tags)) {
-			if at, ok := fitPrefix(prose, c.max, func(cc cut) bool { return c.fits(plaintext.Join(title, kept(prose, cc, false), link, tags)) }); ok {
-				return plaintext.Join(title, kept(prose, at, false), link, tags), nil
+			if at, ok := fitPrefix(prose, c.max, func(cc cut) bool { return c.fits(plaintext.Join(title, plaintext.Kept(prose, cc, false), link, tags)) }); ok {
+				return plaintext.Join(title, plaintext.Kept(prose, at, false), link, tags), nil
 			}
 			if len(c.tags) == 0 || prose == "" {
 				return plaintext.Join(title, link, tags), nil
@@ -209,14 +209,14 @@ func (c *composer) shorten(title, prose, link string) (string, error) {
 		}
 		c.tags = c.tags[:len(c.tags)-1]
 	}
-	at, ok := fitPrefix(title, c.max, func(cc cut) bool { return c.fits(plaintext.Join(kept(title, cc, false), link)) })
+	at, ok := fitPrefix(title, c.max, func(cc cut) bool { return c.fits(plaintext.Join(plaintext.Kept(title, cc, false), link)) })
 	if !ok {
 		if c.fits(link) {
 			return link, nil
 		}
 		return "", errNoRoom
 	}
-	return plaintext.Join(kept(title, at, false), link), nil
+	return plaintext.Join(plaintext.Kept(title, at, false), link), nil
 }
 
 // thread splits the post into numbered parts. The first carries the title,
@@ -257,11 +257,11 @@ func (c *composer) split(title, prose, link string, total int) ([]string, error)
 	}
 	tagLine := strings.Join(tags, " ")
 	if !c.fits(plaintext.Join(title, link, tagLine, num(1))) {
-		at, ok := fitPrefix(title, c.max, func(cc cut) bool { return c.fits(plaintext.Join(kept(title, cc, false), link, num(1))) })
+		at, ok := fitPrefix(title, c.max, func(cc cut) bool { return c.fits(plaintext.Join(plaintext.Kept(title, cc, false), link, num(1))) })
 		if !ok {
 			return nil, errNoRoom
 		}
-		title = kept(title, at, false)
+		title = plaintext.Kept(title, at, false)
 	}
 	var texts []string
 	rest := prose
@@ -277,11 +277,11 @@ func (c *composer) split(title, prose, link string, total int) ([]string, error)
 		if rest == "" || fitsNumbered(rest) {
 			return append(texts, body(rest)), nil
 		}
-		at, ok := fitPrefix(rest, c.max, func(cc cut) bool { return fitsNumbered(kept(rest, cc, !last)) })
+		at, ok := fitPrefix(rest, c.max, func(cc cut) bool { return fitsNumbered(plaintext.Kept(rest, cc, !last)) })
 		switch {
 		case ok:
-			texts = append(texts, body(kept(rest, at, !last)))
-			rest = strings.TrimLeftFunc(rest[at.pos:], unicode.IsSpace)
+			texts = append(texts, body(plaintext.Kept(rest, at, !last)))
+			rest = strings.TrimLeftFunc(rest[at.Pos:], unicode.IsSpace)
 		case i == 1:
 			// No prose fits beside the title and link: it starts in part 2.
 			texts = append(texts, body(""))
