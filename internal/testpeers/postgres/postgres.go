@@ -26,6 +26,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -172,6 +173,9 @@ func start() (*cluster, error) {
 		return nil, err
 	}
 	c.port = port
+	// The watchdog first: a process killed while the server starts must
+	// not leave it behind either.
+	c.watch()
 	if err := c.startServer(); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -213,6 +217,24 @@ func (c *cluster) startServer() error {
 		return fmt.Errorf("starting PostgreSQL: %v: %s\n%s", err, out, log)
 	}
 	return nil
+}
+
+// watch starts a watchdog that stops the server and removes its folder
+// once this test process is gone: pg_ctl detaches the server, so a test
+// binary that panics, times out or is killed (or a package without
+// TestMain calling Main) would otherwise leave it running.
+func (c *cluster) watch() {
+	pgctl := filepath.Join(c.bin, "pg_ctl")
+	stop := fmt.Sprintf("%q -D %q -m immediate -w stop", pgctl, filepath.Join(c.dir, "data"))
+	if c.root {
+		stop = fmt.Sprintf("(cd / && runuser -u postgres -- %s)", stop)
+	}
+	script := fmt.Sprintf("while kill -0 %d 2>/dev/null; do sleep 1; done; %s >/dev/null 2>&1; rm -rf %q", os.Getpid(), stop, c.dir)
+	cmd := exec.Command("sh", "-c", script)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err == nil {
+		go func() { _ = cmd.Wait() }()
+	}
 }
 
 func (c *cluster) stop() {
