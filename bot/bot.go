@@ -150,7 +150,7 @@ func New(ctx context.Context, opts Options) (*Bot, error) {
 	for _, ch := range opts.Channels {
 		b.channels[ch.Name] = ch
 	}
-	driver := riverDriver(opts.Store.DB())
+	driver := riverDriver(opts.Store)
 	if err := migrateJobs(ctx, opts.Store.DB(), driver); err != nil {
 		return nil, err
 	}
@@ -183,7 +183,7 @@ func New(ctx context.Context, opts Options) (*Bot, error) {
 		MaxAttempts:       opts.Delivery.MaxAttempts,
 		JobTimeout:        opts.Delivery.Timeout,
 		RetryPolicy:       opts.RetryPolicy,
-		PollOnly:          true,
+		PollOnly:          opts.Store.Pool() == nil,
 		FetchPollInterval: poll,
 		FetchCooldown:     min(poll, 100*time.Millisecond),
 		// A job left running by a killed process is picked up again once
@@ -201,15 +201,16 @@ func New(ctx context.Context, opts Options) (*Bot, error) {
 // riverDriver is River's driver for the store's database. Both work with
 // database/sql transactions, so a delivery's ledger row and its job are
 // inserted in one transaction on either database. On PostgreSQL it is
-// riverdatabasesql over pgx's stdlib adapter rather than riverpgxv5: the
-// latter's transactions are pgx.Tx, which would split every transactional
-// path of the bot in two; what riverpgxv5 adds is LISTEN/NOTIFY, and the bot
-// polls for jobs on SQLite too (see docs/architecture.md).
-func riverDriver(db *sql.DB) riverdriver.Driver[*sql.Tx] {
-	if sqldb.DialectOf(db) == sqldb.Postgres {
-		return riverdatabasesql.New(db)
+// riverdatabasesql with riverpgxv5 listening on the store's pgx pool: the
+// bot's transactions stay *sql.Tx (riverpgxv5 alone takes pgx.Tx, which
+// would split every transactional path of the bot in two) while replicas
+// hear of new jobs and leader changes through LISTEN/NOTIFY at once. SQLite
+// has no LISTEN: River polls.
+func riverDriver(st *store.Store) riverdriver.Driver[*sql.Tx] {
+	if pool := st.Pool(); pool != nil {
+		return riverdatabasesql.NewWithPgxListener(st.DB(), pool)
 	}
-	return riversqlite.New(db)
+	return riversqlite.New(st.DB())
 }
 
 // migrateJobs brings River's tables up to date, one replica at a time.

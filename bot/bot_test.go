@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -120,6 +121,8 @@ type testBundle struct {
 	store *store.Store
 	clock *clock
 	chans []*fakeChannel
+	// poll is River's fetch interval (20 ms when zero).
+	poll time.Duration
 }
 
 // setup returns a bundle with one fake channel per name.
@@ -153,7 +156,7 @@ func (h *testBundle) bot(opts Options) *Bot {
 	opts.Now = h.clock.Now
 	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	opts.RetryPolicy = fastRetry{}
-	opts.PollInterval = 20 * time.Millisecond
+	opts.PollInterval = cmp.Or(h.poll, 20*time.Millisecond)
 	if opts.Schedules.PublishDue == "" {
 		opts.Schedules.PublishDue = "@every 1m"
 	}

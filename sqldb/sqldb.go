@@ -11,6 +11,7 @@ package sqldb
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -21,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"modernc.org/sqlite"
 )
@@ -60,7 +62,8 @@ func Open(ctx context.Context, driver, target string) (*sql.DB, error) {
 	case SQLite, "":
 		return openSQLite(ctx, target)
 	case Postgres:
-		return openPostgres(ctx, target)
+		db, _, err := openPostgres(ctx, target)
+		return db, err
 	}
 	return nil, fmt.Errorf("unknown database driver %q (want one of %s)", driver, strings.Join(Drivers, ", "))
 }
@@ -111,27 +114,62 @@ func pingUntilFree(ctx context.Context, db *sql.DB) error {
 // max_connections (100) with several replicas.
 const MaxPostgresConns = 16
 
-func openPostgres(ctx context.Context, dsn string) (*sql.DB, error) {
+// OpenPool opens a database as Open does and, for PostgreSQL, also returns
+// the pgx pool under the *sql.DB, for what needs pgx itself (River's
+// LISTEN/NOTIFY listener); the pool is nil for SQLite. Closing the *sql.DB
+// closes the pool.
+func OpenPool(ctx context.Context, driver, target string) (*sql.DB, *pgxpool.Pool, error) {
+	if Dialect(driver) == Postgres {
+		return openPostgres(ctx, target)
+	}
+	db, err := Open(ctx, driver, target)
+	return db, nil, err
+}
+
+func openPostgres(ctx context.Context, dsn string) (*sql.DB, *pgxpool.Pool, error) {
 	if dsn == "" {
-		return nil, errors.New("store.dsn is empty: PostgreSQL needs a connection string such as postgres://crier@db/crier?sslmode=verify-full (usually store.dsn: ${DATABASE_URL})")
+		return nil, nil, errors.New("store.dsn is empty: PostgreSQL needs a connection string such as postgres://crier@db/crier?sslmode=verify-full (usually store.dsn: ${DATABASE_URL})")
 	}
-	db, err := sql.Open("pgx", dsn)
+	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("opening PostgreSQL (%s): %w", Redact(dsn), err)
+		return nil, nil, fmt.Errorf("reading the PostgreSQL connection string (%s): %w", Redact(dsn), err)
 	}
+	// Two more than database/sql may hold: River's listener keeps one
+	// connection of its own.
+	cfg.MaxConns = MaxPostgresConns + 2
+	// A connection the server closed (restart, failover) is dropped on
+	// first use; recycling them now and then keeps a replica from holding
+	// connections to a server that was replaced.
+	cfg.MaxConnLifetime = 30 * time.Minute
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening PostgreSQL (%s): %w", Redact(dsn), err)
+	}
+	db := sql.OpenDB(poolConnector{Connector: stdlib.GetPoolConnector(pool), pool: pool})
 	db.SetMaxOpenConns(MaxPostgresConns)
+	// Idle connections stay with database/sql (stdlib.OpenDBFromPool would
+	// give each query a fresh one), so prepared statements are reused.
 	db.SetMaxIdleConns(MaxPostgresConns)
-	// A connection the server closed (restart, failover) is dropped by the
-	// pool on first use; recycling them now and then keeps a replica from
-	// holding connections to a server that was replaced.
 	db.SetConnMaxLifetime(30 * time.Minute)
 	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := db.PingContext(pctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("connecting to PostgreSQL (%s): %w", Redact(dsn), err)
+		return nil, nil, fmt.Errorf("connecting to PostgreSQL (%s): %w", Redact(dsn), err)
 	}
-	return db, nil
+	return db, pool, nil
+}
+
+// poolConnector is pgx's connector over a pool, which database/sql closes
+// (with the pool) when the *sql.DB is closed.
+type poolConnector struct {
+	driver.Connector
+	pool *pgxpool.Pool
+}
+
+func (c poolConnector) Close() error {
+	c.pool.Close()
+	return nil
 }
 
 // Redact returns a connection string fit for a log or an error: the

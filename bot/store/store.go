@@ -9,11 +9,13 @@ import (
 
 	"github.com/crierhq/crier/migrate"
 	"github.com/crierhq/crier/sqldb"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Store is the database and the queries Crier runs on it.
 type Store struct {
-	db *sql.DB
+	db   *sql.DB
+	pool *pgxpool.Pool
 }
 
 // Open opens (creating if needed) the SQLite database at path and brings its
@@ -26,11 +28,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 // (a file path, a connection string; see sqldb.Open) and brings its schema
 // up to date.
 func OpenDriver(ctx context.Context, driver, target string) (*Store, error) {
-	db, err := sqldb.Open(ctx, driver, target)
+	db, pool, err := sqldb.OpenPool(ctx, driver, target)
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db}
+	s := &Store{db: db, pool: pool}
 	if err := migrate.Up(ctx, db, "store", schema); err != nil {
 		db.Close()
 		return nil, err
@@ -51,6 +53,10 @@ func (s *Store) DB() *sql.DB { return s.db }
 
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
+
+// Pool is the pgx pool under DB on PostgreSQL (nil on SQLite), for River's
+// LISTEN/NOTIFY listener.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
 // Ping checks the database answers, for /healthz.
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }

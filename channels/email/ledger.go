@@ -289,30 +289,50 @@ type sharedSend struct {
 
 // sendsToJoin lists the sends in progress that have recipients to claim now
 // (pending and due, or held by a replica whose lease ran out).
-func (l *ledger) sendsToJoin(ctx context.Context) ([]sharedSend, error) {
-	now := l.now().UTC()
-	rows, err := l.db.QueryContext(ctx, `SELECT s.id, s.kind, s.ref, s.source FROM email_sends s
-		WHERE s.state = $1 AND s.source != '' AND EXISTS (SELECT 1 FROM email_recipients r WHERE r.send_id = s.id AND
-			((r.state = $2 AND (r.next_try_at IS NULL OR r.next_try_at <= $3)) OR (r.state = $4 AND r.lease_until < $5)))
-		ORDER BY s.created_at`, sendSending, rcptPending, now, rcptSending, now.UnixNano())
+func (l *ledger) sendsToJoin(ctx context.Context, skip func(id string) bool) ([]sharedSend, error) {
+	rows, err := l.db.QueryContext(ctx, `SELECT id, kind, ref, source FROM email_sends
+		WHERE state = $1 AND source != '' ORDER BY created_at`, sendSending)
 	if err != nil {
 		return nil, fmt.Errorf("looking for newsletter sends to share: %w", err)
 	}
-	defer rows.Close()
-	var out []sharedSend
+	var sends []sharedSend
 	for rows.Next() {
 		var s sharedSend
 		var src string
 		if err := rows.Scan(&s.id, &s.kind, &s.ref, &src); err != nil {
+			rows.Close()
 			return nil, fmt.Errorf("looking for newsletter sends to share: %w", err)
+		}
+		if skip(s.id) {
+			continue
 		}
 		if err := json.Unmarshal([]byte(src), &s.source); err != nil {
 			l.log.Error("a newsletter send cannot be shared: its source does not read", "send", s.id, "err", err)
 			continue
 		}
-		out = append(out, s)
+		sends = append(sends, s)
 	}
-	return out, rows.Err()
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("looking for newsletter sends to share: %w", err)
+	}
+	// Whether a send has rows to claim is asked only of the sends this
+	// replica is not working on: the question walks the send's rows
+	// already sent, and every replica asks it every few seconds.
+	var out []sharedSend
+	now := l.now().UTC()
+	for _, s := range sends {
+		var open bool
+		if err := l.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM email_recipients r WHERE r.send_id = $1 AND
+			((r.state = $2 AND (r.next_try_at IS NULL OR r.next_try_at <= $3)) OR (r.state = $4 AND r.lease_until < $5)))`,
+			s.id, rcptPending, now, rcptSending, now.UnixNano()).Scan(&open); err != nil {
+			return nil, fmt.Errorf("looking for newsletter sends to share: %w", err)
+		}
+		if open {
+			out = append(out, s)
+		}
+	}
+	return out, nil
 }
 
 // renew pushes forward the lease on the rows this replica holds in a send.

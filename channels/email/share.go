@@ -30,7 +30,7 @@ func (s *Sender) share(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		sends, err := s.ledger.sendsToJoin(ctx)
+		sends, err := s.ledger.sendsToJoin(ctx, s.isActive)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.Warn("looking for newsletter sends to help with", "err", err)
@@ -44,6 +44,13 @@ func (s *Sender) share(ctx context.Context) {
 			s.help(ctx, sh)
 		}
 	}
+}
+
+// isActive reports whether this replica sends or helps with sendID now.
+func (s *Sender) isActive(sendID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.active[sendID]
 }
 
 // help sends pages of sh's recipients until none is left to claim; the
