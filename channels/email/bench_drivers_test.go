@@ -272,4 +272,3 @@ func TestReplicaBenchChild(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
-
