@@ -120,7 +120,17 @@ UPDATE email_sends SET total = (SELECT COUNT(*) FROM email_recipients r WHERE r.
 ALTER TABLE email_recipients ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';
 ALTER TABLE email_recipients ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE email_sends ADD COLUMN source TEXT NOT NULL DEFAULT '';
-`}
+`, migrate.Dialects(`
+-- Nothing to change on SQLite.
+SELECT 1;
+`, `
+-- Room in each page for a row's next version: a recipient's row changes
+-- twice in a send (taken in hand, then sent), and with room the first
+-- change stays in its page without new index entries (a HOT update).
+-- Measured in the newsletter benchmark: PostgreSQL's CPU per message down
+-- by about a fifth, for twice the table's size on disk.
+ALTER TABLE email_recipients SET (fillfactor = 50);
+`)}
 
 // DefaultLease is how long a replica's claim on recipients lasts without
 // being renewed: a replica that dies mid-send holds its rows up to this
