@@ -44,6 +44,7 @@ func TestNewsletterBenchmarkDrivers(t *testing.T) {
 	fillSubscribers(t, dsn, n)
 	sk := startSink(t, false)
 	ratios := map[string][]float64{}
+	var twoOverOne []float64 // two replicas' rate over one's, round by round
 	for round := 1; round <= rounds; round++ {
 		c1, _ := runBenchChild(t, sk, dbPath, "ceiling", round, n/2)
 		rates := map[string]float64{}
@@ -53,6 +54,7 @@ func TestNewsletterBenchmarkDrivers(t *testing.T) {
 		}{{"sqlite", dbPath, 1}, {"postgres, 1 replica", dsn, 1}, {"postgres, 2 replicas", dsn, 2}} {
 			rates[run.name] = runReplicaBench(t, sk, run.target, round, n, run.replicas)
 		}
+		twoOverOne = append(twoOverOne, rates["postgres, 2 replicas"]/rates["postgres, 1 replica"])
 		c2, _ := runBenchChild(t, sk, dbPath, "ceiling", round, n/2)
 		ceil := (c1.PerSec + c2.PerSec) / 2
 		t.Logf("round %d: ceiling %.0f msg/s (before %.0f, after %.0f)", round, ceil, c1.PerSec, c2.PerSec)
@@ -65,6 +67,7 @@ func TestNewsletterBenchmarkDrivers(t *testing.T) {
 	for _, name := range []string{"sqlite", "postgres, 1 replica", "postgres, 2 replicas"} {
 		t.Logf("median of %d rounds: %s sends at %.0f%% of the ceiling", rounds, name, median(ratios[name]))
 	}
+	t.Logf("median of %d rounds: two PostgreSQL replicas send at %.2f times the rate of one in the same round", rounds, median(twoOverOne))
 }
 
 // runReplicaBench sends a new post to all n subscribers of target with
