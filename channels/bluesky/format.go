@@ -419,26 +419,10 @@ func (c *composer) shorten(title, prose string) (string, error) {
 func (c *composer) thread(title, prose string) ([]string, error) {
 	// Start from an estimate so that usually one pass is enough.
 	whole := c.compose(title, prose, true)
-	total := min(max(2, uniseg.GraphemeClusterCount(whole)/MaxGraphemes+1, len(whole)/MaxBytes+1), maxThreadParts)
-	for {
-		texts, err := c.split(title, prose, total)
-		if err != nil {
-			return nil, err
-		}
-		n := len(texts)
-		if n <= total || n >= maxThreadParts && total == maxThreadParts {
-			if n == 1 {
-				return texts, nil
-			}
-			// Fewer parts than assumed: numbers with as many or fewer digits
-			// only shorten the parts.
-			for i := range texts {
-				texts[i] = plaintext.Join(texts[i], fmt.Sprintf("%d/%d", i+1, n))
-			}
-			return texts, nil
-		}
-		total = min(n, maxThreadParts)
-	}
+	estimate := max(uniseg.GraphemeClusterCount(whole)/MaxGraphemes+1, len(whole)/MaxBytes+1)
+	return plaintext.Thread(estimate, maxThreadParts, func(total int) ([]string, error) {
+		return c.split(title, prose, total)
+	})
 }
 
 // split cuts the post into parts without their numbers, assuming total.

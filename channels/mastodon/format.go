@@ -223,27 +223,10 @@ func (c *composer) shorten(title, prose, link string) (string, error) {
 // the link and the hashtags; the prose flows on through the replies.
 func (c *composer) thread(title, prose, link string) ([]string, error) {
 	// Start from an estimate so that usually one pass is enough.
-	total := min(max(2, c.count(c.cw, plaintext.Join(title, prose, link, c.tagLine()))/c.max+1), maxThreadParts)
-	for {
-		texts, err := c.split(title, prose, link, total)
-		if err != nil {
-			return nil, err
-		}
-		n := len(texts)
-		if n <= total || n >= maxThreadParts && total == maxThreadParts {
-			// Fewer parts than assumed: numbers with fewer or as many digits
-			// only shorten the parts, so relabelling keeps them in budget. A
-			// single part (a title that had to be shortened) needs none.
-			if n == 1 {
-				return texts, nil
-			}
-			for i := range texts {
-				texts[i] = plaintext.Join(texts[i], fmt.Sprintf("%d/%d", i+1, n))
-			}
-			return texts, nil
-		}
-		total = min(n, maxThreadParts)
-	}
+	estimate := c.count(c.cw, plaintext.Join(title, prose, link, c.tagLine()))/c.max + 1
+	return plaintext.Thread(estimate, maxThreadParts, func(total int) ([]string, error) {
+		return c.split(title, prose, link, total)
+	})
 }
 
 // split cuts the post into parts without their numbers, assuming total parts.
