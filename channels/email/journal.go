@@ -314,16 +314,16 @@ func (l *ledger) removeJournal(ctx context.Context, sendID string) error {
 
 // groupCommit commits the checkpoints of a send's connections together.
 // A commit costs PostgreSQL far more than the rows in it (a commit per
-// accepted message took a third of the machine's CPU in the benchmark), so
-// a commit waits up to gcDelay for more checkpoints, unless a connection is
-// already waiting for one: connections run up to checkpointWindow messages
-// ahead of their checkpoints, and only wait when they reach it.
+// accepted message took about a quarter of the machine's CPU in the
+// benchmark), so a commit waits up to gcDelay for more checkpoints, unless
+// a connection is already waiting for one: connections run up to
+// checkpointWindow messages ahead of their checkpoints, and only wait when
+// they reach it.
 type groupCommit struct {
 	l      *ledger
 	sendID string
 	// kick: a checkpoint was queued; urgent: a connection waits for one.
 	kick, urgent chan struct{}
-	delay        time.Duration
 
 	mu      sync.Mutex
 	marks   []sentMark
@@ -335,8 +335,7 @@ type groupCommit struct {
 const gcDelay = 2 * time.Millisecond
 
 func newGroupCommit(l *ledger, sendID string) *groupCommit {
-	return &groupCommit{l: l, sendID: sendID, delay: gcDelay,
-		kick: make(chan struct{}, 1), urgent: make(chan struct{}, 1)}
+	return &groupCommit{l: l, sendID: sendID, kick: make(chan struct{}, 1), urgent: make(chan struct{}, 1)}
 }
 
 // record queues a checkpoint and waits until it is committed.
@@ -372,7 +371,7 @@ func signal(c chan struct{}) {
 
 // run commits what is queued, one statement at a time, until done.
 func (g *groupCommit) run(done chan struct{}) {
-	t := time.NewTimer(g.delay)
+	t := time.NewTimer(gcDelay)
 	defer t.Stop()
 	for {
 		select {
@@ -381,7 +380,7 @@ func (g *groupCommit) run(done chan struct{}) {
 			return
 		case <-g.kick:
 		}
-		t.Reset(g.delay)
+		t.Reset(gcDelay)
 		select {
 		case <-done:
 		case <-g.urgent:
