@@ -298,7 +298,8 @@ type sharedSend struct {
 }
 
 // sendsToJoin lists the sends in progress that have recipients to claim now
-// (pending and due, or held by a replica whose lease ran out).
+// (pending and due, or held by a replica whose lease ran out), leaving out
+// those skip names (the sends this replica already works on).
 func (l *ledger) sendsToJoin(ctx context.Context, skip func(id string) bool) ([]sharedSend, error) {
 	rows, err := l.db.QueryContext(ctx, `SELECT id, kind, ref, source FROM email_sends
 		WHERE state = $1 AND source != '' ORDER BY created_at`, sendSending)
