@@ -23,6 +23,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/crierhq/crier/internal/testpeers/axe"
 	"github.com/crierhq/crier/internal/testpeers/chromium"
 	"github.com/crierhq/crier/internal/testpeers/discordfake"
 	"github.com/crierhq/crier/internal/testpeers/mastodonfake"
@@ -330,12 +331,8 @@ type consoleBrowser struct {
 }
 
 func newConsoleBrowser(t *testing.T, base string) *consoleBrowser {
-	axe, err := os.ReadFile(filepath.Join("..", "..", "web", "console", "testdata", "axe", "axe.min.js"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := chromium.New(t, chromium.Options{Width: 1280, Height: 900, Timeout: 5 * time.Minute})
-	b := &consoleBrowser{t: t, ctx: ctx, base: base, axeJS: string(axe)}
+	b := &consoleBrowser{t: t, ctx: ctx, base: base, axeJS: axe.Source()}
 	if err := chromedp.Listen(ctx, func(ev any) {
 		if d, ok := ev.(*page.EventJavascriptDialogOpening); ok {
 			b.mu.Lock()

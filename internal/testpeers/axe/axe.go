@@ -16,6 +16,10 @@ import (
 //go:embed testdata/axe.min.js
 var source string
 
+// Source is the vendored axe-core script, for a test that runs its own
+// selection of rules.
+func Source() string { return source }
+
 // Violation is one rule a page breaks.
 type Violation struct {
 	ID     string   `json:"id"`
