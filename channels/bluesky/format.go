@@ -201,18 +201,7 @@ func (f *Formatter) Format(p post.Post) (channels.Payload, error) {
 	if cw := plaintext.OneLine(p.ContentWarning); cw != "" {
 		c.cw = "CW: " + cw
 	}
-	title, prose := plaintext.OneLine(p.Title), ""
-	if o := strings.TrimSpace(p.TextFor(f.cfg.instance())); o != "" {
-		title, prose = "", plaintext.Normalise(o)
-	} else if s := strings.TrimSpace(p.Summary); s != "" {
-		prose = plaintext.Normalise(plaintext.FromMarkdown(s))
-	} else {
-		prose = plaintext.Normalise(plaintext.FromMarkdown(p.Body))
-	}
-	link := strings.TrimSpace(p.Link)
-	if link != "" && strings.Contains(prose, link) {
-		link = "" // the organiser placed it in the override text
-	}
+	title, prose, link := plaintext.Texts(p, f.cfg.instance())
 	if link != "" {
 		c.link = displayLink(link)
 	}

@@ -111,18 +111,7 @@ func (f *Formatter) Format(p post.Post) (channels.Payload, error) {
 	pl := channels.Payload{Channel: f.cfg.instance(), PostID: p.ID}
 	c := composer{count: lim.Counter().Count, max: lim.MaxCharacters, cw: plaintext.OneLine(p.ContentWarning)}
 
-	title, prose := plaintext.OneLine(p.Title), ""
-	if o := strings.TrimSpace(p.TextFor(f.cfg.instance())); o != "" {
-		title, prose = "", plaintext.Normalise(o)
-	} else if s := strings.TrimSpace(p.Summary); s != "" {
-		prose = plaintext.Normalise(plaintext.FromMarkdown(s))
-	} else {
-		prose = plaintext.Normalise(plaintext.FromMarkdown(p.Body))
-	}
-	link := strings.TrimSpace(p.Link)
-	if link != "" && strings.Contains(prose, link) {
-		link = "" // the organiser placed it in the override text
-	}
+	title, prose, link := plaintext.Texts(p, f.cfg.instance())
 	c.tags = hashtags(title+"\n"+prose, p.Tags, f.cfg.Hashtags)
 
 	// A content warning that leaves no room for the link is shortened.

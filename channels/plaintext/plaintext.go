@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/crierhq/crier/post"
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/ast"
 	"github.com/yuin/goldmark/text"
@@ -107,3 +108,23 @@ func Normalise(s string) string {
 
 // OneLine collapses white space, for titles and content warnings.
 func OneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// Texts returns what a short-text channel says of p on the named instance:
+// the title on one line, the prose (the organiser's own text for that
+// channel, which replaces the title too; else the summary; else the body)
+// as plain text, and the post's link, empty when that text already has it.
+func Texts(p post.Post, instance string) (title, prose, link string) {
+	title = OneLine(p.Title)
+	if o := strings.TrimSpace(p.TextFor(instance)); o != "" {
+		title, prose = "", Normalise(o)
+	} else if s := strings.TrimSpace(p.Summary); s != "" {
+		prose = Normalise(FromMarkdown(s))
+	} else {
+		prose = Normalise(FromMarkdown(p.Body))
+	}
+	link = strings.TrimSpace(p.Link)
+	if link != "" && strings.Contains(prose, link) {
+		link = "" // the organiser placed it in their text
+	}
+	return title, prose, link
+}
