@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -186,14 +187,22 @@ func Redact(dsn string) string {
 		}
 		return u.String()
 	}
-	fields := strings.Fields(dsn)
-	for i, f := range fields {
-		if strings.HasPrefix(strings.ToLower(f), "password=") {
-			fields[i] = "password=xxxxx"
-		}
-	}
-	return strings.Join(fields, " ")
+	// A key=value string, or a URL that does not parse (a typo in its
+	// port, a raw @ in the password): the password is cut out by pattern,
+	// wherever it stands, rather than trusted to a parser that just failed.
+	s := urlPassword.ReplaceAllString(dsn, "${1}xxxxx@")
+	s = paramPassword.ReplaceAllString(s, "${1}xxxxx")
+	return kvPassword.ReplaceAllString(s, "password=xxxxx")
 }
+
+var (
+	// urlPassword is user:password@ after the scheme, up to the last @.
+	urlPassword = regexp.MustCompile(`(://[^:/@\s]*:)\S*@`)
+	// paramPassword is a password=... query parameter.
+	paramPassword = regexp.MustCompile(`(?i)([?&]password=)[^&\s]*`)
+	// kvPassword is a password=value pair, the value maybe quoted.
+	kvPassword = regexp.MustCompile(`(?i)\bpassword\s*=\s*('(?:[^'\\]|\\.)*'|\S+)`)
+)
 
 // TableExists reports whether the table exists (a component that never ran
 // has none).

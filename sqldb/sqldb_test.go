@@ -187,10 +187,16 @@ func TestOpenErrorsSayWhatIsWrong(t *testing.T) {
 	if _, err := sqldb.Open(ctx, "postgres", ""); err == nil || !strings.Contains(err.Error(), "store.dsn is empty") {
 		t.Errorf("empty DSN: %v", err)
 	}
+	// A connection string with a typo: the error says so, without the
+	// password (pgx's own message redacts it; ours must too).
+	_, err := sqldb.Open(ctx, "postgres", "postgres://crier:s3cret-pw@db:54x2/crier")
+	if err == nil || strings.Contains(err.Error(), "s3cret-pw") || !strings.Contains(err.Error(), "connection string") {
+		t.Errorf("broken DSN: %v", err)
+	}
 	// A port nothing listens on (port 1 on loopback) with a password.
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	_, err := sqldb.Open(cctx, "postgres", "postgres://crier:s3cret-pw@127.0.0.1:1/crier?connect_timeout=2")
+	_, err = sqldb.Open(cctx, "postgres", "postgres://crier:s3cret-pw@127.0.0.1:1/crier?connect_timeout=2")
 	if err == nil {
 		t.Fatal("connecting to a closed port succeeded")
 	}
@@ -210,6 +216,12 @@ func TestRedact(t *testing.T) {
 		"host=db user=crier password=pw dbname=crier":           "host=db user=crier password=xxxxx dbname=crier",
 		"host=db user=crier PASSWORD=pw":                        "host=db user=crier password=xxxxx",
 		"postgres://crier@db/crier":                             "postgres://crier@db/crier",
+		// Not URLs that parse: the password goes all the same.
+		"postgres://crier:pw@db:notaport/crier":                   "postgres://crier:xxxxx@db:notaport/crier",
+		"postgres://crier:p@ss@db:5432/crier":                     "postgres://crier:xxxxx@db:5432/crier",
+		"postgres://crier@db:x/crier?sslmode=require&password=pw": "postgres://crier@db:x/crier?sslmode=require&password=xxxxx",
+		"host=db password='two words' user=crier":                 "host=db password=xxxxx user=crier",
+		"host=db password = pw user=crier":                        "host=db password=xxxxx user=crier",
 	} {
 		if got := sqldb.Redact(in); got != want {
 			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
