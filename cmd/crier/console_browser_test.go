@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -604,6 +605,38 @@ func (b *consoleBrowser) axe(name string) {
 		}
 	}
 	b.emulate(1280, false)
+	b.keyboardWalk(name)
+}
+
+// keyboardWalk tabs through the whole page from the top: every visible
+// control a mouse could use (links, buttons, fields; not those in a closed
+// <details>) must be reached by Tab, and each must show a visible focus
+// indicator when it has focus.
+func (b *consoleBrowser) keyboardWalk(name string) {
+	b.t.Helper()
+	const controls = `[...document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea, summary, [tabindex]:not([tabindex="-1"])')]
+		.filter(e => !e.disabled && e.checkVisibility({visibilityProperty: true}))`
+	want := b.eval(`String(` + controls + `.length)`)
+	n, _ := strconv.Atoi(want)
+	b.eval(`(() => { document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0); window.__reached = new Set(); return ''; })()`)
+	b.do("focusing the page", chromedp.Evaluate[chromedp.Void](`document.body.focus()`))
+	for i := 0; i < n+5; i++ {
+		b.do("pressing Tab", chromedp.KeyEvent(kb.Tab))
+		problem := b.eval(`(() => { const e = document.activeElement; if (!e || e === document.body) return '';
+			window.__reached.add(e);
+			const s = getComputedStyle(e);
+			const visible = (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0) || (s.boxShadow && s.boxShadow !== 'none');
+			return visible ? '' : e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + ' "' + (e.innerText || e.value || e.name || '').trim().slice(0, 40) + '"'; })()`)
+		if problem != "" {
+			b.t.Errorf("keyboard: %s: %s has focus but no visible focus indicator", name, problem)
+			return
+		}
+	}
+	if missed := b.eval(`(() => ` + controls + `.filter(e => !window.__reached.has(e))
+		.map(e => e.tagName.toLowerCase() + ' "' + (e.innerText || e.value || e.name || '').trim().slice(0, 40) + '"').slice(0, 5).join(', '))()`); missed != "" {
+		b.t.Errorf("keyboard: %s: Tab never reaches %s", name, missed)
+	}
+	b.eval(`(() => { document.activeElement && document.activeElement.blur(); return ''; })()`)
 }
 
 func (b *consoleBrowser) emulate(width int, dark bool) {
