@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -103,11 +104,15 @@ func runReplicaBench(t *testing.T, sk *sink, target string, round, n, replicas i
 		cmds = append(cmds, cmd)
 	}
 	var replicaCPU time.Duration
+	var peakRSS int64 // the largest replica's, KiB
 	for i, cmd := range cmds {
 		if err := cmd.Wait(); err != nil {
 			t.Fatalf("replica %d: %v\n%s", i, err, outs[i].String())
 		}
 		replicaCPU += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			peakRSS = max(peakRSS, ru.Maxrss) // KiB on Linux
+		}
 	}
 	testCPU, pgCPU := cpuSeconds()-testCPU0, postgresCPUSeconds()-pgCPU0
 	var first time.Time
@@ -149,8 +154,8 @@ func runReplicaBench(t *testing.T, sk *sink, target string, round, n, replicas i
 	// (start-up included), this process (mostly the sink) and PostgreSQL's
 	// processes (all of them, backends that ended included; zero with SQLite).
 	k := float64(want) / 1000
-	t.Logf("%d replicas on %s: CPU per 1,000 messages: replicas %.0f ms, sink %.0f ms, PostgreSQL %.0f ms",
-		replicas, driverOf(target), replicaCPU.Seconds()*1000/k, testCPU*1000/k, pgCPU*1000/k)
+	t.Logf("%d replicas on %s: CPU per 1,000 messages: replicas %.0f ms, sink %.0f ms, PostgreSQL %.0f ms; peak memory of a replica %.0f MiB",
+		replicas, driverOf(target), replicaCPU.Seconds()*1000/k, testCPU*1000/k, pgCPU*1000/k, float64(peakRSS)/1024)
 	return float64(want) / secs
 }
 
