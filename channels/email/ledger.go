@@ -346,14 +346,20 @@ func (l *ledger) sendsToJoin(ctx context.Context, skip func(id string) bool) ([]
 	return out, nil
 }
 
-// renew pushes forward the lease on the rows this replica holds in a send.
-func (l *ledger) renew(ctx context.Context, sendID string) error {
+// renew pushes forward the lease on the rows of a send this replica holds,
+// by their ids (the pages in hand), so that it costs the same whatever the
+// size of the send.
+func (l *ledger) renew(ctx context.Context, sendID string, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
 	// Rows being checkpointed at this moment are passed over (they are
 	// becoming sent): waiting for them could deadlock with the group
 	// commit, which locks its rows in another order.
 	_, err := l.db.ExecContext(ctx, `UPDATE email_recipients SET lease_until = $1 WHERE (send_id, subscriber_id) IN (
-		SELECT send_id, subscriber_id FROM email_recipients WHERE send_id = $2 AND claimed_by = $3 AND state = $4`+l.d.SkipLocked("email_recipients")+`)`,
-		l.now().Add(l.lease).UnixNano(), sendID, l.replica, rcptSending)
+		SELECT send_id, subscriber_id FROM email_recipients WHERE send_id = $2 AND `+l.d.InIDs("subscriber_id", "$5")+`
+			AND claimed_by = $3 AND state = $4`+l.d.SkipLocked("email_recipients")+`)`,
+		l.now().Add(l.lease).UnixNano(), sendID, l.replica, rcptSending, l.d.IDList(ids))
 	if err != nil {
 		return fmt.Errorf("renewing the claim on recipients of %s: %w", sendID, err)
 	}

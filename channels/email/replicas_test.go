@@ -211,7 +211,8 @@ func testLeaseRenewal(t *testing.T, driver string) {
 	if _, err := l.begin(ctx, m.SendID, "post", "md:vigil", m.Subject, m.source, selection{preferences: []string{"each_post", "digest"}, general: true}); err != nil {
 		t.Fatal(err)
 	}
-	if rs, _, err := l.claim(ctx, m.SendID, 0, 2); err != nil || len(rs) != 2 {
+	rs, _, err := l.claim(ctx, m.SendID, 0, 2)
+	if err != nil || len(rs) != 2 {
 		t.Fatalf("claim: %d %v", len(rs), err)
 	}
 	lease := func() map[int64]int64 {
@@ -230,7 +231,9 @@ func testLeaseRenewal(t *testing.T, driver string) {
 	}
 	before := lease()
 	now = now.Add(20 * time.Second)
-	if err := l.renew(ctx, m.SendID); err != nil {
+	// The ids in hand, and one this replica does not hold (another's, or
+	// one already sent): only the rows it holds are renewed.
+	if err := l.renew(ctx, m.SendID, []int64{rs[0].id, rs[1].id, rs[1].id + 1}); err != nil {
 		t.Fatal(err)
 	}
 	after := lease()

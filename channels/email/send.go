@@ -476,6 +476,7 @@ func (s *Sender) pass(ctx context.Context, m *Message, j *journal, stopAt time.T
 			defer w.close()
 			for r := range jobs {
 				w.deliver(ctx, stopCtx, r)
+				st.let(r.id)
 			}
 		}()
 	}
@@ -492,7 +493,7 @@ func (s *Sender) pass(ctx context.Context, m *Message, j *journal, stopAt time.T
 			case <-renewDone:
 				return
 			case <-t.C:
-				if err := s.ledger.renew(context.WithoutCancel(ctx), m.SendID); err != nil {
+				if err := s.ledger.renew(context.WithoutCancel(ctx), m.SendID, st.heldIDs()); err != nil {
 					log.Error("renewing the claim on recipients", "err", err)
 				}
 			}
@@ -521,12 +522,16 @@ dispatch:
 			break // nothing left in this pass
 		}
 		after = last
+		st.hold(rs)
 		for i, r := range rs {
 			select {
 			case jobs <- r:
 				res.claimed++
 			case <-stopCtx.Done():
 				s.releaseAll(ctx, m.SendID, rs[i:])
+				for _, r := range rs[i:] {
+					st.let(r.id)
+				}
 				res.stopped = true
 				break dispatch
 			}
@@ -616,6 +621,11 @@ type sendState struct {
 	pauseUntil time.Time
 	pauseStep  time.Duration
 
+	// held are the recipients this pass has claimed and not finished with
+	// (queued or being sent): the rows whose lease it renews.
+	heldMu sync.Mutex
+	held   map[int64]struct{}
+
 	connFailures atomic.Int32
 	// refused are the recipients refused in a row since the last success,
 	// with whether each was marked bounced.
@@ -625,6 +635,37 @@ type sendState struct {
 type refusal struct {
 	id      int64
 	bounced bool
+}
+
+// hold records a claimed page as in hand.
+func (st *sendState) hold(rs []recipient) {
+	st.heldMu.Lock()
+	defer st.heldMu.Unlock()
+	if st.held == nil {
+		st.held = make(map[int64]struct{}, 2*len(rs))
+	}
+	for _, r := range rs {
+		st.held[r.id] = struct{}{}
+	}
+}
+
+// let records that the pass is done with a recipient (sent, failed or put
+// back).
+func (st *sendState) let(id int64) {
+	st.heldMu.Lock()
+	delete(st.held, id)
+	st.heldMu.Unlock()
+}
+
+// heldIDs lists the recipients in hand.
+func (st *sendState) heldIDs() []int64 {
+	st.heldMu.Lock()
+	defer st.heldMu.Unlock()
+	ids := make([]int64, 0, len(st.held))
+	for id := range st.held {
+		ids = append(ids, id)
+	}
+	return ids
 }
 
 // refusedInARow records a permanent refusal and returns the streak.
