@@ -58,19 +58,7 @@ channels:
 		t.Fatalf("import: %d %s %s", code, out, errs)
 	}
 
-	runCtx, cancel := context.WithCancel(ctx)
-	var logs syncBuffer
-	done := make(chan int)
-	go func() {
-		done <- runApp(runCtx, &App{Stdout: io.Discard, Stderr: &logs, HTTPClient: http.DefaultClient}, []string{"--config", cfg, "run"})
-	}()
-	defer func() {
-		cancel()
-		if code := <-done; code != 0 {
-			t.Errorf("daemon exit %d\n%s", code, logs.String())
-		}
-	}()
-	waitHTTP(t, "http://"+addr+"/healthz")
+	logs := startDaemon(t, cfg, "http://"+addr+"/healthz", http.DefaultClient)
 	writePost(t, posts, "vigil.md", "Vigil for survivors on Saturday", "Join us at 6pm.")
 
 	// Each copy leaves from its own signed return path and carries its own

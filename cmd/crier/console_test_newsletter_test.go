@@ -59,19 +59,7 @@ channels:
 	}
 	passwordInput = old
 
-	ctx, cancel := context.WithCancel(context.Background())
-	var logs syncBuffer
-	done := make(chan int)
-	go func() {
-		done <- runApp(ctx, &App{Stdout: io.Discard, Stderr: &logs, HTTPClient: http.DefaultClient}, []string{"--config", cfg, "run"})
-	}()
-	defer func() {
-		cancel()
-		if code := <-done; code != 0 {
-			t.Errorf("daemon exit %d\n%s", code, logs.String())
-		}
-	}()
-	waitHTTP(t, base+"/healthz")
+	startDaemon(t, cfg, base+"/healthz", http.DefaultClient)
 
 	jar, _ := cookiejar.New(nil)
 	browser := &http.Client{Jar: jar, Timeout: 20 * time.Second}

@@ -48,19 +48,7 @@ channels:
     link_secret: ${TEST_LINK_SECRET}
 `, addr, base, mp.SMTPHost, mp.SMTPPort)), 0o644)
 
-	runCtx, cancel := context.WithCancel(ctx)
-	var logs syncBuffer
-	done := make(chan int)
-	go func() {
-		done <- runApp(runCtx, &App{Stdout: io.Discard, Stderr: &logs, HTTPClient: http.DefaultClient}, []string{"--config", cfg, "run"})
-	}()
-	defer func() {
-		cancel()
-		if code := <-done; code != 0 {
-			t.Errorf("daemon exit %d\n%s", code, logs.String())
-		}
-	}()
-	waitHTTP(t, base+"/healthz")
+	logs := startDaemon(t, cfg, base+"/healthz", http.DefaultClient)
 
 	// 1. Subscribe through the form, as a browser would (cookies, CSRF token).
 	jar, _ := cookiejar.New(nil)
@@ -172,6 +160,27 @@ func get(t *testing.T, c *http.Client, u string) string {
 		t.Fatalf("GET %s: %d\n%s", u, resp.StatusCode, b)
 	}
 	return string(b)
+}
+
+// startDaemon runs `crier run` on the config file cfg until the test ends,
+// waits until healthURL answers, and returns the daemon's log; an exit
+// other than 0 when it is stopped fails the test.
+func startDaemon(t *testing.T, cfg, healthURL string, client *http.Client) *syncBuffer {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &syncBuffer{}
+	done := make(chan int)
+	go func() {
+		done <- runApp(ctx, &App{Stdout: io.Discard, Stderr: logs, HTTPClient: client}, []string{"--config", cfg, "run"})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("daemon exit %d\n%s", code, logs.String())
+		}
+	})
+	waitHTTP(t, healthURL)
+	return logs
 }
 
 func waitHTTP(t *testing.T, u string) {
