@@ -260,6 +260,7 @@ func (c *Console) livePreview(w http.ResponseWriter, r *http.Request, s Session)
 	f := c.formFromPost(p)
 	f.ID = r.PostFormValue("id")
 	f.ScheduleFor = r.PostFormValue("schedule_for")
+	f.Revision = r.PostFormValue("revision")
 	f.Problems = problems
 	c.render(w, r, s, "write", map[string]any{"Form": f, "New": f.ID == "", "Previews": previews})
 }

@@ -264,6 +264,8 @@ func (c *Console) renderPost(w http.ResponseWriter, r *http.Request, s Session, 
 		"CanEdit":  isConsole && m.Workflow != WorkflowPublished && c.mayEdit(s, m),
 		"Previews": c.previewsFor(s, sp.Post), "ScheduleFor": c.defaultScheduleFor(sp.Post),
 		"HasNewsletter": c.opts.SendTest != nil,
+		// Approve, Schedule and Publish act on this version only.
+		"Revision": revision(sp.Post),
 		// While a delivery is under way the page's script follows it.
 		"Live": live || sp.State == store.PostScheduled && !sp.Post.PublishAt.After(c.opts.Now().Add(time.Minute)),
 	}

@@ -38,8 +38,11 @@ type postForm struct {
 	ContentWarning string
 	Language       string
 	ScheduleFor    string
-	Channels       []channelForm
-	Problems       map[string]string
+	// Revision is the stored post the form was opened on (revision):
+	// Schedule and Publish from the form are refused if it changed since.
+	Revision string
+	Channels []channelForm
+	Problems map[string]string
 }
 
 type channelForm struct {
@@ -189,7 +192,9 @@ func (c *Console) editPost(w http.ResponseWriter, r *http.Request, s Session) {
 		c.refuse(w, r, s, "This post has been published; it can no longer be changed.")
 		return
 	}
-	c.render(w, r, s, "write", map[string]any{"Form": c.formFromPost(sp.Post), "Meta": m, "Previews": c.previewsFor(s, sp.Post)})
+	f := c.formFromPost(sp.Post)
+	f.Revision = revision(sp.Post)
+	c.render(w, r, s, "write", map[string]any{"Form": f, "Meta": m, "Previews": c.previewsFor(s, sp.Post)})
 }
 
 func (c *Console) mayEdit(s Session, m Meta) bool {
@@ -230,9 +235,10 @@ func (c *Console) savePost(w http.ResponseWriter, r *http.Request, s Session) {
 	ctx := r.Context()
 	action := r.PostFormValue("action")
 	var (
-		p     post.Post
-		m     Meta
-		isNew = r.PathValue("id") == ""
+		p      post.Post
+		m      Meta
+		isNew  = r.PathValue("id") == ""
+		stored string // the stored post's revision
 	)
 	if isNew {
 		p = post.Post{ID: newPostID(), Draft: true}
@@ -251,8 +257,9 @@ func (c *Console) savePost(w http.ResponseWriter, r *http.Request, s Session) {
 			c.refuse(w, r, s, "This post has been published; it can no longer be changed.")
 			return
 		}
-		p, m = sp.Post, meta
+		p, m, stored = sp.Post, meta, revision(sp.Post)
 	}
+	read := r.PostFormValue("revision")
 	if (action == "schedule" || action == "publish") && !s.User.Role.Can(RoleEditor) {
 		c.refuse(w, r, s, "Only an editor can schedule or publish a post. Submit it for review instead.")
 		return
@@ -272,12 +279,23 @@ func (c *Console) savePost(w http.ResponseWriter, r *http.Request, s Session) {
 			problems["schedule_for"] = err.Error()
 		}
 	}
+	done, goesOut := map[string]string{"schedule": "scheduled", "publish": "published"}[action]
+	if !isNew && goesOut && read != stored && len(problems) == 0 {
+		// The editor's text stays in the form, over the post as it is now.
+		problems["revision"] = msgChanged
+		if err := c.recordChanged(ctx, p.ID, s.User.Email, done, &changedError{Read: read, Now: stored}); err != nil {
+			c.serverError(w, r, "recording the refusal", err)
+			return
+		}
+		read = stored
+	}
 	if len(problems) > 0 {
 		f := c.formFromPost(p)
 		f.ScheduleFor = r.PostFormValue("schedule_for")
+		f.Revision = read
 		f.Problems = problems
 		w.WriteHeader(http.StatusUnprocessableEntity)
-		c.render(w, r, s, "write", map[string]any{"Form": f, "New": isNew, "Meta": m})
+		c.render(w, r, s, "write", map[string]any{"Form": f, "New": isNew, "Meta": m, "Previews": c.previewsFor(s, p)})
 		return
 	}
 	verb := "edited"
@@ -297,7 +315,14 @@ func (c *Console) savePost(w http.ResponseWriter, r *http.Request, s Session) {
 	}
 	// Only a scheduled post is waiting to go out; every other one is a draft.
 	p.Draft = state != store.PostScheduled
-	if err := c.saveConsolePost(ctx, p, state, m, s.User.Email, verb, ""); err != nil {
+	if !goesOut || isNew {
+		read = "" // only Schedule and Publish depend on what was read
+	}
+	err = c.saveConsolePost(ctx, p, state, m, s.User.Email, verb, "", read)
+	if c.refusedAsChanged(w, r, s, p.ID, done, err) {
+		return
+	}
+	if err != nil {
 		c.serverError(w, r, "saving the post", err)
 		return
 	}
