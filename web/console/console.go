@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/crierhq/crier/bot/store"
@@ -274,68 +273,6 @@ func (c *Console) auth(need Role, h handlerFunc) http.Handler {
 func (c *Console) serverError(w http.ResponseWriter, r *http.Request, what string, err error) {
 	c.opts.Logger.Error("console: "+what, "path", r.URL.Path, "err", err)
 	http.Error(w, "Something went wrong while "+what+". The error is in Crier's log; please try again.", http.StatusInternalServerError)
-}
-
-// previewCache keeps rendered newsletters for a few minutes so that the live
-// preview's frame can load them by key.
-type previewCache struct {
-	mu  sync.Mutex
-	now func() time.Time
-	m   map[string]cachedPreview
-}
-
-type cachedPreview struct {
-	html   string
-	image  []byte // a chosen, not yet saved picture (html is then its type)
-	userID int64
-	at     time.Time
-}
-
-func newPreviewCache(now func() time.Time) *previewCache {
-	return &previewCache{now: now, m: map[string]cachedPreview{}}
-}
-
-func (p *previewCache) put(userID int64, html string) string {
-	return p.putEntry(cachedPreview{html: html, userID: userID})
-}
-
-func (p *previewCache) putImage(userID int64, data []byte, contentType string) string {
-	return p.putEntry(cachedPreview{html: contentType, image: data, userID: userID})
-}
-
-func (p *previewCache) getImage(userID int64, key string) ([]byte, string, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	v, ok := p.m[key]
-	if !ok || v.userID != userID || v.image == nil {
-		return nil, "", false
-	}
-	return v.image, v.html, true
-}
-
-func (p *previewCache) putEntry(e cachedPreview) string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	now := p.now()
-	for k, v := range p.m {
-		if now.Sub(v.at) > 10*time.Minute {
-			delete(p.m, k)
-		}
-	}
-	key := randomToken()
-	e.at = now
-	p.m[key] = e
-	return key
-}
-
-func (p *previewCache) get(userID int64, key string) (string, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	v, ok := p.m[key]
-	if !ok || v.userID != userID || v.image != nil {
-		return "", false
-	}
-	return v.html, true
 }
 
 func urlQueryEscape(s string) string { return template.URLQueryEscaper(s) }
