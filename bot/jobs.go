@@ -67,7 +67,7 @@ func (b *Bot) deliver(ctx context.Context, a attempt) error {
 	ch, ok := b.channels[a.Channel]
 	if !ok {
 		err := fmt.Errorf("delivering %s: %q: %w", a.PostID, a.Channel, errNoChannel)
-		_ = b.store.FinishAttempt(context.WithoutCancel(ctx), a.PostID, a.Channel, store.DeliveryFailed, channels.Receipt{}, err.Error(), false, a.start)
+		_ = b.store.FinishAttempt(context.WithoutCancel(ctx), a.PostID, a.Channel, store.DeliveryFailed, channels.Receipt{}, err.Error(), channels.KindPermanent.String(), false, a.start)
 		return river.JobCancel(err)
 	}
 	sp, err := b.store.Post(ctx, a.PostID)
@@ -114,7 +114,7 @@ func (b *Bot) finish(ctx context.Context, log *slog.Logger, a attempt, r channel
 	now := b.now()
 	b.opts.Metrics.deliveryDuration.WithLabelValues(a.Channel).Observe(now.Sub(a.start).Seconds())
 	if sendErr == nil {
-		if err := b.store.FinishAttempt(ctx, a.PostID, a.Channel, store.DeliverySent, r, "", false, now); err != nil {
+		if err := b.store.FinishAttempt(ctx, a.PostID, a.Channel, store.DeliverySent, r, "", "", false, now); err != nil {
 			return err
 		}
 		b.opts.Metrics.deliveries.WithLabelValues(a.Channel, "sent").Inc()
@@ -147,7 +147,7 @@ func (b *Bot) finish(ctx context.Context, log *slog.Logger, a attempt, r channel
 		msg = fmt.Sprintf("gave up after %d attempts: %s", a.number, msg)
 	}
 	unconfirmed := a.unconfirmed || kind == channels.KindAmbiguous
-	if err := b.store.FinishAttempt(ctx, a.PostID, a.Channel, state, r, msg, unconfirmed, now); err != nil {
+	if err := b.store.FinishAttempt(ctx, a.PostID, a.Channel, state, r, msg, kind.String(), unconfirmed, now); err != nil {
 		return err
 	}
 	log.Warn("delivery attempt failed", "kind", kind.String(), "state", state, "err", sendErr)

@@ -207,7 +207,7 @@ channels:
 	if href := b.attr("#delivery-mastodon a.remote", "href"); !strings.HasPrefix(href, masto.URL) {
 		t.Fatalf("mastodon remote link %q", href)
 	}
-	if got := b.text("#delivery-discord"); !strings.Contains(got, "not allowed to post") {
+	if got := b.text("#delivery-discord"); !strings.Contains(got, "refused the post") || !strings.Contains(got, "docs/discord.md") || !strings.Contains(got, "Send Messages") {
 		t.Fatalf("the Discord failure is not explained: %q", got)
 	}
 	b.axe("post-failed")

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/channels/email"
 	"github.com/crierhq/crier/post"
 	"github.com/crierhq/crier/sqldb"
@@ -232,13 +233,18 @@ func (c *Console) renderPost(w http.ResponseWriter, r *http.Request, s Session, 
 		c.serverError(w, r, "reading the deliveries", err)
 		return
 	}
+	previews := c.previewsFor(s, sp.Post)
+	typeOf := map[string]string{} // each enabled channel's type
+	for _, p := range previews {
+		typeOf[p.Channel] = p.Type
+	}
 	var views []deliveryView
 	live := false
 	for _, d := range dels {
 		live = live || d.State == store.DeliveryPending || d.State == store.DeliverySending
 		v := deliveryView{Delivery: d}
 		if d.LastError != "" && d.State != store.DeliverySent {
-			v.Problem, v.Fix = explain(d.Channel, d.LastError)
+			v.Problem, v.Fix = explain(d, typeOf[d.Channel])
 		}
 		v.Parts = c.parts(ctx, id, d.Channel)
 		if d.Channel == "email" {
@@ -262,7 +268,7 @@ func (c *Console) renderPost(w http.ResponseWriter, r *http.Request, s Session, 
 		"Post": sp.Post, "Stored": sp, "Meta": m, "IsConsole": isConsole, "Deliveries": views, "Events": events,
 		"State": state, "StateLabel": stateLabel(state), "Notice": notice, "CanGo": canGo,
 		"CanEdit":  isConsole && m.Workflow != WorkflowPublished && c.mayEdit(s, m),
-		"Previews": c.previewsFor(s, sp.Post), "ScheduleFor": c.defaultScheduleFor(sp.Post),
+		"Previews": previews, "ScheduleFor": c.defaultScheduleFor(sp.Post),
 		"HasNewsletter": c.opts.SendTest != nil,
 		// Approve, Schedule and Publish act on this version only.
 		"Revision": revision(sp.Post),
@@ -334,28 +340,39 @@ func (c *Console) newsletterProgress(ctx context.Context, postID string) *progre
 	return nil
 }
 
-// explain turns a delivery's last error into plain words and the fix.
-func explain(channel, msg string) (problem, fix string) {
-	low := strings.ToLower(msg)
-	switch {
-	case strings.Contains(low, "401") || strings.Contains(low, "unauthorized") || strings.Contains(low, "invalid token") || strings.Contains(low, "access token"):
-		return "The " + channel + " account refused Crier's credentials.", "Check the token in the environment (see docs/" + channel + ".md), restart Crier, then press Retry."
-	case strings.Contains(low, "403") || strings.Contains(low, "forbidden") || strings.Contains(low, "missing permissions"):
-		return "Crier is not allowed to post there.", "Give the account or bot permission to post in that channel, then press Retry."
-	case strings.Contains(low, "404") || strings.Contains(low, "unknown channel"):
-		return "The " + channel + " destination does not exist.", "Check the channel or instance address in config.yaml, then press Retry."
-	case strings.Contains(low, "422") || strings.Contains(low, "validation"):
-		return "The " + channel + " server refused the post's content.", "Edit what the message says in the error below (too long, bad image), then press Retry."
-	case strings.Contains(low, "rate"):
-		return channel + " asked Crier to slow down.", "Nothing to do: Crier tries again by itself."
-	case strings.Contains(low, "gave up"):
-		return "Crier tried several times and the " + channel + " server kept failing.", "Check that the service is up, then press Retry."
-	case strings.Contains(low, "ambiguous") || strings.Contains(low, "timeout") || strings.Contains(low, "deadline"):
-		return "Crier could not tell whether " + channel + " received the post.", "Crier checks before sending again; press Retry if it stays failed."
-	case strings.Contains(low, "connection refused") || strings.Contains(low, "no such host") || strings.Contains(low, "dial"):
-		return "Crier could not reach the " + channel + " server.", "Check the address in config.yaml and the network, then press Retry."
+// explain says in plain words what the class of a delivery's last failure
+// (the engine's channels.Kind, recorded in the ledger) means and what to do;
+// the error itself names the detail. typ is the channel's type, whose page
+// in docs/ explains its settings.
+func explain(d store.Delivery, typ string) (problem, fix string) {
+	ch, docs := d.Channel, "docs/"+docsPage(typ)
+	switch d.ErrorKind {
+	case channels.KindPermanent.String():
+		return "The " + ch + " server refused the post, so Crier will not try again by itself.",
+			"Fix what the error below names (most often the account's token or permissions, see " + docs + ", or the post's content), then press Retry."
+	case channels.KindRateLimited.String():
+		return ch + " asked Crier to slow down.", "Nothing to do: Crier tries again by itself."
+	case channels.KindAmbiguous.String():
+		return "Crier could not tell whether " + ch + " received the post.", "Crier checks before sending again; press Retry if it stays failed."
+	case channels.KindTemporary.String():
+		if d.State != store.DeliveryFailed {
+			return "The last attempt to reach " + ch + " failed.", "Nothing to do yet: Crier tries again by itself."
+		}
+		return "Crier tried several times and the " + ch + " server kept failing or could not be reached.",
+			"Check that the service is up and that its address in config.yaml is right (see " + docs + "), then press Retry."
 	}
-	return "The last attempt to deliver to " + channel + " failed.", "Read the error below; fix what it names, then press Retry."
+	return "The last attempt to deliver to " + ch + " failed.", "Read the error below; fix what it names, then press Retry."
+}
+
+// docsPage is the page of docs/ about a channel type.
+func docsPage(typ string) string {
+	switch typ {
+	case "mastodon", "discord", "bluesky":
+		return typ + ".md"
+	case "email":
+		return "newsletter.md"
+	}
+	return "configuration.md"
 }
 
 // safeURL admits only http(s) links into href attributes.
