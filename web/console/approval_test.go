@@ -161,6 +161,19 @@ func TestApprovalRecheckedWhereItIsWritten(t *testing.T) {
 	if m, _, _ := b.c.meta(ctx, id); m.Workflow != WorkflowReview || after.Post.Body != changed.Body || after.State != store.PostDraft {
 		t.Fatalf("after the refusals: %s %s %q", m.Workflow, after.State, after.Post.Body)
 	}
+	// Published by the bot after an author opened the form: their save
+	// does not take it back to a draft with other text.
+	if err := b.st.SavePost(ctx, after.Post, store.PostPublished, b.now.Now()); err != nil {
+		t.Fatal(err)
+	}
+	late := after.Post
+	late.Body = "Saved after it went out."
+	if err := b.c.saveConsolePost(ctx, late, store.PostDraft, m, "author@example.org", "edited", "", ""); !errors.Is(err, errPublished) {
+		t.Fatalf("saving over a published post: %v", err)
+	}
+	if sp, _ := b.st.Post(ctx, id); sp.State != store.PostPublished || sp.Post.Body != after.Post.Body {
+		t.Fatalf("the published post became %s %q", sp.State, sp.Post.Body)
+	}
 }
 
 // An author's edit after approval takes the approval away: the post goes

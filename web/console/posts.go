@@ -96,8 +96,12 @@ func (c *Console) saveConsolePost(ctx context.Context, p post.Post, state store.
 		return fmt.Errorf("saving post %s: %w", p.ID, err)
 	}
 	defer tx.Rollback()
-	if err := holdRevision(ctx, tx, p.ID, read); err != nil {
+	stored, err := c.holdPost(ctx, tx, p.ID, read)
+	if err != nil {
 		return err
+	}
+	if stored.State == store.PostPublished {
+		return errPublished // by the bot, since the page was read
 	}
 	if err := store.SavePostTx(ctx, tx, p, state, now); err != nil {
 		return err
@@ -136,7 +140,7 @@ func (c *Console) setWorkflow(ctx context.Context, id string, wf Workflow, actor
 		return err
 	}
 	defer tx.Rollback()
-	if err := holdRevision(ctx, tx, id, read); err != nil {
+	if _, err := c.holdPost(ctx, tx, id, read); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE console_posts SET workflow = $1, updated_at = $2 WHERE post_id = $3`, string(wf), now, id); err != nil {

@@ -41,27 +41,28 @@ func (e *changedError) Error() string {
 	return fmt.Sprintf("the post is now revision %s, not %s", e.Now, e.Read)
 }
 
-// holdRevision, first in every transaction that changes a console post,
-// holds the post's console row until the transaction ends, so that changes
-// to one post queue in one order (on PostgreSQL an author's save waits for
-// an editor's approval instead of slipping between its check and its
-// write). read, when not empty, is the revision an editor acted on: a
-// *changedError when the stored post is no longer it.
-func holdRevision(ctx context.Context, tx *sql.Tx, id, read string) error {
-	if _, err := tx.ExecContext(ctx, `UPDATE console_posts SET updated_at = updated_at WHERE post_id = $1`, id); err != nil {
-		return fmt.Errorf("holding post %s: %w", id, err)
+// errPublished refuses a change to a post published since it was read.
+var errPublished = errors.New("the post was published meanwhile")
+
+// holdPost, first in every transaction that changes a console post, reads
+// the post and holds it until the transaction ends, so that a publish and
+// the console's changes of one post queue (on PostgreSQL an author's save
+// waits for an editor's approval instead of slipping between its check and
+// its write). read, when not empty, is the revision an editor acted on: a
+// *changedError when the stored post is no longer it. A post not stored yet
+// is the zero StoredPost.
+func (c *Console) holdPost(ctx context.Context, tx *sql.Tx, id, read string) (store.StoredPost, error) {
+	sp, err := c.opts.Store.HoldPostTx(ctx, tx, id)
+	if errors.Is(err, store.ErrNotFound) && read == "" {
+		return sp, nil
 	}
-	if read == "" {
-		return nil
-	}
-	sp, err := store.PostTx(ctx, tx, id)
 	if err != nil {
-		return err
+		return sp, err
 	}
-	if now := revision(sp.Post); now != read {
-		return &changedError{Read: read, Now: now}
+	if now := revision(sp.Post); read != "" && now != read {
+		return sp, &changedError{Read: read, Now: now}
 	}
-	return nil
+	return sp, nil
 }
 
 // sameRevision checks the revision a go-out form carries (the page the
@@ -77,13 +78,18 @@ func (c *Console) sameRevision(w http.ResponseWriter, r *http.Request, s Session
 }
 
 // refusedAsChanged refuses, as sameRevision does, when err says the post
-// changed between the check and the write; it reports whether it did.
+// changed between the check and the write (or was published meanwhile);
+// it reports whether it did.
 func (c *Console) refusedAsChanged(w http.ResponseWriter, r *http.Request, s Session, id, verb string, err error) bool {
 	var changed *changedError
-	if !errors.As(err, &changed) {
+	switch {
+	case errors.As(err, &changed):
+		c.refuseChanged(w, r, s, id, verb, changed)
+	case errors.Is(err, errPublished):
+		c.refuse(w, r, s, "This post has been published; it can no longer be changed.")
+	default:
 		return false
 	}
-	c.refuseChanged(w, r, s, id, verb, changed)
 	return true
 }
 
