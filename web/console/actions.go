@@ -150,7 +150,11 @@ func (c *Console) cancel(w http.ResponseWriter, r *http.Request, s Session) {
 	p := sp.Post
 	p.Draft = true
 	m.Workflow = WorkflowCancelled
-	if err := c.saveConsolePost(r.Context(), p, store.PostDraft, m, s.User.Email, "cancelled", "was scheduled for "+c.showTime(sp.Post.PublishAt), ""); err != nil {
+	err := c.saveConsolePost(r.Context(), p, store.PostDraft, m, s.User.Email, "cancelled", "was scheduled for "+c.showTime(sp.Post.PublishAt), "")
+	if c.refusedAsChanged(w, r, s, p.ID, "cancelled", err) {
+		return
+	}
+	if err != nil {
 		c.serverError(w, r, "cancelling the post", err)
 		return
 	}

@@ -38,11 +38,11 @@ type postForm struct {
 	ContentWarning string
 	Language       string
 	ScheduleFor    string
+	Channels       []channelForm
+	Problems       map[string]string
 	// Revision is the stored post the form was opened on (revision):
 	// Schedule and Publish from the form are refused if it changed since.
 	Revision string
-	Channels []channelForm
-	Problems map[string]string
 }
 
 type channelForm struct {
