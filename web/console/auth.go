@@ -3,6 +3,7 @@ package console
 import (
 	"crypto/subtle"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -40,12 +41,40 @@ func (c *Console) showLogin(w http.ResponseWriter, r *http.Request, email, probl
 	})
 }
 
-// safeNext keeps a redirect after sign-in on this site.
+// safeNext keeps the redirect after sign-in on this site. It decides on the
+// address as a browser will read it: the WHATWG URL parser drops tab, LF and
+// CR anywhere ("/\t/evil.com" is "//evil.com") and reads a backslash as a
+// slash, so those are removed or refused first; what is left must parse as a
+// path on this site (no scheme, no host), also once its escapes are decoded.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
-		return "/posts"
+	const home = "/posts"
+	next = strings.Map(func(r rune) rune {
+		if r == '\t' || r == '\n' || r == '\r' {
+			return -1
+		}
+		return r
+	}, next)
+	for i := 0; i < len(next); i++ {
+		// Spaces, other controls and non-ASCII never occur in the escaped
+		// addresses the console makes; a backslash is a slash to a browser.
+		if next[i] <= ' ' || next[i] >= 0x7f || next[i] == '\\' {
+			return home
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || !onSite(next) || !onSite(u.Path) {
+		return home
 	}
 	return next
+}
+
+// onSite reports whether p is an absolute path that a browser, or Go's
+// router cleaning it, cannot read as another host: no "//" start, no
+// backslash or control character.
+func onSite(p string) bool {
+	return strings.HasPrefix(p, "/") && !strings.HasPrefix(p, "//") && !strings.ContainsFunc(p, func(r rune) bool {
+		return r < ' ' || r == 0x7f || r == '\\'
+	})
 }
 
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
