@@ -18,6 +18,7 @@ import (
 	"golang.org/x/crypto/argon2"
 
 	"github.com/crierhq/crier/migrate"
+	"github.com/crierhq/crier/sqldb"
 )
 
 // Role is what a console user may do.
@@ -65,6 +66,8 @@ var (
 	ErrNoUser = errors.New("no user with that address")
 	// ErrBadCredentials is the one answer for an unknown address and a wrong password.
 	ErrBadCredentials = errors.New("wrong email or password")
+	// ErrLastOwner refuses a change that would leave nobody to manage users.
+	ErrLastOwner = errors.New("this is the only owner: make someone else an owner first")
 )
 
 // MinPasswordLength is the shortest password accepted (NIST SP 800-63B).
@@ -158,6 +161,10 @@ func OpenUsers(ctx context.Context, db *sql.DB, now func() time.Time) (*Users, e
 	return &Users{db: db, now: now}, nil
 }
 
+// addressKey is how an address is looked up: the same person however the
+// address was typed (" OWNER@example.org" is owner@example.org).
+func addressKey(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
 // NormalizeEmail checks an address and lower-cases it.
 func NormalizeEmail(s string) (string, error) {
 	s = strings.TrimSpace(s)
@@ -235,17 +242,74 @@ func (u *Users) Count(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// Remove deletes a user and their sessions.
+// Remove deletes a user and their sessions; never the last owner.
 func (u *Users) Remove(ctx context.Context, email string) error {
-	email = strings.ToLower(strings.TrimSpace(email))
-	res, err := u.db.ExecContext(ctx, `DELETE FROM console_users WHERE email = $1`, email)
+	email = addressKey(email)
+	err := u.keepingAnOwner(ctx, email, false, func(tx *sql.Tx) (sql.Result, error) {
+		return tx.ExecContext(ctx, `DELETE FROM console_users WHERE email = $1`, email)
+	})
+	if err != nil && !errors.Is(err, ErrNoUser) && !errors.Is(err, ErrLastOwner) {
+		return fmt.Errorf("removing user %s: %w: %w", email, errDatabase, err)
+	}
+	return err
+}
+
+// SetRole changes a user's role; never the last owner's. Their sessions
+// carry on with the new role from their next request.
+func (u *Users) SetRole(ctx context.Context, email string, role Role) error {
+	if !role.Valid() {
+		return fmt.Errorf("role %q is not one of owner, editor, author", role)
+	}
+	email = addressKey(email)
+	err := u.keepingAnOwner(ctx, email, role == RoleOwner, func(tx *sql.Tx) (sql.Result, error) {
+		return tx.ExecContext(ctx, `UPDATE console_users SET role = $1 WHERE email = $2`, string(role), email)
+	})
+	if err != nil && !errors.Is(err, ErrNoUser) && !errors.Is(err, ErrLastOwner) {
+		return fmt.Errorf("changing the role of %s: %w: %w", email, errDatabase, err)
+	}
+	return err
+}
+
+// keepingAnOwner applies change to the user at email (an addressKey) unless
+// it would take away the last owner: when the user is an owner and does not
+// stay one, another owner must exist. The owners' rows are locked for the
+// transaction (SQLite's transactions are exclusive already), so two
+// replicas removing the last two owners at once cannot both succeed.
+func (u *Users) keepingAnOwner(ctx context.Context, email string, staysOwner bool, change func(*sql.Tx) (sql.Result, error)) error {
+	tx, err := u.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("removing user %s: %w", email, err)
+		return err
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT email FROM console_users WHERE role = $1`+sqldb.DialectOf(u.db).ForUpdate(), string(RoleOwner))
+	if err != nil {
+		return err
+	}
+	owners, isOwner := 0, false
+	for rows.Next() {
+		var e string
+		if err := rows.Scan(&e); err != nil {
+			rows.Close()
+			return err
+		}
+		owners++
+		isOwner = isOwner || e == email
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if isOwner && !staysOwner && owners <= 1 {
+		return ErrLastOwner
+	}
+	res, err := change(tx)
+	if err != nil {
+		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return ErrNoUser
 	}
-	return nil
+	return tx.Commit()
 }
 
 // SetPassword replaces a user's password and signs them out everywhere.
@@ -253,7 +317,7 @@ func (u *Users) SetPassword(ctx context.Context, email, password string) error {
 	if err := CheckPassword(password); err != nil {
 		return err
 	}
-	email = strings.ToLower(strings.TrimSpace(email))
+	email = addressKey(email)
 	res, err := u.db.ExecContext(ctx, `UPDATE console_users SET password_hash = $1 WHERE email = $2`, hashPassword(password), email)
 	if err != nil {
 		return fmt.Errorf("setting the password of %s: %w", email, err)
@@ -268,7 +332,7 @@ func (u *Users) SetPassword(ctx context.Context, email, password string) error {
 // Authenticate checks an address and password. An unknown address costs
 // the same hashing as a known one and gets the same error.
 func (u *Users) Authenticate(ctx context.Context, email, password string) (User, error) {
-	email = strings.ToLower(strings.TrimSpace(email))
+	email = addressKey(email)
 	var x User
 	var role, hash string
 	err := u.db.QueryRowContext(ctx, `SELECT id, email, role, password_hash, created_at FROM console_users WHERE email = $1`, email).
