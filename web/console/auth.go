@@ -114,7 +114,9 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.serverError(w, r, "signing in", err)
 		return
 	}
-	c.setCookie(w, sessionCookie, id, int(SessionTTL/time.Second))
+	// The cookie lasts as long as the session can; the server ends it
+	// sooner when it goes unused.
+	c.setCookie(w, sessionCookie, id, int(SessionMaxAge/time.Second))
 	c.setCookie(w, loginCookie, "", -1)
 	http.Redirect(w, r, safeNext(r.PostFormValue("next")), http.StatusSeeOther)
 }

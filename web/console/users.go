@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/mail"
 	"strings"
 	"sync"
@@ -408,8 +409,17 @@ type Session struct {
 	idHash  string
 }
 
-// SessionTTL is how long a session lives; each use renews it.
+// SessionTTL is how long a session lives unused; each use renews it.
 const SessionTTL = 12 * time.Hour
+
+// SessionMaxAge is how long a session lives however often it is used
+// (OWASP's absolute timeout): a stolen session id stops working within it,
+// and everyone signs in again at least this often.
+const SessionMaxAge = 30 * 24 * time.Hour
+
+// SessionSweepEvery is how often the daemon deletes ended sessions that
+// nobody used again.
+const SessionSweepEvery = time.Hour
 
 func randomToken() string {
 	b := make([]byte, 32)
@@ -444,26 +454,63 @@ func (u *Users) Session(ctx context.Context, id string) (Session, error) {
 	var role string
 	s.idHash = hashToken(id)
 	now := u.now().UTC()
-	err := u.db.QueryRowContext(ctx, `SELECT u.id, u.email, u.role, u.created_at, s.csrf, s.expires_at FROM console_sessions s
+	var started time.Time
+	err := u.db.QueryRowContext(ctx, `SELECT u.id, u.email, u.role, u.created_at, s.csrf, s.created_at, s.expires_at FROM console_sessions s
 		JOIN console_users u ON u.id = s.user_id WHERE s.id_hash = $1`, s.idHash).
-		Scan(&s.User.ID, &s.User.Email, &role, &s.User.CreatedAt, &s.CSRF, &s.Expires)
+		Scan(&s.User.ID, &s.User.Email, &role, &s.User.CreatedAt, &s.CSRF, &started, &s.Expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Session{}, ErrNoUser
 	}
 	if err != nil {
 		return Session{}, fmt.Errorf("reading session: %w", err)
 	}
-	if !now.Before(s.Expires) {
+	end := started.Add(SessionMaxAge)
+	if !now.Before(s.Expires) || !now.Before(end) {
 		u.db.ExecContext(ctx, `DELETE FROM console_sessions WHERE id_hash = $1`, s.idHash)
 		return Session{}, ErrNoUser
 	}
 	s.User.Role = Role(role)
-	// Renew at most once a minute, so reading pages does not write every time.
-	if s.Expires.Sub(now) < SessionTTL-time.Minute {
+	// Renew at most once a minute, so reading pages does not write every
+	// time, and never past the absolute end.
+	if s.Expires.Sub(now) < SessionTTL-time.Minute && s.Expires.Before(end) {
 		s.Expires = now.Add(SessionTTL)
+		if s.Expires.After(end) {
+			s.Expires = end
+		}
 		u.db.ExecContext(ctx, `UPDATE console_sessions SET expires_at = $1 WHERE id_hash = $2`, s.Expires, s.idHash)
 	}
 	return s, nil
+}
+
+// DeleteEndedSessions deletes the sessions that have ended, unused too long
+// or past SessionMaxAge, and returns how many.
+func (u *Users) DeleteEndedSessions(ctx context.Context) (int64, error) {
+	now := u.now().UTC()
+	res, err := u.db.ExecContext(ctx, `DELETE FROM console_sessions WHERE expires_at <= $1 OR created_at <= $2`, now, now.Add(-SessionMaxAge))
+	if err != nil {
+		return 0, fmt.Errorf("deleting ended sessions: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
+
+// SweepSessions deletes ended sessions now and every interval until ctx
+// ends, so that rows of sessions nobody uses again do not pile up.
+func (u *Users) SweepSessions(ctx context.Context, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if n, err := u.DeleteEndedSessions(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("console: "+err.Error()+"; trying again later", "every", every)
+		} else if n > 0 {
+			log.Debug("console: deleted ended sessions", "sessions", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // EndSession signs one session out.
