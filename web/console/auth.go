@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -86,9 +85,10 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.showLogin(w, r, "", "This sign-in form has expired. Please try again.", http.StatusForbidden)
 		return
 	}
-	email := strings.ToLower(strings.TrimSpace(r.PostFormValue("email")))
+	email := addressKey(r.PostFormValue("email"))
 	ip := c.opts.ClientIP(r)
-	if wait := c.throttle.blocked(email, ip); wait > 0 {
+	device := c.deviceFor(r, email)
+	if wait := c.throttle.blocked(email, ip, device); wait > 0 {
 		c.showLogin(w, r, email, "Too many failed sign-ins. Please wait "+humanWait(wait)+" and try again.", http.StatusTooManyRequests)
 		return
 	}
@@ -98,12 +98,13 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 			c.serverError(w, r, "signing in", err)
 			return
 		}
-		c.throttle.fail(email, ip)
-		c.opts.Logger.Info("console: failed sign-in", "client", ip)
+		c.throttle.fail(email, ip, device)
+		c.opts.Logger.Info("console: failed sign-in", "client", ip, "known_browser", device != "")
 		c.showLogin(w, r, email, "Wrong email or password.", http.StatusUnauthorized)
 		return
 	}
-	c.throttle.succeed(email)
+	c.throttle.succeed(email, ip, device)
+	c.setDevice(w, r, email)
 	// A session id from before sign-in is never reused: end it and start
 	// a new one.
 	if old, _ := r.Cookie(sessionCookie); old != nil {
@@ -139,87 +140,6 @@ func (c *Console) logoutEverywhere(w http.ResponseWriter, r *http.Request, s Ses
 	}
 	c.setCookie(w, sessionCookie, "", -1)
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
-}
-
-// throttle slows password guessing: per account and per client, failures
-// within a window block further tries until the window has passed.
-type throttle struct {
-	mu       sync.Mutex
-	now      func() time.Time
-	accounts map[string]*failures
-	clients  map[string]*failures
-}
-
-type failures struct {
-	n     int
-	first time.Time
-}
-
-const (
-	throttleWindow     = 15 * time.Minute
-	maxAccountFailures = 5
-	maxClientFailures  = 20
-)
-
-func newThrottle(now func() time.Time) *throttle {
-	return &throttle{now: now, accounts: map[string]*failures{}, clients: map[string]*failures{}}
-}
-
-func (t *throttle) blocked(account, client string) time.Duration {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	now := t.now()
-	wait := func(m map[string]*failures, k string, max int) time.Duration {
-		f := m[k]
-		if f == nil {
-			return 0
-		}
-		if now.Sub(f.first) >= throttleWindow {
-			delete(m, k)
-			return 0
-		}
-		if f.n >= max {
-			return f.first.Add(throttleWindow).Sub(now)
-		}
-		return 0
-	}
-	return max(wait(t.accounts, account, maxAccountFailures), wait(t.clients, client, maxClientFailures))
-}
-
-func (t *throttle) fail(account, client string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	now := t.now()
-	for _, x := range []struct {
-		m map[string]*failures
-		k string
-	}{{t.accounts, account}, {t.clients, client}} {
-		f := x.m[x.k]
-		if f == nil || now.Sub(f.first) >= throttleWindow {
-			f = &failures{first: now}
-			x.m[x.k] = f
-		}
-		f.n++
-	}
-	if len(t.accounts) > 100000 || len(t.clients) > 100000 {
-		// A flood of made-up names: forget the oldest half rather than grow.
-		for k, f := range t.accounts {
-			if now.Sub(f.first) > throttleWindow/2 {
-				delete(t.accounts, k)
-			}
-		}
-		for k, f := range t.clients {
-			if now.Sub(f.first) > throttleWindow/2 {
-				delete(t.clients, k)
-			}
-		}
-	}
-}
-
-func (t *throttle) succeed(account string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	delete(t.accounts, account)
 }
 
 func humanWait(d time.Duration) string {

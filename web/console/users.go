@@ -149,6 +149,9 @@ CREATE INDEX console_events_post ON console_events (post_id, id);
 type Users struct {
 	db  *sql.DB
 	now func() time.Time
+
+	keyMu  sync.Mutex
+	devKey []byte // see deviceKey
 }
 
 // OpenUsers brings the console's tables up to date and returns the user store.
@@ -157,6 +160,9 @@ func OpenUsers(ctx context.Context, db *sql.DB, now func() time.Time) (*Users, e
 		now = time.Now
 	}
 	if err := migrate.Up(ctx, db, "console", usersSchema); err != nil {
+		return nil, err
+	}
+	if err := openKeys(ctx, db); err != nil {
 		return nil, err
 	}
 	return &Users{db: db, now: now}, nil
