@@ -13,8 +13,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/crierhq/crier/migrate"
 )
 
 // throttle slows password guessing without letting anyone lock an organiser
@@ -186,9 +184,9 @@ CREATE TABLE console_keys (
 );
 `}
 
-// deviceKey returns the key device cookies are signed with, made on first
-// use and kept in the database so that every replica, and the next run,
-// accept the same cookies.
+// deviceKey returns the key device cookies are signed with, made by the
+// first OpenUsers and kept in the database so that every replica, and the
+// next run, accept the same cookies.
 func (u *Users) deviceKey(ctx context.Context) ([]byte, error) {
 	u.keyMu.Lock()
 	defer u.keyMu.Unlock()
@@ -215,9 +213,4 @@ func (u *Users) deviceKey(ctx context.Context) ([]byte, error) {
 	}
 	u.devKey = key
 	return key, nil
-}
-
-// openKeys brings console_keys up to date.
-func openKeys(ctx context.Context, db *sql.DB) error {
-	return migrate.Up(ctx, db, "console-keys", keysSchema)
 }

@@ -154,18 +154,28 @@ type Users struct {
 	devKey []byte // see deviceKey
 }
 
+// Prepare brings the console's tables up to date without putting rows in
+// them (crier store copy's target).
+func Prepare(ctx context.Context, db *sql.DB) error {
+	if err := migrate.Up(ctx, db, "console", usersSchema); err != nil {
+		return err
+	}
+	return migrate.Up(ctx, db, "console-keys", keysSchema)
+}
+
 // OpenUsers brings the console's tables up to date and returns the user store.
 func OpenUsers(ctx context.Context, db *sql.DB, now func() time.Time) (*Users, error) {
 	if now == nil {
 		now = time.Now
 	}
-	if err := migrate.Up(ctx, db, "console", usersSchema); err != nil {
+	if err := Prepare(ctx, db); err != nil {
 		return nil, err
 	}
-	if err := openKeys(ctx, db); err != nil {
+	u := &Users{db: db, now: now}
+	if _, err := u.deviceKey(ctx); err != nil {
 		return nil, err
 	}
-	return &Users{db: db, now: now}, nil
+	return u, nil
 }
 
 // addressKey is how an address is looked up: the same person however the
