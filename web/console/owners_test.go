@@ -110,4 +110,12 @@ func TestConsoleKeepsTheLastOwner(t *testing.T) {
 	if p.status != 200 || !strings.Contains(p.body, "author@example.org is now editor") {
 		t.Fatalf("changing a role: %d %s", p.status, p.body)
 	}
+	// With another owner, an owner may step down, and loses the users page.
+	owner.post("/users/role", url.Values{"csrf": {owner.csrf()}, "email": {"editor@example.org"}, "role": {"owner"}})
+	if p := owner.post("/users/role", url.Values{"csrf": {owner.csrf()}, "email": {"Owner@example.org"}, "role": {"editor"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("stepping down: %d %s", p.status, p.body)
+	}
+	if p := owner.get("/users"); p.status != http.StatusForbidden {
+		t.Fatalf("the users page after stepping down: %d", p.status)
+	}
 }

@@ -54,6 +54,11 @@ func (c *Console) setRole(w http.ResponseWriter, r *http.Request, s Session) {
 		c.userRefused(w, r, s, "changing the role", err)
 		return
 	}
+	if email == addressKey(s.User.Email) && role != RoleOwner {
+		// No longer an owner: the users page is not theirs any more.
+		http.Redirect(w, r, "/posts", http.StatusSeeOther)
+		return
+	}
 	c.showUsers(w, r, s, email+" is now "+string(role)+".", "", http.StatusOK)
 }
 
