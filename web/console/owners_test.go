@@ -55,6 +55,12 @@ func testLastOwnerStays(t *testing.T, driver string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Both replicas sign device cookies with one key.
+	k1, err1 := b.users.deviceKey(ctx)
+	k2, err2 := other.deviceKey(ctx)
+	if err1 != nil || err2 != nil || string(k1) != string(k2) {
+		t.Fatalf("device-cookie keys differ between replicas (%v, %v)", err1, err2)
+	}
 	if err := b.users.SetRole(ctx, "owner@example.org", RoleOwner); err != nil {
 		t.Fatal(err)
 	}

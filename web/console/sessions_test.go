@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/crierhq/crier/internal/testpeers/postgres"
 )
 
 // TestSessionAbsoluteLifetime: a session used every few hours still ends
@@ -33,9 +35,10 @@ func TestSessionAbsoluteLifetime(t *testing.T) {
 
 // TestEndedSessionsAreDeleted: sessions nobody uses again are deleted by the
 // sweep, idle ones and ones past their absolute end; live ones stay.
-func TestEndedSessionsAreDeleted(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
+func TestEndedSessionsAreDeleted(t *testing.T) { postgres.EachDriver(t, testEndedSessionsAreDeleted) }
+
+func testEndedSessionsAreDeleted(t *testing.T, driver string) {
+	b := setupOn(t, driver)
 	ctx := context.Background()
 	for _, email := range []string{"author@example.org", "editor@example.org"} {
 		b.browser(t).signedIn(email)
