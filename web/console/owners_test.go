@@ -20,7 +20,28 @@ func TestLastOwnerStays(t *testing.T) { postgres.EachDriver(t, testLastOwnerStay
 
 func testLastOwnerStays(t *testing.T, driver string) {
 	ctx := context.Background()
-	b := setupOn(t, driver)
+	target := postgres.Target(t, driver)
+	// Two replicas: two connection pools on one database.
+	var replicas [2]*Users
+	for i := range replicas {
+		st, err := store.OpenDriver(ctx, driver, target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		if replicas[i], err = OpenUsers(ctx, st.DB(), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := &bundle{users: replicas[0]}
+	for _, u := range []struct {
+		email string
+		role  Role
+	}{{"owner@example.org", RoleOwner}, {"editor@example.org", RoleEditor}, {"author@example.org", RoleAuthor}} {
+		if _, err := b.users.Add(ctx, u.email, u.role, "correct horse battery"); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, spelled := range []string{"owner@example.org", "OWNER@example.org", " owner@example.org", "Owner@Example.Org\t"} {
 		if err := b.users.Remove(ctx, spelled); !errors.Is(err, ErrLastOwner) {
 			t.Fatalf("removing the last owner as %q: %v", spelled, err)
@@ -45,16 +66,8 @@ func testLastOwnerStays(t *testing.T, driver string) {
 		t.Fatal("an unknown role was accepted")
 	}
 
-	// Two owners removed at once from two connections: one removal wins.
-	second, err := store.OpenDriver(ctx, driver, postgres.Target(t, driver))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer second.Close()
-	other, err := OpenUsers(ctx, second.DB(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Two owners removed at once from two replicas: one removal wins.
+	other := replicas[1]
 	// Both replicas sign device cookies with one key.
 	k1, err1 := b.users.deviceKey(ctx)
 	k2, err2 := other.deviceKey(ctx)
