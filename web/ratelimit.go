@@ -194,12 +194,12 @@ func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
 	return false
 }
 
-// forwardedByUntrusted reports whether r carries a forwarded-for header
-// from a peer that is not a trusted proxy: a proxy in front of Crier that
-// trusted does not name (its clients then all share its address), or a
-// client forging the header (ignored either way).
+// forwardedByUntrusted reports whether r carries X-Forwarded-For from a
+// peer that is not a trusted proxy: a proxy in front of Crier that trusted
+// does not name (its clients then all share its address), or a client
+// forging the header (ignored either way).
 func forwardedByUntrusted(r *http.Request, trusted []netip.Prefix) bool {
-	if r.Header.Get("X-Forwarded-For") == "" && r.Header.Get("Forwarded") == "" && r.Header.Get("X-Real-Ip") == "" {
+	if r.Header.Get("X-Forwarded-For") == "" {
 		return false
 	}
 	peer, ok := peerAddr(r)
