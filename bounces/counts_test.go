@@ -2,6 +2,7 @@ package bounces_test
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 	"testing"
 	"time"
@@ -17,15 +18,7 @@ func TestSendCounts(t *testing.T) {
 	ctx := context.Background()
 	p, b := setup(t, bounces.Config{})
 	db := b.db.DB()
-	// The two send-ledger columns the counts read (channels/email owns them).
-	for _, q := range []string{
-		`CREATE TABLE email_sends (id TEXT PRIMARY KEY, created_at TIMESTAMP NOT NULL)`,
-		`CREATE TABLE email_recipients (send_id TEXT NOT NULL, subscriber_id INTEGER NOT NULL, state TEXT NOT NULL, sent_at TIMESTAMP, PRIMARY KEY (send_id, subscriber_id))`,
-	} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ledgerTables(t, db)
 	const first, second = "post:md:vigil", "post:md:march"
 	sentAt := b.now.Add(-2 * time.Hour)
 	db.Exec(`INSERT INTO email_sends VALUES ($1, $2), ($3, $4)`, first, sentAt, second, b.now.Add(-time.Hour))
@@ -80,4 +73,18 @@ func itoaT(i int) string {
 		return string(rune('0' + i))
 	}
 	return itoaT(i/10) + string(rune('0'+i%10))
+}
+
+// ledgerTables makes the send-ledger columns the processor and the counts
+// read (channels/email owns them).
+func ledgerTables(t *testing.T, db *sql.DB) {
+	t.Helper()
+	for _, q := range []string{
+		`CREATE TABLE IF NOT EXISTS email_sends (id TEXT PRIMARY KEY, created_at TIMESTAMP NOT NULL)`,
+		`CREATE TABLE IF NOT EXISTS email_recipients (send_id TEXT NOT NULL, subscriber_id INTEGER NOT NULL, state TEXT NOT NULL, sent_at TIMESTAMP, PRIMARY KEY (send_id, subscriber_id))`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

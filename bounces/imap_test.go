@@ -35,8 +35,15 @@ type bundle struct {
 
 func setup(t *testing.T, cfg bounces.Config) (*bounces.Processor, *bundle) {
 	t.Helper()
+	return setupOn(t, "sqlite", filepath.Join(t.TempDir(), "crier.db"), cfg)
+}
+
+// setupOn is setup on the database of driver at target, which may hold
+// another processor's tables already: a daemon restarted, or a replica.
+func setupOn(t *testing.T, driver, target string, cfg bounces.Config) (*bounces.Processor, *bundle) {
+	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "crier.db"))
+	st, err := store.OpenDriver(ctx, driver, target)
 	if err != nil {
 		t.Fatal(err)
 	}

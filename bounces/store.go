@@ -57,7 +57,22 @@ END;
 $$;
 CREATE TRIGGER email_feedback_erase AFTER DELETE ON subscribers
 	FOR EACH ROW EXECUTE FUNCTION email_feedback_erase();
-`)}
+`),
+	// webhook_tokens: the one-time keys of webhooks accepted, kept until
+	// expires_at so that no replica accepts one twice (replay.go). content
+	// is a hash of what came with the key; retry is 1 after the request
+	// failed, when the provider's retry (the same content) may claim it.
+	`
+CREATE TABLE webhook_tokens (
+	provider   TEXT NOT NULL,
+	token      TEXT NOT NULL,
+	content    TEXT NOT NULL,
+	retry      INTEGER NOT NULL DEFAULT 0,
+	expires_at TIMESTAMP NOT NULL,
+	PRIMARY KEY (provider, token)
+);
+CREATE INDEX webhook_tokens_expiry ON webhook_tokens (expires_at);
+`}
 
 // Feedback kinds, as stored.
 const (

@@ -70,7 +70,7 @@ type Hooks struct {
 	o        HookOptions
 	sendgrid *ecdsa.PublicKey
 	certs    sync.Map // SNS certificate URL -> *rsa.PublicKey
-	tokens   *tokenCache
+	used     *usedKeys
 
 	mu         sync.Mutex
 	lastLogged map[string]time.Time
@@ -105,7 +105,10 @@ func NewHooks(o HookOptions) (*Hooks, error) {
 		o.Logger = slog.Default()
 	}
 	o.Logger = o.Logger.With("component", "webhooks")
-	h := &Hooks{o: o, tokens: &tokenCache{seen: map[string]time.Time{}}, lastLogged: map[string]time.Time{}}
+	if o.Processor == nil {
+		return nil, errors.New("webhooks: the bounce processor is required")
+	}
+	h := &Hooks{o: o, used: &usedKeys{db: o.Processor.opts.DB}, lastLogged: map[string]time.Time{}}
 	if k := o.Config.SendGrid.PublicKey; k != "" {
 		key, err := parseECDSAKey(k)
 		if err != nil {
@@ -186,6 +189,52 @@ func (h *Hooks) apply(ctx context.Context, evs []ProviderEvent) (int, []Outcome,
 		outs = append(outs, o)
 	}
 	return http.StatusOK, outs, nil
+}
+
+// claim records a request's one-time key as used for keep (longer than
+// the request would be accepted) and reports whether it may be processed:
+// the key's first use on this replica or any other, before or after a
+// restart, or the retry of a failed request with the same content.
+func (h *Hooks) claim(ctx context.Context, provider, key, content string, keep time.Duration) (bool, error) {
+	now := h.o.Now()
+	first, err := h.used.claim(ctx, provider, key, content, now, now.Add(keep))
+	if err != nil {
+		h.o.Logger.Error("webhook: checking for a replay failed", "provider", provider, "err", err)
+	}
+	return first, err
+}
+
+// applyClaimed applies evs for a request whose key was claimed. When they
+// cannot be recorded (500) the provider retries, and its retry must be
+// processed, not refused as a replay: the key is reopened for it.
+func (h *Hooks) applyClaimed(ctx context.Context, provider, key string, evs []ProviderEvent) (int, []Outcome, error) {
+	status, outs, err := h.apply(ctx, evs)
+	if status >= http.StatusInternalServerError {
+		if ferr := h.used.failed(context.WithoutCancel(ctx), provider, key); ferr != nil {
+			h.o.Logger.Error("webhook: the provider's retry will be refused as a replay", "provider", provider, "err", ferr)
+		}
+	}
+	return status, outs, err
+}
+
+// applyOnce applies evs of a request the first time its key is seen. A
+// repeat has the same content (the key is signed with it, or is its
+// Postmark record id): a provider's retry or a replay. It changes nothing
+// and is answered as a duplicate, so that the provider stops retrying.
+func (h *Hooks) applyOnce(ctx context.Context, provider, key, content string, keep time.Duration, evs []ProviderEvent) (int, []Outcome, error) {
+	first, err := h.claim(ctx, provider, key, content, keep)
+	if err != nil {
+		return http.StatusInternalServerError, nil, errors.New("checking for a replay failed; try again")
+	}
+	if !first {
+		h.o.Processor.metrics.WithLabelValues(provider, "duplicate").Inc()
+		outs := make([]Outcome, len(evs))
+		for i := range outs {
+			outs[i] = Outcome{Action: "duplicate", Reason: "this request was received before"}
+		}
+		return http.StatusOK, outs, nil
+	}
+	return h.applyClaimed(ctx, provider, key, evs)
 }
 
 func (h *Hooks) fresh(t time.Time, window time.Duration) bool {
@@ -431,10 +480,14 @@ func (h *Hooks) ses(r *http.Request, body []byte) (int, []Outcome, error) {
 	default:
 		return http.StatusOK, []Outcome{{Action: "ignored", Reason: "SES " + typ}}, nil
 	}
-	return h.apply(r.Context(), evs)
+	// SNS accepts a message for an hour either side of its timestamp.
+	return h.applyOnce(r.Context(), "ses", m.MessageId, "", 2*snsReplayWindow, evs)
 }
 
 // --- Postmark ---
+
+// postmarkKeep is how long a Postmark record id is remembered.
+const postmarkKeep = 24 * time.Hour
 
 type postmarkRecord struct {
 	RecordType        string
@@ -495,7 +548,12 @@ func (h *Hooks) postmark(r *http.Request, body []byte) (int, []Outcome, error) {
 	if rec.ID.String() == "" && rec.RecordType != "SubscriptionChange" {
 		ev.Ref = ""
 	}
-	return h.apply(r.Context(), []ProviderEvent{ev})
+	if ev.Ref == "" {
+		return h.apply(r.Context(), []ProviderEvent{ev})
+	}
+	// Postmark signs nothing and sends no timestamp: its record id is the
+	// one-time key, kept longer than Postmark goes on retrying.
+	return h.applyOnce(r.Context(), "postmark", ev.Ref, string(body), postmarkKeep, []ProviderEvent{ev})
 }
 
 // --- SendGrid ---
@@ -552,7 +610,9 @@ func (h *Hooks) sendgridEvents(r *http.Request, body []byte) (int, []Outcome, er
 		}
 		evs = append(evs, ev)
 	}
-	return h.apply(r.Context(), evs)
+	// What SendGrid signed (timestamp and body) is the key, not the
+	// signature: an ECDSA signature can be rewritten into another valid one.
+	return h.applyOnce(r.Context(), "sendgrid", ts+"\n"+string(body), "", 2*ReplayWindow, evs)
 }
 
 // --- Mailgun ---
@@ -607,7 +667,14 @@ func (h *Hooks) mailgun(r *http.Request, body []byte) (int, []Outcome, error) {
 	if err != nil || !h.fresh(time.Unix(sec, 0), ReplayWindow) {
 		return http.StatusUnauthorized, nil, fmt.Errorf("%w: timestamp %q is more than %s away (a replay?)", errUnauthorized, s.Timestamp, ReplayWindow)
 	}
-	if !h.tokens.first(s.Token, h.o.Now()) {
+	// The body is not signed: a used token is refused whatever comes with
+	// it (but the retry of a failed request, the same body), before the
+	// event is even read.
+	first, err := h.claim(r.Context(), "mailgun", s.Token, string(body), 2*ReplayWindow)
+	if err != nil {
+		return http.StatusInternalServerError, nil, errors.New("checking for a replay failed; try again")
+	}
+	if !first {
 		return http.StatusUnauthorized, nil, fmt.Errorf("%w: token already used (a replay)", errUnauthorized)
 	}
 	e := b.EventData
@@ -626,28 +693,5 @@ func (h *Hooks) mailgun(r *http.Request, body []byte) (int, []Outcome, error) {
 	default:
 		return http.StatusOK, []Outcome{{Action: "ignored", Reason: "Mailgun " + e.Event}}, nil
 	}
-	return h.apply(r.Context(), []ProviderEvent{ev})
-}
-
-// tokenCache remembers Mailgun tokens for the replay window.
-type tokenCache struct {
-	mu   sync.Mutex
-	seen map[string]time.Time
-}
-
-func (c *tokenCache) first(tok string, now time.Time) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.seen) > 10000 {
-		for k, t := range c.seen {
-			if now.Sub(t) > 2*ReplayWindow {
-				delete(c.seen, k)
-			}
-		}
-	}
-	if _, ok := c.seen[tok]; ok {
-		return false
-	}
-	c.seen[tok] = now
-	return true
+	return h.applyClaimed(r.Context(), "mailgun", s.Token, []ProviderEvent{ev})
 }

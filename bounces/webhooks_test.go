@@ -42,13 +42,20 @@ type hooksBundle struct {
 	snsKey  *rsa.PrivateKey
 	sgKey   *ecdsa.PrivateKey
 	mgKey   string
+	certPEM string
 	fetched []string
 }
 
 func setupHooks(t *testing.T) *hooksBundle {
 	t.Helper()
 	p, b := setup(t, bounces.Config{})
-	hb := &hooksBundle{bundle: b, mux: http.NewServeMux(), mgKey: "key-mailgun-signing-0123456789"}
+	return newHooksBundle(t, p, b)
+}
+
+// newHooksBundle makes the providers' keys and serves their webhooks to p.
+func newHooksBundle(t *testing.T, p *bounces.Processor, b *bundle) *hooksBundle {
+	t.Helper()
+	hb := &hooksBundle{bundle: b, mgKey: "key-mailgun-signing-0123456789"}
 	var err error
 	if hb.snsKey, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
 		t.Fatal(err)
@@ -59,15 +66,24 @@ func setupHooks(t *testing.T) *hooksBundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	certPEM := "-----BEGIN CERTIFICATE-----\n" + base64.StdEncoding.EncodeToString(der) + "\n-----END CERTIFICATE-----\n"
+	hb.certPEM = "-----BEGIN CERTIFICATE-----\n" + base64.StdEncoding.EncodeToString(der) + "\n-----END CERTIFICATE-----\n"
 	if hb.sgKey, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
 		t.Fatal(err)
 	}
+	hb.mux = hb.serve(t, p, b)
+	return hb
+}
+
+// serve mounts the webhooks of every provider, with hb's keys, on a new mux
+// that hands them to p (with b's clock): a daemon, restarted or another
+// replica, that the same providers call.
+func (hb *hooksBundle) serve(t *testing.T, p *bounces.Processor, b *bundle) *http.ServeMux {
+	t.Helper()
 	pub, _ := x509.MarshalPKIXPublicKey(&hb.sgKey.PublicKey)
 	fetch := func(ctx context.Context, u string) ([]byte, error) {
 		hb.fetched = append(hb.fetched, u)
 		if u == certURL {
-			return []byte(certPEM), nil
+			return []byte(hb.certPEM), nil
 		}
 		if strings.HasPrefix(u, "https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription") {
 			return []byte("<ConfirmSubscriptionResponse/>"), nil
@@ -84,10 +100,11 @@ func setupHooks(t *testing.T) *hooksBundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := h.Mount(hb.mux); len(got) != 4 {
+	mux := http.NewServeMux()
+	if got := h.Mount(mux); len(got) != 4 {
 		t.Fatalf("mounted %v", got)
 	}
-	return hb
+	return mux
 }
 
 func (hb *hooksBundle) post(t *testing.T, path string, body []byte, hdr http.Header) (int, string) {

@@ -102,6 +102,9 @@ func (s ChannelSection) Decode(out any) Problems {
 		return nil
 	}
 	v := &validator{file: s.file(), lines: map[string]int{}}
+	if s.cfg != nil {
+		v.fromEnv = s.cfg.fromEnv
+	}
 	node := *s.Node
 	node.Content = append([]*yaml.Node(nil), s.Node.Content...)
 	takeKey(&node, "type")

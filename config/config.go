@@ -49,6 +49,9 @@ type Config struct {
 	path string
 	// lines is where each field path is, for Problem.
 	lines map[string]int
+	// fromEnv is where values came from the environment (validator.fromEnv),
+	// for the channel sections' type errors.
+	fromEnv map[int]string
 	// loc is campaign.timezone, loaded.
 	loc *time.Location
 }
@@ -246,7 +249,7 @@ func ParseAll(path string, data []byte, lookup func(string) (string, bool)) (*Co
 
 	cfg := defaults()
 	v.decode(doc, cfg)
-	cfg.path, cfg.lines = path, v.lines
+	cfg.path, cfg.lines, cfg.fromEnv = path, v.lines, v.fromEnv
 	cfg.Channels = v.channelSections(chans, cfg)
 	v.check(cfg)
 	v.problems.Sort()
@@ -263,7 +266,8 @@ func (v *validator) decode(n *yaml.Node, out any) {
 	if errors.As(err, &te) {
 		for _, msg := range te.Errors {
 			line := yamlErrorLine(errors.New(msg))
-			v.problems = append(v.problems, Problem{File: v.file, Line: line, Field: v.fieldAt(line), Message: friendlyTypeError(trimLine(msg))})
+			msg = v.hideEnvValue(line, trimLine(msg))
+			v.problems = append(v.problems, Problem{File: v.file, Line: line, Field: v.fieldAt(line), Message: friendlyTypeError(msg)})
 		}
 		return
 	}
@@ -357,6 +361,10 @@ type validator struct {
 	file     string
 	lines    map[string]int // field path -> line
 	problems Problems
+	// fromEnv is, by line, the values as written (${VAR}) where the
+	// environment was substituted: type errors there name the variable and
+	// never show its value.
+	fromEnv map[int]string
 }
 
 func (v *validator) add(line int, field, format string, args ...any) {
@@ -380,10 +388,17 @@ func (v *validator) line(field string) int {
 
 var envPattern = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
 
-// expand replaces ${VAR} and ${VAR:-default} in scalar values. An unset
-// ${VAR} without a default is a problem; its value is never echoed.
+// expand replaces ${VAR} and ${VAR:-default} in scalar values, before
+// they are typed: a value substituted is decoded as the text it became, so
+// ${SMTP_PORT:-2525} feeds a number, a boolean or a duration whatever its
+// quoting (retype). An unset ${VAR} without a default is a problem; its value
+// is never echoed.
 func (v *validator) expand(n *yaml.Node, lookup func(string) (string, bool)) {
 	if n.Kind == yaml.ScalarNode {
+		if !envPattern.MatchString(n.Value) {
+			return
+		}
+		written := n.Value
 		n.Value = envPattern.ReplaceAllStringFunc(n.Value, func(m string) string {
 			sub := envPattern.FindStringSubmatch(m)
 			if val, ok := lookup(sub[1]); ok && val != "" {
@@ -395,6 +410,8 @@ func (v *validator) expand(n *yaml.Node, lookup func(string) (string, bool)) {
 			v.add(n.Line, "", "environment variable %s is not set (write ${%s:-} to make it optional)", sub[1], sub[1])
 			return ""
 		})
+		retype(n)
+		v.noteFromEnv(n.Line, written)
 		return
 	}
 	for i, c := range n.Content {
@@ -403,6 +420,48 @@ func (v *validator) expand(n *yaml.Node, lookup func(string) (string, bool)) {
 		}
 		v.expand(c, lookup)
 	}
+}
+
+// retype lets YAML type a substituted scalar by its new text (a number, a
+// boolean, text), as if written plain there. Text fields still get the text
+// as given ("007" stays "007"). An empty or null-looking result stays text,
+// as before, so that ${VAR:-} is an empty string and not "no value"; an
+// explicit tag (!!str ${VAR}) is kept.
+func retype(n *yaml.Node) {
+	if n.Style&yaml.TaggedStyle != 0 {
+		return
+	}
+	switch n.Value {
+	case "", "~", "null", "Null", "NULL":
+		n.Tag, n.Style = "!!str", 0
+		return
+	}
+	n.Tag, n.Style = "", 0
+}
+
+// noteFromEnv records that the value at line came from the environment.
+func (v *validator) noteFromEnv(line int, written string) {
+	if v.fromEnv == nil {
+		v.fromEnv = map[int]string{}
+	}
+	if prev, ok := v.fromEnv[line]; ok {
+		written = prev + " or " + written
+	}
+	v.fromEnv[line] = written
+}
+
+// hideEnvValue rewrites a type error at a line whose value came from the
+// environment: YAML's message quotes the value (which may be a secret put
+// in the wrong field), Crier's names what was written instead.
+func (v *validator) hideEnvValue(line int, msg string) string {
+	written, ok := v.fromEnv[line]
+	if !ok {
+		return msg
+	}
+	if i := strings.LastIndex(msg, " into "); strings.HasPrefix(msg, "cannot unmarshal ") && i > 0 {
+		return "cannot unmarshal the value of " + written + msg[i:] + "; the value is not shown"
+	}
+	return "the value of " + written + " does not fit here; the value is not shown"
 }
 
 var durationType = reflect.TypeOf(time.Duration(0))

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"errors"
+	"html"
 	"net/http"
 	"strings"
 	"time"
@@ -97,6 +98,10 @@ type rssLink struct {
 	Type string `xml:"type,attr"`
 }
 
+// rssItem is one newsletter in the feed. RSS 2.0 says a description is
+// HTML (readers decode the XML, then render the result as a page), so
+// Description holds the summary as escaped HTML: feedText. Title is plain
+// text in RSS 2.0 and stays as written.
 type rssItem struct {
 	Title       string  `xml:"title"`
 	Link        string  `xml:"link"`
@@ -125,11 +130,11 @@ func (n *newsletter) archiveFeed(w http.ResponseWriter, r *http.Request) {
 	feed := rssFeed{Version: "2.0", Atom: "http://www.w3.org/2005/Atom", Channel: rssChannel{
 		Title: strings.TrimSpace(name + " " + n.tr(lang, "archive.title")), Link: base + "/archive",
 		Self:        rssLink{Href: base + "/archive/feed.xml", Rel: "self", Type: "application/rss+xml"},
-		Description: n.tr(lang, "archive.intro", name), Language: lang}}
+		Description: feedText(n.tr(lang, "archive.intro", name)), Language: lang}}
 	for _, e := range entries {
 		link := base + archive.Path(e.ID)
 		feed.Channel.Items = append(feed.Channel.Items, rssItem{Title: e.Subject, Link: link, GUID: rssGUID{Value: link, IsPermaLink: true},
-			PubDate: e.SentAt.UTC().Format(time.RFC1123Z), Description: e.Summary})
+			PubDate: e.SentAt.UTC().Format(time.RFC1123Z), Description: feedText(e.Summary)})
 	}
 	out, err := xml.MarshalIndent(feed, "", "  ")
 	if err != nil {
@@ -143,6 +148,11 @@ func (n *newsletter) archiveFeed(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte(xml.Header))
 	w.Write(out)
 }
+
+// feedText is text as the HTML of an RSS description: escaped, so that a
+// summary such as "</p><script>" reaches a feed reader as those characters
+// rather than as elements.
+func feedText(s string) string { return html.EscapeString(s) }
 
 // adminArchive lists the archive, hidden newsletters included.
 func (n *newsletter) adminArchive(w http.ResponseWriter, r *http.Request) {

@@ -77,22 +77,22 @@ func (l *limiter) allow(key string) (bool, time.Duration) {
 
 // exhausted reports, without taking a token, whether key has none left, and
 // how long until it has one.
-func (l *limiter) exhausted(key string) (time.Duration, bool) {
+func (l *limiter) exhausted(key string) (time.Duration, bool, error) {
 	if l.rate.Burst <= 0 || l.rate.Every <= 0 {
-		return 0, false
+		return 0, false, nil
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	e, ok := l.buckets[key]
 	if !ok {
-		return 0, false
+		return 0, false, nil
 	}
 	b := e.Value.(*bucket)
 	b.refill(l.now(), l.rate)
 	if b.tokens >= 1 {
-		return 0, false
+		return 0, false, nil
 	}
-	return time.Duration((1 - b.tokens) * float64(l.rate.Every)), true
+	return time.Duration((1 - b.tokens) * float64(l.rate.Every)), true, nil
 }
 
 func (b *bucket) refill(now time.Time, rate RateLimit) {
@@ -154,24 +154,11 @@ func (c *windowCounter) giveBack() {
 // peer is one of the trusted reverse proxies, the right-most address in
 // X-Forwarded-For that is not itself a trusted proxy.
 func clientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	peer, err := netip.ParseAddr(host)
-	if err != nil {
+	peer, ok := peerAddr(r)
+	if !ok {
 		return netip.Addr{}
 	}
-	peer = peer.Unmap()
-	isTrusted := func(a netip.Addr) bool {
-		for _, p := range trusted {
-			if p.Contains(a) {
-				return true
-			}
-		}
-		return false
-	}
-	if !isTrusted(peer) {
+	if !isTrusted(peer, trusted) {
 		return peer
 	}
 	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
@@ -181,11 +168,42 @@ func clientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
 			return peer
 		}
 		a = a.Unmap()
-		if !isTrusted(a) {
+		if !isTrusted(a, trusted) {
 			return a
 		}
 	}
 	return peer
+}
+
+// peerAddr is the TCP peer's address.
+func peerAddr(r *http.Request) (netip.Addr, bool) {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	return peer.Unmap(), err == nil
+}
+
+func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// forwardedByUntrusted reports whether r carries X-Forwarded-For from a
+// peer that is not a trusted proxy: a proxy in front of Crier that trusted
+// does not name (its clients then all share its address), or a client
+// forging the header (ignored either way).
+func forwardedByUntrusted(r *http.Request, trusted []netip.Prefix) bool {
+	if r.Header.Get("X-Forwarded-For") == "" {
+		return false
+	}
+	peer, ok := peerAddr(r)
+	return ok && !isTrusted(peer, trusted)
 }
 
 // limitKey groups IPv6 clients by /64, since one household or phone gets a

@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -69,6 +70,8 @@ type Server struct {
 	// authFailures are the failed token attempts per client, shared by
 	// /admin/ and /metrics.
 	authFailures bucketLimiter
+	// untrustedProxyLogged is set once explainUntrustedProxy has spoken.
+	untrustedProxyLogged atomic.Bool
 }
 
 // PrepareShared creates the tables Options.Shared keeps the limits in.
@@ -153,27 +156,40 @@ func (s *Server) requireAdmin(h http.Handler) http.Handler {
 	return s.requireToken(h, func() string { return s.opts.AdminToken.Reveal() }, "crier admin", "admin")
 }
 
-// requireToken serves h to requests bearing the token. Failed attempts are
-// logged (never with what was sent) and counted per client; a client out
-// of attempts is refused without its token being looked at.
+// requireToken serves h to requests bearing the token. The token is
+// compared first, in constant time. Failed attempts are logged (never with
+// what was sent) and counted per client; a client out of attempts is
+// refused, even with the right token. The count lives in the database
+// (Options.Shared): when it cannot be read, the right token still passes,
+// so that GET /admin/health can say the store is unreachable, and a wrong
+// one is refused without being counted.
 func (s *Server) requireToken(h http.Handler, token func() string, realm, what string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		want := token()
+		got, hasBearer := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		right := want != "" && hasBearer && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
 		ip := clientIP(r, s.opts.TrustedProxies)
+		s.explainUntrustedProxy(r, what)
 		key := limitKey(ip)
-		if wait, blocked := s.authFailures.exhausted(key); blocked {
+		wait, blocked, err := s.authFailures.exhausted(key)
+		switch {
+		case err != nil && right:
+			// The throttle's store is down; the handler will say so.
+		case blocked:
 			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 			http.Error(w, "too many failed attempts; try again later", http.StatusTooManyRequests)
 			return
-		}
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if want == "" || !ok || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+		case !right:
 			if want != "" {
 				reason := "wrong token"
-				if !ok {
+				if !hasBearer {
 					reason = "no bearer token"
 				}
-				s.authFailures.allow(key)
+				if err == nil {
+					s.authFailures.allow(key)
+				} else {
+					reason += " (not counted: " + err.Error() + ")"
+				}
 				s.opts.Logger.Warn(what+": authentication failed", "ip", ip.String(), "path", r.URL.Path, "why", reason)
 			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="`+realm+`"`)
@@ -182,4 +198,18 @@ func (s *Server) requireToken(h http.Handler, token func() string, realm, what s
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// explainUntrustedProxy says once in the log that requests come through a
+// proxy http.trusted_proxies does not name: every client then has the
+// proxy's address and shares one failed-token throttle, so one client's
+// failures lock all of them out.
+func (s *Server) explainUntrustedProxy(r *http.Request, what string) {
+	if !forwardedByUntrusted(r, s.opts.TrustedProxies) || !s.untrustedProxyLogged.CompareAndSwap(false, true) {
+		return
+	}
+	peer, _ := peerAddr(r)
+	s.opts.Logger.Warn(what+": requests carry X-Forwarded-For from an address http.trusted_proxies does not name, so the header is ignored; "+
+		"if it is your reverse proxy, every client shares its address and one failed-token throttle: add it to http.trusted_proxies",
+		"proxy", peer.String())
 }

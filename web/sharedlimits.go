@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -43,7 +44,10 @@ func sharedLimits(ctx context.Context, db *sql.DB) error {
 // the database (dbLimiter).
 type bucketLimiter interface {
 	allow(key string) (bool, time.Duration)
-	exhausted(key string) (time.Duration, bool)
+	// exhausted reports, without taking a token, how long until key has
+	// one and whether it has none now; an error means the limit could not
+	// be read, and the caller decides what that costs the request.
+	exhausted(key string) (time.Duration, bool, error)
 }
 
 // capCounter is a cap on events in a sliding window; in memory
@@ -85,13 +89,12 @@ func (l *dbLimiter) allow(key string) (bool, time.Duration) {
 	return ok, wait
 }
 
-func (l *dbLimiter) exhausted(key string) (time.Duration, bool) {
+func (l *dbLimiter) exhausted(key string) (time.Duration, bool, error) {
 	ok, wait, err := l.update(key, false)
 	if err != nil {
-		l.log.Error("rate limit: the database failed; refusing the request", "limit", l.name, "err", err)
-		return time.Second, true
+		return 0, false, fmt.Errorf("reading the %s limit: %w", l.name, err)
 	}
-	return wait, !ok
+	return wait, !ok, nil
 }
 
 // update refills key's bucket and, with take, takes a token; it reports

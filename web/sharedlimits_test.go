@@ -63,7 +63,7 @@ func testLimitsAcrossReplicas(t *testing.T, driver string) {
 	if ok, wait := b.allow("192.0.2.1"); ok || wait != time.Minute {
 		t.Fatalf("the other replica let the client through: %v, wait %v", ok, wait)
 	}
-	if wait, blocked := a.exhausted("192.0.2.1"); !blocked || wait != time.Minute {
+	if wait, blocked, err := a.exhausted("192.0.2.1"); err != nil || !blocked || wait != time.Minute {
 		t.Fatalf("exhausted: %v %v", wait, blocked)
 	}
 	if ok, _ := a.allow("198.51.100.7"); !ok {

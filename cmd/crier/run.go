@@ -18,6 +18,7 @@ import (
 	"github.com/crierhq/crier/bot/markdown"
 	"github.com/crierhq/crier/subscribers"
 	"github.com/crierhq/crier/web"
+	"github.com/crierhq/crier/web/console"
 )
 
 func cmdRun(ctx context.Context, app *App, args []string) error {
@@ -55,6 +56,13 @@ SIGINT or SIGTERM lets in-flight deliveries finish, then exits.`)
 	if app.bounceReader != nil {
 		go app.bounceReader.Run(ctx)
 	}
+	// Console sessions nobody uses again are deleted while the daemon runs.
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	swept := make(chan struct{})
+	go func() {
+		defer close(swept)
+		app.consoleUsers.SweepSessions(sweepCtx, console.SessionSweepEvery, app.Logger)
+	}()
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- srv.ListenAndServe(ctx) }()
 
@@ -67,6 +75,8 @@ SIGINT or SIGTERM lets in-flight deliveries finish, then exits.`)
 	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), app.Config.Delivery.Timeout+5*time.Second)
 	defer cancel()
 	stopErr := b.Stop(stopCtx)
+	stopSweep()
+	<-swept
 	if ctx.Err() != nil {
 		if herr := <-httpErr; herr != nil {
 			stopErr = errors.Join(stopErr, herr)

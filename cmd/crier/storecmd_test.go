@@ -13,6 +13,7 @@ import (
 	pgpeer "github.com/crierhq/crier/internal/testpeers/postgres"
 	"github.com/crierhq/crier/post"
 	"github.com/crierhq/crier/subscribers"
+	"github.com/crierhq/crier/web/console"
 )
 
 // TestStoreCopyToPostgres moves a SQLite installation (posts, deliveries,
@@ -70,6 +71,18 @@ func TestStoreCopyToPostgres(t *testing.T) {
 	if _, err := src.DB().Exec(`INSERT INTO email_recipients (send_id, subscriber_id, state, sent_at) VALUES ('post:md:vigil', $1, 'sent', $2)`, ann.ID, now); err != nil {
 		t.Fatal(err)
 	}
+	// The console's users, and the key its device cookies are signed with.
+	users, err := console.OpenUsers(ctx, src.DB(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := users.Add(ctx, "owner@example.org", console.RoleOwner, "correct horse battery"); err != nil {
+		t.Fatal(err)
+	}
+	var deviceKey string
+	if err := src.DB().QueryRow(`SELECT value FROM console_keys WHERE name = 'device'`).Scan(&deviceKey); err != nil {
+		t.Fatalf("no device-cookie key in the source: %v", err)
+	}
 	src.Close()
 
 	var out bytes.Buffer
@@ -96,6 +109,17 @@ func TestStoreCopyToPostgres(t *testing.T) {
 	var sentAt time.Time
 	if err := dst.DB().QueryRow(`SELECT state, sent_at FROM email_recipients WHERE send_id = 'post:md:vigil' AND subscriber_id = $1`, ann.ID).Scan(&state, &sentAt); err != nil || state != "sent" || !sentAt.Equal(now) {
 		t.Errorf("send ledger after the copy: %s %v %v", state, sentAt, err)
+	}
+	dusers, err := console.OpenUsers(ctx, dst.DB(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dusers.Authenticate(ctx, "owner@example.org", "correct horse battery"); err != nil {
+		t.Errorf("the console's owner after the copy: %v", err)
+	}
+	var copiedKey string
+	if err := dst.DB().QueryRow(`SELECT value FROM console_keys WHERE name = 'device'`).Scan(&copiedKey); err != nil || copiedKey != deviceKey {
+		t.Errorf("the device-cookie key after the copy differs (%v): browsers would be strangers again", err)
 	}
 	dsubs, err := subscribers.Open(ctx, dst.DB())
 	if err != nil {

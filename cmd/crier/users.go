@@ -15,18 +15,19 @@ import (
 )
 
 func cmdUsers(ctx context.Context, app *App, args []string) error {
-	usage := "usage: crier users add EMAIL --role owner|editor|author [--password-stdin] | list | remove EMAIL | reset-password EMAIL [--password-stdin]"
+	usage := "usage: crier users add EMAIL --role owner|editor|author [--password-stdin] | list | remove EMAIL | set-role EMAIL --role owner|editor|author | reset-password EMAIL [--password-stdin]"
 	if len(args) == 0 {
 		return usageError{usage}
 	}
 	if wantsHelp(args[:1]) {
-		fmt.Fprintln(app.Stderr, "Usage: crier users add EMAIL --role owner|editor|author [--password-stdin]\n       crier users list\n       crier users remove EMAIL\n       crier users reset-password EMAIL [--password-stdin]")
+		fmt.Fprintln(app.Stderr, "Usage: crier users add EMAIL --role owner|editor|author [--password-stdin]\n       crier users list\n       crier users remove EMAIL\n       crier users set-role EMAIL --role owner|editor|author\n       crier users reset-password EMAIL [--password-stdin]")
 		fmt.Fprintln(app.Stderr, `
 The people who sign in to the console at http.public_url. An author writes
 drafts and submits them for review; an editor also approves, schedules,
 publishes, cancels and retries; an owner also manages users. The password is
 asked on the terminal, or read from the first line of standard input with
---password-stdin (at least 12 characters).`)
+--password-stdin (at least 12 characters). The last owner can be neither
+removed nor given another role: make someone else an owner first.`)
 		return nil
 	}
 	st, err := app.OpenStore(ctx)
@@ -84,6 +85,21 @@ asked on the terminal, or read from the first line of standard input with
 			return fmt.Errorf("removing %s: %w", rest[0], err)
 		}
 		fmt.Fprintf(app.Stdout, "Removed %s and ended their sessions.\n", rest[0])
+		return nil
+	case "set-role":
+		fs := newFlagSet(app, "users set-role", "EMAIL --role owner|editor|author", "Changes a user's role (never the last owner's).")
+		role := fs.String("role", "", "owner, editor or author")
+		pos, err := parseArgs(fs, rest)
+		if err != nil {
+			return err
+		}
+		if len(pos) != 1 || !console.Role(*role).Valid() {
+			return usageError{"usage: crier users set-role EMAIL --role owner|editor|author"}
+		}
+		if err := users.SetRole(ctx, pos[0], console.Role(*role)); err != nil {
+			return fmt.Errorf("changing the role of %s: %w", pos[0], err)
+		}
+		fmt.Fprintf(app.Stdout, "%s is now %s.\n", pos[0], *role)
 		return nil
 	case "reset-password":
 		fs := newFlagSet(app, "users reset-password", "EMAIL [--password-stdin]", "Sets a new password and signs the user out everywhere.")

@@ -67,6 +67,21 @@ func TestUsersCommands(t *testing.T) {
 	if _, err := users.Authenticate(ctx, "author@example.org", "a brand new passphrase"); err != nil {
 		t.Fatalf("new password: %v", err)
 	}
+	// The last owner stays, however the address is typed.
+	for _, spelled := range []string{"owner@example.org", "OWNER@example.org", " owner@example.org"} {
+		if code, _, errOut := runCrier(t, dir, "users", "remove", spelled); code != 1 || !strings.Contains(errOut, "only owner") {
+			t.Fatalf("removing the last owner as %q: %d %s", spelled, code, errOut)
+		}
+		if code, _, errOut := runCrier(t, dir, "users", "set-role", spelled, "--role", "editor"); code != 1 || !strings.Contains(errOut, "only owner") {
+			t.Fatalf("demoting the last owner as %q: %d %s", spelled, code, errOut)
+		}
+	}
+	if code, out, errOut := runCrier(t, dir, "users", "set-role", "author@example.org", "--role", "owner"); code != 0 || !strings.Contains(out, "author@example.org is now owner") {
+		t.Fatalf("set-role: %d %s %s", code, out, errOut)
+	}
+	if code, out, errOut := runCrier(t, dir, "users", "set-role", "AUTHOR@example.org", "--role", "author"); code != 0 {
+		t.Fatalf("set-role back: %d %s %s", code, out, errOut)
+	}
 	if code, out, _ := runCrier(t, dir, "users", "remove", "author@example.org"); code != 0 || !strings.Contains(out, "Removed author@example.org") {
 		t.Fatalf("remove: %d %s", code, out)
 	}

@@ -3,8 +3,8 @@ package console
 import (
 	"crypto/subtle"
 	"net/http"
+	"net/url"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -40,12 +40,40 @@ func (c *Console) showLogin(w http.ResponseWriter, r *http.Request, email, probl
 	})
 }
 
-// safeNext keeps a redirect after sign-in on this site.
+// safeNext keeps the redirect after sign-in on this site. It decides on the
+// address as a browser will read it: the WHATWG URL parser drops tab, LF and
+// CR anywhere ("/\t/evil.com" is "//evil.com") and reads a backslash as a
+// slash, so those are removed or refused first; what is left must parse as a
+// path on this site (no scheme, no host), also once its escapes are decoded.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
-		return "/posts"
+	const home = "/posts"
+	next = strings.Map(func(r rune) rune {
+		if r == '\t' || r == '\n' || r == '\r' {
+			return -1
+		}
+		return r
+	}, next)
+	for i := 0; i < len(next); i++ {
+		// Spaces, other controls and non-ASCII never occur in the escaped
+		// addresses the console makes; a backslash is a slash to a browser.
+		if next[i] <= ' ' || next[i] >= 0x7f || next[i] == '\\' {
+			return home
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || !onSite(next) || !onSite(u.Path) {
+		return home
 	}
 	return next
+}
+
+// onSite reports whether p is an absolute path that a browser, or Go's
+// router cleaning it, cannot read as another host: no "//" start, no
+// backslash or control character.
+func onSite(p string) bool {
+	return strings.HasPrefix(p, "/") && !strings.HasPrefix(p, "//") && !strings.ContainsFunc(p, func(r rune) bool {
+		return r < ' ' || r == 0x7f || r == '\\'
+	})
 }
 
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
@@ -57,9 +85,10 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.showLogin(w, r, "", "This sign-in form has expired. Please try again.", http.StatusForbidden)
 		return
 	}
-	email := strings.ToLower(strings.TrimSpace(r.PostFormValue("email")))
+	email := addressKey(r.PostFormValue("email"))
 	ip := c.opts.ClientIP(r)
-	if wait := c.throttle.blocked(email, ip); wait > 0 {
+	device := c.deviceFor(r, email)
+	if wait := c.throttle.blocked(email, ip, device); wait > 0 {
 		c.showLogin(w, r, email, "Too many failed sign-ins. Please wait "+humanWait(wait)+" and try again.", http.StatusTooManyRequests)
 		return
 	}
@@ -69,12 +98,13 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 			c.serverError(w, r, "signing in", err)
 			return
 		}
-		c.throttle.fail(email, ip)
-		c.opts.Logger.Info("console: failed sign-in", "client", ip)
+		c.throttle.fail(email, ip, device)
+		c.opts.Logger.Info("console: failed sign-in", "client", ip, "known_browser", device != "")
 		c.showLogin(w, r, email, "Wrong email or password.", http.StatusUnauthorized)
 		return
 	}
-	c.throttle.succeed(email)
+	c.throttle.succeed(email, ip, device)
+	c.setDevice(w, r, email)
 	// A session id from before sign-in is never reused: end it and start
 	// a new one.
 	if old, _ := r.Cookie(sessionCookie); old != nil {
@@ -85,7 +115,9 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.serverError(w, r, "signing in", err)
 		return
 	}
-	c.setCookie(w, sessionCookie, id, int(SessionTTL/time.Second))
+	// The cookie lasts as long as the session can; the server ends it
+	// sooner when it goes unused.
+	c.setCookie(w, sessionCookie, id, int(SessionMaxAge/time.Second))
 	c.setCookie(w, loginCookie, "", -1)
 	http.Redirect(w, r, safeNext(r.PostFormValue("next")), http.StatusSeeOther)
 }
@@ -108,87 +140,6 @@ func (c *Console) logoutEverywhere(w http.ResponseWriter, r *http.Request, s Ses
 	}
 	c.setCookie(w, sessionCookie, "", -1)
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
-}
-
-// throttle slows password guessing: per account and per client, failures
-// within a window block further tries until the window has passed.
-type throttle struct {
-	mu       sync.Mutex
-	now      func() time.Time
-	accounts map[string]*failures
-	clients  map[string]*failures
-}
-
-type failures struct {
-	n     int
-	first time.Time
-}
-
-const (
-	throttleWindow     = 15 * time.Minute
-	maxAccountFailures = 5
-	maxClientFailures  = 20
-)
-
-func newThrottle(now func() time.Time) *throttle {
-	return &throttle{now: now, accounts: map[string]*failures{}, clients: map[string]*failures{}}
-}
-
-func (t *throttle) blocked(account, client string) time.Duration {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	now := t.now()
-	wait := func(m map[string]*failures, k string, max int) time.Duration {
-		f := m[k]
-		if f == nil {
-			return 0
-		}
-		if now.Sub(f.first) >= throttleWindow {
-			delete(m, k)
-			return 0
-		}
-		if f.n >= max {
-			return f.first.Add(throttleWindow).Sub(now)
-		}
-		return 0
-	}
-	return max(wait(t.accounts, account, maxAccountFailures), wait(t.clients, client, maxClientFailures))
-}
-
-func (t *throttle) fail(account, client string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	now := t.now()
-	for _, x := range []struct {
-		m map[string]*failures
-		k string
-	}{{t.accounts, account}, {t.clients, client}} {
-		f := x.m[x.k]
-		if f == nil || now.Sub(f.first) >= throttleWindow {
-			f = &failures{first: now}
-			x.m[x.k] = f
-		}
-		f.n++
-	}
-	if len(t.accounts) > 100000 || len(t.clients) > 100000 {
-		// A flood of made-up names: forget the oldest half rather than grow.
-		for k, f := range t.accounts {
-			if now.Sub(f.first) > throttleWindow/2 {
-				delete(t.accounts, k)
-			}
-		}
-		for k, f := range t.clients {
-			if now.Sub(f.first) > throttleWindow/2 {
-				delete(t.clients, k)
-			}
-		}
-	}
-}
-
-func (t *throttle) succeed(account string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	delete(t.accounts, account)
 }
 
 func humanWait(d time.Duration) string {

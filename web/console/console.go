@@ -189,6 +189,7 @@ func (c *Console) routes() {
 	mux.Handle("GET /users", c.auth(RoleOwner, c.usersPage))
 	mux.Handle("POST /users", c.auth(RoleOwner, c.addUser))
 	mux.Handle("POST /users/remove", c.auth(RoleOwner, c.removeUser))
+	mux.Handle("POST /users/role", c.auth(RoleOwner, c.setRole))
 	c.mux = mux
 }
 

@@ -329,15 +329,15 @@ func TestSignInSameAnswerAndThrottled(t *testing.T) {
 		t.Fatal("the answers differ")
 	}
 	br := b.browser(t)
-	for i := 0; i < maxAccountFailures; i++ {
+	for i := 0; i < maxPairFailures; i++ {
 		br.login("author@example.org", "guess number one")
 	}
-	// Per account: the right password is refused once the limit is hit.
+	// Per account and client: the right password is refused once the limit is hit.
 	if p := br.login("author@example.org", "correct horse battery"); p.status != http.StatusTooManyRequests {
-		t.Fatalf("after %d failures the right password got %d", maxAccountFailures, p.status)
+		t.Fatalf("after %d failures the right password got %d", maxPairFailures, p.status)
 	}
 	if p := b.browser(t).login("author@example.org", "correct horse battery"); p.status != http.StatusTooManyRequests {
-		t.Fatalf("throttle is per account, from another browser too: %d", p.status)
+		t.Fatalf("throttle is per account and client, from another browser at that address too: %d", p.status)
 	}
 	b.now.Add(throttleWindow)
 	if p := br.login("author@example.org", "correct horse battery"); p.status != http.StatusSeeOther {

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/mail"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"golang.org/x/crypto/argon2"
 
 	"github.com/crierhq/crier/migrate"
+	"github.com/crierhq/crier/sqldb"
 )
 
 // Role is what a console user may do.
@@ -65,6 +67,8 @@ var (
 	ErrNoUser = errors.New("no user with that address")
 	// ErrBadCredentials is the one answer for an unknown address and a wrong password.
 	ErrBadCredentials = errors.New("wrong email or password")
+	// ErrLastOwner refuses a change that would leave nobody to manage users.
+	ErrLastOwner = errors.New("this is the only owner: make someone else an owner first")
 )
 
 // MinPasswordLength is the shortest password accepted (NIST SP 800-63B).
@@ -145,6 +149,18 @@ CREATE INDEX console_events_post ON console_events (post_id, id);
 type Users struct {
 	db  *sql.DB
 	now func() time.Time
+
+	keyMu  sync.Mutex
+	devKey []byte // see deviceKey
+}
+
+// Prepare brings the console's tables up to date without putting rows in
+// them (crier store copy's target).
+func Prepare(ctx context.Context, db *sql.DB) error {
+	if err := migrate.Up(ctx, db, "console", usersSchema); err != nil {
+		return err
+	}
+	return migrate.Up(ctx, db, "console-keys", keysSchema)
 }
 
 // OpenUsers brings the console's tables up to date and returns the user store.
@@ -152,11 +168,19 @@ func OpenUsers(ctx context.Context, db *sql.DB, now func() time.Time) (*Users, e
 	if now == nil {
 		now = time.Now
 	}
-	if err := migrate.Up(ctx, db, "console", usersSchema); err != nil {
+	if err := Prepare(ctx, db); err != nil {
 		return nil, err
 	}
-	return &Users{db: db, now: now}, nil
+	u := &Users{db: db, now: now}
+	if _, err := u.deviceKey(ctx); err != nil {
+		return nil, err
+	}
+	return u, nil
 }
+
+// addressKey is how an address is looked up: the same person however the
+// address was typed (" OWNER@example.org" is owner@example.org).
+func addressKey(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 
 // NormalizeEmail checks an address and lower-cases it.
 func NormalizeEmail(s string) (string, error) {
@@ -235,17 +259,74 @@ func (u *Users) Count(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// Remove deletes a user and their sessions.
+// Remove deletes a user and their sessions; never the last owner.
 func (u *Users) Remove(ctx context.Context, email string) error {
-	email = strings.ToLower(strings.TrimSpace(email))
-	res, err := u.db.ExecContext(ctx, `DELETE FROM console_users WHERE email = $1`, email)
+	email = addressKey(email)
+	err := u.keepingAnOwner(ctx, email, false, func(tx *sql.Tx) (sql.Result, error) {
+		return tx.ExecContext(ctx, `DELETE FROM console_users WHERE email = $1`, email)
+	})
+	if err != nil && !errors.Is(err, ErrNoUser) && !errors.Is(err, ErrLastOwner) {
+		return fmt.Errorf("removing user %s: %w: %w", email, errDatabase, err)
+	}
+	return err
+}
+
+// SetRole changes a user's role; never the last owner's. Their sessions
+// carry on with the new role from their next request.
+func (u *Users) SetRole(ctx context.Context, email string, role Role) error {
+	if !role.Valid() {
+		return fmt.Errorf("role %q is not one of owner, editor, author", role)
+	}
+	email = addressKey(email)
+	err := u.keepingAnOwner(ctx, email, role == RoleOwner, func(tx *sql.Tx) (sql.Result, error) {
+		return tx.ExecContext(ctx, `UPDATE console_users SET role = $1 WHERE email = $2`, string(role), email)
+	})
+	if err != nil && !errors.Is(err, ErrNoUser) && !errors.Is(err, ErrLastOwner) {
+		return fmt.Errorf("changing the role of %s: %w: %w", email, errDatabase, err)
+	}
+	return err
+}
+
+// keepingAnOwner applies change to the user at email (an addressKey) unless
+// it would take away the last owner: when the user is an owner and does not
+// stay one, another owner must exist. The owners' rows are locked for the
+// transaction (SQLite's transactions are exclusive already), so two
+// replicas removing the last two owners at once cannot both succeed.
+func (u *Users) keepingAnOwner(ctx context.Context, email string, staysOwner bool, change func(*sql.Tx) (sql.Result, error)) error {
+	tx, err := u.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("removing user %s: %w", email, err)
+		return err
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT email FROM console_users WHERE role = $1`+sqldb.DialectOf(u.db).ForUpdate(), string(RoleOwner))
+	if err != nil {
+		return err
+	}
+	owners, isOwner := 0, false
+	for rows.Next() {
+		var e string
+		if err := rows.Scan(&e); err != nil {
+			rows.Close()
+			return err
+		}
+		owners++
+		isOwner = isOwner || e == email
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if isOwner && !staysOwner && owners <= 1 {
+		return ErrLastOwner
+	}
+	res, err := change(tx)
+	if err != nil {
+		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return ErrNoUser
 	}
-	return nil
+	return tx.Commit()
 }
 
 // SetPassword replaces a user's password and signs them out everywhere.
@@ -253,7 +334,7 @@ func (u *Users) SetPassword(ctx context.Context, email, password string) error {
 	if err := CheckPassword(password); err != nil {
 		return err
 	}
-	email = strings.ToLower(strings.TrimSpace(email))
+	email = addressKey(email)
 	res, err := u.db.ExecContext(ctx, `UPDATE console_users SET password_hash = $1 WHERE email = $2`, hashPassword(password), email)
 	if err != nil {
 		return fmt.Errorf("setting the password of %s: %w", email, err)
@@ -268,7 +349,7 @@ func (u *Users) SetPassword(ctx context.Context, email, password string) error {
 // Authenticate checks an address and password. An unknown address costs
 // the same hashing as a known one and gets the same error.
 func (u *Users) Authenticate(ctx context.Context, email, password string) (User, error) {
-	email = strings.ToLower(strings.TrimSpace(email))
+	email = addressKey(email)
 	var x User
 	var role, hash string
 	err := u.db.QueryRowContext(ctx, `SELECT id, email, role, password_hash, created_at FROM console_users WHERE email = $1`, email).
@@ -344,8 +425,17 @@ type Session struct {
 	idHash  string
 }
 
-// SessionTTL is how long a session lives; each use renews it.
+// SessionTTL is how long a session lives unused; each use renews it.
 const SessionTTL = 12 * time.Hour
+
+// SessionMaxAge is how long a session lives however often it is used
+// (OWASP's absolute timeout): a stolen session id stops working within it,
+// and everyone signs in again at least this often.
+const SessionMaxAge = 30 * 24 * time.Hour
+
+// SessionSweepEvery is how often the daemon deletes ended sessions that
+// nobody used again.
+const SessionSweepEvery = time.Hour
 
 func randomToken() string {
 	b := make([]byte, 32)
@@ -380,26 +470,63 @@ func (u *Users) Session(ctx context.Context, id string) (Session, error) {
 	var role string
 	s.idHash = hashToken(id)
 	now := u.now().UTC()
-	err := u.db.QueryRowContext(ctx, `SELECT u.id, u.email, u.role, u.created_at, s.csrf, s.expires_at FROM console_sessions s
+	var started time.Time
+	err := u.db.QueryRowContext(ctx, `SELECT u.id, u.email, u.role, u.created_at, s.csrf, s.created_at, s.expires_at FROM console_sessions s
 		JOIN console_users u ON u.id = s.user_id WHERE s.id_hash = $1`, s.idHash).
-		Scan(&s.User.ID, &s.User.Email, &role, &s.User.CreatedAt, &s.CSRF, &s.Expires)
+		Scan(&s.User.ID, &s.User.Email, &role, &s.User.CreatedAt, &s.CSRF, &started, &s.Expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Session{}, ErrNoUser
 	}
 	if err != nil {
 		return Session{}, fmt.Errorf("reading session: %w", err)
 	}
-	if !now.Before(s.Expires) {
+	end := started.Add(SessionMaxAge)
+	if !now.Before(s.Expires) || !now.Before(end) {
 		u.db.ExecContext(ctx, `DELETE FROM console_sessions WHERE id_hash = $1`, s.idHash)
 		return Session{}, ErrNoUser
 	}
 	s.User.Role = Role(role)
-	// Renew at most once a minute, so reading pages does not write every time.
-	if s.Expires.Sub(now) < SessionTTL-time.Minute {
+	// Renew at most once a minute, so reading pages does not write every
+	// time, and never past the absolute end.
+	if s.Expires.Sub(now) < SessionTTL-time.Minute && s.Expires.Before(end) {
 		s.Expires = now.Add(SessionTTL)
+		if s.Expires.After(end) {
+			s.Expires = end
+		}
 		u.db.ExecContext(ctx, `UPDATE console_sessions SET expires_at = $1 WHERE id_hash = $2`, s.Expires, s.idHash)
 	}
 	return s, nil
+}
+
+// DeleteEndedSessions deletes the sessions that have ended, unused too long
+// or past SessionMaxAge, and returns how many.
+func (u *Users) DeleteEndedSessions(ctx context.Context) (int64, error) {
+	now := u.now().UTC()
+	res, err := u.db.ExecContext(ctx, `DELETE FROM console_sessions WHERE expires_at <= $1 OR created_at <= $2`, now, now.Add(-SessionMaxAge))
+	if err != nil {
+		return 0, fmt.Errorf("deleting ended sessions: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
+
+// SweepSessions deletes ended sessions now and every interval until ctx
+// ends, so that rows of sessions nobody uses again do not pile up.
+func (u *Users) SweepSessions(ctx context.Context, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if n, err := u.DeleteEndedSessions(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("console: "+err.Error()+"; trying again later", "every", every)
+		} else if n > 0 {
+			log.Debug("console: deleted ended sessions", "sessions", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // EndSession signs one session out.

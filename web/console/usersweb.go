@@ -35,16 +35,40 @@ func (c *Console) addUser(w http.ResponseWriter, r *http.Request, s Session) {
 }
 
 func (c *Console) removeUser(w http.ResponseWriter, r *http.Request, s Session) {
-	email := r.PostFormValue("email")
-	if email == s.User.Email {
+	email := addressKey(r.PostFormValue("email"))
+	if email == addressKey(s.User.Email) {
 		c.showUsers(w, r, s, "", "You cannot remove yourself; ask another owner.", http.StatusUnprocessableEntity)
 		return
 	}
 	if err := c.opts.Users.Remove(r.Context(), email); err != nil {
-		c.showUsers(w, r, s, "", err.Error(), http.StatusUnprocessableEntity)
+		c.userRefused(w, r, s, "removing the user", err)
 		return
 	}
 	c.showUsers(w, r, s, "Removed "+email+"; their sessions have ended.", "", http.StatusOK)
+}
+
+// setRole changes someone's role; the store keeps at least one owner.
+func (c *Console) setRole(w http.ResponseWriter, r *http.Request, s Session) {
+	email, role := addressKey(r.PostFormValue("email")), Role(r.PostFormValue("role"))
+	if err := c.opts.Users.SetRole(r.Context(), email, role); err != nil {
+		c.userRefused(w, r, s, "changing the role", err)
+		return
+	}
+	if email == addressKey(s.User.Email) && role != RoleOwner {
+		// No longer an owner: the users page is not theirs any more.
+		http.Redirect(w, r, "/posts", http.StatusSeeOther)
+		return
+	}
+	c.showUsers(w, r, s, email+" is now "+string(role)+".", "", http.StatusOK)
+}
+
+// userRefused shows a refusal the owner can act on, or a server error.
+func (c *Console) userRefused(w http.ResponseWriter, r *http.Request, s Session, what string, err error) {
+	if isInternal(err) {
+		c.serverError(w, r, what, err)
+		return
+	}
+	c.showUsers(w, r, s, "", err.Error(), http.StatusUnprocessableEntity)
 }
 
 // isInternal tells a database failure from a refusal the user can fix.

@@ -1,0 +1,98 @@
+package config_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/crierhq/crier/channels/email"
+	"github.com/crierhq/crier/config"
+)
+
+func envOf(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+// TestEnvFeedsEveryType: ${VAR} is substituted before the value is typed,
+// so the environment (or a default) can set a number, a boolean or a
+// duration, in the core config and in a channel's section, as if the value
+// had been written there.
+func TestEnvFeedsEveryType(t *testing.T) {
+	t.Parallel()
+	src := `console:
+  require_approval: ${APPROVE}
+delivery:
+  max_attempts: ${ATTEMPTS:-7}
+  timeout: ${TIMEOUT:-45s}
+sources:
+  feeds:
+    - {name: news, url: https://camaca.example/feed.xml, schedule: "@every 1h", publish_newest: "${NEWEST}", example: "${EXAMPLE:-true}"}
+channels:
+  email:
+    from: news@camaca.example
+    link_secret: ${LINK_SECRET}
+    rate_per_second: ${RATE:-2.5}
+    smtp:
+      host: ${SMTP_HOST:-127.0.0.1}
+      port: ${SMTP_PORT:-2525}
+      username: ${SMTP_USER}
+      allow_insecure: ${INSECURE:-false}
+    bounces:
+      soft_window: ${SOFT_WINDOW:-72h}
+      soft_limit: ${SOFT_LIMIT}
+`
+	env := envOf(map[string]string{"APPROVE": "true", "NEWEST": "3", "TIMEOUT": "2m", "SOFT_LIMIT": "4",
+		"LINK_SECRET": "0123456789abcdef-link", "SMTP_USER": "007", "SMTP_PORT": "587"})
+	cfg, err := Parse("c.yaml", []byte(src), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Console.RequireApproval || cfg.Delivery.MaxAttempts != 7 || cfg.Delivery.Timeout != 2*time.Minute ||
+		cfg.Sources.Feeds[0].PublishNewest != 3 || !cfg.Sources.Feeds[0].Example {
+		t.Errorf("core fields: %+v %+v %+v", cfg.Console, cfg.Delivery, cfg.Sources.Feeds[0])
+	}
+	var ec email.Config
+	if probs := cfg.Channels[0].Decode(&ec); len(probs) > 0 {
+		t.Fatal(probs)
+	}
+	if ec.SMTP.Port != 587 || ec.SMTP.Host != "127.0.0.1" || ec.SMTP.AllowInsecure || ec.RatePerSecond != 2.5 ||
+		ec.Bounces.SoftWindow != 72*time.Hour || ec.Bounces.SoftLimit != 4 {
+		t.Errorf("channel fields: %+v, rate %v, bounces %+v", ec.SMTP, ec.RatePerSecond, ec.Bounces)
+	}
+	// A text field keeps the text as given, even when it reads as a number.
+	if ec.SMTP.Username != "007" || ec.LinkSecret.Reveal() != "0123456789abcdef-link" {
+		t.Errorf("text fields: username %q", ec.SMTP.Username)
+	}
+}
+
+// TestEnvValueNeverInTypeErrors: a value from the environment that does
+// not fit its field is a problem at its line that names the variable, never
+// the value (it may be a secret put in the wrong place).
+func TestEnvValueNeverInTypeErrors(t *testing.T) {
+	t.Parallel()
+	src := `delivery:
+  workers: ${SMTP_PASSWORD}
+channels:
+  email:
+    from: news@camaca.example
+    smtp:
+      port: ${SMTP_PASSWORD}
+      allow_insecure: ${SMTP_PASSWORD}
+`
+	cfg, probs := config.ParseAll("c.yaml", []byte(src), envOf(map[string]string{"SMTP_PASSWORD": "hunter2-secret"}))
+	var ec email.Config
+	probs = append(probs, cfg.Channels[0].Decode(&ec)...)
+	text := probs.Error()
+	for _, want := range []string{
+		"c.yaml:2: delivery.workers: expected a number",
+		"c.yaml:7: channels.email.smtp.port: expected a number",
+		"c.yaml:8: channels.email.smtp.allow_insecure: expected true or false",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("missing %q in:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "hunter2") || strings.Count(text, "${SMTP_PASSWORD}") != 3 {
+		t.Errorf("want the variable named and its value hidden:\n%s", text)
+	}
+}
