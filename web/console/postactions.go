@@ -2,6 +2,7 @@ package console
 
 import (
 	"errors"
+	"fmt"
 	"maps"
 	"net/http"
 	"slices"
@@ -22,7 +23,7 @@ func readComment(r *http.Request) (text, problem string) {
 	case text == "":
 		return "", "Please write the comment first."
 	case utf8.RuneCountInString(text) > maxComment:
-		return "", "The comment is longer than 2000 characters; please shorten it."
+		return "", fmt.Sprintf("The comment is longer than %d characters; please shorten it.", maxComment)
 	}
 	return text, ""
 }
@@ -123,7 +124,7 @@ func (c *Console) duplicate(w http.ResponseWriter, r *http.Request, s Session) {
 	http.Redirect(w, r, "/posts/"+p.ID+"/edit", http.StatusSeeOther)
 }
 
-// deletable says why a console post may not be deleted by s, or "".
+// whyNotDeletable says why s may not delete a console post, or "".
 func (c *Console) whyNotDeletable(s Session, sp store.StoredPost, m Meta) string {
 	if !c.mayEdit(s, m) {
 		return "Only its author or an editor can delete this draft."
@@ -167,7 +168,7 @@ func (c *Console) deleteConsolePost(r *http.Request, id string) error {
 	ctx := r.Context()
 	tx, err := c.db().BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return fmt.Errorf("deleting draft %s: %w", id, err)
 	}
 	defer tx.Rollback()
 	if err := store.DeleteDraftTx(ctx, tx, id); err != nil {
@@ -175,7 +176,7 @@ func (c *Console) deleteConsolePost(r *http.Request, id string) error {
 	}
 	for _, q := range []string{`DELETE FROM console_events WHERE post_id = $1`, `DELETE FROM console_posts WHERE post_id = $1`} {
 		if _, err := tx.ExecContext(ctx, q, id); err != nil {
-			return err
+			return fmt.Errorf("deleting the console's record of %s: %w", id, err)
 		}
 	}
 	return tx.Commit()
