@@ -138,6 +138,11 @@ CREATE INDEX consent_events_subscriber ON consent_events (subscriber_id, id);
 -- the query that snapshots the list.
 ALTER TABLE subscribers ADD COLUMN preference TEXT NOT NULL DEFAULT 'each_post';
 ALTER TABLE subscribers ADD COLUMN language TEXT NOT NULL DEFAULT '';
+`, `
+-- Search (search.go) matches any part of the address or name, which no
+-- index can seek; this one holds both, so the scan reads it in address
+-- order instead of every whole row (a sixth of the work on a million).
+CREATE INDEX subscribers_email_name ON subscribers (email, name);
 `}
 
 // The pending_* columns hold a subscribe request from the form for an
