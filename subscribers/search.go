@@ -2,6 +2,7 @@ package subscribers
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 
@@ -22,22 +23,9 @@ func (s *Store) Search(ctx context.Context, q string, limit int) ([]Subscriber, 
 	// A-Z only (LOWER(name) would cost a function call per row and fold
 	// no more); PostgreSQL's ILIKE folds every letter.
 	like := sqldb.DialectOf(s.db).Pick("LIKE", "ILIKE")
-	rows, err := s.db.QueryContext(ctx, `SELECT id FROM subscribers WHERE email LIKE $1 `+sqldb.LikeEscape+
+	ids, err := queryIDs(ctx, s.db, `SELECT id FROM subscribers WHERE email LIKE $1 `+sqldb.LikeEscape+
 		` OR name `+like+` $1 `+sqldb.LikeEscape+` ORDER BY email LIMIT $2`, sqldb.Contains(q), limit)
 	if err != nil {
-		return nil, fmt.Errorf("searching subscribers: %w", err)
-	}
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("searching subscribers: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("searching subscribers: %w", err)
 	}
 	// The few matches are read in full by id: selecting every column in
@@ -51,4 +39,27 @@ func (s *Store) Search(ctx context.Context, q string, limit int) ([]Subscriber, 
 		out = append(out, sub)
 	}
 	return out, nil
+}
+
+// rowsQuerier is a *sql.DB or *sql.Tx.
+type rowsQuerier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// queryIDs runs a query of one id column and returns the ids.
+func queryIDs(ctx context.Context, q rowsQuerier, query string, args ...any) ([]int64, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }

@@ -532,21 +532,8 @@ func (s *Store) PurgeUnconfirmedIDs(ctx context.Context, olderThan time.Time) ([
 		AND status_reason != 'subscribed again'
 		AND NOT EXISTS (SELECT 1 FROM consent_events e WHERE e.subscriber_id = s.id AND e.event = 'confirmed')`
 	cut := olderThan.UTC()
-	rows, err := tx.QueryContext(ctx, doomed, cut)
+	ids, err := queryIDs(ctx, tx, doomed, cut)
 	if err != nil {
-		return nil, fmt.Errorf("purging unconfirmed subscribers: %w", err)
-	}
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("purging unconfirmed subscribers: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("purging unconfirmed subscribers: %w", err)
 	}
 	if len(ids) == 0 {
