@@ -89,6 +89,7 @@ func BenchmarkConsolePages(b *testing.B) {
 	}{
 		{"posts", func() (*http.Response, error) { return br.client.Get(srv.URL + "/posts") }},
 		{"posts-failed", func() (*http.Response, error) { return br.client.Get(srv.URL + "/posts?state=failed") }},
+		{"posts-search", func() (*http.Response, error) { return br.client.Get(srv.URL + "/posts?q=number+1234") }},
 		{"calendar", func() (*http.Response, error) { return br.client.Get(srv.URL + "/calendar?date=2026-06-01") }},
 		{"post", func() (*http.Response, error) { return br.client.Get(srv.URL + "/posts/md:bench-05000") }},
 		{"supporters", func() (*http.Response, error) { return br.client.Get(srv.URL + "/supporters?q=supporter12345") }},

@@ -12,7 +12,7 @@ import (
 )
 
 // pageNames are the templates in templates/ that are whole pages.
-var pageNames = []string{"login", "posts", "write", "post", "calendar", "feeds", "supporters", "supporter", "import", "users", "forbidden"}
+var pageNames = []string{"login", "posts", "write", "post", "calendar", "feeds", "supporters", "supporter", "import", "users", "forbidden", "deletepost"}
 
 func (c *Console) funcs() template.FuncMap {
 	return template.FuncMap{
@@ -42,7 +42,7 @@ func (c *Console) funcs() template.FuncMap {
 func (c *Console) parseTemplates() error {
 	c.pages = map[string]*template.Template{}
 	for _, name := range pageNames {
-		t, err := template.New(name).Funcs(c.funcs()).ParseFS(templateFS, "templates/layout.html", "templates/previews.html", "templates/"+name+".html")
+		t, err := template.New(name).Funcs(c.funcs()).ParseFS(templateFS, "templates/layout.html", "templates/previews.html", "templates/postextras.html", "templates/"+name+".html")
 		if err != nil {
 			return fmt.Errorf("parsing console template %s: %w", name, err)
 		}

@@ -101,32 +101,10 @@ func (cc *countCache) invalidate() {
 	cc.mu.Unlock()
 }
 
-// searchSupporters finds up to 50 supporters whose address starts with q
-// (addresses are stored lower-case; the range uses the unique index).
+// searchSupporters finds up to 50 supporters whose address or name
+// contains q (subscribers.Store.Search).
 func (c *Console) searchSupporters(ctx context.Context, q string) ([]subscribers.Subscriber, error) {
-	rows, err := c.db().QueryContext(ctx, `SELECT id FROM subscribers WHERE email >= $1 AND email < $2 ORDER BY email LIMIT 50`, q, q+"\U0010FFFF")
-	if err != nil {
-		return nil, err
-	}
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	var out []subscribers.Subscriber
-	for _, id := range ids {
-		sub, err := c.opts.Subscribers.Get(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, sub)
-	}
-	return out, nil
+	return c.opts.Subscribers.Search(ctx, q, 50)
 }
 
 func (c *Console) supporter(w http.ResponseWriter, r *http.Request, s Session) {

@@ -100,21 +100,28 @@ const pageSize = 50
 
 func (c *Console) postsList(w http.ResponseWriter, r *http.Request, s Session) {
 	q := r.URL.Query()
-	state, source := q.Get("state"), q.Get("source")
+	state, source, search := q.Get("state"), q.Get("source"), strings.TrimSpace(q.Get("q"))
 	page, _ := strconv.Atoi(q.Get("page"))
 	page = max(page, 1)
-	rows, more, err := c.listPosts(r.Context(), state, source, page)
+	rows, more, err := c.listPostsMatching(r.Context(), state, source, search, page)
 	if err != nil {
 		c.serverError(w, r, "listing posts", err)
 		return
 	}
-	c.render(w, r, s, "posts", map[string]any{"Rows": rows, "State": state, "Source": source, "States": listStates,
-		"Sources": listSources, "Page": page, "More": more,
-		"PrevURL": listURL(state, source, page-1), "NextURL": listURL(state, source, page+1)})
+	data := map[string]any{"Rows": rows, "State": state, "Source": source, "States": listStates,
+		"Sources": listSources, "Page": page, "More": more, "Q": search,
+		"PrevURL": listURL(state, source, search, page-1), "NextURL": listURL(state, source, search, page+1)}
+	if q.Get("deleted") != "" {
+		data["Notice"] = "The draft was deleted."
+	}
+	c.render(w, r, s, "posts", data)
 }
 
-func listURL(state, source string, page int) string {
+func listURL(state, source, search string, page int) string {
 	v := url.Values{}
+	if search != "" {
+		v.Set("q", search)
+	}
 	if state != "" {
 		v.Set("state", state)
 	}
@@ -133,8 +140,20 @@ func listURL(state, source string, page int) string {
 // listPosts reads one page of the posts list, newest first. Feed items only
 // recorded as seen (the back catalogue) are left out.
 func (c *Console) listPosts(ctx context.Context, state, source string, page int) ([]listRow, bool, error) {
+	return c.listPostsMatching(ctx, state, source, "", page)
+}
+
+// listPostsMatching is listPosts of the posts whose title or text contains
+// search (case-insensitively; all when it is empty).
+func (c *Console) listPostsMatching(ctx context.Context, state, source, search string, page int) ([]listRow, bool, error) {
 	where := []string{"p.state NOT IN ('seen')"}
 	var args []any
+	if search != "" {
+		args = append(args, sqldb.Contains(strings.ToLower(search)))
+		body := sqldb.DialectOf(c.db()).Pick(`json_extract(p.data, '$.body')`, `(p.data::json ->> 'body')`)
+		where = append(where, fmt.Sprintf(`(LOWER(p.title) LIKE $%[1]d %[2]s OR LOWER(COALESCE(%[3]s, '')) LIKE $%[1]d %[2]s)`,
+			len(args), sqldb.LikeEscape, body))
+	}
 	if source != "" {
 		args = append(args, source)
 		where = append(where, fmt.Sprintf("p.source_kind = $%d", len(args)))
@@ -275,6 +294,8 @@ func (c *Console) renderPost(w http.ResponseWriter, r *http.Request, s Session, 
 		// While a delivery is under way the page's script follows it.
 		"Live": live || sp.State == store.PostScheduled && !sp.Post.PublishAt.After(c.opts.Now().Add(time.Minute)),
 	}
+	data["SentBack"] = lastSentBack(events, m)
+	data["CanDelete"] = isConsole && c.whyNotDeletable(s, sp, m) == ""
 	if notice != "" && strings.HasPrefix(notice, "The test copy could not") {
 		w.WriteHeader(http.StatusBadGateway)
 	}
