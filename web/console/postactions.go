@@ -46,7 +46,7 @@ func (c *Console) sendBack(w http.ResponseWriter, r *http.Request, s Session) {
 		c.renderPost(w, r, s, m.PostID, "Not sent back: "+problem+" Say what the author should change.")
 		return
 	}
-	if err := c.setWorkflow(r.Context(), m.PostID, WorkflowDraft, s.User.Email, actionSentBack, text); err != nil {
+	if err := c.setWorkflow(r.Context(), m.PostID, WorkflowDraft, s.User.Email, actionSentBack, text, ""); err != nil {
 		c.serverError(w, r, "sending the post back", err)
 		return
 	}
@@ -117,7 +117,7 @@ func (c *Console) duplicate(w http.ResponseWriter, r *http.Request, s Session) {
 	}
 	p.Source = post.Source{Kind: Kind, Name: "console", Key: p.ID, Ref: "/posts/" + p.ID}
 	nm := Meta{PostID: p.ID, Workflow: WorkflowDraft, AuthorID: s.User.ID, Author: s.User.Email}
-	if err := c.saveConsolePost(r.Context(), p, store.PostDraft, nm, s.User.Email, "created", "as a copy of "+m.PostID); err != nil {
+	if err := c.saveConsolePost(r.Context(), p, store.PostDraft, nm, s.User.Email, "created", "as a copy of "+m.PostID, ""); err != nil {
 		c.serverError(w, r, "duplicating the post", err)
 		return
 	}
