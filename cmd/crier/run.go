@@ -92,6 +92,11 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 	for i := range cfg.Sources.Feeds {
 		cfg.Sources.Feeds[i].URL = resolveFeedURL(cfg, cfg.Sources.Feeds[i].URL)
 	}
+	var jobs []bot.Jobs
+	confirmations := &confirmationQueue{}
+	if nl != nil {
+		jobs = append(jobs, confirmations.jobs())
+	}
 	b, err := bot.New(ctx, bot.Options{
 		Store:       st,
 		Channels:    chans,
@@ -104,10 +109,12 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 		Location:    cfg.Location(),
 		Metrics:     bot.NewMetrics(reg),
 		Logger:      app.Logger,
+		Jobs:        jobs,
 	})
 	if err != nil {
 		return nil, nil, err
 	}
+	confirmations.bot = b
 	proxies, err := web.ParseTrustedProxies(cfg.HTTP.TrustedProxies)
 	if err != nil {
 		return nil, nil, fmt.Errorf("http.trusted_proxies: %w", err)
@@ -136,6 +143,7 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 			Store: nl.Store, Signer: nl.Signer, Mailer: nl.Mailer, PublicURL: cfg.HTTP.PublicURL,
 			Campaign: app.campaign(), Logger: app.Logger, Now: time.Now, TrustedProxies: proxies,
 			MaxConfirmationsPerHour: nl.ConfirmationsPerHour,
+			Queue:                   confirmations,
 			Erased:                  nl.Erased,
 			Topics:                  nl.Topics,
 			Newsletter:              nl.Sends,
