@@ -52,8 +52,18 @@ SIGINT or SIGTERM lets in-flight deliveries finish, then exits.`)
 	if line := app.examplesNotice(b); line != "" {
 		app.Logger.Info(line)
 	}
+	// The bounce mailbox reader stops with the daemon, which waits for it:
+	// nothing of the daemon's outlives cmdRun.
+	readerCtx, stopReader := context.WithCancel(ctx)
+	defer stopReader()
+	readerDone := make(chan struct{})
 	if app.bounceReader != nil {
-		go app.bounceReader.Run(ctx)
+		go func() {
+			defer close(readerDone)
+			app.bounceReader.Run(readerCtx)
+		}()
+	} else {
+		close(readerDone)
 	}
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- srv.ListenAndServe(ctx) }()
@@ -66,7 +76,9 @@ SIGINT or SIGTERM lets in-flight deliveries finish, then exits.`)
 	}
 	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), app.Config.Delivery.Timeout+5*time.Second)
 	defer cancel()
+	stopReader()
 	stopErr := b.Stop(stopCtx)
+	<-readerDone
 	if ctx.Err() != nil {
 		if herr := <-httpErr; herr != nil {
 			stopErr = errors.Join(stopErr, herr)
