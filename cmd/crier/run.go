@@ -79,6 +79,11 @@ SIGINT or SIGTERM lets in-flight deliveries finish, then exits.`)
 	stopReader()
 	stopErr := b.Stop(stopCtx)
 	<-readerDone
+	// A supporters' import records where it stopped before the daemon
+	// exits, so its page says so after the restart.
+	if app.console != nil {
+		stopErr = errors.Join(stopErr, app.console.Stop(stopCtx))
+	}
 	if ctx.Err() != nil {
 		if herr := <-httpErr; herr != nil {
 			stopErr = errors.Join(stopErr, herr)
