@@ -17,6 +17,29 @@ import (
 	"github.com/crierhq/crier/internal/testpeers/mailpit"
 )
 
+// mailpitConfig is a config whose only channel is the newsletter, sending
+// to mp, serving on addr; httpMore and emailMore are added to the http
+// section (flow style) and the email section (block style, indented).
+func mailpitConfig(addr string, mp *mailpit.Server, httpMore, emailMore string) string {
+	if httpMore != "" {
+		httpMore = ", " + httpMore
+	}
+	return fmt.Sprintf(`campaign: {name: CAMACA, website: https://camaca.example}
+http: {listen: %q, public_url: "http://%s"%s}
+sources: {markdown: {dir: posts}}
+delivery: {timeout: 30s}
+channels:
+  mastodon: {enabled: false}
+  discord: {enabled: false}
+  email:
+    mode: send
+    smtp: {host: %q, port: %d, tls: none}
+    from: "CAMACA <news@camaca.example>"
+    list_id: news.camaca.example
+    link_secret: ${TEST_LINK_SECRET}
+%s`, addr, addr, httpMore, mp.SMTPHost, mp.SMTPPort, emailMore)
+}
+
 // TestConfirmationsSurviveAStop queues 50 confirmation mails while the SMTP
 // server refuses them for now, stops the daemon as SIGTERM does, and starts
 // it again with the server answering: every supporter gets their mail, once.
@@ -36,19 +59,7 @@ func TestConfirmationsSurviveAStop(t *testing.T) {
 	cfg := filepath.Join(dir, "config.yaml")
 	// The test is the proxy in front: each sign-up comes from its own
 	// address, as from 50 people, so the per-address limit lets them in.
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`campaign: {name: CAMACA, website: https://camaca.example}
-http: {listen: %q, public_url: %q, trusted_proxies: [127.0.0.1/32]}
-delivery: {timeout: 30s}
-channels:
-  mastodon: {enabled: false}
-  discord: {enabled: false}
-  email:
-    mode: send
-    smtp: {host: %q, port: %d, tls: none}
-    from: "CAMACA <news@camaca.example>"
-    list_id: news.camaca.example
-    link_secret: ${TEST_LINK_SECRET}
-`, addr, base, mp.SMTPHost, mp.SMTPPort)), 0o644)
+	os.WriteFile(cfg, []byte(mailpitConfig(addr, mp, "trusted_proxies: [127.0.0.1/32]", "")), 0o644)
 
 	logs, stop := startStoppable(t, cfg, base+"/healthz", http.DefaultClient)
 	jar, _ := cookiejar.New(nil)

@@ -42,20 +42,10 @@ func TestStopWaitsForTheBounceReader(t *testing.T) {
 	addr := freeAddr(t)
 	t.Setenv("TEST_LINK_SECRET", "0123456789abcdef0123456789abcdef")
 	cfg := filepath.Join(dir, "config.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`campaign: {name: CAMACA, website: https://camaca.example}
-http: {listen: %q, public_url: "http://%s"}
-channels:
-  mastodon: {enabled: false}
-  discord: {enabled: false}
-  email:
-    mode: send
-    smtp: {host: %q, port: %d, tls: none}
-    from: "CAMACA <news@camaca.example>"
-    link_secret: ${TEST_LINK_SECRET}
-    bounces:
+	os.WriteFile(cfg, []byte(mailpitConfig(addr, mp, "", fmt.Sprintf(`    bounces:
       address: bounces@camaca.example
       imap: {host: 127.0.0.1, port: %d, tls: tls, username: bounces, password: secret, poll: 10s}
-`, addr, addr, mp.SMTPHost, mp.SMTPPort, silent.Addr().(*net.TCPAddr).Port)), 0o644)
+`, silent.Addr().(*net.TCPAddr).Port))), 0o644)
 
 	logs, stop := startStoppable(t, cfg, "http://"+addr+"/healthz", http.DefaultClient)
 	var conn net.Conn
