@@ -15,6 +15,7 @@ import (
 
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/internal/testpeers/mailpit"
+	pgpeer "github.com/crierhq/crier/internal/testpeers/postgres"
 )
 
 // mailpitConfig is a config whose only channel is the newsletter, sending
@@ -42,9 +43,15 @@ channels:
 
 // TestConfirmationsSurviveAStop queues 50 confirmation mails while the SMTP
 // server refuses them for now, stops the daemon as SIGTERM does, and starts
-// it again with the server answering: every supporter gets their mail, once.
+// it again with the server answering: every supporter gets their mail, once,
+// on either database.
 func TestConfirmationsSurviveAStop(t *testing.T) {
 	cleanEnv(t)
+	t.Setenv("TEST_LINK_SECRET", "0123456789abcdef0123456789abcdef")
+	pgpeer.Each(t, testConfirmationsSurviveAStop)
+}
+
+func testConfirmationsSurviveAStop(t *testing.T, driver, target string) {
 	mp := mailpit.Start(t, mailpit.Options{Chaos: true})
 	ctx := context.Background()
 	// 451: "try again later", for every mail of the first run.
@@ -55,11 +62,15 @@ func TestConfirmationsSurviveAStop(t *testing.T) {
 	os.MkdirAll(filepath.Join(dir, "posts"), 0o755)
 	addr := freeAddr(t)
 	base := "http://" + addr
-	t.Setenv("TEST_LINK_SECRET", "0123456789abcdef0123456789abcdef")
 	cfg := filepath.Join(dir, "config.yaml")
 	// The test is the proxy in front: each sign-up comes from its own
 	// address, as from 50 people, so the per-address limit lets them in.
-	os.WriteFile(cfg, []byte(mailpitConfig(addr, mp, "trusted_proxies: [127.0.0.1/32]", "")), 0o644)
+	where := "path"
+	if driver == "postgres" {
+		where = "dsn"
+	}
+	os.WriteFile(cfg, []byte(mailpitConfig(addr, mp, "trusted_proxies: [127.0.0.1/32]", "")+
+		fmt.Sprintf("store: {driver: %s, %s: %q}\n", driver, where, target)), 0o644)
 
 	logs, stop := startStoppable(t, cfg, base+"/healthz", http.DefaultClient)
 	jar, _ := cookiejar.New(nil)
@@ -119,7 +130,7 @@ func TestConfirmationsSurviveAStop(t *testing.T) {
 	if len(all) != n {
 		t.Errorf("%d mails, want %d", len(all), n)
 	}
-	st, err := store.Open(ctx, filepath.Join(dir, "data", "crier.db"))
+	st, err := store.OpenDriver(ctx, driver, target)
 	if err != nil {
 		t.Fatal(err)
 	}
