@@ -16,6 +16,7 @@ import (
 	"github.com/crierhq/crier/sqldb"
 	"github.com/crierhq/crier/subscribers"
 	"github.com/crierhq/crier/web"
+	"github.com/crierhq/crier/web/console"
 )
 
 const storeUsage = `Usage: crier store copy --from sqlite:PATH --to postgres:DSN
@@ -95,7 +96,7 @@ func parseDatabase(flagName, v string) (driver, target string, err error) {
 // prepare brings db's tables to the current schema without putting rows in
 // them.
 func prepare(ctx context.Context, db *sql.DB) error {
-	steps := []func(context.Context, *sql.DB) error{subscribers.Prepare, web.PrepareShared, archive.Prepare}
+	steps := []func(context.Context, *sql.DB) error{subscribers.Prepare, web.PrepareShared, archive.Prepare, console.Prepare}
 	for _, f := range append(steps, channelTables...) {
 		if err := f(ctx, db); err != nil {
 			return err

@@ -13,6 +13,7 @@ import (
 	pgpeer "github.com/crierhq/crier/internal/testpeers/postgres"
 	"github.com/crierhq/crier/post"
 	"github.com/crierhq/crier/subscribers"
+	"github.com/crierhq/crier/web/console"
 )
 
 // TestStoreCopyToPostgres moves a SQLite installation (posts, deliveries,
@@ -68,6 +69,17 @@ func TestStoreCopyToPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := src.DB().Exec(`INSERT INTO email_recipients (send_id, subscriber_id, state, sent_at) VALUES ('post:md:vigil', $1, 'sent', $2)`, ann.ID, now); err != nil {
+		t.Fatal(err)
+	}
+	// The console's users and imports, as every daemon's store has them.
+	users, err := console.OpenUsers(ctx, src.DB(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := users.Add(ctx, "owner@camaca.example", console.RoleOwner, "correct horse battery"); err != nil {
+		t.Fatal(err)
+	}
+	if err := console.Prepare(ctx, src.DB()); err != nil {
 		t.Fatal(err)
 	}
 	src.Close()
