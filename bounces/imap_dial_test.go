@@ -60,10 +60,12 @@ func TestReaderDialsEveryWay(t *testing.T) {
 	user.Create("INBOX", nil)
 	mem.AddUser(user)
 	srv := imapserver.New(&imapserver.Options{
-		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) { return mem.NewSession(), nil, nil },
-		Caps:       imap.CapSet{imap.CapIMAP4rev1: {}},
-		TLSConfig:  serverTLS,
-		Logger:     log.New(io.Discard, "", 0),
+		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			return mem.NewSession(), nil, nil
+		},
+		Caps:      imap.CapSet{imap.CapIMAP4rev1: {}},
+		TLSConfig: serverTLS,
+		Logger:    log.New(io.Discard, "", 0),
 	})
 	t.Cleanup(func() { srv.Close() })
 	implicit, err := tls.Listen("tcp", "127.0.0.1:0", serverTLS)
