@@ -34,6 +34,10 @@ type ImportOptions struct {
 	// report so far: the first rep.Rows rows are then handled for good, and
 	// an import stopped later added none of the rows after them.
 	Committed func(rep ImportReport)
+	// KeepRejected, if above zero, keeps only the first KeepRejected
+	// rejected rows in the report and counts the rest in MoreRejected, so
+	// a file of bad rows costs no memory per row.
+	KeepRejected int
 }
 
 // The caps on one row of an import, so that a file's cost in memory is
@@ -89,8 +93,19 @@ type ImportReport struct {
 	// are (an import never overrides a supporter's own unsubscribe).
 	Existing int
 	Rejected []Rejected
+	// MoreRejected counts the rejected rows beyond ImportOptions.KeepRejected.
+	MoreRejected int
 	// Ignored are columns the importer does not know.
 	Ignored []string
+}
+
+// reject records a rejected row, unless the report keeps no more.
+func (rep *ImportReport) reject(keep int, r Rejected) {
+	if keep > 0 && len(rep.Rejected) >= keep {
+		rep.MoreRejected++
+		return
+	}
+	rep.Rejected = append(rep.Rejected, r)
 }
 
 // Columns Import understands. Only email is required.
@@ -161,7 +176,7 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (Im
 		if len(pending) == 0 {
 			return nil
 		}
-		err := s.importBatch(ctx, pending, opts.DryRun, &rep)
+		err := s.importBatch(ctx, pending, opts.DryRun, opts.KeepRejected, &rep)
 		pending = pending[:0]
 		if err == nil && opts.Committed != nil {
 			opts.Committed(rep)
@@ -187,7 +202,7 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (Im
 			var pe *csv.ParseError
 			if errors.As(err, &pe) && errors.Is(pe.Err, csv.ErrBareQuote) {
 				rep.Rows++
-				rep.Rejected = append(rep.Rejected, Rejected{Line: pe.StartLine, Reason: "a \" inside a field that is not in quotes; quote the field and double the \""})
+				rep.reject(opts.KeepRejected, Rejected{Line: pe.StartLine, Reason: "a \" inside a field that is not in quotes; quote the field and double the \""})
 				continue
 			}
 			// A broken quoted field swallows the rest of the file: stop.
@@ -203,13 +218,14 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (Im
 			rep.Rows--
 			continue // blank line
 		}
-		raw := field(rec, "email")
+		// A copy: the field shares the row's memory, which may be large.
+		raw := strings.Clone(field(rec, "email"))
 		reject := func(reason string) {
-			rep.Rejected = append(rep.Rejected, Rejected{Line: line, Email: raw, Reason: reason})
+			rep.reject(opts.KeepRejected, Rejected{Line: line, Email: raw, Reason: reason})
 		}
 		if i := longField(rec); i >= 0 {
 			if len(raw) > 254 {
-				raw = raw[:254]
+				raw = strings.Clone(raw[:254])
 			}
 			reject(fmt.Sprintf("column %d is %d bytes long; the limit per field is 64 KiB", i+1, len(rec[i])))
 			continue
@@ -276,7 +292,7 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (Im
 		default:
 			sub.Status = Unconfirmed
 		}
-		pending = append(pending, pendingRow{line: line, raw: raw, sub: sub})
+		pending = append(pending, pendingRow{line: line, raw: raw, sub: detached(sub)})
 		if len(pending) == batch {
 			if err := flush(); err != nil {
 				return rep, err
@@ -290,6 +306,21 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (Im
 		opts.Progress(rep.Rows)
 	}
 	return rep, nil
+}
+
+// detached copies the strings of sub that may share the memory of the row
+// they were read from, so a batch of rows holds only what it keeps.
+func detached(sub Subscriber) Subscriber {
+	sub.Name, sub.Language = strings.Clone(sub.Name), strings.Clone(sub.Language)
+	sub.ConsentSource, sub.ConsentIP = strings.Clone(sub.ConsentSource), strings.Clone(sub.ConsentIP)
+	lists := make([]string, len(sub.Lists))
+	for i, l := range sub.Lists {
+		lists[i] = strings.Clone(l)
+	}
+	if sub.Lists != nil {
+		sub.Lists = lists
+	}
+	return sub
 }
 
 // longField returns the index of the first field of rec longer than
@@ -327,7 +358,7 @@ type pendingRow struct {
 	sub  Subscriber
 }
 
-func (s *Store) importBatch(ctx context.Context, rows []pendingRow, dryRun bool, rep *ImportReport) error {
+func (s *Store) importBatch(ctx context.Context, rows []pendingRow, dryRun bool, keep int, rep *ImportReport) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("importing subscribers: %w", err)
@@ -341,9 +372,9 @@ func (s *Store) importBatch(ctx context.Context, rows []pendingRow, dryRun bool,
 		case errors.Is(err, ErrExists):
 			rep.Existing++
 		case errors.Is(err, ErrSuppressed):
-			rep.Rejected = append(rep.Rejected, Rejected{Line: r.line, Email: r.raw, Reason: "the address was erased at its owner's request; they can subscribe again through the form"})
+			rep.reject(keep, Rejected{Line: r.line, Email: r.raw, Reason: "the address was erased at its owner's request; they can subscribe again through the form"})
 		case errors.Is(err, ErrInvalid):
-			rep.Rejected = append(rep.Rejected, Rejected{Line: r.line, Email: r.raw, Reason: reasonOf(err)})
+			rep.reject(keep, Rejected{Line: r.line, Email: r.raw, Reason: reasonOf(err)})
 		case err != nil:
 			return fmt.Errorf("importing line %d: %w", r.line, err)
 		default:

@@ -3,10 +3,12 @@ package subscribers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // endless is a field of n bytes of "a", made as it is read.
@@ -37,8 +39,8 @@ func allocatedBy(f func()) uint64 {
 // TestImportRefusesAHugeField feeds a 150 MB field, as in issue 18: the
 // import stops at that row with an error that says why and where, the rows
 // before it are in, and memory stays that of a row, not of the file.
+// Not parallel: it measures the process's allocations.
 func TestImportRefusesAHugeField(t *testing.T) {
-	t.Parallel()
 	s, _ := openTest(t, "sqlite")
 	ctx := context.Background()
 	file := io.MultiReader(strings.NewReader("email,name\nann@example.org,Ann\nbob@example.org,\""),
@@ -70,5 +72,79 @@ func TestImportRejectsALongField(t *testing.T) {
 	}
 	if rep.Added != 1 || len(rep.Rejected) != 1 || rep.Rejected[0].Line != 2 || !strings.Contains(rep.Rejected[0].Reason, "column 3") || !strings.Contains(rep.Rejected[0].Reason, "64 KiB") {
 		t.Fatalf("report %+v", rep)
+	}
+}
+
+// rowsReader makes a CSV as it is read: good rows with a 60 KiB column
+// (ignored), then bad rows.
+type rowsReader struct {
+	good, bad, i int
+	buf          []byte
+}
+
+func (r *rowsReader) Read(p []byte) (int, error) {
+	for len(r.buf) == 0 {
+		switch {
+		case r.i == 0:
+			r.buf = []byte("email,name,notes\n")
+		case r.i <= r.good:
+			r.buf = fmt.Appendf(nil, "p%d@example.org,P %d,%s\n", r.i, r.i, strings.Repeat("n", 60<<10))
+		case r.i <= r.good+r.bad:
+			r.buf = fmt.Appendf(nil, "bad%d,,\n", r.i)
+		default:
+			return 0, io.EOF
+		}
+		r.i++
+	}
+	n := copy(p, r.buf)
+	r.buf = r.buf[n:]
+	return n, nil
+}
+
+// liveHeapDuring returns the most memory in use (after a collection) while
+// f runs, sampled every 20 ms.
+func liveHeapDuring(f func()) uint64 {
+	var peak uint64
+	stop, sampled := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			var m runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&m)
+			peak = max(peak, m.HeapAlloc)
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}()
+	f()
+	close(stop)
+	<-sampled
+	return peak
+}
+
+// TestImportMemoryIsARowsNotTheFiles: 36 MiB of rows near the caps cost
+// the memory of a batch at a time, not of every row read, and a file of bad
+// rows keeps only the rejected rows the caller asks for. Not parallel: it
+// measures the process's heap.
+func TestImportMemoryIsARowsNotTheFiles(t *testing.T) {
+	s, _ := openTest(t, "sqlite")
+	var rep ImportReport
+	var err error
+	peak := liveHeapDuring(func() {
+		rep, err = s.Import(context.Background(), &rowsReader{good: 600, bad: 50_000}, ImportOptions{KeepRejected: 100})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Added != 600 || len(rep.Rejected) != 100 || rep.MoreRejected != 50_000-100 {
+		t.Fatalf("added %d, kept %d rejected, %d more", rep.Added, len(rep.Rejected), rep.MoreRejected)
+	}
+	t.Logf("36 MiB of rows: at most %.1f MiB live", float64(peak)/(1<<20))
+	if peak > 16<<20 {
+		t.Errorf("%d MiB live while importing 36 MiB of rows: the import keeps rows it has read", peak>>20)
 	}
 }

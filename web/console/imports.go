@@ -178,7 +178,7 @@ func (c *Console) saveImport(ctx context.Context, id, state string, rep subscrib
 	}
 	if _, err := c.db().ExecContext(ctx, `UPDATE console_imports SET state = $1, rows_done = $2, added = $3, confirmed = $4, existing = $5,
 		rejected = $6, detail = $7, error = $8, beat_at = $9, finished_at = $10 WHERE id = $11`,
-		state, rep.Rows, rep.Added, rep.Confirmed, rep.Existing, len(rep.Rejected), string(detail), errText, now, finished, id); err != nil {
+		state, rep.Rows, rep.Added, rep.Confirmed, rep.Existing, len(rep.Rejected)+rep.MoreRejected, string(detail), errText, now, finished, id); err != nil {
 		return fmt.Errorf("recording the import's progress: %w", err)
 	}
 	return nil
@@ -307,7 +307,7 @@ func (c *Console) runImport(ctx context.Context, rec importRecord, f *os.File, c
 	defer f.Close()
 	var written subscribers.ImportReport
 	rep, err := c.opts.Subscribers.Import(ctx, f, subscribers.ImportOptions{
-		Source: "import:" + rec.Name + " (console, " + by + ")", Consented: consented,
+		Source: "import:" + rec.Name + " (console, " + by + ")", Consented: consented, KeepRejected: rejectedShown,
 		Committed: func(rep subscribers.ImportReport) {
 			written = rep
 			if err := c.saveImport(ctx, rec.ID, importRunning, rep, ""); err != nil && ctx.Err() == nil {

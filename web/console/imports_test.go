@@ -132,3 +132,20 @@ func TestSecondImportIsRefused(t *testing.T) {
 }
 
 var rowsHandledRe = regexp.MustCompile(`after (\d+) of about (\d+) rows: (\d+) added`)
+
+// TestImportShowsTheFirstRejectedRows: a file of bad rows lists the first
+// 100 on its page and counts the rest.
+func TestImportShowsTheFirstRejectedRows(t *testing.T) {
+	t.Parallel()
+	b := setupImports(t, nil)
+	var sb strings.Builder
+	sb.WriteString("email\n")
+	for i := range 250 {
+		fmt.Fprintf(&sb, "bad%d\n", i)
+	}
+	p := b.editor.upload("bad.csv", []byte(sb.String()))
+	done := b.editor.waitImported(p.loc)
+	if !strings.Contains(done.body, "250 rejected") || !strings.Contains(done.body, "the first 100; 150 more") || strings.Count(done.body, "<tr><td>") != 100 {
+		t.Fatalf("the page of 250 bad rows:\n%s", done.body)
+	}
+}
