@@ -72,11 +72,12 @@ func (app *App) mountConsole(ctx context.Context, srv *web.Server, st *store.Sto
 		Users: users, Store: st, Publisher: b, Render: render,
 		Subscribers: subs, SendTest: sendTest, Feeds: feeds, RequireApproval: cfg.Console.RequireApproval,
 		PublicURL: cfg.HTTP.PublicURL, DataDir: cfg.DataPath(), Location: cfg.Location(), Campaign: cfg.Campaign.Name,
-		Logger: app.Logger, ClientIP: clientIP,
+		Logger: app.Logger, ClientIP: clientIP, Lifetime: ctx,
 	})
 	if err != nil {
 		return nil, err
 	}
 	c.Mount(srv)
+	app.console = c
 	return users, nil
 }

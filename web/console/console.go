@@ -86,6 +86,10 @@ type Options struct {
 	// ClientIP names the client for throttling (behind trusted proxies);
 	// nil means the connection's address.
 	ClientIP func(r *http.Request) string
+	// Lifetime is the daemon's: work the console runs in the background
+	// (a supporters' import) stops when it ends. Nil means never; Stop
+	// ends that work too.
+	Lifetime context.Context
 }
 
 // Console is the organisers' web console.
@@ -97,6 +101,7 @@ type Console struct {
 	previews *previewCache
 	imports  *imports
 	counts   countCache
+	lifetime context.Context
 }
 
 // Mounter is where the console mounts its routes (web.Server).
@@ -127,7 +132,16 @@ func New(opts Options) (*Console, error) {
 			return host
 		}
 	}
-	c := &Console{opts: opts, throttle: newThrottle(opts.Now), previews: newPreviewCache(opts.Now), imports: &imports{m: map[string]*importJob{}}}
+	if opts.Lifetime == nil {
+		opts.Lifetime = context.Background()
+	}
+	if opts.Store != nil {
+		if err := prepareImports(opts.Lifetime, opts.Store.DB()); err != nil {
+			return nil, err
+		}
+	}
+	c := &Console{opts: opts, throttle: newThrottle(opts.Now), previews: newPreviewCache(opts.Now),
+		imports: &imports{m: map[string]context.CancelFunc{}}, lifetime: opts.Lifetime}
 	if err := c.parseTemplates(); err != nil {
 		return nil, err
 	}

@@ -3,14 +3,10 @@ package console
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/crierhq/crier/subscribers"
@@ -46,8 +42,16 @@ func (c *Console) showSupporters(w http.ResponseWriter, r *http.Request, s Sessi
 			return
 		}
 	}
+	// An import of theirs the daemon stopped says so here too: its page
+	// may be long closed.
+	var interrupted, interruptedID string
+	if last, ok, err := c.lastImport(ctx, s.User.ID); err != nil {
+		c.opts.Logger.Error("console: reading the last import", "err", err)
+	} else if ok && last.State == importInterrupted {
+		interrupted, interruptedID = interruptedText(last), last.ID
+	}
 	w.WriteHeader(status)
-	c.render(w, r, s, "supporters", map[string]any{"Counts": []struct {
+	c.render(w, r, s, "supporters", map[string]any{"Interrupted": interrupted, "InterruptedID": interruptedID, "Counts": []struct {
 		Label string
 		N     int
 	}{{"Confirmed", counts[subscribers.Confirmed]}, {"Waiting for confirmation", counts[subscribers.Unconfirmed]},
@@ -178,118 +182,4 @@ func (c *Console) exportSupporters(w http.ResponseWriter, r *http.Request, s Ses
 	if _, err := c.opts.Subscribers.Export(r.Context(), w, ""); err != nil {
 		c.opts.Logger.Error("console: exporting supporters", "err", err)
 	}
-}
-
-// importJob is a CSV import running in the background, followed by its page.
-type importJob struct {
-	ID       string
-	UserID   int64
-	Name     string
-	Size     int64
-	read     atomic.Int64
-	rows     atomic.Int64
-	mu       sync.Mutex
-	done     bool
-	err      error
-	report   subscribers.ImportReport
-	started  time.Time
-	finished time.Time
-}
-
-type imports struct {
-	mu sync.Mutex
-	m  map[string]*importJob
-}
-
-type countingReader struct {
-	r io.Reader
-	n *atomic.Int64
-}
-
-func (c countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n.Add(int64(n))
-	return n, err
-}
-
-const maxImportBytes = 200 << 20
-
-func (c *Console) importSupporters(w http.ResponseWriter, r *http.Request, s Session) {
-	if c.noNewsletter(w, r, s) {
-		return
-	}
-	file, hdr, err := r.FormFile("csv")
-	if err != nil {
-		c.showSupporters(w, r, s, "", "Choose a CSV file to import (at most 200 MB).", http.StatusUnprocessableEntity)
-		return
-	}
-	// Copy to a temporary file: the import outlives this request.
-	tmp, err := os.CreateTemp("", "crier-import-*.csv")
-	if err != nil {
-		file.Close()
-		c.serverError(w, r, "receiving the file", err)
-		return
-	}
-	size, err := io.Copy(tmp, file)
-	file.Close()
-	if err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		c.serverError(w, r, "receiving the file", err)
-		return
-	}
-	job := &importJob{ID: randomToken()[:16], UserID: s.User.ID, Name: hdr.Filename, Size: size, started: c.opts.Now()}
-	c.imports.mu.Lock()
-	c.imports.m[job.ID] = job
-	c.imports.mu.Unlock()
-	consented := r.PostFormValue("consented") != ""
-	go c.runImport(job, tmp, consented, s.User.Email)
-	http.Redirect(w, r, "/supporters/import/"+job.ID, http.StatusSeeOther)
-}
-
-func (c *Console) runImport(job *importJob, f *os.File, consented bool, by string) {
-	defer os.Remove(f.Name())
-	defer f.Close()
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		job.finish(subscribers.ImportReport{}, err, c.opts.Now())
-		return
-	}
-	rep, err := c.opts.Subscribers.Import(context.Background(), countingReader{f, &job.read}, subscribers.ImportOptions{
-		Source: "import:" + job.Name + " (console, " + by + ")", Consented: consented,
-		Progress: func(rows int) { job.rows.Store(int64(rows)) },
-	})
-	job.finish(rep, err, c.opts.Now())
-	c.counts.invalidate()
-}
-
-func (j *importJob) finish(rep subscribers.ImportReport, err error, now time.Time) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.done, j.err, j.report, j.finished = true, err, rep, now
-}
-
-func (c *Console) importStatus(w http.ResponseWriter, r *http.Request, s Session) {
-	c.imports.mu.Lock()
-	job := c.imports.m[r.PathValue("id")]
-	c.imports.mu.Unlock()
-	if job == nil || job.UserID != s.User.ID {
-		http.NotFound(w, r)
-		return
-	}
-	job.mu.Lock()
-	done, err, rep := job.done, job.err, job.report
-	job.mu.Unlock()
-	pct := 100
-	if !done && job.Size > 0 {
-		pct = int(job.read.Load() * 100 / job.Size)
-	}
-	data := map[string]any{"Job": job, "Done": done, "Percent": pct, "Rows": job.rows.Load(), "Report": rep}
-	if err != nil {
-		data["Error"] = fmt.Sprintf("The import stopped: %v", err)
-	}
-	if !done {
-		// Without script the page refreshes itself; with it, console.js polls.
-		w.Header().Set("Refresh", "2")
-	}
-	c.render(w, r, s, "import", data)
 }
