@@ -49,16 +49,6 @@ CREATE TABLE console_imports (
 CREATE UNIQUE INDEX console_imports_one_running ON console_imports (state) WHERE state = 'running';
 `}
 
-// Prepare brings the console's tables (users, sessions, the posts'
-// workflow and history, imports) up to date without putting rows in them,
-// for crier store copy's target.
-func Prepare(ctx context.Context, db *sql.DB) error {
-	if _, err := OpenUsers(ctx, db, nil); err != nil {
-		return err
-	}
-	return prepareImports(ctx, db)
-}
-
 // prepareImports brings console_imports up to date.
 func prepareImports(ctx context.Context, db *sql.DB) error {
 	return migrate.Up(ctx, db, "console-imports", importsSchema)
