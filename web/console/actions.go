@@ -142,7 +142,7 @@ func (c *Console) retry(w http.ResponseWriter, r *http.Request, s Session) {
 	id, channel := r.PathValue("id"), r.PostFormValue("channel")
 	sp, err := c.opts.Store.Post(r.Context(), id)
 	if err != nil {
-		http.NotFound(w, r)
+		c.notFound(w, r, "no post has this id")
 		return
 	}
 	d, err := c.opts.Store.Delivery(r.Context(), id, channel)
@@ -181,7 +181,7 @@ func (c *Console) testNewsletter(w http.ResponseWriter, r *http.Request, s Sessi
 	}
 	sp, err := c.opts.Store.Post(r.Context(), r.PathValue("id"))
 	if err != nil {
-		http.NotFound(w, r)
+		c.notFound(w, r, "no post has this id")
 		return
 	}
 	msg := "A test copy of the newsletter was sent to " + s.User.Email + "."

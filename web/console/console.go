@@ -190,6 +190,10 @@ func (c *Console) routes() {
 	mux.Handle("GET /users", c.auth(RoleOwner, c.usersPage))
 	mux.Handle("POST /users", c.auth(RoleOwner, c.addUser))
 	mux.Handle("POST /users/remove", c.auth(RoleOwner, c.removeUser))
+	// Anything else under the console's sections gets a page that explains.
+	for _, p := range []string{"/posts/", "/preview/", "/supporters/", "/users/"} {
+		mux.Handle(p, c.auth(RoleAuthor, c.unknownPage))
+	}
 	c.mux = mux
 }
 

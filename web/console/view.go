@@ -216,7 +216,7 @@ func (c *Console) renderPost(w http.ResponseWriter, r *http.Request, s Session, 
 	ctx := r.Context()
 	sp, err := c.opts.Store.Post(ctx, id)
 	if err != nil {
-		http.NotFound(w, r)
+		c.notFound(w, r, "no post has this id")
 		return
 	}
 	m, isConsole, err := c.meta(ctx, id)

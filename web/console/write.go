@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -35,6 +36,10 @@ type postForm struct {
 	Tags           string
 	Alt            string
 	ImageURL       string
+	// ImageName is the console upload the post shows (a hidden field), so
+	// that an image accepted by a refused form is still there when the
+	// corrected form is sent.
+	ImageName      string
 	ContentWarning string
 	Language       string
 	ScheduleFor    string
@@ -53,6 +58,9 @@ func (c *Console) formFromPost(p post.Post) postForm {
 		ContentWarning: p.ContentWarning, Language: p.Language}
 	if p.Image != nil {
 		f.Alt, f.ImageURL = p.Image.Alt, p.Image.URL
+		if name := c.uploadName(p.Image); name != "" {
+			f.ImageName, f.ImageURL = name, "/media/"+name
+		}
 	}
 	if !p.PublishAt.IsZero() && !p.Draft {
 		f.ScheduleFor = p.PublishAt.In(c.opts.Location).Format(datetimeLocal)
@@ -97,6 +105,9 @@ func (c *Console) postFromForm(r *http.Request, p post.Post) (post.Post, map[str
 	}
 	if len(p.Channels) == 0 {
 		p.Channels = nil
+	}
+	if img := c.uploadedImage(r.PostFormValue("image_name")); img != nil {
+		p.Image = img // chosen in a form that was refused, or the post's own
 	}
 	if alt := strings.TrimSpace(r.PostFormValue("alt")); p.Image != nil {
 		p.Image.Alt = alt
@@ -146,6 +157,32 @@ func (c *Console) saveUpload(r *http.Request) (*post.Image, error) {
 		return nil, fmt.Errorf("storing the image: %w", err)
 	}
 	return &post.Image{URL: strings.TrimRight(c.opts.PublicURL, "/") + "/media/" + name, File: path}, nil
+}
+
+// uploadNameRe is the shape of the names saveUpload gives.
+var uploadNameRe = regexp.MustCompile(`^[a-z0-9]{20}\.(png|jpg|gif|webp)$`)
+
+// uploadedImage is the image of an upload named in a form, nil when the
+// name is not one of the console's stored uploads.
+func (c *Console) uploadedImage(name string) *post.Image {
+	if !uploadNameRe.MatchString(name) {
+		return nil
+	}
+	path := filepath.Join(c.opts.DataDir, "uploads", name)
+	if _, err := os.Stat(path); err != nil {
+		return nil
+	}
+	return &post.Image{URL: strings.TrimRight(c.opts.PublicURL, "/") + "/media/" + name, File: path}
+}
+
+// uploadName is the name of the console upload an image is, "" for an
+// image from elsewhere.
+func (c *Console) uploadName(img *post.Image) string {
+	name := filepath.Base(img.File)
+	if img.File == "" || filepath.Dir(img.File) != filepath.Join(c.opts.DataDir, "uploads") || !uploadNameRe.MatchString(name) {
+		return ""
+	}
+	return name
 }
 
 // media serves an uploaded image (public: Discord and mail readers load it).
@@ -202,7 +239,7 @@ func (c *Console) loadConsolePost(w http.ResponseWriter, r *http.Request) (store
 	id := r.PathValue("id")
 	sp, err := c.opts.Store.Post(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
-		http.NotFound(w, r)
+		c.notFound(w, r, "no post has this id")
 		return sp, Meta{}, false
 	}
 	if err != nil {
@@ -234,6 +271,12 @@ func (c *Console) savePost(w http.ResponseWriter, r *http.Request, s Session) {
 		m     Meta
 		isNew = r.PathValue("id") == ""
 	)
+	if !isNew {
+		// A post never saved (a form refused before its first save, or
+		// opened before this was fixed) is saved as new, never lost.
+		_, err := c.opts.Store.Post(ctx, r.PathValue("id"))
+		isNew = errors.Is(err, store.ErrNotFound)
+	}
 	if isNew {
 		p = post.Post{ID: newPostID(), Draft: true}
 		p.Source = post.Source{Kind: Kind, Name: "console", Key: p.ID, Ref: "/posts/" + p.ID}
@@ -275,7 +318,11 @@ func (c *Console) savePost(w http.ResponseWriter, r *http.Request, s Session) {
 	if len(problems) > 0 {
 		f := c.formFromPost(p)
 		f.ScheduleFor = r.PostFormValue("schedule_for")
+		f.Alt = strings.TrimSpace(r.PostFormValue("alt")) // kept when the image is refused
 		f.Problems = problems
+		if isNew {
+			f.ID = "" // never saved: the corrected form creates it
+		}
 		w.WriteHeader(http.StatusUnprocessableEntity)
 		c.render(w, r, s, "write", map[string]any{"Form": f, "New": isNew, "Meta": m})
 		return

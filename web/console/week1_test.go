@@ -1,0 +1,90 @@
+package console
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// Tests for issue 20's "loses or misleads" items: an organiser's first week.
+
+// sendMultipart posts a write form with an optional image.
+func (br *browser) sendMultipart(path string, fields map[string]string, fileName string, data []byte) page {
+	br.t.Helper()
+	fileField := ""
+	if fileName != "" {
+		fileField = "image"
+	}
+	body, ctype := multipartForm(br.t, fields, fileField, fileName, data)
+	req, _ := http.NewRequest("POST", br.base+path, body)
+	req.Header.Set("Content-Type", ctype)
+	resp, err := br.client.Do(req)
+	if err != nil {
+		br.t.Fatal(err)
+	}
+	return readPage(br.t, resp)
+}
+
+var (
+	formActionRe = regexp.MustCompile(`<form id="write" method="post" action="([^"]*)"`)
+	imageNameRe  = regexp.MustCompile(`name="image_name" value="([^"]*)"`)
+)
+
+func TestRefusedNewPostIsKeptWhenCorrected(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	editor := b.browser(t).signedIn("editor@example.org")
+	tok := editor.csrf()
+	fields := map[string]string{"csrf": tok, "title": "Vigil", "body": "Bring a candle, step-free.", "alt": "Candles on steps",
+		"action": "schedule", "schedule_for": "2020-01-01T09:00"}
+	// A time in the past: the form comes back with the image and every field.
+	p := editor.sendMultipart("/posts", fields, "vigil.png", pngHeader())
+	if p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, "in the past") {
+		t.Fatalf("past time: %d", p.status)
+	}
+	if m := formActionRe.FindStringSubmatch(p.body); m == nil || m[1] != "/posts" {
+		t.Fatalf("the refused new post's form goes to %v, not /posts", m)
+	}
+	m := imageNameRe.FindStringSubmatch(p.body)
+	if m == nil || m[1] == "" || !strings.Contains(p.body, "Candles on steps") || !strings.Contains(p.body, "Bring a candle, step-free.") {
+		t.Fatalf("the refused form lost the image or the text:\n%s", p.body)
+	}
+	// Corrected and saved: the post is created with its text and image.
+	fields["schedule_for"], fields["image_name"] = "2031-05-02T09:00", m[1]
+	p = editor.sendMultipart(formActionRe.FindStringSubmatch(p.body)[1], fields, "", nil)
+	if p.status != http.StatusSeeOther || !strings.HasPrefix(p.loc, "/posts/console:") {
+		t.Fatalf("saving the corrected post: %d %s\n%s", p.status, p.loc, p.body)
+	}
+	sp, err := b.st.Post(context.Background(), strings.TrimPrefix(p.loc, "/posts/"))
+	if err != nil || sp.Post.Body != "Bring a candle, step-free." || sp.Post.Image == nil || sp.Post.Image.Alt != "Candles on steps" {
+		t.Fatalf("saved post %+v %v", sp.Post, err)
+	}
+
+	// A refused image keeps the alt text.
+	fields = map[string]string{"csrf": tok, "title": "Pic", "alt": "A march", "action": "save"}
+	p = editor.sendMultipart("/posts", fields, "evil.png", []byte("<html>not a picture"))
+	if p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, ">A march</textarea>") {
+		t.Fatalf("refused image: %d, alt text kept: %v", p.status, strings.Contains(p.body, "A march"))
+	}
+
+	// A form opened for a post that was never saved still saves, as new.
+	p = editor.post("/posts/console:neversaved", url.Values{"csrf": {tok}, "title": {"Stale form"}, "action": {"save"}})
+	if p.status != http.StatusSeeOther || !strings.HasPrefix(p.loc, "/posts/console:") {
+		t.Fatalf("a never-saved post's form: %d %s", p.status, p.body)
+	}
+}
+
+func TestUnknownPagesExplain(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	editor := b.browser(t).signedIn("editor@example.org")
+	for _, path := range []string{"/posts/console:nothing", "/posts/console:nothing/edit", "/posts/a/b/c", "/supporters/x/y", "/users/zz"} {
+		p := editor.get(path)
+		if p.status != http.StatusNotFound || !strings.Contains(p.body, "<h1>Not found</h1>") || !strings.Contains(p.body, `<nav aria-label="Console">`) {
+			t.Errorf("%s: %d\n%s", path, p.status, p.body)
+		}
+	}
+}
