@@ -28,14 +28,14 @@ var imageTypes = map[string]string{"image/png": ".png", "image/jpeg": ".jpg", "i
 
 // postForm is the write form's content.
 type postForm struct {
-	ID             string
-	Title          string
-	Body           string
-	Summary        string
-	Link           string
-	Tags           string
-	Alt            string
-	ImageURL       string
+	ID       string
+	Title    string
+	Body     string
+	Summary  string
+	Link     string
+	Tags     string
+	Alt      string
+	ImageURL string
 	// ImageName is the console upload the post shows (a hidden field), so
 	// that an image accepted by a refused form is still there when the
 	// corrected form is sent.
