@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/crierhq/crier/bot"
@@ -30,9 +31,12 @@ func (app *App) mountConsole(ctx context.Context, srv *web.Server, st *store.Sto
 	}
 	// Each preview is drawn by its channel's type; a channel that knows
 	// its character budget (Mastodon) says it.
-	types, limits := map[string]string{}, map[string]int{}
+	types, limits, local := map[string]string{}, map[string]int{}, map[string]string{}
 	for _, inst := range app.Instances {
 		types[inst.Name] = inst.Type
+		if inst.Settings.Enabled() && inst.UsesOutbox() {
+			local[inst.Name] = localReason(inst)
+		}
 		if l, ok := inst.Settings.(interface{ CharacterLimit() int }); ok {
 			limits[inst.Name] = l.CharacterLimit()
 		}
@@ -71,6 +75,7 @@ func (app *App) mountConsole(ctx context.Context, srv *web.Server, st *store.Sto
 	c, err := console.New(console.Options{
 		Users: users, Store: st, Publisher: b, Render: render,
 		Subscribers: subs, SendTest: sendTest, Feeds: feeds, RequireApproval: cfg.Console.RequireApproval,
+		Outbox: local, OutboxDir: cfg.DataPath("outbox"),
 		PublicURL: cfg.HTTP.PublicURL, DataDir: cfg.DataPath(), Location: cfg.Location(), Campaign: cfg.Campaign.Name,
 		Logger: app.Logger, ClientIP: clientIP,
 	})
@@ -79,4 +84,23 @@ func (app *App) mountConsole(ctx context.Context, srv *web.Server, st *store.Sto
 	}
 	c.Mount(srv)
 	return users, nil
+}
+
+// localReason says why a channel only saves posts locally, as the console
+// shows it ("Saved locally, not sent (no Bluesky account connected)").
+func localReason(inst channels.Instance) string {
+	if inst.Settings.Mode() == channels.ModeOutbox {
+		return "mode: outbox in config.yaml"
+	}
+	switch inst.Type {
+	case "email":
+		return "no mail server configured"
+	case "discord":
+		return "no Discord webhook connected"
+	}
+	name := inst.Type
+	if name != "" {
+		name = strings.ToUpper(name[:1]) + name[1:]
+	}
+	return "no " + name + " account connected"
 }

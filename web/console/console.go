@@ -78,6 +78,12 @@ type Options struct {
 	RequireApproval bool
 	// PublicURL decides the Secure cookie flag and builds image URLs.
 	PublicURL string
+	// Outbox names the channels that only save posts locally (render to
+	// the outbox folder, having no account), each with why, e.g. "no
+	// Bluesky account connected".
+	Outbox map[string]string
+	// OutboxDir is the outbox folder, where the saved copies are.
+	OutboxDir string
 	// DataDir holds uploaded images (DataDir/uploads).
 	DataDir  string
 	Location *time.Location
@@ -169,6 +175,7 @@ func (c *Console) routes() {
 	mux.Handle("GET /posts/{id}/edit", c.auth(RoleAuthor, c.editPost))
 	mux.Handle("POST /posts/{id}", c.auth(RoleAuthor, c.savePost))
 	mux.Handle("GET /posts/{id}/markdown", c.auth(RoleAuthor, c.downloadMarkdown))
+	mux.Handle("GET /posts/{id}/saved/{channel}", c.auth(RoleAuthor, c.savedCopy))
 	mux.Handle("POST /posts/{id}/approve", c.auth(RoleEditor, c.approve))
 	mux.Handle("POST /posts/{id}/schedule", c.auth(RoleEditor, c.schedule))
 	mux.Handle("POST /posts/{id}/publish", c.auth(RoleEditor, c.publishNow))

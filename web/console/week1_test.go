@@ -4,9 +4,16 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/channels/outbox"
+	"github.com/crierhq/crier/internal/testpeers/postgres"
+	"github.com/crierhq/crier/post"
 )
 
 // Tests for issue 20's "loses or misleads" items: an organiser's first week.
@@ -85,6 +92,71 @@ func TestUnknownPagesExplain(t *testing.T) {
 		p := editor.get(path)
 		if p.status != http.StatusNotFound || !strings.Contains(p.body, "<h1>Not found</h1>") || !strings.Contains(p.body, `<nav aria-label="Console">`) {
 			t.Errorf("%s: %d\n%s", path, p.status, p.body)
+		}
+	}
+}
+
+func TestSavedLocallyIsNeverShownAsSent(t *testing.T) {
+	t.Parallel()
+	postgres.EachDriver(t, func(t *testing.T, driver string) { testSavedLocallyIsNeverShownAsSent(t, driver) })
+}
+
+func testSavedLocallyIsNeverShownAsSent(t *testing.T, driver string) {
+	b := setupOn(t, driver)
+	ctx := context.Background()
+	b.c.opts.OutboxDir = t.TempDir()
+	b.c.opts.Outbox = map[string]string{"mastodon": "no Mastodon account connected"}
+	now := b.now.Now()
+	mk := func(id string, outbox map[string]bool) {
+		p := post.Post{ID: id, Title: id, PublishAt: now, Source: post.Source{Kind: "markdown", Name: "posts", Key: id}}
+		if err := b.st.SavePost(ctx, p, store.PostPublished, now); err != nil {
+			t.Fatal(err)
+		}
+		for ch, local := range outbox {
+			if _, err := b.st.DB().ExecContext(ctx, `INSERT INTO deliveries (post_id, channel, state, outbox, created_at, updated_at) VALUES ($1, $2, 'sent', $3, $4, $4)`, id, ch, local, now); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	mk("md:local", map[string]bool{"mastodon": true})
+	mk("md:mixed", map[string]bool{"mastodon": true, "discord": false})
+	os.MkdirAll(filepath.Join(b.c.opts.OutboxDir, "mastodon"), 0o750)
+	os.WriteFile(filepath.Join(b.c.opts.OutboxDir, "mastodon", outbox.FileBase("md:local")+".json"), []byte(`{"text":"the toot"}`), 0o640)
+	for state, id := range map[string]string{"local": "md:local", "sent": "md:mixed"} {
+		rows, _, err := b.c.listPosts(ctx, state, "", 1)
+		if err != nil || len(rows) != 1 || rows[0].ID != id || string(rows[0].State) != state {
+			t.Errorf("filter %s: %+v %v, want only %s", state, rows, err, id)
+		}
+	}
+	editor := b.browser(t).signedIn("editor@example.org")
+	list := editor.get("/posts")
+	if !strings.Contains(list.body, `<span class="state state-local">Saved locally, not sent</span>`) ||
+		!strings.Contains(list.body, `href="/posts/md:local/saved/mastodon">mastodon: saved locally, not sent (no Mastodon account connected)</a>`) ||
+		strings.Contains(list.body, "mastodon: sent") {
+		t.Errorf("posts list:\n%s", list.body)
+	}
+	pg := editor.get("/posts/md:local")
+	if !strings.Contains(pg.body, "Saved locally, not sent (no Mastodon account connected)") || strings.Contains(pg.body, ">outbox<") {
+		t.Errorf("post page:\n%s", pg.body)
+	}
+	if saved := editor.get("/posts/md:local/saved/mastodon"); saved.status != 200 || saved.body != `{"text":"the toot"}` {
+		t.Errorf("saved copy: %d %s", saved.status, saved.body)
+	}
+	if saved := editor.get("/posts/md:mixed/saved/discord"); saved.status != http.StatusNotFound {
+		t.Errorf("a delivery that left has no saved copy: %d", saved.status)
+	}
+	cal := editor.get("/calendar")
+	if !strings.Contains(cal.body, `class="entry local"`) || !strings.Contains(cal.body, "(saved locally, not sent)") {
+		t.Errorf("calendar:\n%s", cal.body)
+	}
+	// While one channel can send there is no banner; when none can, every page says so.
+	if strings.Contains(list.body, "Nothing is being sent") {
+		t.Error("banner shown while discord can send")
+	}
+	b.c.opts.Outbox["discord"] = "no Discord webhook connected"
+	for _, path := range []string{"/posts", "/calendar", "/posts/new", "/feeds"} {
+		if p := editor.get(path); !strings.Contains(p.body, "Nothing is being sent") {
+			t.Errorf("%s has no banner", path)
 		}
 	}
 }
