@@ -124,7 +124,7 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 	if nl != nil {
 		subs = nl.Store
 	}
-	if app.consoleUsers, err = app.mountConsole(ctx, srv, st, b, subs, func(r *http.Request) string { return web.ClientIP(r, proxies) }); err != nil {
+	if app.consoleUsers, err = app.mountConsole(ctx, srv, st, b, subs, nl, func(r *http.Request) string { return web.ClientIP(r, proxies) }); err != nil {
 		return nil, nil, fmt.Errorf("mounting the console: %w", err)
 	}
 	if nl != nil {

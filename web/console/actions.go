@@ -124,13 +124,27 @@ func (c *Console) cancel(w http.ResponseWriter, r *http.Request, s Session) {
 		return
 	}
 	if sp.State != store.PostScheduled {
-		c.refuse(w, r, s, "Only a scheduled post can be cancelled; this one is "+string(sp.State)+".")
+		c.refuse(w, r, s, "Only a scheduled post can be unscheduled; this one is "+string(sp.State)+".")
 		return
 	}
+	if !confirmed(r) {
+		c.askFirst(w, r, s, question{
+			Title: "Unschedule “" + sp.Post.Title + "”?",
+			Consequences: []string{
+				"It will not go out on " + c.showTime(sp.Post.PublishAt) + ". It becomes a draft again, on no channel.",
+				"The time is kept: the post's page offers to schedule it again for the same time in one click.",
+			},
+			Action: "/posts/" + m.PostID + "/cancel",
+			Button: "Yes, unschedule", Back: "/posts/" + m.PostID, BackLabel: "Keep it scheduled",
+		})
+		return
+	}
+	// The post keeps its time (PublishAt), so that it can be scheduled
+	// again as it was.
 	p := sp.Post
 	p.Draft = true
 	m.Workflow = WorkflowCancelled
-	if err := c.saveConsolePost(r.Context(), p, store.PostDraft, m, s.User.Email, "cancelled", "was scheduled for "+c.showTime(sp.Post.PublishAt)); err != nil {
+	if err := c.saveConsolePost(r.Context(), p, store.PostDraft, m, s.User.Email, "unscheduled", "was scheduled for "+c.showTime(sp.Post.PublishAt)); err != nil {
 		c.serverError(w, r, "cancelling the post", err)
 		return
 	}

@@ -73,7 +73,11 @@ type Options struct {
 	// SendTest mails one copy of a post's newsletter to an organiser; nil
 	// when the newsletter is off.
 	SendTest func(ctx context.Context, p post.Post, to string) error
-	Feeds    []Feed
+	// Reconfirm mails a confirmation link to an address erased at its
+	// owner's request: it is back on the list only if they confirm. Nil
+	// when the newsletter is off.
+	Reconfirm func(ctx context.Context, email, by string) error
+	Feeds     []Feed
 	// RequireApproval: an author's post can't go out until an editor approves it.
 	RequireApproval bool
 	// PublicURL decides the Secure cookie flag and builds image URLs.
@@ -191,6 +195,7 @@ func (c *Console) routes() {
 	mux.Handle("GET /supporters/export", c.auth(RoleEditor, c.exportSupporters))
 	mux.Handle("POST /supporters", c.auth(RoleEditor, c.addSupporter))
 	mux.Handle("POST /supporters/remove", c.auth(RoleEditor, c.removeSupporter))
+	mux.Handle("POST /supporters/reconfirm", c.auth(RoleOwner, c.reconfirmSupporter))
 	mux.Handle("POST /supporters/import", c.auth(RoleEditor, c.importSupporters))
 	mux.Handle("GET /supporters/import/{id}", c.auth(RoleEditor, c.importStatus))
 	mux.Handle("GET /supporters/{id}", c.auth(RoleEditor, c.supporter))

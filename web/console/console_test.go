@@ -422,7 +422,7 @@ func testApprovalFlowAndHistory(t *testing.T, driver string) {
 	if p := editor.post("/posts/"+id+"/schedule", url.Values{"csrf": {etok}, "schedule_for": {"2031-05-01T09:30"}}); p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, "in the past") {
 		t.Fatalf("schedule in the past: %d", p.status)
 	}
-	if p := editor.post("/posts/"+id+"/cancel", url.Values{"csrf": {etok}}); p.status != http.StatusSeeOther {
+	if p := editor.post("/posts/"+id+"/cancel", url.Values{"csrf": {etok}, "confirm": {"yes"}}); p.status != http.StatusSeeOther {
 		t.Fatalf("cancel: %d", p.status)
 	}
 	if p := editor.post("/posts/"+id+"/publish", url.Values{"csrf": {etok}}); p.status != http.StatusSeeOther {
@@ -433,7 +433,7 @@ func testApprovalFlowAndHistory(t *testing.T, driver string) {
 	}
 	page := editor.get("/posts/" + id)
 	for _, want := range []string{"author@example.org: created", "author@example.org: submitted for review", "editor@example.org: approved",
-		"editor@example.org: scheduled (for Thu 1 May 2031 10:02 BST)", "editor@example.org: cancelled", "editor@example.org: published"} {
+		"editor@example.org: scheduled (for Thu 1 May 2031 10:02 BST)", "editor@example.org: unscheduled", "editor@example.org: published"} {
 		if !strings.Contains(page.body, want) {
 			t.Errorf("history lacks %q", want)
 		}

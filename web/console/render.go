@@ -12,7 +12,7 @@ import (
 )
 
 // pageNames are the templates in templates/ that are whole pages.
-var pageNames = []string{"login", "posts", "write", "post", "calendar", "feeds", "supporters", "supporter", "import", "users", "forbidden", "notfound"}
+var pageNames = []string{"login", "posts", "write", "post", "calendar", "feeds", "supporters", "supporter", "import", "users", "forbidden", "notfound", "confirm"}
 
 func (c *Console) funcs() template.FuncMap {
 	return template.FuncMap{

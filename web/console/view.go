@@ -280,6 +280,8 @@ func (c *Console) renderPost(w http.ResponseWriter, r *http.Request, s Session, 
 		"CanEdit":  isConsole && m.Workflow != WorkflowPublished && c.mayEdit(s, m),
 		"Previews": c.previewsFor(s, sp.Post), "ScheduleFor": c.defaultScheduleFor(sp.Post),
 		"HasNewsletter": c.opts.SendTest != nil,
+		// An unscheduled post can go back to its time in one click.
+		"Reschedule": c.rescheduleAt(sp, m),
 		// While a delivery is under way the page's script follows it.
 		"Live": live || sp.State == store.PostScheduled && !sp.Post.PublishAt.After(c.opts.Now().Add(time.Minute)),
 	}
@@ -310,8 +312,18 @@ func withSchedulePublish(events []Event, sp store.StoredPost) []Event {
 	return append(events[:i], append([]Event{e}, events[i:]...)...)
 }
 
+// rescheduleAt is the time an unscheduled post was going out, while it is
+// still to come; "" otherwise.
+func (c *Console) rescheduleAt(sp store.StoredPost, m Meta) string {
+	if m.Workflow != WorkflowCancelled || sp.State != store.PostDraft || !sp.Post.PublishAt.After(c.opts.Now()) {
+		return ""
+	}
+	return sp.Post.PublishAt.In(c.opts.Location).Format(datetimeLocal)
+}
+
 func (c *Console) defaultScheduleFor(p post.Post) string {
-	if !p.Draft && p.PublishAt.After(c.opts.Now()) {
+	// An unscheduled post keeps its time: it is offered again.
+	if p.PublishAt.After(c.opts.Now()) {
 		return p.PublishAt.In(c.opts.Location).Format(datetimeLocal)
 	}
 	return c.opts.Now().In(c.opts.Location).Add(time.Hour).Truncate(time.Hour).Format(datetimeLocal)

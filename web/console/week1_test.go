@@ -9,11 +9,13 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels/outbox"
 	"github.com/crierhq/crier/internal/testpeers/postgres"
 	"github.com/crierhq/crier/post"
+	"github.com/crierhq/crier/subscribers"
 )
 
 // Tests for issue 20's "loses or misleads" items: an organiser's first week.
@@ -158,5 +160,98 @@ func testSavedLocallyIsNeverShownAsSent(t *testing.T, driver string) {
 		if p := editor.get(path); !strings.Contains(p.body, "Nothing is being sent") {
 			t.Errorf("%s has no banner", path)
 		}
+	}
+}
+
+func TestIrreversibleActionsAskFirst(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	subs, err := subscribers.Open(ctx, b.st.DB())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.c.opts.Subscribers = subs
+	var mailed []string
+	b.c.opts.Reconfirm = func(ctx context.Context, email, by string) error {
+		mailed = append(mailed, email+" by "+by)
+		return nil
+	}
+	owner := b.browser(t).signedIn("owner@example.org")
+	tok := owner.csrf()
+	owner.post("/supporters", url.Values{"csrf": {tok}, "email": {"sam@example.org"}, "consent": {"1"}})
+
+	// Remove and erase: a question naming the consequence; nothing erased yet.
+	p := owner.post("/supporters/remove", url.Values{"csrf": {tok}, "email": {"sam@example.org"}})
+	if p.status != 200 || !strings.Contains(p.body, "cannot be undone") || !strings.Contains(p.body, `name="confirm" value="yes"`) {
+		t.Fatalf("remove without confirming: %d\n%s", p.status, p.body)
+	}
+	if _, err := subs.GetByEmail(ctx, "sam@example.org"); err != nil {
+		t.Fatalf("erased before confirming: %v", err)
+	}
+	owner.post("/supporters/remove", url.Values{"csrf": {tok}, "email": {"sam@example.org"}, "confirm": {"yes"}})
+	if _, err := subs.GetByEmail(ctx, "sam@example.org"); err == nil {
+		t.Fatal("not erased after confirming")
+	}
+	// Erased by mistake: not re-added directly; an owner is offered a confirmation mail, after a question.
+	p = owner.post("/supporters", url.Values{"csrf": {tok}, "email": {"sam@example.org"}, "consent": {"1"}})
+	if p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, `action="/supporters/reconfirm"`) {
+		t.Fatalf("re-adding an erased address: %d\n%s", p.status, p.body)
+	}
+	if p = owner.post("/supporters/reconfirm", url.Values{"csrf": {tok}, "email": {"sam@example.org"}}); !strings.Contains(p.body, "Yes, send the confirmation mail") || len(mailed) != 0 {
+		t.Fatalf("reconfirm without confirming: %d %v", p.status, mailed)
+	}
+	if p = owner.post("/supporters/reconfirm", url.Values{"csrf": {tok}, "email": {"sam@example.org"}, "confirm": {"yes"}}); p.status != 200 ||
+		len(mailed) != 1 || mailed[0] != "sam@example.org by owner@example.org" {
+		t.Fatalf("reconfirm: %d %v", p.status, mailed)
+	}
+	editor := b.browser(t).signedIn("editor@example.org")
+	if p := editor.post("/supporters/reconfirm", url.Values{"csrf": {editor.csrf()}, "email": {"sam@example.org"}, "confirm": {"yes"}}); p.status != http.StatusForbidden {
+		t.Fatalf("an editor sent a confirmation mail: %d", p.status)
+	}
+
+	// Removing a user asks first.
+	p = owner.post("/users/remove", url.Values{"csrf": {tok}, "email": {"author@example.org"}})
+	if p.status != 200 || !strings.Contains(p.body, "signed out everywhere") {
+		t.Fatalf("user removal without confirming: %d", p.status)
+	}
+	if _, err := b.users.Authenticate(ctx, "author@example.org", "correct horse battery"); err != nil {
+		t.Fatalf("user removed before confirming: %v", err)
+	}
+	if p = owner.post("/users/remove", url.Values{"csrf": {tok}, "email": {"author@example.org"}, "confirm": {"yes"}}); !strings.Contains(p.body, "Removed author@example.org") {
+		t.Fatalf("user removal: %d", p.status)
+	}
+}
+
+func TestUnscheduleAsksAndKeepsTheTime(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	editor := b.browser(t).signedIn("editor@example.org")
+	tok := editor.csrf()
+	id := editor.newPost(url.Values{"title": {"Vigil"}, "action": {"save"}})
+	editor.post("/posts/"+id+"/schedule", url.Values{"csrf": {tok}, "schedule_for": {"2031-05-05T18:00"}})
+	page := editor.get("/posts/" + id)
+	if !strings.Contains(page.body, ">Unschedule…</button>") || strings.Contains(page.body, ">Cancel</button>") {
+		t.Fatalf("post page's unschedule button:\n%s", page.body)
+	}
+	p := editor.post("/posts/"+id+"/cancel", url.Values{"csrf": {tok}})
+	if p.status != 200 || !strings.Contains(p.body, "It will not go out on Mon 5 May 2031 18:00 BST") {
+		t.Fatalf("unschedule without confirming: %d\n%s", p.status, p.body)
+	}
+	if sp, _ := b.st.Post(ctx, id); sp.State != store.PostScheduled {
+		t.Fatalf("unscheduled before confirming: %s", sp.State)
+	}
+	editor.post("/posts/"+id+"/cancel", url.Values{"csrf": {tok}, "confirm": {"yes"}})
+	page = editor.get("/posts/" + id)
+	m := regexp.MustCompile(`name="schedule_for" value="([^"]+)">\s*<button type="submit" class="primary">Schedule again for Mon 5 May 2031 18:00 BST</button>`).FindStringSubmatch(page.body)
+	if m == nil {
+		t.Fatalf("no one-click reschedule:\n%s", page.body)
+	}
+	if p := editor.post("/posts/"+id+"/schedule", url.Values{"csrf": {tok}, "schedule_for": {m[1]}}); p.status != http.StatusSeeOther {
+		t.Fatalf("reschedule: %d %s", p.status, p.body)
+	}
+	if sp, _ := b.st.Post(ctx, id); sp.State != store.PostScheduled || !sp.Post.PublishAt.Equal(time.Date(2031, 5, 5, 17, 0, 0, 0, time.UTC)) {
+		t.Fatalf("rescheduled: %s %s", sp.State, sp.Post.PublishAt)
 	}
 }
