@@ -255,3 +255,31 @@ func TestUnscheduleAsksAndKeepsTheTime(t *testing.T) {
 		t.Fatalf("rescheduled: %s %s", sp.State, sp.Post.PublishAt)
 	}
 }
+
+func TestSaveOnAScheduledPostSaysItStillGoesOut(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	editor := b.browser(t).signedIn("editor@example.org")
+	tok := editor.csrf()
+	id := editor.newPost(url.Values{"title": {"Vigil"}, "action": {"save"}})
+	if p := editor.get("/posts/" + id + "/edit"); !strings.Contains(p.body, ">Save draft</button>") {
+		t.Fatalf("a draft's form has no Save draft")
+	}
+	editor.post("/posts/"+id+"/schedule", url.Values{"csrf": {tok}, "schedule_for": {"2031-05-05T18:00"}})
+	p := editor.get("/posts/" + id + "/edit")
+	if !strings.Contains(p.body, ">Save (still going out Mon 5 May 18:00)</button>") || strings.Contains(p.body, "Save draft") {
+		t.Fatalf("a scheduled post's form:\n%s", p.body)
+	}
+	editor.post("/posts/"+id, url.Values{"csrf": {tok}, "title": {"Vigil, step-free"}, "action": {"save"}})
+	if sp, _ := b.st.Post(ctx, id); sp.State != store.PostScheduled || sp.Post.Title != "Vigil, step-free" {
+		t.Fatalf("after Save: %s %q", sp.State, sp.Post.Title)
+	}
+	author := b.browser(t).signedIn("author@example.org")
+	mine := author.newPost(url.Values{"title": {"March"}, "action": {"submit"}})
+	editor.post("/posts/"+mine+"/approve", url.Values{"csrf": {tok}})
+	editor.post("/posts/"+mine+"/schedule", url.Values{"csrf": {tok}, "schedule_for": {"2031-05-05T18:00"}})
+	if p := author.get("/posts/" + mine + "/edit"); p.status != 200 || !strings.Contains(p.body, "stops it going out Mon 5 May 18:00") {
+		t.Fatalf("an author's Save on a scheduled post does not say it stops it:\n%s", p.body)
+	}
+}

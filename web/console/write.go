@@ -43,8 +43,11 @@ type postForm struct {
 	ContentWarning string
 	Language       string
 	ScheduleFor    string
-	Channels       []channelForm
-	Problems       map[string]string
+	// GoingOut is when a scheduled post goes out, for the Save button
+	// that says so; "" for a draft.
+	GoingOut string
+	Channels []channelForm
+	Problems map[string]string
 }
 
 type channelForm struct {
@@ -64,6 +67,7 @@ func (c *Console) formFromPost(p post.Post) postForm {
 	}
 	if !p.PublishAt.IsZero() && !p.Draft {
 		f.ScheduleFor = p.PublishAt.In(c.opts.Location).Format(datetimeLocal)
+		f.GoingOut = p.PublishAt.In(c.opts.Location).Format("Mon 2 Jan 15:04")
 	}
 	for _, name := range c.opts.Publisher.ChannelNames() {
 		f.Channels = append(f.Channels, channelForm{Name: name, Text: p.Channels[name].Text, Skip: p.Channels[name].Skip})
