@@ -39,16 +39,19 @@ type tootView struct {
 }
 
 type discordView struct {
-	Content     string
+	Content     template.HTML
 	Title       string
 	URL         string
-	Description string
+	Description template.HTML
 	Colour      string
 	Author      string
 	Footer      string
 	ImageSrc    template.URL
 	ImageAlt    string
-	Fields      []struct{ Name, Value string }
+	// ImageSpoiler: the image goes as a spoiler attachment (behind a
+	// content warning), blurred until clicked.
+	ImageSpoiler bool
+	Fields       []struct{ Name, Value string }
 }
 
 type emailView struct {
@@ -177,14 +180,17 @@ func discordOf(body []byte, imageSrc string) *discordView {
 			Image                   *struct{ URL, Description string }
 			Fields                  []struct{ Name, Value string }
 		}
+		Attachments []struct{ Filename, Description string }
+		Uploads     []struct{ URL, File string }
 	}
 	if json.Unmarshal(body, &m) != nil {
 		return nil
 	}
-	v := &discordView{Content: m.Content, Colour: "#5865f2"}
+	v := &discordView{Content: discordHTML(m.Content), Colour: "#5865f2"}
+	v.ImageSrc, v.ImageAlt, v.ImageSpoiler = discordAttachment(m.Attachments, m.Uploads, imageSrc)
 	if len(m.Embeds) > 0 {
 		e := m.Embeds[0]
-		v.Title, v.Description, v.Fields = e.Title, e.Description, e.Fields
+		v.Title, v.Description, v.Fields = e.Title, discordHTML(e.Description), e.Fields
 		if safeURL(e.URL) {
 			v.URL = e.URL
 		}
@@ -197,7 +203,7 @@ func discordOf(body []byte, imageSrc string) *discordView {
 		if e.Footer != nil {
 			v.Footer = e.Footer.Text
 		}
-		if e.Image != nil {
+		if e.Image != nil && !strings.HasPrefix(e.Image.URL, "attachment://") {
 			v.ImageAlt = e.Image.Description
 			v.ImageSrc = imageURL(imageSrc, e.Image.URL)
 		}

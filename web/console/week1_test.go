@@ -283,3 +283,46 @@ func TestSaveOnAScheduledPostSaysItStillGoesOut(t *testing.T) {
 		t.Fatalf("an author's Save on a scheduled post does not say it stops it:\n%s", p.body)
 	}
 }
+
+var discordPreviewRe = regexp.MustCompile(`(?s)<div class="discord">.*?</div>\s*</article>`)
+
+func TestDiscordPreviewRendersAsDiscordDoes(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	editor := b.browser(t).signedIn("editor@example.org")
+	p := editor.sendMultipart("/posts", map[string]string{"csrf": editor.csrf(), "title": "Vigil", "action": "save", "alt": "Candles",
+		"body": "Bring a **candle**, see [the route](https://camaca.example/route). 2 * 3 = 6_", "content_warning": "grief"}, "vigil.png", pngHeader())
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("saving: %d %s", p.status, p.body)
+	}
+	page := editor.get(p.loc)
+	d := discordPreviewRe.FindString(page.body)
+	for _, want := range []string{`<strong>candle</strong>`, `<a href="https://camaca.example/route" rel="noopener noreferrer">the route</a>`,
+		`<label class="dc-spoiler"><input type="checkbox" aria-label="Spoiler: reveal">`, `2 * 3 = 6_`,
+		`<label class="dc-spoiler dc-spoiler-image"><input type="checkbox" aria-label="Spoiler image: reveal"><span><img src="`, `alt="Candles"`} {
+		if !strings.Contains(d, want) {
+			t.Errorf("the Discord preview lacks %s:\n%s", want, d)
+		}
+	}
+	for _, raw := range []string{"||", "**", "](", `\*`} {
+		if strings.Contains(d, raw) {
+			t.Errorf("the Discord preview shows raw %q:\n%s", raw, d)
+		}
+	}
+}
+
+func TestDiscordHTMLEscapesEverything(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		`<script>alert(1)</script>`:         `&lt;script&gt;alert(1)&lt;/script&gt;`,
+		`[x](javascript:alert(1))`:          `[x](javascript:alert(1))`,
+		`||**<b>**||`:                       `<label class="dc-spoiler"><input type="checkbox" aria-label="Spoiler: reveal"><span><strong>&lt;b&gt;</strong></span></label>`,
+		`[a "b"](https://x.example/?q="y")`: `<a href="https://x.example/?q=&#34;y&#34;" rel="noopener noreferrer">a &#34;b&#34;</a>`,
+		"`**not bold**`":                    `<code>**not bold**</code>`,
+		`\*\*plain\*\*`:                     `**plain**`,
+	} {
+		if got := string(discordHTML(in)); got != want {
+			t.Errorf("discordHTML(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
