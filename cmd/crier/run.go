@@ -16,6 +16,7 @@ import (
 	"github.com/crierhq/crier/bot"
 	"github.com/crierhq/crier/bot/feed"
 	"github.com/crierhq/crier/bot/markdown"
+	"github.com/crierhq/crier/internal/media"
 	"github.com/crierhq/crier/subscribers"
 	"github.com/crierhq/crier/web"
 )
@@ -104,6 +105,8 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 		Location:    cfg.Location(),
 		Metrics:     bot.NewMetrics(reg),
 		Logger:      app.Logger,
+		// Uploaded images are stored by name; their address is built now.
+		ResolveMedia: media.Resolver{PublicURL: cfg.HTTP.PublicURL, Dir: cfg.DataPath("uploads")}.Resolve,
 	})
 	if err != nil {
 		return nil, nil, err

@@ -233,7 +233,7 @@ func (c *Console) downloadMarkdown(w http.ResponseWriter, r *http.Request, s Ses
 	if !ok {
 		return
 	}
-	p := sp.Post
+	p, _ := c.uploads().Resolve(sp.Post) // the image's full address, as it goes out
 	fm := frontMatter{Title: p.Title, Summary: p.Summary, Link: p.Link, Tags: p.Tags, Language: p.Language,
 		ContentWarning: p.ContentWarning, Draft: p.Draft, Channels: p.Channels}
 	if p.Image != nil {

@@ -5,6 +5,8 @@ import (
 	"html/template"
 	"path/filepath"
 	"strings"
+
+	"github.com/crierhq/crier/internal/media"
 )
 
 // discordHTML shows Discord message Markdown as Discord renders it: bold,
@@ -170,8 +172,8 @@ func discordAttachment(atts []struct{ Filename, Description string }, ups []stru
 	}
 	src := ups[0].URL
 	if src == "" {
-		if name := filepath.Base(ups[0].File); uploadNameRe.MatchString(name) {
-			src = "/media/" + name
+		if name := filepath.Base(ups[0].File); media.ValidName(name) {
+			src = media.Ref(name)
 		}
 	}
 	return imageURL(chosen, src), atts[0].Description, strings.HasPrefix(atts[0].Filename, "SPOILER_")

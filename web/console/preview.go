@@ -70,8 +70,13 @@ func (c *Console) previews_(s Session, p post.Post, imageSrc string) []channelPr
 		return nil
 	}
 	var out []channelPreview
+	// Previewed as it will be sent: with the image's address built now.
+	p, mediaErr := c.uploads().Resolve(p)
 	for _, r := range c.opts.Render(p) {
 		cp := channelPreview{Channel: r.Channel, Type: cmp.Or(r.Type, r.Channel), Warnings: r.Payload.Warnings}
+		if r.Err == nil {
+			r.Err = mediaErr
+		}
 		if r.Err != nil {
 			cp.Error = r.Err.Error()
 			out = append(out, cp)
@@ -88,7 +93,7 @@ func (c *Console) previews_(s Session, p post.Post, imageSrc string) []channelPr
 		case "email":
 			var m struct{ Subject, Preheader, HTML string }
 			if json.Unmarshal(body, &m) == nil {
-				cp.Email = &emailView{Subject: m.Subject, Preheader: m.Preheader, Key: c.previews.put(s.User.ID, m.HTML)}
+				cp.Email = &emailView{Subject: m.Subject, Preheader: m.Preheader, Key: c.previews.put(s.User.ID, c.sameOrigin(m.HTML))}
 			}
 		}
 		if len(cp.Toots) == 1 && strings.Contains(cp.Toots[0].Text, "…") && !strings.Contains(p.Body+p.Title+p.Summary, "…") {
@@ -97,6 +102,7 @@ func (c *Console) previews_(s Session, p post.Post, imageSrc string) []channelPr
 		if p.Image != nil && strings.TrimSpace(p.Image.Alt) == "" && !mentions(cp.Warnings, "alt text") {
 			cp.Warnings = appendOnce(cp.Warnings, "The image has no alt text: people who use screen readers will not know what it shows. Describe it under Alt text.")
 		}
+		c.sameOriginImages(&cp)
 		if strings.TrimSpace(p.Link) == "" && r.Channel != "email" {
 			cp.Warnings = appendOnce(cp.Warnings, "The post has no link: readers cannot go on to read more on the campaign website.")
 		}

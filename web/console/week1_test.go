@@ -326,3 +326,36 @@ func TestDiscordHTMLEscapesEverything(t *testing.T) {
 		}
 	}
 }
+
+var imgSrcRe = regexp.MustCompile(`<img src="([^"]*)"`)
+
+func TestImagesAreStoredByNameAndShownSameOrigin(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	editor := b.browser(t).signedIn("editor@example.org")
+	p := editor.sendMultipart("/posts", map[string]string{"csrf": editor.csrf(), "title": "Vigil", "action": "save", "alt": "Candles"}, "vigil.png", pngHeader())
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("saving: %d", p.status)
+	}
+	id := strings.TrimPrefix(p.loc, "/posts/")
+	sp, _ := b.st.Post(context.Background(), id)
+	if sp.Post.Image == nil || !strings.HasPrefix(sp.Post.Image.URL, "/media/") || sp.Post.Image.File != "" {
+		t.Fatalf("stored image %+v, want it by name", sp.Post.Image)
+	}
+	// public_url changes (or the console is opened at another address):
+	// the previews still show the picture, from the console's own origin.
+	b.c.opts.PublicURL = "https://crier.camaca.example"
+	page := editor.get("/posts/" + id)
+	srcs := imgSrcRe.FindAllStringSubmatch(page.body, -1)
+	if len(srcs) < 2 {
+		t.Fatalf("the previews show %d pictures:\n%s", len(srcs), page.body)
+	}
+	for _, m := range srcs {
+		if m[1] != sp.Post.Image.URL {
+			t.Errorf("preview picture at %s, want %s", m[1], sp.Post.Image.URL)
+		}
+	}
+	if edit := editor.get("/posts/" + id + "/edit"); !strings.Contains(edit.body, `<a href="`+sp.Post.Image.URL+`">`) {
+		t.Error("the write form's current image is not linked by its own address")
+	}
+}

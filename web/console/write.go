@@ -4,16 +4,17 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"html/template"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/internal/media"
 	"github.com/crierhq/crier/post"
 )
 
@@ -62,7 +63,7 @@ func (c *Console) formFromPost(p post.Post) postForm {
 	if p.Image != nil {
 		f.Alt, f.ImageURL = p.Image.Alt, p.Image.URL
 		if name := c.uploadName(p.Image); name != "" {
-			f.ImageName, f.ImageURL = name, "/media/"+name
+			f.ImageName, f.ImageURL = name, media.Ref(name)
 		}
 	}
 	if !p.PublishAt.IsZero() && !p.Draft {
@@ -160,34 +161,30 @@ func (c *Console) saveUpload(r *http.Request) (*post.Image, error) {
 	if err := os.WriteFile(path, data, 0o640); err != nil {
 		return nil, fmt.Errorf("storing the image: %w", err)
 	}
-	return &post.Image{URL: strings.TrimRight(c.opts.PublicURL, "/") + "/media/" + name, File: path}, nil
+	// Stored by name: the address is built when the post is sent.
+	return &post.Image{URL: media.Ref(name)}, nil
 }
 
-// uploadNameRe is the shape of the names saveUpload gives.
-var uploadNameRe = regexp.MustCompile(`^[a-z0-9]{20}\.(png|jpg|gif|webp)$`)
+// uploads finds the console's uploads and builds their addresses.
+func (c *Console) uploads() media.Resolver {
+	return media.Resolver{PublicURL: c.opts.PublicURL, Dir: filepath.Join(c.opts.DataDir, "uploads")}
+}
 
 // uploadedImage is the image of an upload named in a form, nil when the
 // name is not one of the console's stored uploads.
 func (c *Console) uploadedImage(name string) *post.Image {
-	if !uploadNameRe.MatchString(name) {
+	if !media.ValidName(name) {
 		return nil
 	}
-	path := filepath.Join(c.opts.DataDir, "uploads", name)
-	if _, err := os.Stat(path); err != nil {
+	if _, err := os.Stat(filepath.Join(c.uploads().Dir, name)); err != nil {
 		return nil
 	}
-	return &post.Image{URL: strings.TrimRight(c.opts.PublicURL, "/") + "/media/" + name, File: path}
+	return &post.Image{URL: media.Ref(name)}
 }
 
 // uploadName is the name of the console upload an image is, "" for an
 // image from elsewhere.
-func (c *Console) uploadName(img *post.Image) string {
-	name := filepath.Base(img.File)
-	if img.File == "" || filepath.Dir(img.File) != filepath.Join(c.opts.DataDir, "uploads") || !uploadNameRe.MatchString(name) {
-		return ""
-	}
-	return name
-}
+func (c *Console) uploadName(img *post.Image) string { return c.uploads().Name(img) }
 
 // media serves an uploaded image (public: Discord and mail readers load it).
 func (c *Console) media(w http.ResponseWriter, r *http.Request) {
@@ -392,4 +389,25 @@ func (c *Console) parseWhen(v string) (time.Time, error) {
 func (c *Console) refuse(w http.ResponseWriter, r *http.Request, s Session, msg string) {
 	w.WriteHeader(http.StatusForbidden)
 	c.render(w, r, s, "forbidden", map[string]any{"Message": msg})
+}
+
+// sameOrigin makes the addresses of uploads (and of pictures chosen for a
+// preview) in s relative, so that the console's previews show them however
+// the console was opened (localhost, another port), not only at public_url.
+func (c *Console) sameOrigin(s string) string {
+	base := strings.TrimRight(c.opts.PublicURL, "/")
+	if base == "" {
+		return s
+	}
+	return strings.NewReplacer(base+media.Prefix, media.Prefix, base+"/preview/image/", "/preview/image/").Replace(s)
+}
+
+// sameOriginImages is sameOrigin for a preview's pictures.
+func (c *Console) sameOriginImages(cp *channelPreview) {
+	for i := range cp.Toots {
+		cp.Toots[i].ImageSrc = template.URL(c.sameOrigin(string(cp.Toots[i].ImageSrc)))
+	}
+	if cp.Discord != nil {
+		cp.Discord.ImageSrc = template.URL(c.sameOrigin(string(cp.Discord.ImageSrc)))
+	}
 }
