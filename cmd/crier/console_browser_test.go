@@ -344,12 +344,12 @@ func (b *consoleBrowser) weekOne(postURL, pic, shots string) {
 		b.t.Fatalf("Discord preview: %s", got)
 	}
 	b.waitLoaded(`document.querySelector('.preview-discord .dc-spoiler-image img')`)
+	if shots != "" {
+		b.screenshots(shots, "post-discord-spoiler")
+	}
 	b.do("revealing the spoiler", chromedp.Click(chromedp.CSS(desc+" .dc-spoiler span")))
 	if b.eval(`String(document.querySelector('`+desc+` .dc-spoiler input').checked)`) != "true" {
 		b.t.Fatal("clicking the spoiler did not reveal it")
-	}
-	if shots != "" {
-		b.screenshots(shots, "post-discord-spoiler")
 	}
 	b.navigate(walk + "/edit")
 	b.waitText(".actions", "Save (still going out "+at.Format("Mon 2 Jan 15:04")+")")

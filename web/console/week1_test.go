@@ -61,6 +61,9 @@ func TestRefusedNewPostIsKeptWhenCorrected(t *testing.T) {
 	if m == nil || m[1] == "" || !strings.Contains(p.body, "Candles on steps") || !strings.Contains(p.body, "Bring a candle, step-free.") {
 		t.Fatalf("the refused form lost the image or the text:\n%s", p.body)
 	}
+	if !strings.Contains(p.body, `class="preview preview-mastodon"`) {
+		t.Error("the refused form shows no previews")
+	}
 	// Corrected and saved: the post is created with its text and image.
 	fields["schedule_for"], fields["image_name"] = "2031-05-02T09:00", m[1]
 	p = editor.sendMultipart(formActionRe.FindStringSubmatch(p.body)[1], fields, "", nil)

@@ -325,7 +325,7 @@ func (c *Console) savePost(w http.ResponseWriter, r *http.Request, s Session) {
 			f.ID = "" // never saved: the corrected form creates it
 		}
 		w.WriteHeader(http.StatusUnprocessableEntity)
-		c.render(w, r, s, "write", map[string]any{"Form": f, "New": isNew, "Meta": m})
+		c.render(w, r, s, "write", map[string]any{"Form": f, "New": isNew, "Meta": m, "Previews": c.previewsFor(s, p)})
 		return
 	}
 	verb := "edited"
