@@ -709,7 +709,9 @@ func (b *consoleBrowser) keyboardWalk(name string) {
 	n, _ := strconv.Atoi(want)
 	b.eval(`(() => { document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0); window.__reached = new Set(); return ''; })()`)
 	b.do("focusing the page", chromedp.Evaluate[chromedp.Void](`document.body.focus()`))
-	for i := 0; i < n+5; i++ {
+	// A date field takes a Tab per part (day, month, ..., its picker): allow
+	// for them, and stop once every control was reached.
+	for i := 0; i < 3*n+20 && b.eval(`String(`+controls+`.every(e => window.__reached.has(e)))`) != "true"; i++ {
 		b.do("pressing Tab", chromedp.KeyEvent(kb.Tab))
 		problem := b.eval(`(() => { const e = document.activeElement; if (!e || e === document.body) return '';
 			window.__reached.add(e);
