@@ -53,6 +53,10 @@ type Options struct {
 	Logger   *slog.Logger
 	// Now is the clock; tests inject their own.
 	Now func() time.Time
+	// ResolveMedia builds the full address of a post's uploaded image when
+	// it is sent (from http.public_url as it is then); an error refuses the
+	// delivery with its message. Nil leaves posts as stored.
+	ResolveMedia func(post.Post) (post.Post, error)
 	// RetryPolicy overrides River's exponential backoff with jitter (tests
 	// use a fast one).
 	RetryPolicy river.ClientRetryPolicy

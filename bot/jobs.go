@@ -96,7 +96,13 @@ func (b *Bot) deliver(ctx context.Context, a attempt) error {
 		PreviousUnknown: a.unconfirmed,
 		Ledger:          b.store.Ledger(a.PostID, a.Channel, b.now),
 	}
-	payload, err := ch.Formatter.Format(sp.Post)
+	p := sp.Post
+	if b.opts.ResolveMedia != nil {
+		if p, err = b.opts.ResolveMedia(p); err != nil {
+			return b.finish(ctx, log, a, channels.Receipt{}, channels.Permanent(fmt.Errorf("the image: %w", err)))
+		}
+	}
+	payload, err := ch.Formatter.Format(p)
 	if err != nil {
 		return b.finish(ctx, log, a, channels.Receipt{}, channels.Permanent(fmt.Errorf("formatting: %w", err)))
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/crierhq/crier/bot"
 	"github.com/crierhq/crier/bot/feed"
 	"github.com/crierhq/crier/bot/markdown"
+	"github.com/crierhq/crier/internal/media"
 	"github.com/crierhq/crier/subscribers"
 	"github.com/crierhq/crier/web"
 	"github.com/crierhq/crier/web/console"
@@ -137,6 +138,8 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 		Metrics:     bot.NewMetrics(reg),
 		Logger:      app.Logger,
 		Jobs:        jobs,
+		// Uploaded images are stored by name; their address is built now.
+		ResolveMedia: media.Resolver{PublicURL: cfg.HTTP.PublicURL, Dir: cfg.DataPath("uploads")}.Resolve,
 	})
 	if err != nil {
 		return nil, nil, err
@@ -158,7 +161,7 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 	if nl != nil {
 		subs = nl.Store
 	}
-	if app.consoleUsers, err = app.mountConsole(ctx, srv, st, b, subs, func(r *http.Request) string { return web.ClientIP(r, proxies) }); err != nil {
+	if app.consoleUsers, err = app.mountConsole(ctx, srv, st, b, subs, nl, func(r *http.Request) string { return web.ClientIP(r, proxies) }); err != nil {
 		return nil, nil, fmt.Errorf("mounting the console: %w", err)
 	}
 	if nl != nil {

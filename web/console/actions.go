@@ -144,13 +144,27 @@ func (c *Console) cancel(w http.ResponseWriter, r *http.Request, s Session) {
 		return
 	}
 	if sp.State != store.PostScheduled {
-		c.refuse(w, r, s, "Only a scheduled post can be cancelled; this one is "+string(sp.State)+".")
+		c.refuse(w, r, s, "Only a scheduled post can be unscheduled; this one is "+string(sp.State)+".")
 		return
 	}
+	if !confirmed(r) {
+		c.askFirst(w, r, s, question{
+			Title: "Unschedule “" + sp.Post.Title + "”?",
+			Consequences: []string{
+				"It will not go out on " + c.showTime(sp.Post.PublishAt) + ". It becomes a draft again, on no channel.",
+				"The time is kept: the post's page offers to schedule it again for the same time in one click.",
+			},
+			Action: "/posts/" + m.PostID + "/cancel",
+			Button: "Yes, unschedule", Back: "/posts/" + m.PostID, BackLabel: "Keep it scheduled",
+		})
+		return
+	}
+	// The post keeps its time (PublishAt), so that it can be scheduled
+	// again as it was.
 	p := sp.Post
 	p.Draft = true
 	m.Workflow = WorkflowCancelled
-	err := c.saveConsolePost(r.Context(), p, store.PostDraft, m, s.User.Email, "cancelled", "was scheduled for "+c.showTime(sp.Post.PublishAt), "")
+	err := c.saveConsolePost(r.Context(), p, store.PostDraft, m, s.User.Email, "unscheduled", "was scheduled for "+c.showTime(sp.Post.PublishAt), "")
 	if c.refusedAsChanged(w, r, s, p.ID, "cancelled", err) {
 		return
 	}
@@ -166,7 +180,7 @@ func (c *Console) retry(w http.ResponseWriter, r *http.Request, s Session) {
 	id, channel := r.PathValue("id"), r.PostFormValue("channel")
 	sp, err := c.opts.Store.Post(r.Context(), id)
 	if err != nil {
-		http.NotFound(w, r)
+		c.notFound(w, r, "no post has this id")
 		return
 	}
 	d, err := c.opts.Store.Delivery(r.Context(), id, channel)
@@ -205,7 +219,7 @@ func (c *Console) testNewsletter(w http.ResponseWriter, r *http.Request, s Sessi
 	}
 	sp, err := c.opts.Store.Post(r.Context(), r.PathValue("id"))
 	if err != nil {
-		http.NotFound(w, r)
+		c.notFound(w, r, "no post has this id")
 		return
 	}
 	msg := "A test copy of the newsletter was sent to " + s.User.Email + "."
@@ -243,7 +257,7 @@ func (c *Console) downloadMarkdown(w http.ResponseWriter, r *http.Request, s Ses
 	if !ok {
 		return
 	}
-	p := sp.Post
+	p, _ := c.uploads().Resolve(sp.Post) // the image's full address, as it goes out
 	fm := frontMatter{Title: p.Title, Summary: p.Summary, Link: p.Link, Tags: p.Tags, Language: p.Language,
 		ContentWarning: p.ContentWarning, Draft: p.Draft, Channels: p.Channels}
 	if p.Image != nil {

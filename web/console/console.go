@@ -72,11 +72,21 @@ type Options struct {
 	// SendTest mails one copy of a post's newsletter to an organiser; nil
 	// when the newsletter is off.
 	SendTest func(ctx context.Context, p post.Post, to string) error
-	Feeds    []Feed
+	// Reconfirm mails a confirmation link to an address erased at its
+	// owner's request: it is back on the list only if they confirm. Nil
+	// when the newsletter is off.
+	Reconfirm func(ctx context.Context, email, by string) error
+	Feeds     []Feed
 	// RequireApproval: an author's post can't go out until an editor approves it.
 	RequireApproval bool
 	// PublicURL decides the Secure cookie flag and builds image URLs.
 	PublicURL string
+	// Outbox names the channels that only save posts locally (render to
+	// the outbox folder, having no account), each with why, e.g. "no
+	// Bluesky account connected".
+	Outbox map[string]string
+	// OutboxDir is the outbox folder, where the saved copies are.
+	OutboxDir string
 	// DataDir holds uploaded images (DataDir/uploads).
 	DataDir  string
 	Location *time.Location
@@ -182,6 +192,7 @@ func (c *Console) routes() {
 	mux.Handle("GET /posts/{id}/edit", c.auth(RoleAuthor, c.editPost))
 	mux.Handle("POST /posts/{id}", c.auth(RoleAuthor, c.savePost))
 	mux.Handle("GET /posts/{id}/markdown", c.auth(RoleAuthor, c.downloadMarkdown))
+	mux.Handle("GET /posts/{id}/saved/{channel}", c.auth(RoleAuthor, c.savedCopy))
 	mux.Handle("POST /posts/{id}/approve", c.auth(RoleEditor, c.approve))
 	mux.Handle("POST /posts/{id}/schedule", c.auth(RoleEditor, c.schedule))
 	mux.Handle("POST /posts/{id}/publish", c.auth(RoleEditor, c.publishNow))
@@ -202,6 +213,7 @@ func (c *Console) routes() {
 	mux.Handle("GET /supporters/export", c.auth(RoleEditor, c.exportSupporters))
 	mux.Handle("POST /supporters", c.auth(RoleEditor, c.addSupporter))
 	mux.Handle("POST /supporters/remove", c.auth(RoleEditor, c.removeSupporter))
+	mux.Handle("POST /supporters/reconfirm", c.auth(RoleOwner, c.reconfirmSupporter))
 	mux.Handle("POST /supporters/import", c.auth(RoleEditor, c.importSupporters))
 	mux.Handle("GET /supporters/import/{id}", c.auth(RoleEditor, c.importStatus))
 	mux.Handle("GET /supporters/{id}", c.auth(RoleEditor, c.supporter))
@@ -209,6 +221,10 @@ func (c *Console) routes() {
 	mux.Handle("POST /users", c.auth(RoleOwner, c.addUser))
 	mux.Handle("POST /users/remove", c.auth(RoleOwner, c.removeUser))
 	mux.Handle("POST /users/role", c.auth(RoleOwner, c.setRole))
+	// Anything else under the console's sections gets a page that explains.
+	for _, p := range []string{"/posts/", "/preview/", "/supporters/", "/users/"} {
+		mux.Handle(p, c.auth(RoleAuthor, c.unknownPage))
+	}
 	c.mux = mux
 }
 

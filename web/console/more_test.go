@@ -108,7 +108,7 @@ func TestSupportersPages(t *testing.T) {
 	if exp.status != 200 || !strings.Contains(exp.body, "sam@example.org") || !strings.HasPrefix(exp.header.Get("Content-Type"), "text/csv") {
 		t.Fatalf("export: %d %q", exp.status, exp.body)
 	}
-	if p := editor.post("/supporters/remove", url.Values{"csrf": {tok}, "email": {"sam@example.org"}}); p.status != 200 || !strings.Contains(p.body, "erased") {
+	if p := editor.post("/supporters/remove", url.Values{"csrf": {tok}, "email": {"sam@example.org"}, "confirm": {"yes"}}); p.status != 200 || !strings.Contains(p.body, "erased") {
 		t.Fatalf("remove: %d", p.status)
 	}
 	if _, err := subs.GetByEmail(ctx, "sam@example.org"); err == nil {

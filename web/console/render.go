@@ -12,7 +12,7 @@ import (
 )
 
 // pageNames are the templates in templates/ that are whole pages.
-var pageNames = []string{"login", "posts", "write", "post", "calendar", "feeds", "supporters", "supporter", "import", "users", "forbidden", "deletepost"}
+var pageNames = []string{"login", "posts", "write", "post", "calendar", "feeds", "supporters", "supporter", "import", "users", "forbidden", "deletepost", "notfound", "confirm"}
 
 func (c *Console) funcs() template.FuncMap {
 	return template.FuncMap{
@@ -70,6 +70,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, s Session, name
 	data["Section"] = strings.Split(strings.TrimPrefix(path.Clean(r.URL.Path), "/"), "/")[0]
 	data["IsEditor"] = s.User.Role.Can(RoleEditor)
 	data["IsOwner"] = s.User.Role.Can(RoleOwner)
+	data["NothingSends"] = s.User.ID != 0 && c.nothingSends()
 	var buf bytes.Buffer
 	if err := c.pages[name].ExecuteTemplate(&buf, "layout", data); err != nil {
 		c.opts.Logger.Error("console: rendering page", "page", name, "err", err)

@@ -56,7 +56,8 @@ func (c *Console) showSupporters(w http.ResponseWriter, r *http.Request, s Sessi
 		N     int
 	}{{"Confirmed", counts[subscribers.Confirmed]}, {"Waiting for confirmation", counts[subscribers.Unconfirmed]},
 		{"Unsubscribed", counts[subscribers.Unsubscribed]}, {"Bounced", counts[subscribers.Bounced]}},
-		"Q": q, "Found": found, "Notice": notice, "Problem": problem, "AsOf": c.showTime(asOf)})
+		"Q": q, "Found": found, "Notice": notice, "Problem": problem, "AsOf": c.showTime(asOf),
+		"Erased": r.Form.Get("erased"), "CanReconfirm": c.opts.Reconfirm != nil})
 }
 
 // countCache keeps the supporters' counts by status: counting a million
@@ -145,6 +146,10 @@ func (c *Console) addSupporter(w http.ResponseWriter, r *http.Request, s Session
 		Email: r.PostFormValue("email"), Name: strings.TrimSpace(r.PostFormValue("name")), Status: subscribers.Confirmed,
 		ConsentAt: c.opts.Now().UTC(), ConsentSource: "console: added by " + s.User.Email,
 	})
+	if errors.Is(err, subscribers.ErrSuppressed) {
+		c.showErased(w, r, s, r.PostFormValue("email"))
+		return
+	}
 	if err != nil {
 		c.showSupporters(w, r, s, "", "Not added: "+err.Error(), http.StatusUnprocessableEntity)
 		return
@@ -158,6 +163,18 @@ func (c *Console) removeSupporter(w http.ResponseWriter, r *http.Request, s Sess
 		return
 	}
 	email := r.PostFormValue("email")
+	if !confirmed(r) {
+		c.askFirst(w, r, s, question{
+			Title: "Remove and erase " + email + "?",
+			Consequences: []string{
+				"Their address, name and consent history are erased now. This cannot be undone.",
+				"A salted hash of the address is kept so that no import and no organiser can add it back by mistake. Only they can come back: by subscribing again and confirming, or through a confirmation mail an owner sends them from this page.",
+			},
+			Action: "/supporters/remove", Fields: map[string]string{"email": email},
+			Button: "Yes, remove and erase", Back: "/supporters", BackLabel: "Keep " + email,
+		})
+		return
+	}
 	err := c.opts.Subscribers.Delete(r.Context(), email)
 	switch {
 	case errors.Is(err, subscribers.ErrNotFound):
@@ -171,6 +188,52 @@ func (c *Console) removeSupporter(w http.ResponseWriter, r *http.Request, s Sess
 		c.counts.invalidate()
 		c.showSupporters(w, r, s, "Removed the supporter and erased their data.", "", http.StatusOK)
 	}
+}
+
+// showErased refuses to add an address erased at its owner's request, and
+// offers an owner the one way back: a confirmation mail to that person.
+func (c *Console) showErased(w http.ResponseWriter, r *http.Request, s Session, email string) {
+	msg := "Not added: " + email + " was erased at its owner's request, so no organiser or import can add it back."
+	switch {
+	case c.opts.Reconfirm == nil:
+		msg += " They can subscribe again through the form."
+	case !s.User.Role.Can(RoleOwner):
+		msg += " If it was erased by mistake, an owner can send them a confirmation mail from this page."
+	}
+	r.Form.Set("erased", email)
+	c.showSupporters(w, r, s, "", msg, http.StatusUnprocessableEntity)
+}
+
+// reconfirmSupporter sends an erased address a fresh confirmation mail,
+// after asking: they are back on the list only when they confirm.
+func (c *Console) reconfirmSupporter(w http.ResponseWriter, r *http.Request, s Session) {
+	if c.noNewsletter(w, r, s) {
+		return
+	}
+	email := r.PostFormValue("email")
+	if c.opts.Reconfirm == nil {
+		c.refuse(w, r, s, "Crier cannot send confirmation mails from the console here; the person can subscribe again through the form.")
+		return
+	}
+	if !confirmed(r) {
+		c.askFirst(w, r, s, question{
+			Title: "Send " + email + " a confirmation mail?",
+			Consequences: []string{
+				"This address was erased at its owner's request. Crier mails them a link; only if they follow it are they back on the list, with their new consent recorded.",
+				"Do this only if the address was erased by mistake: the person asked to be forgotten.",
+			},
+			Action: "/supporters/reconfirm", Fields: map[string]string{"email": email},
+			Button: "Yes, send the confirmation mail", Back: "/supporters", BackLabel: "Do not send",
+		})
+		return
+	}
+	if err := c.opts.Reconfirm(r.Context(), email, s.User.Email); err != nil {
+		c.showSupporters(w, r, s, "", "No confirmation mail sent: "+err.Error(), http.StatusUnprocessableEntity)
+		return
+	}
+	c.opts.Logger.Info("console: confirmation mail sent to an erased address", "by", s.User.ID)
+	c.counts.invalidate()
+	c.showSupporters(w, r, s, "A confirmation mail is on its way to "+email+". They are back on the list only when they confirm.", "", http.StatusOK)
 }
 
 func (c *Console) exportSupporters(w http.ResponseWriter, r *http.Request, s Session) {

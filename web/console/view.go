@@ -27,13 +27,14 @@ const (
 	stateScheduled listState = "scheduled"
 	stateSending   listState = "sending"
 	stateSent      listState = "sent"
+	stateLocal     listState = "local"
 	stateFailed    listState = "failed"
 	stateOther     listState = "other"
 )
 
 var listStates = []struct{ Value, Label string }{
 	{"", "All"}, {"draft", "Draft"}, {"review", "In review"}, {"approved", "Approved"}, {"scheduled", "Scheduled"},
-	{"sending", "Sending"}, {"sent", "Sent"}, {"failed", "Failed"},
+	{"sending", "Sending"}, {"sent", "Sent"}, {"local", "Saved locally, not sent"}, {"failed", "Failed"},
 }
 
 var listSources = []struct{ Value, Label string }{
@@ -46,6 +47,8 @@ const stateSQL = `CASE
 	WHEN p.state = 'published' THEN CASE
 		WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.post_id = p.id AND d.state = 'failed') THEN 'failed'
 		WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.post_id = p.id AND d.state <> 'sent') THEN 'sending'
+		WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.post_id = p.id)
+			AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.post_id = p.id AND NOT d.outbox) THEN 'local'
 		ELSE 'sent' END
 	WHEN p.state = 'scheduled' THEN 'scheduled'
 	WHEN cp.workflow = 'review' THEN 'review'
@@ -63,18 +66,25 @@ var stateWhere = map[listState]string{
 	stateFailed: `p.state = 'published' AND +p.id IN (SELECT post_id FROM deliveries WHERE state = 'failed')`,
 	stateSending: `p.state = 'published' AND +p.id IN (SELECT post_id FROM deliveries WHERE state IN ('pending', 'sending', 'unknown'))
 		AND +p.id NOT IN (SELECT post_id FROM deliveries WHERE state = 'failed')`,
-	stateSent:      `p.state = 'published' AND +p.id NOT IN (SELECT post_id FROM deliveries WHERE state <> 'sent')`,
+	stateSent: `p.state = 'published' AND +p.id NOT IN (SELECT post_id FROM deliveries WHERE state <> 'sent')
+		AND (+p.id IN (SELECT post_id FROM deliveries WHERE NOT outbox) OR +p.id NOT IN (SELECT post_id FROM deliveries))`,
+	stateLocal: `p.state = 'published' AND +p.id NOT IN (SELECT post_id FROM deliveries WHERE state <> 'sent')
+		AND +p.id IN (SELECT post_id FROM deliveries) AND +p.id NOT IN (SELECT post_id FROM deliveries WHERE NOT outbox)`,
 	stateScheduled: `p.state = 'scheduled'`,
 	stateReview:    `p.state = 'draft' AND cp.workflow = 'review'`,
 	stateApproved:  `p.state = 'draft' AND cp.workflow = 'approved'`,
 	stateDraft:     `p.state = 'draft' AND COALESCE(cp.workflow, 'draft') NOT IN ('review', 'approved')`,
 }
 
+// localMark marks a delivery only saved locally in the list's chips.
+const localMark = `CASE WHEN d.outbox THEN ':local' ELSE '' END`
+
 type listRow struct {
 	ID, Title, Source, SourceName string
 	State                         listState
 	PublishAt, UpdatedAt          time.Time
 	Deliveries                    string
+	Chips                         []chip
 }
 
 func (r listRow) StateLabel() string { return stateLabel(r.State) }
@@ -179,7 +189,7 @@ func (c *Console) listPostsMatching(ctx context.Context, state, source, search s
 			WHERE %s ORDER BY p.updated_at DESC, p.id DESC LIMIT $%d OFFSET $%d) AS page
 		JOIN posts p ON p.id = page.id LEFT JOIN console_posts cp ON cp.post_id = p.id
 		ORDER BY p.updated_at DESC, p.id DESC`, stateSQL,
-		sqldb.DialectOf(c.db()).Pick(`group_concat(d.channel || ':' || d.state, ' ')`, `string_agg(d.channel || ':' || d.state, ' ')`),
+		sqldb.DialectOf(c.db()).Pick(`group_concat(d.channel || ':' || d.state || `+localMark+`, ' ')`, `string_agg(d.channel || ':' || d.state || `+localMark+`, ' ')`),
 		strings.Join(where, " AND "), len(args)-1, len(args))
 	rows, err := c.db().QueryContext(ctx, query, args...)
 	if err != nil {
@@ -195,6 +205,7 @@ func (c *Console) listPostsMatching(ctx context.Context, state, source, search s
 			return nil, false, fmt.Errorf("listing posts: %w", err)
 		}
 		x.State, x.Deliveries = listState(st), dels.String
+		x.Chips = c.chips(dels.String)
 		out = append(out, x)
 	}
 	more := len(out) > pageSize
@@ -208,8 +219,10 @@ func (c *Console) listPostsMatching(ctx context.Context, state, source, search s
 type deliveryView struct {
 	store.Delivery
 	Problem, Fix string
-	Parts        []partView
-	Progress     *progress
+	// Local is why the delivery was only saved locally ("" when it left).
+	Local    string
+	Parts    []partView
+	Progress *progress
 }
 
 type partView struct {
@@ -236,7 +249,7 @@ func (c *Console) renderPost(w http.ResponseWriter, r *http.Request, s Session, 
 	ctx := r.Context()
 	sp, err := c.opts.Store.Post(ctx, id)
 	if err != nil {
-		http.NotFound(w, r)
+		c.notFound(w, r, "no post has this id")
 		return
 	}
 	m, isConsole, err := c.meta(ctx, id)
@@ -262,6 +275,9 @@ func (c *Console) renderPost(w http.ResponseWriter, r *http.Request, s Session, 
 	for _, d := range dels {
 		live = live || d.State == store.DeliveryPending || d.State == store.DeliverySending
 		v := deliveryView{Delivery: d}
+		if d.Outbox && d.State == store.DeliverySent {
+			v.Local = c.localReason(d.Channel)
+		}
 		if d.LastError != "" && d.State != store.DeliverySent {
 			v.Problem, v.Fix = explain(d, typeOf[d.Channel])
 		}
@@ -291,6 +307,8 @@ func (c *Console) renderPost(w http.ResponseWriter, r *http.Request, s Session, 
 		"HasNewsletter": c.opts.SendTest != nil,
 		// Approve, Schedule and Publish act on this version only.
 		"Revision": revision(sp.Post),
+		// An unscheduled post can go back to its time in one click.
+		"Reschedule": c.rescheduleAt(sp, m),
 		// While a delivery is under way the page's script follows it.
 		"Live": live || sp.State == store.PostScheduled && !sp.Post.PublishAt.After(c.opts.Now().Add(time.Minute)),
 	}
@@ -323,8 +341,18 @@ func withSchedulePublish(events []Event, sp store.StoredPost) []Event {
 	return append(events[:i], append([]Event{e}, events[i:]...)...)
 }
 
+// rescheduleAt is the time an unscheduled post was going out, while it is
+// still to come; "" otherwise.
+func (c *Console) rescheduleAt(sp store.StoredPost, m Meta) string {
+	if m.Workflow != WorkflowCancelled || sp.State != store.PostDraft || !sp.Post.PublishAt.After(c.opts.Now()) {
+		return ""
+	}
+	return sp.Post.PublishAt.In(c.opts.Location).Format(datetimeLocal)
+}
+
 func (c *Console) defaultScheduleFor(p post.Post) string {
-	if !p.Draft && p.PublishAt.After(c.opts.Now()) {
+	// An unscheduled post keeps its time: it is offered again.
+	if p.PublishAt.After(c.opts.Now()) {
 		return p.PublishAt.In(c.opts.Location).Format(datetimeLocal)
 	}
 	return c.opts.Now().In(c.opts.Location).Add(time.Hour).Truncate(time.Hour).Format(datetimeLocal)
