@@ -233,7 +233,7 @@ func TestUnscheduleAsksAndKeepsTheTime(t *testing.T) {
 	editor := b.browser(t).signedIn("editor@example.org")
 	tok := editor.csrf()
 	id := editor.newPost(url.Values{"title": {"Vigil"}, "action": {"save"}})
-	editor.post("/posts/"+id+"/schedule", url.Values{"csrf": {tok}, "schedule_for": {"2031-05-05T18:00"}})
+	editor.post("/posts/"+id+"/schedule", url.Values{"csrf": {tok}, "revision": {editor.revision(id)}, "schedule_for": {"2031-05-05T18:00"}})
 	page := editor.get("/posts/" + id)
 	if !strings.Contains(page.body, ">Unschedule…</button>") || strings.Contains(page.body, ">Cancel</button>") {
 		t.Fatalf("post page's unschedule button:\n%s", page.body)
@@ -247,11 +247,11 @@ func TestUnscheduleAsksAndKeepsTheTime(t *testing.T) {
 	}
 	editor.post("/posts/"+id+"/cancel", url.Values{"csrf": {tok}, "confirm": {"yes"}})
 	page = editor.get("/posts/" + id)
-	m := regexp.MustCompile(`name="schedule_for" value="([^"]+)">\s*<button type="submit" class="primary">Schedule again for Mon 5 May 2031 18:00 BST</button>`).FindStringSubmatch(page.body)
+	m := regexp.MustCompile(`name="schedule_for" value="([^"]+)"><input type="hidden" name="revision" value="[^"]+">\s*<button type="submit" class="primary">Schedule again for Mon 5 May 2031 18:00 BST</button>`).FindStringSubmatch(page.body)
 	if m == nil {
 		t.Fatalf("no one-click reschedule:\n%s", page.body)
 	}
-	if p := editor.post("/posts/"+id+"/schedule", url.Values{"csrf": {tok}, "schedule_for": {m[1]}}); p.status != http.StatusSeeOther {
+	if p := editor.post("/posts/"+id+"/schedule", url.Values{"csrf": {tok}, "revision": {editor.revision(id)}, "schedule_for": {m[1]}}); p.status != http.StatusSeeOther {
 		t.Fatalf("reschedule: %d %s", p.status, p.body)
 	}
 	if sp, _ := b.st.Post(ctx, id); sp.State != store.PostScheduled || !sp.Post.PublishAt.Equal(time.Date(2031, 5, 5, 17, 0, 0, 0, time.UTC)) {
@@ -269,7 +269,7 @@ func TestSaveOnAScheduledPostSaysItStillGoesOut(t *testing.T) {
 	if p := editor.get("/posts/" + id + "/edit"); !strings.Contains(p.body, ">Save draft</button>") {
 		t.Fatalf("a draft's form has no Save draft")
 	}
-	editor.post("/posts/"+id+"/schedule", url.Values{"csrf": {tok}, "schedule_for": {"2031-05-05T18:00"}})
+	editor.post("/posts/"+id+"/schedule", url.Values{"csrf": {tok}, "revision": {editor.revision(id)}, "schedule_for": {"2031-05-05T18:00"}})
 	p := editor.get("/posts/" + id + "/edit")
 	if !strings.Contains(p.body, ">Save (still going out Mon 5 May 18:00)</button>") || strings.Contains(p.body, "Save draft") {
 		t.Fatalf("a scheduled post's form:\n%s", p.body)
@@ -280,8 +280,8 @@ func TestSaveOnAScheduledPostSaysItStillGoesOut(t *testing.T) {
 	}
 	author := b.browser(t).signedIn("author@example.org")
 	mine := author.newPost(url.Values{"title": {"March"}, "action": {"submit"}})
-	editor.post("/posts/"+mine+"/approve", url.Values{"csrf": {tok}})
-	editor.post("/posts/"+mine+"/schedule", url.Values{"csrf": {tok}, "schedule_for": {"2031-05-05T18:00"}})
+	editor.post("/posts/"+mine+"/approve", url.Values{"csrf": {tok}, "revision": {editor.revision(mine)}})
+	editor.post("/posts/"+mine+"/schedule", url.Values{"csrf": {tok}, "revision": {editor.revision(mine)}, "schedule_for": {"2031-05-05T18:00"}})
 	if p := author.get("/posts/" + mine + "/edit"); p.status != 200 || !strings.Contains(p.body, "stops it going out Mon 5 May 18:00") {
 		t.Fatalf("an author's Save on a scheduled post does not say it stops it:\n%s", p.body)
 	}
