@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/crierhq/crier/channels/markdown"
 )
 
 func TestFromMarkdown(t *testing.T) {
@@ -51,4 +53,14 @@ func FuzzFromMarkdown(f *testing.F) {
 			t.Fatalf("image syntax appeared from %q", s)
 		}
 	})
+}
+
+// TestFromMarkdownCapsNesting: 20,000 nested lists are 16 bullets and the
+// text, not 20,000 (markdown.MaxDepth).
+func TestFromMarkdownCapsNesting(t *testing.T) {
+	t.Parallel()
+	got := FromMarkdown(strings.Repeat("- ", 20000) + "deep text")
+	if n := strings.Count(got, "•"); n > markdown.MaxDepth || !strings.HasSuffix(got, "• deep text") {
+		t.Errorf("FromMarkdown kept %d bullets (want at most %d) and ends %q", n, markdown.MaxDepth, got[max(0, len(got)-20):])
+	}
 }

@@ -1,0 +1,100 @@
+package markdown
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/yuin/goldmark"
+	"github.com/yuin/goldmark/ast"
+	"github.com/yuin/goldmark/extension"
+)
+
+// deep are hostile bodies nesting quotes and lists 20,000 levels deep,
+// each ending in the words "deep text".
+func deep() map[string]string {
+	var indented strings.Builder
+	for i := range 300 {
+		indented.WriteString(strings.Repeat("  ", i) + "- item\n")
+	}
+	indented.WriteString(strings.Repeat("  ", 300) + "deep text\n")
+	return map[string]string{
+		"quotes":         strings.Repeat(">", 20000) + " deep text",
+		"spaced quotes":  strings.Repeat("> ", 20000) + "deep text",
+		"lists":          strings.Repeat("- ", 20000) + "deep text",
+		"ordered lists":  strings.Repeat("1. ", 20000) + "deep text",
+		"mixed":          strings.Repeat("> * 2) ", 7000) + "deep text",
+		"indented lists": indented.String(),
+		"lazy lines":     strings.Repeat(">", 20000) + " x\n" + strings.Repeat("> y\n", 2000) + "deep text",
+		"quote per line": strings.Repeat(">", 20000) + " x\n" + strings.Repeat(">", 19999) + " deep text",
+	}
+}
+
+// maxDepth is the deepest nesting of quotes and lists in doc.
+func maxDepth(doc ast.Node) int {
+	most := 0
+	_ = ast.Walk(doc, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
+		if entering {
+			most = max(most, depth(n))
+		}
+		return ast.WalkContinue, nil
+	})
+	return most
+}
+
+func TestNestingIsCappedAndTheTextKept(t *testing.T) {
+	t.Parallel()
+	for name, src := range deep() {
+		doc := Parse([]byte(src))
+		if d := maxDepth(doc); d > MaxDepth {
+			t.Errorf("%s: nested %d deep, want at most %d", name, d, MaxDepth)
+		}
+		var out bytes.Buffer
+		if err := commonMark.Renderer().Render(&out, []byte(src), doc); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), "deep text") {
+			t.Errorf("%s: the innermost text was lost", name)
+		}
+		if strings.Count(out.String(), "&gt;")+strings.Count(out.String(), "1.") > 0 {
+			t.Errorf("%s: markers beyond the cap show as text", name)
+		}
+	}
+}
+
+// TestShallowDocumentsAreUnchanged: below the cap the parser is goldmark's.
+func TestShallowDocumentsAreUnchanged(t *testing.T) {
+	t.Parallel()
+	docs := []string{
+		"# Title\n\nA *paragraph* with [a link](https://example.org) and `code`.\n\n> quoted\n> > twice\n\n- one\n- two\n  - nested\n    1. ordered\n\n---\n\n```go\nx := 1\n```\n",
+		strings.Repeat("> ", MaxDepth) + "exactly at the cap\n\n" + strings.Repeat("- ", MaxDepth) + "list at the cap",
+		"1) a\n2) b\n\n* * *\n\n- [ ] task\n\n| a | b |\n|---|---|\n| 1 | 2 |\n",
+		"para\n- interrupts\n\npara\n2. does not interrupt\n",
+	}
+	ours := New(goldmark.WithExtensions(extension.GFM))
+	theirs := goldmark.New(goldmark.WithExtensions(extension.GFM))
+	for _, d := range docs {
+		var a, b bytes.Buffer
+		if err := ours.Convert([]byte(d), &a); err != nil {
+			t.Fatal(err)
+		}
+		if err := theirs.Convert([]byte(d), &b); err != nil {
+			t.Fatal(err)
+		}
+		if a.String() != b.String() {
+			t.Errorf("%q:\n got %s\nwant %s", d, a.String(), b.String())
+		}
+	}
+}
+
+func TestMarkerLen(t *testing.T) {
+	t.Parallel()
+	for s, want := range map[string]int{
+		">x": 1, "- x": 1, "-": 1, "-x": 0, "*emph*": 0, "+\t": 1, "12. x": 3, "3) x": 2,
+		"1234567890. x": 0, "1.x": 0, "x": 0, "": 0, "#": 0,
+	} {
+		if got := markerLen([]byte(s)); got != want {
+			t.Errorf("markerLen(%q) = %d, want %d", s, got, want)
+		}
+	}
+}
