@@ -262,7 +262,7 @@ func (c *Console) renderPost(w http.ResponseWriter, r *http.Request, s Session, 
 		"Post": sp.Post, "Stored": sp, "Meta": m, "IsConsole": isConsole, "Deliveries": views, "Events": events,
 		"State": state, "StateLabel": stateLabel(state), "Notice": notice, "CanGo": canGo,
 		"CanEdit":  isConsole && m.Workflow != WorkflowPublished && c.mayEdit(s, m),
-		"Previews": c.previewsFor(s, sp.Post), "ScheduleFor": c.defaultScheduleFor(sp.Post),
+		"Previews": c.previewsFor(ctx, s, sp.Post), "ScheduleFor": c.defaultScheduleFor(sp.Post),
 		"HasNewsletter": c.opts.SendTest != nil,
 		// While a delivery is under way the page's script follows it.
 		"Live": live || sp.State == store.PostScheduled && !sp.Post.PublishAt.After(c.opts.Now().Add(time.Minute)),

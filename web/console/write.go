@@ -189,7 +189,7 @@ func (c *Console) editPost(w http.ResponseWriter, r *http.Request, s Session) {
 		c.refuse(w, r, s, "This post has been published; it can no longer be changed.")
 		return
 	}
-	c.render(w, r, s, "write", map[string]any{"Form": c.formFromPost(sp.Post), "Meta": m, "Previews": c.previewsFor(s, sp.Post)})
+	c.render(w, r, s, "write", map[string]any{"Form": c.formFromPost(sp.Post), "Meta": m, "Previews": c.previewsFor(r.Context(), s, sp.Post)})
 }
 
 func (c *Console) mayEdit(s Session, m Meta) bool {
