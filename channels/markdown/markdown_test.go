@@ -8,6 +8,7 @@ import (
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/ast"
 	"github.com/yuin/goldmark/extension"
+	"github.com/yuin/goldmark/text"
 )
 
 // deep are hostile bodies nesting quotes and lists 20,000 levels deep,
@@ -95,6 +96,42 @@ func TestMarkerLen(t *testing.T) {
 	} {
 		if got := markerLen([]byte(s)); got != want {
 			t.Errorf("markerLen(%q) = %d, want %d", s, got, want)
+		}
+	}
+}
+
+func TestShortReaderCutsLinesKeepingSegmentsConsistent(t *testing.T) {
+	t.Parallel()
+	src := []byte(strings.Repeat("x", 3*MaxLinkLine) + "\nnext")
+	r := shortReader{text.NewReader(src)}
+	r.Advance(10)
+	line, seg := r.PeekLine()
+	if len(line) != MaxLinkLine || seg.Stop-seg.Start != MaxLinkLine || !bytes.Equal(seg.Value(src), line) {
+		t.Fatalf("line of %d bytes, segment %d-%d", len(line), seg.Start, seg.Stop)
+	}
+}
+
+// TestLinksStillWork: links, including one just before a long line and one
+// whose address is as long as a browser takes, parse as goldmark parses
+// them.
+func TestLinksStillWork(t *testing.T) {
+	t.Parallel()
+	long := "https://camaca.example/" + strings.Repeat("a", 2000)
+	for _, src := range []string{
+		"[a](https://x.example) and [b](<https://y.example/a b> \"title\")" + strings.Repeat(" word", 2000),
+		"[long](" + long + ")",
+		strings.Repeat("[a](", 3000) + "u)",
+		"![alt](pic.png (title)) [ref]\n\n[ref]: https://z.example",
+	} {
+		var a, b bytes.Buffer
+		if err := commonMark.Convert([]byte(src), &a); err != nil {
+			t.Fatal(err)
+		}
+		if err := goldmark.New().Convert([]byte(src), &b); err != nil {
+			t.Fatal(err)
+		}
+		if a.String() != b.String() {
+			t.Errorf("%.60q...: got %.200s\nwant %.200s", src, a.String(), b.String())
 		}
 	}
 }
