@@ -135,3 +135,45 @@ func TestLinksStillWork(t *testing.T) {
 		}
 	}
 }
+
+// deepSeeds are the hostile shapes of issue 18, small enough to fuzz from.
+var deepSeeds = []string{
+	strings.Repeat(">", 40) + " deep text",
+	strings.Repeat("> ", 40) + "deep\n" + strings.Repeat(">", 38) + " lazy\nlazier",
+	strings.Repeat("- ", 40) + "deep text",
+	strings.Repeat("1. ", 40) + "x\n" + strings.Repeat("   ", 40) + "- y",
+	strings.Repeat("> * 2) ", 12) + "mixed\n\n" + strings.Repeat("> ", 20),
+	strings.Repeat("*a ~~b _c ", 30) + "x" + strings.Repeat(" c_ d~~ e*", 30),
+	strings.Repeat("[a](", 600) + "u)",
+	strings.Repeat("[a](<", 600),
+	"- a\n  - b\n    - c\n      - d\n" + strings.Repeat("  ", 20) + "- e",
+}
+
+// FuzzParse: the capped parser never nests deeper than MaxDepth, and where
+// goldmark itself stays within the caps it renders exactly as goldmark.
+func FuzzParse(f *testing.F) {
+	for _, s := range deepSeeds {
+		f.Add(s)
+	}
+	f.Add("# T\n\n[a](b) *c* `d`\n\n> q\n\n1. x\n2. y\n")
+	theirs := goldmark.New()
+	f.Fuzz(func(t *testing.T, src string) {
+		doc := Parse([]byte(src))
+		if d := maxDepth(doc); d > MaxDepth {
+			t.Fatalf("nested %d deep", d)
+		}
+		if maxDepth(theirs.Parser().Parse(text.NewReader([]byte(src)))) > MaxDepth || len(src) > MaxLinkLine {
+			return // the caps change the document; checked above
+		}
+		var a, b bytes.Buffer
+		if err := commonMark.Renderer().Render(&a, []byte(src), doc); err != nil {
+			t.Fatal(err)
+		}
+		if err := theirs.Convert([]byte(src), &b); err != nil {
+			t.Fatal(err)
+		}
+		if a.String() != b.String() {
+			t.Fatalf("within the caps the output differs from goldmark's:\n got %q\nwant %q", a.String(), b.String())
+		}
+	})
+}

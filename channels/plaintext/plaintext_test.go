@@ -41,7 +41,9 @@ func TestJoinNormaliseOneLine(t *testing.T) {
 // FuzzFromMarkdown: any input gives valid UTF-8 when the input is, and never
 // Markdown image syntax.
 func FuzzFromMarkdown(f *testing.F) {
-	for _, s := range []string{"![](x.png)", "# T\n\n[a](b) *c*", "!![", "- a\n  - b"} {
+	for _, s := range []string{"![](x.png)", "# T\n\n[a](b) *c*", "!![", "- a\n  - b",
+		// Issue 18: nesting past markdown.MaxDepth, and brackets.
+		strings.Repeat("- ", 40) + "deep\n" + strings.Repeat("> ", 40) + "quote", strings.Repeat("1. ", 30) + strings.Repeat("[a](", 600)} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
