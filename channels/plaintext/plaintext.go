@@ -7,19 +7,20 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/crierhq/crier/post"
-	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/ast"
-	"github.com/yuin/goldmark/text"
+
+	"github.com/crierhq/crier/channels/markdown"
+	"github.com/crierhq/crier/post"
 )
 
 // FromMarkdown turns a Markdown body into the plain text a short-text
 // channel can carry: paragraphs separated by blank lines, link text without
 // its target (the post links to the full story), images and raw HTML
 // dropped.
-func FromMarkdown(markdown string) string {
-	src := []byte(markdown)
-	doc := goldmark.New().Parser().Parse(text.NewReader(src))
+// Quotes and lists nest at most markdown.MaxDepth deep.
+func FromMarkdown(md string) string {
+	src := []byte(md)
+	doc := markdown.Parse(src)
 	var blocks []string
 	var cur strings.Builder
 	flush := func() {

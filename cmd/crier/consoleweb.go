@@ -41,9 +41,11 @@ func (app *App) mountConsole(ctx context.Context, srv *web.Server, st *store.Sto
 			limits[inst.Name] = l.CharacterLimit()
 		}
 	}
-	render := func(p post.Post) []console.Rendering {
+	render := func(ctx context.Context, p post.Post) []console.Rendering {
 		var out []console.Rendering
-		for _, r := range renderAll(chans, p) {
+		// A preview whose reader has gone stops here; nobody reads the rest.
+		rendered, _ := renderAll(ctx, chans, p)
+		for _, r := range rendered {
 			out = append(out, console.Rendering{Channel: r.Channel, Type: types[r.Channel], Limit: limits[r.Channel], Payload: r.Payload, Err: r.Err})
 		}
 		return out

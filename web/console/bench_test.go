@@ -55,7 +55,7 @@ func BenchmarkConsolePages(b *testing.B) {
 	loc, _ := time.LoadLocation("Europe/London")
 	c, err := New(Options{Users: users, Store: st, Publisher: &recordingPublisher{st: st}, Subscribers: subs, Location: loc,
 		Campaign: "CAMACA", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RequireApproval: true,
-		Render: func(p post.Post) []Rendering {
+		Render: func(_ context.Context, p post.Post) []Rendering {
 			var out []Rendering
 			for _, name := range []string{"discord", "email", "mastodon"} {
 				pl, err := fs[name].Format(p)

@@ -63,8 +63,9 @@ type Options struct {
 	Store     *store.Store
 	Publisher Publisher
 	// Render formats a post for every enabled channel with the same
-	// formatters delivery and `crier preview` use.
-	Render func(p post.Post) []Rendering
+	// formatters delivery and `crier preview` use. It stops, returning what
+	// it has, when ctx is done (the reader left): see docs/architecture.md.
+	Render func(ctx context.Context, p post.Post) []Rendering
 	// MastodonLimit is the character budget toots are counted against.
 	MastodonLimit int
 	// Subscribers is nil when the newsletter is off.

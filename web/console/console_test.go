@@ -100,7 +100,7 @@ func setupOn(t *testing.T, driver string) *bundle {
 	c, err := New(Options{
 		Users: users, Store: st, Publisher: pub, RequireApproval: true, DataDir: t.TempDir(), Location: loc,
 		Campaign: "CAMACA", Now: clk.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Render: func(p post.Post) []Rendering {
+		Render: func(_ context.Context, p post.Post) []Rendering {
 			var out []Rendering
 			for name, f := range map[string]channels.Formatter{"mastodon": masto, "discord": disc} {
 				pl, err := f.Format(p)

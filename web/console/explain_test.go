@@ -19,9 +19,9 @@ func TestFailureExplainedByItsClass(t *testing.T) {
 	b := setup(t)
 	ctx := context.Background()
 	render := b.c.opts.Render
-	b.c.opts.Render = func(p post.Post) []Rendering {
+	b.c.opts.Render = func(ctx context.Context, p post.Post) []Rendering {
 		// An instance of the Mastodon type, as config.yaml names one.
-		return append(render(p), Rendering{Channel: "mastodon-leeds", Type: "mastodon"}, Rendering{Channel: "email", Type: "email"})
+		return append(render(ctx, p), Rendering{Channel: "mastodon-leeds", Type: "mastodon"}, Rendering{Channel: "email", Type: "email"})
 	}
 	p := post.Post{ID: "md:vigil", Title: "Vigil", Source: post.Source{Kind: "markdown", Name: "posts"}}
 	if err := b.st.SavePost(ctx, p, store.PostPublished, time.Now()); err != nil {

@@ -162,7 +162,7 @@ func TestBlueskyPreviewCountsGraphemes(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	bsky := bluesky.NewFormatter(bluesky.Config{Enabled: true}, channels.Campaign{Name: "CAMACA", Language: "en"})
-	b.c.opts.Render = func(p post.Post) []Rendering {
+	b.c.opts.Render = func(_ context.Context, p post.Post) []Rendering {
 		pl, err := bsky.Format(p)
 		return []Rendering{{Channel: "bluesky", Payload: pl, Err: err}}
 	}
@@ -206,5 +206,28 @@ func TestPublishingADuplicateSaysSo(t *testing.T) {
 	p := editor.post("/posts/"+id+"/publish", url.Values{"csrf": {editor.csrf()}, "revision": {editor.revision(id)}})
 	if p.status != 200 || !strings.Contains(p.body, "same link as feed:site:1") || !strings.Contains(p.body, "not sent: duplicate") {
 		t.Fatalf("publishing a duplicate: %d\n%s", p.status, p.body)
+	}
+}
+
+// TestPreviewFormatsUnderTheRequestContext: the console formats a preview
+// under its request's context (done once the reader has gone or the answer
+// is written), so that formatting stops with the request (issue 18).
+func TestPreviewFormatsUnderTheRequestContext(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	got := make(chan context.Context, 1)
+	b.c.opts.Render = func(ctx context.Context, p post.Post) []Rendering {
+		got <- ctx
+		return nil
+	}
+	editor := b.browser(t).signedIn("editor@example.org")
+	if p := editor.post("/preview", url.Values{"csrf": {editor.csrf()}, "title": {"Vigil"}, "body": {"text"}}); p.status != 200 {
+		t.Fatalf("preview: %d", p.status)
+	}
+	ctx := <-got
+	select {
+	case <-ctx.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the formatters' context outlives the request: formatting would go on after the reader left")
 	}
 }

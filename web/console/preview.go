@@ -2,6 +2,7 @@ package console
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -61,18 +62,18 @@ type emailView struct {
 
 // previewsFor renders a post on every channel. imageSrc, when set, shows a
 // picture not stored yet (a live preview of a chosen file).
-func (c *Console) previewsFor(s Session, p post.Post) []channelPreview {
-	return c.previews_(s, p, "")
+func (c *Console) previewsFor(ctx context.Context, s Session, p post.Post) []channelPreview {
+	return c.previews_(ctx, s, p, "")
 }
 
-func (c *Console) previews_(s Session, p post.Post, imageSrc string) []channelPreview {
+func (c *Console) previews_(ctx context.Context, s Session, p post.Post, imageSrc string) []channelPreview {
 	if c.opts.Render == nil {
 		return nil
 	}
 	var out []channelPreview
 	// Previewed as it will be sent: with the image's address built now.
 	p, mediaErr := c.uploads().Resolve(p)
-	for _, r := range c.opts.Render(p) {
+	for _, r := range c.opts.Render(ctx, p) {
 		cp := channelPreview{Channel: r.Channel, Type: cmp.Or(r.Type, r.Channel), Warnings: r.Payload.Warnings}
 		if r.Err == nil {
 			r.Err = mediaErr
@@ -263,7 +264,7 @@ func (c *Console) livePreview(w http.ResponseWriter, r *http.Request, s Session)
 		key := c.previews.putImage(s.User.ID, data, ct)
 		p.Image = &post.Image{URL: strings.TrimRight(c.opts.PublicURL, "/") + "/preview/image/" + key, Alt: strings.TrimSpace(r.PostFormValue("alt"))}
 	}
-	previews := c.previews_(s, p, "")
+	previews := c.previews_(r.Context(), s, p, "")
 	if r.Header.Get("X-Crier-Fragment") == "1" {
 		secureHeaders(w)
 		c.renderFragment(w, r, "previews", map[string]any{"Previews": previews})

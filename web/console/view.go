@@ -265,7 +265,7 @@ func (c *Console) renderPost(w http.ResponseWriter, r *http.Request, s Session, 
 		c.serverError(w, r, "reading the deliveries", err)
 		return
 	}
-	previews := c.previewsFor(s, sp.Post)
+	previews := c.previewsFor(ctx, s, sp.Post)
 	typeOf := map[string]string{} // each enabled channel's type
 	for _, p := range previews {
 		typeOf[p.Channel] = p.Type

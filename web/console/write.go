@@ -232,7 +232,7 @@ func (c *Console) editPost(w http.ResponseWriter, r *http.Request, s Session) {
 	}
 	f := c.formFromPost(sp.Post)
 	f.Revision = revision(sp.Post)
-	c.render(w, r, s, "write", map[string]any{"Form": f, "Meta": m, "Previews": c.previewsFor(s, sp.Post)})
+	c.render(w, r, s, "write", map[string]any{"Form": f, "Meta": m, "Previews": c.previewsFor(r.Context(), s, sp.Post)})
 }
 
 func (c *Console) mayEdit(s Session, m Meta) bool {
@@ -343,7 +343,7 @@ func (c *Console) savePost(w http.ResponseWriter, r *http.Request, s Session) {
 			f.ID = "" // never saved: the corrected form creates it
 		}
 		w.WriteHeader(http.StatusUnprocessableEntity)
-		c.render(w, r, s, "write", map[string]any{"Form": f, "New": isNew, "Meta": m, "Previews": c.previewsFor(s, p)})
+		c.render(w, r, s, "write", map[string]any{"Form": f, "New": isNew, "Meta": m, "Previews": c.previewsFor(ctx, s, p)})
 		return
 	}
 	verb := "edited"
