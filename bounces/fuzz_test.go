@@ -10,7 +10,7 @@ import (
 // FuzzParse holds the parser to never panicking, and to never inventing a
 // recipient: every address it reports is written in the message.
 func FuzzParse(f *testing.F) {
-	files, _ := filepath.Glob("testdata/mail/*.eml")
+	files, _ := filepath.Glob("testdata/bsd/*.eml")
 	for _, file := range files {
 		if raw, err := os.ReadFile(file); err == nil {
 			f.Add(raw)

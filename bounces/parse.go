@@ -488,3 +488,34 @@ func isAutoReply(h mail.Header, subj string) bool {
 	}
 	return autoSubj.MatchString(strings.TrimSpace(subj))
 }
+
+// Class is what a report means for one recipient: what Crier may do.
+type Class string
+
+// The classes, from the strongest.
+const (
+	ClassHard      Class = "hard"       // the address will never work: suppress
+	ClassSoft      Class = "soft"       // this message failed (or is delayed): count
+	ClassComplaint Class = "complaint"  // the recipient said "spam": unsubscribe
+	ClassAutoReply Class = "auto-reply" // someone's program answered: nothing
+	ClassNone      Class = "none"       // not feedback: nothing
+)
+
+// ClassFor says what the report means for addr: its own line when it has
+// one, else the line recipientFor would use.
+func (rep *Report) ClassFor(addr string) Class {
+	switch rep.Kind {
+	case KindComplaint:
+		return ClassComplaint
+	case KindAutoReply:
+		return ClassAutoReply
+	case KindDelay:
+		return ClassSoft
+	case KindBounce:
+		if r, _ := recipientFor(rep, addr); r.Hard {
+			return ClassHard
+		}
+		return ClassSoft
+	}
+	return ClassNone
+}
