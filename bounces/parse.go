@@ -438,7 +438,7 @@ var (
 	// challengeText is a challenge-response filter asking the sender to
 	// prove it is a person (Boxbe, SpamArrest and the like): an automatic
 	// answer, never a bounce.
-	challengeText = regexp.MustCompile(`(?i)(challenge[- ]response|boxbe|spam ?arrest|guest list|(confirm|verify|prove) (that )?you are (a )?(human|real person)|added to my (approved|allowed|white) ?list|sender verification request)`)
+	challengeText   = regexp.MustCompile(`(?i)(challenge[- ]response|boxbe|spam ?arrest|guest list|(confirm|verify|prove) (that )?you are (a )?(human|real person)|added to my (approved|allowed|white) ?list|sender verification request)`)
 	complaintSubj   = regexp.MustCompile(`(?i)complaint about message`)
 	unsubscribeText = regexp.MustCompile(`(?i)sent this (e-?mail|message) to unsubscribe`)
 )

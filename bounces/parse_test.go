@@ -37,12 +37,12 @@ var samples = map[string]struct {
 	"lhost-gmail-08.eml":     {KindDelay, false, ""},
 	"lhost-office365-01.eml": {KindBounce, true, "kijitora@example.com"},
 	"lhost-office365-03.eml": {KindBounce, false, "kijitora@example.com"},
-	"lhost-office365-05.eml": {KindBounce, false, "kijitora@example.jp"}, // 5.1.8 sender rejected
-	"lhost-outlook-01.eml":   {KindBounce, false, "kijitora@example.jp"}, // 5.2.2 full
-	"lhost-outlook-03.eml":   {KindBounce, true, "kijitora@example.jp"}, // domain not reachable
+	"lhost-office365-05.eml": {KindBounce, false, "kijitora@example.jp"},  // 5.1.8 sender rejected
+	"lhost-outlook-01.eml":   {KindBounce, false, "kijitora@example.jp"},  // 5.2.2 full
+	"lhost-outlook-03.eml":   {KindBounce, true, "kijitora@example.jp"},   // domain not reachable
 	"lhost-postfix-01.eml":   {KindBounce, false, "kijitora@example.org"}, // x-unix: the local delivery program failed
 	"lhost-postfix-03.eml":   {KindBounce, false, "kijitora@example.net"}, // "unknown user" after DATA: a filter
-	"lhost-postfix-05.eml":   {KindBounce, true, "kijitora@example.org"}, // 4.1.1 user unknown, given up
+	"lhost-postfix-05.eml":   {KindBounce, true, "kijitora@example.org"},  // 4.1.1 user unknown, given up
 	"lhost-postfix-07.eml":   {KindBounce, true, "kijitora@user.example.or.jp"},
 	"lhost-postfix-09.eml":   {KindBounce, false, "kijitora@example.ne.jp"},
 	"lhost-postfix-11.eml":   {KindBounce, false, "kijitora@example.jp"},
@@ -63,7 +63,7 @@ var samples = map[string]struct {
 	"rfc3834-03.eml":         {KindAutoReply, false, ""},
 	"rfc3834-05.eml":         {KindAutoReply, false, ""},
 	"rhost-google-01.eml":    {KindBounce, false, "shironeko@example.ne.jp"}, // 5.2.1 account disabled: may come back
-	"rhost-google-03.eml":    {KindBounce, false, "neko@example.co.jp"},     // 5.7.26 SPF
+	"rhost-google-03.eml":    {KindBounce, false, "neko@example.co.jp"},      // 5.7.26 SPF
 }
 
 func TestParseRealMessages(t *testing.T) {
