@@ -80,7 +80,7 @@ func (b *bundle) status(t *testing.T, id int64) subscribers.Status {
 
 func sample(t *testing.T, name string) []byte {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("testdata", "mail", name))
+	raw, err := os.ReadFile(filepath.Join("testdata", "bsd", name))
 	if err != nil {
 		t.Fatal(err)
 	}

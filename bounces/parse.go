@@ -65,6 +65,9 @@ type Recipient struct {
 	// itself (no such user, domain gone); a full mailbox or a policy
 	// refusal is soft.
 	Hard bool `json:"hard"`
+	// Would is what Crier does for this line if it is the supporter's
+	// (filled by Decision.Explain).
+	Would string `json:"would,omitempty"`
 }
 
 // Limits on what one message can make the parser do.

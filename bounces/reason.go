@@ -399,3 +399,26 @@ func replyOf(diag string) string {
 	}
 	return ""
 }
+
+// advice says what a domain refusing count mails of a send for r means
+// and what the organisers should check.
+func (r Reason) advice(domain string, count int) string {
+	what, check := "", "check the sending server's setup"
+	switch r {
+	case ReasonSpamDetected, ReasonVirus, ReasonBadReputation, ReasonPolicy:
+		what, check = "as spam", "check SPF, DKIM and your IP's reputation"
+	case ReasonBlocked, ReasonRequirePTR:
+		what, check = "because of your server's IP", "check whether the IP is on a blocklist and has a reverse DNS name"
+	case ReasonAuthFailure:
+		what, check = "for failed authentication", "check the domain's SPF, DKIM and DMARC records"
+	case ReasonSpeeding:
+		what, check = "for sending too fast", "lower channels.email.rate or ask the provider for more"
+	case ReasonRejected:
+		what, check = "for the sender address", "check the from address and its domain's DNS"
+	case ReasonContentError:
+		what, check = "for the mail's format", "check the newsletter template"
+	case ReasonSecurity:
+		what, check = "in a security check", "check SPF, DKIM and your IP's reputation"
+	}
+	return strings.Join(strings.Fields(fmt.Sprintf("%s refused %d mails %s from your server: %s", domain, count, what, check)), " ")
+}
