@@ -72,11 +72,15 @@ type Recipient struct {
 
 // Limits on what one message can make the parser do.
 const (
-	MaxMessageBytes = 4 << 20 // larger messages are not read (bounces are small)
+	// MaxMessageBytes is the largest message read: a bounce that returns
+	// a whole newsletter with its images stays under it; larger ones are
+	// ignored (see docs/newsletter.md for the time and memory measured).
+	MaxMessageBytes = 10 << 20
 	maxDepth        = 6
 	maxParts        = 64
 	maxText         = 1 << 20
 	maxRecipients   = 50
+	maxJudged       = 8 << 10 // the text judged about one recipient
 )
 
 // ErrTooLarge is returned for a message over MaxMessageBytes.
@@ -477,9 +481,10 @@ func (p *parser) complaint(rep *Report, typ string, rcpts []Recipient) {
 func (p *parser) dsnReport(rep *Report, rcpts []Recipient, human string) {
 	rep.Recipients = rcpts
 	rep.Kind = KindOther
+	lower := asciiLower(human)
 	for i := range rep.Recipients {
 		r := &rep.Recipients[i]
-		block := textBlock(human, r.Address, rcpts)
+		block := textBlock(human, lower, r.Address, rcpts)
 		switch {
 		case r.Action == "failed" || (r.Action == "" && strings.HasPrefix(r.Status, "5")):
 			rep.Kind = KindBounce
@@ -497,29 +502,31 @@ func (p *parser) dsnReport(rep *Report, rcpts []Recipient, human string) {
 	}
 }
 
-// textBlock is the part of a report's text about addr: from the line
+// textBlock is the part of a report's text (and its lower-case copy)
+// about addr: from the line
 // naming it to the line naming the next recipient. Multi-recipient
 // notices give each address its own reason.
-func textBlock(human, addr string, all []Recipient) string {
-	lower := asciiLower(human)
+func textBlock(human, lower, addr string, all []Recipient) string {
 	at := strings.Index(lower, addr)
 	if at < 0 || addr == "" {
 		return ""
 	}
 	start := strings.LastIndexByte(lower[:at], '\n') + 1
-	end := len(lower)
+	// Only the judged length is looked at, so that many recipients in a
+	// long text cost in proportion to its size.
+	end := min(len(lower), max(start+maxJudged, at+len(addr)))
 	for _, o := range all {
 		if o.Address == addr || o.Address == "" {
 			continue
 		}
-		if j := strings.Index(lower[at+len(addr):], o.Address); j >= 0 {
+		if j := strings.Index(lower[at+len(addr):end], o.Address); j >= 0 {
 			if k := at + len(addr) + j; k < end {
 				end = strings.LastIndexByte(lower[:k], '\n') + 1
 				end = max(end, at+len(addr))
 			}
 		}
 	}
-	return clip(human[start:end], 4000)
+	return clip(human[start:end], maxJudged)
 }
 
 // textRecipients reads the failed addresses and the reasons from a bounce
@@ -544,18 +551,19 @@ func (p *parser) textRecipients(failed, human, from string, class Class) []Recip
 	if len(out) == 0 {
 		out = textAddrs(p.origRcpt, nil, maxRecipients)
 	}
+	lower := asciiLower(human)
 	for i := range out {
 		r := &out[i]
 		r.Action = "failed"
-		block := textBlock(human, r.Address, out)
+		block := textBlock(human, lower, r.Address, out)
 		if block == "" {
-			block = human
+			block = clip(human, maxJudged)
 		}
 		r.Status = specificCode(block)
 		r.Diagnostic = clip(diagnosticLine(block), 300)
 		r.Verdict = judge(r.Status, r.Diagnostic, block)
-		if r.Reason == ReasonUndefined && block != human {
-			r.Verdict = judge(r.Status, r.Diagnostic, human)
+		if r.Reason == ReasonUndefined && len(block) < len(human) {
+			r.Verdict = judge(r.Status, r.Diagnostic, clip(human, maxJudged))
 		}
 		if class != "" {
 			r.Class, r.Action = class, "delayed"

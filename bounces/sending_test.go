@@ -52,6 +52,11 @@ func TestSendingProblemIsNotTheSupporters(t *testing.T) {
 	if out, err := p.HandleMessage(ctx, toVERP(dsn(full.Email, "5.2.2", "552 5.2.2 Mailbox full"), b.addrs.ReturnPath(send, full.ID))); err != nil || out.Action != "suppressed" {
 		t.Fatalf("mailbox full: %+v %v", out, err)
 	}
+	// The supporter's history says why in plain words, with the evidence.
+	hist, _ := b.subs.History(ctx, full.ID)
+	if last := hist[len(hist)-1]; !strings.Contains(last.Source, "the mailbox is full (mailboxfull; ") || !strings.Contains(last.Source, "5.2.2") {
+		t.Fatalf("history: %+v", last)
+	}
 	for _, s := range refused {
 		if st := b.status(t, s.ID); st != subscribers.Confirmed {
 			t.Fatalf("%s became %s for a refusal of Crier's sending", s.Email, st)

@@ -18,7 +18,7 @@ import (
 
 // mountConsole serves the organisers' console at / on the daemon's server.
 // Its previews use the same formatters as `crier preview` and delivery.
-func (app *App) mountConsole(ctx context.Context, srv *web.Server, st *store.Store, b *bot.Bot, subs *subscribers.Store, clientIP func(*http.Request) string) (*console.Users, error) {
+func (app *App) mountConsole(ctx context.Context, srv *web.Server, st *store.Store, b *bot.Bot, subs *subscribers.Store, reconfirm func(context.Context, int64, string) error, clientIP func(*http.Request) string) (*console.Users, error) {
 	cfg := app.Config
 	users, err := console.OpenUsers(ctx, st.DB(), nil)
 	if err != nil {
@@ -70,7 +70,7 @@ func (app *App) mountConsole(ctx context.Context, srv *web.Server, st *store.Sto
 	}
 	c, err := console.New(console.Options{
 		Users: users, Store: st, Publisher: b, Render: render,
-		Subscribers: subs, SendTest: sendTest, Feeds: feeds, RequireApproval: cfg.Console.RequireApproval,
+		Subscribers: subs, Reconfirm: reconfirm, SendTest: sendTest, Feeds: feeds, RequireApproval: cfg.Console.RequireApproval,
 		PublicURL: cfg.HTTP.PublicURL, DataDir: cfg.DataPath(), Location: cfg.Location(), Campaign: cfg.Campaign.Name,
 		Logger: app.Logger, ClientIP: clientIP,
 	})

@@ -121,10 +121,16 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 		MetricsToken: cfg.HTTP.MetricsToken, TrustedProxies: proxies, Shared: st.DB(), Logger: app.Logger})
 	srv.HandleAdmin("GET /admin/status", statusHandler(app.Registry, st))
 	var subs *subscribers.Store
+	var reconfirm func(context.Context, int64, string) error
 	if nl != nil {
 		subs = nl.Store
+		// The console's "restore" of a bounced supporter: a fresh
+		// confirmation mail, nothing recorded until they follow it.
+		reconfirm = func(ctx context.Context, id int64, by string) error {
+			return nl.Reconfirm(ctx, id, cfg.HTTP.PublicURL, by, time.Now())
+		}
 	}
-	if app.consoleUsers, err = app.mountConsole(ctx, srv, st, b, subs, func(r *http.Request) string { return web.ClientIP(r, proxies) }); err != nil {
+	if app.consoleUsers, err = app.mountConsole(ctx, srv, st, b, subs, reconfirm, func(r *http.Request) string { return web.ClientIP(r, proxies) }); err != nil {
 		return nil, nil, fmt.Errorf("mounting the console: %w", err)
 	}
 	if nl != nil {
