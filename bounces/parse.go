@@ -486,7 +486,7 @@ func (p *parser) dsnReport(rep *Report, rcpts []Recipient, human string) {
 		r := &rep.Recipients[i]
 		block := textBlock(human, lower, r.Address, rcpts)
 		switch {
-		case r.Action == "failed" || (r.Action == "" && strings.HasPrefix(r.Status, "5")):
+		case r.Action == "failed" || r.Action == "expired" || (r.Action == "" && strings.HasPrefix(r.Status, "5")):
 			rep.Kind = KindBounce
 			r.Verdict = judge(r.Status, r.Diagnostic, block)
 		case r.Action == "delayed" || (r.Action == "" && strings.HasPrefix(r.Status, "4")):

@@ -168,6 +168,9 @@ var phraseRules = []phraseRule{
 		"domain is not reachable", "mail domain mentioned in email address is unknown",
 		"no valid mx", "all relevant mx records point to non-existent hosts", "bad destination system",
 		"domain may not exist"}},
+	// Japanese carriers (au, ezweb) answer a recipient's own filter with
+	// an empty address and "User unknown"; a missing mailbox is named.
+	{ReasonFiltered, []string{"550 : user unknown"}},
 	{ReasonUserUnknown, []string{"user unknown", "unknown user", "no such user", "no such mailbox", "no such recipient",
 		"no such person", "no such address", "no mailbox", "does not exist", "doesn't exist", "not exist", "invalid recipient",
 		"invalid mailbox", "invalid address", "invalid user", "unknown recipient", "unknown mailbox",
@@ -356,6 +359,13 @@ func judge(status, diag, text string) Verdict {
 	return Verdict{Class: ClassSoft, Reason: ReasonUndefined, Rule: "no status and no reason named: soft"}
 }
 
+// ownCode says whether text holds an enhanced code that is neither the
+// report's status nor a vague X.0.0.
+func ownCode(text, status string) bool {
+	c := specificCode(text)
+	return c != "" && c != status && !strings.HasSuffix(c, ".0.0")
+}
+
 func senderCode(c string) bool {
 	return c == "5.1.7" || c == "5.1.8" || c == "4.1.7" || c == "4.1.8"
 }
@@ -377,6 +387,11 @@ func specificCode(s string) string {
 }
 
 func verdictFor(r Reason, rule, phrase, status, diag string) Verdict {
+	if r == ReasonUserUnknown && (status == "5.2.0" || status == "4.2.0") && !ownCode(diag, status) {
+		// The reporting server mapped a bare "unknown" reply to X.2.0, a
+		// mailbox that refused (filter settings), not a missing one.
+		r, rule = ReasonFiltered, rule+", but status "+status+" says the mailbox refused it (a filter)"
+	}
 	if r == ReasonUserUnknown && repliedToData(diag, phrase) {
 		// Refused once the message was sent: a content filter speaking,
 		// not a missing mailbox (an address is checked at RCPT).

@@ -39,6 +39,9 @@ func TestJudgePatterns(t *testing.T) {
 		{"a local delivery program's failure", "5.1.1", "x-unix; procmail: No such user", "", ClassSoft, ReasonMailerError},
 		{"null MX", "5.1.10", "smtp; 556 5.1.10 Recipient address has null MX", "", ClassHard, ReasonNotAccept},
 		{"domain does not exist", "5.1.2", "", "", ClassHard, ReasonHostUnknown},
+		{"a carrier's filter says user unknown with no address", "5.0.0", "SMTP; 550 : User unknown", "", ClassSoft, ReasonFiltered},
+		{"status 5.2.0 for a bare unknown user: a mailbox that refused", "5.2.0", "SMTP; 550 Unknown user a@example.jp", "", ClassSoft, ReasonFiltered},
+		{"the reply's own 5.1.1 keeps it hard under Status 5.2.0", "5.2.0", "SMTP; 550 5.1.1 Unknown user a@example.jp", "", ClassHard, ReasonUserUnknown},
 	} {
 		v := judge(c.status, c.diag, c.text)
 		if v.Class != c.want || v.Reason != c.reason {
