@@ -146,7 +146,7 @@ func TestCorpus(t *testing.T) {
 	}
 	// Floors at the measured figures (docs/newsletter.md), so a change
 	// that reads worse fails; the targets are 95% and 0.
-	if fig.crashes > 0 || fig.right*1000 < fig.rcpts*898 || fig.softAsHard > 34 || fig.hardRead < 177 || fig.complaintsRead < fig.complaints {
+	if fig.crashes > 0 || fig.right*1000 < fig.rcpts*899 || fig.softAsHard > 34 || fig.hardRead < 178 || fig.complaintsRead < fig.complaints {
 		t.Errorf("the reader got worse than measured:\n%s", fig)
 	}
 }

@@ -207,6 +207,8 @@ func reasonFromText(lower string) (Reason, string) {
 	if lower == "" {
 		return "", ""
 	}
+	// Servers and notices wrap long replies: a phrase may span lines.
+	lower = strings.Join(strings.Fields(lower), " ")
 	for _, r := range phraseRules {
 		for _, p := range r.phrases {
 			if strings.Contains(lower, p) {

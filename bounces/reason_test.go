@@ -26,6 +26,7 @@ func TestJudgePatterns(t *testing.T) {
 		{"5.7.x is not always soft: no such user", "5.7.1", "smtp; 554 5.7.1 <a@example.ch>: Recipient address rejected: no such user", "", ClassHard, ReasonUserUnknown},
 		{"5.3.x with 'user unknown' is hard", "5.3.0", "smtp; 550 5.3.0 user unknown", "", ClassHard, ReasonUserUnknown},
 		{"no status at all, the text says user unknown", "", "", "a@example.org:\n550 sorry, user unknown", ClassHard, ReasonUserUnknown},
+		{"a reply wrapped over two lines", "", "", "a@example.org:\n    550 sorry, user\n    unknown", ClassHard, ReasonUserUnknown},
 		{"no status, nothing said: soft", "", "", "something went wrong", ClassSoft, ReasonUndefined},
 		{"mailbox full with 5.1.1 status", "5.1.1", "smtp; 552 mailbox is full", "", ClassSoft, ReasonMailboxFull},
 		{"rate limited", "4.7.0", "smtp; 421 4.7.0 Try again later, closing connection. (rate limit exceeded)", "", ClassSoft, ReasonSpeeding},
