@@ -148,7 +148,7 @@ func TestMailboxAgainstDovecot(t *testing.T) {
 		[]byte("From: ann@example.org\r\nTo: " + bounceAddress + "\r\nSubject: Hello\r\n\r\nCan I help at the vigil?\r\n"), // a person
 		// Too large to be a bounce: set aside without being downloaded.
 		append(toVERP([]byte("Subject: Undelivered Mail Returned to Sender\r\nFrom: MAILER-DAEMON@mx.example\r\n\r\n"), b.addrs.ReturnPath(send, away.ID)),
-			bytes.Repeat([]byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\r\n"), 70000)...),
+			bytes.Repeat([]byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\r\n"), 170000)...), // over MaxMessageBytes (10 MB)
 	}
 	for _, m := range msgs {
 		srv.Append(t, m)
