@@ -133,17 +133,25 @@ func (c *Console) supporter(w http.ResponseWriter, r *http.Request, s Session) {
 	if c.noNewsletter(w, r, s) {
 		return
 	}
+	if sub, ok := c.pathSupporter(w, r); ok {
+		c.showSupporter(w, r, s, sub, "", "", http.StatusOK)
+	}
+}
+
+// pathSupporter reads the supporter the URL's {id} names; it answers 404
+// or 500 itself and reports false.
+func (c *Console) pathSupporter(w http.ResponseWriter, r *http.Request) (subscribers.Subscriber, bool) {
 	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	sub, err := c.opts.Subscribers.Get(r.Context(), id)
 	if errors.Is(err, subscribers.ErrNotFound) {
 		http.NotFound(w, r)
-		return
+		return sub, false
 	}
 	if err != nil {
 		c.serverError(w, r, "reading the supporter", err)
-		return
+		return sub, false
 	}
-	c.showSupporter(w, r, s, sub, "", "", http.StatusOK)
+	return sub, true
 }
 
 // showSupporter renders a supporter's page with their consent history,
@@ -166,28 +174,22 @@ func (c *Console) restoreSupporter(w http.ResponseWriter, r *http.Request, s Ses
 	if c.noNewsletter(w, r, s) {
 		return
 	}
-	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	sub, err := c.opts.Subscribers.Get(r.Context(), id)
-	if errors.Is(err, subscribers.ErrNotFound) {
-		http.NotFound(w, r)
-		return
-	}
-	if err != nil {
-		c.serverError(w, r, "reading the supporter", err)
+	sub, ok := c.pathSupporter(w, r)
+	if !ok {
 		return
 	}
 	if c.opts.Reconfirm == nil {
 		c.showSupporter(w, r, s, sub, "", "The newsletter cannot send mail: nothing was sent.", http.StatusConflict)
 		return
 	}
-	err = c.opts.Reconfirm(r.Context(), id, "console: restored after a bounce by "+s.User.Email)
+	err := c.opts.Reconfirm(r.Context(), sub.ID, "console: restored after a bounce by "+s.User.Email)
 	switch {
 	case errors.Is(err, subscribers.ErrInvalid):
 		c.showSupporter(w, r, s, sub, "", "Not sent: "+err.Error(), http.StatusUnprocessableEntity)
 	case err != nil:
 		c.serverError(w, r, "sending the confirmation mail", err)
 	default:
-		c.opts.Logger.Info("console: confirmation mail sent to restore a bounced supporter", "subscriber", id, "by", s.User.ID)
+		c.opts.Logger.Info("console: confirmation mail sent to restore a bounced supporter", "subscriber", sub.ID, "by", s.User.ID)
 		c.showSupporter(w, r, s, sub, "A confirmation mail went to "+sub.Email+": they are back on the list once they follow its link.", "", http.StatusOK)
 	}
 }
