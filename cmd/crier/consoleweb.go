@@ -75,14 +75,20 @@ func (app *App) mountConsole(ctx context.Context, srv *web.Server, st *store.Sto
 		}
 	}
 	var reconfirm func(ctx context.Context, email, by string) error
+	var restore func(ctx context.Context, id int64, by string) error
 	if nl != nil {
 		reconfirm = func(ctx context.Context, email, by string) error {
 			return sendReconfirmation(ctx, nl, cfg.HTTP.PublicURL, email, by)
 		}
+		// The "restore" of a bounced supporter: a fresh confirmation
+		// mail, nothing recorded until they follow it.
+		restore = func(ctx context.Context, id int64, by string) error {
+			return nl.Reconfirm(ctx, id, cfg.HTTP.PublicURL, by, time.Now())
+		}
 	}
 	c, err := console.New(console.Options{
 		Users: users, Store: st, Publisher: b, Render: render,
-		Subscribers: subs, SendTest: sendTest, Reconfirm: reconfirm, Feeds: feeds, RequireApproval: cfg.Console.RequireApproval,
+		Subscribers: subs, SendTest: sendTest, Reconfirm: reconfirm, Restore: restore, Feeds: feeds, RequireApproval: cfg.Console.RequireApproval,
 		Outbox: local, OutboxDir: cfg.DataPath("outbox"),
 		PublicURL: cfg.HTTP.PublicURL, DataDir: cfg.DataPath(), Location: cfg.Location(), Campaign: cfg.Campaign.Name,
 		Logger: app.Logger, ClientIP: clientIP, Lifetime: ctx,

@@ -70,6 +70,9 @@ type Options struct {
 	MastodonLimit int
 	// Subscribers is nil when the newsletter is off.
 	Subscribers *subscribers.Store
+	// Restore mails a bounced supporter a fresh confirmation link (the
+	// console's "restore"); nil when the newsletter is off.
+	Restore func(ctx context.Context, id int64, by string) error
 	// SendTest mails one copy of a post's newsletter to an organiser; nil
 	// when the newsletter is off.
 	SendTest func(ctx context.Context, p post.Post, to string) error
@@ -218,6 +221,7 @@ func (c *Console) routes() {
 	mux.Handle("POST /supporters/import", c.auth(RoleEditor, c.importSupporters))
 	mux.Handle("GET /supporters/import/{id}", c.auth(RoleEditor, c.importStatus))
 	mux.Handle("GET /supporters/{id}", c.auth(RoleEditor, c.supporter))
+	mux.Handle("POST /supporters/{id}/restore", c.auth(RoleEditor, c.restoreSupporter))
 	mux.Handle("GET /users", c.auth(RoleOwner, c.usersPage))
 	mux.Handle("POST /users", c.auth(RoleOwner, c.addUser))
 	mux.Handle("POST /users/remove", c.auth(RoleOwner, c.removeUser))

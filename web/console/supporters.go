@@ -116,22 +116,65 @@ func (c *Console) supporter(w http.ResponseWriter, r *http.Request, s Session) {
 	if c.noNewsletter(w, r, s) {
 		return
 	}
+	if sub, ok := c.pathSupporter(w, r); ok {
+		c.showSupporter(w, r, s, sub, "", "", http.StatusOK)
+	}
+}
+
+// pathSupporter reads the supporter the URL's {id} names; it answers 404
+// or 500 itself and reports false.
+func (c *Console) pathSupporter(w http.ResponseWriter, r *http.Request) (subscribers.Subscriber, bool) {
 	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	sub, err := c.opts.Subscribers.Get(r.Context(), id)
 	if errors.Is(err, subscribers.ErrNotFound) {
 		http.NotFound(w, r)
-		return
+		return sub, false
 	}
 	if err != nil {
 		c.serverError(w, r, "reading the supporter", err)
-		return
+		return sub, false
 	}
-	hist, err := c.opts.Subscribers.History(r.Context(), id)
+	return sub, true
+}
+
+// showSupporter renders a supporter's page with their consent history,
+// where a bounce's event says its reason in plain words.
+func (c *Console) showSupporter(w http.ResponseWriter, r *http.Request, s Session, sub subscribers.Subscriber, notice, problem string, status int) {
+	hist, err := c.opts.Subscribers.History(r.Context(), sub.ID)
 	if err != nil {
 		c.serverError(w, r, "reading the consent history", err)
 		return
 	}
-	c.render(w, r, s, "supporter", map[string]any{"Sub": sub, "History": hist})
+	w.WriteHeader(status)
+	c.render(w, r, s, "supporter", map[string]any{"Sub": sub, "History": hist, "Notice": notice, "Problem": problem,
+		"CanRestore": sub.Status == subscribers.Bounced && c.opts.Restore != nil})
+}
+
+// restoreSupporter asks a supporter a bounce dropped to confirm again: a
+// fresh confirmation mail; they are back on the list (with a new consent
+// event) only once they follow its link.
+func (c *Console) restoreSupporter(w http.ResponseWriter, r *http.Request, s Session) {
+	if c.noNewsletter(w, r, s) {
+		return
+	}
+	sub, ok := c.pathSupporter(w, r)
+	if !ok {
+		return
+	}
+	if c.opts.Restore == nil {
+		c.showSupporter(w, r, s, sub, "", "The newsletter cannot send mail: nothing was sent.", http.StatusConflict)
+		return
+	}
+	err := c.opts.Restore(r.Context(), sub.ID, "console: restored after a bounce by "+s.User.Email)
+	switch {
+	case errors.Is(err, subscribers.ErrInvalid):
+		c.showSupporter(w, r, s, sub, "", "Not sent: "+err.Error(), http.StatusUnprocessableEntity)
+	case err != nil:
+		c.serverError(w, r, "sending the confirmation mail", err)
+	default:
+		c.opts.Logger.Info("console: confirmation mail sent to restore a bounced supporter", "subscriber", sub.ID, "by", s.User.ID)
+		c.showSupporter(w, r, s, sub, "A confirmation mail went to "+sub.Email+": they are back on the list once they follow its link.", "", http.StatusOK)
+	}
 }
 
 func (c *Console) addSupporter(w http.ResponseWriter, r *http.Request, s Session) {

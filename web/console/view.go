@@ -230,7 +230,13 @@ type partView struct {
 	URL   string
 }
 
-type progress struct{ Sent, Failed, Total int }
+// progress is a newsletter send's counts; Warning tells organisers of a
+// sending problem (a domain refusing the mail as spam, a complaint rate
+// over the limit).
+type progress struct {
+	Sent, Failed, Total int
+	Warning             string
+}
 
 func (p progress) Percent() int {
 	if p.Total == 0 {
@@ -383,7 +389,7 @@ func (c *Console) newsletterProgress(ctx context.Context, postID string) *progre
 	}
 	for _, p := range ps {
 		if p.Ref == postID {
-			return &progress{Sent: p.Sent, Failed: p.Failed, Total: p.Total}
+			return &progress{Sent: p.Sent, Failed: p.Failed, Total: p.Total, Warning: p.Warning}
 		}
 	}
 	return nil
