@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,16 +33,9 @@ const (
 	// maxRecipientAttempts is how many times a recipient refused with 4xx is
 	// tried in all before being recorded as failed.
 	maxRecipientAttempts = 6
-	// maxConnFailures is how many connection failures in a row (across all
-	// connections, with pauses growing in between) stop an attempt; the
-	// delivery job retries it later with progress kept.
-	maxConnFailures = 8
 	// maxRefusedInARow consecutive permanent refusals mean the server is
 	// refusing us (relay denied, sender blocked), not those recipients.
 	maxRefusedInARow = 10
-	// outagePause is how long a send waits after the SMTP server stayed
-	// unreachable, before the next attempt resumes it.
-	outagePause = 5 * time.Minute
 	// recheckAfter is how old the "still subscribed?" answer may be when
 	// the message goes out.
 	recheckAfter = time.Second
@@ -71,6 +63,8 @@ type options struct {
 	// default); the benchmark sets 1ns to measure a query per scrape.
 	metricsEvery time.Duration
 	lease        time.Duration
+	// probeMax and outageLimit time SMTP outages (outage.go).
+	probeMax, outageLimit time.Duration
 }
 
 // WithRegisterer registers the newsletter metrics (messages by outcome, and
@@ -127,6 +121,7 @@ type Sender struct {
 	metrics *metrics
 	log     *slog.Logger
 	pacer   *pacer
+	smtp    *smtpHealth
 	// bounce makes each recipient's signed return path (VERP) and mailto
 	// unsubscribe address of the bounce mailbox
 	// (channels.email.bounces.address), so that what comes back names its
@@ -152,7 +147,8 @@ func New(ctx context.Context, cfg Config, env channels.Env, subs *subscribers.St
 
 // NewSender is New returning the concrete sender.
 func NewSender(ctx context.Context, cfg Config, env channels.Env, subs *subscribers.Store, signer *subscribers.Signer, opts ...Option) (*Sender, error) {
-	o := options{now: time.Now, sleep: sleepCtx, backoff: 2 * time.Second, timeout: time.Minute}
+	o := options{now: time.Now, sleep: sleepCtx, backoff: 2 * time.Second, timeout: time.Minute,
+		probeMax: DefaultOutageProbe, outageLimit: DefaultOutageLimit}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -202,6 +198,7 @@ func NewSender(ctx context.Context, cfg Config, env channels.Env, subs *subscrib
 		return nil, err
 	}
 	s.pacer = &pacer{now: o.now, sleep: o.sleep}
+	s.smtp = &smtpHealth{opts: &s.opts, log: log}
 	if cfg.RatePerSecond > 0 {
 		s.pacer.interval = time.Duration(float64(time.Second) / cfg.RatePerSecond)
 	}
@@ -450,7 +447,7 @@ func (s *Sender) pass(ctx context.Context, m *Message, j *journal, stopAt time.T
 		return res
 	}
 	probe := s.signer.UnsubscribeURL(s.env.Campaign.PublicURL, subscribers.Subscriber{ID: 1234567, Email: "probe@example.org"})
-	st := &sendState{s: s, m: m, log: log, probe: probe, pzs: map[string]*personaliser{}, journal: j}
+	st := &sendState{s: s, m: m, log: log, probe: probe, pzs: map[string]*personaliser{}, journal: j, started: s.opts.now()}
 	// stopCtx ends when the pass takes no new message: at stopAt, or when
 	// a worker aborts the send. Recipients queued but not started then go
 	// back to pending.
@@ -616,17 +613,17 @@ type sendState struct {
 	log     *slog.Logger
 	stop    context.CancelFunc
 
-	mu         sync.Mutex
-	err        error
-	pauseUntil time.Time
-	pauseStep  time.Duration
+	// started is when the pass began (the outage limit counts from it).
+	started time.Time
+
+	mu  sync.Mutex
+	err error
 
 	// held are the recipients this pass has claimed and not finished with
 	// (queued or being sent): the rows whose lease it renews.
 	heldMu sync.Mutex
 	held   map[int64]struct{}
 
-	connFailures atomic.Int32
 	// refused are the recipients refused in a row since the last success,
 	// with whether each was marked bounced.
 	refused []refusal
@@ -691,39 +688,13 @@ func (st *sendState) abortErr() error {
 	return st.err
 }
 
-// pause makes every connection wait (421, lost connection), growing the
-// wait while failures continue.
-func (st *sendState) pause(reason error) {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.pauseStep == 0 {
-		st.pauseStep = st.s.opts.backoff
-	} else {
-		st.pauseStep = min(st.pauseStep*2, 5*time.Minute)
-	}
-	until := st.s.opts.now().Add(st.pauseStep)
-	if until.After(st.pauseUntil) {
-		st.pauseUntil = until
-		st.log.Warn("SMTP server unavailable; pausing the send", "for", st.pauseStep, "err", reason)
-	}
-}
-
+// resumed records a message accepted: the server answers, and refusals
+// in a row start again from none.
 func (st *sendState) resumed() {
+	st.s.smtp.answered()
 	st.mu.Lock()
-	st.pauseStep = 0
-	st.refused = nil
+	st.refused = st.refused[:0]
 	st.mu.Unlock()
-	st.connFailures.Store(0)
-}
-
-func (st *sendState) waitPause(ctx context.Context) error {
-	st.mu.Lock()
-	until := st.pauseUntil
-	st.mu.Unlock()
-	if d := until.Sub(st.s.opts.now()); d > 0 {
-		return st.s.opts.sleep(ctx, d)
-	}
-	return ctx.Err()
 }
 
 // worker owns one SMTP connection and one mail, both reused across
@@ -731,6 +702,8 @@ func (st *sendState) waitPause(ctx context.Context) error {
 type worker struct {
 	st   *sendState
 	conn *smtp.Client
+	// used is true once the server accepted a message on conn.
+	used bool
 	msg  *gomail.Msg
 	// cks wait for the checkpoints of the messages this worker's server
 	// accepted that may not be committed yet (PostgreSQL), oldest first:
@@ -778,6 +751,10 @@ type attempt struct {
 	stopCtx context.Context
 	// tempTries counts 4xx replies retried on the spot.
 	tempTries int
+	// probe is true while this attempt tries the server for an outage;
+	// passStart is when its pass began.
+	probe     bool
+	passStart time.Time
 }
 
 // release puts the recipient back for a later pass, untouched.
@@ -802,7 +779,8 @@ const (
 // follows a refusal depends on the kind of reply: see lostConnection,
 // tempRefusal and permRefusal.
 func (w *worker) deliver(ctx, stopCtx context.Context, r recipient) {
-	a := &attempt{r: r, bg: context.WithoutCancel(ctx), stopCtx: stopCtx}
+	a := &attempt{r: r, bg: context.WithoutCancel(ctx), stopCtx: stopCtx, passStart: w.st.started}
+	defer w.st.s.smtp.endProbe(a)
 	release := func() { w.release(a) }
 	if stopCtx.Err() != nil {
 		release()
@@ -816,10 +794,15 @@ func (w *worker) deliver(ctx, stopCtx context.Context, r recipient) {
 		return
 	}
 	for {
-		if err := w.st.waitPause(stopCtx); err != nil {
+		// A probe that ended without a verdict (a connection that had
+		// carried mail broke) passes the turn on.
+		w.st.s.smtp.endProbe(a)
+		probe, err := w.st.s.smtp.waitTurn(stopCtx)
+		if err != nil {
 			release()
 			return
 		}
+		a.probe = probe
 		switch w.connect(a) {
 		case again:
 			continue
@@ -859,8 +842,8 @@ func (w *worker) personalise(a *attempt) bool {
 }
 
 // connect dials a connection when the worker has none. A 5xx greeting or
-// authentication failure stops the send; other failures pause it, and
-// stop it after maxConnFailures in a row.
+// authentication failure stops the send; other failures are an SMTP outage
+// (outage.go).
 func (w *worker) connect(a *attempt) next {
 	st, s := w.st, w.st.s
 	if w.conn != nil {
@@ -868,7 +851,7 @@ func (w *worker) connect(a *attempt) next {
 	}
 	conn, err := s.client.DialToSMTPClientWithContext(a.stopCtx)
 	if err == nil {
-		w.conn = conn
+		w.conn, w.used = conn, false
 		return proceed
 	}
 	switch {
@@ -880,14 +863,14 @@ func (w *worker) connect(a *attempt) next {
 		w.release(a)
 		st.abort(channels.Permanent(fmt.Errorf("connecting to the SMTP server: %w", err)))
 		return stop
-	case st.connFailures.Add(1) >= maxConnFailures:
-		// Progress is in the ledger: pause the whole send (a snooze
+	}
+	if err := s.smtp.connFailed(a, fmt.Errorf("connecting to the SMTP server: %w", err)); err != nil {
+		// Progress is in the ledger: the job resumes the send (a snooze
 		// uses no delivery attempt) rather than give up on it.
 		w.release(a)
-		st.abort(channels.RateLimited(fmt.Errorf("connecting to the SMTP server failed %d times in a row: %w", maxConnFailures, err), outagePause))
+		st.abort(err)
 		return stop
 	}
-	st.pause(err)
 	return again
 }
 
@@ -943,22 +926,30 @@ func (w *worker) accepted(a *attempt) {
 		w.cks = append(w.cks, ck)
 	}
 	s.metrics.sent.Inc()
+	w.used = true
 	st.resumed()
 }
 
 // lostConnection handles a dropped connection or a 421 (the server is
 // closing it). The message was not accepted (or its acceptance was lost
-// with the connection): it is tried again on a new connection after a
-// pause, and the send stops after maxConnFailures in a row.
+// with the connection): it is tried again on a new connection at once when
+// the broken one had carried mail, else once the server answers again
+// (outage.go).
 func (w *worker) lostConnection(a *attempt, err error) next {
 	st, s := w.st, w.st.s
 	s.metrics.messages.WithLabelValues("retried").Inc()
-	if st.connFailures.Add(1) >= maxConnFailures {
+	if w.used {
+		// A connection that carried mail broke (idle too long, or cut
+		// by an outage that is over): dial again before calling it an
+		// outage.
+		w.used = false
+		return again
+	}
+	if err := s.smtp.connFailed(a, errors.New(withoutAddress(replyText(err), a.r.email))); err != nil {
 		w.release(a)
-		st.abort(channels.RateLimited(fmt.Errorf("the SMTP connection failed %d times in a row: %w", maxConnFailures, err), outagePause))
+		st.abort(err)
 		return stop
 	}
-	st.pause(errors.New(withoutAddress(replyText(err), a.r.email)))
 	return again
 }
 
@@ -967,6 +958,7 @@ func (w *worker) lostConnection(a *attempt, err error) next {
 // maxRecipientAttempts.
 func (w *worker) tempRefusal(a *attempt, err error) next {
 	st, s := w.st, w.st.s
+	st.s.smtp.answered()
 	a.tempTries++
 	s.metrics.messages.WithLabelValues("retried").Inc()
 	if a.tempTries < tempTriesInline {
@@ -998,6 +990,7 @@ func (w *worker) tempRefusal(a *attempt, err error) next {
 // maxRefusedInARow refusals in a row mean the server refuses us, not them.
 func (w *worker) permRefusal(a *attempt, err error, te *txError) {
 	st, s := w.st, w.st.s
+	st.s.smtp.answered()
 	reason := withoutAddress(replyText(err), a.r.email)
 	if te.step == stepMail {
 		w.release(a)

@@ -1,0 +1,231 @@
+package email
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/internal/testpeers/mailpit"
+	pgpeer "github.com/crierhq/crier/internal/testpeers/postgres"
+	"github.com/crierhq/crier/subscribers"
+)
+
+// proxy is a TCP proxy in front of an SMTP server that a test switches off
+// (every connection cut, new ones refused) and on again: an outage.
+type proxy struct {
+	addr   string
+	target string
+	mu     sync.Mutex
+	l      net.Listener
+	conns  map[net.Conn]struct{}
+}
+
+func startProxy(t *testing.T, target string) *proxy {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{addr: l.Addr().String(), target: target, conns: map[net.Conn]struct{}{}}
+	p.serve(l)
+	t.Cleanup(p.down)
+	return p
+}
+
+func (p *proxy) port() int { return p.l.Addr().(*net.TCPAddr).Port }
+
+func (p *proxy) serve(l net.Listener) {
+	p.mu.Lock()
+	p.l = l
+	p.mu.Unlock()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go p.pipe(c)
+		}
+	}()
+}
+
+func (p *proxy) pipe(c net.Conn) {
+	s, err := net.Dial("tcp", p.target)
+	if err != nil {
+		c.Close()
+		return
+	}
+	p.mu.Lock()
+	p.conns[c], p.conns[s] = struct{}{}, struct{}{}
+	p.mu.Unlock()
+	go func() { io.Copy(s, c); s.Close() }()
+	io.Copy(c, s)
+	c.Close()
+}
+
+// down cuts every connection and refuses new ones.
+func (p *proxy) down() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.l.Close()
+	for c := range p.conns {
+		c.Close()
+	}
+	clear(p.conns)
+}
+
+// up takes connections on the same address again.
+func (p *proxy) up(t *testing.T) {
+	l, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.serve(l)
+}
+
+// logCapture is a slog handler that keeps every record (level and
+// message) for a test to count.
+type logCapture struct {
+	mu   sync.Mutex
+	recs []slog.Record
+}
+
+func (c *logCapture) Enabled(context.Context, slog.Level) bool { return true }
+func (c *logCapture) Handle(_ context.Context, r slog.Record) error {
+	c.mu.Lock()
+	c.recs = append(c.recs, r.Clone())
+	c.mu.Unlock()
+	return nil
+}
+func (c *logCapture) WithAttrs([]slog.Attr) slog.Handler { return c }
+func (c *logCapture) WithGroup(string) slog.Handler      { return c }
+
+// count returns the records at level or above whose message contains msg
+// ("" for all), and the lines of them for a failure message.
+func (c *logCapture) count(level slog.Level, msg string) (int, string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	var b strings.Builder
+	for _, r := range c.recs {
+		if r.Level >= level && strings.Contains(r.Message, msg) {
+			n++
+			fmt.Fprintf(&b, "%s %s", r.Level, r.Message)
+			r.Attrs(func(a slog.Attr) bool { fmt.Fprintf(&b, " %s=%v", a.Key, a.Value); return true })
+			b.WriteByte('\n')
+		}
+	}
+	return n, b.String()
+}
+
+// TestSMTPOutage: the SMTP server goes away in the middle of a send (every
+// connection cut, new ones refused) and comes back. The outage is one
+// outage: one connection tries the server on a capped backoff, sending
+// resumes within 10 s of its return (the issue's bound), nobody is marked
+// failed or bounced, nobody is missed, and the log has one line when the
+// outage begins and one when it ends. The issue's outage lasted 20 s with
+// the default timings (backoff 2s, probes at most 5s apart); the test
+// scales both down five times.
+func TestSMTPOutage(t *testing.T) { pgpeer.EachDriver(t, testSMTPOutage) }
+
+func testSMTPOutage(t *testing.T, driver string) {
+	const total, concurrency = 600, 4
+	const outage = 4 * time.Second
+	ctx := context.Background()
+	sk := startSink(t, false)
+	px := startProxy(t, sk.addr.String())
+	logs := &logCapture{}
+	fx := newLoggedFixture(t, &mailpit.Server{SMTPHost: "127.0.0.1", SMTPPort: px.port()}, pgpeer.Target(t, driver), slog.New(logs),
+		func(c *Config) {
+			c.Concurrency = concurrency
+			c.RatePerSecond = 150
+		}, WithRetryBackoff(400*time.Millisecond), WithOutageProbe(time.Second))
+	for i := range total {
+		fx.add(t, fmt.Sprintf("s%04d@example.org", i), "", subscribers.Confirmed)
+	}
+	payload, err := fx.sender.f.Format(samplePost())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The delivery job, as River runs it: a rate-limited attempt is
+	// snoozed for the wait it names, and run again.
+	done := make(chan error, 1)
+	jobCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		for attempt := 1; ; attempt++ {
+			_, err := fx.sender.Send(jobCtx, channels.Delivery{PostID: "md:vigil", Channel: "email", Attempt: attempt}, payload)
+			kind, wait := channels.Classify(err)
+			if err == nil || kind != channels.KindRateLimited {
+				done <- err
+				return
+			}
+			if sleepCtx(jobCtx, wait) != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	waitUntil(t, "the send to get going", 60*time.Second, func() bool { return sk.messages.Load() >= total/4 })
+	px.down()
+	time.Sleep(outage) // the outage itself: nothing to poll for
+	before := sk.messages.Load()
+	back := time.Now()
+	px.up(t)
+	waitUntil(t, "sending to resume within 10 s of the server's return", 10*time.Second, func() bool { return sk.messages.Load() > before })
+	t.Logf("%s: sending resumed %s after the server's return", driver, time.Since(back).Round(time.Millisecond))
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the send did not finish")
+	}
+
+	ps, err := SendProgress(ctx, fx.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ps) != 1 || ps[0].Sent != total || ps[0].Failed != 0 || ps[0].State != "done" {
+		t.Errorf("progress %+v", ps)
+	}
+	var bounced int
+	if err := fx.db.QueryRow(`SELECT COUNT(*) FROM subscribers WHERE status != 'confirmed'`).Scan(&bounced); err != nil || bounced != 0 {
+		t.Errorf("%d supporters no longer confirmed (%v)", bounced, err)
+	}
+	// A message cut after its data reached the server may come twice
+	// (at most one per connection).
+	if dups := sk.messages.Load() - total; dups < 0 || dups > concurrency {
+		t.Errorf("%d messages for %d recipients", sk.messages.Load(), total)
+	}
+	if n, lines := logs.count(slog.LevelWarn, ""); n != 1 {
+		t.Errorf("want one warning (the outage begins), got %d:\n%s", n, lines)
+	}
+	if n, lines := logs.count(slog.LevelWarn, "SMTP server unreachable"); n != 1 || !strings.Contains(lines, "cause=") {
+		t.Errorf("want one line with its cause when the outage begins, got %d:\n%s", n, lines)
+	}
+	if n, lines := logs.count(slog.LevelInfo, "SMTP server answers again"); n != 1 || !strings.Contains(lines, "down_for=") {
+		t.Errorf("want one line when the outage ends, got %d:\n%s", n, lines)
+	}
+}
+
+// waitUntil polls cond until it holds; the test fails when it does not
+// within bound.
+func waitUntil(t *testing.T, what string, bound time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(bound)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
