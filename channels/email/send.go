@@ -373,7 +373,7 @@ func (s *Sender) run(ctx context.Context, m *Message, kind, ref string) (channel
 				// Other replicas are sending the last pages (or held
 				// them when they died: their lease runs out, and the
 				// next attempt takes them).
-				return s.unfinished(ctx, m, time.Second, "other replicas are sending the last recipients")
+				return s.unfinished(ctx, m, time.Second, "other replicas are sending the last recipients (the job looks again in a second, and the send is done when they are)")
 			}
 			if err := s.ledger.finish(ctx, m.SendID); err != nil {
 				return channels.Receipt{}, err
