@@ -591,6 +591,20 @@ func (l *ledger) release(ctx context.Context, sendID string, id int64, countAtte
 	return nil
 }
 
+// releaseIDs puts recipients of a send back to pending, untouched
+// (messages not started when the attempt stopped).
+func (l *ledger) releaseIDs(ctx context.Context, sendID string, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := l.db.ExecContext(ctx, `UPDATE email_recipients SET state = $1, next_try_at = NULL
+		WHERE send_id = $2 AND `+l.d.InIDs("subscriber_id", "$3"), rcptPending, sendID, l.d.IDList(ids))
+	if err != nil {
+		return fmt.Errorf("putting %d recipients of %s back: %w", len(ids), sendID, err)
+	}
+	return nil
+}
+
 // counts returns the send's rows per state.
 func (l *ledger) counts(ctx context.Context, sendID string) (map[string]int, error) {
 	return countStates(ctx, l.db, sendID)

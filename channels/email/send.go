@@ -20,6 +20,7 @@ import (
 	"github.com/crierhq/crier/archive"
 	"github.com/crierhq/crier/bounces"
 	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/internal/logrepeat"
 	"github.com/crierhq/crier/post"
 	"github.com/crierhq/crier/sqldb"
 	"github.com/crierhq/crier/subscribers"
@@ -169,7 +170,9 @@ func NewSender(ctx context.Context, cfg Config, env channels.Env, subs *subscrib
 	if log == nil {
 		log = slog.Default()
 	}
-	log = log.With("channel", "email")
+	// Loops that retry (looking for sends to help with, renewing claims)
+	// log a repeated error once during an outage, and a summary after.
+	log = slog.New(logrepeat.New(log.Handler(), 0)).With("channel", "email")
 	l, err := openLedger(ctx, env.DB, o.now, log)
 	if err != nil {
 		return nil, err
@@ -558,12 +561,18 @@ dispatch:
 	return res
 }
 
-// releaseAll puts recipients that were taken but not started back.
+// releaseAll puts recipients that were taken but not started back, in one
+// statement: when the store is down, that is one failure and one line, not
+// one per recipient. Rows it could not put back are taken again when their
+// lease runs out (PostgreSQL) or by the next attempt (SQLite).
 func (s *Sender) releaseAll(ctx context.Context, sendID string, rs []recipient) {
-	for _, r := range rs {
-		if err := s.ledger.release(context.WithoutCancel(ctx), sendID, r.id, false, "", time.Time{}); err != nil {
-			s.log.Error("putting a recipient back", "err", err)
-		}
+	ids := make([]int64, len(rs))
+	for i, r := range rs {
+		ids[i] = r.id
+	}
+	if err := s.ledger.releaseIDs(context.WithoutCancel(ctx), sendID, ids); err != nil {
+		s.log.Warn("recipients taken but not started could not be put back; they are taken again when their claim runs out",
+			"send", sendID, "recipients", len(ids), "err", err)
 	}
 }
 
