@@ -270,7 +270,9 @@ func (l *ledger) begin(ctx context.Context, id, kind, ref, subject string, src s
 			return 0, fmt.Errorf("resuming send %s: %w", id, err)
 		}
 		reclaimed, _ = res.RowsAffected()
-		if _, err := tx.ExecContext(ctx, `UPDATE email_sends SET state = $1, finished_at = NULL, updated_at = $2, source = $4 WHERE id = $3 AND (state != $1 OR source = '')`,
+		// A send marked done (by any replica) stays done: none of its
+		// rows can be pending again.
+		if _, err := tx.ExecContext(ctx, `UPDATE email_sends SET updated_at = $2, source = $4 WHERE id = $3 AND state = $1 AND source = ''`,
 			sendSending, now, id, string(source)); err != nil {
 			return 0, fmt.Errorf("resuming send %s: %w", id, err)
 		}
@@ -645,10 +647,11 @@ func (l *ledger) nextTry(ctx context.Context, sendID string) (time.Time, error) 
 	return t.Time, nil
 }
 
-// finish marks the send done.
+// finish marks the send done (once: a send another replica finished keeps
+// its finish time).
 func (l *ledger) finish(ctx context.Context, sendID string) error {
 	now := l.now().UTC()
-	_, err := l.db.ExecContext(ctx, `UPDATE email_sends SET state = $1, updated_at = $2, finished_at = $2 WHERE id = $3`, sendDone, now, sendID)
+	_, err := l.db.ExecContext(ctx, `UPDATE email_sends SET state = $1, updated_at = $2, finished_at = $2 WHERE id = $3 AND state != $1`, sendDone, now, sendID)
 	if err != nil {
 		return fmt.Errorf("finishing send %s: %w", sendID, err)
 	}

@@ -328,6 +328,15 @@ func TestAnyReplicaFinishesTheSend(t *testing.T) {
 			if ps[0].Sent != total || ps[0].Pending != 0 || int(sk.messages.Load()) != tc.held {
 				t.Errorf("progress %+v, %d messages by the helping replica (want %d)", ps[0], sk.messages.Load(), tc.held)
 			}
+			// The owner's job, rescued later, finds the send done and
+			// leaves it so (its finish time included).
+			if _, err := owner.Send(ctx, channels.Delivery{PostID: "md:vigil", Channel: "email", Attempt: 2}, payload); err != nil {
+				t.Fatal(err)
+			}
+			again, _ := SendProgress(ctx, st.DB())
+			if again[0].State != "done" || !again[0].FinishedAt.Equal(*ps[0].FinishedAt) || int(sk.messages.Load()) != tc.held {
+				t.Errorf("after the owner's job: %+v (finished %v, before %v), %d messages", again[0], again[0].FinishedAt, ps[0].FinishedAt, sk.messages.Load())
+			}
 		})
 	}
 }
