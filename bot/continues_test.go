@@ -1,16 +1,15 @@
 package bot
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/internal/testlog"
 )
 
 // TestRateLimitedIsNotAFailure: a channel that asks to go on later (here
@@ -23,8 +22,8 @@ func TestRateLimitedIsNotAFailure(t *testing.T) {
 	why := "newsletter post:md:x: 38 of 40 sent so far, 2 to go; other replicas are sending the last recipients"
 	h.chans[0].fail = func(channels.Delivery) error { return channels.RateLimited(errors.New(why), time.Second) }
 	b := h.bot(Options{})
-	var out syncBuffer
-	b.log = slog.New(slog.NewTextHandler(&out, nil))
+	logs := testlog.New()
+	b.log = slog.New(logs)
 	ctx := context.Background()
 	p := samplePost("md:x")
 	if _, err := b.Publish(ctx, p); err != nil {
@@ -33,25 +32,11 @@ func TestRateLimitedIsNotAFailure(t *testing.T) {
 	if err := b.deliver(ctx, attempt{DeliverArgs: DeliverArgs{PostID: p.ID, Channel: "email"}, number: 1, max: 3}); !isSnooze(err) {
 		t.Fatalf("want a snooze, got %v", err)
 	}
-	log := out.String()
-	if strings.Contains(log, "level=WARN") || strings.Contains(log, "level=ERROR") {
-		t.Errorf("a hand-over is not a warning:\n%s", log)
+	if rs := logs.Records(slog.LevelWarn, ""); len(rs) != 0 {
+		t.Errorf("a hand-over is not a warning:\n%s", testlog.Lines(rs))
 	}
-	if !strings.Contains(log, "level=INFO msg=\"delivery continues later\"") || !strings.Contains(log, "other replicas are sending the last recipients") || !strings.Contains(log, "in=1s") {
-		t.Errorf("want one INFO line saying what happened and when it goes on:\n%s", log)
+	rs := logs.Records(slog.LevelInfo, "delivery continues later")
+	if line := testlog.Lines(rs); len(rs) != 1 || rs[0].Level != slog.LevelInfo || !strings.Contains(line, "other replicas are sending the last recipients") || !strings.Contains(line, "in=1s") {
+		t.Errorf("want one INFO line saying what happened and when it goes on:\n%s", testlog.Lines(logs.Records(slog.LevelDebug, "")))
 	}
 }
-
-// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }

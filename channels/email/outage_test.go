@@ -6,12 +6,14 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/internal/testlog"
 	"github.com/crierhq/crier/internal/testpeers/mailpit"
 	pgpeer "github.com/crierhq/crier/internal/testpeers/postgres"
 	"github.com/crierhq/crier/subscribers"
@@ -90,41 +92,6 @@ func (p *proxy) up(t *testing.T) {
 	p.serve(l)
 }
 
-// logCapture is a slog handler that keeps every record (level and
-// message) for a test to count.
-type logCapture struct {
-	mu   sync.Mutex
-	recs []slog.Record
-}
-
-func (c *logCapture) Enabled(context.Context, slog.Level) bool { return true }
-func (c *logCapture) Handle(_ context.Context, r slog.Record) error {
-	c.mu.Lock()
-	c.recs = append(c.recs, r.Clone())
-	c.mu.Unlock()
-	return nil
-}
-func (c *logCapture) WithAttrs([]slog.Attr) slog.Handler { return c }
-func (c *logCapture) WithGroup(string) slog.Handler      { return c }
-
-// count returns the records at level or above whose message contains msg
-// ("" for all), and the lines of them for a failure message.
-func (c *logCapture) count(level slog.Level, msg string) (int, string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := 0
-	var b strings.Builder
-	for _, r := range c.recs {
-		if r.Level >= level && strings.Contains(r.Message, msg) {
-			n++
-			fmt.Fprintf(&b, "%s %s", r.Level, r.Message)
-			r.Attrs(func(a slog.Attr) bool { fmt.Fprintf(&b, " %s=%v", a.Key, a.Value); return true })
-			b.WriteByte('\n')
-		}
-	}
-	return n, b.String()
-}
-
 // TestSMTPOutage: the SMTP server goes away in the middle of a send (every
 // connection cut, new ones refused) and comes back. The outage is one
 // outage: one connection tries the server on a capped backoff, sending
@@ -132,21 +99,26 @@ func (c *logCapture) count(level slog.Level, msg string) (int, string) {
 // failed or bounced, nobody is missed, and the log has one line when the
 // outage begins and one when it ends. The outage lasted 20 s with
 // the default timings (backoff 2s, probes at most 5s apart); the test
-// scales both down five times.
+// scales both down five times, unless CRIER_EMAIL_OUTAGE names an outage
+// length (CRIER_EMAIL_OUTAGE=20s: the case, default timings).
 func TestSMTPOutage(t *testing.T) { pgpeer.EachDriver(t, testSMTPOutage) }
 
 func testSMTPOutage(t *testing.T, driver string) {
 	const total, concurrency = 600, 4
-	const outage = 4 * time.Second
+	outage := 4 * time.Second
+	timings := []Option{WithRetryBackoff(400 * time.Millisecond), WithOutageProbe(time.Second)}
+	if d, err := time.ParseDuration(os.Getenv("CRIER_EMAIL_OUTAGE")); err == nil {
+		outage, timings = d, []Option{WithRetryBackoff(2 * time.Second)}
+	}
 	ctx := context.Background()
 	sk := startSink(t, false)
 	px := startProxy(t, sk.addr.String())
-	logs := &logCapture{}
+	logs := testlog.New()
 	fx := newLoggedFixture(t, &mailpit.Server{SMTPHost: "127.0.0.1", SMTPPort: px.port()}, pgpeer.Target(t, driver), slog.New(logs),
 		func(c *Config) {
 			c.Concurrency = concurrency
 			c.RatePerSecond = 150
-		}, WithRetryBackoff(400*time.Millisecond), WithOutageProbe(time.Second))
+		}, timings...)
 	for i := range total {
 		fx.add(t, fmt.Sprintf("s%04d@example.org", i), "", subscribers.Confirmed)
 	}
@@ -206,14 +178,14 @@ func testSMTPOutage(t *testing.T, driver string) {
 	if dups := sk.messages.Load() - total; dups < 0 || dups > concurrency {
 		t.Errorf("%d messages for %d recipients", sk.messages.Load(), total)
 	}
-	if n, lines := logs.count(slog.LevelWarn, ""); n != 1 {
-		t.Errorf("want one warning (the outage begins), got %d:\n%s", n, lines)
+	if rs := logs.Records(slog.LevelWarn, ""); len(rs) != 1 {
+		t.Errorf("want one warning (the outage begins), got %d:\n%s", len(rs), testlog.Lines(rs))
 	}
-	if n, lines := logs.count(slog.LevelWarn, "SMTP server unreachable"); n != 1 || !strings.Contains(lines, "cause=") {
-		t.Errorf("want one line with its cause when the outage begins, got %d:\n%s", n, lines)
+	if rs := logs.Records(slog.LevelWarn, "SMTP server unreachable"); len(rs) != 1 || !strings.Contains(testlog.Lines(rs), "cause=") {
+		t.Errorf("want one line with its cause when the outage begins, got %d:\n%s", len(rs), testlog.Lines(rs))
 	}
-	if n, lines := logs.count(slog.LevelInfo, "SMTP server answers again"); n != 1 || !strings.Contains(lines, "down_for=") {
-		t.Errorf("want one line when the outage ends, got %d:\n%s", n, lines)
+	if rs := logs.Records(slog.LevelInfo, "SMTP server answers again"); len(rs) != 1 || !strings.Contains(testlog.Lines(rs), "down_for=") {
+		t.Errorf("want one line when the outage ends, got %d:\n%s", len(rs), testlog.Lines(rs))
 	}
 }
 
@@ -244,7 +216,7 @@ func TestStoreOutageLog(t *testing.T) {
 	ctx := context.Background()
 	srv := pgpeer.StartServer(t)
 	sk := startSink(t, false)
-	logs := &logCapture{}
+	logs := testlog.New()
 	fx := newLoggedFixture(t, &mailpit.Server{SMTPHost: "127.0.0.1", SMTPPort: sk.addr.Port}, srv.DSN(), slog.New(logs),
 		func(c *Config) {
 			c.Concurrency = concurrency
@@ -295,15 +267,12 @@ func TestStoreOutageLog(t *testing.T) {
 		t.Errorf("%d messages for %d recipients", sk.messages.Load(), total)
 	}
 	t.Logf("%d second copies (in-flight bound %d)", sk.messages.Load()-total, concurrency*checkpointWindow)
-	logs.mu.Lock()
+	warnings := logs.Records(slog.LevelWarn, "")
 	seen := map[string]int{}
-	for _, r := range logs.recs {
-		if r.Level >= slog.LevelWarn {
-			seen[r.Message]++
-		}
+	for _, r := range warnings {
+		seen[r.Message]++
 	}
-	logs.mu.Unlock()
-	_, lines := logs.count(slog.LevelWarn, "")
+	lines := testlog.Lines(warnings)
 	for msg, n := range seen {
 		if n > 1 {
 			t.Errorf("%q logged %d times; want once per outage:\n%s", msg, n, lines)
