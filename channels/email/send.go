@@ -702,7 +702,7 @@ func (st *sendState) abortErr() error {
 func (st *sendState) resumed() {
 	st.s.smtp.answered()
 	st.mu.Lock()
-	st.refused = st.refused[:0]
+	st.refused = nil
 	st.mu.Unlock()
 }
 
