@@ -81,8 +81,9 @@ func WithSleep(sleep func(ctx context.Context, d time.Duration) error) Option {
 	return func(o *options) { o.sleep = sleep }
 }
 
-// WithRetryBackoff sets the first wait after a 4xx reply or a lost
-// connection (default 2s; it doubles on each retry, up to 5 minutes).
+// WithRetryBackoff sets the first wait after a 4xx reply (default 2s; it
+// doubles on each retry) or before the first probe of an SMTP outage (then
+// doubling up to WithOutageProbe).
 func WithRetryBackoff(d time.Duration) Option { return func(o *options) { o.backoff = d } }
 
 // WithLease sets how long a replica's claim on recipients lasts without
