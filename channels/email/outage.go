@@ -12,9 +12,11 @@ import (
 )
 
 // SMTP outages. When connections to the SMTP server fail (refused, dropped,
-// 421), every connection of a send fails at about the same moment: that is
-// one outage, not one failure per connection. The first failure starts it
-// (one log line, with its cause); from then on the send's connections wait,
+// 421), every connection fails at about the same moment: that is one
+// outage, not one failure per connection, and every send of the Sender
+// shares it. (A connection that had carried mail and breaks is dialled
+// again at once first: it may just have idled too long.) The first failure
+// starts it (one log line, with its cause); from then on the connections wait,
 // and one of them at a time - the probe - tries the server again, after a
 // wait that starts at the retry backoff and doubles up to the probe cap
 // (WithOutageProbe). The first reply from the server (a message accepted,
