@@ -68,45 +68,49 @@ type smtpOutage struct {
 	// step is the wait before the next probe; next is when it may start.
 	step time.Duration
 	next time.Time
-	// probing is true while one connection tries the server.
-	probing bool
+	// prober is the attempt trying the server now (nil: none); only its
+	// outcome counts.
+	prober *attempt
 	// probed is closed when a probe ends without an answer (its
 	// successor waits in turn); over when the outage ends.
 	probed, over chan struct{}
 }
 
-// waitTurn returns when a connection may use the server: at once when there
-// is no outage, else as the probe when it is time for one, or when the
-// outage is over. An error means the pass stops taking messages.
-func (h *smtpHealth) waitTurn(ctx context.Context) (probe bool, err error) {
+// waitTurn returns when attempt a may use the server: at once when there is
+// no outage, else as the probe when it is time for one, or when the outage
+// is over. An error means the pass stops taking messages (a is then not the
+// probe).
+func (h *smtpHealth) waitTurn(ctx context.Context, a *attempt) error {
 	if !h.down.Load() {
-		return false, ctx.Err()
+		return ctx.Err()
 	}
 	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		h.mu.Lock()
 		o := h.outage
 		if o == nil {
 			h.mu.Unlock()
-			return false, ctx.Err()
+			return nil
 		}
-		now := h.opts.now()
-		if !o.probing {
-			if wait := o.next.Sub(now); wait > 0 {
+		if o.prober == nil {
+			if wait := o.next.Sub(h.opts.now()); wait > 0 {
 				h.mu.Unlock()
 				if err := h.opts.sleep(ctx, wait); err != nil {
-					return false, err
+					return err
 				}
 				continue
 			}
-			o.probing = true
+			o.prober = a
 			h.mu.Unlock()
-			return true, ctx.Err()
+			return nil
 		}
 		probed, over := o.probed, o.over
 		h.mu.Unlock()
 		select {
 		case <-ctx.Done():
-			return false, ctx.Err()
+			return ctx.Err()
 		case <-probed:
 		case <-over:
 		}
@@ -132,14 +136,11 @@ func (h *smtpHealth) connFailed(a *attempt, cause error) error {
 			"cause", cause, "first_try_in", step, "longest_wait", h.opts.probeMax)
 		return nil
 	}
-	if !a.probe {
+	if o.prober != a {
 		return nil
 	}
-	a.probe = false
 	o.probes++
-	o.probing = false
-	close(o.probed)
-	o.probed = make(chan struct{})
+	o.passTurn()
 	waited := now.Sub(o.since)
 	if o.since.Before(a.passStart) {
 		waited = now.Sub(a.passStart)
@@ -174,19 +175,24 @@ func (h *smtpHealth) answered() {
 		"down_for", down.Round(time.Millisecond), "failed_tries", o.probes, "cause", o.cause)
 }
 
-// endProbe gives up a's turn as the probe when it ends without the server
-// having been tried (the recipient left, or the pass stops), so that
-// another connection takes the turn.
+// endProbe gives up a's turn as the probe, if it has it, when it ends
+// without a verdict (the recipient left, the pass stops, a connection that
+// had carried mail broke), so that another connection takes the turn.
 func (h *smtpHealth) endProbe(a *attempt) {
-	if !a.probe {
+	if !h.down.Load() {
 		return
 	}
-	a.probe = false
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if o := h.outage; o != nil && o.probing {
-		o.probing = false
-		close(o.probed)
-		o.probed = make(chan struct{})
+	if o := h.outage; o != nil && o.prober == a {
+		o.passTurn()
 	}
+}
+
+// passTurn ends the current probe and wakes the connections waiting for
+// it; the caller holds the lock.
+func (o *smtpOutage) passTurn() {
+	o.prober = nil
+	close(o.probed)
+	o.probed = make(chan struct{})
 }

@@ -761,9 +761,7 @@ type attempt struct {
 	stopCtx context.Context
 	// tempTries counts 4xx replies retried on the spot.
 	tempTries int
-	// probe is true while this attempt tries the server for an outage;
-	// passStart is when its pass began.
-	probe     bool
+	// passStart is when its pass began (the outage limit counts from it).
 	passStart time.Time
 }
 
@@ -807,12 +805,10 @@ func (w *worker) deliver(ctx, stopCtx context.Context, r recipient) {
 		// A probe that ended without a verdict (a connection that had
 		// carried mail broke) passes the turn on.
 		w.st.s.smtp.endProbe(a)
-		probe, err := w.st.s.smtp.waitTurn(stopCtx)
-		if err != nil {
+		if err := w.st.s.smtp.waitTurn(stopCtx, a); err != nil {
 			release()
 			return
 		}
-		a.probe = probe
 		switch w.connect(a) {
 		case again:
 			continue
