@@ -864,6 +864,12 @@ func (w *worker) connect(a *attempt) next {
 	case a.stopCtx.Err() != nil:
 		w.release(a)
 		return stop
+	case deadlinePassed(a.stopCtx):
+		// The dial failed because the attempt's time is up, not the
+		// server: the pass stops, and the job resumes it.
+		w.release(a)
+		st.stop()
+		return stop
 	case smtpCode(err) >= 500 && smtpCode(err) != 521:
 		// e.g. 535 authentication failed: no use retrying now.
 		w.release(a)
@@ -878,6 +884,13 @@ func (w *worker) connect(a *attempt) next {
 		return stop
 	}
 	return again
+}
+
+// deadlinePassed reports whether ctx's deadline is behind us (a context
+// may report it before it is done).
+func deadlinePassed(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
 }
 
 // transact runs one SMTP transaction and acts on the reply by its kind.
