@@ -2,6 +2,7 @@ package email
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -279,4 +280,46 @@ func TestStoreOutageLog(t *testing.T) {
 		}
 	}
 	t.Logf("warnings and errors:\n%s", lines)
+}
+
+// TestProbeTurn: during an outage one attempt at a time probes the server;
+// a connection whose pass is stopping never takes the turn (it would keep
+// it, and every later connection would wait for its verdict), and only the
+// prober's own end passes the turn on.
+func TestProbeTurn(t *testing.T) {
+	t.Parallel()
+	o := options{now: time.Now, sleep: sleepCtx, backoff: time.Millisecond, probeMax: time.Millisecond, outageLimit: time.Hour}
+	h := &smtpHealth{opts: &o, log: slog.New(testlog.New())}
+	first, stopping, prober, other := &attempt{}, &attempt{}, &attempt{}, &attempt{}
+	if err := h.connFailed(first, errors.New("connection refused")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Millisecond) // the first probe is due
+	stopped, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := h.waitTurn(stopped, stopping); err == nil {
+		t.Fatal("a stopping connection was given the turn")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := h.waitTurn(ctx, prober); err != nil {
+		t.Fatalf("the turn was not free: %v", err)
+	}
+	h.endProbe(other) // not the prober: changes nothing
+	if h.outage.prober != prober {
+		t.Fatal("another attempt's end took the prober's turn")
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- h.waitTurn(ctx, other) }()
+	h.endProbe(prober)
+	if err := <-waited; err != nil {
+		t.Fatalf("the turn did not pass on: %v", err)
+	}
+	if h.outage.prober != other {
+		t.Fatal("the waiting attempt does not have the turn")
+	}
+	h.answered()
+	if err := h.waitTurn(ctx, first); err != nil || h.down.Load() {
+		t.Fatalf("after the server answered: %v, down %v", err, h.down.Load())
+	}
 }
