@@ -27,6 +27,7 @@ import (
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/config"
+	"github.com/crierhq/crier/internal/logrepeat"
 	"github.com/crierhq/crier/post"
 	"github.com/crierhq/crier/schedules"
 	"github.com/crierhq/crier/sqldb"
@@ -198,11 +199,15 @@ func New(ctx context.Context, opts Options) (*Bot, error) {
 	if poll <= 0 {
 		poll = time.Second
 	}
+	// River retries in loops: during a database outage every fetch and
+	// election would log its error, a hundred lines in 20 s; each is
+	// logged once, and a summary when it stops.
+	riverLog := slog.New(logrepeat.New(quieter{opts.Logger.Handler(), slog.LevelWarn}, 0)).With("component", "river")
 	client, err := river.NewClient(driver, &river.Config{
 		Queues:            queues,
 		Workers:           workers,
 		PeriodicJobs:      periodic,
-		Logger:            slog.New(quieter{opts.Logger.Handler(), slog.LevelWarn}).With("component", "river"),
+		Logger:            riverLog,
 		MaxAttempts:       opts.Delivery.MaxAttempts,
 		JobTimeout:        opts.Delivery.Timeout,
 		RetryPolicy:       opts.RetryPolicy,

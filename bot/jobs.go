@@ -156,7 +156,14 @@ func (b *Bot) finish(ctx context.Context, log *slog.Logger, a attempt, r channel
 	if err := b.store.FinishAttempt(ctx, a.PostID, a.Channel, state, r, msg, kind.String(), unconfirmed, now); err != nil {
 		return err
 	}
-	log.Warn("delivery attempt failed", "kind", kind.String(), "state", state, "err", sendErr)
+	if kind == channels.KindRateLimited {
+		// Not a failure: the channel asked to go on later (a rate limit,
+		// a long newsletter handed on to its next run, other replicas
+		// sending its last recipients), and the retry uses no attempt.
+		log.Info("delivery continues later", "in", retryWait(wait), "why", sendErr)
+	} else {
+		log.Warn("delivery attempt failed", "kind", kind.String(), "state", state, "err", sendErr)
+	}
 	switch kind {
 	case channels.KindPermanent:
 		return river.JobCancel(sendErr)
