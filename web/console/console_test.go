@@ -23,6 +23,7 @@ import (
 	"github.com/crierhq/crier/channels/mastodon"
 	"github.com/crierhq/crier/internal/testpeers/postgres"
 	"github.com/crierhq/crier/post"
+	"github.com/crierhq/crier/subscribers"
 )
 
 // recordingPublisher stands in for the bot where a test only checks what
@@ -79,6 +80,17 @@ func setup(t *testing.T) *bundle {
 
 // setupOn is setup on the named database driver (a table of drivers, see
 // internal/testpeers/postgres).
+// supporters gives the console a supporters' store on the bundle's database.
+func (b *bundle) supporters(t *testing.T) *subscribers.Store {
+	t.Helper()
+	subs, err := subscribers.Open(context.Background(), b.st.DB())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.c.opts.Subscribers = subs
+	return subs
+}
+
 func setupOn(t *testing.T, driver string) *bundle {
 	t.Helper()
 	ctx := context.Background()

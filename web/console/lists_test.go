@@ -23,11 +23,7 @@ func TestSupporterSearchFindsAnyPartOfAddressOrName(t *testing.T) {
 func testSupporterSearch(t *testing.T, driver string) {
 	b := setupOn(t, driver)
 	ctx := context.Background()
-	subs, err := subscribers.Open(ctx, b.st.DB())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.c.opts.Subscribers = subs
+	subs := b.supporters(t)
 	var logs bytes.Buffer
 	b.c.opts.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	for _, s := range []subscribers.Subscriber{

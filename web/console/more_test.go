@@ -15,7 +15,6 @@ import (
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/channels/bluesky"
 	"github.com/crierhq/crier/post"
-	"github.com/crierhq/crier/subscribers"
 )
 
 func TestSessionExpires(t *testing.T) {
@@ -82,11 +81,7 @@ func TestSupportersPages(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	subs, err := subscribers.Open(ctx, b.st.DB())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.c.opts.Subscribers = subs
+	subs := b.supporters(t)
 	editor := b.browser(t).signedIn("editor@example.org")
 	tok := editor.csrf()
 	if p := editor.post("/supporters", url.Values{"csrf": {tok}, "email": {"sam@example.org"}, "name": {"Sam"}}); p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, "agreed") {

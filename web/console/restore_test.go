@@ -17,11 +17,7 @@ func TestRestoreBouncedSupporter(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	subs, err := subscribers.Open(ctx, b.st.DB())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.c.opts.Subscribers = subs
+	subs := b.supporters(t)
 	var asked []string
 	b.c.opts.Restore = func(ctx context.Context, id int64, by string) error {
 		asked = append(asked, itoa(int(id))+" "+by)

@@ -15,7 +15,6 @@ import (
 	"github.com/crierhq/crier/channels/outbox"
 	"github.com/crierhq/crier/internal/testpeers/postgres"
 	"github.com/crierhq/crier/post"
-	"github.com/crierhq/crier/subscribers"
 )
 
 // Tests for issue 20's "loses or misleads" items: an organiser's first week.
@@ -170,11 +169,7 @@ func TestIrreversibleActionsAskFirst(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	subs, err := subscribers.Open(ctx, b.st.DB())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.c.opts.Subscribers = subs
+	subs := b.supporters(t)
 	var mailed []string
 	b.c.opts.Reconfirm = func(ctx context.Context, email, by string) error {
 		mailed = append(mailed, email+" by "+by)
