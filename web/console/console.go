@@ -73,6 +73,9 @@ type Options struct {
 	// SendTest mails one copy of a post's newsletter to an organiser; nil
 	// when the newsletter is off.
 	SendTest func(ctx context.Context, p post.Post, to string) error
+	// AccountMail sends password-reset and invitation links; nil when no
+	// mail server is configured (owners then set passwords themselves).
+	AccountMail AccountMailer
 	Feeds    []Feed
 	// RequireApproval: an author's post can't go out until an editor approves it.
 	RequireApproval bool
@@ -98,6 +101,7 @@ type Console struct {
 	previews *previewCache
 	imports  *imports
 	counts   countCache
+	people   *forgotLimit
 }
 
 // Mounter is where the console mounts its routes (web.Server).
@@ -128,7 +132,7 @@ func New(opts Options) (*Console, error) {
 			return host
 		}
 	}
-	c := &Console{opts: opts, throttle: newThrottle(opts.Now), previews: newPreviewCache(opts.Now), imports: &imports{m: map[string]*importJob{}}}
+	c := &Console{opts: opts, throttle: newThrottle(opts.Now), previews: newPreviewCache(opts.Now), imports: &imports{m: map[string]*importJob{}}, people: newForgotLimit()}
 	if err := c.parseTemplates(); err != nil {
 		return nil, err
 	}
@@ -139,7 +143,7 @@ func New(opts Options) (*Console, error) {
 // Mount adds the console's routes to the server: the console at / and its
 // pages, assets and uploaded images.
 func (c *Console) Mount(m Mounter) {
-	for _, p := range routePatterns {
+	for _, p := range append(routePatterns, peopleRoutePatterns...) {
 		m.Handle(p, c.mux)
 	}
 }
@@ -191,6 +195,7 @@ func (c *Console) routes() {
 	mux.Handle("POST /users", c.auth(RoleOwner, c.addUser))
 	mux.Handle("POST /users/remove", c.auth(RoleOwner, c.removeUser))
 	mux.Handle("POST /users/role", c.auth(RoleOwner, c.setRole))
+	c.peopleRoutes(mux)
 	c.mux = mux
 }
 
