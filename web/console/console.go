@@ -73,9 +73,6 @@ type Options struct {
 	// SendTest mails one copy of a post's newsletter to an organiser; nil
 	// when the newsletter is off.
 	SendTest func(ctx context.Context, p post.Post, to string) error
-	// AccountMail sends password-reset and invitation links; nil when no
-	// mail server is configured (owners then set passwords themselves).
-	AccountMail AccountMailer
 	Feeds    []Feed
 	// RequireApproval: an author's post can't go out until an editor approves it.
 	RequireApproval bool
@@ -90,6 +87,10 @@ type Options struct {
 	// ClientIP names the client for throttling (behind trusted proxies);
 	// nil means the connection's address.
 	ClientIP func(r *http.Request) string
+
+	// AccountMail sends password-reset and invitation links; nil when no
+	// mail server is configured (owners then set passwords themselves).
+	AccountMail AccountMailer
 }
 
 // Console is the organisers' web console.
