@@ -68,15 +68,36 @@ func (app *App) mountConsole(ctx context.Context, srv *web.Server, st *store.Sto
 			}
 		}
 	}
+	accountMail := app.accountMailer()
 	c, err := console.New(console.Options{
 		Users: users, Store: st, Publisher: b, Render: render,
 		Subscribers: subs, SendTest: sendTest, Feeds: feeds, RequireApproval: cfg.Console.RequireApproval,
 		PublicURL: cfg.HTTP.PublicURL, DataDir: cfg.DataPath(), Location: cfg.Location(), Campaign: cfg.Campaign.Name,
-		Logger: app.Logger, ClientIP: clientIP,
+		Logger: app.Logger, ClientIP: clientIP, AccountMail: accountMail,
 	})
 	if err != nil {
 		return nil, err
 	}
 	c.Mount(srv)
 	return users, nil
+}
+
+// accountSender is a channel that can mail a console account its links
+// (the newsletter, through its SMTP server).
+type accountSender interface {
+	SendAccountMail(ctx context.Context, c channels.Campaign, to, subject, text string) error
+}
+
+// accountMailer sends the console's password-reset and invitation mails
+// through the enabled newsletter's SMTP server; nil when there is none, and
+// the console then says so.
+func (app *App) accountMailer() console.AccountMailer {
+	for _, inst := range channels.Enabled(app.Instances) {
+		if a, ok := inst.Settings.(accountSender); ok && inst.Settings.HasCredentials() {
+			return func(ctx context.Context, to, subject, text string) error {
+				return a.SendAccountMail(ctx, app.campaign(), to, subject, text)
+			}
+		}
+	}
+	return nil
 }
