@@ -65,8 +65,11 @@ func (c *Console) changePassword(w http.ResponseWriter, r *http.Request, s Sessi
 	refuse := func(status int, problem string) {
 		c.showAccount(w, r, s, status, map[string]any{"Mode": "change", "Problem": problem})
 	}
+	// This browser's device cookie spares it strangers' failures, as at
+	// sign-in.
 	email, ip := addressKey(s.User.Email), c.opts.ClientIP(r)
-	if wait := c.throttle.blocked(email, ip, ""); wait > 0 {
+	device := c.deviceFor(r, email)
+	if wait := c.throttle.blocked(email, ip, device); wait > 0 {
 		refuse(http.StatusTooManyRequests, "Too many wrong passwords. Please wait "+humanWait(wait)+" and try again.")
 		return
 	}
@@ -79,7 +82,7 @@ func (c *Console) changePassword(w http.ResponseWriter, r *http.Request, s Sessi
 	err := c.opts.Users.ChangePassword(r.Context(), s.User, r.PostFormValue("current"), pw, ck.Value)
 	switch {
 	case errors.Is(err, ErrBadCredentials):
-		c.throttle.fail(email, ip, "")
+		c.throttle.fail(email, ip, device)
 		refuse(http.StatusUnprocessableEntity, "Your current password is not right.")
 	case err != nil && isInternal(err):
 		c.serverError(w, r, "changing the password", err)

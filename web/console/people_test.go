@@ -320,3 +320,32 @@ func TestInviteByMail(t *testing.T) {
 		t.Errorf("refused invitation: %d", p.status)
 	}
 }
+
+// TestChangePasswordGuessesAreThrottled: a browser left signed in cannot
+// be used to guess the current password without limit.
+func TestChangePasswordGuessesAreThrottled(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	br := b.browser(t).signedIn("author@example.org")
+	csrf := br.csrf()
+	const newPW = "a much longer secret phrase"
+	try := func(current string) page {
+		return br.post("/account/password", url.Values{"csrf": {csrf}, "current": {current}, "password": {newPW}, "confirm": {newPW}})
+	}
+	var p page
+	for i := 0; i < maxDeviceFailures+maxPairFailures+1; i++ {
+		if p = try("a wrong guess number " + itoa(i)); p.status == http.StatusTooManyRequests {
+			break
+		}
+	}
+	if p.status != http.StatusTooManyRequests {
+		t.Fatalf("after %d wrong guesses: %d, want 429", maxDeviceFailures+maxPairFailures+1, p.status)
+	}
+	if p := try("correct horse battery"); p.status != http.StatusTooManyRequests {
+		t.Errorf("the right password while throttled: %d, want 429", p.status)
+	}
+	b.now.Add(throttleWindow)
+	if p := try("correct horse battery"); p.status != http.StatusOK {
+		t.Errorf("after the window: %d", p.status)
+	}
+}
