@@ -31,6 +31,7 @@ func (c *Console) peopleRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /invite/{token}", c.linkPage(purposeInvite))
 	mux.HandleFunc("POST /invite/{token}", c.acceptInvite)
 	mux.Handle("POST /users/invite", c.auth(RoleOwner, c.invite))
+	mux.Handle("POST /users/invite/cancel", c.auth(RoleOwner, c.cancelInvitation))
 }
 
 // peopleRoutePatterns are mounted on the daemon's server with the console's.
@@ -305,4 +306,14 @@ func (c *Console) invite(w http.ResponseWriter, r *http.Request, s Session) {
 		return
 	}
 	c.showUsers(w, r, s, "Invitation sent to "+email+" as "+string(role)+". The link works once, for 7 days; inviting again sends a new one.", "", http.StatusOK)
+}
+
+// cancelInvitation makes an invitation's link stop working.
+func (c *Console) cancelInvitation(w http.ResponseWriter, r *http.Request, s Session) {
+	email := addressKey(r.PostFormValue("email"))
+	if err := c.opts.Users.CancelInvitation(r.Context(), email); err != nil {
+		c.serverError(w, r, "cancelling the invitation", err)
+		return
+	}
+	c.showUsers(w, r, s, "The invitation of "+email+" is cancelled; its link no longer works.", "", http.StatusOK)
 }

@@ -305,6 +305,19 @@ func TestInviteByMail(t *testing.T) {
 		t.Errorf("signing in with the chosen password: %d", p.status)
 	}
 
+	// A pending invitation is listed, and can be cancelled.
+	owner.post("/users/invite", url.Values{"csrf": {csrf}, "email": {"maybe@example.org"}, "role": {"author"}})
+	maybe := pathOf(t, b, mail.next(t))
+	if p := owner.get("/users"); !strings.Contains(p.body, "maybe@example.org") || strings.Contains(p.body, "Cancel the invitation of new@example.org") {
+		t.Error("the users page should list the pending invitation, and no accepted one")
+	}
+	if p := owner.post("/users/invite/cancel", url.Values{"csrf": {csrf}, "email": {"maybe@example.org"}}); p.status != http.StatusOK {
+		t.Errorf("cancelling: %d", p.status)
+	}
+	if p := b.browser(t).get(maybe); p.status != http.StatusGone {
+		t.Errorf("cancelled invitation: %d, want 410", p.status)
+	}
+
 	// An invitation expires after 7 days.
 	owner.post("/users/invite", url.Values{"csrf": {csrf}, "email": {"late@example.org"}, "role": {"author"}})
 	late := pathOf(t, b, mail.next(t))

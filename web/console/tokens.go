@@ -258,3 +258,40 @@ func orBadLink(err error) error {
 	}
 	return ErrBadLink
 }
+
+// Invitation is an invitation not yet accepted.
+type Invitation struct {
+	Email   string
+	Role    Role
+	Expires time.Time
+}
+
+// Invitations returns the live invitations, by address.
+func (u *Users) Invitations(ctx context.Context) ([]Invitation, error) {
+	rows, err := u.db.QueryContext(ctx, `SELECT email, role, expires_at FROM console_tokens WHERE purpose = $1 AND expires_at > $2 ORDER BY email`,
+		string(purposeInvite), u.now().UTC())
+	if err != nil {
+		return nil, fmt.Errorf("listing invitations: %w: %w", errDatabase, err)
+	}
+	defer rows.Close()
+	var out []Invitation
+	for rows.Next() {
+		var x Invitation
+		var role string
+		if err := rows.Scan(&x.Email, &role, &x.Expires); err != nil {
+			return nil, fmt.Errorf("listing invitations: %w: %w", errDatabase, err)
+		}
+		x.Role = Role(role)
+		out = append(out, x)
+	}
+	return out, rows.Err()
+}
+
+// CancelInvitation ends the invitation of email, if any.
+func (u *Users) CancelInvitation(ctx context.Context, email string) error {
+	_, err := u.db.ExecContext(ctx, `DELETE FROM console_tokens WHERE email = $1 AND purpose = $2`, addressKey(email), string(purposeInvite))
+	if err != nil {
+		return fmt.Errorf("cancelling an invitation: %w: %w", errDatabase, err)
+	}
+	return nil
+}

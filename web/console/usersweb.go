@@ -15,8 +15,13 @@ func (c *Console) showUsers(w http.ResponseWriter, r *http.Request, s Session, n
 		c.serverError(w, r, "listing users", err)
 		return
 	}
+	invites, err := c.opts.Users.Invitations(r.Context())
+	if err != nil {
+		c.serverError(w, r, "listing invitations", err)
+		return
+	}
 	w.WriteHeader(status)
-	c.render(w, r, s, "users", map[string]any{"Users": users, "Notice": notice, "Problem": problem,
+	c.render(w, r, s, "users", map[string]any{"Users": users, "Invitations": invites, "Notice": notice, "Problem": problem,
 		"Roles": []Role{RoleAuthor, RoleEditor, RoleOwner}, "CanMail": c.canMail()})
 }
 
