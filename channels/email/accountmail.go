@@ -33,18 +33,7 @@ func SendAccountMail(ctx context.Context, cfg Config, campaign channels.Campaign
 	}
 	m.SetBodyString(gomail.TypeTextPlain, text)
 	m.SetGenHeader("Auto-Submitted", "auto-generated")
-	dk, err := cfg.dkimSigner()
-	if err != nil {
-		return err
-	}
-	if dk != nil {
-		m.SetDKIM(dk)
-	}
-	client, err := newClient(cfg, time.Minute)
-	if err != nil {
-		return err
-	}
-	if err := (&Sender{client: client}).sendOne(ctx, m); err != nil {
+	if err := sendAlone(ctx, cfg, m); err != nil {
 		return fmt.Errorf("sending account mail: %w", err)
 	}
 	return nil

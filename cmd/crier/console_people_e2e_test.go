@@ -41,12 +41,7 @@ channels:
     link_secret: ${TEST_LINK_SECRET}
 `, addr, base, mp.SMTPHost, mp.SMTPPort)), 0o644)
 	const editor = "ed.editor@camaca.example"
-	old := passwordInput
-	passwordInput = strings.NewReader("editor's long passphrase\n")
-	if code, out, errOut := runCrier(t, dir, "users", "add", editor, "--role", "editor", "--password-stdin"); code != 0 {
-		t.Fatalf("users add: %s %s", out, errOut)
-	}
-	passwordInput = old
+	addConsoleUser(t, dir, editor, "editor", "editor's long passphrase")
 	startDaemon(t, cfg, base+"/healthz", http.DefaultClient)
 
 	jar, _ := cookiejar.New(nil)
@@ -75,6 +70,9 @@ channels:
 	msg, err := mp.Message(context.Background(), got[0].ID)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if msg.HTML != "" || !strings.Contains(msg.Subject, "CAMACA console") {
+		t.Errorf("the reset mail should be plain text about the CAMACA console: subject %q, HTML %d bytes", msg.Subject, len(msg.HTML))
 	}
 	link := regexp.MustCompile(regexp.QuoteMeta(base) + `/reset/[A-Za-z0-9_-]+`).FindString(msg.Text)
 	if link == "" {
@@ -105,4 +103,16 @@ func postForm(t *testing.T, c *http.Client, u string, form url.Values) string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
+}
+
+// addConsoleUser adds a console user with crier users add, the password
+// given on standard input.
+func addConsoleUser(t *testing.T, dir, email, role, password string) {
+	t.Helper()
+	old := passwordInput
+	defer func() { passwordInput = old }()
+	passwordInput = strings.NewReader(password + "\n")
+	if code, out, errOut := runCrier(t, dir, "users", "add", email, "--role", role, "--password-stdin"); code != 0 {
+		t.Fatalf("users add: %s %s", out, errOut)
+	}
 }

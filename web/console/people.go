@@ -223,26 +223,29 @@ func (c *Console) showLink(w http.ResponseWriter, r *http.Request, purpose token
 	c.showAccount(w, r, Session{}, status, data)
 }
 
-// readNewPassword returns the new password of a link's form, or a problem.
-func readNewPassword(w http.ResponseWriter, r *http.Request) (string, string) {
+// linkForm reads the token and new password of a link's form; when the
+// password is refused it shows the form again and returns ok false.
+func (c *Console) linkForm(w http.ResponseWriter, r *http.Request, purpose tokenPurpose) (token, pw string, ok bool) {
+	secureHeaders(w)
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	pw := r.PostFormValue("password")
+	token, pw = r.PathValue("token"), r.PostFormValue("password")
+	problem := ""
 	if pw != r.PostFormValue("confirm") {
-		return "", "The two passwords differ. Please type the same one twice."
+		problem = "The two passwords differ. Please type the same one twice."
+	} else if err := CheckPassword(pw); err != nil {
+		problem = "The password is refused: " + err.Error() + "."
 	}
-	if err := CheckPassword(pw); err != nil {
-		return "", "The password is refused: " + err.Error() + "."
+	if problem != "" {
+		email, err := c.opts.Users.LinkAddress(r.Context(), purpose, token)
+		c.showLink(w, r, purpose, email, err, problem)
+		return "", "", false
 	}
-	return pw, ""
+	return token, pw, true
 }
 
 func (c *Console) resetPassword(w http.ResponseWriter, r *http.Request) {
-	secureHeaders(w)
-	token := r.PathValue("token")
-	pw, problem := readNewPassword(w, r)
-	if problem != "" {
-		email, err := c.opts.Users.LinkAddress(r.Context(), purposeReset, token)
-		c.showLink(w, r, purposeReset, email, err, problem)
+	token, pw, ok := c.linkForm(w, r, purposeReset)
+	if !ok {
 		return
 	}
 	email, err := c.opts.Users.ResetPassword(r.Context(), token, pw)
@@ -257,12 +260,8 @@ func (c *Console) resetPassword(w http.ResponseWriter, r *http.Request) {
 
 // acceptInvite creates the invited user and signs them in.
 func (c *Console) acceptInvite(w http.ResponseWriter, r *http.Request) {
-	secureHeaders(w)
-	token := r.PathValue("token")
-	pw, problem := readNewPassword(w, r)
-	if problem != "" {
-		email, err := c.opts.Users.LinkAddress(r.Context(), purposeInvite, token)
-		c.showLink(w, r, purposeInvite, email, err, problem)
+	token, pw, ok := c.linkForm(w, r, purposeInvite)
+	if !ok {
 		return
 	}
 	user, err := c.opts.Users.AcceptInvite(r.Context(), token, pw)
