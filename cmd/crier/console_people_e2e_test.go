@@ -22,27 +22,8 @@ import (
 // (Mailpit) to the user, and the link sets a new password they can sign in
 // with; an address without an account gets the same answer and no mail.
 func TestConsoleForgotPasswordThroughMailpit(t *testing.T) {
-	cleanEnv(t)
-	mp := mailpit.Start(t, mailpit.Options{})
-	dir := t.TempDir()
-	addr := freeAddr(t)
-	base := "http://" + addr
-	t.Setenv("TEST_LINK_SECRET", "0123456789abcdef0123456789abcdef")
-	cfg := filepath.Join(dir, "config.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`campaign: {name: CAMACA, website: https://camaca.example}
-http: {listen: %q, public_url: %q}
-channels:
-  mastodon: {enabled: false}
-  discord: {enabled: false}
-  email:
-    mode: send
-    smtp: {host: %q, port: %d, tls: none}
-    from: "CAMACA <news@camaca.example>"
-    link_secret: ${TEST_LINK_SECRET}
-`, addr, base, mp.SMTPHost, mp.SMTPPort)), 0o644)
 	const editor = "ed.editor@camaca.example"
-	addConsoleUser(t, dir, editor, "editor", "editor's long passphrase")
-	startDaemon(t, cfg, base+"/healthz", http.DefaultClient)
+	base, mp := startMailingConsole(t, editor, "editor", "editor's long passphrase")
 
 	jar, _ := cookiejar.New(nil)
 	browser := &http.Client{Jar: jar, Timeout: 20 * time.Second}
@@ -115,4 +96,32 @@ func addConsoleUser(t *testing.T, dir, email, role, password string) {
 	if code, out, errOut := runCrier(t, dir, "users", "add", email, "--role", role, "--password-stdin"); code != 0 {
 		t.Fatalf("users add: %s %s", out, errOut)
 	}
+}
+
+// startMailingConsole runs the daemon with its console and the newsletter
+// sending through a Mailpit, with one console user; it returns the
+// console's address and the Mailpit.
+func startMailingConsole(t *testing.T, email, role, password string) (string, *mailpit.Server) {
+	t.Helper()
+	cleanEnv(t)
+	mp := mailpit.Start(t, mailpit.Options{})
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	base := "http://" + addr
+	t.Setenv("TEST_LINK_SECRET", "0123456789abcdef0123456789abcdef")
+	cfg := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`campaign: {name: CAMACA, website: https://camaca.example}
+http: {listen: %q, public_url: %q}
+channels:
+  mastodon: {enabled: false}
+  discord: {enabled: false}
+  email:
+    mode: send
+    smtp: {host: %q, port: %d, tls: none}
+    from: "CAMACA <news@camaca.example>"
+    link_secret: ${TEST_LINK_SECRET}
+`, addr, base, mp.SMTPHost, mp.SMTPPort)), 0o644)
+	addConsoleUser(t, dir, email, role, password)
+	startDaemon(t, cfg, base+"/healthz", http.DefaultClient)
+	return base, mp
 }
