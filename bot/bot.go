@@ -27,6 +27,7 @@ import (
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/config"
+	"github.com/crierhq/crier/internal/logrepeat"
 	"github.com/crierhq/crier/post"
 	"github.com/crierhq/crier/schedules"
 	"github.com/crierhq/crier/sqldb"
@@ -53,6 +54,10 @@ type Options struct {
 	Logger   *slog.Logger
 	// Now is the clock; tests inject their own.
 	Now func() time.Time
+	// ResolveMedia builds the full address of a post's uploaded image when
+	// it is sent (from http.public_url as it is then); an error refuses the
+	// delivery with its message. Nil leaves posts as stored.
+	ResolveMedia func(post.Post) (post.Post, error)
 	// RetryPolicy overrides River's exponential backoff with jitter (tests
 	// use a fast one).
 	RetryPolicy river.ClientRetryPolicy
@@ -63,6 +68,18 @@ type Options struct {
 	// for dead (its process was killed) and retries it; zero means
 	// RescueAfter(Delivery), when no live attempt can still run.
 	RescueAfter time.Duration
+	// Jobs are job kinds of other packages run by the bot's job client, so
+	// they are as durable as deliveries and stop with them (the newsletter's
+	// confirmation mails).
+	Jobs []Jobs
+}
+
+// Jobs is one job kind of another package: its workers, added to the
+// bot's, and its own queue, so it never waits behind a delivery.
+type Jobs struct {
+	Queue   string
+	Workers int
+	Add     func(*river.Workers)
 }
 
 // Bot is the fan-out and its delivery jobs.
@@ -162,6 +179,13 @@ func New(ctx context.Context, opts Options) (*Bot, error) {
 	river.AddWorker(workers, &digestWorker{b: b})
 
 	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 2}}
+	for _, j := range opts.Jobs {
+		if _, taken := b.channels[j.Queue]; taken {
+			return nil, fmt.Errorf("job queue %q: a channel has that name", j.Queue)
+		}
+		j.Add(workers)
+		queues[j.Queue] = river.QueueConfig{MaxWorkers: max(j.Workers, 1)}
+	}
 	for name := range b.channels {
 		// One queue per channel: a slow or rate-limited channel only ever
 		// occupies its own workers.
@@ -175,11 +199,15 @@ func New(ctx context.Context, opts Options) (*Bot, error) {
 	if poll <= 0 {
 		poll = time.Second
 	}
+	// River retries in loops: during a database outage every fetch and
+	// election would log its error, a hundred lines in 20 s; each is
+	// logged once, and a summary when it stops.
+	riverLog := slog.New(logrepeat.New(quieter{opts.Logger.Handler(), slog.LevelWarn}, 0)).With("component", "river")
 	client, err := river.NewClient(driver, &river.Config{
 		Queues:            queues,
 		Workers:           workers,
 		PeriodicJobs:      periodic,
-		Logger:            slog.New(quieter{opts.Logger.Handler(), slog.LevelWarn}).With("component", "river"),
+		Logger:            riverLog,
 		MaxAttempts:       opts.Delivery.MaxAttempts,
 		JobTimeout:        opts.Delivery.Timeout,
 		RetryPolicy:       opts.RetryPolicy,
@@ -261,6 +289,15 @@ func (b *Bot) Stop(ctx context.Context) error {
 	defer cancel()
 	if err := b.river.StopAndCancel(cancelCtx); err != nil {
 		return fmt.Errorf("stopping job workers: %w", err)
+	}
+	return nil
+}
+
+// Insert adds a job of a kind given in Options.Jobs; it runs once the bot
+// is started, in this process or another replica.
+func (b *Bot) Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error {
+	if _, err := b.river.Insert(ctx, args, opts); err != nil {
+		return fmt.Errorf("queueing a %s job: %w", args.Kind(), err)
 	}
 	return nil
 }

@@ -324,6 +324,10 @@ func TestAttemptOutcomes(t *testing.T) {
 			}
 		}},
 	}
+	// The ledger keeps each failure's class: the console explains by it.
+	kinds := map[string]string{"temporary retries": "temporary", "temporary on the last attempt fails": "temporary",
+		"permanent cancels": "permanent", "ambiguous is unknown": "ambiguous", "deadline is ambiguous": "ambiguous",
+		"a sender's own verdict on a cancel stands": "temporary", "rate limit snoozes": "rate-limited"}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := setup(t, "mastodon")
@@ -338,6 +342,9 @@ func TestAttemptOutcomes(t *testing.T) {
 			d, _ := h.store.Delivery(ctx, p.ID, "mastodon")
 			if d.State != tt.wantState {
 				t.Errorf("state %s, want %s (last error %q)", d.State, tt.wantState, d.LastError)
+			}
+			if d.ErrorKind != kinds[tt.name] {
+				t.Errorf("error kind %q, want %q", d.ErrorKind, kinds[tt.name])
 			}
 			if tt.check != nil {
 				tt.check(t, err)

@@ -67,7 +67,7 @@ func (b *Bot) deliver(ctx context.Context, a attempt) error {
 	ch, ok := b.channels[a.Channel]
 	if !ok {
 		err := fmt.Errorf("delivering %s: %q: %w", a.PostID, a.Channel, errNoChannel)
-		_ = b.store.FinishAttempt(context.WithoutCancel(ctx), a.PostID, a.Channel, store.DeliveryFailed, channels.Receipt{}, err.Error(), false, a.start)
+		_ = b.store.FinishAttempt(context.WithoutCancel(ctx), a.PostID, a.Channel, store.DeliveryFailed, channels.Receipt{}, err.Error(), channels.KindPermanent.String(), false, a.start)
 		return river.JobCancel(err)
 	}
 	sp, err := b.store.Post(ctx, a.PostID)
@@ -96,7 +96,13 @@ func (b *Bot) deliver(ctx context.Context, a attempt) error {
 		PreviousUnknown: a.unconfirmed,
 		Ledger:          b.store.Ledger(a.PostID, a.Channel, b.now),
 	}
-	payload, err := ch.Formatter.Format(sp.Post)
+	p := sp.Post
+	if b.opts.ResolveMedia != nil {
+		if p, err = b.opts.ResolveMedia(p); err != nil {
+			return b.finish(ctx, log, a, channels.Receipt{}, channels.Permanent(fmt.Errorf("the image: %w", err)))
+		}
+	}
+	payload, err := ch.Formatter.Format(p)
 	if err != nil {
 		return b.finish(ctx, log, a, channels.Receipt{}, channels.Permanent(fmt.Errorf("formatting: %w", err)))
 	}
@@ -114,7 +120,7 @@ func (b *Bot) finish(ctx context.Context, log *slog.Logger, a attempt, r channel
 	now := b.now()
 	b.opts.Metrics.deliveryDuration.WithLabelValues(a.Channel).Observe(now.Sub(a.start).Seconds())
 	if sendErr == nil {
-		if err := b.store.FinishAttempt(ctx, a.PostID, a.Channel, store.DeliverySent, r, "", false, now); err != nil {
+		if err := b.store.FinishAttempt(ctx, a.PostID, a.Channel, store.DeliverySent, r, "", "", false, now); err != nil {
 			return err
 		}
 		b.opts.Metrics.deliveries.WithLabelValues(a.Channel, "sent").Inc()
@@ -147,10 +153,17 @@ func (b *Bot) finish(ctx context.Context, log *slog.Logger, a attempt, r channel
 		msg = fmt.Sprintf("gave up after %d attempts: %s", a.number, msg)
 	}
 	unconfirmed := a.unconfirmed || kind == channels.KindAmbiguous
-	if err := b.store.FinishAttempt(ctx, a.PostID, a.Channel, state, r, msg, unconfirmed, now); err != nil {
+	if err := b.store.FinishAttempt(ctx, a.PostID, a.Channel, state, r, msg, kind.String(), unconfirmed, now); err != nil {
 		return err
 	}
-	log.Warn("delivery attempt failed", "kind", kind.String(), "state", state, "err", sendErr)
+	if kind == channels.KindRateLimited {
+		// Not a failure: the channel asked to go on later (a rate limit,
+		// a long newsletter handed on to its next run, other replicas
+		// sending its last recipients), and the retry uses no attempt.
+		log.Info("delivery continues later", "in", retryWait(wait), "why", sendErr)
+	} else {
+		log.Warn("delivery attempt failed", "kind", kind.String(), "state", state, "err", sendErr)
+	}
 	switch kind {
 	case channels.KindPermanent:
 		return river.JobCancel(sendErr)

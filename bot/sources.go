@@ -389,6 +389,7 @@ func (b *Bot) Digest(ctx context.Context) error {
 			return err
 		}
 	}
+	w.Posts = b.resolveMedia(w.Posts)
 	if len(w.Posts) == 0 {
 		b.log.Info("no posts since the last digest; nothing to send", "since", w.Since.In(b.opts.Location).Format(time.RFC3339))
 	}
@@ -410,6 +411,26 @@ func (b *Bot) Digest(ctx context.Context) error {
 		return err
 	}
 	return b.store.ForgetRun(ctx, digestUntilName)
+}
+
+// resolveMedia builds the addresses of the digest's uploaded images; a
+// post whose image is refused goes without it (one picture must not hold
+// back the digest), and the log says why.
+func (b *Bot) resolveMedia(posts []post.Post) []post.Post {
+	if b.opts.ResolveMedia == nil {
+		return posts
+	}
+	out := make([]post.Post, len(posts))
+	for i, p := range posts {
+		r, err := b.opts.ResolveMedia(p)
+		if err != nil {
+			b.log.Warn("digest: the post's image is left out", "post", p.ID, "err", err)
+			r = p
+			r.Image = nil
+		}
+		out[i] = r
+	}
+	return out
 }
 
 // digestTo hands a digest to a channel's digest sender, or writes it to the

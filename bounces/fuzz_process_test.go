@@ -40,7 +40,7 @@ func FuzzHandleMessage(f *testing.F) {
 		}
 		list = append(list, s)
 	}
-	files, _ := filepath.Glob("testdata/mail/*.eml")
+	files, _ := filepath.Glob("testdata/bsd/*.eml")
 	for i, file := range files {
 		raw, _ := os.ReadFile(file)
 		s := list[i%len(list)]

@@ -7,10 +7,12 @@ import (
 	"testing"
 )
 
-// FuzzParse holds the parser to never panicking, and to never inventing a
-// recipient: every address it reports is written in the message.
+// FuzzParse holds the parser to never panicking, to never inventing a
+// recipient (every address it reports is written in the message), and to
+// explaining every recipient. Seeds: the whole vendored corpus, and the
+// inputs under testdata/fuzz/FuzzParse that once found a bug.
 func FuzzParse(f *testing.F) {
-	files, _ := filepath.Glob("testdata/mail/*.eml")
+	files, _ := filepath.Glob("testdata/bsd/*.eml")
 	for _, file := range files {
 		if raw, err := os.ReadFile(file); err == nil {
 			f.Add(raw)
@@ -28,6 +30,16 @@ func FuzzParse(f *testing.F) {
 			if r.Address == "" || !strings.Contains(lower, r.Address) {
 				t.Fatalf("recipient %q is not in the message", r.Address)
 			}
+			// Every line of a report says what it is and why.
+			if (rep.Kind == KindBounce || rep.Kind == KindDelay) && (r.Class == "" || r.Rule == "") {
+				t.Fatalf("recipient %+v has no class or rule", r)
+			}
+			if r.Hard != (r.Class == ClassHard) {
+				t.Fatalf("recipient %+v: Hard and Class disagree", r)
+			}
+		}
+		if rep.Kind == KindDelay && rep.ClassFor("x@y.example") == ClassHard {
+			t.Fatal("a delay read as hard")
 		}
 	})
 }

@@ -38,10 +38,12 @@ func NewReader(cfg IMAP, proc *Processor, log *slog.Logger) *Reader {
 // Summary counts what one read of the mailbox did, by Outcome.Action.
 type Summary map[string]int
 
-// Run reads the mailbox now and then every imap.poll until ctx is done. A
-// failed read is logged and tried again at the next poll: the messages
-// stay in the mailbox.
+// Run reads the mailbox now and then every imap.poll until ctx is done, and
+// returns once a read under way has given up (the daemon waits for it at a
+// stop). A failed read is logged and tried again at the next poll: the
+// messages stay in the mailbox.
 func (r *Reader) Run(ctx context.Context) {
+	defer r.log.Info("bounce mailbox reader stopped")
 	every := r.cfg.Poll
 	if every <= 0 {
 		every = DefaultPoll
@@ -75,18 +77,42 @@ func (r *Reader) address() string {
 	return net.JoinHostPort(r.cfg.Host, strconv.Itoa(port))
 }
 
-func (r *Reader) dial() (*imapclient.Client, error) {
-	opts := &imapclient.Options{TLSConfig: r.TLSConfig, Dialer: &net.Dialer{Timeout: 30 * time.Second}}
+// dial connects and, for tls and starttls, shakes hands, all under ctx: a
+// server that accepts and then says nothing must not hold a stopping daemon
+// for the dial timeout.
+func (r *Reader) dial(ctx context.Context) (*imapclient.Client, error) {
+	opts := &imapclient.Options{TLSConfig: r.TLSConfig}
 	if opts.TLSConfig == nil {
-		opts.TLSConfig = &tls.Config{ServerName: r.cfg.Host, MinVersion: tls.VersionTLS12}
+		opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
+	opts.TLSConfig = opts.TLSConfig.Clone()
+	if opts.TLSConfig.ServerName == "" {
+		opts.TLSConfig.ServerName = r.cfg.Host
+	}
+	conn, err := (&net.Dialer{Timeout: 30 * time.Second}).DialContext(ctx, "tcp", r.address())
+	if err != nil {
+		return nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
 	switch r.cfg.TLS {
 	case "none":
-		return imapclient.DialInsecure(r.address(), opts)
+		return imapclient.New(conn, opts), nil
 	case "starttls":
-		return imapclient.DialStartTLS(r.address(), opts)
+		return imapclient.NewStartTLS(conn, opts)
 	default:
-		return imapclient.DialTLS(r.address(), opts)
+		tcfg := opts.TLSConfig.Clone()
+		if tcfg.NextProtos == nil {
+			tcfg.NextProtos = []string{"imap"}
+		}
+		tc := tls.Client(conn, tcfg)
+		hctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := tc.HandshakeContext(hctx); err != nil {
+			conn.Close()
+			return nil, err
+		}
+		return imapclient.New(tc, opts), nil
 	}
 }
 
@@ -94,7 +120,7 @@ func (r *Reader) dial() (*imapclient.Client, error) {
 // stops at the first error of Crier's own (the database), leaving the rest
 // for the next poll.
 func (r *Reader) Poll(ctx context.Context) (Summary, error) {
-	c, err := r.dial()
+	c, err := r.dial(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to %s: %w", r.address(), err)
 	}

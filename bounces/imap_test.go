@@ -87,7 +87,7 @@ func (b *bundle) status(t *testing.T, id int64) subscribers.Status {
 
 func sample(t *testing.T, name string) []byte {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("testdata", "mail", name))
+	raw, err := os.ReadFile(filepath.Join("testdata", "bsd", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func TestMailboxAgainstDovecot(t *testing.T) {
 		[]byte("From: ann@example.org\r\nTo: " + bounceAddress + "\r\nSubject: Hello\r\n\r\nCan I help at the vigil?\r\n"), // a person
 		// Too large to be a bounce: set aside without being downloaded.
 		append(toVERP([]byte("Subject: Undelivered Mail Returned to Sender\r\nFrom: MAILER-DAEMON@mx.example\r\n\r\n"), b.addrs.ReturnPath(send, away.ID)),
-			bytes.Repeat([]byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\r\n"), 70000)...),
+			bytes.Repeat([]byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\r\n"), 170000)...), // over MaxMessageBytes (10 MB)
 	}
 	for _, m := range msgs {
 		srv.Append(t, m)

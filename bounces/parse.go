@@ -13,6 +13,8 @@ import (
 	"net/mail"
 	"regexp"
 	"strings"
+
+	"golang.org/x/text/encoding/ianaindex"
 )
 
 // Kind is what a message in the bounce mailbox is.
@@ -57,18 +59,28 @@ type Recipient struct {
 	Action     string `json:"action,omitempty"` // failed, delayed, delivered, relayed, expanded
 	Status     string `json:"status,omitempty"` // enhanced status code, e.g. 5.1.1
 	Diagnostic string `json:"diagnostic,omitempty"`
-	// Hard is a permanent failure of the address itself (no such user,
-	// domain gone); a full mailbox or a policy refusal is soft.
+	// Verdict is the class, the reason and the rule that decided.
+	Verdict
+	// Hard is Class == ClassHard: a permanent failure of the address
+	// itself (no such user, domain gone); a full mailbox or a policy
+	// refusal is soft.
 	Hard bool `json:"hard"`
+	// Would is what Crier does for this line if it is the supporter's
+	// (filled by Decision.Explain).
+	Would string `json:"would,omitempty"`
 }
 
 // Limits on what one message can make the parser do.
 const (
-	MaxMessageBytes = 4 << 20 // larger messages are not read (bounces are small)
+	// MaxMessageBytes is the largest message read: a bounce that returns
+	// a whole newsletter with its images stays under it; larger ones are
+	// ignored (see docs/newsletter.md for the time and memory measured).
+	MaxMessageBytes = 10 << 20
 	maxDepth        = 6
 	maxParts        = 64
 	maxText         = 1 << 20
 	maxRecipients   = 50
+	maxJudged       = 8 << 10 // the text judged about one recipient
 )
 
 // ErrTooLarge is returned for a message over MaxMessageBytes.
@@ -104,6 +116,9 @@ type parser struct {
 	arfType  string
 	arfSeen  bool
 	embedded bool // a copy of the original message was found
+	// origFrom and origRcpt are the returned message's sender (Crier)
+	// and recipients, from its headers.
+	origFrom, origRcpt []string
 }
 
 func (p *parser) write(b *strings.Builder, s string) {
@@ -132,7 +147,11 @@ func (p *parser) part(ctype, cte string, body io.Reader, depth int, inside bool)
 		mt = "text/plain"
 	}
 	mt = strings.ToLower(mt)
-	data, _ := io.ReadAll(io.LimitReader(decodeTransfer(cte, body), MaxMessageBytes))
+	var r io.Reader = decodeTransfer(cte, body)
+	if strings.HasPrefix(mt, "text/") && params["charset"] != "" {
+		r, _ = charsetReader(params["charset"], r)
+	}
+	data, _ := io.ReadAll(io.LimitReader(r, MaxMessageBytes))
 	switch {
 	case strings.HasPrefix(mt, "multipart/"):
 		if params["boundary"] == "" {
@@ -171,7 +190,11 @@ func (p *parser) part(ctype, cte string, body io.Reader, depth int, inside bool)
 	case mt == "message/rfc822" || mt == "message/global" || mt == "text/rfc822-headers" || mt == "message/rfc822-headers":
 		p.embedded = true
 		p.write(&p.text, string(data))
-		if inner, err := mail.ReadMessage(bytes.NewReader(data)); err == nil && mt != "text/rfc822-headers" && mt != "message/rfc822-headers" {
+		inner, err := mail.ReadMessage(bytes.NewReader(data))
+		if err == nil {
+			p.original(inner.Header)
+		}
+		if err == nil && mt != "text/rfc822-headers" && mt != "message/rfc822-headers" {
 			p.part(inner.Header.Get("Content-Type"), inner.Header.Get("Content-Transfer-Encoding"), inner.Body, depth+1, true)
 		}
 	default:
@@ -180,6 +203,16 @@ func (p *parser) part(ctype, cte string, body io.Reader, depth int, inside bool)
 		if !inside && strings.HasPrefix(mt, "text/") {
 			p.write(&p.human, s)
 		}
+	}
+}
+
+// original notes the returned message's sender and recipients.
+func (p *parser) original(h mail.Header) {
+	for _, k := range []string{"From", "Return-Path", "Sender"} {
+		p.origFrom = append(p.origFrom, addressText.FindAllString(strings.ToLower(h.Get(k)), 4)...)
+	}
+	for _, k := range []string{"To", "X-HmXmrOriginalRecipient", "X-Original-To", "Delivered-To"} {
+		p.origRcpt = append(p.origRcpt, addressText.FindAllString(strings.ToLower(h.Get(k)), maxRecipients)...)
 	}
 }
 
@@ -212,7 +245,22 @@ func (s *stripSpace) Read(b []byte) (int, error) {
 	}
 }
 
-var wordDecoder = &mime.WordDecoder{CharsetReader: func(charset string, in io.Reader) (io.Reader, error) { return in, nil }}
+var wordDecoder = &mime.WordDecoder{CharsetReader: charsetReader}
+
+// charsetReader decodes a legacy charset (ISO-2022-JP, Shift_JIS,
+// Latin-1...) to UTF-8, so Japanese or German notices read; an unknown
+// charset is read as it is.
+func charsetReader(charset string, in io.Reader) (io.Reader, error) {
+	cs := strings.ToLower(strings.TrimSpace(charset))
+	if cs == "" || cs == "utf-8" || cs == "us-ascii" {
+		return in, nil
+	}
+	enc, err := ianaindex.MIME.Encoding(cs)
+	if err != nil || enc == nil {
+		return in, nil
+	}
+	return enc.NewDecoder().Reader(in), nil
+}
 
 func decodeHeader(s string) string {
 	if d, err := wordDecoder.DecodeHeader(s); err == nil {
@@ -283,7 +331,7 @@ func parseDSN(data []byte) []Recipient {
 			continue
 		}
 		r := Recipient{Address: addr, Action: strings.ToLower(strings.TrimSpace(b["action"])),
-			Status: statusCode.FindString(b["status"]), Diagnostic: clip(b["diagnostic-code"], 300)}
+			Status: specificCode(b["status"]), Diagnostic: clip(b["diagnostic-code"], 1000)}
 		if o := typedAddress(b["original-recipient"]); o != "" && o != addr {
 			out = append(out, Recipient{Address: o, Action: r.Action, Status: r.Status, Diagnostic: r.Diagnostic})
 		}
@@ -316,162 +364,252 @@ func clip(s string, n int) string {
 }
 
 var (
-	statusCode  = regexp.MustCompile(`\b[245]\.\d{1,3}\.\d{1,3}\b`)
-	smtpCode    = regexp.MustCompile(`\b[45][0-5]\d\b`)
 	addressText = regexp.MustCompile(`[A-Za-z0-9._%+'=-]{1,64}@[A-Za-z0-9.-]{1,190}\.[A-Za-z]{2,24}`)
-	bounceFrom  = regexp.MustCompile(`(?i)(mailer-daemon|postmaster|mail delivery (sub)?system)`)
-	bounceSubj  = regexp.MustCompile(`(?i)(undeliver|undelivered|delivery (status notification|failure|has failed)|returned mail|mail delivery failed|failure notice|could not be delivered|non[- ]?delivery|delivery notification)`)
-	delaySubj   = regexp.MustCompile(`(?i)(delay|still being retried|warning: could not send|not yet been delivered)`)
-	delayText   = regexp.MustCompile(`(?i)(will (continue|keep) (trying|to try)|will retry|still (trying|being retried)|has not yet been delivered|delivery (has been|is) delayed|temporarily deferred)`)
-	autoSubj    = regexp.MustCompile(`(?i)^(auto(matic)?[ -]?(reply|response|antwort)|out of (the )?office|away|absence|vacation|abwesenheit|r[ée]ponse automatique)`)
-	permanentRx = regexp.MustCompile(`(?i)(permanent|user unknown|unknown user|no such (user|mailbox|recipient)|does not exist|doesn't exist|invalid (recipient|mailbox|address)|address rejected|mailbox (not found|unavailable)|not a valid mailbox|recipient not found|account (has been )?disabled)`)
-	originalRx  = regexp.MustCompile(`(?im)^(-+ ?(this is a copy of|original message|the original message|returned message|undelivered message)|content-type: message/rfc822)`)
+	// daemonFrom is the From of a mail server's own notices.
+	daemonFrom = regexp.MustCompile(`(?i)(mailer-daemon|post_?master|mail delivery (sub)?system|mail administrator|ndr administrator|^\s*<>\s*$|^\s*$)`)
+	// daemonAddress is an address that only a mail server writes from.
+	daemonAddress = regexp.MustCompile(`(?i)^(mailer-daemon|mail-daemon|mailer_daemon|mdaemon)@`)
+	bounceSubj    = regexp.MustCompile(`(?i)(undeliver|undelivered|delivery (status notification|failure|has failed|failed|problem|notification)|returned mail|mail delivery failed|failure notice|could not be delivered|non[- ]?delivery|failed delivery|delivery failed|mail failure|error sending|delivery error|returned to sender|message not delivered|nicht zustellbar|non remis|no entregado|unzustellbar|メールエラー|配信|不達|送信できません|返送|届きませんでした)`)
+	delaySubj     = regexp.MustCompile(`(?i)(delay|still being retried|warning: could not send|not yet been delivered|遅延)`)
+	delayText     = regexp.MustCompile(`(?i)(will (continue|keep) (trying|to try)|will retry|still (trying|being retried)|has not yet been delivered|delivery (has been|is) delayed|temporarily deferred|no action is required on your part)`)
+	autoSubj      = regexp.MustCompile(`(?i)^(auto(matic)?[ -]?(reply|response|antwort)|out of (the )?office|away|absence|vacation|abwesenheit|r[ée]ponse automatique|自動応答|不在)`)
+	originalRx    = regexp.MustCompile(`(?im)^(-+ ?(this is a copy of|original message|the original message|returned message|undelivered message|message header follows|original message header|headers of the original)|^original message headers:|.*below this line is a copy of the message|content-type: message/rfc822|received: from )`)
+	// failureWords show a text is a mail server's failure notice.
+	failureWords = regexp.MustCompile(`(?i)(could not be delivered|couldn't be delivered|was not delivered|delivery (to the following|has failed|failed)|failed permanently|permanent (error|failure|fatal)|following address(es)? failed|undeliverable|unable to deliver|error sending|returned mail|delivery status|user unknown|smtp error|remote host said|said:)`)
 )
 
 // classify decides the kind from what the parts held, then from the
 // headers and the wording of mail servers that write no standard report.
 func (p *parser) classify(rep *Report, h mail.Header) {
 	from := h.Get("From")
-	switch {
-	case p.dsnSeen && len(p.dsn) > 0:
-		rep.Recipients = p.dsn
-		rep.Kind = KindOther
-		for i := range rep.Recipients {
-			r := &rep.Recipients[i]
-			switch {
-			case r.Action == "failed" || (r.Action == "" && strings.HasPrefix(r.Status, "5")):
-				rep.Kind = KindBounce
-				r.Hard = isHard(r.Status, r.Diagnostic)
-			case r.Action == "delayed" || (r.Action == "" && strings.HasPrefix(r.Status, "4")):
-				if rep.Kind != KindBounce {
-					rep.Kind = KindDelay
-				}
-			}
-		}
-		return
-	case p.arfSeen:
-		rep.FeedbackType = p.arfType
-		rep.Recipients = p.arf
-		// abuse and fraud are a person's complaint; auth-failure (DMARC
-		// forensic reports), not-spam and virus reports are not.
-		if p.arfType == "abuse" || p.arfType == "fraud" || p.arfType == "" {
-			rep.Kind = KindComplaint
-		}
-		return
-	}
 	subj := rep.Subject
-	looksBounce := h.Get("X-Failed-Recipients") != "" || (bounceFrom.MatchString(from) && bounceSubj.MatchString(subj)) ||
-		(bounceSubj.MatchString(subj) && (p.dsnSeen || p.embedded || originalRx.MatchString(p.human.String())))
-	if looksBounce {
-		human := p.human.String()
-		// A report whose MIME structure is broken still has its fields.
-		if rcpts := parseDSN([]byte(human)); strings.Contains(strings.ToLower(human), "final-recipient:") && len(rcpts) > 0 {
-			p.dsnSeen, p.dsn = true, rcpts
-			p.classify(rep, h)
-			return
+	human := p.human.String()
+	switch {
+	case p.arfSeen:
+		rcpts := p.arf
+		if len(rcpts) == 0 {
+			rcpts = textAddrs(p.origRcpt, nil, maxRecipients)
 		}
-		if loc := originalRx.FindStringIndex(human); loc != nil {
-			human = human[:loc[0]]
-		}
-		if delaySubj.MatchString(subj) || (delayText.MatchString(human) && !permanentRx.MatchString(human)) {
-			rep.Kind = KindDelay
-			return
-		}
-		rep.Kind = KindBounce
-		rep.Recipients = textRecipients(h.Get("X-Failed-Recipients"), human, from)
+		p.complaint(rep, p.arfType, rcpts)
+		return
+	case p.dsnSeen && len(p.dsn) > 0:
+		p.dsnReport(rep, p.dsn, beforeOriginal(human))
 		return
 	}
-	if isAutoReply(h, subj) {
-		rep.Kind = KindAutoReply
+	if ses, ok := readSESNotification(human); ok {
+		*rep = mergeSES(*rep, ses)
+		return
+	}
+	switch {
+	case complaintSubj.MatchString(subj) && p.embedded:
+		// A provider's complaint without a feedback-report part (old
+		// Hotmail): the spam report quotes the message.
+		p.complaint(rep, "abuse", textAddrs(p.origRcpt, nil, maxRecipients))
+		return
+	case unsubscribeText.MatchString(human):
+		// A mail program's unsubscribe button (Apple Mail): the person
+		// asked to leave, as in an ARF opt-out report.
+		p.complaint(rep, "opt-out", nil)
+		return
+	}
+	fromDaemon := daemonFrom.MatchString(from) || daemonFrom.MatchString(addrOf(from))
+	evidence := p.embedded || originalRx.MatchString(human) || failureWords.MatchString(human) ||
+		enhancedCode.MatchString(human) || replyCode.MatchString(human)
+	looksBounce := h.Get("X-Failed-Recipients") != "" ||
+		(fromDaemon && (bounceSubj.MatchString(subj) || delaySubj.MatchString(subj) || evidence)) ||
+		((bounceSubj.MatchString(subj) || delaySubj.MatchString(subj)) && evidence)
+	if !looksBounce {
+		if isAutoReply(h, subj) || challengeText.MatchString(subj+"\n"+clip(human, 8192)) {
+			rep.Kind = KindAutoReply
+		}
+		return
+	}
+	// A report whose MIME structure is broken still has its fields.
+	if strings.Contains(strings.ToLower(human), "final-recipient:") {
+		if rcpts := parseDSN([]byte(human)); len(rcpts) > 0 {
+			p.dsnReport(rep, rcpts, human)
+			return
+		}
+	}
+	human = beforeOriginal(human)
+	if delaySubj.MatchString(subj) || (delayText.MatchString(human) && !failureWords.MatchString(human)) {
+		rep.Kind = KindDelay
+		rep.Recipients = p.textRecipients(h.Get("X-Failed-Recipients"), human, from, ClassSoft)
+		return
+	}
+	rep.Kind = KindBounce
+	rep.Recipients = p.textRecipients(h.Get("X-Failed-Recipients"), human, from, "")
+}
+
+var (
+	// challengeText is a challenge-response filter asking the sender to
+	// prove it is a person (Boxbe, SpamArrest and the like): an automatic
+	// answer, never a bounce.
+	challengeText   = regexp.MustCompile(`(?i)(challenge[- ]response|boxbe|spam ?arrest|guest list|(confirm|verify|prove) (that )?you are (a )?(human|real person)|added to my (approved|allowed|white) ?list|sender verification request)`)
+	complaintSubj   = regexp.MustCompile(`(?i)complaint about message`)
+	unsubscribeText = regexp.MustCompile(`(?i)sent this (e-?mail|message) to unsubscribe`)
+)
+
+// beforeOriginal cuts a notice's text where the returned message starts.
+func beforeOriginal(human string) string {
+	if loc := originalRx.FindStringIndex(human); loc != nil && loc[0] > 0 {
+		return human[:loc[0]]
+	}
+	return human
+}
+
+// complaint fills rep for an abuse report. Abuse, fraud, opt-out and
+// untyped reports are a person's "this is spam" or "stop"; DMARC failure
+// (auth-failure), virus and not-spam reports are not.
+func (p *parser) complaint(rep *Report, typ string, rcpts []Recipient) {
+	rep.FeedbackType = typ
+	rep.Recipients = rcpts
+	switch typ {
+	case "auth-failure", "virus", "not-spam", "dmarc":
+		rep.Kind = KindOther
+		return
+	}
+	rep.Kind = KindComplaint
+	for i := range rep.Recipients {
+		rep.Recipients[i].Verdict = Verdict{Class: ClassComplaint, Reason: "feedback", Rule: "abuse report, feedback-type " + typ}
 	}
 }
 
-// textRecipients reads the failed addresses and the reason from a bounce
-// written for people: X-Failed-Recipients, else the addresses its text
-// names (not the sender's own).
-func textRecipients(failed, human, from string) []Recipient {
-	var addrs []string
-	for _, a := range strings.Split(failed, ",") {
-		if a = typedAddress(a); a != "" {
-			addrs = append(addrs, a)
+// dsnReport fills rep from a delivery status notification's recipient
+// blocks, judging each on its own status and diagnostic (or, when its
+// diagnostic names no reason, the report's text about that address).
+func (p *parser) dsnReport(rep *Report, rcpts []Recipient, human string) {
+	rep.Recipients = rcpts
+	rep.Kind = KindOther
+	lower := asciiLower(human)
+	for i := range rep.Recipients {
+		r := &rep.Recipients[i]
+		block := textBlock(human, lower, r.Address, rcpts)
+		switch {
+		case r.Action == "failed" || r.Action == "expired" || (r.Action == "" && strings.HasPrefix(r.Status, "5")):
+			rep.Kind = KindBounce
+			r.Verdict = judge(r.Status, r.Diagnostic, block)
+		case r.Action == "delayed" || (r.Action == "" && strings.HasPrefix(r.Status, "4")):
+			if rep.Kind != KindBounce {
+				rep.Kind = KindDelay
+			}
+			r.Verdict = judge(r.Status, r.Diagnostic, block)
+			r.Class, r.Rule = ClassSoft, "delayed: still being retried ("+r.Rule+")"
+		default:
+			r.Verdict = Verdict{Class: ClassNone, Rule: "action " + r.Action}
 		}
+		r.Hard = r.Class == ClassHard
 	}
-	if len(addrs) == 0 {
-		fromAddr := ""
-		if a, err := mail.ParseAddress(from); err == nil {
-			fromAddr = strings.ToLower(a.Address)
+}
+
+// textBlock is the part of a report's text (and its lower-case copy)
+// about addr: from the line
+// naming it to the line naming the next recipient. Multi-recipient
+// notices give each address its own reason.
+func textBlock(human, lower, addr string, all []Recipient) string {
+	at := strings.Index(lower, addr)
+	if at < 0 || addr == "" {
+		return ""
+	}
+	start := strings.LastIndexByte(lower[:at], '\n') + 1
+	// Only the judged length is looked at, so that many recipients in a
+	// long text cost in proportion to its size.
+	end := min(len(lower), max(start+maxJudged, at+len(addr)))
+	for _, o := range all {
+		if o.Address == addr || o.Address == "" {
+			continue
 		}
-		seen := map[string]bool{}
-		for _, a := range addressText.FindAllString(human, maxRecipients) {
-			a = strings.ToLower(a)
-			if !seen[a] && a != fromAddr && !bounceFrom.MatchString(a) {
-				seen[a] = true
-				addrs = append(addrs, a)
+		if j := strings.Index(lower[at+len(addr):end], o.Address); j >= 0 {
+			if k := at + len(addr) + j; k < end {
+				end = strings.LastIndexByte(lower[:k], '\n') + 1
+				end = max(end, at+len(addr))
 			}
 		}
 	}
-	status := statusCode.FindString(human)
-	diag := ""
-	if loc := smtpCode.FindStringIndex(human); loc != nil {
-		end := strings.IndexByte(human[loc[0]:], '\n')
-		if end < 0 {
-			end = len(human) - loc[0]
-		}
-		diag = clip(strings.TrimSpace(human[loc[0]:loc[0]+end]), 300)
-	}
-	hard := false
-	switch {
-	case status != "":
-		hard = isHard(status, diag)
-	case strings.HasPrefix(diag, "5"):
-		hard = permanentRx.MatchString(human)
-	}
+	return clip(human[start:end], maxJudged)
+}
+
+// textRecipients reads the failed addresses and the reasons from a bounce
+// written for people: X-Failed-Recipients, else the addresses its text
+// names (not the sender's own, not a mail server's), else the returned
+// message's own recipients. class, when set, overrides the verdict (a
+// delay is soft whatever it says).
+func (p *parser) textRecipients(failed, human, from string, class Class) []Recipient {
 	var out []Recipient
-	for _, a := range addrs {
-		if len(out) == maxRecipients {
-			break
+	for _, a := range strings.Split(failed, ",") {
+		if a = typedAddress(a); a != "" && len(out) < maxRecipients {
+			out = append(out, Recipient{Address: a, Action: "failed"})
 		}
-		out = append(out, Recipient{Address: a, Action: "failed", Status: status, Diagnostic: diag, Hard: hard})
+	}
+	if len(out) == 0 {
+		skip := map[string]bool{addrOf(from): true}
+		for _, a := range p.origFrom {
+			skip[a] = true
+		}
+		out = textAddrs(addressText.FindAllString(human, 4*maxRecipients), skip, maxRecipients)
+	}
+	if len(out) == 0 {
+		out = textAddrs(p.origRcpt, nil, maxRecipients)
+	}
+	lower := asciiLower(human)
+	for i := range out {
+		r := &out[i]
+		r.Action = "failed"
+		block := textBlock(human, lower, r.Address, out)
+		if block == "" {
+			block = clip(human, maxJudged)
+		}
+		r.Status = specificCode(block)
+		r.Diagnostic = clip(diagnosticLine(block), 300)
+		r.Verdict = judge(r.Status, r.Diagnostic, block)
+		if r.Reason == ReasonUndefined && len(block) < len(human) {
+			r.Verdict = judge(r.Status, r.Diagnostic, clip(human, maxJudged))
+		}
+		if class != "" {
+			r.Class, r.Action = class, "delayed"
+		}
+		r.Hard = r.Class == ClassHard
 	}
 	return out
 }
 
-// isHard says whether a failure means the address will never work: a bad
-// mailbox or domain (5.1.x, 5.2.1 disabled, 5.4.4 no route), or a 5.0.0
-// whose reply says the user is unknown. A full mailbox, a message too big
-// and policy refusals (5.7.x: spam filters, blocklists) are about this
-// message or this sender, not the address: they count as soft.
-func isHard(status, diag string) bool {
-	// Relays such as SES report 5.0.0 and quote the remote server's more
-	// precise code in the diagnostic: the last one there is the remote's.
-	if status == "" || strings.HasSuffix(status, ".0.0") {
-		if codes := statusCode.FindAllString(diag, -1); len(codes) > 0 {
-			status = codes[len(codes)-1]
+// textAddrs keeps the distinct addresses of list that are neither in skip
+// nor a mail server's own.
+func textAddrs(list []string, skip map[string]bool, n int) []Recipient {
+	var out []Recipient
+	seen := map[string]bool{}
+	for _, a := range list {
+		a = strings.ToLower(strings.Trim(a, "<>. "))
+		if a == "" || seen[a] || skip[a] || daemonAddress.MatchString(a) || len(out) == n {
+			continue
 		}
+		seen[a] = true
+		out = append(out, Recipient{Address: a})
 	}
-	switch {
-	case !strings.HasPrefix(status, "5."):
-		return status == "" && strings.HasPrefix(strings.TrimSpace(afterType(diag)), "5") && permanentRx.MatchString(diag)
-	case status == "5.1.7", status == "5.1.8":
-		return false // the sender's address was refused, not the recipient's
-	case status == "5.1.0":
-		return permanentRx.MatchString(diag)
-	case strings.HasPrefix(status, "5.1."):
-		return true
-	case status == "5.2.1", status == "5.4.4", status == "5.4.1":
-		return true
-	case status == "5.0.0", status == "5.5.0":
-		return permanentRx.MatchString(diag)
-	}
-	return false
+	return out
 }
 
-// afterType drops a Diagnostic-Code's "smtp;" type.
-func afterType(d string) string {
-	if _, v, ok := strings.Cut(d, ";"); ok {
-		return v
+// diagnosticLine is the first line of a text that carries a reply code,
+// else its first line that is not blank.
+func diagnosticLine(block string) string {
+	first := ""
+	for _, l := range strings.Split(block, "\n") {
+		l = strings.TrimSpace(l)
+		if replyCode.MatchString(l) || enhancedCode.MatchString(l) {
+			return l
+		}
+		if first == "" && l != "" {
+			first = l
+		}
 	}
-	return d
+	return first
+}
+
+func addrOf(from string) string {
+	if a, err := mail.ParseAddress(from); err == nil {
+		return strings.ToLower(a.Address)
+	}
+	return strings.ToLower(strings.Trim(strings.TrimSpace(from), "<>"))
 }
 
 func isAutoReply(h mail.Header, subj string) bool {
@@ -487,4 +625,47 @@ func isAutoReply(h mail.Header, subj string) bool {
 		return true
 	}
 	return autoSubj.MatchString(strings.TrimSpace(subj))
+}
+
+// Class is what a report means for one recipient: what Crier may do.
+type Class string
+
+// The classes, from the strongest.
+const (
+	ClassHard      Class = "hard"       // the address will never work: suppress
+	ClassSoft      Class = "soft"       // this message failed (or is delayed): count
+	ClassComplaint Class = "complaint"  // the recipient said "spam": unsubscribe
+	ClassAutoReply Class = "auto-reply" // someone's program answered: nothing
+	ClassNone      Class = "none"       // not feedback: nothing
+)
+
+// ClassFor says what the report means for addr: its own line when it has
+// one, else the line recipientFor would use.
+func (rep *Report) ClassFor(addr string) Class {
+	switch rep.Kind {
+	case KindComplaint:
+		return ClassComplaint
+	case KindAutoReply:
+		return ClassAutoReply
+	case KindDelay:
+		return ClassSoft
+	case KindBounce:
+		if r, _ := recipientFor(rep, addr); r.Class != "" {
+			return r.Class
+		}
+		return ClassSoft
+	}
+	return ClassNone
+}
+
+// asciiLower lower-cases ASCII letters only, so offsets in the result are
+// offsets in s (strings.ToLower may change the length of invalid UTF-8).
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }

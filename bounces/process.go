@@ -136,7 +136,7 @@ func (p *Processor) Apply(ctx context.Context, ev Event) (Outcome, error) {
 	case FeedbackHard:
 		if active {
 			out.Action = "bounced"
-			err = p.opts.Subscribers.SetStatus(ctx, sub.ID, subscribers.Bounced, strings.TrimSpace("hard bounce ("+ev.Source+") "+detail))
+			err = p.opts.Subscribers.SetStatus(ctx, sub.ID, subscribers.Bounced, strings.TrimSpace("hard bounce, via "+ev.Source+": "+detail))
 		}
 	case FeedbackSoft:
 		out.Action = "soft_bounce"
@@ -147,8 +147,14 @@ func (p *Processor) Apply(ctx context.Context, ev Event) (Outcome, error) {
 		if active && n >= p.opts.Config.softLimit() {
 			out.Action = "suppressed"
 			err = p.opts.Subscribers.SetStatus(ctx, sub.ID, subscribers.Bounced,
-				fmt.Sprintf("%d soft bounces within %s (%s) %s", n, p.opts.Config.softWindow(), ev.Source, detail))
+				fmt.Sprintf("%d soft bounces within %s, via %s; the last: %s", n, p.opts.Config.softWindow(), ev.Source, detail))
 		}
+	case FeedbackRefused:
+		// The receiving server refused Crier's sending (its IP, domain,
+		// authentication, rate or content): not this supporter's
+		// problem, so it never counts toward their suppression; the
+		// send's status tells the organisers (SendCounts).
+		out.Action = "sending_problem"
 	case FeedbackComplaint:
 		if active {
 			out.Action = "unsubscribed"
@@ -173,6 +179,11 @@ func (p *Processor) Apply(ctx context.Context, ev Event) (Outcome, error) {
 
 // Decision is what Crier makes of one message of the bounce mailbox.
 type Decision struct {
+	// Evidence is the report's line about the subscriber: its class,
+	// reason, status, diagnostic and the rule that decided.
+	Evidence *Recipient `json:"evidence,omitempty"`
+	// Would says in words what Crier does with it.
+	Would        string      `json:"would"`
 	Kind         Kind        `json:"kind"`
 	Recipients   []Recipient `json:"recipients,omitempty"`
 	FeedbackType string      `json:"feedback_type,omitempty"`
@@ -194,6 +205,12 @@ type Decision struct {
 // identifies a subscriber: whatever else a message says, it cannot make
 // Crier act on someone it was not about.
 func (p *Processor) Decide(ctx context.Context, raw []byte) (Decision, error) {
+	d, err := p.decide(ctx, raw)
+	d.Explain(p.opts.Config)
+	return d, err
+}
+
+func (p *Processor) decide(ctx context.Context, raw []byte) (Decision, error) {
 	rep, err := Parse(raw)
 	if err != nil {
 		return Decision{Kind: KindOther, Action: "ignored", Reason: err.Error()}, nil
@@ -228,12 +245,73 @@ func (p *Processor) Decide(ctx context.Context, raw []byte) (Decision, error) {
 	}
 	d.SubscriberID, d.SendID = sub, sendID
 	if rep.Kind == KindBounce {
-		if rcpt.Hard {
+		switch {
+		case rcpt.Class == ClassHard:
 			d.Feedback = FeedbackHard
+		case rcpt.Class == ClassSoft && rcpt.Reason.Sending():
+			d.Feedback = FeedbackRefused
 		}
-		d.Detail = strings.TrimSpace(rcpt.Status + " " + rcpt.Diagnostic)
+		d.Evidence = &rcpt
+		d.Detail = bounceDetail(rcpt)
 	}
 	return d, nil
+}
+
+// bounceDetail is what is stored about a bounce and shown in the
+// supporter's history: the reason in plain words, then the evidence. A
+// refusal of Crier's sending starts with the recipient's domain, which
+// SendCounts groups by.
+func bounceDetail(r Recipient) string {
+	reason := r.Reason
+	if reason == "" {
+		reason = ReasonUndefined
+	}
+	ev := strings.TrimSpace(r.Status + " " + r.Diagnostic)
+	s := fmt.Sprintf("%s (%s; %s)", reason.Plain(), reason, r.Rule)
+	if r.Class == ClassSoft && reason.Sending() {
+		_, domain, _ := strings.Cut(r.Address, "@")
+		s = "refused by " + strings.ToLower(domain) + " " + s
+	}
+	if ev != "" {
+		s += ": " + ev
+	}
+	return s
+}
+
+// Explain fills d.Would and each recipient's Would: what Crier does.
+func (d *Decision) Explain(c Config) {
+	soft := fmt.Sprintf("count a soft bounce (the supporter is suppressed after %d within %s)", c.softLimit(), c.softWindow())
+	for i := range d.Recipients {
+		d.Recipients[i].Would = wouldFor(d.Recipients[i], soft)
+	}
+	switch {
+	case d.Feedback == FeedbackHard:
+		d.Would = "mark the supporter bounced: " + d.Evidence.Reason.Plain()
+	case d.Feedback == FeedbackSoft:
+		d.Would = soft
+	case d.Feedback == FeedbackRefused:
+		d.Would = "record a refusal of Crier's sending (" + d.Evidence.Reason.Plain() + "): shown to organisers on the send, not counted against the supporter"
+	case d.Feedback == FeedbackComplaint, d.Feedback == FeedbackUnsubscribe:
+		d.Would = "unsubscribe the supporter"
+	default:
+		d.Would = "nothing: " + d.Reason
+	}
+}
+
+func wouldFor(r Recipient, soft string) string {
+	switch {
+	case r.Class == ClassHard:
+		return "mark bounced"
+	case r.Class == ClassSoft && r.Action == "delayed":
+		return "nothing yet (still being retried)"
+	case r.Class == ClassSoft && r.Reason.Sending():
+		return "not counted against the supporter: a refusal of Crier's sending, reported on the send"
+	case r.Class == ClassSoft:
+		return soft
+	case r.Class == ClassComplaint:
+		return "unsubscribe"
+	}
+	return "nothing"
 }
 
 // HandleMessage reads one message from the bounce mailbox and acts on it.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/crierhq/crier/internal/redact"
@@ -80,6 +81,10 @@ const (
 	FeedbackSoft        = "soft_bounce"
 	FeedbackComplaint   = "complaint"
 	FeedbackUnsubscribe = "unsubscribe"
+	// FeedbackRefused is a soft bounce refusing Crier's sending (its IP,
+	// authentication, rate or content): never counted toward a
+	// supporter's suppression.
+	FeedbackRefused = "sending_refused"
 )
 
 func upgrade(ctx context.Context, db *sql.DB) error {
@@ -152,9 +157,32 @@ type Counts struct {
 	Unsubscribed int `json:"unsubscribed"`
 	// ComplaintRate is Complained / Delivered.
 	ComplaintRate float64 `json:"complaint_rate"`
-	// Warning is set when the complaint rate passes ComplaintRateLimit.
+	// Refused is recipients whose server refused Crier's sending (not
+	// counted in SoftBounced, nor against the supporters).
+	Refused int `json:"refused"`
+	// SendingProblems are the domains that refused at least
+	// SendingProblemMin mails of this send for the same kind of reason.
+	SendingProblems []SendingProblem `json:"sending_problems,omitempty"`
+	// Warning is set when the complaint rate passes ComplaintRateLimit,
+	// or a domain refused Crier's sending.
 	Warning string `json:"warning,omitempty"`
 }
+
+// SendingProblem is one domain refusing many mails of one send for one
+// kind of reason: a problem of the sending setup, told to organisers.
+type SendingProblem struct {
+	Domain string `json:"domain"`
+	Reason Reason `json:"reason"`
+	Count  int    `json:"count"`
+	// Sample is one server reply (addresses removed).
+	Sample string `json:"sample"`
+	// Advice says in words what happened and what to check.
+	Advice string `json:"advice"`
+}
+
+// SendingProblemMin is how many refusals by one domain in one send make a
+// sending problem worth an organiser's attention.
+const SendingProblemMin = 3
 
 // ComplaintRateLimit is the spam complaint rate Gmail and Yahoo require
 // bulk senders to stay under (0.3%).
@@ -180,7 +208,12 @@ func SendCounts(ctx context.Context, db *sql.DB, sendID string, sent int) (Count
 			return c, fmt.Errorf("reading feedback of %s: %w", sendID, err)
 		}
 	}
-	c.Delivered = max(0, sent-c.Bounced-c.SoftBounced)
+	if exists {
+		if c.SendingProblems, c.Refused, err = sendingProblems(ctx, db, sendID); err != nil {
+			return c, err
+		}
+	}
+	c.Delivered = max(0, sent-c.Bounced-c.SoftBounced-c.Refused)
 	n, err := unsubscribedAfter(ctx, db, sendID)
 	if err != nil {
 		return c, err
@@ -189,10 +222,61 @@ func SendCounts(ctx context.Context, db *sql.DB, sendID string, sent int) (Count
 	if c.Delivered > 0 {
 		c.ComplaintRate = float64(c.Complained) / float64(c.Delivered)
 	}
-	if c.Complained > 0 && c.ComplaintRate > ComplaintRateLimit {
-		c.Warning = fmt.Sprintf("spam complaint rate %.3f%% is above 0.3%%, the limit Gmail and Yahoo set for bulk senders: mail only people who asked for it, and make unsubscribing easy", c.ComplaintRate*100)
+	var warn []string
+	for _, p := range c.SendingProblems {
+		warn = append(warn, p.Advice+" (for example: "+p.Sample+")")
 	}
+	if c.Complained > 0 && c.ComplaintRate > ComplaintRateLimit {
+		warn = append(warn, fmt.Sprintf("spam complaint rate %.3f%% is above 0.3%%, the limit Gmail and Yahoo set for bulk senders: mail only people who asked for it, and make unsubscribing easy", c.ComplaintRate*100))
+	}
+	c.Warning = strings.Join(warn, "; ")
 	return c, nil
+}
+
+var refusedDetail = regexp.MustCompile(`^refused by (\S+) .*\((\w+); `)
+
+// sendingProblems groups the send's refusals of Crier's sending by domain
+// and reason, and counts the recipients refused.
+func sendingProblems(ctx context.Context, db *sql.DB, sendID string) ([]SendingProblem, int, error) {
+	rows, err := db.QueryContext(ctx, `SELECT subscriber_id, detail FROM email_feedback WHERE send_id = $1 AND kind = $2 ORDER BY id LIMIT 100000`, sendID, FeedbackRefused)
+	if err != nil {
+		return nil, 0, fmt.Errorf("reading refusals of %s: %w", sendID, err)
+	}
+	defer rows.Close()
+	type key struct{ domain, reason string }
+	byKey := map[key]*SendingProblem{}
+	var order []key
+	subs := map[int64]bool{}
+	for rows.Next() {
+		var id int64
+		var detail string
+		if err := rows.Scan(&id, &detail); err != nil {
+			return nil, 0, fmt.Errorf("reading refusals of %s: %w", sendID, err)
+		}
+		subs[id] = true
+		m := refusedDetail.FindStringSubmatch(detail)
+		if m == nil {
+			continue
+		}
+		k := key{m[1], m[2]}
+		if byKey[k] == nil {
+			_, sample, _ := strings.Cut(detail, "): ")
+			byKey[k] = &SendingProblem{Domain: k.domain, Reason: Reason(k.reason), Sample: sample}
+			order = append(order, k)
+		}
+		byKey[k].Count++
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("reading refusals of %s: %w", sendID, err)
+	}
+	var out []SendingProblem
+	for _, k := range order {
+		if p := byKey[k]; p.Count >= SendingProblemMin {
+			p.Advice = p.Reason.advice(p.Domain, p.Count)
+			out = append(out, *p)
+		}
+	}
+	return out, len(subs), nil
 }
 
 // unsubscribedAfter counts the send's recipients whose unsubscribe came

@@ -30,6 +30,51 @@ type ImportOptions struct {
 	Consented bool
 	// Progress, if set, is called now and then with the number of rows read.
 	Progress func(rows int)
+	// Committed, if set, is called after each batch is written with the
+	// report so far: the first rep.Rows rows are then handled for good, and
+	// an import stopped later added none of the rows after them.
+	Committed func(rep ImportReport)
+	// KeepRejected, if above zero, keeps only the first KeepRejected
+	// rejected rows in the report and counts the rest in MoreRejected, so
+	// a file of bad rows costs no memory per row.
+	KeepRejected int
+}
+
+// The caps on one row of an import, so that a file's cost in memory is
+// that of a row, not of the file: a field longer than MaxImportField
+// rejects its row; a row longer than MaxImportRow (quoted line breaks
+// included) stops the import there, since the rest of the file cannot be
+// read as rows after it. A supporter's row, consent history included, is
+// far below both.
+const (
+	MaxImportField = 64 << 10
+	MaxImportRow   = 1 << 20
+)
+
+// ErrRowTooLong is the error of an import stopped by a row longer than
+// MaxImportRow.
+var ErrRowTooLong = errors.New("a row is longer than 1 MiB, the limit per row")
+
+// rowLimit is the reader under the CSV parser: it refuses to read more
+// than max bytes (and its read-ahead) past the start of the current row, so
+// a row without end cannot grow the parser's buffers.
+type rowLimit struct {
+	r              io.Reader
+	read, rowStart int64
+	max            int64
+}
+
+// readAhead is what the buffered reader above rowLimit may hold beyond the
+// row (bufio's default size).
+const readAhead = 4096
+
+func (l *rowLimit) Read(p []byte) (int, error) {
+	if l.read-l.rowStart > l.max+readAhead {
+		return 0, ErrRowTooLong
+	}
+	n, err := l.r.Read(p)
+	l.read += int64(n)
+	return n, err
 }
 
 // Rejected is one row Import did not take, with why.
@@ -48,8 +93,19 @@ type ImportReport struct {
 	// are (an import never overrides a supporter's own unsubscribe).
 	Existing int
 	Rejected []Rejected
+	// MoreRejected counts the rejected rows beyond ImportOptions.KeepRejected.
+	MoreRejected int
 	// Ignored are columns the importer does not know.
 	Ignored []string
+}
+
+// reject records a rejected row, unless the report keeps no more.
+func (rep *ImportReport) reject(keep int, r Rejected) {
+	if keep > 0 && len(rep.Rejected) >= keep {
+		rep.MoreRejected++
+		return
+	}
+	rep.Rejected = append(rep.Rejected, r)
 }
 
 // Columns Import understands. Only email is required.
@@ -69,15 +125,20 @@ var consentLayouts = []string{time.RFC3339Nano, "2006-01-02 15:04:05Z07:00", "20
 // The consent source is the row's own consent_source if given, else
 // opts.Source. Bad rows are reported, not fatal; an error is returned only
 // when the file cannot be read as CSV at all or the database fails. Rows are
-// written in batches, each in one transaction.
+// written in batches, each in one transaction. Rows and fields are capped
+// (MaxImportRow, MaxImportField).
 func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (ImportReport, error) {
 	var rep ImportReport
-	br := bufio.NewReader(r)
+	limit := &rowLimit{r: r, max: MaxImportRow}
+	br := bufio.NewReaderSize(limit, readAhead)
 	cr := csv.NewReader(br)
 	cr.Comma = sniffDelimiter(br)
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
 	header, err := cr.Read()
+	if errors.Is(err, ErrRowTooLong) {
+		return rep, fmt.Errorf("reading CSV header: %w; is this the right file?", err)
+	}
 	if errors.Is(err, io.EOF) {
 		return rep, fmt.Errorf("reading CSV: the file is empty; the first line must name the columns, e.g. email,name")
 	}
@@ -115,26 +176,40 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (Im
 		if len(pending) == 0 {
 			return nil
 		}
-		err := s.importBatch(ctx, pending, opts.DryRun, &rep)
+		err := s.importBatch(ctx, pending, opts.DryRun, opts.KeepRejected, &rep)
 		pending = pending[:0]
+		if err == nil && opts.Committed != nil {
+			opts.Committed(rep)
+		}
 		return err
 	}
+	lastLine := 1
 	for {
+		limit.rowStart = cr.InputOffset()
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
 			break
+		}
+		if errors.Is(err, ErrRowTooLong) {
+			// The rows before it were read; those of the last batch are
+			// not written yet, so write them and say where it stopped.
+			if ferr := flush(); ferr != nil {
+				return rep, ferr
+			}
+			return rep, fmt.Errorf("reading CSV after line %d: %w (a field that long is not a supporter's data); the rows after line %d were not read", lastLine, err, lastLine)
 		}
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) && errors.Is(pe.Err, csv.ErrBareQuote) {
 				rep.Rows++
-				rep.Rejected = append(rep.Rejected, Rejected{Line: pe.StartLine, Reason: "a \" inside a field that is not in quotes; quote the field and double the \""})
+				rep.reject(opts.KeepRejected, Rejected{Line: pe.StartLine, Reason: "a \" inside a field that is not in quotes; quote the field and double the \""})
 				continue
 			}
 			// A broken quoted field swallows the rest of the file: stop.
 			return rep, fmt.Errorf("reading CSV: %w", err)
 		}
 		line, _ := cr.FieldPos(0)
+		lastLine = line
 		rep.Rows++
 		if opts.Progress != nil && rep.Rows%100 == 0 {
 			opts.Progress(rep.Rows)
@@ -143,9 +218,17 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (Im
 			rep.Rows--
 			continue // blank line
 		}
-		raw := field(rec, "email")
+		// A copy: the field shares the row's memory, which may be large.
+		raw := strings.Clone(field(rec, "email"))
 		reject := func(reason string) {
-			rep.Rejected = append(rep.Rejected, Rejected{Line: line, Email: raw, Reason: reason})
+			rep.reject(opts.KeepRejected, Rejected{Line: line, Email: raw, Reason: reason})
+		}
+		if i := longField(rec); i >= 0 {
+			if len(raw) > 254 {
+				raw = strings.Clone(raw[:254])
+			}
+			reject(fmt.Sprintf("column %d is %d bytes long; the limit per field is 64 KiB", i+1, len(rec[i])))
+			continue
 		}
 		email, err := NormalizeEmail(raw)
 		if err != nil {
@@ -209,7 +292,7 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (Im
 		default:
 			sub.Status = Unconfirmed
 		}
-		pending = append(pending, pendingRow{line: line, raw: raw, sub: sub})
+		pending = append(pending, pendingRow{line: line, raw: raw, sub: detached(sub)})
 		if len(pending) == batch {
 			if err := flush(); err != nil {
 				return rep, err
@@ -223,6 +306,32 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (Im
 		opts.Progress(rep.Rows)
 	}
 	return rep, nil
+}
+
+// detached copies the strings of sub that may share the memory of the row
+// they were read from, so a batch of rows holds only what it keeps.
+func detached(sub Subscriber) Subscriber {
+	sub.Name, sub.Language = strings.Clone(sub.Name), strings.Clone(sub.Language)
+	sub.ConsentSource, sub.ConsentIP = strings.Clone(sub.ConsentSource), strings.Clone(sub.ConsentIP)
+	lists := make([]string, len(sub.Lists))
+	for i, l := range sub.Lists {
+		lists[i] = strings.Clone(l)
+	}
+	if sub.Lists != nil {
+		sub.Lists = lists
+	}
+	return sub
+}
+
+// longField returns the index of the first field of rec longer than
+// MaxImportField, or -1.
+func longField(rec []string) int {
+	for i, f := range rec {
+		if len(f) > MaxImportField {
+			return i
+		}
+	}
+	return -1
 }
 
 // sniffDelimiter looks at the header line: spreadsheets in many European
@@ -249,7 +358,7 @@ type pendingRow struct {
 	sub  Subscriber
 }
 
-func (s *Store) importBatch(ctx context.Context, rows []pendingRow, dryRun bool, rep *ImportReport) error {
+func (s *Store) importBatch(ctx context.Context, rows []pendingRow, dryRun bool, keep int, rep *ImportReport) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("importing subscribers: %w", err)
@@ -263,9 +372,9 @@ func (s *Store) importBatch(ctx context.Context, rows []pendingRow, dryRun bool,
 		case errors.Is(err, ErrExists):
 			rep.Existing++
 		case errors.Is(err, ErrSuppressed):
-			rep.Rejected = append(rep.Rejected, Rejected{Line: r.line, Email: r.raw, Reason: "the address was erased at its owner's request; they can subscribe again through the form"})
+			rep.reject(keep, Rejected{Line: r.line, Email: r.raw, Reason: "the address was erased at its owner's request; they can subscribe again through the form"})
 		case errors.Is(err, ErrInvalid):
-			rep.Rejected = append(rep.Rejected, Rejected{Line: r.line, Email: r.raw, Reason: reasonOf(err)})
+			rep.reject(keep, Rejected{Line: r.line, Email: r.raw, Reason: reasonOf(err)})
 		case err != nil:
 			return fmt.Errorf("importing line %d: %w", r.line, err)
 		default:

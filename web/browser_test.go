@@ -131,7 +131,7 @@ func TestBrowserSubscribeConfirmUnsubscribe(t *testing.T) {
 	if got := text("h1"); got != "Check your inbox" {
 		t.Fatalf("after subscribing the page says %q", got)
 	}
-	f.nl.inflight.Wait() // the mail goes out after the page
+	f.nl.mem.inflight.Wait() // the mail goes out after the page
 	mails := f.mailer.all()
 	if len(mails) != 1 || !strings.HasPrefix(mails[0].URL, srv.URL+"/confirm?t=") {
 		t.Fatalf("confirmation mails: %+v", mails)

@@ -68,6 +68,10 @@ type NewsletterOptions struct {
 	Templates string
 	// PrivacyPolicyURL, when set, is linked from the subscribe form.
 	PrivacyPolicyURL string
+	// Queue keeps confirmation mails until they are sent; nil means a
+	// queue in memory, lost when the process stops (the daemon passes a
+	// durable one).
+	Queue ConfirmationQueue
 	// Erased, when set, is called with the id of a subscriber the admin API
 	// erased or the purge of expired sign-ups deleted, to erase what is kept
 	// under that id outside the store (the confirmation mails in the outbox).
@@ -103,14 +107,12 @@ var templateFS embed.FS
 
 type newsletter struct {
 	opts NewsletterOptions
-	// mails queues confirmation mails for the workers; inflight counts
-	// queued and sending ones (tests wait on it).
-	mails    chan confirmationMail
-	inflight sync.WaitGroup
-	metrics  *newsletterMetrics
-	pages    map[string]*template.Template
-	css      []byte
-	limiter  bucketLimiter
+	// mem is the queue of confirmation mails when opts.Queue is nil.
+	mem     *memoryQueue
+	metrics *newsletterMetrics
+	pages   map[string]*template.Template
+	css     []byte
+	limiter bucketLimiter
 	// prefsLimiter bounds preference form posts per client address.
 	prefsLimiter bucketLimiter
 	secure       bool
@@ -158,8 +160,11 @@ func mountNewsletter(s *Server, opts NewsletterOptions) (*newsletter, error) {
 	if opts.MaxConfirmationsPerHour == 0 {
 		opts.MaxConfirmationsPerHour = DefaultMaxConfirmationsPerHour
 	}
-	n := &newsletter{opts: opts, pages: map[string]*template.Template{}, secure: u.Scheme == "https",
-		mails: make(chan confirmationMail, mailQueue)}
+	n := &newsletter{opts: opts, pages: map[string]*template.Template{}, secure: u.Scheme == "https"}
+	if n.opts.Queue == nil {
+		n.mem = newMemoryQueue()
+		n.opts.Queue = n.mem
+	}
 	if db := s.opts.Shared; db != nil {
 		n.limiter = newDBLimiter(db, "subscribe", opts.RateLimit, opts.Now, opts.Logger)
 		n.prefsLimiter = newDBLimiter(db, "preferences", PreferencesRateLimit, opts.Now, opts.Logger)
@@ -201,9 +206,7 @@ func mountNewsletter(s *Server, opts NewsletterOptions) (*newsletter, error) {
 	s.HandleAdmin("GET /admin/subscribers/export", http.HandlerFunc(n.adminExport))
 	// {email...}: an address may contain "/" (it is valid in the local part).
 	s.HandleAdmin("DELETE /admin/subscribers/{email...}", http.HandlerFunc(n.adminDelete))
-	for range mailWorkers {
-		go n.mailWorker()
-	}
+	n.opts.Queue.Serve(n.sendConfirmation)
 	return n, nil
 }
 
@@ -470,22 +473,14 @@ func (n *newsletter) subscribe(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	// The mail greets them with the name they typed now, not the stored one.
-	mailSub := sub
-	if name != "" {
-		mailSub.Name = name
-	}
-	// The mail is in the language of the page they just used.
-	mailSub.Language = lang
 	// The mail goes out after the answer: waiting for the SMTP server here
 	// would make a new address answer measurably slower than a confirmed
-	// one, and the form must not tell them apart.
-	n.inflight.Add(1)
-	select {
-	case n.mails <- confirmationMail{sub: mailSub, link: n.opts.Signer.ConfirmURL(n.opts.PublicURL, sub, now)}:
-	default:
-		n.inflight.Done()
-		n.opts.Logger.Error("confirmation mail queue full; dropped (the supporter can submit the form again)", "subscriber", sub.ID)
+	// one, and the form must not tell them apart. It greets them with the
+	// name they typed now, in the language of the page they just used.
+	// Queueing outlives the request: a client gone now must not lose it.
+	mail := Confirmation{Subscriber: sub.ID, Name: name, Language: lang, Issued: now}
+	if err := n.opts.Queue.Queue(context.WithoutCancel(ctx), mail); err != nil {
+		n.opts.Logger.Error("confirmation mail not queued; dropped (the supporter can submit the form again)", "subscriber", sub.ID, "err", err)
 		n.metrics.inc(evQueueDropped)
 		n.mailCap.giveBack()
 		n.releaseClaim(sub.ID)
@@ -521,37 +516,6 @@ func (n *newsletter) purgeExpired(ctx context.Context, now time.Time) {
 		if err := n.opts.Erased(id); err != nil {
 			n.opts.Logger.Error("purging an expired sign-up from the outbox", "subscriber", id, "err", err)
 		}
-	}
-}
-
-// Confirmation mails are sent by a few workers from a bounded queue, so a
-// flood of sign-ups from many addresses cannot pile up goroutines.
-const (
-	mailWorkers = 2
-	mailQueue   = 1000
-	mailTimeout = 2 * time.Minute
-)
-
-type confirmationMail struct {
-	sub  subscribers.Subscriber
-	link string
-}
-
-func (n *newsletter) mailWorker() {
-	for m := range n.mails {
-		ctx, cancel := context.WithTimeout(context.Background(), mailTimeout)
-		err := n.opts.Mailer.SendConfirmation(ctx, m.sub, m.link)
-		cancel()
-		if err != nil {
-			n.opts.Logger.Error("sending confirmation mail failed", "subscriber", m.sub.ID, "err", err)
-			n.metrics.inc(evMailFailed)
-			// Let the supporter try again at once rather than after the
-			// resend pause.
-			n.releaseClaim(m.sub.ID)
-		} else {
-			n.opts.Logger.Info("confirmation mail sent", "subscriber", m.sub.ID)
-		}
-		n.inflight.Done()
 	}
 }
 

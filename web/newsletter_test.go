@@ -146,7 +146,9 @@ func (f *fixture) do(req *http.Request, ip string) *http.Response {
 	req.RemoteAddr = net.JoinHostPort(ip, "40000")
 	rec := httptest.NewRecorder()
 	f.h.ServeHTTP(rec, req)
-	f.nl.inflight.Wait()
+	if f.nl.mem != nil {
+		f.nl.mem.inflight.Wait()
+	}
 	return rec.Result()
 }
 

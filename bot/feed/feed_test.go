@@ -367,6 +367,9 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte(`<rss version="2.0"><channel><item><title>&lt;script&gt;</title><description>&lt;a href="javascript:x"&gt;</description></item></channel></rss>`))
 	f.Add([]byte(`{"version":"https://jsonfeed.org/version/1.1","items":[{"id":"1","content_text":"<scr<script>ipt>"}]}`))
+	// Issue 18: HTML nested past markdown.MaxDepth.
+	f.Add(deepFeed("<blockquote><ul><li>", "</li></ul></blockquote>", 40))
+	f.Add(deepFeed("<ol><li><em>", "</em></li></ol>", 60))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		res, err := Parse("fuzz", bytes.NewReader(data), "https://camaca.example/feed/")
 		if err != nil {

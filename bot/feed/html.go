@@ -15,6 +15,7 @@ import (
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
 
+	"github.com/crierhq/crier/channels/markdown"
 	"github.com/crierhq/crier/contentfetch"
 )
 
@@ -98,6 +99,7 @@ func (c *htmlConverter) markdown(src string, base *url.URL) (string, *image, err
 	for _, n := range drop {
 		n.Parent.RemoveChild(n)
 	}
+	flattenDeep(doc, 0)
 	out, err := c.md.ConvertNode(doc)
 	if err != nil {
 		return "", nil, fmt.Errorf("converting item HTML to Markdown: %w", err)
@@ -292,6 +294,33 @@ func attr(n *html.Node, key string) string {
 		}
 	}
 	return ""
+}
+
+// flattenDeep turns quotes and lists nested more than markdown.MaxDepth
+// deep (depth counts those around n) into plain blocks, their text kept, as
+// the Markdown parser does with deeper markers: html-to-markdown writes a
+// quote or list prefix per level on every line, so that each level would
+// copy the levels around it. Renaming costs nothing per node.
+func flattenDeep(n *html.Node, depth int) {
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		d := depth
+		if c.Type == html.ElementNode && (c.DataAtom == atom.Blockquote || c.DataAtom == atom.Ul || c.DataAtom == atom.Ol) {
+			d++
+			if d > markdown.MaxDepth {
+				toDiv(c)
+				for li := c.FirstChild; li != nil; li = li.NextSibling {
+					if li.Type == html.ElementNode && li.DataAtom == atom.Li {
+						toDiv(li)
+					}
+				}
+			}
+		}
+		flattenDeep(c, d)
+	}
+}
+
+func toDiv(n *html.Node) {
+	n.Data, n.DataAtom, n.Attr = "div", atom.Div, nil
 }
 
 // walk visits n and its descendants in document order; visit returns false

@@ -32,8 +32,12 @@ type Delivery struct {
 	State     DeliveryState `json:"state"`
 	Attempts  int           `json:"attempts"`
 	LastError string        `json:"last_error,omitempty"`
-	RemoteID  string        `json:"remote_id,omitempty"`
-	RemoteURL string        `json:"remote_url,omitempty"`
+	// ErrorKind is the class of the last failed attempt (channels.Kind's
+	// name: permanent, temporary, ambiguous, rate-limited); empty after a
+	// success.
+	ErrorKind string `json:"error_kind,omitempty"`
+	RemoteID  string `json:"remote_id,omitempty"`
+	RemoteURL string `json:"remote_url,omitempty"`
 	// Outbox is set when the channel renders to the local outbox: "sent"
 	// then means rendered there, not sent to anyone.
 	Outbox bool `json:"outbox"`
@@ -85,7 +89,7 @@ func StateTx(ctx context.Context, tx *sql.Tx, id string) (PostState, error) {
 
 // Delivery reads one ledger row, or ErrNotFound.
 func (s *Store) Delivery(ctx context.Context, postID, channel string) (Delivery, error) {
-	row := s.db.QueryRowContext(ctx, `SELECT post_id, channel, state, attempts, last_error, remote_id, remote_url, outbox, unconfirmed, note, updated_at
+	row := s.db.QueryRowContext(ctx, `SELECT post_id, channel, state, attempts, last_error, error_kind, remote_id, remote_url, outbox, unconfirmed, note, updated_at
 		FROM deliveries WHERE post_id = $1 AND channel = $2`, postID, channel)
 	d, err := scanDelivery(row)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -100,14 +104,14 @@ func (s *Store) Delivery(ctx context.Context, postID, channel string) (Delivery,
 func scanDelivery(row scanner) (Delivery, error) {
 	var d Delivery
 	var state string
-	err := row.Scan(&d.PostID, &d.Channel, &state, &d.Attempts, &d.LastError, &d.RemoteID, &d.RemoteURL, &d.Outbox, &d.Unconfirmed, &d.Note, &d.UpdatedAt)
+	err := row.Scan(&d.PostID, &d.Channel, &state, &d.Attempts, &d.LastError, &d.ErrorKind, &d.RemoteID, &d.RemoteURL, &d.Outbox, &d.Unconfirmed, &d.Note, &d.UpdatedAt)
 	d.State = DeliveryState(state)
 	return d, err
 }
 
 // Deliveries returns a post's ledger rows.
 func (s *Store) Deliveries(ctx context.Context, postID string) ([]Delivery, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT post_id, channel, state, attempts, last_error, remote_id, remote_url, outbox, unconfirmed, note, updated_at
+	rows, err := s.db.QueryContext(ctx, `SELECT post_id, channel, state, attempts, last_error, error_kind, remote_id, remote_url, outbox, unconfirmed, note, updated_at
 		FROM deliveries WHERE post_id = $1 ORDER BY channel`, postID)
 	if err != nil {
 		return nil, fmt.Errorf("listing deliveries of %s: %w", postID, err)
@@ -145,18 +149,18 @@ func (s *Store) StartAttempt(ctx context.Context, postID, channel string, now ti
 }
 
 // FinishAttempt records an attempt's outcome, with the receipt's notes.
-// unconfirmed says whether the
-// remote side may hold a copy we have not confirmed; it is cleared only by a
-// success.
-func (s *Store) FinishAttempt(ctx context.Context, postID, channel string, state DeliveryState, r channels.Receipt, lastErr string, unconfirmed bool, now time.Time) error {
+// lastErr and errKind are a failure's message and class (channels.Kind's
+// name), empty for a success. unconfirmed says whether the remote side may
+// hold a copy we have not confirmed; it is cleared only by a success.
+func (s *Store) FinishAttempt(ctx context.Context, postID, channel string, state DeliveryState, r channels.Receipt, lastErr, errKind string, unconfirmed bool, now time.Time) error {
 	if state == DeliverySent {
 		unconfirmed = false
 	}
-	_, err := s.db.ExecContext(ctx, `UPDATE deliveries SET state = $1, last_error = $2, unconfirmed = $8, note = $9,
+	_, err := s.db.ExecContext(ctx, `UPDATE deliveries SET state = $1, last_error = $2, unconfirmed = $8, note = $9, error_kind = $10,
 		remote_id = CASE WHEN $3 != '' THEN $3 ELSE remote_id END,
 		remote_url = CASE WHEN $4 != '' THEN $4 ELSE remote_url END,
 		updated_at = $5 WHERE post_id = $6 AND channel = $7`,
-		string(state), lastErr, r.RemoteID, r.RemoteURL, now.UTC(), postID, channel, unconfirmed, strings.Join(r.Notes, "; "))
+		string(state), lastErr, r.RemoteID, r.RemoteURL, now.UTC(), postID, channel, unconfirmed, strings.Join(r.Notes, "; "), errKind)
 	if err != nil {
 		return fmt.Errorf("recording delivery of %s to %s as %s: %w", postID, channel, state, err)
 	}
@@ -234,7 +238,7 @@ func (l *ledger) SavePart(ctx context.Context, p channels.Part) error {
 // Unfinished returns deliveries that are neither sent nor failed, for the
 // start-up check that each still has a job to run it.
 func (s *Store) Unfinished(ctx context.Context) ([]Delivery, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT post_id, channel, state, attempts, last_error, remote_id, remote_url, outbox, unconfirmed, note, updated_at
+	rows, err := s.db.QueryContext(ctx, `SELECT post_id, channel, state, attempts, last_error, error_kind, remote_id, remote_url, outbox, unconfirmed, note, updated_at
 		FROM deliveries WHERE state IN ('pending', 'sending', 'unknown') ORDER BY created_at`)
 	if err != nil {
 		return nil, fmt.Errorf("listing unfinished deliveries: %w", err)

@@ -88,7 +88,22 @@ func saveThePost(ctx context.Context, db execer, p post.Post, state PostState, n
 
 // Post returns a stored post, or ErrNotFound.
 func (s *Store) Post(ctx context.Context, id string) (StoredPost, error) {
-	row := s.db.QueryRowContext(ctx, `SELECT data, state, duplicate_of, published_at, created_at, updated_at FROM posts WHERE id = $1`, id)
+	return readPost(ctx, s.db, id, "")
+}
+
+// HoldPostTx is Post inside a transaction that holds the post's row until
+// it ends: a publish or a save of the same post waits for it, so that what
+// the transaction read is what stays until it writes.
+func (s *Store) HoldPostTx(ctx context.Context, tx *sql.Tx, id string) (StoredPost, error) {
+	return readPost(ctx, tx, id, s.Dialect().ForUpdate())
+}
+
+type rowQuerier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func readPost(ctx context.Context, db rowQuerier, id string, lock string) (StoredPost, error) {
+	row := db.QueryRowContext(ctx, `SELECT data, state, duplicate_of, published_at, created_at, updated_at FROM posts WHERE id = $1`+lock, id)
 	sp, err := scanPost(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return StoredPost{}, fmt.Errorf("post %s: %w", id, ErrNotFound)

@@ -143,4 +143,15 @@ CREATE TABLE post_problems (
 -- state of their deliveries.
 CREATE INDEX posts_updated ON posts (updated_at, id, state, source_kind);
 CREATE INDEX deliveries_state ON deliveries (state, post_id);
+`, `
+-- error_kind is the class of the last failed attempt (channels.Kind:
+-- permanent, temporary, ambiguous, rate-limited), which the console
+-- explains; empty after a success. Rows from before take it from the
+-- engine's own prefix of last_error.
+ALTER TABLE deliveries ADD COLUMN error_kind TEXT NOT NULL DEFAULT '';
+UPDATE deliveries SET error_kind = 'permanent' WHERE state <> 'sent' AND last_error LIKE 'permanent: %';
+UPDATE deliveries SET error_kind = 'ambiguous' WHERE state <> 'sent' AND last_error LIKE 'ambiguous: %';
+UPDATE deliveries SET error_kind = 'rate-limited' WHERE state <> 'sent' AND last_error LIKE 'rate-limited: %';
+UPDATE deliveries SET error_kind = 'temporary' WHERE state <> 'sent'
+	AND (last_error LIKE 'temporary: %' OR last_error LIKE 'gave up after % attempts: temporary: %');
 `}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/post"
+	"github.com/crierhq/crier/sqldb"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgpeer.Main(m)) }
@@ -98,7 +99,7 @@ func testLedgerLifecycle(t *testing.T, driver, target string) {
 	if d.State != DeliverySending || d.RemoteID != "1001" || d.Attempts != 1 {
 		t.Fatalf("the first part's id must be on the delivery as soon as known: %+v", d)
 	}
-	if err := st.FinishAttempt(ctx, p.ID, "mastodon", DeliverySent, channels.Receipt{}, "", false, now); err != nil {
+	if err := st.FinishAttempt(ctx, p.ID, "mastodon", DeliverySent, channels.Receipt{}, "", "", false, now); err != nil {
 		t.Fatal(err)
 	}
 	d, _ = st.Delivery(ctx, p.ID, "mastodon")
@@ -144,6 +145,48 @@ func testConcurrentOpen(t *testing.T, driver, target string) {
 			if err := <-errs; err != nil {
 				t.Fatalf("round %d: %v", round, err)
 			}
+		}
+	}
+}
+
+func TestErrorKindsOfEarlierFailuresAreBackfilled(t *testing.T) {
+	pgpeer.Each(t, testErrorKindsOfEarlierFailuresAreBackfilled)
+}
+
+// A ledger from before error_kind takes each failure's class from the
+// engine's own prefix of last_error.
+func testErrorKindsOfEarlierFailuresAreBackfilled(t *testing.T, driver, target string) {
+	ctx := context.Background()
+	db, _, err := sqldb.OpenPool(ctx, driver, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate.Up(ctx, db, "store", schema[:len(schema)-1]); err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]struct{ state, lastErr, want string }{
+		"a": {"failed", "permanent: 401 the access token was revoked", "permanent"},
+		"b": {"failed", "gave up after 8 attempts: temporary: 503 rate of errors too high", "temporary"},
+		"c": {"unknown", "ambiguous: reset after write", "ambiguous"},
+		"d": {"pending", "rate-limited: 429", "rate-limited"},
+		"e": {"sent", "", ""},
+	}
+	now := time.Now().UTC()
+	for id, r := range rows {
+		if _, err := db.ExecContext(ctx, `INSERT INTO posts (id, source_kind, source_name, source_key, hash, title, publish_at, data, state, created_at, updated_at)
+			VALUES ($1, 'md', 'posts', $1, '', '', $2, '{}', 'published', $2, $2)`, id, now); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ExecContext(ctx, `INSERT INTO deliveries (post_id, channel, state, last_error, created_at, updated_at) VALUES ($1, 'mastodon', $2, $3, $4, $4)`,
+			id, r.state, r.lastErr, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	st := open(t, driver, target)
+	for id, r := range rows {
+		if d, err := st.Delivery(ctx, id, "mastodon"); err != nil || d.ErrorKind != r.want {
+			t.Errorf("%s (%q): kind %q, want %q (%v)", id, r.lastErr, d.ErrorKind, r.want, err)
 		}
 	}
 }

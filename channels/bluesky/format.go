@@ -202,10 +202,15 @@ func (f *Formatter) Format(p post.Post) (channels.Payload, error) {
 		c.cw = "CW: " + cw
 	}
 	title, prose, link := plaintext.Texts(p, f.cfg.instance())
-	if link != "" {
-		c.link = displayLink(link)
+	c.setTexts(title, prose, link, p.Tags, f.cfg.Hashtags)
+	// The summary stands in for the text only where the whole text does
+	// not fit in one post.
+	if !fits(c.compose(title, prose, true)) {
+		if t, s, l, ok := plaintext.SummaryTexts(p, f.cfg.instance()); ok {
+			title, prose, link = t, s, l
+			c.setTexts(title, prose, link, p.Tags, f.cfg.Hashtags)
+		}
 	}
-	c.tags = hashtags(title+"\n"+prose, p.Tags, f.cfg.Hashtags)
 
 	if !fits(plaintext.Join(c.cw, c.link, "x")) {
 		at, ok := fitPrefix(c.cw, func(cc cut) bool { return fits(plaintext.Join(plaintext.Kept(c.cw, cc, false), c.link, "x")) })
@@ -362,6 +367,15 @@ type composer struct {
 }
 
 func (c *composer) tagLine() string { return strings.Join(c.tags, " ") }
+
+// setTexts takes the link and hashtags of the prose the post will say.
+func (c *composer) setTexts(title, prose, link string, tags, fixed []string) {
+	c.link = ""
+	if link != "" {
+		c.link = displayLink(link)
+	}
+	c.tags = hashtags(title+"\n"+prose, tags, fixed)
+}
 
 // compose is the first (or only) part's text.
 func (c *composer) compose(title, prose string, withTags bool) string {

@@ -284,6 +284,9 @@ func FuzzFormat(f *testing.F) {
 		f.Add(p, p+" https://example.org/x #tag @a.bsky.social "+strings.Repeat(p, 30), "tag "+p, true)
 	}
 	f.Add("", strings.Repeat("👨‍👩‍👧‍👦", 121), "", false)
+	// Issue 18: nesting past markdown.MaxDepth, and brackets.
+	f.Add("deep", strings.Repeat("- ", 40)+"deep\n"+strings.Repeat("> ", 40)+"quote", "", true)
+	f.Add("deep", strings.Repeat("[a](<", 600)+strings.Repeat("1) ", 30)+"x", "", true)
 	f.Add("t", strings.Repeat("a ", 149)+"https://example.org/"+strings.Repeat("x", 40), "", false)
 	f.Fuzz(func(t *testing.T, title, summary, tag string, thread bool) {
 		// Invalid UTF-8 is welcome: the formatter must repair it before

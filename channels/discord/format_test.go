@@ -278,6 +278,11 @@ func FuzzFormat(f *testing.F) {
 	f.Add(strings.Repeat("🚸", 300), strings.Repeat("- *a* ", 2000), "<#1>", "123456789012345678", "", 0)
 	f.Add("", "```\n````\n", "", "none", "@here", 7)
 	f.Add("x", "> > > deep\n\n1. a\n   - b\n     > c **d", "a|b", "", "", 3)
+	// Issue 18: nesting past markdown.MaxDepth, alternating marks, brackets.
+	f.Add("deep", strings.Repeat(">", 40)+" deep\n"+strings.Repeat("> ", 38)+"lazy", "", "", "", 0)
+	f.Add("deep", strings.Repeat("- ", 40)+"deep\n"+strings.Repeat("1. ", 30)+"x", "", "", "", 0)
+	f.Add("deep", strings.Repeat("*a ~~b _c ", 30)+"x"+strings.Repeat(" c_ d~~ e*", 30), "", "", "", 0)
+	f.Add("deep", strings.Repeat("[a](", 700)+"u)", "", "", "", 0)
 	f.Fuzz(func(t *testing.T, title, body, tag, mention, alt string, ntags int) {
 		p := post.Post{ID: "fuzz", Title: title, Body: body, Summary: "", Link: "https://x.example/p?q=" + title,
 			Tags: []string{tag}, PublishAt: time.Unix(1, 0), Image: &post.Image{URL: "https://x.example/i.png", Alt: alt},

@@ -15,6 +15,8 @@ import (
 	east "github.com/yuin/goldmark/extension/ast"
 	"github.com/yuin/goldmark/text"
 	"github.com/yuin/goldmark/util"
+
+	"github.com/crierhq/crier/channels/markdown"
 )
 
 // segment kinds.
@@ -45,9 +47,10 @@ func (g segment) render(s string) string {
 // maxSource bounds the Markdown parsed for one description.
 const maxSource = 64 << 10
 
-// markdown parses Markdown (CommonMark with strikethrough and bare-URL
-// links; raw HTML is dropped, its text kept).
-var markdown = goldmark.New(goldmark.WithExtensions(extension.Strikethrough, extension.Linkify))
+// discordMarkdown parses Markdown (CommonMark with strikethrough and
+// bare-URL links, quotes and lists nested at most markdown.MaxDepth deep;
+// raw HTML is dropped, its text kept).
+var discordMarkdown = markdown.New(goldmark.WithExtensions(extension.Strikethrough, extension.Linkify))
 
 // renderMarkdown converts Markdown to Discord's dialect. base, when set,
 // resolves relative links.
@@ -65,7 +68,7 @@ func renderMarkdown(src string, base *url.URL) []segment {
 		src = src[:cut]
 	}
 	source := []byte(src)
-	doc := markdown.Parser().Parse(text.NewReader(source))
+	doc := discordMarkdown.Parser().Parse(text.NewReader(source))
 	r := &mdRenderer{src: source, base: base}
 	r.blocks(doc)
 	r.flush()
@@ -248,8 +251,13 @@ func (r *mdRenderer) inlines(n ast.Node) {
 	}
 }
 
+// nestedTooDeep reports whether markdown.MaxDepth bold, italic or
+// strikethrough marks are open already: deeper ones are left out, their
+// text kept, so that no segment carries more than that many closers.
+func (r *mdRenderer) nestedTooDeep() bool { return len(r.closers) >= markdown.MaxDepth }
+
 func (r *mdRenderer) strong(n ast.Node) {
-	if r.bold > 0 {
+	if r.bold > 0 || r.nestedTooDeep() {
 		r.inlines(n)
 		return
 	}
@@ -292,6 +300,10 @@ func (r *mdRenderer) inline(n ast.Node) {
 		}
 		r.atom(fence+code+fence, true)
 	case *ast.Emphasis:
+		if r.nestedTooDeep() {
+			r.inlines(n)
+			return
+		}
 		if strings.TrimSpace(r.plainText(n, true)) == "" {
 			return
 		}
@@ -303,6 +315,10 @@ func (r *mdRenderer) inline(n ast.Node) {
 		r.inlines(n)
 		r.shut()
 	case *east.Strikethrough:
+		if r.nestedTooDeep() {
+			r.inlines(n)
+			return
+		}
 		r.open("~~", "~~")
 		r.inlines(n)
 		r.shut()

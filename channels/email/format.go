@@ -24,6 +24,8 @@ import (
 	"github.com/microcosm-cc/bluemonday"
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/extension"
+
+	"github.com/crierhq/crier/channels/markdown"
 	"golang.org/x/net/html"
 
 	"github.com/crierhq/crier/archive"
@@ -281,7 +283,7 @@ func newFormatter(cfg Config, campaign channels.Campaign) (*Formatter, error) {
 		cfg:      cfg,
 		campaign: campaign,
 		tmpl:     t,
-		md:       goldmark.New(goldmark.WithExtensions(extension.GFM)),
+		md:       markdown.New(goldmark.WithExtensions(extension.GFM)),
 		policy:   bluemonday.UGCPolicy(),
 	}
 	// Alt text is for people who cannot see the picture: keep it whatever

@@ -272,6 +272,9 @@ func FuzzFormat(f *testing.F) {
 	f.Add("Title", "Body **bold**", "Summary", "https://camaca.org/x", "Name")
 	f.Add("T\r\nBcc: x@y", "<script>x</script><img src=x onerror=alert(1)>", "", "javascript:alert(1)", "A\nB")
 	f.Add("{{.Name}}", "[x](javascript:alert(1)) <style>body{}</style>", "\x00", "", "<b>")
+	// Issue 18: nesting past markdown.MaxDepth, and brackets.
+	f.Add("Deep", strings.Repeat(">", 40)+" deep\n\n"+strings.Repeat("- ", 40)+"list\n\n"+strings.Repeat("[a](", 700), "", "https://camaca.org/x", "")
+	f.Add("Deep", strings.Repeat("*a ~~b ", 30)+"x"+strings.Repeat(" c~~ d*", 30)+"\n\n| a |\n|---|\n| "+strings.Repeat("> ", 40)+" |", "", "", "")
 	fm, err := newFormatter(testConfig(), testCampaign)
 	if err != nil {
 		f.Fatal(err)

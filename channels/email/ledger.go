@@ -270,7 +270,9 @@ func (l *ledger) begin(ctx context.Context, id, kind, ref, subject string, src s
 			return 0, fmt.Errorf("resuming send %s: %w", id, err)
 		}
 		reclaimed, _ = res.RowsAffected()
-		if _, err := tx.ExecContext(ctx, `UPDATE email_sends SET state = $1, finished_at = NULL, updated_at = $2, source = $4 WHERE id = $3 AND (state != $1 OR source = '')`,
+		// A send marked done (by any replica) stays done: none of its
+		// rows can be pending again.
+		if _, err := tx.ExecContext(ctx, `UPDATE email_sends SET updated_at = $2, source = $4 WHERE id = $3 AND state = $1 AND source = ''`,
 			sendSending, now, id, string(source)); err != nil {
 			return 0, fmt.Errorf("resuming send %s: %w", id, err)
 		}
@@ -295,11 +297,15 @@ func (l *ledger) begin(ctx context.Context, id, kind, ref, subject string, src s
 type sharedSend struct {
 	id, kind, ref string
 	source        sendSource
+	// open is true when it has recipients to claim now; a send without
+	// may be done (finishIfDone).
+	open bool
 }
 
-// sendsToJoin lists the sends in progress that have recipients to claim now
-// (pending and due, or held by a replica whose lease ran out), leaving out
-// those skip names (the sends this replica already works on).
+// sendsToJoin lists the sends in progress, leaving out those skip names (the
+// sends this replica already works on), each saying whether it has
+// recipients to claim now (pending and due, or held by a replica whose lease
+// ran out).
 func (l *ledger) sendsToJoin(ctx context.Context, skip func(id string) bool) ([]sharedSend, error) {
 	rows, err := l.db.QueryContext(ctx, `SELECT id, kind, ref, source FROM email_sends
 		WHERE state = $1 AND source != '' ORDER BY created_at`, sendSending)
@@ -330,20 +336,16 @@ func (l *ledger) sendsToJoin(ctx context.Context, skip func(id string) bool) ([]
 	// Whether a send has rows to claim is asked only of the sends this
 	// replica is not working on: the question walks the send's rows
 	// already sent, and every replica asks it every few seconds.
-	var out []sharedSend
 	now := l.now().UTC()
-	for _, s := range sends {
-		var open bool
+	for i := range sends {
+		s := &sends[i]
 		if err := l.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM email_recipients r WHERE r.send_id = $1 AND
 			((r.state = $2 AND (r.next_try_at IS NULL OR r.next_try_at <= $3)) OR (r.state = $4 AND r.lease_until < $5)))`,
-			s.id, rcptPending, now, rcptSending, now.UnixNano()).Scan(&open); err != nil {
+			s.id, rcptPending, now, rcptSending, now.UnixNano()).Scan(&s.open); err != nil {
 			return nil, fmt.Errorf("looking for newsletter sends to share: %w", err)
 		}
-		if open {
-			out = append(out, s)
-		}
 	}
-	return out, nil
+	return sends, nil
 }
 
 // renew pushes forward the lease on the rows of a send this replica holds,
@@ -591,6 +593,20 @@ func (l *ledger) release(ctx context.Context, sendID string, id int64, countAtte
 	return nil
 }
 
+// releaseIDs puts recipients of a send back to pending, untouched
+// (messages not started when the attempt stopped).
+func (l *ledger) releaseIDs(ctx context.Context, sendID string, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := l.db.ExecContext(ctx, `UPDATE email_recipients SET state = $1, next_try_at = NULL
+		WHERE send_id = $2 AND `+l.d.InIDs("subscriber_id", "$3"), rcptPending, sendID, l.d.IDList(ids))
+	if err != nil {
+		return fmt.Errorf("putting %d recipients of %s back: %w", len(ids), sendID, err)
+	}
+	return nil
+}
+
 // counts returns the send's rows per state.
 func (l *ledger) counts(ctx context.Context, sendID string) (map[string]int, error) {
 	return countStates(ctx, l.db, sendID)
@@ -631,14 +647,32 @@ func (l *ledger) nextTry(ctx context.Context, sendID string) (time.Time, error) 
 	return t.Time, nil
 }
 
-// finish marks the send done.
+// finish marks the send done (once: a send another replica finished keeps
+// its finish time).
 func (l *ledger) finish(ctx context.Context, sendID string) error {
 	now := l.now().UTC()
-	_, err := l.db.ExecContext(ctx, `UPDATE email_sends SET state = $1, updated_at = $2, finished_at = $2 WHERE id = $3`, sendDone, now, sendID)
+	_, err := l.db.ExecContext(ctx, `UPDATE email_sends SET state = $1, updated_at = $2, finished_at = $2 WHERE id = $3 AND state != $1`, sendDone, now, sendID)
 	if err != nil {
 		return fmt.Errorf("finishing send %s: %w", sendID, err)
 	}
 	return nil
+}
+
+// finishIfDone marks the send done when none of its recipients is left
+// pending or in hand, and reports whether this call did. Any replica may
+// call it: rows that are sent, failed or skipped never change again, so
+// the answer cannot be undone by another replica.
+func (l *ledger) finishIfDone(ctx context.Context, sendID string) (bool, error) {
+	now := l.now().UTC()
+	res, err := l.db.ExecContext(ctx, `UPDATE email_sends SET state = $1, updated_at = $2, finished_at = $2
+		WHERE id = $3 AND state = $4 AND NOT EXISTS (
+			SELECT 1 FROM email_recipients WHERE send_id = $3 AND state IN ($5, $6))`,
+		sendDone, now, sendID, sendSending, rcptPending, rcptSending)
+	if err != nil {
+		return false, fmt.Errorf("finishing send %s: %w", sendID, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 // sentSince counts messages sent by every send since t, for the hourly and

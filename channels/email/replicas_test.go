@@ -263,3 +263,80 @@ func testLeaseRenewal(t *testing.T, driver string) {
 		t.Fatalf("another replica must take the rows of an expired lease: %d %v", len(rs), err)
 	}
 }
+
+// TestAnyReplicaFinishesTheSend: the replica whose job owns a send dies,
+// either holding the last recipients or right after the last mail; another
+// replica, which never runs the send's job, sends what is left and marks
+// the send done at once (crier status stops saying "sending" with nothing
+// pending), without waiting minutes for River to rescue the job.
+func TestAnyReplicaFinishesTheSend(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// held is how many recipients the dead owner held; the rest it
+		// had sent.
+		held int
+	}{{"owner held the last recipients", 5}, {"owner died after the last mail", 0}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			dsn := pgpeer.DSN(t)
+			sk := startSink(t, false)
+			const total = 40
+			owner, st := childSender(t, dsn, sk.addr.Port, 2, func(o *childOptions) { o.sender = []Option{WithLease(time.Second)} })
+			subs, err := subscribers.Open(ctx, st.DB())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range total {
+				if _, err := subs.Add(ctx, subscribers.Subscriber{Email: fmt.Sprintf("s%02d@example.org", i), Status: subscribers.Confirmed}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// The owner's job starts the send, takes every recipient in
+			// hand, sends all but the last held ones and dies.
+			payload, err := owner.f.Format(samplePost())
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := payload.Body.(*Message)
+			if _, err := owner.ledger.begin(ctx, m.SendID, "post", "md:vigil", m.Subject, m.source, owner.selection("post", m)); err != nil {
+				t.Fatal(err)
+			}
+			rs, _, err := owner.ledger.claim(ctx, m.SendID, 0, total)
+			if err != nil || len(rs) != total {
+				t.Fatalf("claim: %d %v", len(rs), err)
+			}
+			var marks []sentMark
+			for _, r := range rs[:total-tc.held] {
+				marks = append(marks, sentMark{id: r.id, at: time.Now()})
+			}
+			if err := owner.ledger.markSentBatch(ctx, m.SendID, marks); err != nil {
+				t.Fatal(err)
+			}
+			// Another replica only helps.
+			bg, cancel := context.WithCancel(ctx)
+			defer cancel()
+			childSender(t, dsn, sk.addr.Port, 2, func(o *childOptions) {
+				o.background = bg
+				o.sender = []Option{WithLease(time.Second)}
+			})
+			waitUntil(t, "another replica to mark the send done", 20*time.Second, func() bool {
+				ps, err := SendProgress(ctx, st.DB())
+				return err == nil && len(ps) == 1 && ps[0].State == "done"
+			})
+			ps, _ := SendProgress(ctx, st.DB())
+			if ps[0].Sent != total || ps[0].Pending != 0 || int(sk.messages.Load()) != tc.held {
+				t.Errorf("progress %+v, %d messages by the helping replica (want %d)", ps[0], sk.messages.Load(), tc.held)
+			}
+			// The owner's job, rescued later, finds the send done and
+			// leaves it so (its finish time included).
+			if _, err := owner.Send(ctx, channels.Delivery{PostID: "md:vigil", Channel: "email", Attempt: 2}, payload); err != nil {
+				t.Fatal(err)
+			}
+			again, _ := SendProgress(ctx, st.DB())
+			if again[0].State != "done" || !again[0].FinishedAt.Equal(*ps[0].FinishedAt) || int(sk.messages.Load()) != tc.held {
+				t.Errorf("after the owner's job: %+v (finished %v, before %v), %d messages", again[0], again[0].FinishedAt, ps[0].FinishedAt, sk.messages.Load())
+			}
+		})
+	}
+}

@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,6 +20,7 @@ import (
 	"github.com/crierhq/crier/archive"
 	"github.com/crierhq/crier/bounces"
 	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/internal/logrepeat"
 	"github.com/crierhq/crier/post"
 	"github.com/crierhq/crier/sqldb"
 	"github.com/crierhq/crier/subscribers"
@@ -34,16 +34,9 @@ const (
 	// maxRecipientAttempts is how many times a recipient refused with 4xx is
 	// tried in all before being recorded as failed.
 	maxRecipientAttempts = 6
-	// maxConnFailures is how many connection failures in a row (across all
-	// connections, with pauses growing in between) stop an attempt; the
-	// delivery job retries it later with progress kept.
-	maxConnFailures = 8
 	// maxRefusedInARow consecutive permanent refusals mean the server is
 	// refusing us (relay denied, sender blocked), not those recipients.
 	maxRefusedInARow = 10
-	// outagePause is how long a send waits after the SMTP server stayed
-	// unreachable, before the next attempt resumes it.
-	outagePause = 5 * time.Minute
 	// recheckAfter is how old the "still subscribed?" answer may be when
 	// the message goes out.
 	recheckAfter = time.Second
@@ -71,6 +64,8 @@ type options struct {
 	// default); the benchmark sets 1ns to measure a query per scrape.
 	metricsEvery time.Duration
 	lease        time.Duration
+	// probeMax and outageLimit time SMTP outages (outage.go).
+	probeMax, outageLimit time.Duration
 }
 
 // WithRegisterer registers the newsletter metrics (messages by outcome, and
@@ -86,8 +81,9 @@ func WithSleep(sleep func(ctx context.Context, d time.Duration) error) Option {
 	return func(o *options) { o.sleep = sleep }
 }
 
-// WithRetryBackoff sets the first wait after a 4xx reply or a lost
-// connection (default 2s; it doubles on each retry, up to 5 minutes).
+// WithRetryBackoff sets the first wait after a 4xx reply (default 2s; it
+// doubles on each retry) or before the first probe of an SMTP outage (then
+// doubling up to WithOutageProbe).
 func WithRetryBackoff(d time.Duration) Option { return func(o *options) { o.backoff = d } }
 
 // WithLease sets how long a replica's claim on recipients lasts without
@@ -127,6 +123,7 @@ type Sender struct {
 	metrics *metrics
 	log     *slog.Logger
 	pacer   *pacer
+	smtp    *smtpHealth
 	// bounce makes each recipient's signed return path (VERP) and mailto
 	// unsubscribe address of the bounce mailbox
 	// (channels.email.bounces.address), so that what comes back names its
@@ -152,7 +149,8 @@ func New(ctx context.Context, cfg Config, env channels.Env, subs *subscribers.St
 
 // NewSender is New returning the concrete sender.
 func NewSender(ctx context.Context, cfg Config, env channels.Env, subs *subscribers.Store, signer *subscribers.Signer, opts ...Option) (*Sender, error) {
-	o := options{now: time.Now, sleep: sleepCtx, backoff: 2 * time.Second, timeout: time.Minute}
+	o := options{now: time.Now, sleep: sleepCtx, backoff: 2 * time.Second, timeout: time.Minute,
+		probeMax: DefaultOutageProbe, outageLimit: DefaultOutageLimit}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -173,7 +171,9 @@ func NewSender(ctx context.Context, cfg Config, env channels.Env, subs *subscrib
 	if log == nil {
 		log = slog.Default()
 	}
-	log = log.With("channel", "email")
+	// Loops that retry (looking for sends to help with, renewing claims)
+	// log a repeated error once during an outage, and a summary after.
+	log = slog.New(logrepeat.New(log.Handler(), 0)).With("channel", "email")
 	l, err := openLedger(ctx, env.DB, o.now, log)
 	if err != nil {
 		return nil, err
@@ -202,6 +202,7 @@ func NewSender(ctx context.Context, cfg Config, env channels.Env, subs *subscrib
 		return nil, err
 	}
 	s.pacer = &pacer{now: o.now, sleep: o.sleep}
+	s.smtp = &smtpHealth{opts: &s.opts, log: log}
 	if cfg.RatePerSecond > 0 {
 		s.pacer.interval = time.Duration(float64(time.Second) / cfg.RatePerSecond)
 	}
@@ -376,7 +377,7 @@ func (s *Sender) run(ctx context.Context, m *Message, kind, ref string) (channel
 				// Other replicas are sending the last pages (or held
 				// them when they died: their lease runs out, and the
 				// next attempt takes them).
-				return s.unfinished(ctx, m, time.Second, "other replicas are sending the last recipients")
+				return s.unfinished(ctx, m, time.Second, "other replicas are sending the last recipients (the job looks again in a second, and the send is done when they are)")
 			}
 			if err := s.ledger.finish(ctx, m.SendID); err != nil {
 				return channels.Receipt{}, err
@@ -450,7 +451,7 @@ func (s *Sender) pass(ctx context.Context, m *Message, j *journal, stopAt time.T
 		return res
 	}
 	probe := s.signer.UnsubscribeURL(s.env.Campaign.PublicURL, subscribers.Subscriber{ID: 1234567, Email: "probe@example.org"})
-	st := &sendState{s: s, m: m, log: log, probe: probe, pzs: map[string]*personaliser{}, journal: j}
+	st := &sendState{s: s, m: m, log: log, probe: probe, pzs: map[string]*personaliser{}, journal: j, started: s.opts.now()}
 	// stopCtx ends when the pass takes no new message: at stopAt, or when
 	// a worker aborts the send. Recipients queued but not started then go
 	// back to pending.
@@ -561,12 +562,18 @@ dispatch:
 	return res
 }
 
-// releaseAll puts recipients that were taken but not started back.
+// releaseAll puts recipients that were taken but not started back, in one
+// statement: when the store is down, that is one failure and one line, not
+// one per recipient. Rows it could not put back are taken again when their
+// lease runs out (PostgreSQL) or by the next attempt (SQLite).
 func (s *Sender) releaseAll(ctx context.Context, sendID string, rs []recipient) {
-	for _, r := range rs {
-		if err := s.ledger.release(context.WithoutCancel(ctx), sendID, r.id, false, "", time.Time{}); err != nil {
-			s.log.Error("putting a recipient back", "err", err)
-		}
+	ids := make([]int64, len(rs))
+	for i, r := range rs {
+		ids[i] = r.id
+	}
+	if err := s.ledger.releaseIDs(context.WithoutCancel(ctx), sendID, ids); err != nil {
+		s.log.Warn("recipients taken but not started could not be put back; they are taken again when their claim runs out",
+			"send", sendID, "recipients", len(ids), "err", err)
 	}
 }
 
@@ -616,17 +623,17 @@ type sendState struct {
 	log     *slog.Logger
 	stop    context.CancelFunc
 
-	mu         sync.Mutex
-	err        error
-	pauseUntil time.Time
-	pauseStep  time.Duration
+	// started is when the pass began (the outage limit counts from it).
+	started time.Time
+
+	mu  sync.Mutex
+	err error
 
 	// held are the recipients this pass has claimed and not finished with
 	// (queued or being sent): the rows whose lease it renews.
 	heldMu sync.Mutex
 	held   map[int64]struct{}
 
-	connFailures atomic.Int32
 	// refused are the recipients refused in a row since the last success,
 	// with whether each was marked bounced.
 	refused []refusal
@@ -691,39 +698,13 @@ func (st *sendState) abortErr() error {
 	return st.err
 }
 
-// pause makes every connection wait (421, lost connection), growing the
-// wait while failures continue.
-func (st *sendState) pause(reason error) {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.pauseStep == 0 {
-		st.pauseStep = st.s.opts.backoff
-	} else {
-		st.pauseStep = min(st.pauseStep*2, 5*time.Minute)
-	}
-	until := st.s.opts.now().Add(st.pauseStep)
-	if until.After(st.pauseUntil) {
-		st.pauseUntil = until
-		st.log.Warn("SMTP server unavailable; pausing the send", "for", st.pauseStep, "err", reason)
-	}
-}
-
+// resumed records a message accepted: the server answers, and refusals
+// in a row start again from none.
 func (st *sendState) resumed() {
+	st.s.smtp.answered()
 	st.mu.Lock()
-	st.pauseStep = 0
 	st.refused = nil
 	st.mu.Unlock()
-	st.connFailures.Store(0)
-}
-
-func (st *sendState) waitPause(ctx context.Context) error {
-	st.mu.Lock()
-	until := st.pauseUntil
-	st.mu.Unlock()
-	if d := until.Sub(st.s.opts.now()); d > 0 {
-		return st.s.opts.sleep(ctx, d)
-	}
-	return ctx.Err()
 }
 
 // worker owns one SMTP connection and one mail, both reused across
@@ -731,6 +712,8 @@ func (st *sendState) waitPause(ctx context.Context) error {
 type worker struct {
 	st   *sendState
 	conn *smtp.Client
+	// used is true once the server accepted a message on conn.
+	used bool
 	msg  *gomail.Msg
 	// cks wait for the checkpoints of the messages this worker's server
 	// accepted that may not be committed yet (PostgreSQL), oldest first:
@@ -778,6 +761,8 @@ type attempt struct {
 	stopCtx context.Context
 	// tempTries counts 4xx replies retried on the spot.
 	tempTries int
+	// passStart is when its pass began (the outage limit counts from it).
+	passStart time.Time
 }
 
 // release puts the recipient back for a later pass, untouched.
@@ -802,7 +787,8 @@ const (
 // follows a refusal depends on the kind of reply: see lostConnection,
 // tempRefusal and permRefusal.
 func (w *worker) deliver(ctx, stopCtx context.Context, r recipient) {
-	a := &attempt{r: r, bg: context.WithoutCancel(ctx), stopCtx: stopCtx}
+	a := &attempt{r: r, bg: context.WithoutCancel(ctx), stopCtx: stopCtx, passStart: w.st.started}
+	defer w.st.s.smtp.endProbe(a)
 	release := func() { w.release(a) }
 	if stopCtx.Err() != nil {
 		release()
@@ -816,7 +802,10 @@ func (w *worker) deliver(ctx, stopCtx context.Context, r recipient) {
 		return
 	}
 	for {
-		if err := w.st.waitPause(stopCtx); err != nil {
+		// A probe that ended without a verdict (a connection that had
+		// carried mail broke) passes the turn on.
+		w.st.s.smtp.endProbe(a)
+		if err := w.st.s.smtp.waitTurn(stopCtx, a); err != nil {
 			release()
 			return
 		}
@@ -859,8 +848,8 @@ func (w *worker) personalise(a *attempt) bool {
 }
 
 // connect dials a connection when the worker has none. A 5xx greeting or
-// authentication failure stops the send; other failures pause it, and
-// stop it after maxConnFailures in a row.
+// authentication failure stops the send; other failures are an SMTP outage
+// (outage.go).
 func (w *worker) connect(a *attempt) next {
 	st, s := w.st, w.st.s
 	if w.conn != nil {
@@ -868,27 +857,40 @@ func (w *worker) connect(a *attempt) next {
 	}
 	conn, err := s.client.DialToSMTPClientWithContext(a.stopCtx)
 	if err == nil {
-		w.conn = conn
+		w.conn, w.used = conn, false
 		return proceed
 	}
 	switch {
 	case a.stopCtx.Err() != nil:
 		w.release(a)
 		return stop
+	case deadlinePassed(a.stopCtx):
+		// The dial failed because the attempt's time is up, not the
+		// server: the pass stops, and the job resumes it.
+		w.release(a)
+		st.stop()
+		return stop
 	case smtpCode(err) >= 500 && smtpCode(err) != 521:
 		// e.g. 535 authentication failed: no use retrying now.
 		w.release(a)
 		st.abort(channels.Permanent(fmt.Errorf("connecting to the SMTP server: %w", err)))
 		return stop
-	case st.connFailures.Add(1) >= maxConnFailures:
-		// Progress is in the ledger: pause the whole send (a snooze
+	}
+	if err := s.smtp.connFailed(a, fmt.Errorf("connecting to the SMTP server: %w", err)); err != nil {
+		// Progress is in the ledger: the job resumes the send (a snooze
 		// uses no delivery attempt) rather than give up on it.
 		w.release(a)
-		st.abort(channels.RateLimited(fmt.Errorf("connecting to the SMTP server failed %d times in a row: %w", maxConnFailures, err), outagePause))
+		st.abort(err)
 		return stop
 	}
-	st.pause(err)
 	return again
+}
+
+// deadlinePassed reports whether ctx's deadline is behind us (a context
+// may report it before it is done).
+func deadlinePassed(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
 }
 
 // transact runs one SMTP transaction and acts on the reply by its kind.
@@ -943,22 +945,30 @@ func (w *worker) accepted(a *attempt) {
 		w.cks = append(w.cks, ck)
 	}
 	s.metrics.sent.Inc()
+	w.used = true
 	st.resumed()
 }
 
 // lostConnection handles a dropped connection or a 421 (the server is
 // closing it). The message was not accepted (or its acceptance was lost
-// with the connection): it is tried again on a new connection after a
-// pause, and the send stops after maxConnFailures in a row.
+// with the connection): it is tried again on a new connection at once when
+// the broken one had carried mail, else once the server answers again
+// (outage.go).
 func (w *worker) lostConnection(a *attempt, err error) next {
 	st, s := w.st, w.st.s
 	s.metrics.messages.WithLabelValues("retried").Inc()
-	if st.connFailures.Add(1) >= maxConnFailures {
+	if w.used {
+		// A connection that carried mail broke (idle too long, or cut
+		// by an outage that is over): dial again before calling it an
+		// outage.
+		w.used = false
+		return again
+	}
+	if err := s.smtp.connFailed(a, errors.New(withoutAddress(replyText(err), a.r.email))); err != nil {
 		w.release(a)
-		st.abort(channels.RateLimited(fmt.Errorf("the SMTP connection failed %d times in a row: %w", maxConnFailures, err), outagePause))
+		st.abort(err)
 		return stop
 	}
-	st.pause(errors.New(withoutAddress(replyText(err), a.r.email)))
 	return again
 }
 
@@ -967,6 +977,7 @@ func (w *worker) lostConnection(a *attempt, err error) next {
 // maxRecipientAttempts.
 func (w *worker) tempRefusal(a *attempt, err error) next {
 	st, s := w.st, w.st.s
+	st.s.smtp.answered()
 	a.tempTries++
 	s.metrics.messages.WithLabelValues("retried").Inc()
 	if a.tempTries < tempTriesInline {
@@ -998,6 +1009,7 @@ func (w *worker) tempRefusal(a *attempt, err error) next {
 // maxRefusedInARow refusals in a row mean the server refuses us, not them.
 func (w *worker) permRefusal(a *attempt, err error, te *txError) {
 	st, s := w.st, w.st.s
+	st.s.smtp.answered()
 	reason := withoutAddress(replyText(err), a.r.email)
 	if te.step == stepMail {
 		w.release(a)

@@ -42,6 +42,12 @@ type fixture struct {
 
 func newFixture(t *testing.T, mp *mailpit.Server, dbPath string, mod func(*Config), opts ...Option) *fixture {
 	t.Helper()
+	return newLoggedFixture(t, mp, dbPath, slog.New(slog.NewTextHandler(io.Discard, nil)), mod, opts...)
+}
+
+// newLoggedFixture is newFixture with the sender logging to log.
+func newLoggedFixture(t *testing.T, mp *mailpit.Server, dbPath string, log *slog.Logger, mod func(*Config), opts ...Option) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	if dbPath == "" {
 		dbPath = filepath.Join(t.TempDir(), "crier.db")
@@ -67,7 +73,7 @@ func newFixture(t *testing.T, mp *mailpit.Server, dbPath string, mod func(*Confi
 		mod(&cfg)
 	}
 	opts = append([]Option{WithRetryBackoff(time.Millisecond)}, opts...)
-	s, err := NewSender(ctx, cfg, channels.Env{Campaign: testCampaign, DB: st.DB(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, subs, signer, opts...)
+	s, err := NewSender(ctx, cfg, channels.Env{Campaign: testCampaign, DB: st.DB(), Logger: log}, subs, signer, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -425,7 +431,7 @@ func TestConnectionLost(t *testing.T) { pgpeer.EachDriver(t, testConnectionLost)
 
 func testConnectionLost(t *testing.T, driver string) {
 	mp := mailpit.Start(t, mailpit.Options{})
-	fx := newFixture(t, mp, pgpeer.Target(t, driver), func(c *Config) { c.SMTP.Port = 1 })
+	fx := newFixture(t, mp, pgpeer.Target(t, driver), func(c *Config) { c.SMTP.Port = 1 }, WithOutageLimit(50*time.Millisecond))
 	fx.add(t, "a@example.org", "", subscribers.Confirmed)
 	_, err := fx.send(t, samplePost())
 	var ce *channels.Error

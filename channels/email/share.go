@@ -41,6 +41,12 @@ func (s *Sender) share(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
+			if !sh.open {
+				// Nothing to claim: the send may be done, and its
+				// owner dead (its job is rescued minutes later).
+				s.finishShared(ctx, s.log.With("send", sh.id), sh.id)
+				continue
+			}
 			s.help(ctx, sh)
 		}
 	}
@@ -105,6 +111,30 @@ func (s *Sender) help(ctx context.Context, sh sharedSend) {
 		}
 	}
 	log.Info("helped with a newsletter send", "taken", sent, slog.Bool("stopped", ctx.Err() != nil))
+	if ctx.Err() == nil {
+		s.finishShared(ctx, log, sh.id)
+	}
+}
+
+// finishShared marks a send done when no recipient is left, whichever
+// replica sees it first: the replica whose job owns the send may have died,
+// and its job is only rescued minutes later.
+func (s *Sender) finishShared(ctx context.Context, log *slog.Logger, sendID string) {
+	done, err := s.ledger.finishIfDone(ctx, sendID)
+	if err != nil {
+		log.Warn("checking whether a newsletter send is done", "err", err)
+		return
+	}
+	if !done {
+		return
+	}
+	c, err := s.ledger.counts(ctx, sendID)
+	if err != nil {
+		log.Warn("newsletter sent, but its counts do not read", "err", err)
+		return
+	}
+	log.Info("newsletter sent: no recipient is left, and this replica marked the send done",
+		"sent", c[rcptSent], "failed", c[rcptFailed], "skipped", c[rcptSkipped])
 }
 
 // helpRun is one send this replica helps with.

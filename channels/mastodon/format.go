@@ -113,6 +113,14 @@ func (f *Formatter) Format(p post.Post) (channels.Payload, error) {
 
 	title, prose, link := plaintext.Texts(p, f.cfg.instance())
 	c.tags = hashtags(title+"\n"+prose, p.Tags, f.cfg.Hashtags)
+	// The summary stands in for the text only where the whole text does
+	// not fit in one status.
+	if !c.fits(plaintext.Join(title, prose, link, c.tagLine())) {
+		if t, s, l, ok := plaintext.SummaryTexts(p, f.cfg.instance()); ok {
+			title, prose, link = t, s, l
+			c.tags = hashtags(title+"\n"+prose, p.Tags, f.cfg.Hashtags)
+		}
+	}
 
 	// A content warning that leaves no room for the link is shortened.
 	if c.count(c.cw, plaintext.Join(link)) > c.max || c.count(c.cw, "x") > c.max {

@@ -273,6 +273,9 @@ func FuzzFormat(f *testing.F) {
 	f.Add("Title", "Summary with https://example.org/x and @a@b.org #Tag.", "body", "https://e.org/p", "cw", "tag one", 500, false, false)
 	f.Add(strings.Repeat("t ", 300), "", strings.Repeat("人身売買。", 200), "https://e.org/"+strings.Repeat("p", 100), "", "", 120, true, true)
 	f.Add("👨‍👩‍👧‍👦", strings.Repeat("👍🏽", 600), "", "", "", "", 60, true, false)
+	// Issue 18: nesting past markdown.MaxDepth, and brackets.
+	f.Add("deep", "", strings.Repeat("- ", 40)+"deep\n"+strings.Repeat("> ", 40)+"quote", "https://e.org/p", "", "", 500, true, false)
+	f.Add("deep", strings.Repeat("1. ", 40)+"x", strings.Repeat("[a](", 700), "https://e.org/p", "", "", 500, false, false)
 	f.Fuzz(func(t *testing.T, title, summary, body, link, cw, tag string, max int, thread, runes bool) {
 		if max < 1 || max > 20000 {
 			return

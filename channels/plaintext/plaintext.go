@@ -7,19 +7,20 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/crierhq/crier/post"
-	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/ast"
-	"github.com/yuin/goldmark/text"
+
+	"github.com/crierhq/crier/channels/markdown"
+	"github.com/crierhq/crier/post"
 )
 
 // FromMarkdown turns a Markdown body into the plain text a short-text
 // channel can carry: paragraphs separated by blank lines, link text without
 // its target (the post links to the full story), images and raw HTML
 // dropped.
-func FromMarkdown(markdown string) string {
-	src := []byte(markdown)
-	doc := goldmark.New().Parser().Parse(text.NewReader(src))
+// Quotes and lists nest at most markdown.MaxDepth deep.
+func FromMarkdown(md string) string {
+	src := []byte(md)
+	doc := markdown.Parse(src)
 	var blocks []string
 	var cur strings.Builder
 	flush := func() {
@@ -111,20 +112,38 @@ func OneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // Texts returns what a short-text channel says of p on the named instance:
 // the title on one line, the prose (the organiser's own text for that
-// channel, which replaces the title too; else the summary; else the body)
-// as plain text, and the post's link, empty when that text already has it.
+// channel, which replaces the title too; else the body; else the summary) as
+// plain text, and the post's link, empty when that text already has it.
+// Where that does not fit, the channel tries SummaryTexts.
 func Texts(p post.Post, instance string) (title, prose, link string) {
 	title = OneLine(p.Title)
 	if o := strings.TrimSpace(p.TextFor(instance)); o != "" {
 		title, prose = "", Normalise(o)
-	} else if s := strings.TrimSpace(p.Summary); s != "" {
-		prose = Normalise(FromMarkdown(s))
-	} else {
-		prose = Normalise(FromMarkdown(p.Body))
+	} else if prose = Normalise(FromMarkdown(p.Body)); prose == "" {
+		prose = Normalise(FromMarkdown(strings.TrimSpace(p.Summary)))
 	}
+	return title, prose, linkBesides(p, prose)
+}
+
+// SummaryTexts is Texts with the post's summary as the prose: what a
+// short-text channel says where the whole text does not fit, as the console
+// promises ("used where the whole text does not fit"). ok is false when
+// there is no summary to use: none, or the organiser wrote the channel's
+// own text.
+func SummaryTexts(p post.Post, instance string) (title, prose, link string, ok bool) {
+	s := strings.TrimSpace(p.Summary)
+	if s == "" || strings.TrimSpace(p.TextFor(instance)) != "" {
+		return "", "", "", false
+	}
+	prose = Normalise(FromMarkdown(s))
+	return OneLine(p.Title), prose, linkBesides(p, prose), true
+}
+
+// linkBesides is the post's link, or "" when the prose already has it.
+func linkBesides(p post.Post, prose string) (link string) {
 	link = strings.TrimSpace(p.Link)
 	if link != "" && strings.Contains(prose, link) {
 		link = "" // the organiser placed it in their text
 	}
-	return title, prose, link
+	return link
 }

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/crierhq/crier/channels/markdown"
 )
 
 func TestFromMarkdown(t *testing.T) {
@@ -39,7 +41,9 @@ func TestJoinNormaliseOneLine(t *testing.T) {
 // FuzzFromMarkdown: any input gives valid UTF-8 when the input is, and never
 // Markdown image syntax.
 func FuzzFromMarkdown(f *testing.F) {
-	for _, s := range []string{"![](x.png)", "# T\n\n[a](b) *c*", "!![", "- a\n  - b"} {
+	for _, s := range []string{"![](x.png)", "# T\n\n[a](b) *c*", "!![", "- a\n  - b",
+		// Issue 18: nesting past markdown.MaxDepth, and brackets.
+		strings.Repeat("- ", 40) + "deep\n" + strings.Repeat("> ", 40) + "quote", strings.Repeat("1. ", 30) + strings.Repeat("[a](", 600)} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -51,4 +55,14 @@ func FuzzFromMarkdown(f *testing.F) {
 			t.Fatalf("image syntax appeared from %q", s)
 		}
 	})
+}
+
+// TestFromMarkdownCapsNesting: 20,000 nested lists are 16 bullets and the
+// text, not 20,000 (markdown.MaxDepth).
+func TestFromMarkdownCapsNesting(t *testing.T) {
+	t.Parallel()
+	got := FromMarkdown(strings.Repeat("- ", 20000) + "deep text")
+	if n := strings.Count(got, "•"); n > markdown.MaxDepth || !strings.HasSuffix(got, "• deep text") {
+		t.Errorf("FromMarkdown kept %d bullets (want at most %d) and ends %q", n, markdown.MaxDepth, got[max(0, len(got)-20):])
+	}
 }

@@ -14,8 +14,8 @@ func TestTextsPicksWhatTheChannelSays(t *testing.T) {
 		edit               func(p *post.Post)
 		title, prose, link string
 	}{
-		{"summary first", func(p *post.Post) {}, "Vigil on Saturday", "Join us.", "https://camaca.org/vigil"},
-		{"body without a summary", func(p *post.Post) { p.Summary = "" }, "Vigil on Saturday", "Long body.", "https://camaca.org/vigil"},
+		{"the text, even with a summary", func(p *post.Post) {}, "Vigil on Saturday", "Long body.", "https://camaca.org/vigil"},
+		{"the summary when there is no text", func(p *post.Post) { p.Body = "" }, "Vigil on Saturday", "Join us.", "https://camaca.org/vigil"},
 		{"the organiser's text replaces the title", func(p *post.Post) {
 			p.Channels = map[string]post.Override{"mastodon-leeds": {Text: "Our own words."}}
 		}, "", "Our own words.", "https://camaca.org/vigil"},
@@ -24,7 +24,7 @@ func TestTextsPicksWhatTheChannelSays(t *testing.T) {
 		}, "", "See https://camaca.org/vigil", ""},
 		{"another instance's text does not count", func(p *post.Post) {
 			p.Channels = map[string]post.Override{"mastodon": {Text: "Not for Leeds."}}
-		}, "Vigil on Saturday", "Join us.", "https://camaca.org/vigil"},
+		}, "Vigil on Saturday", "Long body.", "https://camaca.org/vigil"},
 	} {
 		p := base
 		c.edit(&p)
@@ -32,5 +32,20 @@ func TestTextsPicksWhatTheChannelSays(t *testing.T) {
 		if title != c.title || prose != c.prose || link != c.link {
 			t.Errorf("%s: got %q, %q, %q; want %q, %q, %q", c.name, title, prose, link, c.title, c.prose, c.link)
 		}
+	}
+}
+
+func TestSummaryTextsOnlyWithASummaryAndNoOwnText(t *testing.T) {
+	t.Parallel()
+	p := post.Post{Title: "Vigil", Summary: "Join **us**.", Body: "Long body.", Link: "https://camaca.org/vigil"}
+	if title, prose, link, ok := SummaryTexts(p, "mastodon"); !ok || title != "Vigil" || prose != "Join us." || link != "https://camaca.org/vigil" {
+		t.Errorf("with a summary: %q %q %q %v", title, prose, link, ok)
+	}
+	p.Channels = map[string]post.Override{"mastodon": {Text: "Our own words."}}
+	if _, _, _, ok := SummaryTexts(p, "mastodon"); ok {
+		t.Error("the organiser's own text for the channel was replaced by the summary")
+	}
+	if _, _, _, ok := SummaryTexts(post.Post{Title: "Vigil", Body: "Text."}, "mastodon"); ok {
+		t.Error("no summary, yet SummaryTexts offers one")
 	}
 }

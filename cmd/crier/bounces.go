@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/mail"
 	"os"
-	"strconv"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -78,9 +77,10 @@ func cmdCheckBounce(ctx context.Context, app *App, args []string) error {
 	fs := newFlagSet(app, "newsletter check-bounce", "[--json] MESSAGE.eml", `
 Reads one mail saved from the bounce mailbox (a bounce, a spam complaint, an
 unsubscribe, an auto-reply) and says what Crier makes of it: what kind of
-message it is, the recipients and status codes it reports, whether that is a
-hard or soft bounce, and which supporter it is about, or why it names none.
-Nothing is changed.`)
+message it is; per recipient the class (hard, soft, complaint, auto-reply,
+none), the reason, the evidence (status, diagnostic) and the rule that decided,
+and what Crier would do; which supporter it is about, or why it names none.
+--json gives the same as JSON. Nothing is changed.`)
 	asJSON := fs.Bool("json", false, "print as JSON")
 	rest, err := parseArgs(fs, args)
 	if err != nil {
@@ -136,14 +136,14 @@ Nothing is changed.`)
 	}
 	fmt.Fprintln(w)
 	for _, r := range d.Recipients {
-		sev := "soft"
-		if r.Hard {
-			sev = "hard"
+		fmt.Fprintf(w, "  recipient %s: %s", r.Address, r.Class)
+		if r.Reason != "" {
+			fmt.Fprintf(w, ", %s (%s)", r.Reason.Plain(), r.Reason)
 		}
-		fmt.Fprintf(w, "  recipient %s: %s %s (%s) %s\n", r.Address, r.Action, r.Status, sev, r.Diagnostic)
+		fmt.Fprintf(w, "\n    evidence: action %q, status %q, diagnostic %q\n    decided by: %s\n    Crier would: %s\n", r.Action, r.Status, r.Diagnostic, r.Rule, r.Would)
 	}
 	if d.Feedback == "" {
-		fmt.Fprintf(w, "Crier would do nothing: %s.\n", d.Reason)
+		fmt.Fprintf(w, "Crier would do %s.\n", d.Would)
 		return nil
 	}
 	sub, err := subs.Get(ctx, d.SubscriberID)
@@ -151,11 +151,7 @@ Nothing is changed.`)
 	if err == nil {
 		who = fmt.Sprintf("subscriber %d (%s, now %s)", sub.ID, sub.Email, sub.Status)
 	}
-	what := map[string]string{
-		bounces.FeedbackHard: "a hard bounce: marked bounced", bounces.FeedbackSoft: "a soft bounce: counted (bounced after " + strconv.Itoa(max(ecfg.Bounces.SoftLimit, 0)) + " in the window; 0 means the default 3)",
-		bounces.FeedbackComplaint: "a complaint: unsubscribed", bounces.FeedbackUnsubscribe: "an unsubscribe: unsubscribed",
-	}[d.Feedback]
-	fmt.Fprintf(w, "About %s, send %q: %s.\n", who, d.SendID, what)
+	fmt.Fprintf(w, "About %s, send %q: Crier would %s.\n", who, d.SendID, d.Would)
 	return nil
 }
 

@@ -83,7 +83,7 @@ channels:
 
 	// A real Postfix DSN (5.1.6) to Ada's return path, and Gmail's
 	// unsubscribe mail for Ben.
-	dsn, err := os.ReadFile(filepath.Join("..", "..", "bounces", "testdata", "mail", "lhost-postfix-16.eml"))
+	dsn, err := os.ReadFile(filepath.Join("..", "..", "bounces", "testdata", "bsd", "lhost-postfix-16.eml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,19 +179,21 @@ func TestCheckBounceExplains(t *testing.T) {
 		t.Fatalf("import: %s %s", out, errs)
 	}
 	addrs, _ := bounces.NewAddresses("bounces@camaca.example", subscribers.NewSigner([]byte("0123456789abcdef0123456789abcdef")).Subkey("bounce-addresses"))
-	dsn, _ := os.ReadFile(filepath.Join("..", "..", "bounces", "testdata", "mail", "lhost-postfix-16.eml"))
+	dsn, _ := os.ReadFile(filepath.Join("..", "..", "bounces", "testdata", "bsd", "lhost-postfix-16.eml"))
 	os.WriteFile(filepath.Join(dir, "dsn.eml"), append([]byte("Delivered-To: "+addrs.ReturnPath("post:md:vigil", 1)+"\r\n"), dsn...), 0o644)
-	away, _ := os.ReadFile(filepath.Join("..", "..", "bounces", "testdata", "mail", "rfc3834-01.eml"))
+	away, _ := os.ReadFile(filepath.Join("..", "..", "bounces", "testdata", "bsd", "rfc3834-01.eml"))
 	os.WriteFile(filepath.Join(dir, "away.eml"), away, 0o644)
 
 	code, out, errs := runCrier(t, dir, "newsletter", "check-bounce", filepath.Join(dir, "dsn.eml"))
-	if code != 0 || !strings.Contains(out, "5.1.6 (hard)") || !strings.Contains(out, "subscriber 1 (kijitora@example.go.jp, now confirmed)") || !strings.Contains(out, "a hard bounce: marked bounced") {
+	if code != 0 || !strings.Contains(out, "recipient kijitora@example.go.jp: hard, the address has moved") || !strings.Contains(out, "decided by: ") ||
+		!strings.Contains(out, "subscriber 1 (kijitora@example.go.jp, now confirmed)") || !strings.Contains(out, "Crier would mark the supporter bounced") {
 		t.Fatalf("check-bounce on a DSN: %d\n%s%s", code, out, errs)
 	}
 	if code, out, _ = runCrier(t, dir, "newsletter", "check-bounce", filepath.Join(dir, "away.eml")); code != 0 || !strings.Contains(out, "auto-reply") || !strings.Contains(out, "Crier would do nothing") {
 		t.Fatalf("check-bounce on a vacation notice: %d\n%s", code, out)
 	}
-	if code, out, _ = runCrier(t, dir, "newsletter", "check-bounce", "--json", filepath.Join(dir, "dsn.eml")); code != 0 || !strings.Contains(out, `"feedback": "hard_bounce"`) {
+	if code, out, _ = runCrier(t, dir, "newsletter", "check-bounce", "--json", filepath.Join(dir, "dsn.eml")); code != 0 || !strings.Contains(out, `"feedback": "hard_bounce"`) ||
+		!strings.Contains(out, `"class": "hard"`) || !strings.Contains(out, `"rule": "`) || !strings.Contains(out, `"would": "mark the supporter bounced`) || !strings.Contains(out, `"evidence": {`) {
 		t.Fatalf("--json: %d\n%s", code, out)
 	}
 	if _, list, _ := runCrier(t, dir, "subscribers", "list"); !strings.Contains(list, "confirmed") {

@@ -142,17 +142,23 @@ type rendering struct {
 	Err     error
 }
 
-// renderAll formats a post for every channel that does not skip it.
-func renderAll(chans []channels.Channel, p post.Post) []rendering {
+// renderAll formats a post for every channel that does not skip it. When
+// ctx is done (the reader left, Ctrl-C) it stops before the next channel
+// and returns what it has with the reason: a formatter takes no context,
+// but costs time in proportion to the post (docs/architecture.md).
+func renderAll(ctx context.Context, chans []channels.Channel, p post.Post) ([]rendering, error) {
 	var out []rendering
 	for _, ch := range chans {
+		if ctx.Err() != nil {
+			return out, fmt.Errorf("formatting %s: %w", p.ID, context.Cause(ctx))
+		}
 		if p.Skips(ch.Name) {
 			continue
 		}
 		payload, err := ch.Formatter.Format(p)
 		out = append(out, rendering{Channel: ch.Name, Payload: payload, Err: err})
 	}
-	return out
+	return out, nil
 }
 
 // newsletterSettings is a channel whose supporters subscribe on Crier's own

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/crierhq/crier/bot"
@@ -18,7 +19,7 @@ import (
 
 // mountConsole serves the organisers' console at / on the daemon's server.
 // Its previews use the same formatters as `crier preview` and delivery.
-func (app *App) mountConsole(ctx context.Context, srv *web.Server, st *store.Store, b *bot.Bot, subs *subscribers.Store, clientIP func(*http.Request) string) (*console.Users, error) {
+func (app *App) mountConsole(ctx context.Context, srv *web.Server, st *store.Store, b *bot.Bot, subs *subscribers.Store, nl *subscribers.Newsletter, clientIP func(*http.Request) string) (*console.Users, error) {
 	cfg := app.Config
 	users, err := console.OpenUsers(ctx, st.DB(), nil)
 	if err != nil {
@@ -30,16 +31,21 @@ func (app *App) mountConsole(ctx context.Context, srv *web.Server, st *store.Sto
 	}
 	// Each preview is drawn by its channel's type; a channel that knows
 	// its character budget (Mastodon) says it.
-	types, limits := map[string]string{}, map[string]int{}
+	types, limits, local := map[string]string{}, map[string]int{}, map[string]string{}
 	for _, inst := range app.Instances {
 		types[inst.Name] = inst.Type
+		if inst.Settings.Enabled() && inst.UsesOutbox() {
+			local[inst.Name] = localReason(inst)
+		}
 		if l, ok := inst.Settings.(interface{ CharacterLimit() int }); ok {
 			limits[inst.Name] = l.CharacterLimit()
 		}
 	}
-	render := func(p post.Post) []console.Rendering {
+	render := func(ctx context.Context, p post.Post) []console.Rendering {
 		var out []console.Rendering
-		for _, r := range renderAll(chans, p) {
+		// A preview whose reader has gone stops here; nobody reads the rest.
+		rendered, _ := renderAll(ctx, chans, p)
+		for _, r := range rendered {
 			out = append(out, console.Rendering{Channel: r.Channel, Type: types[r.Channel], Limit: limits[r.Channel], Payload: r.Payload, Err: r.Err})
 		}
 		return out
@@ -68,18 +74,88 @@ func (app *App) mountConsole(ctx context.Context, srv *web.Server, st *store.Sto
 			}
 		}
 	}
+	var reconfirm func(ctx context.Context, email, by string) error
+	var restore func(ctx context.Context, id int64, by string) error
+	if nl != nil {
+		reconfirm = func(ctx context.Context, email, by string) error {
+			return sendReconfirmation(ctx, nl, cfg.HTTP.PublicURL, email, by)
+		}
+		// The "restore" of a bounced supporter: a fresh confirmation
+		// mail, nothing recorded until they follow it.
+		restore = func(ctx context.Context, id int64, by string) error {
+			return nl.Reconfirm(ctx, id, cfg.HTTP.PublicURL, by, time.Now())
+		}
+	}
 	accountMail := app.accountMailer()
 	c, err := console.New(console.Options{
 		Users: users, Store: st, Publisher: b, Render: render,
-		Subscribers: subs, SendTest: sendTest, Feeds: feeds, RequireApproval: cfg.Console.RequireApproval,
+		Subscribers: subs, SendTest: sendTest, Reconfirm: reconfirm, Restore: restore, Feeds: feeds, RequireApproval: cfg.Console.RequireApproval,
+		Outbox: local, OutboxDir: cfg.DataPath("outbox"),
 		PublicURL: cfg.HTTP.PublicURL, DataDir: cfg.DataPath(), Location: cfg.Location(), Campaign: cfg.Campaign.Name,
-		Logger: app.Logger, ClientIP: clientIP, AccountMail: accountMail,
+		Logger: app.Logger, ClientIP: clientIP, Lifetime: ctx, AccountMail: accountMail,
 	})
 	if err != nil {
 		return nil, err
 	}
 	c.Mount(srv)
+	app.console = c
 	return users, nil
+}
+
+// localReason says why a channel only saves posts locally, as the console
+// shows it ("Saved locally, not sent (no Bluesky account connected)").
+func localReason(inst channels.Instance) string {
+	if inst.Settings.Mode() == channels.ModeOutbox {
+		return "mode: outbox in config.yaml"
+	}
+	switch inst.Type {
+	case "email":
+		return "no mail server configured"
+	case "discord":
+		return "no Discord webhook connected"
+	}
+	name := inst.Type
+	if name != "" {
+		name = strings.ToUpper(name[:1]) + name[1:]
+	}
+	return "no " + name + " account connected"
+}
+
+// sendReconfirmation mails an address erased at its owner's request a
+// confirmation link, for an owner who erased it by mistake: it is held as a
+// pending request, as the subscribe form does, and the erasure is lifted
+// only when its owner confirms.
+func sendReconfirmation(ctx context.Context, nl *subscribers.Newsletter, publicURL, email, by string) error {
+	suppressed, err := nl.Store.IsSuppressed(ctx, email)
+	if err != nil {
+		return err
+	}
+	if !suppressed {
+		return fmt.Errorf("%s was not erased; add it with the form above", email)
+	}
+	now := time.Now()
+	req := subscribers.Pending{At: now, Source: "console: confirmation mail sent by " + by}
+	sub, added, err := nl.Store.AddPending(ctx, email, req)
+	if err != nil {
+		return err
+	}
+	if !added {
+		if err := nl.Store.SetPending(ctx, sub.ID, req); err != nil {
+			return err
+		}
+	}
+	claimed, err := nl.Store.ClaimConfirmationMail(ctx, sub.ID, now, 10*time.Minute)
+	if err != nil {
+		return err
+	}
+	if !claimed {
+		return fmt.Errorf("a confirmation mail went to this address less than 10 minutes ago; wait for them to follow it")
+	}
+	if err := nl.Mailer.SendConfirmation(ctx, sub, nl.Signer.ConfirmURL(publicURL, sub, now)); err != nil {
+		_ = nl.Store.ReleaseConfirmationMail(ctx, sub.ID)
+		return fmt.Errorf("sending the confirmation mail: %w", err)
+	}
+	return nil
 }
 
 // accountSender is a channel that can mail a console account its links

@@ -153,6 +153,17 @@ func TestPreviewDigest(t *testing.T) {
 	if code, out := run(); code != 0 || !strings.Contains(out, "the digest would send nothing") {
 		t.Fatalf("empty window: exit %d\n%s", code, out)
 	}
+	// With --json the answer is JSON even when there is nothing to send.
+	var stdout syncBuffer
+	code := realMain(context.Background(), []string{"--config", cfg, "preview", "--digest", "--json"}, &stdout, io.Discard)
+	var empty struct {
+		Posts    *int
+		Message  string
+		DigestID string `json:"digest_id"`
+	}
+	if err := json.Unmarshal([]byte(stdout.String()), &empty); code != 0 || err != nil || empty.Posts == nil || *empty.Posts != 0 || !strings.Contains(empty.Message, "would send nothing") || empty.DigestID == "" {
+		t.Fatalf("empty window, --json: exit %d, %v, %+v\n%s", code, err, empty, stdout.String())
+	}
 	st, err := store.Open(context.Background(), filepath.Join(dir, "data", "crier.db"))
 	if err != nil {
 		t.Fatal(err)

@@ -56,6 +56,8 @@ type App struct {
 	helpAsked bool
 	// consoleUsers is set by daemon: the console's user store.
 	consoleUsers *console.Users
+	// console is set by daemon: a stop waits for its background work.
+	console *console.Console
 }
 
 // OpenStore opens the configured store once and reuses it.

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -167,20 +168,33 @@ func get(t *testing.T, c *http.Client, u string) string {
 // other than 0 when it is stopped fails the test.
 func startDaemon(t *testing.T, cfg, healthURL string, client *http.Client) *syncBuffer {
 	t.Helper()
+	logs, _ := startStoppable(t, cfg, healthURL, client)
+	return logs
+}
+
+// startStoppable is startDaemon for a test that stops the daemon itself:
+// stop is its graceful stop (what SIGTERM does), and returns once it has
+// exited; the test's end calls it too when the test did not.
+func startStoppable(t *testing.T, cfg, healthURL string, client *http.Client) (*syncBuffer, func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &syncBuffer{}
 	done := make(chan int)
 	go func() {
 		done <- runApp(ctx, &App{Stdout: io.Discard, Stderr: logs, HTTPClient: client}, []string{"--config", cfg, "run"})
 	}()
-	t.Cleanup(func() {
-		cancel()
-		if code := <-done; code != 0 {
-			t.Errorf("daemon exit %d\n%s", code, logs.String())
-		}
-	})
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if code := <-done; code != 0 {
+				t.Errorf("daemon exit %d\n%s", code, logs.String())
+			}
+		})
+	}
+	t.Cleanup(stop)
 	waitHTTP(t, healthURL)
-	return logs
+	return logs, stop
 }
 
 func waitHTTP(t *testing.T, u string) {

@@ -94,7 +94,7 @@ func TestStatusNamesTheRetryCommandAndRetryWorks(t *testing.T) {
 	}
 	ctx := context.Background()
 	st.StartAttempt(ctx, "md:press-release", "mastodon", time.Now())
-	st.FinishAttempt(ctx, "md:press-release", "mastodon", store.DeliveryFailed, channels.Receipt{}, "permanent: 401 the access token was revoked", false, time.Now())
+	st.FinishAttempt(ctx, "md:press-release", "mastodon", store.DeliveryFailed, channels.Receipt{}, "permanent: 401 the access token was revoked", "permanent", false, time.Now())
 	st.Close()
 
 	_, out, _ := run(t, "--config", cfg, "status")

@@ -100,7 +100,11 @@ POST /channels/{id}/messages, for email the subject, text and HTML.`)
 		if w := imageWarnings[i]; w != "" {
 			pp.Warnings["image"] = []string{w}
 		}
-		for _, r := range renderAll(chans, p) {
+		rendered, err := renderAll(ctx, chans, p)
+		if err != nil {
+			return err
+		}
+		for _, r := range rendered {
 			if r.Err != nil {
 				pp.Errors[r.Channel] = r.Err.Error()
 				continue
@@ -226,6 +230,16 @@ func (a *App) when(p post.Post) string {
 	}
 }
 
+// writeJSON prints v as preview --json does.
+func (a *App) writeJSON(v any) error {
+	b, err := channels.MarshalIndent(v)
+	if err != nil {
+		return err
+	}
+	_, err = a.Stdout.Write(b)
+	return err
+}
+
 // previewDigest renders the digest the next digest run would send.
 func (a *App) previewDigest(ctx context.Context, asJSON bool, htmlOut string) error {
 	st, err := a.OpenStore(ctx)
@@ -260,9 +274,17 @@ func (a *App) previewDigest(ctx context.Context, asJSON bool, htmlOut string) er
 		}
 	}
 	posts := bot.DigestPosts(*email, w.Posts)
+	// The window, as --json shows it whether or not there is a digest.
+	answer := map[string]any{"digest_id": w.ID, "since": w.Since.In(a.Config.Location()), "until": w.Until.In(a.Config.Location()), "posts": len(posts)}
 	if len(posts) == 0 {
-		fmt.Fprintf(a.Stdout, "No %s: the digest would send nothing.\n", window)
-		return nil
+		message := fmt.Sprintf("No %s: the digest would send nothing.", window)
+		if !asJSON {
+			fmt.Fprintln(a.Stdout, message)
+			return nil
+		}
+		// With --json the answer is always JSON, for scripts to read.
+		answer["message"] = message
+		return a.writeJSON(answer)
 	}
 	payload, err := email.Formatter.(channels.DigestFormatter).FormatDigest(w.ID, posts)
 	if err != nil {
@@ -278,15 +300,8 @@ func (a *App) previewDigest(ctx context.Context, asJSON bool, htmlOut string) er
 		return err
 	}
 	if asJSON {
-		b, err := channels.MarshalIndent(map[string]any{
-			"digest_id": w.ID, "since": w.Since.In(a.Config.Location()), "until": w.Until.In(a.Config.Location()),
-			"posts": len(posts), email.Name: json.RawMessage(body), "warnings": payload.Warnings,
-		})
-		if err != nil {
-			return err
-		}
-		_, err = a.Stdout.Write(b)
-		return err
+		answer[email.Name], answer["warnings"] = json.RawMessage(body), payload.Warnings
+		return a.writeJSON(answer)
 	}
 	fmt.Fprintf(a.Stdout, "\n== %s (%d post(s)) ==\n", email.Name, len(posts))
 	channels.PreviewFields(a.Stdout, payload.Body, "   ")

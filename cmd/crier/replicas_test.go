@@ -83,10 +83,28 @@ func TestDatabaseOutage(t *testing.T) {
 	waitFor(t, "healthy", 10*time.Second, func() bool { return healthStatus(addr) == 200 })
 
 	srv.Stop(t)
+	from := len(logs.String())
 	waitFor(t, "/healthz reporting the lost database", 30*time.Second, func() bool { return healthStatus(addr) == 503 })
-	time.Sleep(2 * time.Second) // a few failed fetches by every River producer
+	time.Sleep(3 * time.Second) // a few dozen failed fetches by every River producer
 	srv.Start(t)
 	waitFor(t, "/healthz healthy again", 60*time.Second, func() bool { return healthStatus(addr) == 200 })
+	// River's errors during the outage are each logged once, and a
+	// summary follows when they stop.
+	repeated := map[string]int{}
+	for _, line := range strings.Split(logs.String()[from:], "\n") {
+		if strings.Contains(line, "component=river") && (strings.Contains(line, "level=ERROR") || strings.Contains(line, "level=WARN")) {
+			msg, _, _ := strings.Cut(line[strings.Index(line, "msg="):], " component=")
+			repeated[msg]++
+		}
+	}
+	for msg, n := range repeated {
+		if n > 1 {
+			t.Errorf("River logged %s %d times during the outage; want it once, then a summary", msg, n)
+		}
+	}
+	waitFor(t, "a summary of River's repeated errors", 30*time.Second, func() bool {
+		return strings.Contains(logs.String()[from:], "stopped repeating")
+	})
 
 	// Work after the outage: a post queued now reaches its outbox.
 	post := filepath.Join(dir, "posts", "2031-01-01-full-sentence-campaign.md")

@@ -16,6 +16,7 @@ import (
 	"github.com/crierhq/crier/bot"
 	"github.com/crierhq/crier/bot/feed"
 	"github.com/crierhq/crier/bot/markdown"
+	"github.com/crierhq/crier/internal/media"
 	"github.com/crierhq/crier/subscribers"
 	"github.com/crierhq/crier/web"
 	"github.com/crierhq/crier/web/console"
@@ -53,8 +54,18 @@ SIGINT or SIGTERM lets in-flight deliveries finish, then exits.`)
 	if line := app.examplesNotice(b); line != "" {
 		app.Logger.Info(line)
 	}
+	// The bounce mailbox reader stops with the daemon, which waits for it:
+	// nothing of the daemon's outlives cmdRun.
+	readerCtx, stopReader := context.WithCancel(ctx)
+	defer stopReader()
+	readerDone := make(chan struct{})
 	if app.bounceReader != nil {
-		go app.bounceReader.Run(ctx)
+		go func() {
+			defer close(readerDone)
+			app.bounceReader.Run(readerCtx)
+		}()
+	} else {
+		close(readerDone)
 	}
 	// Console sessions nobody uses again are deleted while the daemon runs.
 	sweepCtx, stopSweep := context.WithCancel(ctx)
@@ -74,9 +85,16 @@ SIGINT or SIGTERM lets in-flight deliveries finish, then exits.`)
 	}
 	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), app.Config.Delivery.Timeout+5*time.Second)
 	defer cancel()
+	stopReader()
 	stopErr := b.Stop(stopCtx)
 	stopSweep()
 	<-swept
+	<-readerDone
+	// A supporters' import records where it stopped before the daemon
+	// exits, so its page says so after the restart.
+	if app.console != nil {
+		stopErr = errors.Join(stopErr, app.console.Stop(stopCtx))
+	}
 	if ctx.Err() != nil {
 		if herr := <-httpErr; herr != nil {
 			stopErr = errors.Join(stopErr, herr)
@@ -102,6 +120,11 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 	for i := range cfg.Sources.Feeds {
 		cfg.Sources.Feeds[i].URL = resolveFeedURL(cfg, cfg.Sources.Feeds[i].URL)
 	}
+	var jobs []bot.Jobs
+	confirmations := &confirmationQueue{}
+	if nl != nil {
+		jobs = append(jobs, confirmations.jobs())
+	}
 	b, err := bot.New(ctx, bot.Options{
 		Store:       st,
 		Channels:    chans,
@@ -114,10 +137,14 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 		Location:    cfg.Location(),
 		Metrics:     bot.NewMetrics(reg),
 		Logger:      app.Logger,
+		Jobs:        jobs,
+		// Uploaded images are stored by name; their address is built now.
+		ResolveMedia: media.Resolver{PublicURL: cfg.HTTP.PublicURL, Dir: cfg.DataPath("uploads")}.Resolve,
 	})
 	if err != nil {
 		return nil, nil, err
 	}
+	confirmations.bot = b
 	proxies, err := web.ParseTrustedProxies(cfg.HTTP.TrustedProxies)
 	if err != nil {
 		return nil, nil, fmt.Errorf("http.trusted_proxies: %w", err)
@@ -134,7 +161,7 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 	if nl != nil {
 		subs = nl.Store
 	}
-	if app.consoleUsers, err = app.mountConsole(ctx, srv, st, b, subs, func(r *http.Request) string { return web.ClientIP(r, proxies) }); err != nil {
+	if app.consoleUsers, err = app.mountConsole(ctx, srv, st, b, subs, nl, func(r *http.Request) string { return web.ClientIP(r, proxies) }); err != nil {
 		return nil, nil, fmt.Errorf("mounting the console: %w", err)
 	}
 	if nl != nil {
@@ -146,6 +173,7 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 			Store: nl.Store, Signer: nl.Signer, Mailer: nl.Mailer, PublicURL: cfg.HTTP.PublicURL,
 			Campaign: app.campaign(), Logger: app.Logger, Now: time.Now, TrustedProxies: proxies,
 			MaxConfirmationsPerHour: nl.ConfirmationsPerHour,
+			Queue:                   confirmations,
 			Erased:                  nl.Erased,
 			Topics:                  nl.Topics,
 			Newsletter:              nl.Sends,

@@ -71,7 +71,7 @@ func TestStoreCopyToPostgres(t *testing.T) {
 	if _, err := src.DB().Exec(`INSERT INTO email_recipients (send_id, subscriber_id, state, sent_at) VALUES ('post:md:vigil', $1, 'sent', $2)`, ann.ID, now); err != nil {
 		t.Fatal(err)
 	}
-	// The console's users, and the key its device cookies are signed with.
+	// The console's users, imports, and the key its device cookies are signed with.
 	users, err := console.OpenUsers(ctx, src.DB(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -82,6 +82,9 @@ func TestStoreCopyToPostgres(t *testing.T) {
 	var deviceKey string
 	if err := src.DB().QueryRow(`SELECT value FROM console_keys WHERE name = 'device'`).Scan(&deviceKey); err != nil {
 		t.Fatalf("no device-cookie key in the source: %v", err)
+	}
+	if err := console.Prepare(ctx, src.DB()); err != nil {
+		t.Fatal(err)
 	}
 	src.Close()
 

@@ -79,7 +79,11 @@ text) are shown but do not fail.`)
 			order = append(order, wk)
 			files[wk] = append(files[wk], p.Source.Ref)
 		}
-		for _, r := range renderAll(chans, p) {
+		rendered, err := renderAll(ctx, chans, p)
+		if err != nil {
+			return err
+		}
+		for _, r := range rendered {
 			if r.Err != nil {
 				fmt.Fprintf(app.Stdout, "%s: %s: %v\n", p.Source.Ref, r.Channel, r.Err)
 				problems++

@@ -16,7 +16,7 @@ import (
 )
 
 func (c *Console) approve(w http.ResponseWriter, r *http.Request, s Session) {
-	_, m, ok := c.loadConsolePost(w, r)
+	sp, m, ok := c.loadConsolePost(w, r)
 	if !ok {
 		return
 	}
@@ -24,7 +24,15 @@ func (c *Console) approve(w http.ResponseWriter, r *http.Request, s Session) {
 		c.refuse(w, r, s, "Only a draft or a post in review can be approved; this one is "+strings.ToLower(m.Workflow.Label())+".")
 		return
 	}
-	if err := c.setWorkflow(r.Context(), m.PostID, WorkflowApproved, s.User.Email, "approved", ""); err != nil {
+	if !c.sameRevision(w, r, s, sp.Post, "approved") {
+		return
+	}
+	read := revision(sp.Post)
+	err := c.setWorkflow(r.Context(), m.PostID, WorkflowApproved, s.User.Email, "approved", "revision "+read, read)
+	if c.refusedAsChanged(w, r, s, m.PostID, "approved", err) {
+		return
+	}
+	if err != nil {
 		c.serverError(w, r, "approving the post", err)
 		return
 	}
@@ -42,6 +50,9 @@ func (c *Console) schedule(w http.ResponseWriter, r *http.Request, s Session) {
 		c.renderPost(w, r, s, sp.Post.ID, err.Error())
 		return
 	}
+	if !c.sameRevision(w, r, s, sp.Post, "scheduled") {
+		return
+	}
 	if c.doSchedule(w, r, s, sp.Post, m, at) {
 		http.Redirect(w, r, "/posts/"+m.PostID, http.StatusSeeOther)
 	}
@@ -49,7 +60,8 @@ func (c *Console) schedule(w http.ResponseWriter, r *http.Request, s Session) {
 
 // doSchedule puts a console post in the store as scheduled; the bot's
 // publish_due job publishes it when it falls due, through the same durable
-// path as every other source.
+// path as every other source. p is what the editor read: nothing is
+// written if the stored post changed since.
 func (c *Console) doSchedule(w http.ResponseWriter, r *http.Request, s Session, p post.Post, m Meta, at time.Time) bool {
 	if !c.mayGoOut(w, r, s, m) {
 		return false
@@ -60,7 +72,11 @@ func (c *Console) doSchedule(w http.ResponseWriter, r *http.Request, s Session, 
 	}
 	p.Draft, p.PublishAt = false, at.UTC()
 	m.Workflow = WorkflowScheduled
-	if err := c.saveConsolePost(r.Context(), p, store.PostScheduled, m, s.User.Email, verb, "for "+c.showTime(at)); err != nil {
+	err := c.saveConsolePost(r.Context(), p, store.PostScheduled, m, s.User.Email, verb, "for "+c.showTime(at), revision(p))
+	if c.refusedAsChanged(w, r, s, p.ID, "scheduled", err) {
+		return false
+	}
+	if err != nil {
 		c.serverError(w, r, "scheduling the post", err)
 		return false
 	}
@@ -89,12 +105,16 @@ func (c *Console) publishNow(w http.ResponseWriter, r *http.Request, s Session) 
 	if !ok {
 		return
 	}
+	if !c.sameRevision(w, r, s, sp.Post, "published") {
+		return
+	}
 	if c.doPublish(w, r, s, sp.Post, m) {
 		http.Redirect(w, r, "/posts/"+m.PostID, http.StatusSeeOther)
 	}
 }
 
-// doPublish queues the post's deliveries now, through the bot.
+// doPublish queues the post's deliveries now, through the bot. p is what
+// the editor read, and what goes out.
 func (c *Console) doPublish(w http.ResponseWriter, r *http.Request, s Session, p post.Post, m Meta) bool {
 	if !c.mayGoOut(w, r, s, m) {
 		return false
@@ -111,7 +131,7 @@ func (c *Console) doPublish(w http.ResponseWriter, r *http.Request, s Session, p
 		c.serverError(w, r, "publishing the post", err)
 		return false
 	}
-	if err := c.setWorkflow(r.Context(), p.ID, WorkflowPublished, s.User.Email, "published", "to "+strings.Join(queued, ", ")); err != nil {
+	if err := c.setWorkflow(r.Context(), p.ID, WorkflowPublished, s.User.Email, "published", "to "+strings.Join(queued, ", "), ""); err != nil {
 		c.serverError(w, r, "publishing the post", err)
 		return false
 	}
@@ -124,13 +144,31 @@ func (c *Console) cancel(w http.ResponseWriter, r *http.Request, s Session) {
 		return
 	}
 	if sp.State != store.PostScheduled {
-		c.refuse(w, r, s, "Only a scheduled post can be cancelled; this one is "+string(sp.State)+".")
+		c.refuse(w, r, s, "Only a scheduled post can be unscheduled; this one is "+string(sp.State)+".")
 		return
 	}
+	if !confirmed(r) {
+		c.askFirst(w, r, s, question{
+			Title: "Unschedule “" + sp.Post.Title + "”?",
+			Consequences: []string{
+				"It will not go out on " + c.showTime(sp.Post.PublishAt) + ". It becomes a draft again, on no channel.",
+				"The time is kept: the post's page offers to schedule it again for the same time in one click.",
+			},
+			Action: "/posts/" + m.PostID + "/cancel",
+			Button: "Yes, unschedule", Back: "/posts/" + m.PostID, BackLabel: "Keep it scheduled",
+		})
+		return
+	}
+	// The post keeps its time (PublishAt), so that it can be scheduled
+	// again as it was.
 	p := sp.Post
 	p.Draft = true
 	m.Workflow = WorkflowCancelled
-	if err := c.saveConsolePost(r.Context(), p, store.PostDraft, m, s.User.Email, "cancelled", "was scheduled for "+c.showTime(sp.Post.PublishAt)); err != nil {
+	err := c.saveConsolePost(r.Context(), p, store.PostDraft, m, s.User.Email, "unscheduled", "was scheduled for "+c.showTime(sp.Post.PublishAt), "")
+	if c.refusedAsChanged(w, r, s, p.ID, "cancelled", err) {
+		return
+	}
+	if err != nil {
 		c.serverError(w, r, "cancelling the post", err)
 		return
 	}
@@ -142,7 +180,7 @@ func (c *Console) retry(w http.ResponseWriter, r *http.Request, s Session) {
 	id, channel := r.PathValue("id"), r.PostFormValue("channel")
 	sp, err := c.opts.Store.Post(r.Context(), id)
 	if err != nil {
-		http.NotFound(w, r)
+		c.notFound(w, r, "no post has this id")
 		return
 	}
 	d, err := c.opts.Store.Delivery(r.Context(), id, channel)
@@ -181,7 +219,7 @@ func (c *Console) testNewsletter(w http.ResponseWriter, r *http.Request, s Sessi
 	}
 	sp, err := c.opts.Store.Post(r.Context(), r.PathValue("id"))
 	if err != nil {
-		http.NotFound(w, r)
+		c.notFound(w, r, "no post has this id")
 		return
 	}
 	msg := "A test copy of the newsletter was sent to " + s.User.Email + "."
@@ -219,7 +257,7 @@ func (c *Console) downloadMarkdown(w http.ResponseWriter, r *http.Request, s Ses
 	if !ok {
 		return
 	}
-	p := sp.Post
+	p, _ := c.uploads().Resolve(sp.Post) // the image's full address, as it goes out
 	fm := frontMatter{Title: p.Title, Summary: p.Summary, Link: p.Link, Tags: p.Tags, Language: p.Language,
 		ContentWarning: p.ContentWarning, Draft: p.Draft, Channels: p.Channels}
 	if p.Image != nil {

@@ -55,7 +55,7 @@ func BenchmarkConsolePages(b *testing.B) {
 	loc, _ := time.LoadLocation("Europe/London")
 	c, err := New(Options{Users: users, Store: st, Publisher: &recordingPublisher{st: st}, Subscribers: subs, Location: loc,
 		Campaign: "CAMACA", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RequireApproval: true,
-		Render: func(p post.Post) []Rendering {
+		Render: func(_ context.Context, p post.Post) []Rendering {
 			var out []Rendering
 			for _, name := range []string{"discord", "email", "mastodon"} {
 				pl, err := fs[name].Format(p)
@@ -89,6 +89,7 @@ func BenchmarkConsolePages(b *testing.B) {
 	}{
 		{"posts", func() (*http.Response, error) { return br.client.Get(srv.URL + "/posts") }},
 		{"posts-failed", func() (*http.Response, error) { return br.client.Get(srv.URL + "/posts?state=failed") }},
+		{"posts-search", func() (*http.Response, error) { return br.client.Get(srv.URL + "/posts?q=number+1234") }},
 		{"calendar", func() (*http.Response, error) { return br.client.Get(srv.URL + "/calendar?date=2026-06-01") }},
 		{"post", func() (*http.Response, error) { return br.client.Get(srv.URL + "/posts/md:bench-05000") }},
 		{"supporters", func() (*http.Response, error) { return br.client.Get(srv.URL + "/supporters?q=supporter12345") }},

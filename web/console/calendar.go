@@ -13,6 +13,8 @@ type calEntry struct {
 	At                time.Time
 	Time              string
 	Published         bool
+	// Local: published, but every delivery was only saved locally.
+	Local bool
 }
 
 type calDay struct {
@@ -89,8 +91,10 @@ func (c *Console) calendar(w http.ResponseWriter, r *http.Request, s Session) {
 // calendarEntries reads the scheduled and published posts of every source
 // between start and end.
 func (c *Console) calendarEntries(ctx context.Context, start, end time.Time) ([]calEntry, error) {
-	rows, err := c.db().QueryContext(ctx, `SELECT id, title, source_kind, state, publish_at FROM posts
-		WHERE state IN ('scheduled', 'published') AND publish_at >= $1 AND publish_at < $2 ORDER BY publish_at, id LIMIT 2000`,
+	rows, err := c.db().QueryContext(ctx, `SELECT id, title, source_kind, state, publish_at,
+		CASE WHEN state = 'published' AND EXISTS (SELECT 1 FROM deliveries d WHERE d.post_id = posts.id)
+			AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.post_id = posts.id AND NOT d.outbox) THEN 1 ELSE 0 END
+		FROM posts WHERE state IN ('scheduled', 'published') AND publish_at >= $1 AND publish_at < $2 ORDER BY publish_at, id LIMIT 2000`,
 		start.UTC(), end.UTC())
 	if err != nil {
 		return nil, fmt.Errorf("reading the calendar: %w", err)
@@ -100,10 +104,11 @@ func (c *Console) calendarEntries(ctx context.Context, start, end time.Time) ([]
 	for rows.Next() {
 		var e calEntry
 		var state string
-		if err := rows.Scan(&e.ID, &e.Title, &e.Source, &state, &e.At); err != nil {
+		var local int
+		if err := rows.Scan(&e.ID, &e.Title, &e.Source, &state, &e.At, &local); err != nil {
 			return nil, fmt.Errorf("reading the calendar: %w", err)
 		}
-		e.Published = state == "published"
+		e.Published, e.Local = state == "published", local == 1
 		e.Time = e.At.In(c.opts.Location).Format("15:04")
 		out = append(out, e)
 	}

@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/crierhq/crier/bot/store"
@@ -64,20 +63,34 @@ type Options struct {
 	Store     *store.Store
 	Publisher Publisher
 	// Render formats a post for every enabled channel with the same
-	// formatters delivery and `crier preview` use.
-	Render func(p post.Post) []Rendering
+	// formatters delivery and `crier preview` use. It stops, returning what
+	// it has, when ctx is done (the reader left): see docs/architecture.md.
+	Render func(ctx context.Context, p post.Post) []Rendering
 	// MastodonLimit is the character budget toots are counted against.
 	MastodonLimit int
 	// Subscribers is nil when the newsletter is off.
 	Subscribers *subscribers.Store
+	// Restore mails a bounced supporter a fresh confirmation link (the
+	// console's "restore"); nil when the newsletter is off.
+	Restore func(ctx context.Context, id int64, by string) error
 	// SendTest mails one copy of a post's newsletter to an organiser; nil
 	// when the newsletter is off.
 	SendTest func(ctx context.Context, p post.Post, to string) error
-	Feeds    []Feed
+	// Reconfirm mails a confirmation link to an address erased at its
+	// owner's request: it is back on the list only if they confirm. Nil
+	// when the newsletter is off.
+	Reconfirm func(ctx context.Context, email, by string) error
+	Feeds     []Feed
 	// RequireApproval: an author's post can't go out until an editor approves it.
 	RequireApproval bool
 	// PublicURL decides the Secure cookie flag and builds image URLs.
 	PublicURL string
+	// Outbox names the channels that only save posts locally (render to
+	// the outbox folder, having no account), each with why, e.g. "no
+	// Bluesky account connected".
+	Outbox map[string]string
+	// OutboxDir is the outbox folder, where the saved copies are.
+	OutboxDir string
 	// DataDir holds uploaded images (DataDir/uploads).
 	DataDir  string
 	Location *time.Location
@@ -87,6 +100,10 @@ type Options struct {
 	// ClientIP names the client for throttling (behind trusted proxies);
 	// nil means the connection's address.
 	ClientIP func(r *http.Request) string
+	// Lifetime is the daemon's: work the console runs in the background
+	// (a supporters' import) stops when it ends. Nil means never; Stop
+	// ends that work too.
+	Lifetime context.Context
 
 	// AccountMail sends password-reset and invitation links; nil when no
 	// mail server is configured (owners then set passwords themselves).
@@ -102,6 +119,7 @@ type Console struct {
 	previews *previewCache
 	imports  *imports
 	counts   countCache
+	lifetime context.Context
 	people   *forgotLimit
 }
 
@@ -133,7 +151,16 @@ func New(opts Options) (*Console, error) {
 			return host
 		}
 	}
-	c := &Console{opts: opts, throttle: newThrottle(opts.Now), previews: newPreviewCache(opts.Now), imports: &imports{m: map[string]*importJob{}}, people: newForgotLimit()}
+	if opts.Lifetime == nil {
+		opts.Lifetime = context.Background()
+	}
+	if opts.Store != nil {
+		if err := prepareImports(opts.Lifetime, opts.Store.DB()); err != nil {
+			return nil, err
+		}
+	}
+	c := &Console{opts: opts, throttle: newThrottle(opts.Now), previews: newPreviewCache(opts.Now),
+		imports: &imports{m: map[string]context.CancelFunc{}}, lifetime: opts.Lifetime, people: newForgotLimit()}
 	if err := c.parseTemplates(); err != nil {
 		return nil, err
 	}
@@ -174,12 +201,18 @@ func (c *Console) routes() {
 	mux.Handle("GET /posts/{id}/edit", c.auth(RoleAuthor, c.editPost))
 	mux.Handle("POST /posts/{id}", c.auth(RoleAuthor, c.savePost))
 	mux.Handle("GET /posts/{id}/markdown", c.auth(RoleAuthor, c.downloadMarkdown))
+	mux.Handle("GET /posts/{id}/saved/{channel}", c.auth(RoleAuthor, c.savedCopy))
 	mux.Handle("POST /posts/{id}/approve", c.auth(RoleEditor, c.approve))
 	mux.Handle("POST /posts/{id}/schedule", c.auth(RoleEditor, c.schedule))
 	mux.Handle("POST /posts/{id}/publish", c.auth(RoleEditor, c.publishNow))
 	mux.Handle("POST /posts/{id}/cancel", c.auth(RoleEditor, c.cancel))
 	mux.Handle("POST /posts/{id}/retry", c.auth(RoleEditor, c.retry))
 	mux.Handle("POST /posts/{id}/test", c.auth(RoleEditor, c.testNewsletter))
+	mux.Handle("POST /posts/{id}/sendback", c.auth(RoleEditor, c.sendBack))
+	mux.Handle("POST /posts/{id}/comment", c.auth(RoleAuthor, c.comment))
+	mux.Handle("POST /posts/{id}/duplicate", c.auth(RoleAuthor, c.duplicate))
+	mux.Handle("GET /posts/{id}/delete", c.auth(RoleAuthor, c.deleteDraft))
+	mux.Handle("POST /posts/{id}/delete", c.auth(RoleAuthor, c.deleteDraft))
 	mux.Handle("POST /preview", c.auth(RoleAuthor, c.livePreview))
 	mux.Handle("GET /preview/email/{key}", c.auth(RoleAuthor, c.cachedEmailPreview))
 	mux.Handle("GET /preview/image/{key}", c.auth(RoleAuthor, c.cachedImage))
@@ -189,14 +222,20 @@ func (c *Console) routes() {
 	mux.Handle("GET /supporters/export", c.auth(RoleEditor, c.exportSupporters))
 	mux.Handle("POST /supporters", c.auth(RoleEditor, c.addSupporter))
 	mux.Handle("POST /supporters/remove", c.auth(RoleEditor, c.removeSupporter))
+	mux.Handle("POST /supporters/reconfirm", c.auth(RoleOwner, c.reconfirmSupporter))
 	mux.Handle("POST /supporters/import", c.auth(RoleEditor, c.importSupporters))
 	mux.Handle("GET /supporters/import/{id}", c.auth(RoleEditor, c.importStatus))
 	mux.Handle("GET /supporters/{id}", c.auth(RoleEditor, c.supporter))
+	mux.Handle("POST /supporters/{id}/restore", c.auth(RoleEditor, c.restoreSupporter))
 	mux.Handle("GET /users", c.auth(RoleOwner, c.usersPage))
 	mux.Handle("POST /users", c.auth(RoleOwner, c.addUser))
 	mux.Handle("POST /users/remove", c.auth(RoleOwner, c.removeUser))
 	mux.Handle("POST /users/role", c.auth(RoleOwner, c.setRole))
 	c.peopleRoutes(mux)
+	// Anything else under the console's sections gets a page that explains.
+	for _, p := range []string{"/posts/", "/preview/", "/supporters/", "/users/"} {
+		mux.Handle(p, c.auth(RoleAuthor, c.unknownPage))
+	}
 	c.mux = mux
 }
 
@@ -281,68 +320,6 @@ func (c *Console) auth(need Role, h handlerFunc) http.Handler {
 func (c *Console) serverError(w http.ResponseWriter, r *http.Request, what string, err error) {
 	c.opts.Logger.Error("console: "+what, "path", r.URL.Path, "err", err)
 	http.Error(w, "Something went wrong while "+what+". The error is in Crier's log; please try again.", http.StatusInternalServerError)
-}
-
-// previewCache keeps rendered newsletters for a few minutes so that the live
-// preview's frame can load them by key.
-type previewCache struct {
-	mu  sync.Mutex
-	now func() time.Time
-	m   map[string]cachedPreview
-}
-
-type cachedPreview struct {
-	html   string
-	image  []byte // a chosen, not yet saved picture (html is then its type)
-	userID int64
-	at     time.Time
-}
-
-func newPreviewCache(now func() time.Time) *previewCache {
-	return &previewCache{now: now, m: map[string]cachedPreview{}}
-}
-
-func (p *previewCache) put(userID int64, html string) string {
-	return p.putEntry(cachedPreview{html: html, userID: userID})
-}
-
-func (p *previewCache) putImage(userID int64, data []byte, contentType string) string {
-	return p.putEntry(cachedPreview{html: contentType, image: data, userID: userID})
-}
-
-func (p *previewCache) getImage(userID int64, key string) ([]byte, string, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	v, ok := p.m[key]
-	if !ok || v.userID != userID || v.image == nil {
-		return nil, "", false
-	}
-	return v.image, v.html, true
-}
-
-func (p *previewCache) putEntry(e cachedPreview) string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	now := p.now()
-	for k, v := range p.m {
-		if now.Sub(v.at) > 10*time.Minute {
-			delete(p.m, k)
-		}
-	}
-	key := randomToken()
-	e.at = now
-	p.m[key] = e
-	return key
-}
-
-func (p *previewCache) get(userID int64, key string) (string, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	v, ok := p.m[key]
-	if !ok || v.userID != userID || v.image != nil {
-		return "", false
-	}
-	return v.html, true
 }
 
 func urlQueryEscape(s string) string { return template.URLQueryEscaper(s) }

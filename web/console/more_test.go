@@ -58,7 +58,7 @@ func TestMarkdownDownloadReadsBackAsTheSamePost(t *testing.T) {
 		"summary": {"A vigil on Friday"}, "link": {"https://camaca.example/vigil"}, "tags": {"vigil, human rights"},
 		"content_warning": {"child trafficking"}, "language": {"en"}, "text_mastodon": {"Vigil on Friday at 6pm"}, "skip_discord": {"1"},
 		"action": {"save"}})
-	if p := editor.post("/posts/"+id+"/schedule", url.Values{"csrf": {editor.csrf()}, "schedule_for": {"2031-05-02T18:00"}}); p.status != http.StatusSeeOther {
+	if p := editor.post("/posts/"+id+"/schedule", url.Values{"csrf": {editor.csrf()}, "revision": {editor.revision(id)}, "schedule_for": {"2031-05-02T18:00"}}); p.status != http.StatusSeeOther {
 		t.Fatalf("schedule: %d %s", p.status, p.body)
 	}
 	p := editor.get("/posts/" + id + "/markdown")
@@ -108,7 +108,7 @@ func TestSupportersPages(t *testing.T) {
 	if exp.status != 200 || !strings.Contains(exp.body, "sam@example.org") || !strings.HasPrefix(exp.header.Get("Content-Type"), "text/csv") {
 		t.Fatalf("export: %d %q", exp.status, exp.body)
 	}
-	if p := editor.post("/supporters/remove", url.Values{"csrf": {tok}, "email": {"sam@example.org"}}); p.status != 200 || !strings.Contains(p.body, "erased") {
+	if p := editor.post("/supporters/remove", url.Values{"csrf": {tok}, "email": {"sam@example.org"}, "confirm": {"yes"}}); p.status != 200 || !strings.Contains(p.body, "erased") {
 		t.Fatalf("remove: %d", p.status)
 	}
 	if _, err := subs.GetByEmail(ctx, "sam@example.org"); err == nil {
@@ -162,7 +162,7 @@ func TestBlueskyPreviewCountsGraphemes(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	bsky := bluesky.NewFormatter(bluesky.Config{Enabled: true}, channels.Campaign{Name: "CAMACA", Language: "en"})
-	b.c.opts.Render = func(p post.Post) []Rendering {
+	b.c.opts.Render = func(_ context.Context, p post.Post) []Rendering {
 		pl, err := bsky.Format(p)
 		return []Rendering{{Channel: "bluesky", Payload: pl, Err: err}}
 	}
@@ -181,8 +181,8 @@ func TestAuthorEditingAScheduledPostTakesItBackToDraft(t *testing.T) {
 	editor := b.browser(t).signedIn("editor@example.org")
 	id := author.newPost(url.Values{"title": {"Vigil"}, "action": {"submit"}})
 	etok := editor.csrf()
-	editor.post("/posts/"+id+"/approve", url.Values{"csrf": {etok}})
-	if p := editor.post("/posts/"+id+"/schedule", url.Values{"csrf": {etok}, "schedule_for": {"2031-05-02T18:00"}}); p.status != http.StatusSeeOther {
+	editor.post("/posts/"+id+"/approve", url.Values{"csrf": {etok}, "revision": {editor.revision(id)}})
+	if p := editor.post("/posts/"+id+"/schedule", url.Values{"csrf": {etok}, "revision": {editor.revision(id)}, "schedule_for": {"2031-05-02T18:00"}}); p.status != http.StatusSeeOther {
 		t.Fatalf("schedule: %d", p.status)
 	}
 	if p := author.post("/posts/"+id, url.Values{"csrf": {author.csrf()}, "title": {"Vigil (changed)"}, "action": {"save"}}); p.status != http.StatusSeeOther {
@@ -193,7 +193,7 @@ func TestAuthorEditingAScheduledPostTakesItBackToDraft(t *testing.T) {
 	if sp.State != store.PostDraft || !sp.Post.Draft || m.Workflow != WorkflowDraft {
 		t.Fatalf("after the author's edit: %s draft=%v workflow=%s", sp.State, sp.Post.Draft, m.Workflow)
 	}
-	if p := editor.post("/posts/"+id+"/publish", url.Values{"csrf": {etok}}); p.status != http.StatusForbidden {
+	if p := editor.post("/posts/"+id+"/publish", url.Values{"csrf": {etok}, "revision": {editor.revision(id)}}); p.status != http.StatusForbidden {
 		t.Fatalf("publishing the changed post without a new approval: %d", p.status)
 	}
 }
@@ -203,8 +203,31 @@ func TestPublishingADuplicateSaysSo(t *testing.T) {
 	b := setup(t)
 	editor := b.browser(t).signedIn("editor@example.org")
 	id := editor.newPost(url.Values{"title": {"Again"}, "link": {"https://camaca.example/already-out"}, "action": {"save"}})
-	p := editor.post("/posts/"+id+"/publish", url.Values{"csrf": {editor.csrf()}})
+	p := editor.post("/posts/"+id+"/publish", url.Values{"csrf": {editor.csrf()}, "revision": {editor.revision(id)}})
 	if p.status != 200 || !strings.Contains(p.body, "same link as feed:site:1") || !strings.Contains(p.body, "not sent: duplicate") {
 		t.Fatalf("publishing a duplicate: %d\n%s", p.status, p.body)
+	}
+}
+
+// TestPreviewFormatsUnderTheRequestContext: the console formats a preview
+// under its request's context (done once the reader has gone or the answer
+// is written), so that formatting stops with the request (issue 18).
+func TestPreviewFormatsUnderTheRequestContext(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	got := make(chan context.Context, 1)
+	b.c.opts.Render = func(ctx context.Context, p post.Post) []Rendering {
+		got <- ctx
+		return nil
+	}
+	editor := b.browser(t).signedIn("editor@example.org")
+	if p := editor.post("/preview", url.Values{"csrf": {editor.csrf()}, "title": {"Vigil"}, "body": {"text"}}); p.status != 200 {
+		t.Fatalf("preview: %d", p.status)
+	}
+	ctx := <-got
+	select {
+	case <-ctx.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the formatters' context outlives the request: formatting would go on after the reader left")
 	}
 }

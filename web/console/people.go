@@ -174,9 +174,9 @@ func (c *Console) forgot(w http.ResponseWriter, r *http.Request) {
 }
 
 // mailReset mails a reset link when email has an account. It runs after
-// the answer, on its own deadline.
+// the answer, on its own deadline, and stops with the daemon.
 func (c *Console) mailReset(email string) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(c.lifetime, time.Minute)
 	defer cancel()
 	token, err := c.opts.Users.NewResetLink(ctx, email)
 	if errors.Is(err, ErrNoUser) {

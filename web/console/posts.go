@@ -86,14 +86,23 @@ func (c *Console) meta(ctx context.Context, id string) (Meta, bool, error) {
 	return m, true, nil
 }
 
-// saveConsolePost writes the post, its workflow and an event in one transaction.
-func (c *Console) saveConsolePost(ctx context.Context, p post.Post, state store.PostState, m Meta, actor, action, detail string) error {
+// saveConsolePost writes the post, its workflow and an event in one
+// transaction. read, when not empty, is the revision the editor acted on
+// (Schedule, Publish): nothing is written when the post changed since.
+func (c *Console) saveConsolePost(ctx context.Context, p post.Post, state store.PostState, m Meta, actor, action, detail, read string) error {
 	now := c.opts.Now().UTC()
 	tx, err := c.db().BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("saving post %s: %w", p.ID, err)
 	}
 	defer tx.Rollback()
+	stored, err := c.holdPost(ctx, tx, p.ID, read)
+	if err != nil {
+		return err
+	}
+	if stored.State == store.PostPublished {
+		return errPublished // by the bot, since the page was read
+	}
 	if err := store.SavePostTx(ctx, tx, p, state, now); err != nil {
 		return err
 	}
@@ -121,14 +130,19 @@ func addEvent(ctx context.Context, db execer, postID string, at time.Time, actor
 	return nil
 }
 
-// setWorkflow changes only the workflow (approve), with its event.
-func (c *Console) setWorkflow(ctx context.Context, id string, wf Workflow, actor, action, detail string) error {
+// setWorkflow changes only the workflow (approve), with its event. read,
+// when not empty, is the revision the editor acted on (Approve): nothing is
+// written when the post changed since.
+func (c *Console) setWorkflow(ctx context.Context, id string, wf Workflow, actor, action, detail, read string) error {
 	now := c.opts.Now().UTC()
 	tx, err := c.db().BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
+	if _, err := c.holdPost(ctx, tx, id, read); err != nil {
+		return err
+	}
 	if _, err := tx.ExecContext(ctx, `UPDATE console_posts SET workflow = $1, updated_at = $2 WHERE post_id = $3`, string(wf), now, id); err != nil {
 		return fmt.Errorf("updating post %s: %w", id, err)
 	}

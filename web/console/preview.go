@@ -2,6 +2,7 @@ package console
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -39,16 +40,19 @@ type tootView struct {
 }
 
 type discordView struct {
-	Content     string
+	Content     template.HTML
 	Title       string
 	URL         string
-	Description string
+	Description template.HTML
 	Colour      string
 	Author      string
 	Footer      string
 	ImageSrc    template.URL
 	ImageAlt    string
-	Fields      []struct{ Name, Value string }
+	// ImageSpoiler: the image goes as a spoiler attachment (behind a
+	// content warning), blurred until clicked.
+	ImageSpoiler bool
+	Fields       []struct{ Name, Value string }
 }
 
 type emailView struct {
@@ -58,17 +62,22 @@ type emailView struct {
 
 // previewsFor renders a post on every channel. imageSrc, when set, shows a
 // picture not stored yet (a live preview of a chosen file).
-func (c *Console) previewsFor(s Session, p post.Post) []channelPreview {
-	return c.previews_(s, p, "")
+func (c *Console) previewsFor(ctx context.Context, s Session, p post.Post) []channelPreview {
+	return c.previews_(ctx, s, p, "")
 }
 
-func (c *Console) previews_(s Session, p post.Post, imageSrc string) []channelPreview {
+func (c *Console) previews_(ctx context.Context, s Session, p post.Post, imageSrc string) []channelPreview {
 	if c.opts.Render == nil {
 		return nil
 	}
 	var out []channelPreview
-	for _, r := range c.opts.Render(p) {
+	// Previewed as it will be sent: with the image's address built now.
+	p, mediaErr := c.uploads().Resolve(p)
+	for _, r := range c.opts.Render(ctx, p) {
 		cp := channelPreview{Channel: r.Channel, Type: cmp.Or(r.Type, r.Channel), Warnings: r.Payload.Warnings}
+		if r.Err == nil {
+			r.Err = mediaErr
+		}
 		if r.Err != nil {
 			cp.Error = r.Err.Error()
 			out = append(out, cp)
@@ -85,7 +94,7 @@ func (c *Console) previews_(s Session, p post.Post, imageSrc string) []channelPr
 		case "email":
 			var m struct{ Subject, Preheader, HTML string }
 			if json.Unmarshal(body, &m) == nil {
-				cp.Email = &emailView{Subject: m.Subject, Preheader: m.Preheader, Key: c.previews.put(s.User.ID, m.HTML)}
+				cp.Email = &emailView{Subject: m.Subject, Preheader: m.Preheader, Key: c.previews.put(s.User.ID, c.sameOrigin(m.HTML))}
 			}
 		}
 		if len(cp.Toots) == 1 && strings.Contains(cp.Toots[0].Text, "…") && !strings.Contains(p.Body+p.Title+p.Summary, "…") {
@@ -94,6 +103,7 @@ func (c *Console) previews_(s Session, p post.Post, imageSrc string) []channelPr
 		if p.Image != nil && strings.TrimSpace(p.Image.Alt) == "" && !mentions(cp.Warnings, "alt text") {
 			cp.Warnings = appendOnce(cp.Warnings, "The image has no alt text: people who use screen readers will not know what it shows. Describe it under Alt text.")
 		}
+		c.sameOriginImages(&cp)
 		if strings.TrimSpace(p.Link) == "" && r.Channel != "email" {
 			cp.Warnings = appendOnce(cp.Warnings, "The post has no link: readers cannot go on to read more on the campaign website.")
 		}
@@ -177,14 +187,17 @@ func discordOf(body []byte, imageSrc string) *discordView {
 			Image                   *struct{ URL, Description string }
 			Fields                  []struct{ Name, Value string }
 		}
+		Attachments []struct{ Filename, Description string }
+		Uploads     []struct{ URL, File string }
 	}
 	if json.Unmarshal(body, &m) != nil {
 		return nil
 	}
-	v := &discordView{Content: m.Content, Colour: "#5865f2"}
+	v := &discordView{Content: discordHTML(m.Content), Colour: "#5865f2"}
+	v.ImageSrc, v.ImageAlt, v.ImageSpoiler = discordAttachment(m.Attachments, m.Uploads, imageSrc)
 	if len(m.Embeds) > 0 {
 		e := m.Embeds[0]
-		v.Title, v.Description, v.Fields = e.Title, e.Description, e.Fields
+		v.Title, v.Description, v.Fields = e.Title, discordHTML(e.Description), e.Fields
 		if safeURL(e.URL) {
 			v.URL = e.URL
 		}
@@ -197,7 +210,7 @@ func discordOf(body []byte, imageSrc string) *discordView {
 		if e.Footer != nil {
 			v.Footer = e.Footer.Text
 		}
-		if e.Image != nil {
+		if e.Image != nil && !strings.HasPrefix(e.Image.URL, "attachment://") {
 			v.ImageAlt = e.Image.Description
 			v.ImageSrc = imageURL(imageSrc, e.Image.URL)
 		}
@@ -251,7 +264,7 @@ func (c *Console) livePreview(w http.ResponseWriter, r *http.Request, s Session)
 		key := c.previews.putImage(s.User.ID, data, ct)
 		p.Image = &post.Image{URL: strings.TrimRight(c.opts.PublicURL, "/") + "/preview/image/" + key, Alt: strings.TrimSpace(r.PostFormValue("alt"))}
 	}
-	previews := c.previews_(s, p, "")
+	previews := c.previews_(r.Context(), s, p, "")
 	if r.Header.Get("X-Crier-Fragment") == "1" {
 		secureHeaders(w)
 		c.renderFragment(w, r, "previews", map[string]any{"Previews": previews})
@@ -260,6 +273,7 @@ func (c *Console) livePreview(w http.ResponseWriter, r *http.Request, s Session)
 	f := c.formFromPost(p)
 	f.ID = r.PostFormValue("id")
 	f.ScheduleFor = r.PostFormValue("schedule_for")
+	f.Revision = r.PostFormValue("revision")
 	f.Problems = problems
 	c.render(w, r, s, "write", map[string]any{"Form": f, "New": f.ID == "", "Previews": previews})
 }

@@ -12,7 +12,7 @@ import (
 )
 
 // pageNames are the templates in templates/ that are whole pages.
-var pageNames = []string{"login", "posts", "write", "post", "calendar", "feeds", "supporters", "supporter", "import", "users", "forbidden"}
+var pageNames = []string{"login", "posts", "write", "post", "calendar", "feeds", "supporters", "supporter", "import", "users", "forbidden", "deletepost", "notfound", "confirm"}
 
 func (c *Console) funcs() template.FuncMap {
 	return template.FuncMap{
@@ -42,7 +42,7 @@ func (c *Console) funcs() template.FuncMap {
 func (c *Console) parseTemplates() error {
 	c.pages = map[string]*template.Template{}
 	for _, name := range pageNames {
-		t, err := template.New(name).Funcs(c.funcs()).ParseFS(templateFS, "templates/layout.html", "templates/previews.html", "templates/"+name+".html")
+		t, err := template.New(name).Funcs(c.funcs()).ParseFS(templateFS, "templates/layout.html", "templates/previews.html", "templates/postextras.html", "templates/"+name+".html")
 		if err != nil {
 			return fmt.Errorf("parsing console template %s: %w", name, err)
 		}
@@ -70,6 +70,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, s Session, name
 	data["Section"] = strings.Split(strings.TrimPrefix(path.Clean(r.URL.Path), "/"), "/")[0]
 	data["IsEditor"] = s.User.Role.Can(RoleEditor)
 	data["IsOwner"] = s.User.Role.Can(RoleOwner)
+	data["NothingSends"] = s.User.ID != 0 && c.nothingSends()
 	var buf bytes.Buffer
 	if err := c.pages[name].ExecuteTemplate(&buf, "layout", data); err != nil {
 		c.opts.Logger.Error("console: rendering page", "page", name, "err", err)

@@ -3,14 +3,10 @@ package console
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/crierhq/crier/subscribers"
@@ -46,13 +42,22 @@ func (c *Console) showSupporters(w http.ResponseWriter, r *http.Request, s Sessi
 			return
 		}
 	}
+	// An import of theirs the daemon stopped says so here too: its page
+	// may be long closed.
+	var interrupted, interruptedID string
+	if last, ok, err := c.lastImport(ctx, s.User.ID); err != nil {
+		c.opts.Logger.Error("console: reading the last import", "err", err)
+	} else if ok && last.State == importInterrupted {
+		interrupted, interruptedID = interruptedText(last), last.ID
+	}
 	w.WriteHeader(status)
-	c.render(w, r, s, "supporters", map[string]any{"Counts": []struct {
+	c.render(w, r, s, "supporters", map[string]any{"Interrupted": interrupted, "InterruptedID": interruptedID, "Counts": []struct {
 		Label string
 		N     int
 	}{{"Confirmed", counts[subscribers.Confirmed]}, {"Waiting for confirmation", counts[subscribers.Unconfirmed]},
 		{"Unsubscribed", counts[subscribers.Unsubscribed]}, {"Bounced", counts[subscribers.Bounced]}},
-		"Q": q, "Found": found, "Notice": notice, "Problem": problem, "AsOf": c.showTime(asOf)})
+		"Q": q, "Found": found, "Notice": notice, "Problem": problem, "AsOf": c.showTime(asOf),
+		"Erased": r.Form.Get("erased"), "CanReconfirm": c.opts.Reconfirm != nil})
 }
 
 // countCache keeps the supporters' counts by status: counting a million
@@ -101,54 +106,75 @@ func (cc *countCache) invalidate() {
 	cc.mu.Unlock()
 }
 
-// searchSupporters finds up to 50 supporters whose address starts with q
-// (addresses are stored lower-case; the range uses the unique index).
+// searchSupporters finds up to 50 supporters whose address or name
+// contains q (subscribers.Store.Search).
 func (c *Console) searchSupporters(ctx context.Context, q string) ([]subscribers.Subscriber, error) {
-	rows, err := c.db().QueryContext(ctx, `SELECT id FROM subscribers WHERE email >= $1 AND email < $2 ORDER BY email LIMIT 50`, q, q+"\U0010FFFF")
-	if err != nil {
-		return nil, err
-	}
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	var out []subscribers.Subscriber
-	for _, id := range ids {
-		sub, err := c.opts.Subscribers.Get(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, sub)
-	}
-	return out, nil
+	return c.opts.Subscribers.Search(ctx, q, 50)
 }
 
 func (c *Console) supporter(w http.ResponseWriter, r *http.Request, s Session) {
 	if c.noNewsletter(w, r, s) {
 		return
 	}
+	if sub, ok := c.pathSupporter(w, r); ok {
+		c.showSupporter(w, r, s, sub, "", "", http.StatusOK)
+	}
+}
+
+// pathSupporter reads the supporter the URL's {id} names; it answers 404
+// or 500 itself and reports false.
+func (c *Console) pathSupporter(w http.ResponseWriter, r *http.Request) (subscribers.Subscriber, bool) {
 	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	sub, err := c.opts.Subscribers.Get(r.Context(), id)
 	if errors.Is(err, subscribers.ErrNotFound) {
 		http.NotFound(w, r)
-		return
+		return sub, false
 	}
 	if err != nil {
 		c.serverError(w, r, "reading the supporter", err)
-		return
+		return sub, false
 	}
-	hist, err := c.opts.Subscribers.History(r.Context(), id)
+	return sub, true
+}
+
+// showSupporter renders a supporter's page with their consent history,
+// where a bounce's event says its reason in plain words.
+func (c *Console) showSupporter(w http.ResponseWriter, r *http.Request, s Session, sub subscribers.Subscriber, notice, problem string, status int) {
+	hist, err := c.opts.Subscribers.History(r.Context(), sub.ID)
 	if err != nil {
 		c.serverError(w, r, "reading the consent history", err)
 		return
 	}
-	c.render(w, r, s, "supporter", map[string]any{"Sub": sub, "History": hist})
+	w.WriteHeader(status)
+	c.render(w, r, s, "supporter", map[string]any{"Sub": sub, "History": hist, "Notice": notice, "Problem": problem,
+		"CanRestore": sub.Status == subscribers.Bounced && c.opts.Restore != nil})
+}
+
+// restoreSupporter asks a supporter a bounce dropped to confirm again: a
+// fresh confirmation mail; they are back on the list (with a new consent
+// event) only once they follow its link.
+func (c *Console) restoreSupporter(w http.ResponseWriter, r *http.Request, s Session) {
+	if c.noNewsletter(w, r, s) {
+		return
+	}
+	sub, ok := c.pathSupporter(w, r)
+	if !ok {
+		return
+	}
+	if c.opts.Restore == nil {
+		c.showSupporter(w, r, s, sub, "", "The newsletter cannot send mail: nothing was sent.", http.StatusConflict)
+		return
+	}
+	err := c.opts.Restore(r.Context(), sub.ID, "console: restored after a bounce by "+s.User.Email)
+	switch {
+	case errors.Is(err, subscribers.ErrInvalid):
+		c.showSupporter(w, r, s, sub, "", "Not sent: "+err.Error(), http.StatusUnprocessableEntity)
+	case err != nil:
+		c.serverError(w, r, "sending the confirmation mail", err)
+	default:
+		c.opts.Logger.Info("console: confirmation mail sent to restore a bounced supporter", "subscriber", sub.ID, "by", s.User.ID)
+		c.showSupporter(w, r, s, sub, "A confirmation mail went to "+sub.Email+": they are back on the list once they follow its link.", "", http.StatusOK)
+	}
 }
 
 func (c *Console) addSupporter(w http.ResponseWriter, r *http.Request, s Session) {
@@ -163,6 +189,10 @@ func (c *Console) addSupporter(w http.ResponseWriter, r *http.Request, s Session
 		Email: r.PostFormValue("email"), Name: strings.TrimSpace(r.PostFormValue("name")), Status: subscribers.Confirmed,
 		ConsentAt: c.opts.Now().UTC(), ConsentSource: "console: added by " + s.User.Email,
 	})
+	if errors.Is(err, subscribers.ErrSuppressed) {
+		c.showErased(w, r, s, r.PostFormValue("email"))
+		return
+	}
 	if err != nil {
 		c.showSupporters(w, r, s, "", "Not added: "+err.Error(), http.StatusUnprocessableEntity)
 		return
@@ -176,6 +206,18 @@ func (c *Console) removeSupporter(w http.ResponseWriter, r *http.Request, s Sess
 		return
 	}
 	email := r.PostFormValue("email")
+	if !confirmed(r) {
+		c.askFirst(w, r, s, question{
+			Title: "Remove and erase " + email + "?",
+			Consequences: []string{
+				"Their address, name and consent history are erased now. This cannot be undone.",
+				"A salted hash of the address is kept so that no import and no organiser can add it back by mistake. Only they can come back: by subscribing again and confirming, or through a confirmation mail an owner sends them from this page.",
+			},
+			Action: "/supporters/remove", Fields: map[string]string{"email": email},
+			Button: "Yes, remove and erase", Back: "/supporters", BackLabel: "Keep " + email,
+		})
+		return
+	}
 	err := c.opts.Subscribers.Delete(r.Context(), email)
 	switch {
 	case errors.Is(err, subscribers.ErrNotFound):
@@ -191,6 +233,52 @@ func (c *Console) removeSupporter(w http.ResponseWriter, r *http.Request, s Sess
 	}
 }
 
+// showErased refuses to add an address erased at its owner's request, and
+// offers an owner the one way back: a confirmation mail to that person.
+func (c *Console) showErased(w http.ResponseWriter, r *http.Request, s Session, email string) {
+	msg := "Not added: " + email + " was erased at its owner's request, so no organiser or import can add it back."
+	switch {
+	case c.opts.Reconfirm == nil:
+		msg += " They can subscribe again through the form."
+	case !s.User.Role.Can(RoleOwner):
+		msg += " If it was erased by mistake, an owner can send them a confirmation mail from this page."
+	}
+	r.Form.Set("erased", email)
+	c.showSupporters(w, r, s, "", msg, http.StatusUnprocessableEntity)
+}
+
+// reconfirmSupporter sends an erased address a fresh confirmation mail,
+// after asking: they are back on the list only when they confirm.
+func (c *Console) reconfirmSupporter(w http.ResponseWriter, r *http.Request, s Session) {
+	if c.noNewsletter(w, r, s) {
+		return
+	}
+	email := r.PostFormValue("email")
+	if c.opts.Reconfirm == nil {
+		c.refuse(w, r, s, "Crier cannot send confirmation mails from the console here; the person can subscribe again through the form.")
+		return
+	}
+	if !confirmed(r) {
+		c.askFirst(w, r, s, question{
+			Title: "Send " + email + " a confirmation mail?",
+			Consequences: []string{
+				"This address was erased at its owner's request. Crier mails them a link; only if they follow it are they back on the list, with their new consent recorded.",
+				"Do this only if the address was erased by mistake: the person asked to be forgotten.",
+			},
+			Action: "/supporters/reconfirm", Fields: map[string]string{"email": email},
+			Button: "Yes, send the confirmation mail", Back: "/supporters", BackLabel: "Do not send",
+		})
+		return
+	}
+	if err := c.opts.Reconfirm(r.Context(), email, s.User.Email); err != nil {
+		c.showSupporters(w, r, s, "", "No confirmation mail sent: "+err.Error(), http.StatusUnprocessableEntity)
+		return
+	}
+	c.opts.Logger.Info("console: confirmation mail sent to an erased address", "by", s.User.ID)
+	c.counts.invalidate()
+	c.showSupporters(w, r, s, "A confirmation mail is on its way to "+email+". They are back on the list only when they confirm.", "", http.StatusOK)
+}
+
 func (c *Console) exportSupporters(w http.ResponseWriter, r *http.Request, s Session) {
 	if c.noNewsletter(w, r, s) {
 		return
@@ -200,118 +288,4 @@ func (c *Console) exportSupporters(w http.ResponseWriter, r *http.Request, s Ses
 	if _, err := c.opts.Subscribers.Export(r.Context(), w, ""); err != nil {
 		c.opts.Logger.Error("console: exporting supporters", "err", err)
 	}
-}
-
-// importJob is a CSV import running in the background, followed by its page.
-type importJob struct {
-	ID       string
-	UserID   int64
-	Name     string
-	Size     int64
-	read     atomic.Int64
-	rows     atomic.Int64
-	mu       sync.Mutex
-	done     bool
-	err      error
-	report   subscribers.ImportReport
-	started  time.Time
-	finished time.Time
-}
-
-type imports struct {
-	mu sync.Mutex
-	m  map[string]*importJob
-}
-
-type countingReader struct {
-	r io.Reader
-	n *atomic.Int64
-}
-
-func (c countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n.Add(int64(n))
-	return n, err
-}
-
-const maxImportBytes = 200 << 20
-
-func (c *Console) importSupporters(w http.ResponseWriter, r *http.Request, s Session) {
-	if c.noNewsletter(w, r, s) {
-		return
-	}
-	file, hdr, err := r.FormFile("csv")
-	if err != nil {
-		c.showSupporters(w, r, s, "", "Choose a CSV file to import (at most 200 MB).", http.StatusUnprocessableEntity)
-		return
-	}
-	// Copy to a temporary file: the import outlives this request.
-	tmp, err := os.CreateTemp("", "crier-import-*.csv")
-	if err != nil {
-		file.Close()
-		c.serverError(w, r, "receiving the file", err)
-		return
-	}
-	size, err := io.Copy(tmp, file)
-	file.Close()
-	if err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		c.serverError(w, r, "receiving the file", err)
-		return
-	}
-	job := &importJob{ID: randomToken()[:16], UserID: s.User.ID, Name: hdr.Filename, Size: size, started: c.opts.Now()}
-	c.imports.mu.Lock()
-	c.imports.m[job.ID] = job
-	c.imports.mu.Unlock()
-	consented := r.PostFormValue("consented") != ""
-	go c.runImport(job, tmp, consented, s.User.Email)
-	http.Redirect(w, r, "/supporters/import/"+job.ID, http.StatusSeeOther)
-}
-
-func (c *Console) runImport(job *importJob, f *os.File, consented bool, by string) {
-	defer os.Remove(f.Name())
-	defer f.Close()
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		job.finish(subscribers.ImportReport{}, err, c.opts.Now())
-		return
-	}
-	rep, err := c.opts.Subscribers.Import(context.Background(), countingReader{f, &job.read}, subscribers.ImportOptions{
-		Source: "import:" + job.Name + " (console, " + by + ")", Consented: consented,
-		Progress: func(rows int) { job.rows.Store(int64(rows)) },
-	})
-	job.finish(rep, err, c.opts.Now())
-	c.counts.invalidate()
-}
-
-func (j *importJob) finish(rep subscribers.ImportReport, err error, now time.Time) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.done, j.err, j.report, j.finished = true, err, rep, now
-}
-
-func (c *Console) importStatus(w http.ResponseWriter, r *http.Request, s Session) {
-	c.imports.mu.Lock()
-	job := c.imports.m[r.PathValue("id")]
-	c.imports.mu.Unlock()
-	if job == nil || job.UserID != s.User.ID {
-		http.NotFound(w, r)
-		return
-	}
-	job.mu.Lock()
-	done, err, rep := job.done, job.err, job.report
-	job.mu.Unlock()
-	pct := 100
-	if !done && job.Size > 0 {
-		pct = int(job.read.Load() * 100 / job.Size)
-	}
-	data := map[string]any{"Job": job, "Done": done, "Percent": pct, "Rows": job.rows.Load(), "Report": rep}
-	if err != nil {
-		data["Error"] = fmt.Sprintf("The import stopped: %v", err)
-	}
-	if !done {
-		// Without script the page refreshes itself; with it, console.js polls.
-		w.Header().Set("Refresh", "2")
-	}
-	c.render(w, r, s, "import", data)
 }

@@ -154,8 +154,9 @@ type Users struct {
 	devKey []byte // see deviceKey
 }
 
-// Prepare brings the console's tables up to date without putting rows in
-// them (crier store copy's target).
+// Prepare brings the console's tables (users, sessions, the posts'
+// workflow and history, device keys, imports) up to date without putting
+// rows in them (crier store copy's target).
 func Prepare(ctx context.Context, db *sql.DB) error {
 	if err := migrate.Up(ctx, db, "console", usersSchema); err != nil {
 		return err
@@ -163,7 +164,10 @@ func Prepare(ctx context.Context, db *sql.DB) error {
 	if err := migrate.Up(ctx, db, "console-keys", keysSchema); err != nil {
 		return err
 	}
-	return migrate.Up(ctx, db, "console-tokens", tokensSchema)
+	if err := migrate.Up(ctx, db, "console-tokens", tokensSchema); err != nil {
+		return err
+	}
+	return prepareImports(ctx, db)
 }
 
 // OpenUsers brings the console's tables up to date and returns the user store.

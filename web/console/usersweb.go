@@ -50,6 +50,18 @@ func (c *Console) removeUser(w http.ResponseWriter, r *http.Request, s Session) 
 		c.showUsers(w, r, s, "", "You cannot remove yourself; ask another owner.", http.StatusUnprocessableEntity)
 		return
 	}
+	if !confirmed(r) {
+		c.askFirst(w, r, s, question{
+			Title: "Remove " + email + " from the console?",
+			Consequences: []string{
+				"They are signed out everywhere at once and can no longer sign in. The posts they wrote stay, with their name in the history.",
+				"To let them in again, an owner adds them anew with a new password.",
+			},
+			Action: "/users/remove", Fields: map[string]string{"email": email},
+			Button: "Yes, remove " + email, Back: "/users", BackLabel: "Keep " + email,
+		})
+		return
+	}
 	if err := c.opts.Users.Remove(r.Context(), email); err != nil {
 		c.userRefused(w, r, s, "removing the user", err)
 		return

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/channels/email"
 	"github.com/crierhq/crier/post"
 	"github.com/crierhq/crier/sqldb"
@@ -26,13 +27,14 @@ const (
 	stateScheduled listState = "scheduled"
 	stateSending   listState = "sending"
 	stateSent      listState = "sent"
+	stateLocal     listState = "local"
 	stateFailed    listState = "failed"
 	stateOther     listState = "other"
 )
 
 var listStates = []struct{ Value, Label string }{
 	{"", "All"}, {"draft", "Draft"}, {"review", "In review"}, {"approved", "Approved"}, {"scheduled", "Scheduled"},
-	{"sending", "Sending"}, {"sent", "Sent"}, {"failed", "Failed"},
+	{"sending", "Sending"}, {"sent", "Sent"}, {"local", "Saved locally, not sent"}, {"failed", "Failed"},
 }
 
 var listSources = []struct{ Value, Label string }{
@@ -45,6 +47,8 @@ const stateSQL = `CASE
 	WHEN p.state = 'published' THEN CASE
 		WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.post_id = p.id AND d.state = 'failed') THEN 'failed'
 		WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.post_id = p.id AND d.state <> 'sent') THEN 'sending'
+		WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.post_id = p.id)
+			AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.post_id = p.id AND NOT d.outbox) THEN 'local'
 		ELSE 'sent' END
 	WHEN p.state = 'scheduled' THEN 'scheduled'
 	WHEN cp.workflow = 'review' THEN 'review'
@@ -62,18 +66,25 @@ var stateWhere = map[listState]string{
 	stateFailed: `p.state = 'published' AND +p.id IN (SELECT post_id FROM deliveries WHERE state = 'failed')`,
 	stateSending: `p.state = 'published' AND +p.id IN (SELECT post_id FROM deliveries WHERE state IN ('pending', 'sending', 'unknown'))
 		AND +p.id NOT IN (SELECT post_id FROM deliveries WHERE state = 'failed')`,
-	stateSent:      `p.state = 'published' AND +p.id NOT IN (SELECT post_id FROM deliveries WHERE state <> 'sent')`,
+	stateSent: `p.state = 'published' AND +p.id NOT IN (SELECT post_id FROM deliveries WHERE state <> 'sent')
+		AND (+p.id IN (SELECT post_id FROM deliveries WHERE NOT outbox) OR +p.id NOT IN (SELECT post_id FROM deliveries))`,
+	stateLocal: `p.state = 'published' AND +p.id NOT IN (SELECT post_id FROM deliveries WHERE state <> 'sent')
+		AND +p.id IN (SELECT post_id FROM deliveries) AND +p.id NOT IN (SELECT post_id FROM deliveries WHERE NOT outbox)`,
 	stateScheduled: `p.state = 'scheduled'`,
 	stateReview:    `p.state = 'draft' AND cp.workflow = 'review'`,
 	stateApproved:  `p.state = 'draft' AND cp.workflow = 'approved'`,
 	stateDraft:     `p.state = 'draft' AND COALESCE(cp.workflow, 'draft') NOT IN ('review', 'approved')`,
 }
 
+// localMark marks a delivery only saved locally in the list's chips.
+const localMark = `CASE WHEN d.outbox THEN ':local' ELSE '' END`
+
 type listRow struct {
 	ID, Title, Source, SourceName string
 	State                         listState
 	PublishAt, UpdatedAt          time.Time
 	Deliveries                    string
+	Chips                         []chip
 }
 
 func (r listRow) StateLabel() string { return stateLabel(r.State) }
@@ -99,21 +110,28 @@ const pageSize = 50
 
 func (c *Console) postsList(w http.ResponseWriter, r *http.Request, s Session) {
 	q := r.URL.Query()
-	state, source := q.Get("state"), q.Get("source")
+	state, source, search := q.Get("state"), q.Get("source"), strings.TrimSpace(q.Get("q"))
 	page, _ := strconv.Atoi(q.Get("page"))
 	page = max(page, 1)
-	rows, more, err := c.listPosts(r.Context(), state, source, page)
+	rows, more, err := c.listPostsMatching(r.Context(), state, source, search, page)
 	if err != nil {
 		c.serverError(w, r, "listing posts", err)
 		return
 	}
-	c.render(w, r, s, "posts", map[string]any{"Rows": rows, "State": state, "Source": source, "States": listStates,
-		"Sources": listSources, "Page": page, "More": more,
-		"PrevURL": listURL(state, source, page-1), "NextURL": listURL(state, source, page+1)})
+	data := map[string]any{"Rows": rows, "State": state, "Source": source, "States": listStates,
+		"Sources": listSources, "Page": page, "More": more, "Q": search,
+		"PrevURL": listURL(state, source, search, page-1), "NextURL": listURL(state, source, search, page+1)}
+	if q.Get("deleted") != "" {
+		data["Notice"] = "The draft was deleted."
+	}
+	c.render(w, r, s, "posts", data)
 }
 
-func listURL(state, source string, page int) string {
+func listURL(state, source, search string, page int) string {
 	v := url.Values{}
+	if search != "" {
+		v.Set("q", search)
+	}
 	if state != "" {
 		v.Set("state", state)
 	}
@@ -132,8 +150,20 @@ func listURL(state, source string, page int) string {
 // listPosts reads one page of the posts list, newest first. Feed items only
 // recorded as seen (the back catalogue) are left out.
 func (c *Console) listPosts(ctx context.Context, state, source string, page int) ([]listRow, bool, error) {
+	return c.listPostsMatching(ctx, state, source, "", page)
+}
+
+// listPostsMatching is listPosts of the posts whose title or text contains
+// search (case-insensitively; all when it is empty).
+func (c *Console) listPostsMatching(ctx context.Context, state, source, search string, page int) ([]listRow, bool, error) {
 	where := []string{"p.state NOT IN ('seen')"}
 	var args []any
+	if search != "" {
+		args = append(args, sqldb.Contains(strings.ToLower(search)))
+		body := sqldb.DialectOf(c.db()).Pick(`json_extract(p.data, '$.body')`, `(p.data::json ->> 'body')`)
+		where = append(where, fmt.Sprintf(`(LOWER(p.title) LIKE $%[1]d %[2]s OR LOWER(COALESCE(%[3]s, '')) LIKE $%[1]d %[2]s)`,
+			len(args), sqldb.LikeEscape, body))
+	}
 	if source != "" {
 		args = append(args, source)
 		where = append(where, fmt.Sprintf("p.source_kind = $%d", len(args)))
@@ -159,7 +189,7 @@ func (c *Console) listPosts(ctx context.Context, state, source string, page int)
 			WHERE %s ORDER BY p.updated_at DESC, p.id DESC LIMIT $%d OFFSET $%d) AS page
 		JOIN posts p ON p.id = page.id LEFT JOIN console_posts cp ON cp.post_id = p.id
 		ORDER BY p.updated_at DESC, p.id DESC`, stateSQL,
-		sqldb.DialectOf(c.db()).Pick(`group_concat(d.channel || ':' || d.state, ' ')`, `string_agg(d.channel || ':' || d.state, ' ')`),
+		sqldb.DialectOf(c.db()).Pick(`group_concat(d.channel || ':' || d.state || `+localMark+`, ' ')`, `string_agg(d.channel || ':' || d.state || `+localMark+`, ' ')`),
 		strings.Join(where, " AND "), len(args)-1, len(args))
 	rows, err := c.db().QueryContext(ctx, query, args...)
 	if err != nil {
@@ -175,6 +205,7 @@ func (c *Console) listPosts(ctx context.Context, state, source string, page int)
 			return nil, false, fmt.Errorf("listing posts: %w", err)
 		}
 		x.State, x.Deliveries = listState(st), dels.String
+		x.Chips = c.chips(dels.String)
 		out = append(out, x)
 	}
 	more := len(out) > pageSize
@@ -188,8 +219,10 @@ func (c *Console) listPosts(ctx context.Context, state, source string, page int)
 type deliveryView struct {
 	store.Delivery
 	Problem, Fix string
-	Parts        []partView
-	Progress     *progress
+	// Local is why the delivery was only saved locally ("" when it left).
+	Local    string
+	Parts    []partView
+	Progress *progress
 }
 
 type partView struct {
@@ -197,7 +230,13 @@ type partView struct {
 	URL   string
 }
 
-type progress struct{ Sent, Failed, Total int }
+// progress is a newsletter send's counts; Warning tells organisers of a
+// sending problem (a domain refusing the mail as spam, a complaint rate
+// over the limit).
+type progress struct {
+	Sent, Failed, Total int
+	Warning             string
+}
 
 func (p progress) Percent() int {
 	if p.Total == 0 {
@@ -216,7 +255,7 @@ func (c *Console) renderPost(w http.ResponseWriter, r *http.Request, s Session, 
 	ctx := r.Context()
 	sp, err := c.opts.Store.Post(ctx, id)
 	if err != nil {
-		http.NotFound(w, r)
+		c.notFound(w, r, "no post has this id")
 		return
 	}
 	m, isConsole, err := c.meta(ctx, id)
@@ -232,13 +271,21 @@ func (c *Console) renderPost(w http.ResponseWriter, r *http.Request, s Session, 
 		c.serverError(w, r, "reading the deliveries", err)
 		return
 	}
+	previews := c.previewsFor(ctx, s, sp.Post)
+	typeOf := map[string]string{} // each enabled channel's type
+	for _, p := range previews {
+		typeOf[p.Channel] = p.Type
+	}
 	var views []deliveryView
 	live := false
 	for _, d := range dels {
 		live = live || d.State == store.DeliveryPending || d.State == store.DeliverySending
 		v := deliveryView{Delivery: d}
+		if d.Outbox && d.State == store.DeliverySent {
+			v.Local = c.localReason(d.Channel)
+		}
 		if d.LastError != "" && d.State != store.DeliverySent {
-			v.Problem, v.Fix = explain(d.Channel, d.LastError)
+			v.Problem, v.Fix = explain(d, typeOf[d.Channel])
 		}
 		v.Parts = c.parts(ctx, id, d.Channel)
 		if d.Channel == "email" {
@@ -262,11 +309,17 @@ func (c *Console) renderPost(w http.ResponseWriter, r *http.Request, s Session, 
 		"Post": sp.Post, "Stored": sp, "Meta": m, "IsConsole": isConsole, "Deliveries": views, "Events": events,
 		"State": state, "StateLabel": stateLabel(state), "Notice": notice, "CanGo": canGo,
 		"CanEdit":  isConsole && m.Workflow != WorkflowPublished && c.mayEdit(s, m),
-		"Previews": c.previewsFor(s, sp.Post), "ScheduleFor": c.defaultScheduleFor(sp.Post),
+		"Previews": previews, "ScheduleFor": c.defaultScheduleFor(sp.Post),
 		"HasNewsletter": c.opts.SendTest != nil,
+		// Approve, Schedule and Publish act on this version only.
+		"Revision": revision(sp.Post),
+		// An unscheduled post can go back to its time in one click.
+		"Reschedule": c.rescheduleAt(sp, m),
 		// While a delivery is under way the page's script follows it.
 		"Live": live || sp.State == store.PostScheduled && !sp.Post.PublishAt.After(c.opts.Now().Add(time.Minute)),
 	}
+	data["SentBack"] = lastSentBack(events, m)
+	data["CanDelete"] = isConsole && c.whyNotDeletable(s, sp, m) == ""
 	if notice != "" && strings.HasPrefix(notice, "The test copy could not") {
 		w.WriteHeader(http.StatusBadGateway)
 	}
@@ -294,8 +347,18 @@ func withSchedulePublish(events []Event, sp store.StoredPost) []Event {
 	return append(events[:i], append([]Event{e}, events[i:]...)...)
 }
 
+// rescheduleAt is the time an unscheduled post was going out, while it is
+// still to come; "" otherwise.
+func (c *Console) rescheduleAt(sp store.StoredPost, m Meta) string {
+	if m.Workflow != WorkflowCancelled || sp.State != store.PostDraft || !sp.Post.PublishAt.After(c.opts.Now()) {
+		return ""
+	}
+	return sp.Post.PublishAt.In(c.opts.Location).Format(datetimeLocal)
+}
+
 func (c *Console) defaultScheduleFor(p post.Post) string {
-	if !p.Draft && p.PublishAt.After(c.opts.Now()) {
+	// An unscheduled post keeps its time: it is offered again.
+	if p.PublishAt.After(c.opts.Now()) {
 		return p.PublishAt.In(c.opts.Location).Format(datetimeLocal)
 	}
 	return c.opts.Now().In(c.opts.Location).Add(time.Hour).Truncate(time.Hour).Format(datetimeLocal)
@@ -326,34 +389,45 @@ func (c *Console) newsletterProgress(ctx context.Context, postID string) *progre
 	}
 	for _, p := range ps {
 		if p.Ref == postID {
-			return &progress{Sent: p.Sent, Failed: p.Failed, Total: p.Total}
+			return &progress{Sent: p.Sent, Failed: p.Failed, Total: p.Total, Warning: p.Warning}
 		}
 	}
 	return nil
 }
 
-// explain turns a delivery's last error into plain words and the fix.
-func explain(channel, msg string) (problem, fix string) {
-	low := strings.ToLower(msg)
-	switch {
-	case strings.Contains(low, "401") || strings.Contains(low, "unauthorized") || strings.Contains(low, "invalid token") || strings.Contains(low, "access token"):
-		return "The " + channel + " account refused Crier's credentials.", "Check the token in the environment (see docs/" + channel + ".md), restart Crier, then press Retry."
-	case strings.Contains(low, "403") || strings.Contains(low, "forbidden") || strings.Contains(low, "missing permissions"):
-		return "Crier is not allowed to post there.", "Give the account or bot permission to post in that channel, then press Retry."
-	case strings.Contains(low, "404") || strings.Contains(low, "unknown channel"):
-		return "The " + channel + " destination does not exist.", "Check the channel or instance address in config.yaml, then press Retry."
-	case strings.Contains(low, "422") || strings.Contains(low, "validation"):
-		return "The " + channel + " server refused the post's content.", "Edit what the message says in the error below (too long, bad image), then press Retry."
-	case strings.Contains(low, "rate"):
-		return channel + " asked Crier to slow down.", "Nothing to do: Crier tries again by itself."
-	case strings.Contains(low, "gave up"):
-		return "Crier tried several times and the " + channel + " server kept failing.", "Check that the service is up, then press Retry."
-	case strings.Contains(low, "ambiguous") || strings.Contains(low, "timeout") || strings.Contains(low, "deadline"):
-		return "Crier could not tell whether " + channel + " received the post.", "Crier checks before sending again; press Retry if it stays failed."
-	case strings.Contains(low, "connection refused") || strings.Contains(low, "no such host") || strings.Contains(low, "dial"):
-		return "Crier could not reach the " + channel + " server.", "Check the address in config.yaml and the network, then press Retry."
+// explain says in plain words what the class of a delivery's last failure
+// (the engine's channels.Kind, recorded in the ledger) means and what to do;
+// the error itself names the detail. typ is the channel's type, whose page
+// in docs/ explains its settings.
+func explain(d store.Delivery, typ string) (problem, fix string) {
+	ch, docs := d.Channel, "docs/"+docsPage(typ)
+	switch d.ErrorKind {
+	case channels.KindPermanent.String():
+		return "The " + ch + " server refused the post, so Crier will not try again by itself.",
+			"Fix what the error below names (most often the account's token or permissions, see " + docs + ", or the post's content), then press Retry."
+	case channels.KindRateLimited.String():
+		return ch + " asked Crier to slow down.", "Nothing to do: Crier tries again by itself."
+	case channels.KindAmbiguous.String():
+		return "Crier could not tell whether " + ch + " received the post.", "Crier checks before sending again; press Retry if it stays failed."
+	case channels.KindTemporary.String():
+		if d.State != store.DeliveryFailed {
+			return "The last attempt to reach " + ch + " failed.", "Nothing to do yet: Crier tries again by itself."
+		}
+		return "Crier tried several times and the " + ch + " server kept failing or could not be reached.",
+			"Check that the service is up and that its address in config.yaml is right (see " + docs + "), then press Retry."
 	}
-	return "The last attempt to deliver to " + channel + " failed.", "Read the error below; fix what it names, then press Retry."
+	return "The last attempt to deliver to " + ch + " failed.", "Read the error below; fix what it names, then press Retry."
+}
+
+// docsPage is the page of docs/ about a channel type.
+func docsPage(typ string) string {
+	switch typ {
+	case "mastodon", "discord", "bluesky":
+		return typ + ".md"
+	case "email":
+		return "newsletter.md"
+	}
+	return "configuration.md"
 }
 
 // safeURL admits only http(s) links into href attributes.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"html/template"
 	"io"
 	"net/http"
 	"net/url"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/internal/media"
 	"github.com/crierhq/crier/post"
 )
 
@@ -27,19 +29,29 @@ var imageTypes = map[string]string{"image/png": ".png", "image/jpeg": ".jpg", "i
 
 // postForm is the write form's content.
 type postForm struct {
-	ID             string
-	Title          string
-	Body           string
-	Summary        string
-	Link           string
-	Tags           string
-	Alt            string
-	ImageURL       string
+	ID       string
+	Title    string
+	Body     string
+	Summary  string
+	Link     string
+	Tags     string
+	Alt      string
+	ImageURL string
+	// ImageName is the console upload the post shows (a hidden field), so
+	// that an image accepted by a refused form is still there when the
+	// corrected form is sent.
+	ImageName      string
 	ContentWarning string
 	Language       string
 	ScheduleFor    string
-	Channels       []channelForm
-	Problems       map[string]string
+	// GoingOut is when a scheduled post goes out, for the Save button
+	// that says so; "" for a draft.
+	GoingOut string
+	Channels []channelForm
+	Problems map[string]string
+	// Revision is the stored post the form was opened on (revision):
+	// Schedule and Publish from the form are refused if it changed since.
+	Revision string
 }
 
 type channelForm struct {
@@ -53,9 +65,13 @@ func (c *Console) formFromPost(p post.Post) postForm {
 		ContentWarning: p.ContentWarning, Language: p.Language}
 	if p.Image != nil {
 		f.Alt, f.ImageURL = p.Image.Alt, p.Image.URL
+		if name := c.uploadName(p.Image); name != "" {
+			f.ImageName, f.ImageURL = name, media.Ref(name)
+		}
 	}
 	if !p.PublishAt.IsZero() && !p.Draft {
 		f.ScheduleFor = p.PublishAt.In(c.opts.Location).Format(datetimeLocal)
+		f.GoingOut = p.PublishAt.In(c.opts.Location).Format("Mon 2 Jan 15:04")
 	}
 	for _, name := range c.opts.Publisher.ChannelNames() {
 		f.Channels = append(f.Channels, channelForm{Name: name, Text: p.Channels[name].Text, Skip: p.Channels[name].Skip})
@@ -97,6 +113,9 @@ func (c *Console) postFromForm(r *http.Request, p post.Post) (post.Post, map[str
 	}
 	if len(p.Channels) == 0 {
 		p.Channels = nil
+	}
+	if img := c.uploadedImage(r.PostFormValue("image_name")); img != nil {
+		p.Image = img // chosen in a form that was refused, or the post's own
 	}
 	if alt := strings.TrimSpace(r.PostFormValue("alt")); p.Image != nil {
 		p.Image.Alt = alt
@@ -145,8 +164,30 @@ func (c *Console) saveUpload(r *http.Request) (*post.Image, error) {
 	if err := os.WriteFile(path, data, 0o640); err != nil {
 		return nil, fmt.Errorf("storing the image: %w", err)
 	}
-	return &post.Image{URL: strings.TrimRight(c.opts.PublicURL, "/") + "/media/" + name, File: path}, nil
+	// Stored by name: the address is built when the post is sent.
+	return &post.Image{URL: media.Ref(name)}, nil
 }
+
+// uploads finds the console's uploads and builds their addresses.
+func (c *Console) uploads() media.Resolver {
+	return media.Resolver{PublicURL: c.opts.PublicURL, Dir: filepath.Join(c.opts.DataDir, "uploads")}
+}
+
+// uploadedImage is the image of an upload named in a form, nil when the
+// name is not one of the console's stored uploads.
+func (c *Console) uploadedImage(name string) *post.Image {
+	if !media.ValidName(name) {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(c.uploads().Dir, name)); err != nil {
+		return nil
+	}
+	return &post.Image{URL: media.Ref(name)}
+}
+
+// uploadName is the name of the console upload an image is, "" for an
+// image from elsewhere.
+func (c *Console) uploadName(img *post.Image) string { return c.uploads().Name(img) }
 
 // media serves an uploaded image (public: Discord and mail readers load it).
 func (c *Console) media(w http.ResponseWriter, r *http.Request) {
@@ -189,7 +230,9 @@ func (c *Console) editPost(w http.ResponseWriter, r *http.Request, s Session) {
 		c.refuse(w, r, s, "This post has been published; it can no longer be changed.")
 		return
 	}
-	c.render(w, r, s, "write", map[string]any{"Form": c.formFromPost(sp.Post), "Meta": m, "Previews": c.previewsFor(s, sp.Post)})
+	f := c.formFromPost(sp.Post)
+	f.Revision = revision(sp.Post)
+	c.render(w, r, s, "write", map[string]any{"Form": f, "Meta": m, "Previews": c.previewsFor(r.Context(), s, sp.Post)})
 }
 
 func (c *Console) mayEdit(s Session, m Meta) bool {
@@ -202,7 +245,7 @@ func (c *Console) loadConsolePost(w http.ResponseWriter, r *http.Request) (store
 	id := r.PathValue("id")
 	sp, err := c.opts.Store.Post(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
-		http.NotFound(w, r)
+		c.notFound(w, r, "no post has this id")
 		return sp, Meta{}, false
 	}
 	if err != nil {
@@ -230,10 +273,17 @@ func (c *Console) savePost(w http.ResponseWriter, r *http.Request, s Session) {
 	ctx := r.Context()
 	action := r.PostFormValue("action")
 	var (
-		p     post.Post
-		m     Meta
-		isNew = r.PathValue("id") == ""
+		p      post.Post
+		m      Meta
+		isNew  = r.PathValue("id") == ""
+		stored string // the stored post's revision
 	)
+	if !isNew {
+		// A post never saved (a form refused before its first save, or
+		// opened before this was fixed) is saved as new, never lost.
+		_, err := c.opts.Store.Post(ctx, r.PathValue("id"))
+		isNew = errors.Is(err, store.ErrNotFound)
+	}
 	if isNew {
 		p = post.Post{ID: newPostID(), Draft: true}
 		p.Source = post.Source{Kind: Kind, Name: "console", Key: p.ID, Ref: "/posts/" + p.ID}
@@ -251,8 +301,9 @@ func (c *Console) savePost(w http.ResponseWriter, r *http.Request, s Session) {
 			c.refuse(w, r, s, "This post has been published; it can no longer be changed.")
 			return
 		}
-		p, m = sp.Post, meta
+		p, m, stored = sp.Post, meta, revision(sp.Post)
 	}
+	read := r.PostFormValue("revision")
 	if (action == "schedule" || action == "publish") && !s.User.Role.Can(RoleEditor) {
 		c.refuse(w, r, s, "Only an editor can schedule or publish a post. Submit it for review instead.")
 		return
@@ -272,12 +323,27 @@ func (c *Console) savePost(w http.ResponseWriter, r *http.Request, s Session) {
 			problems["schedule_for"] = err.Error()
 		}
 	}
+	done, goesOut := map[string]string{"schedule": "scheduled", "publish": "published"}[action]
+	if !isNew && goesOut && read != stored && len(problems) == 0 {
+		// The editor's text stays in the form, over the post as it is now.
+		problems["revision"] = msgChanged
+		if err := c.recordChanged(ctx, p.ID, s.User.Email, done, &changedError{Read: read, Now: stored}); err != nil {
+			c.serverError(w, r, "recording the refusal", err)
+			return
+		}
+		read = stored
+	}
 	if len(problems) > 0 {
 		f := c.formFromPost(p)
 		f.ScheduleFor = r.PostFormValue("schedule_for")
+		f.Revision = read
+		f.Alt = strings.TrimSpace(r.PostFormValue("alt")) // kept when the image is refused
 		f.Problems = problems
+		if isNew {
+			f.ID = "" // never saved: the corrected form creates it
+		}
 		w.WriteHeader(http.StatusUnprocessableEntity)
-		c.render(w, r, s, "write", map[string]any{"Form": f, "New": isNew, "Meta": m})
+		c.render(w, r, s, "write", map[string]any{"Form": f, "New": isNew, "Meta": m, "Previews": c.previewsFor(ctx, s, p)})
 		return
 	}
 	verb := "edited"
@@ -297,7 +363,14 @@ func (c *Console) savePost(w http.ResponseWriter, r *http.Request, s Session) {
 	}
 	// Only a scheduled post is waiting to go out; every other one is a draft.
 	p.Draft = state != store.PostScheduled
-	if err := c.saveConsolePost(ctx, p, state, m, s.User.Email, verb, ""); err != nil {
+	if !goesOut || isNew {
+		read = "" // only Schedule and Publish depend on what was read
+	}
+	err = c.saveConsolePost(ctx, p, state, m, s.User.Email, verb, "", read)
+	if c.refusedAsChanged(w, r, s, p.ID, done, err) {
+		return
+	}
+	if err != nil {
 		c.serverError(w, r, "saving the post", err)
 		return
 	}
@@ -341,4 +414,25 @@ func (c *Console) parseWhen(v string) (time.Time, error) {
 func (c *Console) refuse(w http.ResponseWriter, r *http.Request, s Session, msg string) {
 	w.WriteHeader(http.StatusForbidden)
 	c.render(w, r, s, "forbidden", map[string]any{"Message": msg})
+}
+
+// sameOrigin makes the addresses of uploads (and of pictures chosen for a
+// preview) in s relative, so that the console's previews show them however
+// the console was opened (localhost, another port), not only at public_url.
+func (c *Console) sameOrigin(s string) string {
+	base := strings.TrimRight(c.opts.PublicURL, "/")
+	if base == "" {
+		return s
+	}
+	return strings.NewReplacer(base+media.Prefix, media.Prefix, base+"/preview/image/", "/preview/image/").Replace(s)
+}
+
+// sameOriginImages is sameOrigin for a preview's pictures.
+func (c *Console) sameOriginImages(cp *channelPreview) {
+	for i := range cp.Toots {
+		cp.Toots[i].ImageSrc = template.URL(c.sameOrigin(string(cp.Toots[i].ImageSrc)))
+	}
+	if cp.Discord != nil {
+		cp.Discord.ImageSrc = template.URL(c.sameOrigin(string(cp.Discord.ImageSrc)))
+	}
 }

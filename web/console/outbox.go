@@ -1,0 +1,90 @@
+package console
+
+import (
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/channels/outbox"
+)
+
+// A delivery to a channel without an account is rendered to the outbox
+// folder: "sent" then means saved on this machine, and the console must
+// never show it as sent to anyone.
+
+// localReason says why a channel only saves locally, for "Saved locally,
+// not sent (…)"; a channel that sends now was in outbox mode when it got
+// the post.
+func (c *Console) localReason(channel string) string {
+	if why, ok := c.opts.Outbox[channel]; ok && why != "" {
+		return why
+	}
+	if _, ok := c.opts.Outbox[channel]; ok {
+		return "no account connected"
+	}
+	return "the channel had no account when the post went out"
+}
+
+// nothingSends reports whether every configured channel only saves
+// locally: then every page says so.
+func (c *Console) nothingSends() bool {
+	names := c.opts.Publisher.ChannelNames()
+	for _, n := range names {
+		if _, ok := c.opts.Outbox[n]; !ok {
+			return false
+		}
+	}
+	return len(names) > 0
+}
+
+// chip is one channel's delivery in the posts list.
+type chip struct {
+	Channel, State string
+	// Local is why the delivery was only saved locally; "" when it left.
+	Local string
+}
+
+// chips reads the list's "channel:state[:local]" pairs.
+func (c *Console) chips(deliveries string) []chip {
+	var out []chip
+	for _, f := range strings.Fields(deliveries) {
+		parts := strings.Split(f, ":")
+		if len(parts) < 2 {
+			continue
+		}
+		ch := chip{Channel: parts[0], State: parts[1]}
+		if len(parts) > 2 && ch.State == string(store.DeliverySent) {
+			ch.Local = c.localReason(ch.Channel)
+		}
+		out = append(out, ch)
+	}
+	return out
+}
+
+var channelNameRe = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// savedCopy shows what a delivery that only saved locally wrote to the
+// outbox folder: the payload that would have been sent.
+func (c *Console) savedCopy(w http.ResponseWriter, r *http.Request, s Session) {
+	id, channel := r.PathValue("id"), r.PathValue("channel")
+	d, err := c.opts.Store.Delivery(r.Context(), id, channel)
+	if errors.Is(err, store.ErrNotFound) || err == nil && !d.Outbox || !channelNameRe.MatchString(channel) {
+		c.notFound(w, r, "this post was not saved locally for "+channel)
+		return
+	}
+	if err != nil {
+		c.serverError(w, r, "reading the delivery", err)
+		return
+	}
+	data, err := os.ReadFile(filepath.Join(c.opts.OutboxDir, channel, outbox.FileBase(id)+".json"))
+	if err != nil {
+		c.notFound(w, r, "the saved copy is no longer in the outbox folder ("+c.opts.OutboxDir+")")
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write(data)
+}
