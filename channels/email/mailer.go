@@ -104,6 +104,12 @@ func SendTest(ctx context.Context, cfg Config, campaign channels.Campaign, p pos
 	if err != nil {
 		return err
 	}
+	return sendAlone(ctx, cfg, msg)
+}
+
+// sendAlone signs msg when DKIM is configured and sends it on a client
+// and connection of its own (a test copy, an account mail).
+func sendAlone(ctx context.Context, cfg Config, msg *gomail.Msg) error {
 	dk, err := cfg.dkimSigner()
 	if err != nil {
 		return err
@@ -115,8 +121,7 @@ func SendTest(ctx context.Context, cfg Config, campaign channels.Campaign, p pos
 	if err != nil {
 		return err
 	}
-	s := &Sender{client: client}
-	return s.sendOne(ctx, msg)
+	return (&Sender{client: client}).sendOne(ctx, msg)
 }
 
 // outboxMailer writes confirmation mails as .eml files when there is no SMTP

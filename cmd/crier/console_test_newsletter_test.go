@@ -52,12 +52,7 @@ channels:
     link_secret: ${TEST_LINK_SECRET}
 `, addr, base, mp.SMTPHost, mp.SMTPPort)), 0o644)
 	const editor = "ed.editor@camaca.example"
-	old := passwordInput
-	passwordInput = strings.NewReader("editor's long passphrase\n")
-	if code, out, errOut := runCrier(t, dir, "users", "add", editor, "--role", "editor", "--password-stdin"); code != 0 {
-		t.Fatalf("users add: %s %s", out, errOut)
-	}
-	passwordInput = old
+	addConsoleUser(t, dir, editor, "editor", "editor's long passphrase")
 
 	startDaemon(t, cfg, base+"/healthz", http.DefaultClient)
 

@@ -86,12 +86,13 @@ func (app *App) mountConsole(ctx context.Context, srv *web.Server, st *store.Sto
 			return nl.Reconfirm(ctx, id, cfg.HTTP.PublicURL, by, time.Now())
 		}
 	}
+	accountMail := app.accountMailer()
 	c, err := console.New(console.Options{
 		Users: users, Store: st, Publisher: b, Render: render,
 		Subscribers: subs, SendTest: sendTest, Reconfirm: reconfirm, Restore: restore, Feeds: feeds, RequireApproval: cfg.Console.RequireApproval,
 		Outbox: local, OutboxDir: cfg.DataPath("outbox"),
 		PublicURL: cfg.HTTP.PublicURL, DataDir: cfg.DataPath(), Location: cfg.Location(), Campaign: cfg.Campaign.Name,
-		Logger: app.Logger, ClientIP: clientIP, Lifetime: ctx,
+		Logger: app.Logger, ClientIP: clientIP, Lifetime: ctx, AccountMail: accountMail,
 	})
 	if err != nil {
 		return nil, err
@@ -153,6 +154,26 @@ func sendReconfirmation(ctx context.Context, nl *subscribers.Newsletter, publicU
 	if err := nl.Mailer.SendConfirmation(ctx, sub, nl.Signer.ConfirmURL(publicURL, sub, now)); err != nil {
 		_ = nl.Store.ReleaseConfirmationMail(ctx, sub.ID)
 		return fmt.Errorf("sending the confirmation mail: %w", err)
+	}
+	return nil
+}
+
+// accountSender is a channel that can mail a console account its links
+// (the newsletter, through its SMTP server).
+type accountSender interface {
+	SendAccountMail(ctx context.Context, c channels.Campaign, to, subject, text string) error
+}
+
+// accountMailer sends the console's password-reset and invitation mails
+// through the enabled newsletter's SMTP server; nil when there is none, and
+// the console then says so.
+func (app *App) accountMailer() console.AccountMailer {
+	for _, inst := range channels.Enabled(app.Instances) {
+		if a, ok := inst.Settings.(accountSender); ok && inst.Settings.HasCredentials() {
+			return func(ctx context.Context, to, subject, text string) error {
+				return a.SendAccountMail(ctx, app.campaign(), to, subject, text)
+			}
+		}
 	}
 	return nil
 }

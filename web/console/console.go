@@ -104,6 +104,10 @@ type Options struct {
 	// (a supporters' import) stops when it ends. Nil means never; Stop
 	// ends that work too.
 	Lifetime context.Context
+
+	// AccountMail sends password-reset and invitation links; nil when no
+	// mail server is configured (owners then set passwords themselves).
+	AccountMail AccountMailer
 }
 
 // Console is the organisers' web console.
@@ -116,6 +120,7 @@ type Console struct {
 	imports  *imports
 	counts   countCache
 	lifetime context.Context
+	people   *forgotLimit
 }
 
 // Mounter is where the console mounts its routes (web.Server).
@@ -155,7 +160,7 @@ func New(opts Options) (*Console, error) {
 		}
 	}
 	c := &Console{opts: opts, throttle: newThrottle(opts.Now), previews: newPreviewCache(opts.Now),
-		imports: &imports{m: map[string]context.CancelFunc{}}, lifetime: opts.Lifetime}
+		imports: &imports{m: map[string]context.CancelFunc{}}, lifetime: opts.Lifetime, people: newForgotLimit()}
 	if err := c.parseTemplates(); err != nil {
 		return nil, err
 	}
@@ -166,7 +171,7 @@ func New(opts Options) (*Console, error) {
 // Mount adds the console's routes to the server: the console at / and its
 // pages, assets and uploaded images.
 func (c *Console) Mount(m Mounter) {
-	for _, p := range routePatterns {
+	for _, p := range append(routePatterns, peopleRoutePatterns...) {
 		m.Handle(p, c.mux)
 	}
 }
@@ -226,6 +231,7 @@ func (c *Console) routes() {
 	mux.Handle("POST /users", c.auth(RoleOwner, c.addUser))
 	mux.Handle("POST /users/remove", c.auth(RoleOwner, c.removeUser))
 	mux.Handle("POST /users/role", c.auth(RoleOwner, c.setRole))
+	c.peopleRoutes(mux)
 	// Anything else under the console's sections gets a page that explains.
 	for _, p := range []string{"/posts/", "/preview/", "/supporters/", "/users/"} {
 		mux.Handle(p, c.auth(RoleAuthor, c.unknownPage))

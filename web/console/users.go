@@ -164,6 +164,9 @@ func Prepare(ctx context.Context, db *sql.DB) error {
 	if err := migrate.Up(ctx, db, "console-keys", keysSchema); err != nil {
 		return err
 	}
+	if err := migrate.Up(ctx, db, "console-tokens", tokensSchema); err != nil {
+		return err
+	}
 	return prepareImports(ctx, db)
 }
 
@@ -333,7 +336,8 @@ func (u *Users) keepingAnOwner(ctx context.Context, email string, staysOwner boo
 	return tx.Commit()
 }
 
-// SetPassword replaces a user's password and signs them out everywhere.
+// SetPassword replaces a user's password and signs them out everywhere;
+// their password-reset links stop working.
 func (u *Users) SetPassword(ctx context.Context, email, password string) error {
 	if err := CheckPassword(password); err != nil {
 		return err
@@ -347,6 +351,10 @@ func (u *Users) SetPassword(ctx context.Context, email, password string) error {
 		return ErrNoUser
 	}
 	_, err = u.db.ExecContext(ctx, `DELETE FROM console_sessions WHERE user_id = (SELECT id FROM console_users WHERE email = $1)`, email)
+	if err == nil {
+		// A reset link mailed before this change must not undo it.
+		_, err = u.db.ExecContext(ctx, `DELETE FROM console_tokens WHERE email = $1 AND purpose = $2`, email, string(purposeReset))
+	}
 	return err
 }
 

@@ -15,12 +15,22 @@ func (c *Console) showUsers(w http.ResponseWriter, r *http.Request, s Session, n
 		c.serverError(w, r, "listing users", err)
 		return
 	}
+	invites, err := c.opts.Users.Invitations(r.Context())
+	if err != nil {
+		c.serverError(w, r, "listing invitations", err)
+		return
+	}
 	w.WriteHeader(status)
-	c.render(w, r, s, "users", map[string]any{"Users": users, "Notice": notice, "Problem": problem,
-		"Roles": []Role{RoleAuthor, RoleEditor, RoleOwner}})
+	c.render(w, r, s, "users", map[string]any{"Users": users, "Invitations": invites, "Notice": notice, "Problem": problem,
+		"Roles": []Role{RoleAuthor, RoleEditor, RoleOwner}, "CanMail": c.canMail()})
 }
 
 func (c *Console) addUser(w http.ResponseWriter, r *http.Request, s Session) {
+	if c.canMail() {
+		// Nobody but the person should know their password: invite them.
+		c.showUsers(w, r, s, "", "Invite people by mail: they choose their own password.", http.StatusUnprocessableEntity)
+		return
+	}
 	email, role := r.PostFormValue("email"), Role(r.PostFormValue("role"))
 	u, err := c.opts.Users.Add(r.Context(), email, role, r.PostFormValue("password"))
 	if err != nil {

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/crierhq/crier/internal/testpeers/mailpit"
+)
+
+// TestConsoleForgotPasswordThroughMailpit: "Forgot your password?" on the
+// daemon's console mails a link through the newsletter's real SMTP server
+// (Mailpit) to the user, and the link sets a new password they can sign in
+// with; an address without an account gets the same answer and no mail.
+func TestConsoleForgotPasswordThroughMailpit(t *testing.T) {
+	const editor = "ed.editor@camaca.example"
+	base, mp := startMailingConsole(t, editor, "editor", "editor's long passphrase")
+
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, Timeout: 20 * time.Second}
+	tokenRe := regexp.MustCompile(`name="login_token" value="([^"]+)"`)
+	forgot := func(email string) string {
+		m := tokenRe.FindStringSubmatch(get(t, browser, base+"/forgot"))
+		if m == nil {
+			t.Fatal("no form on /forgot with a mail server configured")
+		}
+		return postForm(t, browser, base+"/forgot", url.Values{"login_token": {m[1]}, "email": {email}})
+	}
+	if a, b := forgot("nobody@camaca.example"), forgot(editor); a != b || !strings.Contains(b, "a link is on its way") {
+		t.Fatalf("answers differ:\n%s\n---\n%s", a, b)
+	}
+	var got []mailpit.Summary
+	waitFor(t, "the reset mail in Mailpit", 30*time.Second, func() bool {
+		got, _ = mp.Messages(context.Background())
+		return len(got) > 0
+	})
+	time.Sleep(500 * time.Millisecond) // room for a stray mail to the unknown address
+	got, _ = mp.Messages(context.Background())
+	if len(got) != 1 || got[0].To[0].Address != editor {
+		t.Fatalf("Mailpit has %+v; want one mail to %s", got, editor)
+	}
+	msg, err := mp.Message(context.Background(), got[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg.HTML != "" || !strings.Contains(msg.Subject, "CAMACA console") {
+		t.Errorf("the reset mail should be plain text about the CAMACA console: subject %q, HTML %d bytes", msg.Subject, len(msg.HTML))
+	}
+	link := regexp.MustCompile(regexp.QuoteMeta(base) + `/reset/[A-Za-z0-9_-]+`).FindString(msg.Text)
+	if link == "" {
+		t.Fatalf("no reset link in the mail:\n%s", msg.Text)
+	}
+	const pw = "a brand new passphrase"
+	if body := postForm(t, browser, link, url.Values{"password": {pw}, "confirm": {pw}}); !strings.Contains(body, "Password changed") {
+		t.Fatalf("setting the password:\n%s", body)
+	}
+	m := tokenRe.FindStringSubmatch(get(t, browser, base+"/login"))
+	resp, err := (&http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).
+		PostForm(base+"/login", url.Values{"login_token": {m[1]}, "email": {editor}, "password": {pw}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("signing in with the new password: %d", resp.StatusCode)
+	}
+}
+
+func postForm(t *testing.T, c *http.Client, u string, form url.Values) string {
+	t.Helper()
+	resp, err := c.PostForm(u, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// addConsoleUser adds a console user with crier users add, the password
+// given on standard input.
+func addConsoleUser(t *testing.T, dir, email, role, password string) {
+	t.Helper()
+	old := passwordInput
+	defer func() { passwordInput = old }()
+	passwordInput = strings.NewReader(password + "\n")
+	if code, out, errOut := runCrier(t, dir, "users", "add", email, "--role", role, "--password-stdin"); code != 0 {
+		t.Fatalf("users add: %s %s", out, errOut)
+	}
+}
+
+// startMailingConsole runs the daemon with its console and the newsletter
+// sending through a Mailpit, with one console user; it returns the
+// console's address and the Mailpit.
+func startMailingConsole(t *testing.T, email, role, password string) (string, *mailpit.Server) {
+	t.Helper()
+	cleanEnv(t)
+	mp := mailpit.Start(t, mailpit.Options{})
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	base := "http://" + addr
+	t.Setenv("TEST_LINK_SECRET", "0123456789abcdef0123456789abcdef")
+	cfg := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`campaign: {name: CAMACA, website: https://camaca.example}
+http: {listen: %q, public_url: %q}
+channels:
+  mastodon: {enabled: false}
+  discord: {enabled: false}
+  email:
+    mode: send
+    smtp: {host: %q, port: %d, tls: none}
+    from: "CAMACA <news@camaca.example>"
+    link_secret: ${TEST_LINK_SECRET}
+`, addr, base, mp.SMTPHost, mp.SMTPPort)), 0o644)
+	addConsoleUser(t, dir, email, role, password)
+	startDaemon(t, cfg, base+"/healthz", http.DefaultClient)
+	return base, mp
+}
