@@ -202,6 +202,74 @@ var phraseRules = []phraseRule{
 	{ReasonMailerError, []string{"mailer error", "program exited", "x-unix", "unknown mailer", "exit code", "exited with"}},
 }
 
+// addressRule is a mail system's own wording for a missing address,
+// with the code it comes with when the words alone are too common.
+type addressRule struct {
+	code, phrase, who string
+	// notData: the wording is also a filter's when it answered DATA.
+	notData bool
+}
+
+// addressRules are wordings that name a missing address whatever SMTP
+// command they answered, as sisimai's per-MTA and per-host modules read
+// them: only these systems use them, and never for a filter.
+var addressRules = []addressRule{
+	{"", "not listed in domino directory", "Lotus Domino", false},
+	{"", "not listed in public name & address book", "Lotus Notes", false},
+	{"", "no se encuentra en el directorio de domino", "Lotus Domino", false},
+	{"", "non répertorié dans l'annuaire domino", "Lotus Domino", false},
+	{"", "000c05a6", "Exchange 2003 (unknown recipient)", false},
+	{"", "resolver.adr.recipnotfound", "Exchange", false},
+	{"", "resolver.adr.exrecipnotfound", "Exchange", false},
+	{"5.4.1", "recipient address rejected: access denied", "Microsoft 365", false},
+	{"5.5.0", "requested action not taken: mailbox unavailable", "Outlook.com", false},
+	{"", "because the address couldn't be found", "Google Workspace", false},
+	{"", "invalid final delivery userid", "IMail", false},
+	{"", "no valid recipients for this mm", "Verizon", false},
+	{"", "requested action not taken: no such user here", "Verizon", false},
+	{"", "no mailbox here by that name", "qmail", false},
+	{"", "does not like recipient.", "qmail", false},
+	{"", "inactive email address", "iCloud", false},
+	{"", "dd this user doesn't have a ", "Yahoo", false},
+	// au and ezweb name the address when it is missing ("550
+	// <a@ezweb.ne.jp>: User unknown") and leave it out when their
+	// user's filter refused ("550 : User unknown").
+	{"", ">: user unknown", "au/ezweb", true},
+}
+
+// addressVerdict is hard when text holds a mail system's own wording for
+// a missing address.
+func addressVerdict(text, status string) (Verdict, bool) {
+	p, who := addressWording(strings.ToLower(text), status)
+	if p == "" {
+		return Verdict{}, false
+	}
+	return Verdict{Class: ClassHard, Reason: ReasonUserUnknown, Rule: fmt.Sprintf("%q is %s's wording for a missing address", p, who)}, true
+}
+
+// franceTelecom finds Orange's and La Poste's reply codes (OFR_416,
+// LPN007_416): 416 is their unknown recipient.
+var franceTelecom = regexp.MustCompile(`\b(?:lpn|lpnaaa|ofr|ouk)(?:_\d{3}|\d{3}[-_]\d{3})\b`)
+
+// addressWording finds a mail system's own wording for a missing
+// address in text (lower-case), and says whose it is.
+func addressWording(lower, status string) (string, string) {
+	lower = strings.Join(strings.Fields(lower), " ")
+	code := specificCode(lower)
+	for _, r := range addressRules {
+		if r.notData && smtpStage(lower, r.phrase) == "data" {
+			continue
+		}
+		if strings.Contains(lower, r.phrase) && (r.code == "" || r.code == code || r.code == status) {
+			return r.phrase, r.who
+		}
+	}
+	if m := franceTelecom.FindString(lower); strings.HasSuffix(m, "416") {
+		return m, "Orange/La Poste"
+	}
+	return "", ""
+}
+
 // reasonFromText finds the first rule whose words the diagnostic holds.
 func reasonFromText(lower string) (Reason, string) {
 	if lower == "" {
@@ -282,32 +350,50 @@ var enhancedCode = regexp.MustCompile(`(?:^|[^\d.])([245]\.\d{1,3}\.\d{1,3})(?:\
 // replyCode finds an SMTP reply code starting a reply ("550 ", "550-").
 var replyCode = regexp.MustCompile(`(?:^|[^\d.:/-])([45][0-5]\d)(?:[ -]|$)`)
 
-// repliedToData says whether the reply holding phrase answered the
-// message itself (DATA) rather than the recipient (RCPT), where the
-// report says so: Postfix after the reply ("in reply to end of DATA
-// command"), some filters before it ("SMTP command: DATA"). A sendmail
-// transcript's ">>> DATA" is no evidence: with pipelining the RCPT
-// replies come after it.
-func repliedToData(text, phrase string) bool {
-	lower := asciiLower(text)
+// smtpStage says which SMTP command the reply holding phrase answered,
+// where the report says so: "rcpt", "data", "mail", "helo" or "" (not
+// said). Postfix names it after the reply ("in reply to end of DATA
+// command", "[RCPT_TO]"); Exim, qmail and sendmail transcripts before it
+// ("after RCPT TO:<a>:", "did not like our RCPT TO", ">>> DATA"), filters
+// as "SMTP command: DATA". Before the reply, the last command named
+// counts: a pipelining client sends DATA before the RCPT replies come,
+// and a reply read after DATA is the message refused, as sisimai reads it.
+func smtpStage(text, phrase string) string {
+	lower := strings.Join(strings.Fields(asciiLower(text)), " ")
 	for off := 0; phrase != "" && off < len(lower); {
 		at := strings.Index(lower[off:], phrase)
 		if at < 0 {
-			return false
+			break
 		}
 		at += off
 		off = at + len(phrase)
-		if m := inReplyTo.FindStringSubmatch(lower[at:min(len(lower), at+400)]); m != nil {
-			return strings.Contains(m[1], "data")
+		after := lower[at:min(len(lower), off+300)]
+		if m := stageAfter.FindStringSubmatch(after); m != nil {
+			return stageName(m[1])
 		}
-		if i := strings.LastIndex(lower[:at], "smtp command"); i >= 0 && at-i < 200 {
-			return strings.Contains(lower[i:at], "data")
+		if ms := stageBefore.FindAllStringSubmatch(lower[max(0, at-600):at], -1); ms != nil {
+			return stageName(ms[len(ms)-1][1])
 		}
 	}
-	return false
+	return ""
 }
 
-var inReplyTo = regexp.MustCompile(`in reply to ((end of )?[a-z]+)`)
+var (
+	stageAfter  = regexp.MustCompile(`(?:in reply to (?:the )?|\[|\bin |for )(rcpt|end of data|data|mail from|mail|ehlo|helo)\b`)
+	stageBefore = regexp.MustCompile(`(?:>>> ?|\bafter (?:the )?|smtp command:? ?|following |\bour |smtp:)(rcpt|end of data|data|mail from|ehlo|helo)\b`)
+)
+
+func stageName(cmd string) string {
+	switch {
+	case strings.HasPrefix(cmd, "rcpt"):
+		return "rcpt"
+	case strings.HasSuffix(cmd, "data"):
+		return "data"
+	case strings.HasPrefix(cmd, "mail"):
+		return "mail"
+	}
+	return "helo"
+}
 
 // Verdict is the decision about one recipient, with the evidence used.
 type Verdict struct {
@@ -325,7 +411,6 @@ type Verdict struct {
 // reason, then the words of the text about the recipient, then a code in
 // that text. Nothing found is soft.
 func judge(status, diag, text string) Verdict {
-	all := diag + "\n" + text
 	if strings.HasPrefix(strings.ToLower(strings.TrimSpace(diag)), "x-unix") {
 		// The local delivery program failed, whatever it printed.
 		return Verdict{Class: ClassSoft, Reason: ReasonMailerError, Rule: "a local delivery program failed (X-Unix diagnostic)"}
@@ -334,26 +419,32 @@ func judge(status, diag, text string) Verdict {
 	if sender := senderCode(code) || senderCode(status); sender {
 		// X.1.7 and X.1.8 name the sender's address: whatever the words,
 		// the address refused is Crier's own.
-		return verdictFor(ReasonRejected, "status "+status+code+" is about the sender's address", "", status, all)
+		return verdictFor(ReasonRejected, "status "+status+code+" is about the sender's address", "", status, diag, text)
+	}
+	if v, ok := addressVerdict(diag, status); ok {
+		return v
 	}
 	if r, p := reasonFromText(strings.ToLower(diag)); r != "" {
-		return verdictFor(r, fmt.Sprintf("the reply says %q", p), p, status, all)
+		return verdictFor(r, fmt.Sprintf("the reply says %q", p), p, status, diag, text)
 	}
 	if reasonFromCode(code) != "" {
 		rule := "the reply's own code " + code
 		if status != "" && code != status {
 			rule += " (over the report's Status " + status + ")"
 		}
-		return verdictFor(reasonFromCode(code), rule, "", status, all)
+		return verdictFor(reasonFromCode(code), rule, "", status, diag, text)
 	}
 	if r := reasonFromCode(status); r != "" {
-		return verdictFor(r, "status "+status, "", status, all)
+		return verdictFor(r, "status "+status, "", status, diag, text)
+	}
+	if v, ok := addressVerdict(text, status); ok {
+		return v
 	}
 	if r, p := reasonFromText(strings.ToLower(text)); r != "" {
-		return verdictFor(r, fmt.Sprintf("the report's text says %q", p), p, status, all)
+		return verdictFor(r, fmt.Sprintf("the report's text says %q", p), p, status, diag, text)
 	}
 	if code = specificCode(text); reasonFromCode(code) != "" {
-		return verdictFor(reasonFromCode(code), "the code in the report's text "+code, "", status, all)
+		return verdictFor(reasonFromCode(code), "the code in the report's text "+code, "", status, diag, text)
 	}
 	if status != "" || code != "" {
 		return Verdict{Class: ClassSoft, Reason: ReasonUndefined, Rule: "status " + status + code + " names no reason: soft"}
@@ -388,26 +479,56 @@ func specificCode(s string) string {
 	return ""
 }
 
-func verdictFor(r Reason, rule, phrase, status, diag string) Verdict {
-	if r == ReasonUserUnknown && (status == "5.2.0" || status == "4.2.0") && !ownCode(diag, status) {
-		// The reporting server mapped a bare "unknown" reply to X.2.0, a
-		// mailbox that refused (filter settings), not a missing one.
-		r, rule = ReasonFiltered, rule+", but status "+status+" says the mailbox refused it (a filter)"
-	}
-	if r == ReasonUserUnknown && repliedToData(diag, phrase) {
-		// Refused once the message was sent: a content filter speaking,
-		// not a missing mailbox (an address is checked at RCPT).
-		r, rule = ReasonFiltered, rule+", but only after the message was sent (DATA)"
+func verdictFor(r Reason, rule, phrase, status, diag, text string) Verdict {
+	if r == ReasonUserUnknown {
+		r, rule = addressOrFilter(rule, phrase, status, diag, text)
 	}
 	v := Verdict{Class: ClassSoft, Reason: r, Rule: rule}
 	if r.Hard() {
 		v.Class = ClassHard
 	}
 	// A null-MX style refusal is only final when the reply is permanent.
-	if r == ReasonNotAccept && (strings.HasPrefix(status, "4") || strings.HasPrefix(replyOf(diag), "4")) {
+	if r == ReasonNotAccept && (strings.HasPrefix(status, "4") || strings.HasPrefix(replyOf(diag+"\n"+text), "4")) {
 		v.Class = ClassSoft
 	}
 	return v
+}
+
+// addressOrFilter decides whether words like "user unknown" are about
+// the address (hard) or a filter answering with them (soft), as sisimai
+// does: they are about the address when a code says so (X.1.0, X.1.1,
+// X.1.3), or when the reply answered RCPT TO, the command that names the
+// address. A reply to DATA is the message refused; and a reply to no
+// command named, with no code saying so, is a mailbox's filter refusing
+// in the same words as often as a missing mailbox: soft, never drop a
+// supporter on it.
+func addressOrFilter(rule, phrase, status, diag, text string) (Reason, string) {
+	code := specificCode(diag)
+	if code == "" || strings.HasSuffix(code, ".0.0") {
+		code = status
+	}
+	stage := smtpStage(diag+"\n"+text, phrase)
+	if p, who := addressWording(strings.ToLower(text), status); p != "" {
+		return ReasonUserUnknown, rule + fmt.Sprintf(", and %q is %s's wording for a missing address", p, who)
+	}
+	switch {
+	case addressCode(code):
+		return ReasonUserUnknown, rule + ", and code " + code + " says the address is bad"
+	case stage == "rcpt":
+		return ReasonUserUnknown, rule + ", in reply to RCPT TO"
+	case stage != "":
+		return ReasonFiltered, rule + ", but in reply to " + strings.ToUpper(stage) + ", not to the recipient (a filter)"
+	case code != "":
+		return ReasonFiltered, rule + ", but code " + code + " says the mailbox refused it, and no reply to RCPT TO shows the address unknown (a filter)"
+	}
+	return ReasonFiltered, rule + ", but neither a code nor a reply to RCPT TO shows the address unknown (a filter)"
+}
+
+// addressCode says whether an enhanced code is about the destination
+// address (X.1.x; Microsoft adds its own, 5.1.351 unknown recipient),
+// not the sender's (X.1.7, X.1.8).
+func addressCode(c string) bool {
+	return strings.HasPrefix(c, "5.1.") && !senderCode(c)
 }
 
 func replyOf(diag string) string {
