@@ -484,7 +484,7 @@ func (p *parser) dsnReport(rep *Report, rcpts []Recipient, human string) {
 	lower := asciiLower(human)
 	for i := range rep.Recipients {
 		r := &rep.Recipients[i]
-		block := textBlock(human, lower, r.Address, rcpts)
+		block := leadParagraph(human, lower, r.Address, rcpts) + "\n" + textBlock(human, lower, r.Address, rcpts)
 		switch {
 		case r.Action == "failed" || r.Action == "expired" || (r.Action == "" && strings.HasPrefix(r.Status, "5")):
 			rep.Kind = KindBounce
@@ -527,6 +527,28 @@ func textBlock(human, lower, addr string, all []Recipient) string {
 		}
 	}
 	return clip(human[start:end], maxJudged)
+}
+
+// leadParagraph is the short paragraph just above the line naming addr
+// when no other recipient is named before it: notices that state the
+// reason once, above the addresses ("The user(s) account is disabled.").
+func leadParagraph(human, lower, addr string, all []Recipient) string {
+	at := strings.Index(lower, addr)
+	if at < 0 || addr == "" {
+		return ""
+	}
+	before := lower[:strings.LastIndexByte(lower[:at], '\n')+1]
+	for _, o := range all {
+		if o.Address != "" && strings.Contains(before, o.Address) {
+			return ""
+		}
+	}
+	end := len(strings.TrimRight(before, "\r\n\t "))
+	start := max(strings.LastIndex(before[:end], "\n\n"), strings.LastIndex(before[:end], "\n\r\n"))
+	if start < 0 || end-start > 200 {
+		return ""
+	}
+	return human[start:end]
 }
 
 // textRecipients reads the failed addresses and the reasons from a bounce

@@ -158,10 +158,10 @@ var phraseRules = []phraseRule{
 		"mailbox currently suspended", "is terminated", "discontinued", "no longer accepts mail"}},
 	{ReasonHasMoved, []string{"has moved", "address has changed", "no longer at this address", "moved to",
 		"not forwarded"}},
+	// A failed DNS lookup reported as such may pass: network trouble.
+	{ReasonNetworkError, []string{"dns error", "dns lookup", "host not found, try again", "temporary lookup failure", "lookup of"}},
 	{ReasonNotAccept, []string{"does not accept mail", "accepts no mail", "null mx", "nullmx", "not accept any",
 		"mail receiving disabled", "no mx record", "not accepting any mail", "host not found"}},
-	// A failed DNS lookup reported as such may pass: network trouble.
-	{ReasonNetworkError, []string{"dns error", "dns lookup", "temporary lookup failure", "lookup of"}},
 	{ReasonHostUnknown, []string{"find a mail exchanger", "host unknown", "unknown host", "domain not found", "no such domain",
 		"domain does not exist", "domain doesn't exist", "unrouteable", "unroutable", "name or service not known",
 		"host or domain name not found", "domain name not found", "unknown domain", "domain must exist",
@@ -206,35 +206,29 @@ var phraseRules = []phraseRule{
 // with the code it comes with when the words alone are too common.
 type addressRule struct {
 	code, phrase, who string
-	// notData: the wording is also a filter's when it answered DATA.
-	notData bool
 }
 
 // addressRules are wordings that name a missing address whatever SMTP
 // command they answered, as sisimai's per-MTA and per-host modules read
 // them: only these systems use them, and never for a filter.
 var addressRules = []addressRule{
-	{"", "not listed in domino directory", "Lotus Domino", false},
-	{"", "not listed in public name & address book", "Lotus Notes", false},
-	{"", "no se encuentra en el directorio de domino", "Lotus Domino", false},
-	{"", "non répertorié dans l'annuaire domino", "Lotus Domino", false},
-	{"", "000c05a6", "Exchange 2003 (unknown recipient)", false},
-	{"", "resolver.adr.recipnotfound", "Exchange", false},
-	{"", "resolver.adr.exrecipnotfound", "Exchange", false},
-	{"5.4.1", "recipient address rejected: access denied", "Microsoft 365", false},
-	{"5.5.0", "requested action not taken: mailbox unavailable", "Outlook.com", false},
-	{"", "because the address couldn't be found", "Google Workspace", false},
-	{"", "invalid final delivery userid", "IMail", false},
-	{"", "no valid recipients for this mm", "Verizon", false},
-	{"", "requested action not taken: no such user here", "Verizon", false},
-	{"", "no mailbox here by that name", "qmail", false},
-	{"", "does not like recipient.", "qmail", false},
-	{"", "inactive email address", "iCloud", false},
-	{"", "dd this user doesn't have a ", "Yahoo", false},
-	// au and ezweb name the address when it is missing ("550
-	// <a@ezweb.ne.jp>: User unknown") and leave it out when their
-	// user's filter refused ("550 : User unknown").
-	{"", ">: user unknown", "au/ezweb", true},
+	{"", "not listed in domino directory", "Lotus Domino"},
+	{"", "not listed in public name & address book", "Lotus Notes"},
+	{"", "no se encuentra en el directorio de domino", "Lotus Domino"},
+	{"", "non répertorié dans l'annuaire domino", "Lotus Domino"},
+	{"", "000c05a6", "Exchange 2003 (unknown recipient)"},
+	{"", "resolver.adr.recipnotfound", "Exchange"},
+	{"", "resolver.adr.exrecipnotfound", "Exchange"},
+	{"5.4.1", "recipient address rejected: access denied", "Microsoft 365"},
+	{"5.5.0", "requested action not taken: mailbox unavailable", "Outlook.com"},
+	{"", "because the address couldn't be found", "Google Workspace"},
+	{"", "invalid final delivery userid", "IMail"},
+	{"", "no valid recipients for this mm", "Verizon"},
+	{"", "requested action not taken: no such user here", "Verizon"},
+	{"", "no mailbox here by that name", "qmail"},
+	{"", "does not like recipient.", "qmail"},
+	{"", "inactive email address", "iCloud"},
+	{"", "dd this user doesn't have a ", "Yahoo"},
 }
 
 // addressVerdict is hard when text holds a mail system's own wording for
@@ -247,6 +241,11 @@ func addressVerdict(text, status string) (Verdict, bool) {
 	return Verdict{Class: ClassHard, Reason: ReasonUserUnknown, Rule: fmt.Sprintf("%q is %s's wording for a missing address", p, who)}, true
 }
 
+// kddiUnknown is au's and ezweb's reply for a missing address ("550
+// <a@ezweb.ne.jp>: User unknown"); their user's filter leaves the
+// address out ("550 : User unknown").
+var kddiUnknown = regexp.MustCompile(`@(?:[a-z0-9-]+\.)*(?:ezweb\.ne\.jp|au\.com)>: user unknown`)
+
 // franceTelecom finds Orange's and La Poste's reply codes (OFR_416,
 // LPN007_416): 416 is their unknown recipient.
 var franceTelecom = regexp.MustCompile(`\b(?:lpn|lpnaaa|ofr|ouk)(?:_\d{3}|\d{3}[-_]\d{3})\b`)
@@ -257,12 +256,12 @@ func addressWording(lower, status string) (string, string) {
 	lower = strings.Join(strings.Fields(lower), " ")
 	code := specificCode(lower)
 	for _, r := range addressRules {
-		if r.notData && smtpStage(lower, r.phrase) == "data" {
-			continue
-		}
 		if strings.Contains(lower, r.phrase) && (r.code == "" || r.code == code || r.code == status) {
 			return r.phrase, r.who
 		}
+	}
+	if m := kddiUnknown.FindString(lower); m != "" {
+		return m, "au/ezweb"
 	}
 	if m := franceTelecom.FindString(lower); strings.HasSuffix(m, "416") {
 		return m, "Orange/La Poste"
@@ -512,6 +511,8 @@ func addressOrFilter(rule, phrase, status, diag, text string) (Reason, string) {
 		return ReasonUserUnknown, rule + fmt.Sprintf(", and %q is %s's wording for a missing address", p, who)
 	}
 	switch {
+	case stage == "mail":
+		return ReasonRejected, rule + ", but in reply to MAIL FROM: about the sender's address"
 	case addressCode(code):
 		return ReasonUserUnknown, rule + ", and code " + code + " says the address is bad"
 	case stage == "rcpt":
