@@ -415,7 +415,11 @@ func (p *parser) classify(rep *Report, h mail.Header) {
 	fromDaemon := daemonFrom.MatchString(from) || daemonFrom.MatchString(addrOf(from))
 	evidence := p.embedded || originalRx.MatchString(human) || failureWords.MatchString(human) ||
 		enhancedCode.MatchString(human) || replyCode.MatchString(human)
-	looksBounce := h.Get("X-Failed-Recipients") != "" ||
+	// Notices are sent from the null sender (RFC 5321 section 4.5.5): one
+	// that returns the original and says it failed is a bounce, whatever
+	// its From says ("no-reply@...").
+	nullSender := strings.TrimSpace(h.Get("Return-Path")) == "<>" && p.embedded && failureWords.MatchString(human)
+	looksBounce := h.Get("X-Failed-Recipients") != "" || nullSender ||
 		(fromDaemon && (bounceSubj.MatchString(subj) || delaySubj.MatchString(subj) || evidence)) ||
 		((bounceSubj.MatchString(subj) || delaySubj.MatchString(subj)) && evidence)
 	if !looksBounce {
@@ -511,7 +515,7 @@ func textBlock(human, lower, addr string, all []Recipient) string {
 	if at < 0 || addr == "" {
 		return ""
 	}
-	start := strings.LastIndexByte(lower[:at], '\n') + 1
+	start := transcriptAbove(lower, strings.LastIndexByte(lower[:at], '\n')+1)
 	// Only the judged length is looked at, so that many recipients in a
 	// long text cost in proportion to its size.
 	end := min(len(lower), max(start+maxJudged, at+len(addr)))
@@ -549,6 +553,22 @@ func leadParagraph(human, lower, addr string, all []Recipient) string {
 		return ""
 	}
 	return human[start:end]
+}
+
+// transcriptAbove moves start up over the SMTP transcript lines just
+// above it (sendmail's "While talking to", ">>> MAIL From:", "<<< 501
+// ..."): the reply that failed an address is written above the line
+// naming it.
+func transcriptAbove(lower string, start int) int {
+	for start > 0 {
+		prev := strings.LastIndexByte(lower[:start-1], '\n') + 1
+		line := strings.TrimSpace(lower[prev : start-1])
+		if !strings.HasPrefix(line, ">>> ") && !strings.HasPrefix(line, "<<< ") && !strings.HasPrefix(line, "while talking to ") {
+			break
+		}
+		start = prev
+	}
+	return start
 }
 
 // textRecipients reads the failed addresses and the reasons from a bounce

@@ -133,7 +133,7 @@ var phraseRules = []phraseRule{
 	{ReasonBlocked, []string{"blacklist", "blocklist", "block list", "black list", "spamhaus", "spamcop", "dnsbl", " rbl",
 		"sorbs", "barracudacentral", "your ip", "ip address blocked", "ip address rejected", "sending ip", "client host rejected", "sending ip", "dynamic ip",
 		"listed at", "banned", "helo command rejected", "not accepting connections",
-		"connection refused by", "refused to talk", "go away", "abuse", "open proxy", "host network not allowed",
+		"connection refused by", "refused to talk", "go away", "abuse", "open proxy", "open relay", "host network not allowed",
 		"blocked using", "blocked by", "blocked -", "blocked because", "has been blocked", "access denied, banned",
 		"your host", "your server", "confirm this mail server"}},
 	{ReasonVirus, []string{"virus", "malware", "infected", "harmful", "phishing"}},
@@ -161,7 +161,7 @@ var phraseRules = []phraseRule{
 	// A failed DNS lookup reported as such may pass: network trouble.
 	{ReasonNetworkError, []string{"dns error", "dns lookup", "host not found, try again", "temporary lookup failure", "lookup of"}},
 	{ReasonNotAccept, []string{"does not accept mail", "accepts no mail", "null mx", "nullmx", "not accept any",
-		"mail receiving disabled", "no mx record", "not accepting any mail", "host not found"}},
+		"mail receiving disabled", "no mx record", "not accepting network messages", "not accepting any mail", "host not found"}},
 	{ReasonHostUnknown, []string{"find a mail exchanger", "host unknown", "unknown host", "domain not found", "no such domain",
 		"domain does not exist", "domain doesn't exist", "unrouteable", "unroutable", "name or service not known",
 		"host or domain name not found", "domain name not found", "unknown domain", "domain must exist",
@@ -300,7 +300,7 @@ func reasonFromCode(code string) Reason {
 		return ReasonHostUnknown
 	case "5.1.6", "5.7.17", "5.7.18":
 		return ReasonHasMoved
-	case "5.1.10", "5.7.27":
+	case "5.1.10", "5.7.27", "5.3.2":
 		return ReasonNotAccept
 	case "5.1.7", "5.1.8", "4.1.7", "4.1.8":
 		return ReasonRejected
