@@ -502,8 +502,22 @@ func (p *parser) dsnReport(rep *Report, rcpts []Recipient, human string) {
 		default:
 			r.Verdict = Verdict{Class: ClassNone, Rule: "action " + r.Action}
 		}
+		if r.Class == ClassHard && len(rcpts) == 1 {
+			r.Verdict = contradicted(r.Verdict, human)
+		}
 		r.Hard = r.Class == ClassHard
 	}
+}
+
+// contradicted makes a hard verdict soft when the notice written for
+// people names a state of the mailbox instead (full, suspended): the
+// evidence disagrees, and a supporter is not dropped on a disagreement.
+func contradicted(v Verdict, human string) Verdict {
+	r, p := reasonFromText(strings.ToLower(clip(human, maxJudged)))
+	if r != ReasonMailboxFull && r != ReasonSuspend {
+		return v
+	}
+	return Verdict{Class: ClassSoft, Reason: r, Rule: fmt.Sprintf("%s, but the notice says %q: the evidence disagrees, soft", v.Rule, p)}
 }
 
 // textBlock is the part of a report's text (and its lower-case copy)

@@ -54,7 +54,7 @@ var samples = map[string]struct {
 	"lhost-yahoo-01.eml":     {KindBounce, true, "kijitora@example.org"},
 	"lhost-yahoo-03.eml":     {KindBounce, true, "kijitora@example.jp"},
 	"lhost-yahoo-05.eml":     {KindBounce, false, "kijitora@example.co.jp"}, // 5.2.1 "User Unknown", no RCPT TO: read soft (sisimai: hard)
-	"rfc3464-01.eml":         {KindBounce, true, "userunknown@bouncehammer.jp"},
+	"rfc3464-01.eml":         {KindBounce, false, "userunknown@bouncehammer.jp"}, // Status 5.1.1 but the notice says "Not enough disk space"
 	"rfc3464-04.eml":         {KindBounce, false, "kijitora@mailx-53.neko.example.edu"}, // broken MIME, 5.5.0 service unavailable
 	"rfc3464-07.eml":         {KindDelay, false, "kijitora@example.net"},
 	"rfc3464-09.eml":         {KindDelay, false, "kijitora-nyaaaaaan@example.co.jp"},

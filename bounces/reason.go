@@ -116,7 +116,7 @@ type phraseRule struct {
 var phraseRules = []phraseRule{
 	{ReasonMailboxFull, []string{"mailbox full", "mailbox is full", "mailbox is over quota", "over quota", "quota exceeded",
 		"exceeded storage", "exceeds quota", "quota exceed", "mailbox size limit", "user is over", "mailfolder is full",
-		"box is full", "too much mail data", "insufficient disk space", "exceeded its storage", "mailbox has exceeded",
+		"box is full", "too much mail data", "insufficient disk space", "not enough disk space", "exceeded its storage", "mailbox has exceeded",
 		"over the allowed quota", "full mailbox", "disk quota"}},
 	{ReasonMesgTooBig, []string{"message too large", "message is too large", "message too big", "message size exceeds",
 		"size exceeds", "exceeds size limit", "exceeds the maximum size", "message length exceeds", "too big for",

@@ -156,6 +156,7 @@ func TestNoticeShapes(t *testing.T) {
 		{"lhost-ezweb-02.eml", "the reason stated once above the address (account disabled) wins over 'user unknown'", "this-local-part-does-not-exist-on-the-server@ezweb.ne.jp", ClassSoft},
 		{"lhost-v5sendmail-07.eml", "the sendmail transcript above the address line (an open relay refused at MAIL From) is its reason", "kijitora@example.org", ClassSoft},
 		{"lhost-exim-51.eml", "refused after MAIL FROM: the sender's address", "kijitora@example.org", ClassSoft},
+		{"rfc3464-01.eml", "Status 5.1.1 while the notice says 'Not enough disk space': evidence disagrees, soft", "userunknown@bouncehammer.jp", ClassSoft},
 		{"lhost-exchange2003-02.eml", "Exchange 2003's 000C05A6 is an unknown recipient", "mikeneko@example.co.jp", ClassHard},
 	} {
 		raw, err := os.ReadFile(filepath.Join("testdata/bsd", c.file))
