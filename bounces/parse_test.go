@@ -37,12 +37,12 @@ var samples = map[string]struct {
 	"lhost-gmail-08.eml":     {KindDelay, false, ""},
 	"lhost-office365-01.eml": {KindBounce, true, "kijitora@example.com"},
 	"lhost-office365-03.eml": {KindBounce, false, "kijitora@example.com"},
-	"lhost-office365-05.eml": {KindBounce, false, "kijitora@example.jp"},  // 5.1.8 sender rejected
-	"lhost-outlook-01.eml":   {KindBounce, false, "kijitora@example.jp"},  // 5.2.2 full
-	"lhost-outlook-03.eml":   {KindBounce, true, "kijitora@example.jp"},   // domain not reachable
-	"lhost-postfix-01.eml":   {KindBounce, false, "kijitora@example.org"}, // x-unix: the local delivery program failed
-	"lhost-postfix-03.eml":   {KindBounce, false, "kijitora@example.net"}, // "unknown user" after DATA: a filter
-	"lhost-postfix-05.eml":   {KindBounce, true, "kijitora@example.org"},  // 4.1.1 user unknown, given up
+	"lhost-office365-05.eml": {KindBounce, false, "kijitora@example.jp"},         // 5.1.8 sender rejected
+	"lhost-outlook-01.eml":   {KindBounce, false, "kijitora@example.jp"},         // 5.2.2 full
+	"lhost-outlook-03.eml":   {KindBounce, true, "kijitora@example.jp"},          // domain not reachable
+	"lhost-postfix-01.eml":   {KindBounce, false, "kijitora@example.org"},        // x-unix: the local delivery program failed
+	"lhost-postfix-03.eml":   {KindBounce, false, "kijitora@example.net"},        // "unknown user" after DATA: a filter
+	"lhost-postfix-05.eml":   {KindBounce, true, "kijitora@example.org"},         // 4.1.1 user unknown, given up
 	"lhost-postfix-07.eml":   {KindBounce, false, "kijitora@user.example.or.jp"}, // "User unknown" to no command named: sisimai's filtered
 	"lhost-postfix-09.eml":   {KindBounce, false, "kijitora@example.ne.jp"},
 	"lhost-postfix-11.eml":   {KindBounce, false, "kijitora@example.jp"},
@@ -53,8 +53,8 @@ var samples = map[string]struct {
 	"lhost-sendmail-05.eml":  {KindBounce, false, "kijitora@example.org"}, // 5.2.3 too big
 	"lhost-yahoo-01.eml":     {KindBounce, true, "kijitora@example.org"},
 	"lhost-yahoo-03.eml":     {KindBounce, true, "kijitora@example.jp"},
-	"lhost-yahoo-05.eml":     {KindBounce, false, "kijitora@example.co.jp"}, // 5.2.1 "User Unknown", no RCPT TO: read soft (sisimai: hard)
-	"rfc3464-01.eml":         {KindBounce, false, "userunknown@bouncehammer.jp"}, // Status 5.1.1 but the notice says "Not enough disk space"
+	"lhost-yahoo-05.eml":     {KindBounce, false, "kijitora@example.co.jp"},             // 5.2.1 "User Unknown", no RCPT TO: read soft (sisimai: hard)
+	"rfc3464-01.eml":         {KindBounce, false, "userunknown@bouncehammer.jp"},        // Status 5.1.1 but the notice says "Not enough disk space"
 	"rfc3464-04.eml":         {KindBounce, false, "kijitora@mailx-53.neko.example.edu"}, // broken MIME, 5.5.0 service unavailable
 	"rfc3464-07.eml":         {KindDelay, false, "kijitora@example.net"},
 	"rfc3464-09.eml":         {KindDelay, false, "kijitora-nyaaaaaan@example.co.jp"},
