@@ -74,8 +74,11 @@ func mergeSES(rep Report, n sesNotification) Report {
 
 // sesBounce is one recipient of an SES bounce notification to judge.
 // SES's Permanent only says SES will not retry; its subtype names a
-// reason when the reply names none.
+// reason when the reply names none. A suppressed address was not tried at
+// all (SES's list holds old bounces and complaints alike): no evidence.
 func sesBounce(n sesNotification, email, status, diag string) providerBounce {
-	return providerBounce{email: email, status: status, diag: diag, who: "SES", label: n.Bounce.BounceType + "/" + n.Bounce.BounceSubType,
-		fallback: sesReason[n.Bounce.BounceSubType], permanent: n.Bounce.BounceType == "Permanent"}
+	sub := n.Bounce.BounceSubType
+	suppressed := sub == "Suppressed" || sub == "OnAccountSuppressionList"
+	return providerBounce{email: email, status: status, diag: diag, who: "SES", label: n.Bounce.BounceType + "/" + sub,
+		fallback: sesReason[sub], permanent: n.Bounce.BounceType == "Permanent" && !suppressed}
 }
