@@ -53,7 +53,7 @@ var samples = map[string]struct {
 	"lhost-sendmail-05.eml":  {KindBounce, false, "kijitora@example.org"}, // 5.2.3 too big
 	"lhost-yahoo-01.eml":     {KindBounce, true, "kijitora@example.org"},
 	"lhost-yahoo-03.eml":     {KindBounce, true, "kijitora@example.jp"},
-	"lhost-yahoo-05.eml":     {KindBounce, false, "kijitora@example.co.jp"},             // 5.2.1 "User Unknown", no RCPT TO: read soft (sisimai: hard)
+	"lhost-yahoo-05.eml":     {KindBounce, true, "kijitora@example.co.jp"},              // "User Unknown" then "[RCPT_TO]"
 	"rfc3464-01.eml":         {KindBounce, false, "userunknown@bouncehammer.jp"},        // Status 5.1.1 but the notice says "Not enough disk space"
 	"rfc3464-04.eml":         {KindBounce, false, "kijitora@mailx-53.neko.example.edu"}, // broken MIME, 5.5.0 service unavailable
 	"rfc3464-07.eml":         {KindDelay, false, "kijitora@example.net"},

@@ -368,18 +368,20 @@ func smtpStage(text, phrase string) string {
 		off = at + len(phrase)
 		after := lower[at:min(len(lower), off+300)]
 		if m := stageAfter.FindStringSubmatch(after); m != nil {
-			return stageName(m[1])
+			return stageName(strings.Join(m[1:], ""))
 		}
 		if ms := stageBefore.FindAllStringSubmatch(lower[max(0, at-600):at], -1); ms != nil {
-			return stageName(ms[len(ms)-1][1])
+			return stageName(strings.Join(ms[len(ms)-1][1:], ""))
 		}
 	}
 	return ""
 }
 
 var (
-	stageAfter  = regexp.MustCompile(`(?:in reply to (?:the )?|\[|\bin |for )(rcpt|end of data|data|mail from|mail|ehlo|helo)\b`)
-	stageBefore = regexp.MustCompile(`(?:>>> ?|\bafter (?:the )?|smtp command:? ?|following |\bour |smtp:)(rcpt|end of data|data|mail from|ehlo|helo)\b`)
+	// Only phrasings that name a command: "the following data", "our data
+	// centre" or "for mail to" are words, not commands.
+	stageAfter  = regexp.MustCompile(`(?:in reply to (?:the )?|\[)(rcpt|end of data|data|mail from|mail|ehlo|helo)\b|\b(?:in|for) (rcpt) to\b|\[(rcpt)_to\]`)
+	stageBefore = regexp.MustCompile(`(?:>>> ?|\bafter (?:the )?|smtp command:? ?|smtp:)(rcpt|end of data|data|mail from|ehlo|helo)\b|\b(?:our|following) (rcpt)\b`)
 )
 
 func stageName(cmd string) string {

@@ -51,6 +51,8 @@ func TestJudgePatterns(t *testing.T) {
 		{"5.2.1 user unknown not answering RCPT TO: the mailbox refused", "5.2.1", "smtp; 550 5.2.1 <a@example.jp>... User Unknown", "", ClassSoft, ReasonFiltered},
 		{"user unknown read after >>> DATA in a transcript", "5.0.0", "", "a@example.jp\n>>> RCPT To:<a@example.jp>\n>>> DATA\n<<< 550 Unknown user a@example.jp", ClassSoft, ReasonFiltered},
 		{"user unknown read after >>> RCPT To in a transcript", "5.0.0", "", "a@example.jp\n>>> RCPT To:<a@example.jp>\n<<< 550 Unknown user a@example.jp", ClassHard, ReasonUserUnknown},
+		{"[RCPT_TO] after the reply places it", "5.2.1", "550 5.2.1 <a@example.jp>... User Unknown [RCPT_TO]", "", ClassHard, ReasonUserUnknown},
+		{"'for mail to' is words, not the MAIL command", "", "", "a@example.org\n  550 no such user for mail to this domain (in reply to RCPT TO command)", ClassHard, ReasonUserUnknown},
 		{"Exim: refused after MAIL FROM is the sender's address", "", "",
 			"a@example.org\n  SMTP error from remote mail server after MAIL FROM:<s@crier.example> SIZE=1022:\n  553 5.1.0 s crier.example does not exist", ClassSoft, ReasonRejected},
 		{"Microsoft 365: 5.4.1 Recipient address rejected: Access denied", "5.4.1", "smtp; 550 5.4.1 <a@example.org>: Recipient address rejected: Access denied [x.prod.protection.outlook.com]", "", ClassHard, ReasonUserUnknown},
