@@ -407,10 +407,13 @@ type Verdict struct {
 // judge decides what a failure means from the recipient's own status
 // and diagnostic, and the report's text about this recipient (for a
 // report written for people, the only evidence). The more specific
-// evidence wins: the words of the reply, then the code inside the reply
+// evidence wins: a mail system's own wording for a missing address
+// (addressRules), the words of the reply, then the code inside the reply
 // (the receiving server's own), then the report's Status when it names a
 // reason, then the words of the text about the recipient, then a code in
-// that text. Nothing found is soft.
+// that text. Words saying the address is unknown are checked against
+// the code and the SMTP command they answered (addressOrFilter). Nothing
+// found is soft.
 func judge(status, diag, text string) Verdict {
 	if strings.HasPrefix(strings.ToLower(strings.TrimSpace(diag)), "x-unix") {
 		// The local delivery program failed, whatever it printed.
@@ -451,13 +454,6 @@ func judge(status, diag, text string) Verdict {
 		return Verdict{Class: ClassSoft, Reason: ReasonUndefined, Rule: "status " + status + code + " names no reason: soft"}
 	}
 	return Verdict{Class: ClassSoft, Reason: ReasonUndefined, Rule: "no status and no reason named: soft"}
-}
-
-// ownCode says whether text holds an enhanced code that is neither the
-// report's status nor a vague X.0.0.
-func ownCode(text, status string) bool {
-	c := specificCode(text)
-	return c != "" && c != status && !strings.HasSuffix(c, ".0.0")
 }
 
 func senderCode(c string) bool {
