@@ -415,7 +415,11 @@ func (p *parser) classify(rep *Report, h mail.Header) {
 	fromDaemon := daemonFrom.MatchString(from) || daemonFrom.MatchString(addrOf(from))
 	evidence := p.embedded || originalRx.MatchString(human) || failureWords.MatchString(human) ||
 		enhancedCode.MatchString(human) || replyCode.MatchString(human)
-	looksBounce := h.Get("X-Failed-Recipients") != "" ||
+	// Notices are sent from the null sender (RFC 5321 section 4.5.5): one
+	// that returns the original and says it failed is a bounce, whatever
+	// its From says ("no-reply@...").
+	nullSender := strings.TrimSpace(h.Get("Return-Path")) == "<>" && p.embedded && failureWords.MatchString(human)
+	looksBounce := h.Get("X-Failed-Recipients") != "" || nullSender ||
 		(fromDaemon && (bounceSubj.MatchString(subj) || delaySubj.MatchString(subj) || evidence)) ||
 		((bounceSubj.MatchString(subj) || delaySubj.MatchString(subj)) && evidence)
 	if !looksBounce {
@@ -484,7 +488,7 @@ func (p *parser) dsnReport(rep *Report, rcpts []Recipient, human string) {
 	lower := asciiLower(human)
 	for i := range rep.Recipients {
 		r := &rep.Recipients[i]
-		block := textBlock(human, lower, r.Address, rcpts)
+		block := leadParagraph(human, lower, r.Address, rcpts) + "\n" + textBlock(human, lower, r.Address, rcpts)
 		switch {
 		case r.Action == "failed" || r.Action == "expired" || (r.Action == "" && strings.HasPrefix(r.Status, "5")):
 			rep.Kind = KindBounce
@@ -498,8 +502,22 @@ func (p *parser) dsnReport(rep *Report, rcpts []Recipient, human string) {
 		default:
 			r.Verdict = Verdict{Class: ClassNone, Rule: "action " + r.Action}
 		}
+		if r.Class == ClassHard && len(rcpts) == 1 {
+			r.Verdict = contradicted(r.Verdict, human)
+		}
 		r.Hard = r.Class == ClassHard
 	}
+}
+
+// contradicted makes a hard verdict soft when the notice written for
+// people names a state of the mailbox instead (full, suspended): the
+// evidence disagrees, and a supporter is not dropped on a disagreement.
+func contradicted(v Verdict, human string) Verdict {
+	r, p := reasonFromText(strings.ToLower(clip(human, maxJudged)))
+	if r != ReasonMailboxFull && r != ReasonSuspend {
+		return v
+	}
+	return Verdict{Class: ClassSoft, Reason: r, Rule: fmt.Sprintf("%s, but the notice says %q: the evidence disagrees, soft", v.Rule, p)}
 }
 
 // textBlock is the part of a report's text (and its lower-case copy)
@@ -511,7 +529,7 @@ func textBlock(human, lower, addr string, all []Recipient) string {
 	if at < 0 || addr == "" {
 		return ""
 	}
-	start := strings.LastIndexByte(lower[:at], '\n') + 1
+	start := transcriptAbove(lower, strings.LastIndexByte(lower[:at], '\n')+1)
 	// Only the judged length is looked at, so that many recipients in a
 	// long text cost in proportion to its size.
 	end := min(len(lower), max(start+maxJudged, at+len(addr)))
@@ -527,6 +545,44 @@ func textBlock(human, lower, addr string, all []Recipient) string {
 		}
 	}
 	return clip(human[start:end], maxJudged)
+}
+
+// leadParagraph is the short paragraph just above the line naming addr
+// when no other recipient is named before it: notices that state the
+// reason once, above the addresses ("The user(s) account is disabled.").
+func leadParagraph(human, lower, addr string, all []Recipient) string {
+	at := strings.Index(lower, addr)
+	if at < 0 || addr == "" {
+		return ""
+	}
+	before := lower[:strings.LastIndexByte(lower[:at], '\n')+1]
+	for _, o := range all {
+		if o.Address != "" && strings.Contains(before, o.Address) {
+			return ""
+		}
+	}
+	end := len(strings.TrimRight(before, "\r\n\t "))
+	start := max(strings.LastIndex(before[:end], "\n\n"), strings.LastIndex(before[:end], "\n\r\n"))
+	if start < 0 || end-start > 200 {
+		return ""
+	}
+	return human[start:end]
+}
+
+// transcriptAbove moves start up over the SMTP transcript lines just
+// above it (sendmail's "While talking to", ">>> MAIL From:", "<<< 501
+// ..."): the reply that failed an address is written above the line
+// naming it.
+func transcriptAbove(lower string, start int) int {
+	for start > 0 {
+		prev := strings.LastIndexByte(lower[:start-1], '\n') + 1
+		line := strings.TrimSpace(lower[prev : start-1])
+		if !strings.HasPrefix(line, ">>> ") && !strings.HasPrefix(line, "<<< ") && !strings.HasPrefix(line, "while talking to ") {
+			break
+		}
+		start = prev
+	}
+	return start
 }
 
 // textRecipients reads the failed addresses and the reasons from a bounce

@@ -37,13 +37,13 @@ var samples = map[string]struct {
 	"lhost-gmail-08.eml":     {KindDelay, false, ""},
 	"lhost-office365-01.eml": {KindBounce, true, "kijitora@example.com"},
 	"lhost-office365-03.eml": {KindBounce, false, "kijitora@example.com"},
-	"lhost-office365-05.eml": {KindBounce, false, "kijitora@example.jp"},  // 5.1.8 sender rejected
-	"lhost-outlook-01.eml":   {KindBounce, false, "kijitora@example.jp"},  // 5.2.2 full
-	"lhost-outlook-03.eml":   {KindBounce, true, "kijitora@example.jp"},   // domain not reachable
-	"lhost-postfix-01.eml":   {KindBounce, false, "kijitora@example.org"}, // x-unix: the local delivery program failed
-	"lhost-postfix-03.eml":   {KindBounce, false, "kijitora@example.net"}, // "unknown user" after DATA: a filter
-	"lhost-postfix-05.eml":   {KindBounce, true, "kijitora@example.org"},  // 4.1.1 user unknown, given up
-	"lhost-postfix-07.eml":   {KindBounce, true, "kijitora@user.example.or.jp"},
+	"lhost-office365-05.eml": {KindBounce, false, "kijitora@example.jp"},         // 5.1.8 sender rejected
+	"lhost-outlook-01.eml":   {KindBounce, false, "kijitora@example.jp"},         // 5.2.2 full
+	"lhost-outlook-03.eml":   {KindBounce, true, "kijitora@example.jp"},          // domain not reachable
+	"lhost-postfix-01.eml":   {KindBounce, false, "kijitora@example.org"},        // x-unix: the local delivery program failed
+	"lhost-postfix-03.eml":   {KindBounce, false, "kijitora@example.net"},        // "unknown user" after DATA: a filter
+	"lhost-postfix-05.eml":   {KindBounce, true, "kijitora@example.org"},         // 4.1.1 user unknown, given up
+	"lhost-postfix-07.eml":   {KindBounce, false, "kijitora@user.example.or.jp"}, // "User unknown" to no command named: sisimai's filtered
 	"lhost-postfix-09.eml":   {KindBounce, false, "kijitora@example.ne.jp"},
 	"lhost-postfix-11.eml":   {KindBounce, false, "kijitora@example.jp"},
 	"lhost-postfix-14.eml":   {KindBounce, true, "kijitora@2jo.example.jp"},
@@ -53,8 +53,8 @@ var samples = map[string]struct {
 	"lhost-sendmail-05.eml":  {KindBounce, false, "kijitora@example.org"}, // 5.2.3 too big
 	"lhost-yahoo-01.eml":     {KindBounce, true, "kijitora@example.org"},
 	"lhost-yahoo-03.eml":     {KindBounce, true, "kijitora@example.jp"},
-	"lhost-yahoo-05.eml":     {KindBounce, true, "kijitora@example.co.jp"},
-	"rfc3464-01.eml":         {KindBounce, true, "userunknown@bouncehammer.jp"},
+	"lhost-yahoo-05.eml":     {KindBounce, true, "kijitora@example.co.jp"},              // "User Unknown" then "[RCPT_TO]"
+	"rfc3464-01.eml":         {KindBounce, false, "userunknown@bouncehammer.jp"},        // Status 5.1.1 but the notice says "Not enough disk space"
 	"rfc3464-04.eml":         {KindBounce, false, "kijitora@mailx-53.neko.example.edu"}, // broken MIME, 5.5.0 service unavailable
 	"rfc3464-07.eml":         {KindDelay, false, "kijitora@example.net"},
 	"rfc3464-09.eml":         {KindDelay, false, "kijitora-nyaaaaaan@example.co.jp"},
@@ -123,7 +123,8 @@ func TestIsHard(t *testing.T) {
 		{"5.1.1", "smtp; 550 5.1.1 user unknown", true},
 		{"5.2.2", "smtp; 552 5.2.2 mailbox full", false},
 		{"5.7.1", "smtp; 550 5.7.1 blocked by policy", false},
-		{"5.0.0", "smtp; 550 No such user here", true},
+		{"5.0.0", "smtp; 550 No such user here (in reply to RCPT TO command)", true},
+		{"5.0.0", "smtp; 550 No such user here", false}, // no command, no code: a filter's words as often
 		{"5.0.0", "smtp; 5.1.0 - Unknown address error 550-'5.2.2 <x@y>... Mailbox Full'", false},
 		{"5.1.8", "smtp; 553 5.1.8 sender domain does not exist", false},
 		{"4.2.2", "smtp; 452 4.2.2 over quota", false},

@@ -116,7 +116,7 @@ type phraseRule struct {
 var phraseRules = []phraseRule{
 	{ReasonMailboxFull, []string{"mailbox full", "mailbox is full", "mailbox is over quota", "over quota", "quota exceeded",
 		"exceeded storage", "exceeds quota", "quota exceed", "mailbox size limit", "user is over", "mailfolder is full",
-		"box is full", "too much mail data", "insufficient disk space", "exceeded its storage", "mailbox has exceeded",
+		"box is full", "too much mail data", "insufficient disk space", "not enough disk space", "exceeded its storage", "mailbox has exceeded",
 		"over the allowed quota", "full mailbox", "disk quota"}},
 	{ReasonMesgTooBig, []string{"message too large", "message is too large", "message too big", "message size exceeds",
 		"size exceeds", "exceeds size limit", "exceeds the maximum size", "message length exceeds", "too big for",
@@ -133,7 +133,7 @@ var phraseRules = []phraseRule{
 	{ReasonBlocked, []string{"blacklist", "blocklist", "block list", "black list", "spamhaus", "spamcop", "dnsbl", " rbl",
 		"sorbs", "barracudacentral", "your ip", "ip address blocked", "ip address rejected", "sending ip", "client host rejected", "sending ip", "dynamic ip",
 		"listed at", "banned", "helo command rejected", "not accepting connections",
-		"connection refused by", "refused to talk", "go away", "abuse", "open proxy", "host network not allowed",
+		"connection refused by", "refused to talk", "go away", "abuse", "open proxy", "open relay", "host network not allowed",
 		"blocked using", "blocked by", "blocked -", "blocked because", "has been blocked", "access denied, banned",
 		"your host", "your server", "confirm this mail server"}},
 	{ReasonVirus, []string{"virus", "malware", "infected", "harmful", "phishing"}},
@@ -158,10 +158,10 @@ var phraseRules = []phraseRule{
 		"mailbox currently suspended", "is terminated", "discontinued", "no longer accepts mail"}},
 	{ReasonHasMoved, []string{"has moved", "address has changed", "no longer at this address", "moved to",
 		"not forwarded"}},
-	{ReasonNotAccept, []string{"does not accept mail", "accepts no mail", "null mx", "nullmx", "not accept any",
-		"mail receiving disabled", "no mx record", "not accepting any mail", "host not found"}},
 	// A failed DNS lookup reported as such may pass: network trouble.
-	{ReasonNetworkError, []string{"dns error", "dns lookup", "temporary lookup failure", "lookup of"}},
+	{ReasonNetworkError, []string{"dns error", "dns lookup", "host not found, try again", "temporary lookup failure", "lookup of"}},
+	{ReasonNotAccept, []string{"does not accept mail", "accepts no mail", "null mx", "nullmx", "not accept any",
+		"mail receiving disabled", "no mx record", "not accepting network messages", "not accepting any mail", "host not found"}},
 	{ReasonHostUnknown, []string{"find a mail exchanger", "host unknown", "unknown host", "domain not found", "no such domain",
 		"domain does not exist", "domain doesn't exist", "unrouteable", "unroutable", "name or service not known",
 		"host or domain name not found", "domain name not found", "unknown domain", "domain must exist",
@@ -202,6 +202,73 @@ var phraseRules = []phraseRule{
 	{ReasonMailerError, []string{"mailer error", "program exited", "x-unix", "unknown mailer", "exit code", "exited with"}},
 }
 
+// addressRule is a mail system's own wording for a missing address,
+// with the code it comes with when the words alone are too common.
+type addressRule struct {
+	code, phrase, who string
+}
+
+// addressRules are wordings that name a missing address whatever SMTP
+// command they answered, as sisimai's per-MTA and per-host modules read
+// them: only these systems use them, and never for a filter.
+var addressRules = []addressRule{
+	{"", "not listed in domino directory", "Lotus Domino"},
+	{"", "not listed in public name & address book", "Lotus Notes"},
+	{"", "no se encuentra en el directorio de domino", "Lotus Domino"},
+	{"", "non répertorié dans l'annuaire domino", "Lotus Domino"},
+	{"", "000c05a6", "Exchange 2003 (unknown recipient)"},
+	{"", "resolver.adr.recipnotfound", "Exchange"},
+	{"", "resolver.adr.exrecipnotfound", "Exchange"},
+	{"5.4.1", "recipient address rejected: access denied", "Microsoft 365"},
+	{"5.5.0", "requested action not taken: mailbox unavailable", "Outlook.com"},
+	{"", "because the address couldn't be found", "Google Workspace"},
+	{"", "invalid final delivery userid", "IMail"},
+	{"", "no valid recipients for this mm", "Verizon"},
+	{"", "requested action not taken: no such user here", "Verizon"},
+	{"", "no mailbox here by that name", "qmail"},
+	{"", "does not like recipient.", "qmail"},
+	{"", "inactive email address", "iCloud"},
+	{"", "dd this user doesn't have a ", "Yahoo"},
+}
+
+// addressVerdict is hard when text holds a mail system's own wording for
+// a missing address.
+func addressVerdict(text, status string) (Verdict, bool) {
+	p, who := addressWording(strings.ToLower(text), status)
+	if p == "" {
+		return Verdict{}, false
+	}
+	return Verdict{Class: ClassHard, Reason: ReasonUserUnknown, Rule: fmt.Sprintf("%q is %s's wording for a missing address", p, who)}, true
+}
+
+// kddiUnknown is au's and ezweb's reply for a missing address ("550
+// <a@ezweb.ne.jp>: User unknown"); their user's filter leaves the
+// address out ("550 : User unknown").
+var kddiUnknown = regexp.MustCompile(`@(?:[a-z0-9-]+\.)*(?:ezweb\.ne\.jp|au\.com)>: user unknown`)
+
+// franceTelecom finds Orange's and La Poste's reply codes (OFR_416,
+// LPN007_416): 416 is their unknown recipient.
+var franceTelecom = regexp.MustCompile(`\b(?:lpn|lpnaaa|ofr|ouk)(?:_\d{3}|\d{3}[-_]\d{3})\b`)
+
+// addressWording finds a mail system's own wording for a missing
+// address in text (lower-case), and says whose it is.
+func addressWording(lower, status string) (string, string) {
+	lower = strings.Join(strings.Fields(lower), " ")
+	code := specificCode(lower)
+	for _, r := range addressRules {
+		if strings.Contains(lower, r.phrase) && (r.code == "" || r.code == code || r.code == status) {
+			return r.phrase, r.who
+		}
+	}
+	if m := kddiUnknown.FindString(lower); m != "" {
+		return m, "au/ezweb"
+	}
+	if m := franceTelecom.FindString(lower); strings.HasSuffix(m, "416") {
+		return m, "Orange/La Poste"
+	}
+	return "", ""
+}
+
 // reasonFromText finds the first rule whose words the diagnostic holds.
 func reasonFromText(lower string) (Reason, string) {
 	if lower == "" {
@@ -233,7 +300,7 @@ func reasonFromCode(code string) Reason {
 		return ReasonHostUnknown
 	case "5.1.6", "5.7.17", "5.7.18":
 		return ReasonHasMoved
-	case "5.1.10", "5.7.27":
+	case "5.1.10", "5.7.27", "5.3.2":
 		return ReasonNotAccept
 	case "5.1.7", "5.1.8", "4.1.7", "4.1.8":
 		return ReasonRejected
@@ -282,32 +349,52 @@ var enhancedCode = regexp.MustCompile(`(?:^|[^\d.])([245]\.\d{1,3}\.\d{1,3})(?:\
 // replyCode finds an SMTP reply code starting a reply ("550 ", "550-").
 var replyCode = regexp.MustCompile(`(?:^|[^\d.:/-])([45][0-5]\d)(?:[ -]|$)`)
 
-// repliedToData says whether the reply holding phrase answered the
-// message itself (DATA) rather than the recipient (RCPT), where the
-// report says so: Postfix after the reply ("in reply to end of DATA
-// command"), some filters before it ("SMTP command: DATA"). A sendmail
-// transcript's ">>> DATA" is no evidence: with pipelining the RCPT
-// replies come after it.
-func repliedToData(text, phrase string) bool {
-	lower := asciiLower(text)
+// smtpStage says which SMTP command the reply holding phrase answered,
+// where the report says so: "rcpt", "data", "mail", "helo" or "" (not
+// said). Postfix names it after the reply ("in reply to end of DATA
+// command", "[RCPT_TO]"); Exim, qmail and sendmail transcripts before it
+// ("after RCPT TO:<a>:", "did not like our RCPT TO", ">>> DATA"), filters
+// as "SMTP command: DATA". Before the reply, the last command named
+// counts: a pipelining client sends DATA before the RCPT replies come,
+// and a reply read after DATA is the message refused, as sisimai reads it.
+func smtpStage(text, phrase string) string {
+	lower := strings.Join(strings.Fields(asciiLower(text)), " ")
 	for off := 0; phrase != "" && off < len(lower); {
 		at := strings.Index(lower[off:], phrase)
 		if at < 0 {
-			return false
+			break
 		}
 		at += off
 		off = at + len(phrase)
-		if m := inReplyTo.FindStringSubmatch(lower[at:min(len(lower), at+400)]); m != nil {
-			return strings.Contains(m[1], "data")
+		after := lower[at:min(len(lower), off+300)]
+		if m := stageAfter.FindStringSubmatch(after); m != nil {
+			return stageName(strings.Join(m[1:], ""))
 		}
-		if i := strings.LastIndex(lower[:at], "smtp command"); i >= 0 && at-i < 200 {
-			return strings.Contains(lower[i:at], "data")
+		if ms := stageBefore.FindAllStringSubmatch(lower[max(0, at-600):at], -1); ms != nil {
+			return stageName(strings.Join(ms[len(ms)-1][1:], ""))
 		}
 	}
-	return false
+	return ""
 }
 
-var inReplyTo = regexp.MustCompile(`in reply to ((end of )?[a-z]+)`)
+var (
+	// Only phrasings that name a command: "the following data", "our data
+	// centre" or "for mail to" are words, not commands.
+	stageAfter  = regexp.MustCompile(`(?:in reply to (?:the )?|\[)(rcpt|end of data|data|mail from|mail|ehlo|helo)\b|\b(?:in|for) (rcpt) to\b|\[(rcpt)_to\]`)
+	stageBefore = regexp.MustCompile(`(?:>>> ?|\bafter (?:the )?|smtp command:? ?|smtp:)(rcpt|end of data|data|mail from|ehlo|helo)\b|\b(?:our|following) (rcpt)\b`)
+)
+
+func stageName(cmd string) string {
+	switch {
+	case strings.HasPrefix(cmd, "rcpt"):
+		return "rcpt"
+	case strings.HasSuffix(cmd, "data"):
+		return "data"
+	case strings.HasPrefix(cmd, "mail"):
+		return "mail"
+	}
+	return "helo"
+}
 
 // Verdict is the decision about one recipient, with the evidence used.
 type Verdict struct {
@@ -320,12 +407,14 @@ type Verdict struct {
 // judge decides what a failure means from the recipient's own status
 // and diagnostic, and the report's text about this recipient (for a
 // report written for people, the only evidence). The more specific
-// evidence wins: the words of the reply, then the code inside the reply
+// evidence wins: a mail system's own wording for a missing address
+// (addressRules), the words of the reply, then the code inside the reply
 // (the receiving server's own), then the report's Status when it names a
 // reason, then the words of the text about the recipient, then a code in
-// that text. Nothing found is soft.
+// that text. Words saying the address is unknown are checked against
+// the code and the SMTP command they answered (addressOrFilter). Nothing
+// found is soft.
 func judge(status, diag, text string) Verdict {
-	all := diag + "\n" + text
 	if strings.HasPrefix(strings.ToLower(strings.TrimSpace(diag)), "x-unix") {
 		// The local delivery program failed, whatever it printed.
 		return Verdict{Class: ClassSoft, Reason: ReasonMailerError, Rule: "a local delivery program failed (X-Unix diagnostic)"}
@@ -334,38 +423,37 @@ func judge(status, diag, text string) Verdict {
 	if sender := senderCode(code) || senderCode(status); sender {
 		// X.1.7 and X.1.8 name the sender's address: whatever the words,
 		// the address refused is Crier's own.
-		return verdictFor(ReasonRejected, "status "+status+code+" is about the sender's address", "", status, all)
+		return verdictFor(ReasonRejected, "status "+status+code+" is about the sender's address", "", status, diag, text)
+	}
+	if v, ok := addressVerdict(diag, status); ok {
+		return v
 	}
 	if r, p := reasonFromText(strings.ToLower(diag)); r != "" {
-		return verdictFor(r, fmt.Sprintf("the reply says %q", p), p, status, all)
+		return verdictFor(r, fmt.Sprintf("the reply says %q", p), p, status, diag, text)
 	}
 	if reasonFromCode(code) != "" {
 		rule := "the reply's own code " + code
 		if status != "" && code != status {
 			rule += " (over the report's Status " + status + ")"
 		}
-		return verdictFor(reasonFromCode(code), rule, "", status, all)
+		return verdictFor(reasonFromCode(code), rule, "", status, diag, text)
 	}
 	if r := reasonFromCode(status); r != "" {
-		return verdictFor(r, "status "+status, "", status, all)
+		return verdictFor(r, "status "+status, "", status, diag, text)
+	}
+	if v, ok := addressVerdict(text, status); ok {
+		return v
 	}
 	if r, p := reasonFromText(strings.ToLower(text)); r != "" {
-		return verdictFor(r, fmt.Sprintf("the report's text says %q", p), p, status, all)
+		return verdictFor(r, fmt.Sprintf("the report's text says %q", p), p, status, diag, text)
 	}
 	if code = specificCode(text); reasonFromCode(code) != "" {
-		return verdictFor(reasonFromCode(code), "the code in the report's text "+code, "", status, all)
+		return verdictFor(reasonFromCode(code), "the code in the report's text "+code, "", status, diag, text)
 	}
 	if status != "" || code != "" {
 		return Verdict{Class: ClassSoft, Reason: ReasonUndefined, Rule: "status " + status + code + " names no reason: soft"}
 	}
 	return Verdict{Class: ClassSoft, Reason: ReasonUndefined, Rule: "no status and no reason named: soft"}
-}
-
-// ownCode says whether text holds an enhanced code that is neither the
-// report's status nor a vague X.0.0.
-func ownCode(text, status string) bool {
-	c := specificCode(text)
-	return c != "" && c != status && !strings.HasSuffix(c, ".0.0")
 }
 
 func senderCode(c string) bool {
@@ -388,26 +476,58 @@ func specificCode(s string) string {
 	return ""
 }
 
-func verdictFor(r Reason, rule, phrase, status, diag string) Verdict {
-	if r == ReasonUserUnknown && (status == "5.2.0" || status == "4.2.0") && !ownCode(diag, status) {
-		// The reporting server mapped a bare "unknown" reply to X.2.0, a
-		// mailbox that refused (filter settings), not a missing one.
-		r, rule = ReasonFiltered, rule+", but status "+status+" says the mailbox refused it (a filter)"
-	}
-	if r == ReasonUserUnknown && repliedToData(diag, phrase) {
-		// Refused once the message was sent: a content filter speaking,
-		// not a missing mailbox (an address is checked at RCPT).
-		r, rule = ReasonFiltered, rule+", but only after the message was sent (DATA)"
+func verdictFor(r Reason, rule, phrase, status, diag, text string) Verdict {
+	if r == ReasonUserUnknown {
+		r, rule = addressOrFilter(rule, phrase, status, diag, text)
 	}
 	v := Verdict{Class: ClassSoft, Reason: r, Rule: rule}
 	if r.Hard() {
 		v.Class = ClassHard
 	}
 	// A null-MX style refusal is only final when the reply is permanent.
-	if r == ReasonNotAccept && (strings.HasPrefix(status, "4") || strings.HasPrefix(replyOf(diag), "4")) {
+	if r == ReasonNotAccept && (strings.HasPrefix(status, "4") || strings.HasPrefix(replyOf(diag+"\n"+text), "4")) {
 		v.Class = ClassSoft
 	}
 	return v
+}
+
+// addressOrFilter decides whether words like "user unknown" are about
+// the address (hard) or a filter answering with them (soft), as sisimai
+// does: they are about the address when a code says so (X.1.0, X.1.1,
+// X.1.3), or when the reply answered RCPT TO, the command that names the
+// address. A reply to DATA is the message refused; and a reply to no
+// command named, with no code saying so, is a mailbox's filter refusing
+// in the same words as often as a missing mailbox: soft, never drop a
+// supporter on it.
+func addressOrFilter(rule, phrase, status, diag, text string) (Reason, string) {
+	code := specificCode(diag)
+	if code == "" || strings.HasSuffix(code, ".0.0") {
+		code = status
+	}
+	stage := smtpStage(diag+"\n"+text, phrase)
+	if p, who := addressWording(strings.ToLower(text), status); p != "" {
+		return ReasonUserUnknown, rule + fmt.Sprintf(", and %q is %s's wording for a missing address", p, who)
+	}
+	switch {
+	case stage == "mail":
+		return ReasonRejected, rule + ", but in reply to MAIL FROM: about the sender's address"
+	case addressCode(code):
+		return ReasonUserUnknown, rule + ", and code " + code + " says the address is bad"
+	case stage == "rcpt":
+		return ReasonUserUnknown, rule + ", in reply to RCPT TO"
+	case stage != "":
+		return ReasonFiltered, rule + ", but in reply to " + strings.ToUpper(stage) + ", not to the recipient (a filter)"
+	case code != "":
+		return ReasonFiltered, rule + ", but code " + code + " says the mailbox refused it, and no reply to RCPT TO shows the address unknown (a filter)"
+	}
+	return ReasonFiltered, rule + ", but neither a code nor a reply to RCPT TO shows the address unknown (a filter)"
+}
+
+// addressCode says whether an enhanced code is about the destination
+// address (X.1.x; Microsoft adds its own, 5.1.351 unknown recipient),
+// not the sender's (X.1.7, X.1.8).
+func addressCode(c string) bool {
+	return strings.HasPrefix(c, "5.1.") && !senderCode(c)
 }
 
 func replyOf(diag string) string {

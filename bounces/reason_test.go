@@ -1,6 +1,8 @@
 package bounces
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -23,10 +25,10 @@ func TestJudgePatterns(t *testing.T) {
 		{"5.1.7 no such domain is the sender's", "5.1.7", "550 5.1.7 No such domain neko.example.com.", "", ClassSoft, ReasonRejected},
 		{"5.2.1 disabled is not hard", "5.2.1", "smtp; 550 5.2.1 The email account that you tried to reach is disabled.", "", ClassSoft, ReasonSuspend},
 		{"5.4.x is not always hard: a DNS error", "4.0.0", "smtp; DNS Error: DNS type 'mx' lookup of example.jp responded with code NXDOMAIN", "", ClassSoft, ReasonNetworkError},
-		{"5.7.x is not always soft: no such user", "5.7.1", "smtp; 554 5.7.1 <a@example.ch>: Recipient address rejected: no such user", "", ClassHard, ReasonUserUnknown},
-		{"5.3.x with 'user unknown' is hard", "5.3.0", "smtp; 550 5.3.0 user unknown", "", ClassHard, ReasonUserUnknown},
-		{"no status at all, the text says user unknown", "", "", "a@example.org:\n550 sorry, user unknown", ClassHard, ReasonUserUnknown},
-		{"a reply wrapped over two lines", "", "", "a@example.org:\n    550 sorry, user\n    unknown", ClassHard, ReasonUserUnknown},
+		{"5.7.x is not always soft: no such user", "5.7.1", "smtp; 554 5.7.1 <a@example.ch>: Recipient address rejected: no such user (in reply to RCPT TO command)", "", ClassHard, ReasonUserUnknown},
+		{"5.3.x with 'user unknown' answered to RCPT is hard", "5.3.0", "smtp; 550 5.3.0 user unknown (in reply to RCPT TO command)", "", ClassHard, ReasonUserUnknown},
+		{"no status at all, the text says user unknown to RCPT", "", "", "a@example.org:\n>>> RCPT To:<a@example.org>\n<<< 550 sorry, user unknown", ClassHard, ReasonUserUnknown},
+		{"a reply wrapped over two lines", "", "", "a@example.org:\n    SMTP error from remote mail server after RCPT TO:<a@example.org>:\n    550 sorry, user\n    unknown", ClassHard, ReasonUserUnknown},
 		{"no status, nothing said: soft", "", "", "something went wrong", ClassSoft, ReasonUndefined},
 		{"mailbox full with 5.1.1 status", "5.1.1", "smtp; 552 mailbox is full", "", ClassSoft, ReasonMailboxFull},
 		{"rate limited", "4.7.0", "smtp; 421 4.7.0 Try again later, closing connection. (rate limit exceeded)", "", ClassSoft, ReasonSpeeding},
@@ -43,6 +45,24 @@ func TestJudgePatterns(t *testing.T) {
 		{"a carrier's filter says user unknown with no address", "5.0.0", "SMTP; 550 : User unknown", "", ClassSoft, ReasonFiltered},
 		{"status 5.2.0 for a bare unknown user: a mailbox that refused", "5.2.0", "SMTP; 550 Unknown user a@example.jp", "", ClassSoft, ReasonFiltered},
 		{"the reply's own 5.1.1 keeps it hard under Status 5.2.0", "5.2.0", "SMTP; 550 5.1.1 Unknown user a@example.jp", "", ClassHard, ReasonUserUnknown},
+		// Issue 19, second round: "user unknown" is the address only when
+		// a code or the SMTP command it answered says so (as sisimai).
+		{"user unknown, no code, no command named: a filter's words as often", "", "smtp; 550 Unknown user a@example.jp", "", ClassSoft, ReasonFiltered},
+		{"5.2.1 user unknown not answering RCPT TO: the mailbox refused", "5.2.1", "smtp; 550 5.2.1 <a@example.jp>... User Unknown", "", ClassSoft, ReasonFiltered},
+		{"user unknown read after >>> DATA in a transcript", "5.0.0", "", "a@example.jp\n>>> RCPT To:<a@example.jp>\n>>> DATA\n<<< 550 Unknown user a@example.jp", ClassSoft, ReasonFiltered},
+		{"user unknown read after >>> RCPT To in a transcript", "5.0.0", "", "a@example.jp\n>>> RCPT To:<a@example.jp>\n<<< 550 Unknown user a@example.jp", ClassHard, ReasonUserUnknown},
+		{"[RCPT_TO] after the reply places it", "5.2.1", "550 5.2.1 <a@example.jp>... User Unknown [RCPT_TO]", "", ClassHard, ReasonUserUnknown},
+		{"'for mail to' is words, not the MAIL command", "", "", "a@example.org\n  550 no such user for mail to this domain (in reply to RCPT TO command)", ClassHard, ReasonUserUnknown},
+		{"Exim: refused after MAIL FROM is the sender's address", "", "",
+			"a@example.org\n  SMTP error from remote mail server after MAIL FROM:<s@crier.example> SIZE=1022:\n  553 5.1.0 s crier.example does not exist", ClassSoft, ReasonRejected},
+		{"Microsoft 365: 5.4.1 Recipient address rejected: Access denied", "5.4.1", "smtp; 550 5.4.1 <a@example.org>: Recipient address rejected: Access denied [x.prod.protection.outlook.com]", "", ClassHard, ReasonUserUnknown},
+		{"Outlook.com: 5.5.0 mailbox unavailable", "5.5.0", "smtp; 550 Requested action not taken: mailbox unavailable (-1:2:-3)", "", ClassHard, ReasonUserUnknown},
+		{"au/ezweb names the address it does not know", "5.0.0", "smtp; 550 <a@ezweb.ne.jp>: User unknown", "", ClassHard, ReasonUserUnknown},
+		{"another server's '<a>: User unknown' with no command: a filter", "", "", "a@example.or.jp:\n  mx.example.or.jp said: 550\n  <a@example.or.jp>: User unknown", ClassSoft, ReasonFiltered},
+		{"Orange/La Poste 416 is their unknown recipient", "5.5.0", "SMTP; 550 5.5.0 Adresse destinataire invalide. Invalid recipient. LPN007_416", "", ClassHard, ReasonUserUnknown},
+		{"Domino's wording without a code", "", "", "a@example.jp\n  User a@example.jp not listed in Domino Directory", ClassHard, ReasonUserUnknown},
+		{"Postfix: host not found, try again is a DNS failure", "", "", "<a@example.com>: Name service error for domain example.com: Host not\n    found, try again", ClassSoft, ReasonNetworkError},
+		{"X.3.2 system not accepting network messages", "5.3.2", "521 5.3.2 <a@example.net>: Recipient address rejected: System not accepting network messages", "", ClassHard, ReasonNotAccept},
 	} {
 		v := judge(c.status, c.diag, c.text)
 		if v.Class != c.want || v.Reason != c.reason {
@@ -122,6 +142,36 @@ func TestRecognised(t *testing.T) {
 		}
 		if c.kind == KindBounce && !strings.Contains(strings.ToLower(c.raw), c.rcpt) {
 			t.Fatalf("%s: bad case", c.name)
+		}
+	}
+}
+
+// TestNoticeShapes holds the reader to notice shapes of issue 19's second
+// round, each shown by a file of the vendored corpus.
+func TestNoticeShapes(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		file, why, rcpt string
+		want            Class
+	}{
+		{"lhost-kddi-02.eml", "a null-sender notice quoting the original, From no-reply@: a bounce", "kijitora@00000000000000.dion.ne.jp", ClassSoft},
+		{"lhost-ezweb-02.eml", "the reason stated once above the address (account disabled) wins over 'user unknown'", "this-local-part-does-not-exist-on-the-server@ezweb.ne.jp", ClassSoft},
+		{"lhost-v5sendmail-07.eml", "the sendmail transcript above the address line (an open relay refused at MAIL From) is its reason", "kijitora@example.org", ClassSoft},
+		{"lhost-exim-51.eml", "refused after MAIL FROM: the sender's address", "kijitora@example.org", ClassSoft},
+		{"rfc3464-01.eml", "Status 5.1.1 while the notice says 'Not enough disk space': evidence disagrees, soft", "userunknown@bouncehammer.jp", ClassSoft},
+		{"lhost-exchange2003-02.eml", "Exchange 2003's 000C05A6 is an unknown recipient", "mikeneko@example.co.jp", ClassHard},
+	} {
+		raw, err := os.ReadFile(filepath.Join("testdata/bsd", c.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := rep.ClassFor(c.rcpt); got != c.want || rep.Kind != KindBounce {
+			r, _ := recipientFor(rep, c.rcpt)
+			t.Errorf("%s (%s): %s %s, want %s bounce (%+v)", c.file, c.why, rep.Kind, got, c.want, r.Verdict)
 		}
 	}
 }

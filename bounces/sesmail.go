@@ -51,12 +51,8 @@ func mergeSES(rep Report, n sesNotification) Report {
 			if a == "" || len(rep.Recipients) == maxRecipients {
 				continue
 			}
-			r := Recipient{Address: a, Action: "failed", Status: specificCode(rc.Status), Diagnostic: clip(rc.DiagnosticCode, 1000)}
-			r.Verdict = judge(r.Status, r.Diagnostic, "")
-			if r.Reason == ReasonUndefined && n.Bounce.BounceSubType != "" {
-				r.Verdict = judge(r.Status, r.Diagnostic, sesSubType[n.Bounce.BounceSubType])
-			}
-			r.Hard = r.Class == ClassHard
+			r := judgeProvider(sesBounce(n, a, rc.Status, rc.DiagnosticCode))
+			r.Address = a
 			rep.Recipients = append(rep.Recipients, r)
 		}
 	case "Complaint":
@@ -76,13 +72,13 @@ func mergeSES(rep Report, n sesNotification) Report {
 	return rep
 }
 
-// sesSubType words SES's bounce subtypes so the phrase rules read them.
-var sesSubType = map[string]string{
-	"NoEmail":                  "no such user",
-	"Suppressed":               "address on the suppression list",
-	"OnAccountSuppressionList": "address on the suppression list",
-	"MailboxFull":              "mailbox full",
-	"MessageTooLarge":          "message too large",
-	"ContentRejected":          "message content rejected",
-	"AttachmentRejected":       "illegal attachment",
+// sesBounce is one recipient of an SES bounce notification to judge.
+// SES's Permanent only says SES will not retry; its subtype names a
+// reason when the reply names none. A suppressed address was not tried at
+// all (SES's list holds old bounces and complaints alike): no evidence.
+func sesBounce(n sesNotification, email, status, diag string) providerBounce {
+	sub := n.Bounce.BounceSubType
+	suppressed := sub == "Suppressed" || sub == "OnAccountSuppressionList"
+	return providerBounce{email: email, status: status, diag: diag, who: "SES", label: n.Bounce.BounceType + "/" + sub,
+		fallback: sesReason[sub], permanent: n.Bounce.BounceType == "Permanent" && !suppressed}
 }

@@ -461,13 +461,8 @@ func (h *Hooks) ses(r *http.Request, body []byte) (int, []Outcome, error) {
 	var evs []ProviderEvent
 	switch typ {
 	case "Bounce":
-		kind := FeedbackSoft
-		if n.Bounce.BounceType == "Permanent" {
-			kind = FeedbackHard
-		}
 		for _, rc := range n.Bounce.BouncedRecipients {
-			evs = append(evs, ProviderEvent{Source: "ses", Ref: m.MessageId + ":" + strings.ToLower(rc.EmailAddress), Kind: kind, Email: rc.EmailAddress,
-				Hints: hints, Detail: strings.TrimSpace(n.Bounce.BounceType + "/" + n.Bounce.BounceSubType + " " + rc.Status + " " + rc.DiagnosticCode)})
+			evs = append(evs, providerEvent("ses", m.MessageId+":"+strings.ToLower(rc.EmailAddress), hints, sesBounce(n, rc.EmailAddress, rc.Status, rc.DiagnosticCode)))
 		}
 	case "Complaint":
 		if n.Complaint.ComplaintFeedbackType == "not-spam" {
@@ -520,19 +515,20 @@ func (h *Hooks) postmark(r *http.Request, body []byte) (int, []Outcome, error) {
 	ev := ProviderEvent{Source: "postmark", Email: rec.Email, Hints: []string{rec.MessageID}}
 	switch rec.RecordType {
 	case "Bounce":
-		ev.Ref = "bounce:" + rec.ID.String()
-		ev.Detail = rec.Type + " " + rec.Details
 		switch rec.Type {
-		case "HardBounce", "BadEmailAddress":
-			ev.Kind = FeedbackHard
-		case "Transient", "SoftBounce", "DnsError":
-			ev.Kind = FeedbackSoft
+		case "HardBounce", "BadEmailAddress", "Transient", "SoftBounce", "DnsError":
+			ev = providerEvent("postmark", "", ev.Hints, providerBounce{email: rec.Email, diag: rec.Details, who: "Postmark", label: rec.Type,
+				fallback: postmarkReason[rec.Type], permanent: rec.Type == "HardBounce" || rec.Type == "BadEmailAddress"})
 		case "SpamComplaint":
 			ev.Kind = FeedbackComplaint
 		case "Unsubscribe":
 			ev.Kind = FeedbackUnsubscribe
 		default: // auto-responders, challenge mails, blocks by the sender's content
 			return http.StatusOK, []Outcome{{Action: "ignored", Reason: "Postmark " + rec.Type}}, nil
+		}
+		ev.Ref = "bounce:" + rec.ID.String()
+		if ev.Kind == FeedbackComplaint || ev.Kind == FeedbackUnsubscribe {
+			ev.Detail = rec.Type + " " + rec.Details
 		}
 	case "SpamComplaint":
 		ev.Ref, ev.Kind, ev.Detail = "complaint:"+rec.ID.String(), FeedbackComplaint, rec.Type
@@ -597,10 +593,13 @@ func (h *Hooks) sendgridEvents(r *http.Request, body []byte) (int, []Outcome, er
 		ev := ProviderEvent{Source: "sendgrid", Ref: e.SGEventID, Email: e.Email, Hints: []string{e.SMTPID}, Detail: strings.TrimSpace(e.Status + " " + e.Reason)}
 		switch e.Event {
 		case "bounce":
-			ev.Kind = FeedbackHard
-			if e.Type == "blocked" { // refused for the sender's reputation or content
-				ev.Kind = FeedbackSoft
+			// "blocked" is SendGrid's word for a refusal of the sender's
+			// reputation or content; the reply still decides.
+			b := providerBounce{email: e.Email, status: e.Status, diag: e.Reason, who: "SendGrid", label: e.Type, permanent: e.Type != "blocked"}
+			if e.Type == "blocked" {
+				b.fallback = ReasonBlocked
 			}
+			ev = providerEvent("sendgrid", e.SGEventID, ev.Hints, b)
 		case "spamreport":
 			ev.Kind = FeedbackComplaint
 		case "unsubscribe", "group_unsubscribe":
@@ -682,10 +681,10 @@ func (h *Hooks) mailgun(r *http.Request, body []byte) (int, []Outcome, error) {
 		Detail: strings.TrimSpace(fmt.Sprintf("%d %s %s", e.DeliveryStatus.Code, e.DeliveryStatus.Message, e.DeliveryStatus.Description))}
 	switch e.Event {
 	case "failed":
-		ev.Kind = FeedbackSoft
-		if e.Severity == "permanent" && e.Reason != "suppress-bounce" {
-			ev.Kind = FeedbackHard
-		}
+		// suppress-bounce: Mailgun did not send, the address being on its
+		// bounce list: no reply to judge, and no new evidence.
+		permanent := e.Severity == "permanent" && e.Reason != "suppress-bounce"
+		ev = providerEvent("mailgun", e.ID, ev.Hints, providerBounce{email: e.Recipient, diag: ev.Detail, who: "Mailgun", label: e.Severity + " " + e.Reason, permanent: permanent})
 	case "complained":
 		ev.Kind = FeedbackComplaint
 	case "unsubscribed":

@@ -375,3 +375,47 @@ func TestMailgun(t *testing.T) {
 		t.Fatal("statuses")
 	}
 }
+
+// TestProviderLabelsAreJudged holds the webhooks to the reader's rules: a
+// provider's "Permanent" or "HardBounce" on a refusal of Crier's sending
+// (spam, blocklist, DMARC) is not a hard bounce and does not count against
+// the supporter; a full mailbox is soft whatever the label.
+func TestProviderLabelsAreJudged(t *testing.T) {
+	t.Parallel()
+	hb := setupHooks(t)
+	ann, bob := hb.confirmed(t, "ann@example.org"), hb.confirmed(t, "bob@example.org")
+	cat, dan := hb.confirmed(t, "cat@example.org"), hb.confirmed(t, "dan@example.org")
+	eve := hb.confirmed(t, "eve@example.org")
+	ses := strings.Replace(sesBounce(ann.Email, ""), `"status":"5.1.1","diagnosticCode":"smtp; 550 5.1.1 user unknown"`,
+		`"status":"5.7.1","diagnosticCode":"smtp; 554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org"`, 1)
+	postmark := bytes.Replace(postmarkBounce(77, "HardBounce", bob.Email), []byte(`"Details":"Test bounce details"`),
+		[]byte(`"Details":"smtp;550 5.7.1 Message rejected as spam by Content Filtering."`), 1)
+	sendgrid := []byte(`[{"email":"` + cat.Email + `","event":"bounce","type":"bounce","sg_event_id":"sg-77","status":"5.7.1",` +
+		`"reason":"550 5.7.1 Unauthenticated email from camaca.example is not accepted due to domain's DMARC policy"}]`)
+	mailgun := bytes.Replace(hb.mailgunBody(dan.Email, "failed", "permanent", "mg-77", "token-77-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", hb.now),
+		[]byte("5.1.1 The email account that you tried to reach does not exist."), []byte("5.7.1 Our system has detected that this message is likely unsolicited mail."), 1)
+	full := bytes.Replace(postmarkBounce(78, "HardBounce", eve.Email), []byte(`"Details":"Test bounce details"`),
+		[]byte(`"Details":"smtp;552 5.2.2 Mailbox full"`), 1)
+	pmAuth := http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte("postmark:postmark-webhook-password"))}}
+	for _, c := range []struct {
+		name, path string
+		body       []byte
+		h          http.Header
+		want       string
+	}{
+		{"SES Permanent, blocklisted IP", "/webhooks/ses", mustJSON(hb.sns(t, "Notification", "n-77", ses, 2, hb.now)), nil, `"sending_problem"`},
+		{"Postmark HardBounce, taken for spam", "/webhooks/postmark", postmark, pmAuth, `"sending_problem"`},
+		{"SendGrid bounce, DMARC", "/webhooks/sendgrid", sendgrid, hb.sendgridHeaders(t, sendgrid, hb.now), `"sending_problem"`},
+		{"Mailgun permanent, taken for spam", "/webhooks/mailgun", mailgun, nil, `"sending_problem"`},
+		{"Postmark HardBounce, mailbox full", "/webhooks/postmark", full, pmAuth, `"soft_bounce"`},
+	} {
+		if code, out := hb.post(t, c.path, c.body, c.h); code != 200 || !strings.Contains(out, c.want) {
+			t.Errorf("%s: %d %s, want %s", c.name, code, out, c.want)
+		}
+	}
+	for _, s := range []subscribers.Subscriber{ann, bob, cat, dan, eve} {
+		if st := hb.status(t, s.ID); st != subscribers.Confirmed {
+			t.Errorf("%s: %s, want still confirmed", s.Email, st)
+		}
+	}
+}
