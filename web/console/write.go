@@ -214,7 +214,9 @@ func (c *Console) media(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Console) newPost(w http.ResponseWriter, r *http.Request, s Session) {
-	c.render(w, r, s, "write", map[string]any{"Form": c.formFromPost(post.Post{Draft: true}), "New": true})
+	f := c.formFromPost(post.Post{Draft: true})
+	f.ScheduleFor = c.dayForm(r.URL.Query().Get("date")) // a day clicked on the calendar
+	c.render(w, r, s, "write", map[string]any{"Form": f, "New": true})
 }
 
 func (c *Console) editPost(w http.ResponseWriter, r *http.Request, s Session) {
