@@ -183,6 +183,9 @@ channels:
 	b.waitText("dl.facts", "Approved")
 	london, _ := time.LoadLocation("Europe/London")
 	at := time.Now().Add(8 * time.Second).In(london)
+	// The field asks for whole minutes (no seconds shown); the test needs
+	// seconds to be delivered soon, so it lifts the step first.
+	b.eval(`document.getElementById('schedule_for').step = '1', ''`)
 	b.setValue("Schedule for", at.Format("2006-01-02T15:04:05"))
 	b.press("Schedule")
 	b.waitText(".state", "Scheduled")
@@ -683,12 +686,15 @@ func (b *consoleBrowser) axe(name string) {
 		for _, v := range violations {
 			b.t.Errorf("axe: %s (%d px, dark %v): %v %v: %v\n  %v", name, mode.width, mode.dark, v["impact"], v["id"], v["help"], v["nodes"])
 		}
-		// Nothing scrolls sideways at phone width but the tables built to.
+		// Nothing scrolls sideways at phone width: neither the page nor its
+		// tables (they become cards); only the email previews' frames may.
 		if mode.width == 390 {
-			if w := b.eval(`(() => { const w = document.documentElement.scrollWidth; if (w <= 390) return '';
-				const wide = [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > 391 && !e.closest('.table-wrap, .frames'))
+			if w := b.eval(`(() => { const d = document.scrollingElement;
+				const tables = [...document.querySelectorAll('.table-wrap')].filter(e => e.scrollWidth > e.clientWidth + 1);
+				if (d.scrollWidth <= d.clientWidth && !tables.length) return '';
+				const wide = [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > 391 && !e.closest('.frames'))
 					.map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className ? '.' + e.className : '')).slice(0, 5);
-				return w + ' px: ' + wide.join(', '); })()`); w != "" {
+				return d.scrollWidth + ' px: ' + wide.join(', ') + (tables.length ? ' (a table scrolls)' : ''); })()`); w != "" {
 				b.t.Errorf("%s scrolls sideways at 390 px (%s)", name, w)
 			}
 		}
