@@ -161,6 +161,12 @@ channels:
 	b.waitLoaded(`document.querySelector('.preview-mastodon .toot img')`)
 	b.waitLoaded(`document.querySelector('.preview-discord .embed img')`)
 	b.waitLoaded(`document.querySelector('iframe.phone').contentDocument.querySelector('img')`)
+	// The draft saves itself and the form takes the post's own address,
+	// so Submit below acts on that post rather than writing a second one.
+	b.waitText("#autosave-status", "Saved ")
+	if action := b.attr("#write", "action"); !strings.HasPrefix(action, "/posts/console") {
+		t.Fatalf("after saving itself the form still posts to %q", action)
+	}
 	b.axe("write")
 	if shots != "" {
 		b.screenshots(shots, "write")

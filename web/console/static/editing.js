@@ -37,14 +37,15 @@
       data.set('action', 'save');
       var file = form.querySelector('input[type=file]');
       if (file) data.delete(file.name); // an image is uploaded by Save draft, not every few seconds
-      fetch(form.action, {
+      // Not form.action: the buttons named "action" shadow it.
+      fetch(form.getAttribute('action'), {
         method: 'POST', body: data, credentials: 'same-origin',
         headers: { 'X-CSRF-Token': csrfToken() }
       }).then(function (r) {
         var m = /\/posts\/([^\/?#]+)$/.exec(new URL(r.url).pathname);
         if (!r.ok || !m) return Promise.reject(r.status);
         var id = decodeURIComponent(m[1]);
-        form.action = '/posts/' + encodeURIComponent(id);
+        form.setAttribute('action', '/posts/' + encodeURIComponent(id));
         var idField = form.querySelector('input[name=id]');
         if (idField) idField.value = id;
         history.replaceState(null, '', '/posts/' + encodeURIComponent(id) + '/edit');
