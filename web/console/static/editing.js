@@ -76,12 +76,20 @@
       e.dataTransfer.setData('text/plain', dragged.getAttribute('data-move'));
     });
     table.addEventListener('dragover', function (e) {
-      if (dragged && e.target.closest('td[data-date]')) e.preventDefault();
+      var day = dragged && e.target.closest('td[data-date]');
+      if (!day) return;
+      e.preventDefault();
+      day.classList.add('drop');
+    });
+    table.addEventListener('dragleave', function (e) {
+      var day = e.target.closest && e.target.closest('td[data-date]');
+      if (day && !day.contains(e.relatedTarget)) day.classList.remove('drop');
     });
     table.addEventListener('drop', function (e) {
       var day = e.target.closest('td[data-date]');
       if (!dragged || !day) return;
       e.preventDefault();
+      day.classList.remove('drop');
       var data = new FormData();
       data.set('csrf', csrfToken());
       data.set('revision', dragged.getAttribute('data-revision'));
