@@ -374,6 +374,20 @@ func (b *consoleBrowser) weekOne(postURL, pic, shots string) {
 	b.waitText(".state", "Draft")
 	b.press("Schedule again for " + at.Format("Mon 2 Jan 2006 15:04 MST"))
 	b.waitText(".state", "Scheduled")
+	// On the calendar the editor drags the post to the day before (after,
+	// on the 1st, to stay in the month shown): it keeps its time of day.
+	to := at.AddDate(0, 0, -1)
+	if at.Day() == 1 {
+		to = at.AddDate(0, 0, 1)
+	}
+	b.open("/calendar?date=" + at.Format("2006-01-02"))
+	b.eval(`(() => { const post = [...document.querySelectorAll('[data-move]')].find(e => e.textContent.includes('Candle walk'));
+		const day = document.querySelector('td[data-date="` + to.Format("2006-01-02") + `"]'), dt = new DataTransfer();
+		post.dispatchEvent(new DragEvent('dragstart', {bubbles: true, dataTransfer: dt}));
+		day.dispatchEvent(new DragEvent('dragover', {bubbles: true, cancelable: true, dataTransfer: dt}));
+		day.dispatchEvent(new DragEvent('drop', {bubbles: true, cancelable: true, dataTransfer: dt}));
+		return ''; })()`)
+	b.waitText(`td[data-date="`+to.Format("2006-01-02")+`"]`, to.Format("15:04")+" Candle walk on Saturday")
 	b.open("/posts/console:nothing-here")
 	b.waitText("h1", "Not found")
 	b.axe("notfound")
