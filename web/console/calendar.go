@@ -11,10 +11,13 @@ import (
 type calEntry struct {
 	ID, Title, Source string
 	At                time.Time
-	Time              string
+	Time, Day         string
 	Published         bool
 	// Local: published, but every delivery was only saved locally.
 	Local bool
+	// Revision, set on a scheduled console post shown to an editor, is
+	// what its "Move to…" form and drag and drop carry.
+	Revision string
 }
 
 type calDay struct {
@@ -56,6 +59,12 @@ func (c *Console) calendar(w http.ResponseWriter, r *http.Request, s Session) {
 		c.serverError(w, r, "reading the calendar", err)
 		return
 	}
+	if s.User.Role.Can(RoleEditor) {
+		if err := c.movable(r.Context(), entries); err != nil {
+			c.serverError(w, r, "reading the calendar", err)
+			return
+		}
+	}
 	var days []calDay
 	byDay := map[string]int{}
 	for d := start; d.Before(end); d = d.AddDate(0, 0, 1) {
@@ -85,7 +94,7 @@ func (c *Console) calendar(w http.ResponseWriter, r *http.Request, s Session) {
 	}
 	c.render(w, r, s, "calendar", map[string]any{"Weeks": weeks, "View": view, "Title": title, "Digest": digest,
 		"Prev": prev.Format("2006-01-02"), "Next": next.Format("2006-01-02"), "Zone": loc.String(),
-		"Weekdays": []string{"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"}})
+		"Today": now.Format("2006-01-02"), "Weekdays": []string{"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"}})
 }
 
 // calendarEntries reads the scheduled and published posts of every source
@@ -109,8 +118,24 @@ func (c *Console) calendarEntries(ctx context.Context, start, end time.Time) ([]
 			return nil, fmt.Errorf("reading the calendar: %w", err)
 		}
 		e.Published, e.Local = state == "published", local == 1
-		e.Time = e.At.In(c.opts.Location).Format("15:04")
+		e.Time, e.Day = e.At.In(c.opts.Location).Format("15:04"), e.At.In(c.opts.Location).Format("2006-01-02")
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// movable sets the revision of each scheduled console post among entries,
+// which makes it movable on the calendar.
+func (c *Console) movable(ctx context.Context, entries []calEntry) error {
+	for i, e := range entries {
+		if e.Published || e.Source != Kind {
+			continue
+		}
+		sp, err := c.opts.Store.Post(ctx, e.ID)
+		if err != nil {
+			return fmt.Errorf("reading post %s: %w", e.ID, err)
+		}
+		entries[i].Revision = revision(sp.Post)
+	}
+	return nil
 }

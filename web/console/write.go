@@ -214,7 +214,9 @@ func (c *Console) media(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Console) newPost(w http.ResponseWriter, r *http.Request, s Session) {
-	c.render(w, r, s, "write", map[string]any{"Form": c.formFromPost(post.Post{Draft: true}), "New": true})
+	f := c.formFromPost(post.Post{Draft: true})
+	f.ScheduleFor = c.dayForm(r.URL.Query().Get("date")) // a day clicked on the calendar
+	c.render(w, r, s, "write", map[string]any{"Form": f, "New": true, "Autosave": true})
 }
 
 func (c *Console) editPost(w http.ResponseWriter, r *http.Request, s Session) {
@@ -232,7 +234,22 @@ func (c *Console) editPost(w http.ResponseWriter, r *http.Request, s Session) {
 	}
 	f := c.formFromPost(sp.Post)
 	f.Revision = revision(sp.Post)
-	c.render(w, r, s, "write", map[string]any{"Form": f, "Meta": m, "Previews": c.previewsFor(r.Context(), s, sp.Post)})
+	c.render(w, r, s, "write", map[string]any{"Form": f, "Meta": m, "Previews": c.previewsFor(r.Context(), s, sp.Post),
+		"Autosave": autosaves(s, m)})
+}
+
+// autosaves tells whether the write form saves itself as a draft: only
+// while saving cannot change where the post stands (a draft, or one in
+// review or unscheduled); an author's save of an approved or scheduled
+// post would take its approval away.
+func autosaves(s Session, m Meta) bool {
+	switch m.Workflow {
+	case WorkflowDraft, WorkflowReview:
+		return true
+	case WorkflowApproved, WorkflowCancelled:
+		return s.User.Role.Can(RoleEditor)
+	}
+	return false
 }
 
 func (c *Console) mayEdit(s Session, m Meta) bool {
