@@ -111,10 +111,39 @@ func (c *Console) saveConsolePost(ctx context.Context, p post.Post, state store.
 		p.ID, string(m.Workflow), m.AuthorID, m.Author, now); err != nil {
 		return fmt.Errorf("saving post %s: %w", p.ID, err)
 	}
+	if folded, err := foldEdit(ctx, tx, p.ID, now, actor, action, detail); err != nil || folded {
+		if err != nil {
+			return err
+		}
+		return tx.Commit()
+	}
 	if err := addEvent(ctx, tx, p.ID, now, actor, action, detail); err != nil {
 		return err
 	}
 	return tx.Commit()
+}
+
+// editFold is how close together one person's edits of a post make one
+// line of its history: autosave saves every few seconds while someone
+// writes, and the history should say "edited", not list every pause.
+const editFold = 10 * time.Minute
+
+// foldEdit moves the time of the post's last history line forward instead
+// of adding a line, when that line is an edit by the same person within
+// editFold and this is another plain edit; it reports whether it did.
+func foldEdit(ctx context.Context, tx *sql.Tx, postID string, now time.Time, actor, action, detail string) (bool, error) {
+	if action != "edited" || detail != "" {
+		return false, nil
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE console_events SET at = $1
+		WHERE id = (SELECT MAX(id) FROM console_events WHERE post_id = $2)
+		AND actor = $3 AND action = 'edited' AND detail = '' AND at >= $4`,
+		now.UTC(), postID, actor, now.Add(-editFold).UTC())
+	if err != nil {
+		return false, fmt.Errorf("recording an edit of %s: %w", postID, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 type execer interface {
