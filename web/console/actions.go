@@ -36,7 +36,7 @@ func (c *Console) approve(w http.ResponseWriter, r *http.Request, s Session) {
 		c.serverError(w, r, "approving the post", err)
 		return
 	}
-	http.Redirect(w, r, "/posts/"+m.PostID, http.StatusSeeOther)
+	redirectDone(w, r, m.PostID, "approved")
 }
 
 func (c *Console) schedule(w http.ResponseWriter, r *http.Request, s Session) {
@@ -54,7 +54,7 @@ func (c *Console) schedule(w http.ResponseWriter, r *http.Request, s Session) {
 		return
 	}
 	if c.doSchedule(w, r, s, sp.Post, m, at) {
-		http.Redirect(w, r, "/posts/"+m.PostID, http.StatusSeeOther)
+		redirectDone(w, r, m.PostID, "scheduled")
 	}
 }
 
@@ -109,7 +109,7 @@ func (c *Console) publishNow(w http.ResponseWriter, r *http.Request, s Session) 
 		return
 	}
 	if c.doPublish(w, r, s, sp.Post, m) {
-		http.Redirect(w, r, "/posts/"+m.PostID, http.StatusSeeOther)
+		redirectDone(w, r, m.PostID, "published")
 	}
 }
 
@@ -172,7 +172,7 @@ func (c *Console) cancel(w http.ResponseWriter, r *http.Request, s Session) {
 		c.serverError(w, r, "cancelling the post", err)
 		return
 	}
-	http.Redirect(w, r, "/posts/"+m.PostID, http.StatusSeeOther)
+	redirectDone(w, r, m.PostID, "unscheduled")
 }
 
 // retry queues a failed delivery again (any source's post).
@@ -209,7 +209,7 @@ func (c *Console) retry(w http.ResponseWriter, r *http.Request, s Session) {
 		c.serverError(w, r, "retrying the delivery", err)
 		return
 	}
-	http.Redirect(w, r, "/posts/"+id, http.StatusSeeOther)
+	redirectDone(w, r, id, "retried")
 }
 
 func (c *Console) testNewsletter(w http.ResponseWriter, r *http.Request, s Session) {

@@ -271,6 +271,9 @@ func (c *Console) renderPost(w http.ResponseWriter, r *http.Request, s Session, 
 		c.serverError(w, r, "reading the deliveries", err)
 		return
 	}
+	if notice == "" {
+		notice = c.doneNotice(r, sp)
+	}
 	previews := c.previewsFor(ctx, s, sp.Post)
 	typeOf := map[string]string{} // each enabled channel's type
 	for _, p := range previews {
