@@ -22,8 +22,10 @@ var doneNotices = map[string]func(c *Console, sp store.StoredPost) string{
 	"unscheduled": func(*Console, store.StoredPost) string {
 		return "Unscheduled. It will not go out; it is a draft again."
 	},
-	"published": func(*Console, store.StoredPost) string { return "Published. The channels below show how the sending goes." },
-	"retried":   func(*Console, store.StoredPost) string { return "Queued again. The channel below is being tried now." },
+	"published": func(*Console, store.StoredPost) string {
+		return "Published. The channels below show how the sending goes."
+	},
+	"retried": func(*Console, store.StoredPost) string { return "Queued again. The channel below is being tried now." },
 }
 
 // redirectDone sends the browser to post id's page with the notice for
