@@ -199,6 +199,7 @@ func (c *Console) routes() {
 	mux.Handle("POST /posts", c.auth(RoleAuthor, c.savePost))
 	mux.Handle("GET /posts/{id}", c.auth(RoleAuthor, c.postPage))
 	mux.Handle("GET /posts/{id}/edit", c.auth(RoleAuthor, c.editPost))
+	mux.Handle("GET /posts/{id}/live", c.auth(RoleAuthor, c.postLive))
 	mux.Handle("POST /posts/{id}", c.auth(RoleAuthor, c.savePost))
 	mux.Handle("GET /posts/{id}/markdown", c.auth(RoleAuthor, c.downloadMarkdown))
 	mux.Handle("GET /posts/{id}/saved/{channel}", c.auth(RoleAuthor, c.savedCopy))

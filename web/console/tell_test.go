@@ -1,10 +1,16 @@
 package console
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/post"
 )
 
 // statusNotice is the text of a page's role="status" notice, "" without one.
@@ -57,5 +63,75 @@ func TestEachActionConfirmsWhatHappened(t *testing.T) {
 	// Only the fixed sentences are shown: the query string is never echoed.
 	if got := statusNotice(editor.get("/posts/" + id + "?done=%3Cb%3Ehacked").body); got != "" {
 		t.Errorf("an unknown ?done shows %q", got)
+	}
+}
+
+// liveState is the state badge in the post page's live part.
+func liveState(t *testing.T, body string) string {
+	t.Helper()
+	_, after, ok := strings.Cut(body, `id="post-state"`)
+	if !ok {
+		t.Fatalf("no post-state in:\n%s", body)
+	}
+	_, after, _ = strings.Cut(after, ">")
+	label, _, _ := strings.Cut(after, "<")
+	return label
+}
+
+func TestLivePartFollowsFailureAndRetry(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	p := post.Post{ID: "md:vigil", Title: "Vigil", Source: post.Source{Kind: "markdown", Name: "posts"}}
+	if err := b.st.SavePost(ctx, p, store.PostPublished, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := b.st.DB().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range []string{"mastodon", "discord"} {
+		if _, err := store.AddDelivery(ctx, tx, p.ID, ch, false, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	editor := b.browser(t).signedIn("editor@example.org")
+	live := "/posts/" + url.PathEscape(p.ID) + "/live"
+	page := editor.get("/posts/" + url.PathEscape(p.ID))
+	if !strings.Contains(page.body, `data-follow="/posts/md:vigil/live"`) || liveState(t, page.body) != "Sending" {
+		t.Fatalf("the page does not follow its live part:\n%s", page.body)
+	}
+	if got := editor.get(live); got.status != http.StatusOK || liveState(t, got.body) != "Sending" || !strings.Contains(got.body, `data-live="true"`) {
+		t.Fatalf("live part while sending: %d %s", got.status, got.body)
+	}
+	// Mastodon fails for good while Discord is still under way: the badge
+	// the script swaps in says so.
+	if err := b.st.FinishAttempt(ctx, p.ID, "mastodon", store.DeliveryFailed, channels.Receipt{}, "permanent: 401 The access token is invalid", channels.KindPermanent.String(), false, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	got := editor.get(live)
+	if liveState(t, got.body) != "Failed" || !strings.Contains(deliveryItem(t, got.body, "mastodon"), `class="problem"`) {
+		t.Fatalf("live part after Mastodon failed:\n%s", got.body)
+	}
+	// Retry queues it again (the bot keeps the last error until it is
+	// sent): the old error no longer shows under "pending".
+	r := editor.post("/posts/"+url.PathEscape(p.ID)+"/retry", url.Values{"csrf": {editor.csrf()}, "channel": {"mastodon"}})
+	if _, err := b.st.DB().ExecContext(ctx, `UPDATE deliveries SET state = 'pending' WHERE post_id = $1 AND channel = 'mastodon'`, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := statusNotice(editor.follow(r).body); !strings.HasPrefix(got, "Queued again.") {
+		t.Errorf("after Retry: notice %q", got)
+	}
+	for _, path := range []string{live, "/posts/" + url.PathEscape(p.ID)} {
+		got := editor.get(path)
+		if item := deliveryItem(t, got.body, "mastodon"); strings.Contains(item, `class="problem"`) || strings.Contains(item, "401") {
+			t.Errorf("%s: the old error shows under pending:\n%s", path, item)
+		}
+		if liveState(t, got.body) != "Sending" {
+			t.Errorf("%s: state %q after Retry", path, liveState(t, got.body))
+		}
 	}
 }

@@ -249,19 +249,41 @@ func (c *Console) postPage(w http.ResponseWriter, r *http.Request, s Session) {
 	c.renderPost(w, r, s, r.PathValue("id"), "")
 }
 
+// postLive is what the post page's script polls while a delivery is under
+// way: the post's state and its channels, as the page shows them.
+func (c *Console) postLive(w http.ResponseWriter, r *http.Request, s Session) {
+	if data, ok := c.postData(w, r, s, r.PathValue("id"), ""); ok {
+		w.Header().Set("Cache-Control", "no-store")
+		c.renderIn(w, r, s, "post", "post-live", data)
+	}
+}
+
 // renderPost shows a post with its deliveries, history and actions; notice
 // is a message for the organiser at the top.
 func (c *Console) renderPost(w http.ResponseWriter, r *http.Request, s Session, id, notice string) {
+	data, ok := c.postData(w, r, s, id, notice)
+	if !ok {
+		return
+	}
+	if notice != "" && strings.HasPrefix(notice, "The test copy could not") {
+		w.WriteHeader(http.StatusBadGateway)
+	}
+	c.render(w, r, s, "post", data)
+}
+
+// postData is what the post page shows; false when it answered with an
+// error page instead.
+func (c *Console) postData(w http.ResponseWriter, r *http.Request, s Session, id, notice string) (map[string]any, bool) {
 	ctx := r.Context()
 	sp, err := c.opts.Store.Post(ctx, id)
 	if err != nil {
 		c.notFound(w, r, "no post has this id")
-		return
+		return nil, false
 	}
 	m, isConsole, err := c.meta(ctx, id)
 	if err != nil {
 		c.serverError(w, r, "reading the post", err)
-		return
+		return nil, false
 	}
 	if isConsole && sp.State == store.PostPublished {
 		m.Workflow = WorkflowPublished
@@ -269,7 +291,7 @@ func (c *Console) renderPost(w http.ResponseWriter, r *http.Request, s Session, 
 	dels, err := c.opts.Store.Deliveries(ctx, id)
 	if err != nil {
 		c.serverError(w, r, "reading the deliveries", err)
-		return
+		return nil, false
 	}
 	if notice == "" {
 		notice = c.doneNotice(r, sp)
@@ -287,7 +309,8 @@ func (c *Console) renderPost(w http.ResponseWriter, r *http.Request, s Session, 
 		if d.Outbox && d.State == store.DeliverySent {
 			v.Local = c.localReason(d.Channel)
 		}
-		if d.LastError != "" && d.State != store.DeliverySent {
+		// A retried delivery (pending, sending) no longer shows its old error.
+		if d.LastError != "" && (d.State == store.DeliveryFailed || d.State == store.DeliveryUnknown) {
 			v.Problem, v.Fix = explain(d, typeOf[d.Channel])
 		}
 		v.Parts = c.parts(ctx, id, d.Channel)
@@ -299,7 +322,7 @@ func (c *Console) renderPost(w http.ResponseWriter, r *http.Request, s Session, 
 	events, err := c.events(ctx, id)
 	if err != nil {
 		c.serverError(w, r, "reading the history", err)
-		return
+		return nil, false
 	}
 	events = withSchedulePublish(events, sp)
 	state := listState("other")
@@ -323,10 +346,7 @@ func (c *Console) renderPost(w http.ResponseWriter, r *http.Request, s Session, 
 	}
 	data["SentBack"] = lastSentBack(events, m)
 	data["CanDelete"] = isConsole && c.whyNotDeletable(s, sp, m) == ""
-	if notice != "" && strings.HasPrefix(notice, "The test copy could not") {
-		w.WriteHeader(http.StatusBadGateway)
-	}
-	c.render(w, r, s, "post", data)
+	return data, true
 }
 
 // withSchedulePublish adds to a post's history the moment the daemon
