@@ -222,6 +222,10 @@ func (c *Console) testNewsletter(w http.ResponseWriter, r *http.Request, s Sessi
 		c.notFound(w, r, "no post has this id")
 		return
 	}
+	if !c.canSendTest(c.previewsFor(r.Context(), s, sp.Post)) {
+		c.refuse(w, r, s, "No mail server is configured, so the newsletter is only saved to the outbox: a test copy has nowhere to go. Set SMTP_HOST (see docs/newsletter.md) to send one.")
+		return
+	}
 	msg := "A test copy of the newsletter was sent to " + s.User.Email + "."
 	if err := c.opts.SendTest(r.Context(), sp.Post, s.User.Email); err != nil {
 		msg = "The test copy could not be sent: " + err.Error()

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -133,5 +134,29 @@ func TestLivePartFollowsFailureAndRetry(t *testing.T) {
 		if liveState(t, got.body) != "Sending" {
 			t.Errorf("%s: state %q after Retry", path, liveState(t, got.body))
 		}
+	}
+}
+
+func TestNoTestNewsletterWithoutAMailServer(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	render := b.c.opts.Render
+	b.c.opts.Render = func(ctx context.Context, p post.Post) []Rendering {
+		return append(render(ctx, p), Rendering{Channel: "email", Type: "email"})
+	}
+	var sent atomic.Int32
+	b.c.opts.SendTest = func(context.Context, post.Post, string) error { sent.Add(1); return nil }
+	editor := b.browser(t).signedIn("editor@example.org")
+	id := editor.newPost(url.Values{"title": {"Vigil"}, "action": {"save"}})
+	if p := editor.get("/posts/" + id); !strings.Contains(p.body, "Send a test newsletter") {
+		t.Fatal("with a mail server, the post page offers no test newsletter")
+	}
+	b.c.opts.Outbox = map[string]string{"email": "no mail server (SMTP_HOST is not set)"}
+	if p := editor.get("/posts/" + id); strings.Contains(p.body, "Send a test newsletter") {
+		t.Error("outbox-only email: the post page still offers a test newsletter")
+	}
+	p := editor.post("/posts/"+id+"/test", url.Values{"csrf": {editor.csrf()}})
+	if p.status != http.StatusForbidden || !strings.Contains(p.body, "SMTP_HOST") || sent.Load() != 0 {
+		t.Errorf("outbox-only email, POST test: %d, sent %d:\n%s", p.status, sent.Load(), p.body)
 	}
 }

@@ -336,7 +336,8 @@ func (c *Console) postData(w http.ResponseWriter, r *http.Request, s Session, id
 		"State": state, "StateLabel": stateLabel(state), "Notice": notice, "CanGo": canGo,
 		"CanEdit":  isConsole && m.Workflow != WorkflowPublished && c.mayEdit(s, m),
 		"Previews": previews, "ScheduleFor": c.defaultScheduleFor(sp.Post),
-		"HasNewsletter": c.opts.SendTest != nil,
+		// Outbox-only email has no mail server to send a test copy through.
+		"HasNewsletter": c.canSendTest(previews),
 		// Approve, Schedule and Publish act on this version only.
 		"Revision": revision(sp.Post),
 		// An unscheduled post can go back to its time in one click.
