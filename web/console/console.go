@@ -229,6 +229,7 @@ func (c *Console) routes() {
 	mux.Handle("GET /supporters/{id}", c.auth(RoleEditor, c.supporter))
 	mux.Handle("POST /supporters/{id}/restore", c.auth(RoleEditor, c.restoreSupporter))
 	mux.Handle("GET /users", c.auth(RoleOwner, c.usersPage))
+	mux.Handle("GET /setup", c.auth(RoleOwner, c.setupPage))
 	mux.Handle("POST /users", c.auth(RoleOwner, c.addUser))
 	mux.Handle("POST /users/remove", c.auth(RoleOwner, c.removeUser))
 	mux.Handle("POST /users/role", c.auth(RoleOwner, c.setRole))

@@ -160,3 +160,42 @@ func TestNoTestNewsletterWithoutAMailServer(t *testing.T) {
 		t.Errorf("outbox-only email, POST test: %d, sent %d:\n%s", p.status, sent.Load(), p.body)
 	}
 }
+
+func TestSetupProblemsGoToTheOwnersSetupPage(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	render := b.c.opts.Render
+	b.c.opts.Render = func(ctx context.Context, p post.Post) []Rendering {
+		return append(render(ctx, p), Rendering{Channel: "email", Type: "email", Payload: channels.Payload{
+			Warnings: []string{"http.public_url is not https: mail providers ignore one-click unsubscribe (RFC 8058) over plain http"}}})
+	}
+	b.c.opts.Outbox = map[string]string{"discord": "no Discord webhook connected"}
+	author := b.browser(t).signedIn("author@example.org")
+	id := author.newPost(url.Values{"title": {"Vigil"}, "body": {strings.Repeat("Join us at the town hall. ", 30)}, "action": {"save"}})
+	for _, who := range []string{"author@example.org", "editor@example.org"} {
+		br := b.browser(t).signedIn(who)
+		page := br.get("/posts/" + id).body
+		for _, setupWords := range []string{"RFC 8058", "http.public_url", "config.yaml", "channels.", `href="/setup"`} {
+			if strings.Contains(page, setupWords) {
+				t.Errorf("%s sees %q on the post page", who, setupWords)
+			}
+		}
+		if p := br.get("/setup"); p.status != http.StatusForbidden {
+			t.Errorf("%s: /setup %d, want 403", who, p.status)
+		}
+	}
+	owner := b.browser(t).signedIn("owner@example.org")
+	if page := owner.get("/posts/" + id).body; !strings.Contains(page, `see <a href="/setup">Setup</a>`) || strings.Contains(page, "RFC 8058") {
+		t.Error("the owner is not pointed from the preview to the Setup page")
+	}
+	p := owner.get("/setup")
+	if p.status != http.StatusOK {
+		t.Fatalf("owner /setup: %d", p.status)
+	}
+	for _, want := range []string{`href="/setup" aria-current="page"`, "config.yaml, http.public_url", "cannot fetch images",
+		"config.yaml, channels.discord", "no Discord webhook connected", "channels.bluesky.thread"} {
+		if !strings.Contains(p.body, want) {
+			t.Errorf("the Setup page lacks %q", want)
+		}
+	}
+}
