@@ -199,3 +199,46 @@ func TestSetupProblemsGoToTheOwnersSetupPage(t *testing.T) {
 		}
 	}
 }
+
+func TestErrorsAreSentencesWithTheFix(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.supporters(t)
+	editor := b.browser(t).signedIn("editor@example.org")
+	tok := editor.csrf()
+	add := url.Values{"csrf": {tok}, "email": {"sam@example.org"}, "name": {"Sam"}, "consent": {"1"}}
+	editor.post("/supporters", add)
+	p := editor.post("/supporters", add)
+	if !strings.Contains(p.body, "Not added: this address is already on the list. Search for it") || strings.Contains(p.body, "adding subscriber") {
+		t.Errorf("adding a supporter twice:\n%s", p.body)
+	}
+	add.Set("email", "not an address")
+	if p := editor.post("/supporters", add); strings.Contains(p.body, "adding subscriber") || !strings.Contains(p.body, "Correct it and add again.") {
+		t.Errorf("adding a malformed address:\n%s", p.body)
+	}
+
+	ctx := context.Background()
+	post := post.Post{ID: "md:vigil", Title: "Vigil", Source: post.Source{Kind: "markdown", Name: "posts"}}
+	if err := b.st.SavePost(ctx, post, store.PostPublished, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := b.st.DB().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.AddDelivery(ctx, tx, post.ID, "mastodon", false, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.st.FinishAttempt(ctx, post.ID, "mastodon", store.DeliveryFailed, channels.Receipt{}, "permanent: status 1 of 1: uploading image: 401", channels.KindPermanent.String(), false, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	item := deliveryItem(t, editor.get("/posts/"+url.PathEscape(post.ID)).body, "mastodon")
+	for _, want := range []string{"did not accept the account&#39;s access token when Crier sent the post&#39;s image", "Make a new token (docs/mastodon.md says how)", "channels.mastodon", "press Retry"} {
+		if !strings.Contains(item, want) {
+			t.Errorf("the explanation lacks %q:\n%s", want, item)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -309,8 +310,7 @@ func (c *Console) postData(w http.ResponseWriter, r *http.Request, s Session, id
 		if d.Outbox && d.State == store.DeliverySent {
 			v.Local = c.localReason(d.Channel)
 		}
-		// A retried delivery (pending, sending) no longer shows its old error.
-		if d.LastError != "" && (d.State == store.DeliveryFailed || d.State == store.DeliveryUnknown) {
+		if showsError(d) {
 			v.Problem, v.Fix = explain(d, typeOf[d.Channel])
 		}
 		v.Parts = c.parts(ctx, id, d.Channel)
@@ -427,7 +427,17 @@ func explain(d store.Delivery, typ string) (problem, fix string) {
 	ch, docs := d.Channel, "docs/"+docsPage(typ)
 	switch d.ErrorKind {
 	case channels.KindPermanent.String():
-		return "The " + ch + " server refused the post, so Crier will not try again by itself.",
+		refused := "The " + ch + " server refused the post, so Crier will not try again by itself."
+		if authRefused.MatchString(d.LastError) {
+			what := "the post"
+			if strings.Contains(d.LastError, "uploading image") {
+				what = "the post's image"
+			}
+			return refused, "It did not accept the account's access token when Crier sent " + what +
+				": the token was revoked, expired or lacks the permission to post. Make a new token (" + docs +
+				" says how), set it for channels." + ch + " and restart Crier, then press Retry."
+		}
+		return refused,
 			"Fix what the error below names (most often the account's token or permissions, see " + docs + ", or the post's content), then press Retry."
 	case channels.KindRateLimited.String():
 		return ch + " asked Crier to slow down.", "Nothing to do: Crier tries again by itself."
@@ -442,6 +452,24 @@ func explain(d store.Delivery, typ string) (problem, fix string) {
 	}
 	return "The last attempt to deliver to " + ch + " failed.", "Read the error below; fix what it names, then press Retry."
 }
+
+// showsError reports whether a delivery's last error is still news: it
+// failed, or Crier is waiting to try again by itself (rate limit, outage).
+// A delivery someone retried after a refusal no longer shows the refusal.
+func showsError(d store.Delivery) bool {
+	switch {
+	case d.LastError == "" || d.State == store.DeliverySent:
+		return false
+	case d.State == store.DeliveryFailed || d.State == store.DeliveryUnknown:
+		return true
+	}
+	return d.ErrorKind == channels.KindRateLimited.String() || d.ErrorKind == channels.KindTemporary.String()
+}
+
+// authRefused matches a refusal of the channel's credentials (HTTP 401 or
+// 403) in a delivery's error, as "permanent: status 1 of 1: uploading
+// image: 401" or "permanent: 401 The access token is invalid".
+var authRefused = regexp.MustCompile(`(?:^|: )(?:401|403)\b`)
 
 // docsPage is the page of docs/ about a channel type.
 func docsPage(typ string) string {
