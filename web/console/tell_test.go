@@ -83,22 +83,7 @@ func TestLivePartFollowsFailureAndRetry(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	p := post.Post{ID: "md:vigil", Title: "Vigil", Source: post.Source{Kind: "markdown", Name: "posts"}}
-	if err := b.st.SavePost(ctx, p, store.PostPublished, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	tx, err := b.st.DB().BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, ch := range []string{"mastodon", "discord"} {
-		if _, err := store.AddDelivery(ctx, tx, p.ID, ch, false, time.Now()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	p := b.publishedPost(t, "md:vigil", "mastodon", "discord")
 	editor := b.browser(t).signedIn("editor@example.org")
 	live := "/posts/" + url.PathEscape(p.ID) + "/live"
 	page := editor.get("/posts/" + url.PathEscape(p.ID))
@@ -218,20 +203,7 @@ func TestErrorsAreSentencesWithTheFix(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	post := post.Post{ID: "md:vigil", Title: "Vigil", Source: post.Source{Kind: "markdown", Name: "posts"}}
-	if err := b.st.SavePost(ctx, post, store.PostPublished, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	tx, err := b.st.DB().BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := store.AddDelivery(ctx, tx, post.ID, "mastodon", false, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	post := b.publishedPost(t, "md:vigil", "mastodon")
 	if err := b.st.FinishAttempt(ctx, post.ID, "mastodon", store.DeliveryFailed, channels.Receipt{}, "permanent: status 1 of 1: uploading image: 401", channels.KindPermanent.String(), false, time.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -241,4 +213,29 @@ func TestErrorsAreSentencesWithTheFix(t *testing.T) {
 			t.Errorf("the explanation lacks %q:\n%s", want, item)
 		}
 	}
+}
+
+// publishedPost is a Markdown post published to channels, each delivery
+// pending.
+func (b *bundle) publishedPost(t *testing.T, id string, chans ...string) post.Post {
+	t.Helper()
+	ctx := context.Background()
+	p := post.Post{ID: id, Title: "Vigil", Source: post.Source{Kind: "markdown", Name: "posts"}}
+	if err := b.st.SavePost(ctx, p, store.PostPublished, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := b.st.DB().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	for _, ch := range chans {
+		if _, err := store.AddDelivery(ctx, tx, p.ID, ch, false, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
