@@ -167,7 +167,7 @@ channels:
 	}
 	b.press("Submit for review")
 	b.waitText("h1", "Vigil for the victims on Friday")
-	postURL := b.location()
+	postURL := b.pageAddress()
 	b.waitText(".state", "In review")
 	b.axe("post-in-review")
 	b.press("Sign out")
@@ -334,7 +334,7 @@ func (b *consoleBrowser) weekOne(postURL, pic, shots string) {
 	b.setValue("Schedule for", at.Format("2006-01-02T15:04"))
 	b.press("Schedule")
 	b.waitText(".state", "Scheduled")
-	walk := b.location()
+	walk := b.pageAddress()
 	// Discord's preview: bold as bold, the link a link, the text behind the
 	// content warning blurred until clicked, the picture shown (blurred).
 	desc := ".preview-discord .embed-desc"
@@ -464,6 +464,13 @@ func (b *consoleBrowser) navigate(u string) {
 }
 
 func (b *consoleBrowser) open(path string) { b.t.Helper(); b.navigate(b.base + path) }
+
+// pageAddress is the current page's address without its query (such as
+// the ?done notice an action redirects with).
+func (b *consoleBrowser) pageAddress() string {
+	addr, _, _ := strings.Cut(b.location(), "?")
+	return addr
+}
 
 func (b *consoleBrowser) location() string {
 	b.t.Helper()
