@@ -13,7 +13,10 @@ import (
 // it. Setup problems are said there only, not to authors and editors in
 // the previews of their posts, who cannot change them.
 
-func init() { pageNames = append(pageNames, "setup") }
+func init() {
+	pageNames = append(pageNames, "setup")
+	routePatterns = append(routePatterns, "/setup")
+}
 
 // setupItem is one line of the checklist.
 type setupItem struct {

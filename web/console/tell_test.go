@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -238,4 +239,23 @@ func (b *bundle) publishedPost(t *testing.T, id string, chans ...string) post.Po
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestMountServesTheSetupPage: the daemon serves only the paths the console
+// mounts, so a page missing from them is a 404 in production alone.
+func TestMountServesTheSetupPage(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	mux := http.NewServeMux()
+	b.c.Mount(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	resp, err := http.Get(srv.URL + "/setup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		t.Fatal("the mounted console does not serve /setup")
+	}
 }
