@@ -36,7 +36,7 @@ func (c *Console) approve(w http.ResponseWriter, r *http.Request, s Session) {
 		c.serverError(w, r, "approving the post", err)
 		return
 	}
-	http.Redirect(w, r, "/posts/"+m.PostID, http.StatusSeeOther)
+	redirectDone(w, r, m.PostID, "approved")
 }
 
 func (c *Console) schedule(w http.ResponseWriter, r *http.Request, s Session) {
@@ -54,7 +54,7 @@ func (c *Console) schedule(w http.ResponseWriter, r *http.Request, s Session) {
 		return
 	}
 	if c.doSchedule(w, r, s, sp.Post, m, at) {
-		http.Redirect(w, r, "/posts/"+m.PostID, http.StatusSeeOther)
+		redirectDone(w, r, m.PostID, "scheduled")
 	}
 }
 
@@ -109,7 +109,7 @@ func (c *Console) publishNow(w http.ResponseWriter, r *http.Request, s Session) 
 		return
 	}
 	if c.doPublish(w, r, s, sp.Post, m) {
-		http.Redirect(w, r, "/posts/"+m.PostID, http.StatusSeeOther)
+		redirectDone(w, r, m.PostID, "published")
 	}
 }
 
@@ -172,7 +172,7 @@ func (c *Console) cancel(w http.ResponseWriter, r *http.Request, s Session) {
 		c.serverError(w, r, "cancelling the post", err)
 		return
 	}
-	http.Redirect(w, r, "/posts/"+m.PostID, http.StatusSeeOther)
+	redirectDone(w, r, m.PostID, "unscheduled")
 }
 
 // retry queues a failed delivery again (any source's post).
@@ -209,7 +209,7 @@ func (c *Console) retry(w http.ResponseWriter, r *http.Request, s Session) {
 		c.serverError(w, r, "retrying the delivery", err)
 		return
 	}
-	http.Redirect(w, r, "/posts/"+id, http.StatusSeeOther)
+	redirectDone(w, r, id, "retried")
 }
 
 func (c *Console) testNewsletter(w http.ResponseWriter, r *http.Request, s Session) {
@@ -220,6 +220,10 @@ func (c *Console) testNewsletter(w http.ResponseWriter, r *http.Request, s Sessi
 	sp, err := c.opts.Store.Post(r.Context(), r.PathValue("id"))
 	if err != nil {
 		c.notFound(w, r, "no post has this id")
+		return
+	}
+	if !c.canSendTest(c.previewsFor(r.Context(), s, sp.Post)) {
+		c.refuse(w, r, s, "No mail server is configured, so the newsletter is only saved to the outbox: a test copy has nowhere to go. Set SMTP_HOST (see docs/newsletter.md) to send one.")
 		return
 	}
 	msg := "A test copy of the newsletter was sent to " + s.User.Email + "."

@@ -112,7 +112,7 @@ func TestChangingTheImageOrAltIsANewRevision(t *testing.T) {
 	if p.status != http.StatusSeeOther {
 		t.Fatalf("creating the post: %d %s", p.status, p.body)
 	}
-	id := strings.TrimPrefix(p.loc, "/posts/")
+	id := postIDOf(p.loc)
 	read := editor.revision(id)
 	other := append(pngHeader(), 0) // another picture, the same text
 	if p := author.postMultipart("/posts/"+id, form, other); p.status != http.StatusSeeOther {

@@ -244,7 +244,14 @@ func (br *browser) newPost(form url.Values) string {
 	if p.status != http.StatusSeeOther || !strings.HasPrefix(p.loc, "/posts/console:") {
 		br.t.Fatalf("creating a post: %d %s %s", p.status, p.loc, p.body)
 	}
-	return strings.TrimPrefix(p.loc, "/posts/")
+	return postIDOf(p.loc)
+}
+
+// postIDOf is the post id in a redirect to its page (which may carry a
+// ?done notice).
+func postIDOf(loc string) string {
+	id, _, _ := strings.Cut(strings.TrimPrefix(loc, "/posts/"), "?")
+	return id
 }
 
 func TestSignInAndOut(t *testing.T) {
@@ -650,7 +657,7 @@ func TestUploadChecksTypeAndSize(t *testing.T) {
 	if p.status != http.StatusSeeOther {
 		t.Fatalf("good image: %d %s", p.status, p.body)
 	}
-	sp, _ := b.st.Post(context.Background(), strings.TrimPrefix(p.loc, "/posts/"))
+	sp, _ := b.st.Post(context.Background(), postIDOf(p.loc))
 	if sp.Post.Image == nil || sp.Post.Image.Alt != "A march" || !strings.HasPrefix(sp.Post.Image.URL, "/media/") {
 		t.Fatalf("stored image %+v", sp.Post.Image)
 	}

@@ -205,7 +205,7 @@ func TestDuplicateMakesADraftWithTheSameFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := readPage(t, resp)
-	id := strings.TrimPrefix(p.loc, "/posts/")
+	id := postIDOf(p.loc)
 	if p.status != http.StatusSeeOther || id == "" {
 		t.Fatalf("creating: %d %s", p.status, p.body)
 	}

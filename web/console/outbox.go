@@ -41,6 +41,21 @@ func (c *Console) nothingSends() bool {
 	return len(names) > 0
 }
 
+// canSendTest reports whether a test newsletter can be mailed: there is a
+// newsletter, and no newsletter channel among previews is outbox-only
+// (no mail server configured), where a test copy has nowhere to go.
+func (c *Console) canSendTest(previews []channelPreview) bool {
+	if c.opts.SendTest == nil {
+		return false
+	}
+	for _, p := range previews {
+		if _, local := c.opts.Outbox[p.Channel]; local && p.Type == "email" {
+			return false
+		}
+	}
+	return true
+}
+
 // chip is one channel's delivery in the posts list.
 type chip struct {
 	Channel, State string

@@ -23,9 +23,12 @@ type channelPreview struct {
 	Type     string
 	Error    string
 	Warnings []string
-	Toots    []tootView
-	Discord  *discordView
-	Email    *emailView
+	// Setup: a warning about Crier's configuration was left out (it is on
+	// the Setup page); set for owners only, who can change it.
+	Setup   bool
+	Toots   []tootView
+	Discord *discordView
+	Email   *emailView
 }
 
 type tootView struct {
@@ -98,7 +101,7 @@ func (c *Console) previews_(ctx context.Context, s Session, p post.Post, imageSr
 			}
 		}
 		if len(cp.Toots) == 1 && strings.Contains(cp.Toots[0].Text, "…") && !strings.Contains(p.Body+p.Title+p.Summary, "…") {
-			cp.Warnings = append(cp.Warnings, fmt.Sprintf("The text was shortened to fit %d characters; readers follow the link for the rest (channels.%s.thread: true in config.yaml makes a thread instead).", cp.Toots[0].Max, r.Channel))
+			cp.Warnings = append(cp.Warnings, fmt.Sprintf("The text was shortened to fit %d characters; readers follow the link for the rest.", cp.Toots[0].Max))
 		}
 		if p.Image != nil && strings.TrimSpace(p.Image.Alt) == "" && !mentions(cp.Warnings, "alt text") {
 			cp.Warnings = appendOnce(cp.Warnings, "The image has no alt text: people who use screen readers will not know what it shows. Describe it under Alt text.")
@@ -107,7 +110,23 @@ func (c *Console) previews_(ctx context.Context, s Session, p post.Post, imageSr
 		if strings.TrimSpace(p.Link) == "" && r.Channel != "email" {
 			cp.Warnings = appendOnce(cp.Warnings, "The post has no link: readers cannot go on to read more on the campaign website.")
 		}
+		cp.Warnings = c.postWarnings(s, &cp)
 		out = append(out, cp)
+	}
+	return out
+}
+
+// postWarnings are the preview's warnings about the post itself: those
+// about Crier's configuration go to the Setup page, and only owners are
+// pointed there.
+func (c *Console) postWarnings(s Session, cp *channelPreview) []string {
+	var out []string
+	for _, w := range cp.Warnings {
+		if setupWarning(w) {
+			cp.Setup = s.User.Role.Can(RoleOwner)
+			continue
+		}
+		out = append(out, w)
 	}
 	return out
 }

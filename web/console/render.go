@@ -59,6 +59,12 @@ func (c *Console) parseTemplates() error {
 // render writes a whole page; data gets the signed-in user, the CSRF
 // token, the campaign and its time zone.
 func (c *Console) render(w http.ResponseWriter, r *http.Request, s Session, name string, data map[string]any) {
+	c.renderIn(w, r, s, name, "layout", data)
+}
+
+// renderIn writes the template tmpl of page name: "layout" for the whole
+// page, or a part of it that a script refreshes, with the same data.
+func (c *Console) renderIn(w http.ResponseWriter, r *http.Request, s Session, name, tmpl string, data map[string]any) {
 	if data == nil {
 		data = map[string]any{}
 	}
@@ -72,7 +78,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, s Session, name
 	data["IsOwner"] = s.User.Role.Can(RoleOwner)
 	data["NothingSends"] = s.User.ID != 0 && c.nothingSends()
 	var buf bytes.Buffer
-	if err := c.pages[name].ExecuteTemplate(&buf, "layout", data); err != nil {
+	if err := c.pages[name].ExecuteTemplate(&buf, tmpl, data); err != nil {
 		c.opts.Logger.Error("console: rendering page", "page", name, "err", err)
 		http.Error(w, "Something went wrong while showing this page; the error is in Crier's log.", http.StatusInternalServerError)
 		return

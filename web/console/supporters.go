@@ -1,6 +1,7 @@
 package console
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/crierhq/crier/internal/redact"
 	"github.com/crierhq/crier/subscribers"
 )
 
@@ -194,7 +196,7 @@ func (c *Console) addSupporter(w http.ResponseWriter, r *http.Request, s Session
 		return
 	}
 	if err != nil {
-		c.showSupporters(w, r, s, "", "Not added: "+err.Error(), http.StatusUnprocessableEntity)
+		c.showSupporters(w, r, s, "", c.notAdded(err), http.StatusUnprocessableEntity)
 		return
 	}
 	c.counts.invalidate()
@@ -288,4 +290,18 @@ func (c *Console) exportSupporters(w http.ResponseWriter, r *http.Request, s Ses
 	if _, err := c.opts.Subscribers.Export(r.Context(), w, ""); err != nil {
 		c.opts.Logger.Error("console: exporting supporters", "err", err)
 	}
+}
+
+// notAdded says in a sentence, with the fix, why a supporter was not added.
+func (c *Console) notAdded(err error) string {
+	switch {
+	case errors.Is(err, subscribers.ErrExists):
+		return "Not added: this address is already on the list. Search for it above to open its page."
+	case errors.Is(err, subscribers.ErrInvalid):
+		// The wrapped message says what is wrong with the input.
+		_, why, _ := strings.Cut(err.Error(), subscribers.ErrInvalid.Error()+": ")
+		return "Not added: " + cmp.Or(why, "the address or name is not valid") + ". Correct it and add again."
+	}
+	c.opts.Logger.Error("console: adding a supporter", "err", redact.Addresses(err.Error()))
+	return "Not added: something went wrong while saving (the error is in Crier's log). Try again in a moment."
 }

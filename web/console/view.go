@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -249,19 +250,41 @@ func (c *Console) postPage(w http.ResponseWriter, r *http.Request, s Session) {
 	c.renderPost(w, r, s, r.PathValue("id"), "")
 }
 
+// postLive is what the post page's script polls while a delivery is under
+// way: the post's state and its channels, as the page shows them.
+func (c *Console) postLive(w http.ResponseWriter, r *http.Request, s Session) {
+	if data, ok := c.postData(w, r, s, r.PathValue("id"), ""); ok {
+		w.Header().Set("Cache-Control", "no-store")
+		c.renderIn(w, r, s, "post", "post-live", data)
+	}
+}
+
 // renderPost shows a post with its deliveries, history and actions; notice
 // is a message for the organiser at the top.
 func (c *Console) renderPost(w http.ResponseWriter, r *http.Request, s Session, id, notice string) {
+	data, ok := c.postData(w, r, s, id, notice)
+	if !ok {
+		return
+	}
+	if notice != "" && strings.HasPrefix(notice, "The test copy could not") {
+		w.WriteHeader(http.StatusBadGateway)
+	}
+	c.render(w, r, s, "post", data)
+}
+
+// postData is what the post page shows; false when it answered with an
+// error page instead.
+func (c *Console) postData(w http.ResponseWriter, r *http.Request, s Session, id, notice string) (map[string]any, bool) {
 	ctx := r.Context()
 	sp, err := c.opts.Store.Post(ctx, id)
 	if err != nil {
 		c.notFound(w, r, "no post has this id")
-		return
+		return nil, false
 	}
 	m, isConsole, err := c.meta(ctx, id)
 	if err != nil {
 		c.serverError(w, r, "reading the post", err)
-		return
+		return nil, false
 	}
 	if isConsole && sp.State == store.PostPublished {
 		m.Workflow = WorkflowPublished
@@ -269,7 +292,10 @@ func (c *Console) renderPost(w http.ResponseWriter, r *http.Request, s Session, 
 	dels, err := c.opts.Store.Deliveries(ctx, id)
 	if err != nil {
 		c.serverError(w, r, "reading the deliveries", err)
-		return
+		return nil, false
+	}
+	if notice == "" {
+		notice = c.doneNotice(r, sp)
 	}
 	previews := c.previewsFor(ctx, s, sp.Post)
 	typeOf := map[string]string{} // each enabled channel's type
@@ -284,7 +310,7 @@ func (c *Console) renderPost(w http.ResponseWriter, r *http.Request, s Session, 
 		if d.Outbox && d.State == store.DeliverySent {
 			v.Local = c.localReason(d.Channel)
 		}
-		if d.LastError != "" && d.State != store.DeliverySent {
+		if showsError(d) {
 			v.Problem, v.Fix = explain(d, typeOf[d.Channel])
 		}
 		v.Parts = c.parts(ctx, id, d.Channel)
@@ -296,7 +322,7 @@ func (c *Console) renderPost(w http.ResponseWriter, r *http.Request, s Session, 
 	events, err := c.events(ctx, id)
 	if err != nil {
 		c.serverError(w, r, "reading the history", err)
-		return
+		return nil, false
 	}
 	events = withSchedulePublish(events, sp)
 	state := listState("other")
@@ -310,7 +336,8 @@ func (c *Console) renderPost(w http.ResponseWriter, r *http.Request, s Session, 
 		"State": state, "StateLabel": stateLabel(state), "Notice": notice, "CanGo": canGo,
 		"CanEdit":  isConsole && m.Workflow != WorkflowPublished && c.mayEdit(s, m),
 		"Previews": previews, "ScheduleFor": c.defaultScheduleFor(sp.Post),
-		"HasNewsletter": c.opts.SendTest != nil,
+		// Outbox-only email has no mail server to send a test copy through.
+		"HasNewsletter": c.canSendTest(previews),
 		// Approve, Schedule and Publish act on this version only.
 		"Revision": revision(sp.Post),
 		// An unscheduled post can go back to its time in one click.
@@ -320,10 +347,7 @@ func (c *Console) renderPost(w http.ResponseWriter, r *http.Request, s Session, 
 	}
 	data["SentBack"] = lastSentBack(events, m)
 	data["CanDelete"] = isConsole && c.whyNotDeletable(s, sp, m) == ""
-	if notice != "" && strings.HasPrefix(notice, "The test copy could not") {
-		w.WriteHeader(http.StatusBadGateway)
-	}
-	c.render(w, r, s, "post", data)
+	return data, true
 }
 
 // withSchedulePublish adds to a post's history the moment the daemon
@@ -403,7 +427,17 @@ func explain(d store.Delivery, typ string) (problem, fix string) {
 	ch, docs := d.Channel, "docs/"+docsPage(typ)
 	switch d.ErrorKind {
 	case channels.KindPermanent.String():
-		return "The " + ch + " server refused the post, so Crier will not try again by itself.",
+		refused := "The " + ch + " server refused the post, so Crier will not try again by itself."
+		if authRefused.MatchString(d.LastError) {
+			what := "the post"
+			if strings.Contains(d.LastError, "uploading image") {
+				what = "the post's image"
+			}
+			return refused, "It did not accept the account's access token when Crier sent " + what +
+				": the token was revoked, expired or lacks the permission to post. Make a new token (" + docs +
+				" says how), set it for channels." + ch + " and restart Crier, then press Retry."
+		}
+		return refused,
 			"Fix what the error below names (most often the account's token or permissions, see " + docs + ", or the post's content), then press Retry."
 	case channels.KindRateLimited.String():
 		return ch + " asked Crier to slow down.", "Nothing to do: Crier tries again by itself."
@@ -418,6 +452,24 @@ func explain(d store.Delivery, typ string) (problem, fix string) {
 	}
 	return "The last attempt to deliver to " + ch + " failed.", "Read the error below; fix what it names, then press Retry."
 }
+
+// showsError reports whether a delivery's last error is still news: it
+// failed, or Crier is waiting to try again by itself (rate limit, outage).
+// A delivery someone retried after a refusal no longer shows the refusal.
+func showsError(d store.Delivery) bool {
+	switch {
+	case d.LastError == "" || d.State == store.DeliverySent:
+		return false
+	case d.State == store.DeliveryFailed || d.State == store.DeliveryUnknown:
+		return true
+	}
+	return d.ErrorKind == channels.KindRateLimited.String() || d.ErrorKind == channels.KindTemporary.String()
+}
+
+// authRefused matches a refusal of the channel's credentials (HTTP 401 or
+// 403) in a delivery's error, as "permanent: status 1 of 1: uploading
+// image: 401" or "permanent: 401 The access token is invalid".
+var authRefused = regexp.MustCompile(`(?:^|: )(?:401|403)\b`)
 
 // docsPage is the page of docs/ about a channel type.
 func docsPage(typ string) string {

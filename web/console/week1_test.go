@@ -69,7 +69,7 @@ func TestRefusedNewPostIsKeptWhenCorrected(t *testing.T) {
 	if p.status != http.StatusSeeOther || !strings.HasPrefix(p.loc, "/posts/console:") {
 		t.Fatalf("saving the corrected post: %d %s\n%s", p.status, p.loc, p.body)
 	}
-	sp, err := b.st.Post(context.Background(), strings.TrimPrefix(p.loc, "/posts/"))
+	sp, err := b.st.Post(context.Background(), postIDOf(p.loc))
 	if err != nil || sp.Post.Body != "Bring a candle, step-free." || sp.Post.Image == nil || sp.Post.Image.Alt != "Candles on steps" {
 		t.Fatalf("saved post %+v %v", sp.Post, err)
 	}
@@ -335,7 +335,7 @@ func TestImagesAreStoredByNameAndShownSameOrigin(t *testing.T) {
 	if p.status != http.StatusSeeOther {
 		t.Fatalf("saving: %d", p.status)
 	}
-	id := strings.TrimPrefix(p.loc, "/posts/")
+	id := postIDOf(p.loc)
 	sp, _ := b.st.Post(context.Background(), id)
 	if sp.Post.Image == nil || !strings.HasPrefix(sp.Post.Image.URL, "/media/") || sp.Post.Image.File != "" {
 		t.Fatalf("stored image %+v, want it by name", sp.Post.Image)

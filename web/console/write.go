@@ -2,6 +2,7 @@ package console
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"html/template"
@@ -406,7 +407,9 @@ func (c *Console) savePost(w http.ResponseWriter, r *http.Request, s Session) {
 			return
 		}
 	}
-	http.Redirect(w, r, "/posts/"+p.ID, http.StatusSeeOther)
+	// Save and Submit say what happened; so do Schedule and Publish.
+	done = map[string]string{"submit": "submitted", "schedule": "scheduled", "publish": "published"}[action]
+	redirectDone(w, r, p.ID, cmp.Or(done, "saved"))
 }
 
 // parseWhen reads a datetime-local value in the campaign's time zone; it

@@ -42,17 +42,23 @@
     setTimeout(function () { location.reload(); }, 1000);
   }
 
-  // followDeliveries refreshes a post's channels while they are under way
-  // (newsletter progress, a retry), without reloading the page.
+  // followDeliveries refreshes a post's state and channels while they are
+  // under way (newsletter progress, a retry, a failure), without reloading
+  // the page: it polls the part of the page at data-follow.
   function followDeliveries(section) {
     if (section.getAttribute('data-live') !== 'true') return;
+    var url = section.getAttribute('data-follow');
+    if (!url) return;
     setTimeout(function () {
-      fetch(location.href, { credentials: 'same-origin' })
+      fetch(url, { credentials: 'same-origin', cache: 'no-store' })
         .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
         .then(function (html) {
           var doc = new DOMParser().parseFromString(html, 'text/html');
           var fresh = doc.getElementById('deliveries');
           if (!fresh) return;
+          var state = document.getElementById('post-state');
+          var freshState = doc.getElementById('post-state');
+          if (state && freshState) state.replaceWith(freshState);
           section.replaceWith(fresh);
           followDeliveries(fresh);
         }).catch(function () {});
