@@ -67,7 +67,9 @@ func (b *Bot) deliver(ctx context.Context, a attempt) error {
 	ch, ok := b.channels[a.Channel]
 	if !ok {
 		err := fmt.Errorf("delivering %s: %q: %w", a.PostID, a.Channel, errNoChannel)
-		_ = b.store.FinishAttempt(context.WithoutCancel(ctx), a.PostID, a.Channel, store.DeliveryFailed, channels.Receipt{}, err.Error(), channels.KindPermanent.String(), false, a.start)
+		if b.store.FinishAttempt(context.WithoutCancel(ctx), a.PostID, a.Channel, store.DeliveryFailed, channels.Receipt{}, err.Error(), channels.KindPermanent.String(), false, a.start) == nil {
+			b.failed(ctx, a, err)
+		}
 		return river.JobCancel(err)
 	}
 	sp, err := b.store.Post(ctx, a.PostID)
@@ -156,6 +158,9 @@ func (b *Bot) finish(ctx context.Context, log *slog.Logger, a attempt, r channel
 	if err := b.store.FinishAttempt(ctx, a.PostID, a.Channel, state, r, msg, kind.String(), unconfirmed, now); err != nil {
 		return err
 	}
+	if state == store.DeliveryFailed {
+		b.failed(ctx, a, sendErr)
+	}
 	if kind == channels.KindRateLimited {
 		// Not a failure: the channel asked to go on later (a rate limit,
 		// a long newsletter handed on to its next run, other replicas
@@ -171,6 +176,13 @@ func (b *Bot) finish(ctx context.Context, log *slog.Logger, a attempt, r channel
 		return river.JobSnooze(retryWait(wait))
 	default:
 		return sendErr
+	}
+}
+
+// failed tells Options.OnFailed that a delivery failed for good.
+func (b *Bot) failed(ctx context.Context, a attempt, err error) {
+	if b.opts.OnFailed != nil {
+		b.opts.OnFailed(context.WithoutCancel(ctx), a.PostID, a.Channel, err)
 	}
 }
 
