@@ -36,6 +36,7 @@ func (c *Console) approve(w http.ResponseWriter, r *http.Request, s Session) {
 		c.serverError(w, r, "approving the post", err)
 		return
 	}
+	c.notify(r.Context(), Notice{Event: NoticeApproved, PostID: m.PostID, Actor: s.User.Email})
 	http.Redirect(w, r, "/posts/"+m.PostID, http.StatusSeeOther)
 }
 
@@ -80,6 +81,7 @@ func (c *Console) doSchedule(w http.ResponseWriter, r *http.Request, s Session, 
 		c.serverError(w, r, "scheduling the post", err)
 		return false
 	}
+	c.notify(r.Context(), Notice{Event: NoticeScheduled, PostID: p.ID, Actor: s.User.Email, Detail: "for " + c.showTime(at)})
 	return true
 }
 
@@ -135,6 +137,7 @@ func (c *Console) doPublish(w http.ResponseWriter, r *http.Request, s Session, p
 		c.serverError(w, r, "publishing the post", err)
 		return false
 	}
+	c.notify(r.Context(), Notice{Event: NoticeSent, PostID: p.ID, Actor: s.User.Email, Detail: "to " + strings.Join(queued, ", ")})
 	return true
 }
 

@@ -71,6 +71,9 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, s Session, name
 	data["IsEditor"] = s.User.Role.Can(RoleEditor)
 	data["IsOwner"] = s.User.Role.Can(RoleOwner)
 	data["NothingSends"] = s.User.ID != 0 && c.nothingSends()
+	if s.User.ID != 0 {
+		data["Failed"] = c.failedPosts(r.Context())
+	}
 	var buf bytes.Buffer
 	if err := c.pages[name].ExecuteTemplate(&buf, "layout", data); err != nil {
 		c.opts.Logger.Error("console: rendering page", "page", name, "err", err)
