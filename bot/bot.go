@@ -77,6 +77,10 @@ type Options struct {
 	// console's notices to editors. It must return quickly (queue, not
 	// send); nil means nobody is told.
 	OnFailed func(ctx context.Context, postID, channel string, err error)
+	// OnSent is told when the last of a post's deliveries has been sent
+	// (the author's notice). Two channels finishing at once may both tell
+	// it; it must return quickly. Nil means nobody is told.
+	OnSent func(ctx context.Context, postID string)
 }
 
 // Jobs is one job kind of another package: its workers, added to the

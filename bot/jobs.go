@@ -130,6 +130,7 @@ func (b *Bot) finish(ctx context.Context, log *slog.Logger, a attempt, r channel
 			b.opts.Metrics.deliveryLatency.WithLabelValues(a.Channel).Observe(now.Sub(a.queuedAt).Seconds())
 		}
 		log.Info("delivered", "remote_id", r.RemoteID, "remote_url", r.RemoteURL)
+		b.sentAll(ctx, log, a.PostID)
 		for _, note := range r.Notes {
 			log.Warn("delivered with something left out", "note", note)
 		}
@@ -184,6 +185,24 @@ func (b *Bot) failed(ctx context.Context, a attempt, err error) {
 	if b.opts.OnFailed != nil {
 		b.opts.OnFailed(context.WithoutCancel(ctx), a.PostID, a.Channel, err)
 	}
+}
+
+// sentAll tells Options.OnSent when every delivery of the post is sent.
+func (b *Bot) sentAll(ctx context.Context, log *slog.Logger, postID string) {
+	if b.opts.OnSent == nil {
+		return
+	}
+	ds, err := b.store.Deliveries(ctx, postID)
+	if err != nil {
+		log.Warn("reading the post's deliveries to tell whether all are sent", "err", err)
+		return
+	}
+	for _, d := range ds {
+		if d.State != store.DeliverySent {
+			return
+		}
+	}
+	b.opts.OnSent(ctx, postID)
 }
 
 // retryWait is how long a rate-limited job sleeps when the server named no

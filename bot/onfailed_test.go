@@ -49,3 +49,43 @@ func TestOnFailedIsToldOfDeliveriesFailedForGood(t *testing.T) {
 		t.Errorf("OnFailed was told %q; want discord (out of attempts) and email (permanent), once each", told)
 	}
 }
+
+// OnSent is told once every delivery of a post is sent, not before.
+func TestOnSentIsToldWhenEveryDeliveryIsSent(t *testing.T) {
+	t.Parallel()
+	h := setup(t, "mastodon", "discord")
+	release := make(chan struct{})
+	h.chans[1].fail = func(channels.Delivery) error { <-release; return nil }
+	var mu sync.Mutex
+	var told []string
+	b := h.bot(Options{OnSent: func(ctx context.Context, postID string) {
+		mu.Lock()
+		defer mu.Unlock()
+		told = append(told, postID)
+	}})
+	ctx := context.Background()
+	if err := b.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer b.Stop(ctx)
+	if _, err := b.Publish(ctx, samplePost("md:one")); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("mastodon sent", func(c map[store.DeliveryState]int) bool { return c[store.DeliverySent] == 1 })
+	mu.Lock()
+	if len(told) != 0 {
+		t.Errorf("OnSent told %v while discord is still sending", told)
+	}
+	mu.Unlock()
+	close(release)
+	h.waitFor("both sent and told", func(c map[store.DeliveryState]int) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return c[store.DeliverySent] == 2 && len(told) > 0
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(told, []string{"md:one"}) {
+		t.Errorf("OnSent told %v, want md:one once", told)
+	}
+}
