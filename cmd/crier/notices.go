@@ -49,6 +49,16 @@ func (q *noticeQueue) failed(ctx context.Context, postID, channel string, err er
 	}
 }
 
+// sent is the bot's OnSent: the author hears that every delivery of
+// their post is sent, once (two channels finishing at once queue one job).
+func (q *noticeQueue) sent(ctx context.Context, postID string) {
+	n := console.Notice{Event: console.NoticeSent, PostID: postID}
+	err := q.bot.Insert(ctx, n, &river.InsertOpts{Queue: noticeJobs, MaxAttempts: noticeAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true}})
+	if err != nil {
+		q.log.Error("queueing the notice of a sent post", "post", postID, "err", err)
+	}
+}
+
 // Work sends one notice; an error makes River try again later.
 func (q *noticeQueue) Work(ctx context.Context, job *river.Job[console.Notice]) error {
 	if q.send == nil {

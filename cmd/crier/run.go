@@ -142,6 +142,7 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 		Logger:      app.Logger,
 		Jobs:        jobs,
 		OnFailed:    notices.failed,
+		OnSent:      notices.sent,
 		// Uploaded images are stored by name; their address is built now.
 		ResolveMedia: media.Resolver{PublicURL: cfg.HTTP.PublicURL, Dir: cfg.DataPath("uploads")}.Resolve,
 	})

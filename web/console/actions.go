@@ -137,7 +137,6 @@ func (c *Console) doPublish(w http.ResponseWriter, r *http.Request, s Session, p
 		c.serverError(w, r, "publishing the post", err)
 		return false
 	}
-	c.notify(r.Context(), Notice{Event: NoticeSent, PostID: p.ID, Actor: s.User.Email, Detail: "to " + strings.Join(queued, ", ")})
 	return true
 }
 

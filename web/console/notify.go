@@ -18,7 +18,8 @@ import (
 type NoticeEvent string
 
 // The events organisers are told about: editors of a submitted post and of
-// a delivery failed for good, the author of the rest.
+// a delivery failed for good, the author of the rest. The bot tells of
+// the last two (bot.Options.OnSent, OnFailed).
 const (
 	NoticeSubmitted NoticeEvent = "submitted"
 	NoticeFailed    NoticeEvent = "failed"
@@ -128,7 +129,7 @@ func (c *Console) noticeText(ctx context.Context, n Notice) (subject, text strin
 	case NoticeScheduled:
 		subject = fmt.Sprintf("%q is scheduled %s", title, n.Detail)
 	case NoticeSent:
-		subject = fmt.Sprintf("%q is being sent (%s)", title, n.Detail)
+		subject = fmt.Sprintf("%q was sent everywhere", title)
 	case NoticeSentBack:
 		subject = fmt.Sprintf("%q was sent back to you", title)
 	case NoticeFailed:
