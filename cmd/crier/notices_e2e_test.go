@@ -2,14 +2,18 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/crierhq/crier/internal/testpeers/discordfake"
 	"github.com/crierhq/crier/internal/testpeers/mailpit"
 )
 
@@ -53,5 +57,66 @@ func TestConsoleNoticeThroughMailpit(t *testing.T) {
 	}
 	if !strings.Contains(msg.Text, base+"/posts/") || !strings.Contains(msg.Text, base+"/account/notifications") {
 		t.Errorf("the notice should link the post and the settings:\n%s", msg.Text)
+	}
+}
+
+// TestFailedDeliveryNotifiesEditors: a Discord delivery refused for good
+// (401) reaches the bot's OnFailed hook in the daemon; the editor gets the
+// notice through Mailpit and the organisers' Discord channel (the fake's
+// webhook, console.notify.discord_webhook) gets it too.
+func TestFailedDeliveryNotifiesEditors(t *testing.T) {
+	cleanEnv(t)
+	const editor = "ed.editor@camaca.example"
+	mp := mailpit.Start(t, mailpit.Options{})
+	fake := discordfake.New(t)
+	fake.Inject(discordfake.Fault{Operation: "create_message", Status: http.StatusUnauthorized, Code: 0, Message: "401: Unauthorized"})
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "posts"), 0o755)
+	os.WriteFile(filepath.Join(dir, "posts", "vigil.md"), []byte("---\ntitle: Vigil on Friday\nlink: https://camaca.example/vigil\n---\nJoin us at 6pm.\n"), 0o644)
+	addr := freeAddr(t)
+	base := "http://" + addr
+	t.Setenv("TEST_LINK_SECRET", "0123456789abcdef0123456789abcdef")
+	t.Setenv("TEST_DISCORD_TOKEN", discordfake.Token)
+	t.Setenv("ORGANISERS_DISCORD_WEBHOOK", discordfake.WebhookURL(discordfake.WebhookID))
+	cfg := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`campaign: {name: CAMACA, website: https://camaca.example}
+http: {listen: %q, public_url: %q}
+sources: {markdown: {dir: posts}}
+console: {notify: {discord_webhook: "${ORGANISERS_DISCORD_WEBHOOK}"}}
+channels:
+  mastodon: {enabled: false}
+  discord:
+    mode: send
+    token: ${TEST_DISCORD_TOKEN}
+    channel_id: %q
+  email:
+    mode: send
+    smtp: {host: %q, port: %d, tls: none}
+    from: "CAMACA <news@camaca.example>"
+    link_secret: ${TEST_LINK_SECRET}
+`, addr, base, discordfake.AnnouncementChannelID, mp.SMTPHost, mp.SMTPPort)), 0o644)
+	addConsoleUser(t, dir, editor, "editor", "editor's long passphrase")
+	logs := startDaemon(t, cfg, base+"/healthz", fake.Client())
+
+	var got []mailpit.Summary
+	waitFor(t, "the failure notice in Mailpit", 60*time.Second, func() bool {
+		got, _ = mp.Messages(context.Background())
+		for _, m := range got {
+			if strings.Contains(m.Subject, `"Vigil on Friday" could not be delivered to discord`) && m.To[0].Address == editor {
+				return true
+			}
+		}
+		return false
+	})
+	waitFor(t, "the failure notice in the organisers' Discord channel", 30*time.Second, func() bool {
+		for _, m := range fake.Messages(discordfake.TextChannelID) {
+			if strings.Contains(m.Content, "could not be delivered to discord") {
+				return true
+			}
+		}
+		return false
+	})
+	if strings.Contains(logs.String(), editor) {
+		t.Error("the editor's address is in the daemon's log")
 	}
 }

@@ -301,6 +301,8 @@ func (d DiscordPoster) Post(ctx context.Context, text string) error {
 		return errors.New("console.notify.discord_webhook is not a valid address")
 	}
 	req.Header.Set("Content-Type", "application/json")
+	// Discord refuses other forms of User-Agent (as channels/discord sends it).
+	req.Header.Set("User-Agent", "DiscordBot (https://github.com/crierhq/crier, 1)")
 	client := d.Client
 	if client == nil {
 		client = http.DefaultClient

@@ -158,6 +158,7 @@ func TestNoticesPostToTheOrganisersDiscord(t *testing.T) {
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var m map[string]any
 		_ = json.NewDecoder(r.Body).Decode(&m)
+		m["ua"] = r.Header.Get("User-Agent") // Discord refuses any but "DiscordBot (url, version)"
 		mu.Lock()
 		defer mu.Unlock()
 		got = append(got, m)
@@ -176,7 +177,7 @@ func TestNoticesPostToTheOrganisersDiscord(t *testing.T) {
 	}
 	mu.Lock()
 	if len(got) != 1 || !strings.Contains(got[0]["content"].(string), `"Vigil" could not be delivered to mastodon`) ||
-		!strings.Contains(got[0]["content"].(string), b.srv.URL+"/posts/md:vigil") || got[0]["allowed_mentions"] == nil {
+		!strings.Contains(got[0]["content"].(string), b.srv.URL+"/posts/md:vigil") || got[0]["allowed_mentions"] == nil || !strings.HasPrefix(got[0]["ua"].(string), "DiscordBot (") {
 		t.Errorf("Discord got %v", got)
 	}
 	status = http.StatusUnauthorized
