@@ -129,7 +129,7 @@ func (c *Console) noticeText(ctx context.Context, n Notice) (subject, text strin
 	case NoticeScheduled:
 		subject = fmt.Sprintf("%q is scheduled %s", title, n.Detail)
 	case NoticeSent:
-		subject = fmt.Sprintf("%q was sent everywhere", title)
+		subject = c.sentSubject(ctx, n.PostID, title)
 	case NoticeSentBack:
 		subject = fmt.Sprintf("%q was sent back to you", title)
 	case NoticeFailed:
@@ -147,6 +147,25 @@ func (c *Console) noticeText(ctx context.Context, n Notice) (subject, text strin
 		subject = "[" + c.opts.Campaign + "] " + subject
 	}
 	return subject, b.String(), nil
+}
+
+// sentSubject says a post was sent, and never so of channels that only
+// saved it locally (the outbox, docs/console.md).
+func (c *Console) sentSubject(ctx context.Context, id, title string) string {
+	ds, _ := c.opts.Store.Deliveries(ctx, id)
+	var local []string
+	for _, d := range ds {
+		if d.Outbox {
+			local = append(local, d.Channel)
+		}
+	}
+	switch {
+	case len(local) > 0 && len(local) == len(ds):
+		return fmt.Sprintf("%q was saved locally, not sent (no channel can send)", title)
+	case len(local) > 0:
+		return fmt.Sprintf("%q was sent; saved locally, not sent, to %s", title, strings.Join(local, ", "))
+	}
+	return fmt.Sprintf("%q was sent everywhere", title)
 }
 
 // noticeRecipients are the addresses the notice goes to: editors and

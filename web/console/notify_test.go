@@ -213,3 +213,37 @@ func TestNavigationCountsFailedPosts(t *testing.T) {
 		t.Errorf("the navigation does not say 2 failed posts: %s", h)
 	}
 }
+
+// A "sent" notice never calls a post sent where it was only saved locally.
+func TestSentNoticeSaysWhatWasOnlySavedLocally(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	var subjects []string
+	b.c.opts.NotifyChat = func(_ context.Context, text string) error {
+		subjects = append(subjects, strings.SplitN(text, "\n", 2)[0])
+		return nil
+	}
+	now := time.Now()
+	for id, outbox := range map[string][]bool{"md:all": {false, false}, "md:some": {false, true}, "md:none": {true, true}} {
+		if err := b.st.SavePost(ctx, post.Post{ID: id, Title: id, Source: post.Source{Kind: "markdown", Name: "posts"}}, store.PostPublished, now); err != nil {
+			t.Fatal(err)
+		}
+		for i, ch := range []string{"bluesky", "mastodon"} {
+			if _, err := b.st.DB().ExecContext(ctx, `INSERT INTO deliveries (post_id, channel, state, outbox, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)`,
+				id, ch, string(store.DeliverySent), outbox[i], now); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, id := range []string{"md:all", "md:some", "md:none"} {
+		if err := b.c.SendNotice(ctx, Notice{Event: NoticeSent, PostID: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{`[CAMACA] "md:all" was sent everywhere`, `[CAMACA] "md:some" was sent; saved locally, not sent, to mastodon`,
+		`[CAMACA] "md:none" was saved locally, not sent (no channel can send)`}
+	if !slices.Equal(subjects, want) {
+		t.Errorf("subjects\n%q\nwant\n%q", subjects, want)
+	}
+}
