@@ -288,11 +288,19 @@ func (c *Console) showNotifications(w http.ResponseWriter, r *http.Request, s Se
 	c.render(w, r, s, "notifications", map[string]any{"Events": rows, "CanMail": c.opts.AccountMail != nil, "Notice": notice})
 }
 
-// saveNotifications turns off every listed event whose box was not ticked.
+// saveNotifications turns off every event offered whose box was not
+// ticked; the editors' events stay as they were for an author (who may be
+// made an editor later).
 func (c *Console) saveNotifications(w http.ResponseWriter, r *http.Request, s Session) {
+	before, err := c.opts.Users.MutedNotices(r.Context(), s.User.ID)
+	if err != nil {
+		c.serverError(w, r, "reading your notice settings", err)
+		return
+	}
 	var muted []NoticeEvent
 	for _, e := range noticeEvents {
-		if r.PostFormValue(string(e.Event)) != "on" {
+		offered := !e.ForEditors || s.User.Role.Can(RoleEditor)
+		if offered && r.PostFormValue(string(e.Event)) != "on" || !offered && before[e.Event] {
 			muted = append(muted, e.Event)
 		}
 	}

@@ -132,6 +132,16 @@ func testNoticesFollowTheWorkflow(t *testing.T, driver string) {
 	if p := author.post("/account/notifications", form); p.status != http.StatusOK || strings.Contains(p.body, `name="approved" value="on" checked`) {
 		t.Fatalf("saving settings: %d %s", p.status, p.body)
 	}
+	var authorID int64
+	users, _ := b.users.List(context.Background())
+	for _, u := range users {
+		if u.Email == "author@example.org" {
+			authorID = u.ID
+		}
+	}
+	if m, _ := b.users.MutedNotices(context.Background(), authorID); m[NoticeSubmitted] || m[NoticeFailed] || !m[NoticeApproved] {
+		t.Errorf("the author's saved settings %v: only approved off (editors' events untouched, for a later promotion)", m)
+	}
 	if got := n.send(t, b, approved); len(got) != 0 {
 		t.Errorf("approved after turning it off: mailed %v", got)
 	}
