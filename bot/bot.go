@@ -72,6 +72,15 @@ type Options struct {
 	// they are as durable as deliveries and stop with them (the newsletter's
 	// confirmation mails).
 	Jobs []Jobs
+	// OnFailed is told when a delivery has failed for good (a permanent
+	// error, or its last attempt spent), after the ledger says so: the
+	// console's notices to editors. It must return quickly (queue, not
+	// send); nil means nobody is told.
+	OnFailed func(ctx context.Context, postID, channel string, err error)
+	// OnSent is told when the last of a post's deliveries has been sent
+	// (the author's notice). Two channels finishing at once may both tell
+	// it; it must return quickly. Nil means nobody is told.
+	OnSent func(ctx context.Context, postID string)
 }
 
 // Jobs is one job kind of another package: its workers, added to the

@@ -67,7 +67,9 @@ func (b *Bot) deliver(ctx context.Context, a attempt) error {
 	ch, ok := b.channels[a.Channel]
 	if !ok {
 		err := fmt.Errorf("delivering %s: %q: %w", a.PostID, a.Channel, errNoChannel)
-		_ = b.store.FinishAttempt(context.WithoutCancel(ctx), a.PostID, a.Channel, store.DeliveryFailed, channels.Receipt{}, err.Error(), channels.KindPermanent.String(), false, a.start)
+		if b.store.FinishAttempt(context.WithoutCancel(ctx), a.PostID, a.Channel, store.DeliveryFailed, channels.Receipt{}, err.Error(), channels.KindPermanent.String(), false, a.start) == nil {
+			b.failed(ctx, a, err)
+		}
 		return river.JobCancel(err)
 	}
 	sp, err := b.store.Post(ctx, a.PostID)
@@ -128,6 +130,7 @@ func (b *Bot) finish(ctx context.Context, log *slog.Logger, a attempt, r channel
 			b.opts.Metrics.deliveryLatency.WithLabelValues(a.Channel).Observe(now.Sub(a.queuedAt).Seconds())
 		}
 		log.Info("delivered", "remote_id", r.RemoteID, "remote_url", r.RemoteURL)
+		b.sentAll(ctx, log, a.PostID)
 		for _, note := range r.Notes {
 			log.Warn("delivered with something left out", "note", note)
 		}
@@ -156,6 +159,9 @@ func (b *Bot) finish(ctx context.Context, log *slog.Logger, a attempt, r channel
 	if err := b.store.FinishAttempt(ctx, a.PostID, a.Channel, state, r, msg, kind.String(), unconfirmed, now); err != nil {
 		return err
 	}
+	if state == store.DeliveryFailed {
+		b.failed(ctx, a, sendErr)
+	}
 	if kind == channels.KindRateLimited {
 		// Not a failure: the channel asked to go on later (a rate limit,
 		// a long newsletter handed on to its next run, other replicas
@@ -172,6 +178,31 @@ func (b *Bot) finish(ctx context.Context, log *slog.Logger, a attempt, r channel
 	default:
 		return sendErr
 	}
+}
+
+// failed tells Options.OnFailed that a delivery failed for good.
+func (b *Bot) failed(ctx context.Context, a attempt, err error) {
+	if b.opts.OnFailed != nil {
+		b.opts.OnFailed(context.WithoutCancel(ctx), a.PostID, a.Channel, err)
+	}
+}
+
+// sentAll tells Options.OnSent when every delivery of the post is sent.
+func (b *Bot) sentAll(ctx context.Context, log *slog.Logger, postID string) {
+	if b.opts.OnSent == nil {
+		return
+	}
+	ds, err := b.store.Deliveries(ctx, postID)
+	if err != nil {
+		log.Warn("reading the post's deliveries to tell whether all are sent", "err", err)
+		return
+	}
+	for _, d := range ds {
+		if d.State != store.DeliverySent {
+			return
+		}
+	}
+	b.opts.OnSent(ctx, postID)
 }
 
 // retryWait is how long a rate-limited job sleeps when the server named no

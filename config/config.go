@@ -101,6 +101,15 @@ type Console struct {
 	// RequireApproval: a post written by an author can't go out until an
 	// editor approves it.
 	RequireApproval bool `yaml:"require_approval"`
+	// Notify is where the console's notices to organisers go besides mail.
+	Notify ConsoleNotify `yaml:"notify"`
+}
+
+// ConsoleNotify configures the organisers' chat for console notices.
+type ConsoleNotify struct {
+	// DiscordWebhook is a Discord channel's webhook URL (usually
+	// ${ORGANISERS_DISCORD_WEBHOOK}); it is a secret and never prints.
+	DiscordWebhook secret.Secret `yaml:"discord_webhook"`
 }
 
 // Store chooses the database.
@@ -628,6 +637,9 @@ func (v *validator) check(c *Config) {
 	}
 	if c.HTTP.PublicURL != "" && !strings.HasPrefix(c.HTTP.PublicURL, "http://") && !strings.HasPrefix(c.HTTP.PublicURL, "https://") {
 		v.add(v.line("http.public_url"), "http.public_url", "must start with http:// or https://")
+	}
+	if w := c.Console.Notify.DiscordWebhook.Reveal(); w != "" && !strings.HasPrefix(w, "https://") && !strings.HasPrefix(w, "http://") {
+		v.add(v.line("console.notify.discord_webhook"), "console.notify.discord_webhook", "must be a Discord webhook address starting with https:// (channel settings, Integrations, Webhooks, Copy Webhook URL)")
 	}
 	// The admin token opens every supporter's personal data; failed
 	// attempts are throttled, but a short token is still guessable.

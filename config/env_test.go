@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -94,5 +95,24 @@ channels:
 	}
 	if strings.Contains(text, "hunter2") || strings.Count(text, "${SMTP_PASSWORD}") != 3 {
 		t.Errorf("want the variable named and its value hidden:\n%s", text)
+	}
+}
+
+// The organisers' Discord webhook comes from the environment, never
+// prints, and a value that is not an address is an error with its line.
+func TestConsoleNotifyDiscordWebhook(t *testing.T) {
+	t.Parallel()
+	src := "console:\n  notify:\n    discord_webhook: ${ORGANISERS_DISCORD_WEBHOOK}\n"
+	hook := "https://discord.com/api/webhooks/1/very-secret-token"
+	cfg, err := Parse("c.yaml", []byte(src), envOf(map[string]string{"ORGANISERS_DISCORD_WEBHOOK": hook}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Console.Notify.DiscordWebhook.Reveal() != hook || strings.Contains(fmt.Sprintf("%v %+v", cfg.Console, cfg.Console), "very-secret") {
+		t.Errorf("webhook %+v", cfg.Console.Notify)
+	}
+	_, err = Parse("c.yaml", []byte(src), envOf(map[string]string{"ORGANISERS_DISCORD_WEBHOOK": "discord.com/very-secret"}))
+	if err == nil || !strings.Contains(err.Error(), "c.yaml:3: console.notify.discord_webhook: must be a Discord webhook address") || strings.Contains(err.Error(), "very-secret") {
+		t.Errorf("a webhook without https://: %v", err)
 	}
 }

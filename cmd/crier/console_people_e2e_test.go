@@ -100,8 +100,9 @@ func addConsoleUser(t *testing.T, dir, email, role, password string) {
 
 // startMailingConsole runs the daemon with its console and the newsletter
 // sending through a Mailpit, with one console user; it returns the
-// console's address and the Mailpit.
-func startMailingConsole(t *testing.T, email, role, password string) (string, *mailpit.Server) {
+// console's address and the Mailpit. more are further users, each an
+// address, a role and a password.
+func startMailingConsole(t *testing.T, email, role, password string, more ...[3]string) (string, *mailpit.Server) {
 	t.Helper()
 	cleanEnv(t)
 	mp := mailpit.Start(t, mailpit.Options{})
@@ -122,6 +123,9 @@ channels:
     link_secret: ${TEST_LINK_SECRET}
 `, addr, base, mp.SMTPHost, mp.SMTPPort)), 0o644)
 	addConsoleUser(t, dir, email, role, password)
+	for _, u := range more {
+		addConsoleUser(t, dir, u[0], u[1], u[2])
+	}
 	startDaemon(t, cfg, base+"/healthz", http.DefaultClient)
 	return base, mp
 }

@@ -19,7 +19,7 @@ import (
 
 // mountConsole serves the organisers' console at / on the daemon's server.
 // Its previews use the same formatters as `crier preview` and delivery.
-func (app *App) mountConsole(ctx context.Context, srv *web.Server, st *store.Store, b *bot.Bot, subs *subscribers.Store, nl *subscribers.Newsletter, clientIP func(*http.Request) string) (*console.Users, error) {
+func (app *App) mountConsole(ctx context.Context, srv *web.Server, st *store.Store, b *bot.Bot, subs *subscribers.Store, nl *subscribers.Newsletter, notices *noticeQueue, clientIP func(*http.Request) string) (*console.Users, error) {
 	cfg := app.Config
 	users, err := console.OpenUsers(ctx, st.DB(), nil)
 	if err != nil {
@@ -87,16 +87,22 @@ func (app *App) mountConsole(ctx context.Context, srv *web.Server, st *store.Sto
 		}
 	}
 	accountMail := app.accountMailer()
+	var notifyChat func(context.Context, string) error
+	if hook := cfg.Console.Notify.DiscordWebhook.Reveal(); hook != "" {
+		notifyChat = console.DiscordPoster{Webhook: hook, Client: app.HTTPClient}.Post
+	}
 	c, err := console.New(console.Options{
 		Users: users, Store: st, Publisher: b, Render: render,
 		Subscribers: subs, SendTest: sendTest, Reconfirm: reconfirm, Restore: restore, Feeds: feeds, RequireApproval: cfg.Console.RequireApproval,
 		Outbox: local, OutboxDir: cfg.DataPath("outbox"),
 		PublicURL: cfg.HTTP.PublicURL, DataDir: cfg.DataPath(), Location: cfg.Location(), Campaign: cfg.Campaign.Name,
 		Logger: app.Logger, ClientIP: clientIP, Lifetime: ctx, AccountMail: accountMail,
+		Notify: notices.Queue, NotifyChat: notifyChat,
 	})
 	if err != nil {
 		return nil, err
 	}
+	notices.send = c.SendNotice
 	c.Mount(srv)
 	app.console = c
 	return users, nil

@@ -125,6 +125,9 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 	if nl != nil {
 		jobs = append(jobs, confirmations.jobs())
 	}
+	// The console's notices to organisers, sent by their own jobs.
+	notices := &noticeQueue{log: app.Logger}
+	jobs = append(jobs, notices.jobs())
 	b, err := bot.New(ctx, bot.Options{
 		Store:       st,
 		Channels:    chans,
@@ -138,6 +141,8 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 		Metrics:     bot.NewMetrics(reg),
 		Logger:      app.Logger,
 		Jobs:        jobs,
+		OnFailed:    notices.failed,
+		OnSent:      notices.sent,
 		// Uploaded images are stored by name; their address is built now.
 		ResolveMedia: media.Resolver{PublicURL: cfg.HTTP.PublicURL, Dir: cfg.DataPath("uploads")}.Resolve,
 	})
@@ -145,6 +150,7 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 		return nil, nil, err
 	}
 	confirmations.bot = b
+	notices.bot = b
 	proxies, err := web.ParseTrustedProxies(cfg.HTTP.TrustedProxies)
 	if err != nil {
 		return nil, nil, fmt.Errorf("http.trusted_proxies: %w", err)
@@ -161,7 +167,7 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 	if nl != nil {
 		subs = nl.Store
 	}
-	if app.consoleUsers, err = app.mountConsole(ctx, srv, st, b, subs, nl, func(r *http.Request) string { return web.ClientIP(r, proxies) }); err != nil {
+	if app.consoleUsers, err = app.mountConsole(ctx, srv, st, b, subs, nl, notices, func(r *http.Request) string { return web.ClientIP(r, proxies) }); err != nil {
 		return nil, nil, fmt.Errorf("mounting the console: %w", err)
 	}
 	if nl != nil {

@@ -36,6 +36,7 @@ func (c *Console) approve(w http.ResponseWriter, r *http.Request, s Session) {
 		c.serverError(w, r, "approving the post", err)
 		return
 	}
+	c.notify(r.Context(), Notice{Event: NoticeApproved, PostID: m.PostID, Actor: s.User.Email})
 	redirectDone(w, r, m.PostID, "approved")
 }
 
@@ -80,6 +81,7 @@ func (c *Console) doSchedule(w http.ResponseWriter, r *http.Request, s Session, 
 		c.serverError(w, r, "scheduling the post", err)
 		return false
 	}
+	c.notify(r.Context(), Notice{Event: NoticeScheduled, PostID: p.ID, Actor: s.User.Email, Detail: "for " + c.showTime(at)})
 	return true
 }
 

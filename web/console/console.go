@@ -108,6 +108,12 @@ type Options struct {
 	// AccountMail sends password-reset and invitation links; nil when no
 	// mail server is configured (owners then set passwords themselves).
 	AccountMail AccountMailer
+	// Notify queues a notice to organisers (in the daemon, a River job that
+	// calls SendNotice); nil means nobody is told.
+	Notify func(ctx context.Context, n Notice) error
+	// NotifyChat posts a notice to the organisers' chat
+	// (console.notify.discord_webhook); nil means there is none.
+	NotifyChat func(ctx context.Context, text string) error
 }
 
 // Console is the organisers' web console.

@@ -24,6 +24,8 @@ func init() { pageNames = append(pageNames, "account") }
 func (c *Console) peopleRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /account/password", c.auth(RoleAuthor, c.passwordPage))
 	mux.Handle("POST /account/password", c.auth(RoleAuthor, c.changePassword))
+	mux.Handle("GET /account/notifications", c.auth(RoleAuthor, c.notificationsPage))
+	mux.Handle("POST /account/notifications", c.auth(RoleAuthor, c.saveNotifications))
 	mux.HandleFunc("GET /forgot", c.forgotPage)
 	mux.HandleFunc("POST /forgot", c.forgot)
 	mux.HandleFunc("GET /reset/{token}", c.linkPage(purposeReset))

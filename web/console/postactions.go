@@ -50,6 +50,7 @@ func (c *Console) sendBack(w http.ResponseWriter, r *http.Request, s Session) {
 		c.serverError(w, r, "sending the post back", err)
 		return
 	}
+	c.notify(r.Context(), Notice{Event: NoticeSentBack, PostID: m.PostID, Actor: s.User.Email, Detail: text})
 	http.Redirect(w, r, "/posts/"+m.PostID+"#history-h", http.StatusSeeOther)
 }
 

@@ -77,6 +77,9 @@ func (c *Console) renderIn(w http.ResponseWriter, r *http.Request, s Session, na
 	data["IsEditor"] = s.User.Role.Can(RoleEditor)
 	data["IsOwner"] = s.User.Role.Can(RoleOwner)
 	data["NothingSends"] = s.User.ID != 0 && c.nothingSends()
+	if s.User.ID != 0 {
+		data["Failed"] = c.failedPosts(r.Context())
+	}
 	var buf bytes.Buffer
 	if err := c.pages[name].ExecuteTemplate(&buf, tmpl, data); err != nil {
 		c.opts.Logger.Error("console: rendering page", "page", name, "err", err)

@@ -167,6 +167,9 @@ func Prepare(ctx context.Context, db *sql.DB) error {
 	if err := migrate.Up(ctx, db, "console-tokens", tokensSchema); err != nil {
 		return err
 	}
+	if err := migrate.Up(ctx, db, "console-notices", notifySchema); err != nil {
+		return err
+	}
 	return prepareImports(ctx, db)
 }
 

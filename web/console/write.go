@@ -398,6 +398,7 @@ func (c *Console) savePost(w http.ResponseWriter, r *http.Request, s Session) {
 			c.serverError(w, r, "submitting the post", err)
 			return
 		}
+		c.notify(ctx, Notice{Event: NoticeSubmitted, PostID: p.ID, Actor: s.User.Email})
 	case "schedule":
 		if !c.doSchedule(w, r, s, p, m, at) {
 			return

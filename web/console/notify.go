@@ -1,0 +1,358 @@
+package console
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/crierhq/crier/internal/redact"
+	"github.com/crierhq/crier/migrate"
+)
+
+// NoticeEvent is what happened to a post that someone is told about.
+type NoticeEvent string
+
+// The events organisers are told about: editors of a submitted post and of
+// a delivery failed for good, the author of the rest. The bot tells of
+// the last two (bot.Options.OnSent, OnFailed).
+const (
+	NoticeSubmitted NoticeEvent = "submitted"
+	NoticeFailed    NoticeEvent = "failed"
+	NoticeApproved  NoticeEvent = "approved"
+	NoticeScheduled NoticeEvent = "scheduled"
+	NoticeSent      NoticeEvent = "sent"
+	NoticeSentBack  NoticeEvent = "sent_back"
+)
+
+// noticeEvents are the events in the order the settings page lists them.
+var noticeEvents = []struct {
+	Event      NoticeEvent
+	Label      string
+	ForEditors bool // told to editors and owners, else to the post's author
+}{
+	{NoticeSubmitted, "A post is submitted for review", true},
+	{NoticeFailed, "A delivery fails for good", true},
+	{NoticeApproved, "My post is approved", false},
+	{NoticeScheduled, "My post is scheduled", false},
+	{NoticeSent, "My post is sent", false},
+	{NoticeSentBack, "My post is sent back to me", false},
+}
+
+func forEditors(e NoticeEvent) bool {
+	for _, x := range noticeEvents {
+		if x.Event == e {
+			return x.ForEditors
+		}
+	}
+	return false
+}
+
+// Notice is one thing to tell organisers about a post. It is a River job's
+// arguments in the daemon, so it holds what is needed to write it later.
+type Notice struct {
+	Event  NoticeEvent `json:"event"`
+	PostID string      `json:"post_id"`
+	// Actor is who did it (an editor's address; empty for the bot), never
+	// told their own doing.
+	Actor   string `json:"actor,omitempty"`
+	Channel string `json:"channel,omitempty"`
+	// Detail is the editor's comment, the schedule time or the error.
+	Detail string `json:"detail,omitempty"`
+}
+
+// Kind names the notice's job in River's table.
+func (Notice) Kind() string { return "crier.console_notice" }
+
+// notify queues a notice through Options.Notify; a failure to queue is
+// logged (without addresses) and never fails the organiser's request.
+func (c *Console) notify(ctx context.Context, n Notice) {
+	if c.opts.Notify == nil {
+		return
+	}
+	if err := c.opts.Notify(context.WithoutCancel(ctx), n); err != nil {
+		c.opts.Logger.Error("console: queueing a notice", "event", string(n.Event), "post", n.PostID, "err", redact.Addresses(err.Error()))
+	}
+}
+
+// SendNotice mails the notice to everyone it concerns who has not turned
+// it off, and posts it to the organisers' chat when there is one. An error
+// means something was not sent (the daemon's job tries again).
+func (c *Console) SendNotice(ctx context.Context, n Notice) error {
+	subject, text, err := c.noticeText(ctx, n)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	if c.opts.AccountMail != nil {
+		to, err := c.noticeRecipients(ctx, n)
+		if err != nil {
+			return err
+		}
+		for _, addr := range to {
+			if err := c.opts.AccountMail(ctx, addr, subject, text); err != nil {
+				errs = append(errs, fmt.Errorf("mailing a %s notice: %s", n.Event, redact.Addresses(err.Error())))
+			}
+		}
+	}
+	if c.opts.NotifyChat != nil {
+		if err := c.opts.NotifyChat(ctx, subject+"\n"+c.postURL(n.PostID)); err != nil {
+			errs = append(errs, fmt.Errorf("posting a %s notice to the organisers' chat: %w", n.Event, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Console) postURL(id string) string {
+	return strings.TrimRight(c.opts.PublicURL, "/") + "/posts/" + id
+}
+
+// noticeText writes the notice's subject line and mail.
+func (c *Console) noticeText(ctx context.Context, n Notice) (subject, text string, err error) {
+	title := n.PostID
+	if sp, err := c.opts.Store.Post(ctx, n.PostID); err == nil && sp.Post.Title != "" {
+		title = sp.Post.Title
+	}
+	who := n.Actor
+	if who == "" {
+		who = "Crier"
+	}
+	switch n.Event {
+	case NoticeSubmitted:
+		subject = fmt.Sprintf("%q was submitted for review", title)
+	case NoticeApproved:
+		subject = fmt.Sprintf("%q was approved", title)
+	case NoticeScheduled:
+		subject = fmt.Sprintf("%q is scheduled %s", title, n.Detail)
+	case NoticeSent:
+		subject = c.sentSubject(ctx, n.PostID, title)
+	case NoticeSentBack:
+		subject = fmt.Sprintf("%q was sent back to you", title)
+	case NoticeFailed:
+		subject = fmt.Sprintf("%q could not be delivered to %s", title, n.Channel)
+	default:
+		return "", "", fmt.Errorf("a notice of unknown event %q", n.Event)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s.\n\nBy: %s\n", subject, who)
+	if n.Detail != "" && (n.Event == NoticeSentBack || n.Event == NoticeFailed) {
+		fmt.Fprintf(&b, "\n%s\n", n.Detail)
+	}
+	fmt.Fprintf(&b, "\nOpen the post: %s\n\nChoose which notices you get: %s/account/notifications\n", c.postURL(n.PostID), strings.TrimRight(c.opts.PublicURL, "/"))
+	if c.opts.Campaign != "" {
+		subject = "[" + c.opts.Campaign + "] " + subject
+	}
+	return subject, b.String(), nil
+}
+
+// sentSubject says a post was sent, and never so of channels that only
+// saved it locally (the outbox, docs/console.md).
+func (c *Console) sentSubject(ctx context.Context, id, title string) string {
+	ds, _ := c.opts.Store.Deliveries(ctx, id)
+	var local []string
+	for _, d := range ds {
+		if d.Outbox {
+			local = append(local, d.Channel)
+		}
+	}
+	switch {
+	case len(local) > 0 && len(local) == len(ds):
+		return fmt.Sprintf("%q was saved locally, not sent (no channel can send)", title)
+	case len(local) > 0:
+		return fmt.Sprintf("%q was sent; saved locally, not sent, to %s", title, strings.Join(local, ", "))
+	}
+	return fmt.Sprintf("%q was sent everywhere", title)
+}
+
+// noticeRecipients are the addresses the notice goes to: editors and
+// owners, or the post's author; never the actor, never someone who turned
+// this event off.
+func (c *Console) noticeRecipients(ctx context.Context, n Notice) ([]string, error) {
+	users, err := c.opts.Users.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var authorID int64
+	if !forEditors(n.Event) {
+		m, ok, err := c.meta(ctx, n.PostID)
+		if err != nil || !ok {
+			return nil, err // not a console post: no author to tell
+		}
+		authorID = m.AuthorID
+	}
+	var to []string
+	for _, u := range users {
+		if addressKey(u.Email) == addressKey(n.Actor) {
+			continue
+		}
+		if forEditors(n.Event) && !u.Role.Can(RoleEditor) || !forEditors(n.Event) && u.ID != authorID {
+			continue
+		}
+		muted, err := c.opts.Users.MutedNotices(ctx, u.ID)
+		if err != nil {
+			return nil, err
+		}
+		if !muted[n.Event] {
+			to = append(to, u.Email)
+		}
+	}
+	return to, nil
+}
+
+// notifySchema keeps the notices each user turned off (every notice is on
+// until turned off).
+var notifySchema = []string{migrate.Dialects(`
+CREATE TABLE console_notices_off (
+	user_id INTEGER NOT NULL REFERENCES console_users (id) ON DELETE CASCADE,
+	event   TEXT NOT NULL,
+	PRIMARY KEY (user_id, event)
+);
+`, `
+CREATE TABLE console_notices_off (
+	user_id BIGINT NOT NULL REFERENCES console_users (id) ON DELETE CASCADE,
+	event   TEXT NOT NULL,
+	PRIMARY KEY (user_id, event)
+);
+`)}
+
+// MutedNotices returns the events a user turned off.
+func (u *Users) MutedNotices(ctx context.Context, userID int64) (map[NoticeEvent]bool, error) {
+	rows, err := u.db.QueryContext(ctx, `SELECT event FROM console_notices_off WHERE user_id = $1`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("reading notice settings: %w: %w", errDatabase, err)
+	}
+	defer rows.Close()
+	muted := map[NoticeEvent]bool{}
+	for rows.Next() {
+		var e string
+		if err := rows.Scan(&e); err != nil {
+			return nil, fmt.Errorf("reading notice settings: %w: %w", errDatabase, err)
+		}
+		muted[NoticeEvent(e)] = true
+	}
+	return muted, rows.Err()
+}
+
+// SetMutedNotices replaces the events a user turned off.
+func (u *Users) SetMutedNotices(ctx context.Context, userID int64, muted []NoticeEvent) error {
+	tx, err := u.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("saving notice settings: %w: %w", errDatabase, err)
+	}
+	defer tx.Rollback()
+	if _, err = tx.ExecContext(ctx, `DELETE FROM console_notices_off WHERE user_id = $1`, userID); err != nil {
+		return fmt.Errorf("saving notice settings: %w: %w", errDatabase, err)
+	}
+	for _, e := range muted {
+		if _, err = tx.ExecContext(ctx, `INSERT INTO console_notices_off (user_id, event) VALUES ($1, $2)`, userID, string(e)); err != nil {
+			return fmt.Errorf("saving notice settings: %w: %w", errDatabase, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("saving notice settings: %w: %w", errDatabase, err)
+	}
+	return nil
+}
+
+func init() { pageNames = append(pageNames, "notifications") }
+
+// notificationsPage shows the user's notice settings: one box per event
+// that concerns their role.
+func (c *Console) notificationsPage(w http.ResponseWriter, r *http.Request, s Session) {
+	c.showNotifications(w, r, s, http.StatusOK, "")
+}
+
+func (c *Console) showNotifications(w http.ResponseWriter, r *http.Request, s Session, status int, notice string) {
+	muted, err := c.opts.Users.MutedNotices(r.Context(), s.User.ID)
+	if err != nil {
+		c.serverError(w, r, "reading your notice settings", err)
+		return
+	}
+	type row struct {
+		Event NoticeEvent
+		Label string
+		On    bool
+	}
+	var rows []row
+	for _, e := range noticeEvents {
+		if e.ForEditors && !s.User.Role.Can(RoleEditor) {
+			continue
+		}
+		rows = append(rows, row{e.Event, e.Label, !muted[e.Event]})
+	}
+	w.WriteHeader(status)
+	c.render(w, r, s, "notifications", map[string]any{"Events": rows, "CanMail": c.opts.AccountMail != nil, "Notice": notice})
+}
+
+// saveNotifications turns off every event offered whose box was not
+// ticked; the editors' events stay as they were for an author (who may be
+// made an editor later).
+func (c *Console) saveNotifications(w http.ResponseWriter, r *http.Request, s Session) {
+	before, err := c.opts.Users.MutedNotices(r.Context(), s.User.ID)
+	if err != nil {
+		c.serverError(w, r, "reading your notice settings", err)
+		return
+	}
+	var muted []NoticeEvent
+	for _, e := range noticeEvents {
+		offered := !e.ForEditors || s.User.Role.Can(RoleEditor)
+		if offered && r.PostFormValue(string(e.Event)) != "on" || !offered && before[e.Event] {
+			muted = append(muted, e.Event)
+		}
+	}
+	if err := c.opts.Users.SetMutedNotices(r.Context(), s.User.ID, muted); err != nil {
+		c.serverError(w, r, "saving your notice settings", err)
+		return
+	}
+	c.showNotifications(w, r, s, http.StatusOK, "Saved.")
+}
+
+// DiscordPoster posts notices to a Discord channel through its webhook
+// (console.notify.discord_webhook), mentioning nobody.
+type DiscordPoster struct {
+	Webhook string
+	Client  *http.Client
+}
+
+// Post sends one message; a non-2xx answer is an error.
+func (d DiscordPoster) Post(ctx context.Context, text string) error {
+	body, _ := json.Marshal(map[string]any{"content": text, "allowed_mentions": map[string]any{"parse": []string{}}})
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.Webhook, bytes.NewReader(body))
+	if err != nil {
+		return errors.New("console.notify.discord_webhook is not a valid address")
+	}
+	req.Header.Set("Content-Type", "application/json")
+	// Discord refuses other forms of User-Agent (as channels/discord sends it).
+	req.Header.Set("User-Agent", "DiscordBot (https://github.com/crierhq/crier, 1)")
+	client := d.Client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		// The webhook's address is a secret: never in the error.
+		return fmt.Errorf("posting to the organisers' Discord webhook: %w", errors.Unwrap(err))
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("posting to the organisers' Discord webhook: status %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// failedPosts counts the posts with a delivery failed for good, for the
+// navigation; zero when it cannot tell (the page still shows).
+func (c *Console) failedPosts(ctx context.Context) int {
+	var n int
+	if err := c.db().QueryRowContext(ctx, `SELECT COUNT(*) FROM posts p WHERE `+stateWhere[stateFailed]).Scan(&n); err != nil {
+		c.opts.Logger.Warn("console: counting failed posts", "err", err)
+		return 0
+	}
+	return n
+}

@@ -1,0 +1,259 @@
+package console
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/internal/testpeers/postgres"
+	"github.com/crierhq/crier/post"
+)
+
+// notices captures what the console queues and what SendNotice mails.
+type notices struct {
+	mu     sync.Mutex
+	queued []Notice
+	mails  []string // "to: subject"
+}
+
+func (n *notices) watch(b *bundle) {
+	b.c.opts.Notify = func(_ context.Context, x Notice) error {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		n.queued = append(n.queued, x)
+		return nil
+	}
+	b.c.opts.AccountMail = func(_ context.Context, to, subject, text string) error {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		n.mails = append(n.mails, to+": "+subject)
+		return nil
+	}
+}
+
+// last returns the last queued notice, checking its event.
+func (n *notices) last(t *testing.T, want NoticeEvent) Notice {
+	t.Helper()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if len(n.queued) == 0 || n.queued[len(n.queued)-1].Event != want {
+		t.Fatalf("queued notices %+v; want the last one %s", n.queued, want)
+	}
+	return n.queued[len(n.queued)-1]
+}
+
+// send runs SendNotice and returns who got mail, sorted.
+func (n *notices) send(t *testing.T, b *bundle, x Notice) []string {
+	t.Helper()
+	n.mu.Lock()
+	n.mails = nil
+	n.mu.Unlock()
+	if err := b.c.SendNotice(context.Background(), x); err != nil {
+		t.Fatal(err)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var to []string
+	for _, m := range n.mails {
+		to = append(to, m[:strings.Index(m, ":")])
+	}
+	slices.Sort(to)
+	return to
+}
+
+func TestNoticesFollowTheWorkflow(t *testing.T) {
+	t.Parallel()
+	postgres.EachDriver(t, func(t *testing.T, driver string) { testNoticesFollowTheWorkflow(t, driver) })
+}
+
+func testNoticesFollowTheWorkflow(t *testing.T, driver string) {
+	b := setupOn(t, driver)
+	var n notices
+	n.watch(b)
+	author := b.browser(t).signedIn("author@example.org")
+	editor := b.browser(t).signedIn("editor@example.org")
+	editors := []string{"editor@example.org", "owner@example.org"}
+
+	id := author.newPost(url.Values{"title": {"Vigil"}, "body": {"Join us at 6pm."}, "link": {"https://camaca.example/v"}, "action": {"submit"}})
+	sub := n.last(t, NoticeSubmitted)
+	if got := n.send(t, b, sub); !slices.Equal(got, []string{"editor@example.org", "owner@example.org"}) {
+		t.Errorf("submitted: mailed %v, want the editor and the owner (not the author who submitted)", got)
+	}
+	if !strings.Contains(n.mails[0], `[CAMACA] "Vigil" was submitted for review`) {
+		t.Errorf("subject %q", n.mails[0])
+	}
+
+	if p := editor.post("/posts/"+id+"/sendback", url.Values{"csrf": {editor.csrf()}, "comment": {"Say where."}}); p.status != http.StatusSeeOther {
+		t.Fatalf("send back: %d %s", p.status, p.body)
+	}
+	if x := n.last(t, NoticeSentBack); x.Detail != "Say where." || !slices.Equal(n.send(t, b, x), []string{"author@example.org"}) {
+		t.Errorf("sent back: %+v mailed %v; want the comment, to the author", x, n.mails)
+	}
+
+	if p := editor.post("/posts/"+id+"/approve", url.Values{"csrf": {editor.csrf()}, "revision": {editor.revision(id)}}); p.status != http.StatusSeeOther {
+		t.Fatalf("approve: %d", p.status)
+	}
+	approved := n.last(t, NoticeApproved)
+	if got := n.send(t, b, approved); !slices.Equal(got, []string{"author@example.org"}) {
+		t.Errorf("approved: mailed %v, want the author", got)
+	}
+	when := b.now.Now().In(b.c.opts.Location).Add(48 * time.Hour).Format("2006-01-02T15:04")
+	if p := editor.post("/posts/"+id+"/schedule", url.Values{"csrf": {editor.csrf()}, "revision": {editor.revision(id)}, "schedule_for": {when}}); p.status != http.StatusSeeOther {
+		t.Fatalf("schedule: %d %s", p.status, p.body)
+	}
+	if got := n.send(t, b, n.last(t, NoticeScheduled)); !slices.Equal(got, []string{"author@example.org"}) {
+		t.Errorf("scheduled: mailed %v, want the author", got)
+	}
+	// Sent and failed come from the bot (bot.Options.OnSent, OnFailed).
+	sent := Notice{Event: NoticeSent, PostID: id}
+	if got := n.send(t, b, sent); !slices.Equal(got, []string{"author@example.org"}) {
+		t.Errorf("sent: mailed %v, want the author", got)
+	}
+	failed := Notice{Event: NoticeFailed, PostID: id, Channel: "mastodon", Detail: "permanent: 401"}
+	if got := n.send(t, b, failed); !slices.Equal(got, editors) {
+		t.Errorf("failed: mailed %v, want %v", got, editors)
+	}
+
+	// The author turns "approved" off on the settings page: no more mail
+	// of it, the rest still comes; editors' events are not offered.
+	page := author.get("/account/notifications")
+	if page.status != http.StatusOK || strings.Contains(page.body, `name="submitted"`) || !strings.Contains(page.body, `name="approved" value="on" checked`) {
+		t.Fatalf("the author's settings page: %d %s", page.status, page.body)
+	}
+	form := url.Values{"csrf": {author.csrf()}, "scheduled": {"on"}, "sent": {"on"}, "sent_back": {"on"}}
+	if p := author.post("/account/notifications", form); p.status != http.StatusOK || strings.Contains(p.body, `name="approved" value="on" checked`) {
+		t.Fatalf("saving settings: %d %s", p.status, p.body)
+	}
+	var authorID int64
+	users, _ := b.users.List(context.Background())
+	for _, u := range users {
+		if u.Email == "author@example.org" {
+			authorID = u.ID
+		}
+	}
+	if m, _ := b.users.MutedNotices(context.Background(), authorID); m[NoticeSubmitted] || m[NoticeFailed] || !m[NoticeApproved] {
+		t.Errorf("the author's saved settings %v: only approved off (editors' events untouched, for a later promotion)", m)
+	}
+	if got := n.send(t, b, approved); len(got) != 0 {
+		t.Errorf("approved after turning it off: mailed %v", got)
+	}
+	if got := n.send(t, b, sent); !slices.Equal(got, []string{"author@example.org"}) {
+		t.Errorf("sent after turning approved off: mailed %v", got)
+	}
+	// The editor turns failures off; the owner still hears of them.
+	if p := editor.post("/account/notifications", url.Values{"csrf": {editor.csrf()}, "submitted": {"on"}}); p.status != http.StatusOK {
+		t.Fatalf("editor's settings: %d", p.status)
+	}
+	if got := n.send(t, b, failed); !slices.Equal(got, []string{"owner@example.org"}) {
+		t.Errorf("failed after the editor turned it off: mailed %v", got)
+	}
+}
+
+// Notices go to the organisers' Discord channel when one is configured,
+// mentioning nobody; the webhook's address never appears in an error.
+func TestNoticesPostToTheOrganisersDiscord(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var mu sync.Mutex
+	var got []map[string]any
+	status := http.StatusNoContent
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&m)
+		m["ua"] = r.Header.Get("User-Agent") // Discord refuses any but "DiscordBot (url, version)"
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, m)
+		w.WriteHeader(status)
+	}))
+	defer hook.Close()
+	secret := hook.URL + "/api/webhooks/1/secret-token"
+	b.c.opts.NotifyChat = DiscordPoster{Webhook: secret, Client: hook.Client()}.Post
+	p := post.Post{ID: "md:vigil", Title: "Vigil", Source: post.Source{Kind: "markdown", Name: "posts"}}
+	if err := b.st.SavePost(context.Background(), p, store.PostPublished, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	n := Notice{Event: NoticeFailed, PostID: p.ID, Channel: "mastodon", Detail: "permanent: 401"}
+	if err := b.c.SendNotice(context.Background(), n); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	if len(got) != 1 || !strings.Contains(got[0]["content"].(string), `"Vigil" could not be delivered to mastodon`) ||
+		!strings.Contains(got[0]["content"].(string), b.srv.URL+"/posts/md:vigil") || got[0]["allowed_mentions"] == nil || !strings.HasPrefix(got[0]["ua"].(string), "DiscordBot (") {
+		t.Errorf("Discord got %v", got)
+	}
+	status = http.StatusUnauthorized
+	mu.Unlock()
+	err := b.c.SendNotice(context.Background(), n)
+	if err == nil || strings.Contains(err.Error(), "secret-token") || !strings.Contains(err.Error(), "401") {
+		t.Errorf("a refused webhook: %v; want an error with the status and without the address", err)
+	}
+}
+
+// The navigation counts the posts with a delivery failed for good and
+// links to them.
+func TestNavigationCountsFailedPosts(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	editor := b.browser(t).signedIn("editor@example.org")
+	if h := editor.get("/posts").body; strings.Contains(h, "/posts?state=failed\" class=\"badge\"") {
+		t.Fatal("a failure count with no failures")
+	}
+	now := time.Now()
+	for _, id := range []string{"md:a", "md:b"} {
+		if err := b.st.SavePost(ctx, post.Post{ID: id, Title: id, Source: post.Source{Kind: "markdown", Name: "posts"}}, store.PostPublished, now); err != nil {
+			t.Fatal(err)
+		}
+		for _, ch := range []string{"mastodon", "discord"} {
+			if _, err := b.st.DB().ExecContext(ctx, `INSERT INTO deliveries (post_id, channel, state, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)`, id, ch, string(store.DeliveryFailed), now); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if h := editor.get("/calendar").body; !strings.Contains(h, `<a href="/posts?state=failed" class="badge">2 failed</a>`) {
+		t.Errorf("the navigation does not say 2 failed posts: %s", h)
+	}
+}
+
+// A "sent" notice never calls a post sent where it was only saved locally.
+func TestSentNoticeSaysWhatWasOnlySavedLocally(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	var subjects []string
+	b.c.opts.NotifyChat = func(_ context.Context, text string) error {
+		subjects = append(subjects, strings.SplitN(text, "\n", 2)[0])
+		return nil
+	}
+	now := time.Now()
+	for id, outbox := range map[string][]bool{"md:all": {false, false}, "md:some": {false, true}, "md:none": {true, true}} {
+		if err := b.st.SavePost(ctx, post.Post{ID: id, Title: id, Source: post.Source{Kind: "markdown", Name: "posts"}}, store.PostPublished, now); err != nil {
+			t.Fatal(err)
+		}
+		for i, ch := range []string{"bluesky", "mastodon"} {
+			if _, err := b.st.DB().ExecContext(ctx, `INSERT INTO deliveries (post_id, channel, state, outbox, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)`,
+				id, ch, string(store.DeliverySent), outbox[i], now); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, id := range []string{"md:all", "md:some", "md:none"} {
+		if err := b.c.SendNotice(ctx, Notice{Event: NoticeSent, PostID: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{`[CAMACA] "md:all" was sent everywhere`, `[CAMACA] "md:some" was sent; saved locally, not sent, to mastodon`,
+		`[CAMACA] "md:none" was saved locally, not sent (no channel can send)`}
+	if !slices.Equal(subjects, want) {
+		t.Errorf("subjects\n%q\nwant\n%q", subjects, want)
+	}
+}
