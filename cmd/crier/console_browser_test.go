@@ -524,11 +524,12 @@ func (b *consoleBrowser) location() string {
 func (b *consoleBrowser) byLabel(label string) string {
 	b.t.Helper()
 	id := b.eval(fmt.Sprintf(`(() => { for (const l of document.querySelectorAll('label')) {
-		if (l.textContent.trim() === %q && l.control && l.offsetParent !== null) return l.control.id; } return ''; })()`, label))
+		if (l.textContent.trim() === %q && l.control && l.offsetParent !== null) return '#' + CSS.escape(l.control.id); } return ''; })()`, label))
 	if id == "" {
 		b.t.Fatalf("no visible control labelled %q on %s", label, b.location())
 	}
-	return "#" + id
+	// Escaped: a post's id, in the calendar's field ids, holds a colon.
+	return id
 }
 
 // byButton marks the visible button with that text and returns a selector for it.
