@@ -226,6 +226,11 @@ channels:
 	if got := b.text("#delivery-discord"); !strings.Contains(got, "refused the post") || !strings.Contains(got, "docs/discord.md") || !strings.Contains(got, "Send Messages") {
 		t.Fatalf("the Discord failure is not explained: %q", got)
 	}
+	// The navigation counts the failure on every page, and leads to it.
+	b.waitText("header nav", "1 failed")
+	if href := b.attr(`header nav a[href^="/posts?state=failed"]`, "href"); href == "" {
+		t.Fatalf("the failure count does not link to the failed posts: %q", b.text("header nav"))
+	}
 	b.axe("post-failed")
 	if shots != "" {
 		b.screenshots(shots, "post-failed")

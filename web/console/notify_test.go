@@ -205,7 +205,7 @@ func TestNavigationCountsFailedPosts(t *testing.T) {
 	b := setup(t)
 	ctx := context.Background()
 	editor := b.browser(t).signedIn("editor@example.org")
-	if h := editor.get("/posts").body; strings.Contains(h, "/posts?state=failed\" class=\"badge\"") {
+	if h := editor.get("/posts").body; strings.Contains(h, "/posts?state=failed\"") {
 		t.Fatal("a failure count with no failures")
 	}
 	now := time.Now()
@@ -219,7 +219,7 @@ func TestNavigationCountsFailedPosts(t *testing.T) {
 			}
 		}
 	}
-	if h := editor.get("/calendar").body; !strings.Contains(h, `<a href="/posts?state=failed" class="badge">2 failed</a>`) {
+	if h := editor.get("/calendar").body; !strings.Contains(h, `<a href="/posts?state=failed" class="badge chip-failed">2 failed</a>`) {
 		t.Errorf("the navigation does not say 2 failed posts: %s", h)
 	}
 }
