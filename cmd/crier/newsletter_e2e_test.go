@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -33,21 +32,7 @@ func TestNewsletterThroughTheDaemon(t *testing.T) {
 	base := "http://" + addr
 	t.Setenv("TEST_LINK_SECRET", "0123456789abcdef0123456789abcdef")
 	cfg := filepath.Join(dir, "config.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`campaign: {name: CAMACA, website: https://camaca.example}
-http: {listen: %q, public_url: %q}
-sources: {markdown: {dir: posts}}
-schedules: {publish_due: "@every 1s"}
-delivery: {timeout: 30s}
-channels:
-  mastodon: {enabled: false}
-  discord: {enabled: false}
-  email:
-    mode: send
-    smtp: {host: %q, port: %d, tls: none}
-    from: "CAMACA <news@camaca.example>"
-    list_id: news.camaca.example
-    link_secret: ${TEST_LINK_SECRET}
-`, addr, base, mp.SMTPHost, mp.SMTPPort)), 0o644)
+	os.WriteFile(cfg, []byte(mailpitConfig(addr, mp, "", "")+"schedules: {publish_due: \"@every 1s\"}\n"), 0o644)
 
 	logs := startDaemon(t, cfg, base+"/healthz", http.DefaultClient)
 
