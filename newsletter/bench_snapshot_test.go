@@ -14,6 +14,7 @@ import (
 
 	"github.com/crierhq/crier/bot/store"
 	pgpeer "github.com/crierhq/crier/internal/testpeers/postgres"
+	"github.com/crierhq/crier/subscribers"
 )
 
 // The recipient selection of a send (the snapshot of the list, with the
@@ -46,10 +47,10 @@ func TestSnapshotBenchmarkDrivers(t *testing.T) {
 		}
 		for _, c := range []struct {
 			name string
-			sel  selection
+			sel  subscribers.Selection
 		}{
-			{"no topic", selection{preferences: []string{"each_post", "digest"}, general: true, allTopics: topics}},
-			{"topic events", selection{preferences: []string{"each_post", "digest"}, allTopics: topics, topics: []string{"events"}}},
+			{"no topic", subscribers.Selection{Preferences: []string{"each_post", "digest"}, General: true, AllTopics: topics}},
+			{"topic events", subscribers.Selection{Preferences: []string{"each_post", "digest"}, AllTopics: topics, Topics: []string{"events"}}},
 		} {
 			want := expectedRecipients(n, c.sel)
 			var ms []float64
@@ -77,16 +78,16 @@ func TestSnapshotBenchmarkDrivers(t *testing.T) {
 }
 
 // expectedRecipients applies the selection rule to benchChoices.
-func expectedRecipients(n int, sel selection) int {
+func expectedRecipients(n int, sel subscribers.Selection) int {
 	count := 0
 	for i := range n {
 		pref, lists, _ := benchChoices(i)
-		if !slices.Contains(sel.preferences, pref) {
+		if !slices.Contains(sel.Preferences, pref) {
 			continue
 		}
 		list := map[string]string{"[]": "", `["reports"]`: "reports", `["events"]`: "events"}[lists]
-		chose := list != "" && slices.Contains(sel.allTopics, list)
-		if sel.general || !chose || slices.Contains(sel.topics, list) {
+		chose := list != "" && slices.Contains(sel.AllTopics, list)
+		if sel.General || !chose || slices.Contains(sel.Topics, list) {
 			count++
 		}
 	}

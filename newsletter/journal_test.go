@@ -41,7 +41,7 @@ func TestJournalResume(t *testing.T) {
 	// An attempt took everyone in hand, the server accepted the first three
 	// and the process died before any fold: the rows say "sending", the
 	// journal holds three records and half of a fourth.
-	if _, err := fx.sender.ledger.begin(ctx, m.SendID, "post", "md:vigil", m.Subject, m.source, selection{preferences: []string{"each_post", "digest"}, general: true}); err != nil {
+	if _, err := fx.sender.ledger.begin(ctx, m.SendID, "post", "md:vigil", m.Subject, m.source, subscribers.Selection{Preferences: []string{"each_post", "digest"}, General: true}); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := fx.sender.ledger.claim(ctx, m.SendID, 0, 100); err != nil {

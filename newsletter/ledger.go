@@ -14,6 +14,7 @@ import (
 	"github.com/crierhq/crier/bounces"
 	"github.com/crierhq/crier/migrate"
 	"github.com/crierhq/crier/sqldb"
+	"github.com/crierhq/crier/subscribers"
 )
 
 // The send ledger: one row per campaign (email_sends) and one per recipient
@@ -168,8 +169,8 @@ type ledger struct {
 	now   func() time.Time
 	log   *slog.Logger
 	// Prepared once: they run for every message.
-	sentStmt   *sql.Stmt
-	statusStmt *sql.Stmt
+	sentStmt *sql.Stmt
+	status   *subscribers.StatusCheck
 }
 
 func openLedger(ctx context.Context, db *sql.DB, now func() time.Time, log *slog.Logger) (*ledger, error) {
@@ -182,45 +183,10 @@ func openLedger(ctx context.Context, db *sql.DB, now func() time.Time, log *slog
 		WHERE send_id = $2 AND `+l.d.InIDs("subscriber_id", "$3")+` AND state != 'sent'`); err != nil {
 		return nil, fmt.Errorf("preparing the send ledger: %w", err)
 	}
-	if l.statusStmt, err = db.PrepareContext(ctx, `SELECT status FROM subscribers WHERE id = $1`); err != nil {
+	if l.status, err = subscribers.NewStatusCheck(ctx, db); err != nil {
 		return nil, fmt.Errorf("preparing the send ledger: %w", err)
 	}
 	return l, nil
-}
-
-// selection says which confirmed subscribers a send is for.
-type selection struct {
-	// preferences are the subscriber preferences it goes to.
-	preferences []string
-	// general is true for a newsletter with a post on no topic: it goes
-	// whatever the topics a subscriber chose.
-	general bool
-	// allTopics are the configured topics, topics those of the newsletter.
-	allTopics, topics []string
-}
-
-// selectionSQL is the selection's condition on a subscribers row ($3 to
-// $6): the preference, and the topics - a subscriber who chose none of the
-// configured topics (lists from an import that are not topics do not
-// count) gets every newsletter. It runs once per send, in the query that
-// snapshots the list, so the send itself never filters per recipient.
-func selectionSQL(d sqldb.Dialect) string {
-	if d == sqldb.Postgres {
-		return `preference IN (SELECT jsonb_array_elements_text($3::jsonb))
-	AND ($4::boolean OR NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(subscribers.lists::jsonb) l(value) WHERE l.value IN (SELECT jsonb_array_elements_text($5::jsonb)))
-		OR EXISTS (SELECT 1 FROM jsonb_array_elements_text(subscribers.lists::jsonb) l(value) WHERE l.value IN (SELECT jsonb_array_elements_text($6::jsonb))))`
-	}
-	return `preference IN (SELECT value FROM json_each($3))
-	AND ($4 OR NOT EXISTS (SELECT 1 FROM json_each(subscribers.lists) l WHERE l.value IN (SELECT value FROM json_each($5)))
-		OR EXISTS (SELECT 1 FROM json_each(subscribers.lists) l WHERE l.value IN (SELECT value FROM json_each($6))))`
-}
-
-func jsonList(l []string) string {
-	if l == nil {
-		l = []string{}
-	}
-	b, _ := json.Marshal(l)
-	return string(b)
 }
 
 // begin creates the send and snapshots the confirmed subscribers into it
@@ -230,7 +196,7 @@ func jsonList(l []string) string {
 // attempt was in flight). On SQLite (one process) that is every such row; on
 // PostgreSQL only those whose lease ran out, since the others belong to
 // replicas still sending. It returns how many rows it put back.
-func (l *ledger) begin(ctx context.Context, id, kind, ref, subject string, src sendSource, sel selection) (reclaimed int64, err error) {
+func (l *ledger) begin(ctx context.Context, id, kind, ref, subject string, src sendSource, sel subscribers.Selection) (reclaimed int64, err error) {
 	now := l.now().UTC()
 	source, err := json.Marshal(src)
 	if err != nil {
@@ -249,9 +215,9 @@ func (l *ledger) begin(ctx context.Context, id, kind, ref, subject string, src s
 	}
 	if n, _ := res.RowsAffected(); n == 1 {
 		snapshot = true
+		selected, args := subscribers.SelectedIDs(l.d, sel, 3)
 		res, err := tx.ExecContext(ctx, `INSERT INTO email_recipients (send_id, subscriber_id, state)
-			SELECT $1, id, $2 FROM subscribers WHERE status = 'confirmed' AND `+selectionSQL(l.d)+` ORDER BY id`,
-			id, rcptPending, jsonList(sel.preferences), sel.general, jsonList(sel.allTopics), jsonList(sel.topics))
+			SELECT $1, c.id, $2 FROM (`+selected+`) c ORDER BY c.id`, append([]any{id, rcptPending}, args...)...)
 		if err != nil {
 			return 0, fmt.Errorf("snapshotting recipients of %s: %w", id, err)
 		}
@@ -418,26 +384,9 @@ func (l *ledger) claim(ctx context.Context, sendID string, afterID int64, limit 
 	if err := rows.Err(); err != nil {
 		return nil, afterID, fmt.Errorf("claiming recipients of %s: %w", sendID, err)
 	}
-	type sub struct{ email, name, status, language, preference string }
-	subs := make(map[int64]sub, len(ids))
-	if len(ids) > 0 {
-		rows, err := tx.QueryContext(ctx, `SELECT id, email, name, status, language, preference FROM subscribers WHERE `+l.d.InIDs("id", "$1"), l.d.IDList(ids))
-		if err != nil {
-			return nil, afterID, fmt.Errorf("claiming recipients of %s: %w", sendID, err)
-		}
-		for rows.Next() {
-			var id int64
-			var s sub
-			if err := rows.Scan(&id, &s.email, &s.name, &s.status, &s.language, &s.preference); err != nil {
-				rows.Close()
-				return nil, afterID, fmt.Errorf("claiming recipients of %s: %w", sendID, err)
-			}
-			subs[id] = s
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, afterID, fmt.Errorf("claiming recipients of %s: %w", sendID, err)
-		}
+	subs, err := subscribers.Contacts(ctx, tx, l.d, ids)
+	if err != nil {
+		return nil, afterID, fmt.Errorf("claiming recipients of %s: %w", sendID, err)
 	}
 	var out []recipient
 	var skipped, taken []int64
@@ -446,12 +395,12 @@ func (l *ledger) claim(ctx context.Context, sendID string, afterID int64, limit 
 		last = r.id
 		r.checkedAt = now
 		s := subs[r.id] // erased: the zero value, not confirmed
-		if s.status != "confirmed" || s.preference == "paused" {
+		if !s.Reachable() {
 			// Left the list, or paused, since the snapshot.
 			skipped = append(skipped, r.id)
 			continue
 		}
-		r.email, r.name, r.language = s.email, s.name, s.language
+		r.email, r.name, r.language = s.Email, s.Name, s.Language
 		out = append(out, r)
 		taken = append(taken, r.id)
 	}
@@ -478,15 +427,7 @@ func (l *ledger) claim(ctx context.Context, sendID string, afterID int64, limit 
 // checked right before each message so that someone who unsubscribes while
 // their batch waits gets nothing.
 func (l *ledger) stillConfirmed(ctx context.Context, id int64) (bool, error) {
-	var status string
-	err := l.statusStmt.QueryRowContext(ctx, id).Scan(&status)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("checking subscriber %d: %w", id, err)
-	}
-	return status == "confirmed", nil
+	return l.status.Confirmed(ctx, id)
 }
 
 // journalOffset is how much of the send's journal is folded into the
@@ -789,6 +730,9 @@ func progress(ctx context.Context, db *sql.DB, where string) ([]Progress, error)
 		if p.Counts, err = bounces.SendCounts(ctx, db, p.SendID, p.Sent); err != nil {
 			return nil, err
 		}
+		if p.Unsubscribed, err = unsubscribedAfter(ctx, db, p.SendID); err != nil {
+			return nil, err
+		}
 		if p.State == sendSending {
 			var n int
 			if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM email_recipients WHERE send_id = $1 AND state = $2 AND sent_at > $3`,
@@ -802,20 +746,51 @@ func progress(ctx context.Context, db *sql.DB, where string) ([]Progress, error)
 }
 
 func failures(ctx context.Context, db *sql.DB, sendID string) ([]Failure, error) {
-	rows, err := db.QueryContext(ctx, `SELECT r.subscriber_id, COALESCE(s.email, ''), r.last_error
-		FROM email_recipients r LEFT JOIN subscribers s ON s.id = r.subscriber_id
-		WHERE r.send_id = $1 AND r.state = $2 ORDER BY r.subscriber_id LIMIT 5`, sendID, rcptFailed)
+	rows, err := db.QueryContext(ctx, `SELECT subscriber_id, last_error FROM email_recipients
+		WHERE send_id = $1 AND state = $2 ORDER BY subscriber_id LIMIT 5`, sendID, rcptFailed)
 	if err != nil {
 		return nil, fmt.Errorf("reading failures of %s: %w", sendID, err)
 	}
 	defer rows.Close()
 	var out []Failure
+	var ids []int64
 	for rows.Next() {
 		var f Failure
-		if err := rows.Scan(&f.SubscriberID, &f.Email, &f.Reason); err != nil {
+		if err := rows.Scan(&f.SubscriberID, &f.Reason); err != nil {
 			return nil, fmt.Errorf("reading failures of %s: %w", sendID, err)
 		}
 		out = append(out, f)
+		ids = append(ids, f.SubscriberID)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading failures of %s: %w", sendID, err)
+	}
+	rows.Close()
+	// Erased supporters are not there: their failures show no address.
+	contacts, err := subscribers.Contacts(ctx, db, sqldb.DialectOf(db), ids)
+	if err != nil {
+		return nil, fmt.Errorf("reading failures of %s: %w", sendID, err)
+	}
+	for i := range out {
+		out[i].Email = contacts[out[i].SubscriberID].Email
+	}
+	return out, nil
+}
+
+// unsubscribedAfter counts the send's recipients whose unsubscribe came
+// after their copy of this send and before any later newsletter to them.
+func unsubscribedAfter(ctx context.Context, db *sql.DB, sendID string) (int, error) {
+	var n int
+	err := db.QueryRowContext(ctx, `SELECT COUNT(DISTINCT r.subscriber_id) FROM email_recipients r
+		JOIN (`+subscribers.UnsubscribesQuery+`) e ON e.subscriber_id = r.subscriber_id AND e.at >= r.sent_at
+		WHERE r.send_id = $1 AND r.state = 'sent'
+		AND NOT EXISTS (SELECT 1 FROM email_recipients r2 WHERE r2.subscriber_id = r.subscriber_id
+			AND r2.send_id != r.send_id AND r2.sent_at > r.sent_at AND r2.sent_at <= e.at)`, sendID).Scan(&n)
+	if err != nil {
+		if ok, _ := subscribers.HasConsentRecords(ctx, db); !ok {
+			return 0, nil
+		}
+		return 0, fmt.Errorf("counting unsubscribes after %s: %w", sendID, err)
+	}
+	return n, nil
 }

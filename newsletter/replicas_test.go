@@ -208,7 +208,7 @@ func testLeaseRenewal(t *testing.T, driver string) {
 	}
 	m := payload.Body.(*Message)
 	l := fx.sender.ledger
-	if _, err := l.begin(ctx, m.SendID, "post", "md:vigil", m.Subject, m.source, selection{preferences: []string{"each_post", "digest"}, general: true}); err != nil {
+	if _, err := l.begin(ctx, m.SendID, "post", "md:vigil", m.Subject, m.source, subscribers.Selection{Preferences: []string{"each_post", "digest"}, General: true}); err != nil {
 		t.Fatal(err)
 	}
 	rs, _, err := l.claim(ctx, m.SendID, 0, 2)

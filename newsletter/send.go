@@ -406,15 +406,15 @@ func (s *Sender) archiveWebVersion(ctx context.Context, m *Message, kind string)
 // With channels.email.newsletter: both, each supporter gets what they chose
 // (every post, or the digest); when Crier sends only one of them, everyone
 // who has not paused gets it.
-func (s *Sender) selection(kind string, m *Message) selection {
-	sel := selection{general: m.General || len(s.cfg.Topics) == 0, allTopics: s.cfg.TopicKeys(), topics: m.Topics}
+func (s *Sender) selection(kind string, m *Message) subscribers.Selection {
+	sel := subscribers.Selection{General: m.General || len(s.cfg.Topics) == 0, AllTopics: s.cfg.TopicKeys(), Topics: m.Topics}
 	switch {
 	case s.cfg.Newsletter != Both:
-		sel.preferences = []string{string(subscribers.EveryPost), string(subscribers.Digest)}
+		sel.Preferences = []string{string(subscribers.EveryPost), string(subscribers.Digest)}
 	case kind == "digest":
-		sel.preferences = []string{string(subscribers.Digest)}
+		sel.Preferences = []string{string(subscribers.Digest)}
 	default:
-		sel.preferences = []string{string(subscribers.EveryPost)}
+		sel.Preferences = []string{string(subscribers.EveryPost)}
 	}
 	return sel
 }

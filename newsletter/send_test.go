@@ -237,7 +237,7 @@ func testUnsubscribeMidSend(t *testing.T, driver string) {
 	b := fx.add(t, "b@example.org", "B", subscribers.Confirmed)
 	m := mustFormat(t, fx, samplePost())
 	// Snapshot taken, then b leaves before anything is sent.
-	if _, err := fx.sender.ledger.begin(ctx, m.SendID, "post", "md:vigil", m.Subject, m.source, selection{preferences: []string{"each_post", "digest"}, general: true}); err != nil {
+	if _, err := fx.sender.ledger.begin(ctx, m.SendID, "post", "md:vigil", m.Subject, m.source, subscribers.Selection{Preferences: []string{"each_post", "digest"}, General: true}); err != nil {
 		t.Fatal(err)
 	}
 	fx.subs.SetStatus(ctx, b.ID, subscribers.Unsubscribed, "one-click")

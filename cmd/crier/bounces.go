@@ -64,7 +64,7 @@ func (a *App) bounceProcessor(ctx context.Context, st *store.Store, ecfg newslet
 		_, domain, _ = strings.Cut(from.Address, "@")
 	}
 	proc, err := bounces.NewProcessor(ctx, bounces.Options{DB: st.DB(), Subscribers: subs, Config: ecfg.Bounces,
-		Addresses: addrs, MessageIDDomain: domain, Logger: a.Logger, Registerer: reg})
+		Addresses: addrs, MessageIDDomain: domain, Sends: newsletter.NewSends(st.DB()), Logger: a.Logger, Registerer: reg})
 	if err != nil {
 		return nil, fmt.Errorf("bounce processing: %w", err)
 	}
