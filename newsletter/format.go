@@ -11,7 +11,6 @@ import (
 	"io/fs"
 	"net/mail"
 	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -32,6 +31,7 @@ import (
 	"github.com/crierhq/crier/bounces"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/i18n"
+	"github.com/crierhq/crier/internal/overlayfs"
 	"github.com/crierhq/crier/post"
 )
 
@@ -162,28 +162,17 @@ type templates struct {
 // loadTemplates reads the built-in templates, replaced file by file by the
 // ones in dir when it is set.
 func loadTemplates(dir string) (*templates, error) {
-	if dir != "" {
-		fi, err := os.Stat(dir)
-		if err != nil {
-			return nil, fmt.Errorf("email templates folder: %w", err)
-		}
-		if !fi.IsDir() {
-			return nil, fmt.Errorf("email templates folder %s: not a folder", dir)
-		}
+	builtin, _ := fs.Sub(builtinTemplates, "templates")
+	files, err := overlayfs.New(dir, builtin)
+	if err != nil {
+		return nil, fmt.Errorf("email templates folder: %w", err)
 	}
 	read := func(name string) (string, string, error) {
-		if dir != "" {
-			p := filepath.Join(dir, name)
-			b, err := os.ReadFile(p)
-			if err == nil {
-				return string(b), p, nil
-			}
-			if !errors.Is(err, fs.ErrNotExist) {
-				return "", p, fmt.Errorf("reading email template: %w", err)
-			}
+		b, where, err := files.Read(name)
+		if err != nil {
+			return "", where, fmt.Errorf("reading email template: %w", err)
 		}
-		b, err := builtinTemplates.ReadFile("templates/" + name)
-		return string(b), "built-in " + name, err
+		return string(b), where, nil
 	}
 	// t is Crier's own words in the mail's language: {{t .Language "mail.hello"}}.
 	tr := func(lang, key string, args ...any) string { return i18n.Builtin().T(lang, key, args...) }

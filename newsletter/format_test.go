@@ -250,6 +250,29 @@ func TestTemplatesFolder(t *testing.T) {
 	}
 }
 
+// TestTemplateLinkOutOfFolder: a template in the folder that is a link to a
+// file outside it is refused with its path, not read from where it points
+// (the same overlay serves the newsletter pages: internal/overlayfs).
+func TestTemplateLinkOutOfFolder(t *testing.T) {
+	t.Parallel()
+	outside := filepath.Join(t.TempDir(), "elsewhere.txt")
+	os.WriteFile(outside, []byte("Read from outside {{.UnsubscribeURL}}\n"), 0o644)
+	dir := t.TempDir()
+	if err := os.Symlink(outside, filepath.Join(dir, "newsletter.txt")); err != nil {
+		t.Skip("no symbolic links here:", err)
+	}
+	cfg := testConfig()
+	cfg.Templates = dir
+	f, err := newFormatter(cfg, testCampaign)
+	if err == nil {
+		p, _ := f.Format(samplePost())
+		t.Fatalf("a template linked from outside the folder was used: %q", p.Body.(*Message).Text)
+	}
+	if !strings.Contains(err.Error(), filepath.Join(dir, "newsletter.txt")) {
+		t.Fatalf("the error does not name the template: %v", err)
+	}
+}
+
 func TestDigest(t *testing.T) {
 	t.Parallel()
 	f, _ := newFormatter(testConfig(), testCampaign)

@@ -28,7 +28,7 @@ func testNewsletterIsNotScoredAsSpam(t *testing.T, driver string) {
 	fx := newFixture(t, mp, pgpeer.Target(t, driver), nil)
 	fx.add(t, "anna@example.org", "Anna Example", subscribers.Confirmed)
 	// The campaign's own post, as organisers write them.
-	p, err := markdown.ParseFile("../../posts/2023-11-08-icat-call-to-action.md")
+	p, err := markdown.ParseFile("../posts/2023-11-08-icat-call-to-action.md")
 	if err != nil {
 		t.Fatal(err)
 	}
