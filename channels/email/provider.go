@@ -119,11 +119,9 @@ type Settings struct {
 	signer *subscribers.Signer
 }
 
-// Config returns the newsletter's config section.
-func (s *Settings) Config() Config { return s.cfg }
-
-// NewsletterConfig is Config, under the name cmd/crier asks for (it
-// imports no channel package outside providers.go).
+// NewsletterConfig returns the newsletter's config section: cmd/crier asks
+// for it by this method (it imports no channel package outside
+// providers.go) to set up the bounce processing.
 func (s *Settings) NewsletterConfig() newsletter.Config { return s.cfg }
 
 func (s *Settings) Enabled() bool        { return s.cfg.Enabled }
