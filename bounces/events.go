@@ -2,7 +2,6 @@ package bounces
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strconv"
@@ -52,26 +51,21 @@ func (p *Processor) sendFor(ctx context.Context, id int64, ev ProviderEvent) (st
 	if p.opts.Addresses != nil {
 		for _, t := range p.opts.Addresses.findTokens(hints) {
 			if t.kind == 'b' && t.id == id {
-				return sendByHash(ctx, p.opts.DB, t.sendHash)
+				return p.opts.Sends.ByHash(ctx, t.sendHash)
 			}
 		}
 	}
 	for _, m := range p.msgID.FindAllStringSubmatch(hints, 5) {
 		if m[2] == strconv.FormatInt(id, 10) {
-			return sendByHash(ctx, p.opts.DB, strings.ToLower(m[1]))
+			return p.opts.Sends.ByHash(ctx, strings.ToLower(m[1]))
 		}
 	}
 	at := ev.At
 	if at.IsZero() {
 		at = p.opts.Now()
 	}
-	var sendID string
-	err := p.opts.DB.QueryRowContext(ctx, `SELECT send_id FROM email_recipients WHERE subscriber_id = $1 AND state = 'sent' AND sent_at <= $2
-		ORDER BY sent_at DESC LIMIT 1`, id, at.UTC()).Scan(&sendID)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		if strings.Contains(err.Error(), "no such table") {
-			return "", nil
-		}
+	sendID, err := p.opts.Sends.LastSentTo(ctx, id, at)
+	if err != nil {
 		return "", fmt.Errorf("finding the send of subscriber %d: %w", id, err)
 	}
 	return sendID, nil

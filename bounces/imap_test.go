@@ -18,6 +18,7 @@ import (
 	"github.com/crierhq/crier/bounces"
 	"github.com/crierhq/crier/config/secret"
 	"github.com/crierhq/crier/internal/testpeers/dovecot"
+	"github.com/crierhq/crier/newsletter"
 	"github.com/crierhq/crier/subscribers"
 )
 
@@ -57,7 +58,7 @@ func setupOn(t *testing.T, driver, target string, cfg bounces.Config) (*bounces.
 		t.Fatal(err)
 	}
 	b := &bundle{db: st, subs: subs, addrs: addrs, now: time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)}
-	p, err := bounces.NewProcessor(ctx, bounces.Options{DB: st.DB(), Subscribers: subs, Config: cfg, Addresses: addrs,
+	p, err := bounces.NewProcessor(ctx, bounces.Options{DB: st.DB(), Subscribers: subs, Config: cfg, Addresses: addrs, Sends: newsletter.NewSends(st.DB()),
 		MessageIDDomain: "camaca.example", Now: func() time.Time { return b.now }})
 	if err != nil {
 		t.Fatal(err)

@@ -31,9 +31,12 @@ type Options struct {
 	// MessageIDDomain is the domain of the newsletter's Message-IDs (the
 	// from address's).
 	MessageIDDomain string
-	Logger          *slog.Logger
-	Registerer      prometheus.Registerer
-	Now             func() time.Time
+	// Sends finds the send a piece of feedback answers (newsletter.Sends);
+	// nil when no newsletter was ever sent.
+	Sends      Sends
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	Now        func() time.Time
 }
 
 // Processor acts on feedback: it records each bounce, complaint and mailed
@@ -59,6 +62,9 @@ func NewProcessor(ctx context.Context, o Options) (*Processor, error) {
 	o.Logger = o.Logger.With("component", "bounces")
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Sends == nil {
+		o.Sends = noSends{}
 	}
 	domain := strings.ToLower(o.MessageIDDomain)
 	if domain == "" {
@@ -405,7 +411,7 @@ func (p *Processor) match(ctx context.Context, rep *Report) (int64, string, Reci
 		// A Message-ID is guessable; the report must name the address too.
 		return 0, "", Recipient{}, "the report's Message-ID is Crier's, but it does not name that subscriber's address", nil
 	}
-	sendID, err := sendByHash(ctx, p.opts.DB, sendHash)
+	sendID, err := p.opts.Sends.ByHash(ctx, sendHash)
 	if err != nil {
 		return 0, "", Recipient{}, "", err
 	}

@@ -28,16 +28,8 @@ func TestSendingProblemIsNotTheSupporters(t *testing.T) {
 	p, b := setup(t, bounces.Config{SoftLimit: 1})
 	db := b.db.DB()
 	const send = "post:md:vigil"
-	// The send-ledger tables the counts read (channels/email owns them).
-	for _, q := range []string{
-		`CREATE TABLE email_sends (id TEXT PRIMARY KEY, created_at TIMESTAMP NOT NULL)`,
-		`CREATE TABLE email_recipients (send_id TEXT NOT NULL, subscriber_id INTEGER NOT NULL, state TEXT NOT NULL, sent_at TIMESTAMP, PRIMARY KEY (send_id, subscriber_id))`,
-	} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	db.Exec(`INSERT INTO email_sends VALUES ($1, $2)`, send, b.now)
+	ledgerTables(t, db)
+	addSend(t, db, send, b.now)
 	var refused []subscribers.Subscriber
 	for i := 0; i < 4; i++ {
 		s := b.confirmed(t, fmt.Sprintf("fan%d@gmail.example", i))

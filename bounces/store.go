@@ -122,27 +122,23 @@ func softCount(ctx context.Context, db *sql.DB, id int64, since time.Time) (int,
 	return n, nil
 }
 
-// sendByHash finds the send whose SendHash is h ("" when none is).
-func sendByHash(ctx context.Context, db *sql.DB, h string) (string, error) {
-	if h == "" {
-		return "", nil
-	}
-	rows, err := db.QueryContext(ctx, `SELECT id FROM email_sends ORDER BY created_at DESC`)
-	if err != nil {
-		return "", nil // no send was ever made
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return "", err
-		}
-		if SendHash(id) == h {
-			return id, nil
-		}
-	}
-	return "", rows.Err()
+// Sends is what bounces asks of the newsletter's send ledger. The
+// newsletter package owns the ledger and imports bounces (for the signed
+// addresses and the counts), so bounces names what it needs here and the
+// newsletter provides it (newsletter.Sends).
+type Sends interface {
+	// ByHash is the send whose SendHash is h, or "" when there is none.
+	ByHash(ctx context.Context, h string) (string, error)
+	// LastSentTo is the last send whose message the server accepted for
+	// subscriber id at or before t, or "" when there is none.
+	LastSentTo(ctx context.Context, id int64, t time.Time) (string, error)
 }
+
+// noSends is the ledger of a database where no newsletter was ever sent.
+type noSends struct{}
+
+func (noSends) ByHash(context.Context, string) (string, error)               { return "", nil }
+func (noSends) LastSentTo(context.Context, int64, time.Time) (string, error) { return "", nil }
 
 // Counts is what came back from one send.
 type Counts struct {
@@ -190,7 +186,8 @@ const ComplaintRateLimit = 0.003
 
 // SendCounts reads the feedback counts of one send, given how many of its
 // recipients the server accepted. It works on a database where the bounce
-// tables were never made (all zero but delivered).
+// tables were never made (all zero but delivered). Unsubscribed is left to
+// the newsletter, which knows when each recipient got their copy.
 func SendCounts(ctx context.Context, db *sql.DB, sendID string, sent int) (Counts, error) {
 	c := Counts{Delivered: sent}
 	exists, err := sqldb.DialectOf(db).TableExists(ctx, db, "email_feedback")
@@ -214,11 +211,6 @@ func SendCounts(ctx context.Context, db *sql.DB, sendID string, sent int) (Count
 		}
 	}
 	c.Delivered = max(0, sent-c.Bounced-c.SoftBounced-c.Refused)
-	n, err := unsubscribedAfter(ctx, db, sendID)
-	if err != nil {
-		return c, err
-	}
-	c.Unsubscribed = n
 	if c.Delivered > 0 {
 		c.ComplaintRate = float64(c.Complained) / float64(c.Delivered)
 	}
@@ -277,23 +269,4 @@ func sendingProblems(ctx context.Context, db *sql.DB, sendID string) ([]SendingP
 		}
 	}
 	return out, len(subs), nil
-}
-
-// unsubscribedAfter counts the send's recipients whose unsubscribe came
-// after their copy of this send and before any later newsletter to them.
-func unsubscribedAfter(ctx context.Context, db *sql.DB, sendID string) (int, error) {
-	var n int
-	err := db.QueryRowContext(ctx, `SELECT COUNT(DISTINCT r.subscriber_id) FROM email_recipients r
-		JOIN consent_events e ON e.subscriber_id = r.subscriber_id AND e.event = 'unsubscribed' AND e.at >= r.sent_at
-			AND e.source NOT LIKE 'complaint%'
-		WHERE r.send_id = $1 AND r.state = 'sent'
-		AND NOT EXISTS (SELECT 1 FROM email_recipients r2 WHERE r2.subscriber_id = r.subscriber_id
-			AND r2.send_id != r.send_id AND r2.sent_at > r.sent_at AND r2.sent_at <= e.at)`, sendID).Scan(&n)
-	if err != nil {
-		if exists, _ := sqldb.DialectOf(db).TableExists(ctx, db, "consent_events"); !exists {
-			return 0, nil
-		}
-		return 0, fmt.Errorf("counting unsubscribes after %s: %w", sendID, err)
-	}
-	return n, nil
 }

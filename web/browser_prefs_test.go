@@ -17,9 +17,9 @@ import (
 
 	"github.com/crierhq/crier/archive"
 	"github.com/crierhq/crier/channels"
-	"github.com/crierhq/crier/channels/email"
 	"github.com/crierhq/crier/internal/testpeers/axe"
 	"github.com/crierhq/crier/internal/testpeers/chromium"
+	engine "github.com/crierhq/crier/newsletter"
 	"github.com/crierhq/crier/post"
 	"github.com/crierhq/crier/subscribers"
 )
@@ -28,7 +28,7 @@ import (
 // email channel as a send makes it.
 func webVersion(t *testing.T, publicURL string) string {
 	t.Helper()
-	f, err := email.NewFormatter(email.Config{Enabled: true, From: "CAMACA <news@camaca.org>"},
+	f, err := engine.NewFormatter(engine.Config{Enabled: true, From: "CAMACA <news@camaca.org>"},
 		channels.Campaign{Name: "CAMACA", Website: "https://camaca.example.org", Language: "en", PublicURL: publicURL})
 	if err != nil {
 		t.Fatal(err)
@@ -39,7 +39,7 @@ func webVersion(t *testing.T, publicURL string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	html, err := f.(*email.Formatter).WebVersion(p.Body.(*email.Message))
+	html, err := f.(*engine.Formatter).WebVersion(p.Body.(*engine.Message))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/crierhq/crier/channels"
-	"github.com/crierhq/crier/channels/email"
 	"github.com/crierhq/crier/internal/testpeers/mailpit"
+	engine "github.com/crierhq/crier/newsletter"
 	"github.com/crierhq/crier/subscribers"
 )
 
@@ -42,11 +42,11 @@ func TestSubscribeWithRealMail(t *testing.T) {
 	mp := mailpit.Start(t, mailpit.Options{})
 	const public = "http://127.0.0.1:8080"
 	f := newFixtureWith(t, public, func(f *fixture) subscribers.Mailer {
-		cfg := email.Config{Enabled: true, From: "CAMACA <news@camaca.example.org>", ListID: "news.camaca.example.org",
-			SMTP: email.SMTP{Host: mp.SMTPHost, Port: mp.SMTPPort, TLS: "none"}}
+		cfg := engine.Config{Enabled: true, From: "CAMACA <news@camaca.example.org>", ListID: "news.camaca.example.org",
+			SMTP: engine.SMTP{Host: mp.SMTPHost, Port: mp.SMTPPort, TLS: "none"}}
 		env := channels.Env{Campaign: channels.Campaign{Name: "CAMACA", PublicURL: public, Language: "en"}, DB: f.db.DB(),
 			Logger: slog.New(slog.DiscardHandler), DataDir: t.TempDir()}
-		s, err := email.NewSender(context.Background(), cfg, env, f.store, f.signer, email.WithClock(f.clock.Now))
+		s, err := engine.NewSender(context.Background(), cfg, env, f.store, f.signer, engine.WithClock(f.clock.Now))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,45 +1,32 @@
 package web
 
 import (
-	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
 	"net/http"
-	"os"
 	"path"
-	"path/filepath"
 	"slices"
 
 	"github.com/crierhq/crier/i18n"
+	"github.com/crierhq/crier/internal/overlayfs"
 	"github.com/crierhq/crier/subscribers"
 )
 
 // loadPages parses the page templates, each page with the layout, taking
 // each file from dir when it has one and from the built-in set otherwise.
 func loadPages(dir string) (map[string]*template.Template, []byte, error) {
-	if dir != "" {
-		fi, err := os.Stat(dir)
-		if err != nil {
-			return nil, nil, fmt.Errorf("page templates folder (http.templates): %w", err)
-		}
-		if !fi.IsDir() {
-			return nil, nil, fmt.Errorf("page templates folder (http.templates) %s: not a folder", dir)
-		}
+	builtin, _ := fs.Sub(templateFS, "templates")
+	files, err := overlayfs.New(dir, builtin)
+	if err != nil {
+		return nil, nil, fmt.Errorf("page templates folder (http.templates): %w", err)
 	}
 	read := func(name string) (string, string, error) {
-		if dir != "" {
-			p := filepath.Join(dir, name)
-			b, err := os.ReadFile(p)
-			if err == nil {
-				return string(b), p, nil
-			}
-			if !errors.Is(err, fs.ErrNotExist) {
-				return "", p, fmt.Errorf("reading page template: %w", err)
-			}
+		b, where, err := files.Read(name)
+		if err != nil {
+			return "", where, fmt.Errorf("reading page template: %w", err)
 		}
-		b, err := templateFS.ReadFile("templates/" + name)
-		return string(b), "built-in " + name, err
+		return string(b), where, nil
 	}
 	funcs := template.FuncMap{"t": func(lang, key string, args ...any) string { return i18n.Builtin().T(lang, key, args...) }}
 	layout, layoutWhere, err := read("layout.html")

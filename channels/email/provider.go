@@ -1,3 +1,9 @@
+// Package email is the newsletter's channel adapter: it reads the email
+// section of config.yaml, registers the newsletter as the channel type
+// "email", shows its payload in previews, and hands the newsletter pages
+// their supporters and mailer. The engine itself (composing and rendering
+// the mail, the send loop, its ledger and journal) is the newsletter
+// package; docs/architecture.md says where the line runs and why.
 package email
 
 import (
@@ -5,15 +11,41 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 	"sync"
 
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/config"
+	"github.com/crierhq/crier/newsletter"
 	"github.com/crierhq/crier/post"
 	"github.com/crierhq/crier/subscribers"
 )
+
+// Config is the email section of config.yaml: the newsletter's settings.
+type Config = newsletter.Config
+
+// The parts of the section, and the payload body, under their old names.
+type (
+	SMTP     = newsletter.SMTP
+	DKIM     = newsletter.DKIM
+	Topic    = newsletter.Topic
+	Message  = newsletter.Message
+	Progress = newsletter.Progress
+)
+
+// Type is "email".
+const Type = newsletter.Type
+
+// NewFormatter returns the newsletter's formatter (newsletter.NewFormatter).
+func NewFormatter(cfg Config, campaign channels.Campaign) (channels.Formatter, error) {
+	return newsletter.NewFormatter(cfg, campaign)
+}
+
+// SendProgress lists the newsletter sends for crier status and the console;
+// it forwards to newsletter.SendProgress, which owns the send ledger.
+func SendProgress(ctx context.Context, db *sql.DB) ([]Progress, error) {
+	return newsletter.SendProgress(ctx, db)
+}
 
 // Provider is the email newsletter channel type for the channel registry.
 type Provider struct{}
@@ -51,11 +83,11 @@ func newsletterChoice(s config.ChannelSection, cfg Config, digest bool) config.P
 		if digest {
 			return config.Problems{s.Config().Problem("schedules.digest", "a digest schedule is set but %s is not: say whether supporters get each post (each_post), the digest (digest) or both (both)", field)}
 		}
-	case EachPost:
+	case newsletter.EachPost:
 		if digest {
 			return config.Problems{s.Problem("newsletter", "is each_post but schedules.digest is set: choose digest or both, or empty schedules.digest")}
 		}
-	case DigestOnly, Both:
+	case newsletter.DigestOnly, newsletter.Both:
 		if !digest {
 			return config.Problems{s.Problem("newsletter", "is %s but schedules.digest is empty: give it a schedule such as \"0 9 * * MON\"", cfg.Newsletter)}
 		}
@@ -66,7 +98,7 @@ func newsletterChoice(s config.ChannelSection, cfg Config, digest bool) config.P
 // SendProgress lists the newsletter sends for crier status (each a
 // Progress).
 func (Provider) SendProgress(ctx context.Context, db *sql.DB) ([]any, error) {
-	ps, err := SendProgress(ctx, db)
+	ps, err := newsletter.SendProgress(ctx, db)
 	if err != nil {
 		return nil, err
 	}
@@ -87,17 +119,19 @@ type Settings struct {
 	signer *subscribers.Signer
 }
 
-// Config returns the newsletter's config section.
-func (s *Settings) Config() Config { return s.cfg }
+// NewsletterConfig returns the newsletter's config section: cmd/crier asks
+// for it by this method (it imports no channel package outside
+// providers.go) to set up the bounce processing.
+func (s *Settings) NewsletterConfig() newsletter.Config { return s.cfg }
 
 func (s *Settings) Enabled() bool        { return s.cfg.Enabled }
 func (s *Settings) Mode() channels.Mode  { return s.cfg.Mode }
 func (s *Settings) HasCredentials() bool { return s.cfg.HasCredentials() }
 
 func (s *Settings) Formatter(c channels.Campaign) (channels.Formatter, error) {
-	f, err := NewFormatter(s.cfg, c)
+	f, err := newsletter.NewFormatter(s.cfg, c)
 	if err != nil {
-		return nil, fmt.Errorf("%s channel: %w", s.cfg.instance(), err)
+		return nil, fmt.Errorf("%s channel: %w", s.cfg.Instance(), err)
 	}
 	return f, nil
 }
@@ -109,17 +143,17 @@ func (s *Settings) Connect(ctx context.Context, env channels.Env) (channels.Form
 	if err != nil {
 		return nil, nil, err
 	}
-	var opts []Option
+	var opts []newsletter.Option
 	if env.Registerer != nil {
-		opts = append(opts, WithRegisterer(env.Registerer))
+		opts = append(opts, newsletter.WithRegisterer(env.Registerer))
 	}
-	return New(ctx, s.cfg, env, subs, signer, opts...)
+	return newsletter.New(ctx, s.cfg, env, subs, signer, opts...)
 }
 
 // Preview shows the subject and the text; the HTML is written by --html.
 func (s *Settings) Preview(w io.Writer, p channels.Payload) {
 	if s.DigestOnly() {
-		fmt.Fprintf(w, "   (channels.%s.newsletter is digest: supporters get this post in the next digest, not on its own; crier preview --digest shows it)\n", s.cfg.instance())
+		fmt.Fprintf(w, "   (channels.%s.newsletter is digest: supporters get this post in the next digest, not on its own; crier preview --digest shows it)\n", s.cfg.Instance())
 	}
 	if m, ok := p.Body.(*Message); ok && len(s.cfg.Topics) > 0 {
 		if m.General {
@@ -136,7 +170,7 @@ func (s *Settings) DigestOnly() bool { return !s.cfg.SendsEachPost() }
 
 // DigestNote tells an organiser where a post goes instead.
 func (s *Settings) DigestNote() string {
-	return fmt.Sprintf("the newsletter goes out as a digest (channels.%s.newsletter: digest): supporters get this post in the next digest after it is published", s.cfg.instance())
+	return fmt.Sprintf("the newsletter goes out as a digest (channels.%s.newsletter: digest): supporters get this post in the next digest after it is published", s.cfg.Instance())
 }
 
 // Newsletter returns what the subscribe pages need. sender is the
@@ -155,7 +189,7 @@ func (s *Settings) Newsletter(ctx context.Context, env channels.Env, sender chan
 	if m, ok := sender.(subscribers.Mailer); ok {
 		nl.Mailer = m
 	} else {
-		nl.Mailer = NewOutboxMailer(s.cfg, env.Campaign, env.OutboxDir)
+		nl.Mailer = newsletter.NewOutboxMailer(s.cfg, env.Campaign, env.OutboxDir)
 	}
 	return nl, nil
 }
@@ -163,12 +197,18 @@ func (s *Settings) Newsletter(ctx context.Context, env channels.Env, sender chan
 // EraseConfirmations removes the confirmation mails to subscriber id that
 // this newsletter wrote to the outbox (they hold the address).
 func (s *Settings) EraseConfirmations(outboxDir string, id int64) error {
-	return eraseConfirmations(filepath.Join(outboxDir, s.cfg.instance(), "confirmations"), id)
+	return s.cfg.EraseConfirmations(outboxDir, id)
 }
 
 // SendTest sends one test copy of p's newsletter to an organiser.
 func (s *Settings) SendTest(ctx context.Context, c channels.Campaign, p post.Post, to string) error {
-	return SendTest(ctx, s.cfg, c, p, to)
+	return newsletter.SendTest(ctx, s.cfg, c, p, to)
+}
+
+// SendAccountMail sends a console account mail through this newsletter's
+// mail server.
+func (s *Settings) SendAccountMail(ctx context.Context, c channels.Campaign, to, subject, text string) error {
+	return newsletter.SendAccountMail(ctx, s.cfg, c, to, subject, text)
 }
 
 // open opens the supporters and the link signer once.

@@ -13,7 +13,7 @@ import (
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/bounces"
 	"github.com/crierhq/crier/channels"
-	"github.com/crierhq/crier/channels/email"
+	"github.com/crierhq/crier/newsletter"
 	"github.com/crierhq/crier/subscribers"
 	"github.com/crierhq/crier/web"
 )
@@ -22,14 +22,14 @@ import (
 // webhooks on the server, and the bounce mailbox reader that `crier run`
 // starts. Nothing is set up when channels.email.bounces configures
 // neither.
-func (a *App) mountBounces(ctx context.Context, st *store.Store, ecfg email.Config, subs *subscribers.Store, signer *subscribers.Signer, srv *web.Server, reg prometheus.Registerer) error {
+func (a *App) mountBounces(ctx context.Context, st *store.Store, ecfg newsletter.Config, subs *subscribers.Store, signer *subscribers.Signer, srv *web.Server, reg prometheus.Registerer) error {
 	cfg := ecfg.Bounces
 	wh := cfg.Webhooks
 	anyHook := len(wh.SES.TopicARNs) > 0 || wh.Postmark.Password.IsSet() || wh.SendGrid.PublicKey != "" || wh.Mailgun.SigningKey.IsSet()
 	if !cfg.IMAP.Enabled() && !anyHook {
 		return nil
 	}
-	addrs, err := email.BounceAddresses(ecfg, signer)
+	addrs, err := newsletter.BounceAddresses(ecfg, signer)
 	if err != nil {
 		return err
 	}
@@ -58,13 +58,13 @@ func (a *App) mountBounces(ctx context.Context, st *store.Store, ecfg email.Conf
 }
 
 // bounceProcessor is the feedback processor over the store.
-func (a *App) bounceProcessor(ctx context.Context, st *store.Store, ecfg email.Config, subs *subscribers.Store, addrs *bounces.Addresses, reg prometheus.Registerer) (*bounces.Processor, error) {
+func (a *App) bounceProcessor(ctx context.Context, st *store.Store, ecfg newsletter.Config, subs *subscribers.Store, addrs *bounces.Addresses, reg prometheus.Registerer) (*bounces.Processor, error) {
 	domain := ""
 	if from, err := mail.ParseAddress(ecfg.From); err == nil {
 		_, domain, _ = strings.Cut(from.Address, "@")
 	}
 	proc, err := bounces.NewProcessor(ctx, bounces.Options{DB: st.DB(), Subscribers: subs, Config: ecfg.Bounces,
-		Addresses: addrs, MessageIDDomain: domain, Logger: a.Logger, Registerer: reg})
+		Addresses: addrs, MessageIDDomain: domain, Sends: newsletter.NewSends(st.DB()), Logger: a.Logger, Registerer: reg})
 	if err != nil {
 		return nil, fmt.Errorf("bounce processing: %w", err)
 	}
@@ -112,7 +112,7 @@ and what Crier would do; which supporter it is about, or why it names none.
 			return fmt.Errorf("link signing key: %w", err)
 		}
 	}
-	addrs, err := email.BounceAddresses(ecfg, subscribers.NewSigner(key))
+	addrs, err := newsletter.BounceAddresses(ecfg, subscribers.NewSigner(key))
 	if err != nil {
 		return err
 	}
@@ -155,14 +155,20 @@ and what Crier would do; which supporter it is about, or why it names none.
 	return nil
 }
 
+// newsletterConfigurer is what cmd/crier asks of the newsletter's channel
+// settings (channels/email's): the newsletter engine's config.
+type newsletterConfigurer interface {
+	NewsletterConfig() newsletter.Config
+}
+
 // emailConfig is the enabled newsletter channel's section of the config.
-func (a *App) emailConfig() (email.Config, bool) {
+func (a *App) emailConfig() (newsletter.Config, bool) {
 	for _, i := range channels.Enabled(a.Instances) {
-		if s, ok := i.Settings.(*email.Settings); ok {
-			return s.Config(), true
+		if s, ok := i.Settings.(newsletterConfigurer); ok {
+			return s.NewsletterConfig(), true
 		}
 	}
-	return email.Config{}, false
+	return newsletter.Config{}, false
 }
 
 func pollEvery(c bounces.IMAP) string {

@@ -9,6 +9,7 @@ import (
 	"github.com/crierhq/crier/channels/discord"
 	"github.com/crierhq/crier/channels/email"
 	"github.com/crierhq/crier/channels/mastodon"
+	"github.com/crierhq/crier/newsletter"
 )
 
 // providers is every channel type this binary knows. Adding a channel type
@@ -26,7 +27,7 @@ func providers() *channels.Registry {
 }
 
 // channelTables creates the tables channel types keep in the store (the
-// newsletter's send ledger), for crier store copy's target.
+// newsletter engine's send ledger), for crier store copy's target.
 var channelTables = []func(ctx context.Context, db *sql.DB) error{
-	email.PrepareLedger,
+	newsletter.PrepareLedger,
 }

@@ -9,7 +9,7 @@ import (
 
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/bounces"
-	"github.com/crierhq/crier/channels/email"
+	"github.com/crierhq/crier/newsletter"
 	"github.com/crierhq/crier/post"
 	"github.com/crierhq/crier/subscribers"
 )
@@ -24,7 +24,7 @@ func TestPostPageTellsASendingProblem(t *testing.T) {
 	ctx := context.Background()
 	db := b.st.DB()
 	subs := b.supporters(t)
-	if err := email.PrepareLedger(ctx, db); err != nil {
+	if err := newsletter.PrepareLedger(ctx, db); err != nil {
 		t.Fatal(err)
 	}
 	proc, err := bounces.NewProcessor(ctx, bounces.Options{DB: db, Subscribers: subs})

@@ -1,0 +1,54 @@
+package newsletter
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/crierhq/crier/bounces"
+	"github.com/crierhq/crier/internal/testpeers/mailpit"
+	pgpeer "github.com/crierhq/crier/internal/testpeers/postgres"
+	"github.com/crierhq/crier/subscribers"
+)
+
+// TestSendsAnswersBounces: what the bounce processor asks of the ledger
+// (bounces.Sends) is answered from real sends: the send a signed return
+// path's hash names, and the last newsletter a supporter was sent before
+// a report, on both databases and on one where nothing was ever sent.
+func TestSendsAnswersBounces(t *testing.T) { pgpeer.EachDriver(t, testSendsAnswersBounces) }
+
+func testSendsAnswersBounces(t *testing.T, driver string) {
+	ctx := context.Background()
+	mp := mailpit.Start(t, mailpit.Options{})
+	clk := &fakeClock{t: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)}
+	fx := newFixture(t, mp, pgpeer.Target(t, driver), nil, WithClock(clk.now))
+	sends := NewSends(fx.db)
+	anna := fx.add(t, "anna@example.org", "Anna", subscribers.Confirmed)
+	if id, err := sends.LastSentTo(ctx, anna.ID, clk.now()); err != nil || id != "" {
+		t.Fatalf("before any send: %q, %v", id, err)
+	}
+	first, second := samplePost(), samplePost()
+	second.ID, second.Title = "md:march", "March on Sunday"
+	if _, err := fx.send(t, first); err != nil {
+		t.Fatal(err)
+	}
+	between := clk.now().Add(time.Minute)
+	clk.advance(time.Hour)
+	if _, err := fx.send(t, second); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"post:md:vigil", "post:md:march"} {
+		if got, err := sends.ByHash(ctx, bounces.SendHash(id)); err != nil || got != id {
+			t.Fatalf("by the hash of %s: %q, %v", id, got, err)
+		}
+	}
+	if got, err := sends.ByHash(ctx, bounces.SendHash("post:md:never")); err != nil || got != "" {
+		t.Fatalf("a hash of no send: %q, %v", got, err)
+	}
+	if got, err := sends.LastSentTo(ctx, anna.ID, between); err != nil || got != "post:md:vigil" {
+		t.Fatalf("last send before the second: %q, %v", got, err)
+	}
+	if got, err := sends.LastSentTo(ctx, anna.ID, clk.now()); err != nil || got != "post:md:march" {
+		t.Fatalf("last send: %q, %v", got, err)
+	}
+}
