@@ -161,12 +161,6 @@ func renderAll(ctx context.Context, chans []channels.Channel, p post.Post) ([]re
 	return out, nil
 }
 
-// newsletterSettings is a channel whose supporters subscribe on Crier's own
-// pages (the email newsletter): the daemon mounts the pages for it.
-type newsletterSettings interface {
-	Newsletter(ctx context.Context, env channels.Env, sender channels.Sender) (*subscribers.Newsletter, error)
-}
-
 // liveChannels builds every enabled channel with its real sender, or the
 // outbox sender when it has no credentials (or mode: outbox), and the
 // newsletter pages' parts when a channel has them.
@@ -199,7 +193,7 @@ func (a *App) liveChannels(ctx context.Context, st *store.Store, reg prometheus.
 			ch.Formatter, ch.Sender = f, s
 			a.Logger.Info("channel sends for real", "channel", inst.Name, "type", inst.Type)
 		}
-		if n, ok := inst.Settings.(newsletterSettings); ok {
+		if n, ok := inst.Settings.(channels.NewsletterSettings); ok {
 			parts, err := n.Newsletter(ctx, env, ch.Sender)
 			if err != nil {
 				return nil, nil, fmt.Errorf("%s channel: %w", inst.Name, err)

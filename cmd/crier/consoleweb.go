@@ -65,7 +65,7 @@ func (app *App) mountConsole(ctx context.Context, srv *web.Server, st *store.Sto
 	// (as `crier newsletter test` does).
 	var sendTest func(ctx context.Context, p post.Post, to string) error
 	for _, inst := range channels.Enabled(app.Instances) {
-		if t, ok := inst.Settings.(testSender); ok {
+		if t, ok := inst.Settings.(channels.TestSender); ok {
 			sendTest = func(ctx context.Context, p post.Post, to string) error {
 				if !inst.Settings.HasCredentials() {
 					return fmt.Errorf("the newsletter has no SMTP server (set SMTP_HOST): there is nowhere to send a test copy")
@@ -164,18 +164,12 @@ func sendReconfirmation(ctx context.Context, nl *subscribers.Newsletter, publicU
 	return nil
 }
 
-// accountSender is a channel that can mail a console account its links
-// (the newsletter, through its SMTP server).
-type accountSender interface {
-	SendAccountMail(ctx context.Context, c channels.Campaign, to, subject, text string) error
-}
-
 // accountMailer sends the console's password-reset and invitation mails
 // through the enabled newsletter's SMTP server; nil when there is none, and
 // the console then says so.
 func (app *App) accountMailer() console.AccountMailer {
 	for _, inst := range channels.Enabled(app.Instances) {
-		if a, ok := inst.Settings.(accountSender); ok && inst.Settings.HasCredentials() {
+		if a, ok := inst.Settings.(channels.AccountSender); ok && inst.Settings.HasCredentials() {
 			return func(ctx context.Context, to, subject, text string) error {
 				return a.SendAccountMail(ctx, app.campaign(), to, subject, text)
 			}
