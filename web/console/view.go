@@ -13,7 +13,6 @@ import (
 
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels"
-	"github.com/crierhq/crier/channels/email"
 	"github.com/crierhq/crier/post"
 	"github.com/crierhq/crier/sqldb"
 )
@@ -314,9 +313,7 @@ func (c *Console) postData(w http.ResponseWriter, r *http.Request, s Session, id
 			v.Problem, v.Fix = explain(d, typeOf[d.Channel])
 		}
 		v.Parts = c.parts(ctx, id, d.Channel)
-		if d.Channel == "email" {
-			v.Progress = c.newsletterProgress(ctx, id)
-		}
+		v.Progress = c.sendProgress(ctx, d.Channel, id)
 		views = append(views, v)
 	}
 	events, err := c.events(ctx, id)
@@ -404,19 +401,17 @@ func (c *Console) parts(ctx context.Context, postID, channel string) []partView 
 	return out
 }
 
-// newsletterProgress is the newsletter's per-recipient progress for a post
-// (sent / total), from the email channel's send ledger.
-func (c *Console) newsletterProgress(ctx context.Context, postID string) *progress {
-	ps, err := email.SendProgress(ctx, c.db())
-	if err != nil {
+// sendProgress is a post's send on a channel that tracks its sends itself
+// (the newsletter's per-recipient progress: sent / total), or nil.
+func (c *Console) sendProgress(ctx context.Context, channel, postID string) *progress {
+	if c.opts.SendReport == nil {
 		return nil
 	}
-	for _, p := range ps {
-		if p.Ref == postID {
-			return &progress{Sent: p.Sent, Failed: p.Failed, Total: p.Total, Warning: p.Warning}
-		}
+	p, ok := c.opts.SendReport(ctx, channel, postID)
+	if !ok {
+		return nil
 	}
-	return nil
+	return &progress{Sent: p.Sent, Failed: p.Failed, Total: p.Total, Warning: p.Warning}
 }
 
 // explain says in plain words what the class of a delivery's last failure
