@@ -98,6 +98,20 @@ type Single interface {
 	Single() string // why, for the problem shown to the organiser
 }
 
+// Documented points organisers at the page of docs/ that explains the
+// type's settings ("mastodon.md") when a delivery fails; without it they
+// are pointed at configuration.md.
+type Documented interface {
+	DocsPage() string
+}
+
+// OutboxReasoner says in an organiser's words why an instance without
+// credentials only saves posts locally ("no mail server configured");
+// without it the console says "no <Type> account connected".
+type OutboxReasoner interface {
+	OutboxReason() string
+}
+
 // SendReporter gives a channel's sends a progress of their own beyond the
 // delivery ledger (the newsletter's per-recipient counts), shown by crier
 // status as newsletter_sends and on the console's post page. Its reports

@@ -78,6 +78,15 @@ func (i Instance) CanMention() bool {
 	return ok && m.CanMention()
 }
 
+// DocsPage is the page of docs/ that explains the instance's settings, or
+// "" when its type names none.
+func (i Instance) DocsPage() string {
+	if d, ok := i.Provider.(Documented); ok {
+		return d.DocsPage()
+	}
+	return ""
+}
+
 // Configure hands every channel section to its type's provider and returns
 // the configured instances, enabled or not, in file order, with every
 // problem found. A type no section names gets one instance named after it

@@ -11,6 +11,8 @@ import (
 var (
 	_ channels.Provider           = Provider{}
 	_ channels.Single             = Provider{}
+	_ channels.Documented         = Provider{}
+	_ channels.OutboxReasoner     = Provider{}
 	_ channels.SendReporter       = Provider{}
 	_ channels.Settings           = (*Settings)(nil)
 	_ channels.DigestOnly         = (*Settings)(nil)
@@ -39,3 +41,9 @@ func (Provider) SendReports(ctx context.Context, db *sql.DB) ([]channels.SendRep
 	}
 	return out, nil
 }
+
+// DocsPage is docs/newsletter.md.
+func (Provider) DocsPage() string { return "newsletter.md" }
+
+// OutboxReason names what the newsletter sends through.
+func (Provider) OutboxReason() string { return "no mail server configured" }

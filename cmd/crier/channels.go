@@ -13,7 +13,6 @@ import (
 	"github.com/crierhq/crier/bot/markdown"
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels"
-	"github.com/crierhq/crier/channels/outbox"
 	"github.com/crierhq/crier/contentfetch"
 	"github.com/crierhq/crier/post"
 	"github.com/crierhq/crier/subscribers"
@@ -170,9 +169,10 @@ func (a *App) liveChannels(ctx context.Context, st *store.Store, reg prometheus.
 	if err != nil {
 		return nil, nil, err
 	}
-	box := outbox.New(a.Config.DataPath("outbox"))
+	boxDir := a.Config.DataPath("outbox")
+	box := outboxSender(boxDir)
 	env := channels.Env{Campaign: camp, DB: st.DB(), HTTPClient: a.HTTPClient, Content: content, Logger: a.Logger,
-		DataDir: a.Config.DataPath(), OutboxDir: box.Dir, Registerer: reg, Background: ctx}
+		DataDir: a.Config.DataPath(), OutboxDir: boxDir, Registerer: reg, Background: ctx}
 	var out []channels.Channel
 	var nl *subscribers.Newsletter
 	for _, inst := range channels.Enabled(a.Instances) {
@@ -184,7 +184,7 @@ func (a *App) liveChannels(ctx context.Context, st *store.Store, reg prometheus.
 				return nil, nil, err
 			}
 			ch.Formatter, ch.Sender = f, box
-			a.Logger.Info("channel has no credentials: rendering deliveries to the local outbox", "channel", inst.Name, "outbox", filepath.Join(box.Dir, inst.Name))
+			a.Logger.Info("channel has no credentials: rendering deliveries to the local outbox", "channel", inst.Name, "outbox", filepath.Join(boxDir, inst.Name))
 		} else {
 			f, s, err := inst.Settings.Connect(ctx, env)
 			if err != nil {

@@ -42,7 +42,7 @@ func (app *App) mountConsole(ctx context.Context, srv *web.Server, st *store.Sto
 		rendered, _ := renderAll(ctx, chans, p)
 		for _, r := range rendered {
 			inst, _ := app.instance(r.Channel)
-			cr := console.Rendering{Channel: r.Channel, Type: inst.Type, Payload: r.Payload, Err: r.Err}
+			cr := console.Rendering{Channel: r.Channel, Type: inst.Type, Docs: inst.DocsPage(), Payload: r.Payload, Err: r.Err}
 			if r.Err == nil {
 				cr.Card = inst.PreviewCard(r.Payload)
 			}
@@ -127,11 +127,8 @@ func localReason(inst channels.Instance) string {
 	if inst.Settings.Mode() == channels.ModeOutbox {
 		return "mode: outbox in config.yaml"
 	}
-	switch inst.Type {
-	case "email":
-		return "no mail server configured"
-	case "discord":
-		return "no Discord webhook connected"
+	if r, ok := inst.Provider.(channels.OutboxReasoner); ok {
+		return r.OutboxReason()
 	}
 	name := inst.Type
 	if name != "" {

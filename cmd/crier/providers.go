@@ -9,6 +9,7 @@ import (
 	"github.com/crierhq/crier/channels/discord"
 	"github.com/crierhq/crier/channels/email"
 	"github.com/crierhq/crier/channels/mastodon"
+	"github.com/crierhq/crier/channels/outbox"
 )
 
 // providers is every channel type this binary knows. Adding a channel type
@@ -24,6 +25,10 @@ func providers() *channels.Registry {
 		mastodon.Provider{},
 	)
 }
+
+// outboxSender is the sender of every channel that only saves posts
+// locally (no credentials, or mode: outbox): files under dir/<channel>/.
+func outboxSender(dir string) channels.Sender { return outbox.New(dir) }
 
 // channelTables creates the tables channel types keep in the store (the
 // newsletter's send ledger), for crier store copy's target.

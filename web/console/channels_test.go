@@ -34,7 +34,7 @@ func channelRender(t testing.TB, camp channels.Campaign, section string, ps ...c
 		var out []Rendering
 		for _, ch := range chans {
 			pl, err := ch.f.Format(p)
-			r := Rendering{Channel: ch.inst.Name, Type: ch.inst.Type, Payload: pl, Err: err}
+			r := Rendering{Channel: ch.inst.Name, Type: ch.inst.Type, Docs: ch.inst.DocsPage(), Payload: pl, Err: err}
 			if err == nil {
 				r.Card = ch.inst.PreviewCard(pl)
 			}

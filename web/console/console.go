@@ -42,7 +42,10 @@ type Rendering struct {
 	Channel string
 	// Type is the channel's type (mastodon, discord, email, bluesky): the
 	// class of its preview. Empty means the same as Channel.
-	Type    string
+	Type string
+	// Docs is the page of docs/ that explains the channel's settings
+	// ("mastodon.md"); empty means configuration.md.
+	Docs    string
 	Payload channels.Payload
 	// Card is the payload as the channel draws it for the previews
 	// (channels.Instance.PreviewCard); an empty card shows the payload's

@@ -22,6 +22,7 @@ import (
 type channelPreview struct {
 	Channel  string
 	Type     string
+	Docs     string
 	Error    string
 	Warnings []string
 	// Setup: a warning about Crier's configuration was left out (it is on
@@ -75,7 +76,7 @@ func (c *Console) previewsFor(ctx context.Context, s Session, p post.Post) []cha
 	// Previewed as it will be sent: with the image's address built now.
 	p, mediaErr := c.uploads().Resolve(p)
 	for _, r := range c.opts.Render(ctx, p) {
-		cp := channelPreview{Channel: r.Channel, Type: cmp.Or(r.Type, r.Channel), Warnings: r.Payload.Warnings}
+		cp := channelPreview{Channel: r.Channel, Type: cmp.Or(r.Type, r.Channel), Docs: r.Docs, Warnings: r.Payload.Warnings}
 		if r.Err == nil {
 			r.Err = mediaErr
 		}
