@@ -17,13 +17,17 @@ import (
 // core changes. The registry is a value built here rather than filled by
 // init() in each package, so tests can build their own and the list of
 // supported channels is read in one place.
-func providers() *channels.Registry {
-	return channels.NewRegistry(
+func providers() *channels.Registry { return channels.NewRegistry(providerList()...) }
+
+// providerList is the providers of providers(), for tests that register a
+// type of their own beside them.
+func providerList() []channels.Provider {
+	return []channels.Provider{
 		bluesky.Provider{},
 		discord.Provider{},
 		email.Provider{},
 		mastodon.Provider{},
-	)
+	}
 }
 
 // outboxSender is the sender of every channel that only saves posts
