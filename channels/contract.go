@@ -13,7 +13,6 @@ import (
 
 	"github.com/crierhq/crier/config"
 	"github.com/crierhq/crier/post"
-	"github.com/crierhq/crier/subscribers"
 )
 
 // What every channel type implements.
@@ -158,9 +157,11 @@ type CardPreviewer interface {
 // NewsletterSettings gives the instance supporters who subscribe on
 // Crier's own pages (the email newsletter): the daemon mounts the subscribe
 // pages with what it returns. sender is the instance's sender; it mails the
-// confirmations when it can.
-type NewsletterSettings interface {
-	Newsletter(ctx context.Context, env Env, sender Sender) (*subscribers.Newsletter, error)
+// confirmations when it can. N is what the pages take
+// (*subscribers.Newsletter), a parameter so that channels imports nothing
+// above it.
+type NewsletterSettings[N any] interface {
+	Newsletter(ctx context.Context, env Env, sender Sender) (N, error)
 }
 
 // TestSender lets organisers mail themselves one test copy of a post

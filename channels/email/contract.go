@@ -5,27 +5,28 @@ import (
 	"database/sql"
 
 	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/subscribers"
 )
 
 // What the newsletter implements of the channel contract.
 var (
-	_ channels.Provider           = Provider{}
-	_ channels.Single             = Provider{}
-	_ channels.Documented         = Provider{}
-	_ channels.OutboxReasoner     = Provider{}
-	_ channels.SendReporter       = Provider{}
-	_ channels.Settings           = (*Settings)(nil)
-	_ channels.DigestOnly         = (*Settings)(nil)
-	_ channels.CardPreviewer      = (*Settings)(nil)
-	_ channels.NewsletterSettings = (*Settings)(nil)
-	_ channels.TestSender         = (*Settings)(nil)
-	_ channels.AccountSender      = (*Settings)(nil)
-	_ channels.ConfirmationEraser = (*Settings)(nil)
-	_ channels.Formatter          = (*Formatter)(nil)
-	_ channels.DigestFormatter    = (*Formatter)(nil)
-	_ channels.Sender             = (*Sender)(nil)
-	_ channels.Digester           = (*Sender)(nil)
-	_ channels.Body               = (*Message)(nil)
+	_ channels.Provider                                    = Provider{}
+	_ channels.Single                                      = Provider{}
+	_ channels.Documented                                  = Provider{}
+	_ channels.OutboxReasoner                              = Provider{}
+	_ channels.SendReporter                                = Provider{}
+	_ channels.Settings                                    = (*Settings)(nil)
+	_ channels.DigestOnly                                  = (*Settings)(nil)
+	_ channels.CardPreviewer                               = (*Settings)(nil)
+	_ channels.NewsletterSettings[*subscribers.Newsletter] = (*Settings)(nil)
+	_ channels.TestSender                                  = (*Settings)(nil)
+	_ channels.AccountSender                               = (*Settings)(nil)
+	_ channels.ConfirmationEraser                          = (*Settings)(nil)
+	_ channels.Formatter                                   = (*Formatter)(nil)
+	_ channels.DigestFormatter                             = (*Formatter)(nil)
+	_ channels.Sender                                      = (*Sender)(nil)
+	_ channels.Digester                                    = (*Sender)(nil)
+	_ channels.Body                                        = (*Message)(nil)
 )
 
 // SendReports lists the newsletter sends for crier status and the

@@ -193,7 +193,7 @@ func (a *App) liveChannels(ctx context.Context, st *store.Store, reg prometheus.
 			ch.Formatter, ch.Sender = f, s
 			a.Logger.Info("channel sends for real", "channel", inst.Name, "type", inst.Type)
 		}
-		if n, ok := inst.Settings.(channels.NewsletterSettings); ok {
+		if n, ok := inst.Settings.(channels.NewsletterSettings[*subscribers.Newsletter]); ok {
 			parts, err := n.Newsletter(ctx, env, ch.Sender)
 			if err != nil {
 				return nil, nil, fmt.Errorf("%s channel: %w", inst.Name, err)
