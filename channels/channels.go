@@ -21,7 +21,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/crierhq/crier/contentfetch"
-	"github.com/crierhq/crier/post"
 )
 
 // Payload is what a formatter produced for one post on one channel.
@@ -40,13 +39,6 @@ type Payload struct {
 	// Warnings are non-fatal problems worth showing in preview and validate
 	// (e.g. an image without alt text).
 	Warnings []string `json:"warnings,omitempty"`
-}
-
-// Body is a channel type's payload body: the exact request its sender
-// makes (a Mastodon thread's statuses, a Discord message, a newsletter).
-type Body interface {
-	// ChannelType names the channel type the body is for ("mastodon").
-	ChannelType() string
 }
 
 // BodyOf returns p's body as the sender's own type B. A body of another
@@ -82,14 +74,6 @@ type Part struct {
 	Index     int
 	RemoteID  string
 	RemoteURL string
-}
-
-// Ledger is the delivery's durable memory across attempts and restarts.
-type Ledger interface {
-	// Parts returns the parts earlier attempts recorded, by index.
-	Parts(ctx context.Context) ([]Part, error)
-	// SavePart records one part the moment the remote side confirmed it.
-	SavePart(ctx context.Context, part Part) error
 }
 
 // Delivery identifies one (post, channel) delivery attempt.
@@ -138,18 +122,6 @@ func (m *memoryLedger) SavePart(_ context.Context, p Part) error {
 	return nil
 }
 
-// Formatter turns a post into a channel's payload. It is pure: no network, no
-// clock, the same output for the same input.
-type Formatter interface {
-	Format(p post.Post) (Payload, error)
-}
-
-// Sender delivers a payload. It honours ctx's deadline and classifies its
-// errors with Temporary, Permanent, Ambiguous or RateLimited.
-type Sender interface {
-	Send(ctx context.Context, d Delivery, p Payload) (Receipt, error)
-}
-
 // Channel is a configured channel: its name, formatter and sender.
 type Channel struct {
 	Name      string
@@ -162,20 +134,6 @@ type Channel struct {
 	// digest (the newsletter with newsletter: digest): publishing a post
 	// queues no delivery to it.
 	DigestOnly bool
-}
-
-// Digester is implemented by senders that also send a periodic digest of
-// several posts (the email newsletter). DigestID is stable per digest run so
-// a retried run never sends twice.
-type Digester interface {
-	Digest(ctx context.Context, digestID string, posts []post.Post) (Receipt, error)
-}
-
-// DigestFormatter is implemented by formatters that also render a digest
-// of several posts (the newsletter); the daemon uses it to write a digest
-// to the outbox, and crier preview --digest to show one.
-type DigestFormatter interface {
-	FormatDigest(digestID string, posts []post.Post) (Payload, error)
 }
 
 // Kind classifies a send error for the delivery engine.

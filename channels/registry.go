@@ -1,10 +1,7 @@
 package channels
 
 import (
-	"context"
-	"database/sql"
 	"fmt"
-	"io"
 	"os"
 	"slices"
 	"strings"
@@ -12,71 +9,6 @@ import (
 	"github.com/crierhq/crier/config"
 	"github.com/crierhq/crier/internal/explain"
 )
-
-// Provider is one channel type, as its package registers it: how it reads
-// and checks its config section, and what a configured instance of it
-// builds. The core (config, bot, cmd/crier, the Markdown source, preview,
-// status) knows channels only through providers; adding a channel type is a
-// new package with a Provider and one line in cmd/crier's registry.
-type Provider interface {
-	// Type is the type's name in config.yaml: a section named after it, or
-	// any section with type: <Type>.
-	Type() string
-	// Configure decodes and validates one instance's section (with
-	// section.Decode and section.Problem, so every problem carries its
-	// file and line). It returns the settings even when there are
-	// problems, so that every problem is reported at once.
-	Configure(section config.ChannelSection) (Settings, config.Problems)
-}
-
-// Settings is one configured instance of a channel type: what it needs to
-// format and send.
-type Settings interface {
-	// Enabled is false when the section says enabled: false.
-	Enabled() bool
-	// Mode says whether it sends for real.
-	Mode() Mode
-	// HasCredentials reports whether it could send for real.
-	HasCredentials() bool
-	// Formatter builds the pure formatter: no network, no credentials
-	// (preview, validate, the outbox).
-	Formatter(c Campaign) (Formatter, error)
-	// Connect builds the formatter and sender that send for real (a
-	// formatter may use what the service answered, such as a character
-	// budget).
-	Connect(ctx context.Context, env Env) (Formatter, Sender, error)
-	// Preview writes a payload of this channel for a person to read
-	// (crier preview without --json).
-	Preview(w io.Writer, p Payload)
-}
-
-// Mentioner is implemented by providers whose channel can ping a role from a
-// post's front matter (channels: <name>: mention:).
-type Mentioner interface {
-	CanMention() bool
-}
-
-// Single is implemented by providers of which at most one instance may be
-// enabled (the newsletter: one list of supporters, one set of pages).
-type Single interface {
-	Single() string // why, for the problem shown to the organiser
-}
-
-// SendReporter is implemented by providers whose sends have progress of
-// their own beyond the delivery ledger (the newsletter's per-recipient
-// counts); crier status shows it as newsletter_sends.
-type SendReporter interface {
-	SendProgress(ctx context.Context, db *sql.DB) ([]any, error)
-}
-
-// DigestOnly is implemented by settings of a channel that may take posts
-// only through its periodic digest (the newsletter with newsletter:
-// digest): publishing a post queues no delivery to it.
-type DigestOnly interface {
-	DigestOnly() bool
-	// DigestNote says so to an organiser (crier preview and publish).
-	DigestNote() string
-}
 
 // Registry is the set of channel types this binary knows. It is a value
 // built in cmd/crier from the imported providers, not a package-level map
@@ -144,6 +76,15 @@ func (i Instance) DigestOnly() (bool, string) {
 func (i Instance) CanMention() bool {
 	m, ok := i.Provider.(Mentioner)
 	return ok && m.CanMention()
+}
+
+// DocsPage is the page of docs/ that explains the instance's settings, or
+// "" when its type names none.
+func (i Instance) DocsPage() string {
+	if d, ok := i.Provider.(Documented); ok {
+		return d.DocsPage()
+	}
+	return ""
 }
 
 // Configure hands every channel section to its type's provider and returns

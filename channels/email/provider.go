@@ -95,20 +95,6 @@ func newsletterChoice(s config.ChannelSection, cfg Config, digest bool) config.P
 	return nil
 }
 
-// SendProgress lists the newsletter sends for crier status (each a
-// Progress).
-func (Provider) SendProgress(ctx context.Context, db *sql.DB) ([]any, error) {
-	ps, err := newsletter.SendProgress(ctx, db)
-	if err != nil {
-		return nil, err
-	}
-	var out []any
-	for _, p := range ps {
-		out = append(out, p)
-	}
-	return out, nil
-}
-
 // Settings is the configured newsletter. Besides a channel, it is the
 // newsletter's supporters and pages: see Newsletter.
 type Settings struct {

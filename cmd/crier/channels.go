@@ -13,7 +13,6 @@ import (
 	"github.com/crierhq/crier/bot/markdown"
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels"
-	"github.com/crierhq/crier/channels/outbox"
 	"github.com/crierhq/crier/contentfetch"
 	"github.com/crierhq/crier/post"
 	"github.com/crierhq/crier/subscribers"
@@ -161,12 +160,6 @@ func renderAll(ctx context.Context, chans []channels.Channel, p post.Post) ([]re
 	return out, nil
 }
 
-// newsletterSettings is a channel whose supporters subscribe on Crier's own
-// pages (the email newsletter): the daemon mounts the pages for it.
-type newsletterSettings interface {
-	Newsletter(ctx context.Context, env channels.Env, sender channels.Sender) (*subscribers.Newsletter, error)
-}
-
 // liveChannels builds every enabled channel with its real sender, or the
 // outbox sender when it has no credentials (or mode: outbox), and the
 // newsletter pages' parts when a channel has them.
@@ -176,9 +169,10 @@ func (a *App) liveChannels(ctx context.Context, st *store.Store, reg prometheus.
 	if err != nil {
 		return nil, nil, err
 	}
-	box := outbox.New(a.Config.DataPath("outbox"))
+	boxDir := a.Config.DataPath("outbox")
+	box := outboxSender(boxDir)
 	env := channels.Env{Campaign: camp, DB: st.DB(), HTTPClient: a.HTTPClient, Content: content, Logger: a.Logger,
-		DataDir: a.Config.DataPath(), OutboxDir: box.Dir, Registerer: reg, Background: ctx}
+		DataDir: a.Config.DataPath(), OutboxDir: boxDir, Registerer: reg, Background: ctx}
 	var out []channels.Channel
 	var nl *subscribers.Newsletter
 	for _, inst := range channels.Enabled(a.Instances) {
@@ -190,7 +184,7 @@ func (a *App) liveChannels(ctx context.Context, st *store.Store, reg prometheus.
 				return nil, nil, err
 			}
 			ch.Formatter, ch.Sender = f, box
-			a.Logger.Info("channel has no credentials: rendering deliveries to the local outbox", "channel", inst.Name, "outbox", filepath.Join(box.Dir, inst.Name))
+			a.Logger.Info("channel has no credentials: rendering deliveries to the local outbox", "channel", inst.Name, "outbox", filepath.Join(boxDir, inst.Name))
 		} else {
 			f, s, err := inst.Settings.Connect(ctx, env)
 			if err != nil {
@@ -199,7 +193,7 @@ func (a *App) liveChannels(ctx context.Context, st *store.Store, reg prometheus.
 			ch.Formatter, ch.Sender = f, s
 			a.Logger.Info("channel sends for real", "channel", inst.Name, "type", inst.Type)
 		}
-		if n, ok := inst.Settings.(newsletterSettings); ok {
+		if n, ok := inst.Settings.(channels.NewsletterSettings[*subscribers.Newsletter]); ok {
 			parts, err := n.Newsletter(ctx, env, ch.Sender)
 			if err != nil {
 				return nil, nil, fmt.Errorf("%s channel: %w", inst.Name, err)

@@ -29,16 +29,11 @@ func (app *App) mountConsole(ctx context.Context, srv *web.Server, st *store.Sto
 	if err != nil {
 		return nil, err
 	}
-	// Each preview is drawn by its channel's type; a channel that knows
-	// its character budget (Mastodon) says it.
-	types, limits, local := map[string]string{}, map[string]int{}, map[string]string{}
+	// Each preview is drawn by its channel (channels.CardPreviewer).
+	local := map[string]string{}
 	for _, inst := range app.Instances {
-		types[inst.Name] = inst.Type
 		if inst.Settings.Enabled() && inst.UsesOutbox() {
 			local[inst.Name] = localReason(inst)
-		}
-		if l, ok := inst.Settings.(interface{ CharacterLimit() int }); ok {
-			limits[inst.Name] = l.CharacterLimit()
 		}
 	}
 	render := func(ctx context.Context, p post.Post) []console.Rendering {
@@ -46,9 +41,27 @@ func (app *App) mountConsole(ctx context.Context, srv *web.Server, st *store.Sto
 		// A preview whose reader has gone stops here; nobody reads the rest.
 		rendered, _ := renderAll(ctx, chans, p)
 		for _, r := range rendered {
-			out = append(out, console.Rendering{Channel: r.Channel, Type: types[r.Channel], Limit: limits[r.Channel], Payload: r.Payload, Err: r.Err})
+			inst, _ := app.instance(r.Channel)
+			cr := console.Rendering{Channel: r.Channel, Type: inst.Type, Docs: inst.DocsPage(), Payload: r.Payload, Err: r.Err}
+			if r.Err == nil {
+				cr.Card = inst.PreviewCard(r.Payload)
+			}
+			out = append(out, cr)
 		}
 		return out
+	}
+	// A channel that tracks its sends itself (the newsletter) shows their
+	// progress on the post page.
+	sendReport := func(ctx context.Context, channel, postID string) (channels.SendReport, bool) {
+		inst, ok := app.instance(channel)
+		if !ok {
+			return channels.SendReport{}, false
+		}
+		rep, ok, err := inst.SendReport(ctx, st.DB(), postID)
+		if err != nil {
+			app.Logger.Warn("reading a channel's send progress", "channel", channel, "err", err)
+		}
+		return rep, ok
 	}
 	var feeds []console.Feed
 	for _, f := range cfg.Sources.Feeds {
@@ -65,7 +78,7 @@ func (app *App) mountConsole(ctx context.Context, srv *web.Server, st *store.Sto
 	// (as `crier newsletter test` does).
 	var sendTest func(ctx context.Context, p post.Post, to string) error
 	for _, inst := range channels.Enabled(app.Instances) {
-		if t, ok := inst.Settings.(testSender); ok {
+		if t, ok := inst.Settings.(channels.TestSender); ok {
 			sendTest = func(ctx context.Context, p post.Post, to string) error {
 				if !inst.Settings.HasCredentials() {
 					return fmt.Errorf("the newsletter has no SMTP server (set SMTP_HOST): there is nowhere to send a test copy")
@@ -97,7 +110,7 @@ func (app *App) mountConsole(ctx context.Context, srv *web.Server, st *store.Sto
 		Outbox: local, OutboxDir: cfg.DataPath("outbox"),
 		PublicURL: cfg.HTTP.PublicURL, DataDir: cfg.DataPath(), Location: cfg.Location(), Campaign: cfg.Campaign.Name,
 		Logger: app.Logger, ClientIP: clientIP, Lifetime: ctx, AccountMail: accountMail,
-		Notify: notices.Queue, NotifyChat: notifyChat,
+		Notify: notices.Queue, NotifyChat: notifyChat, SendReport: sendReport,
 	})
 	if err != nil {
 		return nil, err
@@ -114,11 +127,8 @@ func localReason(inst channels.Instance) string {
 	if inst.Settings.Mode() == channels.ModeOutbox {
 		return "mode: outbox in config.yaml"
 	}
-	switch inst.Type {
-	case "email":
-		return "no mail server configured"
-	case "discord":
-		return "no Discord webhook connected"
+	if r, ok := inst.Provider.(channels.OutboxReasoner); ok {
+		return r.OutboxReason()
 	}
 	name := inst.Type
 	if name != "" {
@@ -164,18 +174,12 @@ func sendReconfirmation(ctx context.Context, nl *subscribers.Newsletter, publicU
 	return nil
 }
 
-// accountSender is a channel that can mail a console account its links
-// (the newsletter, through its SMTP server).
-type accountSender interface {
-	SendAccountMail(ctx context.Context, c channels.Campaign, to, subject, text string) error
-}
-
 // accountMailer sends the console's password-reset and invitation mails
 // through the enabled newsletter's SMTP server; nil when there is none, and
 // the console then says so.
 func (app *App) accountMailer() console.AccountMailer {
 	for _, inst := range channels.Enabled(app.Instances) {
-		if a, ok := inst.Settings.(accountSender); ok && inst.Settings.HasCredentials() {
+		if a, ok := inst.Settings.(channels.AccountSender); ok && inst.Settings.HasCredentials() {
 			return func(ctx context.Context, to, subject, text string) error {
 				return a.SendAccountMail(ctx, app.campaign(), to, subject, text)
 			}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/crierhq/crier/archive"
 	"github.com/crierhq/crier/channels"
-	"github.com/crierhq/crier/post"
 )
 
 const newsletterUsage = `Usage: crier newsletter test|archive|hide|unhide|check-bounce ...
@@ -20,12 +19,6 @@ const newsletterUsage = `Usage: crier newsletter test|archive|hide|unhide|check-
   crier newsletter hide ID                     hide a newsletter from the public archive and its feed
   crier newsletter unhide ID                   show it again
 `
-
-// testSender is a channel that can send one test copy to an organiser (the
-// newsletter).
-type testSender interface {
-	SendTest(ctx context.Context, c channels.Campaign, p post.Post, to string) error
-}
 
 func cmdNewsletter(ctx context.Context, app *App, args []string) error {
 	if len(args) > 0 {
@@ -73,9 +66,9 @@ list receives anything and nothing is recorded as delivered.`)
 	if err != nil {
 		return err
 	}
-	var tester testSender
+	var tester channels.TestSender
 	for _, inst := range channels.Enabled(app.Instances) {
-		if t, ok := inst.Settings.(testSender); ok {
+		if t, ok := inst.Settings.(channels.TestSender); ok {
 			tester = t
 		}
 	}

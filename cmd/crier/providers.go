@@ -9,6 +9,7 @@ import (
 	"github.com/crierhq/crier/channels/discord"
 	"github.com/crierhq/crier/channels/email"
 	"github.com/crierhq/crier/channels/mastodon"
+	"github.com/crierhq/crier/channels/outbox"
 	"github.com/crierhq/crier/newsletter"
 )
 
@@ -17,14 +18,22 @@ import (
 // core changes. The registry is a value built here rather than filled by
 // init() in each package, so tests can build their own and the list of
 // supported channels is read in one place.
-func providers() *channels.Registry {
-	return channels.NewRegistry(
+func providers() *channels.Registry { return channels.NewRegistry(providerList()...) }
+
+// providerList is the providers of providers(), for tests that register a
+// type of their own beside them.
+func providerList() []channels.Provider {
+	return []channels.Provider{
 		bluesky.Provider{},
 		discord.Provider{},
 		email.Provider{},
 		mastodon.Provider{},
-	)
+	}
 }
+
+// outboxSender is the sender of every channel that only saves posts
+// locally (no credentials, or mode: outbox): files under dir/<channel>/.
+func outboxSender(dir string) channels.Sender { return outbox.New(dir) }
 
 // channelTables creates the tables channel types keep in the store (the
 // newsletter engine's send ledger), for crier store copy's target.

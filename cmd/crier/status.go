@@ -13,7 +13,6 @@ import (
 
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels"
-	"github.com/crierhq/crier/channels/email"
 )
 
 type statusPost struct {
@@ -50,8 +49,11 @@ type statusReport struct {
 	// fixed).
 	PostProblems []store.PostProblem `json:"post_problems"`
 	// NewsletterSends are the sends of channels that report their own
-	// progress (channels.SendReporter: the newsletter's).
+	// progress (channels.SendReporter: the newsletter's), each as the
+	// channel records it.
 	NewsletterSends []any `json:"newsletter_sends"`
+	// sends are the same sends as their channels report them.
+	sends []channels.SendReport
 }
 
 // loadStatus reads the newest posts with their deliveries, and the
@@ -77,11 +79,14 @@ func loadStatus(ctx context.Context, reg *channels.Registry, st *store.Store, li
 	for _, typ := range reg.Types() {
 		p, _ := reg.Provider(typ)
 		if r, ok := p.(channels.SendReporter); ok {
-			sends, err := r.SendProgress(ctx, st.DB())
+			sends, err := r.SendReports(ctx, st.DB())
 			if err != nil {
 				return rep, err
 			}
-			rep.NewsletterSends = append(rep.NewsletterSends, sends...)
+			for _, s := range sends {
+				rep.NewsletterSends = append(rep.NewsletterSends, s.Detail)
+			}
+			rep.sends = append(rep.sends, sends...)
 		}
 	}
 	return rep, nil
@@ -150,7 +155,7 @@ Then post files that cannot be read, and the progress of newsletter sends.`)
 	if err != nil {
 		return err
 	}
-	out, progress := rep.Posts, rep.NewsletterSends
+	out, progress := rep.Posts, rep.sends
 	if *asJSON {
 		b, err := json.MarshalIndent(rep, "", "  ")
 		if err != nil {
@@ -175,10 +180,10 @@ Then post files that cannot be read, and the progress of newsletter sends.`)
 	if len(progress) > 0 {
 		fmt.Fprintln(app.Stdout, "\nNewsletter sends:")
 		for _, p := range progress {
-			b, _ := json.Marshal(p)
+			b, _ := json.Marshal(p.Detail)
 			fmt.Fprintf(app.Stdout, "  %s\n", b)
-			if ep, ok := p.(email.Progress); ok && ep.Warning != "" {
-				fmt.Fprintf(app.Stdout, "  WARNING %s: %s\n", ep.SendID, ep.Warning)
+			if p.Warning != "" {
+				fmt.Fprintf(app.Stdout, "  WARNING %s: %s\n", p.ID, p.Warning)
 			}
 		}
 	}

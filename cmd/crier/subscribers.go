@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/subscribers"
 )
 
@@ -276,7 +277,7 @@ form themselves and confirm, that works. Use this for erasure requests; an unsub
 	if err == nil {
 		// The confirmation mails the outbox holds carry the address.
 		for _, inst := range app.Instances {
-			if e, ok := inst.Settings.(confirmationEraser); ok {
+			if e, ok := inst.Settings.(channels.ConfirmationEraser); ok {
 				if err := e.EraseConfirmations(app.Config.DataPath("outbox"), id); err != nil {
 					return err
 				}
@@ -386,10 +387,4 @@ func (b *progressBar) finish() {
 	if b.drawn {
 		fmt.Fprint(b.w, "\r\033[K")
 	}
-}
-
-// confirmationEraser is a channel that keeps copies of confirmation mails in
-// the outbox (the newsletter without SMTP): an erasure removes them too.
-type confirmationEraser interface {
-	EraseConfirmations(outboxDir string, id int64) error
 }

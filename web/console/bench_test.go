@@ -45,24 +45,12 @@ func BenchmarkConsolePages(b *testing.B) {
 		b.Fatal(err)
 	}
 	camp := channels.Campaign{Name: "CAMACA", Website: "https://camaca.example", Language: "en", PublicURL: "https://crier.camaca.example"}
-	masto := mastodon.NewFormatter(mastodon.Config{Enabled: true, Visibility: "public", MaxCharacters: 500}, camp)
-	disc := discord.NewFormatter(discord.Config{Enabled: true}, camp)
-	mail, err := email.NewFormatter(email.Config{Enabled: true, From: "CAMACA <news@camaca.example>"}, camp)
-	if err != nil {
-		b.Fatal(err)
-	}
-	fs := map[string]channels.Formatter{"mastodon": masto, "discord": disc, "email": mail}
+	render := channelRender(b, camp, "  discord: {}\n  email: {from: \"CAMACA <news@camaca.example>\", newsletter: each_post}\n  mastodon: {visibility: public, max_characters: 500}\n",
+		discord.Provider{}, email.Provider{}, mastodon.Provider{})
 	loc, _ := time.LoadLocation("Europe/London")
 	c, err := New(Options{Users: users, Store: st, Publisher: &recordingPublisher{st: st}, Subscribers: subs, Location: loc,
 		Campaign: "CAMACA", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RequireApproval: true,
-		Render: func(_ context.Context, p post.Post) []Rendering {
-			var out []Rendering
-			for _, name := range []string{"discord", "email", "mastodon"} {
-				pl, err := fs[name].Format(p)
-				out = append(out, Rendering{Channel: name, Payload: pl, Err: err})
-			}
-			return out
-		}})
+		Render: render})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -40,14 +40,18 @@ type Publisher interface {
 // Rendering is one channel's formatting of one post.
 type Rendering struct {
 	Channel string
-	// Type is the channel's type (mastodon, discord, email, bluesky): how
-	// the console draws its preview. Empty means the same as Channel.
+	// Type is the channel's type (mastodon, discord, email, bluesky): the
+	// class of its preview. Empty means the same as Channel.
 	Type string
-	// Limit is the channel's character budget when it has one (Mastodon's
-	// max_characters); zero means Options.MastodonLimit.
-	Limit   int
+	// Docs is the page of docs/ that explains the channel's settings
+	// ("mastodon.md"); empty means configuration.md.
+	Docs    string
 	Payload channels.Payload
-	Err     error
+	// Card is the payload as the channel draws it for the previews
+	// (channels.Instance.PreviewCard); an empty card shows the payload's
+	// fields.
+	Card channels.PreviewCard
+	Err  error
 }
 
 // Feed is a configured feed as the feeds page shows it.
@@ -66,8 +70,10 @@ type Options struct {
 	// formatters delivery and `crier preview` use. It stops, returning what
 	// it has, when ctx is done (the reader left): see docs/architecture.md.
 	Render func(ctx context.Context, p post.Post) []Rendering
-	// MastodonLimit is the character budget toots are counted against.
-	MastodonLimit int
+	// SendReport is the progress of a post's send on a channel that
+	// tracks its sends itself (the newsletter's per-recipient counts);
+	// nil means no channel does.
+	SendReport func(ctx context.Context, channel, postID string) (channels.SendReport, bool)
 	// Subscribers is nil when the newsletter is off.
 	Subscribers *subscribers.Store
 	// Restore mails a bounced supporter a fresh confirmation link (the
@@ -144,9 +150,6 @@ func New(opts Options) (*Console, error) {
 	}
 	if opts.Location == nil {
 		opts.Location = time.UTC
-	}
-	if opts.MastodonLimit <= 0 {
-		opts.MastodonLimit = 500
 	}
 	if opts.ClientIP == nil {
 		opts.ClientIP = func(r *http.Request) string {

@@ -105,21 +105,13 @@ func setupOn(t *testing.T, driver string) *bundle {
 		t.Fatal(err)
 	}
 	camp := channels.Campaign{Name: "CAMACA", Website: "https://camaca.example", Language: "en"}
-	masto := mastodon.NewFormatter(mastodon.Config{Enabled: true, Visibility: "public", MaxCharacters: 500}, camp)
-	disc := discord.NewFormatter(discord.Config{Enabled: true}, camp)
+	render := channelRender(t, camp, "  mastodon: {visibility: public, max_characters: 500}\n  discord: {}\n", mastodon.Provider{}, discord.Provider{})
 	pub := &recordingPublisher{st: st}
 	loc, _ := time.LoadLocation("Europe/London")
 	c, err := New(Options{
 		Users: users, Store: st, Publisher: pub, RequireApproval: true, DataDir: t.TempDir(), Location: loc,
 		Campaign: "CAMACA", Now: clk.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Render: func(_ context.Context, p post.Post) []Rendering {
-			var out []Rendering
-			for name, f := range map[string]channels.Formatter{"mastodon": masto, "discord": disc} {
-				pl, err := f.Format(p)
-				out = append(out, Rendering{Channel: name, Payload: pl, Err: err})
-			}
-			return out
-		},
+		Render: render,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -21,7 +21,7 @@ func TestFailureExplainedByItsClass(t *testing.T) {
 	render := b.c.opts.Render
 	b.c.opts.Render = func(ctx context.Context, p post.Post) []Rendering {
 		// An instance of the Mastodon type, as config.yaml names one.
-		return append(render(ctx, p), Rendering{Channel: "mastodon-leeds", Type: "mastodon"}, Rendering{Channel: "email", Type: "email"})
+		return append(render(ctx, p), Rendering{Channel: "mastodon-leeds", Type: "mastodon", Docs: "mastodon.md"}, Rendering{Channel: "email", Type: "email", Docs: "newsletter.md"})
 	}
 	p := post.Post{ID: "md:vigil", Title: "Vigil", Source: post.Source{Kind: "markdown", Name: "posts"}}
 	if err := b.st.SavePost(ctx, p, store.PostPublished, time.Now()); err != nil {

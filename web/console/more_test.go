@@ -156,11 +156,7 @@ func TestTestNewsletterGoesToTheSignedInUser(t *testing.T) {
 func TestBlueskyPreviewCountsGraphemes(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	bsky := bluesky.NewFormatter(bluesky.Config{Enabled: true}, channels.Campaign{Name: "CAMACA", Language: "en"})
-	b.c.opts.Render = func(_ context.Context, p post.Post) []Rendering {
-		pl, err := bsky.Format(p)
-		return []Rendering{{Channel: "bluesky", Payload: pl, Err: err}}
-	}
+	b.c.opts.Render = channelRender(t, channels.Campaign{Name: "CAMACA", Language: "en"}, "  bluesky: {enabled: true}\n", bluesky.Provider{})
 	editor := b.browser(t).signedIn("editor@example.org")
 	p := editor.post("/preview", url.Values{"csrf": {editor.csrf()}, "title": {"Vigil"}, "body": {"Join us, 👩‍👩‍👧 families welcome."}, "link": {"https://camaca.example/v"}})
 	if p.status != 200 || !strings.Contains(p.body, "preview-bluesky") || !regexp.MustCompile(`\d+ / 300`).MatchString(p.body) || !strings.Contains(p.body, "families welcome") {

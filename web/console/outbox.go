@@ -49,7 +49,7 @@ func (c *Console) canSendTest(previews []channelPreview) bool {
 		return false
 	}
 	for _, p := range previews {
-		if _, local := c.opts.Outbox[p.Channel]; local && p.Type == "email" {
+		if _, local := c.opts.Outbox[p.Channel]; local && p.Mail != nil {
 			return false
 		}
 	}

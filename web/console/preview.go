@@ -3,73 +3,72 @@ package console
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"html/template"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 
-	"github.com/rivo/uniseg"
-
-	"github.com/crierhq/crier/channels/mastodon"
+	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/internal/media"
 	"github.com/crierhq/crier/post"
 )
 
 // channelPreview is one channel's rendering as the console shows it: the
-// same payload `crier preview` prints and delivery sends.
+// same payload `crier preview` prints and delivery sends, drawn from the
+// card the channel made of it (channels.PreviewCard). The console knows no
+// channel by name: Type only names the card's class.
 type channelPreview struct {
 	Channel  string
 	Type     string
+	Docs     string
 	Error    string
 	Warnings []string
 	// Setup: a warning about Crier's configuration was left out (it is on
 	// the Setup page); set for owners only, who can change it.
-	Setup   bool
-	Toots   []tootView
-	Discord *discordView
-	Email   *emailView
+	Setup    bool
+	Messages []messageView
+	Mail     *mailView
 }
 
-type tootView struct {
-	Part, Of   int
-	Spoiler    string
-	Text       string
-	Count, Max int
-	Over       bool
-	ImageAlt   string
-	HasImage   bool
-	ImageSrc   template.URL
+// messageView is one remote message of a card, with its text made HTML
+// and its pictures' addresses checked.
+type messageView struct {
+	Part, Of       int
+	Chat           bool
+	ContentWarning string
+	Text           template.HTML
+	Embed          *embedView
+	Images         []imageView
+	Count, Limit   int
+	Over           bool
 }
 
-type discordView struct {
-	Content     template.HTML
-	Title       string
-	URL         string
-	Description template.HTML
-	Colour      string
-	Author      string
-	Footer      string
-	ImageSrc    template.URL
-	ImageAlt    string
-	// ImageSpoiler: the image goes as a spoiler attachment (behind a
-	// content warning), blurred until clicked.
-	ImageSpoiler bool
-	Fields       []struct{ Name, Value string }
+type embedView struct {
+	Title, URL     string
+	Description    template.HTML
+	Colour         string
+	Author, Footer string
+	Fields         []channels.PreviewField
+	Image          *imageView
 }
 
-type emailView struct {
+// imageView is a picture as a card shows it: Src is empty when its
+// address is not one the console trusts (a placeholder shows instead).
+type imageView struct {
+	Src     template.URL
+	Alt     string
+	Spoiler bool
+}
+
+type mailView struct {
 	Subject, Preheader string
 	Key                string
 }
 
-// previewsFor renders a post on every channel. imageSrc, when set, shows a
-// picture not stored yet (a live preview of a chosen file).
+// previewsFor renders a post on every channel.
 func (c *Console) previewsFor(ctx context.Context, s Session, p post.Post) []channelPreview {
-	return c.previews_(ctx, s, p, "")
-}
-
-func (c *Console) previews_(ctx context.Context, s Session, p post.Post, imageSrc string) []channelPreview {
 	if c.opts.Render == nil {
 		return nil
 	}
@@ -77,7 +76,7 @@ func (c *Console) previews_(ctx context.Context, s Session, p post.Post, imageSr
 	// Previewed as it will be sent: with the image's address built now.
 	p, mediaErr := c.uploads().Resolve(p)
 	for _, r := range c.opts.Render(ctx, p) {
-		cp := channelPreview{Channel: r.Channel, Type: cmp.Or(r.Type, r.Channel), Warnings: r.Payload.Warnings}
+		cp := channelPreview{Channel: r.Channel, Type: cmp.Or(r.Type, r.Channel), Docs: r.Docs, Warnings: r.Payload.Warnings}
 		if r.Err == nil {
 			r.Err = mediaErr
 		}
@@ -86,34 +85,77 @@ func (c *Console) previews_(ctx context.Context, s Session, p post.Post, imageSr
 			out = append(out, cp)
 			continue
 		}
-		body, _ := json.Marshal(r.Payload.Body)
-		switch cp.Type {
-		case "mastodon":
-			cp.Toots = c.toots(body, imageSrc, r.Limit)
-		case "discord":
-			cp.Discord = discordOf(body, imageSrc)
-		case "bluesky":
-			cp.Toots = blueskyPosts(body, imageSrc)
-		case "email":
-			var m struct{ Subject, Preheader, HTML string }
-			if json.Unmarshal(body, &m) == nil {
-				cp.Email = &emailView{Subject: m.Subject, Preheader: m.Preheader, Key: c.previews.put(s.User.ID, c.sameOrigin(m.HTML))}
-			}
+		card := r.Card
+		if len(card.Messages) == 0 && card.Mail == nil {
+			card = channels.FieldsCard(r.Payload)
 		}
-		if len(cp.Toots) == 1 && strings.Contains(cp.Toots[0].Text, "…") && !strings.Contains(p.Body+p.Title+p.Summary, "…") {
-			cp.Warnings = append(cp.Warnings, fmt.Sprintf("The text was shortened to fit %d characters; readers follow the link for the rest.", cp.Toots[0].Max))
+		c.drawCard(s, &cp, card)
+		if len(cp.Messages) == 1 && cp.Messages[0].Limit > 0 && shortened(card.Messages[0].Text) && !strings.Contains(p.Body+p.Title+p.Summary, "…") {
+			cp.Warnings = append(cp.Warnings, fmt.Sprintf("The text was shortened to fit %d characters; readers follow the link for the rest.", cp.Messages[0].Limit))
 		}
 		if p.Image != nil && strings.TrimSpace(p.Image.Alt) == "" && !mentions(cp.Warnings, "alt text") {
 			cp.Warnings = appendOnce(cp.Warnings, "The image has no alt text: people who use screen readers will not know what it shows. Describe it under Alt text.")
 		}
-		c.sameOriginImages(&cp)
-		if strings.TrimSpace(p.Link) == "" && r.Channel != "email" {
+		if strings.TrimSpace(p.Link) == "" && !card.WholePost {
 			cp.Warnings = appendOnce(cp.Warnings, "The post has no link: readers cannot go on to read more on the campaign website.")
 		}
 		cp.Warnings = c.postWarnings(s, &cp)
 		out = append(out, cp)
 	}
 	return out
+}
+
+// drawCard makes a channel's card into what the previews template shows.
+func (c *Console) drawCard(s Session, cp *channelPreview, card channels.PreviewCard) {
+	for i, m := range card.Messages {
+		v := messageView{Part: i + 1, Of: len(card.Messages), Chat: m.Style == channels.StyleChat, ContentWarning: m.ContentWarning,
+			Text: spansHTML(m.Text), Count: m.Count, Limit: m.Limit, Over: m.Limit > 0 && m.Count > m.Limit}
+		for _, img := range m.Images {
+			v.Images = append(v.Images, c.image(img))
+		}
+		if e := m.Embed; e != nil {
+			v.Embed = &embedView{Title: e.Title, Description: spansHTML(e.Description), Colour: e.Colour, Author: e.Author, Footer: e.Footer, Fields: e.Fields}
+			if safeURL(e.URL) {
+				v.Embed.URL = e.URL
+			}
+			if e.Image != nil {
+				img := c.image(*e.Image)
+				v.Embed.Image = &img
+			}
+		}
+		cp.Messages = append(cp.Messages, v)
+	}
+	if m := card.Mail; m != nil {
+		cp.Mail = &mailView{Subject: m.Subject, Preheader: m.Preheader, Key: c.previews.put(s.User.ID, c.sameOrigin(m.HTML))}
+	}
+	cp.Warnings = append(cp.Warnings, card.Notes...)
+}
+
+// shortened reports whether a message's text ends a cut (has an ellipsis).
+func shortened(text []channels.Span) bool {
+	for _, sp := range text {
+		if strings.Contains(sp.Text, "…") || shortened(sp.Spans) {
+			return true
+		}
+	}
+	return false
+}
+
+// image is a card's picture as the console shows it: an http(s) address
+// or the console's own media, from its own origin; a local upload by its
+// media address; anything else not at all.
+func (c *Console) image(img channels.PreviewImage) imageView {
+	v := imageView{Alt: img.Alt, Spoiler: img.Spoiler}
+	src := img.URL
+	if src == "" && img.File != "" {
+		if name := filepath.Base(img.File); media.ValidName(name) {
+			src = media.Ref(name)
+		}
+	}
+	if safeImage(src) {
+		v.Src = template.URL(c.sameOrigin(src)) // an http(s) address or the console's own
+	}
+	return v
 }
 
 // postWarnings are the preview's warnings about the post itself: those
@@ -149,117 +191,6 @@ func appendOnce(l []string, s string) []string {
 	return append(l, s)
 }
 
-func (c *Console) toots(body []byte, imageSrc string, limit int) []tootView {
-	if limit <= 0 {
-		limit = c.opts.MastodonLimit
-	}
-	var sts []mastodon.Status
-	if json.Unmarshal(body, &sts) != nil {
-		return nil
-	}
-	counter := mastodon.Counter{URLLength: 23}
-	var out []tootView
-	for i, st := range sts {
-		t := tootView{Part: i + 1, Of: len(sts), Spoiler: st.SpoilerText, Text: st.Status, Max: limit}
-		t.Count = counter.Count(st.SpoilerText, st.Status)
-		t.Over = t.Count > t.Max
-		if st.Media != nil {
-			t.HasImage, t.ImageAlt = true, st.Media.Description
-			t.ImageSrc = imageURL(imageSrc, st.Media.URL)
-		}
-		out = append(out, t)
-	}
-	return out
-}
-
-// blueskyPosts shows Bluesky's records as cards, counted in graphemes as
-// Bluesky counts them.
-func blueskyPosts(body []byte, imageSrc string) []tootView {
-	var parts []struct {
-		Record struct{ Text string }
-		Image  *struct{ URL, Alt string }
-	}
-	if json.Unmarshal(body, &parts) != nil {
-		return nil
-	}
-	var out []tootView
-	for i, p := range parts {
-		t := tootView{Part: i + 1, Of: len(parts), Text: p.Record.Text, Max: 300, Count: uniseg.GraphemeClusterCount(p.Record.Text)}
-		t.Over = t.Count > t.Max
-		if p.Image != nil {
-			t.HasImage, t.ImageAlt = true, p.Image.Alt
-			t.ImageSrc = imageURL(imageSrc, p.Image.URL)
-		}
-		out = append(out, t)
-	}
-	return out
-}
-
-func discordOf(body []byte, imageSrc string) *discordView {
-	var m struct {
-		Content string
-		Embeds  []struct {
-			Title, URL, Description string
-			Color                   *int
-			Author                  *struct{ Name string }
-			Footer                  *struct{ Text string }
-			Image                   *struct{ URL, Description string }
-			Fields                  []struct{ Name, Value string }
-		}
-		Attachments []struct{ Filename, Description string }
-		Uploads     []struct{ URL, File string }
-	}
-	if json.Unmarshal(body, &m) != nil {
-		return nil
-	}
-	v := &discordView{Content: discordHTML(m.Content), Colour: "#5865f2"}
-	v.ImageSrc, v.ImageAlt, v.ImageSpoiler = discordAttachment(m.Attachments, m.Uploads, imageSrc)
-	if len(m.Embeds) > 0 {
-		e := m.Embeds[0]
-		v.Title, v.Description, v.Fields = e.Title, discordHTML(e.Description), e.Fields
-		if safeURL(e.URL) {
-			v.URL = e.URL
-		}
-		if e.Color != nil {
-			v.Colour = "#" + hex6(*e.Color)
-		}
-		if e.Author != nil {
-			v.Author = e.Author.Name
-		}
-		if e.Footer != nil {
-			v.Footer = e.Footer.Text
-		}
-		if e.Image != nil && !strings.HasPrefix(e.Image.URL, "attachment://") {
-			v.ImageAlt = e.Image.Description
-			v.ImageSrc = imageURL(imageSrc, e.Image.URL)
-		}
-	}
-	return v
-}
-
-func hex6(n int) string {
-	const digits = "0123456789abcdef"
-	b := make([]byte, 6)
-	for i := 5; i >= 0; i-- {
-		b[i] = digits[n&15]
-		n >>= 4
-	}
-	return string(b)
-}
-
-// imageURL is the picture a preview card shows: the chosen file (a data:
-// URL the console made itself from a sniffed image), or the payload's
-// image when it is http(s) or the console's own media; else nothing.
-func imageURL(chosen, payload string) template.URL {
-	if chosen != "" {
-		return template.URL(chosen) // built by uploadedDataURL from a checked image type
-	}
-	if safeImage(payload) {
-		return template.URL(payload)
-	}
-	return ""
-}
-
 // safeImage admits http(s) image URLs and the console's own media.
 func safeImage(s string) bool {
 	return safeURL(s) || strings.HasPrefix(s, "/media/") || strings.HasPrefix(s, "/preview/image/")
@@ -283,7 +214,7 @@ func (c *Console) livePreview(w http.ResponseWriter, r *http.Request, s Session)
 		key := c.previews.putImage(s.User.ID, data, ct)
 		p.Image = &post.Image{URL: strings.TrimRight(c.opts.PublicURL, "/") + "/preview/image/" + key, Alt: strings.TrimSpace(r.PostFormValue("alt"))}
 	}
-	previews := c.previews_(r.Context(), s, p, "")
+	previews := c.previewsFor(r.Context(), s, p)
 	if r.Header.Get("X-Crier-Fragment") == "1" {
 		secureHeaders(w)
 		c.renderFragment(w, r, "previews", map[string]any{"Previews": previews})

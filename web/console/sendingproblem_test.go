@@ -9,6 +9,8 @@ import (
 
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/bounces"
+	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/channels/email"
 	"github.com/crierhq/crier/newsletter"
 	"github.com/crierhq/crier/post"
 	"github.com/crierhq/crier/subscribers"
@@ -68,6 +70,10 @@ func TestPostPageTellsASendingProblem(t *testing.T) {
 		if got, _ := subs.Get(ctx, s.ID); got.Status != subscribers.Confirmed {
 			t.Fatalf("%s became %s for a refusal of Crier's sending", s.Email, got.Status)
 		}
+	}
+	b.c.opts.SendReport = func(ctx context.Context, channel, postID string) (channels.SendReport, bool) {
+		rep, ok, err := channels.Instance{Name: channel, Provider: email.Provider{}}.SendReport(ctx, db, postID)
+		return rep, ok && err == nil
 	}
 	page := b.browser(t).signedIn("editor@example.org").get("/posts/" + p.ID)
 	for _, want := range []string{"Sending problem:", "gmail.example refused 4 mails as spam from your server: check SPF, DKIM", "unsolicited"} {

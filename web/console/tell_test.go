@@ -128,7 +128,7 @@ func TestNoTestNewsletterWithoutAMailServer(t *testing.T) {
 	b := setup(t)
 	render := b.c.opts.Render
 	b.c.opts.Render = func(ctx context.Context, p post.Post) []Rendering {
-		return append(render(ctx, p), Rendering{Channel: "email", Type: "email"})
+		return append(render(ctx, p), Rendering{Channel: "email", Type: "email", Card: channels.PreviewCard{Mail: &channels.PreviewMail{Subject: p.Title}}})
 	}
 	var sent atomic.Int32
 	b.c.opts.SendTest = func(context.Context, post.Post, string) error { sent.Add(1); return nil }

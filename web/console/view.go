@@ -1,6 +1,7 @@
 package console
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -13,7 +14,6 @@ import (
 
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels"
-	"github.com/crierhq/crier/channels/email"
 	"github.com/crierhq/crier/post"
 	"github.com/crierhq/crier/sqldb"
 )
@@ -298,9 +298,9 @@ func (c *Console) postData(w http.ResponseWriter, r *http.Request, s Session, id
 		notice = c.doneNotice(r, sp)
 	}
 	previews := c.previewsFor(ctx, s, sp.Post)
-	typeOf := map[string]string{} // each enabled channel's type
+	docsOf := map[string]string{} // each enabled channel's page in docs/
 	for _, p := range previews {
-		typeOf[p.Channel] = p.Type
+		docsOf[p.Channel] = p.Docs
 	}
 	var views []deliveryView
 	live := false
@@ -311,12 +311,10 @@ func (c *Console) postData(w http.ResponseWriter, r *http.Request, s Session, id
 			v.Local = c.localReason(d.Channel)
 		}
 		if showsError(d) {
-			v.Problem, v.Fix = explain(d, typeOf[d.Channel])
+			v.Problem, v.Fix = explain(d, docsOf[d.Channel])
 		}
 		v.Parts = c.parts(ctx, id, d.Channel)
-		if d.Channel == "email" {
-			v.Progress = c.newsletterProgress(ctx, id)
-		}
+		v.Progress = c.sendProgress(ctx, d.Channel, id)
 		views = append(views, v)
 	}
 	events, err := c.events(ctx, id)
@@ -404,27 +402,25 @@ func (c *Console) parts(ctx context.Context, postID, channel string) []partView 
 	return out
 }
 
-// newsletterProgress is the newsletter's per-recipient progress for a post
-// (sent / total), from the email channel's send ledger.
-func (c *Console) newsletterProgress(ctx context.Context, postID string) *progress {
-	ps, err := email.SendProgress(ctx, c.db())
-	if err != nil {
+// sendProgress is a post's send on a channel that tracks its sends itself
+// (the newsletter's per-recipient progress: sent / total), or nil.
+func (c *Console) sendProgress(ctx context.Context, channel, postID string) *progress {
+	if c.opts.SendReport == nil {
 		return nil
 	}
-	for _, p := range ps {
-		if p.Ref == postID {
-			return &progress{Sent: p.Sent, Failed: p.Failed, Total: p.Total, Warning: p.Warning}
-		}
+	p, ok := c.opts.SendReport(ctx, channel, postID)
+	if !ok {
+		return nil
 	}
-	return nil
+	return &progress{Sent: p.Sent, Failed: p.Failed, Total: p.Total, Warning: p.Warning}
 }
 
 // explain says in plain words what the class of a delivery's last failure
 // (the engine's channels.Kind, recorded in the ledger) means and what to do;
-// the error itself names the detail. typ is the channel's type, whose page
-// in docs/ explains its settings.
-func explain(d store.Delivery, typ string) (problem, fix string) {
-	ch, docs := d.Channel, "docs/"+docsPage(typ)
+// the error itself names the detail. page is the channel's page in docs/,
+// which explains its settings ("" for configuration.md).
+func explain(d store.Delivery, page string) (problem, fix string) {
+	ch, docs := d.Channel, "docs/"+cmp.Or(page, "configuration.md")
 	switch d.ErrorKind {
 	case channels.KindPermanent.String():
 		refused := "The " + ch + " server refused the post, so Crier will not try again by itself."
@@ -470,17 +466,6 @@ func showsError(d store.Delivery) bool {
 // 403) in a delivery's error, as "permanent: status 1 of 1: uploading
 // image: 401" or "permanent: 401 The access token is invalid".
 var authRefused = regexp.MustCompile(`(?:^|: )(?:401|403)\b`)
-
-// docsPage is the page of docs/ about a channel type.
-func docsPage(typ string) string {
-	switch typ {
-	case "mastodon", "discord", "bluesky":
-		return typ + ".md"
-	case "email":
-		return "newsletter.md"
-	}
-	return "configuration.md"
-}
 
 // safeURL admits only http(s) links into href attributes.
 func safeURL(s string) bool {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/channels/discord"
 	"github.com/crierhq/crier/channels/outbox"
 	"github.com/crierhq/crier/internal/testpeers/postgres"
 	"github.com/crierhq/crier/post"
@@ -319,8 +320,8 @@ func TestDiscordHTMLEscapesEverything(t *testing.T) {
 		"`**not bold**`":                    `<code>**not bold**</code>`,
 		`\*\*plain\*\*`:                     `**plain**`,
 	} {
-		if got := string(discordHTML(in)); got != want {
-			t.Errorf("discordHTML(%q) = %q, want %q", in, got, want)
+		if got := string(spansHTML(discord.PreviewSpans(in))); got != want {
+			t.Errorf("Discord Markdown %q shows as %q, want %q", in, got, want)
 		}
 	}
 }

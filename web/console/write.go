@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"html/template"
 	"io"
 	"net/http"
 	"net/url"
@@ -446,14 +445,4 @@ func (c *Console) sameOrigin(s string) string {
 		return s
 	}
 	return strings.NewReplacer(base+media.Prefix, media.Prefix, base+"/preview/image/", "/preview/image/").Replace(s)
-}
-
-// sameOriginImages is sameOrigin for a preview's pictures.
-func (c *Console) sameOriginImages(cp *channelPreview) {
-	for i := range cp.Toots {
-		cp.Toots[i].ImageSrc = template.URL(c.sameOrigin(string(cp.Toots[i].ImageSrc)))
-	}
-	if cp.Discord != nil {
-		cp.Discord.ImageSrc = template.URL(c.sameOrigin(string(cp.Discord.ImageSrc)))
-	}
 }

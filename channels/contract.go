@@ -1,0 +1,200 @@
+package channels
+
+// The channel contract: every interface a channel type implements, and every
+// optional capability the core finds by type assertion, in one place. A
+// channel package states which capabilities it has with compile-time
+// assertions in its own contract.go (var _ channels.Mentioner =
+// Provider{}), so a renamed method fails the build, not a feature.
+
+import (
+	"context"
+	"database/sql"
+	"io"
+
+	"github.com/crierhq/crier/config"
+	"github.com/crierhq/crier/post"
+)
+
+// What every channel type implements.
+
+// Provider is one channel type, as its package registers it: how it reads
+// and checks its config section, and what a configured instance of it
+// builds. The core (config, bot, cmd/crier, the Markdown source, preview,
+// status, the console) knows channels only through providers; adding a
+// channel type is a new package with a Provider and one line in cmd/crier's
+// registry.
+type Provider interface {
+	// Type is the type's name in config.yaml: a section named after it, or
+	// any section with type: <Type>.
+	Type() string
+	// Configure decodes and validates one instance's section (with
+	// section.Decode and section.Problem, so every problem carries its
+	// file and line). It returns the settings even when there are
+	// problems, so that every problem is reported at once.
+	Configure(section config.ChannelSection) (Settings, config.Problems)
+}
+
+// Settings is one configured instance of a channel type: what it needs to
+// format and send.
+type Settings interface {
+	// Enabled is false when the section says enabled: false.
+	Enabled() bool
+	// Mode says whether it sends for real.
+	Mode() Mode
+	// HasCredentials reports whether it could send for real.
+	HasCredentials() bool
+	// Formatter builds the pure formatter: no network, no credentials
+	// (preview, validate, the outbox).
+	Formatter(c Campaign) (Formatter, error)
+	// Connect builds the formatter and sender that send for real (a
+	// formatter may use what the service answered, such as a character
+	// budget).
+	Connect(ctx context.Context, env Env) (Formatter, Sender, error)
+	// Preview writes a payload of this channel for a person to read
+	// (crier preview without --json).
+	Preview(w io.Writer, p Payload)
+}
+
+// Formatter turns a post into a channel's payload. It is pure: no network, no
+// clock, the same output for the same input.
+type Formatter interface {
+	Format(p post.Post) (Payload, error)
+}
+
+// Sender delivers a payload. It honours ctx's deadline and classifies its
+// errors with Temporary, Permanent, Ambiguous or RateLimited.
+type Sender interface {
+	Send(ctx context.Context, d Delivery, p Payload) (Receipt, error)
+}
+
+// Body is a channel type's payload body: the exact request its sender
+// makes (a Mastodon thread's statuses, a Discord message, a newsletter).
+type Body interface {
+	// ChannelType names the channel type the body is for ("mastodon").
+	ChannelType() string
+}
+
+// Ledger is the delivery's durable memory across attempts and restarts,
+// which the engine hands a sender in each Delivery.
+type Ledger interface {
+	// Parts returns the parts earlier attempts recorded, by index.
+	Parts(ctx context.Context) ([]Part, error)
+	// SavePart records one part the moment the remote side confirmed it.
+	SavePart(ctx context.Context, part Part) error
+}
+
+// Optional capabilities of a Provider (the channel type).
+
+// Mentioner lets a post's front matter ping a role on the channel
+// (channels: <name>: mention:): Discord.
+type Mentioner interface {
+	CanMention() bool
+}
+
+// Single makes the registry refuse a second enabled instance of the type
+// (the newsletter: one list of supporters, one set of pages).
+type Single interface {
+	Single() string // why, for the problem shown to the organiser
+}
+
+// Documented points organisers at the page of docs/ that explains the
+// type's settings ("mastodon.md") when a delivery fails; without it they
+// are pointed at configuration.md.
+type Documented interface {
+	DocsPage() string
+}
+
+// OutboxReasoner says in an organiser's words why an instance without
+// credentials only saves posts locally ("no mail server configured");
+// without it the console says "no <Type> account connected".
+type OutboxReasoner interface {
+	OutboxReason() string
+}
+
+// SendReporter gives a channel's sends a progress of their own beyond the
+// delivery ledger (the newsletter's per-recipient counts), shown by crier
+// status as newsletter_sends and on the console's post page. Its reports
+// belong to the type's one instance: a reporting type is also Single.
+type SendReporter interface {
+	// SendReports lists the newest sends, newest first.
+	SendReports(ctx context.Context, db *sql.DB) ([]SendReport, error)
+}
+
+// SendReport is one send's progress as a SendReporter tells it.
+type SendReport struct {
+	// ID names the send ("post:md:vigil").
+	ID string
+	// Ref is what was sent: the post's id, or a digest's.
+	Ref                 string
+	Sent, Failed, Total int
+	// Warning tells organisers of a sending problem (a domain refusing
+	// the mail as spam, complaints over the limit); "" when none.
+	Warning string
+	// Detail is the channel's own record of the send, as crier status
+	// --json shows it.
+	Detail any
+}
+
+// Optional capabilities of a Settings (one configured instance).
+
+// DigestOnly lets an instance take posts only through its periodic digest
+// (the newsletter with newsletter: digest): publishing a post queues no
+// delivery to it, and preview and publish say so.
+type DigestOnly interface {
+	DigestOnly() bool
+	// DigestNote says so to an organiser (crier preview and publish).
+	DigestNote() string
+}
+
+// CardPreviewer draws the instance's payloads in the console's previews as
+// its readers will see them (a thread of toots with their counts, a Discord
+// message with its embed, a newsletter in frames); without it the console
+// shows the payload's fields as text.
+type CardPreviewer interface {
+	PreviewCard(p Payload) PreviewCard
+}
+
+// NewsletterSettings gives the instance supporters who subscribe on
+// Crier's own pages (the email newsletter): the daemon mounts the subscribe
+// pages with what it returns. sender is the instance's sender; it mails the
+// confirmations when it can. N is what the pages take
+// (*subscribers.Newsletter), a parameter so that channels imports nothing
+// above it.
+type NewsletterSettings[N any] interface {
+	Newsletter(ctx context.Context, env Env, sender Sender) (N, error)
+}
+
+// TestSender lets organisers mail themselves one test copy of a post
+// (crier newsletter test, the console's "Send me a test copy").
+type TestSender interface {
+	SendTest(ctx context.Context, c Campaign, p post.Post, to string) error
+}
+
+// AccountSender lets the console mail its accounts their password-reset and
+// invitation links through the instance's mail server.
+type AccountSender interface {
+	SendAccountMail(ctx context.Context, c Campaign, to, subject, text string) error
+}
+
+// ConfirmationEraser lets an erasure (crier subscribers remove) also delete
+// the copies of confirmation mails the instance kept in the outbox.
+type ConfirmationEraser interface {
+	EraseConfirmations(outboxDir string, id int64) error
+}
+
+// Optional capabilities of a Sender or Formatter (what a configured
+// instance built).
+
+// Digester sends a periodic digest of several posts besides single posts
+// (the newsletter). digestID is stable per digest run, so a retried run
+// never sends twice.
+type Digester interface {
+	Digest(ctx context.Context, digestID string, posts []post.Post) (Receipt, error)
+}
+
+// DigestFormatter renders a digest of several posts (the newsletter): the
+// daemon writes it to the outbox with it, and crier preview --digest shows
+// one.
+type DigestFormatter interface {
+	FormatDigest(digestID string, posts []post.Post) (Payload, error)
+}
