@@ -48,7 +48,7 @@ func NewAddresses(address string, key []byte) (*Addresses, error) {
 func (a *Addresses) Address() string { return a.local + "@" + a.domain }
 
 // SendHash is the short, stable name of a send used in return paths and
-// Message-IDs (channels/email makes Message-IDs crier.HASH.ID@domain).
+// Message-IDs (the newsletter makes Message-IDs crier.HASH.ID@domain).
 func SendHash(sendID string) string {
 	h := sha256.Sum256([]byte(sendID))
 	return hex.EncodeToString(h[:8])

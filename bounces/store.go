@@ -11,6 +11,7 @@ import (
 	"github.com/crierhq/crier/internal/redact"
 	"github.com/crierhq/crier/migrate"
 	"github.com/crierhq/crier/sqldb"
+	"github.com/crierhq/crier/subscribers"
 )
 
 // The feedback table: one row per bounce, complaint or mailed unsubscribe
@@ -32,7 +33,7 @@ CREATE TABLE email_feedback (
 );
 CREATE INDEX email_feedback_send ON email_feedback (send_id, kind);
 CREATE INDEX email_feedback_subscriber ON email_feedback (subscriber_id, kind, at);
-CREATE TRIGGER email_feedback_erase AFTER DELETE ON subscribers
+CREATE TRIGGER email_feedback_erase `+subscribers.OnErase+`
 BEGIN
 	DELETE FROM email_feedback WHERE subscriber_id = OLD.id;
 END;
@@ -56,7 +57,7 @@ BEGIN
 	RETURN OLD;
 END;
 $$;
-CREATE TRIGGER email_feedback_erase AFTER DELETE ON subscribers
+CREATE TRIGGER email_feedback_erase `+subscribers.OnErase+`
 	FOR EACH ROW EXECUTE FUNCTION email_feedback_erase();
 `),
 	// webhook_tokens: the one-time keys of webhooks accepted, kept until

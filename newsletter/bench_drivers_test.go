@@ -21,7 +21,7 @@ import (
 // The newsletter benchmark on both databases (docs/BENCHMARKS.md), side by
 // side in one run:
 //
-//	CRIER_EMAIL_BENCH_DRIVERS=100000 go test -count=1 ./channels/email -run 'TestNewsletterBenchmarkDrivers$' -v -timeout 60m
+//	CRIER_EMAIL_BENCH_DRIVERS=100000 go test -count=1 ./newsletter -run 'TestNewsletterBenchmarkDrivers$' -v -timeout 60m
 //
 // Each round measures, one after the other: the ceiling (as in
 // TestNewsletterBenchmark), the send of a new post to all N on SQLite, on

@@ -20,7 +20,7 @@ import (
 // The recipient selection of a send (the snapshot of the list, with the
 // preference and topic conditions) on both databases (docs/BENCHMARKS.md):
 //
-//	CRIER_EMAIL_BENCH_SNAPSHOT=100000 go test -count=1 ./channels/email -run 'TestSnapshotBenchmarkDrivers$' -v
+//	CRIER_EMAIL_BENCH_SNAPSHOT=100000 go test -count=1 ./newsletter -run 'TestSnapshotBenchmarkDrivers$' -v
 //
 // For each database, N subscribers as in the newsletter benchmark (a tenth
 // on the digest, a twentieth paused, a fifth on the "reports" list and a

@@ -27,7 +27,7 @@ import (
 
 // The newsletter benchmark (docs/BENCHMARKS.md): run with
 //
-//	CRIER_EMAIL_BENCH=100000 go test -count=1 ./channels/email -run 'TestNewsletterBenchmark$' -v -timeout 60m
+//	CRIER_EMAIL_BENCH=100000 go test -count=1 ./newsletter -run 'TestNewsletterBenchmark$' -v -timeout 60m
 //
 // It fills a store with N confirmed subscribers and a go-smtp sink that
 // discards, then in rounds measures, each sender in a child process: (1)

@@ -88,14 +88,14 @@ DROP INDEX IF EXISTS email_recipients_state;
 -- with it, last_error included (a 4xx reply may quote the address), and the
 -- sends' totals stay equal to their rows. The send_id IN (...) lets SQLite
 -- use the primary key, one lookup per send, instead of scanning the ledger.
-CREATE TRIGGER email_recipients_erase AFTER DELETE ON subscribers
+CREATE TRIGGER email_recipients_erase `+subscribers.OnErase+`
 BEGIN
 	UPDATE email_sends SET total = total - 1 WHERE id IN (
 		SELECT send_id FROM email_recipients WHERE send_id IN (SELECT id FROM email_sends) AND subscriber_id = OLD.id);
 	DELETE FROM email_recipients WHERE send_id IN (SELECT id FROM email_sends) AND subscriber_id = OLD.id;
 END;
 -- Rows of subscribers erased before this step.
-DELETE FROM email_recipients WHERE subscriber_id NOT IN (SELECT id FROM subscribers);
+DELETE FROM email_recipients WHERE subscriber_id NOT IN (`+subscribers.AllIDs+`);
 UPDATE email_sends SET total = (SELECT COUNT(*) FROM email_recipients r WHERE r.send_id = email_sends.id);
 `, `
 -- The same erasure as on SQLite: a trigger function and a row trigger.
@@ -107,9 +107,9 @@ BEGIN
 	RETURN OLD;
 END;
 $$;
-CREATE TRIGGER email_recipients_erase AFTER DELETE ON subscribers
+CREATE TRIGGER email_recipients_erase `+subscribers.OnErase+`
 	FOR EACH ROW EXECUTE FUNCTION email_recipients_erase();
-DELETE FROM email_recipients WHERE subscriber_id NOT IN (SELECT id FROM subscribers);
+DELETE FROM email_recipients WHERE subscriber_id NOT IN (`+subscribers.AllIDs+`);
 UPDATE email_sends SET total = (SELECT COUNT(*) FROM email_recipients r WHERE r.send_id = email_sends.id);
 `), `
 -- A send shared by several replicas (PostgreSQL): a row taken in hand

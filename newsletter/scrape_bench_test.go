@@ -28,7 +28,7 @@ import (
 // progress snapshot refreshed at most every promcache.DefaultEvery), and
 // with the same loop and a ledger query per scrape (how it was):
 //
-//	CRIER_SCRAPE_BENCH=100000 go test ./channels/email -run '^$' -bench SendWithScrapeLoop -benchtime 3x -timeout 30m
+//	CRIER_SCRAPE_BENCH=100000 go test ./newsletter -run '^$' -bench SendWithScrapeLoop -benchtime 3x -timeout 30m
 //
 // Each iteration sends a new post to all CRIER_SCRAPE_BENCH subscribers
 // (default 20000) through the discarding go-smtp sink; msgs/s is reported.

@@ -138,3 +138,17 @@ const UnsubscribesQuery = `SELECT subscriber_id, at FROM consent_events WHERE ev
 func HasConsentRecords(ctx context.Context, db *sql.DB) (bool, error) {
 	return sqldb.DialectOf(db).TableExists(ctx, db, "consent_events")
 }
+
+// Other packages keep rows per supporter (the send ledger, the feedback
+// ledger) that must go when the supporter is erased. Each writes its own
+// trigger, on the event this package names, so that the SQL naming the
+// supporters' table stays here.
+const (
+	// OnErase is the event of a trigger on a supporter's erasure (their
+	// row deleted): "CREATE TRIGGER name "+OnErase+" …", with OLD.id the
+	// supporter.
+	OnErase = "AFTER DELETE ON subscribers"
+	// AllIDs is the query of every supporter's id, for dropping the rows
+	// of supporters erased before such a trigger existed.
+	AllIDs = "SELECT id FROM subscribers"
+)
