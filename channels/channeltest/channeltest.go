@@ -1,0 +1,320 @@
+// Package channeltest is the conformance suite every channel runs, as
+// River's riverdrivertest is for its drivers: one Run checks what the
+// delivery engine relies on of any channel, against the channel's own test
+// peer. Format is pure and deterministic; a payload body survives its JSON
+// (what preview --json and the outbox show); every remote error reaches the
+// engine as the class it acts on (channels.Kind); an attempt whose answer was
+// lost resumes without a duplicate; the network's limits hold at their edges.
+//
+// A channel supplies a Harness (its Provider, how to start its peer, its
+// limits) and calls Run from a conformance_test.go. The suite builds the
+// channel the way the daemon does, from a config.yaml section through the
+// Provider, and puts its own HTTP layer between the sender and the peer
+// (Network) to answer with an error, hang, or lose an answer after the peer
+// acted; peers not reached over HTTP (SMTP) inject faults themselves.
+package channeltest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/post"
+)
+
+// Harness is what a channel supplies to the suite.
+type Harness struct {
+	// Provider is the channel type under test.
+	Provider channels.Provider
+	// Start starts the channel's test peer (or a fake standing in for
+	// it) once per Run, stopping it when t ends.
+	Start func(t *testing.T) *Peer
+	// Decode reads a payload body back from its JSON into the channel's
+	// body type (DecodeJSON does it for most).
+	Decode func(data []byte) (channels.Body, error)
+	// HiddenState, when set, says why a body read back from its JSON is
+	// not the whole body (the newsletter keeps what it re-renders per
+	// recipient beside it); the suite then checks only that the JSON
+	// itself round-trips.
+	HiddenState string
+	// Limits are the network's limits the formatter keeps to; NoLimits
+	// says why there are none to check.
+	Limits   []Limit
+	NoLimits string
+	// Expect replaces the classes the suite expects for a fault (by
+	// Fault.Name), for a channel that documents another answer.
+	Expect map[string]Expectation
+	// LostAnswer, when set, says why this network cannot resume a send
+	// whose answer was lost without a duplicate: the suite logs it and
+	// checks the retry still ends the delivery.
+	LostAnswer string
+	// Post adapts the suite's sample post to the channel (nil: as is),
+	// e.g. to add what its peer needs to find it again.
+	Post func(p post.Post) post.Post
+	// Messages returns the text of each message of a payload body, in
+	// order, as the network measures it (for Limits).
+	Messages func(b channels.Body) []string
+}
+
+// Peer is one running test peer.
+type Peer struct {
+	// Section is the channel's config.yaml section (the YAML under
+	// channels.<type>:) pointing at the peer; every request of the sender
+	// goes through the suite's Network, so a host the peer's Transport
+	// redirects may stand in for its address.
+	Section string
+	// Transport reaches the peer (nil: http.DefaultTransport).
+	Transport http.RoundTripper
+	// Creates reports whether a request creates a message on the peer:
+	// HTTP faults are injected into those only.
+	Creates func(r *http.Request) bool
+	// Inject, for a peer not reached over HTTP, makes the peer answer
+	// sends as f says until undo is called, or says why it cannot.
+	Inject func(t *testing.T, f Fault) (undo func(), why string)
+	// Env completes what the channel needs from the daemon (a database),
+	// after the suite set the campaign, HTTP client, logger and folders.
+	Env func(t *testing.T, env *channels.Env)
+	// Delivered counts the posts the peer holds that were made from p
+	// (a thread counts once: find its first message, e.g. by p.Link).
+	Delivered func(t *testing.T, p post.Post) int
+}
+
+// Fault is a way the peer answers a request that creates a message.
+type Fault struct {
+	// Name identifies the fault in Expect and in failures ("401", "429",
+	// "timeout").
+	Name string
+	// Status answers with this HTTP status without the peer acting.
+	Status int
+	// RetryAfter goes with a 429 (Retry-After header, retry_after body).
+	RetryAfter time.Duration
+	// Timeout lets the peer act, then answers nothing until the
+	// request's deadline: the sender cannot know whether it worked.
+	Timeout bool
+	// LoseAnswer lets the peer act, then drops the answer as a reset
+	// connection does (once).
+	LoseAnswer bool
+}
+
+// Faults are the answers the suite checks the classification of, with the
+// classes the engine needs: a refusal the sender cannot fix is permanent, a
+// rate limit waits what the server asked, a server error is retried, and a
+// request that may have been acted on is ambiguous (checked before sending
+// again).
+var Faults = []struct {
+	Fault  Fault
+	Expect Expectation
+}{
+	{Fault{Name: "401", Status: http.StatusUnauthorized}, Expect(channels.KindPermanent)},
+	{Fault{Name: "403", Status: http.StatusForbidden}, Expect(channels.KindPermanent)},
+	{Fault{Name: "404", Status: http.StatusNotFound}, Expect(channels.KindPermanent)},
+	{Fault{Name: "413", Status: http.StatusRequestEntityTooLarge}, Expect(channels.KindPermanent)},
+	{Fault{Name: "422", Status: http.StatusUnprocessableEntity}, Expect(channels.KindPermanent)},
+	{Fault{Name: "429", Status: http.StatusTooManyRequests, RetryAfter: 7 * time.Second}, Expectation{Kinds: []channels.Kind{channels.KindRateLimited}, Wait: 7 * time.Second}},
+	{Fault{Name: "500", Status: http.StatusInternalServerError}, Expect(channels.KindTemporary, channels.KindAmbiguous)},
+	{Fault{Name: "timeout", Timeout: true}, Expect(channels.KindAmbiguous)},
+}
+
+// Expectation is what the engine must be told of a fault.
+type Expectation struct {
+	// Kinds are the classes allowed.
+	Kinds []channels.Kind
+	// Wait, for a rate limit, is the wait the server asked for; the
+	// sender's may be up to two seconds longer (rounding up).
+	Wait time.Duration
+	// Why is the channel's reason for an expectation of its own, or, with
+	// no Kinds, for not checking the fault at all (its network has no
+	// such answer).
+	Why string
+}
+
+// Expect is an Expectation of one of kinds.
+func Expect(kinds ...channels.Kind) Expectation { return Expectation{Kinds: kinds} }
+
+// Over is what a channel does with text one unit over a limit.
+type Over int
+
+const (
+	// Shorten keeps one message within the limit.
+	Shorten Over = iota
+	// Split makes several messages (a thread), each within the limit.
+	Split
+	// Refuse makes Format fail with an error naming the limit.
+	Refuse
+)
+
+func (o Over) String() string {
+	return [...]string{"shortened", "split", "refused"}[o]
+}
+
+// Limit is one of a network's limits on a message.
+type Limit struct {
+	// Name says what is limited ("status characters").
+	Name string
+	// Max is the limit, in Count's units.
+	Max int
+	// Unit is one unit of filler text, chosen to tell counting rules
+	// apart (a grapheme of two code points where the network counts
+	// graphemes).
+	Unit string
+	// Fill puts filler into the part of the post the limit applies to.
+	Fill func(p post.Post, filler string) post.Post
+	// Count measures a message's text as the network does.
+	Count func(text string) int
+	// Over is what the channel documents for one unit over.
+	Over Over
+}
+
+// DecodeJSON is a Harness.Decode for a body type B read with encoding/json.
+func DecodeJSON[B channels.Body](data []byte) (channels.Body, error) {
+	var b B
+	if err := json.Unmarshal(data, &b); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// conn is one channel instance the suite built, with its network.
+type conn struct {
+	f   channels.Formatter
+	s   channels.Sender
+	net *Network
+}
+
+// env is one Run's peer and what subtests share.
+type env struct {
+	h    Harness
+	peer *Peer
+	typ  string
+	mu   sync.Mutex
+	n    int
+}
+
+// Run runs the conformance suite against h's peer. Subtests run in order:
+// they share one peer, and a peer's faults (SMTP chaos) may be its own.
+func Run(t *testing.T, h Harness) {
+	t.Helper()
+	e := &env{h: h, typ: h.Provider.Type()}
+	e.peer = h.Start(t)
+	t.Run("FormatIsPure", e.formatIsPure)
+	t.Run("BodyRoundTrips", e.bodyRoundTrips)
+	t.Run("ErrorClasses", e.errorClasses)
+	t.Run("LostAnswerResumes", e.lostAnswerResumes)
+	t.Run("SentIsNotSentAgain", e.sentIsNotSentAgain)
+	t.Run("Limits", e.limits)
+}
+
+// campaign is the campaign every run uses.
+var campaign = channels.Campaign{Name: "CAMACA", Website: "https://camaca.example", Language: "en", PublicURL: "https://crier.camaca.example"}
+
+// sample returns a post of its own for one subtest: its title tells its
+// messages from every other subtest's on the shared peer.
+func (e *env) sample(t *testing.T, what string) post.Post {
+	e.mu.Lock()
+	e.n++
+	n := e.n
+	e.mu.Unlock()
+	id := fmt.Sprintf("conformance-%d-%s", n, strings.ToLower(strings.NewReplacer(" ", "-", "/", "-").Replace(what)))
+	p := post.Post{
+		ID:        id,
+		Title:     fmt.Sprintf("Conformance %d: %s", n, what),
+		Link:      "https://camaca.example/news/" + id,
+		Summary:   "Volunteers met at the town hall to plan the vigil.",
+		Body:      "Volunteers met at the town hall to plan the vigil. Bring a candle and a friend.\n\nWe start at seven.",
+		Tags:      []string{"vigil"},
+		Language:  "en",
+		PublishAt: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC),
+		Source:    post.Source{Kind: "markdown", Name: id + ".md"},
+	}
+	if e.h.Post != nil {
+		p = e.h.Post(p)
+	}
+	return p
+}
+
+// connect builds the channel as the daemon does: its section through the
+// Provider, then Settings.Connect with an env whose HTTP goes through a new
+// Network.
+func (e *env) connect(t *testing.T) conn {
+	t.Helper()
+	set := e.settings(t)
+	n := NewNetwork(e.peer.Transport, e.peer.Creates)
+	env := channels.Env{
+		Campaign:   campaign,
+		HTTPClient: &http.Client{Transport: n, Timeout: time.Minute},
+		Logger:     slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		DataDir:    t.TempDir(),
+	}
+	env.OutboxDir = env.DataDir + "/outbox"
+	if e.peer.Env != nil {
+		e.peer.Env(t, &env)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	f, s, err := set.Connect(ctx, env)
+	if err != nil {
+		t.Fatalf("%s: Connect: %v", e.typ, err)
+	}
+	return conn{f: f, s: s, net: n}
+}
+
+// settings configures the channel from its section, as config.yaml would.
+func (e *env) settings(t *testing.T) channels.Settings {
+	t.Helper()
+	src := fmt.Sprintf("campaign:\n  name: %s\n  website: %s\n  language: en\nchannels:\n  %s:\n%s",
+		campaign.Name, campaign.Website, e.typ, indent(e.peer.Section, "    "))
+	_, insts, err := channels.NewRegistry(e.h.Provider).Parse("conformance.yaml", []byte(src), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatalf("%s: the harness's section does not configure:\n%s\n%v", e.typ, src, err)
+	}
+	for _, in := range insts {
+		if in.Name == e.typ {
+			return in.Settings
+		}
+	}
+	t.Fatalf("%s: no instance configured from:\n%s", e.typ, src)
+	return nil
+}
+
+func indent(s, by string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = by + l
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
+
+// testWriter sends a channel's warnings to the test log.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimRight(string(b), "\n"))
+	return len(b), nil
+}
+
+// ledger is a delivery's memory across the attempts of one subtest.
+type ledger struct {
+	mu    sync.Mutex
+	parts []channels.Part
+}
+
+func (l *ledger) Parts(context.Context) ([]channels.Part, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]channels.Part(nil), l.parts...), nil
+}
+
+func (l *ledger) SavePart(_ context.Context, p channels.Part) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.parts = append(l.parts, p)
+	return nil
+}

@@ -1,0 +1,132 @@
+package channeltest
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Network is the HTTP layer the suite puts between a sender and its peer:
+// it passes requests on to the peer's transport, answers the requests that
+// create a message as a Fault says, and can refuse every request (to prove
+// a formatter never uses the network). It is an http.RoundTripper, safe for
+// concurrent use.
+type Network struct {
+	base    http.RoundTripper
+	creates func(*http.Request) bool
+
+	mu      sync.Mutex
+	fault   *Fault
+	lost    bool // the LoseAnswer fault has dropped its answer
+	offline bool
+	used    []string // requests made while offline
+}
+
+// NewNetwork returns a Network in front of base (http.DefaultTransport when
+// nil); creates picks the requests faults apply to (nil: every POST).
+func NewNetwork(base http.RoundTripper, creates func(*http.Request) bool) *Network {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	if creates == nil {
+		creates = func(r *http.Request) bool { return r.Method == http.MethodPost }
+	}
+	return &Network{base: base, creates: creates}
+}
+
+// Inject makes the requests that create a message answer as f says until
+// undo is called.
+func (n *Network) Inject(f Fault) (undo func()) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.fault, n.lost = &f, false
+	return func() {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		n.fault = nil
+	}
+}
+
+// Offline refuses every request until the returned func is called, which
+// returns the requests that were tried meanwhile.
+func (n *Network) Offline() (back func() []string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.offline, n.used = true, nil
+	return func() []string {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		n.offline = false
+		return n.used
+	}
+}
+
+// errOffline is what a request gets while the network is offline.
+var errOffline = errors.New("channeltest: the network is off: a formatter must not use it")
+
+// errReset is what a dropped answer looks like to the client.
+var errReset = errors.New("read tcp 127.0.0.1:0->127.0.0.1:0: read: connection reset by peer")
+
+// RoundTrip implements http.RoundTripper.
+func (n *Network) RoundTrip(req *http.Request) (*http.Response, error) {
+	n.mu.Lock()
+	if n.offline {
+		n.used = append(n.used, req.Method+" "+req.URL.Path)
+		n.mu.Unlock()
+		return nil, errOffline
+	}
+	var f Fault
+	if n.fault != nil && n.creates(req) && !(n.fault.LoseAnswer && n.lost) {
+		f = *n.fault
+		if f.LoseAnswer {
+			n.lost = true
+		}
+	}
+	n.mu.Unlock()
+	switch {
+	case f.Status != 0:
+		if req.Body != nil {
+			_, _ = io.Copy(io.Discard, req.Body)
+			req.Body.Close()
+		}
+		return answer(req, f), nil
+	case f.Timeout, f.LoseAnswer:
+		resp, err := n.base.RoundTrip(req)
+		if err != nil {
+			return nil, err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if f.Timeout {
+			<-req.Context().Done()
+			return nil, req.Context().Err()
+		}
+		return nil, errReset
+	}
+	return n.base.RoundTrip(req)
+}
+
+// answer is the error answer a fault gives, in a JSON shape each network's
+// client reads: Mastodon's "error", XRPC's "error" and "message", Discord's
+// "message", "code" and "retry_after".
+func answer(req *http.Request, f Fault) *http.Response {
+	h := http.Header{"Content-Type": {"application/json"}}
+	text := http.StatusText(f.Status)
+	body := fmt.Sprintf(`{"error":%q,"message":%q,"code":0`, strings.ReplaceAll(text, " ", ""), text)
+	if f.RetryAfter > 0 {
+		secs := int(f.RetryAfter.Seconds())
+		h.Set("Retry-After", strconv.Itoa(secs))
+		body += fmt.Sprintf(`,"retry_after":%d,"global":false`, secs)
+	}
+	body += "}"
+	return &http.Response{
+		Status: fmt.Sprintf("%d %s", f.Status, text), StatusCode: f.Status,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: h, Body: io.NopCloser(strings.NewReader(body)), ContentLength: int64(len(body)),
+		Request: req,
+	}
+}

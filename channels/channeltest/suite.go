@@ -1,0 +1,351 @@
+package channeltest
+
+import (
+	"bytes"
+	"context"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/post"
+)
+
+// formatIsPure checks that Format gives the same payload for the same post,
+// leaves the post as it was, and never touches the network: the pure
+// formatter has none, the connected one finds its network off.
+func (e *env) formatIsPure(t *testing.T) {
+	p := e.sample(t, "format is pure")
+	pure, err := e.settings(t).Formatter(campaign)
+	if err != nil {
+		t.Fatalf("Settings.Formatter: %v", err)
+	}
+	e.twice(t, "the pure formatter (preview, outbox)", pure, p)
+
+	c := e.connect(t)
+	back := c.net.Offline()
+	e.twice(t, "the connected formatter", c.f, p)
+	if used := back(); len(used) > 0 {
+		t.Errorf("the connected formatter used the network: %s", strings.Join(used, ", "))
+	}
+}
+
+// twice formats p twice with f and compares the payloads, file by file.
+func (e *env) twice(t *testing.T, what string, f channels.Formatter, p post.Post) {
+	t.Helper()
+	before := mustJSON(t, p)
+	a, err := f.Format(p)
+	if err != nil {
+		t.Fatalf("%s: Format: %v", what, err)
+	}
+	b, err := f.Format(p)
+	if err != nil {
+		t.Fatalf("%s: Format, the second time: %v", what, err)
+	}
+	if ja, jb := mustJSON(t, a), mustJSON(t, b); !bytes.Equal(ja, jb) {
+		t.Errorf("%s: the same post formatted twice differs:\n%s\n---\n%s", what, ja, jb)
+	}
+	if len(a.Files) != len(b.Files) {
+		t.Errorf("%s: %d files, then %d", what, len(a.Files), len(b.Files))
+	}
+	for i := range min(len(a.Files), len(b.Files)) {
+		if a.Files[i].Name != b.Files[i].Name || !bytes.Equal(a.Files[i].Data, b.Files[i].Data) {
+			t.Errorf("%s: file %s differs between two runs", what, a.Files[i].Name)
+		}
+	}
+	if a.PostID != p.ID || a.Channel != e.typ {
+		t.Errorf("%s: payload names post %q on %q, want %q on %q", what, a.PostID, a.Channel, p.ID, e.typ)
+	}
+	if after := mustJSON(t, p); !bytes.Equal(before, after) {
+		t.Errorf("%s: Format changed the post it was given:\n%s\n---\n%s", what, before, after)
+	}
+}
+
+// bodyRoundTrips checks that a body read back from the JSON that preview
+// --json and the outbox show is the body: same JSON, same type, and (when
+// the body keeps nothing beside its JSON) the same value.
+func (e *env) bodyRoundTrips(t *testing.T) {
+	p := e.sample(t, "body round trip")
+	p.Image = &post.Image{URL: "https://camaca.example/poster.png", Alt: "A poster: hands holding a red thread"}
+	p.ContentWarning = "trafficking"
+	c := e.connect(t)
+	pl, err := c.f.Format(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js := mustJSON(t, pl.Body)
+	back, err := e.h.Decode(js)
+	if err != nil {
+		t.Fatalf("decoding the body from its JSON: %v\n%s", err, js)
+	}
+	if back.ChannelType() != pl.Body.ChannelType() || reflect.TypeOf(back) != reflect.TypeOf(pl.Body) {
+		t.Errorf("read back as %T (%s), want %T (%s)", back, back.ChannelType(), pl.Body, pl.Body.ChannelType())
+	}
+	if again := mustJSON(t, back); !bytes.Equal(js, again) {
+		t.Errorf("the body's JSON does not survive a round trip:\n%s\n---\n%s", js, again)
+	}
+	if e.h.HiddenState != "" {
+		t.Logf("only the JSON is compared: %s", e.h.HiddenState)
+		return
+	}
+	if !reflect.DeepEqual(back, pl.Body) {
+		t.Errorf("the body read back differs from the body (a field the JSON leaves out?):\n%#v\n---\n%#v", back, pl.Body)
+	}
+}
+
+// errorClasses checks that each fault reaches the engine as the class it
+// acts on, and that once the peer answers again the next attempt delivers
+// the post exactly once.
+func (e *env) errorClasses(t *testing.T) {
+	for _, tc := range Faults {
+		exp := tc.Expect
+		if own, ok := e.h.Expect[tc.Fault.Name]; ok {
+			exp = own
+		}
+		t.Run(tc.Fault.Name, func(t *testing.T) {
+			if len(exp.Kinds) == 0 {
+				t.Logf("not checked on %s: %s", e.typ, exp.Why)
+				return
+			}
+			if exp.Why != "" {
+				t.Logf("%s documents %v: %s", e.typ, exp.Kinds, exp.Why)
+			}
+			e.fault(t, tc.Fault, exp)
+		})
+	}
+}
+
+func (e *env) fault(t *testing.T, f Fault, exp Expectation) {
+	p := e.sample(t, "fault "+f.Name)
+	c := e.connect(t)
+	pl := format(t, c.f, p)
+	undo, ok := e.inject(t, c, f)
+	if !ok {
+		return
+	}
+	d := channels.Delivery{PostID: p.ID, Channel: e.typ, Attempt: 1, Ledger: &ledger{}}
+	timeout := time.Minute
+	if f.Timeout {
+		timeout = 3 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	_, err := c.s.Send(ctx, d, pl)
+	cancel()
+	undo()
+	if err == nil {
+		t.Fatalf("the peer answered %s and Send succeeded", f.Name)
+	}
+	kind, wait := channels.Classify(err)
+	if !slices.Contains(exp.Kinds, kind) {
+		t.Errorf("%s: classified %s, want one of %v: %v", f.Name, kind, exp.Kinds, err)
+	}
+	if kind == channels.KindRateLimited && exp.Wait > 0 && (wait < exp.Wait || wait > exp.Wait+2*time.Second) {
+		t.Errorf("%s: wait %s, want the %s the server asked for", f.Name, wait, exp.Wait)
+	}
+	// The engine's next attempt, once the peer answers again.
+	d.Attempt, d.PreviousUnknown = 2, kind == channels.KindAmbiguous
+	e.deliver(t, c, d, pl)
+	if n := e.peer.Delivered(t, p); n != 1 {
+		t.Errorf("after %s and a retry the peer holds %d posts, want 1", f.Name, n)
+	}
+}
+
+// inject makes c's peer answer as f says; false when it cannot (logged).
+func (e *env) inject(t *testing.T, c conn, f Fault) (undo func(), ok bool) {
+	t.Helper()
+	if e.peer.Inject == nil {
+		return c.net.Inject(f), true
+	}
+	undo, why := e.peer.Inject(t, f)
+	if why != "" {
+		t.Logf("not checked on %s: %s", e.typ, why)
+		return nil, false
+	}
+	return undo, true
+}
+
+// lostAnswerResumes loses the answer to the request that created the post:
+// the attempt must say it does not know (Ambiguous) or find out itself, and
+// the engine's next attempt must not post it again.
+func (e *env) lostAnswerResumes(t *testing.T) {
+	if e.h.LostAnswer != "" {
+		t.Logf("%s cannot resume a lost answer without a duplicate: %s", e.typ, e.h.LostAnswer)
+	}
+	p := e.sample(t, "lost answer")
+	c := e.connect(t)
+	pl := format(t, c.f, p)
+	undo, ok := e.inject(t, c, Fault{Name: "lost answer", LoseAnswer: true})
+	if !ok {
+		return
+	}
+	d := channels.Delivery{PostID: p.ID, Channel: e.typ, Attempt: 1, Ledger: &ledger{}}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	_, err := c.s.Send(ctx, d, pl)
+	cancel()
+	undo()
+	if err != nil {
+		if kind, _ := channels.Classify(err); kind != channels.KindAmbiguous {
+			t.Errorf("the answer was lost after the peer acted: classified %s, want ambiguous (the retry must look first): %v", kind, err)
+		}
+		d.Attempt, d.PreviousUnknown = 2, true
+		e.deliver(t, c, d, pl)
+	} else {
+		t.Logf("%s found the post itself within the attempt", e.typ)
+	}
+	n := e.peer.Delivered(t, p)
+	switch {
+	case n == 1:
+	case e.h.LostAnswer != "" && n == 2:
+		t.Logf("posted twice, as documented: %s", e.h.LostAnswer)
+	default:
+		t.Errorf("after a lost answer and a retry the peer holds %d posts, want 1", n)
+	}
+}
+
+// sentIsNotSentAgain delivers a post, then runs the engine's next attempt
+// twice, once as the same sender and once as a new one (a restarted
+// daemon) with the same ledger: the peer keeps one post.
+func (e *env) sentIsNotSentAgain(t *testing.T) {
+	p := e.sample(t, "sent once")
+	c := e.connect(t)
+	pl := format(t, c.f, p)
+	d := channels.Delivery{PostID: p.ID, Channel: e.typ, Attempt: 1, Ledger: &ledger{}}
+	first := e.deliver(t, c, d, pl)
+	d.Attempt, d.PreviousUnknown = 2, true
+	if again := e.deliver(t, c, d, pl); again.RemoteID != first.RemoteID {
+		t.Errorf("the second attempt's receipt names %q, the first's %q", again.RemoteID, first.RemoteID)
+	}
+	d.Attempt = 3
+	e.deliver(t, e.connect(t), d, pl)
+	if n := e.peer.Delivered(t, p); n != 1 {
+		t.Errorf("after three attempts of one delivery the peer holds %d posts, want 1", n)
+	}
+}
+
+// limits checks each limit at its edge: the longest filler that fits whole
+// makes one message exactly at the limit, which the peer accepts; one unit
+// more is shortened, split or refused as the channel documents, and what
+// is sent is accepted too.
+func (e *env) limits(t *testing.T) {
+	if len(e.h.Limits) == 0 {
+		t.Logf("no limits checked on %s: %s", e.typ, e.h.NoLimits)
+		return
+	}
+	c := e.connect(t)
+	for _, l := range e.h.Limits {
+		t.Run(l.Name, func(t *testing.T) { e.limit(t, c, l) })
+	}
+}
+
+func (e *env) limit(t *testing.T, c conn, l Limit) {
+	base := e.sample(t, "limit "+l.Name)
+	fill := func(n int) (post.Post, []string, error) {
+		p := l.Fill(base, strings.Repeat(l.Unit, n))
+		pl, err := c.f.Format(p)
+		if err != nil {
+			return p, nil, err
+		}
+		return p, e.h.Messages(pl.Body), nil
+	}
+	whole := func(n int) bool {
+		_, msgs, err := fill(n)
+		return err == nil && len(msgs) == 1 && strings.Contains(msgs[0], strings.Repeat(l.Unit, n))
+	}
+	if !whole(0) {
+		t.Fatalf("a post with no filler is not one message")
+	}
+	// The largest filler that fits whole: whole(n) holds up to it.
+	lo, hi := 0, 4*l.Max+8
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if whole(mid) {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	at, msgs, _ := fill(lo)
+	if got := l.Count(msgs[0]); got != l.Max {
+		t.Errorf("the longest post that fits whole (%d units of %q) makes a message of %d, want exactly the limit %d: the channel counts otherwise than the network", lo, l.Unit, got, l.Max)
+	}
+	e.sendOne(t, c, at, 1)
+
+	over, msgs, err := fill(lo + 1)
+	switch l.Over {
+	case Refuse:
+		if err == nil {
+			t.Errorf("one unit over the limit: Format made %d messages, want an error", len(msgs))
+		}
+		return
+	case Shorten:
+		if err != nil || len(msgs) != 1 {
+			t.Fatalf("one unit over the limit: %d messages (err %v), want one, shortened", len(msgs), err)
+		}
+	case Split:
+		if err != nil || len(msgs) < 2 {
+			t.Fatalf("one unit over the limit: %d messages (err %v), want a thread", len(msgs), err)
+		}
+	}
+	for i, m := range msgs {
+		if got := l.Count(m); got > l.Max {
+			t.Errorf("one unit over the limit: message %d is %d, over the limit %d", i+1, got, l.Max)
+		}
+	}
+	over.ID += "-over"
+	e.sendOne(t, c, over, len(msgs))
+}
+
+// sendOne delivers p and checks the peer took it.
+func (e *env) sendOne(t *testing.T, c conn, p post.Post, parts int) {
+	t.Helper()
+	pl := format(t, c.f, p)
+	l := &ledger{}
+	e.deliver(t, c, channels.Delivery{PostID: p.ID, Channel: e.typ, Attempt: 1, Ledger: l}, pl)
+	if n := e.peer.Delivered(t, p); n != 1 {
+		t.Errorf("the peer holds %d posts made from %s, want 1", n, p.ID)
+	}
+	if got := len(l.parts); parts > 1 && got != parts {
+		t.Errorf("%d parts recorded, want %d", got, parts)
+	}
+}
+
+// deliver runs attempts of d as the engine would, waiting as a channel
+// asks when it continues later, until one succeeds.
+func (e *env) deliver(t *testing.T, c conn, d channels.Delivery, pl channels.Payload) channels.Receipt {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		r, err := c.s.Send(ctx, d, pl)
+		cancel()
+		if err == nil {
+			return r
+		}
+		kind, wait := channels.Classify(err)
+		if kind != channels.KindRateLimited || time.Now().Add(wait).After(deadline) {
+			t.Fatalf("attempt %d: %s: %v", d.Attempt, kind, err)
+		}
+		time.Sleep(wait) // the engine's snooze
+		d.Attempt++
+	}
+}
+
+func format(t *testing.T, f channels.Formatter, p post.Post) channels.Payload {
+	t.Helper()
+	pl, err := f.Format(p)
+	if err != nil {
+		t.Fatalf("Format: %v", err)
+	}
+	return pl
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	js, err := channels.MarshalIndent(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
