@@ -51,9 +51,10 @@ type Harness struct {
 	// Expect replaces the classes the suite expects for a fault (by
 	// Fault.Name), for a channel that documents another answer.
 	Expect map[string]Expectation
-	// LostAnswer, when set, says why this network cannot resume a send
-	// whose answer was lost without a duplicate: the suite logs it and
-	// checks the retry still ends the delivery.
+	// LostAnswer, when set, says why this network cannot resume by
+	// itself a send whose outcome is unknown: its retry may stop for a
+	// person (a permanent error, the post at most once on the peer) or
+	// post a second copy. The suite logs the reason with what happened.
 	LostAnswer string
 	// Post adapts the suite's sample post to the channel (nil: as is),
 	// e.g. to add what its peer needs to find it again.
@@ -168,6 +169,9 @@ type Limit struct {
 	Fill func(p post.Post, filler string) post.Post
 	// Count measures a message's text as the network does.
 	Count func(text string) int
+	// Messages, when set, returns the limited text of each message
+	// instead of Harness.Messages (an embed's title).
+	Messages func(b channels.Body) []string
 	// Over is what the channel documents for one unit over.
 	Over Over
 }
