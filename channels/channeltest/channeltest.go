@@ -60,7 +60,8 @@ type Harness struct {
 	// e.g. to add what its peer needs to find it again.
 	Post func(p post.Post) post.Post
 	// Messages returns the text of each message of a payload body, in
-	// order, as the network measures it (for Limits).
+	// order, as the network measures it: how many the peer must hold
+	// once it is delivered, and what Limits measure.
 	Messages func(b channels.Body) []string
 }
 
@@ -82,9 +83,11 @@ type Peer struct {
 	// Env completes what the channel needs from the daemon (a database),
 	// after the suite set the campaign, HTTP client, logger and folders.
 	Env func(t *testing.T, env *channels.Env)
-	// Delivered counts the posts the peer holds that were made from p
-	// (a thread counts once: find its first message, e.g. by p.Link).
-	Delivered func(t *testing.T, p post.Post) int
+	// Count is how many messages the peer holds in all (the account's
+	// statuses or records, the channel's messages, the inbox's mails):
+	// the suite counts what each subtest adds, so a duplicate of any
+	// part of a thread shows.
+	Count func(t *testing.T) int
 }
 
 // Fault is a way the peer answers a request that creates a message.
@@ -100,8 +103,10 @@ type Fault struct {
 	// request's deadline: the sender cannot know whether it worked.
 	Timeout bool
 	// LoseAnswer lets the peer act, then drops the answer as a reset
-	// connection does (once).
+	// connection does, once: to the Nth request that creates a message
+	// (0 or 1: the first).
 	LoseAnswer bool
+	Nth        int
 }
 
 // Faults are the answers the suite checks the classification of, with the

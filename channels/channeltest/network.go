@@ -21,6 +21,7 @@ type Network struct {
 
 	mu      sync.Mutex
 	fault   *Fault
+	seen    int  // requests the fault applied to
 	lost    bool // the LoseAnswer fault has dropped its answer
 	offline bool
 	used    []string // requests made while offline
@@ -43,7 +44,7 @@ func NewNetwork(base http.RoundTripper, creates func(*http.Request) bool) *Netwo
 func (n *Network) Inject(f Fault) (undo func()) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.fault, n.lost = &f, false
+	n.fault, n.seen, n.lost = &f, 0, false
 	return func() {
 		n.mu.Lock()
 		defer n.mu.Unlock()
@@ -80,10 +81,13 @@ func (n *Network) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, errOffline
 	}
 	var f Fault
-	if n.fault != nil && n.creates(req) && !(n.fault.LoseAnswer && n.lost) {
-		f = *n.fault
-		if f.LoseAnswer {
-			n.lost = true
+	if n.fault != nil && n.creates(req) {
+		n.seen++
+		switch {
+		case !n.fault.LoseAnswer:
+			f = *n.fault
+		case !n.lost && n.seen >= n.fault.Nth:
+			f, n.lost = *n.fault, true
 		}
 	}
 	n.mu.Unlock()
