@@ -44,6 +44,15 @@ func TestConformance(t *testing.T) {
 						return p
 					},
 					Count: channeltest.Graphemes,
+				}, {
+					// A family emoji is one grapheme of 25 bytes: the
+					// lexicon's 3,000 bytes bind before its 300 graphemes.
+					Name: "post bytes", Max: 3000, Unit: "👨‍👩‍👧‍👦", Over: over,
+					Fill: func(p post.Post, filler string) post.Post {
+						p.Summary, p.Body = "", filler
+						return p
+					},
+					Count: func(s string) int { return len(s) },
 				}},
 			})
 		})

@@ -99,6 +99,9 @@ type Fault struct {
 	Status int
 	// RetryAfter goes with a 429 (Retry-After header, retry_after body).
 	RetryAfter time.Duration
+	// Proxy makes the answer a proxy's (nginx, a CDN): an HTML page, no
+	// JSON for the API client to read.
+	Proxy bool
 	// Timeout lets the peer act, then answers nothing until the
 	// request's deadline: the sender cannot know whether it worked.
 	Timeout bool
@@ -124,7 +127,9 @@ var Faults = []struct {
 	{Fault{Name: "413", Status: http.StatusRequestEntityTooLarge}, Expect(channels.KindPermanent)},
 	{Fault{Name: "422", Status: http.StatusUnprocessableEntity}, Expect(channels.KindPermanent)},
 	{Fault{Name: "429", Status: http.StatusTooManyRequests, RetryAfter: 7 * time.Second}, Expectation{Kinds: []channels.Kind{channels.KindRateLimited}, Wait: 7 * time.Second}},
+	{Fault{Name: "429 from a proxy", Status: http.StatusTooManyRequests, RetryAfter: 7 * time.Second, Proxy: true}, Expectation{Kinds: []channels.Kind{channels.KindRateLimited}, Wait: 7 * time.Second}},
 	{Fault{Name: "500", Status: http.StatusInternalServerError}, Expect(channels.KindTemporary, channels.KindAmbiguous)},
+	{Fault{Name: "502 from a proxy", Status: http.StatusBadGateway, Proxy: true}, Expect(channels.KindTemporary, channels.KindAmbiguous)},
 	{Fault{Name: "timeout", Timeout: true}, Expect(channels.KindAmbiguous)},
 }
 
@@ -168,7 +173,8 @@ type Limit struct {
 	Max int
 	// Unit is one unit of filler text, chosen to tell counting rules
 	// apart (a grapheme of two code points where the network counts
-	// graphemes).
+	// graphemes). Where it counts more than one (an emoji of 25 bytes
+	// against a byte limit), the edge is within one unit of Max.
 	Unit string
 	// Fill puts filler into the part of the post the limit applies to.
 	Fill func(p post.Post, filler string) post.Post

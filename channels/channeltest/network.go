@@ -115,18 +115,22 @@ func (n *Network) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // answer is the error answer a fault gives, in a JSON shape each network's
-// client reads: Mastodon's "error", XRPC's "error" and "message", Discord's
-// "message", "code" and "retry_after".
+// client reads (Mastodon's "error", XRPC's "error" and "message", Discord's
+// "message", "code" and "retry_after"), or a proxy's HTML page.
 func answer(req *http.Request, f Fault) *http.Response {
 	h := http.Header{"Content-Type": {"application/json"}}
 	text := http.StatusText(f.Status)
 	body := fmt.Sprintf(`{"error":%q,"message":%q,"code":0`, strings.ReplaceAll(text, " ", ""), text)
+	secs := int(f.RetryAfter.Seconds())
 	if f.RetryAfter > 0 {
-		secs := int(f.RetryAfter.Seconds())
 		h.Set("Retry-After", strconv.Itoa(secs))
 		body += fmt.Sprintf(`,"retry_after":%d,"global":false`, secs)
 	}
 	body += "}"
+	if f.Proxy {
+		h.Set("Content-Type", "text/html")
+		body = fmt.Sprintf("<html><head><title>%d %s</title></head><body><center><h1>%d %s</h1></center><hr><center>nginx</center></body></html>\n", f.Status, text, f.Status, text)
+	}
 	return &http.Response{
 		Status: fmt.Sprintf("%d %s", f.Status, text), StatusCode: f.Status,
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,

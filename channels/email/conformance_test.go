@@ -76,8 +76,11 @@ func startMailpit(t *testing.T) *channeltest.Peer {
 // inject refuses MAIL FROM with Mailpit's chaos triggers.
 func inject(t *testing.T, mp *mailpit.Server, f channeltest.Fault) (func(), string) {
 	code := map[string]int{"403": 550, "500": 451}[f.Name]
-	if code == 0 {
+	switch {
+	case f.LoseAnswer:
 		return nil, "Mailpit can refuse a stage of the SMTP conversation but not drop its answer after accepting a message"
+	case code == 0:
+		return nil, notSMTP
 	}
 	ctx := context.Background()
 	if err := mp.SetChaos(ctx, mailpit.Chaos{Sender: &mailpit.Trigger{ErrorCode: code, Probability: 100}}); err != nil {
