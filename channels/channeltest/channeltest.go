@@ -102,6 +102,9 @@ type Fault struct {
 	// Proxy makes the answer a proxy's (nginx, a CDN): an HTML page, no
 	// JSON for the API client to read.
 	Proxy bool
+	// Every applies the fault to every request, not only to those that
+	// create a message.
+	Every bool
 	// Timeout lets the peer act, then answers nothing until the
 	// request's deadline: the sender cannot know whether it worked.
 	Timeout bool
@@ -259,8 +262,17 @@ func (e *env) sample(t *testing.T, what string) post.Post {
 // Network.
 func (e *env) connect(t *testing.T) conn {
 	t.Helper()
+	return e.connectWith(t, nil)
+}
+
+// connectWith is connect with f injected from the first request on.
+func (e *env) connectWith(t *testing.T, f *Fault) conn {
+	t.Helper()
 	set := e.settings(t)
 	n := NewNetwork(e.peer.Transport, e.peer.Creates)
+	if f != nil {
+		n.Inject(*f)
+	}
 	env := channels.Env{
 		Campaign:   campaign,
 		HTTPClient: &http.Client{Transport: n, Timeout: time.Minute},
@@ -273,11 +285,11 @@ func (e *env) connect(t *testing.T) conn {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	f, s, err := set.Connect(ctx, env)
+	fm, s, err := set.Connect(ctx, env)
 	if err != nil {
 		t.Fatalf("%s: Connect: %v", e.typ, err)
 	}
-	return conn{f: f, s: s, net: n}
+	return conn{f: fm, s: s, net: n}
 }
 
 // settings configures the channel from its section, as config.yaml would.

@@ -45,11 +45,14 @@ func (n *Network) Inject(f Fault) (undo func()) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.fault, n.seen, n.lost = &f, 0, false
-	return func() {
-		n.mu.Lock()
-		defer n.mu.Unlock()
-		n.fault = nil
-	}
+	return n.Clear
+}
+
+// Clear ends the fault: requests reach the peer again.
+func (n *Network) Clear() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.fault = nil
 }
 
 // Offline refuses every request until the returned func is called, which
@@ -81,7 +84,7 @@ func (n *Network) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, errOffline
 	}
 	var f Fault
-	if n.fault != nil && n.creates(req) {
+	if n.fault != nil && (n.fault.Every || n.creates(req)) {
 		n.seen++
 		switch {
 		case !n.fault.LoseAnswer:

@@ -119,12 +119,31 @@ func (e *env) holds(t *testing.T, before int, pl channels.Payload) {
 // acts on, and that once the peer answers again the next attempt delivers
 // the post exactly once.
 func (e *env) errorClasses(t *testing.T) {
+	t.Run("on the post", func(t *testing.T) { e.faults(t, false) })
+	t.Run("on every request", func(t *testing.T) {
+		if e.peer.Inject != nil {
+			t.Logf("not checked on %s: its peer injects faults into sends only", e.typ)
+			return
+		}
+		e.faults(t, true)
+	})
+}
+
+// faults checks each fault of Faults, injected into the request that
+// creates the post, or (every) into each request of a new sender from its
+// first on (signing in, reading the channel): a wrong address or a revoked
+// token looks like that.
+func (e *env) faults(t *testing.T, every bool) {
 	for _, tc := range Faults {
-		exp := tc.Expect
-		if own, ok := e.h.Expect[tc.Fault.Name]; ok {
+		f, exp := tc.Fault, tc.Expect
+		if own, ok := e.h.Expect[f.Name]; ok {
 			exp = own
 		}
-		t.Run(tc.Fault.Name, func(t *testing.T) {
+		if every && f.Timeout {
+			continue // a hang on every request is the peer being down: no class to check
+		}
+		f.Every = every
+		t.Run(f.Name, func(t *testing.T) {
 			if len(exp.Kinds) == 0 {
 				t.Logf("not checked on %s: %s", e.typ, exp.Why)
 				return
@@ -132,20 +151,27 @@ func (e *env) errorClasses(t *testing.T) {
 			if exp.Why != "" {
 				t.Logf("%s documents %v: %s", e.typ, exp.Kinds, exp.Why)
 			}
-			e.fault(t, tc.Fault, exp)
+			e.fault(t, f, exp)
 		})
 	}
 }
 
 func (e *env) fault(t *testing.T, f Fault, exp Expectation) {
 	p := e.sample(t, "fault "+f.Name)
-	c := e.connect(t)
-	pl := format(t, c.f, p)
-	before := e.peer.Count(t)
-	undo, ok := e.inject(t, c, f)
-	if !ok {
-		return
+	pl := format(t, e.connect(t).f, p)
+	var c conn
+	var undo func()
+	if f.Every {
+		c = e.connectWith(t, &f)
+		undo = c.net.Clear
+	} else {
+		c = e.connect(t)
+		var ok bool
+		if undo, ok = e.inject(t, c, f); !ok {
+			return
+		}
 	}
+	before := e.peer.Count(t)
 	d := channels.Delivery{PostID: p.ID, Channel: e.typ, Attempt: 1, Ledger: &ledger{}}
 	timeout := time.Minute
 	if f.Timeout {
@@ -163,7 +189,7 @@ func (e *env) fault(t *testing.T, f Fault, exp Expectation) {
 		t.Errorf("%s: classified %s, want one of %v: %v", f.Name, kind, exp.Kinds, err)
 	}
 	if kind == channels.KindRateLimited && exp.Wait > 0 && (wait < exp.Wait || wait > exp.Wait+2*time.Second) {
-		t.Errorf("%s: wait %s, want the %s the server asked for", f.Name, wait, exp.Wait)
+		t.Errorf("%s: wait %s, want the %s the server asked for: %v", f.Name, wait, exp.Wait, err)
 	}
 	// The engine's next attempt, once the peer answers again.
 	d.Attempt, d.PreviousUnknown = 2, kind == channels.KindAmbiguous
