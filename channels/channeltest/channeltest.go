@@ -52,9 +52,9 @@ type Harness struct {
 	// Fault.Name), for a channel that documents another answer.
 	Expect map[string]Expectation
 	// LostAnswer, when set, says why this network cannot resume by
-	// itself a send whose outcome is unknown: its retry may stop for a
-	// person (a permanent error, the post at most once on the peer) or
-	// post a second copy. The suite logs the reason with what happened.
+	// itself a send whose outcome is unknown: its retry may then stop for
+	// a person (a permanent error, the post at most once on the peer).
+	// The suite logs the reason with what happened.
 	LostAnswer string
 	// Post adapts the suite's sample post to the channel (nil: as is),
 	// e.g. to add what its peer needs to find it again.
@@ -84,9 +84,9 @@ type Peer struct {
 	// after the suite set the campaign, HTTP client, logger and folders.
 	Env func(t *testing.T, env *channels.Env)
 	// Count is how many messages the peer holds in all (the account's
-	// statuses or records, the channel's messages, the inbox's mails):
-	// the suite counts what each subtest adds, so a duplicate of any
-	// part of a thread shows.
+	// statuses or records, the channel's messages, the inbox's distinct
+	// Message-IDs): the suite counts what each subtest adds, so a
+	// duplicate of any part of a thread shows.
 	Count func(t *testing.T) int
 }
 
