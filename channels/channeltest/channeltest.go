@@ -109,10 +109,11 @@ type Fault struct {
 	// request's deadline: the sender cannot know whether it worked.
 	Timeout bool
 	// LoseAnswer lets the peer act, then drops the answer as a reset
-	// connection does, once: to the Nth request that creates a message
-	// (0 or 1: the first).
+	// connection does, once.
 	LoseAnswer bool
-	Nth        int
+	// Nth is the request that creates a message the fault starts at (0
+	// or 1: the first); a LoseAnswer fault applies to it alone.
+	Nth int
 }
 
 // Faults are the answers the suite checks the classification of, with the
@@ -225,6 +226,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("BodyRoundTrips", e.bodyRoundTrips)
 	t.Run("ErrorClasses", e.errorClasses)
 	t.Run("LostAnswerResumes", e.lostAnswerResumes)
+	t.Run("ThreadResumes", e.threadResumes)
 	t.Run("SentIsNotSentAgain", e.sentIsNotSentAgain)
 	t.Run("Limits", e.limits)
 }

@@ -87,7 +87,7 @@ func (n *Network) RoundTrip(req *http.Request) (*http.Response, error) {
 	if n.fault != nil && (n.fault.Every || n.creates(req)) {
 		n.seen++
 		switch {
-		case !n.fault.LoseAnswer:
+		case !n.fault.LoseAnswer && n.seen >= n.fault.Nth:
 			f = *n.fault
 		case !n.lost && n.seen >= n.fault.Nth:
 			f, n.lost = *n.fault, true

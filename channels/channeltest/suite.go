@@ -3,6 +3,7 @@ package channeltest
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"reflect"
 	"slices"
 	"strings"
@@ -247,11 +248,7 @@ func (e *env) lostAnswerResumes(t *testing.T) {
 		t.Logf("%s cannot resume a lost answer by itself: %s", e.typ, e.h.LostAnswer)
 	}
 	t.Run("first", func(t *testing.T) { e.lostAnswer(t, e.sample(t, "lost answer"), false) })
-	t.Run("last", func(t *testing.T) {
-		p := e.sample(t, "lost answer of the last part")
-		p.Summary, p.Body = "", strings.Repeat("The vigil starts at seven at the town hall; bring a candle and a friend. ", 25)
-		e.lostAnswer(t, p, true)
-	})
+	t.Run("last", func(t *testing.T) { e.lostAnswer(t, e.longPost(t, "lost answer of the last part"), true) })
 }
 
 func (e *env) lostAnswer(t *testing.T, p post.Post, last bool) {
@@ -288,6 +285,51 @@ func (e *env) lostAnswer(t *testing.T, p post.Post, last bool) {
 	}
 	d.Attempt, d.PreviousUnknown = 2, true
 	e.resume(t, c, d, pl, before)
+}
+
+// longPost is a post too long for one message wherever a network threads.
+func (e *env) longPost(t *testing.T, what string) post.Post {
+	p := e.sample(t, what)
+	p.Summary, p.Body = "", strings.Repeat("The vigil starts at seven at the town hall; bring a candle and a friend. ", 25)
+	return p
+}
+
+// threadResumes refuses the last part of a thread (a rate limit, a server
+// error): the next attempt posts only what is missing.
+func (e *env) threadResumes(t *testing.T) {
+	for _, f := range []Fault{
+		{Name: "429", Status: http.StatusTooManyRequests, RetryAfter: time.Second},
+		{Name: "500", Status: http.StatusInternalServerError},
+	} {
+		t.Run(f.Name, func(t *testing.T) {
+			p := e.longPost(t, "thread resumes after "+f.Name)
+			c := e.connect(t)
+			pl := format(t, c.f, p)
+			if f.Nth = len(e.h.Messages(pl.Body)); f.Nth < 2 {
+				t.Logf("a long post is one message on %s: nothing to resume", e.typ)
+				return
+			}
+			before := e.peer.Count(t)
+			undo, ok := e.inject(t, c, f)
+			if !ok {
+				return
+			}
+			d := channels.Delivery{PostID: p.ID, Channel: e.typ, Attempt: 1, Ledger: &ledger{}}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			_, err := c.s.Send(ctx, d, pl)
+			cancel()
+			undo()
+			if err == nil {
+				t.Fatalf("the last part was refused with %s and Send succeeded", f.Name)
+			}
+			kind, _ := channels.Classify(err)
+			if got, want := e.peer.Count(t)-before, f.Nth-1; got != want {
+				t.Errorf("after the last part was refused the peer holds %d new messages, want %d", got, want)
+			}
+			d.Attempt, d.PreviousUnknown = 2, kind == channels.KindAmbiguous
+			e.resume(t, c, d, pl, before)
+		})
+	}
 }
 
 // sentIsNotSentAgain delivers a post, then runs the engine's next attempt
