@@ -3,10 +3,12 @@ package channeltest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/http"
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -64,6 +66,25 @@ func (e *env) twice(t *testing.T, what string, f channels.Formatter, p post.Post
 			t.Errorf("%s: file %s differs between two runs", what, a.Files[i].Name)
 		}
 	}
+	// The console's previews and the deliveries format at once.
+	want := mustJSON(t, a)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			c, err := f.Format(p)
+			if err == nil {
+				var got []byte
+				got, err = channels.MarshalIndent(c)
+				if err == nil && !bytes.Equal(got, want) {
+					err = errors.New("another payload")
+				}
+			}
+			if err != nil {
+				t.Errorf("%s: formatting the same post at the same time: %v", what, err)
+			}
+		})
+	}
+	wg.Wait()
 	if a.PostID != p.ID || a.Channel != e.typ {
 		t.Errorf("%s: payload names post %q on %q, want %q on %q", what, a.PostID, a.Channel, p.ID, e.typ)
 	}
