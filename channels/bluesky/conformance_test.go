@@ -64,6 +64,7 @@ func peer(t *testing.T, pds *blueskypds.Server, thread bool) *channeltest.Peer {
 	acct := pds.NewAccount(t)
 	return &channeltest.Peer{
 		Section: fmt.Sprintf("service: %s\nhandle: %s\napp_password: %s\nthread: %v\n", pds.URL, acct.Handle, acct.AppPassword, thread),
+		Secrets: []string{acct.AppPassword, acct.Password, acct.AccessJwt},
 		Creates: func(r *http.Request) bool {
 			return r.Method == http.MethodPost && r.URL.Path == "/xrpc/com.atproto.repo.createRecord"
 		},

@@ -80,6 +80,9 @@ type Peer struct {
 	// Inject, for a peer not reached over HTTP, makes the peer answer
 	// sends as f says until undo is called, or says why it cannot.
 	Inject func(t *testing.T, f Fault) (undo func(), why string)
+	// Secrets are the credentials in Section: no error a sender returns
+	// and no line it logs may hold one.
+	Secrets []string
 	// Env completes what the channel needs from the daemon (a database),
 	// after the suite set the campaign, HTTP client, logger and folders.
 	Env func(t *testing.T, env *channels.Env)
@@ -278,7 +281,7 @@ func (e *env) connectWith(t *testing.T, f *Fault) conn {
 	env := channels.Env{
 		Campaign:   campaign,
 		HTTPClient: &http.Client{Transport: n, Timeout: time.Minute},
-		Logger:     slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger:     slog.New(slog.NewTextHandler(newLogWriter(t, e.peer.Secrets), &slog.HandlerOptions{Level: slog.LevelDebug})),
 		DataDir:    t.TempDir(),
 	}
 	env.OutboxDir = env.DataDir + "/outbox"
@@ -320,13 +323,51 @@ func indent(s, by string) string {
 	return strings.Join(lines, "\n") + "\n"
 }
 
-// testWriter sends a channel's warnings to the test log.
-type testWriter struct{ t *testing.T }
+// logWriter sends what a channel logs to the test log, failing the test
+// when a line holds one of the peer's secrets; lines after the test ended
+// (a channel's background work) are dropped.
+type logWriter struct {
+	t       *testing.T
+	secrets []string
+	mu      sync.Mutex
+	done    bool
+}
 
-func (w testWriter) Write(b []byte) (int, error) {
-	w.t.Helper()
-	w.t.Log(strings.TrimRight(string(b), "\n"))
+func newLogWriter(t *testing.T, secrets []string) *logWriter {
+	w := &logWriter{t: t, secrets: secrets}
+	t.Cleanup(func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		w.done = true
+	})
+	return w
+}
+
+func (w *logWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.done {
+		return len(b), nil
+	}
+	line := strings.TrimRight(string(b), "\n")
+	if i := leaked(line, w.secrets); i > 0 {
+		w.t.Errorf("the channel logged secret %d of the peer's", i)
+		for _, s := range w.secrets {
+			line = strings.ReplaceAll(line, s, "[secret]")
+		}
+	}
+	w.t.Log(line)
 	return len(b), nil
+}
+
+// leaked returns which of secrets (from 1) text holds, or 0.
+func leaked(text string, secrets []string) int {
+	for i, s := range secrets {
+		if s != "" && strings.Contains(text, s) {
+			return i + 1
+		}
+	}
+	return 0
 }
 
 // ledger is a delivery's memory across the attempts of one subtest.

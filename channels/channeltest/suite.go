@@ -212,6 +212,9 @@ func (e *env) fault(t *testing.T, f Fault, exp Expectation) {
 	if err == nil {
 		t.Fatalf("the peer answered %s and Send succeeded", f.Name)
 	}
+	if i := leaked(err.Error(), e.peer.Secrets); i > 0 {
+		t.Errorf("%s: the error holds secret %d of the peer's", f.Name, i)
+	}
 	kind, wait := channels.Classify(err)
 	if !slices.Contains(exp.Kinds, kind) {
 		t.Errorf("%s: classified %s, want one of %v: %v", f.Name, kind, exp.Kinds, err)

@@ -73,6 +73,7 @@ func startFake(t *testing.T, webhook bool) *channeltest.Peer {
 	}
 	return &channeltest.Peer{
 		Section:   section,
+		Secrets:   []string{discordfake.Token, discordfake.WebhookToken},
 		Transport: fake.Transport(),
 		Creates: func(r *http.Request) bool {
 			return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, creates)

@@ -17,6 +17,9 @@ import (
 	"github.com/crierhq/crier/subscribers"
 )
 
+// linkSecret signs the newsletter's links.
+const linkSecret = "conformance-link-secret-32-bytes!"
+
 // notSMTP is why a fault has no SMTP equivalent the suite can check.
 const notSMTP = "SMTP has no such reply: a server refuses with 4xx (the 500 case) or 5xx (the 403 case)"
 
@@ -59,9 +62,10 @@ func startMailpit(t *testing.T) *channeltest.Peer {
 	}
 	proxy := startLoser(t, fmt.Sprintf("%s:%d", mp.SMTPHost, mp.SMTPPort))
 	return &channeltest.Peer{
-		Section: fmt.Sprintf("newsletter: each_post\nfrom: CAMACA <news@camaca.example>\nlink_secret: conformance-link-secret-32-bytes!\nsmtp:\n  host: 127.0.0.1\n  port: %d\n  tls: none\n",
-			proxy.port()),
-		Env: func(t *testing.T, env *channels.Env) { env.DB = st.DB() },
+		Section: fmt.Sprintf("newsletter: each_post\nfrom: CAMACA <news@camaca.example>\nlink_secret: %s\nsmtp:\n  host: 127.0.0.1\n  port: %d\n  tls: none\n",
+			linkSecret, proxy.port()),
+		Secrets: []string{linkSecret},
+		Env:     func(t *testing.T, env *channels.Env) { env.DB = st.DB() },
 		Inject: func(t *testing.T, f channeltest.Fault) (func(), string) {
 			if f.LoseAnswer {
 				proxy.armed.Store(true)

@@ -96,6 +96,7 @@ func fillBody(p post.Post, filler string) post.Post {
 func peer(url, token string, thread bool, count func(*testing.T) int) *channeltest.Peer {
 	return &channeltest.Peer{
 		Section: fmt.Sprintf("instance: %s\ntoken: %s\nthread: %v\n", url, token, thread),
+		Secrets: []string{token},
 		Creates: func(r *http.Request) bool {
 			return r.Method == http.MethodPost && r.URL.Path == "/api/v1/statuses"
 		},
