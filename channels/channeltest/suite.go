@@ -186,29 +186,17 @@ func (e *env) faults(t *testing.T, every bool) {
 
 func (e *env) fault(t *testing.T, f Fault, exp Expectation) {
 	p := e.sample(t, "fault "+f.Name)
-	pl := format(t, e.connect(t).f, p)
-	var c conn
-	var undo func()
+	var every *Fault
 	if f.Every {
-		c = e.connectWith(t, &f)
-		undo = c.net.Clear
-	} else {
-		c = e.connect(t)
-		var ok bool
-		if undo, ok = e.inject(t, c, f); !ok {
-			return
-		}
+		every = &f
 	}
-	before := e.peer.Count(t)
-	d := channels.Delivery{PostID: p.ID, Channel: e.typ, Attempt: 1, Ledger: &ledger{}}
-	timeout := time.Minute
-	if f.Timeout {
-		timeout = 3 * time.Second
+	c := e.connectWith(t, every)
+	pl := format(t, c.f, p)
+	try, ok := e.firstAttempt(t, c, f, p, pl)
+	if !ok {
+		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	_, err := c.s.Send(ctx, d, pl)
-	cancel()
-	undo()
+	err, d := try.err, try.d
 	if err == nil {
 		t.Fatalf("the peer answered %s and Send succeeded", f.Name)
 	}
@@ -224,7 +212,38 @@ func (e *env) fault(t *testing.T, f Fault, exp Expectation) {
 	}
 	// The engine's next attempt, once the peer answers again.
 	d.Attempt, d.PreviousUnknown = 2, kind == channels.KindAmbiguous
-	e.resume(t, c, d, pl, before)
+	e.resume(t, c, d, pl, try.before)
+}
+
+// attempt is a first attempt made under a fault.
+type attempt struct {
+	d      channels.Delivery
+	err    error
+	before int // the messages the peer held before it
+}
+
+// firstAttempt makes c's peer answer as f says, runs attempt 1 of p's
+// delivery, and ends the fault; false when the peer cannot (logged). A
+// fault on every request is in c's network from its Connect on.
+func (e *env) firstAttempt(t *testing.T, c conn, f Fault, p post.Post, pl channels.Payload) (attempt, bool) {
+	t.Helper()
+	a := attempt{d: channels.Delivery{PostID: p.ID, Channel: e.typ, Attempt: 1, Ledger: &ledger{}}, before: e.peer.Count(t)}
+	undo := c.net.Clear
+	if !f.Every {
+		var ok bool
+		if undo, ok = e.inject(t, c, f); !ok {
+			return a, false
+		}
+	}
+	timeout := time.Minute
+	if f.Timeout {
+		timeout = 3 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	_, a.err = c.s.Send(ctx, a.d, pl)
+	cancel()
+	undo()
+	return a, true
 }
 
 // resume runs the engine's next attempts after a fault and checks the peer
@@ -286,29 +305,20 @@ func (e *env) lostAnswer(t *testing.T, p post.Post, last bool) {
 			return
 		}
 	}
-	before := e.peer.Count(t)
-	undo, ok := e.inject(t, c, f)
+	try, ok := e.firstAttempt(t, c, f, p, pl)
 	if !ok {
 		return
 	}
-	d := channels.Delivery{PostID: p.ID, Channel: e.typ, Attempt: 1, Ledger: &ledger{}}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	_, err := c.s.Send(ctx, d, pl)
-	cancel()
-	undo()
-	if err == nil {
+	if try.err == nil {
 		t.Logf("%s went on within the attempt", e.typ)
-		got, want := e.peer.Count(t)-before, len(e.h.Messages(pl.Body))
-		if got != want {
-			t.Errorf("after a lost answer the peer holds %d new messages, want %d", got, want)
-		}
+		e.holds(t, try.before, pl)
 		return
 	}
-	if kind, _ := channels.Classify(err); kind != channels.KindAmbiguous {
-		t.Errorf("the answer was lost after the peer acted: classified %s, want ambiguous (the retry must look first): %v", kind, err)
+	if kind, _ := channels.Classify(try.err); kind != channels.KindAmbiguous {
+		t.Errorf("the answer was lost after the peer acted: classified %s, want ambiguous (the retry must look first): %v", kind, try.err)
 	}
-	d.Attempt, d.PreviousUnknown = 2, true
-	e.resume(t, c, d, pl, before)
+	try.d.Attempt, try.d.PreviousUnknown = 2, true
+	e.resume(t, c, try.d, pl, try.before)
 }
 
 // longPost is a post too long for one message wherever a network threads.
@@ -333,25 +343,19 @@ func (e *env) threadResumes(t *testing.T) {
 				t.Logf("a long post is one message on %s: nothing to resume", e.typ)
 				return
 			}
-			before := e.peer.Count(t)
-			undo, ok := e.inject(t, c, f)
+			try, ok := e.firstAttempt(t, c, f, p, pl)
 			if !ok {
 				return
 			}
-			d := channels.Delivery{PostID: p.ID, Channel: e.typ, Attempt: 1, Ledger: &ledger{}}
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			_, err := c.s.Send(ctx, d, pl)
-			cancel()
-			undo()
-			if err == nil {
+			if try.err == nil {
 				t.Fatalf("the last part was refused with %s and Send succeeded", f.Name)
 			}
-			kind, _ := channels.Classify(err)
-			if got, want := e.peer.Count(t)-before, f.Nth-1; got != want {
+			kind, _ := channels.Classify(try.err)
+			if got, want := e.peer.Count(t)-try.before, f.Nth-1; got != want {
 				t.Errorf("after the last part was refused the peer holds %d new messages, want %d", got, want)
 			}
-			d.Attempt, d.PreviousUnknown = 2, kind == channels.KindAmbiguous
-			e.resume(t, c, d, pl, before)
+			try.d.Attempt, try.d.PreviousUnknown = 2, kind == channels.KindAmbiguous
+			e.resume(t, c, try.d, pl, try.before)
 		})
 	}
 }
