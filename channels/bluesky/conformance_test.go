@@ -28,6 +28,8 @@ func TestConformance(t *testing.T) {
 				Provider: bluesky.Provider{},
 				Start:    func(t *testing.T) *channeltest.Peer { return peer(t, pds, thread) },
 				Decode:   channeltest.DecodeJSON[bluesky.Parts],
+				// A larger picture is recompressed to fit the blob limit.
+				Image: &channeltest.ImageLimit{Max: bluesky.MaxBlobBytes, Resized: true},
 				Messages: func(b channels.Body) []string {
 					var out []string
 					for _, p := range b.(bluesky.Parts) {

@@ -48,6 +48,8 @@ type Harness struct {
 	// says why there are none to check.
 	Limits   []Limit
 	NoLimits string
+	// Image is the network's limit on a post's picture (nil: none).
+	Image *ImageLimit
 	// Expect replaces the classes the suite expects for a fault (by
 	// Fault.Name), for a channel that documents another answer.
 	Expect map[string]Expectation
@@ -192,6 +194,16 @@ type Limit struct {
 	Messages func(b channels.Body) []string
 	// Over is what the channel documents for one unit over.
 	Over Over
+}
+
+// ImageLimit is the largest picture file a network takes with a post.
+type ImageLimit struct {
+	// Max is the largest file, in bytes.
+	Max int64
+	// Resized is true when a picture over Max goes out smaller
+	// (recompressed); otherwise the post goes out without it, and a
+	// receipt note says why.
+	Resized bool
 }
 
 // DecodeJSON is a Harness.Decode for a body type B read with encoding/json.

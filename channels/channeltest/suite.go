@@ -3,8 +3,15 @@ package channeltest
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
+	"hash/crc32"
+	"image"
+	"image/png"
 	"net/http"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -384,7 +391,7 @@ func (e *env) sentIsNotSentAgain(t *testing.T) {
 // more is shortened, split or refused as the channel documents, and what
 // is sent is accepted too.
 func (e *env) limits(t *testing.T) {
-	if len(e.h.Limits) == 0 {
+	if len(e.h.Limits) == 0 && e.h.Image == nil {
 		t.Logf("no limits checked on %s: %s", e.typ, e.h.NoLimits)
 		return
 	}
@@ -392,6 +399,69 @@ func (e *env) limits(t *testing.T) {
 	for _, l := range e.h.Limits {
 		t.Run(l.Name, func(t *testing.T) { e.limit(t, c, l) })
 	}
+	if e.h.Image != nil {
+		t.Run("image bytes", func(t *testing.T) { e.imageLimit(t, c, *e.h.Image) })
+	}
+}
+
+// imageLimit sends a picture of exactly the limit, which goes out with the
+// post, and one of a byte more, which is left out with a note or resized.
+func (e *env) imageLimit(t *testing.T, c conn, l ImageLimit) {
+	for _, size := range []int64{l.Max, l.Max + 1} {
+		p := e.sample(t, fmt.Sprintf("image of %d bytes", size))
+		file := filepath.Join(t.TempDir(), "poster.png")
+		if err := os.WriteFile(file, pngOfSize(t, size), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		p.Image = &post.Image{File: file, Alt: "A poster: hands holding a red thread"}
+		pl := format(t, c.f, p)
+		before := e.peer.Count(t)
+		r := e.deliver(t, c, channels.Delivery{PostID: p.ID, Channel: e.typ, Attempt: 1, Ledger: &ledger{}}, pl)
+		e.holds(t, before, pl)
+		switch leftOut := len(r.Notes) > 0; {
+		case size == l.Max && leftOut:
+			t.Errorf("a picture of exactly %d bytes was left out: %q", size, r.Notes)
+		case size > l.Max && !l.Resized && !leftOut:
+			t.Errorf("a picture of %d bytes, over the limit, went out without a note saying it was left out", size)
+		case size > l.Max && l.Resized && leftOut:
+			t.Errorf("a picture of %d bytes was left out, not resized: %q", size, r.Notes)
+		}
+	}
+}
+
+// pngOfSize is a small valid PNG padded to exactly size bytes with a text
+// chunk, which decoders skip.
+func pngOfSize(t *testing.T, size int64) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 40, 30))
+	for i := range img.Pix {
+		img.Pix[i] = byte(i * 7)
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	b := buf.Bytes()
+	end := b[len(b)-12:] // the IEND chunk
+	const keyword = "Comment\x00"
+	pad := size - int64(len(b)) - 12 - int64(len(keyword))
+	if pad < 0 {
+		t.Fatalf("a PNG cannot be as small as %d bytes", size)
+	}
+	data := append([]byte(keyword), bytes.Repeat([]byte("x"), int(pad))...)
+	var chunk bytes.Buffer
+	binary.Write(&chunk, binary.BigEndian, uint32(len(data)))
+	chunk.WriteString("tEXt")
+	chunk.Write(data)
+	crc := crc32.NewIEEE()
+	crc.Write([]byte("tEXt"))
+	crc.Write(data)
+	binary.Write(&chunk, binary.BigEndian, crc.Sum32())
+	out := append(append(append([]byte(nil), b[:len(b)-12]...), chunk.Bytes()...), end...)
+	if int64(len(out)) != size {
+		t.Fatalf("padded PNG is %d bytes, want %d", len(out), size)
+	}
+	return out
 }
 
 func (e *env) limit(t *testing.T, c conn, l Limit) {

@@ -37,7 +37,9 @@ func harness(webhook bool) channeltest.Harness {
 		Provider:   discord.Provider{},
 		Start:      func(t *testing.T) *channeltest.Peer { return startFake(t, webhook) },
 		Decode:     channeltest.DecodeJSON[discord.Message],
-		Messages:   func(b channels.Body) []string { return []string{embed(b).Description} },
+		// 10 MB per file without boosts; a larger picture is left out.
+		Image:    &channeltest.ImageLimit{Max: 10 << 20},
+		Messages: func(b channels.Body) []string { return []string{embed(b).Description} },
 		Limits: []channeltest.Limit{{
 			// An emoji is two UTF-16 units: a channel counting code
 			// points would send a title Discord refuses.
