@@ -1,6 +1,7 @@
 package channeltest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -102,7 +103,9 @@ func (n *Network) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return answer(req, f), nil
 	case f.Timeout, f.LoseAnswer:
-		resp, err := n.base.RoundTrip(req)
+		// The peer gets the request whatever the deadline: that it acted
+		// is the point (the trace hooks in the context still fire).
+		resp, err := n.base.RoundTrip(req.WithContext(context.WithoutCancel(req.Context())))
 		if err != nil {
 			return nil, err
 		}

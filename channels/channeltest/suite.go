@@ -244,7 +244,7 @@ func (e *env) firstAttempt(t *testing.T, c conn, f Fault, p post.Post, pl channe
 	}
 	timeout := time.Minute
 	if f.Timeout {
-		timeout = 3 * time.Second
+		timeout = 5 * time.Second // long enough to reach the request that hangs, on a busy machine
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	_, a.err = c.s.Send(ctx, a.d, pl)
