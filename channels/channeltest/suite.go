@@ -30,11 +30,20 @@ func (e *env) formatIsPure(t *testing.T) {
 	p := e.sample(t, "format is pure")
 	p.ContentWarning = "trafficking"
 	p.Image = &post.Image{URL: "https://camaca.example/poster.png", Alt: "A poster: hands holding a red thread"}
-	pure, err := e.settings(t).Formatter(campaign)
+	set := e.settings(t)
+	pure, err := set.Formatter(campaign)
 	if err != nil {
 		t.Fatalf("Settings.Formatter: %v", err)
 	}
 	e.twice(t, "the pure formatter (preview, outbox)", pure, p)
+	// crier preview shows the payload the same way each time.
+	pl := format(t, pure, p)
+	var a, b bytes.Buffer
+	set.Preview(&a, pl)
+	set.Preview(&b, pl)
+	if a.Len() == 0 || a.String() != b.String() {
+		t.Errorf("Settings.Preview shows %q, then %q", a.String(), b.String())
+	}
 
 	c := e.connect(t)
 	back := c.net.Offline()
