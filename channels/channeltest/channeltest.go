@@ -58,9 +58,6 @@ type Harness struct {
 	// a person (a permanent error, the post at most once on the peer).
 	// The suite logs the reason with what happened.
 	LostAnswer string
-	// Post adapts the suite's sample post to the channel (nil: as is),
-	// e.g. to add what its peer needs to find it again.
-	Post func(p post.Post) post.Post
 	// Messages returns the text of each message of a payload body, in
 	// order, as the network measures it: how many the peer must hold
 	// once it is delivered, and what Limits measure.
@@ -267,9 +264,6 @@ func (e *env) sample(t *testing.T, what string) post.Post {
 		Language:  "en",
 		PublishAt: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC),
 		Source:    post.Source{Kind: "markdown", Name: id + ".md"},
-	}
-	if e.h.Post != nil {
-		p = e.h.Post(p)
 	}
 	return p
 }
