@@ -227,8 +227,11 @@ func classifySignIn(err error) error {
 		return channels.Permanent(fmt.Errorf("signing in to Bluesky: the account asks for a code sent by e-mail; use an app password (Settings > Privacy and security > App passwords): %w", err))
 	case xe.Name == "AccountTakedown" || xe.Status == http.StatusUnauthorized || xe.Status == http.StatusForbidden || xe.Status == http.StatusBadRequest:
 		return channels.Permanent(fmt.Errorf("signing in to Bluesky: check channels.bluesky.handle and the app password: %w", err))
-	case xe.Status >= 500:
-		return channels.Temporary(fmt.Errorf("signing in to Bluesky: %w", err))
+	case xe.Status == http.StatusNotFound:
+		return channels.Permanent(fmt.Errorf("signing in to Bluesky: no Bluesky server answers at this address: check channels.bluesky.service: %w", err))
+	case xe.Status >= 400 && xe.Status < 500 && xe.Status != http.StatusRequestTimeout && xe.Status != http.StatusConflict && xe.Status != http.StatusTooEarly:
+		// Any other refusal is as final as it is for a write (classify).
+		return channels.Permanent(fmt.Errorf("signing in to Bluesky: %w", err))
 	}
 	return channels.Temporary(fmt.Errorf("signing in to Bluesky: %w", err))
 }

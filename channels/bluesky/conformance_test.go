@@ -1,0 +1,75 @@
+package bluesky_test
+
+import (
+	"fmt"
+	"net/http"
+	"testing"
+
+	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/channels/bluesky"
+	"github.com/crierhq/crier/channels/channeltest"
+	"github.com/crierhq/crier/internal/testpeers/blueskypds"
+	"github.com/crierhq/crier/post"
+)
+
+// TestConformance runs the channel conformance suite against a real PDS,
+// which validates every record against the lexicon (300 graphemes of
+// text), once shortening long posts and once threading them.
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	pds := blueskypds.Start(t)
+	for _, thread := range []bool{false, true} {
+		over := channeltest.Shorten
+		if thread {
+			over = channeltest.Split
+		}
+		t.Run(fmt.Sprintf("thread=%v", thread), func(t *testing.T) {
+			channeltest.Run(t, channeltest.Harness{
+				Provider: bluesky.Provider{},
+				Start:    func(t *testing.T) *channeltest.Peer { return peer(t, pds, thread) },
+				Decode:   channeltest.DecodeJSON[bluesky.Parts],
+				// A larger picture is recompressed to fit the blob limit.
+				Image: &channeltest.ImageLimit{Max: bluesky.MaxBlobBytes, Resized: true},
+				Messages: func(b channels.Body) []string {
+					var out []string
+					for _, p := range b.(bluesky.Parts) {
+						out = append(out, p.Record.Text)
+					}
+					return out
+				},
+				Limits: []channeltest.Limit{{
+					// One grapheme of two code points: a channel counting
+					// code points would stop at half.
+					Name: "post graphemes", Max: 300, Unit: "👍🏽", Over: over,
+					Fill: func(p post.Post, filler string) post.Post {
+						p.Summary, p.Body = "", filler
+						return p
+					},
+					Count: channeltest.Graphemes,
+				}, {
+					// A family emoji is one grapheme of 25 bytes: the
+					// lexicon's 3,000 bytes bind before its 300 graphemes.
+					Name: "post bytes", Max: 3000, Unit: "👨‍👩‍👧‍👦", Over: over,
+					Fill: func(p post.Post, filler string) post.Post {
+						p.Summary, p.Body = "", filler
+						return p
+					},
+					Count: func(s string) int { return len(s) },
+				}},
+			})
+		})
+	}
+}
+
+// peer is a new account on the PDS.
+func peer(t *testing.T, pds *blueskypds.Server, thread bool) *channeltest.Peer {
+	acct := pds.NewAccount(t)
+	return &channeltest.Peer{
+		Section: fmt.Sprintf("service: %s\nhandle: %s\napp_password: %s\nthread: %v\n", pds.URL, acct.Handle, acct.AppPassword, thread),
+		Secrets: []string{acct.AppPassword, acct.Password, acct.AccessJwt},
+		Creates: func(r *http.Request) bool {
+			return r.Method == http.MethodPost && r.URL.Path == "/xrpc/com.atproto.repo.createRecord"
+		},
+		Count: func(t *testing.T) int { return len(pds.ListRecords(t, acct.DID, bluesky.Collection)) },
+	}
+}
