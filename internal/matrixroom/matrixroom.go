@@ -86,7 +86,8 @@ func (r *Room) Send(ctx context.Context, txn string, msg Message) (string, error
 }
 
 // join makes the account a member of the room (a no-op when it is one) and
-// learns the room's ID, which the alias stands for.
+// learns the room's ID. An alias is looked up first: a homeserver answers
+// an unknown alias there with a plain 404, where a join may fail vaguely.
 func (r *Room) join(ctx context.Context) (string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -95,6 +96,11 @@ func (r *Room) join(ctx context.Context) (string, error) {
 	}
 	var out struct {
 		RoomID string `json:"room_id"`
+	}
+	if strings.HasPrefix(r.Room, "#") {
+		if err := r.call(ctx, http.MethodGet, "/_matrix/client/v3/directory/room/"+url.PathEscape(r.Room), nil, &out); err != nil {
+			return "", fmt.Errorf("looking up Matrix room %s: %w", r.Room, err)
+		}
 	}
 	if err := r.call(ctx, http.MethodPost, "/_matrix/client/v3/join/"+url.PathEscape(r.Room), struct{}{}, &out); err != nil {
 		return "", fmt.Errorf("joining Matrix room %s: %w", r.Room, err)
@@ -112,14 +118,19 @@ func (r *Room) forget() {
 	r.roomID = ""
 }
 
-// call sends one authenticated JSON request and decodes a 2xx answer into
-// out; any other answer becomes a classified error (refusal).
+// call sends one authenticated request, with body as JSON unless it is
+// nil, and decodes a 2xx answer into out; any other answer becomes a
+// classified error (refusal).
 func (r *Room) call(ctx context.Context, method, path string, body, out any) error {
-	b, err := json.Marshal(body)
-	if err != nil {
-		return err
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(r.Homeserver, "/")+path, bytes.NewReader(b))
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(r.Homeserver, "/")+path, rd)
 	if err != nil {
 		return channels.Permanent(fmt.Errorf("%s is not a homeserver address: set %s.homeserver to one such as https://matrix.example.org", r.Homeserver, r.setting()))
 	}
