@@ -21,7 +21,7 @@ func noticeChats(cfg config.ConsoleNotify, client *http.Client) []console.Chat {
 	if m := cfg.Matrix; m.Configured() {
 		room := &matrixroom.Room{Homeserver: m.Homeserver, Room: m.Room, Token: m.AccessToken.Reveal(),
 			Setting: "console.notify.matrix", Client: client}
-		chats = append(chats, console.Chat{Name: "matrix", Label: "the organisers' Matrix room",
+		chats = append(chats, console.Chat{Name: "matrix", Label: "the organisers' Matrix room", Where: m.Room + " on " + m.Homeserver,
 			Post: func(ctx context.Context, n console.ChatNotice) error {
 				// The notice's sending ID is the transaction ID: the
 				// homeserver keeps a retried job's post to one event.

@@ -80,6 +80,10 @@ type Chat struct {
 	Name string
 	// Label names the room on the settings page: "the organisers' Matrix room".
 	Label string
+	// Where says which room it is, for the owners' Setup page
+	// ("#organisers:example.org on https://matrix.example.org"); never a
+	// secret (a webhook's address is one).
+	Where string
 	// Post posts one notice; an error means it was not posted.
 	Post func(ctx context.Context, m ChatNotice) error
 }

@@ -344,3 +344,24 @@ func testNoticesGoToTheChatsPeopleChose(t *testing.T, driver string) {
 		t.Errorf("failed, everyone turned the room's off: mailed %v, posted %+v; want mail only", mailed, m)
 	}
 }
+
+// The owners' Setup page says whether notices go to a Matrix room, which
+// one, and how to set one up.
+func TestSetupSaysHowMatrixNoticesAreSet(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	owner := b.browser(t).signedIn("owner@example.org")
+	page := owner.get("/setup").body
+	for _, want := range []string{"Matrix notices", "Not set up: notices are not posted there.", "invite it to the room",
+		"config.yaml, console.notify.matrix: homeserver, room (its ID or alias) and access_token: ${ORGANISERS_MATRIX_TOKEN}"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("without Matrix, the Setup page lacks %q", want)
+		}
+	}
+	b.c.opts.Chats = []Chat{{Name: "matrix", Label: "the organisers' Matrix room", Where: "#organisers:example.org on https://matrix.example.org"}}
+	page = owner.get("/setup").body
+	if !strings.Contains(page, "Notices are posted to the organisers&#39; Matrix room, #organisers:example.org on https://matrix.example.org, as each person chooses on Notifications.") ||
+		strings.Contains(page, "invite it to the room") {
+		t.Errorf("with Matrix, the Setup page says:\n%s", page)
+	}
+}
