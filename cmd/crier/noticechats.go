@@ -19,7 +19,7 @@ func noticeChats(cfg config.ConsoleNotify, client *http.Client) []console.Chat {
 			Post: console.DiscordPoster{Webhook: hook, Client: client}.Post})
 	}
 	if m := cfg.Matrix; m.Configured() {
-		room := &matrixroom.Room{Homeserver: m.Homeserver, Room: m.Room, Token: m.AccessToken.Reveal(),
+		room := &matrixroom.Room{Homeserver: m.Homeserver, Room: m.Room, Token: m.AccessToken,
 			Setting: "console.notify.matrix", Client: client}
 		chats = append(chats, console.Chat{Name: "matrix", Label: "the organisers' Matrix room", Where: m.Room + " on " + m.Homeserver,
 			Post: func(ctx context.Context, n console.ChatNotice) error {

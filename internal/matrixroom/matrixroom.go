@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/config/secret"
 )
 
 // Room is one room posted to as one account. Set the exported fields before
@@ -36,8 +37,8 @@ type Room struct {
 	// Room is the room's ID (!abc:example.org) or alias (#news:example.org).
 	Room string
 	// Token is the account's access token; it is sent in a header only,
-	// never put in an error.
-	Token string
+	// never put in an error, and never prints.
+	Token secret.Secret
 	// Setting names where the three are configured, for the fixes errors
 	// suggest ("console.notify.matrix"); empty: "matrix".
 	Setting string
@@ -134,7 +135,7 @@ func (r *Room) call(ctx context.Context, method, path string, body, out any) err
 	if err != nil {
 		return channels.Permanent(fmt.Errorf("%s is not a homeserver address: set %s.homeserver to one such as https://matrix.example.org", r.Homeserver, r.setting()))
 	}
-	req.Header.Set("Authorization", "Bearer "+r.Token)
+	req.Header.Set("Authorization", "Bearer "+r.Token.Reveal())
 	req.Header.Set("Content-Type", "application/json")
 	client := r.Client
 	if client == nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/config/secret"
 	"github.com/crierhq/crier/internal/testpeers/dendrite"
 )
 
@@ -20,7 +21,7 @@ func TestSendReachesTheRoomOncePerTransaction(t *testing.T) {
 	hs := dendrite.Start(t, dendrite.Options{})
 	poster, reader := hs.NewUser(t), hs.NewUser(t)
 	roomID := hs.CreateRoom(t, reader, "organisers", true)
-	room := &Room{Homeserver: hs.URL, Room: "#organisers:localhost", Token: poster.Token}
+	room := &Room{Homeserver: hs.URL, Room: "#organisers:localhost", Token: secret.Secret(poster.Token)}
 	ctx := context.Background()
 	msg := Message{Text: "\"Vigil\" was submitted\nhttp://crier.test/posts/1", HTML: `"Vigil" was submitted<br><a href="http://crier.test/posts/1">Open the post</a>`}
 
@@ -66,7 +67,7 @@ func TestRefusalsSayWhatToChange(t *testing.T) {
 		{"private room, not invited", private, poster.Token, "the posting account may not join or post in the room (status 403 M_FORBIDDEN"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			room := &Room{Homeserver: hs.URL, Room: tc.room, Token: tc.token, Setting: "console.notify.matrix"}
+			room := &Room{Homeserver: hs.URL, Room: tc.room, Token: secret.Secret(tc.token), Setting: "console.notify.matrix"}
 			_, err := room.Send(context.Background(), "t1", Message{Text: "hello"})
 			if kind, _ := channels.Classify(err); kind != channels.KindPermanent || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("got %s: %v\nwant permanent: %s", kind, err, tc.want)
@@ -85,10 +86,10 @@ func TestRateLimitIsAWait(t *testing.T) {
 	hs := dendrite.Start(t, dendrite.Options{RateLimit: 1, CoolOff: 30 * time.Second})
 	poster, reader := hs.NewUser(t), hs.NewUser(t)
 	roomID := hs.CreateRoom(t, reader, "", true)
-	if _, err := (&Room{Homeserver: hs.URL, Room: roomID, Token: poster.Token}).Send(context.Background(), "t1", Message{Text: "hello"}); err != nil {
+	if _, err := (&Room{Homeserver: hs.URL, Room: roomID, Token: secret.Secret(poster.Token)}).Send(context.Background(), "t1", Message{Text: "hello"}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := (&Room{Homeserver: hs.URL, Room: roomID, Token: poster.Token}).Send(context.Background(), "t2", Message{Text: "hello"})
+	_, err := (&Room{Homeserver: hs.URL, Room: roomID, Token: secret.Secret(poster.Token)}).Send(context.Background(), "t2", Message{Text: "hello"})
 	kind, wait := channels.Classify(err)
 	if kind != channels.KindRateLimited || wait != 30*time.Second || !strings.Contains(err.Error(), "M_LIMIT_EXCEEDED") {
 		t.Errorf("got %s after %v: %v; want rate limited for the server's 30s", kind, wait, err)
