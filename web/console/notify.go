@@ -112,8 +112,9 @@ func (c *Console) notify(ctx context.Context, n Notice) {
 
 // SendNotice mails the notice to everyone it concerns who has not turned
 // mail of it off, and posts it to each organisers' chat unless everyone it
-// concerns turned it off there (only the way n.Via names, when set). An error means something was not sent (the
-// daemon's job tries again); a chat's error keeps its class (channels.Error).
+// concerns turned it off there (only the way n.Via names, when set). An
+// error means something was not sent (the daemon's job tries again); a
+// chat's error keeps its class (channels.Error).
 func (c *Console) SendNotice(ctx context.Context, n Notice) error {
 	subject, text, err := c.noticeText(ctx, n)
 	if err != nil {
