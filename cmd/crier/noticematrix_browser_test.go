@@ -87,8 +87,8 @@ func TestMatrixChoicesInTheBrowser(t *testing.T) {
 
 	b.signIn("owner@camaca.example", "owner's long passphrase")
 	b.open("/setup")
+	// (axe checks the Setup page in TestConsoleInTheBrowser; this item is text.)
 	b.waitText("main", "Notices are posted to the organisers' Matrix room, #organisers:localhost on "+hs.URL)
-	b.axe("setup-matrix")
 	if shots != "" {
 		b.screenshots(shots, "setup-matrix")
 	}
