@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -110,6 +111,26 @@ type ConsoleNotify struct {
 	// DiscordWebhook is a Discord channel's webhook URL (usually
 	// ${ORGANISERS_DISCORD_WEBHOOK}); it is a secret and never prints.
 	DiscordWebhook secret.Secret `yaml:"discord_webhook"`
+	// Matrix is the organisers' Matrix room (all three keys, or none).
+	Matrix MatrixNotify `yaml:"matrix"`
+}
+
+// MatrixNotify is a Matrix room the console posts notices to, as one
+// account of a homeserver.
+type MatrixNotify struct {
+	// Homeserver is the account's homeserver, https://matrix.example.org.
+	Homeserver string `yaml:"homeserver"`
+	// Room is the room's ID (!abc:example.org) or alias
+	// (#organisers:example.org).
+	Room string `yaml:"room"`
+	// AccessToken is the account's access token; it must come from the
+	// environment (${ORGANISERS_MATRIX_TOKEN}) and never prints.
+	AccessToken secret.Secret `yaml:"access_token"`
+}
+
+// Configured reports whether notices are to go to a Matrix room.
+func (m MatrixNotify) Configured() bool {
+	return m.Homeserver != "" || m.Room != "" || m.AccessToken.IsSet()
 }
 
 // Store chooses the database.
@@ -602,6 +623,30 @@ func (v *validator) fieldAt(line int) string {
 	return best
 }
 
+// checkMatrixNotify checks console.notify.matrix: all three keys or none,
+// an http(s) homeserver, a room ID or alias, and a token that comes from
+// the environment (a token written in the file ends up in backups and
+// version control).
+func (v *validator) checkMatrixNotify(m MatrixNotify) {
+	if !m.Configured() {
+		return
+	}
+	const key = "console.notify.matrix"
+	if u, err := url.Parse(m.Homeserver); err != nil || u.Host == "" || u.Scheme != "https" && u.Scheme != "http" {
+		v.add(v.line(key+".homeserver"), key+".homeserver", "must be the address of the posting account's homeserver, e.g. https://matrix.example.org")
+	}
+	if len(m.Room) < 4 || m.Room[0] != '!' && m.Room[0] != '#' || !strings.Contains(m.Room, ":") {
+		v.add(v.line(key+".room"), key+".room", "must be the room's ID (!abc123:example.org, in the room's settings, Advanced) or its alias (#organisers:example.org)")
+	}
+	line := v.line(key + ".access_token")
+	switch _, fromEnv := v.fromEnv[line]; {
+	case !m.AccessToken.IsSet():
+		v.add(line, key+".access_token", "is empty: set it to ${ORGANISERS_MATRIX_TOKEN} and put the posting account's access token in that variable (Element: Settings, Help & About, Access Token)")
+	case !fromEnv:
+		v.add(line, key+".access_token", "must come from the environment, not be written in the file: access_token: ${ORGANISERS_MATRIX_TOKEN}")
+	}
+}
+
 // Shortest tokens accepted: the admin token opens supporters' personal
 // data, the metrics token only counts.
 const (
@@ -641,6 +686,7 @@ func (v *validator) check(c *Config) {
 	if w := c.Console.Notify.DiscordWebhook.Reveal(); w != "" && !strings.HasPrefix(w, "https://") && !strings.HasPrefix(w, "http://") {
 		v.add(v.line("console.notify.discord_webhook"), "console.notify.discord_webhook", "must be a Discord webhook address starting with https:// (channel settings, Integrations, Webhooks, Copy Webhook URL)")
 	}
+	v.checkMatrixNotify(c.Console.Notify.Matrix)
 	// The admin token opens every supporter's personal data; failed
 	// attempts are throttled, but a short token is still guessable.
 	if t := c.HTTP.AdminToken; t.IsSet() && len(t.Reveal()) < minAdminToken {

@@ -116,3 +116,41 @@ func TestConsoleNotifyDiscordWebhook(t *testing.T) {
 		t.Errorf("a webhook without https://: %v", err)
 	}
 }
+
+// The organisers' Matrix room: all three keys or none, its token from the
+// environment only and never printed; each mistake names its line and fix.
+func TestConsoleNotifyMatrix(t *testing.T) {
+	t.Parallel()
+	const token = "syt_very_secret_token"
+	env := envOf(map[string]string{"ORGANISERS_MATRIX_TOKEN": token, "EMPTY": ""})
+	good := "console:\n  notify:\n    matrix:\n      homeserver: https://matrix.example.org\n      room: \"#organisers:example.org\"\n      access_token: ${ORGANISERS_MATRIX_TOKEN}\n"
+	cfg, err := Parse("c.yaml", []byte(good), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := cfg.Console.Notify.Matrix
+	if !m.Configured() || m.Homeserver != "https://matrix.example.org" || m.Room != "#organisers:example.org" || m.AccessToken.Reveal() != token ||
+		strings.Contains(fmt.Sprintf("%v %+v", cfg.Console, cfg.Console), "very_secret") {
+		t.Errorf("matrix %+v", m)
+	}
+	if cfg, err := Parse("c.yaml", []byte("console:\n  notify: {}\n"), env); err != nil || cfg.Console.Notify.Matrix.Configured() {
+		t.Errorf("no matrix section: %v %+v", err, cfg.Console.Notify.Matrix)
+	}
+	for _, tc := range []struct{ name, src, want string }{
+		{"homeserver without scheme", strings.Replace(good, "https://matrix.example.org", "matrix.example.org", 1),
+			"c.yaml:4: console.notify.matrix.homeserver: must be the address of the posting account's homeserver"},
+		{"room that is a name", strings.Replace(good, `"#organisers:example.org"`, "organisers", 1),
+			"c.yaml:5: console.notify.matrix.room: must be the room's ID (!abc123:example.org"},
+		{"token written in the file", strings.Replace(good, "${ORGANISERS_MATRIX_TOKEN}", token, 1),
+			"c.yaml:6: console.notify.matrix.access_token: must come from the environment, not be written in the file"},
+		{"empty token", strings.Replace(good, "${ORGANISERS_MATRIX_TOKEN}", "${EMPTY}", 1),
+			"c.yaml:6: console.notify.matrix.access_token: is empty: set it to ${ORGANISERS_MATRIX_TOKEN}"},
+		{"no token", strings.Replace(good, "      access_token: ${ORGANISERS_MATRIX_TOKEN}\n", "", 1),
+			"c.yaml:3: console.notify.matrix.access_token: is empty"},
+	} {
+		_, err := Parse("c.yaml", []byte(tc.src), env)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), token) {
+			t.Errorf("%s: %v\nwant %q, without the token", tc.name, err, tc.want)
+		}
+	}
+}

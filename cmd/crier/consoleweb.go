@@ -100,22 +100,23 @@ func (app *App) mountConsole(ctx context.Context, srv *web.Server, st *store.Sto
 		}
 	}
 	accountMail := app.accountMailer()
-	var notifyChat func(context.Context, string) error
-	if hook := cfg.Console.Notify.DiscordWebhook.Reveal(); hook != "" {
-		notifyChat = console.DiscordPoster{Webhook: hook, Client: app.HTTPClient}.Post
-	}
+	chats := noticeChats(cfg.Console.Notify, app.HTTPClient)
 	c, err := console.New(console.Options{
 		Users: users, Store: st, Publisher: b, Render: render,
 		Subscribers: subs, SendTest: sendTest, Reconfirm: reconfirm, Restore: restore, Feeds: feeds, RequireApproval: cfg.Console.RequireApproval,
 		Outbox: local, OutboxDir: cfg.DataPath("outbox"),
 		PublicURL: cfg.HTTP.PublicURL, DataDir: cfg.DataPath(), Location: cfg.Location(), Campaign: cfg.Campaign.Name,
 		Logger: app.Logger, ClientIP: clientIP, Lifetime: ctx, AccountMail: accountMail,
-		Notify: notices.Queue, NotifyChat: notifyChat, SendReport: sendReport,
+		Notify: notices.Queue, Chats: chats, SendReport: sendReport,
 	})
 	if err != nil {
 		return nil, err
 	}
 	notices.send = c.SendNotice
+	notices.ways = []string{"mail"}
+	for _, chat := range chats {
+		notices.ways = append(notices.ways, chat.Name)
+	}
 	c.Mount(srv)
 	app.console = c
 	return users, nil

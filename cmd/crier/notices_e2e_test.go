@@ -24,23 +24,7 @@ import (
 func TestConsoleNoticeThroughMailpit(t *testing.T) {
 	const editor, author = "ed.editor@camaca.example", "ann.author@camaca.example"
 	base, mp := startMailingConsole(t, editor, "editor", "editor's long passphrase", [3]string{author, "author", "author's long passphrase"})
-
-	jar, _ := cookiejar.New(nil)
-	browser := &http.Client{Jar: jar, Timeout: 20 * time.Second}
-	field := func(page, name string) string {
-		m := regexp.MustCompile(`name="` + name + `" value="([^"]+)"`).FindStringSubmatch(page)
-		if m == nil {
-			t.Fatalf("no %s on the page:\n%s", name, page)
-		}
-		return m[1]
-	}
-	postForm(t, browser, base+"/login", url.Values{"login_token": {field(get(t, browser, base+"/login"), "login_token")},
-		"email": {author}, "password": {"author's long passphrase"}})
-	csrf := field(get(t, browser, base+"/posts/new"), "csrf")
-	if body := postForm(t, browser, base+"/posts", url.Values{"csrf": {csrf}, "title": {"Vigil on Friday"},
-		"body": {"Join us at 6pm."}, "link": {"https://camaca.example/vigil"}, "action": {"submit"}}); !strings.Contains(body, "Vigil on Friday") {
-		t.Fatalf("submitting:\n%s", body)
-	}
+	submitPost(t, base, author, "author's long passphrase", "Vigil on Friday")
 	var got []mailpit.Summary
 	waitFor(t, "the notice in Mailpit", 30*time.Second, func() bool {
 		got, _ = mp.Messages(context.Background())
@@ -57,6 +41,28 @@ func TestConsoleNoticeThroughMailpit(t *testing.T) {
 	}
 	if !strings.Contains(msg.Text, base+"/posts/") || !strings.Contains(msg.Text, base+"/account/notifications") {
 		t.Errorf("the notice should link the post and the settings:\n%s", msg.Text)
+	}
+}
+
+// submitPost signs in to the console at base and submits a post for
+// review with the given title.
+func submitPost(t *testing.T, base, email, password, title string) {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, Timeout: 20 * time.Second}
+	field := func(page, name string) string {
+		m := regexp.MustCompile(`name="` + name + `" value="([^"]+)"`).FindStringSubmatch(page)
+		if m == nil {
+			t.Fatalf("no %s on the page:\n%s", name, page)
+		}
+		return m[1]
+	}
+	postForm(t, browser, base+"/login", url.Values{"login_token": {field(get(t, browser, base+"/login"), "login_token")},
+		"email": {email}, "password": {password}})
+	csrf := field(get(t, browser, base+"/posts/new"), "csrf")
+	if body := postForm(t, browser, base+"/posts", url.Values{"csrf": {csrf}, "title": {title},
+		"body": {"Join us at 6pm."}, "link": {"https://camaca.example/vigil"}, "action": {"submit"}}); !strings.Contains(body, title) {
+		t.Fatalf("submitting:\n%s", body)
 	}
 }
 

@@ -117,9 +117,10 @@ type Options struct {
 	// Notify queues a notice to organisers (in the daemon, a River job that
 	// calls SendNotice); nil means nobody is told.
 	Notify func(ctx context.Context, n Notice) error
-	// NotifyChat posts a notice to the organisers' chat
-	// (console.notify.discord_webhook); nil means there is none.
-	NotifyChat func(ctx context.Context, text string) error
+	// Chats are the organisers' chat rooms notices are also posted to
+	// (console.notify.discord_webhook, console.notify.matrix); each person
+	// chooses which of their notices go to each.
+	Chats []Chat
 }
 
 // Console is the organisers' web console.

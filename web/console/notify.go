@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -63,6 +64,36 @@ type Notice struct {
 	Channel string `json:"channel,omitempty"`
 	// Detail is the editor's comment, the schedule time or the error.
 	Detail string `json:"detail,omitempty"`
+	// Via is where this sending goes: "mail" or a chat's name; empty:
+	// everywhere (as notices queued before Via were).
+	Via string `json:"via,omitempty"`
+	// Sending names this sending of the notice, the same when it is tried
+	// again (in the daemon, its job's identity), so that a chat that tells
+	// retries apart (Matrix's transaction IDs) posts it once. Empty: a new
+	// one each time.
+	Sending string `json:"-"`
+}
+
+// Chat is an organisers' chat room that notices are posted to.
+type Chat struct {
+	// Name keys the settings kept and the form: "discord", "matrix".
+	Name string
+	// Label names the room on the settings page: "the organisers' Matrix room".
+	Label string
+	// Where says which room it is, for the owners' Setup page
+	// ("#organisers:example.org on https://matrix.example.org"); never a
+	// secret (a webhook's address is one).
+	Where string
+	// Post posts one notice; an error means it was not posted.
+	Post func(ctx context.Context, m ChatNotice) error
+}
+
+// ChatNotice is one notice as a chat posts it.
+type ChatNotice struct {
+	// ID is Notice.Sending: the same when the notice is tried again.
+	ID string
+	// Subject is the notice's subject line, URL its post's page.
+	Subject, URL string
 }
 
 // Kind names the notice's job in River's table.
@@ -80,31 +111,60 @@ func (c *Console) notify(ctx context.Context, n Notice) {
 }
 
 // SendNotice mails the notice to everyone it concerns who has not turned
-// it off, and posts it to the organisers' chat when there is one. An error
-// means something was not sent (the daemon's job tries again).
+// mail of it off, and posts it to each organisers' chat unless everyone it
+// concerns turned it off there (only the way n.Via names, when set). An
+// error means something was not sent (the daemon's job tries again); a
+// chat's error keeps its class (channels.Error).
 func (c *Console) SendNotice(ctx context.Context, n Notice) error {
 	subject, text, err := c.noticeText(ctx, n)
 	if err != nil {
 		return err
 	}
+	people, err := c.concerned(ctx, n)
+	if err != nil {
+		return err
+	}
 	var errs []error
-	if c.opts.AccountMail != nil {
-		to, err := c.noticeRecipients(ctx, n)
-		if err != nil {
-			return err
+	if c.opts.AccountMail != nil && (n.Via == "" || n.Via == "mail") {
+		for _, u := range people {
+			muted, err := c.opts.Users.MutedNotices(ctx, u.ID)
+			if err == nil && !muted[n.Event] {
+				if err = c.opts.AccountMail(ctx, u.Email, subject, text); err != nil {
+					err = fmt.Errorf("mailing a %s notice: %s", n.Event, redact.Addresses(err.Error()))
+				}
+			}
+			errs = append(errs, err) // nil ones are dropped by errors.Join
 		}
-		for _, addr := range to {
-			if err := c.opts.AccountMail(ctx, addr, subject, text); err != nil {
-				errs = append(errs, fmt.Errorf("mailing a %s notice: %s", n.Event, redact.Addresses(err.Error())))
+	}
+	if n.Sending == "" {
+		n.Sending = "notice-" + randomToken()
+	}
+	for _, chat := range c.opts.Chats {
+		if n.Via != "" && n.Via != chat.Name {
+			continue
+		}
+		wanted, err := c.chatWanted(ctx, n.Event, people, chat.Name)
+		if err == nil && wanted {
+			if err = chat.Post(ctx, ChatNotice{ID: n.Sending, Subject: subject, URL: c.postURL(n.PostID)}); err != nil {
+				err = fmt.Errorf("posting a %s notice to %s: %w", n.Event, chat.Label, err)
 			}
 		}
-	}
-	if c.opts.NotifyChat != nil {
-		if err := c.opts.NotifyChat(ctx, subject+"\n"+c.postURL(n.PostID)); err != nil {
-			errs = append(errs, fmt.Errorf("posting a %s notice to the organisers' chat: %w", n.Event, err))
-		}
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// chatWanted reports whether a notice goes to a chat: unless everyone it
+// concerns turned it off there. A notice that concerns nobody (the only
+// editor submitted a post) still goes: the room is the organisers'.
+func (c *Console) chatWanted(ctx context.Context, e NoticeEvent, people []User, chat string) (bool, error) {
+	for _, u := range people {
+		muted, err := c.opts.Users.MutedChatNotices(ctx, u.ID, chat)
+		if err != nil || !muted[e] {
+			return err == nil, err
+		}
+	}
+	return len(people) == 0, nil
 }
 
 func (c *Console) postURL(id string) string {
@@ -168,10 +228,9 @@ func (c *Console) sentSubject(ctx context.Context, id, title string) string {
 	return fmt.Sprintf("%q was sent everywhere", title)
 }
 
-// noticeRecipients are the addresses the notice goes to: editors and
-// owners, or the post's author; never the actor, never someone who turned
-// this event off.
-func (c *Console) noticeRecipients(ctx context.Context, n Notice) ([]string, error) {
+// concerned are the people a notice is for: editors and owners, or the
+// post's author; never the actor.
+func (c *Console) concerned(ctx context.Context, n Notice) ([]User, error) {
 	users, err := c.opts.Users.List(ctx)
 	if err != nil {
 		return nil, err
@@ -184,7 +243,7 @@ func (c *Console) noticeRecipients(ctx context.Context, n Notice) ([]string, err
 		}
 		authorID = m.AuthorID
 	}
-	var to []string
+	var people []User
 	for _, u := range users {
 		if addressKey(u.Email) == addressKey(n.Actor) {
 			continue
@@ -192,19 +251,13 @@ func (c *Console) noticeRecipients(ctx context.Context, n Notice) ([]string, err
 		if forEditors(n.Event) && !u.Role.Can(RoleEditor) || !forEditors(n.Event) && u.ID != authorID {
 			continue
 		}
-		muted, err := c.opts.Users.MutedNotices(ctx, u.ID)
-		if err != nil {
-			return nil, err
-		}
-		if !muted[n.Event] {
-			to = append(to, u.Email)
-		}
+		people = append(people, u)
 	}
-	return to, nil
+	return people, nil
 }
 
 // notifySchema keeps the notices each user turned off (every notice is on
-// until turned off).
+// until turned off): by mail, and (step 2) in each organisers' chat.
 var notifySchema = []string{migrate.Dialects(`
 CREATE TABLE console_notices_off (
 	user_id INTEGER NOT NULL REFERENCES console_users (id) ON DELETE CASCADE,
@@ -217,11 +270,47 @@ CREATE TABLE console_notices_off (
 	event   TEXT NOT NULL,
 	PRIMARY KEY (user_id, event)
 );
+`), migrate.Dialects(`
+CREATE TABLE console_chat_notices_off (
+	user_id INTEGER NOT NULL REFERENCES console_users (id) ON DELETE CASCADE,
+	chat    TEXT NOT NULL,
+	event   TEXT NOT NULL,
+	PRIMARY KEY (user_id, chat, event)
+);
+`, `
+CREATE TABLE console_chat_notices_off (
+	user_id BIGINT NOT NULL REFERENCES console_users (id) ON DELETE CASCADE,
+	chat    TEXT NOT NULL,
+	event   TEXT NOT NULL,
+	PRIMARY KEY (user_id, chat, event)
+);
 `)}
 
-// MutedNotices returns the events a user turned off.
+// MutedNotices returns the events a user turned off by mail.
 func (u *Users) MutedNotices(ctx context.Context, userID int64) (map[NoticeEvent]bool, error) {
-	rows, err := u.db.QueryContext(ctx, `SELECT event FROM console_notices_off WHERE user_id = $1`, userID)
+	return u.mutedEvents(ctx, `SELECT event FROM console_notices_off WHERE user_id = $1`, userID)
+}
+
+// MutedChatNotices returns the events a user turned off in one chat.
+func (u *Users) MutedChatNotices(ctx context.Context, userID int64, chat string) (map[NoticeEvent]bool, error) {
+	return u.mutedEvents(ctx, `SELECT event FROM console_chat_notices_off WHERE user_id = $1 AND chat = $2`, userID, chat)
+}
+
+// SetMutedNotices replaces the events a user turned off by mail.
+func (u *Users) SetMutedNotices(ctx context.Context, userID int64, muted []NoticeEvent) error {
+	return u.setMuted(ctx, muted, `DELETE FROM console_notices_off WHERE user_id = $1`,
+		`INSERT INTO console_notices_off (user_id, event) VALUES ($1, $2)`, userID)
+}
+
+// SetMutedChatNotices replaces the events a user turned off in one chat.
+func (u *Users) SetMutedChatNotices(ctx context.Context, userID int64, chat string, muted []NoticeEvent) error {
+	return u.setMuted(ctx, muted, `DELETE FROM console_chat_notices_off WHERE user_id = $1 AND chat = $2`,
+		`INSERT INTO console_chat_notices_off (user_id, chat, event) VALUES ($1, $2, $3)`, userID, chat)
+}
+
+// mutedEvents reads the events query selects.
+func (u *Users) mutedEvents(ctx context.Context, query string, args ...any) (map[NoticeEvent]bool, error) {
+	rows, err := u.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("reading notice settings: %w: %w", errDatabase, err)
 	}
@@ -237,18 +326,19 @@ func (u *Users) MutedNotices(ctx context.Context, userID int64) (map[NoticeEvent
 	return muted, rows.Err()
 }
 
-// SetMutedNotices replaces the events a user turned off.
-func (u *Users) SetMutedNotices(ctx context.Context, userID int64, muted []NoticeEvent) error {
+// setMuted replaces, in one transaction, the rows del deletes with one
+// insert per event: ins takes key's values, then the event.
+func (u *Users) setMuted(ctx context.Context, muted []NoticeEvent, del, ins string, key ...any) error {
 	tx, err := u.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("saving notice settings: %w: %w", errDatabase, err)
 	}
 	defer tx.Rollback()
-	if _, err = tx.ExecContext(ctx, `DELETE FROM console_notices_off WHERE user_id = $1`, userID); err != nil {
+	if _, err = tx.ExecContext(ctx, del, key...); err != nil {
 		return fmt.Errorf("saving notice settings: %w: %w", errDatabase, err)
 	}
 	for _, e := range muted {
-		if _, err = tx.ExecContext(ctx, `INSERT INTO console_notices_off (user_id, event) VALUES ($1, $2)`, userID, string(e)); err != nil {
+		if _, err = tx.ExecContext(ctx, ins, append(slices.Clone(key), string(e))...); err != nil {
 			return fmt.Errorf("saving notice settings: %w: %w", errDatabase, err)
 		}
 	}
@@ -267,48 +357,90 @@ func (c *Console) notificationsPage(w http.ResponseWriter, r *http.Request, s Se
 }
 
 func (c *Console) showNotifications(w http.ResponseWriter, r *http.Request, s Session, status int, notice string) {
-	muted, err := c.opts.Users.MutedNotices(r.Context(), s.User.ID)
-	if err != nil {
-		c.serverError(w, r, "reading your notice settings", err)
-		return
+	type box struct {
+		Field, Label string
+		On           bool
 	}
-	type row struct {
-		Event NoticeEvent
-		Label string
-		On    bool
+	type group struct {
+		Legend string
+		Boxes  []box
 	}
-	var rows []row
-	for _, e := range noticeEvents {
-		if e.ForEditors && !s.User.Role.Can(RoleEditor) {
-			continue
+	var groups []group
+	for _, way := range c.noticeWays() {
+		muted, err := c.mutedWay(r.Context(), s.User.ID, way)
+		if err != nil {
+			c.serverError(w, r, "reading your notice settings", err)
+			return
 		}
-		rows = append(rows, row{e.Event, e.Label, !muted[e.Event]})
+		g := group{Legend: way.Legend}
+		for _, e := range noticeEvents {
+			if !e.ForEditors || s.User.Role.Can(RoleEditor) {
+				g.Boxes = append(g.Boxes, box{way.field(e.Event), e.Label, !muted[e.Event]})
+			}
+		}
+		groups = append(groups, g)
 	}
 	w.WriteHeader(status)
-	c.render(w, r, s, "notifications", map[string]any{"Events": rows, "CanMail": c.opts.AccountMail != nil, "Notice": notice})
+	c.render(w, r, s, "notifications", map[string]any{"Groups": groups, "Chats": len(c.opts.Chats) > 0, "CanMail": c.opts.AccountMail != nil, "Notice": notice})
 }
 
-// saveNotifications turns off every event offered whose box was not
-// ticked; the editors' events stay as they were for an author (who may be
-// made an editor later).
+// saveNotifications turns off, by mail and in each chat, every event
+// offered whose box was not ticked; the editors' events stay as they were
+// for an author (who may be made an editor later), and so do the choices
+// for a chat no longer configured.
 func (c *Console) saveNotifications(w http.ResponseWriter, r *http.Request, s Session) {
-	before, err := c.opts.Users.MutedNotices(r.Context(), s.User.ID)
-	if err != nil {
-		c.serverError(w, r, "reading your notice settings", err)
-		return
-	}
-	var muted []NoticeEvent
-	for _, e := range noticeEvents {
-		offered := !e.ForEditors || s.User.Role.Can(RoleEditor)
-		if offered && r.PostFormValue(string(e.Event)) != "on" || !offered && before[e.Event] {
-			muted = append(muted, e.Event)
+	for _, way := range c.noticeWays() {
+		before, err := c.mutedWay(r.Context(), s.User.ID, way)
+		if err != nil {
+			c.serverError(w, r, "reading your notice settings", err)
+			return
+		}
+		var muted []NoticeEvent
+		for _, e := range noticeEvents {
+			offered := !e.ForEditors || s.User.Role.Can(RoleEditor)
+			if offered && r.PostFormValue(way.field(e.Event)) != "on" || !offered && before[e.Event] {
+				muted = append(muted, e.Event)
+			}
+		}
+		if way.Chat == "" {
+			err = c.opts.Users.SetMutedNotices(r.Context(), s.User.ID, muted)
+		} else {
+			err = c.opts.Users.SetMutedChatNotices(r.Context(), s.User.ID, way.Chat, muted)
+		}
+		if err != nil {
+			c.serverError(w, r, "saving your notice settings", err)
+			return
 		}
 	}
-	if err := c.opts.Users.SetMutedNotices(r.Context(), s.User.ID, muted); err != nil {
-		c.serverError(w, r, "saving your notice settings", err)
-		return
-	}
 	c.showNotifications(w, r, s, http.StatusOK, "Saved.")
+}
+
+// noticeWay is one way notices go: by mail (Chat empty) or to one chat.
+type noticeWay struct{ Chat, Legend string }
+
+// noticeWays are mail and each configured chat, as the settings list them.
+func (c *Console) noticeWays() []noticeWay {
+	ways := []noticeWay{{Legend: "Mail me when"}}
+	for _, ch := range c.opts.Chats {
+		ways = append(ways, noticeWay{Chat: ch.Name, Legend: "Post to " + ch.Label + " when"})
+	}
+	return ways
+}
+
+// field is the form field of an event's box: the event for mail,
+// "chat:event" for a chat.
+func (w noticeWay) field(e NoticeEvent) string {
+	if w.Chat == "" {
+		return string(e)
+	}
+	return w.Chat + ":" + string(e)
+}
+
+func (c *Console) mutedWay(ctx context.Context, userID int64, w noticeWay) (map[NoticeEvent]bool, error) {
+	if w.Chat == "" {
+		return c.opts.Users.MutedNotices(ctx, userID)
+	}
+	return c.opts.Users.MutedChatNotices(ctx, userID, w.Chat)
 }
 
 // DiscordPoster posts notices to a Discord channel through its webhook
@@ -318,9 +450,10 @@ type DiscordPoster struct {
 	Client  *http.Client
 }
 
-// Post sends one message; a non-2xx answer is an error.
-func (d DiscordPoster) Post(ctx context.Context, text string) error {
-	body, _ := json.Marshal(map[string]any{"content": text, "allowed_mentions": map[string]any{"parse": []string{}}})
+// Post sends one notice: its subject and the post's address. A non-2xx
+// answer is an error.
+func (d DiscordPoster) Post(ctx context.Context, m ChatNotice) error {
+	body, _ := json.Marshal(map[string]any{"content": m.Subject + "\n" + m.URL, "allowed_mentions": map[string]any{"parse": []string{}}})
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.Webhook, bytes.NewReader(body))

@@ -176,7 +176,7 @@ func TestNoticesPostToTheOrganisersDiscord(t *testing.T) {
 	}))
 	defer hook.Close()
 	secret := hook.URL + "/api/webhooks/1/secret-token"
-	b.c.opts.NotifyChat = DiscordPoster{Webhook: secret, Client: hook.Client()}.Post
+	b.c.opts.Chats = []Chat{{Name: "discord", Label: "the organisers' Discord channel", Post: DiscordPoster{Webhook: secret, Client: hook.Client()}.Post}}
 	p := post.Post{ID: "md:vigil", Title: "Vigil", Source: post.Source{Kind: "markdown", Name: "posts"}}
 	if err := b.st.SavePost(context.Background(), p, store.PostPublished, time.Now()); err != nil {
 		t.Fatal(err)
@@ -230,10 +230,10 @@ func TestSentNoticeSaysWhatWasOnlySavedLocally(t *testing.T) {
 	b := setup(t)
 	ctx := context.Background()
 	var subjects []string
-	b.c.opts.NotifyChat = func(_ context.Context, text string) error {
-		subjects = append(subjects, strings.SplitN(text, "\n", 2)[0])
+	b.c.opts.Chats = []Chat{{Name: "chat", Post: func(_ context.Context, m ChatNotice) error {
+		subjects = append(subjects, m.Subject)
 		return nil
-	}
+	}}}
 	now := time.Now()
 	for id, outbox := range map[string][]bool{"md:all": {false, false}, "md:some": {false, true}, "md:none": {true, true}} {
 		if err := b.st.SavePost(ctx, post.Post{ID: id, Title: id, Source: post.Source{Kind: "markdown", Name: "posts"}}, store.PostPublished, now); err != nil {
@@ -255,5 +255,113 @@ func TestSentNoticeSaysWhatWasOnlySavedLocally(t *testing.T) {
 		`[CAMACA] "md:none" was saved locally, not sent (no channel can send)`}
 	if !slices.Equal(subjects, want) {
 		t.Errorf("subjects\n%q\nwant\n%q", subjects, want)
+	}
+}
+
+// Each person chooses which of their notices go to each organisers' chat,
+// apart from mail: a notice is posted unless everyone it is for turned it
+// off there; the chat gets the notice's sending ID, the same on a retry.
+func TestNoticesGoToTheChatsPeopleChose(t *testing.T) {
+	t.Parallel()
+	postgres.EachDriver(t, func(t *testing.T, driver string) { testNoticesGoToTheChatsPeopleChose(t, driver) })
+}
+
+func testNoticesGoToTheChatsPeopleChose(t *testing.T, driver string) {
+	b := setupOn(t, driver)
+	var n notices
+	n.watch(b)
+	var mu sync.Mutex
+	var posted []ChatNotice
+	b.c.opts.Chats = []Chat{{Name: "matrix", Label: "the organisers' Matrix room", Post: func(_ context.Context, m ChatNotice) error {
+		mu.Lock()
+		defer mu.Unlock()
+		posted = append(posted, m)
+		return nil
+	}}}
+	// sendTo sends x and returns who got mail and whether the room got it.
+	sendTo := func(x Notice) ([]string, *ChatNotice) {
+		t.Helper()
+		mu.Lock()
+		posted = nil
+		mu.Unlock()
+		mailed := n.send(t, b, x)
+		mu.Lock()
+		defer mu.Unlock()
+		if len(posted) > 1 {
+			t.Fatalf("posted %d times: %+v", len(posted), posted)
+		}
+		if len(posted) == 1 {
+			return mailed, &posted[0]
+		}
+		return mailed, nil
+	}
+	author := b.browser(t).signedIn("author@example.org")
+	editor := b.browser(t).signedIn("editor@example.org")
+	owner := b.browser(t).signedIn("owner@example.org")
+	id := author.newPost(url.Values{"title": {"Vigil"}, "body": {"Join us at 6pm."}, "link": {"https://camaca.example/v"}, "action": {"submit"}})
+
+	page := author.get("/account/notifications").body
+	for _, want := range []string{"<legend>Mail me when</legend>", "<legend>Post to the organisers&#39; Matrix room when</legend>",
+		`name="approved" value="on" checked`, `id="notice-matrix:approved" name="matrix:approved" value="on" checked`} {
+		if !strings.Contains(page, want) {
+			t.Fatalf("the settings page lacks %s:\n%s", want, page)
+		}
+	}
+	if strings.Contains(page, `name="matrix:submitted"`) {
+		t.Error("an author is offered the editors' events in the room")
+	}
+	approved := Notice{Event: NoticeApproved, PostID: id, Actor: "editor@example.org", Sending: "job-7"}
+	if mailed, m := sendTo(approved); len(mailed) != 1 || m == nil || m.ID != "job-7" || !strings.Contains(m.Subject, `"Vigil" was approved`) || !strings.HasSuffix(m.URL, "/posts/"+id) {
+		t.Fatalf("approved: mailed %v, posted %+v; want both, with the sending's ID", mailed, m)
+	}
+	// The author keeps the mail of approvals and turns the room's off.
+	form := url.Values{"csrf": {author.csrf()}, "approved": {"on"}, "scheduled": {"on"}, "sent": {"on"}, "sent_back": {"on"},
+		"matrix:scheduled": {"on"}, "matrix:sent": {"on"}, "matrix:sent_back": {"on"}}
+	if p := author.post("/account/notifications", form); p.status != http.StatusOK || !strings.Contains(p.body, `name="approved" value="on" checked`) ||
+		strings.Contains(p.body, `name="matrix:approved" value="on" checked`) {
+		t.Fatalf("saving: %d %s", p.status, p.body)
+	}
+	if mailed, m := sendTo(approved); len(mailed) != 1 || m != nil {
+		t.Errorf("approved, the room's turned off: mailed %v, posted %+v; want mail only", mailed, m)
+	}
+	if _, m := sendTo(Notice{Event: NoticeSent, PostID: id}); m == nil || !strings.HasPrefix(m.ID, "notice-") {
+		t.Errorf("sent without a sending ID: posted %+v; want a new ID", m)
+	}
+	// A failure is posted while one editor or owner still wants it there.
+	failed := Notice{Event: NoticeFailed, PostID: id, Channel: "mastodon", Detail: "permanent: 401"}
+	off := func(br *browser) {
+		t.Helper()
+		if p := br.post("/account/notifications", url.Values{"csrf": {br.csrf()}, "failed": {"on"}}); p.status != http.StatusOK {
+			t.Fatalf("saving: %d", p.status)
+		}
+	}
+	off(editor)
+	if mailed, m := sendTo(failed); len(mailed) != 2 || m == nil {
+		t.Errorf("failed, the editor turned the room's off: mailed %v, posted %+v; want both mailed and posted for the owner", mailed, m)
+	}
+	off(owner)
+	if mailed, m := sendTo(failed); len(mailed) != 2 || m != nil {
+		t.Errorf("failed, everyone turned the room's off: mailed %v, posted %+v; want mail only", mailed, m)
+	}
+}
+
+// The owners' Setup page says whether notices go to a Matrix room, which
+// one, and how to set one up.
+func TestSetupSaysHowMatrixNoticesAreSet(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	owner := b.browser(t).signedIn("owner@example.org")
+	page := owner.get("/setup").body
+	for _, want := range []string{"Matrix notices", "Not set up: notices are not posted there.", "invite it to the room",
+		"config.yaml, console.notify.matrix: homeserver, room (its ID or alias) and access_token: ${ORGANISERS_MATRIX_TOKEN}"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("without Matrix, the Setup page lacks %q", want)
+		}
+	}
+	b.c.opts.Chats = []Chat{{Name: "matrix", Label: "the organisers' Matrix room", Where: "#organisers:example.org on https://matrix.example.org"}}
+	page = owner.get("/setup").body
+	if !strings.Contains(page, "Notices are posted to the organisers&#39; Matrix room, #organisers:example.org on https://matrix.example.org, as each person chooses on Notifications.") ||
+		strings.Contains(page, "invite it to the room") {
+		t.Errorf("with Matrix, the Setup page says:\n%s", page)
 	}
 }

@@ -45,10 +45,44 @@ func (c *Console) setupItems() []setupItem {
 			Where: "config.yaml, channels." + n + " (its secrets in the environment)",
 		})
 	}
+	items = append(items, c.chatItems()...)
 	items = append(items, setupItem{Title: "Long posts", Done: true,
 		What:  "A post longer than a channel's limit is shortened on Mastodon and Bluesky, with a link to read the rest.",
 		Fix:   "To send a thread instead, turn threads on for that channel.",
 		Where: "config.yaml, channels.<name>.thread: true (e.g. channels.bluesky.thread)"})
+	return items
+}
+
+// setupChats are the organisers' chats Crier can post notices to, and how
+// each is set up.
+var setupChats = []struct{ Name, Title, Fix, Where string }{
+	{"discord", "Discord notices",
+		"To post notices to an organisers' Discord channel, make a webhook for it (channel settings, Integrations, Webhooks) and put its address in the environment.",
+		"config.yaml, console.notify.discord_webhook: ${ORGANISERS_DISCORD_WEBHOOK}"},
+	{"matrix", "Matrix notices",
+		"To post notices to an organisers' Matrix room, make a Matrix account for Crier, invite it to the room (a public room it joins by itself), and put the account's access token in the environment.",
+		"config.yaml, console.notify.matrix: homeserver, room (its ID or alias) and access_token: ${ORGANISERS_MATRIX_TOKEN}"},
+}
+
+// chatItems say whether notices go to each organisers' chat, and how to
+// set one up; a chat is optional, so either way nothing is to change.
+func (c *Console) chatItems() []setupItem {
+	var items []setupItem
+	for _, sc := range setupChats {
+		it := setupItem{Title: sc.Title, Done: true, Fix: sc.Fix, Where: sc.Where,
+			What: "Not set up: notices are not posted there."}
+		for _, ch := range c.opts.Chats {
+			if ch.Name == sc.Name {
+				it.What = "Notices are posted to " + ch.Label
+				if ch.Where != "" {
+					it.What += ", " + ch.Where
+				}
+				it.What += ", as each person chooses on Notifications."
+				it.Fix = ""
+			}
+		}
+		items = append(items, it)
+	}
 	return items
 }
 
