@@ -214,17 +214,11 @@ func refuseNonEmpty(ctx context.Context, db *sql.DB) error {
 
 // sameVersions checks both databases have every component at one version.
 func sameVersions(ctx context.Context, a, b *sql.DB) error {
-	rows, err := a.QueryContext(ctx, `SELECT component, version FROM schema_versions`)
+	vs, err := migrate.Versions(ctx, a)
 	if err != nil {
 		return fmt.Errorf("reading the source's schema versions: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var c string
-		var v int
-		if err := rows.Scan(&c, &v); err != nil {
-			return err
-		}
+	for c, v := range vs {
 		w, err := migrate.Version(ctx, b, c)
 		if err != nil {
 			return err
@@ -233,5 +227,5 @@ func sameVersions(ctx context.Context, a, b *sql.DB) error {
 			return fmt.Errorf("the source's %s tables are at version %d, the target's at %d: this crier does not know the source's component (copy with the version of crier that wrote it)", c, v, w)
 		}
 	}
-	return rows.Err()
+	return nil
 }
