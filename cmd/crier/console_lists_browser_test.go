@@ -120,6 +120,10 @@ func TestConsoleListsInTheBrowser(t *testing.T) {
 	b.press("Move")
 	// It lands on the calendar around the new day, keeping 09:00.
 	b.waitText(`td[data-date="`+next+`"]`, "09:00 Vigil on Friday")
+	// And says so, as the other actions do, in a status region.
+	b.waitText(`p.notice[role=status]`, "Moved “Vigil on Friday” to "+day.AddDate(0, 0, 1).Format("Mon 2 Jan 2006")+" 09:00")
+	b.axe("calendar-moved")
+	shoot("calendar-moved")
 
 	// Finds a supporter by part of their name.
 	b.open("/supporters")

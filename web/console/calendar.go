@@ -96,7 +96,7 @@ func (c *Console) calendar(w http.ResponseWriter, r *http.Request, s Session) {
 	}
 	c.render(w, r, s, "calendar", map[string]any{"Weeks": weeks, "View": view, "Title": title, "Digest": digest,
 		"Prev": prev.Format("2006-01-02"), "Next": next.Format("2006-01-02"), "Zone": loc.String(),
-		"Today": now.Format("2006-01-02"), "Weekdays": []string{"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"}})
+		"Today": now.Format("2006-01-02"), "Notice": c.movedNotice(r), "Weekdays": []string{"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"}})
 }
 
 // calendarEntries reads the scheduled and published posts of every source

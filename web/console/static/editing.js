@@ -97,7 +97,8 @@
       dragged.classList.add('moving');
       fetch(dragged.getAttribute('data-move'), { method: 'POST', body: data, credentials: 'same-origin' })
         .then(function (r) {
-          if (r.ok) { location.reload(); return null; }
+          // The calendar the move redirected to says where the post went.
+          if (r.ok) { location.assign(r.url); return null; }
           return r.text().then(function (html) {
             var doc = new DOMParser().parseFromString(html, 'text/html');
             var why = doc.querySelector('.notice, .problem, main p');
