@@ -107,7 +107,19 @@ func TestConsoleListsInTheBrowser(t *testing.T) {
 	b.press("Approve")
 	b.waitText("dl.facts", "Approved")
 	day := time.Now().AddDate(0, 0, 2)
-	b.setValue("Schedule for", day.Format("2006-01-02")+"T09:00")
+	// The schedule field follows the campaign's locale (en, Europe/London:
+	// dd/mm/yyyy hh:mm), not the browser's, and says in words what it
+	// reads as the editor types (issue 20).
+	if ph := b.attr("#schedule_for", "placeholder"); ph != "dd/mm/yyyy hh:mm" {
+		t.Fatalf("the schedule field's placeholder is %q", ph)
+	}
+	london, _ := time.LoadLocation("Europe/London")
+	b.fill("Schedule for", "31/31/2031 09:00")
+	b.waitText("#when-echo.when-bad", "is not a day and time that exists: write it dd/mm/yyyy hh:mm")
+	b.fill("Schedule for", day.Format("2/1/2006")+" 9:00")
+	b.waitText("#when-echo", time.Date(day.Year(), day.Month(), day.Day(), 9, 0, 0, 0, london).Format("Monday 2 January 2006, 09:00 MST"))
+	b.axe("schedule-echo")
+	shoot("schedule-echo")
 	b.press("Schedule")
 	b.waitText(".state", "Scheduled")
 	b.open("/calendar?view=week&date=" + day.Format("2006-01-02"))

@@ -24,7 +24,7 @@ func (c *Console) dayForm(day string) string {
 	if err != nil {
 		return ""
 	}
-	return t.Add(9 * time.Hour).Format(datetimeLocal)
+	return c.formatWhen(t.Add(9 * time.Hour))
 }
 
 // movePost moves a scheduled post to another day at the same time of day
@@ -76,7 +76,7 @@ func (c *Console) sameTimeOn(at time.Time, day string) (time.Time, error) {
 	if _, err := time.Parse("2006-01-02", day); err != nil {
 		return time.Time{}, errDay(day)
 	}
-	return c.parseWhen(day + "T" + at.In(c.opts.Location).Format("15:04:05"))
+	return c.parseWhen(day + "T" + at.In(c.opts.Location).Format("15:04"))
 }
 
 type errDay string

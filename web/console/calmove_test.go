@@ -104,7 +104,7 @@ func TestCalendarDayOpensWriteForm(t *testing.T) {
 		t.Error("the calendar offers to write a post for a day in the past")
 	}
 	write := editor.get("/posts/new?date=2031-05-08")
-	if !strings.Contains(write.body, `name="schedule_for" type="datetime-local" step="60" value="2031-05-08T09:00"`) {
+	if !strings.Contains(write.body, `placeholder="dd/mm/yyyy hh:mm" value="08/05/2031 09:00"`) {
 		t.Fatalf("the write form does not have the day:\n%s", write.body)
 	}
 	if w := editor.get("/posts/new?date=nonsense"); w.status != http.StatusOK || strings.Contains(w.body, `value="nonsense`) {

@@ -357,15 +357,15 @@ func (c *Console) rescheduleAt(sp store.StoredPost, m Meta) string {
 	if m.Workflow != WorkflowCancelled || sp.State != store.PostDraft || !sp.Post.PublishAt.After(c.opts.Now()) {
 		return ""
 	}
-	return sp.Post.PublishAt.In(c.opts.Location).Format(datetimeLocal)
+	return c.formatWhen(sp.Post.PublishAt)
 }
 
 func (c *Console) defaultScheduleFor(p post.Post) string {
 	// An unscheduled post keeps its time: it is offered again.
 	if p.PublishAt.After(c.opts.Now()) {
-		return p.PublishAt.In(c.opts.Location).Format(datetimeLocal)
+		return c.formatWhen(p.PublishAt)
 	}
-	return c.opts.Now().In(c.opts.Location).Add(time.Hour).Truncate(time.Hour).Format(datetimeLocal)
+	return c.formatWhen(c.opts.Now().In(c.opts.Location).Add(time.Hour).Truncate(time.Hour))
 }
 
 func (c *Console) parts(ctx context.Context, postID, channel string) []partView {
