@@ -67,6 +67,17 @@ func TestConsoleListsInTheBrowser(t *testing.T) {
 	}
 	b.axe("posts-search")
 	shoot("posts-search")
+	// On a phone the rows are cards, each value under its label.
+	labelShown := `(() => { const l = document.querySelector('table.posts tbody .cell-label');
+		return getComputedStyle(l).display + ' ' + (l.getBoundingClientRect().width > 0) + ' ' + l.textContent; })()`
+	b.emulate(390, false)
+	if got := b.eval(labelShown); got != "block true Title" {
+		t.Errorf("at 390 px the posts card's label: %q", got)
+	}
+	b.emulate(1280, false)
+	if got := b.eval(labelShown); !strings.HasPrefix(got, "none false") {
+		t.Errorf("at 1280 px the column header is the label, yet: %q", got)
+	}
 
 	// Sends it back with a comment, and adds another.
 	b.press("Vigil on Friday")
