@@ -38,50 +38,52 @@ func BenchmarkSupporterSearch(b *testing.B) {
 				return queryIDs(ctx, s.db, `SELECT id FROM subscribers WHERE email LIKE $1 `+sqldb.LikeEscape+
 					` OR name `+like+` $1 `+sqldb.LikeEscape+` ORDER BY email LIMIT $2`, sqldb.Contains(q), limit)
 			}
-			if driver == "postgres" {
-				// What the planner chose for the indexed search's first step.
-				rows, err := s.db.Query(`EXPLAIN ANALYZE SELECT id FROM subscribers WHERE email LIKE $1 `+sqldb.LikeEscape+
-					` OR name ILIKE $1 `+sqldb.LikeEscape+` LIMIT 1001`, sqldb.Contains("supporter"+strconv.Itoa(n/2+345)+"@"))
-				if err != nil {
-					b.Fatal(err)
-				}
-				for rows.Next() {
-					var l string
-					rows.Scan(&l)
-					b.Log(l)
-				}
-				rows.Close()
-			}
-			for _, q := range []struct{ name, q string }{
+			queries := []struct{ name, q string }{
 				{"address", "supporter" + strconv.Itoa(n/2+345) + "@"}, // one supporter
 				{"name", "porter " + strconv.Itoa(n/2+345)},            // a few (the number, then digits after it)
+				{"digits", strconv.Itoa(n/2 + 345)},                    // a few, by fragments rarer than "supporter"
 				{"common", "example.org"},                              // everyone
-			} {
-				for _, way := range []string{"scan", "indexed"} {
-					b.Run(q.name+"/"+way, func(b *testing.B) {
-						ctx := context.Background()
-						var times []time.Duration
-						for b.Loop() {
-							t0 := time.Now()
-							var err error
-							if way == "scan" {
-								_, err = scan(ctx, q.q, 50)
-							} else {
-								_, err = s.searchIDs(ctx, q.q, 50)
-							}
-							if err != nil {
-								b.Fatal(err)
-							}
-							times = append(times, time.Since(t0))
-						}
-						sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
-						b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "p50-ms")
-						b.ReportMetric(float64(times[len(times)*95/100].Microseconds())/1000, "p95-ms")
-					})
+			}
+			ctx := context.Background()
+			// Before: PostgreSQL's planner would use the trigram index for
+			// the old query too, so it goes while the scan is measured.
+			if driver == "postgres" {
+				if _, err := s.db.ExecContext(ctx, `DROP INDEX subscribers_search`); err != nil {
+					b.Fatal(err)
 				}
+			}
+			for _, q := range queries {
+				timeSearch(b, q.name+"/scan", func() error { _, err := scan(ctx, q.q, 50); return err })
+			}
+			if driver == "postgres" {
+				start := time.Now()
+				if err := trigramIndex(ctx, s.db); err != nil {
+					b.Fatal(err)
+				}
+				b.Logf("postgres: the trigram index made in %s", time.Since(start).Round(time.Second))
+			}
+			for _, q := range queries {
+				timeSearch(b, q.name+"/indexed", func() error { _, err := s.searchIDs(ctx, q.q, 50); return err })
 			}
 		})
 	}
+}
+
+// timeSearch runs search as sub-benchmark name, reporting its p50 and p95.
+func timeSearch(b *testing.B, name string, search func() error) {
+	b.Run(name, func(b *testing.B) {
+		var times []time.Duration
+		for b.Loop() {
+			t0 := time.Now()
+			if err := search(); err != nil {
+				b.Fatal(err)
+			}
+			times = append(times, time.Since(t0))
+		}
+		sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+		b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "p50-ms")
+		b.ReportMetric(float64(times[len(times)*95/100].Microseconds())/1000, "p95-ms")
+	})
 }
 
 // fillSupporters adds n supporters in one statement (the triggers and the

@@ -189,7 +189,7 @@ func (c *Console) Mount(m Mounter) {
 func (c *Console) Handler() http.Handler { return c.mux }
 
 var routePatterns = []string{"/{$}", "/login", "/logout", "/logout-everywhere", "/posts", "/posts/", "/preview", "/preview/",
-	"/calendar", "/supporters", "/supporters/", "/feeds", "/users", "/users/", "/media/", "/static/"}
+	"/calendar", "/supporters", "/supporters/", "/feeds", "/users", "/users/", "/media/", "/static/", "/when"}
 
 func (c *Console) routes() {
 	mux := http.NewServeMux()
