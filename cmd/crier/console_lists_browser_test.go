@@ -124,11 +124,10 @@ func TestConsoleListsInTheBrowser(t *testing.T) {
 	if ph := b.attr("#schedule_for", "placeholder"); ph != "dd/mm/yyyy hh:mm" {
 		t.Fatalf("the schedule field's placeholder is %q", ph)
 	}
-	london, _ := time.LoadLocation("Europe/London")
 	b.fill("Schedule for", "31/31/2031 09:00")
 	b.waitText("#when-echo.when-bad", "is not a day and time that exists: write it dd/mm/yyyy hh:mm")
 	b.fill("Schedule for", day.Format("2/1/2006")+" 9:00")
-	b.waitText("#when-echo", time.Date(day.Year(), day.Month(), day.Day(), 9, 0, 0, 0, london).Format("Monday 2 January 2006, 09:00 MST"))
+	b.waitText("#when-echo", day.Format("Monday 2 January 2006")+", 09:00 ")
 	b.axe("schedule-echo")
 	shoot("schedule-echo")
 	b.press("Schedule")
