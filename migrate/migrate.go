@@ -74,19 +74,23 @@ func Version(ctx context.Context, db *sql.DB, component string) (int, error) {
 	return version, err
 }
 
-// Versions is the schema version of every component the database has.
+// Versions is the schema version of every component in the database
+// (empty when schema_versions does not exist yet).
 func Versions(ctx context.Context, db *sql.DB) (map[string]int, error) {
+	out := map[string]int{}
+	if ok, err := sqldb.DialectOf(db).TableExists(ctx, db, "schema_versions"); err != nil || !ok {
+		return out, err
+	}
 	rows, err := db.QueryContext(ctx, `SELECT component, version FROM schema_versions`)
 	if err != nil {
-		return nil, fmt.Errorf("reading schema versions: %w", err)
+		return nil, fmt.Errorf("reading the schema versions: %w", err)
 	}
 	defer rows.Close()
-	out := map[string]int{}
 	for rows.Next() {
 		var c string
 		var v int
 		if err := rows.Scan(&c, &v); err != nil {
-			return nil, fmt.Errorf("reading schema versions: %w", err)
+			return nil, fmt.Errorf("reading the schema versions: %w", err)
 		}
 		out[c] = v
 	}

@@ -11,9 +11,10 @@ import (
 
 // Tables lists the tables of db, without SQLite's own and River's (its jobs
 // are not moved: the bot queues a job again for every unfinished delivery
-// when it starts).
+// when it starts), nor SQLite's virtual tables and the tables under them
+// (the supporters' search index, which its triggers rebuild as rows come in).
 func Tables(ctx context.Context, db *sql.DB) ([]string, error) {
-	q := `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`
+	q := `SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'table' AND name NOT LIKE 'sqlite_%'`
 	if DialectOf(db) == Postgres {
 		q = `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`
 	}

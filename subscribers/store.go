@@ -143,7 +143,29 @@ ALTER TABLE subscribers ADD COLUMN language TEXT NOT NULL DEFAULT '';
 -- index can seek; this one holds both, so the scan reads it in address
 -- order instead of every whole row (a sixth of the work on a million).
 CREATE INDEX subscribers_email_name ON subscribers (email, name);
-`}
+`, migrate.Dialects(`
+-- Search (search.go) by any part of the address or name: a trigram index
+-- finds the few supporters holding a fragment without reading the million.
+-- It keeps no copy of the text (the content is the subscribers table);
+-- triggers keep it in step, and an erasure purges it (Erase).
+CREATE VIRTUAL TABLE subscribers_search USING fts5(email, name, content='subscribers', content_rowid='id', tokenize='trigram');
+INSERT INTO subscribers_search (subscribers_search) VALUES ('rebuild');
+CREATE TRIGGER subscribers_search_insert AFTER INSERT ON subscribers BEGIN
+	INSERT INTO subscribers_search (rowid, email, name) VALUES (new.id, new.email, new.name);
+END;
+CREATE TRIGGER subscribers_search_delete AFTER DELETE ON subscribers BEGIN
+	INSERT INTO subscribers_search (subscribers_search, rowid, email, name) VALUES ('delete', old.id, old.email, old.name);
+END;
+CREATE TRIGGER subscribers_search_update AFTER UPDATE OF email, name ON subscribers BEGIN
+	INSERT INTO subscribers_search (subscribers_search, rowid, email, name) VALUES ('delete', old.id, old.email, old.name);
+	INSERT INTO subscribers_search (rowid, email, name) VALUES (new.id, new.email, new.name);
+END;
+`, `
+-- PostgreSQL: the pg_trgm index is made at every start when the extension
+-- can be had (trigramIndex), not here: a missing extension must not stop
+-- Crier.
+SELECT 1;
+`)}
 
 // The pending_* columns hold a subscribe request from the form for an
 // address already on the list (or erased) until its owner confirms it: a form
@@ -159,6 +181,9 @@ func Prepare(ctx context.Context, db *sql.DB) error {
 // Open creates or migrates the subscribers' tables in db.
 func Open(ctx context.Context, db *sql.DB) (*Store, error) {
 	if err := migrate.Up(ctx, db, "subscribers", schema); err != nil {
+		return nil, err
+	}
+	if err := trigramIndex(ctx, db); err != nil {
 		return nil, err
 	}
 	// The suppression hash's salt is made once per installation, so the
@@ -700,6 +725,15 @@ func (s *Store) Erase(ctx context.Context, email string) (int64, error) {
 	id, err := s.eraseTx(ctx, conn, norm, hash)
 	if err != nil {
 		return 0, err
+	}
+	// The trigram index drops a deleted row's fragments only when its
+	// segments merge: merge them now (seconds on a million supporters, and
+	// erasures are rare), so that the address cannot be pieced together
+	// from them.
+	if id != 0 {
+		if _, err := conn.ExecContext(ctx, `INSERT INTO subscribers_search (subscribers_search) VALUES ('optimize')`); err != nil {
+			return 0, fmt.Errorf("erasing subscriber %s from the search index: %w", norm, err)
+		}
 	}
 	// Another process reading (crier status) can keep part of the WAL;
 	// the next checkpoint then finishes the job.

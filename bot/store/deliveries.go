@@ -265,3 +265,9 @@ func RequeueTx(ctx context.Context, tx *sql.Tx, postID, channel string, now time
 	}
 	return nil
 }
+
+// Parts lists the parts of a post sent to a channel (a thread's posts),
+// in order.
+func (s *Store) Parts(ctx context.Context, postID, channel string) ([]channels.Part, error) {
+	return (&ledger{db: s.db, postID: postID, channel: channel}).Parts(ctx)
+}

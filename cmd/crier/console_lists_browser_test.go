@@ -67,6 +67,17 @@ func TestConsoleListsInTheBrowser(t *testing.T) {
 	}
 	b.axe("posts-search")
 	shoot("posts-search")
+	// On a phone the rows are cards, each value under its label.
+	labelShown := `(() => { const l = document.querySelector('table.posts tbody .cell-label');
+		return getComputedStyle(l).display + ' ' + (l.getBoundingClientRect().width > 0) + ' ' + l.textContent; })()`
+	b.emulate(390, false)
+	if got := b.eval(labelShown); got != "block true Title" {
+		t.Errorf("at 390 px the posts card's label: %q", got)
+	}
+	b.emulate(1280, false)
+	if got := b.eval(labelShown); !strings.HasPrefix(got, "none false") {
+		t.Errorf("at 1280 px the column header is the label, yet: %q", got)
+	}
 
 	// Sends it back with a comment, and adds another.
 	b.press("Vigil on Friday")
@@ -107,7 +118,18 @@ func TestConsoleListsInTheBrowser(t *testing.T) {
 	b.press("Approve")
 	b.waitText("dl.facts", "Approved")
 	day := time.Now().AddDate(0, 0, 2)
-	b.setValue("Schedule for", day.Format("2006-01-02")+"T09:00")
+	// The schedule field follows the campaign's locale (en, Europe/London:
+	// dd/mm/yyyy hh:mm), not the browser's, and says in words what it
+	// reads as the editor types (issue 20).
+	if ph := b.attr("#schedule_for", "placeholder"); ph != "dd/mm/yyyy hh:mm" {
+		t.Fatalf("the schedule field's placeholder is %q", ph)
+	}
+	b.fill("Schedule for", "31/31/2031 09:00")
+	b.waitText("#when-echo.when-bad", "is not a day and time that exists: write it dd/mm/yyyy hh:mm")
+	b.fill("Schedule for", day.Format("2/1/2006")+" 9:00")
+	b.waitText("#when-echo", day.Format("Monday 2 January 2006")+", 09:00 ")
+	b.axe("schedule-echo")
+	shoot("schedule-echo")
 	b.press("Schedule")
 	b.waitText(".state", "Scheduled")
 	b.open("/calendar?view=week&date=" + day.Format("2006-01-02"))
@@ -120,6 +142,10 @@ func TestConsoleListsInTheBrowser(t *testing.T) {
 	b.press("Move")
 	// It lands on the calendar around the new day, keeping 09:00.
 	b.waitText(`td[data-date="`+next+`"]`, "09:00 Vigil on Friday")
+	// And says so, as the other actions do, in a status region.
+	b.waitText(`p.notice[role=status]`, "Moved “Vigil on Friday” to "+day.AddDate(0, 0, 1).Format("Mon 2 Jan 2006")+" 09:00")
+	b.axe("calendar-moved")
+	shoot("calendar-moved")
 
 	// Finds a supporter by part of their name.
 	b.open("/supporters")

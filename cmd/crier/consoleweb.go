@@ -105,7 +105,7 @@ func (app *App) mountConsole(ctx context.Context, srv *web.Server, st *store.Sto
 		Users: users, Store: st, Publisher: b, Render: render,
 		Subscribers: subs, SendTest: sendTest, Reconfirm: reconfirm, Restore: restore, Feeds: feeds, RequireApproval: cfg.Console.RequireApproval,
 		Outbox: local, OutboxDir: cfg.DataPath("outbox"),
-		PublicURL: cfg.HTTP.PublicURL, DataDir: cfg.DataPath(), Location: cfg.Location(), Campaign: cfg.Campaign.Name,
+		PublicURL: cfg.HTTP.PublicURL, DataDir: cfg.DataPath(), Location: cfg.Location(), Language: cfg.Campaign.Language, Campaign: cfg.Campaign.Name,
 		Logger: app.Logger, ClientIP: clientIP, Lifetime: ctx, AccountMail: accountMail,
 		Notify: notices.Queue, Chats: chats, SendReport: sendReport,
 	})

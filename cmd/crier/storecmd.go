@@ -214,11 +214,11 @@ func refuseNonEmpty(ctx context.Context, db *sql.DB) error {
 
 // sameVersions checks both databases have every component at one version.
 func sameVersions(ctx context.Context, a, b *sql.DB) error {
-	versions, err := migrate.Versions(ctx, a)
+	vs, err := migrate.Versions(ctx, a)
 	if err != nil {
 		return fmt.Errorf("the source: %w", err)
 	}
-	for c, v := range versions {
+	for c, v := range vs {
 		w, err := migrate.Version(ctx, b, c)
 		if err != nil {
 			return err

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/crierhq/crier/bot/store"
 )
 
 // calEntry is one post on the calendar.
@@ -94,34 +96,24 @@ func (c *Console) calendar(w http.ResponseWriter, r *http.Request, s Session) {
 	}
 	c.render(w, r, s, "calendar", map[string]any{"Weeks": weeks, "View": view, "Title": title, "Digest": digest,
 		"Prev": prev.Format("2006-01-02"), "Next": next.Format("2006-01-02"), "Zone": loc.String(),
-		"Today": now.Format("2006-01-02"), "Weekdays": []string{"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"}})
+		"Today": now.Format("2006-01-02"), "Notice": c.movedNotice(r), "Weekdays": []string{"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"}})
 }
 
 // calendarEntries reads the scheduled and published posts of every source
 // between start and end.
 func (c *Console) calendarEntries(ctx context.Context, start, end time.Time) ([]calEntry, error) {
-	rows, err := c.db().QueryContext(ctx, `SELECT id, title, source_kind, state, publish_at,
-		CASE WHEN state = 'published' AND EXISTS (SELECT 1 FROM deliveries d WHERE d.post_id = posts.id)
-			AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.post_id = posts.id AND NOT d.outbox) THEN 1 ELSE 0 END
-		FROM posts WHERE state IN ('scheduled', 'published') AND publish_at >= $1 AND publish_at < $2 ORDER BY publish_at, id LIMIT 2000`,
-		start.UTC(), end.UTC())
+	posts, err := c.opts.Store.Dated(ctx, start, end, 2000)
 	if err != nil {
 		return nil, fmt.Errorf("reading the calendar: %w", err)
 	}
-	defer rows.Close()
-	var out []calEntry
-	for rows.Next() {
-		var e calEntry
-		var state string
-		var local int
-		if err := rows.Scan(&e.ID, &e.Title, &e.Source, &state, &e.At, &local); err != nil {
-			return nil, fmt.Errorf("reading the calendar: %w", err)
-		}
-		e.Published, e.Local = state == "published", local == 1
+	out := make([]calEntry, 0, len(posts))
+	for _, p := range posts {
+		e := calEntry{ID: p.ID, Title: p.Title, Source: p.SourceKind, At: p.PublishAt,
+			Published: p.State == store.PostPublished, Local: p.Local}
 		e.Time, e.Day = e.At.In(c.opts.Location).Format("15:04"), e.At.In(c.opts.Location).Format("2006-01-02")
 		out = append(out, e)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // movable sets the revision of each scheduled console post among entries,

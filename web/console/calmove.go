@@ -24,7 +24,7 @@ func (c *Console) dayForm(day string) string {
 	if err != nil {
 		return ""
 	}
-	return t.Add(9 * time.Hour).Format(datetimeLocal)
+	return c.formatWhen(t.Add(9 * time.Hour))
 }
 
 // movePost moves a scheduled post to another day at the same time of day
@@ -49,8 +49,25 @@ func (c *Console) movePost(w http.ResponseWriter, r *http.Request, s Session) {
 		return
 	}
 	if c.doSchedule(w, r, s, sp.Post, m, at) {
-		http.Redirect(w, r, "/calendar?date="+url.QueryEscape(at.In(c.opts.Location).Format("2006-01-02")), http.StatusSeeOther)
+		// The calendar confirms the move, as the post page confirms the
+		// other actions (movedNotice).
+		http.Redirect(w, r, "/calendar?"+url.Values{"date": {at.In(c.opts.Location).Format("2006-01-02")}, "moved": {sp.Post.ID}}.Encode(), http.StatusSeeOther)
 	}
+}
+
+// movedNotice confirms a move on the calendar it redirects to: "Moved
+// “Vigil” to Thu 10 Dec 2026 09:00 GMT." Only the time and title of a
+// scheduled post the store holds are shown, nothing of the query string.
+func (c *Console) movedNotice(r *http.Request) string {
+	id := r.URL.Query().Get("moved")
+	if id == "" || r.Method != http.MethodGet {
+		return ""
+	}
+	sp, err := c.opts.Store.Post(r.Context(), id)
+	if err != nil || sp.State != store.PostScheduled {
+		return ""
+	}
+	return "Moved “" + sp.Post.Title + "” to " + c.showTime(sp.Post.PublishAt) + "."
 }
 
 // sameTimeOn is at's time of day (in the campaign's zone) on day, a
@@ -59,7 +76,7 @@ func (c *Console) sameTimeOn(at time.Time, day string) (time.Time, error) {
 	if _, err := time.Parse("2006-01-02", day); err != nil {
 		return time.Time{}, errDay(day)
 	}
-	return c.parseWhen(day + "T" + at.In(c.opts.Location).Format("15:04:05"))
+	return c.parseWhen(day + "T" + at.In(c.opts.Location).Format("15:04"))
 }
 
 type errDay string

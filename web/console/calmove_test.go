@@ -33,8 +33,16 @@ func TestMoveKeepsTimeOfDay(t *testing.T) {
 		t.Fatalf("the calendar offers no Move to… for the scheduled post:\n%s", cal.body)
 	}
 	p := editor.post("/posts/"+id+"/move", url.Values{"csrf": {editor.csrf()}, "revision": {editor.revision(id)}, "date": {"2031-05-09"}})
-	if p.status != http.StatusSeeOther || p.loc != "/calendar?date=2031-05-09" {
+	if p.status != http.StatusSeeOther || p.loc != "/calendar?date=2031-05-09&moved="+url.QueryEscape(id) {
 		t.Fatalf("move: %d %q %s", p.status, p.loc, p.body)
+	}
+	// The calendar confirms the move like the other actions, in a status
+	// region screen readers announce.
+	if cal := editor.get(p.loc); !strings.Contains(cal.body, `<p class="notice" role="status" id="moved">Moved “Vigil” to Fri 9 May 2031 18:30 BST.</p>`) {
+		t.Errorf("no confirmation of the move on the calendar:\n%s", cal.body)
+	}
+	if cal := editor.get("/calendar?date=2031-05-09&moved=nope"); strings.Contains(cal.body, "Moved") {
+		t.Error("a confirmation for a post that does not exist")
 	}
 	sp, err := b.st.Post(context.Background(), id)
 	if err != nil {
@@ -96,7 +104,7 @@ func TestCalendarDayOpensWriteForm(t *testing.T) {
 		t.Error("the calendar offers to write a post for a day in the past")
 	}
 	write := editor.get("/posts/new?date=2031-05-08")
-	if !strings.Contains(write.body, `name="schedule_for" type="datetime-local" step="60" value="2031-05-08T09:00"`) {
+	if !strings.Contains(write.body, `placeholder="dd/mm/yyyy hh:mm" value="08/05/2031 09:00"`) {
 		t.Fatalf("the write form does not have the day:\n%s", write.body)
 	}
 	if w := editor.get("/posts/new?date=nonsense"); w.status != http.StatusOK || strings.Contains(w.body, `value="nonsense`) {

@@ -100,6 +100,9 @@ type Options struct {
 	// DataDir holds uploaded images (DataDir/uploads).
 	DataDir  string
 	Location *time.Location
+	// Language is campaign.language ("en-GB", "de"): the schedule field
+	// reads and writes dates and times as its locale does (when.go).
+	Language string
 	Campaign string
 	Logger   *slog.Logger
 	Now      func() time.Time
@@ -190,7 +193,7 @@ func (c *Console) Mount(m Mounter) {
 func (c *Console) Handler() http.Handler { return c.mux }
 
 var routePatterns = []string{"/{$}", "/login", "/logout", "/logout-everywhere", "/posts", "/posts/", "/preview", "/preview/",
-	"/calendar", "/supporters", "/supporters/", "/feeds", "/users", "/users/", "/media/", "/static/"}
+	"/calendar", "/supporters", "/supporters/", "/feeds", "/users", "/users/", "/media/", "/static/", "/when"}
 
 func (c *Console) routes() {
 	mux := http.NewServeMux()
@@ -225,6 +228,7 @@ func (c *Console) routes() {
 	mux.Handle("GET /posts/{id}/delete", c.auth(RoleAuthor, c.deleteDraft))
 	mux.Handle("POST /posts/{id}/delete", c.auth(RoleAuthor, c.deleteDraft))
 	mux.Handle("POST /preview", c.auth(RoleAuthor, c.livePreview))
+	mux.Handle("GET /when", c.auth(RoleAuthor, c.whenCheck))
 	mux.Handle("GET /preview/email/{key}", c.auth(RoleAuthor, c.cachedEmailPreview))
 	mux.Handle("GET /preview/image/{key}", c.auth(RoleAuthor, c.cachedImage))
 	mux.Handle("GET /calendar", c.auth(RoleAuthor, c.calendar))

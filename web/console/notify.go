@@ -478,14 +478,3 @@ func (d DiscordPoster) Post(ctx context.Context, m ChatNotice) error {
 	}
 	return nil
 }
-
-// failedPosts counts the posts with a delivery failed for good, for the
-// navigation; zero when it cannot tell (the page still shows).
-func (c *Console) failedPosts(ctx context.Context) int {
-	var n int
-	if err := c.db().QueryRowContext(ctx, `SELECT COUNT(*) FROM posts p WHERE `+stateWhere[stateFailed]).Scan(&n); err != nil {
-		c.opts.Logger.Warn("console: counting failed posts", "err", err)
-		return 0
-	}
-	return n
-}

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strings"
 
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels/outbox"
@@ -61,23 +60,6 @@ type chip struct {
 	Channel, State string
 	// Local is why the delivery was only saved locally; "" when it left.
 	Local string
-}
-
-// chips reads the list's "channel:state[:local]" pairs.
-func (c *Console) chips(deliveries string) []chip {
-	var out []chip
-	for _, f := range strings.Fields(deliveries) {
-		parts := strings.Split(f, ":")
-		if len(parts) < 2 {
-			continue
-		}
-		ch := chip{Channel: parts[0], State: parts[1]}
-		if len(parts) > 2 && ch.State == string(store.DeliverySent) {
-			ch.Local = c.localReason(ch.Channel)
-		}
-		out = append(out, ch)
-	}
-	return out
 }
 
 var channelNameRe = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)

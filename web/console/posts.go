@@ -86,6 +86,56 @@ func (c *Console) meta(ctx context.Context, id string) (Meta, bool, error) {
 	return m, true, nil
 }
 
+// postsInWorkflow lists the ids of the console posts in any of wfs.
+func (c *Console) postsInWorkflow(ctx context.Context, wfs ...Workflow) ([]string, error) {
+	args := make([]any, len(wfs))
+	marks := make([]string, len(wfs))
+	for i, wf := range wfs {
+		args[i], marks[i] = string(wf), fmt.Sprintf("$%d", i+1)
+	}
+	rows, err := c.db().QueryContext(ctx, `SELECT post_id FROM console_posts WHERE workflow IN (`+strings.Join(marks, ", ")+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("reading the review queue: %w", err)
+	}
+	defer rows.Close()
+	ids := []string{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("reading the review queue: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// workflows reads the workflow of each console post among ids (a page of
+// the posts list); other posts are left out.
+func (c *Console) workflows(ctx context.Context, ids []string) (map[string]Workflow, error) {
+	out := map[string]Workflow{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(ids))
+	marks := make([]string, len(ids))
+	for i, id := range ids {
+		args[i], marks[i] = id, fmt.Sprintf("$%d", i+1)
+	}
+	rows, err := c.db().QueryContext(ctx, `SELECT post_id, workflow FROM console_posts WHERE post_id IN (`+strings.Join(marks, ", ")+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("reading the posts' workflow: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, wf string
+		if err := rows.Scan(&id, &wf); err != nil {
+			return nil, fmt.Errorf("reading the posts' workflow: %w", err)
+		}
+		out[id] = Workflow(wf)
+	}
+	return out, rows.Err()
+}
+
 // saveConsolePost writes the post, its workflow and an event in one
 // transaction. read, when not empty, is the revision the editor acted on
 // (Schedule, Publish): nothing is written when the post changed since.

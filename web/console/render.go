@@ -16,10 +16,15 @@ var pageNames = []string{"login", "posts", "write", "post", "calendar", "feeds",
 
 func (c *Console) funcs() template.FuncMap {
 	return template.FuncMap{
-		"showTime": c.showTime,
-		"zone":     func() string { return c.opts.Location.String() },
-		"safeURL":  safeURL,
-		"lower":    strings.ToLower,
+		"showTime":    c.showTime,
+		"zone":        func() string { return c.opts.Location.String() },
+		"whenPattern": func() string { return c.when().Pattern() },
+		"whenEcho": func(v string) map[string]any {
+			echo, problem := c.whenEcho(v)
+			return map[string]any{"Text": echo, "Problem": problem}
+		},
+		"safeURL": safeURL,
+		"lower":   strings.ToLower,
 		"title": func(s string) string {
 			if s == "" {
 				return s

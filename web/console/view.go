@@ -3,8 +3,6 @@ package console
 import (
 	"cmp"
 	"context"
-	"database/sql"
-	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -15,7 +13,6 @@ import (
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/post"
-	"github.com/crierhq/crier/sqldb"
 )
 
 // listState is a post's state as the posts list filters it.
@@ -42,49 +39,10 @@ var listSources = []struct{ Value, Label string }{
 	{"", "All sources"}, {"console", "Console"}, {"markdown", "Markdown folder"}, {"feed", "Feeds"}, {"cli", "Command line"},
 }
 
-// stateSQL computes listState in SQL from the post's state, its console
-// workflow and its deliveries, so that the list filters in the database.
-const stateSQL = `CASE
-	WHEN p.state = 'published' THEN CASE
-		WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.post_id = p.id AND d.state = 'failed') THEN 'failed'
-		WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.post_id = p.id AND d.state <> 'sent') THEN 'sending'
-		WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.post_id = p.id)
-			AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.post_id = p.id AND NOT d.outbox) THEN 'local'
-		ELSE 'sent' END
-	WHEN p.state = 'scheduled' THEN 'scheduled'
-	WHEN cp.workflow = 'review' THEN 'review'
-	WHEN cp.workflow = 'approved' THEN 'approved'
-	WHEN p.state = 'draft' THEN 'draft'
-	ELSE p.state END`
-
-// stateWhere selects the posts in each listState with conditions the
-// indexes serve (stateSQL computes the same states for the rows shown).
-// The unary + keeps SQLite from driving the query from the delivery list
-// (thousands of row reads to sort): it scans the covering posts_updated
-// index newest first and stops at a page, checking each id against the
-// list built once.
-var stateWhere = map[listState]string{
-	stateFailed: `p.state = 'published' AND +p.id IN (SELECT post_id FROM deliveries WHERE state = 'failed')`,
-	stateSending: `p.state = 'published' AND +p.id IN (SELECT post_id FROM deliveries WHERE state IN ('pending', 'sending', 'unknown'))
-		AND +p.id NOT IN (SELECT post_id FROM deliveries WHERE state = 'failed')`,
-	stateSent: `p.state = 'published' AND +p.id NOT IN (SELECT post_id FROM deliveries WHERE state <> 'sent')
-		AND (+p.id IN (SELECT post_id FROM deliveries WHERE NOT outbox) OR +p.id NOT IN (SELECT post_id FROM deliveries))`,
-	stateLocal: `p.state = 'published' AND +p.id NOT IN (SELECT post_id FROM deliveries WHERE state <> 'sent')
-		AND +p.id IN (SELECT post_id FROM deliveries) AND +p.id NOT IN (SELECT post_id FROM deliveries WHERE NOT outbox)`,
-	stateScheduled: `p.state = 'scheduled'`,
-	stateReview:    `p.state = 'draft' AND cp.workflow = 'review'`,
-	stateApproved:  `p.state = 'draft' AND cp.workflow = 'approved'`,
-	stateDraft:     `p.state = 'draft' AND COALESCE(cp.workflow, 'draft') NOT IN ('review', 'approved')`,
-}
-
-// localMark marks a delivery only saved locally in the list's chips.
-const localMark = `CASE WHEN d.outbox THEN ':local' ELSE '' END`
-
 type listRow struct {
 	ID, Title, Source, SourceName string
 	State                         listState
 	PublishAt, UpdatedAt          time.Time
-	Deliveries                    string
 	Chips                         []chip
 }
 
@@ -157,63 +115,79 @@ func (c *Console) listPosts(ctx context.Context, state, source string, page int)
 // listPostsMatching is listPosts of the posts whose title or text contains
 // search (case-insensitively; all when it is empty).
 func (c *Console) listPostsMatching(ctx context.Context, state, source, search string, page int) ([]listRow, bool, error) {
-	where := []string{"p.state NOT IN ('seen')"}
-	var args []any
-	if search != "" {
-		args = append(args, sqldb.Contains(strings.ToLower(search)))
-		body := sqldb.DialectOf(c.db()).Pick(`json_extract(p.data, '$.body')`, `(p.data::json ->> 'body')`)
-		where = append(where, fmt.Sprintf(`(LOWER(p.title) LIKE $%[1]d %[2]s OR LOWER(COALESCE(%[3]s, '')) LIKE $%[1]d %[2]s)`,
-			len(args), sqldb.LikeEscape, body))
-	}
-	if source != "" {
-		args = append(args, source)
-		where = append(where, fmt.Sprintf("p.source_kind = $%d", len(args)))
-	}
-	if state != "" {
-		cond, ok := stateWhere[listState(state)]
-		if !ok {
-			return nil, false, nil
+	q := store.PostQuery{Source: source, Search: search, Offset: (page - 1) * pageSize, Limit: pageSize}
+	switch s := listState(state); s {
+	case "":
+	case stateReview, stateApproved, stateDraft:
+		// The review queue is the console's: its ids narrow the store's drafts.
+		ids, err := c.postsInWorkflow(ctx, WorkflowReview, WorkflowApproved)
+		if err != nil {
+			return nil, false, err
 		}
-		if sqldb.DialectOf(c.db()) == sqldb.Postgres {
-			// The unary + is a hint for SQLite's planner only; PostgreSQL
-			// has no + on text.
-			cond = strings.ReplaceAll(cond, "+p.id", "p.id")
+		q.Status = store.Status(store.PostDraft)
+		if s == stateDraft {
+			q.Except = ids
+		} else if q.Only, err = c.postsInWorkflow(ctx, Workflow(s)); err != nil {
+			return nil, false, err
 		}
-		where = append(where, cond)
+	case stateScheduled:
+		q.Status = store.Status(store.PostScheduled)
+	case stateFailed, stateSending, stateSent, stateLocal:
+		q.Status = store.Status(s)
+	default:
+		return nil, false, nil
 	}
-	args = append(args, pageSize+1, (page-1)*pageSize)
-	// The page of ids comes from the covering index on (updated_at, id,
-	// state, source_kind); only the rows shown are read in full.
-	query := fmt.Sprintf(`SELECT p.id, p.title, p.source_kind, p.source_name, %s, p.publish_at, p.updated_at,
-		(SELECT %s FROM deliveries d WHERE d.post_id = p.id)
-		FROM (SELECT p.id FROM posts p LEFT JOIN console_posts cp ON cp.post_id = p.id
-			WHERE %s ORDER BY p.updated_at DESC, p.id DESC LIMIT $%d OFFSET $%d) AS page
-		JOIN posts p ON p.id = page.id LEFT JOIN console_posts cp ON cp.post_id = p.id
-		ORDER BY p.updated_at DESC, p.id DESC`, stateSQL,
-		sqldb.DialectOf(c.db()).Pick(`group_concat(d.channel || ':' || d.state || `+localMark+`, ' ')`, `string_agg(d.channel || ':' || d.state || `+localMark+`, ' ')`),
-		strings.Join(where, " AND "), len(args)-1, len(args))
-	rows, err := c.db().QueryContext(ctx, query, args...)
+	rows, more, err := c.opts.Store.ListPosts(ctx, q)
 	if err != nil {
-		return nil, false, fmt.Errorf("listing posts: %w", err)
+		return nil, false, err
 	}
-	defer rows.Close()
-	var out []listRow
-	for rows.Next() {
-		var x listRow
-		var st string
-		var dels sql.NullString
-		if err := rows.Scan(&x.ID, &x.Title, &x.Source, &x.SourceName, &st, &x.PublishAt, &x.UpdatedAt, &dels); err != nil {
-			return nil, false, fmt.Errorf("listing posts: %w", err)
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	wfs, err := c.workflows(ctx, ids)
+	if err != nil {
+		return nil, false, err
+	}
+	out := make([]listRow, 0, len(rows))
+	for _, r := range rows {
+		x := listRow{ID: r.ID, Title: r.Title, Source: r.SourceKind, SourceName: r.SourceName,
+			State: stateOf(r.Status, wfs[r.ID]), PublishAt: r.PublishAt, UpdatedAt: r.UpdatedAt}
+		for _, d := range r.Deliveries {
+			ch := chip{Channel: d.Channel, State: string(d.State)}
+			if d.Outbox && d.State == store.DeliverySent {
+				ch.Local = c.localReason(d.Channel)
+			}
+			x.Chips = append(x.Chips, ch)
 		}
-		x.State, x.Deliveries = listState(st), dels.String
-		x.Chips = c.chips(dels.String)
 		out = append(out, x)
 	}
-	more := len(out) > pageSize
-	if more {
-		out = out[:pageSize]
+	return out, more, nil
+}
+
+// stateOf is the listState of a post with the store's status st and the
+// console's workflow wf ("" for posts of other sources): the console's
+// review and approval come before the store's draft.
+func stateOf(st store.Status, wf Workflow) listState {
+	switch {
+	case st == store.Status(store.PostScheduled) || st == store.StatusFailed || st == store.StatusSending ||
+		st == store.StatusSent || st == store.StatusLocal:
+		return listState(st)
+	case wf == WorkflowReview || wf == WorkflowApproved:
+		return listState(wf)
 	}
-	return out, more, rows.Err()
+	return listState(st)
+}
+
+// failedPosts counts the posts with a delivery failed for good, for the
+// navigation; zero when it cannot tell (the page still shows).
+func (c *Console) failedPosts(ctx context.Context) int {
+	n, err := c.opts.Store.CountStatus(ctx, store.StatusFailed)
+	if err != nil {
+		c.opts.Logger.Warn("console: counting failed posts", "err", err)
+		return 0
+	}
+	return n
 }
 
 // deliveryView is one channel's delivery as the post page shows it.
@@ -324,7 +298,13 @@ func (c *Console) postData(w http.ResponseWriter, r *http.Request, s Session, id
 	}
 	events = withSchedulePublish(events, sp)
 	state := listState("other")
-	_ = c.db().QueryRowContext(ctx, `SELECT `+stateSQL+` FROM posts p LEFT JOIN console_posts cp ON cp.post_id = p.id WHERE p.id = $1`, id).Scan(&state)
+	if st, err := c.opts.Store.PostStatus(ctx, id); err == nil {
+		wf := Workflow("")
+		if isConsole {
+			wf = m.Workflow
+		}
+		state = stateOf(st, wf)
+	}
 	canGo := false
 	if isConsole && s.User.Role.Can(RoleEditor) {
 		canGo, _ = c.approved(ctx, m)
@@ -375,28 +355,26 @@ func (c *Console) rescheduleAt(sp store.StoredPost, m Meta) string {
 	if m.Workflow != WorkflowCancelled || sp.State != store.PostDraft || !sp.Post.PublishAt.After(c.opts.Now()) {
 		return ""
 	}
-	return sp.Post.PublishAt.In(c.opts.Location).Format(datetimeLocal)
+	return c.formatWhen(sp.Post.PublishAt)
 }
 
 func (c *Console) defaultScheduleFor(p post.Post) string {
 	// An unscheduled post keeps its time: it is offered again.
 	if p.PublishAt.After(c.opts.Now()) {
-		return p.PublishAt.In(c.opts.Location).Format(datetimeLocal)
+		return c.formatWhen(p.PublishAt)
 	}
-	return c.opts.Now().In(c.opts.Location).Add(time.Hour).Truncate(time.Hour).Format(datetimeLocal)
+	return c.formatWhen(c.opts.Now().In(c.opts.Location).Add(time.Hour).Truncate(time.Hour))
 }
 
 func (c *Console) parts(ctx context.Context, postID, channel string) []partView {
-	rows, err := c.db().QueryContext(ctx, `SELECT idx, remote_url FROM delivery_parts WHERE post_id = $1 AND channel = $2 ORDER BY idx`, postID, channel)
+	ps, err := c.opts.Store.Parts(ctx, postID, channel)
 	if err != nil {
 		return nil
 	}
-	defer rows.Close()
 	var out []partView
-	for rows.Next() {
-		var p partView
-		if rows.Scan(&p.Index, &p.URL) == nil && safeURL(p.URL) {
-			out = append(out, p)
+	for _, p := range ps {
+		if safeURL(p.RemoteURL) {
+			out = append(out, partView{Index: p.Index, URL: p.RemoteURL})
 		}
 	}
 	return out

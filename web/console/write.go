@@ -70,7 +70,7 @@ func (c *Console) formFromPost(p post.Post) postForm {
 		}
 	}
 	if !p.PublishAt.IsZero() && !p.Draft {
-		f.ScheduleFor = p.PublishAt.In(c.opts.Location).Format(datetimeLocal)
+		f.ScheduleFor = c.formatWhen(p.PublishAt)
 		f.GoingOut = p.PublishAt.In(c.opts.Location).Format("Mon 2 Jan 15:04")
 	}
 	for _, name := range c.opts.Publisher.ChannelNames() {
@@ -78,8 +78,6 @@ func (c *Console) formFromPost(p post.Post) postForm {
 	}
 	return f
 }
-
-const datetimeLocal = "2006-01-02T15:04"
 
 // postFromForm reads the form into a post (without touching an image upload).
 func (c *Console) postFromForm(r *http.Request, p post.Post) (post.Post, map[string]string) {
@@ -412,18 +410,13 @@ func (c *Console) savePost(w http.ResponseWriter, r *http.Request, s Session) {
 	redirectDone(w, r, p.ID, cmp.Or(done, "saved"))
 }
 
-// parseWhen reads a datetime-local value in the campaign's time zone; it
-// must lie in the future.
+// parseWhen reads the schedule field, written in the campaign's locale
+// (or as 2031-05-01T09:00), in the campaign's time zone; it must lie in
+// the future.
 func (c *Console) parseWhen(v string) (time.Time, error) {
-	if strings.TrimSpace(v) == "" {
-		return time.Time{}, errors.New("Please choose when the post goes out.")
-	}
-	t, err := time.ParseInLocation(datetimeLocal, strings.TrimSpace(v), c.opts.Location)
+	t, err := c.when().Parse(v, c.opts.Location)
 	if err != nil {
-		t, err = time.ParseInLocation(datetimeLocal+":05", strings.TrimSpace(v), c.opts.Location)
-	}
-	if err != nil {
-		return time.Time{}, fmt.Errorf("%q is not a date and time such as 2031-05-01T09:00.", v)
+		return time.Time{}, err
 	}
 	if !t.After(c.opts.Now()) {
 		return time.Time{}, fmt.Errorf("%s is in the past; choose a later time, or Publish now.", t.Format("2 Jan 2006 15:04 MST"))

@@ -97,7 +97,8 @@
       dragged.classList.add('moving');
       fetch(dragged.getAttribute('data-move'), { method: 'POST', body: data, credentials: 'same-origin' })
         .then(function (r) {
-          if (r.ok) { location.reload(); return null; }
+          // The calendar the move redirected to says where the post went.
+          if (r.ok) { location.assign(r.url); return null; }
           return r.text().then(function (html) {
             var doc = new DOMParser().parseFromString(html, 'text/html');
             var why = doc.querySelector('.notice, .problem, main p');
@@ -109,7 +110,32 @@
     });
   }
 
+  // whenEcho says under a schedule field, as the organiser types, what
+  // the server reads in it ("Tuesday 8 December 2026, 09:00 GMT") or what
+  // is wrong: the server parses in the campaign's locale and zone, so the
+  // page never guesses differently from what Schedule will do.
+  function whenEcho(input) {
+    var echo = document.getElementById(input.getAttribute('data-when'));
+    if (!echo) return;
+    var timer = null, asked = 0;
+    input.addEventListener('input', function () {
+      clearTimeout(timer);
+      timer = setTimeout(function () {
+        var n = ++asked;
+        fetch('/when?v=' + encodeURIComponent(input.value), { credentials: 'same-origin' })
+          .then(function (r) {
+            return r.text().then(function (text) {
+              if (n !== asked) return; // an answer to an older value
+              echo.textContent = text;
+              echo.classList.toggle('when-bad', r.status === 422);
+            });
+          }).catch(function () {});
+      }, 400);
+    });
+  }
+
   document.addEventListener('DOMContentLoaded', function () {
+    document.querySelectorAll('input[data-when]').forEach(whenEcho);
     var form = document.getElementById('write');
     if (form) autosave(form);
     var cal = document.querySelector('table.calendar');
