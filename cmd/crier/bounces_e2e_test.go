@@ -54,7 +54,7 @@ channels:
       imap: {host: %q, port: %d, tls: none, username: %q, password: "${TEST_IMAP_PASSWORD}", poll: 10s}
 `, addr, addr, mp.SMTPHost, mp.SMTPPort, imap.Host, imap.Port, imap.User)), 0o644)
 	os.WriteFile(filepath.Join(dir, "list.csv"), []byte("email,name\nada@supporters.example,Ada\nben@supporters.example,Ben\ncy@supporters.example,Cy\n"), 0o644)
-	if code, out, errs := runCrier(t, dir, "subscribers", "import", "--consented", filepath.Join(dir, "list.csv")); code != 0 {
+	if code, out, errs := runCLI(t, os.LookupEnv, "", "--config", filepath.Join(dir, "config.yaml"), "subscribers", "import", "--consented", filepath.Join(dir, "list.csv")); code != 0 {
 		t.Fatalf("import: %d %s %s", code, out, errs)
 	}
 
@@ -119,7 +119,7 @@ channels:
 	if send.Sent != 3 || send.Delivered != 2 {
 		t.Fatalf("send %+v: want 3 sent, 2 delivered", send)
 	}
-	_, list, _ := runCrier(t, dir, "subscribers", "list")
+	_, list, _ := runCLI(t, os.LookupEnv, "", "--config", filepath.Join(dir, "config.yaml"), "subscribers", "list")
 	for _, want := range []string{`ada@supporters.example\s+Ada\s+bounced`, `ben@supporters.example\s+Ben\s+unsubscribed`, `cy@supporters.example\s+Cy\s+confirmed`} {
 		if !regexp.MustCompile(want).MatchString(list) {
 			t.Errorf("subscribers list does not match %s:\n%s", want, list)
@@ -147,7 +147,7 @@ func TestValidateBounceSection(t *testing.T) {
       webhooks:
         postmark: {username: pm, password: tooshort-secret}
 `), 0o644)
-	code, out, errs := runCrier(t, dir, "validate")
+	code, out, errs := runCLI(t, os.LookupEnv, "", "--config", filepath.Join(dir, "config.yaml"), "validate")
 	all := out + errs
 	if code == 0 {
 		t.Fatalf("validate accepted it:\n%s", all)
@@ -175,7 +175,7 @@ func TestCheckBounceExplains(t *testing.T) {
     bounces: {address: bounces@camaca.example}
 `), 0o644)
 	os.WriteFile(filepath.Join(dir, "list.csv"), []byte("email\nkijitora@example.go.jp\n"), 0o644)
-	if code, out, errs := runCrier(t, dir, "subscribers", "import", "--consented", filepath.Join(dir, "list.csv")); code != 0 {
+	if code, out, errs := runCLI(t, os.LookupEnv, "", "--config", filepath.Join(dir, "config.yaml"), "subscribers", "import", "--consented", filepath.Join(dir, "list.csv")); code != 0 {
 		t.Fatalf("import: %s %s", out, errs)
 	}
 	addrs, _ := bounces.NewAddresses("bounces@camaca.example", subscribers.NewSigner([]byte("0123456789abcdef0123456789abcdef")).Subkey("bounce-addresses"))
@@ -184,19 +184,19 @@ func TestCheckBounceExplains(t *testing.T) {
 	away, _ := os.ReadFile(filepath.Join("..", "..", "bounces", "testdata", "bsd", "rfc3834-01.eml"))
 	os.WriteFile(filepath.Join(dir, "away.eml"), away, 0o644)
 
-	code, out, errs := runCrier(t, dir, "newsletter", "check-bounce", filepath.Join(dir, "dsn.eml"))
+	code, out, errs := runCLI(t, os.LookupEnv, "", "--config", filepath.Join(dir, "config.yaml"), "newsletter", "check-bounce", filepath.Join(dir, "dsn.eml"))
 	if code != 0 || !strings.Contains(out, "recipient kijitora@example.go.jp: hard, the address has moved") || !strings.Contains(out, "decided by: ") ||
 		!strings.Contains(out, "subscriber 1 (kijitora@example.go.jp, now confirmed)") || !strings.Contains(out, "Crier would mark the supporter bounced") {
 		t.Fatalf("check-bounce on a DSN: %d\n%s%s", code, out, errs)
 	}
-	if code, out, _ = runCrier(t, dir, "newsletter", "check-bounce", filepath.Join(dir, "away.eml")); code != 0 || !strings.Contains(out, "auto-reply") || !strings.Contains(out, "Crier would do nothing") {
+	if code, out, _ = runCLI(t, os.LookupEnv, "", "--config", filepath.Join(dir, "config.yaml"), "newsletter", "check-bounce", filepath.Join(dir, "away.eml")); code != 0 || !strings.Contains(out, "auto-reply") || !strings.Contains(out, "Crier would do nothing") {
 		t.Fatalf("check-bounce on a vacation notice: %d\n%s", code, out)
 	}
-	if code, out, _ = runCrier(t, dir, "newsletter", "check-bounce", "--json", filepath.Join(dir, "dsn.eml")); code != 0 || !strings.Contains(out, `"feedback": "hard_bounce"`) ||
+	if code, out, _ = runCLI(t, os.LookupEnv, "", "--config", filepath.Join(dir, "config.yaml"), "newsletter", "check-bounce", "--json", filepath.Join(dir, "dsn.eml")); code != 0 || !strings.Contains(out, `"feedback": "hard_bounce"`) ||
 		!strings.Contains(out, `"class": "hard"`) || !strings.Contains(out, `"rule": "`) || !strings.Contains(out, `"would": "mark the supporter bounced`) || !strings.Contains(out, `"evidence": {`) {
 		t.Fatalf("--json: %d\n%s", code, out)
 	}
-	if _, list, _ := runCrier(t, dir, "subscribers", "list"); !strings.Contains(list, "confirmed") {
+	if _, list, _ := runCLI(t, os.LookupEnv, "", "--config", filepath.Join(dir, "config.yaml"), "subscribers", "list"); !strings.Contains(list, "confirmed") {
 		t.Fatalf("check-bounce changed the subscriber:\n%s", list)
 	}
 }

@@ -84,12 +84,7 @@ channels:
   email: {mode: outbox, from: "CAMACA <news@camaca.example>"}
 `, addr, base, masto.URL, discordfake.TextChannelID)), 0o644)
 
-	old := passwordInput
-	passwordInput = strings.NewReader("owner's long passphrase\n")
-	if code, out, errOut := runCrier(t, dir, "users", "add", "owner@camaca.example", "--role", "owner", "--password-stdin"); code != 0 {
-		t.Fatalf("users add: %s %s", out, errOut)
-	}
-	passwordInput = old
+	addConsoleUser(t, dir, "owner@camaca.example", "owner", "owner's long passphrase")
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var logs syncBuffer

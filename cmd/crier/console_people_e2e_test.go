@@ -90,10 +90,7 @@ func postForm(t *testing.T, c *http.Client, u string, form url.Values) string {
 // given on standard input.
 func addConsoleUser(t *testing.T, dir, email, role, password string) {
 	t.Helper()
-	old := passwordInput
-	defer func() { passwordInput = old }()
-	passwordInput = strings.NewReader(password + "\n")
-	if code, out, errOut := runCrier(t, dir, "users", "add", email, "--role", role, "--password-stdin"); code != 0 {
+	if code, out, errOut := runCLI(t, os.LookupEnv, password+"\n", "--config", filepath.Join(dir, "config.yaml"), "users", "add", email, "--role", role, "--password-stdin"); code != 0 {
 		t.Fatalf("users add: %s %s", out, errOut)
 	}
 }

@@ -14,28 +14,21 @@ import (
 	"github.com/crierhq/crier/channels"
 )
 
-func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
-	t.Helper()
-	var out, errOut bytes.Buffer
-	code = realMain(context.Background(), args, &out, &errOut)
-	return code, out.String(), errOut.String()
-}
-
 func TestVersionAndHelpGoToStdout(t *testing.T) {
-	code, out, errOut := run(t, "--version")
+	code, out, errOut := runCLI(t, nil, "", "--version")
 	if code != 0 || !strings.HasPrefix(out, "crier ") || errOut != "" {
 		t.Errorf("--version: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
-	code, out, errOut = run(t, "--help")
+	code, out, errOut = runCLI(t, nil, "", "--help")
 	if code != 0 || !strings.Contains(out, "Commands:") || errOut != "" {
 		t.Errorf("--help: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
-	code, out, errOut = run(t, "--config", "../../config.yaml", "publish", "--help")
+	code, out, errOut = runCLI(t, nil, "", "--config", "../../config.yaml", "publish", "--help")
 	if code != 0 || !strings.Contains(out, "Usage: crier publish") || errOut != "" {
 		t.Errorf("publish --help: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 	// Help after a mistake is on stderr, with exit 2.
-	code, out, errOut = run(t, "--no-such-flag")
+	code, out, errOut = runCLI(t, nil, "", "--no-such-flag")
 	if code != 2 || out != "" || !strings.Contains(errOut, "Commands:") {
 		t.Errorf("bad flag: exit %d, stdout %q", code, out)
 	}
@@ -46,7 +39,7 @@ func TestPreviewHTMLNeedsAFileName(t *testing.T) {
 	post := "../../posts/2023-11-08-icat-call-to-action.md"
 	before, _ := os.ReadFile(post)
 	for _, args := range [][]string{{"preview", "--html"}, {"preview", "--html", post}} {
-		code, _, errOut := run(t, append([]string{"--config", "../../config.yaml"}, args...)...)
+		code, _, errOut := runCLI(t, nil, "", append([]string{"--config", "../../config.yaml"}, args...)...)
 		if code != 2 || !strings.Contains(errOut, "--html needs the name of the file") {
 			t.Errorf("%v: exit %d, %s", args, code, errOut)
 		}
@@ -60,7 +53,7 @@ func TestValidateCountsProblemsNotFiles(t *testing.T) {
 	cleanEnv(t)
 	dir := shippedTree(t)
 	os.WriteFile(filepath.Join(dir, "posts", "bad.md"), []byte("---\ntitel: x\ndraft: perhaps\n---\n"), 0o644)
-	code, out, errOut := run(t, "--config", filepath.Join(dir, "config.yaml"), "validate")
+	code, out, errOut := runCLI(t, nil, "", "--config", filepath.Join(dir, "config.yaml"), "validate")
 	if code != 1 || !strings.Contains(errOut, "3 problem(s) found in 1 post file(s)") {
 		t.Errorf("exit %d, %s\n%s", code, errOut, out)
 	}
@@ -72,7 +65,7 @@ func TestValidateCountsProblemsNotFiles(t *testing.T) {
 func TestRemovingAnAddressThatIsNotThereFails(t *testing.T) {
 	cleanEnv(t)
 	dir := shippedTree(t)
-	code, out, errOut := run(t, "--config", filepath.Join(dir, "config.yaml"), "subscribers", "remove", "nobody@camaca.example")
+	code, out, errOut := runCLI(t, nil, "", "--config", filepath.Join(dir, "config.yaml"), "subscribers", "remove", "nobody@camaca.example")
 	if code == 0 || !strings.Contains(errOut, "is not on the list") {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
@@ -85,7 +78,7 @@ func TestStatusNamesTheRetryCommandAndRetryWorks(t *testing.T) {
 	// A post from outside the posts folder, to one channel.
 	outside := filepath.Join(t.TempDir(), "press-release.md")
 	os.WriteFile(outside, []byte("---\ntitle: Press release\n---\nFrom the office.\n"), 0o644)
-	if code, _, errOut := run(t, "--config", cfg, "publish", outside, "--channel", "mastodon"); code != 0 {
+	if code, _, errOut := runCLI(t, nil, "", "--config", cfg, "publish", outside, "--channel", "mastodon"); code != 0 {
 		t.Fatalf("publish: %s", errOut)
 	}
 	st, err := store.Open(context.Background(), filepath.Join(dir, "data", "crier.db"))
@@ -97,14 +90,14 @@ func TestStatusNamesTheRetryCommandAndRetryWorks(t *testing.T) {
 	st.FinishAttempt(ctx, "md:press-release", "mastodon", store.DeliveryFailed, channels.Receipt{}, "permanent: 401 the access token was revoked", "permanent", false, time.Now())
 	st.Close()
 
-	_, out, _ := run(t, "--config", cfg, "status")
+	_, out, _ := runCLI(t, nil, "", "--config", cfg, "status")
 	if !strings.Contains(out, "retry: crier retry md:press-release --channel mastodon") {
 		t.Errorf("status must name the retry command:\n%s", out)
 	}
 	if strings.Contains(out, "0001-01-01") || strings.Contains(out, "withdrawn") {
 		t.Errorf("the post shows its own date and is not withdrawn:\n%s", out)
 	}
-	_, out, _ = run(t, "--config", cfg, "status", "--json")
+	_, out, _ = runCLI(t, nil, "", "--config", cfg, "status", "--json")
 	for _, key := range []string{`"post_id"`, `"last_error"`, `"retry"`, `"post_problems"`} {
 		if !strings.Contains(out, key) {
 			t.Errorf("status --json lacks %s", key)
@@ -115,15 +108,15 @@ func TestStatusNamesTheRetryCommandAndRetryWorks(t *testing.T) {
 			t.Errorf("status --json has the Go name %s; keys are snake_case", key)
 		}
 	}
-	code, out, errOut := run(t, "--config", cfg, "retry", "md:press-release")
+	code, out, errOut := runCLI(t, nil, "", "--config", cfg, "retry", "md:press-release")
 	if code != 0 || !strings.Contains(out, "queued again for mastodon") {
 		t.Fatalf("retry: exit %d %s %s", code, out, errOut)
 	}
-	_, out, _ = run(t, "--config", cfg, "status")
+	_, out, _ = runCLI(t, nil, "", "--config", cfg, "status")
 	if !strings.Contains(out, "pending") {
 		t.Errorf("the retried delivery is pending again:\n%s", out)
 	}
-	code, _, errOut = run(t, "--config", cfg, "retry", "md:press-release")
+	code, _, errOut = runCLI(t, nil, "", "--config", cfg, "retry", "md:press-release")
 	if code != 1 || !strings.Contains(errOut, "no failed delivery") {
 		t.Errorf("nothing to retry: exit %d %s", code, errOut)
 	}
@@ -148,7 +141,7 @@ func TestStatusShowsDuplicatesAndUnreadablePosts(t *testing.T) {
 	unmark(t, filepath.Join(dir, "feeds", "campaign-site.xml"), "<crier:example>true</crier:example>")
 	os.WriteFile(filepath.Join(dir, "posts", "broken.md"), []byte("---\ntitle: Vigil: Saturday\n---\n"), 0o644)
 	runDaemonBriefly(t, cfg, "recorded as a duplicate", "cannot be read")
-	_, out, _ := run(t, "--config", cfg, "status")
+	_, out, _ := runCLI(t, nil, "", "--config", cfg, "status")
 	if strings.Count(out, "duplicate of ") != 1 {
 		t.Errorf("status must show the second copy as a duplicate:\n%s", out)
 	}

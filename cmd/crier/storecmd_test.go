@@ -72,7 +72,7 @@ func TestStoreCopyToPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The console's users, imports, and the key its device cookies are signed with.
-	users, err := console.OpenUsers(ctx, src.DB(), nil)
+	users, err := console.OpenUsers(ctx, src.DB(), console.UsersOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func TestStoreCopyToPostgres(t *testing.T) {
 	if err := dst.DB().QueryRow(`SELECT state, sent_at FROM email_recipients WHERE send_id = 'post:md:vigil' AND subscriber_id = $1`, ann.ID).Scan(&state, &sentAt); err != nil || state != "sent" || !sentAt.Equal(now) {
 		t.Errorf("send ledger after the copy: %s %v %v", state, sentAt, err)
 	}
-	dusers, err := console.OpenUsers(ctx, dst.DB(), nil)
+	dusers, err := console.OpenUsers(ctx, dst.DB(), console.UsersOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
