@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crierhq/crier/internal/testnet"
 	pgpeer "github.com/crierhq/crier/internal/testpeers/postgres"
 )
 
@@ -25,7 +26,7 @@ func TestAdminHealthWhilePostgresIsDown(t *testing.T) {
 	srv := pgpeer.StartServer(t)
 	dir := shippedTree(t)
 	pointAt(t, dir, srv.DSN())
-	addr := freeAddr(t)
+	addr := testnet.FreeAddr(t)
 	t.Setenv("CRIER_LISTEN", addr)
 	startDaemon(t, filepath.Join(dir, "config.yaml"), "http://"+addr+"/healthz", http.DefaultClient)
 	adminHealth := func(tok string) (int, string) {

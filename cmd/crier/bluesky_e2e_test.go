@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/crierhq/crier/channels/bluesky"
+	"github.com/crierhq/crier/internal/testnet"
 	"github.com/crierhq/crier/internal/testpeers/blueskypds"
 )
 
@@ -98,7 +99,7 @@ channels:
     app_password: ${TEST_BLUESKY_PASSWORD}
     hashtags: [EndChildTrafficking]
     labels: {child trafficking: graphic-media}
-`, freeAddr(t), proxy.URL, acct.Handle)), 0o644)
+`, testnet.FreeAddr(t), proxy.URL, acct.Handle)), 0o644)
 
 	run := func(until func() bool) {
 		t.Helper()

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/crierhq/crier/bounces"
+	"github.com/crierhq/crier/internal/testnet"
 	"github.com/crierhq/crier/internal/testpeers/dovecot"
 	"github.com/crierhq/crier/internal/testpeers/mailpit"
 	"github.com/crierhq/crier/subscribers"
@@ -32,7 +33,7 @@ func TestBouncesThroughTheDaemon(t *testing.T) {
 	dir := t.TempDir()
 	posts := filepath.Join(dir, "posts")
 	os.MkdirAll(posts, 0o755)
-	addr := freeAddr(t)
+	addr := testnet.FreeAddr(t)
 	t.Setenv("TEST_LINK_SECRET", "0123456789abcdef0123456789abcdef")
 	t.Setenv("TEST_IMAP_PASSWORD", imap.Password)
 	cfg := filepath.Join(dir, "config.yaml")

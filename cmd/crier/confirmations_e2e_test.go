@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/internal/testnet"
 	"github.com/crierhq/crier/internal/testpeers/mailpit"
 	pgpeer "github.com/crierhq/crier/internal/testpeers/postgres"
 )
@@ -60,7 +61,7 @@ func testConfirmationsSurviveAStop(t *testing.T, driver, target string) {
 	}
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "posts"), 0o755)
-	addr := freeAddr(t)
+	addr := testnet.FreeAddr(t)
 	base := "http://" + addr
 	cfg := filepath.Join(dir, "config.yaml")
 	// The test is the proxy in front: each sign-up comes from its own

@@ -24,6 +24,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/crierhq/crier/internal/testnet"
 	"github.com/crierhq/crier/internal/testpeers/axe"
 	"github.com/crierhq/crier/internal/testpeers/chromium"
 	"github.com/crierhq/crier/internal/testpeers/discordfake"
@@ -54,7 +55,7 @@ func TestConsoleInTheBrowser(t *testing.T) {
 
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "posts"), 0o755)
-	addr := freeAddr(t)
+	addr := testnet.FreeAddr(t)
 	base := "http://" + addr
 	t.Setenv("TEST_MASTODON_TOKEN", masto.Token())
 	t.Setenv("TEST_DISCORD_TOKEN", discordfake.Token)

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crierhq/crier/internal/testnet"
 	"github.com/crierhq/crier/internal/testpeers/mailpit"
 )
 
@@ -104,7 +105,7 @@ func startMailingConsole(t *testing.T, email, role, password string, more ...[3]
 	cleanEnv(t)
 	mp := mailpit.Start(t, mailpit.Options{})
 	dir := t.TempDir()
-	addr := freeAddr(t)
+	addr := testnet.FreeAddr(t)
 	base := "http://" + addr
 	t.Setenv("TEST_LINK_SECRET", "0123456789abcdef0123456789abcdef")
 	cfg := filepath.Join(dir, "config.yaml")

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crierhq/crier/internal/testnet"
 	"github.com/crierhq/crier/internal/testpeers/discordfake"
 )
 
@@ -48,7 +49,7 @@ channels:
     token: ${TEST_DISCORD_TOKEN}
     channel_id: %q
     crosspost: true
-`, freeAddr(t), discordfake.AnnouncementChannelID)), 0o644)
+`, testnet.FreeAddr(t), discordfake.AnnouncementChannelID)), 0o644)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var logs syncBuffer
@@ -143,7 +144,7 @@ channels:
     mode: send
     webhook_url: ${TEST_PARTNERS_WEBHOOK}
     mention: here
-`, freeAddr(t), discordfake.AnnouncementChannelID)), 0o644)
+`, testnet.FreeAddr(t), discordfake.AnnouncementChannelID)), 0o644)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var logs syncBuffer

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/internal/testnet"
 	"github.com/crierhq/crier/internal/testpeers/mailpit"
 	"github.com/crierhq/crier/internal/testpeers/mastodonfake"
 	"github.com/crierhq/crier/post"
@@ -27,7 +28,7 @@ import (
 func TestShippedExamplesAreNeverSentForReal(t *testing.T) {
 	cleanEnv(t)
 	dir := shippedTree(t)
-	t.Setenv("CRIER_LISTEN", freeAddr(t))
+	t.Setenv("CRIER_LISTEN", testnet.FreeAddr(t))
 	cfg := filepath.Join(dir, "config.yaml")
 	masto := mastodonfake.New(t, mastodonfake.Options{})
 	t.Setenv("MASTODON_INSTANCE", masto.URL)

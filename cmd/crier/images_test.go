@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crierhq/crier/internal/testnet"
 	"github.com/crierhq/crier/internal/testpeers/discordfake"
 )
 
@@ -92,7 +93,7 @@ channels:
     token: ${TEST_DISCORD_TOKEN}
     channel_id: %q
     crosspost: false
-`, freeAddr(t), discordfake.TextChannelID)), 0o644)
+`, testnet.FreeAddr(t), discordfake.TextChannelID)), 0o644)
 
 	// Preview says, before anything is sent, that the image will be left out.
 	var out bytes.Buffer

@@ -16,6 +16,7 @@ import (
 
 	gomastodon "github.com/mattn/go-mastodon"
 
+	"github.com/crierhq/crier/internal/testnet"
 	"github.com/crierhq/crier/internal/testpeers/gotosocial"
 	"github.com/crierhq/crier/internal/testpeers/mastodonfake"
 )
@@ -80,7 +81,7 @@ channels:
     instance: %q
     token: ${TEST_LEEDS_TOKEN}
     hashtags: [Leeds]
-`, freeAddr(t), national.url, leeds.url)), 0o644)
+`, testnet.FreeAddr(t), national.url, leeds.url)), 0o644)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var logs syncBuffer

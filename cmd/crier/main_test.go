@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	pgpeer "github.com/crierhq/crier/internal/testpeers/postgres"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels/email"
+	"github.com/crierhq/crier/internal/testnet"
 	"github.com/crierhq/crier/web"
 )
 
@@ -67,16 +67,6 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // cleanEnv keeps credentials on this machine from turning the outbox test
 // into a real send.
 func cleanEnv(t *testing.T) {
@@ -103,7 +93,7 @@ func testRunOnShippedConfig(t *testing.T, driver string) {
 	if driver == "postgres" {
 		usePostgres(t, dir)
 	}
-	addr := freeAddr(t)
+	addr := testnet.FreeAddr(t)
 	t.Setenv("CRIER_LISTEN", addr)
 	cfg := filepath.Join(dir, "config.yaml")
 
@@ -347,7 +337,7 @@ func TestSecretsStayOutOfLogsAndOutbox(t *testing.T) {
 		t.Setenv(k, secretValue)
 	}
 	t.Setenv("DISCORD_CHANNEL_ID", "900000000000000010")
-	t.Setenv("CRIER_LISTEN", freeAddr(t))
+	t.Setenv("CRIER_LISTEN", testnet.FreeAddr(t))
 	cfg := filepath.Join(dir, "config.yaml")
 	data, _ := os.ReadFile(cfg)
 	// Every channel is forced to the outbox while holding credentials.

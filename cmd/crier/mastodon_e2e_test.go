@@ -13,6 +13,7 @@ import (
 
 	gomastodon "github.com/mattn/go-mastodon"
 
+	"github.com/crierhq/crier/internal/testnet"
 	"github.com/crierhq/crier/internal/testpeers/gotosocial"
 )
 
@@ -49,7 +50,7 @@ channels:
     instance: %q
     token: ${TEST_MASTODON_TOKEN}
     hashtags: [EndChildTrafficking]
-`, freeAddr(t), gts.URL)), 0o644)
+`, testnet.FreeAddr(t), gts.URL)), 0o644)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var logs syncBuffer

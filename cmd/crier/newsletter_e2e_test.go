@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crierhq/crier/internal/testnet"
 	"github.com/crierhq/crier/internal/testpeers/mailpit"
 )
 
@@ -28,7 +29,7 @@ func TestNewsletterThroughTheDaemon(t *testing.T) {
 	dir := t.TempDir()
 	posts := filepath.Join(dir, "posts")
 	os.MkdirAll(posts, 0o755)
-	addr := freeAddr(t)
+	addr := testnet.FreeAddr(t)
 	base := "http://" + addr
 	t.Setenv("TEST_LINK_SECRET", "0123456789abcdef0123456789abcdef")
 	cfg := filepath.Join(dir, "config.yaml")

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crierhq/crier/internal/testnet"
 	"github.com/crierhq/crier/internal/testpeers/discordfake"
 	"github.com/crierhq/crier/internal/testpeers/mailpit"
 )
@@ -73,7 +74,7 @@ func TestFailedDeliveryNotifiesEditors(t *testing.T) {
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "posts"), 0o755)
 	os.WriteFile(filepath.Join(dir, "posts", "vigil.md"), []byte("---\ntitle: Vigil on Friday\nlink: https://camaca.example/vigil\n---\nJoin us at 6pm.\n"), 0o644)
-	addr := freeAddr(t)
+	addr := testnet.FreeAddr(t)
 	base := "http://" + addr
 	t.Setenv("TEST_LINK_SECRET", "0123456789abcdef0123456789abcdef")
 	t.Setenv("TEST_DISCORD_TOKEN", discordfake.Token)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/internal/testnet"
 )
 
 func TestVersionAndHelpGoToStdout(t *testing.T) {
@@ -154,7 +155,7 @@ func TestStatusShowsDuplicatesAndUnreadablePosts(t *testing.T) {
 // text, then stops it.
 func runDaemonBriefly(t *testing.T, cfg string, waitFor ...string) {
 	t.Helper()
-	t.Setenv("CRIER_LISTEN", freeAddr(t))
+	t.Setenv("CRIER_LISTEN", testnet.FreeAddr(t))
 	ctx, cancel := context.WithCancel(context.Background())
 	var logs syncBuffer
 	done := make(chan int)

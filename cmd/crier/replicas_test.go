@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crierhq/crier/internal/testnet"
 	pgpeer "github.com/crierhq/crier/internal/testpeers/postgres"
 )
 
@@ -67,7 +68,7 @@ func TestDatabaseOutage(t *testing.T) {
 	srv := pgpeer.StartServer(t)
 	dir := shippedTree(t)
 	pointAt(t, dir, srv.DSN())
-	addr := freeAddr(t)
+	addr := testnet.FreeAddr(t)
 	t.Setenv("CRIER_LISTEN", addr)
 	cfg := filepath.Join(dir, "config.yaml")
 	ctx, cancel := context.WithCancel(context.Background())
@@ -138,7 +139,7 @@ func TestTwoReplicasShareTheWork(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var rs []*replica
 	for range 2 {
-		r := &replica{dir: shippedTree(t), addr: freeAddr(t), done: make(chan int)}
+		r := &replica{dir: shippedTree(t), addr: testnet.FreeAddr(t), done: make(chan int)}
 		pointAt(t, r.dir, dsn)
 		// The listen address is read when the config loads: wait for
 		// this replica to answer before the next one reads its own.

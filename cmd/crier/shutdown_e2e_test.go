@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crierhq/crier/internal/testnet"
 	"github.com/crierhq/crier/internal/testpeers/mailpit"
 )
 
@@ -39,7 +40,7 @@ func TestStopWaitsForTheBounceReader(t *testing.T) {
 
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "posts"), 0o755)
-	addr := freeAddr(t)
+	addr := testnet.FreeAddr(t)
 	t.Setenv("TEST_LINK_SECRET", "0123456789abcdef0123456789abcdef")
 	cfg := filepath.Join(dir, "config.yaml")
 	os.WriteFile(cfg, []byte(mailpitConfig(addr, mp, "", fmt.Sprintf(`    bounces:
