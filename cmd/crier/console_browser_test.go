@@ -8,7 +8,6 @@ import (
 	"image"
 	"image/color"
 	"image/png"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -46,19 +45,20 @@ func TestConsoleInTheBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test skipped in -short mode")
 	}
-	cleanEnv(t)
+	// Not parallel: it drives Chromium, and screenshots want an idle machine.
 	masto := mastodonfake.New(t, mastodonfake.Options{})
 	disc := discordfake.New(t)
 	// Discord refuses the first message (the bot lacks a permission): a
 	// permanent failure the editor retries from the post page.
 	disc.Inject(discordfake.Fault{Operation: "create_message", Status: 403, Code: 50013, Message: "Missing Permissions"})
 
-	dir := t.TempDir()
+	crier := setup(t, "")
+	dir := crier.dir
 	os.MkdirAll(filepath.Join(dir, "posts"), 0o755)
 	addr := testnet.FreeAddr(t)
 	base := "http://" + addr
-	t.Setenv("TEST_MASTODON_TOKEN", masto.Token())
-	t.Setenv("TEST_DISCORD_TOKEN", discordfake.Token)
+	crier.setenv("TEST_MASTODON_TOKEN", masto.Token())
+	crier.setenv("TEST_DISCORD_TOKEN", discordfake.Token)
 	// A feed whose item carries script in every field a page could show. It
 	// is an example, so its item is only recorded, never sent.
 	os.MkdirAll(filepath.Join(dir, "feeds"), 0o755)
@@ -69,8 +69,7 @@ func TestConsoleInTheBrowser(t *testing.T) {
 <description>&lt;p onclick="alert('p')"&gt;Read &lt;a href="javascript:alert('a')"&gt;this&lt;/a&gt; &lt;img src=x onerror="alert('img')"&gt;&lt;script&gt;alert('body')&lt;/script&gt;&lt;/p&gt;</description>
 <pubDate>Mon, 02 Nov 2026 09:00:00 GMT</pubDate></item>
 </channel></rss>`), 0o644)
-	cfg := filepath.Join(dir, "config.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`campaign: {name: CAMACA, website: https://camaca.example, timezone: Europe/London}
+	crier.write("config.yaml", fmt.Sprintf(`campaign: {name: CAMACA, website: https://camaca.example, timezone: Europe/London}
 http: {listen: %q, public_url: %q}
 sources:
   markdown: {dir: posts}
@@ -83,24 +82,11 @@ channels:
   mastodon: {mode: send, instance: %q, token: "${TEST_MASTODON_TOKEN}", hashtags: [EndChildTrafficking]}
   discord: {mode: send, token: "${TEST_DISCORD_TOKEN}", channel_id: %q, crosspost: false}
   email: {mode: outbox, from: "CAMACA <news@camaca.example>"}
-`, addr, base, masto.URL, discordfake.TextChannelID)), 0o644)
+`, addr, base, masto.URL, discordfake.TextChannelID))
 
-	addConsoleUser(t, dir, "owner@camaca.example", "owner", "owner's long passphrase")
-
-	ctx, cancel := context.WithCancel(context.Background())
-	var logs syncBuffer
-	done := make(chan int)
+	crier.addUser("owner@camaca.example", "owner", "owner's long passphrase")
 	client := &http.Client{Transport: multiTransport{masto: masto.URL, discord: disc.Transport()}, Timeout: 20 * time.Second}
-	go func() {
-		done <- runApp(ctx, &App{Stdout: io.Discard, Stderr: &logs, HTTPClient: client}, []string{"--config", cfg, "run"})
-	}()
-	defer func() {
-		cancel()
-		if code := <-done; code != 0 {
-			t.Errorf("daemon exit %d\n%s", code, logs.String())
-		}
-	}()
-	waitHTTP(t, base+"/healthz")
+	logs := crier.startDaemon(base+"/healthz", client)
 
 	b := newConsoleBrowser(t, base)
 	shots := os.Getenv("CRIER_CONSOLE_SCREENSHOTS")

@@ -24,9 +24,10 @@ import (
 // the daemon's real email channel to a real SMTP server (Mailpit), and to
 // nobody else; the post stays scheduled.
 func TestConsoleTestNewsletterReachesTheOrganiser(t *testing.T) {
-	cleanEnv(t)
+	t.Parallel()
 	mp := mailpit.Start(t, mailpit.Options{})
-	dir := t.TempDir()
+	b := setup(t, "")
+	dir := b.dir
 	os.MkdirAll(filepath.Join(dir, "posts"), 0o755)
 	os.WriteFile(filepath.Join(dir, "posts", "vigil.md"), []byte(`---
 title: Vigil for survivors on Saturday
@@ -37,8 +38,7 @@ We meet at 6pm, whatever the weather.
 `), 0o644)
 	addr := testnet.FreeAddr(t)
 	base := "http://" + addr
-	t.Setenv("TEST_LINK_SECRET", "0123456789abcdef0123456789abcdef")
-	cfg := filepath.Join(dir, "config.yaml")
+	cfg := b.cfg
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`campaign: {name: CAMACA, website: https://camaca.example}
 http: {listen: %q, public_url: %q}
 sources: {markdown: {dir: posts}}
@@ -53,9 +53,9 @@ channels:
     link_secret: ${TEST_LINK_SECRET}
 `, addr, base, mp.SMTPHost, mp.SMTPPort)), 0o644)
 	const editor = "ed.editor@camaca.example"
-	addConsoleUser(t, dir, editor, "editor", "editor's long passphrase")
+	b.addUser(editor, "editor", "editor's long passphrase")
 
-	startDaemon(t, cfg, base+"/healthz", http.DefaultClient)
+	b.startDaemon(base+"/healthz", http.DefaultClient)
 
 	jar, _ := cookiejar.New(nil)
 	browser := &http.Client{Jar: jar, Timeout: 20 * time.Second}
@@ -72,7 +72,7 @@ channels:
 
 	// The scan records the scheduled post; its page offers the button.
 	var page string
-	waitFor(t, "the scheduled post's page", 30*time.Second, func() bool {
+	testnet.WaitFor(t, "the scheduled post's page", 30*time.Second, func() bool {
 		resp, err := browser.Get(base + "/posts/md:vigil")
 		if err != nil {
 			return false
@@ -97,7 +97,7 @@ channels:
 	}
 
 	var got []mailpit.Summary
-	waitFor(t, "the test newsletter in Mailpit", 30*time.Second, func() bool {
+	testnet.WaitFor(t, "the test newsletter in Mailpit", 30*time.Second, func() bool {
 		got, _ = mp.Messages(context.Background())
 		return len(got) > 0
 	})

@@ -44,18 +44,6 @@ func healthStatus(addr string) int {
 	return resp.StatusCode
 }
 
-// waitFor polls cond every 100ms until it holds or the bound passes.
-func waitFor(t *testing.T, what string, bound time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(bound)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, bound)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // TestDatabaseOutage: a daemon on PostgreSQL whose database goes away
 // reports it on /healthz (503), keeps running, and when the database is back
 // reports healthy again and takes work (a post queued after the outage is
@@ -80,15 +68,15 @@ func TestDatabaseOutage(t *testing.T) {
 		<-done
 	}()
 	outbox := filepath.Join(dir, "data", "outbox")
-	waitFor(t, "first deliveries", 60*time.Second, func() bool { return len(missingOutboxFiles(t, outbox)) == 0 })
-	waitFor(t, "healthy", 10*time.Second, func() bool { return healthStatus(addr) == 200 })
+	testnet.WaitFor(t, "first deliveries", 60*time.Second, func() bool { return len(missingOutboxFiles(t, outbox)) == 0 })
+	testnet.WaitFor(t, "healthy", 10*time.Second, func() bool { return healthStatus(addr) == 200 })
 
 	srv.Stop(t)
 	from := len(logs.String())
-	waitFor(t, "/healthz reporting the lost database", 30*time.Second, func() bool { return healthStatus(addr) == 503 })
+	testnet.WaitFor(t, "/healthz reporting the lost database", 30*time.Second, func() bool { return healthStatus(addr) == 503 })
 	time.Sleep(3 * time.Second) // a few dozen failed fetches by every River producer
 	srv.Start(t)
-	waitFor(t, "/healthz healthy again", 60*time.Second, func() bool { return healthStatus(addr) == 200 })
+	testnet.WaitFor(t, "/healthz healthy again", 60*time.Second, func() bool { return healthStatus(addr) == 200 })
 	// River's errors during the outage are each logged once, and a
 	// summary follows when they stop.
 	repeated := map[string]int{}
@@ -103,7 +91,7 @@ func TestDatabaseOutage(t *testing.T) {
 			t.Errorf("River logged %s %d times during the outage; want it once, then a summary", msg, n)
 		}
 	}
-	waitFor(t, "a summary of River's repeated errors", 30*time.Second, func() bool {
+	testnet.WaitFor(t, "a summary of River's repeated errors", 30*time.Second, func() bool {
 		return strings.Contains(logs.String()[from:], "stopped repeating")
 	})
 
@@ -113,7 +101,7 @@ func TestDatabaseOutage(t *testing.T) {
 	if code := realMain(context.Background(), []string{"--config", cfg, "publish", post, "--channel", "mastodon"}, io.Discard, &errOut); code != 0 {
 		t.Fatalf("publish after the outage: exit %d: %s", code, errOut.String())
 	}
-	waitFor(t, "a delivery after the outage", 60*time.Second, func() bool {
+	testnet.WaitFor(t, "a delivery after the outage", 60*time.Second, func() bool {
 		m, _ := filepath.Glob(filepath.Join(outbox, "mastodon", "md-full-sentence*"))
 		return len(m) > 0
 	})
@@ -147,7 +135,7 @@ func TestTwoReplicasShareTheWork(t *testing.T) {
 		go func() {
 			r.done <- realMain(ctx, []string{"--config", filepath.Join(r.dir, "config.yaml"), "run"}, io.Discard, &r.logs)
 		}()
-		waitFor(t, "replica listening", 30*time.Second, func() bool { return healthStatus(r.addr) != 0 })
+		testnet.WaitFor(t, "replica listening", 30*time.Second, func() bool { return healthStatus(r.addr) != 0 })
 		rs = append(rs, r)
 	}
 	defer func() {
@@ -170,7 +158,7 @@ func TestTwoReplicasShareTheWork(t *testing.T) {
 	}
 	// The shipped tree has two due posts (one Markdown, the feed's newest
 	// item): six deliveries.
-	waitFor(t, "six deliveries between the two replicas", 60*time.Second, func() bool { return len(count()) >= 6 })
+	testnet.WaitFor(t, "six deliveries between the two replicas", 60*time.Second, func() bool { return len(count()) >= 6 })
 	time.Sleep(3 * time.Second) // room for a second copy to show up
 	got := count()
 	if len(got) != 6 {
