@@ -45,7 +45,7 @@ func TestConsoleInTheBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test skipped in -short mode")
 	}
-	// Not parallel: it drives Chromium, and screenshots want an idle machine.
+	// Not parallel: it drives Chromium, whose waits need an idle machine.
 	masto := mastodonfake.New(t, mastodonfake.Options{})
 	disc := discordfake.New(t)
 	// Discord refuses the first message (the bot lacks a permission): a
@@ -221,12 +221,10 @@ channels:
 	b.waitText(".notice", "Queued again")
 	// The page follows the retry by itself (its live part): no reload, and
 	// the state in the heading turns to Sent with the channel.
-	deadline := time.Now().Add(60 * time.Second)
-	for !strings.Contains(b.text("#delivery-discord .chip"), "sent") || b.text("#post-state") != "Sent" {
-		if time.Now().After(deadline) {
-			t.Fatalf("the post page did not follow the retry: %q, state %q\nlogs:\n%s", b.text("#delivery-discord"), b.text("#post-state"), logs.String())
-		}
-		time.Sleep(200 * time.Millisecond)
+	if !testnet.Poll(60*time.Second, func() bool {
+		return strings.Contains(b.text("#delivery-discord .chip"), "sent") && b.text("#post-state") == "Sent"
+	}) {
+		t.Fatalf("the post page did not follow the retry: %q, state %q\nlogs:\n%s", b.text("#delivery-discord"), b.text("#post-state"), logs.String())
 	}
 	if href := b.attr("#delivery-discord a.remote", "href"); !strings.HasPrefix(href, "https://discord.com/channels/"+discordfake.GuildID) {
 		t.Fatalf("discord remote link %q", href)
@@ -580,29 +578,18 @@ func (b *consoleBrowser) waitVisible(sel string) {
 
 func (b *consoleBrowser) waitText(sel, want string) {
 	b.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		got := b.text(sel)
-		if strings.Contains(got, want) {
-			return
-		}
-		if time.Now().After(deadline) {
-			b.t.Fatalf("%s on %s says %q, want %q", sel, b.location(), got, want)
-		}
-		time.Sleep(100 * time.Millisecond)
+	var got string
+	if !testnet.Poll(20*time.Second, func() bool { got = b.text(sel); return strings.Contains(got, want) }) {
+		b.t.Fatalf("%s on %s says %q, want %q", sel, b.location(), got, want)
 	}
 }
 
 // waitLoaded waits until the image the expression finds has loaded.
 func (b *consoleBrowser) waitLoaded(expr string) {
 	b.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for b.eval(`(() => { try { const i = `+expr+`; return i && i.complete && i.naturalWidth > 0 ? 'yes' : ''; } catch (e) { return ''; } })()`) == "" {
-		if time.Now().After(deadline) {
-			b.t.Fatalf("the image %s did not load", expr)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testnet.WaitFor(b.t, "the image "+expr+" loading", 20*time.Second, func() bool {
+		return b.eval(`(() => { try { const i = `+expr+`; return i && i.complete && i.naturalWidth > 0 ? 'yes' : ''; } catch (e) { return ''; } })()`) != ""
+	})
 }
 
 // dialogs lists the JavaScript dialogs that opened so far.
@@ -615,16 +602,12 @@ func (b *consoleBrowser) dialogs() string {
 // waitFrameText waits until the frame's document shows want.
 func (b *consoleBrowser) waitFrameText(sel, want string) {
 	b.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		got := b.eval(fmt.Sprintf(`(() => { const f = document.querySelector(%q); const d = f && f.contentDocument; return d && d.body ? d.body.innerText : ''; })()`, sel))
-		if strings.Contains(got, want) {
-			return
-		}
-		if time.Now().After(deadline) {
-			b.t.Fatalf("frame %s says %q, want %q", sel, got, want)
-		}
-		time.Sleep(100 * time.Millisecond)
+	var got string
+	if !testnet.Poll(20*time.Second, func() bool {
+		got = b.eval(fmt.Sprintf(`(() => { const f = document.querySelector(%q); const d = f && f.contentDocument; return d && d.body ? d.body.innerText : ''; })()`, sel))
+		return strings.Contains(got, want)
+	}) {
+		b.t.Fatalf("frame %s says %q, want %q", sel, got, want)
 	}
 }
 
@@ -634,13 +617,7 @@ func (b *consoleBrowser) previewUpdates() string {
 
 func (b *consoleBrowser) waitPreviewAfter(before string) {
 	b.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for b.previewUpdates() == before {
-		if time.Now().After(deadline) {
-			b.t.Fatal("the previews did not update while typing")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testnet.WaitFor(b.t, "the previews updating while typing", 20*time.Second, func() bool { return b.previewUpdates() != before })
 	// Let the last keystroke's debounced preview land too.
 	time.Sleep(700 * time.Millisecond)
 }

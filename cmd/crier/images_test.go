@@ -136,4 +136,3 @@ channels:
 		t.Errorf("the log does not say why the image was left out:\n%s", logs.String())
 	}
 }
-

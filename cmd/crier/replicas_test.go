@@ -52,21 +52,15 @@ func TestDatabaseOutage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("stops and starts a PostgreSQL server; skipped with -short")
 	}
-	cleanEnv(t)
+	t.Parallel()
 	srv := pgpeer.StartServer(t)
-	dir := shippedTree(t)
+	b := setupShipped(t)
+	dir := b.dir
 	pointAt(t, dir, srv.DSN())
 	addr := testnet.FreeAddr(t)
-	t.Setenv("CRIER_LISTEN", addr)
-	cfg := filepath.Join(dir, "config.yaml")
-	ctx, cancel := context.WithCancel(context.Background())
-	var logs syncBuffer
-	done := make(chan int)
-	go func() { done <- realMain(ctx, []string{"--config", cfg, "run"}, io.Discard, &logs) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	b.setenv("CRIER_LISTEN", addr)
+	cfg := b.cfg
+	logs, _ := b.startStoppable("", nil)
 	outbox := filepath.Join(dir, "data", "outbox")
 	testnet.WaitFor(t, "first deliveries", 60*time.Second, func() bool { return len(missingOutboxFiles(t, outbox)) == 0 })
 	testnet.WaitFor(t, "healthy", 10*time.Second, func() bool { return healthStatus(addr) == 200 })
@@ -98,7 +92,7 @@ func TestDatabaseOutage(t *testing.T) {
 	// Work after the outage: a post queued now reaches its outbox.
 	post := filepath.Join(dir, "posts", "2031-01-01-full-sentence-campaign.md")
 	var errOut syncBuffer
-	if code := realMain(context.Background(), []string{"--config", cfg, "publish", post, "--channel", "mastodon"}, io.Discard, &errOut); code != 0 {
+	if code := b.main(context.Background(), []string{"--config", cfg, "publish", post, "--channel", "mastodon"}, io.Discard, &errOut); code != 0 {
 		t.Fatalf("publish after the outage: exit %d: %s", code, errOut.String())
 	}
 	testnet.WaitFor(t, "a delivery after the outage", 60*time.Second, func() bool {
@@ -117,33 +111,17 @@ func TestTwoReplicasShareTheWork(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs two daemons; skipped with -short")
 	}
-	cleanEnv(t)
+	t.Parallel()
 	dsn := pgpeer.DSN(t)
-	type replica struct {
-		dir, addr string
-		logs      syncBuffer
-		done      chan int
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var rs []*replica
+	var rs []*bundle
 	for range 2 {
-		r := &replica{dir: shippedTree(t), addr: testnet.FreeAddr(t), done: make(chan int)}
+		r := setupShipped(t)
 		pointAt(t, r.dir, dsn)
-		// The listen address is read when the config loads: wait for
-		// this replica to answer before the next one reads its own.
-		t.Setenv("CRIER_LISTEN", r.addr)
-		go func() {
-			r.done <- realMain(ctx, []string{"--config", filepath.Join(r.dir, "config.yaml"), "run"}, io.Discard, &r.logs)
-		}()
-		testnet.WaitFor(t, "replica listening", 30*time.Second, func() bool { return healthStatus(r.addr) != 0 })
+		addr := testnet.FreeAddr(t)
+		r.setenv("CRIER_LISTEN", addr)
+		r.startDaemon("http://"+addr+"/healthz", nil)
 		rs = append(rs, r)
 	}
-	defer func() {
-		cancel()
-		for _, r := range rs {
-			<-r.done
-		}
-	}()
 	count := func() map[string]int {
 		n := map[string]int{}
 		for _, r := range rs {
