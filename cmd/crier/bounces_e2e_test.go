@@ -35,23 +35,10 @@ func TestBouncesThroughTheDaemon(t *testing.T) {
 	os.MkdirAll(posts, 0o755)
 	addr := testnet.FreeAddr(t)
 	b.env["TEST_IMAP_PASSWORD"] = imap.Password
-	b.write("config.yaml", fmt.Sprintf(`campaign: {name: CAMACA, website: https://camaca.example}
-http: {listen: %q, public_url: "http://%s"}
-sources: {markdown: {dir: posts}}
-schedules: {publish_due: "@every 1s"}
-delivery: {timeout: 30s}
-channels:
-  mastodon: {enabled: false}
-  discord: {enabled: false}
-  email:
-    mode: send
-    smtp: {host: %q, port: %d, tls: none}
-    from: "CAMACA <news@camaca.example>"
-    link_secret: ${TEST_LINK_SECRET}
-    bounces:
+	b.write("config.yaml", mailpitConfig(addr, mp, "", fmt.Sprintf(`    bounces:
       address: bounces@camaca.example
       imap: {host: %q, port: %d, tls: none, username: %q, password: "${TEST_IMAP_PASSWORD}", poll: 10s}
-`, addr, addr, mp.SMTPHost, mp.SMTPPort, imap.Host, imap.Port, imap.User))
+`, imap.Host, imap.Port, imap.User))+"schedules: {publish_due: \"@every 1s\"}\n")
 	os.WriteFile(filepath.Join(dir, "list.csv"), []byte("email,name\nada@supporters.example,Ada\nben@supporters.example,Ben\ncy@supporters.example,Cy\n"), 0o644)
 	if code, out, errs := b.crier("subscribers", "import", "--consented", filepath.Join(dir, "list.csv")); code != 0 {
 		t.Fatalf("import: %d %s %s", code, out, errs)

@@ -2,11 +2,12 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -95,17 +96,8 @@ func startMailingConsole(t *testing.T, email, role, password string, more ...[3]
 	mp := mailpit.Start(t, mailpit.Options{})
 	addr := testnet.FreeAddr(t)
 	base := "http://" + addr
-	b := setup(t, fmt.Sprintf(`campaign: {name: CAMACA, website: https://camaca.example}
-http: {listen: %q, public_url: %q}
-channels:
-  mastodon: {enabled: false}
-  discord: {enabled: false}
-  email:
-    mode: send
-    smtp: {host: %q, port: %d, tls: none}
-    from: "CAMACA <news@camaca.example>"
-    link_secret: ${TEST_LINK_SECRET}
-`, addr, base, mp.SMTPHost, mp.SMTPPort))
+	b := setup(t, mailpitConfig(addr, mp, "", ""))
+	os.MkdirAll(filepath.Join(b.dir, "posts"), 0o755) // mailpitConfig's sources.markdown.dir
 	b.addUser(email, role, password)
 	for _, u := range more {
 		b.addUser(u[0], u[1], u[2])

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -38,20 +37,7 @@ We meet at 6pm, whatever the weather.
 `), 0o644)
 	addr := testnet.FreeAddr(t)
 	base := "http://" + addr
-	cfg := b.cfg
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`campaign: {name: CAMACA, website: https://camaca.example}
-http: {listen: %q, public_url: %q}
-sources: {markdown: {dir: posts}}
-schedules: {publish_due: "@every 1s"}
-channels:
-  mastodon: {enabled: false}
-  discord: {enabled: false}
-  email:
-    mode: send
-    smtp: {host: %q, port: %d, tls: none}
-    from: "CAMACA <news@camaca.example>"
-    link_secret: ${TEST_LINK_SECRET}
-`, addr, base, mp.SMTPHost, mp.SMTPPort)), 0o644)
+	b.write("config.yaml", mailpitConfig(addr, mp, "", "")+"schedules: {publish_due: \"@every 1s\"}\n")
 	const editor = "ed.editor@camaca.example"
 	b.addUser(editor, "editor", "editor's long passphrase")
 
