@@ -19,6 +19,7 @@ import (
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/config"
+	"github.com/crierhq/crier/internal/testnet"
 	"github.com/crierhq/crier/post"
 )
 
@@ -180,19 +181,15 @@ func (h *testBundle) bot(opts Options) *Bot {
 // broken test; nothing asserts on how long delivery took.
 func (h *testBundle) waitFor(what string, cond func(map[store.DeliveryState]int) bool) {
 	h.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		counts, err := h.store.CountDeliveries(context.Background())
-		if err != nil {
+	var counts map[store.DeliveryState]int
+	if !testnet.Poll(30*time.Second, func() bool {
+		var err error
+		if counts, err = h.store.CountDeliveries(context.Background()); err != nil {
 			h.t.Fatal(err)
 		}
-		if cond(counts) {
-			return
-		}
-		if time.Now().After(deadline) {
-			h.t.Fatalf("timed out waiting for %s; ledger: %v", what, counts)
-		}
-		time.Sleep(20 * time.Millisecond)
+		return cond(counts)
+	}) {
+		h.t.Fatalf("timed out waiting for %s; ledger: %v", what, counts)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/config"
+	"github.com/crierhq/crier/internal/testnet"
 )
 
 func TestSameStoryFromTwoSourcesIsPublishedOnce(t *testing.T) {
@@ -164,9 +165,7 @@ func TestRetryQueuesAFailedDeliveryAgain(t *testing.T) {
 		return c[store.DeliveryFailed] == 1 && c[store.DeliverySent] == 1
 	})
 	// River records a job's end a moment after the ledger does.
-	for deadline := time.Now().Add(10 * time.Second); countRunning(t, h) > 0 && time.Now().Before(deadline); {
-		time.Sleep(20 * time.Millisecond)
-	}
+	testnet.Poll(10*time.Second, func() bool { return countRunning(t, h) == 0 })
 	h.chans[0].mu.Lock()
 	broken = false // the organiser fixed the token
 	h.chans[0].mu.Unlock()
@@ -234,14 +233,11 @@ func TestKilledDeliveryResumesWithinTheBound(t *testing.T) {
 	defer b2.Stop(ctx)
 	bound := ResumeBound(RescueAfter(delivery), time.Second)
 	deadline := killedAt.Add(bound + 5*time.Second) // the test's own slack, only to report a miss
-	for {
-		if d, _ := h.store.Delivery(ctx, p.ID, "mastodon"); d.State == store.DeliverySent {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not resumed %s after the kill (bound %s)", time.Since(killedAt).Round(time.Second), bound)
-		}
-		time.Sleep(100 * time.Millisecond)
+	if !testnet.Poll(time.Until(deadline), func() bool {
+		d, _ := h.store.Delivery(ctx, p.ID, "mastodon")
+		return d.State == store.DeliverySent
+	}) {
+		t.Fatalf("not resumed %s after the kill (bound %s)", time.Since(killedAt).Round(time.Second), bound)
 	}
 	took := time.Since(killedAt)
 	t.Logf("resumed and sent %s after the kill; bound from config %s", took.Round(100*time.Millisecond), bound)

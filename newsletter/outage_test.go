@@ -15,6 +15,7 @@ import (
 
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/internal/testlog"
+	"github.com/crierhq/crier/internal/testnet"
 	"github.com/crierhq/crier/internal/testpeers/mailpit"
 	pgpeer "github.com/crierhq/crier/internal/testpeers/postgres"
 	"github.com/crierhq/crier/subscribers"
@@ -194,13 +195,7 @@ func testSMTPOutage(t *testing.T, driver string) {
 // within bound.
 func waitUntil(t *testing.T, what string, bound time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(bound)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testnet.WaitFor(t, what, bound, cond)
 }
 
 // TestStoreOutageLog: PostgreSQL goes away for a few seconds in the middle

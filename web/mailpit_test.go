@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http/httptest"
 	"net/url"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/internal/testnet"
 	"github.com/crierhq/crier/internal/testpeers/mailpit"
 	engine "github.com/crierhq/crier/newsletter"
 	"github.com/crierhq/crier/subscribers"
@@ -19,20 +21,15 @@ import (
 // waitForMail polls Mailpit until n messages have arrived.
 func waitForMail(t *testing.T, mp *mailpit.Server, n int) []mailpit.Summary {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		msgs, err := mp.Messages(context.Background())
-		if err != nil {
+	var msgs []mailpit.Summary
+	testnet.WaitFor(t, fmt.Sprintf("%d messages in Mailpit", n), 10*time.Second, func() bool {
+		var err error
+		if msgs, err = mp.Messages(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		if len(msgs) >= n {
-			return msgs
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d messages in Mailpit, want %d", len(msgs), n)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return len(msgs) >= n
+	})
+	return msgs
 }
 
 // TestSubscribeWithRealMail runs the double opt-in with the email channel's

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"embed"
@@ -36,9 +37,13 @@ type NewsletterOptions struct {
 	Logger    *slog.Logger
 	Now       func() time.Time
 
-	// RateLimit bounds subscribe attempts per client address; zero means
-	// DefaultRateLimit.
+	// RateLimit bounds subscribe attempts per client address; zero means 5
+	// at once and then one a minute.
 	RateLimit RateLimit
+	// PreferencesRateLimit bounds preference form posts per client
+	// address; zero means 20 at once and then one every 10 seconds: room
+	// for a supporter trying choices, none for guessing links.
+	PreferencesRateLimit RateLimit
 	// TrustedProxies are reverse proxies whose X-Forwarded-For is believed
 	// (for the rate limit and the consent record); none by default.
 	TrustedProxies []netip.Prefix
@@ -82,15 +87,6 @@ type NewsletterOptions struct {
 // mails: far above what a small campaign's sign-ups need, far below a mail
 // provider's daily quota.
 const DefaultMaxConfirmationsPerHour = 200
-
-// PreferencesRateLimit lets one address save the preferences form 20 times
-// at once and then once every 10 seconds: room for a supporter trying
-// choices, none for guessing links.
-var PreferencesRateLimit = RateLimit{Burst: 20, Every: 10 * time.Second}
-
-// DefaultRateLimit lets one address submit the subscribe form 5 times at once
-// and then once a minute.
-var DefaultRateLimit = RateLimit{Burst: 5, Every: time.Minute}
 
 // maxFormBytes bounds a form body; the subscribe form is well under 1 KiB.
 const maxFormBytes = 8 << 10
@@ -151,9 +147,8 @@ func mountNewsletter(s *Server, opts NewsletterOptions) (*newsletter, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.RateLimit == (RateLimit{}) {
-		opts.RateLimit = DefaultRateLimit
-	}
+	opts.RateLimit = cmp.Or(opts.RateLimit, RateLimit{Burst: 5, Every: time.Minute})
+	opts.PreferencesRateLimit = cmp.Or(opts.PreferencesRateLimit, RateLimit{Burst: 20, Every: 10 * time.Second})
 	if opts.ResendAfter == 0 {
 		opts.ResendAfter = 10 * time.Minute
 	}
@@ -167,11 +162,11 @@ func mountNewsletter(s *Server, opts NewsletterOptions) (*newsletter, error) {
 	}
 	if db := s.opts.Shared; db != nil {
 		n.limiter = newDBLimiter(db, "subscribe", opts.RateLimit, opts.Now, opts.Logger)
-		n.prefsLimiter = newDBLimiter(db, "preferences", PreferencesRateLimit, opts.Now, opts.Logger)
+		n.prefsLimiter = newDBLimiter(db, "preferences", opts.PreferencesRateLimit, opts.Now, opts.Logger)
 		n.mailCap = newDBWindow(db, "confirmation-mails", opts.MaxConfirmationsPerHour, time.Hour, opts.Now, opts.Logger)
 	} else {
 		n.limiter = newLimiter(opts.RateLimit, opts.Now)
-		n.prefsLimiter = newLimiter(PreferencesRateLimit, opts.Now)
+		n.prefsLimiter = newLimiter(opts.PreferencesRateLimit, opts.Now)
 		n.mailCap = newWindowCounter(opts.MaxConfirmationsPerHour, time.Hour, opts.Now)
 	}
 	if n.pages, n.css, err = loadPages(opts.Templates); err != nil {

@@ -467,7 +467,7 @@ func testSubscribeRateLimit(t *testing.T, driver string) {
 	post := func(ip string, i int) *http.Response {
 		return f.do(postForm("/subscribe", url.Values{"email": {"s" + string(rune('a'+i)) + "@example.org"}, "consent": {"yes"}, "csrf": {csrf}}, c), ip)
 	}
-	for i := range DefaultRateLimit.Burst {
+	for i := range f.nl.opts.RateLimit.Burst {
 		if res := post("192.0.2.1", i); res.StatusCode != 200 {
 			t.Fatalf("attempt %d: %d", i+1, res.StatusCode)
 		}
@@ -483,15 +483,31 @@ func testSubscribeRateLimit(t *testing.T, driver string) {
 		t.Fatalf("another address was limited too: %d", res.StatusCode)
 	}
 	// IPv6 clients are limited per /64.
-	for i := range DefaultRateLimit.Burst {
+	for i := range f.nl.opts.RateLimit.Burst {
 		post("2001:db8:1:2::"+string(rune('1'+i)), 12+i)
 	}
 	if res := post("2001:db8:1:2::ffff", 20); res.StatusCode != http.StatusTooManyRequests {
 		t.Fatalf("same /64: %d", res.StatusCode)
 	}
-	f.clock.Advance(DefaultRateLimit.Every)
+	f.clock.Advance(f.nl.opts.RateLimit.Every)
 	if res := post("192.0.2.1", 21); res.StatusCode != 200 {
 		t.Fatalf("after refill: %d", res.StatusCode)
+	}
+}
+
+// TestSubscribeRateLimitIsAnOption: the limit a server is given is the one
+// it applies; no package variable stands in for it.
+func TestSubscribeRateLimitIsAnOption(t *testing.T) {
+	t.Parallel()
+	f := newFixtureOn(t, "sqlite", "http://127.0.0.1:8080", nil, func(o *NewsletterOptions) {
+		o.RateLimit = RateLimit{Burst: 2, Every: time.Hour}
+	})
+	c, csrf := f.session(t)
+	for i := range 3 {
+		res := f.do(postForm("/subscribe", url.Values{"email": {"s" + string(rune('a'+i)) + "@example.org"}, "consent": {"yes"}, "csrf": {csrf}}, c), "192.0.2.1")
+		if want := map[bool]int{true: 200, false: http.StatusTooManyRequests}[i < 2]; res.StatusCode != want {
+			t.Fatalf("attempt %d: %d, want %d", i+1, res.StatusCode, want)
+		}
 	}
 }
 

@@ -152,12 +152,12 @@ func testPreferencesHostile(t *testing.T, driver string) {
 	for i := 0; ; i++ {
 		res := f.do(postForm("/preferences", good, nil), "198.51.100.7")
 		if res.StatusCode == http.StatusTooManyRequests {
-			if i < PreferencesRateLimit.Burst || res.Header.Get("Retry-After") == "" {
+			if i < f.nl.opts.PreferencesRateLimit.Burst || res.Header.Get("Retry-After") == "" {
 				t.Fatalf("limited after %d posts (Retry-After %q)", i, res.Header.Get("Retry-After"))
 			}
 			break
 		}
-		if i > PreferencesRateLimit.Burst {
+		if i > f.nl.opts.PreferencesRateLimit.Burst {
 			t.Fatal("no rate limit on the preferences form")
 		}
 		// Undo the valid post, so that "changes nothing" below holds for
@@ -170,8 +170,8 @@ func testPreferencesHostile(t *testing.T, driver string) {
 			t.Errorf("a refused post changed %s: %+v", s.Email, got)
 		}
 	}
-	if after, _ := f.store.History(ctx, ann.ID); len(after) != len(before)+2*(PreferencesRateLimit.Burst) {
-		t.Errorf("history has %d entries, want the %d the valid posts and undos wrote", len(after), len(before)+2*PreferencesRateLimit.Burst)
+	if after, _ := f.store.History(ctx, ann.ID); len(after) != len(before)+2*(f.nl.opts.PreferencesRateLimit.Burst) {
+		t.Errorf("history has %d entries, want the %d the valid posts and undos wrote", len(after), len(before)+2*f.nl.opts.PreferencesRateLimit.Burst)
 	}
 }
 

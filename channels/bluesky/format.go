@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"unicode"
 
 	"github.com/rivo/uniseg"
 
@@ -197,42 +196,31 @@ var errNoRoom = errors.New("the link and content warning alone are over Bluesky'
 func (f *Formatter) Format(p post.Post) (channels.Payload, error) {
 	pl := channels.Payload{Channel: f.cfg.instance(), PostID: p.ID}
 	p = validUTF8(p, f.cfg.instance())
-	c := composer{}
+	c := plaintext.Composer{Rule: rule{}, MaxParts: maxThreadParts, NoRoom: errNoRoom, Uncut: errNoRoom}
 	if cw := plaintext.OneLine(p.ContentWarning); cw != "" {
-		c.cw = "CW: " + cw
+		c.Lead = "CW: " + cw // opens every part
 	}
 	title, prose, link := plaintext.Texts(p, f.cfg.instance())
-	c.setTexts(title, prose, link, p.Tags, f.cfg.Hashtags)
+	setTexts(&c, title, prose, link, p.Tags, f.cfg.Hashtags)
 	// The summary stands in for the text only where the whole text does
 	// not fit in one post.
-	if !fits(c.compose(title, prose, true)) {
+	if !fits(c.Whole(title, prose)) {
 		if t, s, l, ok := plaintext.SummaryTexts(p, f.cfg.instance()); ok {
 			title, prose, link = t, s, l
-			c.setTexts(title, prose, link, p.Tags, f.cfg.Hashtags)
+			setTexts(&c, title, prose, link, p.Tags, f.cfg.Hashtags)
 		}
 	}
 
-	if !fits(plaintext.Join(c.cw, c.link, "x")) {
-		at, ok := fitPrefix(c.cw, func(cc cut) bool { return fits(plaintext.Join(plaintext.Kept(c.cw, cc, false), c.link, "x")) })
+	if !fits(plaintext.Join(c.Lead, c.Link, "x")) {
+		at, ok := plaintext.Fit(rule{}, c.Lead, func(cc cut) bool { return fits(plaintext.Join(plaintext.Kept(c.Lead, cc, false), c.Link, "x")) })
 		if !ok {
 			return pl, fmt.Errorf("formatting post %s for Bluesky: %w", p.ID, errNoRoom)
 		}
-		c.cw = plaintext.Kept(c.cw, at, false)
+		c.Lead = plaintext.Kept(c.Lead, at, false)
 		pl.Warnings = append(pl.Warnings, "the content warning was shortened to fit Bluesky's 300-grapheme limit")
 	}
 
-	var texts []string
-	var err error
-	switch {
-	case fits(c.compose(title, prose, true)):
-		texts = []string{c.compose(title, prose, true)}
-	case f.cfg.Thread:
-		texts, err = c.thread(title, prose)
-	default:
-		var t string
-		t, err = c.shorten(title, prose)
-		texts = []string{t}
-	}
+	texts, err := c.Compose(title, prose, f.cfg.Thread)
 	if err != nil {
 		return pl, fmt.Errorf("formatting post %s for Bluesky: %w", p.ID, err)
 	}
@@ -249,7 +237,7 @@ func (f *Formatter) Format(p post.Post) (channels.Payload, error) {
 	}
 	parts := make(Parts, len(texts))
 	for i, t := range texts {
-		facets, mentions := facetsOf(t, c.link, link)
+		facets, mentions := facetsOf(t, c.Link, link)
 		parts[i] = Part{
 			Part: i + 1, RKey: RecordKey(p.ID, f.cfg.instance(), i),
 			Record:   Record{Type: Collection, Text: t, Facets: facets, Langs: langs, Labels: labels},
@@ -284,7 +272,7 @@ func (f *Formatter) embed(first *Part, p post.Post, link string, pl *channels.Pa
 		desc = plaintext.OneLine(plaintext.FromMarkdown(p.Body))
 	}
 	if uniseg.GraphemeClusterCount(desc) > maxCardDescription {
-		if at, ok := fitPrefix(desc, func(cc cut) bool {
+		if at, ok := plaintext.Fit(rule{}, desc, func(cc cut) bool {
 			return uniseg.GraphemeClusterCount(plaintext.Kept(desc, cc, false)) <= maxCardDescription
 		}); ok {
 			desc = plaintext.Kept(desc, at, false)
@@ -359,139 +347,11 @@ func facetsOf(text, display, uri string) ([]Facet, []Mention) {
 	return facets, mentions
 }
 
-// composer holds what every part of a post shares.
-type composer struct {
-	cw   string // "CW: warning", opening every part
-	link string // the canonical link's display text
-	tags []string
-}
-
-func (c *composer) tagLine() string { return strings.Join(c.tags, " ") }
-
-// setTexts takes the link and hashtags of the prose the post will say.
-func (c *composer) setTexts(title, prose, link string, tags, fixed []string) {
-	c.link = ""
+// setTexts gives c the link and hashtags of the prose the post will say.
+func setTexts(c *plaintext.Composer, title, prose, link string, tags, fixed []string) {
+	c.Link = ""
 	if link != "" {
-		c.link = displayLink(link)
+		c.Link = displayLink(link)
 	}
-	c.tags = hashtags(title+"\n"+prose, tags, fixed)
-}
-
-// compose is the first (or only) part's text.
-func (c *composer) compose(title, prose string, withTags bool) string {
-	if withTags {
-		return plaintext.Join(c.cw, title, prose, c.link, c.tagLine())
-	}
-	return plaintext.Join(c.cw, title, prose, c.link)
-}
-
-// shorten keeps the title, the link and as many hashtags as fit, and as much
-// of the prose as fits, cut at a sentence or word boundary with an ellipsis.
-// Hashtags go before the prose disappears entirely; the title is shortened
-// only when nothing else is left.
-func (c *composer) shorten(title, prose string) (string, error) {
-	for {
-		tags := c.tagLine()
-		if fits(plaintext.Join(c.cw, title, c.link, tags)) {
-			if at, ok := fitPrefix(prose, func(cc cut) bool {
-				return fits(plaintext.Join(c.cw, title, plaintext.Kept(prose, cc, false), c.link, tags))
-			}); ok {
-				return plaintext.Join(c.cw, title, plaintext.Kept(prose, at, false), c.link, tags), nil
-			}
-			if len(c.tags) == 0 || prose == "" {
-				return plaintext.Join(c.cw, title, c.link, tags), nil
-			}
-		}
-		if len(c.tags) == 0 {
-			break
-		}
-		c.tags = c.tags[:len(c.tags)-1]
-	}
-	at, ok := fitPrefix(title, func(cc cut) bool { return fits(plaintext.Join(c.cw, plaintext.Kept(title, cc, false), c.link)) })
-	if !ok {
-		if fits(plaintext.Join(c.cw, c.link)) {
-			return plaintext.Join(c.cw, c.link), nil
-		}
-		return "", errNoRoom
-	}
-	return plaintext.Join(c.cw, plaintext.Kept(title, at, false), c.link), nil
-}
-
-// thread splits the post into numbered parts. The first carries the title,
-// the link and the hashtags; the prose flows on through the replies.
-func (c *composer) thread(title, prose string) ([]string, error) {
-	// Start from an estimate so that usually one pass is enough.
-	whole := c.compose(title, prose, true)
-	estimate := max(uniseg.GraphemeClusterCount(whole)/MaxGraphemes+1, len(whole)/MaxBytes+1)
-	return plaintext.Thread(estimate, maxThreadParts, func(total int) ([]string, error) {
-		return c.split(title, prose, total)
-	})
-}
-
-// split cuts the post into parts without their numbers, assuming total.
-func (c *composer) split(title, prose string, total int) ([]string, error) {
-	num := func(i int) string { return fmt.Sprintf("%d/%d", i, total) }
-	tags := c.tags
-	for !fits(plaintext.Join(c.cw, title, c.link, strings.Join(tags, " "), num(1))) && len(tags) > 0 {
-		tags = tags[:len(tags)-1]
-	}
-	tagLine := strings.Join(tags, " ")
-	if !fits(plaintext.Join(c.cw, title, c.link, tagLine, num(1))) {
-		at, ok := fitPrefix(title, func(cc cut) bool { return fits(plaintext.Join(c.cw, plaintext.Kept(title, cc, false), c.link, num(1))) })
-		if !ok {
-			return nil, errNoRoom
-		}
-		title = plaintext.Kept(title, at, false)
-	}
-	var texts []string
-	rest := prose
-	for i := 1; ; i++ {
-		last := i == total && total == maxThreadParts
-		body := func(chunk string) string {
-			if i == 1 {
-				return plaintext.Join(c.cw, title, chunk, c.link, tagLine)
-			}
-			return plaintext.Join(c.cw, chunk)
-		}
-		fitsNumbered := func(chunk string) bool { return fits(plaintext.Join(body(chunk), num(i))) }
-		if rest == "" || fitsNumbered(rest) {
-			return append(texts, body(rest)), nil
-		}
-		at, ok := fitPrefix(rest, func(cc cut) bool { return fitsNumbered(plaintext.Kept(rest, cc, !last)) })
-		switch {
-		case ok:
-			texts = append(texts, body(plaintext.Kept(rest, at, !last)))
-			rest = strings.TrimLeftFunc(rest[at.Pos:], unicode.IsSpace)
-		case i == 1:
-			texts = append(texts, body("")) // the prose starts in part 2
-		default:
-			return nil, errNoRoom
-		}
-		if last || len(texts) > total {
-			// Done, or more parts than assumed: thread() tries again with
-			// more (cutting on would cost time in proportion to the text).
-			return texts, nil
-		}
-	}
-}
-
-// hashtags makes hashtags from a post's tags and the configured ones,
-// leaving out duplicates (case-insensitive) and those the text already has.
-func hashtags(text string, tags, fixed []string) []string {
-	seen := map[string]bool{}
-	for _, e := range entities(text) {
-		if e.kind == entityTag {
-			seen[strings.ToLower(e.value)] = true
-		}
-	}
-	var out []string
-	for _, t := range append(append([]string(nil), tags...), fixed...) {
-		h := Hashtag(t)
-		if h == "" || seen[strings.ToLower(h[1:])] {
-			continue
-		}
-		seen[strings.ToLower(h[1:])] = true
-		out = append(out, h)
-	}
-	return out
+	c.Tags = plaintext.Hashtags(rule{}, title+"\n"+prose, tags, fixed)
 }

@@ -2,7 +2,6 @@ package bluesky
 
 import (
 	"regexp"
-	"sort"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -54,9 +53,9 @@ func entities(text string) []entity {
 		prev, _ := utf8.DecodeLastRuneInString(text[:i])
 		atStart := i == 0 || unicode.IsSpace(prev)
 		switch {
-		case (text[i] == 'h' || text[i] == 'H') && (atStart || prev == '(' || !isWordRune(prev)):
-			if n := schemeLen(text[i:]); n > 0 {
-				if end := urlEnd(text, i+n); end > i+n {
+		case (text[i] == 'h' || text[i] == 'H') && (atStart || prev == '(' || !plaintext.IsWordRune(prev)):
+			if n := plaintext.SchemeLen(text[i:]); n > 0 {
+				if end := plaintext.URLEnd(text, i+n); end > i+n {
 					out = append(out, entity{kind: entityLink, start: i, end: end, value: text[i:end]})
 					i = end
 					continue
@@ -66,7 +65,7 @@ func entities(text string) []entity {
 			if m := mentionRE.FindStringSubmatchIndex(text[i:]); m != nil {
 				end := i + m[1]
 				// "@a.b.c." or "@x.yz-": the handle must end where a word does.
-				if r, _ := utf8.DecodeRuneInString(text[end:]); end == len(text) || !isWordRune(r) && r != '-' {
+				if r, _ := utf8.DecodeRuneInString(text[end:]); end == len(text) || !plaintext.IsWordRune(r) && r != '-' {
 					out = append(out, entity{kind: entityMention, start: i, end: end, value: strings.ToLower(text[i+1 : end])})
 					i = end
 					continue
@@ -128,61 +127,22 @@ func isInvisible(r rune) bool {
 	return false
 }
 
-func isWordRune(r rune) bool {
-	return unicode.IsLetter(r) || unicode.IsMark(r) || unicode.IsDigit(r) || r == '_'
-}
-
-func schemeLen(s string) int {
-	for _, scheme := range []string{"https://", "http://"} {
-		if len(s) >= len(scheme) && strings.EqualFold(s[:len(scheme)], scheme) {
-			return len(scheme)
-		}
-	}
-	return 0
-}
-
-// urlEnd returns where a URL whose host starts at from ends: at white space
-// or a character URLs do not carry, without trailing punctuation, and with a
-// closing bracket only when it balances an opening one.
-func urlEnd(text string, from int) int {
-	end := from
-	for end < len(text) {
-		r, size := utf8.DecodeRuneInString(text[end:])
-		if unicode.IsSpace(r) || strings.ContainsRune("<>\"…«»“”「」、。，", r) ||
-			(r > unicode.MaxLatin1 && !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsMark(r)) {
-			break
-		}
-		end += size
-	}
-	for end > from {
-		r, size := utf8.DecodeLastRuneInString(text[from:end])
-		if strings.ContainsRune(".,:;!?'*", r) {
-			end -= size
-			continue
-		}
-		if r == ')' || r == ']' {
-			open := map[rune]string{')': "(", ']': "["}[r]
-			if strings.Count(text[from:end], open) < strings.Count(text[from:end], string(r)) {
-				end -= size
-				continue
-			}
-		}
-		break
-	}
-	if r, _ := utf8.DecodeRuneInString(text[from:end]); !unicode.IsLetter(r) && !unicode.IsDigit(r) {
-		return from
-	}
-	return end
-}
-
 // cut is a place where text may be shortened.
 type cut = plaintext.Cut
 
-// cuts lists where text may be cut: at line-break opportunities (between
-// words, and between CJK ideographs) and, in fine, at every grapheme
-// boundary, never inside a link, mention or hashtag. It stops once the kept
-// text alone is over the lexicon's limits.
-func cuts(text string) (word, fine []cut) {
+// rule is how Bluesky counts a post (plaintext.Rule): the lexicon's
+// graphemes and bytes.
+type rule struct{}
+
+func (rule) Fits(text string) bool { return fits(text) }
+
+func (rule) Parts(text string) int {
+	return max(uniseg.GraphemeClusterCount(text)/MaxGraphemes+1, len(text)/MaxBytes+1)
+}
+
+// Cuts never cuts inside a link, mention or hashtag, and stops once the
+// kept text alone is over the lexicon's limits.
+func (rule) Cuts(text string) (word, fine []cut) {
 	// Only the start of the text can be kept; an entity crossing the end of
 	// this window is still recognised, as no mention or hashtag is that long
 	// and a URL cut short is still a URL.
@@ -191,41 +151,23 @@ func cuts(text string) (word, fine []cut) {
 		window = strings.ToValidUTF8(window[:MaxBytes+1024], "")
 	}
 	ents := entities(window)
-	inside := func(pos int) bool {
-		i := sort.Search(len(ents), func(i int) bool { return ents[i].end > pos })
-		return i < len(ents) && ents[i].start < pos
+	spans := make([]plaintext.Span, len(ents))
+	for i, e := range ents {
+		spans[i] = plaintext.Span{Start: e.start, End: e.end}
 	}
-	ends := map[int]bool{}
-	for _, e := range ents {
-		ends[e.end] = true
-	}
-	state, rest, pos, lastVisible, graphemes := -1, text, 0, 0, 0
-	for len(rest) > 0 && graphemes <= MaxGraphemes && pos <= MaxBytes {
-		var cluster string
-		var boundaries int
-		cluster, rest, boundaries, state = uniseg.StepString(rest, state)
-		pos += len(cluster)
-		graphemes++
-		if strings.TrimSpace(cluster) != "" {
-			lastVisible = pos
-		}
-		if inside(pos) {
-			continue
-		}
-		c := cut{Pos: pos, Sentence: boundaries&uniseg.MaskSentence != 0 || len(rest) == 0, AfterEntity: ends[lastVisible]}
-		fine = append(fine, c)
-		if lb := boundaries & uniseg.MaskLine; lb == uniseg.LineCanBreak || lb == uniseg.LineMustBreak || len(rest) == 0 {
-			word = append(word, c)
-		}
-	}
-	return word, fine
+	return plaintext.Cuts(text, spans, func(bytes, graphemes, _ int) bool { return graphemes <= MaxGraphemes && bytes <= MaxBytes })
 }
 
-// fitPrefix finds the longest cut of text for which ok holds (see
-// plaintext.Best).
-func fitPrefix(text string, ok func(c cut) bool) (cut, bool) {
-	word, fine := cuts(text)
-	return plaintext.Best(word, fine, ok)
+func (rule) Hashtag(tag string) string { return Hashtag(tag) }
+
+func (rule) Hashtags(text string) []string {
+	var out []string
+	for _, e := range entities(text) {
+		if e.kind == entityTag {
+			out = append(out, e.value)
+		}
+	}
+	return out
 }
 
 // Hashtag turns a tag into a hashtag: "child trafficking" becomes
@@ -233,16 +175,7 @@ func fitPrefix(text string, ok func(c cut) bool) (cut, bool) {
 // readers), punctuation is dropped, and "" is returned for a tag without a
 // letter.
 func Hashtag(tag string) string {
-	tag = strings.TrimPrefix(strings.TrimSpace(tag), "#")
-	tag = strings.NewReplacer("'", "", "’", "", "‘", "").Replace(tag)
-	words := strings.FieldsFunc(tag, func(r rune) bool { return !isWordRune(r) })
-	if len(words) > 1 {
-		for i, w := range words {
-			r, size := utf8.DecodeRuneInString(w)
-			words[i] = string(unicode.ToUpper(r)) + w[size:]
-		}
-	}
-	h := strings.Join(words, "")
+	h := plaintext.CamelTag(tag)
 	if !strings.ContainsFunc(h, unicode.IsLetter) || len(h) > maxTagBytes || uniseg.GraphemeClusterCount(h) > maxTagGraphemes {
 		return ""
 	}
@@ -254,7 +187,7 @@ func Hashtag(tag string) string {
 // ellipsis after 30 graphemes, as Bluesky's own apps show links.
 func displayLink(uri string) string {
 	s := uri
-	if n := schemeLen(s); n > 0 {
+	if n := plaintext.SchemeLen(s); n > 0 {
 		s = s[n:]
 	}
 	s = strings.TrimPrefix(s, "www.")

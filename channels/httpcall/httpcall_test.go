@@ -4,25 +4,13 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 
 	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/internal/testnet"
 )
-
-// closedAddr returns a loopback address nothing listens on.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
 
 func TestTransport(t *testing.T) {
 	answered := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -51,7 +39,7 @@ func TestTransport(t *testing.T) {
 	}{
 		{name: "answered", url: answered.URL, wantStatus: http.StatusCreated},
 		{name: "answer lost", url: lost.URL, wantErr: true, wantSent: true, wantClass: channels.KindAmbiguous},
-		{name: "refused", url: "http://" + closedAddr(t), wantErr: true, wantClass: channels.KindTemporary},
+		{name: "refused", url: "http://" + testnet.FreeAddr(t), wantErr: true, wantClass: channels.KindTemporary},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -109,42 +109,34 @@ func (f *Formatter) Format(p post.Post) (channels.Payload, error) {
 		lim.CharactersReservedPerURL = defaultLimits().CharactersReservedPerURL
 	}
 	pl := channels.Payload{Channel: f.cfg.instance(), PostID: p.ID}
-	c := composer{count: lim.Counter().Count, max: lim.MaxCharacters, cw: plaintext.OneLine(p.ContentWarning)}
+	r := &rule{count: lim.Counter().Count, max: lim.MaxCharacters, cw: plaintext.OneLine(p.ContentWarning)}
+	c := plaintext.Composer{Rule: r, MaxParts: maxThreadParts, NoRoom: errNoRoom,
+		Uncut: errors.New("a URL in the text is longer than the instance's character limit")}
 
 	title, prose, link := plaintext.Texts(p, f.cfg.instance())
-	c.tags = hashtags(title+"\n"+prose, p.Tags, f.cfg.Hashtags)
+	c.Link, c.Tags = link, plaintext.Hashtags(r, title+"\n"+prose, p.Tags, f.cfg.Hashtags)
 	// The summary stands in for the text only where the whole text does
 	// not fit in one status.
-	if !c.fits(plaintext.Join(title, prose, link, c.tagLine())) {
+	if !r.Fits(c.Whole(title, prose)) {
 		if t, s, l, ok := plaintext.SummaryTexts(p, f.cfg.instance()); ok {
 			title, prose, link = t, s, l
-			c.tags = hashtags(title+"\n"+prose, p.Tags, f.cfg.Hashtags)
+			c.Link, c.Tags = link, plaintext.Hashtags(r, title+"\n"+prose, p.Tags, f.cfg.Hashtags)
 		}
 	}
 
 	// A content warning that leaves no room for the link is shortened.
-	if c.count(c.cw, plaintext.Join(link)) > c.max || c.count(c.cw, "x") > c.max {
-		cwCut, ok := fitPrefix(c.cw, c.max, func(cc cut) bool {
-			return c.count(plaintext.Kept(c.cw, cc, false), plaintext.Join(link, "x")) <= c.max
+	if r.count(r.cw, plaintext.Join(link)) > r.max || r.count(r.cw, "x") > r.max {
+		cwCut, ok := plaintext.Fit(r, r.cw, func(cc cut) bool {
+			return r.count(plaintext.Kept(r.cw, cc, false), plaintext.Join(link, "x")) <= r.max
 		})
 		if !ok {
 			return pl, fmt.Errorf("formatting post %s for Mastodon: %w", p.ID, errNoRoom)
 		}
-		c.cw = plaintext.Kept(c.cw, cwCut, false)
+		r.cw = plaintext.Kept(r.cw, cwCut, false)
 		pl.Warnings = append(pl.Warnings, "the content warning was shortened to fit the instance's character limit")
 	}
 
-	var texts []string
-	var err error
-	if c.fits(plaintext.Join(title, prose, link, c.tagLine())) {
-		texts = []string{plaintext.Join(title, prose, link, c.tagLine())}
-	} else if f.cfg.Thread {
-		texts, err = c.thread(title, prose, link)
-	} else {
-		var t string
-		t, err = c.shorten(title, prose, link)
-		texts = []string{t}
-	}
+	texts, err := c.Compose(title, prose, f.cfg.Thread)
 	if err != nil {
 		return pl, fmt.Errorf("formatting post %s for Mastodon: %w", p.ID, err)
 	}
@@ -153,7 +145,7 @@ func (f *Formatter) Format(p post.Post) (channels.Payload, error) {
 	vis := cmp.Or(f.cfg.Visibility, "public")
 	statuses := make(Statuses, len(texts))
 	for i, t := range texts {
-		statuses[i] = Status{Part: i + 1, Status: t, SpoilerText: c.cw, Visibility: vis, Language: lang}
+		statuses[i] = Status{Part: i + 1, Status: t, SpoilerText: r.cw, Visibility: vis, Language: lang}
 		if i > 0 {
 			statuses[i].InReplyToPart = i
 		}
@@ -168,131 +160,16 @@ func (f *Formatter) Format(p post.Post) (channels.Payload, error) {
 			pl.Warnings = append(pl.Warnings, fmt.Sprintf("the alt text was shortened to the instance's limit of %d characters", lim.DescriptionLimit))
 		}
 		statuses[0].Media = &Media{URL: img.URL, File: img.File, Description: alt}
-		statuses[0].Sensitive = c.cw != ""
+		statuses[0].Sensitive = r.cw != ""
 	}
 	pl.Body = statuses
 	return pl, nil
 }
 
-// composer holds what every part of a post shares.
-type composer struct {
-	count func(spoiler, text string) int
-	max   int
-	cw    string
-	tags  []string
-}
-
-func (c *composer) fits(text string) bool { return c.count(c.cw, text) <= c.max }
-
-func (c *composer) tagLine() string { return strings.Join(c.tags, " ") }
-
-// shorten keeps the title, the link and as many hashtags as fit, and as much
-// of the prose as fits, cut at a sentence or word boundary with an ellipsis.
-// Hashtags go before the prose disappears entirely, and the title is
-// shortened only when nothing else is left.
-func (c *composer) shorten(title, prose, link string) (string, error) {
-	for {
-		tags := c.tagLine()
-		if c.fits(plaintext.Join(title, link, tags)) {
-			if at, ok := fitPrefix(prose, c.max, func(cc cut) bool { return c.fits(plaintext.Join(title, plaintext.Kept(prose, cc, false), link, tags)) }); ok {
-				return plaintext.Join(title, plaintext.Kept(prose, at, false), link, tags), nil
-			}
-			if len(c.tags) == 0 || prose == "" {
-				return plaintext.Join(title, link, tags), nil
-			}
-		}
-		if len(c.tags) == 0 {
-			break
-		}
-		c.tags = c.tags[:len(c.tags)-1]
-	}
-	at, ok := fitPrefix(title, c.max, func(cc cut) bool { return c.fits(plaintext.Join(plaintext.Kept(title, cc, false), link)) })
-	if !ok {
-		if c.fits(link) {
-			return link, nil
-		}
-		return "", errNoRoom
-	}
-	return plaintext.Join(plaintext.Kept(title, at, false), link), nil
-}
-
-// thread splits the post into numbered parts. The first carries the title,
-// the link and the hashtags; the prose flows on through the replies.
-func (c *composer) thread(title, prose, link string) ([]string, error) {
-	// Start from an estimate so that usually one pass is enough.
-	estimate := c.count(c.cw, plaintext.Join(title, prose, link, c.tagLine()))/c.max + 1
-	return plaintext.Thread(estimate, maxThreadParts, func(total int) ([]string, error) {
-		return c.split(title, prose, link, total)
-	})
-}
-
-// split cuts the post into parts without their numbers, assuming total parts.
-func (c *composer) split(title, prose, link string, total int) ([]string, error) {
-	num := func(i int) string { return fmt.Sprintf("%d/%d", i, total) }
-	// Part one's fixed content must fit with its number; drop hashtags, then
-	// shorten the title, until it does.
-	tags := c.tags
-	for !c.fits(plaintext.Join(title, link, strings.Join(tags, " "), num(1))) && len(tags) > 0 {
-		tags = tags[:len(tags)-1]
-	}
-	tagLine := strings.Join(tags, " ")
-	if !c.fits(plaintext.Join(title, link, tagLine, num(1))) {
-		at, ok := fitPrefix(title, c.max, func(cc cut) bool { return c.fits(plaintext.Join(plaintext.Kept(title, cc, false), link, num(1))) })
-		if !ok {
-			return nil, errNoRoom
-		}
-		title = plaintext.Kept(title, at, false)
-	}
-	var texts []string
-	rest := prose
-	for i := 1; ; i++ {
-		last := i == total && total == maxThreadParts
-		body := func(chunk string) string {
-			if i == 1 {
-				return plaintext.Join(title, chunk, link, tagLine)
-			}
-			return chunk
-		}
-		fitsNumbered := func(chunk string) bool { return c.fits(plaintext.Join(body(chunk), num(i))) }
-		if rest == "" || fitsNumbered(rest) {
-			return append(texts, body(rest)), nil
-		}
-		at, ok := fitPrefix(rest, c.max, func(cc cut) bool { return fitsNumbered(plaintext.Kept(rest, cc, !last)) })
-		switch {
-		case ok:
-			texts = append(texts, body(plaintext.Kept(rest, at, !last)))
-			rest = strings.TrimLeftFunc(rest[at.Pos:], unicode.IsSpace)
-		case i == 1:
-			// No prose fits beside the title and link: it starts in part 2.
-			texts = append(texts, body(""))
-		default:
-			return nil, errors.New("a URL in the text is longer than the instance's character limit")
-		}
-		if last {
-			return texts, nil
-		}
-	}
-}
-
 // hashtags makes hashtags from a post's tags and the configured ones, leaving
 // out duplicates (case-insensitive) and those the text already has.
 func hashtags(text string, tags, fixed []string) []string {
-	seen := map[string]bool{}
-	for _, e := range entities(text) {
-		if e.kind == entityHashtag {
-			seen[strings.ToLower(text[e.start:e.end])] = true
-		}
-	}
-	var out []string
-	for _, t := range append(append([]string(nil), tags...), fixed...) {
-		h := Hashtag(t)
-		if h == "" || seen[strings.ToLower(h)] {
-			continue
-		}
-		seen[strings.ToLower(h)] = true
-		out = append(out, h)
-	}
-	return out
+	return plaintext.Hashtags(&rule{}, text, tags, fixed)
 }
 
 // Hashtag turns a tag into a hashtag: "child trafficking" becomes
@@ -300,15 +177,7 @@ func hashtags(text string, tags, fixed []string) []string {
 // readers), punctuation is dropped, and "" is returned for a tag without a
 // letter (Mastodon does not link all-digit hashtags).
 func Hashtag(tag string) string {
-	tag = strings.TrimPrefix(strings.TrimSpace(tag), "#")
-	tag = strings.NewReplacer("'", "", "’", "", "‘", "").Replace(tag)
-	words := strings.FieldsFunc(tag, func(r rune) bool { return !isWordRune(r) })
-	if len(words) > 1 {
-		for i, w := range words {
-			words[i] = firstRuneUpper(w)
-		}
-	}
-	h := strings.Join(words, "")
+	h := plaintext.CamelTag(tag)
 	if !strings.ContainsFunc(h, func(r rune) bool { return unicode.IsLetter(r) || r == '_' }) {
 		return ""
 	}

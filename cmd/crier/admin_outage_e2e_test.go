@@ -3,11 +3,11 @@ package main
 import (
 	"io"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/crierhq/crier/internal/testnet"
 	pgpeer "github.com/crierhq/crier/internal/testpeers/postgres"
 )
 
@@ -19,15 +19,14 @@ func TestAdminHealthWhilePostgresIsDown(t *testing.T) {
 	if testing.Short() {
 		t.Skip("stops and starts a PostgreSQL server; skipped with -short")
 	}
-	cleanEnv(t)
+	t.Parallel()
 	const token = "admin-token-for-the-outage-test-0123456789"
-	t.Setenv("CRIER_ADMIN_TOKEN", token)
 	srv := pgpeer.StartServer(t)
-	dir := shippedTree(t)
-	pointAt(t, dir, srv.DSN())
-	addr := freeAddr(t)
-	t.Setenv("CRIER_LISTEN", addr)
-	startDaemon(t, filepath.Join(dir, "config.yaml"), "http://"+addr+"/healthz", http.DefaultClient)
+	b := setupShipped(t)
+	pointAt(t, b.dir, srv.DSN())
+	addr := testnet.FreeAddr(t)
+	b.env["CRIER_ADMIN_TOKEN"], b.env["CRIER_LISTEN"] = token, addr
+	b.startDaemon("http://"+addr+"/healthz", http.DefaultClient)
 	adminHealth := func(tok string) (int, string) {
 		req, _ := http.NewRequest("GET", "http://"+addr+"/admin/health", nil)
 		req.Header.Set("Authorization", "Bearer "+tok)
@@ -40,10 +39,10 @@ func TestAdminHealthWhilePostgresIsDown(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	waitFor(t, "healthy", 30*time.Second, func() bool { code, _ := adminHealth(token); return code == 200 })
+	testnet.WaitFor(t, "healthy", 30*time.Second, func() bool { code, _ := adminHealth(token); return code == 200 })
 
 	srv.Stop(t)
-	waitFor(t, "/healthz reporting the lost database", 30*time.Second, func() bool { return healthStatus(addr) == 503 })
+	testnet.WaitFor(t, "/healthz reporting the lost database", 30*time.Second, func() bool { return healthStatus(addr) == 503 })
 	code, body := adminHealth(token)
 	if code != http.StatusServiceUnavailable || !strings.Contains(body, "store unreachable") {
 		t.Fatalf("the right token while PostgreSQL is down: %d %s, want 503 with store unreachable", code, body)
@@ -52,5 +51,5 @@ func TestAdminHealthWhilePostgresIsDown(t *testing.T) {
 		t.Fatalf("a wrong token while PostgreSQL is down: %d %s, want 401", code, body)
 	}
 	srv.Start(t)
-	waitFor(t, "healthy again", 60*time.Second, func() bool { code, _ := adminHealth(token); return code == 200 })
+	testnet.WaitFor(t, "healthy again", 60*time.Second, func() bool { code, _ := adminHealth(token); return code == 200 })
 }

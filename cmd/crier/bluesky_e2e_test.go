@@ -1,10 +1,8 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -18,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/crierhq/crier/channels/bluesky"
+	"github.com/crierhq/crier/internal/testnet"
 	"github.com/crierhq/crier/internal/testpeers/blueskypds"
 )
 
@@ -27,7 +26,7 @@ import (
 // per-post override text; then an answer lost after the PDS wrote a post, a
 // restart, and still one post.
 func TestDaemonPostsToBlueskyPDS(t *testing.T) {
-	cleanEnv(t)
+	t.Parallel()
 	pds := blueskypds.Start(t)
 	acct, friend := pds.NewAccount(t), pds.NewAccount(t)
 
@@ -55,7 +54,8 @@ func TestDaemonPostsToBlueskyPDS(t *testing.T) {
 	}))
 	defer proxy.Close()
 
-	dir := t.TempDir()
+	b := setup(t, "")
+	dir := b.dir
 	posts := filepath.Join(dir, "posts")
 	os.MkdirAll(filepath.Join(posts, "images"), 0o755)
 	writePNG(t, filepath.Join(posts, "images", "candles.png"), 64, 48)
@@ -80,9 +80,8 @@ channels:
 ---
 Body.
 `, friend.Handle)), 0o644)
-	t.Setenv("TEST_BLUESKY_PASSWORD", acct.AppPassword)
-	cfg := filepath.Join(dir, "config.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`campaign: {name: CAMACA, website: https://camaca.example, language: en}
+	b.setenv("TEST_BLUESKY_PASSWORD", acct.AppPassword)
+	b.write("config.yaml", fmt.Sprintf(`campaign: {name: CAMACA, website: https://camaca.example, language: en}
 http: {listen: %q}
 sources: {markdown: {dir: posts}}
 delivery: {timeout: 30s}
@@ -98,37 +97,19 @@ channels:
     app_password: ${TEST_BLUESKY_PASSWORD}
     hashtags: [EndChildTrafficking]
     labels: {child trafficking: graphic-media}
-`, freeAddr(t), proxy.URL, acct.Handle)), 0o644)
+`, testnet.FreeAddr(t), proxy.URL, acct.Handle))
 
 	run := func(until func() bool) {
 		t.Helper()
-		ctx, cancel := context.WithCancel(context.Background())
-		var logs syncBuffer
-		done := make(chan int)
-		go func() {
-			done <- runApp(ctx, &App{Stdout: io.Discard, Stderr: &logs, HTTPClient: &http.Client{Timeout: 30 * time.Second}}, []string{"--config", cfg, "run"})
-		}()
-		deadline := time.Now().Add(90 * time.Second) // bounds a broken run only
-		for time.Now().Before(deadline) && !until() {
-			time.Sleep(200 * time.Millisecond)
-		}
-		cancel()
-		if code := <-done; code != 0 {
-			t.Errorf("daemon exit %d", code)
-		}
+		logs := b.runUntil(&http.Client{Timeout: 30 * time.Second}, 90*time.Second, until)
 		if !until() {
-			t.Fatalf("deliveries %v\nlogs:\n%s", blueskyStates(t, cfg), logs.String())
+			t.Fatalf("deliveries %v\nlogs:\n%s", b.status().deliveries(), logs.String())
 		}
 	}
 	allSent := func(n int) func() bool {
 		return func() bool {
-			st := blueskyStates(t, cfg)
-			for _, s := range st {
-				if s != "sent" {
-					return false
-				}
-			}
-			return len(st) == n
+			st := b.status()
+			return len(st.deliveries()) == n && st.sent() == n
 		}
 	}
 	run(allSent(2))
@@ -172,14 +153,7 @@ channels:
 	// A third post whose answer is lost, then a restart.
 	os.WriteFile(filepath.Join(posts, "lost.md"), []byte("---\ntitle: The answer to this one is lost\nlink: https://camaca.example/news/lost\n---\nBody.\n"), 0o644)
 	lossy.Store(true)
-	run(func() bool {
-		for id, s := range blueskyStates(t, cfg) {
-			if id == "md:lost" && s == "unknown" {
-				return true
-			}
-		}
-		return false
-	})
+	run(func() bool { return b.status().deliveries()["md:lost/bluesky"] == "unknown" })
 	if n := len(readPosts(t, pds, acct.DID)); n != 3 {
 		t.Fatalf("%d posts after the lost answer, want 3 (the PDS wrote it)", n)
 	}
@@ -188,32 +162,6 @@ channels:
 	if n := len(readPosts(t, pds, acct.DID)); n != 3 {
 		t.Fatalf("%d posts after the restart, want 3: the retry made a duplicate", n)
 	}
-}
-
-// blueskyStates maps each post to its Bluesky delivery's state.
-func blueskyStates(t *testing.T, cfg string) map[string]string {
-	var out syncBuffer
-	if runApp(context.Background(), &App{Stdout: &out, Stderr: io.Discard}, []string{"--config", cfg, "status", "--json"}) != 0 {
-		return nil
-	}
-	var st struct {
-		Posts []struct {
-			ID         string
-			Deliveries []struct{ Channel, State string }
-		}
-	}
-	if err := jsonUnmarshal(out.String(), &st); err != nil {
-		return nil
-	}
-	states := map[string]string{}
-	for _, p := range st.Posts {
-		for _, d := range p.Deliveries {
-			if d.Channel == bluesky.Name {
-				states[p.ID] = d.State
-			}
-		}
-	}
-	return states
 }
 
 func readPosts(t *testing.T, pds *blueskypds.Server, did string) []bluesky.Record {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -19,7 +17,7 @@ import (
 // shipped config reads, and the health check is a command that exits 0 on
 // a fresh installation.
 func TestComposeFileMatchesTheDaemon(t *testing.T) {
-	cleanEnv(t)
+	t.Parallel()
 	data, err := os.ReadFile(filepath.Join("..", "..", "compose.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -67,11 +65,8 @@ func TestComposeFileMatchesTheDaemon(t *testing.T) {
 		}
 		// The health check's command on a fresh installation (SQLite here:
 		// the command line is what is checked).
-		dir := shippedTree(t)
-		var out, errb bytes.Buffer
-		args := append([]string{"--config", filepath.Join(dir, "config.yaml")}, hc[2:]...)
-		if code := realMain(context.Background(), args, &out, &errb); code != 0 {
-			t.Errorf("%s: health check %v exits %d: %s", name, hc[2:], code, errb.String())
+		if code, _, errOut := setupShipped(t).crier(hc[2:]...); code != 0 {
+			t.Errorf("%s: health check %v exits %d: %s", name, hc[2:], code, errOut)
 		}
 	}
 	if replicas != 2 {

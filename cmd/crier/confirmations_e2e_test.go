@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/internal/testnet"
 	"github.com/crierhq/crier/internal/testpeers/mailpit"
 	pgpeer "github.com/crierhq/crier/internal/testpeers/postgres"
 )
@@ -46,8 +47,7 @@ channels:
 // it again with the server answering: every supporter gets their mail, once,
 // on either database.
 func TestConfirmationsSurviveAStop(t *testing.T) {
-	cleanEnv(t)
-	t.Setenv("TEST_LINK_SECRET", "0123456789abcdef0123456789abcdef")
+	t.Parallel()
 	pgpeer.Each(t, testConfirmationsSurviveAStop)
 }
 
@@ -58,21 +58,20 @@ func testConfirmationsSurviveAStop(t *testing.T, driver, target string) {
 	if err := mp.SetChaos(ctx, mailpit.Chaos{Sender: &mailpit.Trigger{ErrorCode: 451, Probability: 100}}); err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	os.MkdirAll(filepath.Join(dir, "posts"), 0o755)
-	addr := freeAddr(t)
+	b := setup(t, "")
+	os.MkdirAll(filepath.Join(b.dir, "posts"), 0o755)
+	addr := testnet.FreeAddr(t)
 	base := "http://" + addr
-	cfg := filepath.Join(dir, "config.yaml")
 	// The test is the proxy in front: each sign-up comes from its own
 	// address, as from 50 people, so the per-address limit lets them in.
 	where := "path"
 	if driver == "postgres" {
 		where = "dsn"
 	}
-	os.WriteFile(cfg, []byte(mailpitConfig(addr, mp, "trusted_proxies: [127.0.0.1/32]", "")+
-		fmt.Sprintf("store: {driver: %s, %s: %q}\n", driver, where, target)), 0o644)
+	b.write("config.yaml", mailpitConfig(addr, mp, "trusted_proxies: [127.0.0.1/32]", "")+
+		fmt.Sprintf("store: {driver: %s, %s: %q}\n", driver, where, target))
 
-	logs, stop := startStoppable(t, cfg, base+"/healthz", http.DefaultClient)
+	logs, stop := b.startStoppable(base+"/healthz", http.DefaultClient)
 	jar, _ := cookiejar.New(nil)
 	browser := &http.Client{Jar: jar}
 	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(get(t, browser, base+"/subscribe"))
@@ -100,13 +99,10 @@ func testConfirmationsSurviveAStop(t *testing.T, driver, target string) {
 	if err := mp.SetChaos(ctx, mailpit.Chaos{}); err != nil {
 		t.Fatal(err)
 	}
-	logs2, stop := startStoppable(t, cfg, base+"/healthz", http.DefaultClient)
-	deadline := time.Now().Add(90 * time.Second)
-	for got := 0; got < n; time.Sleep(200 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d confirmation mails arrived after the restart\nfirst run:\n%s\nsecond run:\n%s", got, n, logs.String(), logs2.String())
-		}
-		got, _ = mp.Count(ctx)
+	logs2, stop := b.startStoppable(base+"/healthz", http.DefaultClient)
+	got := 0
+	if !testnet.Poll(90*time.Second, func() bool { got, _ = mp.Count(ctx); return got >= n }) {
+		t.Fatalf("%d of %d confirmation mails arrived after the restart\nfirst run:\n%s\nsecond run:\n%s", got, n, logs.String(), logs2.String())
 	}
 	stop()
 

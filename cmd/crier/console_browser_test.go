@@ -8,7 +8,6 @@ import (
 	"image"
 	"image/color"
 	"image/png"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -24,6 +23,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/crierhq/crier/internal/testnet"
 	"github.com/crierhq/crier/internal/testpeers/axe"
 	"github.com/crierhq/crier/internal/testpeers/chromium"
 	"github.com/crierhq/crier/internal/testpeers/discordfake"
@@ -45,19 +45,20 @@ func TestConsoleInTheBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test skipped in -short mode")
 	}
-	cleanEnv(t)
+	// Not parallel: it drives Chromium, whose waits need an idle machine.
 	masto := mastodonfake.New(t, mastodonfake.Options{})
 	disc := discordfake.New(t)
 	// Discord refuses the first message (the bot lacks a permission): a
 	// permanent failure the editor retries from the post page.
 	disc.Inject(discordfake.Fault{Operation: "create_message", Status: 403, Code: 50013, Message: "Missing Permissions"})
 
-	dir := t.TempDir()
+	crier := setup(t, "")
+	dir := crier.dir
 	os.MkdirAll(filepath.Join(dir, "posts"), 0o755)
-	addr := freeAddr(t)
+	addr := testnet.FreeAddr(t)
 	base := "http://" + addr
-	t.Setenv("TEST_MASTODON_TOKEN", masto.Token())
-	t.Setenv("TEST_DISCORD_TOKEN", discordfake.Token)
+	crier.setenv("TEST_MASTODON_TOKEN", masto.Token())
+	crier.setenv("TEST_DISCORD_TOKEN", discordfake.Token)
 	// A feed whose item carries script in every field a page could show. It
 	// is an example, so its item is only recorded, never sent.
 	os.MkdirAll(filepath.Join(dir, "feeds"), 0o755)
@@ -68,8 +69,7 @@ func TestConsoleInTheBrowser(t *testing.T) {
 <description>&lt;p onclick="alert('p')"&gt;Read &lt;a href="javascript:alert('a')"&gt;this&lt;/a&gt; &lt;img src=x onerror="alert('img')"&gt;&lt;script&gt;alert('body')&lt;/script&gt;&lt;/p&gt;</description>
 <pubDate>Mon, 02 Nov 2026 09:00:00 GMT</pubDate></item>
 </channel></rss>`), 0o644)
-	cfg := filepath.Join(dir, "config.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`campaign: {name: CAMACA, website: https://camaca.example, timezone: Europe/London}
+	crier.write("config.yaml", fmt.Sprintf(`campaign: {name: CAMACA, website: https://camaca.example, timezone: Europe/London}
 http: {listen: %q, public_url: %q}
 sources:
   markdown: {dir: posts}
@@ -82,29 +82,11 @@ channels:
   mastodon: {mode: send, instance: %q, token: "${TEST_MASTODON_TOKEN}", hashtags: [EndChildTrafficking]}
   discord: {mode: send, token: "${TEST_DISCORD_TOKEN}", channel_id: %q, crosspost: false}
   email: {mode: outbox, from: "CAMACA <news@camaca.example>"}
-`, addr, base, masto.URL, discordfake.TextChannelID)), 0o644)
+`, addr, base, masto.URL, discordfake.TextChannelID))
 
-	old := passwordInput
-	passwordInput = strings.NewReader("owner's long passphrase\n")
-	if code, out, errOut := runCrier(t, dir, "users", "add", "owner@camaca.example", "--role", "owner", "--password-stdin"); code != 0 {
-		t.Fatalf("users add: %s %s", out, errOut)
-	}
-	passwordInput = old
-
-	ctx, cancel := context.WithCancel(context.Background())
-	var logs syncBuffer
-	done := make(chan int)
+	crier.addUser("owner@camaca.example", "owner", "owner's long passphrase")
 	client := &http.Client{Transport: multiTransport{masto: masto.URL, discord: disc.Transport()}, Timeout: 20 * time.Second}
-	go func() {
-		done <- runApp(ctx, &App{Stdout: io.Discard, Stderr: &logs, HTTPClient: client}, []string{"--config", cfg, "run"})
-	}()
-	defer func() {
-		cancel()
-		if code := <-done; code != 0 {
-			t.Errorf("daemon exit %d\n%s", code, logs.String())
-		}
-	}()
-	waitHTTP(t, base+"/healthz")
+	logs := crier.startDaemon(base+"/healthz", client)
 
 	b := newConsoleBrowser(t, base)
 	shots := os.Getenv("CRIER_CONSOLE_SCREENSHOTS")
@@ -239,12 +221,10 @@ channels:
 	b.waitText(".notice", "Queued again")
 	// The page follows the retry by itself (its live part): no reload, and
 	// the state in the heading turns to Sent with the channel.
-	deadline := time.Now().Add(60 * time.Second)
-	for !strings.Contains(b.text("#delivery-discord .chip"), "sent") || b.text("#post-state") != "Sent" {
-		if time.Now().After(deadline) {
-			t.Fatalf("the post page did not follow the retry: %q, state %q\nlogs:\n%s", b.text("#delivery-discord"), b.text("#post-state"), logs.String())
-		}
-		time.Sleep(200 * time.Millisecond)
+	if !testnet.Poll(60*time.Second, func() bool {
+		return strings.Contains(b.text("#delivery-discord .chip"), "sent") && b.text("#post-state") == "Sent"
+	}) {
+		t.Fatalf("the post page did not follow the retry: %q, state %q\nlogs:\n%s", b.text("#delivery-discord"), b.text("#post-state"), logs.String())
 	}
 	if href := b.attr("#delivery-discord a.remote", "href"); !strings.HasPrefix(href, "https://discord.com/channels/"+discordfake.GuildID) {
 		t.Fatalf("discord remote link %q", href)
@@ -598,29 +578,18 @@ func (b *consoleBrowser) waitVisible(sel string) {
 
 func (b *consoleBrowser) waitText(sel, want string) {
 	b.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		got := b.text(sel)
-		if strings.Contains(got, want) {
-			return
-		}
-		if time.Now().After(deadline) {
-			b.t.Fatalf("%s on %s says %q, want %q", sel, b.location(), got, want)
-		}
-		time.Sleep(100 * time.Millisecond)
+	var got string
+	if !testnet.Poll(20*time.Second, func() bool { got = b.text(sel); return strings.Contains(got, want) }) {
+		b.t.Fatalf("%s on %s says %q, want %q", sel, b.location(), got, want)
 	}
 }
 
 // waitLoaded waits until the image the expression finds has loaded.
 func (b *consoleBrowser) waitLoaded(expr string) {
 	b.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for b.eval(`(() => { try { const i = `+expr+`; return i && i.complete && i.naturalWidth > 0 ? 'yes' : ''; } catch (e) { return ''; } })()`) == "" {
-		if time.Now().After(deadline) {
-			b.t.Fatalf("the image %s did not load", expr)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testnet.WaitFor(b.t, "the image "+expr+" loading", 20*time.Second, func() bool {
+		return b.eval(`(() => { try { const i = `+expr+`; return i && i.complete && i.naturalWidth > 0 ? 'yes' : ''; } catch (e) { return ''; } })()`) != ""
+	})
 }
 
 // dialogs lists the JavaScript dialogs that opened so far.
@@ -633,16 +602,12 @@ func (b *consoleBrowser) dialogs() string {
 // waitFrameText waits until the frame's document shows want.
 func (b *consoleBrowser) waitFrameText(sel, want string) {
 	b.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		got := b.eval(fmt.Sprintf(`(() => { const f = document.querySelector(%q); const d = f && f.contentDocument; return d && d.body ? d.body.innerText : ''; })()`, sel))
-		if strings.Contains(got, want) {
-			return
-		}
-		if time.Now().After(deadline) {
-			b.t.Fatalf("frame %s says %q, want %q", sel, got, want)
-		}
-		time.Sleep(100 * time.Millisecond)
+	var got string
+	if !testnet.Poll(20*time.Second, func() bool {
+		got = b.eval(fmt.Sprintf(`(() => { const f = document.querySelector(%q); const d = f && f.contentDocument; return d && d.body ? d.body.innerText : ''; })()`, sel))
+		return strings.Contains(got, want)
+	}) {
+		b.t.Fatalf("frame %s says %q, want %q", sel, got, want)
 	}
 }
 
@@ -652,13 +617,7 @@ func (b *consoleBrowser) previewUpdates() string {
 
 func (b *consoleBrowser) waitPreviewAfter(before string) {
 	b.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for b.previewUpdates() == before {
-		if time.Now().After(deadline) {
-			b.t.Fatal("the previews did not update while typing")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testnet.WaitFor(b.t, "the previews updating while typing", 20*time.Second, func() bool { return b.previewUpdates() != before })
 	// Let the last keystroke's debounced preview land too.
 	time.Sleep(700 * time.Millisecond)
 }

@@ -19,6 +19,7 @@ func TestConsoleListsInTheBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test skipped in -short mode")
 	}
+	// Not parallel: it drives Chromium, whose waits need an idle machine.
 	const editor, author = "ed.editor@camaca.example", "ann.author@camaca.example"
 	base, _ := startMailingConsole(t, editor, "editor", "editor's long passphrase",
 		[3]string{author, "author", "author's long passphrase"})

@@ -17,6 +17,7 @@ func TestConsolePeopleInTheBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test skipped in -short mode")
 	}
+	// Not parallel: it drives Chromium, whose waits need an idle machine.
 	const owner, editor = "owner@camaca.example", "ed.editor@camaca.example"
 	base, mp := startMailingConsole(t, owner, "owner", "owner's long passphrase")
 	b := newConsoleBrowser(t, base)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -14,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crierhq/crier/internal/testnet"
 	"github.com/crierhq/crier/internal/testpeers/mailpit"
 )
 
@@ -22,6 +22,7 @@ import (
 // (Mailpit) to the user, and the link sets a new password they can sign in
 // with; an address without an account gets the same answer and no mail.
 func TestConsoleForgotPasswordThroughMailpit(t *testing.T) {
+	t.Parallel()
 	const editor = "ed.editor@camaca.example"
 	base, mp := startMailingConsole(t, editor, "editor", "editor's long passphrase")
 
@@ -39,7 +40,7 @@ func TestConsoleForgotPasswordThroughMailpit(t *testing.T) {
 		t.Fatalf("answers differ:\n%s\n---\n%s", a, b)
 	}
 	var got []mailpit.Summary
-	waitFor(t, "the reset mail in Mailpit", 30*time.Second, func() bool {
+	testnet.WaitFor(t, "the reset mail in Mailpit", 30*time.Second, func() bool {
 		got, _ = mp.Messages(context.Background())
 		return len(got) > 0
 	})
@@ -86,46 +87,21 @@ func postForm(t *testing.T, c *http.Client, u string, form url.Values) string {
 	return string(b)
 }
 
-// addConsoleUser adds a console user with crier users add, the password
-// given on standard input.
-func addConsoleUser(t *testing.T, dir, email, role, password string) {
-	t.Helper()
-	old := passwordInput
-	defer func() { passwordInput = old }()
-	passwordInput = strings.NewReader(password + "\n")
-	if code, out, errOut := runCrier(t, dir, "users", "add", email, "--role", role, "--password-stdin"); code != 0 {
-		t.Fatalf("users add: %s %s", out, errOut)
-	}
-}
-
 // startMailingConsole runs the daemon with its console and the newsletter
 // sending through a Mailpit, with one console user; it returns the
 // console's address and the Mailpit. more are further users, each an
 // address, a role and a password.
 func startMailingConsole(t *testing.T, email, role, password string, more ...[3]string) (string, *mailpit.Server) {
 	t.Helper()
-	cleanEnv(t)
 	mp := mailpit.Start(t, mailpit.Options{})
-	dir := t.TempDir()
-	addr := freeAddr(t)
+	addr := testnet.FreeAddr(t)
 	base := "http://" + addr
-	t.Setenv("TEST_LINK_SECRET", "0123456789abcdef0123456789abcdef")
-	cfg := filepath.Join(dir, "config.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`campaign: {name: CAMACA, website: https://camaca.example}
-http: {listen: %q, public_url: %q}
-channels:
-  mastodon: {enabled: false}
-  discord: {enabled: false}
-  email:
-    mode: send
-    smtp: {host: %q, port: %d, tls: none}
-    from: "CAMACA <news@camaca.example>"
-    link_secret: ${TEST_LINK_SECRET}
-`, addr, base, mp.SMTPHost, mp.SMTPPort)), 0o644)
-	addConsoleUser(t, dir, email, role, password)
+	b := setup(t, mailpitConfig(addr, mp, "", ""))
+	os.MkdirAll(filepath.Join(b.dir, "posts"), 0o755) // mailpitConfig's sources.markdown.dir
+	b.addUser(email, role, password)
 	for _, u := range more {
-		addConsoleUser(t, dir, u[0], u[1], u[2])
+		b.addUser(u[0], u[1], u[2])
 	}
-	startDaemon(t, cfg, base+"/healthz", http.DefaultClient)
+	b.startDaemon(base+"/healthz", http.DefaultClient)
 	return base, mp
 }

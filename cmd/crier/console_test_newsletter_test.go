@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -14,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crierhq/crier/internal/testnet"
 	"github.com/crierhq/crier/internal/testpeers/mailpit"
 )
 
@@ -23,9 +23,10 @@ import (
 // the daemon's real email channel to a real SMTP server (Mailpit), and to
 // nobody else; the post stays scheduled.
 func TestConsoleTestNewsletterReachesTheOrganiser(t *testing.T) {
-	cleanEnv(t)
+	t.Parallel()
 	mp := mailpit.Start(t, mailpit.Options{})
-	dir := t.TempDir()
+	b := setup(t, "")
+	dir := b.dir
 	os.MkdirAll(filepath.Join(dir, "posts"), 0o755)
 	os.WriteFile(filepath.Join(dir, "posts", "vigil.md"), []byte(`---
 title: Vigil for survivors on Saturday
@@ -34,27 +35,13 @@ summary: Join us at the town hall at 6pm.
 ---
 We meet at 6pm, whatever the weather.
 `), 0o644)
-	addr := freeAddr(t)
+	addr := testnet.FreeAddr(t)
 	base := "http://" + addr
-	t.Setenv("TEST_LINK_SECRET", "0123456789abcdef0123456789abcdef")
-	cfg := filepath.Join(dir, "config.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`campaign: {name: CAMACA, website: https://camaca.example}
-http: {listen: %q, public_url: %q}
-sources: {markdown: {dir: posts}}
-schedules: {publish_due: "@every 1s"}
-channels:
-  mastodon: {enabled: false}
-  discord: {enabled: false}
-  email:
-    mode: send
-    smtp: {host: %q, port: %d, tls: none}
-    from: "CAMACA <news@camaca.example>"
-    link_secret: ${TEST_LINK_SECRET}
-`, addr, base, mp.SMTPHost, mp.SMTPPort)), 0o644)
+	b.write("config.yaml", mailpitConfig(addr, mp, "", "")+"schedules: {publish_due: \"@every 1s\"}\n")
 	const editor = "ed.editor@camaca.example"
-	addConsoleUser(t, dir, editor, "editor", "editor's long passphrase")
+	b.addUser(editor, "editor", "editor's long passphrase")
 
-	startDaemon(t, cfg, base+"/healthz", http.DefaultClient)
+	b.startDaemon(base+"/healthz", http.DefaultClient)
 
 	jar, _ := cookiejar.New(nil)
 	browser := &http.Client{Jar: jar, Timeout: 20 * time.Second}
@@ -71,7 +58,7 @@ channels:
 
 	// The scan records the scheduled post; its page offers the button.
 	var page string
-	waitFor(t, "the scheduled post's page", 30*time.Second, func() bool {
+	testnet.WaitFor(t, "the scheduled post's page", 30*time.Second, func() bool {
 		resp, err := browser.Get(base + "/posts/md:vigil")
 		if err != nil {
 			return false
@@ -96,7 +83,7 @@ channels:
 	}
 
 	var got []mailpit.Summary
-	waitFor(t, "the test newsletter in Mailpit", 30*time.Second, func() bool {
+	testnet.WaitFor(t, "the test newsletter in Mailpit", 30*time.Second, func() bool {
 		got, _ = mp.Messages(context.Background())
 		return len(got) > 0
 	})

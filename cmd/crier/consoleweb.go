@@ -21,7 +21,7 @@ import (
 // Its previews use the same formatters as `crier preview` and delivery.
 func (app *App) mountConsole(ctx context.Context, srv *web.Server, st *store.Store, b *bot.Bot, subs *subscribers.Store, nl *subscribers.Newsletter, notices *noticeQueue, clientIP func(*http.Request) string) (*console.Users, error) {
 	cfg := app.Config
-	users, err := console.OpenUsers(ctx, st.DB(), nil)
+	users, err := console.OpenUsers(ctx, st.DB(), console.UsersOptions{})
 	if err != nil {
 		return nil, err
 	}

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crierhq/crier/internal/testnet"
 	"github.com/crierhq/crier/internal/testpeers/discordfake"
 )
 
@@ -19,11 +18,12 @@ import (
 // spec): the first POST of the message is acted on but its response is lost,
 // and the daemon must still end with exactly one message, crossposted once.
 func TestDaemonDeliversToDiscordOnceDespiteALostResponse(t *testing.T) {
-	cleanEnv(t)
+	t.Parallel()
 	fake := discordfake.New(t)
 	fake.Inject(discordfake.Fault{Operation: "create_message", DropResponse: true})
 
-	dir := t.TempDir()
+	b := setup(t, "")
+	dir := b.dir
 	os.MkdirAll(filepath.Join(dir, "posts"), 0o755)
 	os.WriteFile(filepath.Join(dir, "posts", "call.md"), []byte(`---
 title: ICAT issues a Call to Action
@@ -33,9 +33,8 @@ tags: [child trafficking]
 ---
 The UN needs to support CAMACA on this issue.
 `), 0o644)
-	t.Setenv("TEST_DISCORD_TOKEN", discordfake.Token)
-	cfg := filepath.Join(dir, "config.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`campaign: {name: CAMACA, website: https://camaca.example}
+	b.setenv("TEST_DISCORD_TOKEN", discordfake.Token)
+	b.write("config.yaml", fmt.Sprintf(`campaign: {name: CAMACA, website: https://camaca.example}
 http: {listen: %q}
 sources: {markdown: {dir: posts}}
 schedules: {publish_due: "@every 1m"}
@@ -48,27 +47,13 @@ channels:
     token: ${TEST_DISCORD_TOKEN}
     channel_id: %q
     crosspost: true
-`, freeAddr(t), discordfake.AnnouncementChannelID)), 0o644)
+`, testnet.FreeAddr(t), discordfake.AnnouncementChannelID))
 
-	ctx, cancel := context.WithCancel(context.Background())
-	var logs syncBuffer
-	app := &App{Stdout: io.Discard, Stderr: &logs, HTTPClient: fake.Client()}
-	done := make(chan int)
-	go func() { done <- runApp(ctx, app, []string{"--config", cfg, "run"}) }()
-
-	deadline := time.Now().Add(60 * time.Second) // bounds a broken run only
 	var msgs []discordfake.Message
-	for time.Now().Before(deadline) {
+	logs := b.runUntil(fake.Client(), 60*time.Second, func() bool {
 		msgs = fake.Messages(discordfake.AnnouncementChannelID)
-		if len(msgs) > 0 && msgs[0].Crossposted > 0 && deliveredState(t, cfg) == "sent" {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	cancel()
-	if code := <-done; code != 0 {
-		t.Errorf("daemon exit %d", code)
-	}
+		return len(msgs) > 0 && msgs[0].Crossposted > 0 && b.status().deliveries()["md:call/discord"] == "sent"
+	})
 	if len(msgs) != 1 {
 		t.Fatalf("want exactly one message in the announcement channel, got %d\nlogs:\n%s", len(msgs), logs.String())
 	}
@@ -83,36 +68,19 @@ channels:
 	if !slices.Contains(ops, "list_messages=200") {
 		t.Errorf("after the lost response the retry should look for the message before sending again: %v", ops)
 	}
-	if st := deliveredState(t, cfg); st != "sent" {
+	if st := b.status().deliveries()["md:call/discord"]; st != "sent" {
 		t.Fatalf("ledger says %q\nlogs:\n%s", st, logs.String())
 	}
-}
-
-// deliveredState reads the Discord delivery's state through `crier status --json`.
-func deliveredState(t *testing.T, cfg string) string {
-	var out syncBuffer
-	app := &App{Stdout: &out, Stderr: io.Discard}
-	if runApp(context.Background(), app, []string{"--config", cfg, "status", "--json"}) != 0 {
-		return ""
-	}
-	var st struct {
-		Posts []struct {
-			Deliveries []struct{ Channel, State string }
-		}
-	}
-	if err := jsonUnmarshal(out.String(), &st); err != nil || len(st.Posts) == 0 || len(st.Posts[0].Deliveries) == 0 {
-		return ""
-	}
-	return st.Posts[0].Deliveries[0].State
 }
 
 // TestDaemonDeliversToTwoDiscordInstances: the campaign's announcement
 // channel (bot) and a partner server's webhook are two instances of the
 // Discord type, each with its own text, mention and delivery.
 func TestDaemonDeliversToTwoDiscordInstances(t *testing.T) {
-	cleanEnv(t)
+	t.Parallel()
 	fake := discordfake.New(t)
-	dir := t.TempDir()
+	b := setup(t, "")
+	dir := b.dir
 	os.MkdirAll(filepath.Join(dir, "posts"), 0o755)
 	os.WriteFile(filepath.Join(dir, "posts", "call.md"), []byte(`---
 title: ICAT issues a Call to Action
@@ -123,10 +91,9 @@ channels:
 ---
 The UN needs to support CAMACA on this issue.
 `), 0o644)
-	t.Setenv("TEST_DISCORD_TOKEN", discordfake.Token)
-	t.Setenv("TEST_PARTNERS_WEBHOOK", discordfake.WebhookURL(discordfake.WebhookID))
-	cfg := filepath.Join(dir, "config.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`campaign: {name: CAMACA, website: https://camaca.example}
+	b.setenv("TEST_DISCORD_TOKEN", discordfake.Token)
+	b.setenv("TEST_PARTNERS_WEBHOOK", discordfake.WebhookURL(discordfake.WebhookID))
+	b.write("config.yaml", fmt.Sprintf(`campaign: {name: CAMACA, website: https://camaca.example}
 http: {listen: %q}
 sources: {markdown: {dir: posts}}
 delivery: {timeout: 10s}
@@ -143,25 +110,14 @@ channels:
     mode: send
     webhook_url: ${TEST_PARTNERS_WEBHOOK}
     mention: here
-`, freeAddr(t), discordfake.AnnouncementChannelID)), 0o644)
+`, testnet.FreeAddr(t), discordfake.AnnouncementChannelID))
 
-	ctx, cancel := context.WithCancel(context.Background())
-	var logs syncBuffer
-	done := make(chan int)
-	go func() {
-		done <- runApp(ctx, &App{Stdout: io.Discard, Stderr: &logs, HTTPClient: fake.Client()}, []string{"--config", cfg, "run"})
-	}()
 	want := map[string]string{"md:call/discord": "sent", "md:call/discord-partners": "sent"}
 	var got map[string]string
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if got = deliveryStates(t, cfg); fmt.Sprint(got) == fmt.Sprint(want) {
-			break
-		}
-	}
-	cancel()
-	if code := <-done; code != 0 {
-		t.Errorf("daemon exit %d", code)
-	}
+	logs := b.runUntil(fake.Client(), 60*time.Second, func() bool {
+		got = b.status().deliveries()
+		return fmt.Sprint(got) == fmt.Sprint(want)
+	})
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("deliveries %v, want %v\nlogs:\n%s", got, want, logs.String())
 	}

@@ -14,11 +14,12 @@ import (
 // keeps (with no SMTP server) carry the address; `subscribers remove` erases
 // the erased supporter's, and only theirs.
 func TestRemoveErasesTheOutboxConfirmations(t *testing.T) {
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "config.yaml"), []byte("campaign:\n  name: CAMACA\ndata_dir: data\n"), 0o644)
+	t.Parallel()
+	b := setup(t, "campaign:\n  name: CAMACA\ndata_dir: data\n")
+	dir := b.dir
 	members := filepath.Join(dir, "members.csv")
 	os.WriteFile(members, []byte("email,name\nann@example.org,Ann\nbob@example.org,Bob\n"), 0o644)
-	if code, out, errOut := runCrier(t, dir, "subscribers", "import", members); code != 0 {
+	if code, out, errOut := b.crier("subscribers", "import", members); code != 0 {
 		t.Fatalf("import: %s%s", out, errOut)
 	}
 	st, err := store.Open(context.Background(), filepath.Join(dir, "data", "crier.db"))
@@ -39,7 +40,7 @@ func TestRemoveErasesTheOutboxConfirmations(t *testing.T) {
 	for _, f := range append(bobFiles, annFile) {
 		os.WriteFile(f, []byte("To: someone\r\n\r\nconfirm"), 0o640)
 	}
-	if code, out, errOut := runCrier(t, dir, "subscribers", "remove", "bob@example.org"); code != 0 || !strings.Contains(out, "Erased") {
+	if code, out, errOut := b.crier("subscribers", "remove", "bob@example.org"); code != 0 || !strings.Contains(out, "Erased") {
 		t.Fatalf("remove: %d %s%s", code, out, errOut)
 	}
 	for _, f := range bobFiles {

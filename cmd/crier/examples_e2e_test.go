@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/internal/testnet"
 	"github.com/crierhq/crier/internal/testpeers/mailpit"
 	"github.com/crierhq/crier/internal/testpeers/mastodonfake"
 	"github.com/crierhq/crier/post"
@@ -25,13 +26,14 @@ import (
 // them; crier run says where the organiser's own posts and feeds go; the
 // scheduled sample shows its time with its zone in status.
 func TestShippedExamplesAreNeverSentForReal(t *testing.T) {
-	cleanEnv(t)
-	dir := shippedTree(t)
-	t.Setenv("CRIER_LISTEN", freeAddr(t))
-	cfg := filepath.Join(dir, "config.yaml")
+	t.Parallel()
+	b := setupShipped(t)
+	dir := b.dir
+	b.setenv("CRIER_LISTEN", testnet.FreeAddr(t))
+	cfg := b.cfg
 	masto := mastodonfake.New(t, mastodonfake.Options{})
-	t.Setenv("MASTODON_INSTANCE", masto.URL)
-	t.Setenv("MASTODON_TOKEN", masto.Token())
+	b.setenv("MASTODON_INSTANCE", masto.URL)
+	b.setenv("MASTODON_TOKEN", masto.Token())
 
 	var mp *mailpit.Server
 	if mailpit.Binary() != "" || os.Getenv("CRIER_REQUIRE_PEERS") != "" {
@@ -41,45 +43,29 @@ func TestShippedExamplesAreNeverSentForReal(t *testing.T) {
 		src := strings.Replace(string(data), "port: 587", fmt.Sprintf("port: %d", mp.SMTPPort), 1)
 		src = strings.Replace(src, "tls: starttls", "tls: none", 1)
 		os.WriteFile(cfg, []byte(src), 0o644)
-		t.Setenv("SMTP_HOST", mp.SMTPHost)
+		b.setenv("SMTP_HOST", mp.SMTPHost)
 		members := filepath.Join(dir, "members.csv")
 		os.WriteFile(members, []byte("email,name,consent_at\nann@example.org,Ann,2024-05-01\n"), 0o644)
 		var out, errOut syncBuffer
-		if code := realMain(context.Background(), []string{"--config", cfg, "subscribers", "import", members}, &out, &errOut); code != 0 {
+		if code := b.main(context.Background(), []string{"--config", cfg, "subscribers", "import", members}, &out, &errOut); code != 0 {
 			t.Fatalf("import: %d %s%s", code, out.String(), errOut.String())
 		}
 	} else {
 		t.Log("mailpit not installed: checking Mastodon only (CRIER_REQUIRE_PEERS=1 makes this fail)")
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	var logs syncBuffer
-	done := make(chan int)
-	go func() {
-		done <- runApp(ctx, &App{Stdout: io.Discard, Stderr: &logs, HTTPClient: &http.Client{Timeout: 30 * time.Second}}, []string{"--config", cfg, "run"})
-	}()
+	logs, stop := b.startStoppable("", &http.Client{Timeout: 30 * time.Second})
 	// Wait until the folder was scanned and the sample feed polled: every
 	// sample is then recorded (the draft as a draft, the others as
 	// examples).
-	deadline := time.Now().Add(60 * time.Second) // bounds a broken run only
 	var states map[string]string
-	for time.Now().Before(deadline) {
-		states = postStates(t, cfg)
-		if states["feed"] == "example" && states["md:2023-11-08-icat-call-to-action"] == "example" {
-			break
-		}
-		select {
-		case code := <-done:
-			t.Fatalf("daemon exited early with %d:\n%s", code, logs.String())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	testnet.Poll(60*time.Second, func() bool {
+		states = postStates(b.status())
+		return states["feed"] == "example" && states["md:2023-11-08-icat-call-to-action"] == "example"
+	})
 	// Give any wrongly queued delivery the time to reach the fakes.
 	time.Sleep(2 * time.Second)
-	cancel()
-	if code := <-done; code != 0 {
-		t.Errorf("daemon exit %d", code)
-	}
+	stop()
 	if states["feed"] != "example" || states["md:2023-11-08-icat-call-to-action"] != "example" {
 		t.Fatalf("samples not held back as examples: %v\nlogs:\n%s", states, logs.String())
 	}
@@ -101,7 +87,7 @@ func TestShippedExamplesAreNeverSentForReal(t *testing.T) {
 	}
 
 	var out syncBuffer
-	if code := realMain(context.Background(), []string{"--config", cfg, "status"}, &out, io.Discard); code != 0 {
+	if code := b.main(context.Background(), []string{"--config", cfg, "status"}, &out, io.Discard); code != 0 {
 		t.Fatalf("status exit %d", code)
 	}
 	if !strings.Contains(out.String(), "2031-01-01 09:00 GMT") || !strings.Contains(out.String(), "example") {
@@ -111,20 +97,7 @@ func TestShippedExamplesAreNeverSentForReal(t *testing.T) {
 
 // postStates maps post ids to their states, with "feed" the state of the
 // (only) published-or-held feed item.
-func postStates(t *testing.T, cfg string) map[string]string {
-	var out syncBuffer
-	if code := realMain(context.Background(), []string{"--config", cfg, "status", "--json"}, &out, io.Discard); code != 0 {
-		return nil
-	}
-	var st struct {
-		Posts []struct {
-			ID, State  string
-			Deliveries []struct{ Channel string }
-		}
-	}
-	if err := json.Unmarshal([]byte(out.String()), &st); err != nil {
-		return nil
-	}
+func postStates(st crierStatus) map[string]string {
 	states := map[string]string{}
 	for _, p := range st.Posts {
 		states[p.ID] = p.State
@@ -142,12 +115,13 @@ func postStates(t *testing.T, cfg string) map[string]string {
 // published since the last digest, as JSON, as HTML and for a person, with
 // the window in the campaign's time zone.
 func TestPreviewDigest(t *testing.T) {
-	cleanEnv(t)
-	dir := shippedTree(t)
-	cfg := filepath.Join(dir, "config.yaml")
+	t.Parallel()
+	b := setupShipped(t)
+	dir := b.dir
+	cfg := b.cfg
 	run := func(args ...string) (int, string) {
 		var out, errOut syncBuffer
-		code := realMain(context.Background(), append([]string{"--config", cfg, "preview", "--digest"}, args...), &out, &errOut)
+		code := b.main(context.Background(), append([]string{"--config", cfg, "preview", "--digest"}, args...), &out, &errOut)
 		return code, out.String() + errOut.String()
 	}
 	if code, out := run(); code != 0 || !strings.Contains(out, "the digest would send nothing") {
@@ -155,7 +129,7 @@ func TestPreviewDigest(t *testing.T) {
 	}
 	// With --json the answer is JSON even when there is nothing to send.
 	var stdout syncBuffer
-	code := realMain(context.Background(), []string{"--config", cfg, "preview", "--digest", "--json"}, &stdout, io.Discard)
+	code := b.main(context.Background(), []string{"--config", cfg, "preview", "--digest", "--json"}, &stdout, io.Discard)
 	var empty struct {
 		Posts    *int
 		Message  string
@@ -203,12 +177,13 @@ func TestPreviewDigest(t *testing.T) {
 // examples once a channel sends for real; a bad zone is a problem with its
 // line.
 func TestCommandsShowCampaignTimes(t *testing.T) {
-	cleanEnv(t)
-	dir := shippedTree(t)
-	cfg := filepath.Join(dir, "config.yaml")
+	t.Parallel()
+	b := setupShipped(t)
+	dir := b.dir
+	cfg := b.cfg
 	run := func(args ...string) (int, string) {
 		var out, errOut syncBuffer
-		code := realMain(context.Background(), append([]string{"--config", cfg}, args...), &out, &errOut)
+		code := b.main(context.Background(), append([]string{"--config", cfg}, args...), &out, &errOut)
 		return code, out.String() + errOut.String()
 	}
 	scheduled := filepath.Join(dir, "posts", "2031-01-01-full-sentence-campaign.md")
@@ -218,8 +193,8 @@ func TestCommandsShowCampaignTimes(t *testing.T) {
 	if code, out := run("preview", scheduled); code != 0 || !strings.Contains(out, "when: 2031-01-01 09:00 GMT") || !strings.Contains(out, "example: true") {
 		t.Errorf("preview: exit %d\n%s", code, out)
 	}
-	t.Setenv("MASTODON_INSTANCE", "https://social.example")
-	t.Setenv("MASTODON_TOKEN", "token")
+	b.setenv("MASTODON_INSTANCE", "https://social.example")
+	b.setenv("MASTODON_TOKEN", "token")
 	if _, out := run("validate"); !strings.Contains(out, "2023-11-08-icat-call-to-action.md: example: true: only ever rendered to the outbox") || !strings.Contains(out, "sources.feeds[0] (campaign-site): example: true") {
 		t.Errorf("validate with credentials should name the examples:\n%s", out)
 	}

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crierhq/crier/internal/testnet"
 	"github.com/crierhq/crier/internal/testpeers/discordfake"
 )
 
@@ -46,7 +47,7 @@ func writePNG(t *testing.T, path string, size ...int) []byte {
 // as an attachment; an image URL on this machine (content, not config) is
 // never fetched, the post goes out without it and `crier status` says why.
 func TestDaemonImagesReachDiscordOrSayWhyNot(t *testing.T) {
-	cleanEnv(t)
+	t.Parallel()
 	fake := discordfake.New(t)
 	var hits atomic.Int32
 	internal := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -55,7 +56,8 @@ func TestDaemonImagesReachDiscordOrSayWhyNot(t *testing.T) {
 	}))
 	defer internal.Close()
 
-	dir := t.TempDir()
+	b := setup(t, "")
+	dir := b.dir
 	os.MkdirAll(filepath.Join(dir, "posts", "images"), 0o755)
 	data := writePNG(t, filepath.Join(dir, "posts", "images", "chart.png"))
 	os.WriteFile(filepath.Join(dir, "posts", "local.md"), []byte(`---
@@ -77,8 +79,8 @@ image:
 ---
 Text.
 `), 0o644)
-	t.Setenv("TEST_DISCORD_TOKEN", discordfake.Token)
-	cfg := filepath.Join(dir, "config.yaml")
+	b.setenv("TEST_DISCORD_TOKEN", discordfake.Token)
+	cfg := b.cfg
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`campaign: {name: CAMACA, website: https://camaca.example}
 http: {listen: %q}
 sources: {markdown: {dir: posts}}
@@ -92,11 +94,11 @@ channels:
     token: ${TEST_DISCORD_TOKEN}
     channel_id: %q
     crosspost: false
-`, freeAddr(t), discordfake.TextChannelID)), 0o644)
+`, testnet.FreeAddr(t), discordfake.TextChannelID)), 0o644)
 
 	// Preview says, before anything is sent, that the image will be left out.
 	var out bytes.Buffer
-	if code := realMain(context.Background(), []string{"--config", cfg, "preview", "--json", filepath.Join(dir, "posts", "internal.md")}, &out, io.Discard); code != 0 {
+	if code := b.main(context.Background(), []string{"--config", cfg, "preview", "--json", filepath.Join(dir, "posts", "internal.md")}, &out, io.Discard); code != 0 {
 		t.Fatalf("preview exit %d: %s", code, out.String())
 	}
 	var pv struct{ Warnings map[string][]string }
@@ -105,19 +107,7 @@ channels:
 		t.Errorf("preview warnings %v, want the image refused as loopback", pv.Warnings)
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	var logs syncBuffer
-	app := &App{Stdout: io.Discard, Stderr: &logs, HTTPClient: fake.Client()}
-	done := make(chan int)
-	go func() { done <- runApp(ctx, app, []string{"--config", cfg, "run"}) }()
-	deadline := time.Now().Add(60 * time.Second) // bounds a broken run only
-	for time.Now().Before(deadline) && !allSent(t, cfg, 2) {
-		time.Sleep(100 * time.Millisecond)
-	}
-	cancel()
-	if code := <-done; code != 0 {
-		t.Errorf("daemon exit %d", code)
-	}
+	logs := b.runUntil(fake.Client(), 60*time.Second, func() bool { return b.status().sent() >= 2 })
 	msgs := fake.Messages(discordfake.TextChannelID)
 	if len(msgs) != 2 {
 		t.Fatalf("%d messages, want 2\nlogs:\n%s", len(msgs), logs.String())
@@ -138,37 +128,11 @@ channels:
 		t.Errorf("the internal server was fetched %d times", n)
 	}
 	out.Reset()
-	realMain(context.Background(), []string{"--config", cfg, "status"}, &out, io.Discard)
+	b.main(context.Background(), []string{"--config", cfg, "status"}, &out, io.Discard)
 	if !strings.Contains(out.String(), "note: image left out: "+internal.URL) || !strings.Contains(out.String(), "loopback") {
 		t.Errorf("status does not say why the image was left out:\n%s", out.String())
 	}
 	if !strings.Contains(logs.String(), "image left out") {
 		t.Errorf("the log does not say why the image was left out:\n%s", logs.String())
 	}
-}
-
-// allSent reports whether want deliveries are sent, through `crier status --json`.
-func allSent(t *testing.T, cfg string, want int) bool {
-	var out syncBuffer
-	app := &App{Stdout: &out, Stderr: io.Discard}
-	if runApp(context.Background(), app, []string{"--config", cfg, "status", "--json"}) != 0 {
-		return false
-	}
-	var st struct {
-		Posts []struct {
-			Deliveries []struct{ Channel, State string }
-		}
-	}
-	if err := jsonUnmarshal(out.String(), &st); err != nil {
-		return false
-	}
-	n := 0
-	for _, p := range st.Posts {
-		for _, d := range p.Deliveries {
-			if d.State == "sent" {
-				n++
-			}
-		}
-	}
-	return n >= want
 }

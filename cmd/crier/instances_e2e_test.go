@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 
 	gomastodon "github.com/mattn/go-mastodon"
 
+	"github.com/crierhq/crier/internal/testnet"
 	"github.com/crierhq/crier/internal/testpeers/gotosocial"
 	"github.com/crierhq/crier/internal/testpeers/mastodonfake"
 )
@@ -54,15 +54,15 @@ The report is out.
 // "mastodon" (the national account) and "mastodon-leeds", until every
 // delivery is sent, and checks each account got its own toots.
 func runTwoAccounts(t *testing.T, national, leeds account) {
-	cleanEnv(t)
-	dir := t.TempDir()
+	b := setup(t, "")
+	dir := b.dir
 	os.MkdirAll(filepath.Join(dir, "posts"), 0o755)
 	for name, src := range instancePosts {
 		os.WriteFile(filepath.Join(dir, "posts", name), []byte(src), 0o644)
 	}
-	t.Setenv("TEST_NATIONAL_TOKEN", national.token)
-	t.Setenv("TEST_LEEDS_TOKEN", leeds.token)
-	cfg := filepath.Join(dir, "config.yaml")
+	b.setenv("TEST_NATIONAL_TOKEN", national.token)
+	b.setenv("TEST_LEEDS_TOKEN", leeds.token)
+	cfg := b.cfg
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`campaign: {name: CAMACA, website: https://camaca.example}
 http: {listen: %q}
 sources: {markdown: {dir: posts}}
@@ -80,27 +80,14 @@ channels:
     instance: %q
     token: ${TEST_LEEDS_TOKEN}
     hashtags: [Leeds]
-`, freeAddr(t), national.url, leeds.url)), 0o644)
+`, testnet.FreeAddr(t), national.url, leeds.url)), 0o644)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	var logs syncBuffer
-	done := make(chan int)
-	go func() {
-		done <- runApp(ctx, &App{Stdout: io.Discard, Stderr: &logs, HTTPClient: &http.Client{Timeout: 30 * time.Second}}, []string{"--config", cfg, "run"})
-	}()
 	want := map[string]string{"md:vigil/mastodon": "sent", "md:vigil/mastodon-leeds": "sent", "md:report/mastodon": "sent"}
-	deadline := time.Now().Add(90 * time.Second) // bounds a broken run only
 	var got map[string]string
-	for time.Now().Before(deadline) {
-		if got = deliveryStates(t, cfg); fmt.Sprint(got) == fmt.Sprint(want) {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	cancel()
-	if code := <-done; code != 0 {
-		t.Errorf("daemon exit %d", code)
-	}
+	logs := b.runUntil(&http.Client{Timeout: 30 * time.Second}, 90*time.Second, func() bool {
+		got = b.status().deliveries()
+		return fmt.Sprint(got) == fmt.Sprint(want)
+	})
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("deliveries %v, want %v\nlogs:\n%s", got, want, logs.String())
 	}
@@ -132,34 +119,10 @@ channels:
 
 var htmlTag = regexp.MustCompile(`<[^>]*>`)
 
-// deliveryStates maps "post/channel" to each delivery's state.
-func deliveryStates(t *testing.T, cfg string) map[string]string {
-	var out syncBuffer
-	app := &App{Stdout: &out, Stderr: io.Discard}
-	if runApp(context.Background(), app, []string{"--config", cfg, "status", "--json"}) != 0 {
-		return nil
-	}
-	var st struct {
-		Posts []struct {
-			ID         string
-			Deliveries []struct{ Channel, State string }
-		}
-	}
-	if err := jsonUnmarshal(out.String(), &st); err != nil {
-		return nil
-	}
-	states := map[string]string{}
-	for _, p := range st.Posts {
-		for _, d := range p.Deliveries {
-			states[p.ID+"/"+d.Channel] = d.State
-		}
-	}
-	return states
-}
-
 // TestTwoMastodonInstancesAgainstTheFake: two accounts on two servers (the
 // spec-checking fake), each with its own token, formatting and queue.
 func TestTwoMastodonInstancesAgainstTheFake(t *testing.T) {
+	t.Parallel()
 	fakeAccount := func(srv *mastodonfake.Server) account {
 		return account{url: srv.URL, token: srv.Token(), toots: func(*testing.T) []string {
 			var out []string
@@ -176,6 +139,7 @@ func TestTwoMastodonInstancesAgainstTheFake(t *testing.T) {
 
 // TestTwoMastodonInstancesOnGoToSocial: two accounts on one real server.
 func TestTwoMastodonInstancesOnGoToSocial(t *testing.T) {
+	t.Parallel()
 	gts := gotosocial.StartT(t, gotosocial.Options{MaxChars: 500})
 	gtsAccount := func(u gotosocial.User) account {
 		return account{url: gts.URL, token: u.Token, toots: func(t *testing.T) []string {
@@ -202,13 +166,14 @@ func TestTwoMastodonInstancesOnGoToSocial(t *testing.T) {
 
 // Preview, validate and publish address instances by name, offline.
 func TestInstancesInPreviewValidateAndPublish(t *testing.T) {
-	cleanEnv(t)
-	dir := t.TempDir()
+	t.Parallel()
+	b := setup(t, "")
+	dir := b.dir
 	os.MkdirAll(filepath.Join(dir, "posts"), 0o755)
 	for name, src := range instancePosts {
 		os.WriteFile(filepath.Join(dir, "posts", name), []byte(src), 0o644)
 	}
-	cfg := filepath.Join(dir, "config.yaml")
+	cfg := b.cfg
 	os.WriteFile(cfg, []byte(`campaign: {name: CAMACA}
 sources: {markdown: {dir: posts}}
 channels:
@@ -218,7 +183,7 @@ channels:
   email: {enabled: false}
 `), 0o644)
 	var out, errOut bytes.Buffer
-	if code := realMain(context.Background(), []string{"--config", cfg, "preview", "--json", filepath.Join(dir, "posts", "vigil.md")}, &out, &errOut); code != 0 {
+	if code := b.main(context.Background(), []string{"--config", cfg, "preview", "--json", filepath.Join(dir, "posts", "vigil.md")}, &out, &errOut); code != 0 {
 		t.Fatalf("preview: exit %d: %s", code, errOut.String())
 	}
 	var got struct {
@@ -231,18 +196,18 @@ channels:
 		t.Errorf("preview per instance: %+v", got.Channels)
 	}
 	out.Reset()
-	if code := realMain(context.Background(), []string{"--config", cfg, "preview", filepath.Join(dir, "posts", "report.md")}, &out, &errOut); code != 0 || strings.Contains(out.String(), "== mastodon-leeds ==") || !strings.Contains(out.String(), "== mastodon ==") {
+	if code := b.main(context.Background(), []string{"--config", cfg, "preview", filepath.Join(dir, "posts", "report.md")}, &out, &errOut); code != 0 || strings.Contains(out.String(), "== mastodon-leeds ==") || !strings.Contains(out.String(), "== mastodon ==") {
 		t.Errorf("preview of a post the Leeds account skips: exit %d\n%s", code, out.String())
 	}
 	out.Reset()
-	if code := realMain(context.Background(), []string{"--config", cfg, "validate"}, &out, &out); code != 0 {
+	if code := b.main(context.Background(), []string{"--config", cfg, "validate"}, &out, &out); code != 0 {
 		t.Errorf("validate: exit %d\n%s", code, out.String())
 	}
 	out.Reset()
-	if code := realMain(context.Background(), []string{"--config", cfg, "publish", filepath.Join(dir, "posts", "vigil.md"), "--channel", "mastodon-leeds"}, &out, &out); code != 0 {
+	if code := b.main(context.Background(), []string{"--config", cfg, "publish", filepath.Join(dir, "posts", "vigil.md"), "--channel", "mastodon-leeds"}, &out, &out); code != 0 {
 		t.Errorf("publish --channel mastodon-leeds: exit %d\n%s", code, out.String())
 	}
-	if st := deliveryStates(t, cfg); len(st) != 1 || st["md:vigil/mastodon-leeds"] != "pending" {
+	if st := b.status().deliveries(); len(st) != 1 || st["md:vigil/mastodon-leeds"] != "pending" {
 		t.Errorf("publish queued %v", st)
 	}
 
@@ -250,7 +215,7 @@ channels:
 	// suggestion, in validate as everywhere.
 	os.WriteFile(filepath.Join(dir, "posts", "typo.md"), []byte("---\ntitle: x\nchannels:\n  mastodon-leds: {skip: true}\n---\n"), 0o644)
 	out.Reset()
-	if code := realMain(context.Background(), []string{"--config", cfg, "validate"}, &out, &out); code == 0 || !strings.Contains(out.String(), "typo.md:4:") || !strings.Contains(out.String(), `did you mean "mastodon-leeds"`) {
+	if code := b.main(context.Background(), []string{"--config", cfg, "validate"}, &out, &out); code == 0 || !strings.Contains(out.String(), "typo.md:4:") || !strings.Contains(out.String(), `did you mean "mastodon-leeds"`) {
 		t.Errorf("validate with a misspelt instance: exit %d\n%s", code, out.String())
 	}
 }

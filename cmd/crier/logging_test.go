@@ -11,6 +11,7 @@ import (
 // TestLogsCarryNoAddresses: the daemon's logger, text or JSON, replaces a
 // subscriber's address quoted in an error.
 func TestLogsCarryNoAddresses(t *testing.T) {
+	t.Parallel()
 	for _, format := range []string{"text", "json"} {
 		var buf bytes.Buffer
 		log := newLogger(&App{logFormat: format, logLevel: "debug"}, &buf)

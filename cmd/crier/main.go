@@ -37,8 +37,14 @@ type App struct {
 	// Instances are the configured channels, enabled or not.
 	Instances []channels.Instance
 	Logger    *slog.Logger
-	Stdout    io.Writer
-	Stderr    io.Writer
+	// LookupEnv is the environment: CRIER_CONFIG and the config's ${VAR}
+	// are read from it. nil means the process's (os.LookupEnv); tests give
+	// each Crier its own, so that they can run in parallel.
+	LookupEnv func(key string) (string, bool)
+	// Stdin is where --password-stdin reads; nil means os.Stdin.
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
 	// HTTPClient carries every outgoing request to an address the config
 	// names (feeds, Mastodon, Discord, SMTP's neighbours).
 	HTTPClient *http.Client
@@ -58,6 +64,16 @@ type App struct {
 	consoleUsers *console.Users
 	// console is set by daemon: a stop waits for its background work.
 	console *console.Console
+}
+
+// loadConfig reads the config file and its channels, expanding ${VAR}
+// from the App's environment.
+func (a *App) loadConfig() (*config.Config, []channels.Instance, error) {
+	data, err := os.ReadFile(a.ConfigPath)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading config: %w", err)
+	}
+	return a.Registry.Parse(a.ConfigPath, data, a.LookupEnv)
 }
 
 // OpenStore opens the configured store once and reuses it.
@@ -124,7 +140,10 @@ func runApp(ctx context.Context, app *App, args []string) int {
 	fs := flag.NewFlagSet("crier", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	defaultConfig := "config.yaml"
-	if env := os.Getenv("CRIER_CONFIG"); env != "" {
+	if app.LookupEnv == nil {
+		app.LookupEnv = os.LookupEnv
+	}
+	if env, _ := app.LookupEnv("CRIER_CONFIG"); env != "" {
 		defaultConfig = env
 	}
 	fs.StringVar(&app.ConfigPath, "config", defaultConfig, "config `file` (env CRIER_CONFIG)")
@@ -180,7 +199,7 @@ func runApp(ctx context.Context, app *App, args []string) int {
 	}
 	app.helpAsked = wantsHelp(rest)
 	if !cmd.noConfig && !app.helpAsked {
-		cfg, insts, err := app.Registry.Load(app.ConfigPath)
+		cfg, insts, err := app.loadConfig()
 		if err != nil {
 			fmt.Fprintf(stderr, "crier: %v\n", err)
 			return 2

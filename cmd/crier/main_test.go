@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	pgpeer "github.com/crierhq/crier/internal/testpeers/postgres"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,19 +17,9 @@ import (
 
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels/email"
+	"github.com/crierhq/crier/internal/testnet"
 	"github.com/crierhq/crier/web"
 )
-
-// shippedTree copies config.yaml, posts/ and feeds/ into a temporary folder,
-// so the test runs the README's first command on exactly what ships.
-func shippedTree(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	for _, p := range []string{"config.yaml", "posts", "feeds"} {
-		copyTree(t, filepath.Join("..", "..", p), filepath.Join(dir, p))
-	}
-	return dir
-}
 
 func copyTree(t *testing.T, src, dst string) {
 	t.Helper()
@@ -67,30 +56,12 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// cleanEnv keeps credentials on this machine from turning the outbox test
-// into a real send.
-func cleanEnv(t *testing.T) {
-	for _, k := range []string{"MASTODON_INSTANCE", "MASTODON_TOKEN", "BLUESKY_SERVICE", "BLUESKY_HANDLE", "BLUESKY_APP_PASSWORD", "DISCORD_BOT_TOKEN", "DISCORD_CHANNEL_ID",
-		"DISCORD_WEBHOOK_URL", "SMTP_HOST", "SMTP_USERNAME", "SMTP_PASSWORD", "CRIER_DATA_DIR", "CRIER_PUBLIC_URL", "CRIER_CONFIG"} {
-		t.Setenv(k, "")
-	}
-}
-
 // TestRunOnShippedConfigFillsTheOutbox runs the shipped config as is, and
 // again with store.driver: postgres.
 func TestRunOnShippedConfigFillsTheOutbox(t *testing.T) {
+	t.Parallel()
 	for _, d := range pgpeer.Drivers {
-		t.Run(d.Name, func(t *testing.T) { testRunOnShippedConfig(t, d.Name) })
+		t.Run(d.Name, func(t *testing.T) { t.Parallel(); testRunOnShippedConfig(t, d.Name) })
 	}
 }
 
@@ -98,44 +69,27 @@ func TestRunOnShippedConfigFillsTheOutbox(t *testing.T) {
 func usePostgres(t *testing.T, dir string) { pointAt(t, dir, pgpeer.DSN(t)) }
 
 func testRunOnShippedConfig(t *testing.T, driver string) {
-	cleanEnv(t)
-	dir := shippedTree(t)
+	b := setupShipped(t)
+	dir := b.dir
 	if driver == "postgres" {
 		usePostgres(t, dir)
 	}
-	addr := freeAddr(t)
-	t.Setenv("CRIER_LISTEN", addr)
-	cfg := filepath.Join(dir, "config.yaml")
+	addr := testnet.FreeAddr(t)
+	b.setenv("CRIER_LISTEN", addr)
+	cfg := b.cfg
 
-	ctx, cancel := context.WithCancel(context.Background())
-	var logs syncBuffer
-	done := make(chan int)
-	go func() { done <- realMain(ctx, []string{"--config", cfg, "run"}, io.Discard, &logs) }()
+	logs, stop := b.startStoppable("", nil)
 
 	// The shipped posts that are due (not drafts, not scheduled for 2031)
 	// and the newest feed item must reach all three channels' outboxes.
 	outbox := filepath.Join(dir, "data", "outbox")
 	var missing []string
-	deadline := time.Now().Add(60 * time.Second) // bounds a broken run only
-	for {
-		missing = missingOutboxFiles(t, outbox)
-		if len(missing) == 0 || time.Now().After(deadline) {
-			break
-		}
-		select {
-		case code := <-done:
-			t.Fatalf("daemon exited early with %d:\n%s", code, logs.String())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	testnet.Poll(60*time.Second, func() bool { missing = missingOutboxFiles(t, outbox); return len(missing) == 0 })
 	if len(missing) == 0 {
 		checkEndpoint(t, "http://"+addr+"/healthz", 200, "ok")
 		checkEndpoint(t, "http://"+addr+"/metrics", 200, `crier_deliveries_total{channel="email",outcome="sent"}`)
 	}
-	cancel()
-	if code := <-done; code != 0 {
-		t.Errorf("daemon exit code %d after SIGINT-equivalent:\n%s", code, logs.String())
-	}
+	stop()
 	if len(missing) > 0 {
 		t.Fatalf("outbox is missing deliveries: %v\nlogs:\n%s", missing, logs.String())
 	}
@@ -149,7 +103,7 @@ func testRunOnShippedConfig(t *testing.T, driver string) {
 	// crier status shows every delivery as rendered to the outbox: nothing
 	// was sent to anyone.
 	var out bytes.Buffer
-	if code := realMain(context.Background(), []string{"--config", cfg, "status", "--json"}, &out, io.Discard); code != 0 {
+	if code := b.main(context.Background(), []string{"--config", cfg, "status", "--json"}, &out, io.Discard); code != 0 {
 		t.Fatalf("status exit %d", code)
 	}
 	var st struct {
@@ -177,7 +131,7 @@ func testRunOnShippedConfig(t *testing.T, driver string) {
 		t.Errorf("status shows %d rendered deliveries:\n%s", rendered, out.String())
 	}
 	out.Reset()
-	realMain(context.Background(), []string{"--config", cfg, "status"}, &out, io.Discard)
+	b.main(context.Background(), []string{"--config", cfg, "status"}, &out, io.Discard)
 	if !strings.Contains(out.String(), "rendered to outbox") || strings.Contains(out.String(), " sent ") {
 		t.Errorf("status text must say rendered to outbox, never sent:\n%s", out.String())
 	}
@@ -215,20 +169,22 @@ func missingOutboxFiles(t *testing.T, outbox string) []string {
 }
 
 func TestValidateShippedConfig(t *testing.T) {
-	cleanEnv(t)
+	t.Parallel()
+	b := setup(t, "")
 	var out bytes.Buffer
-	code := realMain(context.Background(), []string{"--config", "../../config.yaml", "validate"}, &out, &out)
+	code := b.main(context.Background(), []string{"--config", "../../config.yaml", "validate"}, &out, &out)
 	if code != 0 {
 		t.Fatalf("validate on the shipped config exit %d:\n%s", code, out.String())
 	}
 }
 
 func TestValidateReportsEveryProblem(t *testing.T) {
-	cleanEnv(t)
-	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	t.Parallel()
+	b := setup(t, "")
+	cfg := b.cfg
 	os.WriteFile(cfg, []byte("schedules:\n  publish_due: \"every minute\"\nchannels:\n  email:\n    smtp:\n      tls: yes-please\n  fax:\n    enabled: true\n"), 0o644)
 	var out bytes.Buffer
-	code := realMain(context.Background(), []string{"--config", cfg, "validate"}, &out, &out)
+	code := b.main(context.Background(), []string{"--config", cfg, "validate"}, &out, &out)
 	if code == 0 {
 		t.Fatal("validate accepted a broken config")
 	}
@@ -240,23 +196,26 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 }
 
 func TestHelpOnEveryCommand(t *testing.T) {
+	t.Parallel()
+	b := setup(t, "")
 	for _, c := range commands() {
 		var out bytes.Buffer
-		code := realMain(context.Background(), []string{"--config", "../../config.yaml", c.name, "--help"}, &out, &out)
+		code := b.main(context.Background(), []string{"--config", "../../config.yaml", c.name, "--help"}, &out, &out)
 		if code != 0 || !strings.Contains(out.String(), "Usage: crier "+c.name) {
 			t.Errorf("%s --help: exit %d\n%s", c.name, code, out.String())
 		}
 	}
 	var out bytes.Buffer
-	if code := realMain(context.Background(), []string{"--help"}, &out, &out); code != 0 || !strings.Contains(out.String(), "Commands:") {
+	if code := b.main(context.Background(), []string{"--help"}, &out, &out); code != 0 || !strings.Contains(out.String(), "Commands:") {
 		t.Errorf("crier --help: exit %d\n%s", code, out.String())
 	}
 }
 
 func TestPreviewJSONShowsEveryChannelsExactPayload(t *testing.T) {
-	cleanEnv(t)
+	t.Parallel()
+	b := setup(t, "")
 	var out, errOut bytes.Buffer
-	code := realMain(context.Background(), []string{"--config", "../../config.yaml", "preview", "--json", "../../posts/2023-11-08-icat-call-to-action.md"}, &out, &errOut)
+	code := b.main(context.Background(), []string{"--config", "../../config.yaml", "preview", "--json", "../../posts/2023-11-08-icat-call-to-action.md"}, &out, &errOut)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
@@ -290,7 +249,7 @@ func TestPreviewJSONShowsEveryChannelsExactPayload(t *testing.T) {
 
 	// A feed: one entry per item.
 	out.Reset()
-	code = realMain(context.Background(), []string{"--config", "../../config.yaml", "preview", "--json", "--feed", "../../feeds/campaign-site.xml"}, &out, &errOut)
+	code = b.main(context.Background(), []string{"--config", "../../config.yaml", "preview", "--json", "--feed", "../../feeds/campaign-site.xml"}, &out, &errOut)
 	var items []map[string]any
 	if code != 0 || json.Unmarshal(out.Bytes(), &items) != nil || len(items) < 2 {
 		t.Fatalf("preview --feed: exit %d, %d items\n%s%s", code, len(items), out.String(), errOut.String())
@@ -300,7 +259,7 @@ func TestPreviewJSONShowsEveryChannelsExactPayload(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "bad.md")
 	os.WriteFile(bad, []byte("---\ntitle: x\ncolour: red\n---\nbody\n"), 0o644)
 	errOut.Reset()
-	if code := realMain(context.Background(), []string{"--config", "../../config.yaml", "preview", bad}, io.Discard, &errOut); code == 0 || !strings.Contains(errOut.String(), "bad.md:3") {
+	if code := b.main(context.Background(), []string{"--config", "../../config.yaml", "preview", bad}, io.Discard, &errOut); code == 0 || !strings.Contains(errOut.String(), "bad.md:3") {
 		t.Errorf("broken post: exit %d, %s", code, errOut.String())
 	}
 }
@@ -308,19 +267,20 @@ func TestPreviewJSONShowsEveryChannelsExactPayload(t *testing.T) {
 func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
 
 func TestPublishQueuesOnlyTheNamedChannels(t *testing.T) {
-	cleanEnv(t)
-	dir := shippedTree(t)
-	cfg := filepath.Join(dir, "config.yaml")
+	t.Parallel()
+	b := setupShipped(t)
+	dir := b.dir
+	cfg := b.cfg
 	post := filepath.Join(dir, "posts", "2031-01-01-full-sentence-campaign.md")
 	var out, errOut bytes.Buffer
-	if code := realMain(context.Background(), []string{"--config", cfg, "publish", post, "--channel", "mastodon"}, &out, &errOut); code != 0 {
+	if code := b.main(context.Background(), []string{"--config", cfg, "publish", post, "--channel", "mastodon"}, &out, &errOut); code != 0 {
 		t.Fatalf("publish exit %d: %s", code, errOut.String())
 	}
 	if !strings.Contains(out.String(), "queued for mastodon") {
 		t.Errorf("publish output: %s", out.String())
 	}
 	out.Reset()
-	realMain(context.Background(), []string{"--config", cfg, "status", "--json"}, &out, io.Discard)
+	b.main(context.Background(), []string{"--config", cfg, "status", "--json"}, &out, io.Discard)
 	var st struct {
 		Posts []struct {
 			ID         string
@@ -334,44 +294,30 @@ func TestPublishQueuesOnlyTheNamedChannels(t *testing.T) {
 		t.Fatalf("want one pending mastodon delivery, got %+v", d)
 	}
 	errOut.Reset()
-	if code := realMain(context.Background(), []string{"--config", cfg, "publish", post, "--channel", "fax"}, io.Discard, &errOut); code != 2 || !strings.Contains(errOut.String(), `channel "fax" is not enabled`) {
+	if code := b.main(context.Background(), []string{"--config", cfg, "publish", post, "--channel", "fax"}, io.Discard, &errOut); code != 2 || !strings.Contains(errOut.String(), `channel "fax" is not enabled`) {
 		t.Errorf("unknown channel: exit %d, %s", code, errOut.String())
 	}
 }
 
 func TestSecretsStayOutOfLogsAndOutbox(t *testing.T) {
-	cleanEnv(t)
-	dir := shippedTree(t)
+	t.Parallel()
+	b := setupShipped(t)
+	dir := b.dir
 	const secretValue = "sekrit-token-4242-0123456789abcdef"
 	for _, k := range []string{"MASTODON_TOKEN", "DISCORD_BOT_TOKEN", "SMTP_PASSWORD", "CRIER_ADMIN_TOKEN", "CRIER_METRICS_TOKEN", "CRIER_LINK_SECRET"} {
-		t.Setenv(k, secretValue)
+		b.setenv(k, secretValue)
 	}
-	t.Setenv("DISCORD_CHANNEL_ID", "900000000000000010")
-	t.Setenv("CRIER_LISTEN", freeAddr(t))
-	cfg := filepath.Join(dir, "config.yaml")
+	b.setenv("DISCORD_CHANNEL_ID", "900000000000000010")
+	b.setenv("CRIER_LISTEN", testnet.FreeAddr(t))
+	cfg := b.cfg
 	data, _ := os.ReadFile(cfg)
 	// Every channel is forced to the outbox while holding credentials.
 	os.WriteFile(cfg, []byte(strings.ReplaceAll(string(data), "mode: auto", "mode: outbox")), 0o644)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	var logs syncBuffer
-	done := make(chan int)
-	go func() {
-		done <- realMain(ctx, []string{"--config", cfg, "--log-level", "debug", "run"}, io.Discard, &logs)
-	}()
+	logs, stop := b.startStoppable("", nil, "--log-level", "debug")
 	outbox := filepath.Join(dir, "data", "outbox")
-	exited := false
-	for deadline := time.Now().Add(60 * time.Second); !exited && len(missingOutboxFiles(t, outbox)) > 0 && time.Now().Before(deadline); {
-		select {
-		case <-done:
-			exited = true
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	cancel()
-	if !exited {
-		<-done
-	}
+	testnet.Poll(60*time.Second, func() bool { return len(missingOutboxFiles(t, outbox)) == 0 })
+	stop()
 	if m := missingOutboxFiles(t, outbox); len(m) > 0 {
 		t.Fatalf("the daemon did not fill the outbox (%v):\n%s", m, logs.String())
 	}
@@ -387,18 +333,19 @@ func TestSecretsStayOutOfLogsAndOutbox(t *testing.T) {
 		return nil
 	})
 	var out bytes.Buffer
-	realMain(context.Background(), []string{"--config", cfg, "status", "--json"}, &out, &out)
+	b.main(context.Background(), []string{"--config", cfg, "status", "--json"}, &out, &out)
 	if strings.Contains(out.String(), secretValue) {
 		t.Errorf("a secret reached crier status")
 	}
 }
 
 func TestAdminStatusNeedsTheToken(t *testing.T) {
-	cleanEnv(t)
-	dir := shippedTree(t)
-	cfg := filepath.Join(dir, "config.yaml")
+	t.Parallel()
+	b := setupShipped(t)
+	dir := b.dir
+	cfg := b.cfg
 	post := filepath.Join(dir, "posts", "2031-01-01-full-sentence-campaign.md")
-	if code := realMain(context.Background(), []string{"--config", cfg, "publish", post}, io.Discard, io.Discard); code != 0 {
+	if code := b.main(context.Background(), []string{"--config", cfg, "publish", post}, io.Discard, io.Discard); code != 0 {
 		t.Fatal("publish failed")
 	}
 	st, err := store.Open(context.Background(), filepath.Join(dir, "data", "crier.db"))

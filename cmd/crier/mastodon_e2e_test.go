@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 
 	gomastodon "github.com/mattn/go-mastodon"
 
+	"github.com/crierhq/crier/internal/testnet"
 	"github.com/crierhq/crier/internal/testpeers/gotosocial"
 )
 
@@ -20,11 +20,12 @@ import (
 // server (GoToSocial, 500 characters): a post becomes a toot with its link
 // and content warning, once, and the ledger holds its URL.
 func TestDaemonTootsToGoToSocial(t *testing.T) {
-	cleanEnv(t)
+	t.Parallel()
 	gts := gotosocial.StartT(t, gotosocial.Options{MaxChars: 500})
 	user := gts.NewUser(t)
 
-	dir := t.TempDir()
+	b := setup(t, "")
+	dir := b.dir
 	os.MkdirAll(filepath.Join(dir, "posts"), 0o755)
 	os.WriteFile(filepath.Join(dir, "posts", "vigil.md"), []byte(`---
 title: ICAT's Call to Action is not enough
@@ -35,8 +36,8 @@ content_warning: child trafficking
 ---
 An infinite chain of suffering can only be broken with radical action.
 `), 0o644)
-	t.Setenv("TEST_MASTODON_TOKEN", user.Token)
-	cfg := filepath.Join(dir, "config.yaml")
+	b.setenv("TEST_MASTODON_TOKEN", user.Token)
+	cfg := b.cfg
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`campaign: {name: CAMACA, website: https://camaca.example}
 http: {listen: %q}
 sources: {markdown: {dir: posts}}
@@ -49,23 +50,11 @@ channels:
     instance: %q
     token: ${TEST_MASTODON_TOKEN}
     hashtags: [EndChildTrafficking]
-`, freeAddr(t), gts.URL)), 0o644)
+`, testnet.FreeAddr(t), gts.URL)), 0o644)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	var logs syncBuffer
-	done := make(chan int)
-	go func() {
-		done <- runApp(ctx, &App{Stdout: io.Discard, Stderr: &logs, HTTPClient: &http.Client{Timeout: 30 * time.Second}}, []string{"--config", cfg, "run"})
-	}()
-	deadline := time.Now().Add(90 * time.Second) // bounds a broken run only
-	for time.Now().Before(deadline) && deliveredState(t, cfg) != "sent" {
-		time.Sleep(200 * time.Millisecond)
-	}
-	cancel()
-	if code := <-done; code != 0 {
-		t.Errorf("daemon exit %d", code)
-	}
-	if st := deliveredState(t, cfg); st != "sent" {
+	sent := func() bool { return b.status().deliveries()["md:vigil/mastodon"] == "sent" }
+	logs := b.runUntil(&http.Client{Timeout: 30 * time.Second}, 90*time.Second, sent)
+	if st := b.status().deliveries(); !sent() {
 		t.Fatalf("delivery %q\nlogs:\n%s", st, logs.String())
 	}
 

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/config"
+	"github.com/crierhq/crier/internal/testnet"
 	"github.com/crierhq/crier/post"
 )
 
@@ -32,16 +32,12 @@ import (
 // crier status with its own send progress, and drawn by the console's
 // post page from its own card, with its delivery, link and progress.
 func TestANewChannelTypeNeedsNoEditOutsideItsPackage(t *testing.T) {
-	cleanEnv(t)
+	t.Parallel()
 	loft := &pigeonLoft{}
 	reg := channels.NewRegistry(append(providerList(), pigeonProvider{loft})...)
-	dir := t.TempDir()
-	addr := freeAddr(t)
+	addr := testnet.FreeAddr(t)
 	base := "http://" + addr
-	os.MkdirAll(filepath.Join(dir, "posts"), 0o755)
-	os.WriteFile(filepath.Join(dir, "posts", "vigil.md"), []byte("---\ntitle: Vigil on Friday\nlink: https://camaca.example/vigil\n---\nBring a candle.\n"), 0o644)
-	cfg := filepath.Join(dir, "config.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`campaign: {name: CAMACA, website: https://camaca.example}
+	b := setup(t, fmt.Sprintf(`campaign: {name: CAMACA, website: https://camaca.example}
 http: {listen: %q, public_url: %q}
 sources: {markdown: {dir: posts}}
 schedules: {publish_due: "@every 1s"}
@@ -50,11 +46,15 @@ channels:
   discord: {enabled: false}
   email: {enabled: false}
   pigeon-leeds: {type: pigeon, loft: leeds}
-`, addr, base)), 0o644)
+`, addr, base))
+	dir := b.dir
+	b.write("posts/vigil.md", "---\ntitle: Vigil on Friday\nlink: https://camaca.example/vigil\n---\nBring a candle.\n")
+	stdin := ""
 	run := func(args ...string) (string, string) {
 		t.Helper()
 		var out, errOut bytes.Buffer
-		if code := runApp(context.Background(), &App{Stdout: &out, Stderr: &errOut, Registry: reg}, append([]string{"--config", cfg}, args...)); code != 0 {
+		app := &App{LookupEnv: b.lookupEnv, Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errOut, Registry: reg}
+		if code := runApp(context.Background(), app, append([]string{"--config", b.cfg}, args...)); code != 0 {
 			t.Fatalf("crier %s: exit %d\n%s%s", strings.Join(args, " "), code, out.String(), errOut.String())
 		}
 		return out.String(), errOut.String()
@@ -77,14 +77,13 @@ channels:
 
 	// The daemon delivers it through the pigeon's own sender.
 	const editor = "ed.editor@camaca.example"
-	old := passwordInput
-	passwordInput = strings.NewReader("editor's long passphrase\n")
+	stdin = "editor's long passphrase\n"
 	run("users", "add", editor, "--role", "editor", "--password-stdin")
-	passwordInput = old
+	stdin = ""
 	ctx, cancel := context.WithCancel(context.Background())
 	logs, done := &syncBuffer{}, make(chan int)
 	go func() {
-		done <- runApp(ctx, &App{Stdout: io.Discard, Stderr: logs, HTTPClient: http.DefaultClient, Registry: reg}, []string{"--config", cfg, "run"})
+		done <- runApp(ctx, &App{LookupEnv: b.lookupEnv, Stdout: io.Discard, Stderr: logs, HTTPClient: http.DefaultClient, Registry: reg}, []string{"--config", b.cfg, "run"})
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -92,7 +91,7 @@ channels:
 			t.Errorf("daemon exit %d\n%s", code, logs.String())
 		}
 	})
-	waitFor(t, "the pigeon's flight", 30*time.Second, func() bool { return len(loft.flights()) == 1 })
+	testnet.WaitFor(t, "the pigeon's flight", 30*time.Second, func() bool { return len(loft.flights()) == 1 })
 
 	// crier status: the delivery, where it went, and the send's progress.
 	var st struct {
@@ -105,7 +104,7 @@ channels:
 		}
 		Sends []pigeonFlight `json:"newsletter_sends"`
 	}
-	waitFor(t, "the delivery recorded as sent", 30*time.Second, func() bool {
+	testnet.WaitFor(t, "the delivery recorded as sent", 30*time.Second, func() bool {
 		out, _ := run("status", "--json")
 		st.Posts = nil
 		if err := json.Unmarshal([]byte(out), &st); err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -10,10 +11,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/crierhq/crier/internal/testnet"
 	"github.com/crierhq/crier/internal/testpeers/mailpit"
 )
 
@@ -21,20 +22,19 @@ import (
 // real SMTP server: subscribe through the form, confirm from the mail, get a
 // post, leave with one click, and get nothing after that.
 func TestNewsletterThroughTheDaemon(t *testing.T) {
-	cleanEnv(t)
+	t.Parallel()
 	mp := mailpit.Start(t, mailpit.Options{})
 	ctx := context.Background()
 
-	dir := t.TempDir()
+	b := setup(t, "")
+	dir := b.dir
 	posts := filepath.Join(dir, "posts")
 	os.MkdirAll(posts, 0o755)
-	addr := freeAddr(t)
+	addr := testnet.FreeAddr(t)
 	base := "http://" + addr
-	t.Setenv("TEST_LINK_SECRET", "0123456789abcdef0123456789abcdef")
-	cfg := filepath.Join(dir, "config.yaml")
-	os.WriteFile(cfg, []byte(mailpitConfig(addr, mp, "", "")+"schedules: {publish_due: \"@every 1s\"}\n"), 0o644)
+	b.write("config.yaml", mailpitConfig(addr, mp, "", "")+"schedules: {publish_due: \"@every 1s\"}\n")
 
-	logs := startDaemon(t, cfg, base+"/healthz", http.DefaultClient)
+	logs := b.startDaemon(base+"/healthz", http.DefaultClient)
 
 	// 1. Subscribe through the form, as a browser would (cookies, CSRF token).
 	jar, _ := cookiejar.New(nil)
@@ -115,7 +115,7 @@ func TestNewsletterThroughTheDaemon(t *testing.T) {
 
 	// 5. The next post no longer reaches them.
 	writePost(t, posts, "second.md", "UNODC is not up to the job", "The UN needs to support CAMACA.")
-	waitDelivered(t, cfg, "md:second")
+	b.waitDelivered("md:second")
 	for _, m := range waitMail(t, mp, supporter, 2) {
 		if strings.Contains(m.Subject, "UNODC") {
 			t.Fatalf("an unsubscribed supporter received %q", m.Subject)
@@ -148,56 +148,11 @@ func get(t *testing.T, c *http.Client, u string) string {
 	return string(b)
 }
 
-// startDaemon runs `crier run` on the config file cfg until the test ends,
-// waits until healthURL answers, and returns the daemon's log; an exit
-// other than 0 when it is stopped fails the test.
-func startDaemon(t *testing.T, cfg, healthURL string, client *http.Client) *syncBuffer {
-	t.Helper()
-	logs, _ := startStoppable(t, cfg, healthURL, client)
-	return logs
-}
-
-// startStoppable is startDaemon for a test that stops the daemon itself:
-// stop is its graceful stop (what SIGTERM does), and returns once it has
-// exited; the test's end calls it too when the test did not.
-func startStoppable(t *testing.T, cfg, healthURL string, client *http.Client) (*syncBuffer, func()) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	logs := &syncBuffer{}
-	done := make(chan int)
-	go func() {
-		done <- runApp(ctx, &App{Stdout: io.Discard, Stderr: logs, HTTPClient: client}, []string{"--config", cfg, "run"})
-	}()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			if code := <-done; code != 0 {
-				t.Errorf("daemon exit %d\n%s", code, logs.String())
-			}
-		})
-	}
-	t.Cleanup(stop)
-	waitHTTP(t, healthURL)
-	return logs, stop
-}
-
-func waitHTTP(t *testing.T, u string) {
-	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if resp, err := http.Get(u); err == nil {
-			resp.Body.Close()
-			return
-		}
-	}
-	t.Fatalf("%s never answered", u)
-}
-
 // waitMail waits until at least n messages to the address arrived.
 func waitMail(t *testing.T, mp *mailpit.Server, to string, n int) []mailpit.Summary {
 	t.Helper()
 	var got []mailpit.Summary
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+	testnet.WaitFor(t, fmt.Sprintf("%d mails to %s", n, to), 60*time.Second, func() bool {
 		all, err := mp.Messages(context.Background())
 		if err != nil {
 			t.Fatal(err)
@@ -210,36 +165,13 @@ func waitMail(t *testing.T, mp *mailpit.Server, to string, n int) []mailpit.Summ
 				}
 			}
 		}
-		if len(got) >= n {
-			return got
-		}
-	}
-	t.Fatalf("want %d mails to %s, got %d", n, to, len(got))
-	return nil
+		return len(got) >= n
+	})
+	return got
 }
 
 // waitDelivered waits until the post's email delivery is recorded as sent.
-func waitDelivered(t *testing.T, cfg, postID string) {
-	t.Helper()
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		var out syncBuffer
-		if runApp(context.Background(), &App{Stdout: &out, Stderr: io.Discard}, []string{"--config", cfg, "status", "--json"}) != 0 {
-			continue
-		}
-		var st struct {
-			Posts []struct {
-				ID         string
-				Deliveries []struct{ State string }
-			}
-		}
-		if jsonUnmarshal(out.String(), &st) != nil {
-			continue
-		}
-		for _, p := range st.Posts {
-			if p.ID == postID && len(p.Deliveries) > 0 && p.Deliveries[0].State == "sent" {
-				return
-			}
-		}
-	}
-	t.Fatalf("%s was never delivered", postID)
+func (b *bundle) waitDelivered(postID string) {
+	b.t.Helper()
+	testnet.WaitFor(b.t, postID+" delivered", 60*time.Second, func() bool { return b.status().deliveries()[postID+"/email"] == "sent" })
 }

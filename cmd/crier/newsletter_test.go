@@ -15,9 +15,10 @@ import (
 // TestNewsletterTest sends the shipped sample post's test copy through a
 // real Mailpit with `crier newsletter test`.
 func TestNewsletterTest(t *testing.T) {
+	t.Parallel()
 	mp := mailpit.Start(t, mailpit.Options{})
-	dir := shippedTree(t)
-	cfgPath := filepath.Join(dir, "config.yaml")
+	b := setupShipped(t)
+	dir, cfgPath := b.dir, b.cfg
 	cfg, err := os.ReadFile(cfgPath)
 	if err != nil {
 		t.Fatal(err)
@@ -29,13 +30,12 @@ func TestNewsletterTest(t *testing.T) {
 		t.Fatal("could not point the shipped config at Mailpit")
 	}
 	os.WriteFile(cfgPath, []byte(s), 0o644)
-	t.Setenv("SMTP_USERNAME", "")
 	posts, _ := filepath.Glob(filepath.Join(dir, "posts", "*.md"))
 	if len(posts) == 0 {
 		t.Fatal("no sample posts")
 	}
 	var stdout, stderr bytes.Buffer
-	code := realMain(context.Background(), []string{"--config", cfgPath, "newsletter", "test", posts[0], "--to", "Organiser <org@example.org>"}, &stdout, &stderr)
+	code := b.main(context.Background(), []string{"--config", cfgPath, "newsletter", "test", posts[0], "--to", "Organiser <org@example.org>"}, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d: %s%s", code, stdout.String(), stderr.String())
 	}
@@ -47,7 +47,7 @@ func TestNewsletterTest(t *testing.T) {
 		t.Fatalf("messages: %+v", msgs)
 	}
 	// Bad use: no --to.
-	if code := realMain(context.Background(), []string{"--config", cfgPath, "newsletter", "test", posts[0]}, &stdout, &stderr); code != 2 {
+	if code := b.main(context.Background(), []string{"--config", cfgPath, "newsletter", "test", posts[0]}, &stdout, &stderr); code != 2 {
 		t.Errorf("without --to: exit %d", code)
 	}
 }

@@ -6,35 +6,33 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/crierhq/crier/internal/testnet"
 	"github.com/crierhq/crier/internal/testpeers/dendrite"
 	"github.com/crierhq/crier/internal/testpeers/mailpit"
 )
 
 // matrixNoticeConfig is a console with the newsletter's mail server mp and
 // the organisers' Matrix room #organisers:localhost on homeserver, its
-// token from ORGANISERS_MATRIX_TOKEN.
-func matrixNoticeConfig(t *testing.T, mp *mailpit.Server, homeserver string) (dir, cfg, base string) {
+// token from ORGANISERS_MATRIX_TOKEN (set to token in the bundle's
+// environment).
+func matrixNoticeConfig(t *testing.T, mp *mailpit.Server, homeserver, token string) (b *bundle, base string) {
 	t.Helper()
-	dir = t.TempDir()
-	os.MkdirAll(filepath.Join(dir, "posts"), 0o755)
-	addr := freeAddr(t)
-	t.Setenv("TEST_LINK_SECRET", "0123456789abcdef0123456789abcdef")
-	cfg = filepath.Join(dir, "config.yaml")
-	os.WriteFile(cfg, []byte(mailpitConfig(addr, mp, "", "")+`console:
+	addr := testnet.FreeAddr(t)
+	b = setup(t, mailpitConfig(addr, mp, "", "")+`console:
   notify:
     matrix:
       homeserver: `+homeserver+`
       room: "#organisers:localhost"
       access_token: ${ORGANISERS_MATRIX_TOKEN}
-`), 0o644)
-	return dir, cfg, "http://" + addr
+`)
+	b.write("posts/.keep", "")
+	b.setenv("ORGANISERS_MATRIX_TOKEN", token)
+	return b, "http://" + addr
 }
 
 // TestMatrixNoticeReachesTheRoomOnce: an author's Submit queues a notice
@@ -44,7 +42,7 @@ func matrixNoticeConfig(t *testing.T, mp *mailpit.Server, homeserver string) (di
 // the job again: the room still holds one notice, because the retry sends
 // the same transaction ID. The editor's mail goes once, by its own job.
 func TestMatrixNoticeReachesTheRoomOnce(t *testing.T) {
-	cleanEnv(t)
+	t.Parallel()
 	const editor, author = "ed.editor@camaca.example", "ann.author@camaca.example"
 	hs := dendrite.Start(t, dendrite.Options{})
 	poster, reader := hs.NewUser(t), hs.NewUser(t)
@@ -62,14 +60,14 @@ func TestMatrixNoticeReachesTheRoomOnce(t *testing.T) {
 	t.Cleanup(front.Close)
 
 	mp := mailpit.Start(t, mailpit.Options{})
-	t.Setenv("ORGANISERS_MATRIX_TOKEN", poster.Token)
-	dir, cfg, base := matrixNoticeConfig(t, mp, front.URL)
-	addConsoleUser(t, dir, editor, "editor", "editor's long passphrase")
-	addConsoleUser(t, dir, author, "author", "author's long passphrase")
-	logs := startDaemon(t, cfg, base+"/healthz", http.DefaultClient)
+	matrixToken := poster.Token
+	b, base := matrixNoticeConfig(t, mp, front.URL, matrixToken)
+	b.addUser(editor, "editor", "editor's long passphrase")
+	b.addUser(author, "author", "author's long passphrase")
+	logs := b.startDaemon(base+"/healthz", http.DefaultClient)
 
 	submitPost(t, base, author, "author's long passphrase", "Vigil on Friday")
-	waitFor(t, "the retried send of the notice", 60*time.Second, func() bool { return sends.Load() >= 2 })
+	testnet.WaitFor(t, "the retried send of the notice", 60*time.Second, func() bool { return sends.Load() >= 2 })
 	got := hs.Messages(t, reader, roomID)
 	if len(got) != 1 {
 		t.Fatalf("the room holds %d messages after the retry, want 1: %+v", len(got), got)
@@ -92,22 +90,22 @@ func TestMatrixNoticeReachesTheRoomOnce(t *testing.T) {
 // refuses is said in plain words in the daemon's log, naming the setting
 // to change, and never printed; the mail still goes.
 func TestMatrixNoticeWithABadTokenSaysWhatToChange(t *testing.T) {
-	cleanEnv(t)
+	t.Parallel()
 	const editor, author = "ed.editor@camaca.example", "ann.author@camaca.example"
 	hs := dendrite.Start(t, dendrite.Options{})
 	reader := hs.NewUser(t)
 	hs.CreateRoom(t, reader, "organisers", true)
 	mp := mailpit.Start(t, mailpit.Options{})
 	const token = "syt_revoked_token_of_the_organisers"
-	t.Setenv("ORGANISERS_MATRIX_TOKEN", token)
-	dir, cfg, base := matrixNoticeConfig(t, mp, hs.URL)
-	addConsoleUser(t, dir, editor, "editor", "editor's long passphrase")
-	addConsoleUser(t, dir, author, "author", "author's long passphrase")
-	logs := startDaemon(t, cfg, base+"/healthz", http.DefaultClient)
+	matrixToken := token
+	b, base := matrixNoticeConfig(t, mp, hs.URL, matrixToken)
+	b.addUser(editor, "editor", "editor's long passphrase")
+	b.addUser(author, "author", "author's long passphrase")
+	logs := b.startDaemon(base+"/healthz", http.DefaultClient)
 
 	submitPost(t, base, author, "author's long passphrase", "Vigil on Friday")
 	const want = "the homeserver does not accept the access token (status 401 M_UNKNOWN_TOKEN: Unknown token): put a current access token of the posting account in the environment variable that console.notify.matrix.access_token names"
-	waitFor(t, "the refusal in the log", 60*time.Second, func() bool { return strings.Contains(logs.String(), want) })
+	testnet.WaitFor(t, "the refusal in the log", 60*time.Second, func() bool { return strings.Contains(logs.String(), want) })
 	waitMail(t, mp, editor, 1)
 	if strings.Contains(logs.String(), token) {
 		t.Error("the access token is in the daemon's log")

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crierhq/crier/internal/testnet"
 	"github.com/crierhq/crier/internal/testpeers/discordfake"
 	"github.com/crierhq/crier/internal/testpeers/mailpit"
 )
@@ -22,11 +23,12 @@ import (
 // newsletter's real SMTP server (Mailpit); the author, who did it, gets
 // none.
 func TestConsoleNoticeThroughMailpit(t *testing.T) {
+	t.Parallel()
 	const editor, author = "ed.editor@camaca.example", "ann.author@camaca.example"
 	base, mp := startMailingConsole(t, editor, "editor", "editor's long passphrase", [3]string{author, "author", "author's long passphrase"})
 	submitPost(t, base, author, "author's long passphrase", "Vigil on Friday")
 	var got []mailpit.Summary
-	waitFor(t, "the notice in Mailpit", 30*time.Second, func() bool {
+	testnet.WaitFor(t, "the notice in Mailpit", 30*time.Second, func() bool {
 		got, _ = mp.Messages(context.Background())
 		return len(got) > 0
 	})
@@ -71,20 +73,20 @@ func submitPost(t *testing.T, base, email, password, title string) {
 // notice through Mailpit and the organisers' Discord channel (the fake's
 // webhook, console.notify.discord_webhook) gets it too.
 func TestFailedDeliveryNotifiesEditors(t *testing.T) {
-	cleanEnv(t)
+	t.Parallel()
 	const editor = "ed.editor@camaca.example"
 	mp := mailpit.Start(t, mailpit.Options{})
 	fake := discordfake.New(t)
 	fake.Inject(discordfake.Fault{Operation: "create_message", Status: http.StatusUnauthorized, Code: 0, Message: "401: Unauthorized"})
-	dir := t.TempDir()
+	b := setup(t, "")
+	dir := b.dir
 	os.MkdirAll(filepath.Join(dir, "posts"), 0o755)
 	os.WriteFile(filepath.Join(dir, "posts", "vigil.md"), []byte("---\ntitle: Vigil on Friday\nlink: https://camaca.example/vigil\n---\nJoin us at 6pm.\n"), 0o644)
-	addr := freeAddr(t)
+	addr := testnet.FreeAddr(t)
 	base := "http://" + addr
-	t.Setenv("TEST_LINK_SECRET", "0123456789abcdef0123456789abcdef")
-	t.Setenv("TEST_DISCORD_TOKEN", discordfake.Token)
-	t.Setenv("ORGANISERS_DISCORD_WEBHOOK", discordfake.WebhookURL(discordfake.WebhookID))
-	cfg := filepath.Join(dir, "config.yaml")
+	b.setenv("TEST_DISCORD_TOKEN", discordfake.Token)
+	b.setenv("ORGANISERS_DISCORD_WEBHOOK", discordfake.WebhookURL(discordfake.WebhookID))
+	cfg := b.cfg
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`campaign: {name: CAMACA, website: https://camaca.example}
 http: {listen: %q, public_url: %q}
 sources: {markdown: {dir: posts}}
@@ -101,11 +103,11 @@ channels:
     from: "CAMACA <news@camaca.example>"
     link_secret: ${TEST_LINK_SECRET}
 `, addr, base, discordfake.AnnouncementChannelID, mp.SMTPHost, mp.SMTPPort)), 0o644)
-	addConsoleUser(t, dir, editor, "editor", "editor's long passphrase")
-	logs := startDaemon(t, cfg, base+"/healthz", fake.Client())
+	b.addUser(editor, "editor", "editor's long passphrase")
+	logs := b.startDaemon(base+"/healthz", fake.Client())
 
 	var got []mailpit.Summary
-	waitFor(t, "the failure notice in Mailpit", 60*time.Second, func() bool {
+	testnet.WaitFor(t, "the failure notice in Mailpit", 60*time.Second, func() bool {
 		got, _ = mp.Messages(context.Background())
 		for _, m := range got {
 			if strings.Contains(m.Subject, `"Vigil on Friday" could not be delivered to discord`) && m.To[0].Address == editor {
@@ -114,7 +116,7 @@ channels:
 		}
 		return false
 	})
-	waitFor(t, "the failure notice in the organisers' Discord channel", 30*time.Second, func() bool {
+	testnet.WaitFor(t, "the failure notice in the organisers' Discord channel", 30*time.Second, func() bool {
 		for _, m := range fake.Messages(discordfake.TextChannelID) {
 			if strings.Contains(m.Content, "could not be delivered to discord") {
 				return true

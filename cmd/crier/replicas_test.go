@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crierhq/crier/internal/testnet"
 	pgpeer "github.com/crierhq/crier/internal/testpeers/postgres"
 )
 
@@ -43,18 +44,6 @@ func healthStatus(addr string) int {
 	return resp.StatusCode
 }
 
-// waitFor polls cond every 100ms until it holds or the bound passes.
-func waitFor(t *testing.T, what string, bound time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(bound)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, bound)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // TestDatabaseOutage: a daemon on PostgreSQL whose database goes away
 // reports it on /healthz (503), keeps running, and when the database is back
 // reports healthy again and takes work (a post queued after the outage is
@@ -63,31 +52,25 @@ func TestDatabaseOutage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("stops and starts a PostgreSQL server; skipped with -short")
 	}
-	cleanEnv(t)
+	t.Parallel()
 	srv := pgpeer.StartServer(t)
-	dir := shippedTree(t)
+	b := setupShipped(t)
+	dir := b.dir
 	pointAt(t, dir, srv.DSN())
-	addr := freeAddr(t)
-	t.Setenv("CRIER_LISTEN", addr)
-	cfg := filepath.Join(dir, "config.yaml")
-	ctx, cancel := context.WithCancel(context.Background())
-	var logs syncBuffer
-	done := make(chan int)
-	go func() { done <- realMain(ctx, []string{"--config", cfg, "run"}, io.Discard, &logs) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	addr := testnet.FreeAddr(t)
+	b.setenv("CRIER_LISTEN", addr)
+	cfg := b.cfg
+	logs, _ := b.startStoppable("", nil)
 	outbox := filepath.Join(dir, "data", "outbox")
-	waitFor(t, "first deliveries", 60*time.Second, func() bool { return len(missingOutboxFiles(t, outbox)) == 0 })
-	waitFor(t, "healthy", 10*time.Second, func() bool { return healthStatus(addr) == 200 })
+	testnet.WaitFor(t, "first deliveries", 60*time.Second, func() bool { return len(missingOutboxFiles(t, outbox)) == 0 })
+	testnet.WaitFor(t, "healthy", 10*time.Second, func() bool { return healthStatus(addr) == 200 })
 
 	srv.Stop(t)
 	from := len(logs.String())
-	waitFor(t, "/healthz reporting the lost database", 30*time.Second, func() bool { return healthStatus(addr) == 503 })
+	testnet.WaitFor(t, "/healthz reporting the lost database", 30*time.Second, func() bool { return healthStatus(addr) == 503 })
 	time.Sleep(3 * time.Second) // a few dozen failed fetches by every River producer
 	srv.Start(t)
-	waitFor(t, "/healthz healthy again", 60*time.Second, func() bool { return healthStatus(addr) == 200 })
+	testnet.WaitFor(t, "/healthz healthy again", 60*time.Second, func() bool { return healthStatus(addr) == 200 })
 	// River's errors during the outage are each logged once, and a
 	// summary follows when they stop.
 	repeated := map[string]int{}
@@ -102,17 +85,17 @@ func TestDatabaseOutage(t *testing.T) {
 			t.Errorf("River logged %s %d times during the outage; want it once, then a summary", msg, n)
 		}
 	}
-	waitFor(t, "a summary of River's repeated errors", 30*time.Second, func() bool {
+	testnet.WaitFor(t, "a summary of River's repeated errors", 30*time.Second, func() bool {
 		return strings.Contains(logs.String()[from:], "stopped repeating")
 	})
 
 	// Work after the outage: a post queued now reaches its outbox.
 	post := filepath.Join(dir, "posts", "2031-01-01-full-sentence-campaign.md")
 	var errOut syncBuffer
-	if code := realMain(context.Background(), []string{"--config", cfg, "publish", post, "--channel", "mastodon"}, io.Discard, &errOut); code != 0 {
+	if code := b.main(context.Background(), []string{"--config", cfg, "publish", post, "--channel", "mastodon"}, io.Discard, &errOut); code != 0 {
 		t.Fatalf("publish after the outage: exit %d: %s", code, errOut.String())
 	}
-	waitFor(t, "a delivery after the outage", 60*time.Second, func() bool {
+	testnet.WaitFor(t, "a delivery after the outage", 60*time.Second, func() bool {
 		m, _ := filepath.Glob(filepath.Join(outbox, "mastodon", "md-full-sentence*"))
 		return len(m) > 0
 	})
@@ -128,33 +111,17 @@ func TestTwoReplicasShareTheWork(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs two daemons; skipped with -short")
 	}
-	cleanEnv(t)
+	t.Parallel()
 	dsn := pgpeer.DSN(t)
-	type replica struct {
-		dir, addr string
-		logs      syncBuffer
-		done      chan int
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var rs []*replica
+	var rs []*bundle
 	for range 2 {
-		r := &replica{dir: shippedTree(t), addr: freeAddr(t), done: make(chan int)}
+		r := setupShipped(t)
 		pointAt(t, r.dir, dsn)
-		// The listen address is read when the config loads: wait for
-		// this replica to answer before the next one reads its own.
-		t.Setenv("CRIER_LISTEN", r.addr)
-		go func() {
-			r.done <- realMain(ctx, []string{"--config", filepath.Join(r.dir, "config.yaml"), "run"}, io.Discard, &r.logs)
-		}()
-		waitFor(t, "replica listening", 30*time.Second, func() bool { return healthStatus(r.addr) != 0 })
+		addr := testnet.FreeAddr(t)
+		r.setenv("CRIER_LISTEN", addr)
+		r.startDaemon("http://"+addr+"/healthz", nil)
 		rs = append(rs, r)
 	}
-	defer func() {
-		cancel()
-		for _, r := range rs {
-			<-r.done
-		}
-	}()
 	count := func() map[string]int {
 		n := map[string]int{}
 		for _, r := range rs {
@@ -169,7 +136,7 @@ func TestTwoReplicasShareTheWork(t *testing.T) {
 	}
 	// The shipped tree has two due posts (one Markdown, the feed's newest
 	// item): six deliveries.
-	waitFor(t, "six deliveries between the two replicas", 60*time.Second, func() bool { return len(count()) >= 6 })
+	testnet.WaitFor(t, "six deliveries between the two replicas", 60*time.Second, func() bool { return len(count()) >= 6 })
 	time.Sleep(3 * time.Second) // room for a second copy to show up
 	got := count()
 	if len(got) != 6 {

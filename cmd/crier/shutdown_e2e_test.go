@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crierhq/crier/internal/testnet"
 	"github.com/crierhq/crier/internal/testpeers/mailpit"
 )
 
@@ -19,7 +20,7 @@ import (
 // reader is stuck on a server that accepted the connection and says
 // nothing: the daemon returns only after the reader has hung up and ended.
 func TestStopWaitsForTheBounceReader(t *testing.T) {
-	cleanEnv(t)
+	t.Parallel()
 	mp := mailpit.Start(t, mailpit.Options{})
 	silent, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -37,17 +38,17 @@ func TestStopWaitsForTheBounceReader(t *testing.T) {
 		}
 	}()
 
-	dir := t.TempDir()
+	b := setup(t, "")
+	dir := b.dir
 	os.MkdirAll(filepath.Join(dir, "posts"), 0o755)
-	addr := freeAddr(t)
-	t.Setenv("TEST_LINK_SECRET", "0123456789abcdef0123456789abcdef")
-	cfg := filepath.Join(dir, "config.yaml")
+	addr := testnet.FreeAddr(t)
+	cfg := b.cfg
 	os.WriteFile(cfg, []byte(mailpitConfig(addr, mp, "", fmt.Sprintf(`    bounces:
       address: bounces@camaca.example
       imap: {host: 127.0.0.1, port: %d, tls: tls, username: bounces, password: secret, poll: 10s}
 `, silent.Addr().(*net.TCPAddr).Port))), 0o644)
 
-	logs, stop := startStoppable(t, cfg, "http://"+addr+"/healthz", http.DefaultClient)
+	logs, stop := b.startStoppable("http://"+addr+"/healthz", http.DefaultClient)
 	var conn net.Conn
 	select {
 	case conn = <-accepted:

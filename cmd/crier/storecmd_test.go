@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,6 +19,7 @@ import (
 // ledger) to an empty PostgreSQL, checks what arrived means the same there,
 // and that a second copy into the now full target is refused.
 func TestStoreCopyToPostgres(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	dsn := pgpeer.DSN(t)
 	path := filepath.Join(t.TempDir(), "crier.db")
@@ -72,7 +71,7 @@ func TestStoreCopyToPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The console's users, imports, and the key its device cookies are signed with.
-	users, err := console.OpenUsers(ctx, src.DB(), nil)
+	users, err := console.OpenUsers(ctx, src.DB(), console.UsersOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,12 +87,12 @@ func TestStoreCopyToPostgres(t *testing.T) {
 	}
 	src.Close()
 
-	var out bytes.Buffer
-	if code := realMain(ctx, []string{"store", "copy", "--from", "sqlite:" + path, "--to", "postgres:" + dsn}, &out, &out); code != 0 {
-		t.Fatalf("store copy exit %d:\n%s", code, out.String())
+	code, out, errOut := runCLI(t, nil, "", "store", "copy", "--from", "sqlite:"+path, "--to", "postgres:"+dsn)
+	if code != 0 {
+		t.Fatalf("store copy exit %d:\n%s%s", code, out, errOut)
 	}
-	if !strings.Contains(out.String(), "every count matches") {
-		t.Errorf("the copy did not report its check:\n%s", out.String())
+	if !strings.Contains(out, "every count matches") {
+		t.Errorf("the copy did not report its check:\n%s", out)
 	}
 
 	dst, err := store.OpenDriver(ctx, "postgres", dsn)
@@ -113,7 +112,7 @@ func TestStoreCopyToPostgres(t *testing.T) {
 	if err := dst.DB().QueryRow(`SELECT state, sent_at FROM email_recipients WHERE send_id = 'post:md:vigil' AND subscriber_id = $1`, ann.ID).Scan(&state, &sentAt); err != nil || state != "sent" || !sentAt.Equal(now) {
 		t.Errorf("send ledger after the copy: %s %v %v", state, sentAt, err)
 	}
-	dusers, err := console.OpenUsers(ctx, dst.DB(), nil)
+	dusers, err := console.OpenUsers(ctx, dst.DB(), console.UsersOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,8 +144,7 @@ func TestStoreCopyToPostgres(t *testing.T) {
 		t.Errorf("a new subscriber after the copy got id %d (copied up to %d): %v", bob.ID, ann.ID+1, err)
 	}
 
-	out.Reset()
-	if code := realMain(ctx, []string{"store", "copy", "--from", "sqlite:" + path, "--to", "postgres:" + dsn}, io.Discard, &out); code == 0 || !strings.Contains(out.String(), "not empty") {
-		t.Errorf("a copy into a full database must be refused (exit %d):\n%s", code, out.String())
+	if code, _, errOut := runCLI(t, nil, "", "store", "copy", "--from", "sqlite:"+path, "--to", "postgres:"+dsn); code == 0 || !strings.Contains(errOut, "not empty") {
+		t.Errorf("a copy into a full database must be refused (exit %d):\n%s", code, errOut)
 	}
 }

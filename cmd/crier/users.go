@@ -34,7 +34,7 @@ removed nor given another role: make someone else an owner first.`)
 	if err != nil {
 		return err
 	}
-	users, err := console.OpenUsers(ctx, st.DB(), nil)
+	users, err := console.OpenUsers(ctx, st.DB(), console.UsersOptions{})
 	if err != nil {
 		return err
 	}
@@ -124,14 +124,15 @@ removed nor given another role: make someone else an owner first.`)
 	return usageError{fmt.Sprintf("unknown subcommand %q; %s", sub, usage)}
 }
 
-// passwordInput is where passwords are read from; tests replace it.
-var passwordInput io.Reader = os.Stdin
-
 // readPassword reads a new password from standard input (the first line) or,
 // on a terminal, asks for it twice without echo.
 func (app *App) readPassword(fromStdin bool) (string, error) {
 	if fromStdin {
-		line, err := bufio.NewReader(passwordInput).ReadString('\n')
+		in := app.Stdin
+		if in == nil {
+			in = os.Stdin
+		}
+		line, err := bufio.NewReader(in).ReadString('\n')
 		if err != nil && !errors.Is(err, io.EOF) {
 			return "", fmt.Errorf("reading the password from standard input: %w", err)
 		}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,16 +11,14 @@ import (
 )
 
 func TestUsersCommands(t *testing.T) {
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "config.yaml"), []byte("campaign:\n  name: CAMACA\ndata_dir: data\nhttp:\n  public_url: https://crier.camaca.example\n"), 0o644)
+	t.Parallel()
+	b := setup(t, "campaign:\n  name: CAMACA\ndata_dir: data\nhttp:\n  public_url: https://crier.camaca.example\n")
+	dir := b.dir
 	withPassword := func(pw string, args ...string) (int, string, string) {
 		t.Helper()
-		old := passwordInput
-		passwordInput = strings.NewReader(pw + "\n")
-		defer func() { passwordInput = old }()
-		return runCrier(t, dir, args...)
+		return b.crierInput(pw+"\n", args...)
 	}
-	if code, out, _ := runCrier(t, dir, "users", "list"); code != 0 || !strings.Contains(out, "crier users add EMAIL --role owner") {
+	if code, out, _ := b.crier("users", "list"); code != 0 || !strings.Contains(out, "crier users add EMAIL --role owner") {
 		t.Fatalf("list with no users: %d %s", code, out)
 	}
 	code, out, errOut := withPassword("correct horse battery", "users", "add", "Owner@Example.org", "--role", "owner", "--password-stdin")
@@ -38,7 +35,7 @@ func TestUsersCommands(t *testing.T) {
 		t.Fatalf("bad role: %d %s", code, errOut)
 	}
 	withPassword("correct horse battery", "users", "add", "author@example.org", "--role", "author", "--password-stdin")
-	if code, out, _ := runCrier(t, dir, "users", "list"); code != 0 || !strings.Contains(out, "author@example.org") || !strings.Contains(out, "owner@example.org") {
+	if code, out, _ := b.crier("users", "list"); code != 0 || !strings.Contains(out, "author@example.org") || !strings.Contains(out, "owner@example.org") {
 		t.Fatalf("list: %s", out)
 	}
 
@@ -48,7 +45,7 @@ func TestUsersCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	users, _ := console.OpenUsers(ctx, st.DB(), nil)
+	users, _ := console.OpenUsers(ctx, st.DB(), console.UsersOptions{})
 	u, err := users.Authenticate(ctx, "author@example.org", "correct horse battery")
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +57,7 @@ func TestUsersCommands(t *testing.T) {
 	}
 	st, _ = store.Open(ctx, filepath.Join(dir, "data", "crier.db"))
 	defer st.Close()
-	users, _ = console.OpenUsers(ctx, st.DB(), nil)
+	users, _ = console.OpenUsers(ctx, st.DB(), console.UsersOptions{})
 	if _, err := users.Session(ctx, sid); err != console.ErrNoUser {
 		t.Fatalf("session after reset: %v", err)
 	}
@@ -69,23 +66,23 @@ func TestUsersCommands(t *testing.T) {
 	}
 	// The last owner stays, however the address is typed.
 	for _, spelled := range []string{"owner@example.org", "OWNER@example.org", " owner@example.org"} {
-		if code, _, errOut := runCrier(t, dir, "users", "remove", spelled); code != 1 || !strings.Contains(errOut, "only owner") {
+		if code, _, errOut := b.crier("users", "remove", spelled); code != 1 || !strings.Contains(errOut, "only owner") {
 			t.Fatalf("removing the last owner as %q: %d %s", spelled, code, errOut)
 		}
-		if code, _, errOut := runCrier(t, dir, "users", "set-role", spelled, "--role", "editor"); code != 1 || !strings.Contains(errOut, "only owner") {
+		if code, _, errOut := b.crier("users", "set-role", spelled, "--role", "editor"); code != 1 || !strings.Contains(errOut, "only owner") {
 			t.Fatalf("demoting the last owner as %q: %d %s", spelled, code, errOut)
 		}
 	}
-	if code, out, errOut := runCrier(t, dir, "users", "set-role", "author@example.org", "--role", "owner"); code != 0 || !strings.Contains(out, "author@example.org is now owner") {
+	if code, out, errOut := b.crier("users", "set-role", "author@example.org", "--role", "owner"); code != 0 || !strings.Contains(out, "author@example.org is now owner") {
 		t.Fatalf("set-role: %d %s %s", code, out, errOut)
 	}
-	if code, out, errOut := runCrier(t, dir, "users", "set-role", "AUTHOR@example.org", "--role", "author"); code != 0 {
+	if code, out, errOut := b.crier("users", "set-role", "AUTHOR@example.org", "--role", "author"); code != 0 {
 		t.Fatalf("set-role back: %d %s %s", code, out, errOut)
 	}
-	if code, out, _ := runCrier(t, dir, "users", "remove", "author@example.org"); code != 0 || !strings.Contains(out, "Removed author@example.org") {
+	if code, out, _ := b.crier("users", "remove", "author@example.org"); code != 0 || !strings.Contains(out, "Removed author@example.org") {
 		t.Fatalf("remove: %d %s", code, out)
 	}
-	if code, _, errOut := runCrier(t, dir, "users", "remove", "author@example.org"); code != 1 || !strings.Contains(errOut, "no user with that address") {
+	if code, _, errOut := b.crier("users", "remove", "author@example.org"); code != 1 || !strings.Contains(errOut, "no user with that address") {
 		t.Fatalf("remove again: %d %s", code, errOut)
 	}
 }

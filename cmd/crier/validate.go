@@ -19,7 +19,7 @@ text) are shown but do not fail.`)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, insts, err := app.Registry.Load(app.ConfigPath)
+	cfg, insts, err := app.loadConfig()
 	if err != nil {
 		var probs config.Problems
 		if errors.As(err, &probs) {

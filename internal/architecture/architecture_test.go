@@ -80,7 +80,7 @@ func rel(importPath string) string {
 
 // testOnly are packages only tests import; they are not drawn.
 func testOnly(p string) bool {
-	return strings.HasPrefix(p, "internal/testpeers/") || p == "internal/testlog" || p == "channels/channeltest"
+	return strings.HasPrefix(p, "internal/testpeers/") || p == "internal/testlog" || p == "internal/testnet" || p == "channels/channeltest"
 }
 
 // TestImports checks every import edge between Crier's packages against

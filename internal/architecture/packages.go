@@ -40,7 +40,7 @@ var Packages = []Package{
 		Provides: "one HTTP call to a network's API with its answer classified into the engine's error classes",
 		Imports:  []string{"channels"}},
 	{Path: "channels/plaintext",
-		Provides: "what the short-text channels share: Markdown to plain text and choosing where to shorten",
+		Provides: "what the short-text channels share: Markdown to plain text and one composer (whole, shortened, thread, split, hashtags) driven by each network's counting rule",
 		Imports:  []string{"channels/markdown", "post"}},
 	{Path: "channels/markdown",
 		Provides: "the one Markdown parser (goldmark) every formatter and the feed reader use, with depth and length bounds"},

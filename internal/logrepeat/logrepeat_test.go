@@ -3,6 +3,7 @@ package logrepeat
 import (
 	"bytes"
 	"errors"
+	"github.com/crierhq/crier/internal/testnet"
 	"log/slog"
 	"strings"
 	"sync"
@@ -40,10 +41,7 @@ func TestRepeatsCollapse(t *testing.T) {
 	if got := out.lines(); len(got) != 3 {
 		t.Fatalf("during the repeats want 3 lines (the error once, the other warning, the info), got %d:\n%s", len(got), strings.Join(got, "\n"))
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for len(out.lines()) < 4 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testnet.Poll(5*time.Second, func() bool { return len(out.lines()) >= 4 })
 	got := out.lines()
 	if len(got) != 4 || !strings.Contains(got[3], `msg="stopped repeating: producer: Error fetching jobs"`) || !strings.Contains(got[3], "repeats=99") ||
 		!strings.Contains(got[3], "level=INFO") || !strings.Contains(got[3], "last_err=") || !strings.Contains(got[3], "component=river") {

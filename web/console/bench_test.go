@@ -40,7 +40,7 @@ func BenchmarkConsolePages(b *testing.B) {
 	}
 	st, subs := bigStore(b, path)
 	defer st.Close()
-	users, err := OpenUsers(ctx, st.DB(), nil)
+	users, err := OpenUsers(ctx, st.DB(), UsersOptions{Argon2: fastArgon2})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func bigStore(b *testing.B, path string) (*store.Store, *subscribers.Store) {
 		return st, subs
 	}
 	b.Logf("building %s (10,000 posts, 30,000 deliveries, 1,000,000 subscribers)", path)
-	if _, err := OpenUsers(ctx, st.DB(), nil); err != nil {
+	if _, err := OpenUsers(ctx, st.DB(), UsersOptions{Argon2: fastArgon2}); err != nil {
 		b.Fatal(err)
 	}
 	db := st.DB()

@@ -100,7 +100,7 @@ func setupOn(t *testing.T, driver string) *bundle {
 	}
 	t.Cleanup(func() { st.Close() })
 	clk := &clock{t: time.Date(2031, 5, 1, 9, 0, 0, 0, time.UTC)}
-	users, err := OpenUsers(ctx, st.DB(), clk.Now)
+	users, err := OpenUsers(ctx, st.DB(), UsersOptions{Now: clk.Now, Argon2: fastArgon2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -660,13 +660,25 @@ func TestUploadChecksTypeAndSize(t *testing.T) {
 }
 
 func TestPasswordHashParameters(t *testing.T) {
+	t.Parallel()
 	// Tests hash with lowered parameters; production's must stay above
-	// OWASP's argon2id minimum (19 MiB, 2 passes).
-	if defaultArgonMemory < 19*1024 || defaultArgonTime < 2 {
-		t.Fatalf("argon2id parameters m=%d t=%d are below OWASP's minimum", defaultArgonMemory, defaultArgonTime)
+	// OWASP's argon2id minimum (19 MiB, 2 passes), and a store opened
+	// without options uses them.
+	if DefaultArgon2.MemoryKiB < 19*1024 || DefaultArgon2.Time < 2 {
+		t.Fatalf("argon2id parameters %+v are below OWASP's minimum", DefaultArgon2)
 	}
-	h := hashPassword("correct horse battery")
-	if !strings.HasPrefix(h, "$argon2id$v=19$") || !verifyPassword(h, "correct horse battery") || verifyPassword(h, "correct horse batterx") {
+	ctx := context.Background()
+	st, err := store.OpenDriver(ctx, "sqlite", postgres.Target(t, "sqlite"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	users, err := OpenUsers(ctx, st.DB(), UsersOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := users.hashPassword("correct horse battery")
+	if !strings.HasPrefix(h, "$argon2id$v=19$m=65536,t=3,p=1$") || !verifyPassword(h, "correct horse battery") || verifyPassword(h, "correct horse batterx") {
 		t.Fatalf("hash %q", h)
 	}
 	if err := CheckPassword("short"); err == nil {

@@ -7,11 +7,9 @@ import (
 	"testing"
 )
 
-func init() {
-	// Tests sign in often: hash with small parameters (production's are
-	// checked by TestPasswordHashParameters).
-	argonTime, argonMemory = 1, 1024
-}
+// fastArgon2 are the password-hashing parameters of tests, which sign in
+// often (production's are checked by TestPasswordHashParameters).
+var fastArgon2 = Argon2{Time: 1, MemoryKiB: 1024}
 
 func pngHeader() []byte {
 	return []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\xff\xff?\x00\x05\xfe\x02\xfe\xa7\x35\x81\x84\x00\x00\x00\x00IEND\xaeB`\x82")

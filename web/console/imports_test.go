@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crierhq/crier/internal/testnet"
 	"github.com/crierhq/crier/subscribers"
 )
 
@@ -81,13 +82,12 @@ func (br *browser) upload(name string, data []byte) page {
 // waitImported follows an import's page until it has ended.
 func (br *browser) waitImported(loc string) page {
 	br.t.Helper()
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if p := br.get(loc); p.status != http.StatusOK || strings.Contains(p.body, `data-done="true"`) {
-			return p
-		}
-	}
-	br.t.Fatalf("the import at %s never ended", loc)
-	return page{}
+	var p page
+	testnet.WaitFor(br.t, "the import at "+loc+" ending", 60*time.Second, func() bool {
+		p = br.get(loc)
+		return p.status != http.StatusOK || strings.Contains(p.body, `data-done="true"`)
+	})
+	return p
 }
 
 // TestImportsAreForgottenWhenDone: nothing about an ended import stays in

@@ -29,7 +29,7 @@ func testLastOwnerStays(t *testing.T, driver string) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { st.Close() })
-		if replicas[i], err = OpenUsers(ctx, st.DB(), nil); err != nil {
+		if replicas[i], err = OpenUsers(ctx, st.DB(), UsersOptions{Argon2: fastArgon2}); err != nil {
 			t.Fatal(err)
 		}
 	}

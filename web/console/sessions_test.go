@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crierhq/crier/internal/testnet"
 	"github.com/crierhq/crier/internal/testpeers/postgres"
 )
 
@@ -71,13 +72,5 @@ func sessionRows(t *testing.T, b *bundle) int {
 // waitUntil polls cond until it holds, failing after 10 s.
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		<-tick.C
-	}
+	testnet.WaitFor(t, what, 10*time.Second, cond)
 }

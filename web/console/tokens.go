@@ -113,7 +113,7 @@ func (u *Users) ResetPassword(ctx context.Context, token, password string) (stri
 	if err := CheckPassword(password); err != nil {
 		return "", err
 	}
-	hash := hashPassword(password)
+	hash := u.hashPassword(password)
 	tx, err := u.db.BeginTx(ctx, nil)
 	if err != nil {
 		return "", fmt.Errorf("resetting a password: %w: %w", errDatabase, err)
@@ -168,7 +168,7 @@ func (u *Users) AcceptInvite(ctx context.Context, token, password string) (User,
 	if err := CheckPassword(password); err != nil {
 		return User{}, err
 	}
-	hash := hashPassword(password)
+	hash := u.hashPassword(password)
 	tx, err := u.db.BeginTx(ctx, nil)
 	if err != nil {
 		return User{}, fmt.Errorf("accepting an invitation: %w: %w", errDatabase, err)
@@ -213,7 +213,7 @@ func (u *Users) ChangePassword(ctx context.Context, user User, current, password
 		return fmt.Errorf("changing a password: %w: %w", errDatabase, err)
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `UPDATE console_users SET password_hash = $1 WHERE id = $2`, hashPassword(password), user.ID)
+	res, err := tx.ExecContext(ctx, `UPDATE console_users SET password_hash = $1 WHERE id = $2`, u.hashPassword(password), user.ID)
 	if n, _ := rowsAffected(res, err); n != 1 {
 		if err == nil {
 			return ErrNoUser

@@ -147,8 +147,12 @@ CREATE INDEX console_events_post ON console_events (post_id, id);
 
 // Users keeps the console's users and sessions in the store's database.
 type Users struct {
-	db  *sql.DB
-	now func() time.Time
+	db    *sql.DB
+	now   func() time.Time
+	argon Argon2
+	// dummyHash is verified against for unknown addresses, so that they
+	// cost as much as known ones.
+	dummyHash func() string
 
 	keyMu  sync.Mutex
 	devKey []byte // see deviceKey
@@ -173,15 +177,42 @@ func Prepare(ctx context.Context, db *sql.DB) error {
 	return prepareImports(ctx, db)
 }
 
+// UsersOptions configure the user store; the zero value is production's.
+type UsersOptions struct {
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Argon2 are the cost parameters of new password hashes; zero fields
+	// mean RFC 9106's (DefaultArgon2). Tests lower them to sign in quickly.
+	Argon2 Argon2
+}
+
+// Argon2 are argon2id cost parameters. Every hash records its own, so
+// changing them leaves existing passwords valid.
+type Argon2 struct {
+	Time      uint32
+	MemoryKiB uint32
+}
+
+// DefaultArgon2 is RFC 9106's second recommended option (64 MiB, 3
+// passes), with one lane since the machine is shared.
+var DefaultArgon2 = Argon2{Time: 3, MemoryKiB: 64 * 1024}
+
 // OpenUsers brings the console's tables up to date and returns the user store.
-func OpenUsers(ctx context.Context, db *sql.DB, now func() time.Time) (*Users, error) {
-	if now == nil {
-		now = time.Now
+func OpenUsers(ctx context.Context, db *sql.DB, opts UsersOptions) (*Users, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Argon2.Time == 0 {
+		opts.Argon2.Time = DefaultArgon2.Time
+	}
+	if opts.Argon2.MemoryKiB == 0 {
+		opts.Argon2.MemoryKiB = DefaultArgon2.MemoryKiB
 	}
 	if err := Prepare(ctx, db); err != nil {
 		return nil, err
 	}
-	u := &Users{db: db, now: now}
+	u := &Users{db: db, now: opts.Now, argon: opts.Argon2}
+	u.dummyHash = sync.OnceValue(func() string { return u.hashPassword("not a password anyone has") })
 	if _, err := u.deviceKey(ctx); err != nil {
 		return nil, err
 	}
@@ -230,7 +261,7 @@ func (u *Users) Add(ctx context.Context, email string, role Role, password strin
 	// no LastInsertId); no row back means the address was taken.
 	var id int64
 	err = u.db.QueryRowContext(ctx, `INSERT INTO console_users (email, role, password_hash, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (email) DO NOTHING RETURNING id`,
-		email, string(role), hashPassword(password), now).Scan(&id)
+		email, string(role), u.hashPassword(password), now).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, ErrUserExists
 	}
@@ -346,7 +377,7 @@ func (u *Users) SetPassword(ctx context.Context, email, password string) error {
 		return err
 	}
 	email = addressKey(email)
-	res, err := u.db.ExecContext(ctx, `UPDATE console_users SET password_hash = $1 WHERE email = $2`, hashPassword(password), email)
+	res, err := u.db.ExecContext(ctx, `UPDATE console_users SET password_hash = $1 WHERE email = $2`, u.hashPassword(password), email)
 	if err != nil {
 		return fmt.Errorf("setting the password of %s: %w", email, err)
 	}
@@ -370,7 +401,7 @@ func (u *Users) Authenticate(ctx context.Context, email, password string) (User,
 	err := u.db.QueryRowContext(ctx, `SELECT id, email, role, password_hash, created_at FROM console_users WHERE email = $1`, email).
 		Scan(&x.ID, &x.Email, &role, &hash, &x.CreatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
-		verifyPassword(dummyHash(), password)
+		verifyPassword(u.dummyHash(), password)
 		return User{}, ErrBadCredentials
 	}
 	if err != nil {
@@ -383,32 +414,18 @@ func (u *Users) Authenticate(ctx context.Context, email, password string) (User,
 	return x, nil
 }
 
-// argon2id parameters: RFC 9106's second recommended option (64 MiB, 3
-// passes), with one lane since the machine is shared.
-// They are variables only so that tests can hash faster; every hash
-// records its own parameters.
 const (
-	defaultArgonTime   = 3
-	defaultArgonMemory = 64 * 1024 // KiB
+	argonThreads uint8 = 1
+	argonKeyLen        = 32
 )
 
-var (
-	argonTime    uint32 = defaultArgonTime
-	argonMemory  uint32 = defaultArgonMemory
-	argonThreads uint8  = 1
-)
-
-const argonKeyLen = 32
-
-// dummyHash is verified against for unknown addresses, so that they cost
-// as much as known ones.
-var dummyHash = sync.OnceValue(func() string { return hashPassword("not a password anyone has") })
-
-func hashPassword(pw string) string {
+// hashPassword hashes pw with the store's argon2id parameters, recorded in
+// the hash.
+func (u *Users) hashPassword(pw string) string {
 	salt := make([]byte, 16)
 	rand.Read(salt)
-	key := argon2.IDKey([]byte(pw), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
+	key := argon2.IDKey([]byte(pw), salt, u.argon.Time, u.argon.MemoryKiB, argonThreads, argonKeyLen)
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, u.argon.MemoryKiB, u.argon.Time, argonThreads,
 		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
 }
 

@@ -17,8 +17,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/crierhq/crier/internal/testnet"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -85,7 +85,7 @@ func Start(t testing.TB) *Server {
 		t.Skip(msg)
 	}
 	data := t.TempDir()
-	pdsPort, plcPort := freePort(t), freePort(t)
+	pdsPort, plcPort := testnet.FreePort(t), testnet.FreePort(t)
 	cmd := exec.Command(node(dir), filepath.Join(dir, "start-pds.mjs"))
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(),
@@ -133,16 +133,6 @@ func Start(t testing.TB) *Server {
 		t.Fatalf("the Bluesky PDS was not ready after 90 s:\n%s", stderr.String())
 	}
 	return &Server{URL: "http://127.0.0.1:" + strconv.Itoa(pdsPort), client: &http.Client{Timeout: 30 * time.Second}}
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // Account is an account on the PDS.

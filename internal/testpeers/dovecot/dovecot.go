@@ -28,6 +28,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crierhq/crier/internal/testnet"
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 )
@@ -120,7 +121,7 @@ func Start(t testing.TB) *Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	port, tlsPort := freePort(t), freePort(t)
+	port, tlsPort := testnet.FreePort(t), testnet.FreePort(t)
 	s := &Server{Host: "127.0.0.1", Port: port, TLSPort: tlsPort, User: "bounces", Password: "bounce-box-password"}
 	conf := strings.NewReplacer("DIR", dir, "TLSPORT", strconv.Itoa(tlsPort), "PORT", strconv.Itoa(port)).Replace(config)
 	certPEM, keyPEM, pool, err := certificate()
@@ -274,14 +275,4 @@ func certificate() (certPEM, keyPEM []byte, pool *x509.CertPool, err error) {
 	pool = x509.NewCertPool()
 	pool.AddCert(cert)
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), pool, nil
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

@@ -16,8 +16,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/crierhq/crier/internal/testnet"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -101,7 +101,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if opts.MaxChars == 0 {
 		opts.MaxChars = 500
 	}
-	port, err := freePort()
+	port, err := testnet.Port()
 	if err != nil {
 		return nil, err
 	}
@@ -151,15 +151,6 @@ accounts-registration-open: false
 		return nil, err
 	}
 	return s, nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("finding a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func (s *Server) waitReady(ctx context.Context) error {

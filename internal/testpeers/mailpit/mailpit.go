@@ -11,8 +11,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/crierhq/crier/internal/testnet"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -71,7 +71,7 @@ func Start(t testing.TB, opts Options) *Server {
 		t.Skip(msg)
 	}
 	dir := t.TempDir()
-	httpPort, smtpPort := freePort(t), freePort(t)
+	httpPort, smtpPort := testnet.FreePort(t), testnet.FreePort(t)
 	args := []string{
 		"--listen", "127.0.0.1:" + strconv.Itoa(httpPort),
 		"--smtp", "127.0.0.1:" + strconv.Itoa(smtpPort),
@@ -115,16 +115,6 @@ func Start(t testing.TB, opts Options) *Server {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return s
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // Address is a mail address as the API reports it.
