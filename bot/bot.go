@@ -445,6 +445,10 @@ type DuplicateError struct {
 	PostID, Of string
 }
 
+// DuplicateOf is the post already published with the same link; callers
+// outside bot (the console) find it through this method.
+func (e *DuplicateError) DuplicateOf() string { return e.Of }
+
 func (e *DuplicateError) Error() string {
 	return fmt.Sprintf("%s has the same link as %s, which was already published; recorded as a duplicate, not sent again", e.PostID, e.Of)
 }

@@ -8,7 +8,7 @@ var Packages = []Package{
 		Imports:  []string{"archive", "bot", "bot/feed", "bot/markdown", "bot/store", "bounces", "channels", "channels/bluesky", "channels/discord", "channels/email", "channels/mastodon", "channels/outbox", "config", "contentfetch", "internal/matrixroom", "internal/media", "internal/redact", "migrate", "newsletter", "post", "schedules", "sqldb", "subscribers", "web", "web/console"}},
 	{Path: "web/console",
 		Provides: "the organisers' console at `/`: users, roles, sessions, CSRF, the write form and approval flow with its history, previews the channels render, posts list, post page, calendar, supporters, feeds, notices to organisers; posts and deliveries come through `bot/store`'s API, the review queue narrows the store's list by post ids",
-		Imports:  []string{"bot", "bot/store", "channels", "channels/outbox", "internal/media", "internal/redact", "migrate", "post", "sqldb", "subscribers"},
+		Imports:  []string{"bot/store", "channels", "channels/outbox", "internal/media", "internal/redact", "migrate", "post", "sqldb", "subscribers"},
 		Tables:   []string{"console_users", "console_sessions", "console_posts", "console_events", "console_imports", "console_keys", "console_tokens", "console_notices_off", "console_chat_notices_off"}},
 	{Path: "web",
 		Provides: "the HTTP server: `/healthz`, `/metrics`, the newsletter's public pages (subscribe, confirm, unsubscribe, preferences, archive and its feed), the admin API and the rate limits shared by replicas",

@@ -10,7 +10,6 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/crierhq/crier/bot"
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/post"
 )
@@ -123,10 +122,10 @@ func (c *Console) doPublish(w http.ResponseWriter, r *http.Request, s Session, p
 	}
 	p.Draft, p.PublishAt = false, c.opts.Now().UTC().Truncate(time.Second)
 	queued, err := c.opts.Publisher.Publish(r.Context(), p)
-	var dup *bot.DuplicateError
+	var dup Duplicate
 	if errors.As(err, &dup) {
-		_ = addEvent(r.Context(), c.db(), p.ID, c.opts.Now(), s.User.Email, "not sent: duplicate", "same link as "+dup.Of)
-		c.renderPost(w, r, s, p.ID, "Not sent: this post has the same link as "+dup.Of+", which was already published. Change the link to send it as a new post.")
+		_ = addEvent(r.Context(), c.db(), p.ID, c.opts.Now(), s.User.Email, "not sent: duplicate", "same link as "+dup.DuplicateOf())
+		c.renderPost(w, r, s, p.ID, "Not sent: this post has the same link as "+dup.DuplicateOf()+", which was already published. Change the link to send it as a new post.")
 		return false
 	}
 	if err != nil {

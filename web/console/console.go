@@ -30,12 +30,19 @@ var staticFS embed.FS
 // Publisher is what the console asks of the bot: publish through the normal
 // durable path, and say which channels exist and when the digest runs.
 type Publisher interface {
+	// Publish queues the post's deliveries and returns the channels queued;
+	// a post whose link was already published returns an error with a
+	// DuplicateOf() string method naming that post (see Duplicate).
 	Publish(ctx context.Context, p post.Post) ([]string, error)
 	// Retry queues a post's failed deliveries again (crier retry does the same).
 	Retry(ctx context.Context, postID string, only []string) ([]string, error)
 	ChannelNames() []string
 	NextDigest(now time.Time) (time.Time, bool)
 }
+
+// Duplicate is what an error from Publisher.Publish has when the post was
+// recorded as a duplicate of one already published, rather than sent.
+type Duplicate interface{ DuplicateOf() string }
 
 // Rendering is one channel's formatting of one post.
 type Rendering struct {
