@@ -790,11 +790,8 @@ func (s *Server) act(r *http.Request, op string, params map[string]string, body 
 			"permission_overwrites": []any{}, "topic": nil, "last_message_id": nil, "parent_id": nil, "rate_limit_per_user": 0}
 	case "list_messages":
 		id := params["channel_id"]
-		if _, ok := s.channels[id]; !ok {
-			return errorAnswer(http.StatusNotFound, 10003, "Unknown Channel")
-		}
-		if id == ForbiddenChannelID {
-			return errorAnswer(http.StatusForbidden, 50001, "Missing Access")
+		if status, refusal := s.unreadable(id); status != 0 {
+			return status, refusal
 		}
 		limit := 50
 		if v, err := strconv.Atoi(r.URL.Query().Get("limit")); err == nil {
@@ -840,11 +837,8 @@ func (s *Server) act(r *http.Request, op string, params map[string]string, body 
 		return errorAnswer(http.StatusNotFound, 10008, "Unknown Message")
 	case "get_message":
 		id := params["channel_id"]
-		if _, ok := s.channels[id]; !ok {
-			return errorAnswer(http.StatusNotFound, 10003, "Unknown Channel")
-		}
-		if id == ForbiddenChannelID {
-			return errorAnswer(http.StatusForbidden, 50001, "Missing Access")
+		if status, refusal := s.unreadable(id); status != 0 {
+			return status, refusal
 		}
 		if m := s.message(params["message_id"], func(m *Message) bool { return m.ChannelID == id }); m != nil {
 			return http.StatusOK, s.answer(m, false)
@@ -878,6 +872,18 @@ func (s *Server) act(r *http.Request, op string, params map[string]string, body 
 		return status, answer
 	}
 	return errorAnswer(http.StatusMethodNotAllowed, 0, "405: Method Not Allowed (not faked)")
+}
+
+// unreadable answers as Discord does a read of a channel the bot cannot
+// see, or 0 when it can. s.mu is held.
+func (s *Server) unreadable(id string) (int, any) {
+	if _, ok := s.channels[id]; !ok {
+		return errorAnswer(http.StatusNotFound, 10003, "Unknown Channel")
+	}
+	if id == ForbiddenChannelID {
+		return errorAnswer(http.StatusForbidden, 50001, "Missing Access")
+	}
+	return 0, nil
 }
 
 // message returns the message with id that ok accepts, or nil. s.mu is held.
