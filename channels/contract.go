@@ -198,3 +198,19 @@ type Digester interface {
 type DigestFormatter interface {
 	FormatDigest(digestID string, posts []post.Post) (Payload, error)
 }
+
+// Reach: what a delivery reached and what people said back (issue 24).
+// Types and helpers are in reach.go.
+
+// ReachReader reads back the public counters of what a delivery sent and
+// the replies it got, so organisers see what a post reached without opening
+// every network and without anyone being tracked (a Sender capability: it
+// holds the instance's client and credentials). A counter the network does
+// not give stays "not available" (a zero Count), never 0. Its errors are
+// classified like a Sender's; a rate limit is RateLimited with its wait.
+type ReachReader interface {
+	// ReadReach reads the counters of each part (the delivery's ledger
+	// parts, as SavePart recorded them) and at most opts.MaxReplies
+	// replies, newest first.
+	ReadReach(ctx context.Context, parts []Part, opts ReachOptions) (Reach, error)
+}

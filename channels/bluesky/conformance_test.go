@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/channels/bluesky"
@@ -71,5 +72,25 @@ func peer(t *testing.T, pds *blueskypds.Server, thread bool) *channeltest.Peer {
 			return r.Method == http.MethodPost && r.URL.Path == "/xrpc/com.atproto.repo.createRecord"
 		},
 		Count: func(t *testing.T) int { return len(pds.ListRecords(t, acct.DID, bluesky.Collection)) },
+		// A second account likes the post; the PDS alone has no App View
+		// to count it, so every counter must read "not available".
+		Reach: func(t *testing.T, parts []channels.Part) channels.Counters {
+			fan := pds.NewAccount(t)
+			var subject struct {
+				URI string `json:"uri"`
+				CID string `json:"cid"`
+			}
+			for _, r := range pds.ListRecords(t, acct.DID, bluesky.Collection) {
+				if r.URI == parts[0].RemoteID {
+					subject.URI, subject.CID = r.URI, r.CID
+				}
+			}
+			like := map[string]any{"repo": fan.DID, "collection": "app.bsky.feed.like",
+				"record": map[string]any{"subject": subject, "createdAt": time.Now().UTC().Format(time.RFC3339)}}
+			if err := pds.XRPC(http.MethodPost, "com.atproto.repo.createRecord", fan.AccessJwt, nil, like, nil); err != nil {
+				t.Fatal(err)
+			}
+			return channels.Counters{}
+		},
 	}
 }

@@ -10,6 +10,7 @@ var (
 	_ channels.CardPreviewer = settings{}
 	_ channels.Formatter     = (*Formatter)(nil)
 	_ channels.Sender        = (*Sender)(nil)
+	_ channels.ReachReader   = (*Sender)(nil)
 	_ channels.Body          = Parts(nil)
 )
 

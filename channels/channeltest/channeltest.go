@@ -85,6 +85,13 @@ type Peer struct {
 	// Env completes what the channel needs from the daemon (a database),
 	// after the suite set the campaign, HTTP client, logger and folders.
 	Env func(t *testing.T, env *channels.Env)
+	// Reach, for a channel whose sender is a channels.ReachReader, makes
+	// the peer register people's interactions with a delivered post's
+	// parts (a second account favourites, members react) and returns the
+	// total counters a read must then show: a counter the network does
+	// not give stays the zero Count, "not available". Nil: the suite
+	// checks only that failed reads are classified.
+	Reach func(t *testing.T, parts []channels.Part) channels.Counters
 	// Count is how many messages the peer holds in all (the account's
 	// statuses or records, the channel's messages, the inbox's distinct
 	// Message-IDs): the suite counts what each subtest adds, so a
@@ -241,6 +248,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("ThreadResumes", e.threadResumes)
 	t.Run("SentIsNotSentAgain", e.sentIsNotSentAgain)
 	t.Run("Limits", e.limits)
+	t.Run("Reach", e.reach)
 }
 
 // campaign is the campaign every run uses.

@@ -81,5 +81,10 @@ func startFake(t *testing.T, webhook bool) *channeltest.Peer {
 			return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, creates)
 		},
 		Count: func(*testing.T) int { return len(fake.Messages(discordfake.TextChannelID)) },
+		// Members react; Discord counts nothing else.
+		Reach: func(_ *testing.T, parts []channels.Part) channels.Counters {
+			fake.React(parts[0].RemoteID, "🕯️", 3)
+			return channels.Counters{Reactions: channels.CountOf(3)}
+		},
 	}
 }

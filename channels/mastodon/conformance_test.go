@@ -50,7 +50,23 @@ func TestConformanceGoToSocial(t *testing.T) {
 		gts := gotosocial.StartT(t, gotosocial.Options{MaxChars: 500})
 		user := gts.NewUser(t)
 		reader := gomastodon.NewClient(&gomastodon.Config{Server: gts.URL, AccessToken: user.Token})
-		return peer(gts.URL, user.Token, true, func(t *testing.T) int { return countStatuses(t, reader) })
+		pr := peer(gts.URL, user.Token, true, func(t *testing.T) int { return countStatuses(t, reader) })
+		// A second account favourites and boosts the first toot.
+		pr.Reach = func(t *testing.T, parts []channels.Part) channels.Counters {
+			fan := gomastodon.NewClient(&gomastodon.Config{Server: gts.URL, AccessToken: gts.NewUser(t).Token})
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if _, err := fan.Favourite(ctx, gomastodon.ID(parts[0].RemoteID)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := fan.Reblog(ctx, gomastodon.ID(parts[0].RemoteID)); err != nil {
+				t.Fatal(err)
+			}
+			// Each later part of a thread answers the one before; GoToSocial
+			// reports no quotes.
+			return channels.Counters{Likes: channels.CountOf(1), Reposts: channels.CountOf(1), Replies: channels.CountOf(int64(len(parts) - 1))}
+		}
+		return pr
 	}
 	channeltest.Run(t, h)
 }

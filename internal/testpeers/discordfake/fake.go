@@ -73,6 +73,35 @@ type Message struct {
 	Created     time.Time
 	// Attachments are the files uploaded with the message (multipart).
 	Attachments []Attachment
+	// Reactions are people's reactions, in the order first added (React).
+	Reactions []Reaction
+}
+
+// Reaction is one emoji's reactions on a message.
+type Reaction struct {
+	Emoji         string // a Unicode emoji
+	Normal, Burst int    // plain and super reactions
+}
+
+// React adds n plain reactions with emoji to message id, as members of the
+// server would; it fails the test when there is no such message.
+func (s *Server) React(id, emoji string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range s.messages {
+		if m.ID != id {
+			continue
+		}
+		for i := range m.Reactions {
+			if m.Reactions[i].Emoji == emoji {
+				m.Reactions[i].Normal += n
+				return
+			}
+		}
+		m.Reactions = append(m.Reactions, Reaction{Emoji: emoji, Normal: n})
+		return
+	}
+	s.t.Errorf("discordfake: React: no message %s", id)
 }
 
 // Attachment is a file uploaded with a message.
@@ -102,7 +131,7 @@ type Request struct {
 type Fault struct {
 	// Operation is the spec's operationId to match: "create_message",
 	// "crosspost_message", "execute_webhook", "get_channel",
-	// "list_messages", "get_my_user".
+	// "list_messages", "get_my_user", "get_message", "get_webhook_message".
 	Operation string
 	// Status, when set, answers with this status and Discord error code
 	// and message, without acting on the request (e.g. 500, 403).
@@ -761,11 +790,8 @@ func (s *Server) act(r *http.Request, op string, params map[string]string, body 
 			"permission_overwrites": []any{}, "topic": nil, "last_message_id": nil, "parent_id": nil, "rate_limit_per_user": 0}
 	case "list_messages":
 		id := params["channel_id"]
-		if _, ok := s.channels[id]; !ok {
-			return errorAnswer(http.StatusNotFound, 10003, "Unknown Channel")
-		}
-		if id == ForbiddenChannelID {
-			return errorAnswer(http.StatusForbidden, 50001, "Missing Access")
+		if status, refusal := s.unreadable(id); status != 0 {
+			return status, refusal
 		}
 		limit := 50
 		if v, err := strconv.Atoi(r.URL.Query().Get("limit")); err == nil {
@@ -809,6 +835,28 @@ func (s *Server) act(r *http.Request, op string, params map[string]string, body 
 			}
 		}
 		return errorAnswer(http.StatusNotFound, 10008, "Unknown Message")
+	case "get_message":
+		id := params["channel_id"]
+		if status, refusal := s.unreadable(id); status != 0 {
+			return status, refusal
+		}
+		if m := s.message(params["message_id"], func(m *Message) bool { return m.ChannelID == id }); m != nil {
+			return http.StatusOK, s.answer(m, false)
+		}
+		return errorAnswer(http.StatusNotFound, 10008, "Unknown Message")
+	case "get_webhook_message":
+		hook := params["webhook_id"]
+		if _, ok := s.webhooks[hook]; !ok {
+			return errorAnswer(http.StatusNotFound, 10015, "Unknown Webhook")
+		}
+		if params["webhook_token"] != WebhookToken {
+			return errorAnswer(http.StatusUnauthorized, 50027, "Invalid Webhook Token")
+		}
+		// A webhook reads back only the messages it posted.
+		if m := s.message(params["message_id"], func(m *Message) bool { return m.WebhookID == hook }); m != nil {
+			return http.StatusOK, s.answer(m, false)
+		}
+		return errorAnswer(http.StatusNotFound, 10008, "Unknown Message")
 	case "execute_webhook":
 		channel, ok := s.webhooks[params["webhook_id"]]
 		if !ok {
@@ -824,6 +872,28 @@ func (s *Server) act(r *http.Request, op string, params map[string]string, body 
 		return status, answer
 	}
 	return errorAnswer(http.StatusMethodNotAllowed, 0, "405: Method Not Allowed (not faked)")
+}
+
+// unreadable answers as Discord does a read of a channel the bot cannot
+// see, or 0 when it can. s.mu is held.
+func (s *Server) unreadable(id string) (int, any) {
+	if _, ok := s.channels[id]; !ok {
+		return errorAnswer(http.StatusNotFound, 10003, "Unknown Channel")
+	}
+	if id == ForbiddenChannelID {
+		return errorAnswer(http.StatusForbidden, 50001, "Missing Access")
+	}
+	return 0, nil
+}
+
+// message returns the message with id that ok accepts, or nil. s.mu is held.
+func (s *Server) message(id string, ok func(*Message) bool) *Message {
+	for _, m := range s.messages {
+		if m.ID == id && ok(m) {
+			return m
+		}
+	}
+	return nil
 }
 
 func (s *Server) create(channelID, webhookID string, body []byte, uploads []upload) (int, any) {
@@ -964,6 +1034,14 @@ func (s *Server) answer(m *Message, withNonce bool) map[string]any {
 	}
 	if m.WebhookID != "" {
 		out["webhook_id"] = m.WebhookID
+	}
+	if len(m.Reactions) > 0 { // Discord leaves the field out when there are none
+		var rs []any
+		for _, r := range m.Reactions {
+			rs = append(rs, map[string]any{"emoji": map[string]any{"id": nil, "name": r.Emoji}, "count": r.Normal + r.Burst,
+				"count_details": map[string]any{"normal": r.Normal, "burst": r.Burst}, "burst_colors": []any{}, "me": false, "me_burst": false})
+		}
+		out["reactions"] = rs
 	}
 	if withNonce && m.Nonce != "" {
 		out["nonce"] = m.Nonce
