@@ -1,8 +1,12 @@
 package newsletter
 
 import (
+	"bufio"
 	"bytes"
+	"io"
+	"math/rand/v2"
 	"net/mail"
+	"net/textproto"
 	"strconv"
 	"strings"
 	"testing"
@@ -87,9 +91,69 @@ func TestSplicedMailMatchesFullRendering(t *testing.T) {
 				t.Errorf("%s, subscriber %d: the spliced mail differs from the full rendering at byte %d:\n got: %q\nwant: %q",
 					lang, r.id, firstDiff(got.Bytes(), want.Bytes()), around(got.Bytes(), want.Bytes()), around(want.Bytes(), got.Bytes()))
 			}
+			// On the wire: what the connection's DATA writer makes of
+			// the slow mail, from the fast path's stuffer and writer.
+			if gotData, wantData := dataOf(t, sp.writeData), dataOf(t, func(_ *bufio.Writer, dot io.Writer) error {
+				_, err := dot.Write(want.Bytes())
+				return err
+			}); !bytes.Equal(gotData, wantData) {
+				t.Errorf("%s, subscriber %d: the spliced mail's SMTP data differs at byte %d:\n got: %q\nwant: %q",
+					lang, r.id, firstDiff(gotData, wantData), around(gotData, wantData), around(wantData, gotData))
+			}
 			if !bytes.Contains(got.Bytes(), []byte("=\r\n")) {
 				t.Errorf("%s: the test's mail has no soft line breaks, so it does not exercise the encoder's wrapping", lang)
 			}
+		}
+	}
+}
+
+// dataOf is what write sends as SMTP DATA, ended, given the connection's
+// buffer and its DATA writer.
+func dataOf(t *testing.T, write func(bw *bufio.Writer, dot io.Writer) error) []byte {
+	t.Helper()
+	var wire bytes.Buffer
+	bw := bufio.NewWriter(&wire)
+	dot := textproto.NewWriter(bw).DotWriter()
+	if err := write(bw, dot); err != nil {
+		t.Fatal(err)
+	}
+	if err := dot.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return wire.Bytes()
+}
+
+// TestDotStufferMatchesTextproto: the stuffer writes what net/textproto's
+// DotWriter writes, for text full of dots and line ends of every kind,
+// whatever the chunks it comes in.
+func TestDotStufferMatchesTextproto(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(27, 1))
+	alphabet := []byte("ab.\r\n=-")
+	for i := range 2000 {
+		in := make([]byte, rng.IntN(200))
+		for j := range in {
+			in[j] = alphabet[rng.IntN(len(alphabet))]
+		}
+		var want, got bytes.Buffer
+		wbw := bufio.NewWriter(&want)
+		wd := textproto.NewWriter(wbw).DotWriter()
+		gbw := bufio.NewWriter(&got)
+		gd := &dotStuffer{w: gbw}
+		for rest := in; len(rest) > 0; {
+			k := min(len(rest), 1+rng.IntN(40))
+			if _, err := wd.Write(rest[:k]); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := gd.Write(rest[:k]); err != nil {
+				t.Fatal(err)
+			}
+			rest = rest[k:]
+		}
+		_ = wbw.Flush()
+		_ = gbw.Flush()
+		if !bytes.Equal(got.Bytes(), want.Bytes()) {
+			t.Fatalf("case %d, %q: stuffer wrote %q, textproto %q", i, in, got.Bytes(), want.Bytes())
 		}
 	}
 }

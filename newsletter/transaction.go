@@ -112,7 +112,12 @@ func transactAfter(conn *smtp.Client, timeout time.Duration, from, to string, ms
 	if err != nil {
 		return refused(stepData, err)
 	}
-	if _, err := msg.WriteTo(w); err != nil {
+	if sp, ok := msg.(*splicedMail); ok && conn.Text != nil {
+		err = sp.writeData(conn.Text.W, w)
+	} else {
+		_, err = msg.WriteTo(w)
+	}
+	if err != nil {
 		return &txError{step: stepContent, err: err, broken: true}
 	}
 	if beforeEnd != nil {
