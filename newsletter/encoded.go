@@ -85,6 +85,8 @@ func encodedBody(parts []encodedPart, name, link, prefs string) body {
 	}
 }
 
+// countingWriter counts what a quoted-printable writer passes on, which
+// its Write does not report.
 type countingWriter struct {
 	w io.Writer
 	n int64
