@@ -201,6 +201,13 @@ func driverOf(target string) string {
 func benchPost(round string) (string, func(*Sender) (*Message, error)) {
 	p := samplePost()
 	p.ID += "-drivers-" + round
+	if article := os.Getenv("CRIER_EMAIL_BENCH_ARTICLE"); article != "" {
+		b, err := os.ReadFile(article)
+		if err != nil {
+			panic(fmt.Sprintf("CRIER_EMAIL_BENCH_ARTICLE: %v", err))
+		}
+		p.Body = string(b)
+	}
 	return p.ID, func(s *Sender) (*Message, error) {
 		payload, err := s.f.Format(p)
 		if err != nil {

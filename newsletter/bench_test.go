@@ -36,7 +36,10 @@ import (
 // bare, the same message over the newsletter's own SMTP exchange; (3) the
 // real send of a new post to all N (its peak RSS, VmHWM, is the sender's
 // alone). Variables: CRIER_EMAIL_BENCH_CEILING (messages per ceiling pair),
-// CRIER_EMAIL_BENCH_ROUNDS (default 3), CRIER_EMAIL_BENCH_CPUPROFILE.
+// CRIER_EMAIL_BENCH_ROUNDS (default 3), CRIER_EMAIL_BENCH_CPUPROFILE,
+// CRIER_EMAIL_BENCH_MEMPROFILE (the newsletter child's allocations), and
+// CRIER_EMAIL_BENCH_ARTICLE: a Markdown file sent as the post's body instead
+// of the short sample (testdata/bench-article.md is issue 27's 9 KB article).
 
 const benchConcurrency = 4
 
@@ -49,6 +52,8 @@ type benchResult struct {
 	CPU      float64 `json:"cpu_seconds"`
 	VmHWMkB  int64   `json:"vmhwm_kb,omitempty"`
 	Snapshot float64 `json:"snapshot_seconds,omitempty"`
+	// MsgBytes is the size of the newsletter's preview copy (message.eml).
+	MsgBytes int `json:"msg_bytes,omitempty"`
 }
 
 func TestNewsletterBenchmark(t *testing.T) {
@@ -90,8 +95,8 @@ func TestNewsletterBenchmark(t *testing.T) {
 		r, sinkCPU := runBenchChild(t, sk, dbPath, mode, round, msgs)
 		f := figures{rate: r.PerSec, sender: r.CPU / float64(r.Messages) * 1e6, sink: sinkCPU / float64(r.Messages) * 1e6}
 		if mode == "newsletter" {
-			t.Logf("round %d: newsletter: %d personalised messages over %d connections in %.2fs (snapshot %.2fs): %.0f msg/s; CPU per message %.0f µs (sender %.0f + sink %.0f); peak RSS %d MB",
-				round, r.Messages, benchConcurrency, r.Seconds, r.Snapshot, r.PerSec, f.sender+f.sink, f.sender, f.sink, r.VmHWMkB/1024)
+			t.Logf("round %d: newsletter: %d personalised messages over %d connections in %.2fs (snapshot %.2fs): %.0f msg/s; CPU per message %.0f µs (sender %.0f + sink %.0f); peak RSS %d MB; message %.1f KB",
+				round, r.Messages, benchConcurrency, r.Seconds, r.Snapshot, r.PerSec, f.sender+f.sink, f.sender, f.sink, r.VmHWMkB/1024, float64(r.MsgBytes)/1024)
 		}
 		return f
 	}
@@ -145,6 +150,9 @@ func runBenchChild(t *testing.T, sk *sink, dbPath, mode string, round, n int) (b
 		// The senders' CPU profiles (go tool pprof FILE.newsletter, and
 		// FILE.ceiling for the last ceiling run).
 		args = append(args, "-test.cpuprofile="+prof+"."+mode)
+	}
+	if prof := os.Getenv("CRIER_EMAIL_BENCH_MEMPROFILE"); prof != "" && mode == "newsletter" {
+		args = append(args, "-test.memprofile="+prof, "-test.memprofilerate=65536")
 	}
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "CRIER_EMAIL_BENCH_CHILD="+dbPath, "CRIER_EMAIL_BENCH_SMTP="+strconv.Itoa(sk.addr.Port),
@@ -327,6 +335,13 @@ func TestNewsletterBenchChild(t *testing.T) {
 	p := samplePost()
 	p.Tags = []string{"vigil"}
 	p.ID += "-" + os.Getenv("CRIER_EMAIL_BENCH_ROUND") // a new send each round
+	if article := os.Getenv("CRIER_EMAIL_BENCH_ARTICLE"); article != "" {
+		b, err := os.ReadFile(article)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Body = string(b)
+	}
 	payload, err := s.f.Format(p)
 	if err != nil {
 		t.Fatal(err)
@@ -345,7 +360,7 @@ func TestNewsletterBenchChild(t *testing.T) {
 	secs := time.Since(start).Seconds()
 	sent := countSent(t, st.DB(), m.SendID)
 	runtime.GC()
-	b, _ := json.Marshal(benchResult{Messages: sent, Seconds: secs, PerSec: float64(sent) / secs, VmHWMkB: vmHWM(), Snapshot: snap, CPU: cpuSeconds()})
+	b, _ := json.Marshal(benchResult{Messages: sent, Seconds: secs, PerSec: float64(sent) / secs, VmHWMkB: vmHWM(), Snapshot: snap, CPU: cpuSeconds(), MsgBytes: len(payload.Files[0].Data)})
 	fmt.Printf("BENCH %s\n", b)
 }
 

@@ -1,6 +1,7 @@
 package newsletter
 
 import (
+	"bytes"
 	"io"
 	"strings"
 )
@@ -41,6 +42,11 @@ type personaliser struct {
 	// The renderings with and without a name, cut at the stand-ins.
 	namedHTML, namedText       []segment
 	namelessHTML, namelessText []segment
+	// encoded is true when the renderings' quoted-printable encodings,
+	// made once (encoded.go), are checked to equal encoding each copy.
+	encoded                          bool
+	encNamedHTML, encNamedText       []encodedPart
+	encNamelessHTML, encNamelessText []encodedPart
 }
 
 // segment is a run of a rendering: literal text, or where the name or the
@@ -104,7 +110,7 @@ func (f *Formatter) newPersonaliser(m *Message, probeURL, lang string) *personal
 	p.namedHTML, p.namedText = cut(namedHTML), cut(namedText)
 	p.namelessHTML, p.namelessText = cut(namelessHTML), cut(namelessText)
 	p.fast = true
-	for _, name := range []string{`Zoë <A&B> "C" 'D' +E=F`, "Ann", ""} {
+	for _, name := range probeNames {
 		wantHTML, wantText, err := f.personal(m, lang, name, probeURL)
 		if err != nil {
 			p.fast = false
@@ -116,7 +122,49 @@ func (f *Formatter) newPersonaliser(m *Message, probeURL, lang string) *personal
 			return p
 		}
 	}
+	p.encNamedHTML, p.encNamedText = encodeLines(namedHTML), encodeLines(namedText)
+	p.encNamelessHTML, p.encNamelessText = encodeLines(namelessHTML), encodeLines(namelessText)
+	p.encoded = p.encodingHolds(probeURL)
 	return p
+}
+
+// probeNames hold every character the HTML escaper rewrites, and one that
+// quoted-printable encodes.
+var probeNames = []string{`Zoë <A&B> "C" 'D' +E=F`, "Ann", ""}
+
+// encodingHolds reports whether the encodings made once give, for the probe
+// recipients, what encoding their whole copies gives.
+func (p *personaliser) encodingHolds(probeURL string) bool {
+	p.encoded = true
+	for _, name := range probeNames {
+		h, t := p.bodies(name, probeURL)
+		eh, et := p.encodedBodies(name, probeURL)
+		for _, pair := range [][2]body{{h, eh}, {t, et}} {
+			want, err := encodedQP(pair[0])
+			if err != nil {
+				return false
+			}
+			var got bytes.Buffer
+			if _, err := pair[1](&got); err != nil || !bytes.Equal(got.Bytes(), want) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// encodedBodies writes the recipient's HTML and text already encoded as
+// quoted-printable; nil when the send cannot use the encodings made once.
+func (p *personaliser) encodedBodies(name, unsubscribeURL string) (htmlBody, textBody body) {
+	if !p.encoded {
+		return nil, nil
+	}
+	name = cleanHeader(name, 100)
+	prefs := preferencesURL(unsubscribeURL)
+	if name == "" {
+		return encodedBody(p.encNamelessHTML, "", htmlAttrURL(unsubscribeURL), htmlAttrURL(prefs)), encodedBody(p.encNamelessText, "", unsubscribeURL, prefs)
+	}
+	return encodedBody(p.encNamedHTML, nameEscaper.Replace(name), htmlAttrURL(unsubscribeURL), htmlAttrURL(prefs)), encodedBody(p.encNamedText, name, unsubscribeURL, prefs)
 }
 
 // render is the recipient's HTML and text.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/mail"
 	"regexp"
@@ -715,6 +716,11 @@ type worker struct {
 	// used is true once the server accepted a message on conn.
 	used bool
 	msg  *gomail.Msg
+	// spliced writes msg with the encoded parts made once per send (nil
+	// with DKIM, which signs what go-mail writes); out is what goes to
+	// the server for the current recipient: msg or spliced.
+	spliced *splicedMail
+	out     io.WriterTo
 	// cks wait for the checkpoints of the messages this worker's server
 	// accepted that may not be committed yet (PostgreSQL), oldest first:
 	// a message is only ended while fewer than checkpointWindow are
@@ -834,9 +840,13 @@ func (w *worker) personalise(a *attempt) bool {
 		w.msg = s.f.newsletterMsg(st.m.Subject, st.m.inline)
 		if s.dkim != nil {
 			w.msg.SetDKIM(s.dkim)
+		} else {
+			w.spliced = &splicedMail{msg: w.msg}
 		}
 	}
-	if err := s.personal(st.m, st.personaliser(a.r.language), a.r, w.msg); err != nil {
+	out, err := s.personal(st.m, st.personaliser(a.r.language), a.r, w.msg, w.spliced)
+	w.out = out
+	if err != nil {
 		// A bad address in the store must not stop everyone else's mail.
 		if err := s.ledger.markFailed(a.bg, st.m.SendID, a.r.id, err.Error()); err != nil {
 			st.abort(channels.Temporary(err))
@@ -900,7 +910,7 @@ func (w *worker) transact(a *attempt) next {
 	if len(w.cks) >= checkpointWindow {
 		beforeEnd = func() error { return w.settle(checkpointWindow - 1) }
 	}
-	err := transactAfter(w.conn, s.opts.timeout, s.envelopeFrom(w.st.m.SendID, a.r.id), (&mail.Address{Address: a.r.email}).String(), w.msg, beforeEnd)
+	err := transactAfter(w.conn, s.opts.timeout, s.envelopeFrom(w.st.m.SendID, a.r.id), (&mail.Address{Address: a.r.email}).String(), w.out, beforeEnd)
 	if err == nil {
 		w.accepted(a)
 		return stop
@@ -1105,13 +1115,24 @@ func (st *sendState) personaliser(lang string) *personaliser {
 	return pz
 }
 
-// personal makes m (the worker's reused newsletter mail) one recipient's.
-func (s *Sender) personal(m *Message, pz *personaliser, r recipient, msg *gomail.Msg) error {
+// personal makes msg (the worker's reused newsletter mail) one recipient's,
+// and returns what to send: sp (when not nil) with the recipient's parts
+// encoded from the send's encodings (encoded.go) when it can, else msg.
+func (s *Sender) personal(m *Message, pz *personaliser, r recipient, msg *gomail.Msg, sp *splicedMail) (io.WriterTo, error) {
 	sub := subscribers.Subscriber{ID: r.id, Email: r.email, Name: r.name}
 	unsub := s.signer.UnsubscribeURL(s.env.Campaign.PublicURL, sub)
-	htmlBody, textBody := pz.bodies(r.name, unsub)
+	var out io.WriterTo = msg
+	var htmlBody, textBody body
+	if sp != nil {
+		if sp.html, sp.text = pz.encodedBodies(r.name, unsub); sp.html != nil {
+			htmlBody, textBody, out = stringBody(htmlMark), stringBody(textMark), sp
+		}
+	}
 	if htmlBody == nil {
-		return fmt.Errorf("rendering for subscriber %d failed", r.id)
+		htmlBody, textBody = pz.bodies(r.name, unsub)
+	}
+	if htmlBody == nil {
+		return nil, fmt.Errorf("rendering for subscriber %d failed", r.id)
 	}
 	mailto := s.f.mailto
 	if s.bounce != nil {
@@ -1119,9 +1140,9 @@ func (s *Sender) personal(m *Message, pz *personaliser, r recipient, msg *gomail
 	}
 	if err := s.f.personalise(msg, &mail.Address{Name: r.name, Address: r.email},
 		messageID(m.SendID, strconv.FormatInt(r.id, 10), s.f.domain), s.opts.now(), unsub, mailto, htmlBody, textBody); err != nil {
-		return fmt.Errorf("building mail for subscriber %d: %w", r.id, err)
+		return nil, fmt.Errorf("building mail for subscriber %d: %w", r.id, err)
 	}
-	return nil
+	return out, nil
 }
 
 // envelopeFrom is the MAIL FROM of one message: the recipient's signed

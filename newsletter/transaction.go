@@ -3,11 +3,11 @@ package newsletter
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/textproto"
 	"regexp"
 	"time"
 
-	gomail "github.com/wneessen/go-mail"
 	"github.com/wneessen/go-mail/smtp"
 )
 
@@ -78,7 +78,7 @@ func newTxError(conn *smtp.Client, step txStep, err error) *txError {
 // transact sends msg from the envelope sender to one recipient over conn
 // (both in angle brackets, as net/mail's Address.String writes them).
 // It returns nil once the server accepted the message, or a *txError.
-func transact(conn *smtp.Client, timeout time.Duration, from, to string, msg *gomail.Msg) error {
+func transact(conn *smtp.Client, timeout time.Duration, from, to string, msg io.WriterTo) error {
 	return transactAfter(conn, timeout, from, to, msg, nil)
 }
 
@@ -90,7 +90,7 @@ var errNotEnded = errors.New("message not ended: the previous message's checkpoi
 // the message's final dot, the moment the server would accept it: what
 // must happen before this message can be accepted (the previous message's
 // checkpoint) overlaps with sending this one.
-func transactAfter(conn *smtp.Client, timeout time.Duration, from, to string, msg *gomail.Msg, beforeEnd func() error) error {
+func transactAfter(conn *smtp.Client, timeout time.Duration, from, to string, msg io.WriterTo, beforeEnd func() error) error {
 	if err := conn.UpdateDeadline(timeout); err != nil {
 		return &txError{step: stepMail, err: err, broken: true}
 	}
@@ -112,7 +112,12 @@ func transactAfter(conn *smtp.Client, timeout time.Duration, from, to string, ms
 	if err != nil {
 		return refused(stepData, err)
 	}
-	if _, err := msg.WriteTo(w); err != nil {
+	if sp, ok := msg.(*splicedMail); ok && conn.Text != nil {
+		err = sp.writeData(conn.Text.W, w)
+	} else {
+		_, err = msg.WriteTo(w)
+	}
+	if err != nil {
 		return &txError{step: stepContent, err: err, broken: true}
 	}
 	if beforeEnd != nil {
