@@ -52,6 +52,11 @@ secrets at rest" in docs/configuration.md.`)
 		if _, err := parseArgs(newFlagSet(app, "accounts list", "", "Lists the connected accounts, without secrets."), rest); err != nil {
 			return err
 		}
+		// A wrong key is said here first: list is how an interrupted
+		// rotation is told apart (docs/configuration.md).
+		if err := acc.CheckKey(ctx); err != nil {
+			return err
+		}
 		return app.listAccounts(ctx, acc)
 	case "audit":
 		fs := newFlagSet(app, "accounts audit", "[--limit N]", "Shows the accounts' audit trail, newest first.")

@@ -103,7 +103,9 @@ func TestAccountsRotateKeyFromEnvironment(t *testing.T) {
 		t.Fatalf("secret under the new key: %v %v", got, err)
 	}
 	// The old key in the environment now fails at once, naming the fix.
-	if code, _, errOut := b.crier("accounts", "rotate-key"); code != 1 || !strings.Contains(errOut, "sealed with another key") {
-		t.Fatalf("rotate-key with the old key: %d %q", code, errOut)
+	for _, cmd := range []string{"rotate-key", "list"} {
+		if code, _, errOut := b.crier("accounts", cmd); code != 1 || !strings.Contains(errOut, "sealed with another key") {
+			t.Fatalf("%s with the old key: %d %q", cmd, code, errOut)
+		}
 	}
 }
