@@ -13,20 +13,27 @@ import (
 
 const accountsConfig = "campaign:\n  name: CAMACA\ndata_dir: data\nhttp:\n  public_url: https://crier.camaca.example\n"
 
-// connectAccount stores a Bluesky account with key, as the console will.
-func connectAccount(t *testing.T, dir string, key accounts.Key) {
+// openAccounts opens the bundle's connected accounts with key, closed
+// when the test ends.
+func openAccounts(t *testing.T, dir string, key accounts.Key) *accounts.Store {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, filepath.Join(dir, "data", "crier.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { st.Close() })
 	acc, err := accounts.Open(ctx, accounts.Options{DB: st.DB(), Key: key})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := acc.Connect(ctx, "owner@camaca.example", accounts.Account{Instance: "bluesky", Type: "bluesky", Display: "@camaca.example"},
+	return acc
+}
+
+// connectAccount stores a Bluesky account with key, as the console will.
+func connectAccount(t *testing.T, dir string, key accounts.Key) {
+	t.Helper()
+	if err := openAccounts(t, dir, key).Connect(context.Background(), "owner@camaca.example", accounts.Account{Instance: "bluesky", Type: "bluesky", Display: "@camaca.example"},
 		map[string]string{"app_password": "abcd-efgh-ijkl-mnop"}); err != nil {
 		t.Fatal(err)
 	}
@@ -35,17 +42,7 @@ func connectAccount(t *testing.T, dir string, key accounts.Key) {
 // secretsWith opens the stored secrets with key.
 func secretsWith(t *testing.T, dir string, key accounts.Key) (map[string]string, error) {
 	t.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(dir, "data", "crier.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	acc, err := accounts.Open(ctx, accounts.Options{DB: st.DB(), Key: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return acc.Secrets(ctx, "bluesky")
+	return openAccounts(t, dir, key).Secrets(context.Background(), "bluesky")
 }
 
 func TestAccountsRotateKeyWithKeyFile(t *testing.T) {
