@@ -33,19 +33,11 @@ takes the new key from `+envNewKey+` and you then put that value in
 secrets at rest" in docs/configuration.md.`)
 		return nil
 	}
-	st, err := app.OpenStore(ctx)
+	acc, src, err := app.openAccounts(ctx)
 	if err != nil {
 		return err
 	}
 	dataDir := app.Config.DataPath()
-	key, src, err := accounts.LoadKey(app.LookupEnv, dataDir)
-	if err != nil {
-		return err
-	}
-	acc, err := accounts.Open(ctx, accounts.Options{DB: st.DB(), Key: key})
-	if err != nil {
-		return err
-	}
 	sub, rest := args[0], args[1:]
 	switch sub {
 	case "list":
@@ -79,6 +71,38 @@ secrets at rest" in docs/configuration.md.`)
 		return app.rotateKey(ctx, acc, src, dataDir)
 	}
 	return usageError{fmt.Sprintf("unknown accounts command %q; %s", sub, usage)}
+}
+
+// openAccounts opens the connected accounts with the key from the
+// environment or the data folder (made there on first run).
+func (a *App) openAccounts(ctx context.Context) (*accounts.Store, accounts.KeySource, error) {
+	st, err := a.OpenStore(ctx)
+	if err != nil {
+		return nil, accounts.KeySource{}, err
+	}
+	key, src, err := accounts.LoadKey(a.LookupEnv, a.Config.DataPath())
+	if err != nil {
+		return nil, src, err
+	}
+	acc, err := accounts.Open(ctx, accounts.Options{DB: st.DB(), Key: key})
+	return acc, src, err
+}
+
+// checkAccountsKey runs at the daemon's start: it makes the key file on
+// first run, and a key that cannot open the stored secrets stops the start
+// with the fix instead of failing at a send.
+func (a *App) checkAccountsKey(ctx context.Context) error {
+	acc, src, err := a.openAccounts(ctx)
+	if err != nil {
+		return err
+	}
+	if src.Created {
+		a.Logger.Info("accounts: made the key for connected accounts' secrets; back it up apart from the database", "file", src.File)
+		if driver, _ := a.Config.Database(); driver == "postgres" {
+			a.Logger.Warn("accounts: the key is in this replica's data folder; give every replica the same " + accounts.EnvKey + " (docs/configuration.md, \"Connected accounts and secrets at rest\")")
+		}
+	}
+	return acc.CheckKey(ctx)
 }
 
 func (a *App) listAccounts(ctx context.Context, acc *accounts.Store) error {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/crierhq/crier/accounts"
 	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/internal/testnet"
 )
 
 const accountsConfig = "campaign:\n  name: CAMACA\ndata_dir: data\nhttp:\n  public_url: https://crier.camaca.example\n"
@@ -104,5 +106,32 @@ func TestAccountsRotateKeyFromEnvironment(t *testing.T) {
 		if code, _, errOut := b.crier("accounts", cmd); code != 1 || !strings.Contains(errOut, "sealed with another key") {
 			t.Fatalf("%s with the old key: %d %q", cmd, code, errOut)
 		}
+	}
+}
+
+// TestRunMakesTheKeyAndRefusesAWrongOne: the first `crier run` makes the
+// key file; a daemon given another key than the secrets were sealed with
+// stops at start, naming the fix, instead of failing at a send.
+func TestRunMakesTheKeyAndRefusesAWrongOne(t *testing.T) {
+	t.Parallel()
+	addr := testnet.FreeAddr(t)
+	b := setup(t, fmt.Sprintf(`campaign: {name: CAMACA, website: https://camaca.example}
+data_dir: data
+http: {listen: %q, public_url: https://crier.camaca.example}
+sources: {markdown: {dir: posts}}
+channels: {mastodon: {enabled: false}, email: {enabled: false}}
+`, addr))
+	os.MkdirAll(filepath.Join(b.dir, "posts"), 0o755)
+	_, stop := b.startStoppable("http://"+addr+"/healthz", nil)
+	stop()
+	key, src, err := accounts.LoadKey(b.lookupEnv, filepath.Join(b.dir, "data"))
+	if err != nil || src.Created {
+		t.Fatalf("after the first run: %+v %v; want the key file made by the run", src, err)
+	}
+	connectAccount(t, b.dir, key)
+	other, _ := accounts.NewKey()
+	b.env[accounts.EnvKey] = other.Encode()
+	if code, _, errOut := b.crier("run"); code != 1 || !strings.Contains(errOut, "sealed with another key") {
+		t.Fatalf("run with another key: %d %q", code, errOut)
 	}
 }
