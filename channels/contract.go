@@ -214,3 +214,54 @@ type ReachReader interface {
 	// replies, newest first.
 	ReadReach(ctx context.Context, parts []Part, opts ReachOptions) (Reach, error)
 }
+
+// Optional capability of a Provider: connecting an account from the
+// console (issue 22, the accounts package stores what it accepts).
+
+// Connector lets an owner connect an instance of the type from the
+// console instead of the server's environment: the type says which fields
+// it needs and checks a candidate connection against its network before
+// Crier stores it, so a new network gets the Channels page for free.
+type Connector interface {
+	// ConnectFields lists what an owner fills in, in order.
+	ConnectFields() []ConnectField
+	// CheckConnection tries c against the network and returns the account
+	// as the network names it ("@campaign@instance"), or an error in plain
+	// words naming what to fix (a *ConnectError names the field).
+	CheckConnection(ctx context.Context, env Env, c Connection) (display string, err error)
+}
+
+// ConnectField is one field of a Connector's form.
+type ConnectField struct {
+	// Name is the field's key in Connection.Values and in the store
+	// ("app_password").
+	Name string
+	// Label and Help are shown on the form, in plain words; Help says
+	// where to find or how to make the value.
+	Label, Help string
+	// Secret fields are stored encrypted and never shown again after
+	// saving (only "set on DATE").
+	Secret bool
+	// Optional fields may be left empty.
+	Optional bool
+}
+
+// Connection is a candidate connection for one instance: the values of its
+// ConnectFields by Name.
+type Connection struct {
+	Instance string
+	Values   map[string]string
+}
+
+// ConnectError is a candidate connection refused: Field names the field to
+// fix ("" when it is not one field), Reason says how in plain words.
+type ConnectError struct {
+	Field, Reason string
+}
+
+func (e *ConnectError) Error() string {
+	if e.Field == "" {
+		return e.Reason
+	}
+	return e.Field + ": " + e.Reason
+}

@@ -6,6 +6,7 @@ import "github.com/crierhq/crier/channels"
 var (
 	_ channels.Provider      = Provider{}
 	_ channels.Documented    = Provider{}
+	_ channels.Connector     = Provider{}
 	_ channels.Settings      = settings{}
 	_ channels.CardPreviewer = settings{}
 	_ channels.Formatter     = (*Formatter)(nil)

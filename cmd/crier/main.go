@@ -109,6 +109,7 @@ func commands() []command {
 		{name: "subscribers", summary: "import, export, list, remove and count newsletter subscribers", run: cmdSubscribers},
 		{name: "users", summary: "add, list, remove console users and reset their passwords", run: cmdUsers},
 		{name: "newsletter", summary: "newsletter tools: send a test copy; list, hide and unhide archived newsletters; check a bounce", run: cmdNewsletter},
+		{name: "accounts", summary: "channel accounts connected from the console: list, audit trail, rotate the secrets' key", run: cmdAccounts},
 		{name: "store", summary: "database tools (copy an installation to another database, e.g. SQLite to PostgreSQL)", run: cmdStore, noConfig: true},
 	}
 }

@@ -110,6 +110,9 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := app.checkAccountsKey(ctx); err != nil {
+		return nil, nil, err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	chans, nl, err := app.liveChannels(ctx, st, reg)

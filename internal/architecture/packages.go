@@ -4,8 +4,8 @@ package architecture
 // packages under internal/testpeers left out), from the binary down.
 var Packages = []Package{
 	{Path: "cmd/crier",
-		Provides: "the binary: its subcommands (`run`, `preview`, `publish`, `status`, `retry`, `validate`, `subscribers`, `users`, `newsletter`, `store`), wiring every part together, and the registry of the channel types it knows (`providers.go`, the only file that names a channel type)",
-		Imports:  []string{"archive", "bot", "bot/feed", "bot/markdown", "bot/store", "bounces", "channels", "channels/bluesky", "channels/discord", "channels/email", "channels/mastodon", "channels/outbox", "config", "contentfetch", "internal/matrixroom", "internal/media", "internal/redact", "migrate", "newsletter", "post", "schedules", "sqldb", "subscribers", "web", "web/console"}},
+		Provides: "the binary: its subcommands (`run`, `preview`, `publish`, `status`, `retry`, `validate`, `subscribers`, `users`, `newsletter`, `accounts`, `store`), wiring every part together, and the registry of the channel types it knows (`providers.go`, the only file that names a channel type)",
+		Imports:  []string{"accounts", "archive", "bot", "bot/feed", "bot/markdown", "bot/store", "bounces", "channels", "channels/bluesky", "channels/discord", "channels/email", "channels/mastodon", "channels/outbox", "config", "contentfetch", "internal/matrixroom", "internal/media", "internal/redact", "migrate", "newsletter", "post", "schedules", "sqldb", "subscribers", "web", "web/console"}},
 	{Path: "web/console",
 		Provides: "the organisers' console at `/`: users, roles, sessions, CSRF, the write form and approval flow with its history, previews the channels render, posts list, post page, calendar, supporters, feeds, notices to organisers; posts and deliveries come through `bot/store`'s API, the review queue narrows the store's list by post ids",
 		Imports:  []string{"bot/store", "channels", "channels/outbox", "internal/media", "internal/redact", "migrate", "post", "sqldb", "subscribers"},
@@ -58,6 +58,10 @@ var Packages = []Package{
 		Provides: "what comes back after sending: the DSN/ARF parser and classifier, signed return paths, the IMAP bounce-mailbox reader, the providers' webhooks, and the feedback ledger",
 		Imports:  []string{"config/secret", "internal/redact", "migrate", "sqldb", "subscribers"},
 		Tables:   []string{"email_feedback", "webhook_tokens"}},
+	{Path: "accounts",
+		Provides: "the channel accounts connected from the console, shared by replicas: per instance its settings and its secrets sealed with AES-GCM under a key from the environment or the data folder's key file, key rotation, the precedence of server configuration, and the audit trail of connects, tests and disconnects",
+		Imports:  []string{"migrate", "sqldb"},
+		Tables:   []string{"channel_accounts", "channel_account_secrets", "channel_account_audit"}},
 	{Path: "archive",
 		Provides: "the public archive of sent newsletters, without anything personal, and whether organisers hid each",
 		Imports:  []string{"migrate"},
