@@ -65,7 +65,7 @@ func harness(webhook bool) channeltest.Harness {
 				return m.Edits + 1
 			},
 		},
-		Decode:     channeltest.DecodeJSON[discord.Message],
+		Decode: channeltest.DecodeJSON[discord.Message],
 		// 10 MB per file without boosts; a larger picture is left out.
 		Image:    &channeltest.ImageLimit{Max: 10 << 20},
 		Messages: func(b channels.Body) []string { return []string{embed(b).Description} },
