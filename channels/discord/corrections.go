@@ -40,7 +40,7 @@ func (s *Sender) Correct(ctx context.Context, c channels.Correction, p channels.
 	part := parts[partMessage]
 	res := channels.PartResult{Index: partMessage, RemoteID: part.RemoteID, RemoteURL: part.RemoteURL, Outcome: channels.OutcomeEdited}
 	target, bucket := s.messageURL(part.RemoteID)
-	body, err := s.request(ctx, http.MethodGet, target, bucket, nil, false, "reading the message to correct")
+	body, err := s.request(ctx, http.MethodGet, target, bucket+"/get", nil, false, "reading the message to correct")
 	if err != nil {
 		return nil, s.refusal(err)
 	}
@@ -55,7 +55,7 @@ func (s *Sender) Correct(ctx context.Context, c channels.Correction, p channels.
 	// Content is always sent, so that a correction may empty it; leaving
 	// out attachments keeps the files the message has.
 	edit := map[string]any{"content": msg.Content, "embeds": msg.Embeds, "allowed_mentions": msg.AllowedMentions}
-	if _, err := s.request(ctx, http.MethodPatch, target, bucket, edit, false, "editing the message"); err != nil {
+	if _, err := s.request(ctx, http.MethodPatch, target, bucket+"/edit", edit, false, "editing the message"); err != nil {
 		return nil, s.refusal(err)
 	}
 	if len(msg.Uploads) > 0 {
@@ -77,7 +77,7 @@ func (s *Sender) Withdraw(ctx context.Context, w channels.Withdrawal) ([]channel
 	part := parts[partMessage]
 	res := channels.PartResult{Index: partMessage, RemoteID: part.RemoteID, RemoteURL: part.RemoteURL, Outcome: channels.OutcomeDeleted}
 	target, bucket := s.messageURL(part.RemoteID)
-	_, err = s.request(ctx, http.MethodDelete, target, bucket, nil, false, "deleting the message")
+	_, err = s.request(ctx, http.MethodDelete, target, bucket+"/delete", nil, false, "deleting the message")
 	switch {
 	case discordCode(err) == codeUnknownMessage:
 		res.Outcome = channels.OutcomeGone
@@ -89,12 +89,13 @@ func (s *Sender) Withdraw(ctx context.Context, w channels.Withdrawal) ([]channel
 
 // messageURL is where the message with id is read, edited and deleted: the
 // bot's channel route, or the webhook's own (a webhook may change only the
-// messages it posted). The bucket is Discord's per-route rate limit.
+// messages it posted), and the prefix of its rate-limit buckets (Discord
+// keeps one per route: reading, editing, deleting).
 func (s *Sender) messageURL(id string) (target, bucket string) {
 	if s.webhookURL != "" {
 		return strings.TrimSuffix(s.webhookURL, "?wait=true") + "/messages/" + id, "webhooks/" + s.webhookID + "/messages"
 	}
-	return s.api + "channels/" + s.cfg.ChannelID + "/messages/" + id, "channels/" + s.cfg.ChannelID + "/messages/edit"
+	return s.api + "channels/" + s.cfg.ChannelID + "/messages/" + id, "channels/" + s.cfg.ChannelID + "/messages"
 }
 
 // refusal says in plain words what a person must do about a refusal only
