@@ -106,7 +106,14 @@ func (s *Sender) correctStatus(ctx context.Context, i, n int, part channels.Part
 		return res, channels.Permanent(fmt.Errorf("%s: encoding the edit: %w", what, err))
 	}
 	var after remoteStatus
-	if _, err := s.api(ctx, http.MethodPut, path, "application/json", bytes.NewReader(body), &after); err != nil {
+	_, err = s.api(ctx, http.MethodPut, path, "application/json", bytes.NewReader(body), &after)
+	var hs *httpStatusError
+	if errors.As(err, &hs) && hs.StatusCode == http.StatusUnprocessableEntity && strings.Contains(hs.Message, "not changed") {
+		// GoToSocial refuses an edit to what the status already says.
+		res.Outcome = channels.OutcomeUnchanged
+		return res, nil
+	}
+	if err != nil {
 		return res, s.refusal(what, err)
 	}
 	res.Outcome = channels.OutcomeEdited
