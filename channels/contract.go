@@ -250,6 +250,15 @@ func (c Correction) Key(part int) string {
 	return fmt.Sprintf("crier-%s-%s-r%d-%d", c.PostID, c.Channel, c.Revision, part)
 }
 
+// EditsInPlace refuses, as a Permanent error, a style that is for networks
+// without edits: network (a type's name) edits in place.
+func (c Correction) EditsInPlace(network string) error {
+	if c.Style == CorrectInPlace {
+		return nil
+	}
+	return Permanent(fmt.Errorf("%s corrects by editing in place; a correction by %s is for networks that cannot edit", network, c.Style))
+}
+
 // Outcome says what an operation did to one part.
 type Outcome string
 

@@ -59,12 +59,26 @@ func (e *env) sent(t *testing.T, c conn, what string) (post.Post, []channels.Par
 	return p, parts
 }
 
-// corrected is p with a marker in every text a channel may show.
-func corrected(p post.Post, marker string) (post.Post, string) {
-	p.Title += " " + marker
-	p.Summary = marker + " " + p.Summary
-	p.Body = marker + " " + p.Body
-	return p, "The vigil starts at eight, not seven (" + marker + ")."
+// toCorrect is a delivered post, what the peer held before its correction,
+// and the correction: the post with marker in every text a channel may
+// show, and the organiser's note.
+type toCorrect struct {
+	parts        []channels.Part
+	before       int   // messages on the peer
+	revs         []int // each part's edit revisions
+	fixed        post.Post
+	note, marker string
+}
+
+func (e *env) toCorrect(t *testing.T, c conn, cr *Corrections, what, marker string) toCorrect {
+	t.Helper()
+	p, parts := e.sent(t, c, what)
+	k := toCorrect{parts: parts, before: e.peer.Count(t), revs: e.revisions(t, cr, parts), fixed: p, marker: marker}
+	k.fixed.Title += " " + marker
+	k.fixed.Summary = marker + " " + p.Summary
+	k.fixed.Body = marker + " " + p.Body
+	k.note = "The vigil starts at eight, not seven (" + marker + ")."
+	return k
 }
 
 // correct runs one correction with c's sender, which must be a Corrector.
@@ -82,41 +96,34 @@ func (e *env) correct(t *testing.T, c conn, cr *Corrections, p post.Post, parts 
 // correctReadsBack checks that the peer shows a correction, once.
 func (e *env) correctReadsBack(t *testing.T, cr *Corrections) {
 	c := e.connect(t)
-	p, parts := e.sent(t, c, "correct reads back")
-	before := e.peer.Count(t)
-	revs := e.revisions(t, cr, parts)
-	fixed, note := corrected(p, "CORRECTED-1")
-	res, err := e.correct(t, c, cr, fixed, parts, 1, note)
+	k := e.toCorrect(t, c, cr, "correct reads back", "CORRECTED-1")
+	res, err := e.correct(t, c, cr, k.fixed, k.parts, 1, k.note)
 	if err != nil {
 		t.Fatalf("Correct: %v", err)
 	}
-	e.showsCorrection(t, cr, res, "CORRECTED-1")
-	e.correctedOnce(t, cr, before, parts, revs)
+	e.showsCorrection(t, cr, res, k.marker)
+	e.correctedOnce(t, cr, k)
 }
 
 // correctLostAnswer loses the answer to the first change of a correction
 // after the peer acted; the retry (a new sender: a restarted daemon) must
 // find it and change nothing twice.
 func (e *env) correctLostAnswer(t *testing.T, cr *Corrections) {
-	c := e.connect(t)
-	p, parts := e.sent(t, c, "correct lost answer")
-	before := e.peer.Count(t)
-	revs := e.revisions(t, cr, parts)
-	fixed, note := corrected(p, "CORRECTED-2")
+	k := e.toCorrect(t, e.connect(t), cr, "correct lost answer", "CORRECTED-2")
 	lossy := e.connectPicking(t, cr.Changes, nil)
 	lossy.net.Inject(Fault{Name: "lost answer", LoseAnswer: true})
-	if _, err := e.correct(t, lossy, cr, fixed, parts, 1, note); err == nil {
+	if _, err := e.correct(t, lossy, cr, k.fixed, k.parts, 1, k.note); err == nil {
 		t.Logf("the correction found its own change despite the lost answer")
 	} else {
 		t.Logf("first attempt: %v (%s)", err, kindOf(err))
 	}
 	lossy.net.Clear()
-	res, err := e.correct(t, e.connect(t), cr, fixed, parts, 1, note)
+	res, err := e.correct(t, e.connect(t), cr, k.fixed, k.parts, 1, k.note)
 	if err != nil {
 		t.Fatalf("the retry: %v", err)
 	}
-	e.showsCorrection(t, cr, res, "CORRECTED-2")
-	e.correctedOnce(t, cr, before, parts, revs)
+	e.showsCorrection(t, cr, res, k.marker)
+	e.correctedOnce(t, cr, k)
 }
 
 // withdrawTwice withdraws a delivered post, then again: the second finds
@@ -187,19 +194,19 @@ func (e *env) showsCorrection(t *testing.T, cr *Corrections, res []channels.Part
 
 // correctedOnce checks the peer holds one correction: a reply adds one
 // message, an edit none and one revision per part.
-func (e *env) correctedOnce(t *testing.T, cr *Corrections, before int, parts []channels.Part, revs []int) {
+func (e *env) correctedOnce(t *testing.T, cr *Corrections, k toCorrect) {
 	t.Helper()
-	want := before
+	want := k.before
 	if cr.Style == channels.CorrectByReply {
 		want++
 	}
 	if after := e.peer.Count(t); after != want {
 		t.Errorf("the peer holds %d messages after the correction, want %d", after, want)
 	}
-	now := e.revisions(t, cr, parts)
-	for i := range revs {
-		if now[i] > revs[i]+1 {
-			t.Errorf("part %d has %d edit revisions, %d before one correction", i+1, now[i], revs[i])
+	now := e.revisions(t, cr, k.parts)
+	for i := range k.revs {
+		if now[i] > k.revs[i]+1 {
+			t.Errorf("part %d has %d edit revisions, %d before one correction", i+1, now[i], k.revs[i])
 		}
 	}
 }

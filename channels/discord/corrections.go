@@ -30,8 +30,8 @@ func (s *Sender) Correct(ctx context.Context, c channels.Correction, p channels.
 	if err != nil {
 		return nil, err
 	}
-	if c.Style == channels.CorrectByRepost || c.Style == channels.CorrectByReply {
-		return nil, channels.Permanent(fmt.Errorf("discord corrects by editing in place; %q is for networks that cannot edit", c.Style))
+	if err := c.EditsInPlace(Name); err != nil {
+		return nil, err
 	}
 	parts, err := channels.SentParts(c.Parts)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/config/secret"
+	"github.com/crierhq/crier/internal/testnet"
 	"github.com/crierhq/crier/internal/testpeers/gotosocial"
 	"github.com/crierhq/crier/post"
 )
@@ -110,9 +111,11 @@ func TestCorrectThreadOnGoToSocial(t *testing.T) {
 	if err != nil || len(res) != len(parts) {
 		t.Fatalf("withdraw: %+v %v", res, err)
 	}
+	// GoToSocial finishes a deletion in the background.
 	for _, part := range parts {
-		if _, err := reader.GetStatus(ctx, gomastodon.ID(part.RemoteID)); err == nil {
-			t.Errorf("status %s is still there", part.RemoteID)
-		}
+		testnet.WaitFor(t, "status "+part.RemoteID+" to be gone", 30*time.Second, func() bool {
+			_, err := reader.GetStatus(ctx, gomastodon.ID(part.RemoteID))
+			return err != nil
+		})
 	}
 }
