@@ -9,7 +9,10 @@ package channels
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
 	"io"
+	"slices"
 
 	"github.com/crierhq/crier/config"
 	"github.com/crierhq/crier/post"
@@ -264,4 +267,127 @@ func (e *ConnectError) Error() string {
 		return e.Reason
 	}
 	return e.Field + ": " + e.Reason
+}
+
+// Corrections and withdrawals (issue 23): optional capabilities of a Sender.
+//
+// They act on what a delivery already sent, named by the parts its ledger
+// holds, and are built to run as durable jobs keyed by (post, instance,
+// revision): an operation retried after a lost answer finds its own work on
+// the network and does not repeat it (no second edit revision, no second
+// correction reply), and a part already gone is not an error. Errors come
+// classified as Send's do (Temporary, Permanent, Ambiguous, RateLimited);
+// a refusal a person must act on (a time limit, a removed account) says so
+// in plain words.
+
+// CorrectionStyle is how a correction reaches a network that cannot edit.
+type CorrectionStyle string
+
+const (
+	// CorrectInPlace edits each part where the network can (Mastodon,
+	// Discord); where it cannot (Bluesky) it is CorrectByReply.
+	CorrectInPlace CorrectionStyle = ""
+	// CorrectByReply answers the post with what was corrected, keeping
+	// its likes and reposts (Bluesky's default).
+	CorrectByReply CorrectionStyle = "reply"
+	// CorrectByRepost deletes the post and posts the corrected one anew:
+	// likes, reposts and replies to the old post are lost.
+	CorrectByRepost CorrectionStyle = "repost"
+)
+
+// Correction is one correction of one delivery: the parts it went out as,
+// and the revision that makes retries of the same correction one operation.
+type Correction struct {
+	PostID  string
+	Channel string
+	// Revision numbers the post's corrections from 1; a retry carries the
+	// same revision, a later correction the next one.
+	Revision int
+	// Parts are what the delivery's ledger holds, by index.
+	Parts []Part
+	// Note says what was corrected, in the organiser's words ("the vigil
+	// starts at 8, not 7"): a reply says it; an edit does not show it.
+	Note  string
+	Style CorrectionStyle
+}
+
+// Key is a stable key for one part of the correction (idempotency keys,
+// derived record keys).
+func (c Correction) Key(part int) string {
+	return fmt.Sprintf("crier-%s-%s-r%d-%d", c.PostID, c.Channel, c.Revision, part)
+}
+
+// EditsInPlace refuses, as a Permanent error, a style that is for networks
+// without edits: network (a type's name) edits in place.
+func (c Correction) EditsInPlace(network string) error {
+	if c.Style == CorrectInPlace {
+		return nil
+	}
+	return Permanent(fmt.Errorf("%s corrects by editing in place; a correction by %s is for networks that cannot edit", network, c.Style))
+}
+
+// Outcome says what an operation did to one part.
+type Outcome string
+
+const (
+	OutcomeEdited    Outcome = "edited"    // changed in place
+	OutcomeUnchanged Outcome = "unchanged" // already as corrected (an earlier attempt's edit)
+	OutcomeReplied   Outcome = "replied"   // a correction reply was posted (or found)
+	OutcomeReposted  Outcome = "reposted"  // posted anew: RemoteID is the new part's
+	OutcomeDeleted   Outcome = "deleted"
+	OutcomeGone      Outcome = "gone" // already deleted, by us or by someone else
+)
+
+// PartResult is what an operation did to one part of a delivery.
+type PartResult struct {
+	// Index is the delivery part's; a reply or a new post names its own
+	// remote object in RemoteID and RemoteURL.
+	Index     int
+	Outcome   Outcome
+	RemoteID  string
+	RemoteURL string
+	// Note tells the organiser something about this part ("the picture
+	// stays; only its description changed").
+	Note string
+}
+
+// Corrector corrects what a delivery sent with the corrected post's payload
+// (formatted by the instance's formatter): Mastodon and Discord edit in
+// place, Bluesky replies or deletes and posts again. It returns what it did
+// per part, also with an error for the parts done before it.
+type Corrector interface {
+	Correct(ctx context.Context, c Correction, p Payload) ([]PartResult, error)
+}
+
+// Withdrawal deletes what one delivery sent.
+type Withdrawal struct {
+	PostID  string
+	Channel string
+	Parts   []Part
+	// Reason is the organiser's, for the history (networks do not show it).
+	Reason string
+}
+
+// Withdrawer deletes what a delivery sent, every part; a part already gone
+// is OutcomeGone, not an error, so withdrawing twice is harmless.
+type Withdrawer interface {
+	Withdraw(ctx context.Context, w Withdrawal) ([]PartResult, error)
+}
+
+// SentParts returns a delivery's parts by index for a correction or
+// withdrawal, refusing in plain words a ledger with a gap or without a
+// remote id (a post sent to the outbox, or before Crier kept ids): there is
+// then nothing the network can be asked to change.
+func SentParts(parts []Part) ([]Part, error) {
+	if len(parts) == 0 {
+		return nil, Permanent(errors.New("no message of this post is known on the network (it went to the outbox, or was sent before Crier kept ids): change it by hand"))
+	}
+	out := slices.Clone(parts)
+	slices.SortFunc(out, func(a, b Part) int { return a.Index - b.Index })
+	for i, p := range out {
+		if p.Index != i || p.RemoteID == "" {
+			return nil, Permanent(fmt.Errorf("part %d of this post has no known id on the network: change it by hand", i+1))
+		}
+	}
+	return out, nil
 }

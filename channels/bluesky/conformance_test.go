@@ -3,6 +3,8 @@ package bluesky_test
 import (
 	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,6 +39,15 @@ func TestConformance(t *testing.T) {
 						out = append(out, p.Record.Text)
 					}
 					return out
+				},
+				// No edit on Bluesky: the default correction is a reply
+				// under a record key derived from the correction.
+				Corrections: &channeltest.Corrections{
+					Style: channels.CorrectByReply,
+					Changes: func(r *http.Request) bool {
+						return r.Method == http.MethodPost && r.URL.Path == "/xrpc/com.atproto.repo.createRecord"
+					},
+					Read: func(t *testing.T, uri string) (string, bool) { return readPost(pds, uri) },
 				},
 				Limits: []channeltest.Limit{{
 					// One grapheme of two code points: a channel counting
@@ -93,4 +104,23 @@ func peer(t *testing.T, pds *blueskypds.Server, thread bool) *channeltest.Peer {
 			return channels.Counters{}
 		},
 	}
+}
+
+// readPost returns the text of the post at an at:// URI, and false when the
+// PDS has no such record.
+func readPost(pds *blueskypds.Server, uri string) (string, bool) {
+	f := strings.Split(strings.TrimPrefix(uri, "at://"), "/")
+	if len(f) != 3 {
+		return "", false
+	}
+	var out struct {
+		Value struct {
+			Text string `json:"text"`
+		} `json:"value"`
+	}
+	q := url.Values{"repo": {f[0]}, "collection": {f[1]}, "rkey": {f[2]}}
+	if err := pds.XRPC(http.MethodGet, "com.atproto.repo.getRecord", "", q, nil, &out); err != nil {
+		return "", false
+	}
+	return out.Value.Text, true
 }

@@ -17,3 +17,9 @@ var (
 
 // DocsPage is docs/bluesky.md.
 func (Provider) DocsPage() string { return "bluesky.md" }
+
+// Corrections and withdrawals (issue 23).
+var (
+	_ channels.Corrector  = (*Sender)(nil)
+	_ channels.Withdrawer = (*Sender)(nil)
+)

@@ -62,6 +62,11 @@ type Harness struct {
 	// order, as the network measures it: how many the peer must hold
 	// once it is delivered, and what Limits measure.
 	Messages func(b channels.Body) []string
+	// Corrections checks the sender's corrections and withdrawals
+	// against the peer; without it NoCorrections says why they are not
+	// checked (a fake without edits).
+	Corrections   *Corrections
+	NoCorrections string
 }
 
 // Peer is one running test peer.
@@ -249,6 +254,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("SentIsNotSentAgain", e.sentIsNotSentAgain)
 	t.Run("Limits", e.limits)
 	t.Run("Reach", e.reach)
+	t.Run("Corrections", e.corrections)
 }
 
 // campaign is the campaign every run uses.
@@ -287,8 +293,14 @@ func (e *env) connect(t *testing.T) conn {
 // connectWith is connect with f injected from the first request on.
 func (e *env) connectWith(t *testing.T, f *Fault) conn {
 	t.Helper()
+	return e.connectPicking(t, e.peer.Creates, f)
+}
+
+// connectPicking is connectWith with faults applied to the requests picked.
+func (e *env) connectPicking(t *testing.T, picked func(*http.Request) bool, f *Fault) conn {
+	t.Helper()
 	set := e.settings(t)
-	n := NewNetwork(e.peer.Transport, e.peer.Creates)
+	n := NewNetwork(e.peer.Transport, picked)
 	if f != nil {
 		n.Inject(*f)
 	}

@@ -1,6 +1,7 @@
 package discord_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -32,11 +33,39 @@ func harness(webhook bool) channeltest.Harness {
 	if webhook {
 		lost = "a webhook cannot read the channel, so a retry after an unknown outcome asks a person to look (bot mode checks by itself)"
 	}
+	var fake *discordfake.Server // set by Start, before any subtest reads
+	message := func(id string) (discordfake.Message, bool) {
+		for _, m := range fake.Messages(discordfake.TextChannelID) {
+			if m.ID == id {
+				return m, true
+			}
+		}
+		return discordfake.Message{}, false
+	}
 	return channeltest.Harness{
 		LostAnswer: lost,
 		Provider:   discord.Provider{},
-		Start:      func(t *testing.T) *channeltest.Peer { return startFake(t, webhook) },
-		Decode:     channeltest.DecodeJSON[discord.Message],
+		Start: func(t *testing.T) *channeltest.Peer {
+			fake = discordfake.New(t)
+			return startFake(fake, webhook)
+		},
+		Corrections: &channeltest.Corrections{
+			Changes: func(r *http.Request) bool { return r.Method == http.MethodPatch },
+			Read: func(t *testing.T, id string) (string, bool) {
+				m, ok := message(id)
+				if !ok {
+					return "", false
+				}
+				return m.Content + "\n" + embed(discord.Message{Embeds: embedsOf(t, m)}).Description, true
+			},
+			// Discord shows only that a message was edited; the fake
+			// counts the edits.
+			Revisions: func(t *testing.T, id string) int {
+				m, _ := message(id)
+				return m.Edits + 1
+			},
+		},
+		Decode: channeltest.DecodeJSON[discord.Message],
 		// 10 MB per file without boosts; a larger picture is left out.
 		Image:    &channeltest.ImageLimit{Max: 10 << 20},
 		Messages: func(b channels.Body) []string { return []string{embed(b).Description} },
@@ -65,8 +94,20 @@ func embed(b channels.Body) discord.Embed {
 	return discord.Embed{}
 }
 
-func startFake(t *testing.T, webhook bool) *channeltest.Peer {
-	fake := discordfake.New(t)
+// embedsOf reads the embeds the fake stores back into the channel's type.
+func embedsOf(t *testing.T, m discordfake.Message) []discord.Embed {
+	js, err := json.Marshal(m.Embeds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []discord.Embed
+	if err := json.Unmarshal(js, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func startFake(fake *discordfake.Server, webhook bool) *channeltest.Peer {
 	section := "token: " + discordfake.Token + "\nchannel_id: \"" + discordfake.TextChannelID + "\"\n"
 	creates := "/channels/" + discordfake.TextChannelID + "/messages"
 	if webhook {

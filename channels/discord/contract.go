@@ -21,3 +21,9 @@ func (Provider) DocsPage() string { return "discord.md" }
 
 // OutboxReason names what a Discord channel connects through.
 func (Provider) OutboxReason() string { return "no Discord webhook connected" }
+
+// Corrections and withdrawals (issue 23).
+var (
+	_ channels.Corrector  = (*Sender)(nil)
+	_ channels.Withdrawer = (*Sender)(nil)
+)

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
-	"strings"
 
 	"github.com/crierhq/crier/channels"
 )
@@ -27,7 +25,7 @@ func (s *Sender) ReadReach(ctx context.Context, parts []channels.Part, opts chan
 			} `json:"reactions"`
 		}
 		u, bucket := s.messageURL(p.RemoteID)
-		body, err := s.request(ctx, http.MethodGet, u, bucket, nil, false, "reading the reactions on message "+p.RemoteID)
+		body, err := s.request(ctx, http.MethodGet, u, bucket+"/get", nil, false, "reading the reactions on message "+p.RemoteID)
 		if err != nil {
 			return channels.Reach{}, err
 		}
@@ -41,13 +39,4 @@ func (s *Sender) ReadReach(ctx context.Context, parts []channels.Part, opts chan
 		out = append(out, channels.PartReach{Index: p.Index, RemoteID: p.RemoteID, Counters: channels.Counters{Reactions: channels.CountOf(n)}})
 	}
 	return channels.NewReach(out, nil, opts.Limit()), nil
-}
-
-// messageURL is where the sender reads back a message it posted, and its
-// rate-limit bucket: a webhook reads only its own messages.
-func (s *Sender) messageURL(id string) (string, string) {
-	if s.webhookURL != "" {
-		return strings.TrimSuffix(s.webhookURL, "?wait=true") + "/messages/" + url.PathEscape(id), "webhooks/" + s.webhookID + "/messages"
-	}
-	return s.api + "channels/" + s.cfg.ChannelID + "/messages/" + url.PathEscape(id), "channels/" + s.cfg.ChannelID + "/messages/get"
 }

@@ -29,12 +29,14 @@ const notSMTP = "SMTP has no such reply: a server refuses with 4xx (the 500 case
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	channeltest.Run(t, channeltest.Harness{
-		Provider:    email.Provider{},
-		Start:       startMailpit,
-		Decode:      channeltest.DecodeJSON[*email.Message],
-		HiddenState: "the sender re-renders each supporter's copy from the posts the message keeps beside its JSON",
-		Messages:    func(channels.Body) []string { return []string{"one mail to the one supporter"} },
-		NoLimits:    "a newsletter has no length limit; long subjects are folded, never cut",
+		Provider: email.Provider{},
+		Start:    startMailpit,
+		// Issue 23: the newsletter's corrections are not built yet.
+		NoCorrections: "a sent mail cannot change; the archive's correction and the correction mail are still to come",
+		Decode:        channeltest.DecodeJSON[*email.Message],
+		HiddenState:   "the sender re-renders each supporter's copy from the posts the message keeps beside its JSON",
+		Messages:      func(channels.Body) []string { return []string{"one mail to the one supporter"} },
+		NoLimits:      "a newsletter has no length limit; long subjects are folded, never cut",
 		Expect: map[string]channeltest.Expectation{
 			"401": {Why: "the test Mailpit takes mail without SMTP AUTH; a refused login (535) is checked in channels/email's own tests"},
 			"404": {Why: notSMTP}, "413": {Why: notSMTP}, "422": {Why: notSMTP},

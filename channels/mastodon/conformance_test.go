@@ -28,6 +28,7 @@ func TestConformance(t *testing.T) {
 		t.Run(fmt.Sprintf("thread=%v", thread), func(t *testing.T) {
 			t.Parallel()
 			h := harness(thread, mastodonLimit(thread))
+			h.NoCorrections = "the fake does not edit or delete statuses; TestConformanceGoToSocial checks corrections on a real server"
 			h.Start = func(t *testing.T) *channeltest.Peer {
 				srv := mastodonfake.New(t, mastodonfake.Options{})
 				return peer(srv.URL, srv.Token(), thread, func(*testing.T) int { return len(srv.Statuses()) })
@@ -42,6 +43,7 @@ func TestConformance(t *testing.T) {
 // is found again on the account's timeline.
 func TestConformanceGoToSocial(t *testing.T) {
 	t.Parallel()
+	var gtsReader *gomastodon.Client // set by Start, before any subtest reads
 	h := harness(true, channeltest.Limit{
 		Name: "status characters", Max: 500, Unit: "ü", Over: channeltest.Split,
 		Fill: fillBody, Count: channeltest.Runes,
@@ -50,6 +52,7 @@ func TestConformanceGoToSocial(t *testing.T) {
 		gts := gotosocial.StartT(t, gotosocial.Options{MaxChars: 500})
 		user := gts.NewUser(t)
 		reader := gomastodon.NewClient(&gomastodon.Config{Server: gts.URL, AccessToken: user.Token})
+		gtsReader = reader
 		pr := peer(gts.URL, user.Token, true, func(t *testing.T) int { return countStatuses(t, reader) })
 		// A second account favourites and boosts the first toot.
 		pr.Reach = func(t *testing.T, parts []channels.Part) channels.Counters {
@@ -67,6 +70,24 @@ func TestConformanceGoToSocial(t *testing.T) {
 			return channels.Counters{Likes: channels.CountOf(1), Reposts: channels.CountOf(1), Replies: channels.CountOf(int64(len(parts) - 1))}
 		}
 		return pr
+	}
+	h.Corrections = &channeltest.Corrections{
+		Changes: func(r *http.Request) bool { return r.Method == http.MethodPut },
+		Read: func(t *testing.T, id string) (string, bool) {
+			st, err := gtsReader.GetStatus(context.Background(), gomastodon.ID(id))
+			if err != nil {
+				return "", false
+			}
+			return st.Content, true
+		},
+		// GoToSocial keeps every revision: the first post and each edit.
+		Revisions: func(t *testing.T, id string) int {
+			hist, err := gtsReader.GetStatusHistory(context.Background(), gomastodon.ID(id))
+			if err != nil {
+				t.Fatalf("reading the edit history of %s: %v", id, err)
+			}
+			return len(hist)
+		},
 	}
 	channeltest.Run(t, h)
 }

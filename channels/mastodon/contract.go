@@ -16,3 +16,9 @@ var (
 
 // DocsPage is docs/mastodon.md.
 func (Provider) DocsPage() string { return "mastodon.md" }
+
+// Corrections and withdrawals (issue 23).
+var (
+	_ channels.Corrector  = (*Sender)(nil)
+	_ channels.Withdrawer = (*Sender)(nil)
+)

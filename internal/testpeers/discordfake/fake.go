@@ -71,6 +71,9 @@ type Message struct {
 	Pinged      []string
 	Crossposted int // successful crossposts
 	Created     time.Time
+	// Edits counts the edits the message had; Edited is the last's time.
+	Edits  int
+	Edited time.Time
 	// Attachments are the files uploaded with the message (multipart).
 	Attachments []Attachment
 	// Reactions are people's reactions, in the order first added (React).
@@ -131,7 +134,9 @@ type Request struct {
 type Fault struct {
 	// Operation is the spec's operationId to match: "create_message",
 	// "crosspost_message", "execute_webhook", "get_channel",
-	// "list_messages", "get_my_user", "get_message", "get_webhook_message".
+	// "list_messages", "get_my_user", and for edits "get_message",
+	// "update_message", "delete_message" and their "_webhook_message"
+	// counterparts.
 	Operation string
 	// Status, when set, answers with this status and Discord error code
 	// and message, without acting on the request (e.g. 500, 403).
@@ -535,7 +540,7 @@ func (s *Server) check(r *http.Request, route *routers.Route, params map[string]
 	if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
 		return http.StatusBadRequest, "does not match Discord's OpenAPI spec: " + err.Error()
 	}
-	if op == "create_message" || op == "execute_webhook" {
+	if op == "create_message" || op == "execute_webhook" || op == "update_message" || op == "update_webhook_message" {
 		if problem := checkMessage(body, op == "execute_webhook", uploads); problem != "" {
 			return http.StatusBadRequest, problem
 		}
@@ -871,6 +876,9 @@ func (s *Server) act(r *http.Request, op string, params map[string]string, body 
 		}
 		return status, answer
 	}
+	if editOps[op] {
+		return s.actEdit(op, params, body)
+	}
 	return errorAnswer(http.StatusMethodNotAllowed, 0, "405: Method Not Allowed (not faked)")
 }
 
@@ -1045,6 +1053,9 @@ func (s *Server) answer(m *Message, withNonce bool) map[string]any {
 	}
 	if withNonce && m.Nonce != "" {
 		out["nonce"] = m.Nonce
+	}
+	if m.Edits > 0 {
+		out["edited_timestamp"] = m.Edited.UTC().Format("2006-01-02T15:04:05.000000-07:00")
 	}
 	return out
 }
