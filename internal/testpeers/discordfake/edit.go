@@ -12,10 +12,11 @@ import (
 	"net/http"
 )
 
-// editOps are the operations this file answers.
+// editOps are the operations this file answers (reading a message back is
+// act's get_message and get_webhook_message).
 var editOps = map[string]bool{
-	"get_message": true, "update_message": true, "delete_message": true,
-	"get_webhook_message": true, "update_webhook_message": true, "delete_webhook_message": true,
+	"update_message": true, "delete_message": true,
+	"update_webhook_message": true, "delete_webhook_message": true,
 }
 
 // actEdit answers an edit operation; s.mu is held.
@@ -40,8 +41,6 @@ func (s *Server) actEdit(op string, params map[string]string, body []byte) (int,
 	}
 	m := s.messages[i]
 	switch op {
-	case "get_message", "get_webhook_message":
-		return http.StatusOK, s.answer(m, false)
 	case "delete_message", "delete_webhook_message":
 		s.messages = append(s.messages[:i], s.messages[i+1:]...)
 		return http.StatusNoContent, nil
