@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // EnvKey names the environment variable that holds the key (base64 of 32
@@ -104,12 +105,27 @@ func LoadKey(lookupEnv func(string) (string, bool), dataDir string) (Key, KeySou
 	}
 	if err := writeKeyFile(path, k); err != nil {
 		if errors.Is(err, fs.ErrExist) { // another replica made it first
-			k, err = readKeyFile(path)
+			k, err = readWrittenKeyFile(path)
 			return k, KeySource{File: path}, err
 		}
 		return Key{}, KeySource{}, err
 	}
 	return k, KeySource{File: path, Created: true}, nil
+}
+
+// readWrittenKeyFile reads a key file another process has just created,
+// giving it a moment to finish writing: the file exists, empty, between its
+// creation and its write.
+func readWrittenKeyFile(path string) (Key, error) {
+	var k Key
+	var err error
+	for range 50 {
+		if k, err = readKeyFile(path); err == nil {
+			return k, nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return k, err
 }
 
 // readKeyFile reads a key file, refusing one open to others.

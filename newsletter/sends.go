@@ -5,10 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
+
 	"time"
 
 	"github.com/crierhq/crier/bounces"
+	"github.com/crierhq/crier/sqldb"
 )
 
 // Sends answers what the bounce processor asks of the send ledger
@@ -27,9 +28,12 @@ func (s *Sends) ByHash(ctx context.Context, h string) (string, error) {
 	if h == "" {
 		return "", nil
 	}
+	if ok, err := s.ledgerExists(ctx); err != nil || !ok {
+		return "", err // no send was ever made when the ledger is missing
+	}
 	rows, err := s.db.QueryContext(ctx, `SELECT id FROM email_sends ORDER BY created_at DESC`)
 	if err != nil {
-		return "", nil // no send was ever made
+		return "", fmt.Errorf("reading the send ledger: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -47,14 +51,24 @@ func (s *Sends) ByHash(ctx context.Context, h string) (string, error) {
 // LastSentTo is the last send whose message the server accepted for
 // subscriber id at or before t ("" when none is).
 func (s *Sends) LastSentTo(ctx context.Context, id int64, t time.Time) (string, error) {
+	if ok, err := s.ledgerExists(ctx); err != nil || !ok {
+		return "", err
+	}
 	var sendID string
 	err := s.db.QueryRowContext(ctx, `SELECT send_id FROM email_recipients WHERE subscriber_id = $1 AND state = $2 AND sent_at <= $3
 		ORDER BY sent_at DESC LIMIT 1`, id, rcptSent, t.UTC()).Scan(&sendID)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		if strings.Contains(err.Error(), "no such table") {
-			return "", nil
-		}
 		return "", fmt.Errorf("reading the send ledger: %w", err)
 	}
 	return sendID, nil
+}
+
+// ledgerExists says whether the send ledger's tables were made: on a
+// database where the newsletter never ran, there is no send to find.
+func (s *Sends) ledgerExists(ctx context.Context) (bool, error) {
+	ok, err := sqldb.DialectOf(s.db).TableExists(ctx, s.db, "email_recipients")
+	if err != nil {
+		return false, fmt.Errorf("reading the send ledger: %w", err)
+	}
+	return ok, nil
 }

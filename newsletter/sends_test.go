@@ -8,6 +8,7 @@ import (
 	"github.com/crierhq/crier/bounces"
 	"github.com/crierhq/crier/internal/testpeers/mailpit"
 	pgpeer "github.com/crierhq/crier/internal/testpeers/postgres"
+	"github.com/crierhq/crier/sqldb"
 	"github.com/crierhq/crier/subscribers"
 )
 
@@ -51,4 +52,26 @@ func testSendsAnswersBounces(t *testing.T, driver string) {
 	if got, err := sends.LastSentTo(ctx, anna.ID, clk.now()); err != nil || got != "post:md:march" {
 		t.Fatalf("last send: %q, %v", got, err)
 	}
+}
+
+// TestSendsWithoutALedger: on a database where the newsletter never ran
+// (no ledger tables), both questions answer "no send" on both databases,
+// rather than an error on PostgreSQL, whose missing-table error reads
+// differently from SQLite's.
+func TestSendsWithoutALedger(t *testing.T) {
+	pgpeer.EachDriver(t, func(t *testing.T, driver string) {
+		ctx := context.Background()
+		db, err := sqldb.Open(ctx, driver, pgpeer.Target(t, driver))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		sends := NewSends(db)
+		if id, err := sends.LastSentTo(ctx, 1, time.Now()); err != nil || id != "" {
+			t.Errorf("last sent to, with no ledger: %q, %v", id, err)
+		}
+		if id, err := sends.ByHash(ctx, bounces.SendHash("post:md:vigil")); err != nil || id != "" {
+			t.Errorf("by hash, with no ledger: %q, %v", id, err)
+		}
+	})
 }

@@ -693,7 +693,9 @@ func (s *Store) Delete(ctx context.Context, email string) error {
 
 // Erase is Delete returning the id the subscriber had (0 when the address
 // was not on the list), for erasing what is kept outside the database under
-// that id (confirmation mails in the outbox).
+// that id (confirmation mails in the outbox). An error after the row is
+// gone (compacting the search index) still returns the id, so that the
+// caller erases the rest too.
 func (s *Store) Erase(ctx context.Context, email string) (int64, error) {
 	norm, err := NormalizeEmail(email)
 	if err != nil {
@@ -732,7 +734,7 @@ func (s *Store) Erase(ctx context.Context, email string) (int64, error) {
 	// from them.
 	if id != 0 {
 		if _, err := conn.ExecContext(ctx, `INSERT INTO subscribers_search (subscribers_search) VALUES ('optimize')`); err != nil {
-			return 0, fmt.Errorf("erasing subscriber %s from the search index: %w", norm, err)
+			return id, fmt.Errorf("erasing subscriber %s from the search index: %w", norm, err)
 		}
 	}
 	// Another process reading (crier status) can keep part of the WAL;

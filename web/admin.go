@@ -110,9 +110,9 @@ func (n *newsletter) adminExport(w http.ResponseWriter, r *http.Request) {
 // adminDelete serves DELETE /admin/subscribers/{email}: erasure.
 func (n *newsletter) adminDelete(w http.ResponseWriter, r *http.Request) {
 	id, err := n.opts.Store.Erase(r.Context(), r.PathValue("email"))
-	if err == nil && n.opts.Erased != nil {
-		if err = n.opts.Erased(id); err != nil {
-			err = fmt.Errorf("subscriber %d erased from the store, not from the outbox: %w", id, err)
+	if id != 0 && n.opts.Erased != nil {
+		if e := n.opts.Erased(id); e != nil && err == nil {
+			err = fmt.Errorf("subscriber %d erased from the store, not from the outbox: %w", id, e)
 		}
 	}
 	switch {

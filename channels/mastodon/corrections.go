@@ -161,6 +161,7 @@ func (s *Sender) Withdraw(ctx context.Context, w channels.Withdrawal) ([]channel
 		case errors.As(err, &hs) && hs.StatusCode == http.StatusNotFound:
 			res.Outcome = channels.OutcomeGone
 		case err != nil:
+			slices.Reverse(results) // by index, as on success
 			return results, s.refusal(fmt.Sprintf("deleting status %d of %d (id %s)", i+1, len(parts), part.RemoteID), err)
 		}
 		results = append(results, res)

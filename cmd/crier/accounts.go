@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/crierhq/crier/accounts"
@@ -116,12 +115,7 @@ func (a *App) listAccounts(ctx context.Context, acc *accounts.Store) error {
 	}
 	for _, ac := range list {
 		fmt.Fprintf(a.Stdout, "%s (%s): %s, connected by %s on %s\n", ac.Instance, ac.Type, ac.Display, ac.ConnectedBy, a.showTime(ac.ConnectedAt))
-		fields := make([]string, 0, len(ac.SecretsSet))
-		for f := range ac.SecretsSet {
-			fields = append(fields, f)
-		}
-		sort.Strings(fields)
-		for _, f := range fields {
+		for _, f := range sortedKeys(ac.SecretsSet) {
 			fmt.Fprintf(a.Stdout, "  %s: set on %s\n", f, a.showTime(ac.SecretsSet[f]))
 		}
 	}
@@ -161,8 +155,14 @@ func (a *App) rotateKey(ctx context.Context, acc *accounts.Store, src accounts.K
 	}
 	n, err := acc.RotateKey(ctx, "crier accounts rotate-key", next)
 	if err != nil {
-		accounts.DiscardKeyFile(dataDir)
-		return err
+		// A failed commit may still have landed (a connection lost during
+		// COMMIT): the staged key goes only once the old one is seen to
+		// open every secret still.
+		if acc.CheckKey(ctx) == nil {
+			_ = accounts.DiscardKeyFile(dataDir)
+			return err
+		}
+		return fmt.Errorf("%w; the secrets may already be sealed with the new key: it is kept in %s.new in the data folder (see \"Rotating the key\" in docs/configuration.md)", err, accounts.KeyFileName)
 	}
 	if err := accounts.CommitKeyFile(dataDir); err != nil {
 		return err

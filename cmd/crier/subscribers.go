@@ -274,7 +274,7 @@ form themselves and confirm, that works. Use this for erasure requests; an unsub
 		return err
 	}
 	id, err := subs.Erase(ctx, pos[0])
-	if err == nil {
+	if id != 0 {
 		// The confirmation mails the outbox holds carry the address.
 		for _, inst := range app.Instances {
 			if e, ok := inst.Settings.(channels.ConfirmationEraser); ok {

@@ -31,6 +31,16 @@ var spanTags = map[channels.SpanStyle][2]string{
 	channels.Spoiler:   {`<label class="dc-spoiler"><input type="checkbox" aria-label="Spoiler: reveal"><span>`, "</span></label>"},
 }
 
+// writeInner writes a span's content: its spans, or its text when it has
+// none (channels.Span's contract).
+func writeInner(b *strings.Builder, sp channels.Span) {
+	if len(sp.Spans) == 0 {
+		b.WriteString(html.EscapeString(sp.Text))
+		return
+	}
+	writeSpans(b, sp.Spans)
+}
+
 func writeSpans(b *strings.Builder, spans []channels.Span) {
 	for _, sp := range spans {
 		switch sp.Style {
@@ -42,15 +52,15 @@ func writeSpans(b *strings.Builder, spans []channels.Span) {
 			b.WriteString(`<pre class="dc-code">` + html.EscapeString(sp.Text) + "</pre>")
 		case channels.Heading:
 			b.WriteString(`<span class="dc-h dc-h` + strconv.Itoa(min(max(sp.Level, 1), 3)) + `">`)
-			writeSpans(b, sp.Spans)
+			writeInner(b, sp)
 			b.WriteString("</span>")
 		case channels.Link:
 			if !safeURL(sp.URL) {
-				writeSpans(b, sp.Spans)
+				writeInner(b, sp)
 				continue
 			}
 			b.WriteString(`<a href="` + html.EscapeString(sp.URL) + `" rel="noopener noreferrer">`)
-			writeSpans(b, sp.Spans)
+			writeInner(b, sp)
 			b.WriteString("</a>")
 		default:
 			tags, styled := spanTags[sp.Style]

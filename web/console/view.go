@@ -120,14 +120,14 @@ func (c *Console) listPostsMatching(ctx context.Context, state, source, search s
 	case "":
 	case stateReview, stateApproved, stateDraft:
 		// The review queue is the console's: its ids narrow the store's drafts.
-		ids, err := c.postsInWorkflow(ctx, WorkflowReview, WorkflowApproved)
-		if err != nil {
-			return nil, false, err
-		}
 		q.Status = store.Status(store.PostDraft)
+		var err error
 		if s == stateDraft {
-			q.Except = ids
-		} else if q.Only, err = c.postsInWorkflow(ctx, Workflow(s)); err != nil {
+			q.Except, err = c.postsInWorkflow(ctx, WorkflowReview, WorkflowApproved)
+		} else {
+			q.Only, err = c.postsInWorkflow(ctx, Workflow(s))
+		}
+		if err != nil {
 			return nil, false, err
 		}
 	case stateScheduled:

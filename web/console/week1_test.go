@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/channels/discord"
 	"github.com/crierhq/crier/channels/outbox"
 	"github.com/crierhq/crier/internal/testpeers/postgres"
@@ -356,5 +357,20 @@ func TestImagesAreStoredByNameAndShownSameOrigin(t *testing.T) {
 	}
 	if edit := editor.get("/posts/" + id + "/edit"); !strings.Contains(edit.body, `<a href="`+sp.Post.Image.URL+`">`) {
 		t.Error("the write form's current image is not linked by its own address")
+	}
+}
+
+// TestSpansWithTextOnly: a link or heading span given as plain Text (no
+// inner spans, as channels.Span allows) shows its text, escaped.
+func TestSpansWithTextOnly(t *testing.T) {
+	t.Parallel()
+	got := string(spansHTML([]channels.Span{
+		{Style: channels.Heading, Level: 2, Text: "Vigil <Friday>"},
+		{Style: channels.Link, URL: "https://camaca.example/vigil", Text: "the route"},
+		{Style: channels.Link, URL: "javascript:alert(1)", Text: "not a link"},
+	}))
+	want := `<span class="dc-h dc-h2">Vigil &lt;Friday&gt;</span><a href="https://camaca.example/vigil" rel="noopener noreferrer">the route</a>not a link`
+	if got != want {
+		t.Errorf("spans with text only show as %q, want %q", got, want)
 	}
 }
