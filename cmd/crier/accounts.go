@@ -32,12 +32,16 @@ takes the new key from `+envNewKey+` and you then put that value in
 secrets at rest" in docs/configuration.md.`)
 		return nil
 	}
+	sub, rest := args[0], args[1:]
+	if sub != "list" && sub != "audit" && sub != "rotate-key" {
+		// Before opening anything: a typo must not create tables or a key.
+		return usageError{fmt.Sprintf("unknown accounts command %q; %s", sub, usage)}
+	}
 	acc, src, err := app.openAccounts(ctx)
 	if err != nil {
 		return err
 	}
 	dataDir := app.Config.DataPath()
-	sub, rest := args[0], args[1:]
 	switch sub {
 	case "list":
 		if _, err := parseArgs(newFlagSet(app, "accounts list", "", "Lists the connected accounts, without secrets."), rest); err != nil {

@@ -135,3 +135,16 @@ channels: {mastodon: {enabled: false}, email: {enabled: false}}
 		t.Fatalf("run with another key: %d %q", code, errOut)
 	}
 }
+
+// TestAccountsTypoCreatesNothing: a mistyped accounts command is a usage
+// error before anything is opened, so it makes no key file and no tables.
+func TestAccountsTypoCreatesNothing(t *testing.T) {
+	t.Parallel()
+	b := setup(t, accountsConfig)
+	if code, _, errOut := b.crier("accounts", "lsit"); code != 2 || !strings.Contains(errOut, `unknown accounts command "lsit"`) {
+		t.Fatalf("accounts lsit: exit %d, %q", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(b.dir, "data", accounts.KeyFileName)); !os.IsNotExist(err) {
+		t.Fatalf("a typo made the key file: %v", err)
+	}
+}
