@@ -140,7 +140,7 @@ func (i Instance) SendReport(ctx context.Context, db *sql.DB, ref string) (SendR
 	if !ok {
 		return SendReport{}, false, nil
 	}
-	reps, err := r.SendReports(ctx, db)
+	reps, err := r.SendReports(ctx, db, ref)
 	if err != nil {
 		return SendReport{}, false, fmt.Errorf("reading the %s channel's sends: %w", i.Name, err)
 	}

@@ -119,8 +119,9 @@ type OutboxReasoner interface {
 // status as newsletter_sends and on the console's post page. Its reports
 // belong to the type's one instance: a reporting type is also Single.
 type SendReporter interface {
-	// SendReports lists the newest sends, newest first.
-	SendReports(ctx context.Context, db *sql.DB) ([]SendReport, error)
+	// SendReports lists the newest sends, newest first: all of them when
+	// ref is "", else those of ref (a post's id) however old.
+	SendReports(ctx context.Context, db *sql.DB, ref string) ([]SendReport, error)
 }
 
 // SendReport is one send's progress as a SendReporter tells it.

@@ -686,13 +686,23 @@ func SendProgress(ctx context.Context, db *sql.DB) ([]Progress, error) {
 	return progress(ctx, db, "")
 }
 
-// progress reads the newest 20 sends matching where ("" for all) with their
-// per-state counts.
-func progress(ctx context.Context, db *sql.DB, where string) ([]Progress, error) {
+// SendProgressOf is SendProgress of the sends of ref (a post's id) only,
+// however many sends came after them.
+func SendProgressOf(ctx context.Context, db *sql.DB, ref string) ([]Progress, error) {
+	exists, err := sqldb.DialectOf(db).TableExists(ctx, db, "email_sends")
+	if err != nil || !exists {
+		return nil, err
+	}
+	return progress(ctx, db, "ref = $1", ref)
+}
+
+// progress reads the newest 20 sends matching where ("" for all, with args
+// for its parameters) with their per-state counts.
+func progress(ctx context.Context, db *sql.DB, where string, args ...any) ([]Progress, error) {
 	if where != "" {
 		where = "WHERE " + where
 	}
-	rows, err := db.QueryContext(ctx, `SELECT id, kind, ref, subject, state, total, created_at, finished_at FROM email_sends `+where+` ORDER BY created_at DESC, id LIMIT 20`)
+	rows, err := db.QueryContext(ctx, `SELECT id, kind, ref, subject, state, total, created_at, finished_at FROM email_sends `+where+` ORDER BY created_at DESC, id LIMIT 20`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("reading newsletter sends: %w", err)
 	}

@@ -2,6 +2,7 @@ package newsletter
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -72,6 +73,42 @@ func TestSendsWithoutALedger(t *testing.T) {
 		}
 		if id, err := sends.ByHash(ctx, bounces.SendHash("post:md:vigil")); err != nil || id != "" {
 			t.Errorf("by hash, with no ledger: %q, %v", id, err)
+		}
+	})
+}
+
+// TestSendProgressOfAnOldSend: the console's post page asks for the send of
+// its post by ref, and gets it even when twenty newer sends came after it
+// (the newest-20 list crier status shows leaves it out).
+func TestSendProgressOfAnOldSend(t *testing.T) {
+	pgpeer.EachDriver(t, func(t *testing.T, driver string) {
+		ctx := context.Background()
+		db, err := sqldb.Open(ctx, driver, pgpeer.Target(t, driver))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		if err := subscribers.Prepare(ctx, db); err != nil {
+			t.Fatal(err)
+		}
+		if err := PrepareLedger(ctx, db); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
+		for i := range 22 {
+			at := start.Add(time.Duration(i) * 24 * time.Hour)
+			if _, err := db.ExecContext(ctx, `INSERT INTO email_sends (id, kind, ref, subject, state, total, created_at, updated_at, finished_at)
+				VALUES ($1, 'post', $2, 'News', $3, 0, $4, $4, $4)`, fmt.Sprintf("post:md:%02d", i), fmt.Sprintf("md:%02d", i), sendDone, at); err != nil {
+				t.Fatal(err)
+			}
+		}
+		newest, err := SendProgress(ctx, db)
+		if err != nil || len(newest) != 20 || newest[19].Ref != "md:02" {
+			t.Fatalf("the newest sends: %d, %v", len(newest), err)
+		}
+		old, err := SendProgressOf(ctx, db, "md:00")
+		if err != nil || len(old) != 1 || old[0].SendID != "post:md:00" {
+			t.Fatalf("the oldest send by its ref: %+v, %v", old, err)
 		}
 	})
 }

@@ -30,10 +30,17 @@ var (
 	_ channels.Body                                        = (*Message)(nil)
 )
 
-// SendReports lists the newsletter sends for crier status and the
-// console's post page, newest first, each with its Progress as detail.
-func (Provider) SendReports(ctx context.Context, db *sql.DB) ([]channels.SendReport, error) {
-	ps, err := SendProgress(ctx, db)
+// SendReports lists the newsletter sends for crier status (all, ref "")
+// and the console's post page (ref's), newest first, each with its
+// Progress as detail.
+func (Provider) SendReports(ctx context.Context, db *sql.DB, ref string) ([]channels.SendReport, error) {
+	read := SendProgress
+	if ref != "" {
+		read = func(ctx context.Context, db *sql.DB) ([]Progress, error) {
+			return newsletter.SendProgressOf(ctx, db, ref)
+		}
+	}
+	ps, err := read(ctx, db)
 	if err != nil {
 		return nil, err
 	}

@@ -161,9 +161,12 @@ func (p pigeonProvider) Configure(s config.ChannelSection) (channels.Settings, c
 func (pigeonProvider) Single() string   { return "there is one loft" }
 func (pigeonProvider) DocsPage() string { return "pigeon.md" }
 
-func (p pigeonProvider) SendReports(context.Context, *sql.DB) ([]channels.SendReport, error) {
+func (p pigeonProvider) SendReports(_ context.Context, _ *sql.DB, ref string) ([]channels.SendReport, error) {
 	var out []channels.SendReport
 	for _, f := range p.loft.flights() {
+		if ref != "" && f.Post != ref {
+			continue
+		}
 		out = append(out, channels.SendReport{ID: "flight:" + f.Post, Ref: f.Post, Sent: 2, Failed: 1, Total: 3, Warning: "one pigeon came back", Detail: f})
 	}
 	return out, nil

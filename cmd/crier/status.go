@@ -79,7 +79,7 @@ func loadStatus(ctx context.Context, reg *channels.Registry, st *store.Store, li
 	for _, typ := range reg.Types() {
 		p, _ := reg.Provider(typ)
 		if r, ok := p.(channels.SendReporter); ok {
-			sends, err := r.SendReports(ctx, st.DB())
+			sends, err := r.SendReports(ctx, st.DB(), "")
 			if err != nil {
 				return rep, err
 			}
