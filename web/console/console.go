@@ -131,6 +131,15 @@ type Options struct {
 	// (console.notify.discord_webhook, console.notify.matrix); each person
 	// chooses which of their notices go to each.
 	Chats []Chat
+
+	// Accounts is the Channels page's (hooks.go); nil hides the page.
+	Accounts ChannelAccounts
+	// Corrections corrects and withdraws published posts; nil hides
+	// Correct everywhere and Withdraw everywhere.
+	Corrections Corrections
+	// Reach is what posts reached; nil hides the Reach panel and the
+	// What worked page.
+	Reach ReachSource
 }
 
 // Console is the organisers' web console.
