@@ -883,7 +883,12 @@ func (w *worker) connect(a *attempt) next {
 	case smtpCode(err) >= 500 && smtpCode(err) != 521:
 		// e.g. 535 authentication failed: no use retrying now.
 		w.release(a)
-		st.abort(channels.Permanent(fmt.Errorf("connecting to the SMTP server: %w", err)))
+		err = fmt.Errorf("connecting to the SMTP server: %w", err)
+		if c := smtpCode(err); c == 530 || c == 534 || c == 535 {
+			st.abort(channels.Refused(err)) // the user name or password
+		} else {
+			st.abort(channels.Permanent(err))
+		}
 		return stop
 	}
 	if err := s.smtp.connFailed(a, fmt.Errorf("connecting to the SMTP server: %w", err)); err != nil {
