@@ -137,7 +137,7 @@ func channelViewOf(inst ChannelInstance, form *connectForm) channelView {
 		v.Todo = "To change it, change the environment or config.yaml (channels." + inst.Name + ") on the server; to connect it here instead, remove it there first."
 	case !inst.RejectedAt.IsZero():
 		v.State, v.Chip = "rejected", "Rejected"
-		v.Says = inst.Type + " rejected the connection on " + shortDate(inst.RejectedAt)
+		v.Says = typeName(inst.Type) + " rejected the connection on " + shortDate(inst.RejectedAt)
 		if inst.RejectedReason != "" {
 			v.Says += ": " + strings.TrimSuffix(inst.RejectedReason, ".")
 		}
@@ -211,6 +211,14 @@ func refusalWords(err error) string {
 		return bad.Reason
 	}
 	return err.Error()
+}
+
+// typeName is a channel type as a network's name ("Discord").
+func typeName(t string) string {
+	if t == "" {
+		return "The network"
+	}
+	return strings.ToUpper(t[:1]) + t[1:]
 }
 
 func shortDate(t time.Time) string { return t.Format("2 Jan 2006") }

@@ -179,7 +179,7 @@ func TestChannelsPageSaysEachStateInWords(t *testing.T) {
 		"bluesky": {"Connected as @camaca.bsky.example since 20 Apr 2031 by owner@example.org.", `value="camaca.bsky.example"`,
 			`type="password"`, "Set on Sun 20 Apr 2031 11:00 BST. It is never shown again", "App passwords. Not your main password.",
 			"Test the connection", "Disconnect…", "Change the connection"},
-		"discord": {"discord rejected the connection on 21 Apr 2031: Discord answered 401: the webhook was deleted.", "Connect it again below", "Connect again"},
+		"discord": {"Discord rejected the connection on 21 Apr 2031: Discord answered 401: the webhook was deleted.", "Connect it again below", "Connect again"},
 		"email":   {"Configured on the server, as news@camaca.example via smtp.camaca.example.", "change the environment or config.yaml (channels.email)"},
 	} {
 		sec := section(t, p.body, inst)
