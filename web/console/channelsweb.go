@@ -351,6 +351,11 @@ func (c *Console) finishOAuth(w http.ResponseWriter, r *http.Request, s Session)
 	}
 	q := r.URL.Query()
 	if e := q.Get("error"); e != "" {
+		if q.Get("state") != "" {
+			// The engine ends the sign-in it started (its state is used
+			// up) and records the refusal; no code means none is stored.
+			_, _, _ = c.opts.Accounts.FinishOAuth(r.Context(), s.User.Email, q.Get("state"), "")
+		}
 		why := "The server did not authorise Crier"
 		switch {
 		case e == "access_denied":

@@ -177,7 +177,7 @@ func TestChannelsPageSaysEachStateInWords(t *testing.T) {
 		"mastodon": {"Not connected: posts are saved to the outbox on this machine, not sent.", "edit posts, withdraw posts, read reach, images with descriptions",
 			"Your Mastodon server", "such as social.example", "Continue to the server", `type="text"`},
 		"bluesky": {"Connected as @camaca.bsky.example since 20 Apr 2031 by owner@example.org.", `value="camaca.bsky.example"`,
-			`type="password"`, "Set on Sun 20 Apr 2031 11:00 BST. It is never shown again", "App passwords. Not your main password.",
+			`type="password"`, "Set on Sun 20 Apr 2031 11:00 BST; it is never shown again. Leave it empty to keep it", "App passwords. Not your main password.",
 			"Test the connection", "Disconnect…", "Change the connection"},
 		"discord": {"Discord rejected the connection on 21 Apr 2031: Discord answered 401: the webhook was deleted.", "Connect it again below", "Connect again"},
 		"email":   {"Configured on the server, as news@camaca.example via smtp.camaca.example.", "change the environment or config.yaml (channels.email)"},
@@ -198,6 +198,11 @@ func TestChannelsPageSaysEachStateInWords(t *testing.T) {
 	// Every field's help is tied to its input, for screen readers.
 	if !regexp.MustCompile(`id="ch-bluesky-app_password"[^>]*aria-describedby="ch-bluesky-app_password-help ch-bluesky-app_password-set"`).MatchString(p.body) {
 		t.Error("the app password's help and 'set on' are not its description")
+	}
+	// A secret already set is kept when left empty; one never set is needed.
+	if regexp.MustCompile(`id="ch-bluesky-app_password"[^>]* required`).MatchString(p.body) ||
+		!regexp.MustCompile(`id="ch-discord-webhook"[^>]* required`).MatchString(p.body) {
+		t.Error("a secret already set must be left empty to keep it; one never set is required")
 	}
 	if !strings.Contains(p.body, `autocomplete="new-password"`) {
 		t.Error("a secret field lets the browser fill in the console password")
@@ -343,7 +348,7 @@ func TestMastodonConnectsThroughOAuth(t *testing.T) {
 	if got := f.called(); got != "start mastodon owner@example.org" {
 		t.Fatalf("before the owner's callback the engine was asked: %s", got)
 	}
-	p = owner.get("/channels/oauth/callback?error=access_denied&error_description=%3Cb%3Eno%3C%2Fb%3E")
+	p = owner.get("/channels/oauth/callback?state=s0&error=access_denied&error_description=%3Cb%3Eno%3C%2Fb%3E")
 	if p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, "Crier was not authorised (the authorisation was declined). Nothing was connected") || strings.Contains(p.body, "<b>no") {
 		t.Errorf("declined: %d", p.status)
 	}
@@ -361,7 +366,7 @@ func TestMastodonConnectsThroughOAuth(t *testing.T) {
 	if page := owner.get(p.loc).body; !strings.Contains(section(t, page, "mastodon"), "Connected as @camaca@social.example") {
 		t.Errorf("after the callback:\n%s", section(t, page, "mastodon"))
 	}
-	if got := f.called(); !strings.HasSuffix(got, "finish stale x owner@example.org; finish s1 the-code owner@example.org") {
+	if got := f.called(); !strings.HasSuffix(got, "finish s0  owner@example.org; finish stale x owner@example.org; finish s1 the-code owner@example.org") {
 		t.Errorf("the engine was asked: %s", got)
 	}
 	// Without a public address there is nowhere to come back to.
