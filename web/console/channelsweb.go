@@ -322,7 +322,19 @@ func (c *Console) startOAuth(w http.ResponseWriter, r *http.Request, s Session, 
 		c.refused(w, r, s, form)
 		return
 	}
-	http.Redirect(w, r, to, http.StatusSeeOther)
+	// Not a redirect: browsers hold a form's redirect to CSP form-action
+	// ('self'), so a page of Crier's own sends the owner on.
+	c.render(w, r, s, "channelhop", map[string]any{"Next": to, "Heading": "Going to " + form.Values[oauthServerField(inst)] + " to authorise Crier",
+		"Text": "You sign in there and authorise Crier; the server then sends you back here.", "LinkText": "Continue to the server"})
+}
+
+// oauthServerField is the form's field an OAuth type asks for (the server),
+// the first one.
+func oauthServerField(inst *ChannelInstance) string {
+	if len(inst.Fields) == 0 {
+		return ""
+	}
+	return inst.Fields[0].Name
 }
 
 // oauthCallback receives the owner back from the network. The session
@@ -334,7 +346,8 @@ func (c *Console) oauthCallback(w http.ResponseWriter, r *http.Request) {
 		secureHeaders(w)
 		q := r.URL.Query()
 		q.Set("hop", "1")
-		c.render(w, r, Session{}, "channelhop", map[string]any{"Next": oauthCallbackPath + "?" + q.Encode()})
+		c.render(w, r, Session{}, "channelhop", map[string]any{"Next": oauthCallbackPath + "?" + q.Encode(), "Heading": "Finishing the connection",
+			"Text": "You are back from the server.", "LinkText": "Continue to the Channels page"})
 		return
 	}
 	c.auth(RoleOwner, c.finishOAuth).ServeHTTP(w, r)
