@@ -265,8 +265,9 @@ func (c *Console) routes() {
 	mux.Handle("POST /users/role", c.auth(RoleOwner, c.setRole))
 	c.peopleRoutes(mux)
 	c.calendarRoutes(mux)
+	c.channelsRoutes(mux)
 	// Anything else under the console's sections gets a page that explains.
-	for _, p := range []string{"/posts/", "/preview/", "/supporters/", "/users/"} {
+	for _, p := range []string{"/posts/", "/preview/", "/supporters/", "/users/", "/channels/"} {
 		mux.Handle(p, c.auth(RoleAuthor, c.unknownPage))
 	}
 	c.mux = mux

@@ -1,12 +1,16 @@
 package console
 
 import (
+	"context"
 	"errors"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 
+	"github.com/crierhq/crier/accounts"
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels/outbox"
 )
@@ -30,14 +34,43 @@ func (c *Console) localReason(channel string) string {
 
 // nothingSends reports whether every configured channel only saves
 // locally: then every page says so.
-func (c *Console) nothingSends() bool {
+func (c *Console) nothingSends(ctx context.Context) bool {
 	names := c.opts.Publisher.ChannelNames()
+	local := c.outboxNow(ctx)
 	for _, n := range names {
-		if _, ok := c.opts.Outbox[n]; !ok {
+		if _, ok := local[n]; !ok {
 			return false
 		}
 	}
 	return len(names) > 0
+}
+
+// outboxNow is Options.Outbox as connections made on the Channels page
+// since the start changed it: an instance connected there sends (unless
+// its mode is outbox), one disconnected there saves locally.
+func (c *Console) outboxNow(ctx context.Context) map[string]string {
+	if c.opts.Accounts == nil {
+		return c.opts.Outbox
+	}
+	insts, err := c.opts.Accounts.Instances(ctx)
+	if err != nil {
+		c.opts.Logger.Warn("console: listing the channels' connections", "err", err)
+		return c.opts.Outbox
+	}
+	local := maps.Clone(c.opts.Outbox)
+	if local == nil {
+		local = map[string]string{}
+	}
+	for _, inst := range insts {
+		why, configured := c.opts.Outbox[inst.Name]
+		switch {
+		case inst.Origin == string(accounts.NotConnected) && !configured:
+			local[inst.Name] = "no " + inst.Type + " account connected"
+		case inst.Origin == string(accounts.FromConsole) && inst.RejectedAt.IsZero() && !strings.HasPrefix(why, "mode: outbox"):
+			delete(local, inst.Name)
+		}
+	}
+	return local
 }
 
 // canSendTest reports whether a test newsletter can be mailed: there is a

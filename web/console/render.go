@@ -81,7 +81,9 @@ func (c *Console) renderIn(w http.ResponseWriter, r *http.Request, s Session, na
 	data["Section"] = strings.Split(strings.TrimPrefix(path.Clean(r.URL.Path), "/"), "/")[0]
 	data["IsEditor"] = s.User.Role.Can(RoleEditor)
 	data["IsOwner"] = s.User.Role.Can(RoleOwner)
-	data["NothingSends"] = s.User.ID != 0 && c.nothingSends()
+	data["NothingSends"] = s.User.ID != 0 && c.nothingSends(r.Context())
+	data["CanConnect"] = c.opts.Accounts != nil
+	data["HasChannels"] = c.opts.Accounts != nil && s.User.Role.Can(RoleOwner)
 	if s.User.ID != 0 {
 		data["Failed"] = c.failedPosts(r.Context())
 	}

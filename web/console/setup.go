@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"net/url"
@@ -27,23 +28,36 @@ type setupItem struct {
 	What string
 	// Fix says what to change, Where names the file and key.
 	Fix, Where string
+	// Link is the console page that fixes it, named LinkText.
+	Link, LinkText string
 }
 
 // setupItems checks what the console can see of Crier's configuration.
-func (c *Console) setupItems() []setupItem {
+func (c *Console) setupItems(ctx context.Context) []setupItem {
 	items := []setupItem{c.publicURLItem()}
 	names := slices.Clone(c.opts.Publisher.ChannelNames())
 	slices.Sort(names)
+	outbox := c.outboxNow(ctx)
 	for _, n := range names {
-		if _, local := c.opts.Outbox[n]; !local {
+		why, local := outbox[n]
+		if !local {
 			items = append(items, setupItem{Title: n, Done: true, What: "Connected: posts are sent."})
 			continue
 		}
-		items = append(items, setupItem{Title: n,
-			What:  "Posts to " + n + " are only saved to the outbox on this machine (" + c.localReason(n) + "), not sent to anyone.",
+		if why == "" {
+			why = "no account connected"
+		}
+		it := setupItem{Title: n,
+			What:  "Posts to " + n + " are only saved to the outbox on this machine (" + why + "), not sent to anyone.",
 			Fix:   "Connect the account (the channel's page in docs/ says how), then restart Crier.",
 			Where: "config.yaml, channels." + n + " (its secrets in the environment)",
-		})
+		}
+		if c.opts.Accounts != nil && !strings.HasPrefix(why, "mode: outbox") {
+			// The owner connects it in the console: no file, no restart.
+			it.Fix, it.Where = "Connect the account on the Channels page: it takes effect at once, without a restart.", ""
+			it.Link, it.LinkText = "/channels#channel-"+url.PathEscape(n), "Connect "+n+" on the Channels page"
+		}
+		items = append(items, it)
 	}
 	items = append(items, c.chatItems()...)
 	items = append(items, setupItem{Title: "Long posts", Done: true,
@@ -116,7 +130,7 @@ func internalHost(host string) bool {
 }
 
 func (c *Console) setupPage(w http.ResponseWriter, r *http.Request, s Session) {
-	items := c.setupItems()
+	items := c.setupItems(r.Context())
 	todo := 0
 	for _, it := range items {
 		if !it.Done {
