@@ -3,6 +3,8 @@ package bot
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -356,5 +358,104 @@ func TestKilledMidCorrectionIsRescuedAndEditsOnce(t *testing.T) {
 	}
 	if n := countJobs(t, h, "crier.correction"); n != 1 {
 		t.Errorf("%d correction jobs: the start-up re-queue must not add one beside the running job", n)
+	}
+}
+
+// A feed item whose text changed on the website (same guid) is marked
+// changed since published (corrections: ask), or corrected everywhere at
+// once (auto), and an unchanged poll after that does nothing more.
+func TestFeedItemEditedAfterPublishing(t *testing.T) {
+	t.Parallel()
+	for _, policy := range []string{config.CorrectionsAsk, config.CorrectionsAuto} {
+		t.Run(policy, func(t *testing.T) {
+			h := setup(t, "mastodon")
+			path := filepath.Join(t.TempDir(), "feed.xml")
+			write := func(body string) {
+				if err := os.WriteFile(path, []byte(rss(rssItem{"a", "Vigil", body, d1})), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				mt := time.Now().Add(time.Duration(len(body)) * time.Second)
+				os.Chtimes(path, mt, mt)
+			}
+			write("The vigil starts at seven.")
+			f := config.Feed{Name: "site", URL: path, Schedule: "@every 5m", PublishNewest: 1, Corrections: policy}
+			b := started(t, h, Options{Feeds: []config.Feed{f}})
+			ctx := context.Background()
+			if err := b.PollFeed(ctx, f); err != nil {
+				t.Fatal(err)
+			}
+			h.waitFor("sent", func(c map[store.DeliveryState]int) bool { return c[store.DeliverySent] == 1 })
+			write("The vigil starts at eight.")
+			for range 2 {
+				if err := b.PollFeed(ctx, f); err != nil {
+					t.Fatal(err)
+				}
+			}
+			sp := onlyPost(t, h)
+			changed, now, err := Changed(ctx, h.store, b.opts.Posts, sp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hist, _ := h.store.Corrections(ctx, sp.Post.ID)
+			switch policy {
+			case config.CorrectionsAsk:
+				if !changed || !strings.Contains(now.Body, "eight") || len(hist) != 0 {
+					t.Fatalf("ask: changed=%v now=%q, %d corrections", changed, now.Body, len(hist))
+				}
+			case config.CorrectionsAuto:
+				if changed || len(hist) != 1 || hist[0].By != "feed site" {
+					t.Fatalf("auto: changed=%v, corrections %+v", changed, hist)
+				}
+				if c := waitCorrection(t, h, sp.Post.ID, 1); c.State != store.CorrectionDone {
+					t.Fatalf("auto correction: %+v", c)
+				}
+			}
+		})
+	}
+}
+
+func onlyPost(t *testing.T, h *testBundle) store.StoredPost {
+	t.Helper()
+	ps, err := h.store.RecentPosts(context.Background(), 10)
+	if err != nil || len(ps) != 1 {
+		t.Fatalf("posts: %d (%v)", len(ps), err)
+	}
+	return ps[0]
+}
+
+// A Markdown post whose file changed after publishing is marked changed;
+// once corrected from the file, it no longer is.
+func TestMarkdownPostChangedSincePublished(t *testing.T) {
+	t.Parallel()
+	h := setup(t, "mastodon")
+	dir := t.TempDir()
+	file := filepath.Join(dir, "vigil.md")
+	os.WriteFile(file, []byte("---\ntitle: Vigil at seven\n---\nCome.\n"), 0o644)
+	b := started(t, h, Options{MarkdownDir: dir})
+	ctx := context.Background()
+	if err := b.PublishDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("sent", func(c map[store.DeliveryState]int) bool { return c[store.DeliverySent] == 1 })
+	sp := onlyPost(t, h)
+	if changed, _, err := Changed(ctx, h.store, b.opts.Posts, sp); changed || err != nil {
+		t.Fatalf("unchanged file reported changed=%v (%v)", changed, err)
+	}
+	os.WriteFile(file, []byte("---\ntitle: Vigil at eight\n---\nCome.\n"), 0o644)
+	changed, now, err := Changed(ctx, h.store, b.opts.Posts, sp)
+	if !changed || now.Title != "Vigil at eight" || err != nil {
+		t.Fatalf("changed file: changed=%v title=%q (%v)", changed, now.Title, err)
+	}
+	rev, err := b.Correct(ctx, CorrectRequest{PostID: sp.Post.ID, Corrected: now, By: "ana"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitCorrection(t, h, sp.Post.ID, rev)
+	if err := b.PublishDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sp = onlyPost(t, h)
+	if changed, _, _ := Changed(ctx, h.store, b.opts.Posts, sp); changed || sp.Post.Title != "Vigil at eight" {
+		t.Errorf("after the correction: changed=%v, stored %q", changed, sp.Post.Title)
 	}
 }
