@@ -9,8 +9,8 @@ import (
 
 	"github.com/crierhq/crier/archive"
 	"github.com/crierhq/crier/channels"
-	pgpeer "github.com/crierhq/crier/internal/testpeers/postgres"
 	"github.com/crierhq/crier/internal/testpeers/mailpit"
+	pgpeer "github.com/crierhq/crier/internal/testpeers/postgres"
 	"github.com/crierhq/crier/subscribers"
 )
 
