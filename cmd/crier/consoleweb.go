@@ -113,6 +113,7 @@ func (app *App) mountConsole(ctx context.Context, srv *web.Server, st *store.Sto
 		Logger: app.Logger, ClientIP: clientIP, Lifetime: ctx, AccountMail: accountMail,
 		Notify: notices.Queue, Chats: chats, SendReport: sendReport,
 		Accounts: channelAccounts,
+		Corrections: &consoleCorrections{app: app, bot: b, st: st},
 	})
 	if err != nil {
 		return nil, err
