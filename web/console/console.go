@@ -265,6 +265,7 @@ func (c *Console) routes() {
 	mux.Handle("POST /users/role", c.auth(RoleOwner, c.setRole))
 	c.peopleRoutes(mux)
 	c.calendarRoutes(mux)
+	c.correctionRoutes(mux)
 	// Anything else under the console's sections gets a page that explains.
 	for _, p := range []string{"/posts/", "/preview/", "/supporters/", "/users/"} {
 		mux.Handle(p, c.auth(RoleAuthor, c.unknownPage))
