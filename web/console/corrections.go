@@ -437,6 +437,46 @@ func title(s string) string {
 type recordView struct {
 	CorrectionRecord
 	Pending bool
+	Results []resultView
+}
+
+// resultView is one channel's result, its parts said in words.
+type resultView struct {
+	CorrectionResult
+	Parts []partOutcome
+}
+
+// partOutcome is what happened to one part: Text in words, URL (checked)
+// where the network shows it.
+type partOutcome struct{ Text, URL, Note string }
+
+// outcomeWords says a part's outcome as organisers read it.
+var outcomeWords = map[channels.Outcome]string{
+	channels.OutcomeEdited: "edited", channels.OutcomeUnchanged: "already corrected",
+	channels.OutcomeReplied: "correction reply posted", channels.OutcomeReposted: "deleted and posted again",
+	channels.OutcomeDeleted: "deleted", channels.OutcomeGone: "already deleted",
+}
+
+func viewRecord(rec CorrectionRecord) recordView {
+	v := recordView{CorrectionRecord: rec, Pending: rec.State == stateAwaitingApproval}
+	for _, res := range rec.Results {
+		rv := resultView{CorrectionResult: res}
+		for _, p := range res.Parts {
+			o := partOutcome{Text: outcomeWords[p.Outcome], Note: p.Note}
+			if o.Text == "" {
+				o.Text = string(p.Outcome)
+			}
+			if len(res.Parts) > 1 {
+				o.Text = fmt.Sprintf("part %d %s", p.Index+1, o.Text)
+			}
+			if safeURL(p.RemoteURL) {
+				o.URL = p.RemoteURL
+			}
+			rv.Parts = append(rv.Parts, o)
+		}
+		v.Results = append(v.Results, rv)
+	}
+	return v
 }
 
 // correctionsData is what the post page shows of corrections: whether
@@ -464,7 +504,7 @@ func (c *Console) correctionsData(ctx context.Context, s Session, sp store.Store
 	}
 	var views []recordView
 	for _, rec := range recs {
-		views = append(views, recordView{CorrectionRecord: rec, Pending: rec.State == stateAwaitingApproval})
+		views = append(views, viewRecord(rec))
 	}
 	data["Corrections"] = views
 }

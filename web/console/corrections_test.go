@@ -30,6 +30,7 @@ type fakeCorrections struct {
 	changed   bool
 	now       post.Post
 	refuse    error // Correct, Approve and Withdraw answer it when set
+	clock     func() time.Time
 }
 
 func (f *fakeCorrections) Options(ctx context.Context, postID string) ([]CorrectionChannel, error) {
@@ -43,7 +44,7 @@ func (f *fakeCorrections) Correct(ctx context.Context, r CorrectionRequest) (int
 		return 0, f.refuse
 	}
 	f.requests = append(f.requests, r)
-	rec := CorrectionRecord{Kind: "correction", Revision: len(f.requests), By: r.By, At: time.Now(), Note: r.Note, State: "queued"}
+	rec := CorrectionRecord{Kind: "correction", Revision: len(f.requests), By: r.By, At: f.clock(), Note: r.Note, State: "queued"}
 	if r.Pending {
 		rec.State = stateAwaitingApproval
 	}
@@ -107,6 +108,7 @@ func withCorrections(b *bundle) *fakeCorrections {
 			Styles: []channels.CorrectionStyle{channels.CorrectByReply, channels.CorrectByRepost}},
 		{Channel: "email", Type: "email", CanCorrect: true, How: "The archive copy is corrected.", MailOptional: true, Recipients: 240},
 	}}
+	f.clock = b.now.Now
 	b.c.opts.Corrections = f
 	return f
 }
@@ -470,7 +472,7 @@ func TestWithdrawEverywhere(t *testing.T) {
 			{Channel: "bluesky", State: "failed", Error: "The account was removed, so Crier cannot delete the post: ask Bluesky's moderators to remove it."}}}}
 	page := editor.get("/posts/" + id + "?done=withdrawn").body
 	for _, want := range []string{"Withdrawal queued.", "Withdrawal <span class=\"chip chip-failed\">failed</span>", "<q>Named the wrong person.</q>",
-		"part 0 deleted", "<strong>Not done here.</strong> The account was removed, so Crier cannot delete the post: ask Bluesky&#39;s moderators to remove it.",
+		"<strong>Mastodon</strong>: <span class=\"chip chip-done\">done</span>", `<span class="part-result">deleted</span>`, "<strong>Not done here.</strong> The account was removed, so Crier cannot delete the post: ask Bluesky&#39;s moderators to remove it.",
 		"withdrawal queued (from bluesky, mastodon: Named the wrong person.)"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the post page lacks %q", want)
