@@ -71,6 +71,36 @@ func (c *Console) published(w http.ResponseWriter, r *http.Request, s Session) (
 	return sp, m, isConsole, true
 }
 
+// withOptions is published, for someone who may correct the post (when
+// correcting) or withdraw it (the route admits editors only), with what
+// each of its channels can do.
+func (c *Console) withOptions(w http.ResponseWriter, r *http.Request, s Session, correcting bool) (store.StoredPost, []CorrectionChannel, bool) {
+	sp, m, isConsole, ok := c.published(w, r, s)
+	if !ok {
+		return sp, nil, false
+	}
+	if correcting && !mayCorrect(s, m, isConsole) {
+		c.refuse(w, r, s, "Only its author or an editor can correct this post.")
+		return sp, nil, false
+	}
+	opts, err := c.opts.Corrections.Options(r.Context(), sp.Post.ID)
+	if err != nil {
+		c.serverError(w, r, "reading what each channel can do", err)
+		return sp, nil, false
+	}
+	return sp, opts, true
+}
+
+// publishedRefusal says a published post cannot be edited, and how to
+// change it where it went out.
+func (c *Console) publishedRefusal() string {
+	msg := "This post has been published; it can no longer be changed."
+	if c.opts.Corrections != nil {
+		msg += " To fix it where it went out, use Correct everywhere on its page."
+	}
+	return msg
+}
+
 // mayCorrect: editors correct any post, an author their own console post.
 func mayCorrect(s Session, m Meta, isConsole bool) bool {
 	return s.User.Role.Can(RoleEditor) || isConsole && m.AuthorID == s.User.ID
@@ -135,17 +165,8 @@ func (k correction) chosen() []correctionChoice {
 // correctForm shows the write form prefilled with the post (or with its
 // changed source: ?from=source), the note and each channel's choices.
 func (c *Console) correctForm(w http.ResponseWriter, r *http.Request, s Session) {
-	sp, m, isConsole, ok := c.published(w, r, s)
+	sp, opts, ok := c.withOptions(w, r, s, true)
 	if !ok {
-		return
-	}
-	if !mayCorrect(s, m, isConsole) {
-		c.refuse(w, r, s, "Only its author or an editor can correct this post.")
-		return
-	}
-	opts, err := c.opts.Corrections.Options(r.Context(), sp.Post.ID)
-	if err != nil {
-		c.serverError(w, r, "reading what each channel can do", err)
 		return
 	}
 	p, from := sp.Post, false
@@ -192,20 +213,11 @@ func (c *Console) needsApproval(s Session) bool {
 // and the confirmation naming each channel), edit (back to the form with
 // what was written) and, with confirm=yes, the correction itself.
 func (c *Console) correctPost(w http.ResponseWriter, r *http.Request, s Session) {
-	sp, m, isConsole, ok := c.published(w, r, s)
+	sp, opts, ok := c.withOptions(w, r, s, true)
 	if !ok {
 		return
 	}
-	if !mayCorrect(s, m, isConsole) {
-		c.refuse(w, r, s, "Only its author or an editor can correct this post.")
-		return
-	}
 	ctx := r.Context()
-	opts, err := c.opts.Corrections.Options(ctx, sp.Post.ID)
-	if err != nil {
-		c.serverError(w, r, "reading what each channel can do", err)
-		return
-	}
 	k, corrected, problems := c.readCorrection(r, sp.Post, opts)
 	if r.PostFormValue("step") == "edit" {
 		c.render(w, r, s, "correct", map[string]any{"Post": sp.Post, "K": k, "Pending": c.needsApproval(s)})
@@ -621,13 +633,8 @@ func (ch withdrawChoice) What() string {
 
 // withdrawForm asks which channels to withdraw the post from, and why.
 func (c *Console) withdrawForm(w http.ResponseWriter, r *http.Request, s Session) {
-	sp, _, _, ok := c.published(w, r, s)
+	sp, opts, ok := c.withOptions(w, r, s, false)
 	if !ok {
-		return
-	}
-	opts, err := c.opts.Corrections.Options(r.Context(), sp.Post.ID)
-	if err != nil {
-		c.serverError(w, r, "reading what each channel can do", err)
 		return
 	}
 	var chs []withdrawChoice
@@ -640,16 +647,11 @@ func (c *Console) withdrawForm(w http.ResponseWriter, r *http.Request, s Session
 // withdrawPost checks the form, asks for confirmation naming each channel
 // and, confirmed, queues the withdrawal.
 func (c *Console) withdrawPost(w http.ResponseWriter, r *http.Request, s Session) {
-	sp, _, _, ok := c.published(w, r, s)
+	sp, opts, ok := c.withOptions(w, r, s, false)
 	if !ok {
 		return
 	}
 	ctx := r.Context()
-	opts, err := c.opts.Corrections.Options(ctx, sp.Post.ID)
-	if err != nil {
-		c.serverError(w, r, "reading what each channel can do", err)
-		return
-	}
 	reason := strings.TrimSpace(strings.ReplaceAll(r.PostFormValue("reason"), "\r\n", "\n"))
 	ticked := r.PostForm["channel"]
 	if confirmed(r) {

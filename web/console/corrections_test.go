@@ -233,6 +233,10 @@ func TestCorrectEverywhere(t *testing.T) {
 		r.By != "editor@example.org" || r.Pending || r.Corrected.Link != "https://camaca.example/vigil" {
 		t.Fatalf("the correction asked for: %+v", r)
 	}
+	// Edit points to Correct everywhere.
+	if p := editor.get("/posts/" + id + "/edit"); p.status != http.StatusForbidden || !strings.Contains(p.body, "use Correct everywhere on its page") {
+		t.Errorf("editing the published post: %d", p.status)
+	}
 	// The history says who, when, what and each channel's state.
 	page = editor.get("/posts/" + id + "?done=corrected").body
 	for _, want := range []string{"Correction queued.", "Corrections and withdrawals", "Correction 1", "editor@example.org",
