@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/post"
 )
@@ -395,6 +396,17 @@ func TestCorrectionRefusals(t *testing.T) {
 	}
 	if strings.Contains(author.get("/posts/"+theirs).body, "Correct everywhere") {
 		t.Error("an editor's post offers Correct everywhere to an author")
+	}
+	// A post from the Markdown folder: editors correct it, authors do not.
+	md := post.Post{ID: "md:vigil", Title: "Vigil", Body: "6pm.", PublishAt: b.now.Now(), Source: post.Source{Kind: "markdown", Name: "posts", Key: "vigil", Ref: "posts/vigil.md"}}
+	if err := b.st.SavePost(context.Background(), md, store.PostPublished, b.now.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if p := editor.get("/posts/md:vigil/correct"); p.status != http.StatusOK || !strings.Contains(p.body, ">6pm.</textarea>") {
+		t.Errorf("an editor correcting a Markdown post: %d", p.status)
+	}
+	if p := author.get("/posts/md:vigil/correct"); p.status != http.StatusForbidden {
+		t.Errorf("an author correcting a Markdown post: %d", p.status)
 	}
 	// Without Corrections the buttons are gone and the pages are not there.
 	b.c.opts.Corrections = nil
