@@ -266,6 +266,7 @@ func (c *Console) routes() {
 	c.peopleRoutes(mux)
 	c.calendarRoutes(mux)
 	c.channelsRoutes(mux)
+	c.correctionRoutes(mux)
 	// Anything else under the console's sections gets a page that explains.
 	for _, p := range []string{"/posts/", "/preview/", "/supporters/", "/users/", "/channels/"} {
 		mux.Handle(p, c.auth(RoleAuthor, c.unknownPage))

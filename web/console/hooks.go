@@ -114,6 +114,10 @@ type CorrectionChannel struct {
 	// Styles are the correction styles the organiser may choose from
 	// (Bluesky: reply, repost), first the default; empty when one.
 	Styles []channels.CorrectionStyle
+	// WithdrawHow says in plain words what withdrawing does there ("the
+	// toots are deleted", "the newsletter is hidden from the archive with
+	// your reason"); empty: the console says Crier deletes what it sent.
+	WithdrawHow string
 	// Refusal says why nothing can be done there, "" when something can.
 	Refusal string
 	// MailOptional: the newsletter may send a correction mail to the
@@ -155,6 +159,17 @@ type CorrectionRecord struct {
 	// channel what to do by hand).
 	State   string
 	Results []CorrectionResult
+	// Corrected is the corrected post (corrections only; nil when not
+	// kept), so that an editor reads what they approve.
+	Corrected *post.Post
+}
+
+// CorrectionMailPreviewer is what a Corrections may also do: draw the
+// newsletter's correction mail as its recipients would get it, so the
+// organiser reads it before choosing to send it. Without it the console
+// describes the mail in words.
+type CorrectionMailPreviewer interface {
+	CorrectionMail(ctx context.Context, r CorrectionRequest) (channels.PreviewCard, error)
 }
 
 // CorrectionResult is one channel's result of a correction or withdrawal.

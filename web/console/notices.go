@@ -26,6 +26,18 @@ var doneNotices = map[string]func(c *Console, sp store.StoredPost) string{
 		return "Published. The channels below show how the sending goes."
 	},
 	"retried": func(*Console, store.StoredPost) string { return "Queued again. The channel below is being tried now." },
+	"corrected": func(*Console, store.StoredPost) string {
+		return "Correction queued. Its result on each channel is under Corrections and withdrawals below."
+	},
+	"correction-submitted": func(*Console, store.StoredPost) string {
+		return "Correction submitted. An editor must approve it before it goes out."
+	},
+	"correction-approved": func(*Console, store.StoredPost) string {
+		return "Correction approved and queued. Its result on each channel is under Corrections and withdrawals below."
+	},
+	"withdrawn": func(*Console, store.StoredPost) string {
+		return "Withdrawal queued. Its result on each channel is under Corrections and withdrawals below."
+	},
 }
 
 // redirectDone sends the browser to post id's page with the notice for

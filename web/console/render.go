@@ -46,8 +46,8 @@ func (c *Console) funcs() template.FuncMap {
 
 func (c *Console) parseTemplates() error {
 	c.pages = map[string]*template.Template{}
-	for _, name := range pageNames {
-		t, err := template.New(name).Funcs(c.funcs()).ParseFS(templateFS, "templates/layout.html", "templates/previews.html", "templates/postextras.html", "templates/"+name+".html")
+	for _, name := range append(pageNames, correctionPages...) {
+		t, err := template.New(name).Funcs(c.funcs()).ParseFS(templateFS, "templates/layout.html", "templates/previews.html", "templates/postextras.html", "templates/postfields.html", "templates/"+name+".html")
 		if err != nil {
 			return fmt.Errorf("parsing console template %s: %w", name, err)
 		}

@@ -44,6 +44,8 @@ type listRow struct {
 	State                         listState
 	PublishAt, UpdatedAt          time.Time
 	Chips                         []chip
+	// Changed: published, and its source changed since (Corrections).
+	Changed bool
 }
 
 func (r listRow) StateLabel() string { return stateLabel(r.State) }
@@ -77,6 +79,7 @@ func (c *Console) postsList(w http.ResponseWriter, r *http.Request, s Session) {
 		c.serverError(w, r, "listing posts", err)
 		return
 	}
+	c.changedPosts(r.Context(), rows)
 	data := map[string]any{"Rows": rows, "State": state, "Source": source, "States": listStates,
 		"Sources": listSources, "Page": page, "More": more, "Q": search,
 		"PrevURL": listURL(state, source, search, page-1), "NextURL": listURL(state, source, search, page+1)}
@@ -325,6 +328,7 @@ func (c *Console) postData(w http.ResponseWriter, r *http.Request, s Session, id
 	}
 	data["SentBack"] = lastSentBack(events, m)
 	data["CanDelete"] = isConsole && c.whyNotDeletable(s, sp, m) == ""
+	c.correctionsData(ctx, s, sp, m, isConsole, data)
 	return data, true
 }
 

@@ -227,7 +227,7 @@ func (c *Console) editPost(w http.ResponseWriter, r *http.Request, s Session) {
 		return
 	}
 	if m.Workflow == WorkflowPublished {
-		c.refuse(w, r, s, "This post has been published; it can no longer be changed.")
+		c.refuse(w, r, s, c.publishedRefusal())
 		return
 	}
 	f := c.formFromPost(sp.Post)
@@ -313,7 +313,7 @@ func (c *Console) savePost(w http.ResponseWriter, r *http.Request, s Session) {
 			return
 		}
 		if meta.Workflow == WorkflowPublished {
-			c.refuse(w, r, s, "This post has been published; it can no longer be changed.")
+			c.refuse(w, r, s, c.publishedRefusal())
 			return
 		}
 		p, m, stored = sp.Post, meta, revision(sp.Post)
