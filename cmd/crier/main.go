@@ -24,6 +24,7 @@ import (
 	"github.com/crierhq/crier/config"
 	"github.com/crierhq/crier/contentfetch"
 	"github.com/crierhq/crier/internal/redact"
+	"github.com/crierhq/crier/reach"
 	"github.com/crierhq/crier/web/console"
 )
 
@@ -60,6 +61,8 @@ type App struct {
 	// helpAsked is set when the command line asks for --help: the usage
 	// then goes to stdout.
 	helpAsked bool
+	// reach is set by daemon: what posts reached, read back.
+	reach *reach.Engine
 	// consoleUsers is set by daemon: the console's user store.
 	consoleUsers *console.Users
 	// console is set by daemon: a stop waits for its background work.
