@@ -108,6 +108,7 @@ func commands() []command {
 		{name: "publish", summary: "queue a post file for delivery now", run: cmdPublish},
 		{name: "retry", summary: "queue a post's failed deliveries again", run: cmdRetry},
 		{name: "status", summary: "recent posts and their per-channel delivery state", run: cmdStatus},
+		{name: "reach", summary: "what posts reached on each channel (replies, reposts, likes, clicks) and the replies", run: cmdReach},
 		{name: "validate", summary: "check the config and the posts folder, reporting every problem", run: cmdValidate, noConfig: true},
 		{name: "subscribers", summary: "import, export, list, remove and count newsletter subscribers", run: cmdSubscribers},
 		{name: "users", summary: "add, list, remove console users and reset their passwords", run: cmdUsers},
