@@ -17,6 +17,7 @@ import (
 	"github.com/crierhq/crier/bot/feed"
 	"github.com/crierhq/crier/bot/markdown"
 	"github.com/crierhq/crier/internal/media"
+	"github.com/crierhq/crier/newsletter"
 	"github.com/crierhq/crier/subscribers"
 	"github.com/crierhq/crier/web"
 	"github.com/crierhq/crier/web/console"
@@ -208,6 +209,8 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 			return nil, nil, fmt.Errorf("mounting newsletter pages: %w", err)
 		}
 		if ecfg, ok := app.emailConfig(); ok {
+			// The newsletter's counted links (channels.email.count_clicks).
+			srv.Handle("GET "+newsletter.ClickPrefix, newsletter.ClickHandler{Count: ecfg.CountsClicks(), DB: st.DB(), Signer: nl.Signer, Logger: app.Logger})
 			if err := app.mountBounces(ctx, st, ecfg, nl.Store, nl.Signer, srv, reg); err != nil {
 				return nil, nil, err
 			}
