@@ -55,7 +55,7 @@ func TestReachNewsletterClicksAndViews(t *testing.T) {
 		if strings.Contains(m.HTML, `href="https://camaca.example/petition`) {
 			t.Fatalf("the petition link is not counted in %s's copy:\n%s", to, m.HTML)
 		}
-		link := regexp.MustCompile(regexp.QuoteMeta(base+"/l/") + `[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+`).FindAllString(m.HTML, -1)
+		link := regexp.MustCompile(regexp.QuoteMeta(base+"/l/")+`[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+`).FindAllString(m.HTML, -1)
 		if len(link) < 2 {
 			t.Fatalf("want counted links (the petition, read on) in:\n%s", m.HTML)
 		}
