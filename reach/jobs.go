@@ -100,7 +100,9 @@ func (e *Engine) runStep(ctx context.Context, a ReadArgs) error {
 		// The network's own budget is spent: no read of this channel
 		// until it says, and this step is read then.
 		e.opts.Metrics.reads.WithLabelValues(a.Channel, "rate-limited").Inc()
-		retry = max(retry, time.Minute)
+		if retry <= 0 {
+			retry = time.Minute // the network named no wait
+		}
 		if err := e.pause(ctx, a.Channel, now.Add(retry)); err != nil {
 			return err
 		}
