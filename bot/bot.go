@@ -90,6 +90,10 @@ type Options struct {
 	// that credentials the network refused are shown where they are
 	// connected. It must return quickly; nil means nobody is told.
 	OnAttempt func(ctx context.Context, channel string, err error)
+	// OnDelivered is told when one delivery has been sent for real (not
+	// to the outbox), after the ledger says so: reach schedules its reads
+	// back. It must return quickly; nil means nobody is told.
+	OnDelivered func(ctx context.Context, postID, channel string)
 }
 
 // Jobs is one job kind of another package: its workers, added to the

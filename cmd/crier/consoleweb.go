@@ -11,6 +11,7 @@ import (
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/post"
+	"github.com/crierhq/crier/reach"
 	"github.com/crierhq/crier/schedules"
 	"github.com/crierhq/crier/subscribers"
 	"github.com/crierhq/crier/web"
@@ -114,6 +115,7 @@ func (app *App) mountConsole(ctx context.Context, srv *web.Server, st *store.Sto
 		Notify: notices.Queue, Chats: chats, SendReport: sendReport,
 		Accounts: channelAccounts,
 		Corrections: &consoleCorrections{app: app, bot: b, st: st},
+		Reach: reachSource(app.reach),
 	})
 	if err != nil {
 		return nil, err
@@ -193,4 +195,13 @@ func (app *App) accountMailer() console.AccountMailer {
 		}
 	}
 	return nil
+}
+
+// reachSource is the console's view of what posts reached; nil (no
+// engine, as in tests that mount the console alone) hides the Reach panel.
+func reachSource(e *reach.Engine) console.ReachSource {
+	if e == nil {
+		return nil
+	}
+	return e.Source()
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/crierhq/crier/connections"
 	"github.com/crierhq/crier/contentfetch"
 	"github.com/crierhq/crier/internal/redact"
+	"github.com/crierhq/crier/reach"
 	"github.com/crierhq/crier/web/console"
 )
 
@@ -61,6 +62,8 @@ type App struct {
 	// helpAsked is set when the command line asks for --help: the usage
 	// then goes to stdout.
 	helpAsked bool
+	// reach is set by daemon: what posts reached, read back.
+	reach *reach.Engine
 	// consoleUsers is set by daemon: the console's user store.
 	consoleUsers *console.Users
 	// console is set by daemon: a stop waits for its background work.
@@ -111,6 +114,7 @@ func commands() []command {
 		{name: "correct", summary: "correct a published post everywhere it went out", run: cmdCorrect},
 		{name: "withdraw", summary: "withdraw a post: delete it everywhere, cancel what is still queued", run: cmdWithdraw},
 		{name: "status", summary: "recent posts and their per-channel delivery state", run: cmdStatus},
+		{name: "reach", summary: "what posts reached on each channel (replies, reposts, likes, clicks) and the replies", run: cmdReach},
 		{name: "validate", summary: "check the config and the posts folder, reporting every problem", run: cmdValidate, noConfig: true},
 		{name: "subscribers", summary: "import, export, list, remove and count newsletter subscribers", run: cmdSubscribers},
 		{name: "users", summary: "add, list, remove console users and reset their passwords", run: cmdUsers},
