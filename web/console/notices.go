@@ -26,6 +26,9 @@ var doneNotices = map[string]func(c *Console, sp store.StoredPost) string{
 		return "Published. The channels below show how the sending goes."
 	},
 	"retried": func(*Console, store.StoredPost) string { return "Queued again. The channel below is being tried now." },
+	"refreshed": func(*Console, store.StoredPost) string {
+		return "Reach read again. Each channel below says when its numbers were last read."
+	},
 }
 
 // redirectDone sends the browser to post id's page with the notice for

@@ -12,7 +12,7 @@ import (
 )
 
 // pageNames are the templates in templates/ that are whole pages.
-var pageNames = []string{"login", "posts", "write", "post", "calendar", "feeds", "supporters", "supporter", "import", "users", "forbidden", "deletepost", "notfound", "confirm"}
+var pageNames = []string{"login", "posts", "write", "post", "calendar", "feeds", "supporters", "supporter", "import", "users", "forbidden", "deletepost", "notfound", "confirm", "worked"}
 
 func (c *Console) funcs() template.FuncMap {
 	return template.FuncMap{
@@ -25,17 +25,13 @@ func (c *Console) funcs() template.FuncMap {
 		},
 		"safeURL": safeURL,
 		"lower":   strings.ToLower,
-		"title": func(s string) string {
-			if s == "" {
-				return s
-			}
-			return strings.ToUpper(s[:1]) + s[1:]
-		},
-		"day":   func(t time.Time) string { return t.Format("2") },
-		"date":  func(t time.Time) string { return t.Format("2006-01-02") },
-		"long":  func(t time.Time) string { return t.Format("Monday 2 January") },
-		"itoa":  strconv.Itoa,
-		"split": strings.Fields,
+		"title":   title,
+		"day":     func(t time.Time) string { return t.Format("2") },
+		"date":    func(t time.Time) string { return t.Format("2006-01-02") },
+		"long":    func(t time.Time) string { return t.Format("Monday 2 January") },
+		"itoa":    strconv.Itoa,
+		"split":   strings.Fields,
+		"join":    strings.Join,
 		"pair": func(s string) []string {
 			ch, st, _ := strings.Cut(s, ":")
 			return []string{ch, st}
@@ -47,7 +43,7 @@ func (c *Console) funcs() template.FuncMap {
 func (c *Console) parseTemplates() error {
 	c.pages = map[string]*template.Template{}
 	for _, name := range pageNames {
-		t, err := template.New(name).Funcs(c.funcs()).ParseFS(templateFS, "templates/layout.html", "templates/previews.html", "templates/postextras.html", "templates/"+name+".html")
+		t, err := template.New(name).Funcs(c.funcs()).ParseFS(templateFS, "templates/layout.html", "templates/previews.html", "templates/postextras.html", "templates/reach.html", "templates/"+name+".html")
 		if err != nil {
 			return fmt.Errorf("parsing console template %s: %w", name, err)
 		}
@@ -81,6 +77,7 @@ func (c *Console) renderIn(w http.ResponseWriter, r *http.Request, s Session, na
 	data["Section"] = strings.Split(strings.TrimPrefix(path.Clean(r.URL.Path), "/"), "/")[0]
 	data["IsEditor"] = s.User.Role.Can(RoleEditor)
 	data["IsOwner"] = s.User.Role.Can(RoleOwner)
+	data["HasReach"] = c.opts.Reach != nil
 	data["NothingSends"] = s.User.ID != 0 && c.nothingSends()
 	if s.User.ID != 0 {
 		data["Failed"] = c.failedPosts(r.Context())

@@ -44,6 +44,9 @@ type listRow struct {
 	State                         listState
 	PublishAt, UpdatedAt          time.Time
 	Chips                         []chip
+	// Reach is what the post reached in total (reach.go); nil when it
+	// did not go out or reach is not read.
+	Reach *channels.Count
 }
 
 func (r listRow) StateLabel() string { return stateLabel(r.State) }
@@ -77,6 +80,7 @@ func (c *Console) postsList(w http.ResponseWriter, r *http.Request, s Session) {
 		c.serverError(w, r, "listing posts", err)
 		return
 	}
+	c.withReach(r.Context(), rows)
 	data := map[string]any{"Rows": rows, "State": state, "Source": source, "States": listStates,
 		"Sources": listSources, "Page": page, "More": more, "Q": search,
 		"PrevURL": listURL(state, source, search, page-1), "NextURL": listURL(state, source, search, page+1)}
@@ -243,6 +247,9 @@ func (c *Console) renderPost(w http.ResponseWriter, r *http.Request, s Session, 
 	if notice != "" && strings.HasPrefix(notice, "The test copy could not") {
 		w.WriteHeader(http.StatusBadGateway)
 	}
+	// The Reach panel is the page's, not the live part's: polling a
+	// delivery does not read reach each time.
+	data["Reach"], data["ReachProblem"] = c.reachViews(r.Context(), id)
 	c.render(w, r, s, "post", data)
 }
 
