@@ -157,7 +157,9 @@ func spaced(n *html.Node) string {
 		}
 		for c := n.FirstChild; c != nil; c = c.NextSibling {
 			walk(c)
-			if c.Type == html.ElementNode && !inline[c.Data] {
+			// Card labels and a cell's detail are blocks (console.css).
+			if cls := " " + attr(c, "class") + " "; c.Type == html.ElementNode &&
+				(!inline[c.Data] || strings.Contains(cls, " cell-label ") || strings.Contains(cls, " detail ")) {
 				parts = append(parts, " ")
 			}
 		}

@@ -148,7 +148,7 @@ func detail(cr ChannelReach) string {
 	var parts []string
 	for _, s := range seriesOf(ChannelReach{Type: cr.Type, Latest: cr.Latest, Extra: cr.Extra}) {
 		if s.Latest.Known {
-			parts = append(parts, s.Latest.String()+" "+s.Name)
+			parts = append(parts, s.Latest.String()+" "+singular(s.Latest.N, s.Name))
 		}
 	}
 	return strings.Join(parts, " · ")
@@ -213,6 +213,17 @@ func (c *Console) workedData(r *http.Request, w workedQuery) (map[string]any, er
 	data["Heads"] = c.workedHeads(w, cols)
 	data["CSVURL"] = "/worked.csv?" + w.values(w.Sort, w.Desc).Encode()
 	return data, nil
+}
+
+// singular is a count's name for n of it: "1 reply", "2 replies".
+func singular(n int64, name string) string {
+	switch {
+	case n != 1:
+		return name
+	case strings.HasSuffix(name, "ies"):
+		return strings.TrimSuffix(name, "ies") + "y"
+	}
+	return strings.TrimSuffix(name, "s")
 }
 
 func appendNew(xs []string, x string) []string {
