@@ -15,8 +15,8 @@ import (
 
 // Chart geometry, in the SVG's own units (it scales to the panel's width).
 const (
-	chartW, chartH                           = 640, 220
-	chartLeft, chartRight, chartTop, chartBo = 52, 16, 14, 34
+	chartW, chartH                           = 480, 220
+	chartLeft, chartRight, chartTop, chartBo = 44, 12, 12, 30
 )
 
 // chartView is one chart, ready for the template.

@@ -17,6 +17,7 @@ var pageNames = []string{"login", "posts", "write", "post", "calendar", "feeds",
 func (c *Console) funcs() template.FuncMap {
 	return template.FuncMap{
 		"showTime":    c.showTime,
+		"showDay":     func(t time.Time) string { return t.In(c.opts.Location).Format("Mon 2 Jan 2006") },
 		"zone":        func() string { return c.opts.Location.String() },
 		"whenPattern": func() string { return c.when().Pattern() },
 		"whenEcho": func(v string) map[string]any {

@@ -211,6 +211,13 @@ func (c *Console) workedData(r *http.Request, w workedQuery) (map[string]any, er
 	sortWorked(rows, w, cols)
 	data["Rows"], data["Columns"], data["Channels"], data["Tags"], data["Sources"] = rows, cols, chans, tags, sources
 	data["Heads"] = c.workedHeads(w, cols)
+	// The same choice as the headers' links, for phones, where the
+	// headers are not shown.
+	var sorts []struct{ Value, Label string }
+	for _, h := range data["Heads"].([]workedHead) {
+		sorts = append(sorts, struct{ Value, Label string }{h.Key, h.Label})
+	}
+	data["Sorts"] = sorts
 	data["CSVURL"] = "/worked.csv?" + w.values(w.Sort, w.Desc).Encode()
 	return data, nil
 }
@@ -300,7 +307,7 @@ func sortWorked(rows []workedRow, w workedQuery, cols []string) {
 // workedHead is a sortable column header: its link sorts by it, the other
 // way round when it is the sort already.
 type workedHead struct {
-	Label, URL string
+	Key, Label, URL string
 	// Sort is aria-sort's value: "ascending", "descending" or "none".
 	Sort string
 }
@@ -313,7 +320,7 @@ func (c *Console) workedHeads(w workedQuery, cols []string) []workedHead {
 	keys = append(keys, [2]string{"total", "Total"})
 	var out []workedHead
 	for _, k := range keys {
-		h := workedHead{Label: k[1], Sort: "none"}
+		h := workedHead{Key: k[0], Label: k[1], Sort: "none"}
 		// Numbers and times sort largest first; words from A.
 		desc := k[0] != "title" && k[0] != "source" && k[0] != "state"
 		if w.Sort == k[0] {
