@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/crierhq/crier/internal/csvsafe"
 )
 
 // ImportOptions control Import.
@@ -523,18 +525,7 @@ func formatHistory(events []ConsentEvent) string {
 
 // escapeCell keeps a spreadsheet from running a cell as a formula: names come
 // from a public form, and "=HYPERLINK(...)" is a valid name (and "=x@y.org" a
-// valid address). The leading apostrophe is what spreadsheets themselves use
-// for "this is text"; Import strips it again.
-func escapeCell(v string) string {
-	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
-		return "'" + v
-	}
-	return v
-}
+// valid address). Import strips the guard again (unescapeCell).
+func escapeCell(v string) string { return csvsafe.Cell(v) }
 
-func unescapeCell(v string) string {
-	if len(v) >= 2 && v[0] == '\'' && strings.ContainsRune("=+-@\t\r", rune(v[1])) {
-		return v[1:]
-	}
-	return v
-}
+func unescapeCell(v string) string { return csvsafe.Uncell(v) }

@@ -209,7 +209,7 @@ func (c *Console) Mount(m Mounter) {
 func (c *Console) Handler() http.Handler { return c.mux }
 
 var routePatterns = []string{"/{$}", "/login", "/logout", "/logout-everywhere", "/posts", "/posts/", "/preview", "/preview/",
-	"/calendar", "/supporters", "/supporters/", "/feeds", "/users", "/users/", "/media/", "/static/", "/when"}
+	"/calendar", "/supporters", "/supporters/", "/feeds", "/users", "/users/", "/media/", "/static/", "/when", "/worked", "/worked.csv"}
 
 func (c *Console) routes() {
 	mux := http.NewServeMux()
@@ -237,6 +237,7 @@ func (c *Console) routes() {
 	mux.Handle("POST /posts/{id}/publish", c.auth(RoleEditor, c.publishNow))
 	mux.Handle("POST /posts/{id}/cancel", c.auth(RoleEditor, c.cancel))
 	mux.Handle("POST /posts/{id}/retry", c.auth(RoleEditor, c.retry))
+	mux.Handle("POST /posts/{id}/reach", c.auth(RoleAuthor, c.refreshReach))
 	mux.Handle("POST /posts/{id}/test", c.auth(RoleEditor, c.testNewsletter))
 	mux.Handle("POST /posts/{id}/sendback", c.auth(RoleEditor, c.sendBack))
 	mux.Handle("POST /posts/{id}/comment", c.auth(RoleAuthor, c.comment))
@@ -249,6 +250,8 @@ func (c *Console) routes() {
 	mux.Handle("GET /preview/image/{key}", c.auth(RoleAuthor, c.cachedImage))
 	mux.Handle("GET /calendar", c.auth(RoleAuthor, c.calendar))
 	mux.Handle("GET /feeds", c.auth(RoleAuthor, c.feeds))
+	mux.Handle("GET /worked", c.auth(RoleAuthor, c.whatWorked))
+	mux.Handle("GET /worked.csv", c.auth(RoleAuthor, c.whatWorkedCSV))
 	mux.Handle("GET /supporters", c.auth(RoleEditor, c.supporters))
 	mux.Handle("GET /supporters/export", c.auth(RoleEditor, c.exportSupporters))
 	mux.Handle("POST /supporters", c.auth(RoleEditor, c.addSupporter))

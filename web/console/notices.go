@@ -38,6 +38,9 @@ var doneNotices = map[string]func(c *Console, sp store.StoredPost) string{
 	"withdrawn": func(*Console, store.StoredPost) string {
 		return "Withdrawal queued. Its result on each channel is under Corrections and withdrawals below."
 	},
+	"refreshed": func(*Console, store.StoredPost) string {
+		return "Reach read again. Each channel below says when its numbers were last read."
+	},
 }
 
 // redirectDone sends the browser to post id's page with the notice for

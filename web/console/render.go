@@ -12,11 +12,12 @@ import (
 )
 
 // pageNames are the templates in templates/ that are whole pages.
-var pageNames = []string{"login", "posts", "write", "post", "calendar", "feeds", "supporters", "supporter", "import", "users", "forbidden", "deletepost", "notfound", "confirm"}
+var pageNames = []string{"login", "posts", "write", "post", "calendar", "feeds", "supporters", "supporter", "import", "users", "forbidden", "deletepost", "notfound", "confirm", "worked"}
 
 func (c *Console) funcs() template.FuncMap {
 	return template.FuncMap{
 		"showTime":    c.showTime,
+		"showDay":     func(t time.Time) string { return t.In(c.opts.Location).Format("Mon 2 Jan 2006") },
 		"zone":        func() string { return c.opts.Location.String() },
 		"whenPattern": func() string { return c.when().Pattern() },
 		"whenEcho": func(v string) map[string]any {
@@ -25,17 +26,13 @@ func (c *Console) funcs() template.FuncMap {
 		},
 		"safeURL": safeURL,
 		"lower":   strings.ToLower,
-		"title": func(s string) string {
-			if s == "" {
-				return s
-			}
-			return strings.ToUpper(s[:1]) + s[1:]
-		},
-		"day":   func(t time.Time) string { return t.Format("2") },
-		"date":  func(t time.Time) string { return t.Format("2006-01-02") },
-		"long":  func(t time.Time) string { return t.Format("Monday 2 January") },
-		"itoa":  strconv.Itoa,
-		"split": strings.Fields,
+		"title":   title,
+		"day":     func(t time.Time) string { return t.Format("2") },
+		"date":    func(t time.Time) string { return t.Format("2006-01-02") },
+		"long":    func(t time.Time) string { return t.Format("Monday 2 January") },
+		"itoa":    strconv.Itoa,
+		"split":   strings.Fields,
+		"join":    strings.Join,
 		"pair": func(s string) []string {
 			ch, st, _ := strings.Cut(s, ":")
 			return []string{ch, st}
@@ -47,7 +44,7 @@ func (c *Console) funcs() template.FuncMap {
 func (c *Console) parseTemplates() error {
 	c.pages = map[string]*template.Template{}
 	for _, name := range append(pageNames, correctionPages...) {
-		t, err := template.New(name).Funcs(c.funcs()).ParseFS(templateFS, "templates/layout.html", "templates/previews.html", "templates/postextras.html", "templates/postfields.html", "templates/"+name+".html")
+		t, err := template.New(name).Funcs(c.funcs()).ParseFS(templateFS, "templates/layout.html", "templates/previews.html", "templates/postextras.html", "templates/postfields.html", "templates/reach.html", "templates/"+name+".html")
 		if err != nil {
 			return fmt.Errorf("parsing console template %s: %w", name, err)
 		}
@@ -84,6 +81,7 @@ func (c *Console) renderIn(w http.ResponseWriter, r *http.Request, s Session, na
 	data["NothingSends"] = s.User.ID != 0 && c.nothingSends(r.Context())
 	data["CanConnect"] = c.opts.Accounts != nil
 	data["HasChannels"] = c.opts.Accounts != nil && s.User.Role.Can(RoleOwner)
+	data["HasReach"] = c.opts.Reach != nil
 	if s.User.ID != 0 {
 		data["Failed"] = c.failedPosts(r.Context())
 	}

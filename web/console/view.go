@@ -46,6 +46,9 @@ type listRow struct {
 	Chips                         []chip
 	// Changed: published, and its source changed since (Corrections).
 	Changed bool
+	// Reach is what the post reached in total (reach.go); nil when it
+	// did not go out or reach is not read.
+	Reach *channels.Count
 }
 
 func (r listRow) StateLabel() string { return stateLabel(r.State) }
@@ -80,6 +83,7 @@ func (c *Console) postsList(w http.ResponseWriter, r *http.Request, s Session) {
 		return
 	}
 	c.changedPosts(r.Context(), rows)
+	c.withReach(r.Context(), rows)
 	data := map[string]any{"Rows": rows, "State": state, "Source": source, "States": listStates,
 		"Sources": listSources, "Page": page, "More": more, "Q": search,
 		"PrevURL": listURL(state, source, search, page-1), "NextURL": listURL(state, source, search, page+1)}
@@ -246,6 +250,9 @@ func (c *Console) renderPost(w http.ResponseWriter, r *http.Request, s Session, 
 	if notice != "" && strings.HasPrefix(notice, "The test copy could not") {
 		w.WriteHeader(http.StatusBadGateway)
 	}
+	// The Reach panel is the page's, not the live part's: polling a
+	// delivery does not read reach each time.
+	data["Reach"], data["ReachProblem"] = c.reachViews(r.Context(), id)
 	c.render(w, r, s, "post", data)
 }
 
