@@ -38,11 +38,11 @@ const (
 
 // botAPI is testdata/botapi.json.
 type botAPI struct {
-	Source        string                      `json:"source"`
-	Version       string                      `json:"bot_api_version"`
-	Written       string                      `json:"written"`
-	Types         map[string]map[string]param `json:"types"`
-	Methods       map[string]struct {
+	Source  string                      `json:"source"`
+	Version string                      `json:"bot_api_version"`
+	Written string                      `json:"written"`
+	Types   map[string]map[string]param `json:"types"`
+	Methods map[string]struct {
 		Params map[string]param `json:"params"`
 	} `json:"methods"`
 	HTML struct {
