@@ -25,7 +25,9 @@ var doneNotices = map[string]func(c *Console, sp store.StoredPost) string{
 	"published": func(*Console, store.StoredPost) string {
 		return "Published. The channels below show how the sending goes."
 	},
-	"retried": func(*Console, store.StoredPost) string { return "Queued again. The channel below is being tried now." },
+	"retried":    func(*Console, store.StoredPost) string { return "Queued again. The channel below is being tried now." },
+	"went-out":   func(*Console, store.StoredPost) string { return "Recorded as sent, on your word." },
+	"sent-again": func(*Console, store.StoredPost) string { return "Sending again. The channel below is being tried now." },
 }
 
 // redirectDone sends the browser to post id's page with the notice for
