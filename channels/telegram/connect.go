@@ -19,6 +19,8 @@ func (Provider) ConnectFields() []channels.ConnectField {
 			Help: "In Telegram, talk to @BotFather: /newbot makes a bot and shows its token (like 123456789:AAE…); /token shows it again for a bot you have."},
 		{Name: "chat_id", Label: "Channel",
 			Help: "The channel's @username (like @camaca_news), or for a private channel its numeric id (like -1001234567890). Add the bot to the channel as an administrator allowed to post, edit and delete messages first."},
+		{Name: "api_url", Label: "Bot API server", Optional: true,
+			Help: "Only for a self-hosted telegram-bot-api server: its address. Leave empty for " + DefaultAPI + "."},
 	}
 }
 
@@ -36,7 +38,8 @@ type chatMember struct {
 // bot that cannot post, naming the rights it lacks. It returns "@bot in
 // Title".
 func (Provider) CheckConnection(ctx context.Context, env channels.Env, c channels.Connection) (string, error) {
-	cfg := Config{Name: c.Instance, BotToken: secret.Secret(strings.TrimSpace(c.Values["bot_token"])), ChatID: strings.TrimSpace(c.Values["chat_id"])}
+	cfg := Config{Name: c.Instance, BotToken: secret.Secret(strings.TrimSpace(c.Values["bot_token"])), ChatID: strings.TrimSpace(c.Values["chat_id"]),
+		APIURL: strings.TrimSpace(c.Values["api_url"])}
 	switch {
 	case !cfg.BotToken.IsSet():
 		return "", &channels.ConnectError{Field: "bot_token", Reason: "give the bot's token: @BotFather's /newbot makes one"}

@@ -15,7 +15,7 @@ import (
 	"fmt"
 	"image"
 	_ "image/jpeg"
-	_ "image/png"
+	"image/png"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -104,6 +104,23 @@ type fakeAPI struct {
 	tooOld  map[int64]bool
 	member  map[string]any // getChatMember's answer for the bot
 	calls   []string
+	kicked  bool   // the bot was removed from the channel: sends answer 403
+	lose    func() // called once a send is stored; its answer is then lost
+}
+
+// kick removes the bot from the channel.
+func (f *fakeAPI) kick() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.kicked = true
+}
+
+// onSend makes each send, once stored, call lose and never answer (nil:
+// answer again).
+func (f *fakeAPI) onSend(lose func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lose = lose
 }
 
 func newFakeAPI(t *testing.T) *fakeAPI {
@@ -175,6 +192,14 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fail := &apiFail{code: 404, description: "Not Found"}
 	if ok && strings.HasPrefix(r.URL.Path, "/bot") {
 		result, fail = f.serve(r, tok, method)
+	}
+	f.mu.Lock()
+	lose := f.lose
+	f.mu.Unlock()
+	if lose != nil && fail == nil && strings.HasPrefix(method, "send") {
+		lose()
+		<-r.Context().Done() // the client gave up: no answer reaches it
+		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	if fail != nil {
@@ -263,6 +288,9 @@ func (f *fakeAPI) chatObject() map[string]any {
 }
 
 func (f *fakeAPI) send(method string, req request) (any, *apiFail) {
+	if f.kicked {
+		return nil, &apiFail{code: 403, description: "Forbidden: bot was kicked from the channel chat"}
+	}
 	if f.limited > 0 {
 		f.limited--
 		return nil, &apiFail{code: 429, description: fmt.Sprintf("Too Many Requests: retry after %d", f.wait), params: map[string]any{"retry_after": f.wait}}
@@ -675,3 +703,15 @@ func checkAttrs(tag, attrs string, spec botAPI) error {
 	}
 	return nil
 }
+
+// tinyPNG is a small valid PNG.
+func tinyPNG(t *testing.T) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, image.NewRGBA(image.Rect(0, 0, 4, 3))); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
