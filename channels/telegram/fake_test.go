@@ -100,6 +100,8 @@ type fakeAPI struct {
 	next    int64
 	msgs    map[int64]*fakeMessage
 	limited int // creates still to answer 429
+	// limitSkip are the creates answered before the 429s start.
+	limitSkip int
 	wait    int // their retry_after
 	tooOld  map[int64]bool
 	member  map[string]any // getChatMember's answer for the bot
@@ -166,6 +168,13 @@ func (f *fakeAPI) RateLimit(n, retryAfter int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.limited, f.wait = n, retryAfter
+}
+
+// RateLimitAfter lets skip sends through, then answers n with 429.
+func (f *fakeAPI) RateLimitAfter(skip, n, retryAfter int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.limitSkip, f.limited, f.wait = skip, n, retryAfter
 }
 
 // Calls lists the methods called, in order.
@@ -291,7 +300,9 @@ func (f *fakeAPI) send(method string, req request) (any, *apiFail) {
 	if f.kicked {
 		return nil, &apiFail{code: 403, description: "Forbidden: bot was kicked from the channel chat"}
 	}
-	if f.limited > 0 {
+	if f.limited > 0 && f.limitSkip > 0 {
+		f.limitSkip--
+	} else if f.limited > 0 {
 		f.limited--
 		return nil, &apiFail{code: 429, description: fmt.Sprintf("Too Many Requests: retry after %d", f.wait), params: map[string]any{"retry_after": f.wait}}
 	}

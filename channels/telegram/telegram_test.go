@@ -152,7 +152,14 @@ func TestPhotoWithLongTextSplitsIntoAReply(t *testing.T) {
 	if len(msgs) != 2 || msgs[0].Method != "sendPhoto" || msgs[1].Method != "sendMessage" {
 		t.Fatalf("messages %+v, want a photo and a reply", msgs)
 	}
-	r, err := x.send(pl, channels.Delivery{PostID: p.ID, Channel: "telegram", Attempt: 1})
+	// The reply is rate-limited: the next attempt sends only the reply.
+	x.fake.RateLimitAfter(1, 1, 2)
+	l := &memLedger{}
+	_, err := x.send(pl, channels.Delivery{PostID: p.ID, Channel: "telegram", Attempt: 1, Ledger: l})
+	if kind, wait := channels.Classify(err); kind != channels.KindRateLimited || wait != 2*time.Second || len(l.parts) != 1 {
+		t.Fatalf("the reply rate-limited: %s after %s with %d parts recorded: %v", kind, wait, len(l.parts), err)
+	}
+	r, err := x.send(pl, channels.Delivery{PostID: p.ID, Channel: "telegram", Attempt: 2, Ledger: l})
 	if err != nil {
 		t.Fatal(err)
 	}
