@@ -102,12 +102,12 @@ type fakeAPI struct {
 	limited int // creates still to answer 429
 	// limitSkip are the creates answered before the 429s start.
 	limitSkip int
-	wait    int // their retry_after
-	tooOld  map[int64]bool
-	member  map[string]any // getChatMember's answer for the bot
-	calls   []string
-	kicked  bool   // the bot was removed from the channel: sends answer 403
-	lose    func() // called once a send is stored; its answer is then lost
+	wait      int // their retry_after
+	tooOld    map[int64]bool
+	member    map[string]any // getChatMember's answer for the bot
+	calls     []string
+	kicked    bool   // the bot was removed from the channel: sends answer 403
+	lose      func() // called once a send is stored; its answer is then lost
 }
 
 // kick removes the bot from the channel.
