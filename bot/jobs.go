@@ -162,7 +162,7 @@ func (b *Bot) finish(ctx context.Context, log *slog.Logger, a attempt, r channel
 		state = store.DeliveryFailed
 	case kind == channels.KindAmbiguous && a.blind != "":
 		// No retry can find out whether it went out: an organiser looks
-		// and says (It went out / Send again; store.ConfirmSent, Resend).
+		// and says (It went out / Send again: store.ConfirmSent, store.ResendTx).
 		state = store.DeliveryFailed
 		msg = fmt.Sprintf("unknown: check the channel: %v; %s", sendErr, a.blind)
 	case kind == channels.KindAmbiguous:
