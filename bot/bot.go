@@ -529,17 +529,8 @@ func (b *Bot) Retry(ctx context.Context, postID string, only []string) ([]string
 		if err := store.RequeueTx(ctx, tx, postID, d.Channel, b.now()); err != nil {
 			return nil, err
 		}
-		res, err := b.river.InsertTx(ctx, tx, DeliverArgs{PostID: postID, Channel: d.Channel}, b.deliverOpts(d.Channel))
-		if err != nil {
-			return nil, fmt.Errorf("queueing delivery of %s to %s: %w", postID, d.Channel, err)
-		}
-		if res.UniqueSkippedAsDuplicate && res.Job.State == rivertype.JobStateRunning {
-			return nil, fmt.Errorf("the last attempt to deliver %s to %s is still finishing; try again in a minute", postID, d.Channel)
-		}
-		if res.UniqueSkippedAsDuplicate {
-			if _, err := b.river.JobRetryTx(ctx, tx, res.Job.ID); err != nil {
-				return nil, fmt.Errorf("retrying delivery of %s to %s now: %w", postID, d.Channel, err)
-			}
+		if err := b.queueTx(ctx, tx, postID, d.Channel); err != nil {
+			return nil, err
 		}
 		queued = append(queued, d.Channel)
 	}
@@ -550,6 +541,71 @@ func (b *Bot) Retry(ctx context.Context, postID string, only []string) ([]string
 		b.log.Info("failed deliveries queued again", "post", postID, "channels", queued)
 	}
 	return queued, nil
+}
+
+// queueTx queues a delivery job now, or makes the one waiting out a
+// backoff run now.
+func (b *Bot) queueTx(ctx context.Context, tx *sql.Tx, postID, channel string) error {
+	res, err := b.river.InsertTx(ctx, tx, DeliverArgs{PostID: postID, Channel: channel}, b.deliverOpts(channel))
+	if err != nil {
+		return fmt.Errorf("queueing delivery of %s to %s: %w", postID, channel, err)
+	}
+	if res.UniqueSkippedAsDuplicate && res.Job.State == rivertype.JobStateRunning {
+		return fmt.Errorf("the last attempt to deliver %s to %s is still finishing; try again in a minute", postID, channel)
+	}
+	if res.UniqueSkippedAsDuplicate {
+		if _, err := b.river.JobRetryTx(ctx, tx, res.Job.ID); err != nil {
+			return fmt.Errorf("retrying delivery of %s to %s now: %w", postID, channel, err)
+		}
+	}
+	return nil
+}
+
+// ErrNotWaiting refuses It went out or Send again for a delivery that is
+// not waiting for an organiser's check.
+var ErrNotWaiting = errors.New("the delivery is not waiting for a check (it was sent, or is being sent)")
+
+// MarkSent records, on an organiser's word (by), that a delivery whose
+// outcome its channel cannot check went out (the console's "It went out").
+func (b *Bot) MarkSent(ctx context.Context, postID, channel, by string) error {
+	ok, err := b.store.ConfirmSent(ctx, postID, channel, "marked as sent by "+by+" after checking the channel", b.now())
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%s to %s: %w", postID, channel, ErrNotWaiting)
+	}
+	b.log.Info("delivery marked as sent by an organiser", "post", postID, "channel", channel)
+	b.sentAll(ctx, b.log, postID)
+	return nil
+}
+
+// SendAgain sends a delivery whose outcome its channel cannot check again,
+// an organiser having found it missing (the console's "Send again").
+func (b *Bot) SendAgain(ctx context.Context, postID, channel string) error {
+	if _, ok := b.channels[channel]; !ok {
+		return fmt.Errorf("%s: %w", channel, errNoChannel)
+	}
+	tx, err := b.store.DB().BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sending %s to %s again: %w", postID, channel, err)
+	}
+	defer tx.Rollback()
+	ok, err := store.ResendTx(ctx, tx, postID, channel, b.now())
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%s to %s: %w", postID, channel, ErrNotWaiting)
+	}
+	if err := b.queueTx(ctx, tx, postID, channel); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sending %s to %s again: %w", postID, channel, err)
+	}
+	b.log.Info("delivery sent again at an organiser's request", "post", postID, "channel", channel)
+	return nil
 }
 
 func (b *Bot) deliverOpts(channel string) *river.InsertOpts {

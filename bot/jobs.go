@@ -55,6 +55,9 @@ type attempt struct {
 	// unconfirmed is true when an earlier attempt may have sent without
 	// our knowing: this one must check the remote side first.
 	unconfirmed bool
+	// blind says why the channel cannot check (a channels.BlindSender);
+	// "" when it can.
+	blind string
 }
 
 // deliver runs one attempt of one delivery and records its outcome in the
@@ -100,6 +103,14 @@ func (b *Bot) deliver(ctx context.Context, a attempt) error {
 	}
 	// A row left "sending" means an earlier attempt died mid-send.
 	a.unconfirmed = before.Unconfirmed || before.State == store.DeliveryUnknown || before.State == store.DeliverySending
+	if bs, ok := ch.Sender.(channels.BlindSender); ok && !ch.Outbox {
+		a.blind = bs.CannotReadBack()
+	}
+	if a.unconfirmed && a.blind != "" {
+		// Sending again could post it twice, and the network cannot be
+		// asked: the delivery waits for an organiser.
+		return b.finish(ctx, log, a, channels.Receipt{}, channels.Ambiguous(errors.New("an earlier attempt may have sent it")))
+	}
 	d := channels.Delivery{
 		PostID:          a.PostID,
 		Channel:         a.Channel,
@@ -164,6 +175,11 @@ func (b *Bot) finish(ctx context.Context, log *slog.Logger, a attempt, r channel
 	switch {
 	case kind == channels.KindPermanent:
 		state = store.DeliveryFailed
+	case kind == channels.KindAmbiguous && a.blind != "":
+		// No retry can find out whether it went out: an organiser looks
+		// and says (It went out / Send again: store.ConfirmSent, store.ResendTx).
+		state = store.DeliveryFailed
+		msg = fmt.Sprintf("unknown: check the channel: %v; %s", sendErr, a.blind)
 	case kind == channels.KindAmbiguous:
 		state = store.DeliveryUnknown
 	case a.number >= a.max && kind != channels.KindRateLimited:
@@ -185,10 +201,13 @@ func (b *Bot) finish(ctx context.Context, log *slog.Logger, a attempt, r channel
 	} else {
 		log.Warn("delivery attempt failed", "kind", kind.String(), "state", state, "err", sendErr)
 	}
-	switch kind {
-	case channels.KindPermanent:
+	switch {
+	case kind == channels.KindPermanent:
 		return river.JobCancel(sendErr)
-	case channels.KindRateLimited:
+	case state == store.DeliveryFailed && kind == channels.KindAmbiguous:
+		// Waiting for an organiser: a retry would send blindly.
+		return river.JobCancel(sendErr)
+	case kind == channels.KindRateLimited:
 		return river.JobSnooze(retryWait(wait))
 	default:
 		return sendErr

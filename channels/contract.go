@@ -190,6 +190,18 @@ type ConfirmationEraser interface {
 // Optional capabilities of a Sender or Formatter (what a configured
 // instance built).
 
+// BlindSender is a Sender that cannot find out on its network whether an
+// earlier attempt went out: no idempotency key, and no way to read back
+// what it posted (Telegram's Bot API; Meta's APIs). The engine never
+// retries such a delivery after an Ambiguous result or a lost attempt: it
+// stops as "unknown: check the channel" until an organiser says it went
+// out or asks to send it again (docs/telegram.md, "Exactly once").
+type BlindSender interface {
+	// CannotReadBack says why, in an organiser's words ("a Telegram bot
+	// cannot read the channel's history").
+	CannotReadBack() string
+}
+
 // Digester sends a periodic digest of several posts besides single posts
 // (the newsletter). digestID is stable per digest run, so a retried run
 // never sends twice.

@@ -25,6 +25,18 @@ const (
 	DeliveryUnknown DeliveryState = "unknown"
 )
 
+// A delivery to a channel that cannot check whether an earlier attempt went
+// out (channels.BlindSender) and may have sent is failed with error kind
+// ambiguous: it waits for an organiser, who confirms it (ConfirmSent) or
+// has it sent again (ResendTx).
+const waitsForCheck = `state = 'failed' AND error_kind = 'ambiguous'`
+
+// WaitsForCheck reports whether d waits for an organiser to say whether
+// it went out.
+func (d Delivery) WaitsForCheck() bool {
+	return d.State == DeliveryFailed && d.ErrorKind == "ambiguous"
+}
+
 // Delivery is one row of the delivery ledger.
 type Delivery struct {
 	PostID    string        `json:"post_id"`
@@ -269,6 +281,32 @@ func RequeueTx(ctx context.Context, tx *sql.Tx, postID, channel string, now time
 		return fmt.Errorf("queueing delivery of %s to %s again: %w", postID, channel, err)
 	}
 	return nil
+}
+
+// ConfirmSent records, on an organiser's word, that a delivery waiting for
+// a check went out: sent, with note saying who said so. It reports false
+// when the delivery was not waiting for a check.
+func (s *Store) ConfirmSent(ctx context.Context, postID, channel, note string, now time.Time) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE deliveries SET state = $1, unconfirmed = FALSE, last_error = '', error_kind = '', note = $2, updated_at = $3
+		WHERE post_id = $4 AND channel = $5 AND `+waitsForCheck, string(DeliverySent), note, now.UTC(), postID, channel)
+	if err != nil {
+		return false, fmt.Errorf("recording delivery of %s to %s as sent: %w", postID, channel, err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// ResendTx sets a delivery waiting for a check back to pending as
+// confirmed missing (an organiser looked), so that its next attempt
+// sends. It reports false when the delivery was not waiting for a check.
+func ResendTx(ctx context.Context, tx *sql.Tx, postID, channel string, now time.Time) (bool, error) {
+	res, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = $1, unconfirmed = FALSE, updated_at = $2
+		WHERE post_id = $3 AND channel = $4 AND `+waitsForCheck, string(DeliveryPending), now.UTC(), postID, channel)
+	if err != nil {
+		return false, fmt.Errorf("queueing delivery of %s to %s again: %w", postID, channel, err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
 }
 
 // Parts lists the parts of a post sent to a channel (a thread's posts),

@@ -20,6 +20,10 @@ import (
 
 // mountConsole serves the organisers' console at / on the daemon's server.
 // Its previews use the same formatters as `crier preview` and delivery.
+// The bot resolves deliveries its blind channels leave for a person to
+// check (the post page's It went out and Send again).
+var _ console.UnknownResolver = (*bot.Bot)(nil)
+
 func (app *App) mountConsole(ctx context.Context, srv *web.Server, st *store.Store, b *bot.Bot, subs *subscribers.Store, nl *subscribers.Newsletter, notices *noticeQueue, clientIP func(*http.Request) string) (*console.Users, error) {
 	cfg := app.Config
 	users, err := console.OpenUsers(ctx, st.DB(), console.UsersOptions{})

@@ -156,7 +156,7 @@ func checkEndpoint(t *testing.T, url string, status int, contains string) {
 // Markdown posts and the newest feed item).
 func missingOutboxFiles(t *testing.T, outbox string) []string {
 	var missing []string
-	for _, ch := range []string{"mastodon", "discord", "email"} {
+	for _, ch := range []string{"mastodon", "discord", "email", "telegram"} {
 		jsons, _ := filepath.Glob(filepath.Join(outbox, ch, "*.json"))
 		if len(jsons) < 2 {
 			missing = append(missing, ch)

@@ -10,6 +10,7 @@ import (
 	"github.com/crierhq/crier/channels/email"
 	"github.com/crierhq/crier/channels/mastodon"
 	"github.com/crierhq/crier/channels/outbox"
+	"github.com/crierhq/crier/channels/telegram"
 	"github.com/crierhq/crier/newsletter"
 )
 
@@ -28,6 +29,7 @@ func providerList() []channels.Provider {
 		discord.Provider{},
 		email.Provider{},
 		mastodon.Provider{},
+		telegram.Provider{},
 	}
 }
 

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -211,6 +212,63 @@ func (c *Console) retry(w http.ResponseWriter, r *http.Request, s Session) {
 		return
 	}
 	redirectDone(w, r, id, "retried")
+}
+
+// UnknownResolver is what the console asks of a Publisher whose channels
+// may leave a delivery waiting for an organiser's check, because they
+// cannot read back what they sent (channels.BlindSender: Telegram): the
+// bot does. The post page's It went out and Send again need it.
+type UnknownResolver interface {
+	// MarkSent records that the delivery went out, on by's word.
+	MarkSent(ctx context.Context, postID, channel, by string) error
+	// SendAgain sends it again, an organiser having found it missing.
+	SendAgain(ctx context.Context, postID, channel string) error
+}
+
+// wentOut is the post page's It went out: an organiser looked in the
+// channel and found the post there.
+func (c *Console) wentOut(w http.ResponseWriter, r *http.Request, s Session) {
+	c.resolveUnknown(w, r, s, true)
+}
+
+// sendAgain is the post page's Send again: an organiser looked and the
+// post is missing.
+func (c *Console) sendAgain(w http.ResponseWriter, r *http.Request, s Session) {
+	c.resolveUnknown(w, r, s, false)
+}
+
+func (c *Console) resolveUnknown(w http.ResponseWriter, r *http.Request, s Session, wentOut bool) {
+	ctx, id, channel := r.Context(), r.PathValue("id"), r.PostFormValue("channel")
+	if _, err := c.opts.Store.Post(ctx, id); err != nil {
+		c.notFound(w, r, "no post has this id")
+		return
+	}
+	res, ok := c.opts.Publisher.(UnknownResolver)
+	if !ok {
+		c.refuse(w, r, s, "This Crier cannot record what a channel did: use crier retry on the server.")
+		return
+	}
+	d, err := c.opts.Store.Delivery(ctx, id, channel)
+	if err != nil || !d.WaitsForCheck() {
+		c.refuse(w, r, s, "The delivery to "+channel+" is not waiting for anyone to check it.")
+		return
+	}
+	action, done := "marked as sent after checking the channel", "went-out"
+	if wentOut {
+		err = res.MarkSent(ctx, id, channel, s.User.Email)
+	} else {
+		action, done = "sent again after checking the channel", "sent-again"
+		err = res.SendAgain(ctx, id, channel)
+	}
+	if err != nil {
+		c.renderPost(w, r, s, id, "Nothing was changed: "+err.Error())
+		return
+	}
+	if err := addEvent(ctx, c.db(), id, c.opts.Now(), s.User.Email, action, channel); err != nil {
+		c.serverError(w, r, "recording what was checked", err)
+		return
+	}
+	redirectDone(w, r, id, done)
 }
 
 func (c *Console) testNewsletter(w http.ResponseWriter, r *http.Request, s Session) {

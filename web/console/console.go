@@ -238,6 +238,8 @@ func (c *Console) routes() {
 	mux.Handle("POST /posts/{id}/cancel", c.auth(RoleEditor, c.cancel))
 	mux.Handle("POST /posts/{id}/retry", c.auth(RoleEditor, c.retry))
 	mux.Handle("POST /posts/{id}/reach", c.auth(RoleAuthor, c.refreshReach))
+	mux.Handle("POST /posts/{id}/went-out", c.auth(RoleEditor, c.wentOut))
+	mux.Handle("POST /posts/{id}/send-again", c.auth(RoleEditor, c.sendAgain))
 	mux.Handle("POST /posts/{id}/test", c.auth(RoleEditor, c.testNewsletter))
 	mux.Handle("POST /posts/{id}/sendback", c.auth(RoleEditor, c.sendBack))
 	mux.Handle("POST /posts/{id}/comment", c.auth(RoleAuthor, c.comment))

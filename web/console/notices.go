@@ -41,6 +41,8 @@ var doneNotices = map[string]func(c *Console, sp store.StoredPost) string{
 	"refreshed": func(*Console, store.StoredPost) string {
 		return "Reach read again. Each channel below says when its numbers were last read."
 	},
+	"went-out":   func(*Console, store.StoredPost) string { return "Recorded as sent, on your word." },
+	"sent-again": func(*Console, store.StoredPost) string { return "Sending again. The channel below is being tried now." },
 }
 
 // redirectDone sends the browser to post id's page with the notice for

@@ -333,6 +333,7 @@ func (c *Console) postData(w http.ResponseWriter, r *http.Request, s Session, id
 		// While a delivery is under way the page's script follows it.
 		"Live": live || sp.State == store.PostScheduled && !sp.Post.PublishAt.After(c.opts.Now().Add(time.Minute)),
 	}
+	_, data["CanCheck"] = c.opts.Publisher.(UnknownResolver)
 	data["SentBack"] = lastSentBack(events, m)
 	data["CanDelete"] = isConsole && c.whyNotDeletable(s, sp, m) == ""
 	c.correctionsData(ctx, s, sp, m, isConsole, data)
@@ -427,6 +428,10 @@ func explain(d store.Delivery, page string) (problem, fix string) {
 	case channels.KindRateLimited.String():
 		return ch + " asked Crier to slow down.", "Nothing to do: Crier tries again by itself."
 	case channels.KindAmbiguous.String():
+		if d.WaitsForCheck() {
+			return "Crier cannot tell whether " + ch + " received the post, and " + ch + " cannot be asked (" + docs + ", “Exactly once”).",
+				"Look in the channel: if the post is there, press It went out; if it is missing, press Send again. Crier will not send it again by itself."
+		}
 		return "Crier could not tell whether " + ch + " received the post.", "Crier checks before sending again; press Retry if it stays failed."
 	case channels.KindTemporary.String():
 		if d.State != store.DeliveryFailed {
