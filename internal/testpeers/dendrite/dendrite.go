@@ -197,7 +197,7 @@ func (s *Server) NewUser(t testing.TB) User {
 	s.mu.Unlock()
 	cmd := exec.Command(filepath.Join(s.bin, "create-account"), "-config", s.config, "-url", s.URL, "-username", name, "-passwordstdin")
 	cmd.Dir = s.dir
-	cmd.Stdin = strings.NewReader("Crier-e2e-" + name + "-correct-horse\n")
+	cmd.Stdin = strings.NewReader(Password(name) + "\n")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("dendrite create-account %s: %v\n%s", name, err, out)
@@ -297,3 +297,59 @@ func (s *Server) call(t testing.TB, u User, method, path string, body, out any) 
 		}
 	}
 }
+
+// RawEvent is any event of a room as a member reads it, its content
+// undecoded: edits, reactions, redactions and images included.
+type RawEvent struct {
+	ID       string         `json:"event_id"`
+	Type     string         `json:"type"`
+	Sender   string         `json:"sender"`
+	Content  map[string]any `json:"content"`
+	Unsigned map[string]any `json:"unsigned"`
+}
+
+// Redacted reports whether the event was redacted (its content emptied).
+func (e RawEvent) Redacted() bool {
+	_, ok := e.Unsigned["redacted_because"]
+	return ok
+}
+
+// Events returns the room's last 200 events of every type, oldest first,
+// read as u (a member).
+func (s *Server) Events(t testing.TB, u User, roomID string) []RawEvent {
+	t.Helper()
+	var out struct {
+		Chunk []RawEvent `json:"chunk"`
+	}
+	s.call(t, u, http.MethodGet, "/_matrix/client/v3/rooms/"+url.PathEscape(roomID)+"/messages?dir=b&limit=200", nil, &out)
+	events := make([]RawEvent, 0, len(out.Chunk))
+	for i := len(out.Chunk) - 1; i >= 0; i-- {
+		events = append(events, out.Chunk[i])
+	}
+	return events
+}
+
+// Send sends an event of type typ with content to the room as u (a
+// member: a reaction, a reply) and returns its ID.
+func (s *Server) Send(t testing.TB, u User, roomID, typ string, content any) string {
+	t.Helper()
+	s.mu.Lock()
+	s.users++ // a counter unique per server serves as the transaction ID
+	txn := fmt.Sprintf("test-%d", s.users)
+	s.mu.Unlock()
+	var out struct {
+		EventID string `json:"event_id"`
+	}
+	s.call(t, u, http.MethodPut, "/_matrix/client/v3/rooms/"+url.PathEscape(roomID)+"/send/"+url.PathEscape(typ)+"/"+txn, content, &out)
+	return out.EventID
+}
+
+// Invite invites who to the room as u.
+func (s *Server) Invite(t testing.TB, u User, roomID, who string) {
+	t.Helper()
+	s.call(t, u, http.MethodPost, "/_matrix/client/v3/rooms/"+url.PathEscape(roomID)+"/invite", map[string]string{"user_id": who}, nil)
+}
+
+// Password is the password NewUser gave the account named name ("user3"),
+// for tests that log in.
+func Password(name string) string { return "Crier-e2e-" + name + "-correct-horse" }
