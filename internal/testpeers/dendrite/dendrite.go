@@ -281,7 +281,9 @@ func (s *Server) call(t testing.TB, u User, method, path string, body, out any) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+u.Token)
+	if u.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+u.Token)
+	}
 	resp, err := s.client.Do(req)
 	if err != nil {
 		t.Fatalf("dendrite %s %s: %v", method, path, err)
@@ -314,19 +316,55 @@ func (e RawEvent) Redacted() bool {
 	return ok
 }
 
-// Events returns the room's last 200 events of every type, oldest first,
+// Events returns all the room's events of every type, oldest first,
 // read as u (a member).
 func (s *Server) Events(t testing.TB, u User, roomID string) []RawEvent {
 	t.Helper()
-	var out struct {
-		Chunk []RawEvent `json:"chunk"`
-	}
-	s.call(t, u, http.MethodGet, "/_matrix/client/v3/rooms/"+url.PathEscape(roomID)+"/messages?dir=b&limit=200", nil, &out)
-	events := make([]RawEvent, 0, len(out.Chunk))
-	for i := len(out.Chunk) - 1; i >= 0; i-- {
-		events = append(events, out.Chunk[i])
+	var events []RawEvent
+	from := ""
+	for page := 0; page < 100; page++ {
+		var out struct {
+			Chunk []RawEvent `json:"chunk"`
+			End   string     `json:"end"`
+		}
+		path := "/_matrix/client/v3/rooms/" + url.PathEscape(roomID) + "/messages?dir=b&limit=50"
+		if from != "" {
+			path += "&from=" + url.QueryEscape(from)
+		}
+		s.call(t, u, http.MethodGet, path, nil, &out)
+		for _, e := range out.Chunk {
+			events = append([]RawEvent{e}, events...)
+		}
+		if len(out.Chunk) == 0 || out.End == "" || out.End == from {
+			break
+		}
+		from = out.End
 	}
 	return events
+}
+
+// CreateRoomWith makes a room owned by u from a createRoom request body
+// (a preset, power_level_content_override) and returns its ID.
+func (s *Server) CreateRoomWith(t testing.TB, u User, body map[string]any) string {
+	t.Helper()
+	var out struct {
+		RoomID string `json:"room_id"`
+	}
+	s.call(t, u, http.MethodPost, "/_matrix/client/v3/createRoom", body, &out)
+	return out.RoomID
+}
+
+// Login signs u in again with its password: a second access token (a
+// second device) of the same account.
+func (s *Server) Login(t testing.TB, u User) User {
+	t.Helper()
+	name := strings.TrimPrefix(strings.SplitN(u.ID, ":", 2)[0], "@")
+	var out struct {
+		Token string `json:"access_token"`
+	}
+	body := map[string]any{"type": "m.login.password", "identifier": map[string]string{"type": "m.id.user", "user": name}, "password": Password(name)}
+	s.call(t, User{}, http.MethodPost, "/_matrix/client/v3/login", body, &out)
+	return User{ID: u.ID, Token: out.Token}
 }
 
 // Send sends an event of type typ with content to the room as u (a
