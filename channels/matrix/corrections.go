@@ -105,7 +105,7 @@ func (s *Sender) current(ctx context.Context, roomID, eventID string) (content m
 	if err != nil {
 		return nil, false, fmt.Errorf("reading message %s: %w", eventID, err)
 	}
-	if _, redacted := e.Unsigned["redacted_because"]; redacted || e.Content["msgtype"] == nil {
+	if e.Redacted() || e.Content["msgtype"] == nil {
 		return nil, true, nil
 	}
 	edits, err := s.relations(ctx, roomID, eventID, "m.replace", 50)

@@ -137,7 +137,7 @@ func TestTheReaderSeesThePostItsEditAndItsWithdrawal(t *testing.T) {
 	if err != nil || len(res) != 2 || res[0].Outcome != channels.OutcomeDeleted {
 		t.Fatalf("Withdraw: %+v, %v", res, err)
 	}
-	if left := r.posted(t); len(left) != 0 {
+	if left := r.posted(t); len(left) != 0 { // Events waits for Dendrite to show the redactions
 		t.Errorf("after the withdrawal the reader sees %+v", left)
 	}
 }

@@ -284,8 +284,8 @@ func (s *Sender) limit(ctx context.Context) (int64, error) {
 	return l, nil
 }
 
-// join makes the account a member of a configured room (a no-op when it
-// is one) and returns the room's ID, resolving an alias first; both once.
+// join makes the account a member of a configured room and returns the
+// room's ID, resolving an alias first; once per room.
 func (s *Sender) join(ctx context.Context, room string) (string, error) {
 	s.mu.Lock()
 	id, ok := s.rooms[room]
@@ -293,24 +293,14 @@ func (s *Sender) join(ctx context.Context, room string) (string, error) {
 	if ok {
 		return id, nil
 	}
-	var out struct {
-		RoomID string `json:"room_id"`
-	}
-	if strings.HasPrefix(room, "#") {
-		if err := s.api.Call(ctx, http.MethodGet, "/_matrix/client/v3/directory/room/"+url.PathEscape(room), nil, &out); err != nil {
-			return "", fmt.Errorf("looking up Matrix room %s: %w", room, err)
-		}
-	}
-	if err := s.api.Call(ctx, http.MethodPost, "/_matrix/client/v3/join/"+url.PathEscape(room), struct{}{}, &out); err != nil {
-		return "", fmt.Errorf("joining Matrix room %s: %w", room, err)
-	}
-	if out.RoomID == "" {
-		return "", channels.Temporary(fmt.Errorf("joining Matrix room %s: the homeserver named no room ID", room))
+	id, err := s.api.Join(ctx, room)
+	if err != nil {
+		return "", err
 	}
 	s.mu.Lock()
-	s.rooms[room] = out.RoomID
+	s.rooms[room] = id
 	s.mu.Unlock()
-	return out.RoomID, nil
+	return id, nil
 }
 
 // whoami is the account's user ID, asked once.
@@ -357,12 +347,5 @@ func (s *Sender) findSent(ctx context.Context, roomID, txn string) (string, erro
 	return "", nil
 }
 
-// event is a room event as the client-server API gives it.
-type event struct {
-	ID       string         `json:"event_id"`
-	Type     string         `json:"type"`
-	Sender   string         `json:"sender"`
-	Content  map[string]any `json:"content"`
-	Unsigned map[string]any `json:"unsigned"`
-	TS       int64          `json:"origin_server_ts"`
-}
+// event is a room event.
+type event = matrixroom.Event

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +32,46 @@ type Client struct {
 	Setting string
 	// HTTP makes the calls; nil means one with a 30-second timeout.
 	HTTP *http.Client
+}
+
+// Event is a room event as the client-server API gives it, its content
+// undecoded: messages, edits, reactions and redactions alike.
+type Event struct {
+	ID       string         `json:"event_id"`
+	Type     string         `json:"type"`
+	Sender   string         `json:"sender"`
+	Content  map[string]any `json:"content"`
+	Unsigned map[string]any `json:"unsigned"`
+	TS       int64          `json:"origin_server_ts"`
+}
+
+// Redacted reports whether the event was redacted (its content emptied).
+func (e Event) Redacted() bool {
+	_, ok := e.Unsigned["redacted_because"]
+	return ok
+}
+
+// Join makes the account a member of room, an ID (!abc:example.org) or an
+// alias (#news:example.org), and returns the room's ID; joining a room the
+// account is in changes nothing. An alias is looked up first: a homeserver
+// answers an unknown alias there with a plain 404, where a join may fail
+// vaguely.
+func (c *Client) Join(ctx context.Context, room string) (string, error) {
+	var out struct {
+		RoomID string `json:"room_id"`
+	}
+	if strings.HasPrefix(room, "#") {
+		if err := c.Call(ctx, http.MethodGet, "/_matrix/client/v3/directory/room/"+url.PathEscape(room), nil, &out); err != nil {
+			return "", fmt.Errorf("looking up Matrix room %s: %w", room, err)
+		}
+	}
+	if err := c.Call(ctx, http.MethodPost, "/_matrix/client/v3/join/"+url.PathEscape(room), struct{}{}, &out); err != nil {
+		return "", fmt.Errorf("joining Matrix room %s: %w", room, err)
+	}
+	if out.RoomID == "" {
+		return "", channels.Temporary(fmt.Errorf("joining Matrix room %s: the homeserver named no room ID", room))
+	}
+	return out.RoomID, nil
 }
 
 // maxAnswer bounds an answer read: one event is at most 64 KiB, and reads

@@ -86,31 +86,20 @@ func (r *Room) Send(ctx context.Context, txn string, msg Message) (string, error
 	return out.EventID, nil
 }
 
-// join makes the account a member of the room (a no-op when it is one) and
-// learns the room's ID. An alias is looked up first: a homeserver answers
-// an unknown alias there with a plain 404, where a join may fail vaguely.
+// join makes the account a member of the room once per Room and learns
+// the room's ID.
 func (r *Room) join(ctx context.Context) (string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.roomID != "" {
 		return r.roomID, nil
 	}
-	var out struct {
-		RoomID string `json:"room_id"`
+	id, err := r.api().Join(ctx, r.Room)
+	if err != nil {
+		return "", err
 	}
-	if strings.HasPrefix(r.Room, "#") {
-		if err := r.api().Call(ctx, http.MethodGet, "/_matrix/client/v3/directory/room/"+url.PathEscape(r.Room), nil, &out); err != nil {
-			return "", fmt.Errorf("looking up Matrix room %s: %w", r.Room, err)
-		}
-	}
-	if err := r.api().Call(ctx, http.MethodPost, "/_matrix/client/v3/join/"+url.PathEscape(r.Room), struct{}{}, &out); err != nil {
-		return "", fmt.Errorf("joining Matrix room %s: %w", r.Room, err)
-	}
-	if out.RoomID == "" {
-		return "", channels.Temporary(fmt.Errorf("joining Matrix room %s: the homeserver named no room ID", r.Room))
-	}
-	r.roomID = out.RoomID
-	return r.roomID, nil
+	r.roomID = id
+	return id, nil
 }
 
 func (r *Room) forget() {

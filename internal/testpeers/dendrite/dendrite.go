@@ -302,6 +302,8 @@ func (s *Server) call(t testing.TB, u User, method, path string, body, out any) 
 
 // RawEvent is any event of a room as a member reads it, its content
 // undecoded: edits, reactions, redactions and images included.
+// (It mirrors matrixroom.Event, which it cannot import: matrixroom's own
+// tests start this server.)
 type RawEvent struct {
 	ID       string         `json:"event_id"`
 	Type     string         `json:"type"`
@@ -319,6 +321,35 @@ func (e RawEvent) Redacted() bool {
 // Events returns all the room's events of every type, oldest first,
 // read as u (a member).
 func (s *Server) Events(t testing.TB, u User, roomID string) []RawEvent {
+	t.Helper()
+	// Dendrite's sync API, which answers /messages, learns of events from
+	// the room server a moment after a send has answered; it learns of
+	// them in order, so once a marker sent now shows, every event and
+	// redaction sent before it does too.
+	marker := s.Send(t, u, roomID, markerType, map[string]any{})
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		all, seen := s.events(t, u, roomID), false
+		events := all[:0:0]
+		for _, e := range all {
+			seen = seen || e.ID == marker
+			if e.Type != markerType {
+				events = append(events, e)
+			}
+		}
+		if seen {
+			return events
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dendrite: room %s did not show a marker event within 30 seconds", roomID)
+		}
+	}
+}
+
+// markerType is the type of the events Events sends to know the room is
+// read whole; Events leaves them out.
+const markerType = "org.crierhq.test.marker"
+
+func (s *Server) events(t testing.TB, u User, roomID string) []RawEvent {
 	t.Helper()
 	var events []RawEvent
 	from := ""
