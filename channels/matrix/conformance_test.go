@@ -34,6 +34,7 @@ func TestConformance(t *testing.T) {
 					r.react(t, id, "🕯️")
 					r.react(t, id, "👍")
 					r.replyInThread(t, id, "I will be there")
+					r.hs.Events(t, r.reader, r.id) // until /relations shows them too
 					return channels.Counters{Reactions: channels.CountOf(2), Replies: channels.CountOf(1)}
 				},
 			}

@@ -123,6 +123,7 @@ func TestTheReaderSeesThePostItsEditAndItsWithdrawal(t *testing.T) {
 	r.react(t, got[0].ID, "🕯️")
 	r.react(t, got[1].ID, "❤️")
 	r.replyInThread(t, got[0].ID, "See you there")
+	r.hs.Events(t, r.reader, r.id) // until /relations shows them too
 	reach, err := s.ReadReach(ctx, l.parts, channels.ReachOptions{})
 	if err != nil {
 		t.Fatal(err)
