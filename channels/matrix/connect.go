@@ -29,8 +29,8 @@ func (Provider) ConnectFields() []channels.ConnectField {
 }
 
 // CheckConnection signs in with user and password when no access token is
-// given (the token it gets replaces the password in c.Values, so only the
-// token is stored), asks the homeserver who the token belongs to
+// given (the token it gets replaces user and password in c.Values, the
+// caller's map, so only the token is stored), asks the homeserver who the token belongs to
 // (/account/whoami), makes the account a member of the room, and checks
 // that its power level lets it send messages. It returns "@bot:server in
 // room".
@@ -50,8 +50,11 @@ func (Provider) CheckConnection(ctx context.Context, env channels.Env, c channel
 		if token, err = login(ctx, api, v("user"), v("password")); err != nil {
 			return "", err
 		}
+		// Only the token is kept: the form's values are what is stored,
+		// and the password and user name are no setting of the instance.
 		c.Values["access_token"] = token
 		delete(c.Values, "password")
+		delete(c.Values, "user")
 	}
 	api.Token = secret.Secret(token)
 	var who struct {

@@ -273,7 +273,7 @@ func TestCheckConnection(t *testing.T) {
 	}
 	name := strings.TrimPrefix(strings.SplitN(r.bot.ID, ":", 2)[0], "@")
 	values := map[string]string{"homeserver": r.hs.URL, "room": "#news:localhost", "user": name, "password": dendrite.Password(name)}
-	if who, err := check(values); err != nil || who != r.bot.ID+" in #news:localhost" || values["access_token"] == "" || values["password"] != "" {
+	if who, err := check(values); err != nil || who != r.bot.ID+" in #news:localhost" || values["access_token"] == "" || values["password"] != "" || values["user"] != "" {
 		t.Errorf("with a password: %q, %v; values keep %v", who, err, keys(values))
 	}
 	quiet := r.hs.CreateRoomWith(t, r.reader, map[string]any{"preset": "public_chat", "power_level_content_override": map[string]any{"events_default": 50}})

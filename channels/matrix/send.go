@@ -249,6 +249,10 @@ func (s *Sender) upload(ctx context.Context, img Image) (string, map[string]any,
 	// An upload has no transaction ID: a repeat leaves an unused copy in
 	// the media repository, never a second message.
 	if err := s.api.Do(ctx, matrixroom.Request{Method: http.MethodPost, Path: "/_matrix/media/v3/upload", Raw: data, ContentType: ct}, &out); err != nil {
+		var refusal *matrixroom.Error
+		if errors.As(err, &refusal) && (refusal.Code == "M_TOO_LARGE" || refusal.Status == http.StatusRequestEntityTooLarge) {
+			return "", nil, &imageError{fmt.Errorf("the homeserver refused it as too large (%w)", refusal)}
+		}
 		return "", nil, fmt.Errorf("uploading the picture: %w", err)
 	}
 	if !strings.HasPrefix(out.URI, "mxc://") {
