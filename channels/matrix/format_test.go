@@ -115,3 +115,15 @@ func TestLongTextKeepsBothLimits(t *testing.T) {
 		t.Errorf("the thread carries %d of the 2000 addresses", total)
 	}
 }
+
+// A soft line break in the Markdown is a space, and no line breaks stand
+// between blocks, so a client that shows them adds no empty lines; a code
+// block keeps its own.
+func TestNoStrayLineBreaks(t *testing.T) {
+	t.Parallel()
+	m := format(t, post.Post{ID: "p", Body: "one\ntwo\n\n- a\n- b\n\n> q\n\n```\nx\ny\n```\n"})[0]
+	want := "<p>one two</p><ul><li>a</li><li>b</li></ul><blockquote><p>q</p></blockquote><pre><code>x\ny\n</code></pre>"
+	if m.FormattedBody != want {
+		t.Errorf("formatted_body\n%q\nwant\n%q", m.FormattedBody, want)
+	}
+}

@@ -51,6 +51,7 @@ func renderHTML(src string) []*xhtml.Node {
 	}
 	var out []*xhtml.Node
 	for _, n := range nodes {
+		tidy(n)
 		if n.Type == xhtml.TextNode {
 			if strings.TrimSpace(n.Data) == "" {
 				continue
@@ -60,6 +61,39 @@ func renderHTML(src string) []*xhtml.Node {
 		out = append(out, n)
 	}
 	return out
+}
+
+// tidy makes n's white space mean what it does in a browser, for clients
+// that show formatted_body's line breaks as they are: a line break inside
+// a paragraph becomes a space, and the line breaks goldmark writes between
+// list items and other blocks go. Code blocks keep theirs.
+func tidy(n *xhtml.Node) {
+	if n.DataAtom == atom.Pre {
+		return
+	}
+	for c := n.FirstChild; c != nil; {
+		next := c.NextSibling
+		switch {
+		case c.Type == xhtml.TextNode && strings.TrimSpace(c.Data) == "" && holdsBlocks(n):
+			n.RemoveChild(c)
+		case c.Type == xhtml.TextNode:
+			c.Data = strings.ReplaceAll(c.Data, "\n", " ")
+		default:
+			tidy(c)
+		}
+		c = next
+	}
+}
+
+// holdsBlocks reports whether n's children are blocks, not text.
+func holdsBlocks(n *xhtml.Node) bool {
+	switch n.DataAtom {
+	case atom.Ul, atom.Ol, atom.Blockquote, atom.Table, atom.Thead, atom.Tbody, atom.Tr, atom.Div, atom.Details:
+		return true
+	case atom.Li:
+		return hasBlock(n)
+	}
+	return false
 }
 
 // para is a paragraph of text.
