@@ -194,47 +194,59 @@ func TestALostAnswerIsOneEventAfterARestart(t *testing.T) {
 }
 
 // A long post is a thread at the measured limit: the first message in the
-// room, the rest in its thread, each within the limits, and a retry after
-// the last part failed sends only that.
+// room, the rest in its thread, each within the limits; a retry after the
+// last part failed, or after its answer was lost, sends only what is
+// missing.
 func TestALongPostIsAThread(t *testing.T) {
 	t.Parallel()
-	r := newRoom(t)
-	net := channeltest.NewNetwork(nil, isSend)
-	f, s := r.connect(t, r.bot.Token, net)
 	para := strings.Repeat("The vigil starts at seven at the town hall; bring a candle and a friend. ", 100)
-	p := post.Post{ID: "long", Title: "A long report", Body: strings.Repeat(para+"\n\n", 9)}
-	pl, err := f.Format(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	msgs := pl.Body.(matrix.Body).Messages
-	if len(msgs) < 2 {
-		t.Fatalf("%d messages, want a thread", len(msgs))
-	}
-	for i, m := range msgs {
-		if matrix.EncodedLen(m.FormattedBody) > matrix.MaxHTMLBytes || matrix.EncodedLen(m.Body) > matrix.MaxBodyBytes || m.InThread != (i > 0) {
-			t.Errorf("message %d: %d bytes of HTML, %d of body, in thread %v", i, matrix.EncodedLen(m.FormattedBody), matrix.EncodedLen(m.Body), m.InThread)
-		}
-	}
-	net.Inject(channeltest.Fault{Name: "500", Status: http.StatusInternalServerError, Nth: len(msgs)})
-	l := &ledger{}
-	d := channels.Delivery{PostID: p.ID, Channel: "matrix", Attempt: 1, Ledger: l}
-	if _, err := s.Send(context.Background(), d, pl); err == nil {
-		t.Fatal("the last part was refused and Send succeeded")
-	}
-	net.Clear()
-	d.Attempt = 2
-	if _, err := s.Send(context.Background(), d, pl); err != nil {
-		t.Fatal(err)
-	}
-	got := r.posted(t)
-	if len(got) != len(msgs) {
-		t.Fatalf("the room shows %d messages, want %d", len(got), len(msgs))
-	}
-	for _, e := range got[1:] {
-		if relType(e) != "m.thread" || relatesTo(e) != got[0].ID {
-			t.Errorf("%s is not in the thread of %s: %v", e.ID, got[0].ID, e.Content["m.relates_to"])
-		}
+	for _, f := range []channeltest.Fault{
+		{Name: "500", Status: http.StatusInternalServerError},
+		{Name: "lost answer", LoseAnswer: true},
+	} {
+		t.Run(f.Name, func(t *testing.T) {
+			t.Parallel()
+			r := newRoom(t)
+			net := channeltest.NewNetwork(nil, isSend)
+			fm, s := r.connect(t, r.bot.Token, net)
+			p := post.Post{ID: "long", Title: "A long report", Body: strings.Repeat(para+"\n\n", 9)}
+			pl, err := fm.Format(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			msgs := pl.Body.(matrix.Body).Messages
+			if len(msgs) < 2 {
+				t.Fatalf("%d messages, want a thread", len(msgs))
+			}
+			for i, m := range msgs {
+				if matrix.EncodedLen(m.FormattedBody) > matrix.MaxHTMLBytes || matrix.EncodedLen(m.Body) > matrix.MaxBodyBytes || m.InThread != (i > 0) {
+					t.Errorf("message %d: %d bytes of HTML, %d of body, in thread %v", i, matrix.EncodedLen(m.FormattedBody), matrix.EncodedLen(m.Body), m.InThread)
+				}
+			}
+			f.Nth = len(msgs)
+			net.Inject(f)
+			l := &ledger{}
+			d := channels.Delivery{PostID: p.ID, Channel: "matrix", Attempt: 1, Ledger: l}
+			_, err = s.Send(context.Background(), d, pl)
+			if err == nil || len(l.parts) != len(msgs)-1 {
+				t.Fatalf("the last part failed: %v, %d parts recorded", err, len(l.parts))
+			}
+			net.Clear()
+			kind, _ := channels.Classify(err)
+			d.Attempt, d.PreviousUnknown = 2, kind == channels.KindAmbiguous
+			if _, err := s.Send(context.Background(), d, pl); err != nil {
+				t.Fatal(err)
+			}
+			got := r.posted(t)
+			if len(got) != len(msgs) {
+				t.Fatalf("the room shows %d messages, want %d", len(got), len(msgs))
+			}
+			for _, e := range got[1:] {
+				if relType(e) != "m.thread" || relatesTo(e) != got[0].ID {
+					t.Errorf("%s is not in the thread of %s: %v", e.ID, got[0].ID, e.Content["m.relates_to"])
+				}
+			}
+		})
 	}
 }
 
