@@ -69,7 +69,11 @@ func (s *Sender) correctPart(ctx context.Context, c channels.Correction, part ch
 			want[k] = v
 		}
 		want["body"] = m.Body
+		if cur["msgtype"] != "m.image" {
+			want["body"] = "[Image: " + m.Body + "]" // the picture was left out at send
+		}
 		delete(want, txnKey)
+		delete(want, "m.relates_to") // an edit keeps the event's relation
 		res.Note = "the picture stays; only its description changed"
 	}
 	if cur["body"] == want["body"] && cur["formatted_body"] == want["formatted_body"] {

@@ -115,7 +115,7 @@ func TestTheReaderSeesThePostItsEditAndItsWithdrawal(t *testing.T) {
 		t.Errorf("after the edit the reader sees %q", now)
 	}
 	eds := r.edits(t, got[1].ID)
-	if nc, _ := eds[0].Content["m.new_content"].(map[string]any); len(eds) != 1 || nc["body"] != "Candles on the steps of the town hall" || nc["url"] != url {
+	if nc, _ := eds[0].Content["m.new_content"].(map[string]any); len(eds) != 1 || nc["body"] != "Candles on the steps of the town hall" || nc["url"] != url || nc["m.relates_to"] != nil {
 		t.Errorf("the picture's edit: %+v", eds)
 	}
 

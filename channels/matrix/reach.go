@@ -3,7 +3,6 @@ package matrix
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"time"
 
 	"github.com/crierhq/crier/channels"
@@ -67,6 +66,6 @@ func reply(roomID string, e event) channels.Reply {
 		Author:  e.Sender,
 		At:      time.UnixMilli(e.TS).UTC(),
 		Excerpt: channels.Excerpt(text),
-		URL:     "https://matrix.to/#/" + url.PathEscape(roomID) + "/" + url.PathEscape(e.ID),
+		URL:     permalink(roomID, e.ID),
 	}
 }

@@ -158,7 +158,13 @@ func (s *Sender) put(ctx context.Context, roomID, typ, txn string, content any) 
 // matrix.to link any client opens.
 func (s *Sender) part(idx int, roomID, eventID string) channels.Part {
 	return channels.Part{Index: idx, RemoteID: roomID + "/" + eventID,
-		RemoteURL: "https://matrix.to/#/" + url.PathEscape(roomID) + "/" + url.PathEscape(eventID)}
+		RemoteURL: permalink(roomID, eventID)}
+}
+
+// permalink is the matrix.to link to an event, its IDs encoded as the
+// specification's examples do.
+func permalink(roomID, eventID string) string {
+	return "https://matrix.to/#/" + url.QueryEscape(roomID) + "/" + url.QueryEscape(eventID)
 }
 
 // splitRemote parses a part's RemoteID ("!room:server/$event").
