@@ -209,17 +209,17 @@ func TestALongPostIsAThread(t *testing.T) {
 			r := newRoom(t)
 			net := channeltest.NewNetwork(nil, isSend)
 			fm, s := r.connect(t, r.bot.Token, net)
-			p := post.Post{ID: "long", Title: "A long report", Body: strings.Repeat(para+"\n\n", 9)}
+			p := post.Post{ID: "long", Title: "A long report", Body: strings.Repeat(para+"\n\n", 9), Image: &post.Image{File: posterFile(t), Alt: "A chart"}}
 			pl, err := fm.Format(p)
 			if err != nil {
 				t.Fatal(err)
 			}
 			msgs := pl.Body.(matrix.Body).Messages
-			if len(msgs) < 2 {
-				t.Fatalf("%d messages, want a thread", len(msgs))
+			if len(msgs) < 3 || msgs[1].MsgType != "m.image" {
+				t.Fatalf("%d messages, want the text, its picture and a thread", len(msgs))
 			}
 			for i, m := range msgs {
-				if matrix.EncodedLen(m.FormattedBody) > matrix.MaxHTMLBytes || matrix.EncodedLen(m.Body) > matrix.MaxBodyBytes || m.InThread != (i > 0) {
+				if matrix.EncodedLen(m.FormattedBody) > matrix.MaxHTMLBytes || matrix.EncodedLen(m.Body) > matrix.MaxBodyBytes || m.InThread != (i > 1) {
 					t.Errorf("message %d: %d bytes of HTML, %d of body, in thread %v", i, matrix.EncodedLen(m.FormattedBody), matrix.EncodedLen(m.Body), m.InThread)
 				}
 			}
@@ -241,10 +241,17 @@ func TestALongPostIsAThread(t *testing.T) {
 			if len(got) != len(msgs) {
 				t.Fatalf("the room shows %d messages, want %d", len(got), len(msgs))
 			}
-			for _, e := range got[1:] {
-				if relType(e) != "m.thread" || relatesTo(e) != got[0].ID {
-					t.Errorf("%s is not in the thread of %s: %v", e.ID, got[0].ID, e.Content["m.relates_to"])
+			if got[1].Content["msgtype"] != "m.image" || relType(got[1]) != "" {
+				t.Errorf("the picture follows the text in the room: %v", got[1].Content)
+			}
+			prev := got[0].ID // the fallback reply names the thread's latest event
+			for _, e := range got[2:] {
+				rel, _ := e.Content["m.relates_to"].(map[string]any)
+				reply, _ := rel["m.in_reply_to"].(map[string]any)
+				if relType(e) != "m.thread" || relatesTo(e) != got[0].ID || reply["event_id"] != prev {
+					t.Errorf("%s is not in the thread of %s after %s: %v", e.ID, got[0].ID, prev, rel)
 				}
+				prev = e.ID
 			}
 		})
 	}

@@ -98,11 +98,14 @@ func (s *Sender) Send(ctx context.Context, d channels.Delivery, p channels.Paylo
 					return receipt, channels.Ambiguous(fmt.Errorf("recording event %s: %w", part.RemoteID, err))
 				}
 			}
-			_, event := splitRemote(part.RemoteID)
-			if i == 0 {
-				root = event
+			// The thread's fallback reply names the thread's latest event,
+			// so a picture outside the thread is not one.
+			switch _, event := splitRemote(part.RemoteID); {
+			case i == 0:
+				root, prev = event, event
+			case m.InThread:
+				prev = event
 			}
-			prev = event
 			if idx == 0 {
 				receipt.RemoteID, receipt.RemoteURL = part.RemoteID, part.RemoteURL
 			}
