@@ -9,6 +9,7 @@ import (
 	"github.com/crierhq/crier/channels/discord"
 	"github.com/crierhq/crier/channels/email"
 	"github.com/crierhq/crier/channels/mastodon"
+	"github.com/crierhq/crier/channels/matrix"
 	"github.com/crierhq/crier/channels/outbox"
 	"github.com/crierhq/crier/channels/telegram"
 	"github.com/crierhq/crier/newsletter"
@@ -30,6 +31,7 @@ func providerList() []channels.Provider {
 		email.Provider{},
 		mastodon.Provider{},
 		telegram.Provider{},
+		matrix.Provider{},
 	}
 }
 

@@ -12,18 +12,13 @@
 package matrixroom
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/config/secret"
@@ -47,6 +42,11 @@ type Room struct {
 
 	mu     sync.Mutex
 	roomID string // known once joined
+}
+
+// api is the account's client, with the Room's settings.
+func (r *Room) api() *Client {
+	return &Client{Homeserver: r.Homeserver, Token: r.Token, Setting: r.Setting, HTTP: r.Client}
 }
 
 // Message is one message: a plain body, and the same as HTML for clients
@@ -77,7 +77,7 @@ func (r *Room) Send(ctx context.Context, txn string, msg Message) (string, error
 		EventID string `json:"event_id"`
 	}
 	path := "/_matrix/client/v3/rooms/" + url.PathEscape(id) + "/send/m.room.message/" + url.PathEscape(txn)
-	if err := r.call(ctx, http.MethodPut, path, content, &out); err != nil {
+	if err := r.api().Call(ctx, http.MethodPut, path, content, &out); err != nil {
 		if kind, _ := channels.Classify(err); kind == channels.KindPermanent {
 			r.forget() // joined again next time: the account may have been removed, then invited back
 		}
@@ -86,129 +86,26 @@ func (r *Room) Send(ctx context.Context, txn string, msg Message) (string, error
 	return out.EventID, nil
 }
 
-// join makes the account a member of the room (a no-op when it is one) and
-// learns the room's ID. An alias is looked up first: a homeserver answers
-// an unknown alias there with a plain 404, where a join may fail vaguely.
+// join makes the account a member of the room once per Room and learns
+// the room's ID.
 func (r *Room) join(ctx context.Context) (string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.roomID != "" {
 		return r.roomID, nil
 	}
-	var out struct {
-		RoomID string `json:"room_id"`
+	id, err := r.api().Join(ctx, r.Room)
+	if err != nil {
+		return "", err
 	}
-	if strings.HasPrefix(r.Room, "#") {
-		if err := r.call(ctx, http.MethodGet, "/_matrix/client/v3/directory/room/"+url.PathEscape(r.Room), nil, &out); err != nil {
-			return "", fmt.Errorf("looking up Matrix room %s: %w", r.Room, err)
-		}
-	}
-	if err := r.call(ctx, http.MethodPost, "/_matrix/client/v3/join/"+url.PathEscape(r.Room), struct{}{}, &out); err != nil {
-		return "", fmt.Errorf("joining Matrix room %s: %w", r.Room, err)
-	}
-	if out.RoomID == "" {
-		return "", channels.Temporary(fmt.Errorf("joining Matrix room %s: the homeserver named no room ID", r.Room))
-	}
-	r.roomID = out.RoomID
-	return r.roomID, nil
+	r.roomID = id
+	return id, nil
 }
 
 func (r *Room) forget() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.roomID = ""
-}
-
-// call sends one authenticated request, with body as JSON unless it is
-// nil, and decodes a 2xx answer into out; any other answer becomes a
-// classified error (refusal).
-func (r *Room) call(ctx context.Context, method, path string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(r.Homeserver, "/")+path, rd)
-	if err != nil {
-		return channels.Permanent(fmt.Errorf("%s is not a homeserver address: set %s.homeserver to one such as https://matrix.example.org", r.Homeserver, r.setting()))
-	}
-	req.Header.Set("Authorization", "Bearer "+r.Token.Reveal())
-	req.Header.Set("Content-Type", "application/json")
-	client := r.Client
-	if client == nil {
-		client = &http.Client{Timeout: 30 * time.Second}
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		// A send is safe to repeat (its transaction ID), so an answer
-		// lost on the way is only worth trying again.
-		return channels.Temporary(fmt.Errorf("reaching the homeserver %s: %w", r.Homeserver, errors.Unwrap(err)))
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if err != nil {
-		return channels.Temporary(fmt.Errorf("reading the homeserver's answer: %w", err))
-	}
-	if resp.StatusCode/100 == 2 {
-		if err := json.Unmarshal(data, out); err != nil {
-			return channels.Temporary(fmt.Errorf("the homeserver's answer (status %d) is not JSON: %w", resp.StatusCode, err))
-		}
-		return nil
-	}
-	return r.refusal(resp, data)
-}
-
-// refusal turns a non-2xx answer into an error of the right class that
-// says, for the refusals a person must fix, what to change.
-func (r *Room) refusal(resp *http.Response, data []byte) error {
-	var e struct {
-		Code         string `json:"errcode"`
-		Message      string `json:"error"`
-		RetryAfterMS int64  `json:"retry_after_ms"`
-	}
-	_ = json.Unmarshal(data, &e)
-	said := fmt.Sprintf("status %d", resp.StatusCode)
-	if e.Code != "" {
-		said += " " + e.Code
-	}
-	if e.Message != "" {
-		said += ": " + truncate(e.Message, 200)
-	}
-	switch {
-	case resp.StatusCode == http.StatusTooManyRequests || e.Code == "M_LIMIT_EXCEEDED":
-		return channels.RateLimited(fmt.Errorf("the homeserver asks to wait (%s)", said), retryAfter(resp, e.RetryAfterMS))
-	case resp.StatusCode/100 == 5:
-		return channels.Temporary(fmt.Errorf("the homeserver failed (%s)", said))
-	case resp.StatusCode == http.StatusUnauthorized || e.Code == "M_UNKNOWN_TOKEN" || e.Code == "M_MISSING_TOKEN":
-		return channels.Permanent(fmt.Errorf("the homeserver does not accept the access token (%s): put a current access token of the posting account in the environment variable that %s.access_token names (Element: Settings, Help & About, Access Token), then restart Crier", said, r.setting()))
-	case e.Code == "M_NOT_FOUND" || resp.StatusCode == http.StatusNotFound:
-		return channels.Permanent(fmt.Errorf("the homeserver knows no such room (%s): set %s.room to the room's ID (!abc:example.org, in the room's settings, Advanced) or an alias it publishes", said, r.setting()))
-	case resp.StatusCode == http.StatusForbidden || e.Code == "M_FORBIDDEN":
-		return channels.Permanent(fmt.Errorf("the posting account may not join or post in the room (%s): invite the account to the room, and give it the right to send messages if the room restricts that", said))
-	}
-	return channels.Permanent(fmt.Errorf("the homeserver refused the request (%s)", said))
-}
-
-// retryAfter is the wait a rate limit asks for: retry_after_ms, else the
-// Retry-After header, else a second.
-func retryAfter(resp *http.Response, ms int64) time.Duration {
-	if ms > 0 {
-		return time.Duration(ms) * time.Millisecond
-	}
-	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
-		return time.Duration(s) * time.Second
-	}
-	return time.Second
-}
-
-func (r *Room) setting() string {
-	if r.Setting == "" {
-		return "matrix"
-	}
-	return r.Setting
 }
 
 func truncate(s string, n int) string {

@@ -197,7 +197,7 @@ func (s *Server) NewUser(t testing.TB) User {
 	s.mu.Unlock()
 	cmd := exec.Command(filepath.Join(s.bin, "create-account"), "-config", s.config, "-url", s.URL, "-username", name, "-passwordstdin")
 	cmd.Dir = s.dir
-	cmd.Stdin = strings.NewReader("Crier-e2e-" + name + "-correct-horse\n")
+	cmd.Stdin = strings.NewReader(Password(name) + "\n")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("dendrite create-account %s: %v\n%s", name, err, out)
@@ -281,7 +281,9 @@ func (s *Server) call(t testing.TB, u User, method, path string, body, out any) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+u.Token)
+	if u.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+u.Token)
+	}
 	resp, err := s.client.Do(req)
 	if err != nil {
 		t.Fatalf("dendrite %s %s: %v", method, path, err)
@@ -297,3 +299,126 @@ func (s *Server) call(t testing.TB, u User, method, path string, body, out any) 
 		}
 	}
 }
+
+// RawEvent is any event of a room as a member reads it, its content
+// undecoded: edits, reactions, redactions and images included.
+// (It mirrors matrixroom.Event, which it cannot import: matrixroom's own
+// tests start this server.)
+type RawEvent struct {
+	ID       string         `json:"event_id"`
+	Type     string         `json:"type"`
+	Sender   string         `json:"sender"`
+	Content  map[string]any `json:"content"`
+	Unsigned map[string]any `json:"unsigned"`
+}
+
+// Redacted reports whether the event was redacted (its content emptied).
+func (e RawEvent) Redacted() bool {
+	_, ok := e.Unsigned["redacted_because"]
+	return ok
+}
+
+// Events returns all the room's events of every type, oldest first,
+// read as u (a member).
+func (s *Server) Events(t testing.TB, u User, roomID string) []RawEvent {
+	t.Helper()
+	// Dendrite's sync API, which answers /messages, learns of events from
+	// the room server a moment after a send has answered; it learns of
+	// them in order, so once a marker sent now shows, every event and
+	// redaction sent before it does too.
+	marker := s.Send(t, u, roomID, markerType, map[string]any{})
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		all, seen := s.events(t, u, roomID), false
+		events := all[:0:0]
+		for _, e := range all {
+			seen = seen || e.ID == marker
+			if e.Type != markerType {
+				events = append(events, e)
+			}
+		}
+		if seen {
+			return events
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dendrite: room %s did not show a marker event within 30 seconds", roomID)
+		}
+	}
+}
+
+// markerType is the type of the events Events sends to know the room is
+// read whole; Events leaves them out.
+const markerType = "org.crierhq.test.marker"
+
+func (s *Server) events(t testing.TB, u User, roomID string) []RawEvent {
+	t.Helper()
+	var events []RawEvent
+	from := ""
+	for page := 0; page < 100; page++ {
+		var out struct {
+			Chunk []RawEvent `json:"chunk"`
+			End   string     `json:"end"`
+		}
+		path := "/_matrix/client/v3/rooms/" + url.PathEscape(roomID) + "/messages?dir=b&limit=50"
+		if from != "" {
+			path += "&from=" + url.QueryEscape(from)
+		}
+		s.call(t, u, http.MethodGet, path, nil, &out)
+		for _, e := range out.Chunk {
+			events = append([]RawEvent{e}, events...)
+		}
+		if len(out.Chunk) == 0 || out.End == "" || out.End == from {
+			break
+		}
+		from = out.End
+	}
+	return events
+}
+
+// CreateRoomWith makes a room owned by u from a createRoom request body
+// (a preset, power_level_content_override) and returns its ID.
+func (s *Server) CreateRoomWith(t testing.TB, u User, body map[string]any) string {
+	t.Helper()
+	var out struct {
+		RoomID string `json:"room_id"`
+	}
+	s.call(t, u, http.MethodPost, "/_matrix/client/v3/createRoom", body, &out)
+	return out.RoomID
+}
+
+// Login signs u in again with its password: a second access token (a
+// second device) of the same account.
+func (s *Server) Login(t testing.TB, u User) User {
+	t.Helper()
+	name := strings.TrimPrefix(strings.SplitN(u.ID, ":", 2)[0], "@")
+	var out struct {
+		Token string `json:"access_token"`
+	}
+	body := map[string]any{"type": "m.login.password", "identifier": map[string]string{"type": "m.id.user", "user": name}, "password": Password(name)}
+	s.call(t, User{}, http.MethodPost, "/_matrix/client/v3/login", body, &out)
+	return User{ID: u.ID, Token: out.Token}
+}
+
+// Send sends an event of type typ with content to the room as u (a
+// member: a reaction, a reply) and returns its ID.
+func (s *Server) Send(t testing.TB, u User, roomID, typ string, content any) string {
+	t.Helper()
+	s.mu.Lock()
+	s.users++ // a counter unique per server serves as the transaction ID
+	txn := fmt.Sprintf("test-%d", s.users)
+	s.mu.Unlock()
+	var out struct {
+		EventID string `json:"event_id"`
+	}
+	s.call(t, u, http.MethodPut, "/_matrix/client/v3/rooms/"+url.PathEscape(roomID)+"/send/"+url.PathEscape(typ)+"/"+txn, content, &out)
+	return out.EventID
+}
+
+// Invite invites who to the room as u.
+func (s *Server) Invite(t testing.TB, u User, roomID, who string) {
+	t.Helper()
+	s.call(t, u, http.MethodPost, "/_matrix/client/v3/rooms/"+url.PathEscape(roomID)+"/invite", map[string]string{"user_id": who}, nil)
+}
+
+// Password is the password NewUser gave the account named name ("user3"),
+// for tests that log in.
+func Password(name string) string { return "Crier-e2e-" + name + "-correct-horse" }
