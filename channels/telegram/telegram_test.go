@@ -338,3 +338,26 @@ func withAPI(c channels.Connection, f *fakeAPI) channels.Connection {
 	c.Values["api_url"] = f.srv.URL
 	return c
 }
+
+// A long content warning and many tags are bounded: the text and a
+// photo's caption always keep room.
+func TestLongWarningAndTagsLeaveRoom(t *testing.T) {
+	t.Parallel()
+	x := setup(t)
+	p := vigil()
+	p.ContentWarning = strings.Repeat("very long warning ", 200)
+	for i := range 200 {
+		p.Tags = append(p.Tags, "tag"+itoa(int64(i)))
+	}
+	p.Image = &post.Image{URL: "https://camaca.example/poster.png"}
+	spec := loadBotAPI(t)
+	for i, m := range body(t, x.format(t, p)).Messages {
+		v, err := parseHTML(m.Caption+m.Text, spec)
+		if err != nil || !strings.Contains(v, "Fish & <Chips>") && i == 0 {
+			t.Errorf("message %d: %q, %v", i+1, v, err)
+		}
+		if limit := map[bool]int{true: 1024, false: 4096}[m.Method == "sendPhoto"]; len(utf16Of(v)) > limit {
+			t.Errorf("message %d is %d long, over %d", i+1, len(utf16Of(v)), limit)
+		}
+	}
+}
