@@ -72,6 +72,10 @@ type client struct {
 // out. create marks a call that posts a message, whose unknown outcome is
 // Ambiguous.
 func (c *client) call(ctx context.Context, method string, params map[string]any, up *file, out any, create bool, what string) error {
+	if err := ctx.Err(); err != nil {
+		// Nothing was sent: the attempt ran out before this call.
+		return channels.Temporary(fmt.Errorf("%s: %w", what, err))
+	}
 	body, contentType, err := encode(params, up)
 	if err != nil {
 		return channels.Permanent(fmt.Errorf("%s: encoding the request: %w", what, err))

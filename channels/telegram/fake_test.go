@@ -726,3 +726,5 @@ func tinyPNG(t *testing.T) []byte {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func utf16Of(s string) []uint16 { return utf16.Encode([]rune(s)) }

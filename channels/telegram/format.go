@@ -10,6 +10,13 @@ import (
 	"github.com/crierhq/crier/post"
 )
 
+// maxWarning and maxTags bound the content warning's line and the
+// hashtags, so that they always leave room for the text.
+const (
+	maxWarning = 200
+	maxTags    = 200
+)
+
 // Formatter composes a post's Telegram messages.
 type Formatter struct {
 	cfg      Config
@@ -43,7 +50,9 @@ func (f *Formatter) Format(p post.Post) (channels.Payload, error) {
 	var head []tok // visible above the spoiler
 	cw := collapseSpace(p.ContentWarning)
 	if cw != "" {
-		head = []tok{plain("⚠️ "), open("b"), plain("Content warning: " + cw), closeTag(), plain("\n\n")}
+		// A warning is a line, not the post: it keeps room for a caption.
+		warning, _, _ := cut([]tok{plain("Content warning: " + cw)}, maxWarning)
+		head = append(append([]tok{plain("⚠️ "), open("b")}, warning...), closeTag(), plain("\n\n"))
 	}
 	body := f.body(p, base)
 	foot := footer(link, p.Tags)
@@ -120,13 +129,15 @@ func footer(link string, tags []string) []tok {
 		out[1].href = link
 	}
 	var hs []string
-	seen := map[string]bool{}
+	seen, n := map[string]bool{}, 0
 	for _, t := range tags {
 		h := hashtag(t)
-		if h != "" && !seen[strings.ToLower(h)] {
-			seen[strings.ToLower(h)] = true
-			hs = append(hs, "#"+h)
+		if h == "" || seen[strings.ToLower(h)] || n+units(h)+2 > maxTags {
+			continue // the tags keep room for the text
 		}
+		seen[strings.ToLower(h)] = true
+		hs = append(hs, "#"+h)
+		n += units(h) + 2
 	}
 	if len(hs) > 0 {
 		out = append(out, plain("\n\n"+strings.Join(hs, " ")))

@@ -52,6 +52,7 @@ type mdRenderer struct {
 	depth int  // tags open
 	quote bool // inside a blockquote: Telegram does not nest them
 	code  bool // inside code: no tags within
+	lists int  // lists open
 }
 
 func (r *mdRenderer) text(s string) {
@@ -122,6 +123,9 @@ func (r *mdRenderer) block(n ast.Node) {
 		r.tagged(open("blockquote"), func() { r.blocks(n, "\n") })
 		r.quote = false
 	case *ast.List:
+		indent := strings.Repeat("   ", r.lists) // a nested list is indented
+		r.lists++
+		defer func() { r.lists-- }()
 		i := 0
 		for item := n.FirstChild(); item != nil; item = item.NextSibling() {
 			if i > 0 {
@@ -131,7 +135,7 @@ func (r *mdRenderer) block(n ast.Node) {
 			if n.IsOrdered() {
 				marker = fmt.Sprintf("%d. ", n.Start+i)
 			}
-			r.text(marker)
+			r.text(indent + marker)
 			r.blocks(item, "\n")
 			i++
 		}

@@ -338,3 +338,78 @@ func withAPI(c channels.Connection, f *fakeAPI) channels.Connection {
 	c.Values["api_url"] = f.srv.URL
 	return c
 }
+
+// A long content warning and many tags are bounded: the text and a
+// photo's caption always keep room.
+func TestLongWarningAndTagsLeaveRoom(t *testing.T) {
+	t.Parallel()
+	x := setup(t)
+	p := vigil()
+	p.ContentWarning = strings.Repeat("very long warning ", 200)
+	for i := range 200 {
+		p.Tags = append(p.Tags, "tag"+itoa(int64(i)))
+	}
+	p.Image = &post.Image{URL: "https://camaca.example/poster.png"}
+	spec := loadBotAPI(t)
+	for i, m := range body(t, x.format(t, p)).Messages {
+		v, err := parseHTML(m.Caption+m.Text, spec)
+		if err != nil || !strings.Contains(v, "Fish & <Chips>") && i == 0 {
+			t.Errorf("message %d: %q, %v", i+1, v, err)
+		}
+		if limit := map[bool]int{true: 1024, false: 4096}[m.Method == "sendPhoto"]; len(utf16Of(v)) > limit {
+			t.Errorf("message %d is %d long, over %d", i+1, len(utf16Of(v)), limit)
+		}
+	}
+}
+
+// Whatever Markdown a post holds, every message is HTML Telegram parses,
+// within its limit after entity parsing.
+func TestEveryMarkdownParses(t *testing.T) {
+	t.Parallel()
+	x := setup(t)
+	spec := loadBotAPI(t)
+	bodies := []string{
+		"# Heading\n\nText with `code & <tags>` and **bold *nested italic* bold**.",
+		"```go\nif a < b && c > d {\n\treturn \"x\"\n}\n```\n\nAfter the code.",
+		"> A quote\n> > nested quote with [a link](https://camaca.example/a?x=1&y=\"2\")\n\nAfter.",
+		"- one\n- two\n  1. inner **bold**\n  2. inner ~~struck~~\n- three",
+		"<div>raw <b>html</b></div>\n\nA ![picture](https://camaca.example/p.png) and <https://camaca.example/auto>.",
+		"Emoji 😀👩‍👩‍👧 and accents é, a tab\tand &amp; entities &lt;not a tag&gt;.",
+		strings.Repeat("*a ~~b ", 40) + "deep" + strings.Repeat(" c~~ d*", 40),
+		strings.Repeat("Long paragraph with [links](https://camaca.example/l) and **bold words** that go on. ", 120),
+	}
+	for i, b := range bodies {
+		for _, cw := range []string{"", "violence"} {
+			for _, img := range []bool{false, true} {
+				p := vigil()
+				p.Body, p.ContentWarning = b, cw
+				if img {
+					p.Image = &post.Image{URL: "https://camaca.example/poster.png"}
+				}
+				for j, m := range body(t, x.format(t, p)).Messages {
+					html := m.Text + m.Caption
+					v, err := parseHTML(html, spec)
+					limit := map[bool]int{true: 1024, false: 4096}[m.Method == "sendPhoto"]
+					if err != nil || len(utf16Of(v)) > limit || len(utf16Of(v)) == 0 {
+						t.Errorf("body %d (cw %q, image %v) message %d: %d units, %v:\n%s", i, cw, img, j+1, len(utf16Of(v)), err, html)
+					}
+				}
+			}
+		}
+	}
+}
+
+// Lists get bullets or numbers, a nested list indented; quotes and code
+// blocks are Telegram's own.
+func TestFormatBlocks(t *testing.T) {
+	t.Parallel()
+	x := setup(t)
+	p := vigil()
+	p.Body = "- one\n- two\n  1. inner\n\n> quoted\n\n```\nx < y\n```"
+	text := body(t, x.format(t, p)).Messages[0].Text
+	for _, want := range []string{"• one\n• two\n   1. inner", "<blockquote>quoted</blockquote>", "<pre>x &lt; y</pre>"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("text lacks %q:\n%s", want, text)
+		}
+	}
+}

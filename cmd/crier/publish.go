@@ -94,8 +94,9 @@ Queues the failed deliveries of a post again (POST is its id as crier status
 shows it, such as md:vigil-saturday), to every channel where it failed or
 only those named. The running daemon (or the next one started) delivers
 them. A delivery whose outcome is unknown is retried too: its sender first
-checks whether the earlier attempt arrived. Deliveries already sent are
-never sent again.`)
+checks whether the earlier attempt arrived; on a channel that cannot check
+(Telegram) it waits instead for an organiser's It went out or Send again on
+the console's post page. Deliveries already sent are never sent again.`)
 	var only stringList
 	fs.Var(&only, "channel", "retry only this `channel` (repeatable)")
 	rest, err := parseArgs(fs, args)
