@@ -135,9 +135,9 @@ func (c *client) refused(what string, resp *http.Response, a answer, isJSON bool
 		// proxy's page): the message may exist.
 		return c.unreadable(what, errors.New("not the Bot API's answer"), create)
 	case status == http.StatusUnauthorized:
-		return channels.Permanent(fmt.Errorf("%s: Telegram refused the bot token (%w): check %s (@BotFather's /token shows it)", what, e, c.field))
+		return channels.Refused(fmt.Errorf("%s: Telegram refused the bot token (%w): check %s (@BotFather's /token shows it)", what, e, c.field))
 	case status == http.StatusForbidden:
-		return channels.Permanent(fmt.Errorf("%s: the bot may not post in %s (%w): add the bot to the channel again as an administrator with the right to post messages (docs/telegram.md), then retry", what, c.chat, e))
+		return channels.Refused(fmt.Errorf("%s: the bot may not post in %s (%w): add the bot to the channel again as an administrator with the right to post messages (docs/telegram.md), then retry", what, c.chat, e))
 	case status == http.StatusNotFound:
 		return channels.Permanent(fmt.Errorf("%s: %w: the bot token or api_url is wrong (Telegram answers 404 to an unknown bot)", what, e))
 	case status == http.StatusBadRequest && a.Parameters != nil && a.Parameters.MigrateToChatID != 0:

@@ -212,8 +212,8 @@ func TestErrorsAsTelegramWordsThem(t *testing.T) {
 	x.fake.mu.Unlock()
 	x.fake.kick()
 	_, err = x.send(pl, channels.Delivery{PostID: "md:vigil", Channel: "telegram", Attempt: 1})
-	if kind, _ := channels.Classify(err); kind != channels.KindPermanent || !strings.Contains(err.Error(), "bot was kicked") || !strings.Contains(err.Error(), "as an administrator") {
-		t.Errorf("403: %s: %v, want permanent saying to add the bot again", kind, err)
+	if kind, _ := channels.Classify(err); kind != channels.KindPermanent || !channels.IsRefused(err) || !strings.Contains(err.Error(), "bot was kicked") || !strings.Contains(err.Error(), "as an administrator") {
+		t.Errorf("403: %s: %v, want permanent and refused (the Channels page shows it), saying to add the bot again", kind, err)
 	}
 	if strings.Contains(err.Error(), fakeToken) {
 		t.Error("the error holds the token")

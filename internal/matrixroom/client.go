@@ -192,11 +192,11 @@ func (c *Client) refusal(resp *http.Response, data []byte) error {
 	case resp.StatusCode/100 == 5:
 		return channels.Temporary(fmt.Errorf("the homeserver failed (%w)", e))
 	case resp.StatusCode == http.StatusUnauthorized || e.Code == "M_UNKNOWN_TOKEN" || e.Code == "M_MISSING_TOKEN":
-		return channels.Permanent(fmt.Errorf("the homeserver does not accept the access token (%w): put a current access token of the posting account in the environment variable that %s.access_token names (Element: Settings, Help & About, Access Token), then restart Crier", e, c.setting()))
+		return channels.Refused(fmt.Errorf("the homeserver does not accept the access token (%w): put a current access token of the posting account in the environment variable that %s.access_token names (Element: Settings, Help & About, Access Token), then restart Crier", e, c.setting()))
 	case e.Code == "M_NOT_FOUND" || resp.StatusCode == http.StatusNotFound:
 		return channels.Permanent(fmt.Errorf("the homeserver knows no such room (%w): set %s.room to the room's ID (!abc:example.org, in the room's settings, Advanced) or an alias it publishes", e, c.setting()))
 	case resp.StatusCode == http.StatusForbidden || e.Code == "M_FORBIDDEN":
-		return channels.Permanent(fmt.Errorf("the posting account may not join or post in the room (%w): invite the account to the room, and give it the right to send messages if the room restricts that", e))
+		return channels.Refused(fmt.Errorf("the posting account may not join or post in the room (%w): invite the account to the room, and give it the right to send messages if the room restricts that", e))
 	}
 	return channels.Permanent(fmt.Errorf("the homeserver refused the request (%w)", e))
 }
