@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -134,22 +133,13 @@ channels:
 `
 
 func dialects(t *testing.T, test func(t *testing.T, b *bundle)) {
-	for _, driver := range sqldb.Drivers {
-		t.Run(driver, func(t *testing.T) {
-			t.Parallel()
-			test(t, setup(t, driver))
-		})
-	}
+	postgres.EachDriver(t, func(t *testing.T, driver string) { test(t, setup(t, driver)) })
 }
 
 func setup(t *testing.T, driver string) *bundle {
 	t.Helper()
 	ctx := context.Background()
-	target := filepath.Join(t.TempDir(), "crier.db")
-	if driver == string(sqldb.Postgres) {
-		target = postgres.DSN(t)
-	}
-	db, err := sqldb.Open(ctx, driver, target)
+	db, err := sqldb.Open(ctx, driver, postgres.Target(t, driver))
 	if err != nil {
 		t.Fatal(err)
 	}
