@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -108,10 +111,14 @@ channels:
 	all := []string{"mastodon", "bluesky", "discord", "email"}
 	waitSent := func(id string, outbox bool) {
 		t.Helper()
+		want := "sent"
+		if outbox {
+			want = "rendered" // saved to the outbox: nothing was sent
+		}
 		ok := testnet.Poll(120*time.Second, func() bool {
 			st := b.status().deliveries()
 			for _, ch := range all {
-				if st[id+"/"+ch] != "sent" {
+				if st[id+"/"+ch] != want {
 					return false
 				}
 			}
@@ -184,6 +191,21 @@ channels:
 		t.Fatalf("test mail: %v", err)
 	}
 	waitMail(t, mp, "owner@camaca.example", 1)
+	// A supporter who subscribes now gets the confirmation by mail, not in
+	// the outbox.
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar}
+	form := get(t, browser, base+"/subscribe")
+	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(form)
+	if csrf == nil {
+		t.Fatalf("no CSRF token in the form:\n%s", form)
+	}
+	resp, err := browser.PostForm(base+"/subscribe", url.Values{"csrf": {csrf[1]}, "email": {"ben@supporters.example"}, "consent": {"yes"}})
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("subscribe: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	waitMail(t, mp, "ben@supporters.example", 1)
 
 	// No restart: the next post goes out for real everywhere.
 	writePost(t, posts, "after.md", "After connecting", "Sent for real.")
@@ -209,7 +231,7 @@ channels:
 		t.Fatal(err)
 	}
 	writePost(t, posts, "later.md", "After disconnecting Discord", "Discord saves it locally.")
-	testnet.WaitFor(t, "md:later to Discord", 60*time.Second, func() bool { return b.status().deliveries()["md:later/discord"] == "sent" })
+	testnet.WaitFor(t, "md:later to Discord", 60*time.Second, func() bool { return b.status().deliveries()["md:later/discord"] == "rendered" })
 	if files, _ := filepath.Glob(filepath.Join(b.dir, "data", "outbox", "discord", "md-later*")); len(files) == 0 || len(fake.Messages(discordfake.TextChannelID)) != 1 {
 		t.Errorf("after the disconnect: outbox %v, Discord messages %d", files, len(fake.Messages(discordfake.TextChannelID)))
 	}
@@ -246,8 +268,9 @@ func outboxHas(t *testing.T, dir, secret string) {
 // TestReplicaFollowsAConnectMadeOnAnother: two daemons on one PostgreSQL,
 // both started without credentials. Discord is connected through the first
 // one's accounts, the first is stopped, and the second, which never
-// restarted, sends the next post with that connection; a disconnect made
-// on the first's store sends the one after to its outbox.
+// restarted, sends the next post (queued by crier publish, recorded as sent)
+// with that connection; a disconnect made on the first's store sends the
+// one after to its outbox.
 func TestReplicaFollowsAConnectMadeOnAnother(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs two daemons; skipped with -short")
@@ -285,11 +308,16 @@ channels:
 		t.Fatal(err)
 	}
 	stops[0]()
-	// The post is published from the second replica's folder: only it runs.
-	writePost(t, filepath.Join(rs[1].dir, "posts"), "news.md", "News for every replica", "Sent by the replica that did not connect.")
+	// The post is queued with crier publish; only the second replica runs.
+	writePost(t, rs[1].dir, "news.md", "News for every replica", "Sent by the replica that did not connect.")
+	if code, out, errs := rs[1].crier("publish", filepath.Join(rs[1].dir, "news.md")); code != 0 {
+		t.Fatalf("publish: %s %s", out, errs)
+	}
 	if !testnet.Poll(60*time.Second, func() bool { return len(fake.Messages(discordfake.TextChannelID)) == 1 }) {
 		t.Fatalf("the second replica did not send with the connection: %v\nlogs:\n%s", rs[1].status().deliveries(), logs[1].String())
 	}
+	// Recorded as sent for real, not as saved to the outbox.
+	testnet.WaitFor(t, "md:news recorded as sent", 30*time.Second, func() bool { return rs[1].status().deliveries()["md:news/discord"] == "sent" })
 	if err := svc.Disconnect(ctx, "owner@camaca.example", "discord"); err != nil {
 		t.Fatal(err)
 	}
