@@ -295,7 +295,7 @@ func TestSignInStateIsSingleUseOwnedAndShortLived(t *testing.T) {
 	t.Parallel()
 	dialects(t, func(t *testing.T, b *bundle) {
 		ctx := context.Background()
-		const redirect = "https://crier.example/console/channels/oauth/callback"
+		const redirect = "https://crier.example/channels/oauth/callback"
 		start := func() string {
 			t.Helper()
 			u, err := b.svc.StartOAuth(ctx, owner, "balloon", map[string]string{"sky": "sky.example"}, redirect)

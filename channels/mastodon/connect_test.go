@@ -36,7 +36,7 @@ func TestOAuthConnectAgainstGoToSocial(t *testing.T) {
 	if err != nil || server != gts.URL {
 		t.Fatalf("OAuthServer = %q, %v; want %s", server, err, gts.URL)
 	}
-	const redirect = "http://127.0.0.1:9/console/channels/oauth/callback"
+	const redirect = "http://127.0.0.1:9/channels/oauth/callback"
 	app, err := p.RegisterApp(ctx, env, server, redirect)
 	if err != nil {
 		t.Fatal(err)

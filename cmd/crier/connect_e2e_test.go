@@ -150,7 +150,7 @@ channels:
 		"smtp.username": "news", "smtp.password": smtpPassword, "from": "CAMACA <news@camaca.example>"}); err != nil {
 		t.Fatalf("email: %v", err)
 	}
-	redirect := base + "/console/channels/oauth/callback"
+	redirect := base + "/channels/oauth/callback"
 	authorize, err := svc.StartOAuth(ctx, owner, "mastodon", map[string]string{"instance": gts.URL}, redirect)
 	if err != nil {
 		t.Fatal(err)
