@@ -124,9 +124,9 @@ func (s *Service) Attempted(ctx context.Context, channel string, err error) {
 // refusal is what the Channels page says of a refusal: the sender's error,
 // which names what was refused and never holds the secret.
 func refusal(err error) string {
-	msg := err.Error()
+	msg := []rune(err.Error())
 	if len(msg) > 300 {
-		msg = msg[:300] + "…"
+		return string(msg[:300]) + "…"
 	}
-	return msg
+	return string(msg)
 }

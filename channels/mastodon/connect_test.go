@@ -100,7 +100,7 @@ func TestOAuthServerRefusesWhatIsNotAnAddress(t *testing.T) {
 			t.Errorf("%q: %q, %v; want %q", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "ftp://x.example", "https://user@x.example", "https://"} {
+	for _, in := range []string{"", "ftp://x.example", "https://user@x.example", "https://", "http://social.example"} {
 		_, err := Provider{}.OAuthServer(channels.Connection{Values: map[string]string{"instance": in}})
 		var ce *channels.ConnectError
 		if !errors.As(err, &ce) || ce.Field != "instance" {
