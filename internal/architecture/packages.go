@@ -22,7 +22,7 @@ var Packages = []Package{
 		Imports:  []string{"bot/feed", "bot/markdown", "bot/store", "channels", "config", "internal/logrepeat", "post", "schedules", "sqldb"}},
 	{Path: "channels/email",
 		Provides: "the newsletter's channel adapter: the `email` config section, registration, preview notes and the parts the newsletter pages need; the engine is `newsletter`",
-		Imports:  []string{"channels", "config", "newsletter", "post", "subscribers"}},
+		Imports:  []string{"channels", "config", "config/secret", "newsletter", "post", "subscribers"}},
 	{Path: "newsletter",
 		Provides: "the newsletter engine: a post or digest as mail from templates, rendered per supporter (signed links, List-Unsubscribe, DKIM), the send loop, the send ledger and journal, sends shared by replicas, rate caps, outages, metrics and progress, confirmation, test and account mail",
 		Imports:  []string{"archive", "bounces", "channels", "channels/markdown", "config/secret", "i18n", "internal/logrepeat", "internal/overlayfs", "internal/promcache", "migrate", "post", "sqldb", "subscribers"},
