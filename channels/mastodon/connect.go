@@ -173,7 +173,9 @@ type statusError struct {
 	body   string
 }
 
-func (e *statusError) Error() string { return fmt.Sprintf("%d %s: %s", e.status, http.StatusText(e.status), e.body) }
+func (e *statusError) Error() string {
+	return fmt.Sprintf("%d %s: %s", e.status, http.StatusText(e.status), e.body)
+}
 
 // connectCall makes one request of a connect (a form when form is not nil, a
 // bearer token when token is not "") and decodes a 200's JSON into out.
