@@ -16,7 +16,11 @@ import (
 // bot.Options.Current.
 func (s *Service) Current(ctx context.Context, ch channels.Channel) (channels.Channel, error) {
 	inst, err := s.instance(ch.Name)
-	if err != nil || !follows(inst) {
+	if err != nil {
+		return ch, nil
+	}
+	if !follows(inst) {
+		s.remember(ch) // for what the Channels page says it can do
 		return ch, nil
 	}
 	stamp, err := s.opts.Accounts.Stamp(ctx, inst.Name)
@@ -44,6 +48,17 @@ func (s *Service) Current(ctx context.Context, ch channels.Channel) (channels.Ch
 	s.opts.Logger.Info("channel follows its connection from the console", "channel", inst.Name, "sends_for_real", !next.Outbox)
 	sl.built, sl.stamp, sl.ch, sl.cancel = true, stamp, next, cancel
 	return next, nil
+}
+
+// remember keeps the channel the daemon built for an instance that does not
+// follow the console.
+func (s *Service) remember(ch channels.Channel) {
+	sl := s.slot(ch.Name)
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	if !sl.built {
+		sl.built, sl.ch = true, ch
+	}
 }
 
 func (s *Service) slot(name string) *slot {
@@ -124,9 +139,9 @@ func (s *Service) Attempted(ctx context.Context, channel string, err error) {
 // refusal is what the Channels page says of a refusal: the sender's error,
 // which names what was refused and never holds the secret.
 func refusal(err error) string {
-	msg := err.Error()
+	msg := []rune(err.Error())
 	if len(msg) > 300 {
-		msg = msg[:300] + "…"
+		return string(msg[:300]) + "…"
 	}
-	return msg
+	return string(msg)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -50,7 +51,20 @@ func (Provider) OAuthServer(c channels.Connection) (string, error) {
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.User != nil {
 		return "", &channels.ConnectError{Field: "instance", Reason: "this is not a server's address: write it as https://mastodon.social"}
 	}
+	if u.Scheme == "http" && !loopback(u.Hostname()) {
+		// The sign-in's code and the token would cross the network in clear.
+		return "", &channels.ConnectError{Field: "instance", Reason: "a Mastodon server is reached over https: write its address as https://" + u.Host}
+	}
 	return u.Scheme + "://" + strings.ToLower(u.Host), nil
+}
+
+// loopback reports whether host is this machine.
+func loopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // RegisterApp registers Crier on the server (POST /api/v1/apps) with
@@ -159,7 +173,9 @@ type statusError struct {
 	body   string
 }
 
-func (e *statusError) Error() string { return fmt.Sprintf("%d %s: %s", e.status, http.StatusText(e.status), e.body) }
+func (e *statusError) Error() string {
+	return fmt.Sprintf("%d %s: %s", e.status, http.StatusText(e.status), e.body)
+}
 
 // connectCall makes one request of a connect (a form when form is not nil, a
 // bearer token when token is not "") and decodes a 200's JSON into out.

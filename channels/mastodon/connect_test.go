@@ -36,7 +36,7 @@ func TestOAuthConnectAgainstGoToSocial(t *testing.T) {
 	if err != nil || server != gts.URL {
 		t.Fatalf("OAuthServer = %q, %v; want %s", server, err, gts.URL)
 	}
-	const redirect = "http://127.0.0.1:9/console/channels/oauth/callback"
+	const redirect = "http://127.0.0.1:9/channels/oauth/callback"
 	app, err := p.RegisterApp(ctx, env, server, redirect)
 	if err != nil {
 		t.Fatal(err)
@@ -100,7 +100,7 @@ func TestOAuthServerRefusesWhatIsNotAnAddress(t *testing.T) {
 			t.Errorf("%q: %q, %v; want %q", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "ftp://x.example", "https://user@x.example", "https://"} {
+	for _, in := range []string{"", "ftp://x.example", "https://user@x.example", "https://", "http://social.example"} {
 		_, err := Provider{}.OAuthServer(channels.Connection{Values: map[string]string{"instance": in}})
 		var ce *channels.ConnectError
 		if !errors.As(err, &ce) || ce.Field != "instance" {

@@ -163,8 +163,8 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 		OnSent:      notices.sent,
 		// Accounts connected or disconnected from the console apply at
 		// the next delivery, on every replica.
-		Current:   app.connections.Current,
-		OnAttempt: app.connections.Attempted,
+		Current:     app.connections.Current,
+		OnAttempt:   app.connections.Attempted,
 		OnDelivered: rch.Delivered,
 		// Uploaded images are stored by name; their address is built now.
 		ResolveMedia: media.Resolver{PublicURL: cfg.HTTP.PublicURL, Dir: cfg.DataPath("uploads")}.Resolve,
