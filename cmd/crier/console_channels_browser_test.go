@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
+	"fmt"
+	"html"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,7 +38,17 @@ func TestChannelsPageInTheBrowser(t *testing.T) {
 		t.Skip("browser test skipped in -short mode")
 	}
 	// Not parallel: it drives Chromium, whose waits need an idle machine.
-	accts := &pageAccounts{}
+	// The network's sign-in: the owner allows Crier there, on its page.
+	signIn := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		back := r.FormValue("redirect_uri")
+		if r.Method == http.MethodPost {
+			http.Redirect(w, r, back+"?state=s1&code=the-code", http.StatusSeeOther)
+			return
+		}
+		fmt.Fprintf(w, `<!doctype html><title>Authorise</title><form method="post"><input type="hidden" name="redirect_uri" value="%s"><button>Allow</button></form>`, html.EscapeString(back))
+	}))
+	t.Cleanup(signIn.Close)
+	accts := &pageAccounts{server: signIn.URL}
 	base := startChannelsConsole(t, accts)
 	b := newConsoleBrowser(t, base)
 	shots := os.Getenv("CRIER_CONSOLE_SCREENSHOTS")
@@ -82,10 +94,20 @@ func TestChannelsPageInTheBrowser(t *testing.T) {
 	if got := accts.said(); !strings.Contains(got, "disconnect email by owner@camaca.example") {
 		t.Errorf("the accounts were asked: %s", got)
 	}
-	// Setup leads here.
+	// Setup leads here, and Mastodon's sign-in comes back from another
+	// site (the console is at localhost, the server at 127.0.0.1): the
+	// Strict session cookie is not sent then, and Crier's own page opens
+	// the address again, with it.
 	b.open("/setup")
 	b.press("Connect mastodon on the Channels page")
-	b.waitText("#channel-mastodon", "Continue to the server")
+	b.fill("Server", accts.server)
+	b.press("Continue to the server to connect mastodon")
+	b.waitText("title", "Authorise")
+	b.press("Allow")
+	b.waitText(".notice", "Connected mastodon.")
+	if got := accts.said(); !strings.Contains(got, "finish s1 the-code by owner@camaca.example") {
+		t.Errorf("the accounts were asked: %s", got)
+	}
 }
 
 // startChannelsConsole serves a console whose Channels page shows accts,
@@ -108,23 +130,27 @@ func startChannelsConsole(t *testing.T, accts console.ChannelAccounts) string {
 	var h http.Handler
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	t.Cleanup(srv.Close)
+	// Named localhost, so that another site's address is 127.0.0.1.
+	base := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
 	london, _ := time.LoadLocation("Europe/London")
 	c, err := console.New(console.Options{Users: users, Store: st, Publisher: channelsPublisher{}, Accounts: accts,
 		Outbox:    map[string]string{"mastodon": "no Mastodon account connected"},
-		PublicURL: srv.URL, DataDir: t.TempDir(), Location: london, Campaign: "CAMACA",
+		PublicURL: base, DataDir: t.TempDir(), Location: london, Campaign: "CAMACA",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	h = c.Handler()
-	return srv.URL
+	return base
 }
 
 // pageAccounts shows one instance in each state; Connect refuses the
 // Bluesky password as a main password, and Disconnect is recorded.
 type pageAccounts struct {
-	mu    sync.Mutex
-	asked []string
+	// server is the OAuth server StartOAuth sends the owner to.
+	server string
+	mu     sync.Mutex
+	asked  []string
 }
 
 func (p *pageAccounts) said() string {
@@ -174,11 +200,17 @@ func (p *pageAccounts) Connect(ctx context.Context, actor, instance string, valu
 }
 
 func (p *pageAccounts) StartOAuth(ctx context.Context, actor, instance string, values map[string]string, redirectURI string) (string, error) {
-	return "", errors.New("not in this test")
+	if values["server"] != p.server {
+		return "", &channels.ConnectError{Field: "server", Reason: "not the test's server"}
+	}
+	return p.server + "/oauth/authorize?redirect_uri=" + url.QueryEscape(redirectURI), nil
 }
 
 func (p *pageAccounts) FinishOAuth(ctx context.Context, actor, state, code string) (string, string, error) {
-	return "", "", errors.New("not in this test")
+	p.mu.Lock()
+	p.asked = append(p.asked, "finish "+state+" "+code+" by "+actor)
+	p.mu.Unlock()
+	return "mastodon", "", nil
 }
 
 func (p *pageAccounts) Test(ctx context.Context, actor, instance, to string) (string, error) {
