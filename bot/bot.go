@@ -81,6 +81,15 @@ type Options struct {
 	// (the author's notice). Two channels finishing at once may both tell
 	// it; it must return quickly. Nil means nobody is told.
 	OnSent func(ctx context.Context, postID string)
+	// Current returns a channel as it stands now, for channels whose
+	// account may be connected or disconnected while the daemon runs (from
+	// the console, on any replica): it is asked before every publish,
+	// delivery and digest. Nil keeps the channels as given.
+	Current func(ctx context.Context, ch channels.Channel) (channels.Channel, error)
+	// OnAttempt is told each delivery attempt's outcome (nil: sent), so
+	// that credentials the network refused are shown where they are
+	// connected. It must return quickly; nil means nobody is told.
+	OnAttempt func(ctx context.Context, channel string, err error)
 }
 
 // Jobs is one job kind of another package: its workers, added to the
@@ -315,12 +324,27 @@ func (b *Bot) Insert(ctx context.Context, args river.JobArgs, opts *river.Insert
 // or mode: send) rather than rendering to the outbox. Examples are then
 // held back: nothing shipped as an example may leave the outbox.
 func (b *Bot) SendsForReal() bool {
-	for _, ch := range b.channels {
-		if !ch.Outbox {
+	for name := range b.channels {
+		// A channel that cannot be looked up now counts as sending: an
+		// example is held back rather than risk it.
+		if ch, _, err := b.channel(context.Background(), name); err != nil || !ch.Outbox {
 			return true
 		}
 	}
 	return false
+}
+
+// channel returns the named channel as it stands now (Options.Current).
+func (b *Bot) channel(ctx context.Context, name string) (channels.Channel, bool, error) {
+	ch, ok := b.channels[name]
+	if !ok || b.opts.Current == nil {
+		return ch, ok, nil
+	}
+	now, err := b.opts.Current(ctx, ch)
+	if err != nil {
+		return ch, true, fmt.Errorf("channel %s: %w", name, err)
+	}
+	return now, true, nil
 }
 
 // ChannelNames lists the configured channels in a stable order.
@@ -399,7 +423,10 @@ func (b *Bot) publish(ctx context.Context, p post.Post, only []string) ([]string
 		if p.Skips(name) {
 			continue
 		}
-		ch := b.channels[name]
+		ch, _, err := b.channel(ctx, name)
+		if err != nil {
+			return nil, fmt.Errorf("publishing %s: %w", p.ID, err)
+		}
 		if p.Example && !ch.Outbox {
 			withheld = append(withheld, name)
 			continue

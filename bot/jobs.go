@@ -64,7 +64,11 @@ type attempt struct {
 func (b *Bot) deliver(ctx context.Context, a attempt) error {
 	a.start = b.now()
 	log := b.log.With("post", a.PostID, "channel", a.Channel, "attempt", a.number)
-	ch, ok := b.channels[a.Channel]
+	ch, ok, err := b.channel(ctx, a.Channel)
+	if err != nil {
+		// The channel's connection could not be read or built: retried.
+		return b.finish(ctx, log, a, channels.Receipt{}, channels.Temporary(err))
+	}
 	if !ok {
 		err := fmt.Errorf("delivering %s: %q: %w", a.PostID, a.Channel, errNoChannel)
 		if b.store.FinishAttempt(context.WithoutCancel(ctx), a.PostID, a.Channel, store.DeliveryFailed, channels.Receipt{}, err.Error(), channels.KindPermanent.String(), false, a.start) == nil {
@@ -119,6 +123,9 @@ func (b *Bot) finish(ctx context.Context, log *slog.Logger, a attempt, r channel
 	// The outcome is recorded even when the job's context has ended: the
 	// remote side may already have the message.
 	ctx = context.WithoutCancel(ctx)
+	if b.opts.OnAttempt != nil {
+		b.opts.OnAttempt(ctx, a.Channel, sendErr)
+	}
 	now := b.now()
 	b.opts.Metrics.deliveryDuration.WithLabelValues(a.Channel).Observe(now.Sub(a.start).Seconds())
 	if sendErr == nil {

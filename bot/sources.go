@@ -394,7 +394,10 @@ func (b *Bot) Digest(ctx context.Context) error {
 		b.log.Info("no posts since the last digest; nothing to send", "since", w.Since.In(b.opts.Location).Format(time.RFC3339))
 	}
 	for _, name := range b.ChannelNames() {
-		ch := b.channels[name]
+		ch, _, err := b.channel(ctx, name)
+		if err != nil {
+			return fmt.Errorf("sending digest %s to %s: %w", w.ID, name, err)
+		}
 		include := DigestPosts(ch, w.Posts)
 		if len(include) == 0 {
 			continue

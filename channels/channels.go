@@ -189,6 +189,23 @@ func RateLimited(err error, after time.Duration) error {
 	return &Error{Kind: KindRateLimited, RetryAfter: after, Err: err}
 }
 
+// Refused marks err as the network refusing the instance's credentials (a
+// 401 or 403, an SMTP 535): a Permanent error that the daemon also records
+// for the Channels page ("token rejected on DATE") until the credentials
+// work again or are replaced.
+func Refused(err error) error { return &Error{Kind: KindPermanent, Err: refusedError{err}} }
+
+// IsRefused reports whether err says the network refused the credentials.
+func IsRefused(err error) bool {
+	var r refusedError
+	return errors.As(err, &r)
+}
+
+type refusedError struct{ err error }
+
+func (r refusedError) Error() string { return r.err.Error() }
+func (r refusedError) Unwrap() error { return r.err }
+
 // Classify returns err's kind and wait. Unclassified errors are temporary.
 func Classify(err error) (Kind, time.Duration) {
 	var e *Error

@@ -237,8 +237,10 @@ type Connector interface {
 
 // ConnectField is one field of a Connector's form.
 type ConnectField struct {
-	// Name is the field's key in Connection.Values and in the store
-	// ("app_password").
+	// Name is the field's key in Connection.Values and in the store, and
+	// its key path in the type's config section ("app_password",
+	// "smtp.host"): a stored connection is the section with these values
+	// set (Instance.WithConnection), so the type's own Configure reads it.
 	Name string
 	// Label and Help are shown on the form, in plain words; Help says
 	// where to find or how to make the value.
@@ -268,6 +270,59 @@ func (e *ConnectError) Error() string {
 		return e.Reason
 	}
 	return e.Field + ": " + e.Reason
+}
+
+// OAuthConnector is a Connector whose account is connected by sending the
+// owner to the network's own sign-in page (OAuth 2 with the authorization
+// code), so that nobody copies a token by hand: Mastodon. Its
+// ConnectFields are what the owner types before going there (the server);
+// Crier keeps the registered app, the state and the PKCE verifier.
+type OAuthConnector interface {
+	Connector
+	// OAuthServer is the server c names, in one canonical form: Crier
+	// keeps one registered app per server and redirect address.
+	OAuthServer(c Connection) (string, error)
+	// RegisterApp registers Crier as an app on server for redirectURI,
+	// asking only for the scopes Crier uses.
+	RegisterApp(ctx context.Context, env Env, server, redirectURI string) (OAuthApp, error)
+	// AuthorizeURL is where to send the owner's browser: the server's
+	// authorisation page for app with state, and the PKCE S256 challenge
+	// when challenge is not "".
+	AuthorizeURL(app OAuthApp, state, challenge string) string
+	// FinishOAuth exchanges the code the server sent back (with the PKCE
+	// verifier, "" when none), checks the token and returns the values to
+	// store (by ConnectField name or config key: "instance", "token") and
+	// the account as the network names it ("@campaign@instance").
+	FinishOAuth(ctx context.Context, env Env, app OAuthApp, code, verifier string) (values map[string]string, display string, err error)
+}
+
+// OAuthApp is Crier registered as an app on one server.
+type OAuthApp struct {
+	Server, RedirectURI string
+	ClientID            string
+	ClientSecret        string
+	// PKCE is true when the server takes a PKCE S256 challenge.
+	PKCE bool
+}
+
+// Secrets lists which of a connection's values are secret: the
+// ConnectFields marked so, and for an OAuth connection the values it stored
+// beyond its fields (the token).
+func Secrets(fields []ConnectField, values map[string]string) map[string]bool {
+	out := map[string]bool{}
+	known := map[string]bool{}
+	for _, f := range fields {
+		known[f.Name] = true
+		if f.Secret {
+			out[f.Name] = true
+		}
+	}
+	for k := range values {
+		if !known[k] {
+			out[k] = true
+		}
+	}
+	return out
 }
 
 // Corrections and withdrawals (issue 23): optional capabilities of a Sender.

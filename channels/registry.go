@@ -55,6 +55,10 @@ type Instance struct {
 	Type     string
 	Provider Provider
 	Settings Settings
+	// Section is the config section the settings were read from (a
+	// connection made from the console is this section with its values
+	// set: WithConnection).
+	Section config.ChannelSection
 }
 
 // UsesOutbox reports whether the instance renders to the outbox instead of
@@ -118,7 +122,7 @@ func (r *Registry) Configure(cfg *config.Config) ([]Instance, config.Problems) {
 			}
 			single[s.Type] = s.Name
 		}
-		out = append(out, Instance{Name: s.Name, Type: s.Type, Provider: p, Settings: set})
+		out = append(out, Instance{Name: s.Name, Type: s.Type, Provider: p, Settings: set, Section: s})
 	}
 	return out, probs
 }
@@ -188,4 +192,21 @@ func Enabled(insts []Instance) []Instance {
 		}
 	}
 	return out
+}
+
+// WithConnection returns the instance as it is with a connection made from
+// the console: its section with the connection's values set under their
+// ConnectField names, read again by the type's own Configure. It is how
+// every type's stored connection becomes its credentials, with nothing to
+// write per type. A value the type refuses is an error naming the field.
+func (i Instance) WithConnection(values map[string]string) (Instance, error) {
+	set, probs := i.Provider.Configure(i.Section.With(values))
+	if len(probs) > 0 {
+		return i, fmt.Errorf("the connection stored for %s does not fit its settings: %s: %s", i.Name, probs[0].Field, probs[0].Message)
+	}
+	if set == nil {
+		return i, fmt.Errorf("the connection stored for %s does not fit its settings", i.Name)
+	}
+	i.Settings = set
+	return i, nil
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -186,4 +188,65 @@ func recordLines(n *yaml.Node, path string, lines map[string]int) {
 			recordLines(c, child, lines)
 		}
 	}
+}
+
+// With returns a copy of the section with the given values set, each under
+// its key path ("token", "smtp.host"), replacing what the file says there:
+// a channel connected from the console is its section with the connection's
+// values set, read by its type's own Configure. The section itself is left
+// unchanged. A value that is a whole number is given as a number (smtp.port),
+// every other as a string, so that a password of digits stays a string.
+func (s ChannelSection) With(values map[string]string) ChannelSection {
+	out := s
+	out.lines = map[string]int{}
+	for k, l := range s.lines {
+		out.lines[k] = l
+	}
+	root := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	if s.Node != nil {
+		root = deepCopy(s.Node)
+	}
+	keys := make([]string, 0, len(values))
+	for k := range values {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, path := range keys {
+		setPath(root, strings.Split(path, "."), values[path])
+	}
+	out.Node = root
+	return out
+}
+
+// setPath sets the scalar at path below the mapping n, making the mappings
+// on the way.
+func setPath(n *yaml.Node, path []string, value string) {
+	tag := "!!str"
+	if _, err := strconv.Atoi(value); err == nil {
+		tag = "!!int"
+	}
+	for i, key := range path {
+		child := mapValue(n, key)
+		if child == nil {
+			child = &yaml.Node{}
+			n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: key}, child)
+		}
+		if i == len(path)-1 {
+			*child = yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: value}
+			return
+		}
+		if child.Kind != yaml.MappingNode {
+			*child = yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+		}
+		n = child
+	}
+}
+
+func deepCopy(n *yaml.Node) *yaml.Node {
+	c := *n
+	c.Content = make([]*yaml.Node, len(n.Content))
+	for i, k := range n.Content {
+		c.Content[i] = deepCopy(k)
+	}
+	return &c
 }

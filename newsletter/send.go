@@ -247,7 +247,14 @@ func newClient(cfg Config, timeout time.Duration) (*gomail.Client, error) {
 	}
 	opts = append(opts, gomail.WithPort(port))
 	if cfg.SMTP.Username != "" {
-		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover),
+		auth := gomail.SMTPAuthAutoDiscover
+		if cfg.SMTP.TLS == "none" {
+			// Chosen on purpose, and refused unless the server is this
+			// machine or allow_insecure says so (insecureProblem): the
+			// discovery would find no mechanism it allows in clear text.
+			auth = gomail.SMTPAuthPlainNoEnc
+		}
+		opts = append(opts, gomail.WithSMTPAuth(auth),
 			gomail.WithUsername(cfg.SMTP.Username), gomail.WithPassword(cfg.SMTP.Password.Reveal()))
 	}
 	c, err := gomail.NewClient(host, opts...)
@@ -880,8 +887,13 @@ func (w *worker) connect(a *attempt) next {
 		w.release(a)
 		st.stop()
 		return stop
+	case loginRefused(err):
+		// The user name or password: no use retrying until they change.
+		w.release(a)
+		st.abort(channels.Refused(fmt.Errorf("connecting to the SMTP server: %w", err)))
+		return stop
 	case smtpCode(err) >= 500 && smtpCode(err) != 521:
-		// e.g. 535 authentication failed: no use retrying now.
+		// e.g. 554 no service: no use retrying now.
 		w.release(a)
 		st.abort(channels.Permanent(fmt.Errorf("connecting to the SMTP server: %w", err)))
 		return stop

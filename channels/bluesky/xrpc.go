@@ -226,7 +226,7 @@ func classifySignIn(err error) error {
 	case xe.Name == "AuthFactorTokenRequired":
 		return channels.Permanent(fmt.Errorf("signing in to Bluesky: the account asks for a code sent by e-mail; use an app password (Settings > Privacy and security > App passwords): %w", err))
 	case xe.Name == "AccountTakedown" || xe.Status == http.StatusUnauthorized || xe.Status == http.StatusForbidden || xe.Status == http.StatusBadRequest:
-		return channels.Permanent(fmt.Errorf("signing in to Bluesky: check channels.bluesky.handle and the app password: %w", err))
+		return channels.Refused(fmt.Errorf("signing in to Bluesky: check channels.bluesky.handle and the app password: %w", err))
 	case xe.Status == http.StatusNotFound:
 		return channels.Permanent(fmt.Errorf("signing in to Bluesky: no Bluesky server answers at this address: check channels.bluesky.service: %w", err))
 	case xe.Status >= 400 && xe.Status < 500 && xe.Status != http.StatusRequestTimeout && xe.Status != http.StatusConflict && xe.Status != http.StatusTooEarly:

@@ -7,6 +7,7 @@ var (
 	_ channels.Provider       = Provider{}
 	_ channels.Documented     = Provider{}
 	_ channels.Mentioner      = Provider{}
+	_ channels.Connector      = Provider{}
 	_ channels.OutboxReasoner = Provider{}
 	_ channels.Settings       = settings{}
 	_ channels.CardPreviewer  = settings{}

@@ -453,11 +453,11 @@ func (s *Sender) classifyStatus(what string, e *apiError, create bool) error {
 	}
 	switch {
 	case e.Status == http.StatusUnauthorized && s.webhookURL != "":
-		return channels.Permanent(fmt.Errorf("%s: Discord refused the webhook token (%w): check discord.webhook_url", what, e))
+		return channels.Refused(fmt.Errorf("%s: Discord refused the webhook token (%w): check discord.webhook_url", what, e))
 	case e.Status == http.StatusUnauthorized:
-		return channels.Permanent(fmt.Errorf("%s: Discord refused the bot token (%w): check discord.token", what, e))
+		return channels.Refused(fmt.Errorf("%s: Discord refused the bot token (%w): check discord.token", what, e))
 	case e.Status == http.StatusForbidden:
-		return channels.Permanent(fmt.Errorf("%s: the bot may not do this in %s (%w): give it View Channel, Send Messages, Embed Links and Read Message History there", what, target, e))
+		return channels.Refused(fmt.Errorf("%s: the bot may not do this in %s (%w): give it View Channel, Send Messages, Embed Links and Read Message History there", what, target, e))
 	case e.Status == http.StatusNotFound:
 		return channels.Permanent(fmt.Errorf("%s: %s does not exist or the bot cannot see it (%w): check the discord section of the config", what, target, e))
 	case e.Status == http.StatusRequestTimeout || e.Status == http.StatusConflict:

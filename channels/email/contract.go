@@ -15,6 +15,7 @@ var (
 	_ channels.Single                                      = Provider{}
 	_ channels.Documented                                  = Provider{}
 	_ channels.OutboxReasoner                              = Provider{}
+	_ channels.Connector                                   = Provider{}
 	_ channels.SendReporter                                = Provider{}
 	_ channels.Settings                                    = (*Settings)(nil)
 	_ channels.DigestOnly                                  = (*Settings)(nil)

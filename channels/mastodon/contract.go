@@ -4,14 +4,16 @@ import "github.com/crierhq/crier/channels"
 
 // What the Mastodon channel implements of the channel contract.
 var (
-	_ channels.Provider      = Provider{}
-	_ channels.Documented    = Provider{}
-	_ channels.Settings      = settings{}
-	_ channels.CardPreviewer = settings{}
-	_ channels.Formatter     = (*Formatter)(nil)
-	_ channels.Sender        = (*Sender)(nil)
-	_ channels.ReachReader   = (*Sender)(nil)
-	_ channels.Body          = Statuses(nil)
+	_ channels.Provider       = Provider{}
+	_ channels.Documented     = Provider{}
+	_ channels.Connector      = Provider{}
+	_ channels.OAuthConnector = Provider{}
+	_ channels.Settings       = settings{}
+	_ channels.CardPreviewer  = settings{}
+	_ channels.Formatter      = (*Formatter)(nil)
+	_ channels.Sender         = (*Sender)(nil)
+	_ channels.ReachReader    = (*Sender)(nil)
+	_ channels.Body           = Statuses(nil)
 )
 
 // DocsPage is docs/mastodon.md.

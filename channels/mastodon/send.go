@@ -227,6 +227,9 @@ func (s *Sender) classify(what string, err error, c *call, nonIdempotent bool) e
 	switch {
 	case status == http.StatusRequestTimeout || status == http.StatusConflict || status == http.StatusTooEarly:
 		return channels.Temporary(err)
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		// The token was revoked, or lacks a scope: someone must connect again.
+		return channels.Refused(err)
 	case status >= 400 && status < 500:
 		return channels.Permanent(err)
 	case status >= 500, status > 0 && status < 300:

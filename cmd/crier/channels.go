@@ -13,6 +13,7 @@ import (
 	"github.com/crierhq/crier/bot/markdown"
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/connections"
 	"github.com/crierhq/crier/contentfetch"
 	"github.com/crierhq/crier/post"
 	"github.com/crierhq/crier/subscribers"
@@ -173,6 +174,9 @@ func (a *App) liveChannels(ctx context.Context, st *store.Store, reg prometheus.
 	box := outboxSender(boxDir)
 	env := channels.Env{Campaign: camp, DB: st.DB(), HTTPClient: a.HTTPClient, Content: content, Logger: a.Logger,
 		DataDir: a.Config.DataPath(), OutboxDir: boxDir, Registerer: reg, Background: ctx}
+	if a.connections, err = a.openConnections(ctx, env, box); err != nil {
+		return nil, nil, err
+	}
 	var out []channels.Channel
 	var nl *subscribers.Newsletter
 	for _, inst := range channels.Enabled(a.Instances) {
@@ -193,6 +197,10 @@ func (a *App) liveChannels(ctx context.Context, st *store.Store, reg prometheus.
 			ch.Formatter, ch.Sender = f, s
 			a.Logger.Info("channel sends for real", "channel", inst.Name, "type", inst.Type)
 		}
+		// An account connected from the console applies from the start.
+		if ch, err = a.connections.Current(ctx, ch); err != nil {
+			return nil, nil, err
+		}
 		if n, ok := inst.Settings.(channels.NewsletterSettings[*subscribers.Newsletter]); ok {
 			parts, err := n.Newsletter(ctx, env, ch.Sender)
 			if err != nil {
@@ -203,6 +211,16 @@ func (a *App) liveChannels(ctx context.Context, st *store.Store, reg prometheus.
 		out = append(out, ch)
 	}
 	return out, nl, nil
+}
+
+// openConnections opens the accounts connected from the console, which
+// the channels follow (connections.Service).
+func (a *App) openConnections(ctx context.Context, env channels.Env, box channels.Sender) (*connections.Service, error) {
+	acc, _, err := a.openAccounts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return connections.New(connections.Options{Instances: a.Instances, Accounts: acc, Env: env, Outbox: box, Logger: a.Logger})
 }
 
 // sendsForReal reports whether any enabled channel would send for real

@@ -100,6 +100,10 @@ func (app *App) mountConsole(ctx context.Context, srv *web.Server, st *store.Sto
 		}
 	}
 	accountMail := app.accountMailer()
+	var channelAccounts console.ChannelAccounts // the Channels page, when the daemon has its connections
+	if app.connections != nil {
+		channelAccounts = app.connections
+	}
 	chats := noticeChats(cfg.Console.Notify, app.HTTPClient)
 	c, err := console.New(console.Options{
 		Users: users, Store: st, Publisher: b, Render: render,
@@ -108,6 +112,7 @@ func (app *App) mountConsole(ctx context.Context, srv *web.Server, st *store.Sto
 		PublicURL: cfg.HTTP.PublicURL, DataDir: cfg.DataPath(), Location: cfg.Location(), Language: cfg.Campaign.Language, Campaign: cfg.Campaign.Name,
 		Logger: app.Logger, ClientIP: clientIP, Lifetime: ctx, AccountMail: accountMail,
 		Notify: notices.Queue, Chats: chats, SendReport: sendReport,
+		Accounts: channelAccounts,
 	})
 	if err != nil {
 		return nil, err

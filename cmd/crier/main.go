@@ -22,6 +22,7 @@ import (
 	"github.com/crierhq/crier/bounces"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/config"
+	"github.com/crierhq/crier/connections"
 	"github.com/crierhq/crier/contentfetch"
 	"github.com/crierhq/crier/internal/redact"
 	"github.com/crierhq/crier/web/console"
@@ -64,6 +65,9 @@ type App struct {
 	consoleUsers *console.Users
 	// console is set by daemon: a stop waits for its background work.
 	console *console.Console
+	// connections is set by daemon: the accounts connected from the
+	// console, which the channels follow without a restart.
+	connections *connections.Service
 }
 
 // loadConfig reads the config file and its channels, expanding ${VAR}

@@ -146,6 +146,10 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 		Jobs:        jobs,
 		OnFailed:    notices.failed,
 		OnSent:      notices.sent,
+		// Accounts connected or disconnected from the console apply at
+		// the next delivery, on every replica.
+		Current:   app.connections.Current,
+		OnAttempt: app.connections.Attempted,
 		// Uploaded images are stored by name; their address is built now.
 		ResolveMedia: media.Resolver{PublicURL: cfg.HTTP.PublicURL, Dir: cfg.DataPath("uploads")}.Resolve,
 	})

@@ -180,6 +180,9 @@ type Server struct {
 	limit      int
 	window     time.Duration
 	buckets    map[string]*bucket
+	// botPerms are the bot role's permissions when botPermsSet.
+	botPerms    int64
+	botPermsSet bool
 }
 
 type nonceEntry struct {
@@ -878,6 +881,9 @@ func (s *Server) act(r *http.Request, op string, params map[string]string, body 
 	}
 	if editOps[op] {
 		return s.actEdit(op, params, body)
+	}
+	if connectOps[op] {
+		return s.actConnect(op, params)
 	}
 	return errorAnswer(http.StatusMethodNotAllowed, 0, "405: Method Not Allowed (not faked)")
 }

@@ -214,10 +214,13 @@ func (s *Server) admin(ctx context.Context, args ...string) error {
 	return nil
 }
 
-// User is an account on the server with a read/write token.
+// User is an account on the server with a read/write token, and what it
+// signs in with (for tests that drive the sign-in page themselves).
 type User struct {
 	Username string
 	Token    string
+	Email    string
+	Password string
 }
 
 // CreateUser creates and confirms an account and obtains a token for it
@@ -236,15 +239,13 @@ func (s *Server) CreateUser(ctx context.Context, username string) (User, error) 
 	if err != nil {
 		return User{}, fmt.Errorf("getting a token for %s: %w", username, err)
 	}
-	return User{Username: username, Token: token}, nil
+	return User{Username: username, Token: token, Email: email, Password: password}, nil
 }
 
 const oob = "urn:ietf:wg:oauth:2.0:oob"
 
 func (s *Server) token(ctx context.Context, email, password string) (string, error) {
-	jar, _ := cookiejar.New(nil)
-	follow := &http.Client{Jar: jar, Timeout: 30 * time.Second}
-	noFollow := &http.Client{Jar: jar, Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	follow := &http.Client{Timeout: 30 * time.Second}
 
 	var app struct {
 		ClientID     string `json:"client_id"`
@@ -256,24 +257,9 @@ func (s *Server) token(ctx context.Context, email, password string) (string, err
 		return "", fmt.Errorf("registering the app: %w", err)
 	}
 	q := url.Values{"client_id": {app.ClientID}, "redirect_uri": {oob}, "response_type": {"code"}, "scope": {"read write"}}
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/oauth/authorize?"+q.Encode(), nil)
-	resp, err := follow.Do(req)
+	loc, err := s.Authorize(ctx, User{Email: email, Password: password}, s.URL+"/oauth/authorize?"+q.Encode())
 	if err != nil {
-		return "", fmt.Errorf("opening the authorize page: %w", err)
-	}
-	resp.Body.Close()
-	if err := postForm(ctx, follow, s.URL+"/auth/sign_in", url.Values{"username": {email}, "password": {password}}, http.StatusOK, nil); err != nil {
-		return "", fmt.Errorf("signing in: %w", err)
-	}
-	req, _ = http.NewRequestWithContext(ctx, http.MethodPost, s.URL+"/oauth/authorize", nil)
-	resp, err = noFollow.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("authorizing: %w", err)
-	}
-	resp.Body.Close()
-	loc, err := resp.Location()
-	if err != nil {
-		return "", fmt.Errorf("authorizing: %s without a redirect", resp.Status)
+		return "", err
 	}
 	code := loc.Query().Get("code")
 	if code == "" {
@@ -292,6 +278,39 @@ func (s *Server) token(ctx context.Context, email, password string) (string, err
 		return "", errors.New("no access token in the answer")
 	}
 	return tok.AccessToken, nil
+}
+
+// Authorize does what a person does in a browser on the server's OAuth
+// pages: opens authorizeURL, signs in as u, allows the app, and returns
+// where the server then sends the browser (the app's redirect address with
+// code and state, or with an error).
+func (s *Server) Authorize(ctx context.Context, u User, authorizeURL string) (*url.URL, error) {
+	jar, _ := cookiejar.New(nil)
+	follow := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	noFollow := &http.Client{Jar: jar, Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, authorizeURL, nil)
+	resp, err := follow.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("opening the authorize page: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("opening the authorize page: %s", resp.Status)
+	}
+	if err := postForm(ctx, follow, s.URL+"/auth/sign_in", url.Values{"username": {u.Email}, "password": {u.Password}}, http.StatusOK, nil); err != nil {
+		return nil, fmt.Errorf("signing in: %w", err)
+	}
+	req, _ = http.NewRequestWithContext(ctx, http.MethodPost, s.URL+"/oauth/authorize", nil)
+	resp, err = noFollow.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("authorizing: %w", err)
+	}
+	resp.Body.Close()
+	loc, err := resp.Location()
+	if err != nil {
+		return nil, fmt.Errorf("authorizing: %s without a redirect", resp.Status)
+	}
+	return loc, nil
 }
 
 func postForm(ctx context.Context, c *http.Client, u string, form url.Values, want int, out any) error {

@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -55,6 +56,9 @@ type Server struct {
 type Options struct {
 	// Chaos enables --enable-chaos, for SetChaos.
 	Chaos bool
+	// Users, when set, are the only SMTP logins accepted (user name to
+	// password); without, any login is.
+	Users map[string]string
 }
 
 // Start starts Mailpit for the test and stops it when the test ends; it
@@ -77,8 +81,20 @@ func Start(t testing.TB, opts Options) *Server {
 		"--smtp", "127.0.0.1:" + strconv.Itoa(smtpPort),
 		"--database", filepath.Join(dir, "mailpit.db"),
 		"--max", "0",
-		"--disable-version-check", "--smtp-disable-rdns",
-		"--smtp-auth-accept-any", "--smtp-auth-allow-insecure",
+		"--disable-version-check", "--smtp-disable-rdns", "--smtp-auth-allow-insecure",
+	}
+	if len(opts.Users) == 0 {
+		args = append(args, "--smtp-auth-accept-any")
+	} else {
+		var lines []string
+		for u, p := range opts.Users {
+			lines = append(lines, u+":"+p)
+		}
+		file := filepath.Join(dir, "smtp-users")
+		if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "--smtp-auth-file", file)
 	}
 	if opts.Chaos {
 		args = append(args, "--enable-chaos")
