@@ -372,6 +372,16 @@ func (b *Bot) PublishTo(ctx context.Context, p post.Post, only []string) ([]stri
 
 func (b *Bot) publish(ctx context.Context, p post.Post, only []string) ([]string, error) {
 	now := b.now()
+	// The channels as they stand now, read before the transaction: on
+	// SQLite a read beside it would wait for it.
+	chans := map[string]channels.Channel{}
+	for _, name := range b.ChannelNames() {
+		ch, _, err := b.channel(ctx, name)
+		if err != nil {
+			return nil, fmt.Errorf("publishing %s: %w", p.ID, err)
+		}
+		chans[name] = ch
+	}
 	tx, err := b.store.DB().BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("publishing %s: %w", p.ID, err)
@@ -423,10 +433,7 @@ func (b *Bot) publish(ctx context.Context, p post.Post, only []string) ([]string
 		if p.Skips(name) {
 			continue
 		}
-		ch, _, err := b.channel(ctx, name)
-		if err != nil {
-			return nil, fmt.Errorf("publishing %s: %w", p.ID, err)
-		}
+		ch := chans[name]
 		if p.Example && !ch.Outbox {
 			withheld = append(withheld, name)
 			continue

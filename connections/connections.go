@@ -91,12 +91,26 @@ func (s *Service) instance(name string) (channels.Instance, error) {
 // the instance its credentials: that wins over the console.
 func onServer(inst channels.Instance) bool { return inst.Settings.HasCredentials() }
 
-// follows reports whether the instance's channel can change with a
+// Follows reports whether the instance's channel can change with a
 // connection: a type with a Connector, not configured on the server and
 // not held to the outbox by mode: outbox.
+func Follows(inst channels.Instance) bool { return follows(inst) }
+
 func follows(inst channels.Instance) bool {
 	_, ok := inst.Provider.(channels.Connector)
 	return ok && !onServer(inst) && inst.Settings.Mode() != channels.ModeOutbox
+}
+
+// Effective returns the named instance as it stands now: with the account
+// connected from the console applied when there is one and the server gives
+// none (the newsletter's test copies and the console's account mail use it).
+func (s *Service) Effective(ctx context.Context, name string) (channels.Instance, error) {
+	inst, err := s.instance(name)
+	if err != nil || !follows(inst) {
+		return inst, err
+	}
+	eff, _, err := s.stored(ctx, inst)
+	return eff, err
 }
 
 // stored returns the instance with its stored connection applied, and

@@ -26,6 +26,10 @@ func TestClassifySignIn(t *testing.T) {
 		if k, _ := channels.Classify(err); k != tc.want {
 			t.Errorf("%d: %v, want %v: %v", tc.status, k, tc.want, err)
 		}
+		// A refused handle or password shows on the Channels page.
+		if refused := tc.status == 401 || tc.status == 403; channels.IsRefused(err) != refused {
+			t.Errorf("%d: refused credentials = %v, want %v", tc.status, channels.IsRefused(err), refused)
+		}
 		if tc.status == 404 && !strings.Contains(err.Error(), "channels.bluesky.service") {
 			t.Errorf("404: %q does not name the setting to check", err)
 		}

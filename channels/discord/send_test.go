@@ -290,6 +290,11 @@ func TestErrorClasses(t *testing.T) {
 			if kindOf(err) != tc.kind || !strings.Contains(err.Error(), tc.mention) {
 				t.Fatalf("got %v: %v; want %v mentioning %q", kindOf(err), err, tc.kind, tc.mention)
 			}
+			// A refused token or permission (401, 403) is shown on the
+			// Channels page.
+			if refused := tc.name == "wrong token" || tc.name == "forbidden channel" || tc.name == "missing permission to crosspost"; channels.IsRefused(err) != refused {
+				t.Errorf("refused credentials = %v, want %v", channels.IsRefused(err), refused)
+			}
 			if strings.Contains(err.Error(), discordfake.Token) || strings.Contains(err.Error(), "wrong") {
 				t.Errorf("the error shows the token: %v", err)
 			}

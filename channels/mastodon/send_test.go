@@ -545,6 +545,13 @@ func TestClassify(t *testing.T) {
 			t.Errorf("GET %d: %v, want %v", code, k, want)
 		}
 	}
+	// A refused token is told apart, for the Channels page's "token
+	// rejected on DATE"; other refusals are not about the credentials.
+	for code, want := range map[int]bool{401: true, 403: true, 422: false, 404: false} {
+		if got := channels.IsRefused(s.classify("x", &httpStatusError{StatusCode: code}, nil, true)); got != want {
+			t.Errorf("%d: refused credentials = %v, want %v", code, got, want)
+		}
+	}
 	for reset, want := range map[string]time.Duration{"2026-03-01T12:01:00.000Z": time.Minute, "2026-03-01T11:00:00Z": time.Second, "garbage": time.Minute} {
 		if _, wait := channels.Classify(s.classify("x", &rateLimitError{reset: reset}, nil, true)); wait != want {
 			t.Errorf("reset %s: wait %v, want %v", reset, wait, want)

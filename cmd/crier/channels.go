@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/crierhq/crier/accounts"
 	"github.com/crierhq/crier/bot/markdown"
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels"
@@ -197,20 +199,78 @@ func (a *App) liveChannels(ctx context.Context, st *store.Store, reg prometheus.
 			ch.Formatter, ch.Sender = f, s
 			a.Logger.Info("channel sends for real", "channel", inst.Name, "type", inst.Type)
 		}
-		// An account connected from the console applies from the start.
-		if ch, err = a.connections.Current(ctx, ch); err != nil {
-			return nil, nil, err
+		// An account connected from the console applies from the start;
+		// one that cannot be used now is tried again at each delivery.
+		if now, err := a.connections.Current(ctx, ch); err != nil {
+			a.Logger.Warn("the account connected from the console cannot be used yet", "channel", inst.Name, "err", err)
+		} else {
+			ch = now
 		}
 		if n, ok := inst.Settings.(channels.NewsletterSettings[*subscribers.Newsletter]); ok {
-			parts, err := n.Newsletter(ctx, env, ch.Sender)
-			if err != nil {
+			if nl, err = a.newsletterParts(ctx, env, n, ch, box); err != nil {
 				return nil, nil, fmt.Errorf("%s channel: %w", inst.Name, err)
 			}
-			nl = parts
 		}
 		out = append(out, ch)
 	}
 	return out, nl, nil
+}
+
+// newsletterParts returns what the newsletter pages need, with a mailer of
+// confirmations that follows the channel: through its mail server once one
+// is connected from the console (on any replica), else to the outbox.
+func (a *App) newsletterParts(ctx context.Context, env channels.Env, n channels.NewsletterSettings[*subscribers.Newsletter], ch channels.Channel, box channels.Sender) (*subscribers.Newsletter, error) {
+	local, err := n.Newsletter(ctx, env, box)
+	if err != nil {
+		return nil, err
+	}
+	nl, err := n.Newsletter(ctx, env, ch.Sender)
+	if err != nil {
+		return nil, err
+	}
+	nl.Mailer = followingMailer{ch: ch, current: a.connections.Current, local: local.Mailer}
+	return nl, nil
+}
+
+// followingMailer mails each confirmation through the newsletter channel as
+// it stands at that moment (connections.Service.Current).
+type followingMailer struct {
+	ch      channels.Channel
+	current func(context.Context, channels.Channel) (channels.Channel, error)
+	local   subscribers.Mailer
+}
+
+func (m followingMailer) SendConfirmation(ctx context.Context, sub subscribers.Subscriber, confirmURL string) error {
+	ch, err := m.current(ctx, m.ch)
+	if err != nil {
+		return err
+	}
+	if real, ok := ch.Sender.(subscribers.Mailer); ok && !ch.Outbox {
+		return real.SendConfirmation(ctx, sub, confirmURL)
+	}
+	return m.local.SendConfirmation(ctx, sub, confirmURL)
+}
+
+// markConnected marks the channels with an account connected from the
+// console as sending for real, as the daemon will send them: a post queued
+// by `crier publish` is then recorded (and held back, for an example) as
+// such.
+func (a *App) markConnected(ctx context.Context, chans []channels.Channel) error {
+	acc, _, err := a.openAccounts(ctx)
+	if err != nil {
+		return err
+	}
+	list, err := acc.List(ctx)
+	if err != nil {
+		return err
+	}
+	for i, ch := range chans {
+		inst, ok := a.instance(ch.Name)
+		if ok && connections.Follows(inst) && slices.ContainsFunc(list, func(ac accounts.Account) bool { return ac.Instance == ch.Name }) {
+			chans[i].Outbox = false
+		}
+	}
+	return nil
 }
 
 // openConnections opens the accounts connected from the console, which

@@ -78,10 +78,17 @@ func (app *App) mountConsole(ctx context.Context, srv *web.Server, st *store.Sto
 	// (as `crier newsletter test` does).
 	var sendTest func(ctx context.Context, p post.Post, to string) error
 	for _, inst := range channels.Enabled(app.Instances) {
-		if t, ok := inst.Settings.(channels.TestSender); ok {
+		if _, ok := inst.Settings.(channels.TestSender); ok {
 			sendTest = func(ctx context.Context, p post.Post, to string) error {
-				if !inst.Settings.HasCredentials() {
-					return fmt.Errorf("the newsletter has no SMTP server (set SMTP_HOST): there is nowhere to send a test copy")
+				// The mail server as it stands now: connected from the
+				// console since the start, perhaps.
+				eff, err := app.effective(ctx, inst)
+				if err != nil {
+					return err
+				}
+				t, ok := eff.Settings.(channels.TestSender)
+				if !ok || !eff.Settings.HasCredentials() {
+					return fmt.Errorf("the newsletter has no SMTP server (connect one on the Channels page, or set SMTP_HOST): there is nowhere to send a test copy")
 				}
 				return t.SendTest(ctx, app.campaign(), p, to)
 			}
@@ -99,7 +106,7 @@ func (app *App) mountConsole(ctx context.Context, srv *web.Server, st *store.Sto
 			return nl.Reconfirm(ctx, id, cfg.HTTP.PublicURL, by, time.Now())
 		}
 	}
-	accountMail := app.accountMailer()
+	accountMail := app.accountMailer(ctx)
 	var channelAccounts console.ChannelAccounts // the Channels page, when the daemon has its connections
 	if app.connections != nil {
 		channelAccounts = app.connections
@@ -183,13 +190,37 @@ func sendReconfirmation(ctx context.Context, nl *subscribers.Newsletter, publicU
 // accountMailer sends the console's password-reset and invitation mails
 // through the enabled newsletter's SMTP server; nil when there is none, and
 // the console then says so.
-func (app *App) accountMailer() console.AccountMailer {
+func (app *App) accountMailer(ctx context.Context) console.AccountMailer {
 	for _, inst := range channels.Enabled(app.Instances) {
-		if a, ok := inst.Settings.(channels.AccountSender); ok && inst.Settings.HasCredentials() {
-			return func(ctx context.Context, to, subject, text string) error {
-				return a.SendAccountMail(ctx, app.campaign(), to, subject, text)
+		if _, ok := inst.Settings.(channels.AccountSender); !ok {
+			continue
+		}
+		// A mail server connected from the console counts when it was
+		// connected by the start (the console decides then whether it
+		// offers mail); its settings are read again at each mail.
+		if eff, err := app.effective(ctx, inst); err != nil || !eff.Settings.HasCredentials() {
+			continue
+		}
+		return func(ctx context.Context, to, subject, text string) error {
+			eff, err := app.effective(ctx, inst)
+			if err != nil {
+				return err
 			}
+			a, ok := eff.Settings.(channels.AccountSender)
+			if !ok || !eff.Settings.HasCredentials() {
+				return fmt.Errorf("the newsletter's mail server was disconnected: connect it again on the Channels page")
+			}
+			return a.SendAccountMail(ctx, app.campaign(), to, subject, text)
 		}
 	}
 	return nil
+}
+
+// effective is inst with the account connected from the console applied,
+// when the daemon has its connections.
+func (app *App) effective(ctx context.Context, inst channels.Instance) (channels.Instance, error) {
+	if app.connections == nil {
+		return inst, nil
+	}
+	return app.connections.Effective(ctx, inst.Name)
 }

@@ -42,6 +42,9 @@ anywhere else goes only to the channels named.`)
 	if err != nil {
 		return err
 	}
+	if err := app.markConnected(ctx, chans); err != nil {
+		return err
+	}
 	b, err := bot.New(ctx, bot.Options{Store: st, Channels: chans, MarkdownDir: app.Config.Resolve(app.Config.Sources.Markdown.Dir),
 		Delivery: app.Config.Delivery, Schedules: app.Config.Schedules, Location: app.Config.Location(), Logger: app.Logger})
 	if err != nil {
@@ -112,6 +115,9 @@ never sent again.`)
 	}
 	chans, err := app.offlineChannels()
 	if err != nil {
+		return err
+	}
+	if err := app.markConnected(ctx, chans); err != nil {
 		return err
 	}
 	b, err := bot.New(ctx, bot.Options{Store: st, Channels: chans, Delivery: app.Config.Delivery, Schedules: app.Config.Schedules, Logger: app.Logger})
