@@ -21,6 +21,10 @@ import (
 	"github.com/crierhq/crier/accounts"
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/channels/bluesky"
+	"github.com/crierhq/crier/channels/discord"
+	"github.com/crierhq/crier/channels/email"
+	"github.com/crierhq/crier/channels/mastodon"
 	"github.com/crierhq/crier/post"
 	"github.com/crierhq/crier/web/console"
 )
@@ -144,7 +148,8 @@ func startChannelsConsole(t *testing.T, accts console.ChannelAccounts) string {
 	return base
 }
 
-// pageAccounts shows one instance in each state; Connect refuses the
+// pageAccounts shows one instance in each state, with the real channel
+// types' connect fields; Connect refuses the
 // Bluesky password as a main password, and Disconnect is recorded.
 type pageAccounts struct {
 	// server is the OAuth server StartOAuth sends the owner to.
@@ -164,32 +169,24 @@ func (p *pageAccounts) Instances(ctx context.Context) ([]console.ChannelInstance
 	connected := string(accounts.FromConsole)
 	return []console.ChannelInstance{
 		{Name: "mastodon", Type: "mastodon", Origin: string(accounts.NotConnected), Editable: true, Connectable: true, OAuth: true,
-			Can: []string{"edit posts", "withdraw posts", "read reach", "images with descriptions"},
-			Fields: []channels.ConnectField{{Name: "server", Label: "Server",
-				Help: "The address of the Mastodon server the campaign's account is on, such as mastodon.social. You sign in there next; Crier never sees the password."}}},
+			Can:    []string{"edit posts", "withdraw posts", "read reach", "images with descriptions"},
+			Fields: mastodon.Provider{}.ConnectFields()},
 		{Name: "bluesky", Type: "bluesky", Origin: connected, Editable: true, Connectable: true,
 			Display: "@camaca.bsky.social", ConnectedBy: "owner@camaca.example", ConnectedAt: since,
 			Can:      []string{"withdraw posts", "read reach", "images with descriptions"},
 			Settings: map[string]string{"handle": "camaca.bsky.social"}, SecretsSet: map[string]time.Time{"app_password": since},
-			Fields: []channels.ConnectField{
-				{Name: "handle", Label: "Handle", Help: "The account's handle, such as camaca.bsky.social."},
-				{Name: "app_password", Label: "App password", Secret: true,
-					Help: "Not the account's password: make an app password in Bluesky under Settings, Privacy and security, App passwords."}}},
+			Fields: bluesky.Provider{}.ConnectFields()},
 		{Name: "discord", Type: "discord", Origin: connected, Editable: true, Connectable: true,
 			Display: "#announcements on CAMACA", ConnectedBy: "owner@camaca.example", ConnectedAt: since,
 			RejectedAt: since.Add(72 * time.Hour), RejectedReason: "the webhook was deleted in Discord",
-			Can: []string{"edit posts", "withdraw posts"},
-			Fields: []channels.ConnectField{{Name: "webhook", Label: "Webhook address", Secret: true,
-				Help: "In Discord: the channel's settings, Integrations, Webhooks, New Webhook, Copy Webhook URL."}}},
+			Can:    []string{"edit posts", "withdraw posts"},
+			Fields: discord.Provider{}.ConnectFields()},
 		{Name: "email", Type: "email", Origin: connected, Editable: true, Connectable: true, TestSends: true,
 			Display: "news@camaca.example via smtp.camaca.example", ConnectedBy: "owner@camaca.example", ConnectedAt: since,
-			Can:      []string{"a newsletter to the supporters", "images with descriptions"},
-			Settings: map[string]string{"host": "smtp.camaca.example", "port": "587", "from": "CAMACA <news@camaca.example>"},
-			Fields: []channels.ConnectField{
-				{Name: "host", Label: "Mail server", Help: "Your mail provider's SMTP server, such as smtp.example.org."},
-				{Name: "port", Label: "Port", Help: "587 in most cases (465 for older providers)."},
-				{Name: "password", Label: "Password", Secret: true, Help: "The mailbox's password, or the app password your provider makes for it."},
-				{Name: "from", Label: "From", Help: "Who the newsletter comes from, such as CAMACA <news@camaca.example>."}}},
+			Can:        []string{"a newsletter to the supporters", "images with descriptions"},
+			Settings:   map[string]string{"smtp.host": "smtp.camaca.example", "smtp.port": "587", "smtp.tls": "starttls", "smtp.username": "news@camaca.example", "from": "CAMACA <news@camaca.example>"},
+			SecretsSet: map[string]time.Time{"smtp.password": since},
+			Fields:     email.Provider{}.ConnectFields()},
 		{Name: "mastodon-leeds", Type: "mastodon", Origin: string(accounts.OnServer), Editable: false, Connectable: true,
 			Display: "@camaca@leeds.social", Can: []string{"edit posts", "withdraw posts", "read reach"}},
 	}, nil
@@ -200,8 +197,8 @@ func (p *pageAccounts) Connect(ctx context.Context, actor, instance string, valu
 }
 
 func (p *pageAccounts) StartOAuth(ctx context.Context, actor, instance string, values map[string]string, redirectURI string) (string, error) {
-	if values["server"] != p.server {
-		return "", &channels.ConnectError{Field: "server", Reason: "not the test's server"}
+	if values["instance"] != p.server {
+		return "", &channels.ConnectError{Field: "instance", Reason: "not the test's server"}
 	}
 	return p.server + "/oauth/authorize?redirect_uri=" + url.QueryEscape(redirectURI), nil
 }
