@@ -108,6 +108,7 @@ channels:
 	})
 
 	// Bluesky: the handle and an app password, checked with the PDS.
+	br.waitVisible("#ch-bluesky-handle")
 	br.fill("Handle", acct.Handle)
 	br.fill("App password", acct.AppPassword)
 	fillIfShown(br, "bluesky", "service", pds.URL)
