@@ -145,6 +145,16 @@ channels:
 		br.screenshots(shots, "channels-connected")
 	}
 
+	// Every page follows without a restart: no "nothing is being sent",
+	// and the Setup checklist no longer asks to connect anything.
+	if got := br.text("body"); strings.Contains(got, "Nothing is being sent") {
+		t.Error("the banner still says nothing is being sent")
+	}
+	br.open("/setup")
+	if got := br.text("main"); strings.Contains(got, "only saved to the outbox") {
+		t.Errorf("Setup still asks to connect a channel:\n%s", got)
+	}
+
 	// No restart: a post published now goes out on all four.
 	br.open("/posts/new")
 	br.fill("Title", "Vigil on Friday")
