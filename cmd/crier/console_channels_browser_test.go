@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
+	"fmt"
+	"html"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +21,10 @@ import (
 	"github.com/crierhq/crier/accounts"
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/channels/bluesky"
+	"github.com/crierhq/crier/channels/discord"
+	"github.com/crierhq/crier/channels/email"
+	"github.com/crierhq/crier/channels/mastodon"
 	"github.com/crierhq/crier/post"
 	"github.com/crierhq/crier/web/console"
 )
@@ -36,7 +42,17 @@ func TestChannelsPageInTheBrowser(t *testing.T) {
 		t.Skip("browser test skipped in -short mode")
 	}
 	// Not parallel: it drives Chromium, whose waits need an idle machine.
-	accts := &pageAccounts{}
+	// The network's sign-in: the owner allows Crier there, on its page.
+	signIn := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		back := r.FormValue("redirect_uri")
+		if r.Method == http.MethodPost {
+			http.Redirect(w, r, back+"?state=s1&code=the-code", http.StatusSeeOther)
+			return
+		}
+		fmt.Fprintf(w, `<!doctype html><title>Authorise</title><form method="post"><input type="hidden" name="redirect_uri" value="%s"><button>Allow</button></form>`, html.EscapeString(back))
+	}))
+	t.Cleanup(signIn.Close)
+	accts := &pageAccounts{server: signIn.URL}
 	base := startChannelsConsole(t, accts)
 	b := newConsoleBrowser(t, base)
 	shots := os.Getenv("CRIER_CONSOLE_SCREENSHOTS")
@@ -82,10 +98,20 @@ func TestChannelsPageInTheBrowser(t *testing.T) {
 	if got := accts.said(); !strings.Contains(got, "disconnect email by owner@camaca.example") {
 		t.Errorf("the accounts were asked: %s", got)
 	}
-	// Setup leads here.
+	// Setup leads here, and Mastodon's sign-in comes back from another
+	// site (the console is at localhost, the server at 127.0.0.1): the
+	// Strict session cookie is not sent then, and Crier's own page opens
+	// the address again, with it.
 	b.open("/setup")
 	b.press("Connect mastodon on the Channels page")
-	b.waitText("#channel-mastodon", "Continue to the server")
+	b.fill("Server", accts.server)
+	b.press("Continue to the server to connect mastodon")
+	b.waitText("title", "Authorise")
+	b.press("Allow")
+	b.waitText(".notice", "Connected mastodon.")
+	if got := accts.said(); !strings.Contains(got, "finish s1 the-code by owner@camaca.example") {
+		t.Errorf("the accounts were asked: %s", got)
+	}
 }
 
 // startChannelsConsole serves a console whose Channels page shows accts,
@@ -108,23 +134,28 @@ func startChannelsConsole(t *testing.T, accts console.ChannelAccounts) string {
 	var h http.Handler
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	t.Cleanup(srv.Close)
+	// Named localhost, so that another site's address is 127.0.0.1.
+	base := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
 	london, _ := time.LoadLocation("Europe/London")
 	c, err := console.New(console.Options{Users: users, Store: st, Publisher: channelsPublisher{}, Accounts: accts,
 		Outbox:    map[string]string{"mastodon": "no Mastodon account connected"},
-		PublicURL: srv.URL, DataDir: t.TempDir(), Location: london, Campaign: "CAMACA",
+		PublicURL: base, DataDir: t.TempDir(), Location: london, Campaign: "CAMACA",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	h = c.Handler()
-	return srv.URL
+	return base
 }
 
-// pageAccounts shows one instance in each state; Connect refuses the
+// pageAccounts shows one instance in each state, with the real channel
+// types' connect fields; Connect refuses the
 // Bluesky password as a main password, and Disconnect is recorded.
 type pageAccounts struct {
-	mu    sync.Mutex
-	asked []string
+	// server is the OAuth server StartOAuth sends the owner to.
+	server string
+	mu     sync.Mutex
+	asked  []string
 }
 
 func (p *pageAccounts) said() string {
@@ -138,32 +169,24 @@ func (p *pageAccounts) Instances(ctx context.Context) ([]console.ChannelInstance
 	connected := string(accounts.FromConsole)
 	return []console.ChannelInstance{
 		{Name: "mastodon", Type: "mastodon", Origin: string(accounts.NotConnected), Editable: true, Connectable: true, OAuth: true,
-			Can: []string{"edit posts", "withdraw posts", "read reach", "images with descriptions"},
-			Fields: []channels.ConnectField{{Name: "server", Label: "Server",
-				Help: "The address of the Mastodon server the campaign's account is on, such as mastodon.social. You sign in there next; Crier never sees the password."}}},
+			Can:    []string{"edit posts", "withdraw posts", "read reach", "images with descriptions"},
+			Fields: mastodon.Provider{}.ConnectFields()},
 		{Name: "bluesky", Type: "bluesky", Origin: connected, Editable: true, Connectable: true,
 			Display: "@camaca.bsky.social", ConnectedBy: "owner@camaca.example", ConnectedAt: since,
 			Can:      []string{"withdraw posts", "read reach", "images with descriptions"},
 			Settings: map[string]string{"handle": "camaca.bsky.social"}, SecretsSet: map[string]time.Time{"app_password": since},
-			Fields: []channels.ConnectField{
-				{Name: "handle", Label: "Handle", Help: "The account's handle, such as camaca.bsky.social."},
-				{Name: "app_password", Label: "App password", Secret: true,
-					Help: "Not the account's password: make an app password in Bluesky under Settings, Privacy and security, App passwords."}}},
+			Fields: bluesky.Provider{}.ConnectFields()},
 		{Name: "discord", Type: "discord", Origin: connected, Editable: true, Connectable: true,
 			Display: "#announcements on CAMACA", ConnectedBy: "owner@camaca.example", ConnectedAt: since,
 			RejectedAt: since.Add(72 * time.Hour), RejectedReason: "the webhook was deleted in Discord",
-			Can: []string{"edit posts", "withdraw posts"},
-			Fields: []channels.ConnectField{{Name: "webhook", Label: "Webhook address", Secret: true,
-				Help: "In Discord: the channel's settings, Integrations, Webhooks, New Webhook, Copy Webhook URL."}}},
+			Can:    []string{"edit posts", "withdraw posts"},
+			Fields: discord.Provider{}.ConnectFields()},
 		{Name: "email", Type: "email", Origin: connected, Editable: true, Connectable: true, TestSends: true,
 			Display: "news@camaca.example via smtp.camaca.example", ConnectedBy: "owner@camaca.example", ConnectedAt: since,
-			Can:      []string{"a newsletter to the supporters", "images with descriptions"},
-			Settings: map[string]string{"host": "smtp.camaca.example", "port": "587", "from": "CAMACA <news@camaca.example>"},
-			Fields: []channels.ConnectField{
-				{Name: "host", Label: "Mail server", Help: "Your mail provider's SMTP server, such as smtp.example.org."},
-				{Name: "port", Label: "Port", Help: "587 in most cases (465 for older providers)."},
-				{Name: "password", Label: "Password", Secret: true, Help: "The mailbox's password, or the app password your provider makes for it."},
-				{Name: "from", Label: "From", Help: "Who the newsletter comes from, such as CAMACA <news@camaca.example>."}}},
+			Can:        []string{"a newsletter to the supporters", "images with descriptions"},
+			Settings:   map[string]string{"smtp.host": "smtp.camaca.example", "smtp.port": "587", "smtp.tls": "starttls", "smtp.username": "news@camaca.example", "from": "CAMACA <news@camaca.example>"},
+			SecretsSet: map[string]time.Time{"smtp.password": since},
+			Fields:     email.Provider{}.ConnectFields()},
 		{Name: "mastodon-leeds", Type: "mastodon", Origin: string(accounts.OnServer), Editable: false, Connectable: true,
 			Display: "@camaca@leeds.social", Can: []string{"edit posts", "withdraw posts", "read reach"}},
 	}, nil
@@ -174,11 +197,17 @@ func (p *pageAccounts) Connect(ctx context.Context, actor, instance string, valu
 }
 
 func (p *pageAccounts) StartOAuth(ctx context.Context, actor, instance string, values map[string]string, redirectURI string) (string, error) {
-	return "", errors.New("not in this test")
+	if values["instance"] != p.server {
+		return "", &channels.ConnectError{Field: "instance", Reason: "not the test's server"}
+	}
+	return p.server + "/oauth/authorize?redirect_uri=" + url.QueryEscape(redirectURI), nil
 }
 
 func (p *pageAccounts) FinishOAuth(ctx context.Context, actor, state, code string) (string, string, error) {
-	return "", "", errors.New("not in this test")
+	p.mu.Lock()
+	p.asked = append(p.asked, "finish "+state+" "+code+" by "+actor)
+	p.mu.Unlock()
+	return "mastodon", "", nil
 }
 
 func (p *pageAccounts) Test(ctx context.Context, actor, instance, to string) (string, error) {
