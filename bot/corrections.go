@@ -369,12 +369,40 @@ func (b *Bot) correct(ctx context.Context, a CorrectionArgs, attempt, maxAttempt
 				return err
 			}
 		}
+		if parts, err = b.withCorrectionParts(ctx, a, parts); err != nil {
+			return err
+		}
 		results, err = b.withdrawOn(ctx, ch, channels.Withdrawal{PostID: a.PostID, Channel: a.Channel, Parts: parts, Reason: c.Note})
 	} else {
 		results, err = b.correctOn(ctx, ch, c, a, parts)
 	}
 	res.State = store.CorrectionDone
 	return b.finishCorrection(ctx, log, res, c, attempt, maxAttempts, results, err)
+}
+
+// withCorrectionParts adds to a delivery's parts what earlier corrections
+// posted on the channel (a correction reply, a post sent again), after
+// them: a withdrawal deletes those too.
+func (b *Bot) withCorrectionParts(ctx context.Context, a CorrectionArgs, parts []channels.Part) ([]channels.Part, error) {
+	cs, err := b.store.Corrections(ctx, a.PostID)
+	if err != nil {
+		return nil, err
+	}
+	out := slices.Clone(parts)
+	for i := len(cs) - 1; i >= 0; i-- {
+		for _, r := range cs[i].Results {
+			if r.Channel != a.Channel || cs[i].Kind != store.KindCorrection {
+				continue
+			}
+			for _, pr := range r.Parts {
+				if (pr.Outcome == channels.OutcomeReplied || pr.Outcome == channels.OutcomeReposted) && pr.RemoteID != "" &&
+					!slices.ContainsFunc(out, func(p channels.Part) bool { return p.RemoteID == pr.RemoteID }) {
+					out = append(out, channels.Part{Index: len(out), RemoteID: pr.RemoteID, RemoteURL: pr.RemoteURL})
+				}
+			}
+		}
+	}
+	return out, nil
 }
 
 func (b *Bot) withdrawOn(ctx context.Context, ch channels.Channel, w channels.Withdrawal) ([]channels.PartResult, error) {
