@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/channels/outbox"
 	"github.com/crierhq/crier/internal/testnet"
 	"github.com/crierhq/crier/internal/testpeers/blueskypds"
 	"github.com/crierhq/crier/internal/testpeers/discordfake"
@@ -211,4 +214,50 @@ func mustJSON(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestCorrectionsInOutboxMode: with no account connected, a correction and
+// a withdrawal are written to the outbox as the requests the channel would
+// make, the corrected payload exactly as it would be sent.
+func TestCorrectionsInOutboxMode(t *testing.T) {
+	t.Parallel()
+	b := setup(t, "")
+	b.write("posts/vigil.md", "---\ntitle: The vigil starts at seven\n---\nBring a candle.\n")
+	b.write("config.yaml", fmt.Sprintf(`campaign: {name: CAMACA, website: https://camaca.example}
+http: {listen: %q}
+sources: {markdown: {dir: posts}}
+channels:
+  email: {enabled: false}
+  discord: {enabled: false}
+  mastodon: {instance: https://social.example}
+`, testnet.FreeAddr(t)))
+	rendered := func() bool { return b.status().deliveries()["md:vigil/mastodon"] == "rendered" }
+	b.runUntil(nil, time.Minute, rendered)
+	if !rendered() {
+		t.Fatalf("not rendered: %v", b.status().deliveries())
+	}
+	b.write("posts/vigil.md", "---\ntitle: The vigil starts at eight\n---\nBring a candle.\n")
+	if code, out, errOut := b.crier("correct", "md:vigil", "--note", "eight, not seven", "--yes"); code != 0 || !strings.Contains(out, "queued for mastodon") {
+		t.Fatalf("crier correct: exit %d\n%s%s", code, out, errOut)
+	}
+	b.runUntil(nil, time.Minute, b.settled("md:vigil", 1))
+	box := filepath.Join(b.dir, "data", "outbox", "mastodon", outbox.FileBase("md:vigil"))
+	var req outbox.Request
+	data, err := os.ReadFile(box + ".correction-r1.json")
+	if err != nil {
+		t.Fatalf("no correction request in the outbox: %v", err)
+	}
+	if err := json.Unmarshal(data, &req); err != nil {
+		t.Fatal(err)
+	}
+	if req.Operation != "correct" || req.Note != "eight, not seven" || !strings.Contains(string(req.Payload), "The vigil starts at eight") {
+		t.Errorf("correction request:\n%s", data)
+	}
+	if code, out, errOut := b.crier("withdraw", "md:vigil", "--yes"); code != 0 {
+		t.Fatalf("crier withdraw: exit %d\n%s%s", code, out, errOut)
+	}
+	b.runUntil(nil, time.Minute, b.settled("md:vigil", 2))
+	if data, err := os.ReadFile(box + ".withdrawal.json"); err != nil || !strings.Contains(string(data), `"operation": "withdraw"`) {
+		t.Errorf("withdrawal request: %s (%v)", data, err)
+	}
 }
