@@ -342,13 +342,20 @@ func (b *Bot) correct(ctx context.Context, a CorrectionArgs, attempt, maxAttempt
 	if err != nil {
 		return err
 	}
-	if d.State == store.DeliverySending || (c.Kind == store.KindCorrection && d.State == store.DeliveryPending && len(parts) > 0) {
-		// An attempt is sending it now (or a thread is half sent): the
-		// correction acts on what it sent once it is done.
+	begun := len(parts) > 0 || d.RemoteID != "" // a thread or a newsletter partly out
+	if d.State == store.DeliverySending || (c.Kind == store.KindCorrection && d.State == store.DeliveryPending && begun) {
+		// An attempt is sending it now (or it is partly out): act on what
+		// it sent once it is done. A withdrawal stops what it can at once
+		// (a newsletter's supporters not yet mailed).
+		if c.Kind == store.KindWithdrawal {
+			if _, err := b.withdrawOn(ctx, ch, channels.Withdrawal{PostID: a.PostID, Channel: a.Channel, Parts: parts, Reason: c.Note}); err != nil {
+				log.Info("withdrawing what can be now; the rest once the delivery in progress ends", "err", err)
+			}
+		}
 		log.Info("waiting for the delivery in progress before acting on it", "delivery", d.State)
 		return river.JobSnooze(5 * time.Second)
 	}
-	if notSent(d) && len(parts) == 0 {
+	if notSent(d) && !begun {
 		res.State, res.Note = store.CorrectionDone, "not sent yet: it goes out corrected"
 		if c.Kind == store.KindWithdrawal {
 			if err := b.store.SetDeliveryWithdrawn(ctx, a.PostID, a.Channel, b.now()); err != nil {

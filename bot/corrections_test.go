@@ -459,3 +459,30 @@ func TestMarkdownPostChangedSincePublished(t *testing.T) {
 		t.Errorf("after the correction: changed=%v, stored %q", changed, sp.Post.Title)
 	}
 }
+
+// A scheduled post withdrawn before its time is never published, though
+// its file stays in the folder.
+func TestWithdrawnScheduledPostIsNeverPublished(t *testing.T) {
+	t.Parallel()
+	h := setup(t, "mastodon")
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "later.md"), []byte("---\ntitle: Later\npublish_at: 2026-11-27T10:00:00Z\n---\nSoon.\n"), 0o644)
+	b := h.bot(Options{MarkdownDir: dir})
+	ctx := context.Background()
+	if err := b.PublishDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Withdraw(ctx, WithdrawRequest{PostID: "md:later", Reason: "cancelled", By: "ana"}); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Set(time.Date(2026, 11, 27, 11, 0, 0, 0, time.UTC))
+	if err := b.PublishDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if sp, _ := h.store.Post(ctx, "md:later"); sp.State != store.PostWithdrawn {
+		t.Errorf("the withdrawn post is %s once due", sp.State)
+	}
+	if ds, _ := h.store.Deliveries(ctx, "md:later"); len(ds) != 0 {
+		t.Errorf("deliveries queued for a withdrawn post: %+v", ds)
+	}
+}
