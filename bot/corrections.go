@@ -104,6 +104,9 @@ func (b *Bot) Correct(ctx context.Context, r CorrectRequest) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	if len(targets) == 0 {
+		return 0, fmt.Errorf("%s went out on no channel: there is nothing to correct", r.PostID)
+	}
 	corrected := CorrectedPost(sp.Post, r.Corrected)
 	changes := Changes(sp.Post, corrected)
 	if len(changes) == 0 && strings.TrimSpace(r.Note) == "" {
@@ -114,7 +117,7 @@ func (b *Bot) Correct(ctx context.Context, r CorrectRequest) (int, error) {
 	if r.Pending {
 		c.State = store.CorrectionAwaiting
 	}
-	rev, err := store.AddCorrectionTx(ctx, tx, c, names(targets), now)
+	rev, err := store.AddCorrectionTx(ctx, tx, c, ChannelsOf(targets), now)
 	if err != nil {
 		return 0, err
 	}
@@ -126,7 +129,7 @@ func (b *Bot) Correct(ctx context.Context, r CorrectRequest) (int, error) {
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("correcting %s: %w", r.PostID, err)
 	}
-	b.log.Info("correction queued", "post", r.PostID, "revision", rev, "channels", names(targets), "pending_approval", r.Pending, "by", r.By)
+	b.log.Info("correction queued", "post", r.PostID, "revision", rev, "channels", ChannelsOf(targets), "pending_approval", r.Pending, "by", r.By)
 	return rev, nil
 }
 
@@ -231,11 +234,11 @@ func (b *Bot) Withdraw(ctx context.Context, r WithdrawRequest) (int, error) {
 		return 0, err
 	}
 	c := store.Correction{PostID: r.PostID, Kind: store.KindWithdrawal, By: r.By, Note: strings.TrimSpace(r.Reason), State: store.CorrectionQueued}
-	rev, err := store.AddCorrectionTx(ctx, tx, c, names(targets), now)
+	rev, err := store.AddCorrectionTx(ctx, tx, c, ChannelsOf(targets), now)
 	if err != nil {
 		return 0, err
 	}
-	chans := names(targets)
+	chans := ChannelsOf(targets)
 	if len(r.Channels) == 0 {
 		chans = nil // every delivery, and the post itself
 	}
@@ -250,17 +253,23 @@ func (b *Bot) Withdraw(ctx context.Context, r WithdrawRequest) (int, error) {
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("withdrawing %s: %w", r.PostID, err)
 	}
-	b.log.Info("withdrawal queued", "post", r.PostID, "revision", rev, "channels", names(targets), "by", r.By)
+	b.log.Info("withdrawal queued", "post", r.PostID, "revision", rev, "channels", ChannelsOf(targets), "by", r.By)
 	return rev, nil
 }
 
 // targets are the post's deliveries to the named channels (all when none
-// is named); a name the post did not go to is an error naming those it did.
+// is named).
 func (b *Bot) targets(ctx context.Context, tx *sql.Tx, postID string, only []string) ([]store.Delivery, error) {
 	ds, err := store.DeliveriesTx(ctx, tx, postID)
 	if err != nil {
 		return nil, err
 	}
+	return DeliveriesTo(ds, postID, only)
+}
+
+// DeliveriesTo picks the deliveries to the named channels (all when none
+// is named); a name the post did not go to is an error naming those it did.
+func DeliveriesTo(ds []store.Delivery, postID string, only []string) ([]store.Delivery, error) {
 	if len(only) == 0 {
 		return ds, nil
 	}
@@ -268,14 +277,15 @@ func (b *Bot) targets(ctx context.Context, tx *sql.Tx, postID string, only []str
 	for _, name := range only {
 		i := slices.IndexFunc(ds, func(d store.Delivery) bool { return d.Channel == name })
 		if i < 0 {
-			return nil, fmt.Errorf("%s was not sent to a channel named %q (it went to: %s)", postID, name, strings.Join(names(ds), ", "))
+			return nil, fmt.Errorf("%s was not sent to a channel named %q (it went to: %s)", postID, name, strings.Join(ChannelsOf(ds), ", "))
 		}
 		out = append(out, ds[i])
 	}
 	return out, nil
 }
 
-func names(ds []store.Delivery) []string {
+// ChannelsOf names the deliveries' channels.
+func ChannelsOf(ds []store.Delivery) []string {
 	out := make([]string, len(ds))
 	for i, d := range ds {
 		out[i] = d.Channel

@@ -472,8 +472,12 @@ func TestWithdrawnScheduledPostIsNeverPublished(t *testing.T) {
 	if err := b.PublishDue(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Withdraw(ctx, WithdrawRequest{PostID: "md:later", Reason: "cancelled", By: "ana"}); err != nil {
+	rev, err := b.Withdraw(ctx, WithdrawRequest{PostID: "md:later", Reason: "cancelled", By: "ana"})
+	if err != nil {
 		t.Fatal(err)
+	}
+	if c, _ := h.store.Correction(ctx, "md:later", rev); c.State != store.CorrectionDone {
+		t.Errorf("the withdrawal of a post sent nowhere is %q", c.State)
 	}
 	h.clock.Set(time.Date(2026, 11, 27, 11, 0, 0, 0, time.UTC))
 	if err := b.PublishDue(ctx); err != nil {

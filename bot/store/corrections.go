@@ -89,6 +89,9 @@ func AddCorrectionTx(ctx context.Context, tx *sql.Tx, c Correction, chans []stri
 		return 0, fmt.Errorf("numbering the correction of %s: %w", c.PostID, err)
 	}
 	rev := int(last.Int64) + 1
+	if len(chans) == 0 && c.State == CorrectionQueued {
+		c.State = CorrectionDone // nothing went out anywhere (a scheduled post withdrawn)
+	}
 	corrected := ""
 	if c.Kind == KindCorrection {
 		data, err := json.Marshal(c.Corrected)
