@@ -394,7 +394,27 @@ func (b *Bot) correct(ctx context.Context, a CorrectionArgs, attempt, maxAttempt
 		results, err = b.correctOn(ctx, ch, c, a, parts)
 	}
 	res.State = store.CorrectionDone
+	if err == nil {
+		if err := b.keepReposted(ctx, a, results); err != nil {
+			return err
+		}
+	}
 	return b.finishCorrection(ctx, log, res, c, attempt, maxAttempts, results, err)
+}
+
+// keepReposted makes the posts a correction posted anew (a Bluesky repost)
+// the delivery's parts, in place of those it deleted.
+func (b *Bot) keepReposted(ctx context.Context, a CorrectionArgs, results []channels.PartResult) error {
+	var parts []channels.Part
+	for _, r := range results {
+		if r.Outcome == channels.OutcomeReposted {
+			parts = append(parts, channels.Part{Index: len(parts), RemoteID: r.RemoteID, RemoteURL: r.RemoteURL})
+		}
+	}
+	if len(parts) == 0 {
+		return nil
+	}
+	return b.store.ReplaceParts(context.WithoutCancel(ctx), a.PostID, a.Channel, parts, b.now())
 }
 
 // withCorrectionParts adds to a delivery's parts what earlier corrections

@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,6 +43,15 @@ func (f *fakeChannel) Correct(ctx context.Context, c channels.Correction, p chan
 	defer n.mu.Unlock()
 	want := p.Body.(fakeBody)["text"]
 	var out []channels.PartResult
+	if c.Style == channels.CorrectByRepost {
+		for _, part := range parts {
+			n.deleted[part.RemoteID]++
+			id := fmt.Sprintf("%s-r%d-%d", part.RemoteID, c.Revision, part.Index)
+			n.text[id] = want
+			out = append(out, channels.PartResult{Index: part.Index, Outcome: channels.OutcomeReposted, RemoteID: id})
+		}
+		return out, nil
+	}
 	for _, part := range parts {
 		r := channels.PartResult{Index: part.Index, Outcome: channels.OutcomeUnchanged, RemoteID: part.RemoteID}
 		if n.text[part.RemoteID] != want {
@@ -488,5 +498,36 @@ func TestWithdrawnScheduledPostIsNeverPublished(t *testing.T) {
 	}
 	if ds, _ := h.store.Deliveries(ctx, "md:later"); len(ds) != 0 {
 		t.Errorf("deliveries queued for a withdrawn post: %+v", ds)
+	}
+}
+
+// After a correction that deleted the post and posted it anew, the new
+// post is the delivery's: a withdrawal deletes it.
+func TestRepostedCorrectionBecomesTheDelivery(t *testing.T) {
+	t.Parallel()
+	h := setup(t, "bluesky")
+	b := started(t, h, Options{})
+	ctx := context.Background()
+	publishedSample(t, h, b, "md:repost", 1)
+	old, _ := h.store.Parts(ctx, "md:repost", "bluesky")
+	fixed := samplePost("md:repost")
+	fixed.Title = "Posted again"
+	rev, err := b.Correct(ctx, CorrectRequest{PostID: "md:repost", Corrected: fixed, By: "ana",
+		Styles: map[string]channels.CorrectionStyle{"bluesky": channels.CorrectByRepost}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitCorrection(t, h, "md:repost", rev)
+	now, _ := h.store.Parts(ctx, "md:repost", "bluesky")
+	if len(now) != 1 || now[0].RemoteID == old[0].RemoteID {
+		t.Fatalf("the delivery's parts after a repost: %+v (before %+v)", now, old)
+	}
+	rev, err = b.Withdraw(ctx, WithdrawRequest{PostID: "md:repost", By: "ana"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitCorrection(t, h, "md:repost", rev)
+	if n := h.chans[0].net().deleted[now[0].RemoteID]; n != 1 {
+		t.Errorf("the reposted post was deleted %d times", n)
 	}
 }

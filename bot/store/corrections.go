@@ -432,3 +432,33 @@ func (s *Store) Changed(ctx context.Context, postID string) (post.Post, bool, er
 	}
 	return p, true, nil
 }
+
+// ReplaceParts records that a delivery's messages are now parts (a
+// correction deleted them and posted the corrected post anew), so later
+// corrections, withdrawals and reach act on the new ones.
+func (s *Store) ReplaceParts(ctx context.Context, postID, channel string, parts []channels.Part, now time.Time) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("replacing the parts of %s to %s: %w", postID, channel, err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM delivery_parts WHERE post_id = $1 AND channel = $2`, postID, channel); err != nil {
+		return fmt.Errorf("replacing the parts of %s to %s: %w", postID, channel, err)
+	}
+	for _, p := range parts {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO delivery_parts (post_id, channel, idx, remote_id, remote_url, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+			postID, channel, p.Index, p.RemoteID, p.RemoteURL, now.UTC()); err != nil {
+			return fmt.Errorf("replacing the parts of %s to %s: %w", postID, channel, err)
+		}
+		if p.Index == 0 {
+			if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET remote_id = $1, remote_url = $2 WHERE post_id = $3 AND channel = $4`,
+				p.RemoteID, p.RemoteURL, postID, channel); err != nil {
+				return fmt.Errorf("replacing the parts of %s to %s: %w", postID, channel, err)
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("replacing the parts of %s to %s: %w", postID, channel, err)
+	}
+	return nil
+}
