@@ -20,6 +20,7 @@ import (
 	"github.com/crierhq/crier/internal/testpeers/blueskypds"
 	"github.com/crierhq/crier/internal/testpeers/discordfake"
 	"github.com/crierhq/crier/internal/testpeers/gotosocial"
+	pgpeer "github.com/crierhq/crier/internal/testpeers/postgres"
 )
 
 // correctionStatus is what crier status --json says of corrections.
@@ -221,16 +222,26 @@ func mustJSON(t *testing.T, v any) []byte {
 // make, the corrected payload exactly as it would be sent.
 func TestCorrectionsInOutboxMode(t *testing.T) {
 	t.Parallel()
+	for _, d := range pgpeer.Drivers {
+		t.Run(d.Name, func(t *testing.T) { t.Parallel(); testCorrectionsInOutboxMode(t, d.Name) })
+	}
+}
+
+func testCorrectionsInOutboxMode(t *testing.T, driver string) {
 	b := setup(t, "")
 	b.write("posts/vigil.md", "---\ntitle: The vigil starts at seven\n---\nBring a candle.\n")
+	db := ""
+	if driver == "postgres" {
+		db = fmt.Sprintf("store: {driver: postgres, dsn: %q}\n", pgpeer.DSN(t))
+	}
 	b.write("config.yaml", fmt.Sprintf(`campaign: {name: CAMACA, website: https://camaca.example}
 http: {listen: %q}
 sources: {markdown: {dir: posts}}
-channels:
+%schannels:
   email: {enabled: false}
   discord: {enabled: false}
   mastodon: {instance: https://social.example}
-`, testnet.FreeAddr(t)))
+`, testnet.FreeAddr(t), db))
 	rendered := func() bool { return b.status().deliveries()["md:vigil/mastodon"] == "rendered" }
 	b.runUntil(nil, time.Minute, rendered)
 	if !rendered() {
