@@ -104,6 +104,9 @@ func (b *Bot) Correct(ctx context.Context, r CorrectRequest) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	if targets, err = withoutWithdrawn(ctx, tx, r.PostID, targets, len(r.Channels) > 0); err != nil {
+		return 0, err
+	}
 	if len(targets) == 0 {
 		return 0, fmt.Errorf("%s went out on no channel: there is nothing to correct", r.PostID)
 	}
@@ -291,6 +294,26 @@ func ChannelsOf(ds []store.Delivery) []string {
 		out[i] = d.Channel
 	}
 	return out
+}
+
+// withoutWithdrawn leaves out the channels the post was withdrawn from;
+// named, one is an error.
+func withoutWithdrawn(ctx context.Context, tx *sql.Tx, postID string, ds []store.Delivery, named bool) ([]store.Delivery, error) {
+	gone, err := store.WithdrawnTx(ctx, tx, postID)
+	if err != nil {
+		return nil, err
+	}
+	var out []store.Delivery
+	for _, d := range ds {
+		if slices.Contains(gone, d.Channel) || d.State == store.DeliveryWithdrawn {
+			if named {
+				return nil, fmt.Errorf("%s was withdrawn from %s: there is nothing there to correct", postID, d.Channel)
+			}
+			continue
+		}
+		out = append(out, d)
+	}
+	return out, nil
 }
 
 func notPublishedHint(s store.PostState) string {

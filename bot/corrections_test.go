@@ -531,3 +531,33 @@ func TestRepostedCorrectionBecomesTheDelivery(t *testing.T) {
 		t.Errorf("the reposted post was deleted %d times", n)
 	}
 }
+
+// After a withdrawal from one channel, a correction goes to the others;
+// naming the withdrawn one is refused.
+func TestCorrectionSkipsChannelsWithdrawnFrom(t *testing.T) {
+	t.Parallel()
+	h := setup(t, "mastodon", "discord")
+	b := started(t, h, Options{})
+	ctx := context.Background()
+	publishedSample(t, h, b, "md:partial", 2)
+	rev, err := b.Withdraw(ctx, WithdrawRequest{PostID: "md:partial", Channels: []string{"discord"}, By: "ana"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitCorrection(t, h, "md:partial", rev)
+	if sp, _ := h.store.Post(ctx, "md:partial"); sp.State != store.PostPublished {
+		t.Errorf("withdrawn from one channel, the post is %s", sp.State)
+	}
+	fixed := samplePost("md:partial")
+	fixed.Title = "Corrected where it still is"
+	if _, err := b.Correct(ctx, CorrectRequest{PostID: "md:partial", Corrected: fixed, Channels: []string{"discord"}, By: "ana"}); err == nil || !strings.Contains(err.Error(), "withdrawn from discord") {
+		t.Errorf("correcting on the withdrawn channel: %v", err)
+	}
+	rev, err = b.Correct(ctx, CorrectRequest{PostID: "md:partial", Corrected: fixed, By: "ana"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := waitCorrection(t, h, "md:partial", rev); c.State != store.CorrectionDone || len(c.Results) != 1 || c.Results[0].Channel != "mastodon" {
+		t.Errorf("correction: %+v", c)
+	}
+}

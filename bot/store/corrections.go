@@ -462,3 +462,22 @@ func (s *Store) ReplaceParts(ctx context.Context, postID, channel string, parts 
 	}
 	return nil
 }
+
+// WithdrawnTx lists the channels a post was withdrawn from.
+func WithdrawnTx(ctx context.Context, tx *sql.Tx, postID string) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT r.channel FROM correction_results r JOIN corrections c ON c.post_id = r.post_id AND c.revision = r.revision
+		WHERE r.post_id = $1 AND c.kind = $2 ORDER BY r.channel`, postID, KindWithdrawal)
+	if err != nil {
+		return nil, fmt.Errorf("listing where %s was withdrawn: %w", postID, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var ch string
+		if err := rows.Scan(&ch); err != nil {
+			return nil, fmt.Errorf("listing where %s was withdrawn: %w", postID, err)
+		}
+		out = append(out, ch)
+	}
+	return out, rows.Err()
+}
