@@ -107,4 +107,7 @@ channels:
 		h, _ = c.History(ctx, "md:vigil")
 		return len(h) == 2 && h[0].Kind == store.KindWithdrawal && h[0].State == store.CorrectionDone
 	})
+	if opts, _ := c.Options(ctx, "md:vigil"); opts[0].CanCorrect || !strings.Contains(opts[0].Refusal, "withdrawn") {
+		t.Errorf("options after the withdrawal: %+v", opts[0])
+	}
 }
