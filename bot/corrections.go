@@ -367,6 +367,13 @@ func (b *Bot) correct(ctx context.Context, a CorrectionArgs, attempt, maxAttempt
 	if !ok {
 		return b.finishCorrection(ctx, log, res, c, attempt, maxAttempts, nil, channels.Permanent(fmt.Errorf("%q: %w; change the post there by hand", a.Channel, errNoChannel)))
 	}
+	return b.actOn(ctx, log, a, c, ch, attempt, maxAttempts)
+}
+
+// actOn corrects or withdraws what the delivery to ch sent, once it is
+// sent; one not sent is done at once (it goes out corrected, or not at all).
+func (b *Bot) actOn(ctx context.Context, log *slog.Logger, a CorrectionArgs, c store.Correction, ch channels.Channel, attempt, maxAttempts int) error {
+	res := store.CorrectionResult{PostID: a.PostID, Revision: a.Revision, Channel: a.Channel}
 	d, err := b.store.Delivery(ctx, a.PostID, a.Channel)
 	if err != nil {
 		return err
