@@ -104,6 +104,12 @@ func (b *Bot) Correct(ctx context.Context, r CorrectRequest) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	if targets, err = withoutWithdrawn(ctx, tx, r.PostID, targets, len(r.Channels) > 0); err != nil {
+		return 0, err
+	}
+	if len(targets) == 0 {
+		return 0, fmt.Errorf("%s went out on no channel: there is nothing to correct", r.PostID)
+	}
 	corrected := CorrectedPost(sp.Post, r.Corrected)
 	changes := Changes(sp.Post, corrected)
 	if len(changes) == 0 && strings.TrimSpace(r.Note) == "" {
@@ -114,7 +120,7 @@ func (b *Bot) Correct(ctx context.Context, r CorrectRequest) (int, error) {
 	if r.Pending {
 		c.State = store.CorrectionAwaiting
 	}
-	rev, err := store.AddCorrectionTx(ctx, tx, c, names(targets), now)
+	rev, err := store.AddCorrectionTx(ctx, tx, c, ChannelsOf(targets), now)
 	if err != nil {
 		return 0, err
 	}
@@ -126,7 +132,7 @@ func (b *Bot) Correct(ctx context.Context, r CorrectRequest) (int, error) {
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("correcting %s: %w", r.PostID, err)
 	}
-	b.log.Info("correction queued", "post", r.PostID, "revision", rev, "channels", names(targets), "pending_approval", r.Pending, "by", r.By)
+	b.log.Info("correction queued", "post", r.PostID, "revision", rev, "channels", ChannelsOf(targets), "pending_approval", r.Pending, "by", r.By)
 	return rev, nil
 }
 
@@ -231,11 +237,11 @@ func (b *Bot) Withdraw(ctx context.Context, r WithdrawRequest) (int, error) {
 		return 0, err
 	}
 	c := store.Correction{PostID: r.PostID, Kind: store.KindWithdrawal, By: r.By, Note: strings.TrimSpace(r.Reason), State: store.CorrectionQueued}
-	rev, err := store.AddCorrectionTx(ctx, tx, c, names(targets), now)
+	rev, err := store.AddCorrectionTx(ctx, tx, c, ChannelsOf(targets), now)
 	if err != nil {
 		return 0, err
 	}
-	chans := names(targets)
+	chans := ChannelsOf(targets)
 	if len(r.Channels) == 0 {
 		chans = nil // every delivery, and the post itself
 	}
@@ -250,17 +256,23 @@ func (b *Bot) Withdraw(ctx context.Context, r WithdrawRequest) (int, error) {
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("withdrawing %s: %w", r.PostID, err)
 	}
-	b.log.Info("withdrawal queued", "post", r.PostID, "revision", rev, "channels", names(targets), "by", r.By)
+	b.log.Info("withdrawal queued", "post", r.PostID, "revision", rev, "channels", ChannelsOf(targets), "by", r.By)
 	return rev, nil
 }
 
 // targets are the post's deliveries to the named channels (all when none
-// is named); a name the post did not go to is an error naming those it did.
+// is named).
 func (b *Bot) targets(ctx context.Context, tx *sql.Tx, postID string, only []string) ([]store.Delivery, error) {
 	ds, err := store.DeliveriesTx(ctx, tx, postID)
 	if err != nil {
 		return nil, err
 	}
+	return DeliveriesTo(ds, postID, only)
+}
+
+// DeliveriesTo picks the deliveries to the named channels (all when none
+// is named); a name the post did not go to is an error naming those it did.
+func DeliveriesTo(ds []store.Delivery, postID string, only []string) ([]store.Delivery, error) {
 	if len(only) == 0 {
 		return ds, nil
 	}
@@ -268,19 +280,40 @@ func (b *Bot) targets(ctx context.Context, tx *sql.Tx, postID string, only []str
 	for _, name := range only {
 		i := slices.IndexFunc(ds, func(d store.Delivery) bool { return d.Channel == name })
 		if i < 0 {
-			return nil, fmt.Errorf("%s was not sent to a channel named %q (it went to: %s)", postID, name, strings.Join(names(ds), ", "))
+			return nil, fmt.Errorf("%s was not sent to a channel named %q (it went to: %s)", postID, name, strings.Join(ChannelsOf(ds), ", "))
 		}
 		out = append(out, ds[i])
 	}
 	return out, nil
 }
 
-func names(ds []store.Delivery) []string {
+// ChannelsOf names the deliveries' channels.
+func ChannelsOf(ds []store.Delivery) []string {
 	out := make([]string, len(ds))
 	for i, d := range ds {
 		out[i] = d.Channel
 	}
 	return out
+}
+
+// withoutWithdrawn leaves out the channels the post was withdrawn from;
+// named, one is an error.
+func withoutWithdrawn(ctx context.Context, tx *sql.Tx, postID string, ds []store.Delivery, named bool) ([]store.Delivery, error) {
+	gone, err := store.WithdrawnTx(ctx, tx, postID)
+	if err != nil {
+		return nil, err
+	}
+	var out []store.Delivery
+	for _, d := range ds {
+		if slices.Contains(gone, d.Channel) || d.State == store.DeliveryWithdrawn {
+			if named {
+				return nil, fmt.Errorf("%s was withdrawn from %s: there is nothing there to correct", postID, d.Channel)
+			}
+			continue
+		}
+		out = append(out, d)
+	}
+	return out, nil
 }
 
 func notPublishedHint(s store.PostState) string {
@@ -334,6 +367,13 @@ func (b *Bot) correct(ctx context.Context, a CorrectionArgs, attempt, maxAttempt
 	if !ok {
 		return b.finishCorrection(ctx, log, res, c, attempt, maxAttempts, nil, channels.Permanent(fmt.Errorf("%q: %w; change the post there by hand", a.Channel, errNoChannel)))
 	}
+	return b.actOn(ctx, log, a, c, ch, attempt, maxAttempts)
+}
+
+// actOn corrects or withdraws what the delivery to ch sent, once it is
+// sent; one not sent is done at once (it goes out corrected, or not at all).
+func (b *Bot) actOn(ctx context.Context, log *slog.Logger, a CorrectionArgs, c store.Correction, ch channels.Channel, attempt, maxAttempts int) error {
+	res := store.CorrectionResult{PostID: a.PostID, Revision: a.Revision, Channel: a.Channel}
 	d, err := b.store.Delivery(ctx, a.PostID, a.Channel)
 	if err != nil {
 		return err
@@ -342,13 +382,20 @@ func (b *Bot) correct(ctx context.Context, a CorrectionArgs, attempt, maxAttempt
 	if err != nil {
 		return err
 	}
-	if d.State == store.DeliverySending || (c.Kind == store.KindCorrection && d.State == store.DeliveryPending && len(parts) > 0) {
-		// An attempt is sending it now (or a thread is half sent): the
-		// correction acts on what it sent once it is done.
+	begun := len(parts) > 0 || d.RemoteID != "" // a thread or a newsletter partly out
+	if d.State == store.DeliverySending || (c.Kind == store.KindCorrection && d.State == store.DeliveryPending && begun) {
+		// An attempt is sending it now (or it is partly out): act on what
+		// it sent once it is done. A withdrawal stops what it can at once
+		// (a newsletter's supporters not yet mailed).
+		if c.Kind == store.KindWithdrawal {
+			if _, err := b.withdrawOn(ctx, ch, channels.Withdrawal{PostID: a.PostID, Channel: a.Channel, Parts: parts, Reason: c.Note}); err != nil {
+				log.Info("withdrawing what can be now; the rest once the delivery in progress ends", "err", err)
+			}
+		}
 		log.Info("waiting for the delivery in progress before acting on it", "delivery", d.State)
 		return river.JobSnooze(5 * time.Second)
 	}
-	if notSent(d) && len(parts) == 0 {
+	if notSent(d) && !begun {
 		res.State, res.Note = store.CorrectionDone, "not sent yet: it goes out corrected"
 		if c.Kind == store.KindWithdrawal {
 			if err := b.store.SetDeliveryWithdrawn(ctx, a.PostID, a.Channel, b.now()); err != nil {
@@ -369,12 +416,60 @@ func (b *Bot) correct(ctx context.Context, a CorrectionArgs, attempt, maxAttempt
 				return err
 			}
 		}
+		if parts, err = b.withCorrectionParts(ctx, a, parts); err != nil {
+			return err
+		}
 		results, err = b.withdrawOn(ctx, ch, channels.Withdrawal{PostID: a.PostID, Channel: a.Channel, Parts: parts, Reason: c.Note})
 	} else {
 		results, err = b.correctOn(ctx, ch, c, a, parts)
 	}
 	res.State = store.CorrectionDone
+	if err == nil {
+		if err := b.keepReposted(ctx, a, results); err != nil {
+			return err
+		}
+	}
 	return b.finishCorrection(ctx, log, res, c, attempt, maxAttempts, results, err)
+}
+
+// keepReposted makes the posts a correction posted anew (a Bluesky repost)
+// the delivery's parts, in place of those it deleted.
+func (b *Bot) keepReposted(ctx context.Context, a CorrectionArgs, results []channels.PartResult) error {
+	var parts []channels.Part
+	for _, r := range results {
+		if r.Outcome == channels.OutcomeReposted {
+			parts = append(parts, channels.Part{Index: len(parts), RemoteID: r.RemoteID, RemoteURL: r.RemoteURL})
+		}
+	}
+	if len(parts) == 0 {
+		return nil
+	}
+	return b.store.ReplaceParts(context.WithoutCancel(ctx), a.PostID, a.Channel, parts, b.now())
+}
+
+// withCorrectionParts adds to a delivery's parts what earlier corrections
+// posted on the channel (a correction reply, a post sent again), after
+// them: a withdrawal deletes those too.
+func (b *Bot) withCorrectionParts(ctx context.Context, a CorrectionArgs, parts []channels.Part) ([]channels.Part, error) {
+	cs, err := b.store.Corrections(ctx, a.PostID)
+	if err != nil {
+		return nil, err
+	}
+	out := slices.Clone(parts)
+	for i := len(cs) - 1; i >= 0; i-- {
+		for _, r := range cs[i].Results {
+			if r.Channel != a.Channel || cs[i].Kind != store.KindCorrection {
+				continue
+			}
+			for _, pr := range r.Parts {
+				if (pr.Outcome == channels.OutcomeReplied || pr.Outcome == channels.OutcomeReposted) && pr.RemoteID != "" &&
+					!slices.ContainsFunc(out, func(p channels.Part) bool { return p.RemoteID == pr.RemoteID }) {
+					out = append(out, channels.Part{Index: len(out), RemoteID: pr.RemoteID, RemoteURL: pr.RemoteURL})
+				}
+			}
+		}
+	}
+	return out, nil
 }
 
 func (b *Bot) withdrawOn(ctx context.Context, ch channels.Channel, w channels.Withdrawal) ([]channels.PartResult, error) {

@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,6 +43,15 @@ func (f *fakeChannel) Correct(ctx context.Context, c channels.Correction, p chan
 	defer n.mu.Unlock()
 	want := p.Body.(fakeBody)["text"]
 	var out []channels.PartResult
+	if c.Style == channels.CorrectByRepost {
+		for _, part := range parts {
+			n.deleted[part.RemoteID]++
+			id := fmt.Sprintf("%s-r%d-%d", part.RemoteID, c.Revision, part.Index)
+			n.text[id] = want
+			out = append(out, channels.PartResult{Index: part.Index, Outcome: channels.OutcomeReposted, RemoteID: id})
+		}
+		return out, nil
+	}
 	for _, part := range parts {
 		r := channels.PartResult{Index: part.Index, Outcome: channels.OutcomeUnchanged, RemoteID: part.RemoteID}
 		if n.text[part.RemoteID] != want {
@@ -457,5 +467,97 @@ func TestMarkdownPostChangedSincePublished(t *testing.T) {
 	sp = onlyPost(t, h)
 	if changed, _, _ := Changed(ctx, h.store, b.opts.Posts, sp); changed || sp.Post.Title != "Vigil at eight" {
 		t.Errorf("after the correction: changed=%v, stored %q", changed, sp.Post.Title)
+	}
+}
+
+// A scheduled post withdrawn before its time is never published, though
+// its file stays in the folder.
+func TestWithdrawnScheduledPostIsNeverPublished(t *testing.T) {
+	t.Parallel()
+	h := setup(t, "mastodon")
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "later.md"), []byte("---\ntitle: Later\npublish_at: 2026-11-27T10:00:00Z\n---\nSoon.\n"), 0o644)
+	b := h.bot(Options{MarkdownDir: dir})
+	ctx := context.Background()
+	if err := b.PublishDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rev, err := b.Withdraw(ctx, WithdrawRequest{PostID: "md:later", Reason: "cancelled", By: "ana"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := h.store.Correction(ctx, "md:later", rev); c.State != store.CorrectionDone {
+		t.Errorf("the withdrawal of a post sent nowhere is %q", c.State)
+	}
+	h.clock.Set(time.Date(2026, 11, 27, 11, 0, 0, 0, time.UTC))
+	if err := b.PublishDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if sp, _ := h.store.Post(ctx, "md:later"); sp.State != store.PostWithdrawn {
+		t.Errorf("the withdrawn post is %s once due", sp.State)
+	}
+	if ds, _ := h.store.Deliveries(ctx, "md:later"); len(ds) != 0 {
+		t.Errorf("deliveries queued for a withdrawn post: %+v", ds)
+	}
+}
+
+// After a correction that deleted the post and posted it anew, the new
+// post is the delivery's: a withdrawal deletes it.
+func TestRepostedCorrectionBecomesTheDelivery(t *testing.T) {
+	t.Parallel()
+	h := setup(t, "bluesky")
+	b := started(t, h, Options{})
+	ctx := context.Background()
+	publishedSample(t, h, b, "md:repost", 1)
+	old, _ := h.store.Parts(ctx, "md:repost", "bluesky")
+	fixed := samplePost("md:repost")
+	fixed.Title = "Posted again"
+	rev, err := b.Correct(ctx, CorrectRequest{PostID: "md:repost", Corrected: fixed, By: "ana",
+		Styles: map[string]channels.CorrectionStyle{"bluesky": channels.CorrectByRepost}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitCorrection(t, h, "md:repost", rev)
+	now, _ := h.store.Parts(ctx, "md:repost", "bluesky")
+	if len(now) != 1 || now[0].RemoteID == old[0].RemoteID {
+		t.Fatalf("the delivery's parts after a repost: %+v (before %+v)", now, old)
+	}
+	rev, err = b.Withdraw(ctx, WithdrawRequest{PostID: "md:repost", By: "ana"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitCorrection(t, h, "md:repost", rev)
+	if n := h.chans[0].net().deleted[now[0].RemoteID]; n != 1 {
+		t.Errorf("the reposted post was deleted %d times", n)
+	}
+}
+
+// After a withdrawal from one channel, a correction goes to the others;
+// naming the withdrawn one is refused.
+func TestCorrectionSkipsChannelsWithdrawnFrom(t *testing.T) {
+	t.Parallel()
+	h := setup(t, "mastodon", "discord")
+	b := started(t, h, Options{})
+	ctx := context.Background()
+	publishedSample(t, h, b, "md:partial", 2)
+	rev, err := b.Withdraw(ctx, WithdrawRequest{PostID: "md:partial", Channels: []string{"discord"}, By: "ana"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitCorrection(t, h, "md:partial", rev)
+	if sp, _ := h.store.Post(ctx, "md:partial"); sp.State != store.PostPublished {
+		t.Errorf("withdrawn from one channel, the post is %s", sp.State)
+	}
+	fixed := samplePost("md:partial")
+	fixed.Title = "Corrected where it still is"
+	if _, err := b.Correct(ctx, CorrectRequest{PostID: "md:partial", Corrected: fixed, Channels: []string{"discord"}, By: "ana"}); err == nil || !strings.Contains(err.Error(), "withdrawn from discord") {
+		t.Errorf("correcting on the withdrawn channel: %v", err)
+	}
+	rev, err = b.Correct(ctx, CorrectRequest{PostID: "md:partial", Corrected: fixed, By: "ana"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := waitCorrection(t, h, "md:partial", rev); c.State != store.CorrectionDone || len(c.Results) != 1 || c.Results[0].Channel != "mastodon" {
+		t.Errorf("correction: %+v", c)
 	}
 }

@@ -89,6 +89,9 @@ func AddCorrectionTx(ctx context.Context, tx *sql.Tx, c Correction, chans []stri
 		return 0, fmt.Errorf("numbering the correction of %s: %w", c.PostID, err)
 	}
 	rev := int(last.Int64) + 1
+	if len(chans) == 0 && c.State == CorrectionQueued {
+		c.State = CorrectionDone // nothing went out anywhere (a scheduled post withdrawn)
+	}
 	corrected := ""
 	if c.Kind == KindCorrection {
 		data, err := json.Marshal(c.Corrected)
@@ -428,4 +431,53 @@ func (s *Store) Changed(ctx context.Context, postID string) (post.Post, bool, er
 		return p, false, fmt.Errorf("decoding how %s reads now: %w", postID, err)
 	}
 	return p, true, nil
+}
+
+// ReplaceParts records that a delivery's messages are now parts (a
+// correction deleted them and posted the corrected post anew), so later
+// corrections, withdrawals and reach act on the new ones.
+func (s *Store) ReplaceParts(ctx context.Context, postID, channel string, parts []channels.Part, now time.Time) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("replacing the parts of %s to %s: %w", postID, channel, err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM delivery_parts WHERE post_id = $1 AND channel = $2`, postID, channel); err != nil {
+		return fmt.Errorf("replacing the parts of %s to %s: %w", postID, channel, err)
+	}
+	for _, p := range parts {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO delivery_parts (post_id, channel, idx, remote_id, remote_url, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+			postID, channel, p.Index, p.RemoteID, p.RemoteURL, now.UTC()); err != nil {
+			return fmt.Errorf("replacing the parts of %s to %s: %w", postID, channel, err)
+		}
+		if p.Index == 0 {
+			if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET remote_id = $1, remote_url = $2 WHERE post_id = $3 AND channel = $4`,
+				p.RemoteID, p.RemoteURL, postID, channel); err != nil {
+				return fmt.Errorf("replacing the parts of %s to %s: %w", postID, channel, err)
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("replacing the parts of %s to %s: %w", postID, channel, err)
+	}
+	return nil
+}
+
+// WithdrawnTx lists the channels a post was withdrawn from.
+func WithdrawnTx(ctx context.Context, tx *sql.Tx, postID string) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT r.channel FROM correction_results r JOIN corrections c ON c.post_id = r.post_id AND c.revision = r.revision
+		WHERE r.post_id = $1 AND c.kind = $2 ORDER BY r.channel`, postID, KindWithdrawal)
+	if err != nil {
+		return nil, fmt.Errorf("listing where %s was withdrawn: %w", postID, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var ch string
+		if err := rows.Scan(&ch); err != nil {
+			return nil, fmt.Errorf("listing where %s was withdrawn: %w", postID, err)
+		}
+		out = append(out, ch)
+	}
+	return out, rows.Err()
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 
 	"github.com/crierhq/crier/bot"
@@ -75,12 +74,12 @@ does the work, and crier status shows each channel's result.`)
 	if !*yes && !app.confirm(fmt.Sprintf("Correct %s on %s?", sp.Post.ID, strings.Join(what, ", "))) {
 		return errors.New("not corrected")
 	}
-	rev, err := b.Correct(ctx, bot.CorrectRequest{PostID: sp.Post.ID, Corrected: corrected, Note: *note, Channels: names(targets),
+	rev, err := b.Correct(ctx, bot.CorrectRequest{PostID: sp.Post.ID, Corrected: corrected, Note: *note, Channels: bot.ChannelsOf(targets),
 		Styles: styles, Mail: *mail, By: cliActor()})
 	if err != nil {
 		return correctionError(sp.Post.ID, err)
 	}
-	fmt.Fprintf(app.Stdout, "%s: correction %d queued for %s; the daemon sends it, `crier status` shows each channel's result\n", sp.Post.ID, rev, strings.Join(names(targets), ", "))
+	fmt.Fprintf(app.Stdout, "%s: correction %d queued for %s; the daemon sends it, `crier status` shows each channel's result\n", sp.Post.ID, rev, strings.Join(bot.ChannelsOf(targets), ", "))
 	return nil
 }
 
@@ -198,32 +197,17 @@ func sourceName(p post.Post) string {
 }
 
 // correctTargets are the post's deliveries to the named channels (all when
-// none is named), with an error naming those it went to.
+// none is named).
 func correctTargets(ctx context.Context, st *store.Store, postID string, only []string) ([]store.Delivery, error) {
 	ds, err := st.Deliveries(ctx, postID)
 	if err != nil {
 		return nil, err
 	}
-	if len(only) == 0 {
-		return ds, nil
-	}
-	var out []store.Delivery
-	for _, name := range only {
-		i := slices.IndexFunc(ds, func(d store.Delivery) bool { return d.Channel == name })
-		if i < 0 {
-			return nil, usageError{fmt.Sprintf("%s was not sent to a channel named %q (it went to: %s)", postID, name, strings.Join(names(ds), ", "))}
-		}
-		out = append(out, ds[i])
+	out, err := bot.DeliveriesTo(ds, postID, only)
+	if err != nil {
+		return nil, usageError{err.Error()}
 	}
 	return out, nil
-}
-
-func names(ds []store.Delivery) []string {
-	out := make([]string, len(ds))
-	for i, d := range ds {
-		out[i] = d.Channel
-	}
-	return out
 }
 
 func correctPlan(d store.Delivery) string {

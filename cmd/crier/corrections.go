@@ -32,6 +32,10 @@ func (c *consoleCorrections) Options(ctx context.Context, postID string) ([]cons
 	if err != nil {
 		return nil, err
 	}
+	hist, err := c.st.Corrections(ctx, postID)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]console.CorrectionChannel, 0, len(ds))
 	for _, d := range ds {
 		inst, _ := c.app.instance(d.Channel)
@@ -39,6 +43,9 @@ func (c *consoleCorrections) Options(ctx context.Context, postID string) ([]cons
 		plan, err := c.plan(ctx, d)
 		if err != nil {
 			return nil, err
+		}
+		if withdrawnFrom(hist, d.Channel) {
+			plan = channels.CorrectionPlan{Refusal: "withdrawn from this channel: nothing is out there"}
 		}
 		cc.How, cc.Styles, cc.Refusal = plan.How, plan.Styles, plan.Refusal
 		cc.MailOptional, cc.Recipients = plan.MailOptional, plan.Recipients
@@ -49,6 +56,18 @@ func (c *consoleCorrections) Options(ctx context.Context, postID string) ([]cons
 		out = append(out, cc)
 	}
 	return out, nil
+}
+
+// withdrawnFrom reports whether a withdrawal in hist reached channel.
+func withdrawnFrom(hist []store.Correction, channel string) bool {
+	for _, c := range hist {
+		for _, r := range c.Results {
+			if c.Kind == store.KindWithdrawal && r.Channel == channel {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // plan is what correcting one delivery would do, in plain words.
