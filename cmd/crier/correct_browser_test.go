@@ -99,7 +99,12 @@ channels:
 	if shots != "" {
 		b.screenshots(shots, "correct-review")
 	}
-	b.press("Correct on Mastodon and Discord")
+	// The button names each channel (in the order the post went out on them).
+	button := b.text("button[name=confirm]")
+	if !strings.HasPrefix(button, "Correct on ") || !strings.Contains(button, "Mastodon") || !strings.Contains(button, "Discord") {
+		t.Fatalf("the confirm button says %q", button)
+	}
+	b.press(button)
 	b.waitText(".notice", "Correction queued")
 	doneOn := func(kind string, channels ...string) func() bool {
 		return func() bool {
@@ -123,7 +128,8 @@ channels:
 	if edited.ID != toot.ID || !strings.Contains(edited.Content, "7pm") || strings.Contains(edited.Content, "6pm") {
 		t.Fatalf("the toot after the correction: %s %s", edited.ID, edited.Content)
 	}
-	if h := statusHistory(t, gts.URL, user.Token, string(toot.ID)); len(h) != 2 || !strings.Contains(h[0], "6pm") || !strings.Contains(h[1], "7pm") {
+	// (GoToSocial lists the versions newest first, Mastodon oldest first.)
+	if h := strings.Join(statusHistory(t, gts.URL, user.Token, string(toot.ID)), "\n"); strings.Count(h, "<p>") != 2 || !strings.Contains(h, "6pm") || !strings.Contains(h, "7pm") {
 		t.Errorf("the toot's edit history: %q", h)
 	}
 	msgs := disc.Messages(discordfake.TextChannelID)
@@ -138,9 +144,13 @@ channels:
 	b.fill("Why it is withdrawn", "The vigil was cancelled by the council.")
 	b.axe("withdraw-form")
 	b.press("Withdraw…")
-	b.waitText("h1", "from Mastodon and Discord?")
+	b.waitText("h1", "Withdraw “Vigil on Friday” from ")
+	button = b.text("main form button.danger")
+	if !strings.HasPrefix(button, "Yes, withdraw from ") || !strings.Contains(button, "Mastodon") || !strings.Contains(button, "Discord") {
+		t.Fatalf("the withdraw button says %q", button)
+	}
 	b.axe("withdraw-confirm")
-	b.press("Yes, withdraw from Mastodon and Discord")
+	b.press(button)
 	b.waitText(".notice", "Withdrawal queued")
 	b.reloadUntil(doneOn("Withdrawal", "Mastodon", "Discord"), 90*time.Second, logs.String)
 	b.axe("withdraw-done")
@@ -176,8 +186,8 @@ func onlyToot(t *testing.T, reader *gomastodon.Client) *gomastodon.Status {
 	return statuses[0]
 }
 
-// statusHistory is a status's versions, oldest first, as GoToSocial keeps
-// them (GET /api/v1/statuses/:id/history).
+// statusHistory is a status's versions as GoToSocial keeps them (GET
+// /api/v1/statuses/:id/history).
 func statusHistory(t *testing.T, server, token, id string) []string {
 	t.Helper()
 	req, _ := http.NewRequest("GET", server+"/api/v1/statuses/"+id+"/history", nil)
