@@ -14,16 +14,17 @@ import (
 	gomastodon "github.com/mattn/go-mastodon"
 
 	"github.com/crierhq/crier/internal/testnet"
+	"github.com/crierhq/crier/internal/testpeers/blueskypds"
 	"github.com/crierhq/crier/internal/testpeers/discordfake"
 	"github.com/crierhq/crier/internal/testpeers/gotosocial"
 )
 
 // TestCorrectInTheBrowser is issue 23's console journey against real
-// servers: an editor publishes a post to GoToSocial and the Discord fake,
-// corrects it everywhere in Chromium (the toot's edit is read back on
-// GoToSocial with its edit history, the Discord message through the fake,
-// which checks the PATCH against Discord's spec), then withdraws it and
-// sees it gone from both. axe-core checks the new pages at 1280 and 390
+// servers: an editor publishes a post to GoToSocial, the Discord fake and a
+// Bluesky PDS, corrects it everywhere in Chromium (the toot's edit is read
+// back on GoToSocial with its edit history, the Discord message through the
+// fake, which checks the PATCH against Discord's spec, Bluesky's correction
+// reply on the PDS), then withdraws it and sees it gone from all three. axe-core checks the new pages at 1280 and 390
 // px, light and dark, with the keyboard walk.
 func TestCorrectInTheBrowser(t *testing.T) {
 	if testing.Short() {
@@ -37,12 +38,15 @@ func TestCorrectInTheBrowser(t *testing.T) {
 	gts := gotosocial.StartT(t, gotosocial.Options{MaxChars: 500})
 	user := gts.NewUser(t)
 	disc := discordfake.New(t)
+	pds := blueskypds.Start(t)
+	acct := pds.NewAccount(t)
 	crier := setup(t, "")
 	os.MkdirAll(filepath.Join(crier.dir, "posts"), 0o755)
 	addr := testnet.FreeAddr(t)
 	base := "http://" + addr
 	crier.setenv("TEST_MASTODON_TOKEN", user.Token)
 	crier.setenv("TEST_DISCORD_TOKEN", discordfake.Token)
+	crier.setenv("TEST_BLUESKY_PASSWORD", acct.AppPassword)
 	crier.write("config.yaml", fmt.Sprintf(`campaign: {name: CAMACA, website: https://camaca.example, timezone: Europe/London}
 http: {listen: %q, public_url: %q}
 sources: {markdown: {dir: posts}}
@@ -52,10 +56,12 @@ console: {require_approval: true}
 channels:
   mastodon: {mode: send, instance: %q, token: "${TEST_MASTODON_TOKEN}"}
   discord: {mode: send, token: "${TEST_DISCORD_TOKEN}", channel_id: %q, crosspost: false}
+  bluesky: {enabled: true, mode: send, service: %q, handle: %q, app_password: "${TEST_BLUESKY_PASSWORD}"}
   email: {enabled: false}
-`, addr, base, gts.URL, discordfake.TextChannelID))
+`, addr, base, gts.URL, discordfake.TextChannelID, pds.URL, acct.Handle))
 	crier.addUser("ed.editor@camaca.example", "editor", "editor's long passphrase")
-	client := &http.Client{Transport: multiTransport{masto: gts.URL, discord: disc.Transport()}, Timeout: 20 * time.Second}
+	// GoToSocial and the PDS are on loopback; Discord's API is the fake.
+	client := &http.Client{Transport: multiTransport{masto: "http://127.0.0.1:", discord: disc.Transport()}, Timeout: 20 * time.Second}
 	logs := crier.startDaemon(base+"/healthz", client)
 	b := newConsoleBrowser(t, base)
 	shots := os.Getenv("CRIER_CONSOLE_SCREENSHOTS")
@@ -79,7 +85,7 @@ channels:
 			return true
 		}
 	}
-	b.reloadUntil(sentOn("mastodon", "discord"), 90*time.Second, logs.String)
+	b.reloadUntil(sentOn("mastodon", "discord", "bluesky"), 90*time.Second, logs.String)
 	reader := gomastodon.NewClient(&gomastodon.Config{Server: gts.URL, AccessToken: user.Token})
 	toot := onlyToot(t, reader)
 	if !strings.Contains(toot.Content, "6pm") {
@@ -101,7 +107,7 @@ channels:
 	}
 	// The button names each channel (in the order the post went out on them).
 	button := b.text("button[name=confirm]")
-	if !strings.HasPrefix(button, "Correct on ") || !strings.Contains(button, "Mastodon") || !strings.Contains(button, "Discord") {
+	if !strings.HasPrefix(button, "Correct on ") || !strings.Contains(button, "Mastodon") || !strings.Contains(button, "Discord") || !strings.Contains(button, "Bluesky") {
 		t.Fatalf("the confirm button says %q", button)
 	}
 	b.press(button)
@@ -120,7 +126,7 @@ channels:
 			return true
 		}
 	}
-	b.reloadUntil(doneOn("Correction 1", "Mastodon", "Discord"), 90*time.Second, logs.String)
+	b.reloadUntil(doneOn("Correction 1", "Mastodon", "Discord", "Bluesky"), 90*time.Second, logs.String)
 	b.axe("correct-done")
 
 	// GoToSocial shows the edit, and its history the version before.
@@ -136,6 +142,19 @@ channels:
 	if len(msgs) != 1 || msgs[0].Edits != 1 || !strings.Contains(fmt.Sprint(msgs[0].Embeds), "7pm") {
 		t.Fatalf("the Discord message after the correction: %+v", msgs)
 	}
+	// Bluesky cannot edit: by default a reply says what was corrected.
+	var original, reply int
+	for _, r := range readPosts(t, pds, acct.DID) {
+		switch {
+		case r.Reply == nil && strings.Contains(r.Text, "6pm"):
+			original++
+		case r.Reply != nil && strings.Contains(r.Text, "The vigil starts at 7pm, not 6pm."):
+			reply++
+		}
+	}
+	if original != 1 || reply != 1 {
+		t.Fatalf("on the PDS after the correction: %d originals, %d correction replies: %+v", original, reply, readPosts(t, pds, acct.DID))
+	}
 
 	// Withdraws it everywhere, after confirming with a reason.
 	b.navigate(postURL)
@@ -146,13 +165,13 @@ channels:
 	b.press("Withdraw…")
 	b.waitText("h1", "Withdraw “Vigil on Friday” from ")
 	button = b.text("main form button.danger")
-	if !strings.HasPrefix(button, "Yes, withdraw from ") || !strings.Contains(button, "Mastodon") || !strings.Contains(button, "Discord") {
+	if !strings.HasPrefix(button, "Yes, withdraw from ") || !strings.Contains(button, "Mastodon") || !strings.Contains(button, "Discord") || !strings.Contains(button, "Bluesky") {
 		t.Fatalf("the withdraw button says %q", button)
 	}
 	b.axe("withdraw-confirm")
 	b.press(button)
 	b.waitText(".notice", "Withdrawal queued")
-	b.reloadUntil(doneOn("Withdrawal", "Mastodon", "Discord"), 90*time.Second, logs.String)
+	b.reloadUntil(doneOn("Withdrawal", "Mastodon", "Discord", "Bluesky"), 90*time.Second, logs.String)
 	b.axe("withdraw-done")
 	if shots != "" {
 		b.screenshots(shots, "correct-withdrawn")
@@ -164,6 +183,11 @@ channels:
 	}
 	if msgs := disc.Messages(discordfake.TextChannelID); len(msgs) != 0 {
 		t.Errorf("the Discord message after the withdrawal: %+v", msgs)
+	}
+	for _, r := range readPosts(t, pds, acct.DID) {
+		if r.Reply == nil {
+			t.Errorf("the Bluesky post after the withdrawal: %q", r.Text)
+		}
 	}
 }
 
