@@ -41,6 +41,11 @@ type Entry struct {
 	// HTML is the web version: the newsletter with no name, no signed
 	// links and no pictures carried in the mail. List leaves it empty.
 	HTML string `json:"-"`
+	// Correction is what its last correction changed (CorrectedAt), ""
+	// when never corrected; HiddenReason why organisers withdrew it.
+	Correction   string    `json:"correction,omitempty"`
+	CorrectedAt  time.Time `json:"corrected_at,omitempty"`
+	HiddenReason string    `json:"hidden_reason,omitempty"`
 }
 
 var schema = []string{`
@@ -55,6 +60,13 @@ CREATE TABLE newsletter_archive (
 	hidden     BOOLEAN NOT NULL DEFAULT FALSE
 );
 CREATE INDEX newsletter_archive_sent ON newsletter_archive (sent_at);
+`, `
+-- A corrected newsletter (issue 23): its web version is the corrected one,
+-- which says "Corrected on DATE: WHAT"; correction is the WHAT. A withdrawn
+-- one is hidden with the organiser's reason.
+ALTER TABLE newsletter_archive ADD COLUMN correction TEXT NOT NULL DEFAULT '';
+ALTER TABLE newsletter_archive ADD COLUMN corrected_at TIMESTAMP;
+ALTER TABLE newsletter_archive ADD COLUMN hidden_reason TEXT NOT NULL DEFAULT '';
 `}
 
 // Store keeps the archive in the daemon's database.
@@ -112,8 +124,10 @@ func (s *Store) List(ctx context.Context, withHidden bool, limit int) ([]Entry, 
 // the public refuse hidden ones), or ErrNotFound.
 func (s *Store) Get(ctx context.Context, id string) (Entry, error) {
 	var e Entry
-	err := s.db.QueryRowContext(ctx, `SELECT id, kind, subject, summary, language, html, sent_at, hidden FROM newsletter_archive WHERE id = $1`, id).
-		Scan(&e.ID, &e.Kind, &e.Subject, &e.Summary, &e.Language, &e.HTML, &e.SentAt, &e.Hidden)
+	var corrected sql.NullTime
+	err := s.db.QueryRowContext(ctx, `SELECT id, kind, subject, summary, language, html, sent_at, hidden, correction, corrected_at, hidden_reason FROM newsletter_archive WHERE id = $1`, id).
+		Scan(&e.ID, &e.Kind, &e.Subject, &e.Summary, &e.Language, &e.HTML, &e.SentAt, &e.Hidden, &e.Correction, &corrected, &e.HiddenReason)
+	e.CorrectedAt = corrected.Time
 	if errors.Is(err, sql.ErrNoRows) {
 		return e, fmt.Errorf("newsletter %q: %w", id, ErrNotFound)
 	}
@@ -127,6 +141,33 @@ func (s *Store) Get(ctx context.Context, id string) (Entry, error) {
 // page answers 404), or shows it again.
 func (s *Store) SetHidden(ctx context.Context, id string, hidden bool) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE newsletter_archive SET hidden = $1 WHERE id = $2`, hidden, id)
+	if err != nil {
+		return fmt.Errorf("hiding newsletter %q: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("newsletter %q: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// Correct replaces a newsletter's web version with the corrected one (html,
+// which says what was corrected), recording the correction.
+func (s *Store) Correct(ctx context.Context, id, subject, html, correction string, at time.Time) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE newsletter_archive SET subject = $1, html = $2, correction = $3, corrected_at = $4 WHERE id = $5`,
+		subject, html, correction, at.UTC(), id)
+	if err != nil {
+		return fmt.Errorf("correcting newsletter %q in the archive: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("newsletter %q: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// Hide hides a withdrawn newsletter from the public archive and its feed,
+// recording why.
+func (s *Store) Hide(ctx context.Context, id, reason string) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE newsletter_archive SET hidden = TRUE, hidden_reason = $1 WHERE id = $2`, reason, id)
 	if err != nil {
 		return fmt.Errorf("hiding newsletter %q: %w", id, err)
 	}

@@ -186,6 +186,7 @@ func New(ctx context.Context, opts Options) (*Bot, error) {
 	river.AddWorker(workers, &pollFeedWorker{b: b})
 	river.AddWorker(workers, &publishDueWorker{b: b})
 	river.AddWorker(workers, &digestWorker{b: b})
+	river.AddWorker(workers, &correctionWorker{b: b})
 
 	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 2}}
 	for _, j := range opts.Jobs {
@@ -275,6 +276,9 @@ func (b *Bot) Start(ctx context.Context) error {
 		return err
 	}
 	if err := b.requeueOrphans(ctx); err != nil {
+		return err
+	}
+	if err := b.requeueCorrections(ctx); err != nil {
 		return err
 	}
 	// Stop is the only way to stop the workers: River hard-stops running
@@ -603,8 +607,8 @@ func (b *Bot) Health(ctx context.Context) error {
 type errorHandler struct{ log *slog.Logger }
 
 func (h *errorHandler) HandleError(ctx context.Context, job *rivertype.JobRow, err error) *river.ErrorHandlerResult {
-	if job.Kind == (DeliverArgs{}).Kind() {
-		return nil // the delivery worker logs its own outcome
+	if job.Kind == (DeliverArgs{}).Kind() || job.Kind == (CorrectionArgs{}).Kind() {
+		return nil // the delivery and correction workers log their own outcome
 	}
 	h.log.Warn("job failed", "kind", job.Kind, "job", job.ID, "attempt", job.Attempt, "err", err)
 	return nil

@@ -39,10 +39,13 @@ type fakeChannel struct {
 	// started and release, when set, hold a send in flight until released
 	// or until its context ends, like a real network call.
 	started, release chan struct{}
+	// remote is the network's copy of what was sent, for corrections.
+	remote *remote
 }
 
 func newFakeChannel(name string) *fakeChannel {
-	return &fakeChannel{name: name, sent: map[string]int{}}
+	return &fakeChannel{name: name, sent: map[string]int{},
+		remote: &remote{text: map[string]string{}, edits: map[string]int{}, deleted: map[string]int{}}}
 }
 
 func (f *fakeChannel) Format(p post.Post) (channels.Payload, error) {
@@ -81,6 +84,9 @@ func (f *fakeChannel) Send(ctx context.Context, d channels.Delivery, p channels.
 	}
 	f.sent[d.PostID]++
 	id := fmt.Sprintf("%s-%d", f.name, len(f.sent))
+	f.remote.mu.Lock()
+	f.remote.text[id] = p.Body.(fakeBody)["text"]
+	f.remote.mu.Unlock()
 	if err := d.Ledger.SavePart(ctx, channels.Part{Index: 0, RemoteID: id}); err != nil {
 		return channels.Receipt{}, err
 	}

@@ -89,6 +89,11 @@ func (b *Bot) deliver(ctx context.Context, a attempt) error {
 		log.Info("already delivered; nothing to do")
 		return nil
 	}
+	if before.State == store.DeliveryWithdrawn || sp.State == store.PostWithdrawn {
+		// Withdrawn by an organiser while queued: never sent.
+		log.Info("the post was withdrawn; not sending it")
+		return b.store.SetDeliveryWithdrawn(context.WithoutCancel(ctx), a.PostID, a.Channel, b.now())
+	}
 	// A row left "sending" means an earlier attempt died mid-send.
 	a.unconfirmed = before.Unconfirmed || before.State == store.DeliveryUnknown || before.State == store.DeliverySending
 	d := channels.Delivery{

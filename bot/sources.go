@@ -108,8 +108,15 @@ func (b *Bot) considerFeedItem(ctx context.Context, f config.Feed, p post.Post) 
 		if existing.Post.Source.Hash == p.Source.Hash || existing.State != store.PostPublished {
 			return false, nil
 		}
+		if f.Corrections == config.CorrectionsAuto {
+			return false, b.correctFeedItem(ctx, f, p)
+		}
+		// Marked "changed since published" for an organiser to correct.
+		if err := b.store.SetChanged(ctx, p.ID, &p); err != nil {
+			return false, err
+		}
 		if f.OnEdit != "update" {
-			b.log.Info("feed item edited after publishing; ignored (sources.feeds[].on_edit: ignore)", "feed", f.Name, "post", p.ID)
+			b.log.Info("feed item edited after publishing; marked changed since published (sources.feeds[].corrections: ask)", "feed", f.Name, "post", p.ID)
 			existing.Post.Source.Hash = p.Source.Hash
 			return false, b.store.SavePost(ctx, existing.Post, existing.State, b.now())
 		}
@@ -284,6 +291,12 @@ func (b *Bot) considerMarkdownPost(ctx context.Context, p post.Post, now time.Ti
 	}
 	if found && (existing.State == store.PostPublished || existing.State == store.PostDuplicate) {
 		return nil // an edit after publishing is not sent again; give the file a new id for that
+	}
+	if found && existing.State == store.PostWithdrawn {
+		// Withdrawn by an organiser (not only its file removed): final.
+		if withdrawn, err := b.store.HasWithdrawal(ctx, p.ID); err != nil || withdrawn {
+			return err
+		}
 	}
 	if p.PublishAt.IsZero() {
 		// Zero means "as soon as seen": pin the time so it stays stable.
@@ -470,4 +483,24 @@ func WithFeedDefaults(p post.Post, f config.Feed) post.Post {
 		p.Source.Hash = p.ContentHash()
 	}
 	return p
+}
+
+// correctFeedItem corrects a published feed item everywhere it went out
+// to how the feed reads now (sources.feeds[].corrections: auto).
+func (b *Bot) correctFeedItem(ctx context.Context, f config.Feed, p post.Post) error {
+	rev, err := b.Correct(ctx, CorrectRequest{PostID: p.ID, Corrected: p, By: "feed " + f.Name})
+	if errors.Is(err, errNothingChanged) {
+		// Only what readers do not see changed: remember the new hash.
+		sp, err := b.store.Post(ctx, p.ID)
+		if err != nil {
+			return err
+		}
+		sp.Post.Source.Hash = p.Source.Hash
+		return b.store.SavePost(ctx, sp.Post, sp.State, b.now())
+	}
+	if err != nil {
+		return fmt.Errorf("correcting feed item %s: %w", p.ID, err)
+	}
+	b.log.Info("feed item edited after publishing; correcting it everywhere (sources.feeds[].corrections: auto)", "feed", f.Name, "post", p.ID, "revision", rev)
+	return nil
 }

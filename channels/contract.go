@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"time"
 
 	"github.com/crierhq/crier/config"
 	"github.com/crierhq/crier/post"
@@ -310,6 +311,12 @@ type Correction struct {
 	// starts at 8, not 7"): a reply says it; an edit does not show it.
 	Note  string
 	Style CorrectionStyle
+	// Mail asks the newsletter to mail the correction to the supporters
+	// who received the original (opt-in per correction); other channels
+	// ignore it.
+	Mail bool
+	// At is when the correction was made ("Corrected on DATE").
+	At time.Time
 }
 
 // Key is a stable key for one part of the correction (idempotency keys,
@@ -391,4 +398,41 @@ func SentParts(parts []Part) ([]Part, error) {
 		}
 	}
 	return out, nil
+}
+
+// CorrectionPlan says what correcting one delivery would do on its network,
+// in plain words, before the organiser confirms.
+type CorrectionPlan struct {
+	// How says what happens there ("the toots are edited in place").
+	How string
+	// Styles are the styles the organiser may choose from, the default
+	// first; empty when there is one way.
+	Styles []CorrectionStyle
+	// Refusal says why nothing can be done there and what to do by hand;
+	// "" when something can.
+	Refusal string
+	// MailOptional: a correction mail to the original recipients may be
+	// sent (Recipients of them).
+	MailOptional bool
+	Recipients   int
+}
+
+// CorrectionPlanner tells, before a correction, what it would do to what
+// a delivery sent (parts, from its ledger): a Sender capability of every
+// Corrector, so the console can say it per channel.
+type CorrectionPlanner interface {
+	PlanCorrection(ctx context.Context, postID string, parts []Part) (CorrectionPlan, error)
+}
+
+// PlanOf is the plan of a network acting on the parts a delivery sent:
+// how, unless no remote id is known for them (SentParts's refusal).
+func PlanOf(how string, styles []CorrectionStyle, parts []Part) CorrectionPlan {
+	if _, err := SentParts(parts); err != nil {
+		var ce *Error
+		if errors.As(err, &ce) {
+			err = ce.Err
+		}
+		return CorrectionPlan{Refusal: err.Error()}
+	}
+	return CorrectionPlan{How: how, Styles: styles}
 }

@@ -167,6 +167,11 @@ type Feed struct {
 	PublishNewest int `yaml:"publish_newest"`
 	// OnEdit is ignore (default) or update (publish an update note).
 	OnEdit string `yaml:"on_edit"`
+	// Corrections says what an item whose text changed after it was
+	// published (same guid) does: ask (default) marks it "changed since
+	// published" for an organiser to correct; auto queues the correction
+	// everywhere it went out.
+	Corrections string `yaml:"corrections"`
 	// ContentWarning is given to every item of the feed (feeds have no
 	// field for one, and campaign topics often need it).
 	ContentWarning string `yaml:"content_warning"`
@@ -176,6 +181,12 @@ type Feed struct {
 	// ever rendered to the outbox, never sent for real.
 	Example bool `yaml:"example"`
 }
+
+// What a feed's edited item does (Feed.Corrections).
+const (
+	CorrectionsAsk  = "ask"
+	CorrectionsAuto = "auto"
+)
 
 // Schedules are the organisers' cron specs.
 type Schedules struct {
@@ -749,6 +760,14 @@ func (v *validator) check(c *Config) {
 		case "", "ignore", "update":
 		default:
 			v.add(v.line(p+".on_edit"), p+".on_edit", "must be ignore or update")
+		}
+		switch f.Corrections {
+		case "", CorrectionsAsk, CorrectionsAuto:
+			if f.Corrections == CorrectionsAuto && f.OnEdit == "update" {
+				v.add(v.line(p+".corrections"), p+".corrections", "auto corrects the published item in place; on_edit: update would also publish an update note: choose one")
+			}
+		default:
+			v.add(v.line(p+".corrections"), p+".corrections", "must be ask (mark the item changed for an organiser to correct) or auto (correct it everywhere at once)")
 		}
 	}
 }

@@ -115,6 +115,7 @@ sources:
       url: ""
       schedule: "CRON_TZ=Europe/London"
       on_edit: shout
+      corrections: maybe
 schedules:
   digest: "61 * * * *"
 delivery:
@@ -142,11 +143,12 @@ channels:
 		{11, `sources.feeds[1].name: duplicate feed name "site"`},
 		{13, "time zone with no spec"},
 		{14, "on_edit: must be ignore or update"},
-		{16, "schedules.digest"},
-		{18, "delivery.timeout: expected a duration"},
-		{22, "MASTODON_TOKEN is not set"},
-		{23, "visibility: must be public"},
-		{25, "colour: must be #rrggbb"},
+		{15, "sources.feeds[1].corrections: must be ask"},
+		{17, "schedules.digest"},
+		{19, "delivery.timeout: expected a duration"},
+		{23, "MASTODON_TOKEN is not set"},
+		{24, "visibility: must be public"},
+		{26, "colour: must be #rrggbb"},
 	}
 	text := err.Error()
 	for _, w := range want {

@@ -87,6 +87,8 @@ type sendSource struct {
 	ID     string      `json:"id"`
 	Digest bool        `json:"digest"`
 	Posts  []post.Post `json:"posts"`
+	// Correction makes the send a correction mail (corrections.go).
+	Correction *correctionSource `json:"correction,omitempty"`
 }
 
 // ChannelType makes *Message a channels.Body.
@@ -123,6 +125,10 @@ type newsletterData struct {
 	// WebVersion is true when rendering the archive's copy, which carries
 	// nothing personal: no name, no signed links.
 	WebVersion bool
+	// Correction is what a correction changed, in the organiser's words,
+	// made on CorrectedOn: shown above the post ("Corrected on DATE:
+	// WHAT") in the corrected archive copy and the correction mail.
+	Correction, CorrectedOn string
 }
 
 // item is one post in a newsletter.
@@ -326,10 +332,20 @@ func (f *Formatter) FormatDigest(digestID string, posts []post.Post) (channels.P
 }
 
 func (f *Formatter) format(sendID, postID string, posts []post.Post, digest bool) (channels.Payload, error) {
+	return f.formatSource(sendID, sendSource{ID: postID, Digest: digest, Posts: posts})
+}
+
+// formatSource makes the newsletter of src under sendID: a post, a digest,
+// or a post's correction.
+func (f *Formatter) formatSource(sendID string, src sendSource) (channels.Payload, error) {
+	postID, posts, digest := src.ID, src.Posts, src.Digest
 	var warnings []string
 	data := newsletterData{Campaign: f.campaign, Language: f.campaign.Language, Digest: digest}
 	if data.Language == "" {
 		data.Language = "en"
+	}
+	if c := src.Correction; c != nil {
+		data.Correction, data.CorrectedOn = c.Note, f.day(c.At)
 	}
 	var inline []inlineImage
 	var notes []string
@@ -353,6 +369,9 @@ func (f *Formatter) format(sendID, postID string, posts []post.Post, digest bool
 	} else {
 		data.Subject = cleanHeader(first.Title, 200)
 		data.Intro = strings.TrimSpace(first.TextFor(f.cfg.Instance()))
+		if src.Correction != nil && src.Correction.Of != sendID {
+			data.Subject = cleanHeader(i18n.Builtin().T(data.Language, "mail.correction_subject", first.Title), 200)
+		}
 	}
 	if data.Subject == "" {
 		return channels.Payload{}, fmt.Errorf("formatting %s: the post has no title to use as the subject", postID)
@@ -373,7 +392,7 @@ func (f *Formatter) format(sendID, postID string, posts []post.Post, digest bool
 		return channels.Payload{}, fmt.Errorf("formatting %s: %w", postID, err)
 	}
 	m := &Message{Subject: data.Subject, Preheader: data.Preheader, Text: textOut, HTML: htmlOut, SendID: sendID, data: data, inline: inline, notes: notes,
-		source: sendSource{ID: postID, Digest: digest, Posts: posts}}
+		source: src}
 	m.Topics, m.General = TopicsOf(f.cfg.Topics, posts)
 	msg, err := f.build(m.Subject, htmlOut, textOut, &mail.Address{Name: "Supporter", Address: "supporter@example.org"},
 		messageID(sendID, "preview", f.domain), first.PublishAt, data.UnsubscribeURL, inline)

@@ -216,6 +216,10 @@ func (l *ledger) begin(ctx context.Context, id, kind, ref, subject string, src s
 	if n, _ := res.RowsAffected(); n == 1 {
 		snapshot = true
 		selected, args := subscribers.SelectedIDs(l.d, sel, 3)
+		if src.Correction != nil {
+			// A correction mail goes to exactly those the original reached.
+			selected, args = `SELECT subscriber_id AS id FROM email_recipients WHERE send_id = $3 AND state = 'sent'`, []any{src.Correction.Of}
+		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO email_recipients (send_id, subscriber_id, state)
 			SELECT $1, c.id, $2 FROM (`+selected+`) c ORDER BY c.id`, append([]any{id, rcptPending}, args...)...)
 		if err != nil {

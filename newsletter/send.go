@@ -340,9 +340,12 @@ func (s *Sender) run(ctx context.Context, m *Message, kind, ref string) (channel
 	if err != nil {
 		return channels.Receipt{}, err
 	}
-	if err := s.archiveWebVersion(ctx, m, kind); err != nil {
-		// The archive is a courtesy: the send goes on without it.
-		log.Error("archiving the newsletter's web version", "err", err)
+	// The archive holds the corrected original, not its correction mail.
+	if kind != "correction" {
+		if err := s.archiveWebVersion(ctx, m, kind); err != nil {
+			// The archive is a courtesy: the send goes on without it.
+			log.Error("archiving the newsletter's web version", "err", err)
+		}
 	}
 	if reclaimed > 0 {
 		log.Warn("resuming a send that stopped mid-way: recipients whose message was in flight are sent again (they may get a second copy, with the same Message-ID)",

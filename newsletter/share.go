@@ -81,7 +81,7 @@ func (s *Sender) help(ctx context.Context, sh sharedSend) {
 		close(run.done)
 	}()
 	log := s.log.With("send", sh.id, "helping", true)
-	p, err := s.f.format(sh.id, sh.source.ID, sh.source.Posts, sh.source.Digest)
+	p, err := s.f.formatSource(sh.id, sh.source)
 	if err != nil {
 		log.Error("cannot make the newsletter to help send it", "err", err)
 		return

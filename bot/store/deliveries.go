@@ -66,7 +66,8 @@ func AddDelivery(ctx context.Context, tx *sql.Tx, postID, channel string, outbox
 	if err := tx.QueryRowContext(ctx, `SELECT state FROM deliveries WHERE post_id = $1 AND channel = $2`, postID, channel).Scan(&state); err != nil {
 		return false, fmt.Errorf("reading delivery of %s to %s: %w", postID, channel, err)
 	}
-	return DeliveryState(state) != DeliverySent, nil
+	// A withdrawn delivery is never sent again.
+	return DeliveryState(state) != DeliverySent && DeliveryState(state) != DeliveryWithdrawn, nil
 }
 
 // SavePostTx is SavePost inside a transaction.
@@ -135,7 +136,7 @@ func (s *Store) StartAttempt(ctx context.Context, postID, channel string, now ti
 	if err != nil {
 		return before, err
 	}
-	if before.State == DeliverySent {
+	if before.State == DeliverySent || before.State == DeliveryWithdrawn {
 		return before, nil
 	}
 	// A process that dies from here until FinishAttempt may or may not have
@@ -198,16 +199,20 @@ type ledger struct {
 }
 
 func (l *ledger) Parts(ctx context.Context) ([]channels.Part, error) {
-	rows, err := l.db.QueryContext(ctx, `SELECT idx, remote_id, remote_url FROM delivery_parts WHERE post_id = $1 AND channel = $2 ORDER BY idx`, l.postID, l.channel)
+	return readParts(ctx, l.db, l.postID, l.channel)
+}
+
+func readParts(ctx context.Context, db querier, postID, channel string) ([]channels.Part, error) {
+	rows, err := db.QueryContext(ctx, `SELECT idx, remote_id, remote_url FROM delivery_parts WHERE post_id = $1 AND channel = $2 ORDER BY idx`, postID, channel)
 	if err != nil {
-		return nil, fmt.Errorf("reading sent parts of %s to %s: %w", l.postID, l.channel, err)
+		return nil, fmt.Errorf("reading sent parts of %s to %s: %w", postID, channel, err)
 	}
 	defer rows.Close()
 	var out []channels.Part
 	for rows.Next() {
 		var p channels.Part
 		if err := rows.Scan(&p.Index, &p.RemoteID, &p.RemoteURL); err != nil {
-			return nil, fmt.Errorf("reading sent parts of %s to %s: %w", l.postID, l.channel, err)
+			return nil, fmt.Errorf("reading sent parts of %s to %s: %w", postID, channel, err)
 		}
 		out = append(out, p)
 	}

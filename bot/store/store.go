@@ -154,4 +154,41 @@ UPDATE deliveries SET error_kind = 'ambiguous' WHERE state <> 'sent' AND last_er
 UPDATE deliveries SET error_kind = 'rate-limited' WHERE state <> 'sent' AND last_error LIKE 'rate-limited: %';
 UPDATE deliveries SET error_kind = 'temporary' WHERE state <> 'sent'
 	AND (last_error LIKE 'temporary: %' OR last_error LIKE 'gave up after % attempts: temporary: %');
+`, `
+-- Corrections and withdrawals of published posts (issue 23): one row per
+-- request, numbered per post (revision), and one per channel it reaches
+-- with what the network did. A withdrawal takes a revision number too, so
+-- (post, channel, revision) names one operation on one network.
+CREATE TABLE corrections (
+	post_id      TEXT NOT NULL,
+	revision     INTEGER NOT NULL,
+	kind         TEXT NOT NULL,
+	requested_by TEXT NOT NULL,
+	note         TEXT NOT NULL DEFAULT '',
+	changes      TEXT NOT NULL DEFAULT '',
+	corrected    TEXT NOT NULL DEFAULT '',
+	options      TEXT NOT NULL DEFAULT '',
+	state        TEXT NOT NULL,
+	approved_by  TEXT NOT NULL DEFAULT '',
+	created_at   TIMESTAMP NOT NULL,
+	updated_at   TIMESTAMP NOT NULL,
+	PRIMARY KEY (post_id, revision)
+);
+CREATE TABLE correction_results (
+	post_id    TEXT NOT NULL,
+	revision   INTEGER NOT NULL,
+	channel    TEXT NOT NULL,
+	state      TEXT NOT NULL,
+	attempts   INTEGER NOT NULL DEFAULT 0,
+	last_error TEXT NOT NULL DEFAULT '',
+	error_kind TEXT NOT NULL DEFAULT '',
+	parts      TEXT NOT NULL DEFAULT '',
+	note       TEXT NOT NULL DEFAULT '',
+	updated_at TIMESTAMP NOT NULL,
+	PRIMARY KEY (post_id, revision, channel)
+);
+-- changed holds how a published post reads at its source now, when that
+-- differs from what went out (a feed item edited on the website), as the
+-- post's JSON; empty when it does not.
+ALTER TABLE posts ADD COLUMN changed TEXT NOT NULL DEFAULT '';
 `}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	pgpeer "github.com/crierhq/crier/internal/testpeers/postgres"
 	"github.com/crierhq/crier/migrate"
@@ -161,7 +162,8 @@ func testErrorKindsOfEarlierFailuresAreBackfilled(t *testing.T, driver, target s
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := migrate.Up(ctx, db, "store", schema[:len(schema)-1]); err != nil {
+	step := slices.IndexFunc(schema, func(s string) bool { return strings.Contains(s, "ADD COLUMN error_kind") })
+	if err := migrate.Up(ctx, db, "store", schema[:step]); err != nil {
 		t.Fatal(err)
 	}
 	rows := map[string]struct{ state, lastErr, want string }{

@@ -202,3 +202,8 @@ func (s *Sender) refusal(what string, err error) error {
 	}
 	return classify(what, err, nil, false)
 }
+
+// PlanCorrection says what a correction does on Bluesky.
+func (s *Sender) PlanCorrection(_ context.Context, _ string, parts []channels.Part) (channels.CorrectionPlan, error) {
+	return channels.PlanOf("Bluesky cannot edit: a reply to the post says what was corrected (likes and reposts stay); or delete and post again (the new post loses the old one's likes, reposts and replies)", []channels.CorrectionStyle{channels.CorrectByReply, channels.CorrectByRepost}, parts), nil
+}

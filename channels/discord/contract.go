@@ -24,6 +24,7 @@ func (Provider) OutboxReason() string { return "no Discord webhook connected" }
 
 // Corrections and withdrawals (issue 23).
 var (
-	_ channels.Corrector  = (*Sender)(nil)
-	_ channels.Withdrawer = (*Sender)(nil)
+	_ channels.Corrector         = (*Sender)(nil)
+	_ channels.Withdrawer        = (*Sender)(nil)
+	_ channels.CorrectionPlanner = (*Sender)(nil)
 )

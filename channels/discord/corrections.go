@@ -134,3 +134,8 @@ func sameMessage(m *discordgo.Message, msg Message) bool {
 	}
 	return true
 }
+
+// PlanCorrection says what a correction does on Discord.
+func (s *Sender) PlanCorrection(_ context.Context, _ string, parts []channels.Part) (channels.CorrectionPlan, error) {
+	return channels.PlanOf("the message is edited in place (text and embed; pictures stay); readers see \"(edited)\", and a crossposted announcement changes in the following servers too", nil, parts), nil
+}

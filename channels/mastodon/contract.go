@@ -19,6 +19,7 @@ func (Provider) DocsPage() string { return "mastodon.md" }
 
 // Corrections and withdrawals (issue 23).
 var (
-	_ channels.Corrector  = (*Sender)(nil)
-	_ channels.Withdrawer = (*Sender)(nil)
+	_ channels.Corrector         = (*Sender)(nil)
+	_ channels.Withdrawer        = (*Sender)(nil)
+	_ channels.CorrectionPlanner = (*Sender)(nil)
 )

@@ -187,3 +187,8 @@ func (s *Sender) refusal(what string, err error) error {
 	}
 	return s.classify(what, err, nil, false)
 }
+
+// PlanCorrection says what a correction does on Mastodon.
+func (s *Sender) PlanCorrection(_ context.Context, _ string, parts []channels.Part) (channels.CorrectionPlan, error) {
+	return channels.PlanOf("every post of the thread is edited in place (text, content warning, language, picture description); readers see \"edited\" and its history", nil, parts), nil
+}

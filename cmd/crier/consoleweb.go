@@ -108,6 +108,7 @@ func (app *App) mountConsole(ctx context.Context, srv *web.Server, st *store.Sto
 		PublicURL: cfg.HTTP.PublicURL, DataDir: cfg.DataPath(), Location: cfg.Location(), Language: cfg.Campaign.Language, Campaign: cfg.Campaign.Name,
 		Logger: app.Logger, ClientIP: clientIP, Lifetime: ctx, AccountMail: accountMail,
 		Notify: notices.Queue, Chats: chats, SendReport: sendReport,
+		Corrections: &consoleCorrections{app: app, bot: b, st: st},
 	})
 	if err != nil {
 		return nil, err

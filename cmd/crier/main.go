@@ -104,6 +104,8 @@ func commands() []command {
 		{name: "preview", summary: "show what every channel would receive for a post or a feed, without sending", run: cmdPreview},
 		{name: "publish", summary: "queue a post file for delivery now", run: cmdPublish},
 		{name: "retry", summary: "queue a post's failed deliveries again", run: cmdRetry},
+		{name: "correct", summary: "correct a published post everywhere it went out", run: cmdCorrect},
+		{name: "withdraw", summary: "withdraw a post: delete it everywhere, cancel what is still queued", run: cmdWithdraw},
 		{name: "status", summary: "recent posts and their per-channel delivery state", run: cmdStatus},
 		{name: "validate", summary: "check the config and the posts folder, reporting every problem", run: cmdValidate, noConfig: true},
 		{name: "subscribers", summary: "import, export, list, remove and count newsletter subscribers", run: cmdSubscribers},

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crierhq/crier/bot/markdown"
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels/email"
 	"github.com/crierhq/crier/internal/testnet"
@@ -354,7 +355,7 @@ func TestAdminStatusNeedsTheToken(t *testing.T) {
 	}
 	defer st.Close()
 	srv := web.New(web.Options{AdminToken: "organiser-token-0123456789abcdef0123"})
-	srv.HandleAdmin("GET /admin/status", statusHandler(providers(), st))
+	srv.HandleAdmin("GET /admin/status", statusHandler(providers(), st, markdown.Reader{}))
 	for _, tc := range []struct {
 		auth string
 		want int

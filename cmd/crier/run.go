@@ -165,7 +165,7 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 	}
 	srv := web.New(web.Options{Listen: cfg.HTTP.Listen, Health: b.Health, Warnings: b.Warnings, Registry: reg, AdminToken: cfg.HTTP.AdminToken,
 		MetricsToken: cfg.HTTP.MetricsToken, TrustedProxies: proxies, Shared: st.DB(), Logger: app.Logger})
-	srv.HandleAdmin("GET /admin/status", statusHandler(app.Registry, st))
+	srv.HandleAdmin("GET /admin/status", statusHandler(app.Registry, st, app.postReader()))
 	var subs *subscribers.Store
 	if nl != nil {
 		subs = nl.Store

@@ -11,6 +11,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/crierhq/crier/bot"
+	"github.com/crierhq/crier/bot/markdown"
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels"
 )
@@ -28,6 +30,13 @@ type statusPost struct {
 	PublishAt   time.Time        `json:"publish_at"`
 	PublishedAt *time.Time       `json:"published_at,omitempty"`
 	Deliveries  []statusDelivery `json:"deliveries"`
+	// Changed is set when the post's file or feed item changed since it
+	// was published (Correct then names the command that sends the
+	// correction).
+	Changed bool   `json:"changed_since_published,omitempty"`
+	Correct string `json:"correct,omitempty"`
+	// Corrections are its corrections and withdrawals, newest first.
+	Corrections []store.Correction `json:"corrections,omitempty"`
 }
 
 // statusDelivery is a ledger row as organisers read it: a delivery to the
@@ -58,7 +67,7 @@ type statusReport struct {
 
 // loadStatus reads the newest posts with their deliveries, and the
 // newsletter sends.
-func loadStatus(ctx context.Context, reg *channels.Registry, st *store.Store, limit int) (statusReport, error) {
+func loadStatus(ctx context.Context, reg *channels.Registry, st *store.Store, posts markdown.Reader, limit int) (statusReport, error) {
 	rep := statusReport{Posts: []statusPost{}, PostProblems: []store.PostProblem{}, NewsletterSends: []any{}}
 	recent, err := st.RecentPosts(ctx, limit)
 	if err != nil {
@@ -69,7 +78,15 @@ func loadStatus(ctx context.Context, reg *channels.Registry, st *store.Store, li
 		if err != nil {
 			return rep, err
 		}
-		rep.Posts = append(rep.Posts, newStatusPost(sp, ds))
+		p := newStatusPost(sp, ds)
+		if p.Corrections, err = st.Corrections(ctx, sp.Post.ID); err != nil {
+			return rep, err
+		}
+		// A file that no longer reads is reported under post_problems.
+		if p.Changed, _, _ = bot.Changed(ctx, st, posts, sp); p.Changed {
+			p.Correct = "crier correct " + sp.Post.ID
+		}
+		rep.Posts = append(rep.Posts, p)
 	}
 	problems, err := st.PostProblems(ctx)
 	if err != nil {
@@ -117,13 +134,13 @@ func newStatusPost(sp store.StoredPost, ds []store.Delivery) statusPost {
 
 // statusHandler serves the same report as JSON, for organisers' tools
 // (mounted behind the admin token).
-func statusHandler(reg *channels.Registry, st *store.Store) http.Handler {
+func statusHandler(reg *channels.Registry, st *store.Store, posts markdown.Reader) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		limit := 20
 		if n, err := strconv.Atoi(r.URL.Query().Get("limit")); err == nil && n > 0 && n <= 500 {
 			limit = n
 		}
-		rep, err := loadStatus(r.Context(), reg, st, limit)
+		rep, err := loadStatus(r.Context(), reg, st, posts, limit)
 		if err != nil {
 			http.Error(w, "reading the status failed", http.StatusInternalServerError)
 			return
@@ -141,6 +158,9 @@ state: pending, sending, sent, rendered (to the local outbox: nothing was
 sent), failed or unknown, with attempts, the last error, a note when a sent
 delivery left something out (an image that could not be fetched), where it
 went and, for a failed delivery, the crier retry command that tries again.
+A published post whose file or feed item changed since is marked "changed
+since published" with the crier correct command that sends the correction;
+its corrections and withdrawals are listed with each channel's result.
 Then post files that cannot be read, and the progress of newsletter sends.`)
 	asJSON := fs.Bool("json", false, "print as JSON")
 	limit := fs.Int("limit", 20, "how many recent posts")
@@ -151,7 +171,7 @@ Then post files that cannot be read, and the progress of newsletter sends.`)
 	if err != nil {
 		return err
 	}
-	rep, err := loadStatus(ctx, app.Registry, st, *limit)
+	rep, err := loadStatus(ctx, app.Registry, st, app.postReader(), *limit)
 	if err != nil {
 		return err
 	}
@@ -199,6 +219,12 @@ func printPosts(w io.Writer, posts []statusPost, show func(time.Time) string) {
 		if p.DuplicateOf != "" {
 			fmt.Fprintf(tw, "  └ duplicate of %s (same link, already published): not sent again\n", p.DuplicateOf)
 		}
+		if p.Changed {
+			fmt.Fprintf(tw, "  └ changed since published\tits source reads differently from what went out; `%s` sends the correction\n", p.Correct)
+		}
+		for _, c := range p.Corrections {
+			fmt.Fprintln(tw, correctionLine(c, show))
+		}
 		for _, d := range p.Deliveries {
 			where := d.RemoteURL
 			state := string(d.State)
@@ -220,4 +246,22 @@ func printPosts(w io.Writer, posts []statusPost, show func(time.Time) string) {
 		}
 	}
 	tw.Flush()
+}
+
+// correctionLine is one correction or withdrawal as crier status shows it.
+func correctionLine(c store.Correction, show func(time.Time) string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "  └ %s %d by %s, %s: %s", c.Kind, c.Revision, c.By, show(c.CreatedAt), c.State)
+	if c.Note != "" {
+		fmt.Fprintf(&b, "\t%q", c.Note)
+	}
+	for _, r := range c.Results {
+		fmt.Fprintf(&b, "\t%s %s", r.Channel, r.State)
+		if r.LastError != "" {
+			fmt.Fprintf(&b, " (%s)", r.LastError)
+		} else if r.Note != "" {
+			fmt.Fprintf(&b, " (%s)", r.Note)
+		}
+	}
+	return b.String()
 }

@@ -4,7 +4,7 @@ package architecture
 // packages under internal/testpeers left out), from the binary down.
 var Packages = []Package{
 	{Path: "cmd/crier",
-		Provides: "the binary: its subcommands (`run`, `preview`, `publish`, `status`, `retry`, `validate`, `subscribers`, `users`, `newsletter`, `accounts`, `store`), wiring every part together, and the registry of the channel types it knows (`providers.go`, the only file that names a channel type)",
+		Provides: "the binary: its subcommands (`run`, `preview`, `publish`, `status`, `retry`, `correct`, `withdraw`, `validate`, `subscribers`, `users`, `newsletter`, `accounts`, `store`), wiring every part together, and the registry of the channel types it knows (`providers.go`, the only file that names a channel type)",
 		Imports:  []string{"accounts", "archive", "bot", "bot/feed", "bot/markdown", "bot/store", "bounces", "channels", "channels/bluesky", "channels/discord", "channels/email", "channels/mastodon", "channels/outbox", "config", "contentfetch", "internal/matrixroom", "internal/media", "internal/redact", "migrate", "newsletter", "post", "schedules", "sqldb", "subscribers", "web", "web/console"}},
 	{Path: "web/console",
 		Provides: "the organisers' console at `/`: users, roles, sessions, CSRF, the write form and approval flow with its history, previews the channels render, posts list, post page, calendar, supporters, feeds, notices to organisers; posts and deliveries come through `bot/store`'s API, the review queue narrows the store's list by post ids",
@@ -51,9 +51,9 @@ var Packages = []Package{
 		Provides: "the Markdown folder source (YAML front matter)",
 		Imports:  []string{"internal/explain", "post"}},
 	{Path: "bot/store",
-		Provides: "the store of posts, feed state, schedule runs and the delivery ledger, on SQLite or PostgreSQL, including the console's posts list, post status, failed count and calendar (`ListPosts`, `PostStatus`, `CountStatus`, `Dated`, `Parts`)",
+		Provides: "the store of posts, feed state, schedule runs, the delivery ledger and the corrections history, on SQLite or PostgreSQL, including the console's posts list, post status, failed count and calendar (`ListPosts`, `PostStatus`, `CountStatus`, `Dated`, `Parts`)",
 		Imports:  []string{"channels", "migrate", "post", "sqldb"},
-		Tables:   []string{"posts", "deliveries", "delivery_parts", "feeds", "post_problems", "schedule_runs"}},
+		Tables:   []string{"posts", "deliveries", "delivery_parts", "feeds", "post_problems", "schedule_runs", "corrections", "correction_results"}},
 	{Path: "bounces",
 		Provides: "what comes back after sending: the DSN/ARF parser and classifier, signed return paths, the IMAP bounce-mailbox reader, the providers' webhooks, and the feedback ledger",
 		Imports:  []string{"config/secret", "internal/redact", "migrate", "sqldb", "subscribers"},

@@ -179,6 +179,9 @@ type CorrectionResult struct {
 	Parts   []channels.PartResult
 	// Error says what went wrong and what to do by hand.
 	Error string
+	// Note says what happened where Parts do not ("not sent yet: it goes
+	// out corrected").
+	Note string
 }
 
 // ReachSource is what the console shows of reach (issue 24).
