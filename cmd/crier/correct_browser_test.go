@@ -30,10 +30,6 @@ func TestCorrectInTheBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test skipped in -short mode")
 	}
-	// Until the branch correct-engine is merged the daemon gives the
-	// console no Corrections (cmd/crier/consoleweb.go) and the pages
-	// under test are not there.
-	t.Skip("needs the corrections engine wired into the console (branch correct-engine)")
 	// Not parallel: it drives Chromium, whose waits need an idle machine.
 	gts := gotosocial.StartT(t, gotosocial.Options{MaxChars: 500})
 	user := gts.NewUser(t)

@@ -485,11 +485,12 @@ func TestWithdrawEverywhere(t *testing.T) {
 	f.history = []CorrectionRecord{{Kind: "withdrawal", By: "editor@example.org", At: b.now.Now(), Note: "Named the wrong person.", State: "failed",
 		Results: []CorrectionResult{
 			{Channel: "mastodon", State: "done", Parts: []channels.PartResult{{Index: 0, Outcome: channels.OutcomeDeleted}}},
-			{Channel: "bluesky", State: "failed", Error: "The account was removed, so Crier cannot delete the post: ask Bluesky's moderators to remove it."}}}}
+			{Channel: "bluesky", State: "failed", Error: "The account was removed, so Crier cannot delete the post: ask Bluesky's moderators to remove it."},
+			{Channel: "email", State: "done", Note: "hidden from the public archive"}}}}
 	page := editor.get("/posts/" + id + "?done=withdrawn").body
 	for _, want := range []string{"Withdrawal queued.", "Withdrawal <span class=\"chip chip-failed\">failed</span>", "<q>Named the wrong person.</q>",
 		"<strong>Mastodon</strong>: <span class=\"chip chip-done\">done</span>", `<span class="part-result">deleted</span>`, "<strong>Not done here.</strong> The account was removed, so Crier cannot delete the post: ask Bluesky&#39;s moderators to remove it.",
-		"withdrawal queued (from bluesky, mastodon: Named the wrong person.)"} {
+		"withdrawal queued (from bluesky, mastodon: Named the wrong person.)", `<span class="muted">hidden from the public archive</span>`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the post page lacks %q", want)
 		}
