@@ -108,10 +108,11 @@ channels:
 	}
 	b.press(button)
 	b.waitText(".notice", "Correction queued")
+	// The newest correction or withdrawal is the first listed.
 	doneOn := func(kind string, channels ...string) func() bool {
 		return func() bool {
-			got := b.text(".corrections")
-			if !strings.Contains(got, kind) {
+			got := b.text(".corrections .correction")
+			if !strings.HasPrefix(got, kind) {
 				return false
 			}
 			for _, ch := range channels {
