@@ -196,7 +196,3 @@ func fillIfShown(br *consoleBrowser, instance, field, value string) {
 	}
 }
 
-// roundTripFunc is a function as an http.RoundTripper.
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -56,7 +56,7 @@ func (b *bundle) connectionsOf(client *http.Client) *connections.Service {
 // discordAnd sends discord.com to the fake and everything else on its way.
 func discordAnd(fake *discordfake.Server) *http.Client {
 	toFake := fake.Transport()
-	return &http.Client{Timeout: 30 * time.Second, Transport: roundTrip(func(r *http.Request) (*http.Response, error) {
+	return &http.Client{Timeout: 30 * time.Second, Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		if strings.HasSuffix(r.URL.Hostname(), "discord.com") {
 			return toFake.RoundTrip(r)
 		}
@@ -64,9 +64,6 @@ func discordAnd(fake *discordfake.Server) *http.Client {
 	})}
 }
 
-type roundTrip func(*http.Request) (*http.Response, error)
-
-func (f roundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // TestConnectFromTheConsoleWithoutARestart: a daemon started with no
 // credentials renders to the outbox; an owner connects Mastodon (signing in

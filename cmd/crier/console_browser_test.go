@@ -717,8 +717,11 @@ func (b *consoleBrowser) axe(name string) {
 // indicator when it has focus.
 func (b *consoleBrowser) keyboardWalk(name string) {
 	b.t.Helper()
+	// A group of radio buttons is one Tab stop, its checked button (arrow
+	// keys choose within it), so its other buttons are not expected.
 	const controls = `[...document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea, summary, [tabindex]:not([tabindex="-1"])')]
-		.filter(e => !e.disabled && e.checkVisibility({visibilityProperty: true}))`
+		.filter(e => !e.disabled && e.checkVisibility({visibilityProperty: true}))
+		.filter(e => !(e.type === 'radio' && !e.checked && e.form && [...e.form.elements].some(o => o.type === 'radio' && o.name === e.name && o.checked)))`
 	want := b.eval(`String(` + controls + `.length)`)
 	n, _ := strconv.Atoi(want)
 	b.eval(`(() => { document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0); window.__reached = new Set(); return ''; })()`)

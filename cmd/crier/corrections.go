@@ -118,6 +118,10 @@ func (c *consoleCorrections) History(ctx context.Context, postID string) ([]cons
 	out := make([]console.CorrectionRecord, 0, len(cs))
 	for _, cr := range cs {
 		rec := console.CorrectionRecord{Kind: cr.Kind, Revision: cr.Revision, By: cr.By, At: cr.CreatedAt, Note: historyNote(cr), State: cr.State}
+		if cr.Kind == store.KindCorrection {
+			corrected := cr.Corrected // what an editor reads before approving it
+			rec.Corrected = &corrected
+		}
 		for _, r := range cr.Results {
 			rec.Results = append(rec.Results, console.CorrectionResult{Channel: r.Channel, State: r.State, Parts: r.Parts, Error: resultError(r), Note: r.Note})
 		}

@@ -59,7 +59,7 @@ func (b *bundle) settled(postID string, n int) func() bool {
 // (GoToSocial, the PDS) directly.
 func peersClient(fake *discordfake.Server) *http.Client {
 	discord := fake.Transport()
-	return &http.Client{Timeout: 30 * time.Second, Transport: roundTrip(func(r *http.Request) (*http.Response, error) {
+	return &http.Client{Timeout: 30 * time.Second, Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		if strings.HasSuffix(r.URL.Hostname(), "discord.com") || strings.HasSuffix(r.URL.Hostname(), "discordapp.com") {
 			return discord.RoundTrip(r)
 		}
@@ -67,9 +67,6 @@ func peersClient(fake *discordfake.Server) *http.Client {
 	})}
 }
 
-type roundTrip func(*http.Request) (*http.Response, error)
-
-func (f roundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // TestCorrectAndWithdrawEverywhere publishes a post to GoToSocial, a
 // Bluesky PDS and the Discord fake, edits its file, and reads back what

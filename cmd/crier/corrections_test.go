@@ -82,7 +82,8 @@ channels:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h, _ := c.History(ctx, "md:vigil"); len(h) != 1 || h[0].State != store.CorrectionAwaiting || h[0].By != "author@example.org" {
+	if h, _ := c.History(ctx, "md:vigil"); len(h) != 1 || h[0].State != store.CorrectionAwaiting || h[0].By != "author@example.org" ||
+		h[0].Corrected == nil || h[0].Corrected.Title != "The vigil starts at eight" {
 		t.Fatalf("history before approval: %+v", h)
 	}
 	if err := c.Approve(ctx, "md:vigil", rev, "editor@example.org"); err != nil {

@@ -228,3 +228,8 @@ func (b *bundle) main(ctx context.Context, args []string, stdout, stderr io.Writ
 
 // setenv sets a variable of the bundle's environment.
 func (b *bundle) setenv(key, value string) { b.env[key] = value }
+
+// roundTripFunc is a function as an http.RoundTripper.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -17,6 +17,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/crierhq/crier/bot/store"
@@ -88,7 +90,53 @@ func (c *Console) withOptions(w http.ResponseWriter, r *http.Request, s Session,
 		c.serverError(w, r, "reading what each channel can do", err)
 		return sp, nil, false
 	}
+	recs, err := c.opts.Corrections.History(r.Context(), sp.Post.ID)
+	if err != nil {
+		c.serverError(w, r, "reading the post's corrections", err)
+		return sp, nil, false
+	}
+	gone := withdrawnFrom(recs)
+	for i, o := range opts {
+		if at, ok := gone[o.Channel]; ok {
+			o.CanCorrect, o.CanWithdraw, o.Styles, o.MailOptional = false, false, nil, false
+			o.Refusal = "It was withdrawn from " + o.Channel + " (" + c.showTime(at) + "): nothing is left there to change."
+		}
+		o.How, o.WithdrawHow, o.Refusal = sentence(o.How), sentence(o.WithdrawHow), sentence(o.Refusal)
+		opts[i] = o
+	}
 	return sp, opts, true
+}
+
+// withdrawnFrom names the channels a withdrawal was queued for or done on,
+// with when: there is nothing left there to correct or withdraw.
+func withdrawnFrom(recs []CorrectionRecord) map[string]time.Time {
+	out := map[string]time.Time{}
+	for _, rec := range recs {
+		if rec.Kind != "withdrawal" {
+			continue
+		}
+		for _, res := range rec.Results {
+			if res.State == "queued" || res.State == "done" {
+				out[res.Channel] = rec.At
+			}
+		}
+	}
+	return out
+}
+
+// sentence is a daemon's phrase as the pages show it: a capital first
+// letter and a full stop.
+func sentence(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return s
+	}
+	r, n := utf8.DecodeRuneInString(s)
+	s = string(unicode.ToUpper(r)) + s[n:]
+	if !strings.ContainsRune(".!?", rune(s[len(s)-1])) {
+		s += "."
+	}
+	return s
 }
 
 // publishedRefusal says a published post cannot be edited, and how to
@@ -519,6 +567,19 @@ func (c *Console) correctionsData(ctx context.Context, s Session, sp store.Store
 		views = append(views, viewRecord(rec))
 	}
 	data["Corrections"] = views
+	// Withdrawn from every channel it went out on: nothing is left to
+	// correct or withdraw.
+	if dels, _ := data["Deliveries"].([]deliveryView); len(dels) > 0 {
+		gone := withdrawnFrom(recs)
+		all := true
+		for _, d := range dels {
+			_, ok := gone[d.Channel]
+			all = all && ok
+		}
+		if all {
+			data["CanCorrect"], data["CanWithdraw"], data["Withdrawn"] = false, false, true
+		}
+	}
 }
 
 // stateAwaitingApproval is a correction's state until an editor approves it.

@@ -77,6 +77,11 @@ func TestCorrectionPagesInTheBrowser(t *testing.T) {
 	cb.click(`main form button.danger`)
 	cb.waitFor(".confirm")
 	cb.check("withdraw-confirm")
+	cb.click(`main form button.danger`)
+	cb.waitFor(".notice")
+	if len(f.withdrawn) != 1 {
+		t.Fatalf("the browser's withdrawal: %+v", f.withdrawn)
+	}
 	f.mu.Lock()
 	f.history = append([]CorrectionRecord{{Kind: "withdrawal", By: "editor@example.org", At: b.now.Now(), Note: "It named the wrong person.", State: "failed",
 		Results: []CorrectionResult{
@@ -84,12 +89,12 @@ func TestCorrectionPagesInTheBrowser(t *testing.T) {
 			{Channel: "bluesky", State: "failed", Error: "The account was removed, so Crier cannot delete the post: ask Bluesky's moderators to remove it, citing the address under Channels."}}}},
 		f.history...)
 	f.mu.Unlock()
-	cb.click(`main form button.danger`)
+	cb.open("/posts/" + id)
 	cb.waitFor(".corrections .problem")
 	cb.check("correct-history")
 
 	// An author's correction waits for an editor, who reads it first.
-	authorForm := correctionForm(t, author, id, url.Values{"body": {"Join us at 7pm."}, "note": {"7pm, not 6pm."}, "channel": {"mastodon", "bluesky"}})
+	authorForm := correctionForm(t, author, id, url.Values{"body": {"Join us at 7pm."}, "note": {"7pm, not 6pm."}, "channel": {"bluesky"}})
 	confirm := hiddenFields(author.post("/posts/"+id+"/correct", authorForm).body)
 	confirm.Set("confirm", "yes")
 	author.post("/posts/"+id+"/correct", confirm)

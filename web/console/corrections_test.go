@@ -485,11 +485,12 @@ func TestWithdrawEverywhere(t *testing.T) {
 	f.history = []CorrectionRecord{{Kind: "withdrawal", By: "editor@example.org", At: b.now.Now(), Note: "Named the wrong person.", State: "failed",
 		Results: []CorrectionResult{
 			{Channel: "mastodon", State: "done", Parts: []channels.PartResult{{Index: 0, Outcome: channels.OutcomeDeleted}}},
-			{Channel: "bluesky", State: "failed", Error: "The account was removed, so Crier cannot delete the post: ask Bluesky's moderators to remove it."}}}}
+			{Channel: "bluesky", State: "failed", Error: "The account was removed, so Crier cannot delete the post: ask Bluesky's moderators to remove it."},
+			{Channel: "email", State: "done", Note: "hidden from the public archive"}}}}
 	page := editor.get("/posts/" + id + "?done=withdrawn").body
 	for _, want := range []string{"Withdrawal queued.", "Withdrawal <span class=\"chip chip-failed\">failed</span>", "<q>Named the wrong person.</q>",
 		"<strong>Mastodon</strong>: <span class=\"chip chip-done\">done</span>", `<span class="part-result">deleted</span>`, "<strong>Not done here.</strong> The account was removed, so Crier cannot delete the post: ask Bluesky&#39;s moderators to remove it.",
-		"withdrawal queued (from bluesky, mastodon: Named the wrong person.)"} {
+		"withdrawal queued (from bluesky, mastodon: Named the wrong person.)", `<span class="muted">hidden from the public archive</span>`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the post page lacks %q", want)
 		}
@@ -527,5 +528,43 @@ func TestChangedSincePublished(t *testing.T) {
 	form := editor.get("/posts/" + id + "/correct?from=source").body
 	if !strings.Contains(form, ">Join us at 7pm at the town hall.</textarea>") || !strings.Contains(form, `name="from" value="source"`) {
 		t.Errorf("the form is not prefilled from the changed source")
+	}
+}
+
+// Once withdrawn from a channel there is nothing left there to correct;
+// withdrawn from all of them, the post offers neither action.
+func TestWithdrawnChannelsAreLeftAlone(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	f := withCorrections(b)
+	ctx := context.Background()
+	author := b.browser(t).signedIn("author@example.org")
+	editor := b.browser(t).signedIn("editor@example.org")
+	id := publishedPost(t, author, editor)
+	for _, ch := range []string{"mastodon", "bluesky"} {
+		tx, err := b.st.DB().BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := store.AddDelivery(ctx, tx, id, ch, false, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.history = []CorrectionRecord{{Kind: "withdrawal", By: "editor@example.org", At: b.now.Now(), Note: "Wrong person.", State: "queued",
+		Results: []CorrectionResult{{Channel: "mastodon", State: "done"}}}}
+	form := editor.get("/posts/" + id + "/correct").body
+	if strings.Contains(form, `value="mastodon"`) || !strings.Contains(form, "It was withdrawn from mastodon (Thu 1 May 2031 10:00 BST): nothing is left there to change.") {
+		t.Errorf("the correction form offers a withdrawn channel")
+	}
+	if !strings.Contains(editor.get("/posts/"+id).body, "Correct everywhere") {
+		t.Error("withdrawn from one channel of two, the post no longer offers Correct everywhere")
+	}
+	f.history[0].Results = append(f.history[0].Results, CorrectionResult{Channel: "bluesky", State: "queued"})
+	page := editor.get("/posts/" + id).body
+	if strings.Contains(page, "Correct everywhere") || strings.Contains(page, "Withdraw everywhere") || !strings.Contains(page, "Withdrawn from every channel it went out on") {
+		t.Error("withdrawn from every channel, the post still offers to correct or withdraw it")
 	}
 }
