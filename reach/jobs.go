@@ -77,12 +77,12 @@ func (e *Engine) runStep(ctx context.Context, a ReadArgs) error {
 		e.log.Info("not reading reach: the channel is no longer configured or cannot read back", "post", a.PostID, "channel", a.Channel)
 		return nil
 	}
-	wait, err := e.takeBudget(ctx, a.Channel, now)
+	wait, err := e.pace(ctx, s, now)
 	if err != nil {
 		return err
 	}
 	if wait > 0 {
-		// Within the channel's hourly budget, or after the wait the
+		// In its turn of the channel's pace, or after the wait the
 		// network asked for: the read waits, the deliveries do not.
 		e.opts.Metrics.reads.WithLabelValues(a.Channel, "deferred").Inc()
 		return river.JobSnooze(wait)
@@ -131,6 +131,30 @@ func (e *Engine) runStep(ctx context.Context, a ReadArgs) error {
 	e.opts.Metrics.refresh(ctx)
 	s.NextStep, s.NextAt = next, nextAt
 	return e.queue(ctx, s)
+}
+
+// pace returns how long s's read must wait: for a pause the network asked
+// for (a reservation made before it is given up), for its reserved time,
+// or for a time it reserves now. 0 means read now.
+func (e *Engine) pace(ctx context.Context, s status, now time.Time) (time.Duration, error) {
+	until, err := e.paused(ctx, s.Channel)
+	if err != nil {
+		return 0, err
+	}
+	switch {
+	case until.After(now):
+		if !s.Slot.IsZero() {
+			if err := e.clearSlot(ctx, s.PostID, s.Channel); err != nil {
+				return 0, err
+			}
+		}
+		return until.Sub(now), nil
+	case !s.Slot.IsZero() && s.Slot.After(now.Add(time.Second)):
+		return s.Slot.Sub(now), nil // woken early: River's scheduler is not exact
+	case !s.Slot.IsZero():
+		return 0, nil // its reserved time
+	}
+	return e.takeSlot(ctx, s.PostID, s.Channel, now)
 }
 
 // Refresh reads every channel of postID now, outside the schedule (the

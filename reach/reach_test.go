@@ -195,7 +195,7 @@ func testSchedule(t *testing.T, driver, target string) {
 	}
 }
 
-func TestRateLimitedReadSnoozesAndBudgetIsShared(t *testing.T) {
+func TestRateLimitedReadSnoozesAndReadsArePaced(t *testing.T) {
 	t.Parallel()
 	pgpeer.Each(t, func(t *testing.T, driver, target string) {
 		ctx := context.Background()
@@ -214,14 +214,25 @@ func TestRateLimitedReadSnoozesAndBudgetIsShared(t *testing.T) {
 		if err := b.e.runStep(ctx, b.queued[1]); !errors.As(err, &snooze) || b.fake.calls != 1 {
 			t.Fatalf("read while paused: %v after %d calls, want a snooze without calling", err, b.fake.calls)
 		}
+		// Two reads an hour: reads are spaced 30 minutes apart, each
+		// waiting read sleeping once, to a time of its own.
 		b.advance(8 * time.Minute)
 		b.fake.set(channels.Reach{Total: counters(0, 0, 1)}, nil)
-		if err := b.e.runStep(ctx, b.queued[0]); err != nil {
-			t.Fatal(err)
+		for i, want := range []time.Duration{22 * time.Minute, 52 * time.Minute, 82 * time.Minute} {
+			if err := b.e.runStep(ctx, b.queued[i]); !errors.As(err, &snooze) || snooze.Duration != want {
+				t.Fatalf("read %d after the pause: %v, want a wait of %s for its own turn", i, err, want)
+			}
 		}
-		// Two reads an hour: the third waits for the next hour.
-		if err := b.e.runStep(ctx, b.queued[2]); !errors.As(err, &snooze) || b.fake.calls != 2 {
-			t.Fatalf("third read in the hour: %v after %d calls, want a snooze", err, b.fake.calls)
+		b.advance(22 * time.Minute)
+		if err := b.e.runStep(ctx, b.queued[0]); err != nil || b.fake.calls != 2 {
+			t.Fatalf("read in its turn: %v after %d calls", err, b.fake.calls)
+		}
+		if err := b.e.runStep(ctx, b.queued[2]); !errors.As(err, &snooze) || snooze.Duration != time.Hour || b.fake.calls != 2 {
+			t.Fatalf("read woken before its turn: %v after %d calls, want it to sleep on", err, b.fake.calls)
+		}
+		b.advance(30 * time.Minute)
+		if err := b.e.runStep(ctx, b.queued[1]); err != nil || b.fake.calls != 3 {
+			t.Fatalf("second read in its turn: %v after %d calls", err, b.fake.calls)
 		}
 		got, _ := b.e.Post(ctx, "a")
 		if got[0].LastError != "" || got[0].Latest.Likes.N != 1 {

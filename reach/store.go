@@ -34,6 +34,10 @@ CREATE TABLE reach_status (
 	quotes    BIGINT,
 	reactions BIGINT,
 	extra     TEXT NOT NULL DEFAULT '',
+	-- slot_at is the time this read reserved in its channel's pace (see
+	-- reach_budget): its job sleeps until then and reads without asking
+	-- again.
+	slot_at   TIMESTAMP,
 	PRIMARY KEY (post_id, channel)
 );
 CREATE INDEX reach_status_delivered ON reach_status (delivered_at);
@@ -68,12 +72,13 @@ CREATE TABLE reach_replies (
 );
 CREATE INDEX reach_replies_kept ON reach_replies (kept_at);
 
--- Reads spent per channel in the current hour, and until when a network
--- that answered "too many requests" is left alone, across replicas.
+-- Each channel's pace, across replicas: next_at is the first free time for
+-- a read (reads are spaced an hour / reach.reads_per_hour apart), and
+-- paused_until how long a network that answered "too many requests" is
+-- left alone.
 CREATE TABLE reach_budget (
 	channel      TEXT PRIMARY KEY,
-	window_start TIMESTAMP NOT NULL,
-	used         INTEGER NOT NULL DEFAULT 0,
+	next_at      TIMESTAMP NOT NULL,
 	paused_until TIMESTAMP
 );
 `}
@@ -95,22 +100,25 @@ type status struct {
 	Notes           []string
 	Latest          channels.Counters
 	Extra           []channels.NamedCount
+	// Slot is the time reserved for this read in its channel's pace
+	// (zero: none).
+	Slot time.Time
 }
 
-const statusColumns = `post_id, channel, delivered_at, next_step, next_at, last_read_at, last_error, last_error_at, notes, replies, reposts, likes, quotes, reactions, extra`
+const statusColumns = `post_id, channel, delivered_at, next_step, next_at, last_read_at, last_error, last_error_at, notes, replies, reposts, likes, quotes, reactions, extra, slot_at`
 
 type scanner interface{ Scan(...any) error }
 
 func scanStatus(row scanner) (status, error) {
 	var s status
-	var next, last, errAt sql.NullTime
+	var next, last, errAt, slot sql.NullTime
 	var notes, extra string
 	var c counterColumns
-	err := row.Scan(&s.PostID, &s.Channel, &s.DeliveredAt, &s.NextStep, &next, &last, &s.LastError, &errAt, &notes, &c[0], &c[1], &c[2], &c[3], &c[4], &extra)
+	err := row.Scan(&s.PostID, &s.Channel, &s.DeliveredAt, &s.NextStep, &next, &last, &s.LastError, &errAt, &notes, &c[0], &c[1], &c[2], &c[3], &c[4], &extra, &slot)
 	if err != nil {
 		return s, err
 	}
-	s.NextAt, s.LastRead, s.LastErrorAt = next.Time, last.Time, errAt.Time
+	s.NextAt, s.LastRead, s.LastErrorAt, s.Slot = next.Time, last.Time, errAt.Time, slot.Time
 	s.Latest = c.counters()
 	s.Extra = decodeExtra(extra)
 	if notes != "" {
@@ -245,7 +253,7 @@ func (e *Engine) saveRead(ctx context.Context, s status, step int, r channels.Re
 		return fmt.Errorf("recording the reach of %s on %s: %w", s.PostID, s.Channel, err)
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE reach_status SET last_read_at = $3, last_error = '', last_error_at = NULL, notes = $4,
-		replies = $5, reposts = $6, likes = $7, quotes = $8, reactions = $9, extra = $10, next_step = $11, next_at = $12
+		replies = $5, reposts = $6, likes = $7, quotes = $8, reactions = $9, extra = $10, next_step = $11, next_at = $12, slot_at = NULL
 		WHERE post_id = $1 AND channel = $2`,
 		s.PostID, s.Channel, at.UTC(), notes, c[0], c[1], c[2], c[3], c[4], extra, next, nullTime(nextAt)); err != nil {
 		return fmt.Errorf("recording the reach of %s on %s: %w", s.PostID, s.Channel, err)
@@ -270,7 +278,7 @@ func (e *Engine) saveRead(ctx context.Context, s status, step int, r channels.Re
 // saveFailure records a failed read: the last good one stays; next and
 // nextAt move the schedule on (they are the current step to stay).
 func (e *Engine) saveFailure(ctx context.Context, postID, channel, reason string, at time.Time, next int, nextAt time.Time) error {
-	if _, err := e.db.ExecContext(ctx, `UPDATE reach_status SET last_error = $3, last_error_at = $4, next_step = $5, next_at = $6
+	if _, err := e.db.ExecContext(ctx, `UPDATE reach_status SET last_error = $3, last_error_at = $4, next_step = $5, next_at = $6, slot_at = NULL
 		WHERE post_id = $1 AND channel = $2`, postID, channel, reason, at.UTC(), next, nullTime(nextAt)); err != nil {
 		return fmt.Errorf("recording a failed read of %s on %s: %w", postID, channel, err)
 	}
@@ -336,40 +344,72 @@ func (e *Engine) PurgeReplies(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// takeBudget spends one read of channel's hourly budget, across replicas.
-// It returns how long to wait when the budget is spent or the network
-// asked to be left alone, else 0.
-func (e *Engine) takeBudget(ctx context.Context, channel string, now time.Time) (time.Duration, error) {
-	window := now.UTC().Truncate(time.Hour)
-	if _, err := e.db.ExecContext(ctx, `INSERT INTO reach_budget (channel, window_start, used) VALUES ($1, $2, 0)
-		ON CONFLICT (channel) DO NOTHING`, channel, window); err != nil {
-		return 0, fmt.Errorf("reading the read budget of %s: %w", channel, err)
+// takeSlot reserves the next free time in channel's pace for the read of
+// postID (reads are spaced an hour / reads_per_hour apart, across
+// replicas) and returns how long to wait for it: 0 means read now. A
+// reservation in the future is kept in reach_status.slot_at, so that the
+// job, woken then, reads without queueing again; every waiting read
+// sleeps once, to its own time, instead of all waking together.
+func (e *Engine) takeSlot(ctx context.Context, postID, channel string, now time.Time) (time.Duration, error) {
+	now = now.UTC().Truncate(time.Microsecond)
+	if _, err := e.db.ExecContext(ctx, `INSERT INTO reach_budget (channel, next_at) VALUES ($1, $2)
+		ON CONFLICT (channel) DO NOTHING`, channel, now); err != nil {
+		return 0, fmt.Errorf("reading the pace of %s: %w", channel, err)
 	}
+	interval := (time.Hour / time.Duration(e.opts.ReadsPerHour)).Truncate(time.Microsecond)
+	for range 10 {
+		var next time.Time
+		var paused sql.NullTime
+		if err := e.db.QueryRowContext(ctx, `SELECT next_at, paused_until FROM reach_budget WHERE channel = $1`, channel).Scan(&next, &paused); err != nil {
+			return 0, fmt.Errorf("reading the pace of %s: %w", channel, err)
+		}
+		if paused.Valid && paused.Time.After(now) {
+			return paused.Time.Sub(now), nil
+		}
+		slot := now
+		if next.After(now) {
+			slot = next.UTC()
+		}
+		// Compare-and-set: two replicas reserving at once get two slots.
+		res, err := e.db.ExecContext(ctx, `UPDATE reach_budget SET next_at = $2 WHERE channel = $1 AND next_at = $3`, channel, slot.Add(interval), next)
+		if err != nil {
+			return 0, fmt.Errorf("reserving a read of %s: %w", channel, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			continue
+		}
+		if !slot.After(now) {
+			return 0, nil
+		}
+		if _, err := e.db.ExecContext(ctx, `UPDATE reach_status SET slot_at = $3 WHERE post_id = $1 AND channel = $2`, postID, channel, slot); err != nil {
+			return 0, fmt.Errorf("reserving a read of %s: %w", channel, err)
+		}
+		return slot.Sub(now), nil
+	}
+	return interval, nil // busy: try again after one interval
+}
+
+// clearSlot forgets a read's reservation (its channel was paused since).
+func (e *Engine) clearSlot(ctx context.Context, postID, channel string) error {
+	if _, err := e.db.ExecContext(ctx, `UPDATE reach_status SET slot_at = NULL WHERE post_id = $1 AND channel = $2`, postID, channel); err != nil {
+		return fmt.Errorf("clearing a read's reservation: %w", err)
+	}
+	return nil
+}
+
+// paused returns until when channel is left alone (zero: it is not).
+func (e *Engine) paused(ctx context.Context, channel string) (time.Time, error) {
 	var paused sql.NullTime
-	if err := e.db.QueryRowContext(ctx, `SELECT paused_until FROM reach_budget WHERE channel = $1`, channel).Scan(&paused); err != nil {
-		return 0, fmt.Errorf("reading the read budget of %s: %w", channel, err)
+	err := e.db.QueryRowContext(ctx, `SELECT paused_until FROM reach_budget WHERE channel = $1`, channel).Scan(&paused)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, fmt.Errorf("reading the pace of %s: %w", channel, err)
 	}
-	if paused.Valid && paused.Time.After(now) {
-		return paused.Time.Sub(now), nil
-	}
-	// A new hour starts the count again; then one read is taken if any
-	// is left, in one statement so two replicas cannot both take the last.
-	if _, err := e.db.ExecContext(ctx, `UPDATE reach_budget SET window_start = $2, used = 0 WHERE channel = $1 AND window_start < $2`, channel, window); err != nil {
-		return 0, fmt.Errorf("reading the read budget of %s: %w", channel, err)
-	}
-	res, err := e.db.ExecContext(ctx, `UPDATE reach_budget SET used = used + 1 WHERE channel = $1 AND used < $2`, channel, e.opts.ReadsPerHour)
-	if err != nil {
-		return 0, fmt.Errorf("spending the read budget of %s: %w", channel, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return window.Add(time.Hour).Sub(now), nil
-	}
-	return 0, nil
+	return paused.Time, nil
 }
 
 // pause leaves channel alone until until (the network said how long).
 func (e *Engine) pause(ctx context.Context, channel string, until time.Time) error {
-	if _, err := e.db.ExecContext(ctx, `UPDATE reach_budget SET paused_until = $2 WHERE channel = $1`, channel, until.UTC()); err != nil {
+	if _, err := e.db.ExecContext(ctx, `UPDATE reach_budget SET paused_until = $2 WHERE channel = $1`, channel, until.UTC().Truncate(time.Microsecond)); err != nil {
 		return fmt.Errorf("pausing reads of %s: %w", channel, err)
 	}
 	return nil
