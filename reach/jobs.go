@@ -96,6 +96,11 @@ func (e *Engine) runStep(ctx context.Context, a ReadArgs) error {
 		if err := e.saveRead(ctx, s, a.Step, r, now, next, nextAt); err != nil {
 			return err
 		}
+		// Replies past reach.keep_replies go as the daemon runs, not
+		// only at its start.
+		if _, err := e.PurgeReplies(ctx); err != nil {
+			e.log.Warn("deleting old replies", "err", err)
+		}
 	case kind == channels.KindRateLimited:
 		// The network's own budget is spent: no read of this channel
 		// until it says, and this step is read then.
@@ -137,24 +142,25 @@ func (e *Engine) runStep(ctx context.Context, a ReadArgs) error {
 // for (a reservation made before it is given up), for its reserved time,
 // or for a time it reserves now. 0 means read now.
 func (e *Engine) pace(ctx context.Context, s status, now time.Time) (time.Duration, error) {
-	until, err := e.paused(ctx, s.Channel)
+	if !s.Slot.IsZero() && s.Slot.After(now.Add(time.Second)) {
+		return s.Slot.Sub(now), nil // woken early: River's scheduler is not exact
+	}
+	p, err := e.paceOf(ctx, s.Channel, now)
 	if err != nil {
 		return 0, err
 	}
 	switch {
-	case until.After(now):
+	case p.paused.After(now):
 		if !s.Slot.IsZero() {
 			if err := e.clearSlot(ctx, s.PostID, s.Channel); err != nil {
 				return 0, err
 			}
 		}
-		return until.Sub(now), nil
-	case !s.Slot.IsZero() && s.Slot.After(now.Add(time.Second)):
-		return s.Slot.Sub(now), nil // woken early: River's scheduler is not exact
+		return p.paused.Sub(now), nil
 	case !s.Slot.IsZero():
 		return 0, nil // its reserved time
 	}
-	return e.takeSlot(ctx, s.PostID, s.Channel, now)
+	return e.takeSlot(ctx, s.PostID, s.Channel, p, now)
 }
 
 // Refresh reads every channel of postID now, outside the schedule (the

@@ -107,15 +107,18 @@ func (e *Engine) reader(channel string) channels.ReachReader {
 // OnDelivered): the first at the schedule's first step. A channel that
 // cannot be read back is left out.
 func (e *Engine) Delivered(ctx context.Context, postID, channel string) {
-	if e.reader(channel) == nil {
-		return
-	}
-	if err := e.start(ctx, postID, channel, e.now()); err != nil {
+	if err := e.DeliveredAt(ctx, postID, channel, e.now()); err != nil {
 		e.log.Warn("scheduling the reads of a delivery; they start at the next restart", "post", postID, "channel", channel, "err", err)
 	}
 }
 
-func (e *Engine) start(ctx context.Context, postID, channel string, deliveredAt time.Time) error {
+// DeliveredAt schedules the reads of a delivery sent at deliveredAt (steps
+// already past are due at once); a delivery already scheduled is left as it
+// is, and a channel that cannot be read back is left out.
+func (e *Engine) DeliveredAt(ctx context.Context, postID, channel string, deliveredAt time.Time) error {
+	if e.reader(channel) == nil {
+		return nil
+	}
 	first := deliveredAt.Add(e.opts.Schedule[0])
 	if _, err := e.schedule(ctx, postID, channel, deliveredAt, first); err != nil {
 		return err

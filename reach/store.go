@@ -344,38 +344,52 @@ func (e *Engine) PurgeReplies(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// takeSlot reserves the next free time in channel's pace for the read of
-// postID (reads are spaced an hour / reads_per_hour apart, across
-// replicas) and returns how long to wait for it: 0 means read now. A
-// reservation in the future is kept in reach_status.slot_at, so that the
-// job, woken then, reads without queueing again; every waiting read
-// sleeps once, to its own time, instead of all waking together.
-func (e *Engine) takeSlot(ctx context.Context, postID, channel string, now time.Time) (time.Duration, error) {
-	now = now.UTC().Truncate(time.Microsecond)
-	if _, err := e.db.ExecContext(ctx, `INSERT INTO reach_budget (channel, next_at) VALUES ($1, $2)
-		ON CONFLICT (channel) DO NOTHING`, channel, now); err != nil {
-		return 0, fmt.Errorf("reading the pace of %s: %w", channel, err)
+// pace is a channel's row of reach_budget.
+type pace struct {
+	next, paused time.Time
+}
+
+// paceOf reads channel's pace, creating it (free from now) the first time.
+func (e *Engine) paceOf(ctx context.Context, channel string, now time.Time) (pace, error) {
+	var next time.Time
+	var paused sql.NullTime
+	err := e.db.QueryRowContext(ctx, `SELECT next_at, paused_until FROM reach_budget WHERE channel = $1`, channel).Scan(&next, &paused)
+	if errors.Is(err, sql.ErrNoRows) {
+		if _, err := e.db.ExecContext(ctx, `INSERT INTO reach_budget (channel, next_at) VALUES ($1, $2)
+			ON CONFLICT (channel) DO NOTHING`, channel, now.UTC().Truncate(time.Microsecond)); err != nil {
+			return pace{}, fmt.Errorf("reading the pace of %s: %w", channel, err)
+		}
+		return e.paceOf(ctx, channel, now)
 	}
+	if err != nil {
+		return pace{}, fmt.Errorf("reading the pace of %s: %w", channel, err)
+	}
+	return pace{next: next.UTC(), paused: paused.Time}, nil
+}
+
+// takeSlot reserves the next free time in channel's pace (p, as read) for
+// the read of postID (reads are spaced an hour / reads_per_hour apart,
+// across replicas) and returns how long to wait for it: 0 means read now.
+// A reservation in the future is kept in reach_status.slot_at, so that the
+// job, woken then, reads without queueing again: every waiting read sleeps
+// once, to its own time, instead of all waking together.
+func (e *Engine) takeSlot(ctx context.Context, postID, channel string, p pace, now time.Time) (time.Duration, error) {
+	now = now.UTC().Truncate(time.Microsecond)
 	interval := (time.Hour / time.Duration(e.opts.ReadsPerHour)).Truncate(time.Microsecond)
 	for range 10 {
-		var next time.Time
-		var paused sql.NullTime
-		if err := e.db.QueryRowContext(ctx, `SELECT next_at, paused_until FROM reach_budget WHERE channel = $1`, channel).Scan(&next, &paused); err != nil {
-			return 0, fmt.Errorf("reading the pace of %s: %w", channel, err)
-		}
-		if paused.Valid && paused.Time.After(now) {
-			return paused.Time.Sub(now), nil
-		}
 		slot := now
-		if next.After(now) {
-			slot = next.UTC()
+		if p.next.After(now) {
+			slot = p.next
 		}
 		// Compare-and-set: two replicas reserving at once get two slots.
-		res, err := e.db.ExecContext(ctx, `UPDATE reach_budget SET next_at = $2 WHERE channel = $1 AND next_at = $3`, channel, slot.Add(interval), next)
+		res, err := e.db.ExecContext(ctx, `UPDATE reach_budget SET next_at = $2 WHERE channel = $1 AND next_at = $3`, channel, slot.Add(interval), p.next)
 		if err != nil {
 			return 0, fmt.Errorf("reserving a read of %s: %w", channel, err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
+			if p, err = e.paceOf(ctx, channel, now); err != nil {
+				return 0, err
+			}
 			continue
 		}
 		if !slot.After(now) {
@@ -395,16 +409,6 @@ func (e *Engine) clearSlot(ctx context.Context, postID, channel string) error {
 		return fmt.Errorf("clearing a read's reservation: %w", err)
 	}
 	return nil
-}
-
-// paused returns until when channel is left alone (zero: it is not).
-func (e *Engine) paused(ctx context.Context, channel string) (time.Time, error) {
-	var paused sql.NullTime
-	err := e.db.QueryRowContext(ctx, `SELECT paused_until FROM reach_budget WHERE channel = $1`, channel).Scan(&paused)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return time.Time{}, fmt.Errorf("reading the pace of %s: %w", channel, err)
-	}
-	return paused.Time, nil
 }
 
 // pause leaves channel alone until until (the network said how long).
