@@ -114,7 +114,11 @@ func (e *Engine) runStep(ctx context.Context, a ReadArgs) error {
 		if err := e.saveFailure(ctx, a.PostID, a.Channel, readErr.Error(), now, s.NextStep, s.NextAt); err != nil {
 			return err
 		}
-		return river.JobSnooze(retry)
+		wait, err := e.rereserve(ctx, s, now.Add(retry), now)
+		if err != nil {
+			return err
+		}
+		return river.JobSnooze(wait)
 	case kind == channels.KindPermanent:
 		// The post was deleted, or the account cannot read it: no
 		// further step would do better. The last good read stays.
@@ -134,7 +138,7 @@ func (e *Engine) runStep(ctx context.Context, a ReadArgs) error {
 		e.log.Warn("reading reach failed; the last good read stays", "post", a.PostID, "channel", a.Channel, "err", readErr)
 	}
 	e.opts.Metrics.refresh(ctx)
-	s.NextStep, s.NextAt = next, nextAt
+	s.NextStep, s.NextAt, s.Slot = next, nextAt, time.Time{}
 	return e.queue(ctx, s)
 }
 
@@ -145,22 +149,27 @@ func (e *Engine) pace(ctx context.Context, s status, now time.Time) (time.Durati
 	if !s.Slot.IsZero() && s.Slot.After(now.Add(time.Second)) {
 		return s.Slot.Sub(now), nil // woken early: River's scheduler is not exact
 	}
-	p, err := e.paceOf(ctx, s.Channel, now)
+	until, err := e.pausedUntil(ctx, s.Channel)
+	if err != nil || !until.After(now) {
+		return 0, err
+	}
+	// The network asked to wait: the read takes a new time in the budget
+	// from the end of the wait, so that the waiting reads do not all go
+	// at once then.
+	return e.rereserve(ctx, s, until, now)
+}
+
+// rereserve gives s's read a new time from from on and returns how long
+// to wait for it.
+func (e *Engine) rereserve(ctx context.Context, s status, from, now time.Time) (time.Duration, error) {
+	slot, err := e.reserve(ctx, s.Channel, from)
 	if err != nil {
 		return 0, err
 	}
-	switch {
-	case p.paused.After(now):
-		if !s.Slot.IsZero() {
-			if err := e.clearSlot(ctx, s.PostID, s.Channel); err != nil {
-				return 0, err
-			}
-		}
-		return p.paused.Sub(now), nil
-	case !s.Slot.IsZero():
-		return 0, nil // its reserved time
+	if err := e.setSlot(ctx, s.PostID, s.Channel, slot); err != nil {
+		return 0, err
 	}
-	return e.takeSlot(ctx, s.PostID, s.Channel, p, now)
+	return max(slot.Sub(now), time.Second), nil
 }
 
 // Refresh reads every channel of postID now, outside the schedule (the

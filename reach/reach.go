@@ -137,7 +137,19 @@ func (e *Engine) queue(ctx context.Context, s status) error {
 	if e.opts.Insert == nil || s.NextStep >= len(e.opts.Schedule) {
 		return nil
 	}
-	return e.opts.Insert(ctx, ReadArgs{PostID: s.PostID, Channel: s.Channel, Step: s.NextStep}, s.NextAt)
+	// The read's time in its channel's budget, reserved once (a restart
+	// queueing it again keeps it).
+	slot := s.Slot
+	if slot.IsZero() {
+		var err error
+		if slot, err = e.reserve(ctx, s.Channel, s.NextAt); err != nil {
+			return err
+		}
+		if err := e.setSlot(ctx, s.PostID, s.Channel, slot); err != nil {
+			return err
+		}
+	}
+	return e.opts.Insert(ctx, ReadArgs{PostID: s.PostID, Channel: s.Channel, Step: s.NextStep}, slot)
 }
 
 // Resume queues the reads still due (at the daemon's start): of deliveries
@@ -170,6 +182,9 @@ func (e *Engine) Resume(ctx context.Context) error {
 		if err := e.queue(ctx, s); err != nil {
 			return err
 		}
+	}
+	if err := e.purgeBudget(ctx, now.Add(-24*time.Hour)); err != nil {
+		return err
 	}
 	if n, err := e.PurgeReplies(ctx); err != nil {
 		return err

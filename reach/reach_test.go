@@ -204,39 +204,40 @@ func TestRateLimitedReadSnoozesAndReadsArePaced(t *testing.T) {
 			b.send(t, id, "social", id+"1")
 			b.e.Delivered(ctx, id, "social")
 		}
+		// Two reads an hour: four reads due at 11:00 are queued for
+		// 11:00, 11:30, 12:00 and 12:30.
+		h := b.now.Add(time.Hour)
+		for i, want := range []time.Time{h, h.Add(30 * time.Minute), h.Add(time.Hour), h.Add(90 * time.Minute)} {
+			if !b.at[i].Equal(want) {
+				t.Fatalf("read %d queued for %v, want %v (all: %v)", i, b.at[i], want, b.at)
+			}
+		}
 		b.advance(time.Hour)
 		b.fake.set(channels.Reach{}, channels.RateLimited(errors.New("429"), 7*time.Minute))
 		var snooze *river.JobSnoozeError
-		if err := b.e.runStep(ctx, b.queued[0]); !errors.As(err, &snooze) || snooze.Duration != 7*time.Minute {
-			t.Fatalf("rate-limited read returned %v, want a 7-minute snooze", err)
+		// Rate-limited: the read takes the first free time after the
+		// wait the network asked for (11:00 and 12:00 are full: 13:00).
+		if err := b.e.runStep(ctx, b.queued[0]); !errors.As(err, &snooze) || snooze.Duration != 2*time.Hour {
+			t.Fatalf("rate-limited read returned %v, want a wait until 13:00", err)
 		}
-		// Paused: the next read does not call the network.
-		if err := b.e.runStep(ctx, b.queued[1]); !errors.As(err, &snooze) || b.fake.calls != 1 {
-			t.Fatalf("read while paused: %v after %d calls, want a snooze without calling", err, b.fake.calls)
-		}
-		// Two reads an hour: reads are spaced 30 minutes apart, each
-		// waiting read sleeping once, to a time of its own.
-		b.advance(8 * time.Minute)
-		b.fake.set(channels.Reach{Total: counters(0, 0, 1)}, nil)
-		for i, want := range []time.Duration{22 * time.Minute, 52 * time.Minute, 82 * time.Minute} {
-			if err := b.e.runStep(ctx, b.queued[i]); !errors.As(err, &snooze) || snooze.Duration != want {
-				t.Fatalf("read %d after the pause: %v, want a wait of %s for its own turn", i, err, want)
-			}
-		}
-		b.advance(22 * time.Minute)
-		if err := b.e.runStep(ctx, b.queued[0]); err != nil || b.fake.calls != 2 {
-			t.Fatalf("read in its turn: %v after %d calls", err, b.fake.calls)
-		}
-		if err := b.e.runStep(ctx, b.queued[2]); !errors.As(err, &snooze) || snooze.Duration != time.Hour || b.fake.calls != 2 {
-			t.Fatalf("read woken before its turn: %v after %d calls, want it to sleep on", err, b.fake.calls)
+		if got, _ := b.e.Post(ctx, "a"); !strings.Contains(got[0].LastError, "429") || !got[0].NextRead.Equal(h.Add(2*time.Hour)) {
+			t.Fatalf("after the 429: %+v", got[0])
 		}
 		b.advance(30 * time.Minute)
-		if err := b.e.runStep(ctx, b.queued[1]); err != nil || b.fake.calls != 3 {
-			t.Fatalf("second read in its turn: %v after %d calls", err, b.fake.calls)
+		b.fake.set(channels.Reach{Total: counters(0, 0, 1)}, nil)
+		if err := b.e.runStep(ctx, b.queued[1]); err != nil || b.fake.calls != 2 {
+			t.Fatalf("read in its time: %v after %d calls", err, b.fake.calls)
 		}
-		got, _ := b.e.Post(ctx, "a")
+		if err := b.e.runStep(ctx, b.queued[2]); !errors.As(err, &snooze) || snooze.Duration != 30*time.Minute || b.fake.calls != 2 {
+			t.Fatalf("read woken before its time: %v after %d calls, want it to sleep on", err, b.fake.calls)
+		}
+		b.advance(30 * time.Minute)
+		if err := b.e.runStep(ctx, b.queued[2]); err != nil || b.fake.calls != 3 {
+			t.Fatalf("read in its time: %v after %d calls", err, b.fake.calls)
+		}
+		got, _ := b.e.Post(ctx, "b")
 		if got[0].LastError != "" || got[0].Latest.Likes.N != 1 {
-			t.Fatalf("after the wait: %+v", got[0])
+			t.Fatalf("after its read: %+v", got[0])
 		}
 	})
 }

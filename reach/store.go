@@ -34,9 +34,8 @@ CREATE TABLE reach_status (
 	quotes    BIGINT,
 	reactions BIGINT,
 	extra     TEXT NOT NULL DEFAULT '',
-	-- slot_at is the time this read reserved in its channel's pace (see
-	-- reach_budget): its job sleeps until then and reads without asking
-	-- again.
+	-- slot_at is the time reserved for the next read in its channel's
+	-- hourly budget (reach_budget): its job is queued for then.
 	slot_at   TIMESTAMP,
 	PRIMARY KEY (post_id, channel)
 );
@@ -72,14 +71,20 @@ CREATE TABLE reach_replies (
 );
 CREATE INDEX reach_replies_kept ON reach_replies (kept_at);
 
--- Each channel's pace, across replicas: next_at is the first free time for
--- a read (reads are spaced an hour / reach.reads_per_hour apart), and
--- paused_until how long a network that answered "too many requests" is
--- left alone.
+-- Each channel's reads per hour, across replicas: a read is given a time
+-- in the first hour from its due time that has room (at most
+-- reach.reads_per_hour, spaced through the hour) when it is queued.
 CREATE TABLE reach_budget (
+	channel TEXT NOT NULL,
+	hour    TIMESTAMP NOT NULL,
+	used    INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (channel, hour)
+);
+
+-- How long a network that answered "too many requests" is left alone.
+CREATE TABLE reach_pause (
 	channel      TEXT PRIMARY KEY,
-	next_at      TIMESTAMP NOT NULL,
-	paused_until TIMESTAMP
+	paused_until TIMESTAMP NOT NULL
 );
 `}
 
@@ -344,76 +349,68 @@ func (e *Engine) PurgeReplies(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// pace is a channel's row of reach_budget.
-type pace struct {
-	next, paused time.Time
-}
-
-// paceOf reads channel's pace, creating it (free from now) the first time.
-func (e *Engine) paceOf(ctx context.Context, channel string, now time.Time) (pace, error) {
-	var next time.Time
-	var paused sql.NullTime
-	err := e.db.QueryRowContext(ctx, `SELECT next_at, paused_until FROM reach_budget WHERE channel = $1`, channel).Scan(&next, &paused)
-	if errors.Is(err, sql.ErrNoRows) {
-		if _, err := e.db.ExecContext(ctx, `INSERT INTO reach_budget (channel, next_at) VALUES ($1, $2)
-			ON CONFLICT (channel) DO NOTHING`, channel, now.UTC().Truncate(time.Microsecond)); err != nil {
-			return pace{}, fmt.Errorf("reading the pace of %s: %w", channel, err)
+// reserve gives a read due at due a time in its channel's budget: in the
+// first hour from due's with room (at most reads_per_hour reads an hour,
+// across replicas), at its share of that hour, never before due. Reads are
+// given their time when they are queued, so that a thousand reads due at
+// once are queued for a thousand different times, and none waits in a
+// queue or wakes to be told to wait.
+func (e *Engine) reserve(ctx context.Context, channel string, due time.Time) (time.Time, error) {
+	due = due.UTC().Truncate(time.Microsecond)
+	interval := time.Hour / time.Duration(e.opts.ReadsPerHour)
+	for hour := due.Truncate(time.Hour); ; hour = hour.Add(time.Hour) {
+		if _, err := e.db.ExecContext(ctx, `INSERT INTO reach_budget (channel, hour, used) VALUES ($1, $2, 0)
+			ON CONFLICT (channel, hour) DO NOTHING`, channel, hour); err != nil {
+			return time.Time{}, fmt.Errorf("reserving a read of %s: %w", channel, err)
 		}
-		return e.paceOf(ctx, channel, now)
-	}
-	if err != nil {
-		return pace{}, fmt.Errorf("reading the pace of %s: %w", channel, err)
-	}
-	return pace{next: next.UTC(), paused: paused.Time}, nil
-}
-
-// takeSlot reserves the next free time in channel's pace (p, as read) for
-// the read of postID (reads are spaced an hour / reads_per_hour apart,
-// across replicas) and returns how long to wait for it: 0 means read now.
-// A reservation in the future is kept in reach_status.slot_at, so that the
-// job, woken then, reads without queueing again: every waiting read sleeps
-// once, to its own time, instead of all waking together.
-func (e *Engine) takeSlot(ctx context.Context, postID, channel string, p pace, now time.Time) (time.Duration, error) {
-	now = now.UTC().Truncate(time.Microsecond)
-	interval := (time.Hour / time.Duration(e.opts.ReadsPerHour)).Truncate(time.Microsecond)
-	for range 10 {
-		slot := now
-		if p.next.After(now) {
-			slot = p.next
+		// One statement: two replicas cannot both take the hour's last.
+		var used int
+		err := e.db.QueryRowContext(ctx, `UPDATE reach_budget SET used = used + 1 WHERE channel = $1 AND hour = $2 AND used < $3 RETURNING used`,
+			channel, hour, e.opts.ReadsPerHour).Scan(&used)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue // the hour is full
 		}
-		// Compare-and-set: two replicas reserving at once get two slots.
-		res, err := e.db.ExecContext(ctx, `UPDATE reach_budget SET next_at = $2 WHERE channel = $1 AND next_at = $3`, channel, slot.Add(interval), p.next)
 		if err != nil {
-			return 0, fmt.Errorf("reserving a read of %s: %w", channel, err)
+			return time.Time{}, fmt.Errorf("reserving a read of %s: %w", channel, err)
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			if p, err = e.paceOf(ctx, channel, now); err != nil {
-				return 0, err
-			}
-			continue
+		slot := hour.Add(time.Duration(used-1) * interval).Truncate(time.Microsecond)
+		if slot.Before(due) {
+			slot = due
 		}
-		if !slot.After(now) {
-			return 0, nil
-		}
-		if _, err := e.db.ExecContext(ctx, `UPDATE reach_status SET slot_at = $3 WHERE post_id = $1 AND channel = $2`, postID, channel, slot); err != nil {
-			return 0, fmt.Errorf("reserving a read of %s: %w", channel, err)
-		}
-		return slot.Sub(now), nil
+		return slot, nil
 	}
-	return interval, nil // busy: try again after one interval
 }
 
-// clearSlot forgets a read's reservation (its channel was paused since).
-func (e *Engine) clearSlot(ctx context.Context, postID, channel string) error {
-	if _, err := e.db.ExecContext(ctx, `UPDATE reach_status SET slot_at = NULL WHERE post_id = $1 AND channel = $2`, postID, channel); err != nil {
-		return fmt.Errorf("clearing a read's reservation: %w", err)
+// setSlot records the time reserved for a read.
+func (e *Engine) setSlot(ctx context.Context, postID, channel string, slot time.Time) error {
+	if _, err := e.db.ExecContext(ctx, `UPDATE reach_status SET slot_at = $3 WHERE post_id = $1 AND channel = $2`, postID, channel, nullTime(slot)); err != nil {
+		return fmt.Errorf("reserving a read of %s on %s: %w", postID, channel, err)
+	}
+	return nil
+}
+
+// pausedUntil is until when channel is left alone (zero: it is not).
+func (e *Engine) pausedUntil(ctx context.Context, channel string) (time.Time, error) {
+	var t time.Time
+	err := e.db.QueryRowContext(ctx, `SELECT paused_until FROM reach_pause WHERE channel = $1`, channel).Scan(&t)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, fmt.Errorf("reading whether %s asked to wait: %w", channel, err)
+	}
+	return t, nil
+}
+
+// purgeBudget deletes the budget of hours long past.
+func (e *Engine) purgeBudget(ctx context.Context, before time.Time) error {
+	if _, err := e.db.ExecContext(ctx, `DELETE FROM reach_budget WHERE hour < $1`, before.UTC()); err != nil {
+		return fmt.Errorf("deleting past read budgets: %w", err)
 	}
 	return nil
 }
 
 // pause leaves channel alone until until (the network said how long).
 func (e *Engine) pause(ctx context.Context, channel string, until time.Time) error {
-	if _, err := e.db.ExecContext(ctx, `UPDATE reach_budget SET paused_until = $2 WHERE channel = $1`, channel, until.UTC().Truncate(time.Microsecond)); err != nil {
+	if _, err := e.db.ExecContext(ctx, `INSERT INTO reach_pause (channel, paused_until) VALUES ($1, $2)
+		ON CONFLICT (channel) DO UPDATE SET paused_until = excluded.paused_until`, channel, until.UTC().Truncate(time.Microsecond)); err != nil {
 		return fmt.Errorf("pausing reads of %s: %w", channel, err)
 	}
 	return nil
