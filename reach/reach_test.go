@@ -265,3 +265,32 @@ func TestRepliesAreDeletedAfterKeepReplies(t *testing.T) {
 		}
 	})
 }
+
+// TestOverdueReadsAreSpreadFromNow: reads whose time passed while the
+// daemon was down are given times from now on, spaced by the budget,
+// not all at once; a read due in the middle of an hour is never queued
+// before it is due.
+func TestOverdueReadsAreSpreadFromNow(t *testing.T) {
+	t.Parallel()
+	pgpeer.Each(t, func(t *testing.T, driver, target string) {
+		ctx := context.Background()
+		b := setup(t, driver, target, config.Reach{ReadsPerHour: 4})
+		sent := b.now
+		for _, id := range []string{"a", "b", "c"} {
+			b.send(t, id, "social", id+"1")
+		}
+		b.advance(3*time.Hour + 20*time.Minute) // 13:20, the first reads were due at 11:00
+		for _, id := range []string{"a", "b", "c"} {
+			if err := b.e.DeliveredAt(ctx, id, "social", sent); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// 13:20 is the hour's second quarter: 13:30, 13:45, then 14:00.
+		h := sent.Add(3 * time.Hour)
+		for i, want := range []time.Time{h.Add(30 * time.Minute), h.Add(45 * time.Minute), h.Add(time.Hour)} {
+			if !b.at[i].Equal(want) {
+				t.Errorf("overdue read %d queued for %v, want %v", i, b.at[i].Format("15:04"), want.Format("15:04"))
+			}
+		}
+	})
+}

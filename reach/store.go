@@ -356,17 +356,26 @@ func (e *Engine) PurgeReplies(ctx context.Context) (int64, error) {
 // once are queued for a thousand different times, and none waits in a
 // queue or wakes to be told to wait.
 func (e *Engine) reserve(ctx context.Context, channel string, due time.Time) (time.Time, error) {
-	due = due.UTC().Truncate(time.Microsecond)
+	from := due.UTC()
+	if now := e.now().UTC(); now.After(from) {
+		from = now // a read overdue (after a restart) is spread from now on
+	}
 	interval := time.Hour / time.Duration(e.opts.ReadsPerHour)
-	for hour := due.Truncate(time.Hour); ; hour = hour.Add(time.Hour) {
+	for hour := from.Truncate(time.Hour); ; hour = hour.Add(time.Hour) {
 		if _, err := e.db.ExecContext(ctx, `INSERT INTO reach_budget (channel, hour, used) VALUES ($1, $2, 0)
 			ON CONFLICT (channel, hour) DO NOTHING`, channel, hour); err != nil {
 			return time.Time{}, fmt.Errorf("reserving a read of %s: %w", channel, err)
 		}
+		// The hour's times before from are gone: they count as used.
+		gone := 0
+		if from.After(hour) {
+			gone = int((from.Sub(hour) + interval - 1) / interval)
+		}
 		// One statement: two replicas cannot both take the hour's last.
 		var used int
-		err := e.db.QueryRowContext(ctx, `UPDATE reach_budget SET used = used + 1 WHERE channel = $1 AND hour = $2 AND used < $3 RETURNING used`,
-			channel, hour, e.opts.ReadsPerHour).Scan(&used)
+		err := e.db.QueryRowContext(ctx, `UPDATE reach_budget SET used = (CASE WHEN used < $4 THEN $4 ELSE used END) + 1
+			WHERE channel = $1 AND hour = $2 AND (CASE WHEN used < $4 THEN $4 ELSE used END) < $3 RETURNING used`,
+			channel, hour, e.opts.ReadsPerHour, gone).Scan(&used)
 		if errors.Is(err, sql.ErrNoRows) {
 			continue // the hour is full
 		}
@@ -374,8 +383,8 @@ func (e *Engine) reserve(ctx context.Context, channel string, due time.Time) (ti
 			return time.Time{}, fmt.Errorf("reserving a read of %s: %w", channel, err)
 		}
 		slot := hour.Add(time.Duration(used-1) * interval).Truncate(time.Microsecond)
-		if slot.Before(due) {
-			slot = due
+		if slot.Before(from) {
+			slot = from.Truncate(time.Microsecond)
 		}
 		return slot, nil
 	}
