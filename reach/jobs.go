@@ -77,12 +77,12 @@ func (e *Engine) runStep(ctx context.Context, a ReadArgs) error {
 		e.log.Info("not reading reach: the channel is no longer configured or cannot read back", "post", a.PostID, "channel", a.Channel)
 		return nil
 	}
-	wait, err := e.takeBudget(ctx, a.Channel, now)
+	wait, err := e.pace(ctx, s, now)
 	if err != nil {
 		return err
 	}
 	if wait > 0 {
-		// Within the channel's hourly budget, or after the wait the
+		// In its turn of the channel's pace, or after the wait the
 		// network asked for: the read waits, the deliveries do not.
 		e.opts.Metrics.reads.WithLabelValues(a.Channel, "deferred").Inc()
 		return river.JobSnooze(wait)
@@ -95,6 +95,11 @@ func (e *Engine) runStep(ctx context.Context, a ReadArgs) error {
 		e.opts.Metrics.reads.WithLabelValues(a.Channel, "ok").Inc()
 		if err := e.saveRead(ctx, s, a.Step, r, now, next, nextAt); err != nil {
 			return err
+		}
+		// Replies past reach.keep_replies go as the daemon runs, not
+		// only at its start.
+		if _, err := e.PurgeReplies(ctx); err != nil {
+			e.log.Warn("deleting old replies", "err", err)
 		}
 	case kind == channels.KindRateLimited:
 		// The network's own budget is spent: no read of this channel
@@ -109,7 +114,11 @@ func (e *Engine) runStep(ctx context.Context, a ReadArgs) error {
 		if err := e.saveFailure(ctx, a.PostID, a.Channel, readErr.Error(), now, s.NextStep, s.NextAt); err != nil {
 			return err
 		}
-		return river.JobSnooze(retry)
+		wait, err := e.rereserve(ctx, s, now.Add(retry), now)
+		if err != nil {
+			return err
+		}
+		return river.JobSnooze(wait)
 	case kind == channels.KindPermanent:
 		// The post was deleted, or the account cannot read it: no
 		// further step would do better. The last good read stays.
@@ -129,8 +138,38 @@ func (e *Engine) runStep(ctx context.Context, a ReadArgs) error {
 		e.log.Warn("reading reach failed; the last good read stays", "post", a.PostID, "channel", a.Channel, "err", readErr)
 	}
 	e.opts.Metrics.refresh(ctx)
-	s.NextStep, s.NextAt = next, nextAt
+	s.NextStep, s.NextAt, s.Slot = next, nextAt, time.Time{}
 	return e.queue(ctx, s)
+}
+
+// pace returns how long s's read must wait: for a pause the network asked
+// for (a reservation made before it is given up), for its reserved time,
+// or for a time it reserves now. 0 means read now.
+func (e *Engine) pace(ctx context.Context, s status, now time.Time) (time.Duration, error) {
+	if !s.Slot.IsZero() && s.Slot.After(now.Add(time.Second)) {
+		return s.Slot.Sub(now), nil // woken early: River's scheduler is not exact
+	}
+	until, err := e.pausedUntil(ctx, s.Channel)
+	if err != nil || !until.After(now) {
+		return 0, err
+	}
+	// The network asked to wait: the read takes a new time in the budget
+	// from the end of the wait, so that the waiting reads do not all go
+	// at once then.
+	return e.rereserve(ctx, s, until, now)
+}
+
+// rereserve gives s's read a new time from from on and returns how long
+// to wait for it.
+func (e *Engine) rereserve(ctx context.Context, s status, from, now time.Time) (time.Duration, error) {
+	slot, err := e.reserve(ctx, s.Channel, from)
+	if err != nil {
+		return 0, err
+	}
+	if err := e.setSlot(ctx, s.PostID, s.Channel, slot); err != nil {
+		return 0, err
+	}
+	return max(slot.Sub(now), time.Second), nil
 }
 
 // Refresh reads every channel of postID now, outside the schedule (the

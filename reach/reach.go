@@ -107,15 +107,18 @@ func (e *Engine) reader(channel string) channels.ReachReader {
 // OnDelivered): the first at the schedule's first step. A channel that
 // cannot be read back is left out.
 func (e *Engine) Delivered(ctx context.Context, postID, channel string) {
-	if e.reader(channel) == nil {
-		return
-	}
-	if err := e.start(ctx, postID, channel, e.now()); err != nil {
+	if err := e.DeliveredAt(ctx, postID, channel, e.now()); err != nil {
 		e.log.Warn("scheduling the reads of a delivery; they start at the next restart", "post", postID, "channel", channel, "err", err)
 	}
 }
 
-func (e *Engine) start(ctx context.Context, postID, channel string, deliveredAt time.Time) error {
+// DeliveredAt schedules the reads of a delivery sent at deliveredAt (steps
+// already past are due at once); a delivery already scheduled is left as it
+// is, and a channel that cannot be read back is left out.
+func (e *Engine) DeliveredAt(ctx context.Context, postID, channel string, deliveredAt time.Time) error {
+	if e.reader(channel) == nil {
+		return nil
+	}
 	first := deliveredAt.Add(e.opts.Schedule[0])
 	if _, err := e.schedule(ctx, postID, channel, deliveredAt, first); err != nil {
 		return err
@@ -134,7 +137,19 @@ func (e *Engine) queue(ctx context.Context, s status) error {
 	if e.opts.Insert == nil || s.NextStep >= len(e.opts.Schedule) {
 		return nil
 	}
-	return e.opts.Insert(ctx, ReadArgs{PostID: s.PostID, Channel: s.Channel, Step: s.NextStep}, s.NextAt)
+	// The read's time in its channel's budget, reserved once (a restart
+	// queueing it again keeps it).
+	slot := s.Slot
+	if slot.IsZero() {
+		var err error
+		if slot, err = e.reserve(ctx, s.Channel, s.NextAt); err != nil {
+			return err
+		}
+		if err := e.setSlot(ctx, s.PostID, s.Channel, slot); err != nil {
+			return err
+		}
+	}
+	return e.opts.Insert(ctx, ReadArgs{PostID: s.PostID, Channel: s.Channel, Step: s.NextStep}, slot)
 }
 
 // Resume queues the reads still due (at the daemon's start): of deliveries
@@ -167,6 +182,9 @@ func (e *Engine) Resume(ctx context.Context) error {
 		if err := e.queue(ctx, s); err != nil {
 			return err
 		}
+	}
+	if err := e.purgeBudget(ctx, now.Add(-24*time.Hour)); err != nil {
+		return err
 	}
 	if n, err := e.PurgeReplies(ctx); err != nil {
 		return err

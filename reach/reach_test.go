@@ -195,7 +195,7 @@ func testSchedule(t *testing.T, driver, target string) {
 	}
 }
 
-func TestRateLimitedReadSnoozesAndBudgetIsShared(t *testing.T) {
+func TestRateLimitedReadSnoozesAndReadsArePaced(t *testing.T) {
 	t.Parallel()
 	pgpeer.Each(t, func(t *testing.T, driver, target string) {
 		ctx := context.Background()
@@ -204,28 +204,40 @@ func TestRateLimitedReadSnoozesAndBudgetIsShared(t *testing.T) {
 			b.send(t, id, "social", id+"1")
 			b.e.Delivered(ctx, id, "social")
 		}
+		// Two reads an hour: four reads due at 11:00 are queued for
+		// 11:00, 11:30, 12:00 and 12:30.
+		h := b.now.Add(time.Hour)
+		for i, want := range []time.Time{h, h.Add(30 * time.Minute), h.Add(time.Hour), h.Add(90 * time.Minute)} {
+			if !b.at[i].Equal(want) {
+				t.Fatalf("read %d queued for %v, want %v (all: %v)", i, b.at[i], want, b.at)
+			}
+		}
 		b.advance(time.Hour)
 		b.fake.set(channels.Reach{}, channels.RateLimited(errors.New("429"), 7*time.Minute))
 		var snooze *river.JobSnoozeError
-		if err := b.e.runStep(ctx, b.queued[0]); !errors.As(err, &snooze) || snooze.Duration != 7*time.Minute {
-			t.Fatalf("rate-limited read returned %v, want a 7-minute snooze", err)
+		// Rate-limited: the read takes the first free time after the
+		// wait the network asked for (11:00 and 12:00 are full: 13:00).
+		if err := b.e.runStep(ctx, b.queued[0]); !errors.As(err, &snooze) || snooze.Duration != 2*time.Hour {
+			t.Fatalf("rate-limited read returned %v, want a wait until 13:00", err)
 		}
-		// Paused: the next read does not call the network.
-		if err := b.e.runStep(ctx, b.queued[1]); !errors.As(err, &snooze) || b.fake.calls != 1 {
-			t.Fatalf("read while paused: %v after %d calls, want a snooze without calling", err, b.fake.calls)
+		if got, _ := b.e.Post(ctx, "a"); !strings.Contains(got[0].LastError, "429") || !got[0].NextRead.Equal(h.Add(2*time.Hour)) {
+			t.Fatalf("after the 429: %+v", got[0])
 		}
-		b.advance(8 * time.Minute)
+		b.advance(30 * time.Minute)
 		b.fake.set(channels.Reach{Total: counters(0, 0, 1)}, nil)
-		if err := b.e.runStep(ctx, b.queued[0]); err != nil {
-			t.Fatal(err)
+		if err := b.e.runStep(ctx, b.queued[1]); err != nil || b.fake.calls != 2 {
+			t.Fatalf("read in its time: %v after %d calls", err, b.fake.calls)
 		}
-		// Two reads an hour: the third waits for the next hour.
-		if err := b.e.runStep(ctx, b.queued[2]); !errors.As(err, &snooze) || b.fake.calls != 2 {
-			t.Fatalf("third read in the hour: %v after %d calls, want a snooze", err, b.fake.calls)
+		if err := b.e.runStep(ctx, b.queued[2]); !errors.As(err, &snooze) || snooze.Duration != 30*time.Minute || b.fake.calls != 2 {
+			t.Fatalf("read woken before its time: %v after %d calls, want it to sleep on", err, b.fake.calls)
 		}
-		got, _ := b.e.Post(ctx, "a")
+		b.advance(30 * time.Minute)
+		if err := b.e.runStep(ctx, b.queued[2]); err != nil || b.fake.calls != 3 {
+			t.Fatalf("read in its time: %v after %d calls", err, b.fake.calls)
+		}
+		got, _ := b.e.Post(ctx, "b")
 		if got[0].LastError != "" || got[0].Latest.Likes.N != 1 {
-			t.Fatalf("after the wait: %+v", got[0])
+			t.Fatalf("after its read: %+v", got[0])
 		}
 	})
 }
@@ -250,6 +262,35 @@ func TestRepliesAreDeletedAfterKeepReplies(t *testing.T) {
 		}
 		if n, err := b.e.PurgeReplies(ctx); err != nil || n != 1 {
 			t.Fatalf("purged %d, %v; want 1", n, err)
+		}
+	})
+}
+
+// TestOverdueReadsAreSpreadFromNow: reads whose time passed while the
+// daemon was down are given times from now on, spaced by the budget,
+// not all at once; a read due in the middle of an hour is never queued
+// before it is due.
+func TestOverdueReadsAreSpreadFromNow(t *testing.T) {
+	t.Parallel()
+	pgpeer.Each(t, func(t *testing.T, driver, target string) {
+		ctx := context.Background()
+		b := setup(t, driver, target, config.Reach{ReadsPerHour: 4})
+		sent := b.now
+		for _, id := range []string{"a", "b", "c"} {
+			b.send(t, id, "social", id+"1")
+		}
+		b.advance(3*time.Hour + 20*time.Minute) // 13:20, the first reads were due at 11:00
+		for _, id := range []string{"a", "b", "c"} {
+			if err := b.e.DeliveredAt(ctx, id, "social", sent); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// 13:20 is the hour's second quarter: 13:30, 13:45, then 14:00.
+		h := sent.Add(3 * time.Hour)
+		for i, want := range []time.Time{h.Add(30 * time.Minute), h.Add(45 * time.Minute), h.Add(time.Hour)} {
+			if !b.at[i].Equal(want) {
+				t.Errorf("overdue read %d queued for %v, want %v", i, b.at[i].Format("15:04"), want.Format("15:04"))
+			}
 		}
 	})
 }

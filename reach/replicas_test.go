@@ -36,7 +36,7 @@ func TestReplicasReadEachStepOnce(t *testing.T) {
 		t.Cleanup(func() { st.Close() })
 		fake := &fakeReader{reach: channels.Reach{Total: counters(0, 1, 2)}}
 		var b *bot.Bot
-		e, err := Open(ctx, Options{Store: st, Config: config.Reach{Schedule: schedule},
+		e, err := Open(ctx, Options{Store: st, Config: config.Reach{Schedule: schedule, ReadsPerHour: 3600},
 			Channels: []channels.Channel{{Name: "social", Sender: fake}},
 			Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 			Insert: func(ctx context.Context, a ReadArgs, at time.Time) error {

@@ -68,6 +68,9 @@ func (e *Engine) channelReach(st status) console.ChannelReach {
 	}
 	if st.NextStep < len(e.opts.Schedule) {
 		cr.NextRead = st.NextAt
+		if st.Slot.After(cr.NextRead) {
+			cr.NextRead = st.Slot // waiting for its turn in the channel's pace
+		}
 	}
 	return cr
 }

@@ -34,6 +34,9 @@ CREATE TABLE reach_status (
 	quotes    BIGINT,
 	reactions BIGINT,
 	extra     TEXT NOT NULL DEFAULT '',
+	-- slot_at is the time reserved for the next read in its channel's
+	-- hourly budget (reach_budget): its job is queued for then.
+	slot_at   TIMESTAMP,
 	PRIMARY KEY (post_id, channel)
 );
 CREATE INDEX reach_status_delivered ON reach_status (delivered_at);
@@ -68,13 +71,20 @@ CREATE TABLE reach_replies (
 );
 CREATE INDEX reach_replies_kept ON reach_replies (kept_at);
 
--- Reads spent per channel in the current hour, and until when a network
--- that answered "too many requests" is left alone, across replicas.
+-- Each channel's reads per hour, across replicas: a read is given a time
+-- in the first hour from its due time that has room (at most
+-- reach.reads_per_hour, spaced through the hour) when it is queued.
 CREATE TABLE reach_budget (
+	channel TEXT NOT NULL,
+	hour    TIMESTAMP NOT NULL,
+	used    INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (channel, hour)
+);
+
+-- How long a network that answered "too many requests" is left alone.
+CREATE TABLE reach_pause (
 	channel      TEXT PRIMARY KEY,
-	window_start TIMESTAMP NOT NULL,
-	used         INTEGER NOT NULL DEFAULT 0,
-	paused_until TIMESTAMP
+	paused_until TIMESTAMP NOT NULL
 );
 `}
 
@@ -95,22 +105,25 @@ type status struct {
 	Notes           []string
 	Latest          channels.Counters
 	Extra           []channels.NamedCount
+	// Slot is the time reserved for this read in its channel's pace
+	// (zero: none).
+	Slot time.Time
 }
 
-const statusColumns = `post_id, channel, delivered_at, next_step, next_at, last_read_at, last_error, last_error_at, notes, replies, reposts, likes, quotes, reactions, extra`
+const statusColumns = `post_id, channel, delivered_at, next_step, next_at, last_read_at, last_error, last_error_at, notes, replies, reposts, likes, quotes, reactions, extra, slot_at`
 
 type scanner interface{ Scan(...any) error }
 
 func scanStatus(row scanner) (status, error) {
 	var s status
-	var next, last, errAt sql.NullTime
+	var next, last, errAt, slot sql.NullTime
 	var notes, extra string
 	var c counterColumns
-	err := row.Scan(&s.PostID, &s.Channel, &s.DeliveredAt, &s.NextStep, &next, &last, &s.LastError, &errAt, &notes, &c[0], &c[1], &c[2], &c[3], &c[4], &extra)
+	err := row.Scan(&s.PostID, &s.Channel, &s.DeliveredAt, &s.NextStep, &next, &last, &s.LastError, &errAt, &notes, &c[0], &c[1], &c[2], &c[3], &c[4], &extra, &slot)
 	if err != nil {
 		return s, err
 	}
-	s.NextAt, s.LastRead, s.LastErrorAt = next.Time, last.Time, errAt.Time
+	s.NextAt, s.LastRead, s.LastErrorAt, s.Slot = next.Time, last.Time, errAt.Time, slot.Time
 	s.Latest = c.counters()
 	s.Extra = decodeExtra(extra)
 	if notes != "" {
@@ -245,7 +258,7 @@ func (e *Engine) saveRead(ctx context.Context, s status, step int, r channels.Re
 		return fmt.Errorf("recording the reach of %s on %s: %w", s.PostID, s.Channel, err)
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE reach_status SET last_read_at = $3, last_error = '', last_error_at = NULL, notes = $4,
-		replies = $5, reposts = $6, likes = $7, quotes = $8, reactions = $9, extra = $10, next_step = $11, next_at = $12
+		replies = $5, reposts = $6, likes = $7, quotes = $8, reactions = $9, extra = $10, next_step = $11, next_at = $12, slot_at = NULL
 		WHERE post_id = $1 AND channel = $2`,
 		s.PostID, s.Channel, at.UTC(), notes, c[0], c[1], c[2], c[3], c[4], extra, next, nullTime(nextAt)); err != nil {
 		return fmt.Errorf("recording the reach of %s on %s: %w", s.PostID, s.Channel, err)
@@ -270,7 +283,7 @@ func (e *Engine) saveRead(ctx context.Context, s status, step int, r channels.Re
 // saveFailure records a failed read: the last good one stays; next and
 // nextAt move the schedule on (they are the current step to stay).
 func (e *Engine) saveFailure(ctx context.Context, postID, channel, reason string, at time.Time, next int, nextAt time.Time) error {
-	if _, err := e.db.ExecContext(ctx, `UPDATE reach_status SET last_error = $3, last_error_at = $4, next_step = $5, next_at = $6
+	if _, err := e.db.ExecContext(ctx, `UPDATE reach_status SET last_error = $3, last_error_at = $4, next_step = $5, next_at = $6, slot_at = NULL
 		WHERE post_id = $1 AND channel = $2`, postID, channel, reason, at.UTC(), next, nullTime(nextAt)); err != nil {
 		return fmt.Errorf("recording a failed read of %s on %s: %w", postID, channel, err)
 	}
@@ -336,40 +349,77 @@ func (e *Engine) PurgeReplies(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// takeBudget spends one read of channel's hourly budget, across replicas.
-// It returns how long to wait when the budget is spent or the network
-// asked to be left alone, else 0.
-func (e *Engine) takeBudget(ctx context.Context, channel string, now time.Time) (time.Duration, error) {
-	window := now.UTC().Truncate(time.Hour)
-	if _, err := e.db.ExecContext(ctx, `INSERT INTO reach_budget (channel, window_start, used) VALUES ($1, $2, 0)
-		ON CONFLICT (channel) DO NOTHING`, channel, window); err != nil {
-		return 0, fmt.Errorf("reading the read budget of %s: %w", channel, err)
+// reserve gives a read due at due a time in its channel's budget: in the
+// first hour from due's with room (at most reads_per_hour reads an hour,
+// across replicas), at its share of that hour, never before due. Reads are
+// given their time when they are queued, so that a thousand reads due at
+// once are queued for a thousand different times, and none waits in a
+// queue or wakes to be told to wait.
+func (e *Engine) reserve(ctx context.Context, channel string, due time.Time) (time.Time, error) {
+	from := due.UTC()
+	if now := e.now().UTC(); now.After(from) {
+		from = now // a read overdue (after a restart) is spread from now on
 	}
-	var paused sql.NullTime
-	if err := e.db.QueryRowContext(ctx, `SELECT paused_until FROM reach_budget WHERE channel = $1`, channel).Scan(&paused); err != nil {
-		return 0, fmt.Errorf("reading the read budget of %s: %w", channel, err)
+	interval := time.Hour / time.Duration(e.opts.ReadsPerHour)
+	for hour := from.Truncate(time.Hour); ; hour = hour.Add(time.Hour) {
+		if _, err := e.db.ExecContext(ctx, `INSERT INTO reach_budget (channel, hour, used) VALUES ($1, $2, 0)
+			ON CONFLICT (channel, hour) DO NOTHING`, channel, hour); err != nil {
+			return time.Time{}, fmt.Errorf("reserving a read of %s: %w", channel, err)
+		}
+		// The hour's times before from are gone: they count as used.
+		gone := 0
+		if from.After(hour) {
+			gone = int((from.Sub(hour) + interval - 1) / interval)
+		}
+		// One statement: two replicas cannot both take the hour's last.
+		var used int
+		err := e.db.QueryRowContext(ctx, `UPDATE reach_budget SET used = (CASE WHEN used < $4 THEN $4 ELSE used END) + 1
+			WHERE channel = $1 AND hour = $2 AND (CASE WHEN used < $4 THEN $4 ELSE used END) < $3 RETURNING used`,
+			channel, hour, e.opts.ReadsPerHour, gone).Scan(&used)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue // the hour is full
+		}
+		if err != nil {
+			return time.Time{}, fmt.Errorf("reserving a read of %s: %w", channel, err)
+		}
+		slot := hour.Add(time.Duration(used-1) * interval).Truncate(time.Microsecond)
+		if slot.Before(from) {
+			slot = from.Truncate(time.Microsecond)
+		}
+		return slot, nil
 	}
-	if paused.Valid && paused.Time.After(now) {
-		return paused.Time.Sub(now), nil
+}
+
+// setSlot records the time reserved for a read.
+func (e *Engine) setSlot(ctx context.Context, postID, channel string, slot time.Time) error {
+	if _, err := e.db.ExecContext(ctx, `UPDATE reach_status SET slot_at = $3 WHERE post_id = $1 AND channel = $2`, postID, channel, nullTime(slot)); err != nil {
+		return fmt.Errorf("reserving a read of %s on %s: %w", postID, channel, err)
 	}
-	// A new hour starts the count again; then one read is taken if any
-	// is left, in one statement so two replicas cannot both take the last.
-	if _, err := e.db.ExecContext(ctx, `UPDATE reach_budget SET window_start = $2, used = 0 WHERE channel = $1 AND window_start < $2`, channel, window); err != nil {
-		return 0, fmt.Errorf("reading the read budget of %s: %w", channel, err)
+	return nil
+}
+
+// pausedUntil is until when channel is left alone (zero: it is not).
+func (e *Engine) pausedUntil(ctx context.Context, channel string) (time.Time, error) {
+	var t time.Time
+	err := e.db.QueryRowContext(ctx, `SELECT paused_until FROM reach_pause WHERE channel = $1`, channel).Scan(&t)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, fmt.Errorf("reading whether %s asked to wait: %w", channel, err)
 	}
-	res, err := e.db.ExecContext(ctx, `UPDATE reach_budget SET used = used + 1 WHERE channel = $1 AND used < $2`, channel, e.opts.ReadsPerHour)
-	if err != nil {
-		return 0, fmt.Errorf("spending the read budget of %s: %w", channel, err)
+	return t, nil
+}
+
+// purgeBudget deletes the budget of hours long past.
+func (e *Engine) purgeBudget(ctx context.Context, before time.Time) error {
+	if _, err := e.db.ExecContext(ctx, `DELETE FROM reach_budget WHERE hour < $1`, before.UTC()); err != nil {
+		return fmt.Errorf("deleting past read budgets: %w", err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return window.Add(time.Hour).Sub(now), nil
-	}
-	return 0, nil
+	return nil
 }
 
 // pause leaves channel alone until until (the network said how long).
 func (e *Engine) pause(ctx context.Context, channel string, until time.Time) error {
-	if _, err := e.db.ExecContext(ctx, `UPDATE reach_budget SET paused_until = $2 WHERE channel = $1`, channel, until.UTC()); err != nil {
+	if _, err := e.db.ExecContext(ctx, `INSERT INTO reach_pause (channel, paused_until) VALUES ($1, $2)
+		ON CONFLICT (channel) DO UPDATE SET paused_until = excluded.paused_until`, channel, until.UTC().Truncate(time.Microsecond)); err != nil {
 		return fmt.Errorf("pausing reads of %s: %w", channel, err)
 	}
 	return nil

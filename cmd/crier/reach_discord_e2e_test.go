@@ -45,7 +45,7 @@ http: {listen: %q}
 sources: {markdown: {dir: posts}}
 schedules: {publish_due: "@every 1s"}
 delivery: {timeout: 10s}
-reach: {schedule: [2s, 4s]}
+reach: {schedule: [2s, 4s], reads_per_hour: 3600}
 channels:
   mastodon: {enabled: false}
   email: {enabled: false}

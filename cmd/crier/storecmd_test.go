@@ -10,6 +10,7 @@ import (
 	"github.com/crierhq/crier/bot/store"
 	pgpeer "github.com/crierhq/crier/internal/testpeers/postgres"
 	"github.com/crierhq/crier/post"
+	"github.com/crierhq/crier/reach"
 	"github.com/crierhq/crier/subscribers"
 	"github.com/crierhq/crier/web/console"
 )
@@ -85,6 +86,13 @@ func TestStoreCopyToPostgres(t *testing.T) {
 	if err := console.Prepare(ctx, src.DB()); err != nil {
 		t.Fatal(err)
 	}
+	// What the post reached, as the daemon keeps it.
+	if err := reach.Prepare(ctx, src.DB()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.DB().Exec(`INSERT INTO reach_reads (post_id, channel, read_at, step, likes) VALUES ('md:vigil', 'mastodon', $1, 0, 7)`, now); err != nil {
+		t.Fatal(err)
+	}
 	src.Close()
 
 	code, out, errOut := runCLI(t, nil, "", "store", "copy", "--from", "sqlite:"+path, "--to", "postgres:"+dsn)
@@ -111,6 +119,10 @@ func TestStoreCopyToPostgres(t *testing.T) {
 	var sentAt time.Time
 	if err := dst.DB().QueryRow(`SELECT state, sent_at FROM email_recipients WHERE send_id = 'post:md:vigil' AND subscriber_id = $1`, ann.ID).Scan(&state, &sentAt); err != nil || state != "sent" || !sentAt.Equal(now) {
 		t.Errorf("send ledger after the copy: %s %v %v", state, sentAt, err)
+	}
+	var likes int
+	if err := dst.DB().QueryRow(`SELECT likes FROM reach_reads WHERE post_id = 'md:vigil'`).Scan(&likes); err != nil || likes != 7 {
+		t.Errorf("reach after the copy: %d likes, %v", likes, err)
 	}
 	dusers, err := console.OpenUsers(ctx, dst.DB(), console.UsersOptions{})
 	if err != nil {
