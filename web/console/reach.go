@@ -12,6 +12,7 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/crierhq/crier/channels"
@@ -29,8 +30,26 @@ type reachView struct {
 	LastRead, NextRead time.Time
 	LastError          string
 	Chart              *chartView
-	Replies            []replyView
-	Notes              []string
+	// Links are the newsletter's clicks per link ("clicks URL" counts).
+	Links   []linkClicks
+	Replies []replyView
+	Notes   []string
+}
+
+// linkClicks is one counted link of a newsletter and its clicks.
+type linkClicks struct {
+	URL   string
+	Count channels.Count
+}
+
+// perLinkPrefix names a channel-specific count of one link's clicks
+// ("clicks https://…"): listed apart, not drawn or added to totals (the
+// "clicks" count already adds them up).
+const perLinkPrefix = "clicks "
+
+// perLink splits a link's clicks off a count's name.
+func perLink(n NamedCount) (string, bool) {
+	return strings.CutPrefix(n.Name, perLinkPrefix)
 }
 
 type countView struct {
@@ -82,6 +101,9 @@ func seriesOf(cr ChannelReach) []series {
 	}
 	extra := map[string]int{}
 	addExtra := func(n NamedCount) int {
+		if _, ok := perLink(n); ok {
+			return -1
+		}
 		i, ok := extra[n.Name]
 		if !ok {
 			i = len(out)
@@ -91,7 +113,9 @@ func seriesOf(cr ChannelReach) []series {
 		return i
 	}
 	for _, n := range cr.Extra {
-		out[addExtra(n)].Latest = n.Count
+		if i := addExtra(n); i >= 0 {
+			out[i].Latest = n.Count
+		}
 	}
 	for p, pt := range cr.History {
 		for i, v := range counterValues(pt.Counters) {
@@ -99,6 +123,9 @@ func seriesOf(cr ChannelReach) []series {
 		}
 		for _, n := range pt.Extra {
 			i := addExtra(n)
+			if i < 0 {
+				continue
+			}
 			for len(out[i].Values) < p {
 				out[i].Values = append(out[i].Values, channels.Count{})
 			}
@@ -145,6 +172,11 @@ func (c *Console) reachView(cr ChannelReach, n int) reachView {
 		}
 	}
 	v.Chart = c.chartOf(cr.History, shown, n)
+	for _, x := range cr.Extra {
+		if u, ok := perLink(x); ok {
+			v.Links = append(v.Links, linkClicks{URL: u, Count: x.Count})
+		}
+	}
 	replies := slices.Clone(cr.Replies)
 	slices.SortStableFunc(replies, func(a, b channels.Reply) int { return b.At.Compare(a.At) })
 	for _, r := range replies {

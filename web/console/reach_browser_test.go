@@ -147,7 +147,7 @@ func TestReachPagesInTheBrowser(t *testing.T) {
 			t.Errorf("at %d px the posts list's header is %d px tall", width, h)
 		}
 	}
-	if !strings.Contains(eval(`document.querySelector('table.posts').innerText`), "58") {
+	if !strings.Contains(eval(`document.querySelector('table.posts').innerText`), "62") {
 		t.Error("the posts list does not show the vigil's reach")
 	}
 }

@@ -32,7 +32,7 @@ const maxWorkedDays = 366
 
 // engagementExtras are the channel-specific counts that are interactions
 // (counted in a total); delivered, bounced and the like are not.
-var engagementExtras = []string{"clicks", "page views"}
+var engagementExtras = []string{"clicks", "page views", "archive views"}
 
 // workedQuery is the page's query: period, filters and sort.
 type workedQuery struct {
@@ -378,7 +378,9 @@ func (c *Console) whatWorkedCSV(w http.ResponseWriter, r *http.Request, s Sessio
 	for _, row := range rows {
 		for _, cr := range row.Channels {
 			for _, n := range cr.Extra {
-				extras = appendNew(extras, n.Name)
+				if _, ok := perLink(n); !ok {
+					extras = appendNew(extras, n.Name)
+				}
 			}
 		}
 	}
