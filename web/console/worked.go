@@ -4,7 +4,7 @@ package console
 // what it reached per channel, sortable by any column, filterable by
 // channel, tag and source, and the same as CSV. A channel's total is the
 // sum of the interactions it reports (replies, reposts, likes, quotes,
-// reactions, clicks, page views); "not available" when it reports none.
+// reactions, clicks, archive views); "not available" when it reports none.
 
 import (
 	"cmp"
