@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -55,6 +56,13 @@ CREATE TABLE newsletter_archive (
 	hidden     BOOLEAN NOT NULL DEFAULT FALSE
 );
 CREATE INDEX newsletter_archive_sent ON newsletter_archive (sent_at);
+`, `
+-- Page views of each newsletter's web version: one number per newsletter,
+-- no address, no cookie, no time of any single view.
+CREATE TABLE newsletter_archive_views (
+	id    TEXT PRIMARY KEY,
+	views BIGINT NOT NULL DEFAULT 0
+);
 `}
 
 // Store keeps the archive in the daemon's database.
@@ -135,3 +143,57 @@ func (s *Store) SetHidden(ctx context.Context, id string, hidden bool) error {
 	}
 	return nil
 }
+
+// CountView adds one view of a newsletter's web version: a number, nothing
+// about who viewed it.
+func (s *Store) CountView(ctx context.Context, id string) error {
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO newsletter_archive_views (id, views) VALUES ($1, 1)
+		ON CONFLICT (id) DO UPDATE SET views = newsletter_archive_views.views + 1`, id); err != nil {
+		return fmt.Errorf("counting a view of newsletter %q: %w", id, err)
+	}
+	return nil
+}
+
+// Views is how many times a newsletter's web version was viewed.
+func (s *Store) Views(ctx context.Context, id string) (int64, error) {
+	var n int64
+	err := s.db.QueryRowContext(ctx, `SELECT views FROM newsletter_archive_views WHERE id = $1`, id).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("reading the views of newsletter %q: %w", id, err)
+	}
+	return n, nil
+}
+
+// Automated reports whether r is not a person opening a page: a HEAD, a
+// browser's prefetch or prerender, or a client that says it is a bot,
+// crawler, link checker or link preview. Such requests are served but not
+// counted (as views or clicks). It is a cheap filter, not a guarantee: a
+// mail provider's link scanner that looks like a browser is counted.
+func Automated(r *http.Request) bool {
+	if r.Method != http.MethodGet {
+		return true
+	}
+	for _, h := range []string{"Sec-Purpose", "Purpose", "X-Purpose", "X-Moz"} {
+		if v := strings.ToLower(r.Header.Get(h)); strings.Contains(v, "prefetch") || strings.Contains(v, "preview") || strings.Contains(v, "prerender") {
+			return true
+		}
+	}
+	ua := strings.ToLower(r.UserAgent())
+	if ua == "" {
+		return true
+	}
+	for _, word := range automatedAgents {
+		if strings.Contains(ua, word) {
+			return true
+		}
+	}
+	return false
+}
+
+// automatedAgents are words in the User-Agent of clients that are not a
+// person reading: crawlers, link previews of chat apps, HTTP libraries.
+var automatedAgents = []string{"bot", "crawl", "spider", "slurp", "preview", "facebookexternalhit", "embedly", "curl/", "wget/",
+	"python-requests", "go-http-client", "okhttp", "headless", "lighthouse", "scanner", "monitor", "check"}

@@ -81,6 +81,10 @@ type Options struct {
 	// (the author's notice). Two channels finishing at once may both tell
 	// it; it must return quickly. Nil means nobody is told.
 	OnSent func(ctx context.Context, postID string)
+	// OnDelivered is told when one delivery has been sent for real (not
+	// to the outbox), after the ledger says so: reach schedules its reads
+	// back. It must return quickly; nil means nobody is told.
+	OnDelivered func(ctx context.Context, postID, channel string)
 }
 
 // Jobs is one job kind of another package: its workers, added to the

@@ -99,6 +99,15 @@ type Reach struct {
 	// Notes say what is not available and why ("the server answers no
 	// counters without an App View").
 	Notes []string
+	// Extra are counts only this channel has, with their names (the
+	// newsletter's delivered, bounced and clicks; the archive's views).
+	Extra []NamedCount
+}
+
+// NamedCount is one channel-specific count ("clicks", "delivered").
+type NamedCount struct {
+	Name  string
+	Count Count
 }
 
 // ReachOptions bounds one read.

@@ -40,6 +40,7 @@ type Config struct {
 	Delivery  Delivery  `yaml:"delivery"`
 	Fetch     Fetch     `yaml:"fetch"`
 	Console   Console   `yaml:"console"`
+	Reach     Reach     `yaml:"reach"`
 	// Channels are the sections under channels:, one per channel instance,
 	// in file order. The channel registry reads them; config knows no
 	// channel type.
@@ -198,6 +199,33 @@ type Delivery struct {
 	Workers int `yaml:"workers"`
 }
 
+// Reach tunes how Crier reads back what each post reached (package reach).
+type Reach struct {
+	// Schedule is when, after a delivery, its counters are read: each a
+	// time since the delivery, in increasing order; after the last, no
+	// more reads.
+	Schedule []time.Duration `yaml:"schedule"`
+	// KeepReplies is how long a reply is kept for the post page.
+	KeepReplies time.Duration `yaml:"keep_replies"`
+	// ReadsPerHour caps the reads of one channel per hour, across
+	// replicas (one read is a few requests to the network).
+	ReadsPerHour int `yaml:"reads_per_hour"`
+	// MaxReplies is how many replies per post and channel are kept.
+	MaxReplies int `yaml:"max_replies"`
+}
+
+// DefaultReach is the shipped reach: section: reads after 1 hour, 6 hours,
+// a day, 3 days and a week; replies kept 30 days; 120 reads per channel
+// per hour; 20 replies.
+func DefaultReach() Reach {
+	return Reach{
+		Schedule:     []time.Duration{time.Hour, 6 * time.Hour, 24 * time.Hour, 72 * time.Hour, 168 * time.Hour},
+		KeepReplies:  30 * 24 * time.Hour,
+		ReadsPerHour: 120,
+		MaxReplies:   20,
+	}
+}
+
 // Fetch configures the client through which Crier fetches addresses that
 // came from content (a post's or feed item's image), never from the config.
 type Fetch struct {
@@ -335,6 +363,7 @@ func defaults() *Config {
 		Schedules: Schedules{PublishDue: "@every 1m", MaxLateness: 6 * time.Hour},
 		Delivery:  Delivery{Timeout: 2 * time.Minute, MaxAttempts: 10, Workers: 4},
 		Console:   Console{RequireApproval: true},
+		Reach:     DefaultReach(),
 	}
 }
 
@@ -728,6 +757,7 @@ func (v *validator) check(c *Config) {
 	if c.Delivery.Workers < 1 {
 		v.add(v.line("delivery.workers"), "delivery.workers", "must be at least 1")
 	}
+	v.checkReach(c.Reach)
 	names := map[string]bool{}
 	for i, f := range c.Sources.Feeds {
 		p := fmt.Sprintf("sources.feeds[%d]", i)
@@ -775,5 +805,35 @@ func (v *validator) schedule(field, spec string, required bool) {
 	}
 	if _, err := schedules.Parse(spec); err != nil {
 		v.add(v.line(field), field, "%v", err)
+	}
+}
+
+// checkReach checks the reach: section: a schedule of increasing positive
+// times (a read after 0 would read before anyone saw the post), replies
+// kept for a positive time, at least one read per hour.
+func (v *validator) checkReach(r Reach) {
+	if len(r.Schedule) == 0 {
+		v.add(v.line("reach.schedule"), "reach.schedule", "must list at least one time after a delivery, such as [1h, 6h, 24h, 72h, 168h]")
+	}
+	if len(r.Schedule) > 20 {
+		v.add(v.line("reach.schedule"), "reach.schedule", "lists %d reads; at most 20 are allowed (each is a request to every network)", len(r.Schedule))
+	}
+	for i, d := range r.Schedule {
+		p := fmt.Sprintf("reach.schedule[%d]", i)
+		switch {
+		case d <= 0:
+			v.add(v.line(p), p, "must be a positive duration such as 1h")
+		case i > 0 && d <= r.Schedule[i-1]:
+			v.add(v.line(p), p, "must come after the one before it (%s): the schedule is in increasing order", r.Schedule[i-1])
+		}
+	}
+	if r.KeepReplies <= 0 {
+		v.add(v.line("reach.keep_replies"), "reach.keep_replies", "must be a positive duration such as 720h (30 days)")
+	}
+	if r.ReadsPerHour < 1 {
+		v.add(v.line("reach.reads_per_hour"), "reach.reads_per_hour", "must be at least 1")
+	}
+	if r.MaxReplies < 1 || r.MaxReplies > 200 {
+		v.add(v.line("reach.max_replies"), "reach.max_replies", "must be between 1 and 200")
 	}
 }

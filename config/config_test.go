@@ -333,3 +333,30 @@ func TestStoreDriver(t *testing.T) {
 		}
 	}
 }
+
+func TestReachSectionProblemsNameTheLine(t *testing.T) {
+	t.Parallel()
+	src := "reach:\n  schedule: [1h, 30m, -1h]\n  keep_replies: 0s\n  reads_per_hour: 0\n  max_replies: 500\n"
+	_, err := Parse("config.yaml", []byte(src), noEnv)
+	if err == nil {
+		t.Fatal("a bad reach: section was accepted")
+	}
+	for _, want := range []string{
+		"config.yaml:2: reach.schedule[1]: must come after the one before it (1h0m0s)",
+		"config.yaml:2: reach.schedule[2]: must be a positive duration",
+		"config.yaml:3: reach.keep_replies: must be a positive duration",
+		"config.yaml:4: reach.reads_per_hour: must be at least 1",
+		"config.yaml:5: reach.max_replies: must be between 1 and 200",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("problems lack %q:\n%v", want, err)
+		}
+	}
+	cfg, err := Parse("config.yaml", []byte("reach: {schedule: [2h, 48h]}\n"), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := config.DefaultReach(); len(cfg.Reach.Schedule) != 2 || cfg.Reach.Schedule[1] != 48*time.Hour || cfg.Reach.KeepReplies != d.KeepReplies || cfg.Reach.ReadsPerHour != d.ReadsPerHour {
+		t.Errorf("reach = %+v, want the schedule given and the rest shipped", cfg.Reach)
+	}
+}

@@ -46,6 +46,10 @@ type Config struct {
 	// Templates is a folder with the organisation's own templates; empty
 	// means the built-in ones.
 	Templates string `yaml:"templates"`
+	// CountClicks sends the links of each newsletter through Crier's own
+	// redirect to count them per link and send, never per person (unset:
+	// true); false leaves links as they are.
+	CountClicks *bool `yaml:"count_clicks"`
 	// LinkSecret signs confirm and unsubscribe links.
 	LinkSecret secret.Secret `yaml:"link_secret"`
 	DKIM       DKIM          `yaml:"dkim"`

@@ -33,6 +33,7 @@ import (
 	"github.com/crierhq/crier/i18n"
 	"github.com/crierhq/crier/internal/overlayfs"
 	"github.com/crierhq/crier/post"
+	"github.com/crierhq/crier/subscribers"
 )
 
 //go:embed templates/*
@@ -70,6 +71,9 @@ type Message struct {
 	General bool     `json:"general"`
 
 	data newsletterData
+	// webItems are the items as written, for the archive's web version
+	// (data's carry counted links when clicks are counted).
+	webItems []item
 	// inline are the posts' local images, carried in every copy and shown
 	// through cid: addresses.
 	inline []inlineImage
@@ -252,6 +256,9 @@ type Formatter struct {
 	mailto       string
 	// envelopeFrom is the MAIL FROM address, as go-mail's client writes it.
 	envelopeFrom string
+	// clicks signs counted links (count_clicks); nil leaves links as
+	// they are (the offline formatter of previews has no key).
+	clicks *subscribers.Signer
 }
 
 // NewFormatter returns the newsletter formatter. Format's payload Body is a
@@ -368,11 +375,17 @@ func (f *Formatter) format(sendID, postID string, posts []post.Post, digest bool
 	data.WebURL = f.publicURL() + archive.Path(sendID)
 	data.SubscribeURL = f.publicURL() + "/subscribe"
 	data.ArchiveURL = f.publicURL() + "/archive"
+	web := data.Items
+	if f.clicks != nil {
+		// The mail's links are counted; the archive's web version keeps
+		// the addresses as written.
+		data.Items = f.countedItems(sendID, data.Items)
+	}
 	htmlOut, textOut, err := f.tmpl.render(tmplNewsletterHTML, tmplNewsletterText, data)
 	if err != nil {
 		return channels.Payload{}, fmt.Errorf("formatting %s: %w", postID, err)
 	}
-	m := &Message{Subject: data.Subject, Preheader: data.Preheader, Text: textOut, HTML: htmlOut, SendID: sendID, data: data, inline: inline, notes: notes,
+	m := &Message{webItems: web, Subject: data.Subject, Preheader: data.Preheader, Text: textOut, HTML: htmlOut, SendID: sendID, data: data, inline: inline, notes: notes,
 		source: sendSource{ID: postID, Digest: digest, Posts: posts}}
 	m.Topics, m.General = TopicsOf(f.cfg.Topics, posts)
 	msg, err := f.build(m.Subject, htmlOut, textOut, &mail.Address{Name: "Supporter", Address: "supporter@example.org"},
@@ -425,7 +438,7 @@ func (f *Formatter) WebVersion(m *Message) (string, error) {
 	data := m.data
 	data.Name, data.UnsubscribeURL, data.PreferencesURL = "", "", ""
 	data.WebVersion = true
-	data.Items = slices.Clone(data.Items)
+	data.Items = slices.Clone(m.webItems)
 	for i := range data.Items {
 		if strings.HasPrefix(string(data.Items[i].ImageURL), "cid:") {
 			data.Items[i].ImageURL = ""

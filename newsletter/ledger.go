@@ -131,7 +131,16 @@ SELECT 1;
 -- Measured in the newsletter benchmark: PostgreSQL's CPU per message down
 -- by about a fifth, for twice the table's size on disk.
 ALTER TABLE email_recipients SET (fillfactor = 50);
-`)}
+`), `
+-- Clicks through the newsletter's counted links (clicks.go): one number
+-- per link and send; nothing about who followed it, nor when.
+CREATE TABLE email_link_clicks (
+	send_id TEXT NOT NULL,
+	url     TEXT NOT NULL,
+	clicks  BIGINT NOT NULL DEFAULT 0,
+	PRIMARY KEY (send_id, url)
+);
+`}
 
 // DefaultLease is how long a replica's claim on recipients lasts without
 // being renewed: a replica that dies mid-send holds its rows up to this

@@ -168,6 +168,9 @@ func NewSender(ctx context.Context, cfg Config, env channels.Env, subs *subscrib
 	if err != nil {
 		return nil, err
 	}
+	if cfg.CountsClicks() {
+		f.clicks = signer
+	}
 	log := env.Logger
 	if log == nil {
 		log = slog.Default()

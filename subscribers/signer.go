@@ -263,3 +263,43 @@ func (s *Signer) Subkey(purpose string) []byte {
 	m.Write([]byte("crier-subkey-v1\x00" + purpose))
 	return m.Sum(nil)
 }
+
+// ClickToken signs a newsletter's click link: the send and the address it
+// leads to, and nothing about who it was sent to (every copy carries the
+// same link). The signature stops the redirect from leading anywhere else.
+func (s *Signer) ClickToken(sendID, target string) string {
+	payload := base64.RawURLEncoding.EncodeToString([]byte(sendID + "\x00" + target))
+	return payload + "." + base64.RawURLEncoding.EncodeToString(s.clickMAC(payload))
+}
+
+// CheckClick returns the send and address of a click token, or ErrBadToken
+// for anything forged, altered or malformed.
+func (s *Signer) CheckClick(token string) (sendID, target string, err error) {
+	payload, sig, ok := strings.Cut(token, ".")
+	if !ok || len(token) > maxClickToken {
+		return "", "", ErrBadToken
+	}
+	mac, err := strictBase64.DecodeString(sig)
+	if err != nil || !hmac.Equal(mac, s.clickMAC(payload)) {
+		return "", "", ErrBadToken
+	}
+	raw, err := strictBase64.DecodeString(payload)
+	if err != nil {
+		return "", "", ErrBadToken
+	}
+	sendID, target, ok = strings.Cut(string(raw), "\x00")
+	if !ok {
+		return "", "", ErrBadToken
+	}
+	return sendID, target, nil
+}
+
+// maxClickToken bounds a click token (a long address, base64'd).
+const maxClickToken = 8 << 10
+
+func (s *Signer) clickMAC(payload string) []byte {
+	m := hmac.New(sha256.New, s.key)
+	m.Write([]byte("crier-click-v1\x00"))
+	m.Write([]byte(payload))
+	return m.Sum(nil)[:16]
+}

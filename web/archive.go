@@ -63,9 +63,18 @@ func (n *newsletter) archivePage(w http.ResponseWriter, r *http.Request) {
 		n.fail(w, r, "reading the archive", err)
 		return
 	}
+	if !archive.Automated(r) {
+		// A number per newsletter: no address, no cookie, nothing about
+		// the reader. A view that cannot be counted still shows the page.
+		if err := n.opts.Archive.CountView(r.Context(), e.ID); err != nil {
+			n.opts.Logger.Warn("counting a view of the archive", "err", err)
+		}
+	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "public, max-age=300")
+	// Not kept by shared caches, so that each view reaches Crier and is
+	// counted; a reader's own browser may keep it five minutes.
+	h.Set("Cache-Control", "private, max-age=300")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")

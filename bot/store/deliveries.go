@@ -271,3 +271,24 @@ func RequeueTx(ctx context.Context, tx *sql.Tx, postID, channel string, now time
 func (s *Store) Parts(ctx context.Context, postID, channel string) ([]channels.Part, error) {
 	return (&ledger{db: s.db, postID: postID, channel: channel}).Parts(ctx)
 }
+
+// SentSince returns the deliveries sent since t (their updated_at is when
+// they were sent), oldest first: reach schedules the reads of those it has
+// not yet.
+func (s *Store) SentSince(ctx context.Context, t time.Time) ([]Delivery, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT post_id, channel, state, attempts, last_error, error_kind, remote_id, remote_url, outbox, unconfirmed, note, updated_at
+		FROM deliveries WHERE state = $1 AND NOT outbox AND updated_at >= $2 ORDER BY updated_at, post_id, channel`, string(DeliverySent), t.UTC())
+	if err != nil {
+		return nil, fmt.Errorf("listing deliveries sent since %s: %w", t.Format(time.RFC3339), err)
+	}
+	defer rows.Close()
+	var out []Delivery
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, fmt.Errorf("listing deliveries sent since %s: %w", t.Format(time.RFC3339), err)
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}

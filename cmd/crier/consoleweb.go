@@ -11,6 +11,7 @@ import (
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/post"
+	"github.com/crierhq/crier/reach"
 	"github.com/crierhq/crier/schedules"
 	"github.com/crierhq/crier/subscribers"
 	"github.com/crierhq/crier/web"
@@ -108,6 +109,7 @@ func (app *App) mountConsole(ctx context.Context, srv *web.Server, st *store.Sto
 		PublicURL: cfg.HTTP.PublicURL, DataDir: cfg.DataPath(), Location: cfg.Location(), Language: cfg.Campaign.Language, Campaign: cfg.Campaign.Name,
 		Logger: app.Logger, ClientIP: clientIP, Lifetime: ctx, AccountMail: accountMail,
 		Notify: notices.Queue, Chats: chats, SendReport: sendReport,
+		Reach: reachSource(app.reach),
 	})
 	if err != nil {
 		return nil, err
@@ -187,4 +189,13 @@ func (app *App) accountMailer() console.AccountMailer {
 		}
 	}
 	return nil
+}
+
+// reachSource is the console's view of what posts reached; nil (no
+// engine, as in tests that mount the console alone) hides the Reach panel.
+func reachSource(e *reach.Engine) console.ReachSource {
+	if e == nil {
+		return nil
+	}
+	return e.Source()
 }

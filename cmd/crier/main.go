@@ -24,6 +24,7 @@ import (
 	"github.com/crierhq/crier/config"
 	"github.com/crierhq/crier/contentfetch"
 	"github.com/crierhq/crier/internal/redact"
+	"github.com/crierhq/crier/reach"
 	"github.com/crierhq/crier/web/console"
 )
 
@@ -60,6 +61,8 @@ type App struct {
 	// helpAsked is set when the command line asks for --help: the usage
 	// then goes to stdout.
 	helpAsked bool
+	// reach is set by daemon: what posts reached, read back.
+	reach *reach.Engine
 	// consoleUsers is set by daemon: the console's user store.
 	consoleUsers *console.Users
 	// console is set by daemon: a stop waits for its background work.
@@ -105,6 +108,7 @@ func commands() []command {
 		{name: "publish", summary: "queue a post file for delivery now", run: cmdPublish},
 		{name: "retry", summary: "queue a post's failed deliveries again", run: cmdRetry},
 		{name: "status", summary: "recent posts and their per-channel delivery state", run: cmdStatus},
+		{name: "reach", summary: "what posts reached on each channel (replies, reposts, likes, clicks) and the replies", run: cmdReach},
 		{name: "validate", summary: "check the config and the posts folder, reporting every problem", run: cmdValidate, noConfig: true},
 		{name: "subscribers", summary: "import, export, list, remove and count newsletter subscribers", run: cmdSubscribers},
 		{name: "users", summary: "add, list, remove console users and reset their passwords", run: cmdUsers},

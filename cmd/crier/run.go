@@ -17,6 +17,7 @@ import (
 	"github.com/crierhq/crier/bot/feed"
 	"github.com/crierhq/crier/bot/markdown"
 	"github.com/crierhq/crier/internal/media"
+	"github.com/crierhq/crier/newsletter"
 	"github.com/crierhq/crier/subscribers"
 	"github.com/crierhq/crier/web"
 	"github.com/crierhq/crier/web/console"
@@ -43,6 +44,12 @@ SIGINT or SIGTERM lets in-flight deliveries finish, then exits.`)
 	if err := b.Start(ctx); err != nil {
 		return err
 	}
+	// Reads of deliveries sent while the daemon was down, or before reach
+	// existed, are queued; then /metrics gets the totals.
+	if err := app.reach.Resume(ctx); err != nil {
+		return err
+	}
+	app.reach.RefreshMetrics(ctx)
 	app.Logger.Info("crier running", "config", app.ConfigPath, "data", app.Config.DataPath(), "channels", b.ChannelNames(), "timezone", app.Config.Location().String())
 	if next, ok := b.NextDigest(time.Now()); ok {
 		app.Logger.Info("next newsletter digest", "at", app.showTime(next))
@@ -131,7 +138,15 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 	// The console's notices to organisers, sent by their own jobs.
 	notices := &noticeQueue{log: app.Logger}
 	jobs = append(jobs, notices.jobs())
-	b, err := bot.New(ctx, bot.Options{
+	// What posts reached is read back by jobs on the bot's job client.
+	var b *bot.Bot
+	rch, err := app.openReach(ctx, st, chans, reg, func() *bot.Bot { return b })
+	if err != nil {
+		return nil, nil, err
+	}
+	app.reach = rch
+	jobs = append(jobs, rch.Jobs())
+	b, err = bot.New(ctx, bot.Options{
 		Store:       st,
 		Channels:    chans,
 		MarkdownDir: cfg.Resolve(cfg.Sources.Markdown.Dir),
@@ -146,6 +161,7 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 		Jobs:        jobs,
 		OnFailed:    notices.failed,
 		OnSent:      notices.sent,
+		OnDelivered: rch.Delivered,
 		// Uploaded images are stored by name; their address is built now.
 		ResolveMedia: media.Resolver{PublicURL: cfg.HTTP.PublicURL, Dir: cfg.DataPath("uploads")}.Resolve,
 	})
@@ -193,6 +209,8 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 			return nil, nil, fmt.Errorf("mounting newsletter pages: %w", err)
 		}
 		if ecfg, ok := app.emailConfig(); ok {
+			// The newsletter's counted links (channels.email.count_clicks).
+			srv.Handle("GET "+newsletter.ClickPrefix, newsletter.ClickHandler{Count: ecfg.CountsClicks(), DB: st.DB(), Signer: nl.Signer, Logger: app.Logger})
 			if err := app.mountBounces(ctx, st, ecfg, nl.Store, nl.Signer, srv, reg); err != nil {
 				return nil, nil, err
 			}

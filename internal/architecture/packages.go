@@ -5,7 +5,11 @@ package architecture
 var Packages = []Package{
 	{Path: "cmd/crier",
 		Provides: "the binary: its subcommands (`run`, `preview`, `publish`, `status`, `retry`, `validate`, `subscribers`, `users`, `newsletter`, `accounts`, `store`), wiring every part together, and the registry of the channel types it knows (`providers.go`, the only file that names a channel type)",
-		Imports:  []string{"accounts", "archive", "bot", "bot/feed", "bot/markdown", "bot/store", "bounces", "channels", "channels/bluesky", "channels/discord", "channels/email", "channels/mastodon", "channels/outbox", "config", "contentfetch", "internal/matrixroom", "internal/media", "internal/redact", "migrate", "newsletter", "post", "schedules", "sqldb", "subscribers", "web", "web/console"}},
+		Imports:  []string{"accounts", "archive", "bot", "bot/feed", "bot/markdown", "bot/store", "bounces", "channels", "channels/bluesky", "channels/discord", "channels/email", "channels/mastodon", "channels/outbox", "config", "contentfetch", "internal/matrixroom", "internal/media", "internal/redact", "migrate", "newsletter", "post", "reach", "schedules", "sqldb", "subscribers", "web", "web/console"}},
+	{Path: "reach",
+		Provides: "what each post reached: the counters and replies read back from every channel on a decaying schedule after each delivery (River jobs on their own queue, inside a per-channel hourly budget shared by replicas), their history, replies kept a limited time, the console's `ReachSource`, `crier reach` and the Prometheus totals",
+		Imports:  []string{"bot", "bot/store", "channels", "config", "migrate", "web/console"},
+		Tables:   []string{"reach_status", "reach_reads", "reach_replies", "reach_budget"}},
 	{Path: "web/console",
 		Provides: "the organisers' console at `/`: users, roles, sessions, CSRF, the write form and approval flow with its history, previews the channels render, posts list, post page, calendar, supporters, feeds, notices to organisers; posts and deliveries come through `bot/store`'s API, the review queue narrows the store's list by post ids",
 		Imports:  []string{"bot/store", "channels", "channels/outbox", "internal/media", "internal/redact", "migrate", "post", "sqldb", "subscribers"},

@@ -1,0 +1,180 @@
+package reach
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/crierhq/crier/bot"
+	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/channels"
+)
+
+// Queue is the job queue of the reads: its own, with one worker, so a read
+// never takes a delivery's worker.
+const Queue = "reach"
+
+// Priority is the reads' River priority: the lowest (4), below every
+// delivery (1).
+const Priority = 4
+
+// ReadArgs is the job that reads one delivery's reach at one step of the
+// schedule.
+type ReadArgs struct {
+	PostID  string `json:"post_id"`
+	Channel string `json:"channel"`
+	Step    int    `json:"step"`
+}
+
+// Kind names the job in River's table.
+func (ReadArgs) Kind() string { return "crier.reach_read" }
+
+// InsertOpts are a read's job options: its queue and priority, when it is
+// due, and unique by its arguments in every state (completed included), so
+// that replicas queueing the same step read it once.
+func InsertOpts(at time.Time) *river.InsertOpts {
+	return &river.InsertOpts{Queue: Queue, Priority: Priority, ScheduledAt: at, MaxAttempts: 3,
+		UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+// Jobs is the reads' job kind for bot.Options.Jobs.
+func (e *Engine) Jobs() bot.Jobs {
+	return bot.Jobs{Queue: Queue, Workers: 1, Add: func(w *river.Workers) {
+		river.AddWorker(w, &readWorker{e: e})
+	}}
+}
+
+type readWorker struct {
+	river.WorkerDefaults[ReadArgs]
+	e *Engine
+}
+
+// Timeout bounds one read: a few requests to one network.
+func (w *readWorker) Timeout(*river.Job[ReadArgs]) time.Duration { return time.Minute }
+
+func (w *readWorker) Work(ctx context.Context, job *river.Job[ReadArgs]) error {
+	return w.e.runStep(ctx, job.Args)
+}
+
+// runStep runs one scheduled read. Its error tells River what to do: nil
+// (done, the next step is queued), JobSnooze (the budget is spent or the
+// network asked to wait: the same step later, no attempt used).
+func (e *Engine) runStep(ctx context.Context, a ReadArgs) error {
+	now := e.now()
+	s, ok, err := e.status(ctx, a.PostID, a.Channel)
+	if err != nil {
+		return err
+	}
+	switch {
+	case !ok || s.NextStep != a.Step:
+		// Read already (another replica, or a job queued twice before
+		// River's uniqueness could tell), or never scheduled.
+		return nil
+	case e.reader(a.Channel) == nil:
+		e.log.Info("not reading reach: the channel is no longer configured or cannot read back", "post", a.PostID, "channel", a.Channel)
+		return nil
+	}
+	wait, err := e.takeBudget(ctx, a.Channel, now)
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
+		// Within the channel's hourly budget, or after the wait the
+		// network asked for: the read waits, the deliveries do not.
+		e.opts.Metrics.reads.WithLabelValues(a.Channel, "deferred").Inc()
+		return river.JobSnooze(wait)
+	}
+	r, readErr := e.read(ctx, a.PostID, a.Channel)
+	next, nextAt := e.after(s, a.Step)
+	kind, retry := channels.Classify(readErr)
+	switch {
+	case readErr == nil:
+		e.opts.Metrics.reads.WithLabelValues(a.Channel, "ok").Inc()
+		if err := e.saveRead(ctx, s, a.Step, r, now, next, nextAt); err != nil {
+			return err
+		}
+	case kind == channels.KindRateLimited:
+		// The network's own budget is spent: no read of this channel
+		// until it says, and this step is read then.
+		e.opts.Metrics.reads.WithLabelValues(a.Channel, "rate-limited").Inc()
+		if retry <= 0 {
+			retry = time.Minute // the network named no wait
+		}
+		if err := e.pause(ctx, a.Channel, now.Add(retry)); err != nil {
+			return err
+		}
+		if err := e.saveFailure(ctx, a.PostID, a.Channel, readErr.Error(), now, s.NextStep, s.NextAt); err != nil {
+			return err
+		}
+		return river.JobSnooze(retry)
+	case kind == channels.KindPermanent:
+		// The post was deleted, or the account cannot read it: no
+		// further step would do better. The last good read stays.
+		e.opts.Metrics.reads.WithLabelValues(a.Channel, "failed").Inc()
+		if err := e.saveFailure(ctx, a.PostID, a.Channel, readErr.Error(), now, len(e.opts.Schedule), time.Time{}); err != nil {
+			return err
+		}
+		e.log.Warn("reading reach failed for good; the schedule stops", "post", a.PostID, "channel", a.Channel, "err", readErr)
+		return nil
+	default:
+		// A passing failure: the last good read stays, and the next
+		// step reads again (no retry that would pile reads up).
+		e.opts.Metrics.reads.WithLabelValues(a.Channel, "failed").Inc()
+		if err := e.saveFailure(ctx, a.PostID, a.Channel, readErr.Error(), now, next, nextAt); err != nil {
+			return err
+		}
+		e.log.Warn("reading reach failed; the last good read stays", "post", a.PostID, "channel", a.Channel, "err", readErr)
+	}
+	e.opts.Metrics.refresh(ctx)
+	s.NextStep, s.NextAt = next, nextAt
+	return e.queue(ctx, s)
+}
+
+// Refresh reads every channel of postID now, outside the schedule (the
+// console's Refresh button, crier reach --refresh): the schedule goes on
+// as it was. A channel's failure is recorded and joined into the error;
+// the other channels are still read.
+func (e *Engine) Refresh(ctx context.Context, postID string) error {
+	ds, err := e.opts.Store.Deliveries(ctx, postID)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, d := range ds {
+		if d.State != store.DeliverySent || e.reader(d.Channel) == nil {
+			continue
+		}
+		if err := e.refreshOne(ctx, postID, d.Channel, d.UpdatedAt); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", d.Channel, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (e *Engine) refreshOne(ctx context.Context, postID, channel string, deliveredAt time.Time) error {
+	now := e.now()
+	if _, err := e.schedule(ctx, postID, channel, deliveredAt, deliveredAt.Add(e.opts.Schedule[0])); err != nil {
+		return err
+	}
+	s, _, err := e.status(ctx, postID, channel)
+	if err != nil {
+		return err
+	}
+	r, readErr := e.read(ctx, postID, channel)
+	if readErr != nil {
+		e.opts.Metrics.reads.WithLabelValues(channel, "failed").Inc()
+		if err := e.saveFailure(ctx, postID, channel, readErr.Error(), now, s.NextStep, s.NextAt); err != nil {
+			return err
+		}
+		return readErr
+	}
+	e.opts.Metrics.reads.WithLabelValues(channel, "ok").Inc()
+	if err := e.saveRead(ctx, s, -1, r, now, s.NextStep, s.NextAt); err != nil {
+		return err
+	}
+	e.opts.Metrics.refresh(ctx)
+	return nil
+}
