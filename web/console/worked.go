@@ -333,13 +333,6 @@ func (c *Console) workedHeads(w workedQuery, cols []string) []workedHead {
 	return out
 }
 
-func title(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
-}
-
 func (c *Console) whatWorked(w http.ResponseWriter, r *http.Request, s Session) {
 	if c.opts.Reach == nil {
 		c.notFound(w, r, "reach is not read on this server")
