@@ -55,21 +55,13 @@ channels:
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	crierClient := gomastodon.NewClient(&gomastodon.Config{Server: gts.URL, AccessToken: user.Token})
-	acct, err := crierClient.GetAccountCurrentUser(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	toots, err := crierClient.GetAccountStatuses(ctx, acct.ID, nil)
-	if err != nil || len(toots) != 1 {
-		t.Fatalf("crier's toots: %d, %v", len(toots), err)
-	}
+	toot := onlyToot(ctx, t, gts.URL, user.Token)
 	fc := gomastodon.NewClient(&gomastodon.Config{Server: gts.URL, AccessToken: fan.Token})
-	if _, err := fc.Favourite(ctx, toots[0].ID); err != nil {
+	if _, err := fc.Favourite(ctx, toot); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := fc.PostStatus(ctx, &gomastodon.Toot{Status: "See you there <3 & bring a friend", SpoilerText: "vigil plans",
-		Visibility: "public", InReplyToID: toots[0].ID}); err != nil {
+		Visibility: "public", InReplyToID: toot}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -114,4 +106,20 @@ channels:
 		t.Errorf("What worked's row: %q", got)
 	}
 	br.axe("worked-gotosocial")
+}
+
+// onlyToot is the id of the one status the account with token has posted
+// on the server (what the daemon delivered).
+func onlyToot(ctx context.Context, t *testing.T, server, token string) gomastodon.ID {
+	t.Helper()
+	c := gomastodon.NewClient(&gomastodon.Config{Server: server, AccessToken: token})
+	acct, err := c.GetAccountCurrentUser(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	toots, err := c.GetAccountStatuses(ctx, acct.ID, nil)
+	if err != nil || len(toots) != 1 {
+		t.Fatalf("the account's toots: %d, %v", len(toots), err)
+	}
+	return toots[0].ID
 }
