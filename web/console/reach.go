@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/crierhq/crier/channels"
@@ -205,6 +206,38 @@ func networkName(typ string) string {
 	return title(typ)
 }
 
+// refreshEvery is how often a post's reach may be refreshed from the
+// console: Refresh reads every channel at once, and a button pressed again
+// and again must not spend the networks' rate limits deliveries need.
+const refreshEvery = time.Minute
+
+// refreshLimit remembers when each post was last refreshed (on this
+// replica), for at most refreshEvery.
+type refreshLimit struct {
+	mu   sync.Mutex
+	last map[string]time.Time
+}
+
+// wait is how long post id must wait before another refresh; zero means
+// now, and records it.
+func (l *refreshLimit) wait(id string, now time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for k, at := range l.last {
+		if now.Sub(at) >= refreshEvery {
+			delete(l.last, k)
+		}
+	}
+	if at, ok := l.last[id]; ok {
+		return refreshEvery - now.Sub(at)
+	}
+	if l.last == nil {
+		l.last = map[string]time.Time{}
+	}
+	l.last[id] = now
+	return 0
+}
+
 // withReach adds to the posts list's rows that went out what each reached
 // in total (all channels' interactions, as What worked adds them), with one
 // read of the period since the oldest of them went out. A failed read
@@ -261,6 +294,12 @@ func (c *Console) refreshReach(w http.ResponseWriter, r *http.Request, s Session
 	}
 	if _, err := c.opts.Store.Post(r.Context(), id); err != nil {
 		c.notFound(w, r, "no post has this id")
+		return
+	}
+	if wait := c.refreshes.wait(id, c.opts.Now()); wait > 0 {
+		w.WriteHeader(http.StatusTooManyRequests)
+		c.renderPost(w, r, s, id, "The numbers were read less than a minute ago: press Refresh again after "+
+			c.opts.Now().Add(wait).In(c.opts.Location).Format("15:04:05")+".")
 		return
 	}
 	if err := c.opts.Reach.Refresh(r.Context(), id); err != nil {

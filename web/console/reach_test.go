@@ -276,7 +276,8 @@ func attr(n *html.Node, key string) string {
 }
 
 // TestReachRefresh: Refresh is a POST with the form's CSRF token; it asks
-// the source to read now and says so, or says why it could not.
+// the source to read now and says so, or says why it could not; pressed
+// again within a minute it does not read again.
 func TestReachRefresh(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -297,6 +298,13 @@ func TestReachRefresh(t *testing.T) {
 	if got := br.get(p.loc).body; !strings.Contains(got, "Reach read again.") {
 		t.Error("the page after a refresh does not say so")
 	}
+	// Pressed again within a minute, it does not read again.
+	p = br.post("/posts/md:vigil/reach", url.Values{"csrf": {br.csrf()}})
+	if p.status != http.StatusTooManyRequests || len(f.refreshed) != 1 ||
+		!strings.Contains(p.body, "The numbers were read less than a minute ago: press Refresh again after 10:01:00.") {
+		t.Fatalf("a second refresh at once: %d, refreshed %v", p.status, f.refreshed)
+	}
+	b.now.Add(time.Minute)
 	f.mu.Lock()
 	f.refreshErr = errors.New("rate limited: mastodon asks to wait 7s")
 	f.mu.Unlock()
