@@ -95,23 +95,15 @@ channels:
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	crierClient := gomastodon.NewClient(&gomastodon.Config{Server: gts.URL, AccessToken: user.Token})
-	acct, err := crierClient.GetAccountCurrentUser(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	toots, err := crierClient.GetAccountStatuses(ctx, acct.ID, nil)
-	if err != nil || len(toots) != 1 {
-		t.Fatalf("crier's toots: %d, %v", len(toots), err)
-	}
+	toot := onlyToot(ctx, t, gts.URL, user.Token)
 	fc := gomastodon.NewClient(&gomastodon.Config{Server: gts.URL, AccessToken: fan.Token})
-	if _, err := fc.Favourite(ctx, toots[0].ID); err != nil {
+	if _, err := fc.Favourite(ctx, toot); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := fc.Reblog(ctx, toots[0].ID); err != nil {
+	if _, err := fc.Reblog(ctx, toot); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := fc.PostStatus(ctx, &gomastodon.Toot{Status: "See you there <3", SpoilerText: "vigil plans", Visibility: "public", InReplyToID: toots[0].ID}); err != nil {
+	if _, err := fc.PostStatus(ctx, &gomastodon.Toot{Status: "See you there <3", SpoilerText: "vigil plans", Visibility: "public", InReplyToID: toot}); err != nil {
 		t.Fatal(err)
 	}
 

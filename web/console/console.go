@@ -153,6 +153,8 @@ type Console struct {
 	counts   countCache
 	lifetime context.Context
 	people   *forgotLimit
+	// refreshes limits the Reach panel's Refresh (reach.go).
+	refreshes refreshLimit
 }
 
 // Mounter is where the console mounts its routes (web.Server).

@@ -12,6 +12,8 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/crierhq/crier/channels"
@@ -29,8 +31,26 @@ type reachView struct {
 	LastRead, NextRead time.Time
 	LastError          string
 	Chart              *chartView
-	Replies            []replyView
-	Notes              []string
+	// Links are the newsletter's clicks per link ("clicks URL" counts).
+	Links   []linkClicks
+	Replies []replyView
+	Notes   []string
+}
+
+// linkClicks is one counted link of a newsletter and its clicks.
+type linkClicks struct {
+	URL   string
+	Count channels.Count
+}
+
+// perLinkPrefix names a channel-specific count of one link's clicks
+// ("clicks https://…"): listed apart, not drawn or added to totals (the
+// "clicks" count already adds them up).
+const perLinkPrefix = "clicks "
+
+// perLink splits a link's clicks off a count's name.
+func perLink(n NamedCount) (string, bool) {
+	return strings.CutPrefix(n.Name, perLinkPrefix)
 }
 
 type countView struct {
@@ -82,6 +102,9 @@ func seriesOf(cr ChannelReach) []series {
 	}
 	extra := map[string]int{}
 	addExtra := func(n NamedCount) int {
+		if _, ok := perLink(n); ok {
+			return -1
+		}
 		i, ok := extra[n.Name]
 		if !ok {
 			i = len(out)
@@ -91,7 +114,9 @@ func seriesOf(cr ChannelReach) []series {
 		return i
 	}
 	for _, n := range cr.Extra {
-		out[addExtra(n)].Latest = n.Count
+		if i := addExtra(n); i >= 0 {
+			out[i].Latest = n.Count
+		}
 	}
 	for p, pt := range cr.History {
 		for i, v := range counterValues(pt.Counters) {
@@ -99,6 +124,9 @@ func seriesOf(cr ChannelReach) []series {
 		}
 		for _, n := range pt.Extra {
 			i := addExtra(n)
+			if i < 0 {
+				continue
+			}
 			for len(out[i].Values) < p {
 				out[i].Values = append(out[i].Values, channels.Count{})
 			}
@@ -145,6 +173,11 @@ func (c *Console) reachView(cr ChannelReach, n int) reachView {
 		}
 	}
 	v.Chart = c.chartOf(cr.History, shown, n)
+	for _, x := range cr.Extra {
+		if u, ok := perLink(x); ok {
+			v.Links = append(v.Links, linkClicks{URL: u, Count: x.Count})
+		}
+	}
 	replies := slices.Clone(cr.Replies)
 	slices.SortStableFunc(replies, func(a, b channels.Reply) int { return b.At.Compare(a.At) })
 	for _, r := range replies {
@@ -171,6 +204,38 @@ func networkName(typ string) string {
 		return "the network"
 	}
 	return title(typ)
+}
+
+// refreshEvery is how often a post's reach may be refreshed from the
+// console: Refresh reads every channel at once, and a button pressed again
+// and again must not spend the networks' rate limits deliveries need.
+const refreshEvery = time.Minute
+
+// refreshLimit remembers when each post was last refreshed (on this
+// replica), for at most refreshEvery.
+type refreshLimit struct {
+	mu   sync.Mutex
+	last map[string]time.Time
+}
+
+// wait is how long post id must wait before another refresh; zero means
+// now, and records it.
+func (l *refreshLimit) wait(id string, now time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for k, at := range l.last {
+		if now.Sub(at) >= refreshEvery {
+			delete(l.last, k)
+		}
+	}
+	if at, ok := l.last[id]; ok {
+		return refreshEvery - now.Sub(at)
+	}
+	if l.last == nil {
+		l.last = map[string]time.Time{}
+	}
+	l.last[id] = now
+	return 0
 }
 
 // withReach adds to the posts list's rows that went out what each reached
@@ -229,6 +294,12 @@ func (c *Console) refreshReach(w http.ResponseWriter, r *http.Request, s Session
 	}
 	if _, err := c.opts.Store.Post(r.Context(), id); err != nil {
 		c.notFound(w, r, "no post has this id")
+		return
+	}
+	if wait := c.refreshes.wait(id, c.opts.Now()); wait > 0 {
+		w.WriteHeader(http.StatusTooManyRequests)
+		c.renderPost(w, r, s, id, "The numbers were read less than a minute ago: press Refresh again after "+
+			c.opts.Now().Add(wait).In(c.opts.Location).Format("15:04:05")+".")
 		return
 	}
 	if err := c.opts.Reach.Refresh(r.Context(), id); err != nil {

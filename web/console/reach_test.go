@@ -105,7 +105,8 @@ func vigilReach(now time.Time) []ChannelReach {
 		},
 	}, {
 		Channel: "newsletter", Type: "email",
-		Extra: []NamedCount{{"delivered", c(480)}, {"bounced", c(3)}, {"clicks", c(41)}, {"page views", channels.Count{}}},
+		Extra: []NamedCount{{"delivered", c(480)}, {"bounced", c(3)}, {"clicks", c(41)}, {"clicks https://camaca.example/petition?a=1&b=2", c(30)},
+			{"clicks https://camaca.example/map", c(11)}, {"archive views", channels.Count{}}},
 		History: []ReachPoint{
 			{At: sent.Add(time.Hour), Extra: []NamedCount{{"delivered", c(470)}, {"clicks", c(10)}}},
 			{At: sent.Add(24 * time.Hour), Extra: []NamedCount{{"delivered", c(480)}, {"clicks", c(41)}}},
@@ -247,12 +248,15 @@ func TestReachPanelShowsHonestNumbers(t *testing.T) {
 	}
 	// The newsletter's own counts, "not available" for page views.
 	news := spaced((byID(doc, "reach-newsletter")))
-	for _, want := range []string{"Delivered 480", "Bounced 3", "Clicks 41", "Page views not available", "Last good read", "No more reads are scheduled."} {
+	for _, want := range []string{"Delivered 480", "Bounced 3", "Clicks 41", "Archive views not available", "Last good read", "No more reads are scheduled.",
+		"Clicks per link 30 https://camaca.example/petition?a=1&b=2 11 https://camaca.example/map"} {
 		if !strings.Contains(news, want) {
 			t.Errorf("the newsletter panel lacks %q: %s", want, news)
 		}
 	}
-	if strings.Contains(news, "Page views 0") {
+	// A link's clicks are listed, not drawn: the chart has delivered and
+	// clicks only.
+	if strings.Contains(news, "Archive views 0") || len(htmlFind(htmlFind(byID(doc, "reach-newsletter"), "svg")[0], "polyline")) != 2 {
 		t.Errorf("the newsletter panel: %s", news)
 	}
 	disc := spaced((byID(doc, "reach-discord")))
@@ -272,7 +276,8 @@ func attr(n *html.Node, key string) string {
 }
 
 // TestReachRefresh: Refresh is a POST with the form's CSRF token; it asks
-// the source to read now and says so, or says why it could not.
+// the source to read now and says so, or says why it could not; pressed
+// again within a minute it does not read again.
 func TestReachRefresh(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -293,6 +298,13 @@ func TestReachRefresh(t *testing.T) {
 	if got := br.get(p.loc).body; !strings.Contains(got, "Reach read again.") {
 		t.Error("the page after a refresh does not say so")
 	}
+	// Pressed again within a minute, it does not read again.
+	p = br.post("/posts/md:vigil/reach", url.Values{"csrf": {br.csrf()}})
+	if p.status != http.StatusTooManyRequests || len(f.refreshed) != 1 ||
+		!strings.Contains(p.body, "The numbers were read less than a minute ago: press Refresh again after 10:01:00.") {
+		t.Fatalf("a second refresh at once: %d, refreshed %v", p.status, f.refreshed)
+	}
+	b.now.Add(time.Minute)
 	f.mu.Lock()
 	f.refreshErr = errors.New("rate limited: mastodon asks to wait 7s")
 	f.mu.Unlock()

@@ -104,10 +104,11 @@ func (c *Console) chartOf(history []ReachPoint, ss []series, n int) *chartView {
 		line.Segments = appendSegment(line.Segments, seg)
 		ch.Lines = append(ch.Lines, line)
 	}
-	for _, v := range []int64{0, top / 2, top} {
-		if v == top/2 && (top%2 != 0 || top < 2) {
-			continue
-		}
+	ticks := []int64{0, top}
+	if top%2 == 0 && top >= 2 {
+		ticks = []int64{0, top / 2, top} // a round middle line
+	}
+	for _, v := range ticks {
 		ch.YTicks = append(ch.YTicks, chartTick{Pos: num(y(v)), Label: strconv.FormatInt(v, 10), Anchor: "end"})
 	}
 	ch.XTicks = append(ch.XTicks, chartTick{Pos: num(x(first)), Label: c.shortTime(first), Anchor: "start"})

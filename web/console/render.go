@@ -107,3 +107,11 @@ func (c *Console) renderFragment(w http.ResponseWriter, r *http.Request, name st
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// title capitalises a name's first letter ("mastodon" → "Mastodon").
+func title(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}

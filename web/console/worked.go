@@ -4,7 +4,7 @@ package console
 // what it reached per channel, sortable by any column, filterable by
 // channel, tag and source, and the same as CSV. A channel's total is the
 // sum of the interactions it reports (replies, reposts, likes, quotes,
-// reactions, clicks, page views); "not available" when it reports none.
+// reactions, clicks, archive views); "not available" when it reports none.
 
 import (
 	"cmp"
@@ -32,7 +32,7 @@ const maxWorkedDays = 366
 
 // engagementExtras are the channel-specific counts that are interactions
 // (counted in a total); delivered, bounced and the like are not.
-var engagementExtras = []string{"clicks", "page views"}
+var engagementExtras = []string{"clicks", "page views", "archive views"}
 
 // workedQuery is the page's query: period, filters and sort.
 type workedQuery struct {
@@ -371,7 +371,9 @@ func (c *Console) whatWorkedCSV(w http.ResponseWriter, r *http.Request, s Sessio
 	for _, row := range rows {
 		for _, cr := range row.Channels {
 			for _, n := range cr.Extra {
-				extras = appendNew(extras, n.Name)
+				if _, ok := perLink(n); !ok {
+					extras = appendNew(extras, n.Name)
+				}
 			}
 		}
 	}

@@ -25,7 +25,8 @@ func (b *bundle) workedFixture(t *testing.T) *fakeReach {
 		{PostID: "md:vigil", Title: "Vigil, \"candles\" & songs", Source: "markdown", Tags: []string{"vigil", "climate"}, At: vigil,
 			Channels: []ChannelReach{
 				{Channel: "mastodon", Type: "mastodon", Latest: channels.Counters{Replies: c(2), Reposts: c(3), Likes: c(12)}, LastRead: vigil.Add(time.Hour)},
-				{Channel: "newsletter", Type: "email", Extra: []NamedCount{{"delivered", c(480)}, {"clicks", c(41)}}},
+				{Channel: "newsletter", Type: "email", Extra: []NamedCount{{"delivered", c(480)}, {"clicks", c(41)},
+					{"clicks https://camaca.example/petition", c(41)}, {"archive views", c(4)}}},
 			}},
 		{PostID: "md:petition", Title: "=HYPERLINK(\"http://evil.example\",\"sign\")", Source: "-feed", Tags: []string{"petition"}, At: petition,
 			Channels: []ChannelReach{
@@ -78,7 +79,7 @@ func TestWhatWorkedPeriodFiltersAndSort(t *testing.T) {
 	rows := htmlFind(htmlFind(doc, "tbody")[0], "tr")
 	vigil, petition := spaced(rows[0]), spaced(rows[1])
 	// Columns: Post, State, Source, Went out, Mastodon, Newsletter, Discord, Total.
-	for _, want := range []string{"Mastodon 17", "2 replies · 3 boosts · 12 favourites", "Newsletter 41", "480 delivered · 41 clicks", "Discord not sent there", "Total 58", "Sent"} {
+	for _, want := range []string{"Mastodon 17", "2 replies · 3 boosts · 12 favourites", "Newsletter 45", "480 delivered · 41 clicks · 4 archive views", "Discord not sent there", "Total 62", "Sent"} {
 		if !strings.Contains(vigil, want) {
 			t.Errorf("the vigil's row lacks %q: %s", want, vigil)
 		}
@@ -150,12 +151,12 @@ func TestWhatWorkedCSV(t *testing.T) {
 		t.Fatalf("the CSV does not parse: %v\n%s", err, p.body)
 	}
 	want := [][]string{
-		{"post_id", "title", "source", "tags", "went_out", "state", "channel", "type", "replies", "reposts", "likes", "quotes", "reactions", "delivered", "clicks", "interactions", "last_read"},
-		{"md:petition", `'=HYPERLINK("http://evil.example","sign")`, "'-feed", "petition", "2031-04-21T09:00:00Z", "Sent", "mastodon", "mastodon", "0", "", "1", "", "", "", "", "1", ""},
-		{"md:petition", `'=HYPERLINK("http://evil.example","sign")`, "'-feed", "petition", "2031-04-21T09:00:00Z", "Sent", "discord", "discord", "", "", "", "", "", "", "", "", ""},
-		{"md:leaflet", "Leaflet run", "markdown", "climate", "2031-03-22T09:00:00Z", "Sent", "discord", "discord", "", "", "", "", "7", "", "", "7", ""},
-		{"md:vigil", `Vigil, "candles" & songs`, "markdown", "vigil;climate", "2031-04-29T09:00:00Z", "Sent", "mastodon", "mastodon", "2", "3", "12", "", "", "", "", "17", "2031-04-29T10:00:00Z"},
-		{"md:vigil", `Vigil, "candles" & songs`, "markdown", "vigil;climate", "2031-04-29T09:00:00Z", "Sent", "newsletter", "email", "", "", "", "", "", "480", "41", "41", ""},
+		{"post_id", "title", "source", "tags", "went_out", "state", "channel", "type", "replies", "reposts", "likes", "quotes", "reactions", "delivered", "clicks", "archive_views", "interactions", "last_read"},
+		{"md:petition", `'=HYPERLINK("http://evil.example","sign")`, "'-feed", "petition", "2031-04-21T09:00:00Z", "Sent", "mastodon", "mastodon", "0", "", "1", "", "", "", "", "", "1", ""},
+		{"md:petition", `'=HYPERLINK("http://evil.example","sign")`, "'-feed", "petition", "2031-04-21T09:00:00Z", "Sent", "discord", "discord", "", "", "", "", "", "", "", "", "", ""},
+		{"md:leaflet", "Leaflet run", "markdown", "climate", "2031-03-22T09:00:00Z", "Sent", "discord", "discord", "", "", "", "", "7", "", "", "", "7", ""},
+		{"md:vigil", `Vigil, "candles" & songs`, "markdown", "vigil;climate", "2031-04-29T09:00:00Z", "Sent", "mastodon", "mastodon", "2", "3", "12", "", "", "", "", "", "17", "2031-04-29T10:00:00Z"},
+		{"md:vigil", `Vigil, "candles" & songs`, "markdown", "vigil;climate", "2031-04-29T09:00:00Z", "Sent", "newsletter", "email", "", "", "", "", "", "480", "41", "4", "45", ""},
 	}
 	if len(recs) != len(want) {
 		t.Fatalf("the CSV has %d lines, want %d:\n%s", len(recs), len(want), p.body)
@@ -192,7 +193,7 @@ func TestPostsListShowsReach(t *testing.T) {
 		got[htmlText(htmlFind(tds[0], "a")[0])] = spaced(tds[len(tds)-1])
 	}
 	for title, want := range map[string]string{"A draft": "Reach not sent", "Leaflet run": "Reach 7",
-		`Vigil, "candles" & songs`: "Reach 58", `=HYPERLINK("http://evil.example","sign")`: "Reach 1"} {
+		`Vigil, "candles" & songs`: "Reach 62", `=HYPERLINK("http://evil.example","sign")`: "Reach 1"} {
 		if got[title] != want {
 			t.Errorf("%s: %q, want %q", title, got[title], want)
 		}
