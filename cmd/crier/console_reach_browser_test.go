@@ -55,7 +55,7 @@ channels:
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	toot := onlyToot(ctx, t, gts.URL, user.Token)
+	toot := onlyToot(t, gomastodon.NewClient(&gomastodon.Config{Server: gts.URL, AccessToken: user.Token})).ID
 	fc := gomastodon.NewClient(&gomastodon.Config{Server: gts.URL, AccessToken: fan.Token})
 	if _, err := fc.Favourite(ctx, toot); err != nil {
 		t.Fatal(err)
@@ -108,18 +108,3 @@ channels:
 	br.axe("worked-gotosocial")
 }
 
-// onlyToot is the id of the one status the account with token has posted
-// on the server (what the daemon delivered).
-func onlyToot(ctx context.Context, t *testing.T, server, token string) gomastodon.ID {
-	t.Helper()
-	c := gomastodon.NewClient(&gomastodon.Config{Server: server, AccessToken: token})
-	acct, err := c.GetAccountCurrentUser(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	toots, err := c.GetAccountStatuses(ctx, acct.ID, nil)
-	if err != nil || len(toots) != 1 {
-		t.Fatalf("the account's toots: %d, %v", len(toots), err)
-	}
-	return toots[0].ID
-}
