@@ -95,7 +95,7 @@ channels:
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	toot := onlyToot(ctx, t, gts.URL, user.Token)
+	toot := onlyToot(t, gomastodon.NewClient(&gomastodon.Config{Server: gts.URL, AccessToken: user.Token})).ID
 	fc := gomastodon.NewClient(&gomastodon.Config{Server: gts.URL, AccessToken: fan.Token})
 	if _, err := fc.Favourite(ctx, toot); err != nil {
 		t.Fatal(err)
