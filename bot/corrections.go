@@ -144,12 +144,25 @@ func (b *Bot) ApproveCorrection(ctx context.Context, postID string, rev int, by 
 		return fmt.Errorf("approving correction %d of %s: %w", rev, postID, err)
 	}
 	defer tx.Rollback()
-	if _, err := b.store.HoldPostTx(ctx, tx, postID); err != nil {
+	sp, err := b.store.HoldPostTx(ctx, tx, postID)
+	if err != nil {
 		return err
 	}
 	c, err := store.CorrectionTx(ctx, tx, postID, rev)
 	if err != nil {
 		return err
+	}
+	// What happened since it was submitted decides: approving it after a
+	// withdrawal would publish the post again, after a later correction
+	// would undo that one.
+	if sp.State != store.PostPublished {
+		return fmt.Errorf("correction %d of %s cannot go out: the post is %s now (%s)", rev, postID, sp.State, notPublishedHint(sp.State))
+	}
+	switch later, err := store.SupersededTx(ctx, tx, postID, rev); {
+	case err != nil:
+		return err
+	case later:
+		return fmt.Errorf("correction %d of %s cannot go out: a later correction or withdrawal went out since; correct the post as it reads now instead", rev, postID)
 	}
 	if err := store.ApproveTx(ctx, tx, postID, rev, by, now); err != nil {
 		return err
@@ -189,7 +202,7 @@ func (b *Bot) applyCorrectionTx(ctx context.Context, tx *sql.Tx, corrected post.
 		return err
 	}
 	for _, d := range targets {
-		if notSent(d) {
+		if notSent(d) && d.RemoteID == "" {
 			parts, err := store.PartsTx(ctx, tx, d.PostID, d.Channel)
 			if err != nil {
 				return err
@@ -210,10 +223,41 @@ func (b *Bot) applyCorrectionTx(ctx context.Context, tx *sql.Tx, corrected post.
 	return nil
 }
 
-// notSent reports whether a delivery has certainly not gone out (yet).
+// actOnUnsure handles a delivery that may have gone out with nothing known
+// of what it sent: a correction waits while the engine finds out (its next
+// attempt checks the network); a withdrawal stops further attempts. What a
+// person must then check is said in plain words.
+func (b *Bot) actOnUnsure(ctx context.Context, log *slog.Logger, a CorrectionArgs, c store.Correction, d store.Delivery, attempt, maxAttempts int) error {
+	res := store.CorrectionResult{PostID: a.PostID, Revision: a.Revision, Channel: a.Channel}
+	switch {
+	case c.Kind == store.KindCorrection && d.State == store.DeliveryPending:
+		log.Info("waiting for the delivery's next attempt to find out whether it went out", "delivery", d.State)
+		return river.JobSnooze(time.Minute)
+	case c.Kind == store.KindCorrection:
+		return b.finishCorrection(ctx, log, res, c, attempt, maxAttempts, nil, channels.Permanent(fmt.Errorf(
+			"whether the post went out to %s is not known: say so on the post page (It went out / Send again), then correct it again", a.Channel)))
+	}
+	if err := b.store.SetDeliveryWithdrawn(ctx, a.PostID, a.Channel, b.now()); err != nil {
+		return err
+	}
+	return b.finishCorrection(ctx, log, res, c, attempt, maxAttempts, nil, channels.Permanent(fmt.Errorf(
+		"it is not sent again, but an earlier attempt may have put it on %s without Crier learning its id: look there and delete it by hand", a.Channel)))
+}
+
+// notSent reports whether a delivery has certainly not gone out (yet):
+// pending or failed with every attempt's outcome known. One whose outcome
+// is not (an answer lost, a blind sender waiting for an organiser's word)
+// may be out, and is not this.
 func notSent(d store.Delivery) bool {
+	if unsure(d) {
+		return false
+	}
 	return d.State == store.DeliveryPending || d.State == store.DeliveryFailed || d.State == store.DeliveryWithdrawn
 }
+
+// unsure reports whether a delivery may have gone out without Crier
+// knowing what it sent.
+func unsure(d store.Delivery) bool { return d.Unconfirmed || d.WaitsForCheck() }
 
 // Withdraw records a withdrawal and queues one job per channel the post
 // went out on; deliveries not sent yet are cancelled at once, and a post
@@ -242,7 +286,7 @@ func (b *Bot) Withdraw(ctx context.Context, r WithdrawRequest) (int, error) {
 		return 0, err
 	}
 	chans := ChannelsOf(targets)
-	if len(r.Channels) == 0 {
+	if len(r.Channels) == 0 || everywhere(ctx, tx, r.PostID, chans) {
 		chans = nil // every delivery, and the post itself
 	}
 	if err := store.WithdrawPostTx(ctx, tx, r.PostID, chans, now); err != nil {
@@ -258,6 +302,22 @@ func (b *Bot) Withdraw(ctx context.Context, r WithdrawRequest) (int, error) {
 	}
 	b.log.Info("withdrawal queued", "post", r.PostID, "revision", rev, "channels", ChannelsOf(targets), "by", r.By)
 	return rev, nil
+}
+
+// everywhere reports whether withdrawing from chans leaves the post on no
+// channel (the others withdrawn before): the post itself is then
+// withdrawn, so no digest, schedule or correction brings it back.
+func everywhere(ctx context.Context, tx *sql.Tx, postID string, chans []string) bool {
+	ds, err := store.DeliveriesTx(ctx, tx, postID)
+	if err != nil {
+		return false
+	}
+	for _, d := range ds {
+		if d.State != store.DeliveryWithdrawn && !slices.Contains(chans, d.Channel) {
+			return false
+		}
+	}
+	return true
 }
 
 // targets are the post's deliveries to the named channels (all when none
@@ -363,7 +423,12 @@ func (b *Bot) correct(ctx context.Context, a CorrectionArgs, attempt, maxAttempt
 	case store.CorrectionAwaiting:
 		return river.JobCancel(fmt.Errorf("correction %d of %s awaits approval", a.Revision, a.PostID))
 	}
-	ch, ok := b.channels[a.Channel]
+	// The channel as it stands now: an account connected or disconnected
+	// from the console since the daemon started applies here too.
+	ch, ok, err := b.channel(ctx, a.Channel)
+	if err != nil {
+		return err
+	}
 	if !ok {
 		return b.finishCorrection(ctx, log, res, c, attempt, maxAttempts, nil, channels.Permanent(fmt.Errorf("%q: %w; change the post there by hand", a.Channel, errNoChannel)))
 	}
@@ -394,6 +459,9 @@ func (b *Bot) actOn(ctx context.Context, log *slog.Logger, a CorrectionArgs, c s
 		}
 		log.Info("waiting for the delivery in progress before acting on it", "delivery", d.State)
 		return river.JobSnooze(5 * time.Second)
+	}
+	if unsure(d) && !begun {
+		return b.actOnUnsure(ctx, log, a, c, d, attempt, maxAttempts)
 	}
 	if notSent(d) && !begun {
 		res.State, res.Note = store.CorrectionDone, "not sent yet: it goes out corrected"
@@ -564,9 +632,14 @@ func (b *Bot) Corrections(ctx context.Context, postID string) ([]store.Correctio
 	return b.store.Corrections(ctx, postID)
 }
 
-// Channel returns the configured channel of that name.
-func (b *Bot) Channel(name string) (channels.Channel, bool) {
-	ch, ok := b.channels[name]
+// Channel returns the channel of that name as it stands now (an account
+// connected or disconnected from the console applies); if that cannot be
+// read, as configured.
+func (b *Bot) Channel(ctx context.Context, name string) (channels.Channel, bool) {
+	ch, ok, err := b.channel(ctx, name)
+	if err != nil {
+		return b.channels[name], ok
+	}
 	return ch, ok
 }
 

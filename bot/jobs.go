@@ -153,7 +153,9 @@ func (b *Bot) finish(ctx context.Context, log *slog.Logger, a attempt, r channel
 			b.opts.Metrics.deliveryLatency.WithLabelValues(a.Channel).Observe(now.Sub(a.queuedAt).Seconds())
 		}
 		log.Info("delivered", "remote_id", r.RemoteID, "remote_url", r.RemoteURL)
-		if ch := b.channels[a.Channel]; b.opts.OnDelivered != nil && !ch.Outbox {
+		// As the channel stands now: one connected since start is not the
+		// outbox any more, and its reach is read.
+		if ch, _, _ := b.channel(ctx, a.Channel); b.opts.OnDelivered != nil && !ch.Outbox {
 			b.opts.OnDelivered(ctx, a.PostID, a.Channel)
 		}
 		b.sentAll(ctx, log, a.PostID)

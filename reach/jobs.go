@@ -73,7 +73,7 @@ func (e *Engine) runStep(ctx context.Context, a ReadArgs) error {
 		// Read already (another replica, or a job queued twice before
 		// River's uniqueness could tell), or never scheduled.
 		return nil
-	case e.reader(a.Channel) == nil:
+	case e.reader(ctx, a.Channel) == nil:
 		e.log.Info("not reading reach: the channel is no longer configured or cannot read back", "post", a.PostID, "channel", a.Channel)
 		return nil
 	}
@@ -183,7 +183,7 @@ func (e *Engine) Refresh(ctx context.Context, postID string) error {
 	}
 	var errs []error
 	for _, d := range ds {
-		if d.State != store.DeliverySent || e.reader(d.Channel) == nil {
+		if d.State != store.DeliverySent || e.reader(ctx, d.Channel) == nil {
 			continue
 		}
 		if err := e.refreshOne(ctx, postID, d.Channel, d.UpdatedAt); err != nil {

@@ -27,6 +27,10 @@ type Options struct {
 	// tables live in the same database.
 	Store    *store.Store
 	Channels []channels.Channel
+	// Current returns a channel as it stands now (an account connected or
+	// disconnected from the console since start, bot.Options' Current);
+	// nil keeps Channels as given.
+	Current func(ctx context.Context, ch channels.Channel) (channels.Channel, error)
 	// Types are the channels' types by name ("mastodon"), as the console
 	// shows them.
 	Types map[string]string
@@ -94,8 +98,13 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 
 // reader is the channel's ReachReader, or nil when it has none (or only
 // writes to the outbox: nothing was sent to read back).
-func (e *Engine) reader(channel string) channels.ReachReader {
+func (e *Engine) reader(ctx context.Context, channel string) channels.ReachReader {
 	ch, ok := e.channels[channel]
+	if ok && e.opts.Current != nil {
+		if now, err := e.opts.Current(ctx, ch); err == nil {
+			ch = now
+		}
+	}
 	if !ok || ch.Outbox {
 		return nil
 	}
@@ -116,7 +125,7 @@ func (e *Engine) Delivered(ctx context.Context, postID, channel string) {
 // already past are due at once); a delivery already scheduled is left as it
 // is, and a channel that cannot be read back is left out.
 func (e *Engine) DeliveredAt(ctx context.Context, postID, channel string, deliveredAt time.Time) error {
-	if e.reader(channel) == nil {
+	if e.reader(ctx, channel) == nil {
 		return nil
 	}
 	first := deliveredAt.Add(e.opts.Schedule[0])
@@ -164,7 +173,7 @@ func (e *Engine) Resume(ctx context.Context) error {
 		return err
 	}
 	for _, d := range sent {
-		if e.reader(d.Channel) == nil {
+		if e.reader(ctx, d.Channel) == nil {
 			continue
 		}
 		if _, err := e.schedule(ctx, d.PostID, d.Channel, d.UpdatedAt, d.UpdatedAt.Add(e.opts.Schedule[0])); err != nil {
@@ -176,7 +185,7 @@ func (e *Engine) Resume(ctx context.Context) error {
 		return err
 	}
 	for _, s := range open {
-		if e.reader(s.Channel) == nil {
+		if e.reader(ctx, s.Channel) == nil {
 			continue
 		}
 		if err := e.queue(ctx, s); err != nil {
@@ -201,7 +210,7 @@ var errNoReader = errors.New("this channel cannot read back what it sent")
 // recorded (a delivery with none, such as the newsletter's, is read by
 // its remote id).
 func (e *Engine) read(ctx context.Context, postID, channel string) (channels.Reach, error) {
-	r := e.reader(channel)
+	r := e.reader(ctx, channel)
 	if r == nil {
 		return channels.Reach{}, channels.Permanent(fmt.Errorf("reading %s on %s: %w", postID, channel, errNoReader))
 	}

@@ -134,6 +134,18 @@ func ApproveTx(ctx context.Context, tx *sql.Tx, postID string, rev int, by strin
 	return nil
 }
 
+// SupersededTx reports whether a correction or withdrawal of postID later
+// than rev has been let go out (queued, done or failed): approving rev then
+// would undo it.
+func SupersededTx(ctx context.Context, tx *sql.Tx, postID string, rev int) (bool, error) {
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM corrections WHERE post_id = $1 AND revision > $2 AND state <> $3`,
+		postID, rev, CorrectionAwaiting).Scan(&n); err != nil {
+		return false, fmt.Errorf("reading the corrections of %s after %d: %w", postID, rev, err)
+	}
+	return n > 0, nil
+}
+
 // CorrectionTx reads one correction (without results) inside tx.
 func CorrectionTx(ctx context.Context, tx *sql.Tx, postID string, rev int) (Correction, error) {
 	return readCorrection(ctx, tx, postID, rev)

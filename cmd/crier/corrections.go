@@ -49,7 +49,7 @@ func (c *consoleCorrections) Options(ctx context.Context, postID string) ([]cons
 		}
 		cc.How, cc.Styles, cc.Refusal = plan.How, plan.Styles, plan.Refusal
 		cc.MailOptional, cc.Recipients = plan.MailOptional, plan.Recipients
-		if ch, ok := c.bot.Channel(d.Channel); ok && cc.Refusal == "" {
+		if ch, ok := c.bot.Channel(ctx, d.Channel); ok && cc.Refusal == "" {
 			_, cc.CanCorrect = ch.Sender.(channels.Corrector)
 			_, cc.CanWithdraw = ch.Sender.(channels.Withdrawer)
 		}
@@ -72,7 +72,7 @@ func withdrawnFrom(hist []store.Correction, channel string) bool {
 
 // plan is what correcting one delivery would do, in plain words.
 func (c *consoleCorrections) plan(ctx context.Context, d store.Delivery) (channels.CorrectionPlan, error) {
-	ch, ok := c.bot.Channel(d.Channel)
+	ch, ok := c.bot.Channel(ctx, d.Channel)
 	switch {
 	case !ok:
 		return channels.CorrectionPlan{Refusal: "this channel is no longer enabled: change the post there by hand"}, nil

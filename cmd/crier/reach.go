@@ -25,6 +25,9 @@ func (app *App) openReach(ctx context.Context, st *store.Store, chans []channels
 		types[inst.Name] = inst.Type
 	}
 	opts := reach.Options{Store: st, Channels: chans, Types: types, Config: app.Config.Reach, Metrics: reach.NewMetrics(reg), Logger: app.Logger}
+	if app.connections != nil {
+		opts.Current = app.connections.Current
+	}
 	if insert != nil {
 		opts.Insert = func(ctx context.Context, args reach.ReadArgs, at time.Time) error {
 			return insert().Insert(ctx, args, reach.InsertOpts(at))
