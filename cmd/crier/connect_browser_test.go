@@ -195,4 +195,3 @@ func fillIfShown(br *consoleBrowser, instance, field, value string) {
 		br.eval(fmt.Sprintf(`(() => { document.getElementById(%q).value = %q; return ''; })()`, id, value))
 	}
 }
-

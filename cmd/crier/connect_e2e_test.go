@@ -64,7 +64,6 @@ func discordAnd(fake *discordfake.Server) *http.Client {
 	})}
 }
 
-
 // TestConnectFromTheConsoleWithoutARestart: a daemon started with no
 // credentials renders to the outbox; an owner connects Mastodon (signing in
 // on GoToSocial's own pages), Bluesky, Discord and the mail server through

@@ -107,4 +107,3 @@ channels:
 	}
 	br.axe("worked-gotosocial")
 }
-

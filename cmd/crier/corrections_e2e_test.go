@@ -67,7 +67,6 @@ func peersClient(fake *discordfake.Server) *http.Client {
 	})}
 }
 
-
 // TestCorrectAndWithdrawEverywhere publishes a post to GoToSocial, a
 // Bluesky PDS and the Discord fake, edits its file, and reads back what
 // `crier correct` and `crier withdraw` did there: the toot edited once (its
