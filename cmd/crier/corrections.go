@@ -81,15 +81,20 @@ func (c *consoleCorrections) plan(ctx context.Context, d store.Delivery) (channe
 	case d.State == store.DeliveryPending || d.State == store.DeliveryFailed:
 		return channels.CorrectionPlan{How: "not sent yet: it goes out corrected"}, nil
 	}
-	pl, ok := ch.Sender.(channels.CorrectionPlanner)
-	if !ok {
-		return channels.CorrectionPlan{Refusal: "this channel cannot change what it sent: change it by hand"}, nil
-	}
 	parts, err := c.st.Parts(ctx, d.PostID, d.Channel)
 	if err != nil {
 		return channels.CorrectionPlan{}, err
 	}
-	return pl.PlanCorrection(ctx, d.PostID, parts)
+	if pl, ok := ch.Sender.(channels.CorrectionPlanner); ok {
+		return pl.PlanCorrection(ctx, d.PostID, parts)
+	}
+	// A channel that corrects without saying how (no CorrectionPlanner).
+	_, corrects := ch.Sender.(channels.Corrector)
+	_, withdraws := ch.Sender.(channels.Withdrawer)
+	if !corrects && !withdraws {
+		return channels.CorrectionPlan{Refusal: "this channel cannot change what it sent: change it by hand"}, nil
+	}
+	return channels.PlanOf("what it sent is corrected on the network, as far as the network allows", nil, parts), nil
 }
 
 // Correct queues a correction (or records it awaiting approval).

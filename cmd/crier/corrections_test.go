@@ -12,6 +12,8 @@ import (
 
 	"github.com/crierhq/crier/bot"
 	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/config"
 	"github.com/crierhq/crier/internal/testnet"
 	"github.com/crierhq/crier/web/console"
 )
@@ -110,5 +112,41 @@ channels:
 	})
 	if opts, _ := c.Options(ctx, "md:vigil"); opts[0].CanCorrect || !strings.Contains(opts[0].Refusal, "withdrawn") {
 		t.Errorf("options after the withdrawal: %+v", opts[0])
+	}
+}
+
+// correctorOnly corrects without a CorrectionPlanner (a channel type that
+// does not say how).
+type correctorOnly struct{ channels.Sender }
+
+func (correctorOnly) Correct(context.Context, channels.Correction, channels.Payload) ([]channels.PartResult, error) {
+	return nil, nil
+}
+
+// A Corrector without a CorrectionPlanner is offered with a plain plan, not
+// refused.
+func TestCorrectionPlanOfACorrectorWithoutPlanner(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, err := store.Open(ctx, t.TempDir()+"/crier.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	bt, err := bot.New(ctx, bot.Options{Store: st, Channels: []channels.Channel{{Name: "chat", Sender: correctorOnly{}}},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Schedules: config.Schedules{PublishDue: "@every 1m"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &consoleCorrections{app: &App{}, bot: bt, st: st}
+	d := store.Delivery{PostID: "md:vigil", Channel: "chat", State: store.DeliverySent}
+	if plan, err := c.plan(ctx, d); err != nil || !strings.Contains(plan.Refusal, "no message of this post is known") {
+		t.Errorf("without a known id: %+v %v", plan, err)
+	}
+	if err := st.Ledger("md:vigil", "chat", time.Now).SavePart(ctx, channels.Part{RemoteID: "m1"}); err != nil {
+		t.Fatal(err)
+	}
+	if plan, err := c.plan(ctx, d); err != nil || plan.Refusal != "" || plan.How == "" {
+		t.Errorf("with a known id: %+v %v", plan, err)
 	}
 }
