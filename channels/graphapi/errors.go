@@ -90,7 +90,7 @@ func (cl *Client) classify(c Call, resp *http.Response, raw []byte) error {
 	e.Status = resp.StatusCode
 	switch {
 	case e.Code == codeToken || e.Code == codeSession:
-		return channels.Permanent(fmt.Errorf("%s: reconnect: %s refused the access token, %s (%w): %s", c.What, cl.network, tokenProblem(e.Subcode), e, cl.reconnect))
+		return channels.Refused(fmt.Errorf("%s: reconnect: %s refused the access token, %s (%w): %s", c.What, cl.network, tokenProblem(e.Subcode), e, cl.reconnect))
 	case rateLimited(e.Code):
 		wait := Wait(resp.Header)
 		return channels.RateLimited(fmt.Errorf("%s: %s asks to slow down (%w); retrying in %s", c.What, cl.network, e, wait), wait)
@@ -116,7 +116,7 @@ func (cl *Client) bare(c Call, resp *http.Response) error {
 	case resp.StatusCode >= 500 || resp.StatusCode/100 == 2:
 		return unknown(c, fmt.Errorf("%s: %s", c.What, status))
 	case resp.StatusCode == http.StatusUnauthorized:
-		return channels.Permanent(fmt.Errorf("%s: reconnect: %s: %s", c.What, status, cl.reconnect))
+		return channels.Refused(fmt.Errorf("%s: reconnect: %s: %s", c.What, status, cl.reconnect))
 	}
 	return channels.Permanent(fmt.Errorf("%s: %s", c.What, status))
 }

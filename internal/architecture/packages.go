@@ -5,7 +5,7 @@ package architecture
 var Packages = []Package{
 	{Path: "cmd/crier",
 		Provides: "the binary: its subcommands (`run`, `preview`, `publish`, `status`, `retry`, `correct`, `withdraw`, `validate`, `subscribers`, `users`, `newsletter`, `accounts`, `store`), wiring every part together, and the registry of the channel types it knows (`providers.go`, the only file that names a channel type)",
-		Imports:  []string{"accounts", "archive", "bot", "bot/feed", "bot/markdown", "bot/store", "bounces", "channels", "channels/bluesky", "channels/discord", "channels/email", "channels/mastodon", "channels/matrix", "channels/outbox", "channels/telegram", "config", "connections", "contentfetch", "internal/matrixroom", "internal/media", "internal/redact", "migrate", "newsletter", "post", "reach", "schedules", "sqldb", "subscribers", "web", "web/console"}},
+		Imports:  []string{"accounts", "archive", "bot", "bot/feed", "bot/markdown", "bot/store", "bounces", "channels", "channels/bluesky", "channels/discord", "channels/email", "channels/facebook", "channels/mastodon", "channels/matrix", "channels/outbox", "channels/telegram", "config", "connections", "contentfetch", "internal/matrixroom", "internal/media", "internal/redact", "migrate", "newsletter", "post", "reach", "schedules", "sqldb", "subscribers", "web", "web/console"}},
 	{Path: "connections",
 		Provides: "the Channels page's engine (`web/console`'s `ChannelAccounts`): connecting, testing and disconnecting channel accounts through each type's `Connector`, Mastodon's sign-in (OAuth with PKCE), and the daemon's channels following a connect or disconnect at the next delivery on every replica, with the networks' refusals of credentials recorded",
 		Imports:  []string{"accounts", "channels", "web/console"}},
@@ -43,6 +43,9 @@ var Packages = []Package{
 	{Path: "channels/telegram",
 		Provides: "the Telegram channel type (the Bot API): config section, formatter with Telegram's HTML and its limits, sender that never resends blindly, corrections, withdrawal, connect check, preview",
 		Imports:  []string{"channels", "channels/httpcall", "channels/markdown", "config", "config/secret", "contentfetch", "post"}},
+	{Path: "channels/facebook",
+		Provides: "the Facebook Page channel type (the Graph API): config section, formatter within Facebook's limits, feed or photo post with alt text, sender that reads the Page back after a lost answer, corrections, withdrawal, reach, connect check, preview",
+		Imports:  []string{"channels", "channels/graphapi", "channels/plaintext", "config", "config/secret", "contentfetch", "post"}},
 	{Path: "channels/matrix",
 		Provides: "the Matrix channel type (the client-server API): config section, formatter with the HTML Matrix allows, sender exactly once by transaction id, images, threads, edits, redactions, reactions and replies, connect check, preview",
 		Imports:  []string{"channels", "channels/markdown", "channels/plaintext", "config", "config/secret", "contentfetch", "internal/matrixroom", "post"}},
