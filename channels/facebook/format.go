@@ -54,7 +54,10 @@ func (f *Formatter) Format(p post.Post) (channels.Payload, error) {
 		foot = plaintext.Join(link, foot)
 	}
 	body := plaintext.Join(head, title, prose)
-	budget := maxMessage - utf8.RuneCountInString(foot) - 2
+	budget := maxMessage
+	if foot != "" {
+		budget -= utf8.RuneCountInString(plaintext.Join("x", foot)) - 1
+	}
 	if utf8.RuneCountInString(body) > budget {
 		body = shorten(body, budget)
 		warn("the text was shortened to fit Facebook's %d characters", maxMessage)
