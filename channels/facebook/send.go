@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"path"
 	"strconv"
 	"strings"
 
@@ -98,7 +97,7 @@ func (s *Sender) publish(ctx context.Context, d channels.Delivery, b Post) (stri
 				PostID string `json:"post_id"`
 			}
 			err := s.api.Do(ctx, graphapi.Call{Method: http.MethodPost, Path: s.cfg.PageID + "/photos", Params: params, Creates: true,
-				Upload: &graphapi.Upload{Field: "source", Name: photoName(b.Photo, ct), Data: data}, What: "posting the photo to the Page"}, &out)
+				Upload: &graphapi.Upload{Field: "source", Name: channels.UploadName(photoRef(b.Photo), ct), Data: data}, What: "posting the photo to the Page"}, &out)
 			if err != nil {
 				return "", notes, err
 			}
@@ -191,21 +190,7 @@ func hasLink(p pagePost, link string) bool {
 
 // readPhoto reads a photo, at most maxPhoto bytes.
 func (s *Sender) readPhoto(ctx context.Context, ph *Photo) ([]byte, string, error) {
-	if ph.File != "" {
-		return channels.ReadImageFile(ph.File, maxPhoto)
-	}
-	res, err := s.content.Image(ctx, ph.URL)
-	if err != nil {
-		var fe *contentfetch.Error
-		if errors.As(err, &fe) {
-			return nil, "", fe.Err
-		}
-		return nil, "", err
-	}
-	if len(res.Data) > maxPhoto {
-		return nil, "", fmt.Errorf("it is over Facebook's photo limit of %d MB", maxPhoto>>20)
-	}
-	return res.Data, res.ContentType, nil
+	return channels.ReadImage(ctx, s.content, ph.File, ph.URL, maxPhoto, "Facebook")
 }
 
 func photoRef(ph *Photo) string {
@@ -213,17 +198,6 @@ func photoRef(ph *Photo) string {
 		return ph.File
 	}
 	return ph.URL
-}
-
-// photoName is the upload's file name, with its type's extension.
-func photoName(ph *Photo, contentType string) string {
-	ext := map[string]string{"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "image/webp": ".webp"}[contentType]
-	ref := photoRef(ph)
-	name := strings.TrimSuffix(path.Base(strings.ReplaceAll(ref, "\\", "/")), path.Ext(ref))
-	if name == "" || name == "." || name == "/" || len(name) > 60 {
-		name = "photo"
-	}
-	return name + ext
 }
 
 // postURL is a post's address on Facebook: PAGE_POST ids open as
