@@ -197,3 +197,43 @@ func writePNG(t *testing.T) string {
 	}
 	return path
 }
+
+// TestConnectAcceptsAPageWhoseTokenCannotBeDebugged: Meta may refuse
+// debug_token to a Page token; the Page answered, so the connection is
+// taken, saying the permissions were not checked.
+func TestConnectAcceptsAPageWhoseTokenCannotBeDebugged(t *testing.T) {
+	t.Parallel()
+	fake := graphapitest.New(t)
+	c := channels.Connection{Instance: "facebook", Values: map[string]string{"page_id": graphapitest.PageID, "page_token": graphapitest.Token, "api_url": fake.URL}}
+	// The Page read passes; debug_token is refused as Meta does for a
+	// token of an app the caller does not develop.
+	fake.FailPath("debug_token", graphapitest.Answer{Status: 400, Code: 100, Message: "(#100) You must provide an app access token, or a user access token that is an owner or developer of the app"})
+	name, err := facebook.Provider{}.CheckConnection(context.Background(), channels.Env{}, c)
+	if err != nil || !strings.HasPrefix(name, graphapitest.PageName) || !strings.Contains(name, "permissions not checked") {
+		t.Fatalf("got %q, %v", name, err)
+	}
+}
+
+// TestPreviewCardLooksLikeFacebook: a feed post shows its link card, a
+// photo post its photo with the alt text and a note on the link.
+func TestPreviewCardLooksLikeFacebook(t *testing.T) {
+	t.Parallel()
+	insts, err := parse(t, "channels:\n  facebook:\n    enabled: true\n", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := insts[0].Settings.(channels.CardPreviewer)
+	f, _ := insts[0].Settings.Formatter(channels.Campaign{})
+	pl, _ := f.Format(vigil())
+	card := cp.PreviewCard(pl)
+	if len(card.Messages) != 1 || card.Messages[0].Embed == nil || card.Messages[0].Embed.URL != "https://camaca.example/vigil" || card.Messages[0].Limit != 63206 {
+		t.Fatalf("feed card %+v", card)
+	}
+	p := vigil()
+	p.Image = &post.Image{URL: "https://camaca.example/candles.jpg", Alt: "Candles"}
+	pl, _ = f.Format(p)
+	card = cp.PreviewCard(pl)
+	if m := card.Messages[0]; m.Embed != nil || len(m.Images) != 1 || m.Images[0].Alt != "Candles" || len(card.Notes) != 1 {
+		t.Fatalf("photo card %+v", card)
+	}
+}

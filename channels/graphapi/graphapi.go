@@ -1,7 +1,10 @@
 // Package graphapi is the one small Graph API client the Meta channels
 // (the Facebook Page today; Instagram and Threads next) share, so that
 // what is Meta's is decided once: the API version is pinned here, every
-// call carries the token in a header (never in a URL, an error or a log),
+// call carries the token in the Authorization header and no error holds a
+// URL, so the token is never in an error or a log (debug_token's
+// input_token, which Meta takes only in the query, is the one token in a
+// URL: it goes to Meta over TLS and nowhere else),
 // and every refusal is classified once into the class the delivery engine
 // acts on. An expired or revoked token (OAuthException, code 190) is a
 // permanent "reconnect" that says what to do; a rate limit (codes 4, 17,

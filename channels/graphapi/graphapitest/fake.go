@@ -77,6 +77,7 @@ type Fake struct {
 	posts  []*Post
 	next   int
 	fail   []Answer
+	failAt map[string]Answer // by the path's first segment, once
 	scopes []string
 }
 
@@ -129,6 +130,17 @@ func (f *Fake) Fail(a ...Answer) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.fail = append(f.fail, a...)
+}
+
+// FailPath makes the next request whose path starts with node (a node id,
+// or "debug_token") answer a, once, without acting.
+func (f *Fake) FailPath(node string, a Answer) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failAt == nil {
+		f.failAt = map[string]Answer{}
+	}
+	f.failAt[node] = a
 }
 
 // SetScopes sets the permissions the token has (debug_token's scopes).
@@ -187,6 +199,11 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	node, edge, _ := strings.Cut(rest, "/")
+	if a, ok := f.failAt[node]; ok {
+		delete(f.failAt, node)
+		f.refuse(w, a.Status, a.Code, a.Subcode, a.Message)
+		return
+	}
 	if node == "debug_token" {
 		f.debugToken(w, params)
 		return
