@@ -30,6 +30,7 @@ func (s settings) PreviewCard(p channels.Payload) channels.PreviewCard {
 		card.Notes = append(card.Notes, "A photo post: Facebook shows no link card, so the link is written in the text.")
 	} else if b.Link != "" {
 		m.Embed = &channels.PreviewEmbed{Title: b.Link, URL: b.Link, Colour: "#1877f2", Footer: "Link card: Facebook draws it from the page's own title and picture"}
+		card.Notes = append(card.Notes, "Below the text Facebook shows a card for "+b.Link+": its title and picture come from that page.")
 	}
 	card.Messages = []channels.PreviewMessage{m}
 	return card

@@ -226,7 +226,7 @@ func TestPreviewCardLooksLikeFacebook(t *testing.T) {
 	f, _ := insts[0].Settings.Formatter(channels.Campaign{})
 	pl, _ := f.Format(vigil())
 	card := cp.PreviewCard(pl)
-	if len(card.Messages) != 1 || card.Messages[0].Embed == nil || card.Messages[0].Embed.URL != "https://camaca.example/vigil" || card.Messages[0].Limit != 63206 {
+	if len(card.Messages) != 1 || card.Messages[0].Embed == nil || card.Messages[0].Embed.URL != "https://camaca.example/vigil" || card.Messages[0].Limit != 63206 || len(card.Notes) != 1 || !strings.Contains(card.Notes[0], "a card for https://camaca.example/vigil") {
 		t.Fatalf("feed card %+v", card)
 	}
 	p := vigil()
