@@ -94,3 +94,37 @@ func TestBlindSenderWaitsForAnOrganiser(t *testing.T) {
 		t.Errorf("sending a sent delivery again: %v, want ErrNotWaiting", err)
 	}
 }
+
+// A channel that can read back what it sent, but could not this time
+// (channels.Unverifiable: Facebook refusing to list the Page's posts),
+// waits for an organiser as a blind one does, instead of retrying.
+func TestUnverifiableWaitsForAnOrganiser(t *testing.T) {
+	t.Parallel()
+	h := setup(t)
+	fc := newFakeChannel("facebook")
+	fc.fail = func(d channels.Delivery) error {
+		if d.Attempt == 1 {
+			return channels.Unverifiable(errors.New("unknown: check the Page: the Page's posts cannot be read"))
+		}
+		return nil
+	}
+	b := h.bot(Options{Channels: []channels.Channel{{Name: "facebook", Formatter: fc, Sender: fc}}})
+	ctx := context.Background()
+	if _, err := b.Publish(ctx, samplePost("md:vigil")); err != nil {
+		t.Fatal(err)
+	}
+	var cancel *river.JobCancelError
+	if err := b.deliver(ctx, attempt{DeliverArgs: DeliverArgs{PostID: "md:vigil", Channel: "facebook"}, number: 1, max: 5}); !errors.As(err, &cancel) {
+		t.Fatalf("got %v, want the job cancelled (no retry)", err)
+	}
+	d, err := h.store.Delivery(ctx, "md:vigil", "facebook")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.WaitsForCheck() {
+		t.Fatalf("delivery %+v, want it waiting for a check (failed, ambiguous)", d)
+	}
+	if err := b.MarkSent(ctx, "md:vigil", "facebook", "ed@camaca.example"); err != nil {
+		t.Fatal(err)
+	}
+}

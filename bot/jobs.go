@@ -182,6 +182,10 @@ func (b *Bot) finish(ctx context.Context, log *slog.Logger, a attempt, r channel
 		// and says (It went out / Send again: store.ConfirmSent, store.ResendTx).
 		state = store.DeliveryFailed
 		msg = fmt.Sprintf("unknown: check the channel: %v; %s", sendErr, a.blind)
+	case channels.IsUnverifiable(sendErr):
+		// The sender tried to find out and could not: the same wait.
+		state = store.DeliveryFailed
+		msg = fmt.Sprintf("unknown: check the channel: %v", sendErr)
 	case kind == channels.KindAmbiguous:
 		state = store.DeliveryUnknown
 	case a.number >= a.max && kind != channels.KindRateLimited:

@@ -206,6 +206,24 @@ type refusedError struct{ err error }
 func (r refusedError) Error() string { return r.err.Error() }
 func (r refusedError) Unwrap() error { return r.err }
 
+// Unverifiable marks err, an Ambiguous outcome, as one the sender could not
+// check although its network can usually be read back (Meta's APIs, when
+// reading the account's recent posts failed for good): the engine then
+// stops the delivery for an organiser ("unknown: check the channel", It
+// went out / Send again) instead of retrying, as for a BlindSender.
+func Unverifiable(err error) error { return &Error{Kind: KindAmbiguous, Err: unverifiableError{err}} }
+
+// IsUnverifiable reports whether err is an Unverifiable outcome.
+func IsUnverifiable(err error) bool {
+	var u unverifiableError
+	return errors.As(err, &u)
+}
+
+type unverifiableError struct{ err error }
+
+func (u unverifiableError) Error() string { return u.err.Error() }
+func (u unverifiableError) Unwrap() error { return u.err }
+
 // Classify returns err's kind and wait. Unclassified errors are temporary.
 func Classify(err error) (Kind, time.Duration) {
 	var e *Error

@@ -1,11 +1,14 @@
 package channels
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"path"
+	"strings"
 
 	"github.com/crierhq/crier/contentfetch"
 )
@@ -42,4 +45,38 @@ func pathless(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// ReadImage reads a post's picture to upload it: its local file, else its
+// content URL through the guarded content client, at most max bytes, with
+// its picture type. network names the service in the error over the limit
+// ("Telegram"). Its errors are in words for the organiser.
+func ReadImage(ctx context.Context, content *contentfetch.Client, file, url string, max int64, network string) ([]byte, string, error) {
+	if file != "" {
+		return ReadImageFile(file, max)
+	}
+	res, err := content.Image(ctx, url)
+	if err != nil {
+		var fe *contentfetch.Error
+		if errors.As(err, &fe) {
+			return nil, "", fe.Err
+		}
+		return nil, "", err
+	}
+	if int64(len(res.Data)) > max {
+		return nil, "", fmt.Errorf("it is over %s's photo limit of %d MB", network, max>>20)
+	}
+	return res.Data, res.ContentType, nil
+}
+
+// UploadName is an upload's file name: the base name of ref (a file path
+// or URL) with the extension of contentType, "photo" when ref has none
+// fit to send.
+func UploadName(ref, contentType string) string {
+	ext := map[string]string{"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "image/webp": ".webp"}[contentType]
+	name := strings.TrimSuffix(path.Base(strings.ReplaceAll(ref, "\\", "/")), path.Ext(ref))
+	if name == "" || name == "." || name == "/" || len(name) > 60 {
+		name = "photo"
+	}
+	return name + ext
 }

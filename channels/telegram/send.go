@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -164,21 +163,7 @@ func (s *Sender) readPhoto(ctx context.Context, ph *Photo) ([]byte, string, erro
 	if ph == nil {
 		return nil, "", errors.New("no photo")
 	}
-	if ph.File != "" {
-		return channels.ReadImageFile(ph.File, maxPhoto)
-	}
-	res, err := s.content.Image(ctx, ph.URL)
-	if err != nil {
-		var fe *contentfetch.Error
-		if errors.As(err, &fe) {
-			return nil, "", fe.Err
-		}
-		return nil, "", err
-	}
-	if len(res.Data) > maxPhoto {
-		return nil, "", fmt.Errorf("it is over Telegram's photo limit of %d MB", maxPhoto>>20)
-	}
-	return res.Data, res.ContentType, nil
+	return channels.ReadImage(ctx, s.content, ph.File, ph.URL, maxPhoto, "Telegram")
 }
 
 func photoRef(ph *Photo) string {
@@ -193,12 +178,7 @@ func photoRef(ph *Photo) string {
 
 // photoName is the upload's file name, with its type's extension.
 func photoName(ph *Photo, contentType string) string {
-	ext := map[string]string{"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "image/webp": ".webp"}[contentType]
-	name := strings.TrimSuffix(path.Base(strings.ReplaceAll(photoRef(ph), "\\", "/")), path.Ext(photoRef(ph)))
-	if name == "" || name == "." || name == "/" || len(name) > 60 {
-		name = "photo"
-	}
-	return name + ext
+	return channels.UploadName(photoRef(ph), contentType)
 }
 
 // remoteID names a message as chat:message (the numeric chat id, which a

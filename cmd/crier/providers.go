@@ -8,6 +8,7 @@ import (
 	"github.com/crierhq/crier/channels/bluesky"
 	"github.com/crierhq/crier/channels/discord"
 	"github.com/crierhq/crier/channels/email"
+	"github.com/crierhq/crier/channels/facebook"
 	"github.com/crierhq/crier/channels/mastodon"
 	"github.com/crierhq/crier/channels/matrix"
 	"github.com/crierhq/crier/channels/outbox"
@@ -32,6 +33,7 @@ func providerList() []channels.Provider {
 		mastodon.Provider{},
 		telegram.Provider{},
 		matrix.Provider{},
+		facebook.Provider{},
 	}
 }
 
