@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,13 +65,7 @@ channels:
 	const owner, password = "owner@camaca.example", "owner's long passphrase"
 	b.addUser(owner, "owner", password)
 	// Discord's API is the fake; every other address is the real peer's.
-	toFake := disc.Transport()
-	client := &http.Client{Timeout: 30 * time.Second, Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		if strings.HasSuffix(r.URL.Hostname(), "discord.com") {
-			return toFake.RoundTrip(r)
-		}
-		return http.DefaultTransport.RoundTrip(r)
-	})}
+	client := discordAnd(disc)
 	logs := b.startDaemon("http://"+addr+"/healthz", client)
 	t.Cleanup(func() {
 		if t.Failed() {
