@@ -381,9 +381,8 @@ func (e *Engine) reserve(ctx context.Context, channel string, due time.Time) (ti
 	}
 	interval := time.Hour / time.Duration(e.opts.ReadsPerHour)
 	for hour := from.Truncate(time.Hour); ; hour = hour.Add(time.Hour) {
-		if _, err := e.db.ExecContext(ctx, `INSERT INTO reach_budget (channel, hour, used) VALUES ($1, $2, 0)
-			ON CONFLICT (channel, hour) DO NOTHING`, channel, hour); err != nil {
-			return time.Time{}, fmt.Errorf("reserving a read of %s: %w", channel, err)
+		if err := e.openHour(ctx, channel, hour); err != nil {
+			return time.Time{}, err
 		}
 		// The hour's times before from are gone: they count as used.
 		gone := 0
@@ -409,14 +408,22 @@ func (e *Engine) reserve(ctx context.Context, channel string, due time.Time) (ti
 	}
 }
 
+// openHour makes channel's budget row for hour, if there is none yet.
+func (e *Engine) openHour(ctx context.Context, channel string, hour time.Time) error {
+	if _, err := e.db.ExecContext(ctx, `INSERT INTO reach_budget (channel, hour, used) VALUES ($1, $2, 0)
+		ON CONFLICT (channel, hour) DO NOTHING`, channel, hour); err != nil {
+		return fmt.Errorf("counting the reads of %s: %w", channel, err)
+	}
+	return nil
+}
+
 // takeBudget takes one read of channel's budget in now's hour, reporting
 // false when the hour's reads_per_hour are all taken (by reads reserved
 // for the schedule or by refreshes).
 func (e *Engine) takeBudget(ctx context.Context, channel string, now time.Time) (bool, error) {
 	hour := now.UTC().Truncate(time.Hour)
-	if _, err := e.db.ExecContext(ctx, `INSERT INTO reach_budget (channel, hour, used) VALUES ($1, $2, 0)
-		ON CONFLICT (channel, hour) DO NOTHING`, channel, hour); err != nil {
-		return false, fmt.Errorf("counting a read of %s: %w", channel, err)
+	if err := e.openHour(ctx, channel, hour); err != nil {
+		return false, err
 	}
 	res, err := e.db.ExecContext(ctx, `UPDATE reach_budget SET used = used + 1 WHERE channel = $1 AND hour = $2 AND used < $3`,
 		channel, hour, e.opts.ReadsPerHour)
