@@ -114,6 +114,12 @@ type Store struct {
 // ErrNotConnected is returned for an instance with no stored account.
 var ErrNotConnected = errors.New("no account connected")
 
+// Prepare creates or migrates the accounts' tables in db. It needs no key:
+// crier store copy moves the secrets as they are stored, still sealed.
+func Prepare(ctx context.Context, db *sql.DB) error {
+	return migrate.Up(ctx, db, "accounts", schema)
+}
+
 // Open migrates the tables and returns the store.
 func Open(ctx context.Context, o Options) (*Store, error) {
 	if o.DB == nil {
@@ -122,7 +128,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if o.Key == (Key{}) {
 		return nil, errors.New("accounts: no secret key (see LoadKey)")
 	}
-	if err := migrate.Up(ctx, o.DB, "accounts", schema); err != nil {
+	if err := Prepare(ctx, o.DB); err != nil {
 		return nil, err
 	}
 	now := o.Now

@@ -1,9 +1,11 @@
 package reach
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -93,7 +95,7 @@ func (e *Engine) runStep(ctx context.Context, a ReadArgs) error {
 	switch {
 	case readErr == nil:
 		e.opts.Metrics.reads.WithLabelValues(a.Channel, "ok").Inc()
-		if err := e.saveRead(ctx, s, a.Step, r, now, next, nextAt); err != nil {
+		if err := e.saveRead(ctx, s, a.Step, r, now, &scheduleMove{next, nextAt}); err != nil {
 			return err
 		}
 		// Replies past reach.keep_replies go as the daemon runs, not
@@ -111,7 +113,7 @@ func (e *Engine) runStep(ctx context.Context, a ReadArgs) error {
 		if err := e.pause(ctx, a.Channel, now.Add(retry)); err != nil {
 			return err
 		}
-		if err := e.saveFailure(ctx, a.PostID, a.Channel, readErr.Error(), now, s.NextStep, s.NextAt); err != nil {
+		if err := e.saveFailure(ctx, a.PostID, a.Channel, readErr.Error(), now, &scheduleMove{s.NextStep, s.NextAt}); err != nil {
 			return err
 		}
 		wait, err := e.rereserve(ctx, s, now.Add(retry), now)
@@ -123,7 +125,7 @@ func (e *Engine) runStep(ctx context.Context, a ReadArgs) error {
 		// The post was deleted, or the account cannot read it: no
 		// further step would do better. The last good read stays.
 		e.opts.Metrics.reads.WithLabelValues(a.Channel, "failed").Inc()
-		if err := e.saveFailure(ctx, a.PostID, a.Channel, readErr.Error(), now, len(e.opts.Schedule), time.Time{}); err != nil {
+		if err := e.saveFailure(ctx, a.PostID, a.Channel, readErr.Error(), now, &scheduleMove{Step: len(e.opts.Schedule)}); err != nil {
 			return err
 		}
 		e.log.Warn("reading reach failed for good; the schedule stops", "post", a.PostID, "channel", a.Channel, "err", readErr)
@@ -132,7 +134,7 @@ func (e *Engine) runStep(ctx context.Context, a ReadArgs) error {
 		// A passing failure: the last good read stays, and the next
 		// step reads again (no retry that would pile reads up).
 		e.opts.Metrics.reads.WithLabelValues(a.Channel, "failed").Inc()
-		if err := e.saveFailure(ctx, a.PostID, a.Channel, readErr.Error(), now, next, nextAt); err != nil {
+		if err := e.saveFailure(ctx, a.PostID, a.Channel, readErr.Error(), now, &scheduleMove{next, nextAt}); err != nil {
 			return err
 		}
 		e.log.Warn("reading reach failed; the last good read stays", "post", a.PostID, "channel", a.Channel, "err", readErr)
@@ -174,8 +176,10 @@ func (e *Engine) rereserve(ctx context.Context, s status, from, now time.Time) (
 
 // Refresh reads every channel of postID now, outside the schedule (the
 // console's Refresh button, crier reach --refresh): the schedule goes on
-// as it was. A channel's failure is recorded and joined into the error;
-// the other channels are still read.
+// as it was. Each read counts against its channel's hourly budget, and a
+// channel whose network asked to wait, or whose hour is used up, is not
+// read: the refusal says until when. A channel's failure is recorded and
+// joined into the error; the other channels are still read.
 func (e *Engine) Refresh(ctx context.Context, postID string) error {
 	ds, err := e.opts.Store.Deliveries(ctx, postID)
 	if err != nil {
@@ -198,6 +202,9 @@ func (e *Engine) refreshOne(ctx context.Context, postID, channel string, deliver
 	if _, err := e.schedule(ctx, postID, channel, deliveredAt, deliveredAt.Add(e.opts.Schedule[0])); err != nil {
 		return err
 	}
+	if err := e.mayRefresh(ctx, channel, now); err != nil {
+		return err
+	}
 	s, _, err := e.status(ctx, postID, channel)
 	if err != nil {
 		return err
@@ -205,15 +212,51 @@ func (e *Engine) refreshOne(ctx context.Context, postID, channel string, deliver
 	r, readErr := e.read(ctx, postID, channel)
 	if readErr != nil {
 		e.opts.Metrics.reads.WithLabelValues(channel, "failed").Inc()
-		if err := e.saveFailure(ctx, postID, channel, readErr.Error(), now, s.NextStep, s.NextAt); err != nil {
+		if kind, retry := channels.Classify(readErr); kind == channels.KindRateLimited {
+			// The same pause a scheduled read takes: no read, refresh
+			// or scheduled, until the network's wait is over.
+			if err := e.pause(ctx, channel, now.Add(cmp.Or(retry, time.Minute))); err != nil {
+				return err
+			}
+		}
+		if err := e.saveFailure(ctx, postID, channel, readErr.Error(), now, nil); err != nil {
 			return err
 		}
 		return readErr
 	}
 	e.opts.Metrics.reads.WithLabelValues(channel, "ok").Inc()
-	if err := e.saveRead(ctx, s, -1, r, now, s.NextStep, s.NextAt); err != nil {
+	if err := e.saveRead(ctx, s, -1, r, now, nil); err != nil {
 		return err
 	}
 	e.opts.Metrics.refresh(ctx)
 	return nil
+}
+
+// mayRefresh refuses, in plain words, a refresh of channel while its
+// network asked to wait or when the hour's budget is used; otherwise it
+// takes one read of the budget.
+func (e *Engine) mayRefresh(ctx context.Context, channel string, now time.Time) error {
+	until, err := e.pausedUntil(ctx, channel)
+	if err != nil {
+		return err
+	}
+	if until.After(now) {
+		return fmt.Errorf("%s asked Crier to wait until %s: Refresh after that", e.networkName(channel), until.UTC().Format("15:04 UTC"))
+	}
+	ok, err := e.takeBudget(ctx, channel, now)
+	if err != nil || ok {
+		return err
+	}
+	return fmt.Errorf("this hour's %d reads of %s are used (reach.reads_per_hour): Refresh after %s", e.opts.ReadsPerHour,
+		e.networkName(channel), now.UTC().Truncate(time.Hour).Add(time.Hour).Format("15:04 UTC"))
+}
+
+// networkName is how organisers call channel's network ("Mastodon"), or
+// the channel's name when its type is not known.
+func (e *Engine) networkName(channel string) string {
+	t := e.opts.Types[channel]
+	if t == "" {
+		return channel
+	}
+	return strings.ToUpper(t[:1]) + t[1:]
 }

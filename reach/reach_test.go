@@ -28,9 +28,14 @@ type fakeReader struct {
 	reach channels.Reach
 	err   error
 	parts [][]channels.Part
+	// during, when set, runs inside each read, as the network answers.
+	during func()
 }
 
 func (f *fakeReader) ReadReach(_ context.Context, parts []channels.Part, _ channels.ReachOptions) (channels.Reach, error) {
+	if f.during != nil {
+		f.during()
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
@@ -290,6 +295,77 @@ func TestOverdueReadsAreSpreadFromNow(t *testing.T) {
 		for i, want := range []time.Time{h.Add(30 * time.Minute), h.Add(45 * time.Minute), h.Add(time.Hour)} {
 			if !b.at[i].Equal(want) {
 				t.Errorf("overdue read %d queued for %v, want %v", i, b.at[i].Format("15:04"), want.Format("15:04"))
+			}
+		}
+	})
+}
+
+// TestRefreshKeepsToThePauseAndTheBudget: a refresh is a read like the
+// scheduled ones: refused while the network asked to wait (a 429 of a
+// refresh pauses too), and counted in the channel's hourly budget,
+// refused when the hour is used, each refusal saying until when.
+func TestRefreshKeepsToThePauseAndTheBudget(t *testing.T) {
+	t.Parallel()
+	pgpeer.Each(t, func(t *testing.T, driver, target string) {
+		ctx := context.Background()
+		b := setup(t, driver, target, config.Reach{ReadsPerHour: 2})
+		b.send(t, "vigil", "social", "1")
+		b.fake.set(channels.Reach{}, channels.RateLimited(errors.New("429 too many requests"), 7*time.Minute))
+		if err := b.e.Refresh(ctx, "vigil"); err == nil || !strings.Contains(err.Error(), "429") {
+			t.Fatalf("a refresh answered 429: %v", err)
+		}
+		b.fake.set(channels.Reach{Total: counters(0, 0, 4)}, nil)
+		b.advance(5 * time.Minute)
+		err := b.e.Refresh(ctx, "vigil")
+		if err == nil || !strings.Contains(err.Error(), "Mastodon asked Crier to wait until 10:07 UTC") || b.fake.calls != 1 {
+			t.Fatalf("a refresh during the wait: %v after %d reads; want a refusal saying until 10:07 and no read", err, b.fake.calls)
+		}
+		// After the wait: the hour's second read (the 429 was its first).
+		b.advance(3 * time.Minute)
+		if err := b.e.Refresh(ctx, "vigil"); err != nil || b.fake.calls != 2 {
+			t.Fatalf("a refresh after the wait: %v after %d reads", err, b.fake.calls)
+		}
+		err = b.e.Refresh(ctx, "vigil")
+		if err == nil || !strings.Contains(err.Error(), "reads of Mastodon are used") || !strings.Contains(err.Error(), "after 11:00 UTC") || b.fake.calls != 2 {
+			t.Fatalf("a third refresh in an hour of two reads: %v after %d reads; want a refusal until 11:00", err, b.fake.calls)
+		}
+		b.advance(time.Hour)
+		if err := b.e.Refresh(ctx, "vigil"); err != nil || b.fake.calls != 3 {
+			t.Fatalf("a refresh in the next hour: %v after %d reads", err, b.fake.calls)
+		}
+		if got, _ := b.e.Post(ctx, "vigil"); got[0].Latest.Likes.N != 4 {
+			t.Fatalf("after the refreshes: %+v", got[0])
+		}
+	})
+}
+
+// TestRefreshLeavesTheScheduleAlone: a scheduled step that finishes while
+// a refresh waits for the network is not undone by the refresh's save.
+func TestRefreshLeavesTheScheduleAlone(t *testing.T) {
+	t.Parallel()
+	pgpeer.Each(t, func(t *testing.T, driver, target string) {
+		ctx := context.Background()
+		b := setup(t, driver, target, config.Reach{Schedule: []time.Duration{time.Hour, 6 * time.Hour}})
+		b.send(t, "vigil", "social", "1")
+		b.e.Delivered(ctx, "vigil", "social")
+		b.advance(time.Hour)
+		stepDone := b.now.Add(5 * time.Hour)
+		for _, fail := range []error{nil, channels.Temporary(errors.New("502"))} {
+			b.fake.set(channels.Reach{Total: counters(1, 0, 0)}, fail)
+			// Another replica reads step 0 meanwhile: step 1 is next.
+			b.fake.during = func() {
+				if _, err := b.st.DB().Exec(`UPDATE reach_status SET next_step = 1, next_at = $1 WHERE post_id = 'vigil'`, stepDone); err != nil {
+					t.Error(err)
+				}
+			}
+			_ = b.e.Refresh(ctx, "vigil")
+			got, err := b.e.Post(ctx, "vigil")
+			if err != nil || !got[0].NextRead.Equal(stepDone) {
+				t.Fatalf("refresh (read error %v): next read %v, %v; want step 1's %v, as the other read left it", fail, got[0].NextRead, err, stepDone)
+			}
+			b.fake.during = nil
+			if _, err := b.st.DB().Exec(`UPDATE reach_status SET next_step = 0, next_at = $1 WHERE post_id = 'vigil'`, b.now); err != nil {
+				t.Fatal(err)
 			}
 		}
 	})

@@ -238,9 +238,26 @@ func (e *Engine) statuses(ctx context.Context, where string, args ...any) ([]sta
 	return out, rows.Err()
 }
 
+// scheduleMove is where a read moves its schedule: the next step and when
+// it is due. A refresh passes nil: it reads outside the schedule, and a
+// step read meanwhile must not be written back over.
+type scheduleMove struct {
+	Step int
+	At   time.Time
+}
+
+// scheduleSet is the SET clause and arguments (numbered from n) that move
+// the schedule; none for a nil move.
+func scheduleSet(m *scheduleMove, n int) (string, []any) {
+	if m == nil {
+		return "", nil
+	}
+	return fmt.Sprintf(", next_step = $%d, next_at = $%d, slot_at = NULL", n, n+1), []any{m.Step, nullTime(m.At)}
+}
+
 // saveRead records a good read: its history row, the latest counters, the
 // replies (new ones kept from now) and, for a schedule step, the next one.
-func (e *Engine) saveRead(ctx context.Context, s status, step int, r channels.Reach, at time.Time, next int, nextAt time.Time) error {
+func (e *Engine) saveRead(ctx context.Context, s status, step int, r channels.Reach, at time.Time, next *scheduleMove) error {
 	tx, err := e.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("recording the reach of %s on %s: %w", s.PostID, s.Channel, err)
@@ -257,10 +274,11 @@ func (e *Engine) saveRead(ctx context.Context, s status, step int, r channels.Re
 		s.PostID, s.Channel, at.UTC(), step, c[0], c[1], c[2], c[3], c[4], extra); err != nil {
 		return fmt.Errorf("recording the reach of %s on %s: %w", s.PostID, s.Channel, err)
 	}
+	set, moveArgs := scheduleSet(next, 11)
 	if _, err := tx.ExecContext(ctx, `UPDATE reach_status SET last_read_at = $3, last_error = '', last_error_at = NULL, notes = $4,
-		replies = $5, reposts = $6, likes = $7, quotes = $8, reactions = $9, extra = $10, next_step = $11, next_at = $12, slot_at = NULL
+		replies = $5, reposts = $6, likes = $7, quotes = $8, reactions = $9, extra = $10`+set+`
 		WHERE post_id = $1 AND channel = $2`,
-		s.PostID, s.Channel, at.UTC(), notes, c[0], c[1], c[2], c[3], c[4], extra, next, nullTime(nextAt)); err != nil {
+		append([]any{s.PostID, s.Channel, at.UTC(), notes, c[0], c[1], c[2], c[3], c[4], extra}, moveArgs...)...); err != nil {
 		return fmt.Errorf("recording the reach of %s on %s: %w", s.PostID, s.Channel, err)
 	}
 	for _, rp := range r.Replies {
@@ -280,11 +298,12 @@ func (e *Engine) saveRead(ctx context.Context, s status, step int, r channels.Re
 	return nil
 }
 
-// saveFailure records a failed read: the last good one stays; next and
-// nextAt move the schedule on (they are the current step to stay).
-func (e *Engine) saveFailure(ctx context.Context, postID, channel, reason string, at time.Time, next int, nextAt time.Time) error {
-	if _, err := e.db.ExecContext(ctx, `UPDATE reach_status SET last_error = $3, last_error_at = $4, next_step = $5, next_at = $6, slot_at = NULL
-		WHERE post_id = $1 AND channel = $2`, postID, channel, reason, at.UTC(), next, nullTime(nextAt)); err != nil {
+// saveFailure records a failed read: the last good one stays; next moves
+// the schedule on (nil, a refresh: it stays as it is).
+func (e *Engine) saveFailure(ctx context.Context, postID, channel, reason string, at time.Time, next *scheduleMove) error {
+	set, moveArgs := scheduleSet(next, 5)
+	if _, err := e.db.ExecContext(ctx, `UPDATE reach_status SET last_error = $3, last_error_at = $4`+set+`
+		WHERE post_id = $1 AND channel = $2`, append([]any{postID, channel, reason, at.UTC()}, moveArgs...)...); err != nil {
 		return fmt.Errorf("recording a failed read of %s on %s: %w", postID, channel, err)
 	}
 	return nil
@@ -362,9 +381,8 @@ func (e *Engine) reserve(ctx context.Context, channel string, due time.Time) (ti
 	}
 	interval := time.Hour / time.Duration(e.opts.ReadsPerHour)
 	for hour := from.Truncate(time.Hour); ; hour = hour.Add(time.Hour) {
-		if _, err := e.db.ExecContext(ctx, `INSERT INTO reach_budget (channel, hour, used) VALUES ($1, $2, 0)
-			ON CONFLICT (channel, hour) DO NOTHING`, channel, hour); err != nil {
-			return time.Time{}, fmt.Errorf("reserving a read of %s: %w", channel, err)
+		if err := e.openHour(ctx, channel, hour); err != nil {
+			return time.Time{}, err
 		}
 		// The hour's times before from are gone: they count as used.
 		gone := 0
@@ -388,6 +406,32 @@ func (e *Engine) reserve(ctx context.Context, channel string, due time.Time) (ti
 		}
 		return slot, nil
 	}
+}
+
+// openHour makes channel's budget row for hour, if there is none yet.
+func (e *Engine) openHour(ctx context.Context, channel string, hour time.Time) error {
+	if _, err := e.db.ExecContext(ctx, `INSERT INTO reach_budget (channel, hour, used) VALUES ($1, $2, 0)
+		ON CONFLICT (channel, hour) DO NOTHING`, channel, hour); err != nil {
+		return fmt.Errorf("counting the reads of %s: %w", channel, err)
+	}
+	return nil
+}
+
+// takeBudget takes one read of channel's budget in now's hour, reporting
+// false when the hour's reads_per_hour are all taken (by reads reserved
+// for the schedule or by refreshes).
+func (e *Engine) takeBudget(ctx context.Context, channel string, now time.Time) (bool, error) {
+	hour := now.UTC().Truncate(time.Hour)
+	if err := e.openHour(ctx, channel, hour); err != nil {
+		return false, err
+	}
+	res, err := e.db.ExecContext(ctx, `UPDATE reach_budget SET used = used + 1 WHERE channel = $1 AND hour = $2 AND used < $3`,
+		channel, hour, e.opts.ReadsPerHour)
+	if err != nil {
+		return false, fmt.Errorf("counting a read of %s: %w", channel, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 // setSlot records the time reserved for a read.

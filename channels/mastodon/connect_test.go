@@ -109,6 +109,30 @@ func TestOAuthServerRefusesWhatIsNotAnAddress(t *testing.T) {
 	}
 }
 
+// TestOAuthServerPlainHTTPOnlyForThisMachine: the client secret, the code
+// and the token cross the network in clear over http, so only a loopback
+// address may use it; any other host is told to use https.
+func TestOAuthServerPlainHTTPOnlyForThisMachine(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"http://127.0.0.1:8080": "http://127.0.0.1:8080", "http://127.3.4.5": "http://127.3.4.5",
+		"http://[::1]:3000": "http://[::1]:3000", "http://LocalHost:9": "http://localhost:9",
+	} {
+		got, err := Provider{}.OAuthServer(channels.Connection{Values: map[string]string{"instance": in}})
+		if err != nil || got != want {
+			t.Errorf("%q: %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"http://social.example", "http://10.0.0.7", "http://192.168.1.2:3000",
+		"http://localhost.example.org", "http://127.0.0.1.nip.io", "http://[2001:db8::1]"} {
+		_, err := Provider{}.OAuthServer(channels.Connection{Values: map[string]string{"instance": in}})
+		var ce *channels.ConnectError
+		if !errors.As(err, &ce) || ce.Field != "instance" || !strings.Contains(ce.Reason, "https://") {
+			t.Errorf("%q: err = %v, want a ConnectError on instance saying to use https", in, err)
+		}
+	}
+}
+
 // formRecorder keeps the form of each POST by path.
 type formRecorder struct {
 	base  http.RoundTripper

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/crierhq/crier/accounts"
 	"github.com/crierhq/crier/archive"
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/migrate"
@@ -26,7 +27,9 @@ Moves an installation to another database (typically from the embedded
 SQLite to PostgreSQL, to run several replicas): posts, deliveries and their
 parts, feeds' state, schedule runs, subscribers with their consent history,
 suppressions and link settings, newsletter sends and their per-recipient
-ledger, and the rate limits. Stop crier run first.
+ledger, the rate limits, what posts reached, and the connected accounts
+(their secrets copied still sealed: give the target's replicas the same
+accounts key). Stop crier run first.
 
   --from DRIVER:WHERE   the database to copy: sqlite:data/crier.db or postgres:DSN
   --to DRIVER:WHERE     the empty database to fill; postgres: alone takes the
@@ -97,7 +100,7 @@ func parseDatabase(flagName, v string) (driver, target string, err error) {
 // prepare brings db's tables to the current schema without putting rows in
 // them.
 func prepare(ctx context.Context, db *sql.DB) error {
-	steps := []func(context.Context, *sql.DB) error{subscribers.Prepare, web.PrepareShared, archive.Prepare, console.Prepare, reach.Prepare}
+	steps := []func(context.Context, *sql.DB) error{subscribers.Prepare, web.PrepareShared, archive.Prepare, console.Prepare, reach.Prepare, accounts.Prepare}
 	for _, f := range append(steps, channelTables...) {
 		if err := f(ctx, db); err != nil {
 			return err
@@ -105,6 +108,10 @@ func prepare(ctx context.Context, db *sql.DB) error {
 	}
 	return nil
 }
+
+// parentTables are the tables whose rows others refer to by foreign key,
+// copied before the rest.
+var parentTables = []string{"posts", "channel_accounts"}
 
 func copyStore(ctx context.Context, out io.Writer, fromDriver, fromTarget, toDriver, toTarget string) error {
 	src, err := store.OpenDriver(ctx, fromDriver, fromTarget)
@@ -142,9 +149,10 @@ func copyStore(ctx context.Context, out io.Writer, fromDriver, fromTarget, toDri
 	if err := sameVersions(ctx, src.DB(), dst.DB()); err != nil {
 		return err
 	}
-	// posts first: deliveries refer to them.
+	// Tables others refer to first: deliveries refer to posts, an
+	// account's secrets to the account.
 	slices.SortStableFunc(tables, func(a, b string) int {
-		return boolInt(b == "posts") - boolInt(a == "posts")
+		return boolInt(slices.Contains(parentTables, b)) - boolInt(slices.Contains(parentTables, a))
 	})
 	tx, err := dst.DB().BeginTx(ctx, nil)
 	if err != nil {

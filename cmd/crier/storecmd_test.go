@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crierhq/crier/accounts"
 	"github.com/crierhq/crier/bot/store"
 	pgpeer "github.com/crierhq/crier/internal/testpeers/postgres"
 	"github.com/crierhq/crier/post"
@@ -17,7 +18,8 @@ import (
 
 // TestStoreCopyToPostgres moves a SQLite installation (posts, deliveries,
 // subscribers with consent history and an erasure, a newsletter send's
-// ledger) to an empty PostgreSQL, checks what arrived means the same there,
+// ledger, what a post reached, a connected account with its secret sealed)
+// to an empty PostgreSQL, checks what arrived means the same there,
 // and that a second copy into the now full target is refused.
 func TestStoreCopyToPostgres(t *testing.T) {
 	t.Parallel()
@@ -93,6 +95,24 @@ func TestStoreCopyToPostgres(t *testing.T) {
 	if _, err := src.DB().Exec(`INSERT INTO reach_reads (post_id, channel, read_at, step, likes) VALUES ('md:vigil', 'mastodon', $1, 0, 7)`, now); err != nil {
 		t.Fatal(err)
 	}
+	// A connected account, as crier run and the console keep it.
+	key, err := accounts.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc, err := accounts.Open(ctx, accounts.Options{DB: src.DB(), Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := acc.Connect(ctx, "owner@example.org", accounts.Account{Instance: "mastodon", Type: "mastodon",
+		Settings: map[string]string{"server": "https://social.example.org"}, Display: "@camaca@social.example.org"},
+		map[string]string{"access_token": "s3cret-token"}); err != nil {
+		t.Fatal(err)
+	}
+	var sealed string
+	if err := src.DB().QueryRow(`SELECT sealed FROM channel_account_secrets WHERE instance = 'mastodon'`).Scan(&sealed); err != nil {
+		t.Fatal(err)
+	}
 	src.Close()
 
 	code, out, errOut := runCLI(t, nil, "", "store", "copy", "--from", "sqlite:"+path, "--to", "postgres:"+dsn)
@@ -123,6 +143,21 @@ func TestStoreCopyToPostgres(t *testing.T) {
 	var likes int
 	if err := dst.DB().QueryRow(`SELECT likes FROM reach_reads WHERE post_id = 'md:vigil'`).Scan(&likes); err != nil || likes != 7 {
 		t.Errorf("reach after the copy: %d likes, %v", likes, err)
+	}
+	// The secret arrives still sealed, and opens with the same key.
+	var copiedSealed string
+	if err := dst.DB().QueryRow(`SELECT sealed FROM channel_account_secrets WHERE instance = 'mastodon'`).Scan(&copiedSealed); err != nil || copiedSealed != sealed {
+		t.Errorf("the account's secret after the copy is not the sealed source value (%v)", err)
+	}
+	dacc, err := accounts.Open(ctx, accounts.Options{DB: dst.DB(), Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sec, err := dacc.Secrets(ctx, "mastodon"); err != nil || sec["access_token"] != "s3cret-token" {
+		t.Errorf("the account's secret does not open after the copy: %v", err)
+	}
+	if a, err := dacc.Get(ctx, "mastodon"); err != nil || a.Display != "@camaca@social.example.org" {
+		t.Errorf("the account after the copy: %+v %v", a, err)
 	}
 	dusers, err := console.OpenUsers(ctx, dst.DB(), console.UsersOptions{})
 	if err != nil {
