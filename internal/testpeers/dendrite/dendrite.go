@@ -250,6 +250,9 @@ type Event struct {
 // first, read as u (a member).
 func (s *Server) Messages(t testing.TB, u User, roomID string) []Event {
 	t.Helper()
+	// Wait until the sync API has caught up with every send before now
+	// (see Events): a send answered is not yet readable.
+	s.Events(t, u, roomID)
 	var out struct {
 		Chunk []struct {
 			Type string `json:"type"`
