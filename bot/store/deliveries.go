@@ -153,10 +153,16 @@ func (s *Store) StartAttempt(ctx context.Context, postID, channel string, now ti
 	}
 	// A process that dies from here until FinishAttempt may or may not have
 	// sent: the row stays unconfirmed until an attempt succeeds.
-	_, err = s.db.ExecContext(ctx, `UPDATE deliveries SET state = $1, attempts = attempts + 1, unconfirmed = TRUE, updated_at = $2 WHERE post_id = $3 AND channel = $4`,
-		string(DeliverySending), now.UTC(), postID, channel)
+	// The state guard: a withdrawal (or another replica's success) that
+	// landed since the read above wins, and the caller sees it.
+	res, err := s.db.ExecContext(ctx, `UPDATE deliveries SET state = $1, attempts = attempts + 1, unconfirmed = TRUE, updated_at = $2
+		WHERE post_id = $3 AND channel = $4 AND state NOT IN ($5, $6)`,
+		string(DeliverySending), now.UTC(), postID, channel, string(DeliverySent), string(DeliveryWithdrawn))
 	if err != nil {
 		return before, fmt.Errorf("starting delivery of %s to %s: %w", postID, channel, err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return s.Delivery(ctx, postID, channel)
 	}
 	return before, nil
 }
