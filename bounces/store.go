@@ -92,6 +92,10 @@ func upgrade(ctx context.Context, db *sql.DB) error {
 	return migrate.Up(ctx, db, "bounces", schema)
 }
 
+// Prepare creates or upgrades the bounce processor's tables in db without
+// opening a processor (crier store copy's target).
+func Prepare(ctx context.Context, db *sql.DB) error { return upgrade(ctx, db) }
+
 var addressInText = regexp.MustCompile(`[^\s<>()\[\]"',;:]{1,64}@[A-Za-z0-9.-]{1,253}`)
 
 // redact removes addresses from a server's reply before it is stored or

@@ -13,6 +13,7 @@ import (
 	"github.com/crierhq/crier/accounts"
 	"github.com/crierhq/crier/archive"
 	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/bounces"
 	"github.com/crierhq/crier/migrate"
 	"github.com/crierhq/crier/reach"
 	"github.com/crierhq/crier/sqldb"
@@ -100,7 +101,7 @@ func parseDatabase(flagName, v string) (driver, target string, err error) {
 // prepare brings db's tables to the current schema without putting rows in
 // them.
 func prepare(ctx context.Context, db *sql.DB) error {
-	steps := []func(context.Context, *sql.DB) error{subscribers.Prepare, web.PrepareShared, archive.Prepare, console.Prepare, reach.Prepare, accounts.Prepare}
+	steps := []func(context.Context, *sql.DB) error{subscribers.Prepare, web.PrepareShared, archive.Prepare, console.Prepare, reach.Prepare, accounts.Prepare, bounces.Prepare}
 	for _, f := range append(steps, channelTables...) {
 		if err := f(ctx, db); err != nil {
 			return err

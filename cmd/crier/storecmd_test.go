@@ -9,6 +9,7 @@ import (
 
 	"github.com/crierhq/crier/accounts"
 	"github.com/crierhq/crier/bot/store"
+	"github.com/crierhq/crier/bounces"
 	pgpeer "github.com/crierhq/crier/internal/testpeers/postgres"
 	"github.com/crierhq/crier/post"
 	"github.com/crierhq/crier/reach"
@@ -93,6 +94,11 @@ func TestStoreCopyToPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := src.DB().Exec(`INSERT INTO reach_reads (post_id, channel, read_at, step, likes) VALUES ('md:vigil', 'mastodon', $1, 0, 7)`, now); err != nil {
+		t.Fatal(err)
+	}
+	// The bounce processor's tables, as crier run makes them when one is
+	// configured.
+	if err := bounces.Prepare(ctx, src.DB()); err != nil {
 		t.Fatal(err)
 	}
 	// A connected account, as crier run and the console keep it.
