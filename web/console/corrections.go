@@ -486,7 +486,6 @@ func joinAnd(names []string) string {
 	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
-
 // recordView is one correction or withdrawal as the post page lists it.
 type recordView struct {
 	CorrectionRecord

@@ -67,7 +67,7 @@ func (s *Server) actConnect(op string, params map[string]string) (int, any) {
 		role := func(id, name string, p int64, pos int) map[string]any {
 			return map[string]any{"id": id, "name": name, "permissions": strconv.FormatInt(p, 10), "position": pos, "color": 0,
 				"colors": map[string]any{"primary_color": 0, "secondary_color": nil, "tertiary_color": nil},
-				"hoist": false, "managed": false, "mentionable": false, "icon": nil, "unicode_emoji": nil, "flags": 0}
+				"hoist":  false, "managed": false, "mentionable": false, "icon": nil, "unicode_emoji": nil, "flags": 0}
 		}
 		return http.StatusOK, []any{role(GuildID, "@everyone", 0, 0), role(BotRoleID, "Crier", perms, 1)}
 	}
