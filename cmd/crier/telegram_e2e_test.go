@@ -133,7 +133,13 @@ channels:
 	if csrf == nil || !strings.Contains(page, "/went-out") || !strings.Contains(page, "/send-again") {
 		t.Fatalf("the post page offers no It went out / Send again:\n%s", page)
 	}
-	postForm(t, browser, base+"/posts/"+url.PathEscape(id)+"/send-again", url.Values{"csrf": {csrf[1]}, "channel": {"telegram"}})
+	// The attempt that lost its answer may still be finishing in the job
+	// queue a moment after the post page shows it; the console then says
+	// "try again in a minute", and an organiser presses again.
+	testnet.WaitFor(t, "Send again accepted", 60*time.Second, func() bool {
+		answer := postForm(t, browser, base+"/posts/"+url.PathEscape(id)+"/send-again", url.Values{"csrf": {csrf[1]}, "channel": {"telegram"}})
+		return !strings.Contains(answer, "still finishing")
+	})
 	testnet.WaitFor(t, "the delivery sent again", 60*time.Second, func() bool {
 		_, d = status()
 		return d.State == "sent"
