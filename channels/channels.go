@@ -20,6 +20,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/crierhq/crier/config"
 	"github.com/crierhq/crier/contentfetch"
 )
 
@@ -296,6 +297,8 @@ type Campaign struct {
 	// Location is campaign.timezone, for times shown to readers (the
 	// dates in a digest); nil means UTC.
 	Location *time.Location
+	// Colours are campaign.colours, for what Crier draws (title cards).
+	Colours config.Colours
 }
 
 // Env is what a real sender may use from the daemon.
@@ -318,6 +321,10 @@ type Env struct {
 	OutboxDir string
 	// Registerer takes a channel's own metrics; nil means none.
 	Registerer prometheus.Registerer
+	// Images serves pictures under http.public_url for networks that
+	// fetch them from a URL (nil: none can be served, such a channel says
+	// so when it connects).
+	Images PublicImages
 	// Background is the daemon's lifetime, set only in `crier run`: a
 	// channel may work in the background until it ends (the newsletter
 	// helps with sends other replicas started). Nil in one-off commands.

@@ -70,6 +70,17 @@ type Campaign struct {
 	// PrivacyPolicy is the address of the campaign's privacy policy, linked
 	// from the subscribe form (empty: no link).
 	PrivacyPolicy string `yaml:"privacy_policy"`
+	// Colours are the campaign's colours, for what Crier draws itself
+	// (the title card of a post without a picture on Instagram).
+	Colours Colours `yaml:"colours"`
+}
+
+// Colours are a campaign's colours as "#rrggbb"; empty ones take Crier's
+// defaults.
+type Colours struct {
+	Background string `yaml:"background"`
+	Text       string `yaml:"text"`
+	Accent     string `yaml:"accent"`
 }
 
 // Log sets the structured log output.

@@ -23,7 +23,7 @@ import (
 
 func (a *App) campaign() channels.Campaign {
 	c := a.Config.Campaign
-	return channels.Campaign{Name: c.Name, Website: c.Website, Language: c.Language, PublicURL: a.Config.HTTP.PublicURL, Location: a.Config.Location()}
+	return channels.Campaign{Name: c.Name, Website: c.Website, Language: c.Language, PublicURL: a.Config.HTTP.PublicURL, Location: a.Config.Location(), Colours: c.Colours}
 }
 
 // contentClient is the guarded client for addresses from content, as the

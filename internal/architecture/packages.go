@@ -49,6 +49,8 @@ var Packages = []Package{
 	{Path: "channels/matrix",
 		Provides: "the Matrix channel type (the client-server API): config section, formatter with the HTML Matrix allows, sender exactly once by transaction id, images, threads, edits, redactions, reactions and replies, connect check, preview",
 		Imports:  []string{"channels", "channels/markdown", "channels/plaintext", "config", "config/secret", "contentfetch", "internal/matrixroom", "post"}},
+	{Path: "titlecard",
+		Provides: "a post's title card: a PNG with the campaign's name and colours and the post's title in an embedded font, for networks that show nothing without a picture (Instagram)"},
 	{Path: "channels/outbox",
 		Provides: "the sender used when a channel has no credentials: each payload written as a file for a person to read",
 		Imports:  []string{"channels"}},
