@@ -108,6 +108,12 @@ func (kiteSender) Send(context.Context, channels.Delivery, channels.Payload) (ch
 	return channels.Receipt{}, nil
 }
 
+// A kite can be pulled down: its sender withdraws, so the Channels page
+// says it can withdraw posts once the kite is connected.
+func (kiteSender) Withdraw(context.Context, channels.Withdrawal) ([]channels.PartResult, error) {
+	return nil, nil
+}
+
 type outbox struct{}
 
 func (outbox) Send(context.Context, channels.Delivery, channels.Payload) (channels.Receipt, error) {
@@ -230,6 +236,48 @@ func TestConnectReachesEveryReplicaAtTheNextDelivery(t *testing.T) {
 		}
 		if got := strings.Join(actions, ", "); got != "disconnected, connected, connect refused" {
 			t.Errorf("audit = %s", got)
+		}
+	})
+}
+
+// TestChannelsPageSaysWhatAConnectedAccountCanDoAtOnce: what an instance
+// can do is its sender's, and after a connect from the console the page
+// says so at once, not only after the next delivery built the channel.
+func TestChannelsPageSaysWhatAConnectedAccountCanDoAtOnce(t *testing.T) {
+	t.Parallel()
+	dialects(t, func(t *testing.T, b *bundle) {
+		ctx := context.Background()
+		if _, err := b.svc.Current(ctx, started("kite")); err != nil { // as the daemon does at start
+			t.Fatal(err)
+		}
+		can := func() string {
+			t.Helper()
+			list, err := b.svc.Instances(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ci := range list {
+				if ci.Name == "kite" {
+					return strings.Join(ci.Can, ", ")
+				}
+			}
+			t.Fatal("no kite instance on the page")
+			return ""
+		}
+		if got := can(); strings.Contains(got, "withdraw posts") {
+			t.Fatalf("before connecting, the outbox can %q", got)
+		}
+		if _, err := b.svc.Connect(ctx, owner, "kite", map[string]string{"sky": "blue", "line": "strong"}); err != nil {
+			t.Fatal(err)
+		}
+		if got := can(); !strings.Contains(got, "withdraw posts") {
+			t.Errorf("after connecting, It can: %q; want withdraw posts", got)
+		}
+		if err := b.svc.Disconnect(ctx, owner, "kite"); err != nil {
+			t.Fatal(err)
+		}
+		if got := can(); strings.Contains(got, "withdraw posts") {
+			t.Errorf("after disconnecting, It can: %q", got)
 		}
 	})
 }

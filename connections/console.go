@@ -31,7 +31,7 @@ func (s *Service) Instances(ctx context.Context) ([]console.ChannelInstance, err
 		acct, stored := byName[inst.Name]
 		origin := accounts.Effective(onServer(inst), stored)
 		ci := console.ChannelInstance{Name: inst.Name, Type: inst.Type, Origin: string(origin), Editable: origin.Editable(),
-			Can: s.can(inst), TestSends: testSends(inst)}
+			Can: s.can(ctx, inst), TestSends: testSends(inst)}
 		if c, ok := inst.Provider.(channels.Connector); ok {
 			ci.Connectable, ci.Fields = true, c.ConnectFields()
 			_, ci.OAuth = c.(channels.OAuthConnector)
@@ -50,7 +50,7 @@ func (s *Service) Instances(ctx context.Context) ([]console.ChannelInstance, err
 
 // can says what an instance can do, in plain words, from its type's
 // capabilities and, once it was built with credentials, its sender's.
-func (s *Service) can(inst channels.Instance) []string {
+func (s *Service) can(ctx context.Context, inst channels.Instance) []string {
 	var out []string
 	if inst.CanMention() {
 		out = append(out, "ping a role")
@@ -68,8 +68,15 @@ func (s *Service) can(inst channels.Instance) []string {
 		return out
 	}
 	sl.mu.Lock()
-	snd := sl.ch.Sender
+	ch := sl.ch
 	sl.mu.Unlock()
+	// A connect or disconnect since the last delivery is built now (what
+	// the next delivery would do anyway), so the page tells what the
+	// account just connected can do.
+	if now, err := s.Current(ctx, ch); err == nil {
+		ch = now
+	}
+	snd := ch.Sender
 	if _, ok := snd.(channels.Corrector); ok {
 		out = append(out, "edit posts")
 	}
