@@ -148,6 +148,12 @@ channels:
 		t.Errorf("Setup still asks to connect a channel:\n%s", got)
 	}
 
+	// Account mail follows too: the Users page now invites by mail.
+	br.open("/users")
+	if got := br.eval(`String(document.querySelector('form[action="/users/invite"]') !== null)`); got != "true" {
+		t.Error("after connecting a mail server, the Users page does not offer invitations by mail")
+	}
+
 	// No restart: a post published now goes out on all four.
 	br.open("/posts/new")
 	br.fill("Title", "Vigil on Friday")

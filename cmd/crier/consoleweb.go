@@ -111,7 +111,7 @@ func (app *App) mountConsole(ctx context.Context, srv *web.Server, st *store.Sto
 			return nl.Reconfirm(ctx, id, cfg.HTTP.PublicURL, by, time.Now())
 		}
 	}
-	accountMail := app.accountMailer(ctx)
+	accountMail, accountMailReady := app.accountMailer()
 	var channelAccounts console.ChannelAccounts // the Channels page, when the daemon has its connections
 	if app.connections != nil {
 		channelAccounts = app.connections
@@ -122,7 +122,7 @@ func (app *App) mountConsole(ctx context.Context, srv *web.Server, st *store.Sto
 		Subscribers: subs, SendTest: sendTest, Reconfirm: reconfirm, Restore: restore, Feeds: feeds, RequireApproval: cfg.Console.RequireApproval,
 		Outbox: local, OutboxDir: cfg.DataPath("outbox"),
 		PublicURL: cfg.HTTP.PublicURL, DataDir: cfg.DataPath(), Location: cfg.Location(), Language: cfg.Campaign.Language, Campaign: cfg.Campaign.Name,
-		Logger: app.Logger, ClientIP: clientIP, Lifetime: ctx, AccountMail: accountMail,
+		Logger: app.Logger, ClientIP: clientIP, Lifetime: ctx, AccountMail: accountMail, AccountMailReady: accountMailReady,
 		Notify: notices.Queue, Chats: chats, SendReport: sendReport,
 		Accounts:    channelAccounts,
 		Corrections: &consoleCorrections{app: app, bot: b, st: st},
@@ -195,32 +195,34 @@ func sendReconfirmation(ctx context.Context, nl *subscribers.Newsletter, publicU
 }
 
 // accountMailer sends the console's password-reset and invitation mails
-// through the enabled newsletter's SMTP server; nil when there is none, and
-// the console then says so.
-func (app *App) accountMailer(ctx context.Context) console.AccountMailer {
+// through the enabled newsletter's SMTP server, with ready saying whether it
+// has one at this moment: a mail server connected or disconnected on the
+// Channels page counts at once, on every replica. Both are nil when no
+// enabled channel can send account mail, and the console then says so.
+func (app *App) accountMailer() (send console.AccountMailer, ready func(context.Context) bool) {
 	for _, inst := range channels.Enabled(app.Instances) {
 		if _, ok := inst.Settings.(channels.AccountSender); !ok {
 			continue
 		}
-		// A mail server connected from the console counts when it was
-		// connected by the start (the console decides then whether it
-		// offers mail); its settings are read again at each mail.
-		if eff, err := app.effective(ctx, inst); err != nil || !eff.Settings.HasCredentials() {
-			continue
-		}
-		return func(ctx context.Context, to, subject, text string) error {
+		current := func(ctx context.Context) (channels.AccountSender, bool) {
 			eff, err := app.effective(ctx, inst)
-			if err != nil {
-				return err
+			if err != nil || !eff.Settings.HasCredentials() {
+				return nil, false
 			}
 			a, ok := eff.Settings.(channels.AccountSender)
-			if !ok || !eff.Settings.HasCredentials() {
-				return fmt.Errorf("the newsletter's mail server was disconnected: connect it again on the Channels page")
+			return a, ok
+		}
+		send = func(ctx context.Context, to, subject, text string) error {
+			a, ok := current(ctx)
+			if !ok {
+				return fmt.Errorf("the newsletter has no mail server: connect one on the Channels page")
 			}
 			return a.SendAccountMail(ctx, app.campaign(), to, subject, text)
 		}
+		ready = func(ctx context.Context) bool { _, ok := current(ctx); return ok }
+		return send, ready
 	}
-	return nil
+	return nil, nil
 }
 
 // reachSource is the console's view of what posts reached; nil (no

@@ -124,6 +124,10 @@ type Options struct {
 	// AccountMail sends password-reset and invitation links; nil when no
 	// mail server is configured (owners then set passwords themselves).
 	AccountMail AccountMailer
+	// AccountMailReady says whether AccountMail has a mail server now (one
+	// may be connected or disconnected on the Channels page while the
+	// daemon runs); nil means AccountMail != nil decides.
+	AccountMailReady func(context.Context) bool
 	// Notify queues a notice to organisers (in the daemon, a River job that
 	// calls SendNotice); nil means nobody is told.
 	Notify func(ctx context.Context, n Notice) error

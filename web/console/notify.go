@@ -125,7 +125,7 @@ func (c *Console) SendNotice(ctx context.Context, n Notice) error {
 		return err
 	}
 	var errs []error
-	if c.opts.AccountMail != nil && (n.Via == "" || n.Via == "mail") {
+	if c.mailReady(ctx) && (n.Via == "" || n.Via == "mail") {
 		for _, u := range people {
 			muted, err := c.opts.Users.MutedNotices(ctx, u.ID)
 			if err == nil && !muted[n.Event] {
@@ -381,7 +381,7 @@ func (c *Console) showNotifications(w http.ResponseWriter, r *http.Request, s Se
 		groups = append(groups, g)
 	}
 	w.WriteHeader(status)
-	c.render(w, r, s, "notifications", map[string]any{"Groups": groups, "Chats": len(c.opts.Chats) > 0, "CanMail": c.opts.AccountMail != nil, "Notice": notice})
+	c.render(w, r, s, "notifications", map[string]any{"Groups": groups, "Chats": len(c.opts.Chats) > 0, "CanMail": c.mailReady(r.Context()), "Notice": notice})
 }
 
 // saveNotifications turns off, by mail and in each chat, every event

@@ -42,8 +42,16 @@ var peopleRoutePatterns = []string{"/account/", "/forgot", "/reset/", "/invite/"
 // canMail reports whether account links can be mailed: a mail server and a
 // public address to build the links from (never the request's Host, which
 // an attacker chooses).
-func (c *Console) canMail() bool {
-	return c.opts.AccountMail != nil && (strings.HasPrefix(c.opts.PublicURL, "https://") || strings.HasPrefix(c.opts.PublicURL, "http://"))
+func (c *Console) canMail(ctx context.Context) bool {
+	return c.mailReady(ctx) && (strings.HasPrefix(c.opts.PublicURL, "https://") || strings.HasPrefix(c.opts.PublicURL, "http://"))
+}
+
+// mailReady reports whether account mail has a mail server at this moment.
+func (c *Console) mailReady(ctx context.Context) bool {
+	if c.opts.AccountMail == nil {
+		return false
+	}
+	return c.opts.AccountMailReady == nil || c.opts.AccountMailReady(ctx)
 }
 
 func (c *Console) link(kind, token string) string {
@@ -51,7 +59,7 @@ func (c *Console) link(kind, token string) string {
 }
 
 func (c *Console) showAccount(w http.ResponseWriter, r *http.Request, s Session, status int, data map[string]any) {
-	data["CanMail"] = c.canMail()
+	data["CanMail"] = c.canMail(r.Context())
 	data["MinLength"] = MinPasswordLength
 	w.WriteHeader(status)
 	c.render(w, r, s, "account", data)
@@ -158,7 +166,7 @@ func (c *Console) forgot(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusForbidden, "This form has expired. Please try again.")
 		return
 	}
-	if !c.canMail() {
+	if !c.canMail(r.Context()) {
 		refuse(http.StatusServiceUnavailable, "This console has no mail server to send the link through.")
 		return
 	}
@@ -287,7 +295,7 @@ func (c *Console) acceptInvite(w http.ResponseWriter, r *http.Request) {
 
 // invite mails a new user a link to choose their password.
 func (c *Console) invite(w http.ResponseWriter, r *http.Request, s Session) {
-	if !c.canMail() {
+	if !c.canMail(r.Context()) {
 		c.showUsers(w, r, s, "", "There is no mail server to send an invitation through: add the user with a password below.", http.StatusUnprocessableEntity)
 		return
 	}

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -360,5 +361,39 @@ func TestChangePasswordGuessesAreThrottled(t *testing.T) {
 	b.now.Add(throttleWindow)
 	if p := try("correct horse battery"); p.status != http.StatusOK {
 		t.Errorf("after the window: %d", p.status)
+	}
+}
+
+// TestAccountMailFollowsTheMailServer: whether the console mails account
+// links is asked at each request, so a mail server connected on the
+// Channels page while the daemon runs is used at once, and one
+// disconnected is no longer offered.
+func TestAccountMailFollowsTheMailServer(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	mail := b.withMailer()
+	var ready atomic.Bool
+	b.c.opts.AccountMailReady = func(context.Context) bool { return ready.Load() }
+	owner := b.browser(t).signedIn("owner@example.org")
+	invites := func() bool { return strings.Contains(owner.get("/users").body, `action="/users/invite"`) }
+	if invites() {
+		t.Error("with no mail server yet, the users page offers invitations")
+	}
+	if p := b.browser(t).forgot("editor@example.org"); p.status != http.StatusServiceUnavailable {
+		t.Errorf("forgot with no mail server yet: %d, want 503", p.status)
+	}
+	ready.Store(true)
+	if !invites() {
+		t.Error("once a mail server is connected, the users page does not offer invitations")
+	}
+	if p := b.browser(t).forgot("editor@example.org"); p.status != http.StatusOK {
+		t.Errorf("forgot with a mail server: %d", p.status)
+	}
+	if m := mail.next(t); m.to != "editor@example.org" {
+		t.Errorf("reset mail to %q", m.to)
+	}
+	ready.Store(false)
+	if invites() {
+		t.Error("after the mail server was disconnected, the users page still offers invitations")
 	}
 }

@@ -22,11 +22,11 @@ func (c *Console) showUsers(w http.ResponseWriter, r *http.Request, s Session, n
 	}
 	w.WriteHeader(status)
 	c.render(w, r, s, "users", map[string]any{"Users": users, "Invitations": invites, "Notice": notice, "Problem": problem,
-		"Roles": []Role{RoleAuthor, RoleEditor, RoleOwner}, "CanMail": c.canMail()})
+		"Roles": []Role{RoleAuthor, RoleEditor, RoleOwner}, "CanMail": c.canMail(r.Context())})
 }
 
 func (c *Console) addUser(w http.ResponseWriter, r *http.Request, s Session) {
-	if c.canMail() {
+	if c.canMail(r.Context()) {
 		// Nobody but the person should know their password: invite them.
 		c.showUsers(w, r, s, "", "Invite people by mail: they choose their own password.", http.StatusUnprocessableEntity)
 		return
