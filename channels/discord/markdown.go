@@ -14,7 +14,6 @@ import (
 	"github.com/yuin/goldmark/extension"
 	east "github.com/yuin/goldmark/extension/ast"
 	"github.com/yuin/goldmark/text"
-	"github.com/yuin/goldmark/util"
 
 	"github.com/crierhq/crier/channels/markdown"
 )
@@ -367,14 +366,8 @@ func (r *mdRenderer) resolve(dest string) (string, bool) {
 }
 
 func safeURL(dest string, base *url.URL) (string, bool) {
-	u, err := url.Parse(strings.TrimSpace(dest))
-	if err != nil {
-		return "", false
-	}
-	if !u.IsAbs() && base != nil {
-		u = base.ResolveReference(u)
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+	u, ok := markdown.WebURL(dest, base)
+	if !ok {
 		return "", false
 	}
 	s := u.String()
@@ -412,9 +405,7 @@ func (r *mdRenderer) plainText(n ast.Node, unesc bool) string {
 	return b.String()
 }
 
-func unescape(v []byte) []byte {
-	return util.ResolveEntityNames(util.ResolveNumericReferences(util.UnescapePunctuations(v)))
-}
+func unescape(v []byte) []byte { return markdown.Unescape(v) }
 
 // truncate joins segs within limit. When they do not fit, it stops at the
 // last word that does, adds an ellipsis, closes what is open and appends

@@ -15,7 +15,9 @@
 package markdown
 
 import (
+	"net/url"
 	"reflect"
+	"strings"
 
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/ast"
@@ -174,4 +176,28 @@ func markerLen(s []byte) int {
 		return i + 1
 	}
 	return 0
+}
+
+// WebURL makes a link's destination an absolute http(s) address, resolved
+// against base when relative (base may be nil), and refuses anything else:
+// other schemes (javascript:, data:, mailto:), no host, or a user in the
+// address, which would show a reader one host and take them to another.
+func WebURL(dest string, base *url.URL) (*url.URL, bool) {
+	u, err := url.Parse(strings.TrimSpace(dest))
+	if err != nil {
+		return nil, false
+	}
+	if !u.IsAbs() && base != nil {
+		u = base.ResolveReference(u)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		return nil, false
+	}
+	return u, true
+}
+
+// Unescape resolves a text segment's backslash escapes and character
+// references, as CommonMark reads them.
+func Unescape(v []byte) []byte {
+	return util.ResolveEntityNames(util.ResolveNumericReferences(util.UnescapePunctuations(v)))
 }

@@ -2,6 +2,7 @@ package markdown
 
 import (
 	"bytes"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -176,4 +177,34 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("within the caps the output differs from goldmark's:\n got %q\nwant %q", a.String(), b.String())
 		}
 	})
+}
+
+// TestWebURL: only absolute http(s) addresses with a host and no user in
+// them pass; relative ones are resolved against the base when there is one.
+func TestWebURL(t *testing.T) {
+	base, _ := url.Parse("https://camaca.example/news/")
+	for _, c := range []struct {
+		dest string
+		base *url.URL
+		want string
+	}{
+		{" https://camaca.example/a ", nil, "https://camaca.example/a"},
+		{"vigil", base, "https://camaca.example/news/vigil"},
+		{"vigil", nil, ""},
+		{"javascript:alert(1)", base, ""},
+		{"data:text/html,x", nil, ""},
+		{"mailto:a@camaca.example", nil, ""},
+		{"https://camaca.example@evil.example/", nil, ""},
+		{"https:///nohost", nil, ""},
+		{"http://[::1", nil, ""},
+	} {
+		u, ok := WebURL(c.dest, c.base)
+		got := ""
+		if ok {
+			got = u.String()
+		}
+		if got != c.want {
+			t.Errorf("WebURL(%q) = %q, want %q", c.dest, got, c.want)
+		}
+	}
 }

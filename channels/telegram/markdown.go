@@ -11,7 +11,6 @@ import (
 	"github.com/yuin/goldmark/extension"
 	east "github.com/yuin/goldmark/extension/ast"
 	"github.com/yuin/goldmark/text"
-	"github.com/yuin/goldmark/util"
 
 	"github.com/crierhq/crier/channels/markdown"
 )
@@ -211,20 +210,12 @@ func (r *mdRenderer) link(dest string, label func()) {
 
 // safeURL makes dest an absolute http(s) URL, or refuses it.
 func safeURL(dest string, base *url.URL) (string, bool) {
-	u, err := url.Parse(strings.TrimSpace(dest))
-	if err != nil {
-		return "", false
-	}
-	if !u.IsAbs() && base != nil {
-		u = base.ResolveReference(u)
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+	u, ok := markdown.WebURL(dest, base)
+	if !ok {
 		return "", false
 	}
 	s := u.String()
 	return s, len(s) <= maxURL
 }
 
-func unescape(v []byte) []byte {
-	return util.ResolveEntityNames(util.ResolveNumericReferences(util.UnescapePunctuations(v)))
-}
+func unescape(v []byte) []byte { return markdown.Unescape(v) }
