@@ -241,6 +241,20 @@ type ConfigProblem struct {
 	Message string
 }
 
+// SelfChecking is a channel type's config that checks itself.
+type SelfChecking interface{ Validate() []ConfigProblem }
+
+// DecodeSection reads a channel's section into cfg (its defaults already
+// set) and adds cfg's own checks as problems at the section's lines: how
+// every type's Configure begins.
+func DecodeSection[C SelfChecking](s config.ChannelSection, cfg *C) config.Problems {
+	probs := s.Decode(cfg)
+	for _, p := range (*cfg).Validate() {
+		probs = append(probs, s.Problem(p.Field, "%s", p.Message))
+	}
+	return probs
+}
+
 // MarshalIndent renders a payload body the way preview --json and the outbox
 // show it: indented, with HTML left readable (not \u003c-escaped).
 func MarshalIndent(v any) ([]byte, error) {

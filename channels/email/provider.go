@@ -62,10 +62,7 @@ func (Provider) Single() string {
 // relative to the config file, as every other path in it is.
 func (Provider) Configure(s config.ChannelSection) (channels.Settings, config.Problems) {
 	cfg := Config{Name: s.Name, Enabled: true}
-	probs := s.Decode(&cfg)
-	for _, p := range cfg.Validate() {
-		probs = append(probs, s.Problem(p.Field, "%s", p.Message))
-	}
+	probs := channels.DecodeSection(s, &cfg)
 	if c := s.Config(); c != nil && cfg.Enabled {
 		probs = append(probs, newsletterChoice(s, cfg, c.Schedules.Digest != "")...)
 	}
