@@ -74,6 +74,9 @@ func validID(id string) bool {
 	return true
 }
 
+// SweepInterval is how often the daemon deletes pictures whose time is up.
+const SweepInterval = 10 * time.Minute
+
 // SweepEvery deletes the pictures whose time is up, now and every interval
 // until ctx ends.
 func (h *Host) SweepEvery(ctx context.Context, every time.Duration, log *slog.Logger) {
