@@ -72,6 +72,7 @@ const (
 	// maxTitleRunes bounds the work for a very long title: at the smallest
 	// size far fewer characters fit on the card.
 	maxTitleRunes = 600
+	maxNameRunes  = 200
 )
 
 const ellipsis = "…"
@@ -87,6 +88,22 @@ var regularFont = sync.OnceValues(func() (*opentype.Font, error) {
 
 // Draw returns the card as a PNG. A title with nothing to draw is an error.
 func Draw(o Options) ([]byte, error) {
+	img, err := render(o)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	// The fastest compression: the card's flat colours compress well
+	// anyway (50-100 kB), and encoding is most of the time Draw takes.
+	enc := png.Encoder{CompressionLevel: png.BestSpeed}
+	if err := enc.Encode(&buf, img); err != nil {
+		return nil, fmt.Errorf("titlecard: encoding the card: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// render draws the card.
+func render(o Options) (*image.RGBA, error) {
 	bold, err := fonts()
 	if err != nil {
 		return nil, fmt.Errorf("titlecard: reading the embedded bold font: %w", err)
@@ -113,11 +130,7 @@ func Draw(o Options) ([]byte, error) {
 	if err := drawTitle(img, bold, words, cut, fg); err != nil {
 		return nil, err
 	}
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
-		return nil, fmt.Errorf("titlecard: encoding the card: %w", err)
-	}
-	return buf.Bytes(), nil
+	return img, nil
 }
 
 // titleWords splits the title into words (any run of white space, line
@@ -171,6 +184,10 @@ func fill(img draw.Image, r image.Rectangle, c color.Color) {
 // drawName draws the campaign's name on one line at the top, cut with "…"
 // when it is too wide.
 func drawName(img draw.Image, f *opentype.Font, name string, c color.Color) error {
+	// Far fewer characters fit on the line: the rest is not looked at.
+	if utf8.RuneCountInString(name) > maxNameRunes {
+		name = string([]rune(name)[:maxNameRunes])
+	}
 	words := strings.Fields(name)
 	if len(words) == 0 {
 		return nil
