@@ -2,9 +2,12 @@ package titlecard
 
 import (
 	"bytes"
+	"flag"
 	"image"
 	"image/color"
 	"image/png"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"unicode"
@@ -252,5 +255,24 @@ func BenchmarkDraw(b *testing.B) {
 		if _, err := Draw(o); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+var writeSample = flag.Bool("sample", false, "write the sample card to docs/img/title-card.png")
+
+// TestSample writes the card shown in the docs, with -sample:
+// go test ./titlecard -run TestSample -sample
+func TestSample(t *testing.T) {
+	if !*writeSample {
+		t.Skip("run with -sample to write docs/img/title-card.png")
+	}
+	bg, _ := ParseColour("#0b3d2e")
+	accent, _ := ParseColour("#f2c14e")
+	b, err := Draw(Options{Campaign: "Friends of Hartley Park", Title: "Help us plant 500 trees in Hartley Park this winter", Background: bg, Accent: accent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join("..", "docs", "img", "title-card.png"), b, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
