@@ -224,7 +224,7 @@ func TestParseColour(t *testing.T) {
 }
 
 func FuzzDraw(f *testing.F) {
-	for _, s := range []string{"Help us plant 500 trees", "", "東京", strings.Repeat("x ", 400), "\u202e\u0301", "\xff"} {
+	for _, s := range []string{"Help us plant 500 trees", "", "東京", strings.Repeat("x ", 400), "\u202e\u0301", "\xff", "\x00\x01", "\u200d"} {
 		f.Add(s)
 	}
 	// The fuzzer calls render, Draw less the standard library's PNG
