@@ -51,19 +51,20 @@ const Size = 1080
 // Crier's colours for a campaign that names none: white on a deep blue
 // (contrast 12:1) with a warm accent.
 var (
-	DefaultBackground = color.RGBA{0x1d, 0x35, 0x57, 0xff}
-	DefaultText       = color.RGBA{0xff, 0xff, 0xff, 0xff}
-	DefaultAccent     = color.RGBA{0xf4, 0xa2, 0x61, 0xff}
+	defaultBackground = color.RGBA{0x1d, 0x35, 0x57, 0xff}
+	defaultText       = color.RGBA{0xff, 0xff, 0xff, 0xff}
+	defaultAccent     = color.RGBA{0xf4, 0xa2, 0x61, 0xff}
 )
 
 // The layout, in pixels.
 const (
 	margin       = 96
 	nameSize     = 40
+	barTop       = margin + nameSize + 40
 	barWidth     = 140
 	barHeight    = 14
 	bandHeight   = 28 // the accent band along the bottom edge
-	titleTop     = margin + nameSize + 40 + barHeight + 56
+	titleTop     = barTop + barHeight + 56
 	titleBottom  = Size - bandHeight - margin
 	textWidth    = Size - 2*margin
 	largestTitle = 124
@@ -77,8 +78,8 @@ const (
 
 const ellipsis = "…"
 
-// fonts are parsed once: the parsed fonts are read-only and safe to share.
-var fonts = sync.OnceValues(func() (*opentype.Font, error) {
+// The fonts are parsed once: parsed, they are read-only and safe to share.
+var boldFont = sync.OnceValues(func() (*opentype.Font, error) {
 	return opentype.Parse(gobold.TTF)
 })
 
@@ -104,7 +105,7 @@ func Draw(o Options) ([]byte, error) {
 
 // render draws the card.
 func render(o Options) (*image.RGBA, error) {
-	bold, err := fonts()
+	bold, err := boldFont()
 	if err != nil {
 		return nil, fmt.Errorf("titlecard: reading the embedded bold font: %w", err)
 	}
@@ -125,7 +126,7 @@ func render(o Options) (*image.RGBA, error) {
 	if err := drawName(img, regular, o.Campaign, fg); err != nil {
 		return nil, err
 	}
-	fill(img, image.Rect(margin, margin+nameSize+40, margin+barWidth, margin+nameSize+40+barHeight), accent)
+	fill(img, image.Rect(margin, barTop, margin+barWidth, barTop+barHeight), accent)
 	fill(img, image.Rect(0, Size-bandHeight, Size, Size), accent)
 	if err := drawTitle(img, bold, words, cut, fg); err != nil {
 		return nil, err
@@ -134,8 +135,8 @@ func render(o Options) (*image.RGBA, error) {
 }
 
 // titleWords splits the title into words (any run of white space, line
-// breaks too, is one space; invisible characters are left out), at most maxTitleRunes characters of them; cut
-// says some were left out.
+// breaks too, is one space; invisible characters are left out), at most
+// maxTitleRunes characters of them; cut says some were left out.
 func titleWords(title string) (words []string, cut bool) {
 	// Control and format characters (a zero-width joiner, a direction
 	// mark) draw nothing; a title of only those is as good as empty.
@@ -160,13 +161,13 @@ func titleWords(title string) (words []string, cut bool) {
 func colours(o Options) (bg, fg, accent color.Color) {
 	bg, fg, accent = o.Background, o.Text, o.Accent
 	if bg == nil {
-		bg = DefaultBackground
+		bg = defaultBackground
 	}
 	if fg == nil {
-		fg = DefaultText
+		fg = defaultText
 	}
 	if accent == nil {
-		accent = DefaultAccent
+		accent = defaultAccent
 	}
 	if Contrast(fg, bg) < 4.5 {
 		fg = color.Black

@@ -93,14 +93,14 @@ func TestDrawSizeColoursAndTitle(t *testing.T) {
 func TestDrawDefaults(t *testing.T) {
 	t.Parallel()
 	img := card(t, Options{Title: "Spring litter pick"})
-	if c := img.At(0, 0); !same(c, DefaultBackground) {
-		t.Errorf("background %v, want the default %v", c, DefaultBackground)
+	if c := img.At(0, 0); !same(c, defaultBackground) {
+		t.Errorf("background %v, want the default %v", c, defaultBackground)
 	}
-	if n := count(img, titleArea, DefaultText); n < 2000 {
+	if n := count(img, titleArea, defaultText); n < 2000 {
 		t.Errorf("title area has %d pixels of the default text colour", n)
 	}
-	if Contrast(DefaultText, DefaultBackground) < 7 {
-		t.Errorf("default contrast %.1f, want at least 7:1", Contrast(DefaultText, DefaultBackground))
+	if Contrast(defaultText, defaultBackground) < 7 {
+		t.Errorf("default contrast %.1f, want at least 7:1", Contrast(defaultText, defaultBackground))
 	}
 }
 
@@ -148,15 +148,15 @@ func TestDrawLongTitleFits(t *testing.T) {
 			image.Rect(0, 0, margin-2, Size-bandHeight),                       // left margin
 			image.Rect(Size-margin+2, 0, Size, Size-bandHeight),               // right margin
 			image.Rect(0, titleBottom+2, Size, Size-bandHeight),               // below the title
-			image.Rect(0, margin+nameSize+40+barHeight+2, Size, titleTop-2),   // between bar and title
+			image.Rect(0, barTop+barHeight+2, Size, titleTop-2),               // between bar and title
 			image.Rect(margin+barWidth+2, margin+nameSize+10, Size, titleTop), // right of the bar
 		}
 		for _, r := range outside {
-			if n := count(img, r, DefaultBackground); n != r.Dx()*r.Dy() {
+			if n := count(img, r, defaultBackground); n != r.Dx()*r.Dy() {
 				t.Errorf("title of %d characters: %d pixels drawn in %v, want none", utf8.RuneCountInString(title), r.Dx()*r.Dy()-n, r)
 			}
 		}
-		if n := count(img, titleArea, DefaultText); n < 2000 {
+		if n := count(img, titleArea, defaultText); n < 2000 {
 			t.Errorf("title of %d characters: %d text pixels, want it drawn", len(title), n)
 		}
 	}
@@ -164,7 +164,7 @@ func TestDrawLongTitleFits(t *testing.T) {
 
 func TestWrapCutsWithEllipsis(t *testing.T) {
 	t.Parallel()
-	f, err := fonts()
+	f, err := boldFont()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +201,7 @@ func TestDrawCharactersTheFontLacks(t *testing.T) {
 	}
 	for _, title := range []string{"東京の公園で植樹", "مرحبا بكم", "Приют для собак", "🎉🎉🎉", "a\x00\x01", "\xff\xfe bad utf-8", "e\u0301\u0301\u0301"} {
 		img := card(t, Options{Title: title})
-		if n := count(img, titleArea, DefaultBackground); n == titleArea.Dx()*titleArea.Dy() {
+		if n := count(img, titleArea, defaultBackground); n == titleArea.Dx()*titleArea.Dy() {
 			t.Errorf("title %+q drew nothing", title)
 		}
 	}
@@ -210,7 +210,7 @@ func TestDrawCharactersTheFontLacks(t *testing.T) {
 func TestParseColour(t *testing.T) {
 	t.Parallel()
 	c, err := ParseColour("#1D3557")
-	if err != nil || !same(c, DefaultBackground) {
+	if err != nil || !same(c, defaultBackground) {
 		t.Errorf("ParseColour(#1D3557) = %v, %v", c, err)
 	}
 	if c, err := ParseColour(""); c != nil || err != nil {
