@@ -103,7 +103,7 @@ var Packages = []Package{
 		Imports:  []string{"config", "contentfetch", "internal/explain", "post"}},
 	{Path: "config",
 		Provides: "`config.yaml`: loading, `${ENV}` expansion, validation with file:line; channel sections handed on as YAML nodes",
-		Imports:  []string{"config/secret", "contentfetch", "internal/explain", "schedules", "titlecard"}},
+		Imports:  []string{"config/secret", "contentfetch", "internal/explain", "schedules"}},
 	{Path: "migrate",
 		Provides: "per-component schema migrations on the shared database, one version for both dialects",
 		Imports:  []string{"sqldb"},
