@@ -14,20 +14,20 @@ import (
 // with the page it comes from (all under
 // https://developers.facebook.com/docs/threads/).
 const (
-	docPosts       = "posts"                           // containers, publishing, limits, topic tags, links
-	docReference   = "reference/publishing"            // POST /{user-id}/threads parameters
-	docSpoilers    = "create-posts/spoilers"           // text_entities, is_spoiler_media
-	docAlt         = "posts/accessibility"             // alt_text: images and videos only
-	docTrouble     = "troubleshooting"                 // container status, error_message
-	docOverview    = "overview"                        // 250 posts, 1,000 replies a day
-	docDelete      = "posts/delete-posts"              // DELETE, threads_delete, 100 a day
-	docInsights    = "insights"                        // media insights metrics
-	docReplies     = "retrieve-and-manage-replies"     // replies, threads_read_replies
-	docProfiles    = "threads-profiles"                // GET /me?fields=id,username
-	docMedia       = "threads-media"                   // media fields
-	docTextAttach  = "create-posts/text-attachments"   // at most 5 links in a post
-	docGetStarted  = "get-started"                     // permissions
-	docLongLived   = "get-started/long-lived-tokens"   // th_exchange_token, th_refresh_token
+	docPosts       = "posts"                         // containers, publishing, limits, topic tags, links
+	docReference   = "reference/publishing"          // POST /{user-id}/threads parameters
+	docSpoilers    = "create-posts/spoilers"         // text_entities, is_spoiler_media
+	docAlt         = "posts/accessibility"           // alt_text: images and videos only
+	docTrouble     = "troubleshooting"               // container status, error_message
+	docOverview    = "overview"                      // 250 posts, 1,000 replies a day
+	docDelete      = "posts/delete-posts"            // DELETE, threads_delete, 100 a day
+	docInsights    = "insights"                      // media insights metrics
+	docReplies     = "retrieve-and-manage-replies"   // replies, threads_read_replies
+	docProfiles    = "threads-profiles"              // GET /me?fields=id,username
+	docMedia       = "threads-media"                 // media fields
+	docTextAttach  = "create-posts/text-attachments" // at most 5 links in a post
+	docGetStarted  = "get-started"                   // permissions
+	docLongLived   = "get-started/long-lived-tokens" // th_exchange_token, th_refresh_token
 	docErrorShapes = "../graph-api/guides/error-handling"
 )
 
