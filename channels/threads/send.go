@@ -180,7 +180,7 @@ func (s *Sender) publish(ctx context.Context, i int, part Part, parent string, n
 	if container.ID == "" {
 		return "", channels.Temporary(fmt.Errorf("%s: Threads' answer has no container id", what))
 	}
-	if err := s.waitReady(ctx, container.ID); err != nil {
+	if err := s.waitReady(ctx, container.ID, params.Get("media_type") == "IMAGE"); err != nil {
 		return "", err
 	}
 	var out struct {
@@ -200,7 +200,7 @@ func (s *Sender) publish(ctx context.Context, i int, part Part, parent string, n
 // waitReady reads the container's status until it is FINISHED, at most
 // pollFor: Threads prepares a container (fetching its picture) before it
 // may be published ("Troubleshooting": status and error_message).
-func (s *Sender) waitReady(ctx context.Context, id string) error {
+func (s *Sender) waitReady(ctx context.Context, id string, picture bool) error {
 	deadline := time.Now().Add(s.pollFor)
 	for {
 		var c struct {
@@ -217,7 +217,7 @@ func (s *Sender) waitReady(ctx context.Context, id string) error {
 			// Threads is still preparing it (fetching the picture): wait.
 		case "ERROR":
 			// Threads could not prepare it; the same container never will.
-			return channels.Permanent(fmt.Errorf("Threads could not prepare the post (%s)%s", orUnknown(c.ErrorMessage), errorHint(c.ErrorMessage)))
+			return channels.Permanent(fmt.Errorf("Threads could not prepare the post (%s)%s", orUnknown(c.ErrorMessage), errorHint(c.ErrorMessage, picture)))
 		case "EXPIRED":
 			// Not published within 24 hours: a new attempt makes a new one.
 			return channels.Temporary(errors.New("the Threads container expired before it was published; the next attempt makes a new one"))
@@ -247,9 +247,11 @@ func orUnknown(s string) string {
 	return s
 }
 
-// errorHint says what to do about a container's error_message.
-func errorHint(msg string) string {
-	if strings.Contains(strings.ToUpper(msg), "DOWNLOAD") || strings.Contains(strings.ToLower(msg), "fetch") {
+// errorHint says what to do about a container's error_message. Threads
+// documents no message for a picture it could not fetch (UNKNOWN is its
+// catch-all), so any error of a picture's container names the likely fix.
+func errorHint(msg string, picture bool) string {
+	if picture || strings.Contains(strings.ToUpper(msg), "DOWNLOAD") {
 		return ": Threads could not fetch the picture from Crier; check that http.public_url is reachable from the internet"
 	}
 	return ""

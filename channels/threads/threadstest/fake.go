@@ -98,6 +98,9 @@ type Fake struct {
 	failAt     map[string]Answer // by "METHOD kind/edge", once
 	now        func() time.Time
 	fetch      *http.Client
+	// violation is told of every request that breaks the documented
+	// facts (t.Errorf unless a test of the fake itself expects them).
+	violation func(string)
 }
 
 // New starts a fake Threads API, stopped when t ends. Every request that
@@ -106,6 +109,7 @@ func New(t *testing.T) *Fake {
 	t.Helper()
 	f := &Fake{t: t, next: 18000000000000000, scopes: AllScopes, containers: map[string]*container{}, now: time.Now,
 		fetch: &http.Client{Timeout: 20 * time.Second}}
+	f.violation = func(s string) { t.Errorf("threadstest: %s", s) }
 	srv := httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(srv.Close)
 	f.URL = srv.URL
@@ -125,6 +129,23 @@ func (f *Fake) SetScopes(s ...string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.scopes = s
+}
+
+// OnViolation replaces failing the test on a request that breaks the
+// documented facts, for tests of the fake itself.
+func (f *Fake) OnViolation(fn func(string)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.violation = fn
+}
+
+// UsePostQuota counts n posts as published now, against the 250 a day.
+func (f *Fake) UsePostQuota(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for range n {
+		f.published = append(f.published, f.now())
+	}
 }
 
 // SetNow sets the fake's clock (the daily limits' window).
@@ -230,7 +251,7 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(bad) > 0 {
 		f.mu.Unlock()
-		f.t.Errorf("threadstest: %s", strings.Join(bad, "; "))
+		f.violation(strings.Join(bad, "; "))
 		f.refuse(w, 400, 100, 0, "(#100) "+bad[0])
 		return
 	}
