@@ -158,10 +158,10 @@ func TestCountAsThreads(t *testing.T) {
 func TestTopicTag(t *testing.T) {
 	t.Parallel()
 	for tag, want := range map[string]string{
-		"#vigil":                        "vigil",
-		"St. Mary's & Friends":          "St Mary's and Friends",
+		"#vigil":                       "vigil",
+		"St. Mary's & Friends":         "St Mary's and Friends",
 		strings.Repeat("justice ", 10): "justice justice justice justice justice justice",
-		"...":                           "",
+		"...":                          "",
 	} {
 		if got := threads.TopicTag(tag); got != want {
 			t.Errorf("TopicTag(%q) = %q, want %q", tag, got, want)
