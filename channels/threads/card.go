@@ -20,7 +20,7 @@ func (s settings) PreviewCard(p channels.Payload) channels.PreviewCard {
 		return channels.FieldsCard(p)
 	}
 	var card channels.PreviewCard
-	for i, part := range chain {
+	for _, part := range chain {
 		m := channels.PreviewMessage{Style: channels.StylePost, Text: spans(part), Count: Count(part.Text), Limit: MaxText}
 		if part.TopicTag != "" {
 			tag := channels.Span{Style: channels.Link, Text: part.TopicTag, URL: "https://www.threads.net/search?q=" + url.QueryEscape(part.TopicTag)}
@@ -35,9 +35,6 @@ func (s settings) PreviewCard(p channels.Payload) channels.PreviewCard {
 		if part.Link != "" {
 			m.Embed = &channels.PreviewEmbed{Title: part.Link, URL: part.Link, Colour: threadsBlack, Footer: "Link attachment: Threads draws the card from the page's own title and picture"}
 			card.Notes = append(card.Notes, "Below the first post Threads shows a card for "+part.Link+": its title and picture come from that page.")
-		}
-		if i == 0 && part.TopicTag != "" {
-			card.Notes = append(card.Notes, "Topic tag: "+part.TopicTag+" (Threads takes one per post; it is not written in the text).")
 		}
 		card.Messages = append(card.Messages, m)
 	}

@@ -94,3 +94,34 @@ func TestCheckConnection(t *testing.T) {
 		t.Errorf("a refused token: %v", err)
 	}
 }
+
+// The preview shows the chain in Threads' shape: the topic tag on the
+// first post, the link attachment's card, the text behind the spoiler
+// hidden, every post counted against 500.
+func TestPreviewCard(t *testing.T) {
+	t.Parallel()
+	insts, err := parse(t, "channels:\n  threads: {enabled: true}\n", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := post.Post{ID: "md:vigil", Title: "Vigil", Body: strings.Repeat("Bring a candle and a friend. ", 30), Link: "https://camaca.example/vigil",
+		Tags: []string{"vigil"}, ContentWarning: "grief"}
+	f, _ := insts[0].Settings.Formatter(channels.Campaign{})
+	pl, err := f.Format(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	card := insts[0].PreviewCard(pl)
+	if len(card.Messages) < 2 || card.Messages[0].Embed == nil || card.Messages[0].Embed.URL != p.Link || card.Messages[1].Embed != nil {
+		t.Fatalf("messages %+v", card.Messages)
+	}
+	first := card.Messages[0]
+	if first.Text[1].Text != "vigil" || first.Limit != threads.MaxText {
+		t.Errorf("first post's text %+v, limit %d", first.Text[:3], first.Limit)
+	}
+	for i, m := range card.Messages {
+		if last := m.Text[len(m.Text)-1]; last.Style != channels.Spoiler {
+			t.Errorf("post %d: the text below the warning is not behind a spoiler: %+v", i+1, last)
+		}
+	}
+}
