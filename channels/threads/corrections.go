@@ -53,7 +53,7 @@ func (s *Sender) Correct(ctx context.Context, c channels.Correction, p channels.
 		return nil, err
 	}
 	if !ok {
-		id, err := s.publish(ctx, last.Index+1, reply, last.RemoteID, new([]string))
+		id, err := s.publish(ctx, reply, last.RemoteID, new([]string))
 		switch {
 		case gone(err):
 			return nil, channels.Permanent(fmt.Errorf("post %d (%s) is no longer on Threads: it was deleted there, so there is nothing to reply to; post the correction anew", last.Index+1, last.RemoteID))

@@ -65,11 +65,10 @@ func NewSender(cfg Config, env channels.Env, o SenderOptions) (*Sender, error) {
 	if s.pollFor <= 0 {
 		s.pollFor = 5 * time.Minute
 	}
-	switch {
-	case env.Images == nil:
+	if env.Images == nil {
 		s.noImages = "this Crier serves no pictures (set http.public_url to its public https address)"
-	case env.Images.Check() != nil:
-		s.noImages = env.Images.Check().Error()
+	} else if err := env.Images.Check(); err != nil {
+		s.noImages = err.Error()
 	}
 	if s.noImages != "" {
 		log.Warn("threads: posts go out without their pictures: Threads fetches a picture from a public https address", "channel", cfg.instance(), "reason", s.noImages)
@@ -119,7 +118,7 @@ func (s *Sender) Send(ctx context.Context, d channels.Delivery, p channels.Paylo
 			}
 		}
 		if !found {
-			id, err := s.publish(ctx, i, part, parent, &notes)
+			id, err := s.publish(ctx, part, parent, &notes)
 			if err != nil {
 				return receipt(), fmt.Errorf("post %d of %d: %w", i+1, len(chain), err)
 			}
@@ -136,39 +135,10 @@ func (s *Sender) Send(ctx context.Context, d channels.Delivery, p channels.Paylo
 
 // publish makes the part's media container, waits until Threads has it
 // ready, and publishes it, returning the post's media id.
-func (s *Sender) publish(ctx context.Context, i int, part Part, parent string, notes *[]string) (string, error) {
-	params := url.Values{"media_type": {"TEXT"}, "text": {part.Text}}
-	if parent != "" {
-		params.Set("reply_to_id", parent)
-	}
-	if part.TopicTag != "" {
-		params.Set("topic_tag", part.TopicTag)
-	}
-	if part.Spoiler != nil {
-		entities, _ := json.Marshal([]map[string]any{{"entity_type": "SPOILER", "offset": part.Spoiler.Offset, "length": part.Spoiler.Length}})
-		params.Set("text_entities", string(entities))
-	}
-	if part.Link != "" {
-		params.Set("link_attachment", part.Link)
-	}
-	if part.Image != nil {
-		addr, err := s.serveImage(ctx, part.Image)
-		if err != nil {
-			if k, _ := channels.Classify(err); k != channels.KindPermanent {
-				return "", err
-			}
-			*notes = append(*notes, fmt.Sprintf("picture left out: %s: %v", imageRef(part.Image), err))
-			s.log.Warn("threads: posting without the picture", "channel", s.cfg.instance(), "reason", err)
-		} else {
-			params.Set("media_type", "IMAGE")
-			params.Set("image_url", addr)
-			if part.Image.Alt != "" {
-				params.Set("alt_text", part.Image.Alt)
-			}
-			if part.Image.Spoiler {
-				params.Set("is_spoiler_media", "true")
-			}
-		}
+func (s *Sender) publish(ctx context.Context, part Part, parent string, notes *[]string) (string, error) {
+	params, err := s.containerParams(ctx, part, parent, notes)
+	if err != nil {
+		return "", err
 	}
 	var container struct {
 		ID string `json:"id"`
@@ -186,7 +156,7 @@ func (s *Sender) publish(ctx context.Context, i int, part Part, parent string, n
 	var out struct {
 		ID string `json:"id"`
 	}
-	err := s.api.Do(ctx, graphapi.Call{Method: http.MethodPost, Path: s.cfg.UserID + "/threads_publish", Params: url.Values{"creation_id": {container.ID}},
+	err = s.api.Do(ctx, graphapi.Call{Method: http.MethodPost, Path: s.cfg.UserID + "/threads_publish", Params: url.Values{"creation_id": {container.ID}},
 		Creates: true, What: "publishing the Threads post"}, &out)
 	if err != nil {
 		return "", err
@@ -195,6 +165,47 @@ func (s *Sender) publish(ctx context.Context, i int, part Part, parent string, n
 		return "", channels.Ambiguous(errors.New("publishing the Threads post: Threads' answer has no media id"))
 	}
 	return out.ID, nil
+}
+
+// containerParams are the part's container parameters. A picture that
+// cannot be had or served is left out with a note: the post goes out as
+// text.
+func (s *Sender) containerParams(ctx context.Context, part Part, parent string, notes *[]string) (url.Values, error) {
+	params := url.Values{"media_type": {"TEXT"}, "text": {part.Text}}
+	if parent != "" {
+		params.Set("reply_to_id", parent)
+	}
+	if part.TopicTag != "" {
+		params.Set("topic_tag", part.TopicTag)
+	}
+	if part.Spoiler != nil {
+		entities, _ := json.Marshal([]map[string]any{{"entity_type": "SPOILER", "offset": part.Spoiler.Offset, "length": part.Spoiler.Length}})
+		params.Set("text_entities", string(entities))
+	}
+	if part.Link != "" {
+		params.Set("link_attachment", part.Link)
+	}
+	if part.Image == nil {
+		return params, nil
+	}
+	addr, err := s.serveImage(ctx, part.Image)
+	if err != nil {
+		if k, _ := channels.Classify(err); k != channels.KindPermanent {
+			return nil, err
+		}
+		*notes = append(*notes, fmt.Sprintf("picture left out: %s: %v", imageRef(part.Image), err))
+		s.log.Warn("threads: posting without the picture", "channel", s.cfg.instance(), "reason", err)
+		return params, nil
+	}
+	params.Set("media_type", "IMAGE")
+	params.Set("image_url", addr)
+	if part.Image.Alt != "" {
+		params.Set("alt_text", part.Image.Alt)
+	}
+	if part.Image.Spoiler {
+		params.Set("is_spoiler_media", "true")
+	}
+	return params, nil
 }
 
 // waitReady reads the container's status until it is FINISHED, at most
