@@ -68,6 +68,12 @@ func (f *Formatter) Format(p post.Post) (channels.Payload, error) {
 	if len(texts) == maxParts && strings.Contains(texts[maxParts-1], "…") {
 		warn("the text was shortened to fit a chain of %d Threads posts", maxParts)
 	}
+	switch {
+	case len(texts) == 1 && texts[0] == "" && link != "":
+		texts[0] = link // Threads takes no text post without text
+	case len(texts) == 1 && texts[0] == "" && img == nil:
+		return pl, fmt.Errorf("post %s has neither a title, text, link nor picture for Threads", p.ID)
+	}
 	chain := make(Chain, len(texts))
 	for i, t := range texts {
 		chain[i] = Part{Text: t, Spoiler: spoiler(c.Lead, t)}

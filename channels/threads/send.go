@@ -193,6 +193,9 @@ func (s *Sender) containerParams(ctx context.Context, part Part, parent string, 
 		if k, _ := channels.Classify(err); k != channels.KindPermanent {
 			return nil, err
 		}
+		if part.Text == "" {
+			return nil, channels.Permanent(fmt.Errorf("the post is only a picture, and %v", err))
+		}
 		*notes = append(*notes, fmt.Sprintf("picture left out: %s: %v", imageRef(part.Image), err))
 		s.log.Warn("threads: posting without the picture", "channel", s.cfg.instance(), "reason", err)
 		return params, nil

@@ -391,3 +391,20 @@ func TestOutboxShowsTheChain(t *testing.T) {
 		t.Errorf("the outbox file holds the token or is not JSON")
 	}
 }
+
+// A post of only a link is a text post of the link; a post of nothing is
+// refused by name.
+func TestOnlyALink(t *testing.T) {
+	t.Parallel()
+	b := setup(t, threads.SenderOptions{}, false)
+	pl := b.format(t, post.Post{ID: "md:link", Link: "https://camaca.example/news"})
+	if c := pl.Body.(threads.Chain); len(c) != 1 || c[0].Text != "https://camaca.example/news" || c[0].Link != "https://camaca.example/news" {
+		t.Errorf("chain %+v", c)
+	}
+	if _, err := b.send(t, channels.Delivery{PostID: "md:link", Channel: "threads", Attempt: 1}, pl); err != nil {
+		t.Error(err)
+	}
+	if _, err := b.f.Format(post.Post{ID: "md:empty"}); err == nil || !strings.Contains(err.Error(), "md:empty") {
+		t.Errorf("an empty post: %v", err)
+	}
+}
