@@ -282,8 +282,8 @@ func (s *Sender) serveImage(ctx context.Context, img *Image) (string, error) {
 	if err != nil {
 		return "", channels.Permanent(err)
 	}
-	if ct != "image/jpeg" && ct != "image/png" {
-		return "", channels.Permanent(fmt.Errorf("Threads takes JPEG and PNG pictures, this one is %s", ct))
+	if data, ct, err = asJPEGOrPNG(data, ct); err != nil {
+		return "", channels.Permanent(err)
 	}
 	return s.images.Publish(ctx, data, ct, imageKeep)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"image"
 	"image/color"
+	"image/gif"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -406,5 +407,27 @@ func TestOnlyALink(t *testing.T) {
 	}
 	if _, err := b.f.Format(post.Post{ID: "md:empty"}); err == nil || !strings.Contains(err.Error(), "md:empty") {
 		t.Errorf("an empty post: %v", err)
+	}
+}
+
+// Threads takes JPEG and PNG only: a GIF goes out converted to PNG.
+func TestGIFGoesOutAsPNG(t *testing.T) {
+	t.Parallel()
+	b := setup(t, threads.SenderOptions{}, true)
+	img := image.NewPaletted(image.Rect(0, 0, 30, 20), color.Palette{color.Black, color.White})
+	var buf bytes.Buffer
+	if err := gif.Encode(&buf, img, nil); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "wave.gif")
+	os.WriteFile(file, buf.Bytes(), 0o600)
+	p := post.Post{ID: "md:gif", Title: "Wave", Image: &post.Image{File: file, Alt: "A wave"}}
+	r, err := b.send(t, channels.Delivery{PostID: p.ID, Channel: "threads", Attempt: 1}, b.format(t, p))
+	if err != nil || len(r.Notes) > 0 {
+		t.Fatalf("%v, notes %q", err, r.Notes)
+	}
+	got := b.fake.Posts()[0]
+	if cfg, format, err := image.DecodeConfig(bytes.NewReader(got.Image)); err != nil || format != "png" || cfg.Width != 30 {
+		t.Errorf("Threads got a %s of %+v: %v", format, cfg, err)
 	}
 }
