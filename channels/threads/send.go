@@ -158,6 +158,9 @@ func (s *Sender) publish(ctx context.Context, part Part, parent string, notes *[
 	}
 	err = s.api.Do(ctx, graphapi.Call{Method: http.MethodPost, Path: s.cfg.UserID + "/threads_publish", Params: url.Values{"creation_id": {container.ID}},
 		Creates: true, What: "publishing the Threads post"}, &out)
+	if k, _ := channels.Classify(err); k == channels.KindRateLimited {
+		return "", s.quotaUsedUp(ctx, params.Get("reply_to_id") != "", err)
+	}
 	if err != nil {
 		return "", err
 	}
@@ -354,3 +357,43 @@ func (s *Sender) findPosted(ctx context.Context, i int, part Part, parent string
 // fingerprint is a text as compared with what Threads shows back: its
 // words, white space collapsed.
 func fingerprint(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// quotaWait is how long a delivery waits once the account's daily
+// publishing quota is used up: the window moves, so an hour frees some.
+const quotaWait = time.Hour
+
+// quotaUsedUp reads the account's publishing quota after a refused
+// publish (GET /{user-id}/threads_publishing_limit, docs/threads/overview):
+// when the 250 posts or 1,000 replies of the last 24 hours are used up it
+// says so and waits an hour; otherwise the refusal stands as it was.
+func (s *Sender) quotaUsedUp(ctx context.Context, reply bool, refused error) error {
+	var ans struct {
+		Data []struct {
+			Usage  int `json:"quota_usage"`
+			Config struct {
+				Total int `json:"quota_total"`
+			} `json:"config"`
+			ReplyUsage  int `json:"reply_quota_usage"`
+			ReplyConfig struct {
+				Total int `json:"quota_total"`
+			} `json:"reply_config"`
+		} `json:"data"`
+	}
+	fields := "quota_usage,config"
+	if reply {
+		fields = "reply_quota_usage,reply_config"
+	}
+	err := s.api.Do(ctx, graphapi.Call{Method: http.MethodGet, Path: s.cfg.UserID + "/threads_publishing_limit", Params: url.Values{"fields": {fields}}, What: "reading the account's publishing quota"}, &ans)
+	if err != nil || len(ans.Data) == 0 {
+		return refused
+	}
+	q := ans.Data[0]
+	used, total, what := q.Usage, q.Config.Total, "posts"
+	if reply {
+		used, total, what = q.ReplyUsage, q.ReplyConfig.Total, "replies"
+	}
+	if total == 0 || used < total {
+		return refused
+	}
+	return channels.RateLimited(fmt.Errorf("Threads allows %d %s a day and this account has published %d in the last 24 hours; trying again in an hour (%w)", total, what, used, refused), quotaWait)
+}

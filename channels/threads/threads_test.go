@@ -316,7 +316,7 @@ func TestPublishingLimitWaits(t *testing.T) {
 	p := post.Post{ID: "md:short", Title: "Vigil", Body: "At seven."}
 	pl := b.format(t, p)
 	_, err := b.send(t, channels.Delivery{PostID: p.ID, Channel: "threads", Attempt: 1}, pl)
-	if k, wait := channels.Classify(err); k != channels.KindRateLimited || wait <= 0 {
+	if k, wait := channels.Classify(err); k != channels.KindRateLimited || wait != time.Hour || !strings.Contains(err.Error(), "250 posts a day") {
 		t.Fatalf("at the limit: %v (%s, %s)", err, k, wait)
 	}
 	later := now.Add(25 * time.Hour)

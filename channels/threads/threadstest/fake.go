@@ -345,6 +345,10 @@ func (f *Fake) route(w http.ResponseWriter, key, node string, params map[string]
 		f.delete(w, node)
 	case "GET me/":
 		answer(w, 200, map[string]any{"id": UserID, "username": Username})
+	case "GET user/threads_publishing_limit":
+		f.published, f.replied = f.within(f.published), f.within(f.replied)
+		answer(w, 200, map[string]any{"data": []any{map[string]any{"quota_usage": len(f.published), "config": map[string]any{"quota_total": PostsPerDay, "quota_duration": 86400},
+			"reply_quota_usage": len(f.replied), "reply_config": map[string]any{"quota_total": RepliesPerDay, "quota_duration": 86400}}}})
 	default:
 		f.t.Errorf("threadstest: %s is documented but not faked", key)
 		f.refuse(w, 400, 100, 0, "not faked")

@@ -79,11 +79,12 @@ var endpoints = map[string]endpoint{
 		required: []string{"creation_id"}, scopes: []string{"threads_basic", "threads_content_publish"}},
 	"GET user/threads": {doc: docMedia, params: map[string][]string{"fields": nil, "limit": nil, "since": nil, "until": nil, "before": nil, "after": nil},
 		scopes: []string{"threads_basic"}},
-	"GET media/":         {doc: docMedia, params: map[string][]string{"fields": nil}, scopes: []string{"threads_basic"}},
-	"GET media/replies":  {doc: docReplies, params: map[string][]string{"fields": nil, "reverse": {"true", "false"}}, scopes: []string{"threads_basic", "threads_read_replies"}},
-	"GET media/insights": {doc: docInsights, params: map[string][]string{"metric": nil}, required: []string{"metric"}, scopes: []string{"threads_basic", "threads_manage_insights"}},
-	"DELETE media/":      {doc: docDelete, params: map[string][]string{}, scopes: []string{"threads_basic", "threads_delete"}},
-	"GET me/":            {doc: docProfiles, params: map[string][]string{"fields": nil}, scopes: []string{"threads_basic"}},
+	"GET media/":                        {doc: docMedia, params: map[string][]string{"fields": nil}, scopes: []string{"threads_basic"}},
+	"GET media/replies":                 {doc: docReplies, params: map[string][]string{"fields": nil, "reverse": {"true", "false"}}, scopes: []string{"threads_basic", "threads_read_replies"}},
+	"GET media/insights":                {doc: docInsights, params: map[string][]string{"metric": nil}, required: []string{"metric"}, scopes: []string{"threads_basic", "threads_manage_insights"}},
+	"DELETE media/":                     {doc: docDelete, params: map[string][]string{}, scopes: []string{"threads_basic", "threads_delete"}},
+	"GET user/threads_publishing_limit": {doc: docOverview, params: map[string][]string{"fields": nil}, scopes: []string{"threads_basic", "threads_content_publish"}},
+	"GET me/":                           {doc: docProfiles, params: map[string][]string{"fields": nil}, scopes: []string{"threads_basic"}},
 }
 
 // fields are the documented fields of what a GET reads (docMedia,
@@ -93,7 +94,8 @@ var fields = map[string][]string{
 	"media": {"id", "media_product_type", "media_type", "media_url", "permalink", "owner", "username", "text", "timestamp",
 		"shortcode", "thumbnail_url", "children", "is_quote_post", "quoted_post", "reposted_post", "alt_text", "link_attachment_url",
 		"gif_url", "has_replies", "is_reply", "root_post", "replied_to", "hide_status", "reply_audience", "topic_tag"},
-	"me": {"id", "username", "name", "threads_profile_picture_url", "threads_biography", "is_verified"},
+	"me":    {"id", "username", "name", "threads_profile_picture_url", "threads_biography", "is_verified"},
+	"quota": {"quota_usage", "config", "reply_quota_usage", "reply_config"},
 }
 
 // metrics are the documented media insights (docInsights).
@@ -118,8 +120,11 @@ func check(key string, params map[string]string) []string {
 		case !ok:
 			bad = append(bad, fmt.Sprintf("%s: parameter %q is not documented (%s)", key, name, ep.doc))
 		case name == "fields":
-			kind, _, _ := strings.Cut(strings.TrimPrefix(key, "GET "), "/")
-			if kind == "user" {
+			kind, edge, _ := strings.Cut(strings.TrimPrefix(key, "GET "), "/")
+			switch {
+			case edge == "threads_publishing_limit":
+				kind = "quota"
+			case kind == "user":
 				kind = "media"
 			}
 			for _, f := range strings.Split(v, ",") {
