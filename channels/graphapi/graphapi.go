@@ -99,6 +99,21 @@ func New(o Options) *Client {
 	return &Client{base: base + "/" + version + "/", token: o.Token, http: tracked, network: network, reconnect: o.Reconnect}
 }
 
+// IsHost reports whether s is an API host as the config's api_url takes
+// it: http(s), a host, no path, no query (the version is Crier's).
+func IsHost(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && u.RawQuery == "" && strings.Trim(u.Path, "/") == ""
+}
+
+// TokenShaped reports whether tok may be an access token: long enough and
+// without white space (a pasted sentence or a cut-off token is not). It
+// never says why in the token's own words.
+func TokenShaped(tok secret.Secret) bool {
+	t := tok.Reveal()
+	return len(t) >= 20 && !strings.ContainsAny(t, " \t\n")
+}
+
 // Upload is a file sent as a multipart field beside the parameters.
 type Upload struct {
 	Field, Name string

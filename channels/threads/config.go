@@ -2,9 +2,7 @@ package threads
 
 import (
 	"fmt"
-	"net/url"
 	"regexp"
-	"strings"
 
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/channels/graphapi"
@@ -63,15 +61,12 @@ func (c Config) Validate() []channels.ConfigProblem {
 	if c.Token.IsSet() && c.UserID == "" {
 		add("user_id", "a token is set but no user_id to post as")
 	}
-	if tok := c.Token.Reveal(); c.Token.IsSet() && (len(tok) < 20 || strings.ContainsAny(tok, " \t\n")) {
+	if c.Token.IsSet() && !graphapi.TokenShaped(c.Token) {
 		// Never echo the token.
 		add("token", "must be a Threads access token (a long string starting TH…), see docs/meta.md")
 	}
-	if c.APIURL != "" {
-		u, err := url.Parse(c.APIURL)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || strings.Trim(u.Path, "/") != "" {
-			add("api_url", "must be the Threads API host, like %s", graphapi.ThreadsBase)
-		}
+	if c.APIURL != "" && !graphapi.IsHost(c.APIURL) {
+		add("api_url", "must be the Threads API host, like %s", graphapi.ThreadsBase)
 	}
 	if c.Mode == channels.ModeSend && !c.HasCredentials() {
 		add("token", "mode is send but user_id and token are not both set")

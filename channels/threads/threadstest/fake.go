@@ -12,7 +12,6 @@ package threadstest
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"image"
 	_ "image/jpeg" // Threads takes JPEG and PNG
@@ -32,6 +31,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/crierhq/crier/channels/graphapi"
+	"github.com/crierhq/crier/channels/graphapi/graphapitest"
 )
 
 // Test credentials of the fake's account.
@@ -549,25 +549,10 @@ func readParams(r *http.Request) (map[string]string, error) {
 
 // refuse answers in the Graph API's documented error shape.
 func (f *Fake) refuse(w http.ResponseWriter, status, code, subcode int, msg string) {
-	typ := "OAuthException"
-	if code == 1 || code == 2 {
-		typ = "THApiException"
-	}
-	e := map[string]any{"message": msg, "type": typ, "code": code, "fbtrace_id": "AthreadsFakeTrace"}
-	if subcode != 0 {
-		e["error_subcode"] = subcode
-	}
-	if status == 0 {
-		status = 400
-	}
-	answer(w, status, map[string]any{"error": e})
+	graphapitest.WriteError(w, status, code, subcode, msg, "AthreadsFakeTrace")
 }
 
-func answer(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
+func answer(w http.ResponseWriter, status int, v any) { graphapitest.WriteJSON(w, status, v) }
 
 // Count is a text's length by the documented rule, rune by rune: one a
 // character, an emoji its UTF-8 bytes (docPosts).
