@@ -101,7 +101,7 @@ func (d Delivery) IdempotencyKey(part int) string {
 func LedgerParts(ctx context.Context, d Delivery) (Ledger, map[int]Part, error) {
 	ledger := d.Ledger
 	if ledger == nil {
-		ledger = &memoryLedger{}
+		ledger = &MemoryLedger{}
 	}
 	done, err := ledger.Parts(ctx)
 	if err != nil {
@@ -114,12 +114,13 @@ func LedgerParts(ctx context.Context, d Delivery) (Ledger, map[int]Part, error) 
 	return ledger, parts, nil
 }
 
-// memoryLedger stands in when a delivery has no ledger.
-type memoryLedger struct{ parts []Part }
+// MemoryLedger is a Ledger in memory: it stands in when a delivery has
+// none, and keeps what a correction by repost published, for its results.
+type MemoryLedger struct{ Saved []Part }
 
-func (m *memoryLedger) Parts(context.Context) ([]Part, error) { return m.parts, nil }
-func (m *memoryLedger) SavePart(_ context.Context, p Part) error {
-	m.parts = append(m.parts, p)
+func (m *MemoryLedger) Parts(context.Context) ([]Part, error) { return m.Saved, nil }
+func (m *MemoryLedger) SavePart(_ context.Context, p Part) error {
+	m.Saved = append(m.Saved, p)
 	return nil
 }
 

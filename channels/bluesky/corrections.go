@@ -106,24 +106,15 @@ func (s *Sender) repost(ctx context.Context, c channels.Correction, parts []chan
 	if _, err := s.Withdraw(ctx, channels.Withdrawal{PostID: c.PostID, Channel: c.Channel, Parts: parts}); err != nil {
 		return nil, err
 	}
-	l := &partList{}
+	l := &channels.MemoryLedger{}
 	// Attempt 2: every part is looked up under its derived key first.
 	d := channels.Delivery{PostID: c.PostID + "\x00r" + strconv.Itoa(c.Revision), Channel: c.Channel, Attempt: 2, Ledger: l}
 	_, err := s.Send(ctx, d, p)
 	var out []channels.PartResult
-	for _, part := range l.parts {
+	for _, part := range l.Saved {
 		out = append(out, channels.PartResult{Index: part.Index, Outcome: channels.OutcomeReposted, RemoteID: part.RemoteID, RemoteURL: part.RemoteURL})
 	}
 	return out, err
-}
-
-// partList is the ledger of a repost: what it wrote, for its results.
-type partList struct{ parts []channels.Part }
-
-func (l *partList) Parts(context.Context) ([]channels.Part, error) { return l.parts, nil }
-func (l *partList) SavePart(_ context.Context, p channels.Part) error {
-	l.parts = append(l.parts, p)
-	return nil
 }
 
 // correctionText is the reply: "Correction: " and the organiser's note, or

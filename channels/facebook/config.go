@@ -2,9 +2,7 @@ package facebook
 
 import (
 	"fmt"
-	"net/url"
 	"regexp"
-	"strings"
 
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/channels/graphapi"
@@ -60,15 +58,12 @@ func (c Config) Validate() []channels.ConfigProblem {
 	if c.PageToken.IsSet() && c.PageID == "" {
 		add("page_id", "a page_token is set but no page_id to post to")
 	}
-	if tok := c.PageToken.Reveal(); c.PageToken.IsSet() && (len(tok) < 20 || strings.ContainsAny(tok, " \t\n")) {
+	if c.PageToken.IsSet() && !graphapi.TokenShaped(c.PageToken) {
 		// Never echo the token.
 		add("page_token", "must be a Page access token (a long string starting EAA…), see docs/meta.md")
 	}
-	if c.APIURL != "" {
-		u, err := url.Parse(c.APIURL)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || strings.Trim(u.Path, "/") != "" {
-			add("api_url", "must be the Graph API host, like %s", graphapi.DefaultBase)
-		}
+	if c.APIURL != "" && !graphapi.IsHost(c.APIURL) {
+		add("api_url", "must be the Graph API host, like %s", graphapi.DefaultBase)
 	}
 	if c.Mode == channels.ModeSend && !c.HasCredentials() {
 		add("page_token", "mode is send but page_id and page_token are not both set")

@@ -39,6 +39,13 @@ const Version = "v21.0"
 // DefaultBase is Meta's Graph API host.
 const DefaultBase = "https://graph.facebook.com"
 
+// The Threads API is a Graph API of its own host and versions
+// (developers.facebook.com/docs/threads/overview).
+const (
+	ThreadsBase    = "https://graph.threads.net"
+	ThreadsVersion = "v1.0"
+)
+
 // maxAnswer bounds what is read of an answer: Graph API answers Crier
 // asks for are a few kilobytes.
 const maxAnswer = 4 << 20
@@ -48,6 +55,9 @@ type Options struct {
 	// Base is the API's address without the version (DefaultBase when
 	// empty; a test's fake otherwise).
 	Base string
+	// Version is the API version every call names (Version when empty):
+	// Threads' own host, graph.threads.net, is at ThreadsVersion.
+	Version string
 	// Token is the access token (a Page token for Facebook).
 	Token secret.Secret
 	// HTTP makes the calls; httpcall.Client wraps it so a failed call
@@ -82,7 +92,26 @@ func New(o Options) *Client {
 	if network == "" {
 		network = "Meta"
 	}
-	return &Client{base: base + "/" + Version + "/", token: o.Token, http: tracked, network: network, reconnect: o.Reconnect}
+	version := o.Version
+	if version == "" {
+		version = Version
+	}
+	return &Client{base: base + "/" + version + "/", token: o.Token, http: tracked, network: network, reconnect: o.Reconnect}
+}
+
+// IsHost reports whether s is an API host as the config's api_url takes
+// it: http(s), a host, no path, no query (the version is Crier's).
+func IsHost(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && u.RawQuery == "" && strings.Trim(u.Path, "/") == ""
+}
+
+// TokenShaped reports whether tok may be an access token: long enough and
+// without white space (a pasted sentence or a cut-off token is not). It
+// never says why in the token's own words.
+func TokenShaped(tok secret.Secret) bool {
+	t := tok.Reveal()
+	return len(t) >= 20 && !strings.ContainsAny(t, " \t\n")
 }
 
 // Upload is a file sent as a multipart field beside the parameters.

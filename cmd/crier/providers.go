@@ -13,6 +13,7 @@ import (
 	"github.com/crierhq/crier/channels/matrix"
 	"github.com/crierhq/crier/channels/outbox"
 	"github.com/crierhq/crier/channels/telegram"
+	"github.com/crierhq/crier/channels/threads"
 	"github.com/crierhq/crier/newsletter"
 )
 
@@ -34,6 +35,7 @@ func providerList() []channels.Provider {
 		telegram.Provider{},
 		matrix.Provider{},
 		facebook.Provider{},
+		threads.Provider{},
 	}
 }
 

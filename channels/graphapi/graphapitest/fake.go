@@ -280,11 +280,18 @@ func readParams(r *http.Request) (map[string]string, []string, error) {
 
 // refuse answers in Meta's documented error shape.
 func (f *Fake) refuse(w http.ResponseWriter, status, code, subcode int, msg string) {
+	WriteError(w, status, code, subcode, msg, "AfakeTrace"+strconv.Itoa(f.next))
+}
+
+// WriteError answers in the Graph API's documented error shape
+// ({"error":{"message","type","code","error_subcode","fbtrace_id"}}),
+// status 400 when 0: the fakes of every Meta API answer alike.
+func WriteError(w http.ResponseWriter, status, code, subcode int, msg, trace string) {
 	typ := "OAuthException"
 	if code == 2 || code == 1 {
 		typ = "FacebookApiException"
 	}
-	e := map[string]any{"message": msg, "type": typ, "code": code, "fbtrace_id": "AfakeTrace" + strconv.Itoa(f.next)}
+	e := map[string]any{"message": msg, "type": typ, "code": code, "fbtrace_id": trace}
 	if subcode != 0 {
 		e["error_subcode"] = subcode
 	}
@@ -293,6 +300,9 @@ func (f *Fake) refuse(w http.ResponseWriter, status, code, subcode int, msg stri
 	}
 	answer(w, status, map[string]any{"error": e})
 }
+
+// WriteJSON answers v as the Graph API does.
+func WriteJSON(w http.ResponseWriter, status int, v any) { answer(w, status, v) }
 
 func answer(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
