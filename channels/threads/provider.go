@@ -17,10 +17,7 @@ func (Provider) Type() string { return Name }
 // Configure reads one Threads channel's section.
 func (Provider) Configure(s config.ChannelSection) (channels.Settings, config.Problems) {
 	cfg := Config{Name: s.Name}
-	probs := s.Decode(&cfg)
-	for _, p := range cfg.Validate() {
-		probs = append(probs, s.Problem(p.Field, "%s", p.Message))
-	}
+	probs := channels.DecodeSection(s, &cfg)
 	return settings{cfg}, probs
 }
 
