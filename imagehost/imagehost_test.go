@@ -105,10 +105,13 @@ func (b *bundle) local(t *testing.T, address string) string {
 	return b.srv.URL + path
 }
 
-func pngBytes(t *testing.T) []byte {
+func pngBytes(t *testing.T) []byte { return pngOf(t, 4) }
+
+// pngOf is a picture n pixels wide: different n, different pictures.
+func pngOf(t *testing.T, n int) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := png.Encode(&buf, image.NewRGBA(image.Rect(0, 0, 4, 4))); err != nil {
+	if err := png.Encode(&buf, image.NewRGBA(image.Rect(0, 0, n, 4))); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
@@ -143,9 +146,6 @@ func TestPublishServesThePicture(t *testing.T) {
 		address := b.publish(t, data, time.Hour)
 		if !addressForm.MatchString(address) {
 			t.Fatalf("address %q, want %s/hosted/<32 hex digits>.png", address, publicURL)
-		}
-		if again := b.publish(t, data, time.Hour); again == address {
-			t.Errorf("the same picture published twice got the same address %s, want a new random one", again)
 		}
 		res, body := request(t, http.MethodGet, b.local(t, address))
 		if res.StatusCode != http.StatusOK || !bytes.Equal(body, data) {
@@ -197,8 +197,8 @@ func TestUnknownAddressesAre404(t *testing.T) {
 // it; one still in its time stays.
 func TestExpiredPicturesAreGone(t *testing.T) {
 	dialects(t, func(t *testing.T, b *bundle) {
-		short := b.local(t, b.publish(t, pngBytes(t), 10*time.Minute))
-		long := b.local(t, b.publish(t, pngBytes(t), 2*time.Hour))
+		short := b.local(t, b.publish(t, pngOf(t, 4), 10*time.Minute))
+		long := b.local(t, b.publish(t, pngOf(t, 5), 2*time.Hour))
 		b.advance(9 * time.Minute)
 		if res, _ := request(t, http.MethodGet, short); res.StatusCode != http.StatusOK || res.Header.Get("Cache-Control") != "public, max-age=60" {
 			t.Errorf("a minute before its end: %s, Cache-Control %q; want 200 cached at most the minute left", res.Status, res.Header.Get("Cache-Control"))
@@ -228,6 +228,46 @@ func TestAnotherReplicaServesThePicture(t *testing.T) {
 		address := b.publish(t, pngBytes(t), time.Hour)
 		if res, _ := request(t, http.MethodGet, other.URL+strings.TrimPrefix(address, publicURL)); res.StatusCode != http.StatusOK {
 			t.Errorf("the other replica: %s, want 200", res.Status)
+		}
+	})
+}
+
+// The same picture published again (a retried delivery; Instagram and
+// Threads posting the same card) is stored once, at the same address, on
+// every replica, served until the later of the two ends; another install
+// gives it another address, so having the picture is not enough to find it.
+func TestPublishSamePictureStoresItOnce(t *testing.T) {
+	dialects(t, func(t *testing.T, b *bundle) {
+		data := pngBytes(t)
+		address := b.publish(t, data, time.Hour)
+		b.advance(30 * time.Minute)
+		if again := b.publish(t, data, 2*time.Hour); again != address {
+			t.Fatalf("published again: %s, want the same address %s", again, address)
+		}
+		replica := b.open(t, b.opts)
+		if other, err := replica.Publish(context.Background(), data, "image/png", 10*time.Minute); err != nil || other != address {
+			t.Fatalf("another replica: %s, %v; want the same address %s", other, err, address)
+		}
+		if other := b.publish(t, pngOf(t, 5), time.Hour); other == address {
+			t.Fatalf("another picture got the same address %s", other)
+		}
+		var n int
+		if err := b.opts.DB.QueryRow(`SELECT COUNT(*) FROM hosted_images`).Scan(&n); err != nil || n != 2 {
+			t.Fatalf("%d rows (%v), want the picture stored once beside the other", n, err)
+		}
+		// An hour after the first publication ended, within the second's two
+		// hours; the shorter third did not cut it short.
+		b.advance(90 * time.Minute)
+		if res, body := request(t, http.MethodGet, b.local(t, address)); res.StatusCode != http.StatusOK || !bytes.Equal(body, data) {
+			t.Errorf("within the later end: %s, want 200 and the picture", res.Status)
+		}
+		b.advance(30 * time.Minute)
+		if res, _ := request(t, http.MethodGet, b.local(t, address)); res.StatusCode != http.StatusNotFound {
+			t.Errorf("at the later end: %s, want 404", res.Status)
+		}
+		elsewhere := setup(t, string(sqldb.SQLite))
+		if other := elsewhere.publish(t, data, time.Hour); other == address {
+			t.Errorf("another install gave the picture the same address %s: it must not follow from the picture alone", other)
 		}
 	})
 }
