@@ -151,12 +151,15 @@ func nonPublicAddr(host string, a netip.Addr) string {
 	return ""
 }
 
-// numeric reports whether a label is a number as inet_aton reads one
-// (decimal, octal with a leading 0, hex with 0x), so that the name is an
-// IPv4 address rather than a name.
+// numeric reports whether a label is written as a number (digits, or 0x
+// and hex digits), so that the name is meant as an IPv4 address, whatever
+// the number's size, as the URL standard reads a host ending in one.
 func numeric(label string) bool {
-	_, ok := inetNumber(label)
-	return ok
+	digits := "0123456789"
+	if len(label) >= 2 && (label[:2] == "0x" || label[:2] == "0X") {
+		digits, label = "0123456789abcdefABCDEF", label[2:]
+	}
+	return strings.Trim(label, digits) == "" && (label != "" || digits != "0123456789")
 }
 
 // parseIPv4 reads labels as inet_aton does: a.b.c.d, a.b.c (c is 16 bits),
