@@ -326,6 +326,7 @@ func ParseAll(path string, data []byte, lookup func(string) (string, bool)) (*Co
 	v.expand(doc, lookup)
 	chans := takeKey(doc, "channels")
 	v.walk(doc, reflect.TypeOf(Config{}), "")
+	v.checkCommentedColours(doc)
 
 	cfg := defaults()
 	v.decode(doc, cfg)
@@ -709,6 +710,35 @@ func (v *validator) checkColours(c Colours) {
 		if f.value != "" && !colourRe.MatchString(f.value) {
 			field := "campaign.colours." + f.name
 			v.add(v.line(field), field, "must be a colour written #rrggbb, such as #1d3557 (got %q)", f.value)
+		}
+	}
+}
+
+// commentedColour is a colour YAML read as a comment: background: #0b3d2e
+// unquoted is the key, empty, and the comment "#0b3d2e".
+var commentedColour = regexp.MustCompile(`^#[0-9a-fA-F]{6}\b`)
+
+// checkCommentedColours reports a campaign.colours key left empty because
+// its colour was not quoted, which would otherwise be silently ignored.
+func (v *validator) checkCommentedColours(doc *yaml.Node) {
+	var colours *yaml.Node
+	if campaign := mapValue(doc, "campaign"); campaign != nil && campaign.Kind == yaml.MappingNode {
+		colours = mapValue(campaign, "colours")
+	}
+	if colours == nil || colours.Kind != yaml.MappingNode {
+		return
+	}
+	for i := 0; i+1 < len(colours.Content); i += 2 {
+		key, val := colours.Content[i], colours.Content[i+1]
+		if val.Kind != yaml.ScalarNode || val.Tag != "!!null" {
+			continue
+		}
+		comment := key.LineComment
+		if comment == "" {
+			comment = val.LineComment
+		}
+		if c := commentedColour.FindString(comment); c != "" {
+			v.add(key.Line, "campaign.colours."+key.Value, "put the colour in quotes: %s: \"%s\" (YAML reads an unquoted # as a comment)", key.Value, c)
 		}
 	}
 }

@@ -378,6 +378,9 @@ func TestCampaignColours(t *testing.T) {
 		"campaign:\n  colours:\n    background: green\n":                       `c.yaml:3: campaign.colours.background: must be a colour written #rrggbb, such as #1d3557 (got "green")`,
 		"campaign:\n  colours:\n    text: \"#fff\"\n":                          `c.yaml:3: campaign.colours.text: must be a colour written #rrggbb`,
 		"campaign:\n  colours:\n    text: \"#000000\"\n    accent: 0x123456\n": `c.yaml:4: campaign.colours.accent: must be a colour written #rrggbb`,
+		// Unquoted, the colour is a comment and the value empty.
+		"campaign:\n  name: C\n  colours:\n    background: #0b3d2e\n":                   `c.yaml:4: campaign.colours.background: put the colour in quotes: background: "#0b3d2e" (YAML reads an unquoted # as a comment)`,
+		"campaign:\n  colours:\n    text: \"#ffffff\"\n    accent:   #F2C14E  # gold\n": `c.yaml:4: campaign.colours.accent: put the colour in quotes: accent: "#F2C14E"`,
 	} {
 		if _, err := config.Parse("c.yaml", []byte(yaml), noEnv); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: want %q, got %v", yaml, want, err)

@@ -5,14 +5,20 @@
 //
 // The pictures are kept in the database (hosted_images), not on disk, so
 // that whichever replica Meta's request reaches can answer it. Each is
-// served at http.public_url + "/hosted/<id>.<ext>" with a random 128-bit id:
-// the address is public and needs no sign-in, but cannot be guessed, and it
-// stops answering (404) once the picture's time is up and the row is swept.
+// served at http.public_url + "/hosted/<id>.<ext>" with a 128-bit id keyed
+// by the picture's bytes and a random secret of this install: the address
+// is public and needs no sign-in, but cannot be guessed even by someone who
+// has the picture, and it stops answering (404) once the picture's time is
+// up and the row is swept. The same picture published again (a retried
+// delivery; Instagram and Threads posting the same card) is the same row
+// and address, kept until the later of the two ends.
 package imagehost
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"errors"
@@ -33,8 +39,11 @@ const Prefix = "/hosted/"
 const DefaultMaxBytes = 8 << 20
 
 // schema is the table of hosted pictures: the bytes, their type, and until
-// when they are served.
-var schema = []string{migrate.Dialects(table("BLOB"), table("BYTEA"))}
+// when they are served; and the install's secret that keys their ids.
+var schema = []string{
+	migrate.Dialects(table("BLOB"), table("BYTEA")),
+	`CREATE TABLE hosted_images_secret (id INTEGER PRIMARY KEY, secret TEXT NOT NULL)`,
+}
 
 func table(blob string) string {
 	return `
@@ -77,6 +86,10 @@ type Host struct {
 	now      func() time.Time
 	log      *slog.Logger
 	check    error
+	// secret keys the pictures' ids (HMAC-SHA-256 of the bytes): shared by
+	// every replica, through the database, so each gives a picture the same
+	// address.
+	secret []byte
 }
 
 var _ channels.PublicImages = (*Host)(nil)
@@ -96,7 +109,11 @@ func Open(ctx context.Context, o Options) (*Host, error) {
 	if err := Prepare(ctx, o.DB); err != nil {
 		return nil, err
 	}
-	h := &Host{db: o.DB, base: strings.TrimRight(o.PublicURL, "/"), maxBytes: o.MaxBytes, now: o.Now}
+	secret, err := loadSecret(ctx, o.DB)
+	if err != nil {
+		return nil, err
+	}
+	h := &Host{db: o.DB, base: strings.TrimRight(o.PublicURL, "/"), maxBytes: o.MaxBytes, now: o.Now, secret: secret}
 	if h.maxBytes <= 0 {
 		h.maxBytes = DefaultMaxBytes
 	}
@@ -110,12 +127,35 @@ func Open(ctx context.Context, o Options) (*Host, error) {
 	return h, nil
 }
 
+// loadSecret returns the install's secret, choosing it the first time; the
+// first of two replicas starting at once to store one wins.
+func loadSecret(ctx context.Context, db *sql.DB) ([]byte, error) {
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return nil, fmt.Errorf("imagehost: choosing the secret of the pictures' addresses: %w", err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO hosted_images_secret (id, secret) VALUES (1, $1) ON CONFLICT (id) DO NOTHING`, hex.EncodeToString(raw[:])); err != nil {
+		return nil, fmt.Errorf("imagehost: storing the secret of the pictures' addresses: %w", err)
+	}
+	var stored string
+	if err := db.QueryRowContext(ctx, `SELECT secret FROM hosted_images_secret WHERE id = 1`).Scan(&stored); err != nil {
+		return nil, fmt.Errorf("imagehost: reading the secret of the pictures' addresses: %w", err)
+	}
+	secret, err := hex.DecodeString(stored)
+	if err != nil || len(secret) < 16 {
+		return nil, fmt.Errorf("imagehost: the secret of the pictures' addresses in hosted_images_secret is damaged (%d bytes): delete its row to choose another (published addresses then stop answering)", len(secret))
+	}
+	return secret, nil
+}
+
 // Check says why pictures cannot be served from here, or nil.
 func (h *Host) Check() error { return h.check }
 
 // Publish stores a picture and returns its address, served for keep (until
-// a sweep after that). A picture that is not a JPEG, PNG, GIF or WebP, or is
-// larger than the bound, is a Permanent error, as is a failed Check.
+// a sweep after that). The same picture published again gets the same
+// address, served until the later of the two ends, and is stored once. A
+// picture that is not a JPEG, PNG, GIF or WebP, or is larger than the
+// bound, is a Permanent error, as is a failed Check.
 func (h *Host) Publish(ctx context.Context, data []byte, contentType string, keep time.Duration) (string, error) {
 	if h.check != nil {
 		return "", channels.Permanent(h.check)
@@ -132,18 +172,24 @@ func (h *Host) Publish(ctx context.Context, data []byte, contentType string, kee
 	if !ok || ext == "" {
 		return "", channels.Permanent(fmt.Errorf("the picture is %s (declared %q), not a JPEG, PNG, GIF or WebP that can be served for Instagram and Threads", typ, contentType))
 	}
-	var raw [16]byte
-	if _, err := rand.Read(raw[:]); err != nil {
-		return "", fmt.Errorf("imagehost: choosing an address: %w", err)
-	}
-	id := hex.EncodeToString(raw[:])
+	id := h.id(typ, data)
 	now := h.now().UTC()
-	_, err := h.db.ExecContext(ctx, `INSERT INTO hosted_images (id, content_type, data, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)`,
+	_, err := h.db.ExecContext(ctx, `INSERT INTO hosted_images (id, content_type, data, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (id) DO UPDATE SET expires_at = CASE WHEN excluded.expires_at > hosted_images.expires_at THEN excluded.expires_at ELSE hosted_images.expires_at END`,
 		id, typ, data, now, now.Add(keep))
 	if err != nil {
 		return "", channels.Temporary(fmt.Errorf("storing the picture to serve it: %w", err))
 	}
 	return h.base + Prefix + id + "." + ext, nil
+}
+
+// id is a picture's id: the first 128 bits of HMAC-SHA-256 of its type and
+// bytes under the install's secret, in hex (as validID reads them).
+func (h *Host) id(typ string, data []byte) string {
+	mac := hmac.New(sha256.New, h.secret)
+	mac.Write([]byte(typ + "\x00"))
+	mac.Write(data)
+	return hex.EncodeToString(mac.Sum(nil)[:16])
 }
 
 // Sweep deletes the pictures whose time is up, and returns how many.

@@ -105,10 +105,13 @@ func (b *bundle) local(t *testing.T, address string) string {
 	return b.srv.URL + path
 }
 
-func pngBytes(t *testing.T) []byte {
+func pngBytes(t *testing.T) []byte { return pngOf(t, 4) }
+
+// pngOf is a picture n pixels wide: different n, different pictures.
+func pngOf(t *testing.T, n int) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := png.Encode(&buf, image.NewRGBA(image.Rect(0, 0, 4, 4))); err != nil {
+	if err := png.Encode(&buf, image.NewRGBA(image.Rect(0, 0, n, 4))); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
@@ -143,9 +146,6 @@ func TestPublishServesThePicture(t *testing.T) {
 		address := b.publish(t, data, time.Hour)
 		if !addressForm.MatchString(address) {
 			t.Fatalf("address %q, want %s/hosted/<32 hex digits>.png", address, publicURL)
-		}
-		if again := b.publish(t, data, time.Hour); again == address {
-			t.Errorf("the same picture published twice got the same address %s, want a new random one", again)
 		}
 		res, body := request(t, http.MethodGet, b.local(t, address))
 		if res.StatusCode != http.StatusOK || !bytes.Equal(body, data) {
@@ -197,8 +197,8 @@ func TestUnknownAddressesAre404(t *testing.T) {
 // it; one still in its time stays.
 func TestExpiredPicturesAreGone(t *testing.T) {
 	dialects(t, func(t *testing.T, b *bundle) {
-		short := b.local(t, b.publish(t, pngBytes(t), 10*time.Minute))
-		long := b.local(t, b.publish(t, pngBytes(t), 2*time.Hour))
+		short := b.local(t, b.publish(t, pngOf(t, 4), 10*time.Minute))
+		long := b.local(t, b.publish(t, pngOf(t, 5), 2*time.Hour))
 		b.advance(9 * time.Minute)
 		if res, _ := request(t, http.MethodGet, short); res.StatusCode != http.StatusOK || res.Header.Get("Cache-Control") != "public, max-age=60" {
 			t.Errorf("a minute before its end: %s, Cache-Control %q; want 200 cached at most the minute left", res.Status, res.Header.Get("Cache-Control"))
@@ -228,6 +228,46 @@ func TestAnotherReplicaServesThePicture(t *testing.T) {
 		address := b.publish(t, pngBytes(t), time.Hour)
 		if res, _ := request(t, http.MethodGet, other.URL+strings.TrimPrefix(address, publicURL)); res.StatusCode != http.StatusOK {
 			t.Errorf("the other replica: %s, want 200", res.Status)
+		}
+	})
+}
+
+// The same picture published again (a retried delivery; Instagram and
+// Threads posting the same card) is stored once, at the same address, on
+// every replica, served until the later of the two ends; another install
+// gives it another address, so having the picture is not enough to find it.
+func TestPublishSamePictureStoresItOnce(t *testing.T) {
+	dialects(t, func(t *testing.T, b *bundle) {
+		data := pngBytes(t)
+		address := b.publish(t, data, time.Hour)
+		b.advance(30 * time.Minute)
+		if again := b.publish(t, data, 2*time.Hour); again != address {
+			t.Fatalf("published again: %s, want the same address %s", again, address)
+		}
+		replica := b.open(t, b.opts)
+		if other, err := replica.Publish(context.Background(), data, "image/png", 10*time.Minute); err != nil || other != address {
+			t.Fatalf("another replica: %s, %v; want the same address %s", other, err, address)
+		}
+		if other := b.publish(t, pngOf(t, 5), time.Hour); other == address {
+			t.Fatalf("another picture got the same address %s", other)
+		}
+		var n int
+		if err := b.opts.DB.QueryRow(`SELECT COUNT(*) FROM hosted_images`).Scan(&n); err != nil || n != 2 {
+			t.Fatalf("%d rows (%v), want the picture stored once beside the other", n, err)
+		}
+		// An hour after the first publication ended, within the second's two
+		// hours; the shorter third did not cut it short.
+		b.advance(90 * time.Minute)
+		if res, body := request(t, http.MethodGet, b.local(t, address)); res.StatusCode != http.StatusOK || !bytes.Equal(body, data) {
+			t.Errorf("within the later end: %s, want 200 and the picture", res.Status)
+		}
+		b.advance(30 * time.Minute)
+		if res, _ := request(t, http.MethodGet, b.local(t, address)); res.StatusCode != http.StatusNotFound {
+			t.Errorf("at the later end: %s, want 404", res.Status)
+		}
+		elsewhere := setup(t, string(sqldb.SQLite))
+		if other := elsewhere.publish(t, data, time.Hour); other == address {
+			t.Errorf("another install gave the picture the same address %s: it must not follow from the picture alone", other)
 		}
 	})
 }
@@ -287,6 +327,51 @@ func TestCheckRefusesAddressesMetaCannotReach(t *testing.T) {
 		publicURL:                      "",
 		"https://203.0.113.0.nip.io/x": "",
 		"https://8.8.8.8":              "",
+		// Shapes that would break every picture's address.
+		"https://crier.charity.org.uk/?a=b":    "has a query",
+		"https://crier.charity.org.uk/?":       "has a query",
+		"https://crier.charity.org.uk/#x":      "has a fragment",
+		"https://crier.charity.org.uk#":        "has a fragment",
+		"https://user:pw@crier.charity.org.uk": "user name or password",
+		"https://crier.charity.org.uk:0":       "not a port",
+		"https://crier.charity.org.uk:99999":   "not a port",
+		// IPv4 addresses as inet_aton reads them.
+		"https://127.1/":                    "127.1 is a loopback address",
+		"https://0x7f.0.0.1/":               "loopback",
+		"https://0177.0.0.1/":               "loopback",
+		"https://10.1/":                     "private",
+		"https://2130706433/":               "loopback",
+		"https://0x7f000001/":               "loopback",
+		"https://134744072/":                "write 8.8.8.8",
+		"https://1.2.3.4.5/":                "not an IPv4 address",
+		"https://256.1.1.1/":                "not an IPv4 address",
+		"https://crier.0x10/":               "not an IPv4 address",
+		"https://crier.0x1234567890abcdef/": "not an IPv4 address",
+		"https://99999999999999999999/":     "not an IPv4 address",
+		"https://0/":                        "unspecified",
+		"https://[::127.0.0.1]/":            "loopback",
+		"https://[::8.8.8.8]/":              "IPv4-compatible",
+		"https://localhost../":              "only your own network knows",
+		"https://crier.ｌｏｃａｌ/":              "only your own network knows",
+		"https://１２７．０．０．１/":                "loopback",
+		"https://CRIER.Local./":             "only your own network knows",
+		"https://crier..org.uk/":            "not a host name",
+		"https://crier_x.org.uk/":           "not a host name",
+		// Addresses reserved for documentation, and names outside the DNS.
+		"https://192.0.2.10":                  "documentation",
+		"https://198.51.100.7":                "documentation",
+		"https://203.0.113.5":                 "documentation",
+		"https://[2001:db8::1]":               "documentation",
+		"https://crierabcdefghijklmnop.onion": "onion",
+		"https://crier.alt":                   "outside the DNS",
+		// Addresses Meta can reach.
+		"https://crier.camaca.org.uk":          "",
+		"https://news.hartleypark.org.uk:8443": "",
+		"https://crier.camaca.org.uk./":        "",
+		"https://crier.bürgerinitiative.de":    "",
+		"https://crier.camaca.org.uk/crier/":   "",
+		"https://81.2.69.142":                  "",
+		"https://[2a00:1450:4009:81f::200e]":   "",
 	} {
 		h, err := imagehost.Open(context.Background(), imagehost.Options{DB: db, PublicURL: url})
 		if err != nil {

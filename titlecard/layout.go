@@ -13,25 +13,38 @@ import (
 	"golang.org/x/image/math/fixed"
 )
 
-// drawTitle draws the title in the largest size at which all of it fits
-// between the accent bar and the bottom band, trying sizes from
-// largestTitle down by sizeStep. At the smallest size, a title that still
-// does not fit is cut after the last line that does, ending with "…".
+// drawTitle draws the title as layoutTitle lays it out.
 func drawTitle(img draw.Image, f *opentype.Font, words []string, cut bool, c color.Color) error {
+	face, lines, lineHeight, err := layoutTitle(f, words, cut)
+	if err != nil {
+		return err
+	}
+	drawLines(img, face, lines, lineHeight, c)
+	return face.Close()
+}
+
+// layoutTitle returns the title's lines and the face and line height to
+// draw them in: the largest size at which all of it fits between the accent
+// bar and the bottom band, trying sizes from largestTitle down by sizeStep.
+// At the smallest size, a title that still does not fit is cut after the
+// last line that does, ending with "…". The caller closes the face.
+func layoutTitle(f *opentype.Font, words []string, cut bool) (font.Face, []string, int, error) {
 	for size := largestTitle; ; size -= sizeStep {
 		face, err := newFace(f, float64(size))
 		if err != nil {
-			return err
+			return nil, nil, 0, err
 		}
 		lineHeight := size * 118 / 100
-		lines := wrap(face, words)
-		fits := len(lines)*lineHeight <= titleBottom-titleTop
+		lines, broke := wrap(face, words)
+		tall := len(lines)*lineHeight > titleBottom-titleTop
+		// A word broken mid-word is a layout that does not fit either,
+		// unless no smaller size is left to try.
+		fits := !tall && !broke
 		if (fits && !cut) || size-sizeStep < smallestSize {
-			if !fits || cut {
+			if tall || cut {
 				lines = cutToFit(face, lines, (titleBottom-titleTop)/lineHeight)
 			}
-			drawLines(img, face, lines, lineHeight, c)
-			return face.Close()
+			return face, lines, lineHeight, nil
 		}
 		face.Close()
 	}
@@ -54,9 +67,8 @@ func drawLines(img draw.Image, face font.Face, lines []string, lineHeight int, c
 
 // wrap breaks the words into lines no wider than the text area, breaking a
 // word that is wider on its own (a long address, or a script written
-// without spaces) between characters.
-func wrap(face font.Face, words []string) []string {
-	var lines []string
+// without spaces) between characters; broke says it had to.
+func wrap(face font.Face, words []string) (lines []string, broke bool) {
 	line := ""
 	for _, w := range words {
 		candidate := w
@@ -72,6 +84,7 @@ func wrap(face font.Face, words []string) []string {
 		}
 		line = w
 		for !fitsWidth(face, line) {
+			broke = true
 			head, rest := splitToWidth(face, line)
 			lines = append(lines, head)
 			line = rest
@@ -80,7 +93,7 @@ func wrap(face font.Face, words []string) []string {
 	if line != "" {
 		lines = append(lines, line)
 	}
-	return lines
+	return lines, broke
 }
 
 func fitsWidth(face font.Face, s string) bool {

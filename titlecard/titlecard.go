@@ -7,8 +7,9 @@
 // which cover Latin, Greek and Cyrillic scripts. Characters they lack (emoji,
 // CJK, Arabic…) are left out of the card, so "Summer fair 🎉" is drawn
 // "Summer fair"; a title of nothing but such characters is drawn as the
-// font's missing-glyph boxes rather than not at all. The card's alt text
-// (AltText) carries the title as written either way.
+// font's missing-glyph boxes rather than not at all. The card's alt text is
+// the channel's to set (Instagram's: "Title card: " and the title as
+// written).
 package titlecard
 
 import (

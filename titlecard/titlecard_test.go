@@ -173,7 +173,8 @@ func TestWrapCutsWithEllipsis(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer face.Close()
-	lines := cutToFit(face, wrap(face, strings.Fields(strings.Repeat("word ", 500))), 3)
+	wrapped, _ := wrap(face, strings.Fields(strings.Repeat("word ", 500)))
+	lines := cutToFit(face, wrapped, 3)
 	if len(lines) != 3 || !strings.HasSuffix(lines[2], "…") {
 		t.Fatalf("lines %q, want 3 ending with …", lines)
 	}
@@ -274,5 +275,41 @@ func TestSample(t *testing.T) {
 	}
 	if err := os.WriteFile(filepath.Join("..", "docs", "img", "title-card.png"), b, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A word that fits whole at a smaller size is drawn whole there, not
+// broken mid-word at a larger one; only a word wider than the card at the
+// smallest size is broken.
+func TestLayoutKeepsWordsWhole(t *testing.T) {
+	t.Parallel()
+	f, err := boldFont()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, title := range []string{
+		"Redevelopment consultation opens",
+		"Bürgerinitiative gegen den Ausbau",
+		"Internationalisation",
+		"Volunteers needed for the spring litter pick",
+	} {
+		words := strings.Fields(title)
+		face, lines, _, err := layoutTitle(f, words, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		face.Close()
+		if got := strings.Join(strings.Fields(strings.Join(lines, " ")), " "); got != title || len(strings.Fields(strings.Join(lines, " "))) != len(words) {
+			t.Errorf("%q is laid out as %q: a word is broken", title, lines)
+		}
+	}
+	// A word wider than the card even at the smallest size is still broken.
+	long := strings.Repeat("W", 200)
+	face, lines, _, err := layoutTitle(f, []string{long}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if face.Close(); len(lines) < 2 || strings.Join(lines, "") != long {
+		t.Errorf("a word of 200 W is laid out as %d lines, want it broken across several", len(lines))
 	}
 }

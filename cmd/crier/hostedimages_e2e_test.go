@@ -91,6 +91,23 @@ channels:
 	} else {
 		res.Body.Close()
 	}
+	// Every well-formed id costs a query: past the limit a client is told
+	// to wait, without one.
+	var limited *http.Response
+	for i := 0; i <= hostedLimit.Burst && limited == nil; i++ {
+		res, err := anonymous.Get(unknown)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode == http.StatusTooManyRequests {
+			limited = res
+		}
+	}
+	if limited == nil || limited.Header.Get("Retry-After") == "" {
+		t.Errorf("%d more requests from one client: %v, want 429 with Retry-After", hostedLimit.Burst+1, limited)
+	}
 }
 
 // postcardProvider is a channel type that exists only in this test: like

@@ -195,8 +195,9 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 	srv := web.New(web.Options{Listen: cfg.HTTP.Listen, Health: b.Health, Warnings: b.Warnings, Registry: reg, AdminToken: cfg.HTTP.AdminToken,
 		MetricsToken: cfg.HTTP.MetricsToken, TrustedProxies: proxies, Shared: st.DB(), Logger: app.Logger})
 	srv.HandleAdmin("GET /admin/status", statusHandler(app.Registry, st, app.postReader()))
-	// Pictures Instagram and Threads fetch: no sign-in, unguessable ids.
-	srv.Handle("GET "+imagehost.Prefix, app.images)
+	// Pictures Instagram and Threads fetch: no sign-in, unguessable ids,
+	// and a limit per client, since every well-formed id costs a query.
+	srv.HandleLimited("GET "+imagehost.Prefix, app.images, hostedLimit)
 	var subs *subscribers.Store
 	if nl != nil {
 		subs = nl.Store
