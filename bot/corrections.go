@@ -489,7 +489,7 @@ func (b *Bot) actOn(ctx context.Context, log *slog.Logger, a CorrectionArgs, c s
 		}
 		results, err = b.withdrawOn(ctx, ch, channels.Withdrawal{PostID: a.PostID, Channel: a.Channel, Parts: parts, Reason: c.Note})
 	} else {
-		results, err = b.correctOn(ctx, ch, c, a, parts)
+		results, err = b.correctOn(ctx, ch, c, a, attempt, parts)
 	}
 	res.State = store.CorrectionDone
 	if err == nil {
@@ -548,7 +548,7 @@ func (b *Bot) withdrawOn(ctx context.Context, ch channels.Channel, w channels.Wi
 	return wd.Withdraw(ctx, w)
 }
 
-func (b *Bot) correctOn(ctx context.Context, ch channels.Channel, c store.Correction, a CorrectionArgs, parts []channels.Part) ([]channels.PartResult, error) {
+func (b *Bot) correctOn(ctx context.Context, ch channels.Channel, c store.Correction, a CorrectionArgs, attempt int, parts []channels.Part) ([]channels.PartResult, error) {
 	cr, ok := ch.Sender.(channels.Corrector)
 	if !ok {
 		return nil, channels.Permanent(fmt.Errorf("this channel cannot change what it sent: change it by hand"))
@@ -564,7 +564,7 @@ func (b *Bot) correctOn(ctx context.Context, ch channels.Channel, c store.Correc
 	if err != nil {
 		return nil, channels.Permanent(fmt.Errorf("formatting the corrected post: %w", err))
 	}
-	return cr.Correct(ctx, channels.Correction{PostID: a.PostID, Channel: a.Channel, Revision: a.Revision, Parts: parts,
+	return cr.Correct(ctx, channels.Correction{PostID: a.PostID, Channel: a.Channel, Revision: a.Revision, Attempt: attempt, Parts: parts,
 		Note: c.Note, Style: c.Options.Styles[a.Channel], Mail: c.Options.Mail, At: c.CreatedAt}, payload)
 }
 

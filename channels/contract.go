@@ -372,6 +372,10 @@ type Correction struct {
 	// Revision numbers the post's corrections from 1; a retry carries the
 	// same revision, a later correction the next one.
 	Revision int
+	// Attempt numbers this correction's attempts from 1: a later attempt
+	// may follow one whose outcome is unknown, so a sender without
+	// idempotency keys reads back what an earlier one may have posted.
+	Attempt int
 	// Parts are what the delivery's ledger holds, by index.
 	Parts []Part
 	// Note says what was corrected, in the organiser's words ("the vigil

@@ -83,8 +83,9 @@ func (e *env) toCorrect(t *testing.T, c conn, cr *Corrections, what, marker stri
 	return k
 }
 
-// correct runs one correction with c's sender, which must be a Corrector.
-func (e *env) correct(t *testing.T, c conn, cr *Corrections, p post.Post, parts []channels.Part, rev int, note string) ([]channels.PartResult, error) {
+// correct runs one attempt of a correction with c's sender, which must be
+// a Corrector; attempt numbers it as the correction job does.
+func (e *env) correct(t *testing.T, c conn, cr *Corrections, p post.Post, parts []channels.Part, rev, attempt int, note string) ([]channels.PartResult, error) {
 	t.Helper()
 	corr, ok := c.s.(channels.Corrector)
 	if !ok {
@@ -92,14 +93,14 @@ func (e *env) correct(t *testing.T, c conn, cr *Corrections, p post.Post, parts 
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	return corr.Correct(ctx, channels.Correction{PostID: p.ID, Channel: e.typ, Revision: rev, Parts: parts, Note: note, Style: cr.Style}, format(t, c.f, p))
+	return corr.Correct(ctx, channels.Correction{PostID: p.ID, Channel: e.typ, Revision: rev, Attempt: attempt, Parts: parts, Note: note, Style: cr.Style}, format(t, c.f, p))
 }
 
 // correctReadsBack checks that the peer shows a correction, once.
 func (e *env) correctReadsBack(t *testing.T, cr *Corrections) {
 	c := e.connect(t)
 	k := e.toCorrect(t, c, cr, "correct reads back", "CORRECTED-1")
-	res, err := e.correct(t, c, cr, k.fixed, k.parts, 1, k.note)
+	res, err := e.correct(t, c, cr, k.fixed, k.parts, 1, 1, k.note)
 	if err != nil {
 		t.Fatalf("Correct: %v", err)
 	}
@@ -114,13 +115,13 @@ func (e *env) correctLostAnswer(t *testing.T, cr *Corrections) {
 	k := e.toCorrect(t, e.connect(t), cr, "correct lost answer", "CORRECTED-2")
 	lossy := e.connectPicking(t, cr.Changes, nil)
 	lossy.net.Inject(Fault{Name: "lost answer", LoseAnswer: true})
-	if _, err := e.correct(t, lossy, cr, k.fixed, k.parts, 1, k.note); err == nil {
+	if _, err := e.correct(t, lossy, cr, k.fixed, k.parts, 1, 1, k.note); err == nil {
 		t.Logf("the correction found its own change despite the lost answer")
 	} else {
 		t.Logf("first attempt: %v (%s)", err, kindOf(err))
 	}
 	lossy.net.Clear()
-	res, err := e.correct(t, e.connect(t), cr, k.fixed, k.parts, 1, k.note)
+	res, err := e.correct(t, e.connect(t), cr, k.fixed, k.parts, 1, 2, k.note)
 	if err != nil {
 		t.Fatalf("the retry: %v", err)
 	}

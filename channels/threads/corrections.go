@@ -15,8 +15,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/channels/graphapi"
@@ -45,24 +47,54 @@ func (s *Sender) Correct(ctx context.Context, c channels.Correction, p channels.
 		return s.repost(ctx, c, parts, p)
 	}
 	last := parts[len(parts)-1]
-	text := correctionText(c.Note, corrected)
-	reply := Part{Text: text}
-	// A retry after a lost answer finds its own reply.
-	found, ok, err := s.findPosted(ctx, last.Index+1, reply, last.RemoteID)
-	if err != nil {
-		return nil, err
+	reply := Part{Text: correctionText(c.Note, corrected), Link: s.changedLink(ctx, parts[0], corrected)}
+	found, ok := channels.Part{}, false
+	if c.Attempt > 1 {
+		// An earlier attempt's answer may have been lost: find its reply.
+		// The first attempt cannot have posted one, so it reads nothing
+		// (nor needs threads_read_replies).
+		rb := readBack{since: c.At.Add(-clockSkew), correction: true}
+		if found, ok, err = s.findPosted(ctx, last.Index+1, reply, last.RemoteID, rb); gone(err) {
+			return nil, s.noLonger(last)
+		} else if err != nil {
+			return nil, s.cannotCheck(err, true)
+		}
 	}
 	if !ok {
 		id, err := s.publish(ctx, reply, last.RemoteID, new([]string))
 		switch {
 		case gone(err):
-			return nil, channels.Permanent(fmt.Errorf("post %d (%s) is no longer on Threads: it was deleted there, so there is nothing to reply to; post the correction anew", last.Index+1, last.RemoteID))
+			return nil, s.noLonger(last)
 		case err != nil:
 			return nil, err
 		}
 		found = channels.Part{RemoteID: id, RemoteURL: s.permalink(ctx, id)}
 	}
 	return []channels.PartResult{{Index: last.Index, Outcome: channels.OutcomeReplied, RemoteID: found.RemoteID, RemoteURL: found.RemoteURL}}, nil
+}
+
+// clockSkew is how far Threads' clock may be behind Crier's: a reply
+// stamped earlier than the correction by more is an earlier correction's.
+const clockSkew = time.Minute
+
+func (s *Sender) noLonger(last channels.Part) error {
+	return channels.Permanent(fmt.Errorf("post %d (%s) is no longer on Threads: it was deleted there, so there is nothing to reply to; post the correction anew", last.Index+1, last.RemoteID))
+}
+
+// changedLink is the corrected chain's link attachment when it is not
+// the one the delivered chain's first post has ("" when it is, or there
+// is none): the reply carries the corrected link. When the first post
+// cannot be read the link is attached anyway.
+func (s *Sender) changedLink(ctx context.Context, first channels.Part, corrected Chain) string {
+	if len(corrected) == 0 || corrected[0].Link == "" {
+		return ""
+	}
+	var m media
+	err := s.api.Do(ctx, graphapi.Call{Method: http.MethodGet, Path: first.RemoteID, Params: url.Values{"fields": {"link_attachment_url"}}, What: "reading the post's link"}, &m)
+	if err == nil && m.Link == corrected[0].Link {
+		return ""
+	}
+	return corrected[0].Link
 }
 
 // correctionText is the reply: "Correction: " and the organiser's note, or
@@ -82,21 +114,29 @@ func correctionText(note string, corrected Chain) string {
 	return "Correction"
 }
 
-// repost deletes the chain and publishes the corrected payload as a
-// delivery of its own.
+// repost publishes the corrected payload as a delivery of its own, then
+// deletes the old chain (channels.Repost). Its ledger lasts one attempt,
+// so a retry reads back every post the corrected chain lacks, passing
+// over the old chain's.
 func (s *Sender) repost(ctx context.Context, c channels.Correction, parts []channels.Part, p channels.Payload) ([]channels.PartResult, error) {
-	if _, err := s.Withdraw(ctx, channels.Withdrawal{PostID: c.PostID, Channel: c.Channel, Parts: parts}); err != nil {
-		return nil, err
+	publish := func(ctx context.Context) ([]channels.PartResult, error) {
+		l := &channels.MemoryLedger{}
+		d := channels.Delivery{PostID: c.PostID + "\x00r" + strconv.Itoa(c.Revision), Channel: c.Channel, Attempt: max(c.Attempt, 1), Ledger: l}
+		rb := readBack{all: c.Attempt > 1, not: map[string]bool{}, since: c.At.Add(-clockSkew), correction: true}
+		for _, part := range parts {
+			rb.not[part.RemoteID] = true
+		}
+		_, err := s.send(ctx, d, p, rb)
+		var out []channels.PartResult
+		for _, part := range l.Saved {
+			out = append(out, channels.PartResult{Index: part.Index, Outcome: channels.OutcomeReposted, RemoteID: part.RemoteID, RemoteURL: part.RemoteURL})
+		}
+		return out, err
 	}
-	l := &channels.MemoryLedger{}
-	// PreviousUnknown: a retried repost finds what an earlier one posted.
-	d := channels.Delivery{PostID: c.PostID + "\x00r" + strconv.Itoa(c.Revision), Channel: c.Channel, Attempt: 2, PreviousUnknown: true, Ledger: l}
-	_, err := s.Send(ctx, d, p)
-	var out []channels.PartResult
-	for _, part := range l.Saved {
-		out = append(out, channels.PartResult{Index: part.Index, Outcome: channels.OutcomeReposted, RemoteID: part.RemoteID, RemoteURL: part.RemoteURL})
+	withdraw := func(ctx context.Context, old []channels.Part) ([]channels.PartResult, error) {
+		return s.Withdraw(ctx, channels.Withdrawal{PostID: c.PostID, Channel: c.Channel, Parts: old})
 	}
-	return out, err
+	return channels.Repost(ctx, parts, publish, withdraw)
 }
 
 // Withdraw deletes every post of the chain, the replies first. A post

@@ -83,6 +83,27 @@ func NewSender(cfg Config, env channels.Env, o SenderOptions) (*Sender, error) {
 // own when it finds it; when it cannot read them for good the delivery
 // waits for an organiser (channels.Unverifiable).
 func (s *Sender) Send(ctx context.Context, d channels.Delivery, p channels.Payload) (channels.Receipt, error) {
+	return s.send(ctx, d, p, readBack{first: d.PreviousUnknown})
+}
+
+// readBack says which of a chain's missing posts an earlier attempt may
+// have published.
+type readBack struct {
+	// first: the first missing one (a delivery: every post before it was
+	// saved); all: every one (a repost, whose ledger lasts one attempt).
+	first, all bool
+	// not are posts that match but are not this chain's (the old chain
+	// a repost replaces, up until the new one is), and since, when set,
+	// is the earliest a match may have been posted.
+	not   map[string]bool
+	since time.Time
+	// correction: a read refused for good is the correction's Permanent
+	// error, not a delivery's Unverifiable one (its buttons are for
+	// deliveries).
+	correction bool
+}
+
+func (s *Sender) send(ctx context.Context, d channels.Delivery, p channels.Payload, rb readBack) (channels.Receipt, error) {
 	chain, err := channels.BodyOf[Chain](p)
 	if err != nil {
 		return channels.Receipt{}, err
@@ -98,7 +119,7 @@ func (s *Sender) Send(ctx context.Context, d channels.Delivery, p channels.Paylo
 	receipt := func() channels.Receipt {
 		return channels.Receipt{RemoteID: parts[0].RemoteID, RemoteURL: parts[0].RemoteURL, Notes: notes}
 	}
-	unknown := d.PreviousUnknown
+	unknown := rb.first || rb.all
 	for i, part := range chain {
 		if _, ok := parts[i]; ok {
 			continue
@@ -112,9 +133,9 @@ func (s *Sender) Send(ctx context.Context, d channels.Delivery, p channels.Paylo
 		if unknown {
 			// Only the first missing post can be the one whose answer was
 			// lost: every one before it was saved.
-			unknown = false
-			if done, found, err = s.findPosted(ctx, i, part, parent); err != nil {
-				return receipt(), err
+			unknown = rb.all
+			if done, found, err = s.findPosted(ctx, i, part, parent, rb); err != nil {
+				return receipt(), s.cannotCheck(err, rb.correction)
 			}
 		}
 		if !found {
@@ -322,36 +343,55 @@ type media struct {
 
 // findPosted reads back the account's newest posts (the first post) or
 // the replies to the chain's last saved post (a reply) for one with the
-// part's text and link: an earlier attempt's whose answer was lost. A rate
+// part's text and link, other than those in not: an earlier attempt's
+// whose answer was lost. A rate
 // limit or a passing failure is retried as such; a read refused for good
 // cannot tell, and the delivery waits for an organiser.
-func (s *Sender) findPosted(ctx context.Context, i int, part Part, parent string) (channels.Part, bool, error) {
+func (s *Sender) findPosted(ctx context.Context, i int, part Part, parent string, rb readBack) (channels.Part, bool, error) {
 	call := graphapi.Call{Method: http.MethodGet, Path: s.cfg.UserID + "/threads",
 		Params: url.Values{"fields": {"id,text,permalink,timestamp,link_attachment_url"}, "limit": {strconv.Itoa(recentPosts)}},
 		What:   "checking the account for the post an earlier attempt may have made"}
 	if parent != "" {
 		call.Path = parent + "/replies"
-		call.Params = url.Values{"fields": {"id,text,permalink,timestamp"}}
+		call.Params = url.Values{"fields": {"id,text,permalink,timestamp,link_attachment_url"}}
 		call.What = "checking the chain for the reply an earlier attempt may have made"
 	}
 	var list struct {
 		Data []media `json:"data"`
 	}
 	if err := s.api.Do(ctx, call, &list); err != nil {
-		if k, _ := channels.Classify(err); k == channels.KindPermanent {
-			return channels.Part{}, false, channels.Unverifiable(fmt.Errorf("unknown: check the Threads account: an earlier attempt may have posted this, and %v: look at the account, then press It went out or Send again on the post's page", err))
-		}
 		return channels.Part{}, false, err
 	}
 	want := fingerprint(part.Text)
 	for _, m := range list.Data {
-		if fingerprint(m.Text) != want || (part.Link != "" && m.Link != "" && m.Link != part.Link) {
+		if rb.not[m.ID] || fingerprint(m.Text) != want || (part.Link != "" && m.Link != "" && m.Link != part.Link) {
 			continue
+		}
+		if at, err := time.Parse(timestampLayout, m.Timestamp); err == nil && at.Before(rb.since) {
+			continue // older than what it is looking for: another one's
 		}
 		s.log.Info("threads: found the post an earlier attempt made", "remote_id", m.ID, "part", i+1)
 		return channels.Part{Index: i, RemoteID: m.ID, RemoteURL: m.Permalink}, true, nil
 	}
 	return channels.Part{}, false, nil
+}
+
+// timestampLayout is how Threads writes a post's timestamp.
+const timestampLayout = "2006-01-02T15:04:05-0700"
+
+// cannotCheck is a read-back refused for good: a delivery waits for an
+// organiser (channels.Unverifiable); a correction fails, saying why.
+func (s *Sender) cannotCheck(err error, correction bool) error {
+	if k, _ := channels.Classify(err); k != channels.KindPermanent {
+		return err
+	}
+	if !correction {
+		return channels.Unverifiable(fmt.Errorf("unknown: check the Threads account: an earlier attempt may have posted this, and %v: look at the account, then press It went out or Send again on the post's page", err))
+	}
+	if graphapi.CodeOf(err) == 10 {
+		return channels.Permanent(fmt.Errorf("%w: checking whether an earlier attempt posted the correction needs the threads_read_replies permission: make a new token granting it (docs/meta.md), then look at the post on Threads before correcting it again", err))
+	}
+	return channels.Permanent(fmt.Errorf("an earlier attempt may have posted the correction, and %w: look at the post on Threads before correcting it again", err))
 }
 
 // fingerprint is a text as compared with what Threads shows back: its

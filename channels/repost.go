@@ -1,0 +1,46 @@
+package channels
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Repost corrects by posting anew (CorrectByRepost) in the order that
+// cannot lose a post: publish puts the corrected posts up first, and only
+// once they all are does withdraw delete old. A publish refused for good
+// so leaves the old posts where they were. When the old posts cannot be
+// deleted for good the correction is still done (the corrected posts are
+// up and become the delivery's), and the first result's note names what
+// is left to delete by hand; a passing failure to delete is returned for
+// the job to retry (publish finds its earlier posts again).
+func Repost(ctx context.Context, old []Part, publish func(context.Context) ([]PartResult, error),
+	withdraw func(context.Context, []Part) ([]PartResult, error)) ([]PartResult, error) {
+	out, err := publish(ctx)
+	if err != nil {
+		return out, err
+	}
+	deleted, err := withdraw(ctx, old)
+	if err == nil || len(out) == 0 {
+		return out, err
+	}
+	if k, _ := Classify(err); k != KindPermanent {
+		return out, fmt.Errorf("the corrected post is up; deleting the old one: %w", err)
+	}
+	var left []string
+	for _, p := range old {
+		if !slices.ContainsFunc(deleted, func(r PartResult) bool { return r.RemoteID == p.RemoteID }) {
+			left = append(left, fmt.Sprintf("%d (%s)", p.Index+1, orID(p)))
+		}
+	}
+	out[0].Note = fmt.Sprintf("the corrected post is up, but the old one's part %s could not be deleted: %v", strings.Join(left, ", "), err)
+	return out, nil
+}
+
+func orID(p Part) string {
+	if p.RemoteURL != "" {
+		return p.RemoteURL
+	}
+	return p.RemoteID
+}

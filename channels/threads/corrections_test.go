@@ -1,0 +1,194 @@
+package threads_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/channels/threads"
+	"github.com/crierhq/crier/channels/threads/threadstest"
+	"github.com/crierhq/crier/post"
+)
+
+// failNth answers the n-th container request (POST .../threads) with a
+// bare 500: a passing failure in the middle of a chain.
+type failNth struct {
+	mu sync.Mutex
+	n  int // countdown; 0: off
+}
+
+func (f *failNth) RoundTrip(r *http.Request) (*http.Response, error) {
+	f.mu.Lock()
+	fail := false
+	if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/threads") && f.n > 0 {
+		f.n--
+		fail = f.n == 0
+	}
+	f.mu.Unlock()
+	if fail {
+		return &http.Response{StatusCode: 500, Body: http.NoBody, Header: http.Header{}, Request: r}, nil
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// sent is the delivery of p, its ledger's parts.
+func (b *bundle) sent(t *testing.T, p post.Post) []channels.Part {
+	t.Helper()
+	l := &ledger{}
+	if _, err := b.send(t, channels.Delivery{PostID: p.ID, Channel: "threads", Attempt: 1, Ledger: l}, b.format(t, p)); err != nil {
+		t.Fatal(err)
+	}
+	return l.parts
+}
+
+func ids(posts []threadstest.Post) map[string]bool {
+	m := map[string]bool{}
+	for _, p := range posts {
+		m[p.ID] = true
+	}
+	return m
+}
+
+// A repost cut short by a passing failure and retried publishes each part
+// of the corrected chain once, and the old chain is gone at the end.
+func TestRetriedRepostPostsEachPartOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t, threads.SenderOptions{}, false)
+	parts := b.sent(t, vigil)
+	fl := &failNth{}
+	s, err := threads.NewSender(b.cfg, channels.Env{HTTPClient: &http.Client{Transport: fl}}, threads.SenderOptions{PollEvery: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixed := vigil
+	fixed.Title = "Vigil on Friday at eight"
+	pl := b.format(t, fixed)
+	if len(pl.Body.(threads.Chain)) < 3 {
+		t.Fatal("the test needs a chain of 3 posts or more")
+	}
+	fl.n = 3 // the third post's container
+	c := channels.Correction{PostID: vigil.ID, Channel: "threads", Revision: 1, Attempt: 1, Parts: parts, Style: channels.CorrectByRepost}
+	if _, err := s.Correct(context.Background(), c, pl); err == nil {
+		t.Fatal("the first attempt succeeded despite the failure")
+	}
+	c.Attempt = 2
+	res, err := s.Correct(context.Background(), c, pl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	posts := b.fake.Posts()
+	if len(posts) != len(parts) {
+		for _, p := range posts {
+			t.Logf("%s reply_to=%s %.40q", p.ID, p.ReplyTo, p.Text)
+		}
+		t.Fatalf("the account holds %d posts, want the %d of the corrected chain", len(posts), len(parts))
+	}
+	now := ids(posts)
+	for _, r := range res {
+		if r.Outcome == channels.OutcomeReposted && !now[r.RemoteID] {
+			t.Errorf("reposted part %d (%s) is not on the account", r.Index, r.RemoteID)
+		}
+	}
+}
+
+// A repost Threads refuses for good leaves the old chain up.
+func TestRefusedRepostKeepsTheOldChain(t *testing.T) {
+	t.Parallel()
+	b := setup(t, threads.SenderOptions{}, false)
+	parts := b.sent(t, vigil)
+	b.fake.FailNext("POST user/threads", threadstest.Answer{Status: 400, Code: 100, Message: "(#100) THREADS_API__LINK_LIMIT_EXCEEDED"})
+	_, err := b.s.Correct(context.Background(), channels.Correction{PostID: vigil.ID, Channel: "threads", Revision: 1, Attempt: 1, Parts: parts, Style: channels.CorrectByRepost}, b.format(t, vigil))
+	if k, _ := channels.Classify(err); k != channels.KindPermanent {
+		t.Fatalf("%v (%s)", err, k)
+	}
+	now := ids(b.fake.Posts())
+	for _, p := range parts {
+		if !now[p.RemoteID] {
+			t.Errorf("post %d (%s) was deleted though its correction was refused", p.Index+1, p.RemoteID)
+		}
+	}
+}
+
+// A repost whose old chain cannot be deleted keeps the new chain and
+// says what is left to delete by hand.
+func TestRepostThatCannotDeleteSaysSo(t *testing.T) {
+	t.Parallel()
+	b := setup(t, threads.SenderOptions{}, false)
+	parts := b.sent(t, vigil)
+	b.fake.SetScopes("threads_basic", "threads_content_publish", "threads_manage_replies", "threads_read_replies")
+	res, err := b.s.Correct(context.Background(), channels.Correction{PostID: vigil.ID, Channel: "threads", Revision: 1, Attempt: 1, Parts: parts, Style: channels.CorrectByRepost}, b.format(t, vigil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reposted, noted := 0, false
+	for _, r := range res {
+		if r.Outcome == channels.OutcomeReposted {
+			reposted++
+		}
+		noted = noted || strings.Contains(r.Note, "threads_delete")
+	}
+	if reposted != len(parts) || !noted {
+		t.Fatalf("%d reposted, a note naming threads_delete: %v: %+v", reposted, noted, res)
+	}
+}
+
+// A correction by reply of the link carries the corrected link; a later
+// correction with the same note is a reply of its own.
+func TestCorrectionReplyCarriesTheNewLink(t *testing.T) {
+	t.Parallel()
+	b := setup(t, threads.SenderOptions{}, false)
+	p := post.Post{ID: "md:short", Title: "Vigil", Body: "At seven.", Link: "https://camaca.example/wrong"}
+	parts := b.sent(t, p)
+	ctx := context.Background()
+	for rev, link := range []string{"https://camaca.example/right", "https://camaca.example/really-right"} {
+		p.Link = link
+		res, err := b.s.Correct(ctx, channels.Correction{PostID: p.ID, Channel: "threads", Revision: rev + 1, Attempt: 1, Parts: parts, Style: channels.CorrectByReply, Note: "the link was wrong"}, b.format(t, p))
+		if err != nil || len(res) != 1 {
+			t.Fatalf("correction %d: %+v, %v", rev+1, res, err)
+		}
+		reply, ok := b.fake.Post(res[0].RemoteID)
+		if !ok || reply.Link != link {
+			t.Fatalf("correction %d: the reply %+v does not carry %s", rev+1, reply, link)
+		}
+	}
+	if n := len(b.fake.Posts()); n != 3 {
+		t.Fatalf("the account holds %d posts, want the post and two replies", n)
+	}
+}
+
+// The first attempt of a correction by reply does not read back, so a
+// token without threads_read_replies corrects; a retry that cannot read
+// back names the permission, and a chain whose last post is gone says so.
+func TestCorrectionReplyReadsBackOnlyOnRetry(t *testing.T) {
+	t.Parallel()
+	b := setup(t, threads.SenderOptions{}, false)
+	p := post.Post{ID: "md:short", Title: "Vigil", Body: "At seven."}
+	parts := b.sent(t, p)
+	ctx := context.Background()
+	b.fake.SetScopes("threads_basic", "threads_content_publish", "threads_manage_replies", "threads_delete")
+	c := channels.Correction{PostID: p.ID, Channel: "threads", Revision: 1, Attempt: 1, Parts: parts, Style: channels.CorrectByReply, Note: "eight, not seven"}
+	if _, err := b.s.Correct(ctx, c, b.format(t, p)); err != nil {
+		t.Fatalf("first attempt: %v", err)
+	}
+	c.Revision, c.Attempt = 2, 2
+	_, err := b.s.Correct(ctx, c, b.format(t, p))
+	if k, _ := channels.Classify(err); k != channels.KindPermanent || channels.IsUnverifiable(err) || !strings.Contains(err.Error(), "threads_read_replies") {
+		t.Fatalf("retry without threads_read_replies: %v (%s)", err, k)
+	}
+
+	gone := setup(t, threads.SenderOptions{}, false)
+	parts = gone.sent(t, vigil)
+	last := parts[len(parts)-1]
+	if _, err := gone.s.Withdraw(ctx, channels.Withdrawal{Parts: []channels.Part{{RemoteID: last.RemoteID}}}); err != nil {
+		t.Fatal(err)
+	}
+	for attempt := 1; attempt <= 2; attempt++ {
+		_, err := gone.s.Correct(ctx, channels.Correction{PostID: vigil.ID, Channel: "threads", Revision: 1, Attempt: attempt, Parts: parts, Style: channels.CorrectByReply, Note: "eight"}, gone.format(t, vigil))
+		if k, _ := channels.Classify(err); k != channels.KindPermanent || channels.IsUnverifiable(err) || !strings.Contains(err.Error(), "no longer on Threads") {
+			t.Fatalf("attempt %d to a deleted post: %v (%s)", attempt, err, k)
+		}
+	}
+}
