@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -43,4 +44,20 @@ func orID(p Part) string {
 		return p.RemoteURL
 	}
 	return p.RemoteID
+}
+
+// RepostDelivery is the delivery a correction by repost sends the
+// corrected post as: its own id per revision, its ledger l lasting one
+// attempt.
+func RepostDelivery(c Correction, attempt int, l *MemoryLedger) Delivery {
+	return Delivery{PostID: c.PostID + "\x00r" + strconv.Itoa(c.Revision), Channel: c.Channel, Attempt: attempt, Ledger: l}
+}
+
+// Reposted is the results of the parts a repost's delivery saved.
+func Reposted(l *MemoryLedger) []PartResult {
+	var out []PartResult
+	for _, part := range l.Saved {
+		out = append(out, PartResult{Index: part.Index, Outcome: OutcomeReposted, RemoteID: part.RemoteID, RemoteURL: part.RemoteURL})
+	}
+	return out
 }

@@ -99,22 +99,22 @@ func (s *Sender) existing(ctx context.Context, did string, part channels.Part) (
 	return w, nil
 }
 
-// repost deletes the delivered thread and sends the corrected payload as a
-// delivery of its own, keyed by the revision: its retries find what an
-// earlier attempt wrote.
+// repost sends the corrected payload as a delivery of its own, keyed by
+// the revision (its retries find what an earlier attempt wrote), then
+// deletes the delivered thread (channels.Repost: a refused post leaves
+// the old one up).
 func (s *Sender) repost(ctx context.Context, c channels.Correction, parts []channels.Part, p channels.Payload) ([]channels.PartResult, error) {
-	if _, err := s.Withdraw(ctx, channels.Withdrawal{PostID: c.PostID, Channel: c.Channel, Parts: parts}); err != nil {
-		return nil, err
+	publish := func(ctx context.Context) ([]channels.PartResult, error) {
+		l := &channels.MemoryLedger{}
+		// Attempt 2: every part is looked up under its derived key first.
+		d := channels.RepostDelivery(c, 2, l)
+		_, err := s.Send(ctx, d, p)
+		return channels.Reposted(l), err
 	}
-	l := &channels.MemoryLedger{}
-	// Attempt 2: every part is looked up under its derived key first.
-	d := channels.Delivery{PostID: c.PostID + "\x00r" + strconv.Itoa(c.Revision), Channel: c.Channel, Attempt: 2, Ledger: l}
-	_, err := s.Send(ctx, d, p)
-	var out []channels.PartResult
-	for _, part := range l.Saved {
-		out = append(out, channels.PartResult{Index: part.Index, Outcome: channels.OutcomeReposted, RemoteID: part.RemoteID, RemoteURL: part.RemoteURL})
+	withdraw := func(ctx context.Context, old []channels.Part) ([]channels.PartResult, error) {
+		return s.Withdraw(ctx, channels.Withdrawal{PostID: c.PostID, Channel: c.Channel, Parts: old})
 	}
-	return out, err
+	return channels.Repost(ctx, parts, publish, withdraw)
 }
 
 // correctionText is the reply: "Correction: " and the organiser's note, or

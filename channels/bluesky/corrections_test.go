@@ -75,3 +75,35 @@ func TestCorrectionText(t *testing.T) {
 		t.Errorf("a long note gives %d bytes, fits=%v", len(got), fits(got))
 	}
 }
+
+// TestRefusedRepostKeepsThePost: a corrected post the PDS refuses for good
+// leaves the delivered one up (the old post is deleted only once the new
+// one is posted).
+func TestRefusedRepostKeepsThePost(t *testing.T) {
+	t.Parallel()
+	pds := blueskypds.Start(t)
+	acct := pds.NewAccount(t)
+	b := &pdsBundle{pds: pds, acct: acct, cfg: Config{Enabled: true, Service: pds.URL, Handle: acct.Handle, AppPassword: secret.Secret(acct.AppPassword), Language: "en"}}
+	ctx := context.Background()
+	f := NewFormatter(b.cfg, channels.Campaign{})
+	p := post.Post{ID: "md:vigil", Title: "Vigil at seven", Summary: "We start at seven.", Link: "https://camaca.example/vigil"}
+	pl, err := f.Format(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &memLedger{}
+	if _, err := b.sender(t).Send(ctx, channels.Delivery{PostID: p.ID, Channel: Name, Attempt: 1, Ledger: l}, pl); err != nil {
+		t.Fatal(err)
+	}
+	sent, _ := l.Parts(ctx)
+	fixed, _ := f.Format(p)
+	parts := fixed.Body.(Parts)
+	parts[0].Record.Text = strings.Repeat("eight ", 600) // over the lexicon's 3,000 bytes: the PDS refuses it
+	_, err = b.sender(t).Correct(ctx, channels.Correction{PostID: p.ID, Channel: Name, Revision: 1, Attempt: 1, Parts: sent, Style: channels.CorrectByRepost}, fixed)
+	if k, _ := channels.Classify(err); k != channels.KindPermanent {
+		t.Fatalf("a refused post: %v (%s)", err, k)
+	}
+	if posts := b.posts(t); len(posts) != 1 || posts[0]["_uri"] != sent[0].RemoteID {
+		t.Fatalf("the account holds %v, want the delivered %s", posts, sent[0].RemoteID)
+	}
+}

@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -121,17 +120,13 @@ func correctionText(note string, corrected Chain) string {
 func (s *Sender) repost(ctx context.Context, c channels.Correction, parts []channels.Part, p channels.Payload) ([]channels.PartResult, error) {
 	publish := func(ctx context.Context) ([]channels.PartResult, error) {
 		l := &channels.MemoryLedger{}
-		d := channels.Delivery{PostID: c.PostID + "\x00r" + strconv.Itoa(c.Revision), Channel: c.Channel, Attempt: max(c.Attempt, 1), Ledger: l}
+		d := channels.RepostDelivery(c, max(c.Attempt, 1), l)
 		rb := readBack{all: c.Attempt > 1, not: map[string]bool{}, since: c.At.Add(-clockSkew), correction: true}
 		for _, part := range parts {
 			rb.not[part.RemoteID] = true
 		}
 		_, err := s.send(ctx, d, p, rb)
-		var out []channels.PartResult
-		for _, part := range l.Saved {
-			out = append(out, channels.PartResult{Index: part.Index, Outcome: channels.OutcomeReposted, RemoteID: part.RemoteID, RemoteURL: part.RemoteURL})
-		}
-		return out, err
+		return channels.Reposted(l), err
 	}
 	withdraw := func(ctx context.Context, old []channels.Part) ([]channels.PartResult, error) {
 		return s.Withdraw(ctx, channels.Withdrawal{PostID: c.PostID, Channel: c.Channel, Parts: old})
