@@ -2,7 +2,9 @@ package threads_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -190,5 +192,30 @@ func TestCorrectionReplyReadsBackOnlyOnRetry(t *testing.T) {
 		if k, _ := channels.Classify(err); k != channels.KindPermanent || channels.IsUnverifiable(err) || !strings.Contains(err.Error(), "no longer on Threads") {
 			t.Fatalf("attempt %d to a deleted post: %v (%s)", attempt, err, k)
 		}
+	}
+}
+
+// A part with more than Threads' 5 links keeps 5 (the link attachment
+// first) and writes the others as plain text, with a warning; the chain
+// then goes out whole.
+func TestLinksOverTheLimitArePlainText(t *testing.T) {
+	t.Parallel()
+	b := setup(t, threads.SenderOptions{}, false)
+	var body strings.Builder
+	for i := range 6 {
+		fmt.Fprintf(&body, "Sign petition %d at https://camaca.example/p%d today. ", i, i)
+	}
+	p := post.Post{ID: "md:links", Title: "Six petitions", Body: body.String(), Link: "https://camaca.example/news"}
+	pl := b.format(t, p)
+	if !slices.ContainsFunc(pl.Warnings, func(w string) bool { return strings.Contains(w, "5 links") }) {
+		t.Errorf("no warning about the link limit: %q", pl.Warnings)
+	}
+	if _, err := b.send(t, channels.Delivery{PostID: p.ID, Channel: "threads", Attempt: 1}, pl); err != nil {
+		t.Fatal(err)
+	}
+	first := b.fake.Posts()[0]
+	if first.Link != p.Link || !strings.Contains(first.Text, "https://camaca.example/p3") || strings.Contains(first.Text, "https://camaca.example/p4") ||
+		!strings.Contains(first.Text, "camaca[.]example/p4") || !strings.Contains(first.Text, "camaca[.]example/p5") {
+		t.Fatalf("the first post: link %q, text %q", first.Link, first.Text)
 	}
 }

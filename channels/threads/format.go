@@ -74,6 +74,7 @@ func (f *Formatter) Format(p post.Post) (channels.Payload, error) {
 	case len(texts) == 1 && texts[0] == "" && img == nil:
 		return pl, fmt.Errorf("post %s has neither a title, text, link nor picture for Threads", p.ID)
 	}
+	texts = f.limitLinks(texts, link, img == nil, warn)
 	chain := make(Chain, len(texts))
 	for i, t := range texts {
 		chain[i] = Part{Text: t, Spoiler: spoiler(c.Lead, t)}
@@ -148,4 +149,21 @@ func (f *Formatter) image(p post.Post, warn func(string, ...any)) *Image {
 func absoluteHTTP(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
+}
+
+// limitLinks writes the links of each part beyond Threads' 5 as plain
+// text (the first part's link attachment counts), with a warning. The
+// part stays within MaxText: the plain text is never longer.
+func (f *Formatter) limitLinks(texts []string, link string, attached bool, warn func(string, ...any)) []string {
+	for i, t := range texts {
+		att := ""
+		if i == 0 && attached {
+			att = link
+		}
+		if out, n := limitLinks(t, att); n > 0 {
+			texts[i] = out
+			warn("post %d of the chain has more than Threads' %d links: %d more are written as plain text Threads does not link (camaca[.]example/page)", i+1, maxLinks, n)
+		}
+	}
+	return texts
 }

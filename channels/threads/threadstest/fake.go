@@ -574,7 +574,7 @@ func utf16Len(s string) int { return len(utf16.Encode([]rune(s))) }
 func countLinks(text, attachment string) int {
 	seen := map[string]bool{}
 	for _, w := range strings.Fields(text) {
-		if strings.HasPrefix(w, "http://") || strings.HasPrefix(w, "https://") {
+		if strings.HasPrefix(w, "http://") || strings.HasPrefix(w, "https://") || strings.HasPrefix(w, "www.") { // docTextAttach: "www.facebook.com" counts
 			seen[strings.TrimRight(w, ".,;:!?)")] = true
 		}
 	}
