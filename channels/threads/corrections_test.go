@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/channels/threads"
@@ -217,5 +218,21 @@ func TestLinksOverTheLimitArePlainText(t *testing.T) {
 	if first.Link != p.Link || !strings.Contains(first.Text, "https://camaca.example/p3") || strings.Contains(first.Text, "https://camaca.example/p4") ||
 		!strings.Contains(first.Text, "camaca[.]example/p4") || !strings.Contains(first.Text, "camaca[.]example/p5") {
 		t.Fatalf("the first post: link %q, text %q", first.Link, first.Text)
+	}
+}
+
+// The container wait ends before the attempt's own deadline, with the
+// documented message (a Temporary error: the next attempt makes a new
+// container), not with the attempt cut off mid-wait.
+func TestContainerWaitEndsBeforeTheAttemptsDeadline(t *testing.T) {
+	t.Parallel()
+	b := setup(t, threads.SenderOptions{}, false)
+	b.fake.ReadyAfter(1 << 30)
+	p := post.Post{ID: "md:short", Title: "Vigil", Body: "At seven."}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, err := b.s.Send(ctx, channels.Delivery{PostID: p.ID, Channel: "threads", Attempt: 1, Ledger: &ledger{}}, b.format(t, p))
+	if k, _ := channels.Classify(err); k != channels.KindTemporary || !strings.Contains(err.Error(), "had not prepared the post") || ctx.Err() != nil {
+		t.Fatalf("%v (%s), context: %v", err, k, ctx.Err())
 	}
 }

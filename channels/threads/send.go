@@ -21,7 +21,8 @@ import (
 type SenderOptions struct {
 	// PollEvery is the wait between two reads of a container's status
 	// (0: five seconds); PollFor bounds the whole wait (0: five minutes,
-	// the bound Meta recommends in "Troubleshooting").
+	// the bound Meta recommends in "Troubleshooting"), and so does the
+	// attempt's deadline, less a margin for publishing.
 	PollEvery, PollFor time.Duration
 }
 
@@ -37,6 +38,10 @@ type Sender struct {
 	pollEvery time.Duration
 	pollFor   time.Duration
 }
+
+// publishMargin is what a container wait leaves of the attempt's time
+// for publishing the post and recording it.
+const publishMargin = 15 * time.Second
 
 // imageKeep is how long a served picture stays up: Threads fetches it
 // while the container is made, and a container expires after 24 hours.
@@ -236,10 +241,16 @@ func (s *Sender) containerParams(ctx context.Context, part Part, parent string, 
 }
 
 // waitReady reads the container's status until it is FINISHED, at most
-// pollFor: Threads prepares a container (fetching its picture) before it
+// pollFor and never past the attempt's deadline less publishMargin: Threads prepares a container (fetching its picture) before it
 // may be published ("Troubleshooting": status and error_message).
 func (s *Sender) waitReady(ctx context.Context, id string, picture bool) error {
-	deadline := time.Now().Add(s.pollFor)
+	bound := s.pollFor
+	if d, ok := ctx.Deadline(); ok && time.Until(d)-publishMargin < bound {
+		// The attempt ends sooner (delivery.timeout): stop waiting while
+		// there is time left to publish and record the post.
+		bound = max(time.Until(d)-publishMargin, 0)
+	}
+	deadline := time.Now().Add(bound)
 	for {
 		var c struct {
 			Status       string `json:"status"`
@@ -268,7 +279,7 @@ func (s *Sender) waitReady(ctx context.Context, id string, picture bool) error {
 		}
 		if !time.Now().Add(s.pollEvery).Before(deadline) {
 			// Nothing was published: the next attempt makes a new container.
-			return channels.Temporary(fmt.Errorf("Threads had not prepared the post after %s; trying again later", s.pollFor))
+			return channels.Temporary(fmt.Errorf("Threads had not prepared the post after %s; trying again later", bound.Round(time.Second)))
 		}
 		select {
 		case <-ctx.Done():
