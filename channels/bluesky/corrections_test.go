@@ -16,21 +16,8 @@ import (
 // was lost) finds its own post under the derived key and adds nothing.
 func TestCorrectByRepost(t *testing.T) {
 	t.Parallel()
-	pds := blueskypds.Start(t)
-	acct := pds.NewAccount(t)
-	b := &pdsBundle{pds: pds, acct: acct, cfg: Config{Enabled: true, Service: pds.URL, Handle: acct.Handle, AppPassword: secret.Secret(acct.AppPassword), Language: "en"}}
+	b, f, p, sent := delivered(t)
 	ctx := context.Background()
-	f := NewFormatter(b.cfg, channels.Campaign{})
-	p := post.Post{ID: "md:vigil", Title: "Vigil at seven", Summary: "We start at seven.", Link: "https://camaca.example/vigil"}
-	pl, err := f.Format(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := &memLedger{}
-	if _, err := b.sender(t).Send(ctx, channels.Delivery{PostID: p.ID, Channel: Name, Attempt: 1, Ledger: l}, pl); err != nil {
-		t.Fatal(err)
-	}
-	sent, _ := l.Parts(ctx)
 
 	p.Title, p.Summary = "Vigil at eight", "We start at eight."
 	fixed, err := f.Format(p)
@@ -62,6 +49,28 @@ func TestCorrectByRepost(t *testing.T) {
 	}
 }
 
+// delivered sends a post to a new account on a real PDS: the account, the
+// formatter, the post and the parts it went out as.
+func delivered(t *testing.T) (*pdsBundle, channels.Formatter, post.Post, []channels.Part) {
+	t.Helper()
+	pds := blueskypds.Start(t)
+	acct := pds.NewAccount(t)
+	b := &pdsBundle{pds: pds, acct: acct, cfg: Config{Enabled: true, Service: pds.URL, Handle: acct.Handle, AppPassword: secret.Secret(acct.AppPassword), Language: "en"}}
+	ctx := context.Background()
+	f := NewFormatter(b.cfg, channels.Campaign{})
+	p := post.Post{ID: "md:vigil", Title: "Vigil at seven", Summary: "We start at seven.", Link: "https://camaca.example/vigil"}
+	pl, err := f.Format(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &memLedger{}
+	if _, err := b.sender(t).Send(ctx, channels.Delivery{PostID: p.ID, Channel: Name, Attempt: 1, Ledger: l}, pl); err != nil {
+		t.Fatal(err)
+	}
+	sent, _ := l.Parts(ctx)
+	return b, f, p, sent
+}
+
 // TestCorrectionText keeps the reply within a post's limits.
 func TestCorrectionText(t *testing.T) {
 	t.Parallel()
@@ -81,25 +90,12 @@ func TestCorrectionText(t *testing.T) {
 // one is posted).
 func TestRefusedRepostKeepsThePost(t *testing.T) {
 	t.Parallel()
-	pds := blueskypds.Start(t)
-	acct := pds.NewAccount(t)
-	b := &pdsBundle{pds: pds, acct: acct, cfg: Config{Enabled: true, Service: pds.URL, Handle: acct.Handle, AppPassword: secret.Secret(acct.AppPassword), Language: "en"}}
+	b, f, p, sent := delivered(t)
 	ctx := context.Background()
-	f := NewFormatter(b.cfg, channels.Campaign{})
-	p := post.Post{ID: "md:vigil", Title: "Vigil at seven", Summary: "We start at seven.", Link: "https://camaca.example/vigil"}
-	pl, err := f.Format(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := &memLedger{}
-	if _, err := b.sender(t).Send(ctx, channels.Delivery{PostID: p.ID, Channel: Name, Attempt: 1, Ledger: l}, pl); err != nil {
-		t.Fatal(err)
-	}
-	sent, _ := l.Parts(ctx)
 	fixed, _ := f.Format(p)
 	parts := fixed.Body.(Parts)
 	parts[0].Record.Text = strings.Repeat("eight ", 600) // over the lexicon's 3,000 bytes: the PDS refuses it
-	_, err = b.sender(t).Correct(ctx, channels.Correction{PostID: p.ID, Channel: Name, Revision: 1, Attempt: 1, Parts: sent, Style: channels.CorrectByRepost}, fixed)
+	_, err := b.sender(t).Correct(ctx, channels.Correction{PostID: p.ID, Channel: Name, Revision: 1, Attempt: 1, Parts: sent, Style: channels.CorrectByRepost}, fixed)
 	if k, _ := channels.Classify(err); k != channels.KindPermanent {
 		t.Fatalf("a refused post: %v (%s)", err, k)
 	}
