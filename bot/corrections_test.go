@@ -29,6 +29,8 @@ type remote struct {
 	// lose, when set, loses the answer of the next edit or deletion
 	// after the network acted.
 	lose bool
+	// attempts are the Attempt of each Correct call, in order.
+	attempts []int
 }
 
 func (f *fakeChannel) net() *remote { return f.remote }
@@ -41,6 +43,7 @@ func (f *fakeChannel) Correct(ctx context.Context, c channels.Correction, p chan
 	n := f.net()
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	n.attempts = append(n.attempts, c.Attempt)
 	want := p.Body.(fakeBody)["text"]
 	var out []channels.PartResult
 	if c.Style == channels.CorrectByRepost {
@@ -167,6 +170,14 @@ func TestCorrectionLostAnswerEditsOnce(t *testing.T) {
 	}
 	if sp, _ := h.store.Post(ctx, "md:vigil"); sp.Post.Title != fixed.Title {
 		t.Errorf("the stored post reads %q", sp.Post.Title)
+	}
+	// The retry is told it is one: senders without idempotency keys
+	// (Threads) read back only then.
+	n := h.chans[0].net()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if fmt.Sprint(n.attempts) != "[1 2]" {
+		t.Errorf("the sender was told attempts %v, want [1 2]", n.attempts)
 	}
 }
 
