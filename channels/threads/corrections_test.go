@@ -1,8 +1,10 @@
 package threads_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -19,8 +21,9 @@ import (
 // failNth answers the n-th container request (POST .../threads) with a
 // bare 500: a passing failure in the middle of a chain.
 type failNth struct {
-	mu sync.Mutex
-	n  int // countdown; 0: off
+	mu     sync.Mutex
+	n      int // countdown; 0: off
+	status int // 0: 500
 }
 
 func (f *failNth) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -30,9 +33,11 @@ func (f *failNth) RoundTrip(r *http.Request) (*http.Response, error) {
 		f.n--
 		fail = f.n == 0
 	}
+	status := cmp.Or(f.status, 500)
 	f.mu.Unlock()
 	if fail {
-		return &http.Response{StatusCode: 500, Body: http.NoBody, Header: http.Header{}, Request: r}, nil
+		body := `{"error":{"message":"(#100) THREADS_API__LINK_LIMIT_EXCEEDED","type":"OAuthException","code":100}}`
+		return &http.Response{StatusCode: status, Body: io.NopCloser(strings.NewReader(body)), Header: http.Header{"Content-Type": {"application/json"}}, Request: r}, nil
 	}
 	return http.DefaultTransport.RoundTrip(r)
 }
@@ -112,6 +117,35 @@ func TestRefusedRepostKeepsTheOldChain(t *testing.T) {
 		if !now[p.RemoteID] {
 			t.Errorf("post %d (%s) was deleted though its correction was refused", p.Index+1, p.RemoteID)
 		}
+	}
+}
+
+// A repost refused for good part-way deletes the part of the new chain it
+// posted: the old chain stays, alone.
+func TestRepostRefusedPartWayTakesItsPostsBack(t *testing.T) {
+	t.Parallel()
+	b := setup(t, threads.SenderOptions{}, false)
+	parts := b.sent(t, vigil)
+	fl := &failNth{n: 3, status: 400}
+	s, err := threads.NewSender(b.cfg, channels.Env{HTTPClient: &http.Client{Transport: fl}}, threads.SenderOptions{PollEvery: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixed := vigil
+	fixed.Title = "Vigil on Friday at eight"
+	res, err := s.Correct(context.Background(), channels.Correction{PostID: vigil.ID, Channel: "threads", Revision: 1, Attempt: 1, Parts: parts, Style: channels.CorrectByRepost}, b.format(t, fixed))
+	if k, _ := channels.Classify(err); k != channels.KindPermanent {
+		t.Fatalf("%v (%s)", err, k)
+	}
+	posts := b.fake.Posts()
+	now := ids(posts)
+	for _, p := range parts {
+		if !now[p.RemoteID] {
+			t.Errorf("old post %d is gone", p.Index+1)
+		}
+	}
+	if len(posts) != len(parts) {
+		t.Errorf("the account holds %d posts, want the old chain's %d: %+v", len(posts), len(parts), res)
 	}
 }
 
