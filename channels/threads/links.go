@@ -50,8 +50,9 @@ func limitLinks(text, attachment string) (string, int) {
 }
 
 // unlinked is u written so that Threads does not make it a link, never
-// longer than u (the part still fits): every dot of the host bracketed,
-// or only the last when that would be longer.
+// longer than u (the part still fits): without its scheme and "www.",
+// every dot of the host bracketed, or only the last when that would be
+// longer.
 func unlinked(u string) string {
 	low := strings.ToLower(u)
 	rest := u
@@ -61,13 +62,15 @@ func unlinked(u string) string {
 			break
 		}
 	}
+	if strings.HasPrefix(strings.ToLower(rest), "www.") {
+		rest = rest[len("www."):] // the same site, shorter
+	}
 	host, path := rest, ""
 	if i := strings.IndexByte(rest, '/'); i >= 0 {
 		host, path = rest[:i], rest[i:]
 	}
 	out := strings.ReplaceAll(host, ".", "[.]") + path
-	if len(out) > len(u) {
-		i := strings.LastIndexByte(host, '.')
+	if i := strings.LastIndexByte(host, '.'); len(out) > len(u) && i >= 0 {
 		out = host[:i] + "[.]" + host[i+1:] + path
 	}
 	return out
