@@ -1,0 +1,111 @@
+package instagram
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"image/color"
+	"image/draw"
+	_ "image/gif" // a post's GIF is converted
+	"image/jpeg"
+	_ "image/png" // a post's PNG and the title card are converted
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/crierhq/crier/channels"
+	"github.com/crierhq/crier/titlecard"
+)
+
+// keepImage is how long a served picture stays: Instagram fetches it when
+// the container is made, and a container lives 24 hours.
+const keepImage = 24 * time.Hour
+
+// publicImage serves the post's picture, or its title card, at a public
+// address and returns it. A picture that cannot be had gives way to the
+// fallback title card, with a note; without one the post fails.
+func (s *Sender) publicImage(ctx context.Context, img Image) (string, []string, error) {
+	var notes []string
+	var data []byte
+	var err error
+	switch {
+	case img.Card != nil:
+		data, err = s.drawCard(img.Card)
+	default:
+		data, err = s.readPicture(ctx, img)
+		if err != nil && img.Fallback != nil {
+			note := fmt.Sprintf("picture left out: %s: %v; Instagram got the title card instead", pictureRef(img), err)
+			s.log.Warn("instagram: sending the title card instead of the picture", "reason", note)
+			notes = append(notes, note)
+			data, err = s.drawCard(img.Fallback)
+		}
+	}
+	if err != nil {
+		return "", notes, err
+	}
+	u, err := s.images.Publish(ctx, data, "image/jpeg", keepImage)
+	if err != nil {
+		return "", notes, fmt.Errorf("serving the post's picture for Instagram to fetch: %w", err)
+	}
+	return u, notes, nil
+}
+
+// readPicture reads the post's picture as a JPEG.
+func (s *Sender) readPicture(ctx context.Context, img Image) ([]byte, error) {
+	data, ct, err := channels.ReadImage(ctx, s.content, img.File, img.URL, maxImage, "Instagram")
+	if err != nil {
+		return nil, err
+	}
+	return toJPEG(data, ct)
+}
+
+// drawCard draws a title card as a JPEG.
+func (s *Sender) drawCard(c *Card) ([]byte, error) {
+	png, err := s.opts.DrawCard(titlecard.Options{Campaign: c.Campaign, Title: c.Title,
+		Background: colour(c.Background), Text: colour(c.Text), Accent: colour(c.Accent)})
+	if err != nil {
+		return nil, channels.Permanent(fmt.Errorf("drawing the title card: %w", err))
+	}
+	return toJPEG(png, "image/png")
+}
+
+// toJPEG converts a picture to the JPEG Instagram documents as the one
+// format it publishes; transparency becomes white.
+func toJPEG(data []byte, contentType string) ([]byte, error) {
+	if contentType == "image/jpeg" {
+		return data, nil
+	}
+	src, _, err := image.Decode(bytes.NewReader(data))
+	if err != nil {
+		return nil, channels.Permanent(fmt.Errorf("Instagram publishes JPEG pictures, and this %s cannot be converted (%v): use a JPEG or PNG", contentType, err))
+	}
+	flat := image.NewRGBA(src.Bounds())
+	draw.Draw(flat, flat.Bounds(), image.White, image.Point{}, draw.Src)
+	draw.Draw(flat, flat.Bounds(), src, src.Bounds().Min, draw.Over)
+	var out bytes.Buffer
+	if err := jpeg.Encode(&out, flat, &jpeg.Options{Quality: 90}); err != nil {
+		return nil, channels.Permanent(fmt.Errorf("converting the picture to JPEG: %w", err))
+	}
+	return out.Bytes(), nil
+}
+
+// colour reads "#rrggbb"; anything else is nil (the card's default).
+func colour(s string) color.Color {
+	s = strings.TrimPrefix(strings.TrimSpace(s), "#")
+	if len(s) != 6 {
+		return nil
+	}
+	v, err := strconv.ParseUint(s, 16, 32)
+	if err != nil {
+		return nil
+	}
+	return color.RGBA{R: uint8(v >> 16), G: uint8(v >> 8), B: uint8(v), A: 0xff}
+}
+
+func pictureRef(img Image) string {
+	if img.File != "" {
+		return img.File
+	}
+	return img.URL
+}
