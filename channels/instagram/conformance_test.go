@@ -52,9 +52,11 @@ func TestConformance(t *testing.T) {
 		Messages: func(b channels.Body) []string { return []string{b.(instagram.Post).Caption} },
 		Image:    &channeltest.ImageLimit{Max: 8 << 20},
 		Corrections: &channeltest.Corrections{
-			Style:   channels.CorrectByReply,
-			Changes: func(r *http.Request) bool { return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/comments") },
-			Read:    func(t *testing.T, id string) (string, bool) { return fake.Text(id) },
+			Style: channels.CorrectByReply,
+			Changes: func(r *http.Request) bool {
+				return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/comments")
+			},
+			Read: func(t *testing.T, id string) (string, bool) { return fake.Text(id) },
 		},
 		Limits: []channeltest.Limit{{
 			Name: "caption", Max: 2200, Unit: "é", Over: channeltest.Shorten,
