@@ -45,7 +45,7 @@ func (f *Formatter) Format(p post.Post) (channels.Payload, error) {
 		link = ""
 	}
 	if link != "" {
-		warn("Instagram does not make links in a caption clickable: the link is written out for people to copy (%s)", link)
+		warn("Links in captions are not clickable on Instagram: the link is written out for people to copy (%s)", link)
 	}
 	c := plaintext.Composer{Rule: rule{}, Link: link, NoRoom: errors.New("the content warning and the link alone are over Instagram's 2,200 characters")}
 	if cw := plaintext.OneLine(p.ContentWarning); cw != "" {
@@ -97,8 +97,9 @@ func (f *Formatter) image(p post.Post, title string, warn func(string, ...any)) 
 		return Image{}, errNoPicture
 	}
 	card := f.card(p, title)
-	warn("the post has no picture: Instagram gets a title card Crier draws (%q on the campaign's colours)", card.Title)
-	return Image{Card: card, Alt: titlecard.AltText(card.Title)}, nil
+	alt := titlecard.AltText(card.Title)
+	warn("This post has no picture, and Instagram shows nothing without one: Crier draws a square title card, %q under %s in the campaign's colours, with the alt text %q", card.Title, card.Campaign, alt)
+	return Image{Card: card, Alt: alt}, nil
 }
 
 // card is the post's title card: its title (the post's, where the

@@ -165,7 +165,7 @@ func TestCaptionLimits(t *testing.T) {
 		t.Fatalf("caption %q", c)
 	}
 	all := strings.Join(pl.Warnings, "\n")
-	for _, want := range []string{"hashtags left out", "shortened", "not make links in a caption clickable", "no content warnings"} {
+	for _, want := range []string{"hashtags left out", "shortened", "Links in captions are not clickable", "no content warnings"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("no warning saying %q in:\n%s", want, all)
 		}
@@ -355,8 +355,11 @@ func TestPreviewCardLooksLikeInstagram(t *testing.T) {
 	pl, _ := f.Format(vigil())
 	card := cp.PreviewCard(pl)
 	m := card.Messages[0]
-	if m.Embed == nil || m.Embed.Title != "Vigil at the town hall" || m.Limit != 2200 || !strings.Contains(strings.Join(card.Notes, " "), "not clickable") {
+	if len(m.Images) != 1 || m.Images[0].Alt != "Title card: Vigil at the town hall" || m.Limit != 2200 {
 		t.Fatalf("card %+v", card)
+	}
+	if w := strings.Join(pl.Warnings, "\n"); !strings.Contains(w, "Links in captions are not clickable") || !strings.Contains(w, "square title card") {
+		t.Fatalf("warnings %s", w)
 	}
 	p := vigil()
 	p.Image = &post.Image{URL: "https://camaca.example/candles.jpg", Alt: "Candles"}
