@@ -78,6 +78,10 @@ func (f *Formatter) Format(p post.Post) (channels.Payload, error) {
 func (f *Formatter) image(p post.Post, title string, warn func(string, ...any)) (Image, error) {
 	if p.Image != nil {
 		img := Image{File: p.Image.File, Alt: plaintext.OneLine(p.Image.Alt)}
+		if r := []rune(img.Alt); len(r) > maxAlt {
+			img.Alt = string(r[:maxAlt-1]) + "…"
+			warn("the alt text was shortened to Instagram's %d characters", maxAlt)
+		}
 		if u := strings.TrimSpace(p.Image.URL); u != "" && (absoluteHTTP(u) || img.File != "") {
 			img.URL = u
 		} else if u != "" {

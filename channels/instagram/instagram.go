@@ -31,6 +31,9 @@ const (
 	maxCaption = 2200
 	// maxHashtags is how many hashtags a caption may hold.
 	maxHashtags = 30
+	// maxAlt is the longest alt_text Instagram takes (the field Meta
+	// added to image posts in March 2025).
+	maxAlt = 1000
 	// maxImage is the largest picture Instagram fetches (8 MB).
 	maxImage = 8 << 20
 	// recentMedia is how many of the account's newest posts a send whose

@@ -247,6 +247,13 @@ func TestLostPublishAnswer(t *testing.T) {
 	if !channels.IsUnverifiable(err) || !strings.Contains(err.Error(), "unknown: check the Instagram account") || len(st.fake.Media()) != 1 {
 		t.Fatalf("want Unverifiable: %v (%d media)", err, len(st.fake.Media()))
 	}
+	// A revoked token is "reconnect", not "unknown": the container stays
+	// in the ledger for the attempt after.
+	st.fake.FailPath(container, graphapitest.Answer{Status: 400, Code: 190, Subcode: 460, Message: "Error validating access token"})
+	_, err = st.send(t, vigil(), channels.Delivery{PostID: "vigil", Channel: "instagram", Attempt: 2, PreviousUnknown: true, Ledger: lost})
+	if !channels.IsRefused(err) || channels.IsUnverifiable(err) || !strings.Contains(err.Error(), "reconnect") || !strings.HasPrefix(lost.parts[0].RemoteID, "container:") {
+		t.Fatalf("want reconnect: %v, ledger %+v", err, lost.parts)
+	}
 	// The organiser pressed Send again: unconfirmed is cleared.
 	if _, err := st.send(t, vigil(), channels.Delivery{PostID: "vigil", Channel: "instagram", Attempt: 3, Ledger: lost}); err != nil || len(st.fake.Media()) != 2 {
 		t.Fatalf("send again: %v (%d media)", err, len(st.fake.Media()))

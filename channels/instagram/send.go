@@ -103,6 +103,10 @@ func (s *Sender) resume(ctx context.Context, d channels.Delivery, ledger channel
 		// Instagram no longer knows it (older than its keeping): the
 		// account's recent media say whether it went out.
 		return s.lookBack(ctx, ledger, b, false)
+	case channels.IsRefused(err):
+		// A revoked token reads nothing: reconnecting comes first, and the
+		// container is still in the ledger for the attempt after.
+		return channels.Receipt{}, true, err
 	case err != nil && isPermanent(err):
 		// The container cannot be read: the account's media may tell.
 		return s.lookBack(ctx, ledger, b, true)

@@ -7,8 +7,9 @@ package graphapitest
 // Instagram's documented limits the specs do not carry: a caption of at
 // most 2,200 characters and 30 hashtags, an image_url Instagram can fetch
 // over https (the fake fetches it, as Instagram does, and wants a JPEG or
-// a PNG of at most 8 MB), a container published once, and 50 posts
-// published through the API in 24 hours.
+// a PNG of at most 8 MB), alt text of at most 1,000 characters, a
+// container published once, and 100 posts published through the API in
+// 24 hours.
 
 import (
 	"bytes"
@@ -38,8 +39,10 @@ const (
 	// MaxIGImage is the largest picture Instagram fetches (8 MB).
 	MaxIGImage = 8 << 20
 	// PublishLimit is how many posts an account may publish through the
-	// API in 24 hours (content_publishing_limit's quota_total).
-	PublishLimit = 50
+	// API in a moving 24 hours (content_publishing_limit's quota_total).
+	PublishLimit = 100
+	// MaxAlt is alt_text's limit in characters.
+	MaxAlt = 1000
 )
 
 // The fake's Instagram account.
@@ -328,6 +331,11 @@ func (f *Fake) createContainer(w http.ResponseWriter, params map[string]string) 
 	if n := len(hashtag.FindAllString(caption, -1)); n > MaxHashtags {
 		f.t.Errorf("graphapitest: a caption with %d hashtags, over Instagram's %d", n, MaxHashtags)
 		f.refuse(w, 400, 100, 2207010, "(#100) The caption has more than 30 hashtags")
+		return
+	}
+	if n := utf8.RuneCountInString(params["alt_text"]); n > MaxAlt {
+		f.t.Errorf("graphapitest: alt_text of %d characters, over Instagram's %d", n, MaxAlt)
+		f.refuse(w, 400, 100, 0, "(#100) alt_text is too long")
 		return
 	}
 	if params["image_url"] == "" || params["media_type"] != "" {
