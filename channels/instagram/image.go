@@ -51,13 +51,45 @@ func (s *Sender) publicImage(ctx context.Context, img Image) (string, []string, 
 	return u, notes, nil
 }
 
-// readPicture reads the post's picture as a JPEG.
+// readPicture reads the post's picture as a JPEG Instagram takes.
 func (s *Sender) readPicture(ctx context.Context, img Image) ([]byte, error) {
 	data, ct, err := channels.ReadImage(ctx, s.content, img.File, img.URL, maxImage, "Instagram")
 	if err != nil {
 		return nil, err
 	}
 	return toJPEG(data, ct)
+}
+
+// Instagram's documented aspect ratios of a feed photo, width over height:
+// from 4:5 (portrait) to 1.91:1 (landscape).
+const (
+	minRatio = 4.0 / 5
+	maxRatio = 1.91
+)
+
+// fitRatio pads a picture outside Instagram's aspect ratios with white to
+// the nearest it takes (a phone's 3:4 portrait becomes 4:5), rather than
+// have Instagram refuse the post; the picture itself is not cropped.
+func fitRatio(src image.Image) image.Image {
+	b := src.Bounds()
+	w, h := b.Dx(), b.Dy()
+	if w == 0 || h == 0 {
+		return src
+	}
+	ratio := float64(w) / float64(h)
+	switch {
+	case ratio < minRatio:
+		w = int(float64(h)*minRatio + 0.999)
+	case ratio > maxRatio:
+		h = int(float64(w)/maxRatio + 0.999)
+	default:
+		return src
+	}
+	out := image.NewRGBA(image.Rect(0, 0, w, h))
+	draw.Draw(out, out.Bounds(), image.White, image.Point{}, draw.Src)
+	at := image.Pt((w-b.Dx())/2, (h-b.Dy())/2)
+	draw.Draw(out, b.Sub(b.Min).Add(at), src, b.Min, draw.Over)
+	return out
 }
 
 // drawCard draws a title card as a JPEG.
@@ -71,15 +103,19 @@ func (s *Sender) drawCard(c *Card) ([]byte, error) {
 }
 
 // toJPEG converts a picture to the JPEG Instagram documents as the one
-// format it publishes; transparency becomes white.
+// format it publishes, within its aspect ratios; transparency becomes
+// white. A JPEG that fits already goes as it is.
 func toJPEG(data []byte, contentType string) ([]byte, error) {
-	if contentType == "image/jpeg" {
-		return data, nil
+	if cfg, _, err := image.DecodeConfig(bytes.NewReader(data)); err == nil && contentType == "image/jpeg" && cfg.Height > 0 {
+		if r := float64(cfg.Width) / float64(cfg.Height); r >= minRatio && r <= maxRatio {
+			return data, nil
+		}
 	}
 	src, _, err := image.Decode(bytes.NewReader(data))
 	if err != nil {
 		return nil, channels.Permanent(fmt.Errorf("Instagram publishes JPEG pictures, and this %s cannot be converted (%v): use a JPEG or PNG", contentType, err))
 	}
+	src = fitRatio(src)
 	flat := image.NewRGBA(src.Bounds())
 	draw.Draw(flat, flat.Bounds(), image.White, image.Point{}, draw.Src)
 	draw.Draw(flat, flat.Bounds(), src, src.Bounds().Min, draw.Over)

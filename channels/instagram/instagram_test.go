@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"image/jpeg"
 	"image/png"
 	"log/slog"
 	"os"
@@ -121,6 +122,33 @@ func TestPictureIsConvertedAndCarriesAlt(t *testing.T) {
 	}
 	if m := st.fake.Media(); len(m) != 1 || m[0].Alt != "Candles on the steps" || m[0].ImageType != "image/jpeg" {
 		t.Fatalf("media %+v", m)
+	}
+}
+
+// TestPortraitIsPaddedToInstagramsRatio: a phone's 3:4 portrait JPEG,
+// which Instagram refuses, goes out padded to 4:5, the picture uncut.
+func TestPortraitIsPaddedToInstagramsRatio(t *testing.T) {
+	t.Parallel()
+	st := newSetup(t)
+	img := image.NewRGBA(image.Rect(0, 0, 300, 400))
+	for i := range img.Pix {
+		img.Pix[i] = 0x40
+	}
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, img, nil); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "portrait.jpg")
+	os.WriteFile(path, b.Bytes(), 0o600)
+	p := vigil()
+	p.Image = &post.Image{File: path, Alt: "A crowd with candles"}
+	if _, err := st.send(t, p, channels.Delivery{PostID: "vigil", Channel: "instagram", Attempt: 1}); err != nil {
+		t.Fatal(err)
+	}
+	m := st.fake.Media()
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(m[0].Image))
+	if err != nil || cfg.Width != 320 || cfg.Height != 400 {
+		t.Fatalf("sent %+v, %v: want 320x400 (4:5)", cfg, err)
 	}
 }
 

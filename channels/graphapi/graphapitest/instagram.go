@@ -344,6 +344,10 @@ func (f *Fake) createContainer(w http.ResponseWriter, params map[string]string) 
 		return
 	}
 	data, ct, problem := f.fetchImage(params["image_url"])
+	if strings.Contains(problem, "aspect ratio") {
+		f.refuse(w, 400, 36003, 2207009, "The aspect ratio is not supported: "+problem)
+		return
+	}
 	if problem != "" {
 		f.refuse(w, 400, 9004, 2207052, "Media download has failed. The media URI doesn't meet our requirements: "+problem)
 		return
@@ -393,9 +397,12 @@ func (f *Fake) fetchImage(raw string) ([]byte, string, string) {
 	if err != nil || len(data) > MaxIGImage {
 		return nil, "", "it is over 8 MB or could not be read"
 	}
-	_, format, err := image.DecodeConfig(bytes.NewReader(data))
-	if err != nil || (format != "jpeg" && format != "png") {
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil || (format != "jpeg" && format != "png") || cfg.Height == 0 {
 		return nil, "", "it is not a JPEG or PNG picture"
+	}
+	if r := float64(cfg.Width) / float64(cfg.Height); r < 0.8 || r > 1.91 {
+		return nil, "", fmt.Sprintf("its aspect ratio %d:%d is outside 4:5 to 1.91:1", cfg.Width, cfg.Height)
 	}
 	return data, "image/" + format, ""
 }
