@@ -11,7 +11,6 @@ import (
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/channels/plaintext"
 	"github.com/crierhq/crier/post"
-	"github.com/crierhq/crier/titlecard"
 )
 
 // Formatter composes a post's Instagram photo post.
@@ -101,10 +100,15 @@ func (f *Formatter) image(p post.Post, title string, warn func(string, ...any)) 
 		return Image{}, errNoPicture
 	}
 	card := f.card(p, title)
-	alt := titlecard.AltText(card.Title)
+	alt := cardAlt(card.Title)
 	warn("This post has no picture, and Instagram shows nothing without one: Crier draws a square title card, %q under %s in the campaign's colours, with the alt text %q", card.Title, card.Campaign, alt)
 	return Image{Card: card, Alt: alt}, nil
 }
+
+// cardAlt is a title card's alt text, "Title card: TITLE", as the issue
+// and titlecard's documentation give it. It is kept here rather than
+// taken from titlecard, whose drawing branch dropped the seam's AltText.
+func cardAlt(title string) string { return "Title card: " + title }
 
 // card is the post's title card: its title (the post's, where the
 // organiser wrote Instagram's own text), else the campaign's name.
