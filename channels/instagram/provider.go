@@ -22,8 +22,9 @@ type Options struct {
 	DrawCard func(titlecard.Options) ([]byte, error)
 	// PollEvery is the wait between two looks at a container that is
 	// not ready (0: 3 seconds), and Polls how many looks one attempt
-	// takes at most (0: 20): Meta asks for no more than one a second,
-	// and a photo's container is ready in seconds.
+	// takes at most (0: 20). Meta suggests a look a minute for up to
+	// five; a photo's container is ready in seconds, so Crier looks more
+	// often for one minute, and the next attempt goes on.
 	PollEvery time.Duration
 	Polls     int
 }

@@ -113,8 +113,9 @@ func (s *Sender) resume(ctx context.Context, d channels.Delivery, ledger channel
 	case err != nil:
 		return channels.Receipt{}, true, err
 	case status == statusPublished && !d.PreviousUnknown:
-		// Out, yet the delivery asks again: an organiser found it missing
-		// and pressed Send again (or a correction's repost): a new post.
+		// Out, yet the delivery is sent again without an unknown outcome
+		// before it: an organiser found it missing and pressed Send
+		// again. Their word is a new post.
 		s.log.Info("instagram: the earlier container was published; posting anew as asked", "container", id)
 		return channels.Receipt{}, false, nil
 	case status == statusPublished:
