@@ -454,3 +454,31 @@ func writePNG(t *testing.T) string {
 	}
 	return path
 }
+
+// TestReachReadsLikesCommentsAndInsights: likes and comments from the
+// post, shares as Reposts and the accounts reached and saves as the
+// channel's own counts; without instagram_manage_insights those stay "not
+// available" with a note.
+func TestReachReadsLikesCommentsAndInsights(t *testing.T) {
+	t.Parallel()
+	st := newSetup(t)
+	l := &ledger{}
+	if _, err := st.send(t, vigil(), channels.Delivery{PostID: "vigil", Channel: "instagram", Attempt: 1, Ledger: l}); err != nil {
+		t.Fatal(err)
+	}
+	st.fake.EngageMedia(l.parts[0].RemoteID, 4, 1, "See you there")
+	r, err := st.s.ReadReach(context.Background(), l.parts, channels.ReachOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := channels.Counters{Likes: channels.CountOf(4), Replies: channels.CountOf(1), Reposts: channels.CountOf(1)}
+	if r.Total != want || len(r.Replies) != 1 || r.Replies[0].Excerpt != "See you there" || len(r.Extra) != 2 || r.Extra[0].Count != channels.CountOf(15) {
+		t.Fatalf("reach %+v", r)
+	}
+	refused := graphapitest.Answer{Status: 403, Code: 10, Message: "(#10) Application does not have permission for this action"}
+	st.fake.FailInsights(refused)
+	r, err = st.s.ReadReach(context.Background(), l.parts, channels.ReachOptions{})
+	if err != nil || r.Total.Reposts.Known || r.Extra[0].Count.Known || !r.Total.Likes.Known || len(r.Notes) != 1 || !strings.Contains(r.Notes[0], "instagram_manage_insights") {
+		t.Fatalf("reach %+v, %v", r, err)
+	}
+}

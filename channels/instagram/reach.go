@@ -22,6 +22,9 @@ func (s *Sender) ReadReach(ctx context.Context, parts []channels.Part, opts chan
 	var out []channels.PartReach
 	var replies []channels.Reply
 	var notes []string
+	// The accounts reached and saves of the post (a delivery to
+	// Instagram is one post).
+	var reached, saves channels.Count
 	for _, part := range parts {
 		if part.RemoteID == "" || strings.HasPrefix(part.RemoteID, containerPrefix) {
 			continue // never published, or published without a known id
@@ -55,22 +58,31 @@ func (s *Sender) ReadReach(ctx context.Context, parts []channels.Part, opts chan
 			at, _ := time.Parse("2006-01-02T15:04:05-0700", cm.Timestamp)
 			replies = append(replies, channels.Reply{At: at, Excerpt: channels.Excerpt(cm.Text), URL: m.Permalink})
 		}
-		shares, note, err := s.shares(ctx, part.RemoteID)
+		ins, note, err := s.insights(ctx, part.RemoteID)
 		if err != nil {
 			return channels.Reach{}, err
 		}
 		if note != "" {
 			notes = append(notes, note)
 		}
-		c.Reposts = shares
+		c.Reposts = ins["shares"]
+		reached, saves = ins["reach"], ins["saved"]
 		out = append(out, channels.PartReach{Index: part.Index, RemoteID: part.RemoteID, Counters: c})
 	}
-	return channels.NewReach(out, replies, limit, notes...), nil
+	r := channels.NewReach(out, replies, limit, notes...)
+	if len(out) > 0 {
+		r.Extra = []channels.NamedCount{{Name: "accounts reached", Count: reached}, {Name: "saves", Count: saves}}
+	}
+	return r, nil
 }
 
-// shares reads a post's shares from its insights; a token without
+// insightMetrics are what v21.0 gives a feed photo that Crier shows:
+// shares (Reposts), the accounts it reached and its saves.
+const insightMetrics = "shares,reach,saved"
+
+// insights reads a post's insights by metric; a token without
 // instagram_manage_insights leaves them "not available", with a note.
-func (s *Sender) shares(ctx context.Context, id string) (channels.Count, string, error) {
+func (s *Sender) insights(ctx context.Context, id string) (map[string]channels.Count, string, error) {
 	var ins struct {
 		Data []struct {
 			Name   string `json:"name"`
@@ -79,17 +91,18 @@ func (s *Sender) shares(ctx context.Context, id string) (channels.Count, string,
 			} `json:"values"`
 		} `json:"data"`
 	}
-	err := s.api.Do(ctx, graphapi.Call{Method: http.MethodGet, Path: id + "/insights", Params: url.Values{"metric": {"shares"}}, What: "reading the Instagram post's insights"}, &ins)
+	err := s.api.Do(ctx, graphapi.Call{Method: http.MethodGet, Path: id + "/insights", Params: url.Values{"metric": {insightMetrics}}, What: "reading the Instagram post's insights"}, &ins)
 	if code := graphapi.CodeOf(err); code == 10 || (code >= 200 && code < 300) {
-		return channels.Count{}, "Instagram does not let this token read insights (shares): grant instagram_manage_insights (docs/meta.md)", nil
+		return nil, "Instagram does not let this token read insights (shares, accounts reached, saves): grant instagram_manage_insights (docs/meta.md)", nil
 	}
 	if err != nil {
-		return channels.Count{}, "", err
+		return nil, "", err
 	}
+	out := map[string]channels.Count{}
 	for _, d := range ins.Data {
-		if d.Name == "shares" && len(d.Values) > 0 {
-			return channels.CountOf(d.Values[0].Value), "", nil
+		if len(d.Values) > 0 {
+			out[d.Name] = channels.CountOf(d.Values[0].Value)
 		}
 	}
-	return channels.Count{}, "", nil
+	return out, "", nil
 }

@@ -98,6 +98,7 @@ type ig struct {
 	polls                         int
 	force                         string // the status the next container ends in
 	httpImages                    bool
+	failInsights                  *Answer
 	images                        []fetchedImage
 	fetch                         *http.Client
 	fetchMu                       sync.Mutex
@@ -130,6 +131,14 @@ func (f *Fake) SetContainerPolls(n int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.ig.polls = n
+}
+
+// FailInsights makes the next insights read answer a (a token without
+// instagram_manage_insights), once.
+func (f *Fake) FailInsights(a Answer) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ig.failInsights = &a
 }
 
 // EndContainersAs makes new containers end as status (StatusError,
@@ -282,6 +291,10 @@ func (f *Fake) serveIG(w http.ResponseWriter, method, node, edge string, params 
 		c := OwnComment{ID: strconv.Itoa(18000000000000000 + f.next), Text: params["message"]}
 		m.Own = append(m.Own, c)
 		answer(w, 200, map[string]any{"id": c.ID})
+	case edge == "insights" && method == "GET" && s.failInsights != nil:
+		a := *s.failInsights
+		s.failInsights = nil
+		f.refuse(w, a.Status, a.Code, a.Subcode, a.Message)
 	case edge == "insights" && method == "GET":
 		f.insights(w, s.find(node), params["metric"])
 	default:
