@@ -240,6 +240,8 @@ func (s *ig) serves(node string) bool {
 // may be served by the daemon under test).
 func (f *Fake) serveIG(w http.ResponseWriter, method, node, edge string, params map[string]string) {
 	s := f.ig
+	// Instagram's calls count against the account's business use case.
+	w.Header().Set("X-Business-Use-Case-Usage", fmt.Sprintf(`{%q:[{"type":"instagram","call_count":1,"total_cputime":1,"total_time":1,"estimated_time_to_regain_access":0}]}`, IGUserID))
 	spec, name := s.user, "IGUser"
 	switch {
 	case s.containers[node] != nil:
