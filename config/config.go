@@ -26,6 +26,7 @@ import (
 	"github.com/crierhq/crier/contentfetch"
 	"github.com/crierhq/crier/internal/explain"
 	"github.com/crierhq/crier/schedules"
+	"github.com/crierhq/crier/titlecard"
 )
 
 // Config is the whole of config.yaml.
@@ -698,6 +699,17 @@ func (v *validator) checkMatrixNotify(m MatrixNotify) {
 	}
 }
 
+// checkColours checks that each of campaign.colours is a colour as the title
+// card reads it (titlecard.ParseColour), naming the field and its line.
+func (v *validator) checkColours(c Colours) {
+	for _, f := range []struct{ name, value string }{{"background", c.Background}, {"text", c.Text}, {"accent", c.Accent}} {
+		if _, err := titlecard.ParseColour(f.value); err != nil {
+			field := "campaign.colours." + f.name
+			v.add(v.line(field), field, "must be a colour written #rrggbb, such as #1d3557 (got %q)", f.value)
+		}
+	}
+}
+
 // Shortest tokens accepted: the admin token opens supporters' personal
 // data, the metrics token only counts.
 const (
@@ -731,6 +743,7 @@ func (v *validator) check(c *Config) {
 	if p := c.Campaign.PrivacyPolicy; p != "" && !strings.HasPrefix(p, "https://") && !strings.HasPrefix(p, "http://") {
 		v.add(v.line("campaign.privacy_policy"), "campaign.privacy_policy", "must be the address of your privacy policy, starting with https://")
 	}
+	v.checkColours(c.Campaign.Colours)
 	if c.HTTP.PublicURL != "" && !strings.HasPrefix(c.HTTP.PublicURL, "http://") && !strings.HasPrefix(c.HTTP.PublicURL, "https://") {
 		v.add(v.line("http.public_url"), "http.public_url", "must start with http:// or https://")
 	}

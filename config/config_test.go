@@ -362,3 +362,25 @@ func TestReachSectionProblemsNameTheLine(t *testing.T) {
 		t.Errorf("reach = %+v, want the schedule given and the rest shipped", cfg.Reach)
 	}
 }
+
+// campaign.colours: each must be #rrggbb, and a mistake names the field
+// and its line.
+func TestCampaignColours(t *testing.T) {
+	t.Parallel()
+	cfg, err := config.Parse("c.yaml", []byte("campaign:\n  name: C\n  colours:\n    background: \"#0B3D2E\"\n    accent: \"#f2c14e\"\n"), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := cfg.Campaign.Colours; c.Background != "#0B3D2E" || c.Accent != "#f2c14e" || c.Text != "" {
+		t.Errorf("colours: %+v", c)
+	}
+	for yaml, want := range map[string]string{
+		"campaign:\n  colours:\n    background: green\n":                       `c.yaml:3: campaign.colours.background: must be a colour written #rrggbb, such as #1d3557 (got "green")`,
+		"campaign:\n  colours:\n    text: \"#fff\"\n":                          `c.yaml:3: campaign.colours.text: must be a colour written #rrggbb`,
+		"campaign:\n  colours:\n    text: \"#000000\"\n    accent: 0x123456\n": `c.yaml:4: campaign.colours.accent: must be a colour written #rrggbb`,
+	} {
+		if _, err := config.Parse("c.yaml", []byte(yaml), noEnv); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: want %q, got %v", yaml, want, err)
+		}
+	}
+}

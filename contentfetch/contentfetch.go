@@ -175,6 +175,16 @@ func nonPublic(a netip.Addr) string {
 	return ""
 }
 
+// NonPublic says what kind of non-public address a is (loopback, private,
+// link-local, a cloud metadata range…), or "" when it is public: for
+// checking an address Crier gives out, as contentfetch checks those it
+// fetches.
+func NonPublic(a netip.Addr) string { return nonPublic(a) }
+
+// ReservedName says why host can never resolve (it is under .example,
+// .invalid or .test), or "" when it may.
+func ReservedName(host string) string { return reservedName(host) }
+
 // reservedName says why host can never be fetched when it is under a
 // top-level domain reserved never to resolve (RFC 2606, RFC 6761), such as
 // the sample config's camaca.example: no DNS query is made for it.

@@ -17,6 +17,7 @@ import (
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/connections"
 	"github.com/crierhq/crier/contentfetch"
+	"github.com/crierhq/crier/imagehost"
 	"github.com/crierhq/crier/post"
 	"github.com/crierhq/crier/subscribers"
 )
@@ -174,8 +175,14 @@ func (a *App) liveChannels(ctx context.Context, st *store.Store, reg prometheus.
 	}
 	boxDir := a.Config.DataPath("outbox")
 	box := outboxSender(boxDir)
+	// Pictures for networks that fetch them from a URL are served by every
+	// replica from the store.
+	if a.images, err = imagehost.Open(ctx, imagehost.Options{DB: st.DB(), PublicURL: a.Config.HTTP.PublicURL, Logger: a.Logger,
+		AllowNonPublicURL: a.AllowNonPublicImageURL}); err != nil {
+		return nil, nil, err
+	}
 	env := channels.Env{Campaign: camp, DB: st.DB(), HTTPClient: a.HTTPClient, Content: content, Logger: a.Logger,
-		DataDir: a.Config.DataPath(), OutboxDir: boxDir, Registerer: reg, Background: ctx}
+		DataDir: a.Config.DataPath(), OutboxDir: boxDir, Registerer: reg, Background: ctx, Images: a.images}
 	if a.connections, err = a.openConnections(ctx, env, box); err != nil {
 		return nil, nil, err
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/crierhq/crier/config"
 	"github.com/crierhq/crier/connections"
 	"github.com/crierhq/crier/contentfetch"
+	"github.com/crierhq/crier/imagehost"
 	"github.com/crierhq/crier/internal/redact"
 	"github.com/crierhq/crier/reach"
 	"github.com/crierhq/crier/web/console"
@@ -53,6 +54,12 @@ type App struct {
 	// Content fetches addresses that came from content (images); nil means
 	// the guarded client the config's fetch section describes.
 	Content *contentfetch.Client
+	// AllowNonPublicImageURL lets the pictures served for Instagram and
+	// Threads (imagehost) live under an http or loopback http.public_url.
+	// Insecure: tests only.
+	AllowNonPublicImageURL bool
+	// images serves those pictures; set by liveChannels.
+	images *imagehost.Host
 	// bounceReader reads the bounce mailbox while the daemon runs (nil
 	// when no mailbox is configured).
 	bounceReader *bounces.Reader

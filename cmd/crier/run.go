@@ -16,6 +16,7 @@ import (
 	"github.com/crierhq/crier/bot"
 	"github.com/crierhq/crier/bot/feed"
 	"github.com/crierhq/crier/bot/markdown"
+	"github.com/crierhq/crier/imagehost"
 	"github.com/crierhq/crier/internal/media"
 	"github.com/crierhq/crier/newsletter"
 	"github.com/crierhq/crier/subscribers"
@@ -81,6 +82,13 @@ SIGINT or SIGTERM lets in-flight deliveries finish, then exits.`)
 		defer close(swept)
 		app.consoleUsers.SweepSessions(sweepCtx, console.SessionSweepEvery, app.Logger)
 	}()
+	// Pictures served for Instagram and Threads are deleted when their
+	// time is up.
+	imagesSwept := make(chan struct{})
+	go func() {
+		defer close(imagesSwept)
+		app.images.SweepEvery(sweepCtx, imagehost.SweepInterval, app.Logger)
+	}()
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- srv.ListenAndServe(ctx) }()
 
@@ -96,6 +104,7 @@ SIGINT or SIGTERM lets in-flight deliveries finish, then exits.`)
 	stopErr := b.Stop(stopCtx)
 	stopSweep()
 	<-swept
+	<-imagesSwept
 	<-readerDone
 	// A supporters' import records where it stopped before the daemon
 	// exits, so its page says so after the restart.
@@ -186,6 +195,8 @@ func (app *App) daemon(ctx context.Context) (*bot.Bot, *web.Server, error) {
 	srv := web.New(web.Options{Listen: cfg.HTTP.Listen, Health: b.Health, Warnings: b.Warnings, Registry: reg, AdminToken: cfg.HTTP.AdminToken,
 		MetricsToken: cfg.HTTP.MetricsToken, TrustedProxies: proxies, Shared: st.DB(), Logger: app.Logger})
 	srv.HandleAdmin("GET /admin/status", statusHandler(app.Registry, st, app.postReader()))
+	// Pictures Instagram and Threads fetch: no sign-in, unguessable ids.
+	srv.Handle("GET "+imagehost.Prefix, app.images)
 	var subs *subscribers.Store
 	if nl != nil {
 		subs = nl.Store

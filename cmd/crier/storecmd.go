@@ -14,6 +14,7 @@ import (
 	"github.com/crierhq/crier/archive"
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/bounces"
+	"github.com/crierhq/crier/imagehost"
 	"github.com/crierhq/crier/migrate"
 	"github.com/crierhq/crier/reach"
 	"github.com/crierhq/crier/sqldb"
@@ -101,7 +102,7 @@ func parseDatabase(flagName, v string) (driver, target string, err error) {
 // prepare brings db's tables to the current schema without putting rows in
 // them.
 func prepare(ctx context.Context, db *sql.DB) error {
-	steps := []func(context.Context, *sql.DB) error{subscribers.Prepare, web.PrepareShared, archive.Prepare, console.Prepare, reach.Prepare, accounts.Prepare, bounces.Prepare}
+	steps := []func(context.Context, *sql.DB) error{subscribers.Prepare, web.PrepareShared, archive.Prepare, console.Prepare, reach.Prepare, accounts.Prepare, bounces.Prepare, imagehost.Prepare}
 	for _, f := range append(steps, channelTables...) {
 		if err := f(ctx, db); err != nil {
 			return err

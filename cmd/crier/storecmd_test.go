@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,6 +13,7 @@ import (
 	"github.com/crierhq/crier/accounts"
 	"github.com/crierhq/crier/bot/store"
 	"github.com/crierhq/crier/bounces"
+	"github.com/crierhq/crier/imagehost"
 	pgpeer "github.com/crierhq/crier/internal/testpeers/postgres"
 	"github.com/crierhq/crier/post"
 	"github.com/crierhq/crier/reach"
@@ -19,7 +23,8 @@ import (
 
 // TestStoreCopyToPostgres moves a SQLite installation (posts, deliveries,
 // subscribers with consent history and an erasure, a newsletter send's
-// ledger, what a post reached, a connected account with its secret sealed)
+// ledger, what a post reached, a connected account with its secret sealed,
+// a picture served for Instagram)
 // to an empty PostgreSQL, checks what arrived means the same there,
 // and that a second copy into the now full target is refused.
 func TestStoreCopyToPostgres(t *testing.T) {
@@ -119,6 +124,17 @@ func TestStoreCopyToPostgres(t *testing.T) {
 	if err := src.DB().QueryRow(`SELECT sealed FROM channel_account_secrets WHERE instance = 'mastodon'`).Scan(&sealed); err != nil {
 		t.Fatal(err)
 	}
+	// A picture served for Instagram, kept in the store so that any
+	// replica serves it (a BLOB in SQLite, a BYTEA in PostgreSQL).
+	images, err := imagehost.Open(ctx, imagehost.Options{DB: src.DB(), PublicURL: "https://crier.camaca.org.uk"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	picture := writePNG(t, filepath.Join(t.TempDir(), "picture.png"))
+	hosted, err := images.Publish(ctx, picture, "image/png", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
 	src.Close()
 
 	code, out, errOut := runCLI(t, nil, "", "store", "copy", "--from", "sqlite:"+path, "--to", "postgres:"+dsn)
@@ -164,6 +180,15 @@ func TestStoreCopyToPostgres(t *testing.T) {
 	}
 	if a, err := dacc.Get(ctx, "mastodon"); err != nil || a.Display != "@camaca@social.example.org" {
 		t.Errorf("the account after the copy: %+v %v", a, err)
+	}
+	dimages, err := imagehost.Open(ctx, imagehost.Options{DB: dst.DB(), PublicURL: "https://crier.camaca.org.uk"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := httptest.NewRecorder()
+	dimages.ServeHTTP(served, httptest.NewRequest(http.MethodGet, strings.TrimPrefix(hosted, "https://crier.camaca.org.uk"), nil))
+	if served.Code != http.StatusOK || !bytes.Equal(served.Body.Bytes(), picture) {
+		t.Errorf("the hosted picture after the copy: %d, %d bytes (want 200 and the %d bytes published)", served.Code, served.Body.Len(), len(picture))
 	}
 	dusers, err := console.OpenUsers(ctx, dst.DB(), console.UsersOptions{})
 	if err != nil {
