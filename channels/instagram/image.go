@@ -10,7 +10,6 @@ import (
 	_ "image/gif" // a post's GIF is converted
 	"image/jpeg"
 	_ "image/png" // a post's PNG and the title card are converted
-	"strconv"
 	"strings"
 	"time"
 
@@ -126,17 +125,14 @@ func toJPEG(data []byte, contentType string) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-// colour reads "#rrggbb"; anything else is nil (the card's default).
+// colour reads "#rrggbb" (campaign.colours, checked when the config is
+// read); anything else is nil, the card's default.
 func colour(s string) color.Color {
-	s = strings.TrimPrefix(strings.TrimSpace(s), "#")
-	if len(s) != 6 {
-		return nil
-	}
-	v, err := strconv.ParseUint(s, 16, 32)
+	c, err := titlecard.ParseColour(strings.TrimSpace(s))
 	if err != nil {
 		return nil
 	}
-	return color.RGBA{R: uint8(v >> 16), G: uint8(v >> 8), B: uint8(v), A: 0xff}
+	return c
 }
 
 func pictureRef(img Image) string {
