@@ -83,7 +83,9 @@ type Body interface {
 type Ledger interface {
 	// Parts returns the parts earlier attempts recorded, by index.
 	Parts(ctx context.Context) ([]Part, error)
-	// SavePart records one part the moment the remote side confirmed it.
+	// SavePart records one part the moment the remote side confirmed it;
+	// a part saved again at the same index replaces it (Instagram records
+	// its media container, then the post it became).
 	SavePart(ctx context.Context, part Part) error
 }
 

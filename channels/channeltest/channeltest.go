@@ -408,9 +408,17 @@ func (l *ledger) Parts(context.Context) ([]channels.Part, error) {
 	return append([]channels.Part(nil), l.parts...), nil
 }
 
+// SavePart records p, replacing a part of the same index as the store's
+// ledger does (a sender may record a step before the part is final).
 func (l *ledger) SavePart(_ context.Context, p channels.Part) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	for i := range l.parts {
+		if l.parts[i].Index == p.Index {
+			l.parts[i] = p
+			return nil
+		}
+	}
 	l.parts = append(l.parts, p)
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/crierhq/crier/channels/discord"
 	"github.com/crierhq/crier/channels/email"
 	"github.com/crierhq/crier/channels/facebook"
+	"github.com/crierhq/crier/channels/instagram"
 	"github.com/crierhq/crier/channels/mastodon"
 	"github.com/crierhq/crier/channels/matrix"
 	"github.com/crierhq/crier/channels/outbox"
@@ -35,6 +36,7 @@ func providerList() []channels.Provider {
 		telegram.Provider{},
 		matrix.Provider{},
 		facebook.Provider{},
+		instagram.Provider{},
 		threads.Provider{},
 	}
 }

@@ -79,6 +79,7 @@ type Fake struct {
 	fail   []Answer
 	failAt map[string]Answer // by the path's first segment, once
 	scopes []string
+	ig     *ig // the Instagram account linked to the Page (instagram.go)
 }
 
 // Page is the Page spec, kept apart so checks name their node.
@@ -88,12 +89,16 @@ type Page = nodeSpec
 // breaks the specs fails t.
 func New(t *testing.T) *Fake {
 	t.Helper()
-	f := &Fake{t: t, next: 1000, scopes: []string{"pages_show_list", "pages_manage_posts", "pages_read_engagement"}}
+	f := &Fake{t: t, next: 1000, scopes: []string{"pages_show_list", "pages_manage_posts", "pages_read_engagement",
+		"instagram_basic", "instagram_content_publish", "instagram_manage_insights", "instagram_manage_comments"}}
 	var err error
 	for node, dst := range map[string]*nodeSpec{"Page": &f.page, "PagePost": &f.post, "Photo": &f.photo} {
 		if *dst, err = loadSpec(node); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if err := newIG(f); err != nil {
+		t.Fatal(err)
 	}
 	srv := httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(srv.Close)
@@ -202,6 +207,10 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 	if a, ok := f.failAt[node]; ok {
 		delete(f.failAt, node)
 		f.refuse(w, a.Status, a.Code, a.Subcode, a.Message)
+		return
+	}
+	if f.ig.serves(node) {
+		f.serveIG(w, r.Method, node, edge, params)
 		return
 	}
 	if node == "debug_token" {
