@@ -3,6 +3,7 @@ package newsletter
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -109,7 +110,7 @@ func runReplicaBench(t *testing.T, sk *sink, target string, round, n, replicas i
 	sendID := prepareBenchSend(t, target, tag)
 	var cmds []*exec.Cmd
 	outs := make([]*syncBuf, replicas)
-	testCPU0, pgCPU0 := cpuSeconds(), postgresCPUSeconds()
+	testCPU0, pgCPU0 := cpuSeconds(), postgresCPUSeconds(target)
 	start := time.Now()
 	for i := range replicas {
 		role := "owner"
@@ -141,7 +142,7 @@ func runReplicaBench(t *testing.T, sk *sink, target string, round, n, replicas i
 			peakRSS = max(peakRSS, ru.Maxrss) // KiB on Linux
 		}
 	}
-	testCPU, pgCPU := cpuSeconds()-testCPU0, postgresCPUSeconds()-pgCPU0
+	testCPU, pgCPU := cpuSeconds()-testCPU0, postgresCPUSeconds(target)-pgCPU0
 	var first time.Time
 	for _, o := range outs {
 		for _, line := range strings.Split(o.String(), "\n") {
@@ -186,11 +187,23 @@ func runReplicaBench(t *testing.T, sk *sink, target string, round, n, replicas i
 	return float64(want) / secs
 }
 
-// postgresCPUSeconds is the CPU time used so far by every process named
-// postgres on the machine (/proc; 0 where there is none).
-func postgresCPUSeconds() float64 {
+// postgresCPUSeconds is the CPU time used so far by the PostgreSQL server
+// of target (its postmaster, whose cutime holds its backends that ended, and
+// its live children; /proc), found by the port on its command line: other
+// servers on the machine (other tests') are not counted. 0 for SQLite.
+func postgresCPUSeconds(target string) float64 {
+	u, err := url.Parse(target)
+	if err != nil || driverOf(target) != "postgres" {
+		return 0
+	}
+	portArg := "\x00-p\x00" + u.Port() + "\x00"
 	dirs, _ := os.ReadDir("/proc")
-	var ticks int64
+	type proc struct {
+		ppid  string
+		ticks int64
+	}
+	procs := map[string]proc{}
+	master := ""
 	for _, d := range dirs {
 		if _, err := strconv.Atoi(d.Name()); err != nil {
 			continue
@@ -199,8 +212,8 @@ func postgresCPUSeconds() float64 {
 		if err != nil {
 			continue
 		}
-		// pid (comm) state ... utime, stime, cutime, cstime are fields
-		// 14 to 17: the postmaster's cutime holds its backends that ended.
+		// pid (comm) state ppid ... utime, stime, cutime, cstime are
+		// fields 14 to 17.
 		i := strings.LastIndexByte(string(b), ')')
 		if i < 0 || !strings.Contains(string(b[:i]), "(postgres") {
 			continue
@@ -209,9 +222,20 @@ func postgresCPUSeconds() float64 {
 		if len(f) < 15 {
 			continue
 		}
+		var ticks int64
 		for _, v := range f[11:15] {
 			n, _ := strconv.ParseInt(v, 10, 64)
 			ticks += n
+		}
+		procs[d.Name()] = proc{ppid: f[1], ticks: ticks}
+		if cmd, err := os.ReadFile(filepath.Join("/proc", d.Name(), "cmdline")); err == nil && strings.Contains(string(cmd)+"\x00", portArg) {
+			master = d.Name()
+		}
+	}
+	var ticks int64
+	for pid, p := range procs {
+		if master != "" && (pid == master || p.ppid == master) {
+			ticks += p.ticks
 		}
 	}
 	return float64(ticks) / 100 // USER_HZ
