@@ -11,12 +11,17 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
+	"io"
 	mrand "math/rand/v2"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-msgauth/dkim"
 
+	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/config/secret"
 	"github.com/crierhq/crier/internal/testpeers/mailpit"
 	pgpeer "github.com/crierhq/crier/internal/testpeers/postgres"
@@ -190,5 +195,59 @@ func testDKIMSignedSendVerifies(t *testing.T, driver string) {
 		if err := verifyDKIM(raw, lookup); err != nil {
 			t.Errorf("%s: %v", m.Subject, err)
 		}
+	}
+}
+
+// BenchmarkSplicedMail is what composing one supporter's copy of the
+// benchmark article costs, spliced, unsigned and signed (issue 27: DKIM's
+// cost on its own):
+//
+//	CRIER_EMAIL_BENCH_ARTICLE=$PWD/newsletter/testdata/bench-article.md go test ./newsletter -run '^$' -bench SplicedMail
+func BenchmarkSplicedMail(b *testing.B) {
+	f, err := newFormatter(testConfig(), testCampaign)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := samplePost()
+	if article := os.Getenv("CRIER_EMAIL_BENCH_ARTICLE"); article != "" {
+		body, err := os.ReadFile(article)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p.Body = string(body)
+	}
+	payload, err := f.Format(p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := payload.Body.(*Message)
+	signer := subscribers.NewSigner([]byte("test key, 32 bytes long, really"))
+	probe := signer.UnsubscribeURL(testCampaign.PublicURL, subscribers.Subscriber{ID: 1234567, Email: "probe@example.org"})
+	pz := f.newPersonaliser(m, probe, "en")
+	for _, key := range []string{"none", "rsa", "ed25519"} {
+		b.Run(key, func(b *testing.B) {
+			var dk *dkimSigner
+			if key != "none" {
+				dk, _ = testDKIMSigner(b, key)
+			}
+			s := &Sender{f: f, signer: signer, env: channels.Env{Campaign: testCampaign}, dkim: dk, opts: options{now: time.Now}}
+			msg := f.newsletterMsg(m.Subject, m.inline)
+			sp := newSplicedMail(msg, m.inline, dk)
+			var size int64
+			b.ResetTimer()
+			for i := range b.N {
+				r := recipient{id: int64(i + 1), email: "supporter" + strconv.Itoa(i) + "@example.org", name: "Supporter " + strconv.Itoa(i), language: "en"}
+				out, err := s.personal(m, pz, r, msg, sp)
+				if err != nil {
+					b.Fatal(err)
+				}
+				n, err := out.WriteTo(io.Discard)
+				if err != nil {
+					b.Fatal(err)
+				}
+				size = n
+			}
+			b.ReportMetric(float64(size), "bytes/mail")
+		})
 	}
 }

@@ -11,10 +11,11 @@
 #            with one and two replicas), base/head then head/base
 #   1m       one alternation at 1,000,000 subscribers: the drivers benchmark,
 #            SQLite (base, head) then PostgreSQL one and two replicas (head,
-#            base), without the ceiling runs
+#            base), without the ceiling runs (or 1m-sqlite, 1m-pg alone)
 #   profile  CPU profiles of a 100,000-subscriber send on SQLite, base and head
 #   dkim     head at 100,000 on SQLite with no DKIM, an RSA-2048 key and an
 #            Ed25519 key, with CPU profiles, and base with the RSA key
+#   micro    BenchmarkSplicedMail: one copy composed, unsigned and signed
 #
 # Run from the repository's root with the test peers' environment
 # (source /work/peers.env). BASE is the baseline checkout (default /tmp/base,
@@ -69,9 +70,17 @@ case $phase in
 	for v in head base; do sqlite100k "100k-sqlite-2-$v" $v; done
 	for v in head base; do drivers "100k-drivers-2-$v" $v 100000 sqlite,pg1,pg2; done
 	;;
-1m)
-	for v in base head; do drivers "1m-sqlite-$v" $v 1000000 sqlite; done
-	for v in head base; do drivers "1m-pg-$v" $v 1000000 pg1,pg2; done
+1m | 1m-sqlite | 1m-pg)
+	if [ "$phase" != 1m-pg ]; then
+		for v in base head; do drivers "1m-sqlite-$v" $v 1000000 sqlite; done
+	fi
+	if [ "$phase" != 1m-sqlite ]; then
+		for v in head base; do drivers "1m-pg-$v" $v 1000000 pg1,pg2; done
+	fi
+	;;
+micro)
+	[ -x "$out/micro.test" ] || go test -c -o "$out/micro.test" ./newsletter
+	(cd newsletter && CRIER_EMAIL_BENCH_ARTICLE="$article" "$out/micro.test" -test.run '^$' -test.bench SplicedMail -test.benchtime 2000x -test.count 3) >"$out/micro.log" 2>&1
 	;;
 profile)
 	for v in base head; do
@@ -80,13 +89,13 @@ profile)
 	done
 	;;
 dkim)
-	for k in none rsa ed25519; do
+	for k in ${DKIM_KEYS:-none rsa ed25519}; do
 		key=
 		[ "$k" = none ] || key=$out/dkim-$k.pem
 		run "dkim-$k-head" head TestNewsletterBenchmark CRIER_EMAIL_BENCH=100000 CRIER_EMAIL_BENCH_CEILING=2000 CRIER_EMAIL_BENCH_ROUNDS=1 \
 			CRIER_EMAIL_BENCH_DKIM="$key" CRIER_EMAIL_BENCH_CPUPROFILE="$out/cpu-dkim-$k"
 	done
-	run "dkim-rsa-base" base TestNewsletterBenchmark CRIER_EMAIL_BENCH=100000 CRIER_EMAIL_BENCH_CEILING=2000 CRIER_EMAIL_BENCH_ROUNDS=1 \
+	[ -n "${DKIM_NO_BASE:-}" ] || run "dkim-rsa-base" base TestNewsletterBenchmark CRIER_EMAIL_BENCH=100000 CRIER_EMAIL_BENCH_CEILING=2000 CRIER_EMAIL_BENCH_ROUNDS=1 \
 		CRIER_EMAIL_BENCH_DKIM="$out/dkim-rsa.pem"
 	;;
 *)
