@@ -1,6 +1,7 @@
 package newsletter
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto"
@@ -13,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
+	"net/textproto"
 	"os"
 	"strconv"
 	"strings"
@@ -249,5 +251,46 @@ func BenchmarkSplicedMail(b *testing.B) {
 			}
 			b.ReportMetric(float64(size), "bytes/mail")
 		})
+	}
+}
+
+// TestSplicedMailWritesItsDataInRuns: a spliced mail, signed or not, goes
+// to the connection through the stuffer, and only its last bytes through
+// the connection's DATA writer (which writes a call per byte). A signed
+// mail went through the DATA writer whole.
+func TestSplicedMailWritesItsDataInRuns(t *testing.T) {
+	t.Parallel()
+	f, err := newFormatter(testConfig(), testCampaign)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, err := f.Format(samplePost())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := payload.Body.(*Message)
+	signer := subscribers.NewSigner([]byte("test key, 32 bytes long, really"))
+	probe := signer.UnsubscribeURL(testCampaign.PublicURL, subscribers.Subscriber{ID: 1234567, Email: "probe@example.org"})
+	pz := f.newPersonaliser(m, probe, "en")
+	for _, key := range []string{"none", "ed25519"} {
+		var dk *dkimSigner
+		if key != "none" {
+			dk, _ = testDKIMSigner(t, key)
+		}
+		s := &Sender{f: f, signer: signer, env: channels.Env{Campaign: testCampaign}, dkim: dk, opts: options{now: time.Now}}
+		msg := f.newsletterMsg(m.Subject, m.inline)
+		sp := newSplicedMail(msg, m.inline, dk)
+		if _, err := s.personal(m, pz, recipient{id: 1, email: "ann@example.org", name: "Ann"}, msg, sp); err != nil {
+			t.Fatal(err)
+		}
+		var wire bytes.Buffer
+		bw := bufio.NewWriter(&wire)
+		dot := &countingWriter{w: textproto.NewWriter(bw).DotWriter()}
+		if err := sp.writeData(bw, dot); err != nil {
+			t.Fatal(err)
+		}
+		if dot.n > 2 {
+			t.Errorf("%s: %d bytes went through the DATA writer, want only the last 2", key, dot.n)
+		}
 	}
 }

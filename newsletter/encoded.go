@@ -337,6 +337,14 @@ func (s *splicedMail) writeData(bw *bufio.Writer, dot io.Writer) error {
 		return err
 	}
 	from := headerEnd(out)
+	last := s.lastMark(out[from:])
+	if last >= 0 {
+		last += from
+	}
+	write := func(w io.Writer, b []byte) error {
+		_, err := s.splice(w, b, from)
+		return err
+	}
 	var sig []byte
 	if s.dkim != nil {
 		// The mail is spliced and signed already: nothing is left to
@@ -344,7 +352,11 @@ func (s *splicedMail) writeData(bw *bufio.Writer, dot io.Writer) error {
 		if sig, out, err = s.signed(out); err != nil {
 			return err
 		}
-		from = len(out)
+		last = -1
+		write = func(w io.Writer, b []byte) error {
+			_, err := w.Write(b)
+			return err
+		}
 	}
 	keep := 1
 	if bytes.HasSuffix(out, []byte("\r\n")) {
@@ -353,18 +365,17 @@ func (s *splicedMail) writeData(bw *bufio.Writer, dot io.Writer) error {
 	// dot starts as at the beginning of a line; the stuffer is mid-line
 	// after an ordinary byte, where the two agree on anything but a "."
 	// (doubled only at a line's start).
-	if len(out) < keep+1 || from+s.lastMark(out[from:]) > len(out)-keep-1 || out[len(out)-keep-1] == '\r' || out[len(out)-keep-1] == '\n' || out[len(out)-keep] == '.' {
+	if len(out) < keep+1 || last > len(out)-keep-1 || out[len(out)-keep-1] == '\r' || out[len(out)-keep-1] == '\n' || out[len(out)-keep] == '.' {
 		if _, err := dot.Write(sig); err != nil {
 			return err
 		}
-		_, err := s.splice(dot, out, from)
-		return err
+		return write(dot, out)
 	}
 	ds := &dotStuffer{w: bw}
 	if _, err := ds.Write(sig); err != nil {
 		return err
 	}
-	if _, err := s.splice(ds, out[:len(out)-keep], from); err != nil {
+	if err := write(ds, out[:len(out)-keep]); err != nil {
 		return err
 	}
 	_, err = dot.Write(out[len(out)-keep:])
