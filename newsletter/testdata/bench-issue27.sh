@@ -16,6 +16,8 @@
 #   dkim     head at 100,000 on SQLite with no DKIM, an RSA-2048 key and an
 #            Ed25519 key, with CPU profiles, and base with the RSA key
 #   micro    BenchmarkSplicedMail: one copy composed, unsigned and signed
+# A VERSION other than base and head (DKIM_VERSION, PG_VERSIONS) runs
+# OUTDIR/VERSION.test, built from this checkout.
 #
 # Run from the repository's root with the test peers' environment
 # (source /work/peers.env). BASE is the baseline checkout (default /tmp/base,
@@ -75,7 +77,7 @@ case $phase in
 		for v in base head; do drivers "1m-sqlite-$v" $v 1000000 sqlite; done
 	fi
 	if [ "$phase" != 1m-sqlite ]; then
-		for v in head base; do drivers "1m-pg-$v" $v 1000000 pg1,pg2; done
+		for v in ${PG_VERSIONS:-head base}; do drivers "1m-pg-$v" $v 1000000 "${PG_CONFIGS:-pg1,pg2}"; done
 	fi
 	;;
 micro)
@@ -92,7 +94,7 @@ dkim)
 	for k in ${DKIM_KEYS:-none rsa ed25519}; do
 		key=
 		[ "$k" = none ] || key=$out/dkim-$k.pem
-		run "dkim-$k-head" head TestNewsletterBenchmark CRIER_EMAIL_BENCH=100000 CRIER_EMAIL_BENCH_CEILING=2000 CRIER_EMAIL_BENCH_ROUNDS=1 \
+		run "dkim-$k-${DKIM_VERSION:-head}" "${DKIM_VERSION:-head}" TestNewsletterBenchmark CRIER_EMAIL_BENCH=100000 CRIER_EMAIL_BENCH_CEILING=2000 CRIER_EMAIL_BENCH_ROUNDS=1 \
 			CRIER_EMAIL_BENCH_DKIM="$key" CRIER_EMAIL_BENCH_CPUPROFILE="$out/cpu-dkim-$k"
 	done
 	[ -n "${DKIM_NO_BASE:-}" ] || run "dkim-rsa-base" base TestNewsletterBenchmark CRIER_EMAIL_BENCH=100000 CRIER_EMAIL_BENCH_CEILING=2000 CRIER_EMAIL_BENCH_ROUNDS=1 \
