@@ -208,12 +208,15 @@ func (f dkimFields) pop(name string) (string, bool) {
 	return vs[len(vs)-1], true
 }
 
+// unfold removes a field's line breaks.
+var unfold = strings.NewReplacer("\r\n", "", "\r", "", "\n", "")
+
 // relaxedHeader is a field in the relaxed canonical form (RFC 6376
 // 3.4.2): lower-case name, unfolded, runs of white space made one space,
 // none around the colon or at the end.
 func relaxedHeader(field string) []byte {
 	name, value, _ := strings.Cut(field, ":")
-	value = strings.NewReplacer("\r\n", "", "\r", "", "\n", "").Replace(value)
+	value = unfold.Replace(value)
 	var b strings.Builder
 	b.WriteString(strings.ToLower(strings.TrimRight(name, " \t")))
 	b.WriteByte(':')
