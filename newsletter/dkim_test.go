@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-msgauth/dkim"
+	gomail "github.com/wneessen/go-mail"
 
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/config/secret"
@@ -200,49 +201,71 @@ func testDKIMSignedSendVerifies(t *testing.T, driver string) {
 	}
 }
 
+// splicing is a sender's spliced mail for a post with body (the sample's
+// when empty), in English, signed when key is "rsa" or "ed25519".
+type splicing struct {
+	s  *Sender
+	m  *Message
+	pz *personaliser
+	sp *splicedMail
+}
+
+func newSplicing(t testing.TB, body, key string) *splicing {
+	t.Helper()
+	f, err := newFormatter(testConfig(), testCampaign)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := samplePost()
+	if body != "" {
+		p.Body = body
+	}
+	payload, err := f.Format(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := payload.Body.(*Message)
+	signer := subscribers.NewSigner([]byte("test key, 32 bytes long, really"))
+	probe := signer.UnsubscribeURL(testCampaign.PublicURL, subscribers.Subscriber{ID: 1234567, Email: "probe@example.org"})
+	var dk *dkimSigner
+	if key != "none" {
+		dk, _ = testDKIMSigner(t, key)
+	}
+	msg := f.newsletterMsg(m.Subject, m.inline)
+	return &splicing{s: &Sender{f: f, signer: signer, env: channels.Env{Campaign: testCampaign}, dkim: dk, opts: options{now: time.Now}},
+		m: m, pz: f.newPersonaliser(m, probe, "en"), sp: newSplicedMail(msg, m.inline, dk)}
+}
+
+// personal makes sp the mail to r.
+func (x *splicing) personal(t testing.TB, r recipient) io.WriterTo {
+	out, err := x.s.personal(x.m, x.pz, r, x.sp.msg.(*gomail.Msg), x.sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 // BenchmarkSplicedMail is what composing one supporter's copy of the
 // benchmark article costs, spliced, unsigned and signed (issue 27: DKIM's
 // cost on its own):
 //
 //	CRIER_EMAIL_BENCH_ARTICLE=$PWD/newsletter/testdata/bench-article.md go test ./newsletter -run '^$' -bench SplicedMail
 func BenchmarkSplicedMail(b *testing.B) {
-	f, err := newFormatter(testConfig(), testCampaign)
-	if err != nil {
-		b.Fatal(err)
-	}
-	p := samplePost()
+	var body string
 	if article := os.Getenv("CRIER_EMAIL_BENCH_ARTICLE"); article != "" {
-		body, err := os.ReadFile(article)
+		b2, err := os.ReadFile(article)
 		if err != nil {
 			b.Fatal(err)
 		}
-		p.Body = string(body)
+		body = string(b2)
 	}
-	payload, err := f.Format(p)
-	if err != nil {
-		b.Fatal(err)
-	}
-	m := payload.Body.(*Message)
-	signer := subscribers.NewSigner([]byte("test key, 32 bytes long, really"))
-	probe := signer.UnsubscribeURL(testCampaign.PublicURL, subscribers.Subscriber{ID: 1234567, Email: "probe@example.org"})
-	pz := f.newPersonaliser(m, probe, "en")
 	for _, key := range []string{"none", "rsa", "ed25519"} {
 		b.Run(key, func(b *testing.B) {
-			var dk *dkimSigner
-			if key != "none" {
-				dk, _ = testDKIMSigner(b, key)
-			}
-			s := &Sender{f: f, signer: signer, env: channels.Env{Campaign: testCampaign}, dkim: dk, opts: options{now: time.Now}}
-			msg := f.newsletterMsg(m.Subject, m.inline)
-			sp := newSplicedMail(msg, m.inline, dk)
+			x := newSplicing(b, body, key)
 			var size int64
 			b.ResetTimer()
 			for i := range b.N {
-				r := recipient{id: int64(i + 1), email: "supporter" + strconv.Itoa(i) + "@example.org", name: "Supporter " + strconv.Itoa(i), language: "en"}
-				out, err := s.personal(m, pz, r, msg, sp)
-				if err != nil {
-					b.Fatal(err)
-				}
+				out := x.personal(b, recipient{id: int64(i + 1), email: "supporter" + strconv.Itoa(i) + "@example.org", name: "Supporter " + strconv.Itoa(i), language: "en"})
 				n, err := out.WriteTo(io.Discard)
 				if err != nil {
 					b.Fatal(err)
@@ -260,33 +283,13 @@ func BenchmarkSplicedMail(b *testing.B) {
 // mail went through the DATA writer whole.
 func TestSplicedMailWritesItsDataInRuns(t *testing.T) {
 	t.Parallel()
-	f, err := newFormatter(testConfig(), testCampaign)
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, err := f.Format(samplePost())
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := payload.Body.(*Message)
-	signer := subscribers.NewSigner([]byte("test key, 32 bytes long, really"))
-	probe := signer.UnsubscribeURL(testCampaign.PublicURL, subscribers.Subscriber{ID: 1234567, Email: "probe@example.org"})
-	pz := f.newPersonaliser(m, probe, "en")
 	for _, key := range []string{"none", "ed25519"} {
-		var dk *dkimSigner
-		if key != "none" {
-			dk, _ = testDKIMSigner(t, key)
-		}
-		s := &Sender{f: f, signer: signer, env: channels.Env{Campaign: testCampaign}, dkim: dk, opts: options{now: time.Now}}
-		msg := f.newsletterMsg(m.Subject, m.inline)
-		sp := newSplicedMail(msg, m.inline, dk)
-		if _, err := s.personal(m, pz, recipient{id: 1, email: "ann@example.org", name: "Ann"}, msg, sp); err != nil {
-			t.Fatal(err)
-		}
+		x := newSplicing(t, "", key)
+		x.personal(t, recipient{id: 1, email: "ann@example.org", name: "Ann"})
 		var wire bytes.Buffer
 		bw := bufio.NewWriter(&wire)
 		dot := &countingWriter{w: textproto.NewWriter(bw).DotWriter()}
-		if err := sp.writeData(bw, dot); err != nil {
+		if err := x.sp.writeData(bw, dot); err != nil {
 			t.Fatal(err)
 		}
 		if dot.n > 2 {
