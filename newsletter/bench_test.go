@@ -39,7 +39,10 @@ import (
 // CRIER_EMAIL_BENCH_ROUNDS (default 3), CRIER_EMAIL_BENCH_CPUPROFILE,
 // CRIER_EMAIL_BENCH_MEMPROFILE (the newsletter child's allocations), and
 // CRIER_EMAIL_BENCH_ARTICLE: a Markdown file sent as the post's body instead
-// of the short sample (testdata/bench-article.md is issue 27's 9 KB article).
+// of the short sample (testdata/bench-article.md is issue 27's 9 KB article),
+// and CRIER_EMAIL_BENCH_DKIM: a PEM private key file to sign with (the
+// drivers benchmark takes it too). testdata/bench-issue27.sh runs both
+// benchmarks alternated against a baseline checkout.
 
 const benchConcurrency = 4
 
@@ -329,6 +332,7 @@ func TestNewsletterBenchChild(t *testing.T) {
 	}
 	ctx := context.Background()
 	s, st := childSender(t, dbPath, port, benchConcurrency)
+	benchDKIM(t, s)
 	// Both kinds of newsletter and topics: the send selects by preference
 	// and topic (benchChoices), and renders in four languages.
 	s.cfg.Newsletter, s.cfg.Topics, s.f.cfg.Topics = Both, testTopics, testTopics
@@ -362,6 +366,22 @@ func TestNewsletterBenchChild(t *testing.T) {
 	runtime.GC()
 	b, _ := json.Marshal(benchResult{Messages: sent, Seconds: secs, PerSec: float64(sent) / secs, VmHWMkB: vmHWM(), Snapshot: snap, CPU: cpuSeconds(), MsgBytes: len(payload.Files[0].Data)})
 	fmt.Printf("BENCH %s\n", b)
+}
+
+// benchDKIM has s sign with DKIM when CRIER_EMAIL_BENCH_DKIM names a PEM
+// private key file (RSA or Ed25519), as the daemon's config would.
+func benchDKIM(t *testing.T, s *Sender) {
+	keyFile := os.Getenv("CRIER_EMAIL_BENCH_DKIM")
+	if keyFile == "" {
+		return
+	}
+	cfg := s.cfg
+	cfg.DKIM = DKIM{Domain: "camaca.org", Selector: "crier", KeyFile: keyFile}
+	dk, err := cfg.dkimSigner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.dkim = dk
 }
 
 func countSent(t testing.TB, db *sql.DB, sendID string) int64 {

@@ -246,10 +246,13 @@ func BounceAddresses(c Config, signer *subscribers.Signer) (*bounces.Addresses, 
 // dkimSigner loads the DKIM key (from the file or the environment-expanded
 // key) and returns a signer that covers the list headers too, or nil when
 // DKIM is not configured.
-func (c Config) dkimSigner() (*gomail.DKIMSigner, error) {
+func (c Config) dkimSigner() (*dkimSigner, error) {
 	d := c.DKIM
 	if !d.Enabled() {
 		return nil, nil
+	}
+	if d.Selector == "" {
+		return nil, fmt.Errorf("DKIM config for %s: no selector", d.Domain)
 	}
 	var pemBytes []byte
 	if d.KeyFile != "" {
@@ -266,10 +269,8 @@ func (c Config) dkimSigner() (*gomail.DKIMSigner, error) {
 		// The key's bytes are never echoed.
 		return nil, fmt.Errorf("reading DKIM key for %s: not a PEM RSA or Ed25519 private key (%v)", d.Domain, errWithoutKey(err))
 	}
-	s := gomail.NewDKIMSigner(d.Domain, d.Selector, key)
-	s.SignHeaders("From", "To", "Subject", "Date", "Message-ID", "Reply-To", "Content-Type", "MIME-Version",
-		"List-Id", "List-Unsubscribe", "List-Unsubscribe-Post")
-	if err := s.ValidateConfig(); err != nil {
+	s, err := newDKIMSigner(d.Domain, d.Selector, key)
+	if err != nil {
 		return nil, fmt.Errorf("DKIM config for %s: %w", d.Domain, err)
 	}
 	return s, nil

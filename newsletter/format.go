@@ -550,17 +550,22 @@ func (f *Formatter) renderMarkdown(src, base, lead string) (string, []string) {
 	return inlineStyles(clean, base, lead)
 }
 
+// inlineStyle is each element's style attribute. Paragraphs and list
+// items, two thirds of the elements of a typical post, take their margins
+// from the template's <style> instead (.crier-card p, .crier-card li): at
+// 28 bytes a paragraph that was 8% of the mail (issue 27). A mail program
+// that drops <style> shows them with its default margins, which give the
+// same 16px between paragraphs (4px more after a heading, none between
+// list items). Links keep their colour; underlined is their default.
 var inlineStyle = map[string]string{
-	"p":          "margin:0 0 16px 0;",
 	"h1":         "margin:24px 0 12px 0;font-size:22px;line-height:1.3;",
 	"h2":         "margin:24px 0 12px 0;font-size:20px;line-height:1.3;",
 	"h3":         "margin:20px 0 8px 0;font-size:18px;line-height:1.3;",
 	"h4":         "margin:16px 0 8px 0;font-size:16px;",
-	"a":          "color:#1a56a8;text-decoration:underline;",
+	"a":          "color:#1a56a8;",
 	"img":        "display:block;max-width:100%;height:auto;border:0;",
 	"ul":         "margin:0 0 16px 0;padding-left:24px;",
 	"ol":         "margin:0 0 16px 0;padding-left:24px;",
-	"li":         "margin:0 0 4px 0;",
 	"blockquote": "margin:0 0 16px 0;padding:0 0 0 12px;border-left:3px solid #cccccc;color:#555555;",
 	"pre":        "margin:0 0 16px 0;padding:12px;background-color:#f0f0f0;white-space:pre-wrap;font-size:14px;",
 	"code":       "font-family:Consolas,Menlo,monospace;font-size:14px;",

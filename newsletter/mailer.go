@@ -11,6 +11,7 @@ import (
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
+	"github.com/wneessen/go-mail/smtp"
 
 	"github.com/crierhq/crier/channels"
 	"github.com/crierhq/crier/i18n"
@@ -47,22 +48,23 @@ func (s *Sender) SendConfirmation(ctx context.Context, sub subscribers.Subscribe
 	if err != nil {
 		return fmt.Errorf("confirmation mail for subscriber %d: %w", sub.ID, err)
 	}
-	if s.dkim != nil {
-		msg.SetDKIM(s.dkim)
-	}
 	if err := s.sendOne(ctx, msg); err != nil {
 		return fmt.Errorf("sending confirmation mail to subscriber %d: %w", sub.ID, err)
 	}
 	return nil
 }
 
-// sendOne sends one message on a connection of its own.
+// sendOne sends one message on a connection of its own, signed when DKIM
+// is configured.
 func (s *Sender) sendOne(ctx context.Context, msg *gomail.Msg) error {
 	conn, err := s.client.DialToSMTPClientWithContext(ctx)
 	if err != nil {
 		return channels.Temporary(fmt.Errorf("connecting to the SMTP server: %w", err))
 	}
 	defer s.client.CloseWithSMTPClient(conn)
+	if s.dkim != nil {
+		return sendSigned(conn, msg, s.dkim)
+	}
 	if err := s.client.SendWithSMTPClient(conn, msg); err != nil && !msg.IsDelivered() {
 		if code := smtpCode(err); code >= 500 {
 			return channels.Permanent(err)
@@ -114,14 +116,33 @@ func sendAlone(ctx context.Context, cfg Config, msg *gomail.Msg) error {
 	if err != nil {
 		return err
 	}
-	if dk != nil {
-		msg.SetDKIM(dk)
-	}
 	client, err := newClient(cfg, time.Minute)
 	if err != nil {
 		return err
 	}
-	return (&Sender{client: client}).sendOne(ctx, msg)
+	return (&Sender{client: client, dkim: dk}).sendOne(ctx, msg)
+}
+
+// sendSigned sends msg, signed by dk, to its one recipient over conn (go-mail
+// can only sign with its own signer, see dkim.go).
+func sendSigned(conn *smtp.Client, msg *gomail.Msg, dk *dkimSigner) error {
+	from, err := msg.GetSender(false)
+	if err != nil {
+		return channels.Permanent(fmt.Errorf("the mail's sender: %w", err))
+	}
+	rcpts, err := msg.GetRecipients()
+	if err != nil || len(rcpts) != 1 {
+		return channels.Permanent(fmt.Errorf("the mail has %d recipients, not one (%v)", len(rcpts), err))
+	}
+	// Both in angle brackets already, as transact wants them.
+	err = transact(conn, time.Minute, from, rcpts[0], signedMsg{msg: msg, dkim: dk})
+	if te := (*txError)(nil); errors.As(err, &te) && te.code >= 500 {
+		return channels.Permanent(err)
+	}
+	if err != nil {
+		return channels.Temporary(err)
+	}
+	return nil
 }
 
 // outboxMailer writes confirmation mails as .eml files when there is no SMTP

@@ -119,7 +119,7 @@ type Sender struct {
 	ledger  *ledger
 	archive *archive.Store
 	client  *gomail.Client
-	dkim    *gomail.DKIMSigner
+	dkim    *dkimSigner
 	opts    options
 	metrics *metrics
 	log     *slog.Logger
@@ -198,7 +198,7 @@ func NewSender(ctx context.Context, cfg Config, env channels.Env, subs *subscrib
 		return nil, err
 	}
 	if dk != nil {
-		dk.NowFunc = o.now
+		dk.now = o.now
 	}
 	s := &Sender{f: f, cfg: cfg, env: env, subs: subs, signer: signer, ledger: l, archive: arch, client: client, dkim: dk, opts: o,
 		log: log, active: map[string]bool{}, helping: map[string]helpRun{}}
@@ -729,9 +729,10 @@ type worker struct {
 	// used is true once the server accepted a message on conn.
 	used bool
 	msg  *gomail.Msg
-	// spliced writes msg with the encoded parts made once per send (nil
-	// with DKIM, which signs what go-mail writes); out is what goes to
-	// the server for the current recipient: msg or spliced.
+	// spliced writes msg with the encoded parts made once per send, and
+	// signs it with DKIM when configured; out is what goes to the server
+	// for the current recipient: spliced, or msg (signed) when the
+	// personaliser cannot splice.
 	spliced *splicedMail
 	out     io.WriterTo
 	// cks wait for the checkpoints of the messages this worker's server
@@ -851,11 +852,7 @@ func (w *worker) personalise(a *attempt) bool {
 	st, s := w.st, w.st.s
 	if w.msg == nil {
 		w.msg = s.f.newsletterMsg(st.m.Subject, st.m.inline)
-		if s.dkim != nil {
-			w.msg.SetDKIM(s.dkim)
-		} else {
-			w.spliced = &splicedMail{msg: w.msg}
-		}
+		w.spliced = newSplicedMail(w.msg, st.m.inline, s.dkim)
 	}
 	out, err := s.personal(st.m, st.personaliser(a.r.language), a.r, w.msg, w.spliced)
 	w.out = out
@@ -1140,9 +1137,15 @@ func (s *Sender) personal(m *Message, pz *personaliser, r recipient, msg *gomail
 	sub := subscribers.Subscriber{ID: r.id, Email: r.email, Name: r.name}
 	unsub := s.signer.UnsubscribeURL(s.env.Campaign.PublicURL, sub)
 	var out io.WriterTo = msg
+	if s.dkim != nil {
+		out = signedMsg{msg: msg, dkim: s.dkim}
+	}
 	var htmlBody, textBody body
 	if sp != nil {
-		if sp.html, sp.text = pz.encodedBodies(r.name, unsub); sp.html != nil {
+		sp.html, sp.text = pz.encodedBodies(r.name, unsub)
+		// The pictures are written as stand-ins only when spliced.
+		sp.marking = sp.html != nil
+		if sp.html != nil {
 			htmlBody, textBody, out = stringBody(htmlMark), stringBody(textMark), sp
 		}
 	}
