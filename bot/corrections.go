@@ -313,7 +313,7 @@ func everywhere(ctx context.Context, tx *sql.Tx, postID string, chans []string) 
 		return false
 	}
 	for _, d := range ds {
-		if d.State != store.DeliveryWithdrawn && !slices.Contains(chans, d.Channel) {
+		if d.State != store.DeliveryWithdrawn && d.State != store.DeliverySkipped && !slices.Contains(chans, d.Channel) {
 			return false
 		}
 	}
@@ -356,8 +356,8 @@ func ChannelsOf(ds []store.Delivery) []string {
 	return out
 }
 
-// withoutWithdrawn leaves out the channels the post was withdrawn from;
-// named, one is an error.
+// withoutWithdrawn leaves out the channels the post was withdrawn from
+// or skipped on; named, one is an error.
 func withoutWithdrawn(ctx context.Context, tx *sql.Tx, postID string, ds []store.Delivery, named bool) ([]store.Delivery, error) {
 	gone, err := store.WithdrawnTx(ctx, tx, postID)
 	if err != nil {
@@ -368,6 +368,13 @@ func withoutWithdrawn(ctx context.Context, tx *sql.Tx, postID string, ds []store
 		if slices.Contains(gone, d.Channel) || d.State == store.DeliveryWithdrawn {
 			if named {
 				return nil, fmt.Errorf("%s was withdrawn from %s: there is nothing there to correct", postID, d.Channel)
+			}
+			continue
+		}
+		if d.State == store.DeliverySkipped {
+			// Nothing went out there, by design: nothing to change.
+			if named {
+				return nil, fmt.Errorf("%s was skipped on %s (%s): nothing went out there to correct or withdraw", postID, d.Channel, d.LastError)
 			}
 			continue
 		}
