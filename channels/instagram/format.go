@@ -67,6 +67,10 @@ func (f *Formatter) Format(p post.Post) (channels.Payload, error) {
 		warn("the caption was shortened to fit Instagram's %d characters and %d hashtags: %s", maxCaption, maxHashtags, cutSummary(whole, caption))
 	}
 	img, err := f.image(p, title, warn)
+	if channels.IsSkip(err) {
+		// The note is shown to organisers as it is.
+		return channels.Payload{}, err
+	}
 	if err != nil {
 		return channels.Payload{}, fmt.Errorf("post %s: %w", p.ID, err)
 	}
