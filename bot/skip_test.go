@@ -80,6 +80,14 @@ func TestSkipEndsTheDeliverySkippedNotFailed(t *testing.T) {
 	if ig.count("md:one") != 0 || h.chans[1].count("md:one") != 0 {
 		t.Error("a skipped post reached the network")
 	}
+	// Named, it is tried again (the cause fixed): here threads now takes it.
+	h.chans[1].mu.Lock()
+	h.chans[1].fail = nil
+	h.chans[1].mu.Unlock()
+	if queued, err := b.Retry(ctx, "md:one", []string{"threads"}); err != nil || !slices.Equal(queued, []string{"threads"}) {
+		t.Errorf("Retry naming threads queued %v, %v; want threads", queued, err)
+	}
+	h.waitFor("threads sent on a named retry", func(c map[store.DeliveryState]int) bool { return c[store.DeliverySent] == 2 })
 	mu.Lock()
 	if len(failed) != 0 {
 		t.Errorf("OnFailed was told %q; a skip is not a failure", failed)

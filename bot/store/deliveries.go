@@ -289,11 +289,12 @@ func (s *Store) Unfinished(ctx context.Context) ([]Delivery, error) {
 	return out, rows.Err()
 }
 
-// RequeueTx sets a failed delivery back to pending for another try (an
-// unknown one stays unknown: its next attempt checks the remote side).
+// RequeueTx sets a failed or skipped delivery back to pending for another
+// try (an unknown one stays unknown: its next attempt checks the remote
+// side).
 func RequeueTx(ctx context.Context, tx *sql.Tx, postID, channel string, now time.Time) error {
-	_, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = $1, updated_at = $2 WHERE post_id = $3 AND channel = $4 AND state = $5`,
-		string(DeliveryPending), now.UTC(), postID, channel, string(DeliveryFailed))
+	_, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = $1, updated_at = $2 WHERE post_id = $3 AND channel = $4 AND state IN ($5, $6)`,
+		string(DeliveryPending), now.UTC(), postID, channel, string(DeliveryFailed), string(DeliverySkipped))
 	if err != nil {
 		return fmt.Errorf("queueing delivery of %s to %s again: %w", postID, channel, err)
 	}

@@ -14,7 +14,7 @@ import (
 
 // TestStatusShowsASkippedDeliveryWithItsNote: `crier status` shows a
 // skipped delivery with its note (not as an error, no retry command), and
-// `crier retry` leaves it alone.
+// `crier retry` leaves it alone unless its channel is named.
 func TestStatusShowsASkippedDeliveryWithItsNote(t *testing.T) {
 	t.Parallel()
 	b := setupShipped(t)
@@ -43,5 +43,8 @@ func TestStatusShowsASkippedDeliveryWithItsNote(t *testing.T) {
 	}
 	if code, _, errOut := b.crier("retry", "md:vigil"); code != 1 || !strings.Contains(errOut, "no failed delivery") {
 		t.Errorf("retry of a skipped delivery: exit %d %s; want nothing to retry", code, errOut)
+	}
+	if code, out, errOut := b.crier("retry", "md:vigil", "--channel", "mastodon"); code != 0 || !strings.Contains(out, "queued again for mastodon") {
+		t.Errorf("retry naming the skipped channel: exit %d %s %s; want it queued again", code, out, errOut)
 	}
 }
