@@ -277,6 +277,9 @@ func (b *Bot) Withdraw(ctx context.Context, r WithdrawRequest) (int, error) {
 		return 0, fmt.Errorf("%s is %s: it was never sent, so there is nothing to withdraw", r.PostID, sp.State)
 	}
 	targets, err := b.targets(ctx, tx, r.PostID, r.Channels)
+	if err == nil {
+		targets, err = withoutSkipped(targets, r.PostID, len(r.Channels) > 0)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -371,14 +374,21 @@ func withoutWithdrawn(ctx context.Context, tx *sql.Tx, postID string, ds []store
 			}
 			continue
 		}
-		if d.State == store.DeliverySkipped {
-			// Nothing went out there, by design: nothing to change.
-			if named {
-				return nil, fmt.Errorf("%s was skipped on %s (%s): nothing went out there to correct or withdraw", postID, d.Channel, d.LastError)
-			}
-			continue
-		}
 		out = append(out, d)
+	}
+	return withoutSkipped(out, postID, named)
+}
+
+// withoutSkipped leaves out the deliveries skipped by design: nothing went
+// out there to correct or withdraw; named, one is an error.
+func withoutSkipped(ds []store.Delivery, postID string, named bool) ([]store.Delivery, error) {
+	var out []store.Delivery
+	for _, d := range ds {
+		if d.State != store.DeliverySkipped {
+			out = append(out, d)
+		} else if named {
+			return nil, fmt.Errorf("%s was skipped on %s (%s): nothing went out there to correct or withdraw", postID, d.Channel, d.LastError)
+		}
 	}
 	return out, nil
 }

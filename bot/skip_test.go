@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -93,9 +94,40 @@ func TestSkipEndsTheDeliverySkippedNotFailed(t *testing.T) {
 		t.Errorf("OnFailed was told %q; a skip is not a failure", failed)
 	}
 	mu.Unlock()
+	// Nothing went out on instagram: nothing there to correct or withdraw.
+	fixed := samplePost("md:one")
+	fixed.Title = "The vigil starts at eight"
+	if _, err := b.Correct(ctx, CorrectRequest{PostID: "md:one", Corrected: fixed, Channels: []string{"instagram"}, By: "ana"}); err == nil || !strings.Contains(err.Error(), "skipped on instagram") {
+		t.Errorf("correcting on instagram: %v; want refused, it was skipped", err)
+	}
+	if _, err := b.Withdraw(ctx, WithdrawRequest{PostID: "md:one", Channels: []string{"instagram"}, By: "ana"}); err == nil || !strings.Contains(err.Error(), "skipped on instagram") {
+		t.Errorf("withdrawing from instagram: %v; want refused, it was skipped", err)
+	}
+	rev, err := b.Correct(ctx, CorrectRequest{PostID: "md:one", Corrected: fixed, Note: "eight", By: "ana"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range waitCorrection(t, h, "md:one", rev).Results {
+		if r.Channel == "instagram" {
+			t.Errorf("a correction went to instagram, where the post was skipped: %+v", r)
+		}
+	}
 	outcomes := deliveryOutcomes(t, reg)
 	if outcomes["instagram skipped"] != 1 || outcomes["threads skipped"] != 1 || outcomes["instagram permanent"] != 0 || outcomes["threads permanent"] != 0 {
 		t.Errorf("crier_deliveries_total: %v; want one skipped each, no permanent", outcomes)
+	}
+	// Withdrawn everywhere: nothing is asked of instagram, which stays skipped.
+	rev, err = b.Withdraw(ctx, WithdrawRequest{PostID: "md:one", Reason: "cancelled", By: "ana"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range waitCorrection(t, h, "md:one", rev).Results {
+		if r.Channel == "instagram" {
+			t.Errorf("a withdrawal went to instagram, where the post was skipped: %+v", r)
+		}
+	}
+	if d, _ := h.store.Delivery(ctx, "md:one", "instagram"); d.State != store.DeliverySkipped {
+		t.Errorf("instagram after the withdrawal: %+v; want still skipped", d)
 	}
 }
 
