@@ -507,7 +507,7 @@ func (b *Bot) saveDuplicate(ctx context.Context, tx *sql.Tx, p post.Post, of str
 }
 
 // Retry queues again the failed (or unknown) deliveries of a post, to the
-// named channels or all. An unknown delivery's sender still checks the
+// named channels or all; a skipped one only when its channel is named. An unknown delivery's sender still checks the
 // remote side first. It returns the channels queued.
 func (b *Bot) Retry(ctx context.Context, postID string, only []string) ([]string, error) {
 	if _, err := b.store.Post(ctx, postID); err != nil {
@@ -527,7 +527,10 @@ func (b *Bot) Retry(ctx context.Context, postID string, only []string) ([]string
 		if len(only) > 0 && !slices.Contains(only, d.Channel) {
 			continue
 		}
-		if d.State != store.DeliveryFailed && d.State != store.DeliveryUnknown {
+		// A skipped delivery is not a failure: only asked for by name (the
+		// cause fixed, cards turned on) is it tried again.
+		named := d.State == store.DeliverySkipped && slices.Contains(only, d.Channel)
+		if d.State != store.DeliveryFailed && d.State != store.DeliveryUnknown && !named {
 			continue
 		}
 		if _, ok := b.channels[d.Channel]; !ok {

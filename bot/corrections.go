@@ -277,6 +277,9 @@ func (b *Bot) Withdraw(ctx context.Context, r WithdrawRequest) (int, error) {
 		return 0, fmt.Errorf("%s is %s: it was never sent, so there is nothing to withdraw", r.PostID, sp.State)
 	}
 	targets, err := b.targets(ctx, tx, r.PostID, r.Channels)
+	if err == nil {
+		targets, err = withoutSkipped(targets, r.PostID, len(r.Channels) > 0)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -313,7 +316,7 @@ func everywhere(ctx context.Context, tx *sql.Tx, postID string, chans []string) 
 		return false
 	}
 	for _, d := range ds {
-		if d.State != store.DeliveryWithdrawn && !slices.Contains(chans, d.Channel) {
+		if d.State != store.DeliveryWithdrawn && d.State != store.DeliverySkipped && !slices.Contains(chans, d.Channel) {
 			return false
 		}
 	}
@@ -356,8 +359,8 @@ func ChannelsOf(ds []store.Delivery) []string {
 	return out
 }
 
-// withoutWithdrawn leaves out the channels the post was withdrawn from;
-// named, one is an error.
+// withoutWithdrawn leaves out the channels the post was withdrawn from
+// or skipped on; named, one is an error.
 func withoutWithdrawn(ctx context.Context, tx *sql.Tx, postID string, ds []store.Delivery, named bool) ([]store.Delivery, error) {
 	gone, err := store.WithdrawnTx(ctx, tx, postID)
 	if err != nil {
@@ -372,6 +375,20 @@ func withoutWithdrawn(ctx context.Context, tx *sql.Tx, postID string, ds []store
 			continue
 		}
 		out = append(out, d)
+	}
+	return withoutSkipped(out, postID, named)
+}
+
+// withoutSkipped leaves out the deliveries skipped by design: nothing went
+// out there to correct or withdraw; named, one is an error.
+func withoutSkipped(ds []store.Delivery, postID string, named bool) ([]store.Delivery, error) {
+	var out []store.Delivery
+	for _, d := range ds {
+		if d.State != store.DeliverySkipped {
+			out = append(out, d)
+		} else if named {
+			return nil, fmt.Errorf("%s was skipped on %s (%s): nothing went out there to correct or withdraw", postID, d.Channel, d.LastError)
+		}
 	}
 	return out, nil
 }

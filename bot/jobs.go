@@ -92,8 +92,8 @@ func (b *Bot) deliver(ctx context.Context, a attempt) error {
 	if err != nil {
 		return err
 	}
-	if before.State == store.DeliverySent {
-		log.Info("already delivered; nothing to do")
+	if before.State == store.DeliverySent || before.State == store.DeliverySkipped {
+		log.Info("already delivered or skipped; nothing to do", "state", before.State)
 		return nil
 	}
 	if before.State == store.DeliveryWithdrawn || sp.State == store.PostWithdrawn {
@@ -125,6 +125,10 @@ func (b *Bot) deliver(ctx context.Context, a attempt) error {
 		}
 	}
 	payload, err := ch.Formatter.Format(p)
+	if channels.IsSkip(err) {
+		// The note is the organiser's to read as it is.
+		return b.finish(ctx, log, a, channels.Receipt{}, err)
+	}
 	if err != nil {
 		return b.finish(ctx, log, a, channels.Receipt{}, channels.Permanent(fmt.Errorf("formatting: %w", err)))
 	}
@@ -171,10 +175,14 @@ func (b *Bot) finish(ctx context.Context, log *slog.Logger, a attempt, r channel
 		// been written. A sender that classified it knows better.
 		kind = channels.KindAmbiguous
 	}
-	msg := fmt.Sprintf("%s: %v", kind, sendErr)
-	b.opts.Metrics.deliveries.WithLabelValues(a.Channel, kind.String()).Inc()
+	msg, errKind := fmt.Sprintf("%s: %v", kind, sendErr), kind.String()
 	state := store.DeliveryPending
 	switch {
+	case channels.IsSkip(sendErr):
+		// The channel declined the post by design (Instagram, no picture,
+		// cards off): nothing went out, nothing to retry, nobody to alarm.
+		// The note says why, in the organiser's words.
+		state, msg, errKind = store.DeliverySkipped, sendErr.Error(), ""
 	case kind == channels.KindPermanent:
 		state = store.DeliveryFailed
 	case kind == channels.KindAmbiguous && a.blind != "":
@@ -193,9 +201,16 @@ func (b *Bot) finish(ctx context.Context, log *slog.Logger, a attempt, r channel
 		msg = fmt.Sprintf("gave up after %d attempts: %s", a.number, msg)
 	}
 	unconfirmed := a.unconfirmed || kind == channels.KindAmbiguous
-	if err := b.store.FinishAttempt(ctx, a.PostID, a.Channel, state, r, msg, kind.String(), unconfirmed, now); err != nil {
+	if err := b.store.FinishAttempt(ctx, a.PostID, a.Channel, state, r, msg, errKind, unconfirmed, now); err != nil {
 		return err
 	}
+	if state == store.DeliverySkipped {
+		b.opts.Metrics.deliveries.WithLabelValues(a.Channel, string(store.DeliverySkipped)).Inc()
+		log.Info("delivery skipped", "note", msg)
+		b.sentAll(ctx, log, a.PostID)
+		return nil
+	}
+	b.opts.Metrics.deliveries.WithLabelValues(a.Channel, kind.String()).Inc()
 	if state == store.DeliveryFailed {
 		b.failed(ctx, a, sendErr)
 	}
@@ -238,7 +253,7 @@ func (b *Bot) sentAll(ctx context.Context, log *slog.Logger, postID string) {
 		return
 	}
 	for _, d := range ds {
-		if d.State != store.DeliverySent {
+		if d.State != store.DeliverySent && d.State != store.DeliverySkipped {
 			return
 		}
 	}

@@ -18,7 +18,7 @@ type Metrics struct {
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "crier_deliveries_total", Help: "Delivery attempts by channel and outcome (sent, temporary, permanent, ambiguous, rate-limited).",
+			Name: "crier_deliveries_total", Help: "Delivery attempts by channel and outcome (sent, temporary, permanent, ambiguous, rate-limited, skipped).",
 		}, []string{"channel", "outcome"}),
 		deliveryDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "crier_delivery_duration_seconds", Help: "Time one delivery attempt took, by channel.",

@@ -208,6 +208,25 @@ type refusedError struct{ err error }
 func (r refusedError) Error() string { return r.err.Error() }
 func (r refusedError) Unwrap() error { return r.err }
 
+// Skip marks err as the channel declining this post for a reason that is
+// nobody's fault and nothing to retry (an Instagram post without a picture
+// when title cards are off): the engine records the delivery as skipped,
+// with err's message as the note an organiser reads, and does not count it
+// as a failure. Formatters and senders may return it; it is Permanent to
+// code that only classifies.
+func Skip(err error) error { return &Error{Kind: KindPermanent, Err: skipError{err}} }
+
+// IsSkip reports whether err is a Skip.
+func IsSkip(err error) bool {
+	var s skipError
+	return errors.As(err, &s)
+}
+
+type skipError struct{ err error }
+
+func (s skipError) Error() string { return s.err.Error() }
+func (s skipError) Unwrap() error { return s.err }
+
 // Unverifiable marks err, an Ambiguous outcome, as one the sender could not
 // check although its network can usually be read back (Meta's APIs, when
 // reading the account's recent posts failed for good): the engine then

@@ -60,13 +60,15 @@ type Settings interface {
 }
 
 // Formatter turns a post into a channel's payload. It is pure: no network, no
-// clock, the same output for the same input.
+// clock, the same output for the same input. A post the channel cannot carry
+// by design (no picture for Instagram, cards off) is a Skip error: the
+// delivery ends skipped with the error's message as its note, not failed.
 type Formatter interface {
 	Format(p post.Post) (Payload, error)
 }
 
 // Sender delivers a payload. It honours ctx's deadline and classifies its
-// errors with Temporary, Permanent, Ambiguous or RateLimited.
+// errors with Temporary, Permanent, Ambiguous, RateLimited or Skip.
 type Sender interface {
 	Send(ctx context.Context, d Delivery, p Payload) (Receipt, error)
 }

@@ -23,7 +23,18 @@ const (
 	// DeliveryUnknown is an attempt whose outcome is ambiguous; the next
 	// attempt checks the remote side before sending again.
 	DeliveryUnknown DeliveryState = "unknown"
+	// DeliverySkipped is a delivery the channel declined by design
+	// (channels.Skip: an Instagram post without a picture when title cards
+	// are off): nothing went out, it is not a failure, and it is never
+	// sent again; LastError holds the note that says why.
+	DeliverySkipped DeliveryState = "skipped"
 )
+
+// Done reports whether d is finished for good without waiting for anyone:
+// sent, withdrawn or skipped. Such a delivery is never sent again.
+func (d Delivery) Done() bool {
+	return d.State == DeliverySent || d.State == DeliveryWithdrawn || d.State == DeliverySkipped
+}
 
 // A delivery to a channel that cannot check whether an earlier attempt went
 // out (channels.BlindSender) and may have sent is failed with error kind
@@ -78,8 +89,8 @@ func AddDelivery(ctx context.Context, tx *sql.Tx, postID, channel string, outbox
 	if err := tx.QueryRowContext(ctx, `SELECT state FROM deliveries WHERE post_id = $1 AND channel = $2`, postID, channel).Scan(&state); err != nil {
 		return false, fmt.Errorf("reading delivery of %s to %s: %w", postID, channel, err)
 	}
-	// A withdrawn delivery is never sent again.
-	return DeliveryState(state) != DeliverySent && DeliveryState(state) != DeliveryWithdrawn, nil
+	// A withdrawn or skipped delivery is never sent again.
+	return !(Delivery{State: DeliveryState(state)}).Done(), nil
 }
 
 // SavePostTx is SavePost inside a transaction.
@@ -148,7 +159,7 @@ func (s *Store) StartAttempt(ctx context.Context, postID, channel string, now ti
 	if err != nil {
 		return before, err
 	}
-	if before.State == DeliverySent || before.State == DeliveryWithdrawn {
+	if before.Done() {
 		return before, nil
 	}
 	// A process that dies from here until FinishAttempt may or may not have
@@ -156,8 +167,8 @@ func (s *Store) StartAttempt(ctx context.Context, postID, channel string, now ti
 	// The state guard: a withdrawal (or another replica's success) that
 	// landed since the read above wins, and the caller sees it.
 	res, err := s.db.ExecContext(ctx, `UPDATE deliveries SET state = $1, attempts = attempts + 1, unconfirmed = TRUE, updated_at = $2
-		WHERE post_id = $3 AND channel = $4 AND state NOT IN ($5, $6)`,
-		string(DeliverySending), now.UTC(), postID, channel, string(DeliverySent), string(DeliveryWithdrawn))
+		WHERE post_id = $3 AND channel = $4 AND state NOT IN ($5, $6, $7)`,
+		string(DeliverySending), now.UTC(), postID, channel, string(DeliverySent), string(DeliveryWithdrawn), string(DeliverySkipped))
 	if err != nil {
 		return before, fmt.Errorf("starting delivery of %s to %s: %w", postID, channel, err)
 	}
@@ -278,11 +289,12 @@ func (s *Store) Unfinished(ctx context.Context) ([]Delivery, error) {
 	return out, rows.Err()
 }
 
-// RequeueTx sets a failed delivery back to pending for another try (an
-// unknown one stays unknown: its next attempt checks the remote side).
+// RequeueTx sets a failed or skipped delivery back to pending for another
+// try (an unknown one stays unknown: its next attempt checks the remote
+// side).
 func RequeueTx(ctx context.Context, tx *sql.Tx, postID, channel string, now time.Time) error {
-	_, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = $1, updated_at = $2 WHERE post_id = $3 AND channel = $4 AND state = $5`,
-		string(DeliveryPending), now.UTC(), postID, channel, string(DeliveryFailed))
+	_, err := tx.ExecContext(ctx, `UPDATE deliveries SET state = $1, updated_at = $2 WHERE post_id = $3 AND channel = $4 AND state IN ($5, $6)`,
+		string(DeliveryPending), now.UTC(), postID, channel, string(DeliveryFailed), string(DeliverySkipped))
 	if err != nil {
 		return fmt.Errorf("queueing delivery of %s to %s again: %w", postID, channel, err)
 	}

@@ -30,7 +30,7 @@ const (
 // statusSQL computes Status from a post p and its deliveries.
 const statusSQL = `CASE WHEN p.state = 'published' THEN CASE
 		WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.post_id = p.id AND d.state = 'failed') THEN 'failed'
-		WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.post_id = p.id AND d.state <> 'sent') THEN 'sending'
+		WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.post_id = p.id AND d.state NOT IN ('sent', 'skipped')) THEN 'sending'
 		WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.post_id = p.id)
 			AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.post_id = p.id AND NOT d.outbox) THEN 'local'
 		ELSE 'sent' END
@@ -45,9 +45,9 @@ var statusWhere = map[Status]string{
 	StatusFailed: `p.state = 'published' AND +p.id IN (SELECT post_id FROM deliveries WHERE state = 'failed')`,
 	StatusSending: `p.state = 'published' AND +p.id IN (SELECT post_id FROM deliveries WHERE state IN ('pending', 'sending', 'unknown'))
 		AND +p.id NOT IN (SELECT post_id FROM deliveries WHERE state = 'failed')`,
-	StatusSent: `p.state = 'published' AND +p.id NOT IN (SELECT post_id FROM deliveries WHERE state <> 'sent')
+	StatusSent: `p.state = 'published' AND +p.id NOT IN (SELECT post_id FROM deliveries WHERE state NOT IN ('sent', 'skipped'))
 		AND (+p.id IN (SELECT post_id FROM deliveries WHERE NOT outbox) OR +p.id NOT IN (SELECT post_id FROM deliveries))`,
-	StatusLocal: `p.state = 'published' AND +p.id NOT IN (SELECT post_id FROM deliveries WHERE state <> 'sent')
+	StatusLocal: `p.state = 'published' AND +p.id NOT IN (SELECT post_id FROM deliveries WHERE state NOT IN ('sent', 'skipped'))
 		AND +p.id IN (SELECT post_id FROM deliveries) AND +p.id NOT IN (SELECT post_id FROM deliveries WHERE NOT outbox)`,
 }
 

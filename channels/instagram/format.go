@@ -26,9 +26,10 @@ func NewFormatter(cfg Config, campaign channels.Campaign) *Formatter {
 	return &Formatter{cfg: cfg, campaign: campaign}
 }
 
-// errNoPicture is the refusal of a post without a picture when cards are
-// off: the delivery fails for good with it, which the organiser sees.
-var errNoPicture = errors.New("Instagram posts nothing without a picture, and this post has none: add an image to the post, or set cards: true on the instagram channel so that Crier draws a title card")
+// errNoPicture declines a post without a picture when cards are off: the
+// delivery ends skipped (not failed) with this note, which the organiser
+// reads on the post's page.
+var errNoPicture = channels.Skip(errors.New("Skipped: Instagram shows nothing without a picture and this post has none; title cards are off (cards: false) — add an image to the post, or set cards: true"))
 
 // Format renders p as one photo post: the caption (a content warning as
 // its first line, the title, the text, the link written out and the
@@ -66,6 +67,10 @@ func (f *Formatter) Format(p post.Post) (channels.Payload, error) {
 		warn("the caption was shortened to fit Instagram's %d characters and %d hashtags: %s", maxCaption, maxHashtags, cutSummary(whole, caption))
 	}
 	img, err := f.image(p, title, warn)
+	if channels.IsSkip(err) {
+		// The note is shown to organisers as it is.
+		return channels.Payload{}, err
+	}
 	if err != nil {
 		return channels.Payload{}, fmt.Errorf("post %s: %w", p.ID, err)
 	}

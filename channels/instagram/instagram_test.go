@@ -152,15 +152,17 @@ func TestPortraitIsPaddedToInstagramsRatio(t *testing.T) {
 	}
 }
 
-// TestCardsOffRefusesAPostWithoutPicture: with cards: false the post
-// cannot go to Instagram, and the error says what to do.
-func TestCardsOffRefusesAPostWithoutPicture(t *testing.T) {
+// TestCardsOffSkipsAPostWithoutPicture: with cards: false the post is
+// skipped on Instagram (channels.Skip, not a failure), and the note says
+// why and what to do.
+func TestCardsOffSkipsAPostWithoutPicture(t *testing.T) {
 	t.Parallel()
 	off := false
 	f := instagram.NewFormatter(instagram.Config{Name: "instagram", Cards: &off}, campaign)
 	_, err := f.Format(vigil())
-	if err == nil || !strings.Contains(err.Error(), "add an image") || !strings.Contains(err.Error(), "cards: true") {
-		t.Fatalf("got %v", err)
+	if !channels.IsSkip(err) || !strings.HasPrefix(err.Error(), "Skipped: ") || !strings.Contains(err.Error(), "cards: false") ||
+		!strings.Contains(err.Error(), "add an image") || !strings.Contains(err.Error(), "cards: true") {
+		t.Fatalf("got %v (skip: %v), want a Skip whose note names cards: false and what to do", err, channels.IsSkip(err))
 	}
 	p := vigil()
 	p.Image = &post.Image{URL: "https://camaca.example/candles.jpg", Alt: "Candles"}

@@ -214,6 +214,8 @@ func correctPlan(d store.Delivery) string {
 	switch {
 	case d.State == store.DeliveryWithdrawn:
 		return "withdrawn: nothing to correct"
+	case d.State == store.DeliverySkipped:
+		return "skipped: nothing went out on " + d.Channel
 	case d.Outbox:
 		return "written to the outbox"
 	case d.State == store.DeliveryPending || d.State == store.DeliveryFailed:
@@ -225,6 +227,8 @@ func correctPlan(d store.Delivery) string {
 
 func withdrawPlan(d store.Delivery) string {
 	switch {
+	case d.State == store.DeliverySkipped:
+		return "skipped: nothing went out on " + d.Channel
 	case d.Outbox:
 		return "written to the outbox"
 	case d.State == store.DeliveryPending || d.State == store.DeliveryFailed || d.State == store.DeliveryWithdrawn:

@@ -78,6 +78,8 @@ func (c *consoleCorrections) plan(ctx context.Context, d store.Delivery) (channe
 		return channels.CorrectionPlan{Refusal: "this channel is no longer enabled: change the post there by hand"}, nil
 	case d.State == store.DeliveryWithdrawn:
 		return channels.CorrectionPlan{Refusal: "withdrawn before it was sent: nothing is out there"}, nil
+	case d.State == store.DeliverySkipped:
+		return channels.CorrectionPlan{Refusal: "skipped: nothing went out on " + d.Channel + " (" + d.LastError + ")"}, nil
 	case d.State == store.DeliveryPending || d.State == store.DeliveryFailed:
 		return channels.CorrectionPlan{How: "not sent yet: it goes out corrected"}, nil
 	}

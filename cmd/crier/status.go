@@ -233,7 +233,11 @@ func printPosts(w io.Writer, posts []statusPost, show func(time.Time) string) {
 				where = strings.TrimPrefix(where, "file://")
 			}
 			line := fmt.Sprintf("  └ %s\t%s\tattempts %d\t%s", d.Channel, state, d.Attempts, where)
-			if d.LastError != "" && d.State != store.DeliverySent && d.State != stateRendered {
+			switch {
+			case d.State == store.DeliverySkipped:
+				// Not a failure: the note says why nothing went out.
+				line += "\tnote: " + d.LastError
+			case d.LastError != "" && d.State != store.DeliverySent && d.State != stateRendered:
 				line += "\terror: " + d.LastError
 			}
 			if d.Note != "" {
