@@ -228,15 +228,15 @@ func (s *Sender) record(ctx context.Context, ledger channels.Ledger, part channe
 // Nothing is published yet, so its failures are not ambiguous: a
 // container whose answer was lost is never published, and expires.
 func (s *Sender) createContainer(ctx context.Context, ledger channels.Ledger, b Post) (container, []string, error) {
-	imageURL, notes, err := s.publicImage(ctx, b.Image)
+	imageURL, alt, notes, err := s.publicImage(ctx, b.Image)
 	if err != nil {
 		return container{}, notes, err
 	}
 	// Its time is taken before it exists: its post is at or after it.
 	created := time.Now()
 	params := url.Values{"image_url": {imageURL}, "caption": {b.Caption}}
-	if b.Image.Alt != "" {
-		params.Set("alt_text", b.Image.Alt)
+	if alt != "" {
+		params.Set("alt_text", alt)
 	}
 	var out struct {
 		ID string `json:"id"`
