@@ -50,10 +50,13 @@ func (Provider) CheckConnection(ctx context.Context, env channels.Env, c channel
 	for _, p := range cfg.Validate() {
 		return "", &channels.ConnectError{Field: p.Field, Reason: p.Message}
 	}
-	if env.Images != nil {
-		if err := env.Images.Check(); err != nil {
-			return "", &channels.ConnectError{Reason: "Instagram fetches every picture from Crier's public address, and it cannot: " + err.Error()}
-		}
+	// As NewSender: without a public address Instagram can fetch nothing,
+	// so the channel would not start.
+	if env.Images == nil {
+		return "", &channels.ConnectError{Reason: "Instagram fetches every picture from a public https address, and this daemon serves none: set http.public_url (docs/meta.md, \"Instagram\")"}
+	}
+	if err := env.Images.Check(); err != nil {
+		return "", &channels.ConnectError{Reason: "Instagram fetches every picture from Crier's public address, and it cannot: " + err.Error()}
 	}
 	api := cfg.client(env)
 	var user struct {

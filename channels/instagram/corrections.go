@@ -40,6 +40,13 @@ func (s *Sender) Correct(ctx context.Context, c channels.Correction, p channels.
 		return nil, err
 	}
 	part := parts[0]
+	if ct, ok := parseContainer(part.RemoteID); ok {
+		_, err := s.unpublished(ctx, ct, "comment the correction under it by hand")
+		if err == nil {
+			err = channels.Permanent(fmt.Errorf("this post was never published on Instagram (container %s): there is nothing to correct", ct.id))
+		}
+		return nil, err
+	}
 	text := correctionText(c)
 	res := channels.PartResult{Index: part.Index, Outcome: channels.OutcomeReplied, RemoteURL: part.RemoteURL,
 		Note: "the caption itself is unchanged: Instagram's API cannot edit it; " + byHand}
@@ -97,9 +104,12 @@ func (s *Sender) Withdraw(ctx context.Context, w channels.Withdrawal) ([]channel
 	var out []channels.PartResult
 	for _, part := range parts {
 		res := channels.PartResult{Index: part.Index, RemoteID: part.RemoteID, RemoteURL: part.RemoteURL, Outcome: channels.OutcomeDeleted}
-		if strings.HasPrefix(part.RemoteID, containerPrefix) {
-			// A container never published: nothing is on Instagram.
-			res.Outcome, res.Note = channels.OutcomeGone, "it was never published on Instagram"
+		if c, ok := parseContainer(part.RemoteID); ok {
+			status, err := s.unpublished(ctx, c, "delete it by hand in the Instagram app (open the post, tap ⋯, then Delete)")
+			if err != nil {
+				return out, err
+			}
+			res.Outcome, res.Note = channels.OutcomeGone, "it was never published on Instagram (its container is "+status+")"
 			out = append(out, res)
 			continue
 		}
@@ -115,4 +125,23 @@ func (s *Sender) Withdraw(ctx context.Context, w channels.Withdrawal) ([]channel
 		out = append(out, res)
 	}
 	return out, nil
+}
+
+// unpublished asks a container the ledger still names (a post published
+// whose record failed, or one an organiser said went out) what became of
+// it, and returns its status when it was never published. Published, or
+// no longer known, is an error saying to act by hand: Instagram names no
+// container's post, and a caption may repeat, so Crier cannot tell which
+// post is this one.
+func (s *Sender) unpublished(ctx context.Context, c container, byHand string) (string, error) {
+	status, _, err := s.status(ctx, c.id)
+	switch {
+	case gone(err):
+		return "", channels.Permanent(fmt.Errorf("Instagram no longer knows this post's container %s (%w), so Crier cannot tell whether it was published: look at the account and, if the post is there, %s", c.id, err, byHand))
+	case err != nil:
+		return "", err
+	case status == statusPublished:
+		return "", channels.Permanent(fmt.Errorf("Instagram published this post (container %s), but Crier never learnt the post's id: %s", c.id, byHand))
+	}
+	return status, nil
 }

@@ -325,6 +325,9 @@ func TestConnectRefusesAnAddressInstagramCannotFetch(t *testing.T) {
 	if _, err := (instagram.Provider{}).CheckConnection(context.Background(), channels.Env{Images: st.images}, c); err == nil || !strings.Contains(err.Error(), "public_url") {
 		t.Fatalf("connect check: %v", err)
 	}
+	if _, err := (instagram.Provider{}).CheckConnection(context.Background(), channels.Env{}, c); err == nil || !strings.Contains(err.Error(), "http.public_url") {
+		t.Fatalf("connect check without images: %v", err)
+	}
 }
 
 // TestConnectCheck: the account is named; a missing permission, a wrong
@@ -332,24 +335,25 @@ func TestConnectRefusesAnAddressInstagramCannotFetch(t *testing.T) {
 func TestConnectCheck(t *testing.T) {
 	t.Parallel()
 	fake := graphapitest.New(t)
+	env := channels.Env{Images: graphapitest.NewImages(t)}
 	c := channels.Connection{Instance: "instagram", Values: map[string]string{"user_id": graphapitest.IGUserID, "page_token": graphapitest.Token, "api_url": fake.URL}}
-	name, err := instagram.Provider{}.CheckConnection(context.Background(), channels.Env{}, c)
+	name, err := instagram.Provider{}.CheckConnection(context.Background(), env, c)
 	if err != nil || name != "@"+graphapitest.IGUsername {
 		t.Fatalf("got %q, %v", name, err)
 	}
 	fake.SetScopes("pages_show_list", "pages_read_engagement", "instagram_basic")
-	_, err = instagram.Provider{}.CheckConnection(context.Background(), channels.Env{}, c)
+	_, err = instagram.Provider{}.CheckConnection(context.Background(), env, c)
 	var ce *channels.ConnectError
 	if !errors.As(err, &ce) || ce.Field != "page_token" || !strings.Contains(ce.Reason, "instagram_content_publish") {
 		t.Fatalf("got %v", err)
 	}
 	fake.FailPath(graphapitest.IGUserID, graphapitest.Answer{Status: 400, Code: 100, Subcode: 33, Message: "Unsupported get request."})
-	_, err = instagram.Provider{}.CheckConnection(context.Background(), channels.Env{}, c)
+	_, err = instagram.Provider{}.CheckConnection(context.Background(), env, c)
 	if !errors.As(err, &ce) || ce.Field != "user_id" || !strings.Contains(ce.Reason, "linked to the token's Page") {
 		t.Fatalf("got %v", err)
 	}
 	c.Values["user_id"] = "@camaca"
-	if _, err = (instagram.Provider{}).CheckConnection(context.Background(), channels.Env{}, c); !errors.As(err, &ce) || ce.Field != "user_id" || !strings.Contains(ce.Reason, "not its @name") {
+	if _, err = (instagram.Provider{}).CheckConnection(context.Background(), env, c); !errors.As(err, &ce) || ce.Field != "user_id" || !strings.Contains(ce.Reason, "not its @name") {
 		t.Fatalf("got %v", err)
 	}
 }

@@ -51,8 +51,39 @@ func NewSender(cfg Config, env channels.Env, opts Options) (*Sender, error) {
 
 // containerPrefix marks a ledger part that records a media container, not
 // a published post: the container is recorded before it is published and
-// replaced by the post once Instagram names it.
+// replaced by the post once Instagram names it. The part is
+// "container:<id>@<unix seconds it was made>"; parts written before the
+// time was kept are "container:<id>".
 const containerPrefix = "container:"
+
+// clockSkew is how far Crier's clock may be ahead of Instagram's when a
+// post's timestamp is compared with its container's making.
+const clockSkew = 5 * time.Minute
+
+// container is a media container a ledger part records.
+type container struct {
+	id      string
+	created time.Time // zero in a part written before it was kept
+}
+
+func (c container) part() string {
+	return containerPrefix + c.id + "@" + strconv.FormatInt(c.created.Unix(), 10)
+}
+
+// parseContainer reads a ledger part's container, false when the part is
+// a published post.
+func parseContainer(remoteID string) (container, bool) {
+	rest, ok := strings.CutPrefix(remoteID, containerPrefix)
+	if !ok {
+		return container{}, false
+	}
+	id, at, hasAt := strings.Cut(rest, "@")
+	c := container{id: id}
+	if sec, err := strconv.ParseInt(at, 10, 64); hasAt && err == nil {
+		c.created = time.Unix(sec, 0)
+	}
+	return c, true
+}
 
 // Send publishes the post unless the ledger has it.
 //
@@ -76,40 +107,51 @@ func (s *Sender) Send(ctx context.Context, d channels.Delivery, p channels.Paylo
 		return channels.Receipt{}, err
 	}
 	if part, ok := parts[0]; ok {
-		id, isContainer := strings.CutPrefix(part.RemoteID, containerPrefix)
+		c, isContainer := parseContainer(part.RemoteID)
 		if !isContainer {
 			return channels.Receipt{RemoteID: part.RemoteID, RemoteURL: part.RemoteURL}, nil
 		}
-		r, done, err := s.resume(ctx, d, ledger, body, id)
+		r, done, err := s.resume(ctx, d, ledger, body, c)
 		if done || err != nil {
 			return r, err
 		}
 	}
-	id, notes, err := s.createContainer(ctx, ledger, body)
+	c, notes, err := s.createContainer(ctx, ledger, body)
 	if err != nil {
 		return channels.Receipt{Notes: notes}, err
 	}
-	r, err := s.waitAndPublish(ctx, ledger, body, id)
+	r, err := s.waitAndPublish(ctx, ledger, body, c)
 	r.Notes = append(notes, r.Notes...)
 	return r, err
 }
 
 // resume acts on the container an earlier attempt recorded; done is false
 // when a new container is to be made.
-func (s *Sender) resume(ctx context.Context, d channels.Delivery, ledger channels.Ledger, b Post, id string) (channels.Receipt, bool, error) {
+//
+// Without an unknown outcome before this attempt (d.PreviousUnknown false)
+// the container was never put through media_publish: a publish whose
+// answer is lost, or whose post is not recorded, is Ambiguous, which the
+// bot remembers. So a container Instagram no longer knows, or will not
+// show, was never published, and a new one is made; that is also how
+// Send again posts after an unknown outcome.
+func (s *Sender) resume(ctx context.Context, d channels.Delivery, ledger channels.Ledger, b Post, c container) (channels.Receipt, bool, error) {
+	id := c.id
 	status, _, err := s.status(ctx, id)
 	switch {
+	case err != nil && !d.PreviousUnknown && (gone(err) || isPermanent(err)) && !channels.IsRefused(err):
+		s.log.Info("instagram: the earlier container was never published and cannot be read; making a new one", "container", id)
+		return channels.Receipt{}, false, nil
 	case gone(err):
 		// Instagram no longer knows it (older than its keeping): the
 		// account's recent media say whether it went out.
-		return s.lookBack(ctx, ledger, b, false)
+		return s.lookBack(ctx, ledger, b, c, false)
 	case channels.IsRefused(err):
 		// A revoked token reads nothing: reconnecting comes first, and the
 		// container is still in the ledger for the attempt after.
 		return channels.Receipt{}, true, err
 	case err != nil && isPermanent(err):
 		// The container cannot be read: the account's media may tell.
-		return s.lookBack(ctx, ledger, b, true)
+		return s.lookBack(ctx, ledger, b, c, true)
 	case err != nil:
 		return channels.Receipt{}, true, err
 	case status == statusPublished && !d.PreviousUnknown:
@@ -119,23 +161,24 @@ func (s *Sender) resume(ctx context.Context, d channels.Delivery, ledger channel
 		s.log.Info("instagram: the earlier container was published; posting anew as asked", "container", id)
 		return channels.Receipt{}, false, nil
 	case status == statusPublished:
-		return s.published(ctx, ledger, b, id)
+		return s.published(ctx, ledger, b, c)
 	case status == statusExpired || status == statusError:
 		// Never published, and no longer publishable: a new container
 		// (this attempt's own ERROR is reported by waitAndPublish).
 		s.log.Info("instagram: the earlier container cannot be published; making a new one", "container", id, "status", status)
 		return channels.Receipt{}, false, nil
 	}
-	r, err := s.waitAndPublish(ctx, ledger, b, id)
+	r, err := s.waitAndPublish(ctx, ledger, b, c)
 	return r, true, err
 }
 
 // published records a container Instagram says it published: the post is
-// found among the account's recent media by its caption; when it is not
-// there (deleted, or pushed out by 25 newer posts) it went out all the
-// same, and is recorded without an address.
-func (s *Sender) published(ctx context.Context, ledger channels.Ledger, b Post, id string) (channels.Receipt, bool, error) {
-	part, found, err := s.findPosted(ctx, b)
+// found among the account's recent media by its caption and a time at or
+// after the container's making; when it is not there (deleted, or pushed
+// out by 25 newer posts) it went out all the same, and is recorded without
+// an address.
+func (s *Sender) published(ctx context.Context, ledger channels.Ledger, b Post, c container) (channels.Receipt, bool, error) {
+	part, found, err := s.findPosted(ctx, b, c.created)
 	if err != nil && !isPermanent(err) {
 		return channels.Receipt{}, true, err
 	}
@@ -150,14 +193,18 @@ func (s *Sender) published(ctx context.Context, ledger channels.Ledger, b Post, 
 
 // lookBack reads the account's recent media for the post when its
 // container cannot say; strict makes "not found" unknown rather than "not
-// posted" (the container may still be publishable).
-func (s *Sender) lookBack(ctx context.Context, ledger channels.Ledger, b Post, strict bool) (channels.Receipt, bool, error) {
-	part, found, err := s.findPosted(ctx, b)
+// posted" (the container may still be publishable). Only a post made
+// after the container counts (a weekly announcement's caption repeats);
+// a container recorded without its time cannot tell, and is unknown.
+func (s *Sender) lookBack(ctx context.Context, ledger channels.Ledger, b Post, c container, strict bool) (channels.Receipt, bool, error) {
+	part, found, err := s.findPosted(ctx, b, c.created)
 	switch {
 	case err != nil && isPermanent(err):
 		return channels.Receipt{}, true, channels.Unverifiable(fmt.Errorf("unknown: check the Instagram account: an earlier attempt may have posted this, and %v: look at the account, then press It went out or Send again on the post's page", err))
 	case err != nil:
 		return channels.Receipt{}, true, err
+	case found && c.created.IsZero():
+		return channels.Receipt{}, true, channels.Unverifiable(errors.New("unknown: check the Instagram account: a post with this caption is among the account's newest, and Crier cannot tell whether an earlier attempt made it or it is an older one: look at the account, then press It went out or Send again on the post's page"))
 	case found:
 		r, err := s.record(ctx, ledger, part, nil)
 		return r, true, err
@@ -180,28 +227,31 @@ func (s *Sender) record(ctx context.Context, ledger channels.Ledger, part channe
 // createContainer serves the picture, makes the container and records it.
 // Nothing is published yet, so its failures are not ambiguous: a
 // container whose answer was lost is never published, and expires.
-func (s *Sender) createContainer(ctx context.Context, ledger channels.Ledger, b Post) (string, []string, error) {
-	imageURL, notes, err := s.publicImage(ctx, b.Image)
+func (s *Sender) createContainer(ctx context.Context, ledger channels.Ledger, b Post) (container, []string, error) {
+	imageURL, alt, notes, err := s.publicImage(ctx, b.Image)
 	if err != nil {
-		return "", notes, err
+		return container{}, notes, err
 	}
+	// Its time is taken before it exists: its post is at or after it.
+	created := time.Now()
 	params := url.Values{"image_url": {imageURL}, "caption": {b.Caption}}
-	if b.Image.Alt != "" {
-		params.Set("alt_text", b.Image.Alt)
+	if alt != "" {
+		params.Set("alt_text", alt)
 	}
 	var out struct {
 		ID string `json:"id"`
 	}
 	if err := s.api.Do(ctx, graphapi.Call{Method: http.MethodPost, Path: s.cfg.UserID + "/media", Params: params, What: "making the Instagram post's container"}, &out); err != nil {
-		return "", notes, imageRefusal(err)
+		return container{}, notes, imageRefusal(err)
 	}
 	if out.ID == "" {
-		return "", notes, channels.Temporary(errors.New("making the Instagram post's container: Instagram's answer has no id"))
+		return container{}, notes, channels.Temporary(errors.New("making the Instagram post's container: Instagram's answer has no id"))
 	}
-	if err := ledger.SavePart(ctx, channels.Part{Index: 0, RemoteID: containerPrefix + out.ID}); err != nil {
-		return "", notes, channels.Temporary(fmt.Errorf("recording container %s before publishing it: %w", out.ID, err))
+	c := container{id: out.ID, created: created}
+	if err := ledger.SavePart(ctx, channels.Part{Index: 0, RemoteID: c.part()}); err != nil {
+		return container{}, notes, channels.Temporary(fmt.Errorf("recording container %s before publishing it: %w", out.ID, err))
 	}
-	return out.ID, notes, nil
+	return c, notes, nil
 }
 
 // Container statuses (status_code).
@@ -227,7 +277,8 @@ func (s *Sender) status(ctx context.Context, id string) (string, string, error) 
 // waitAndPublish waits, a bounded number of looks, for the container to
 // be FINISHED, then publishes it: the one switch says what each status
 // means.
-func (s *Sender) waitAndPublish(ctx context.Context, ledger channels.Ledger, b Post, id string) (channels.Receipt, error) {
+func (s *Sender) waitAndPublish(ctx context.Context, ledger channels.Ledger, b Post, c container) (channels.Receipt, error) {
+	id := c.id
 	for look := 1; ; look++ {
 		status, reason, err := s.status(ctx, id)
 		if err != nil {
@@ -238,7 +289,7 @@ func (s *Sender) waitAndPublish(ctx context.Context, ledger channels.Ledger, b P
 			return s.publish(ctx, ledger, id)
 		case statusPublished:
 			// Only an earlier attempt can have published it.
-			r, _, err := s.published(ctx, ledger, b, id)
+			r, _, err := s.published(ctx, ledger, b, c)
 			return r, err
 		case statusError:
 			return channels.Receipt{}, channels.Permanent(fmt.Errorf("Instagram could not use the post's picture (%s): check it is a JPEG or PNG of at most 8 MB, between 4:5 and 1.91:1, then publish the post again", reasonOr(reason, "no reason given")))
@@ -334,11 +385,28 @@ type media struct {
 	ID        string `json:"id"`
 	Caption   string `json:"caption"`
 	Permalink string `json:"permalink"`
+	Timestamp string `json:"timestamp"`
+}
+
+// after reports whether the post was published at or after t (less the
+// clocks' skew); a zero t accepts any, an unreadable timestamp none.
+func (m media) after(t time.Time) bool {
+	if t.IsZero() {
+		return true
+	}
+	at, err := time.Parse("2006-01-02T15:04:05-0700", m.Timestamp)
+	if err != nil {
+		if at, err = time.Parse(time.RFC3339, m.Timestamp); err != nil {
+			return false
+		}
+	}
+	return !at.Before(t.Add(-clockSkew))
 }
 
 // findPosted reads the account's newest posts for one with the payload's
-// caption (an earlier attempt's whose answer was lost).
-func (s *Sender) findPosted(ctx context.Context, b Post) (channels.Part, bool, error) {
+// caption published at or after since (an earlier attempt's whose answer
+// was lost, not last week's with the same caption).
+func (s *Sender) findPosted(ctx context.Context, b Post, since time.Time) (channels.Part, bool, error) {
 	var list struct {
 		Data []media `json:"data"`
 	}
@@ -350,7 +418,7 @@ func (s *Sender) findPosted(ctx context.Context, b Post) (channels.Part, bool, e
 	}
 	want := fingerprint(b.Caption)
 	for _, m := range list.Data {
-		if want != "" && fingerprint(m.Caption) == want {
+		if want != "" && fingerprint(m.Caption) == want && m.after(since) {
 			s.log.Info("instagram: found the post an earlier attempt made", "remote_id", m.ID)
 			return channels.Part{Index: 0, RemoteID: m.ID, RemoteURL: m.Permalink}, true, nil
 		}

@@ -6,8 +6,8 @@ package graphapitest
 // ShadowIGMediaBuilder (a container) and IGComment specs, and against
 // Instagram's documented limits the specs do not carry: a caption of at
 // most 2,200 characters and 30 hashtags, an image_url Instagram can fetch
-// over https (the fake fetches it, as Instagram does, and wants a JPEG or
-// a PNG of at most 8 MB), alt text of at most 1,000 characters, a
+// over https (the fake fetches it, as Instagram does, and wants a JPEG
+// of at most 8 MB), alt text of at most 1,000 characters, a
 // container published once, and 100 posts published through the API in
 // 24 hours.
 
@@ -98,6 +98,8 @@ type ig struct {
 	polls                         int
 	force                         string // the status the next container ends in
 	httpImages                    bool
+	pngImages                     bool
+	forgotten                     map[string]bool // containers Instagram no longer knows
 	failInsights                  *Answer
 	images                        []fetchedImage
 	fetch                         *http.Client
@@ -105,7 +107,7 @@ type ig struct {
 }
 
 func newIG(f *Fake) error {
-	s := &ig{containers: map[string]*Container{}, fetch: &http.Client{Timeout: 10 * time.Second}}
+	s := &ig{containers: map[string]*Container{}, forgotten: map[string]bool{}, fetch: &http.Client{Timeout: 10 * time.Second}}
 	for node, dst := range map[string]*nodeSpec{"IGUser": &s.user, "IGMedia": &s.media, "ShadowIGMediaBuilder": &s.builder, "IGComment": &s.comment} {
 		var err error
 		if *dst, err = loadSpec(node); err != nil {
@@ -123,6 +125,34 @@ func (f *Fake) AllowHTTPImages() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.ig.httpImages = true
+}
+
+// AllowPNGImages lets image_url serve a PNG. Meta documents JPEG as the
+// one format of a feed photo, and the fake refuses others until told.
+func (f *Fake) AllowPNGImages() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ig.pngImages = true
+}
+
+// ForgetContainer makes Instagram no longer know a container (or any id):
+// reading it answers Meta's "does not exist", code 100 subcode 33, as for
+// a container older than Instagram keeps.
+func (f *Fake) ForgetContainer(id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.ig.containers, id)
+	f.ig.forgotten[id] = true
+}
+
+// AgeMedia makes the account's posts so far look published by ago
+// earlier (last week's post).
+func (f *Fake) AgeMedia(ago time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, m := range f.ig.media_ {
+		m.Created = m.Created.Add(-ago)
+	}
 }
 
 // SetContainerPolls makes each new container answer IN_PROGRESS to its
@@ -232,7 +262,7 @@ func (s *ig) find(id string) *IGMedia {
 
 // serves reports whether node is the account, a container or a post.
 func (s *ig) serves(node string) bool {
-	return node == IGUserID || s.containers[node] != nil || s.find(node) != nil
+	return node == IGUserID || s.containers[node] != nil || s.find(node) != nil || s.forgotten[node]
 }
 
 // serveIG checks and answers a request to the Instagram account. It runs
@@ -242,6 +272,10 @@ func (f *Fake) serveIG(w http.ResponseWriter, method, node, edge string, params 
 	s := f.ig
 	// Instagram's calls count against the account's business use case.
 	w.Header().Set("X-Business-Use-Case-Usage", fmt.Sprintf(`{%q:[{"type":"instagram","call_count":1,"total_cputime":1,"total_time":1,"estimated_time_to_regain_access":0}]}`, IGUserID))
+	if s.forgotten[node] {
+		f.refuse(w, 400, 100, 33, "Unsupported request - method type: "+strings.ToLower(method)+". Object with ID '"+node+"' does not exist, cannot be loaded due to missing permissions, or does not support this operation")
+		return
+	}
 	spec, name := s.user, "IGUser"
 	switch {
 	case s.containers[node] != nil:
@@ -413,8 +447,8 @@ func (f *Fake) fetchImage(raw string) ([]byte, string, string) {
 		return nil, "", "it is over 8 MB or could not be read"
 	}
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
-	if err != nil || (format != "jpeg" && format != "png") || cfg.Height == 0 {
-		return nil, "", "it is not a JPEG or PNG picture"
+	if err != nil || (format != "jpeg" && !(format == "png" && f.ig.pngImages)) || cfg.Height == 0 {
+		return nil, "", "it is not a JPEG picture"
 	}
 	if r := float64(cfg.Width) / float64(cfg.Height); r < 0.8 || r > 1.91 {
 		return nil, "", fmt.Sprintf("its aspect ratio %d:%d is outside 4:5 to 1.91:1", cfg.Width, cfg.Height)

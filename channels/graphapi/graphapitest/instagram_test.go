@@ -1,7 +1,10 @@
 package graphapitest
 
 import (
+	"bytes"
 	"encoding/json"
+	"image"
+	"image/png"
 	"net/http"
 	"net/url"
 	"strings"
@@ -81,10 +84,46 @@ func TestInstagramFetchesImageURL(t *testing.T) {
 		t.Errorf("http image_url: %d %v", code, out)
 	}
 	fake.AllowHTTPImages()
-	if code, out := create(text); code != 400 || !strings.Contains(out["error"].(map[string]any)["message"].(string), "not a JPEG or PNG") {
+	if code, out := create(text); code != 400 || !strings.Contains(out["error"].(map[string]any)["message"].(string), "not a JPEG") {
 		t.Errorf("text as image_url: %d %v", code, out)
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, image.NewGray(image.Rect(0, 0, 10, 10))); err != nil {
+		t.Fatal(err)
+	}
+	pic, _ := images.Publish(t.Context(), b.Bytes(), "image/png", 1)
+	if code, out := create(pic); code != 400 || !strings.Contains(out["error"].(map[string]any)["message"].(string), "not a JPEG") {
+		t.Errorf("PNG as image_url: %d %v", code, out)
 	}
 	if len(fake.Containers()) != 0 {
 		t.Errorf("containers %+v", fake.Containers())
+	}
+	fake.AllowPNGImages()
+	if code, out := create(pic); code != 200 {
+		t.Errorf("PNG allowed: %d %v", code, out)
+	}
+}
+
+// TestInstagramForgetsAContainer: a container Instagram no longer keeps
+// answers Meta's "does not exist", code 100 subcode 33.
+func TestInstagramForgetsAContainer(t *testing.T) {
+	t.Parallel()
+	fake := New(t)
+	fake.ForgetContainer("17999999999999999")
+	req, _ := http.NewRequest(http.MethodGet, fake.URL+"/v21.0/17999999999999999?fields=status_code,status", nil)
+	req.Header.Set("Authorization", "Bearer "+Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Error struct {
+			Code    int `json:"code"`
+			Subcode int `json:"error_subcode"`
+		} `json:"error"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.Error.Code != 100 || out.Error.Subcode != 33 {
+		t.Errorf("forgotten container: %d %+v %v", resp.StatusCode, out, err)
 	}
 }
