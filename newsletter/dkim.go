@@ -11,6 +11,7 @@ import (
 	"errors"
 	"hash"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -40,10 +41,16 @@ type dkimSigner struct {
 	now func() time.Time
 }
 
-// dkimHeaders are the header fields signed: go-mail's defaults and the
+// signedFields are the header fields signed: go-mail's defaults and the
 // list headers, which a forwarder must not be able to change.
-var dkimHeaders = []string{"From", "To", "Subject", "Date", "Message-ID", "Reply-To", "Content-Type", "MIME-Version",
+var signedFields = []string{"From", "To", "Subject", "Date", "Message-ID", "Reply-To", "Content-Type", "MIME-Version",
 	"List-Id", "List-Unsubscribe", "List-Unsubscribe-Post"}
+
+// dkimHeaders names each signed field twice: a verifier checks a field's
+// last copy only, so a second Subject or List-Unsubscribe added above the
+// signed one would still verify, and many mail programs show the first.
+// The second name signs the field's absence (RFC 6376 5.4, 8.15).
+var dkimHeaders = append(slices.Clone(signedFields), signedFields...)
 
 // newDKIMSigner is a signer with key, which must be RSA or Ed25519.
 func newDKIMSigner(domain, selector string, key crypto.Signer) (*dkimSigner, error) {

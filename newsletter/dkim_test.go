@@ -109,6 +109,15 @@ func TestDKIMSignatureIsChecked(t *testing.T) {
 				t.Errorf("%s: a mail with its %s changed verified", kind, change.what)
 			}
 		}
+		// A header added above the signed one (a second Subject or
+		// List-Unsubscribe, which a mail program may show instead) breaks
+		// the signature: each signed field is signed twice over
+		// (RFC 6376 8.15).
+		for _, added := range []string{"Subject: Your account is suspended\r\n", "List-Unsubscribe: <https://evil.example/u>\r\n", "From: bank@evil.example\r\n"} {
+			if err := verifyDKIM(append([]byte(added), signed...), lookup); err == nil {
+				t.Errorf("%s: a mail with %q added verified", kind, strings.TrimSpace(added))
+			}
+		}
 		// Canonicalisation: white space runs and trailing empty lines
 		// do not count.
 		relaxed := bytes.Replace(signed, []byte("Hello  there \r\n\r\n"), []byte("Hello there\r\n"), 1)
