@@ -1,15 +1,9 @@
 package main
 
 import (
-	"fmt"
-	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/crierhq/crier/internal/testnet"
 )
 
 // TestFacebookPreviewInTheBrowser: an author writing a post sees the
@@ -17,29 +11,7 @@ import (
 // photo with its alt text) beside the others, and the page passes
 // axe-core. The channel has no token: it renders to the outbox.
 func TestFacebookPreviewInTheBrowser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test skipped in -short mode")
-	}
-	crier := setup(t, "")
-	dir := crier.dir
-	os.MkdirAll(filepath.Join(dir, "posts"), 0o755)
-	addr := testnet.FreeAddr(t)
-	base := "http://" + addr
-	crier.write("config.yaml", fmt.Sprintf(`campaign: {name: CAMACA, website: https://camaca.example, timezone: Europe/London}
-http: {listen: %q, public_url: %q}
-sources:
-  markdown: {dir: posts}
-channels:
-  facebook: {enabled: true, page_id: "104857600012345"}
-  email: {mode: outbox, from: "CAMACA <news@camaca.example>"}
-`, addr, base))
-	crier.addUser("ann.author@camaca.example", "author", "author's long passphrase")
-	crier.startDaemon(base+"/healthz", &http.Client{Timeout: 20 * time.Second})
-
-	b := newConsoleBrowser(t, base)
-	b.signIn("ann.author@camaca.example", "author's long passphrase")
-	b.open("/posts/new")
-	b.fill("Title", "Vigil for the victims on Friday")
+	b, dir := authorWriting(t, ``, `facebook: {enabled: true, page_id: "104857600012345"}`)
 	before := b.previewUpdates()
 	b.fill("Text", "Join us at 6pm outside the town hall. Bring a candle.")
 	b.fill("Link", "https://camaca.example/news/vigil")
@@ -58,7 +30,5 @@ channels:
 	b.waitText(".preview-facebook figcaption", "Alt text: Candles on the steps of the town hall at dusk")
 	b.waitText(".preview-facebook", "the link is written in the text")
 	b.axe("facebook preview")
-	if shots := os.Getenv("CRIER_CONSOLE_SCREENSHOTS"); shots != "" {
-		b.screenshots(shots, "post-facebook")
-	}
+	screenshotsIf(b, "post-facebook")
 }

@@ -1,15 +1,9 @@
 package main
 
 import (
-	"fmt"
-	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/crierhq/crier/internal/testnet"
 )
 
 // TestThreadsPreviewInTheBrowser: an author writing a long post sees the
@@ -18,29 +12,7 @@ import (
 // card, then the picture with its alt text), and the page passes
 // axe-core. The channel has no token: it renders to the outbox.
 func TestThreadsPreviewInTheBrowser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test skipped in -short mode")
-	}
-	crier := setup(t, "")
-	dir := crier.dir
-	os.MkdirAll(filepath.Join(dir, "posts"), 0o755)
-	addr := testnet.FreeAddr(t)
-	base := "http://" + addr
-	crier.write("config.yaml", fmt.Sprintf(`campaign: {name: CAMACA, website: https://camaca.example, timezone: Europe/London}
-http: {listen: %q, public_url: %q}
-sources:
-  markdown: {dir: posts}
-channels:
-  threads: {enabled: true, user_id: "17841400008460056"}
-  email: {mode: outbox, from: "CAMACA <news@camaca.example>"}
-`, addr, base))
-	crier.addUser("ann.author@camaca.example", "author", "author's long passphrase")
-	crier.startDaemon(base+"/healthz", &http.Client{Timeout: 20 * time.Second})
-
-	b := newConsoleBrowser(t, base)
-	b.signIn("ann.author@camaca.example", "author's long passphrase")
-	b.open("/posts/new")
-	b.fill("Title", "Vigil for the victims on Friday")
+	b, dir := authorWriting(t, ``, `threads: {enabled: true, user_id: "17841400008460056"}`)
 	before := b.previewUpdates()
 	b.fill("Text", strings.Repeat("Join us at 6pm outside the town hall to remember the victims; bring a candle and a friend. ", 8))
 	b.fill("Link", "https://camaca.example/news/vigil")
@@ -61,7 +33,5 @@ channels:
 	b.waitPreviewAfter(before)
 	b.waitText(".preview-threads figcaption", "Alt text: Candles on the steps of the town hall at dusk")
 	b.axe("threads preview")
-	if shots := os.Getenv("CRIER_CONSOLE_SCREENSHOTS"); shots != "" {
-		b.screenshots(shots, "post-threads")
-	}
+	screenshotsIf(b, "post-threads")
 }
